@@ -1,0 +1,84 @@
+// Agent: the whole aims-agent sidecar as an object - the localhost HTTP
+// intake (POST /v1/events, /healthz, /readyz, /metrics), the windower, the
+// durable spool and the sender that streams reports to the collector.
+// main.cc only parses flags and waits for a signal; tests run a real Agent.
+//
+// Shutdown (Stop): stop accepting events, close the open window into the
+// spool, wait up to `grace_period` for the collector to acknowledge the
+// spool, then close the stream. Whatever is unacknowledged stays in the
+// spool for the next start.
+//
+// Thread-safety: Start() and Stop() from one owner thread.
+#ifndef AIMS_AGENT_AGENT_H_
+#define AIMS_AGENT_AGENT_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "aims/v1/identity.pb.h"
+#include "common/clock.h"
+#include "common/event_json.h"
+#include "common/http_server.h"
+#include "common/window_accumulator.h"
+
+namespace aims::agent {
+
+class AgentMetrics;
+class Sender;
+class Spool;
+class Windower;
+
+struct AgentOptions {
+  std::string http_listen = "127.0.0.1:9465";
+  std::string collector = "127.0.0.1:4317";
+  std::string data_dir = "./var/aims-agent";
+  v1::ModelRef model;
+  v1::AgentRef agent;  // agent_id empty: generated once and kept
+  absl::Duration window = absl::Seconds(10);
+  absl::Duration grace_period = absl::Seconds(10);
+  SummaryConfig summary;
+  JsonIntakeLimits intake;
+  size_t max_body_bytes = 16 << 20;
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options, const Clock* clock = &RealClock::Get());
+  ~Agent();
+
+  absl::Status Start();
+  // See the file comment. Returns true when the spool was fully drained.
+  bool Stop();
+
+  int http_port() const { return http_port_; }
+  const std::string& agent_id() const { return options_.agent.agent_id(); }
+
+ private:
+  void HandleEvents(const httplib::Request& req, httplib::Response& res);
+  void TickLoop();
+  // Spools every closed window; returns false if a spool write failed.
+  void SpoolClosed(bool close_open_window);
+
+  AgentOptions options_;
+  const Clock* clock_;
+  std::unique_ptr<AgentMetrics> metrics_;
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<Windower> windower_;
+  std::unique_ptr<Sender> sender_;
+  std::unique_ptr<HttpServer> http_;
+  std::thread ticker_;
+  std::atomic<bool> accepting_{false};
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int http_port_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace aims::agent
+
+#endif  // AIMS_AGENT_AGENT_H_

@@ -1,0 +1,34 @@
+// AgentMetrics: the agent's own Prometheus series (aims_agent_*).
+//
+// Thread-safety: prometheus-cpp counters and gauges are thread-safe.
+#ifndef AIMS_AGENT_AGENT_METRICS_H_
+#define AIMS_AGENT_AGENT_METRICS_H_
+
+#include <memory>
+
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace aims::agent {
+
+struct AgentMetrics {
+  explicit AgentMetrics(std::shared_ptr<prometheus::Registry> registry);
+
+  std::shared_ptr<prometheus::Registry> registry;
+  prometheus::Counter& events_accepted;
+  prometheus::Counter& events_rejected;
+  prometheus::Counter& requests_bad;
+  prometheus::Counter& windows_closed;
+  prometheus::Counter& reports_sent;
+  prometheus::Counter& reports_acked;
+  prometheus::Counter& reports_rejected;
+  prometheus::Counter& reconnects;
+  prometheus::Gauge& connected;
+  prometheus::Gauge& spool_reports;
+  prometheus::Gauge& spool_bytes;
+};
+
+}  // namespace aims::agent
+
+#endif  // AIMS_AGENT_AGENT_METRICS_H_

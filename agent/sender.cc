@@ -1,0 +1,239 @@
+#include "agent/sender.h"
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "grpcpp/grpcpp.h"
+
+namespace aims::agent {
+
+Sender::Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics)
+    : options_(std::move(options)), spool_(spool), metrics_(metrics) {
+  grpc::ChannelArguments args;
+  // Sidecar keepalive: ping every 30 s so a dead collector is noticed within
+  // a minute; the collector accepts pings 10 s apart.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Reconnection pacing is ours (Run), keep gRPC's own short.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
+  channel_ = grpc::CreateCustomChannel(
+      options_.collector, grpc::InsecureChannelCredentials(), args);
+  stub_ = v1::IngestService::NewStub(channel_);
+}
+
+Sender::~Sender() { Stop(); }
+
+void Sender::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Sender::Notify() {
+  absl::MutexLock lock(&mu_);
+  ++generation_;
+}
+
+bool Sender::WaitUntilDrained(absl::Time deadline) {
+  while (absl::Now() < deadline) {
+    if (spool_->pending_reports() == 0) return true;
+    absl::MutexLock lock(&mu_);
+    const uint64_t acked = acked_;
+    auto changed = [this, acked]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return acked_ != acked;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&changed),
+                          std::min(deadline, absl::Now() + absl::Milliseconds(100)));
+  }
+  return spool_->pending_reports() == 0;
+}
+
+void Sender::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    // A stream still waiting for its Welcome cannot end gracefully.
+    if (active_ != nullptr && !streaming_) active_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Sender::Run() {
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = options_.initial_backoff;
+  bool first = true;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    if (!first) metrics_->reconnects.Increment();
+    first = false;
+    const absl::Time started = absl::Now();
+    RunStream();
+    // A stream that lived a while resets the backoff.
+    if (absl::Now() - started > absl::Seconds(10)) {
+      backoff = options_.initial_backoff;
+    }
+    // Full jitter: sleep uniformly in [0, backoff).
+    std::uniform_int_distribution<int64_t> jitter(
+        0, absl::ToInt64Milliseconds(backoff));
+    const absl::Time wake = absl::Now() + absl::Milliseconds(jitter(rng));
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&stopping), wake);
+  }
+}
+
+void Sender::RunStream() {
+  grpc::ClientContext ctx;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    active_ = &ctx;
+    stream_broken_ = false;
+  }
+  auto clear_active = [&] {
+    absl::MutexLock lock(&mu_);
+    active_ = nullptr;
+    streaming_ = false;
+  };
+  std::unique_ptr<grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>>
+      stream = stub_->Report(&ctx);
+  v1::IngestRequest hello;
+  *hello.mutable_hello() = options_.hello;
+  v1::IngestResponse welcome;
+  if (!stream->Write(hello) || !stream->Read(&welcome) || !welcome.has_welcome()) {
+    ctx.TryCancel();
+    grpc::Status status = stream->Finish();
+    clear_active();
+    LogWarn("collector not reachable",
+            {{"collector", options_.collector},
+             {"code", static_cast<int>(status.error_code())},
+             {"error", status.error_message()}});
+    return;
+  }
+  const uint64_t durable = welcome.welcome().durable_sequence();
+  if (absl::Status s = spool_->AckThrough(durable); !s.ok()) {
+    LogError("spool ack failed", {{"error", s.message()}});
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    acked_ = std::max(acked_, durable);
+    streaming_ = true;
+  }
+  connected_ = true;
+  metrics_->connected.Set(1);
+  LogInfo("connected to collector",
+          {{"collector", options_.collector},
+           {"collector_id", welcome.welcome().collector_id()},
+           {"durable_seq", durable},
+           {"spool_reports", spool_->pending_reports()}});
+
+  // Reader: applies acks and rejections until the stream ends.
+  std::thread reader([&] {
+    v1::IngestResponse response;
+    while (stream->Read(&response)) {
+      if (response.has_ack()) {
+        const uint64_t seq = response.ack().durable_sequence();
+        const size_t before = spool_->pending_reports();
+        if (absl::Status s = spool_->AckThrough(seq); !s.ok()) {
+          LogError("spool ack failed", {{"error", s.message()}});
+        }
+        metrics_->reports_acked.Increment(
+            static_cast<double>(before - spool_->pending_reports()));
+        absl::MutexLock lock(&mu_);
+        acked_ = std::max(acked_, seq);
+      } else if (response.has_rejection()) {
+        const v1::Rejection& r = response.rejection();
+        metrics_->reports_rejected.Increment();
+        LogError("collector rejected report", {{"seq", r.sequence()},
+                                               {"field", r.field()},
+                                               {"reason", r.reason()}});
+        (void)spool_->Remove(r.sequence());
+        absl::MutexLock lock(&mu_);
+        ++generation_;
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    stream_broken_ = true;
+  });
+
+  // Writer: sends spooled reports in sequence order, at most max_in_flight
+  // beyond the last ack.
+  uint64_t sent_through = durable;
+  for (;;) {
+    uint64_t generation = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_ || stream_broken_) break;
+      generation = generation_;
+      if (sent_through < acked_) sent_through = acked_;
+      if (sent_through - acked_ >= options_.max_in_flight) {
+        const uint64_t acked = acked_;
+        auto moved = [this, acked]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return acked_ != acked || stopping_ || stream_broken_;
+        };
+        mu_.AwaitWithTimeout(absl::Condition(&moved), absl::Seconds(1));
+        continue;
+      }
+    }
+    absl::StatusOr<std::vector<v1::WindowReport>> batch =
+        spool_->ReadAfter(sent_through, 16);
+    if (!batch.ok()) {
+      LogError("spool read failed", {{"error", batch.status().message()}});
+      break;
+    }
+    if (batch->empty()) {
+      absl::MutexLock lock(&mu_);
+      auto news = [this, generation]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return generation_ != generation || stopping_ || stream_broken_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&news), absl::Seconds(1));
+      continue;
+    }
+    bool ok = true;
+    for (const v1::WindowReport& report : *batch) {
+      v1::IngestRequest request;
+      *request.mutable_report() = report;
+      if (!stream->Write(request)) {
+        ok = false;
+        break;
+      }
+      metrics_->reports_sent.Increment();
+      sent_through = report.sequence();
+    }
+    if (!ok) break;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stream_broken_) {
+      // Stopping: say we are done and let the collector finish.
+      stream->WritesDone();
+    }
+  }
+  // Unblock the reader if the collector does not close the stream soon.
+  {
+    absl::MutexLock lock(&mu_);
+    auto broken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stream_broken_;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&broken), absl::Seconds(2))) {
+      ctx.TryCancel();
+    }
+  }
+  reader.join();
+  grpc::Status status = stream->Finish();
+  clear_active();
+  connected_ = false;
+  metrics_->connected.Set(0);
+  LogInfo("stream to collector ended",
+          {{"code", static_cast<int>(status.error_code())},
+           {"error", status.error_message()}});
+}
+
+}  // namespace aims::agent

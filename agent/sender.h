@@ -1,0 +1,77 @@
+// Sender: delivers the spool to the collector over one IngestService.Report
+// stream at a time, and deletes reports from the spool only when the
+// collector's Ack says they are durable.
+//
+// On any stream failure it reconnects with exponential backoff and full
+// jitter (initial 200 ms, doubling to 30 s) and resends everything not yet
+// acknowledged; the collector ignores duplicates, so nothing is counted twice.
+// At most `max_in_flight` reports are sent and unacknowledged at once.
+//
+// Thread-safety: Start/Stop from the owner; Notify() from any thread.
+#ifndef AIMS_AGENT_SENDER_H_
+#define AIMS_AGENT_SENDER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "aims/v1/ingest.grpc.pb.h"
+#include "agent/agent_metrics.h"
+#include "agent/spool.h"
+
+namespace aims::agent {
+
+struct SenderOptions {
+  std::string collector = "127.0.0.1:4317";
+  v1::Hello hello;
+  size_t max_in_flight = 64;
+  absl::Duration initial_backoff = absl::Milliseconds(200);
+  absl::Duration max_backoff = absl::Seconds(30);
+};
+
+class Sender {
+ public:
+  Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics);
+  ~Sender();
+
+  void Start();
+  // Tells the sender that the spool has a new report.
+  void Notify();
+  // Waits until the spool is empty or `deadline` passes; true when empty.
+  bool WaitUntilDrained(absl::Time deadline);
+  // Ends the stream (WritesDone, then up to 2 s for the collector to close
+  // it) and stops the thread.
+  void Stop();
+
+  bool connected() const { return connected_.load(); }
+
+ private:
+  void Run();
+  // One stream's life; returns when it breaks or the sender stops.
+  void RunStream();
+
+  const SenderOptions options_;
+  Spool* const spool_;
+  AgentMetrics* const metrics_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::IngestService::Stub> stub_;
+  std::thread thread_;
+  std::atomic<bool> connected_{false};
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by Notify
+  uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;
+  // The stream was welcomed: Stop() lets it end gracefully (WritesDone).
+  bool streaming_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+}  // namespace aims::agent
+
+#endif  // AIMS_AGENT_SENDER_H_

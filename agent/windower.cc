@@ -1,0 +1,79 @@
+#include "absl/strings/string_view.h"
+#include "agent/windower.h"
+
+namespace aims::agent {
+
+Windower::Windower(std::shared_ptr<const SummaryConfig> config,
+                   absl::Duration window, const Clock* clock)
+    : config_(std::move(config)), window_(window), clock_(clock) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  open_.start = AlignedStart(now);
+  open_.end = open_.start + window_;
+  open_.acc = std::make_unique<WindowAccumulator>(config_);
+}
+
+absl::Time Windower::AlignedStart(absl::Time now) const {
+  return absl::UnixEpoch() + absl::Floor(now - absl::UnixEpoch(), window_);
+}
+
+std::optional<ClosedWindow> Windower::TakeLocked(absl::Time end) {
+  std::optional<ClosedWindow> out;
+  if (open_.acc->event_count() > 0 || open_.rejected > 0) {
+    out = ClosedWindow{open_.start, end, open_.acc->Build()};
+  }
+  open_.acc = std::make_unique<WindowAccumulator>(config_);
+  open_.rejected = 0;
+  return out;
+}
+
+void Windower::RollLocked(absl::Time now) {
+  if (now < open_.end) return;
+  if (auto closed = TakeLocked(open_.end)) ready_.push_back(std::move(*closed));
+  open_.start = AlignedStart(now);
+  open_.end = open_.start + window_;
+}
+
+void Windower::Add(const std::vector<Event>& events) {
+  absl::MutexLock lock(&mu_);
+  RollLocked(clock_->Now());
+  for (const Event& e : events) open_.acc->Add(e);
+}
+
+void Windower::CountRejected(absl::string_view reason, uint64_t n) {
+  absl::MutexLock lock(&mu_);
+  RollLocked(clock_->Now());
+  open_.acc->CountRejected(reason, n);
+  open_.rejected += n;
+}
+
+std::optional<ClosedWindow> Windower::CloseIfDue() {
+  absl::MutexLock lock(&mu_);
+  RollLocked(clock_->Now());
+  if (ready_.empty()) return std::nullopt;
+  ClosedWindow w = std::move(ready_.front());
+  ready_.erase(ready_.begin());
+  return w;
+}
+
+std::optional<ClosedWindow> Windower::CloseNow() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  RollLocked(now);
+  if (!ready_.empty()) {
+    ClosedWindow w = std::move(ready_.front());
+    ready_.erase(ready_.begin());
+    return w;
+  }
+  if (now <= open_.start) return std::nullopt;
+  auto closed = TakeLocked(now);
+  open_.start = now;
+  return closed;
+}
+
+absl::Time Windower::current_end() const {
+  absl::MutexLock lock(&mu_);
+  return open_.end;
+}
+
+}  // namespace aims::agent

@@ -1,0 +1,72 @@
+// Windower: assigns accepted events to fixed, wall-clock-aligned windows of
+// the agent's clock ([k*w, (k+1)*w)) and hands over each window's summary
+// when it closes.
+//
+// Windows follow arrival time, not the event's own timestamp, so that a
+// window closes on time whatever clocks model servers have; only the open
+// window is held in memory (bounded by SummaryConfig limits).
+//
+// Thread-safety: safe for concurrent use.
+#ifndef AIMS_AGENT_WINDOWER_H_
+#define AIMS_AGENT_WINDOWER_H_
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/window_accumulator.h"
+
+namespace aims::agent {
+
+struct ClosedWindow {
+  absl::Time start;
+  absl::Time end;
+  v1::WindowSummary summary;
+};
+
+class Windower {
+ public:
+  Windower(std::shared_ptr<const SummaryConfig> config, absl::Duration window,
+           const Clock* clock);
+
+  // Adds events to the window open now (closing an expired one first).
+  void Add(const std::vector<Event>& events);
+  void CountRejected(absl::string_view reason, uint64_t n);
+
+  // Closes the open window if its end has passed; returns it unless it was
+  // empty (no events and nothing rejected).
+  std::optional<ClosedWindow> CloseIfDue();
+  // Closes the open window now, whatever its end (shutdown); [start, now).
+  std::optional<ClosedWindow> CloseNow();
+  // When the open window ends.
+  absl::Time current_end() const;
+
+ private:
+  struct Open {
+    absl::Time start;
+    absl::Time end;
+    std::unique_ptr<WindowAccumulator> acc;
+    uint64_t rejected = 0;
+  };
+  void RollLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<ClosedWindow> TakeLocked(absl::Time end)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Time AlignedStart(absl::Time now) const;
+
+  const std::shared_ptr<const SummaryConfig> config_;
+  const absl::Duration window_;
+  const Clock* const clock_;
+  mutable absl::Mutex mu_;
+  Open open_ ABSL_GUARDED_BY(mu_);
+  // Windows that expired while events kept arriving, not yet taken.
+  std::vector<ClosedWindow> ready_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace aims::agent
+
+#endif  // AIMS_AGENT_WINDOWER_H_

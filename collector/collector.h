@@ -1,0 +1,72 @@
+// Collector: the whole aims-collector process as an object - storage,
+// durable writer, gRPC services (ingest, query) and the HTTP endpoint for
+// /metrics, /healthz and /readyz. main.cc only parses flags and waits for a
+// signal; tests start a real Collector on port 0.
+//
+// Thread-safety: Start() and Stop() from one owner thread.
+#ifndef AIMS_COLLECTOR_COLLECTOR_H_
+#define AIMS_COLLECTOR_COLLECTOR_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "common/http_server.h"
+#include "common/validation.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace aims::collector {
+
+class CollectorMetrics;
+class DurableWriter;
+class IngestService;
+class QueryService;
+class RocksStorage;
+
+struct CollectorOptions {
+  std::string grpc_listen = "127.0.0.1:4317";
+  std::string http_listen = "127.0.0.1:9464";
+  std::string data_dir = "./var/aims";
+  std::string collector_id;  // default: host name
+  bool sync_writes = true;
+  size_t ingest_queue_capacity = 4096;
+  size_t max_message_bytes = 4 << 20;
+  ReportLimits report_limits;
+};
+
+class Collector {
+ public:
+  explicit Collector(CollectorOptions options,
+                     const Clock* clock = &RealClock::Get());
+  ~Collector();
+
+  absl::Status Start();
+  // Stops accepting, finishes streams, drains the writer, closes storage.
+  void Stop();
+
+  int grpc_port() const { return grpc_port_; }
+  int http_port() const { return http_port_; }
+  const std::string& collector_id() const { return options_.collector_id; }
+
+ private:
+  CollectorOptions options_;
+  const Clock* clock_;
+  std::unique_ptr<RocksStorage> storage_;
+  std::unique_ptr<CollectorMetrics> metrics_;
+  std::unique_ptr<DurableWriter> writer_;
+  std::unique_ptr<IngestService> ingest_;
+  std::unique_ptr<QueryService> query_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpServer> http_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_COLLECTOR_H_

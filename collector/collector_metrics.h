@@ -1,0 +1,36 @@
+// CollectorMetrics: the collector's own Prometheus series (aims_collector_*).
+// Families are created once and the series kept, as prometheus-cpp wants.
+//
+// Thread-safety: prometheus-cpp counters and gauges are thread-safe.
+#ifndef AIMS_COLLECTOR_COLLECTOR_METRICS_H_
+#define AIMS_COLLECTOR_COLLECTOR_METRICS_H_
+
+#include <memory>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace aims::collector {
+
+struct CollectorMetrics {
+  explicit CollectorMetrics(std::shared_ptr<prometheus::Registry> registry);
+
+  std::shared_ptr<prometheus::Registry> registry;
+  prometheus::Counter& reports_stored;
+  prometheus::Counter& reports_duplicate;
+  prometheus::Counter& reports_rejected;
+  prometheus::Counter& reports_failed;
+  prometheus::Counter& streams_total;
+  prometheus::Counter& streams_refused_busy;
+  prometheus::Gauge& streams_open;
+  prometheus::Gauge& ingest_queue_depth;
+  prometheus::Gauge& ingest_queue_capacity;
+  prometheus::Gauge& storage_sst_bytes;
+  prometheus::Gauge& storage_healthy;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_COLLECTOR_METRICS_H_

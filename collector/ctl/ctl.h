@@ -1,0 +1,40 @@
+// aimsctl's commands as a library, so tests run them in-process against a
+// real collector. Each command talks gRPC to one collector and prints a
+// table (default) or JSON (--json, one object per answer).
+//
+// Thread-safety: RunCommand is reentrant.
+#ifndef AIMS_COLLECTOR_CTL_CTL_H_
+#define AIMS_COLLECTOR_CTL_CTL_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace aims::ctl {
+
+struct CtlOptions {
+  std::string collector = "127.0.0.1:4317";
+  bool json = false;
+  absl::Duration timeout = absl::Seconds(10);
+  // Model selection for commands that take one.
+  std::string model;
+  std::string version;
+  std::string environment;
+  // Range for `windows`: the last `since`, merged per `step` (0: per report).
+  absl::Duration since = absl::Hours(1);
+  absl::Duration step = absl::ZeroDuration();
+};
+
+// The text of `aimsctl --help`'s command list.
+std::string CommandHelp();
+
+// Runs `args[0]` (models | agents | windows). Returns the process exit code:
+// 0 success, 1 the collector failed or is unreachable, 2 usage error.
+int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
+               std::ostream& out, std::ostream& err);
+
+}  // namespace aims::ctl
+
+#endif  // AIMS_COLLECTOR_CTL_CTL_H_

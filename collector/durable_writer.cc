@@ -1,0 +1,97 @@
+#include "collector/durable_writer.h"
+
+#include <vector>
+
+namespace aims::collector {
+
+DurableWriter::DurableWriter(Storage* storage, const Clock* clock,
+                             size_t capacity, size_t max_batch)
+    : storage_(storage),
+      clock_(clock),
+      capacity_(capacity),
+      max_batch_(max_batch),
+      thread_([this] { Run(); }) {}
+
+DurableWriter::~DurableWriter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+bool DurableWriter::Submit(Item item) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_ || queue_.size() >= capacity_) return false;
+  queue_.push_back(std::move(item));
+  return true;
+}
+
+bool DurableWriter::SubmitHello(v1::Hello hello, Done done) {
+  Item item;
+  item.is_hello = true;
+  item.hello = std::move(hello);
+  item.done = std::move(done);
+  return Submit(std::move(item));
+}
+
+bool DurableWriter::SubmitReport(v1::WindowReport report, Done done) {
+  Item item;
+  item.report = std::move(report);
+  item.done = std::move(done);
+  return Submit(std::move(item));
+}
+
+size_t DurableWriter::depth() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+void DurableWriter::Run() {
+  std::vector<Item> batch;
+  for (;;) {
+    batch.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping and drained
+      // One hello alone, or a run of consecutive reports.
+      if (queue_.front().is_hello) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      } else {
+        while (!queue_.empty() && !queue_.front().is_hello &&
+               batch.size() < max_batch_) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+    }
+    const absl::Time now = clock_->Now();
+    if (batch.front().is_hello) {
+      absl::StatusOr<uint64_t> seq = storage_->RegisterAgent(batch.front().hello, now);
+      WriteResult result;
+      result.status = seq.status();
+      if (seq.ok()) result.durable_sequence = *seq;
+      batch.front().done(result);
+      continue;
+    }
+    std::vector<const v1::WindowReport*> reports;
+    reports.reserve(batch.size());
+    for (const Item& item : batch) reports.push_back(&item.report);
+    std::vector<WriteOutcome> outcomes;
+    absl::Status status = storage_->WriteReports(reports, now, &outcomes);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      WriteResult result;
+      result.status = status;
+      result.duplicate =
+          status.ok() && outcomes[i] == WriteOutcome::kDuplicate;
+      batch[i].done(result);
+    }
+  }
+}
+
+}  // namespace aims::collector

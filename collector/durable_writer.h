@@ -1,0 +1,75 @@
+// DurableWriter: the single writer between ingest streams and Storage.
+//
+// Streams submit work without blocking (gRPC reactors must never block);
+// one thread drains the bounded queue, writes consecutive reports of all
+// streams as one atomic, durable batch (group commit), and then runs each
+// item's completion. Completions run on the writer thread, in submission
+// order, only after the item is durable (or failed).
+//
+// Bound: at most `capacity` items wait; Submit() fails fast beyond it and the
+// caller answers RESOURCE_EXHAUSTED. Depth is exported as a metric.
+//
+// Thread-safety: Submit() may be called from any thread.
+#ifndef AIMS_COLLECTOR_DURABLE_WRITER_H_
+#define AIMS_COLLECTOR_DURABLE_WRITER_H_
+
+#include <deque>
+#include <functional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "aims/v1/ingest.pb.h"
+#include "collector/storage.h"
+#include "common/clock.h"
+
+namespace aims::collector {
+
+struct WriteResult {
+  absl::Status status;
+  // Reports: whether it was already stored.
+  bool duplicate = false;
+  // Hellos: the agent's highest durable sequence.
+  uint64_t durable_sequence = 0;
+};
+
+class DurableWriter {
+ public:
+  using Done = std::function<void(const WriteResult&)>;
+
+  DurableWriter(Storage* storage, const Clock* clock, size_t capacity,
+                size_t max_batch = 256);
+  ~DurableWriter();  // Drains what was submitted, then stops.
+
+  // Each returns false (and runs nothing) when the queue is full or the
+  // writer is stopping.
+  bool SubmitHello(v1::Hello hello, Done done);
+  bool SubmitReport(v1::WindowReport report, Done done);
+
+  size_t depth() const;
+  size_t capacity() const { return capacity_; }
+
+ private:
+  struct Item {
+    bool is_hello = false;
+    v1::Hello hello;
+    v1::WindowReport report;
+    Done done;
+  };
+  bool Submit(Item item);
+  void Run();
+
+  Storage* const storage_;
+  const Clock* const clock_;
+  const size_t capacity_;
+  const size_t max_batch_;
+  mutable absl::Mutex mu_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_DURABLE_WRITER_H_

@@ -1,0 +1,322 @@
+#include "collector/ingest_service.h"
+
+#include <deque>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace aims::collector {
+
+// One agent stream. Decisions are taken under mu_; gRPC calls (StartRead,
+// StartWrite, Finish) are made after releasing it, each guarded by a flag so
+// only one thread issues it.
+class IngestService::Stream final
+    : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
+ public:
+  Stream(IngestService* service, grpc::CallbackServerContext* context)
+      : service_(service), peer_(context->peer()) {
+    service_->metrics_->streams_total.Increment();
+    service_->metrics_->streams_open.Increment();
+    {
+      absl::MutexLock lock(&mu_);
+      read_in_flight_ = true;
+    }
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      absl::MutexLock lock(&mu_);
+      read_in_flight_ = false;
+      reads_done_ = true;
+    } else {
+      HandleRequest();
+    }
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      write_in_flight_ = false;
+      if (!ok) broken_ = true;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      broken_ = true;
+    }
+    Pump();
+  }
+
+  void OnDone() override {
+    service_->metrics_->streams_open.Decrement();
+    bool marked = false;
+    std::string agent_id;
+    {
+      absl::MutexLock lock(&mu_);
+      marked = marked_connected_;
+      agent_id = agent_id_;
+    }
+    if (marked) service_->SetConnected(agent_id, false);
+    delete this;
+  }
+
+ private:
+  // Called with a fresh request_ after a successful read.
+  void HandleRequest() {
+    absl::MutexLock lock(&mu_);
+    read_in_flight_ = false;
+    if (!have_hello_) {
+      if (!request_.has_hello()) {
+        FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "first message must be hello"));
+        return;
+      }
+      absl::Status valid = ValidateHello(request_.hello());
+      if (!valid.ok()) {
+        FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                std::string(valid.message())));
+        return;
+      }
+      have_hello_ = true;
+      agent_id_ = request_.hello().agent().agent_id();
+      ++outstanding_;
+      const bool queued = service_->writer_->SubmitHello(
+          request_.hello(), [this](const WriteResult& r) { OnHelloDone(r); });
+      if (!queued) {
+        --outstanding_;
+        Busy();
+      }
+      return;
+    }
+    if (!welcomed_) {
+      FailLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                              "wait for welcome before sending reports"));
+      return;
+    }
+    switch (request_.kind_case()) {
+      case v1::IngestRequest::kReport:
+        HandleReportLocked();
+        return;
+      case v1::IngestRequest::kGap:
+        // Recording gaps as nonconformities comes with the evaluation
+        // engine; until then they are logged and covered by the ack.
+        LogWarn("agent reported lost windows",
+                {{"agent", agent_id_},
+                 {"first_seq", request_.gap().first_sequence()},
+                 {"last_seq", request_.gap().last_sequence()},
+                 {"reason", request_.gap().reason()}});
+        return;
+      default:
+        FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                "expected report or gap after hello"));
+    }
+  }
+
+  void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const v1::WindowReport& report = request_.report();
+    absl::Status valid =
+        ValidateReport(report, agent_id_, service_->options_.limits);
+    if (valid.ok() && report.part_count() > 1) {
+      valid = absl::InvalidArgumentError(
+          "report.part_count: split reports are not accepted by this "
+          "collector version; send reports under the gRPC message limit");
+    }
+    if (!valid.ok()) {
+      service_->metrics_->reports_rejected.Increment();
+      LogWarn("rejected report", {{"agent", agent_id_},
+                                  {"seq", report.sequence()},
+                                  {"error", valid.message()}});
+      v1::IngestResponse response;
+      v1::Rejection* rejection = response.mutable_rejection();
+      rejection->set_sequence(report.sequence());
+      const absl::string_view msg = valid.message();
+      const size_t colon = msg.find(": ");
+      rejection->set_field(std::string(msg.substr(0, colon)));
+      rejection->set_reason(colon == absl::string_view::npos
+                                ? std::string(msg)
+                                : std::string(msg.substr(colon + 2)));
+      outbox_.push_back(std::move(response));
+      return;
+    }
+    ++outstanding_;
+    const uint64_t seq = report.sequence();
+    const bool queued = service_->writer_->SubmitReport(
+        report, [this, seq](const WriteResult& r) { OnReportDone(seq, r); });
+    if (!queued) {
+      --outstanding_;
+      Busy();
+    }
+  }
+
+  void Busy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    service_->metrics_->streams_refused_busy.Increment();
+    FailLocked(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("collector write queue full (capacity ",
+                     service_->writer_->capacity(), "); retry with backoff")));
+  }
+
+  void OnHelloDone(const WriteResult& result) {
+    {
+      absl::MutexLock lock(&mu_);
+      --outstanding_;
+      if (!result.status.ok()) {
+        LogError("cannot register agent", {{"agent", agent_id_},
+                                           {"error", result.status.message()}});
+        FailLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                std::string(result.status.message())));
+      } else {
+        welcomed_ = true;
+        durable_ = result.durable_sequence;
+        v1::IngestResponse response;
+        v1::Welcome* welcome = response.mutable_welcome();
+        welcome->set_collector_id(service_->options_.collector_id);
+        welcome->set_durable_sequence(result.durable_sequence);
+        outbox_.push_back(std::move(response));
+        service_->SetConnected(agent_id_, true);
+        marked_connected_ = true;
+        LogInfo("agent connected", {{"agent", agent_id_},
+                                    {"peer", peer_},
+                                    {"durable_seq", result.durable_sequence}});
+      }
+    }
+    Pump();
+  }
+
+  void OnReportDone(uint64_t seq, const WriteResult& result) {
+    {
+      absl::MutexLock lock(&mu_);
+      --outstanding_;
+      if (!result.status.ok()) {
+        service_->metrics_->reports_failed.Increment();
+        service_->metrics_->storage_healthy.Set(0);
+        LogError("cannot store report", {{"agent", agent_id_},
+                                         {"seq", seq},
+                                         {"error", result.status.message()}});
+        // Not acknowledged: the agent keeps it and resends after backoff.
+        FailLocked(grpc::Status(
+            result.status.code() == absl::StatusCode::kResourceExhausted
+                ? grpc::StatusCode::RESOURCE_EXHAUSTED
+                : grpc::StatusCode::UNAVAILABLE,
+            std::string(result.status.message())));
+      } else {
+        service_->metrics_->storage_healthy.Set(1);
+        if (result.duplicate) {
+          service_->metrics_->reports_duplicate.Increment();
+        } else {
+          service_->metrics_->reports_stored.Increment();
+        }
+        if (seq > durable_) durable_ = seq;
+        ack_pending_ = true;
+      }
+    }
+    Pump();
+  }
+
+  void FailLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!final_status_) final_status_ = std::move(status);
+  }
+
+  // Issues whatever gRPC operation is due: next write, next read, Finish.
+  void Pump() {
+    enum class Action { kNone, kWrite, kRead, kFinish };
+    for (;;) {
+      Action action = Action::kNone;
+      grpc::Status finish_status;
+      {
+        absl::MutexLock lock(&mu_);
+        if (finished_) return;
+        const bool ending = broken_ || final_status_.has_value();
+        if (!write_in_flight_ && !broken_ &&
+            (!outbox_.empty() || ack_pending_)) {
+          if (!outbox_.empty()) {
+            response_ = std::move(outbox_.front());
+            outbox_.pop_front();
+          } else {
+            response_.Clear();
+            response_.mutable_ack()->set_durable_sequence(durable_);
+            ack_pending_ = false;
+          }
+          write_in_flight_ = true;
+          action = Action::kWrite;
+        } else if (!ending && !reads_done_ && !read_in_flight_ &&
+                   outstanding_ < service_->options_.max_in_flight &&
+                   (welcomed_ || !have_hello_)) {
+          read_in_flight_ = true;
+          action = Action::kRead;
+        } else if ((ending || reads_done_) && outstanding_ == 0 &&
+                   !write_in_flight_ &&
+                   (broken_ || (outbox_.empty() && !ack_pending_))) {
+          finished_ = true;
+          finish_status = final_status_.value_or(grpc::Status::OK);
+          action = Action::kFinish;
+        }
+      }
+      switch (action) {
+        case Action::kNone:
+          return;
+        case Action::kWrite:
+          StartWrite(&response_);
+          break;  // a read may also be due
+        case Action::kRead:
+          StartRead(&request_);
+          return;
+        case Action::kFinish:
+          Finish(finish_status);
+          return;
+      }
+    }
+  }
+
+  IngestService* const service_;
+  const std::string peer_;
+  // Written only by the thread that owns the pending read / write.
+  v1::IngestRequest request_;
+  v1::IngestResponse response_;
+
+  absl::Mutex mu_;
+  bool have_hello_ ABSL_GUARDED_BY(mu_) = false;
+  bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
+  std::string agent_id_ ABSL_GUARDED_BY(mu_);
+  bool marked_connected_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t durable_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ack_pending_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<v1::IngestResponse> outbox_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
+};
+
+IngestService::IngestService(IngestOptions options, DurableWriter* writer,
+                             CollectorMetrics* metrics)
+    : options_(std::move(options)), writer_(writer), metrics_(metrics) {}
+
+grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
+IngestService::Report(grpc::CallbackServerContext* context) {
+  return new Stream(this, context);
+}
+
+bool IngestService::IsConnected(const std::string& agent_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = connected_.find(agent_id);
+  return it != connected_.end() && it->second > 0;
+}
+
+void IngestService::SetConnected(const std::string& agent_id, bool connected) {
+  absl::MutexLock lock(&mu_);
+  int& n = connected_[agent_id];
+  n += connected ? 1 : -1;
+  if (n <= 0) connected_.erase(agent_id);
+}
+
+}  // namespace aims::collector

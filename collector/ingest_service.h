@@ -1,0 +1,59 @@
+// IngestService: the collector's end of aims.v1.IngestService.Report (see
+// proto/aims/v1/ingest.proto for the protocol).
+//
+// Each stream is a callback reactor that never blocks: a valid Hello is
+// registered and answered with Welcome; each valid report goes to the
+// DurableWriter and is acknowledged (cumulative Ack) only once durable; an
+// invalid report is answered with a Rejection naming the field and the
+// stream stays open. At most `max_in_flight` reports per stream wait for
+// the writer before the stream stops reading (backpressure); a full writer
+// queue ends the stream with RESOURCE_EXHAUSTED and the agent retries.
+//
+// Thread-safety: safe; reactors run on gRPC threads and writer completions.
+#ifndef AIMS_COLLECTOR_INGEST_SERVICE_H_
+#define AIMS_COLLECTOR_INGEST_SERVICE_H_
+
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "aims/v1/ingest.grpc.pb.h"
+#include "collector/collector_metrics.h"
+#include "collector/durable_writer.h"
+#include "common/validation.h"
+
+namespace aims::collector {
+
+struct IngestOptions {
+  std::string collector_id;
+  ReportLimits limits;
+  size_t max_in_flight = 32;
+};
+
+class IngestService final : public v1::IngestService::CallbackService {
+ public:
+  IngestService(IngestOptions options, DurableWriter* writer,
+                CollectorMetrics* metrics);
+
+  grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>* Report(
+      grpc::CallbackServerContext* context) override;
+
+  // Whether a stream of `agent_id` is open now.
+  bool IsConnected(const std::string& agent_id) const;
+
+ private:
+  class Stream;
+  friend class Stream;
+  void SetConnected(const std::string& agent_id, bool connected);
+
+  const IngestOptions options_;
+  DurableWriter* const writer_;
+  CollectorMetrics* const metrics_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int> connected_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_INGEST_SERVICE_H_

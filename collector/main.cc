@@ -1,0 +1,93 @@
+// aims-collector: receives window reports from aims agents, stores them in
+// RocksDB and answers queries. See --help and docs/operations.md.
+#include <csignal>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "collector/collector.h"
+#include "common/http_server.h"
+#include "common/log.h"
+#include "common/signals.h"
+
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:4317",
+          "host:port for gRPC (agent ingest and queries). Port 0 picks a free "
+          "port. Use 0.0.0.0:4317 to accept agents from other hosts.");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
+          "host:port for HTTP: /metrics (Prometheus), /healthz, /readyz.");
+ABSL_FLAG(std::string, data_dir, "./var/aims",
+          "Directory of the embedded RocksDB database; created if missing.");
+ABSL_FLAG(std::string, collector_id, "",
+          "Stable name of this collector in answers and logs (default: host "
+          "name).");
+ABSL_FLAG(bool, sync_writes, true,
+          "fsync every write batch before acknowledging it. false survives a "
+          "process crash but a machine crash may lose acknowledged reports.");
+ABSL_FLAG(int, ingest_queue_capacity, 4096,
+          "Reports that may wait for the storage writer; beyond it streams "
+          "end with RESOURCE_EXHAUSTED and agents retry.");
+ABSL_FLAG(int, max_message_bytes, 4 << 20,
+          "Largest gRPC message accepted, in bytes.");
+ABSL_FLAG(std::string, ports_file, "",
+          "If set, write the bound ports here as 'grpc PORT' and 'http PORT' "
+          "lines once listening (for scripts that use port 0).");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "aims-collector: stores window reports from aims agents in RocksDB and "
+      "serves queries.\n\nUsage: aims-collector [--flag=value ...]\n"
+      "Stops cleanly on SIGTERM or SIGINT. Logs are logfmt lines on stderr.");
+  absl::ParseCommandLine(argc, argv);
+  aims::LogLevel level;
+  if (!aims::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::cerr << "--log_level: must be debug, info, warn or error\n";
+    return 2;
+  }
+  aims::SetLogLevel(level);
+  aims::BlockShutdownSignals();
+
+  aims::collector::CollectorOptions options;
+  options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.collector_id = absl::GetFlag(FLAGS_collector_id);
+  options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
+  const int capacity = absl::GetFlag(FLAGS_ingest_queue_capacity);
+  const int max_message = absl::GetFlag(FLAGS_max_message_bytes);
+  if (capacity < 1 || capacity > 1'000'000) {
+    std::cerr << "--ingest_queue_capacity: must be 1..1000000\n";
+    return 2;
+  }
+  if (max_message < 1024 || max_message > (64 << 20)) {
+    std::cerr << "--max_message_bytes: must be 1024..67108864\n";
+    return 2;
+  }
+  options.ingest_queue_capacity = capacity;
+  options.max_message_bytes = max_message;
+
+  aims::collector::Collector collector(options);
+  if (absl::Status s = collector.Start(); !s.ok()) {
+    aims::LogError("cannot start collector", {{"error", s.message()}});
+    return 1;
+  }
+  if (absl::Status s = aims::WritePortsFile(
+          absl::GetFlag(FLAGS_ports_file),
+          {{"grpc", collector.grpc_port()}, {"http", collector.http_port()}});
+      !s.ok()) {
+    aims::LogError("cannot write ports file", {{"error", s.message()}});
+    return 1;
+  }
+  for (;;) {
+    const int sig = aims::WaitForSignal();
+    if (sig == SIGHUP) {
+      aims::LogInfo("SIGHUP received; nothing to reload yet");
+      continue;
+    }
+    aims::LogInfo("shutting down", {{"signal", sig}});
+    break;
+  }
+  collector.Stop();
+  return 0;
+}

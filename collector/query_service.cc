@@ -1,0 +1,124 @@
+#include "collector/query_service.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/summary_merge.h"
+#include "common/time_util.h"
+#include "common/validation.h"
+
+namespace aims::collector {
+namespace {
+
+// Longest range one GetSummaries call may cover, and most buckets it returns.
+constexpr absl::Duration kMaxRange = absl::Hours(24 * 400);
+constexpr int64_t kMaxBuckets = 10000;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+}  // namespace
+
+QueryService::QueryService(std::string collector_id, const Storage* storage,
+                           std::function<bool(const std::string&)> is_connected)
+    : collector_id_(std::move(collector_id)),
+      storage_(storage),
+      is_connected_(std::move(is_connected)) {}
+
+grpc::ServerUnaryReactor* QueryService::ListModels(
+    grpc::CallbackServerContext* context, const v1::ListModelsRequest* request,
+    v1::ListModelsResponse* response) {
+  response->set_collector_id(collector_id_);
+  for (v1::ModelInfo& m : storage_->ListModels(request->selector())) {
+    *response->add_models() = std::move(m);
+  }
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* QueryService::ListAgents(
+    grpc::CallbackServerContext* context, const v1::ListAgentsRequest* request,
+    v1::ListAgentsResponse* response) {
+  response->set_collector_id(collector_id_);
+  for (v1::AgentInfo& a : storage_->ListAgents(request->selector())) {
+    a.set_connected(is_connected_(a.agent().agent_id()));
+    *response->add_agents() = std::move(a);
+  }
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* QueryService::GetSummaries(
+    grpc::CallbackServerContext* context,
+    const v1::GetSummariesRequest* request,
+    v1::GetSummariesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto fail = [&](absl::Status s) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  };
+  if (absl::Status s = ValidateModelRef(request->model()); !s.ok()) {
+    return fail(s);
+  }
+  const absl::Time from = FromProto(request->from());
+  const absl::Time to = FromProto(request->to());
+  if (!(to > from)) {
+    return fail(absl::InvalidArgumentError("to: must be after from"));
+  }
+  if (to - from > kMaxRange) {
+    return fail(absl::InvalidArgumentError(
+        absl::StrCat("to: range exceeds the limit of ",
+                     absl::FormatDuration(kMaxRange))));
+  }
+  const absl::Duration step = request->has_step()
+                                  ? FromProtoDuration(request->step())
+                                  : absl::ZeroDuration();
+  if (step < absl::ZeroDuration()) {
+    return fail(absl::InvalidArgumentError("step: must not be negative"));
+  }
+  if (step > absl::ZeroDuration() && (to - from) / step > kMaxBuckets) {
+    return fail(absl::InvalidArgumentError(absl::StrCat(
+        "step: more than ", kMaxBuckets, " buckets; use a larger step")));
+  }
+  // Buckets are aligned to multiples of `step` since the Unix epoch (so the
+  // same data gives the same buckets whatever `from` is), keyed by start; a
+  // report belongs to the bucket holding its window start.
+  std::map<absl::Time, SummaryMerger> buckets;
+  absl::Status merge_error;
+  absl::Status scan = storage_->ScanReports(
+      request->model(), from, to, [&](const StoredReport& r) {
+        const absl::Time start = FromProto(r.report.window_start());
+        absl::Time bucket = from;
+        if (step > absl::ZeroDuration()) {
+          bucket = std::max(
+              from, absl::UnixEpoch() + absl::Floor(start - absl::UnixEpoch(), step));
+        }
+        merge_error = buckets[bucket].Add(r.report.summary());
+        return merge_error.ok();
+      });
+  if (!scan.ok()) return fail(scan);
+  if (!merge_error.ok()) return fail(merge_error);
+  response->set_collector_id(collector_id_);
+  for (const auto& [start, merger] : buckets) {
+    v1::SummaryBucket* b = response->add_buckets();
+    *b->mutable_start() = ToProto(start);
+    *b->mutable_end() =
+        ToProto(step > absl::ZeroDuration()
+                    ? std::min(absl::UnixEpoch() +
+                                   absl::Floor(start - absl::UnixEpoch(), step) +
+                                   step,
+                               to)
+                    : to);
+    b->set_report_count(merger.count());
+    *b->mutable_summary() = merger.result();
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace aims::collector

@@ -1,0 +1,45 @@
+// QueryService: read access over gRPC to what the collector stores -
+// models, agents and window summaries merged across agents and time.
+// Metric, profile and nonconformity RPCs answer UNIMPLEMENTED until the
+// engines that compute them land.
+//
+// Thread-safety: safe; every RPC reads Storage, which is thread-safe.
+#ifndef AIMS_COLLECTOR_QUERY_SERVICE_H_
+#define AIMS_COLLECTOR_QUERY_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "aims/v1/query.grpc.pb.h"
+#include "collector/storage.h"
+
+namespace aims::collector {
+
+class QueryService final : public v1::QueryService::CallbackService {
+ public:
+  // `is_connected` tells whether an agent has a stream open now.
+  QueryService(std::string collector_id, const Storage* storage,
+               std::function<bool(const std::string&)> is_connected);
+
+  grpc::ServerUnaryReactor* ListModels(
+      grpc::CallbackServerContext* context,
+      const v1::ListModelsRequest* request,
+      v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* ListAgents(
+      grpc::CallbackServerContext* context,
+      const v1::ListAgentsRequest* request,
+      v1::ListAgentsResponse* response) override;
+  grpc::ServerUnaryReactor* GetSummaries(
+      grpc::CallbackServerContext* context,
+      const v1::GetSummariesRequest* request,
+      v1::GetSummariesResponse* response) override;
+
+ private:
+  const std::string collector_id_;
+  const Storage* const storage_;
+  const std::function<bool(const std::string&)> is_connected_;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_QUERY_SERVICE_H_

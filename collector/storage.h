@@ -1,0 +1,71 @@
+// Storage: the collector's durable state - window reports, the agent and
+// model registries, and (later) profiles, plans and the audit trail.
+//
+// Contract:
+//  - Every method that writes returns only after the write is durable by the
+//    configured policy (see RocksStorage), so a caller may acknowledge it.
+//  - Reports are unique by (agent_id, sequence): writing one that is already
+//    stored changes nothing and is reported as a duplicate.
+//  - Reads see every completed write.
+//
+// Thread-safety: implementations are safe for concurrent use.
+#ifndef AIMS_COLLECTOR_STORAGE_H_
+#define AIMS_COLLECTOR_STORAGE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "aims/v1/ingest.pb.h"
+#include "aims/v1/query.pb.h"
+
+namespace aims::collector {
+
+// Outcome of one report of a WriteReports batch.
+enum class WriteOutcome { kStored, kDuplicate };
+
+// A stored report as a scan returns it.
+struct StoredReport {
+  v1::WindowReport report;
+  v1::ModelRef model;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Records (or refreshes) the agent named by `hello` and the model it
+  // reports for. Returns the highest sequence of the agent stored so far.
+  virtual absl::StatusOr<uint64_t> RegisterAgent(const v1::Hello& hello,
+                                                 absl::Time now) = 0;
+
+  // Stores `reports` atomically. Every report's agent must be registered.
+  // `outcomes` receives one entry per report.
+  virtual absl::Status WriteReports(
+      absl::Span<const v1::WindowReport* const> reports, absl::Time now,
+      std::vector<WriteOutcome>* outcomes) = 0;
+
+  // Registries.
+  virtual std::vector<v1::ModelInfo> ListModels(
+      const v1::ModelSelector& selector) const = 0;
+  virtual std::vector<v1::AgentInfo> ListAgents(
+      const v1::ModelSelector& selector) const = 0;
+
+  // Calls `fn` for each report of `model` whose window starts in
+  // [from, to), in window-start order. Stops early when `fn` returns false.
+  virtual absl::Status ScanReports(
+      const v1::ModelRef& model, absl::Time from, absl::Time to,
+      const std::function<bool(const StoredReport&)>& fn) const = 0;
+};
+
+// True when `model` matches every non-empty field of `selector`.
+bool Matches(const v1::ModelSelector& selector, const v1::ModelRef& model);
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_STORAGE_H_

@@ -1,0 +1,324 @@
+#include "common/event_json.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "simdjson.h"
+
+namespace aims {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+struct Reject {
+  std::string field;
+  std::string reason;
+};
+
+const char* TypeName(element_type t) {
+  switch (t) {
+    case element_type::ARRAY:
+      return "array";
+    case element_type::OBJECT:
+      return "object";
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE:
+      return "number";
+    case element_type::STRING:
+      return "string";
+    case element_type::BOOL:
+      return "bool";
+    case element_type::NULL_VALUE:
+      return "null";
+  }
+  return "value";
+}
+
+std::string StrOf(const element& e) {
+  std::string_view v;
+  if (e.get_string().get(v) != simdjson::SUCCESS) return "";
+  return std::string(v);
+}
+
+bool IsNumber(const element& e) {
+  const element_type t = e.type();
+  return t == element_type::INT64 || t == element_type::UINT64 ||
+         t == element_type::DOUBLE;
+}
+
+double NumberOf(const element& e) {
+  double d = 0;
+  if (e.get_double().get(d) == simdjson::SUCCESS) return d;
+  int64_t i = 0;
+  if (e.get_int64().get(i) == simdjson::SUCCESS) return static_cast<double>(i);
+  uint64_t u = 0;
+  if (e.get_uint64().get(u) == simdjson::SUCCESS) return static_cast<double>(u);
+  return 0;
+}
+
+Reject WrongType(std::string field, const char* want, const element& got) {
+  return {std::move(field),
+          absl::StrCat("expected ", want, ", got ", TypeName(got.type()))};
+}
+
+// A class label or a number; strings and numbers both allowed.
+bool ReadOutcome(absl::string_view field, const element& e, Outcome* out,
+                 Reject* reject) {
+  if (e.is_null()) return true;
+  if (IsNumber(e)) {
+    out->kind = Outcome::Kind::kNumber;
+    out->number = NumberOf(e);
+    return true;
+  }
+  if (e.type() == element_type::STRING) {
+    out->kind = Outcome::Kind::kClass;
+    out->class_label = StrOf(e);
+    return true;
+  }
+  if (e.type() == element_type::BOOL) {
+    out->kind = Outcome::Kind::kClass;
+    out->class_label = bool(e.get_bool()) ? "true" : "false";
+    return true;
+  }
+  *reject = WrongType(std::string(field), "string or number", e);
+  return false;
+}
+
+bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
+               Reject* reject) {
+  object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS) {
+    *reject = WrongType("", "object", e);
+    return false;
+  }
+  for (auto field : obj) {
+    const std::string_view key = field.key;
+    const element& v = field.value;
+    if (key == "prediction_id") {
+      if (v.type() == element_type::STRING) {
+        ev->prediction_id = StrOf(v);
+      } else if (v.type() == element_type::INT64 ||
+                 v.type() == element_type::UINT64) {
+        if (v.type() == element_type::INT64) {
+          ev->prediction_id = absl::StrCat(int64_t(v.get_int64()));
+        } else {
+          ev->prediction_id = absl::StrCat(uint64_t(v.get_uint64()));
+        }
+      } else {
+        *reject = WrongType("prediction_id", "string", v);
+        return false;
+      }
+    } else if (key == "timestamp") {
+      if (IsNumber(v)) {
+        const double secs = NumberOf(v);
+        if (!std::isfinite(secs) || secs < 0 || secs > 1e11) {
+          *reject = {"timestamp",
+                     "must be unix seconds between 0 and 1e11"};
+          return false;
+        }
+        ev->timestamp = absl::FromUnixMicros(static_cast<int64_t>(secs * 1e6));
+      } else if (v.type() == element_type::STRING) {
+        std::string err;
+        if (!absl::ParseTime(absl::RFC3339_full,
+                             StrOf(v),
+                             &ev->timestamp, &err)) {
+          *reject = {"timestamp", absl::StrCat("not RFC 3339: ", err)};
+          return false;
+        }
+      } else {
+        *reject = WrongType("timestamp", "number or RFC 3339 string", v);
+        return false;
+      }
+    } else if (key == "features") {
+      object features;
+      if (v.get_object().get(features) != simdjson::SUCCESS) {
+        *reject = WrongType("features", "object", v);
+        return false;
+      }
+      for (auto f : features) {
+        if (ev->features.size() >= limits.event.max_features) {
+          *reject = {"features", absl::StrCat("more than ",
+                                              limits.event.max_features,
+                                              " features")};
+          return false;
+        }
+        FeatureValue fv;
+        const element& fe = f.value;
+        if (IsNumber(fe)) {
+          fv.kind = FeatureValue::Kind::kNumber;
+          fv.number = NumberOf(fe);
+        } else if (fe.type() == element_type::STRING) {
+          fv.kind = FeatureValue::Kind::kCategory;
+          fv.category = StrOf(fe);
+        } else if (fe.type() == element_type::BOOL) {
+          fv.kind = FeatureValue::Kind::kCategory;
+          fv.category = bool(fe.get_bool()) ? "true" : "false";
+        } else if (fe.is_null()) {
+          fv.kind = FeatureValue::Kind::kMissing;
+        } else {
+          *reject = WrongType(absl::StrCat("features.", std::string(f.key)),
+                              "number, string, bool or null", fe);
+          return false;
+        }
+        ev->features.emplace_back(std::string(f.key), std::move(fv));
+      }
+    } else if (key == "prediction") {
+      if (!ReadOutcome("prediction", v, &ev->prediction, reject)) return false;
+    } else if (key == "label") {
+      if (!ReadOutcome("label", v, &ev->label, reject)) return false;
+    } else if (key == "score") {
+      if (v.is_null()) continue;
+      if (!IsNumber(v)) {
+        *reject = WrongType("score", "number", v);
+        return false;
+      }
+      ev->score = NumberOf(v);
+    } else if (key == "probabilities") {
+      object probs;
+      if (v.get_object().get(probs) != simdjson::SUCCESS) {
+        *reject = WrongType("probabilities", "object", v);
+        return false;
+      }
+      for (auto p : probs) {
+        if (!IsNumber(p.value)) {
+          *reject = WrongType(absl::StrCat("probabilities.", std::string(p.key)), "number",
+                              p.value);
+          return false;
+        }
+        ev->probabilities.emplace_back(std::string(p.key), NumberOf(p.value));
+      }
+    } else if (key == "attributes") {
+      object attrs;
+      if (v.get_object().get(attrs) != simdjson::SUCCESS) {
+        *reject = WrongType("attributes", "object", v);
+        return false;
+      }
+      for (auto a : attrs) {
+        std::string group;
+        if (a.value.type() == element_type::STRING) {
+          group = StrOf(a.value);
+        } else if (a.value.type() == element_type::BOOL) {
+          group = bool(a.value.get_bool()) ? "true" : "false";
+        } else if (a.value.type() == element_type::INT64) {
+          group = absl::StrCat(int64_t(a.value.get_int64()));
+        } else if (a.value.is_null()) {
+          continue;  // Attribute not known for this event.
+        } else {
+          *reject = WrongType(absl::StrCat("attributes.", std::string(a.key)),
+                              "string, integer or bool", a.value);
+          return false;
+        }
+        ev->attributes.emplace_back(std::string(a.key), std::move(group));
+      }
+    } else if (key == "latency_ms" || key == "latency_seconds") {
+      if (v.is_null()) continue;
+      if (!IsNumber(v)) {
+        *reject = WrongType(std::string(key), "number", v);
+        return false;
+      }
+      const double scale = key == "latency_ms" ? 1e-3 : 1.0;
+      ev->latency_seconds = NumberOf(v) * scale;
+    } else if (key == "error") {
+      if (v.type() != element_type::BOOL) {
+        *reject = WrongType("error", "bool", v);
+        return false;
+      }
+      ev->error = bool(v.get_bool());
+    } else {
+      // Strict on purpose: a misspelt field would otherwise vanish silently.
+      *reject = {std::string(key), "unknown field (see docs/events.md)"};
+      return false;
+    }
+  }
+  EventError err;
+  if (!ValidateEvent(*ev, limits.event, &err)) {
+    *reject = {err.field, err.reason};
+    return false;
+  }
+  return true;
+}
+
+void AddEvent(const element& e, size_t index, const JsonIntakeLimits& limits,
+              EventBatch* out) {
+  Event ev;
+  Reject reject;
+  if (ReadEvent(e, limits, &ev, &reject)) {
+    out->events.push_back(std::move(ev));
+  } else {
+    out->errors.push_back({index, reject.field, reject.reason});
+  }
+}
+
+}  // namespace
+
+absl::Status ParseEventBatch(absl::string_view body,
+                             const JsonIntakeLimits& limits, EventBatch* out) {
+  out->events.clear();
+  out->errors.clear();
+  size_t start = 0;
+  while (start < body.size() && std::isspace(static_cast<unsigned char>(body[start]))) {
+    ++start;
+  }
+  if (start == body.size()) {
+    return absl::InvalidArgumentError("body: empty; send a JSON array of "
+                                      "events or JSON lines");
+  }
+  simdjson::dom::parser parser;
+  if (body[start] == '[') {
+    element doc;
+    if (auto err = parser.parse(body.data(), body.size()).get(doc); err) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body: not valid JSON: ", simdjson::error_message(err)));
+    }
+    simdjson::dom::array array;
+    if (doc.get_array().get(array) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("body: expected a JSON array");
+    }
+    if (array.size() > limits.max_events_per_batch) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body: ", array.size(), " events, limit ",
+                       limits.max_events_per_batch, " per request"));
+    }
+    out->events.reserve(array.size());
+    size_t index = 0;
+    for (element e : array) AddEvent(e, index++, limits, out);
+    return absl::OkStatus();
+  }
+  // JSON lines (a single object is one line). A broken line is that event's
+  // error; the other lines still count.
+  size_t index = 0;
+  size_t pos = start;
+  while (pos < body.size()) {
+    size_t end = body.find('\n', pos);
+    if (end == absl::string_view::npos) end = body.size();
+    absl::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    size_t first = 0;
+    while (first < line.size() &&
+           std::isspace(static_cast<unsigned char>(line[first]))) {
+      ++first;
+    }
+    if (first == line.size()) continue;
+    if (index >= limits.max_events_per_batch) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body: more than ", limits.max_events_per_batch,
+                       " events, limit per request"));
+    }
+    element doc;
+    if (auto err = parser.parse(line.data(), line.size()).get(doc); err) {
+      out->errors.push_back({index, "", absl::StrCat("not valid JSON: ",
+                                                     simdjson::error_message(err))});
+    } else {
+      AddEvent(doc, index, limits, out);
+    }
+    ++index;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace aims

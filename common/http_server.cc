@@ -1,0 +1,98 @@
+#include "common/http_server.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "prometheus/text_serializer.h"
+
+namespace aims {
+
+absl::Status ParseHostPort(absl::string_view address, absl::string_view flag,
+                           std::string* host, int* port) {
+  size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, ": '", address, "' is not host:port (e.g. 127.0.0.1:8080)"));
+  }
+  absl::string_view h = address.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  int p = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &p) || p < 0 || p > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, ": port in '", address, "' must be 0..65535"));
+  }
+  *host = std::string(h);
+  *port = p;
+  return absl::OkStatus();
+}
+
+HttpServer::HttpServer(size_t max_body_bytes, int threads) {
+  server_.set_payload_max_length(max_body_bytes);
+  server_.new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
+  server_.set_keep_alive_max_count(1000);
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::ServeMetrics(std::shared_ptr<prometheus::Registry> registry) {
+  server_.Get("/metrics", [registry](const httplib::Request&,
+                                     httplib::Response& res) {
+    prometheus::TextSerializer serializer;
+    res.set_content(serializer.Serialize(registry->Collect()),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+absl::StatusOr<int> HttpServer::Listen(absl::string_view address,
+                                       absl::string_view flag) {
+  std::string host;
+  int port = 0;
+  if (absl::Status s = ParseHostPort(address, flag, &host, &port); !s.ok()) {
+    return s;
+  }
+  int bound = port;
+  if (port == 0) {
+    bound = server_.bind_to_any_port(host);
+  } else if (!server_.bind_to_port(host, port)) {
+    bound = -1;
+  }
+  if (bound <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--", flag, ": cannot listen on ", address,
+                     " (address in use or not local)"));
+  }
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return bound;
+}
+
+void HttpServer::Stop() {
+  server_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status WritePortsFile(
+    const std::string& path,
+    const std::vector<std::pair<std::string, int>>& ports) {
+  if (path.empty()) return absl::OkStatus();
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    for (const auto& [name, port] : ports) out << name << " " << port << "\n";
+    if (!out.good()) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace aims

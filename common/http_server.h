@@ -1,0 +1,53 @@
+// HttpServer: a small threaded HTTP/1.1 server (cpp-httplib) for the JSON
+// intake, health endpoints and the Prometheus /metrics page of a binary.
+//
+// Listen() binds (port 0 picks a free port) and serves on a background
+// thread; Stop() stops accepting, finishes requests in flight and joins.
+// Request bodies above `max_body_bytes` are refused with 413.
+//
+// Thread-safety: handlers run on the server's worker threads and must be
+// thread-safe; Listen/Stop are called from one owner thread.
+#ifndef AIMS_COMMON_HTTP_SERVER_H_
+#define AIMS_COMMON_HTTP_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+#include "httplib.h"
+#include "prometheus/registry.h"
+
+namespace aims {
+
+// Splits "host:port" or "[v6]:port". Fails with a message naming `flag`.
+absl::Status ParseHostPort(absl::string_view address, absl::string_view flag,
+                           std::string* host, int* port);
+
+class HttpServer {
+ public:
+  explicit HttpServer(size_t max_body_bytes = 16 << 20, int threads = 4);
+  ~HttpServer();
+
+  httplib::Server& routes() { return server_; }
+  // Serves GET /metrics in the Prometheus text format 0.0.4.
+  void ServeMetrics(std::shared_ptr<prometheus::Registry> registry);
+
+  // Binds `address` ("host:port") and starts serving; returns the bound port.
+  absl::StatusOr<int> Listen(absl::string_view address, absl::string_view flag);
+  void Stop();
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+};
+
+// Writes "name port" lines to `path` atomically (tmp + rename), so tests and
+// scripts can find ports bound with port 0. No-op for an empty path.
+absl::Status WritePortsFile(const std::string& path,
+                            const std::vector<std::pair<std::string, int>>& ports);
+
+}  // namespace aims
+
+#endif  // AIMS_COMMON_HTTP_SERVER_H_

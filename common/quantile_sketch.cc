@@ -1,0 +1,219 @@
+#include "common/quantile_sketch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+
+namespace aims {
+namespace {
+
+// Magnitudes below this count as zero; far below any latency or feature
+// value aims sees, and keeps bucket indices in int32 range.
+constexpr double kMinIndexable = 1e-9;
+
+}  // namespace
+
+QuantileSketch::QuantileSketch(double relative_accuracy, int max_buckets)
+    : relative_accuracy_(relative_accuracy),
+      gamma_((1 + relative_accuracy) / (1 - relative_accuracy)),
+      log_gamma_(std::log(gamma_)),
+      max_buckets_(std::max(16, max_buckets)) {}
+
+int32_t QuantileSketch::Index(double magnitude) const {
+  return static_cast<int32_t>(std::ceil(std::log(magnitude) / log_gamma_));
+}
+
+double QuantileSketch::Value(int32_t index) const {
+  // Midpoint (in relative terms) of bucket (gamma^(i-1), gamma^i].
+  return 2.0 * std::pow(gamma_, index) / (gamma_ + 1.0);
+}
+
+void QuantileSketch::Store::Add(int32_t index, uint64_t weight,
+                                int max_buckets) {
+  if (counts.empty()) {
+    offset = index;
+    counts.assign(1, 0);
+  }
+  if (index < offset) {
+    // Below a collapsed floor: fold into the lowest bucket.
+    if (static_cast<int64_t>(counts.size()) >= max_buckets) {
+      counts[0] += weight;
+      return;
+    }
+    const int32_t grow = offset - index;
+    counts.insert(counts.begin(), grow, 0);
+    offset = index;
+  } else if (index >= offset + static_cast<int32_t>(counts.size())) {
+    counts.resize(index - offset + 1, 0);
+  }
+  counts[index - offset] += weight;
+  if (static_cast<int64_t>(counts.size()) > max_buckets) {
+    // Collapse the lowest buckets so that the highest max_buckets remain.
+    const size_t excess = counts.size() - max_buckets;
+    uint64_t folded = 0;
+    for (size_t i = 0; i <= excess; ++i) folded += counts[i];
+    counts.erase(counts.begin(), counts.begin() + excess);
+    counts[0] = folded;
+    offset += static_cast<int32_t>(excess);
+  }
+}
+
+uint64_t QuantileSketch::Store::Total() const {
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  return total;
+}
+
+void QuantileSketch::Add(double v, uint64_t weight) {
+  if (!std::isfinite(v) || weight == 0) return;
+  if (count_ == 0) {
+    min_ = max_ = v;
+  } else {
+    min_ = std::min(min_, v);
+    max_ = std::max(max_, v);
+  }
+  count_ += weight;
+  sum_ += v * static_cast<double>(weight);
+  const double magnitude = std::fabs(v);
+  if (magnitude < kMinIndexable) {
+    zero_count_ += weight;
+  } else if (v > 0) {
+    positive_.Add(Index(magnitude), weight, max_buckets_);
+  } else {
+    negative_.Add(Index(magnitude), weight, max_buckets_);
+  }
+}
+
+absl::Status QuantileSketch::Merge(const QuantileSketch& other) {
+  if (other.count_ == 0) return absl::OkStatus();
+  if (other.relative_accuracy_ != relative_accuracy_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "quantile sketch relative_accuracy differs: ", relative_accuracy_,
+        " vs ", other.relative_accuracy_));
+  }
+  if (count_ == 0) {
+    min_ = other.min_;
+    max_ = other.max_;
+  } else {
+    min_ = std::min(min_, other.min_);
+    max_ = std::max(max_, other.max_);
+  }
+  count_ += other.count_;
+  sum_ += other.sum_;
+  zero_count_ += other.zero_count_;
+  for (size_t i = 0; i < other.positive_.counts.size(); ++i) {
+    if (other.positive_.counts[i] == 0) continue;
+    positive_.Add(other.positive_.offset + static_cast<int32_t>(i),
+                  other.positive_.counts[i], max_buckets_);
+  }
+  for (size_t i = 0; i < other.negative_.counts.size(); ++i) {
+    if (other.negative_.counts[i] == 0) continue;
+    negative_.Add(other.negative_.offset + static_cast<int32_t>(i),
+                  other.negative_.counts[i], max_buckets_);
+  }
+  return absl::OkStatus();
+}
+
+double QuantileSketch::Quantile(double q) const {
+  if (count_ == 0 || !(q >= 0 && q <= 1)) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  if (q == 0) return min_;
+  if (q == 1) return max_;
+  const uint64_t rank = static_cast<uint64_t>(q * (count_ - 1));
+  uint64_t seen = 0;
+  // Most negative first: negative buckets by decreasing magnitude.
+  for (size_t i = negative_.counts.size(); i-- > 0;) {
+    seen += negative_.counts[i];
+    if (seen > rank) {
+      return std::clamp(-Value(negative_.offset + static_cast<int32_t>(i)),
+                        min_, max_);
+    }
+  }
+  seen += zero_count_;
+  if (seen > rank) return 0.0;
+  for (size_t i = 0; i < positive_.counts.size(); ++i) {
+    seen += positive_.counts[i];
+    if (seen > rank) {
+      return std::clamp(Value(positive_.offset + static_cast<int32_t>(i)),
+                        min_, max_);
+    }
+  }
+  return max_;
+}
+
+size_t QuantileSketch::MemoryBytes() const {
+  return (positive_.counts.capacity() + negative_.counts.capacity()) *
+         sizeof(uint64_t);
+}
+
+void QuantileSketch::ToProto(v1::QuantileSketch* out) const {
+  out->Clear();
+  out->set_relative_accuracy(relative_accuracy_);
+  out->set_count(count_);
+  out->set_sum(sum_);
+  out->set_min(min_);
+  out->set_max(max_);
+  out->set_zero_count(zero_count_);
+  out->set_positive_offset(positive_.offset);
+  out->mutable_positive_counts()->Add(positive_.counts.begin(),
+                                      positive_.counts.end());
+  out->set_negative_offset(negative_.offset);
+  out->mutable_negative_counts()->Add(negative_.counts.begin(),
+                                      negative_.counts.end());
+}
+
+absl::StatusOr<QuantileSketch> QuantileSketch::FromProto(
+    const v1::QuantileSketch& proto) {
+  const double alpha = proto.relative_accuracy();
+  if (proto.count() == 0 && alpha == 0) return QuantileSketch();
+  if (!(alpha > 0 && alpha < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "relative_accuracy must be in (0, 1), got ", alpha));
+  }
+  const int max_buckets = kDefaultMaxBuckets;
+  if (proto.positive_counts_size() > max_buckets ||
+      proto.negative_counts_size() > max_buckets) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bucket count exceeds the limit of ", max_buckets));
+  }
+  QuantileSketch sketch(alpha, max_buckets);
+  sketch.count_ = proto.count();
+  sketch.sum_ = proto.sum();
+  sketch.min_ = proto.min();
+  sketch.max_ = proto.max();
+  sketch.zero_count_ = proto.zero_count();
+  sketch.positive_.offset = proto.positive_offset();
+  sketch.positive_.counts.assign(proto.positive_counts().begin(),
+                                 proto.positive_counts().end());
+  sketch.negative_.offset = proto.negative_offset();
+  sketch.negative_.counts.assign(proto.negative_counts().begin(),
+                                 proto.negative_counts().end());
+  const uint64_t bucketed = sketch.zero_count_ + sketch.positive_.Total() +
+                            sketch.negative_.Total();
+  if (bucketed != sketch.count_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "count ", sketch.count_, " differs from the bucket total ", bucketed));
+  }
+  return sketch;
+}
+
+absl::Status MergeSketchProto(v1::QuantileSketch* into,
+                              const v1::QuantileSketch& from) {
+  if (from.count() == 0) return absl::OkStatus();
+  if (into->count() == 0) {
+    *into = from;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<QuantileSketch> a = QuantileSketch::FromProto(*into);
+  if (!a.ok()) return a.status();
+  absl::StatusOr<QuantileSketch> b = QuantileSketch::FromProto(from);
+  if (!b.ok()) return b.status();
+  if (absl::Status s = a->Merge(*b); !s.ok()) return s;
+  a->ToProto(into);
+  return absl::OkStatus();
+}
+
+}  // namespace aims

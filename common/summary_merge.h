@@ -1,0 +1,44 @@
+// SummaryMerger: merges window summaries (of many agents, many windows) into
+// the summary of their union. Merging is associative and commutative: the
+// result does not depend on the order of Add() calls, except that features,
+// attributes, groups and classes come out sorted by name.
+//
+// Binned histograms merge only between summaries of the same profile; when
+// profiles differ the merged summary has profile_id kMixedProfiles and no
+// histograms (every other part still merges).
+//
+// Thread-safety: not thread-safe.
+#ifndef AIMS_COMMON_SUMMARY_MERGE_H_
+#define AIMS_COMMON_SUMMARY_MERGE_H_
+
+#include <string_view>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/status.h"
+#include "aims/v1/summary.pb.h"
+
+namespace aims {
+
+inline constexpr absl::string_view kMixedProfiles = "__mixed__";
+
+class SummaryMerger {
+ public:
+  // Adds one summary. Fails (leaving the merger unchanged) when a part
+  // cannot merge, e.g. sketches of different accuracy or histograms of one
+  // profile with different lengths.
+  absl::Status Add(const v1::WindowSummary& summary);
+  size_t count() const { return count_; }
+  const v1::WindowSummary& result() const { return result_; }
+
+ private:
+  size_t count_ = 0;
+  v1::WindowSummary result_;
+};
+
+// Convenience: merge `from` into `into` as if both had been Add()ed.
+absl::Status MergeSummaries(v1::WindowSummary* into,
+                            const v1::WindowSummary& from);
+
+}  // namespace aims
+
+#endif  // AIMS_COMMON_SUMMARY_MERGE_H_

@@ -1,0 +1,216 @@
+#include "common/validation.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/quantile_sketch.h"
+
+namespace aims {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+// [A-Za-z0-9] plus `extra`, 1..max bytes.
+absl::Status CheckToken(absl::string_view field, const std::string& value,
+                        size_t max, absl::string_view extra) {
+  if (value.empty()) return Invalid(field, "required");
+  if (value.size() > max) {
+    return Invalid(field,
+                   absl::StrCat(value.size(), " bytes, limit ", max));
+  }
+  for (char c : value) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') ||
+                    extra.find(c) != absl::string_view::npos;
+    if (!ok) {
+      return Invalid(field, absl::StrCat("character '", std::string(1, c),
+                                         "' not allowed (use [A-Za-z0-9",
+                                         extra, "])"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckName(absl::string_view field, const std::string& value,
+                       size_t max) {
+  if (value.empty()) return Invalid(field, "required");
+  if (value.size() > max) {
+    return Invalid(field, absl::StrCat(value.size(), " bytes, limit ", max));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSketch(absl::string_view field,
+                         const v1::QuantileSketch& sketch) {
+  if (sketch.count() == 0 && sketch.relative_accuracy() == 0) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<QuantileSketch> parsed = QuantileSketch::FromProto(sketch);
+  if (!parsed.ok()) return Invalid(field, parsed.status().message());
+  return absl::OkStatus();
+}
+
+absl::Status CheckBins(absl::string_view field, const v1::BinnedCounts& bins,
+                       const ReportLimits& limits) {
+  if (static_cast<size_t>(bins.counts_size()) > limits.max_bins) {
+    return Invalid(field, absl::StrCat(bins.counts_size(), " bins, limit ",
+                                       limits.max_bins));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateModelRef(const v1::ModelRef& model,
+                              absl::string_view field) {
+  if (auto s = CheckToken(absl::StrCat(field, ".name"), model.name(), 128, "._-");
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckToken(absl::StrCat(field, ".version"), model.version(), 128,
+                          "._+-");
+      !s.ok()) {
+    return s;
+  }
+  return CheckToken(absl::StrCat(field, ".environment"), model.environment(), 64,
+                    "._-");
+}
+
+absl::Status ValidateAgentRef(const v1::AgentRef& agent,
+                              absl::string_view field) {
+  const std::string id_field = absl::StrCat(field, ".agent_id");
+  if (agent.agent_id().empty()) return Invalid(id_field, "required");
+  if (agent.agent_id().size() > 256) {
+    return Invalid(id_field,
+                   absl::StrCat(agent.agent_id().size(), " bytes, limit 256"));
+  }
+  for (char c : agent.agent_id()) {
+    if (c < 0x21 || c > 0x7e) {
+      return Invalid(id_field, "must be printable ASCII without spaces");
+    }
+  }
+  for (const auto* s : {&agent.pod(), &agent.namespace_(), &agent.host(),
+                        &agent.agent_version()}) {
+    if (s->size() > 256) {
+      return Invalid(field, absl::StrCat("a text field is ", s->size(),
+                                         " bytes, limit 256"));
+    }
+  }
+  if (agent.labels_size() > 16) {
+    return Invalid(absl::StrCat(field, ".labels"),
+                   absl::StrCat(agent.labels_size(), " labels, limit 16"));
+  }
+  for (const auto& [k, v] : agent.labels()) {
+    if (k.size() > 128 || v.size() > 128) {
+      return Invalid(absl::StrCat(field, ".labels"),
+                     "keys and values are limited to 128 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateHello(const v1::Hello& hello) {
+  if (auto s = ValidateAgentRef(hello.agent(), "hello.agent"); !s.ok()) return s;
+  if (auto s = ValidateModelRef(hello.model(), "hello.model"); !s.ok()) return s;
+  if (hello.protocol_version() != 1) {
+    return Invalid("hello.protocol_version",
+                   absl::StrCat("unsupported version ", hello.protocol_version(),
+                                "; this collector speaks 1"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReport(const v1::WindowReport& report,
+                            absl::string_view agent_id,
+                            const ReportLimits& limits) {
+  if (report.agent_id() != agent_id) {
+    return Invalid("report.agent_id",
+                   absl::StrCat("'", report.agent_id(),
+                                "' differs from the stream's agent '", agent_id,
+                                "'"));
+  }
+  if (report.sequence() == 0) return Invalid("report.sequence", "must be >= 1");
+  if (!report.has_window_start() || !report.has_window_end()) {
+    return Invalid("report.window_start", "window_start and window_end required");
+  }
+  const int64_t start = report.window_start().seconds();
+  const int64_t end = report.window_end().seconds();
+  const bool end_after =
+      end > start || (end == start && report.window_end().nanos() >
+                                          report.window_start().nanos());
+  if (!end_after) return Invalid("report.window_end", "must be after window_start");
+  if (end - start > limits.max_window_seconds) {
+    return Invalid("report.window_end",
+                   absl::StrCat("window spans ", end - start, " s, limit ",
+                                limits.max_window_seconds, " s"));
+  }
+  if (report.part_count() > 1 && report.part_index() >= report.part_count()) {
+    return Invalid("report.part_index",
+                   absl::StrCat(report.part_index(), " not below part_count ",
+                                report.part_count()));
+  }
+  const v1::WindowSummary& s = report.summary();
+  if (auto st = CheckSketch("report.summary.operational.latency_seconds",
+                            s.operational().latency_seconds());
+      !st.ok()) {
+    return st;
+  }
+  const v1::ConfusionMatrix& cm = s.performance().confusion();
+  if (static_cast<size_t>(cm.classes_size()) > limits.max_classes) {
+    return Invalid("report.summary.performance.confusion.classes",
+                   absl::StrCat(cm.classes_size(), " classes, limit ",
+                                limits.max_classes));
+  }
+  if (cm.counts_size() != cm.classes_size() * cm.classes_size()) {
+    return Invalid("report.summary.performance.confusion.counts",
+                   absl::StrCat(cm.counts_size(), " counts for ",
+                                cm.classes_size(), " classes (need n*n)"));
+  }
+  if (static_cast<size_t>(s.features_size()) > limits.max_features) {
+    return Invalid("report.summary.features",
+                   absl::StrCat(s.features_size(), " features, limit ",
+                                limits.max_features));
+  }
+  for (int i = 0; i < s.features_size(); ++i) {
+    const v1::FeatureSummary& f = s.features(i);
+    const std::string field = absl::StrCat("report.summary.features[", i, "]");
+    if (auto st = CheckName(field + ".name", f.name(), limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+    if (i > 0 && !(s.features(i - 1).name() < f.name())) {
+      return Invalid(field + ".name", "features must be sorted and unique");
+    }
+    if (auto st = CheckBins(field + ".histogram", f.histogram(), limits); !st.ok()) {
+      return st;
+    }
+    if (auto st = CheckSketch(field + ".sketch", f.sketch()); !st.ok()) return st;
+    if (!std::isfinite(f.sum()) || !std::isfinite(f.sum_squares())) {
+      return Invalid(field + ".sum", "must be finite");
+    }
+  }
+  if (static_cast<size_t>(s.attributes_size()) > limits.max_attributes) {
+    return Invalid("report.summary.attributes",
+                   absl::StrCat(s.attributes_size(), " attributes, limit ",
+                                limits.max_attributes));
+  }
+  for (int i = 0; i < s.attributes_size(); ++i) {
+    const v1::AttributeSummary& a = s.attributes(i);
+    const std::string field = absl::StrCat("report.summary.attributes[", i, "]");
+    if (auto st = CheckName(field + ".attribute", a.attribute(),
+                            limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+    if (static_cast<size_t>(a.groups_size()) > limits.max_groups_per_attribute) {
+      return Invalid(field + ".groups",
+                     absl::StrCat(a.groups_size(), " groups, limit ",
+                                  limits.max_groups_per_attribute));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace aims

@@ -1,0 +1,39 @@
+// Validation of identities and window reports as they cross a trust
+// boundary. Every error is INVALID_ARGUMENT and names the field and the
+// limit, e.g. "report.summary.features[3].name: 300 bytes, limit 128".
+//
+// Thread-safety: stateless.
+#ifndef AIMS_COMMON_VALIDATION_H_
+#define AIMS_COMMON_VALIDATION_H_
+
+#include "absl/strings/string_view.h"
+#include "absl/status/status.h"
+#include "aims/v1/identity.pb.h"
+#include "aims/v1/ingest.pb.h"
+
+namespace aims {
+
+struct ReportLimits {
+  size_t max_features = 2000;
+  size_t max_attributes = 64;
+  size_t max_groups_per_attribute = 1000;
+  size_t max_classes = 1000;
+  size_t max_bins = 10000;
+  size_t max_name_bytes = 128;
+  // Longest window a report may cover.
+  int64_t max_window_seconds = 86400;
+};
+
+absl::Status ValidateModelRef(const v1::ModelRef& model,
+                              absl::string_view field = "model");
+absl::Status ValidateAgentRef(const v1::AgentRef& agent,
+                              absl::string_view field = "agent");
+absl::Status ValidateHello(const v1::Hello& hello);
+// `agent_id` is the id the stream's Hello named.
+absl::Status ValidateReport(const v1::WindowReport& report,
+                            absl::string_view agent_id,
+                            const ReportLimits& limits);
+
+}  // namespace aims
+
+#endif  // AIMS_COMMON_VALIDATION_H_

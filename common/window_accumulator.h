@@ -1,0 +1,109 @@
+// WindowAccumulator: folds inference events into the mergeable summary of
+// one window (aims.v1.WindowSummary) in bounded memory.
+//
+// Memory is O(features x bins + attributes x groups + classes^2), fixed by
+// SummaryConfig limits and independent of the number of events: beyond
+// `max_features` new features are counted as rejected, beyond
+// `max_classes` classes fold into "__other__", beyond
+// `max_groups_per_attribute` groups fold into "__other__".
+//
+// Thread-safety: not thread-safe; the agent serialises access.
+#ifndef AIMS_COMMON_WINDOW_ACCUMULATOR_H_
+#define AIMS_COMMON_WINDOW_ACCUMULATOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/container/flat_hash_map.h"
+#include "aims/v1/profile.pb.h"
+#include "aims/v1/summary.pb.h"
+#include "common/event.h"
+#include "common/quantile_sketch.h"
+
+namespace aims {
+
+// Name of the pseudo-feature that summarises the model's predictions.
+inline constexpr absl::string_view kPredictionFeature = "__prediction__";
+// Bucket for classes and groups beyond their limit.
+inline constexpr absl::string_view kOtherBucket = "__other__";
+
+struct SummaryConfig {
+  v1::TaskType task = v1::TASK_TYPE_BINARY;
+  // Binary tasks: the class that counts as "positive" for fairness and AUC.
+  std::string positive_class = "1";
+  size_t max_features = 512;
+  size_t max_classes = 64;
+  size_t max_attributes = 32;
+  size_t max_groups_per_attribute = 64;
+  double sketch_relative_accuracy = QuantileSketch::kDefaultRelativeAccuracy;
+  // Bins for histograms; null: no histograms (sketches and counts only).
+  std::shared_ptr<const v1::ReferenceProfile> profile;
+};
+
+class WindowAccumulator {
+ public:
+  explicit WindowAccumulator(std::shared_ptr<const SummaryConfig> config);
+
+  void Add(const Event& event);
+  // Counts events refused at intake for `reason` in this window.
+  void CountRejected(absl::string_view reason, uint64_t n);
+
+  uint64_t event_count() const { return event_count_; }
+  // The summary so far, with features, attributes and groups sorted by name.
+  v1::WindowSummary Build() const;
+
+ private:
+  struct ProfileBins;
+  struct FeatureState {
+    bool numeric = false;  // kind fixed by the first non-missing value
+    bool kind_known = false;
+    uint64_t present = 0;
+    uint64_t wrong_type = 0;
+    uint64_t non_finite = 0;
+    uint64_t out_of_range = 0;
+    uint64_t unseen_category = 0;
+    uint64_t n = 0;
+    double sum = 0;
+    double sum_squares = 0;
+    QuantileSketch sketch;
+    const v1::FeatureProfile* profile = nullptr;
+    std::vector<uint64_t> histogram;
+  };
+  struct GroupState {
+    uint64_t n = 0, predicted_positive = 0, labelled = 0;
+    uint64_t tp = 0, fp = 0, tn = 0, fn = 0;
+  };
+  using GroupMap = absl::flat_hash_map<std::string, GroupState>;
+
+  FeatureState* Feature(absl::string_view name);
+  void AddFeatureValue(FeatureState* f, const FeatureValue& v);
+  size_t ClassIndex(const std::string& label);
+  void AddPerformance(const Event& event);
+  void AddFairness(const Event& event);
+  // The event's predicted class, or "" when it has none.
+  std::string PredictedClass(const Event& event) const;
+
+  std::shared_ptr<const SummaryConfig> config_;
+  uint64_t event_count_ = 0;
+  uint64_t error_count_ = 0;
+  QuantileSketch latency_;
+  absl::flat_hash_map<std::string, uint64_t> rejected_;
+  absl::flat_hash_map<std::string, FeatureState> features_;
+  absl::flat_hash_map<std::string, GroupMap> attributes_;
+  // Performance.
+  uint64_t labelled_ = 0;
+  std::vector<std::string> classes_;
+  absl::flat_hash_map<std::string, size_t> class_index_;
+  std::vector<uint64_t> confusion_;  // max_classes^2, row-major
+  v1::ProbabilitySums probability_;
+  v1::RegressionSums regression_;
+  std::vector<uint64_t> score_by_label_[2];
+};
+
+}  // namespace aims
+
+#endif  // AIMS_COMMON_WINDOW_ACCUMULATOR_H_

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of aims from Debian's packages.
+# Idempotent; runs as root without prompts. Nothing is downloaded outside apt.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  clang clang-format libclang-rt-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev prometheus-cpp-dev librocksdb-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsimdjson-dev libcpp-httplib-dev libyaml-cpp-dev libssl-dev
+  prometheus prometheus-alertmanager
+  python3-numpy python3-scipy python3-sklearn
+  curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
