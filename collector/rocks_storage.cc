@@ -263,15 +263,15 @@ absl::Status RocksStorage::WriteReports(
     PutBE64(&seq_key, r.sequence());
     if (seen_in_batch.contains(seq_key)) {
       (*outcomes)[i] = WriteOutcome::kDuplicate;
-      continue;
-    }
-    std::string existing;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), sequences_cf_, seq_key, &existing);
-    if (s.ok()) {
-      (*outcomes)[i] = WriteOutcome::kDuplicate;
-    } else if (!s.IsNotFound()) {
-      return FromRocks(s, "reading sequence index");
+    } else {
+      std::string existing;
+      rocksdb::Status s =
+          db_->Get(rocksdb::ReadOptions(), sequences_cf_, seq_key, &existing);
+      if (s.ok()) {
+        (*outcomes)[i] = WriteOutcome::kDuplicate;
+      } else if (!s.IsNotFound()) {
+        return FromRocks(s, "reading sequence index");
+      }
     }
     v1::AgentInfo& info =
         agent_updates.try_emplace(r.agent_id(), a.info).first->second;

@@ -84,14 +84,18 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
   op->set_labels_late(op->labels_late() + fop.labels_late());
   op->set_labels_unmatched(op->labels_unmatched() + fop.labels_unmatched());
   op->set_labels_evicted(op->labels_evicted() + fop.labels_evicted());
-  if (absl::Status s = MergeSketchProto(op->mutable_latency_seconds(),
-                                        fop.latency_seconds());
+  if (absl::Status s = fop.has_latency_seconds()
+                           ? MergeSketchProto(op->mutable_latency_seconds(),
+                                              fop.latency_seconds())
+                           : absl::OkStatus();
       !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("operational.latency_seconds: ", s.message()));
   }
-  if (absl::Status s = MergeSketchProto(op->mutable_label_delay_seconds(),
-                                        fop.label_delay_seconds());
+  if (absl::Status s = fop.has_label_delay_seconds()
+                           ? MergeSketchProto(op->mutable_label_delay_seconds(),
+                                              fop.label_delay_seconds())
+                           : absl::OkStatus();
       !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("operational.label_delay_seconds: ", s.message()));
@@ -104,9 +108,17 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
   v1::PerformanceSummary* perf = into->mutable_performance();
   const v1::PerformanceSummary& fperf = from.performance();
   perf->set_labelled_count(perf->labelled_count() + fperf.labelled_count());
-  MergeConfusion(perf->mutable_confusion(), fperf.confusion());
-  AddField(perf->mutable_probability(), fperf.probability());
-  AddField(perf->mutable_regression(), fperf.regression());
+  // Sub-messages are touched only when `from` has them, so that merging
+  // never adds empty parts (merge results compare equal in any order).
+  if (fperf.has_confusion()) {
+    MergeConfusion(perf->mutable_confusion(), fperf.confusion());
+  }
+  if (fperf.has_probability()) {
+    AddField(perf->mutable_probability(), fperf.probability());
+  }
+  if (fperf.has_regression()) {
+    AddField(perf->mutable_regression(), fperf.regression());
+  }
   if (histograms) {
     if (perf->score_by_label_size() == 0) {
       *perf->mutable_score_by_label() = fperf.score_by_label();
@@ -137,8 +149,8 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
     auto [it, inserted] = features.try_emplace(f.name(), f);
     if (!inserted) {
       v1::FeatureSummary& m = it->second;
-      AddField(m.mutable_quality(), f.quality());
-      if (histograms) {
+      if (f.has_quality()) AddField(m.mutable_quality(), f.quality());
+      if (histograms && f.has_histogram()) {
         if (absl::Status s =
                 AddCounts(m.mutable_histogram(), f.histogram(),
                           absl::StrCat("features.", f.name(), ".histogram"));
@@ -146,7 +158,9 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
           return s;
         }
       }
-      if (absl::Status s = MergeSketchProto(m.mutable_sketch(), f.sketch());
+      if (absl::Status s = f.has_sketch()
+                               ? MergeSketchProto(m.mutable_sketch(), f.sketch())
+                               : absl::OkStatus();
           !s.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("features.", f.name(), ".sketch: ", s.message()));

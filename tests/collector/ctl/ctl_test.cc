@@ -1,0 +1,107 @@
+#include "collector/ctl/ctl.h"
+
+#include <sstream>
+
+#include "aims/v1/ingest.grpc.pb.h"
+#include "collector/collector.h"
+#include "common/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_util.h"
+
+namespace aims::ctl {
+namespace {
+
+TEST(CtlTest, UsageErrorsExitTwo) {
+  CtlOptions options;
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCommand({}, options, out, err), 2);
+  EXPECT_NE(err.str().find("no command"), std::string::npos);
+  EXPECT_EQ(RunCommand({"frobnicate"}, options, out, err), 2);
+  EXPECT_NE(err.str().find("unknown command 'frobnicate'"), std::string::npos);
+  EXPECT_EQ(RunCommand({"windows"}, options, out, err), 2);
+  EXPECT_NE(err.str().find("--model and --version are required"), std::string::npos);
+}
+
+TEST(CtlTest, UnreachableCollectorExitsOne) {
+  CtlOptions options;
+  options.collector = "127.0.0.1:1";  // nothing listens on port 1
+  options.timeout = absl::Seconds(2);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCommand({"models"}, options, out, err), 1);
+  EXPECT_NE(err.str().find("collector 127.0.0.1:1"), std::string::npos);
+}
+
+TEST(CtlTest, ListsModelsAndAgentsAsTableAndJson) {
+  testing::TempDir dir;
+  collector::CollectorOptions co;
+  co.grpc_listen = "127.0.0.1:0";
+  co.http_listen = "127.0.0.1:0";
+  co.data_dir = dir.File("data");
+  co.sync_writes = false;
+  collector::Collector collector(co);
+  ASSERT_TRUE(collector.Start().ok());
+  const std::string address = absl::StrCat("127.0.0.1:", collector.grpc_port());
+  {
+    auto stub = v1::IngestService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    auto stream = stub->Report(&ctx);
+    v1::IngestRequest hello;
+    hello.mutable_hello()->mutable_agent()->set_agent_id("pod-a");
+    hello.mutable_hello()->mutable_agent()->set_pod("credit-7f9c");
+    *hello.mutable_hello()->mutable_model() = [] {
+      v1::ModelRef m;
+      m.set_name("credit");
+      m.set_version("v2");
+      m.set_environment("prod");
+      return m;
+    }();
+    hello.mutable_hello()->set_protocol_version(1);
+    ASSERT_TRUE(stream->Write(hello));
+    v1::IngestResponse resp;
+    ASSERT_TRUE(stream->Read(&resp));
+    v1::IngestRequest report;
+    report.mutable_report()->set_agent_id("pod-a");
+    report.mutable_report()->set_sequence(1);
+    const absl::Time start = absl::Now() - absl::Minutes(1);
+    *report.mutable_report()->mutable_window_start() = ToProto(start);
+    *report.mutable_report()->mutable_window_end() = ToProto(start + absl::Seconds(10));
+    report.mutable_report()->mutable_summary()->mutable_operational()->set_event_count(42);
+    ASSERT_TRUE(stream->Write(report));
+    while (stream->Read(&resp) && !resp.has_ack()) {
+    }
+    stream->WritesDone();
+    while (stream->Read(&resp)) {
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+  }
+  CtlOptions options;
+  options.collector = address;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({"models"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("credit  v2       prod         1       1        42"),
+            std::string::npos)
+      << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"agents"}, options, out, err), 0);
+  EXPECT_NE(out.str().find("pod-a"), std::string::npos);
+  EXPECT_NE(out.str().find("credit/v2/prod"), std::string::npos);
+  EXPECT_NE(out.str().find("credit-7f9c"), std::string::npos);
+  out.str("");
+  options.json = true;
+  ASSERT_EQ(RunCommand({"agents"}, options, out, err), 0);
+  EXPECT_NE(out.str().find("\"agent_id\":\"pod-a\""), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("\"event_count\":\"42\""), std::string::npos) << out.str();
+  out.str("");
+  options.json = false;
+  options.model = "credit";
+  options.version = "v2";
+  options.environment = "prod";
+  options.step = absl::Minutes(5);
+  ASSERT_EQ(RunCommand({"windows"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("  1        42 "), std::string::npos) << out.str();
+}
+
+}  // namespace
+}  // namespace aims::ctl

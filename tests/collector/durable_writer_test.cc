@@ -1,0 +1,78 @@
+#include "collector/durable_writer.h"
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+
+namespace aims::collector {
+namespace {
+
+// A Storage fake that blocks writes until released, to observe batching and
+// the queue bound without timing.
+class GatedStorage : public Storage {
+ public:
+  absl::StatusOr<uint64_t> RegisterAgent(const v1::Hello&, absl::Time) override {
+    return 0;
+  }
+  absl::Status WriteReports(absl::Span<const v1::WindowReport* const> reports,
+                            absl::Time, std::vector<WriteOutcome>* outcomes) override {
+    if (!entered_.HasBeenNotified()) entered_.Notify();
+    release_.WaitForNotification();
+    absl::MutexLock lock(&mu_);
+    batches_.push_back(reports.size());
+    outcomes->assign(reports.size(), WriteOutcome::kStored);
+    return fail_ ? absl::ResourceExhaustedError("disk full") : absl::OkStatus();
+  }
+  std::vector<v1::ModelInfo> ListModels(const v1::ModelSelector&) const override { return {}; }
+  std::vector<v1::AgentInfo> ListAgents(const v1::ModelSelector&) const override { return {}; }
+  absl::Status ScanReports(const v1::ModelRef&, absl::Time, absl::Time,
+                           const std::function<bool(const StoredReport&)>&) const override {
+    return absl::OkStatus();
+  }
+
+  absl::Notification entered_;
+  absl::Notification release_;
+  absl::Mutex mu_;
+  std::vector<size_t> batches_;
+  bool fail_ = false;
+};
+
+TEST(DurableWriterTest, BatchesQueuedReportsAndBoundsTheQueue) {
+  GatedStorage storage;
+  FakeClock clock;
+  std::atomic<int> done{0};
+  {
+    DurableWriter writer(&storage, &clock, /*capacity=*/4, /*max_batch=*/256);
+    auto count = [&](const WriteResult& r) {
+      EXPECT_TRUE(r.status.ok());
+      ++done;
+    };
+    ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), count));
+    storage.entered_.WaitForNotification();  // first write holds the thread
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), count));
+    EXPECT_EQ(writer.depth(), 4u);
+    EXPECT_FALSE(writer.SubmitReport(v1::WindowReport(), count));  // full
+    storage.release_.Notify();
+  }  // destructor drains
+  EXPECT_EQ(done.load(), 5);
+  EXPECT_EQ(storage.batches_, (std::vector<size_t>{1, 4}));
+}
+
+TEST(DurableWriterTest, StorageErrorsReachEveryCompletion) {
+  GatedStorage storage;
+  storage.fail_ = true;
+  storage.release_.Notify();
+  FakeClock clock;
+  std::atomic<int> failed{0};
+  {
+    DurableWriter writer(&storage, &clock, 8);
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), [&](const WriteResult& r) {
+        if (r.status.code() == absl::StatusCode::kResourceExhausted) ++failed;
+      }));
+    }
+  }
+  EXPECT_EQ(failed.load(), 3);
+}
+
+}  // namespace
+}  // namespace aims::collector

@@ -1,0 +1,235 @@
+// The collector's ingest protocol over real gRPC on loopback, against a real
+// Collector (RocksDB in a temp dir).
+#include "collector/ingest_service.h"
+
+#include "aims/v1/ingest.grpc.pb.h"
+#include "aims/v1/query.grpc.pb.h"
+#include "collector/collector.h"
+#include "common/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_util.h"
+
+namespace aims::collector {
+namespace {
+
+using Stream = grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>;
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CollectorOptions options;
+    options.grpc_listen = "127.0.0.1:0";
+    options.http_listen = "127.0.0.1:0";
+    options.data_dir = dir_.File("data");
+    options.collector_id = "c-test";
+    options.sync_writes = false;
+    collector_ = std::make_unique<Collector>(options);
+    ASSERT_TRUE(collector_->Start().ok());
+    channel_ = grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", collector_->grpc_port()),
+        grpc::InsecureChannelCredentials());
+    ingest_ = v1::IngestService::NewStub(channel_);
+    query_ = v1::QueryService::NewStub(channel_);
+  }
+
+  static v1::IngestRequest Hello(const std::string& agent) {
+    v1::IngestRequest req;
+    v1::Hello* h = req.mutable_hello();
+    h->mutable_agent()->set_agent_id(agent);
+    h->mutable_model()->set_name("credit");
+    h->mutable_model()->set_version("v1");
+    h->mutable_model()->set_environment("test");
+    h->set_protocol_version(1);
+    return req;
+  }
+
+  static v1::IngestRequest Report(const std::string& agent, uint64_t seq,
+                                  uint64_t events) {
+    v1::IngestRequest req;
+    v1::WindowReport* r = req.mutable_report();
+    r->set_agent_id(agent);
+    r->set_sequence(seq);
+    *r->mutable_window_start() = ToProto(absl::FromUnixSeconds(1000 + 10 * seq));
+    *r->mutable_window_end() = ToProto(absl::FromUnixSeconds(1010 + 10 * seq));
+    r->mutable_summary()->mutable_operational()->set_event_count(events);
+    return req;
+  }
+
+  // Reads until an Ack for `seq` (returning any rejections seen on the way).
+  static bool ReadUntilAck(Stream* stream, uint64_t seq,
+                           std::vector<v1::Rejection>* rejections = nullptr) {
+    v1::IngestResponse resp;
+    while (stream->Read(&resp)) {
+      if (resp.has_rejection() && rejections) rejections->push_back(resp.rejection());
+      if (resp.has_ack() && resp.ack().durable_sequence() >= seq) return true;
+    }
+    return false;
+  }
+
+  // Half-closes and reads what the collector still sends (a client must
+  // drain its reads before Finish), then returns the final status.
+  static grpc::Status Close(Stream* stream) {
+    stream->WritesDone();
+    v1::IngestResponse ignored;
+    while (stream->Read(&ignored)) {
+    }
+    return stream->Finish();
+  }
+
+  std::vector<v1::AgentInfo> Agents() {
+    grpc::ClientContext ctx;
+    v1::ListAgentsResponse resp;
+    EXPECT_TRUE(query_->ListAgents(&ctx, v1::ListAgentsRequest(), &resp).ok());
+    return {resp.agents().begin(), resp.agents().end()};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Collector> collector_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::IngestService::Stub> ingest_;
+  std::unique_ptr<v1::QueryService::Stub> query_;
+};
+
+TEST_F(IngestTest, WelcomeAckAndDuplicates) {
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  ASSERT_TRUE(stream->Write(Hello("a1")));
+  v1::IngestResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_TRUE(resp.has_welcome());
+  EXPECT_EQ(resp.welcome().collector_id(), "c-test");
+  EXPECT_EQ(resp.welcome().durable_sequence(), 0u);
+  for (uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(stream->Write(Report("a1", seq, 10)));
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 3));
+  ASSERT_TRUE(stream->Write(Report("a1", 2, 10)));  // a resend
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 3));
+  EXPECT_TRUE(Close(stream.get()).ok());
+
+  auto agents = Agents();
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_EQ(agents[0].report_count(), 3u);
+  EXPECT_EQ(agents[0].duplicate_count(), 1u);
+  EXPECT_EQ(agents[0].event_count(), 30u);
+  EXPECT_FALSE(agents[0].connected());
+
+  // A new stream learns what is durable.
+  grpc::ClientContext ctx2;
+  auto again = ingest_->Report(&ctx2);
+  ASSERT_TRUE(again->Write(Hello("a1")));
+  ASSERT_TRUE(again->Read(&resp));
+  EXPECT_EQ(resp.welcome().durable_sequence(), 3u);
+  EXPECT_TRUE(Agents()[0].connected());
+  EXPECT_TRUE(Close(again.get()).ok());
+}
+
+TEST_F(IngestTest, InvalidReportIsRejectedAndTheStreamGoesOn) {
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  ASSERT_TRUE(stream->Write(Hello("a1")));
+  v1::IngestResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  v1::IngestRequest bad = Report("a1", 1, 5);
+  *bad.mutable_report()->mutable_window_end() = bad.report().window_start();
+  ASSERT_TRUE(stream->Write(bad));
+  ASSERT_TRUE(stream->Write(Report("a1", 2, 5)));
+  std::vector<v1::Rejection> rejections;
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 2, &rejections));
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].sequence(), 1u);
+  EXPECT_EQ(rejections[0].field(), "report.window_end");
+  EXPECT_EQ(rejections[0].reason(), "must be after window_start");
+  EXPECT_TRUE(Close(stream.get()).ok());
+  EXPECT_EQ(Agents()[0].report_count(), 1u);
+}
+
+TEST_F(IngestTest, StreamWithoutHelloFailsWithInvalidArgument) {
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  ASSERT_TRUE(stream->Write(Report("a1", 1, 5)));
+  grpc::Status s = Close(stream.get());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "first message must be hello");
+}
+
+TEST_F(IngestTest, BadHelloNamesTheField) {
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  v1::IngestRequest hello = Hello("a1");
+  hello.mutable_hello()->mutable_model()->set_name("bad name");
+  ASSERT_TRUE(stream->Write(hello));
+  grpc::Status s = Close(stream.get());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("hello.model.name"), std::string::npos);
+}
+
+TEST_F(IngestTest, ManyConcurrentAgentsAreEachCountedOnce) {
+  constexpr int kAgents = 8;
+  constexpr uint64_t kReports = 25;
+  std::vector<std::thread> threads;
+  for (int a = 0; a < kAgents; ++a) {
+    threads.emplace_back([&, a] {
+      const std::string id = absl::StrCat("agent-", a);
+      grpc::ClientContext ctx;
+      auto stream = ingest_->Report(&ctx);
+      ASSERT_TRUE(stream->Write(Hello(id)));
+      v1::IngestResponse resp;
+      ASSERT_TRUE(stream->Read(&resp));
+      for (uint64_t seq = 1; seq <= kReports; ++seq) {
+        ASSERT_TRUE(stream->Write(Report(id, seq, seq)));
+        if (seq % 5 == 0) ASSERT_TRUE(stream->Write(Report(id, seq - 1, seq - 1)));
+      }
+      ASSERT_TRUE(ReadUntilAck(stream.get(), kReports));
+      ASSERT_TRUE(Close(stream.get()).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  grpc::ClientContext ctx;
+  v1::ListModelsResponse models;
+  ASSERT_TRUE(query_->ListModels(&ctx, v1::ListModelsRequest(), &models).ok());
+  ASSERT_EQ(models.models_size(), 1);
+  EXPECT_EQ(models.models(0).agent_count(), static_cast<uint32_t>(kAgents));
+  EXPECT_EQ(models.models(0).report_count(), kAgents * kReports);
+  EXPECT_EQ(models.models(0).event_count(), kAgents * kReports * (kReports + 1) / 2);
+}
+
+TEST_F(IngestTest, GetSummariesMergesAgentsPerStep) {
+  for (const char* id : {"a1", "a2"}) {
+    grpc::ClientContext ctx;
+    auto stream = ingest_->Report(&ctx);
+    ASSERT_TRUE(stream->Write(Hello(id)));
+    v1::IngestResponse resp;
+    ASSERT_TRUE(stream->Read(&resp));
+    for (uint64_t seq = 1; seq <= 6; ++seq) ASSERT_TRUE(stream->Write(Report(id, seq, seq)));
+    ASSERT_TRUE(ReadUntilAck(stream.get(), 6));
+    ASSERT_TRUE(Close(stream.get()).ok());
+  }
+  v1::GetSummariesRequest req;
+  req.mutable_model()->set_name("credit");
+  req.mutable_model()->set_version("v1");
+  req.mutable_model()->set_environment("test");
+  *req.mutable_from() = ToProto(absl::FromUnixSeconds(1000));
+  *req.mutable_to() = ToProto(absl::FromUnixSeconds(1100));
+  *req.mutable_step() = ToProtoDuration(absl::Seconds(30));
+  grpc::ClientContext ctx;
+  v1::GetSummariesResponse resp;
+  ASSERT_TRUE(query_->GetSummaries(&ctx, req, &resp).ok());
+  // Window starts 1010..1060; 30 s buckets from the epoch: [990,1020) is
+  // clamped to start at 1000, then [1020,1050), [1050,1080).
+  ASSERT_EQ(resp.buckets_size(), 3);
+  EXPECT_EQ(resp.buckets(0).start().seconds(), 1000);
+  EXPECT_EQ(resp.buckets(0).report_count(), 2u);  // seq 1 of both agents
+  EXPECT_EQ(resp.buckets(0).summary().operational().event_count(), 2u);
+  EXPECT_EQ(resp.buckets(1).report_count(), 6u);  // seq 2,3,4
+  EXPECT_EQ(resp.buckets(1).summary().operational().event_count(), 2u * (2 + 3 + 4));
+  EXPECT_EQ(resp.buckets(2).summary().operational().event_count(), 2u * (5 + 6));
+
+  grpc::ClientContext bad_ctx;
+  *req.mutable_to() = req.from();
+  grpc::Status bad = query_->GetSummaries(&bad_ctx, req, &resp);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(bad.error_message(), "to: must be after from");
+}
+
+}  // namespace
+}  // namespace aims::collector

@@ -1,0 +1,118 @@
+#include "common/quantile_sketch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace aims {
+namespace {
+
+// Exact lower nearest-rank quantile, the definition the sketch follows.
+double ExactQuantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(q * (v.size() - 1))];
+}
+
+TEST(QuantileSketchTest, QuantilesWithinRelativeAccuracy) {
+  std::mt19937 rng(7);
+  std::lognormal_distribution<double> dist(-3.5, 1.0);
+  std::vector<double> values;
+  QuantileSketch sketch(0.01);
+  for (int i = 0; i < 20000; ++i) {
+    const double v = dist(rng);
+    values.push_back(v);
+    sketch.Add(v);
+  }
+  for (double q : {0.01, 0.1, 0.5, 0.9, 0.99, 0.999}) {
+    const double exact = ExactQuantile(values, q);
+    EXPECT_NEAR(sketch.Quantile(q), exact, exact * 0.01 + 1e-12) << "q=" << q;
+  }
+  EXPECT_EQ(sketch.count(), 20000u);
+  EXPECT_DOUBLE_EQ(sketch.Quantile(0), *std::min_element(values.begin(), values.end()));
+  EXPECT_DOUBLE_EQ(sketch.Quantile(1), *std::max_element(values.begin(), values.end()));
+}
+
+TEST(QuantileSketchTest, HandlesNegativeZeroAndNonFinite) {
+  QuantileSketch sketch;
+  for (double v : {-5.0, -1.0, 0.0, 0.0, 2.0, 10.0}) sketch.Add(v);
+  sketch.Add(std::nan(""));
+  sketch.Add(INFINITY);
+  EXPECT_EQ(sketch.count(), 6u);
+  EXPECT_NEAR(sketch.Quantile(0.2), -1.0, 0.01);
+  EXPECT_EQ(sketch.Quantile(0.5), 0.0);
+  EXPECT_NEAR(sketch.Quantile(0.8), 2.0, 0.02);
+}
+
+TEST(QuantileSketchTest, EmptyIsNaN) {
+  QuantileSketch sketch;
+  EXPECT_TRUE(std::isnan(sketch.Quantile(0.5)));
+}
+
+TEST(QuantileSketchTest, MergeEqualsSketchOfUnionInAnyOrder) {
+  std::mt19937 rng(11);
+  std::exponential_distribution<double> dist(3.0);
+  QuantileSketch a, b, c, all;
+  for (int i = 0; i < 3000; ++i) {
+    const double v = dist(rng);
+    all.Add(v);
+    (i % 3 == 0 ? a : i % 3 == 1 ? b : c).Add(v);
+  }
+  QuantileSketch ab_c = a;
+  ASSERT_TRUE(ab_c.Merge(b).ok());
+  ASSERT_TRUE(ab_c.Merge(c).ok());
+  QuantileSketch c_ba = c;
+  ASSERT_TRUE(c_ba.Merge(b).ok());
+  ASSERT_TRUE(c_ba.Merge(a).ok());
+  v1::QuantileSketch p1, p2, p3;
+  ab_c.ToProto(&p1);
+  c_ba.ToProto(&p2);
+  all.ToProto(&p3);
+  // Buckets are exact integers: identical whatever the order.
+  EXPECT_EQ(p1.positive_counts().size(), p3.positive_counts().size());
+  for (double q : {0.1, 0.5, 0.9, 0.99}) {
+    EXPECT_EQ(ab_c.Quantile(q), all.Quantile(q));
+    EXPECT_EQ(c_ba.Quantile(q), all.Quantile(q));
+  }
+  EXPECT_EQ(p1.positive_offset(), p2.positive_offset());
+  EXPECT_TRUE(std::equal(p1.positive_counts().begin(), p1.positive_counts().end(),
+                         p2.positive_counts().begin()));
+}
+
+TEST(QuantileSketchTest, MemoryIsBoundedByMaxBuckets) {
+  QuantileSketch sketch(0.01, 64);
+  for (int i = -300; i < 300; ++i) sketch.Add(std::pow(10.0, i / 10.0));
+  v1::QuantileSketch proto;
+  sketch.ToProto(&proto);
+  EXPECT_LE(proto.positive_counts_size(), 64);
+  EXPECT_EQ(sketch.count(), 600u);
+  // The top of the distribution keeps its accuracy.
+  EXPECT_NEAR(sketch.Quantile(1.0), std::pow(10.0, 29.9), 1e27);
+}
+
+TEST(QuantileSketchTest, MergeRefusesDifferentAccuracy) {
+  QuantileSketch a(0.01), b(0.02);
+  b.Add(1.0);
+  absl::Status s = a.Merge(b);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("relative_accuracy"), absl::string_view::npos);
+}
+
+TEST(QuantileSketchTest, ProtoRoundTripAndValidation) {
+  QuantileSketch sketch;
+  for (int i = 1; i <= 100; ++i) sketch.Add(i);
+  v1::QuantileSketch proto;
+  sketch.ToProto(&proto);
+  absl::StatusOr<QuantileSketch> back = QuantileSketch::FromProto(proto);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->Quantile(0.5), sketch.Quantile(0.5));
+  proto.set_count(proto.count() + 1);
+  EXPECT_FALSE(QuantileSketch::FromProto(proto).ok());
+  proto.set_relative_accuracy(2);
+  EXPECT_FALSE(QuantileSketch::FromProto(proto).ok());
+}
+
+}  // namespace
+}  // namespace aims

@@ -1,0 +1,164 @@
+// The walking skeleton with the three real binaries on free loopback ports:
+// aims-collector, two aims-agent replicas of one model, and aimsctl.
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "tests/testing/test_util.h"
+
+namespace aims {
+namespace {
+
+using testing::ReadPortsFile;
+using testing::RunCommand;
+using testing::Subprocess;
+using testing::WaitFor;
+
+int WaitForPort(const std::string& ports_file, const std::string& name) {
+  int port = 0;
+  WaitFor(
+      [&] {
+        auto ports = ReadPortsFile(ports_file);
+        port = ports.count(name) ? ports[name] : 0;
+        return port != 0;
+      },
+      absl::Seconds(20));
+  return port;
+}
+
+class WalkingSkeletonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    collector_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{AIMS_COLLECTOR_BIN, "--grpc_listen=127.0.0.1:0",
+                                 "--http_listen=127.0.0.1:0",
+                                 "--data_dir=" + dir_.File("collector"),
+                                 "--ports_file=" + dir_.File("collector.ports")},
+        dir_.File("collector.log"));
+    grpc_port_ = WaitForPort(dir_.File("collector.ports"), "grpc");
+    ASSERT_NE(grpc_port_, 0) << testing::ReadFile(dir_.File("collector.log"));
+    collector_address_ = absl::StrCat("127.0.0.1:", grpc_port_);
+  }
+
+  std::unique_ptr<Subprocess> StartAgent(const std::string& name, int* port) {
+    auto agent = std::make_unique<Subprocess>(
+        std::vector<std::string>{
+            AIMS_AGENT_BIN, "--model_name=credit-scoring", "--model_version=v1",
+            "--environment=it", "--collector=" + collector_address_,
+            "--http_listen=127.0.0.1:0", "--window=1s", "--pod=" + name,
+            "--data_dir=" + dir_.File(name), "--ports_file=" + dir_.File(name + ".ports")},
+        dir_.File(name + ".log"));
+    *port = WaitForPort(dir_.File(name + ".ports"), "http");
+    return agent;
+  }
+
+  std::string Ctl(std::vector<std::string> args, int* code) {
+    std::vector<std::string> argv = {AIMS_CTL_BIN, "--collector=" + collector_address_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string out, err;
+    *code = RunCommand(argv, &out, &err);
+    return out + err;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Subprocess> collector_;
+  int grpc_port_ = 0;
+  std::string collector_address_;
+};
+
+TEST_F(WalkingSkeletonTest, EventsFlowFromTwoAgentsToTheCollectorAndAimsctl) {
+  int port_a = 0, port_b = 0;
+  auto agent_a = StartAgent("replica-a", &port_a);
+  auto agent_b = StartAgent("replica-b", &port_b);
+  ASSERT_NE(port_a, 0) << testing::ReadFile(dir_.File("replica-a.log"));
+  ASSERT_NE(port_b, 0) << testing::ReadFile(dir_.File("replica-b.log"));
+
+  int sent = 0;
+  for (int round = 0; round < 6; ++round) {
+    for (int port : {port_a, port_b}) {
+      httplib::Client http("127.0.0.1", port);
+      std::string lines;
+      for (int i = 0; i < 50; ++i) {
+        absl::StrAppend(&lines, R"({"prediction_id":"r)", round, "-", i,
+                        R"(","features":{"income":)", 1000 * i,
+                        R"(,"region":"north"},"prediction":1,"score":0.9,)",
+                        R"("attributes":{"gender":"f"},"latency_ms":5})", "\n");
+      }
+      auto res = http.Post("/v1/events", lines, "application/x-ndjson");
+      ASSERT_TRUE(res);
+      ASSERT_EQ(res->status, 200) << res->body;
+      sent += 50;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  // SIGTERM: each agent closes its window, drains its spool and exits 0.
+  EXPECT_EQ(agent_a->Signal(SIGTERM), 0) << testing::ReadFile(dir_.File("replica-a.log"));
+  EXPECT_EQ(agent_b->Signal(SIGTERM), 0) << testing::ReadFile(dir_.File("replica-b.log"));
+
+  int code = 0;
+  std::string models = Ctl({"models"}, &code);
+  ASSERT_EQ(code, 0) << models;
+  // MODEL VERSION ENVIRONMENT AGENTS REPORTS EVENTS ...
+  std::vector<std::string> lines = absl::StrSplit(models, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << models;
+  std::vector<std::string> cells = absl::StrSplit(lines[1], ' ', absl::SkipEmpty());
+  ASSERT_GE(cells.size(), 6u);
+  EXPECT_EQ(cells[0], "credit-scoring");
+  EXPECT_EQ(cells[3], "2");  // agents
+  EXPECT_GE(std::stoi(cells[4]), 2);  // at least one window per agent
+  EXPECT_EQ(cells[5], std::to_string(sent));
+
+  std::string agents = Ctl({"agents", "--json"}, &code);
+  ASSERT_EQ(code, 0) << agents;
+  EXPECT_NE(agents.find("\"pod\":\"replica-a\""), std::string::npos) << agents;
+  EXPECT_NE(agents.find("\"pod\":\"replica-b\""), std::string::npos) << agents;
+  EXPECT_NE(agents.find("\"duplicate_count\":\"0\""), std::string::npos) << agents;
+
+  std::string windows = Ctl({"windows", "--model=credit-scoring", "--version=v1",
+                             "--environment=it", "--since=10m", "--step=1h"},
+                            &code);
+  ASSERT_EQ(code, 0) << windows;
+  EXPECT_NE(windows.find(absl::StrCat(" ", sent, " ")), std::string::npos) << windows;
+
+  // The collector stops cleanly too, and its data survives a restart.
+  EXPECT_EQ(collector_->Signal(SIGTERM), 0);
+  collector_ = std::make_unique<Subprocess>(
+      std::vector<std::string>{AIMS_COLLECTOR_BIN,
+                               absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port_),
+                               "--http_listen=127.0.0.1:0",
+                               "--data_dir=" + dir_.File("collector")},
+      dir_.File("collector2.log"));
+  std::string again;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        again = Ctl({"models"}, &code);
+        return code == 0;
+      },
+      absl::Seconds(20)))
+      << again;
+  EXPECT_NE(again.find(absl::StrCat(" ", sent, " ")), std::string::npos) << again;
+}
+
+TEST_F(WalkingSkeletonTest, BinariesExplainThemselves) {
+  for (const char* bin : {AIMS_COLLECTOR_BIN, AIMS_AGENT_BIN, AIMS_CTL_BIN}) {
+    std::string out, err;
+    RunCommand({bin, "--help"}, &out, &err);
+    const std::string help = out + err;
+    EXPECT_NE(help.find("Usage:"), std::string::npos) << bin;
+  }
+  std::string out, err;
+  EXPECT_EQ(RunCommand({AIMS_AGENT_BIN, "--model_version=v1"}, &out, &err), 2);
+  EXPECT_NE(err.find("--model_name is required"), std::string::npos) << err;
+  EXPECT_EQ(RunCommand({AIMS_AGENT_BIN, "--model_name=m", "--model_version=v1",
+                        "--window=0s"},
+                       &out, &err),
+            2);
+  EXPECT_NE(err.find("--window"), std::string::npos) << err;
+  EXPECT_EQ(RunCommand({AIMS_COLLECTOR_BIN, "--grpc_listen=nonsense"}, &out, &err), 1);
+  EXPECT_NE(err.find("--grpc_listen"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace aims
