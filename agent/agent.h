@@ -28,7 +28,7 @@
 
 namespace aims::agent {
 
-class AgentMetrics;
+struct AgentMetrics;
 class Sender;
 class Spool;
 class Windower;

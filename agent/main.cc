@@ -5,8 +5,7 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "common/cli.h"
 #include "agent/agent.h"
 #include "common/http_server.h"
 #include "common/log.h"
@@ -52,15 +51,14 @@ int Usage(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "aims-agent: monitoring sidecar for one model server replica.\n\n"
+  aims::ParseCommandLine(argc, argv,
+      "monitoring sidecar for one model server replica.\n\n"
       "Usage: aims-agent --model_name=NAME --model_version=VERSION "
       "[--flag=value ...]\n\n"
       "Send events with: curl -X POST --data-binary @events.json "
       "http://127.0.0.1:9465/v1/events\n"
       "(a JSON array of events or JSON lines; fields in docs/events.md).\n"
       "SIGTERM/SIGINT: stop accepting, close the window, drain the spool.");
-  absl::ParseCommandLine(argc, argv);
   aims::LogLevel level;
   if (!aims::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     return Usage("--log_level: must be debug, info, warn or error");

@@ -21,7 +21,7 @@ class Server;
 
 namespace aims::collector {
 
-class CollectorMetrics;
+struct CollectorMetrics;
 class DurableWriter;
 class IngestService;
 class QueryService;

@@ -4,8 +4,7 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "common/cli.h"
 #include "collector/collector.h"
 #include "common/http_server.h"
 #include "common/log.h"
@@ -35,11 +34,10 @@ ABSL_FLAG(std::string, ports_file, "",
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "aims-collector: stores window reports from aims agents in RocksDB and "
+  aims::ParseCommandLine(argc, argv,
+      "stores window reports from aims agents in RocksDB and "
       "serves queries.\n\nUsage: aims-collector [--flag=value ...]\n"
       "Stops cleanly on SIGTERM or SIGINT. Logs are logfmt lines on stderr.");
-  absl::ParseCommandLine(argc, argv);
   aims::LogLevel level;
   if (!aims::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::cerr << "--log_level: must be debug, info, warn or error\n";

@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/quantile_sketch.h"
 
@@ -179,11 +180,12 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
   }
   // Features earlier summaries had and `from` lacks were missing in all of
   // from's events.
+  absl::flat_hash_set<absl::string_view> from_features;
+  for (const v1::FeatureSummary& f : from.features()) {
+    from_features.insert(f.name());
+  }
   for (auto& [name, f] : features) {
-    const bool in_from =
-        std::any_of(from.features().begin(), from.features().end(),
-                    [&](const v1::FeatureSummary& x) { return x.name() == name; });
-    if (!in_from) {
+    if (!from_features.contains(name)) {
       f.mutable_quality()->set_missing(f.quality().missing() +
                                        fop.event_count());
     }
@@ -210,11 +212,12 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
   take(*into, 0);
   // Attributes the earlier summaries lacked were missing in their events.
   take(from, events_before);
+  absl::flat_hash_set<absl::string_view> from_attributes;
+  for (const v1::AttributeSummary& a : from.attributes()) {
+    from_attributes.insert(a.attribute());
+  }
   for (auto& [name, count] : missing) {
-    const bool in_from = std::any_of(
-        from.attributes().begin(), from.attributes().end(),
-        [&](const v1::AttributeSummary& a) { return a.attribute() == name; });
-    if (!in_from) count += fop.event_count();
+    if (!from_attributes.contains(name)) count += fop.event_count();
   }
   into->clear_attributes();
   for (auto& [name, groups] : attrs) {

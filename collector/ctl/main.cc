@@ -4,8 +4,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "common/cli.h"
 #include "collector/ctl/ctl.h"
 
 ABSL_FLAG(std::string, collector, "127.0.0.1:4317",
@@ -26,13 +25,11 @@ ABSL_FLAG(absl::Duration, step, absl::ZeroDuration(),
           "per window start).");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "aimsctl: ask an aims-collector about models, agents and windows.\n\n"
+  std::vector<std::string> args = aims::ParseCommandLine(argc, argv,
+      "ask an aims-collector about models, agents and windows.\n\n"
       "Usage: aimsctl [--collector=HOST:PORT] [--json] COMMAND [flags]\n\n" +
       aims::ctl::CommandHelp() +
       "\nExit codes: 0 ok, 1 collector error or unreachable, 2 usage error.");
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  std::vector<std::string> args(positional.begin() + 1, positional.end());
   aims::ctl::CtlOptions options;
   options.collector = absl::GetFlag(FLAGS_collector);
   options.json = absl::GetFlag(FLAGS_json);

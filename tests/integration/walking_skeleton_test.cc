@@ -147,6 +147,9 @@ TEST_F(WalkingSkeletonTest, BinariesExplainThemselves) {
     RunCommand({bin, "--help"}, &out, &err);
     const std::string help = out + err;
     EXPECT_NE(help.find("Usage:"), std::string::npos) << bin;
+    // Each flag of the binary's own main.cc is listed with its help text.
+    EXPECT_NE(help.find("main.cc"), std::string::npos) << help;
+    EXPECT_EQ(help.find("No flags matched"), std::string::npos) << help;
   }
   std::string out, err;
   EXPECT_EQ(RunCommand({AIMS_AGENT_BIN, "--model_version=v1"}, &out, &err), 2);

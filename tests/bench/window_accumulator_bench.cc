@@ -1,0 +1,67 @@
+// Event update path of the agent: folding one inference event into the open
+// window's summary. Shape from the metric-engines issue: 20 numeric and 5
+// categorical features, 2 sensitive attributes, binary task with labels.
+#include <random>
+
+#include "benchmark/benchmark.h"
+#include "common/window_accumulator.h"
+
+namespace aims {
+namespace {
+
+std::vector<Event> MakeEvents(size_t n) {
+  std::mt19937 rng(42);
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_int_distribution<int> cat(0, 9);
+  std::vector<Event> events(n);
+  for (Event& e : events) {
+    for (int f = 0; f < 20; ++f) {
+      e.features.emplace_back("num_" + std::to_string(f),
+                              FeatureValue{FeatureValue::Kind::kNumber, normal(rng), ""});
+    }
+    for (int f = 0; f < 5; ++f) {
+      e.features.emplace_back("cat_" + std::to_string(f),
+                              FeatureValue{FeatureValue::Kind::kCategory, 0,
+                                           "v" + std::to_string(cat(rng))});
+    }
+    e.score = std::uniform_real_distribution<double>(0, 1)(rng);
+    e.prediction.kind = Outcome::Kind::kNumber;
+    e.prediction.number = *e.score >= 0.5;
+    e.label.kind = Outcome::Kind::kNumber;
+    e.label.number = cat(rng) < 5;
+    e.attributes.emplace_back("gender", cat(rng) < 5 ? "female" : "male");
+    e.attributes.emplace_back("age_band", "band" + std::to_string(cat(rng) % 4));
+    e.latency_seconds = 0.02;
+  }
+  return events;
+}
+
+void BM_WindowAccumulatorAdd(benchmark::State& state) {
+  const std::vector<Event> events = MakeEvents(4096);
+  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  size_t i = 0;
+  for (auto _ : state) {
+    acc.Add(events[i++ & 4095]);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_WindowAccumulatorAdd);
+
+void BM_WindowSummaryBuild(benchmark::State& state) {
+  const std::vector<Event> events = MakeEvents(4096);
+  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  for (const Event& e : events) acc.Add(e);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    v1::WindowSummary s = acc.Build();
+    bytes = s.ByteSizeLong();
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.counters["summary_bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_WindowSummaryBuild);
+
+}  // namespace
+}  // namespace aims
+
+BENCHMARK_MAIN();
