@@ -2,14 +2,18 @@
 
 #include <unistd.h>
 
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "agent/agent_metrics.h"
+#include "agent/intake_service.h"
 #include "agent/sender.h"
 #include "agent/spool.h"
 #include "agent/windower.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "common/validation.h"
+#include "grpcpp/grpcpp.h"
 
 namespace aims::agent {
 namespace {
@@ -51,7 +55,13 @@ absl::Status Agent::Start() {
   if (absl::Status s = ValidateModelRef(options_.model, "model"); !s.ok()) {
     return s;
   }
-  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(options_.data_dir);
+  SpoolOptions spool_options;
+  spool_options.dir = options_.data_dir;
+  spool_options.max_bytes = options_.spool_max_bytes;
+  spool_options.policy = options_.spool_drop_newest
+                             ? SpoolOptions::FullPolicy::kDropNewest
+                             : SpoolOptions::FullPolicy::kDropOldest;
+  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(spool_options);
   if (!spool.ok()) return spool.status();
   spool_ = std::move(*spool);
   absl::StatusOr<std::string> id = spool_->AgentId(options_.agent.agent_id());
@@ -77,10 +87,18 @@ absl::Status Agent::Start() {
   *sender_options.hello.mutable_agent() = options_.agent;
   *sender_options.hello.mutable_model() = options_.model;
   sender_options.hello.set_protocol_version(1);
+  sender_options.max_part_bytes = options_.max_part_bytes;
   sender_ = std::make_unique<Sender>(sender_options, spool_.get(),
                                      metrics_.get());
 
-  http_ = std::make_unique<HttpServer>(options_.max_body_bytes, 4);
+  metrics_->spool_capacity_bytes.Set(static_cast<double>(options_.spool_max_bytes));
+  metrics_->intake_queue_capacity.Set(
+      static_cast<double>(options_.intake_queue_capacity));
+  // The pool's hard bound sits above the shedding threshold so that
+  // queued requests are answered 429 quickly instead of waiting.
+  http_ = std::make_unique<HttpServer>(options_.max_body_bytes,
+                                       options_.intake_threads,
+                                       options_.intake_queue_capacity * 4);
   http_->ServeMetrics(metrics_->registry);
   http_->routes().Post("/v1/events", [this](const httplib::Request& req,
                                             httplib::Response& res) {
@@ -98,16 +116,30 @@ absl::Status Agent::Start() {
   });
   http_->routes().set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response&) {
-        if (req.path == "/metrics") {
-          metrics_->spool_reports.Set(
-              static_cast<double>(spool_->pending_reports()));
-          metrics_->spool_bytes.Set(static_cast<double>(spool_->pending_bytes()));
-        }
+        if (req.path == "/metrics") RefreshGauges();
         return httplib::Server::HandlerResponse::Unhandled;
       });
   absl::StatusOr<int> port = http_->Listen(options_.http_listen, "http_listen");
   if (!port.ok()) return port.status();
   http_port_ = *port;
+
+  if (!options_.grpc_listen.empty()) {
+    intake_ = std::make_unique<IntakeService>(
+        windower_.get(), metrics_.get(), options_.intake.event,
+        options_.intake.max_events_per_batch, options_.grpc_max_in_flight,
+        &accepting_);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options_.grpc_listen,
+                             grpc::InsecureServerCredentials(), &grpc_port_);
+    builder.RegisterService(intake_.get());
+    builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_body_bytes));
+    grpc_server_ = builder.BuildAndStart();
+    if (grpc_server_ == nullptr || grpc_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "--grpc_listen: cannot listen on ", options_.grpc_listen,
+          " (address in use or not local)"));
+    }
+  }
 
   sender_->Start();
   ticker_ = std::thread([this] { TickLoop(); });
@@ -120,6 +152,7 @@ absl::Status Agent::Start() {
                                   options_.model.environment())},
            {"collector", options_.collector},
            {"http_port", http_port_},
+           {"grpc_port", grpc_port_},
            {"window", absl::FormatDuration(options_.window)},
            {"spool_reports", spool_->pending_reports()}});
   return absl::OkStatus();
@@ -127,9 +160,21 @@ absl::Status Agent::Start() {
 
 void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
   if (!accepting_.load()) {
+    metrics_->requests_shutting_down.Increment();
     res.status = 503;
     res.set_header("Retry-After", "1");
     res.set_content(R"({"error":"agent is shutting down"})", "application/json");
+    return;
+  }
+  // Shed load before parsing: a backlog beyond capacity gets a fast 429.
+  if (http_->queue_depth() > options_.intake_queue_capacity) {
+    metrics_->requests_overloaded.Increment();
+    res.status = 429;
+    res.set_header("Retry-After", "1");
+    res.set_content(absl::StrCat(R"({"error":"intake overloaded: more than )",
+                                 options_.intake_queue_capacity,
+                                 R"( requests queued; retry after 1 s"})", "\n"),
+                    "application/json");
     return;
   }
   EventBatch batch;
@@ -174,17 +219,40 @@ void Agent::SpoolClosed(bool close_open_window) {
     *report.mutable_window_end() = ToProto(closed->end);
     *report.mutable_summary() = std::move(closed->summary);
     const uint64_t events = report.summary().operational().event_count();
-    absl::StatusOr<uint64_t> seq = spool_->Append(std::move(report));
-    if (!seq.ok()) {
+    absl::StatusOr<Spool::AppendResult> appended =
+        spool_->Append(std::move(report));
+    if (!appended.ok()) {
       LogError("window lost: spool write failed",
-               {{"error", seq.status().message()}, {"events", events}});
+               {{"error", appended.status().message()}, {"events", events}});
       continue;
     }
     metrics_->windows_closed.Increment();
-    LogInfo("window closed", {{"seq", *seq},
+    if (appended->dropped_windows > 0) {
+      metrics_->windows_dropped.Increment(
+          static_cast<double>(appended->dropped_windows));
+      LogWarn("spool full: windows dropped and recorded as a gap",
+              {{"dropped", appended->dropped_windows},
+               {"spool_bytes", spool_->pending_bytes()},
+               {"limit", spool_->max_bytes()}});
+    }
+    LogInfo("window closed", {{"seq", appended->sequence},
                               {"start", FormatRfc3339(closed->start)},
                               {"events", events}});
     sender_->Notify();
+  }
+}
+
+void Agent::RefreshGauges() {
+  metrics_->spool_reports.Set(static_cast<double>(spool_->pending_reports()));
+  metrics_->spool_gaps.Set(static_cast<double>(spool_->pending_gaps()));
+  metrics_->spool_bytes.Set(static_cast<double>(spool_->pending_bytes()));
+  metrics_->intake_queue_depth.Set(static_cast<double>(http_->queue_depth()));
+  // Resident pages from /proc/self/statm (second field).
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (statm >> size >> resident) {
+    metrics_->resident_memory_bytes.Set(
+        static_cast<double>(resident * sysconf(_SC_PAGESIZE)));
   }
 }
 
@@ -210,6 +278,11 @@ bool Agent::Stop() {
   started_ = false;
   accepting_ = false;
   http_->Stop();
+  if (grpc_server_) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           std::chrono::seconds(2));
+    grpc_server_->Wait();
+  }
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -223,6 +296,8 @@ bool Agent::Stop() {
   LogInfo("agent stopped", {{"drained", drained},
                             {"spool_reports", spool_->pending_reports()}});
   sender_.reset();
+  grpc_server_.reset();
+  intake_.reset();
   windower_.reset();
   spool_.reset();
   return drained;

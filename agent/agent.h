@@ -26,15 +26,22 @@
 #include "common/http_server.h"
 #include "common/window_accumulator.h"
 
+namespace grpc {
+class Server;
+}  // namespace grpc
+
 namespace aims::agent {
 
 struct AgentMetrics;
+class IntakeService;
 class Sender;
 class Spool;
 class Windower;
 
 struct AgentOptions {
   std::string http_listen = "127.0.0.1:9465";
+  // gRPC intake (AgentIntakeService); empty: disabled.
+  std::string grpc_listen = "127.0.0.1:9466";
   std::string collector = "127.0.0.1:4317";
   std::string data_dir = "./var/aims-agent";
   v1::ModelRef model;
@@ -44,6 +51,15 @@ struct AgentOptions {
   SummaryConfig summary;
   JsonIntakeLimits intake;
   size_t max_body_bytes = 16 << 20;
+  int intake_threads = 4;
+  // HTTP requests waiting for a worker beyond which the agent answers 429.
+  size_t intake_queue_capacity = 256;
+  // gRPC intake calls processed at once beyond which it answers
+  // RESOURCE_EXHAUSTED.
+  size_t grpc_max_in_flight = 64;
+  uint64_t spool_max_bytes = 64ull << 20;
+  bool spool_drop_newest = false;
+  size_t max_part_bytes = 1 << 20;
 };
 
 class Agent {
@@ -56,11 +72,13 @@ class Agent {
   bool Stop();
 
   int http_port() const { return http_port_; }
+  int grpc_port() const { return grpc_port_; }
   const std::string& agent_id() const { return options_.agent.agent_id(); }
 
  private:
   void HandleEvents(const httplib::Request& req, httplib::Response& res);
   void TickLoop();
+  void RefreshGauges();
   // Spools every closed window; returns false if a spool write failed.
   void SpoolClosed(bool close_open_window);
 
@@ -71,11 +89,14 @@ class Agent {
   std::unique_ptr<Windower> windower_;
   std::unique_ptr<Sender> sender_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<IntakeService> intake_;
+  std::unique_ptr<grpc::Server> grpc_server_;
   std::thread ticker_;
   std::atomic<bool> accepting_{false};
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int http_port_ = 0;
+  int grpc_port_ = 0;
   bool started_ = false;
 };
 

@@ -6,7 +6,16 @@ namespace {
 prometheus::Family<prometheus::Counter>& Events(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("aims_agent_events_total")
-      .Help("Inference events received, by outcome (accepted, rejected).")
+      .Help("Inference events received, by outcome: accepted, or rejected "
+            "(malformed; each is listed in the response).")
+      .Register(r);
+}
+
+prometheus::Family<prometheus::Counter>& Refused(prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("aims_agent_requests_refused_total")
+      .Help("Intake requests refused whole before parsing, by reason: "
+            "overloaded (429, intake queue full), shutting_down (503).")
       .Register(r);
 }
 
@@ -41,6 +50,35 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
       reports_sent(Reports(*reg).Add({{"stage", "sent"}})),
       reports_acked(Reports(*reg).Add({{"stage", "acked"}})),
       reports_rejected(Reports(*reg).Add({{"stage", "rejected"}})),
+      gaps_sent(Counter(*reg, "aims_agent_gaps_sent_total",
+                        "Gap notices (lost windows) sent to the collector, "
+                        "incl. resends.")),
+      windows_dropped(Counter(*reg, "aims_agent_windows_dropped_total",
+                              "Closed windows dropped because the spool was "
+                              "full; each is reported to the collector as a "
+                              "gap.")),
+      requests_overloaded(Refused(*reg).Add({{"reason", "overloaded"}})),
+      requests_shutting_down(Refused(*reg).Add({{"reason", "shutting_down"}})),
+      ack_latency(prometheus::BuildHistogram()
+                      .Name("aims_agent_ack_latency_seconds")
+                      .Help("Time from sending a report to its durable "
+                            "acknowledgement by the collector.")
+                      .Register(*reg)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{
+                                   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                   1, 2.5, 5, 10, 30})),
+      intake_queue_depth(Gauge(*reg, "aims_agent_intake_queue_depth",
+                               "HTTP requests accepted and waiting for a "
+                               "worker.")),
+      intake_queue_capacity(Gauge(*reg, "aims_agent_intake_queue_capacity",
+                                  "Depth beyond which requests are answered "
+                                  "429.")),
+      spool_capacity_bytes(Gauge(*reg, "aims_agent_spool_capacity_bytes",
+                                 "Bound of the spool (--spool_max_bytes).")),
+      spool_gaps(Gauge(*reg, "aims_agent_spool_gaps",
+                       "Gap records in the spool, not yet acknowledged.")),
+      resident_memory_bytes(Gauge(*reg, "aims_agent_resident_memory_bytes",
+                                  "Resident set size of the agent process.")),
       reconnects(Counter(*reg, "aims_agent_reconnects_total",
                          "Ingest streams opened after the first.")),
       connected(Gauge(*reg, "aims_agent_connected",

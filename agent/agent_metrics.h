@@ -8,6 +8,7 @@
 
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
 namespace aims::agent {
@@ -23,6 +24,16 @@ struct AgentMetrics {
   prometheus::Counter& reports_sent;
   prometheus::Counter& reports_acked;
   prometheus::Counter& reports_rejected;
+  prometheus::Counter& gaps_sent;
+  prometheus::Counter& windows_dropped;
+  prometheus::Counter& requests_overloaded;
+  prometheus::Counter& requests_shutting_down;
+  prometheus::Histogram& ack_latency;
+  prometheus::Gauge& intake_queue_depth;
+  prometheus::Gauge& intake_queue_capacity;
+  prometheus::Gauge& spool_capacity_bytes;
+  prometheus::Gauge& spool_gaps;
+  prometheus::Gauge& resident_memory_bytes;
   prometheus::Counter& reconnects;
   prometheus::Gauge& connected;
   prometheus::Gauge& spool_reports;

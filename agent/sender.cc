@@ -37,7 +37,7 @@ void Sender::Notify() {
 
 bool Sender::WaitUntilDrained(absl::Time deadline) {
   while (absl::Now() < deadline) {
-    if (spool_->pending_reports() == 0) return true;
+    if (spool_->pending_reports() + spool_->pending_gaps() == 0) return true;
     absl::MutexLock lock(&mu_);
     const uint64_t acked = acked_;
     auto changed = [this, acked]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -46,7 +46,7 @@ bool Sender::WaitUntilDrained(absl::Time deadline) {
     mu_.AwaitWithDeadline(absl::Condition(&changed),
                           std::min(deadline, absl::Now() + absl::Milliseconds(100)));
   }
-  return spool_->pending_reports() == 0;
+  return spool_->pending_reports() + spool_->pending_gaps() == 0;
 }
 
 void Sender::Stop() {
@@ -57,6 +57,77 @@ void Sender::Stop() {
     if (active_ != nullptr && !streaming_) active_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
+}
+
+// Splits `report` into parts of at most about `max_bytes` each: part 0 keeps
+// everything but features and attributes, which are spread over the parts in
+// their (sorted) order.
+std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
+                                          size_t max_bytes) {
+  if (report.ByteSizeLong() <= max_bytes) return {report};
+  std::vector<v1::WindowReport> parts;
+  v1::WindowReport head = report;
+  head.mutable_summary()->clear_features();
+  head.mutable_summary()->clear_attributes();
+  v1::WindowReport shell;
+  shell.set_agent_id(report.agent_id());
+  shell.set_sequence(report.sequence());
+  *shell.mutable_window_start() = report.window_start();
+  *shell.mutable_window_end() = report.window_end();
+  shell.mutable_summary()->set_profile_id(report.summary().profile_id());
+  parts.push_back(std::move(head));
+  size_t size = parts.back().ByteSizeLong();
+  auto room_for = [&](size_t bytes) {
+    if (size + bytes > max_bytes && size > shell.ByteSizeLong()) {
+      parts.push_back(shell);
+      size = shell.ByteSizeLong();
+    }
+    size += bytes;
+  };
+  for (const v1::FeatureSummary& f : report.summary().features()) {
+    room_for(f.ByteSizeLong() + 8);
+    *parts.back().mutable_summary()->add_features() = f;
+  }
+  for (const v1::AttributeSummary& a : report.summary().attributes()) {
+    room_for(a.ByteSizeLong() + 8);
+    *parts.back().mutable_summary()->add_attributes() = a;
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i].set_part_index(static_cast<uint32_t>(i));
+    parts[i].set_part_count(static_cast<uint32_t>(parts.size()));
+  }
+  return parts;
+}
+
+bool Sender::SendItem(
+    grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>* stream,
+    const v1::IngestRequest& item) {
+  const uint64_t seq = item.has_gap() ? item.gap().last_sequence()
+                                      : item.report().sequence();
+  {
+    absl::MutexLock lock(&mu_);
+    sent_at_.emplace(seq, absl::Now());
+  }
+  if (item.has_gap()) {
+    metrics_->gaps_sent.Increment();
+    return stream->Write(item);
+  }
+  for (v1::WindowReport& part : SplitReport(item.report(), options_.max_part_bytes)) {
+    v1::IngestRequest request;
+    *request.mutable_report() = std::move(part);
+    if (!stream->Write(request)) return false;
+  }
+  metrics_->reports_sent.Increment();
+  return true;
+}
+
+void Sender::ObserveAcked(uint64_t sequence) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  for (auto it = sent_at_.begin(); it != sent_at_.end() && it->first <= sequence;
+       it = sent_at_.erase(it)) {
+    metrics_->ack_latency.Observe(absl::ToDoubleSeconds(now - it->second));
+  }
 }
 
 void Sender::Run() {
@@ -101,6 +172,7 @@ void Sender::RunStream() {
     absl::MutexLock lock(&mu_);
     active_ = nullptr;
     streaming_ = false;
+    sent_at_.clear();
   };
   std::unique_ptr<grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>>
       stream = stub_->Report(&ctx);
@@ -146,6 +218,7 @@ void Sender::RunStream() {
         }
         metrics_->reports_acked.Increment(
             static_cast<double>(before - spool_->pending_reports()));
+        ObserveAcked(seq);
         absl::MutexLock lock(&mu_);
         acked_ = std::max(acked_, seq);
       } else if (response.has_rejection()) {
@@ -182,7 +255,7 @@ void Sender::RunStream() {
         continue;
       }
     }
-    absl::StatusOr<std::vector<v1::WindowReport>> batch =
+    absl::StatusOr<std::vector<v1::IngestRequest>> batch =
         spool_->ReadAfter(sent_through, 16);
     if (!batch.ok()) {
       LogError("spool read failed", {{"error", batch.status().message()}});
@@ -197,15 +270,13 @@ void Sender::RunStream() {
       continue;
     }
     bool ok = true;
-    for (const v1::WindowReport& report : *batch) {
-      v1::IngestRequest request;
-      *request.mutable_report() = report;
-      if (!stream->Write(request)) {
+    for (const v1::IngestRequest& item : *batch) {
+      if (!SendItem(stream.get(), item)) {
         ok = false;
         break;
       }
-      metrics_->reports_sent.Increment();
-      sent_through = report.sequence();
+      sent_through = item.has_gap() ? item.gap().last_sequence()
+                                    : item.report().sequence();
     }
     if (!ok) break;
   }

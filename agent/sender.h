@@ -12,6 +12,7 @@
 #define AIMS_AGENT_SENDER_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -29,6 +30,9 @@ struct SenderOptions {
   std::string collector = "127.0.0.1:4317";
   v1::Hello hello;
   size_t max_in_flight = 64;
+  // Reports larger than this are sent in parts (WindowReport.part_index),
+  // well under gRPC's default 4 MiB message limit.
+  size_t max_part_bytes = 1 << 20;
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(30);
 };
@@ -53,6 +57,13 @@ class Sender {
   void Run();
   // One stream's life; returns when it breaks or the sender stops.
   void RunStream();
+  // Writes one spool item (splitting large reports); false if the stream
+  // broke.
+  bool SendItem(grpc::ClientReaderWriter<v1::IngestRequest,
+                                         v1::IngestResponse>* stream,
+                const v1::IngestRequest& item);
+  // Records acknowledgement latency of everything sent up to `sequence`.
+  void ObserveAcked(uint64_t sequence);
 
   const SenderOptions options_;
   Spool* const spool_;
@@ -70,6 +81,8 @@ class Sender {
   // The stream was welcomed: Stop() lets it end gracefully (WritesDone).
   bool streaming_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Send time of each unacknowledged sequence on the current stream.
+  std::map<uint64_t, absl::Time> sent_at_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aims::agent

@@ -1,7 +1,10 @@
 #include "agent/spool.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
@@ -10,12 +13,14 @@
 namespace aims::agent {
 namespace {
 
-constexpr char kReportPrefix = 'r';
+// Items: 'r' + big-endian first sequence -> serialized IngestRequest holding
+// either a report or a gap.
+constexpr char kItemPrefix = 'r';
 constexpr char kLastSequenceKey[] = "m:last_sequence";
 constexpr char kAgentIdKey[] = "m:agent_id";
 
-std::string ReportKey(uint64_t seq) {
-  std::string key(1, kReportPrefix);
+std::string ItemKey(uint64_t seq) {
+  std::string key(1, kItemPrefix);
   for (int shift = 56; shift >= 0; shift -= 8) {
     key.push_back(static_cast<char>((seq >> shift) & 0xff));
   }
@@ -26,6 +31,10 @@ uint64_t SeqOf(const rocksdb::Slice& key) {
   uint64_t v = 0;
   for (int i = 1; i <= 8; ++i) v = (v << 8) | static_cast<uint8_t>(key[i]);
   return v;
+}
+
+bool IsItem(const rocksdb::Slice& key) {
+  return key.size() == 9 && key[0] == kItemPrefix;
 }
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
@@ -48,30 +57,49 @@ std::string NewUuid() {
   return uuid.empty() ? absl::StrCat("agent-", ::getpid()) : uuid;
 }
 
+// Bytes a stored item counts against the bound: reports only.
+uint64_t ReportBytes(const v1::IngestRequest& item, size_t stored_size) {
+  return item.has_report() ? stored_size : 0;
+}
+
+v1::GapNotice GapFor(const v1::WindowReport& r, absl::string_view reason) {
+  v1::GapNotice gap;
+  gap.set_agent_id(r.agent_id());
+  gap.set_first_sequence(r.sequence());
+  gap.set_last_sequence(r.sequence());
+  *gap.mutable_window_start() = r.window_start();
+  *gap.mutable_window_end() = r.window_end();
+  gap.set_reason(std::string(reason));
+  gap.set_event_count(r.summary().operational().event_count());
+  return gap;
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  std::filesystem::create_directories(options.dir, ec);
   if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--data_dir ", dir, ": cannot create: ", ec.message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--data_dir ", options.dir, ": cannot create: ", ec.message()));
   }
-  rocksdb::Options options;
-  options.create_if_missing = true;
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
   // A sidecar: keep RocksDB's footprint small.
-  options.write_buffer_size = 4 << 20;
-  options.max_write_buffer_number = 2;
-  options.max_background_jobs = 1;
-  options.keep_log_file_num = 2;
+  db_options.write_buffer_size = 4 << 20;
+  db_options.max_write_buffer_number = 2;
+  db_options.max_background_jobs = 1;
+  db_options.keep_log_file_num = 2;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, dir + "/spool", &raw);
-  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", dir, "/spool"));
-  std::unique_ptr<Spool> spool(new Spool());
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir + "/spool", &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", options.dir, "/spool"));
+  std::unique_ptr<Spool> spool(new Spool(options));
   spool->db_.reset(raw);
   if (absl::Status st = spool->Load(); !st.ok()) return st;
   return spool;
 }
+
+Spool::Spool(SpoolOptions options) : options_(std::move(options)) {}
 
 Spool::~Spool() {
   if (db_) db_->Close();
@@ -83,17 +111,19 @@ absl::Status Spool::Load() {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kLastSequenceKey, &value);
   if (s.ok() && value.size() == 9) last_sequence_ = SeqOf(value);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  bool first = true;
-  for (it->Seek(std::string(1, kReportPrefix));
-       it->Valid() && it->key()[0] == kReportPrefix; it->Next()) {
-    if (first) {
-      first_pending_ = SeqOf(it->key());
-      first = false;
+  for (it->Seek(ItemKey(0)); it->Valid() && IsItem(it->key()); it->Next()) {
+    v1::IngestRequest item;
+    if (!item.ParseFromArray(it->value().data(), it->value().size())) {
+      return absl::DataLossError(
+          absl::StrCat("spool: unreadable item ", SeqOf(it->key())));
     }
-    ++pending_reports_;
-    pending_bytes_ += it->value().size();
+    if (item.has_report()) {
+      ++pending_reports_;
+      pending_bytes_ += it->value().size();
+    } else {
+      ++pending_gaps_;
+    }
   }
-  if (first) first_pending_ = last_sequence_ + 1;
   return FromRocks(it->status(), "scan");
 }
 
@@ -111,37 +141,124 @@ absl::StatusOr<std::string> Spool::AgentId(const std::string& configured) {
   return id;
 }
 
-absl::StatusOr<uint64_t> Spool::Append(v1::WindowReport report) {
-  absl::MutexLock lock(&mu_);
-  const uint64_t seq = last_sequence_ + 1;
-  report.set_sequence(seq);
-  const std::string bytes = report.SerializeAsString();
+absl::StatusOr<uint64_t> Spool::MakeRoomLocked(uint64_t needed) {
+  uint64_t dropped = 0;
   rocksdb::WriteBatch batch;
-  batch.Put(ReportKey(seq), bytes);
-  batch.Put(kLastSequenceKey, ReportKey(seq));
+  uint64_t freed = 0;
+  size_t reports = 0;
+  // The gap grows from the first dropped report; an existing gap record at
+  // the head absorbs reports that directly follow it.
+  std::optional<v1::GapNotice> gap;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(ItemKey(0));
+       it->Valid() && IsItem(it->key()) && pending_bytes_ - freed + needed > options_.max_bytes;
+       it->Next()) {
+    v1::IngestRequest item;
+    if (!item.ParseFromArray(it->value().data(), it->value().size())) {
+      return absl::DataLossError("spool: unreadable item");
+    }
+    if (item.has_gap()) {
+      if (!gap) {
+        gap = item.gap();
+        batch.Delete(it->key());
+        --pending_gaps_;
+      } else if (gap->last_sequence() + 1 == item.gap().first_sequence()) {
+        gap->set_last_sequence(item.gap().last_sequence());
+        *gap->mutable_window_end() = item.gap().window_end();
+        gap->set_event_count(gap->event_count() + item.gap().event_count());
+        batch.Delete(it->key());
+        --pending_gaps_;
+      } else {
+        break;  // keep gaps contiguous; the next Append continues
+      }
+      continue;
+    }
+    const v1::WindowReport& r = item.report();
+    if (gap && gap->last_sequence() + 1 == r.sequence()) {
+      gap->set_last_sequence(r.sequence());
+      *gap->mutable_window_end() = r.window_end();
+      gap->set_event_count(gap->event_count() + r.summary().operational().event_count());
+    } else if (!gap) {
+      gap = GapFor(r, "spool_full");
+    } else {
+      break;
+    }
+    batch.Delete(it->key());
+    freed += it->value().size();
+    ++reports;
+    ++dropped;
+  }
+  if (!gap) return 0;
+  v1::IngestRequest gap_item;
+  *gap_item.mutable_gap() = *gap;
+  batch.Put(ItemKey(gap->first_sequence()), gap_item.SerializeAsString());
+  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "drop"); !s.ok()) {
+    return s;
+  }
+  ++pending_gaps_;
+  pending_reports_ -= reports;
+  pending_bytes_ -= freed;
+  return dropped;
+}
+
+absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report) {
+  absl::MutexLock lock(&mu_);
+  AppendResult result;
+  result.sequence = last_sequence_ + 1;
+  report.set_sequence(result.sequence);
+  v1::IngestRequest item;
+  *item.mutable_report() = std::move(report);
+  std::string bytes = item.SerializeAsString();
+  const bool fits = pending_bytes_ + bytes.size() <= options_.max_bytes;
+  bool store_report = true;
+  if (!fits) {
+    if (options_.policy == SpoolOptions::FullPolicy::kDropOldest &&
+        bytes.size() <= options_.max_bytes) {
+      absl::StatusOr<uint64_t> dropped = MakeRoomLocked(bytes.size());
+      if (!dropped.ok()) return dropped.status();
+      result.dropped_windows = *dropped;
+      store_report = pending_bytes_ + bytes.size() <= options_.max_bytes;
+    } else {
+      store_report = false;
+    }
+  }
+  if (!store_report) {
+    // Record the new window as lost instead.
+    v1::IngestRequest gap;
+    *gap.mutable_gap() = GapFor(item.report(), "spool_full");
+    bytes = gap.SerializeAsString();
+    result.dropped_windows += 1;
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(ItemKey(result.sequence), bytes);
+  batch.Put(kLastSequenceKey, ItemKey(result.sequence));
   if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "append");
       !s.ok()) {
     return s;
   }
-  last_sequence_ = seq;
-  ++pending_reports_;
-  pending_bytes_ += bytes.size();
-  return seq;
+  last_sequence_ = result.sequence;
+  if (store_report) {
+    ++pending_reports_;
+    pending_bytes_ += bytes.size();
+  } else {
+    ++pending_gaps_;
+  }
+  dropped_windows_ += result.dropped_windows;
+  return result;
 }
 
-absl::StatusOr<std::vector<v1::WindowReport>> Spool::ReadAfter(
+absl::StatusOr<std::vector<v1::IngestRequest>> Spool::ReadAfter(
     uint64_t after, size_t max) const {
-  std::vector<v1::WindowReport> out;
+  std::vector<v1::IngestRequest> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(ReportKey(after + 1));
-       it->Valid() && it->key()[0] == kReportPrefix && out.size() < max;
-       it->Next()) {
-    v1::WindowReport r;
-    if (!r.ParseFromArray(it->value().data(), it->value().size())) {
+  for (it->Seek(ItemKey(after + 1));
+       it->Valid() && IsItem(it->key()) && out.size() < max; it->Next()) {
+    v1::IngestRequest item;
+    if (!item.ParseFromArray(it->value().data(), it->value().size())) {
       return absl::DataLossError(
-          absl::StrCat("spool: unreadable report ", SeqOf(it->key())));
+          absl::StrCat("spool: unreadable item ", SeqOf(it->key())));
     }
-    out.push_back(std::move(r));
+    out.push_back(std::move(item));
   }
   if (absl::Status s = FromRocks(it->status(), "read"); !s.ok()) return s;
   return out;
@@ -149,27 +266,29 @@ absl::StatusOr<std::vector<v1::WindowReport>> Spool::ReadAfter(
 
 absl::Status Spool::AckThrough(uint64_t sequence) {
   absl::MutexLock lock(&mu_);
-  if (sequence < first_pending_) return absl::OkStatus();
-  // Count what goes, then delete the range in one durable write.
   uint64_t bytes = 0;
-  size_t reports = 0;
+  size_t reports = 0, gaps = 0;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(ReportKey(first_pending_));
-       it->Valid() && it->key()[0] == kReportPrefix && SeqOf(it->key()) <= sequence;
+  for (it->Seek(ItemKey(0));
+       it->Valid() && IsItem(it->key()) && SeqOf(it->key()) <= sequence;
        it->Next()) {
-    bytes += it->value().size();
-    ++reports;
-  }
-  if (reports > 0) {
-    rocksdb::WriteBatch batch;
-    batch.DeleteRange(ReportKey(first_pending_), ReportKey(sequence + 1));
-    if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "ack");
-        !s.ok()) {
-      return s;
+    v1::IngestRequest item;
+    if (item.ParseFromArray(it->value().data(), it->value().size()) &&
+        item.has_gap()) {
+      ++gaps;
+    } else {
+      ++reports;
+      bytes += it->value().size();
     }
   }
-  first_pending_ = sequence + 1;
+  if (reports + gaps == 0) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(ItemKey(0), ItemKey(sequence + 1));
+  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "ack"); !s.ok()) {
+    return s;
+  }
   pending_reports_ -= reports;
+  pending_gaps_ -= gaps;
   pending_bytes_ -= bytes;
   return absl::OkStatus();
 }
@@ -177,22 +296,32 @@ absl::Status Spool::AckThrough(uint64_t sequence) {
 absl::Status Spool::Remove(uint64_t sequence) {
   absl::MutexLock lock(&mu_);
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ReportKey(sequence), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ItemKey(sequence), &value);
   if (s.IsNotFound()) return absl::OkStatus();
   if (!s.ok()) return FromRocks(s, "remove");
   if (absl::Status st =
-          FromRocks(db_->Delete(Durable(), ReportKey(sequence)), "remove");
+          FromRocks(db_->Delete(Durable(), ItemKey(sequence)), "remove");
       !st.ok()) {
     return st;
   }
-  --pending_reports_;
-  pending_bytes_ -= value.size();
+  v1::IngestRequest item;
+  if (item.ParseFromString(value) && item.has_gap()) {
+    --pending_gaps_;
+  } else {
+    --pending_reports_;
+    pending_bytes_ -= ReportBytes(item, value.size());
+  }
   return absl::OkStatus();
 }
 
 size_t Spool::pending_reports() const {
   absl::MutexLock lock(&mu_);
   return pending_reports_;
+}
+
+size_t Spool::pending_gaps() const {
+  absl::MutexLock lock(&mu_);
+  return pending_gaps_;
 }
 
 uint64_t Spool::pending_bytes() const {
@@ -203,6 +332,11 @@ uint64_t Spool::pending_bytes() const {
 uint64_t Spool::last_sequence() const {
   absl::MutexLock lock(&mu_);
   return last_sequence_;
+}
+
+uint64_t Spool::dropped_windows() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_windows_;
 }
 
 }  // namespace aims::agent

@@ -1,11 +1,17 @@
-// Spool: the agent's durable queue of closed window reports, in a RocksDB
-// directory that survives restarts.
+// Spool: the agent's durable, bounded queue of closed window reports, in a
+// RocksDB directory that survives restarts.
 //
 // Contract:
 //  - Append() assigns the next sequence (1, 2, ... across restarts) and
-//    returns only once the report and the new sequence are on disk.
+//    returns only once the report and the new sequence are on disk (fsync).
 //  - A report stays until AckThrough() covers its sequence or Remove()
 //    drops it (the collector rejected it).
+//  - Bounded: reports use at most `max_bytes`. When a new report would not
+//    fit, the policy decides which windows go: kDropOldest (default) deletes
+//    the oldest reports, kDropNewest refuses the new one. Dropped windows
+//    are never silent: they become a gap record (aims.v1.GapNotice: sequence
+//    range, time span, event count) that is delivered in sequence order like
+//    a report, so the collector puts the gap on record.
 //  - The agent's identity (a generated UUID unless configured) is kept here
 //    so that sequences stay unique per agent id.
 //
@@ -29,9 +35,26 @@ class DB;
 
 namespace aims::agent {
 
+struct SpoolOptions {
+  std::string dir = "./var/aims-agent";
+  // Bytes of serialized reports the spool may hold (gap records are tiny
+  // and not counted).
+  uint64_t max_bytes = 64ull << 20;
+  enum class FullPolicy { kDropOldest, kDropNewest };
+  FullPolicy policy = FullPolicy::kDropOldest;
+};
+
 class Spool {
  public:
-  static absl::StatusOr<std::unique_ptr<Spool>> Open(const std::string& dir);
+  struct AppendResult {
+    uint64_t sequence = 0;
+    // Windows dropped to make room (kDropOldest) or the new one itself
+    // (kDropNewest).
+    uint64_t dropped_windows = 0;
+  };
+
+  static absl::StatusOr<std::unique_ptr<Spool>> Open(
+      const SpoolOptions& options);
   ~Spool();
 
   // The agent id stored in the spool; on first use `configured` (or a new
@@ -39,31 +62,42 @@ class Spool {
   // one replaces it: sequences continue from the stored next sequence.
   absl::StatusOr<std::string> AgentId(const std::string& configured);
 
-  // Stores `report` with the next sequence; returns that sequence.
-  absl::StatusOr<uint64_t> Append(v1::WindowReport report);
-  // Up to `max` reports with sequence > `after`, in order.
-  absl::StatusOr<std::vector<v1::WindowReport>> ReadAfter(uint64_t after,
-                                                          size_t max) const;
-  // Deletes every report with sequence <= `sequence`.
+  // Stores `report` with the next sequence (its agent_id must be set).
+  absl::StatusOr<AppendResult> Append(v1::WindowReport report);
+  // Up to `max` items (reports and gaps) whose first sequence is > `after`,
+  // in sequence order, each ready to send.
+  absl::StatusOr<std::vector<v1::IngestRequest>> ReadAfter(uint64_t after,
+                                                           size_t max) const;
+  // Deletes every item whose first sequence is <= `sequence`.
   absl::Status AckThrough(uint64_t sequence);
-  // Deletes one report.
+  // Deletes one item.
   absl::Status Remove(uint64_t sequence);
 
   size_t pending_reports() const;
+  size_t pending_gaps() const;
   uint64_t pending_bytes() const;
   // Highest sequence ever assigned (0: none).
   uint64_t last_sequence() const;
+  // Windows dropped by this process since Open().
+  uint64_t dropped_windows() const;
+  uint64_t max_bytes() const { return options_.max_bytes; }
 
  private:
-  Spool() = default;
+  explicit Spool(SpoolOptions options);
   absl::Status Load();
+  // Deletes the oldest reports until `needed` more bytes fit, folding them
+  // into a gap record written in `batch`-independent durable writes.
+  absl::StatusOr<uint64_t> MakeRoomLocked(uint64_t needed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const SpoolOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   mutable absl::Mutex mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t first_pending_ ABSL_GUARDED_BY(mu_) = 1;
   size_t pending_reports_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t pending_gaps_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_windows_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace aims::agent

@@ -20,6 +20,19 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
       reports_duplicate(Reports(*reg).Add({{"outcome", "duplicate"}})),
       reports_rejected(Reports(*reg).Add({{"outcome", "rejected"}})),
       reports_failed(Reports(*reg).Add({{"outcome", "failed"}})),
+      windows_missing(prometheus::BuildCounter()
+                          .Name("aims_collector_windows_missing_total")
+                          .Help("Windows agents declared lost (spool full, "
+                                "rejected) that the collector does not hold: "
+                                "monitoring gaps on record.")
+                          .Register(*reg)
+                          .Add({})),
+      report_parts(prometheus::BuildCounter()
+                       .Name("aims_collector_report_parts_total")
+                       .Help("Parts of split reports received (reports larger "
+                             "than the agent's part size travel in parts).")
+                       .Register(*reg)
+                       .Add({})),
       streams_total(prometheus::BuildCounter()
                         .Name("aims_collector_ingest_streams_total")
                         .Help("Ingest streams opened by agents.")

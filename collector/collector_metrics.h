@@ -22,6 +22,8 @@ struct CollectorMetrics {
   prometheus::Counter& reports_duplicate;
   prometheus::Counter& reports_rejected;
   prometheus::Counter& reports_failed;
+  prometheus::Counter& windows_missing;
+  prometheus::Counter& report_parts;
   prometheus::Counter& streams_total;
   prometheus::Counter& streams_refused_busy;
   prometheus::Gauge& streams_open;

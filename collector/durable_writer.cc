@@ -29,7 +29,7 @@ bool DurableWriter::Submit(Item item) {
 
 bool DurableWriter::SubmitHello(v1::Hello hello, Done done) {
   Item item;
-  item.is_hello = true;
+  item.kind = Item::Kind::kHello;
   item.hello = std::move(hello);
   item.done = std::move(done);
   return Submit(std::move(item));
@@ -38,6 +38,14 @@ bool DurableWriter::SubmitHello(v1::Hello hello, Done done) {
 bool DurableWriter::SubmitReport(v1::WindowReport report, Done done) {
   Item item;
   item.report = std::move(report);
+  item.done = std::move(done);
+  return Submit(std::move(item));
+}
+
+bool DurableWriter::SubmitGap(v1::GapNotice gap, Done done) {
+  Item item;
+  item.kind = Item::Kind::kGap;
+  item.gap = std::move(gap);
   item.done = std::move(done);
   return Submit(std::move(item));
 }
@@ -58,12 +66,12 @@ void DurableWriter::Run() {
       };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping and drained
-      // One hello alone, or a run of consecutive reports.
-      if (queue_.front().is_hello) {
+      // One hello or gap alone, or a run of consecutive reports.
+      if (queue_.front().kind != Item::Kind::kReport) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       } else {
-        while (!queue_.empty() && !queue_.front().is_hello &&
+        while (!queue_.empty() && queue_.front().kind == Item::Kind::kReport &&
                batch.size() < max_batch_) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
@@ -71,11 +79,19 @@ void DurableWriter::Run() {
       }
     }
     const absl::Time now = clock_->Now();
-    if (batch.front().is_hello) {
+    if (batch.front().kind == Item::Kind::kHello) {
       absl::StatusOr<uint64_t> seq = storage_->RegisterAgent(batch.front().hello, now);
       WriteResult result;
       result.status = seq.status();
       if (seq.ok()) result.durable_sequence = *seq;
+      batch.front().done(result);
+      continue;
+    }
+    if (batch.front().kind == Item::Kind::kGap) {
+      absl::StatusOr<uint64_t> missing = storage_->RecordGap(batch.front().gap, now);
+      WriteResult result;
+      result.status = missing.status();
+      if (missing.ok()) result.missing = *missing;
       batch.front().done(result);
       continue;
     }

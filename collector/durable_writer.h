@@ -32,6 +32,8 @@ struct WriteResult {
   bool duplicate = false;
   // Hellos: the agent's highest durable sequence.
   uint64_t durable_sequence = 0;
+  // Gaps: sequences of the range the collector does not hold.
+  uint64_t missing = 0;
 };
 
 class DurableWriter {
@@ -46,14 +48,18 @@ class DurableWriter {
   // writer is stopping.
   bool SubmitHello(v1::Hello hello, Done done);
   bool SubmitReport(v1::WindowReport report, Done done);
+  bool SubmitGap(v1::GapNotice gap, Done done);
 
   size_t depth() const;
   size_t capacity() const { return capacity_; }
 
  private:
   struct Item {
-    bool is_hello = false;
+    // Hellos and gaps are written one at a time; reports in batches.
+    enum class Kind { kHello, kReport, kGap };
+    Kind kind = Kind::kReport;
     v1::Hello hello;
+    v1::GapNotice gap;
     v1::WindowReport report;
     Done done;
   };

@@ -1,6 +1,7 @@
 #include "collector/ingest_service.h"
 
 #include <deque>
+#include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -104,13 +105,7 @@ class IngestService::Stream final
         HandleReportLocked();
         return;
       case v1::IngestRequest::kGap:
-        // Recording gaps as nonconformities comes with the evaluation
-        // engine; until then they are logged and covered by the ack.
-        LogWarn("agent reported lost windows",
-                {{"agent", agent_id_},
-                 {"first_seq", request_.gap().first_sequence()},
-                 {"last_seq", request_.gap().last_sequence()},
-                 {"reason", request_.gap().reason()}});
+        HandleGapLocked(request_.gap());
         return;
       default:
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -118,15 +113,90 @@ class IngestService::Stream final
     }
   }
 
-  void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const v1::WindowReport& report = request_.report();
-    absl::Status valid =
-        ValidateReport(report, agent_id_, service_->options_.limits);
-    if (valid.ok() && report.part_count() > 1) {
-      valid = absl::InvalidArgumentError(
-          "report.part_count: split reports are not accepted by this "
-          "collector version; send reports under the gRPC message limit");
+  void HandleGapLocked(const v1::GapNotice& gap)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    absl::Status valid = ValidateGap(gap, agent_id_);
+    if (!valid.ok()) {
+      FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              std::string(valid.message())));
+      return;
     }
+    SubmitGapLocked(gap);
+  }
+
+  void SubmitGapLocked(const v1::GapNotice& gap)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ++outstanding_;
+    const bool queued = service_->writer_->SubmitGap(
+        gap, [this, gap](const WriteResult& r) { OnGapDone(gap, r); });
+    if (!queued) {
+      --outstanding_;
+      Busy();
+    }
+  }
+
+  // Collects the parts of a split report; returns the whole report once
+  // every part is here, nullopt while parts are missing or on error.
+  std::optional<v1::WindowReport> AssembleLocked(v1::WindowReport part)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const uint64_t seq = part.sequence();
+    const uint32_t count = part.part_count();
+    if (count > kMaxParts) {
+      FailLocked(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("report.part_count: ", count, ", limit ", kMaxParts)));
+      return std::nullopt;
+    }
+    Assembly& a = assemblies_[seq];
+    if (a.parts.empty()) a.parts.resize(count);
+    if (a.parts.size() != count) {
+      FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "report.part_count: differs between parts"));
+      return std::nullopt;
+    }
+    if (assemblies_.size() > kMaxAssemblies) {
+      FailLocked(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("more than ", kMaxAssemblies,
+                       " split reports incomplete on one stream")));
+      return std::nullopt;
+    }
+    const uint32_t index = part.part_index();
+    if (!a.parts[index]) {
+      a.parts[index] = std::move(part);
+      ++a.received;
+    }
+    if (a.received < count) return std::nullopt;
+    v1::WindowReport whole = std::move(*a.parts[0]);
+    for (uint32_t i = 1; i < count; ++i) {
+      v1::WindowSummary* s = whole.mutable_summary();
+      for (auto& f : *a.parts[i]->mutable_summary()->mutable_features()) {
+        *s->add_features() = std::move(f);
+      }
+      for (auto& attr : *a.parts[i]->mutable_summary()->mutable_attributes()) {
+        *s->add_attributes() = std::move(attr);
+      }
+    }
+    whole.clear_part_index();
+    whole.clear_part_count();
+    assemblies_.erase(seq);
+    return whole;
+  }
+
+  void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    v1::WindowReport assembled;
+    const v1::WindowReport* current = &request_.report();
+    absl::Status valid =
+        ValidateReport(*current, agent_id_, service_->options_.limits);
+    if (valid.ok() && current->part_count() > 1) {
+      service_->metrics_->report_parts.Increment();
+      std::optional<v1::WindowReport> whole = AssembleLocked(*current);
+      if (!whole) return;  // waiting for more parts, or failed
+      assembled = std::move(*whole);
+      current = &assembled;
+      valid = ValidateReport(assembled, agent_id_, service_->options_.limits);
+    }
+    const v1::WindowReport& report = *current;
     if (!valid.ok()) {
       service_->metrics_->reports_rejected.Increment();
       LogWarn("rejected report", {{"agent", agent_id_},
@@ -142,6 +212,16 @@ class IngestService::Stream final
                                 ? std::string(msg)
                                 : std::string(msg.substr(colon + 2)));
       outbox_.push_back(std::move(response));
+      // The window will never arrive: put it on record as a gap.
+      v1::GapNotice gap;
+      gap.set_agent_id(agent_id_);
+      gap.set_first_sequence(report.sequence());
+      gap.set_last_sequence(report.sequence());
+      *gap.mutable_window_start() = report.window_start();
+      *gap.mutable_window_end() = report.window_end();
+      gap.set_reason(absl::StrCat("rejected: ", rejection->field()));
+      gap.set_event_count(report.summary().operational().event_count());
+      SubmitGapLocked(gap);
       return;
     }
     ++outstanding_;
@@ -184,6 +264,33 @@ class IngestService::Stream final
         LogInfo("agent connected", {{"agent", agent_id_},
                                     {"peer", peer_},
                                     {"durable_seq", result.durable_sequence}});
+      }
+    }
+    Pump();
+  }
+
+  void OnGapDone(const v1::GapNotice& gap, const WriteResult& result) {
+    {
+      absl::MutexLock lock(&mu_);
+      --outstanding_;
+      if (!result.status.ok()) {
+        service_->metrics_->storage_healthy.Set(0);
+        LogError("cannot record gap", {{"agent", agent_id_},
+                                       {"error", result.status.message()}});
+        FailLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                std::string(result.status.message())));
+      } else {
+        service_->metrics_->windows_missing.Increment(
+            static_cast<double>(result.missing));
+        LogWarn("monitoring gap recorded",
+                {{"agent", agent_id_},
+                 {"first_seq", gap.first_sequence()},
+                 {"last_seq", gap.last_sequence()},
+                 {"missing", result.missing},
+                 {"events", gap.event_count()},
+                 {"reason", gap.reason()}});
+        if (gap.last_sequence() > durable_) durable_ = gap.last_sequence();
+        ack_pending_ = true;
       }
     }
     Pump();
@@ -295,6 +402,14 @@ class IngestService::Stream final
   bool ack_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<v1::IngestResponse> outbox_ ABSL_GUARDED_BY(mu_);
   std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
+  // Split reports being reassembled, by sequence.
+  struct Assembly {
+    std::vector<std::optional<v1::WindowReport>> parts;
+    uint32_t received = 0;
+  };
+  static constexpr uint32_t kMaxParts = 64;
+  static constexpr size_t kMaxAssemblies = 4;
+  std::map<uint64_t, Assembly> assemblies_ ABSL_GUARDED_BY(mu_);
 };
 
 IngestService::IngestService(IngestOptions options, DurableWriter* writer,

@@ -98,6 +98,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
       {"sequences", cf_options},
       {"agents", cf_options},
       {"models", cf_options},
+      {"gaps", cf_options},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -114,6 +115,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   storage->sequences_cf_ = handles[2];
   storage->agents_cf_ = handles[3];
   storage->models_cf_ = handles[4];
+  storage->gaps_cf_ = handles[5];
   if (absl::Status st = storage->Load(); !st.ok()) return st;
   return storage;
 }
@@ -121,7 +123,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
 RocksStorage::~RocksStorage() {
   if (db_ == nullptr) return;
   for (auto* cf : {reports_cf_, sequences_cf_, agents_cf_, models_cf_,
-                   default_cf_}) {
+                   gaps_cf_, default_cf_}) {
     if (cf != nullptr) db_->DestroyColumnFamilyHandle(cf);
   }
   db_->Close();
@@ -316,6 +318,65 @@ absl::Status RocksStorage::WriteReports(
   }
   for (auto& [id, info] : model_updates) models_[id].info = std::move(info);
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> RocksStorage::RecordGap(const v1::GapNotice& gap,
+                                                 absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto ait = agents_.find(gap.agent_id());
+  if (ait == agents_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("agent ", gap.agent_id(), " is not registered"));
+  }
+  AgentState& a = ait->second;
+  // Missing = sequences of the range not stored.
+  uint64_t missing = 0;
+  for (uint64_t seq = gap.first_sequence(); seq <= gap.last_sequence(); ++seq) {
+    std::string key = BE64(a.num);
+    PutBE64(&key, seq);
+    std::string ignored;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), sequences_cf_, key, &ignored);
+    if (s.IsNotFound()) {
+      ++missing;
+    } else if (!s.ok()) {
+      return FromRocks(s, "reading sequence index");
+    }
+  }
+  std::string gap_key = BE64(a.num);
+  PutBE64(&gap_key, gap.first_sequence());
+  // A resent or widened gap replaces its earlier record.
+  uint64_t previous_missing = 0;
+  std::string previous;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), gaps_cf_, gap_key, &previous);
+  if (s.ok()) {
+    v1::GapNotice old;
+    if (old.ParseFromString(previous)) {
+      // Recount the old range the same way; its sequences cannot have been
+      // stored since, the agent deleted them when it dropped them.
+      for (uint64_t seq = old.first_sequence(); seq <= old.last_sequence(); ++seq) {
+        std::string key = BE64(a.num);
+        PutBE64(&key, seq);
+        std::string ignored;
+        if (db_->Get(rocksdb::ReadOptions(), sequences_cf_, key, &ignored).IsNotFound()) {
+          ++previous_missing;
+        }
+      }
+    }
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading gaps");
+  }
+  v1::AgentInfo info = a.info;
+  info.set_gap_count(info.gap_count() + missing - previous_missing);
+  info.set_durable_sequence(std::max(info.durable_sequence(), gap.last_sequence()));
+  *info.mutable_last_seen() = ToProto(now);
+  rocksdb::WriteBatch batch;
+  batch.Put(gaps_cf_, gap_key, gap.SerializeAsString());
+  batch.Put(agents_cf_, BE64(a.num), info.SerializeAsString());
+  if (absl::Status st = Write(&batch); !st.ok()) return st;
+  const bool connected = a.info.connected();
+  a.info = std::move(info);
+  a.info.set_connected(connected);
+  return missing;
 }
 
 std::vector<v1::ModelInfo> RocksStorage::ListModels(

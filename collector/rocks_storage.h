@@ -9,6 +9,9 @@
 //   sequences  [agent_num u64][seq u64] -> report key (dedupe index)
 //   agents     [agent_num u64] -> AgentInfo
 //   models     [model_id u64] -> ModelInfo
+//   gaps       [agent_num u64][first_seq u64] -> GapNotice (event_count
+//              holds the events the agent counted; missing sequences are
+//              added to the agent's gap_count)
 //
 // Durability: with `sync_writes` (default) every write batch is fsynced
 // before it returns (RocksDB groups concurrent writers into one fsync), so an
@@ -56,6 +59,8 @@ class RocksStorage final : public Storage {
   absl::Status WriteReports(absl::Span<const v1::WindowReport* const> reports,
                             absl::Time now,
                             std::vector<WriteOutcome>* outcomes) override;
+  absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice& gap,
+                                     absl::Time now) override;
   std::vector<v1::ModelInfo> ListModels(
       const v1::ModelSelector& selector) const override;
   std::vector<v1::AgentInfo> ListAgents(
@@ -92,6 +97,7 @@ class RocksStorage final : public Storage {
   rocksdb::ColumnFamilyHandle* sequences_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* agents_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* models_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* gaps_cf_ = nullptr;
 
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

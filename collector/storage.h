@@ -50,6 +50,12 @@ class Storage {
       absl::Span<const v1::WindowReport* const> reports, absl::Time now,
       std::vector<WriteOutcome>* outcomes) = 0;
 
+  // Records windows an agent declared lost. Sequences of the range that are
+  // stored anyway do not count; a gap resent with the same first sequence
+  // replaces the earlier record. Returns how many sequences are missing.
+  virtual absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice& gap,
+                                             absl::Time now) = 0;
+
   // Registries.
   virtual std::vector<v1::ModelInfo> ListModels(
       const v1::ModelSelector& selector) const = 0;

@@ -30,10 +30,59 @@ absl::Status ParseHostPort(absl::string_view address, absl::string_view flag,
   return absl::OkStatus();
 }
 
-HttpServer::HttpServer(size_t max_body_bytes, int threads) {
+BoundedThreadPool::BoundedThreadPool(int threads, size_t max_queued)
+    : max_queued_(max_queued) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+}
+
+BoundedThreadPool::~BoundedThreadPool() { shutdown(); }
+
+void BoundedThreadPool::enqueue(std::function<void()> fn) {
+  std::unique_lock<std::mutex> lock(mu_);
+  space_.wait(lock, [this] { return queue_.size() < max_queued_ || shutdown_; });
+  queue_.push_back(std::move(fn));
+  ready_.notify_one();
+}
+
+void BoundedThreadPool::shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_ && threads_.empty()) return;
+    shutdown_ = true;
+  }
+  ready_.notify_all();
+  space_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+size_t BoundedThreadPool::depth() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void BoundedThreadPool::Work() {
+  for (;;) {
+    std::function<void()> fn;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ready_.wait(lock, [this] { return !queue_.empty() || shutdown_; });
+      // Drain what was accepted before stopping: each entry owns a socket.
+      if (queue_.empty()) return;
+      fn = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    space_.notify_one();
+    fn();
+  }
+}
+
+HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued) {
   server_.set_payload_max_length(max_body_bytes);
-  server_.new_task_queue = [threads] {
-    return new httplib::ThreadPool(threads);
+  server_.new_task_queue = [this, threads, max_queued] {
+    auto* pool = new BoundedThreadPool(threads, max_queued);
+    pool_ = pool;
+    return pool;
   };
   server_.set_keep_alive_max_count(1000);
 }
@@ -72,9 +121,15 @@ absl::StatusOr<int> HttpServer::Listen(absl::string_view address,
   return bound;
 }
 
+size_t HttpServer::queue_depth() const {
+  BoundedThreadPool* pool = pool_.load();
+  return pool == nullptr ? 0 : pool->depth();
+}
+
 void HttpServer::Stop() {
   server_.stop();
   if (thread_.joinable()) thread_.join();
+  pool_ = nullptr;  // httplib deletes its task queue when listening ends
 }
 
 absl::Status WritePortsFile(

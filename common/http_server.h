@@ -12,7 +12,13 @@
 
 #include <memory>
 #include <string>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
@@ -25,9 +31,33 @@ namespace aims {
 absl::Status ParseHostPort(absl::string_view address, absl::string_view flag,
                            std::string* host, int* port);
 
+// A fixed pool of worker threads for HttpServer whose queue is bounded:
+// beyond `max_queued` waiting connections, enqueue() blocks the accepting
+// thread, so further clients wait in the kernel's listen backlog instead of
+// growing memory. Its depth is readable for load shedding and metrics.
+class BoundedThreadPool final : public httplib::TaskQueue {
+ public:
+  BoundedThreadPool(int threads, size_t max_queued);
+  ~BoundedThreadPool() override;
+  void enqueue(std::function<void()> fn) override;
+  void shutdown() override;
+  size_t depth() const;
+
+ private:
+  void Work();
+  const size_t max_queued_;
+  mutable std::mutex mu_;
+  std::condition_variable ready_;
+  std::condition_variable space_;
+  std::deque<std::function<void()>> queue_;
+  bool shutdown_ = false;
+  std::vector<std::thread> threads_;
+};
+
 class HttpServer {
  public:
-  explicit HttpServer(size_t max_body_bytes = 16 << 20, int threads = 4);
+  explicit HttpServer(size_t max_body_bytes = 16 << 20, int threads = 4,
+                      size_t max_queued = 1024);
   ~HttpServer();
 
   httplib::Server& routes() { return server_; }
@@ -37,8 +67,11 @@ class HttpServer {
   // Binds `address` ("host:port") and starts serving; returns the bound port.
   absl::StatusOr<int> Listen(absl::string_view address, absl::string_view flag);
   void Stop();
+  // Connections accepted and waiting for a worker.
+  size_t queue_depth() const;
 
  private:
+  std::atomic<BoundedThreadPool*> pool_{nullptr};
   httplib::Server server_;
   std::thread thread_;
 };

@@ -122,6 +122,27 @@ absl::Status ValidateHello(const v1::Hello& hello) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateGap(const v1::GapNotice& gap, absl::string_view agent_id) {
+  if (gap.agent_id() != agent_id) {
+    return Invalid("gap.agent_id", absl::StrCat("'", gap.agent_id(),
+                                                "' differs from the stream's agent '",
+                                                agent_id, "'"));
+  }
+  if (gap.first_sequence() == 0) return Invalid("gap.first_sequence", "must be >= 1");
+  if (gap.last_sequence() < gap.first_sequence()) {
+    return Invalid("gap.last_sequence", "must be >= first_sequence");
+  }
+  if (gap.last_sequence() - gap.first_sequence() >= kMaxGapSequences) {
+    return Invalid("gap.last_sequence",
+                   absl::StrCat("range of ", gap.last_sequence() - gap.first_sequence() + 1,
+                                " sequences, limit ", kMaxGapSequences));
+  }
+  if (gap.reason().size() > 256) {
+    return Invalid("gap.reason", absl::StrCat(gap.reason().size(), " bytes, limit 256"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateReport(const v1::WindowReport& report,
                             absl::string_view agent_id,
                             const ReportLimits& limits) {
@@ -145,6 +166,10 @@ absl::Status ValidateReport(const v1::WindowReport& report,
     return Invalid("report.window_end",
                    absl::StrCat("window spans ", end - start, " s, limit ",
                                 limits.max_window_seconds, " s"));
+  }
+  if (report.part_count() > 64) {
+    return Invalid("report.part_count",
+                   absl::StrCat(report.part_count(), " parts, limit 64"));
   }
   if (report.part_count() > 1 && report.part_index() >= report.part_count()) {
     return Invalid("report.part_index",

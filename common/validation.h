@@ -34,6 +34,11 @@ absl::Status ValidateReport(const v1::WindowReport& report,
                             absl::string_view agent_id,
                             const ReportLimits& limits);
 
+// A gap notice of the stream's agent: 1 <= first <= last, at most
+// kMaxGapSequences sequences.
+inline constexpr uint64_t kMaxGapSequences = 1'000'000;
+absl::Status ValidateGap(const v1::GapNotice& gap, absl::string_view agent_id);
+
 }  // namespace aims
 
 #endif  // AIMS_COMMON_VALIDATION_H_

@@ -3,6 +3,7 @@
 #include "agent/agent.h"
 
 #include "collector/collector.h"
+#include "common/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -84,6 +85,53 @@ TEST_F(AgentTest, EventsPostedAreStoredOnceAndBadOnesExplained) {
   // Stop closes the open window and drains the spool before returning.
   EXPECT_TRUE(agent.Stop());
   EXPECT_EQ(StoredEvents(), static_cast<uint64_t>(sent));
+}
+
+TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {
+  StartCollector();
+  AgentOptions options = Options();
+  options.max_part_bytes = 4096;
+  Agent agent(options);
+  ASSERT_TRUE(agent.Start().ok());
+  httplib::Client http("127.0.0.1", agent.http_port());
+  // 300 numeric features with spread values: sketches make the report far
+  // larger than one 4 KiB part.
+  std::string body = "[";
+  for (int e = 0; e < 20; ++e) {
+    absl::StrAppend(&body, e ? "," : "", R"({"prediction":1,"features":{)");
+    for (int f = 0; f < 300; ++f) {
+      absl::StrAppend(&body, f ? "," : "", "\"f", f, "\":", (e + 1) * (f + 1) * 1.37);
+    }
+    body += "}}";
+  }
+  body += "]";
+  auto res = http.Post("/v1/events", body, "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_TRUE(agent.Stop());
+  auto stub = v1::QueryService::NewStub(
+      grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+  v1::GetSummariesRequest req;
+  req.mutable_model()->set_name("credit");
+  req.mutable_model()->set_version("v1");
+  req.mutable_model()->set_environment("test");
+  *req.mutable_from() = ToProto(absl::Now() - absl::Hours(1));
+  *req.mutable_to() = ToProto(absl::Now() + absl::Hours(1));
+  grpc::ClientContext ctx;
+  v1::GetSummariesResponse resp;
+  ASSERT_TRUE(stub->GetSummaries(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.buckets_size(), 1);
+  const v1::WindowSummary& w = resp.buckets(0).summary();
+  EXPECT_EQ(w.operational().event_count(), 20u);
+  EXPECT_EQ(w.features_size(), 301);  // 300 + __prediction__
+  EXPECT_GT(resp.buckets(0).summary().ByteSizeLong(), 4 * 4096u);
+  // It really travelled in parts.
+  httplib::Client metrics("127.0.0.1", collector_->http_port());
+  auto page = metrics.Get("/metrics");
+  ASSERT_TRUE(page);
+  const size_t at = page->body.find("\naims_collector_report_parts_total ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GE(std::stod(page->body.substr(at + 36)), 5.0) << page->body.substr(at, 60);
 }
 
 TEST_F(AgentTest, CollectorDownAtStartThenUpDeliversEverything) {

@@ -22,6 +22,9 @@ class GatedStorage : public Storage {
     outcomes->assign(reports.size(), WriteOutcome::kStored);
     return fail_ ? absl::ResourceExhaustedError("disk full") : absl::OkStatus();
   }
+  absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice&, absl::Time) override {
+    return 0;
+  }
   std::vector<v1::ModelInfo> ListModels(const v1::ModelSelector&) const override { return {}; }
   std::vector<v1::AgentInfo> ListAgents(const v1::ModelSelector&) const override { return {}; }
   absl::Status ScanReports(const v1::ModelRef&, absl::Time, absl::Time,

@@ -143,6 +143,113 @@ TEST_F(IngestTest, InvalidReportIsRejectedAndTheStreamGoesOn) {
   EXPECT_EQ(Agents()[0].report_count(), 1u);
 }
 
+TEST_F(IngestTest, GapsAreRecordedAckedAndNeverDoubleCounted) {
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  ASSERT_TRUE(stream->Write(Hello("a1")));
+  v1::IngestResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_TRUE(stream->Write(Report("a1", 1, 5)));
+  ASSERT_TRUE(stream->Write(Report("a1", 2, 5)));
+  auto gap = [](uint64_t first, uint64_t last) {
+    v1::IngestRequest req;
+    req.mutable_gap()->set_agent_id("a1");
+    req.mutable_gap()->set_first_sequence(first);
+    req.mutable_gap()->set_last_sequence(last);
+    req.mutable_gap()->set_reason("spool_full");
+    return req;
+  };
+  ASSERT_TRUE(stream->Write(gap(3, 5)));
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 5));  // the gap is acknowledged
+  ASSERT_TRUE(stream->Write(Report("a1", 6, 5)));
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 6));
+  EXPECT_EQ(Agents()[0].gap_count(), 3u);
+  ASSERT_TRUE(stream->Write(gap(3, 5)));  // resent after a reconnect
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 6));
+  EXPECT_EQ(Agents()[0].gap_count(), 3u);
+  // Widened: 6 is stored, so only 7 is new.
+  ASSERT_TRUE(stream->Write(gap(3, 7)));
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 7));
+  EXPECT_EQ(Agents()[0].gap_count(), 4u);
+  EXPECT_EQ(Agents()[0].durable_sequence(), 7u);
+  // A malformed gap ends the stream with the field named.
+  ASSERT_TRUE(stream->Write(gap(9, 8)));
+  grpc::Status s = Close(stream.get());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "gap.last_sequence: must be >= first_sequence");
+}
+
+TEST_F(IngestTest, RejectedReportIsOnRecordAsAGap) {
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  ASSERT_TRUE(stream->Write(Hello("a1")));
+  v1::IngestResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  v1::IngestRequest bad = Report("a1", 1, 5);
+  bad.mutable_report()->mutable_summary()->add_features()->set_name("");
+  ASSERT_TRUE(stream->Write(bad));
+  std::vector<v1::Rejection> rejections;
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 1, &rejections));
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].field(), "report.summary.features[0].name");
+  EXPECT_TRUE(Close(stream.get()).ok());
+  EXPECT_EQ(Agents()[0].gap_count(), 1u);
+  EXPECT_EQ(Agents()[0].report_count(), 0u);
+}
+
+TEST_F(IngestTest, SplitReportIsReassembledAndStoredOnce) {
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  ASSERT_TRUE(stream->Write(Hello("a1")));
+  v1::IngestResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  const char* names[3][2] = {{"a", "b"}, {"c", "d"}, {"e", "f"}};
+  for (uint32_t part = 0; part < 3; ++part) {
+    v1::IngestRequest req = Report("a1", 1, part == 0 ? 9 : 0);
+    v1::WindowReport* r = req.mutable_report();
+    if (part > 0) r->mutable_summary()->clear_operational();
+    for (const char* name : names[part]) {
+      v1::FeatureSummary* f = r->mutable_summary()->add_features();
+      f->set_name(name);
+      f->set_n(part + 1);
+    }
+    r->set_part_index(part);
+    r->set_part_count(3);
+    // Parts arrive out of order: 2, 0, 1.
+    if (part == 0) continue;
+    ASSERT_TRUE(stream->Write(req));
+    if (part == 2) {
+      v1::IngestRequest first = Report("a1", 1, 9);
+      for (const char* name : names[0]) {
+        v1::FeatureSummary* f = first.mutable_report()->mutable_summary()->add_features();
+        f->set_name(name);
+        f->set_n(1);
+      }
+      first.mutable_report()->set_part_index(0);
+      first.mutable_report()->set_part_count(3);
+      ASSERT_TRUE(stream->Write(first));
+    }
+  }
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 1));
+  EXPECT_TRUE(Close(stream.get()).ok());
+  v1::GetSummariesRequest req;
+  req.mutable_model()->set_name("credit");
+  req.mutable_model()->set_version("v1");
+  req.mutable_model()->set_environment("test");
+  *req.mutable_from() = ToProto(absl::FromUnixSeconds(0));
+  *req.mutable_to() = ToProto(absl::FromUnixSeconds(5000));
+  grpc::ClientContext qctx;
+  v1::GetSummariesResponse summaries;
+  ASSERT_TRUE(query_->GetSummaries(&qctx, req, &summaries).ok());
+  ASSERT_EQ(summaries.buckets_size(), 1);
+  EXPECT_EQ(summaries.buckets(0).report_count(), 1u);
+  const v1::WindowSummary& w = summaries.buckets(0).summary();
+  EXPECT_EQ(w.operational().event_count(), 9u);
+  ASSERT_EQ(w.features_size(), 6);
+  EXPECT_EQ(w.features(5).name(), "f");
+  EXPECT_EQ(w.features(5).n(), 3u);
+}
+
 TEST_F(IngestTest, StreamWithoutHelloFailsWithInvalidArgument) {
   grpc::ClientContext ctx;
   auto stream = ingest_->Report(&ctx);
