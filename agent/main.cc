@@ -14,6 +14,9 @@
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9465",
           "host:port of the intake (POST /v1/events) and of /metrics, "
           "/healthz, /readyz. Loopback by default: the model server is local.");
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:9466",
+          "host:port of the gRPC intake (aims.v1.AgentIntakeService) for "
+          "high-rate model servers; empty disables it.");
 ABSL_FLAG(std::string, collector, "127.0.0.1:4317",
           "gRPC address (host:port) of aims-collector.");
 ABSL_FLAG(std::string, data_dir, "./var/aims-agent",
@@ -37,8 +40,22 @@ ABSL_FLAG(std::string, task, "binary",
           "What the model predicts: binary, multiclass or regression.");
 ABSL_FLAG(std::string, positive_class, "1",
           "Binary tasks: the class that counts as positive (fairness, AUC).");
+ABSL_FLAG(int64_t, spool_max_bytes, 64ll << 20,
+          "Bound of the spool in bytes. When a closed window does not fit, "
+          "--spool_full_policy decides; every dropped window is counted and "
+          "reported to the collector as a gap.");
+ABSL_FLAG(std::string, spool_full_policy, "drop_oldest",
+          "drop_oldest (keep the newest windows) or drop_newest.");
+ABSL_FLAG(int, intake_threads, 4, "HTTP intake worker threads.");
+ABSL_FLAG(int, intake_queue_capacity, 256,
+          "HTTP requests that may wait for a worker; beyond it the intake "
+          "answers 429 with Retry-After (the gRPC intake answers "
+          "RESOURCE_EXHAUSTED beyond --grpc_max_in_flight calls).");
+ABSL_FLAG(int, grpc_max_in_flight, 64,
+          "gRPC intake calls processed at once.");
 ABSL_FLAG(std::string, ports_file, "",
-          "If set, write 'http PORT' here once listening (for port 0).");
+          "If set, write 'http PORT' and 'grpc PORT' here once listening "
+          "(for port 0).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 
 namespace {
@@ -58,7 +75,9 @@ int main(int argc, char** argv) {
       "Send events with: curl -X POST --data-binary @events.json "
       "http://127.0.0.1:9465/v1/events\n"
       "(a JSON array of events or JSON lines; fields in docs/events.md).\n"
-      "SIGTERM/SIGINT: stop accepting, close the window, drain the spool.");
+      "SIGTERM/SIGINT: stop accepting, close the window, drain the spool.\n"
+      "Every flag can also be set as AIMS_<FLAG> in the environment (e.g. "
+      "AIMS_MODEL_NAME) or in --config=FILE; command-line flags win.");
   aims::LogLevel level;
   if (!aims::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     return Usage("--log_level: must be debug, info, warn or error");
@@ -67,6 +86,30 @@ int main(int argc, char** argv) {
 
   aims::agent::AgentOptions options;
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  options.spool_max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
+  if (absl::GetFlag(FLAGS_spool_max_bytes) < (64 << 10)) {
+    return Usage("--spool_max_bytes: must be at least 65536");
+  }
+  const std::string policy = absl::GetFlag(FLAGS_spool_full_policy);
+  if (policy != "drop_oldest" && policy != "drop_newest") {
+    return Usage("--spool_full_policy: must be drop_oldest or drop_newest");
+  }
+  options.spool_drop_newest = policy == "drop_newest";
+  options.intake_threads = absl::GetFlag(FLAGS_intake_threads);
+  if (options.intake_threads < 1 || options.intake_threads > 64) {
+    return Usage("--intake_threads: must be 1..64");
+  }
+  const int queue = absl::GetFlag(FLAGS_intake_queue_capacity);
+  const int in_flight = absl::GetFlag(FLAGS_grpc_max_in_flight);
+  if (queue < 1 || queue > 100000) {
+    return Usage("--intake_queue_capacity: must be 1..100000");
+  }
+  if (in_flight < 1 || in_flight > 10000) {
+    return Usage("--grpc_max_in_flight: must be 1..10000");
+  }
+  options.intake_queue_capacity = queue;
+  options.grpc_max_in_flight = in_flight;
   options.collector = absl::GetFlag(FLAGS_collector);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.model.set_name(absl::GetFlag(FLAGS_model_name));
@@ -102,8 +145,9 @@ int main(int argc, char** argv) {
     aims::LogError("cannot start agent", {{"error", s.message()}});
     return 1;
   }
-  if (absl::Status s = aims::WritePortsFile(absl::GetFlag(FLAGS_ports_file),
-                                            {{"http", agent.http_port()}});
+  if (absl::Status s = aims::WritePortsFile(
+          absl::GetFlag(FLAGS_ports_file),
+          {{"http", agent.http_port()}, {"grpc", agent.grpc_port()}});
       !s.ok()) {
     aims::LogError("cannot write ports file", {{"error", s.message()}});
     return 1;

@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
   aims::ParseCommandLine(argc, argv,
       "stores window reports from aims agents in RocksDB and "
       "serves queries.\n\nUsage: aims-collector [--flag=value ...]\n"
-      "Stops cleanly on SIGTERM or SIGINT. Logs are logfmt lines on stderr.");
+      "Stops cleanly on SIGTERM or SIGINT. Logs are logfmt lines on stderr.\n"
+      "Every flag can also be set as AIMS_<FLAG> in the environment or in "
+      "--config=FILE; command-line flags win.");
   aims::LogLevel level;
   if (!aims::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::cerr << "--log_level: must be debug, info, warn or error\n";
