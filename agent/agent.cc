@@ -133,6 +133,11 @@ absl::Status Agent::Start() {
                              grpc::InsecureServerCredentials(), &grpc_port_);
     builder.RegisterService(intake_.get());
     builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_body_bytes));
+    // Bound gRPC's own buffers too: beyond the quota it refuses calls with
+    // RESOURCE_EXHAUSTED rather than growing the sidecar.
+    grpc::ResourceQuota quota("aims-agent-intake");
+    quota.Resize(4 * options_.max_body_bytes);
+    builder.SetResourceQuota(quota);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
       return absl::UnavailableError(absl::StrCat(

@@ -15,18 +15,7 @@ using testing::ReadPortsFile;
 using testing::RunCommand;
 using testing::Subprocess;
 using testing::WaitFor;
-
-int WaitForPort(const std::string& ports_file, const std::string& name) {
-  int port = 0;
-  WaitFor(
-      [&] {
-        auto ports = ReadPortsFile(ports_file);
-        port = ports.count(name) ? ports[name] : 0;
-        return port != 0;
-      },
-      absl::Seconds(20));
-  return port;
-}
+using testing::WaitForPort;
 
 class WalkingSkeletonTest : public ::testing::Test {
  protected:

@@ -1,6 +1,9 @@
 #include "tests/testing/test_util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -127,6 +130,59 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+int WaitForPort(const std::string& ports_file, const std::string& name) {
+  int port = 0;
+  WaitFor(
+      [&] {
+        auto ports = ReadPortsFile(ports_file);
+        port = ports.count(name) ? ports[name] : 0;
+        return port != 0;
+      },
+      absl::Seconds(20));
+  return port;
+}
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+double MetricValue(const std::string& page, const std::string& series) {
+  size_t pos = 0;
+  while ((pos = page.find(series, pos)) != std::string::npos) {
+    const bool line_start = pos == 0 || page[pos - 1] == '\n';
+    const size_t after = pos + series.size();
+    if (line_start && after < page.size() && page[after] == ' ') {
+      return std::stod(page.substr(after + 1));
+    }
+    pos = after;
+  }
+  return -1;
+}
+
+uint64_t ResidentBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      uint64_t kb = 0;
+      in >> kb;
+      return kb * 1024;
+    }
+    std::string rest;
+    std::getline(in, rest);
+  }
+  return 0;
 }
 
 }  // namespace aims::testing

@@ -60,6 +60,20 @@ std::map<std::string, int> ReadPortsFile(const std::string& path);
 
 std::string ReadFile(const std::string& path);
 
+// Waits up to 20 s for `name` in a ports file; 0 if it never appears.
+int WaitForPort(const std::string& ports_file, const std::string& name);
+
+// A free loopback TCP port (bound and released; fine for tests).
+int FreePort();
+
+// The value of the first sample of `series` (exact name plus optional
+// labels, e.g. `aims_agent_spool_reports` or `x_total{outcome="stored"}`) in
+// a Prometheus text page; -1 if absent.
+double MetricValue(const std::string& page, const std::string& series);
+
+// Resident set size of a process in bytes (from /proc), 0 if unknown.
+uint64_t ResidentBytes(pid_t pid);
+
 }  // namespace aims::testing
 
 #endif  // AIMS_TESTS_TESTING_TEST_UTIL_H_
