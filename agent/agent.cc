@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_metrics.h"
 #include "agent/intake_service.h"
+#include "agent/label_store.h"
 #include "agent/sender.h"
 #include "agent/spool.h"
 #include "agent/windower.h"
@@ -77,8 +78,19 @@ absl::Status Agent::Start() {
     return s;
   }
 
+  LabelStoreOptions label_options;
+  label_options.dir = options_.data_dir;
+  label_options.max_entries = options_.label_store_max_entries;
+  label_options.ttl = options_.label_ttl;
+  absl::StatusOr<std::unique_ptr<LabelStore>> labels =
+      LabelStore::Open(label_options);
+  if (!labels.ok()) return labels.status();
+  labels_ = std::move(*labels);
+
   metrics_ = std::make_unique<AgentMetrics>(
       std::make_shared<prometheus::Registry>());
+  metrics_->label_store_capacity.Set(
+      static_cast<double>(options_.label_store_max_entries));
   windower_ = std::make_unique<Windower>(
       std::make_shared<SummaryConfig>(options_.summary), options_.window,
       clock_);
@@ -104,6 +116,10 @@ absl::Status Agent::Start() {
                                             httplib::Response& res) {
     HandleEvents(req, res);
   });
+  http_->routes().Post("/v1/labels", [this](const httplib::Request& req,
+                                            httplib::Response& res) {
+    HandleLabels(req, res);
+  });
   http_->routes().Get("/healthz", [](const httplib::Request&,
                                      httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
@@ -125,9 +141,15 @@ absl::Status Agent::Start() {
 
   if (!options_.grpc_listen.empty()) {
     intake_ = std::make_unique<IntakeService>(
-        windower_.get(), metrics_.get(), options_.intake.event,
+        metrics_.get(), options_.intake.event,
         options_.intake.max_events_per_batch, options_.grpc_max_in_flight,
-        &accepting_);
+        &accepting_,
+        [this](const std::vector<Event>& events, size_t rejected) {
+          AcceptEvents(events, rejected);
+        },
+        [this](const std::vector<LabelEvent>& labels, size_t rejected) {
+          AcceptLabels(labels, rejected);
+        });
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.grpc_listen,
                              grpc::InsecureServerCredentials(), &grpc_port_);
@@ -163,13 +185,13 @@ absl::Status Agent::Start() {
   return absl::OkStatus();
 }
 
-void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
+bool Agent::Admit(httplib::Response& res) {
   if (!accepting_.load()) {
     metrics_->requests_shutting_down.Increment();
     res.status = 503;
     res.set_header("Retry-After", "1");
     res.set_content(R"({"error":"agent is shutting down"})", "application/json");
-    return;
+    return false;
   }
   // Shed load before parsing: a backlog beyond capacity gets a fast 429.
   if (http_->queue_depth() > options_.intake_queue_capacity) {
@@ -180,37 +202,106 @@ void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
                                  options_.intake_queue_capacity,
                                  R"( requests queued; retry after 1 s"})", "\n"),
                     "application/json");
-    return;
+    return false;
   }
-  EventBatch batch;
-  absl::Status parsed = ParseEventBatch(req.body, options_.intake, &batch);
-  if (!parsed.ok()) {
-    metrics_->requests_bad.Increment();
-    res.status = 400;
-    res.set_content(absl::StrCat(R"({"error":)", JsonString(parsed.message()), "}\n"),
-                    "application/json");
-    return;
-  }
-  windower_->Add(batch.events);
-  if (!batch.errors.empty()) {
-    windower_->CountRejected("malformed", batch.errors.size());
-  }
-  metrics_->events_accepted.Increment(static_cast<double>(batch.events.size()));
-  metrics_->events_rejected.Increment(static_cast<double>(batch.errors.size()));
-  std::string body = absl::StrCat(R"({"accepted":)", batch.events.size(),
-                                  R"(,"rejected":)", batch.errors.size(),
-                                  R"(,"errors":[)");
-  // Report at most 100 errors; the counts above are complete.
-  for (size_t i = 0; i < batch.errors.size() && i < 100; ++i) {
-    const EventError& e = batch.errors[i];
+  return true;
+}
+
+namespace {
+
+// {"accepted":N,"rejected":M,"errors":[...]} with at most 100 errors listed
+// (the counts are complete); 200 on (partial) success, 400 when all failed.
+void Answer(size_t accepted, const std::vector<EventError>& errors,
+            httplib::Response& res) {
+  std::string body = absl::StrCat(R"({"accepted":)", accepted, R"(,"rejected":)",
+                                  errors.size(), R"(,"errors":[)");
+  for (size_t i = 0; i < errors.size() && i < 100; ++i) {
+    const EventError& e = errors[i];
     absl::StrAppend(&body, i ? "," : "", R"({"index":)", e.index,
                     R"(,"field":)", JsonString(e.field), R"(,"reason":)",
                     JsonString(e.reason), "}");
   }
   body += "]}\n";
-  // Partial success is 200 with errors listed; all refused is 400.
-  res.status = batch.events.empty() && !batch.errors.empty() ? 400 : 200;
+  res.status = accepted == 0 && !errors.empty() ? 400 : 200;
   res.set_content(body, "application/json");
+}
+
+void BadBody(const absl::Status& status, httplib::Response& res) {
+  res.status = 400;
+  res.set_content(absl::StrCat(R"({"error":)", JsonString(status.message()), "}\n"),
+                  "application/json");
+}
+
+}  // namespace
+
+void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(res)) return;
+  EventBatch batch;
+  absl::Status parsed = ParseEventBatch(req.body, options_.intake, &batch);
+  if (!parsed.ok()) {
+    metrics_->requests_bad.Increment();
+    BadBody(parsed, res);
+    return;
+  }
+  AcceptEvents(batch.events, batch.errors.size());
+  Answer(batch.events.size(), batch.errors, res);
+}
+
+void Agent::AcceptEvents(const std::vector<Event>& events, size_t rejected) {
+  windower_->Add(events);
+  if (rejected > 0) windower_->CountRejected("malformed", rejected);
+  metrics_->events_accepted.Increment(static_cast<double>(events.size()));
+  metrics_->events_rejected.Increment(static_cast<double>(rejected));
+  // Remember predictions that wait for a delayed label.
+  size_t awaiting = 0;
+  for (const Event& e : events) {
+    if (!e.prediction_id.empty() && !e.label.present()) ++awaiting;
+  }
+  if (awaiting == 0) return;
+  absl::StatusOr<uint64_t> evicted = labels_->Remember(events, clock_->Now());
+  if (!evicted.ok()) {
+    LogError("label store write failed", {{"error", evicted.status().message()}});
+    return;
+  }
+  metrics_->predictions_stored.Increment(static_cast<double>(awaiting));
+  if (*evicted > 0) {
+    metrics_->labels_evicted.Increment(static_cast<double>(*evicted));
+    windower_->CountLabelMisses(0, *evicted);
+  }
+}
+
+void Agent::HandleLabels(const httplib::Request& req, httplib::Response& res) {
+  if (!Admit(res)) return;
+  LabelBatch batch;
+  absl::Status parsed = ParseLabelBatch(req.body, options_.intake, &batch);
+  if (!parsed.ok()) {
+    metrics_->requests_bad.Increment();
+    BadBody(parsed, res);
+    return;
+  }
+  AcceptLabels(batch.labels, batch.errors.size());
+  Answer(batch.labels.size(), batch.errors, res);
+}
+
+size_t Agent::AcceptLabels(const std::vector<LabelEvent>& labels,
+                           size_t rejected) {
+  metrics_->labels_rejected.Increment(static_cast<double>(rejected));
+  std::vector<JoinedLabel> joined;
+  uint64_t unmatched = 0;
+  const absl::Time now = clock_->Now();
+  if (absl::Status s = labels_->Join(labels, now, &joined, &unmatched); !s.ok()) {
+    LogError("label join failed", {{"error", s.message()}});
+    return 0;
+  }
+  const size_t late = windower_->AddJoinedLabels(joined);
+  windower_->CountLabelMisses(unmatched, 0);
+  for (const JoinedLabel& j : joined) {
+    metrics_->label_delay.Observe(absl::ToDoubleSeconds(j.labelled_at - j.predicted_at));
+  }
+  metrics_->labels_matched.Increment(static_cast<double>(joined.size()));
+  metrics_->labels_late.Increment(static_cast<double>(late));
+  metrics_->labels_unmatched.Increment(static_cast<double>(unmatched));
+  return joined.size();
 }
 
 void Agent::SpoolClosed(bool close_open_window) {
@@ -252,6 +343,7 @@ void Agent::RefreshGauges() {
   metrics_->spool_gaps.Set(static_cast<double>(spool_->pending_gaps()));
   metrics_->spool_bytes.Set(static_cast<double>(spool_->pending_bytes()));
   metrics_->intake_queue_depth.Set(static_cast<double>(http_->queue_depth()));
+  metrics_->label_store_entries.Set(static_cast<double>(labels_->size()));
   // Resident pages from /proc/self/statm (second field).
   std::ifstream statm("/proc/self/statm");
   uint64_t size = 0, resident = 0;
@@ -275,6 +367,12 @@ void Agent::TickLoop() {
       }
     }
     SpoolClosed(false);
+    // Predictions past their TTL will not be labelled any more.
+    absl::StatusOr<uint64_t> expired = labels_->Expire(clock_->Now());
+    if (expired.ok() && *expired > 0) {
+      metrics_->labels_evicted.Increment(static_cast<double>(*expired));
+      windower_->CountLabelMisses(0, *expired);
+    }
   }
 }
 
@@ -304,6 +402,7 @@ bool Agent::Stop() {
   grpc_server_.reset();
   intake_.reset();
   windower_.reset();
+  labels_.reset();
   spool_.reset();
   return drained;
 }

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "aims/v1/identity.pb.h"
 #include "common/clock.h"
+#include "common/event.h"
 #include "common/event_json.h"
 #include "common/http_server.h"
 #include "common/window_accumulator.h"
@@ -34,6 +35,7 @@ namespace aims::agent {
 
 struct AgentMetrics;
 class IntakeService;
+class LabelStore;
 class Sender;
 class Spool;
 class Windower;
@@ -60,6 +62,8 @@ struct AgentOptions {
   uint64_t spool_max_bytes = 64ull << 20;
   bool spool_drop_newest = false;
   size_t max_part_bytes = 1 << 20;
+  size_t label_store_max_entries = 1'000'000;
+  absl::Duration label_ttl = absl::Hours(24);
 };
 
 class Agent {
@@ -77,6 +81,12 @@ class Agent {
 
  private:
   void HandleEvents(const httplib::Request& req, httplib::Response& res);
+  void HandleLabels(const httplib::Request& req, httplib::Response& res);
+  // Returns false (and fills `res`) when the intake must refuse the request.
+  bool Admit(httplib::Response& res);
+  // Shared by the HTTP and gRPC intakes.
+  void AcceptEvents(const std::vector<Event>& events, size_t rejected);
+  size_t AcceptLabels(const std::vector<LabelEvent>& labels, size_t rejected);
   void TickLoop();
   void RefreshGauges();
   // Spools every closed window; returns false if a spool write failed.
@@ -86,6 +96,7 @@ class Agent {
   const Clock* clock_;
   std::unique_ptr<AgentMetrics> metrics_;
   std::unique_ptr<Spool> spool_;
+  std::unique_ptr<LabelStore> labels_;
   std::unique_ptr<Windower> windower_;
   std::unique_ptr<Sender> sender_;
   std::unique_ptr<HttpServer> http_;

@@ -19,6 +19,17 @@ prometheus::Family<prometheus::Counter>& Refused(prometheus::Registry& r) {
       .Register(r);
 }
 
+prometheus::Family<prometheus::Counter>& Labels(prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("aims_agent_labels_total")
+      .Help("Delayed labels (POST /v1/labels) by outcome: matched (joined to "
+            "a stored prediction), late (matched, prediction in an earlier "
+            "window), unmatched (unknown or expired prediction id), evicted "
+            "(predictions dropped unlabelled by TTL or capacity), rejected "
+            "(malformed).")
+      .Register(r);
+}
+
 prometheus::Family<prometheus::Counter>& Reports(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("aims_agent_reports_total")
@@ -79,6 +90,30 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
                        "Gap records in the spool, not yet acknowledged.")),
       resident_memory_bytes(Gauge(*reg, "aims_agent_resident_memory_bytes",
                                   "Resident set size of the agent process.")),
+      labels_matched(Labels(*reg).Add({{"outcome", "matched"}})),
+      labels_late(Labels(*reg).Add({{"outcome", "late"}})),
+      labels_unmatched(Labels(*reg).Add({{"outcome", "unmatched"}})),
+      labels_evicted(Labels(*reg).Add({{"outcome", "evicted"}})),
+      labels_rejected(Labels(*reg).Add({{"outcome", "rejected"}})),
+      predictions_stored(Counter(*reg, "aims_agent_predictions_awaiting_label_total",
+                                 "Predictions with a prediction_id and no "
+                                 "inline label, remembered for a delayed "
+                                 "label. Label coverage = "
+                                 "aims_agent_labels_total{outcome=\"matched\"} / "
+                                 "this.")),
+      label_delay(prometheus::BuildHistogram()
+                      .Name("aims_agent_label_delay_seconds")
+                      .Help("Time from a prediction to its delayed label, on "
+                            "the agent's clock.")
+                      .Register(*reg)
+                      .Add({}, prometheus::Histogram::BucketBoundaries{
+                                   1, 10, 60, 300, 900, 3600, 4 * 3600,
+                                   12 * 3600, 86400, 7 * 86400})),
+      label_store_entries(Gauge(*reg, "aims_agent_label_store_entries",
+                                "Predictions waiting for their label.")),
+      label_store_capacity(Gauge(*reg, "aims_agent_label_store_capacity",
+                                 "Bound of the label join store "
+                                 "(--label_store_max_entries).")),
       reconnects(Counter(*reg, "aims_agent_reconnects_total",
                          "Ingest streams opened after the first.")),
       connected(Gauge(*reg, "aims_agent_connected",

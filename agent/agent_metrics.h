@@ -34,6 +34,15 @@ struct AgentMetrics {
   prometheus::Gauge& spool_capacity_bytes;
   prometheus::Gauge& spool_gaps;
   prometheus::Gauge& resident_memory_bytes;
+  prometheus::Counter& labels_matched;
+  prometheus::Counter& labels_late;
+  prometheus::Counter& labels_unmatched;
+  prometheus::Counter& labels_evicted;
+  prometheus::Counter& labels_rejected;
+  prometheus::Counter& predictions_stored;
+  prometheus::Histogram& label_delay;
+  prometheus::Gauge& label_store_entries;
+  prometheus::Gauge& label_store_capacity;
   prometheus::Counter& reconnects;
   prometheus::Gauge& connected;
   prometheus::Gauge& spool_reports;

@@ -1,6 +1,7 @@
 // IntakeService: the agent's localhost gRPC intake (aims.v1.AgentIntakeService)
-// for high-rate model servers. Each valid event goes to the same windower as
-// the HTTP intake; each invalid one gets an ItemError (index, field, reason).
+// for high-rate model servers. Valid events and labels go to the same place
+// as the HTTP intake's (the callbacks); each invalid one gets an ItemError
+// (index, field, reason).
 //
 // Backpressure: at most `max_in_flight` calls are processed at once; beyond
 // that a call is answered RESOURCE_EXHAUSTED at once (retry after a pause),
@@ -15,29 +16,45 @@
 
 #include "aims/v1/event.grpc.pb.h"
 #include "agent/agent_metrics.h"
-#include "agent/windower.h"
 #include "common/event.h"
 
 namespace aims::agent {
 
 class IntakeService final : public v1::AgentIntakeService::CallbackService {
  public:
-  IntakeService(Windower* windower, AgentMetrics* metrics, EventLimits limits,
+  using AcceptEvents =
+      std::function<void(const std::vector<Event>&, size_t rejected)>;
+  using AcceptLabels =
+      std::function<void(const std::vector<LabelEvent>&, size_t rejected)>;
+
+  IntakeService(AgentMetrics* metrics, EventLimits limits,
                 size_t max_events_per_call, size_t max_in_flight,
-                const std::atomic<bool>* accepting);
+                const std::atomic<bool>* accepting, AcceptEvents accept_events,
+                AcceptLabels accept_labels);
 
   grpc::ServerUnaryReactor* SubmitEvents(
       grpc::CallbackServerContext* context,
       const v1::SubmitEventsRequest* request,
       v1::SubmitResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitLabels(
+      grpc::CallbackServerContext* context,
+      const v1::SubmitLabelsRequest* request,
+      v1::SubmitResponse* response) override;
 
  private:
-  Windower* const windower_;
+  // Admission: shutting down, busy, or too many items; nullptr when admitted
+  // (the caller must call Release()).
+  grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
+                                   int items);
+  void Release() { in_flight_.fetch_sub(1); }
+
   AgentMetrics* const metrics_;
   const EventLimits limits_;
   const size_t max_events_per_call_;
   const size_t max_in_flight_;
   const std::atomic<bool>* const accepting_;
+  const AcceptEvents accept_events_;
+  const AcceptLabels accept_labels_;
   std::atomic<size_t> in_flight_{0};
 };
 

@@ -53,6 +53,12 @@ ABSL_FLAG(int, intake_queue_capacity, 256,
           "RESOURCE_EXHAUSTED beyond --grpc_max_in_flight calls).");
 ABSL_FLAG(int, grpc_max_in_flight, 64,
           "gRPC intake calls processed at once.");
+ABSL_FLAG(int64_t, label_store_max_entries, 1'000'000,
+          "Predictions (with a prediction_id and no inline label) kept for a "
+          "delayed label (POST /v1/labels); beyond it the oldest are evicted "
+          "and counted.");
+ABSL_FLAG(absl::Duration, label_ttl, absl::Hours(24),
+          "How long a prediction waits for its label before it is evicted.");
 ABSL_FLAG(std::string, ports_file, "",
           "If set, write 'http PORT' and 'grpc PORT' here once listening "
           "(for port 0).");
@@ -109,6 +115,15 @@ int main(int argc, char** argv) {
     return Usage("--grpc_max_in_flight: must be 1..10000");
   }
   options.intake_queue_capacity = queue;
+  const int64_t label_entries = absl::GetFlag(FLAGS_label_store_max_entries);
+  if (label_entries < 1 || label_entries > 100'000'000) {
+    return Usage("--label_store_max_entries: must be 1..100000000");
+  }
+  options.label_store_max_entries = label_entries;
+  options.label_ttl = absl::GetFlag(FLAGS_label_ttl);
+  if (options.label_ttl < absl::Seconds(1)) {
+    return Usage("--label_ttl: must be at least 1s");
+  }
   options.grpc_max_in_flight = in_flight;
   options.collector = absl::GetFlag(FLAGS_collector);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);

@@ -19,11 +19,11 @@ absl::Time Windower::AlignedStart(absl::Time now) const {
 
 std::optional<ClosedWindow> Windower::TakeLocked(absl::Time end) {
   std::optional<ClosedWindow> out;
-  if (open_.acc->event_count() > 0 || open_.rejected > 0) {
+  if (open_.acc->event_count() > 0 || open_.other_activity > 0) {
     out = ClosedWindow{open_.start, end, open_.acc->Build()};
   }
   open_.acc = std::make_unique<WindowAccumulator>(config_);
-  open_.rejected = 0;
+  open_.other_activity = 0;
   return out;
 }
 
@@ -44,7 +44,28 @@ void Windower::CountRejected(absl::string_view reason, uint64_t n) {
   absl::MutexLock lock(&mu_);
   RollLocked(clock_->Now());
   open_.acc->CountRejected(reason, n);
-  open_.rejected += n;
+  open_.other_activity += n;
+}
+
+size_t Windower::AddJoinedLabels(const std::vector<JoinedLabel>& labels) {
+  absl::MutexLock lock(&mu_);
+  RollLocked(clock_->Now());
+  size_t late = 0;
+  for (const JoinedLabel& j : labels) {
+    const bool is_late = j.predicted_at < open_.start;
+    late += is_late;
+    open_.acc->AddJoinedLabel(j.event, j.labelled_at - j.predicted_at, is_late);
+  }
+  open_.other_activity += labels.size();
+  return late;
+}
+
+void Windower::CountLabelMisses(uint64_t unmatched, uint64_t evicted) {
+  if (unmatched + evicted == 0) return;
+  absl::MutexLock lock(&mu_);
+  RollLocked(clock_->Now());
+  open_.acc->CountLabelMisses(unmatched, evicted);
+  open_.other_activity += unmatched + evicted;
 }
 
 std::optional<ClosedWindow> Windower::CloseIfDue() {

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "agent/label_store.h"
 #include "common/window_accumulator.h"
 
 namespace aims::agent {
@@ -37,9 +38,15 @@ class Windower {
   // Adds events to the window open now (closing an expired one first).
   void Add(const std::vector<Event>& events);
   void CountRejected(absl::string_view reason, uint64_t n);
+  // Folds delayed labels into the open window (late when their prediction
+  // arrived before it opened), and counts labels that found no prediction
+  // and predictions evicted unlabelled.
+  // Returns how many were late.
+  size_t AddJoinedLabels(const std::vector<JoinedLabel>& labels);
+  void CountLabelMisses(uint64_t unmatched, uint64_t evicted);
 
   // Closes the open window if its end has passed; returns it unless it was
-  // empty (no events and nothing rejected).
+  // empty (no events, rejections or labels).
   std::optional<ClosedWindow> CloseIfDue();
   // Closes the open window now, whatever its end (shutdown); [start, now).
   std::optional<ClosedWindow> CloseNow();
@@ -51,7 +58,8 @@ class Windower {
     absl::Time start;
     absl::Time end;
     std::unique_ptr<WindowAccumulator> acc;
-    uint64_t rejected = 0;
+    // Anything besides accepted events: rejections, labels, misses.
+    uint64_t other_activity = 0;
   };
   void RollLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<ClosedWindow> TakeLocked(absl::Time end)

@@ -52,6 +52,14 @@ struct Event {
   bool error = false;
 };
 
+// A ground-truth label that arrives after its prediction (POST /v1/labels).
+struct LabelEvent {
+  std::string prediction_id;
+  Outcome label;
+  // InfinitePast: not given (the agent uses the arrival time).
+  absl::Time timestamp = absl::InfinitePast();
+};
+
 // Limits on one event; each is checked with an error naming it.
 struct EventLimits {
   size_t max_features = 1000;

@@ -1,6 +1,7 @@
 #include "common/event_json.h"
 
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -89,6 +90,28 @@ bool ReadOutcome(absl::string_view field, const element& e, Outcome* out,
   return false;
 }
 
+bool ReadTimestamp(const element& v, absl::Time* out, Reject* reject) {
+  if (IsNumber(v)) {
+    const double secs = NumberOf(v);
+    if (!std::isfinite(secs) || secs < 0 || secs > 1e11) {
+      *reject = {"timestamp", "must be unix seconds between 0 and 1e11"};
+      return false;
+    }
+    *out = absl::FromUnixMicros(static_cast<int64_t>(secs * 1e6));
+    return true;
+  }
+  if (v.type() == element_type::STRING) {
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, StrOf(v), out, &err)) {
+      *reject = {"timestamp", absl::StrCat("not RFC 3339: ", err)};
+      return false;
+    }
+    return true;
+  }
+  *reject = WrongType("timestamp", "number or RFC 3339 string", v);
+  return false;
+}
+
 bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
                Reject* reject) {
   object obj;
@@ -114,26 +137,7 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
         return false;
       }
     } else if (key == "timestamp") {
-      if (IsNumber(v)) {
-        const double secs = NumberOf(v);
-        if (!std::isfinite(secs) || secs < 0 || secs > 1e11) {
-          *reject = {"timestamp",
-                     "must be unix seconds between 0 and 1e11"};
-          return false;
-        }
-        ev->timestamp = absl::FromUnixMicros(static_cast<int64_t>(secs * 1e6));
-      } else if (v.type() == element_type::STRING) {
-        std::string err;
-        if (!absl::ParseTime(absl::RFC3339_full,
-                             StrOf(v),
-                             &ev->timestamp, &err)) {
-          *reject = {"timestamp", absl::StrCat("not RFC 3339: ", err)};
-          return false;
-        }
-      } else {
-        *reject = WrongType("timestamp", "number or RFC 3339 string", v);
-        return false;
-      }
+      if (!ReadTimestamp(v, &ev->timestamp, reject)) return false;
     } else if (key == "features") {
       object features;
       if (v.get_object().get(features) != simdjson::SUCCESS) {
@@ -243,30 +247,70 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
   return true;
 }
 
-void AddEvent(const element& e, size_t index, const JsonIntakeLimits& limits,
-              EventBatch* out) {
-  Event ev;
-  Reject reject;
-  if (ReadEvent(e, limits, &ev, &reject)) {
-    out->events.push_back(std::move(ev));
-  } else {
-    out->errors.push_back({index, reject.field, reject.reason});
+bool ReadLabel(const element& e, const JsonIntakeLimits& limits,
+               LabelEvent* label, Reject* reject) {
+  object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS) {
+    *reject = WrongType("", "object", e);
+    return false;
   }
+  for (auto field : obj) {
+    const std::string_view key = field.key;
+    const element& v = field.value;
+    if (key == "prediction_id") {
+      if (v.type() == element_type::STRING) {
+        label->prediction_id = StrOf(v);
+      } else if (v.type() == element_type::INT64) {
+        label->prediction_id = absl::StrCat(int64_t(v.get_int64()));
+      } else if (v.type() == element_type::UINT64) {
+        label->prediction_id = absl::StrCat(uint64_t(v.get_uint64()));
+      } else {
+        *reject = WrongType("prediction_id", "string", v);
+        return false;
+      }
+    } else if (key == "label") {
+      if (!ReadOutcome("label", v, &label->label, reject)) return false;
+    } else if (key == "timestamp") {
+      if (!ReadTimestamp(v, &label->timestamp, reject)) return false;
+    } else {
+      *reject = {std::string(key), "unknown field (see docs/events.md)"};
+      return false;
+    }
+  }
+  if (label->prediction_id.empty()) {
+    *reject = {"prediction_id", "required"};
+    return false;
+  }
+  if (label->prediction_id.size() > limits.event.max_prediction_id_bytes) {
+    *reject = {"prediction_id",
+               absl::StrCat("is ", label->prediction_id.size(), " bytes, limit ",
+                            limits.event.max_prediction_id_bytes)};
+    return false;
+  }
+  if (!label->label.present()) {
+    *reject = {"label", "required"};
+    return false;
+  }
+  if (label->label.kind == Outcome::Kind::kNumber && !std::isfinite(label->label.number)) {
+    *reject = {"label", "must be finite"};
+    return false;
+  }
+  return true;
 }
 
-}  // namespace
-
-absl::Status ParseEventBatch(absl::string_view body,
-                             const JsonIntakeLimits& limits, EventBatch* out) {
-  out->events.clear();
-  out->errors.clear();
+// Calls `item` for each element of a JSON array, single object or JSON
+// lines body; a line that is not JSON is reported through `broken`.
+absl::Status ForEachItem(
+    absl::string_view body, size_t max_items,
+    const std::function<void(const element&, size_t)>& item,
+    const std::function<void(size_t, std::string)>& broken) {
   size_t start = 0;
   while (start < body.size() && std::isspace(static_cast<unsigned char>(body[start]))) {
     ++start;
   }
   if (start == body.size()) {
-    return absl::InvalidArgumentError("body: empty; send a JSON array of "
-                                      "events or JSON lines");
+    return absl::InvalidArgumentError(
+        "body: empty; send a JSON array or JSON lines");
   }
   simdjson::dom::parser parser;
   if (body[start] == '[') {
@@ -279,17 +323,15 @@ absl::Status ParseEventBatch(absl::string_view body,
     if (doc.get_array().get(array) != simdjson::SUCCESS) {
       return absl::InvalidArgumentError("body: expected a JSON array");
     }
-    if (array.size() > limits.max_events_per_batch) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("body: ", array.size(), " events, limit ",
-                       limits.max_events_per_batch, " per request"));
+    if (array.size() > max_items) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "body: ", array.size(), " items, limit ", max_items, " per request"));
     }
-    out->events.reserve(array.size());
     size_t index = 0;
-    for (element e : array) AddEvent(e, index++, limits, out);
+    for (element e : array) item(e, index++);
     return absl::OkStatus();
   }
-  // JSON lines (a single object is one line). A broken line is that event's
+  // JSON lines (a single object is one line). A broken line is that item's
   // error; the other lines still count.
   size_t index = 0;
   size_t pos = start;
@@ -304,21 +346,61 @@ absl::Status ParseEventBatch(absl::string_view body,
       ++first;
     }
     if (first == line.size()) continue;
-    if (index >= limits.max_events_per_batch) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("body: more than ", limits.max_events_per_batch,
-                       " events, limit per request"));
+    if (index >= max_items) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "body: more than ", max_items, " items, limit per request"));
     }
     element doc;
     if (auto err = parser.parse(line.data(), line.size()).get(doc); err) {
-      out->errors.push_back({index, "", absl::StrCat("not valid JSON: ",
-                                                     simdjson::error_message(err))});
+      broken(index, absl::StrCat("not valid JSON: ", simdjson::error_message(err)));
     } else {
-      AddEvent(doc, index, limits, out);
+      item(doc, index);
     }
     ++index;
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ParseEventBatch(absl::string_view body,
+                             const JsonIntakeLimits& limits, EventBatch* out) {
+  out->events.clear();
+  out->errors.clear();
+  return ForEachItem(
+      body, limits.max_events_per_batch,
+      [&](const element& e, size_t index) {
+        Event ev;
+        Reject reject;
+        if (ReadEvent(e, limits, &ev, &reject)) {
+          out->events.push_back(std::move(ev));
+        } else {
+          out->errors.push_back({index, reject.field, reject.reason});
+        }
+      },
+      [&](size_t index, std::string reason) {
+        out->errors.push_back({index, "", std::move(reason)});
+      });
+}
+
+absl::Status ParseLabelBatch(absl::string_view body,
+                             const JsonIntakeLimits& limits, LabelBatch* out) {
+  out->labels.clear();
+  out->errors.clear();
+  return ForEachItem(
+      body, limits.max_events_per_batch,
+      [&](const element& e, size_t index) {
+        LabelEvent label;
+        Reject reject;
+        if (ReadLabel(e, limits, &label, &reject)) {
+          out->labels.push_back(std::move(label));
+        } else {
+          out->errors.push_back({index, reject.field, reject.reason});
+        }
+      },
+      [&](size_t index, std::string reason) {
+        out->errors.push_back({index, "", std::move(reason)});
+      });
 }
 
 }  // namespace aims

@@ -22,6 +22,11 @@ struct EventBatch {
   std::vector<EventError> errors;
 };
 
+struct LabelBatch {
+  std::vector<LabelEvent> labels;
+  std::vector<EventError> errors;
+};
+
 struct JsonIntakeLimits {
   EventLimits event;
   // Events (valid or not) in one body.
@@ -32,6 +37,11 @@ struct JsonIntakeLimits {
 // with a syntax error, too many events); per-event problems go to `errors`.
 absl::Status ParseEventBatch(absl::string_view body,
                              const JsonIntakeLimits& limits, EventBatch* out);
+
+// The same for POST /v1/labels: items {"prediction_id", "label",
+// optional "timestamp"}.
+absl::Status ParseLabelBatch(absl::string_view body,
+                             const JsonIntakeLimits& limits, LabelBatch* out);
 
 }  // namespace aims
 

@@ -17,7 +17,8 @@ size_t NumericBin(const google::protobuf::RepeatedField<double>& edges,
 
 WindowAccumulator::WindowAccumulator(std::shared_ptr<const SummaryConfig> config)
     : config_(std::move(config)),
-      latency_(config_->sketch_relative_accuracy) {
+      latency_(config_->sketch_relative_accuracy),
+      label_delay_(config_->sketch_relative_accuracy) {
   if (config_->profile) {
     for (int i = 0; i < 2; ++i) {
       score_by_label_[i].assign(config_->profile->score_edges_size() + 1, 0);
@@ -184,7 +185,8 @@ void WindowAccumulator::AddPerformance(const Event& event) {
   }
 }
 
-void WindowAccumulator::AddFairness(const Event& event) {
+void WindowAccumulator::AddFairness(const Event& event, bool selection,
+                                    bool outcome) {
   if (event.attributes.empty()) return;
   const std::string predicted = PredictedClass(event);
   const bool predicted_positive = predicted == config_->positive_class;
@@ -205,9 +207,11 @@ void WindowAccumulator::AddFairness(const Event& event) {
                .first;
     }
     GroupState& g = it->second;
-    ++g.n;
-    if (predicted_positive) ++g.predicted_positive;
-    if (labelled && !predicted.empty()) {
+    if (selection) {
+      ++g.n;
+      if (predicted_positive) ++g.predicted_positive;
+    }
+    if (outcome && labelled && !predicted.empty()) {
       ++g.labelled;
       if (predicted_positive && actual_positive) ++g.tp;
       if (predicted_positive && !actual_positive) ++g.fp;
@@ -248,7 +252,21 @@ void WindowAccumulator::Add(const Event& event) {
     }
   }
   AddPerformance(event);
-  AddFairness(event);
+  AddFairness(event, /*selection=*/true, /*outcome=*/true);
+}
+
+void WindowAccumulator::AddJoinedLabel(const Event& joined,
+                                       absl::Duration delay, bool late) {
+  ++labels_matched_;
+  if (late) ++labels_late_;
+  label_delay_.Add(absl::ToDoubleSeconds(delay));
+  AddPerformance(joined);
+  AddFairness(joined, /*selection=*/false, /*outcome=*/true);
+}
+
+void WindowAccumulator::CountLabelMisses(uint64_t unmatched, uint64_t evicted) {
+  labels_unmatched_ += unmatched;
+  labels_evicted_ += evicted;
 }
 
 void WindowAccumulator::CountRejected(absl::string_view reason, uint64_t n) {
@@ -262,6 +280,11 @@ v1::WindowSummary WindowAccumulator::Build() const {
   op->set_event_count(event_count_);
   op->set_error_count(error_count_);
   if (!latency_.empty()) latency_.ToProto(op->mutable_latency_seconds());
+  op->set_labels_matched(labels_matched_);
+  op->set_labels_late(labels_late_);
+  op->set_labels_unmatched(labels_unmatched_);
+  op->set_labels_evicted(labels_evicted_);
+  if (!label_delay_.empty()) label_delay_.ToProto(op->mutable_label_delay_seconds());
   for (const auto& [reason, n] : rejected_) {
     (*op->mutable_rejected_by_reason())[reason] = n;
   }

@@ -51,6 +51,13 @@ class WindowAccumulator {
   void Add(const Event& event);
   // Counts events refused at intake for `reason` in this window.
   void CountRejected(absl::string_view reason, uint64_t n);
+  // Folds a delayed label joined to its stored prediction: `joined` carries
+  // the prediction, score, attributes and the label. Only performance and
+  // fairness outcome counts change (the event itself was counted when it
+  // arrived). `late`: the prediction was in an earlier window.
+  void AddJoinedLabel(const Event& joined, absl::Duration delay, bool late);
+  // Labels that found no prediction, and predictions evicted unlabelled.
+  void CountLabelMisses(uint64_t unmatched, uint64_t evicted);
 
   uint64_t event_count() const { return event_count_; }
   // The summary so far, with features, attributes and groups sorted by name.
@@ -83,7 +90,9 @@ class WindowAccumulator {
   void AddFeatureValue(FeatureState* f, const FeatureValue& v);
   size_t ClassIndex(const std::string& label);
   void AddPerformance(const Event& event);
-  void AddFairness(const Event& event);
+  // `selection`: count the event in n / predicted_positive; `outcome`:
+  // count its label in the confusion counts.
+  void AddFairness(const Event& event, bool selection, bool outcome);
   // The event's predicted class, or "" when it has none.
   std::string PredictedClass(const Event& event) const;
 
@@ -91,6 +100,9 @@ class WindowAccumulator {
   uint64_t event_count_ = 0;
   uint64_t error_count_ = 0;
   QuantileSketch latency_;
+  uint64_t labels_matched_ = 0, labels_late_ = 0;
+  uint64_t labels_unmatched_ = 0, labels_evicted_ = 0;
+  QuantileSketch label_delay_;
   absl::flat_hash_map<std::string, uint64_t> rejected_;
   absl::flat_hash_map<std::string, FeatureState> features_;
   absl::flat_hash_map<std::string, GroupMap> attributes_;

@@ -87,6 +87,72 @@ TEST_F(AgentTest, EventsPostedAreStoredOnceAndBadOnesExplained) {
   EXPECT_EQ(StoredEvents(), static_cast<uint64_t>(sent));
 }
 
+TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
+  StartCollector();
+  Agent agent(Options());
+  ASSERT_TRUE(agent.Start().ok());
+  httplib::Client http("127.0.0.1", agent.http_port());
+  std::string events = "[";
+  for (int i = 0; i < 10; ++i) {
+    absl::StrAppend(&events, i ? "," : "", R"({"prediction_id":"p)", i,
+                    R"(","prediction":)", i % 2, R"(,"score":)", i % 2 ? 0.9 : 0.1,
+                    R"(,"attributes":{"gender":")", i < 5 ? "f" : "m", R"("}})");
+  }
+  events += "]";
+  auto res = http.Post("/v1/events", events, "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  // Labels for p0..p5 (all true class 1), one unknown id, one malformed.
+  std::string labels;
+  for (int i = 0; i < 6; ++i) {
+    absl::StrAppend(&labels, R"({"prediction_id":"p)", i, R"(","label":1})", "\n");
+  }
+  labels += R"({"prediction_id":"nope","label":1})" "\n" R"({"label":1})" "\n";
+  res = http.Post("/v1/labels", labels, "application/x-ndjson");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find(R"("accepted":7,"rejected":1)"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find(R"("field":"prediction_id","reason":"required")"),
+            std::string::npos)
+      << res->body;
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(testing::MetricValue(metrics->body, R"(aims_agent_labels_total{outcome="matched"})"), 6);
+  EXPECT_EQ(testing::MetricValue(metrics->body, R"(aims_agent_labels_total{outcome="unmatched"})"), 1);
+  EXPECT_EQ(testing::MetricValue(metrics->body, "aims_agent_label_store_entries"), 4);
+  EXPECT_TRUE(agent.Stop());
+
+  auto stub = v1::QueryService::NewStub(
+      grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+  v1::GetSummariesRequest req;
+  req.mutable_model()->set_name("credit");
+  req.mutable_model()->set_version("v1");
+  req.mutable_model()->set_environment("test");
+  *req.mutable_from() = ToProto(absl::Now() - absl::Hours(1));
+  *req.mutable_to() = ToProto(absl::Now() + absl::Hours(1));
+  grpc::ClientContext ctx;
+  v1::GetSummariesResponse resp;
+  ASSERT_TRUE(stub->GetSummaries(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.buckets_size(), 1);
+  const v1::WindowSummary& w = resp.buckets(0).summary();
+  EXPECT_EQ(w.operational().event_count(), 10u);
+  EXPECT_EQ(w.operational().labels_matched(), 6u);
+  EXPECT_EQ(w.operational().labels_unmatched(), 1u);
+  EXPECT_EQ(w.operational().label_delay_seconds().count(), 6u);
+  EXPECT_EQ(w.performance().labelled_count(), 6u);
+  // p1, p3, p5 predicted 1 (TP); p0, p2, p4 predicted 0 (FN); f = p0..p4.
+  ASSERT_EQ(w.attributes_size(), 1);
+  const v1::GroupCounts& f = w.attributes(0).groups(0);
+  EXPECT_EQ(f.group(), "f");
+  EXPECT_EQ(f.n(), 5u);
+  EXPECT_EQ(f.labelled(), 5u);
+  EXPECT_EQ(f.true_positive(), 2u);
+  EXPECT_EQ(f.false_negative(), 3u);
+  const v1::GroupCounts& m = w.attributes(0).groups(1);
+  EXPECT_EQ(m.labelled(), 1u);
+  EXPECT_EQ(m.true_positive(), 1u);
+}
+
 TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {
   StartCollector();
   AgentOptions options = Options();

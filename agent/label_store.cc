@@ -1,0 +1,205 @@
+#include "agent/label_store.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "aims/v1/event.pb.h"
+#include "common/time_util.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace aims::agent {
+namespace {
+
+// "p" + prediction_id -> InferenceEvent (prediction, score, attributes,
+// timestamp = arrival). "t" + big-endian arrival nanos + prediction_id -> ""
+// orders entries for expiry and eviction.
+std::string PredictionKey(absl::string_view id) { return absl::StrCat("p", id); }
+
+std::string OrderKey(absl::Time at, absl::string_view id) {
+  std::string key = "t";
+  const uint64_t nanos = static_cast<uint64_t>(absl::ToUnixNanos(at));
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((nanos >> shift) & 0xff));
+  }
+  key.append(id.data(), id.size());
+  return key;
+}
+
+absl::Time OrderTime(const rocksdb::Slice& key) {
+  uint64_t nanos = 0;
+  for (int i = 1; i <= 8; ++i) nanos = (nanos << 8) | static_cast<uint8_t>(key[i]);
+  return absl::FromUnixNanos(static_cast<int64_t>(nanos));
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string msg = absl::StrCat("label store ", what, ": ", s.ToString());
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+  return absl::UnavailableError(msg);
+}
+
+void ToOutcome(const Outcome& in, v1::Outcome* out) {
+  if (in.kind == Outcome::Kind::kClass) out->set_class_label(in.class_label);
+  if (in.kind == Outcome::Kind::kNumber) out->set_number(in.number);
+}
+
+Outcome FromOutcome(const v1::Outcome& in) {
+  Outcome out;
+  if (in.value_case() == v1::Outcome::kClassLabel) {
+    out.kind = Outcome::Kind::kClass;
+    out.class_label = in.class_label();
+  } else if (in.value_case() == v1::Outcome::kNumber) {
+    out.kind = Outcome::Kind::kNumber;
+    out.number = in.number();
+  }
+  return out;
+}
+
+}  // namespace
+
+LabelStore::LabelStore(LabelStoreOptions options) : options_(std::move(options)) {}
+
+LabelStore::~LabelStore() {
+  if (db_) db_->Close();
+}
+
+absl::StatusOr<std::unique_ptr<LabelStore>> LabelStore::Open(
+    const LabelStoreOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.write_buffer_size = 4 << 20;
+  db_options.max_write_buffer_number = 2;
+  db_options.max_background_jobs = 1;
+  db_options.keep_log_file_num = 2;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir + "/labels", &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", options.dir, "/labels"));
+  std::unique_ptr<LabelStore> store(new LabelStore(options));
+  store->db_.reset(raw);
+  if (absl::Status st = store->Load(); !st.ok()) return st;
+  return store;
+}
+
+absl::Status LabelStore::Load() {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next()) ++size_;
+  return FromRocks(it->status(), "scan");
+}
+
+absl::StatusOr<uint64_t> LabelStore::EvictLocked(size_t keep_below,
+                                                 absl::Time cutoff) {
+  uint64_t evicted = 0;
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("t"); it->Valid() && it->key().starts_with("t"); it->Next()) {
+    const bool too_many = size_ - evicted > keep_below;
+    const absl::Time at = OrderTime(it->key());
+    if (!too_many && at >= cutoff) break;
+    const std::string id = it->key().ToString().substr(9);
+    batch.Delete(it->key());
+    // The prediction may have been replaced (same id, later arrival): only
+    // an entry that this order key describes counts as evicted.
+    std::string value;
+    if (db_->Get(rocksdb::ReadOptions(), PredictionKey(id), &value).ok()) {
+      v1::InferenceEvent stored;
+      if (stored.ParseFromString(value) && FromProto(stored.timestamp()) == at) {
+        batch.Delete(PredictionKey(id));
+        ++evicted;
+      }
+    }
+  }
+  if (batch.Count() == 0) return 0;
+  if (absl::Status s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "evict");
+      !s.ok()) {
+    return s;
+  }
+  size_ -= evicted;
+  return evicted;
+}
+
+absl::StatusOr<uint64_t> LabelStore::Remember(const std::vector<Event>& events,
+                                              absl::Time arrived) {
+  absl::MutexLock lock(&mu_);
+  rocksdb::WriteBatch batch;
+  size_t added = 0;
+  for (const Event& e : events) {
+    if (e.prediction_id.empty() || e.label.present()) continue;
+    v1::InferenceEvent stored;
+    ToOutcome(e.prediction, stored.mutable_prediction());
+    if (e.score) stored.set_score(*e.score);
+    for (const auto& [k, v] : e.attributes) (*stored.mutable_attributes())[k] = v;
+    *stored.mutable_timestamp() = ToProto(arrived);
+    std::string existing;
+    const bool replaces =
+        db_->Get(rocksdb::ReadOptions(), PredictionKey(e.prediction_id), &existing).ok();
+    batch.Put(PredictionKey(e.prediction_id), stored.SerializeAsString());
+    batch.Put(OrderKey(arrived, e.prediction_id), "");
+    if (!replaces) ++added;
+  }
+  if (batch.Count() == 0) return 0;
+  if (absl::Status s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write");
+      !s.ok()) {
+    return s;
+  }
+  size_ += added;
+  if (size_ <= options_.max_entries) return 0;
+  return EvictLocked(options_.max_entries, absl::InfinitePast());
+}
+
+absl::Status LabelStore::Join(const std::vector<LabelEvent>& labels,
+                              absl::Time now, std::vector<JoinedLabel>* joined,
+                              uint64_t* unmatched) {
+  absl::MutexLock lock(&mu_);
+  *unmatched = 0;
+  rocksdb::WriteBatch batch;
+  absl::flat_hash_set<std::string> seen;  // a batch may repeat an id
+  for (const LabelEvent& label : labels) {
+    if (!seen.insert(label.prediction_id).second) {
+      ++*unmatched;
+      continue;
+    }
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), PredictionKey(label.prediction_id), &value);
+    v1::InferenceEvent stored;
+    if (s.IsNotFound() || (s.ok() && !stored.ParseFromString(value))) {
+      ++*unmatched;
+      continue;
+    }
+    if (!s.ok()) return FromRocks(s, "read");
+    JoinedLabel j;
+    j.predicted_at = FromProto(stored.timestamp());
+    // Both ends on the agent's clock: model servers' clocks may differ.
+    j.labelled_at = now;
+    j.event.prediction_id = label.prediction_id;
+    j.event.prediction = FromOutcome(stored.prediction());
+    if (stored.has_score()) j.event.score = stored.score();
+    for (const auto& [k, v] : stored.attributes()) j.event.attributes.emplace_back(k, v);
+    std::sort(j.event.attributes.begin(), j.event.attributes.end());
+    j.event.label = label.label;
+    batch.Delete(PredictionKey(label.prediction_id));
+    batch.Delete(OrderKey(j.predicted_at, label.prediction_id));
+    joined->push_back(std::move(j));
+    --size_;
+  }
+  if (batch.Count() == 0) return absl::OkStatus();
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "join");
+}
+
+absl::StatusOr<uint64_t> LabelStore::Expire(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  return EvictLocked(options_.max_entries, now - options_.ttl);
+}
+
+size_t LabelStore::size() const {
+  absl::MutexLock lock(&mu_);
+  return size_;
+}
+
+}  // namespace aims::agent
