@@ -106,11 +106,12 @@ absl::Status Agent::Start() {
   metrics_->spool_capacity_bytes.Set(static_cast<double>(options_.spool_max_bytes));
   metrics_->intake_queue_capacity.Set(
       static_cast<double>(options_.intake_queue_capacity));
-  // The pool's hard bound sits above the shedding threshold so that
-  // queued requests are answered 429 quickly instead of waiting.
+  // The pool's hard bound sits well above the shedding threshold: a queued
+  // connection costs a socket, not a body, and is answered 429 quickly;
+  // only beyond it do clients wait in the kernel's listen backlog.
   http_ = std::make_unique<HttpServer>(options_.max_body_bytes,
                                        options_.intake_threads,
-                                       options_.intake_queue_capacity * 4);
+                                       options_.intake_queue_capacity + 1024);
   http_->ServeMetrics(metrics_->registry);
   http_->routes().Post("/v1/events", [this](const httplib::Request& req,
                                             httplib::Response& res) {

@@ -84,7 +84,9 @@ HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued) {
     pool_ = pool;
     return pool;
   };
-  server_.set_keep_alive_max_count(1000);
+  // Rotate workers between connections so that one busy keep-alive client
+  // cannot hold a worker for long while others queue.
+  server_.set_keep_alive_max_count(100);
 }
 
 HttpServer::~HttpServer() { Stop(); }
