@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "common/validation.h"
+#include "aims/v1/query.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::agent {
@@ -89,17 +90,31 @@ absl::Status Agent::Start() {
 
   metrics_ = std::make_unique<AgentMetrics>(
       std::make_shared<prometheus::Registry>());
+  absl::StatusOr<v1::ReferenceProfile> cached = spool_->LoadProfile();
   metrics_->label_store_capacity.Set(
       static_cast<double>(options_.label_store_max_entries));
   windower_ = std::make_unique<Windower>(
       std::make_shared<SummaryConfig>(options_.summary), options_.window,
       clock_);
+  if (cached.ok()) {
+    InstallProfile(*cached, "cache");
+  } else if (options_.reference_events > 0) {
+    ProfileBuildOptions build;
+    build.task = options_.summary.task;
+    build.positive_class = options_.summary.positive_class;
+    build.max_rows = options_.reference_events;
+    absl::MutexLock lock(&profile_mu_);
+    reference_ = std::make_unique<ProfileBuilder>(build);
+  }
   SenderOptions sender_options;
   sender_options.collector = options_.collector;
   *sender_options.hello.mutable_agent() = options_.agent;
   *sender_options.hello.mutable_model() = options_.model;
   sender_options.hello.set_protocol_version(1);
   sender_options.max_part_bytes = options_.max_part_bytes;
+  sender_options.on_profile = [this](const v1::ReferenceProfile& profile) {
+    InstallProfile(profile, "collector");
+  };
   sender_ = std::make_unique<Sender>(sender_options, spool_.get(),
                                      metrics_.get());
 
@@ -127,9 +142,23 @@ absl::Status Agent::Start() {
   });
   http_->routes().Get("/readyz", [this](const httplib::Request&,
                                         httplib::Response& res) {
-    const bool ready = accepting_.load();
+    std::string profile_state;
+    bool has_profile = false;
+    {
+      absl::MutexLock lock(&profile_mu_);
+      has_profile = profile_ != nullptr;
+      profile_state = has_profile ? absl::StrCat("profile ", profile_->profile_id())
+                      : reference_ ? absl::StrCat("building first-events reference (",
+                                                  reference_->rows(), "/",
+                                                  options_.reference_events, ")")
+                                   : "no profile";
+    }
+    const bool ready = accepting_.load() && (has_profile || !options_.require_profile);
     res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : "not accepting events\n", "text/plain");
+    res.set_content(absl::StrCat(ready ? "ready" : "not ready",
+                                 accepting_.load() ? "" : ": not accepting events",
+                                 "; ", profile_state, "\n"),
+                    "text/plain");
   });
   http_->routes().set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response&) {
@@ -250,6 +279,7 @@ void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
 
 void Agent::AcceptEvents(const std::vector<Event>& events, size_t rejected) {
   windower_->Add(events);
+  FeedReference(events);
   if (rejected > 0) windower_->CountRejected("malformed", rejected);
   metrics_->events_accepted.Increment(static_cast<double>(events.size()));
   metrics_->events_rejected.Increment(static_cast<double>(rejected));
@@ -339,6 +369,72 @@ void Agent::SpoolClosed(bool close_open_window) {
   }
 }
 
+void Agent::FeedReference(const std::vector<Event>& events) {
+  absl::MutexLock lock(&profile_mu_);
+  if (reference_ == nullptr || proposal_.has_value()) return;
+  for (const Event& e : events) {
+    if (reference_->rows() >= options_.reference_events) break;
+    reference_->Add(e);
+  }
+  if (reference_->rows() < options_.reference_events) return;
+  absl::StatusOr<v1::ReferenceProfile> built = reference_->Build(
+      options_.model, v1::PROFILE_SOURCE_FIRST_EVENTS,
+      absl::StrCat("first ", reference_->rows(), " events seen by agent ",
+                   options_.agent.agent_id()));
+  if (!built.ok()) {
+    LogError("cannot build first-events reference", {{"error", built.status().message()}});
+    reference_.reset();
+    return;
+  }
+  proposal_ = std::move(*built);
+  LogInfo("first-events reference built; proposing it to the collector",
+          {{"rows", proposal_->row_count()}});
+}
+
+void Agent::ProposeReference() {
+  v1::PutProfileRequest request;
+  {
+    absl::MutexLock lock(&profile_mu_);
+    if (!proposal_.has_value() || profile_ != nullptr) return;
+    *request.mutable_profile() = *proposal_;
+  }
+  if (!sender_->connected()) return;
+  request.set_if_absent(true);
+  auto stub = v1::QueryService::NewStub(
+      grpc::CreateChannel(options_.collector, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::PutProfileResponse response;
+  grpc::Status s = stub->PutProfile(&ctx, request, &response);
+  if (!s.ok()) {
+    LogWarn("collector did not take the first-events reference; will retry",
+            {{"error", s.error_message()}});
+    return;
+  }
+  InstallProfile(response.profile(), response.created() ? "first events" : "collector");
+}
+
+void Agent::InstallProfile(const v1::ReferenceProfile& profile,
+                           absl::string_view from) {
+  {
+    absl::MutexLock lock(&profile_mu_);
+    if (profile_ != nullptr && profile_->profile_id() == profile.profile_id()) return;
+    profile_ = std::make_shared<const v1::ReferenceProfile>(profile);
+    reference_.reset();
+    proposal_.reset();
+    auto config = std::make_shared<SummaryConfig>(options_.summary);
+    config->profile = profile_;
+    windower_->SetConfig(std::move(config));
+  }
+  if (absl::Status s = spool_->SaveProfile(profile); !s.ok()) {
+    LogError("cannot keep profile", {{"error", s.message()}});
+  }
+  metrics_->profile_loaded.Set(1);
+  LogInfo("reference profile in force", {{"profile_id", profile.profile_id()},
+                                         {"from", from},
+                                         {"features", profile.features_size()}});
+}
+
 void Agent::RefreshGauges() {
   metrics_->spool_reports.Set(static_cast<double>(spool_->pending_reports()));
   metrics_->spool_gaps.Set(static_cast<double>(spool_->pending_gaps()));
@@ -368,6 +464,7 @@ void Agent::TickLoop() {
       }
     }
     SpoolClosed(false);
+    ProposeReference();
     // Predictions past their TTL will not be labelled any more.
     absl::StatusOr<uint64_t> expired = labels_->Expire(clock_->Now());
     if (expired.ok() && *expired > 0) {

@@ -13,6 +13,7 @@
 #define AIMS_AGENT_AGENT_H_
 
 #include <atomic>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,6 +26,7 @@
 #include "common/event.h"
 #include "common/event_json.h"
 #include "common/http_server.h"
+#include "common/profile_builder.h"
 #include "common/window_accumulator.h"
 
 namespace grpc {
@@ -64,6 +66,12 @@ struct AgentOptions {
   size_t max_part_bytes = 1 << 20;
   size_t label_store_max_entries = 1'000'000;
   absl::Duration label_ttl = absl::Hours(24);
+  // Without a reference profile, the first this-many events become the
+  // reference (proposed to the collector, which keeps the first one it
+  // gets for the model version). 0: wait for a profile from the collector.
+  size_t reference_events = 1000;
+  // /readyz answers 503 until a reference profile is in force.
+  bool require_profile = false;
 };
 
 class Agent {
@@ -88,6 +96,11 @@ class Agent {
   void AcceptEvents(const std::vector<Event>& events, size_t rejected);
   size_t AcceptLabels(const std::vector<LabelEvent>& labels, size_t rejected);
   void TickLoop();
+  // Puts `profile` in force: windows opened from now on bin with it.
+  void InstallProfile(const v1::ReferenceProfile& profile, absl::string_view from);
+  // Offers the first-events reference to the collector once connected.
+  void ProposeReference();
+  void FeedReference(const std::vector<Event>& events);
   void RefreshGauges();
   // Spools every closed window; returns false if a spool write failed.
   void SpoolClosed(bool close_open_window);
@@ -106,6 +119,10 @@ class Agent {
   std::atomic<bool> accepting_{false};
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex profile_mu_;
+  std::shared_ptr<const v1::ReferenceProfile> profile_ ABSL_GUARDED_BY(profile_mu_);
+  std::unique_ptr<ProfileBuilder> reference_ ABSL_GUARDED_BY(profile_mu_);
+  std::optional<v1::ReferenceProfile> proposal_ ABSL_GUARDED_BY(profile_mu_);
   int http_port_ = 0;
   int grpc_port_ = 0;
   bool started_ = false;

@@ -114,6 +114,9 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
       label_store_capacity(Gauge(*reg, "aims_agent_label_store_capacity",
                                  "Bound of the label join store "
                                  "(--label_store_max_entries).")),
+      profile_loaded(Gauge(*reg, "aims_agent_profile_loaded",
+                           "1 while a reference profile is in force (its bins "
+                           "shape the histograms).")),
       reconnects(Counter(*reg, "aims_agent_reconnects_total",
                          "Ingest streams opened after the first.")),
       connected(Gauge(*reg, "aims_agent_connected",

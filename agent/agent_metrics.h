@@ -34,6 +34,7 @@ struct AgentMetrics {
   prometheus::Gauge& spool_capacity_bytes;
   prometheus::Gauge& spool_gaps;
   prometheus::Gauge& resident_memory_bytes;
+  prometheus::Gauge& profile_loaded;
   prometheus::Counter& labels_matched;
   prometheus::Counter& labels_late;
   prometheus::Counter& labels_unmatched;

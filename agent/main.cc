@@ -59,6 +59,13 @@ ABSL_FLAG(int64_t, label_store_max_entries, 1'000'000,
           "and counted.");
 ABSL_FLAG(absl::Duration, label_ttl, absl::Hours(24),
           "How long a prediction waits for its label before it is evicted.");
+ABSL_FLAG(int64_t, reference_events, 1000,
+          "Without a reference profile from the collector, the first this-many "
+          "events become the reference (bins for drift), frozen and recorded "
+          "at the collector, which keeps the first one per model version. 0: "
+          "wait for a profile (aimsctl profile put).");
+ABSL_FLAG(bool, require_profile, false,
+          "Answer /readyz with 503 until a reference profile is in force.");
 ABSL_FLAG(std::string, ports_file, "",
           "If set, write 'http PORT' and 'grpc PORT' here once listening "
           "(for port 0).");
@@ -121,6 +128,12 @@ int main(int argc, char** argv) {
   }
   options.label_store_max_entries = label_entries;
   options.label_ttl = absl::GetFlag(FLAGS_label_ttl);
+  const int64_t reference = absl::GetFlag(FLAGS_reference_events);
+  if (reference < 0 || reference > 1'000'000) {
+    return Usage("--reference_events: must be 0..1000000");
+  }
+  options.reference_events = reference;
+  options.require_profile = absl::GetFlag(FLAGS_require_profile);
   if (options.label_ttl < absl::Seconds(1)) {
     return Usage("--label_ttl: must be at least 1s");
   }

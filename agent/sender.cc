@@ -190,6 +190,9 @@ void Sender::RunStream() {
     return;
   }
   const uint64_t durable = welcome.welcome().durable_sequence();
+  if (welcome.welcome().has_profile() && options_.on_profile) {
+    options_.on_profile(welcome.welcome().profile());
+  }
   if (absl::Status s = spool_->AckThrough(durable); !s.ok()) {
     LogError("spool ack failed", {{"error", s.message()}});
   }

@@ -12,6 +12,7 @@
 #define AIMS_AGENT_SENDER_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,8 @@ struct SenderOptions {
   size_t max_part_bytes = 1 << 20;
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(30);
+  // Called (on the sender thread) with the profile a Welcome carries.
+  std::function<void(const v1::ReferenceProfile&)> on_profile;
 };
 
 class Sender {

@@ -18,6 +18,7 @@ namespace {
 constexpr char kItemPrefix = 'r';
 constexpr char kLastSequenceKey[] = "m:last_sequence";
 constexpr char kAgentIdKey[] = "m:agent_id";
+constexpr char kProfileKey[] = "m:profile";
 
 std::string ItemKey(uint64_t seq) {
   std::string key(1, kItemPrefix);
@@ -139,6 +140,23 @@ absl::StatusOr<std::string> Spool::AgentId(const std::string& configured) {
     return st;
   }
   return id;
+}
+
+absl::Status Spool::SaveProfile(const v1::ReferenceProfile& profile) {
+  return FromRocks(db_->Put(Durable(), kProfileKey, profile.SerializeAsString()),
+                   "save profile");
+}
+
+absl::StatusOr<v1::ReferenceProfile> Spool::LoadProfile() const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kProfileKey, &value);
+  if (s.IsNotFound()) return absl::NotFoundError("no profile saved");
+  if (!s.ok()) return FromRocks(s, "load profile");
+  v1::ReferenceProfile profile;
+  if (!profile.ParseFromString(value)) {
+    return absl::DataLossError("spool: unreadable profile");
+  }
+  return profile;
 }
 
 absl::StatusOr<uint64_t> Spool::MakeRoomLocked(uint64_t needed) {

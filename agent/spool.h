@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "aims/v1/ingest.pb.h"
+#include "aims/v1/profile.pb.h"
 
 namespace rocksdb {
 class DB;
@@ -61,6 +62,11 @@ class Spool {
   // UUID when empty) is stored. A configured id that differs from the stored
   // one replaces it: sequences continue from the stored next sequence.
   absl::StatusOr<std::string> AgentId(const std::string& configured);
+
+  // The reference profile in force, kept so that a restarted agent bins as
+  // before it even without a collector. NOT_FOUND when none was saved.
+  absl::Status SaveProfile(const v1::ReferenceProfile& profile);
+  absl::StatusOr<v1::ReferenceProfile> LoadProfile() const;
 
   // Stores `report` with the next sequence (its agent_id must be set).
   absl::StatusOr<AppendResult> Append(v1::WindowReport report);

@@ -5,8 +5,9 @@ namespace aims::agent {
 
 Windower::Windower(std::shared_ptr<const SummaryConfig> config,
                    absl::Duration window, const Clock* clock)
-    : config_(std::move(config)), window_(window), clock_(clock) {
+    : window_(window), clock_(clock) {
   absl::MutexLock lock(&mu_);
+  config_ = std::move(config);
   const absl::Time now = clock_->Now();
   open_.start = AlignedStart(now);
   open_.end = open_.start + window_;
@@ -90,6 +91,15 @@ std::optional<ClosedWindow> Windower::CloseNow() {
   auto closed = TakeLocked(now);
   open_.start = now;
   return closed;
+}
+
+void Windower::SetConfig(std::shared_ptr<const SummaryConfig> config) {
+  absl::MutexLock lock(&mu_);
+  config_ = std::move(config);
+  // A window that holds nothing yet can start over with the new config.
+  if (open_.acc->event_count() == 0 && open_.other_activity == 0) {
+    open_.acc = std::make_unique<WindowAccumulator>(config_);
+  }
 }
 
 absl::Time Windower::current_end() const {

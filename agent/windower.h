@@ -52,6 +52,10 @@ class Windower {
   std::optional<ClosedWindow> CloseNow();
   // When the open window ends.
   absl::Time current_end() const;
+  // Windows opened from now on summarise with `config` (e.g. a new
+  // reference profile); the open window keeps the one it started with
+  // unless it is still empty.
+  void SetConfig(std::shared_ptr<const SummaryConfig> config);
 
  private:
   struct Open {
@@ -66,7 +70,7 @@ class Windower {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time AlignedStart(absl::Time now) const;
 
-  const std::shared_ptr<const SummaryConfig> config_;
+  std::shared_ptr<const SummaryConfig> config_ ABSL_GUARDED_BY(mu_);
   const absl::Duration window_;
   const Clock* const clock_;
   mutable absl::Mutex mu_;

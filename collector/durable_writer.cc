@@ -83,7 +83,12 @@ void DurableWriter::Run() {
       absl::StatusOr<uint64_t> seq = storage_->RegisterAgent(batch.front().hello, now);
       WriteResult result;
       result.status = seq.status();
-      if (seq.ok()) result.durable_sequence = *seq;
+      if (seq.ok()) {
+        result.durable_sequence = *seq;
+        absl::StatusOr<v1::ReferenceProfile> profile =
+            storage_->GetProfile(batch.front().hello.model());
+        if (profile.ok()) result.profile = std::move(*profile);
+      }
       batch.front().done(result);
       continue;
     }

@@ -14,6 +14,7 @@
 #define AIMS_COLLECTOR_DURABLE_WRITER_H_
 
 #include <deque>
+#include <optional>
 #include <functional>
 #include <thread>
 
@@ -34,6 +35,8 @@ struct WriteResult {
   uint64_t durable_sequence = 0;
   // Gaps: sequences of the range the collector does not hold.
   uint64_t missing = 0;
+  // Hellos: the model version's reference profile, if one is stored.
+  std::optional<v1::ReferenceProfile> profile;
 };
 
 class DurableWriter {

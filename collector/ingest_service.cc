@@ -258,6 +258,7 @@ class IngestService::Stream final
         v1::Welcome* welcome = response.mutable_welcome();
         welcome->set_collector_id(service_->options_.collector_id);
         welcome->set_durable_sequence(result.durable_sequence);
+        if (result.profile) *welcome->mutable_profile() = *result.profile;
         outbox_.push_back(std::move(response));
         service_->SetConnected(agent_id_, true);
         marked_connected_ = true;

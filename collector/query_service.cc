@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/profile_builder.h"
 #include "common/summary_merge.h"
 #include "common/time_util.h"
 #include "common/validation.h"
@@ -22,7 +23,7 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 }  // namespace
 
-QueryService::QueryService(std::string collector_id, const Storage* storage,
+QueryService::QueryService(std::string collector_id, Storage* storage,
                            std::function<bool(const std::string&)> is_connected)
     : collector_id_(std::move(collector_id)),
       storage_(storage),
@@ -117,6 +118,48 @@ grpc::ServerUnaryReactor* QueryService::GetSummaries(
     b->set_report_count(merger.count());
     *b->mutable_summary() = merger.result();
   }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* QueryService::GetProfile(
+    grpc::CallbackServerContext* context, const v1::GetProfileRequest* request,
+    v1::ReferenceProfile* response) {
+  auto* reactor = context->DefaultReactor();
+  absl::StatusOr<v1::ReferenceProfile> profile = storage_->GetProfile(request->model());
+  if (!profile.ok()) {
+    reactor->Finish(ToGrpc(profile.status()));
+    return reactor;
+  }
+  *response = std::move(*profile);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* QueryService::PutProfile(
+    grpc::CallbackServerContext* context, const v1::PutProfileRequest* request,
+    v1::PutProfileResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  v1::ReferenceProfile profile = request->profile();
+  // One profile per version serves every environment.
+  if (profile.model().environment().empty()) {
+    profile.mutable_model()->set_environment("any");
+  }
+  if (absl::Status s = ValidateProfile(profile); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  profile.set_profile_id(ComputeProfileId(profile));
+  bool created = false;
+  absl::StatusOr<v1::ReferenceProfile> stored =
+      storage_->PutProfile(profile, request->if_absent(), &created);
+  if (!stored.ok()) {
+    reactor->Finish(ToGrpc(stored.status()));
+    return reactor;
+  }
+  response->set_profile_id(stored->profile_id());
+  *response->mutable_profile() = std::move(*stored);
+  response->set_created(created);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -1,7 +1,7 @@
 // QueryService: read access over gRPC to what the collector stores -
 // models, agents and window summaries merged across agents and time.
-// Metric, profile and nonconformity RPCs answer UNIMPLEMENTED until the
-// engines that compute them land.
+// Reference profiles are stored and served per model name and version.
+// QueryMetrics answers UNIMPLEMENTED until the metric engines land.
 //
 // Thread-safety: safe; every RPC reads Storage, which is thread-safe.
 #ifndef AIMS_COLLECTOR_QUERY_SERVICE_H_
@@ -18,7 +18,7 @@ namespace aims::collector {
 class QueryService final : public v1::QueryService::CallbackService {
  public:
   // `is_connected` tells whether an agent has a stream open now.
-  QueryService(std::string collector_id, const Storage* storage,
+  QueryService(std::string collector_id, Storage* storage,
                std::function<bool(const std::string&)> is_connected);
 
   grpc::ServerUnaryReactor* ListModels(
@@ -33,10 +33,18 @@ class QueryService final : public v1::QueryService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetSummariesRequest* request,
       v1::GetSummariesResponse* response) override;
+  grpc::ServerUnaryReactor* GetProfile(
+      grpc::CallbackServerContext* context,
+      const v1::GetProfileRequest* request,
+      v1::ReferenceProfile* response) override;
+  grpc::ServerUnaryReactor* PutProfile(
+      grpc::CallbackServerContext* context,
+      const v1::PutProfileRequest* request,
+      v1::PutProfileResponse* response) override;
 
  private:
   const std::string collector_id_;
-  const Storage* const storage_;
+  Storage* const storage_;
   const std::function<bool(const std::string&)> is_connected_;
 };
 

@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
       {"agents", cf_options},
       {"models", cf_options},
       {"gaps", cf_options},
+      {"profiles", cf_options},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -116,6 +117,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   storage->agents_cf_ = handles[3];
   storage->models_cf_ = handles[4];
   storage->gaps_cf_ = handles[5];
+  storage->profiles_cf_ = handles[6];
   if (absl::Status st = storage->Load(); !st.ok()) return st;
   return storage;
 }
@@ -123,7 +125,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
 RocksStorage::~RocksStorage() {
   if (db_ == nullptr) return;
   for (auto* cf : {reports_cf_, sequences_cf_, agents_cf_, models_cf_,
-                   gaps_cf_, default_cf_}) {
+                   gaps_cf_, profiles_cf_, default_cf_}) {
     if (cf != nullptr) db_->DestroyColumnFamilyHandle(cf);
   }
   db_->Close();
@@ -379,6 +381,53 @@ absl::StatusOr<uint64_t> RocksStorage::RecordGap(const v1::GapNotice& gap,
   return missing;
 }
 
+namespace {
+
+std::string ProfileKey(const v1::ModelRef& m) {
+  return absl::StrCat(m.name(), std::string(1, '\0'), m.version());
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ReferenceProfile> RocksStorage::PutProfile(
+    const v1::ReferenceProfile& profile, bool if_absent, bool* created) {
+  absl::MutexLock lock(&mu_);
+  *created = false;
+  const std::string key = ProfileKey(profile.model());
+  std::string existing;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), profiles_cf_, key, &existing);
+  if (s.ok() && if_absent) {
+    v1::ReferenceProfile stored;
+    if (!stored.ParseFromString(existing)) {
+      return absl::DataLossError("profiles: unparsable record");
+    }
+    return stored;
+  }
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading profiles");
+  rocksdb::WriteBatch batch;
+  batch.Put(profiles_cf_, key, profile.SerializeAsString());
+  if (absl::Status st = Write(&batch); !st.ok()) return st;
+  *created = true;
+  return profile;
+}
+
+absl::StatusOr<v1::ReferenceProfile> RocksStorage::GetProfile(
+    const v1::ModelRef& model) const {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), profiles_cf_, ProfileKey(model), &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no profile for ", model.name(), "/",
+                                            model.version()));
+  }
+  if (!s.ok()) return FromRocks(s, "reading profiles");
+  v1::ReferenceProfile profile;
+  if (!profile.ParseFromString(value)) {
+    return absl::DataLossError("profiles: unparsable record");
+  }
+  return profile;
+}
+
 std::vector<v1::ModelInfo> RocksStorage::ListModels(
     const v1::ModelSelector& selector) const {
   absl::MutexLock lock(&mu_);
@@ -389,6 +438,13 @@ std::vector<v1::ModelInfo> RocksStorage::ListModels(
     if (!Matches(selector, m.info.model())) continue;
     out.push_back(m.info);
     out.back().set_agent_count(agent_counts[id]);
+    std::string value;
+    v1::ReferenceProfile profile;
+    if (db_->Get(rocksdb::ReadOptions(), profiles_cf_, ProfileKey(m.info.model()), &value)
+            .ok() &&
+        profile.ParseFromString(value)) {
+      out.back().set_profile_id(profile.profile_id());
+    }
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return std::tie(a.model().name(), a.model().version(),

@@ -9,6 +9,7 @@
 //   sequences  [agent_num u64][seq u64] -> report key (dedupe index)
 //   agents     [agent_num u64] -> AgentInfo
 //   models     [model_id u64] -> ModelInfo
+//   profiles   <name>\0<version> -> ReferenceProfile
 //   gaps       [agent_num u64][first_seq u64] -> GapNotice (event_count
 //              holds the events the agent counted; missing sequences are
 //              added to the agent's gap_count)
@@ -61,6 +62,11 @@ class RocksStorage final : public Storage {
                             std::vector<WriteOutcome>* outcomes) override;
   absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice& gap,
                                      absl::Time now) override;
+  absl::StatusOr<v1::ReferenceProfile> PutProfile(
+      const v1::ReferenceProfile& profile, bool if_absent,
+      bool* created) override;
+  absl::StatusOr<v1::ReferenceProfile> GetProfile(
+      const v1::ModelRef& model) const override;
   std::vector<v1::ModelInfo> ListModels(
       const v1::ModelSelector& selector) const override;
   std::vector<v1::AgentInfo> ListAgents(
@@ -98,6 +104,7 @@ class RocksStorage final : public Storage {
   rocksdb::ColumnFamilyHandle* agents_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* models_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* gaps_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* profiles_cf_ = nullptr;
 
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -56,6 +56,14 @@ class Storage {
   virtual absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice& gap,
                                              absl::Time now) = 0;
 
+  // Reference profiles, one per model name and version. PutProfile with
+  // `if_absent` keeps an existing profile. Both return the profile in force.
+  virtual absl::StatusOr<v1::ReferenceProfile> PutProfile(
+      const v1::ReferenceProfile& profile, bool if_absent, bool* created) = 0;
+  // NOT_FOUND when the version has no profile.
+  virtual absl::StatusOr<v1::ReferenceProfile> GetProfile(
+      const v1::ModelRef& model) const = 0;
+
   // Registries.
   virtual std::vector<v1::ModelInfo> ListModels(
       const v1::ModelSelector& selector) const = 0;

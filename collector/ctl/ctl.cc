@@ -1,11 +1,16 @@
 #include "collector/ctl/ctl.h"
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "aims/v1/query.grpc.pb.h"
+#include "absl/strings/numbers.h"
+#include "collector/ctl/csv.h"
 #include "collector/ctl/table.h"
+#include "common/profile_builder.h"
 #include "common/quantile_sketch.h"
 #include "common/time_util.h"
 #include "google/protobuf/util/json_util.h"
@@ -161,6 +166,216 @@ int Windows(const CtlOptions& options, std::ostream& out, std::ostream& err) {
 
 }  // namespace
 
+absl::StatusOr<v1::TaskType> ParseTask(const std::string& task) {
+  if (task == "binary") return v1::TASK_TYPE_BINARY;
+  if (task == "multiclass") return v1::TASK_TYPE_MULTICLASS;
+  if (task == "regression") return v1::TASK_TYPE_REGRESSION;
+  return absl::InvalidArgumentError("--task: must be binary, multiclass or regression");
+}
+
+Outcome CellOutcome(const std::string& cell) {
+  Outcome o;
+  double number = 0;
+  if (cell.empty()) return o;
+  if (absl::SimpleAtod(cell, &number)) {
+    o.kind = Outcome::Kind::kNumber;
+    o.number = number;
+  } else {
+    o.kind = Outcome::Kind::kClass;
+    o.class_label = cell;
+  }
+  return o;
+}
+
+int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.input.empty() || options.model.empty() || options.version.empty()) {
+    err << "aimsctl profile build: --input, --model and --version are required\n";
+    return 2;
+  }
+  absl::StatusOr<v1::TaskType> task = ParseTask(options.task);
+  if (!task.ok()) {
+    err << "aimsctl profile build: " << task.status().message() << "\n";
+    return 2;
+  }
+  std::ifstream in(options.input);
+  if (!in) {
+    err << "aimsctl profile build: --input: cannot read " << options.input << "\n";
+    return 2;
+  }
+  ProfileBuildOptions build;
+  build.task = *task;
+  build.positive_class = options.positive_class;
+  build.numeric_bins = options.bins;
+  build.top_k = options.top_k;
+  ProfileBuilder builder(build);
+  std::vector<std::string> header;
+  int label = -1, score = -1, prediction = -1;
+  std::vector<int> role;  // 0 feature, 1 attribute, 2 ignored/special
+  absl::Status read = ReadCsv(
+      in, &header, [&](const std::vector<std::string>& fields, size_t line) {
+        if (role.empty()) {
+          for (size_t i = 0; i < header.size(); ++i) {
+            const std::string& name = header[i];
+            int r = 0;
+            if (name == options.label_column) label = i, r = 2;
+            if (name == options.score_column) score = i, r = 2;
+            if (name == options.prediction_column) prediction = i, r = 2;
+            for (const auto& s : options.sensitive) if (s == name) r = 1;
+            for (const auto& s : options.ignore) if (s == name) r = 2;
+            role.push_back(r);
+          }
+        }
+        Event e;
+        for (size_t i = 0; i < fields.size(); ++i) {
+          const std::string& cell = fields[i];
+          if (role[i] == 1) {
+            if (!cell.empty()) e.attributes.emplace_back(header[i], cell);
+          } else if (role[i] == 0) {
+            FeatureValue v;
+            double number = 0;
+            if (cell.empty()) {
+              v.kind = FeatureValue::Kind::kMissing;
+            } else if (absl::SimpleAtod(cell, &number)) {
+              v.kind = FeatureValue::Kind::kNumber;
+              v.number = number;
+            } else {
+              v.kind = FeatureValue::Kind::kCategory;
+              v.category = cell;
+            }
+            e.features.emplace_back(header[i], std::move(v));
+          }
+        }
+        if (label >= 0) e.label = CellOutcome(fields[label]);
+        if (prediction >= 0) e.prediction = CellOutcome(fields[prediction]);
+        if (score >= 0 && !fields[score].empty()) {
+          double s = 0;
+          if (!absl::SimpleAtod(fields[score], &s) || !(s >= 0 && s <= 1)) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "line ", line, ": column ", options.score_column,
+                ": score must be a number in [0, 1], got '", fields[score], "'"));
+          }
+          e.score = s;
+        }
+        builder.Add(e);
+        return absl::OkStatus();
+      });
+  if (!read.ok()) {
+    err << "aimsctl profile build: " << options.input << ": " << read.message() << "\n";
+    return 2;
+  }
+  for (const std::string& s : options.sensitive) {
+    if (std::find(header.begin(), header.end(), s) == header.end()) {
+      err << "aimsctl profile build: --sensitive: no column '" << s << "' in "
+          << options.input << "\n";
+      return 2;
+    }
+  }
+  v1::ModelRef model;
+  model.set_name(options.model);
+  model.set_version(options.version);
+  model.set_environment(options.environment.empty() ? "any" : options.environment);
+  absl::StatusOr<v1::ReferenceProfile> profile = builder.Build(
+      model, v1::PROFILE_SOURCE_TRAINING_DATA,
+      absl::StrCat("aimsctl profile build --input=", options.input));
+  if (!profile.ok()) {
+    err << "aimsctl profile build: " << profile.status().message() << "\n";
+    return 2;
+  }
+  if (builder.truncated()) {
+    err << "aimsctl profile build: warning: only the first " << builder.rows()
+        << " rows were used\n";
+  }
+  const std::string json = Json(*profile);
+  if (!options.output.empty()) {
+    std::ofstream file(options.output, std::ios::trunc);
+    file << json << "\n";
+    if (!file.good()) {
+      err << "aimsctl profile build: --output: cannot write " << options.output << "\n";
+      return 1;
+    }
+  }
+  if (options.put) {
+    v1::PutProfileRequest request;
+    *request.mutable_profile() = *profile;
+    v1::PutProfileResponse response;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, options);
+    grpc::Status s = Connect(options)->PutProfile(&ctx, request, &response);
+    if (!s.ok()) return RpcFailed(s, options, err);
+    out << "stored profile " << response.profile_id() << " for " << options.model << "/"
+        << options.version << " (" << profile->row_count() << " rows, "
+        << profile->features_size() << " features)\n";
+  } else if (options.output.empty()) {
+    out << json << "\n";
+  } else {
+    out << "wrote profile " << profile->profile_id() << " to " << options.output << " ("
+        << profile->row_count() << " rows, " << profile->features_size()
+        << " features)\n";
+  }
+  return 0;
+}
+
+int ProfilePut(const std::string& path, const CtlOptions& options, std::ostream& out,
+               std::ostream& err) {
+  std::ifstream in(path);
+  if (!in) {
+    err << "aimsctl profile put: cannot read " << path << "\n";
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::PutProfileRequest request;
+  auto parsed = google::protobuf::util::JsonStringToMessage(text.str(),
+                                                            request.mutable_profile());
+  if (!parsed.ok()) {
+    err << "aimsctl profile put: " << path << ": not a profile: " << parsed.message()
+        << "\n";
+    return 2;
+  }
+  v1::PutProfileResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s = Connect(options)->PutProfile(&ctx, request, &response);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  out << "stored profile " << response.profile_id() << " for "
+      << response.profile().model().name() << "/" << response.profile().model().version()
+      << "\n";
+  return 0;
+}
+
+int ProfileShow(const CtlOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.model.empty() || options.version.empty()) {
+    err << "aimsctl profile show: --model and --version are required\n";
+    return 2;
+  }
+  v1::GetProfileRequest request;
+  request.mutable_model()->set_name(options.model);
+  request.mutable_model()->set_version(options.version);
+  v1::ReferenceProfile profile;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s = Connect(options)->GetProfile(&ctx, request, &profile);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  if (options.json) {
+    out << Json(profile) << "\n";
+    return 0;
+  }
+  out << "profile " << profile.profile_id() << "\nsource "
+      << v1::ProfileSource_Name(profile.source()) << ", " << profile.row_count()
+      << " rows, created " << Time(profile.created_at()) << "\n\n";
+  Table table({"FEATURE", "KIND", "BINS", "MIN", "MAX", "MEAN"});
+  for (const v1::FeatureProfile& f : profile.features()) {
+    const bool numeric = f.kind() == v1::FeatureProfile::KIND_NUMERIC;
+    table.AddRow({f.name(), numeric ? "numeric" : "categorical",
+                  absl::StrCat(numeric ? f.edges_size() + 1 : f.categories_size() + 1),
+                  numeric ? absl::StrFormat("%g", f.min()) : "-",
+                  numeric ? absl::StrFormat("%g", f.max()) : "-",
+                  numeric ? absl::StrFormat("%g", f.mean()) : "-"});
+  }
+  table.Print(out);
+  return 0;
+}
+
 std::string CommandHelp() {
   return "Commands:\n"
          "  models    models known to the collector, with agent, report and "
@@ -168,7 +383,13 @@ std::string CommandHelp() {
          "  agents    agents with last-seen time, connection and sequence "
          "state\n"
          "  windows   stored windows of one model merged across its agents "
-         "(--model, --version, [--environment], [--since], [--step])\n";
+         "(--model, --version, [--environment], [--since], [--step])\n"
+         "  profile build   reference profile from training data: --input=CSV "
+         "--model --version [--task] [--label_column] [--score_column] "
+         "[--prediction_column] [--sensitive=a,b] [--ignore=c] [--bins] "
+         "[--top_k] [--output=FILE] [--put]\n"
+         "  profile put FILE   store a profile (JSON) at the collector\n"
+         "  profile show      the profile of --model --version\n";
 }
 
 int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
@@ -178,6 +399,14 @@ int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
     return 2;
   }
   const std::string& command = args[0];
+  if (command == "profile") {
+    const std::string sub = args.size() > 1 ? args[1] : "";
+    if (sub == "build" && args.size() == 2) return ProfileBuild(options, out, err);
+    if (sub == "put" && args.size() == 3) return ProfilePut(args[2], options, out, err);
+    if (sub == "show" && args.size() == 2) return ProfileShow(options, out, err);
+    err << "aimsctl profile: expected 'build', 'put FILE' or 'show'\n" << CommandHelp();
+    return 2;
+  }
   if (args.size() > 1) {
     err << "aimsctl " << command << ": unexpected argument '" << args[1]
         << "'\n";

@@ -25,12 +25,26 @@ struct CtlOptions {
   // Range for `windows`: the last `since`, merged per `step` (0: per report).
   absl::Duration since = absl::Hours(1);
   absl::Duration step = absl::ZeroDuration();
+  // `profile build`.
+  std::string input;
+  std::string output;
+  std::string task = "binary";
+  std::string positive_class = "1";
+  std::string label_column = "label";
+  std::string score_column = "score";
+  std::string prediction_column = "prediction";
+  std::vector<std::string> sensitive;
+  std::vector<std::string> ignore;
+  int bins = 10;
+  int top_k = 20;
+  bool put = false;
 };
 
 // The text of `aimsctl --help`'s command list.
 std::string CommandHelp();
 
-// Runs `args[0]` (models | agents | windows). Returns the process exit code:
+// Runs `args[0]` (models | agents | windows | profile build|put|show).
+// Returns the process exit code:
 // 0 success, 1 the collector failed or is unreachable, 2 usage error.
 int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
                std::ostream& out, std::ostream& err);

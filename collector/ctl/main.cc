@@ -20,6 +20,23 @@ ABSL_FLAG(std::string, environment, "", "Model environment (filter; "
           "'windows' defaults to 'default').");
 ABSL_FLAG(absl::Duration, since, absl::Hours(1),
           "'windows': how far back to look, e.g. 15m.");
+ABSL_FLAG(std::string, input, "", "'profile build': training data CSV with a header row.");
+ABSL_FLAG(std::string, output, "", "'profile build': write the profile (JSON) here.");
+ABSL_FLAG(bool, put, false, "'profile build': also store it at the collector.");
+ABSL_FLAG(std::string, task, "binary", "'profile build': binary, multiclass or regression.");
+ABSL_FLAG(std::string, positive_class, "1", "'profile build': the positive class.");
+ABSL_FLAG(std::string, label_column, "label", "'profile build': column of the true label.");
+ABSL_FLAG(std::string, score_column, "score",
+          "'profile build': column of the positive-class score, if any.");
+ABSL_FLAG(std::string, prediction_column, "prediction",
+          "'profile build': column of the predicted class or value, if any.");
+ABSL_FLAG(std::vector<std::string>, sensitive, {},
+          "'profile build': comma-separated sensitive attribute columns (not "
+          "features; their groups' base rates are profiled).");
+ABSL_FLAG(std::vector<std::string>, ignore, {},
+          "'profile build': comma-separated columns to leave out (e.g. ids).");
+ABSL_FLAG(int, bins, 10, "'profile build': numeric bins (quantiles), 2..1000.");
+ABSL_FLAG(int, top_k, 20, "'profile build': categories kept per feature, 1..1000.");
 ABSL_FLAG(absl::Duration, step, absl::ZeroDuration(),
           "'windows': merge windows into buckets of this length (0: one row "
           "per window start).");
@@ -39,5 +56,17 @@ int main(int argc, char** argv) {
   options.environment = absl::GetFlag(FLAGS_environment);
   options.since = absl::GetFlag(FLAGS_since);
   options.step = absl::GetFlag(FLAGS_step);
+  options.input = absl::GetFlag(FLAGS_input);
+  options.output = absl::GetFlag(FLAGS_output);
+  options.put = absl::GetFlag(FLAGS_put);
+  options.task = absl::GetFlag(FLAGS_task);
+  options.positive_class = absl::GetFlag(FLAGS_positive_class);
+  options.label_column = absl::GetFlag(FLAGS_label_column);
+  options.score_column = absl::GetFlag(FLAGS_score_column);
+  options.prediction_column = absl::GetFlag(FLAGS_prediction_column);
+  options.sensitive = absl::GetFlag(FLAGS_sensitive);
+  options.ignore = absl::GetFlag(FLAGS_ignore);
+  options.bins = absl::GetFlag(FLAGS_bins);
+  options.top_k = absl::GetFlag(FLAGS_top_k);
   return aims::ctl::RunCommand(args, options, std::cout, std::cerr);
 }

@@ -3,6 +3,7 @@
 #include "agent/agent.h"
 
 #include "collector/collector.h"
+#include "common/profile_builder.h"
 #include "common/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "aims/v1/query.grpc.pb.h"
@@ -151,6 +152,140 @@ TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
   const v1::GroupCounts& m = w.attributes(0).groups(1);
   EXPECT_EQ(m.labelled(), 1u);
   EXPECT_EQ(m.true_positive(), 1u);
+}
+
+v1::WindowSummary OnlySummary(const std::string& collector) {
+  auto stub = v1::QueryService::NewStub(
+      grpc::CreateChannel(collector, grpc::InsecureChannelCredentials()));
+  v1::GetSummariesRequest req;
+  req.mutable_model()->set_name("credit");
+  req.mutable_model()->set_version("v1");
+  req.mutable_model()->set_environment("test");
+  *req.mutable_from() = ToProto(absl::Now() - absl::Hours(1));
+  *req.mutable_to() = ToProto(absl::Now() + absl::Hours(1));
+  grpc::ClientContext ctx;
+  v1::GetSummariesResponse resp;
+  if (!stub->GetSummaries(&ctx, req, &resp).ok() || resp.buckets_size() != 1) return {};
+  return resp.buckets(0).summary();
+}
+
+std::string Numbers(int n, int offset) {
+  std::string body = "[";
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&body, i ? "," : "", R"({"prediction":1,"score":0.5,"features":{"x":)",
+                    i + offset, R"(,"c":")", i % 2 ? "a" : "b", R"("}})");
+  }
+  return body + "]";
+}
+
+TEST_F(AgentTest, ProfileFromTheCollectorShapesTheHistograms) {
+  StartCollector();
+  ProfileBuilder builder((ProfileBuildOptions()));
+  for (int i = 0; i < 100; ++i) {
+    Event e;
+    e.features.emplace_back("x", FeatureValue{FeatureValue::Kind::kNumber, double(i), ""});
+    builder.Add(e);
+  }
+  v1::ModelRef model;
+  model.set_name("credit");
+  model.set_version("v1");
+  model.set_environment("any");
+  auto profile = builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "test");
+  ASSERT_TRUE(profile.ok());
+  auto stub = v1::QueryService::NewStub(
+      grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+  v1::PutProfileRequest put;
+  *put.mutable_profile() = *profile;
+  v1::PutProfileResponse stored;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->PutProfile(&ctx, put, &stored).ok());
+  EXPECT_TRUE(stored.created());
+
+  AgentOptions options = Options();
+  options.reference_events = 0;
+  options.require_profile = true;
+  Agent agent(options);
+  ASSERT_TRUE(agent.Start().ok());
+  httplib::Client http("127.0.0.1", agent.http_port());
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = http.Get("/readyz");
+        return r && r->status == 200;
+      },
+      absl::Seconds(10)));
+  EXPECT_NE(http.Get("/readyz")->body.find("profile " + stored.profile_id()),
+            std::string::npos);
+  auto res = http.Post("/v1/events", Numbers(50, 80), "application/json");
+  ASSERT_TRUE(res && res->status == 200);
+  EXPECT_TRUE(agent.Stop());
+  const v1::WindowSummary w = OnlySummary(collector_address_);
+  EXPECT_EQ(w.profile_id(), stored.profile_id());
+  const v1::FeatureSummary* x = nullptr;
+  for (const auto& f : w.features()) if (f.name() == "x") x = &f;
+  ASSERT_NE(x, nullptr);
+  ASSERT_EQ(x->histogram().counts_size(), 12);
+  // Values 80..129 against reference 0..99: 30 fall above the maximum.
+  EXPECT_EQ(x->histogram().counts(11), 30u);
+  EXPECT_EQ(x->quality().out_of_range(), 30u);
+}
+
+TEST_F(AgentTest, FirstEventsBecomeTheSharedReference) {
+  StartCollector();
+  AgentOptions first = Options();
+  first.reference_events = 40;
+  Agent a(first);
+  ASSERT_TRUE(a.Start().ok());
+  httplib::Client http("127.0.0.1", a.http_port());
+  ASSERT_TRUE(http.Post("/v1/events", Numbers(30, 0), "application/json"));
+  EXPECT_NE(http.Get("/readyz")->body.find("building first-events reference (30/40)"),
+            std::string::npos)
+      << http.Get("/readyz")->body;
+  ASSERT_TRUE(http.Post("/v1/events", Numbers(30, 30), "application/json"));
+  auto stub = v1::QueryService::NewStub(
+      grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+  v1::ReferenceProfile stored;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        grpc::ClientContext ctx;
+        v1::GetProfileRequest req;
+        req.mutable_model()->set_name("credit");
+        req.mutable_model()->set_version("v1");
+        return stub->GetProfile(&ctx, req, &stored).ok();
+      },
+      absl::Seconds(10)));
+  EXPECT_EQ(stored.source(), v1::PROFILE_SOURCE_FIRST_EVENTS);
+  EXPECT_EQ(stored.row_count(), 40u);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return testing::MetricValue(http.Get("/metrics")->body, "aims_agent_profile_loaded") == 1;
+      },
+      absl::Seconds(10)));
+  // A second replica adopts it from its Welcome, without building its own.
+  AgentOptions second = Options();
+  second.data_dir = dir_.File("agent-2");
+  second.reference_events = 40;
+  Agent b(second);
+  ASSERT_TRUE(b.Start().ok());
+  httplib::Client http_b("127.0.0.1", b.http_port());
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = http_b.Get("/readyz");
+        return r && r->body.find("profile " + stored.profile_id()) != std::string::npos;
+      },
+      absl::Seconds(10)));
+  EXPECT_TRUE(b.Stop());
+  EXPECT_TRUE(a.Stop());
+  // A restarted agent keeps the profile without a collector.
+  collector_->Stop();
+  AgentOptions again = Options();
+  again.collector = "127.0.0.1:1";
+  again.grace_period = absl::ZeroDuration();
+  Agent c(again);
+  ASSERT_TRUE(c.Start().ok());
+  httplib::Client http_c("127.0.0.1", c.http_port());
+  EXPECT_NE(http_c.Get("/readyz")->body.find("profile " + stored.profile_id()),
+            std::string::npos);
+  c.Stop();
 }
 
 TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {

@@ -25,6 +25,13 @@ class GatedStorage : public Storage {
   absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice&, absl::Time) override {
     return 0;
   }
+  absl::StatusOr<v1::ReferenceProfile> PutProfile(const v1::ReferenceProfile& p, bool,
+                                                  bool*) override {
+    return p;
+  }
+  absl::StatusOr<v1::ReferenceProfile> GetProfile(const v1::ModelRef&) const override {
+    return absl::NotFoundError("none");
+  }
   std::vector<v1::ModelInfo> ListModels(const v1::ModelSelector&) const override { return {}; }
   std::vector<v1::AgentInfo> ListAgents(const v1::ModelSelector&) const override { return {}; }
   absl::Status ScanReports(const v1::ModelRef&, absl::Time, absl::Time,

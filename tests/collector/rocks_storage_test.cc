@@ -137,7 +137,7 @@ TEST(RocksStorageTest, NewerSchemaIsRefusedWithAClearError) {
     rocksdb::DB* raw = nullptr;
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "reports", "sequences", "agents", "models", "gaps"}) {
+    for (const char* name : {"default", "reports", "sequences", "agents", "models", "gaps", "profiles"}) {
       cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &raw).ok());

@@ -1,5 +1,6 @@
 #include "collector/ctl/ctl.h"
 
+#include <fstream>
 #include <sstream>
 
 #include "aims/v1/ingest.grpc.pb.h"
@@ -101,6 +102,63 @@ TEST(CtlTest, ListsModelsAndAgentsAsTableAndJson) {
   options.step = absl::Minutes(5);
   ASSERT_EQ(RunCommand({"windows"}, options, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("  1        42 "), std::string::npos) << out.str();
+}
+
+TEST(CtlTest, ProfileBuildPutShowFromCsv) {
+  testing::TempDir dir;
+  collector::CollectorOptions co;
+  co.grpc_listen = "127.0.0.1:0";
+  co.http_listen = "127.0.0.1:0";
+  co.data_dir = dir.File("data");
+  co.sync_writes = false;
+  collector::Collector collector(co);
+  ASSERT_TRUE(collector.Start().ok());
+  {
+    std::ofstream csv(dir.File("train.csv"));
+    csv << "id,income,region,gender,score,label\n";
+    for (int i = 0; i < 200; ++i) {
+      csv << i << "," << 1000 + 10 * i << "," << (i % 3 ? "north" : "\"south, coast\"") << ","
+          << (i % 2 ? "f" : "m") << "," << (i % 100) / 100.0 << "," << (i % 5 == 0) << "\n";
+    }
+  }
+  CtlOptions options;
+  options.collector = absl::StrCat("127.0.0.1:", collector.grpc_port());
+  options.input = dir.File("train.csv");
+  options.model = "credit";
+  options.version = "v7";
+  options.sensitive = {"gender"};
+  options.ignore = {"id"};
+  options.output = dir.File("profile.json");
+  options.put = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({"profile", "build"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("stored profile "), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("(200 rows, 3 features)"), std::string::npos) << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"profile", "show"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("PROFILE_SOURCE_TRAINING_DATA, 200 rows"), std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("income          numeric      12"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("region          categorical  3"), std::string::npos) << out.str();
+  // The same file stored again gives the same id.
+  out.str("");
+  ASSERT_EQ(RunCommand({"profile", "put", dir.File("profile.json")}, options, out, err), 0)
+      << err.str();
+  // A bad score names the line and column.
+  {
+    std::ofstream csv(dir.File("bad.csv"));
+    csv << "income,score\n1,0.5\n2,1.7\n";
+  }
+  options.input = dir.File("bad.csv");
+  options.put = false;
+  options.sensitive.clear();
+  EXPECT_EQ(RunCommand({"profile", "build"}, options, out, err), 2);
+  EXPECT_NE(err.str().find("line 3: column score: score must be a number in [0, 1], got '1.7'"),
+            std::string::npos)
+      << err.str();
+  options.model = "nothing";
+  EXPECT_EQ(RunCommand({"profile", "show"}, options, out, err), 1);
+  EXPECT_NE(err.str().find("no profile for nothing/v7"), std::string::npos) << err.str();
 }
 
 }  // namespace

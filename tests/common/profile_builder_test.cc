@@ -1,0 +1,121 @@
+#include "common/profile_builder.h"
+
+#include "gtest/gtest.h"
+
+namespace aims {
+namespace {
+
+Event Row(double income, const std::string& region, int label, double score,
+          const std::string& gender) {
+  Event e;
+  e.features.emplace_back("income", FeatureValue{FeatureValue::Kind::kNumber, income, ""});
+  e.features.emplace_back("region", FeatureValue{FeatureValue::Kind::kCategory, 0, region});
+  e.label.kind = Outcome::Kind::kNumber;
+  e.label.number = label;
+  e.score = score;
+  e.attributes.emplace_back("gender", gender);
+  return e;
+}
+
+v1::ModelRef Model() {
+  v1::ModelRef m;
+  m.set_name("credit");
+  m.set_version("v1");
+  m.set_environment("any");
+  return m;
+}
+
+const v1::FeatureProfile& Feature(const v1::ReferenceProfile& p, const std::string& name) {
+  for (const auto& f : p.features()) {
+    if (f.name() == name) return f;
+  }
+  static v1::FeatureProfile none;
+  return none;
+}
+
+TEST(ProfileBuilderTest, QuantileEdgesTopKAndBaseRates) {
+  ProfileBuildOptions options;
+  options.numeric_bins = 4;
+  options.top_k = 2;
+  options.score_bins = 10;
+  ProfileBuilder builder(options);
+  const char* regions[] = {"north", "north", "north", "south", "south", "east"};
+  for (int i = 0; i < 100; ++i) {
+    builder.Add(Row(i, regions[i % 6], i % 4 == 0, (i % 10) / 10.0, i < 30 ? "f" : "m"));
+  }
+  auto profile = builder.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "test");
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  EXPECT_EQ(profile->row_count(), 100u);
+  const v1::FeatureProfile& income = Feature(*profile, "income");
+  ASSERT_EQ(income.kind(), v1::FeatureProfile::KIND_NUMERIC);
+  // Quantiles 0, .25, .5, .75 of 0..99 (lower rank), then just above 99.
+  ASSERT_EQ(income.edges_size(), 5);
+  EXPECT_EQ(income.edges(0), 0);
+  EXPECT_EQ(income.edges(1), 24);
+  EXPECT_EQ(income.edges(2), 49);
+  EXPECT_EQ(income.edges(3), 74);
+  EXPECT_GT(income.edges(4), 99);
+  EXPECT_LT(income.edges(4), 99.000001);
+  // Under- and overflow empty; the reference fills the inner bins.
+  std::vector<uint64_t> counts(income.reference_counts().counts().begin(),
+                               income.reference_counts().counts().end());
+  EXPECT_EQ(counts, (std::vector<uint64_t>{0, 24, 25, 25, 26, 0}));
+  EXPECT_DOUBLE_EQ(income.mean(), 49.5);
+  EXPECT_NEAR(income.stddev(), 29.011, 1e-3);
+  const v1::FeatureProfile& region = Feature(*profile, "region");
+  ASSERT_EQ(region.kind(), v1::FeatureProfile::KIND_CATEGORICAL);
+  ASSERT_EQ(region.categories_size(), 2);
+  EXPECT_EQ(region.categories(0), "north");
+  EXPECT_EQ(region.categories(1), "south");
+  EXPECT_EQ(region.reference_counts().counts(2), 16u);  // "east" in other
+  EXPECT_EQ(profile->score_edges_size(), 9);
+  const v1::FeatureProfile& prediction = Feature(*profile, "__prediction__");
+  EXPECT_EQ(prediction.kind(), v1::FeatureProfile::KIND_NUMERIC);
+  ASSERT_EQ(profile->groups_size(), 2);
+  EXPECT_EQ(profile->groups(0).group(), "f");
+  EXPECT_EQ(profile->groups(0).n(), 30u);
+  EXPECT_DOUBLE_EQ(profile->groups(0).base_rate(), 8.0 / 30);
+  EXPECT_EQ(profile->profile_id().size(), 64u);
+  EXPECT_EQ(profile->profile_id(), ComputeProfileId(*profile));
+  EXPECT_TRUE(ValidateProfile(*profile).ok());
+}
+
+TEST(ProfileBuilderTest, IdChangesWithContent) {
+  ProfileBuilder a((ProfileBuildOptions())), b((ProfileBuildOptions()));
+  a.Add(Row(1, "x", 1, 0.5, "f"));
+  b.Add(Row(2, "x", 1, 0.5, "f"));
+  auto pa = a.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "");
+  auto pb = b.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "");
+  ASSERT_TRUE(pa.ok() && pb.ok());
+  EXPECT_NE(pa->profile_id(), pb->profile_id());
+}
+
+TEST(ProfileBuilderTest, RefusesNothingAndBadOptions) {
+  ProfileBuilder empty((ProfileBuildOptions()));
+  EXPECT_FALSE(empty.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "").ok());
+  ProfileBuildOptions options;
+  options.numeric_bins = 1;
+  ProfileBuilder bad(options);
+  bad.Add(Row(1, "x", 1, 0.5, "f"));
+  EXPECT_EQ(bad.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "").status().message(),
+            "bins: must be 2..1000");
+}
+
+TEST(ProfileBuilderTest, ValidationNamesTheField) {
+  ProfileBuilder builder((ProfileBuildOptions()));
+  for (int i = 0; i < 20; ++i) builder.Add(Row(i, "x", 1, 0.5, "f"));
+  auto profile = builder.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "");
+  ASSERT_TRUE(profile.ok());
+  v1::ReferenceProfile broken = *profile;
+  broken.mutable_features(0)->set_edges(1, broken.features(0).edges(0));
+  absl::Status s = ValidateProfile(broken);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("profile.features[0].edges"), absl::string_view::npos) << s;
+  broken = *profile;
+  broken.mutable_features(1)->mutable_reference_counts()->add_counts(1);
+  EXPECT_NE(ValidateProfile(broken).message().find("reference_counts"),
+            absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace aims
