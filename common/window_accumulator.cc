@@ -41,6 +41,9 @@ WindowAccumulator::FeatureState* WindowAccumulator::Feature(
         state.numeric = fp.kind() == v1::FeatureProfile::KIND_NUMERIC;
         state.histogram.assign(
             state.numeric ? fp.edges_size() + 1 : fp.categories_size() + 1, 0);
+        for (int c = 0; c < fp.categories_size(); ++c) {
+          state.category_bins.emplace(fp.categories(c), c);
+        }
         break;
       }
     }
@@ -79,13 +82,12 @@ void WindowAccumulator::AddFeatureValue(FeatureState* f,
     return;
   }
   if (f->profile != nullptr) {
-    const auto& cats = f->profile->categories();
-    auto it = std::find(cats.begin(), cats.end(), v.category);
-    if (it == cats.end()) {
+    auto it = f->category_bins.find(v.category);
+    if (it == f->category_bins.end()) {
       ++f->unseen_category;
       ++f->histogram.back();
     } else {
-      ++f->histogram[it - cats.begin()];
+      ++f->histogram[it->second];
     }
   }
 }
@@ -116,7 +118,9 @@ std::string WindowAccumulator::PredictedClass(const Event& event) const {
   return "";
 }
 
-void WindowAccumulator::AddPerformance(const Event& event) {
+void WindowAccumulator::AddPerformance(const Event& event,
+                                       const std::string& predicted,
+                                       const std::string& actual) {
   if (!event.label.present()) return;
   ++labelled_;
   if (config_->task == v1::TASK_TYPE_REGRESSION) {
@@ -139,8 +143,6 @@ void WindowAccumulator::AddPerformance(const Event& event) {
     }
     return;
   }
-  const std::string actual = event.label.AsClass();
-  const std::string predicted = PredictedClass(event);
   if (!predicted.empty()) {
     const size_t a = ClassIndex(actual);
     const size_t p = ClassIndex(predicted);
@@ -185,14 +187,14 @@ void WindowAccumulator::AddPerformance(const Event& event) {
   }
 }
 
-void WindowAccumulator::AddFairness(const Event& event, bool selection,
+void WindowAccumulator::AddFairness(const Event& event,
+                                    const std::string& predicted,
+                                    const std::string& actual, bool selection,
                                     bool outcome) {
   if (event.attributes.empty()) return;
-  const std::string predicted = PredictedClass(event);
   const bool predicted_positive = predicted == config_->positive_class;
   const bool labelled = event.label.present();
-  const bool actual_positive =
-      labelled && event.label.AsClass() == config_->positive_class;
+  const bool actual_positive = labelled && actual == config_->positive_class;
   for (const auto& [attribute, group] : event.attributes) {
     auto attr_it = attributes_.find(attribute);
     if (attr_it == attributes_.end()) {
@@ -225,11 +227,20 @@ void WindowAccumulator::Add(const Event& event) {
   ++event_count_;
   if (event.error) ++error_count_;
   if (event.latency_seconds) latency_.Add(*event.latency_seconds);
-  for (const auto& [name, value] : event.features) {
-    FeatureState* f = Feature(name);
-    if (f == nullptr) {
-      ++rejected_["feature_limit"];
-      continue;
+  const size_t n = event.features.size();
+  if (layout_.size() < n) layout_.resize(n, {nullptr, nullptr});
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [name, value] = event.features[i];
+    FeatureState* f = nullptr;
+    if (layout_[i].first != nullptr && *layout_[i].first == name) {
+      f = layout_[i].second;
+    } else {
+      f = Feature(name);
+      if (f == nullptr) {
+        ++rejected_["feature_limit"];
+        continue;
+      }
+      layout_[i] = {&features_.find(name)->first, f};
     }
     AddFeatureValue(f, value);
   }
@@ -247,12 +258,13 @@ void WindowAccumulator::Add(const Event& event) {
     prediction.category = event.prediction.AsClass();
   }
   if (prediction.kind != FeatureValue::Kind::kMissing) {
-    if (FeatureState* f = Feature(kPredictionFeature)) {
-      AddFeatureValue(f, prediction);
-    }
+    if (prediction_state_ == nullptr) prediction_state_ = Feature(kPredictionFeature);
+    if (prediction_state_ != nullptr) AddFeatureValue(prediction_state_, prediction);
   }
-  AddPerformance(event);
-  AddFairness(event, /*selection=*/true, /*outcome=*/true);
+  const std::string predicted = PredictedClass(event);
+  const std::string actual = event.label.present() ? event.label.AsClass() : "";
+  AddPerformance(event, predicted, actual);
+  AddFairness(event, predicted, actual, /*selection=*/true, /*outcome=*/true);
 }
 
 void WindowAccumulator::AddJoinedLabel(const Event& joined,
@@ -260,8 +272,10 @@ void WindowAccumulator::AddJoinedLabel(const Event& joined,
   ++labels_matched_;
   if (late) ++labels_late_;
   label_delay_.Add(absl::ToDoubleSeconds(delay));
-  AddPerformance(joined);
-  AddFairness(joined, /*selection=*/false, /*outcome=*/true);
+  const std::string predicted = PredictedClass(joined);
+  const std::string actual = joined.label.AsClass();
+  AddPerformance(joined, predicted, actual);
+  AddFairness(joined, predicted, actual, /*selection=*/false, /*outcome=*/true);
 }
 
 void WindowAccumulator::CountLabelMisses(uint64_t unmatched, uint64_t evicted) {

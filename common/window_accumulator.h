@@ -19,6 +19,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "aims/v1/profile.pb.h"
 #include "aims/v1/summary.pb.h"
 #include "common/event.h"
@@ -79,6 +80,8 @@ class WindowAccumulator {
     QuantileSketch sketch;
     const v1::FeatureProfile* profile = nullptr;
     std::vector<uint64_t> histogram;
+    // Categorical profile: category -> bin.
+    absl::flat_hash_map<std::string, size_t> category_bins;
   };
   struct GroupState {
     uint64_t n = 0, predicted_positive = 0, labelled = 0;
@@ -89,10 +92,14 @@ class WindowAccumulator {
   FeatureState* Feature(absl::string_view name);
   void AddFeatureValue(FeatureState* f, const FeatureValue& v);
   size_t ClassIndex(const std::string& label);
-  void AddPerformance(const Event& event);
+  // `predicted` and `actual` are the event's classes ("" when absent),
+  // computed once per event.
+  void AddPerformance(const Event& event, const std::string& predicted,
+                      const std::string& actual);
   // `selection`: count the event in n / predicted_positive; `outcome`:
   // count its label in the confusion counts.
-  void AddFairness(const Event& event, bool selection, bool outcome);
+  void AddFairness(const Event& event, const std::string& predicted,
+                   const std::string& actual, bool selection, bool outcome);
   // The event's predicted class, or "" when it has none.
   std::string PredictedClass(const Event& event) const;
 
@@ -104,7 +111,13 @@ class WindowAccumulator {
   uint64_t labels_unmatched_ = 0, labels_evicted_ = 0;
   QuantileSketch label_delay_;
   absl::flat_hash_map<std::string, uint64_t> rejected_;
-  absl::flat_hash_map<std::string, FeatureState> features_;
+  // node_hash_map: FeatureState addresses stay valid, so that the layout
+  // cache below can hold them.
+  absl::node_hash_map<std::string, FeatureState> features_;
+  // Model servers send the same features in the same order; remembering the
+  // last event's layout saves a hash lookup per feature.
+  std::vector<std::pair<const std::string*, FeatureState*>> layout_;
+  FeatureState* prediction_state_ = nullptr;
   absl::flat_hash_map<std::string, GroupMap> attributes_;
   // Performance.
   uint64_t labelled_ = 0;

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "benchmark/benchmark.h"
+#include "common/profile_builder.h"
 #include "common/window_accumulator.h"
 
 namespace aims {
@@ -46,6 +47,29 @@ void BM_WindowAccumulatorAdd(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_WindowAccumulatorAdd);
+
+// The same with a reference profile: every feature is also binned.
+void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
+  const std::vector<Event> events = MakeEvents(4096);
+  ProfileBuildOptions build;
+  ProfileBuilder builder(build);
+  for (const Event& e : events) builder.Add(e);
+  v1::ModelRef model;
+  model.set_name("bench");
+  model.set_version("v1");
+  model.set_environment("any");
+  auto profile = builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "bench");
+  auto config = std::make_shared<SummaryConfig>();
+  config->profile = std::make_shared<v1::ReferenceProfile>(*profile);
+  WindowAccumulator acc(config);
+  size_t i = 0;
+  for (auto _ : state) {
+    acc.Add(events[i++ & 4095]);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["summary_bytes"] = static_cast<double>(acc.Build().ByteSizeLong());
+}
+BENCHMARK(BM_WindowAccumulatorAddWithProfile);
 
 void BM_WindowSummaryBuild(benchmark::State& state) {
   const std::vector<Event> events = MakeEvents(4096);
