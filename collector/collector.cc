@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "collector/collector_metrics.h"
 #include "collector/durable_writer.h"
+#include "collector/http_api.h"
 #include "collector/ingest_service.h"
 #include "collector/query_service.h"
 #include "collector/rocks_storage.h"
@@ -71,6 +72,7 @@ absl::Status Collector::Start() {
 
   http_ = std::make_unique<HttpServer>(1 << 20, 2);
   http_->ServeMetrics(metrics_->registry);
+  RegisterHttpApi(http_->routes(), query_.get());
   http_->routes().Get("/healthz", [](const httplib::Request&,
                                      httplib::Response& res) {
     res.set_content("ok\n", "text/plain");

@@ -29,139 +29,118 @@ QueryService::QueryService(std::string collector_id, Storage* storage,
       storage_(storage),
       is_connected_(std::move(is_connected)) {}
 
-grpc::ServerUnaryReactor* QueryService::ListModels(
-    grpc::CallbackServerContext* context, const v1::ListModelsRequest* request,
-    v1::ListModelsResponse* response) {
+absl::Status QueryService::ListModels(const v1::ListModelsRequest& request,
+                                      v1::ListModelsResponse* response) const {
   response->set_collector_id(collector_id_);
-  for (v1::ModelInfo& m : storage_->ListModels(request->selector())) {
+  for (v1::ModelInfo& m : storage_->ListModels(request.selector())) {
     *response->add_models() = std::move(m);
   }
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* QueryService::ListAgents(
-    grpc::CallbackServerContext* context, const v1::ListAgentsRequest* request,
-    v1::ListAgentsResponse* response) {
+absl::Status QueryService::ListAgents(const v1::ListAgentsRequest& request,
+                                      v1::ListAgentsResponse* response) const {
   response->set_collector_id(collector_id_);
-  for (v1::AgentInfo& a : storage_->ListAgents(request->selector())) {
+  for (v1::AgentInfo& a : storage_->ListAgents(request.selector())) {
     a.set_connected(is_connected_(a.agent().agent_id()));
     *response->add_agents() = std::move(a);
   }
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* QueryService::GetSummaries(
-    grpc::CallbackServerContext* context,
-    const v1::GetSummariesRequest* request,
-    v1::GetSummariesResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  auto fail = [&](absl::Status s) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
-  };
-  if (absl::Status s = ValidateModelRef(request->model()); !s.ok()) {
-    return fail(s);
-  }
-  const absl::Time from = FromProto(request->from());
-  const absl::Time to = FromProto(request->to());
-  if (!(to > from)) {
-    return fail(absl::InvalidArgumentError("to: must be after from"));
-  }
+absl::Status QueryService::GetSummaries(const v1::GetSummariesRequest& request,
+                                        v1::GetSummariesResponse* response) const {
+  if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
+  const absl::Time from = FromProto(request.from());
+  const absl::Time to = FromProto(request.to());
+  if (!(to > from)) return absl::InvalidArgumentError("to: must be after from");
   if (to - from > kMaxRange) {
-    return fail(absl::InvalidArgumentError(
-        absl::StrCat("to: range exceeds the limit of ",
-                     absl::FormatDuration(kMaxRange))));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "to: range exceeds the limit of ", absl::FormatDuration(kMaxRange)));
   }
-  const absl::Duration step = request->has_step()
-                                  ? FromProtoDuration(request->step())
+  const absl::Duration step = request.has_step()
+                                  ? FromProtoDuration(request.step())
                                   : absl::ZeroDuration();
   if (step < absl::ZeroDuration()) {
-    return fail(absl::InvalidArgumentError("step: must not be negative"));
+    return absl::InvalidArgumentError("step: must not be negative");
   }
   if (step > absl::ZeroDuration() && (to - from) / step > kMaxBuckets) {
-    return fail(absl::InvalidArgumentError(absl::StrCat(
-        "step: more than ", kMaxBuckets, " buckets; use a larger step")));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "step: more than ", kMaxBuckets, " buckets; use a larger step"));
   }
   // Buckets are aligned to multiples of `step` since the Unix epoch (so the
   // same data gives the same buckets whatever `from` is), keyed by start; a
   // report belongs to the bucket holding its window start.
+  auto aligned = [&](absl::Time t) {
+    return absl::UnixEpoch() + absl::Floor(t - absl::UnixEpoch(), step);
+  };
   std::map<absl::Time, SummaryMerger> buckets;
   absl::Status merge_error;
   absl::Status scan = storage_->ScanReports(
-      request->model(), from, to, [&](const StoredReport& r) {
+      request.model(), from, to, [&](const StoredReport& r) {
         const absl::Time start = FromProto(r.report.window_start());
-        absl::Time bucket = from;
-        if (step > absl::ZeroDuration()) {
-          bucket = std::max(
-              from, absl::UnixEpoch() + absl::Floor(start - absl::UnixEpoch(), step));
-        }
+        const absl::Time bucket =
+            step > absl::ZeroDuration() ? std::max(from, aligned(start)) : from;
         merge_error = buckets[bucket].Add(r.report.summary());
         return merge_error.ok();
       });
-  if (!scan.ok()) return fail(scan);
-  if (!merge_error.ok()) return fail(merge_error);
+  if (!scan.ok()) return scan;
+  if (!merge_error.ok()) return merge_error;
   response->set_collector_id(collector_id_);
   for (const auto& [start, merger] : buckets) {
     v1::SummaryBucket* b = response->add_buckets();
     *b->mutable_start() = ToProto(start);
-    *b->mutable_end() =
-        ToProto(step > absl::ZeroDuration()
-                    ? std::min(absl::UnixEpoch() +
-                                   absl::Floor(start - absl::UnixEpoch(), step) +
-                                   step,
-                               to)
-                    : to);
+    *b->mutable_end() = ToProto(
+        step > absl::ZeroDuration() ? std::min(aligned(start) + step, to) : to);
     b->set_report_count(merger.count());
     *b->mutable_summary() = merger.result();
   }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* QueryService::GetProfile(
-    grpc::CallbackServerContext* context, const v1::GetProfileRequest* request,
-    v1::ReferenceProfile* response) {
-  auto* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::ReferenceProfile> profile = storage_->GetProfile(request->model());
-  if (!profile.ok()) {
-    reactor->Finish(ToGrpc(profile.status()));
-    return reactor;
-  }
+absl::Status QueryService::GetProfile(const v1::GetProfileRequest& request,
+                                      v1::ReferenceProfile* response) const {
+  absl::StatusOr<v1::ReferenceProfile> profile = storage_->GetProfile(request.model());
+  if (!profile.ok()) return profile.status();
   *response = std::move(*profile);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* QueryService::PutProfile(
-    grpc::CallbackServerContext* context, const v1::PutProfileRequest* request,
-    v1::PutProfileResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  v1::ReferenceProfile profile = request->profile();
+absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
+                                      v1::PutProfileResponse* response) {
+  v1::ReferenceProfile profile = request.profile();
   // One profile per version serves every environment.
   if (profile.model().environment().empty()) {
     profile.mutable_model()->set_environment("any");
   }
-  if (absl::Status s = ValidateProfile(profile); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
-  }
+  if (absl::Status s = ValidateProfile(profile); !s.ok()) return s;
   profile.set_profile_id(ComputeProfileId(profile));
   bool created = false;
   absl::StatusOr<v1::ReferenceProfile> stored =
-      storage_->PutProfile(profile, request->if_absent(), &created);
-  if (!stored.ok()) {
-    reactor->Finish(ToGrpc(stored.status()));
-    return reactor;
-  }
+      storage_->PutProfile(profile, request.if_absent(), &created);
+  if (!stored.ok()) return stored.status();
   response->set_profile_id(stored->profile_id());
   *response->mutable_profile() = std::move(*stored);
   response->set_created(created);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return absl::OkStatus();
 }
+
+// gRPC: each RPC runs the query inline (reads are short) and finishes.
+#define AIMS_UNARY(Method, Request, Response)                            \
+  grpc::ServerUnaryReactor* QueryService::Method(                       \
+      grpc::CallbackServerContext* context, const v1::Request* request, \
+      v1::Response* response) {                                         \
+    auto* reactor = context->DefaultReactor();                          \
+    reactor->Finish(ToGrpc(Method(*request, response)));                \
+    return reactor;                                                     \
+  }
+
+AIMS_UNARY(ListModels, ListModelsRequest, ListModelsResponse)
+AIMS_UNARY(ListAgents, ListAgentsRequest, ListAgentsResponse)
+AIMS_UNARY(GetSummaries, GetSummariesRequest, GetSummariesResponse)
+AIMS_UNARY(GetProfile, GetProfileRequest, ReferenceProfile)
+AIMS_UNARY(PutProfile, PutProfileRequest, PutProfileResponse)
+
+#undef AIMS_UNARY
 
 }  // namespace aims::collector

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "collector/storage.h"
 
@@ -20,6 +21,18 @@ class QueryService final : public v1::QueryService::CallbackService {
   // `is_connected` tells whether an agent has a stream open now.
   QueryService(std::string collector_id, Storage* storage,
                std::function<bool(const std::string&)> is_connected);
+
+  // The queries themselves, shared by gRPC and the HTTP/JSON API.
+  absl::Status ListModels(const v1::ListModelsRequest& request,
+                          v1::ListModelsResponse* response) const;
+  absl::Status ListAgents(const v1::ListAgentsRequest& request,
+                          v1::ListAgentsResponse* response) const;
+  absl::Status GetSummaries(const v1::GetSummariesRequest& request,
+                            v1::GetSummariesResponse* response) const;
+  absl::Status GetProfile(const v1::GetProfileRequest& request,
+                          v1::ReferenceProfile* response) const;
+  absl::Status PutProfile(const v1::PutProfileRequest& request,
+                          v1::PutProfileResponse* response);
 
   grpc::ServerUnaryReactor* ListModels(
       grpc::CallbackServerContext* context,

@@ -1,0 +1,123 @@
+#include "collector/http_api.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/time_util.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace aims::collector {
+namespace {
+
+void Reply(const absl::Status& status, const google::protobuf::Message& message,
+           httplib::Response& res) {
+  if (!status.ok()) {
+    switch (status.code()) {
+      case absl::StatusCode::kInvalidArgument:
+        res.status = 400;
+        break;
+      case absl::StatusCode::kNotFound:
+        res.status = 404;
+        break;
+      case absl::StatusCode::kUnavailable:
+      case absl::StatusCode::kResourceExhausted:
+        res.status = 503;
+        break;
+      default:
+        res.status = 500;
+    }
+    v1::Rejection error;  // reuse a message with a string field for escaping
+    std::string escaped;
+    google::protobuf::util::JsonPrintOptions options;
+    error.set_reason(std::string(status.message()));
+    (void)google::protobuf::util::MessageToJsonString(error, &escaped, options);
+    // {"reason":"..."} -> {"error":"..."}
+    res.set_content(absl::StrCat("{\"error\"", escaped.substr(escaped.find(':')), "\n"),
+                    "application/json");
+    return;
+  }
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  res.set_content(json + "\n", "application/json");
+}
+
+v1::ModelSelector Selector(const httplib::Request& req) {
+  v1::ModelSelector s;
+  s.set_name(req.get_param_value("name"));
+  s.set_version(req.get_param_value("version"));
+  s.set_environment(req.get_param_value("environment"));
+  return s;
+}
+
+absl::Status ParseTimeParam(const httplib::Request& req, const std::string& name,
+                            absl::Time fallback, absl::Time* out) {
+  if (!req.has_param(name.c_str())) {
+    *out = fallback;
+    return absl::OkStatus();
+  }
+  const std::string text = req.get_param_value(name.c_str());
+  double seconds = 0;
+  if (absl::SimpleAtod(text, &seconds)) {
+    *out = absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
+    return absl::OkStatus();
+  }
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, text, out, &err)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(name, ": '", text, "' is neither RFC 3339 nor Unix seconds"));
+}
+
+}  // namespace
+
+void RegisterHttpApi(httplib::Server& server, QueryService* queries) {
+  server.Get("/v1/models", [queries](const httplib::Request& req, httplib::Response& res) {
+    v1::ListModelsRequest request;
+    *request.mutable_selector() = Selector(req);
+    v1::ListModelsResponse response;
+    Reply(queries->ListModels(request, &response), response, res);
+  });
+  server.Get("/v1/agents", [queries](const httplib::Request& req, httplib::Response& res) {
+    v1::ListAgentsRequest request;
+    *request.mutable_selector() = Selector(req);
+    v1::ListAgentsResponse response;
+    Reply(queries->ListAgents(request, &response), response, res);
+  });
+  server.Get("/v1/summaries", [queries](const httplib::Request& req,
+                                        httplib::Response& res) {
+    v1::GetSummariesRequest request;
+    v1::GetSummariesResponse response;
+    request.mutable_model()->set_name(req.get_param_value("name"));
+    request.mutable_model()->set_version(req.get_param_value("version"));
+    request.mutable_model()->set_environment(
+        req.has_param("environment") ? req.get_param_value("environment") : "default");
+    const absl::Time now = absl::Now();
+    absl::Time from, to;
+    absl::Status s = ParseTimeParam(req, "from", now - absl::Hours(1), &from);
+    if (s.ok()) s = ParseTimeParam(req, "to", now, &to);
+    if (s.ok() && req.has_param("step")) {
+      absl::Duration step;
+      if (!absl::ParseDuration(req.get_param_value("step"), &step)) {
+        s = absl::InvalidArgumentError(absl::StrCat(
+            "step: '", req.get_param_value("step"), "' is not a duration such as 10s"));
+      } else {
+        *request.mutable_step() = ToProtoDuration(step);
+      }
+    }
+    if (s.ok()) {
+      *request.mutable_from() = ToProto(from);
+      *request.mutable_to() = ToProto(to);
+      s = queries->GetSummaries(request, &response);
+    }
+    Reply(s, response, res);
+  });
+  server.Get("/v1/profile", [queries](const httplib::Request& req, httplib::Response& res) {
+    v1::GetProfileRequest request;
+    request.mutable_model()->set_name(req.get_param_value("name"));
+    request.mutable_model()->set_version(req.get_param_value("version"));
+    v1::ReferenceProfile response;
+    Reply(queries->GetProfile(request, &response), response, res);
+  });
+}
+
+}  // namespace aims::collector

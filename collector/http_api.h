@@ -1,0 +1,29 @@
+// HTTP/JSON query API of the collector, for scripts and dashboards: the same
+// queries as aims.v1.QueryService, answered as proto3 JSON (field names as
+// in the .proto files).
+//
+//   GET /v1/models?name=&version=&environment=
+//   GET /v1/agents?name=&version=&environment=
+//   GET /v1/summaries?name=&version=&environment=&from=&to=&step=
+//       from/to: RFC 3339 or Unix seconds (default: the last hour);
+//       step: a duration such as 10s, 5m (default: one bucket)
+//   GET /v1/profile?name=&version=
+//
+// Errors: 400 with {"error": "<field>: <reason>"}, 404 when a profile is
+// missing, 500/503 for storage failures.
+//
+// Thread-safety: handlers run on the HTTP server's workers; QueryService is
+// thread-safe.
+#ifndef AIMS_COLLECTOR_HTTP_API_H_
+#define AIMS_COLLECTOR_HTTP_API_H_
+
+#include "collector/query_service.h"
+#include "httplib.h"
+
+namespace aims::collector {
+
+void RegisterHttpApi(httplib::Server& server, QueryService* queries);
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_HTTP_API_H_
