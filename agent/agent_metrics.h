@@ -34,7 +34,6 @@ struct AgentMetrics {
   prometheus::Gauge& spool_capacity_bytes;
   prometheus::Gauge& spool_gaps;
   prometheus::Gauge& resident_memory_bytes;
-  prometheus::Gauge& profile_loaded;
   prometheus::Counter& labels_matched;
   prometheus::Counter& labels_late;
   prometheus::Counter& labels_unmatched;
@@ -44,6 +43,7 @@ struct AgentMetrics {
   prometheus::Histogram& label_delay;
   prometheus::Gauge& label_store_entries;
   prometheus::Gauge& label_store_capacity;
+  prometheus::Gauge& profile_loaded;
   prometheus::Counter& reconnects;
   prometheus::Gauge& connected;
   prometheus::Gauge& spool_reports;
