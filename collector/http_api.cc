@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/time_util.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -31,8 +32,9 @@ void Reply(const absl::Status& status, const google::protobuf::Message& message,
     error.set_reason(std::string(status.message()));
     (void)google::protobuf::util::MessageToJsonString(error, &escaped, options);
     // {"reason":"..."} -> {"error":"..."}
-    res.set_content(absl::StrCat("{\"error\"", escaped.substr(escaped.find(':')), "\n"),
-                    "application/json");
+    res.set_content(
+        absl::StrCat("{\"error\"", escaped.substr(escaped.find(':')), "\n"),
+        "application/json");
     return;
   }
   std::string json;
@@ -50,8 +52,9 @@ v1::ModelSelector Selector(const httplib::Request& req) {
   return s;
 }
 
-absl::Status ParseTimeParam(const httplib::Request& req, const std::string& name,
-                            absl::Time fallback, absl::Time* out) {
+absl::Status ParseTimeParam(const httplib::Request& req,
+                            const std::string& name, absl::Time fallback,
+                            absl::Time* out) {
   if (!req.has_param(name.c_str())) {
     *out = fallback;
     return absl::OkStatus();
@@ -63,55 +66,89 @@ absl::Status ParseTimeParam(const httplib::Request& req, const std::string& name
     return absl::OkStatus();
   }
   std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, text, out, &err)) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(name, ": '", text, "' is neither RFC 3339 nor Unix seconds"));
+  if (absl::ParseTime(absl::RFC3339_full, text, out, &err))
+    return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      name, ": '", text, "' is neither RFC 3339 nor Unix seconds"));
+}
+
+// The model (name, version, environment) and time range [from, to] with an
+// optional step, shared by the range queries.
+absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
+                        google::protobuf::Timestamp* from_out,
+                        google::protobuf::Timestamp* to_out,
+                        google::protobuf::Duration* step_out) {
+  model->set_name(req.get_param_value("name"));
+  model->set_version(req.get_param_value("version"));
+  model->set_environment(req.has_param("environment")
+                             ? req.get_param_value("environment")
+                             : "default");
+  const absl::Time now = absl::Now();
+  absl::Time from, to;
+  if (absl::Status s = ParseTimeParam(req, "from", now - absl::Hours(1), &from);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ParseTimeParam(req, "to", now, &to); !s.ok()) return s;
+  if (req.has_param("step")) {
+    absl::Duration step;
+    if (!absl::ParseDuration(req.get_param_value("step"), &step)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("step: '", req.get_param_value("step"),
+                       "' is not a duration such as 10s"));
+    }
+    *step_out = ToProtoDuration(step);
+  }
+  *from_out = ToProto(from);
+  *to_out = ToProto(to);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 void RegisterHttpApi(httplib::Server& server, QueryService* queries) {
-  server.Get("/v1/models", [queries](const httplib::Request& req, httplib::Response& res) {
-    v1::ListModelsRequest request;
-    *request.mutable_selector() = Selector(req);
-    v1::ListModelsResponse response;
-    Reply(queries->ListModels(request, &response), response, res);
-  });
-  server.Get("/v1/agents", [queries](const httplib::Request& req, httplib::Response& res) {
-    v1::ListAgentsRequest request;
-    *request.mutable_selector() = Selector(req);
-    v1::ListAgentsResponse response;
-    Reply(queries->ListAgents(request, &response), response, res);
-  });
-  server.Get("/v1/summaries", [queries](const httplib::Request& req,
-                                        httplib::Response& res) {
-    v1::GetSummariesRequest request;
-    v1::GetSummariesResponse response;
-    request.mutable_model()->set_name(req.get_param_value("name"));
-    request.mutable_model()->set_version(req.get_param_value("version"));
-    request.mutable_model()->set_environment(
-        req.has_param("environment") ? req.get_param_value("environment") : "default");
-    const absl::Time now = absl::Now();
-    absl::Time from, to;
-    absl::Status s = ParseTimeParam(req, "from", now - absl::Hours(1), &from);
-    if (s.ok()) s = ParseTimeParam(req, "to", now, &to);
-    if (s.ok() && req.has_param("step")) {
-      absl::Duration step;
-      if (!absl::ParseDuration(req.get_param_value("step"), &step)) {
-        s = absl::InvalidArgumentError(absl::StrCat(
-            "step: '", req.get_param_value("step"), "' is not a duration such as 10s"));
-      } else {
-        *request.mutable_step() = ToProtoDuration(step);
+  server.Get("/v1/models",
+             [queries](const httplib::Request& req, httplib::Response& res) {
+               v1::ListModelsRequest request;
+               *request.mutable_selector() = Selector(req);
+               v1::ListModelsResponse response;
+               Reply(queries->ListModels(request, &response), response, res);
+             });
+  server.Get("/v1/agents",
+             [queries](const httplib::Request& req, httplib::Response& res) {
+               v1::ListAgentsRequest request;
+               *request.mutable_selector() = Selector(req);
+               v1::ListAgentsResponse response;
+               Reply(queries->ListAgents(request, &response), response, res);
+             });
+  server.Get("/v1/summaries",
+             [queries](const httplib::Request& req, httplib::Response& res) {
+               v1::GetSummariesRequest request;
+               v1::GetSummariesResponse response;
+               absl::Status s = ParseRange(
+                   req, request.mutable_model(), request.mutable_from(),
+                   request.mutable_to(), request.mutable_step());
+               if (s.ok()) s = queries->GetSummaries(request, &response);
+               Reply(s, response, res);
+             });
+  server.Get("/v1/metrics", [queries](const httplib::Request& req,
+                                      httplib::Response& res) {
+    v1::QueryMetricsRequest request;
+    v1::QueryMetricsResponse response;
+    absl::Status s =
+        ParseRange(req, request.mutable_model(), request.mutable_from(),
+                   request.mutable_to(), request.mutable_step());
+    if (req.has_param("metric")) {
+      for (absl::string_view m : absl::StrSplit(req.get_param_value("metric"),
+                                                ',', absl::SkipEmpty())) {
+        request.add_metrics(std::string(m));
       }
     }
-    if (s.ok()) {
-      *request.mutable_from() = ToProto(from);
-      *request.mutable_to() = ToProto(to);
-      s = queries->GetSummaries(request, &response);
-    }
+    if (s.ok()) s = queries->QueryMetrics(request, &response);
     Reply(s, response, res);
   });
-  server.Get("/v1/profile", [queries](const httplib::Request& req, httplib::Response& res) {
+  server.Get("/v1/profile", [queries](const httplib::Request& req,
+                                      httplib::Response& res) {
     v1::GetProfileRequest request;
     request.mutable_model()->set_name(req.get_param_value("name"));
     request.mutable_model()->set_version(req.get_param_value("version"));

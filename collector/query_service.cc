@@ -1,8 +1,10 @@
 #include "collector/query_service.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/metric_engine.h"
 #include "common/profile_builder.h"
 #include "common/summary_merge.h"
 #include "common/time_util.h"
@@ -48,8 +50,9 @@ absl::Status QueryService::ListAgents(const v1::ListAgentsRequest& request,
   return absl::OkStatus();
 }
 
-absl::Status QueryService::GetSummaries(const v1::GetSummariesRequest& request,
-                                        v1::GetSummariesResponse* response) const {
+absl::Status QueryService::GetSummaries(
+    const v1::GetSummariesRequest& request,
+    v1::GetSummariesResponse* response) const {
   if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
   const absl::Time from = FromProto(request.from());
   const absl::Time to = FromProto(request.to());
@@ -98,9 +101,59 @@ absl::Status QueryService::GetSummaries(const v1::GetSummariesRequest& request,
   return absl::OkStatus();
 }
 
+absl::Status QueryService::QueryMetrics(
+    const v1::QueryMetricsRequest& request,
+    v1::QueryMetricsResponse* response) const {
+  v1::GetSummariesRequest summaries_request;
+  *summaries_request.mutable_model() = request.model();
+  *summaries_request.mutable_from() = request.from();
+  *summaries_request.mutable_to() = request.to();
+  if (request.has_step()) *summaries_request.mutable_step() = request.step();
+  v1::GetSummariesResponse summaries;
+  if (absl::Status s = GetSummaries(summaries_request, &summaries); !s.ok())
+    return s;
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      storage_->GetProfile(request.model());
+  const bool has_profile = profile.ok();
+  response->set_collector_id(collector_id_);
+  for (const v1::SummaryBucket& bucket : summaries.buckets()) {
+    const v1::WindowSummary& s = bucket.summary();
+    MetricOptions options;
+    if (has_profile && profile->task() != v1::TASK_TYPE_UNSPECIFIED) {
+      options.task = profile->task();
+      if (!profile->positive_class().empty())
+        options.positive_class = profile->positive_class();
+    } else if (s.performance().regression().n() > 0) {
+      options.task = v1::TASK_TYPE_REGRESSION;
+    } else if (s.performance().confusion().classes_size() > 2) {
+      options.task = v1::TASK_TYPE_MULTICLASS;
+    }
+    std::vector<v1::MetricValue> values = PerformanceMetrics(
+        s, options, FromProto(bucket.end()) - FromProto(bucket.start()));
+    if (has_profile) {
+      for (auto& v : DriftMetrics(s, *profile, options))
+        values.push_back(std::move(v));
+    }
+    for (auto& v : FairnessMetrics(s, options)) values.push_back(std::move(v));
+    v1::MetricPoint* point = response->add_points();
+    *point->mutable_start() = bucket.start();
+    *point->mutable_end() = bucket.end();
+    for (v1::MetricValue& v : values) {
+      if (request.metrics_size() > 0 &&
+          std::find(request.metrics().begin(), request.metrics().end(),
+                    v.metric()) == request.metrics().end()) {
+        continue;
+      }
+      *point->add_values() = std::move(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status QueryService::GetProfile(const v1::GetProfileRequest& request,
                                       v1::ReferenceProfile* response) const {
-  absl::StatusOr<v1::ReferenceProfile> profile = storage_->GetProfile(request.model());
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      storage_->GetProfile(request.model());
   if (!profile.ok()) return profile.status();
   *response = std::move(*profile);
   return absl::OkStatus();
@@ -126,7 +179,7 @@ absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
 }
 
 // gRPC: each RPC runs the query inline (reads are short) and finishes.
-#define AIMS_UNARY(Method, Request, Response)                            \
+#define AIMS_UNARY(Method, Request, Response)                           \
   grpc::ServerUnaryReactor* QueryService::Method(                       \
       grpc::CallbackServerContext* context, const v1::Request* request, \
       v1::Response* response) {                                         \
@@ -138,6 +191,7 @@ absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
 AIMS_UNARY(ListModels, ListModelsRequest, ListModelsResponse)
 AIMS_UNARY(ListAgents, ListAgentsRequest, ListAgentsResponse)
 AIMS_UNARY(GetSummaries, GetSummariesRequest, GetSummariesResponse)
+AIMS_UNARY(QueryMetrics, QueryMetricsRequest, QueryMetricsResponse)
 AIMS_UNARY(GetProfile, GetProfileRequest, ReferenceProfile)
 AIMS_UNARY(PutProfile, PutProfileRequest, PutProfileResponse)
 

@@ -1,7 +1,7 @@
 // QueryService: read access over gRPC to what the collector stores -
 // models, agents and window summaries merged across agents and time.
-// Reference profiles are stored and served per model name and version.
-// QueryMetrics answers UNIMPLEMENTED until the metric engines land.
+// Reference profiles are stored and served per model name and version;
+// metrics are computed from merged summaries by common/metric_engine.h.
 //
 // Thread-safety: safe; every RPC reads Storage, which is thread-safe.
 #ifndef AIMS_COLLECTOR_QUERY_SERVICE_H_
@@ -29,6 +29,10 @@ class QueryService final : public v1::QueryService::CallbackService {
                           v1::ListAgentsResponse* response) const;
   absl::Status GetSummaries(const v1::GetSummariesRequest& request,
                             v1::GetSummariesResponse* response) const;
+  // Metrics per step, from the merged summaries: performance and fairness
+  // always, drift when the model version has a reference profile.
+  absl::Status QueryMetrics(const v1::QueryMetricsRequest& request,
+                            v1::QueryMetricsResponse* response) const;
   absl::Status GetProfile(const v1::GetProfileRequest& request,
                           v1::ReferenceProfile* response) const;
   absl::Status PutProfile(const v1::PutProfileRequest& request,
@@ -46,10 +50,13 @@ class QueryService final : public v1::QueryService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetSummariesRequest* request,
       v1::GetSummariesResponse* response) override;
-  grpc::ServerUnaryReactor* GetProfile(
+  grpc::ServerUnaryReactor* QueryMetrics(
       grpc::CallbackServerContext* context,
-      const v1::GetProfileRequest* request,
-      v1::ReferenceProfile* response) override;
+      const v1::QueryMetricsRequest* request,
+      v1::QueryMetricsResponse* response) override;
+  grpc::ServerUnaryReactor* GetProfile(grpc::CallbackServerContext* context,
+                                       const v1::GetProfileRequest* request,
+                                       v1::ReferenceProfile* response) override;
   grpc::ServerUnaryReactor* PutProfile(
       grpc::CallbackServerContext* context,
       const v1::PutProfileRequest* request,

@@ -4,10 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "aims/v1/query.grpc.pb.h"
-#include "absl/strings/numbers.h"
 #include "collector/ctl/csv.h"
 #include "collector/ctl/table.h"
 #include "common/profile_builder.h"
@@ -42,7 +42,7 @@ int RpcFailed(const grpc::Status& s, const CtlOptions& options,
               std::ostream& err) {
   err << "aimsctl: collector " << options.collector << ": "
       << (s.error_code() == grpc::StatusCode::UNAVAILABLE ? "unreachable: "
-                                                           : "")
+                                                          : "")
       << s.error_message() << "\n";
   return 1;
 }
@@ -76,8 +76,8 @@ int Models(const CtlOptions& options, std::ostream& out, std::ostream& err) {
     out << Json(response) << "\n";
     return 0;
   }
-  Table table({"MODEL", "VERSION", "ENVIRONMENT", "AGENTS", "REPORTS",
-               "EVENTS", "LAST_SEEN", "LAST_WINDOW_END"});
+  Table table({"MODEL", "VERSION", "ENVIRONMENT", "AGENTS", "REPORTS", "EVENTS",
+               "LAST_SEEN", "LAST_WINDOW_END"});
   for (const v1::ModelInfo& m : response.models()) {
     table.AddRow({m.model().name(), m.model().version(),
                   m.model().environment(), absl::StrCat(m.agent_count()),
@@ -152,7 +152,8 @@ int Windows(const CtlOptions& options, std::ostream& out, std::ostream& err) {
                "FEATURES", "LATENCY_P50", "LATENCY_P99"});
   for (const v1::SummaryBucket& b : response.buckets()) {
     const v1::WindowSummary& w = b.summary();
-    table.AddRow({Time(b.start()), Time(b.end()), absl::StrCat(b.report_count()),
+    table.AddRow({Time(b.start()), Time(b.end()),
+                  absl::StrCat(b.report_count()),
                   absl::StrCat(w.operational().event_count()),
                   absl::StrCat(w.operational().error_count()),
                   absl::StrCat(w.performance().labelled_count()),
@@ -170,7 +171,8 @@ absl::StatusOr<v1::TaskType> ParseTask(const std::string& task) {
   if (task == "binary") return v1::TASK_TYPE_BINARY;
   if (task == "multiclass") return v1::TASK_TYPE_MULTICLASS;
   if (task == "regression") return v1::TASK_TYPE_REGRESSION;
-  return absl::InvalidArgumentError("--task: must be binary, multiclass or regression");
+  return absl::InvalidArgumentError(
+      "--task: must be binary, multiclass or regression");
 }
 
 Outcome CellOutcome(const std::string& cell) {
@@ -187,9 +189,12 @@ Outcome CellOutcome(const std::string& cell) {
   return o;
 }
 
-int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err) {
-  if (options.input.empty() || options.model.empty() || options.version.empty()) {
-    err << "aimsctl profile build: --input, --model and --version are required\n";
+int ProfileBuild(const CtlOptions& options, std::ostream& out,
+                 std::ostream& err) {
+  if (options.input.empty() || options.model.empty() ||
+      options.version.empty()) {
+    err << "aimsctl profile build: --input, --model and --version are "
+           "required\n";
     return 2;
   }
   absl::StatusOr<v1::TaskType> task = ParseTask(options.task);
@@ -199,7 +204,8 @@ int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err
   }
   std::ifstream in(options.input);
   if (!in) {
-    err << "aimsctl profile build: --input: cannot read " << options.input << "\n";
+    err << "aimsctl profile build: --input: cannot read " << options.input
+        << "\n";
     return 2;
   }
   ProfileBuildOptions build;
@@ -220,8 +226,10 @@ int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err
             if (name == options.label_column) label = i, r = 2;
             if (name == options.score_column) score = i, r = 2;
             if (name == options.prediction_column) prediction = i, r = 2;
-            for (const auto& s : options.sensitive) if (s == name) r = 1;
-            for (const auto& s : options.ignore) if (s == name) r = 2;
+            for (const auto& s : options.sensitive)
+              if (s == name) r = 1;
+            for (const auto& s : options.ignore)
+              if (s == name) r = 2;
             role.push_back(r);
           }
         }
@@ -250,9 +258,10 @@ int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err
         if (score >= 0 && !fields[score].empty()) {
           double s = 0;
           if (!absl::SimpleAtod(fields[score], &s) || !(s >= 0 && s <= 1)) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "line ", line, ": column ", options.score_column,
-                ": score must be a number in [0, 1], got '", fields[score], "'"));
+            return absl::InvalidArgumentError(
+                absl::StrCat("line ", line, ": column ", options.score_column,
+                             ": score must be a number in [0, 1], got '",
+                             fields[score], "'"));
           }
           e.score = s;
         }
@@ -260,7 +269,8 @@ int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err
         return absl::OkStatus();
       });
   if (!read.ok()) {
-    err << "aimsctl profile build: " << options.input << ": " << read.message() << "\n";
+    err << "aimsctl profile build: " << options.input << ": " << read.message()
+        << "\n";
     return 2;
   }
   for (const std::string& s : options.sensitive) {
@@ -273,7 +283,8 @@ int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err
   v1::ModelRef model;
   model.set_name(options.model);
   model.set_version(options.version);
-  model.set_environment(options.environment.empty() ? "any" : options.environment);
+  model.set_environment(options.environment.empty() ? "any"
+                                                    : options.environment);
   absl::StatusOr<v1::ReferenceProfile> profile = builder.Build(
       model, v1::PROFILE_SOURCE_TRAINING_DATA,
       absl::StrCat("aimsctl profile build --input=", options.input));
@@ -290,7 +301,8 @@ int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err
     std::ofstream file(options.output, std::ios::trunc);
     file << json << "\n";
     if (!file.good()) {
-      err << "aimsctl profile build: --output: cannot write " << options.output << "\n";
+      err << "aimsctl profile build: --output: cannot write " << options.output
+          << "\n";
       return 1;
     }
   }
@@ -302,21 +314,22 @@ int ProfileBuild(const CtlOptions& options, std::ostream& out, std::ostream& err
     SetDeadline(&ctx, options);
     grpc::Status s = Connect(options)->PutProfile(&ctx, request, &response);
     if (!s.ok()) return RpcFailed(s, options, err);
-    out << "stored profile " << response.profile_id() << " for " << options.model << "/"
-        << options.version << " (" << profile->row_count() << " rows, "
-        << profile->features_size() << " features)\n";
+    out << "stored profile " << response.profile_id() << " for "
+        << options.model << "/" << options.version << " ("
+        << profile->row_count() << " rows, " << profile->features_size()
+        << " features)\n";
   } else if (options.output.empty()) {
     out << json << "\n";
   } else {
-    out << "wrote profile " << profile->profile_id() << " to " << options.output << " ("
-        << profile->row_count() << " rows, " << profile->features_size()
+    out << "wrote profile " << profile->profile_id() << " to " << options.output
+        << " (" << profile->row_count() << " rows, " << profile->features_size()
         << " features)\n";
   }
   return 0;
 }
 
-int ProfilePut(const std::string& path, const CtlOptions& options, std::ostream& out,
-               std::ostream& err) {
+int ProfilePut(const std::string& path, const CtlOptions& options,
+               std::ostream& out, std::ostream& err) {
   std::ifstream in(path);
   if (!in) {
     err << "aimsctl profile put: cannot read " << path << "\n";
@@ -325,11 +338,11 @@ int ProfilePut(const std::string& path, const CtlOptions& options, std::ostream&
   std::stringstream text;
   text << in.rdbuf();
   v1::PutProfileRequest request;
-  auto parsed = google::protobuf::util::JsonStringToMessage(text.str(),
-                                                            request.mutable_profile());
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      text.str(), request.mutable_profile());
   if (!parsed.ok()) {
-    err << "aimsctl profile put: " << path << ": not a profile: " << parsed.message()
-        << "\n";
+    err << "aimsctl profile put: " << path
+        << ": not a profile: " << parsed.message() << "\n";
     return 2;
   }
   v1::PutProfileResponse response;
@@ -338,12 +351,13 @@ int ProfilePut(const std::string& path, const CtlOptions& options, std::ostream&
   grpc::Status s = Connect(options)->PutProfile(&ctx, request, &response);
   if (!s.ok()) return RpcFailed(s, options, err);
   out << "stored profile " << response.profile_id() << " for "
-      << response.profile().model().name() << "/" << response.profile().model().version()
-      << "\n";
+      << response.profile().model().name() << "/"
+      << response.profile().model().version() << "\n";
   return 0;
 }
 
-int ProfileShow(const CtlOptions& options, std::ostream& out, std::ostream& err) {
+int ProfileShow(const CtlOptions& options, std::ostream& out,
+                std::ostream& err) {
   if (options.model.empty() || options.version.empty()) {
     err << "aimsctl profile show: --model and --version are required\n";
     return 2;
@@ -366,11 +380,70 @@ int ProfileShow(const CtlOptions& options, std::ostream& out, std::ostream& err)
   Table table({"FEATURE", "KIND", "BINS", "MIN", "MAX", "MEAN"});
   for (const v1::FeatureProfile& f : profile.features()) {
     const bool numeric = f.kind() == v1::FeatureProfile::KIND_NUMERIC;
-    table.AddRow({f.name(), numeric ? "numeric" : "categorical",
-                  absl::StrCat(numeric ? f.edges_size() + 1 : f.categories_size() + 1),
-                  numeric ? absl::StrFormat("%g", f.min()) : "-",
-                  numeric ? absl::StrFormat("%g", f.max()) : "-",
-                  numeric ? absl::StrFormat("%g", f.mean()) : "-"});
+    table.AddRow(
+        {f.name(), numeric ? "numeric" : "categorical",
+         absl::StrCat(numeric ? f.edges_size() + 1 : f.categories_size() + 1),
+         numeric ? absl::StrFormat("%g", f.min()) : "-",
+         numeric ? absl::StrFormat("%g", f.max()) : "-",
+         numeric ? absl::StrFormat("%g", f.mean()) : "-"});
+  }
+  table.Print(out);
+  return 0;
+}
+
+std::string Number(double v) {
+  if (std::isnan(v)) return "-";
+  return absl::StrFormat("%.4g", v);
+}
+
+int Metrics(const CtlOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.model.empty() || options.version.empty()) {
+    err << "aimsctl metrics: --model and --version are required "
+           "(--environment defaults to 'default')\n";
+    return 2;
+  }
+  v1::QueryMetricsRequest request;
+  request.mutable_model()->set_name(options.model);
+  request.mutable_model()->set_version(options.version);
+  request.mutable_model()->set_environment(
+      options.environment.empty() ? "default" : options.environment);
+  const absl::Time now = absl::Now();
+  *request.mutable_from() = ToProto(now - options.since);
+  *request.mutable_to() = ToProto(now + absl::Minutes(1));
+  if (options.step > absl::ZeroDuration()) {
+    *request.mutable_step() = ToProtoDuration(options.step);
+  }
+  for (const std::string& m : options.metrics) request.add_metrics(m);
+  v1::QueryMetricsResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s = Connect(options)->QueryMetrics(&ctx, request, &response);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  if (options.json) {
+    out << Json(response) << "\n";
+    return 0;
+  }
+  Table table(
+      {"START", "METRIC", "SCOPE", "VALUE", "CI_95", "P_VALUE", "N", "STATE"});
+  for (const v1::MetricPoint& point : response.points()) {
+    for (const v1::MetricValue& v : point.values()) {
+      std::string scope = v.feature();
+      if (!v.attribute().empty()) {
+        scope = v.attribute() + (v.group().empty() ? "" : "=" + v.group());
+      }
+      const char* state = v.state() == v1::EVIDENCE_STATE_OK ? "ok"
+                          : v.state() == v1::EVIDENCE_STATE_INSUFFICIENT
+                              ? "insufficient"
+                              : "n/a";
+      table.AddRow(
+          {Time(point.start()), v.metric(), scope.empty() ? "-" : scope,
+           Number(v.value()),
+           std::isnan(v.ci_low()) ? "-"
+                                  : absl::StrCat("[", Number(v.ci_low()), ", ",
+                                                 Number(v.ci_high()), "]"),
+           v.has_p_value() ? absl::StrFormat("%.3g", v.p_value()) : "-",
+           absl::StrCat(v.sample_size()), state});
+    }
   }
   table.Print(out);
   return 0;
@@ -384,6 +457,9 @@ std::string CommandHelp() {
          "state\n"
          "  windows   stored windows of one model merged across its agents "
          "(--model, --version, [--environment], [--since], [--step])\n"
+         "  metrics   performance, drift and fairness metrics of one model per "
+         "step (--model, --version, [--environment], [--since], [--step], "
+         "[--metric=a,b])\n"
          "  profile build   reference profile from training data: --input=CSV "
          "--model --version [--task] [--label_column] [--score_column] "
          "[--prediction_column] [--sensitive=a,b] [--ignore=c] [--bins] "
@@ -401,10 +477,14 @@ int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
   const std::string& command = args[0];
   if (command == "profile") {
     const std::string sub = args.size() > 1 ? args[1] : "";
-    if (sub == "build" && args.size() == 2) return ProfileBuild(options, out, err);
-    if (sub == "put" && args.size() == 3) return ProfilePut(args[2], options, out, err);
-    if (sub == "show" && args.size() == 2) return ProfileShow(options, out, err);
-    err << "aimsctl profile: expected 'build', 'put FILE' or 'show'\n" << CommandHelp();
+    if (sub == "build" && args.size() == 2)
+      return ProfileBuild(options, out, err);
+    if (sub == "put" && args.size() == 3)
+      return ProfilePut(args[2], options, out, err);
+    if (sub == "show" && args.size() == 2)
+      return ProfileShow(options, out, err);
+    err << "aimsctl profile: expected 'build', 'put FILE' or 'show'\n"
+        << CommandHelp();
     return 2;
   }
   if (args.size() > 1) {
@@ -415,6 +495,7 @@ int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
   if (command == "models") return Models(options, out, err);
   if (command == "agents") return Agents(options, out, err);
   if (command == "windows") return Windows(options, out, err);
+  if (command == "metrics") return Metrics(options, out, err);
   err << "aimsctl: unknown command '" << command << "'\n" << CommandHelp();
   return 2;
 }

@@ -38,6 +38,8 @@ struct CtlOptions {
   int bins = 10;
   int top_k = 20;
   bool put = false;
+  // `metrics`: names to show (empty: all).
+  std::vector<std::string> metrics;
 };
 
 // The text of `aimsctl --help`'s command list.

@@ -4,28 +4,36 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "common/cli.h"
 #include "collector/ctl/ctl.h"
+#include "common/cli.h"
 
 ABSL_FLAG(std::string, collector, "127.0.0.1:4317",
           "gRPC address (host:port) of the aims-collector to ask.");
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "Deadline of each call, e.g. 5s.");
-ABSL_FLAG(std::string, model, "", "Model name (filter, or required by "
+ABSL_FLAG(std::string, model, "",
+          "Model name (filter, or required by "
           "'windows').");
-ABSL_FLAG(std::string, version, "", "Model version (filter, or required by "
+ABSL_FLAG(std::string, version, "",
+          "Model version (filter, or required by "
           "'windows').");
-ABSL_FLAG(std::string, environment, "", "Model environment (filter; "
+ABSL_FLAG(std::string, environment, "",
+          "Model environment (filter; "
           "'windows' defaults to 'default').");
 ABSL_FLAG(absl::Duration, since, absl::Hours(1),
           "'windows': how far back to look, e.g. 15m.");
-ABSL_FLAG(std::string, input, "", "'profile build': training data CSV with a header row.");
-ABSL_FLAG(std::string, output, "", "'profile build': write the profile (JSON) here.");
+ABSL_FLAG(std::string, input, "",
+          "'profile build': training data CSV with a header row.");
+ABSL_FLAG(std::string, output, "",
+          "'profile build': write the profile (JSON) here.");
 ABSL_FLAG(bool, put, false, "'profile build': also store it at the collector.");
-ABSL_FLAG(std::string, task, "binary", "'profile build': binary, multiclass or regression.");
-ABSL_FLAG(std::string, positive_class, "1", "'profile build': the positive class.");
-ABSL_FLAG(std::string, label_column, "label", "'profile build': column of the true label.");
+ABSL_FLAG(std::string, task, "binary",
+          "'profile build': binary, multiclass or regression.");
+ABSL_FLAG(std::string, positive_class, "1",
+          "'profile build': the positive class.");
+ABSL_FLAG(std::string, label_column, "label",
+          "'profile build': column of the true label.");
 ABSL_FLAG(std::string, score_column, "score",
           "'profile build': column of the positive-class score, if any.");
 ABSL_FLAG(std::string, prediction_column, "prediction",
@@ -35,18 +43,24 @@ ABSL_FLAG(std::vector<std::string>, sensitive, {},
           "features; their groups' base rates are profiled).");
 ABSL_FLAG(std::vector<std::string>, ignore, {},
           "'profile build': comma-separated columns to leave out (e.g. ids).");
+ABSL_FLAG(std::vector<std::string>, metric, {},
+          "'metrics': comma-separated metric names to show, e.g. psi,accuracy "
+          "(default: all).");
 ABSL_FLAG(int, bins, 10, "'profile build': numeric bins (quantiles), 2..1000.");
-ABSL_FLAG(int, top_k, 20, "'profile build': categories kept per feature, 1..1000.");
+ABSL_FLAG(int, top_k, 20,
+          "'profile build': categories kept per feature, 1..1000.");
 ABSL_FLAG(absl::Duration, step, absl::ZeroDuration(),
           "'windows': merge windows into buckets of this length (0: one row "
           "per window start).");
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args = aims::ParseCommandLine(argc, argv,
+  std::vector<std::string> args = aims::ParseCommandLine(
+      argc, argv,
       "ask an aims-collector about models, agents and windows.\n\n"
       "Usage: aimsctl [--collector=HOST:PORT] [--json] COMMAND [flags]\n\n" +
-      aims::ctl::CommandHelp() +
-      "\nExit codes: 0 ok, 1 collector error or unreachable, 2 usage error.");
+          aims::ctl::CommandHelp() +
+          "\nExit codes: 0 ok, 1 collector error or unreachable, 2 usage "
+          "error.");
   aims::ctl::CtlOptions options;
   options.collector = absl::GetFlag(FLAGS_collector);
   options.json = absl::GetFlag(FLAGS_json);
@@ -68,5 +82,6 @@ int main(int argc, char** argv) {
   options.ignore = absl::GetFlag(FLAGS_ignore);
   options.bins = absl::GetFlag(FLAGS_bins);
   options.top_k = absl::GetFlag(FLAGS_top_k);
+  options.metrics = absl::GetFlag(FLAGS_metric);
   return aims::ctl::RunCommand(args, options, std::cout, std::cerr);
 }

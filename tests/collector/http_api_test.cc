@@ -22,8 +22,9 @@ TEST(HttpApiTest, ModelsAgentsSummariesAndErrors) {
   Collector collector(options);
   ASSERT_TRUE(collector.Start().ok());
   {
-    auto stub = v1::IngestService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", collector.grpc_port()), grpc::InsecureChannelCredentials()));
+    auto stub = v1::IngestService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", collector.grpc_port()),
+                            grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
     auto stream = stub->Report(&ctx);
     v1::IngestRequest hello;
@@ -39,9 +40,14 @@ TEST(HttpApiTest, ModelsAgentsSummariesAndErrors) {
       v1::IngestRequest r;
       r.mutable_report()->set_agent_id("a1");
       r.mutable_report()->set_sequence(seq);
-      *r.mutable_report()->mutable_window_start() = ToProto(absl::FromUnixSeconds(1000 + 10 * seq));
-      *r.mutable_report()->mutable_window_end() = ToProto(absl::FromUnixSeconds(1010 + 10 * seq));
-      r.mutable_report()->mutable_summary()->mutable_operational()->set_event_count(seq);
+      *r.mutable_report()->mutable_window_start() =
+          ToProto(absl::FromUnixSeconds(1000 + 10 * seq));
+      *r.mutable_report()->mutable_window_end() =
+          ToProto(absl::FromUnixSeconds(1010 + 10 * seq));
+      r.mutable_report()
+          ->mutable_summary()
+          ->mutable_operational()
+          ->set_event_count(seq);
       ASSERT_TRUE(stream->Write(r));
     }
     stream->WritesDone();
@@ -53,22 +59,45 @@ TEST(HttpApiTest, ModelsAgentsSummariesAndErrors) {
   auto models = http.Get("/v1/models?name=credit");
   ASSERT_TRUE(models);
   EXPECT_EQ(models->status, 200);
-  EXPECT_NE(models->body.find(R"("event_count":"6")"), std::string::npos) << models->body;
+  EXPECT_NE(models->body.find(R"("event_count":"6")"), std::string::npos)
+      << models->body;
   auto none = http.Get("/v1/models?name=other");
   EXPECT_EQ(none->body.find("credit"), std::string::npos);
   auto agents = http.Get("/v1/agents");
-  EXPECT_NE(agents->body.find(R"("agent_id":"a1")"), std::string::npos) << agents->body;
+  EXPECT_NE(agents->body.find(R"("agent_id":"a1")"), std::string::npos)
+      << agents->body;
   auto summaries = http.Get(
-      "/v1/summaries?name=credit&version=v1&environment=prod&from=1970-01-01T00:10:00Z&to=5000&step=1h");
+      "/v1/"
+      "summaries?name=credit&version=v1&environment=prod&from=1970-01-01T00:10:"
+      "00Z&to=5000&step=1h");
   ASSERT_TRUE(summaries);
   EXPECT_EQ(summaries->status, 200) << summaries->body;
-  EXPECT_NE(summaries->body.find(R"("report_count":"3")"), std::string::npos) << summaries->body;
+  EXPECT_NE(summaries->body.find(R"("report_count":"3")"), std::string::npos)
+      << summaries->body;
   auto bad_step = http.Get("/v1/summaries?name=credit&version=v1&step=soon");
   EXPECT_EQ(bad_step->status, 400);
-  EXPECT_EQ(bad_step->body, "{\"error\":\"step: 'soon' is not a duration such as 10s\"}\n");
+  EXPECT_EQ(bad_step->body,
+            "{\"error\":\"step: 'soon' is not a duration such as 10s\"}\n");
   auto bad_model = http.Get("/v1/summaries?name=cr%20edit&version=v1");
   EXPECT_EQ(bad_model->status, 400);
-  EXPECT_NE(bad_model->body.find("model.name"), std::string::npos) << bad_model->body;
+  EXPECT_NE(bad_model->body.find("model.name"), std::string::npos)
+      << bad_model->body;
+  // Three windows of operational counts: throughput is 6 events over 30 s.
+  auto metrics = http.Get(
+      "/v1/"
+      "metrics?name=credit&version=v1&environment=prod&from=1000&to=5000&step="
+      "1h"
+      "&metric=throughput,error_rate");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200) << metrics->body;
+  EXPECT_NE(metrics->body.find(R"("metric":"throughput")"), std::string::npos)
+      << metrics->body;
+  EXPECT_EQ(metrics->body.find("accuracy"), std::string::npos) << metrics->body;
+  auto bad_metrics =
+      http.Get("/v1/metrics?name=credit&version=v1&from=yesterday");
+  EXPECT_EQ(bad_metrics->status, 400);
+  EXPECT_NE(bad_metrics->body.find("from: 'yesterday'"), std::string::npos)
+      << bad_metrics->body;
   auto missing = http.Get("/v1/profile?name=credit&version=v1");
   EXPECT_EQ(missing->status, 404);
   EXPECT_NE(missing->body.find("no profile for credit/v1"), std::string::npos);

@@ -6,6 +6,7 @@
 #include "aims/v1/ingest.grpc.pb.h"
 #include "collector/collector.h"
 #include "common/time_util.h"
+#include "common/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
@@ -21,7 +22,8 @@ TEST(CtlTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunCommand({"frobnicate"}, options, out, err), 2);
   EXPECT_NE(err.str().find("unknown command 'frobnicate'"), std::string::npos);
   EXPECT_EQ(RunCommand({"windows"}, options, out, err), 2);
-  EXPECT_NE(err.str().find("--model and --version are required"), std::string::npos);
+  EXPECT_NE(err.str().find("--model and --version are required"),
+            std::string::npos);
 }
 
 TEST(CtlTest, UnreachableCollectorExitsOne) {
@@ -67,8 +69,12 @@ TEST(CtlTest, ListsModelsAndAgentsAsTableAndJson) {
     report.mutable_report()->set_sequence(1);
     const absl::Time start = absl::Now() - absl::Minutes(1);
     *report.mutable_report()->mutable_window_start() = ToProto(start);
-    *report.mutable_report()->mutable_window_end() = ToProto(start + absl::Seconds(10));
-    report.mutable_report()->mutable_summary()->mutable_operational()->set_event_count(42);
+    *report.mutable_report()->mutable_window_end() =
+        ToProto(start + absl::Seconds(10));
+    report.mutable_report()
+        ->mutable_summary()
+        ->mutable_operational()
+        ->set_event_count(42);
     ASSERT_TRUE(stream->Write(report));
     while (stream->Read(&resp) && !resp.has_ack()) {
     }
@@ -92,8 +98,10 @@ TEST(CtlTest, ListsModelsAndAgentsAsTableAndJson) {
   out.str("");
   options.json = true;
   ASSERT_EQ(RunCommand({"agents"}, options, out, err), 0);
-  EXPECT_NE(out.str().find("\"agent_id\":\"pod-a\""), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("\"event_count\":\"42\""), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("\"agent_id\":\"pod-a\""), std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("\"event_count\":\"42\""), std::string::npos)
+      << out.str();
   out.str("");
   options.json = false;
   options.model = "credit";
@@ -117,8 +125,10 @@ TEST(CtlTest, ProfileBuildPutShowFromCsv) {
     std::ofstream csv(dir.File("train.csv"));
     csv << "id,income,region,gender,score,label\n";
     for (int i = 0; i < 200; ++i) {
-      csv << i << "," << 1000 + 10 * i << "," << (i % 3 ? "north" : "\"south, coast\"") << ","
-          << (i % 2 ? "f" : "m") << "," << (i % 100) / 100.0 << "," << (i % 5 == 0) << "\n";
+      csv << i << "," << 1000 + 10 * i << ","
+          << (i % 3 ? "north" : "\"south, coast\"") << ","
+          << (i % 2 ? "f" : "m") << "," << (i % 100) / 100.0 << ","
+          << (i % 5 == 0) << "\n";
     }
   }
   CtlOptions options;
@@ -131,18 +141,26 @@ TEST(CtlTest, ProfileBuildPutShowFromCsv) {
   options.output = dir.File("profile.json");
   options.put = true;
   std::ostringstream out, err;
-  ASSERT_EQ(RunCommand({"profile", "build"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand({"profile", "build"}, options, out, err), 0)
+      << err.str();
   EXPECT_NE(out.str().find("stored profile "), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("(200 rows, 3 features)"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("(200 rows, 3 features)"), std::string::npos)
+      << out.str();
   out.str("");
   ASSERT_EQ(RunCommand({"profile", "show"}, options, out, err), 0) << err.str();
-  EXPECT_NE(out.str().find("PROFILE_SOURCE_TRAINING_DATA, 200 rows"), std::string::npos)
+  EXPECT_NE(out.str().find("PROFILE_SOURCE_TRAINING_DATA, 200 rows"),
+            std::string::npos)
       << out.str();
-  EXPECT_NE(out.str().find("income          numeric      12"), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("region          categorical  3"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("income          numeric      12"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("region          categorical  3"), std::string::npos)
+      << out.str();
   // The same file stored again gives the same id.
   out.str("");
-  ASSERT_EQ(RunCommand({"profile", "put", dir.File("profile.json")}, options, out, err), 0)
+  ASSERT_EQ(RunCommand({"profile", "put", dir.File("profile.json")}, options,
+                       out, err),
+            0)
       << err.str();
   // A bad score names the line and column.
   {
@@ -153,12 +171,101 @@ TEST(CtlTest, ProfileBuildPutShowFromCsv) {
   options.put = false;
   options.sensitive.clear();
   EXPECT_EQ(RunCommand({"profile", "build"}, options, out, err), 2);
-  EXPECT_NE(err.str().find("line 3: column score: score must be a number in [0, 1], got '1.7'"),
-            std::string::npos)
+  EXPECT_NE(
+      err.str().find(
+          "line 3: column score: score must be a number in [0, 1], got '1.7'"),
+      std::string::npos)
       << err.str();
   options.model = "nothing";
   EXPECT_EQ(RunCommand({"profile", "show"}, options, out, err), 1);
-  EXPECT_NE(err.str().find("no profile for nothing/v7"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("no profile for nothing/v7"), std::string::npos)
+      << err.str();
+}
+
+TEST(CtlTest, MetricsFromMergedSummaries) {
+  testing::TempDir dir;
+  collector::CollectorOptions co;
+  co.grpc_listen = "127.0.0.1:0";
+  co.http_listen = "127.0.0.1:0";
+  co.data_dir = dir.File("data");
+  co.sync_writes = false;
+  collector::Collector collector(co);
+  ASSERT_TRUE(collector.Start().ok());
+  const std::string address = absl::StrCat("127.0.0.1:", collector.grpc_port());
+  // 200 labelled events: group m selected 60 of 100, group f 30 of 100;
+  // 20 predictions wrong, so accuracy is 0.9 and the parity ratio 0.5.
+  auto config = std::make_shared<SummaryConfig>();
+  WindowAccumulator accumulator(config);
+  for (int i = 0; i < 200; ++i) {
+    Event e;
+    const bool male = i < 100;
+    const int k = i % 100;
+    const bool positive = male ? k < 60 : k < 30;
+    e.prediction.kind = Outcome::Kind::kClass;
+    e.prediction.class_label = positive ? "1" : "0";
+    e.label.kind = Outcome::Kind::kClass;
+    const bool wrong = k >= 90;
+    e.label.class_label = (positive != wrong) ? "1" : "0";
+    e.attributes = {{"gender", male ? "m" : "f"}};
+    accumulator.Add(e);
+  }
+  {
+    auto stub = v1::IngestService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    auto stream = stub->Report(&ctx);
+    v1::IngestRequest hello;
+    hello.mutable_hello()->mutable_agent()->set_agent_id("pod-a");
+    hello.mutable_hello()->mutable_model()->set_name("credit");
+    hello.mutable_hello()->mutable_model()->set_version("v2");
+    hello.mutable_hello()->mutable_model()->set_environment("default");
+    hello.mutable_hello()->set_protocol_version(1);
+    ASSERT_TRUE(stream->Write(hello));
+    v1::IngestResponse resp;
+    ASSERT_TRUE(stream->Read(&resp));
+    v1::IngestRequest report;
+    report.mutable_report()->set_agent_id("pod-a");
+    report.mutable_report()->set_sequence(1);
+    const absl::Time start = absl::Now() - absl::Minutes(1);
+    *report.mutable_report()->mutable_window_start() = ToProto(start);
+    *report.mutable_report()->mutable_window_end() =
+        ToProto(start + absl::Seconds(10));
+    *report.mutable_report()->mutable_summary() = accumulator.Build();
+    ASSERT_TRUE(stream->Write(report));
+    while (stream->Read(&resp) && !resp.has_ack()) {
+    }
+    stream->WritesDone();
+    while (stream->Read(&resp)) {
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+  }
+  CtlOptions options;
+  options.collector = address;
+  options.model = "credit";
+  options.version = "v2";
+  options.step = absl::Hours(1);
+  options.metrics = {"accuracy", "demographic_parity_ratio", "selection_rate"};
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({"metrics"}, options, out, err), 0) << err.str();
+  const std::string table = out.str();
+  EXPECT_NE(table.find("START"), std::string::npos) << table;
+  EXPECT_NE(table.find("accuracy"), std::string::npos) << table;
+  EXPECT_NE(table.find(" 0.9 "), std::string::npos) << table;
+  EXPECT_NE(table.find("demographic_parity_ratio"), std::string::npos) << table;
+  EXPECT_NE(table.find(" 0.5 "), std::string::npos) << table;
+  EXPECT_NE(table.find("gender=m"), std::string::npos) << table;
+  EXPECT_NE(table.find(" 0.6 "), std::string::npos) << table;
+  EXPECT_EQ(table.find("precision"), std::string::npos) << "filter ignored:\n"
+                                                        << table;
+  out.str("");
+  options.json = true;
+  options.metrics = {"accuracy"};
+  ASSERT_EQ(RunCommand({"metrics"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("\"metric\":\"accuracy\""), std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("\"value\":0.9"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("\"sample_size\":\"200\""), std::string::npos)
+      << out.str();
 }
 
 }  // namespace
