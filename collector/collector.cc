@@ -2,11 +2,18 @@
 
 #include <unistd.h>
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
+#include "collector/audit_trail.h"
 #include "collector/collector_metrics.h"
 #include "collector/durable_writer.h"
+#include "collector/evaluator.h"
 #include "collector/http_api.h"
 #include "collector/ingest_service.h"
+#include "collector/nonconformities.h"
+#include "collector/nonconformity_service.h"
+#include "collector/notifier.h"
 #include "collector/query_service.h"
 #include "collector/rocks_storage.h"
 #include "common/log.h"
@@ -36,8 +43,35 @@ absl::Status Collector::Start() {
 
   metrics_ = std::make_unique<CollectorMetrics>(
       std::make_shared<prometheus::Registry>());
+  audit_ = std::make_unique<AuditTrail>(storage_.get(), clock_);
+  if (absl::Status s = audit_->Load(); !s.ok()) return s;
+  nonconformities_ =
+      std::make_unique<Nonconformities>(storage_.get(), audit_.get());
+  if (absl::Status s = nonconformities_->Load(); !s.ok()) return s;
+  NotifierOptions notifier_options;
+  notifier_options.alertmanager_urls = options_.alertmanager_urls;
+  notifier_options.webhook_urls = options_.webhook_urls;
+  notifier_options.webhook_secret = options_.webhook_secret;
+  notifier_options.max_outbox = options_.max_outbox;
+  notifier_options.external_url =
+      options_.external_url.empty()
+          ? absl::StrCat("http://", options_.http_listen)
+          : options_.external_url;
+  notifier_ =
+      std::make_unique<Notifier>(storage_.get(), clock_, notifier_options);
+  if (absl::Status s = notifier_->Load(); !s.ok()) return s;
+  evaluator_ = std::make_unique<Evaluator>(storage_.get(), audit_.get(),
+                                           nonconformities_.get(),
+                                           notifier_.get(), clock_);
+  if (absl::Status s = evaluator_->Load(); !s.ok()) return s;
+  if (!options_.plan_file.empty()) {
+    absl::StatusOr<v1::PlanInfo> plan = ReloadPlan("startup");
+    if (!plan.ok()) return plan.status();
+  }
+  metrics_->outbox_capacity.Set(static_cast<double>(options_.max_outbox));
   writer_ = std::make_unique<DurableWriter>(storage_.get(), clock_,
-                                            options_.ingest_queue_capacity);
+                                            options_.ingest_queue_capacity, 256,
+                                            audit_.get());
   metrics_->ingest_queue_capacity.Set(
       static_cast<double>(options_.ingest_queue_capacity));
 
@@ -57,26 +91,32 @@ absl::Status Collector::Start() {
                            grpc::InsecureServerCredentials(), &grpc_port_);
   builder.RegisterService(ingest_.get());
   builder.RegisterService(query_.get());
-  builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_message_bytes));
+  nc_service_ = std::make_unique<NonconformityService>(
+      options_.collector_id, nonconformities_.get(), evaluator_.get(),
+      audit_.get(),
+      [this](const std::string& actor) { return ReloadPlan(actor); });
+  builder.RegisterService(nc_service_.get());
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(options_.max_message_bytes));
   // Agents ping every 30 s; accept pings down to 10 s apart, even on idle
   // streams, so sidecars are never answered with GOAWAY too_many_pings.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             10000);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "--grpc_listen: cannot listen on ", options_.grpc_listen,
-        " (address in use or not local)"));
+    return absl::UnavailableError(
+        absl::StrCat("--grpc_listen: cannot listen on ", options_.grpc_listen,
+                     " (address in use or not local)"));
   }
 
   http_ = std::make_unique<HttpServer>(1 << 20, 2);
   http_->ServeMetrics(metrics_->registry);
-  RegisterHttpApi(http_->routes(), query_.get());
-  http_->routes().Get("/healthz", [](const httplib::Request&,
-                                     httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
+  RegisterHttpApi(http_->routes(), query_.get(), nc_service_.get());
+  http_->routes().Get("/healthz",
+                      [](const httplib::Request&, httplib::Response& res) {
+                        res.set_content("ok\n", "text/plain");
+                      });
   http_->routes().Get("/readyz", [this](const httplib::Request&,
                                         httplib::Response& res) {
     const bool ready = metrics_->storage_healthy.Value() > 0;
@@ -84,18 +124,24 @@ absl::Status Collector::Start() {
     res.set_content(ready ? "ready\n" : "storage unhealthy\n", "text/plain");
   });
   // Refresh gauges that are read rather than counted.
-  http_->routes().set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response&) {
-        if (req.path == "/metrics") {
-          metrics_->ingest_queue_depth.Set(static_cast<double>(writer_->depth()));
-          metrics_->storage_sst_bytes.Set(
-              static_cast<double>(storage_->ApproximateSizeBytes()));
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
-  absl::StatusOr<int> http_port = http_->Listen(options_.http_listen, "http_listen");
+  http_->routes().set_pre_routing_handler([this](const httplib::Request& req,
+                                                 httplib::Response&) {
+    if (req.path == "/metrics") {
+      metrics_->ingest_queue_depth.Set(static_cast<double>(writer_->depth()));
+      metrics_->storage_sst_bytes.Set(
+          static_cast<double>(storage_->ApproximateSizeBytes()));
+      RefreshEvaluationMetrics();
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  absl::StatusOr<int> http_port =
+      http_->Listen(options_.http_listen, "http_listen");
   if (!http_port.ok()) return http_port.status();
   http_port_ = *http_port;
+  if (options_.evaluate_in_background) {
+    evaluator_->Start(options_.evaluation_tick);
+    notifier_->Start();
+  }
   started_ = true;
   LogInfo("collector started", {{"collector_id", options_.collector_id},
                                 {"grpc_port", grpc_port_},
@@ -107,6 +153,8 @@ absl::Status Collector::Start() {
 
 void Collector::Stop() {
   if (http_) http_->Stop();
+  if (evaluator_) evaluator_->Stop();
+  if (notifier_) notifier_->Stop();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::seconds(5));
@@ -116,10 +164,77 @@ void Collector::Stop() {
   writer_.reset();  // drains what was accepted
   query_.reset();
   ingest_.reset();
+  nc_service_.reset();
+  evaluator_.reset();
+  notifier_.reset();
+  nonconformities_.reset();
+  audit_.reset();
   storage_.reset();
   http_.reset();
   if (started_) LogInfo("collector stopped");
   started_ = false;
+}
+
+absl::StatusOr<v1::PlanInfo> Collector::ReloadPlan(const std::string& actor) {
+  if (options_.plan_file.empty()) {
+    return absl::FailedPreconditionError(
+        "the collector runs without --plan; nothing to reload");
+  }
+  absl::StatusOr<Plan> plan = LoadPlanFile(options_.plan_file);
+  if (!plan.ok()) {
+    LogWarn("monitoring plan not loaded", {{"error", plan.status().message()}});
+    return plan.status();
+  }
+  absl::StatusOr<int> unchanged = evaluator_->SetPlan(std::move(*plan), actor);
+  if (!unchanged.ok()) return unchanged.status();
+  metrics_->plan_objectives.Set(evaluator_->plan_info().objectives());
+  return evaluator_->plan_info();
+}
+
+int Collector::EvaluateNow() { return evaluator_->EvaluateDue(); }
+int Collector::DeliverNow() { return notifier_->DeliverDue(); }
+
+void Collector::RefreshEvaluationMetrics() {
+  std::map<v1::ObjectiveState, int> states;
+  for (const v1::ObjectiveStatus& s : evaluator_->States({}))
+    ++states[s.state()];
+  for (auto [state, name] :
+       {std::pair{v1::OBJECTIVE_STATE_INACTIVE, "inactive"},
+        std::pair{v1::OBJECTIVE_STATE_PENDING, "pending"},
+        std::pair{v1::OBJECTIVE_STATE_FIRING, "firing"},
+        std::pair{v1::OBJECTIVE_STATE_RESOLVED, "resolved"},
+        std::pair{v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE,
+                  "insufficient_evidence"}}) {
+    metrics_->objective_series.Add({{"state", name}}).Set(states[state]);
+  }
+  std::map<std::pair<std::string, std::string>, int> ncs;
+  for (const v1::Nonconformity& nc : nonconformities_->List({})) {
+    ++ncs[{SeverityText(nc.severity()),
+           Nonconformities::StageName(nc.stage())}];
+  }
+  for (const char* severity : {"info", "warning", "critical"}) {
+    for (int stage = v1::NONCONFORMITY_STAGE_OPEN;
+         stage <= v1::NONCONFORMITY_STAGE_CLOSED; ++stage) {
+      const std::string stage_name = Nonconformities::StageName(
+          static_cast<v1::NonconformityStage>(stage));
+      metrics_->nonconformities
+          .Add({{"severity", severity}, {"stage", stage_name}})
+          .Set(ncs[{severity, stage_name}]);
+    }
+  }
+  metrics_->outbox_depth.Set(static_cast<double>(notifier_->depth()));
+  const NotifierCounters& n = notifier_->counters();
+  CatchUp(metrics_->notifications.Add({{"result", "delivered"}}),
+          n.delivered.load());
+  CatchUp(metrics_->notifications.Add({{"result", "failed_attempt"}}),
+          n.failed_attempts.load());
+  CatchUp(metrics_->notifications.Add({{"result", "rejected"}}),
+          n.rejected.load());
+  CatchUp(metrics_->notifications.Add({{"result", "dropped"}}),
+          n.dropped.load());
+  CatchUp(metrics_->evaluations, evaluator_->counters().evaluations.load());
+  CatchUp(metrics_->evaluation_errors, evaluator_->counters().errors.load());
+  metrics_->audit_records.Set(static_cast<double>(audit_->size()));
 }
 
 }  // namespace aims::collector

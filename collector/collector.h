@@ -9,8 +9,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "aims/v1/nonconformity.pb.h"
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/validation.h"
@@ -22,7 +26,12 @@ class Server;
 namespace aims::collector {
 
 struct CollectorMetrics;
+class AuditTrail;
 class DurableWriter;
+class Evaluator;
+class NonconformityService;
+class Nonconformities;
+class Notifier;
 class IngestService;
 class QueryService;
 class RocksStorage;
@@ -36,6 +45,19 @@ struct CollectorOptions {
   size_t ingest_queue_capacity = 4096;
   size_t max_message_bytes = 4 << 20;
   ReportLimits report_limits;
+  // Monitoring plan (YAML); empty: no evaluation.
+  std::string plan_file;
+  // How often due objectives are looked for.
+  absl::Duration evaluation_tick = absl::Seconds(1);
+  std::vector<std::string> alertmanager_urls;
+  std::vector<std::string> webhook_urls;
+  std::string webhook_secret;
+  // Base URL of this collector's HTTP API, for links in alerts; default
+  // http://<http_listen>.
+  std::string external_url;
+  size_t max_outbox = 10000;
+  // Run the evaluation loop on a thread (tests drive EvaluateNow()).
+  bool evaluate_in_background = true;
 };
 
 class Collector {
@@ -52,7 +74,16 @@ class Collector {
   int http_port() const { return http_port_; }
   const std::string& collector_id() const { return options_.collector_id; }
 
+  // Re-reads the plan file (SIGHUP, the ReloadPlan RPC); the plan in force
+  // stays when the new one does not validate.
+  absl::StatusOr<v1::PlanInfo> ReloadPlan(const std::string& actor);
+  // One evaluation pass and one delivery pass now (tests with a FakeClock).
+  int EvaluateNow();
+  int DeliverNow();
+
  private:
+  void RefreshEvaluationMetrics();
+
   CollectorOptions options_;
   const Clock* clock_;
   std::unique_ptr<RocksStorage> storage_;
@@ -60,6 +91,11 @@ class Collector {
   std::unique_ptr<DurableWriter> writer_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<QueryService> query_;
+  std::unique_ptr<AuditTrail> audit_;
+  std::unique_ptr<Nonconformities> nonconformities_;
+  std::unique_ptr<Notifier> notifier_;
+  std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<NonconformityService> nc_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   int grpc_port_ = 0;

@@ -6,9 +6,10 @@ namespace {
 prometheus::Family<prometheus::Counter>& Reports(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("aims_collector_reports_total")
-      .Help("Window reports received from agents, by outcome: stored, "
-            "duplicate (already stored, ignored), rejected (invalid), failed "
-            "(storage error, not acknowledged).")
+      .Help(
+          "Window reports received from agents, by outcome: stored, "
+          "duplicate (already stored, ignored), rejected (invalid), failed "
+          "(storage error, not acknowledged).")
       .Register(r);
 }
 
@@ -69,7 +70,63 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                           .Name("aims_collector_storage_healthy")
                           .Help("1 while the last storage write succeeded.")
                           .Register(*reg)
-                          .Add({})) {
+                          .Add({})),
+      objective_series(
+          prometheus::BuildGauge()
+              .Name("aims_objective_series")
+              .Help("Objective series by evaluation state (inactive, pending, "
+                    "firing, resolved, insufficient_evidence).")
+              .Register(*reg)),
+      nonconformities(
+          prometheus::BuildGauge()
+              .Name("aims_nonconformities")
+              .Help("Nonconformities by severity and lifecycle stage.")
+              .Register(*reg)),
+      outbox_depth(prometheus::BuildGauge()
+                       .Name("aims_collector_outbox_depth")
+                       .Help("Notifications waiting in the durable outbox.")
+                       .Register(*reg)
+                       .Add({})),
+      outbox_capacity(
+          prometheus::BuildGauge()
+              .Name("aims_collector_outbox_capacity")
+              .Help(
+                  "Bound of the outbox; beyond it the oldest entry is dropped.")
+              .Register(*reg)
+              .Add({})),
+      notifications(
+          prometheus::BuildCounter()
+              .Name("aims_collector_notifications_total")
+              .Help(
+                  "Notification deliveries by result: delivered, "
+                  "failed_attempt "
+                  "(retried), rejected (4xx, dropped), dropped (outbox full).")
+              .Register(*reg)),
+      evaluations(prometheus::BuildCounter()
+                      .Name("aims_collector_evaluations_total")
+                      .Help("Objective series evaluations.")
+                      .Register(*reg)
+                      .Add({})),
+      evaluation_errors(
+          prometheus::BuildCounter()
+              .Name("aims_collector_evaluation_errors_total")
+              .Help(
+                  "Evaluations that failed (storage or merge error); retried.")
+              .Register(*reg)
+              .Add({})),
+      audit_records(prometheus::BuildGauge()
+                        .Name("aims_collector_audit_records")
+                        .Help("Records in the hash-chained audit trail.")
+                        .Register(*reg)
+                        .Add({})),
+      plan_objectives(
+          prometheus::BuildGauge()
+              .Name("aims_collector_plan_objectives")
+              .Help(
+                  "Objectives in the monitoring plan in force (incl. built-in "
+                  "coverage objectives).")
+              .Register(*reg)
+              .Add({})) {
   storage_healthy.Set(1);
 }
 

@@ -31,7 +31,22 @@ struct CollectorMetrics {
   prometheus::Gauge& ingest_queue_capacity;
   prometheus::Gauge& storage_sst_bytes;
   prometheus::Gauge& storage_healthy;
+  // Evaluation side.
+  prometheus::Family<prometheus::Gauge>& objective_series;  // {state}
+  prometheus::Family<prometheus::Gauge>& nonconformities;   // {severity, stage}
+  prometheus::Gauge& outbox_depth;
+  prometheus::Gauge& outbox_capacity;
+  prometheus::Family<prometheus::Counter>& notifications;  // {result}
+  prometheus::Counter& evaluations;
+  prometheus::Counter& evaluation_errors;
+  prometheus::Gauge& audit_records;
+  prometheus::Gauge& plan_objectives;
 };
+
+// Raises `counter` to `total` (totals counted elsewhere as atomics).
+inline void CatchUp(prometheus::Counter& counter, double total) {
+  if (total > counter.Value()) counter.Increment(total - counter.Value());
+}
 
 }  // namespace aims::collector
 

@@ -2,11 +2,16 @@
 
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "collector/audit_trail.h"
+
 namespace aims::collector {
 
 DurableWriter::DurableWriter(Storage* storage, const Clock* clock,
-                             size_t capacity, size_t max_batch)
+                             size_t capacity, size_t max_batch,
+                             AuditTrail* audit)
     : storage_(storage),
+      audit_(audit),
       clock_(clock),
       capacity_(capacity),
       max_batch_(max_batch),
@@ -80,10 +85,22 @@ void DurableWriter::Run() {
     }
     const absl::Time now = clock_->Now();
     if (batch.front().kind == Item::Kind::kHello) {
-      absl::StatusOr<uint64_t> seq = storage_->RegisterAgent(batch.front().hello, now);
+      absl::StatusOr<uint64_t> seq =
+          storage_->RegisterAgent(batch.front().hello, now);
       WriteResult result;
       result.status = seq.status();
-      if (seq.ok()) {
+      if (seq.ok() && audit_ != nullptr) {
+        const v1::Hello& h = batch.front().hello;
+        result.status = audit_->Append(
+            {"agent_connect",
+             h.agent().agent_id(),
+             {{"agent", h.agent().agent_id()},
+              {"pod", h.agent().pod()},
+              {"model", absl::StrCat(h.model().name(), "/", h.model().version(),
+                                     "/", h.model().environment())},
+              {"durable_sequence", absl::StrCat(*seq)}}});
+      }
+      if (seq.ok() && result.status.ok()) {
         result.durable_sequence = *seq;
         absl::StatusOr<v1::ReferenceProfile> profile =
             storage_->GetProfile(batch.front().hello.model());
@@ -93,9 +110,22 @@ void DurableWriter::Run() {
       continue;
     }
     if (batch.front().kind == Item::Kind::kGap) {
-      absl::StatusOr<uint64_t> missing = storage_->RecordGap(batch.front().gap, now);
+      absl::StatusOr<uint64_t> missing =
+          storage_->RecordGap(batch.front().gap, now);
       WriteResult result;
       result.status = missing.status();
+      if (missing.ok() && audit_ != nullptr) {
+        const v1::GapNotice& g = batch.front().gap;
+        result.status = audit_->Append(
+            {"gap",
+             g.agent_id(),
+             {{"agent", g.agent_id()},
+              {"first_sequence", absl::StrCat(g.first_sequence())},
+              {"last_sequence", absl::StrCat(g.last_sequence())},
+              {"reason", g.reason()},
+              {"events", absl::StrCat(g.event_count())},
+              {"missing", absl::StrCat(*missing)}}});
+      }
       if (missing.ok()) result.missing = *missing;
       batch.front().done(result);
       continue;
@@ -108,8 +138,7 @@ void DurableWriter::Run() {
     for (size_t i = 0; i < batch.size(); ++i) {
       WriteResult result;
       result.status = status;
-      result.duplicate =
-          status.ok() && outcomes[i] == WriteOutcome::kDuplicate;
+      result.duplicate = status.ok() && outcomes[i] == WriteOutcome::kDuplicate;
       batch[i].done(result);
     }
   }

@@ -14,8 +14,8 @@
 #define AIMS_COLLECTOR_DURABLE_WRITER_H_
 
 #include <deque>
-#include <optional>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -26,6 +26,8 @@
 #include "common/clock.h"
 
 namespace aims::collector {
+
+class AuditTrail;
 
 struct WriteResult {
   absl::Status status;
@@ -43,8 +45,10 @@ class DurableWriter {
  public:
   using Done = std::function<void(const WriteResult&)>;
 
+  // `audit` (optional) records agent connects and gaps in the audit trail;
+  // a hello or gap counts as written only once its record is.
   DurableWriter(Storage* storage, const Clock* clock, size_t capacity,
-                size_t max_batch = 256);
+                size_t max_batch = 256, AuditTrail* audit = nullptr);
   ~DurableWriter();  // Drains what was submitted, then stops.
 
   // Each returns false (and runs nothing) when the queue is full or the
@@ -70,6 +74,7 @@ class DurableWriter {
   void Run();
 
   Storage* const storage_;
+  AuditTrail* const audit_;
   const Clock* const clock_;
   const size_t capacity_;
   const size_t max_batch_;

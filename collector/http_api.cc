@@ -106,7 +106,25 @@ absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
 
 }  // namespace
 
-void RegisterHttpApi(httplib::Server& server, QueryService* queries) {
+void RegisterHttpApi(httplib::Server& server, QueryService* queries,
+                     NonconformityService* nonconformities) {
+  server.Get(
+      "/v1/nonconformities",
+      [nonconformities](const httplib::Request& req, httplib::Response& res) {
+        v1::ListNonconformitiesRequest request;
+        *request.mutable_selector() = Selector(req);
+        request.set_objective_id(req.get_param_value("objective"));
+        v1::ListNonconformitiesResponse response;
+        Reply(nonconformities->List(request, &response), response, res);
+      });
+  server.Get(
+      R"(/v1/nonconformities/([A-Za-z0-9_-]+))",
+      [nonconformities](const httplib::Request& req, httplib::Response& res) {
+        v1::GetNonconformityRequest request;
+        request.set_id(req.matches[1]);
+        v1::Nonconformity response;
+        Reply(nonconformities->Get(request, &response), response, res);
+      });
   server.Get("/v1/models",
              [queries](const httplib::Request& req, httplib::Response& res) {
                v1::ListModelsRequest request;

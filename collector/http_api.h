@@ -7,7 +7,10 @@
 //   GET /v1/summaries?name=&version=&environment=&from=&to=&step=
 //       from/to: RFC 3339 or Unix seconds (default: the last hour);
 //       step: a duration such as 10s, 5m (default: one bucket)
+//   GET /v1/metrics?name=&version=&environment=&from=&to=&step=&metric=a,b
 //   GET /v1/profile?name=&version=
+//   GET /v1/nonconformities?name=&version=&environment=&objective=
+//   GET /v1/nonconformities/<id>
 //
 // Errors: 400 with {"error": "<field>: <reason>"}, 404 when a profile is
 // missing, 500/503 for storage failures.
@@ -17,12 +20,14 @@
 #ifndef AIMS_COLLECTOR_HTTP_API_H_
 #define AIMS_COLLECTOR_HTTP_API_H_
 
+#include "collector/nonconformity_service.h"
 #include "collector/query_service.h"
 #include "httplib.h"
 
 namespace aims::collector {
 
-void RegisterHttpApi(httplib::Server& server, QueryService* queries);
+void RegisterHttpApi(httplib::Server& server, QueryService* queries,
+                     NonconformityService* nonconformities);
 
 }  // namespace aims::collector
 

@@ -56,15 +56,20 @@ class IngestService::Stream final
 
   void OnDone() override {
     service_->metrics_->streams_open.Decrement();
+    MarkDisconnected();
+    delete this;
+  }
+
+  void MarkDisconnected() {
     bool marked = false;
     std::string agent_id;
     {
       absl::MutexLock lock(&mu_);
       marked = marked_connected_;
+      marked_connected_ = false;
       agent_id = agent_id_;
     }
     if (marked) service_->SetConnected(agent_id, false);
-    delete this;
   }
 
  private:
@@ -247,8 +252,8 @@ class IngestService::Stream final
       absl::MutexLock lock(&mu_);
       --outstanding_;
       if (!result.status.ok()) {
-        LogError("cannot register agent", {{"agent", agent_id_},
-                                           {"error", result.status.message()}});
+        LogError("cannot register agent",
+                 {{"agent", agent_id_}, {"error", result.status.message()}});
         FailLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                 std::string(result.status.message())));
       } else {
@@ -276,20 +281,19 @@ class IngestService::Stream final
       --outstanding_;
       if (!result.status.ok()) {
         service_->metrics_->storage_healthy.Set(0);
-        LogError("cannot record gap", {{"agent", agent_id_},
-                                       {"error", result.status.message()}});
+        LogError("cannot record gap",
+                 {{"agent", agent_id_}, {"error", result.status.message()}});
         FailLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                 std::string(result.status.message())));
       } else {
         service_->metrics_->windows_missing.Increment(
             static_cast<double>(result.missing));
-        LogWarn("monitoring gap recorded",
-                {{"agent", agent_id_},
-                 {"first_seq", gap.first_sequence()},
-                 {"last_seq", gap.last_sequence()},
-                 {"missing", result.missing},
-                 {"events", gap.event_count()},
-                 {"reason", gap.reason()}});
+        LogWarn("monitoring gap recorded", {{"agent", agent_id_},
+                                            {"first_seq", gap.first_sequence()},
+                                            {"last_seq", gap.last_sequence()},
+                                            {"missing", result.missing},
+                                            {"events", gap.event_count()},
+                                            {"reason", gap.reason()}});
         if (gap.last_sequence() > durable_) durable_ = gap.last_sequence();
         ack_pending_ = true;
       }
@@ -376,6 +380,8 @@ class IngestService::Stream final
           StartRead(&request_);
           return;
         case Action::kFinish:
+          // Disconnected before the client can see the end of the stream.
+          MarkDisconnected();
           Finish(finish_status);
           return;
       }

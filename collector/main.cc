@@ -1,11 +1,13 @@
 // aims-collector: receives window reports from aims agents, stores them in
 // RocksDB and answers queries. See --help and docs/operations.md.
 #include <csignal>
+#include <fstream>
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "common/cli.h"
+#include "absl/strings/str_split.h"
 #include "collector/collector.h"
+#include "common/cli.h"
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/signals.h"
@@ -32,9 +34,32 @@ ABSL_FLAG(std::string, ports_file, "",
           "If set, write the bound ports here as 'grpc PORT' and 'http PORT' "
           "lines once listening (for scripts that use port 0).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
+ABSL_FLAG(
+    std::string, plan, "",
+    "Monitoring plan (YAML, docs/monitoring-plan.md) to evaluate. SIGHUP "
+    "or the ReloadPlan RPC re-reads it; an invalid file keeps the plan in "
+    "force. Empty: store and query only, no evaluation.");
+ABSL_FLAG(
+    std::vector<std::string>, alertmanager_url, {},
+    "Comma-separated Alertmanager base URLs (e.g. http://127.0.0.1:9093); "
+    "every instance gets every alert, as Alertmanager HA expects.");
+ABSL_FLAG(
+    std::vector<std::string>, webhook_url, {},
+    "Comma-separated URLs that receive nonconformity events as JSON POSTs.");
+ABSL_FLAG(std::string, webhook_secret_file, "",
+          "File holding the HMAC-SHA256 key for the X-Aims-Signature header of "
+          "webhook calls (empty: unsigned).");
+ABSL_FLAG(std::string, external_url, "",
+          "Base URL of this collector's HTTP API in alert links (default: "
+          "http://<http_listen>).");
+ABSL_FLAG(
+    int, max_outbox, 10000,
+    "Notifications kept for delivery; beyond it the oldest is dropped and "
+    "counted (firing alerts are re-sent every minute).");
 
 int main(int argc, char** argv) {
-  aims::ParseCommandLine(argc, argv,
+  aims::ParseCommandLine(
+      argc, argv,
       "stores window reports from aims agents in RocksDB and "
       "serves queries.\n\nUsage: aims-collector [--flag=value ...]\n"
       "Stops cleanly on SIGTERM or SIGINT. Logs are logfmt lines on stderr.\n"
@@ -65,6 +90,38 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.ingest_queue_capacity = capacity;
+  options.plan_file = absl::GetFlag(FLAGS_plan);
+  options.alertmanager_urls = absl::GetFlag(FLAGS_alertmanager_url);
+  options.webhook_urls = absl::GetFlag(FLAGS_webhook_url);
+  options.external_url = absl::GetFlag(FLAGS_external_url);
+  for (const auto& url : options.alertmanager_urls) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      std::cerr << "--alertmanager_url: '" << url
+                << "' is not an http(s) URL\n";
+      return 2;
+    }
+  }
+  for (const auto& url : options.webhook_urls) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      std::cerr << "--webhook_url: '" << url << "' is not an http(s) URL\n";
+      return 2;
+    }
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_webhook_secret_file);
+      !path.empty()) {
+    std::ifstream in(path);
+    std::getline(in, options.webhook_secret);
+    if (!in && options.webhook_secret.empty()) {
+      std::cerr << "--webhook_secret_file: cannot read " << path << "\n";
+      return 2;
+    }
+  }
+  const int max_outbox = absl::GetFlag(FLAGS_max_outbox);
+  if (max_outbox < 1 || max_outbox > 10000000) {
+    std::cerr << "--max_outbox: must be 1..10000000\n";
+    return 2;
+  }
+  options.max_outbox = max_outbox;
   options.max_message_bytes = max_message;
 
   aims::collector::Collector collector(options);
@@ -82,7 +139,11 @@ int main(int argc, char** argv) {
   for (;;) {
     const int sig = aims::WaitForSignal();
     if (sig == SIGHUP) {
-      aims::LogInfo("SIGHUP received; nothing to reload yet");
+      absl::StatusOr<aims::v1::PlanInfo> plan = collector.ReloadPlan("SIGHUP");
+      if (!plan.ok()) {
+        aims::LogWarn("plan reload failed; the plan in force stays",
+                      {{"error", plan.status().message()}});
+      }
       continue;
     }
     aims::LogInfo("shutting down", {{"signal", sig}});

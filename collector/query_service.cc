@@ -4,7 +4,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "common/metric_engine.h"
+#include "collector/window_metrics.h"
 #include "common/profile_builder.h"
 #include "common/summary_merge.h"
 #include "common/time_util.h"
@@ -117,24 +117,9 @@ absl::Status QueryService::QueryMetrics(
   const bool has_profile = profile.ok();
   response->set_collector_id(collector_id_);
   for (const v1::SummaryBucket& bucket : summaries.buckets()) {
-    const v1::WindowSummary& s = bucket.summary();
-    MetricOptions options;
-    if (has_profile && profile->task() != v1::TASK_TYPE_UNSPECIFIED) {
-      options.task = profile->task();
-      if (!profile->positive_class().empty())
-        options.positive_class = profile->positive_class();
-    } else if (s.performance().regression().n() > 0) {
-      options.task = v1::TASK_TYPE_REGRESSION;
-    } else if (s.performance().confusion().classes_size() > 2) {
-      options.task = v1::TASK_TYPE_MULTICLASS;
-    }
-    std::vector<v1::MetricValue> values = PerformanceMetrics(
-        s, options, FromProto(bucket.end()) - FromProto(bucket.start()));
-    if (has_profile) {
-      for (auto& v : DriftMetrics(s, *profile, options))
-        values.push_back(std::move(v));
-    }
-    for (auto& v : FairnessMetrics(s, options)) values.push_back(std::move(v));
+    std::vector<v1::MetricValue> values =
+        MetricsOf(bucket.summary(), has_profile ? &*profile : nullptr,
+                  FromProto(bucket.end()) - FromProto(bucket.start()));
     v1::MetricPoint* point = response->add_points();
     *point->mutable_start() = bucket.start();
     *point->mutable_end() = bucket.end();

@@ -65,7 +65,8 @@ google::protobuf::Timestamp Later(const google::protobuf::Timestamp& a,
 
 bool Matches(const v1::ModelSelector& selector, const v1::ModelRef& model) {
   return (selector.name().empty() || selector.name() == model.name()) &&
-         (selector.version().empty() || selector.version() == model.version()) &&
+         (selector.version().empty() ||
+          selector.version() == model.version()) &&
          (selector.environment().empty() ||
           selector.environment() == model.environment());
 }
@@ -101,6 +102,10 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
       {"gaps", cf_options},
       {"profiles", cf_options},
   };
+  constexpr Table kTables[] = {Table::kPlans,           Table::kEvaluation,
+                               Table::kNonconformities, Table::kAudit,
+                               Table::kOutbox,          Table::kMeta};
+  for (Table t : kTables) cfs.push_back({TableName(t), cf_options});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
@@ -118,14 +123,17 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   storage->models_cf_ = handles[4];
   storage->gaps_cf_ = handles[5];
   storage->profiles_cf_ = handles[6];
+  for (size_t i = 7; i < handles.size(); ++i)
+    storage->table_cfs_.push_back(handles[i]);
   if (absl::Status st = storage->Load(); !st.ok()) return st;
   return storage;
 }
 
 RocksStorage::~RocksStorage() {
   if (db_ == nullptr) return;
-  for (auto* cf : {reports_cf_, sequences_cf_, agents_cf_, models_cf_,
-                   gaps_cf_, profiles_cf_, default_cf_}) {
+  for (auto* cf : table_cfs_) db_->DestroyColumnFamilyHandle(cf);
+  for (auto* cf : {reports_cf_, sequences_cf_, agents_cf_, models_cf_, gaps_cf_,
+                   profiles_cf_, default_cf_}) {
     if (cf != nullptr) db_->DestroyColumnFamilyHandle(cf);
   }
   db_->Close();
@@ -133,7 +141,8 @@ RocksStorage::~RocksStorage() {
 
 absl::Status RocksStorage::Load() {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), default_cf_, kSchemaKey, &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), default_cf_, kSchemaKey, &value);
   if (s.IsNotFound()) {
     rocksdb::WriteBatch batch;
     batch.Put(default_cf_, kSchemaKey, absl::StrCat(kSchemaVersion));
@@ -143,9 +152,9 @@ absl::Status RocksStorage::Load() {
   } else {
     int version = 0;
     if (!absl::SimpleAtoi(value, &version)) {
-      return absl::DataLossError(
-          absl::StrCat("data directory ", options_.path,
-                       ": unreadable schema version '", value, "'"));
+      return absl::DataLossError(absl::StrCat("data directory ", options_.path,
+                                              ": unreadable schema version '",
+                                              value, "'"));
     }
     if (version > kSchemaVersion) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -201,8 +210,8 @@ absl::Status RocksStorage::Write(rocksdb::WriteBatch* batch) {
   return FromRocks(db_->Write(wo, batch), "write");
 }
 
-absl::StatusOr<uint64_t> RocksStorage::ModelIdLocked(const v1::ModelRef& model,
-                                                     rocksdb::WriteBatch* batch) {
+absl::StatusOr<uint64_t> RocksStorage::ModelIdLocked(
+    const v1::ModelRef& model, rocksdb::WriteBatch* batch) {
   const std::string key = ModelKey(model);
   auto it = model_ids_.find(key);
   if (it != model_ids_.end()) return it->second;
@@ -307,7 +316,8 @@ absl::Status RocksStorage::WriteReports(
             : r.window_end();
   }
   for (const auto& [agent_id, info] : agent_updates) {
-    batch.Put(agents_cf_, BE64(agents_[agent_id].num), info.SerializeAsString());
+    batch.Put(agents_cf_, BE64(agents_[agent_id].num),
+              info.SerializeAsString());
   }
   for (const auto& [id, info] : model_updates) {
     batch.Put(models_cf_, BE64(id), info.SerializeAsString());
@@ -337,7 +347,8 @@ absl::StatusOr<uint64_t> RocksStorage::RecordGap(const v1::GapNotice& gap,
     std::string key = BE64(a.num);
     PutBE64(&key, seq);
     std::string ignored;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), sequences_cf_, key, &ignored);
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), sequences_cf_, key, &ignored);
     if (s.IsNotFound()) {
       ++missing;
     } else if (!s.ok()) {
@@ -349,17 +360,20 @@ absl::StatusOr<uint64_t> RocksStorage::RecordGap(const v1::GapNotice& gap,
   // A resent or widened gap replaces its earlier record.
   uint64_t previous_missing = 0;
   std::string previous;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), gaps_cf_, gap_key, &previous);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), gaps_cf_, gap_key, &previous);
   if (s.ok()) {
     v1::GapNotice old;
     if (old.ParseFromString(previous)) {
       // Recount the old range the same way; its sequences cannot have been
       // stored since, the agent deleted them when it dropped them.
-      for (uint64_t seq = old.first_sequence(); seq <= old.last_sequence(); ++seq) {
+      for (uint64_t seq = old.first_sequence(); seq <= old.last_sequence();
+           ++seq) {
         std::string key = BE64(a.num);
         PutBE64(&key, seq);
         std::string ignored;
-        if (db_->Get(rocksdb::ReadOptions(), sequences_cf_, key, &ignored).IsNotFound()) {
+        if (db_->Get(rocksdb::ReadOptions(), sequences_cf_, key, &ignored)
+                .IsNotFound()) {
           ++previous_missing;
         }
       }
@@ -369,7 +383,8 @@ absl::StatusOr<uint64_t> RocksStorage::RecordGap(const v1::GapNotice& gap,
   }
   v1::AgentInfo info = a.info;
   info.set_gap_count(info.gap_count() + missing - previous_missing);
-  info.set_durable_sequence(std::max(info.durable_sequence(), gap.last_sequence()));
+  info.set_durable_sequence(
+      std::max(info.durable_sequence(), gap.last_sequence()));
   *info.mutable_last_seen() = ToProto(now);
   rocksdb::WriteBatch batch;
   batch.Put(gaps_cf_, gap_key, gap.SerializeAsString());
@@ -395,7 +410,8 @@ absl::StatusOr<v1::ReferenceProfile> RocksStorage::PutProfile(
   *created = false;
   const std::string key = ProfileKey(profile.model());
   std::string existing;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), profiles_cf_, key, &existing);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), profiles_cf_, key, &existing);
   if (s.ok() && if_absent) {
     v1::ReferenceProfile stored;
     if (!stored.ParseFromString(existing)) {
@@ -417,8 +433,8 @@ absl::StatusOr<v1::ReferenceProfile> RocksStorage::GetProfile(
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), profiles_cf_, ProfileKey(model), &value);
   if (s.IsNotFound()) {
-    return absl::NotFoundError(absl::StrCat("no profile for ", model.name(), "/",
-                                            model.version()));
+    return absl::NotFoundError(
+        absl::StrCat("no profile for ", model.name(), "/", model.version()));
   }
   if (!s.ok()) return FromRocks(s, "reading profiles");
   v1::ReferenceProfile profile;
@@ -440,7 +456,8 @@ std::vector<v1::ModelInfo> RocksStorage::ListModels(
     out.back().set_agent_count(agent_counts[id]);
     std::string value;
     v1::ReferenceProfile profile;
-    if (db_->Get(rocksdb::ReadOptions(), profiles_cf_, ProfileKey(m.info.model()), &value)
+    if (db_->Get(rocksdb::ReadOptions(), profiles_cf_,
+                 ProfileKey(m.info.model()), &value)
             .ok() &&
         profile.ParseFromString(value)) {
       out.back().set_profile_id(profile.profile_id());
@@ -499,13 +516,112 @@ absl::Status RocksStorage::ScanReports(
 
 uint64_t RocksStorage::ApproximateSizeBytes() const {
   uint64_t total = 0;
-  for (auto* cf : {default_cf_, reports_cf_, sequences_cf_, agents_cf_,
-                   models_cf_}) {
+  for (auto* cf :
+       {default_cf_, reports_cf_, sequences_cf_, agents_cf_, models_cf_}) {
     uint64_t sst = 0;
     db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
     total += sst;
   }
   return total;
+}
+
+const char* RocksStorage::TableName(Table table) {
+  switch (table) {
+    case Table::kPlans:
+      return "plans";
+    case Table::kEvaluation:
+      return "evaluation";
+    case Table::kNonconformities:
+      return "nonconformities";
+    case Table::kAudit:
+      return "audit";
+    case Table::kOutbox:
+      return "outbox";
+    case Table::kMeta:
+      return "meta";
+  }
+  return "unknown";
+}
+
+std::vector<v1::GapNotice> RocksStorage::ListGaps(
+    const v1::ModelSelector& selector) const {
+  std::vector<uint64_t> agent_nums;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, a] : agents_) {
+      if (Matches(selector, a.info.model())) agent_nums.push_back(a.num);
+    }
+  }
+  std::sort(agent_nums.begin(), agent_nums.end());
+  std::vector<v1::GapNotice> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), gaps_cf_));
+  for (uint64_t num : agent_nums) {
+    const std::string prefix = BE64(num);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      v1::GapNotice gap;
+      if (gap.ParseFromArray(it->value().data(),
+                             static_cast<int>(it->value().size()))) {
+        out.push_back(std::move(gap));
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status RocksStorage::Apply(const std::vector<Mutation>& mutations) {
+  rocksdb::WriteBatch batch;
+  for (const Mutation& m : mutations) {
+    rocksdb::ColumnFamilyHandle* cf =
+        table_cfs_.at(static_cast<size_t>(m.table));
+    if (m.value.has_value()) {
+      batch.Put(cf, m.key, *m.value);
+    } else {
+      batch.Delete(cf, m.key);
+    }
+  }
+  return Write(&batch);
+}
+
+absl::StatusOr<std::string> RocksStorage::Get(Table table,
+                                              absl::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(),
+                               table_cfs_.at(static_cast<size_t>(table)),
+                               rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(
+        absl::StrCat(TableName(table), ": no record ", key));
+  }
+  if (!s.ok()) return FromRocks(s, absl::StrCat("reading ", TableName(table)));
+  return value;
+}
+
+absl::Status RocksStorage::Scan(
+    Table table, absl::string_view from,
+    const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(
+      rocksdb::ReadOptions(), table_cfs_.at(static_cast<size_t>(table))));
+  for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid();
+       it->Next()) {
+    if (!fn(absl::string_view(it->key().data(), it->key().size()),
+            absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), absl::StrCat("scanning ", TableName(table)));
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> RocksStorage::Last(
+    Table table) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(
+      rocksdb::ReadOptions(), table_cfs_.at(static_cast<size_t>(table))));
+  it->SeekToLast();
+  if (!it->status().ok()) return FromRocks(it->status(), "reading last record");
+  if (!it->Valid())
+    return absl::NotFoundError(absl::StrCat(TableName(table), " is empty"));
+  return std::make_pair(it->key().ToString(), it->value().ToString());
 }
 
 }  // namespace aims::collector

@@ -13,6 +13,9 @@
 //   gaps       [agent_num u64][first_seq u64] -> GapNotice (event_count
 //              holds the events the agent counted; missing sequences are
 //              added to the agent's gap_count)
+//   plans, evaluation, nonconformities, audit, outbox, meta
+//              keyed records of the evaluation side (Storage::Table); the
+//              key formats are their owners' (see docs/storage.md)
 //
 // Durability: with `sync_writes` (default) every write batch is fsynced
 // before it returns (RocksDB groups concurrent writers into one fsync), so an
@@ -26,6 +29,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -74,6 +79,21 @@ class RocksStorage final : public Storage {
   absl::Status ScanReports(
       const v1::ModelRef& model, absl::Time from, absl::Time to,
       const std::function<bool(const StoredReport&)>& fn) const override;
+  std::vector<v1::GapNotice> ListGaps(
+      const v1::ModelSelector& selector) const override;
+  absl::Status Apply(const std::vector<Mutation>& mutations) override;
+  absl::StatusOr<std::string> Get(Table table,
+                                  absl::string_view key) const override;
+  absl::Status Scan(
+      Table table, absl::string_view from,
+      const std::function<bool(absl::string_view key, absl::string_view value)>&
+          fn) const override;
+  absl::StatusOr<std::pair<std::string, std::string>> Last(
+      Table table) const override;
+
+  // Column family names of the keyed-record tables, in Table order (tests
+  // that tamper with records open RocksDB directly).
+  static const char* TableName(Table table);
 
   // Bytes of SST files on disk (excludes the write-ahead log).
   uint64_t ApproximateSizeBytes() const;
@@ -105,6 +125,7 @@ class RocksStorage final : public Storage {
   rocksdb::ColumnFamilyHandle* models_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* gaps_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* profiles_cf_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> table_cfs_;  // by Table
 
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

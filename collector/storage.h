@@ -14,11 +14,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "aims/v1/ingest.pb.h"
@@ -28,6 +30,23 @@ namespace aims::collector {
 
 // Outcome of one report of a WriteReports batch.
 enum class WriteOutcome { kStored, kDuplicate };
+
+// Tables of small keyed records kept by the evaluation side.
+enum class Table {
+  kPlans,            // plan versions by hash
+  kEvaluation,       // objective series state
+  kNonconformities,  // nonconformity records by id
+  kAudit,            // hash-chained audit records by big-endian index
+  kOutbox,           // notifications not yet delivered
+  kMeta,             // counters such as the next nonconformity number
+};
+
+// One change of an atomic Apply(): a put, or a delete when `value` is empty.
+struct Mutation {
+  Table table;
+  std::string key;
+  std::optional<std::string> value;
+};
 
 // A stored report as a scan returns it.
 struct StoredReport {
@@ -69,6 +88,26 @@ class Storage {
       const v1::ModelSelector& selector) const = 0;
   virtual std::vector<v1::AgentInfo> ListAgents(
       const v1::ModelSelector& selector) const = 0;
+
+  // Gap records (windows agents declared lost) of the models matching
+  // `selector`.
+  virtual std::vector<v1::GapNotice> ListGaps(
+      const v1::ModelSelector& selector) const = 0;
+
+  // Keyed records: Apply() writes all mutations atomically and durably.
+  virtual absl::Status Apply(const std::vector<Mutation>& mutations) = 0;
+  // NOT_FOUND when absent.
+  virtual absl::StatusOr<std::string> Get(Table table,
+                                          absl::string_view key) const = 0;
+  // Calls `fn` for each record with key >= `from` in key order until it
+  // returns false.
+  virtual absl::Status Scan(
+      Table table, absl::string_view from,
+      const std::function<bool(absl::string_view key, absl::string_view value)>&
+          fn) const = 0;
+  // The record with the greatest key; NOT_FOUND when the table is empty.
+  virtual absl::StatusOr<std::pair<std::string, std::string>> Last(
+      Table table) const = 0;
 
   // Calls `fn` for each report of `model` whose window starts in
   // [from, to), in window-start order. Stops early when `fn` returns false.

@@ -1,13 +1,12 @@
 #include "common/profile_builder.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/hash.h"
 #include "common/time_util.h"
 #include "common/validation.h"
 #include "common/window_accumulator.h"
@@ -35,7 +34,8 @@ std::vector<double> QuantileEdges(std::vector<double> values, int bins) {
 ProfileBuilder::ProfileBuilder(ProfileBuildOptions options)
     : options_(std::move(options)) {}
 
-void ProfileBuilder::AddValue(const std::string& name, const FeatureValue& value) {
+void ProfileBuilder::AddValue(const std::string& name,
+                              const FeatureValue& value) {
   FeatureValues& f = features_[name];
   if (value.kind == FeatureValue::Kind::kNumber) {
     if (std::isfinite(value.number)) f.numbers.push_back(value.number);
@@ -67,7 +67,8 @@ void ProfileBuilder::Add(const Event& event) {
     if (labelled) ++classes_[event.label.AsClass()];
     if (event.prediction.present()) ++classes_[event.prediction.AsClass()];
   }
-  const bool positive = labelled && event.label.AsClass() == options_.positive_class;
+  const bool positive =
+      labelled && event.label.AsClass() == options_.positive_class;
   for (const auto& [attribute, group] : event.attributes) {
     GroupStats& g = groups_[attribute][group];
     ++g.n;
@@ -79,7 +80,8 @@ void ProfileBuilder::Add(const Event& event) {
 absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
     const v1::ModelRef& model, v1::ProfileSource source,
     const std::string& description) const {
-  if (rows_ == 0) return absl::InvalidArgumentError("profile: no reference rows");
+  if (rows_ == 0)
+    return absl::InvalidArgumentError("profile: no reference rows");
   if (options_.numeric_bins < 2 || options_.numeric_bins > 1000) {
     return absl::InvalidArgumentError("bins: must be 2..1000");
   }
@@ -113,27 +115,32 @@ absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
     for (const auto& [cat, n] : values.categories) text += n;
     if (numeric > 0 && numeric >= text) {
       f->set_kind(v1::FeatureProfile::KIND_NUMERIC);
-      std::vector<double> edges = QuantileEdges(values.numbers, options_.numeric_bins);
+      std::vector<double> edges =
+          QuantileEdges(values.numbers, options_.numeric_bins);
       for (double e : edges) f->add_edges(e);
       std::vector<uint64_t> counts(edges.size() + 1, 0);
       double sum = 0, sum_sq = 0;
       for (double v : values.numbers) {
-        ++counts[std::upper_bound(edges.begin(), edges.end(), v) - edges.begin()];
+        ++counts[std::upper_bound(edges.begin(), edges.end(), v) -
+                 edges.begin()];
         sum += v;
         sum_sq += v * v;
       }
-      f->mutable_reference_counts()->mutable_counts()->Add(counts.begin(), counts.end());
-      const auto [lo, hi] = std::minmax_element(values.numbers.begin(), values.numbers.end());
+      f->mutable_reference_counts()->mutable_counts()->Add(counts.begin(),
+                                                           counts.end());
+      const auto [lo, hi] =
+          std::minmax_element(values.numbers.begin(), values.numbers.end());
       f->set_min(*lo);
       f->set_max(*hi);
       const double n = static_cast<double>(numeric);
       f->set_mean(sum / n);
-      f->set_stddev(n > 1 ? std::sqrt(std::max(0.0, (sum_sq - sum * sum / n) / (n - 1)))
-                          : 0.0);
+      f->set_stddev(
+          n > 1 ? std::sqrt(std::max(0.0, (sum_sq - sum * sum / n) / (n - 1)))
+                : 0.0);
     } else {
       f->set_kind(v1::FeatureProfile::KIND_CATEGORICAL);
-      std::vector<std::pair<std::string, uint64_t>> ranked(values.categories.begin(),
-                                                           values.categories.end());
+      std::vector<std::pair<std::string, uint64_t>> ranked(
+          values.categories.begin(), values.categories.end());
       std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
       });
@@ -155,8 +162,9 @@ absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
       gp->set_attribute(attribute);
       gp->set_group(group);
       gp->set_n(g.n);
-      gp->set_base_rate(g.labelled > 0 ? static_cast<double>(g.positive) / g.labelled
-                                       : std::nan(""));
+      gp->set_base_rate(g.labelled > 0
+                            ? static_cast<double>(g.positive) / g.labelled
+                            : std::nan(""));
     }
   }
   profile.set_profile_id(ComputeProfileId(profile));
@@ -168,17 +176,15 @@ std::string ComputeProfileId(const v1::ReferenceProfile& profile) {
   copy.clear_profile_id();
   std::string bytes;
   copy.SerializeToString(&bytes);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), SHA256_DIGEST_LENGTH));
+  return Sha256Hex(bytes);
 }
 
 absl::Status ValidateProfile(const v1::ReferenceProfile& profile) {
   auto invalid = [](std::string field, std::string what) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
   };
-  if (absl::Status s = ValidateModelRef(profile.model(), "profile.model"); !s.ok()) {
+  if (absl::Status s = ValidateModelRef(profile.model(), "profile.model");
+      !s.ok()) {
     return s;
   }
   if (profile.features_size() > 2000) {
@@ -187,11 +193,13 @@ absl::Status ValidateProfile(const v1::ReferenceProfile& profile) {
   }
   auto increasing = [](const google::protobuf::RepeatedField<double>& edges) {
     for (int i = 0; i < edges.size(); ++i) {
-      if (!std::isfinite(edges[i]) || (i > 0 && !(edges[i] > edges[i - 1]))) return false;
+      if (!std::isfinite(edges[i]) || (i > 0 && !(edges[i] > edges[i - 1])))
+        return false;
     }
     return true;
   };
-  if (!increasing(profile.score_edges()) || profile.score_edges_size() > 10000) {
+  if (!increasing(profile.score_edges()) ||
+      profile.score_edges_size() > 10000) {
     return invalid("profile.score_edges",
                    "must be finite, strictly increasing, at most 10000");
   }
@@ -206,15 +214,17 @@ absl::Status ValidateProfile(const v1::ReferenceProfile& profile) {
     }
     size_t bins = 0;
     if (f.kind() == v1::FeatureProfile::KIND_NUMERIC) {
-      if (f.edges_size() == 0 || f.edges_size() > 10000 || !increasing(f.edges())) {
+      if (f.edges_size() == 0 || f.edges_size() > 10000 ||
+          !increasing(f.edges())) {
         return invalid(field + ".edges",
                        "1..10000 finite, strictly increasing edges required");
       }
       bins = f.edges_size() + 1;
     } else if (f.kind() == v1::FeatureProfile::KIND_CATEGORICAL) {
       if (f.categories_size() > 10000) {
-        return invalid(field + ".categories",
-                       absl::StrCat(f.categories_size(), " categories, limit 10000"));
+        return invalid(
+            field + ".categories",
+            absl::StrCat(f.categories_size(), " categories, limit 10000"));
       }
       bins = f.categories_size() + 1;
     } else {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The aims demo: a collector, two agents (replicas of one model) and a
 # synthetic credit-scoring model whose traffic drifts and turns biased.
-# Ends by showing what the collector stored with aimsctl.
+# The collector evaluates deploy/demo/plan.yaml and notifies a local
+# Alertmanager (started when prometheus-alertmanager is installed). Ends by
+# showing the metrics, objective states, the nonconformities raised for drift
+# and bias, and the audit trail's verification, with aimsctl.
 #   AIMS_SKIP_DEPS=1        skip the apt-get step
 #   AIMS_DEMO_SECONDS=60    how long the model sends traffic
-# The evaluation engine (monitoring plan, nonconformities) is a later
-# milestone: once it lands the demo ends with the nonconformities it raised.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,9 +39,24 @@ wait_port() {  # file name
   return 1
 }
 
-echo "== starting aims-collector (RocksDB in $run/collector, log $run/collector.log)"
+am_flag=()
+am=""
+if command -v prometheus-alertmanager >/dev/null; then
+  am_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf 'route:\n  receiver: compliance\nreceivers:\n  - name: compliance\n' >"$run/alertmanager.yml"
+  prometheus-alertmanager --config.file="$run/alertmanager.yml" --storage.path="$run/alertmanager" \
+    --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= \
+    2>"$run/alertmanager.log" &
+  pids+=($!)
+  am="http://127.0.0.1:$am_port"
+  am_flag=(--alertmanager_url="$am")
+  echo "== Alertmanager $am (log $run/alertmanager.log)"
+fi
+
+echo "== starting aims-collector (RocksDB in $run/collector, plan deploy/demo/plan.yaml, log $run/collector.log)"
 build/collector/aims-collector --grpc_listen=127.0.0.1:0 --http_listen=127.0.0.1:0 \
-  --data_dir="$run/collector" --ports_file="$run/collector.ports" 2>"$run/collector.log" &
+  --data_dir="$run/collector" --ports_file="$run/collector.ports" \
+  --plan=deploy/demo/plan.yaml "${am_flag[@]}" 2>"$run/collector.log" &
 pids+=($!)
 grpc=$(wait_port "$run/collector.ports" grpc)
 metrics=$(wait_port "$run/collector.ports" http)
@@ -65,8 +81,11 @@ python3 deploy/demo/synthetic_model.py --agents "$(IFS=,; echo "${urls[*]}")" \
   --duration "$seconds" --drift-at "$drift" --bias-at "$bias" --rate 200
 
 echo "== stopping the agents (each closes its last window and drains its spool)"
-for i in 1 2; do kill -TERM "${pids[$i]}"; done
-for i in 1 2; do wait "${pids[$i]}" || true; done
+n=${#pids[@]}
+for i in $((n - 2)) $((n - 1)); do kill -TERM "${pids[$i]}"; done
+for i in $((n - 2)) $((n - 1)); do wait "${pids[$i]}" || true; done
+echo "== waiting one evaluation interval for the last windows"
+sleep 6
 
 ctl() { build/collector/ctl/aimsctl --collector="127.0.0.1:$grpc" "$@"; }
 echo
@@ -78,5 +97,37 @@ ctl agents
 echo
 echo "== aimsctl windows (both replicas merged, per 10 s)"
 ctl windows --model=credit-scoring --version=v1 --environment=demo --since=15m --step=10s
+echo
+echo "== aimsctl metrics: drift of income and parity by gender, per 20 s"
+ctl metrics --model=credit-scoring --version=v1 --environment=demo --since=15m --step=20s \
+  --metric=accuracy,psi,drifted_feature_share,demographic_parity_ratio | grep -v "feature=" || true
+ctl metrics --model=credit-scoring --version=v1 --environment=demo --since=15m --step=20s \
+  --metric=psi | grep -E "START|income" || true
+echo
+echo "== aimsctl objectives"
+ctl objectives
+echo
+echo "== aimsctl nc list"
+ctl nc list
+first=$(ctl nc list --json | /usr/bin/python3 -c 'import json,sys; n=json.load(sys.stdin).get("nonconformities", []); print(n[0]["id"] if n else "")')
+if [ -n "$first" ]; then
+  echo
+  echo "== aimsctl nc show $first"
+  ctl nc show "$first"
+  echo
+  echo "== aimsctl nc ack $first (the compliance officer reacts)"
+  ctl nc ack "$first" --actor=compliance-officer --comment="contained: manual review of approvals"
+fi
+echo
+echo "== aimsctl audit verify"
+ctl audit verify
+if [ -n "$am" ]; then
+  echo
+  echo "== alerts in Alertmanager ($am/api/v2/alerts)"
+  curl -s "$am/api/v2/alerts" | /usr/bin/python3 -c 'import json,sys
+for a in json.load(sys.stdin):
+    l = a["labels"]
+    print(" ", l["alertname"], l["objective"], l.get("feature", l.get("attribute", "")), l["severity"], a["status"]["state"])'
+fi
 echo
 echo "Logs: $run/*.log. The collector's data stays in $run/collector."

@@ -47,8 +47,8 @@ absl::Status ReadRecord(std::istream& in, std::vector<std::string>* fields,
           absl::StrCat("line ", start_line, ": field longer than 1 MiB"));
     }
     if (fields->size() > kMaxColumns) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", start_line, ": more than ", kMaxColumns, " columns"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "line ", start_line, ": more than ", kMaxColumns, " columns"));
     }
   }
   if (quoted) {
@@ -65,24 +65,27 @@ absl::Status ReadRecord(std::istream& in, std::vector<std::string>* fields,
 }  // namespace
 
 absl::Status ReadCsv(std::istream& in, std::vector<std::string>* header,
-                     const std::function<absl::Status(const std::vector<std::string>&,
-                                                      size_t line)>& row) {
+                     const std::function<absl::Status(
+                         const std::vector<std::string>&, size_t line)>& row) {
   size_t line = 0;
   bool got = false;
   if (absl::Status s = ReadRecord(in, header, &line, &got); !s.ok()) return s;
-  if (!got || header->empty() || (header->size() == 1 && (*header)[0].empty())) {
-    return absl::InvalidArgumentError("line 1: a header row naming the columns is required");
+  if (!got || header->empty() ||
+      (header->size() == 1 && (*header)[0].empty())) {
+    return absl::InvalidArgumentError(
+        "line 1: a header row naming the columns is required");
   }
   std::vector<std::string> fields;
   for (;;) {
     const size_t record_line = line + 1;
-    if (absl::Status s = ReadRecord(in, &fields, &line, &got); !s.ok()) return s;
+    if (absl::Status s = ReadRecord(in, &fields, &line, &got); !s.ok())
+      return s;
     if (!got) return absl::OkStatus();
     if (fields.size() == 1 && fields[0].empty()) continue;  // blank line
     if (fields.size() != header->size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "line ", record_line, ": ", fields.size(), " fields, the header has ",
-          header->size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", record_line, ": ", fields.size(),
+                       " fields, the header has ", header->size()));
     }
     if (absl::Status s = row(fields, record_line); !s.ok()) return s;
   }

@@ -19,8 +19,8 @@ namespace aims::ctl {
 // row with another number of fields or an unterminated quote. Limits: 10,000
 // columns, 1 MiB per field.
 absl::Status ReadCsv(std::istream& in, std::vector<std::string>* header,
-                     const std::function<absl::Status(const std::vector<std::string>&,
-                                                      size_t line)>& row);
+                     const std::function<absl::Status(
+                         const std::vector<std::string>&, size_t line)>& row);
 
 }  // namespace aims::ctl
 

@@ -2,14 +2,19 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "aims/v1/nonconformity.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "collector/ctl/csv.h"
 #include "collector/ctl/table.h"
+#include "collector/nonconformities.h"
+#include "collector/plan.h"
 #include "common/profile_builder.h"
 #include "common/quantile_sketch.h"
 #include "common/time_util.h"
@@ -449,6 +454,295 @@ int Metrics(const CtlOptions& options, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+std::unique_ptr<v1::NonconformityService::Stub> ConnectNc(
+    const CtlOptions& options) {
+  return v1::NonconformityService::NewStub(grpc::CreateChannel(
+      options.collector, grpc::InsecureChannelCredentials()));
+}
+
+std::string StageText(v1::NonconformityStage stage) {
+  return collector::Nonconformities::StageName(stage);
+}
+
+std::string ObjectiveStateText(v1::ObjectiveState s) {
+  switch (s) {
+    case v1::OBJECTIVE_STATE_INACTIVE:
+      return "inactive";
+    case v1::OBJECTIVE_STATE_PENDING:
+      return "pending";
+    case v1::OBJECTIVE_STATE_FIRING:
+      return "firing";
+    case v1::OBJECTIVE_STATE_RESOLVED:
+      return "resolved";
+    case v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE:
+      return "insufficient";
+    default:
+      return "-";
+  }
+}
+
+int PlanValidate(const std::string& path, const CtlOptions& options,
+                 std::ostream& out, std::ostream& err) {
+  absl::StatusOr<collector::Plan> plan = collector::LoadPlanFile(path);
+  if (!plan.ok()) {
+    err << plan.status().message() << "\n";
+    return 2;
+  }
+  if (options.json) {
+    out << "{\"version\":\"" << plan->version
+        << "\",\"objectives\":" << plan->objectives.size() << "}\n";
+    return 0;
+  }
+  out << path << ": valid, version " << plan->version.substr(0, 16) << ", "
+      << plan->objectives.size() << " objectives\n";
+  Table table({"ID", "METRIC", "SCOPE", "MUST_HOLD", "WINDOW", "FOR",
+               "SEVERITY", "ISO"});
+  for (const collector::Objective& o : plan->objectives) {
+    std::string scope = o.feature.empty() ? "" : "feature=" + o.feature;
+    if (!o.attribute.empty())
+      scope = o.attribute + (o.group.empty() ? "" : "=" + o.group);
+    table.AddRow({o.id, o.metric, scope.empty() ? "*" : scope,
+                  absl::StrCat(collector::ComparatorText(o.comparator), " ",
+                               o.threshold),
+                  absl::FormatDuration(o.window),
+                  absl::FormatDuration(o.for_duration),
+                  collector::SeverityText(o.severity),
+                  absl::StrJoin(o.iso_references, ",")});
+  }
+  table.Print(out);
+  return 0;
+}
+
+int PlanReload(const CtlOptions& options, std::ostream& out,
+               std::ostream& err) {
+  v1::PlanInfo info;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s =
+      ConnectNc(options)->ReloadPlan(&ctx, v1::ReloadPlanRequest(), &info);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  if (options.json) {
+    out << Json(info) << "\n";
+  } else {
+    out << "plan " << info.version().substr(0, 16) << " from " << info.source()
+        << ": " << info.objectives() << " objectives, " << info.unchanged()
+        << " unchanged\n";
+  }
+  return 0;
+}
+
+int Objectives(const CtlOptions& options, std::ostream& out,
+               std::ostream& err) {
+  v1::ListObjectiveStatesRequest request;
+  *request.mutable_selector() = Selector(options);
+  request.set_objective_id(options.objective);
+  v1::ListObjectiveStatesResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s =
+      ConnectNc(options)->ListObjectiveStates(&ctx, request, &response);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  if (options.json) {
+    out << Json(response) << "\n";
+    return 0;
+  }
+  Table table({"OBJECTIVE", "SERIES", "STATE", "VALUE", "N", "SINCE", "NC"});
+  for (const v1::ObjectiveStatus& st : response.states()) {
+    const bool active = st.state() == v1::OBJECTIVE_STATE_PENDING ||
+                        st.state() == v1::OBJECTIVE_STATE_FIRING;
+    table.AddRow({st.objective_id(), st.series(),
+                  ObjectiveStateText(st.state()),
+                  Number(st.last_value().value()),
+                  absl::StrCat(st.last_value().sample_size()),
+                  active ? Time(st.active_since()) : "-",
+                  st.nonconformity_id().empty() ? "-" : st.nonconformity_id()});
+  }
+  table.Print(out);
+  return 0;
+}
+
+int NcList(const CtlOptions& options, std::ostream& out, std::ostream& err) {
+  v1::ListNonconformitiesRequest request;
+  *request.mutable_selector() = Selector(options);
+  request.set_objective_id(options.objective);
+  for (const std::string& stage : options.stages) {
+    bool found = false;
+    for (int i = v1::NONCONFORMITY_STAGE_OPEN;
+         i <= v1::NONCONFORMITY_STAGE_CLOSED; ++i) {
+      if (StageText(static_cast<v1::NonconformityStage>(i)) == stage) {
+        request.add_stages(static_cast<v1::NonconformityStage>(i));
+        found = true;
+      }
+    }
+    if (!found) {
+      err << "--stage: '" << stage
+          << "' is not one of open, acknowledged, cause_analysed, "
+             "action_recorded, "
+             "effectiveness_reviewed, closed\n";
+      return 2;
+    }
+  }
+  v1::ListNonconformitiesResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s =
+      ConnectNc(options)->ListNonconformities(&ctx, request, &response);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  if (options.json) {
+    out << Json(response) << "\n";
+    return 0;
+  }
+  Table table({"ID", "OPENED", "SEVERITY", "STAGE", "OBJECTIVE", "SERIES",
+               "VALUE", "N", "OCCURRED", "RESOLVED"});
+  for (const v1::Nonconformity& nc : response.nonconformities()) {
+    table.AddRow({nc.id(), Time(nc.opened_at()),
+                  collector::SeverityText(nc.severity()), StageText(nc.stage()),
+                  nc.objective_id(), nc.series(),
+                  Number(nc.evidence().value().value()),
+                  absl::StrCat(nc.evidence().value().sample_size()),
+                  absl::StrCat(nc.occurrences()),
+                  nc.auto_resolved() ? Time(nc.resolved_at()) : "-"});
+  }
+  table.Print(out);
+  return 0;
+}
+
+void PrintNonconformity(const v1::Nonconformity& nc, std::ostream& out) {
+  const v1::Evidence& e = nc.evidence();
+  const v1::MetricValue& v = e.value();
+  out << nc.id() << "  " << nc.title() << "\n"
+      << "  stage:        " << StageText(nc.stage())
+      << (nc.auto_resolved()
+              ? absl::StrCat(" (auto-resolved ", Time(nc.resolved_at()), ")")
+              : "")
+      << "\n"
+      << "  severity:     " << collector::SeverityText(nc.severity()) << "\n"
+      << "  owner:        " << (nc.owner().empty() ? "-" : nc.owner()) << "\n"
+      << "  objective:    " << nc.objective_id() << " (plan "
+      << nc.plan_version().substr(0, 16) << ")\n"
+      << "  model:        " << ModelText(nc.model()) << "\n"
+      << "  series:       " << nc.series() << "\n"
+      << "  iso:          " << absl::StrJoin(nc.iso_references(), ", ") << "\n"
+      << "  opened:       " << Time(nc.opened_at()) << ", occurrences "
+      << nc.occurrences() << ", last fired " << Time(nc.last_fired_at()) << "\n"
+      << (nc.recurrence_of().empty()
+              ? ""
+              : "  recurrence of " + nc.recurrence_of() + "\n")
+      << "  evidence:     " << v.metric() << " = " << Number(v.value())
+      << " (must be " << e.comparator() << " " << e.threshold()
+      << "), n = " << v.sample_size();
+  if (!std::isnan(v.ci_low()))
+    out << ", 95% CI [" << Number(v.ci_low()) << ", " << Number(v.ci_high())
+        << "]";
+  if (v.has_p_value()) out << ", p = " << absl::StrFormat("%.3g", v.p_value());
+  out << "\n  window:       " << Time(e.window_start()) << " .. "
+      << Time(e.window_end()) << "\n"
+      << "  reports:      "
+      << (e.report_ids().empty() ? "-" : absl::StrJoin(e.report_ids(), " "))
+      << "\n  history:\n";
+  for (const v1::Transition& t : nc.history()) {
+    out << "    " << Time(t.at()) << "  " << t.actor() << "  "
+        << StageText(t.from()) << " -> " << StageText(t.to())
+        << (t.comment().empty() ? "" : "  " + t.comment()) << "\n";
+  }
+}
+
+int NcShow(const std::string& id, const CtlOptions& options, std::ostream& out,
+           std::ostream& err) {
+  v1::GetNonconformityRequest request;
+  request.set_id(id);
+  v1::Nonconformity nc;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s = ConnectNc(options)->GetNonconformity(&ctx, request, &nc);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  if (options.json) {
+    out << Json(nc) << "\n";
+  } else {
+    PrintNonconformity(nc, out);
+  }
+  return 0;
+}
+
+int NcStep(const std::string& verb, const std::string& id,
+           const CtlOptions& options, std::ostream& out, std::ostream& err) {
+  static const std::map<std::string, v1::NonconformityStage> kVerbs = {
+      {"ack", v1::NONCONFORMITY_STAGE_ACKNOWLEDGED},
+      {"analyse", v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED},
+      {"act", v1::NONCONFORMITY_STAGE_ACTION_RECORDED},
+      {"review", v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED},
+      {"close", v1::NONCONFORMITY_STAGE_CLOSED}};
+  v1::TransitionRequest request;
+  request.set_id(id);
+  request.set_to(kVerbs.at(verb));
+  request.set_comment(options.comment);
+  request.set_actor(options.actor);
+  v1::Nonconformity nc;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s =
+      ConnectNc(options)->TransitionNonconformity(&ctx, request, &nc);
+  if (!s.ok()) {
+    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+        s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+        s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      err << "aimsctl nc " << verb << ": " << s.error_message() << "\n";
+      return 1;
+    }
+    return RpcFailed(s, options, err);
+  }
+  if (options.json) {
+    out << Json(nc) << "\n";
+  } else {
+    out << nc.id() << " is now " << StageText(nc.stage()) << " (by "
+        << options.actor << ")\n";
+  }
+  return 0;
+}
+
+int AuditVerify(const CtlOptions& options, std::ostream& out,
+                std::ostream& err) {
+  v1::VerifyAuditResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s = ConnectNc(options)->VerifyAudit(
+      &ctx, v1::VerifyAuditRequest(), &response);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  if (options.json) {
+    out << Json(response) << "\n";
+  } else if (response.intact()) {
+    out << "audit trail intact: " << response.records_checked()
+        << " records, hash chain verified\n";
+  } else {
+    out << "audit trail BROKEN at record " << response.first_broken_index()
+        << ": " << response.detail() << " (" << response.records_checked()
+        << " records before it verified)\n";
+  }
+  return response.intact() ? 0 : 3;
+}
+
+int AuditList(const CtlOptions& options, std::ostream& out, std::ostream& err) {
+  v1::ListAuditRequest request;
+  request.set_from_index(options.from_index);
+  request.set_limit(options.limit);
+  v1::ListAuditResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  grpc::Status s = ConnectNc(options)->ListAudit(&ctx, request, &response);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  if (options.json) {
+    out << Json(response) << "\n";
+    return 0;
+  }
+  Table table({"INDEX", "AT", "ACTOR", "KIND", "BODY", "HASH"});
+  for (const v1::AuditRecord& r : response.records()) {
+    table.AddRow({absl::StrCat(r.index()), Time(r.at()), r.actor(), r.kind(),
+                  r.body(), r.hash().substr(0, 12)});
+  }
+  table.Print(out);
+  return 0;
+}
+
 std::string CommandHelp() {
   return "Commands:\n"
          "  models    models known to the collector, with agent, report and "
@@ -460,6 +754,22 @@ std::string CommandHelp() {
          "  metrics   performance, drift and fairness metrics of one model per "
          "step (--model, --version, [--environment], [--since], [--step], "
          "[--metric=a,b])\n"
+         "  objectives      evaluation state of every objective series "
+         "([--model ...] [--objective])\n"
+         "  nc list         nonconformities ([--model ...] [--objective] "
+         "[--stage=open,acknowledged,...])\n"
+         "  nc show ID      one nonconformity with evidence and history\n"
+         "  nc ack|analyse|act|review|close ID --comment=TEXT [--actor=NAME]\n"
+         "                  the clause 10.2 steps, in this order; analyse, "
+         "act, "
+         "review and close need a comment\n"
+         "  plan validate FILE   check a monitoring plan (errors name "
+         "file:line:column "
+         "and field)\n"
+         "  plan reload     make the collector re-read its --plan file\n"
+         "  audit verify    check the audit trail's hash chain (exit 3 if "
+         "broken)\n"
+         "  audit list      audit records ([--from_index] [--limit])\n"
          "  profile build   reference profile from training data: --input=CSV "
          "--model --version [--task] [--label_column] [--score_column] "
          "[--prediction_column] [--sensitive=a,b] [--ignore=c] [--bins] "
@@ -487,6 +797,39 @@ int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
         << CommandHelp();
     return 2;
   }
+  if (command == "plan") {
+    const std::string sub = args.size() > 1 ? args[1] : "";
+    if (sub == "validate" && args.size() == 3)
+      return PlanValidate(args[2], options, out, err);
+    if (sub == "reload" && args.size() == 2)
+      return PlanReload(options, out, err);
+    err << "aimsctl plan: expected 'validate FILE' or 'reload'\n";
+    return 2;
+  }
+  if (command == "nc") {
+    const std::string sub = args.size() > 1 ? args[1] : "";
+    if (sub == "list" && args.size() == 2) return NcList(options, out, err);
+    if (sub == "show" && args.size() == 3)
+      return NcShow(args[2], options, out, err);
+    if ((sub == "ack" || sub == "analyse" || sub == "act" || sub == "review" ||
+         sub == "close") &&
+        args.size() == 3) {
+      return NcStep(sub, args[2], options, out, err);
+    }
+    err << "aimsctl nc: expected 'list', or 'show|ack|analyse|act|review|close "
+           "ID'\n";
+    return 2;
+  }
+  if (command == "audit") {
+    const std::string sub = args.size() > 1 ? args[1] : "";
+    if (sub == "verify" && args.size() == 2)
+      return AuditVerify(options, out, err);
+    if (sub == "list" && args.size() == 2) return AuditList(options, out, err);
+    err << "aimsctl audit: expected 'verify' or 'list'\n";
+    return 2;
+  }
+  if (command == "objectives" && args.size() == 1)
+    return Objectives(options, out, err);
   if (args.size() > 1) {
     err << "aimsctl " << command << ": unexpected argument '" << args[1]
         << "'\n";

@@ -6,6 +6,7 @@
 #ifndef AIMS_COLLECTOR_CTL_CTL_H_
 #define AIMS_COLLECTOR_CTL_CTL_H_
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -40,6 +41,13 @@ struct CtlOptions {
   bool put = false;
   // `metrics`: names to show (empty: all).
   std::vector<std::string> metrics;
+  // Compliance commands.
+  std::string objective;
+  std::vector<std::string> stages;
+  std::string comment;
+  std::string actor;
+  uint64_t from_index = 0;
+  uint32_t limit = 100;
 };
 
 // The text of `aimsctl --help`'s command list.

@@ -1,4 +1,5 @@
 // aimsctl: command-line client of aims-collector. See --help.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -46,6 +47,20 @@ ABSL_FLAG(std::vector<std::string>, ignore, {},
 ABSL_FLAG(std::vector<std::string>, metric, {},
           "'metrics': comma-separated metric names to show, e.g. psi,accuracy "
           "(default: all).");
+ABSL_FLAG(std::string, objective, "",
+          "'objectives', 'nc list': only this objective id.");
+ABSL_FLAG(
+    std::vector<std::string>, stage, {},
+    "'nc list': comma-separated stages (open, acknowledged, cause_analysed, "
+    "action_recorded, effectiveness_reviewed, closed).");
+ABSL_FLAG(
+    std::string, comment, "",
+    "'nc ack|analyse|act|review|close': what was done or found (the cause, "
+    "the corrective action, the review's finding).");
+ABSL_FLAG(std::string, actor, "",
+          "'nc ...': the person making the step (default: $USER).");
+ABSL_FLAG(uint64_t, from_index, 0, "'audit list': first record index.");
+ABSL_FLAG(uint32_t, limit, 100, "'audit list': records to show.");
 ABSL_FLAG(int, bins, 10, "'profile build': numeric bins (quantiles), 2..1000.");
 ABSL_FLAG(int, top_k, 20,
           "'profile build': categories kept per feature, 1..1000.");
@@ -83,5 +98,13 @@ int main(int argc, char** argv) {
   options.bins = absl::GetFlag(FLAGS_bins);
   options.top_k = absl::GetFlag(FLAGS_top_k);
   options.metrics = absl::GetFlag(FLAGS_metric);
+  options.objective = absl::GetFlag(FLAGS_objective);
+  options.stages = absl::GetFlag(FLAGS_stage);
+  options.comment = absl::GetFlag(FLAGS_comment);
+  options.actor = absl::GetFlag(FLAGS_actor);
+  if (options.actor.empty() && std::getenv("USER") != nullptr)
+    options.actor = std::getenv("USER");
+  options.from_index = absl::GetFlag(FLAGS_from_index);
+  options.limit = absl::GetFlag(FLAGS_limit);
   return aims::ctl::RunCommand(args, options, std::cout, std::cerr);
 }

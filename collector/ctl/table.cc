@@ -18,7 +18,8 @@ void Table::Print(std::ostream& out) const {
     for (size_t i = 0; i < width.size(); ++i) {
       const std::string cell = i < row.size() ? row[i] : "";
       line += cell;
-      if (i + 1 < width.size()) line += std::string(width[i] - cell.size() + 2, ' ');
+      if (i + 1 < width.size())
+        line += std::string(width[i] - cell.size() + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out << line << "\n";

@@ -12,7 +12,8 @@ namespace aims::ctl {
 
 class Table {
  public:
-  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  explicit Table(std::vector<std::string> header)
+      : header_(std::move(header)) {}
   void AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   // Columns separated by two spaces, padded to the widest cell.
   void Print(std::ostream& out) const;

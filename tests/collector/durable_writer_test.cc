@@ -10,11 +10,13 @@ namespace {
 // the queue bound without timing.
 class GatedStorage : public Storage {
  public:
-  absl::StatusOr<uint64_t> RegisterAgent(const v1::Hello&, absl::Time) override {
+  absl::StatusOr<uint64_t> RegisterAgent(const v1::Hello&,
+                                         absl::Time) override {
     return 0;
   }
   absl::Status WriteReports(absl::Span<const v1::WindowReport* const> reports,
-                            absl::Time, std::vector<WriteOutcome>* outcomes) override {
+                            absl::Time,
+                            std::vector<WriteOutcome>* outcomes) override {
     if (!entered_.HasBeenNotified()) entered_.Notify();
     release_.WaitForNotification();
     absl::MutexLock lock(&mu_);
@@ -22,21 +24,49 @@ class GatedStorage : public Storage {
     outcomes->assign(reports.size(), WriteOutcome::kStored);
     return fail_ ? absl::ResourceExhaustedError("disk full") : absl::OkStatus();
   }
-  absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice&, absl::Time) override {
+  absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice&,
+                                     absl::Time) override {
     return 0;
   }
-  absl::StatusOr<v1::ReferenceProfile> PutProfile(const v1::ReferenceProfile& p, bool,
-                                                  bool*) override {
+  absl::StatusOr<v1::ReferenceProfile> PutProfile(const v1::ReferenceProfile& p,
+                                                  bool, bool*) override {
     return p;
   }
-  absl::StatusOr<v1::ReferenceProfile> GetProfile(const v1::ModelRef&) const override {
+  absl::StatusOr<v1::ReferenceProfile> GetProfile(
+      const v1::ModelRef&) const override {
     return absl::NotFoundError("none");
   }
-  std::vector<v1::ModelInfo> ListModels(const v1::ModelSelector&) const override { return {}; }
-  std::vector<v1::AgentInfo> ListAgents(const v1::ModelSelector&) const override { return {}; }
-  absl::Status ScanReports(const v1::ModelRef&, absl::Time, absl::Time,
-                           const std::function<bool(const StoredReport&)>&) const override {
+  std::vector<v1::ModelInfo> ListModels(
+      const v1::ModelSelector&) const override {
+    return {};
+  }
+  std::vector<v1::AgentInfo> ListAgents(
+      const v1::ModelSelector&) const override {
+    return {};
+  }
+  absl::Status ScanReports(
+      const v1::ModelRef&, absl::Time, absl::Time,
+      const std::function<bool(const StoredReport&)>&) const override {
     return absl::OkStatus();
+  }
+  std::vector<v1::GapNotice> ListGaps(const v1::ModelSelector&) const override {
+    return {};
+  }
+  absl::Status Apply(const std::vector<Mutation>&) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> Get(Table, absl::string_view) const override {
+    return absl::NotFoundError("none");
+  }
+  absl::Status Scan(
+      Table, absl::string_view,
+      const std::function<bool(absl::string_view, absl::string_view)>&)
+      const override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::pair<std::string, std::string>> Last(
+      Table) const override {
+    return absl::NotFoundError("empty");
   }
 
   absl::Notification entered_;
@@ -58,7 +88,8 @@ TEST(DurableWriterTest, BatchesQueuedReportsAndBoundsTheQueue) {
     };
     ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), count));
     storage.entered_.WaitForNotification();  // first write holds the thread
-    for (int i = 0; i < 4; ++i) ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), count));
+    for (int i = 0; i < 4; ++i)
+      ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), count));
     EXPECT_EQ(writer.depth(), 4u);
     EXPECT_FALSE(writer.SubmitReport(v1::WindowReport(), count));  // full
     storage.release_.Notify();
@@ -76,9 +107,11 @@ TEST(DurableWriterTest, StorageErrorsReachEveryCompletion) {
   {
     DurableWriter writer(&storage, &clock, 8);
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), [&](const WriteResult& r) {
-        if (r.status.code() == absl::StatusCode::kResourceExhausted) ++failed;
-      }));
+      ASSERT_TRUE(
+          writer.SubmitReport(v1::WindowReport(), [&](const WriteResult& r) {
+            if (r.status.code() == absl::StatusCode::kResourceExhausted)
+              ++failed;
+          }));
     }
   }
   EXPECT_EQ(failed.load(), 3);

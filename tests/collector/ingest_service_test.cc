@@ -26,9 +26,9 @@ class IngestTest : public ::testing::Test {
     options.sync_writes = false;
     collector_ = std::make_unique<Collector>(options);
     ASSERT_TRUE(collector_->Start().ok());
-    channel_ = grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", collector_->grpc_port()),
-        grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", collector_->grpc_port()),
+                            grpc::InsecureChannelCredentials());
     ingest_ = v1::IngestService::NewStub(channel_);
     query_ = v1::QueryService::NewStub(channel_);
   }
@@ -50,7 +50,8 @@ class IngestTest : public ::testing::Test {
     v1::WindowReport* r = req.mutable_report();
     r->set_agent_id(agent);
     r->set_sequence(seq);
-    *r->mutable_window_start() = ToProto(absl::FromUnixSeconds(1000 + 10 * seq));
+    *r->mutable_window_start() =
+        ToProto(absl::FromUnixSeconds(1000 + 10 * seq));
     *r->mutable_window_end() = ToProto(absl::FromUnixSeconds(1010 + 10 * seq));
     r->mutable_summary()->mutable_operational()->set_event_count(events);
     return req;
@@ -61,7 +62,8 @@ class IngestTest : public ::testing::Test {
                            std::vector<v1::Rejection>* rejections = nullptr) {
     v1::IngestResponse resp;
     while (stream->Read(&resp)) {
-      if (resp.has_rejection() && rejections) rejections->push_back(resp.rejection());
+      if (resp.has_rejection() && rejections)
+        rejections->push_back(resp.rejection());
       if (resp.has_ack() && resp.ack().durable_sequence() >= seq) return true;
     }
     return false;
@@ -100,7 +102,8 @@ TEST_F(IngestTest, WelcomeAckAndDuplicates) {
   ASSERT_TRUE(resp.has_welcome());
   EXPECT_EQ(resp.welcome().collector_id(), "c-test");
   EXPECT_EQ(resp.welcome().durable_sequence(), 0u);
-  for (uint64_t seq = 1; seq <= 3; ++seq) ASSERT_TRUE(stream->Write(Report("a1", seq, 10)));
+  for (uint64_t seq = 1; seq <= 3; ++seq)
+    ASSERT_TRUE(stream->Write(Report("a1", seq, 10)));
   ASSERT_TRUE(ReadUntilAck(stream.get(), 3));
   ASSERT_TRUE(stream->Write(Report("a1", 2, 10)));  // a resend
   ASSERT_TRUE(ReadUntilAck(stream.get(), 3));
@@ -221,7 +224,8 @@ TEST_F(IngestTest, SplitReportIsReassembledAndStoredOnce) {
     if (part == 2) {
       v1::IngestRequest first = Report("a1", 1, 9);
       for (const char* name : names[0]) {
-        v1::FeatureSummary* f = first.mutable_report()->mutable_summary()->add_features();
+        v1::FeatureSummary* f =
+            first.mutable_report()->mutable_summary()->add_features();
         f->set_name(name);
         f->set_n(1);
       }
@@ -284,7 +288,8 @@ TEST_F(IngestTest, ManyConcurrentAgentsAreEachCountedOnce) {
       ASSERT_TRUE(stream->Read(&resp));
       for (uint64_t seq = 1; seq <= kReports; ++seq) {
         ASSERT_TRUE(stream->Write(Report(id, seq, seq)));
-        if (seq % 5 == 0) ASSERT_TRUE(stream->Write(Report(id, seq - 1, seq - 1)));
+        if (seq % 5 == 0)
+          ASSERT_TRUE(stream->Write(Report(id, seq - 1, seq - 1)));
       }
       ASSERT_TRUE(ReadUntilAck(stream.get(), kReports));
       ASSERT_TRUE(Close(stream.get()).ok());
@@ -297,7 +302,8 @@ TEST_F(IngestTest, ManyConcurrentAgentsAreEachCountedOnce) {
   ASSERT_EQ(models.models_size(), 1);
   EXPECT_EQ(models.models(0).agent_count(), static_cast<uint32_t>(kAgents));
   EXPECT_EQ(models.models(0).report_count(), kAgents * kReports);
-  EXPECT_EQ(models.models(0).event_count(), kAgents * kReports * (kReports + 1) / 2);
+  EXPECT_EQ(models.models(0).event_count(),
+            kAgents * kReports * (kReports + 1) / 2);
 }
 
 TEST_F(IngestTest, GetSummariesMergesAgentsPerStep) {
@@ -307,7 +313,8 @@ TEST_F(IngestTest, GetSummariesMergesAgentsPerStep) {
     ASSERT_TRUE(stream->Write(Hello(id)));
     v1::IngestResponse resp;
     ASSERT_TRUE(stream->Read(&resp));
-    for (uint64_t seq = 1; seq <= 6; ++seq) ASSERT_TRUE(stream->Write(Report(id, seq, seq)));
+    for (uint64_t seq = 1; seq <= 6; ++seq)
+      ASSERT_TRUE(stream->Write(Report(id, seq, seq)));
     ASSERT_TRUE(ReadUntilAck(stream.get(), 6));
     ASSERT_TRUE(Close(stream.get()).ok());
   }
@@ -328,8 +335,10 @@ TEST_F(IngestTest, GetSummariesMergesAgentsPerStep) {
   EXPECT_EQ(resp.buckets(0).report_count(), 2u);  // seq 1 of both agents
   EXPECT_EQ(resp.buckets(0).summary().operational().event_count(), 2u);
   EXPECT_EQ(resp.buckets(1).report_count(), 6u);  // seq 2,3,4
-  EXPECT_EQ(resp.buckets(1).summary().operational().event_count(), 2u * (2 + 3 + 4));
-  EXPECT_EQ(resp.buckets(2).summary().operational().event_count(), 2u * (5 + 6));
+  EXPECT_EQ(resp.buckets(1).summary().operational().event_count(),
+            2u * (2 + 3 + 4));
+  EXPECT_EQ(resp.buckets(2).summary().operational().event_count(),
+            2u * (5 + 6));
 
   grpc::ClientContext bad_ctx;
   *req.mutable_to() = req.from();

@@ -43,7 +43,8 @@ TEST(RocksStorageTest, StoresDedupesAndSurvivesReopen) {
   {
     auto storage = RocksStorage::Open(options);
     ASSERT_TRUE(storage.ok()) << storage.status();
-    auto seq = (*storage)->RegisterAgent(MakeHello("a1", "v1"), absl::FromUnixSeconds(1000));
+    auto seq = (*storage)->RegisterAgent(MakeHello("a1", "v1"),
+                                         absl::FromUnixSeconds(1000));
     ASSERT_TRUE(seq.ok());
     EXPECT_EQ(*seq, 0u);
     std::vector<WriteOutcome> outcomes;
@@ -56,7 +57,8 @@ TEST(RocksStorageTest, StoresDedupesAndSurvivesReopen) {
     EXPECT_EQ(outcomes, (std::vector<WriteOutcome>{WriteOutcome::kStored,
                                                    WriteOutcome::kStored,
                                                    WriteOutcome::kDuplicate}));
-    ASSERT_TRUE(Write(**storage, {MakeReport("a1", 1, 100, 5)}, &outcomes).ok());
+    ASSERT_TRUE(
+        Write(**storage, {MakeReport("a1", 1, 100, 5)}, &outcomes).ok());
     EXPECT_EQ(outcomes[0], WriteOutcome::kDuplicate);
   }
   auto storage = RocksStorage::Open(options);
@@ -68,7 +70,8 @@ TEST(RocksStorageTest, StoresDedupesAndSurvivesReopen) {
   EXPECT_EQ(agents[0].durable_sequence(), 2u);
   EXPECT_EQ(agents[0].event_count(), 12u);
   // The sequence index survives too: a resend after restart is a duplicate.
-  auto seq = (*storage)->RegisterAgent(MakeHello("a1", "v1"), absl::FromUnixSeconds(3000));
+  auto seq = (*storage)->RegisterAgent(MakeHello("a1", "v1"),
+                                       absl::FromUnixSeconds(3000));
   ASSERT_TRUE(seq.ok());
   EXPECT_EQ(*seq, 2u);
   std::vector<WriteOutcome> outcomes;
@@ -89,9 +92,12 @@ TEST(RocksStorageTest, ScanIsPerModelAndInTimeOrder) {
   options.sync_writes = false;
   auto storage = RocksStorage::Open(options);
   ASSERT_TRUE(storage.ok());
-  ASSERT_TRUE((*storage)->RegisterAgent(MakeHello("a1", "v1"), absl::Now()).ok());
-  ASSERT_TRUE((*storage)->RegisterAgent(MakeHello("a2", "v1"), absl::Now()).ok());
-  ASSERT_TRUE((*storage)->RegisterAgent(MakeHello("b1", "v2"), absl::Now()).ok());
+  ASSERT_TRUE(
+      (*storage)->RegisterAgent(MakeHello("a1", "v1"), absl::Now()).ok());
+  ASSERT_TRUE(
+      (*storage)->RegisterAgent(MakeHello("a2", "v1"), absl::Now()).ok());
+  ASSERT_TRUE(
+      (*storage)->RegisterAgent(MakeHello("b1", "v2"), absl::Now()).ok());
   std::vector<WriteOutcome> outcomes;
   ASSERT_TRUE(Write(**storage,
                     {MakeReport("a1", 1, 120, 1), MakeReport("a2", 1, 100, 2),
@@ -105,7 +111,8 @@ TEST(RocksStorageTest, ScanIsPerModelAndInTimeOrder) {
                   ->ScanReports(v1_model, absl::FromUnixSeconds(-100),
                                 absl::FromUnixSeconds(130),
                                 [&](const StoredReport& r) {
-                                  starts.push_back(r.report.window_start().seconds());
+                                  starts.push_back(
+                                      r.report.window_start().seconds());
                                   return true;
                                 })
                   .ok());
@@ -137,10 +144,15 @@ TEST(RocksStorageTest, NewerSchemaIsRefusedWithAClearError) {
     rocksdb::DB* raw = nullptr;
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "reports", "sequences", "agents", "models", "gaps", "profiles"}) {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
+                                                dir.path(), &names)
+                    .ok());
+    for (const std::string& name : names)
       cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &raw).ok());
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &raw)
+            .ok());
     ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), "schema_version", "99").ok());
     for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
     delete raw;
@@ -148,7 +160,8 @@ TEST(RocksStorageTest, NewerSchemaIsRefusedWithAClearError) {
   auto storage = RocksStorage::Open(options);
   ASSERT_FALSE(storage.ok());
   EXPECT_EQ(storage.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(storage.status().message().find("schema version 99"), absl::string_view::npos);
+  EXPECT_NE(storage.status().message().find("schema version 99"),
+            absl::string_view::npos);
 }
 
 }  // namespace

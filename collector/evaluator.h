@@ -1,0 +1,117 @@
+// Evaluator: evaluates the monitoring plan's objectives on a schedule and
+// keeps each series' state with Prometheus alerting semantics plus
+// insufficient evidence (../shared/reference.md, docs/monitoring-plan.md):
+//
+//   inactive/resolved/insufficient --breach--> pending (active_since = now)
+//   pending --breach, now - active_since >= for--> firing (nonconformity)
+//   pending --holds--> inactive
+//   firing --holds for keep_firing_for--> resolved (auto-resolution record)
+//   any non-firing --too few samples--> insufficient evidence
+//   firing --too few samples--> firing (recovery cannot be shown)
+//
+// State changes are written (with their audit records and notifications)
+// atomically, so `for` progress and open alerts survive restarts. A plan
+// reload keeps the state of objectives whose definition is unchanged and
+// records the new plan version in the audit trail.
+//
+// Thread-safety: safe. EvaluateDue() is called by one thread (the
+// collector's loop, or a test with a FakeClock); queries may run at any time.
+#ifndef AIMS_COLLECTOR_EVALUATOR_H_
+#define AIMS_COLLECTOR_EVALUATOR_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "aims/v1/nonconformity.pb.h"
+#include "collector/audit_trail.h"
+#include "collector/nonconformities.h"
+#include "collector/notifier.h"
+#include "collector/plan.h"
+#include "collector/storage.h"
+#include "common/clock.h"
+
+namespace aims::collector {
+
+struct EvaluatorCounters {
+  std::atomic<uint64_t> evaluations{0};
+  std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> nonconformities_opened{0};
+};
+
+class Evaluator {
+ public:
+  Evaluator(Storage* storage, AuditTrail* audit,
+            Nonconformities* nonconformities, Notifier* notifier,
+            const Clock* clock);
+  ~Evaluator();
+
+  // Loads persisted series state.
+  absl::Status Load();
+  // Installs `plan` (recording its version); returns how many objectives kept
+  // their state.
+  absl::StatusOr<int> SetPlan(Plan plan, const std::string& actor);
+  bool has_plan() const;
+  v1::PlanInfo plan_info() const;
+
+  // Evaluates every objective whose interval has elapsed; returns how many
+  // series were evaluated.
+  int EvaluateDue();
+
+  std::vector<v1::ObjectiveStatus> States(
+      const v1::ListObjectiveStatesRequest& request) const;
+
+  // A person's lifecycle step on a nonconformity (checks effectiveness
+  // against the objective's series state).
+  absl::StatusOr<v1::Nonconformity> Transition(
+      const v1::TransitionRequest& request);
+
+  // Runs EvaluateDue() every `tick` on a thread until Stop().
+  void Start(absl::Duration tick);
+  void Stop();
+
+  const EvaluatorCounters& counters() const { return counters_; }
+
+ private:
+  struct Series {
+    v1::ObjectiveStatus status;
+    absl::Time last_sent = absl::InfinitePast();
+  };
+
+  void EvaluateObjective(const Objective& o, absl::Time now,
+                         std::map<std::string, struct WindowCacheEntry>* cache)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  void Step(const Objective& o, const v1::ModelRef& model,
+            const v1::MetricValue& value,
+            const std::vector<std::string>& report_ids, absl::Time window_start,
+            absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+
+  Storage* const storage_;
+  AuditTrail* const audit_;
+  Nonconformities* const nonconformities_;
+  Notifier* const notifier_;
+  const Clock* const clock_;
+  EvaluatorCounters counters_;
+
+  absl::Mutex eval_mu_;  // one evaluation pass at a time
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Plan> plan_ ABSL_GUARDED_BY(mu_);
+  absl::Time plan_loaded_at_ ABSL_GUARDED_BY(mu_);
+  int plan_unchanged_ ABSL_GUARDED_BY(mu_) = 0;
+  // By objective id + "\x1f" + series.
+  std::map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Time> last_evaluated_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex run_mu_;
+  bool stop_ ABSL_GUARDED_BY(run_mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_EVALUATOR_H_
