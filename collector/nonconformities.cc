@@ -261,7 +261,7 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::Transition(
   if (next == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED) {
     absl::Time action_at = absl::InfinitePast();
     for (const v1::Transition& t : nc.history()) {
-      if (t.to() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED)
+      if (t.to() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED && t.from() != t.to())
         action_at = FromProto(t.at());
     }
     const absl::Time ready = action_at + effectiveness_period;
@@ -280,7 +280,8 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::Transition(
                          "); the corrective action is not yet effective"));
       }
       if (series->has_last_breach() &&
-          FromProto(series->last_breach()) > action_at) {
+          FromProto(series->last_breach()) > action_at &&
+          now < FromProto(series->last_breach()) + effectiveness_period) {
         return absl::FailedPreconditionError(absl::StrCat(
             "the objective was breached at ",
             UtcText(FromProto(series->last_breach())),

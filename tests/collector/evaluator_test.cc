@@ -1,0 +1,365 @@
+// The evaluator, nonconformity lifecycle and audit trail on a real RocksDB in
+// a temp dir, with a FakeClock (no sleeps).
+#include "collector/evaluator.h"
+
+#include <memory>
+
+#include "collector/rocks_storage.h"
+#include "common/time_util.h"
+#include "common/window_accumulator.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "tests/testing/test_util.h"
+
+namespace aims::collector {
+namespace {
+
+v1::ModelRef Model() {
+  v1::ModelRef m;
+  m.set_name("credit");
+  m.set_version("v1");
+  m.set_environment("prod");
+  return m;
+}
+
+// Everything the evaluation side needs, opened on `dir` (re-openable to
+// simulate a restart).
+struct Stack {
+  Stack(const std::string& dir, FakeClock* clock, const std::string& plan_yaml) {
+    RocksStorageOptions options;
+    options.path = dir;
+    options.sync_writes = false;
+    storage = std::move(*RocksStorage::Open(options));
+    audit = std::make_unique<AuditTrail>(storage.get(), clock);
+    EXPECT_TRUE(audit->Load().ok());
+    ncs = std::make_unique<Nonconformities>(storage.get(), audit.get());
+    EXPECT_TRUE(ncs->Load().ok());
+    notifier = std::make_unique<Notifier>(storage.get(), clock, NotifierOptions());
+    evaluator = std::make_unique<Evaluator>(storage.get(), audit.get(), ncs.get(), notifier.get(),
+                                            clock);
+    EXPECT_TRUE(evaluator->Load().ok());
+    absl::StatusOr<Plan> plan = ParsePlan(plan_yaml, "plan.yaml");
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    EXPECT_TRUE(evaluator->SetPlan(*plan, "test").ok());
+    v1::Hello hello;
+    hello.mutable_agent()->set_agent_id("pod-a");
+    *hello.mutable_model() = Model();
+    EXPECT_TRUE(storage->RegisterAgent(hello, clock->Now()).ok());
+  }
+
+  // A 10 s window ending now: 200 labelled events, group f selected at
+  // `f_rate`, group m at 0.6.
+  void Report(FakeClock* clock, double f_rate) {
+    WindowAccumulator acc(std::make_shared<SummaryConfig>());
+    for (int i = 0; i < 200; ++i) {
+      Event e;
+      const bool f = i % 2 == 0;
+      const int k = i / 2;
+      const bool positive = k < (f ? f_rate : 0.6) * 100;
+      e.prediction.kind = Outcome::Kind::kClass;
+      e.prediction.class_label = positive ? "1" : "0";
+      e.label.kind = Outcome::Kind::kClass;
+      e.label.class_label = positive ? "1" : "0";
+      e.attributes = {{"gender", f ? "f" : "m"}};
+      acc.Add(e);
+    }
+    v1::WindowReport r;
+    r.set_agent_id("pod-a");
+    r.set_sequence(++sequence);
+    *r.mutable_window_start() = ToProto(clock->Now() - absl::Seconds(10));
+    *r.mutable_window_end() = ToProto(clock->Now());
+    *r.mutable_summary() = acc.Build();
+    std::vector<const v1::WindowReport*> reports = {&r};
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE(storage->WriteReports(reports, clock->Now(), &outcomes).ok());
+  }
+
+  v1::ObjectiveStatus State(const std::string& objective) {
+    v1::ListObjectiveStatesRequest request;
+    request.set_objective_id(objective);
+    std::vector<v1::ObjectiveStatus> states = evaluator->States(request);
+    EXPECT_EQ(states.size(), 1u) << objective;
+    return states.empty() ? v1::ObjectiveStatus() : states[0];
+  }
+
+  uint64_t sequence = 0;
+  std::unique_ptr<RocksStorage> storage;
+  std::unique_ptr<AuditTrail> audit;
+  std::unique_ptr<Nonconformities> ncs;
+  std::unique_ptr<Notifier> notifier;
+  std::unique_ptr<Evaluator> evaluator;
+};
+
+constexpr char kPlan[] = R"(
+coverage: {enabled: false}
+defaults: {window: 30s, evaluation_interval: 10s, min_samples: 50}
+objectives:
+  - id: parity
+    metric: demographic_parity_ratio
+    attribute: gender
+    comparator: ">="
+    threshold: 0.8
+    for: 20s
+    keep_firing_for: 40s
+    effectiveness_period: 1h
+  - id: accuracy-needs-more
+    metric: accuracy
+    comparator: ">="
+    threshold: 0.5
+    min_samples: 100000
+)";
+
+TEST(EvaluatorTest, PendingFiringResolvedWithNonconformityAndRecurrence) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.path(), &clock, kPlan);
+  s.Report(&clock, 0.6);  // fair
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 2);
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_INACTIVE);
+  EXPECT_DOUBLE_EQ(s.State("parity").last_value().value(), 1.0);
+  // Too few samples: never passing, never firing.
+  EXPECT_EQ(s.State("accuracy-needs-more").state(), v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE);
+
+  // Women selected at 0.3 against 0.6: ratio 0.5 once the fair window ages out.
+  clock.Advance(absl::Seconds(30));
+  s.Report(&clock, 0.3);
+  // Not due yet: evaluated at most every 10 s.
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 2);
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_PENDING);
+  EXPECT_DOUBLE_EQ(s.State("parity").last_value().value(), 0.5);
+  clock.Advance(absl::Seconds(5));
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 0);
+  clock.Advance(absl::Seconds(5));
+  s.Report(&clock, 0.3);
+  s.evaluator->EvaluateDue();
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_PENDING);  // 10 s < for 20 s
+  clock.Advance(absl::Seconds(10));
+  s.Report(&clock, 0.3);
+  s.evaluator->EvaluateDue();
+  const v1::ObjectiveStatus firing = s.State("parity");
+  ASSERT_EQ(firing.state(), v1::OBJECTIVE_STATE_FIRING);
+  ASSERT_EQ(firing.nonconformity_id(), "NC-000001");
+
+  absl::StatusOr<v1::Nonconformity> nc = s.ncs->Get("NC-000001");
+  ASSERT_TRUE(nc.ok());
+  EXPECT_EQ(nc->stage(), v1::NONCONFORMITY_STAGE_OPEN);
+  EXPECT_EQ(nc->objective_id(), "parity");
+  EXPECT_EQ(nc->series(), "credit/v1/prod attribute=gender");
+  EXPECT_DOUBLE_EQ(nc->evidence().value().value(), 0.5);
+  EXPECT_EQ(nc->evidence().comparator(), ">=");
+  EXPECT_DOUBLE_EQ(nc->evidence().threshold(), 0.8);
+  // The last 30 s hold reports 2-4: 300 events per group.
+  EXPECT_EQ(nc->evidence().value().sample_size(), 300u);
+  EXPECT_FALSE(std::isnan(nc->evidence().value().ci_low()));
+  ASSERT_EQ(nc->evidence().report_ids_size(), 1);
+  EXPECT_EQ(nc->evidence().report_ids(0), "pod-a/2-4");
+  EXPECT_EQ(nc->plan_version().size(), 64u);
+
+  // Fair again: firing holds for keep_firing_for (40 s), then resolves; the
+  // nonconformity is auto-resolved but stays open for people.
+  clock.Advance(absl::Seconds(30));
+  s.Report(&clock, 0.6);
+  s.evaluator->EvaluateDue();
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_FIRING);
+  clock.Advance(absl::Seconds(10));
+  s.Report(&clock, 0.6);
+  s.evaluator->EvaluateDue();
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_RESOLVED);
+  nc = s.ncs->Get("NC-000001");
+  EXPECT_TRUE(nc->auto_resolved());
+  EXPECT_EQ(nc->stage(), v1::NONCONFORMITY_STAGE_OPEN);
+
+  // It recurs before anyone closed it: the same nonconformity, 2 occurrences.
+  clock.Advance(absl::Seconds(30));
+  s.Report(&clock, 0.2);
+  s.evaluator->EvaluateDue();
+  clock.Advance(absl::Seconds(20));
+  s.Report(&clock, 0.2);
+  s.evaluator->EvaluateDue();
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_FIRING);
+  nc = s.ncs->Get("NC-000001");
+  EXPECT_EQ(nc->occurrences(), 2u);
+  EXPECT_FALSE(nc->auto_resolved());
+  EXPECT_EQ(s.ncs->List({}).size(), 1u);
+
+  const v1::VerifyAuditResponse verify = s.audit->Verify();
+  EXPECT_TRUE(verify.intact()) << verify.detail();
+  EXPECT_GE(verify.records_checked(), 8u);  // plan, state changes, opened, resolved, recurrence
+}
+
+TEST(EvaluatorTest, PendingProgressSurvivesRestart) {
+  testing::TempDir dir;
+  FakeClock clock;
+  {
+    Stack s(dir.path(), &clock, kPlan);
+    s.Report(&clock, 0.3);
+    s.evaluator->EvaluateDue();
+    EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_PENDING);
+  }
+  clock.Advance(absl::Seconds(20));
+  Stack s(dir.path(), &clock, kPlan);  // same plan: state kept
+  s.sequence = 1;
+  s.Report(&clock, 0.3);
+  s.evaluator->EvaluateDue();
+  // Pending since before the restart, so `for` (20 s) has elapsed.
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_FIRING);
+  EXPECT_EQ(s.ncs->List({}).size(), 1u);
+}
+
+TEST(EvaluatorTest, ChangedObjectiveStartsOverOnReload) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.path(), &clock, kPlan);
+  s.Report(&clock, 0.3);
+  s.evaluator->EvaluateDue();
+  ASSERT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_PENDING);
+  std::string changed = kPlan;
+  changed.replace(changed.find("threshold: 0.8"), 14, "threshold: 0.4");
+  absl::StatusOr<Plan> plan = ParsePlan(changed, "plan.yaml");
+  ASSERT_TRUE(plan.ok());
+  absl::StatusOr<int> unchanged = s.evaluator->SetPlan(*plan, "SIGHUP");
+  ASSERT_TRUE(unchanged.ok());
+  EXPECT_EQ(*unchanged, 1);  // accuracy-needs-more kept its state
+  EXPECT_TRUE(s.evaluator->States({}).size() == 1u);
+  clock.Advance(absl::Seconds(10));
+  s.Report(&clock, 0.3);
+  s.evaluator->EvaluateDue();
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_INACTIVE);  // 0.5 >= 0.4
+  // Both plan versions are on record.
+  int plan_records = 0;
+  for (const v1::AuditRecord& r : s.audit->List(0, 1000)) plan_records += r.kind() == "plan_version";
+  EXPECT_EQ(plan_records, 2);
+}
+
+TEST(EvaluatorTest, LifecycleStepsInOrderByPeopleWithEffectivenessReview) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.path(), &clock, kPlan);
+  for (int i = 0; i < 3; ++i) {
+    s.Report(&clock, 0.3);
+    s.evaluator->EvaluateDue();
+    clock.Advance(absl::Seconds(10));
+  }
+  ASSERT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_FIRING);
+  auto step = [&](v1::NonconformityStage to, const std::string& actor,
+                  const std::string& comment) {
+    v1::TransitionRequest r;
+    r.set_id("NC-000001");
+    r.set_to(to);
+    r.set_actor(actor);
+    r.set_comment(comment);
+    return s.evaluator->Transition(r);
+  };
+  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED, "", "").status().message(),
+            "actor: every step of a nonconformity is made by a named person (not empty, not "
+            "'aims')");
+  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "x").status().message(),
+            "NC-000001 is open; the next step is 'ack' (to acknowledged), not cause_analysed");
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED, "ana", "").ok());
+  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "").status().message(),
+            "comment: required for cause_analysed (the causes found)");
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "score shifted for f").ok());
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACTION_RECORDED, "bo", "recalibrated per group").ok());
+  // Review too early: the objective must hold for the effectiveness period.
+  absl::Status early = step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(early));
+  EXPECT_NE(early.message().find("must hold for 1h after the corrective action"),
+            std::string::npos)
+      << early.message();
+  // An hour later but still breached: not effective.
+  clock.Advance(absl::Hours(1));
+  s.Report(&clock, 0.3);
+  s.evaluator->EvaluateDue();
+  absl::Status breached = step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
+  EXPECT_NE(breached.message().find("is breached now"), std::string::npos) << breached.message();
+  // Fixed: fair traffic, resolved, an hour without breach.
+  clock.Advance(absl::Seconds(40));
+  s.Report(&clock, 0.6);
+  s.evaluator->EvaluateDue();
+  clock.Advance(absl::Seconds(10));
+  s.Report(&clock, 0.6);
+  s.evaluator->EvaluateDue();
+  ASSERT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_RESOLVED);
+  absl::Status recent = step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
+  EXPECT_NE(recent.message().find("after the corrective action; it must hold for 1h from then"),
+            std::string::npos)
+      << recent.message();
+  // Keep it healthy for the period, re-planning the window each evaluation.
+  for (int i = 0; i < 61; ++i) {
+    clock.Advance(absl::Minutes(1));
+    s.Report(&clock, 0.6);
+    s.evaluator->EvaluateDue();
+  }
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "held for 1h").ok());
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_CLOSED, "cy", "effective").ok());
+  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CLOSED, "cy", "again").status().message(),
+            "NC-000001 is closed");
+  absl::StatusOr<v1::Nonconformity> nc = s.ncs->Get("NC-000001");
+  ASSERT_EQ(nc->stage(), v1::NONCONFORMITY_STAGE_CLOSED);
+  std::vector<std::string> actors;
+  for (const v1::Transition& t : nc->history()) {
+    if (t.from() != t.to()) actors.push_back(t.actor());
+  }
+  EXPECT_EQ(actors, (std::vector<std::string>{"aims", "ana", "ana", "bo", "cy", "cy"}));
+
+  // A recurrence after closure opens a new nonconformity linked to it.
+  clock.Advance(absl::Minutes(1));
+  for (int i = 0; i < 3; ++i) {
+    s.Report(&clock, 0.3);
+    s.evaluator->EvaluateDue();
+    clock.Advance(absl::Seconds(10));
+  }
+  absl::StatusOr<v1::Nonconformity> again = s.ncs->Get("NC-000002");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->recurrence_of(), "NC-000001");
+}
+
+TEST(EvaluatorTest, AuditVerifyNamesTheFirstEditedRecord) {
+  testing::TempDir dir;
+  FakeClock clock;
+  {
+    Stack s(dir.path(), &clock, kPlan);
+    for (int i = 0; i < 3; ++i) {
+      s.Report(&clock, 0.3);
+      s.evaluator->EvaluateDue();
+      clock.Advance(absl::Seconds(10));
+    }
+    const v1::VerifyAuditResponse ok = s.audit->Verify();
+    ASSERT_TRUE(ok.intact());
+    ASSERT_GE(ok.records_checked(), 4u);
+  }
+  // Edit record 3 in RocksDB directly, as an intruder with disk access would.
+  {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const std::string& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &raw).ok());
+    rocksdb::ColumnFamilyHandle* audit_cf = nullptr;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == RocksStorage::TableName(Table::kAudit)) audit_cf = handles[i];
+    }
+    ASSERT_NE(audit_cf, nullptr);
+    std::string value;
+    ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), audit_cf, AuditTrail::Key(3), &value).ok());
+    v1::AuditRecord record;
+    ASSERT_TRUE(record.ParseFromString(value));
+    record.set_actor("someone-else");
+    ASSERT_TRUE(
+        raw->Put(rocksdb::WriteOptions(), audit_cf, AuditTrail::Key(3), record.SerializeAsString())
+            .ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  Stack s(dir.path(), &clock, kPlan);
+  const v1::VerifyAuditResponse broken = s.audit->Verify();
+  EXPECT_FALSE(broken.intact());
+  EXPECT_EQ(broken.first_broken_index(), 3u);
+  EXPECT_EQ(broken.records_checked(), 2u);
+  EXPECT_EQ(broken.detail(), "content does not match its hash (record edited)");
+}
+
+}  // namespace
+}  // namespace aims::collector
