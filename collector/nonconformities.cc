@@ -261,7 +261,8 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::Transition(
   if (next == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED) {
     absl::Time action_at = absl::InfinitePast();
     for (const v1::Transition& t : nc.history()) {
-      if (t.to() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED && t.from() != t.to())
+      if (t.to() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED &&
+          t.from() != t.to())
         action_at = FromProto(t.at());
     }
     const absl::Time ready = action_at + effectiveness_period;

@@ -25,7 +25,8 @@ v1::ModelRef Model() {
 // Everything the evaluation side needs, opened on `dir` (re-openable to
 // simulate a restart).
 struct Stack {
-  Stack(const std::string& dir, FakeClock* clock, const std::string& plan_yaml) {
+  Stack(const std::string& dir, FakeClock* clock,
+        const std::string& plan_yaml) {
     RocksStorageOptions options;
     options.path = dir;
     options.sync_writes = false;
@@ -34,9 +35,10 @@ struct Stack {
     EXPECT_TRUE(audit->Load().ok());
     ncs = std::make_unique<Nonconformities>(storage.get(), audit.get());
     EXPECT_TRUE(ncs->Load().ok());
-    notifier = std::make_unique<Notifier>(storage.get(), clock, NotifierOptions());
-    evaluator = std::make_unique<Evaluator>(storage.get(), audit.get(), ncs.get(), notifier.get(),
-                                            clock);
+    notifier =
+        std::make_unique<Notifier>(storage.get(), clock, NotifierOptions());
+    evaluator = std::make_unique<Evaluator>(storage.get(), audit.get(),
+                                            ncs.get(), notifier.get(), clock);
     EXPECT_TRUE(evaluator->Load().ok());
     absl::StatusOr<Plan> plan = ParsePlan(plan_yaml, "plan.yaml");
     EXPECT_TRUE(plan.ok()) << plan.status();
@@ -118,7 +120,8 @@ TEST(EvaluatorTest, PendingFiringResolvedWithNonconformityAndRecurrence) {
   EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_INACTIVE);
   EXPECT_DOUBLE_EQ(s.State("parity").last_value().value(), 1.0);
   // Too few samples: never passing, never firing.
-  EXPECT_EQ(s.State("accuracy-needs-more").state(), v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE);
+  EXPECT_EQ(s.State("accuracy-needs-more").state(),
+            v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE);
 
   // Women selected at 0.3 against 0.6: ratio 0.5 once the fair window ages out.
   clock.Advance(absl::Seconds(30));
@@ -132,7 +135,8 @@ TEST(EvaluatorTest, PendingFiringResolvedWithNonconformityAndRecurrence) {
   clock.Advance(absl::Seconds(5));
   s.Report(&clock, 0.3);
   s.evaluator->EvaluateDue();
-  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_PENDING);  // 10 s < for 20 s
+  EXPECT_EQ(s.State("parity").state(),
+            v1::OBJECTIVE_STATE_PENDING);  // 10 s < for 20 s
   clock.Advance(absl::Seconds(10));
   s.Report(&clock, 0.3);
   s.evaluator->EvaluateDue();
@@ -184,7 +188,8 @@ TEST(EvaluatorTest, PendingFiringResolvedWithNonconformityAndRecurrence) {
 
   const v1::VerifyAuditResponse verify = s.audit->Verify();
   EXPECT_TRUE(verify.intact()) << verify.detail();
-  EXPECT_GE(verify.records_checked(), 8u);  // plan, state changes, opened, resolved, recurrence
+  EXPECT_GE(verify.records_checked(),
+            8u);  // plan, state changes, opened, resolved, recurrence
 }
 
 TEST(EvaluatorTest, PendingProgressSurvivesRestart) {
@@ -224,10 +229,12 @@ TEST(EvaluatorTest, ChangedObjectiveStartsOverOnReload) {
   clock.Advance(absl::Seconds(10));
   s.Report(&clock, 0.3);
   s.evaluator->EvaluateDue();
-  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_INACTIVE);  // 0.5 >= 0.4
+  EXPECT_EQ(s.State("parity").state(),
+            v1::OBJECTIVE_STATE_INACTIVE);  // 0.5 >= 0.4
   // Both plan versions are on record.
   int plan_records = 0;
-  for (const v1::AuditRecord& r : s.audit->List(0, 1000)) plan_records += r.kind() == "plan_version";
+  for (const v1::AuditRecord& r : s.audit->List(0, 1000))
+    plan_records += r.kind() == "plan_version";
   EXPECT_EQ(plan_records, 2);
 }
 
@@ -250,28 +257,43 @@ TEST(EvaluatorTest, LifecycleStepsInOrderByPeopleWithEffectivenessReview) {
     r.set_comment(comment);
     return s.evaluator->Transition(r);
   };
-  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED, "", "").status().message(),
-            "actor: every step of a nonconformity is made by a named person (not empty, not "
-            "'aims')");
-  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "x").status().message(),
-            "NC-000001 is open; the next step is 'ack' (to acknowledged), not cause_analysed");
+  EXPECT_EQ(
+      step(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED, "", "").status().message(),
+      "actor: every step of a nonconformity is made by a named person (not "
+      "empty, not "
+      "'aims')");
+  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "x")
+                .status()
+                .message(),
+            "NC-000001 is open; the next step is 'ack' (to acknowledged), not "
+            "cause_analysed");
   ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED, "ana", "").ok());
-  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "").status().message(),
+  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "")
+                .status()
+                .message(),
             "comment: required for cause_analysed (the causes found)");
-  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "score shifted for f").ok());
-  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACTION_RECORDED, "bo", "recalibrated per group").ok());
+  ASSERT_TRUE(
+      step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "score shifted for f")
+          .ok());
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACTION_RECORDED, "bo",
+                   "recalibrated per group")
+                  .ok());
   // Review too early: the objective must hold for the effectiveness period.
-  absl::Status early = step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
+  absl::Status early =
+      step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
   EXPECT_TRUE(absl::IsFailedPrecondition(early));
-  EXPECT_NE(early.message().find("must hold for 1h after the corrective action"),
-            std::string::npos)
+  EXPECT_NE(
+      early.message().find("must hold for 1h after the corrective action"),
+      std::string::npos)
       << early.message();
   // An hour later but still breached: not effective.
   clock.Advance(absl::Hours(1));
   s.Report(&clock, 0.3);
   s.evaluator->EvaluateDue();
-  absl::Status breached = step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
-  EXPECT_NE(breached.message().find("is breached now"), std::string::npos) << breached.message();
+  absl::Status breached =
+      step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
+  EXPECT_NE(breached.message().find("is breached now"), std::string::npos)
+      << breached.message();
   // Fixed: fair traffic, resolved, an hour without breach.
   clock.Advance(absl::Seconds(40));
   s.Report(&clock, 0.6);
@@ -280,8 +302,10 @@ TEST(EvaluatorTest, LifecycleStepsInOrderByPeopleWithEffectivenessReview) {
   s.Report(&clock, 0.6);
   s.evaluator->EvaluateDue();
   ASSERT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_RESOLVED);
-  absl::Status recent = step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
-  EXPECT_NE(recent.message().find("after the corrective action; it must hold for 1h from then"),
+  absl::Status recent =
+      step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "ok").status();
+  EXPECT_NE(recent.message().find(
+                "after the corrective action; it must hold for 1h from then"),
             std::string::npos)
       << recent.message();
   // Keep it healthy for the period, re-planning the window each evaluation.
@@ -290,17 +314,21 @@ TEST(EvaluatorTest, LifecycleStepsInOrderByPeopleWithEffectivenessReview) {
     s.Report(&clock, 0.6);
     s.evaluator->EvaluateDue();
   }
-  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "held for 1h").ok());
+  ASSERT_TRUE(
+      step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "cy", "held for 1h")
+          .ok());
   ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_CLOSED, "cy", "effective").ok());
-  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CLOSED, "cy", "again").status().message(),
-            "NC-000001 is closed");
+  EXPECT_EQ(
+      step(v1::NONCONFORMITY_STAGE_CLOSED, "cy", "again").status().message(),
+      "NC-000001 is closed");
   absl::StatusOr<v1::Nonconformity> nc = s.ncs->Get("NC-000001");
   ASSERT_EQ(nc->stage(), v1::NONCONFORMITY_STAGE_CLOSED);
   std::vector<std::string> actors;
   for (const v1::Transition& t : nc->history()) {
     if (t.from() != t.to()) actors.push_back(t.actor());
   }
-  EXPECT_EQ(actors, (std::vector<std::string>{"aims", "ana", "ana", "bo", "cy", "cy"}));
+  EXPECT_EQ(actors,
+            (std::vector<std::string>{"aims", "ana", "ana", "bo", "cy", "cy"}));
 
   // A recurrence after closure opens a new nonconformity linked to it.
   clock.Advance(absl::Minutes(1));
@@ -331,25 +359,33 @@ TEST(EvaluatorTest, AuditVerifyNamesTheFirstEditedRecord) {
   // Edit record 3 in RocksDB directly, as an intruder with disk access would.
   {
     std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names).ok());
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
+                                                dir.path(), &names)
+                    .ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const std::string& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    for (const std::string& n : names)
+      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &raw).ok());
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &raw)
+            .ok());
     rocksdb::ColumnFamilyHandle* audit_cf = nullptr;
     for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == RocksStorage::TableName(Table::kAudit)) audit_cf = handles[i];
+      if (names[i] == RocksStorage::TableName(Table::kAudit))
+        audit_cf = handles[i];
     }
     ASSERT_NE(audit_cf, nullptr);
     std::string value;
-    ASSERT_TRUE(raw->Get(rocksdb::ReadOptions(), audit_cf, AuditTrail::Key(3), &value).ok());
+    ASSERT_TRUE(
+        raw->Get(rocksdb::ReadOptions(), audit_cf, AuditTrail::Key(3), &value)
+            .ok());
     v1::AuditRecord record;
     ASSERT_TRUE(record.ParseFromString(value));
     record.set_actor("someone-else");
-    ASSERT_TRUE(
-        raw->Put(rocksdb::WriteOptions(), audit_cf, AuditTrail::Key(3), record.SerializeAsString())
-            .ok());
+    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), audit_cf, AuditTrail::Key(3),
+                         record.SerializeAsString())
+                    .ok());
     for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
     delete raw;
   }

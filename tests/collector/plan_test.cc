@@ -51,11 +51,16 @@ objectives:
   EXPECT_EQ(plan->version.size(), 64u);
   // The same objective text gives the same hash; a change gives another.
   absl::StatusOr<Plan> again = ParsePlan(
-      "objectives:\n  - {id: a, metric: accuracy, comparator: '>=', threshold: 0.9}\n", "p");
+      "objectives:\n  - {id: a, metric: accuracy, comparator: '>=', threshold: "
+      "0.9}\n",
+      "p");
   absl::StatusOr<Plan> changed = ParsePlan(
-      "objectives:\n  - {id: a, metric: accuracy, comparator: '>=', threshold: 0.8}\n", "p");
+      "objectives:\n  - {id: a, metric: accuracy, comparator: '>=', threshold: "
+      "0.8}\n",
+      "p");
   absl::StatusOr<Plan> same = ParsePlan(
-      "# comment\nobjectives:\n  - {id: a, metric: accuracy, comparator: '>=', threshold: 0.9}\n",
+      "# comment\nobjectives:\n  - {id: a, metric: accuracy, comparator: '>=', "
+      "threshold: 0.9}\n",
       "p");
   ASSERT_TRUE(again.ok() && changed.ok() && same.ok());
   EXPECT_NE(again->objectives[0].hash, changed->objectives[0].hash);
@@ -66,38 +71,44 @@ objectives:
 TEST(PlanTest, ErrorsNameFileLineColumnAndField) {
   EXPECT_EQ(Error("objectives:\n  - id: a\n    metric: psi\n    feature: x\n"
                   "    comparator: '<'\n    treshold: 1\n")
-                
+
                 .substr(0, 43),
             "plan.yaml:6:5: objectives[0].treshold: unkn");
-  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: '=<', threshold: 1}\n")
-                ,
-            "plan.yaml:2:43: objectives[0].comparator: '=<' is not one of <, <=, >, >=, ==, !=");
-  EXPECT_EQ(
-      Error("objectives:\n  - {id: a, metric: accuracy, comparator: '<', threshold: high}\n")
-          ,
-      "plan.yaml:2:59: objectives[0].threshold: must be a finite number, got 'high'");
-  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, feature: x, comparator: '<', "
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: "
+                  "'=<', threshold: 1}\n"),
+            "plan.yaml:2:43: objectives[0].comparator: '=<' is not one of <, "
+            "<=, >, >=, ==, !=");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: '<', "
+                  "threshold: high}\n"),
+            "plan.yaml:2:59: objectives[0].threshold: must be a finite number, "
+            "got 'high'");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, feature: x, "
+                  "comparator: '<', "
+                  "threshold: 1}\n"),
+            "plan.yaml:2:40: objectives[0].feature: metric accuracy is not "
+            "computed per feature");
+  EXPECT_NE(Error("objectives:\n  - {id: a, metric: acuracy, comparator: '<', "
                   "threshold: 1}\n")
-                ,
-            "plan.yaml:2:40: objectives[0].feature: metric accuracy is not computed per feature");
-  EXPECT_NE(Error("objectives:\n  - {id: a, metric: acuracy, comparator: '<', threshold: 1}\n")
-                
-                .find("objectives[0].metric: unknown metric 'acuracy'; known: accuracy,"),
+
+                .find("objectives[0].metric: unknown metric 'acuracy'; known: "
+                      "accuracy,"),
             std::string::npos);
-  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: '<', threshold: 1}\n"
-                  "  - {id: a, metric: f1, comparator: '<', threshold: 1}\n")
-                ,
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: '<', "
+                  "threshold: 1}\n"
+                  "  - {id: a, metric: f1, comparator: '<', threshold: 1}\n"),
             "plan.yaml:3:10: objectives[1].id: duplicate id 'a'");
   EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, threshold: 1}\n"),
             "plan.yaml:2:5: objectives[0].comparator: required");
-  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: '<', threshold: 1, "
-                  "window: soon}\n")
-                ,
-            "plan.yaml:2:70: objectives[0].window: 'soon' is not a duration such as 30s, 10m, "
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: '<', "
+                  "threshold: 1, "
+                  "window: soon}\n"),
+            "plan.yaml:2:70: objectives[0].window: 'soon' is not a duration "
+            "such as 30s, 10m, "
             "2h or 7d");
   // YAML syntax errors keep their position too.
   EXPECT_EQ(Error("objectives:\n  - {id: a\n").substr(0, 10), "plan.yaml:");
-  EXPECT_TRUE(absl::IsNotFound(LoadPlanFile("/nonexistent/plan.yaml").status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(LoadPlanFile("/nonexistent/plan.yaml").status()));
 }
 
 }  // namespace

@@ -8,15 +8,18 @@ namespace aims::ctl {
 namespace {
 
 TEST(CsvTest, QuotesSeparatorsAndNewlinesInFields) {
-  std::istringstream in("id,comment,amount\r\n1,\"a, \"\"quoted\"\" note\",3.5\n2,\"two\nlines\",\n\n");
+  std::istringstream in(
+      "id,comment,amount\r\n1,\"a, \"\"quoted\"\" "
+      "note\",3.5\n2,\"two\nlines\",\n\n");
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
   std::vector<size_t> lines;
-  ASSERT_TRUE(ReadCsv(in, &header, [&](const std::vector<std::string>& r, size_t line) {
-                rows.push_back(r);
-                lines.push_back(line);
-                return absl::OkStatus();
-              }).ok());
+  ASSERT_TRUE(
+      ReadCsv(in, &header, [&](const std::vector<std::string>& r, size_t line) {
+        rows.push_back(r);
+        lines.push_back(line);
+        return absl::OkStatus();
+      }).ok());
   EXPECT_EQ(header, (std::vector<std::string>{"id", "comment", "amount"}));
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0][1], "a, \"quoted\" note");
@@ -27,7 +30,9 @@ TEST(CsvTest, QuotesSeparatorsAndNewlinesInFields) {
 
 TEST(CsvTest, ErrorsNameTheLine) {
   std::vector<std::string> header;
-  auto ignore = [](const std::vector<std::string>&, size_t) { return absl::OkStatus(); };
+  auto ignore = [](const std::vector<std::string>&, size_t) {
+    return absl::OkStatus();
+  };
   std::istringstream short_row("a,b\n1,2\n3\n");
   EXPECT_EQ(ReadCsv(short_row, &header, ignore).message(),
             "line 3: 1 fields, the header has 2");
@@ -35,7 +40,8 @@ TEST(CsvTest, ErrorsNameTheLine) {
   EXPECT_EQ(ReadCsv(open_quote, &header, ignore).message(),
             "line 2: unterminated quoted field");
   std::istringstream empty("");
-  EXPECT_NE(ReadCsv(empty, &header, ignore).message().find("header row"), std::string::npos);
+  EXPECT_NE(ReadCsv(empty, &header, ignore).message().find("header row"),
+            std::string::npos);
 }
 
 }  // namespace

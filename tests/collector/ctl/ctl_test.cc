@@ -268,5 +268,121 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
       << out.str();
 }
 
+TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
+  testing::TempDir dir;
+  {
+    std::ofstream plan(dir.File("plan.yaml"));
+    plan << "coverage: {enabled: false}\nobjectives:\n"
+            "  - {id: acc, metric: accuracy, comparator: '>=', threshold: "
+            "0.95, window: 1h}\n";
+  }
+  collector::CollectorOptions co;
+  co.grpc_listen = "127.0.0.1:0";
+  co.http_listen = "127.0.0.1:0";
+  co.data_dir = dir.File("data");
+  co.sync_writes = false;
+  co.plan_file = dir.File("plan.yaml");
+  co.evaluate_in_background = false;
+  collector::Collector collector(co);
+  ASSERT_TRUE(collector.Start().ok());
+  const std::string address = absl::StrCat("127.0.0.1:", collector.grpc_port());
+  WindowAccumulator accumulator(std::make_shared<SummaryConfig>());
+  for (int i = 0; i < 100; ++i) {
+    Event e;
+    e.prediction.kind = Outcome::Kind::kClass;
+    e.prediction.class_label = "1";
+    e.label.kind = Outcome::Kind::kClass;
+    e.label.class_label = i < 90 ? "1" : "0";  // accuracy 0.9 < 0.95
+    accumulator.Add(e);
+  }
+  {
+    auto stub = v1::IngestService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    auto stream = stub->Report(&ctx);
+    v1::IngestRequest hello;
+    hello.mutable_hello()->mutable_agent()->set_agent_id("pod-a");
+    hello.mutable_hello()->mutable_model()->set_name("credit");
+    hello.mutable_hello()->mutable_model()->set_version("v2");
+    hello.mutable_hello()->mutable_model()->set_environment("default");
+    hello.mutable_hello()->set_protocol_version(1);
+    ASSERT_TRUE(stream->Write(hello));
+    v1::IngestResponse resp;
+    ASSERT_TRUE(stream->Read(&resp));
+    v1::IngestRequest report;
+    report.mutable_report()->set_agent_id("pod-a");
+    report.mutable_report()->set_sequence(1);
+    const absl::Time start = absl::Now() - absl::Minutes(1);
+    *report.mutable_report()->mutable_window_start() = ToProto(start);
+    *report.mutable_report()->mutable_window_end() =
+        ToProto(start + absl::Seconds(10));
+    *report.mutable_report()->mutable_summary() = accumulator.Build();
+    ASSERT_TRUE(stream->Write(report));
+    while (stream->Read(&resp) && !resp.has_ack()) {
+    }
+    stream->WritesDone();
+    while (stream->Read(&resp)) {
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+  }
+  ASSERT_EQ(collector.EvaluateNow(), 1);
+  CtlOptions options;
+  options.collector = address;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({"objectives"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("acc        credit/v2/default  firing  0.9    100"),
+            std::string::npos)
+      << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"nc", "list"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("NC-000001"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("open"), std::string::npos) << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"nc", "show", "NC-000001"}, options, out, err), 0)
+      << err.str();
+  EXPECT_NE(
+      out.str().find("evidence:     accuracy = 0.9 (must be >= 0.95), n = 100"),
+      std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("reports:      pod-a/1"), std::string::npos)
+      << out.str();
+  // Steps out of order are refused with the next allowed step.
+  options.actor = "ana";
+  options.comment = "retrained";
+  EXPECT_EQ(RunCommand({"nc", "act", "NC-000001"}, options, out, err), 1);
+  EXPECT_NE(err.str().find("NC-000001 is open; the next step is 'ack'"),
+            std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"nc", "ack", "NC-000001"}, options, out, err), 0)
+      << err.str();
+  EXPECT_EQ(out.str(), "NC-000001 is now acknowledged (by ana)\n");
+  options.stages = {"acknowledged"};
+  out.str("");
+  ASSERT_EQ(RunCommand({"nc", "list"}, options, out, err), 0);
+  EXPECT_NE(out.str().find("NC-000001"), std::string::npos);
+  options.stages = {"closed"};
+  out.str("");
+  ASSERT_EQ(RunCommand({"nc", "list"}, options, out, err), 0);
+  EXPECT_EQ(out.str().find("NC-000001"), std::string::npos);
+  options.stages = {"done"};
+  EXPECT_EQ(RunCommand({"nc", "list"}, options, out, err), 2);
+  out.str("");
+  ASSERT_EQ(RunCommand({"audit", "verify"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("audit trail intact: "), std::string::npos)
+      << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"audit", "list"}, options, out, err), 0) << err.str();
+  for (const char* kind : {"plan_version", "agent_connect", "objective_state",
+                           "nc_opened", "nc_transition"}) {
+    EXPECT_NE(out.str().find(kind), std::string::npos) << kind << "\n"
+                                                       << out.str();
+  }
+  out.str("");
+  ASSERT_EQ(RunCommand({"plan", "reload"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("1 objectives, 1 unchanged"), std::string::npos)
+      << out.str();
+}
+
 }  // namespace
 }  // namespace aims::ctl

@@ -1,0 +1,260 @@
+// The real Alertmanager (Debian prometheus-alertmanager) receives aims'
+// nonconformity alerts: a biased model raises one, the alert appears with
+// its labels, and disappears after recovery; a collector restarted in the
+// middle keeps both the pending `for` state and the undelivered outbox.
+// The collector runs in-process with a FakeClock a little behind the real
+// time (Alertmanager judges startsAt/endsAt by its own clock).
+#include <csignal>
+#include <memory>
+
+#include "aims/v1/ingest.grpc.pb.h"
+#include "collector/collector.h"
+#include "common/time_util.h"
+#include "common/window_accumulator.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "simdjson.h"
+#include "tests/testing/test_util.h"
+
+namespace aims {
+namespace {
+
+constexpr char kAlertmanager[] = "/usr/bin/prometheus-alertmanager";
+
+constexpr char kPlan[] = R"(
+coverage: {enabled: false}
+objectives:
+  - id: gender-parity
+    title: Women and men are approved at similar rates
+    model: {name: credit}
+    metric: demographic_parity_ratio
+    attribute: gender
+    comparator: ">="
+    threshold: 0.8
+    window: 30s
+    evaluation_interval: 10s
+    for: 20s
+    severity: critical
+    iso: ["9.1", "A.6.2.6"]
+)";
+
+class Alertmanager {
+ public:
+  Alertmanager(const testing::TempDir& dir, int port) : port_(port) {
+    {
+      std::ofstream config(dir.File("alertmanager.yml"));
+      config << "route:\n  receiver: compliance\n  group_wait: 1s\nreceivers:\n"
+                "  - name: compliance\n";
+    }
+    process_ = std::make_unique<testing::Subprocess>(
+        std::vector<std::string>{
+            kAlertmanager, "--config.file=" + dir.File("alertmanager.yml"),
+            "--storage.path=" + dir.File("am-data"),
+            absl::StrCat("--web.listen-address=127.0.0.1:", port),
+            "--cluster.listen-address="},
+        dir.File("alertmanager.log"));
+    httplib::Client client("127.0.0.1", port);
+    ready_ = testing::WaitFor(
+        [&] {
+          auto r = client.Get("/-/ready");
+          return r && r->status == 200;
+        },
+        absl::Seconds(30));
+  }
+  bool ready() const { return ready_; }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
+
+  // Active alerts' labels, as "objective|attribute|severity|iso_clause".
+  std::vector<std::string> ActiveAlerts() {
+    httplib::Client client("127.0.0.1", port_);
+    auto r =
+        client.Get("/api/v2/alerts?active=true&silenced=false&inhibited=false");
+    std::vector<std::string> out;
+    if (!r || r->status != 200) return out;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) return out;
+    for (simdjson::dom::element alert : doc.get_array()) {
+      std::string_view state =
+          alert["status"]["state"].get_string().value_unsafe();
+      if (state != "active") continue;
+      auto labels = alert["labels"];
+      auto text = [&](const char* key) {
+        std::string_view v;
+        return labels[key].get(v) == simdjson::SUCCESS ? std::string(v)
+                                                       : std::string("-");
+      };
+      out.push_back(absl::StrCat(text("alertname"), "|", text("objective"), "|",
+                                 text("model"), "|", text("attribute"), "|",
+                                 text("severity"), "|", text("iso_clause")));
+    }
+    return out;
+  }
+
+ private:
+  int port_;
+  bool ready_ = false;
+  std::unique_ptr<testing::Subprocess> process_;
+};
+
+// Sends one 10 s window ending at `end` with group f selected at `f_rate`
+// and m at 0.6, over real gRPC.
+void SendWindow(int grpc_port, uint64_t sequence, absl::Time end,
+                double f_rate) {
+  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  for (int i = 0; i < 400; ++i) {
+    Event e;
+    const bool f = i % 2 == 0;
+    const int k = (i / 2) % 100;
+    e.prediction.kind = Outcome::Kind::kClass;
+    e.prediction.class_label = k < (f ? f_rate : 0.6) * 100 ? "1" : "0";
+    e.attributes = {{"gender", f ? "f" : "m"}};
+    acc.Add(e);
+  }
+  auto stub = v1::IngestService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
+                          grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  auto stream = stub->Report(&ctx);
+  v1::IngestRequest hello;
+  hello.mutable_hello()->mutable_agent()->set_agent_id("pod-1");
+  hello.mutable_hello()->mutable_model()->set_name("credit");
+  hello.mutable_hello()->mutable_model()->set_version("v1");
+  hello.mutable_hello()->mutable_model()->set_environment("prod");
+  hello.mutable_hello()->set_protocol_version(1);
+  ASSERT_TRUE(stream->Write(hello));
+  v1::IngestResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  v1::IngestRequest report;
+  report.mutable_report()->set_agent_id("pod-1");
+  report.mutable_report()->set_sequence(sequence);
+  *report.mutable_report()->mutable_window_start() =
+      ToProto(end - absl::Seconds(10));
+  *report.mutable_report()->mutable_window_end() = ToProto(end);
+  *report.mutable_report()->mutable_summary() = acc.Build();
+  ASSERT_TRUE(stream->Write(report));
+  while (stream->Read(&resp) &&
+         !(resp.has_ack() && resp.ack().durable_sequence() >= sequence)) {
+  }
+  stream->WritesDone();
+  while (stream->Read(&resp)) {
+  }
+  ASSERT_TRUE(stream->Finish().ok());
+}
+
+collector::CollectorOptions Options(const testing::TempDir& dir,
+                                    const std::string& am_url) {
+  collector::CollectorOptions o;
+  o.grpc_listen = "127.0.0.1:0";
+  o.http_listen = "127.0.0.1:0";
+  o.data_dir = dir.File("data");
+  o.sync_writes = false;
+  o.plan_file = dir.File("plan.yaml");
+  o.alertmanager_urls = {am_url};
+  o.evaluate_in_background = false;
+  return o;
+}
+
+TEST(AlertmanagerTest, NonconformityAlertAppearsSurvivesRestartAndResolves) {
+  if (access(kAlertmanager, X_OK) != 0)
+    GTEST_FAIL() << kAlertmanager << " missing";
+  testing::TempDir dir;
+  {
+    std::ofstream plan(dir.File("plan.yaml"));
+    plan << kPlan;
+  }
+  const int am_port = testing::FreePort();
+  // Fake time runs two minutes behind the real clock, so the test's advances
+  // (53 s in all) never put a resolution's endsAt in Alertmanager's future.
+  FakeClock clock(absl::Now() - absl::Minutes(2));
+  uint64_t seq = 0;
+  {
+    // Alertmanager is not up yet: the breach goes pending, then fires into
+    // the outbox, which cannot deliver.
+    collector::Collector collector(
+        Options(dir, absl::StrCat("http://127.0.0.1:", am_port)), &clock);
+    ASSERT_TRUE(collector.Start().ok());
+    SendWindow(collector.grpc_port(), ++seq, clock.Now(), 0.3);
+    EXPECT_EQ(collector.EvaluateNow(), 1);  // pending
+    EXPECT_EQ(collector.DeliverNow(), 0);
+    collector.Stop();
+  }
+  clock.Advance(absl::Seconds(10));
+  {
+    // Restarted: pending since before the restart, so it fires after 20 s in
+    // all, and the alert waits in the outbox.
+    collector::Collector collector(
+        Options(dir, absl::StrCat("http://127.0.0.1:", am_port)), &clock);
+    ASSERT_TRUE(collector.Start().ok());
+    SendWindow(collector.grpc_port(), ++seq, clock.Now(), 0.3);
+    collector.EvaluateNow();
+    clock.Advance(absl::Seconds(10));
+    SendWindow(collector.grpc_port(), ++seq, clock.Now(), 0.3);
+    collector.EvaluateNow();
+    EXPECT_EQ(collector.DeliverNow(), 0);  // nobody listens yet
+    collector.Stop();
+  }
+  Alertmanager am(dir, am_port);
+  ASSERT_TRUE(am.ready()) << testing::ReadFile(dir.File("alertmanager.log"));
+  collector::Collector collector(Options(dir, am.url()), &clock);
+  ASSERT_TRUE(collector.Start().ok());
+  // The outbox survived the restart; the retry is due after its backoff.
+  clock.Advance(absl::Seconds(3));
+  EXPECT_EQ(collector.DeliverNow(), 1);
+  std::vector<std::string> alerts;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        alerts = am.ActiveAlerts();
+        return !alerts.empty();
+      },
+      absl::Seconds(20)));
+  EXPECT_EQ(alerts,
+            (std::vector<std::string>{"AimsObjectiveFailed|gender-parity|"
+                                      "credit|gender|critical|9.1,A.6.2.6"}));
+
+  // Recovery: fair windows only; the resolution is sent at once.
+  clock.Advance(absl::Seconds(30));
+  SendWindow(collector.grpc_port(), ++seq, clock.Now(), 0.6);
+  collector.EvaluateNow();
+  EXPECT_EQ(collector.DeliverNow(), 1);
+  EXPECT_TRUE(testing::WaitFor([&] { return am.ActiveAlerts().empty(); },
+                               absl::Seconds(20)))
+      << "still active: " << am.ActiveAlerts().size();
+}
+
+// Breach-to-alert latency with the real clock and the background loops: from
+// the acknowledgement of the breaching window to the alert listed by
+// Alertmanager. Printed as a measurement (the target, 2 s plus `for`, is
+// reported in docs/performance.md, not asserted here).
+TEST(AlertmanagerTest, BreachToAlertLatency) {
+  if (access(kAlertmanager, X_OK) != 0)
+    GTEST_FAIL() << kAlertmanager << " missing";
+  testing::TempDir dir;
+  {
+    std::ofstream plan(dir.File("plan.yaml"));
+    std::string text = kPlan;
+    text.replace(text.find("evaluation_interval: 10s"), 24,
+                 "evaluation_interval: 1s");
+    text.replace(text.find("for: 20s"), 8, "for: 0s");
+    plan << text;
+  }
+  Alertmanager am(dir, testing::FreePort());
+  ASSERT_TRUE(am.ready());
+  collector::CollectorOptions options = Options(dir, am.url());
+  options.evaluate_in_background = true;
+  options.evaluation_tick = absl::Milliseconds(100);
+  collector::Collector collector(options);
+  ASSERT_TRUE(collector.Start().ok());
+  SendWindow(collector.grpc_port(), 1, absl::Now(), 0.3);
+  const absl::Time acked = absl::Now();
+  ASSERT_TRUE(testing::WaitFor([&] { return !am.ActiveAlerts().empty(); },
+                               absl::Seconds(30)));
+  const absl::Duration latency = absl::Now() - acked;
+  std::printf(
+      "breach-to-alert latency: %.0f ms (evaluation interval 1s, for 0s)\n",
+      absl::ToDoubleMilliseconds(latency));
+}
+
+}  // namespace
+}  // namespace aims
