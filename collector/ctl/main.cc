@@ -71,11 +71,13 @@ ABSL_FLAG(absl::Duration, step, absl::ZeroDuration(),
 int main(int argc, char** argv) {
   std::vector<std::string> args = aims::ParseCommandLine(
       argc, argv,
-      "ask an aims-collector about models, agents and windows.\n\n"
+      "ask an aims-collector about models, agents, metrics, objectives,\n"
+      "nonconformities and the audit trail, and work nonconformities through\n"
+      "their ISO/IEC 42001 clause 10.2 steps.\n\n"
       "Usage: aimsctl [--collector=HOST:PORT] [--json] COMMAND [flags]\n\n" +
           aims::ctl::CommandHelp() +
-          "\nExit codes: 0 ok, 1 collector error or unreachable, 2 usage "
-          "error.");
+          "\nExit codes: 0 ok, 1 collector error or unreachable (or a refused "
+          "nc step), 2 usage error, 3 audit trail broken.");
   aims::ctl::CtlOptions options;
   options.collector = absl::GetFlag(FLAGS_collector);
   options.json = absl::GetFlag(FLAGS_json);
