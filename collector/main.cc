@@ -60,9 +60,12 @@ ABSL_FLAG(
 int main(int argc, char** argv) {
   aims::ParseCommandLine(
       argc, argv,
-      "stores window reports from aims agents in RocksDB and "
-      "serves queries.\n\nUsage: aims-collector [--flag=value ...]\n"
-      "Stops cleanly on SIGTERM or SIGINT. Logs are logfmt lines on stderr.\n"
+      "stores window reports from aims agents in RocksDB, serves queries, "
+      "evaluates the monitoring plan (--plan), keeps nonconformities and the "
+      "audit trail, and notifies Alertmanager and webhooks.\n\n"
+      "Usage: aims-collector [--flag=value ...]\n"
+      "Stops cleanly on SIGTERM or SIGINT; SIGHUP re-reads --plan. Logs are "
+      "logfmt lines on stderr.\n"
       "Every flag can also be set as AIMS_<FLAG> in the environment or in "
       "--config=FILE; command-line flags win.");
   aims::LogLevel level;
