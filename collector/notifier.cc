@@ -21,8 +21,6 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
-std::string Series(const v1::Nonconformity& nc) { return nc.series(); }
-
 struct Url {
   std::string base;  // scheme://host:port
   std::string path;
