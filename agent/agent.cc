@@ -11,10 +11,10 @@
 #include "agent/sender.h"
 #include "agent/spool.h"
 #include "agent/windower.h"
+#include "aims/v1/query.grpc.pb.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "common/validation.h"
-#include "aims/v1/query.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::agent {
@@ -88,8 +88,8 @@ absl::Status Agent::Start() {
   if (!labels.ok()) return labels.status();
   labels_ = std::move(*labels);
 
-  metrics_ = std::make_unique<AgentMetrics>(
-      std::make_shared<prometheus::Registry>());
+  metrics_ =
+      std::make_unique<AgentMetrics>(std::make_shared<prometheus::Registry>());
   absl::StatusOr<v1::ReferenceProfile> cached = spool_->LoadProfile();
   metrics_->label_store_capacity.Set(
       static_cast<double>(options_.label_store_max_entries));
@@ -115,10 +115,11 @@ absl::Status Agent::Start() {
   sender_options.on_profile = [this](const v1::ReferenceProfile& profile) {
     InstallProfile(profile, "collector");
   };
-  sender_ = std::make_unique<Sender>(sender_options, spool_.get(),
-                                     metrics_.get());
+  sender_ =
+      std::make_unique<Sender>(sender_options, spool_.get(), metrics_.get());
 
-  metrics_->spool_capacity_bytes.Set(static_cast<double>(options_.spool_max_bytes));
+  metrics_->spool_capacity_bytes.Set(
+      static_cast<double>(options_.spool_max_bytes));
   metrics_->intake_queue_capacity.Set(
       static_cast<double>(options_.intake_queue_capacity));
   // The pool's hard bound sits well above the shedding threshold: a queued
@@ -128,38 +129,39 @@ absl::Status Agent::Start() {
                                        options_.intake_threads,
                                        options_.intake_queue_capacity + 1024);
   http_->ServeMetrics(metrics_->registry);
-  http_->routes().Post("/v1/events", [this](const httplib::Request& req,
-                                            httplib::Response& res) {
-    HandleEvents(req, res);
-  });
-  http_->routes().Post("/v1/labels", [this](const httplib::Request& req,
-                                            httplib::Response& res) {
-    HandleLabels(req, res);
-  });
-  http_->routes().Get("/healthz", [](const httplib::Request&,
-                                     httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  http_->routes().Get("/readyz", [this](const httplib::Request&,
-                                        httplib::Response& res) {
-    std::string profile_state;
-    bool has_profile = false;
-    {
-      absl::MutexLock lock(&profile_mu_);
-      has_profile = profile_ != nullptr;
-      profile_state = has_profile ? absl::StrCat("profile ", profile_->profile_id())
-                      : reference_ ? absl::StrCat("building first-events reference (",
-                                                  reference_->rows(), "/",
-                                                  options_.reference_events, ")")
-                                   : "no profile";
-    }
-    const bool ready = accepting_.load() && (has_profile || !options_.require_profile);
-    res.status = ready ? 200 : 503;
-    res.set_content(absl::StrCat(ready ? "ready" : "not ready",
-                                 accepting_.load() ? "" : ": not accepting events",
-                                 "; ", profile_state, "\n"),
-                    "text/plain");
-  });
+  http_->routes().Post(
+      "/v1/events", [this](const httplib::Request& req,
+                           httplib::Response& res) { HandleEvents(req, res); });
+  http_->routes().Post(
+      "/v1/labels", [this](const httplib::Request& req,
+                           httplib::Response& res) { HandleLabels(req, res); });
+  http_->routes().Get("/healthz",
+                      [](const httplib::Request&, httplib::Response& res) {
+                        res.set_content("ok\n", "text/plain");
+                      });
+  http_->routes().Get(
+      "/readyz", [this](const httplib::Request&, httplib::Response& res) {
+        std::string profile_state;
+        bool has_profile = false;
+        {
+          absl::MutexLock lock(&profile_mu_);
+          has_profile = profile_ != nullptr;
+          profile_state =
+              has_profile  ? absl::StrCat("profile ", profile_->profile_id())
+              : reference_ ? absl::StrCat("building first-events reference (",
+                                          reference_->rows(), "/",
+                                          options_.reference_events, ")")
+                           : "no profile";
+        }
+        const bool ready =
+            accepting_.load() && (has_profile || !options_.require_profile);
+        res.status = ready ? 200 : 503;
+        res.set_content(
+            absl::StrCat(ready ? "ready" : "not ready",
+                         accepting_.load() ? "" : ": not accepting events",
+                         "; ", profile_state, "\n"),
+            "text/plain");
+      });
   http_->routes().set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response&) {
         if (req.path == "/metrics") RefreshGauges();
@@ -192,9 +194,9 @@ absl::Status Agent::Start() {
     builder.SetResourceQuota(quota);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "--grpc_listen: cannot listen on ", options_.grpc_listen,
-          " (address in use or not local)"));
+      return absl::UnavailableError(
+          absl::StrCat("--grpc_listen: cannot listen on ", options_.grpc_listen,
+                       " (address in use or not local)"));
     }
   }
 
@@ -204,9 +206,9 @@ absl::Status Agent::Start() {
   started_ = true;
   LogInfo("agent started",
           {{"agent_id", options_.agent.agent_id()},
-           {"model", absl::StrCat(options_.model.name(), "/",
-                                  options_.model.version(), "/",
-                                  options_.model.environment())},
+           {"model",
+            absl::StrCat(options_.model.name(), "/", options_.model.version(),
+                         "/", options_.model.environment())},
            {"collector", options_.collector},
            {"http_port", http_port_},
            {"grpc_port", grpc_port_},
@@ -220,7 +222,8 @@ bool Agent::Admit(httplib::Response& res) {
     metrics_->requests_shutting_down.Increment();
     res.status = 503;
     res.set_header("Retry-After", "1");
-    res.set_content(R"({"error":"agent is shutting down"})", "application/json");
+    res.set_content(R"({"error":"agent is shutting down"})",
+                    "application/json");
     return false;
   }
   // Shed load before parsing: a backlog beyond capacity gets a fast 429.
@@ -228,10 +231,11 @@ bool Agent::Admit(httplib::Response& res) {
     metrics_->requests_overloaded.Increment();
     res.status = 429;
     res.set_header("Retry-After", "1");
-    res.set_content(absl::StrCat(R"({"error":"intake overloaded: more than )",
-                                 options_.intake_queue_capacity,
-                                 R"( requests queued; retry after 1 s"})", "\n"),
-                    "application/json");
+    res.set_content(
+        absl::StrCat(R"({"error":"intake overloaded: more than )",
+                     options_.intake_queue_capacity,
+                     R"( requests queued; retry after 1 s"})", "\n"),
+        "application/json");
     return false;
   }
   return true;
@@ -243,8 +247,9 @@ namespace {
 // (the counts are complete); 200 on (partial) success, 400 when all failed.
 void Answer(size_t accepted, const std::vector<EventError>& errors,
             httplib::Response& res) {
-  std::string body = absl::StrCat(R"({"accepted":)", accepted, R"(,"rejected":)",
-                                  errors.size(), R"(,"errors":[)");
+  std::string body =
+      absl::StrCat(R"({"accepted":)", accepted, R"(,"rejected":)",
+                   errors.size(), R"(,"errors":[)");
   for (size_t i = 0; i < errors.size() && i < 100; ++i) {
     const EventError& e = errors[i];
     absl::StrAppend(&body, i ? "," : "", R"({"index":)", e.index,
@@ -258,8 +263,9 @@ void Answer(size_t accepted, const std::vector<EventError>& errors,
 
 void BadBody(const absl::Status& status, httplib::Response& res) {
   res.status = 400;
-  res.set_content(absl::StrCat(R"({"error":)", JsonString(status.message()), "}\n"),
-                  "application/json");
+  res.set_content(
+      absl::StrCat(R"({"error":)", JsonString(status.message()), "}\n"),
+      "application/json");
 }
 
 }  // namespace
@@ -291,7 +297,8 @@ void Agent::AcceptEvents(const std::vector<Event>& events, size_t rejected) {
   if (awaiting == 0) return;
   absl::StatusOr<uint64_t> evicted = labels_->Remember(events, clock_->Now());
   if (!evicted.ok()) {
-    LogError("label store write failed", {{"error", evicted.status().message()}});
+    LogError("label store write failed",
+             {{"error", evicted.status().message()}});
     return;
   }
   metrics_->predictions_stored.Increment(static_cast<double>(awaiting));
@@ -320,14 +327,16 @@ size_t Agent::AcceptLabels(const std::vector<LabelEvent>& labels,
   std::vector<JoinedLabel> joined;
   uint64_t unmatched = 0;
   const absl::Time now = clock_->Now();
-  if (absl::Status s = labels_->Join(labels, now, &joined, &unmatched); !s.ok()) {
+  if (absl::Status s = labels_->Join(labels, now, &joined, &unmatched);
+      !s.ok()) {
     LogError("label join failed", {{"error", s.message()}});
     return 0;
   }
   const size_t late = windower_->AddJoinedLabels(joined);
   windower_->CountLabelMisses(unmatched, 0);
   for (const JoinedLabel& j : joined) {
-    metrics_->label_delay.Observe(absl::ToDoubleSeconds(j.labelled_at - j.predicted_at));
+    metrics_->label_delay.Observe(
+        absl::ToDoubleSeconds(j.labelled_at - j.predicted_at));
   }
   metrics_->labels_matched.Increment(static_cast<double>(joined.size()));
   metrics_->labels_late.Increment(static_cast<double>(late));
@@ -382,7 +391,8 @@ void Agent::FeedReference(const std::vector<Event>& events) {
       absl::StrCat("first ", reference_->rows(), " events seen by agent ",
                    options_.agent.agent_id()));
   if (!built.ok()) {
-    LogError("cannot build first-events reference", {{"error", built.status().message()}});
+    LogError("cannot build first-events reference",
+             {{"error", built.status().message()}});
     reference_.reset();
     return;
   }
@@ -400,8 +410,8 @@ void Agent::ProposeReference() {
   }
   if (!sender_->connected()) return;
   request.set_if_absent(true);
-  auto stub = v1::QueryService::NewStub(
-      grpc::CreateChannel(options_.collector, grpc::InsecureChannelCredentials()));
+  auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
+      options_.collector, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::PutProfileResponse response;
@@ -411,14 +421,16 @@ void Agent::ProposeReference() {
             {{"error", s.error_message()}});
     return;
   }
-  InstallProfile(response.profile(), response.created() ? "first events" : "collector");
+  InstallProfile(response.profile(),
+                 response.created() ? "first events" : "collector");
 }
 
 void Agent::InstallProfile(const v1::ReferenceProfile& profile,
                            absl::string_view from) {
   {
     absl::MutexLock lock(&profile_mu_);
-    if (profile_ != nullptr && profile_->profile_id() == profile.profile_id()) return;
+    if (profile_ != nullptr && profile_->profile_id() == profile.profile_id())
+      return;
     profile_ = std::make_shared<const v1::ReferenceProfile>(profile);
     reference_.reset();
     proposal_.reset();
@@ -430,9 +442,10 @@ void Agent::InstallProfile(const v1::ReferenceProfile& profile,
     LogError("cannot keep profile", {{"error", s.message()}});
   }
   metrics_->profile_loaded.Set(1);
-  LogInfo("reference profile in force", {{"profile_id", profile.profile_id()},
-                                         {"from", from},
-                                         {"features", profile.features_size()}});
+  LogInfo("reference profile in force",
+          {{"profile_id", profile.profile_id()},
+           {"from", from},
+           {"features", profile.features_size()}});
 }
 
 void Agent::RefreshGauges() {
@@ -494,8 +507,8 @@ bool Agent::Stop() {
   const bool drained =
       sender_->WaitUntilDrained(absl::Now() + options_.grace_period);
   sender_->Stop();
-  LogInfo("agent stopped", {{"drained", drained},
-                            {"spool_reports", spool_->pending_reports()}});
+  LogInfo("agent stopped",
+          {{"drained", drained}, {"spool_reports", spool_->pending_reports()}});
   sender_.reset();
   grpc_server_.reset();
   intake_.reset();

@@ -13,8 +13,8 @@
 #define AIMS_AGENT_AGENT_H_
 
 #include <atomic>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -97,7 +97,8 @@ class Agent {
   size_t AcceptLabels(const std::vector<LabelEvent>& labels, size_t rejected);
   void TickLoop();
   // Puts `profile` in force: windows opened from now on bin with it.
-  void InstallProfile(const v1::ReferenceProfile& profile, absl::string_view from);
+  void InstallProfile(const v1::ReferenceProfile& profile,
+                      absl::string_view from);
   // Offers the first-events reference to the collector once connected.
   void ProposeReference();
   void FeedReference(const std::vector<Event>& events);
@@ -120,7 +121,8 @@ class Agent {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex profile_mu_;
-  std::shared_ptr<const v1::ReferenceProfile> profile_ ABSL_GUARDED_BY(profile_mu_);
+  std::shared_ptr<const v1::ReferenceProfile> profile_
+      ABSL_GUARDED_BY(profile_mu_);
   std::unique_ptr<ProfileBuilder> reference_ ABSL_GUARDED_BY(profile_mu_);
   std::optional<v1::ReferenceProfile> proposal_ ABSL_GUARDED_BY(profile_mu_);
   int http_port_ = 0;

@@ -6,35 +6,39 @@ namespace {
 prometheus::Family<prometheus::Counter>& Events(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("aims_agent_events_total")
-      .Help("Inference events received, by outcome: accepted, or rejected "
-            "(malformed; each is listed in the response).")
+      .Help(
+          "Inference events received, by outcome: accepted, or rejected "
+          "(malformed; each is listed in the response).")
       .Register(r);
 }
 
 prometheus::Family<prometheus::Counter>& Refused(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("aims_agent_requests_refused_total")
-      .Help("Intake requests refused whole before parsing, by reason: "
-            "overloaded (429, intake queue full), shutting_down (503).")
+      .Help(
+          "Intake requests refused whole before parsing, by reason: "
+          "overloaded (429, intake queue full), shutting_down (503).")
       .Register(r);
 }
 
 prometheus::Family<prometheus::Counter>& Labels(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("aims_agent_labels_total")
-      .Help("Delayed labels (POST /v1/labels) by outcome: matched (joined to "
-            "a stored prediction), late (matched, prediction in an earlier "
-            "window), unmatched (unknown or expired prediction id), evicted "
-            "(predictions dropped unlabelled by TTL or capacity), rejected "
-            "(malformed).")
+      .Help(
+          "Delayed labels (POST /v1/labels) by outcome: matched (joined to "
+          "a stored prediction), late (matched, prediction in an earlier "
+          "window), unmatched (unknown or expired prediction id), evicted "
+          "(predictions dropped unlabelled by TTL or capacity), rejected "
+          "(malformed).")
       .Register(r);
 }
 
 prometheus::Family<prometheus::Counter>& Reports(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("aims_agent_reports_total")
-      .Help("Window reports by stage: sent (incl. resends), acked (durable at "
-            "the collector), rejected (refused by the collector).")
+      .Help(
+          "Window reports by stage: sent (incl. resends), acked (durable at "
+          "the collector), rejected (refused by the collector).")
       .Register(r);
 }
 
@@ -75,9 +79,10 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
                       .Help("Time from sending a report to its durable "
                             "acknowledgement by the collector.")
                       .Register(*reg)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{
-                                   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                   1, 2.5, 5, 10, 30})),
+                      .Add({},
+                           prometheus::Histogram::BucketBoundaries{
+                               0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                               5, 10, 30})),
       intake_queue_depth(Gauge(*reg, "aims_agent_intake_queue_depth",
                                "HTTP requests accepted and waiting for a "
                                "worker.")),
@@ -95,20 +100,22 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
       labels_unmatched(Labels(*reg).Add({{"outcome", "unmatched"}})),
       labels_evicted(Labels(*reg).Add({{"outcome", "evicted"}})),
       labels_rejected(Labels(*reg).Add({{"outcome", "rejected"}})),
-      predictions_stored(Counter(*reg, "aims_agent_predictions_awaiting_label_total",
-                                 "Predictions with a prediction_id and no "
-                                 "inline label, remembered for a delayed "
-                                 "label. Label coverage = "
-                                 "aims_agent_labels_total{outcome=\"matched\"} / "
-                                 "this.")),
+      predictions_stored(
+          Counter(*reg, "aims_agent_predictions_awaiting_label_total",
+                  "Predictions with a prediction_id and no "
+                  "inline label, remembered for a delayed "
+                  "label. Label coverage = "
+                  "aims_agent_labels_total{outcome=\"matched\"} / "
+                  "this.")),
       label_delay(prometheus::BuildHistogram()
                       .Name("aims_agent_label_delay_seconds")
                       .Help("Time from a prediction to its delayed label, on "
                             "the agent's clock.")
                       .Register(*reg)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{
-                                   1, 10, 60, 300, 900, 3600, 4 * 3600,
-                                   12 * 3600, 86400, 7 * 86400})),
+                      .Add({},
+                           prometheus::Histogram::BucketBoundaries{
+                               1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600,
+                               86400, 7 * 86400})),
       label_store_entries(Gauge(*reg, "aims_agent_label_store_entries",
                                 "Predictions waiting for their label.")),
       label_store_capacity(Gauge(*reg, "aims_agent_label_store_capacity",

@@ -24,15 +24,15 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
   auto* reactor = context->DefaultReactor();
   if (!accepting_->load()) {
     metrics_->requests_shutting_down.Increment();
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "agent is shutting down"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent is shutting down"));
     return reactor;
   }
   if (static_cast<size_t>(items) > max_events_per_call_) {
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat("items: ", items, " in one call, limit ",
-                     max_events_per_call_)));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("items: ", items, " in one call, limit ",
+                                  max_events_per_call_)));
     return reactor;
   }
   if (in_flight_.fetch_add(1) >= max_in_flight_) {

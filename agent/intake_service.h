@@ -14,8 +14,8 @@
 #include <atomic>
 #include <functional>
 
-#include "aims/v1/event.grpc.pb.h"
 #include "agent/agent_metrics.h"
+#include "aims/v1/event.grpc.pb.h"
 #include "common/event.h"
 
 namespace aims::agent {
@@ -32,14 +32,12 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
                 const std::atomic<bool>* accepting, AcceptEvents accept_events,
                 AcceptLabels accept_labels);
 
-  grpc::ServerUnaryReactor* SubmitEvents(
-      grpc::CallbackServerContext* context,
-      const v1::SubmitEventsRequest* request,
-      v1::SubmitResponse* response) override;
-  grpc::ServerUnaryReactor* SubmitLabels(
-      grpc::CallbackServerContext* context,
-      const v1::SubmitLabelsRequest* request,
-      v1::SubmitResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitEvents(grpc::CallbackServerContext* context,
+                                         const v1::SubmitEventsRequest* request,
+                                         v1::SubmitResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitLabels(grpc::CallbackServerContext* context,
+                                         const v1::SubmitLabelsRequest* request,
+                                         v1::SubmitResponse* response) override;
 
  private:
   // Admission: shutting down, busy, or too many items; nullptr when admitted

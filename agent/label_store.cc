@@ -16,7 +16,9 @@ namespace {
 // "p" + prediction_id -> InferenceEvent (prediction, score, attributes,
 // timestamp = arrival). "t" + big-endian arrival nanos + prediction_id -> ""
 // orders entries for expiry and eviction.
-std::string PredictionKey(absl::string_view id) { return absl::StrCat("p", id); }
+std::string PredictionKey(absl::string_view id) {
+  return absl::StrCat("p", id);
+}
 
 std::string OrderKey(absl::Time at, absl::string_view id) {
   std::string key = "t";
@@ -30,13 +32,15 @@ std::string OrderKey(absl::Time at, absl::string_view id) {
 
 absl::Time OrderTime(const rocksdb::Slice& key) {
   uint64_t nanos = 0;
-  for (int i = 1; i <= 8; ++i) nanos = (nanos << 8) | static_cast<uint8_t>(key[i]);
+  for (int i = 1; i <= 8; ++i)
+    nanos = (nanos << 8) | static_cast<uint8_t>(key[i]);
   return absl::FromUnixNanos(static_cast<int64_t>(nanos));
 }
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
-  const std::string msg = absl::StrCat("label store ", what, ": ", s.ToString());
+  const std::string msg =
+      absl::StrCat("label store ", what, ": ", s.ToString());
   if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
   return absl::UnavailableError(msg);
 }
@@ -60,7 +64,8 @@ Outcome FromOutcome(const v1::Outcome& in) {
 
 }  // namespace
 
-LabelStore::LabelStore(LabelStoreOptions options) : options_(std::move(options)) {}
+LabelStore::LabelStore(LabelStoreOptions options)
+    : options_(std::move(options)) {}
 
 LabelStore::~LabelStore() {
   if (db_) db_->Close();
@@ -77,8 +82,10 @@ absl::StatusOr<std::unique_ptr<LabelStore>> LabelStore::Open(
   db_options.max_background_jobs = 1;
   db_options.keep_log_file_num = 2;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir + "/labels", &raw);
-  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", options.dir, "/labels"));
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.dir + "/labels", &raw);
+  if (!s.ok())
+    return FromRocks(s, absl::StrCat("open ", options.dir, "/labels"));
   std::unique_ptr<LabelStore> store(new LabelStore(options));
   store->db_.reset(raw);
   if (absl::Status st = store->Load(); !st.ok()) return st;
@@ -87,8 +94,10 @@ absl::StatusOr<std::unique_ptr<LabelStore>> LabelStore::Open(
 
 absl::Status LabelStore::Load() {
   absl::MutexLock lock(&mu_);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next()) ++size_;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next())
+    ++size_;
   return FromRocks(it->status(), "scan");
 }
 
@@ -96,7 +105,8 @@ absl::StatusOr<uint64_t> LabelStore::EvictLocked(size_t keep_below,
                                                  absl::Time cutoff) {
   uint64_t evicted = 0;
   rocksdb::WriteBatch batch;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("t"); it->Valid() && it->key().starts_with("t"); it->Next()) {
     const bool too_many = size_ - evicted > keep_below;
     const absl::Time at = OrderTime(it->key());
@@ -108,14 +118,16 @@ absl::StatusOr<uint64_t> LabelStore::EvictLocked(size_t keep_below,
     std::string value;
     if (db_->Get(rocksdb::ReadOptions(), PredictionKey(id), &value).ok()) {
       v1::InferenceEvent stored;
-      if (stored.ParseFromString(value) && FromProto(stored.timestamp()) == at) {
+      if (stored.ParseFromString(value) &&
+          FromProto(stored.timestamp()) == at) {
         batch.Delete(PredictionKey(id));
         ++evicted;
       }
     }
   }
   if (batch.Count() == 0) return 0;
-  if (absl::Status s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "evict");
+  if (absl::Status s =
+          FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "evict");
       !s.ok()) {
     return s;
   }
@@ -133,17 +145,20 @@ absl::StatusOr<uint64_t> LabelStore::Remember(const std::vector<Event>& events,
     v1::InferenceEvent stored;
     ToOutcome(e.prediction, stored.mutable_prediction());
     if (e.score) stored.set_score(*e.score);
-    for (const auto& [k, v] : e.attributes) (*stored.mutable_attributes())[k] = v;
+    for (const auto& [k, v] : e.attributes)
+      (*stored.mutable_attributes())[k] = v;
     *stored.mutable_timestamp() = ToProto(arrived);
     std::string existing;
-    const bool replaces =
-        db_->Get(rocksdb::ReadOptions(), PredictionKey(e.prediction_id), &existing).ok();
+    const bool replaces = db_->Get(rocksdb::ReadOptions(),
+                                   PredictionKey(e.prediction_id), &existing)
+                              .ok();
     batch.Put(PredictionKey(e.prediction_id), stored.SerializeAsString());
     batch.Put(OrderKey(arrived, e.prediction_id), "");
     if (!replaces) ++added;
   }
   if (batch.Count() == 0) return 0;
-  if (absl::Status s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write");
+  if (absl::Status s =
+          FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write");
       !s.ok()) {
     return s;
   }
@@ -165,8 +180,8 @@ absl::Status LabelStore::Join(const std::vector<LabelEvent>& labels,
       continue;
     }
     std::string value;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), PredictionKey(label.prediction_id), &value);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(),
+                                 PredictionKey(label.prediction_id), &value);
     v1::InferenceEvent stored;
     if (s.IsNotFound() || (s.ok() && !stored.ParseFromString(value))) {
       ++*unmatched;
@@ -180,7 +195,8 @@ absl::Status LabelStore::Join(const std::vector<LabelEvent>& labels,
     j.event.prediction_id = label.prediction_id;
     j.event.prediction = FromOutcome(stored.prediction());
     if (stored.has_score()) j.event.score = stored.score();
-    for (const auto& [k, v] : stored.attributes()) j.event.attributes.emplace_back(k, v);
+    for (const auto& [k, v] : stored.attributes())
+      j.event.attributes.emplace_back(k, v);
     std::sort(j.event.attributes.begin(), j.event.attributes.end());
     j.event.label = label.label;
     batch.Delete(PredictionKey(label.prediction_id));

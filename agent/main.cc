@@ -5,8 +5,8 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "common/cli.h"
 #include "agent/agent.h"
+#include "common/cli.h"
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/signals.h"
@@ -51,8 +51,7 @@ ABSL_FLAG(int, intake_queue_capacity, 256,
           "HTTP requests that may wait for a worker; beyond it the intake "
           "answers 429 with Retry-After (the gRPC intake answers "
           "RESOURCE_EXHAUSTED beyond --grpc_max_in_flight calls).");
-ABSL_FLAG(int, grpc_max_in_flight, 64,
-          "gRPC intake calls processed at once.");
+ABSL_FLAG(int, grpc_max_in_flight, 64, "gRPC intake calls processed at once.");
 ABSL_FLAG(int64_t, label_store_max_entries, 1'000'000,
           "Predictions (with a prediction_id and no inline label) kept for a "
           "delayed label (POST /v1/labels); beyond it the oldest are evicted "
@@ -81,7 +80,8 @@ int Usage(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  aims::ParseCommandLine(argc, argv,
+  aims::ParseCommandLine(
+      argc, argv,
       "monitoring sidecar for one model server replica.\n\n"
       "Usage: aims-agent --model_name=NAME --model_version=VERSION "
       "[--flag=value ...]\n\n"

@@ -28,7 +28,9 @@ Sender::Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics)
 
 Sender::~Sender() { Stop(); }
 
-void Sender::Start() { thread_ = std::thread([this] { Run(); }); }
+void Sender::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Sender::Notify() {
   absl::MutexLock lock(&mu_);
@@ -43,8 +45,9 @@ bool Sender::WaitUntilDrained(absl::Time deadline) {
     auto changed = [this, acked]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return acked_ != acked;
     };
-    mu_.AwaitWithDeadline(absl::Condition(&changed),
-                          std::min(deadline, absl::Now() + absl::Milliseconds(100)));
+    mu_.AwaitWithDeadline(
+        absl::Condition(&changed),
+        std::min(deadline, absl::Now() + absl::Milliseconds(100)));
   }
   return spool_->pending_reports() + spool_->pending_gaps() == 0;
 }
@@ -102,8 +105,8 @@ std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
 bool Sender::SendItem(
     grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>* stream,
     const v1::IngestRequest& item) {
-  const uint64_t seq = item.has_gap() ? item.gap().last_sequence()
-                                      : item.report().sequence();
+  const uint64_t seq =
+      item.has_gap() ? item.gap().last_sequence() : item.report().sequence();
   {
     absl::MutexLock lock(&mu_);
     sent_at_.emplace(seq, absl::Now());
@@ -112,7 +115,8 @@ bool Sender::SendItem(
     metrics_->gaps_sent.Increment();
     return stream->Write(item);
   }
-  for (v1::WindowReport& part : SplitReport(item.report(), options_.max_part_bytes)) {
+  for (v1::WindowReport& part :
+       SplitReport(item.report(), options_.max_part_bytes)) {
     v1::IngestRequest request;
     *request.mutable_report() = std::move(part);
     if (!stream->Write(request)) return false;
@@ -124,8 +128,8 @@ bool Sender::SendItem(
 void Sender::ObserveAcked(uint64_t sequence) {
   const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
-  for (auto it = sent_at_.begin(); it != sent_at_.end() && it->first <= sequence;
-       it = sent_at_.erase(it)) {
+  for (auto it = sent_at_.begin();
+       it != sent_at_.end() && it->first <= sequence; it = sent_at_.erase(it)) {
     metrics_->ack_latency.Observe(absl::ToDoubleSeconds(now - it->second));
   }
 }
@@ -174,12 +178,14 @@ void Sender::RunStream() {
     streaming_ = false;
     sent_at_.clear();
   };
-  std::unique_ptr<grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>>
       stream = stub_->Report(&ctx);
   v1::IngestRequest hello;
   *hello.mutable_hello() = options_.hello;
   v1::IngestResponse welcome;
-  if (!stream->Write(hello) || !stream->Read(&welcome) || !welcome.has_welcome()) {
+  if (!stream->Write(hello) || !stream->Read(&welcome) ||
+      !welcome.has_welcome()) {
     ctx.TryCancel();
     grpc::Status status = stream->Finish();
     clear_active();

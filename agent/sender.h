@@ -21,9 +21,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "aims/v1/ingest.grpc.pb.h"
 #include "agent/agent_metrics.h"
 #include "agent/spool.h"
+#include "aims/v1/ingest.grpc.pb.h"
 
 namespace aims::agent {
 
@@ -62,9 +62,9 @@ class Sender {
   void RunStream();
   // Writes one spool item (splitting large reports); false if the stream
   // broke.
-  bool SendItem(grpc::ClientReaderWriter<v1::IngestRequest,
-                                         v1::IngestResponse>* stream,
-                const v1::IngestRequest& item);
+  bool SendItem(
+      grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>* stream,
+      const v1::IngestRequest& item);
   // Records acknowledgement latency of everything sent up to `sequence`.
   void ObserveAcked(uint64_t sequence);
 

@@ -77,7 +77,8 @@ v1::GapNotice GapFor(const v1::WindowReport& r, absl::string_view reason) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options) {
+absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
+    const SpoolOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   if (ec) {
@@ -92,8 +93,10 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const SpoolOptions& options) 
   db_options.max_background_jobs = 1;
   db_options.keep_log_file_num = 2;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir + "/spool", &raw);
-  if (!s.ok()) return FromRocks(s, absl::StrCat("open ", options.dir, "/spool"));
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.dir + "/spool", &raw);
+  if (!s.ok())
+    return FromRocks(s, absl::StrCat("open ", options.dir, "/spool"));
   std::unique_ptr<Spool> spool(new Spool(options));
   spool->db_.reset(raw);
   if (absl::Status st = spool->Load(); !st.ok()) return st;
@@ -109,9 +112,11 @@ Spool::~Spool() {
 absl::Status Spool::Load() {
   absl::MutexLock lock(&mu_);
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kLastSequenceKey, &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), kLastSequenceKey, &value);
   if (s.ok() && value.size() == 9) last_sequence_ = SeqOf(value);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(ItemKey(0)); it->Valid() && IsItem(it->key()); it->Next()) {
     v1::IngestRequest item;
     if (!item.ParseFromArray(it->value().data(), it->value().size())) {
@@ -134,8 +139,8 @@ absl::StatusOr<std::string> Spool::AgentId(const std::string& configured) {
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read agent id");
   if (s.ok() && (configured.empty() || configured == stored)) return stored;
   const std::string id = configured.empty() ? NewUuid() : configured;
-  if (absl::Status st = FromRocks(db_->Put(Durable(), kAgentIdKey, id),
-                                  "write agent id");
+  if (absl::Status st =
+          FromRocks(db_->Put(Durable(), kAgentIdKey, id), "write agent id");
       !st.ok()) {
     return st;
   }
@@ -143,8 +148,9 @@ absl::StatusOr<std::string> Spool::AgentId(const std::string& configured) {
 }
 
 absl::Status Spool::SaveProfile(const v1::ReferenceProfile& profile) {
-  return FromRocks(db_->Put(Durable(), kProfileKey, profile.SerializeAsString()),
-                   "save profile");
+  return FromRocks(
+      db_->Put(Durable(), kProfileKey, profile.SerializeAsString()),
+      "save profile");
 }
 
 absl::StatusOr<v1::ReferenceProfile> Spool::LoadProfile() const {
@@ -167,9 +173,11 @@ absl::StatusOr<uint64_t> Spool::MakeRoomLocked(uint64_t needed) {
   // The gap grows from the first dropped report; an existing gap record at
   // the head absorbs reports that directly follow it.
   std::optional<v1::GapNotice> gap;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(ItemKey(0));
-       it->Valid() && IsItem(it->key()) && pending_bytes_ - freed + needed > options_.max_bytes;
+       it->Valid() && IsItem(it->key()) &&
+       pending_bytes_ - freed + needed > options_.max_bytes;
        it->Next()) {
     v1::IngestRequest item;
     if (!item.ParseFromArray(it->value().data(), it->value().size())) {
@@ -195,7 +203,8 @@ absl::StatusOr<uint64_t> Spool::MakeRoomLocked(uint64_t needed) {
     if (gap && gap->last_sequence() + 1 == r.sequence()) {
       gap->set_last_sequence(r.sequence());
       *gap->mutable_window_end() = r.window_end();
-      gap->set_event_count(gap->event_count() + r.summary().operational().event_count());
+      gap->set_event_count(gap->event_count() +
+                           r.summary().operational().event_count());
     } else if (!gap) {
       gap = GapFor(r, "spool_full");
     } else {
@@ -210,7 +219,8 @@ absl::StatusOr<uint64_t> Spool::MakeRoomLocked(uint64_t needed) {
   v1::IngestRequest gap_item;
   *gap_item.mutable_gap() = *gap;
   batch.Put(ItemKey(gap->first_sequence()), gap_item.SerializeAsString());
-  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "drop"); !s.ok()) {
+  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "drop");
+      !s.ok()) {
     return s;
   }
   ++pending_gaps_;
@@ -268,7 +278,8 @@ absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report) {
 absl::StatusOr<std::vector<v1::IngestRequest>> Spool::ReadAfter(
     uint64_t after, size_t max) const {
   std::vector<v1::IngestRequest> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(ItemKey(after + 1));
        it->Valid() && IsItem(it->key()) && out.size() < max; it->Next()) {
     v1::IngestRequest item;
@@ -286,7 +297,8 @@ absl::Status Spool::AckThrough(uint64_t sequence) {
   absl::MutexLock lock(&mu_);
   uint64_t bytes = 0;
   size_t reports = 0, gaps = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(ItemKey(0));
        it->Valid() && IsItem(it->key()) && SeqOf(it->key()) <= sequence;
        it->Next()) {
@@ -302,7 +314,8 @@ absl::Status Spool::AckThrough(uint64_t sequence) {
   if (reports + gaps == 0) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   batch.DeleteRange(ItemKey(0), ItemKey(sequence + 1));
-  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "ack"); !s.ok()) {
+  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "ack");
+      !s.ok()) {
     return s;
   }
   pending_reports_ -= reports;
@@ -314,7 +327,8 @@ absl::Status Spool::AckThrough(uint64_t sequence) {
 absl::Status Spool::Remove(uint64_t sequence) {
   absl::MutexLock lock(&mu_);
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ItemKey(sequence), &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), ItemKey(sequence), &value);
   if (s.IsNotFound()) return absl::OkStatus();
   if (!s.ok()) return FromRocks(s, "remove");
   if (absl::Status st =

@@ -1,5 +1,6 @@
-#include "absl/strings/string_view.h"
 #include "agent/windower.h"
+
+#include "absl/strings/string_view.h"
 
 namespace aims::agent {
 

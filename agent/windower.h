@@ -14,12 +14,12 @@
 #include <optional>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/clock.h"
 #include "agent/label_store.h"
+#include "common/clock.h"
 #include "common/window_accumulator.h"
 
 namespace aims::agent {

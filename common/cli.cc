@@ -25,7 +25,8 @@ namespace aims {
 namespace {
 
 bool IsOwnFlagFile(absl::string_view path) {
-  return absl::EndsWith(path, "main.cc") || absl::EndsWith(path, "common/cli.cc");
+  return absl::EndsWith(path, "main.cc") ||
+         absl::EndsWith(path, "common/cli.cc");
 }
 
 std::string EnvName(const std::string& flag) {
@@ -37,10 +38,12 @@ std::string ConfigFromArgv(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;
-    if (absl::ConsumePrefix(&arg, "--config=") || absl::ConsumePrefix(&arg, "-config=")) {
+    if (absl::ConsumePrefix(&arg, "--config=") ||
+        absl::ConsumePrefix(&arg, "-config=")) {
       return std::string(arg);
     }
-    if ((arg == "--config" || arg == "-config") && i + 1 < argc) return argv[i + 1];
+    if ((arg == "--config" || arg == "-config") && i + 1 < argc)
+      return argv[i + 1];
   }
   return "";
 }
@@ -83,9 +86,9 @@ absl::StatusOr<std::vector<std::string>> ConfigArguments(
       const std::string name(key);
       const std::string value(absl::StripAsciiWhitespace(text.substr(eq + 1)));
       if (!known(name) || name == "config") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            config_file, ":", number, ": unknown setting '", name,
-            "' (see --help for the names)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(config_file, ":", number, ": unknown setting '", name,
+                         "' (see --help for the names)"));
       }
       args.push_back(absl::StrCat("--", name, "=", value));
     }
@@ -93,7 +96,8 @@ absl::StatusOr<std::vector<std::string>> ConfigArguments(
   for (const std::string& name : flag_names) {
     if (name == "config") continue;
     auto it = environment.find(EnvName(name));
-    if (it != environment.end()) args.push_back(absl::StrCat("--", name, "=", it->second));
+    if (it != environment.end())
+      args.push_back(absl::StrCat("--", name, "=", it->second));
   }
   return args;
 }
@@ -119,7 +123,8 @@ std::vector<std::string> ParseCommandLine(int argc, char** argv,
     if (!absl::StartsWith(entry, "AIMS_")) continue;
     const size_t eq = entry.find('=');
     if (eq == absl::string_view::npos) continue;
-    environment[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
+    environment[std::string(entry.substr(0, eq))] =
+        std::string(entry.substr(eq + 1));
   }
   std::string config_file = ConfigFromArgv(argc, argv);
   if (config_file.empty() && environment.count("AIMS_CONFIG")) {

@@ -102,15 +102,15 @@ bool ValidateEvent(const Event& event, const EventLimits& limits,
     }
   }
   if (event.score && !(*event.score >= 0 && *event.score <= 1)) {
-    return Fail(error, "score",
-                absl::StrCat("must be a probability in [0, 1], got ",
-                             *event.score));
+    return Fail(
+        error, "score",
+        absl::StrCat("must be a probability in [0, 1], got ", *event.score));
   }
   if (event.latency_seconds &&
       !(*event.latency_seconds >= 0 && std::isfinite(*event.latency_seconds))) {
-    return Fail(error, "latency",
-                absl::StrCat("must be finite and >= 0, got ",
-                             *event.latency_seconds));
+    return Fail(
+        error, "latency",
+        absl::StrCat("must be finite and >= 0, got ", *event.latency_seconds));
   }
   for (const Outcome* o : {&event.prediction, &event.label}) {
     const char* field = o == &event.prediction ? "prediction" : "label";

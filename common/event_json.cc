@@ -146,9 +146,9 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
       }
       for (auto f : features) {
         if (ev->features.size() >= limits.event.max_features) {
-          *reject = {"features", absl::StrCat("more than ",
-                                              limits.event.max_features,
-                                              " features")};
+          *reject = {"features",
+                     absl::StrCat("more than ", limits.event.max_features,
+                                  " features")};
           return false;
         }
         FeatureValue fv;
@@ -190,8 +190,9 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
       }
       for (auto p : probs) {
         if (!IsNumber(p.value)) {
-          *reject = WrongType(absl::StrCat("probabilities.", std::string(p.key)), "number",
-                              p.value);
+          *reject =
+              WrongType(absl::StrCat("probabilities.", std::string(p.key)),
+                        "number", p.value);
           return false;
         }
         ev->probabilities.emplace_back(std::string(p.key), NumberOf(p.value));
@@ -282,16 +283,18 @@ bool ReadLabel(const element& e, const JsonIntakeLimits& limits,
     return false;
   }
   if (label->prediction_id.size() > limits.event.max_prediction_id_bytes) {
-    *reject = {"prediction_id",
-               absl::StrCat("is ", label->prediction_id.size(), " bytes, limit ",
-                            limits.event.max_prediction_id_bytes)};
+    *reject = {
+        "prediction_id",
+        absl::StrCat("is ", label->prediction_id.size(), " bytes, limit ",
+                     limits.event.max_prediction_id_bytes)};
     return false;
   }
   if (!label->label.present()) {
     *reject = {"label", "required"};
     return false;
   }
-  if (label->label.kind == Outcome::Kind::kNumber && !std::isfinite(label->label.number)) {
+  if (label->label.kind == Outcome::Kind::kNumber &&
+      !std::isfinite(label->label.number)) {
     *reject = {"label", "must be finite"};
     return false;
   }
@@ -305,7 +308,8 @@ absl::Status ForEachItem(
     const std::function<void(const element&, size_t)>& item,
     const std::function<void(size_t, std::string)>& broken) {
   size_t start = 0;
-  while (start < body.size() && std::isspace(static_cast<unsigned char>(body[start]))) {
+  while (start < body.size() &&
+         std::isspace(static_cast<unsigned char>(body[start]))) {
     ++start;
   }
   if (start == body.size()) {
@@ -352,7 +356,8 @@ absl::Status ForEachItem(
     }
     element doc;
     if (auto err = parser.parse(line.data(), line.size()).get(doc); err) {
-      broken(index, absl::StrCat("not valid JSON: ", simdjson::error_message(err)));
+      broken(index,
+             absl::StrCat("not valid JSON: ", simdjson::error_message(err)));
     } else {
       item(doc, index);
     }

@@ -13,8 +13,9 @@ absl::Status ParseHostPort(absl::string_view address, absl::string_view flag,
                            std::string* host, int* port) {
   size_t colon = address.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, ": '", address, "' is not host:port (e.g. 127.0.0.1:8080)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": '", address,
+                     "' is not host:port (e.g. 127.0.0.1:8080)"));
   }
   absl::string_view h = address.substr(0, colon);
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
@@ -22,8 +23,8 @@ absl::Status ParseHostPort(absl::string_view address, absl::string_view flag,
   }
   int p = 0;
   if (!absl::SimpleAtoi(address.substr(colon + 1), &p) || p < 0 || p > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", flag, ": port in '", address, "' must be 0..65535"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": port in '", address, "' must be 0..65535"));
   }
   *host = std::string(h);
   *port = p;
@@ -39,7 +40,8 @@ BoundedThreadPool::~BoundedThreadPool() { shutdown(); }
 
 void BoundedThreadPool::enqueue(std::function<void()> fn) {
   std::unique_lock<std::mutex> lock(mu_);
-  space_.wait(lock, [this] { return queue_.size() < max_queued_ || shutdown_; });
+  space_.wait(lock,
+              [this] { return queue_.size() < max_queued_ || shutdown_; });
   queue_.push_back(std::move(fn));
   ready_.notify_one();
 }
@@ -92,12 +94,12 @@ HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued) {
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::ServeMetrics(std::shared_ptr<prometheus::Registry> registry) {
-  server_.Get("/metrics", [registry](const httplib::Request&,
-                                     httplib::Response& res) {
-    prometheus::TextSerializer serializer;
-    res.set_content(serializer.Serialize(registry->Collect()),
-                    "text/plain; version=0.0.4; charset=utf-8");
-  });
+  server_.Get("/metrics",
+              [registry](const httplib::Request&, httplib::Response& res) {
+                prometheus::TextSerializer serializer;
+                res.set_content(serializer.Serialize(registry->Collect()),
+                                "text/plain; version=0.0.4; charset=utf-8");
+              });
 }
 
 absl::StatusOr<int> HttpServer::Listen(absl::string_view address,
@@ -119,7 +121,8 @@ absl::StatusOr<int> HttpServer::Listen(absl::string_view address,
                      " (address in use or not local)"));
   }
   thread_ = std::thread([this] { server_.listen_after_bind(); });
-  while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!server_.is_running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return bound;
 }
 
@@ -147,7 +150,8 @@ absl::Status WritePortsFile(
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path));
+    return absl::UnavailableError(
+        absl::StrCat("cannot rename ", tmp, " to ", path));
   }
   return absl::OkStatus();
 }

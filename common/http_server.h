@@ -10,18 +10,18 @@
 #ifndef AIMS_COMMON_HTTP_SERVER_H_
 #define AIMS_COMMON_HTTP_SERVER_H_
 
-#include <memory>
-#include <string>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "httplib.h"
 #include "prometheus/registry.h"
 
@@ -78,8 +78,9 @@ class HttpServer {
 
 // Writes "name port" lines to `path` atomically (tmp + rename), so tests and
 // scripts can find ports bound with port 0. No-op for an empty path.
-absl::Status WritePortsFile(const std::string& path,
-                            const std::vector<std::pair<std::string, int>>& ports);
+absl::Status WritePortsFile(
+    const std::string& path,
+    const std::vector<std::pair<std::string, int>>& ports);
 
 }  // namespace aims
 

@@ -1,10 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "common/log.h"
 
 #include <unistd.h>
 
 #include <atomic>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -71,8 +71,8 @@ void AppendValue(std::string* out, absl::string_view v) {
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 
 bool ParseLogLevel(absl::string_view text, LogLevel* level) {
-  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn,
-                     LogLevel::kError}) {
+  for (LogLevel l :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
     if (text == LevelName(l)) {
       *level = l;
       return true;
@@ -99,10 +99,11 @@ void Log(LogLevel level, absl::string_view msg,
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) {
     return;
   }
-  std::string line = absl::StrCat(
-      "ts=",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " ", FormatLogRecord(level, msg, fields), "\n");
+  std::string line =
+      absl::StrCat("ts=",
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", FormatLogRecord(level, msg, fields), "\n");
   // One write(2) per line keeps concurrent records from interleaving.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

@@ -62,8 +62,9 @@ void Confusion(const v1::ConfusionMatrix& cm, const MetricOptions& options,
     }
   }
   if (total < options.min_labelled) {
-    for (const char* name : {"accuracy", "precision", "recall", "f1", "precision_macro",
-                             "recall_macro", "f1_macro", "f1_micro", "f1_weighted"}) {
+    for (const char* name :
+         {"accuracy", "precision", "recall", "f1", "precision_macro",
+          "recall_macro", "f1_macro", "f1_micro", "f1_weighted"}) {
       out->push_back(Insufficient(name, total));
     }
     return;
@@ -81,7 +82,8 @@ void Confusion(const v1::ConfusionMatrix& cm, const MetricOptions& options,
     weighted_p += precision * support[c] / total;
     weighted_r += recall * support[c] / total;
     weighted_f += f1 * support[c] / total;
-    if (options.task == v1::TASK_TYPE_BINARY && cm.classes(c) == options.positive_class) {
+    if (options.task == v1::TASK_TYPE_BINARY &&
+        cm.classes(c) == options.positive_class) {
       out->push_back(Proportion("precision", static_cast<uint64_t>(tp[c]),
                                 static_cast<uint64_t>(tp[c] + fp[c])));
       out->push_back(Proportion("recall", static_cast<uint64_t>(tp[c]),
@@ -96,19 +98,24 @@ void Confusion(const v1::ConfusionMatrix& cm, const MetricOptions& options,
   out->push_back(Value("recall_weighted", weighted_r, total));
   out->push_back(Value("f1_weighted", weighted_f, total));
   // Single-label micro averages all equal accuracy.
-  out->push_back(Value("f1_micro", static_cast<double>(correct) / total, total));
+  out->push_back(
+      Value("f1_micro", static_cast<double>(correct) / total, total));
 }
 
 // Mann-Whitney AUC of binned scores: pairs in one bin count one half.
-double BinnedAuc(const v1::BinnedCounts& negative, const v1::BinnedCounts& positive,
-                 uint64_t* pairs_n, uint64_t* pairs_p) {
+double BinnedAuc(const v1::BinnedCounts& negative,
+                 const v1::BinnedCounts& positive, uint64_t* pairs_n,
+                 uint64_t* pairs_p) {
   double neg_total = 0, pos_total = 0, below = 0, area = 0;
-  for (int i = 0; i < negative.counts_size(); ++i) neg_total += negative.counts(i);
-  for (int i = 0; i < positive.counts_size(); ++i) pos_total += positive.counts(i);
+  for (int i = 0; i < negative.counts_size(); ++i)
+    neg_total += negative.counts(i);
+  for (int i = 0; i < positive.counts_size(); ++i)
+    pos_total += positive.counts(i);
   *pairs_n = static_cast<uint64_t>(neg_total);
   *pairs_p = static_cast<uint64_t>(pos_total);
   if (neg_total == 0 || pos_total == 0) return kNaN;
-  for (int i = 0; i < negative.counts_size() && i < positive.counts_size(); ++i) {
+  for (int i = 0; i < negative.counts_size() && i < positive.counts_size();
+       ++i) {
     area += positive.counts(i) * (below + 0.5 * negative.counts(i));
     below += negative.counts(i);
   }
@@ -155,9 +162,11 @@ Distances CompareHistograms(const std::vector<double>& reference,
     cdf_c += q;
     d.ks_statistic = std::max(d.ks_statistic, std::fabs(cdf_r - cdf_c));
     if (!positions.empty() && i + 1 < k) {
-      d.wasserstein += std::fabs(cdf_r - cdf_c) * (positions[i + 1] - positions[i]);
+      d.wasserstein +=
+          std::fabs(cdf_r - cdf_c) * (positions[i + 1] - positions[i]);
     }
-    if (reference[i] + current[i] > 0) columns.emplace_back(reference[i], current[i]);
+    if (reference[i] + current[i] > 0)
+      columns.emplace_back(reference[i], current[i]);
   }
   d.js_distance = std::sqrt(std::max(0.0, js));
   d.hellinger = std::sqrt(std::max(0.0, 1.0 - bc));
@@ -167,7 +176,8 @@ Distances CompareHistograms(const std::vector<double>& reference,
     double chi = 0;
     for (const auto& [r, c] : columns) {
       const double col = r + c;
-      for (const auto& [observed, row] : {std::pair{r, r_total}, std::pair{c, c_total}}) {
+      for (const auto& [observed, row] :
+           {std::pair{r, r_total}, std::pair{c, c_total}}) {
         const double expected = row * col / total;
         double o = observed;
         if (dof == 1) {
@@ -186,18 +196,21 @@ Distances CompareHistograms(const std::vector<double>& reference,
   return d;
 }
 
-std::vector<v1::MetricValue> PerformanceMetrics(const v1::WindowSummary& summary,
-                                                const MetricOptions& options,
-                                                absl::Duration span) {
+std::vector<v1::MetricValue> PerformanceMetrics(
+    const v1::WindowSummary& summary, const MetricOptions& options,
+    absl::Duration span) {
   std::vector<v1::MetricValue> out;
   const v1::OperationalSummary& op = summary.operational();
   out.push_back(Proportion("error_rate", op.error_count(), op.event_count()));
   const double seconds = absl::ToDoubleSeconds(span);
-  out.push_back(Value("throughput", seconds > 0 ? op.event_count() / seconds : kNaN,
+  out.push_back(Value("throughput",
+                      seconds > 0 ? op.event_count() / seconds : kNaN,
                       op.event_count()));
-  absl::StatusOr<QuantileSketch> latency = QuantileSketch::FromProto(op.latency_seconds());
-  for (auto [name, q] : {std::pair{"latency_p50", 0.5}, std::pair{"latency_p90", 0.9},
-                         std::pair{"latency_p99", 0.99}}) {
+  absl::StatusOr<QuantileSketch> latency =
+      QuantileSketch::FromProto(op.latency_seconds());
+  for (auto [name, q] :
+       {std::pair{"latency_p50", 0.5}, std::pair{"latency_p90", 0.9},
+        std::pair{"latency_p99", 0.99}}) {
     const bool ok = latency.ok() && !latency->empty();
     out.push_back(Value(name, ok ? latency->Quantile(q) : kNaN,
                         ok ? latency->count() : 0));
@@ -210,17 +223,21 @@ std::vector<v1::MetricValue> PerformanceMetrics(const v1::WindowSummary& summary
     const v1::RegressionSums& r = perf.regression();
     const uint64_t n = r.n();
     if (n < options.min_labelled) {
-      for (const char* name : {"mae", "rmse", "mape", "r2"}) out.push_back(Insufficient(name, n));
+      for (const char* name : {"mae", "rmse", "mape", "r2"})
+        out.push_back(Insufficient(name, n));
       return out;
     }
     out.push_back(Value("mae", r.sum_abs_error() / n, n));
     out.push_back(Value("rmse", std::sqrt(r.sum_squared_error() / n), n));
     out.push_back(Value("mape",
-                        r.n_nonzero_label() ? r.sum_abs_percentage_error() / r.n_nonzero_label()
-                                            : kNaN,
+                        r.n_nonzero_label()
+                            ? r.sum_abs_percentage_error() / r.n_nonzero_label()
+                            : kNaN,
                         r.n_nonzero_label()));
-    const double sst = r.sum_label_squared() - r.sum_label() * r.sum_label() / n;
-    out.push_back(Value("r2", sst > 0 ? 1 - r.sum_squared_error() / sst : kNaN, n));
+    const double sst =
+        r.sum_label_squared() - r.sum_label() * r.sum_label() / n;
+    out.push_back(
+        Value("r2", sst > 0 ? 1 - r.sum_squared_error() / sst : kNaN, n));
     return out;
   }
   Confusion(perf.confusion(), options, &out);
@@ -233,9 +250,10 @@ std::vector<v1::MetricValue> PerformanceMetrics(const v1::WindowSummary& summary
     // Binary: sklearn's brier_score_loss, mean (p - y)^2 (the sum holds both
     // classes' terms); multi-class: the sum over classes, per event.
     const double per_event = prob.sum_brier() / prob.n();
-    out.push_back(Value("brier",
-                        options.task == v1::TASK_TYPE_BINARY ? per_event / 2 : per_event,
-                        prob.n()));
+    out.push_back(
+        Value("brier",
+              options.task == v1::TASK_TYPE_BINARY ? per_event / 2 : per_event,
+              prob.n()));
   }
   if (options.task == v1::TASK_TYPE_BINARY && perf.score_by_label_size() == 2) {
     uint64_t negatives = 0, positives = 0;
@@ -254,7 +272,8 @@ std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
                                           const v1::ReferenceProfile& profile,
                                           const MetricOptions& options) {
   std::vector<v1::MetricValue> out;
-  if (summary.profile_id().empty() || summary.profile_id() != profile.profile_id()) {
+  if (summary.profile_id().empty() ||
+      summary.profile_id() != profile.profile_id()) {
     v1::MetricValue m = Value("drifted_feature_share", kNaN, 0);
     out.push_back(m);  // not applicable: not binned on this profile
     return out;
@@ -275,8 +294,10 @@ std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
     };
     const bool numeric = fp.kind() == v1::FeatureProfile::KIND_NUMERIC;
     if (it == current.end() || n == 0 || n < options.min_drift_samples ||
-        it->second->histogram().counts_size() != fp.reference_counts().counts_size()) {
-      for (const char* name : {"psi", "js_distance", "hellinger", "chi_squared"}) {
+        it->second->histogram().counts_size() !=
+            fp.reference_counts().counts_size()) {
+      for (const char* name :
+           {"psi", "js_distance", "hellinger", "chi_squared"}) {
         out.push_back(scoped(Insufficient(name, n)));
       }
       if (numeric) {
@@ -290,8 +311,10 @@ std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
     std::vector<double> cur(it->second->histogram().counts().begin(),
                             it->second->histogram().counts().end());
     std::vector<double> positions;
-    if (numeric) positions = BinPositions({fp.edges().begin(), fp.edges().end()});
-    const Distances d = CompareHistograms(ref, cur, positions, options.psi_epsilon);
+    if (numeric)
+      positions = BinPositions({fp.edges().begin(), fp.edges().end()});
+    const Distances d =
+        CompareHistograms(ref, cur, positions, options.psi_epsilon);
     out.push_back(scoped(Value("psi", d.psi, n)));
     out.push_back(scoped(Value("js_distance", d.js_distance, n)));
     out.push_back(scoped(Value("hellinger", d.hellinger, n)));
@@ -304,8 +327,9 @@ std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
       out.push_back(ks);
       p_values.push_back(d.ks_p);
       p_index.push_back(out.size() - 1);
-      out.push_back(scoped(Value("wasserstein_norm",
-                                 fp.stddev() > 0 ? d.wasserstein / fp.stddev() : kNaN, n)));
+      out.push_back(scoped(
+          Value("wasserstein_norm",
+                fp.stddev() > 0 ? d.wasserstein / fp.stddev() : kNaN, n)));
     } else {
       p_values.push_back(d.chi_squared_p);
       p_index.push_back(out.size() - 1);
@@ -314,7 +338,8 @@ std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
   std::vector<double> adjusted = p_values;
   if (options.correction == MetricOptions::Correction::kBonferroni) {
     adjusted = BonferroniAdjust(p_values);
-  } else if (options.correction == MetricOptions::Correction::kBenjaminiHochberg) {
+  } else if (options.correction ==
+             MetricOptions::Correction::kBenjaminiHochberg) {
     adjusted = BenjaminiHochbergAdjust(p_values);
   }
   uint64_t drifted = 0;
@@ -347,20 +372,24 @@ std::vector<v1::MetricValue> FairnessMetrics(const v1::WindowSummary& summary,
         return m;
       };
       const bool enough = g.n() >= options.min_group_size;
-      auto rate = [&](const char* name, uint64_t k, uint64_t n, std::vector<Rate>* into) {
+      auto rate = [&](const char* name, uint64_t k, uint64_t n,
+                      std::vector<Rate>* into) {
         if (!enough) {
           out.push_back(scoped(Insufficient(name, n)));
           return;
         }
         v1::MetricValue m = scoped(Proportion(name, k, n));
         out.push_back(m);
-        if (n > 0) into->push_back({m.value(), {m.ci_low(), m.ci_high()}, g.group(), n});
+        if (n > 0)
+          into->push_back({m.value(), {m.ci_low(), m.ci_high()}, g.group(), n});
       };
       rate("selection_rate", g.predicted_positive(), g.n(), &selection);
-      rate("true_positive_rate", g.true_positive(), g.true_positive() + g.false_negative(), &tpr);
-      rate("false_positive_rate", g.false_positive(), g.false_positive() + g.true_negative(),
-           &fpr);
-      rate("precision", g.true_positive(), g.true_positive() + g.false_positive(), &ppv);
+      rate("true_positive_rate", g.true_positive(),
+           g.true_positive() + g.false_negative(), &tpr);
+      rate("false_positive_rate", g.false_positive(),
+           g.false_positive() + g.true_negative(), &fpr);
+      rate("precision", g.true_positive(),
+           g.true_positive() + g.false_positive(), &ppv);
     }
     auto scoped = [&](v1::MetricValue m) {
       m.set_attribute(a.attribute());
@@ -372,14 +401,14 @@ std::vector<v1::MetricValue> FairnessMetrics(const v1::WindowSummary& summary,
         out.push_back(scoped(Insufficient(name, rates.size())));
         return;
       }
-      auto [lo, hi] = std::minmax_element(rates.begin(), rates.end(),
-                                          [](const Rate& x, const Rate& y) {
-                                            return x.value < y.value;
-                                          });
+      auto [lo, hi] = std::minmax_element(
+          rates.begin(), rates.end(),
+          [](const Rate& x, const Rate& y) { return x.value < y.value; });
       // The smaller of the two compared samples limits the evidence.
       v1::MetricValue m =
           scoped(Value(name, hi->value - lo->value, std::min(hi->n, lo->n)));
-      const Interval ci = NewcombeDifference(hi->value, hi->ci, lo->value, lo->ci);
+      const Interval ci =
+          NewcombeDifference(hi->value, hi->ci, lo->value, lo->ci);
       m.set_ci_low(ci.low);
       m.set_ci_high(ci.high);
       m.set_group(hi->group + " vs " + lo->group);
@@ -387,18 +416,20 @@ std::vector<v1::MetricValue> FairnessMetrics(const v1::WindowSummary& summary,
     };
     gap("demographic_parity_difference", selection);
     if (selection.size() < 2) {
-      out.push_back(scoped(Insufficient("demographic_parity_ratio", selection.size())));
+      out.push_back(
+          scoped(Insufficient("demographic_parity_ratio", selection.size())));
     } else {
-      auto [lo, hi] = std::minmax_element(selection.begin(), selection.end(),
-                                          [](const Rate& x, const Rate& y) {
-                                            return x.value < y.value;
-                                          });
-      v1::MetricValue m = scoped(
-          Value("demographic_parity_ratio", hi->value > 0 ? lo->value / hi->value : kNaN,
-                std::min(hi->n, lo->n)));
+      auto [lo, hi] = std::minmax_element(
+          selection.begin(), selection.end(),
+          [](const Rate& x, const Rate& y) { return x.value < y.value; });
+      v1::MetricValue m =
+          scoped(Value("demographic_parity_ratio",
+                       hi->value > 0 ? lo->value / hi->value : kNaN,
+                       std::min(hi->n, lo->n)));
       // Conservative bounds from the two Wilson intervals.
       if (hi->ci.high > 0) m.set_ci_low(lo->ci.low / hi->ci.high);
-      if (hi->ci.low > 0) m.set_ci_high(std::min(1.0, lo->ci.high / hi->ci.low));
+      if (hi->ci.low > 0)
+        m.set_ci_high(std::min(1.0, lo->ci.high / hi->ci.low));
       m.set_group(lo->group + " / " + hi->group);
       out.push_back(m);
     }
@@ -409,9 +440,9 @@ std::vector<v1::MetricValue> FairnessMetrics(const v1::WindowSummary& summary,
                                         std::min(tpr.size(), fpr.size()))));
     } else {
       auto spread = [](const std::vector<Rate>& r) {
-        auto [lo, hi] = std::minmax_element(r.begin(), r.end(), [](const Rate& x, const Rate& y) {
-          return x.value < y.value;
-        });
+        auto [lo, hi] = std::minmax_element(
+            r.begin(), r.end(),
+            [](const Rate& x, const Rate& y) { return x.value < y.value; });
         return hi->value - lo->value;
       };
       uint64_t n = UINT64_MAX;

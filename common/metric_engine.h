@@ -44,9 +44,9 @@ struct MetricOptions {
 // and weighted), ROC AUC (binary, needs score histograms), log loss, Brier,
 // MAE/RMSE/MAPE/R^2 (regression), error rate, latency p50/p90/p99 and
 // throughput (events per second of `span`).
-std::vector<v1::MetricValue> PerformanceMetrics(const v1::WindowSummary& summary,
-                                                const MetricOptions& options,
-                                                absl::Duration span);
+std::vector<v1::MetricValue> PerformanceMetrics(
+    const v1::WindowSummary& summary, const MetricOptions& options,
+    absl::Duration span);
 
 // Per feature on the reference profile's bins: psi, js_distance, hellinger,
 // wasserstein_norm (numeric), ks_statistic (numeric, p_value) and

@@ -46,9 +46,9 @@ class ProfileBuilder {
   bool truncated() const { return truncated_; }
 
   // Fails when there are no rows or the options are out of range.
-  absl::StatusOr<v1::ReferenceProfile> Build(const v1::ModelRef& model,
-                                             v1::ProfileSource source,
-                                             const std::string& description) const;
+  absl::StatusOr<v1::ReferenceProfile> Build(
+      const v1::ModelRef& model, v1::ProfileSource source,
+      const std::string& description) const;
 
  private:
   struct FeatureValues {

@@ -137,8 +137,8 @@ double QuantileSketch::Quantile(double q) const {
   for (size_t i = 0; i < positive_.counts.size(); ++i) {
     seen += positive_.counts[i];
     if (seen > rank) {
-      return std::clamp(Value(positive_.offset + static_cast<int32_t>(i)),
-                        min_, max_);
+      return std::clamp(Value(positive_.offset + static_cast<int32_t>(i)), min_,
+                        max_);
     }
   }
   return max_;
@@ -170,8 +170,8 @@ absl::StatusOr<QuantileSketch> QuantileSketch::FromProto(
   const double alpha = proto.relative_accuracy();
   if (proto.count() == 0 && alpha == 0) return QuantileSketch();
   if (!(alpha > 0 && alpha < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "relative_accuracy must be in (0, 1), got ", alpha));
+    return absl::InvalidArgumentError(
+        absl::StrCat("relative_accuracy must be in (0, 1), got ", alpha));
   }
   const int max_buckets = kDefaultMaxBuckets;
   if (proto.positive_counts_size() > max_buckets ||
@@ -191,8 +191,8 @@ absl::StatusOr<QuantileSketch> QuantileSketch::FromProto(
   sketch.negative_.offset = proto.negative_offset();
   sketch.negative_.counts.assign(proto.negative_counts().begin(),
                                  proto.negative_counts().end());
-  const uint64_t bucketed = sketch.zero_count_ + sketch.positive_.Total() +
-                            sketch.negative_.Total();
+  const uint64_t bucketed =
+      sketch.zero_count_ + sketch.positive_.Total() + sketch.negative_.Total();
   if (bucketed != sketch.count_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "count ", sketch.count_, " differs from the bucket total ", bucketed));

@@ -82,14 +82,17 @@ Interval WilsonInterval(uint64_t successes, uint64_t n, double z) {
   const double p = successes / nn;
   const double z2 = z * z;
   const double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
-  const double half = z * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / (1 + z2 / nn);
+  const double half =
+      z * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / (1 + z2 / nn);
   return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
 }
 
 Interval NewcombeDifference(double p1, Interval ci1, double p2, Interval ci2) {
   const double d = p1 - p2;
-  return {d - std::sqrt((p1 - ci1.low) * (p1 - ci1.low) + (ci2.high - p2) * (ci2.high - p2)),
-          d + std::sqrt((ci1.high - p1) * (ci1.high - p1) + (p2 - ci2.low) * (p2 - ci2.low))};
+  return {d - std::sqrt((p1 - ci1.low) * (p1 - ci1.low) +
+                        (ci2.high - p2) * (ci2.high - p2)),
+          d + std::sqrt((ci1.high - p1) * (ci1.high - p1) +
+                        (p2 - ci2.low) * (p2 - ci2.low))};
 }
 
 std::vector<double> BonferroniAdjust(const std::vector<double>& p) {
@@ -102,7 +105,8 @@ std::vector<double> BenjaminiHochbergAdjust(const std::vector<double>& p) {
   const size_t m = p.size();
   std::vector<size_t> order(m);
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] < p[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return p[a] < p[b]; });
   std::vector<double> out(m);
   double running = 1.0;
   for (size_t i = m; i-- > 0;) {

@@ -29,10 +29,12 @@ absl::Status AddCounts(v1::BinnedCounts* into, const v1::BinnedCounts& from,
   return absl::OkStatus();
 }
 
-void MergeConfusion(v1::ConfusionMatrix* into, const v1::ConfusionMatrix& from) {
+void MergeConfusion(v1::ConfusionMatrix* into,
+                    const v1::ConfusionMatrix& from) {
   if (from.classes_size() == 0) return;
   std::map<std::string, std::map<std::string, uint64_t>> cells;
-  for (const v1::ConfusionMatrix* m : {static_cast<const v1::ConfusionMatrix*>(into), &from}) {
+  for (const v1::ConfusionMatrix* m :
+       {static_cast<const v1::ConfusionMatrix*>(into), &from}) {
     const int k = m->classes_size();
     for (int a = 0; a < k; ++a) {
       auto& row = cells[m->classes(a)];
@@ -63,10 +65,12 @@ void AddField(T* into, const T& from) {
     const auto* f = desc->field(i);
     switch (f->cpp_type()) {
       case google::protobuf::FieldDescriptor::CPPTYPE_UINT64:
-        refl->SetUInt64(into, f, refl->GetUInt64(*into, f) + refl->GetUInt64(from, f));
+        refl->SetUInt64(into, f,
+                        refl->GetUInt64(*into, f) + refl->GetUInt64(from, f));
         break;
       case google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE:
-        refl->SetDouble(into, f, refl->GetDouble(*into, f) + refl->GetDouble(from, f));
+        refl->SetDouble(into, f,
+                        refl->GetDouble(*into, f) + refl->GetDouble(from, f));
         break;
       default:
         break;
@@ -159,9 +163,9 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
           return s;
         }
       }
-      if (absl::Status s = f.has_sketch()
-                               ? MergeSketchProto(m.mutable_sketch(), f.sketch())
-                               : absl::OkStatus();
+      if (absl::Status s =
+              f.has_sketch() ? MergeSketchProto(m.mutable_sketch(), f.sketch())
+                             : absl::OkStatus();
           !s.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("features.", f.name(), ".sketch: ", s.message()));
@@ -172,9 +176,9 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
     } else {
       // A feature absent from every earlier summary was missing in all of
       // their events.
-      it->second.mutable_quality()->set_missing(
-          it->second.quality().missing() + op->event_count() -
-          fop.event_count());
+      it->second.mutable_quality()->set_missing(it->second.quality().missing() +
+                                                op->event_count() -
+                                                fop.event_count());
     }
     if (!histograms) it->second.clear_histogram();
   }

@@ -13,8 +13,8 @@
 
 #include <string_view>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "aims/v1/summary.pb.h"
 
 namespace aims {

@@ -17,17 +17,16 @@ absl::Status CheckToken(absl::string_view field, const std::string& value,
                         size_t max, absl::string_view extra) {
   if (value.empty()) return Invalid(field, "required");
   if (value.size() > max) {
-    return Invalid(field,
-                   absl::StrCat(value.size(), " bytes, limit ", max));
+    return Invalid(field, absl::StrCat(value.size(), " bytes, limit ", max));
   }
   for (char c : value) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                     (c >= '0' && c <= '9') ||
                     extra.find(c) != absl::string_view::npos;
     if (!ok) {
-      return Invalid(field, absl::StrCat("character '", std::string(1, c),
-                                         "' not allowed (use [A-Za-z0-9",
-                                         extra, "])"));
+      return Invalid(
+          field, absl::StrCat("character '", std::string(1, c),
+                              "' not allowed (use [A-Za-z0-9", extra, "])"));
     }
   }
   return absl::OkStatus();
@@ -65,7 +64,8 @@ absl::Status CheckBins(absl::string_view field, const v1::BinnedCounts& bins,
 
 absl::Status ValidateModelRef(const v1::ModelRef& model,
                               absl::string_view field) {
-  if (auto s = CheckToken(absl::StrCat(field, ".name"), model.name(), 128, "._-");
+  if (auto s =
+          CheckToken(absl::StrCat(field, ".name"), model.name(), 128, "._-");
       !s.ok()) {
     return s;
   }
@@ -74,8 +74,8 @@ absl::Status ValidateModelRef(const v1::ModelRef& model,
       !s.ok()) {
     return s;
   }
-  return CheckToken(absl::StrCat(field, ".environment"), model.environment(), 64,
-                    "._-");
+  return CheckToken(absl::StrCat(field, ".environment"), model.environment(),
+                    64, "._-");
 }
 
 absl::Status ValidateAgentRef(const v1::AgentRef& agent,
@@ -112,33 +112,40 @@ absl::Status ValidateAgentRef(const v1::AgentRef& agent,
 }
 
 absl::Status ValidateHello(const v1::Hello& hello) {
-  if (auto s = ValidateAgentRef(hello.agent(), "hello.agent"); !s.ok()) return s;
-  if (auto s = ValidateModelRef(hello.model(), "hello.model"); !s.ok()) return s;
+  if (auto s = ValidateAgentRef(hello.agent(), "hello.agent"); !s.ok())
+    return s;
+  if (auto s = ValidateModelRef(hello.model(), "hello.model"); !s.ok())
+    return s;
   if (hello.protocol_version() != 1) {
-    return Invalid("hello.protocol_version",
-                   absl::StrCat("unsupported version ", hello.protocol_version(),
-                                "; this collector speaks 1"));
+    return Invalid(
+        "hello.protocol_version",
+        absl::StrCat("unsupported version ", hello.protocol_version(),
+                     "; this collector speaks 1"));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateGap(const v1::GapNotice& gap, absl::string_view agent_id) {
   if (gap.agent_id() != agent_id) {
-    return Invalid("gap.agent_id", absl::StrCat("'", gap.agent_id(),
-                                                "' differs from the stream's agent '",
-                                                agent_id, "'"));
+    return Invalid(
+        "gap.agent_id",
+        absl::StrCat("'", gap.agent_id(), "' differs from the stream's agent '",
+                     agent_id, "'"));
   }
-  if (gap.first_sequence() == 0) return Invalid("gap.first_sequence", "must be >= 1");
+  if (gap.first_sequence() == 0)
+    return Invalid("gap.first_sequence", "must be >= 1");
   if (gap.last_sequence() < gap.first_sequence()) {
     return Invalid("gap.last_sequence", "must be >= first_sequence");
   }
   if (gap.last_sequence() - gap.first_sequence() >= kMaxGapSequences) {
     return Invalid("gap.last_sequence",
-                   absl::StrCat("range of ", gap.last_sequence() - gap.first_sequence() + 1,
+                   absl::StrCat("range of ",
+                                gap.last_sequence() - gap.first_sequence() + 1,
                                 " sequences, limit ", kMaxGapSequences));
   }
   if (gap.reason().size() > 256) {
-    return Invalid("gap.reason", absl::StrCat(gap.reason().size(), " bytes, limit 256"));
+    return Invalid("gap.reason",
+                   absl::StrCat(gap.reason().size(), " bytes, limit 256"));
   }
   return absl::OkStatus();
 }
@@ -147,21 +154,23 @@ absl::Status ValidateReport(const v1::WindowReport& report,
                             absl::string_view agent_id,
                             const ReportLimits& limits) {
   if (report.agent_id() != agent_id) {
-    return Invalid("report.agent_id",
-                   absl::StrCat("'", report.agent_id(),
-                                "' differs from the stream's agent '", agent_id,
-                                "'"));
+    return Invalid(
+        "report.agent_id",
+        absl::StrCat("'", report.agent_id(),
+                     "' differs from the stream's agent '", agent_id, "'"));
   }
   if (report.sequence() == 0) return Invalid("report.sequence", "must be >= 1");
   if (!report.has_window_start() || !report.has_window_end()) {
-    return Invalid("report.window_start", "window_start and window_end required");
+    return Invalid("report.window_start",
+                   "window_start and window_end required");
   }
   const int64_t start = report.window_start().seconds();
   const int64_t end = report.window_end().seconds();
   const bool end_after =
       end > start || (end == start && report.window_end().nanos() >
                                           report.window_start().nanos());
-  if (!end_after) return Invalid("report.window_end", "must be after window_start");
+  if (!end_after)
+    return Invalid("report.window_end", "must be after window_start");
   if (end - start > limits.max_window_seconds) {
     return Invalid("report.window_end",
                    absl::StrCat("window spans ", end - start, " s, limit ",
@@ -208,10 +217,12 @@ absl::Status ValidateReport(const v1::WindowReport& report,
     if (i > 0 && !(s.features(i - 1).name() < f.name())) {
       return Invalid(field + ".name", "features must be sorted and unique");
     }
-    if (auto st = CheckBins(field + ".histogram", f.histogram(), limits); !st.ok()) {
+    if (auto st = CheckBins(field + ".histogram", f.histogram(), limits);
+        !st.ok()) {
       return st;
     }
-    if (auto st = CheckSketch(field + ".sketch", f.sketch()); !st.ok()) return st;
+    if (auto st = CheckSketch(field + ".sketch", f.sketch()); !st.ok())
+      return st;
     if (!std::isfinite(f.sum()) || !std::isfinite(f.sum_squares())) {
       return Invalid(field + ".sum", "must be finite");
     }
@@ -223,13 +234,15 @@ absl::Status ValidateReport(const v1::WindowReport& report,
   }
   for (int i = 0; i < s.attributes_size(); ++i) {
     const v1::AttributeSummary& a = s.attributes(i);
-    const std::string field = absl::StrCat("report.summary.attributes[", i, "]");
+    const std::string field =
+        absl::StrCat("report.summary.attributes[", i, "]");
     if (auto st = CheckName(field + ".attribute", a.attribute(),
                             limits.max_name_bytes);
         !st.ok()) {
       return st;
     }
-    if (static_cast<size_t>(a.groups_size()) > limits.max_groups_per_attribute) {
+    if (static_cast<size_t>(a.groups_size()) >
+        limits.max_groups_per_attribute) {
       return Invalid(field + ".groups",
                      absl::StrCat(a.groups_size(), " groups, limit ",
                                   limits.max_groups_per_attribute));

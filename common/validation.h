@@ -6,8 +6,8 @@
 #ifndef AIMS_COMMON_VALIDATION_H_
 #define AIMS_COMMON_VALIDATION_H_
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "aims/v1/identity.pb.h"
 #include "aims/v1/ingest.pb.h"
 

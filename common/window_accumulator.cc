@@ -1,8 +1,9 @@
-#include "absl/strings/string_view.h"
 #include "common/window_accumulator.h"
 
 #include <algorithm>
 #include <cmath>
+
+#include "absl/strings/string_view.h"
 
 namespace aims {
 namespace {
@@ -15,7 +16,8 @@ size_t NumericBin(const google::protobuf::RepeatedField<double>& edges,
 
 }  // namespace
 
-WindowAccumulator::WindowAccumulator(std::shared_ptr<const SummaryConfig> config)
+WindowAccumulator::WindowAccumulator(
+    std::shared_ptr<const SummaryConfig> config)
     : config_(std::move(config)),
       latency_(config_->sketch_relative_accuracy),
       label_delay_(config_->sketch_relative_accuracy) {
@@ -205,8 +207,9 @@ void WindowAccumulator::AddFairness(const Event& event,
     auto it = groups.find(group);
     if (it == groups.end()) {
       const bool full = groups.size() + 1 >= config_->max_groups_per_attribute;
-      it = groups.emplace(full ? std::string(kOtherBucket) : group, GroupState())
-               .first;
+      it =
+          groups.emplace(full ? std::string(kOtherBucket) : group, GroupState())
+              .first;
     }
     GroupState& g = it->second;
     if (selection) {
@@ -258,8 +261,10 @@ void WindowAccumulator::Add(const Event& event) {
     prediction.category = event.prediction.AsClass();
   }
   if (prediction.kind != FeatureValue::Kind::kMissing) {
-    if (prediction_state_ == nullptr) prediction_state_ = Feature(kPredictionFeature);
-    if (prediction_state_ != nullptr) AddFeatureValue(prediction_state_, prediction);
+    if (prediction_state_ == nullptr)
+      prediction_state_ = Feature(kPredictionFeature);
+    if (prediction_state_ != nullptr)
+      AddFeatureValue(prediction_state_, prediction);
   }
   const std::string predicted = PredictedClass(event);
   const std::string actual = event.label.present() ? event.label.AsClass() : "";
@@ -298,7 +303,8 @@ v1::WindowSummary WindowAccumulator::Build() const {
   op->set_labels_late(labels_late_);
   op->set_labels_unmatched(labels_unmatched_);
   op->set_labels_evicted(labels_evicted_);
-  if (!label_delay_.empty()) label_delay_.ToProto(op->mutable_label_delay_seconds());
+  if (!label_delay_.empty())
+    label_delay_.ToProto(op->mutable_label_delay_seconds());
   for (const auto& [reason, n] : rejected_) {
     (*op->mutable_rejected_by_reason())[reason] = n;
   }
@@ -308,7 +314,8 @@ v1::WindowSummary WindowAccumulator::Build() const {
   if (!classes_.empty() && !confusion_.empty()) {
     const size_t k = classes_.size();
     const size_t stride = config_->max_classes;
-    for (const std::string& c : classes_) perf->mutable_confusion()->add_classes(c);
+    for (const std::string& c : classes_)
+      perf->mutable_confusion()->add_classes(c);
     for (size_t a = 0; a < k; ++a) {
       for (size_t p = 0; p < k; ++p) {
         perf->mutable_confusion()->add_counts(confusion_[a * stride + p]);
@@ -352,7 +359,8 @@ v1::WindowSummary WindowAccumulator::Build() const {
   }
 
   std::vector<std::string> attribute_names;
-  for (const auto& [name, groups] : attributes_) attribute_names.push_back(name);
+  for (const auto& [name, groups] : attributes_)
+    attribute_names.push_back(name);
   std::sort(attribute_names.begin(), attribute_names.end());
   for (const std::string& name : attribute_names) {
     const GroupMap& groups = attributes_.at(name);

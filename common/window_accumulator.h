@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "aims/v1/profile.pb.h"
 #include "aims/v1/summary.pb.h"
 #include "common/event.h"

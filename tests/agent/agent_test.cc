@@ -2,11 +2,11 @@
 // intake -> windows -> spool -> gRPC -> RocksDB.
 #include "agent/agent.h"
 
+#include "aims/v1/query.grpc.pb.h"
 #include "collector/collector.h"
 #include "common/profile_builder.h"
 #include "common/time_util.h"
 #include "grpcpp/grpcpp.h"
-#include "aims/v1/query.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/testing/test_util.h"
@@ -18,7 +18,8 @@ class AgentTest : public ::testing::Test {
  protected:
   void StartCollector() {
     collector::CollectorOptions co;
-    co.grpc_listen = collector_address_.empty() ? "127.0.0.1:0" : collector_address_;
+    co.grpc_listen =
+        collector_address_.empty() ? "127.0.0.1:0" : collector_address_;
     co.http_listen = "127.0.0.1:0";
     co.data_dir = dir_.File("collector");
     co.sync_writes = false;
@@ -41,8 +42,8 @@ class AgentTest : public ::testing::Test {
   }
 
   uint64_t StoredEvents() {
-    auto stub = v1::QueryService::NewStub(
-        grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+    auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
+        collector_address_, grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
     v1::ListModelsResponse resp;
     if (!stub->ListModels(&ctx, v1::ListModelsRequest(), &resp).ok()) return 0;
@@ -66,15 +67,19 @@ TEST_F(AgentTest, EventsPostedAreStoredOnceAndBadOnesExplained) {
   for (int batch = 0; batch < 5; ++batch) {
     std::string body = "[";
     for (int i = 0; i < 100; ++i) {
-      absl::StrAppend(&body, i ? "," : "", R"({"features":{"x":)", i,
-                      R"(},"prediction":1,"score":0.7,"label":1,"latency_ms":3})");
+      absl::StrAppend(
+          &body, i ? "," : "", R"({"features":{"x":)", i,
+          R"(},"prediction":1,"score":0.7,"label":1,"latency_ms":3})");
     }
     body += R"(,{"features":{"x":"wrong"},"colour":"red"}])";
     auto res = http.Post("/v1/events", body, "application/json");
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 200);
-    EXPECT_NE(res->body.find(R"("accepted":100,"rejected":1)"), std::string::npos) << res->body;
-    EXPECT_NE(res->body.find(R"({"index":100,"field":"colour","reason":"unknown field)"),
+    EXPECT_NE(res->body.find(R"("accepted":100,"rejected":1)"),
+              std::string::npos)
+        << res->body;
+    EXPECT_NE(res->body.find(
+                  R"({"index":100,"field":"colour","reason":"unknown field)"),
               std::string::npos)
         << res->body;
     sent += 100;
@@ -96,8 +101,9 @@ TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
   std::string events = "[";
   for (int i = 0; i < 10; ++i) {
     absl::StrAppend(&events, i ? "," : "", R"({"prediction_id":"p)", i,
-                    R"(","prediction":)", i % 2, R"(,"score":)", i % 2 ? 0.9 : 0.1,
-                    R"(,"attributes":{"gender":")", i < 5 ? "f" : "m", R"("}})");
+                    R"(","prediction":)", i % 2, R"(,"score":)",
+                    i % 2 ? 0.9 : 0.1, R"(,"attributes":{"gender":")",
+                    i < 5 ? "f" : "m", R"("}})");
   }
   events += "]";
   auto res = http.Post("/v1/events", events, "application/json");
@@ -106,25 +112,36 @@ TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
   // Labels for p0..p5 (all true class 1), one unknown id, one malformed.
   std::string labels;
   for (int i = 0; i < 6; ++i) {
-    absl::StrAppend(&labels, R"({"prediction_id":"p)", i, R"(","label":1})", "\n");
+    absl::StrAppend(&labels, R"({"prediction_id":"p)", i, R"(","label":1})",
+                    "\n");
   }
-  labels += R"({"prediction_id":"nope","label":1})" "\n" R"({"label":1})" "\n";
+  labels += R"({"prediction_id":"nope","label":1})"
+            "\n"
+            R"({"label":1})"
+            "\n";
   res = http.Post("/v1/labels", labels, "application/x-ndjson");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
-  EXPECT_NE(res->body.find(R"("accepted":7,"rejected":1)"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find(R"("accepted":7,"rejected":1)"), std::string::npos)
+      << res->body;
   EXPECT_NE(res->body.find(R"("field":"prediction_id","reason":"required")"),
             std::string::npos)
       << res->body;
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_EQ(testing::MetricValue(metrics->body, R"(aims_agent_labels_total{outcome="matched"})"), 6);
-  EXPECT_EQ(testing::MetricValue(metrics->body, R"(aims_agent_labels_total{outcome="unmatched"})"), 1);
-  EXPECT_EQ(testing::MetricValue(metrics->body, "aims_agent_label_store_entries"), 4);
+  EXPECT_EQ(testing::MetricValue(
+                metrics->body, R"(aims_agent_labels_total{outcome="matched"})"),
+            6);
+  EXPECT_EQ(
+      testing::MetricValue(metrics->body,
+                           R"(aims_agent_labels_total{outcome="unmatched"})"),
+      1);
+  EXPECT_EQ(
+      testing::MetricValue(metrics->body, "aims_agent_label_store_entries"), 4);
   EXPECT_TRUE(agent.Stop());
 
-  auto stub = v1::QueryService::NewStub(
-      grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+  auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
+      collector_address_, grpc::InsecureChannelCredentials()));
   v1::GetSummariesRequest req;
   req.mutable_model()->set_name("credit");
   req.mutable_model()->set_version("v1");
@@ -165,14 +182,16 @@ v1::WindowSummary OnlySummary(const std::string& collector) {
   *req.mutable_to() = ToProto(absl::Now() + absl::Hours(1));
   grpc::ClientContext ctx;
   v1::GetSummariesResponse resp;
-  if (!stub->GetSummaries(&ctx, req, &resp).ok() || resp.buckets_size() != 1) return {};
+  if (!stub->GetSummaries(&ctx, req, &resp).ok() || resp.buckets_size() != 1)
+    return {};
   return resp.buckets(0).summary();
 }
 
 std::string Numbers(int n, int offset) {
   std::string body = "[";
   for (int i = 0; i < n; ++i) {
-    absl::StrAppend(&body, i ? "," : "", R"({"prediction":1,"score":0.5,"features":{"x":)",
+    absl::StrAppend(&body, i ? "," : "",
+                    R"({"prediction":1,"score":0.5,"features":{"x":)",
                     i + offset, R"(,"c":")", i % 2 ? "a" : "b", R"("}})");
   }
   return body + "]";
@@ -183,7 +202,8 @@ TEST_F(AgentTest, ProfileFromTheCollectorShapesTheHistograms) {
   ProfileBuilder builder((ProfileBuildOptions()));
   for (int i = 0; i < 100; ++i) {
     Event e;
-    e.features.emplace_back("x", FeatureValue{FeatureValue::Kind::kNumber, double(i), ""});
+    e.features.emplace_back(
+        "x", FeatureValue{FeatureValue::Kind::kNumber, double(i), ""});
     builder.Add(e);
   }
   v1::ModelRef model;
@@ -192,8 +212,8 @@ TEST_F(AgentTest, ProfileFromTheCollectorShapesTheHistograms) {
   model.set_environment("any");
   auto profile = builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "test");
   ASSERT_TRUE(profile.ok());
-  auto stub = v1::QueryService::NewStub(
-      grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+  auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
+      collector_address_, grpc::InsecureChannelCredentials()));
   v1::PutProfileRequest put;
   *put.mutable_profile() = *profile;
   v1::PutProfileResponse stored;
@@ -221,7 +241,8 @@ TEST_F(AgentTest, ProfileFromTheCollectorShapesTheHistograms) {
   const v1::WindowSummary w = OnlySummary(collector_address_);
   EXPECT_EQ(w.profile_id(), stored.profile_id());
   const v1::FeatureSummary* x = nullptr;
-  for (const auto& f : w.features()) if (f.name() == "x") x = &f;
+  for (const auto& f : w.features())
+    if (f.name() == "x") x = &f;
   ASSERT_NE(x, nullptr);
   ASSERT_EQ(x->histogram().counts_size(), 12);
   // Values 80..129 against reference 0..99: 30 fall above the maximum.
@@ -237,12 +258,13 @@ TEST_F(AgentTest, FirstEventsBecomeTheSharedReference) {
   ASSERT_TRUE(a.Start().ok());
   httplib::Client http("127.0.0.1", a.http_port());
   ASSERT_TRUE(http.Post("/v1/events", Numbers(30, 0), "application/json"));
-  EXPECT_NE(http.Get("/readyz")->body.find("building first-events reference (30/40)"),
-            std::string::npos)
+  EXPECT_NE(
+      http.Get("/readyz")->body.find("building first-events reference (30/40)"),
+      std::string::npos)
       << http.Get("/readyz")->body;
   ASSERT_TRUE(http.Post("/v1/events", Numbers(30, 30), "application/json"));
-  auto stub = v1::QueryService::NewStub(
-      grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+  auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
+      collector_address_, grpc::InsecureChannelCredentials()));
   v1::ReferenceProfile stored;
   ASSERT_TRUE(testing::WaitFor(
       [&] {
@@ -257,7 +279,8 @@ TEST_F(AgentTest, FirstEventsBecomeTheSharedReference) {
   EXPECT_EQ(stored.row_count(), 40u);
   ASSERT_TRUE(testing::WaitFor(
       [&] {
-        return testing::MetricValue(http.Get("/metrics")->body, "aims_agent_profile_loaded") == 1;
+        return testing::MetricValue(http.Get("/metrics")->body,
+                                    "aims_agent_profile_loaded") == 1;
       },
       absl::Seconds(10)));
   // A second replica adopts it from its Welcome, without building its own.
@@ -270,7 +293,8 @@ TEST_F(AgentTest, FirstEventsBecomeTheSharedReference) {
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         auto r = http_b.Get("/readyz");
-        return r && r->body.find("profile " + stored.profile_id()) != std::string::npos;
+        return r && r->body.find("profile " + stored.profile_id()) !=
+                        std::string::npos;
       },
       absl::Seconds(10)));
   EXPECT_TRUE(b.Stop());
@@ -301,7 +325,8 @@ TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {
   for (int e = 0; e < 20; ++e) {
     absl::StrAppend(&body, e ? "," : "", R"({"prediction":1,"features":{)");
     for (int f = 0; f < 300; ++f) {
-      absl::StrAppend(&body, f ? "," : "", "\"f", f, "\":", (e + 1) * (f + 1) * 1.37);
+      absl::StrAppend(&body, f ? "," : "", "\"f", f,
+                      "\":", (e + 1) * (f + 1) * 1.37);
     }
     body += "}}";
   }
@@ -310,8 +335,8 @@ TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_TRUE(agent.Stop());
-  auto stub = v1::QueryService::NewStub(
-      grpc::CreateChannel(collector_address_, grpc::InsecureChannelCredentials()));
+  auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
+      collector_address_, grpc::InsecureChannelCredentials()));
   v1::GetSummariesRequest req;
   req.mutable_model()->set_name("credit");
   req.mutable_model()->set_version("v1");
@@ -332,7 +357,8 @@ TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {
   ASSERT_TRUE(page);
   const size_t at = page->body.find("\naims_collector_report_parts_total ");
   ASSERT_NE(at, std::string::npos);
-  EXPECT_GE(std::stod(page->body.substr(at + 36)), 5.0) << page->body.substr(at, 60);
+  EXPECT_GE(std::stod(page->body.substr(at + 36)), 5.0)
+      << page->body.substr(at, 60);
 }
 
 TEST_F(AgentTest, CollectorDownAtStartThenUpDeliversEverything) {
@@ -353,11 +379,13 @@ TEST_F(AgentTest, CollectorDownAtStartThenUpDeliversEverything) {
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         auto m = http.Get("/metrics");
-        return m && m->body.find("aims_agent_spool_reports 1") != std::string::npos;
+        return m &&
+               m->body.find("aims_agent_spool_reports 1") != std::string::npos;
       },
       absl::Seconds(10)));
   StartCollector();  // same port as before
-  ASSERT_TRUE(testing::WaitFor([&] { return StoredEvents() == 2; }, absl::Seconds(40)));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return StoredEvents() == 2; }, absl::Seconds(40)));
   EXPECT_TRUE(agent.Stop());
   EXPECT_EQ(StoredEvents(), 2u);
 }

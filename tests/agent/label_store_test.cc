@@ -35,8 +35,10 @@ TEST(LabelStoreTest, JoinsOnceAndSurvivesRestart) {
     Event labelled = Predicted("inline", "1", 0.9);
     labelled.label = labelled.prediction;  // has its label: not remembered
     Event anonymous = Predicted("", "1", 0.9);
-    auto evicted = (*store)->Remember(
-        {Predicted("a", "1", 0.8), Predicted("b", "0", 0.2), labelled, anonymous}, t0);
+    auto evicted =
+        (*store)->Remember({Predicted("a", "1", 0.8), Predicted("b", "0", 0.2),
+                            labelled, anonymous},
+                           t0);
     ASSERT_TRUE(evicted.ok());
     EXPECT_EQ(*evicted, 0u);
     EXPECT_EQ((*store)->size(), 2u);
@@ -75,15 +77,18 @@ TEST(LabelStoreTest, CapacityEvictsOldestAndTtlExpires) {
   ASSERT_TRUE(store.ok());
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   for (int i = 0; i < 5; ++i) {
-    auto evicted = (*store)->Remember({Predicted("p" + std::to_string(i), "1", 0.5)},
-                                      t0 + absl::Seconds(i));
+    auto evicted = (*store)->Remember(
+        {Predicted("p" + std::to_string(i), "1", 0.5)}, t0 + absl::Seconds(i));
     ASSERT_TRUE(evicted.ok());
     EXPECT_EQ(*evicted, i < 3 ? 0u : 1u);
   }
   EXPECT_EQ((*store)->size(), 3u);
   std::vector<JoinedLabel> joined;
   uint64_t unmatched = 0;
-  ASSERT_TRUE((*store)->Join({Label("p0", "1"), Label("p4", "1")}, t0, &joined, &unmatched).ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Join({Label("p0", "1"), Label("p4", "1")}, t0, &joined, &unmatched)
+          .ok());
   EXPECT_EQ(joined.size(), 1u);  // p0 was evicted
   EXPECT_EQ(unmatched, 1u);
   // p2 and p3 remain; both expire 10 min after they arrived.
@@ -101,14 +106,19 @@ TEST(LabelStoreTest, ReplacedPredictionIsNotCountedTwice) {
   ASSERT_TRUE(store.ok());
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   ASSERT_TRUE((*store)->Remember({Predicted("dup", "0", 0.1)}, t0).ok());
-  ASSERT_TRUE((*store)->Remember({Predicted("dup", "1", 0.9)}, t0 + absl::Seconds(1)).ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Remember({Predicted("dup", "1", 0.9)}, t0 + absl::Seconds(1))
+          .ok());
   EXPECT_EQ((*store)->size(), 1u);
   // The stale order entry of the first copy expires without counting.
-  EXPECT_EQ(*(*store)->Expire(t0 + absl::Hours(24) + absl::Milliseconds(500)), 0u);
+  EXPECT_EQ(*(*store)->Expire(t0 + absl::Hours(24) + absl::Milliseconds(500)),
+            0u);
   EXPECT_EQ((*store)->size(), 1u);
   std::vector<JoinedLabel> joined;
   uint64_t unmatched = 0;
-  ASSERT_TRUE((*store)->Join({Label("dup", "1")}, t0, &joined, &unmatched).ok());
+  ASSERT_TRUE(
+      (*store)->Join({Label("dup", "1")}, t0, &joined, &unmatched).ok());
   ASSERT_EQ(joined.size(), 1u);
   EXPECT_EQ(joined[0].event.prediction.class_label, "1");  // the latest
 }

@@ -10,7 +10,8 @@ namespace {
 v1::WindowReport Report(uint64_t events, size_t padding = 0) {
   v1::WindowReport r;
   r.set_agent_id("a1");
-  *r.mutable_window_start() = ToProto(absl::FromUnixSeconds(1000 + 10 * events));
+  *r.mutable_window_start() =
+      ToProto(absl::FromUnixSeconds(1000 + 10 * events));
   *r.mutable_window_end() = ToProto(absl::FromUnixSeconds(1010 + 10 * events));
   r.mutable_summary()->mutable_operational()->set_event_count(events);
   // Padding gives reports a known size for the byte bound.
@@ -25,7 +26,8 @@ SpoolOptions At(const testing::TempDir& dir) {
 }
 
 uint64_t Seq(const v1::IngestRequest& item) {
-  return item.has_gap() ? item.gap().first_sequence() : item.report().sequence();
+  return item.has_gap() ? item.gap().first_sequence()
+                        : item.report().sequence();
 }
 
 TEST(SpoolTest, SequencesAndIdentitySurviveReopen) {
@@ -137,7 +139,8 @@ TEST(SpoolTest, DropNewestKeepsTheOldWindows) {
   options.policy = SpoolOptions::FullPolicy::kDropNewest;
   auto spool = Spool::Open(options);
   ASSERT_TRUE(spool.ok());
-  for (uint64_t i = 1; i <= 4; ++i) ASSERT_TRUE((*spool)->Append(Report(i, 1000)).ok());
+  for (uint64_t i = 1; i <= 4; ++i)
+    ASSERT_TRUE((*spool)->Append(Report(i, 1000)).ok());
   auto items = (*spool)->ReadAfter(0, 100);
   ASSERT_EQ(items->size(), 4u);
   EXPECT_TRUE((*items)[0].has_report());

@@ -13,7 +13,8 @@ std::vector<Event> Events(int n) {
 
 TEST(WindowerTest, WindowsAreAlignedAndCloseOnTime) {
   FakeClock clock(absl::FromUnixSeconds(1000) + absl::Milliseconds(3500));
-  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10), &clock);
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
   EXPECT_EQ(windower.current_end(), absl::FromUnixSeconds(1010));
   windower.Add(Events(3));
   EXPECT_FALSE(windower.CloseIfDue().has_value());
@@ -30,7 +31,8 @@ TEST(WindowerTest, WindowsAreAlignedAndCloseOnTime) {
 
 TEST(WindowerTest, EmptyWindowsAreSkippedAndLateTicksKeepEveryWindow) {
   FakeClock clock(absl::FromUnixSeconds(1000));
-  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10), &clock);
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
   clock.Advance(absl::Seconds(35));  // three empty windows pass
   EXPECT_FALSE(windower.CloseIfDue().has_value());
   windower.Add(Events(2));  // window [1030, 1040)
@@ -49,7 +51,8 @@ TEST(WindowerTest, EmptyWindowsAreSkippedAndLateTicksKeepEveryWindow) {
 
 TEST(WindowerTest, CloseNowCutsThePartialWindow) {
   FakeClock clock(absl::FromUnixSeconds(1000));
-  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10), &clock);
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
   windower.Add(Events(4));
   windower.CountRejected("malformed", 2);
   clock.Advance(absl::Seconds(4));
@@ -57,7 +60,8 @@ TEST(WindowerTest, CloseNowCutsThePartialWindow) {
   ASSERT_TRUE(closed.has_value());
   EXPECT_EQ(closed->end, absl::FromUnixSeconds(1004));
   EXPECT_EQ(closed->summary.operational().event_count(), 4u);
-  EXPECT_EQ(closed->summary.operational().rejected_by_reason().at("malformed"), 2u);
+  EXPECT_EQ(closed->summary.operational().rejected_by_reason().at("malformed"),
+            2u);
   EXPECT_FALSE(windower.CloseNow().has_value());
 }
 

@@ -17,8 +17,9 @@ std::vector<Event> MakeEvents(size_t n) {
   std::vector<Event> events(n);
   for (Event& e : events) {
     for (int f = 0; f < 20; ++f) {
-      e.features.emplace_back("num_" + std::to_string(f),
-                              FeatureValue{FeatureValue::Kind::kNumber, normal(rng), ""});
+      e.features.emplace_back(
+          "num_" + std::to_string(f),
+          FeatureValue{FeatureValue::Kind::kNumber, normal(rng), ""});
     }
     for (int f = 0; f < 5; ++f) {
       e.features.emplace_back("cat_" + std::to_string(f),
@@ -31,7 +32,8 @@ std::vector<Event> MakeEvents(size_t n) {
     e.label.kind = Outcome::Kind::kNumber;
     e.label.number = cat(rng) < 5;
     e.attributes.emplace_back("gender", cat(rng) < 5 ? "female" : "male");
-    e.attributes.emplace_back("age_band", "band" + std::to_string(cat(rng) % 4));
+    e.attributes.emplace_back("age_band",
+                              "band" + std::to_string(cat(rng) % 4));
     e.latency_seconds = 0.02;
   }
   return events;
@@ -58,7 +60,8 @@ void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
   model.set_name("bench");
   model.set_version("v1");
   model.set_environment("any");
-  auto profile = builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "bench");
+  auto profile =
+      builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "bench");
   auto config = std::make_shared<SummaryConfig>();
   config->profile = std::make_shared<v1::ReferenceProfile>(*profile);
   WindowAccumulator acc(config);
@@ -67,7 +70,8 @@ void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
     acc.Add(events[i++ & 4095]);
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["summary_bytes"] = static_cast<double>(acc.Build().ByteSizeLong());
+  state.counters["summary_bytes"] =
+      static_cast<double>(acc.Build().ByteSizeLong());
 }
 BENCHMARK(BM_WindowAccumulatorAddWithProfile);
 

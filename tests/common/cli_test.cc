@@ -21,9 +21,9 @@ TEST(CliTest, FileThenEnvironmentInPrecedenceOrder) {
                                {"AIMS_UNRELATED", "x"}});
   ASSERT_TRUE(args.ok()) << args.status();
   // Later entries win in absl: the environment comes after the file.
-  EXPECT_EQ(*args, (std::vector<std::string>{"--model_name=credit", "--window=30s",
-                                             "--model_name=from-env",
-                                             "--collector=c:4317"}));
+  EXPECT_EQ(*args, (std::vector<std::string>{
+                       "--model_name=credit", "--window=30s",
+                       "--model_name=from-env", "--collector=c:4317"}));
 }
 
 TEST(CliTest, UnknownSettingNamesFileAndLine) {
@@ -32,13 +32,18 @@ TEST(CliTest, UnknownSettingNamesFileAndLine) {
   std::ofstream(file) << "model_name = a\nmodel_nmae = b\n";
   auto args = ConfigArguments({"model_name"}, file, {});
   ASSERT_FALSE(args.ok());
-  EXPECT_EQ(args.status().message(),
-            file + ":2: unknown setting 'model_nmae' (see --help for the names)");
+  EXPECT_EQ(
+      args.status().message(),
+      file + ":2: unknown setting 'model_nmae' (see --help for the names)");
   std::ofstream(file) << "just words\n";
-  EXPECT_NE(ConfigArguments({"model_name"}, file, {}).status().message().find(":1: expected"),
+  EXPECT_NE(ConfigArguments({"model_name"}, file, {})
+                .status()
+                .message()
+                .find(":1: expected"),
             absl::string_view::npos);
-  EXPECT_EQ(ConfigArguments({"x"}, dir.File("missing.conf"), {}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      ConfigArguments({"x"}, dir.File("missing.conf"), {}).status().code(),
+      absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -59,9 +59,10 @@ TEST(EventJsonTest, BadEventsAreReportedAndGoodOnesKept) {
 
 TEST(EventJsonTest, JsonLinesKeepValidLinesAroundABrokenOne) {
   EventBatch batch;
-  ASSERT_TRUE(ParseEventBatch("{\"prediction\": 1}\n{broken\n\n{\"prediction\": 0}\n",
-                              JsonIntakeLimits(), &batch)
-                  .ok());
+  ASSERT_TRUE(
+      ParseEventBatch("{\"prediction\": 1}\n{broken\n\n{\"prediction\": 0}\n",
+                      JsonIntakeLimits(), &batch)
+          .ok());
   EXPECT_EQ(batch.events.size(), 2u);
   ASSERT_EQ(batch.errors.size(), 1u);
   EXPECT_EQ(batch.errors[0].index, 1u);
@@ -72,7 +73,8 @@ TEST(EventJsonTest, WholeBodyErrors) {
   EventBatch batch;
   EXPECT_EQ(ParseEventBatch("", JsonIntakeLimits(), &batch).code(),
             absl::StatusCode::kInvalidArgument);
-  absl::Status broken = ParseEventBatch("[{\"a\": 1}", JsonIntakeLimits(), &batch);
+  absl::Status broken =
+      ParseEventBatch("[{\"a\": 1}", JsonIntakeLimits(), &batch);
   EXPECT_EQ(broken.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(broken.message().find("body"), absl::string_view::npos);
   JsonIntakeLimits small;

@@ -6,13 +6,14 @@ namespace aims {
 namespace {
 
 TEST(LogTest, FormatsLogfmtAndQuotesWhatNeedsIt) {
-  EXPECT_EQ(FormatLogRecord(LogLevel::kWarn, "disk full",
-                            {{"path", "/var/aims"}, {"free", 0},
-                             {"why", "said \"no\""}}),
+  EXPECT_EQ(FormatLogRecord(
+                LogLevel::kWarn, "disk full",
+                {{"path", "/var/aims"}, {"free", 0}, {"why", "said \"no\""}}),
             "level=warn msg=\"disk full\" path=/var/aims free=0 "
             "why=\"said \\\"no\\\"\"");
-  EXPECT_EQ(FormatLogRecord(LogLevel::kInfo, "x", {{"multi", "a\nb"}, {"ok", true}}),
-            "level=info msg=x multi=\"a\\nb\" ok=true");
+  EXPECT_EQ(
+      FormatLogRecord(LogLevel::kInfo, "x", {{"multi", "a\nb"}, {"ok", true}}),
+      "level=info msg=x multi=\"a\\nb\" ok=true");
 }
 
 TEST(LogTest, ParsesLevels) {

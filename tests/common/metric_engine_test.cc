@@ -9,9 +9,11 @@ namespace aims {
 namespace {
 
 const v1::MetricValue* Find(const std::vector<v1::MetricValue>& values,
-                            const std::string& metric, const std::string& group = "") {
+                            const std::string& metric,
+                            const std::string& group = "") {
   for (const auto& v : values) {
-    if (v.metric() == metric && (group.empty() || v.group() == group)) return &v;
+    if (v.metric() == metric && (group.empty() || v.group() == group))
+      return &v;
   }
   return nullptr;
 }
@@ -35,7 +37,8 @@ TEST(MetricEngineTest, TooFewLabelsIsInsufficientNotANumber) {
   EXPECT_NEAR(Find(enough, "accuracy")->value(), 8.0 / 11, 1e-12);
   EXPECT_NEAR(Find(enough, "throughput")->value(), 10.0, 1e-12);
   // No latency sketch: not applicable, not zero.
-  EXPECT_EQ(Find(enough, "latency_p99")->state(), v1::EVIDENCE_STATE_NOT_APPLICABLE);
+  EXPECT_EQ(Find(enough, "latency_p99")->state(),
+            v1::EVIDENCE_STATE_NOT_APPLICABLE);
 }
 
 TEST(MetricEngineTest, FairnessNeedsTwoGroupsOfMinimumSize) {

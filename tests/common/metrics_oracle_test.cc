@@ -34,7 +34,8 @@ class Errors {
   }
   ~Errors() {
     std::printf("%-44s %s\n", "metric", "max abs error vs scipy/sklearn");
-    for (const auto& [name, err] : max_) std::printf("%-44s %.3g\n", name.c_str(), err);
+    for (const auto& [name, err] : max_)
+      std::printf("%-44s %.3g\n", name.c_str(), err);
   }
 
  private:
@@ -50,16 +51,15 @@ class OracleTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     const char* path = std::getenv("AIMS_ORACLE_JSON");
-    ASSERT_NE(path, nullptr) << "AIMS_ORACLE_JSON is not set (run through ctest)";
+    ASSERT_NE(path, nullptr)
+        << "AIMS_ORACLE_JSON is not set (run through ctest)";
     parser_ = new simdjson::dom::parser();
     auto loaded = simdjson::padded_string::load(path);
     ASSERT_EQ(loaded.error(), simdjson::SUCCESS) << "cannot read " << path;
     json_ = new simdjson::padded_string(std::move(loaded.value()));
     ASSERT_EQ(parser_->parse(*json_).get(root_), simdjson::SUCCESS);
   }
-  static void TearDownTestSuite() {
-    std::fflush(stdout);
-  }
+  static void TearDownTestSuite() { std::fflush(stdout); }
 
   static double Expected(const char* set, const char* name) {
     return double(root_[set]["expected"][name]);
@@ -89,7 +89,8 @@ class OracleTest : public ::testing::Test {
 TEST_F(OracleTest, BinaryClassificationAndFairness) {
   auto profile = std::make_shared<v1::ReferenceProfile>();
   profile->set_profile_id("oracle");
-  for (double e : root_["binary"]["score_edges"].get_array()) profile->add_score_edges(e);
+  for (double e : root_["binary"]["score_edges"].get_array())
+    profile->add_score_edges(e);
   auto config = std::make_shared<SummaryConfig>();
   config->profile = profile;
   WindowAccumulator acc(config);
@@ -100,15 +101,17 @@ TEST_F(OracleTest, BinaryClassificationAndFairness) {
     e.prediction.number = *e.score >= 0.5 ? 1 : 0;
     e.label.kind = Outcome::Kind::kNumber;
     e.label.number = double(int64_t(row.at(1)));
-    e.attributes.emplace_back("gender", std::string(std::string_view(row.at(2))));
+    e.attributes.emplace_back("gender",
+                              std::string(std::string_view(row.at(2))));
     acc.Add(e);
   }
   const v1::WindowSummary summary = acc.Build();
   MetricOptions options;
   auto perf = ByName(PerformanceMetrics(summary, options, absl::Seconds(60)));
-  for (const char* name : {"accuracy", "precision", "recall", "f1", "precision_macro",
-                           "recall_macro", "f1_macro", "f1_micro", "precision_weighted",
-                           "recall_weighted", "f1_weighted", "log_loss", "brier"}) {
+  for (const char* name :
+       {"accuracy", "precision", "recall", "f1", "precision_macro",
+        "recall_macro", "f1_macro", "f1_micro", "precision_weighted",
+        "recall_weighted", "f1_weighted", "log_loss", "brier"}) {
     ASSERT_TRUE(perf.count(name)) << name;
     EXPECT_EQ(perf[name].state(), v1::EVIDENCE_STATE_OK) << name;
     Table().Check(std::string("binary.") + name, perf[name].value(),
@@ -116,14 +119,16 @@ TEST_F(OracleTest, BinaryClassificationAndFairness) {
   }
   Table().Check("binary.roc_auc (same bins)", perf["roc_auc"].value(),
                 Expected("binary", "roc_auc_binned"), 1e-9);
-  Table().Check("binary.roc_auc (vs raw scores, 100 bins)", perf["roc_auc"].value(),
-                Expected("binary", "roc_auc_raw"), 0.005);
+  Table().Check("binary.roc_auc (vs raw scores, 100 bins)",
+                perf["roc_auc"].value(), Expected("binary", "roc_auc_raw"),
+                0.005);
 
   options.min_group_size = 30;
   auto fair = ByName(FairnessMetrics(summary, options));
-  for (const char* name : {"demographic_parity_difference", "demographic_parity_ratio",
-                           "equal_opportunity_difference", "equalized_odds_difference",
-                           "predictive_parity_difference"}) {
+  for (const char* name :
+       {"demographic_parity_difference", "demographic_parity_ratio",
+        "equal_opportunity_difference", "equalized_odds_difference",
+        "predictive_parity_difference"}) {
     const std::string key = std::string(name) + "/gender";
     ASSERT_TRUE(fair.count(key)) << key;
     EXPECT_EQ(fair[key].state(), v1::EVIDENCE_STATE_OK);
@@ -131,10 +136,11 @@ TEST_F(OracleTest, BinaryClassificationAndFairness) {
                   Expected("binary", name), 1e-9);
   }
   for (const char* g : {"f", "m"}) {
-    const v1::MetricValue& sel = fair[std::string("selection_rate/gender/") + g];
+    const v1::MetricValue& sel =
+        fair[std::string("selection_rate/gender/") + g];
     element oracle = root_["binary"]["groups"][g];
-    Table().Check("fairness.selection_rate", sel.value(), double(oracle["selection_rate"]),
-                  1e-9);
+    Table().Check("fairness.selection_rate", sel.value(),
+                  double(oracle["selection_rate"]), 1e-9);
     Table().Check("fairness.selection_rate wilson ci", sel.ci_low(),
                   double(oracle["selection_ci"].at(0)), 1e-9);
     Table().Check("fairness.selection_rate wilson ci", sel.ci_high(),
@@ -152,7 +158,8 @@ TEST_F(OracleTest, MultiClass) {
   config->task = v1::TASK_TYPE_MULTICLASS;
   WindowAccumulator acc(config);
   std::vector<std::string> classes;
-  for (std::string_view c : root_["multiclass"]["classes"].get_array()) classes.emplace_back(c);
+  for (std::string_view c : root_["multiclass"]["classes"].get_array())
+    classes.emplace_back(c);
   for (element row : root_["multiclass"]["rows"].get_array()) {
     Event e;
     e.prediction.kind = Outcome::Kind::kClass;
@@ -166,10 +173,12 @@ TEST_F(OracleTest, MultiClass) {
   }
   MetricOptions options;
   options.task = v1::TASK_TYPE_MULTICLASS;
-  auto perf = ByName(PerformanceMetrics(acc.Build(), options, absl::Seconds(60)));
-  for (const char* name : {"accuracy", "precision_macro", "recall_macro", "f1_macro",
-                           "f1_micro", "precision_weighted", "recall_weighted", "f1_weighted",
-                           "log_loss", "brier"}) {
+  auto perf =
+      ByName(PerformanceMetrics(acc.Build(), options, absl::Seconds(60)));
+  for (const char* name :
+       {"accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_micro",
+        "precision_weighted", "recall_weighted", "f1_weighted", "log_loss",
+        "brier"}) {
     ASSERT_TRUE(perf.count(name)) << name;
     Table().Check(std::string("multiclass.") + name, perf[name].value(),
                   Expected("multiclass", name), 1e-9);
@@ -190,7 +199,8 @@ TEST_F(OracleTest, Regression) {
   }
   MetricOptions options;
   options.task = v1::TASK_TYPE_REGRESSION;
-  auto perf = ByName(PerformanceMetrics(acc.Build(), options, absl::Seconds(60)));
+  auto perf =
+      ByName(PerformanceMetrics(acc.Build(), options, absl::Seconds(60)));
   for (const char* name : {"mae", "rmse", "r2", "mape"}) {
     Table().Check(std::string("regression.") + name, perf[name].value(),
                   Expected("regression", name), 1e-9);
@@ -216,26 +226,29 @@ TEST_F(OracleTest, NumericDrift) {
   WindowAccumulator acc(config);
   for (double v : set["current"].get_array()) {
     Event e;
-    e.features.emplace_back("x", FeatureValue{FeatureValue::Kind::kNumber, v, ""});
+    e.features.emplace_back("x",
+                            FeatureValue{FeatureValue::Kind::kNumber, v, ""});
     acc.Add(e);
   }
   auto drift = ByName(DriftMetrics(acc.Build(), *profile, MetricOptions()));
-  for (const char* name : {"psi", "js_distance", "hellinger", "chi_squared", "ks_statistic",
-                           "wasserstein_norm"}) {
+  for (const char* name : {"psi", "js_distance", "hellinger", "chi_squared",
+                           "ks_statistic", "wasserstein_norm"}) {
     ASSERT_TRUE(drift.count(name)) << name;
     Table().Check(std::string("drift.numeric.") + name, drift[name].value(),
                   Expected("drift_numeric", name), 1e-9);
   }
   Table().Check("drift.numeric.chi_squared p", drift["chi_squared"].p_value(),
-                Expected("drift_numeric", "chi_squared_p"), 1e-6, /*relative=*/true);
+                Expected("drift_numeric", "chi_squared_p"), 1e-6,
+                /*relative=*/true);
   Table().Check("drift.numeric.ks p", drift["ks_statistic"].p_value(),
                 Expected("drift_numeric", "ks_p"), 1e-6, /*relative=*/true);
   // What binning costs against the raw-value statistics (documented bounds).
   Table().Check("drift.numeric.ks_statistic (vs raw values, 11 bins)",
-                drift["ks_statistic"].value(), double(set["raw"]["ks_statistic_raw"]), 0.02);
+                drift["ks_statistic"].value(),
+                double(set["raw"]["ks_statistic_raw"]), 0.02);
   Table().Check("drift.numeric.wasserstein_norm (vs raw values, 11 bins)",
-                drift["wasserstein_norm"].value(), double(set["raw"]["wasserstein_norm_raw"]),
-                0.05);
+                drift["wasserstein_norm"].value(),
+                double(set["raw"]["wasserstein_norm_raw"]), 0.05);
   EXPECT_EQ(drift["drifted_feature_share"].value(), 1.0);
 }
 
@@ -246,7 +259,8 @@ TEST_F(OracleTest, CategoricalDrift) {
   v1::FeatureProfile* region = profile->add_features();
   region->set_name("region");
   region->set_kind(v1::FeatureProfile::KIND_CATEGORICAL);
-  for (std::string_view c : set["categories"].get_array()) region->add_categories(std::string(c));
+  for (std::string_view c : set["categories"].get_array())
+    region->add_categories(std::string(c));
   for (int64_t c : set["reference_counts"].get_array()) {
     region->mutable_reference_counts()->add_counts(c);
   }
@@ -255,8 +269,9 @@ TEST_F(OracleTest, CategoricalDrift) {
   WindowAccumulator acc(config);
   for (std::string_view v : set["current"].get_array()) {
     Event e;
-    e.features.emplace_back("region",
-                            FeatureValue{FeatureValue::Kind::kCategory, 0, std::string(v)});
+    e.features.emplace_back(
+        "region",
+        FeatureValue{FeatureValue::Kind::kCategory, 0, std::string(v)});
     acc.Add(e);
   }
   auto drift = ByName(DriftMetrics(acc.Build(), *profile, MetricOptions()));
@@ -264,8 +279,9 @@ TEST_F(OracleTest, CategoricalDrift) {
     Table().Check(std::string("drift.categorical.") + name, drift[name].value(),
                   Expected("drift_categorical", name), 1e-9);
   }
-  Table().Check("drift.categorical.chi_squared p", drift["chi_squared"].p_value(),
-                Expected("drift_categorical", "chi_squared_p"), 1e-6, /*relative=*/true);
+  Table().Check(
+      "drift.categorical.chi_squared p", drift["chi_squared"].p_value(),
+      Expected("drift_categorical", "chi_squared_p"), 1e-6, /*relative=*/true);
   EXPECT_EQ(drift.count("ks_statistic"), 0u);
 }
 

@@ -8,8 +8,10 @@ namespace {
 Event Row(double income, const std::string& region, int label, double score,
           const std::string& gender) {
   Event e;
-  e.features.emplace_back("income", FeatureValue{FeatureValue::Kind::kNumber, income, ""});
-  e.features.emplace_back("region", FeatureValue{FeatureValue::Kind::kCategory, 0, region});
+  e.features.emplace_back(
+      "income", FeatureValue{FeatureValue::Kind::kNumber, income, ""});
+  e.features.emplace_back(
+      "region", FeatureValue{FeatureValue::Kind::kCategory, 0, region});
   e.label.kind = Outcome::Kind::kNumber;
   e.label.number = label;
   e.score = score;
@@ -25,7 +27,8 @@ v1::ModelRef Model() {
   return m;
 }
 
-const v1::FeatureProfile& Feature(const v1::ReferenceProfile& p, const std::string& name) {
+const v1::FeatureProfile& Feature(const v1::ReferenceProfile& p,
+                                  const std::string& name) {
   for (const auto& f : p.features()) {
     if (f.name() == name) return f;
   }
@@ -41,9 +44,11 @@ TEST(ProfileBuilderTest, QuantileEdgesTopKAndBaseRates) {
   ProfileBuilder builder(options);
   const char* regions[] = {"north", "north", "north", "south", "south", "east"};
   for (int i = 0; i < 100; ++i) {
-    builder.Add(Row(i, regions[i % 6], i % 4 == 0, (i % 10) / 10.0, i < 30 ? "f" : "m"));
+    builder.Add(Row(i, regions[i % 6], i % 4 == 0, (i % 10) / 10.0,
+                    i < 30 ? "f" : "m"));
   }
-  auto profile = builder.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "test");
+  auto profile =
+      builder.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "test");
   ASSERT_TRUE(profile.ok()) << profile.status();
   EXPECT_EQ(profile->row_count(), 100u);
   const v1::FeatureProfile& income = Feature(*profile, "income");
@@ -97,7 +102,9 @@ TEST(ProfileBuilderTest, RefusesNothingAndBadOptions) {
   options.numeric_bins = 1;
   ProfileBuilder bad(options);
   bad.Add(Row(1, "x", 1, 0.5, "f"));
-  EXPECT_EQ(bad.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "").status().message(),
+  EXPECT_EQ(bad.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "")
+                .status()
+                .message(),
             "bins: must be 2..1000");
 }
 
@@ -110,7 +117,9 @@ TEST(ProfileBuilderTest, ValidationNamesTheField) {
   broken.mutable_features(0)->set_edges(1, broken.features(0).edges(0));
   absl::Status s = ValidateProfile(broken);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("profile.features[0].edges"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("profile.features[0].edges"),
+            absl::string_view::npos)
+      << s;
   broken = *profile;
   broken.mutable_features(1)->mutable_reference_counts()->add_counts(1);
   EXPECT_NE(ValidateProfile(broken).message().find("reference_counts"),

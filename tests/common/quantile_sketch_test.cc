@@ -31,8 +31,10 @@ TEST(QuantileSketchTest, QuantilesWithinRelativeAccuracy) {
     EXPECT_NEAR(sketch.Quantile(q), exact, exact * 0.01 + 1e-12) << "q=" << q;
   }
   EXPECT_EQ(sketch.count(), 20000u);
-  EXPECT_DOUBLE_EQ(sketch.Quantile(0), *std::min_element(values.begin(), values.end()));
-  EXPECT_DOUBLE_EQ(sketch.Quantile(1), *std::max_element(values.begin(), values.end()));
+  EXPECT_DOUBLE_EQ(sketch.Quantile(0),
+                   *std::min_element(values.begin(), values.end()));
+  EXPECT_DOUBLE_EQ(sketch.Quantile(1),
+                   *std::max_element(values.begin(), values.end()));
 }
 
 TEST(QuantileSketchTest, HandlesNegativeZeroAndNonFinite) {
@@ -77,7 +79,8 @@ TEST(QuantileSketchTest, MergeEqualsSketchOfUnionInAnyOrder) {
     EXPECT_EQ(c_ba.Quantile(q), all.Quantile(q));
   }
   EXPECT_EQ(p1.positive_offset(), p2.positive_offset());
-  EXPECT_TRUE(std::equal(p1.positive_counts().begin(), p1.positive_counts().end(),
+  EXPECT_TRUE(std::equal(p1.positive_counts().begin(),
+                         p1.positive_counts().end(),
                          p2.positive_counts().begin()));
 }
 

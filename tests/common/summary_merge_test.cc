@@ -18,7 +18,9 @@ std::vector<Event> RandomEvents(int n, uint32_t seed) {
   for (int i = 0; i < n; ++i) {
     Event e;
     // Values on a 1/64 grid keep floating-point sums exact in any order.
-    auto grid = [&](double scale) { return std::floor(u(rng) * 64) / 64 * scale; };
+    auto grid = [&](double scale) {
+      return std::floor(u(rng) * 64) / 64 * scale;
+    };
     e.score = grid(1);
     e.prediction.kind = Outcome::Kind::kNumber;
     e.prediction.number = *e.score >= 0.5;
@@ -26,15 +28,19 @@ std::vector<Event> RandomEvents(int n, uint32_t seed) {
       e.label.kind = Outcome::Kind::kNumber;
       e.label.number = u(rng) < *e.score;
     }
-    e.features.emplace_back("income", FeatureValue{FeatureValue::Kind::kNumber, grid(1e5), ""});
+    e.features.emplace_back(
+        "income", FeatureValue{FeatureValue::Kind::kNumber, grid(1e5), ""});
     if (u(rng) < 0.9) {
-      e.features.emplace_back("age", FeatureValue{FeatureValue::Kind::kNumber, grid(80), ""});
+      e.features.emplace_back(
+          "age", FeatureValue{FeatureValue::Kind::kNumber, grid(80), ""});
     }
     if (i % 7 == 3) {  // a feature only some agents see
-      e.features.emplace_back("rare", FeatureValue{FeatureValue::Kind::kCategory, 0, "x"});
+      e.features.emplace_back(
+          "rare", FeatureValue{FeatureValue::Kind::kCategory, 0, "x"});
     }
     e.attributes.emplace_back("gender", u(rng) < 0.5 ? "f" : "m");
-    if (u(rng) < 0.8) e.attributes.emplace_back("age_band", u(rng) < 0.5 ? "young" : "old");
+    if (u(rng) < 0.8)
+      e.attributes.emplace_back("age_band", u(rng) < 0.5 ? "young" : "old");
     e.latency_seconds = grid(0.1);
     e.error = u(rng) < 0.02;
     events.push_back(std::move(e));

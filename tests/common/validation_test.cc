@@ -1,7 +1,6 @@
 #include "common/validation.h"
 
 #include "absl/strings/match.h"
-
 #include "common/time_util.h"
 #include "gtest/gtest.h"
 
@@ -57,8 +56,8 @@ TEST(ValidationTest, ReportRules) {
   r = ValidReport();
   r.mutable_summary()->add_features()->set_name("b");
   r.mutable_summary()->add_features()->set_name("a");
-  ExpectInvalid(ValidateReport(r, "a1", limits), "report.summary.features[1].name",
-                "sorted");
+  ExpectInvalid(ValidateReport(r, "a1", limits),
+                "report.summary.features[1].name", "sorted");
   r = ValidReport();
   limits.max_features = 1;
   r.mutable_summary()->add_features()->set_name("a");
@@ -66,12 +65,19 @@ TEST(ValidationTest, ReportRules) {
   ExpectInvalid(ValidateReport(r, "a1", limits), "report.summary.features",
                 "limit 1");
   r = ValidReport();
-  r.mutable_summary()->mutable_performance()->mutable_confusion()->add_classes("x");
+  r.mutable_summary()->mutable_performance()->mutable_confusion()->add_classes(
+      "x");
   ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
                 "report.summary.performance.confusion.counts", "n*n");
   r = ValidReport();
-  r.mutable_summary()->mutable_operational()->mutable_latency_seconds()->set_count(5);
-  r.mutable_summary()->mutable_operational()->mutable_latency_seconds()->set_relative_accuracy(0.01);
+  r.mutable_summary()
+      ->mutable_operational()
+      ->mutable_latency_seconds()
+      ->set_count(5);
+  r.mutable_summary()
+      ->mutable_operational()
+      ->mutable_latency_seconds()
+      ->set_relative_accuracy(0.01);
   ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
                 "report.summary.operational.latency_seconds", "bucket total");
 }

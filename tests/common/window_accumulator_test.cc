@@ -190,9 +190,10 @@ TEST(WindowAccumulatorTest, BinsOnTheReferenceProfile) {
   WindowAccumulator acc(config);
   for (double a : {10.0, 20.0, 39.9, 59.0, 95.0}) {
     Event e;
-    e.features.emplace_back("age", FeatureValue{FeatureValue::Kind::kNumber, a, ""});
-    e.features.emplace_back("city", FeatureValue{FeatureValue::Kind::kCategory, 0,
-                                                 a > 50 ? "oslo" : "rome"});
+    e.features.emplace_back("age",
+                            FeatureValue{FeatureValue::Kind::kNumber, a, ""});
+    e.features.emplace_back("city", FeatureValue{FeatureValue::Kind::kCategory,
+                                                 0, a > 50 ? "oslo" : "rome"});
     acc.Add(e);
   }
   const v1::WindowSummary s = acc.Build();

@@ -16,13 +16,15 @@ int main(int argc, char** argv) {
   auto run = [&](const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(in)), {});
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()),
+                           data.size());
     ++inputs;
   };
   for (int i = 1; i < argc; ++i) {
     std::filesystem::path p(argv[i]);
     if (std::filesystem::is_directory(p)) {
-      for (const auto& entry : std::filesystem::directory_iterator(p)) run(entry.path());
+      for (const auto& entry : std::filesystem::directory_iterator(p))
+        run(entry.path());
     } else {
       run(p);
     }

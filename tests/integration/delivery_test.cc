@@ -37,11 +37,14 @@ class DeliveryTest : public ::testing::Test {
     ++collector_runs_;
     collector_ = std::make_unique<Subprocess>(
         std::vector<std::string>{
-            AIMS_COLLECTOR_BIN, absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port_),
+            AIMS_COLLECTOR_BIN,
+            absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port_),
             "--http_listen=127.0.0.1:0", "--data_dir=" + dir_.File("collector"),
-            "--ports_file=" + dir_.File(absl::StrCat("collector", collector_runs_, ".ports"))},
+            "--ports_file=" + dir_.File(absl::StrCat(
+                                  "collector", collector_runs_, ".ports"))},
         dir_.File("collector.log"));
-    ASSERT_NE(WaitForPort(dir_.File(absl::StrCat("collector", collector_runs_, ".ports")),
+    ASSERT_NE(WaitForPort(dir_.File(absl::StrCat("collector", collector_runs_,
+                                                 ".ports")),
                           "grpc"),
               0)
         << testing::ReadFile(dir_.File("collector.log"));
@@ -51,11 +54,17 @@ class DeliveryTest : public ::testing::Test {
     ++agent_runs_;
     ports_file_ = dir_.File(absl::StrCat("agent", agent_runs_, ".ports"));
     std::vector<std::string> argv = {
-        AIMS_AGENT_BIN, "--model_name=credit", "--model_version=v1",
-        "--environment=it", "--agent_id=replica-1",
+        AIMS_AGENT_BIN,
+        "--model_name=credit",
+        "--model_version=v1",
+        "--environment=it",
+        "--agent_id=replica-1",
         absl::StrCat("--collector=127.0.0.1:", grpc_port_),
-        "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0", "--window=1s",
-        "--grace_period=20s", "--data_dir=" + dir_.File("agent"),
+        "--http_listen=127.0.0.1:0",
+        "--grpc_listen=127.0.0.1:0",
+        "--window=1s",
+        "--grace_period=20s",
+        "--data_dir=" + dir_.File("agent"),
         "--ports_file=" + ports_file_};
     argv.insert(argv.end(), extra.begin(), extra.end());
     agent_ = std::make_unique<Subprocess>(argv, dir_.File("agent.log"));
@@ -69,9 +78,11 @@ class DeliveryTest : public ::testing::Test {
     httplib::Client http("127.0.0.1", agent_port_);
     std::string body = "[";
     for (int i = 0; i < n; ++i) {
-      absl::StrAppend(&body, i ? "," : "", R"({"prediction":1,"score":0.7,"features":{)");
+      absl::StrAppend(&body, i ? "," : "",
+                      R"({"prediction":1,"score":0.7,"features":{)");
       for (int f = 0; f < features; ++f) {
-        absl::StrAppend(&body, f ? "," : "", "\"f", f, "\":", (posted_ + i) * 7 % 1000 + f);
+        absl::StrAppend(&body, f ? "," : "", "\"f", f,
+                        "\":", (posted_ + i) * 7 % 1000 + f);
       }
       body += "}}";
     }
@@ -91,15 +102,17 @@ class DeliveryTest : public ::testing::Test {
   AgentState Collector() {
     std::string out, err;
     AgentState state;
-    if (RunCommand({AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port_),
-                    "--json", "--timeout=3s", "agents"},
-                   &out, &err) != 0) {
+    if (RunCommand(
+            {AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+             "--json", "--timeout=3s", "agents"},
+            &out, &err) != 0) {
       return state;
     }
     auto field = [&](const std::string& name) -> uint64_t {
       const std::string key = "\"" + name + "\":\"";
       const size_t at = out.find(key);
-      return at == std::string::npos ? 0 : std::stoull(out.substr(at + key.size()));
+      return at == std::string::npos ? 0
+                                     : std::stoull(out.substr(at + key.size()));
     };
     state.found = out.find("\"agent_id\":\"replica-1\"") != std::string::npos;
     state.reports = field("report_count");
@@ -142,8 +155,9 @@ TEST_F(DeliveryTest, CollectorUpTwentySecondsLate) {
   }
   EXPECT_GT(MetricValue(AgentMetrics(), "aims_agent_spool_reports"), 10);
   StartCollector();
-  ASSERT_TRUE(WaitFor([&] { return Collector().events == static_cast<uint64_t>(sent); },
-                      absl::Seconds(60)))
+  ASSERT_TRUE(
+      WaitFor([&] { return Collector().events == static_cast<uint64_t>(sent); },
+              absl::Seconds(60)))
       << testing::ReadFile(dir_.File("agent.log"));
   EXPECT_EQ(agent_->Signal(SIGTERM), 0);
   ExpectExactlyOnce(sent);
@@ -205,8 +219,9 @@ TEST_F(DeliveryTest, AgentKilledWithClosedWindowsInItsSpool) {
   EXPECT_EQ(agent_->Signal(SIGKILL), 128 + SIGKILL);
   ASSERT_EQ(kill(collector_->pid(), SIGCONT), 0);
   StartAgent();  // same data dir: the spool and the sequence survive
-  ASSERT_TRUE(WaitFor([&] { return Collector().events == static_cast<uint64_t>(sent); },
-                      absl::Seconds(30)))
+  ASSERT_TRUE(
+      WaitFor([&] { return Collector().events == static_cast<uint64_t>(sent); },
+              absl::Seconds(30)))
       << "collector has " << Collector().events << " of " << sent;
   EXPECT_EQ(agent_->Signal(SIGTERM), 0);
   ExpectExactlyOnce(sent);
@@ -224,11 +239,15 @@ TEST_F(DeliveryTest, FullSpoolDropsAreTheGapsOnRecord) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   ASSERT_TRUE(WaitFor(
-      [&] { return MetricValue(AgentMetrics(), "aims_agent_windows_closed_total") >= 10; },
+      [&] {
+        return MetricValue(AgentMetrics(), "aims_agent_windows_closed_total") >=
+               10;
+      },
       absl::Seconds(10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   const std::string before = AgentMetrics();
-  const double dropped = MetricValue(before, "aims_agent_windows_dropped_total");
+  const double dropped =
+      MetricValue(before, "aims_agent_windows_dropped_total");
   const double closed = MetricValue(before, "aims_agent_windows_closed_total");
   ASSERT_GT(dropped, 3) << before;
   EXPECT_LE(MetricValue(before, "aims_agent_spool_bytes"), 65536);
@@ -260,7 +279,8 @@ TEST_F(DeliveryTest, FloodIsShedWithBoundedMemory) {
                     R"({"prediction":1,"features":{"a":1,"b":2,"c":"x"}})");
   }
   batch += "]";
-  std::atomic<int> ok{0}, too_many{0}, other{0}, transport{0}, accepted_events{0};
+  std::atomic<int> ok{0}, too_many{0}, other{0}, transport{0},
+      accepted_events{0};
   std::atomic<int> grpc_ok{0}, grpc_exhausted{0};
   const absl::Time until = absl::Now() + absl::Seconds(4);
   std::vector<std::thread> threads;
@@ -289,8 +309,9 @@ TEST_F(DeliveryTest, FloodIsShedWithBoundedMemory) {
   }
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
-      auto stub = v1::AgentIntakeService::NewStub(grpc::CreateChannel(
-          absl::StrCat("127.0.0.1:", grpc_port), grpc::InsecureChannelCredentials()));
+      auto stub = v1::AgentIntakeService::NewStub(
+          grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
+                              grpc::InsecureChannelCredentials()));
       v1::SubmitEventsRequest req;
       for (int i = 0; i < 2000; ++i) {
         v1::InferenceEvent* e = req.add_events();
@@ -316,8 +337,8 @@ TEST_F(DeliveryTest, FloodIsShedWithBoundedMemory) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   for (auto& t : threads) t.join();
-  std::cout << "flood: http ok=" << ok << " 429=" << too_many << " other=" << other
-            << " transport_errors=" << transport
+  std::cout << "flood: http ok=" << ok << " 429=" << too_many
+            << " other=" << other << " transport_errors=" << transport
             << " grpc ok=" << grpc_ok << " exhausted=" << grpc_exhausted
             << " peak_rss_mb=" << peak_rss / (1 << 20) << "\n";
   EXPECT_GT(too_many.load(), 0);

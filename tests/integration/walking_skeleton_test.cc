@@ -21,10 +21,10 @@ class WalkingSkeletonTest : public ::testing::Test {
  protected:
   void SetUp() override {
     collector_ = std::make_unique<Subprocess>(
-        std::vector<std::string>{AIMS_COLLECTOR_BIN, "--grpc_listen=127.0.0.1:0",
-                                 "--http_listen=127.0.0.1:0",
-                                 "--data_dir=" + dir_.File("collector"),
-                                 "--ports_file=" + dir_.File("collector.ports")},
+        std::vector<std::string>{
+            AIMS_COLLECTOR_BIN, "--grpc_listen=127.0.0.1:0",
+            "--http_listen=127.0.0.1:0", "--data_dir=" + dir_.File("collector"),
+            "--ports_file=" + dir_.File("collector.ports")},
         dir_.File("collector.log"));
     grpc_port_ = WaitForPort(dir_.File("collector.ports"), "grpc");
     ASSERT_NE(grpc_port_, 0) << testing::ReadFile(dir_.File("collector.log"));
@@ -37,14 +37,16 @@ class WalkingSkeletonTest : public ::testing::Test {
             AIMS_AGENT_BIN, "--model_name=credit-scoring", "--model_version=v1",
             "--environment=it", "--collector=" + collector_address_,
             "--http_listen=127.0.0.1:0", "--window=1s", "--pod=" + name,
-            "--data_dir=" + dir_.File(name), "--ports_file=" + dir_.File(name + ".ports")},
+            "--data_dir=" + dir_.File(name),
+            "--ports_file=" + dir_.File(name + ".ports")},
         dir_.File(name + ".log"));
     *port = WaitForPort(dir_.File(name + ".ports"), "http");
     return agent;
   }
 
   std::string Ctl(std::vector<std::string> args, int* code) {
-    std::vector<std::string> argv = {AIMS_CTL_BIN, "--collector=" + collector_address_};
+    std::vector<std::string> argv = {AIMS_CTL_BIN,
+                                     "--collector=" + collector_address_};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string out, err;
     *code = RunCommand(argv, &out, &err);
@@ -83,19 +85,23 @@ TEST_F(WalkingSkeletonTest, EventsFlowFromTwoAgentsToTheCollectorAndAimsctl) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
   // SIGTERM: each agent closes its window, drains its spool and exits 0.
-  EXPECT_EQ(agent_a->Signal(SIGTERM), 0) << testing::ReadFile(dir_.File("replica-a.log"));
-  EXPECT_EQ(agent_b->Signal(SIGTERM), 0) << testing::ReadFile(dir_.File("replica-b.log"));
+  EXPECT_EQ(agent_a->Signal(SIGTERM), 0)
+      << testing::ReadFile(dir_.File("replica-a.log"));
+  EXPECT_EQ(agent_b->Signal(SIGTERM), 0)
+      << testing::ReadFile(dir_.File("replica-b.log"));
 
   int code = 0;
   std::string models = Ctl({"models"}, &code);
   ASSERT_EQ(code, 0) << models;
   // MODEL VERSION ENVIRONMENT AGENTS REPORTS EVENTS ...
-  std::vector<std::string> lines = absl::StrSplit(models, '\n', absl::SkipEmpty());
+  std::vector<std::string> lines =
+      absl::StrSplit(models, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u) << models;
-  std::vector<std::string> cells = absl::StrSplit(lines[1], ' ', absl::SkipEmpty());
+  std::vector<std::string> cells =
+      absl::StrSplit(lines[1], ' ', absl::SkipEmpty());
   ASSERT_GE(cells.size(), 6u);
   EXPECT_EQ(cells[0], "credit-scoring");
-  EXPECT_EQ(cells[3], "2");  // agents
+  EXPECT_EQ(cells[3], "2");           // agents
   EXPECT_GE(std::stoi(cells[4]), 2);  // at least one window per agent
   EXPECT_EQ(cells[5], std::to_string(sent));
 
@@ -103,21 +109,24 @@ TEST_F(WalkingSkeletonTest, EventsFlowFromTwoAgentsToTheCollectorAndAimsctl) {
   ASSERT_EQ(code, 0) << agents;
   EXPECT_NE(agents.find("\"pod\":\"replica-a\""), std::string::npos) << agents;
   EXPECT_NE(agents.find("\"pod\":\"replica-b\""), std::string::npos) << agents;
-  EXPECT_NE(agents.find("\"duplicate_count\":\"0\""), std::string::npos) << agents;
+  EXPECT_NE(agents.find("\"duplicate_count\":\"0\""), std::string::npos)
+      << agents;
 
-  std::string windows = Ctl({"windows", "--model=credit-scoring", "--version=v1",
-                             "--environment=it", "--since=10m", "--step=1h"},
-                            &code);
+  std::string windows =
+      Ctl({"windows", "--model=credit-scoring", "--version=v1",
+           "--environment=it", "--since=10m", "--step=1h"},
+          &code);
   ASSERT_EQ(code, 0) << windows;
-  EXPECT_NE(windows.find(absl::StrCat(" ", sent, " ")), std::string::npos) << windows;
+  EXPECT_NE(windows.find(absl::StrCat(" ", sent, " ")), std::string::npos)
+      << windows;
 
   // The collector stops cleanly too, and its data survives a restart.
   EXPECT_EQ(collector_->Signal(SIGTERM), 0);
   collector_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{AIMS_COLLECTOR_BIN,
-                               absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port_),
-                               "--http_listen=127.0.0.1:0",
-                               "--data_dir=" + dir_.File("collector")},
+      std::vector<std::string>{
+          AIMS_COLLECTOR_BIN,
+          absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port_),
+          "--http_listen=127.0.0.1:0", "--data_dir=" + dir_.File("collector")},
       dir_.File("collector2.log"));
   std::string again;
   ASSERT_TRUE(WaitFor(
@@ -127,7 +136,8 @@ TEST_F(WalkingSkeletonTest, EventsFlowFromTwoAgentsToTheCollectorAndAimsctl) {
       },
       absl::Seconds(20)))
       << again;
-  EXPECT_NE(again.find(absl::StrCat(" ", sent, " ")), std::string::npos) << again;
+  EXPECT_NE(again.find(absl::StrCat(" ", sent, " ")), std::string::npos)
+      << again;
 }
 
 TEST_F(WalkingSkeletonTest, BinariesExplainThemselves) {
@@ -148,7 +158,9 @@ TEST_F(WalkingSkeletonTest, BinariesExplainThemselves) {
                        &out, &err),
             2);
   EXPECT_NE(err.find("--window"), std::string::npos) << err;
-  EXPECT_EQ(RunCommand({AIMS_COLLECTOR_BIN, "--grpc_listen=nonsense"}, &out, &err), 1);
+  EXPECT_EQ(
+      RunCommand({AIMS_COLLECTOR_BIN, "--grpc_listen=nonsense"}, &out, &err),
+      1);
   EXPECT_NE(err.find("--grpc_listen"), std::string::npos) << err;
 }
 

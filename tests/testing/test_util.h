@@ -52,7 +52,8 @@ class Subprocess {
 int RunCommand(const std::vector<std::string>& argv, std::string* out,
                std::string* err = nullptr);
 
-// Polls `condition` every 20 ms until true or `timeout`; returns the last value.
+// Polls `condition` every 20 ms until true or `timeout`; returns the last
+// value.
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout);
 
 // Reads a ports file ("name port" lines); empty map if not there yet.
