@@ -234,7 +234,7 @@ int Notifier::DeliverDue() {
 }
 
 size_t Notifier::depth() const {
-  absl::MutexLock lock(const_cast<absl::Mutex*>(&mu_));
+  absl::MutexLock lock(&mu_);
   return keys_.size();
 }
 

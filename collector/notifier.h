@@ -98,7 +98,7 @@ class Notifier {
   const Clock* const clock_;
   const NotifierOptions options_;
   NotifierCounters counters_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   // Keys of entries in the outbox, oldest first (bounded by max_outbox).
   std::vector<std::string> keys_ ABSL_GUARDED_BY(mu_);

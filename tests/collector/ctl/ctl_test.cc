@@ -14,6 +14,41 @@
 namespace aims::ctl {
 namespace {
 
+// Sends one 10 s window report (sequence 1, a minute ago) of agent "pod-a"
+// for credit/v2/`environment` over real gRPC and waits for its ack.
+void SendReport(const std::string& address, const std::string& environment,
+                const v1::WindowSummary& summary, const std::string& pod = "") {
+  auto stub = v1::IngestService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  auto stream = stub->Report(&ctx);
+  v1::IngestRequest hello;
+  hello.mutable_hello()->mutable_agent()->set_agent_id("pod-a");
+  hello.mutable_hello()->mutable_agent()->set_pod(pod);
+  hello.mutable_hello()->mutable_model()->set_name("credit");
+  hello.mutable_hello()->mutable_model()->set_version("v2");
+  hello.mutable_hello()->mutable_model()->set_environment(environment);
+  hello.mutable_hello()->set_protocol_version(1);
+  ASSERT_TRUE(stream->Write(hello));
+  v1::IngestResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  v1::IngestRequest report;
+  report.mutable_report()->set_agent_id("pod-a");
+  report.mutable_report()->set_sequence(1);
+  const absl::Time start = absl::Now() - absl::Minutes(1);
+  *report.mutable_report()->mutable_window_start() = ToProto(start);
+  *report.mutable_report()->mutable_window_end() =
+      ToProto(start + absl::Seconds(10));
+  *report.mutable_report()->mutable_summary() = summary;
+  ASSERT_TRUE(stream->Write(report));
+  while (stream->Read(&resp) && !resp.has_ack()) {
+  }
+  stream->WritesDone();
+  while (stream->Read(&resp)) {
+  }
+  ASSERT_TRUE(stream->Finish().ok());
+}
+
 TEST(CtlTest, UsageErrorsExitTwo) {
   CtlOptions options;
   std::ostringstream out, err;
@@ -46,42 +81,9 @@ TEST(CtlTest, ListsModelsAndAgentsAsTableAndJson) {
   ASSERT_TRUE(collector.Start().ok());
   const std::string address = absl::StrCat("127.0.0.1:", collector.grpc_port());
   {
-    auto stub = v1::IngestService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    auto stream = stub->Report(&ctx);
-    v1::IngestRequest hello;
-    hello.mutable_hello()->mutable_agent()->set_agent_id("pod-a");
-    hello.mutable_hello()->mutable_agent()->set_pod("credit-7f9c");
-    *hello.mutable_hello()->mutable_model() = [] {
-      v1::ModelRef m;
-      m.set_name("credit");
-      m.set_version("v2");
-      m.set_environment("prod");
-      return m;
-    }();
-    hello.mutable_hello()->set_protocol_version(1);
-    ASSERT_TRUE(stream->Write(hello));
-    v1::IngestResponse resp;
-    ASSERT_TRUE(stream->Read(&resp));
-    v1::IngestRequest report;
-    report.mutable_report()->set_agent_id("pod-a");
-    report.mutable_report()->set_sequence(1);
-    const absl::Time start = absl::Now() - absl::Minutes(1);
-    *report.mutable_report()->mutable_window_start() = ToProto(start);
-    *report.mutable_report()->mutable_window_end() =
-        ToProto(start + absl::Seconds(10));
-    report.mutable_report()
-        ->mutable_summary()
-        ->mutable_operational()
-        ->set_event_count(42);
-    ASSERT_TRUE(stream->Write(report));
-    while (stream->Read(&resp) && !resp.has_ack()) {
-    }
-    stream->WritesDone();
-    while (stream->Read(&resp)) {
-    }
-    ASSERT_TRUE(stream->Finish().ok());
+    v1::WindowSummary summary;
+    summary.mutable_operational()->set_event_count(42);
+    SendReport(address, "prod", summary, "credit-7f9c");
   }
   CtlOptions options;
   options.collector = address;
@@ -209,36 +211,7 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
     e.attributes = {{"gender", male ? "m" : "f"}};
     accumulator.Add(e);
   }
-  {
-    auto stub = v1::IngestService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    auto stream = stub->Report(&ctx);
-    v1::IngestRequest hello;
-    hello.mutable_hello()->mutable_agent()->set_agent_id("pod-a");
-    hello.mutable_hello()->mutable_model()->set_name("credit");
-    hello.mutable_hello()->mutable_model()->set_version("v2");
-    hello.mutable_hello()->mutable_model()->set_environment("default");
-    hello.mutable_hello()->set_protocol_version(1);
-    ASSERT_TRUE(stream->Write(hello));
-    v1::IngestResponse resp;
-    ASSERT_TRUE(stream->Read(&resp));
-    v1::IngestRequest report;
-    report.mutable_report()->set_agent_id("pod-a");
-    report.mutable_report()->set_sequence(1);
-    const absl::Time start = absl::Now() - absl::Minutes(1);
-    *report.mutable_report()->mutable_window_start() = ToProto(start);
-    *report.mutable_report()->mutable_window_end() =
-        ToProto(start + absl::Seconds(10));
-    *report.mutable_report()->mutable_summary() = accumulator.Build();
-    ASSERT_TRUE(stream->Write(report));
-    while (stream->Read(&resp) && !resp.has_ack()) {
-    }
-    stream->WritesDone();
-    while (stream->Read(&resp)) {
-    }
-    ASSERT_TRUE(stream->Finish().ok());
-  }
+  SendReport(address, "default", accumulator.Build());
   CtlOptions options;
   options.collector = address;
   options.model = "credit";
@@ -295,36 +268,7 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
     e.label.class_label = i < 90 ? "1" : "0";  // accuracy 0.9 < 0.95
     accumulator.Add(e);
   }
-  {
-    auto stub = v1::IngestService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    auto stream = stub->Report(&ctx);
-    v1::IngestRequest hello;
-    hello.mutable_hello()->mutable_agent()->set_agent_id("pod-a");
-    hello.mutable_hello()->mutable_model()->set_name("credit");
-    hello.mutable_hello()->mutable_model()->set_version("v2");
-    hello.mutable_hello()->mutable_model()->set_environment("default");
-    hello.mutable_hello()->set_protocol_version(1);
-    ASSERT_TRUE(stream->Write(hello));
-    v1::IngestResponse resp;
-    ASSERT_TRUE(stream->Read(&resp));
-    v1::IngestRequest report;
-    report.mutable_report()->set_agent_id("pod-a");
-    report.mutable_report()->set_sequence(1);
-    const absl::Time start = absl::Now() - absl::Minutes(1);
-    *report.mutable_report()->mutable_window_start() = ToProto(start);
-    *report.mutable_report()->mutable_window_end() =
-        ToProto(start + absl::Seconds(10));
-    *report.mutable_report()->mutable_summary() = accumulator.Build();
-    ASSERT_TRUE(stream->Write(report));
-    while (stream->Read(&resp) && !resp.has_ack()) {
-    }
-    stream->WritesDone();
-    while (stream->Read(&resp)) {
-    }
-    ASSERT_TRUE(stream->Finish().ok());
-  }
+  SendReport(address, "default", accumulator.Build());
   ASSERT_EQ(collector.EvaluateNow(), 1);
   CtlOptions options;
   options.collector = address;
