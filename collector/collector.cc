@@ -15,6 +15,7 @@
 #include "collector/nonconformity_service.h"
 #include "collector/notifier.h"
 #include "collector/query_service.h"
+#include "collector/report_service.h"
 #include "collector/rocks_storage.h"
 #include "common/log.h"
 #include "grpcpp/grpcpp.h"
@@ -96,6 +97,10 @@ absl::Status Collector::Start() {
       audit_.get(),
       [this](const std::string& actor) { return ReloadPlan(actor); });
   builder.RegisterService(nc_service_.get());
+  report_service_ = std::make_unique<ReportService>(
+      options_.collector_id, evaluator_.get(), nonconformities_.get(),
+      audit_.get(), clock_);
+  builder.RegisterService(report_service_.get());
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(options_.max_message_bytes));
   // Agents ping every 30 s; accept pings down to 10 s apart, even on idle
@@ -112,7 +117,8 @@ absl::Status Collector::Start() {
 
   http_ = std::make_unique<HttpServer>(1 << 20, 2);
   http_->ServeMetrics(metrics_->registry);
-  RegisterHttpApi(http_->routes(), query_.get(), nc_service_.get());
+  RegisterHttpApi(http_->routes(), query_.get(), nc_service_.get(),
+                  report_service_.get());
   http_->routes().Get("/healthz",
                       [](const httplib::Request&, httplib::Response& res) {
                         res.set_content("ok\n", "text/plain");
@@ -164,6 +170,7 @@ void Collector::Stop() {
   writer_.reset();  // drains what was accepted
   query_.reset();
   ingest_.reset();
+  report_service_.reset();
   nc_service_.reset();
   evaluator_.reset();
   notifier_.reset();

@@ -34,6 +34,7 @@ class Nonconformities;
 class Notifier;
 class IngestService;
 class QueryService;
+class ReportService;
 class RocksStorage;
 
 struct CollectorOptions {
@@ -96,6 +97,7 @@ class Collector {
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<NonconformityService> nc_service_;
+  std::unique_ptr<ReportService> report_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   int grpc_port_ = 0;

@@ -20,23 +20,6 @@ constexpr char kSep = '\x1f';
 constexpr char kSystemActor[] = "aims";
 constexpr absl::Duration kResendInterval = absl::Minutes(1);
 
-std::string StateName(v1::ObjectiveState s) {
-  switch (s) {
-    case v1::OBJECTIVE_STATE_INACTIVE:
-      return "inactive";
-    case v1::OBJECTIVE_STATE_PENDING:
-      return "pending";
-    case v1::OBJECTIVE_STATE_FIRING:
-      return "firing";
-    case v1::OBJECTIVE_STATE_RESOLVED:
-      return "resolved";
-    case v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE:
-      return "insufficient_evidence";
-    default:
-      return "unspecified";
-  }
-}
-
 std::string ModelName(const v1::ModelRef& m) {
   return absl::StrCat(m.name(), "/", m.version(), "/", m.environment());
 }
@@ -103,6 +86,36 @@ v1::MetricValue Coverage(const std::string& name, double value, uint64_t n) {
 
 }  // namespace
 
+std::string ObjectiveStateName(v1::ObjectiveState s) {
+  switch (s) {
+    case v1::OBJECTIVE_STATE_INACTIVE:
+      return "inactive";
+    case v1::OBJECTIVE_STATE_PENDING:
+      return "pending";
+    case v1::OBJECTIVE_STATE_FIRING:
+      return "firing";
+    case v1::OBJECTIVE_STATE_RESOLVED:
+      return "resolved";
+    case v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE:
+      return "insufficient_evidence";
+    case v1::OBJECTIVE_STATE_UNSPECIFIED:
+      return "unevaluated";
+    default:
+      return "unspecified";
+  }
+}
+
+v1::ObjectiveState ObjectiveStateFromName(absl::string_view name) {
+  for (v1::ObjectiveState s :
+       {v1::OBJECTIVE_STATE_UNSPECIFIED, v1::OBJECTIVE_STATE_INACTIVE,
+        v1::OBJECTIVE_STATE_PENDING, v1::OBJECTIVE_STATE_FIRING,
+        v1::OBJECTIVE_STATE_RESOLVED,
+        v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE}) {
+    if (ObjectiveStateName(s) == name) return s;
+  }
+  return v1::OBJECTIVE_STATE_UNSPECIFIED;
+}
+
 Evaluator::Evaluator(Storage* storage, AuditTrail* audit,
                      Nonconformities* nonconformities, Notifier* notifier,
                      const Clock* clock)
@@ -115,8 +128,8 @@ Evaluator::Evaluator(Storage* storage, AuditTrail* audit,
 Evaluator::~Evaluator() { Stop(); }
 
 absl::Status Evaluator::Load() {
-  absl::MutexLock lock(&mu_);
   absl::Status bad;
+  std::map<std::string, Series> loaded;
   absl::Status s = storage_->Scan(
       Table::kEvaluation, "",
       [&](absl::string_view key, absl::string_view value) {
@@ -126,10 +139,14 @@ absl::Status Evaluator::Load() {
           bad = absl::DataLossError("evaluation state cannot be parsed");
           return false;
         }
-        series_[std::string(key)] = std::move(series);
+        loaded[std::string(key)] = std::move(series);
         return true;
       });
-  return s.ok() ? bad : s;
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  absl::MutexLock lock(&mu_);
+  series_ = std::move(loaded);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
@@ -194,6 +211,11 @@ absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
 bool Evaluator::has_plan() const {
   absl::MutexLock lock(&mu_);
   return plan_ != nullptr;
+}
+
+std::shared_ptr<const Plan> Evaluator::plan() const {
+  absl::MutexLock lock(&mu_);
+  return plan_;
 }
 
 v1::PlanInfo Evaluator::plan_info() const {
@@ -363,7 +385,9 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
       if (scope == MetricScope::kGroup || scope == MetricScope::kAgent) {
         st.set_group(value.group());
       }
-      st.set_state(v1::OBJECTIVE_STATE_INACTIVE);
+      // Unspecified until its first evaluation, which is recorded, so the
+      // audit trail tells when each series began to be watched.
+      st.set_state(v1::OBJECTIVE_STATE_UNSPECIFIED);
       st.set_objective_hash(o.hash);
     }
   }
@@ -397,7 +421,8 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
     }
   } else {
     if (prev == v1::OBJECTIVE_STATE_PENDING ||
-        prev == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE) {
+        prev == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE ||
+        prev == v1::OBJECTIVE_STATE_UNSPECIFIED) {
       next = v1::OBJECTIVE_STATE_INACTIVE;
       st.clear_active_since();
     } else if (prev == v1::OBJECTIVE_STATE_FIRING &&
@@ -415,8 +440,8 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
                      kSystemActor,
                      {{"objective", o.id},
                       {"series", series_name},
-                      {"from", StateName(prev)},
-                      {"to", StateName(next)},
+                      {"from", ObjectiveStateName(prev)},
+                      {"to", ObjectiveStateName(next)},
                       {"value", absl::StrCat(value.value())},
                       {"sample_size", absl::StrCat(value.sample_size())},
                       {"threshold", absl::StrCat(ComparatorText(o.comparator),

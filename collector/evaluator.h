@@ -38,6 +38,13 @@
 
 namespace aims::collector {
 
+// Names used in audit records and by aimsctl: "inactive", "pending",
+// "firing", "resolved", "insufficient_evidence", and "unevaluated" for
+// UNSPECIFIED (a series before its first evaluation).
+std::string ObjectiveStateName(v1::ObjectiveState state);
+// The inverse; UNSPECIFIED for an unknown name.
+v1::ObjectiveState ObjectiveStateFromName(absl::string_view name);
+
 struct EvaluatorCounters {
   std::atomic<uint64_t> evaluations{0};
   std::atomic<uint64_t> errors{0};
@@ -58,6 +65,8 @@ class Evaluator {
   absl::StatusOr<int> SetPlan(Plan plan, const std::string& actor);
   bool has_plan() const;
   v1::PlanInfo plan_info() const;
+  // The plan in force; null before the first SetPlan.
+  std::shared_ptr<const Plan> plan() const;
 
   // Evaluates every objective whose interval has elapsed; returns how many
   // series were evaluated.

@@ -107,7 +107,34 @@ absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
 }  // namespace
 
 void RegisterHttpApi(httplib::Server& server, QueryService* queries,
-                     NonconformityService* nonconformities) {
+                     NonconformityService* nonconformities,
+                     ReportService* reports) {
+  server.Get("/v1/report", [reports](const httplib::Request& req,
+                                     httplib::Response& res) {
+    v1::ReportRequest request;
+    *request.mutable_selector() = Selector(req);
+    v1::ComplianceReport response;
+    absl::Status s = absl::OkStatus();
+    for (const char* name : {"from", "to"}) {
+      if (!req.has_param(name) || !s.ok()) continue;
+      absl::Time t;
+      s = ParseTimeParam(req, name, absl::Now(), &t);
+      *(std::string(name) == "from" ? request.mutable_from()
+                                    : request.mutable_to()) = ToProto(t);
+    }
+    if (s.ok() && req.has_param("bucket")) {
+      absl::Duration bucket;
+      if (absl::ParseDuration(req.get_param_value("bucket"), &bucket)) {
+        *request.mutable_bucket() = ToProtoDuration(bucket);
+      } else {
+        s = absl::InvalidArgumentError(
+            absl::StrCat("bucket: '", req.get_param_value("bucket"),
+                         "' is not a duration such as 1h"));
+      }
+    }
+    if (s.ok()) s = reports->Report(request, &response);
+    Reply(s, response, res);
+  });
   server.Get(
       "/v1/nonconformities",
       [nonconformities](const httplib::Request& req, httplib::Response& res) {

@@ -11,6 +11,9 @@
 //   GET /v1/profile?name=&version=
 //   GET /v1/nonconformities?name=&version=&environment=&objective=
 //   GET /v1/nonconformities/<id>
+//   GET /v1/report?name=&version=&environment=&from=&to=&bucket=
+//       the compliance report (aims.v1.ComplianceReport); from/to as above
+//       (default: the last 30 days), bucket a duration (default: automatic)
 //
 // Errors: 400 with {"error": "<field>: <reason>"}, 404 when a profile is
 // missing, 500/503 for storage failures.
@@ -22,12 +25,14 @@
 
 #include "collector/nonconformity_service.h"
 #include "collector/query_service.h"
+#include "collector/report_service.h"
 #include "httplib.h"
 
 namespace aims::collector {
 
 void RegisterHttpApi(httplib::Server& server, QueryService* queries,
-                     NonconformityService* nonconformities);
+                     NonconformityService* nonconformities,
+                     ReportService* reports);
 
 }  // namespace aims::collector
 

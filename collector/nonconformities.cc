@@ -70,6 +70,7 @@ absl::Status Nonconformities::Load() {
     return next.status();
   }
   absl::Status bad;
+  std::map<std::string, v1::Nonconformity> loaded;
   absl::Status s = storage_->Scan(
       Table::kNonconformities, "",
       [&](absl::string_view key, absl::string_view value) {
@@ -79,10 +80,13 @@ absl::Status Nonconformities::Load() {
               absl::StrCat("nonconformity ", key, " cannot be parsed"));
           return false;
         }
-        by_id_[nc.id()] = std::move(nc);
+        loaded[nc.id()] = std::move(nc);
         return true;
       });
-  return s.ok() ? bad : s;
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  by_id_ = std::move(loaded);
+  return absl::OkStatus();
 }
 
 absl::Status Nonconformities::CommitLocked(const v1::Nonconformity& nc,
@@ -132,9 +136,9 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
     t->set_to(nc.stage());
     t->set_actor(kSystemActor);
     *t->mutable_at() = ToProto(now);
-    t->set_comment(absl::StrCat("recurred (occurrence ", nc.occurrences(),
-                                "): ", evidence.value().metric(), " = ",
-                                evidence.value().value()));
+    t->set_comment(absl::StrCat(
+        kRecurredComment, " (occurrence ", nc.occurrences(),
+        "): ", evidence.value().metric(), " = ", evidence.value().value()));
     audit.push_back({"nc_recurrence",
                      kSystemActor,
                      {{"id", nc.id()},
@@ -205,8 +209,9 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnResolved(
   t->set_actor(kSystemActor);
   *t->mutable_at() = ToProto(now);
   t->set_comment(
-      "auto-resolved: the objective holds again (closure still needs a "
-      "person)");
+      absl::StrCat(kAutoResolvedComment,
+                   ": the objective holds again (closure still needs a "
+                   "person)"));
   audit.push_back({"nc_auto_resolved", kSystemActor, {{"id", id}}});
   if (absl::Status s = CommitLocked(nc, std::move(mutations), std::move(audit),
                                     extra, next_number_);

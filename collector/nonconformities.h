@@ -31,6 +31,10 @@
 
 namespace aims::collector {
 
+// History entries that keep the stage (from == to) start with one of these.
+inline constexpr char kRecurredComment[] = "recurred";
+inline constexpr char kAutoResolvedComment[] = "auto-resolved";
+
 // Changes to write with a nonconformity change (e.g. outbox entries).
 using ExtraMutations =
     std::function<std::vector<Mutation>(const v1::Nonconformity&)>;

@@ -43,13 +43,14 @@ Notifier::Notifier(Storage* storage, const Clock* clock,
 Notifier::~Notifier() { Stop(); }
 
 absl::Status Notifier::Load() {
-  absl::MutexLock lock(&mu_);
-  keys_.clear();
+  std::vector<std::string> keys;
   absl::Status s = storage_->Scan(
       Table::kOutbox, "", [&](absl::string_view key, absl::string_view) {
-        keys_.emplace_back(key);
+        keys.emplace_back(key);
         return true;
       });
+  absl::MutexLock lock(&mu_);
+  keys_ = std::move(keys);
   if (!keys_.empty()) {
     const std::string& last = keys_.back();
     uint64_t seq = 0;

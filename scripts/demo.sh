@@ -20,6 +20,7 @@ seconds="${AIMS_DEMO_SECONDS:-60}"
 run=var/demo
 rm -rf "$run"
 mkdir -p "$run"
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)  # the report covers the demo's run
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -121,6 +122,11 @@ fi
 echo
 echo "== aimsctl audit verify"
 ctl audit verify
+echo
+echo "== aimsctl report (9.1 results, 9.3 trend, open items) -> $run/report.md, $run/report.html"
+ctl report --from="$started" --bucket=1m --output="$run/report.md"
+ctl report --from="$started" --bucket=1m --format=html --output="$run/report.html"
+sed -n '/^## 9.1 Monitoring results/,/^## 9.3/p' "$run/report.md" | grep '^| ' | head -12
 if [ -n "$am" ]; then
   echo
   echo "== alerts in Alertmanager ($am/api/v2/alerts)"

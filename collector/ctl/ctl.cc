@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,7 +12,9 @@
 #include "absl/strings/str_join.h"
 #include "aims/v1/nonconformity.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
+#include "aims/v1/report.grpc.pb.h"
 #include "collector/ctl/csv.h"
+#include "collector/ctl/report_render.h"
 #include "collector/ctl/table.h"
 #include "collector/nonconformities.h"
 #include "collector/plan.h"
@@ -743,6 +746,87 @@ int AuditList(const CtlOptions& options, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// RFC 3339 date-time, a date (midnight UTC) or Unix seconds.
+absl::StatusOr<absl::Time> ParseTimeArg(const std::string& flag,
+                                        const std::string& text) {
+  absl::Time t;
+  double seconds = 0;
+  std::string err;
+  if (absl::SimpleAtod(text, &seconds))
+    return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
+  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err))
+    return t;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, ": '", text,
+                   "' is not RFC 3339 (2026-11-01T00:00:00Z), a date "
+                   "(2026-11-01) or Unix seconds"));
+}
+
+int Report(const CtlOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.format != "markdown" && options.format != "html" &&
+      options.format != "csv") {
+    err << "aimsctl report: --format: '" << options.format
+        << "' is not markdown, html or csv\n";
+    return 2;
+  }
+  v1::ReportRequest request;
+  *request.mutable_selector() = Selector(options);
+  for (const char* flag : {"from", "to"}) {
+    const bool is_from = std::string_view(flag) == "from";
+    const std::string& text = is_from ? options.from : options.to;
+    if (text.empty()) continue;
+    absl::StatusOr<absl::Time> t = ParseTimeArg(flag, text);
+    if (!t.ok()) {
+      err << "aimsctl report: " << t.status().message() << "\n";
+      return 2;
+    }
+    *(is_from ? request.mutable_from() : request.mutable_to()) = ToProto(*t);
+  }
+  if (options.bucket != absl::ZeroDuration())
+    *request.mutable_bucket() = ToProtoDuration(options.bucket);
+  auto stub = v1::ReportService::NewStub(grpc::CreateChannel(
+      options.collector, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, options);
+  v1::ComplianceReport report;
+  grpc::Status s = stub->GetReport(&ctx, request, &report);
+  if (!s.ok()) return RpcFailed(s, options, err);
+  std::string text;
+  if (options.json) {
+    text = Json(report) + "\n";
+  } else {
+    const ReportDocument doc = BuildReportDocument(report);
+    if (options.format == "markdown") {
+      text = RenderMarkdown(doc);
+    } else if (options.format == "html") {
+      text = RenderHtml(doc);
+    } else {
+      absl::StatusOr<std::string> csv = RenderCsv(doc, options.table);
+      if (!csv.ok()) {
+        err << "aimsctl report: " << csv.status().message() << "\n";
+        return 2;
+      }
+      text = *csv;
+    }
+  }
+  if (options.output.empty()) {
+    out << text;
+    return 0;
+  }
+  std::ofstream file(options.output, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) {
+    err << "aimsctl report: --output: cannot write " << options.output << "\n";
+    return 1;
+  }
+  out << "wrote " << options.output << " (" << text.size() << " bytes, "
+      << report.objectives_size() << " objectives, "
+      << report.nonconformities_size() << " nonconformities)\n";
+  return 0;
+}
+
 std::string CommandHelp() {
   return "Commands:\n"
          "  models    models known to the collector, with agent, report and "
@@ -770,6 +854,11 @@ std::string CommandHelp() {
          "  audit verify    check the audit trail's hash chain (exit 3 if "
          "broken)\n"
          "  audit list      audit records ([--from_index] [--limit])\n"
+         "  report          compliance evidence for a period: 9.1 results per "
+         "objective, 9.3 nonconformity and corrective-action trend, open "
+         "items ([--from] [--to] [--bucket] [--format=markdown|html|csv] "
+         "[--table=results|objectives|trend|open|nonconformities|plan|"
+         "summary] [--output=FILE] [--model ...])\n"
          "  profile build   reference profile from training data: --input=CSV "
          "--model --version [--task] [--label_column] [--score_column] "
          "[--prediction_column] [--sensitive=a,b] [--ignore=c] [--bins] "
@@ -828,6 +917,7 @@ int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
     err << "aimsctl audit: expected 'verify' or 'list'\n";
     return 2;
   }
+  if (command == "report" && args.size() == 1) return Report(options, out, err);
   if (command == "objectives" && args.size() == 1)
     return Objectives(options, out, err);
   if (args.size() > 1) {

@@ -48,6 +48,13 @@ struct CtlOptions {
   std::string actor;
   uint64_t from_index = 0;
   uint32_t limit = 100;
+  // `report`: period as RFC 3339 (or a date, 2026-11-01) or Unix seconds;
+  // empty: the collector's default (the last 30 days up to now).
+  std::string from;
+  std::string to;
+  absl::Duration bucket = absl::ZeroDuration();  // 0: automatic
+  std::string format = "markdown";               // markdown | html | csv
+  std::string table = "results";                 // csv: which table
 };
 
 // The text of `aimsctl --help`'s command list.

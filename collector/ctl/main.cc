@@ -27,7 +27,22 @@ ABSL_FLAG(absl::Duration, since, absl::Hours(1),
 ABSL_FLAG(std::string, input, "",
           "'profile build': training data CSV with a header row.");
 ABSL_FLAG(std::string, output, "",
-          "'profile build': write the profile (JSON) here.");
+          "'profile build': write the profile (JSON) here; 'report': write "
+          "the report here instead of standard output.");
+ABSL_FLAG(std::string, from, "",
+          "'report': start of the period, RFC 3339 (2026-11-01T00:00:00Z), a "
+          "date (2026-11-01, midnight UTC) or Unix seconds (default: 30 days "
+          "before --to).");
+ABSL_FLAG(std::string, to, "",
+          "'report': end of the period, as --from (default: now).");
+ABSL_FLAG(absl::Duration, bucket, absl::ZeroDuration(),
+          "'report': width of a trend bucket, e.g. 24h (default: 1h up to a "
+          "2-day period, 24h up to 62 days, 168h beyond).");
+ABSL_FLAG(std::string, format, "markdown",
+          "'report': markdown, html or csv (one table, see --table).");
+ABSL_FLAG(std::string, table, "results",
+          "'report --format=csv': results, objectives, trend, open, "
+          "nonconformities, plan or summary.");
 ABSL_FLAG(bool, put, false, "'profile build': also store it at the collector.");
 ABSL_FLAG(std::string, task, "binary",
           "'profile build': binary, multiclass or regression.");
@@ -108,5 +123,10 @@ int main(int argc, char** argv) {
     options.actor = std::getenv("USER");
   options.from_index = absl::GetFlag(FLAGS_from_index);
   options.limit = absl::GetFlag(FLAGS_limit);
+  options.from = absl::GetFlag(FLAGS_from);
+  options.to = absl::GetFlag(FLAGS_to);
+  options.bucket = absl::GetFlag(FLAGS_bucket);
+  options.format = absl::GetFlag(FLAGS_format);
+  options.table = absl::GetFlag(FLAGS_table);
   return aims::ctl::RunCommand(args, options, std::cout, std::cerr);
 }

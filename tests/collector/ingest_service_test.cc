@@ -288,8 +288,9 @@ TEST_F(IngestTest, ManyConcurrentAgentsAreEachCountedOnce) {
       ASSERT_TRUE(stream->Read(&resp));
       for (uint64_t seq = 1; seq <= kReports; ++seq) {
         ASSERT_TRUE(stream->Write(Report(id, seq, seq)));
-        if (seq % 5 == 0)
+        if (seq % 5 == 0) {
           ASSERT_TRUE(stream->Write(Report(id, seq - 1, seq - 1)));
+        }
       }
       ASSERT_TRUE(ReadUntilAck(stream.get(), kReports));
       ASSERT_TRUE(Close(stream.get()).ok());

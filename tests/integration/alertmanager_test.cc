@@ -1,14 +1,18 @@
 // The real Alertmanager (Debian prometheus-alertmanager) receives aims'
 // nonconformity alerts: a biased model raises one, the alert appears with
 // its labels, and disappears after recovery; a collector restarted in the
-// middle keeps both the pending `for` state and the undelivered outbox.
+// middle keeps both the pending `for` state and the undelivered outbox. A
+// drifting model raises one in each of two Alertmanagers run as an HA pair
+// (aims sends to every URL, as Prometheus does).
 // The collector runs in-process with a FakeClock a little behind the real
 // time (Alertmanager judges startsAt/endsAt by its own clock).
 #include <csignal>
 #include <memory>
 
 #include "aims/v1/ingest.grpc.pb.h"
+#include "aims/v1/query.grpc.pb.h"
 #include "collector/collector.h"
+#include "common/profile_builder.h"
 #include "common/time_util.h"
 #include "common/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
@@ -85,9 +89,11 @@ class Alertmanager {
         return labels[key].get(v) == simdjson::SUCCESS ? std::string(v)
                                                        : std::string("-");
       };
-      out.push_back(absl::StrCat(text("alertname"), "|", text("objective"), "|",
-                                 text("model"), "|", text("attribute"), "|",
-                                 text("severity"), "|", text("iso_clause")));
+      out.push_back(absl::StrCat(
+          text("alertname"), "|", text("objective"), "|", text("model"), "|",
+          text("attribute"),
+          text("feature") == "-" ? "" : "|feature=" + text("feature"), "|",
+          text("severity"), "|", text("iso_clause")));
     }
     return out;
   }
@@ -98,20 +104,10 @@ class Alertmanager {
   std::unique_ptr<testing::Subprocess> process_;
 };
 
-// Sends one 10 s window ending at `end` with group f selected at `f_rate`
-// and m at 0.6, over real gRPC.
-void SendWindow(int grpc_port, uint64_t sequence, absl::Time end,
-                double f_rate) {
-  WindowAccumulator acc(std::make_shared<SummaryConfig>());
-  for (int i = 0; i < 400; ++i) {
-    Event e;
-    const bool f = i % 2 == 0;
-    const int k = (i / 2) % 100;
-    e.prediction.kind = Outcome::Kind::kClass;
-    e.prediction.class_label = k < (f ? f_rate : 0.6) * 100 ? "1" : "0";
-    e.attributes = {{"gender", f ? "f" : "m"}};
-    acc.Add(e);
-  }
+// Sends one 10 s window ending at `end` with `summary`, over real gRPC, and
+// waits for its acknowledgement.
+void SendSummary(int grpc_port, uint64_t sequence, absl::Time end,
+                 const v1::WindowSummary& summary) {
   auto stub = v1::IngestService::NewStub(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
                           grpc::InsecureChannelCredentials()));
@@ -132,7 +128,7 @@ void SendWindow(int grpc_port, uint64_t sequence, absl::Time end,
   *report.mutable_report()->mutable_window_start() =
       ToProto(end - absl::Seconds(10));
   *report.mutable_report()->mutable_window_end() = ToProto(end);
-  *report.mutable_report()->mutable_summary() = acc.Build();
+  *report.mutable_report()->mutable_summary() = summary;
   ASSERT_TRUE(stream->Write(report));
   while (stream->Read(&resp) &&
          !(resp.has_ack() && resp.ack().durable_sequence() >= sequence)) {
@@ -141,6 +137,38 @@ void SendWindow(int grpc_port, uint64_t sequence, absl::Time end,
   while (stream->Read(&resp)) {
   }
   ASSERT_TRUE(stream->Finish().ok());
+}
+
+// One 10 s window with group f selected at `f_rate` and m at 0.6.
+void SendWindow(int grpc_port, uint64_t sequence, absl::Time end,
+                double f_rate) {
+  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  for (int i = 0; i < 400; ++i) {
+    Event e;
+    const bool f = i % 2 == 0;
+    const int k = (i / 2) % 100;
+    e.prediction.kind = Outcome::Kind::kClass;
+    e.prediction.class_label = k < (f ? f_rate : 0.6) * 100 ? "1" : "0";
+    e.attributes = {{"gender", f ? "f" : "m"}};
+    acc.Add(e);
+  }
+  SendSummary(grpc_port, sequence, end, acc.Build());
+}
+
+// 1000 events whose income is spread evenly over [shift, shift + 100).
+std::vector<Event> IncomeEvents(double shift) {
+  std::vector<Event> events;
+  for (int i = 0; i < 1000; ++i) {
+    Event e;
+    FeatureValue income;
+    income.kind = FeatureValue::Kind::kNumber;
+    income.number = shift + i % 100 + 0.5;
+    e.features = {{"income", income}};
+    e.prediction.kind = Outcome::Kind::kClass;
+    e.prediction.class_label = i % 2 ? "1" : "0";
+    events.push_back(e);
+  }
+  return events;
 }
 
 collector::CollectorOptions Options(const testing::TempDir& dir,
@@ -221,6 +249,97 @@ TEST(AlertmanagerTest, NonconformityAlertAppearsSurvivesRestartAndResolves) {
   EXPECT_TRUE(testing::WaitFor([&] { return am.ActiveAlerts().empty(); },
                                absl::Seconds(20)))
       << "still active: " << am.ActiveAlerts().size();
+}
+
+TEST(AlertmanagerTest, DriftingModelAlertsEveryAlertmanagerOfAnHaPair) {
+  if (access(kAlertmanager, X_OK) != 0)
+    GTEST_FAIL() << kAlertmanager << " missing";
+  testing::TempDir dir, dir_a, dir_b;
+  {
+    std::ofstream plan(dir.File("plan.yaml"));
+    plan << R"(
+coverage: {enabled: false}
+objectives:
+  - id: income-drift
+    title: Applicants' income looks like the training data
+    model: {name: credit}
+    metric: psi
+    feature: income
+    comparator: "<="
+    threshold: 0.2
+    window: 30s
+    evaluation_interval: 10s
+    severity: warning
+    iso: ["9.1", "A.7.4"]
+)";
+  }
+  Alertmanager am_a(dir_a, testing::FreePort());
+  Alertmanager am_b(dir_b, testing::FreePort());
+  ASSERT_TRUE(am_a.ready() && am_b.ready());
+  FakeClock clock(absl::Now() - absl::Minutes(2));
+  collector::CollectorOptions options = Options(dir, am_a.url());
+  options.alertmanager_urls.push_back(am_b.url());
+  collector::Collector collector(options, &clock);
+  ASSERT_TRUE(collector.Start().ok());
+
+  // The reference profile of credit/v1 from training data, stored at the
+  // collector; windows are binned on it as an agent would.
+  ProfileBuilder builder({});
+  for (const Event& e : IncomeEvents(0)) builder.Add(e);
+  v1::ModelRef model;
+  model.set_name("credit");
+  model.set_version("v1");
+  model.set_environment("prod");
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "training");
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  {
+    auto stub = v1::QueryService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", collector.grpc_port()),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    v1::PutProfileRequest request;
+    *request.mutable_profile() = *profile;
+    v1::PutProfileResponse response;
+    ASSERT_TRUE(stub->PutProfile(&ctx, request, &response).ok());
+  }
+  auto config = std::make_shared<SummaryConfig>();
+  config->profile = std::make_shared<const v1::ReferenceProfile>(*profile);
+  auto window = [&](double shift) {
+    WindowAccumulator acc(config);
+    for (const Event& e : IncomeEvents(shift)) acc.Add(e);
+    return acc.Build();
+  };
+
+  // Incomes rise by 40: PSI far above 0.2, and with `for` 0 it fires at once.
+  SendSummary(collector.grpc_port(), 1, clock.Now(), window(40));
+  EXPECT_EQ(collector.EvaluateNow(), 1);
+  EXPECT_EQ(collector.DeliverNow(), 2);  // one alert per Alertmanager
+  const std::vector<std::string> expected = {
+      "AimsObjectiveFailed|income-drift|credit|-|feature=income|warning|"
+      "9.1,A.7.4"};
+  for (Alertmanager* am : {&am_a, &am_b}) {
+    std::vector<std::string> alerts;
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          alerts = am->ActiveAlerts();
+          return !alerts.empty();
+        },
+        absl::Seconds(20)));
+    EXPECT_EQ(alerts, expected) << am->url();
+  }
+
+  // Back to the training distribution once the drifted window has left the
+  // 30 s evaluation window: resolved in both.
+  clock.Advance(absl::Seconds(40));
+  SendSummary(collector.grpc_port(), 2, clock.Now(), window(0));
+  EXPECT_EQ(collector.EvaluateNow(), 1);
+  EXPECT_EQ(collector.DeliverNow(), 2);
+  for (Alertmanager* am : {&am_a, &am_b}) {
+    EXPECT_TRUE(testing::WaitFor([&] { return am->ActiveAlerts().empty(); },
+                                 absl::Seconds(20)))
+        << am->url();
+  }
 }
 
 // Breach-to-alert latency with the real clock and the background loops: from

@@ -1,5 +1,6 @@
 #include "collector/ctl/ctl.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -9,6 +10,7 @@
 #include "common/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::ctl {
@@ -241,8 +243,10 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
       << out.str();
 }
 
-TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
-  testing::TempDir dir;
+// A collector whose plan wants accuracy >= 0.95 for credit/v2/default, fed
+// one window of accuracy 0.9 and evaluated once: NC-000001 is open.
+std::unique_ptr<collector::Collector> StartWithFailingAccuracy(
+    const testing::TempDir& dir) {
   {
     std::ofstream plan(dir.File("plan.yaml"));
     plan << "coverage: {enabled: false}\nobjectives:\n"
@@ -256,9 +260,8 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
   co.sync_writes = false;
   co.plan_file = dir.File("plan.yaml");
   co.evaluate_in_background = false;
-  collector::Collector collector(co);
-  ASSERT_TRUE(collector.Start().ok());
-  const std::string address = absl::StrCat("127.0.0.1:", collector.grpc_port());
+  auto collector = std::make_unique<collector::Collector>(co);
+  EXPECT_TRUE(collector->Start().ok());
   WindowAccumulator accumulator(std::make_shared<SummaryConfig>());
   for (int i = 0; i < 100; ++i) {
     Event e;
@@ -268,8 +271,18 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
     e.label.class_label = i < 90 ? "1" : "0";  // accuracy 0.9 < 0.95
     accumulator.Add(e);
   }
-  SendReport(address, "default", accumulator.Build());
-  ASSERT_EQ(collector.EvaluateNow(), 1);
+  SendReport(absl::StrCat("127.0.0.1:", collector->grpc_port()), "default",
+             accumulator.Build());
+  EXPECT_EQ(collector->EvaluateNow(), 1);
+  return collector;
+}
+
+TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string address =
+      absl::StrCat("127.0.0.1:", collector->grpc_port());
   CtlOptions options;
   options.collector = address;
   std::ostringstream out, err;
@@ -326,6 +339,100 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
   ASSERT_EQ(RunCommand({"plan", "reload"}, options, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("1 objectives, 1 unchanged"), std::string::npos)
       << out.str();
+}
+
+TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  CtlOptions options;
+  options.collector = absl::StrCat("127.0.0.1:", collector->grpc_port());
+  options.actor = "ana";
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({"nc", "ack", "NC-000001"}, options, out, err), 0)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"report"}, options, out, err), 0) << err.str();
+  const std::string md = out.str();
+  EXPECT_NE(md.find("- **Audit trail:** intact (hash chain verified over "),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| acc | credit/v2/default | "), std::string::npos) << md;
+  EXPECT_NE(md.find("| 1 | firing | 0.9 | NC-000001 |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| NC-000001 | warning | acc | credit/v2/default | "),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| acknowledged | - | analyse the cause (nc analyse) |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| Nonconformities acknowledged | 1 |"), std::string::npos)
+      << md;
+
+  options.format = "csv";
+  options.table = "open";
+  out.str("");
+  ASSERT_EQ(RunCommand({"report"}, options, out, err), 0) << err.str();
+  const std::string csv = out.str();
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2) << csv;
+  EXPECT_EQ(csv.find("NC-000001,warning,acc,credit/v2/default,"),
+            csv.find('\n') + 1)
+      << csv;
+
+  options.format = "html";
+  options.output = dir.File("report.html");
+  out.str("");
+  ASSERT_EQ(RunCommand({"report"}, options, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("wrote " + options.output), std::string::npos);
+  EXPECT_NE(testing::ReadFile(options.output).find("<td>NC-000001</td>"),
+            std::string::npos);
+
+  // A period before anything happened has no nonconformities.
+  options.output.clear();
+  options.format = "markdown";
+  options.from = "2020-01-01";
+  options.to = "2020-01-02T00:00:00Z";
+  out.str("");
+  ASSERT_EQ(RunCommand({"report"}, options, out, err), 0) << err.str();
+  EXPECT_EQ(out.str().find("NC-000001"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("| Objective series | 1 |"), std::string::npos);
+  EXPECT_NE(out.str().find("| acc | credit/v2/default | 0.0 | 0.0 | 0.0 | "
+                           "0.0 | 100.0 | 0 | unevaluated | - | - |"),
+            std::string::npos)
+      << out.str();
+
+  // The same report as JSON over HTTP, for scripts.
+  httplib::Client http("127.0.0.1", collector->http_port());
+  auto res = http.Get("/v1/report?name=credit");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("\"open_items\":[{\"id\":\"NC-000001\""),
+            std::string::npos)
+      << res->body;
+  res = http.Get("/v1/report?bucket=5s");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_NE(res->body.find("bucket: 5s is shorter than the minimum of 1m"),
+            std::string::npos)
+      << res->body;
+
+  // Usage errors name the flag; the collector's refusal names the field.
+  options.format = "pdf";
+  EXPECT_EQ(RunCommand({"report"}, options, out, err), 2);
+  EXPECT_NE(err.str().find("--format: 'pdf' is not markdown, html or csv"),
+            std::string::npos);
+  options.format = "markdown";
+  options.from = "last tuesday";
+  EXPECT_EQ(RunCommand({"report"}, options, out, err), 2);
+  EXPECT_NE(err.str().find("--from: 'last tuesday' is not RFC 3339"),
+            std::string::npos);
+  options.from = "2020-01-03";
+  err.str("");
+  EXPECT_EQ(RunCommand({"report"}, options, out, err), 1);
+  EXPECT_NE(err.str().find("from: 2020-01-03T00:00:00.000Z is not before to: "
+                           "2020-01-02T00:00:00.000Z"),
+            std::string::npos)
+      << err.str();
 }
 
 }  // namespace

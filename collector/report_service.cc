@@ -1,0 +1,48 @@
+#include "collector/report_service.h"
+
+#include <limits>
+#include <utility>
+
+#include "collector/report.h"
+
+namespace aims::collector {
+
+ReportService::ReportService(std::string collector_id, Evaluator* evaluator,
+                             Nonconformities* nonconformities,
+                             AuditTrail* audit, const Clock* clock)
+    : collector_id_(std::move(collector_id)),
+      evaluator_(evaluator),
+      nonconformities_(nonconformities),
+      audit_(audit),
+      clock_(clock) {}
+
+absl::Status ReportService::Report(const v1::ReportRequest& request,
+                                   v1::ComplianceReport* response) const {
+  ReportSources sources;
+  sources.collector_id = collector_id_;
+  // Verify first: records appended after it are still reported, and the
+  // verification covers what an auditor can re-check.
+  sources.verify = audit_->Verify();
+  sources.plan = evaluator_->plan();
+  sources.states = evaluator_->States({});
+  sources.nonconformities = nonconformities_->List({});
+  sources.audit = audit_->List(0, std::numeric_limits<uint32_t>::max());
+  absl::StatusOr<v1::ComplianceReport> report =
+      BuildReport(request, sources, clock_->Now());
+  if (!report.ok()) return report.status();
+  *response = std::move(*report);
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* ReportService::GetReport(
+    grpc::CallbackServerContext* context, const v1::ReportRequest* request,
+    v1::ComplianceReport* response) {
+  const absl::Status s = Report(*request, response);
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(s.ok() ? grpc::Status::OK
+                         : grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                                        std::string(s.message())));
+  return reactor;
+}
+
+}  // namespace aims::collector
