@@ -7,31 +7,20 @@
 #include "absl/strings/str_cat.h"
 
 namespace aims {
-namespace {
-
-// Magnitudes below this count as zero; far below any latency or feature
-// value aims sees, and keeps bucket indices in int32 range.
-constexpr double kMinIndexable = 1e-9;
-
-}  // namespace
-
 QuantileSketch::QuantileSketch(double relative_accuracy, int max_buckets)
     : relative_accuracy_(relative_accuracy),
       gamma_((1 + relative_accuracy) / (1 - relative_accuracy)),
       log_gamma_(std::log(gamma_)),
       max_buckets_(std::max(16, max_buckets)) {}
 
-int32_t QuantileSketch::Index(double magnitude) const {
-  return static_cast<int32_t>(std::ceil(std::log(magnitude) / log_gamma_));
-}
 
 double QuantileSketch::Value(int32_t index) const {
   // Midpoint (in relative terms) of bucket (gamma^(i-1), gamma^i].
   return 2.0 * std::pow(gamma_, index) / (gamma_ + 1.0);
 }
 
-void QuantileSketch::Store::Add(int32_t index, uint64_t weight,
-                                int max_buckets) {
+void QuantileSketch::Store::AddOutside(int32_t index, uint64_t weight,
+                                       int max_buckets) {
   if (counts.empty()) {
     offset = index;
     counts.assign(1, 0);
@@ -66,25 +55,6 @@ uint64_t QuantileSketch::Store::Total() const {
   return total;
 }
 
-void QuantileSketch::Add(double v, uint64_t weight) {
-  if (!std::isfinite(v) || weight == 0) return;
-  if (count_ == 0) {
-    min_ = max_ = v;
-  } else {
-    min_ = std::min(min_, v);
-    max_ = std::max(max_, v);
-  }
-  count_ += weight;
-  sum_ += v * static_cast<double>(weight);
-  const double magnitude = std::fabs(v);
-  if (magnitude < kMinIndexable) {
-    zero_count_ += weight;
-  } else if (v > 0) {
-    positive_.Add(Index(magnitude), weight, max_buckets_);
-  } else {
-    negative_.Add(Index(magnitude), weight, max_buckets_);
-  }
-}
 
 absl::Status QuantileSketch::Merge(const QuantileSketch& other) {
   if (other.count_ == 0) return absl::OkStatus();

@@ -10,6 +10,8 @@
 #ifndef AIMS_COMMON_QUANTILE_SKETCH_H_
 #define AIMS_COMMON_QUANTILE_SKETCH_H_
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -23,12 +25,34 @@ class QuantileSketch {
  public:
   static constexpr double kDefaultRelativeAccuracy = 0.01;
   static constexpr int kDefaultMaxBuckets = 2048;
+  // Magnitudes below this count as zero; far below any latency or feature
+  // value aims sees, and keeps bucket indices in int32 range.
+  static constexpr double kMinIndexable = 1e-9;
 
   explicit QuantileSketch(double relative_accuracy = kDefaultRelativeAccuracy,
                           int max_buckets = kDefaultMaxBuckets);
 
   // Counts `v`; non-finite values are ignored (callers count them apart).
-  void Add(double v, uint64_t weight = 1);
+  // Inline: it runs for every numeric value of every event.
+  void Add(double v, uint64_t weight = 1) {
+    if (!std::isfinite(v) || weight == 0) return;
+    if (count_ == 0) {
+      min_ = max_ = v;
+    } else {
+      min_ = std::min(min_, v);
+      max_ = std::max(max_, v);
+    }
+    count_ += weight;
+    sum_ += v * static_cast<double>(weight);
+    const double magnitude = std::fabs(v);
+    if (magnitude < kMinIndexable) {
+      zero_count_ += weight;
+    } else if (v > 0) {
+      positive_.Add(Index(magnitude), weight, max_buckets_);
+    } else {
+      negative_.Add(Index(magnitude), weight, max_buckets_);
+    }
+  }
   // Adds every value of `other`. Fails when the accuracies differ.
   absl::Status Merge(const QuantileSketch& other);
 
@@ -53,11 +77,24 @@ class QuantileSketch {
   struct Store {
     int32_t offset = 0;
     std::vector<uint64_t> counts;
-    void Add(int32_t index, uint64_t weight, int max_buckets);
+    // Inline for the common case, an index inside the range already held:
+    // this runs for every numeric feature value of every event.
+    void Add(int32_t index, uint64_t weight, int max_buckets) {
+      const uint64_t i = static_cast<uint64_t>(
+          static_cast<int64_t>(index) - static_cast<int64_t>(offset));
+      if (i < counts.size()) {
+        counts[i] += weight;
+        return;
+      }
+      AddOutside(index, weight, max_buckets);
+    }
+    void AddOutside(int32_t index, uint64_t weight, int max_buckets);
     uint64_t Total() const;
   };
 
-  int32_t Index(double magnitude) const;
+  int32_t Index(double magnitude) const {
+    return static_cast<int32_t>(std::ceil(std::log(magnitude) / log_gamma_));
+  }
   double Value(int32_t index) const;
 
   double relative_accuracy_;
