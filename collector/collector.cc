@@ -239,6 +239,8 @@ void Collector::RefreshEvaluationMetrics() {
           n.rejected.load());
   CatchUp(metrics_->notifications.Add({{"result", "dropped"}}),
           n.dropped.load());
+  CatchUp(metrics_->notifications.Add({{"result", "superseded"}}),
+          n.superseded.load());
   CatchUp(metrics_->evaluations, evaluator_->counters().evaluations.load());
   CatchUp(metrics_->evaluation_errors, evaluator_->counters().errors.load());
   metrics_->audit_records.Set(static_cast<double>(audit_->size()));

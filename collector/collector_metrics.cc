@@ -100,7 +100,9 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Help(
                   "Notification deliveries by result: delivered, "
                   "failed_attempt "
-                  "(retried), rejected (4xx, dropped), dropped (outbox full).")
+                  "(retried), rejected (4xx, dropped), dropped (outbox full), "
+                  "superseded (an undelivered alert replaced by a newer "
+                  "message about it).")
               .Register(*reg)),
       evaluations(prometheus::BuildCounter()
                       .Name("aims_collector_evaluations_total")

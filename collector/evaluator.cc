@@ -17,7 +17,6 @@ struct WindowCacheEntry {
 namespace {
 
 constexpr char kSep = '\x1f';
-constexpr char kSystemActor[] = "aims";
 constexpr absl::Duration kResendInterval = absl::Minutes(1);
 
 std::string ModelName(const v1::ModelRef& m) {
@@ -252,7 +251,47 @@ int Evaluator::EvaluateDue() {
     }
     EvaluateObjective(o, now, &cache);
   }
+  RenewLeases(*plan, now);
   return static_cast<int>(counters_.evaluations.load() - before);
+}
+
+void Evaluator::RenewLeases(const Plan& plan, absl::Time now) {
+  if (!notifier_->enabled()) return;
+  std::vector<std::pair<std::string, v1::ObjectiveStatus>> due;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, series] : series_) {
+      if (series.status.state() == v1::OBJECTIVE_STATE_FIRING &&
+          now - series.last_sent >= kResendInterval) {
+        due.emplace_back(key, series.status);
+      }
+    }
+  }
+  bool sent = false;
+  for (const auto& [key, status] : due) {
+    const Objective* objective = nullptr;
+    for (const Objective& o : plan.objectives) {
+      if (o.id == status.objective_id()) objective = &o;
+    }
+    absl::StatusOr<v1::Nonconformity> nc =
+        nonconformities_->Get(status.nonconformity_id());
+    if (objective == nullptr || !nc.ok()) continue;
+    absl::Status s = storage_->Apply(
+        notifier_->AlertMutations(*nc, *objective, status, false, now));
+    if (!s.ok()) {
+      counters_.errors.fetch_add(1);
+      LogWarn("alert lease not renewed; will retry",
+              {{"objective", objective->id},
+               {"series", status.series()},
+               {"error", s.message()}});
+      continue;
+    }
+    sent = true;
+    absl::MutexLock lock(&mu_);
+    auto it = series_.find(key);
+    if (it != series_.end()) it->second.last_sent = now;
+  }
+  if (sent) notifier_->Wake();
 }
 
 void Evaluator::EvaluateObjective(
@@ -506,17 +545,6 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
   } else if (changed) {
     result = audit_->Commit({{Table::kEvaluation, key, st.SerializeAsString()}},
                             audit);
-  } else if (next == v1::OBJECTIVE_STATE_FIRING &&
-             now - series.last_sent >= kResendInterval &&
-             notifier_->enabled()) {
-    // Renew the alert's lease.
-    absl::StatusOr<v1::Nonconformity> nc =
-        nonconformities_->Get(st.nonconformity_id());
-    if (nc.ok()) {
-      result =
-          storage_->Apply(notifier_->AlertMutations(*nc, o, st, false, now));
-      if (result.ok()) series.last_sent = now;
-    }
   }
   if (!result.ok()) {
     counters_.errors.fetch_add(1);
@@ -526,10 +554,7 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
              {"error", result.message()}});
     return;  // in-memory state unchanged, so the next evaluation retries
   }
-  if (fired || resolved ||
-      (next == v1::OBJECTIVE_STATE_FIRING && series.last_sent == now)) {
-    notifier_->Wake();
-  }
+  if (fired || resolved) notifier_->Wake();
   absl::MutexLock lock(&mu_);
   series_[key] = std::move(series);
 }

@@ -95,6 +95,10 @@ class Evaluator {
   void EvaluateObjective(const Objective& o, absl::Time now,
                          std::map<std::string, struct WindowCacheEntry>* cache)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Re-sends the Alertmanager alert of every firing series whose lease was
+  // last sent a minute or more ago, whatever the objective's interval.
+  void RenewLeases(const Plan& plan, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   void Step(const Objective& o, const v1::ModelRef& model,
             const v1::MetricValue& value,
             const std::vector<std::string>& report_ids, absl::Time window_start,

@@ -10,7 +10,6 @@ namespace aims::collector {
 namespace {
 
 constexpr char kNextNumberKey[] = "next_nonconformity";
-constexpr char kSystemActor[] = "aims";
 
 // The verb aimsctl uses for the step into `stage`.
 const char* Verb(v1::NonconformityStage stage) {
@@ -131,14 +130,21 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
     nc.set_auto_resolved(false);
     nc.clear_resolved_at();
     *nc.mutable_evidence() = evidence;
+    // After a corrective action, a recurrence shows it did not work: the
+    // record goes back to acknowledged, so causes are analysed again.
+    const bool reopened = nc.stage() >= v1::NONCONFORMITY_STAGE_ACTION_RECORDED;
     v1::Transition* t = nc.add_history();
     t->set_from(nc.stage());
-    t->set_to(nc.stage());
+    t->set_to(reopened ? v1::NONCONFORMITY_STAGE_ACKNOWLEDGED : nc.stage());
     t->set_actor(kSystemActor);
     *t->mutable_at() = ToProto(now);
     t->set_comment(absl::StrCat(
         kRecurredComment, " (occurrence ", nc.occurrences(),
-        "): ", evidence.value().metric(), " = ", evidence.value().value()));
+        "): ", evidence.value().metric(), " = ", evidence.value().value(),
+        reopened ? "; the corrective action did not hold: reopened to "
+                   "analyse the cause again"
+                 : ""));
+    nc.set_stage(t->to());
     audit.push_back({"nc_recurrence",
                      kSystemActor,
                      {{"id", nc.id()},
@@ -262,6 +268,13 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::Transition(
   }
   if (request.comment().size() > 64 * 1024) {
     return absl::InvalidArgumentError("comment: longer than 65536 bytes");
+  }
+  if (next == v1::NONCONFORMITY_STAGE_CLOSED && series != nullptr &&
+      (series->state() == v1::OBJECTIVE_STATE_FIRING ||
+       series->state() == v1::OBJECTIVE_STATE_PENDING)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the objective is breached now (", series->series(),
+                     "); it cannot be closed while it fails"));
   }
   if (next == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED) {
     absl::Time action_at = absl::InfinitePast();

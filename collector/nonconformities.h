@@ -7,8 +7,11 @@
 // the objective to have held for its effectiveness period after the action.
 // Auto-resolution (the objective holds again) is recorded but never closes.
 // A recurrence while a nonconformity is not closed is added to it (and
-// reopens its resolution); one after closure within the plan's recurrence
-// period opens a new one linked by `recurrence_of`.
+// reopens its resolution); after a corrective action was recorded it also
+// sends the record back to acknowledged, since the action did not hold.
+// Closing is refused while the objective is breached. A recurrence after
+// closure within the plan's recurrence period opens a new record linked by
+// `recurrence_of`.
 //
 // Records live in Storage::Table::kNonconformities keyed by id; every change
 // is committed with its audit record (AuditTrail::Commit).
@@ -31,7 +34,11 @@
 
 namespace aims::collector {
 
-// History entries that keep the stage (from == to) start with one of these.
+// The actor of automatic records (openings, recurrences, auto-resolution);
+// people's steps never use it.
+inline constexpr char kSystemActor[] = "aims";
+
+// Automatic history entries (recurrence, auto-resolution) start with these.
 inline constexpr char kRecurredComment[] = "recurred";
 inline constexpr char kAutoResolvedComment[] = "auto-resolved";
 

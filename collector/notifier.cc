@@ -17,10 +17,6 @@
 namespace aims::collector {
 namespace {
 
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
-}
-
 struct Url {
   std::string base;  // scheme://host:port
   std::string path;
@@ -44,13 +40,20 @@ Notifier::~Notifier() { Stop(); }
 
 absl::Status Notifier::Load() {
   std::vector<std::string> keys;
+  std::map<std::string, std::string> superseding;
   absl::Status s = storage_->Scan(
-      Table::kOutbox, "", [&](absl::string_view key, absl::string_view) {
+      Table::kOutbox, "", [&](absl::string_view key, absl::string_view value) {
         keys.emplace_back(key);
+        v1::OutboxEntry e;
+        if (e.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+            !e.supersede_key().empty()) {
+          superseding[e.supersede_key()] = std::string(key);
+        }
         return true;
       });
   absl::MutexLock lock(&mu_);
   keys_ = std::move(keys);
+  superseding_ = std::move(superseding);
   if (!keys_.empty()) {
     const std::string& last = keys_.back();
     uint64_t seq = 0;
@@ -60,26 +63,49 @@ absl::Status Notifier::Load() {
   return s;
 }
 
+void Notifier::ForgetLocked(const std::string& key) {
+  keys_.erase(std::remove(keys_.begin(), keys_.end(), key), keys_.end());
+  for (auto it = superseding_.begin(); it != superseding_.end(); ++it) {
+    if (it->second == key) {
+      superseding_.erase(it);
+      break;
+    }
+  }
+}
+
 std::vector<Mutation> Notifier::Enqueue(const std::string& url,
                                         const std::string& kind,
-                                        std::string body, absl::Time now) {
+                                        std::string body,
+                                        const std::string& supersede_key,
+                                        absl::Time now) {
   v1::OutboxEntry entry;
   entry.set_url(url);
   entry.set_kind(kind);
   entry.set_body(std::move(body));
+  entry.set_supersede_key(supersede_key);
   *entry.mutable_created() = ToProto(now);
   *entry.mutable_next_attempt() = ToProto(now);
   std::vector<Mutation> out;
   absl::MutexLock lock(&mu_);
+  if (!supersede_key.empty()) {
+    auto it = superseding_.find(supersede_key);
+    if (it != superseding_.end()) {
+      const std::string old_key = it->second;
+      out.push_back({Table::kOutbox, old_key, std::nullopt});
+      ForgetLocked(old_key);
+      counters_.superseded.fetch_add(1);
+    }
+  }
   while (keys_.size() >= options_.max_outbox && !keys_.empty()) {
     out.push_back({Table::kOutbox, keys_.front(), std::nullopt});
-    keys_.erase(keys_.begin());
+    ForgetLocked(std::string(keys_.front()));
     counters_.dropped.fetch_add(1);
     LogWarn("outbox full: dropped the oldest notification",
             {{"max_outbox", static_cast<int64_t>(options_.max_outbox)}});
   }
   const std::string key = AuditTrail::Key(next_seq_++);
   keys_.push_back(key);
+  if (!supersede_key.empty()) superseding_[supersede_key] = key;
   out.push_back({Table::kOutbox, key, entry.SerializeAsString()});
   return out;
 }
@@ -125,11 +151,13 @@ std::vector<Mutation> Notifier::AlertMutations(
   const std::string body = absl::StrCat(
       "[{\"labels\":", AuditTrail::CanonicalJson(labels),
       ",\"annotations\":", AuditTrail::CanonicalJson(annotations),
-      ",\"startsAt\":\"", Rfc3339(starts), "\",\"endsAt\":\"",
-      Rfc3339(resolved ? now : now + lease), "\",\"generatorURL\":\"",
+      ",\"startsAt\":\"", FormatRfc3339(starts), "\",\"endsAt\":\"",
+      FormatRfc3339(resolved ? now : now + lease), "\",\"generatorURL\":\"",
       options_.external_url, "/v1/nonconformities/", nc.id(), "\"}]");
+  const std::string labels_json = AuditTrail::CanonicalJson(labels);
   for (const std::string& url : options_.alertmanager_urls) {
-    for (Mutation& m : Enqueue(url, "alertmanager", body, now))
+    for (Mutation& m : Enqueue(url, "alertmanager", body,
+                               absl::StrCat(url, "\n", labels_json), now))
       out.push_back(std::move(m));
   }
   return out;
@@ -145,10 +173,10 @@ std::vector<Mutation> Notifier::WebhookMutations(const std::string& event,
   print.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(nc, &json, print);
   const std::string body =
-      absl::StrCat("{\"event\":\"", event, "\",\"at\":\"", Rfc3339(now),
+      absl::StrCat("{\"event\":\"", event, "\",\"at\":\"", FormatRfc3339(now),
                    "\",\"nonconformity\":", json, "}");
   for (const std::string& url : options_.webhook_urls) {
-    for (Mutation& m : Enqueue(url, "webhook", body, now))
+    for (Mutation& m : Enqueue(url, "webhook", body, "", now))
       out.push_back(std::move(m));
   }
   return out;
@@ -222,14 +250,18 @@ int Notifier::DeliverDue() {
       *e.mutable_next_attempt() = ToProto(now + absl::Seconds(base * jitter));
       change.push_back({Table::kOutbox, key, e.SerializeAsString()});
     }
+    const bool remove = !change.front().value.has_value();
+    // Under mu_, so that a retry is never written back after a newer entry
+    // superseded (deleted) this one meanwhile.
+    absl::MutexLock lock(&mu_);
+    if (!remove && std::find(keys_.begin(), keys_.end(), key) == keys_.end()) {
+      continue;
+    }
     if (absl::Status s = storage_->Apply(change); !s.ok()) {
       LogWarn("outbox update failed", {{"error", s.message()}});
       continue;
     }
-    if (!change.front().value.has_value()) {
-      absl::MutexLock lock(&mu_);
-      keys_.erase(std::remove(keys_.begin(), keys_.end(), key), keys_.end());
-    }
+    if (remove) ForgetLocked(key);
   }
   return delivered;
 }

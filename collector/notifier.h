@@ -9,7 +9,9 @@
 // retries failures with exponential backoff and jitter (1 s doubling to
 // 5 min). A 4xx answer is a permanent rejection: the entry is dropped and
 // counted. The outbox is bounded (`max_outbox`): beyond it the oldest entry
-// is dropped and counted; firing alerts are re-sent every minute anyway.
+// is dropped and counted; firing alerts are re-sent every minute anyway. A
+// newer message about the same alert to the same Alertmanager replaces an
+// undelivered older one (supersede_key), so deliveries never go backwards.
 //
 // Alertmanager semantics (../shared/reference.md): labels identify the
 // alert (alertname, objective, model, model_version, environment, severity,
@@ -23,6 +25,7 @@
 #define AIMS_COLLECTOR_NOTIFIER_H_
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +56,8 @@ struct NotifierCounters {
   std::atomic<uint64_t> failed_attempts{0};
   std::atomic<uint64_t> rejected{0};
   std::atomic<uint64_t> dropped{0};
+  // Undelivered alerts replaced by a newer message about the same alert.
+  std::atomic<uint64_t> superseded{0};
 };
 
 class Notifier {
@@ -90,8 +95,14 @@ class Notifier {
   const NotifierCounters& counters() const { return counters_; }
 
  private:
+  // `supersede_key`: non-empty for alerts; an undelivered entry with the
+  // same key is deleted in the same batch.
   std::vector<Mutation> Enqueue(const std::string& url, const std::string& kind,
-                                std::string body, absl::Time now);
+                                std::string body,
+                                const std::string& supersede_key,
+                                absl::Time now);
+  // Drops `key` from the in-memory index of the outbox.
+  void ForgetLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();
 
   Storage* const storage_;
@@ -102,6 +113,8 @@ class Notifier {
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   // Keys of entries in the outbox, oldest first (bounded by max_outbox).
   std::vector<std::string> keys_ ABSL_GUARDED_BY(mu_);
+  // supersede_key -> key of the undelivered entry carrying it.
+  std::map<std::string, std::string> superseding_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex deliver_mu_;  // one delivery pass at a time

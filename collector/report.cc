@@ -350,7 +350,9 @@ absl::StatusOr<v1::ComplianceReport> BuildReport(
       for (const v1::Transition& step : nc->history()) {
         const absl::Time at = FromProto(step.at());
         if (at < b_start || at >= b_end) continue;
-        if (step.from() == step.to()) {
+        // Automatic entries: recurrences (which may reopen the record to
+        // acknowledged) and auto-resolutions; the rest are people's steps.
+        if (step.actor() == kSystemActor || step.from() >= step.to()) {
           if (absl::StartsWith(step.comment(), kRecurredComment))
             b->set_recurred(b->recurred() + 1);
           if (absl::StartsWith(step.comment(), kAutoResolvedComment))

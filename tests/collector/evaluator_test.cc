@@ -25,8 +25,8 @@ v1::ModelRef Model() {
 // Everything the evaluation side needs, opened on `dir` (re-openable to
 // simulate a restart).
 struct Stack {
-  Stack(const std::string& dir, FakeClock* clock,
-        const std::string& plan_yaml) {
+  Stack(const std::string& dir, FakeClock* clock, const std::string& plan_yaml,
+        NotifierOptions notifier_options = {}) {
     RocksStorageOptions options;
     options.path = dir;
     options.sync_writes = false;
@@ -35,8 +35,8 @@ struct Stack {
     EXPECT_TRUE(audit->Load().ok());
     ncs = std::make_unique<Nonconformities>(storage.get(), audit.get());
     EXPECT_TRUE(ncs->Load().ok());
-    notifier =
-        std::make_unique<Notifier>(storage.get(), clock, NotifierOptions());
+    notifier = std::make_unique<Notifier>(storage.get(), clock,
+                                          std::move(notifier_options));
     evaluator = std::make_unique<Evaluator>(storage.get(), audit.get(),
                                             ncs.get(), notifier.get(), clock);
     EXPECT_TRUE(evaluator->Load().ok());
@@ -236,6 +236,123 @@ TEST(EvaluatorTest, ChangedObjectiveStartsOverOnReload) {
   for (const v1::AuditRecord& r : s.audit->List(0, 1000))
     plan_records += r.kind() == "plan_version";
   EXPECT_EQ(plan_records, 2);
+}
+
+// Advances 10 s at a time, reporting windows with group f selected at
+// `f_rate`, until the parity objective reaches `state` (at most 20 steps).
+void RunUntil(Stack& s, FakeClock& clock, double f_rate,
+              v1::ObjectiveState state) {
+  for (int i = 0; i < 20 && s.State("parity").state() != state; ++i) {
+    clock.Advance(absl::Seconds(10));
+    s.Report(&clock, f_rate);
+    s.evaluator->EvaluateDue();
+  }
+  ASSERT_EQ(s.State("parity").state(), state);
+}
+
+TEST(EvaluatorTest, RecurrenceAfterActionReopensAndCloseWaitsForTheObjective) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.path(), &clock, kPlan);
+  s.Report(&clock, 0.3);
+  s.evaluator->EvaluateDue();
+  RunUntil(s, clock, 0.3, v1::OBJECTIVE_STATE_FIRING);
+  auto step = [&](v1::NonconformityStage to, const std::string& comment) {
+    v1::TransitionRequest r;
+    r.set_id("NC-000001");
+    r.set_to(to);
+    r.set_actor("ana");
+    r.set_comment(comment);
+    return s.evaluator->Transition(r);
+  };
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED, "").ok());
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "threshold").ok());
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACTION_RECORDED, "moved it").ok());
+  RunUntil(s, clock, 0.6, v1::OBJECTIVE_STATE_RESOLVED);
+  // The breach comes back: the action did not hold.
+  RunUntil(s, clock, 0.3, v1::OBJECTIVE_STATE_FIRING);
+  absl::StatusOr<v1::Nonconformity> nc = s.ncs->Get("NC-000001");
+  ASSERT_TRUE(nc.ok());
+  EXPECT_EQ(nc->stage(), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+  EXPECT_EQ(nc->occurrences(), 2u);
+  const v1::Transition& reopened = nc->history(nc->history_size() - 1);
+  EXPECT_EQ(reopened.from(), v1::NONCONFORMITY_STAGE_ACTION_RECORDED);
+  EXPECT_EQ(reopened.to(), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+  EXPECT_EQ(reopened.actor(), "aims");
+  EXPECT_NE(reopened.comment().find("the corrective action did not hold"),
+            std::string::npos)
+      << reopened.comment();
+  // Worked through again and reviewed after an hour of holding...
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "drift").ok());
+  ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACTION_RECORDED, "retrained").ok());
+  RunUntil(s, clock, 0.6, v1::OBJECTIVE_STATE_RESOLVED);
+  for (int i = 0; i < 61; ++i) {
+    clock.Advance(absl::Minutes(1));
+    s.Report(&clock, 0.6);
+    s.evaluator->EvaluateDue();
+  }
+  ASSERT_TRUE(
+      step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED, "held").ok());
+  // ...but it breaches again before closure: closing is refused.
+  clock.Advance(absl::Seconds(10));
+  s.Report(&clock, 0.3);
+  s.evaluator->EvaluateDue();
+  ASSERT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_PENDING);
+  EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CLOSED, "done").status().message(),
+            "the objective is breached now (credit/v1/prod "
+            "attribute=gender); it cannot be closed while it fails");
+  RunUntil(s, clock, 0.6, v1::OBJECTIVE_STATE_INACTIVE);
+  EXPECT_TRUE(step(v1::NONCONFORMITY_STAGE_CLOSED, "done").ok());
+}
+
+// The alert's lease is renewed every minute even when the objective is
+// evaluated only every 5 minutes; renewals waiting for delivery replace one
+// another, so the outbox holds one message per alert.
+TEST(EvaluatorTest, LeaseRenewedEveryMinuteWhateverTheInterval) {
+  testing::TempDir dir;
+  FakeClock clock;
+  NotifierOptions notifications;
+  notifications.alertmanager_urls = {"http://127.0.0.1:1"};  // never answers
+  Stack s(dir.path(), &clock, R"(
+coverage: {enabled: false}
+objectives:
+  - {id: parity, metric: demographic_parity_ratio, attribute: gender,
+     comparator: ">=", threshold: 0.8, window: 10m, evaluation_interval: 5m}
+)",
+          notifications);
+  s.Report(&clock, 0.3);
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 1);
+  ASSERT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_FIRING);
+  EXPECT_EQ(s.notifier->depth(), 1u);
+  auto ends_at = [&] {
+    std::string ends;
+    EXPECT_TRUE(s.storage
+                    ->Scan(Table::kOutbox, "",
+                           [&](absl::string_view, absl::string_view value) {
+                             v1::OutboxEntry e;
+                             e.ParseFromArray(value.data(),
+                                              static_cast<int>(value.size()));
+                             const size_t at = e.body().find("\"endsAt\":\"");
+                             ends = e.body().substr(at + 10, 24);
+                             return true;
+                           })
+                    .ok());
+    return ends;
+  };
+  const std::string first = ends_at();
+  for (int minute = 1; minute <= 4; ++minute) {
+    clock.Advance(absl::Minutes(1));
+    EXPECT_EQ(s.evaluator->EvaluateDue(), 0) << "not due at minute " << minute;
+    EXPECT_EQ(s.notifier->depth(), 1u);
+    EXPECT_EQ(s.notifier->counters().superseded.load(),
+              static_cast<uint64_t>(minute));
+  }
+  // The lease (4 x 5 min) now ends four minutes later than the first one.
+  absl::Time t1, t2;
+  std::string err;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, first, &t1, &err)) << first;
+  ASSERT_TRUE(absl::ParseTime(absl::RFC3339_full, ends_at(), &t2, &err));
+  EXPECT_EQ(t2 - t1, absl::Minutes(4));
 }
 
 TEST(EvaluatorTest, LifecycleStepsInOrderByPeopleWithEffectivenessReview) {

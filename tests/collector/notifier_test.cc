@@ -4,6 +4,7 @@
 
 #include "collector/rocks_storage.h"
 #include "common/hash.h"
+#include "common/time_util.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/testing/test_util.h"
@@ -19,12 +20,13 @@ TEST(HashTest, HmacSha256MatchesRfc4231) {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-// A webhook receiver that fails its first call, then records what it gets.
+// A webhook (or Alertmanager) receiver that fails its first call, then
+// records what it gets at `path`.
 class Receiver {
  public:
-  Receiver() {
+  explicit Receiver(const std::string& path = "/hook") : path_(path) {
     server_.Post(
-        "/hook", [this](const httplib::Request& req, httplib::Response& res) {
+        path, [this](const httplib::Request& req, httplib::Response& res) {
           absl::MutexLock lock(&mu_);
           if (++calls_ == 1) {
             res.status = 503;
@@ -44,7 +46,7 @@ class Receiver {
     thread_.join();
   }
   std::string url() const {
-    return absl::StrCat("http://127.0.0.1:", port_, "/hook");
+    return absl::StrCat("http://127.0.0.1:", port_, path_);
   }
 
   absl::Mutex mu_;
@@ -53,6 +55,7 @@ class Receiver {
   std::vector<std::string> signatures_;
 
  private:
+  const std::string path_;
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
@@ -109,6 +112,68 @@ TEST(NotifierTest, SignedWebhookRetriedUntilDeliveredAndOutboxBounded) {
   Notifier reopened(storage.get(), &clock, options);
   ASSERT_TRUE(reopened.Load().ok());
   EXPECT_EQ(reopened.depth(), 2u);
+}
+
+// A lease renewal that failed and waits for its retry is replaced by the
+// resolution that follows, also after a restart: Alertmanager receives only
+// the resolution, never the stale lease after it.
+TEST(NotifierTest, ResolutionSupersedesAnUndeliveredLease) {
+  testing::TempDir dir;
+  RocksStorageOptions storage_options;
+  storage_options.path = dir.path();
+  storage_options.sync_writes = false;
+  auto storage = std::move(*RocksStorage::Open(storage_options));
+  FakeClock clock;
+  Receiver am("/api/v2/alerts");
+  NotifierOptions options;
+  options.alertmanager_urls = {am.url()};
+  Objective objective;
+  objective.id = "parity";
+  objective.title = "Parity";
+  v1::ObjectiveStatus status;
+  status.set_series("credit/v1/prod attribute=gender");
+  status.mutable_model()->set_name("credit");
+  status.set_attribute("gender");
+  *status.mutable_fired_at() = ToProto(clock.Now());
+  v1::Nonconformity nc;
+  nc.set_id("NC-000001");
+  {
+    Notifier notifier(storage.get(), &clock, options);
+    ASSERT_TRUE(notifier.Load().ok());
+    ASSERT_TRUE(storage
+                    ->Apply(notifier.AlertMutations(nc, objective, status,
+                                                    false, clock.Now()))
+                    .ok());
+    EXPECT_EQ(notifier.DeliverDue(), 0);  // 503: waits for its retry
+    EXPECT_EQ(notifier.depth(), 1u);
+  }
+  clock.Advance(absl::Seconds(30));
+  const absl::Time resolved_at = clock.Now();
+  Notifier notifier(storage.get(), &clock, options);  // restarted
+  ASSERT_TRUE(notifier.Load().ok());
+  // Another alert (other labels) is not touched.
+  v1::ObjectiveStatus other = status;
+  other.set_attribute("age_band");
+  ASSERT_TRUE(storage
+                  ->Apply(notifier.AlertMutations(nc, objective, other, false,
+                                                  clock.Now()))
+                  .ok());
+  ASSERT_TRUE(storage
+                  ->Apply(notifier.AlertMutations(nc, objective, status, true,
+                                                  resolved_at))
+                  .ok());
+  EXPECT_EQ(notifier.depth(), 2u);
+  EXPECT_EQ(notifier.counters().superseded.load(), 1u);
+  EXPECT_EQ(notifier.DeliverDue(), 2);
+  absl::MutexLock lock(&am.mu_);
+  ASSERT_EQ(am.bodies_.size(), 2u);
+  EXPECT_NE(am.bodies_[0].find(R"("attribute":"age_band")"), std::string::npos)
+      << am.bodies_[0];
+  EXPECT_NE(am.bodies_[1].find(R"("attribute":"gender")"), std::string::npos);
+  EXPECT_NE(am.bodies_[1].find(
+                absl::StrCat(R"("endsAt":")", FormatRfc3339(resolved_at))),
+            std::string::npos)
+      << am.bodies_[1];
 }
 
 }  // namespace
