@@ -359,6 +359,7 @@ std::vector<v1::Nonconformity> Nonconformities::List(
     if (!request.objective_id().empty() &&
         nc.objective_id() != request.objective_id())
       continue;
+    if (!request.owner().empty() && nc.owner() != request.owner()) continue;
     if (request.has_opened_after() &&
         FromProto(nc.opened_at()) < FromProto(request.opened_after())) {
       continue;

@@ -72,6 +72,23 @@ v1::ModelSelector Selector(const CtlOptions& options) {
   return s;
 }
 
+// RFC 3339 date-time, a date (midnight UTC) or Unix seconds.
+absl::StatusOr<absl::Time> ParseTimeArg(const std::string& flag,
+                                        const std::string& text) {
+  absl::Time t;
+  double seconds = 0;
+  std::string err;
+  if (absl::SimpleAtod(text, &seconds))
+    return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
+  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err))
+    return t;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, ": '", text,
+                   "' is not RFC 3339 (2026-11-01T00:00:00Z), a date "
+                   "(2026-11-01) or Unix seconds"));
+}
+
 int Models(const CtlOptions& options, std::ostream& out, std::ostream& err) {
   v1::ListModelsRequest request;
   *request.mutable_selector() = Selector(options);
@@ -585,6 +602,28 @@ int NcList(const CtlOptions& options, std::ostream& out, std::ostream& err) {
       return 2;
     }
   }
+  if (!options.severity.empty()) {
+    v1::Severity min = v1::SEVERITY_UNSPECIFIED;
+    for (v1::Severity s : {v1::SEVERITY_INFO, v1::SEVERITY_WARNING,
+                           v1::SEVERITY_CRITICAL}) {
+      if (collector::SeverityText(s) == options.severity) min = s;
+    }
+    if (min == v1::SEVERITY_UNSPECIFIED) {
+      err << "--severity: '" << options.severity
+          << "' is not one of info, warning, critical\n";
+      return 2;
+    }
+    request.set_min_severity(min);
+  }
+  request.set_owner(options.owner);
+  if (!options.from.empty()) {
+    absl::StatusOr<absl::Time> from = ParseTimeArg("from", options.from);
+    if (!from.ok()) {
+      err << from.status().message() << "\n";
+      return 2;
+    }
+    *request.mutable_opened_after() = ToProto(*from);
+  }
   v1::ListNonconformitiesResponse response;
   grpc::ClientContext ctx;
   SetDeadline(&ctx, options);
@@ -746,23 +785,6 @@ int AuditList(const CtlOptions& options, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-// RFC 3339 date-time, a date (midnight UTC) or Unix seconds.
-absl::StatusOr<absl::Time> ParseTimeArg(const std::string& flag,
-                                        const std::string& text) {
-  absl::Time t;
-  double seconds = 0;
-  std::string err;
-  if (absl::SimpleAtod(text, &seconds))
-    return absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
-  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
-  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err))
-    return t;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--", flag, ": '", text,
-                   "' is not RFC 3339 (2026-11-01T00:00:00Z), a date "
-                   "(2026-11-01) or Unix seconds"));
-}
-
 int Report(const CtlOptions& options, std::ostream& out, std::ostream& err) {
   if (options.format != "markdown" && options.format != "html" &&
       options.format != "csv") {
@@ -841,7 +863,8 @@ std::string CommandHelp() {
          "  objectives      evaluation state of every objective series "
          "([--model ...] [--objective])\n"
          "  nc list         nonconformities ([--model ...] [--objective] "
-         "[--stage=open,acknowledged,...])\n"
+         "[--stage=open,acknowledged,...] [--severity=warning (and above)] "
+         "[--owner] [--from=opened since])\n"
          "  nc show ID      one nonconformity with evidence and history\n"
          "  nc ack|analyse|act|review|close ID --comment=TEXT [--actor=NAME]\n"
          "                  the clause 10.2 steps, in this order; analyse, "

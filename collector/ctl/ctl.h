@@ -46,10 +46,14 @@ struct CtlOptions {
   std::vector<std::string> stages;
   std::string comment;
   std::string actor;
+  // `nc list`: minimum severity (info, warning, critical) and owner.
+  std::string severity;
+  std::string owner;
   uint64_t from_index = 0;
   uint32_t limit = 100;
   // `report`: period as RFC 3339 (or a date, 2026-11-01) or Unix seconds;
   // empty: the collector's default (the last 30 days up to now).
+  // `nc list`: `from` is the earliest opening time.
   std::string from;
   std::string to;
   absl::Duration bucket = absl::ZeroDuration();  // 0: automatic

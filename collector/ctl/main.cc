@@ -32,7 +32,11 @@ ABSL_FLAG(std::string, output, "",
 ABSL_FLAG(std::string, from, "",
           "'report': start of the period, RFC 3339 (2026-11-01T00:00:00Z), a "
           "date (2026-11-01, midnight UTC) or Unix seconds (default: 30 days "
-          "before --to).");
+          "before --to); 'nc list': only those opened since then.");
+ABSL_FLAG(std::string, severity, "",
+          "'nc list': only this severity and above (info, warning, "
+          "critical).");
+ABSL_FLAG(std::string, owner, "", "'nc list': only those of this owner.");
 ABSL_FLAG(std::string, to, "",
           "'report': end of the period, as --from (default: now).");
 ABSL_FLAG(absl::Duration, bucket, absl::ZeroDuration(),
@@ -124,6 +128,8 @@ int main(int argc, char** argv) {
   options.from_index = absl::GetFlag(FLAGS_from_index);
   options.limit = absl::GetFlag(FLAGS_limit);
   options.from = absl::GetFlag(FLAGS_from);
+  options.severity = absl::GetFlag(FLAGS_severity);
+  options.owner = absl::GetFlag(FLAGS_owner);
   options.to = absl::GetFlag(FLAGS_to);
   options.bucket = absl::GetFlag(FLAGS_bucket);
   options.format = absl::GetFlag(FLAGS_format);

@@ -2,13 +2,14 @@
 // a temp dir, with a FakeClock (no sleeps).
 #include "collector/evaluator.h"
 
+#include <map>
 #include <memory>
 
 #include "collector/rocks_storage.h"
 #include "common/time_util.h"
 #include "common/window_accumulator.h"
 #include "gtest/gtest.h"
-#include "rocksdb/db.h"
+#include "tests/collector/audit_tamper.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::collector {
@@ -355,6 +356,80 @@ objectives:
   EXPECT_EQ(t2 - t1, absl::Minutes(4));
 }
 
+// The built-in coverage objectives: a silent model and agent, windows an
+// agent declared lost, and a missing reference profile each open a
+// nonconformity with their evidence, and recover when fixed.
+TEST(EvaluatorTest, CoverageObjectivesRaiseNonconformities) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.path(), &clock, "coverage: {silent_after: 1m}\n");
+  s.Report(&clock, 0.6);
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 4);
+  EXPECT_EQ(s.State("coverage.model-silent").state(),
+            v1::OBJECTIVE_STATE_INACTIVE);
+  EXPECT_EQ(s.State("coverage.agent-silent").state(),
+            v1::OBJECTIVE_STATE_INACTIVE);
+  EXPECT_EQ(s.State("coverage.missing-windows").state(),
+            v1::OBJECTIVE_STATE_INACTIVE);
+  // No profile yet: pending for `silent_after` while a reference may form.
+  EXPECT_EQ(s.State("coverage.profile-missing").state(),
+            v1::OBJECTIVE_STATE_PENDING);
+
+  // 70 s of silence: model and agent silent, still no profile.
+  clock.Advance(absl::Seconds(70));
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 4);
+  // Then the agent declares windows 5-7 lost (a gap notice is also a sign
+  // of life, so the silence ends).
+  v1::GapNotice gap;
+  gap.set_agent_id("pod-a");
+  gap.set_first_sequence(5);
+  gap.set_last_sequence(7);
+  *gap.mutable_window_start() = ToProto(clock.Now() - absl::Seconds(30));
+  *gap.mutable_window_end() = ToProto(clock.Now());
+  gap.set_reason("spool_full");
+  ASSERT_TRUE(s.storage->RecordGap(gap, clock.Now()).ok());
+  clock.Advance(absl::Seconds(30));
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 4);
+  std::map<std::string, v1::Nonconformity> by_objective;
+  for (const v1::Nonconformity& nc : s.ncs->List({}))
+    by_objective[nc.objective_id()] = nc;
+  ASSERT_EQ(by_objective.size(), 4u);
+  EXPECT_EQ(by_objective["coverage.model-silent"].evidence().value().value(),
+            70);
+  EXPECT_EQ(by_objective["coverage.agent-silent"].series(),
+            "credit/v1/prod agent=pod-a");
+  EXPECT_EQ(by_objective["coverage.agent-silent"].evidence().threshold(), 60);
+  EXPECT_EQ(by_objective["coverage.missing-windows"].evidence().value().value(),
+            3);
+  ASSERT_EQ(
+      by_objective["coverage.missing-windows"].evidence().report_ids_size(), 1);
+  EXPECT_EQ(by_objective["coverage.missing-windows"].evidence().report_ids(0),
+            "pod-a/5-7 (lost: spool_full)");
+  EXPECT_EQ(by_objective["coverage.profile-missing"].evidence().value().value(),
+            0);
+  for (const auto& [id, nc] : by_objective) {
+    EXPECT_EQ(nc.severity(), v1::SEVERITY_CRITICAL) << id;
+  }
+  EXPECT_EQ(s.State("coverage.model-silent").state(),
+            v1::OBJECTIVE_STATE_RESOLVED);
+  EXPECT_EQ(s.State("coverage.agent-silent").state(),
+            v1::OBJECTIVE_STATE_RESOLVED);
+
+  // A profile is stored: it recovers; the lost windows stay on record while
+  // they are inside the objective's window.
+  v1::ReferenceProfile profile;
+  *profile.mutable_model() = Model();
+  bool created = false;
+  ASSERT_TRUE(s.storage->PutProfile(profile, false, &created).ok());
+  clock.Advance(absl::Seconds(30));
+  s.Report(&clock, 0.6);
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 4);
+  EXPECT_EQ(s.State("coverage.profile-missing").state(),
+            v1::OBJECTIVE_STATE_RESOLVED);
+  EXPECT_EQ(s.State("coverage.missing-windows").state(),
+            v1::OBJECTIVE_STATE_FIRING);
+}
+
 TEST(EvaluatorTest, LifecycleStepsInOrderByPeopleWithEffectivenessReview) {
   testing::TempDir dir;
   FakeClock clock;
@@ -474,38 +549,7 @@ TEST(EvaluatorTest, AuditVerifyNamesTheFirstEditedRecord) {
     ASSERT_GE(ok.records_checked(), 4u);
   }
   // Edit record 3 in RocksDB directly, as an intruder with disk access would.
-  {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
-                                                dir.path(), &names)
-                    .ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const std::string& n : names)
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &raw)
-            .ok());
-    rocksdb::ColumnFamilyHandle* audit_cf = nullptr;
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == RocksStorage::TableName(Table::kAudit))
-        audit_cf = handles[i];
-    }
-    ASSERT_NE(audit_cf, nullptr);
-    std::string value;
-    ASSERT_TRUE(
-        raw->Get(rocksdb::ReadOptions(), audit_cf, AuditTrail::Key(3), &value)
-            .ok());
-    v1::AuditRecord record;
-    ASSERT_TRUE(record.ParseFromString(value));
-    record.set_actor("someone-else");
-    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), audit_cf, AuditTrail::Key(3),
-                         record.SerializeAsString())
-                    .ok());
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
-  }
+  ASSERT_TRUE(TamperWithAuditRecord(dir.path(), 3, "someone-else").ok());
   Stack s(dir.path(), &clock, kPlan);
   const v1::VerifyAuditResponse broken = s.audit->Verify();
   EXPECT_FALSE(broken.intact());

@@ -11,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "tests/collector/audit_tamper.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::ctl {
@@ -433,6 +434,115 @@ TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
                            "2020-01-02T00:00:00.000Z"),
             std::string::npos)
       << err.str();
+}
+
+TEST(CtlTest, NcFiltersJsonPlanCommandsAndBrokenAudit) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  CtlOptions options;
+  options.collector = absl::StrCat("127.0.0.1:", collector->grpc_port());
+  std::ostringstream out, err;
+  // Filters: NC-000001 is a warning without owner, opened just now.
+  auto listed = [&](CtlOptions o) {
+    out.str("");
+    EXPECT_EQ(RunCommand({"nc", "list"}, o, out, err), 0) << err.str();
+    return out.str().find("NC-000001") != std::string::npos;
+  };
+  CtlOptions o = options;
+  o.severity = "warning";
+  EXPECT_TRUE(listed(o));
+  o.severity = "critical";
+  EXPECT_FALSE(listed(o));
+  o.severity = "";
+  o.owner = "nobody@example.com";
+  EXPECT_FALSE(listed(o));
+  o.owner = "";
+  o.from = "2020-01-01";
+  EXPECT_TRUE(listed(o));
+  o.from = "2999-01-01";
+  EXPECT_FALSE(listed(o));
+  o.model = "fraud";
+  o.from = "";
+  EXPECT_FALSE(listed(o));
+  o.model = "credit";
+  o.objective = "acc";
+  EXPECT_TRUE(listed(o));
+  o = options;
+  o.severity = "urgent";
+  EXPECT_EQ(RunCommand({"nc", "list"}, o, out, err), 2);
+  EXPECT_NE(err.str().find(
+                "--severity: 'urgent' is not one of info, warning, critical"),
+            std::string::npos);
+
+  // --json answers are proto3 JSON.
+  o = options;
+  o.json = true;
+  out.str("");
+  ASSERT_EQ(RunCommand({"nc", "list"}, o, out, err), 0);
+  EXPECT_NE(out.str().find(R"("id":"NC-000001")"), std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find(R"("stage":"NONCONFORMITY_STAGE_OPEN")"),
+            std::string::npos);
+  out.str("");
+  ASSERT_EQ(RunCommand({"nc", "show", "NC-000001"}, o, out, err), 0);
+  EXPECT_NE(out.str().find(R"("metric":"accuracy")"), std::string::npos)
+      << out.str();
+
+  // plan validate: valid, and an error naming file, line, column and field.
+  out.str("");
+  ASSERT_EQ(
+      RunCommand({"plan", "validate", dir.File("plan.yaml")}, options, out, err),
+      0)
+      << err.str();
+  EXPECT_NE(out.str().find("valid, version "), std::string::npos);
+  EXPECT_NE(out.str().find("acc  accuracy"), std::string::npos) << out.str();
+  {
+    std::ofstream bad(dir.File("bad.yaml"));
+    bad << "objectives:\n  - id: acc\n    metric: accurracy\n";
+  }
+  err.str("");
+  EXPECT_EQ(
+      RunCommand({"plan", "validate", dir.File("bad.yaml")}, options, out, err),
+      2);
+  EXPECT_NE(err.str().find("bad.yaml:3:13: objectives[0].metric: "),
+            std::string::npos)
+      << err.str();
+
+  // A reload of a broken plan file is refused and the plan in force stays.
+  {
+    std::ofstream plan(dir.File("plan.yaml"), std::ios::trunc);
+    plan << "objectives:\n  - id: acc\n    metric: accurracy\n";
+  }
+  err.str("");
+  EXPECT_EQ(RunCommand({"plan", "reload"}, options, out, err), 1);
+  EXPECT_NE(err.str().find("plan.yaml:3:13: objectives[0].metric: "),
+            std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"objectives"}, options, out, err), 0);
+  EXPECT_NE(out.str().find("acc "), std::string::npos) << out.str();
+
+  // The audit trail edited on disk: verify names the record, exit code 3.
+  out.str("");
+  ASSERT_EQ(RunCommand({"audit", "verify"}, options, out, err), 0);
+  collector->Stop();
+  ASSERT_TRUE(
+      collector::TamperWithAuditRecord(dir.File("data"), 2, "mallory").ok());
+  collector::CollectorOptions co;
+  co.grpc_listen = "127.0.0.1:0";
+  co.http_listen = "127.0.0.1:0";
+  co.data_dir = dir.File("data");
+  co.sync_writes = false;
+  co.evaluate_in_background = false;
+  collector::Collector restarted(co);
+  ASSERT_TRUE(restarted.Start().ok());
+  options.collector = absl::StrCat("127.0.0.1:", restarted.grpc_port());
+  out.str("");
+  EXPECT_EQ(RunCommand({"audit", "verify"}, options, out, err), 3);
+  EXPECT_EQ(out.str(),
+            "audit trail BROKEN at record 2: content does not match its hash "
+            "(record edited) (1 records before it verified)\n");
 }
 
 }  // namespace
