@@ -162,6 +162,19 @@ absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
     if (it == by_id.end() || it->second->hash != s.status.objective_hash()) {
       dropped.push_back(key);
       mutations.push_back({Table::kEvaluation, key, std::nullopt});
+      // A firing series of a changed or removed objective is no longer
+      // evaluated: resolve its alert now rather than let the lease run out.
+      // Its nonconformity stays open for a person to work through.
+      if (s.status.state() == v1::OBJECTIVE_STATE_FIRING && plan_ != nullptr) {
+        absl::StatusOr<v1::Nonconformity> nc =
+            nonconformities_->Get(s.status.nonconformity_id());
+        for (const Objective& old : plan_->objectives) {
+          if (old.id != s.status.objective_id() || !nc.ok()) continue;
+          for (Mutation& m : notifier_->AlertMutations(*nc, old, s.status, true,
+                                                       clock_->Now()))
+            mutations.push_back(std::move(m));
+        }
+      }
     } else {
       kept_objectives[s.status.objective_id()] = true;
     }
@@ -199,6 +212,7 @@ absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
   plan_ = next;
   plan_loaded_at_ = clock_->Now();
   plan_unchanged_ = unchanged;
+  notifier_->Wake();
   LogInfo("monitoring plan loaded",
           {{"version", next->version.substr(0, 12)},
            {"source", next->source},

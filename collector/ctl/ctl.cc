@@ -604,8 +604,8 @@ int NcList(const CtlOptions& options, std::ostream& out, std::ostream& err) {
   }
   if (!options.severity.empty()) {
     v1::Severity min = v1::SEVERITY_UNSPECIFIED;
-    for (v1::Severity s : {v1::SEVERITY_INFO, v1::SEVERITY_WARNING,
-                           v1::SEVERITY_CRITICAL}) {
+    for (v1::Severity s :
+         {v1::SEVERITY_INFO, v1::SEVERITY_WARNING, v1::SEVERITY_CRITICAL}) {
       if (collector::SeverityText(s) == options.severity) min = s;
     }
     if (min == v1::SEVERITY_UNSPECIFIED) {

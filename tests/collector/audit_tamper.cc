@@ -35,8 +35,8 @@ absl::Status TamperWithAuditRecord(const std::string& path, uint64_t index,
   v1::AuditRecord record;
   if (audit_cf == nullptr) {
     result = absl::NotFoundError("no audit column family");
-  } else if (!db->Get(rocksdb::ReadOptions(), audit_cf,
-                      AuditTrail::Key(index), &value)
+  } else if (!db->Get(rocksdb::ReadOptions(), audit_cf, AuditTrail::Key(index),
+                      &value)
                   .ok() ||
              !record.ParseFromString(value)) {
     result = absl::NotFoundError(absl::StrCat("no audit record ", index));

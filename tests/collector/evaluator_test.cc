@@ -239,6 +239,46 @@ TEST(EvaluatorTest, ChangedObjectiveStartsOverOnReload) {
   EXPECT_EQ(plan_records, 2);
 }
 
+// Reloading a plan that changes a firing objective resolves its alert at
+// once (the series is no longer evaluated); the nonconformity stays open.
+TEST(EvaluatorTest, ReloadResolvesTheAlertOfAChangedFiringObjective) {
+  testing::TempDir dir;
+  FakeClock clock;
+  NotifierOptions notifications;
+  notifications.alertmanager_urls = {"http://127.0.0.1:1"};  // never answers
+  Stack s(dir.path(), &clock, kPlan, notifications);
+  for (int i = 0; i < 3; ++i) {
+    s.Report(&clock, 0.3);
+    s.evaluator->EvaluateDue();
+    clock.Advance(absl::Seconds(10));
+  }
+  ASSERT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_FIRING);
+  ASSERT_EQ(s.notifier->depth(), 1u);
+  std::string changed = kPlan;
+  changed.replace(changed.find("threshold: 0.8"), 14, "threshold: 0.4");
+  absl::StatusOr<Plan> plan = ParsePlan(changed, "plan.yaml");
+  ASSERT_TRUE(plan.ok());
+  ASSERT_TRUE(s.evaluator->SetPlan(*plan, "SIGHUP").ok());
+  EXPECT_EQ(s.notifier->depth(), 1u);  // the resolution replaced the alert
+  EXPECT_EQ(s.notifier->counters().superseded.load(), 1u);
+  std::string body;
+  ASSERT_TRUE(s.storage
+                  ->Scan(Table::kOutbox, "",
+                         [&](absl::string_view, absl::string_view value) {
+                           v1::OutboxEntry e;
+                           e.ParseFromArray(value.data(),
+                                            static_cast<int>(value.size()));
+                           body = e.body();
+                           return true;
+                         })
+                  .ok());
+  EXPECT_NE(body.find(absl::StrCat(R"("endsAt":")", FormatRfc3339(clock.Now()),
+                                   "\"")),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(s.ncs->Get("NC-000001")->stage(), v1::NONCONFORMITY_STAGE_OPEN);
+}
+
 // Advances 10 s at a time, reporting windows with group f selected at
 // `f_rate`, until the parity objective reaches `state` (at most 20 steps).
 void RunUntil(Stack& s, FakeClock& clock, double f_rate,

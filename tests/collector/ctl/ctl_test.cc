@@ -491,9 +491,9 @@ TEST(CtlTest, NcFiltersJsonPlanCommandsAndBrokenAudit) {
 
   // plan validate: valid, and an error naming file, line, column and field.
   out.str("");
-  ASSERT_EQ(
-      RunCommand({"plan", "validate", dir.File("plan.yaml")}, options, out, err),
-      0)
+  ASSERT_EQ(RunCommand({"plan", "validate", dir.File("plan.yaml")}, options,
+                       out, err),
+            0)
       << err.str();
   EXPECT_NE(out.str().find("valid, version "), std::string::npos);
   EXPECT_NE(out.str().find("acc  accuracy"), std::string::npos) << out.str();
