@@ -79,6 +79,10 @@ absl::Status Collector::Start() {
   IngestOptions ingest_options;
   ingest_options.collector_id = options_.collector_id;
   ingest_options.limits = options_.report_limits;
+  ingest_options.on_report_stored =
+      [evaluator = evaluator_.get()](const v1::ModelRef& model) {
+        evaluator->OnNewData(model);
+      };
   ingest_ = std::make_unique<IngestService>(ingest_options, writer_.get(),
                                             metrics_.get());
   query_ = std::make_unique<QueryService>(

@@ -254,19 +254,53 @@ int Evaluator::EvaluateDue() {
   const absl::Time now = clock_->Now();
   std::map<std::string, WindowCacheEntry> cache;
   const uint64_t before = counters_.evaluations.load();
+  std::vector<v1::ModelRef> fresh;
+  {
+    absl::MutexLock lock(&mu_);
+    fresh.swap(fresh_models_);
+  }
+  std::vector<v1::ModelRef> deferred;  // fresh, but evaluated too recently
   for (const Objective& o : plan->objectives) {
+    bool has_fresh_data = false;
+    for (const v1::ModelRef& m : fresh) has_fresh_data |= Matches(o.model, m);
     {
       absl::MutexLock lock(&mu_);
       auto it = last_evaluated_.find(o.id);
-      if (it != last_evaluated_.end() &&
-          now - it->second < o.evaluation_interval)
-        continue;
+      if (it != last_evaluated_.end()) {
+        const absl::Duration since = now - it->second;
+        const bool interval_due = since >= o.evaluation_interval;
+        const bool data_due =
+            has_fresh_data && since >= kMinDataTriggeredInterval;
+        if (has_fresh_data && !interval_due && !data_due) {
+          for (const v1::ModelRef& m : fresh)
+            if (Matches(o.model, m)) deferred.push_back(m);
+        }
+        if (!interval_due && !data_due) continue;
+      }
       last_evaluated_[o.id] = now;
     }
     EvaluateObjective(o, now, &cache);
   }
+  if (!deferred.empty()) {
+    absl::MutexLock lock(&mu_);
+    for (const v1::ModelRef& m : deferred) AddFreshLocked(m);
+  }
   RenewLeases(*plan, now);
   return static_cast<int>(counters_.evaluations.load() - before);
+}
+
+void Evaluator::OnNewData(const v1::ModelRef& model) {
+  absl::MutexLock lock(&mu_);
+  AddFreshLocked(model);
+}
+
+void Evaluator::AddFreshLocked(const v1::ModelRef& model) {
+  for (const v1::ModelRef& m : fresh_models_) {
+    if (m.name() == model.name() && m.version() == model.version() &&
+        m.environment() == model.environment())
+      return;
+  }
+  fresh_models_.push_back(model);
 }
 
 void Evaluator::RenewLeases(const Plan& plan, absl::Time now) {

@@ -1,6 +1,7 @@
-// Evaluator: evaluates the monitoring plan's objectives on a schedule and
-// keeps each series' state with Prometheus alerting semantics plus
-// insufficient evidence (../shared/reference.md, docs/monitoring-plan.md):
+// Evaluator: evaluates the monitoring plan's objectives on a schedule (and
+// when new data of their model arrives) and keeps each series' state with
+// Prometheus alerting semantics plus insufficient evidence
+// (../shared/reference.md, docs/monitoring-plan.md):
 //
 //   inactive/resolved/insufficient --breach--> pending (active_since = now)
 //   pending --breach, now - active_since >= for--> firing (nonconformity)
@@ -68,9 +69,17 @@ class Evaluator {
   // The plan in force; null before the first SetPlan.
   std::shared_ptr<const Plan> plan() const;
 
-  // Evaluates every objective whose interval has elapsed; returns how many
-  // series were evaluated.
+  // Evaluates every objective whose interval has elapsed, and those of a
+  // model with new data (OnNewData) last evaluated at least
+  // kMinDataTriggeredInterval ago; returns how many series were evaluated.
   int EvaluateDue();
+  // New data of `model` is stored: its objectives are due on the next
+  // EvaluateDue (at most once per kMinDataTriggeredInterval), so a breach is
+  // judged within a tick of the collector's loop whatever the objective's
+  // evaluation interval, which remains the longest time between two
+  // evaluations.
+  void OnNewData(const v1::ModelRef& model);
+  static constexpr absl::Duration kMinDataTriggeredInterval = absl::Seconds(1);
 
   std::vector<v1::ObjectiveStatus> States(
       const v1::ListObjectiveStatesRequest& request) const;
@@ -95,6 +104,8 @@ class Evaluator {
   void EvaluateObjective(const Objective& o, absl::Time now,
                          std::map<std::string, struct WindowCacheEntry>* cache)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  void AddFreshLocked(const v1::ModelRef& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-sends the Alertmanager alert of every firing series whose lease was
   // last sent a minute or more ago, whatever the objective's interval.
   void RenewLeases(const Plan& plan, absl::Time now)
@@ -119,6 +130,8 @@ class Evaluator {
   // By objective id + "\x1f" + series.
   std::map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time> last_evaluated_ ABSL_GUARDED_BY(mu_);
+  // Models with data not yet evaluated (bounded by the number of models).
+  std::vector<v1::ModelRef> fresh_models_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex run_mu_;
   bool stop_ ABSL_GUARDED_BY(run_mu_) = false;

@@ -91,6 +91,7 @@ class IngestService::Stream final
       }
       have_hello_ = true;
       agent_id_ = request_.hello().agent().agent_id();
+      model_ = request_.hello().model();
       ++outstanding_;
       const bool queued = service_->writer_->SubmitHello(
           request_.hello(), [this](const WriteResult& r) { OnHelloDone(r); });
@@ -323,6 +324,8 @@ class IngestService::Stream final
           service_->metrics_->reports_duplicate.Increment();
         } else {
           service_->metrics_->reports_stored.Increment();
+          if (service_->options_.on_report_stored)
+            service_->options_.on_report_stored(model_);
         }
         if (seq > durable_) durable_ = seq;
         ack_pending_ = true;
@@ -396,6 +399,7 @@ class IngestService::Stream final
 
   absl::Mutex mu_;
   bool have_hello_ ABSL_GUARDED_BY(mu_) = false;
+  v1::ModelRef model_ ABSL_GUARDED_BY(mu_);
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   std::string agent_id_ ABSL_GUARDED_BY(mu_);
   bool marked_connected_ ABSL_GUARDED_BY(mu_) = false;

@@ -13,6 +13,7 @@
 #ifndef AIMS_COLLECTOR_INGEST_SERVICE_H_
 #define AIMS_COLLECTOR_INGEST_SERVICE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -29,6 +30,9 @@ struct IngestOptions {
   std::string collector_id;
   ReportLimits limits;
   size_t max_in_flight = 32;
+  // Called (on a writer thread) after a new report of `model` is durable;
+  // the evaluator uses it to judge fresh data without waiting its interval.
+  std::function<void(const v1::ModelRef& model)> on_report_stored;
 };
 
 class IngestService final : public v1::IngestService::CallbackService {
