@@ -396,6 +396,40 @@ objectives:
   EXPECT_EQ(t2 - t1, absl::Minutes(4));
 }
 
+// New data makes its model's objectives due at once (at most once a
+// second), whatever their evaluation interval.
+TEST(EvaluatorTest, NewDataTriggersEvaluation) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.path(), &clock, R"(
+coverage: {enabled: false}
+objectives:
+  - {id: parity, model: {name: credit}, metric: demographic_parity_ratio,
+     attribute: gender, comparator: ">=", threshold: 0.8, window: 10m,
+     evaluation_interval: 5m}
+)");
+  s.Report(&clock, 0.6);
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 1);
+  clock.Advance(absl::Seconds(5));
+  s.Report(&clock, 0.3);
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 0);  // not due, nobody said so
+  v1::ModelRef other = Model();
+  other.set_name("fraud");
+  s.evaluator->OnNewData(other);
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 0);  // another model's data
+  s.evaluator->OnNewData(Model());
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 1);
+  EXPECT_EQ(s.State("parity").state(), v1::OBJECTIVE_STATE_FIRING);
+  // Within a second of that evaluation, new data waits for the next one.
+  clock.Advance(absl::Milliseconds(500));
+  s.Report(&clock, 0.6);
+  s.evaluator->OnNewData(Model());
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 0);
+  clock.Advance(absl::Milliseconds(500));
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 1);
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 0);
+}
+
 // The built-in coverage objectives: a silent model and agent, windows an
 // agent declared lost, and a missing reference profile each open a
 // nonconformity with their evidence, and recover when fixed.
