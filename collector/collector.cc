@@ -14,6 +14,7 @@
 #include "collector/nonconformities.h"
 #include "collector/nonconformity_service.h"
 #include "collector/notifier.h"
+#include "collector/objective_metrics.h"
 #include "collector/query_service.h"
 #include "collector/report_service.h"
 #include "collector/rocks_storage.h"
@@ -120,7 +121,11 @@ absl::Status Collector::Start() {
   }
 
   http_ = std::make_unique<HttpServer>(1 << 20, 2);
-  http_->ServeMetrics(metrics_->registry);
+  http_->ServeMetrics(metrics_->registry, [this] {
+    return ObjectiveMetricFamilies(evaluator_->States({}),
+                                   evaluator_->plan().get(),
+                                   options_.max_exported_series);
+  });
   RegisterHttpApi(http_->routes(), query_.get(), nc_service_.get(),
                   report_service_.get());
   http_->routes().Get("/healthz",

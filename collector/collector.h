@@ -57,6 +57,9 @@ struct CollectorOptions {
   // http://<http_listen>.
   std::string external_url;
   size_t max_outbox = 10000;
+  // Objective series exported on /metrics (aims_objective_*); beyond it
+  // series are left out and counted.
+  size_t max_exported_series = 10000;
   // Run the evaluation loop on a thread (tests drive EvaluateNow()).
   bool evaluate_in_background = true;
 };

@@ -56,6 +56,10 @@ ABSL_FLAG(
     int, max_outbox, 10000,
     "Notifications kept for delivery; beyond it the oldest is dropped and "
     "counted (firing alerts are re-sent every minute).");
+ABSL_FLAG(int, max_exported_series, 10000,
+          "Objective series exported on /metrics as aims_objective_*; beyond "
+          "it they are left out and counted in "
+          "aims_collector_objective_series_not_exported.");
 
 int main(int argc, char** argv) {
   aims::ParseCommandLine(
@@ -125,6 +129,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.max_outbox = max_outbox;
+  const int max_exported_series = absl::GetFlag(FLAGS_max_exported_series);
+  if (max_exported_series < 0 || max_exported_series > 10000000) {
+    std::cerr << "--max_exported_series: must be 0..10000000\n";
+    return 2;
+  }
+  options.max_exported_series = max_exported_series;
   options.max_message_bytes = max_message;
 
   aims::collector::Collector collector(options);

@@ -93,13 +93,20 @@ HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued) {
 
 HttpServer::~HttpServer() { Stop(); }
 
-void HttpServer::ServeMetrics(std::shared_ptr<prometheus::Registry> registry) {
-  server_.Get("/metrics",
-              [registry](const httplib::Request&, httplib::Response& res) {
-                prometheus::TextSerializer serializer;
-                res.set_content(serializer.Serialize(registry->Collect()),
-                                "text/plain; version=0.0.4; charset=utf-8");
-              });
+void HttpServer::ServeMetrics(
+    std::shared_ptr<prometheus::Registry> registry,
+    std::function<std::vector<prometheus::MetricFamily>()> extra) {
+  server_.Get("/metrics", [registry, extra](const httplib::Request&,
+                                            httplib::Response& res) {
+    std::vector<prometheus::MetricFamily> families = registry->Collect();
+    if (extra) {
+      for (prometheus::MetricFamily& f : extra())
+        families.push_back(std::move(f));
+    }
+    prometheus::TextSerializer serializer;
+    res.set_content(serializer.Serialize(families),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  });
 }
 
 absl::StatusOr<int> HttpServer::Listen(absl::string_view address,

@@ -62,7 +62,10 @@ class HttpServer {
 
   httplib::Server& routes() { return server_; }
   // Serves GET /metrics in the Prometheus text format 0.0.4.
-  void ServeMetrics(std::shared_ptr<prometheus::Registry> registry);
+  // `extra` (optional) adds families computed at scrape time.
+  void ServeMetrics(
+      std::shared_ptr<prometheus::Registry> registry,
+      std::function<std::vector<prometheus::MetricFamily>()> extra = nullptr);
 
   // Binds `address` ("host:port") and starts serving; returns the bound port.
   absl::StatusOr<int> Listen(absl::string_view address, absl::string_view flag);
