@@ -443,6 +443,25 @@ void Evaluator::EvaluateObjective(
       }
     }
     for (const auto& [name, v] : missing) Step(o, model, v, {}, from, now);
+    // An objective that names its feature / attribute / group (or a model
+    // metric) but finds no value has a series with insufficient evidence:
+    // a misspelt name or absent data never passes silently.
+    const bool named =
+        scope == MetricScope::kModel ||
+        (scope == MetricScope::kFeature && !o.feature.empty()) ||
+        (scope == MetricScope::kAttribute && !o.attribute.empty()) ||
+        (scope == MetricScope::kGroup && !o.attribute.empty() &&
+         !o.group.empty());
+    if (named && seen.empty() && missing.empty()) {
+      v1::MetricValue v =
+          Coverage(o.metric, std::numeric_limits<double>::quiet_NaN(), 0);
+      v.set_state(v1::EVIDENCE_STATE_INSUFFICIENT);
+      if (scope == MetricScope::kFeature) v.set_feature(o.feature);
+      if (scope == MetricScope::kAttribute || scope == MetricScope::kGroup)
+        v.set_attribute(o.attribute);
+      if (scope == MetricScope::kGroup) v.set_group(o.group);
+      Step(o, model, v, {}, from, now);
+    }
   }
 }
 

@@ -430,6 +430,30 @@ objectives:
   EXPECT_EQ(s.evaluator->EvaluateDue(), 0);
 }
 
+// An objective whose feature or attribute never shows up (absent data, or a
+// misspelt name) is judged "insufficient evidence", never silently absent.
+TEST(EvaluatorTest, ObjectiveWithoutMatchingDataHasInsufficientEvidence) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.path(), &clock, R"(
+coverage: {enabled: false}
+objectives:
+  - {id: drift, metric: psi, feature: incme, comparator: "<=", threshold: 0.2}
+  - {id: parity, metric: demographic_parity_ratio, attribute: gendr,
+     comparator: ">=", threshold: 0.8}
+  - {id: every-feature, metric: psi, comparator: "<=", threshold: 0.2}
+)");
+  s.Report(&clock, 0.3);
+  EXPECT_EQ(s.evaluator->EvaluateDue(), 2);  // "every-feature" has none
+  v1::ObjectiveStatus drift = s.State("drift");
+  EXPECT_EQ(drift.series(), "credit/v1/prod feature=incme");
+  EXPECT_EQ(drift.state(), v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE);
+  v1::ObjectiveStatus parity = s.State("parity");
+  EXPECT_EQ(parity.series(), "credit/v1/prod attribute=gendr");
+  EXPECT_EQ(parity.state(), v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE);
+  EXPECT_TRUE(s.ncs->List({}).empty());
+}
+
 // The built-in coverage objectives: a silent model and agent, windows an
 // agent declared lost, and a missing reference profile each open a
 // nonconformity with their evidence, and recover when fixed.
