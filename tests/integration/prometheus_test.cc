@@ -8,9 +8,12 @@
 #include <fstream>
 #include <memory>
 
+#include "absl/strings/str_replace.h"
 #include "agent/agent.h"
 #include "aims/v1/ingest.grpc.pb.h"
+#include "aims/v1/query.grpc.pb.h"
 #include "collector/collector.h"
+#include "common/profile_builder.h"
 #include "common/time_util.h"
 #include "common/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
@@ -25,18 +28,58 @@ namespace {
 constexpr char kPrometheus[] = "/usr/bin/prometheus";
 constexpr char kPromtool[] = "/usr/bin/promtool";
 
-// One 10 s window of credit/v1/prod: group f selected at 0.3, m at 0.6.
-void SendBiasedWindow(int grpc_port) {
-  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+// Events of credit/v1/prod: group f selected at 0.3, m at 0.6, labelled
+// with the prediction (accuracy 1), income spread over [shift, shift+100).
+std::vector<Event> Events(double income_shift) {
+  std::vector<Event> events;
   for (int i = 0; i < 400; ++i) {
     Event e;
     const bool f = i % 2 == 0;
     const int k = (i / 2) % 100;
     e.prediction.kind = Outcome::Kind::kClass;
     e.prediction.class_label = k < (f ? 30 : 60) ? "1" : "0";
+    e.label = e.prediction;
     e.attributes = {{"gender", f ? "f" : "m"}};
-    acc.Add(e);
+    FeatureValue income;
+    income.kind = FeatureValue::Kind::kNumber;
+    income.number = income_shift + i % 100 + 0.5;
+    e.features = {{"income", income}};
+    events.push_back(e);
   }
+  return events;
+}
+
+v1::ModelRef Credit() {
+  v1::ModelRef m;
+  m.set_name("credit");
+  m.set_version("v1");
+  m.set_environment("prod");
+  return m;
+}
+
+// Stores the reference profile of the unshifted events at the collector and
+// sends one 10 s window of events with incomes shifted by 40 (drifted),
+// binned on that profile as an agent would.
+void SendWindow(int grpc_port) {
+  ProfileBuilder builder({});
+  for (const Event& e : Events(0)) builder.Add(e);
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      builder.Build(Credit(), v1::PROFILE_SOURCE_TRAINING_DATA, "training");
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  {
+    auto stub = v1::QueryService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    v1::PutProfileRequest request;
+    *request.mutable_profile() = *profile;
+    v1::PutProfileResponse response;
+    ASSERT_TRUE(stub->PutProfile(&ctx, request, &response).ok());
+  }
+  auto config = std::make_shared<SummaryConfig>();
+  config->profile = std::make_shared<const v1::ReferenceProfile>(*profile);
+  WindowAccumulator acc(config);
+  for (const Event& e : Events(40)) acc.Add(e);
   auto stub = v1::IngestService::NewStub(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
                           grpc::InsecureChannelCredentials()));
@@ -44,9 +87,7 @@ void SendBiasedWindow(int grpc_port) {
   auto stream = stub->Report(&ctx);
   v1::IngestRequest hello;
   hello.mutable_hello()->mutable_agent()->set_agent_id("pod-1");
-  hello.mutable_hello()->mutable_model()->set_name("credit");
-  hello.mutable_hello()->mutable_model()->set_version("v1");
-  hello.mutable_hello()->mutable_model()->set_environment("prod");
+  *hello.mutable_hello()->mutable_model() = Credit();
   hello.mutable_hello()->set_protocol_version(1);
   ASSERT_TRUE(stream->Write(hello));
   v1::IngestResponse resp;
@@ -142,6 +183,19 @@ objectives:
     comparator: ">="
     threshold: 0.1
     window: 5m
+  - id: accuracy
+    model: {name: credit}
+    metric: accuracy
+    comparator: ">="
+    threshold: 0.9
+    window: 5m
+  - id: income-drift
+    model: {name: credit}
+    metric: psi
+    feature: income
+    comparator: "<="
+    threshold: 0.2
+    window: 5m
 )";
   }
   collector::CollectorOptions options;
@@ -153,8 +207,9 @@ objectives:
   options.evaluate_in_background = false;
   collector::Collector collector(options);
   ASSERT_TRUE(collector.Start().ok());
-  SendBiasedWindow(collector.grpc_port());
-  ASSERT_EQ(collector.EvaluateNow(), 3);  // parity + selection rate f and m
+  SendWindow(collector.grpc_port());
+  // parity, selection rate of f and m, accuracy, PSI of income.
+  ASSERT_EQ(collector.EvaluateNow(), 5);
 
   agent::AgentOptions agent_options;
   agent_options.http_listen = "127.0.0.1:0";
@@ -203,7 +258,7 @@ objectives:
       << testing::ReadFile(dir.File("prometheus.log"));
 
   // parity = 0.3 / 0.6 = 0.5 over 400 events, below 0.8: firing.
-  EXPECT_EQ(Query(port, "aims_objective_value",
+  EXPECT_EQ(Query(port, "aims_objective_value{attribute=\"gender\"}",
                   {"objective", "model", "model_version", "environment",
                    "metric", "attribute", "group"}),
             (std::vector<std::string>{
@@ -223,9 +278,18 @@ objectives:
             (std::vector<std::string>{"group=f,200"}));
   EXPECT_EQ(
       Query(port, "aims_objective_state == 1", {"objective", "state"}),
-      (std::vector<std::string>{"objective=gender-parity,state=firing,1",
+      (std::vector<std::string>{"objective=accuracy,state=inactive,1",
+                                "objective=gender-parity,state=firing,1",
+                                "objective=income-drift,state=firing,1",
                                 "objective=selection-rate,state=inactive,1",
                                 "objective=selection-rate,state=inactive,1"}));
+  EXPECT_EQ(
+      Query(port, "aims_objective_value{metric=\"accuracy\"}", {"objective"}),
+      (std::vector<std::string>{"objective=accuracy,1"}));
+  EXPECT_EQ(Query(port, "aims_objective_value{feature=\"income\"} > 0.2",
+                  {"metric", "feature"})
+                .size(),
+            1u);
   // Wilson interval around the selection rate of f.
   EXPECT_EQ(Query(port, "aims_objective_ci_lower{group=\"f\"} < 0.3", {"group"})
                 .size(),
@@ -235,12 +299,35 @@ objectives:
             1u);
   EXPECT_EQ(Query(port, "aims_nonconformities{stage=\"open\"} > 0",
                   {"severity", "stage"}),
-            (std::vector<std::string>{"severity=critical,stage=open,1"}));
+            (std::vector<std::string>{"severity=critical,stage=open,1",
+                                      "severity=warning,stage=open,1"}));
   EXPECT_EQ(
       Query(port, "aims_collector_objective_series_not_exported", {"job"}),
       (std::vector<std::string>{"job=aims-collector,0"}));
   // The agent's own series are there too.
   EXPECT_FALSE(Query(port, "aims_agent_events_total", {"job"}).empty());
+
+  // Every PromQL expression of the Grafana dashboards is accepted and
+  // returns series for this data ($model set to the test's model).
+  int expressions = 0;
+  for (const char* name : {"fleet", "model", "nonconformities"}) {
+    const std::string path =
+        absl::StrCat(AIMS_SOURCE_DIR, "/deploy/grafana/", name, ".json");
+    simdjson::dom::parser parser;
+    simdjson::dom::element dashboard;
+    ASSERT_EQ(parser.load(path).get(dashboard), simdjson::SUCCESS) << path;
+    for (simdjson::dom::element panel : dashboard["panels"].get_array()) {
+      for (simdjson::dom::element target : panel["targets"].get_array()) {
+        std::string expr(target["expr"].get_string().value_unsafe());
+        absl::StrReplaceAll({{"$model", "credit"}}, &expr);
+        ++expressions;
+        EXPECT_TRUE(testing::WaitFor(
+            [&] { return !Query(port, expr, {}).empty(); }, absl::Seconds(30)))
+            << name << ".json: " << expr;
+      }
+    }
+  }
+  EXPECT_GE(expressions, 20);
   agent.Stop();
 }
 
