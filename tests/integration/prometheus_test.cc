@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "agent/agent.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
@@ -221,12 +223,29 @@ objectives:
   agent::Agent agent(agent_options);
   ASSERT_TRUE(agent.Start().ok());
 
-  // Both expositions follow Prometheus's conventions.
+  // Both expositions follow Prometheus's conventions, and every family is
+  // documented in docs/metrics.md.
   std::string complaints;
   EXPECT_EQ(PromtoolCheck(dir, collector.http_port(), &complaints), 0)
       << complaints;
   EXPECT_EQ(PromtoolCheck(dir, agent.http_port(), &complaints), 0)
       << complaints;
+  const std::string docs =
+      testing::ReadFile(absl::StrCat(AIMS_SOURCE_DIR, "/docs/metrics.md"));
+  int families = 0;
+  for (int port : {collector.http_port(), agent.http_port()}) {
+    httplib::Client client("127.0.0.1", port);
+    auto res = client.Get("/metrics");
+    ASSERT_TRUE(res);
+    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
+      if (!absl::ConsumePrefix(&line, "# TYPE ")) continue;
+      const std::string name(line.substr(0, line.find(' ')));
+      ++families;
+      EXPECT_NE(docs.find(absl::StrCat("`", name, "`")), std::string::npos)
+          << name << " is exported but not in docs/metrics.md";
+    }
+  }
+  EXPECT_GE(families, 40);
 
   const int port = testing::FreePort();
   {
