@@ -155,25 +155,53 @@ absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
   absl::MutexLock eval(&eval_mu_);
   absl::MutexLock lock(&mu_);
   std::vector<Mutation> mutations;
+  std::vector<AuditEntry> audit;
   std::vector<std::string> dropped;
   std::map<std::string, bool> kept_objectives;
+  // Earlier plan versions, by version: the one in force, or (at start-up)
+  // those stored that the persisted series were evaluated under.
+  std::map<std::string, std::shared_ptr<const Plan>> old_plans;
+  if (plan_ != nullptr) old_plans[plan_->version] = plan_;
   for (const auto& [key, s] : series_) {
     auto it = by_id.find(s.status.objective_id());
     if (it == by_id.end() || it->second->hash != s.status.objective_hash()) {
       dropped.push_back(key);
       mutations.push_back({Table::kEvaluation, key, std::nullopt});
-      // A firing series of a changed or removed objective is no longer
-      // evaluated: resolve its alert now rather than let the lease run out.
-      // Its nonconformity stays open for a person to work through.
-      if (s.status.state() == v1::OBJECTIVE_STATE_FIRING && plan_ != nullptr) {
-        absl::StatusOr<v1::Nonconformity> nc =
-            nonconformities_->Get(s.status.nonconformity_id());
-        for (const Objective& old : plan_->objectives) {
-          if (old.id != s.status.objective_id() || !nc.ok()) continue;
-          for (Mutation& m : notifier_->AlertMutations(*nc, old, s.status, true,
-                                                       clock_->Now()))
-            mutations.push_back(std::move(m));
-        }
+      // The series is no longer evaluated from now on: on record, so that
+      // reports stop accounting its last state.
+      audit.push_back(
+          {"objective_state",
+           actor,
+           {{"objective", s.status.objective_id()},
+            {"series", s.status.series()},
+            {"from", ObjectiveStateName(s.status.state())},
+            {"to", ObjectiveStateName(v1::OBJECTIVE_STATE_UNSPECIFIED)},
+            {"reason", it == by_id.end() ? "objective removed by a new plan"
+                                         : "objective changed by a new plan"},
+            {"plan_version", next->version}}});
+      // A firing series of a changed or removed objective: resolve its alert
+      // now rather than let the lease run out. Its nonconformity stays open
+      // for a person to work through.
+      if (s.status.state() != v1::OBJECTIVE_STATE_FIRING) continue;
+      const std::string& version = s.status.plan_version();
+      if (!old_plans.count(version)) {
+        absl::StatusOr<std::string> text =
+            storage_->Get(Table::kPlans, version);
+        absl::StatusOr<Plan> parsed =
+            text.ok() ? ParsePlan(*text, "stored plan " + version.substr(0, 12))
+                      : absl::StatusOr<Plan>(text.status());
+        old_plans[version] =
+            parsed.ok() ? std::make_shared<const Plan>(std::move(*parsed))
+                        : nullptr;
+      }
+      absl::StatusOr<v1::Nonconformity> nc =
+          nonconformities_->Get(s.status.nonconformity_id());
+      if (old_plans[version] == nullptr || !nc.ok()) continue;
+      for (const Objective& old : old_plans[version]->objectives) {
+        if (old.id != s.status.objective_id()) continue;
+        for (Mutation& m :
+             notifier_->AlertMutations(*nc, old, s.status, true, clock_->Now()))
+          mutations.push_back(std::move(m));
       }
     } else {
       kept_objectives[s.status.objective_id()] = true;
@@ -190,14 +218,14 @@ absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
     unchanged = static_cast<int>(kept_objectives.size());
   }
   mutations.push_back({Table::kPlans, next->version, next->text});
-  std::vector<AuditEntry> audit = {
-      {"plan_version",
-       actor,
-       {{"version", next->version},
-        {"source", next->source},
-        {"objectives", absl::StrCat(next->objectives.size())},
-        {"unchanged", absl::StrCat(unchanged)},
-        {"series_reset", absl::StrCat(dropped.size())}}}};
+  audit.insert(audit.begin(),
+               {"plan_version",
+                actor,
+                {{"version", next->version},
+                 {"source", next->source},
+                 {"objectives", absl::StrCat(next->objectives.size())},
+                 {"unchanged", absl::StrCat(unchanged)},
+                 {"series_reset", absl::StrCat(dropped.size())}}});
   if (absl::Status s = audit_->Commit(std::move(mutations), audit); !s.ok())
     return s;
   for (const std::string& key : dropped) series_.erase(key);
@@ -643,6 +671,9 @@ std::vector<v1::ObjectiveStatus> Evaluator::States(
 
 absl::StatusOr<v1::Nonconformity> Evaluator::Transition(
     const v1::TransitionRequest& request) {
+  // No evaluation may change the series between the check and the step
+  // (e.g. a recurrence just before a closure).
+  absl::MutexLock eval(&eval_mu_);
   absl::StatusOr<v1::Nonconformity> nc = nonconformities_->Get(request.id());
   if (!nc.ok()) return nc.status();
   std::optional<v1::ObjectiveStatus> series;

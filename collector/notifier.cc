@@ -1,7 +1,9 @@
 #include "collector/notifier.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -39,38 +41,21 @@ Notifier::Notifier(Storage* storage, const Clock* clock,
 Notifier::~Notifier() { Stop(); }
 
 absl::Status Notifier::Load() {
-  std::vector<std::string> keys;
-  std::map<std::string, std::string> superseding;
+  std::set<std::string> keys;
   absl::Status s = storage_->Scan(
-      Table::kOutbox, "", [&](absl::string_view key, absl::string_view value) {
-        keys.emplace_back(key);
-        v1::OutboxEntry e;
-        if (e.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-            !e.supersede_key().empty()) {
-          superseding[e.supersede_key()] = std::string(key);
-        }
+      Table::kOutbox, "", [&](absl::string_view key, absl::string_view) {
+        keys.emplace(key);
         return true;
       });
   absl::MutexLock lock(&mu_);
   keys_ = std::move(keys);
-  superseding_ = std::move(superseding);
   if (!keys_.empty()) {
-    const std::string& last = keys_.back();
+    const std::string& last = *keys_.rbegin();
     uint64_t seq = 0;
     for (unsigned char c : last) seq = (seq << 8) | c;
     next_seq_ = seq + 1;
   }
   return s;
-}
-
-void Notifier::ForgetLocked(const std::string& key) {
-  keys_.erase(std::remove(keys_.begin(), keys_.end(), key), keys_.end());
-  for (auto it = superseding_.begin(); it != superseding_.end(); ++it) {
-    if (it->second == key) {
-      superseding_.erase(it);
-      break;
-    }
-  }
 }
 
 std::vector<Mutation> Notifier::Enqueue(const std::string& url,
@@ -87,25 +72,15 @@ std::vector<Mutation> Notifier::Enqueue(const std::string& url,
   *entry.mutable_next_attempt() = ToProto(now);
   std::vector<Mutation> out;
   absl::MutexLock lock(&mu_);
-  if (!supersede_key.empty()) {
-    auto it = superseding_.find(supersede_key);
-    if (it != superseding_.end()) {
-      const std::string old_key = it->second;
-      out.push_back({Table::kOutbox, old_key, std::nullopt});
-      ForgetLocked(old_key);
-      counters_.superseded.fetch_add(1);
-    }
-  }
   while (keys_.size() >= options_.max_outbox && !keys_.empty()) {
-    out.push_back({Table::kOutbox, keys_.front(), std::nullopt});
-    ForgetLocked(std::string(keys_.front()));
+    out.push_back({Table::kOutbox, *keys_.begin(), std::nullopt});
+    keys_.erase(keys_.begin());
     counters_.dropped.fetch_add(1);
     LogWarn("outbox full: dropped the oldest notification",
             {{"max_outbox", static_cast<int64_t>(options_.max_outbox)}});
   }
   const std::string key = AuditTrail::Key(next_seq_++);
-  keys_.push_back(key);
-  if (!supersede_key.empty()) superseding_[supersede_key] = key;
+  keys_.insert(key);
   out.push_back({Table::kOutbox, key, entry.SerializeAsString()});
   return out;
 }
@@ -190,22 +165,51 @@ void Notifier::Wake() {
 int Notifier::DeliverDue() {
   absl::MutexLock deliver(&deliver_mu_);
   const absl::Time now = clock_->Now();
+  // The whole outbox is read: an entry with a newer entry of the same
+  // supersede_key (same alert, same Alertmanager) is deleted undelivered,
+  // whether it is due or not, so deliveries of an alert never go backwards.
+  // Decided here from storage, it holds whatever commits failed or ran
+  // concurrently, and across restarts.
   std::vector<std::pair<std::string, v1::OutboxEntry>> due;
+  std::map<std::string, std::string> newest;  // supersede_key -> key
+  std::vector<std::pair<std::string, std::string>> keyed;  // key, supersede
   storage_
       ->Scan(Table::kOutbox, "",
              [&](absl::string_view key, absl::string_view value) {
                v1::OutboxEntry e;
-               if (e.ParseFromArray(value.data(),
-                                    static_cast<int>(value.size())) &&
-                   FromProto(e.next_attempt()) <= now) {
-                 due.emplace_back(std::string(key), std::move(e));
+               if (!e.ParseFromArray(value.data(),
+                                     static_cast<int>(value.size()))) {
+                 return true;
                }
-               return due.size() < 1000;
+               if (!e.supersede_key().empty()) {
+                 newest[e.supersede_key()] = std::string(key);  // key order
+                 keyed.emplace_back(std::string(key), e.supersede_key());
+               }
+               if (FromProto(e.next_attempt()) <= now && due.size() < 1000)
+                 due.emplace_back(std::string(key), std::move(e));
+               return true;
              })
       .IgnoreError();
+  std::set<std::string> superseded;
+  std::vector<Mutation> deletions;
+  for (const auto& [key, supersede_key] : keyed) {
+    if (newest[supersede_key] == key) continue;
+    superseded.insert(key);
+    deletions.push_back({Table::kOutbox, key, std::nullopt});
+  }
+  if (!deletions.empty()) {
+    if (absl::Status s = storage_->Apply(deletions); !s.ok()) {
+      LogWarn("outbox update failed", {{"error", s.message()}});
+      return 0;  // delivering now could send an alert backwards
+    }
+    counters_.superseded.fetch_add(deletions.size());
+    absl::MutexLock lock(&mu_);
+    for (const std::string& key : superseded) keys_.erase(key);
+  }
   int delivered = 0;
   thread_local std::mt19937_64 rng(std::random_device{}());
   for (auto& [key, e] : due) {
+    if (superseded.count(key)) continue;
     const Url url = SplitUrl(e.url());
     httplib::Client client(url.base);
     const int timeout_ms =
@@ -250,18 +254,14 @@ int Notifier::DeliverDue() {
       *e.mutable_next_attempt() = ToProto(now + absl::Seconds(base * jitter));
       change.push_back({Table::kOutbox, key, e.SerializeAsString()});
     }
-    const bool remove = !change.front().value.has_value();
-    // Under mu_, so that a retry is never written back after a newer entry
-    // superseded (deleted) this one meanwhile.
-    absl::MutexLock lock(&mu_);
-    if (!remove && std::find(keys_.begin(), keys_.end(), key) == keys_.end()) {
-      continue;
-    }
     if (absl::Status s = storage_->Apply(change); !s.ok()) {
       LogWarn("outbox update failed", {{"error", s.message()}});
       continue;
     }
-    if (remove) ForgetLocked(key);
+    if (!change.front().value.has_value()) {
+      absl::MutexLock lock(&mu_);
+      keys_.erase(key);
+    }
   }
   return delivered;
 }

@@ -11,7 +11,8 @@
 // counted. The outbox is bounded (`max_outbox`): beyond it the oldest entry
 // is dropped and counted; firing alerts are re-sent every minute anyway. A
 // newer message about the same alert to the same Alertmanager replaces an
-// undelivered older one (supersede_key), so deliveries never go backwards.
+// undelivered older one (supersede_key; decided by the delivery pass from
+// what is stored), so deliveries of an alert never go backwards.
 //
 // Alertmanager semantics (../shared/reference.md): labels identify the
 // alert (alertname, objective, model, model_version, environment, severity,
@@ -25,7 +26,7 @@
 #define AIMS_COLLECTOR_NOTIFIER_H_
 
 #include <atomic>
-#include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,14 +96,12 @@ class Notifier {
   const NotifierCounters& counters() const { return counters_; }
 
  private:
-  // `supersede_key`: non-empty for alerts; an undelivered entry with the
-  // same key is deleted in the same batch.
+  // `supersede_key`: non-empty for alerts (URL + labels); DeliverDue
+  // deletes an entry undelivered once a newer one with the same key exists.
   std::vector<Mutation> Enqueue(const std::string& url, const std::string& kind,
                                 std::string body,
                                 const std::string& supersede_key,
                                 absl::Time now);
-  // Drops `key` from the in-memory index of the outbox.
-  void ForgetLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();
 
   Storage* const storage_;
@@ -112,9 +111,7 @@ class Notifier {
   mutable absl::Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   // Keys of entries in the outbox, oldest first (bounded by max_outbox).
-  std::vector<std::string> keys_ ABSL_GUARDED_BY(mu_);
-  // supersede_key -> key of the undelivered entry carrying it.
-  std::map<std::string, std::string> superseding_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> keys_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex deliver_mu_;  // one delivery pass at a time

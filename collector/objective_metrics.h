@@ -13,8 +13,9 @@
 //   aims_collector_objective_series_not_exported: series left out at the
 //   last scrape because of the `max_series` bound
 //
-// A series with insufficient evidence has no value, threshold-only, and
-// state "insufficient_evidence": never a number that looks valid.
+// A series with insufficient evidence has no value (nor interval or
+// p-value); its threshold, sample size, state "insufficient_evidence" and
+// last evaluation time are exported: never a number that looks valid.
 //
 // Thread-safety: a pure function of its inputs.
 #ifndef AIMS_COLLECTOR_OBJECTIVE_METRICS_H_

@@ -119,6 +119,21 @@ v1::Nonconformity AsOf(const v1::Nonconformity& nc, absl::Time t) {
     *copy.add_history() = step;
   }
   copy.set_stage(StageBefore(nc, t));
+  // Occurrences and auto-resolution as of then, from the automatic entries.
+  uint32_t occurrences = 1;
+  bool auto_resolved = false;
+  for (const v1::Transition& step : copy.history()) {
+    if (step.actor() != kSystemActor) continue;
+    if (absl::StartsWith(step.comment(), kRecurredComment)) {
+      ++occurrences;
+      auto_resolved = false;
+    } else if (absl::StartsWith(step.comment(), kAutoResolvedComment)) {
+      auto_resolved = true;
+    }
+  }
+  copy.set_occurrences(occurrences);
+  copy.set_auto_resolved(auto_resolved);
+  if (!auto_resolved) copy.clear_resolved_at();
   return copy;
 }
 
@@ -284,8 +299,13 @@ absl::StatusOr<v1::ComplianceReport> BuildReport(
           result.add_nonconformity_ids(nc_id);
       }
       totals->set_series(totals->series() + 1);
-      if (result.firings() == 0 && result.firing_seconds() == 0)
+      const double evaluated =
+          result.held_seconds() + result.pending_seconds() +
+          result.firing_seconds() + result.insufficient_seconds();
+      if (evaluated > 0 && result.firings() == 0 &&
+          result.firing_seconds() == 0) {
         totals->set_series_held(totals->series_held() + 1);
+      }
       *out->add_series() = std::move(result);
     }
   };

@@ -1,5 +1,6 @@
 #include "collector/report_service.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -26,7 +27,17 @@ absl::Status ReportService::Report(const v1::ReportRequest& request,
   sources.plan = evaluator_->plan();
   sources.states = evaluator_->States({});
   sources.nonconformities = nonconformities_->List({});
-  sources.audit = audit_->List(0, std::numeric_limits<uint32_t>::max());
+  // Exactly the records verified above when the chain is intact (records
+  // appended since are left to the next report); all of them when it is
+  // broken, with the report's header saying where.
+  const uint64_t limit = sources.verify.intact()
+                             ? sources.verify.records_checked()
+                             : std::numeric_limits<uint32_t>::max();
+  if (limit > 0) {
+    sources.audit =
+        audit_->List(0, static_cast<uint32_t>(std::min<uint64_t>(
+                            limit, std::numeric_limits<uint32_t>::max())));
+  }
   absl::StatusOr<v1::ComplianceReport> report =
       BuildReport(request, sources, clock_->Now());
   if (!report.ok()) return report.status();

@@ -1,7 +1,9 @@
 #include "collector/ctl/report_render.h"
 
 #include <cmath>
+#include <cstring>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -333,7 +335,14 @@ std::string RenderHtml(const ReportDocument& doc) {
 
 absl::StatusOr<std::string> RenderCsv(const ReportDocument& doc,
                                       absl::string_view table) {
-  auto field = [](const std::string& s) {
+  auto field = [](std::string s) {
+    // A cell a spreadsheet would run as a formula (people's comments travel
+    // here) is prefixed with ' unless it is a plain number.
+    double number = 0;
+    if (!s.empty() && s != "-" && std::strchr("=+-@\t\r", s[0]) != nullptr &&
+        !absl::SimpleAtod(s, &number)) {
+      s.insert(0, "'");
+    }
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
     return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
   };

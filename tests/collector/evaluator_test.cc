@@ -232,11 +232,18 @@ TEST(EvaluatorTest, ChangedObjectiveStartsOverOnReload) {
   s.evaluator->EvaluateDue();
   EXPECT_EQ(s.State("parity").state(),
             v1::OBJECTIVE_STATE_INACTIVE);  // 0.5 >= 0.4
-  // Both plan versions are on record.
-  int plan_records = 0;
-  for (const v1::AuditRecord& r : s.audit->List(0, 1000))
+  // Both plan versions are on record, and the end of the old series.
+  int plan_records = 0, dropped_records = 0;
+  for (const v1::AuditRecord& r : s.audit->List(0, 1000)) {
     plan_records += r.kind() == "plan_version";
+    dropped_records +=
+        r.kind() == "objective_state" &&
+        r.body().find(R"("reason":"objective changed by a new plan")") !=
+            std::string::npos &&
+        r.body().find(R"("to":"unevaluated")") != std::string::npos;
+  }
   EXPECT_EQ(plan_records, 2);
+  EXPECT_EQ(dropped_records, 1);
 }
 
 // Reloading a plan that changes a firing objective resolves its alert at
@@ -259,7 +266,9 @@ TEST(EvaluatorTest, ReloadResolvesTheAlertOfAChangedFiringObjective) {
   absl::StatusOr<Plan> plan = ParsePlan(changed, "plan.yaml");
   ASSERT_TRUE(plan.ok());
   ASSERT_TRUE(s.evaluator->SetPlan(*plan, "SIGHUP").ok());
-  EXPECT_EQ(s.notifier->depth(), 1u);  // the resolution replaced the alert
+  EXPECT_EQ(s.notifier->depth(), 2u);
+  s.notifier->DeliverDue();  // fails, and drops the replaced alert
+  EXPECT_EQ(s.notifier->depth(), 1u);
   EXPECT_EQ(s.notifier->counters().superseded.load(), 1u);
   std::string body;
   ASSERT_TRUE(s.storage
@@ -384,6 +393,8 @@ objectives:
   for (int minute = 1; minute <= 4; ++minute) {
     clock.Advance(absl::Minutes(1));
     EXPECT_EQ(s.evaluator->EvaluateDue(), 0) << "not due at minute " << minute;
+    EXPECT_EQ(s.notifier->depth(), 2u);
+    s.notifier->DeliverDue();  // fails, and drops the older renewal
     EXPECT_EQ(s.notifier->depth(), 1u);
     EXPECT_EQ(s.notifier->counters().superseded.load(),
               static_cast<uint64_t>(minute));

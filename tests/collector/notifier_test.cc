@@ -162,9 +162,10 @@ TEST(NotifierTest, ResolutionSupersedesAnUndeliveredLease) {
                   ->Apply(notifier.AlertMutations(nc, objective, status, true,
                                                   resolved_at))
                   .ok());
-  EXPECT_EQ(notifier.depth(), 2u);
-  EXPECT_EQ(notifier.counters().superseded.load(), 1u);
+  EXPECT_EQ(notifier.depth(), 3u);
   EXPECT_EQ(notifier.DeliverDue(), 2);
+  EXPECT_EQ(notifier.counters().superseded.load(), 1u);
+  EXPECT_EQ(notifier.depth(), 0u);
   absl::MutexLock lock(&am.mu_);
   ASSERT_EQ(am.bodies_.size(), 2u);
   EXPECT_NE(am.bodies_[0].find(R"("attribute":"age_band")"), std::string::npos)

@@ -211,6 +211,63 @@ TEST(ReportTest, AccountsEachSeriesStateToTheSecond) {
   EXPECT_TRUE(report->audit().intact());
 }
 
+// A plan reload that drops a series ends its accounting ("unevaluated"
+// from then); a recurrence that reopens a record after its corrective action
+// counts as a recurrence, not as an acknowledgement.
+TEST(ReportTest, DroppedSeriesAndReopenedRecords) {
+  ReportSources sources = Sources();
+  sources.audit.push_back(Change(absl::Minutes(80),
+                                 "credit/v1/prod attribute=gender", "resolved",
+                                 "unevaluated"));
+  std::stable_sort(sources.audit.begin(), sources.audit.end(),
+                   [](const v1::AuditRecord& a, const v1::AuditRecord& b) {
+                     return FromProto(a.at()) < FromProto(b.at());
+                   });
+  v1::Nonconformity reopened = Nc("NC-000006", absl::Minutes(5));
+  Advance(&reopened, absl::Minutes(6), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED,
+          "mine");
+  Advance(&reopened, absl::Minutes(7), v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED,
+          "c");
+  Advance(&reopened, absl::Minutes(8), v1::NONCONFORMITY_STAGE_ACTION_RECORDED,
+          "a");
+  *reopened.add_history() = Step(
+      absl::Minutes(9), v1::NONCONFORMITY_STAGE_ACTION_RECORDED,
+      v1::NONCONFORMITY_STAGE_ACKNOWLEDGED,
+      std::string(kRecurredComment) + " (occurrence 2): did not hold", "aims");
+  reopened.set_stage(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+  reopened.set_occurrences(2);
+  sources.nonconformities = {reopened};
+  v1::ReportRequest request = Period();
+  *request.mutable_bucket() = ToProtoDuration(absl::Hours(2));
+  absl::StatusOr<v1::ComplianceReport> report =
+      BuildReport(request, sources, kTo + absl::Hours(1));
+  ASSERT_TRUE(report.ok()) << report.status();
+  const v1::SeriesResult* f =
+      FindSeries(*report, "credit/v1/prod attribute=gender");
+  ASSERT_NE(f, nullptr);
+  EXPECT_DOUBLE_EQ(f->held_seconds(), 30 * 60);  // 0-20m and 70-80m
+  EXPECT_DOUBLE_EQ(f->unevaluated_seconds(), 20 * 60);
+  EXPECT_EQ(f->state_at_end(), v1::OBJECTIVE_STATE_UNSPECIFIED);
+  ASSERT_EQ(report->trend_size(), 1);
+  EXPECT_EQ(report->trend(0).acknowledged(), 1u);
+  EXPECT_EQ(report->trend(0).recurred(), 1u);
+  EXPECT_EQ(report->trend(0).actions_recorded(), 1u);
+  ASSERT_EQ(report->open_items_size(), 1);
+  EXPECT_EQ(report->open_items(0).stage(),
+            v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+  EXPECT_EQ(report->open_items(0).occurrences(), 2u);
+  // As of a period that ended before the recurrence: one occurrence, the
+  // action recorded.
+  request = Period();
+  *request.mutable_to() = ToProto(kFrom + absl::Seconds(510));
+  report = BuildReport(request, sources, kTo + absl::Hours(1));
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->open_items_size(), 1);
+  EXPECT_EQ(report->open_items(0).stage(),
+            v1::NONCONFORMITY_STAGE_ACTION_RECORDED);
+  EXPECT_EQ(report->open_items(0).occurrences(), 1u);
+}
+
 TEST(ReportTest, TrendTotalsAndOpenItems) {
   v1::ReportRequest request = Period();
   *request.mutable_bucket() = ToProtoDuration(absl::Hours(1));

@@ -121,6 +121,17 @@ TEST(ReportRenderTest, CsvQuotesFieldsAndNamesUnknownTables) {
             "Bucket start,Opened,Recurred,Acknowledged,Actions "
             "recorded,Closed,Auto-resolved,Open\r\n"
             "2027-01-15 08:00:00Z,1,0,0,0,0,0,1\r\n");
+  // Text a spreadsheet would run as a formula is defused; numbers are not.
+  v1::ComplianceReport sample = Sample();
+  sample.mutable_objectives(0)->set_title("@SUM(A1)");
+  sample.mutable_objectives(0)->set_threshold(-0.5);
+  csv = RenderCsv(BuildReportDocument(sample), "objectives");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_NE(csv->find("\r\nparity,'@SUM(A1),"), std::string::npos) << *csv;
+  csv = RenderCsv(BuildReportDocument(sample), "summary");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_NE(csv->find("\r\nMean time to close,-\r\n"), std::string::npos)
+      << *csv;
   csv = RenderCsv(doc, "everything");
   EXPECT_EQ(csv.status().message(),
             "--table: 'everything' is not one of plan, summary, objectives, "
