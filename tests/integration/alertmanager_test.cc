@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "aims/v1/ingest.grpc.pb.h"
+#include "aims/v1/nonconformity.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "collector/collector.h"
 #include "common/profile_builder.h"
@@ -315,6 +316,23 @@ objectives:
   SendSummary(collector.grpc_port(), 1, clock.Now(), window(40));
   EXPECT_EQ(collector.EvaluateNow(), 1);
   EXPECT_EQ(collector.DeliverNow(), 2);  // one alert per Alertmanager
+  {
+    // The nonconformity behind the alert, with its evidence.
+    auto stub = v1::NonconformityService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", collector.grpc_port()),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    v1::ListNonconformitiesResponse list;
+    ASSERT_TRUE(stub->ListNonconformities(&ctx, {}, &list).ok());
+    ASSERT_EQ(list.nonconformities_size(), 1);
+    const v1::Nonconformity& nc = list.nonconformities(0);
+    EXPECT_EQ(nc.objective_id(), "income-drift");
+    EXPECT_EQ(nc.series(), "credit/v1/prod feature=income");
+    EXPECT_EQ(nc.evidence().value().metric(), "psi");
+    EXPECT_GT(nc.evidence().value().value(), 0.2);
+    EXPECT_EQ(nc.evidence().value().sample_size(), 1000u);
+    EXPECT_EQ(nc.stage(), v1::NONCONFORMITY_STAGE_OPEN);
+  }
   const std::vector<std::string> expected = {
       "AimsObjectiveFailed|income-drift|credit|-|feature=income|warning|"
       "9.1,A.7.4"};
