@@ -2,6 +2,9 @@
 // aims-collector, two aims-agent replicas of one model, and aimsctl.
 #include <signal.h>
 
+#include <fstream>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -138,6 +141,68 @@ TEST_F(WalkingSkeletonTest, EventsFlowFromTwoAgentsToTheCollectorAndAimsctl) {
       << again;
   EXPECT_NE(again.find(absl::StrCat(" ", sent, " ")), std::string::npos)
       << again;
+}
+
+// SIGHUP makes the collector binary re-read --plan: a valid new version is
+// recorded in the audit trail, an invalid one is refused and the plan in
+// force stays; the collector keeps serving.
+TEST(CollectorBinaryTest, SighupReloadsThePlan) {
+  testing::TempDir dir;
+  const std::string plan = dir.File("plan.yaml");
+  auto write_plan = [&](const std::string& text) {
+    std::ofstream(plan, std::ios::trunc) << text;
+  };
+  write_plan(
+      "coverage: {enabled: false}\nobjectives:\n"
+      "  - {id: acc, metric: accuracy, comparator: '>=', threshold: 0.9}\n");
+  Subprocess collector(
+      {AIMS_COLLECTOR_BIN, "--grpc_listen=127.0.0.1:0",
+       "--http_listen=127.0.0.1:0", "--data_dir=" + dir.File("data"),
+       "--plan=" + plan, "--ports_file=" + dir.File("ports")},
+      dir.File("collector.log"));
+  const int port = WaitForPort(dir.File("ports"), "grpc");
+  ASSERT_NE(port, 0) << testing::ReadFile(dir.File("collector.log"));
+  auto plan_records = [&] {
+    std::string out;
+    RunCommand({AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", port),
+                "audit", "list"},
+               &out);
+    std::vector<std::string> lines;
+    for (absl::string_view line : absl::StrSplit(out, '\n')) {
+      if (absl::StrContains(line, "plan_version")) lines.emplace_back(line);
+    }
+    return lines;
+  };
+  ASSERT_EQ(plan_records().size(), 1u);
+  write_plan(
+      "coverage: {enabled: false}\nobjectives:\n"
+      "  - {id: acc, metric: accuracy, comparator: '>=', threshold: 0.9}\n"
+      "  - {id: f1, metric: f1_macro, comparator: '>=', threshold: 0.8}\n");
+  ASSERT_EQ(kill(collector.pid(), SIGHUP), 0);
+  std::vector<std::string> records;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        records = plan_records();
+        return records.size() == 2;
+      },
+      absl::Seconds(20)))
+      << testing::ReadFile(dir.File("collector.log"));
+  EXPECT_TRUE(absl::StrContains(records[1], R"("objectives":"2")"))
+      << records[1];
+  EXPECT_TRUE(absl::StrContains(records[1], R"("unchanged":"1")"))
+      << records[1];
+  // An invalid file: refused with file, line and field in the log.
+  write_plan("objectives:\n  - {id: acc, metric: accurracy}\n");
+  ASSERT_EQ(kill(collector.pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return absl::StrContains(testing::ReadFile(dir.File("collector.log")),
+                                 "objectives[0].metric");
+      },
+      absl::Seconds(20)))
+      << testing::ReadFile(dir.File("collector.log"));
+  EXPECT_EQ(plan_records().size(), 2u);
+  EXPECT_TRUE(collector.running());
 }
 
 TEST_F(WalkingSkeletonTest, BinariesExplainThemselves) {
