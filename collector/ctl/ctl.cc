@@ -16,6 +16,7 @@
 #include "collector/ctl/csv.h"
 #include "collector/ctl/report_render.h"
 #include "collector/ctl/table.h"
+#include "collector/evaluator.h"
 #include "collector/nonconformities.h"
 #include "collector/plan.h"
 #include "common/profile_builder.h"
@@ -484,21 +485,11 @@ std::string StageText(v1::NonconformityStage stage) {
   return collector::Nonconformities::StageName(stage);
 }
 
+// The evaluator's state names, shortened for tables.
 std::string ObjectiveStateText(v1::ObjectiveState s) {
-  switch (s) {
-    case v1::OBJECTIVE_STATE_INACTIVE:
-      return "inactive";
-    case v1::OBJECTIVE_STATE_PENDING:
-      return "pending";
-    case v1::OBJECTIVE_STATE_FIRING:
-      return "firing";
-    case v1::OBJECTIVE_STATE_RESOLVED:
-      return "resolved";
-    case v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE:
-      return "insufficient";
-    default:
-      return "-";
-  }
+  if (s == v1::OBJECTIVE_STATE_UNSPECIFIED) return "-";
+  if (s == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE) return "insufficient";
+  return collector::ObjectiveStateName(s);
 }
 
 int PlanValidate(const std::string& path, const CtlOptions& options,

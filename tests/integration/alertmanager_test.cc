@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "simdjson.h"
+#include "tests/testing/ingest_client.h"
 #include "tests/testing/test_util.h"
 
 namespace aims {
@@ -109,35 +110,12 @@ class Alertmanager {
 // waits for its acknowledgement.
 void SendSummary(int grpc_port, uint64_t sequence, absl::Time end,
                  const v1::WindowSummary& summary) {
-  auto stub = v1::IngestService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
-                          grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  auto stream = stub->Report(&ctx);
-  v1::IngestRequest hello;
-  hello.mutable_hello()->mutable_agent()->set_agent_id("pod-1");
-  hello.mutable_hello()->mutable_model()->set_name("credit");
-  hello.mutable_hello()->mutable_model()->set_version("v1");
-  hello.mutable_hello()->mutable_model()->set_environment("prod");
-  hello.mutable_hello()->set_protocol_version(1);
-  ASSERT_TRUE(stream->Write(hello));
-  v1::IngestResponse resp;
-  ASSERT_TRUE(stream->Read(&resp));
-  v1::IngestRequest report;
-  report.mutable_report()->set_agent_id("pod-1");
-  report.mutable_report()->set_sequence(sequence);
-  *report.mutable_report()->mutable_window_start() =
-      ToProto(end - absl::Seconds(10));
-  *report.mutable_report()->mutable_window_end() = ToProto(end);
-  *report.mutable_report()->mutable_summary() = summary;
-  ASSERT_TRUE(stream->Write(report));
-  while (stream->Read(&resp) &&
-         !(resp.has_ack() && resp.ack().durable_sequence() >= sequence)) {
-  }
-  stream->WritesDone();
-  while (stream->Read(&resp)) {
-  }
-  ASSERT_TRUE(stream->Finish().ok());
+  v1::ModelRef model;
+  model.set_name("credit");
+  model.set_version("v1");
+  model.set_environment("prod");
+  ASSERT_TRUE(testing::SendWindowReport(grpc_port, model, "pod-1", sequence,
+                                        end, summary));
 }
 
 // One 10 s window with group f selected at `f_rate` and m at 0.6.

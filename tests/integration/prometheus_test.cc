@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "simdjson.h"
+#include "tests/testing/ingest_client.h"
 #include "tests/testing/test_util.h"
 
 namespace aims {
@@ -82,33 +83,8 @@ void SendWindow(int grpc_port) {
   config->profile = std::make_shared<const v1::ReferenceProfile>(*profile);
   WindowAccumulator acc(config);
   for (const Event& e : Events(40)) acc.Add(e);
-  auto stub = v1::IngestService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
-                          grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  auto stream = stub->Report(&ctx);
-  v1::IngestRequest hello;
-  hello.mutable_hello()->mutable_agent()->set_agent_id("pod-1");
-  *hello.mutable_hello()->mutable_model() = Credit();
-  hello.mutable_hello()->set_protocol_version(1);
-  ASSERT_TRUE(stream->Write(hello));
-  v1::IngestResponse resp;
-  ASSERT_TRUE(stream->Read(&resp));
-  v1::IngestRequest report;
-  report.mutable_report()->set_agent_id("pod-1");
-  report.mutable_report()->set_sequence(1);
-  const absl::Time end = absl::Now();
-  *report.mutable_report()->mutable_window_start() =
-      ToProto(end - absl::Seconds(10));
-  *report.mutable_report()->mutable_window_end() = ToProto(end);
-  *report.mutable_report()->mutable_summary() = acc.Build();
-  ASSERT_TRUE(stream->Write(report));
-  while (stream->Read(&resp) && !resp.has_ack()) {
-  }
-  stream->WritesDone();
-  while (stream->Read(&resp)) {
-  }
-  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_TRUE(testing::SendWindowReport(grpc_port, Credit(), "pod-1", 1,
+                                        absl::Now(), acc.Build()));
 }
 
 // `promtool check metrics` on the exposition at 127.0.0.1:port/metrics;

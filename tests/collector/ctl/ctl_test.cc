@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/collector/audit_tamper.h"
+#include "tests/testing/ingest_client.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::ctl {
@@ -21,35 +22,13 @@ namespace {
 // for credit/v2/`environment` over real gRPC and waits for its ack.
 void SendReport(const std::string& address, const std::string& environment,
                 const v1::WindowSummary& summary, const std::string& pod = "") {
-  auto stub = v1::IngestService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  auto stream = stub->Report(&ctx);
-  v1::IngestRequest hello;
-  hello.mutable_hello()->mutable_agent()->set_agent_id("pod-a");
-  hello.mutable_hello()->mutable_agent()->set_pod(pod);
-  hello.mutable_hello()->mutable_model()->set_name("credit");
-  hello.mutable_hello()->mutable_model()->set_version("v2");
-  hello.mutable_hello()->mutable_model()->set_environment(environment);
-  hello.mutable_hello()->set_protocol_version(1);
-  ASSERT_TRUE(stream->Write(hello));
-  v1::IngestResponse resp;
-  ASSERT_TRUE(stream->Read(&resp));
-  v1::IngestRequest report;
-  report.mutable_report()->set_agent_id("pod-a");
-  report.mutable_report()->set_sequence(1);
-  const absl::Time start = absl::Now() - absl::Minutes(1);
-  *report.mutable_report()->mutable_window_start() = ToProto(start);
-  *report.mutable_report()->mutable_window_end() =
-      ToProto(start + absl::Seconds(10));
-  *report.mutable_report()->mutable_summary() = summary;
-  ASSERT_TRUE(stream->Write(report));
-  while (stream->Read(&resp) && !resp.has_ack()) {
-  }
-  stream->WritesDone();
-  while (stream->Read(&resp)) {
-  }
-  ASSERT_TRUE(stream->Finish().ok());
+  v1::ModelRef model;
+  model.set_name("credit");
+  model.set_version("v2");
+  model.set_environment(environment);
+  const int port = std::stoi(address.substr(address.rfind(':') + 1));
+  ASSERT_TRUE(testing::SendWindowReport(
+      port, model, "pod-a", 1, absl::Now() - absl::Seconds(50), summary, pod));
 }
 
 TEST(CtlTest, UsageErrorsExitTwo) {
