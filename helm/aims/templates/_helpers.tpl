@@ -1,0 +1,67 @@
+{{/* Chart name, at most 63 characters. */}}
+{{- define "aims.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Name of the collector's objects: <release>-aims, or the release name when it
+already contains the chart name (a release "aims" gives "aims-collector"
+objects as in deploy/k8s/base).
+*/}}
+{{- define "aims.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- printf "%s-collector" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s-collector" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "aims.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels on every object (objects add app.kubernetes.io/component). */}}
+{{- define "aims.labels" -}}
+helm.sh/chart: {{ include "aims.chart" . }}
+app.kubernetes.io/name: aims-collector
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: aims
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector of the collector pods (and of its Services). */}}
+{{- define "aims.selectorLabels" -}}
+app.kubernetes.io/name: aims-collector
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: collector
+{{- end -}}
+
+{{/* image: repository:tag, the tag defaulting to the chart's appVersion. */}}
+{{- define "aims.image" -}}
+{{- $tag := .image.tag | default .root.Chart.AppVersion -}}
+{{- printf "%s:%s" .image.repository $tag -}}
+{{- end -}}
+
+{{/* The hardened container securityContext of every aims container. */}}
+{{- define "aims.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* gRPC address of this release's collector. */}}
+{{- define "aims.collectorAddress" -}}
+{{- printf "%s.%s.svc:%v" (include "aims.fullname" .) .Release.Namespace .Values.service.grpcPort -}}
+{{- end -}}
