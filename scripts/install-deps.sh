@@ -20,6 +20,15 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+# For tests/deploy: kubectl (for `kubectl kustomize`) and Node.js with npm.
+# Installed only when the command is missing: a newer kubectl or node already
+# on the machine is kept. Debian's kubernetes-client is kubectl 1.20 with
+# kustomize v2.0.3; deploy/k8s uses only what that version understands.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
   exit 0
