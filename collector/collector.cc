@@ -38,6 +38,11 @@ absl::Status Collector::Start() {
   RocksStorageOptions storage_options;
   storage_options.path = options_.data_dir;
   storage_options.sync_writes = options_.sync_writes;
+  storage_options.raw_retention = options_.raw_retention;
+  for (int l = 0; l < 3; ++l)
+    storage_options.rollup_retention[l] = options_.rollup_retention[l];
+  storage_options.rollup_delay = options_.rollup_delay;
+  storage_options.min_free_disk_bytes = options_.min_free_disk_bytes;
   absl::StatusOr<std::unique_ptr<RocksStorage>> storage =
       RocksStorage::Open(storage_options);
   if (!storage.ok()) return storage.status();
@@ -134,7 +139,7 @@ absl::Status Collector::Start() {
                       });
   http_->routes().Get("/readyz", [this](const httplib::Request&,
                                         httplib::Response& res) {
-    const bool ready = metrics_->storage_healthy.Value() > 0;
+    const bool ready = storage_->healthy();
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "ready\n" : "storage unhealthy\n", "text/plain");
   });
@@ -145,6 +150,7 @@ absl::Status Collector::Start() {
       metrics_->ingest_queue_depth.Set(static_cast<double>(writer_->depth()));
       metrics_->storage_sst_bytes.Set(
           static_cast<double>(storage_->ApproximateSizeBytes()));
+      metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);
       RefreshEvaluationMetrics();
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -157,6 +163,13 @@ absl::Status Collector::Start() {
     evaluator_->Start(options_.evaluation_tick);
     notifier_->Start();
   }
+  if (options_.maintenance_interval > absl::ZeroDuration()) {
+    {
+      absl::MutexLock lock(&maintenance_mu_);
+      stopping_ = false;
+    }
+    maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
+  }
   started_ = true;
   LogInfo("collector started", {{"collector_id", options_.collector_id},
                                 {"grpc_port", grpc_port_},
@@ -167,6 +180,13 @@ absl::Status Collector::Start() {
 }
 
 void Collector::Stop() {
+  if (maintenance_thread_.joinable()) {
+    {
+      absl::MutexLock lock(&maintenance_mu_);
+      stopping_ = true;
+    }
+    maintenance_thread_.join();
+  }
   if (http_) http_->Stop();
   if (evaluator_) evaluator_->Stop();
   if (notifier_) notifier_->Stop();
@@ -208,6 +228,40 @@ absl::StatusOr<v1::PlanInfo> Collector::ReloadPlan(const std::string& actor) {
 }
 
 int Collector::EvaluateNow() { return evaluator_->EvaluateDue(); }
+
+absl::Status Collector::MaintainNow() {
+  for (;;) {
+    absl::StatusOr<MaintenanceStats> stats = storage_->Maintain(clock_->Now());
+    if (!stats.ok()) {
+      metrics_->maintenance_errors.Increment();
+      metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);
+      return stats.status();
+    }
+    metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);
+    metrics_->rollups.Add({{"result", "built"}})
+        .Increment(static_cast<double>(stats->rollups_built));
+    metrics_->rollups.Add({{"result", "rebuilt"}})
+        .Increment(static_cast<double>(stats->rollups_rebuilt));
+    metrics_->rollups.Add({{"result", "failed"}})
+        .Increment(static_cast<double>(stats->rollup_failures));
+    metrics_->retention_deleted_reports.Increment(
+        static_cast<double>(stats->raw_reports_deleted));
+    if (!stats->budget_exhausted) return absl::OkStatus();
+  }
+}
+
+void Collector::MaintenanceLoop() {
+  for (;;) {
+    if (absl::Status s = MaintainNow(); !s.ok()) {
+      LogWarn("storage maintenance failed; retrying", {{"error", s.message()}});
+    }
+    absl::MutexLock lock(&maintenance_mu_);
+    maintenance_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                     options_.maintenance_interval);
+    if (stopping_) return;
+  }
+}
+
 int Collector::DeliverNow() { return notifier_->DeliverDue(); }
 
 void Collector::RefreshEvaluationMetrics() {

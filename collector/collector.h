@@ -9,10 +9,12 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aims/v1/nonconformity.pb.h"
 #include "common/clock.h"
@@ -62,6 +64,16 @@ struct CollectorOptions {
   size_t max_exported_series = 10000;
   // Run the evaluation loop on a thread (tests drive EvaluateNow()).
   bool evaluate_in_background = true;
+  // Rollups and retention (docs/storage.md); zero keeps forever.
+  absl::Duration raw_retention = absl::Hours(24 * 14);
+  absl::Duration rollup_retention[3] = {
+      absl::Hours(24 * 35), absl::Hours(24 * 400), absl::ZeroDuration()};
+  absl::Duration rollup_delay = absl::Minutes(1);
+  // Free disk space below which reports are refused (docs/storage.md).
+  uint64_t min_free_disk_bytes = uint64_t{512} << 20;
+  // How often the maintenance pass (rollups, retention, recovery after a
+  // write error) runs; zero: only by MaintainNow().
+  absl::Duration maintenance_interval = absl::Seconds(10);
 };
 
 class Collector {
@@ -84,9 +96,12 @@ class Collector {
   // One evaluation pass and one delivery pass now (tests with a FakeClock).
   int EvaluateNow();
   int DeliverNow();
+  // One storage maintenance pass now (until no budget is left).
+  absl::Status MaintainNow();
 
  private:
   void RefreshEvaluationMetrics();
+  void MaintenanceLoop();
 
   CollectorOptions options_;
   const Clock* clock_;
@@ -103,6 +118,9 @@ class Collector {
   std::unique_ptr<ReportService> report_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
+  std::thread maintenance_thread_;
+  absl::Mutex maintenance_mu_;
+  bool stopping_ ABSL_GUARDED_BY(maintenance_mu_) = false;
   int grpc_port_ = 0;
   int http_port_ = 0;
   bool started_ = false;

@@ -19,6 +19,7 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
     : registry(reg),
       reports_stored(Reports(*reg).Add({{"outcome", "stored"}})),
       reports_duplicate(Reports(*reg).Add({{"outcome", "duplicate"}})),
+      reports_expired(Reports(*reg).Add({{"outcome", "expired"}})),
       reports_rejected(Reports(*reg).Add({{"outcome", "rejected"}})),
       reports_failed(Reports(*reg).Add({{"outcome", "failed"}})),
       windows_missing(prometheus::BuildCounter()
@@ -66,11 +67,13 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                             .Help("Bytes of RocksDB SST files.")
                             .Register(*reg)
                             .Add({})),
-      storage_healthy(prometheus::BuildGauge()
-                          .Name("aims_collector_storage_healthy")
-                          .Help("1 while the last storage write succeeded.")
-                          .Register(*reg)
-                          .Add({})),
+      storage_healthy(
+          prometheus::BuildGauge()
+              .Name("aims_collector_storage_healthy")
+              .Help("1 while storage accepts writes; 0 after a failed "
+                    "write (e.g. disk full) until it recovers.")
+              .Register(*reg)
+              .Add({})),
       objective_series(
           prometheus::BuildGauge()
               .Name("aims_objective_series")
@@ -127,6 +130,26 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Help(
                   "Objectives in the monitoring plan in force (incl. built-in "
                   "coverage objectives).")
+              .Register(*reg)
+              .Add({})),
+      rollups(prometheus::BuildCounter()
+                  .Name("aims_collector_rollups_total")
+                  .Help("Rollup buckets (1m, 1h, 1d) by result: built, "
+                        "rebuilt (after a late window), failed (reports "
+                        "that do not merge; queries read finer data).")
+                  .Register(*reg)),
+      retention_deleted_reports(
+          prometheus::BuildCounter()
+              .Name("aims_collector_retention_deleted_reports_total")
+              .Help("Raw window reports deleted by retention (their 1-minute "
+                    "rollups stay).")
+              .Register(*reg)
+              .Add({})),
+      maintenance_errors(
+          prometheus::BuildCounter()
+              .Name("aims_collector_maintenance_errors_total")
+              .Help("Storage maintenance passes (rollups, retention, "
+                    "recovery) that failed; retried.")
               .Register(*reg)
               .Add({})) {
   storage_healthy.Set(1);

@@ -20,6 +20,7 @@ struct CollectorMetrics {
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Counter& reports_stored;
   prometheus::Counter& reports_duplicate;
+  prometheus::Counter& reports_expired;
   prometheus::Counter& reports_rejected;
   prometheus::Counter& reports_failed;
   prometheus::Counter& windows_missing;
@@ -41,6 +42,9 @@ struct CollectorMetrics {
   prometheus::Counter& evaluation_errors;
   prometheus::Gauge& audit_records;
   prometheus::Gauge& plan_objectives;
+  prometheus::Family<prometheus::Counter>& rollups;
+  prometheus::Counter& retention_deleted_reports;
+  prometheus::Counter& maintenance_errors;
 };
 
 // Raises `counter` to `total` (totals counted elsewhere as atomics).

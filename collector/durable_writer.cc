@@ -139,6 +139,7 @@ void DurableWriter::Run() {
       WriteResult result;
       result.status = status;
       result.duplicate = status.ok() && outcomes[i] == WriteOutcome::kDuplicate;
+      result.expired = status.ok() && outcomes[i] == WriteOutcome::kExpired;
       batch[i].done(result);
     }
   }

@@ -33,6 +33,8 @@ struct WriteResult {
   absl::Status status;
   // Reports: whether it was already stored.
   bool duplicate = false;
+  // Reports: older than the raw retention horizon, acknowledged unstored.
+  bool expired = false;
   // Hellos: the agent's highest durable sequence.
   uint64_t durable_sequence = 0;
   // Gaps: sequences of the range the collector does not hold.

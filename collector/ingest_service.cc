@@ -322,6 +322,8 @@ class IngestService::Stream final
         service_->metrics_->storage_healthy.Set(1);
         if (result.duplicate) {
           service_->metrics_->reports_duplicate.Increment();
+        } else if (result.expired) {
+          service_->metrics_->reports_expired.Increment();
         } else {
           service_->metrics_->reports_stored.Increment();
           if (service_->options_.on_report_stored)

@@ -61,6 +61,29 @@ ABSL_FLAG(int, max_exported_series, 10000,
           "it they are left out and counted in "
           "aims_collector_objective_series_not_exported.");
 
+ABSL_FLAG(absl::Duration, retention_raw, absl::Hours(24 * 14),
+          "How long raw window reports are kept (0: forever). Older ones are "
+          "deleted once their 1-minute rollups exist; a window older than "
+          "this arriving late is acknowledged but not stored (counted as "
+          "outcome=\"expired\").");
+ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 35),
+          "How long 1-minute rollups are kept (0: forever).");
+ABSL_FLAG(absl::Duration, retention_1h, absl::Hours(24 * 400),
+          "How long 1-hour rollups are kept (0: forever).");
+ABSL_FLAG(absl::Duration, retention_1d, absl::ZeroDuration(),
+          "How long 1-day rollups are kept (0: forever).");
+ABSL_FLAG(absl::Duration, rollup_delay, absl::Minutes(1),
+          "A rollup bucket is built this long after it ends; windows that "
+          "arrive later make it be rebuilt.");
+ABSL_FLAG(int64_t, min_free_disk_mib, 512,
+          "Free space (MiB) kept in reserve on --data_dir's filesystem. Below "
+          "it reports are not acknowledged (agents keep them), /readyz "
+          "answers 503 and aims_collector_storage_healthy is 0, until space "
+          "returns. 0 disables the check.");
+ABSL_FLAG(absl::Duration, maintenance_interval, absl::Seconds(10),
+          "How often rollups, retention and recovery after a failed write "
+          "(e.g. disk full) run.");
+
 int main(int argc, char** argv) {
   aims::ParseCommandLine(
       argc, argv,
@@ -136,6 +159,44 @@ int main(int argc, char** argv) {
   }
   options.max_exported_series = max_exported_series;
   options.max_message_bytes = max_message;
+  options.raw_retention = absl::GetFlag(FLAGS_retention_raw);
+  options.rollup_retention[0] = absl::GetFlag(FLAGS_retention_1m);
+  options.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1h);
+  options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_1d);
+  options.rollup_delay = absl::GetFlag(FLAGS_rollup_delay);
+  options.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
+  const int64_t min_free_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
+  if (min_free_mib < 0 || min_free_mib > (int64_t{1} << 30)) {
+    std::cerr << "--min_free_disk_mib: must be 0..1073741824\n";
+    return 2;
+  }
+  options.min_free_disk_bytes = static_cast<uint64_t>(min_free_mib) << 20;
+  for (auto [name, value] :
+       {std::pair{"--retention_raw", options.raw_retention},
+        std::pair{"--retention_1m", options.rollup_retention[0]},
+        std::pair{"--retention_1h", options.rollup_retention[1]},
+        std::pair{"--retention_1d", options.rollup_retention[2]}}) {
+    if (value < absl::ZeroDuration()) {
+      std::cerr << name << ": must not be negative\n";
+      return 2;
+    }
+  }
+  if (options.raw_retention > absl::ZeroDuration() &&
+      options.raw_retention < absl::Hours(1)) {
+    std::cerr << "--retention_raw: must be 0 (forever) or at least 1h so "
+                 "that late windows and evaluation windows find their "
+                 "reports\n";
+    return 2;
+  }
+  if (options.rollup_delay < absl::ZeroDuration() ||
+      options.rollup_delay > absl::Hours(24)) {
+    std::cerr << "--rollup_delay: must be 0s..24h\n";
+    return 2;
+  }
+  if (options.maintenance_interval < absl::Seconds(1)) {
+    std::cerr << "--maintenance_interval: must be at least 1s\n";
+    return 2;
+  }
 
   aims::collector::Collector collector(options);
   if (absl::Status s = collector.Start(); !s.ok()) {

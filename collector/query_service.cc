@@ -72,31 +72,32 @@ absl::Status QueryService::GetSummaries(
         "step: more than ", kMaxBuckets, " buckets; use a larger step"));
   }
   // Buckets are aligned to multiples of `step` since the Unix epoch (so the
-  // same data gives the same buckets whatever `from` is), keyed by start; a
-  // report belongs to the bucket holding its window start.
+  // same data gives the same buckets whatever `from` is); a report belongs
+  // to the bucket holding its window start. Storage merges each bucket from
+  // its rollups where whole rollup buckets fit.
   auto aligned = [&](absl::Time t) {
     return absl::UnixEpoch() + absl::Floor(t - absl::UnixEpoch(), step);
   };
-  std::map<absl::Time, SummaryMerger> buckets;
-  absl::Status merge_error;
-  absl::Status scan = storage_->ScanReports(
-      request.model(), from, to, [&](const StoredReport& r) {
-        const absl::Time start = FromProto(r.report.window_start());
-        const absl::Time bucket =
-            step > absl::ZeroDuration() ? std::max(from, aligned(start)) : from;
-        merge_error = buckets[bucket].Add(r.report.summary());
-        return merge_error.ok();
-      });
-  if (!scan.ok()) return scan;
-  if (!merge_error.ok()) return merge_error;
   response->set_collector_id(collector_id_);
-  for (const auto& [start, merger] : buckets) {
-    v1::SummaryBucket* b = response->add_buckets();
-    *b->mutable_start() = ToProto(start);
-    *b->mutable_end() = ToProto(
-        step > absl::ZeroDuration() ? std::min(aligned(start) + step, to) : to);
-    b->set_report_count(merger.count());
-    *b->mutable_summary() = merger.result();
+  absl::Time bucket_start = from;
+  while (bucket_start < to) {
+    const absl::Time bucket_end =
+        step > absl::ZeroDuration() ? std::min(aligned(bucket_start) + step, to)
+                                    : to;
+    SummaryMerger merger;
+    if (absl::Status s = storage_->MergeReports(request.model(), bucket_start,
+                                                bucket_end, &merger, nullptr);
+        !s.ok()) {
+      return s;
+    }
+    if (merger.count() > 0) {
+      v1::SummaryBucket* b = response->add_buckets();
+      *b->mutable_start() = ToProto(bucket_start);
+      *b->mutable_end() = ToProto(bucket_end);
+      b->set_report_count(merger.count());
+      *b->mutable_summary() = merger.result();
+    }
+    bucket_start = bucket_end;
   }
   return absl::OkStatus();
 }

@@ -1,11 +1,14 @@
 #include "collector/rocks_storage.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "aims/v1/storage.pb.h"
 #include "common/time_util.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
@@ -40,6 +43,35 @@ std::string BE64(uint64_t v) {
 uint64_t SortableMillis(absl::Time t) {
   return static_cast<uint64_t>(absl::ToUnixMillis(t)) ^ (uint64_t{1} << 63);
 }
+
+absl::Time FromSortableMillis(uint64_t v) {
+  return absl::FromUnixMillis(static_cast<int64_t>(v ^ (uint64_t{1} << 63)));
+}
+
+// Start of the bucket of `resolution` (aligned to the Unix epoch) holding t.
+absl::Time AlignDown(absl::Time t, absl::Duration resolution) {
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return t;
+  return absl::UnixEpoch() + absl::Floor(t - absl::UnixEpoch(), resolution);
+}
+
+absl::Time AlignUp(absl::Time t, absl::Duration resolution) {
+  const absl::Time down = AlignDown(t, resolution);
+  return down < t ? down + resolution : down;
+}
+
+std::string TimeKey(uint64_t model_id, absl::Time t) {
+  std::string key = BE64(model_id);
+  PutBE64(&key, SortableMillis(t));
+  return key;
+}
+
+std::string DirtyKey(int level, uint64_t model_id, absl::Time start) {
+  std::string key(1, static_cast<char>(level));
+  key += TimeKey(model_id, start);
+  return key;
+}
+
+constexpr char kRollupStatePrefix[] = "rollup:";
 
 std::string ModelKey(const v1::ModelRef& m) {
   return absl::StrCat("model:", m.name(), std::string(1, '\0'), m.version(),
@@ -84,6 +116,8 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   db_options.create_missing_column_families = true;
   // Small, predictable memory: the collector holds summaries, not raw data.
   db_options.write_buffer_size = 32 << 20;
+  // Bound on all memtables together (17 column families).
+  db_options.db_write_buffer_size = 128 << 20;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
 
@@ -106,6 +140,10 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
                                Table::kNonconformities, Table::kAudit,
                                Table::kOutbox,          Table::kMeta};
   for (Table t : kTables) cfs.push_back({TableName(t), cf_options});
+  cfs.push_back({"rollup_1m", cf_options});
+  cfs.push_back({"rollup_1h", cf_options});
+  cfs.push_back({"rollup_1d", cf_options});
+  cfs.push_back({"rollup_dirty", cf_options});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
@@ -123,15 +161,22 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   storage->models_cf_ = handles[4];
   storage->gaps_cf_ = handles[5];
   storage->profiles_cf_ = handles[6];
-  for (size_t i = 7; i < handles.size(); ++i)
+  const size_t tables_end = 7 + std::size(kTables);
+  for (size_t i = 7; i < tables_end; ++i)
     storage->table_cfs_.push_back(handles[i]);
+  for (int l = 0; l < kRollupLevels; ++l)
+    storage->rollup_cfs_[l] = handles[tables_end + l];
+  storage->dirty_cf_ = handles[tables_end + kRollupLevels];
   if (absl::Status st = storage->Load(); !st.ok()) return st;
+  if (absl::Status st = storage->LoadRollupState(); !st.ok()) return st;
   return storage;
 }
 
 RocksStorage::~RocksStorage() {
   if (db_ == nullptr) return;
   for (auto* cf : table_cfs_) db_->DestroyColumnFamilyHandle(cf);
+  for (auto* cf : rollup_cfs_) db_->DestroyColumnFamilyHandle(cf);
+  db_->DestroyColumnFamilyHandle(dirty_cf_);
   for (auto* cf : {reports_cf_, sequences_cf_, agents_cf_, models_cf_, gaps_cf_,
                    profiles_cf_, default_cf_}) {
     if (cf != nullptr) db_->DestroyColumnFamilyHandle(cf);
@@ -204,10 +249,67 @@ absl::Status RocksStorage::Load() {
   return absl::OkStatus();
 }
 
+absl::Status RocksStorage::LoadRollupState() {
+  absl::MutexLock lock(&rollup_mu_);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), default_cf_));
+  for (it->Seek(kRollupStatePrefix);
+       it->Valid() && it->key().starts_with(kRollupStatePrefix); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    const size_t prefix = sizeof(kRollupStatePrefix) - 1;
+    if (key.size() != prefix + 8 || value.size() != 8 * (kRollupLevels + 1)) {
+      return absl::DataLossError("default: unreadable rollup state");
+    }
+    RollupState& state = rollup_state_[GetBE64(key.data() + prefix)];
+    for (int l = 0; l < kRollupLevels; ++l) {
+      state.cursor[l] = FromSortableMillis(GetBE64(value.data() + 8 * l));
+    }
+    state.raw_horizon =
+        FromSortableMillis(GetBE64(value.data() + 8 * kRollupLevels));
+  }
+  return FromRocks(it->status(), "reading rollup state");
+}
+
+void RocksStorage::PutRollupState(uint64_t model_id, const RollupState& state,
+                                  rocksdb::WriteBatch* batch) {
+  std::string value;
+  for (int l = 0; l < kRollupLevels; ++l) {
+    PutBE64(&value, SortableMillis(state.cursor[l]));
+  }
+  PutBE64(&value, SortableMillis(state.raw_horizon));
+  batch->Put(default_cf_, absl::StrCat(kRollupStatePrefix, BE64(model_id)),
+             value);
+}
+
 absl::Status RocksStorage::Write(rocksdb::WriteBatch* batch) {
+  // After a failed write RocksDB refuses every write until resumed; try to
+  // resume first so that the collector recovers by itself when space
+  // returns.
+  if (degraded_.load()) TryResume();
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
-  return FromRocks(db_->Write(wo, batch), "write");
+  rocksdb::Status s = db_->Write(wo, batch);
+  if (!s.ok()) degraded_.store(true);
+  return FromRocks(s, "write");
+}
+
+absl::Status RocksStorage::CheckDiskSpace() {
+  if (options_.min_free_disk_bytes == 0) return absl::OkStatus();
+  struct statvfs fs;
+  if (statvfs(options_.path.c_str(), &fs) != 0) return absl::OkStatus();
+  const uint64_t free_bytes = uint64_t{fs.f_bavail} * fs.f_frsize;
+  const bool low = free_bytes < options_.min_free_disk_bytes;
+  low_disk_.store(low);
+  if (!low) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "data directory ", options_.path, ": ", free_bytes >> 20,
+      " MiB free, below the reserve of ", options_.min_free_disk_bytes >> 20,
+      " MiB (--min_free_disk_mib); not storing reports until space returns"));
+}
+
+void RocksStorage::TryResume() {
+  if (db_->Resume().ok()) degraded_.store(false);
 }
 
 absl::StatusOr<uint64_t> RocksStorage::ModelIdLocked(
@@ -257,6 +359,8 @@ absl::StatusOr<uint64_t> RocksStorage::RegisterAgent(const v1::Hello& hello,
 absl::Status RocksStorage::WriteReports(
     absl::Span<const v1::WindowReport* const> reports, absl::Time now,
     std::vector<WriteOutcome>* outcomes) {
+  if (absl::Status s = CheckDiskSpace(); !s.ok()) return s;
+  absl::MutexLock rollup_lock(&rollup_mu_);
   absl::MutexLock lock(&mu_);
   outcomes->assign(reports.size(), WriteOutcome::kStored);
   rocksdb::WriteBatch batch;
@@ -297,9 +401,27 @@ absl::Status RocksStorage::WriteReports(
       info.set_duplicate_count(info.duplicate_count() + 1);
       continue;
     }
+    const absl::Time start = FromProto(r.window_start());
+    auto state = rollup_state_.find(a.model_id);
+    if (state != rollup_state_.end()) {
+      if (start < state->second.raw_horizon) {
+        (*outcomes)[i] = WriteOutcome::kExpired;
+        // Acknowledged: the agent must not send it again after a restart.
+        info.set_durable_sequence(
+            std::max(info.durable_sequence(), r.sequence()));
+        continue;
+      }
+      // A late window: its buckets' rollups no longer hold everything.
+      for (int l = 0; l < kRollupLevels; ++l) {
+        if (start >= state->second.cursor[l]) continue;
+        const absl::Time bucket = AlignDown(start, kRollupResolution[l]);
+        batch.Delete(rollup_cfs_[l], TimeKey(a.model_id, bucket));
+        batch.Put(dirty_cf_, DirtyKey(l, a.model_id, bucket), "");
+      }
+    }
     seen_in_batch[seq_key] = true;
     std::string report_key = BE64(a.model_id);
-    PutBE64(&report_key, SortableMillis(FromProto(r.window_start())));
+    PutBE64(&report_key, SortableMillis(start));
     PutBE64(&report_key, a.num);
     PutBE64(&report_key, r.sequence());
     batch.Put(reports_cf_, report_key, r.SerializeAsString());
@@ -334,6 +456,7 @@ absl::Status RocksStorage::WriteReports(
 
 absl::StatusOr<uint64_t> RocksStorage::RecordGap(const v1::GapNotice& gap,
                                                  absl::Time now) {
+  if (absl::Status s = CheckDiskSpace(); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto ait = agents_.find(gap.agent_id());
   if (ait == agents_.end()) {
@@ -512,6 +635,321 @@ absl::Status RocksStorage::ScanReports(
     if (!fn(stored)) break;
   }
   return FromRocks(it->status(), "scanning reports");
+}
+
+absl::Status Storage::MergeReports(const v1::ModelRef& model, absl::Time from,
+                                   absl::Time to, SummaryMerger* merger,
+                                   MergeStats* stats) const {
+  absl::Status merge_error;
+  absl::Status scan = ScanReports(model, from, to, [&](const StoredReport& r) {
+    merge_error = merger->Add(r.report.summary());
+    if (stats != nullptr) ++stats->raw_reports_read;
+    return merge_error.ok();
+  });
+  return scan.ok() ? merge_error : scan;
+}
+
+absl::Status RocksStorage::MergeReports(const v1::ModelRef& model,
+                                        absl::Time from, absl::Time to,
+                                        SummaryMerger* merger,
+                                        MergeStats* stats) const {
+  uint64_t model_id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = model_ids_.find(ModelKey(model));
+    if (it == model_ids_.end()) return absl::OkStatus();
+    model_id = it->second;
+  }
+  // One snapshot, so that a late report written meanwhile is neither
+  // missed by its rollup nor counted twice.
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  absl::Status s = MergeRange(model_id, from, to, kRollupLevels - 1, snapshot,
+                              merger, stats);
+  db_->ReleaseSnapshot(snapshot);
+  return s;
+}
+
+absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
+                                      absl::Time to, int max_level,
+                                      const rocksdb::Snapshot* snapshot,
+                                      SummaryMerger* merger,
+                                      MergeStats* stats) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  // Intervals not covered yet; each level takes the whole buckets it holds
+  // and leaves the rest to the finer levels, raw reports last.
+  std::vector<std::pair<absl::Time, absl::Time>> uncovered = {{from, to}};
+  for (int level = max_level; level >= 0; --level) {
+    const absl::Duration res = kRollupResolution[level];
+    std::vector<std::pair<absl::Time, absl::Time>> rest;
+    for (const auto& [a, b] : uncovered) {
+      const absl::Time first = AlignUp(a, res);
+      const absl::Time end = AlignDown(b, res);  // buckets starting before
+      if (!(first < end)) {
+        rest.emplace_back(a, b);
+        continue;
+      }
+      const std::string upper_key = TimeKey(model_id, end);
+      rocksdb::Slice upper(upper_key);
+      rocksdb::ReadOptions bounded = ro;
+      bounded.iterate_upper_bound = &upper;
+      std::unique_ptr<rocksdb::Iterator> it(
+          db_->NewIterator(bounded, rollup_cfs_[level]));
+      absl::Time covered_to = a;
+      v1::RollupBucket bucket;
+      for (it->Seek(TimeKey(model_id, first)); it->Valid(); it->Next()) {
+        const absl::Time start =
+            FromSortableMillis(GetBE64(it->key().data() + 8));
+        if (!bucket.ParseFromArray(it->value().data(),
+                                   static_cast<int>(it->value().size()))) {
+          return absl::DataLossError(absl::StrCat("rollup_",
+                                                  level == 0   ? "1m"
+                                                  : level == 1 ? "1h"
+                                                               : "1d",
+                                                  ": unparsable record"));
+        }
+        if (start > covered_to) rest.emplace_back(covered_to, start);
+        if (absl::Status s =
+                merger->Add(bucket.summary(), bucket.report_count());
+            !s.ok()) {
+          return s;
+        }
+        if (stats != nullptr) ++stats->rollups_read[level];
+        covered_to = start + res;
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "reading rollups");
+      if (covered_to < b) rest.emplace_back(covered_to, b);
+    }
+    uncovered = std::move(rest);
+  }
+  v1::WindowReport report;
+  for (const auto& [a, b] : uncovered) {
+    const std::string upper_key = TimeKey(model_id, b);
+    rocksdb::Slice upper(upper_key);
+    rocksdb::ReadOptions bounded = ro;
+    bounded.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(bounded, reports_cf_));
+    for (it->Seek(TimeKey(model_id, a)); it->Valid(); it->Next()) {
+      if (!report.ParseFromArray(it->value().data(),
+                                 static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("reports: unparsable record");
+      }
+      if (absl::Status s = merger->Add(report.summary()); !s.ok()) return s;
+      if (stats != nullptr) ++stats->raw_reports_read;
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning reports");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksStorage::BuildRollupLocked(int level, uint64_t model_id,
+                                             absl::Time start,
+                                             rocksdb::WriteBatch* batch,
+                                             MaintenanceStats* stats) {
+  SummaryMerger merger;
+  const absl::Status merged =
+      MergeRange(model_id, start, start + kRollupResolution[level], level - 1,
+                 nullptr, &merger, nullptr);
+  const std::string key = TimeKey(model_id, start);
+  if (merged.code() == absl::StatusCode::kDataLoss ||
+      merged.code() == absl::StatusCode::kUnavailable) {
+    return merged;  // storage trouble: retry on the next pass
+  }
+  if (!merged.ok()) {
+    // Reports that do not merge (e.g. sketches of different accuracy):
+    // queries over this bucket read the finer data and report the error.
+    ++stats->rollup_failures;
+    batch->Delete(rollup_cfs_[level], key);
+    return absl::OkStatus();
+  }
+  if (merger.count() == 0) {
+    batch->Delete(rollup_cfs_[level], key);
+    return absl::OkStatus();
+  }
+  v1::RollupBucket bucket;
+  bucket.set_report_count(merger.count());
+  *bucket.mutable_summary() = merger.result();
+  batch->Put(rollup_cfs_[level], key, bucket.SerializeAsString());
+  return absl::OkStatus();
+}
+
+std::optional<absl::Time> RocksStorage::NextDataStart(uint64_t model_id,
+                                                      absl::Time from,
+                                                      int level) const {
+  std::optional<absl::Time> next;
+  const std::string end_key = BE64(model_id + 1);
+  const std::string start_key = TimeKey(model_id, from);
+  auto probe = [&](rocksdb::ColumnFamilyHandle* cf) {
+    rocksdb::Slice upper(end_key);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
+    it->Seek(start_key);
+    if (!it->Valid()) return;
+    const absl::Time t = FromSortableMillis(GetBE64(it->key().data() + 8));
+    if (!next.has_value() || t < *next) next = t;
+  };
+  probe(reports_cf_);
+  for (int l = 0; l < level; ++l) probe(rollup_cfs_[l]);
+  return next;
+}
+
+absl::StatusOr<MaintenanceStats> RocksStorage::Maintain(absl::Time now,
+                                                        size_t max_buckets) {
+  MaintenanceStats stats;
+  if (absl::Status s = CheckDiskSpace(); !s.ok()) return s;
+  if (degraded_.load()) {
+    TryResume();
+    if (degraded_.load()) {
+      return absl::UnavailableError(
+          "storage: writes are failing (disk full?); retrying");
+    }
+  }
+  size_t budget = max_buckets;
+  // 1. Buckets invalidated by late reports, finest level first (the key
+  // starts with the level).
+  std::vector<std::string> dirty;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), dirty_cf_));
+    for (it->SeekToFirst(); it->Valid() && dirty.size() < budget; it->Next()) {
+      dirty.push_back(it->key().ToString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading dirty");
+  }
+  for (const std::string& key : dirty) {
+    if (key.size() != 17) continue;
+    const int level = static_cast<uint8_t>(key[0]);
+    if (level >= kRollupLevels) continue;
+    const uint64_t model_id = GetBE64(key.data() + 1);
+    const absl::Time start = FromSortableMillis(GetBE64(key.data() + 9));
+    absl::MutexLock lock(&rollup_mu_);
+    rocksdb::WriteBatch batch;
+    if (absl::Status s =
+            BuildRollupLocked(level, model_id, start, &batch, &stats);
+        !s.ok()) {
+      return s;
+    }
+    batch.Delete(dirty_cf_, key);
+    if (absl::Status s = Write(&batch); !s.ok()) return s;
+    ++stats.rollups_rebuilt;
+    --budget;
+  }
+  // 2. Buckets that ended rollup_delay ago, per model and level.
+  std::vector<uint64_t> model_ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, m] : models_) model_ids.push_back(id);
+  }
+  std::sort(model_ids.begin(), model_ids.end());
+  for (uint64_t id : model_ids) {
+    for (int level = 0; level < kRollupLevels; ++level) {
+      const absl::Duration res = kRollupResolution[level];
+      const absl::Time horizon = AlignDown(now - options_.rollup_delay, res);
+      for (;;) {
+        if (budget == 0) {
+          stats.budget_exhausted = true;
+          return stats;
+        }
+        absl::MutexLock lock(&rollup_mu_);
+        RollupState state = rollup_state_[id];
+        if (state.cursor[level] >= horizon) break;
+        const std::optional<absl::Time> next =
+            NextDataStart(id, state.cursor[level], level);
+        rocksdb::WriteBatch batch;
+        bool done = false;
+        if (!next.has_value() || AlignDown(*next, res) + res > horizon) {
+          state.cursor[level] = horizon;  // nothing (more) to roll up
+          done = true;
+        } else {
+          const absl::Time bucket = AlignDown(*next, res);
+          if (absl::Status s =
+                  BuildRollupLocked(level, id, bucket, &batch, &stats);
+              !s.ok()) {
+            return s;
+          }
+          ++stats.rollups_built;
+          --budget;
+          state.cursor[level] = bucket + res;
+        }
+        PutRollupState(id, state, &batch);
+        if (absl::Status s = Write(&batch); !s.ok()) return s;
+        rollup_state_[id] = state;
+        if (done) break;
+      }
+    }
+    if (absl::Status s = ApplyRetention(id, now, &stats); !s.ok()) return s;
+  }
+  return stats;
+}
+
+absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
+                                          MaintenanceStats* stats) {
+  absl::Time raw_cutoff = absl::InfinitePast();
+  absl::Time rollup_cutoff[kRollupLevels];
+  {
+    absl::MutexLock lock(&rollup_mu_);
+    RollupState& state = rollup_state_[model_id];
+    for (int l = 0; l < kRollupLevels; ++l) {
+      rollup_cutoff[l] = absl::InfinitePast();
+      const absl::Duration keep = options_.rollup_retention[l];
+      if (keep <= absl::ZeroDuration()) continue;
+      absl::Time cutoff = AlignDown(now - keep, kRollupResolution[l]);
+      // Only what the next coarser level already covers.
+      if (l + 1 < kRollupLevels) cutoff = std::min(cutoff, state.cursor[l + 1]);
+      if (cutoff > state.rollup_horizon[l]) rollup_cutoff[l] = cutoff;
+    }
+    if (options_.raw_retention > absl::ZeroDuration()) {
+      // Only windows the 1-minute rollups already hold.
+      const absl::Time cutoff = std::min(
+          AlignDown(now - options_.raw_retention, kRollupResolution[0]),
+          state.cursor[0]);
+      if (cutoff > state.raw_horizon) {
+        // Raise the horizon first: from now on older windows are refused
+        // (expired), so none is written behind the deletion.
+        RollupState next = state;
+        next.raw_horizon = cutoff;
+        rocksdb::WriteBatch batch;
+        PutRollupState(model_id, next, &batch);
+        if (absl::Status s = Write(&batch); !s.ok()) return s;
+        state = next;
+        raw_cutoff = cutoff;
+      }
+    }
+  }
+  for (int l = 0; l < kRollupLevels; ++l) {
+    if (rollup_cutoff[l] == absl::InfinitePast()) continue;
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(rollup_cfs_[l], BE64(model_id),
+                      TimeKey(model_id, rollup_cutoff[l]));
+    if (absl::Status s = Write(&batch); !s.ok()) return s;
+    absl::MutexLock lock(&rollup_mu_);
+    rollup_state_[model_id].rollup_horizon[l] = rollup_cutoff[l];
+  }
+  if (raw_cutoff == absl::InfinitePast()) return absl::OkStatus();
+  // Raw reports and their de-duplication entries, in bounded batches.
+  const std::string end_key = TimeKey(model_id, raw_cutoff);
+  rocksdb::Slice upper(end_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reports_cf_));
+  rocksdb::WriteBatch batch;
+  size_t pending = 0;
+  for (it->Seek(BE64(model_id)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != 32) continue;
+    batch.Delete(reports_cf_, key);
+    batch.Delete(sequences_cf_, rocksdb::Slice(key.data() + 16, 16));
+    ++stats->raw_reports_deleted;
+    if (++pending == 4096) {
+      if (absl::Status s = Write(&batch); !s.ok()) return s;
+      batch.Clear();
+      pending = 0;
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning reports");
+  return pending > 0 ? Write(&batch) : absl::OkStatus();
 }
 
 uint64_t RocksStorage::ApproximateSizeBytes() const {

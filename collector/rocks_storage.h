@@ -13,6 +13,13 @@
 //   gaps       [agent_num u64][first_seq u64] -> GapNotice (event_count
 //              holds the events the agent counted; missing sequences are
 //              added to the agent's gap_count)
+//   rollup_1m, rollup_1h, rollup_1d
+//              [model_id u64][bucket_start_ms i64+2^63] -> RollupBucket: the
+//              merge of the model's reports whose window starts in the
+//              aligned bucket
+//   rollup_dirty
+//              [level u8][model_id u64][bucket_start] -> "" (a bucket that
+//              received a late report and must be rebuilt)
 //   plans, evaluation, nonconformities, audit, outbox, meta
 //              keyed records of the evaluation side (Storage::Table); the
 //              key formats are their owners' (see docs/storage.md)
@@ -22,12 +29,23 @@
 // acknowledged report survives a machine crash. Without it, writes survive a
 // process crash but a machine crash may lose the last writes.
 //
+// Rollups and retention: Maintain() (called by a background loop) builds the
+// rollup buckets that ended `rollup_delay` ago, rebuilds buckets a late
+// report invalidated (WriteReports deletes the bucket's rollup and marks it
+// dirty in the report's own batch, so a rollup is never stale), deletes raw
+// reports and rollups past their retention, and resumes the database after a
+// write error (disk full) once writes succeed again. MergeReports covers a
+// range with the coarsest rollups that fit and raw reports at the edges, so
+// its result equals the merge of the raw windows.
+//
 // Thread-safety: safe for concurrent use; registry state is guarded by a
 // mutex and writes are serialised.
 #ifndef AIMS_COLLECTOR_ROCKS_STORAGE_H_
 #define AIMS_COLLECTOR_ROCKS_STORAGE_H_
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +58,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Snapshot;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -48,6 +67,30 @@ namespace aims::collector {
 struct RocksStorageOptions {
   std::string path = "./var/aims";
   bool sync_writes = true;
+  // How long raw window reports and the rollups of each resolution
+  // (1 min, 1 h, 1 d) are kept; zero keeps them forever. Raw reports are
+  // deleted only once their 1-minute rollups exist, a rollup only once the
+  // next coarser one covers it.
+  absl::Duration raw_retention = absl::Hours(24 * 14);
+  absl::Duration rollup_retention[3] = {
+      absl::Hours(24 * 35), absl::Hours(24 * 400), absl::ZeroDuration()};
+  // A bucket is rolled up this long after it ended; a window that arrives
+  // later invalidates the rollup, which is rebuilt.
+  absl::Duration rollup_delay = absl::Minutes(1);
+  // Free space kept in reserve on the data directory's filesystem: below it
+  // report writes are refused (RESOURCE_EXHAUSTED, not acknowledged) until
+  // space returns, so RocksDB itself never runs out of space (flushes and
+  // compactions live in the reserve). 0 disables the check.
+  uint64_t min_free_disk_bytes = uint64_t{512} << 20;
+};
+
+// What one Maintain() pass did.
+struct MaintenanceStats {
+  uint64_t rollups_built = 0;
+  uint64_t rollups_rebuilt = 0;  // dirty buckets
+  uint64_t rollup_failures = 0;  // buckets whose reports do not merge
+  uint64_t raw_reports_deleted = 0;
+  bool budget_exhausted = false;  // more work remains for the next pass
 };
 
 class RocksStorage final : public Storage {
@@ -55,6 +98,10 @@ class RocksStorage final : public Storage {
   // Schema version this build writes; a directory with a newer one is
   // refused at open.
   static constexpr int kSchemaVersion = 1;
+  // Rollup resolutions, finest first.
+  static constexpr int kRollupLevels = 3;
+  static constexpr absl::Duration kRollupResolution[kRollupLevels] = {
+      absl::Minutes(1), absl::Hours(1), absl::Hours(24)};
 
   static absl::StatusOr<std::unique_ptr<RocksStorage>> Open(
       const RocksStorageOptions& options);
@@ -79,8 +126,21 @@ class RocksStorage final : public Storage {
   absl::Status ScanReports(
       const v1::ModelRef& model, absl::Time from, absl::Time to,
       const std::function<bool(const StoredReport&)>& fn) const override;
+  absl::Status MergeReports(const v1::ModelRef& model, absl::Time from,
+                            absl::Time to, SummaryMerger* merger,
+                            MergeStats* stats) const override;
   std::vector<v1::GapNotice> ListGaps(
       const v1::ModelSelector& selector) const override;
+
+  // One maintenance pass at `now`: rollups, rebuilds, retention, recovery
+  // from a write error. Does at most `max_buckets` rollup builds; call again
+  // when `budget_exhausted`.
+  absl::StatusOr<MaintenanceStats> Maintain(absl::Time now,
+                                            size_t max_buckets = 2000);
+
+  // False while free disk space is below the reserve, and after a write
+  // failed until a later write or Maintain() resumes the database.
+  bool healthy() const { return !degraded_.load() && !low_disk_.load(); }
   absl::Status Apply(const std::vector<Mutation>& mutations) override;
   absl::StatusOr<std::string> Get(Table table,
                                   absl::string_view key) const override;
@@ -109,8 +169,43 @@ class RocksStorage final : public Storage {
     v1::ModelInfo info;
   };
 
+  // Rollup progress of one model: every bucket of level L that starts
+  // before cursor[L] has been built (or had no data); reports with a window
+  // start before raw_horizon have been deleted by retention.
+  struct RollupState {
+    absl::Time cursor[kRollupLevels] = {
+        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast()};
+    absl::Time raw_horizon = absl::InfinitePast();
+    absl::Time rollup_horizon[kRollupLevels] = {
+        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast()};
+  };
+
   RocksStorage() = default;
   absl::Status Load();
+  absl::Status LoadRollupState();
+  // Merges [from, to) of `model_id` using rollups of levels <= max_level
+  // (-1: raw only).
+  absl::Status MergeRange(uint64_t model_id, absl::Time from, absl::Time to,
+                          int max_level, const rocksdb::Snapshot* snapshot,
+                          SummaryMerger* merger, MergeStats* stats) const;
+  // Rebuilds bucket `start` of `level` into `batch` (put, or delete when
+  // the bucket has no data or does not merge).
+  absl::Status BuildRollupLocked(int level, uint64_t model_id, absl::Time start,
+                                 rocksdb::WriteBatch* batch,
+                                 MaintenanceStats* stats)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(rollup_mu_);
+  // Earliest window start >= `from` in raw reports or rollups finer than
+  // `level`; nullopt when there is none.
+  std::optional<absl::Time> NextDataStart(uint64_t model_id, absl::Time from,
+                                          int level) const;
+  void PutRollupState(uint64_t model_id, const RollupState& state,
+                      rocksdb::WriteBatch* batch);
+  absl::Status ApplyRetention(uint64_t model_id, absl::Time now,
+                              MaintenanceStats* stats);
+  void TryResume();
+  // RESOURCE_EXHAUSTED when the data directory's free space is below the
+  // reserve; updates low_disk_.
+  absl::Status CheckDiskSpace();
   absl::StatusOr<uint64_t> ModelIdLocked(const v1::ModelRef& model,
                                          rocksdb::WriteBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -126,6 +221,16 @@ class RocksStorage final : public Storage {
   rocksdb::ColumnFamilyHandle* gaps_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* profiles_cf_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> table_cfs_;  // by Table
+  rocksdb::ColumnFamilyHandle* rollup_cfs_[kRollupLevels] = {};
+  rocksdb::ColumnFamilyHandle* dirty_cf_ = nullptr;
+  std::atomic<bool> degraded_{false};
+  std::atomic<bool> low_disk_{false};
+
+  // Serialises report writes with rollup builds, so that a build and a late
+  // report to its bucket never interleave.
+  mutable absl::Mutex rollup_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::flat_hash_map<uint64_t, RollupState> rollup_state_
+      ABSL_GUARDED_BY(rollup_mu_);
 
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

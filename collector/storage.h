@@ -25,11 +25,14 @@
 #include "absl/types/span.h"
 #include "aims/v1/ingest.pb.h"
 #include "aims/v1/query.pb.h"
+#include "common/summary_merge.h"
 
 namespace aims::collector {
 
-// Outcome of one report of a WriteReports batch.
-enum class WriteOutcome { kStored, kDuplicate };
+// Outcome of one report of a WriteReports batch. kExpired: the window starts
+// before the model's raw retention horizon (its raw data and the rollups it
+// would belong to may be gone), so it is acknowledged but not stored.
+enum class WriteOutcome { kStored, kDuplicate, kExpired };
 
 // Tables of small keyed records kept by the evaluation side.
 enum class Table {
@@ -46,6 +49,13 @@ struct Mutation {
   Table table;
   std::string key;
   std::optional<std::string> value;
+};
+
+// What a MergeReports call read: rollup buckets per resolution (1 min, 1 h,
+// 1 d) and raw window reports.
+struct MergeStats {
+  uint64_t rollups_read[3] = {0, 0, 0};
+  uint64_t raw_reports_read = 0;
 };
 
 // A stored report as a scan returns it.
@@ -114,6 +124,14 @@ class Storage {
   virtual absl::Status ScanReports(
       const v1::ModelRef& model, absl::Time from, absl::Time to,
       const std::function<bool(const StoredReport&)>& fn) const = 0;
+
+  // Merges every report of `model` whose window starts in [from, to) into
+  // `merger`: the same result as merging the ScanReports() reports, but an
+  // implementation with rollups reads whole rollup buckets where they fit
+  // (docs/storage.md). `stats` (optional) receives what was read.
+  virtual absl::Status MergeReports(const v1::ModelRef& model, absl::Time from,
+                                    absl::Time to, SummaryMerger* merger,
+                                    MergeStats* stats) const;
 };
 
 // True when `model` matches every non-empty field of `selector`.

@@ -235,10 +235,11 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
 
 }  // namespace
 
-absl::Status SummaryMerger::Add(const v1::WindowSummary& summary) {
+absl::Status SummaryMerger::Add(const v1::WindowSummary& summary,
+                                size_t reports) {
   if (count_ == 0) {
     result_ = summary;
-    count_ = 1;
+    count_ = reports;
     return absl::OkStatus();
   }
   v1::WindowSummary next = result_;
@@ -248,7 +249,7 @@ absl::Status SummaryMerger::Add(const v1::WindowSummary& summary) {
     return s;
   }
   result_ = std::move(next);
-  ++count_;
+  count_ += reports;
   return absl::OkStatus();
 }
 

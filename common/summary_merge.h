@@ -26,7 +26,9 @@ class SummaryMerger {
   // Adds one summary. Fails (leaving the merger unchanged) when a part
   // cannot merge, e.g. sketches of different accuracy or histograms of one
   // profile with different lengths.
-  absl::Status Add(const v1::WindowSummary& summary);
+  // `reports` is how many window reports `summary` already merges (a
+  // rollup of many windows); count() sums it.
+  absl::Status Add(const v1::WindowSummary& summary, size_t reports = 1);
   size_t count() const { return count_; }
   const v1::WindowSummary& result() const { return result_; }
 

@@ -1,0 +1,275 @@
+// Rollups and retention of RocksStorage: a query answered from 1 min / 1 h /
+// 1 d rollups must equal the merge of the raw windows it covers, whatever
+// the range, late windows included; retention deletes only what rollups
+// already hold.
+#include <random>
+
+#include "collector/rocks_storage.h"
+#include "common/time_util.h"
+#include "common/window_accumulator.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_util.h"
+
+namespace aims::collector {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+
+// 2026-01-01T00:00:00Z, a day boundary.
+const absl::Time kT0 = absl::FromUnixSeconds(1767225600);
+
+// Summaries of small random event sets; reports reuse them round robin.
+std::vector<v1::WindowSummary> SummaryPool(int n) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<v1::WindowSummary> pool;
+  for (int s = 0; s < n; ++s) {
+    WindowAccumulator acc(std::make_shared<SummaryConfig>());
+    for (int i = 0; i < 12; ++i) {
+      Event e;
+      // Values on a 1/64 grid keep sums exact in any merge order.
+      auto grid = [&](double scale) {
+        return std::floor(u(rng) * 64) / 64 * scale;
+      };
+      e.score = grid(1);
+      e.prediction.kind = Outcome::Kind::kNumber;
+      e.prediction.number = *e.score >= 0.5;
+      e.label.kind = Outcome::Kind::kNumber;
+      e.label.number = u(rng) < *e.score;
+      e.features.emplace_back(
+          "income", FeatureValue{FeatureValue::Kind::kNumber, grid(1e5), ""});
+      e.features.emplace_back(
+          "region",
+          FeatureValue{FeatureValue::Kind::kCategory, 0, s % 3 ? "n" : "s"});
+      e.attributes.emplace_back("gender", u(rng) < 0.5 ? "f" : "m");
+      e.latency_seconds = grid(0.1);
+      acc.Add(e);
+    }
+    pool.push_back(acc.Build());
+  }
+  return pool;
+}
+
+void ExpectSameSummary(const v1::WindowSummary& a, const v1::WindowSummary& b) {
+  MessageDifferencer diff;
+  google::protobuf::util::DefaultFieldComparator comparator;
+  comparator.set_float_comparison(
+      google::protobuf::util::DefaultFieldComparator::APPROXIMATE);
+  comparator.SetDefaultFractionAndMargin(1e-12, 1e-9);
+  diff.set_field_comparator(&comparator);
+  std::string report;
+  diff.ReportDifferencesToString(&report);
+  EXPECT_TRUE(diff.Compare(a, b)) << report;
+}
+
+v1::ModelRef Model() {
+  v1::ModelRef m;
+  m.set_name("credit");
+  m.set_version("v1");
+  m.set_environment("prod");
+  return m;
+}
+
+class RollupTest : public ::testing::Test {
+ protected:
+  void Open(absl::Duration raw_retention = absl::ZeroDuration()) {
+    storage_.reset();
+    RocksStorageOptions options;
+    options.path = dir_.path();
+    options.sync_writes = false;
+    options.raw_retention = raw_retention;
+    options.rollup_retention[0] = absl::ZeroDuration();
+    options.rollup_retention[1] = absl::ZeroDuration();
+    auto storage = RocksStorage::Open(options);
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    storage_ = std::move(*storage);
+    for (const std::string agent : {"a", "b", "c"}) {
+      v1::Hello hello;
+      hello.mutable_agent()->set_agent_id(agent);
+      *hello.mutable_model() = Model();
+      ASSERT_TRUE(storage_->RegisterAgent(hello, kT0).ok());
+    }
+  }
+
+  std::vector<WriteOutcome> Write(const std::string& agent, absl::Time start,
+                                  absl::Duration length) {
+    v1::WindowReport r;
+    r.set_agent_id(agent);
+    r.set_sequence(++sequences_[agent]);
+    *r.mutable_window_start() = ToProto(start);
+    *r.mutable_window_end() = ToProto(start + length);
+    *r.mutable_summary() = pool_[r.sequence() % pool_.size()];
+    const v1::WindowReport* ptr = &r;
+    std::vector<WriteOutcome> outcomes;
+    EXPECT_TRUE(storage_->WriteReports({&ptr, 1}, kT0, &outcomes).ok());
+    return outcomes;
+  }
+
+  // Three agents over `days` days: 5-minute windows, plus 10-second ones
+  // around every hour boundary (windows of any length share the buckets).
+  void WriteDays(int days) {
+    for (absl::Time t = kT0; t < kT0 + absl::Hours(24 * days);
+         t += absl::Minutes(5)) {
+      for (const char* agent : {"a", "b"}) Write(agent, t, absl::Minutes(5));
+      if (absl::ToUnixSeconds(t) % 3600 == 0) {
+        for (int i = -3; i < 3; ++i)
+          Write("c", t + absl::Seconds(10 * i), absl::Seconds(10));
+      }
+    }
+  }
+
+  void Maintain(absl::Time now) {
+    for (;;) {
+      auto stats = storage_->Maintain(now, 500);
+      ASSERT_TRUE(stats.ok()) << stats.status();
+      built_ += stats->rollups_built;
+      rebuilt_ += stats->rollups_rebuilt;
+      deleted_ += stats->raw_reports_deleted;
+      EXPECT_EQ(stats->rollup_failures, 0u);
+      if (!stats->budget_exhausted) return;
+    }
+  }
+
+  // The range merged through rollups equals the raw merge (the base
+  // implementation scans every raw report).
+  MergeStats ExpectRollupEqualsRaw(absl::Time from, absl::Time to) {
+    SummaryMerger rolled, raw;
+    MergeStats stats, raw_stats;
+    EXPECT_TRUE(
+        storage_->MergeReports(Model(), from, to, &rolled, &stats).ok());
+    EXPECT_TRUE(
+        storage_->Storage::MergeReports(Model(), from, to, &raw, &raw_stats)
+            .ok());
+    EXPECT_EQ(rolled.count(), raw.count())
+        << absl::FormatTime(from) << " .. " << absl::FormatTime(to);
+    EXPECT_EQ(raw.count(), raw_stats.raw_reports_read);
+    if (raw.count() > 0) ExpectSameSummary(rolled.result(), raw.result());
+    return stats;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<RocksStorage> storage_;
+  std::vector<v1::WindowSummary> pool_ = SummaryPool(37);
+  std::map<std::string, uint64_t> sequences_;
+  uint64_t built_ = 0, rebuilt_ = 0, deleted_ = 0;
+};
+
+TEST_F(RollupTest, QueriesAcrossRollupBoundariesEqualTheRawMerge) {
+  Open();
+  WriteDays(3);
+  Maintain(kT0 + absl::Hours(24 * 3) + absl::Minutes(2));
+  // Buckets with data: minutes holding a window start (864 five-minute
+  // starts, and minute 59 of each of the 72 hours, from agent c's windows
+  // just before the hour), 72 hours and 3 days, plus the minute, hour and
+  // day before kT0 (c's first windows start 30 s earlier).
+  EXPECT_EQ(built_, (864u + 72) + (72 + 1) + (3 + 1));
+
+  // Whole days come from the day rollups alone.
+  MergeStats days = ExpectRollupEqualsRaw(kT0, kT0 + absl::Hours(72));
+  EXPECT_EQ(days.rollups_read[2], 3u);
+  EXPECT_EQ(days.raw_reports_read, 0u);
+  // Ragged edges: minutes and raw windows at both ends, hours and a day in
+  // between.
+  MergeStats ragged = ExpectRollupEqualsRaw(
+      kT0 + absl::Seconds(3 * 3600 - 25),
+      kT0 + absl::Hours(24 * 2 + 5) + absl::Seconds(7 * 60 + 37));
+  EXPECT_GT(ragged.rollups_read[0], 0u);
+  EXPECT_GT(ragged.rollups_read[1], 0u);
+  EXPECT_EQ(ragged.rollups_read[2], 1u);
+  EXPECT_LT(ragged.raw_reports_read, 20u);
+  // Random ranges, including ones inside one minute.
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int64_t> offset(-600, 3 * 86400 + 600);
+  for (int i = 0; i < 60; ++i) {
+    int64_t a = offset(rng), b = offset(rng);
+    if (a > b) std::swap(a, b);
+    if (i % 5 == 0) b = a + 45;
+    ExpectRollupEqualsRaw(kT0 + absl::Seconds(a), kT0 + absl::Seconds(b + 1));
+  }
+}
+
+TEST_F(RollupTest, LateWindowInvalidatesItsBucketsUntilRebuilt) {
+  Open();
+  WriteDays(2);
+  const absl::Time now = kT0 + absl::Hours(48) + absl::Minutes(2);
+  Maintain(now);
+  const absl::Time late = kT0 + absl::Hours(30) + absl::Seconds(17);
+  ASSERT_EQ(Write("c", late, absl::Seconds(10))[0], WriteOutcome::kStored);
+  // Before the rebuild the day, hour and minute of the late window are read
+  // from finer data: still equal to the raw merge.
+  MergeStats before =
+      ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48));
+  EXPECT_EQ(before.rollups_read[2], 0u);
+  EXPECT_EQ(before.rollups_read[1], 23u);
+  Maintain(now);
+  EXPECT_EQ(rebuilt_, 3u);  // its minute, hour and day
+  MergeStats after =
+      ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48));
+  EXPECT_EQ(after.rollups_read[2], 1u);
+  EXPECT_EQ(after.raw_reports_read, 0u);
+
+  // The rollup state survives a restart: a late window after reopening
+  // still invalidates the buckets already built.
+  Open();
+  ASSERT_EQ(Write("c", late + absl::Seconds(10), absl::Seconds(10))[0],
+            WriteOutcome::kStored);
+  EXPECT_EQ(ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48))
+                .rollups_read[2],
+            0u);
+  rebuilt_ = 0;
+  Maintain(now);
+  EXPECT_EQ(rebuilt_, 3u);
+  ExpectRollupEqualsRaw(kT0, kT0 + absl::Hours(48));
+}
+
+TEST_F(RollupTest, RetentionDeletesRawOnlyBehindRollupsAndExpiresLateWindows) {
+  Open(/*raw_retention=*/absl::Hours(24));
+  WriteDays(3);
+  SummaryMerger before;
+  ASSERT_TRUE(
+      storage_
+          ->MergeReports(Model(), kT0, kT0 + absl::Hours(72), &before, nullptr)
+          .ok());
+  const absl::Time now = kT0 + absl::Hours(72) + absl::Minutes(2);
+  Maintain(now);
+  // Raw windows older than a day (before 2026-01-02T00:02, aligned to the
+  // minute) are gone; the rollups answer for them.
+  const absl::Time horizon = kT0 + absl::Hours(48) + absl::Minutes(2);
+  int old_raw = 0, kept_raw = 0;
+  ASSERT_TRUE(storage_
+                  ->ScanReports(Model(), kT0 - absl::Hours(1), now,
+                                [&](const StoredReport& r) {
+                                  (FromProto(r.report.window_start()) < horizon
+                                       ? old_raw
+                                       : kept_raw)++;
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(old_raw, 0);
+  EXPECT_GT(kept_raw, 0);
+  uint64_t written = 0;
+  for (const auto& [agent, seq] : sequences_) written += seq;
+  EXPECT_EQ(deleted_ + kept_raw, written);
+  SummaryMerger after;
+  MergeStats stats;
+  ASSERT_TRUE(
+      storage_
+          ->MergeReports(Model(), kT0, kT0 + absl::Hours(72), &after, &stats)
+          .ok());
+  EXPECT_EQ(after.count(), before.count());
+  ExpectSameSummary(after.result(), before.result());
+  // A window behind the horizon cannot be stored any more (its raw data and
+  // de-duplication entries are gone): acknowledged as expired, not counted.
+  EXPECT_EQ(Write("a", kT0 + absl::Hours(10), absl::Minutes(5))[0],
+            WriteOutcome::kExpired);
+  EXPECT_EQ(Write("a", horizon + absl::Minutes(1), absl::Minutes(5))[0],
+            WriteOutcome::kStored);
+  // The horizon survives a restart.
+  Open(absl::Hours(24));
+  EXPECT_EQ(Write("b", kT0 + absl::Hours(47), absl::Minutes(5))[0],
+            WriteOutcome::kExpired);
+}
+
+}  // namespace
+}  // namespace aims::collector
