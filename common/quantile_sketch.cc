@@ -13,7 +13,6 @@ QuantileSketch::QuantileSketch(double relative_accuracy, int max_buckets)
       log_gamma_(std::log(gamma_)),
       max_buckets_(std::max(16, max_buckets)) {}
 
-
 double QuantileSketch::Value(int32_t index) const {
   // Midpoint (in relative terms) of bucket (gamma^(i-1), gamma^i].
   return 2.0 * std::pow(gamma_, index) / (gamma_ + 1.0);
@@ -54,7 +53,6 @@ uint64_t QuantileSketch::Store::Total() const {
   for (uint64_t c : counts) total += c;
   return total;
 }
-
 
 absl::Status QuantileSketch::Merge(const QuantileSketch& other) {
   if (other.count_ == 0) return absl::OkStatus();
@@ -170,12 +168,89 @@ absl::StatusOr<QuantileSketch> QuantileSketch::FromProto(
   return sketch;
 }
 
+namespace {
+
+using Counts = google::protobuf::RepeatedField<uint64_t>;
+
+// Bucket range [lo, hi) of a dense store after adding `from`'s non-zero
+// buckets, as Store::Add would grow it; false when `from` has none.
+struct Span {
+  int64_t lo = 0, hi = 0;
+  int first = 0, last = -1;  // non-zero range of `from`
+};
+Span DenseSpan(int32_t offset, const Counts& counts, int32_t from_offset,
+               const Counts& from) {
+  Span span;
+  span.first = 0;
+  span.last = from.size() - 1;
+  while (span.first <= span.last && from.Get(span.first) == 0) ++span.first;
+  while (span.last >= span.first && from.Get(span.last) == 0) --span.last;
+  if (span.first > span.last) {
+    span.lo = offset;
+    span.hi = offset + counts.size();
+    return span;
+  }
+  span.lo = int64_t{from_offset} + span.first;
+  span.hi = int64_t{from_offset} + span.last + 1;
+  if (counts.size() > 0) {
+    span.lo = std::min<int64_t>(span.lo, offset);
+    span.hi = std::max<int64_t>(span.hi, int64_t{offset} + counts.size());
+  }
+  return span;
+}
+
+void AddDense(const Span& span, int32_t* offset, Counts* counts,
+              int32_t from_offset, const Counts& from) {
+  if (span.first > span.last) return;
+  if (counts->size() == 0 || span.lo < *offset ||
+      span.hi > int64_t{*offset} + counts->size()) {
+    Counts grown;
+    grown.Resize(static_cast<int>(span.hi - span.lo), 0);
+    for (int i = 0; i < counts->size(); ++i) {
+      grown.Set(static_cast<int>(*offset - span.lo) + i, counts->Get(i));
+    }
+    *counts = std::move(grown);
+    *offset = static_cast<int32_t>(span.lo);
+  }
+  for (int i = span.first; i <= span.last; ++i) {
+    const int at = static_cast<int>(int64_t{from_offset} + i - *offset);
+    counts->Set(at, counts->Get(at) + from.Get(i));
+  }
+}
+
+}  // namespace
+
 absl::Status MergeSketchProto(v1::QuantileSketch* into,
                               const v1::QuantileSketch& from) {
   if (from.count() == 0) return absl::OkStatus();
   if (into->count() == 0) {
     *into = from;
     return absl::OkStatus();
+  }
+  // Fast path on the wire form (both validated where they entered): the
+  // result QuantileSketch::Merge gives when no bucket has to collapse.
+  if (into->relative_accuracy() == from.relative_accuracy()) {
+    const Span pos = DenseSpan(into->positive_offset(), into->positive_counts(),
+                               from.positive_offset(), from.positive_counts());
+    const Span neg = DenseSpan(into->negative_offset(), into->negative_counts(),
+                               from.negative_offset(), from.negative_counts());
+    const int max_buckets = QuantileSketch::kDefaultMaxBuckets;
+    if (pos.hi - pos.lo <= max_buckets && neg.hi - neg.lo <= max_buckets) {
+      int32_t offset = into->positive_offset();
+      AddDense(pos, &offset, into->mutable_positive_counts(),
+               from.positive_offset(), from.positive_counts());
+      into->set_positive_offset(offset);
+      offset = into->negative_offset();
+      AddDense(neg, &offset, into->mutable_negative_counts(),
+               from.negative_offset(), from.negative_counts());
+      into->set_negative_offset(offset);
+      into->set_min(std::min(into->min(), from.min()));
+      into->set_max(std::max(into->max(), from.max()));
+      into->set_count(into->count() + from.count());
+      into->set_sum(into->sum() + from.sum());
+      into->set_zero_count(into->zero_count() + from.zero_count());
+      return absl::OkStatus();
+    }
   }
   absl::StatusOr<QuantileSketch> a = QuantileSketch::FromProto(*into);
   if (!a.ok()) return a.status();

@@ -145,15 +145,16 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
     perf->clear_score_by_label();
   }
 
-  // Features, by name.
-  std::map<std::string, v1::FeatureSummary> features;
-  for (v1::FeatureSummary& f : *into->mutable_features()) {
-    features[f.name()] = std::move(f);
+  // Features, by name. Fast path: the same features in the same (sorted)
+  // order, as summaries of one model nearly always have.
+  bool aligned = into->features_size() == from.features_size();
+  for (int i = 0; aligned && i < from.features_size(); ++i) {
+    aligned = into->features(i).name() == from.features(i).name();
   }
-  for (const v1::FeatureSummary& f : from.features()) {
-    auto [it, inserted] = features.try_emplace(f.name(), f);
-    if (!inserted) {
-      v1::FeatureSummary& m = it->second;
+  if (aligned) {
+    for (int i = 0; i < from.features_size(); ++i) {
+      v1::FeatureSummary& m = *into->mutable_features(i);
+      const v1::FeatureSummary& f = from.features(i);
       if (f.has_quality()) AddField(m.mutable_quality(), f.quality());
       if (histograms && f.has_histogram()) {
         if (absl::Status s =
@@ -173,30 +174,62 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
       m.set_n(m.n() + f.n());
       m.set_sum(m.sum() + f.sum());
       m.set_sum_squares(m.sum_squares() + f.sum_squares());
-    } else {
-      // A feature absent from every earlier summary was missing in all of
-      // their events.
-      it->second.mutable_quality()->set_missing(it->second.quality().missing() +
-                                                op->event_count() -
-                                                fop.event_count());
+      if (!histograms) m.clear_histogram();
     }
-    if (!histograms) it->second.clear_histogram();
-  }
-  // Features earlier summaries had and `from` lacks were missing in all of
-  // from's events.
-  absl::flat_hash_set<absl::string_view> from_features;
-  for (const v1::FeatureSummary& f : from.features()) {
-    from_features.insert(f.name());
-  }
-  for (auto& [name, f] : features) {
-    if (!from_features.contains(name)) {
-      f.mutable_quality()->set_missing(f.quality().missing() +
-                                       fop.event_count());
+  } else {
+    std::map<std::string, v1::FeatureSummary> features;
+    for (v1::FeatureSummary& f : *into->mutable_features()) {
+      features[f.name()] = std::move(f);
     }
-    if (!histograms) f.clear_histogram();
+    for (const v1::FeatureSummary& f : from.features()) {
+      auto [it, inserted] = features.try_emplace(f.name(), f);
+      if (!inserted) {
+        v1::FeatureSummary& m = it->second;
+        if (f.has_quality()) AddField(m.mutable_quality(), f.quality());
+        if (histograms && f.has_histogram()) {
+          if (absl::Status s =
+                  AddCounts(m.mutable_histogram(), f.histogram(),
+                            absl::StrCat("features.", f.name(), ".histogram"));
+              !s.ok()) {
+            return s;
+          }
+        }
+        if (absl::Status s =
+                f.has_sketch()
+                    ? MergeSketchProto(m.mutable_sketch(), f.sketch())
+                    : absl::OkStatus();
+            !s.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("features.", f.name(), ".sketch: ", s.message()));
+        }
+        m.set_n(m.n() + f.n());
+        m.set_sum(m.sum() + f.sum());
+        m.set_sum_squares(m.sum_squares() + f.sum_squares());
+      } else {
+        // A feature absent from every earlier summary was missing in all of
+        // their events.
+        it->second.mutable_quality()->set_missing(
+            it->second.quality().missing() + op->event_count() -
+            fop.event_count());
+      }
+      if (!histograms) it->second.clear_histogram();
+    }
+    // Features earlier summaries had and `from` lacks were missing in all of
+    // from's events.
+    absl::flat_hash_set<absl::string_view> from_features;
+    for (const v1::FeatureSummary& f : from.features()) {
+      from_features.insert(f.name());
+    }
+    for (auto& [name, f] : features) {
+      if (!from_features.contains(name)) {
+        f.mutable_quality()->set_missing(f.quality().missing() +
+                                         fop.event_count());
+      }
+      if (!histograms) f.clear_histogram();
+    }
+    into->clear_features();
+    for (auto& [name, f] : features) *into->add_features() = std::move(f);
   }
-  into->clear_features();
-  for (auto& [name, f] : features) *into->add_features() = std::move(f);
 
   // Attributes and groups, by name.
   std::map<std::string, std::map<std::string, v1::GroupCounts>> attrs;

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "aims/v1/sketch.pb.h"
 #include "gtest/gtest.h"
 
 namespace aims {
@@ -115,6 +116,41 @@ TEST(QuantileSketchTest, ProtoRoundTripAndValidation) {
   EXPECT_FALSE(QuantileSketch::FromProto(proto).ok());
   proto.set_relative_accuracy(2);
   EXPECT_FALSE(QuantileSketch::FromProto(proto).ok());
+}
+
+// MergeSketchProto merges on the wire form when no bucket collapses; the
+// result must be the proto of QuantileSketch::Merge, for disjoint,
+// overlapping, nested, one-sided and collapsing ranges.
+TEST(QuantileSketchTest, WireMergeEqualsObjectMerge) {
+  std::mt19937 rng(9);
+  for (int trial = 0; trial < 200; ++trial) {
+    auto make = [&](double center, double spread, int n, bool negatives) {
+      std::lognormal_distribution<double> mag(center, spread);
+      QuantileSketch s;
+      for (int i = 0; i < n; ++i) {
+        const double v = mag(rng);
+        s.Add(negatives && i % 3 == 0 ? -v : v);
+        if (i % 17 == 0) s.Add(0);
+      }
+      return s;
+    };
+    std::uniform_real_distribution<double> u(-8, 8);
+    // Wide spreads make ranges that exceed the bucket bound (collapse).
+    const double spread_a = trial % 10 == 0 ? 40 : 2, spread_b = 2;
+    QuantileSketch a = make(u(rng), spread_a, 1 + trial % 50, trial % 2);
+    QuantileSketch b = make(u(rng), spread_b, 1 + trial % 37, trial % 3);
+    v1::QuantileSketch pa, pb;
+    a.ToProto(&pa);
+    b.ToProto(&pb);
+    ASSERT_TRUE(MergeSketchProto(&pa, pb).ok());
+    ASSERT_TRUE(a.Merge(b).ok());
+    v1::QuantileSketch expected;
+    a.ToProto(&expected);
+    EXPECT_EQ(pa.SerializeAsString(), expected.SerializeAsString())
+        << "trial " << trial << "\n"
+        << pa.DebugString() << "\nvs\n"
+        << expected.DebugString();
+  }
 }
 
 }  // namespace
