@@ -151,6 +151,14 @@ absl::Status Collector::Start() {
       metrics_->storage_sst_bytes.Set(
           static_cast<double>(storage_->ApproximateSizeBytes()));
       metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);
+      const RocksStorage::EngineState engine = storage_->engine_state();
+      metrics_->storage_write_stopped.Set(engine.write_stopped ? 1 : 0);
+      metrics_->storage_delayed_write_rate.Set(
+          static_cast<double>(engine.delayed_write_rate));
+      metrics_->storage_background_errors.Set(
+          static_cast<double>(engine.background_errors));
+      metrics_->storage_pending_compaction_bytes.Set(
+          static_cast<double>(engine.pending_compaction_bytes));
       RefreshEvaluationMetrics();
     }
     return httplib::Server::HandlerResponse::Unhandled;

@@ -151,6 +151,40 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Help("Storage maintenance passes (rollups, retention, "
                     "recovery) that failed; retried.")
               .Register(*reg)
+              .Add({})),
+      report_rejections(
+          prometheus::BuildCounter()
+              .Name("aims_collector_report_rejections_total")
+              .Help("Reports rejected by validation, by the field that failed "
+                    "(indices removed, e.g. report.summary.features[].sketch).")
+              .Register(*reg)),
+      storage_write_stopped(
+          prometheus::BuildGauge()
+              .Name("aims_collector_storage_write_stopped")
+              .Help("1 while RocksDB stops writes (too many pending flushes "
+                    "or compactions).")
+              .Register(*reg)
+              .Add({})),
+      storage_delayed_write_rate(
+          prometheus::BuildGauge()
+              .Name("aims_collector_storage_delayed_write_rate_bytes")
+              .Help("Write rate RocksDB slows writes to while compactions "
+                    "lag, in bytes/s; 0 when writes are not slowed.")
+              .Register(*reg)
+              .Add({})),
+      storage_background_errors(
+          prometheus::BuildGauge()
+              .Name("aims_collector_storage_background_errors")
+              .Help("RocksDB background errors (flush, compaction) since the "
+                    "collector started.")
+              .Register(*reg)
+              .Add({})),
+      storage_pending_compaction_bytes(
+          prometheus::BuildGauge()
+              .Name("aims_collector_storage_pending_compaction_bytes")
+              .Help("Bytes RocksDB estimates it must compact (reports and "
+                    "rollups).")
+              .Register(*reg)
               .Add({})) {
   storage_healthy.Set(1);
 }

@@ -45,6 +45,11 @@ struct CollectorMetrics {
   prometheus::Family<prometheus::Counter>& rollups;
   prometheus::Counter& retention_deleted_reports;
   prometheus::Counter& maintenance_errors;
+  prometheus::Family<prometheus::Counter>& report_rejections;
+  prometheus::Gauge& storage_write_stopped;
+  prometheus::Gauge& storage_delayed_write_rate;
+  prometheus::Gauge& storage_background_errors;
+  prometheus::Gauge& storage_pending_compaction_bytes;
 };
 
 // Raises `counter` to `total` (totals counted elsewhere as atomics).

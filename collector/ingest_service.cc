@@ -12,6 +12,23 @@ namespace aims::collector {
 // One agent stream. Decisions are taken under mu_; gRPC calls (StartRead,
 // StartWrite, Finish) are made after releasing it, each guarded by a flag so
 // only one thread issues it.
+namespace {
+
+// "report.summary.features[3].sketch" -> "report.summary.features[].sketch":
+// a label value from a bounded set.
+std::string FieldWithoutIndices(absl::string_view field) {
+  std::string out;
+  bool in_brackets = false;
+  for (char c : field) {
+    if (c == '[') in_brackets = true;
+    if (!in_brackets || c == '[' || c == ']') out.push_back(c);
+    if (c == ']') in_brackets = false;
+  }
+  return out.size() > 120 ? out.substr(0, 120) : out;
+}
+
+}  // namespace
+
 class IngestService::Stream final
     : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
  public:
@@ -214,6 +231,9 @@ class IngestService::Stream final
       const absl::string_view msg = valid.message();
       const size_t colon = msg.find(": ");
       rejection->set_field(std::string(msg.substr(0, colon)));
+      service_->metrics_->report_rejections
+          .Add({{"field", FieldWithoutIndices(rejection->field())}})
+          .Increment();
       rejection->set_reason(colon == absl::string_view::npos
                                 ? std::string(msg)
                                 : std::string(msg.substr(colon + 2)));

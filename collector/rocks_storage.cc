@@ -963,6 +963,29 @@ uint64_t RocksStorage::ApproximateSizeBytes() const {
   return total;
 }
 
+RocksStorage::EngineState RocksStorage::engine_state() const {
+  EngineState state;
+  uint64_t v = 0;
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &v)) {
+    state.write_stopped = v != 0;
+  }
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate,
+                          &v)) {
+    state.delayed_write_rate = v;
+  }
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &v)) {
+    state.background_errors = v;
+  }
+  for (auto* cf :
+       {reports_cf_, rollup_cfs_[0], rollup_cfs_[1], rollup_cfs_[2]}) {
+    if (db_->GetIntProperty(
+            cf, rocksdb::DB::Properties::kEstimatePendingCompactionBytes, &v)) {
+      state.pending_compaction_bytes += v;
+    }
+  }
+  return state;
+}
+
 const char* RocksStorage::TableName(Table table) {
   switch (table) {
     case Table::kPlans:

@@ -158,6 +158,16 @@ class RocksStorage final : public Storage {
   // Bytes of SST files on disk (excludes the write-ahead log).
   uint64_t ApproximateSizeBytes() const;
 
+  // RocksDB's own health: writes stopped or slowed by too many pending
+  // flushes and compactions, and background errors since open.
+  struct EngineState {
+    bool write_stopped = false;
+    uint64_t delayed_write_rate = 0;  // bytes/s while slowed; 0 otherwise
+    uint64_t background_errors = 0;
+    uint64_t pending_compaction_bytes = 0;
+  };
+  EngineState engine_state() const;
+
  private:
   struct AgentState {
     uint64_t num = 0;

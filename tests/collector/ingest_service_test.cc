@@ -8,6 +8,7 @@
 #include "common/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::collector {
@@ -144,6 +145,14 @@ TEST_F(IngestTest, InvalidReportIsRejectedAndTheStreamGoesOn) {
   EXPECT_EQ(rejections[0].reason(), "must be after window_start");
   EXPECT_TRUE(Close(stream.get()).ok());
   EXPECT_EQ(Agents()[0].report_count(), 1u);
+  // Counted by the field that failed.
+  httplib::Client http("127.0.0.1", collector_->http_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("aims_collector_report_rejections_total{field="
+                               "\"report.window_end\"} 1"),
+            std::string::npos)
+      << metrics->body;
 }
 
 TEST_F(IngestTest, GapsAreRecordedAckedAndNeverDoubleCounted) {
