@@ -106,15 +106,28 @@ TEST(StorageCrashTest, KillDuringSustainedIngestLosesNoAcknowledgedReport) {
     threads.emplace_back([&, i] {
       SimulatedAgent& agent = *agents[i];
       while (!stop.load()) {
-        const uint64_t seq = agent.last_sequence() + 1;
-        const uint64_t n = 1 + (seq * 7 + i) % 13;
-        agent.Enqueue(kT0 + absl::Seconds(10 * seq), absl::Seconds(10),
-                      Events(n));
-        events_sent[i] += n;
-        agent.Flush(absl::Milliseconds(300));
+        // A few windows per stream, as an agent's spool drains.
+        for (int k = 0; k < 5; ++k) {
+          const uint64_t seq = agent.last_sequence() + 1;
+          const uint64_t n = 1 + (seq * 7 + i) % 13;
+          agent.Enqueue(kT0 + absl::Seconds(10 * seq), absl::Seconds(10),
+                        Events(n));
+          events_sent[i] += n;
+        }
+        agent.Flush(absl::Seconds(1));
       }
     });
   }
+  // Stop and join the agents however the test ends.
+  struct Joiner {
+    std::atomic<bool>* stop;
+    std::vector<std::thread>* threads;
+    ~Joiner() {
+      stop->store(true);
+      for (auto& t : *threads)
+        if (t.joinable()) t.join();
+    }
+  } joiner{&stop, &threads};
   auto total_acked = [&] {
     uint64_t total = 0;
     for (const auto& a : agents) total += a->acked();

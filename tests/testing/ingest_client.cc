@@ -55,7 +55,9 @@ SimulatedAgent::SimulatedAgent(int grpc_port, v1::ModelRef model,
                                std::string agent_id)
     : grpc_port_(grpc_port),
       model_(std::move(model)),
-      agent_id_(std::move(agent_id)) {}
+      agent_id_(std::move(agent_id)),
+      channel_(grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
+                                   grpc::InsecureChannelCredentials())) {}
 
 SimulatedAgent::~SimulatedAgent() = default;
 
@@ -74,9 +76,7 @@ uint64_t SimulatedAgent::Enqueue(absl::Time start, absl::Duration length,
 
 bool SimulatedAgent::Flush(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  auto stub = v1::IngestService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
-                          grpc::InsecureChannelCredentials()));
+  auto stub = v1::IngestService::NewStub(channel_);
   while (!spool_.empty() && absl::Now() < deadline) {
     // One stream per attempt, bounded by the deadline.
     grpc::ClientContext ctx;

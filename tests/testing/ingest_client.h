@@ -13,6 +13,7 @@
 #include "aims/v1/identity.pb.h"
 #include "aims/v1/ingest.pb.h"
 #include "aims/v1/summary.pb.h"
+#include "grpcpp/channel.h"
 
 namespace aims::testing {
 
@@ -63,6 +64,7 @@ class SimulatedAgent {
   std::atomic<uint64_t> acked_{0};
   uint64_t last_welcome_ = 0;
   std::string last_error_;
+  std::shared_ptr<grpc::Channel> channel_;  // one connection, many streams
 };
 
 }  // namespace aims::testing
