@@ -106,8 +106,14 @@ absl::Status Agent::Start() {
     absl::MutexLock lock(&profile_mu_);
     reference_ = std::make_unique<ProfileBuilder>(build);
   }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ChannelCredentialsFor(options_.collector_tls, "collector_");
+  if (!credentials.ok()) return credentials.status();
+  collector_credentials_ = *credentials;
   SenderOptions sender_options;
   sender_options.collector = options_.collector;
+  sender_options.credentials = collector_credentials_;
+  sender_options.tls_server_name = options_.collector_tls.server_name;
   *sender_options.hello.mutable_agent() = options_.agent;
   *sender_options.hello.mutable_model() = options_.model;
   sender_options.hello.set_protocol_version(1);
@@ -410,8 +416,10 @@ void Agent::ProposeReference() {
   }
   if (!sender_->connected()) return;
   request.set_if_absent(true);
-  auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
-      options_.collector, grpc::InsecureChannelCredentials()));
+  grpc::ChannelArguments args;
+  ApplyServerName(options_.collector_tls, &args);
+  auto stub = v1::QueryService::NewStub(grpc::CreateCustomChannel(
+      options_.collector, collector_credentials_, args));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::PutProfileResponse response;

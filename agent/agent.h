@@ -27,9 +27,11 @@
 #include "common/event_json.h"
 #include "common/http_server.h"
 #include "common/profile_builder.h"
+#include "common/tls.h"
 #include "common/window_accumulator.h"
 
 namespace grpc {
+class ChannelCredentials;
 class Server;
 }  // namespace grpc
 
@@ -47,6 +49,8 @@ struct AgentOptions {
   // gRPC intake (AgentIntakeService); empty: disabled.
   std::string grpc_listen = "127.0.0.1:9466";
   std::string collector = "127.0.0.1:4317";
+  // TLS (and mTLS) to the collector; plaintext when no CA file is given.
+  TlsClientFiles collector_tls;
   std::string data_dir = "./var/aims-agent";
   v1::ModelRef model;
   v1::AgentRef agent;  // agent_id empty: generated once and kept
@@ -113,6 +117,7 @@ class Agent {
   std::unique_ptr<LabelStore> labels_;
   std::unique_ptr<Windower> windower_;
   std::unique_ptr<Sender> sender_;
+  std::shared_ptr<grpc::ChannelCredentials> collector_credentials_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<IntakeService> intake_;
   std::unique_ptr<grpc::Server> grpc_server_;

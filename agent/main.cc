@@ -19,6 +19,17 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:9466",
           "high-rate model servers; empty disables it.");
 ABSL_FLAG(std::string, collector, "127.0.0.1:4317",
           "gRPC address (host:port) of aims-collector.");
+ABSL_FLAG(std::string, collector_ca_file, "",
+          "TLS to the collector: CA certificate (PEM) its certificate must be "
+          "signed by. Empty: plaintext.");
+ABSL_FLAG(std::string, collector_cert_file, "",
+          "mTLS: this agent's certificate (PEM), for a collector started with "
+          "--tls_client_ca_file. Re-read when it changes.");
+ABSL_FLAG(std::string, collector_key_file, "",
+          "mTLS: the key of --collector_cert_file (PEM).");
+ABSL_FLAG(std::string, collector_server_name, "",
+          "TLS: name to verify in the collector's certificate instead of the "
+          "host of --collector.");
 ABSL_FLAG(std::string, data_dir, "./var/aims-agent",
           "Directory of the spool (closed windows not yet acknowledged) and "
           "of the agent's identity; keep it across restarts.");
@@ -139,6 +150,11 @@ int main(int argc, char** argv) {
   }
   options.grpc_max_in_flight = in_flight;
   options.collector = absl::GetFlag(FLAGS_collector);
+  options.collector_tls.ca_file = absl::GetFlag(FLAGS_collector_ca_file);
+  options.collector_tls.cert_file = absl::GetFlag(FLAGS_collector_cert_file);
+  options.collector_tls.key_file = absl::GetFlag(FLAGS_collector_key_file);
+  options.collector_tls.server_name =
+      absl::GetFlag(FLAGS_collector_server_name);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.model.set_name(absl::GetFlag(FLAGS_model_name));
   options.model.set_version(absl::GetFlag(FLAGS_model_version));

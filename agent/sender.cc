@@ -21,8 +21,14 @@ Sender::Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   args.SetCompressionAlgorithm(GRPC_COMPRESS_GZIP);
-  channel_ = grpc::CreateCustomChannel(
-      options_.collector, grpc::InsecureChannelCredentials(), args);
+  if (!options_.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options_.tls_server_name);
+  }
+  channel_ = grpc::CreateCustomChannel(options_.collector,
+                                       options_.credentials != nullptr
+                                           ? options_.credentials
+                                           : grpc::InsecureChannelCredentials(),
+                                       args);
   stub_ = v1::IngestService::NewStub(channel_);
 }
 

@@ -24,11 +24,15 @@
 #include "agent/agent_metrics.h"
 #include "agent/spool.h"
 #include "aims/v1/ingest.grpc.pb.h"
+#include "grpcpp/security/credentials.h"
 
 namespace aims::agent {
 
 struct SenderOptions {
   std::string collector = "127.0.0.1:4317";
+  // Null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string tls_server_name;  // TLS name override; empty: the host
   v1::Hello hello;
   size_t max_in_flight = 64;
   // Reports larger than this are sent in parts (WindowReport.part_index),

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "collector/audit_trail.h"
@@ -35,6 +36,24 @@ Collector::Collector(CollectorOptions options, const Clock* clock)
 Collector::~Collector() { Stop(); }
 
 absl::Status Collector::Start() {
+  // Refuse unencrypted listeners beyond loopback unless asked for.
+  for (const auto& [flag, address, encrypted] :
+       {std::tuple{"grpc_listen", options_.grpc_listen, options_.tls.enabled()},
+        std::tuple{"http_listen", options_.http_listen, false}}) {
+    if (encrypted || IsLoopback(address)) continue;
+    if (!options_.allow_plaintext) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--", flag, ": ", address,
+                       " is not a loopback address and would be plaintext",
+                       std::string_view(flag) == "grpc_listen"
+                           ? " (set --tls_cert_file and --tls_key_file, and "
+                             "--tls_client_ca_file for agent certificates)"
+                           : " (the HTTP endpoint has no TLS yet)",
+                       "; --allow_plaintext=true accepts it"));
+    }
+    LogWarn("plaintext listener on a non-loopback address",
+            {{"flag", flag}, {"address", address}});
+  }
   RocksStorageOptions storage_options;
   storage_options.path = options_.data_dir;
   storage_options.sync_writes = options_.sync_writes;
@@ -97,9 +116,11 @@ absl::Status Collector::Start() {
         return ingest->IsConnected(id);
       });
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(options_.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.grpc_listen,
-                           grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(options_.grpc_listen, *credentials, &grpc_port_);
   builder.RegisterService(ingest_.get());
   builder.RegisterService(query_.get());
   nc_service_ = std::make_unique<NonconformityService>(

@@ -19,6 +19,7 @@
 #include "aims/v1/nonconformity.pb.h"
 #include "common/clock.h"
 #include "common/http_server.h"
+#include "common/tls.h"
 #include "common/validation.h"
 
 namespace grpc {
@@ -42,6 +43,11 @@ class RocksStorage;
 struct CollectorOptions {
   std::string grpc_listen = "127.0.0.1:4317";
   std::string http_listen = "127.0.0.1:9464";
+  // TLS for the gRPC listener (mTLS with a client CA); docs/security.md.
+  TlsServerFiles tls;
+  // Plaintext on a non-loopback address (gRPC without TLS; HTTP, which has
+  // no TLS yet). The binary's --allow_plaintext defaults to false.
+  bool allow_plaintext = true;
   std::string data_dir = "./var/aims";
   std::string collector_id;  // default: host name
   bool sync_writes = true;

@@ -17,6 +17,21 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:4317",
           "port. Use 0.0.0.0:4317 to accept agents from other hosts.");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
           "host:port for HTTP: /metrics (Prometheus), /healthz, /readyz.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "TLS for the gRPC listener: server certificate chain (PEM). "
+          "Re-read every --tls_reload_interval, so it can be rotated without "
+          "a restart.");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "TLS: the private key of --tls_cert_file (PEM).");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "mTLS: CA certificate(s) (PEM); agents and aimsctl must present a "
+          "certificate signed by one of them.");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "How often the TLS files are checked for changes.");
+ABSL_FLAG(bool, allow_plaintext, false,
+          "Accept plaintext on a non-loopback --grpc_listen (without TLS) or "
+          "--http_listen (the HTTP endpoint has no TLS yet). Loopback "
+          "addresses are always allowed.");
 ABSL_FLAG(std::string, data_dir, "./var/aims",
           "Directory of the embedded RocksDB database; created if missing.");
 ABSL_FLAG(std::string, collector_id, "",
@@ -107,6 +122,11 @@ int main(int argc, char** argv) {
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
+  options.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
   options.collector_id = absl::GetFlag(FLAGS_collector_id);
   options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
   const int capacity = absl::GetFlag(FLAGS_ingest_queue_capacity);

@@ -12,7 +12,7 @@ packages=(
   libsimdjson-dev libcpp-httplib-dev libyaml-cpp-dev libssl-dev
   prometheus prometheus-alertmanager
   python3-numpy python3-scipy python3-sklearn
-  curl procps
+  curl procps openssl
 )
 
 missing=()

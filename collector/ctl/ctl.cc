@@ -56,9 +56,14 @@ int RpcFailed(const grpc::Status& s, const CtlOptions& options,
   return 1;
 }
 
+std::shared_ptr<grpc::Channel> ChannelTo(const CtlOptions& options) {
+  if (options.channel != nullptr) return options.channel;
+  return grpc::CreateChannel(options.collector,
+                             grpc::InsecureChannelCredentials());
+}
+
 std::unique_ptr<v1::QueryService::Stub> Connect(const CtlOptions& options) {
-  return v1::QueryService::NewStub(grpc::CreateChannel(
-      options.collector, grpc::InsecureChannelCredentials()));
+  return v1::QueryService::NewStub(ChannelTo(options));
 }
 
 void SetDeadline(grpc::ClientContext* ctx, const CtlOptions& options) {
@@ -477,8 +482,7 @@ int Metrics(const CtlOptions& options, std::ostream& out, std::ostream& err) {
 
 std::unique_ptr<v1::NonconformityService::Stub> ConnectNc(
     const CtlOptions& options) {
-  return v1::NonconformityService::NewStub(grpc::CreateChannel(
-      options.collector, grpc::InsecureChannelCredentials()));
+  return v1::NonconformityService::NewStub(ChannelTo(options));
 }
 
 std::string StageText(v1::NonconformityStage stage) {
@@ -798,8 +802,7 @@ int Report(const CtlOptions& options, std::ostream& out, std::ostream& err) {
   }
   if (options.bucket != absl::ZeroDuration())
     *request.mutable_bucket() = ToProtoDuration(options.bucket);
-  auto stub = v1::ReportService::NewStub(grpc::CreateChannel(
-      options.collector, grpc::InsecureChannelCredentials()));
+  auto stub = v1::ReportService::NewStub(ChannelTo(options));
   grpc::ClientContext ctx;
   SetDeadline(&ctx, options);
   v1::ComplianceReport report;

@@ -7,16 +7,24 @@
 #define AIMS_COLLECTOR_CTL_CTL_H_
 
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 
+namespace grpc {
+class Channel;
+}  // namespace grpc
+
 namespace aims::ctl {
 
 struct CtlOptions {
   std::string collector = "127.0.0.1:4317";
+  // Channel to the collector (TLS from --ca_file etc.); null: plaintext to
+  // `collector`.
+  std::shared_ptr<grpc::Channel> channel;
   bool json = false;
   absl::Duration timeout = absl::Seconds(10);
   // Model selection for commands that take one.

@@ -7,10 +7,23 @@
 #include "absl/flags/flag.h"
 #include "collector/ctl/ctl.h"
 #include "common/cli.h"
+#include "common/tls.h"
+#include "grpcpp/grpcpp.h"
 
 ABSL_FLAG(std::string, collector, "127.0.0.1:4317",
           "gRPC address (host:port) of the aims-collector to ask.");
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table.");
+ABSL_FLAG(std::string, ca_file, "",
+          "TLS: CA certificate (PEM) the collector's certificate must be "
+          "signed by. Empty: plaintext (the collector allows it on loopback, "
+          "or with --allow_plaintext).");
+ABSL_FLAG(std::string, cert_file, "",
+          "mTLS: this client's certificate (PEM), for a collector started "
+          "with --tls_client_ca_file.");
+ABSL_FLAG(std::string, key_file, "", "mTLS: the key of --cert_file (PEM).");
+ABSL_FLAG(std::string, server_name, "",
+          "TLS: name to verify in the collector's certificate instead of the "
+          "host of --collector.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "Deadline of each call, e.g. 5s.");
 ABSL_FLAG(std::string, model, "",
@@ -99,6 +112,22 @@ int main(int argc, char** argv) {
           "nc step), 2 usage error, 3 audit trail broken.");
   aims::ctl::CtlOptions options;
   options.collector = absl::GetFlag(FLAGS_collector);
+  {
+    aims::TlsClientFiles tls;
+    tls.ca_file = absl::GetFlag(FLAGS_ca_file);
+    tls.cert_file = absl::GetFlag(FLAGS_cert_file);
+    tls.key_file = absl::GetFlag(FLAGS_key_file);
+    tls.server_name = absl::GetFlag(FLAGS_server_name);
+    auto credentials = aims::ChannelCredentialsFor(tls, "");
+    if (!credentials.ok()) {
+      std::cerr << "aimsctl: " << credentials.status().message() << "\n";
+      return 2;
+    }
+    grpc::ChannelArguments args;
+    aims::ApplyServerName(tls, &args);
+    options.channel =
+        grpc::CreateCustomChannel(options.collector, *credentials, args);
+  }
   options.json = absl::GetFlag(FLAGS_json);
   options.timeout = absl::GetFlag(FLAGS_timeout);
   options.model = absl::GetFlag(FLAGS_model);

@@ -37,7 +37,7 @@ BASE_PACKAGES = {"libc6"}  # in every Debian image
 # install-deps.sh packages a build stage needs not: tests, tools, demo.
 TEST_ONLY = {"git", "clang", "clang-format", "libclang-rt-dev", "libgtest-dev", "libgmock-dev",
              "libbenchmark-dev", "prometheus", "prometheus-alertmanager", "python3-numpy",
-             "python3-scipy", "python3-sklearn", "curl", "procps"}
+             "python3-scipy", "python3-sklearn", "curl", "procps", "openssl"}
 
 passed = 0
 failed = 0
