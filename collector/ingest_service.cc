@@ -94,6 +94,10 @@ class IngestService::Stream final
   void HandleRequest() {
     absl::MutexLock lock(&mu_);
     read_in_flight_ = false;
+    // A read that completes after Finish (the stream ended while it was in
+    // flight) must start nothing: OnDone follows and deletes the stream,
+    // and a write callback would then run on freed memory.
+    if (finished_ || final_status_.has_value() || broken_) return;
     if (!have_hello_) {
       if (!request_.has_hello()) {
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -271,7 +275,6 @@ class IngestService::Stream final
   void OnHelloDone(const WriteResult& result) {
     {
       absl::MutexLock lock(&mu_);
-      --outstanding_;
       if (!result.status.ok()) {
         LogError("cannot register agent",
                  {{"agent", agent_id_}, {"error", result.status.message()}});
@@ -293,13 +296,15 @@ class IngestService::Stream final
                                     {"durable_seq", result.durable_sequence}});
       }
     }
-    Pump();
+    // The write still counts as outstanding until Pump() takes it off
+    // under the lock: until then no other thread can finish (and delete)
+    // the stream under this callback.
+    Pump(/*completed=*/1);
   }
 
   void OnGapDone(const v1::GapNotice& gap, const WriteResult& result) {
     {
       absl::MutexLock lock(&mu_);
-      --outstanding_;
       if (!result.status.ok()) {
         service_->metrics_->storage_healthy.Set(0);
         LogError("cannot record gap",
@@ -319,13 +324,15 @@ class IngestService::Stream final
         ack_pending_ = true;
       }
     }
-    Pump();
+    // The write still counts as outstanding until Pump() takes it off
+    // under the lock: until then no other thread can finish (and delete)
+    // the stream under this callback.
+    Pump(/*completed=*/1);
   }
 
   void OnReportDone(uint64_t seq, const WriteResult& result) {
     {
       absl::MutexLock lock(&mu_);
-      --outstanding_;
       if (!result.status.ok()) {
         service_->metrics_->reports_failed.Increment();
         service_->metrics_->storage_healthy.Set(0);
@@ -353,7 +360,10 @@ class IngestService::Stream final
         ack_pending_ = true;
       }
     }
-    Pump();
+    // The write still counts as outstanding until Pump() takes it off
+    // under the lock: until then no other thread can finish (and delete)
+    // the stream under this callback.
+    Pump(/*completed=*/1);
   }
 
   void FailLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -361,13 +371,16 @@ class IngestService::Stream final
   }
 
   // Issues whatever gRPC operation is due: next write, next read, Finish.
-  void Pump() {
+  // `completed`: writer callbacks that end with this call (see OnReportDone).
+  void Pump(size_t completed = 0) {
     enum class Action { kNone, kWrite, kRead, kFinish };
     for (;;) {
       Action action = Action::kNone;
       grpc::Status finish_status;
       {
         absl::MutexLock lock(&mu_);
+        outstanding_ -= completed;
+        completed = 0;
         if (finished_) return;
         const bool ending = broken_ || final_status_.has_value();
         if (!write_in_flight_ && !broken_ &&

@@ -134,7 +134,8 @@ TEST(WindowAccumulatorTest, DataQualityAndTypeMismatch) {
   add(nan);
   add(text);
   add(missing);
-  const v1::FeatureSummary* x = FindFeature(acc.Build(), "x");
+  const v1::WindowSummary summary = acc.Build();
+  const v1::FeatureSummary* x = FindFeature(summary, "x");
   ASSERT_NE(x, nullptr);
   EXPECT_EQ(x->n(), 1u);
   EXPECT_EQ(x->quality().non_finite(), 1u);
