@@ -133,7 +133,9 @@ TEST(StorageCrashTest, KillDuringSustainedIngestLosesNoAcknowledgedReport) {
     for (const auto& a : agents) total += a->acked();
     return total;
   };
-  ASSERT_TRUE(WaitFor([&] { return total_acked() >= 400; }, absl::Seconds(60)));
+  // Generous deadlines: a loaded CI machine (or a sanitizer build) is slow.
+  ASSERT_TRUE(
+      WaitFor([&] { return total_acked() >= 300; }, absl::Seconds(180)));
   ASSERT_EQ(collector->Signal(SIGKILL), 128 + SIGKILL);
   std::vector<uint64_t> acked_at_kill;
   for (const auto& a : agents) acked_at_kill.push_back(a->acked());
@@ -145,8 +147,8 @@ TEST(StorageCrashTest, KillDuringSustainedIngestLosesNoAcknowledgedReport) {
       << testing::ReadFile(dir.File("c2.log"));
   const uint64_t acked_before_restart = total_acked();
   ASSERT_TRUE(
-      WaitFor([&] { return total_acked() >= acked_before_restart + 200; },
-              absl::Seconds(60)));
+      WaitFor([&] { return total_acked() >= acked_before_restart + 100; },
+              absl::Seconds(180)));
   stop.store(true);
   for (auto& t : threads) t.join();
   uint64_t reports_sent = 0, events_total = 0;
