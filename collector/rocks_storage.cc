@@ -420,8 +420,7 @@ absl::Status RocksStorage::WriteReports(
       }
     }
     seen_in_batch[seq_key] = true;
-    std::string report_key = BE64(a.model_id);
-    PutBE64(&report_key, SortableMillis(start));
+    std::string report_key = TimeKey(a.model_id, start);
     PutBE64(&report_key, a.num);
     PutBE64(&report_key, r.sequence());
     batch.Put(reports_cf_, report_key, r.SerializeAsString());
@@ -618,10 +617,8 @@ absl::Status RocksStorage::ScanReports(
     if (it == model_ids_.end()) return absl::OkStatus();
     model_id = it->second;
   }
-  std::string start = BE64(model_id);
-  PutBE64(&start, SortableMillis(from));
-  std::string end = BE64(model_id);
-  PutBE64(&end, SortableMillis(to));
+  const std::string start = TimeKey(model_id, from);
+  const std::string end = TimeKey(model_id, to);
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(end);
   ro.iterate_upper_bound = &upper;

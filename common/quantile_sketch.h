@@ -80,8 +80,8 @@ class QuantileSketch {
     // Inline for the common case, an index inside the range already held:
     // this runs for every numeric feature value of every event.
     void Add(int32_t index, uint64_t weight, int max_buckets) {
-      const uint64_t i = static_cast<uint64_t>(
-          static_cast<int64_t>(index) - static_cast<int64_t>(offset));
+      const uint64_t i = static_cast<uint64_t>(static_cast<int64_t>(index) -
+                                               static_cast<int64_t>(offset));
       if (i < counts.size()) {
         counts[i] += weight;
         return;

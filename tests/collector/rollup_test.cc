@@ -7,14 +7,12 @@
 #include "collector/rocks_storage.h"
 #include "common/time_util.h"
 #include "common/window_accumulator.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/summary_compare.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::collector {
 namespace {
-
-using google::protobuf::util::MessageDifferencer;
 
 // 2026-01-01T00:00:00Z, a day boundary.
 const absl::Time kT0 = absl::FromUnixSeconds(1767225600);
@@ -51,17 +49,7 @@ std::vector<v1::WindowSummary> SummaryPool(int n) {
   return pool;
 }
 
-void ExpectSameSummary(const v1::WindowSummary& a, const v1::WindowSummary& b) {
-  MessageDifferencer diff;
-  google::protobuf::util::DefaultFieldComparator comparator;
-  comparator.set_float_comparison(
-      google::protobuf::util::DefaultFieldComparator::APPROXIMATE);
-  comparator.SetDefaultFractionAndMargin(1e-12, 1e-9);
-  diff.set_field_comparator(&comparator);
-  std::string report;
-  diff.ReportDifferencesToString(&report);
-  EXPECT_TRUE(diff.Compare(a, b)) << report;
-}
+using testing::ExpectSameSummary;
 
 v1::ModelRef Model() {
   v1::ModelRef m;

@@ -3,13 +3,11 @@
 #include <random>
 
 #include "common/window_accumulator.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/summary_compare.h"
 
 namespace aims {
 namespace {
-
-using google::protobuf::util::MessageDifferencer;
 
 std::vector<Event> RandomEvents(int n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -55,18 +53,7 @@ v1::WindowSummary Summarise(const std::vector<Event>& events, size_t from,
   return acc.Build();
 }
 
-// Log-loss sums are not on the grid; compare them with a tolerance.
-void ExpectSameSummary(const v1::WindowSummary& a, const v1::WindowSummary& b) {
-  MessageDifferencer diff;
-  google::protobuf::util::DefaultFieldComparator comparator;
-  comparator.set_float_comparison(
-      google::protobuf::util::DefaultFieldComparator::APPROXIMATE);
-  comparator.SetDefaultFractionAndMargin(1e-12, 1e-9);
-  diff.set_field_comparator(&comparator);
-  std::string report;
-  diff.ReportDifferencesToString(&report);
-  EXPECT_TRUE(diff.Compare(a, b)) << report;
-}
+using testing::ExpectSameSummary;
 
 TEST(SummaryMergeTest, MergeIsCommutative) {
   const auto events = RandomEvents(400, 1);
