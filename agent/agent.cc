@@ -12,6 +12,7 @@
 #include "agent/spool.h"
 #include "agent/windower.h"
 #include "aims/v1/query.grpc.pb.h"
+#include "common/bearer_token.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "common/validation.h"
@@ -114,6 +115,7 @@ absl::Status Agent::Start() {
   sender_options.collector = options_.collector;
   sender_options.credentials = collector_credentials_;
   sender_options.tls_server_name = options_.collector_tls.server_name;
+  sender_options.token = options_.collector_token;
   *sender_options.hello.mutable_agent() = options_.agent;
   *sender_options.hello.mutable_model() = options_.model;
   sender_options.hello.set_protocol_version(1);
@@ -181,7 +183,7 @@ absl::Status Agent::Start() {
     intake_ = std::make_unique<IntakeService>(
         metrics_.get(), options_.intake.event,
         options_.intake.max_events_per_batch, options_.grpc_max_in_flight,
-        &accepting_,
+        &accepting_, options_.intake_token_sha256,
         [this](const std::vector<Event>& events, size_t rejected) {
           AcceptEvents(events, rejected);
         },
@@ -223,7 +225,17 @@ absl::Status Agent::Start() {
   return absl::OkStatus();
 }
 
-bool Agent::Admit(httplib::Response& res) {
+bool Agent::Admit(const httplib::Request& req, httplib::Response& res) {
+  if (absl::Status s = CheckBearerToken(req.get_header_value("Authorization"),
+                                        options_.intake_token_sha256);
+      !s.ok()) {
+    metrics_->requests_unauthenticated.Increment();
+    res.status = 401;
+    res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content(absl::StrCat(R"({"error":")", s.message(), "\"}\n"),
+                    "application/json");
+    return false;
+  }
   if (!accepting_.load()) {
     metrics_->requests_shutting_down.Increment();
     res.status = 503;
@@ -277,7 +289,7 @@ void BadBody(const absl::Status& status, httplib::Response& res) {
 }  // namespace
 
 void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
-  if (!Admit(res)) return;
+  if (!Admit(req, res)) return;
   EventBatch batch;
   absl::Status parsed = ParseEventBatch(req.body, options_.intake, &batch);
   if (!parsed.ok()) {
@@ -315,7 +327,7 @@ void Agent::AcceptEvents(const std::vector<Event>& events, size_t rejected) {
 }
 
 void Agent::HandleLabels(const httplib::Request& req, httplib::Response& res) {
-  if (!Admit(res)) return;
+  if (!Admit(req, res)) return;
   LabelBatch batch;
   absl::Status parsed = ParseLabelBatch(req.body, options_.intake, &batch);
   if (!parsed.ok()) {
@@ -418,8 +430,9 @@ void Agent::ProposeReference() {
   request.set_if_absent(true);
   grpc::ChannelArguments args;
   ApplyServerName(options_.collector_tls, &args);
-  auto stub = v1::QueryService::NewStub(grpc::CreateCustomChannel(
-      options_.collector, collector_credentials_, args));
+  auto stub = v1::QueryService::NewStub(
+      WithBearerToken(options_.collector, collector_credentials_, args,
+                      options_.collector_token));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::PutProfileResponse response;

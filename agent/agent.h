@@ -51,6 +51,11 @@ struct AgentOptions {
   std::string collector = "127.0.0.1:4317";
   // TLS (and mTLS) to the collector; plaintext when no CA file is given.
   TlsClientFiles collector_tls;
+  // Bearer token presented to the collector (its agent role); empty: none.
+  std::string collector_token;
+  // SHA-256 (hex) of the token intake callers must present
+  // ("Authorization: Bearer <token>"); empty: intake is open.
+  std::string intake_token_sha256;
   std::string data_dir = "./var/aims-agent";
   v1::ModelRef model;
   v1::AgentRef agent;  // agent_id empty: generated once and kept
@@ -95,7 +100,7 @@ class Agent {
   void HandleEvents(const httplib::Request& req, httplib::Response& res);
   void HandleLabels(const httplib::Request& req, httplib::Response& res);
   // Returns false (and fills `res`) when the intake must refuse the request.
-  bool Admit(httplib::Response& res);
+  bool Admit(const httplib::Request& req, httplib::Response& res);
   // Shared by the HTTP and gRPC intakes.
   void AcceptEvents(const std::vector<Event>& events, size_t rejected);
   size_t AcceptLabels(const std::vector<LabelEvent>& labels, size_t rejected);

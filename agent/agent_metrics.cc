@@ -17,7 +17,9 @@ prometheus::Family<prometheus::Counter>& Refused(prometheus::Registry& r) {
       .Name("aims_agent_requests_refused_total")
       .Help(
           "Intake requests refused whole before parsing, by reason: "
-          "overloaded (429, intake queue full), shutting_down (503).")
+          "overloaded (429, intake queue full), shutting_down (503), "
+          "unauthenticated (401: --intake_token_sha256 set and no or a "
+          "wrong token).")
       .Register(r);
 }
 
@@ -74,6 +76,8 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
                               "gap.")),
       requests_overloaded(Refused(*reg).Add({{"reason", "overloaded"}})),
       requests_shutting_down(Refused(*reg).Add({{"reason", "shutting_down"}})),
+      requests_unauthenticated(
+          Refused(*reg).Add({{"reason", "unauthenticated"}})),
       ack_latency(prometheus::BuildHistogram()
                       .Name("aims_agent_ack_latency_seconds")
                       .Help("Time from sending a report to its durable "

@@ -28,6 +28,7 @@ struct AgentMetrics {
   prometheus::Counter& windows_dropped;
   prometheus::Counter& requests_overloaded;
   prometheus::Counter& requests_shutting_down;
+  prometheus::Counter& requests_unauthenticated;
   prometheus::Histogram& ack_latency;
   prometheus::Gauge& intake_queue_depth;
   prometheus::Gauge& intake_queue_capacity;

@@ -3,12 +3,14 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/bearer_token.h"
 
 namespace aims::agent {
 
 IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
                              size_t max_events_per_call, size_t max_in_flight,
                              const std::atomic<bool>* accepting,
+                             std::string token_sha256,
                              AcceptEvents accept_events,
                              AcceptLabels accept_labels)
     : metrics_(metrics),
@@ -16,12 +18,21 @@ IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
       max_events_per_call_(max_events_per_call),
       max_in_flight_(max_in_flight),
       accepting_(accepting),
+      token_sha256_(std::move(token_sha256)),
       accept_events_(std::move(accept_events)),
       accept_labels_(std::move(accept_labels)) {}
 
 grpc::ServerUnaryReactor* IntakeService::Refuse(
     grpc::CallbackServerContext* context, int items) {
   auto* reactor = context->DefaultReactor();
+  if (absl::Status s =
+          CheckBearerToken(AuthorizationOf(*context), token_sha256_);
+      !s.ok()) {
+    metrics_->requests_unauthenticated.Increment();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                 std::string(s.message())));
+    return reactor;
+  }
   if (!accepting_->load()) {
     metrics_->requests_shutting_down.Increment();
     reactor->Finish(

@@ -29,8 +29,8 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
 
   IntakeService(AgentMetrics* metrics, EventLimits limits,
                 size_t max_events_per_call, size_t max_in_flight,
-                const std::atomic<bool>* accepting, AcceptEvents accept_events,
-                AcceptLabels accept_labels);
+                const std::atomic<bool>* accepting, std::string token_sha256,
+                AcceptEvents accept_events, AcceptLabels accept_labels);
 
   grpc::ServerUnaryReactor* SubmitEvents(grpc::CallbackServerContext* context,
                                          const v1::SubmitEventsRequest* request,
@@ -51,6 +51,7 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
   const size_t max_events_per_call_;
   const size_t max_in_flight_;
   const std::atomic<bool>* const accepting_;
+  const std::string token_sha256_;  // empty: no token required
   const AcceptEvents accept_events_;
   const AcceptLabels accept_labels_;
   std::atomic<size_t> in_flight_{0};

@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "agent/agent.h"
+#include "common/bearer_token.h"
 #include "common/cli.h"
 #include "common/http_server.h"
 #include "common/log.h"
@@ -30,6 +31,16 @@ ABSL_FLAG(std::string, collector_key_file, "",
 ABSL_FLAG(std::string, collector_server_name, "",
           "TLS: name to verify in the collector's certificate instead of the "
           "host of --collector.");
+ABSL_FLAG(std::string, collector_token_file, "",
+          "File holding the bearer token (an agent token of the collector's "
+          "--auth_tokens_file) sent with every call to the collector. Empty: "
+          "none.");
+ABSL_FLAG(std::string, intake_token_sha256, "",
+          "SHA-256 (64 hex digits) of the token callers of the intake (HTTP "
+          "/v1/events, /v1/labels and gRPC) must send as 'Authorization: "
+          "Bearer <token>'; others get 401 / UNAUTHENTICATED. Empty: intake "
+          "open (it binds to loopback by default). 'aimsctl token create' "
+          "prints a token and its digest.");
 ABSL_FLAG(std::string, data_dir, "./var/aims-agent",
           "Directory of the spool (closed windows not yet acknowledged) and "
           "of the agent's identity; keep it across restarts.");
@@ -155,6 +166,23 @@ int main(int argc, char** argv) {
   options.collector_tls.key_file = absl::GetFlag(FLAGS_collector_key_file);
   options.collector_tls.server_name =
       absl::GetFlag(FLAGS_collector_server_name);
+  if (const std::string path = absl::GetFlag(FLAGS_collector_token_file);
+      !path.empty()) {
+    absl::StatusOr<std::string> token =
+        aims::ReadTokenFile(path, "collector_token_file");
+    if (!token.ok()) {
+      std::cerr << "aims-agent: " << token.status().message() << "\n";
+      return 2;
+    }
+    options.collector_token = *token;
+  }
+  options.intake_token_sha256 = absl::GetFlag(FLAGS_intake_token_sha256);
+  if (!options.intake_token_sha256.empty() &&
+      !aims::IsSha256Hex(options.intake_token_sha256)) {
+    std::cerr << "aims-agent: --intake_token_sha256: expected 64 lowercase "
+                 "hex digits (the SHA-256 of the token)\n";
+    return 2;
+  }
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.model.set_name(absl::GetFlag(FLAGS_model_name));
   options.model.set_version(absl::GetFlag(FLAGS_model_version));

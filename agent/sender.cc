@@ -3,6 +3,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/bearer_token.h"
 #include "common/log.h"
 #include "grpcpp/grpcpp.h"
 
@@ -24,11 +25,11 @@ Sender::Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics)
   if (!options_.tls_server_name.empty()) {
     args.SetSslTargetNameOverride(options_.tls_server_name);
   }
-  channel_ = grpc::CreateCustomChannel(options_.collector,
-                                       options_.credentials != nullptr
-                                           ? options_.credentials
-                                           : grpc::InsecureChannelCredentials(),
-                                       args);
+  channel_ = WithBearerToken(options_.collector,
+                             options_.credentials != nullptr
+                                 ? options_.credentials
+                                 : grpc::InsecureChannelCredentials(),
+                             args, options_.token);
   stub_ = v1::IngestService::NewStub(channel_);
 }
 

@@ -33,6 +33,7 @@ struct SenderOptions {
   // Null: plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   std::string tls_server_name;  // TLS name override; empty: the host
+  std::string token;            // bearer token for the collector; "": none
   v1::Hello hello;
   size_t max_in_flight = 64;
   // Reports larger than this are sent in parts (WindowReport.part_index),

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "collector/audit_trail.h"
+#include "collector/auth.h"
 #include "collector/collector_metrics.h"
 #include "collector/durable_writer.h"
 #include "collector/evaluator.h"
@@ -54,6 +55,18 @@ absl::Status Collector::Start() {
     LogWarn("plaintext listener on a non-loopback address",
             {{"flag", flag}, {"address", address}});
   }
+  if (options_.auth_tokens_file.empty()) {
+    authorizer_ = std::make_unique<Authorizer>();
+    if (!IsLoopback(options_.grpc_listen)) {
+      LogWarn("no --auth_tokens_file: every client may call every API",
+              {{"address", options_.grpc_listen}});
+    }
+  } else {
+    absl::StatusOr<std::unique_ptr<Authorizer>> authorizer =
+        Authorizer::FromFile(options_.auth_tokens_file);
+    if (!authorizer.ok()) return authorizer.status();
+    authorizer_ = std::move(*authorizer);
+  }
   RocksStorageOptions storage_options;
   storage_options.path = options_.data_dir;
   storage_options.sync_writes = options_.sync_writes;
@@ -69,6 +82,9 @@ absl::Status Collector::Start() {
 
   metrics_ = std::make_unique<CollectorMetrics>(
       std::make_shared<prometheus::Registry>());
+  authorizer_->CountFailures(
+      &metrics_->auth_failures.Add({{"reason", "unauthenticated"}}),
+      &metrics_->auth_failures.Add({{"reason", "denied"}}));
   audit_ = std::make_unique<AuditTrail>(storage_.get(), clock_);
   if (absl::Status s = audit_->Load(); !s.ok()) return s;
   nonconformities_ =
@@ -108,13 +124,15 @@ absl::Status Collector::Start() {
       [evaluator = evaluator_.get()](const v1::ModelRef& model) {
         evaluator->OnNewData(model);
       };
+  ingest_options.authorizer = authorizer_.get();
   ingest_ = std::make_unique<IngestService>(ingest_options, writer_.get(),
                                             metrics_.get());
   query_ = std::make_unique<QueryService>(
       options_.collector_id, storage_.get(),
       [ingest = ingest_.get()](const std::string& id) {
         return ingest->IsConnected(id);
-      });
+      },
+      authorizer_.get());
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFor(options_.tls);
@@ -126,11 +144,12 @@ absl::Status Collector::Start() {
   nc_service_ = std::make_unique<NonconformityService>(
       options_.collector_id, nonconformities_.get(), evaluator_.get(),
       audit_.get(),
-      [this](const std::string& actor) { return ReloadPlan(actor); });
+      [this](const std::string& actor) { return ReloadPlan(actor); },
+      authorizer_.get());
   builder.RegisterService(nc_service_.get());
   report_service_ = std::make_unique<ReportService>(
       options_.collector_id, evaluator_.get(), nonconformities_.get(),
-      audit_.get(), clock_);
+      audit_.get(), clock_, authorizer_.get());
   builder.RegisterService(report_service_.get());
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(options_.max_message_bytes));
@@ -153,7 +172,7 @@ absl::Status Collector::Start() {
                                    options_.max_exported_series);
   });
   RegisterHttpApi(http_->routes(), query_.get(), nc_service_.get(),
-                  report_service_.get());
+                  report_service_.get(), authorizer_.get());
   http_->routes().Get("/healthz",
                       [](const httplib::Request&, httplib::Response& res) {
                         res.set_content("ok\n", "text/plain");
@@ -258,6 +277,10 @@ absl::StatusOr<v1::PlanInfo> Collector::ReloadPlan(const std::string& actor) {
 
 int Collector::EvaluateNow() { return evaluator_->EvaluateDue(); }
 
+absl::Status Collector::ReloadTokens() {
+  return authorizer_->ReloadIfChanged();
+}
+
 absl::Status Collector::MaintainNow() {
   for (;;) {
     absl::StatusOr<MaintenanceStats> stats = storage_->Maintain(clock_->Now());
@@ -283,6 +306,12 @@ void Collector::MaintenanceLoop() {
   for (;;) {
     if (absl::Status s = MaintainNow(); !s.ok()) {
       LogWarn("storage maintenance failed; retrying", {{"error", s.message()}});
+    }
+    // Token changes take effect without a restart; a broken file keeps
+    // the tokens in force.
+    if (absl::Status s = ReloadTokens(); !s.ok()) {
+      LogWarn("tokens file not reloaded; the tokens in force stay",
+              {{"error", s.message()}});
     }
     absl::MutexLock lock(&maintenance_mu_);
     maintenance_mu_.AwaitWithTimeout(absl::Condition(&stopping_),

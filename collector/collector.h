@@ -30,6 +30,7 @@ namespace aims::collector {
 
 struct CollectorMetrics;
 class AuditTrail;
+class Authorizer;
 class DurableWriter;
 class Evaluator;
 class NonconformityService;
@@ -48,6 +49,8 @@ struct CollectorOptions {
   // Plaintext on a non-loopback address (gRPC without TLS; HTTP, which has
   // no TLS yet). The binary's --allow_plaintext defaults to false.
   bool allow_plaintext = true;
+  // Tokens with roles (collector/auth.h); empty: no authentication.
+  std::string auth_tokens_file;
   std::string data_dir = "./var/aims";
   std::string collector_id;  // default: host name
   bool sync_writes = true;
@@ -104,6 +107,10 @@ class Collector {
   int DeliverNow();
   // One storage maintenance pass now (until no budget is left).
   absl::Status MaintainNow();
+  // Re-reads --auth_tokens_file if it changed (also every maintenance
+  // interval and on SIGHUP); a file that does not validate keeps the
+  // tokens in force.
+  absl::Status ReloadTokens();
 
  private:
   void RefreshEvaluationMetrics();
@@ -111,6 +118,7 @@ class Collector {
 
   CollectorOptions options_;
   const Clock* clock_;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<RocksStorage> storage_;
   std::unique_ptr<CollectorMetrics> metrics_;
   std::unique_ptr<DurableWriter> writer_;

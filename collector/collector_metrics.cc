@@ -185,7 +185,14 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Help("Bytes RocksDB estimates it must compact (reports and "
                     "rollups).")
               .Register(*reg)
-              .Add({})) {
+              .Add({})),
+      auth_failures(
+          prometheus::BuildCounter()
+              .Name("aims_collector_auth_failures_total")
+              .Help("Calls refused by authentication (reason=unauthenticated: "
+                    "no, malformed or unknown token) or authorization "
+                    "(reason=denied: role or model not allowed).")
+              .Register(*reg)) {
   storage_healthy.Set(1);
 }
 

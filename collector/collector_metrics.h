@@ -50,6 +50,7 @@ struct CollectorMetrics {
   prometheus::Gauge& storage_delayed_write_rate;
   prometheus::Gauge& storage_background_errors;
   prometheus::Gauge& storage_pending_compaction_bytes;
+  prometheus::Family<prometheus::Counter>& auth_failures;  // {reason}
 };
 
 // Raises `counter` to `total` (totals counted elsewhere as atomics).

@@ -19,6 +19,13 @@ void Reply(const absl::Status& status, const google::protobuf::Message& message,
       case absl::StatusCode::kNotFound:
         res.status = 404;
         break;
+      case absl::StatusCode::kUnauthenticated:
+        res.status = 401;
+        res.set_header("WWW-Authenticate", "Bearer");
+        break;
+      case absl::StatusCode::kPermissionDenied:
+        res.status = 403;
+        break;
       case absl::StatusCode::kUnavailable:
       case absl::StatusCode::kResourceExhausted:
         res.status = 503;
@@ -108,35 +115,50 @@ absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
 
 void RegisterHttpApi(httplib::Server& server, QueryService* queries,
                      NonconformityService* nonconformities,
-                     ReportService* reports) {
-  server.Get("/v1/report", [reports](const httplib::Request& req,
-                                     httplib::Response& res) {
-    v1::ReportRequest request;
-    *request.mutable_selector() = Selector(req);
-    v1::ComplianceReport response;
-    absl::Status s = absl::OkStatus();
-    for (const char* name : {"from", "to"}) {
-      if (!req.has_param(name) || !s.ok()) continue;
-      absl::Time t;
-      s = ParseTimeParam(req, name, absl::Now(), &t);
-      *(std::string(name) == "from" ? request.mutable_from()
-                                    : request.mutable_to()) = ToProto(t);
-    }
-    if (s.ok() && req.has_param("bucket")) {
-      absl::Duration bucket;
-      if (absl::ParseDuration(req.get_param_value("bucket"), &bucket)) {
-        *request.mutable_bucket() = ToProtoDuration(bucket);
-      } else {
-        s = absl::InvalidArgumentError(
-            absl::StrCat("bucket: '", req.get_param_value("bucket"),
-                         "' is not a duration such as 1h"));
-      }
-    }
-    if (s.ok()) s = reports->Report(request, &response);
-    Reply(s, response, res);
-  });
-  server.Get(
-      "/v1/nonconformities",
+                     ReportService* reports, const Authorizer* authorizer) {
+  // Every route is authorized before its handler runs.
+  auto get = [&server, authorizer](const std::string& pattern,
+                                   Permission permission,
+                                   httplib::Server::Handler handler) {
+    server.Get(pattern,
+               [authorizer, permission, handler = std::move(handler)](
+                   const httplib::Request& req, httplib::Response& res) {
+                 absl::StatusOr<Principal> principal = authorizer->Authorize(
+                     req.get_header_value("Authorization"), permission);
+                 if (!principal.ok()) {
+                   Reply(principal.status(), v1::Rejection(), res);
+                   return;
+                 }
+                 handler(req, res);
+               });
+  };
+  get("/v1/report", Permission::kReport,
+      [reports](const httplib::Request& req, httplib::Response& res) {
+        v1::ReportRequest request;
+        *request.mutable_selector() = Selector(req);
+        v1::ComplianceReport response;
+        absl::Status s = absl::OkStatus();
+        for (const char* name : {"from", "to"}) {
+          if (!req.has_param(name) || !s.ok()) continue;
+          absl::Time t;
+          s = ParseTimeParam(req, name, absl::Now(), &t);
+          *(std::string(name) == "from" ? request.mutable_from()
+                                        : request.mutable_to()) = ToProto(t);
+        }
+        if (s.ok() && req.has_param("bucket")) {
+          absl::Duration bucket;
+          if (absl::ParseDuration(req.get_param_value("bucket"), &bucket)) {
+            *request.mutable_bucket() = ToProtoDuration(bucket);
+          } else {
+            s = absl::InvalidArgumentError(
+                absl::StrCat("bucket: '", req.get_param_value("bucket"),
+                             "' is not a duration such as 1h"));
+          }
+        }
+        if (s.ok()) s = reports->Report(request, &response);
+        Reply(s, response, res);
+      });
+  get("/v1/nonconformities", Permission::kRead,
       [nonconformities](const httplib::Request& req, httplib::Response& res) {
         v1::ListNonconformitiesRequest request;
         *request.mutable_selector() = Selector(req);
@@ -144,62 +166,61 @@ void RegisterHttpApi(httplib::Server& server, QueryService* queries,
         v1::ListNonconformitiesResponse response;
         Reply(nonconformities->List(request, &response), response, res);
       });
-  server.Get(
-      R"(/v1/nonconformities/([A-Za-z0-9_-]+))",
+  get(R"(/v1/nonconformities/([A-Za-z0-9_-]+))", Permission::kRead,
       [nonconformities](const httplib::Request& req, httplib::Response& res) {
         v1::GetNonconformityRequest request;
         request.set_id(req.matches[1]);
         v1::Nonconformity response;
         Reply(nonconformities->Get(request, &response), response, res);
       });
-  server.Get("/v1/models",
-             [queries](const httplib::Request& req, httplib::Response& res) {
-               v1::ListModelsRequest request;
-               *request.mutable_selector() = Selector(req);
-               v1::ListModelsResponse response;
-               Reply(queries->ListModels(request, &response), response, res);
-             });
-  server.Get("/v1/agents",
-             [queries](const httplib::Request& req, httplib::Response& res) {
-               v1::ListAgentsRequest request;
-               *request.mutable_selector() = Selector(req);
-               v1::ListAgentsResponse response;
-               Reply(queries->ListAgents(request, &response), response, res);
-             });
-  server.Get("/v1/summaries",
-             [queries](const httplib::Request& req, httplib::Response& res) {
-               v1::GetSummariesRequest request;
-               v1::GetSummariesResponse response;
-               absl::Status s = ParseRange(
-                   req, request.mutable_model(), request.mutable_from(),
-                   request.mutable_to(), request.mutable_step());
-               if (s.ok()) s = queries->GetSummaries(request, &response);
-               Reply(s, response, res);
-             });
-  server.Get("/v1/metrics", [queries](const httplib::Request& req,
-                                      httplib::Response& res) {
-    v1::QueryMetricsRequest request;
-    v1::QueryMetricsResponse response;
-    absl::Status s =
-        ParseRange(req, request.mutable_model(), request.mutable_from(),
-                   request.mutable_to(), request.mutable_step());
-    if (req.has_param("metric")) {
-      for (absl::string_view m : absl::StrSplit(req.get_param_value("metric"),
-                                                ',', absl::SkipEmpty())) {
-        request.add_metrics(std::string(m));
-      }
-    }
-    if (s.ok()) s = queries->QueryMetrics(request, &response);
-    Reply(s, response, res);
-  });
-  server.Get("/v1/profile", [queries](const httplib::Request& req,
-                                      httplib::Response& res) {
-    v1::GetProfileRequest request;
-    request.mutable_model()->set_name(req.get_param_value("name"));
-    request.mutable_model()->set_version(req.get_param_value("version"));
-    v1::ReferenceProfile response;
-    Reply(queries->GetProfile(request, &response), response, res);
-  });
+  get("/v1/models", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::ListModelsRequest request;
+        *request.mutable_selector() = Selector(req);
+        v1::ListModelsResponse response;
+        Reply(queries->ListModels(request, &response), response, res);
+      });
+  get("/v1/agents", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::ListAgentsRequest request;
+        *request.mutable_selector() = Selector(req);
+        v1::ListAgentsResponse response;
+        Reply(queries->ListAgents(request, &response), response, res);
+      });
+  get("/v1/summaries", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::GetSummariesRequest request;
+        v1::GetSummariesResponse response;
+        absl::Status s =
+            ParseRange(req, request.mutable_model(), request.mutable_from(),
+                       request.mutable_to(), request.mutable_step());
+        if (s.ok()) s = queries->GetSummaries(request, &response);
+        Reply(s, response, res);
+      });
+  get("/v1/metrics", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::QueryMetricsRequest request;
+        v1::QueryMetricsResponse response;
+        absl::Status s =
+            ParseRange(req, request.mutable_model(), request.mutable_from(),
+                       request.mutable_to(), request.mutable_step());
+        if (req.has_param("metric")) {
+          for (absl::string_view m : absl::StrSplit(
+                   req.get_param_value("metric"), ',', absl::SkipEmpty())) {
+            request.add_metrics(std::string(m));
+          }
+        }
+        if (s.ok()) s = queries->QueryMetrics(request, &response);
+        Reply(s, response, res);
+      });
+  get("/v1/profile", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::GetProfileRequest request;
+        request.mutable_model()->set_name(req.get_param_value("name"));
+        request.mutable_model()->set_version(req.get_param_value("version"));
+        v1::ReferenceProfile response;
+        Reply(queries->GetProfile(request, &response), response, res);
+      });
 }
 
 }  // namespace aims::collector

@@ -15,14 +15,20 @@
 //       the compliance report (aims.v1.ComplianceReport); from/to as above
 //       (default: the last 30 days), bucket a duration (default: automatic)
 //
-// Errors: 400 with {"error": "<field>: <reason>"}, 404 when a profile is
-// missing, 500/503 for storage failures.
+// Authorization: every route needs a token with role viewer or above
+// (/v1/report: compliance or admin) in "Authorization: Bearer <token>" when
+// the collector has a tokens file (collector/auth.h).
+//
+// Errors: 400 with {"error": "<field>: <reason>"}, 401 without a valid
+// token, 403 when its role may not, 404 when a profile is missing, 500/503
+// for storage failures.
 //
 // Thread-safety: handlers run on the HTTP server's workers; QueryService is
 // thread-safe.
 #ifndef AIMS_COLLECTOR_HTTP_API_H_
 #define AIMS_COLLECTOR_HTTP_API_H_
 
+#include "collector/auth.h"
 #include "collector/nonconformity_service.h"
 #include "collector/query_service.h"
 #include "collector/report_service.h"
@@ -32,7 +38,7 @@ namespace aims::collector {
 
 void RegisterHttpApi(httplib::Server& server, QueryService* queries,
                      NonconformityService* nonconformities,
-                     ReportService* reports);
+                     ReportService* reports, const Authorizer* authorizer);
 
 }  // namespace aims::collector
 

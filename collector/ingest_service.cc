@@ -33,7 +33,9 @@ class IngestService::Stream final
     : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
  public:
   Stream(IngestService* service, grpc::CallbackServerContext* context)
-      : service_(service), peer_(context->peer()) {
+      : service_(service),
+        peer_(context->peer()),
+        authorization_(AuthorizationOf(*context)) {
     service_->metrics_->streams_total.Increment();
     service_->metrics_->streams_open.Increment();
     {
@@ -110,6 +112,12 @@ class IngestService::Stream final
                                 std::string(valid.message())));
         return;
       }
+      if (absl::Status allowed = AuthorizeLocked(request_.hello().model());
+          !allowed.ok()) {
+        FailLocked(grpc::Status(static_cast<grpc::StatusCode>(allowed.code()),
+                                std::string(allowed.message())));
+        return;
+      }
       have_hello_ = true;
       agent_id_ = request_.hello().agent().agent_id();
       model_ = request_.hello().model();
@@ -138,6 +146,17 @@ class IngestService::Stream final
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 "expected report or gap after hello"));
     }
+  }
+
+  absl::Status AuthorizeLocked(const v1::ModelRef& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const Authorizer* authorizer = service_->options_.authorizer;
+    if (authorizer == nullptr) return absl::OkStatus();
+    absl::StatusOr<Principal> principal =
+        authorizer->Authorize(authorization_, Permission::kIngest);
+    if (!principal.ok()) return principal.status();
+    if (!principal->authenticated) return absl::OkStatus();
+    return authorizer->CheckModel(*principal, model);
   }
 
   void HandleGapLocked(const v1::GapNotice& gap)
@@ -428,6 +447,7 @@ class IngestService::Stream final
 
   IngestService* const service_;
   const std::string peer_;
+  const std::string authorization_;  // the call's bearer token header
   // Written only by the thread that owns the pending read / write.
   v1::IngestRequest request_;
   v1::IngestResponse response_;

@@ -5,9 +5,11 @@
 // registered and answered with Welcome; each valid report goes to the
 // DurableWriter and is acknowledged (cumulative Ack) only once durable; an
 // invalid report is answered with a Rejection naming the field and the
-// stream stays open. At most `max_in_flight` reports per stream wait for
-// the writer before the stream stops reading (backpressure); a full writer
-// queue ends the stream with RESOURCE_EXHAUSTED and the agent retries.
+// stream stays open. A Hello whose caller may not ingest its model ends the
+// stream with UNAUTHENTICATED or PERMISSION_DENIED. At most `max_in_flight`
+// reports per stream wait for the writer before the stream stops reading
+// (backpressure); a full writer queue ends the stream with RESOURCE_EXHAUSTED
+// and the agent retries.
 //
 // Thread-safety: safe; reactors run on gRPC threads and writer completions.
 #ifndef AIMS_COLLECTOR_INGEST_SERVICE_H_
@@ -20,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "aims/v1/ingest.grpc.pb.h"
+#include "collector/auth.h"
 #include "collector/collector_metrics.h"
 #include "collector/durable_writer.h"
 #include "common/validation.h"
@@ -33,6 +36,9 @@ struct IngestOptions {
   // Called (on a writer thread) after a new report of `model` is durable;
   // the evaluator uses it to judge fresh data without waiting its interval.
   std::function<void(const v1::ModelRef& model)> on_report_stored;
+  // Streams need an agent token for the Hello's model (collector/auth.h);
+  // null: open.
+  const Authorizer* authorizer = nullptr;
 };
 
 class IngestService final : public v1::IngestService::CallbackService {

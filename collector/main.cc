@@ -32,6 +32,12 @@ ABSL_FLAG(bool, allow_plaintext, false,
           "Accept plaintext on a non-loopback --grpc_listen (without TLS) or "
           "--http_listen (the HTTP endpoint has no TLS yet). Loopback "
           "addresses are always allowed.");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "YAML file of bearer tokens (name, role agent|viewer|compliance|"
+          "admin, sha256 of the token, models for agent tokens); every gRPC "
+          "and /v1 HTTP call must then present one. Re-read when it changes "
+          "(every --maintenance_interval). Empty: no authentication. See "
+          "docs/security.md; 'aimsctl token create' makes entries.");
 ABSL_FLAG(std::string, data_dir, "./var/aims",
           "Directory of the embedded RocksDB database; created if missing.");
 ABSL_FLAG(std::string, collector_id, "",
@@ -106,7 +112,8 @@ int main(int argc, char** argv) {
       "evaluates the monitoring plan (--plan), keeps nonconformities and the "
       "audit trail, and notifies Alertmanager and webhooks.\n\n"
       "Usage: aims-collector [--flag=value ...]\n"
-      "Stops cleanly on SIGTERM or SIGINT; SIGHUP re-reads --plan. Logs are "
+      "Stops cleanly on SIGTERM or SIGINT; SIGHUP re-reads --plan and "
+      "--auth_tokens_file. Logs are "
       "logfmt lines on stderr.\n"
       "Every flag can also be set as AIMS_<FLAG> in the environment or in "
       "--config=FILE; command-line flags win.");
@@ -127,6 +134,7 @@ int main(int argc, char** argv) {
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   options.tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   options.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
+  options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   options.collector_id = absl::GetFlag(FLAGS_collector_id);
   options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
   const int capacity = absl::GetFlag(FLAGS_ingest_queue_capacity);
@@ -237,6 +245,10 @@ int main(int argc, char** argv) {
       if (!plan.ok()) {
         aims::LogWarn("plan reload failed; the plan in force stays",
                       {{"error", plan.status().message()}});
+      }
+      if (absl::Status s = collector.ReloadTokens(); !s.ok()) {
+        aims::LogWarn("tokens file not reloaded; the tokens in force stay",
+                      {{"error", s.message()}});
       }
       continue;
     }

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "aims/v1/nonconformity.grpc.pb.h"
 #include "collector/audit_trail.h"
+#include "collector/auth.h"
 #include "collector/evaluator.h"
 #include "collector/nonconformities.h"
 
@@ -21,11 +22,15 @@ class NonconformityService final
     : public v1::NonconformityService::CallbackService {
  public:
   // `reload` re-reads the plan file; it fails with FAILED_PRECONDITION when
-  // the collector runs without --plan.
+  // the collector runs without --plan. Every RPC is authorized: reads need
+  // kRead, transitions kWorkNonconformities (the actor written to the audit
+  // trail is the token's name when callers authenticate), plan reload
+  // kAdminister.
   NonconformityService(
       std::string collector_id, Nonconformities* nonconformities,
       Evaluator* evaluator, AuditTrail* audit,
-      std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload);
+      std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload,
+      const Authorizer* authorizer);
 
   absl::Status List(const v1::ListNonconformitiesRequest& request,
                     v1::ListNonconformitiesResponse* response) const;
@@ -65,6 +70,7 @@ class NonconformityService final
   Evaluator* const evaluator_;
   AuditTrail* const audit_;
   const std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload_;
+  const Authorizer* const authorizer_;
 };
 
 }  // namespace aims::collector

@@ -26,10 +26,12 @@ grpc::Status ToGrpc(const absl::Status& s) {
 }  // namespace
 
 QueryService::QueryService(std::string collector_id, Storage* storage,
-                           std::function<bool(const std::string&)> is_connected)
+                           std::function<bool(const std::string&)> is_connected,
+                           const Authorizer* authorizer)
     : collector_id_(std::move(collector_id)),
       storage_(storage),
-      is_connected_(std::move(is_connected)) {}
+      is_connected_(std::move(is_connected)),
+      authorizer_(authorizer) {}
 
 absl::Status QueryService::ListModels(const v1::ListModelsRequest& request,
                                       v1::ListModelsResponse* response) const {
@@ -165,22 +167,46 @@ absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
 }
 
 // gRPC: each RPC runs the query inline (reads are short) and finishes.
-#define AIMS_UNARY(Method, Request, Response)                           \
+#define AIMS_UNARY(Method, Request, Response, Needs)                    \
   grpc::ServerUnaryReactor* QueryService::Method(                       \
       grpc::CallbackServerContext* context, const v1::Request* request, \
       v1::Response* response) {                                         \
     auto* reactor = context->DefaultReactor();                          \
-    reactor->Finish(ToGrpc(Method(*request, response)));                \
+    absl::StatusOr<Principal> principal =                               \
+        AuthorizeCall(*authorizer_, *context, Permission::Needs);       \
+    reactor->Finish(ToGrpc(principal.ok() ? Method(*request, response)  \
+                                          : principal.status()));       \
     return reactor;                                                     \
   }
 
-AIMS_UNARY(ListModels, ListModelsRequest, ListModelsResponse)
-AIMS_UNARY(ListAgents, ListAgentsRequest, ListAgentsResponse)
-AIMS_UNARY(GetSummaries, GetSummariesRequest, GetSummariesResponse)
-AIMS_UNARY(QueryMetrics, QueryMetricsRequest, QueryMetricsResponse)
-AIMS_UNARY(GetProfile, GetProfileRequest, ReferenceProfile)
-AIMS_UNARY(PutProfile, PutProfileRequest, PutProfileResponse)
+AIMS_UNARY(ListModels, ListModelsRequest, ListModelsResponse, kRead)
+AIMS_UNARY(ListAgents, ListAgentsRequest, ListAgentsResponse, kRead)
+AIMS_UNARY(GetSummaries, GetSummariesRequest, GetSummariesResponse, kRead)
+AIMS_UNARY(QueryMetrics, QueryMetricsRequest, QueryMetricsResponse, kRead)
+AIMS_UNARY(GetProfile, GetProfileRequest, ReferenceProfile, kRead)
 
 #undef AIMS_UNARY
+
+// Admins store profiles; an agent may propose its first-events reference
+// for a model it reports (if_absent: it never replaces a profile).
+grpc::ServerUnaryReactor* QueryService::PutProfile(
+    grpc::CallbackServerContext* context, const v1::PutProfileRequest* request,
+    v1::PutProfileResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  const std::string authorization = AuthorizationOf(*context);
+  absl::StatusOr<Principal> principal =
+      authorizer_->Authenticate(authorization);
+  absl::Status allowed = principal.status();
+  if (principal.ok() && principal->authenticated &&
+      principal->role == Role::kAgent && request->if_absent()) {
+    allowed = authorizer_->CheckModel(*principal, request->profile().model());
+  } else {
+    allowed =
+        authorizer_->Authorize(authorization, Permission::kAdminister).status();
+  }
+  reactor->Finish(
+      ToGrpc(allowed.ok() ? PutProfile(*request, response) : allowed));
+  return reactor;
+}
 
 }  // namespace aims::collector

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "aims/v1/query.grpc.pb.h"
+#include "collector/auth.h"
 #include "collector/storage.h"
 
 namespace aims::collector {
@@ -19,8 +20,12 @@ namespace aims::collector {
 class QueryService final : public v1::QueryService::CallbackService {
  public:
   // `is_connected` tells whether an agent has a stream open now.
+  // Every RPC is authorized by `authorizer` (collector/auth.h): kRead;
+  // PutProfile kAdminister, or an agent token proposing (if_absent) the
+  // profile of a model it may report.
   QueryService(std::string collector_id, Storage* storage,
-               std::function<bool(const std::string&)> is_connected);
+               std::function<bool(const std::string&)> is_connected,
+               const Authorizer* authorizer);
 
   // The queries themselves, shared by gRPC and the HTTP/JSON API.
   absl::Status ListModels(const v1::ListModelsRequest& request,
@@ -66,6 +71,7 @@ class QueryService final : public v1::QueryService::CallbackService {
   const std::string collector_id_;
   Storage* const storage_;
   const std::function<bool(const std::string&)> is_connected_;
+  const Authorizer* const authorizer_;
 };
 
 }  // namespace aims::collector

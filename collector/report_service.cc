@@ -10,12 +10,14 @@ namespace aims::collector {
 
 ReportService::ReportService(std::string collector_id, Evaluator* evaluator,
                              Nonconformities* nonconformities,
-                             AuditTrail* audit, const Clock* clock)
+                             AuditTrail* audit, const Clock* clock,
+                             const Authorizer* authorizer)
     : collector_id_(std::move(collector_id)),
       evaluator_(evaluator),
       nonconformities_(nonconformities),
       audit_(audit),
-      clock_(clock) {}
+      clock_(clock),
+      authorizer_(authorizer) {}
 
 absl::Status ReportService::Report(const v1::ReportRequest& request,
                                    v1::ComplianceReport* response) const {
@@ -48,7 +50,10 @@ absl::Status ReportService::Report(const v1::ReportRequest& request,
 grpc::ServerUnaryReactor* ReportService::GetReport(
     grpc::CallbackServerContext* context, const v1::ReportRequest* request,
     v1::ComplianceReport* response) {
-  const absl::Status s = Report(*request, response);
+  absl::StatusOr<Principal> principal =
+      AuthorizeCall(*authorizer_, *context, Permission::kReport);
+  const absl::Status s =
+      principal.ok() ? Report(*request, response) : principal.status();
   auto* reactor = context->DefaultReactor();
   reactor->Finish(s.ok() ? grpc::Status::OK
                          : grpc::Status(static_cast<grpc::StatusCode>(s.code()),

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "aims/v1/report.grpc.pb.h"
 #include "collector/audit_trail.h"
+#include "collector/auth.h"
 #include "collector/evaluator.h"
 #include "collector/nonconformities.h"
 #include "common/clock.h"
@@ -21,7 +22,7 @@ class ReportService final : public v1::ReportService::CallbackService {
  public:
   ReportService(std::string collector_id, Evaluator* evaluator,
                 Nonconformities* nonconformities, AuditTrail* audit,
-                const Clock* clock);
+                const Clock* clock, const Authorizer* authorizer);
 
   absl::Status Report(const v1::ReportRequest& request,
                       v1::ComplianceReport* response) const;
@@ -36,6 +37,7 @@ class ReportService final : public v1::ReportService::CallbackService {
   Nonconformities* const nonconformities_;
   AuditTrail* const audit_;
   const Clock* const clock_;
+  const Authorizer* const authorizer_;  // GetReport needs kReport
 };
 
 }  // namespace aims::collector

@@ -13,12 +13,14 @@
 #include "aims/v1/nonconformity.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "aims/v1/report.grpc.pb.h"
+#include "collector/auth.h"
 #include "collector/ctl/csv.h"
 #include "collector/ctl/report_render.h"
 #include "collector/ctl/table.h"
 #include "collector/evaluator.h"
 #include "collector/nonconformities.h"
 #include "collector/plan.h"
+#include "common/bearer_token.h"
 #include "common/profile_builder.h"
 #include "common/quantile_sketch.h"
 #include "common/time_util.h"
@@ -881,7 +883,61 @@ std::string CommandHelp() {
          "[--prediction_column] [--sensitive=a,b] [--ignore=c] [--bins] "
          "[--top_k] [--output=FILE] [--put]\n"
          "  profile put FILE   store a profile (JSON) at the collector\n"
-         "  profile show      the profile of --model --version\n";
+         "  profile show      the profile of --model --version\n"
+         "  token create    a new bearer token (printed once) and its entry "
+         "for the collector's --auth_tokens_file: --name --role=agent|viewer|"
+         "compliance|admin [--models=a,b for agent tokens]; no collector "
+         "needed\n";
+}
+
+// Makes a token locally (no collector involved): the token is printed once,
+// the collector's tokens file gets only its SHA-256.
+int TokenCreate(const CtlOptions& options, std::ostream& out,
+                std::ostream& err) {
+  const std::string& role = options.token_role;
+  if (!collector::ValidTokenName(options.token_name)) {
+    err << "aimsctl token create: --name: '" << options.token_name
+        << "': 1..64 of A-Z a-z 0-9 . _ - @ (required)\n";
+    return 2;
+  }
+  if (role != "agent" && role != "viewer" && role != "compliance" &&
+      role != "admin") {
+    err << "aimsctl token create: --role: '" << role
+        << "' is not agent, viewer, compliance or admin\n";
+    return 2;
+  }
+  if (!options.token_models.empty() && role != "agent") {
+    err << "aimsctl token create: --models: only agent tokens name models\n";
+    return 2;
+  }
+  // Names are plain (checked above), so the JSON needs no escaping.
+  std::vector<std::string> models = options.token_models;
+  if (role == "agent" && models.empty()) models.push_back("*");
+  std::string entry = absl::StrCat("  - name: ", options.token_name,
+                                   "\n    role: ", role, "\n");
+  if (!models.empty()) {
+    std::vector<std::string> quoted;
+    for (const std::string& m : models)
+      quoted.push_back(absl::StrCat("'", m, "'"));
+    absl::StrAppend(&entry, "    models: [", absl::StrJoin(quoted, ", "),
+                    "]\n");
+  }
+  const std::string token = NewToken();
+  const std::string digest = TokenSha256(token);
+  absl::StrAppend(&entry, "    sha256: ", digest, "\n");
+  if (options.json) {
+    out << "{\"name\":\"" << options.token_name << "\",\"role\":\"" << role
+        << "\",\"token\":\"" << token << "\",\"sha256\":\"" << digest
+        << "\"}\n";
+    return 0;
+  }
+  out << "token (shown once; store it in a file readable only by its "
+         "user, e.g. mode 0600):\n  "
+      << token
+      << "\n\nentry for the collector's --auth_tokens_file (under "
+         "'tokens:'):\n"
+      << entry << "\nagent intake (--intake_token_sha256): " << digest << "\n";
+  return 0;
 }
 
 int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
@@ -932,6 +988,13 @@ int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
       return AuditVerify(options, out, err);
     if (sub == "list" && args.size() == 2) return AuditList(options, out, err);
     err << "aimsctl audit: expected 'verify' or 'list'\n";
+    return 2;
+  }
+  if (command == "token") {
+    if (args.size() == 2 && args[1] == "create") {
+      return TokenCreate(options, out, err);
+    }
+    err << "aimsctl token: expected 'create'\n";
     return 2;
   }
   if (command == "report" && args.size() == 1) return Report(options, out, err);

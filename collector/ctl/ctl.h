@@ -67,6 +67,10 @@ struct CtlOptions {
   absl::Duration bucket = absl::ZeroDuration();  // 0: automatic
   std::string format = "markdown";               // markdown | html | csv
   std::string table = "results";                 // csv: which table
+  // `token create`.
+  std::string token_name;
+  std::string token_role;
+  std::vector<std::string> token_models;
 };
 
 // The text of `aimsctl --help`'s command list.

@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "collector/ctl/ctl.h"
+#include "common/bearer_token.h"
 #include "common/cli.h"
 #include "common/tls.h"
 #include "grpcpp/grpcpp.h"
@@ -90,7 +91,16 @@ ABSL_FLAG(
     "'nc ack|analyse|act|review|close': what was done or found (the cause, "
     "the corrective action, the review's finding).");
 ABSL_FLAG(std::string, actor, "",
-          "'nc ...': the person making the step (default: $USER).");
+          "'nc ...': the person making the step (default: $USER; with "
+          "--token_file the collector records the token's name instead).");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the bearer token for a collector with "
+          "--auth_tokens_file (default: $AIMS_TOKEN_FILE).");
+ABSL_FLAG(std::string, name, "", "'token create': the token's name.");
+ABSL_FLAG(std::string, role, "",
+          "'token create': agent, viewer, compliance or admin.");
+ABSL_FLAG(std::vector<std::string>, models, {},
+          "'token create': models an agent token may report (default: *).");
 ABSL_FLAG(uint64_t, from_index, 0, "'audit list': first record index.");
 ABSL_FLAG(uint32_t, limit, 100, "'audit list': records to show.");
 ABSL_FLAG(int, bins, 10, "'profile build': numeric bins (quantiles), 2..1000.");
@@ -112,6 +122,9 @@ int main(int argc, char** argv) {
           "nc step), 2 usage error, 3 audit trail broken.");
   aims::ctl::CtlOptions options;
   options.collector = absl::GetFlag(FLAGS_collector);
+  std::string token_file = absl::GetFlag(FLAGS_token_file);
+  if (token_file.empty() && std::getenv("AIMS_TOKEN_FILE") != nullptr)
+    token_file = std::getenv("AIMS_TOKEN_FILE");
   {
     aims::TlsClientFiles tls;
     tls.ca_file = absl::GetFlag(FLAGS_ca_file);
@@ -125,8 +138,18 @@ int main(int argc, char** argv) {
     }
     grpc::ChannelArguments args;
     aims::ApplyServerName(tls, &args);
+    std::string token;
+    if (!token_file.empty()) {
+      absl::StatusOr<std::string> read =
+          aims::ReadTokenFile(token_file, "token_file");
+      if (!read.ok()) {
+        std::cerr << "aimsctl: " << read.status().message() << "\n";
+        return 2;
+      }
+      token = *read;
+    }
     options.channel =
-        grpc::CreateCustomChannel(options.collector, *credentials, args);
+        aims::WithBearerToken(options.collector, *credentials, args, token);
   }
   options.json = absl::GetFlag(FLAGS_json);
   options.timeout = absl::GetFlag(FLAGS_timeout);
@@ -152,8 +175,13 @@ int main(int argc, char** argv) {
   options.stages = absl::GetFlag(FLAGS_stage);
   options.comment = absl::GetFlag(FLAGS_comment);
   options.actor = absl::GetFlag(FLAGS_actor);
-  if (options.actor.empty() && std::getenv("USER") != nullptr)
+  // With a token the collector knows who acts; $USER could differ.
+  if (options.actor.empty() && token_file.empty() &&
+      std::getenv("USER") != nullptr)
     options.actor = std::getenv("USER");
+  options.token_name = absl::GetFlag(FLAGS_name);
+  options.token_role = absl::GetFlag(FLAGS_role);
+  options.token_models = absl::GetFlag(FLAGS_models);
   options.from_index = absl::GetFlag(FLAGS_from_index);
   options.limit = absl::GetFlag(FLAGS_limit);
   options.from = absl::GetFlag(FLAGS_from);

@@ -2,8 +2,12 @@
 // intake -> windows -> spool -> gRPC -> RocksDB.
 #include "agent/agent.h"
 
+#include <fstream>
+
+#include "aims/v1/event.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "collector/collector.h"
+#include "common/bearer_token.h"
 #include "common/profile_builder.h"
 #include "common/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -23,6 +27,7 @@ class AgentTest : public ::testing::Test {
     co.http_listen = "127.0.0.1:0";
     co.data_dir = dir_.File("collector");
     co.sync_writes = false;
+    co.auth_tokens_file = tokens_file_;
     collector_ = std::make_unique<collector::Collector>(co);
     ASSERT_TRUE(collector_->Start().ok());
     collector_address_ = absl::StrCat("127.0.0.1:", collector_->grpc_port());
@@ -41,9 +46,10 @@ class AgentTest : public ::testing::Test {
     return o;
   }
 
-  uint64_t StoredEvents() {
-    auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
-        collector_address_, grpc::InsecureChannelCredentials()));
+  uint64_t StoredEvents(const std::string& token = "") {
+    auto stub = v1::QueryService::NewStub(
+        WithBearerToken(collector_address_, grpc::InsecureChannelCredentials(),
+                        grpc::ChannelArguments(), token));
     grpc::ClientContext ctx;
     v1::ListModelsResponse resp;
     if (!stub->ListModels(&ctx, v1::ListModelsRequest(), &resp).ok()) return 0;
@@ -51,6 +57,7 @@ class AgentTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  std::string tokens_file_;  // the collector's --auth_tokens_file
   std::string collector_address_;
   std::unique_ptr<collector::Collector> collector_;
 };
@@ -91,6 +98,69 @@ TEST_F(AgentTest, EventsPostedAreStoredOnceAndBadOnesExplained) {
   // Stop closes the open window and drains the spool before returning.
   EXPECT_TRUE(agent.Stop());
   EXPECT_EQ(StoredEvents(), static_cast<uint64_t>(sent));
+}
+
+// The intake asks callers for its token; the agent presents its own agent
+// token to a collector that requires tokens, and the events arrive.
+TEST_F(AgentTest, TokensGuardTheIntakeAndReachTheCollector) {
+  const std::string agent_token = NewToken();
+  const std::string viewer_token = NewToken();
+  const std::string intake_token = NewToken();
+  tokens_file_ = dir_.File("tokens.yaml");
+  std::ofstream(tokens_file_)
+      << "tokens:\n  - {name: credit-pods, role: agent, models: [credit], "
+         "sha256: "
+      << TokenSha256(agent_token) << "}\n  - {name: val, role: viewer, sha256: "
+      << TokenSha256(viewer_token) << "}\n";
+  StartCollector();
+  AgentOptions options = Options();
+  options.grpc_listen = "127.0.0.1:0";
+  options.collector_token = agent_token;
+  options.intake_token_sha256 = TokenSha256(intake_token);
+  Agent agent(options);
+  ASSERT_TRUE(agent.Start().ok());
+  httplib::Client http("127.0.0.1", agent.http_port());
+  const std::string body = R"([{"features":{"x":1},"prediction":1}])";
+  auto none = http.Post("/v1/events", body, "application/json");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_NE(none->body.find("a bearer token is required"), std::string::npos)
+      << none->body;
+  httplib::Headers wrong = {{"Authorization", "Bearer " + agent_token}};
+  EXPECT_EQ(http.Post("/v1/events", wrong, body, "application/json")->status,
+            401);
+  httplib::Headers right = {{"Authorization", "Bearer " + intake_token}};
+  for (int i = 0; i < 3; ++i) {
+    auto ok = http.Post("/v1/events", right, body, "application/json");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << ok->body;
+  }
+  EXPECT_EQ(http.Post("/v1/labels", body, "application/json")->status, 401);
+  // gRPC intake: the same token as metadata.
+  v1::SubmitEventsRequest request;
+  request.add_events()->mutable_prediction()->set_class_label("1");
+  for (const std::string& token : {std::string(), intake_token}) {
+    auto stub = v1::AgentIntakeService::NewStub(WithBearerToken(
+        absl::StrCat("127.0.0.1:", agent.grpc_port()),
+        grpc::InsecureChannelCredentials(), grpc::ChannelArguments(), token));
+    grpc::ClientContext ctx;
+    v1::SubmitResponse response;
+    grpc::Status s = stub->SubmitEvents(&ctx, request, &response);
+    if (token.empty()) {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      EXPECT_EQ(response.accepted(), 1u);
+    }
+  }
+  EXPECT_EQ(
+      testing::MetricValue(
+          http.Get("/metrics")->body,
+          "aims_agent_requests_refused_total{reason=\"unauthenticated\"}"),
+      4);
+  EXPECT_TRUE(agent.Stop());
+  EXPECT_EQ(StoredEvents(viewer_token), 4u);
+  EXPECT_EQ(StoredEvents(), 0u);  // no token: the collector answers nothing
 }
 
 TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
