@@ -37,10 +37,18 @@ Collector::Collector(CollectorOptions options, const Clock* clock)
 Collector::~Collector() { Stop(); }
 
 absl::Status Collector::Start() {
+  const bool http_tls =
+      options_.http_tls == CollectorOptions::HttpTls::kOn ||
+      (options_.http_tls == CollectorOptions::HttpTls::kAuto &&
+       options_.tls.enabled());
+  if (http_tls && !options_.tls.enabled()) {
+    return absl::InvalidArgumentError(
+        "--http_tls=on: needs --tls_cert_file and --tls_key_file");
+  }
   // Refuse unencrypted listeners beyond loopback unless asked for.
   for (const auto& [flag, address, encrypted] :
        {std::tuple{"grpc_listen", options_.grpc_listen, options_.tls.enabled()},
-        std::tuple{"http_listen", options_.http_listen, false}}) {
+        std::tuple{"http_listen", options_.http_listen, http_tls}}) {
     if (encrypted || IsLoopback(address)) continue;
     if (!options_.allow_plaintext) {
       return absl::FailedPreconditionError(
@@ -49,7 +57,8 @@ absl::Status Collector::Start() {
                        std::string_view(flag) == "grpc_listen"
                            ? " (set --tls_cert_file and --tls_key_file, and "
                              "--tls_client_ca_file for agent certificates)"
-                           : " (the HTTP endpoint has no TLS yet)",
+                           : " (set --tls_cert_file and --tls_key_file and "
+                             "leave --http_tls at auto or on)",
                        "; --allow_plaintext=true accepts it"));
     }
     LogWarn("plaintext listener on a non-loopback address",
@@ -97,7 +106,8 @@ absl::Status Collector::Start() {
   notifier_options.max_outbox = options_.max_outbox;
   notifier_options.external_url =
       options_.external_url.empty()
-          ? absl::StrCat("http://", options_.http_listen)
+          ? absl::StrCat(http_tls ? "https://" : "http://",
+                         options_.http_listen)
           : options_.external_url;
   notifier_ =
       std::make_unique<Notifier>(storage_.get(), clock_, notifier_options);
@@ -165,7 +175,15 @@ absl::Status Collector::Start() {
                      " (address in use or not local)"));
   }
 
-  http_ = std::make_unique<HttpServer>(1 << 20, 2);
+  if (http_tls) {
+    absl::StatusOr<std::unique_ptr<HttpServer>> https = HttpServer::WithTls(
+        options_.tls, options_.http_require_client_certificates, 1 << 20, 2,
+        1024);
+    if (!https.ok()) return https.status();
+    http_ = std::move(*https);
+  } else {
+    http_ = std::make_unique<HttpServer>(1 << 20, 2);
+  }
   http_->ServeMetrics(metrics_->registry, [this] {
     return ObjectiveMetricFamilies(evaluator_->States({}),
                                    evaluator_->plan().get(),

@@ -46,8 +46,14 @@ struct CollectorOptions {
   std::string http_listen = "127.0.0.1:9464";
   // TLS for the gRPC listener (mTLS with a client CA); docs/security.md.
   TlsServerFiles tls;
-  // Plaintext on a non-loopback address (gRPC without TLS; HTTP, which has
-  // no TLS yet). The binary's --allow_plaintext defaults to false.
+  // HTTPS on the HTTP listener with the same certificate: kAuto when `tls`
+  // is enabled.
+  enum class HttpTls { kAuto, kOn, kOff };
+  HttpTls http_tls = HttpTls::kAuto;
+  // HTTPS clients must present a certificate of tls.client_ca_file.
+  bool http_require_client_certificates = false;
+  // Plaintext on a non-loopback address. The binary's --allow_plaintext
+  // defaults to false.
   bool allow_plaintext = true;
   // Tokens with roles (collector/auth.h); empty: no authentication.
   std::string auth_tokens_file;

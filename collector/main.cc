@@ -28,10 +28,16 @@ ABSL_FLAG(std::string, tls_client_ca_file, "",
           "certificate signed by one of them.");
 ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
           "How often the TLS files are checked for changes.");
+ABSL_FLAG(std::string, http_tls, "auto",
+          "HTTPS on --http_listen with the --tls_cert_file certificate: auto "
+          "(when --tls_cert_file is set), on, or off (plaintext HTTP, e.g. "
+          "for in-cluster probes and scrapes).");
+ABSL_FLAG(bool, http_require_client_certificates, false,
+          "HTTPS clients (Prometheus, scripts) must present a certificate "
+          "signed by --tls_client_ca_file.");
 ABSL_FLAG(bool, allow_plaintext, false,
-          "Accept plaintext on a non-loopback --grpc_listen (without TLS) or "
-          "--http_listen (the HTTP endpoint has no TLS yet). Loopback "
-          "addresses are always allowed.");
+          "Accept plaintext on a non-loopback --grpc_listen or --http_listen "
+          "(without TLS). Loopback addresses are always allowed.");
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "YAML file of bearer tokens (name, role agent|viewer|compliance|"
           "admin, sha256 of the token, models for agent tokens); every gRPC "
@@ -134,6 +140,16 @@ int main(int argc, char** argv) {
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   options.tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   options.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
+  if (const std::string mode = absl::GetFlag(FLAGS_http_tls); mode == "on") {
+    options.http_tls = aims::collector::CollectorOptions::HttpTls::kOn;
+  } else if (mode == "off") {
+    options.http_tls = aims::collector::CollectorOptions::HttpTls::kOff;
+  } else if (mode != "auto") {
+    std::cerr << "--http_tls: '" << mode << "' is not auto, on or off\n";
+    return 2;
+  }
+  options.http_require_client_certificates =
+      absl::GetFlag(FLAGS_http_require_client_certificates);
   options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   options.collector_id = absl::GetFlag(FLAGS_collector_id);
   options.sync_writes = absl::GetFlag(FLAGS_sync_writes);

@@ -79,16 +79,55 @@ void BoundedThreadPool::Work() {
   }
 }
 
-HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued) {
-  server_.set_payload_max_length(max_body_bytes);
-  server_.new_task_queue = [this, threads, max_queued] {
+HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued)
+    : HttpServer(std::make_unique<httplib::Server>(), max_body_bytes, threads,
+                 max_queued) {}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::WithTls(
+    const TlsServerFiles& tls, bool verify_clients, size_t max_body_bytes,
+    int threads, size_t max_queued) {
+  if (tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_key_file: required with --tls_cert_file");
+  }
+  if (verify_clients && tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca_file: required to verify HTTP client certificates");
+  }
+  absl::StatusOr<std::unique_ptr<ReloadingCertificate>> certificate =
+      ReloadingCertificate::Load(tls.cert_file, tls.key_file,
+                                 tls.reload_interval, "tls_");
+  if (!certificate.ok()) return certificate.status();
+  ReloadingCertificate* cert = certificate->get();
+  absl::Status installed = absl::OkStatus();
+  const std::string client_ca = verify_clients ? tls.client_ca_file : "";
+  auto server = std::make_unique<httplib::SSLServer>(
+      [cert, &client_ca, &installed](SSL_CTX& ctx) {
+        installed = cert->Install(&ctx, client_ca);
+        return installed.ok();
+      });
+  if (!installed.ok()) return installed;
+  if (!server->is_valid()) {
+    return absl::InternalError("--tls_cert_file: cannot set up TLS");
+  }
+  std::unique_ptr<HttpServer> http(
+      new HttpServer(std::move(server), max_body_bytes, threads, max_queued));
+  http->certificate_ = std::move(*certificate);
+  return http;
+}
+
+HttpServer::HttpServer(std::unique_ptr<httplib::Server> server,
+                       size_t max_body_bytes, int threads, size_t max_queued)
+    : server_(std::move(server)) {
+  server_->set_payload_max_length(max_body_bytes);
+  server_->new_task_queue = [this, threads, max_queued] {
     auto* pool = new BoundedThreadPool(threads, max_queued);
     pool_ = pool;
     return pool;
   };
   // Rotate workers between connections so that one busy keep-alive client
   // cannot hold a worker for long while others queue.
-  server_.set_keep_alive_max_count(100);
+  server_->set_keep_alive_max_count(100);
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -96,8 +135,8 @@ HttpServer::~HttpServer() { Stop(); }
 void HttpServer::ServeMetrics(
     std::shared_ptr<prometheus::Registry> registry,
     std::function<std::vector<prometheus::MetricFamily>()> extra) {
-  server_.Get("/metrics", [registry, extra](const httplib::Request&,
-                                            httplib::Response& res) {
+  server_->Get("/metrics", [registry, extra](const httplib::Request&,
+                                             httplib::Response& res) {
     std::vector<prometheus::MetricFamily> families = registry->Collect();
     if (extra) {
       for (prometheus::MetricFamily& f : extra())
@@ -118,8 +157,8 @@ absl::StatusOr<int> HttpServer::Listen(absl::string_view address,
   }
   int bound = port;
   if (port == 0) {
-    bound = server_.bind_to_any_port(host);
-  } else if (!server_.bind_to_port(host, port)) {
+    bound = server_->bind_to_any_port(host);
+  } else if (!server_->bind_to_port(host, port)) {
     bound = -1;
   }
   if (bound <= 0) {
@@ -127,8 +166,8 @@ absl::StatusOr<int> HttpServer::Listen(absl::string_view address,
         absl::StrCat("--", flag, ": cannot listen on ", address,
                      " (address in use or not local)"));
   }
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
-  while (!server_.is_running())
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  while (!server_->is_running())
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return bound;
 }
@@ -139,7 +178,7 @@ size_t HttpServer::queue_depth() const {
 }
 
 void HttpServer::Stop() {
-  server_.stop();
+  server_->stop();
   if (thread_.joinable()) thread_.join();
   pool_ = nullptr;  // httplib deletes its task queue when listening ends
 }

@@ -3,7 +3,8 @@
 //
 // Listen() binds (port 0 picks a free port) and serves on a background
 // thread; Stop() stops accepting, finishes requests in flight and joins.
-// Request bodies above `max_body_bytes` are refused with 413.
+// Request bodies above `max_body_bytes` are refused with 413. WithTls()
+// serves HTTPS instead (TLS 1.2+, optionally requiring client certificates).
 //
 // Thread-safety: handlers run on the server's worker threads and must be
 // thread-safe; Listen/Stop are called from one owner thread.
@@ -22,6 +23,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/reloading_certificate.h"
+#include "common/tls.h"
 #include "httplib.h"
 #include "prometheus/registry.h"
 
@@ -56,11 +59,20 @@ class BoundedThreadPool final : public httplib::TaskQueue {
 
 class HttpServer {
  public:
+  // Plaintext.
   explicit HttpServer(size_t max_body_bytes = 16 << 20, int threads = 4,
                       size_t max_queued = 1024);
+  // HTTPS with the certificate of `tls` (re-read while running, see
+  // common/reloading_certificate.h); client certificates signed by
+  // `tls.client_ca_file` are required when `verify_clients`. Errors name
+  // the --tls_* flags.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> WithTls(
+      const TlsServerFiles& tls, bool verify_clients, size_t max_body_bytes,
+      int threads, size_t max_queued);
   ~HttpServer();
 
-  httplib::Server& routes() { return server_; }
+  bool tls() const { return certificate_ != nullptr; }
+  httplib::Server& routes() { return *server_; }
   // Serves GET /metrics in the Prometheus text format 0.0.4.
   // `extra` (optional) adds families computed at scrape time.
   void ServeMetrics(
@@ -74,8 +86,13 @@ class HttpServer {
   size_t queue_depth() const;
 
  private:
+  HttpServer(std::unique_ptr<httplib::Server> server, size_t max_body_bytes,
+             int threads, size_t max_queued);
+
   std::atomic<BoundedThreadPool*> pool_{nullptr};
-  httplib::Server server_;
+  // Outlives server_, whose SSL_CTX calls it on every handshake.
+  std::unique_ptr<ReloadingCertificate> certificate_;
+  std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };
 

@@ -6,6 +6,7 @@
 // plaintext beyond loopback is refused unless asked for.
 #include <signal.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 
@@ -33,6 +34,8 @@ void ReplaceFile(const std::string& from, const std::string& to) {
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // A refused TLS handshake closes the socket under the client's write.
+    std::signal(SIGPIPE, SIG_IGN);
     MakeCa("ca");
     MakeCa("rogue-ca");
     MakeCert("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost");
@@ -66,21 +69,42 @@ class TlsTest : public ::testing::Test {
              F(name + ".crt"), "-days", "2", "-extfile", F(name + ".ext")});
   }
 
-  void StartCollector() {
+  void StartCollector(const std::vector<std::string>& extra = {}) {
     // The collector reads these paths; the rotation replaces their content.
     ReplaceFile(F("server.crt"), F("live.crt"));
     ReplaceFile(F("server.key"), F("live.key"));
-    collector_ = std::make_unique<Subprocess>(
-        std::vector<std::string>{
-            AIMS_COLLECTOR_BIN, "--grpc_listen=127.0.0.1:0",
-            "--http_listen=127.0.0.1:0", "--data_dir=" + F("data"),
-            "--tls_cert_file=" + F("live.crt"),
-            "--tls_key_file=" + F("live.key"),
-            "--tls_client_ca_file=" + F("ca.crt"), "--tls_reload_interval=1s",
-            "--ports_file=" + F("ports")},
-        F("collector.log"));
+    std::vector<std::string> argv = {AIMS_COLLECTOR_BIN,
+                                     "--grpc_listen=127.0.0.1:0",
+                                     "--http_listen=127.0.0.1:0",
+                                     "--data_dir=" + F("data"),
+                                     "--tls_cert_file=" + F("live.crt"),
+                                     "--tls_key_file=" + F("live.key"),
+                                     "--tls_client_ca_file=" + F("ca.crt"),
+                                     "--tls_reload_interval=1s",
+                                     "--ports_file=" + F("ports")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    collector_ = std::make_unique<Subprocess>(argv, F("collector.log"));
     port_ = WaitForPort(F("ports"), "grpc");
     ASSERT_NE(port_, 0) << testing::ReadFile(F("collector.log"));
+    http_port_ = WaitForPort(F("ports"), "http");
+  }
+
+  // GET `path` over HTTPS trusting `ca`, with the client certificate
+  // `client` (none when empty); the status, or -1 when no answer (refused
+  // handshake).
+  int Https(const std::string& path, const std::string& ca,
+            const std::string& client = "") {
+    std::unique_ptr<httplib::SSLClient> https =
+        client.empty()
+            ? std::make_unique<httplib::SSLClient>("127.0.0.1", http_port_)
+            : std::make_unique<httplib::SSLClient>("127.0.0.1", http_port_,
+                                                   F(client + ".crt"),
+                                                   F(client + ".key"));
+    https->set_ca_cert_path(F(ca + ".crt").c_str());
+    https->enable_server_certificate_verification(true);
+    https->set_connection_timeout(5);
+    auto res = https->Get(path.c_str());
+    return res ? res->status : -1;
   }
 
   // `aimsctl models` with `flags`; returns its exit code.
@@ -99,6 +123,7 @@ class TlsTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<Subprocess> collector_;
   int port_ = 0;
+  int http_port_ = 0;
 };
 
 TEST_F(TlsTest, OnlyClientsWithTheRightCertificatesGetIn) {
@@ -165,13 +190,46 @@ TEST_F(TlsTest, RotatedServerCertificateIsTakenWithoutRestart) {
       "--ca_file=" + F("rogue-ca.crt"), "--cert_file=" + F("client.crt"),
       "--key_file=" + F("client.key")};
   EXPECT_EQ(Ctl(trusts_rogue_ca), 1);
+  EXPECT_EQ(Https("/healthz", "rogue-ca"), -1);
   // Replace the certificate and key on disk (as cert-manager does).
   ReplaceFile(F("server2.key"), F("live.key"));
   ReplaceFile(F("server2.crt"), F("live.crt"));
   EXPECT_TRUE(
       WaitFor([&] { return Ctl(trusts_rogue_ca) == 0; }, absl::Seconds(20)))
       << testing::ReadFile(F("collector.log"));
+  // The HTTPS listener too.
+  EXPECT_TRUE(WaitFor([&] { return Https("/healthz", "rogue-ca") == 200; },
+                      absl::Seconds(20)));
   EXPECT_TRUE(collector_->running());
+}
+
+TEST_F(TlsTest, HttpsServesTheSameCertificate) {
+  StartCollector();
+  EXPECT_EQ(Https("/healthz", "ca"), 200);
+  EXPECT_EQ(Https("/v1/models", "ca"), 200);
+  // A client that does not trust the collector's CA, or speaks plaintext,
+  // gets nothing.
+  EXPECT_EQ(Https("/healthz", "rogue-ca"), -1);
+  httplib::Client plain("127.0.0.1", http_port_);
+  plain.set_connection_timeout(5);
+  plain.set_read_timeout(5);
+  auto res = plain.Get("/healthz");
+  EXPECT_TRUE(!res || res->status != 200);
+}
+
+TEST_F(TlsTest, HttpsCanRequireClientCertificates) {
+  StartCollector({"--http_require_client_certificates"});
+  EXPECT_EQ(Https("/healthz", "ca", "client"), 200);
+  EXPECT_EQ(Https("/healthz", "ca"), -1);
+  EXPECT_EQ(Https("/healthz", "ca", "rogue-client"), -1);
+}
+
+TEST_F(TlsTest, HttpCanStayPlaintextWhenAskedFor) {
+  StartCollector({"--http_tls=off"});
+  httplib::Client plain("127.0.0.1", http_port_);
+  auto res = plain.Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
 }
 
 TEST(TlsRefusalTest, PlaintextBeyondLoopbackMustBeAskedFor) {
