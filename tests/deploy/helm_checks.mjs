@@ -82,6 +82,8 @@ if (validate) {
     ["serviceMonitor.interval: 30", (v) => (v.serviceMonitor.interval = 30)],
     ["persistence.size: lots", (v) => (v.persistence.size = "lots")],
     ["plan missing", (v) => delete v.plan],
+    ["auth.tokensSecretName: true", (v) => (v.auth = { tokensSecretName: true })],
+    ["unknown key auth.tokens", (v) => (v.auth = { tokens: [] })],
   ];
   for (const [what, mutate] of wrong) {
     const v = clone();
@@ -95,7 +97,8 @@ if (validate) {
   v.tls = { enabled: true, secretName: "aims-tls" };
   v.collector.alertmanagerUrls = ["http://alertmanager.monitoring:9093"];
   v.collector.extraArgs = ["--max_exported_series=20000"];
-  check("schema accepts tls.enabled with a secretName and extra flags", validate(v) ? [] : describe(validate.errors));
+  v.auth = { tokensSecretName: "aims-tokens" };
+  check("schema accepts tls.enabled with a secretName, a tokens Secret and extra flags", validate(v) ? [] : describe(validate.errors));
 }
 
 // --- templates ----------------------------------------------------------------
