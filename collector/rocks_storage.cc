@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "aims/v1/storage.pb.h"
 #include "common/time_util.h"
+#include "google/protobuf/arena.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
@@ -666,6 +667,43 @@ absl::Status RocksStorage::MergeReports(const v1::ModelRef& model,
   return s;
 }
 
+namespace {
+
+// Parsing a stored summary allocates hundreds of repeated fields; on an
+// arena over a per-thread block they are pointer bumps, and the block is
+// reused record after record (a query reads up to a few hundred).
+class ParseArena {
+ public:
+  ParseArena() : owns_block_(!block_in_use_), arena_(Options(owns_block_)) {
+    block_in_use_ = true;
+  }
+  ~ParseArena() {
+    if (owns_block_) block_in_use_ = false;
+  }
+  template <typename T>
+  T* Create() {
+    return google::protobuf::Arena::CreateMessage<T>(&arena_);
+  }
+
+ private:
+  static constexpr size_t kBlockBytes = 4 << 20;
+  static google::protobuf::ArenaOptions Options(bool use_block) {
+    google::protobuf::ArenaOptions options;
+    if (use_block) {  // a nested arena on the same thread allocates its own
+      thread_local std::unique_ptr<char[]> block(new char[kBlockBytes]);
+      options.initial_block = block.get();
+      options.initial_block_size = kBlockBytes;
+    }
+    return options;
+  }
+  static thread_local bool block_in_use_;
+  const bool owns_block_;
+  google::protobuf::Arena arena_;
+};
+thread_local bool ParseArena::block_in_use_ = false;
+
+}  // namespace
+
 absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
                                       absl::Time to, int max_level,
                                       const rocksdb::Snapshot* snapshot,
@@ -693,10 +731,11 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
       std::unique_ptr<rocksdb::Iterator> it(
           db_->NewIterator(bounded, rollup_cfs_[level]));
       absl::Time covered_to = a;
-      v1::RollupBucket bucket;
       for (it->Seek(TimeKey(model_id, first)); it->Valid(); it->Next()) {
         const absl::Time start =
             FromSortableMillis(GetBE64(it->key().data() + 8));
+        ParseArena arena;
+        auto& bucket = *arena.Create<v1::RollupBucket>();
         if (!bucket.ParseFromArray(it->value().data(),
                                    static_cast<int>(it->value().size()))) {
           return absl::DataLossError(absl::StrCat("rollup_",
@@ -719,7 +758,6 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
     }
     uncovered = std::move(rest);
   }
-  v1::WindowReport report;
   for (const auto& [a, b] : uncovered) {
     const std::string upper_key = TimeKey(model_id, b);
     rocksdb::Slice upper(upper_key);
@@ -728,6 +766,8 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(bounded, reports_cf_));
     for (it->Seek(TimeKey(model_id, a)); it->Valid(); it->Next()) {
+      ParseArena arena;
+      auto& report = *arena.Create<v1::WindowReport>();
       if (!report.ParseFromArray(it->value().data(),
                                  static_cast<int>(it->value().size()))) {
         return absl::DataLossError("reports: unparsable record");

@@ -275,13 +275,11 @@ absl::Status SummaryMerger::Add(const v1::WindowSummary& summary,
     count_ = reports;
     return absl::OkStatus();
   }
-  v1::WindowSummary next = result_;
-  const bool same_profile = next.profile_id() == summary.profile_id();
-  if (!same_profile) next.set_profile_id(std::string(kMixedProfiles));
-  if (absl::Status s = MergeInto(&next, summary, same_profile); !s.ok()) {
+  const bool same_profile = result_.profile_id() == summary.profile_id();
+  if (!same_profile) result_.set_profile_id(std::string(kMixedProfiles));
+  if (absl::Status s = MergeInto(&result_, summary, same_profile); !s.ok()) {
     return s;
   }
-  result_ = std::move(next);
   count_ += reports;
   return absl::OkStatus();
 }
