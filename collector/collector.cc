@@ -19,6 +19,7 @@
 #include "collector/query_service.h"
 #include "collector/report_service.h"
 #include "collector/rocks_storage.h"
+#include "common/limit_error.h"
 #include "common/log.h"
 #include "grpcpp/grpcpp.h"
 
@@ -245,8 +246,12 @@ absl::StatusOr<v1::PlanInfo> Collector::ReloadPlan(const std::string& actor) {
     return absl::FailedPreconditionError(
         "the collector runs without --plan; nothing to reload");
   }
-  absl::StatusOr<Plan> plan = LoadPlanFile(options_.plan_file);
+  absl::StatusOr<Plan> plan =
+      LoadPlanFile(options_.plan_file, options_.max_objectives_per_plan);
   if (!plan.ok()) {
+    if (const std::string limit = LimitOf(plan.status()); !limit.empty()) {
+      metrics_->limit_rejections.Add({{"limit", limit}}).Increment();
+    }
     LogWarn("monitoring plan not loaded", {{"error", plan.status().message()}});
     return plan.status();
   }
