@@ -295,8 +295,12 @@ void WindowAccumulator::Add(const Event& event) {
   if (prediction.kind != FeatureValue::Kind::kMissing) {
     if (prediction_state_ == nullptr)
       prediction_state_ = Feature(kPredictionFeature);
-    if (prediction_state_ != nullptr)
+    if (prediction_state_ != nullptr) {
       AddFeatureValue(prediction_state_, prediction);
+    } else {
+      ++rejected_["feature_limit"];
+      ++overflows_.features;
+    }
   }
   const std::string predicted = PredictedClass(event);
   const std::string actual = event.label.present() ? event.label.AsClass() : "";
