@@ -193,27 +193,23 @@ absl::Status Agent::Start() {
             "application/json");
         return httplib::Server::HandlerResponse::Handled;
       }));
-  // Runs before the body is read. The HTTP server bounds only bodies with a
-  // Content-Length; a chunked body, or one read until the connection
-  // closes, would grow without bound, so such requests are refused (411).
-  http_->routes().set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) {
+  // A body without a Content-Length cannot be bounded before it is read:
+  // the server refuses it (411); say which limit, and count it.
+  http_->OnLengthRequired([this](const httplib::Request&,
+                                 httplib::Response& res) {
+    metrics_->LimitRejected("body_bytes");
+    res.set_content(
+        absl::StrCat(R"({"error":)",
+                     JsonString(absl::StrCat(
+                         "body: no Content-Length (chunked bodies are not "
+                         "accepted); send Content-Length, at most ",
+                         options_.max_body_bytes, " bytes (--max_body_bytes)")),
+                     "}\n"),
+        "application/json");
+  });
+  http_->SetPreRoutingHandler(
+      [this](const httplib::Request& req, httplib::Response&) {
         if (req.path == "/metrics") RefreshGauges();
-        if (req.method == "POST" && !req.has_header("Content-Length")) {
-          metrics_->LimitRejected("body_bytes");
-          res.status = 411;
-          res.set_header("Connection", "close");
-          res.set_content(
-              absl::StrCat(
-                  R"({"error":)",
-                  JsonString(absl::StrCat(
-                      "body: no Content-Length (chunked bodies are not "
-                      "accepted); send Content-Length, at most ",
-                      options_.max_body_bytes, " bytes (--max_body_bytes)")),
-                  "}\n"),
-              "application/json");
-          return httplib::Server::HandlerResponse::Handled;
-        }
         return httplib::Server::HandlerResponse::Unhandled;
       });
   absl::StatusOr<int> port = http_->Listen(options_.http_listen, "http_listen");

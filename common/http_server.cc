@@ -79,8 +79,37 @@ void BoundedThreadPool::Work() {
   }
 }
 
-HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued) {
+namespace {
+
+// Methods for which cpp-httplib reads a request body.
+bool ReadsBody(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" ||
+         method == "DELETE" || method == "PRI";
+}
+
+}  // namespace
+
+HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued)
+    : max_body_bytes_(max_body_bytes) {
   server_.set_payload_max_length(max_body_bytes);
+  server_.set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if ((ReadsBody(req.method) && !req.has_header("Content-Length")) ||
+            req.has_header("Transfer-Encoding")) {
+          res.status = 411;
+          res.set_header("Connection", "close");
+          res.set_content(
+              absl::StrCat("{\"error\":\"body: no Content-Length (chunked "
+                           "bodies are not accepted); send Content-Length, at "
+                           "most ",
+                           max_body_bytes_, " bytes\"}\n"),
+              "application/json");
+          if (on_length_required_) on_length_required_(req, res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return pre_routing_ ? pre_routing_(req, res)
+                            : httplib::Server::HandlerResponse::Unhandled;
+      });
   server_.new_task_queue = [this, threads, max_queued] {
     auto* pool = new BoundedThreadPool(threads, max_queued);
     pool_ = pool;
@@ -92,6 +121,16 @@ HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued) {
 }
 
 HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::SetPreRoutingHandler(
+    httplib::Server::HandlerWithResponse handler) {
+  pre_routing_ = std::move(handler);
+}
+
+void HttpServer::OnLengthRequired(
+    std::function<void(const httplib::Request&, httplib::Response&)> hook) {
+  on_length_required_ = std::move(hook);
+}
 
 void HttpServer::ServeMetrics(
     std::shared_ptr<prometheus::Registry> registry,

@@ -3,7 +3,11 @@
 //
 // Listen() binds (port 0 picks a free port) and serves on a background
 // thread; Stop() stops accepting, finishes requests in flight and joins.
-// Request bodies above `max_body_bytes` are refused with 413.
+// Request bodies above `max_body_bytes` are refused with 413. cpp-httplib
+// bounds only bodies with a Content-Length, so a request that would carry a
+// body without one (chunked, or read until the connection closes) is
+// refused with 411 before its body is read. Use SetPreRoutingHandler, not
+// routes().set_pre_routing_handler, which would replace that guard.
 //
 // Thread-safety: handlers run on the server's worker threads and must be
 // thread-safe; Listen/Stop are called from one owner thread.
@@ -61,6 +65,12 @@ class HttpServer {
   ~HttpServer();
 
   httplib::Server& routes() { return server_; }
+  // Runs before routing (and before the body is read), after the 411 guard.
+  void SetPreRoutingHandler(httplib::Server::HandlerWithResponse handler);
+  // Called for each request refused with 411 (e.g. to count it); `res`
+  // already holds the answer and may be rewritten.
+  void OnLengthRequired(
+      std::function<void(const httplib::Request&, httplib::Response&)> hook);
   // Serves GET /metrics in the Prometheus text format 0.0.4.
   // `extra` (optional) adds families computed at scrape time.
   void ServeMetrics(
@@ -75,6 +85,11 @@ class HttpServer {
 
  private:
   std::atomic<BoundedThreadPool*> pool_{nullptr};
+  const size_t max_body_bytes_;
+  // Set before Listen(); read on worker threads afterwards.
+  httplib::Server::HandlerWithResponse pre_routing_;
+  std::function<void(const httplib::Request&, httplib::Response&)>
+      on_length_required_;
   httplib::Server server_;
   std::thread thread_;
 };
