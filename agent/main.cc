@@ -67,12 +67,14 @@ ABSL_FLAG(int, grpc_max_in_flight, 64, "gRPC intake calls processed at once.");
 ABSL_FLAG(int64_t, label_store_max_entries, 1'000'000,
           "Predictions (with a prediction_id and no inline label) kept for a "
           "delayed label (POST /v1/labels); beyond it the oldest are evicted "
-          "and counted.");
+          "and counted (aims_agent_limit_overflows_total{limit="
+          "\"label_store_max_entries\"}).");
 // Limits on hostile and broken input (docs/events.md#limits). Each refusal
 // or overflow is counted in aims_agent_limit_rejections_total or
 // aims_agent_limit_overflows_total{limit=<flag without --max_>}.
 ABSL_FLAG(int64_t, max_body_bytes, 16 << 20,
-          "Largest HTTP request body (413 beyond) and gRPC intake message "
+          "Largest HTTP request body (413 beyond; a body without "
+          "Content-Length gets 411) and gRPC intake message "
           "(RESOURCE_EXHAUSTED beyond), in bytes.");
 ABSL_FLAG(int64_t, max_events_per_batch, 10000,
           "Events or labels in one request; a larger request is refused whole "
