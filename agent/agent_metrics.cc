@@ -8,7 +8,8 @@ prometheus::Family<prometheus::Counter>& Events(prometheus::Registry& r) {
       .Name("aims_agent_events_total")
       .Help(
           "Inference events received, by outcome: accepted, or rejected "
-          "(malformed; each is listed in the response).")
+          "(malformed, over a limit or a duplicate; each is listed in the "
+          "response).")
       .Register(r);
 }
 

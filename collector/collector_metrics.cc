@@ -197,8 +197,8 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
   storage_healthy.Set(1);
   for (const char* limit :
        {"report_features", "report_attributes", "report_groups_per_attribute",
-        "report_classes", "report_bins", "report_name_bytes", "report_window",
-        "objectives_per_plan"}) {
+        "report_classes", "report_bins", "report_name_bytes",
+        "report_value_bytes", "report_window", "objectives_per_plan"}) {
     limit_rejections.Add({{"limit", limit}});
   }
 }

@@ -58,7 +58,11 @@ ABSL_FLAG(int64_t, max_report_classes, 1000,
           "Classes of one report's confusion matrix.");
 ABSL_FLAG(int64_t, max_report_bins, 10000, "Bins of one histogram.");
 ABSL_FLAG(int64_t, max_report_name_bytes, 128,
-          "Longest feature or attribute name in a report.");
+          "Longest feature, attribute, class or rejection reason name in a "
+          "report.");
+ABSL_FLAG(int64_t, max_report_value_bytes, 1024,
+          "Longest group (attribute value) in a report; keep at least the "
+          "agents' --max_string_bytes.");
 ABSL_FLAG(absl::Duration, max_report_window, absl::Hours(24),
           "Longest window one report may cover.");
 ABSL_FLAG(int64_t, max_objectives_per_plan, 10000,
@@ -180,6 +184,8 @@ int main(int argc, char** argv) {
        &report.max_bins},
       {absl::GetFlag(FLAGS_max_report_name_bytes), "max_report_name_bytes", 1,
        65536, &report.max_name_bytes},
+      {absl::GetFlag(FLAGS_max_report_value_bytes), "max_report_value_bytes", 1,
+       1 << 20, &report.max_value_bytes},
       {absl::GetFlag(FLAGS_max_objectives_per_plan), "max_objectives_per_plan",
        1, 1'000'000, &options.max_objectives_per_plan},
   };

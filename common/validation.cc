@@ -209,10 +209,45 @@ absl::Status ValidateReport(const v1::WindowReport& report,
                       absl::StrCat(cm.classes_size(), " classes"),
                       absl::StrCat(limits.max_classes), "--max_report_classes");
   }
+  for (int c = 0; c < cm.classes_size(); ++c) {
+    if (auto st = CheckName(
+            absl::StrCat("report.summary.performance.confusion.classes[", c,
+                         "]"),
+            cm.classes(c), limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+  }
   if (cm.counts_size() != cm.classes_size() * cm.classes_size()) {
     return Invalid("report.summary.performance.confusion.counts",
                    absl::StrCat(cm.counts_size(), " counts for ",
                                 cm.classes_size(), " classes (need n*n)"));
+  }
+  const auto& reasons = s.operational().rejected_by_reason();
+  if (reasons.size() > kMaxRejectionReasons) {
+    return Invalid(
+        "report.summary.operational.rejected_by_reason",
+        absl::StrCat(reasons.size(), " reasons, limit ", kMaxRejectionReasons));
+  }
+  for (const auto& [reason, n] : reasons) {
+    if (auto st = CheckName("report.summary.operational.rejected_by_reason",
+                            reason, limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (s.performance().score_by_label_size() > 2) {
+    return Invalid("report.summary.performance.score_by_label",
+                   absl::StrCat(s.performance().score_by_label_size(),
+                                " histograms, one per label (2) expected"));
+  }
+  for (int i = 0; i < s.performance().score_by_label_size(); ++i) {
+    if (auto st = CheckBins(
+            absl::StrCat("report.summary.performance.score_by_label[", i, "]"),
+            s.performance().score_by_label(i), limits);
+        !st.ok()) {
+      return st;
+    }
   }
   const v1::ProbabilitySums& prob = s.performance().probability();
   if (auto st = CheckFinite("report.summary.performance.probability",
@@ -276,6 +311,15 @@ absl::Status ValidateReport(const v1::WindowReport& report,
                         absl::StrCat(a.groups_size(), " groups"),
                         absl::StrCat(limits.max_groups_per_attribute),
                         "--max_report_groups_per_attribute");
+    }
+    for (int g = 0; g < a.groups_size(); ++g) {
+      const std::string& group = a.groups(g).group();
+      if (group.size() > limits.max_value_bytes) {
+        return LimitError(absl::StrCat(field, ".groups[", g, "].group"),
+                          absl::StrCat(group.size(), " bytes"),
+                          absl::StrCat(limits.max_value_bytes),
+                          "--max_report_value_bytes");
+      }
     }
   }
   return absl::OkStatus();

@@ -24,6 +24,8 @@ struct ReportLimits {
   size_t max_classes = 1000;               // --max_report_classes
   size_t max_bins = 10000;                 // --max_report_bins
   size_t max_name_bytes = 128;             // --max_report_name_bytes
+  // Longest group (attribute value): --max_report_value_bytes.
+  size_t max_value_bytes = 1024;
   // Longest window a report may cover: --max_report_window.
   int64_t max_window_seconds = 86400;
 };
@@ -34,6 +36,9 @@ absl::Status ValidateAgentRef(const v1::AgentRef& agent,
                               absl::string_view field = "agent");
 absl::Status ValidateHello(const v1::Hello& hello);
 // `agent_id` is the id the stream's Hello named.
+// Reasons in a report's rejected_by_reason (the agent uses a dozen).
+inline constexpr size_t kMaxRejectionReasons = 64;
+
 absl::Status ValidateReport(const v1::WindowReport& report,
                             absl::string_view agent_id,
                             const ReportLimits& limits);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/limit_error.h"
 #include "common/time_util.h"
 #include "gtest/gtest.h"
@@ -94,6 +95,7 @@ TEST(ValidationTest, ReportLimitsNameTheFlag) {
   limits.max_classes = 2;
   limits.max_bins = 3;
   limits.max_name_bytes = 4;
+  limits.max_value_bytes = 10;
   limits.max_window_seconds = 5;
   struct Case {
     std::function<void(v1::WindowReport*)> make;
@@ -146,6 +148,40 @@ TEST(ValidationTest, ReportLimitsNameTheFlag) {
        "(--max_report_name_bytes)",
        "report_name_bytes"},
       {[](v1::WindowReport* r) {
+         auto* a = r->mutable_summary()->add_attributes();
+         a->set_attribute("g");
+         a->add_groups()->set_group(std::string(11, 'v'));
+       },
+       "report.summary.attributes[0].groups[0].group: 11 bytes, limit 10 "
+       "(--max_report_value_bytes)",
+       "report_value_bytes"},
+      {[](v1::WindowReport* r) {
+         auto* cm =
+             r->mutable_summary()->mutable_performance()->mutable_confusion();
+         cm->add_classes("c");
+         cm->add_classes("class");
+         for (int i = 0; i < 4; ++i) cm->add_counts(0);
+       },
+       "report.summary.performance.confusion.classes[1]: 5 bytes, limit 4 "
+       "(--max_report_name_bytes)",
+       "report_name_bytes"},
+      {[](v1::WindowReport* r) {
+         (*r->mutable_summary()
+               ->mutable_operational()
+               ->mutable_rejected_by_reason())["toolong"] = 1;
+       },
+       "report.summary.operational.rejected_by_reason: 7 bytes, limit 4 "
+       "(--max_report_name_bytes)",
+       "report_name_bytes"},
+      {[](v1::WindowReport* r) {
+         auto* h =
+             r->mutable_summary()->mutable_performance()->add_score_by_label();
+         for (int i = 0; i < 4; ++i) h->add_counts(1);
+       },
+       "report.summary.performance.score_by_label[0]: 4 bins, limit 3 "
+       "(--max_report_bins)",
+       "report_bins"},
+      {[](v1::WindowReport* r) {
          *r->mutable_window_end() = ToProto(absl::FromUnixSeconds(106));
        },
        "report.window_end: window spans 6 s, limit 5 s (--max_report_window)",
@@ -159,6 +195,24 @@ TEST(ValidationTest, ReportLimitsNameTheFlag) {
     EXPECT_EQ(s.message(), c.message);
     EXPECT_EQ(LimitOf(s), c.limit);
   }
+}
+
+TEST(ValidationTest, UnboundedMapsAndListsAreRefused) {
+  v1::WindowReport r = ValidReport();
+  auto* reasons =
+      r.mutable_summary()->mutable_operational()->mutable_rejected_by_reason();
+  for (size_t i = 0; i <= kMaxRejectionReasons; ++i) {
+    (*reasons)[absl::StrCat("r", i)] = 1;
+  }
+  ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
+                "report.summary.operational.rejected_by_reason",
+                "65 reasons, limit 64");
+  r = ValidReport();
+  for (int i = 0; i < 3; ++i) {
+    r.mutable_summary()->mutable_performance()->add_score_by_label();
+  }
+  ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
+                "report.summary.performance.score_by_label", "3 histograms");
 }
 
 TEST(ValidationTest, NonFiniteSumsAreRefused) {
