@@ -99,6 +99,12 @@ bool ReadNumber(const element& e, double* out) {
   return true;
 }
 
+// "<prefix><key>" for an error's field, the key cut to 128 bytes (the
+// answer must not echo megabytes back).
+std::string Member(absl::string_view prefix, std::string_view key) {
+  return absl::StrCat(prefix, std::string(key.substr(0, 128)));
+}
+
 Reject WrongType(std::string field, const char* want, const element& got) {
   return {std::move(field),
           absl::StrCat("expected ", want, ", got ", TypeName(got.type()))};
@@ -204,7 +210,7 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
         } else if (fe.is_null()) {
           fv.kind = FeatureValue::Kind::kMissing;
         } else {
-          *reject = WrongType(absl::StrCat("features.", std::string(f.key)),
+          *reject = WrongType(Member("features.", f.key),
                               "number, string, bool or null", fe);
           return false;
         }
@@ -232,8 +238,7 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
         double probability = 0;
         if (!ReadNumber(p.value, &probability)) {
           *reject =
-              WrongType(absl::StrCat("probabilities.", std::string(p.key)),
-                        "number", p.value);
+              WrongType(Member("probabilities.", p.key), "number", p.value);
           return false;
         }
         ev->probabilities.emplace_back(std::string(p.key), probability);
@@ -255,7 +260,7 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
         } else if (a.value.is_null()) {
           continue;  // Attribute not known for this event.
         } else {
-          *reject = WrongType(absl::StrCat("attributes.", std::string(a.key)),
+          *reject = WrongType(Member("attributes.", a.key),
                               "string, integer or bool", a.value);
           return false;
         }

@@ -164,6 +164,17 @@ TEST(EventJsonTest, NumberBeyondADoubleAndTruncatedBodiesNameTheOffset) {
             "not valid JSON at byte 74: unexpected end of input (truncated?)");
 }
 
+TEST(EventJsonTest, ErrorsDoNotEchoLongKeys) {
+  EventBatch batch;
+  const std::string key(5000, 'k');
+  ASSERT_TRUE(
+      ParseEventBatch(absl::StrCat(R"([{"features":{")", key, R"(":[1]}}])"),
+                      JsonIntakeLimits(), &batch)
+          .ok());
+  ASSERT_EQ(batch.errors.size(), 1u);
+  EXPECT_EQ(batch.errors[0].field, "features." + key.substr(0, 128));
+}
+
 TEST(EventJsonTest, OneObjectOverSeveralLinesIsOneEvent) {
   EventBatch batch;
   ASSERT_TRUE(ParseEventBatch("{\n  \"prediction\": 1,\n  \"score\": 0.5\n}\n",
