@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent_metrics.h"
 #include "agent/intake_service.h"
@@ -13,6 +14,7 @@
 #include "agent/windower.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "common/bearer_token.h"
+#include "common/limit_error.h"
 #include "common/log.h"
 #include "common/time_util.h"
 #include "common/validation.h"
@@ -104,6 +106,7 @@ absl::Status Agent::Start() {
     build.task = options_.summary.task;
     build.positive_class = options_.summary.positive_class;
     build.max_rows = options_.reference_events;
+    build.max_categories_per_feature = options_.max_categories_per_feature;
     absl::MutexLock lock(&profile_mu_);
     reference_ = std::make_unique<ProfileBuilder>(build);
   }
@@ -170,7 +173,43 @@ absl::Status Agent::Start() {
                          "; ", profile_state, "\n"),
             "text/plain");
       });
-  http_->routes().set_pre_routing_handler(
+  // Bodies over --max_body_bytes are refused by the HTTP server before a
+  // handler runs; say which limit, and count it.
+  http_->routes().set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (res.status != 413) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        metrics_->LimitRejected("body_bytes");
+        const std::string length = req.get_header_value("Content-Length");
+        res.set_content(
+            absl::StrCat(
+                R"({"error":)",
+                JsonString(absl::StrCat(
+                    "body: ",
+                    LimitReason(length.empty() ? "larger"
+                                               : absl::StrCat(length, " bytes"),
+                                absl::StrCat(options_.max_body_bytes),
+                                "--max_body_bytes"))),
+                "}\n"),
+            "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  // A body without a Content-Length cannot be bounded before it is read:
+  // the server refuses it (411); say which limit, and count it.
+  http_->OnLengthRequired([this](const httplib::Request&,
+                                 httplib::Response& res) {
+    metrics_->LimitRejected("body_bytes");
+    res.set_content(
+        absl::StrCat(R"({"error":)",
+                     JsonString(absl::StrCat(
+                         "body: no Content-Length (chunked bodies are not "
+                         "accepted); send Content-Length, at most ",
+                         options_.max_body_bytes, " bytes (--max_body_bytes)")),
+                     "}\n"),
+        "application/json");
+  });
+  http_->SetPreRoutingHandler(
       [this](const httplib::Request& req, httplib::Response&) {
         if (req.path == "/metrics") RefreshGauges();
         return httplib::Server::HandlerResponse::Unhandled;
@@ -184,12 +223,8 @@ absl::Status Agent::Start() {
         metrics_.get(), options_.intake.event,
         options_.intake.max_events_per_batch, options_.grpc_max_in_flight,
         &accepting_, options_.intake_token_sha256,
-        [this](const std::vector<Event>& events, size_t rejected) {
-          AcceptEvents(events, rejected);
-        },
-        [this](const std::vector<LabelEvent>& labels, size_t rejected) {
-          AcceptLabels(labels, rejected);
-        });
+        [this](EventBatch* batch) { AcceptEvents(batch); },
+        [this](LabelBatch* batch) { AcceptLabels(batch); });
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.grpc_listen,
                              grpc::InsecureServerCredentials(), &grpc_port_);
@@ -261,29 +296,30 @@ bool Agent::Admit(const httplib::Request& req, httplib::Response& res) {
 
 namespace {
 
-// {"accepted":N,"rejected":M,"errors":[...]} with at most 100 errors listed
-// (the counts are complete); 200 on (partial) success, 400 when all failed.
-void Answer(size_t accepted, const std::vector<EventError>& errors,
-            httplib::Response& res) {
-  std::string body =
-      absl::StrCat(R"({"accepted":)", accepted, R"(,"rejected":)",
-                   errors.size(), R"(,"errors":[)");
-  for (size_t i = 0; i < errors.size() && i < 100; ++i) {
-    const EventError& e = errors[i];
-    absl::StrAppend(&body, i ? "," : "", R"({"index":)", e.index,
-                    R"(,"field":)", JsonString(e.field), R"(,"reason":)",
-                    JsonString(e.reason), "}");
+void AppendItems(const char* name, const std::vector<EventError>& items,
+                 std::string* body) {
+  absl::StrAppend(body, ",\"", name, "\":[");
+  for (size_t i = 0; i < items.size() && i < kMaxWarnings; ++i) {
+    const EventError& e = items[i];
+    absl::StrAppend(body, i ? "," : "", R"({"index":)", e.index, R"(,"field":)",
+                    JsonString(e.field), R"(,"reason":)", JsonString(e.reason),
+                    "}");
   }
-  body += "]}\n";
-  res.status = accepted == 0 && !errors.empty() ? 400 : 200;
-  res.set_content(body, "application/json");
+  body->push_back(']');
 }
 
-void BadBody(const absl::Status& status, httplib::Response& res) {
-  res.status = 400;
-  res.set_content(
-      absl::StrCat(R"({"error":)", JsonString(status.message()), "}\n"),
-      "application/json");
+// {"accepted":N,"rejected":M,"errors":[...],"warnings":[...]} with at most
+// 100 errors and 100 warnings listed (the counts are complete); 200 on
+// (partial) success, 400 when all failed.
+void Answer(size_t accepted, const std::vector<EventError>& errors,
+            const std::vector<EventError>& warnings, httplib::Response& res) {
+  std::string body = absl::StrCat(R"({"accepted":)", accepted,
+                                  R"(,"rejected":)", errors.size());
+  AppendItems("errors", errors, &body);
+  if (!warnings.empty()) AppendItems("warnings", warnings, &body);
+  body += "}\n";
+  res.status = accepted == 0 && !errors.empty() ? 400 : 200;
+  res.set_content(body, "application/json");
 }
 
 }  // namespace
@@ -293,37 +329,107 @@ void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
   EventBatch batch;
   absl::Status parsed = ParseEventBatch(req.body, options_.intake, &batch);
   if (!parsed.ok()) {
-    metrics_->requests_bad.Increment();
     BadBody(parsed, res);
     return;
   }
-  AcceptEvents(batch.events, batch.errors.size());
-  Answer(batch.events.size(), batch.errors, res);
+  AcceptEvents(&batch);
+  Answer(batch.events.size(), batch.errors, batch.warnings, res);
 }
 
-void Agent::AcceptEvents(const std::vector<Event>& events, size_t rejected) {
+void Agent::BadBody(const absl::Status& status, httplib::Response& res) {
+  if (const std::string limit = LimitOf(status); !limit.empty()) {
+    metrics_->LimitRejected(limit);
+  } else {
+    metrics_->requests_bad.Increment();
+  }
+  res.status = 400;
+  res.set_content(
+      absl::StrCat(R"({"error":)", JsonString(status.message()), "}\n"),
+      "application/json");
+}
+
+void Agent::CountRefused(const std::vector<EventError>& errors, bool labels) {
+  absl::flat_hash_map<std::string, uint64_t> by_reason;
+  for (const EventError& e : errors) {
+    if (!e.limit.empty()) {
+      metrics_->LimitRejected(e.limit);
+      ++by_reason[e.limit];
+    } else if (e.duplicate) {
+      (labels ? metrics_->duplicate_labels : metrics_->duplicate_events)
+          .Increment();
+      ++by_reason["duplicate"];
+    } else {
+      ++by_reason["malformed"];
+    }
+  }
+  if (labels) {
+    metrics_->labels_rejected.Increment(static_cast<double>(errors.size()));
+    return;
+  }
+  metrics_->events_rejected.Increment(static_cast<double>(errors.size()));
+  for (const auto& [reason, n] : by_reason) {
+    windower_->CountRejected(reason, n);
+  }
+}
+
+void Agent::AcceptEvents(EventBatch* batch) {
+  const absl::Time now = clock_->Now();
+  ScreenEvents(batch, now, options_.intake.event);
+  // Remember predictions that wait for a delayed label; a prediction_id
+  // already waiting is a resend and counts once.
+  uint64_t evicted = 0;
+  absl::StatusOr<LabelStore::Remembered> remembered =
+      labels_->Remember(batch->events, now);
+  if (!remembered.ok()) {
+    LogError("label store write failed",
+             {{"error", remembered.status().message()}});
+  } else {
+    evicted = remembered->evicted;
+    std::vector<std::pair<size_t, EventError>> duplicates;
+    for (size_t position : remembered->duplicates) {
+      EventError e;
+      e.field = "prediction_id";
+      e.reason = absl::StrCat(
+          "'", batch->events[position].prediction_id.substr(0, 64),
+          "' was received before and waits for its label; counted once");
+      e.duplicate = true;
+      duplicates.emplace_back(position, std::move(e));
+    }
+    RejectEvents(batch, std::move(duplicates));
+  }
+  const std::vector<Event>& events = batch->events;
   windower_->Add(events);
   FeedReference(events);
-  if (rejected > 0) windower_->CountRejected("malformed", rejected);
   metrics_->events_accepted.Increment(static_cast<double>(events.size()));
-  metrics_->events_rejected.Increment(static_cast<double>(rejected));
-  // Remember predictions that wait for a delayed label.
+  metrics_->unknown_fields.Increment(
+      static_cast<double>(batch->unknown_fields));
+  CountRefused(batch->errors, /*labels=*/false);
+  CountOverflows();
   size_t awaiting = 0;
   for (const Event& e : events) {
     if (!e.prediction_id.empty() && !e.label.present()) ++awaiting;
   }
-  if (awaiting == 0) return;
-  absl::StatusOr<uint64_t> evicted = labels_->Remember(events, clock_->Now());
-  if (!evicted.ok()) {
-    LogError("label store write failed",
-             {{"error", evicted.status().message()}});
-    return;
+  if (remembered.ok() && awaiting > 0) {
+    metrics_->predictions_stored.Increment(static_cast<double>(awaiting));
   }
-  metrics_->predictions_stored.Increment(static_cast<double>(awaiting));
-  if (*evicted > 0) {
-    metrics_->labels_evicted.Increment(static_cast<double>(*evicted));
-    windower_->CountLabelMisses(0, *evicted);
+  if (evicted > 0) {
+    metrics_->labels_evicted.Increment(static_cast<double>(evicted));
+    metrics_->LimitOverflowed("label_store_max_entries",
+                              static_cast<double>(evicted));
+    windower_->CountLabelMisses(0, evicted);
   }
+}
+
+void Agent::CountOverflows() {
+  const LimitOverflows o = windower_->TakeOverflows();
+  metrics_->LimitOverflowed("features_per_window",
+                            static_cast<double>(o.features));
+  metrics_->LimitOverflowed("attributes_per_window",
+                            static_cast<double>(o.attributes));
+  metrics_->LimitOverflowed("groups_per_attribute",
+                            static_cast<double>(o.groups));
+  metrics_->LimitOverflowed("classes_per_window",
+                            static_cast<double>(o.classes));
 }
 
 void Agent::HandleLabels(const httplib::Request& req, httplib::Response& res) {
@@ -331,27 +437,29 @@ void Agent::HandleLabels(const httplib::Request& req, httplib::Response& res) {
   LabelBatch batch;
   absl::Status parsed = ParseLabelBatch(req.body, options_.intake, &batch);
   if (!parsed.ok()) {
-    metrics_->requests_bad.Increment();
     BadBody(parsed, res);
     return;
   }
-  AcceptLabels(batch.labels, batch.errors.size());
-  Answer(batch.labels.size(), batch.errors, res);
+  AcceptLabels(&batch);
+  Answer(batch.labels.size(), batch.errors, batch.warnings, res);
 }
 
-size_t Agent::AcceptLabels(const std::vector<LabelEvent>& labels,
-                           size_t rejected) {
-  metrics_->labels_rejected.Increment(static_cast<double>(rejected));
+size_t Agent::AcceptLabels(LabelBatch* batch) {
+  const absl::Time now = clock_->Now();
+  ScreenLabels(batch, now, options_.intake.event);
+  CountRefused(batch->errors, /*labels=*/true);
+  metrics_->unknown_fields.Increment(
+      static_cast<double>(batch->unknown_fields));
   std::vector<JoinedLabel> joined;
   uint64_t unmatched = 0;
-  const absl::Time now = clock_->Now();
-  if (absl::Status s = labels_->Join(labels, now, &joined, &unmatched);
+  if (absl::Status s = labels_->Join(batch->labels, now, &joined, &unmatched);
       !s.ok()) {
     LogError("label join failed", {{"error", s.message()}});
     return 0;
   }
   const size_t late = windower_->AddJoinedLabels(joined);
   windower_->CountLabelMisses(unmatched, 0);
+  CountOverflows();
   for (const JoinedLabel& j : joined) {
     metrics_->label_delay.Observe(
         absl::ToDoubleSeconds(j.labelled_at - j.predicted_at));
@@ -399,10 +507,14 @@ void Agent::SpoolClosed(bool close_open_window) {
 void Agent::FeedReference(const std::vector<Event>& events) {
   absl::MutexLock lock(&profile_mu_);
   if (reference_ == nullptr || proposal_.has_value()) return;
+  const uint64_t overflowed = reference_->categories_overflowed();
   for (const Event& e : events) {
     if (reference_->rows() >= options_.reference_events) break;
     reference_->Add(e);
   }
+  metrics_->LimitOverflowed(
+      "categories_per_feature",
+      static_cast<double>(reference_->categories_overflowed() - overflowed));
   if (reference_->rows() < options_.reference_events) return;
   absl::StatusOr<v1::ReferenceProfile> built = reference_->Build(
       options_.model, v1::PROFILE_SOURCE_FIRST_EVENTS,

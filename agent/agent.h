@@ -61,9 +61,15 @@ struct AgentOptions {
   v1::AgentRef agent;  // agent_id empty: generated once and kept
   absl::Duration window = absl::Seconds(10);
   absl::Duration grace_period = absl::Seconds(10);
+  // Per-window limits (max_features, max_attributes, max_classes,
+  // max_groups_per_attribute) are SummaryConfig's.
   SummaryConfig summary;
+  // Per-request and per-event limits (docs/events.md#limits).
   JsonIntakeLimits intake;
+  // HTTP bodies (413 beyond) and gRPC intake messages.
   size_t max_body_bytes = 16 << 20;
+  // Distinct categories per feature counted for the first-events reference.
+  size_t max_categories_per_feature = 1000;
   int intake_threads = 4;
   // HTTP requests waiting for a worker beyond which the agent answers 429.
   size_t intake_queue_capacity = 256;
@@ -101,9 +107,16 @@ class Agent {
   void HandleLabels(const httplib::Request& req, httplib::Response& res);
   // Returns false (and fills `res`) when the intake must refuse the request.
   bool Admit(const httplib::Request& req, httplib::Response& res);
-  // Shared by the HTTP and gRPC intakes.
-  void AcceptEvents(const std::vector<Event>& events, size_t rejected);
-  size_t AcceptLabels(const std::vector<LabelEvent>& labels, size_t rejected);
+  // Shared by the HTTP and gRPC intakes: screens the parsed batch
+  // (timestamps, duplicate prediction ids; refused items move to its
+  // errors), takes what is left and counts everything.
+  void AcceptEvents(EventBatch* batch);
+  size_t AcceptLabels(LabelBatch* batch);
+  // Answers 400 for a body that cannot be read, counted by limit or as bad.
+  void BadBody(const absl::Status& status, httplib::Response& res);
+  void CountRefused(const std::vector<EventError>& errors, bool labels);
+  // Moves the windower's overflow counts to the metrics.
+  void CountOverflows();
   void TickLoop();
   // Puts `profile` in force: windows opened from now on bin with it.
   void InstallProfile(const v1::ReferenceProfile& profile,

@@ -8,7 +8,8 @@ prometheus::Family<prometheus::Counter>& Events(prometheus::Registry& r) {
       .Name("aims_agent_events_total")
       .Help(
           "Inference events received, by outcome: accepted, or rejected "
-          "(malformed; each is listed in the response).")
+          "(malformed, over a limit or a duplicate; each is listed in the "
+          "response).")
       .Register(r);
 }
 
@@ -41,6 +42,40 @@ prometheus::Family<prometheus::Counter>& Reports(prometheus::Registry& r) {
       .Help(
           "Window reports by stage: sent (incl. resends), acked (durable at "
           "the collector), rejected (refused by the collector).")
+      .Register(r);
+}
+
+prometheus::Family<prometheus::Counter>& LimitRejections(
+    prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("aims_agent_limit_rejections_total")
+      .Help(
+          "Items refused because they exceed a limit, by limit (its flag "
+          "without --max_): whole requests for body_bytes (413) and "
+          "events_per_batch (400), single events or labels otherwise.")
+      .Register(r);
+}
+
+prometheus::Family<prometheus::Counter>& LimitOverflows(
+    prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("aims_agent_limit_overflows_total")
+      .Help(
+          "Values beyond a limit that were kept in an overflow bucket or "
+          "dropped, by limit: groups_per_attribute, classes_per_window and "
+          "categories_per_feature fold into __other__; features_per_window "
+          "and attributes_per_window values are dropped; "
+          "label_store_max_entries evicts the oldest prediction.")
+      .Register(r);
+}
+
+prometheus::Family<prometheus::Counter>& Duplicates(prometheus::Registry& r) {
+  return prometheus::BuildCounter()
+      .Name("aims_agent_duplicate_ids_total")
+      .Help(
+          "Events and labels refused because their prediction_id repeats an "
+          "earlier item of the request or (events) a prediction waiting for "
+          "its label, by item.")
       .Register(r);
 }
 
@@ -135,6 +170,28 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
       spool_reports(Gauge(*reg, "aims_agent_spool_reports",
                           "Reports in the spool, not yet acknowledged.")),
       spool_bytes(Gauge(*reg, "aims_agent_spool_bytes",
-                        "Bytes of reports in the spool.")) {}
+                        "Bytes of reports in the spool.")),
+      limit_rejections(LimitRejections(*reg)),
+      limit_overflows(LimitOverflows(*reg)),
+      unknown_fields(Counter(*reg, "aims_agent_unknown_fields_total",
+                             "Unknown fields in events and labels, ignored "
+                             "(each is listed as a warning in the answer).")),
+      duplicate_events(Duplicates(*reg).Add({{"item", "event"}})),
+      duplicate_labels(Duplicates(*reg).Add({{"item", "label"}})) {
+  for (const char* limit : kRejectingLimits) {
+    limit_rejections.Add({{"limit", limit}});
+  }
+  for (const char* limit : kOverflowLimits) {
+    limit_overflows.Add({{"limit", limit}});
+  }
+}
+
+void AgentMetrics::LimitRejected(const std::string& limit, double n) {
+  if (n > 0) limit_rejections.Add({{"limit", limit}}).Increment(n);
+}
+
+void AgentMetrics::LimitOverflowed(const std::string& limit, double n) {
+  if (n > 0) limit_overflows.Add({{"limit", limit}}).Increment(n);
+}
 
 }  // namespace aims::agent

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "prometheus/counter.h"
+#include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
@@ -49,7 +50,34 @@ struct AgentMetrics {
   prometheus::Gauge& connected;
   prometheus::Gauge& spool_reports;
   prometheus::Gauge& spool_bytes;
+  // Hostile and broken input (docs/events.md#limits).
+  prometheus::Family<prometheus::Counter>& limit_rejections;  // {limit}
+  prometheus::Family<prometheus::Counter>& limit_overflows;   // {limit}
+  prometheus::Counter& unknown_fields;
+  prometheus::Counter& duplicate_events;
+  prometheus::Counter& duplicate_labels;
+
+  // Counts `n` items (events, labels or whole requests) refused by `limit`
+  // (common/limit_error.h).
+  void LimitRejected(const std::string& limit, double n = 1);
+  // Counts `n` values handled by the overflow policy of `limit`.
+  void LimitOverflowed(const std::string& limit, double n);
 };
+
+// The limits whose series exist from the start (at 0).
+inline constexpr const char* kRejectingLimits[] = {"body_bytes",
+                                                   "events_per_batch",
+                                                   "features_per_event",
+                                                   "attributes_per_event",
+                                                   "probabilities_per_event",
+                                                   "name_bytes",
+                                                   "string_bytes",
+                                                   "prediction_id_bytes",
+                                                   "clock_skew",
+                                                   "event_age"};
+inline constexpr const char* kOverflowLimits[] = {
+    "features_per_window", "attributes_per_window",  "groups_per_attribute",
+    "classes_per_window",  "categories_per_feature", "label_store_max_entries"};
 
 }  // namespace aims::agent
 

@@ -1,9 +1,9 @@
 #include "agent/intake_service.h"
 
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
 #include "common/bearer_token.h"
+#include "common/limit_error.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace aims::agent {
 
@@ -23,7 +23,7 @@ IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
       accept_labels_(std::move(accept_labels)) {}
 
 grpc::ServerUnaryReactor* IntakeService::Refuse(
-    grpc::CallbackServerContext* context, int items) {
+    grpc::CallbackServerContext* context, const char* what, int items) {
   auto* reactor = context->DefaultReactor();
   if (absl::Status s =
           CheckBearerToken(AuthorizationOf(*context), token_sha256_);
@@ -40,10 +40,12 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
     return reactor;
   }
   if (static_cast<size_t>(items) > max_events_per_call_) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                     absl::StrCat("items: ", items, " in one call, limit ",
-                                  max_events_per_call_)));
+    const absl::Status refused = LimitError(what, absl::StrCat(items, " items"),
+                                            absl::StrCat(max_events_per_call_),
+                                            "--max_events_per_batch");
+    metrics_->LimitRejected(LimitOf(refused));
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 std::string(refused.message())));
     return reactor;
   }
   if (in_flight_.fetch_add(1) >= max_in_flight_) {
@@ -60,12 +62,40 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
 
 namespace {
 
-void AddError(v1::SubmitResponse* response, int index, const std::string& field,
-              const std::string& reason) {
-  v1::ItemError* e = response->add_errors();
-  e->set_index(static_cast<uint32_t>(index));
-  e->set_field(field);
-  e->set_reason(reason);
+void AddItems(const std::vector<EventError>& items,
+              google::protobuf::RepeatedPtrField<v1::ItemError>* out) {
+  for (const EventError& e : items) {
+    v1::ItemError* item = out->Add();
+    item->set_index(static_cast<uint32_t>(e.index));
+    item->set_field(e.field);
+    item->set_reason(e.reason);
+  }
+}
+
+// Fields the agent's proto does not know (a newer client's), ignored and
+// listed as warnings.
+void NoteUnknownFields(const google::protobuf::Message& item, size_t index,
+                       std::vector<EventError>* warnings, size_t* count) {
+  const google::protobuf::UnknownFieldSet& unknown =
+      item.GetReflection()->GetUnknownFields(item);
+  for (int k = 0; k < unknown.field_count(); ++k) {
+    ++*count;
+    if (warnings->size() >= kMaxWarnings) continue;
+    EventError w;
+    w.index = index;
+    w.field = absl::StrCat("#", unknown.field(k).number());
+    w.reason = "unknown field number, ignored (see docs/events.md)";
+    warnings->push_back(std::move(w));
+  }
+}
+
+template <typename Batch>
+void Respond(const Batch& batch, size_t accepted,
+             v1::SubmitResponse* response) {
+  response->set_accepted(static_cast<uint32_t>(accepted));
+  response->set_rejected(static_cast<uint32_t>(batch.errors.size()));
+  AddItems(batch.errors, response->mutable_errors());
+  AddItems(batch.warnings, response->mutable_warnings());
 }
 
 }  // namespace
@@ -73,21 +103,26 @@ void AddError(v1::SubmitResponse* response, int index, const std::string& field,
 grpc::ServerUnaryReactor* IntakeService::SubmitEvents(
     grpc::CallbackServerContext* context,
     const v1::SubmitEventsRequest* request, v1::SubmitResponse* response) {
-  if (auto* refused = Refuse(context, request->events_size())) return refused;
-  std::vector<Event> events;
-  events.reserve(request->events_size());
+  if (auto* refused = Refuse(context, "events", request->events_size())) {
+    return refused;
+  }
+  EventBatch batch;
+  batch.events.reserve(request->events_size());
   for (int i = 0; i < request->events_size(); ++i) {
     Event event;
     EventError error;
     if (EventFromProto(request->events(i), limits_, &event, &error)) {
-      events.push_back(std::move(event));
+      batch.events.push_back(std::move(event));
+      batch.indices.push_back(i);
     } else {
-      AddError(response, i, error.field, error.reason);
+      error.index = i;
+      batch.errors.push_back(std::move(error));
     }
+    NoteUnknownFields(request->events(i), i, &batch.warnings,
+                      &batch.unknown_fields);
   }
-  accept_events_(events, response->errors_size());
-  response->set_accepted(static_cast<uint32_t>(events.size()));
-  response->set_rejected(static_cast<uint32_t>(response->errors_size()));
+  accept_events_(&batch);
+  Respond(batch, batch.events.size(), response);
   Release();
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
@@ -97,37 +132,25 @@ grpc::ServerUnaryReactor* IntakeService::SubmitEvents(
 grpc::ServerUnaryReactor* IntakeService::SubmitLabels(
     grpc::CallbackServerContext* context,
     const v1::SubmitLabelsRequest* request, v1::SubmitResponse* response) {
-  if (auto* refused = Refuse(context, request->labels_size())) return refused;
-  std::vector<LabelEvent> labels;
-  for (int i = 0; i < request->labels_size(); ++i) {
-    const v1::LabelEvent& in = request->labels(i);
-    LabelEvent label;
-    label.prediction_id = in.prediction_id();
-    if (in.label().value_case() == v1::Outcome::kClassLabel) {
-      label.label.kind = Outcome::Kind::kClass;
-      label.label.class_label = in.label().class_label();
-    } else if (in.label().value_case() == v1::Outcome::kNumber) {
-      label.label.kind = Outcome::Kind::kNumber;
-      label.label.number = in.label().number();
-    }
-    if (label.prediction_id.empty()) {
-      AddError(response, i, "prediction_id", "required");
-    } else if (label.prediction_id.size() > limits_.max_prediction_id_bytes) {
-      AddError(response, i, "prediction_id",
-               absl::StrCat("is ", label.prediction_id.size(), " bytes, limit ",
-                            limits_.max_prediction_id_bytes));
-    } else if (!label.label.present()) {
-      AddError(response, i, "label", "required");
-    } else if (label.label.kind == Outcome::Kind::kNumber &&
-               !std::isfinite(label.label.number)) {
-      AddError(response, i, "label", "must be finite");
-    } else {
-      labels.push_back(std::move(label));
-    }
+  if (auto* refused = Refuse(context, "labels", request->labels_size())) {
+    return refused;
   }
-  accept_labels_(labels, response->errors_size());
-  response->set_accepted(static_cast<uint32_t>(labels.size()));
-  response->set_rejected(static_cast<uint32_t>(response->errors_size()));
+  LabelBatch batch;
+  for (int i = 0; i < request->labels_size(); ++i) {
+    LabelEvent label;
+    EventError error;
+    if (LabelFromProto(request->labels(i), limits_, &label, &error)) {
+      batch.labels.push_back(std::move(label));
+      batch.indices.push_back(i);
+    } else {
+      error.index = i;
+      batch.errors.push_back(std::move(error));
+    }
+    NoteUnknownFields(request->labels(i), i, &batch.warnings,
+                      &batch.unknown_fields);
+  }
+  accept_labels_(&batch);
+  Respond(batch, batch.labels.size(), response);
   Release();
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);

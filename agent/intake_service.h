@@ -1,7 +1,8 @@
 // IntakeService: the agent's localhost gRPC intake (aims.v1.AgentIntakeService)
-// for high-rate model servers. Valid events and labels go to the same place
-// as the HTTP intake's (the callbacks); each invalid one gets an ItemError
-// (index, field, reason).
+// for high-rate model servers. Each request is converted into a batch that
+// goes to the same place as the HTTP intake's (the callbacks, which may
+// refuse more items); each refused item gets an ItemError (index, field,
+// reason) and each unknown field a warning.
 //
 // Backpressure: at most `max_in_flight` calls are processed at once; beyond
 // that a call is answered RESOURCE_EXHAUSTED at once (retry after a pause),
@@ -22,10 +23,8 @@ namespace aims::agent {
 
 class IntakeService final : public v1::AgentIntakeService::CallbackService {
  public:
-  using AcceptEvents =
-      std::function<void(const std::vector<Event>&, size_t rejected)>;
-  using AcceptLabels =
-      std::function<void(const std::vector<LabelEvent>&, size_t rejected)>;
+  using AcceptEvents = std::function<void(EventBatch*)>;
+  using AcceptLabels = std::function<void(LabelBatch*)>;
 
   IntakeService(AgentMetrics* metrics, EventLimits limits,
                 size_t max_events_per_call, size_t max_in_flight,
@@ -40,10 +39,10 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
                                          v1::SubmitResponse* response) override;
 
  private:
-  // Admission: shutting down, busy, or too many items; nullptr when admitted
-  // (the caller must call Release()).
+  // Admission: shutting down, busy, or too many `what` items; nullptr when
+  // admitted (the caller must call Release()).
   grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
-                                   int items);
+                                   const char* what, int items);
   void Release() { in_flight_.fetch_sub(1); }
 
   AgentMetrics* const metrics_;

@@ -135,36 +135,49 @@ absl::StatusOr<uint64_t> LabelStore::EvictLocked(size_t keep_below,
   return evicted;
 }
 
-absl::StatusOr<uint64_t> LabelStore::Remember(const std::vector<Event>& events,
-                                              absl::Time arrived) {
+absl::StatusOr<LabelStore::Remembered> LabelStore::Remember(
+    const std::vector<Event>& events, absl::Time arrived) {
   absl::MutexLock lock(&mu_);
+  Remembered out;
   rocksdb::WriteBatch batch;
   size_t added = 0;
-  for (const Event& e : events) {
-    if (e.prediction_id.empty() || e.label.present()) continue;
+  absl::flat_hash_set<absl::string_view> seen;
+  std::string existing;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    if (e.prediction_id.empty()) continue;
+    const bool waiting = !seen.insert(e.prediction_id).second ||
+                         db_->Get(rocksdb::ReadOptions(),
+                                  PredictionKey(e.prediction_id), &existing)
+                             .ok();
+    if (waiting) {
+      out.duplicates.push_back(i);
+      continue;
+    }
+    if (e.label.present()) continue;
     v1::InferenceEvent stored;
     ToOutcome(e.prediction, stored.mutable_prediction());
     if (e.score) stored.set_score(*e.score);
     for (const auto& [k, v] : e.attributes)
       (*stored.mutable_attributes())[k] = v;
     *stored.mutable_timestamp() = ToProto(arrived);
-    std::string existing;
-    const bool replaces = db_->Get(rocksdb::ReadOptions(),
-                                   PredictionKey(e.prediction_id), &existing)
-                              .ok();
     batch.Put(PredictionKey(e.prediction_id), stored.SerializeAsString());
     batch.Put(OrderKey(arrived, e.prediction_id), "");
-    if (!replaces) ++added;
+    ++added;
   }
-  if (batch.Count() == 0) return 0;
+  if (batch.Count() == 0) return out;
   if (absl::Status s =
           FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write");
       !s.ok()) {
     return s;
   }
   size_ += added;
-  if (size_ <= options_.max_entries) return 0;
-  return EvictLocked(options_.max_entries, absl::InfinitePast());
+  if (size_ <= options_.max_entries) return out;
+  absl::StatusOr<uint64_t> evicted =
+      EvictLocked(options_.max_entries, absl::InfinitePast());
+  if (!evicted.ok()) return evicted.status();
+  out.evicted = *evicted;
+  return out;
 }
 
 absl::Status LabelStore::Join(const std::vector<LabelEvent>& labels,

@@ -2,7 +2,9 @@
 // truth. Predictions that carry a prediction_id and no inline label are
 // remembered (prediction, score, sensitive attributes, arrival time) until
 // their label arrives (POST /v1/labels), they expire after `ttl`, or they are
-// evicted oldest-first when more than `max_entries` wait.
+// evicted oldest-first when more than `max_entries` wait. A prediction_id
+// that is waiting is not taken again (see Remember): a resent prediction is
+// counted once.
 //
 // Kept in RocksDB under <data_dir>/labels (write-ahead logged, not fsynced:
 // it survives a process crash; a machine crash may forget the newest
@@ -49,10 +51,19 @@ class LabelStore {
       const LabelStoreOptions& options);
   ~LabelStore();
 
-  // Remembers the events that have a prediction_id and no label. Returns how
-  // many older predictions were evicted to stay within max_entries.
-  absl::StatusOr<uint64_t> Remember(const std::vector<Event>& events,
-                                    absl::Time arrived);
+  struct Remembered {
+    // Older predictions evicted to stay within max_entries.
+    uint64_t evicted = 0;
+    // Positions in `events` of events whose prediction_id is already
+    // waiting here (or repeats an earlier event of the call): duplicates,
+    // neither stored nor replacing the prediction that waits.
+    std::vector<size_t> duplicates;
+  };
+  // Remembers the events that have a prediction_id and no label, and finds
+  // the duplicates among all events that have a prediction_id (the check
+  // and the write are one step: concurrent calls cannot both store an id).
+  absl::StatusOr<Remembered> Remember(const std::vector<Event>& events,
+                                      absl::Time arrived);
   // Joins labels to remembered predictions (each prediction joins once).
   // `unmatched` counts labels whose prediction is unknown or gone.
   absl::Status Join(const std::vector<LabelEvent>& labels, absl::Time now,

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "agent/agent.h"
 #include "common/bearer_token.h"
 #include "common/cli.h"
@@ -77,7 +78,59 @@ ABSL_FLAG(int, grpc_max_in_flight, 64, "gRPC intake calls processed at once.");
 ABSL_FLAG(int64_t, label_store_max_entries, 1'000'000,
           "Predictions (with a prediction_id and no inline label) kept for a "
           "delayed label (POST /v1/labels); beyond it the oldest are evicted "
-          "and counted.");
+          "and counted (aims_agent_limit_overflows_total{limit="
+          "\"label_store_max_entries\"}).");
+// Limits on hostile and broken input (docs/events.md#limits). Each refusal
+// or overflow is counted in aims_agent_limit_rejections_total or
+// aims_agent_limit_overflows_total{limit=<flag without --max_>}.
+ABSL_FLAG(int64_t, max_body_bytes, 16 << 20,
+          "Largest HTTP request body (413 beyond; a body without "
+          "Content-Length gets 411) and gRPC intake message "
+          "(RESOURCE_EXHAUSTED beyond), in bytes.");
+ABSL_FLAG(int64_t, max_events_per_batch, 10000,
+          "Events or labels in one request; a larger request is refused whole "
+          "(400 / INVALID_ARGUMENT).");
+ABSL_FLAG(int64_t, max_features_per_event, 1000,
+          "Features of one event; an event with more is refused.");
+ABSL_FLAG(int64_t, max_attributes_per_event, 32,
+          "Sensitive attributes of one event; an event with more is refused.");
+ABSL_FLAG(int64_t, max_probabilities_per_event, 1000,
+          "Class probabilities of one event; an event with more is refused.");
+ABSL_FLAG(int64_t, max_name_bytes, 128,
+          "Longest feature, attribute or class name; an event with a longer "
+          "one is refused.");
+ABSL_FLAG(int64_t, max_string_bytes, 1024,
+          "Longest categorical feature value or attribute value; an event "
+          "with a longer one is refused.");
+ABSL_FLAG(int64_t, max_prediction_id_bytes, 128,
+          "Longest prediction_id; an event or label with a longer one is "
+          "refused.");
+ABSL_FLAG(absl::Duration, max_clock_skew, absl::Minutes(5),
+          "An event or label whose timestamp is further ahead of the agent's "
+          "clock is refused.");
+ABSL_FLAG(absl::Duration, max_event_age, absl::Hours(24),
+          "An event whose timestamp is older by the agent's clock is refused "
+          "(windows use arrival time, so it would be counted as new).");
+ABSL_FLAG(int64_t, max_features_per_window, 512,
+          "Distinct features in one window; values of further features are "
+          "dropped (counted, and in the window's rejected_by_reason as "
+          "feature_limit). Keep within the collector's --max_report_features.");
+ABSL_FLAG(int64_t, max_attributes_per_window, 32,
+          "Distinct sensitive attributes in one window; values of further "
+          "attributes are dropped. Keep within the collector's "
+          "--max_report_attributes.");
+ABSL_FLAG(int64_t, max_classes_per_window, 64,
+          "Distinct classes in one window's confusion matrix; further classes "
+          "fold into __other__. Keep within the collector's "
+          "--max_report_classes.");
+ABSL_FLAG(int64_t, max_groups_per_attribute, 64,
+          "Distinct groups of one attribute in a window; further groups fold "
+          "into __other__. Keep within the collector's "
+          "--max_report_groups_per_attribute.");
+ABSL_FLAG(int64_t, max_categories_per_feature, 1000,
+          "Distinct categories per feature counted for the first-events "
+          "reference profile; values of further categories count in its "
+          "'other' bin.");
 ABSL_FLAG(absl::Duration, label_ttl, absl::Hours(24),
           "How long a prediction waits for its label before it is evicted.");
 ABSL_FLAG(int64_t, reference_events, 1000,
@@ -210,6 +263,61 @@ int main(int argc, char** argv) {
     return Usage("--task: must be binary, multiclass or regression");
   }
   options.summary.positive_class = absl::GetFlag(FLAGS_positive_class);
+
+  // Limits: value, flag, lowest and highest value accepted.
+  struct Limit {
+    int64_t value;
+    const char* flag;
+    int64_t min, max;
+    size_t* target;
+  };
+  const Limit limits[] = {
+      {absl::GetFlag(FLAGS_max_body_bytes), "max_body_bytes", 1024,
+       int64_t{1} << 30, &options.max_body_bytes},
+      {absl::GetFlag(FLAGS_max_events_per_batch), "max_events_per_batch", 1,
+       1'000'000, &options.intake.max_events_per_batch},
+      {absl::GetFlag(FLAGS_max_features_per_event), "max_features_per_event", 1,
+       100'000, &options.intake.event.max_features},
+      {absl::GetFlag(FLAGS_max_attributes_per_event),
+       "max_attributes_per_event", 1, 10'000,
+       &options.intake.event.max_attributes},
+      {absl::GetFlag(FLAGS_max_probabilities_per_event),
+       "max_probabilities_per_event", 1, 100'000,
+       &options.intake.event.max_probabilities},
+      {absl::GetFlag(FLAGS_max_name_bytes), "max_name_bytes", 1, 65536,
+       &options.intake.event.max_name_bytes},
+      {absl::GetFlag(FLAGS_max_string_bytes), "max_string_bytes", 1, 1 << 20,
+       &options.intake.event.max_string_bytes},
+      {absl::GetFlag(FLAGS_max_prediction_id_bytes), "max_prediction_id_bytes",
+       1, 65536, &options.intake.event.max_prediction_id_bytes},
+      {absl::GetFlag(FLAGS_max_features_per_window), "max_features_per_window",
+       1, 100'000, &options.summary.max_features},
+      {absl::GetFlag(FLAGS_max_attributes_per_window),
+       "max_attributes_per_window", 1, 10'000, &options.summary.max_attributes},
+      {absl::GetFlag(FLAGS_max_classes_per_window), "max_classes_per_window", 2,
+       10'000, &options.summary.max_classes},
+      {absl::GetFlag(FLAGS_max_groups_per_attribute),
+       "max_groups_per_attribute", 2, 100'000,
+       &options.summary.max_groups_per_attribute},
+      {absl::GetFlag(FLAGS_max_categories_per_feature),
+       "max_categories_per_feature", 1, 10'000'000,
+       &options.max_categories_per_feature},
+  };
+  for (const Limit& l : limits) {
+    if (l.value < l.min || l.value > l.max) {
+      return Usage(
+          absl::StrCat("--", l.flag, ": must be ", l.min, "..", l.max));
+    }
+    *l.target = static_cast<size_t>(l.value);
+  }
+  options.intake.event.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
+  options.intake.event.max_event_age = absl::GetFlag(FLAGS_max_event_age);
+  if (options.intake.event.max_clock_skew < absl::ZeroDuration()) {
+    return Usage("--max_clock_skew: must not be negative");
+  }
+  if (options.intake.event.max_event_age < absl::Seconds(1)) {
+    return Usage("--max_event_age: must be at least 1s");
+  }
 
   aims::BlockShutdownSignals();
   aims::agent::Agent agent(options);

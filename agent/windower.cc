@@ -39,7 +39,16 @@ void Windower::RollLocked(absl::Time now) {
 void Windower::Add(const std::vector<Event>& events) {
   absl::MutexLock lock(&mu_);
   RollLocked(clock_->Now());
+  const LimitOverflows before = open_.acc->overflows();
   for (const Event& e : events) open_.acc->Add(e);
+  overflows_ += open_.acc->overflows() - before;
+}
+
+LimitOverflows Windower::TakeOverflows() {
+  absl::MutexLock lock(&mu_);
+  LimitOverflows out = overflows_;
+  overflows_ = LimitOverflows();
+  return out;
 }
 
 void Windower::CountRejected(absl::string_view reason, uint64_t n) {
@@ -53,11 +62,13 @@ size_t Windower::AddJoinedLabels(const std::vector<JoinedLabel>& labels) {
   absl::MutexLock lock(&mu_);
   RollLocked(clock_->Now());
   size_t late = 0;
+  const LimitOverflows before = open_.acc->overflows();
   for (const JoinedLabel& j : labels) {
     const bool is_late = j.predicted_at < open_.start;
     late += is_late;
     open_.acc->AddJoinedLabel(j.event, j.labelled_at - j.predicted_at, is_late);
   }
+  overflows_ += open_.acc->overflows() - before;
   open_.other_activity += labels.size();
   return late;
 }

@@ -44,6 +44,9 @@ class Windower {
   // Returns how many were late.
   size_t AddJoinedLabels(const std::vector<JoinedLabel>& labels);
   void CountLabelMisses(uint64_t unmatched, uint64_t evicted);
+  // Values beyond the summary limits (WindowAccumulator::overflows()) added
+  // since the last call, across windows.
+  LimitOverflows TakeOverflows();
 
   // Closes the open window if its end has passed; returns it unless it was
   // empty (no events, rejections or labels).
@@ -75,6 +78,7 @@ class Windower {
   const Clock* const clock_;
   mutable absl::Mutex mu_;
   Open open_ ABSL_GUARDED_BY(mu_);
+  LimitOverflows overflows_ ABSL_GUARDED_BY(mu_);
   // Windows that expired while events kept arriving, not yet taken.
   std::vector<ClosedWindow> ready_ ABSL_GUARDED_BY(mu_);
 };

@@ -20,6 +20,7 @@
 #include "collector/query_service.h"
 #include "collector/report_service.h"
 #include "collector/rocks_storage.h"
+#include "common/limit_error.h"
 #include "common/log.h"
 #include "grpcpp/grpcpp.h"
 
@@ -202,7 +203,7 @@ absl::Status Collector::Start() {
     res.set_content(ready ? "ready\n" : "storage unhealthy\n", "text/plain");
   });
   // Refresh gauges that are read rather than counted.
-  http_->routes().set_pre_routing_handler([this](const httplib::Request& req,
+  http_->SetPreRoutingHandler([this](const httplib::Request& req,
                                                  httplib::Response&) {
     if (req.path == "/metrics") {
       metrics_->ingest_queue_depth.Set(static_cast<double>(writer_->depth()));
@@ -282,8 +283,12 @@ absl::StatusOr<v1::PlanInfo> Collector::ReloadPlan(const std::string& actor) {
     return absl::FailedPreconditionError(
         "the collector runs without --plan; nothing to reload");
   }
-  absl::StatusOr<Plan> plan = LoadPlanFile(options_.plan_file);
+  absl::StatusOr<Plan> plan =
+      LoadPlanFile(options_.plan_file, options_.max_objectives_per_plan);
   if (!plan.ok()) {
+    if (const std::string limit = LimitOf(plan.status()); !limit.empty()) {
+      metrics_->limit_rejections.Add({{"limit", limit}}).Increment();
+    }
     LogWarn("monitoring plan not loaded", {{"error", plan.status().message()}});
     return plan.status();
   }

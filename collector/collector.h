@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aims/v1/nonconformity.pb.h"
+#include "collector/plan.h"
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/tls.h"
@@ -65,6 +66,7 @@ struct CollectorOptions {
   ReportLimits report_limits;
   // Monitoring plan (YAML); empty: no evaluation.
   std::string plan_file;
+  size_t max_objectives_per_plan = kDefaultMaxObjectives;
   // How often due objectives are looked for.
   absl::Duration evaluation_tick = absl::Seconds(1);
   std::vector<std::string> alertmanager_urls;

@@ -158,6 +158,14 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Help("Reports rejected by validation, by the field that failed "
                     "(indices removed, e.g. report.summary.features[].sketch).")
               .Register(*reg)),
+      limit_rejections(
+          prometheus::BuildCounter()
+              .Name("aims_collector_limit_rejections_total")
+              .Help("Inputs refused because they exceed a configured limit, "
+                    "by limit (its flag without --max_): report_* (a report, "
+                    "also counted in aims_collector_report_rejections_total), "
+                    "objectives_per_plan (a plan load).")
+              .Register(*reg)),
       storage_write_stopped(
           prometheus::BuildGauge()
               .Name("aims_collector_storage_write_stopped")
@@ -194,6 +202,12 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                     "(reason=denied: role or model not allowed).")
               .Register(*reg)) {
   storage_healthy.Set(1);
+  for (const char* limit :
+       {"report_features", "report_attributes", "report_groups_per_attribute",
+        "report_classes", "report_bins", "report_name_bytes",
+        "report_value_bytes", "report_window", "objectives_per_plan"}) {
+    limit_rejections.Add({{"limit", limit}});
+  }
 }
 
 }  // namespace aims::collector

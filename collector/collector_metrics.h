@@ -46,6 +46,7 @@ struct CollectorMetrics {
   prometheus::Counter& retention_deleted_reports;
   prometheus::Counter& maintenance_errors;
   prometheus::Family<prometheus::Counter>& report_rejections;
+  prometheus::Family<prometheus::Counter>& limit_rejections;  // {limit}
   prometheus::Gauge& storage_write_stopped;
   prometheus::Gauge& storage_delayed_write_rate;
   prometheus::Gauge& storage_background_errors;

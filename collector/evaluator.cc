@@ -188,7 +188,9 @@ absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
         absl::StatusOr<std::string> text =
             storage_->Get(Table::kPlans, version);
         absl::StatusOr<Plan> parsed =
-            text.ok() ? ParsePlan(*text, "stored plan " + version.substr(0, 12))
+            text.ok() ? ParsePlan(*text, "stored plan " + version.substr(0, 12),
+                                  // Accepted once; not limited again.
+                                  std::numeric_limits<size_t>::max())
                       : absl::StatusOr<Plan>(text.status());
         old_plans[version] =
             parsed.ok() ? std::make_shared<const Plan>(std::move(*parsed))

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/limit_error.h"
 #include "common/log.h"
 
 namespace aims::collector {
@@ -257,6 +258,10 @@ class IngestService::Stream final
       service_->metrics_->report_rejections
           .Add({{"field", FieldWithoutIndices(rejection->field())}})
           .Increment();
+      if (const std::string limit = LimitOf(valid); !limit.empty()) {
+        service_->metrics_->limit_rejections.Add({{"limit", limit}})
+            .Increment();
+      }
       rejection->set_reason(colon == absl::string_view::npos
                                 ? std::string(msg)
                                 : std::string(msg.substr(colon + 2)));

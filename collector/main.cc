@@ -56,7 +56,30 @@ ABSL_FLAG(int, ingest_queue_capacity, 4096,
           "Reports that may wait for the storage writer; beyond it streams "
           "end with RESOURCE_EXHAUSTED and agents retry.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20,
-          "Largest gRPC message accepted, in bytes.");
+          "Largest gRPC message accepted, in bytes (RESOURCE_EXHAUSTED "
+          "beyond; agents split larger reports into parts).");
+// Limits on one window report (docs/events.md#limits). A report beyond one
+// is answered with a Rejection naming the field and the flag, recorded as
+// a gap, and counted in aims_collector_limit_rejections_total{limit}.
+ABSL_FLAG(int64_t, max_report_features, 2000, "Features in one report.");
+ABSL_FLAG(int64_t, max_report_attributes, 64,
+          "Sensitive attributes in one report.");
+ABSL_FLAG(int64_t, max_report_groups_per_attribute, 1000,
+          "Groups of one attribute in one report.");
+ABSL_FLAG(int64_t, max_report_classes, 1000,
+          "Classes of one report's confusion matrix.");
+ABSL_FLAG(int64_t, max_report_bins, 10000, "Bins of one histogram.");
+ABSL_FLAG(int64_t, max_report_name_bytes, 128,
+          "Longest feature, attribute, class or rejection reason name in a "
+          "report.");
+ABSL_FLAG(int64_t, max_report_value_bytes, 1024,
+          "Longest group (attribute value) in a report; keep at least the "
+          "agents' --max_string_bytes.");
+ABSL_FLAG(absl::Duration, max_report_window, absl::Hours(24),
+          "Longest window one report may cover.");
+ABSL_FLAG(int64_t, max_objectives_per_plan, 10000,
+          "Objectives in the monitoring plan; a larger plan is not loaded "
+          "(the plan in force stays).");
 ABSL_FLAG(std::string, ports_file, "",
           "If set, write the bound ports here as 'grpc PORT' and 'http PORT' "
           "lines once listening (for scripts that use port 0).");
@@ -164,6 +187,46 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.ingest_queue_capacity = capacity;
+  struct Limit {
+    int64_t value;
+    const char* flag;
+    int64_t min, max;
+    size_t* target;
+  };
+  aims::ReportLimits& report = options.report_limits;
+  const Limit limits[] = {
+      {absl::GetFlag(FLAGS_max_report_features), "max_report_features", 1,
+       1'000'000, &report.max_features},
+      {absl::GetFlag(FLAGS_max_report_attributes), "max_report_attributes", 1,
+       100'000, &report.max_attributes},
+      {absl::GetFlag(FLAGS_max_report_groups_per_attribute),
+       "max_report_groups_per_attribute", 2, 1'000'000,
+       &report.max_groups_per_attribute},
+      {absl::GetFlag(FLAGS_max_report_classes), "max_report_classes", 2,
+       100'000, &report.max_classes},
+      {absl::GetFlag(FLAGS_max_report_bins), "max_report_bins", 2, 1'000'000,
+       &report.max_bins},
+      {absl::GetFlag(FLAGS_max_report_name_bytes), "max_report_name_bytes", 1,
+       65536, &report.max_name_bytes},
+      {absl::GetFlag(FLAGS_max_report_value_bytes), "max_report_value_bytes", 1,
+       1 << 20, &report.max_value_bytes},
+      {absl::GetFlag(FLAGS_max_objectives_per_plan), "max_objectives_per_plan",
+       1, 1'000'000, &options.max_objectives_per_plan},
+  };
+  for (const Limit& l : limits) {
+    if (l.value < l.min || l.value > l.max) {
+      std::cerr << "--" << l.flag << ": must be " << l.min << ".." << l.max
+                << "\n";
+      return 2;
+    }
+    *l.target = static_cast<size_t>(l.value);
+  }
+  const absl::Duration max_window = absl::GetFlag(FLAGS_max_report_window);
+  if (max_window < absl::Seconds(1) || max_window > absl::Hours(24 * 31)) {
+    std::cerr << "--max_report_window: must be 1s..744h\n";
+    return 2;
+  }
+  report.max_window_seconds = absl::ToInt64Seconds(max_window);
   options.plan_file = absl::GetFlag(FLAGS_plan);
   options.alertmanager_urls = absl::GetFlag(FLAGS_alertmanager_url);
   options.webhook_urls = absl::GetFlag(FLAGS_webhook_url);

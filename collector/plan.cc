@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/hash.h"
+#include "common/limit_error.h"
 #include "common/validation.h"
 #include "yaml-cpp/yaml.h"
 
@@ -111,6 +112,15 @@ struct PlanError {
   YAML::Mark mark;
   std::string field;
   std::string what;
+};
+
+// A limit exceeded: what was found, the limit and its flag.
+struct PlanLimitError {
+  YAML::Mark mark;
+  std::string field;
+  std::string found;
+  std::string limit;
+  std::string flag;
 };
 
 [[noreturn]] void Fail(const YAML::Node& node, std::string field,
@@ -362,7 +372,8 @@ void Describe(Objective* o) {
   }
 }
 
-Plan ParseOrThrow(absl::string_view yaml, absl::string_view file_name) {
+Plan ParseOrThrow(absl::string_view yaml, absl::string_view file_name,
+                  size_t max_objectives) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -426,10 +437,11 @@ Plan ParseOrThrow(absl::string_view yaml, absl::string_view file_name) {
   if (objectives && !objectives.IsSequence())
     Fail(objectives, "objectives", "must be a list");
   std::set<std::string> ids;
-  constexpr size_t kMaxObjectives = 10000;
-  if (objectives && objectives.size() > kMaxObjectives) {
-    Fail(objectives, "objectives",
-         absl::StrCat("more than ", kMaxObjectives, " objectives"));
+  if (objectives && objectives.size() > max_objectives) {
+    throw PlanLimitError{objectives.Mark(), "objectives",
+                         absl::StrCat(objectives.size(), " objectives"),
+                         absl::StrCat(max_objectives),
+                         "--max_objectives_per_plan"};
   }
   for (size_t i = 0; objectives && i < objectives.size(); ++i) {
     const YAML::Node node = objectives[i];
@@ -597,9 +609,14 @@ std::string SeverityText(v1::Severity s) {
 }
 
 absl::StatusOr<Plan> ParsePlan(absl::string_view yaml,
-                               absl::string_view file_name) {
+                               absl::string_view file_name,
+                               size_t max_objectives) {
   try {
-    return ParseOrThrow(yaml, file_name);
+    return ParseOrThrow(yaml, file_name, max_objectives);
+  } catch (const PlanLimitError& e) {
+    return LimitError(absl::StrCat(file_name, ":", e.mark.line + 1, ":",
+                                   e.mark.column + 1, ": ", e.field),
+                      e.found, e.limit, e.flag);
   } catch (const PlanError& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(file_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
@@ -610,7 +627,8 @@ absl::StatusOr<Plan> ParsePlan(absl::string_view yaml,
   }
 }
 
-absl::StatusOr<Plan> LoadPlanFile(const std::string& path) {
+absl::StatusOr<Plan> LoadPlanFile(const std::string& path,
+                                  size_t max_objectives) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return absl::NotFoundError(
@@ -622,7 +640,7 @@ absl::StatusOr<Plan> LoadPlanFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": plan file larger than ", kMaxBytes, " bytes"));
   }
-  return ParsePlan(text.str(), path);
+  return ParsePlan(text.str(), path, max_objectives);
 }
 
 }  // namespace aims::collector

@@ -93,11 +93,18 @@ struct Plan {
   std::vector<Objective> objectives;
 };
 
+// The collector's --max_objectives_per_plan default.
+inline constexpr size_t kDefaultMaxObjectives = 10000;
+
 // Parses and validates a plan. Errors read
-// "<file>:<line>:<column>: <field path>: <what is wrong>".
+// "<file>:<line>:<column>: <field path>: <what is wrong>"; more than
+// `max_objectives` objectives is a LimitError (common/limit_error.h) naming
+// --max_objectives_per_plan.
 absl::StatusOr<Plan> ParsePlan(absl::string_view yaml,
-                               absl::string_view file_name);
-absl::StatusOr<Plan> LoadPlanFile(const std::string& path);
+                               absl::string_view file_name,
+                               size_t max_objectives = kDefaultMaxObjectives);
+absl::StatusOr<Plan> LoadPlanFile(
+    const std::string& path, size_t max_objectives = kDefaultMaxObjectives);
 
 std::string ComparatorText(Comparator c);
 std::string SeverityText(v1::Severity s);

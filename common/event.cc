@@ -1,12 +1,24 @@
 #include "common/event.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/limit_error.h"
 
 namespace aims {
 namespace {
+
+constexpr char kMaxFeatures[] = "--max_features_per_event";
+constexpr char kMaxAttributes[] = "--max_attributes_per_event";
+constexpr char kMaxProbabilities[] = "--max_probabilities_per_event";
+constexpr char kMaxNameBytes[] = "--max_name_bytes";
+constexpr char kMaxStringBytes[] = "--max_string_bytes";
+constexpr char kMaxPredictionIdBytes[] = "--max_prediction_id_bytes";
+constexpr char kMaxClockSkew[] = "--max_clock_skew";
+constexpr char kMaxEventAge[] = "--max_event_age";
 
 bool Fail(EventError* error, std::string field, std::string reason) {
   error->field = std::move(field);
@@ -14,15 +26,134 @@ bool Fail(EventError* error, std::string field, std::string reason) {
   return false;
 }
 
+bool FailLimit(EventError* error, std::string field, absl::string_view found,
+               size_t limit, absl::string_view flag) {
+  error->field = std::move(field);
+  error->reason = LimitReason(found, absl::StrCat(limit), flag);
+  error->limit = LimitName(flag);
+  return false;
+}
+
 bool CheckName(absl::string_view what, const std::string& name,
                const EventLimits& limits, EventError* error) {
   if (name.empty()) return Fail(error, std::string(what), "empty name");
   if (name.size() > limits.max_name_bytes) {
-    return Fail(error, absl::StrCat(what, ".", name.substr(0, 32)),
-                absl::StrCat("name is ", name.size(), " bytes, limit ",
-                             limits.max_name_bytes));
+    return FailLimit(error, absl::StrCat(what, ".", name.substr(0, 32)),
+                     absl::StrCat("name is ", name.size(), " bytes"),
+                     limits.max_name_bytes, kMaxNameBytes);
   }
   return true;
+}
+
+bool CheckPredictionId(const std::string& id, const EventLimits& limits,
+                       EventError* error) {
+  if (id.size() > limits.max_prediction_id_bytes) {
+    return FailLimit(error, "prediction_id", absl::StrCat(id.size(), " bytes"),
+                     limits.max_prediction_id_bytes, kMaxPredictionIdBytes);
+  }
+  return true;
+}
+
+bool CheckOutcome(const char* field, const Outcome& o,
+                  const EventLimits& limits, EventError* error) {
+  if (o.kind == Outcome::Kind::kNumber && !std::isfinite(o.number)) {
+    return Fail(error, field, absl::StrCat("must be finite, got ", o.number));
+  }
+  if (o.kind == Outcome::Kind::kClass) {
+    if (o.class_label.empty()) return Fail(error, field, "empty class");
+    if (o.class_label.size() > limits.max_name_bytes) {
+      return FailLimit(
+          error, field,
+          absl::StrCat("class is ", o.class_label.size(), " bytes"),
+          limits.max_name_bytes, kMaxNameBytes);
+    }
+  }
+  return true;
+}
+
+std::string TimeText(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+// Checks `at` against the window of accepted timestamps around `now`
+// (without a lower end unless `check_age`).
+bool CheckTimestamp(absl::Time at, absl::Time now, const EventLimits& limits,
+                    bool check_age, EventError* error) {
+  if (at == absl::InfinitePast()) return true;  // not given
+  const char* flag = nullptr;
+  std::string found;
+  absl::Duration limit;
+  if (at > now + limits.max_clock_skew) {
+    flag = kMaxClockSkew;
+    limit = limits.max_clock_skew;
+    found = absl::StrCat(TimeText(at), " is ", absl::FormatDuration(at - now),
+                         " ahead of the agent's clock");
+  } else if (check_age && at < now - limits.max_event_age) {
+    flag = kMaxEventAge;
+    limit = limits.max_event_age;
+    found = absl::StrCat(TimeText(at), " is ", absl::FormatDuration(now - at),
+                         " old by the agent's clock");
+  } else {
+    return true;
+  }
+  error->field = "timestamp";
+  error->reason = LimitReason(found, absl::FormatDuration(limit), flag);
+  error->limit = LimitName(flag);
+  return false;
+}
+
+// Refuses later items whose prediction_id an earlier item of the same
+// request carries; `id_of(i)` is item i's id ("" for none).
+template <typename IdOf>
+std::vector<std::pair<size_t, EventError>> DuplicateIds(
+    size_t n, const std::vector<size_t>& indices, const char* item,
+    IdOf id_of) {
+  std::vector<std::pair<size_t, EventError>> out;
+  absl::flat_hash_map<absl::string_view, size_t> first;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& id = id_of(i);
+    if (id.empty()) continue;
+    auto [it, inserted] = first.emplace(id, indices[i]);
+    if (inserted) continue;
+    EventError e;
+    e.field = "prediction_id";
+    e.reason = absl::StrCat("'", id.substr(0, 64), "' repeats the ", item,
+                            " at index ", it->second,
+                            " of this request; counted once");
+    e.duplicate = true;
+    out.emplace_back(i, std::move(e));
+  }
+  return out;
+}
+
+template <typename Item>
+void Reject(std::vector<Item>* items, std::vector<size_t>* indices,
+            std::vector<EventError>* errors,
+            std::vector<std::pair<size_t, EventError>> rejected) {
+  if (!rejected.empty()) {
+    std::vector<bool> gone(items->size(), false);
+    for (auto& [position, error] : rejected) {
+      if (position >= items->size() || gone[position]) continue;
+      gone[position] = true;
+      error.index = (*indices)[position];
+      errors->push_back(std::move(error));
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < items->size(); ++i) {
+      if (gone[i]) continue;
+      if (kept != i) {
+        (*items)[kept] = std::move((*items)[i]);
+        (*indices)[kept] = (*indices)[i];
+      }
+      ++kept;
+    }
+    items->resize(kept);
+    indices->resize(kept);
+  }
+  std::stable_sort(errors->begin(), errors->end(),
+                   [](const EventError& a, const EventError& b) {
+                     return a.index < b.index;
+                   });
 }
 
 bool OutcomeFromProto(const v1::Outcome& in, Outcome* out) {
@@ -57,42 +188,39 @@ std::string Outcome::AsClass() const {
 
 bool ValidateEvent(const Event& event, const EventLimits& limits,
                    EventError* error) {
-  if (event.prediction_id.size() > limits.max_prediction_id_bytes) {
-    return Fail(error, "prediction_id",
-                absl::StrCat("is ", event.prediction_id.size(),
-                             " bytes, limit ", limits.max_prediction_id_bytes));
-  }
+  if (!CheckPredictionId(event.prediction_id, limits, error)) return false;
   if (event.features.size() > limits.max_features) {
-    return Fail(error, "features",
-                absl::StrCat(event.features.size(), " features, limit ",
-                             limits.max_features));
+    return FailLimit(error, "features",
+                     absl::StrCat(event.features.size(), " features"),
+                     limits.max_features, kMaxFeatures);
   }
   for (const auto& [name, value] : event.features) {
     if (!CheckName("features", name, limits, error)) return false;
     if (value.kind == FeatureValue::Kind::kCategory &&
         value.category.size() > limits.max_string_bytes) {
-      return Fail(error, absl::StrCat("features.", name),
-                  absl::StrCat("string is ", value.category.size(),
-                               " bytes, limit ", limits.max_string_bytes));
+      return FailLimit(
+          error, absl::StrCat("features.", name),
+          absl::StrCat("string is ", value.category.size(), " bytes"),
+          limits.max_string_bytes, kMaxStringBytes);
     }
   }
   if (event.attributes.size() > limits.max_attributes) {
-    return Fail(error, "attributes",
-                absl::StrCat(event.attributes.size(), " attributes, limit ",
-                             limits.max_attributes));
+    return FailLimit(error, "attributes",
+                     absl::StrCat(event.attributes.size(), " attributes"),
+                     limits.max_attributes, kMaxAttributes);
   }
   for (const auto& [name, group] : event.attributes) {
     if (!CheckName("attributes", name, limits, error)) return false;
     if (group.size() > limits.max_string_bytes) {
-      return Fail(error, absl::StrCat("attributes.", name),
-                  absl::StrCat("value is ", group.size(), " bytes, limit ",
-                               limits.max_string_bytes));
+      return FailLimit(error, absl::StrCat("attributes.", name),
+                       absl::StrCat("value is ", group.size(), " bytes"),
+                       limits.max_string_bytes, kMaxStringBytes);
     }
   }
   if (event.probabilities.size() > limits.max_probabilities) {
-    return Fail(error, "probabilities",
-                absl::StrCat(event.probabilities.size(), " classes, limit ",
-                             limits.max_probabilities));
+    return FailLimit(error, "probabilities",
+                     absl::StrCat(event.probabilities.size(), " classes"),
+                     limits.max_probabilities, kMaxProbabilities);
   }
   for (const auto& [name, p] : event.probabilities) {
     if (!CheckName("probabilities", name, limits, error)) return false;
@@ -112,21 +240,18 @@ bool ValidateEvent(const Event& event, const EventLimits& limits,
         error, "latency",
         absl::StrCat("must be finite and >= 0, got ", *event.latency_seconds));
   }
-  for (const Outcome* o : {&event.prediction, &event.label}) {
-    const char* field = o == &event.prediction ? "prediction" : "label";
-    if (o->kind == Outcome::Kind::kNumber && !std::isfinite(o->number)) {
-      return Fail(error, field, "must be finite");
-    }
-    if (o->kind == Outcome::Kind::kClass) {
-      if (o->class_label.empty()) return Fail(error, field, "empty class");
-      if (o->class_label.size() > limits.max_name_bytes) {
-        return Fail(error, field,
-                    absl::StrCat("class is ", o->class_label.size(),
-                                 " bytes, limit ", limits.max_name_bytes));
-      }
-    }
+  return CheckOutcome("prediction", event.prediction, limits, error) &&
+         CheckOutcome("label", event.label, limits, error);
+}
+
+bool ValidateLabel(const LabelEvent& label, const EventLimits& limits,
+                   EventError* error) {
+  if (label.prediction_id.empty()) {
+    return Fail(error, "prediction_id", "required");
   }
-  return true;
+  if (!CheckPredictionId(label.prediction_id, limits, error)) return false;
+  if (!label.label.present()) return Fail(error, "label", "required");
+  return CheckOutcome("label", label.label, limits, error);
 }
 
 bool EventFromProto(const v1::InferenceEvent& in, const EventLimits& limits,
@@ -138,9 +263,9 @@ bool EventFromProto(const v1::InferenceEvent& in, const EventLimits& limits,
                      absl::Nanoseconds(in.timestamp().nanos());
   }
   if (static_cast<size_t>(in.features_size()) > limits.max_features) {
-    return Fail(error, "features",
-                absl::StrCat(in.features_size(), " features, limit ",
-                             limits.max_features));
+    return FailLimit(error, "features",
+                     absl::StrCat(in.features_size(), " features"),
+                     limits.max_features, kMaxFeatures);
   }
   out->features.reserve(in.features_size());
   for (const auto& [name, value] : in.features()) {
@@ -171,6 +296,59 @@ bool EventFromProto(const v1::InferenceEvent& in, const EventLimits& limits,
   if (in.has_latency_seconds()) out->latency_seconds = in.latency_seconds();
   out->error = in.error();
   return ValidateEvent(*out, limits, error);
+}
+
+bool LabelFromProto(const v1::LabelEvent& in, const EventLimits& limits,
+                    LabelEvent* out, EventError* error) {
+  *out = LabelEvent();
+  out->prediction_id = in.prediction_id();
+  OutcomeFromProto(in.label(), &out->label);
+  if (in.has_timestamp()) {
+    out->timestamp = absl::FromUnixSeconds(in.timestamp().seconds()) +
+                     absl::Nanoseconds(in.timestamp().nanos());
+  }
+  return ValidateLabel(*out, limits, error);
+}
+
+void ScreenEvents(EventBatch* batch, absl::Time now,
+                  const EventLimits& limits) {
+  std::vector<std::pair<size_t, EventError>> rejected;
+  for (size_t i = 0; i < batch->events.size(); ++i) {
+    EventError e;
+    if (!CheckTimestamp(batch->events[i].timestamp, now, limits,
+                        /*check_age=*/true, &e)) {
+      rejected.emplace_back(i, std::move(e));
+    }
+  }
+  Reject(&batch->events, &batch->indices, &batch->errors, std::move(rejected));
+  Reject(&batch->events, &batch->indices, &batch->errors,
+         DuplicateIds(batch->events.size(), batch->indices, "event",
+                      [&](size_t i) -> const std::string& {
+                        return batch->events[i].prediction_id;
+                      }));
+}
+
+void ScreenLabels(LabelBatch* batch, absl::Time now,
+                  const EventLimits& limits) {
+  std::vector<std::pair<size_t, EventError>> rejected;
+  for (size_t i = 0; i < batch->labels.size(); ++i) {
+    EventError e;
+    if (!CheckTimestamp(batch->labels[i].timestamp, now, limits,
+                        /*check_age=*/false, &e)) {
+      rejected.emplace_back(i, std::move(e));
+    }
+  }
+  Reject(&batch->labels, &batch->indices, &batch->errors, std::move(rejected));
+  Reject(&batch->labels, &batch->indices, &batch->errors,
+         DuplicateIds(batch->labels.size(), batch->indices, "label",
+                      [&](size_t i) -> const std::string& {
+                        return batch->labels[i].prediction_id;
+                      }));
+}
+
+void RejectEvents(EventBatch* batch,
+                  std::vector<std::pair<size_t, EventError>> rejected) {
+  Reject(&batch->events, &batch->indices, &batch->errors, std::move(rejected));
 }
 
 }  // namespace aims

@@ -60,21 +60,53 @@ struct LabelEvent {
   absl::Time timestamp = absl::InfinitePast();
 };
 
-// Limits on one event; each is checked with an error naming it.
+// Limits on one event; each is checked with an error naming the field, the
+// limit and the agent flag that sets it (common/limit_error.h).
 struct EventLimits {
-  size_t max_features = 1000;
-  size_t max_attributes = 32;
-  size_t max_probabilities = 1000;
-  size_t max_name_bytes = 128;
-  size_t max_string_bytes = 1024;
-  size_t max_prediction_id_bytes = 128;
+  size_t max_features = 1000;            // --max_features_per_event
+  size_t max_attributes = 32;            // --max_attributes_per_event
+  size_t max_probabilities = 1000;       // --max_probabilities_per_event
+  size_t max_name_bytes = 128;           // --max_name_bytes
+  size_t max_string_bytes = 1024;        // --max_string_bytes
+  size_t max_prediction_id_bytes = 128;  // --max_prediction_id_bytes
+  // Accepted timestamps: [now - max_event_age, now + max_clock_skew] of the
+  // agent's clock (ScreenEvents, ScreenLabels).
+  absl::Duration max_clock_skew = absl::Minutes(5);  // --max_clock_skew
+  absl::Duration max_event_age = absl::Hours(24);    // --max_event_age
 };
 
-// Why one event of a batch was rejected.
+// Why one item (event or label) of a batch was refused, or, as a warning,
+// what was ignored in an item (an unknown field).
 struct EventError {
-  size_t index = 0;
+  size_t index = 0;  // position in the request
   std::string field;
   std::string reason;
+  // The limit exceeded (common/limit_error.h), e.g. "features_per_event";
+  // empty for other errors.
+  std::string limit;
+  // The item repeats a prediction_id already received.
+  bool duplicate = false;
+};
+
+// Valid items of a request, with the position each had in it, and the
+// refused ones. Warnings: unknown fields ignored (at most kMaxWarnings are
+// listed; `unknown_fields` counts them all).
+inline constexpr size_t kMaxWarnings = 100;
+
+struct EventBatch {
+  std::vector<Event> events;
+  std::vector<size_t> indices;  // indices[i]: position of events[i]
+  std::vector<EventError> errors;
+  std::vector<EventError> warnings;
+  size_t unknown_fields = 0;
+};
+
+struct LabelBatch {
+  std::vector<LabelEvent> labels;
+  std::vector<size_t> indices;
+  std::vector<EventError> errors;
+  std::vector<EventError> warnings;
+  size_t unknown_fields = 0;
 };
 
 // Converts and validates a wire event. On failure fills `error` (index left
@@ -82,9 +114,31 @@ struct EventError {
 bool EventFromProto(const v1::InferenceEvent& in, const EventLimits& limits,
                     Event* out, EventError* error);
 
+// Converts and validates a wire label (prediction_id and label required,
+// label finite).
+bool LabelFromProto(const v1::LabelEvent& in, const EventLimits& limits,
+                    LabelEvent* out, EventError* error);
+
 // Checks values that both intakes share (ranges, lengths, counts).
 bool ValidateEvent(const Event& event, const EventLimits& limits,
                    EventError* error);
+bool ValidateLabel(const LabelEvent& label, const EventLimits& limits,
+                   EventError* error);
+
+// What both intakes check once a request is parsed, against the agent's
+// clock `now`: a timestamp more than max_clock_skew ahead refuses its item
+// (limit "clock_skew"), and so does an event timestamp more than
+// max_event_age old ("event_age"; a label's age is left to the label
+// store's TTL); a prediction_id that an earlier item of the same request
+// carries refuses the later one (duplicate). Refused items move to
+// `errors`, which end sorted by index.
+void ScreenEvents(EventBatch* batch, absl::Time now, const EventLimits& limits);
+void ScreenLabels(LabelBatch* batch, absl::Time now, const EventLimits& limits);
+
+// Moves batch->events[position] to errors for each (position, error) given
+// (the error's index is set from batch->indices); errors end sorted by index.
+void RejectEvents(EventBatch* batch,
+                  std::vector<std::pair<size_t, EventError>> rejected);
 
 }  // namespace aims
 

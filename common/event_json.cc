@@ -2,10 +2,13 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/json_syntax.h"
+#include "common/limit_error.h"
 #include "simdjson.h"
 
 namespace aims {
@@ -16,9 +19,22 @@ using simdjson::dom::element_type;
 using simdjson::dom::object;
 
 struct Reject {
+  Reject() = default;
+  Reject(std::string f, std::string r, std::string l = "")
+      : field(std::move(f)), reason(std::move(r)), limit(std::move(l)) {}
   std::string field;
   std::string reason;
+  std::string limit;
 };
+
+EventError ItemError(size_t index, Reject reject) {
+  EventError e;
+  e.index = index;
+  e.field = std::move(reject.field);
+  e.reason = std::move(reject.reason);
+  e.limit = std::move(reject.limit);
+  return e;
+}
 
 const char* TypeName(element_type t) {
   switch (t) {
@@ -62,6 +78,33 @@ double NumberOf(const element& e) {
   return 0;
 }
 
+// A JSON number, or one of the strings proto3's JSON mapping writes for
+// non-finite numbers ("NaN", "Infinity", "-Infinity").
+bool ReadNumber(const element& e, double* out) {
+  if (IsNumber(e)) {
+    *out = NumberOf(e);
+    return true;
+  }
+  std::string_view v;
+  if (e.get_string().get(v) != simdjson::SUCCESS) return false;
+  if (v == "NaN") {
+    *out = std::numeric_limits<double>::quiet_NaN();
+  } else if (v == "Infinity") {
+    *out = std::numeric_limits<double>::infinity();
+  } else if (v == "-Infinity") {
+    *out = -std::numeric_limits<double>::infinity();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// "<prefix><key>" for an error's field, the key cut to 128 bytes (the
+// answer must not echo megabytes back).
+std::string Member(absl::string_view prefix, std::string_view key) {
+  return absl::StrCat(prefix, std::string(key.substr(0, 128)));
+}
+
 Reject WrongType(std::string field, const char* want, const element& got) {
   return {std::move(field),
           absl::StrCat("expected ", want, ", got ", TypeName(got.type()))};
@@ -71,9 +114,8 @@ Reject WrongType(std::string field, const char* want, const element& got) {
 bool ReadOutcome(absl::string_view field, const element& e, Outcome* out,
                  Reject* reject) {
   if (e.is_null()) return true;
-  if (IsNumber(e)) {
+  if (ReadNumber(e, &out->number)) {
     out->kind = Outcome::Kind::kNumber;
-    out->number = NumberOf(e);
     return true;
   }
   if (e.type() == element_type::STRING) {
@@ -112,8 +154,9 @@ bool ReadTimestamp(const element& v, absl::Time* out, Reject* reject) {
   return false;
 }
 
+// Reads one event; names of unknown fields go to `unknown`.
 bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
-               Reject* reject) {
+               std::vector<std::string>* unknown, Reject* reject) {
   object obj;
   if (e.get_object().get(obj) != simdjson::SUCCESS) {
     *reject = WrongType("", "object", e);
@@ -144,18 +187,20 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
         *reject = WrongType("features", "object", v);
         return false;
       }
+      if (features.size() > limits.event.max_features) {
+        constexpr char kFlag[] = "--max_features_per_event";
+        *reject = {"features",
+                   LimitReason(absl::StrCat(features.size(), " features"),
+                               absl::StrCat(limits.event.max_features), kFlag),
+                   LimitName(kFlag)};
+        return false;
+      }
+      ev->features.reserve(features.size());
       for (auto f : features) {
-        if (ev->features.size() >= limits.event.max_features) {
-          *reject = {"features",
-                     absl::StrCat("more than ", limits.event.max_features,
-                                  " features")};
-          return false;
-        }
         FeatureValue fv;
         const element& fe = f.value;
-        if (IsNumber(fe)) {
+        if (ReadNumber(fe, &fv.number)) {
           fv.kind = FeatureValue::Kind::kNumber;
-          fv.number = NumberOf(fe);
         } else if (fe.type() == element_type::STRING) {
           fv.kind = FeatureValue::Kind::kCategory;
           fv.category = StrOf(fe);
@@ -165,7 +210,7 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
         } else if (fe.is_null()) {
           fv.kind = FeatureValue::Kind::kMissing;
         } else {
-          *reject = WrongType(absl::StrCat("features.", std::string(f.key)),
+          *reject = WrongType(Member("features.", f.key),
                               "number, string, bool or null", fe);
           return false;
         }
@@ -177,11 +222,12 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
       if (!ReadOutcome("label", v, &ev->label, reject)) return false;
     } else if (key == "score") {
       if (v.is_null()) continue;
-      if (!IsNumber(v)) {
+      double score = 0;
+      if (!ReadNumber(v, &score)) {
         *reject = WrongType("score", "number", v);
         return false;
       }
-      ev->score = NumberOf(v);
+      ev->score = score;
     } else if (key == "probabilities") {
       object probs;
       if (v.get_object().get(probs) != simdjson::SUCCESS) {
@@ -189,13 +235,13 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
         return false;
       }
       for (auto p : probs) {
-        if (!IsNumber(p.value)) {
+        double probability = 0;
+        if (!ReadNumber(p.value, &probability)) {
           *reject =
-              WrongType(absl::StrCat("probabilities.", std::string(p.key)),
-                        "number", p.value);
+              WrongType(Member("probabilities.", p.key), "number", p.value);
           return false;
         }
-        ev->probabilities.emplace_back(std::string(p.key), NumberOf(p.value));
+        ev->probabilities.emplace_back(std::string(p.key), probability);
       }
     } else if (key == "attributes") {
       object attrs;
@@ -214,7 +260,7 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
         } else if (a.value.is_null()) {
           continue;  // Attribute not known for this event.
         } else {
-          *reject = WrongType(absl::StrCat("attributes.", std::string(a.key)),
+          *reject = WrongType(Member("attributes.", a.key),
                               "string, integer or bool", a.value);
           return false;
         }
@@ -222,12 +268,13 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
       }
     } else if (key == "latency_ms" || key == "latency_seconds") {
       if (v.is_null()) continue;
-      if (!IsNumber(v)) {
+      double latency = 0;
+      if (!ReadNumber(v, &latency)) {
         *reject = WrongType(std::string(key), "number", v);
         return false;
       }
       const double scale = key == "latency_ms" ? 1e-3 : 1.0;
-      ev->latency_seconds = NumberOf(v) * scale;
+      ev->latency_seconds = latency * scale;
     } else if (key == "error") {
       if (v.type() != element_type::BOOL) {
         *reject = WrongType("error", "bool", v);
@@ -235,21 +282,22 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
       }
       ev->error = bool(v.get_bool());
     } else {
-      // Strict on purpose: a misspelt field would otherwise vanish silently.
-      *reject = {std::string(key), "unknown field (see docs/events.md)"};
-      return false;
+      // Ignored for forward compatibility; the answer lists it as a
+      // warning, so that a misspelt field does not vanish unseen.
+      unknown->emplace_back(key);
     }
   }
   EventError err;
   if (!ValidateEvent(*ev, limits.event, &err)) {
-    *reject = {err.field, err.reason};
+    *reject = {err.field, err.reason, err.limit};
     return false;
   }
   return true;
 }
 
 bool ReadLabel(const element& e, const JsonIntakeLimits& limits,
-               LabelEvent* label, Reject* reject) {
+               LabelEvent* label, std::vector<std::string>* unknown,
+               Reject* reject) {
   object obj;
   if (e.get_object().get(obj) != simdjson::SUCCESS) {
     *reject = WrongType("", "object", e);
@@ -274,31 +322,48 @@ bool ReadLabel(const element& e, const JsonIntakeLimits& limits,
     } else if (key == "timestamp") {
       if (!ReadTimestamp(v, &label->timestamp, reject)) return false;
     } else {
-      *reject = {std::string(key), "unknown field (see docs/events.md)"};
-      return false;
+      unknown->emplace_back(key);
     }
   }
-  if (label->prediction_id.empty()) {
-    *reject = {"prediction_id", "required"};
-    return false;
-  }
-  if (label->prediction_id.size() > limits.event.max_prediction_id_bytes) {
-    *reject = {
-        "prediction_id",
-        absl::StrCat("is ", label->prediction_id.size(), " bytes, limit ",
-                     limits.event.max_prediction_id_bytes)};
-    return false;
-  }
-  if (!label->label.present()) {
-    *reject = {"label", "required"};
-    return false;
-  }
-  if (label->label.kind == Outcome::Kind::kNumber &&
-      !std::isfinite(label->label.number)) {
-    *reject = {"label", "must be finite"};
+  EventError err;
+  if (!ValidateLabel(*label, limits.event, &err)) {
+    *reject = {err.field, err.reason, err.limit};
     return false;
   }
   return true;
+}
+
+// "body: not valid JSON at byte N (line L, column C): what", or simdjson's
+// message when the scanner finds nothing wrong.
+std::string NotJson(absl::string_view text, size_t base,
+                    simdjson::error_code err) {
+  std::optional<JsonSyntaxError> where = FindJsonSyntaxError(text);
+  if (!where) {
+    return absl::StrCat("not valid JSON: ", simdjson::error_message(err));
+  }
+  return absl::StrCat("not valid JSON at byte ", base + where->offset,
+                      base == 0 ? absl::StrCat(" (line ", where->line,
+                                               ", column ", where->column, ")")
+                                : "",
+                      ": ", where->what);
+}
+
+void AddWarnings(size_t index, const std::vector<std::string>& unknown,
+                 std::vector<EventError>* warnings, size_t* count) {
+  for (const std::string& name : unknown) {
+    ++*count;
+    if (warnings->size() >= kMaxWarnings) continue;
+    EventError w;
+    w.index = index;
+    w.field = name.substr(0, 128);
+    w.reason = "unknown field, ignored (see docs/events.md)";
+    warnings->push_back(std::move(w));
+  }
+}
+
+absl::Status TooManyItems(std::string found, size_t max_items) {
+  return LimitError("body", found, absl::StrCat(max_items),
+                    "--max_events_per_batch");
 }
 
 // Calls `item` for each element of a JSON array, single object or JSON
@@ -321,15 +386,14 @@ absl::Status ForEachItem(
     element doc;
     if (auto err = parser.parse(body.data(), body.size()).get(doc); err) {
       return absl::InvalidArgumentError(
-          absl::StrCat("body: not valid JSON: ", simdjson::error_message(err)));
+          absl::StrCat("body: ", NotJson(body, 0, err)));
     }
     simdjson::dom::array array;
     if (doc.get_array().get(array) != simdjson::SUCCESS) {
       return absl::InvalidArgumentError("body: expected a JSON array");
     }
     if (array.size() > max_items) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "body: ", array.size(), " items, limit ", max_items, " per request"));
+      return TooManyItems(absl::StrCat(array.size(), " items"), max_items);
     }
     size_t index = 0;
     for (element e : array) item(e, index++);
@@ -342,6 +406,7 @@ absl::Status ForEachItem(
   while (pos < body.size()) {
     size_t end = body.find('\n', pos);
     if (end == absl::string_view::npos) end = body.size();
+    const size_t line_start = pos;
     absl::string_view line = body.substr(pos, end - pos);
     pos = end + 1;
     size_t first = 0;
@@ -351,13 +416,20 @@ absl::Status ForEachItem(
     }
     if (first == line.size()) continue;
     if (index >= max_items) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "body: more than ", max_items, " items, limit per request"));
+      return TooManyItems(absl::StrCat("more than ", max_items, " items"),
+                          max_items);
     }
     element doc;
     if (auto err = parser.parse(line.data(), line.size()).get(doc); err) {
-      broken(index,
-             absl::StrCat("not valid JSON: ", simdjson::error_message(err)));
+      // Not JSON lines after all: one object spread over several lines.
+      if (index == 0 && end < body.size() &&
+          parser.parse(body.data(), body.size()).get(doc) ==
+              simdjson::SUCCESS &&
+          doc.is_object()) {
+        item(doc, 0);
+        return absl::OkStatus();
+      }
+      broken(index, NotJson(line, line_start, err));
     } else {
       item(doc, index);
     }
@@ -370,41 +442,47 @@ absl::Status ForEachItem(
 
 absl::Status ParseEventBatch(absl::string_view body,
                              const JsonIntakeLimits& limits, EventBatch* out) {
-  out->events.clear();
-  out->errors.clear();
+  *out = EventBatch();
+  std::vector<std::string> unknown;
   return ForEachItem(
       body, limits.max_events_per_batch,
       [&](const element& e, size_t index) {
         Event ev;
         Reject reject;
-        if (ReadEvent(e, limits, &ev, &reject)) {
+        unknown.clear();
+        if (ReadEvent(e, limits, &ev, &unknown, &reject)) {
           out->events.push_back(std::move(ev));
+          out->indices.push_back(index);
         } else {
-          out->errors.push_back({index, reject.field, reject.reason});
+          out->errors.push_back(ItemError(index, std::move(reject)));
         }
+        AddWarnings(index, unknown, &out->warnings, &out->unknown_fields);
       },
       [&](size_t index, std::string reason) {
-        out->errors.push_back({index, "", std::move(reason)});
+        out->errors.push_back(ItemError(index, {"", std::move(reason)}));
       });
 }
 
 absl::Status ParseLabelBatch(absl::string_view body,
                              const JsonIntakeLimits& limits, LabelBatch* out) {
-  out->labels.clear();
-  out->errors.clear();
+  *out = LabelBatch();
+  std::vector<std::string> unknown;
   return ForEachItem(
       body, limits.max_events_per_batch,
       [&](const element& e, size_t index) {
         LabelEvent label;
         Reject reject;
-        if (ReadLabel(e, limits, &label, &reject)) {
+        unknown.clear();
+        if (ReadLabel(e, limits, &label, &unknown, &reject)) {
           out->labels.push_back(std::move(label));
+          out->indices.push_back(index);
         } else {
-          out->errors.push_back({index, reject.field, reject.reason});
+          out->errors.push_back(ItemError(index, std::move(reject)));
         }
+        AddWarnings(index, unknown, &out->warnings, &out->unknown_fields);
       },
       [&](size_t index, std::string reason) {
-        out->errors.push_back({index, "", std::move(reason)});
+        out->errors.push_back(ItemError(index, {"", std::move(reason)}));
       });
 }
 

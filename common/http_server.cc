@@ -79,6 +79,16 @@ void BoundedThreadPool::Work() {
   }
 }
 
+namespace {
+
+// Methods for which cpp-httplib reads a request body.
+bool ReadsBody(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" ||
+         method == "DELETE" || method == "PRI";
+}
+
+}  // namespace
+
 HttpServer::HttpServer(size_t max_body_bytes, int threads, size_t max_queued)
     : HttpServer(std::make_unique<httplib::Server>(), max_body_bytes, threads,
                  max_queued) {}
@@ -118,8 +128,26 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::WithTls(
 
 HttpServer::HttpServer(std::unique_ptr<httplib::Server> server,
                        size_t max_body_bytes, int threads, size_t max_queued)
-    : server_(std::move(server)) {
+    : max_body_bytes_(max_body_bytes), server_(std::move(server)) {
   server_->set_payload_max_length(max_body_bytes);
+  server_->set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if ((ReadsBody(req.method) && !req.has_header("Content-Length")) ||
+            req.has_header("Transfer-Encoding")) {
+          res.status = 411;
+          res.set_header("Connection", "close");
+          res.set_content(
+              absl::StrCat("{\"error\":\"body: no Content-Length (chunked "
+                           "bodies are not accepted); send Content-Length, at "
+                           "most ",
+                           max_body_bytes_, " bytes\"}\n"),
+              "application/json");
+          if (on_length_required_) on_length_required_(req, res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return pre_routing_ ? pre_routing_(req, res)
+                            : httplib::Server::HandlerResponse::Unhandled;
+      });
   server_->new_task_queue = [this, threads, max_queued] {
     auto* pool = new BoundedThreadPool(threads, max_queued);
     pool_ = pool;
@@ -131,6 +159,16 @@ HttpServer::HttpServer(std::unique_ptr<httplib::Server> server,
 }
 
 HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::SetPreRoutingHandler(
+    httplib::Server::HandlerWithResponse handler) {
+  pre_routing_ = std::move(handler);
+}
+
+void HttpServer::OnLengthRequired(
+    std::function<void(const httplib::Request&, httplib::Response&)> hook) {
+  on_length_required_ = std::move(hook);
+}
 
 void HttpServer::ServeMetrics(
     std::shared_ptr<prometheus::Registry> registry,

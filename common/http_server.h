@@ -3,8 +3,13 @@
 //
 // Listen() binds (port 0 picks a free port) and serves on a background
 // thread; Stop() stops accepting, finishes requests in flight and joins.
-// Request bodies above `max_body_bytes` are refused with 413. WithTls()
-// serves HTTPS instead (TLS 1.2+, optionally requiring client certificates).
+// Request bodies above `max_body_bytes` are refused with 413. cpp-httplib
+// bounds only bodies with a Content-Length, so a request that would carry a
+// body without one (chunked, or read until the connection closes) is
+// refused with 411 before its body is read. Use SetPreRoutingHandler, not
+// routes().set_pre_routing_handler, which would replace that guard.
+// WithTls() serves HTTPS instead (TLS 1.2+, optionally requiring client
+// certificates).
 //
 // Thread-safety: handlers run on the server's worker threads and must be
 // thread-safe; Listen/Stop are called from one owner thread.
@@ -73,6 +78,12 @@ class HttpServer {
 
   bool tls() const { return certificate_ != nullptr; }
   httplib::Server& routes() { return *server_; }
+  // Runs before routing (and before the body is read), after the 411 guard.
+  void SetPreRoutingHandler(httplib::Server::HandlerWithResponse handler);
+  // Called for each request refused with 411 (e.g. to count it); `res`
+  // already holds the answer and may be rewritten.
+  void OnLengthRequired(
+      std::function<void(const httplib::Request&, httplib::Response&)> hook);
   // Serves GET /metrics in the Prometheus text format 0.0.4.
   // `extra` (optional) adds families computed at scrape time.
   void ServeMetrics(
@@ -90,6 +101,11 @@ class HttpServer {
              int threads, size_t max_queued);
 
   std::atomic<BoundedThreadPool*> pool_{nullptr};
+  const size_t max_body_bytes_;
+  // Set before Listen(); read on worker threads afterwards.
+  httplib::Server::HandlerWithResponse pre_routing_;
+  std::function<void(const httplib::Request&, httplib::Response&)>
+      on_length_required_;
   // Outlives server_, whose SSL_CTX calls it on every handshake.
   std::unique_ptr<ReloadingCertificate> certificate_;
   std::unique_ptr<httplib::Server> server_;

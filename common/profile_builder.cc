@@ -40,7 +40,15 @@ void ProfileBuilder::AddValue(const std::string& name,
   if (value.kind == FeatureValue::Kind::kNumber) {
     if (std::isfinite(value.number)) f.numbers.push_back(value.number);
   } else if (value.kind == FeatureValue::Kind::kCategory) {
-    ++f.categories[value.category];
+    auto it = f.categories.find(value.category);
+    if (it != f.categories.end()) {
+      ++it->second;
+    } else if (f.categories.size() < options_.max_categories_per_feature) {
+      f.categories.emplace(value.category, 1);
+    } else {
+      ++f.other;
+      ++categories_overflowed_;
+    }
   }
 }
 
@@ -111,7 +119,7 @@ absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
     v1::FeatureProfile* f = profile.add_features();
     f->set_name(name);
     uint64_t numeric = values.numbers.size();
-    uint64_t text = 0;
+    uint64_t text = values.other;
     for (const auto& [cat, n] : values.categories) text += n;
     if (numeric > 0 && numeric >= text) {
       f->set_kind(v1::FeatureProfile::KIND_NUMERIC);
@@ -144,7 +152,7 @@ absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
       std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
       });
-      uint64_t other = 0;
+      uint64_t other = values.other;
       for (size_t i = 0; i < ranked.size(); ++i) {
         if (static_cast<int>(i) < options_.top_k) {
           f->add_categories(ranked[i].first);

@@ -6,12 +6,16 @@
 // duplicates removed) plus one edge just above the maximum, so the reference
 // fills the inner bins and the under- and overflow bins start empty.
 // Categorical features: the top_k most frequent categories (ties by name),
-// everything else in the trailing "other" bin. Binary tasks: uniform score
+// everything else in the trailing "other" bin. At most
+// max_categories_per_feature distinct categories are counted per feature;
+// values of categories first seen beyond that go straight to "other" and
+// are counted in categories_overflowed(). Binary tasks: uniform score
 // bins. Per attribute and group: size and base rate of the positive label.
 // A feature that is numeric in most rows and text in others is numeric.
 //
 // Memory: keeps every numeric value seen (exact quantiles); bounded by
-// `max_rows`, beyond which Add() ignores rows and `truncated()` is true.
+// `max_rows`, beyond which Add() ignores rows and `truncated()` is true,
+// and by max_categories_per_feature distinct categories per feature.
 //
 // Thread-safety: not thread-safe.
 #ifndef AIMS_COMMON_PROFILE_BUILDER_H_
@@ -35,6 +39,9 @@ struct ProfileBuildOptions {
   // Binary tasks: uniform score bins on [0, 1] (ROC AUC is computed on them).
   int score_bins = 100;
   size_t max_rows = 5'000'000;
+  // Distinct categories counted per feature (the agent's
+  // --max_categories_per_feature); later ones count as "other".
+  size_t max_categories_per_feature = 100'000;
 };
 
 class ProfileBuilder {
@@ -44,6 +51,9 @@ class ProfileBuilder {
   void Add(const Event& event);
   size_t rows() const { return rows_; }
   bool truncated() const { return truncated_; }
+  // Values of categories beyond max_categories_per_feature, counted in
+  // their feature's "other" bin.
+  uint64_t categories_overflowed() const { return categories_overflowed_; }
 
   // Fails when there are no rows or the options are out of range.
   absl::StatusOr<v1::ReferenceProfile> Build(
@@ -54,12 +64,14 @@ class ProfileBuilder {
   struct FeatureValues {
     std::vector<double> numbers;
     std::map<std::string, uint64_t> categories;
+    uint64_t other = 0;  // values beyond max_categories_per_feature
   };
   void AddValue(const std::string& name, const FeatureValue& value);
 
   const ProfileBuildOptions options_;
   size_t rows_ = 0;
   bool truncated_ = false;
+  uint64_t categories_overflowed_ = 0;
   std::map<std::string, FeatureValues> features_;
   std::map<std::string, uint64_t> classes_;
   // attribute -> group -> (n, labelled, positive labels)

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/limit_error.h"
 #include "common/quantile_sketch.h"
 
 namespace aims {
@@ -36,7 +37,18 @@ absl::Status CheckName(absl::string_view field, const std::string& value,
                        size_t max) {
   if (value.empty()) return Invalid(field, "required");
   if (value.size() > max) {
-    return Invalid(field, absl::StrCat(value.size(), " bytes, limit ", max));
+    return LimitError(field, absl::StrCat(value.size(), " bytes"),
+                      absl::StrCat(max), "--max_report_name_bytes");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFinite(absl::string_view field,
+                         std::initializer_list<double> values) {
+  for (double v : values) {
+    if (!std::isfinite(v)) {
+      return Invalid(field, absl::StrCat("must be finite, got ", v));
+    }
   }
   return absl::OkStatus();
 }
@@ -54,8 +66,8 @@ absl::Status CheckSketch(absl::string_view field,
 absl::Status CheckBins(absl::string_view field, const v1::BinnedCounts& bins,
                        const ReportLimits& limits) {
   if (static_cast<size_t>(bins.counts_size()) > limits.max_bins) {
-    return Invalid(field, absl::StrCat(bins.counts_size(), " bins, limit ",
-                                       limits.max_bins));
+    return LimitError(field, absl::StrCat(bins.counts_size(), " bins"),
+                      absl::StrCat(limits.max_bins), "--max_report_bins");
   }
   return absl::OkStatus();
 }
@@ -172,9 +184,9 @@ absl::Status ValidateReport(const v1::WindowReport& report,
   if (!end_after)
     return Invalid("report.window_end", "must be after window_start");
   if (end - start > limits.max_window_seconds) {
-    return Invalid("report.window_end",
-                   absl::StrCat("window spans ", end - start, " s, limit ",
-                                limits.max_window_seconds, " s"));
+    return LimitError(
+        "report.window_end", absl::StrCat("window spans ", end - start, " s"),
+        absl::StrCat(limits.max_window_seconds, " s"), "--max_report_window");
   }
   if (report.part_count() > 64) {
     return Invalid("report.part_count",
@@ -193,19 +205,69 @@ absl::Status ValidateReport(const v1::WindowReport& report,
   }
   const v1::ConfusionMatrix& cm = s.performance().confusion();
   if (static_cast<size_t>(cm.classes_size()) > limits.max_classes) {
-    return Invalid("report.summary.performance.confusion.classes",
-                   absl::StrCat(cm.classes_size(), " classes, limit ",
-                                limits.max_classes));
+    return LimitError("report.summary.performance.confusion.classes",
+                      absl::StrCat(cm.classes_size(), " classes"),
+                      absl::StrCat(limits.max_classes), "--max_report_classes");
+  }
+  for (int c = 0; c < cm.classes_size(); ++c) {
+    if (auto st = CheckName(
+            absl::StrCat("report.summary.performance.confusion.classes[", c,
+                         "]"),
+            cm.classes(c), limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
   }
   if (cm.counts_size() != cm.classes_size() * cm.classes_size()) {
     return Invalid("report.summary.performance.confusion.counts",
                    absl::StrCat(cm.counts_size(), " counts for ",
                                 cm.classes_size(), " classes (need n*n)"));
   }
+  const auto& reasons = s.operational().rejected_by_reason();
+  if (reasons.size() > kMaxRejectionReasons) {
+    return Invalid(
+        "report.summary.operational.rejected_by_reason",
+        absl::StrCat(reasons.size(), " reasons, limit ", kMaxRejectionReasons));
+  }
+  for (const auto& [reason, n] : reasons) {
+    if (auto st = CheckName("report.summary.operational.rejected_by_reason",
+                            reason, limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (s.performance().score_by_label_size() > 2) {
+    return Invalid("report.summary.performance.score_by_label",
+                   absl::StrCat(s.performance().score_by_label_size(),
+                                " histograms, one per label (2) expected"));
+  }
+  for (int i = 0; i < s.performance().score_by_label_size(); ++i) {
+    if (auto st = CheckBins(
+            absl::StrCat("report.summary.performance.score_by_label[", i, "]"),
+            s.performance().score_by_label(i), limits);
+        !st.ok()) {
+      return st;
+    }
+  }
+  const v1::ProbabilitySums& prob = s.performance().probability();
+  if (auto st = CheckFinite("report.summary.performance.probability",
+                            {prob.sum_log_loss(), prob.sum_brier()});
+      !st.ok()) {
+    return st;
+  }
+  const v1::RegressionSums& reg = s.performance().regression();
+  if (auto st = CheckFinite(
+          "report.summary.performance.regression",
+          {reg.sum_error(), reg.sum_abs_error(), reg.sum_squared_error(),
+           reg.sum_label(), reg.sum_label_squared(),
+           reg.sum_abs_percentage_error()});
+      !st.ok()) {
+    return st;
+  }
   if (static_cast<size_t>(s.features_size()) > limits.max_features) {
-    return Invalid("report.summary.features",
-                   absl::StrCat(s.features_size(), " features, limit ",
-                                limits.max_features));
+    return LimitError(
+        "report.summary.features", absl::StrCat(s.features_size(), " features"),
+        absl::StrCat(limits.max_features), "--max_report_features");
   }
   for (int i = 0; i < s.features_size(); ++i) {
     const v1::FeatureSummary& f = s.features(i);
@@ -223,14 +285,16 @@ absl::Status ValidateReport(const v1::WindowReport& report,
     }
     if (auto st = CheckSketch(field + ".sketch", f.sketch()); !st.ok())
       return st;
-    if (!std::isfinite(f.sum()) || !std::isfinite(f.sum_squares())) {
-      return Invalid(field + ".sum", "must be finite");
+    if (auto st = CheckFinite(field + ".sum", {f.sum(), f.sum_squares()});
+        !st.ok()) {
+      return st;
     }
   }
   if (static_cast<size_t>(s.attributes_size()) > limits.max_attributes) {
-    return Invalid("report.summary.attributes",
-                   absl::StrCat(s.attributes_size(), " attributes, limit ",
-                                limits.max_attributes));
+    return LimitError("report.summary.attributes",
+                      absl::StrCat(s.attributes_size(), " attributes"),
+                      absl::StrCat(limits.max_attributes),
+                      "--max_report_attributes");
   }
   for (int i = 0; i < s.attributes_size(); ++i) {
     const v1::AttributeSummary& a = s.attributes(i);
@@ -243,9 +307,19 @@ absl::Status ValidateReport(const v1::WindowReport& report,
     }
     if (static_cast<size_t>(a.groups_size()) >
         limits.max_groups_per_attribute) {
-      return Invalid(field + ".groups",
-                     absl::StrCat(a.groups_size(), " groups, limit ",
-                                  limits.max_groups_per_attribute));
+      return LimitError(field + ".groups",
+                        absl::StrCat(a.groups_size(), " groups"),
+                        absl::StrCat(limits.max_groups_per_attribute),
+                        "--max_report_groups_per_attribute");
+    }
+    for (int g = 0; g < a.groups_size(); ++g) {
+      const std::string& group = a.groups(g).group();
+      if (group.size() > limits.max_value_bytes) {
+        return LimitError(absl::StrCat(field, ".groups[", g, "].group"),
+                          absl::StrCat(group.size(), " bytes"),
+                          absl::StrCat(limits.max_value_bytes),
+                          "--max_report_value_bytes");
+      }
     }
   }
   return absl::OkStatus();

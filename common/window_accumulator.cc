@@ -25,6 +25,23 @@ size_t NumericBin(const google::protobuf::RepeatedField<double>& edges,
 
 }  // namespace
 
+LimitOverflows& LimitOverflows::operator+=(const LimitOverflows& o) {
+  features += o.features;
+  attributes += o.attributes;
+  groups += o.groups;
+  classes += o.classes;
+  return *this;
+}
+
+LimitOverflows LimitOverflows::operator-(const LimitOverflows& o) const {
+  LimitOverflows d;
+  d.features = features - o.features;
+  d.attributes = attributes - o.attributes;
+  d.groups = groups - o.groups;
+  d.classes = classes - o.classes;
+  return d;
+}
+
 WindowAccumulator::WindowAccumulator(
     std::shared_ptr<const SummaryConfig> config)
     : config_(std::move(config)),
@@ -108,6 +125,7 @@ size_t WindowAccumulator::ClassIndex(const std::string& label) {
   if (it != class_index_.end()) return it->second;
   const size_t limit = config_->max_classes;
   if (classes_.size() + 1 >= limit) {
+    ++overflows_.classes;
     // Keep the last slot for everything beyond the limit.
     if (classes_.size() < limit) {
       classes_.emplace_back(kOtherBucket);
@@ -209,13 +227,17 @@ void WindowAccumulator::AddFairness(const Event& event,
   for (const auto& [attribute, group] : event.attributes) {
     auto attr_it = attributes_.find(attribute);
     if (attr_it == attributes_.end()) {
-      if (attributes_.size() >= config_->max_attributes) continue;
+      if (attributes_.size() >= config_->max_attributes) {
+        ++overflows_.attributes;
+        continue;
+      }
       attr_it = attributes_.emplace(attribute, GroupMap()).first;
     }
     GroupMap& groups = attr_it->second;
     auto it = groups.find(group);
     if (it == groups.end()) {
       const bool full = groups.size() + 1 >= config_->max_groups_per_attribute;
+      if (full) ++overflows_.groups;
       it =
           groups.emplace(full ? std::string(kOtherBucket) : group, GroupState())
               .first;
@@ -250,6 +272,7 @@ void WindowAccumulator::Add(const Event& event) {
       f = Feature(name);
       if (f == nullptr) {
         ++rejected_["feature_limit"];
+        ++overflows_.features;
         continue;
       }
       layout_[i] = {&features_.find(name)->first, f};
@@ -272,8 +295,12 @@ void WindowAccumulator::Add(const Event& event) {
   if (prediction.kind != FeatureValue::Kind::kMissing) {
     if (prediction_state_ == nullptr)
       prediction_state_ = Feature(kPredictionFeature);
-    if (prediction_state_ != nullptr)
+    if (prediction_state_ != nullptr) {
       AddFeatureValue(prediction_state_, prediction);
+    } else {
+      ++rejected_["feature_limit"];
+      ++overflows_.features;
+    }
   }
   const std::string predicted = PredictedClass(event);
   const std::string actual = event.label.present() ? event.label.AsClass() : "";

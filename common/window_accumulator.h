@@ -3,9 +3,11 @@
 //
 // Memory is O(features x bins + attributes x groups + classes^2), fixed by
 // SummaryConfig limits and independent of the number of events: beyond
-// `max_features` new features are counted as rejected, beyond
+// `max_features` new features are counted as rejected (their values
+// dropped), beyond `max_attributes` new attributes are dropped, beyond
 // `max_classes` classes fold into "__other__", beyond
-// `max_groups_per_attribute` groups fold into "__other__".
+// `max_groups_per_attribute` groups fold into "__other__". Each value
+// beyond a limit is counted in overflows().
 //
 // Thread-safety: not thread-safe; the agent serialises access.
 #ifndef AIMS_COMMON_WINDOW_ACCUMULATOR_H_
@@ -36,13 +38,25 @@ struct SummaryConfig {
   v1::TaskType task = v1::TASK_TYPE_BINARY;
   // Binary tasks: the class that counts as "positive" for fairness and AUC.
   std::string positive_class = "1";
-  size_t max_features = 512;
-  size_t max_classes = 64;
-  size_t max_attributes = 32;
-  size_t max_groups_per_attribute = 64;
+  size_t max_features = 512;             // --max_features_per_window
+  size_t max_classes = 64;               // --max_classes_per_window
+  size_t max_attributes = 32;            // --max_attributes_per_window
+  size_t max_groups_per_attribute = 64;  // --max_groups_per_attribute
   double sketch_relative_accuracy = QuantileSketch::kDefaultRelativeAccuracy;
   // Bins for histograms; null: no histograms (sketches and counts only).
   std::shared_ptr<const v1::ReferenceProfile> profile;
+};
+
+// Values beyond a SummaryConfig limit, by limit.
+struct LimitOverflows {
+  uint64_t features = 0;    // values of features beyond max_features, dropped
+  uint64_t attributes = 0;  // values of attributes beyond max_attributes,
+                            // dropped
+  uint64_t groups = 0;      // group values folded into "__other__"
+  uint64_t classes = 0;     // class values folded into "__other__"
+
+  LimitOverflows& operator+=(const LimitOverflows& o);
+  LimitOverflows operator-(const LimitOverflows& o) const;
 };
 
 class WindowAccumulator {
@@ -61,6 +75,8 @@ class WindowAccumulator {
   void CountLabelMisses(uint64_t unmatched, uint64_t evicted);
 
   uint64_t event_count() const { return event_count_; }
+  // Values beyond the config's limits so far (see the file comment).
+  const LimitOverflows& overflows() const { return overflows_; }
   // The summary so far, with features, attributes and groups sorted by name.
   v1::WindowSummary Build() const;
 
@@ -104,6 +120,7 @@ class WindowAccumulator {
   std::string PredictedClass(const Event& event) const;
 
   std::shared_ptr<const SummaryConfig> config_;
+  LimitOverflows overflows_;
   uint64_t event_count_ = 0;
   uint64_t error_count_ = 0;
   QuantileSketch latency_;

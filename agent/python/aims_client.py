@@ -16,7 +16,11 @@ the agent answers 429/503 the batch is retried after its Retry-After; when
 the queue is full new events are dropped and counted in `stats["dropped"]`,
 so a slow or absent agent never slows the model server down. Per-event
 errors reported by the agent are counted in `stats["rejected"]` and the last
-few are kept in `last_errors`. The field reference is docs/events.md.
+few are kept in `last_errors`; warnings (unknown fields, which the agent
+ignores) in `stats["warnings"]` and `last_warnings`. NaN and infinities are
+sent as "NaN", "Infinity", "-Infinity" (JSON has no literal for them); the
+agent counts them as non-finite values of their feature. The field
+reference is docs/events.md.
 
 `MonitoredModel` wraps a scikit-learn style estimator so that every
 `predict` / `predict_proba` call is recorded.
@@ -24,6 +28,7 @@ few are kept in `last_errors`. The field reference is docs/events.md.
 
 import collections
 import json
+import math
 import threading
 import time
 import urllib.error
@@ -52,8 +57,10 @@ class AimsClient:
         self._closing = False
         self._in_flight = 0
         self.stats = {"recorded": 0, "sent": 0, "accepted": 0, "rejected": 0,
-                      "dropped": 0, "retries": 0, "failed": 0}
+                      "dropped": 0, "retries": 0, "failed": 0,
+                      "warnings": 0}
         self.last_errors = collections.deque(maxlen=20)
+        self.last_warnings = collections.deque(maxlen=20)
         self._thread = threading.Thread(target=self._run, name="aims-client",
                                         daemon=True)
         self._thread.start()
@@ -116,7 +123,13 @@ class AimsClient:
                     self._cond.notify_all()
 
     def _send(self, batch):
-        body = json.dumps(batch, separators=(",", ":")).encode()
+        try:
+            body = json.dumps(batch, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            # NaN or infinity somewhere: JSON has no literal for them, so
+            # they travel as proto3's strings ("NaN", "Infinity").
+            body = json.dumps(_finite_json(batch), separators=(",", ":"))
+        body = body.encode()
         for attempt in range(self._max_retries + 1):
             request = urllib.request.Request(
                 self._endpoint, data=body, method="POST",
@@ -151,6 +164,10 @@ class AimsClient:
             self.stats["rejected"] += int(answer.get("rejected", 0))
             for error in answer.get("errors", [])[:5]:
                 self.last_errors.append(error)
+            warnings = answer.get("warnings", [])
+            self.stats["warnings"] += len(warnings)
+            for warning in warnings[:5]:
+                self.last_warnings.append(warning)
 
 
 def _json_or_empty(raw):
@@ -216,9 +233,21 @@ class MonitoredModel:
 
 
 def _plain(value):
-    """numpy scalars and NaN to JSON-friendly values."""
+    """numpy scalars to plain Python values."""
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
+    return value
+
+
+def _finite_json(value):
+    """A copy of `value` with NaN and infinities as "NaN", "Infinity" and
+    "-Infinity", which the agent reads as those numbers (docs/events.md)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        if value != value:
+            return "NaN"
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
     return value

@@ -35,12 +35,13 @@ TEST(LabelStoreTest, JoinsOnceAndSurvivesRestart) {
     Event labelled = Predicted("inline", "1", 0.9);
     labelled.label = labelled.prediction;  // has its label: not remembered
     Event anonymous = Predicted("", "1", 0.9);
-    auto evicted =
+    auto remembered =
         (*store)->Remember({Predicted("a", "1", 0.8), Predicted("b", "0", 0.2),
                             labelled, anonymous},
                            t0);
-    ASSERT_TRUE(evicted.ok());
-    EXPECT_EQ(*evicted, 0u);
+    ASSERT_TRUE(remembered.ok());
+    EXPECT_EQ(remembered->evicted, 0u);
+    EXPECT_TRUE(remembered->duplicates.empty());
     EXPECT_EQ((*store)->size(), 2u);
   }
   auto store = LabelStore::Open(options);
@@ -77,10 +78,10 @@ TEST(LabelStoreTest, CapacityEvictsOldestAndTtlExpires) {
   ASSERT_TRUE(store.ok());
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   for (int i = 0; i < 5; ++i) {
-    auto evicted = (*store)->Remember(
+    auto remembered = (*store)->Remember(
         {Predicted("p" + std::to_string(i), "1", 0.5)}, t0 + absl::Seconds(i));
-    ASSERT_TRUE(evicted.ok());
-    EXPECT_EQ(*evicted, i < 3 ? 0u : 1u);
+    ASSERT_TRUE(remembered.ok());
+    EXPECT_EQ(remembered->evicted, i < 3 ? 0u : 1u);
   }
   EXPECT_EQ((*store)->size(), 3u);
   std::vector<JoinedLabel> joined;
@@ -98,29 +99,40 @@ TEST(LabelStoreTest, CapacityEvictsOldestAndTtlExpires) {
   EXPECT_EQ((*store)->size(), 0u);
 }
 
-TEST(LabelStoreTest, ReplacedPredictionIsNotCountedTwice) {
+TEST(LabelStoreTest, DuplicatePredictionIsRefusedAndTheFirstWaits) {
   testing::TempDir dir;
   LabelStoreOptions options;
   options.dir = dir.path();
   auto store = LabelStore::Open(options);
   ASSERT_TRUE(store.ok());
   const absl::Time t0 = absl::FromUnixSeconds(1000);
-  ASSERT_TRUE((*store)->Remember({Predicted("dup", "0", 0.1)}, t0).ok());
-  ASSERT_TRUE(
-      (*store)
-          ->Remember({Predicted("dup", "1", 0.9)}, t0 + absl::Seconds(1))
-          .ok());
-  EXPECT_EQ((*store)->size(), 1u);
-  // The stale order entry of the first copy expires without counting.
-  EXPECT_EQ(*(*store)->Expire(t0 + absl::Hours(24) + absl::Milliseconds(500)),
-            0u);
-  EXPECT_EQ((*store)->size(), 1u);
+  auto first = (*store)->Remember({Predicted("dup", "0", 0.1)}, t0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->duplicates.empty());
+  // Across calls, within one call, and with an inline label: all refused.
+  Event labelled = Predicted("dup", "1", 0.9);
+  labelled.label = labelled.prediction;
+  auto again = (*store)->Remember(
+      {Predicted("new", "1", 0.9), Predicted("dup", "1", 0.9), labelled,
+       Predicted("new", "0", 0.2)},
+      t0 + absl::Seconds(1));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->duplicates, (std::vector<size_t>{1, 2, 3}));
+  EXPECT_EQ((*store)->size(), 2u);
   std::vector<JoinedLabel> joined;
   uint64_t unmatched = 0;
-  ASSERT_TRUE(
-      (*store)->Join({Label("dup", "1")}, t0, &joined, &unmatched).ok());
-  ASSERT_EQ(joined.size(), 1u);
-  EXPECT_EQ(joined[0].event.prediction.class_label, "1");  // the latest
+  ASSERT_TRUE((*store)
+                  ->Join({Label("dup", "1"), Label("new", "1")}, t0, &joined,
+                         &unmatched)
+                  .ok());
+  ASSERT_EQ(joined.size(), 2u);
+  EXPECT_EQ(joined[0].event.prediction.class_label, "0");  // the first copy
+  EXPECT_EQ(joined[1].event.prediction.class_label, "1");
+  // Once labelled the id is free again: a new prediction may use it.
+  auto reused = (*store)->Remember({Predicted("dup", "1", 0.7)}, t0);
+  ASSERT_TRUE(reused.ok());
+  EXPECT_TRUE(reused->duplicates.empty());
+  EXPECT_EQ((*store)->size(), 1u);
 }
 
 }  // namespace

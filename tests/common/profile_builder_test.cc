@@ -85,6 +85,31 @@ TEST(ProfileBuilderTest, QuantileEdgesTopKAndBaseRates) {
   EXPECT_TRUE(ValidateProfile(*profile).ok());
 }
 
+TEST(ProfileBuilderTest, CategoriesBeyondTheLimitCountAsOther) {
+  ProfileBuildOptions options;
+  options.max_categories_per_feature = 3;
+  options.top_k = 2;
+  ProfileBuilder builder(options);
+  // a x4, b x3, c x2, then d, e, f once each and "a" again: d, e, f are
+  // beyond the three counted categories.
+  for (const char* region :
+       {"a", "a", "a", "a", "b", "b", "b", "c", "c", "d", "e", "f", "a"}) {
+    builder.Add(Row(1, region, 0, 0.5, "f"));
+  }
+  EXPECT_EQ(builder.categories_overflowed(), 3u);
+  auto profile = builder.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "");
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  const v1::FeatureProfile& region = Feature(*profile, "region");
+  ASSERT_EQ(region.categories_size(), 2);
+  EXPECT_EQ(region.categories(0), "a");
+  EXPECT_EQ(region.categories(1), "b");
+  // a, b, then other = c (2) + d, e, f (3).
+  ASSERT_EQ(region.reference_counts().counts_size(), 3);
+  EXPECT_EQ(region.reference_counts().counts(0), 5u);
+  EXPECT_EQ(region.reference_counts().counts(1), 3u);
+  EXPECT_EQ(region.reference_counts().counts(2), 5u);
+}
+
 TEST(ProfileBuilderTest, IdChangesWithContent) {
   ProfileBuilder a((ProfileBuildOptions())), b((ProfileBuildOptions()));
   a.Add(Row(1, "x", 1, 0.5, "f"));

@@ -1,6 +1,11 @@
 #include "common/validation.h"
 
+#include <functional>
+#include <limits>
+
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/limit_error.h"
 #include "common/time_util.h"
 #include "gtest/gtest.h"
 
@@ -80,6 +85,160 @@ TEST(ValidationTest, ReportRules) {
       ->set_relative_accuracy(0.01);
   ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
                 "report.summary.operational.latency_seconds", "bucket total");
+}
+
+TEST(ValidationTest, ReportLimitsNameTheFlag) {
+  ReportLimits limits;
+  limits.max_features = 1;
+  limits.max_attributes = 1;
+  limits.max_groups_per_attribute = 2;
+  limits.max_classes = 2;
+  limits.max_bins = 3;
+  limits.max_name_bytes = 4;
+  limits.max_value_bytes = 10;
+  limits.max_window_seconds = 5;
+  struct Case {
+    std::function<void(v1::WindowReport*)> make;
+    const char* message;
+    const char* limit;
+  };
+  const Case cases[] = {
+      {[](v1::WindowReport* r) {
+         r->mutable_summary()->add_features()->set_name("a");
+         r->mutable_summary()->add_features()->set_name("b");
+       },
+       "report.summary.features: 2 features, limit 1 "
+       "(--max_report_features)",
+       "report_features"},
+      {[](v1::WindowReport* r) {
+         r->mutable_summary()->add_attributes()->set_attribute("a");
+         r->mutable_summary()->add_attributes()->set_attribute("b");
+       },
+       "report.summary.attributes: 2 attributes, limit 1 "
+       "(--max_report_attributes)",
+       "report_attributes"},
+      {[](v1::WindowReport* r) {
+         auto* a = r->mutable_summary()->add_attributes();
+         a->set_attribute("g");
+         for (int i = 0; i < 3; ++i) a->add_groups();
+       },
+       "report.summary.attributes[0].groups: 3 groups, limit 2 "
+       "(--max_report_groups_per_attribute)",
+       "report_groups_per_attribute"},
+      {[](v1::WindowReport* r) {
+         auto* cm =
+             r->mutable_summary()->mutable_performance()->mutable_confusion();
+         for (const char* c : {"a", "b", "c"}) cm->add_classes(c);
+       },
+       "report.summary.performance.confusion.classes: 3 classes, limit 2 "
+       "(--max_report_classes)",
+       "report_classes"},
+      {[](v1::WindowReport* r) {
+         auto* f = r->mutable_summary()->add_features();
+         f->set_name("a");
+         for (int i = 0; i < 4; ++i) f->mutable_histogram()->add_counts(1);
+       },
+       "report.summary.features[0].histogram: 4 bins, limit 3 "
+       "(--max_report_bins)",
+       "report_bins"},
+      {[](v1::WindowReport* r) {
+         r->mutable_summary()->add_features()->set_name("abcde");
+       },
+       "report.summary.features[0].name: 5 bytes, limit 4 "
+       "(--max_report_name_bytes)",
+       "report_name_bytes"},
+      {[](v1::WindowReport* r) {
+         auto* a = r->mutable_summary()->add_attributes();
+         a->set_attribute("g");
+         a->add_groups()->set_group(std::string(11, 'v'));
+       },
+       "report.summary.attributes[0].groups[0].group: 11 bytes, limit 10 "
+       "(--max_report_value_bytes)",
+       "report_value_bytes"},
+      {[](v1::WindowReport* r) {
+         auto* cm =
+             r->mutable_summary()->mutable_performance()->mutable_confusion();
+         cm->add_classes("c");
+         cm->add_classes("class");
+         for (int i = 0; i < 4; ++i) cm->add_counts(0);
+       },
+       "report.summary.performance.confusion.classes[1]: 5 bytes, limit 4 "
+       "(--max_report_name_bytes)",
+       "report_name_bytes"},
+      {[](v1::WindowReport* r) {
+         (*r->mutable_summary()
+               ->mutable_operational()
+               ->mutable_rejected_by_reason())["toolong"] = 1;
+       },
+       "report.summary.operational.rejected_by_reason: 7 bytes, limit 4 "
+       "(--max_report_name_bytes)",
+       "report_name_bytes"},
+      {[](v1::WindowReport* r) {
+         auto* h =
+             r->mutable_summary()->mutable_performance()->add_score_by_label();
+         for (int i = 0; i < 4; ++i) h->add_counts(1);
+       },
+       "report.summary.performance.score_by_label[0]: 4 bins, limit 3 "
+       "(--max_report_bins)",
+       "report_bins"},
+      {[](v1::WindowReport* r) {
+         *r->mutable_window_end() = ToProto(absl::FromUnixSeconds(106));
+       },
+       "report.window_end: window spans 6 s, limit 5 s (--max_report_window)",
+       "report_window"},
+  };
+  for (const Case& c : cases) {
+    v1::WindowReport r = ValidReport();
+    *r.mutable_window_end() = ToProto(absl::FromUnixSeconds(104));
+    c.make(&r);
+    absl::Status s = ValidateReport(r, "a1", limits);
+    EXPECT_EQ(s.message(), c.message);
+    EXPECT_EQ(LimitOf(s), c.limit);
+  }
+}
+
+TEST(ValidationTest, UnboundedMapsAndListsAreRefused) {
+  v1::WindowReport r = ValidReport();
+  auto* reasons =
+      r.mutable_summary()->mutable_operational()->mutable_rejected_by_reason();
+  for (size_t i = 0; i <= kMaxRejectionReasons; ++i) {
+    (*reasons)[absl::StrCat("r", i)] = 1;
+  }
+  ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
+                "report.summary.operational.rejected_by_reason",
+                "65 reasons, limit 64");
+  r = ValidReport();
+  for (int i = 0; i < 3; ++i) {
+    r.mutable_summary()->mutable_performance()->add_score_by_label();
+  }
+  ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
+                "report.summary.performance.score_by_label", "3 histograms");
+}
+
+TEST(ValidationTest, NonFiniteSumsAreRefused) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  v1::WindowReport r = ValidReport();
+  r.mutable_summary()
+      ->mutable_performance()
+      ->mutable_probability()
+      ->set_sum_brier(nan);
+  ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
+                "report.summary.performance.probability", "finite");
+  r = ValidReport();
+  r.mutable_summary()
+      ->mutable_performance()
+      ->mutable_regression()
+      ->set_sum_label(-inf);
+  ExpectInvalid(ValidateReport(r, "a1", ReportLimits()),
+                "report.summary.performance.regression", "finite");
+  r = ValidReport();
+  auto* f = r.mutable_summary()->add_features();
+  f->set_name("x");
+  f->set_sum_squares(inf);
+  absl::Status s = ValidateReport(r, "a1", ReportLimits());
+  ExpectInvalid(s, "report.summary.features[0].sum", "must be finite, got inf");
+  EXPECT_EQ(LimitOf(s), "");
 }
 
 TEST(ValidationTest, HelloNeedsProtocolVersionOne) {

@@ -1,5 +1,8 @@
 #include "common/window_accumulator.h"
 
+#include <cmath>
+#include <limits>
+
 #include "gtest/gtest.h"
 
 namespace aims {
@@ -170,6 +173,53 @@ TEST(WindowAccumulatorTest, MemoryStaysBoundedByLimits) {
   EXPECT_EQ(total, 1000u);
   EXPECT_EQ(s.performance().confusion().classes_size(), 4);
   EXPECT_EQ(s.performance().confusion().classes(3), kOtherBucket);
+  // Every value beyond a limit is counted: 991 feature values dropped, 996
+  // groups folded (4 real groups + __other__), and of the 50 classes the
+  // ones beyond the first 3 fold, both as prediction and as label.
+  EXPECT_EQ(acc.overflows().features, 991u);
+  EXPECT_EQ(acc.overflows().groups, 996u);
+  uint64_t folded = 0;
+  for (int i = 0; i < 1000; ++i) folded += (i % 50) >= 3 ? 2 : 0;
+  EXPECT_EQ(acc.overflows().classes, folded);
+  EXPECT_EQ(acc.overflows().attributes, 0u);
+}
+
+TEST(WindowAccumulatorTest, AttributesBeyondTheLimitAreDroppedAndCounted) {
+  auto config = std::make_shared<SummaryConfig>();
+  config->max_attributes = 2;
+  WindowAccumulator acc(config);
+  for (int i = 0; i < 10; ++i) {
+    Event e = Binary(0.9, 1, "");
+    for (const char* a : {"a", "b", "c", "d"})
+      e.attributes.emplace_back(a, "x");
+    acc.Add(e);
+  }
+  const v1::WindowSummary s = acc.Build();
+  ASSERT_EQ(s.attributes_size(), 2);
+  EXPECT_EQ(s.attributes(0).attribute(), "a");
+  EXPECT_EQ(s.attributes(1).attribute(), "b");
+  EXPECT_EQ(acc.overflows().attributes, 20u);
+  LimitOverflows before;
+  before.attributes = 5;
+  EXPECT_EQ((acc.overflows() - before).attributes, 15u);
+}
+
+TEST(WindowAccumulatorTest, NonFiniteFeatureValuesAreDataQuality) {
+  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  for (double v : {1.0, std::numeric_limits<double>::quiet_NaN(),
+                   std::numeric_limits<double>::infinity(), 2.0}) {
+    Event e;
+    e.features.emplace_back("x",
+                            FeatureValue{FeatureValue::Kind::kNumber, v, ""});
+    acc.Add(e);
+  }
+  const v1::WindowSummary s = acc.Build();
+  const v1::FeatureSummary* x = FindFeature(s, "x");
+  ASSERT_NE(x, nullptr);
+  EXPECT_EQ(x->quality().non_finite(), 2u);
+  EXPECT_EQ(x->n(), 2u);
+  EXPECT_DOUBLE_EQ(x->sum(), 3.0);
+  EXPECT_EQ(x->sketch().count(), 2u);
 }
 
 TEST(WindowAccumulatorTest, BinsOnTheReferenceProfile) {

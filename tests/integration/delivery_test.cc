@@ -3,13 +3,21 @@
 // agent used is accounted for exactly once at the collector (stored reports
 // plus recorded gaps equal the highest durable sequence), and the events the
 // collector holds equal the events the test had accepted.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "aims/v1/event.grpc.pb.h"
+#include "aims/v1/ingest.grpc.pb.h"
+#include "common/time_util.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -108,13 +116,20 @@ class DeliveryTest : public ::testing::Test {
             &out, &err) != 0) {
       return state;
     }
+    // This agent's entry: from its id to the next agent's (zeros are left
+    // out of the JSON, so a search must not run into another agent).
+    const size_t begin = out.find("\"agent_id\":\"replica-1\"");
+    state.found = begin != std::string::npos;
+    if (!state.found) return state;
+    const size_t end = out.find("\"agent\":{", begin);
+    const std::string entry = out.substr(begin, end - begin);
     auto field = [&](const std::string& name) -> uint64_t {
       const std::string key = "\"" + name + "\":\"";
-      const size_t at = out.find(key);
-      return at == std::string::npos ? 0
-                                     : std::stoull(out.substr(at + key.size()));
+      const size_t at = entry.find(key);
+      return at == std::string::npos
+                 ? 0
+                 : std::stoull(entry.substr(at + key.size()));
     };
-    state.found = out.find("\"agent_id\":\"replica-1\"") != std::string::npos;
     state.reports = field("report_count");
     state.duplicates = field("duplicate_count");
     state.durable = field("durable_sequence");
@@ -356,6 +371,237 @@ TEST_F(DeliveryTest, FloodIsShedWithBoundedMemory) {
   EXPECT_EQ(health->status, 200);
   EXPECT_EQ(agent_->Signal(SIGTERM, absl::Seconds(40)), 0);
   ExpectExactlyOnce(accepted_events.load());
+}
+
+// Sends `request` on a new connection; returns the status line's code.
+int RawHttpStatus(int port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int status = 0;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    timeval timeout{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buf[64] = {0};
+    if (recv(fd, buf, sizeof(buf) - 1, 0) > 12) status = std::atoi(buf + 9);
+  }
+  close(fd);
+  return status;
+}
+
+// 6. Hostile and broken input: while one client sends the agent oversized
+// and malformed requests over HTTP and gRPC and a forged agent streams bad
+// reports to the collector, a well-behaved client is served every time and
+// every event the agent accepted - from either client - is at the
+// collector exactly once.
+TEST_F(DeliveryTest, HostileClientsNeitherDisturbOthersNorLoseAnything) {
+  StartCollector();
+  StartAgent({"--max_body_bytes=65536", "--max_features_per_event=50"});
+  const int agent_grpc = WaitForPort(ports_file_, "grpc");
+  ASSERT_NE(agent_grpc, 0);
+  const absl::Time until = absl::Now() + absl::Seconds(5);
+  std::atomic<int> good_ok{0}, good_failed{0};
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<int> hostile_requests{0}, unexpected{0};
+
+  // The well-behaved client.
+  std::thread good([&] {
+    httplib::Client http("127.0.0.1", agent_port_);
+    std::string batch = "[";
+    for (int i = 0; i < 50; ++i) {
+      absl::StrAppend(&batch, i ? "," : "",
+                      R"({"prediction":1,"score":0.8,"features":{"x":)", i,
+                      "}}");
+    }
+    batch += "]";
+    while (absl::Now() < until) {
+      auto res = http.Post("/v1/events", batch, "application/json");
+      if (res && res->status == 200 &&
+          res->body.find(R"("accepted":50,)") != std::string::npos) {
+        ++good_ok;
+        accepted += 50;
+      } else {
+        ++good_failed;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+
+  // The hostile client: each request with the answer it must get; events
+  // a request still had accepted are counted too.
+  std::thread hostile([&] {
+    httplib::Client http("127.0.0.1", agent_port_);
+    std::string wide = R"([{"prediction":1,"features":{)";
+    for (int f = 0; f < 60; ++f)
+      absl::StrAppend(&wide, f ? "," : "", "\"f", f, "\":1");
+    wide += "}}]";
+    std::string many = "[";
+    for (int i = 0; i < 10001; ++i) absl::StrAppend(&many, i ? "," : "", "{}");
+    many += "]";
+    const std::vector<std::pair<std::string, int>> bodies = {
+        {std::string(70000, '['), 413},
+        {wide, 400},
+        {many, 400},
+        {R"([{"prediction":1},{"prediction":)", 400},
+        {R"([{"prediction":1,"score":NaN}])", 400},
+        {R"([{"prediction":1,"features":{"x":1e999}}])", 400},
+        {R"([{"prediction":1,"score":"NaN"}])", 400},
+        {R"([{"prediction":1,"timestamp":4102444800}])", 400},
+        {"\xff\xfe garbage", 400},
+        // Partly good: the broken line is refused, the first one taken.
+        {"{\"prediction\":0}\n{\"prediction\":", 200},
+    };
+    auto stub = v1::AgentIntakeService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_grpc),
+                            grpc::InsecureChannelCredentials()));
+    grpc::GenericStub generic(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_grpc),
+                            grpc::InsecureChannelCredentials()));
+    while (absl::Now() < until) {
+      for (const auto& [body, status] : bodies) {
+        auto res = http.Post("/v1/events", body, "application/json");
+        ++hostile_requests;
+        if (!res || res->status != status) {
+          ++unexpected;
+          continue;
+        }
+        const size_t at = res->body.find(R"("accepted":)");
+        if (at != std::string::npos) {
+          accepted += std::stoull(res->body.substr(at + 11));
+        }
+      }
+      if (RawHttpStatus(agent_port_,
+                        "POST /v1/events HTTP/1.1\r\nHost: x\r\n"
+                        "Connection: close\r\nTransfer-Encoding: chunked\r\n"
+                        "\r\n2\r\n[]\r\n0\r\n\r\n") != 411) {
+        ++unexpected;
+      }
+      // gRPC: a message over --max_body_bytes, and bytes that do not parse.
+      v1::SubmitEventsRequest huge;
+      (*huge.add_events()->mutable_features())["x"].set_category(
+          std::string(70000, 'a'));
+      grpc::ClientContext ctx;
+      v1::SubmitResponse resp;
+      if (stub->SubmitEvents(&ctx, huge, &resp).error_code() !=
+          grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++unexpected;
+      }
+      const std::string garbage(
+          "\x0a\x05"
+          "ab",
+          4);
+      grpc::Slice slice(garbage);
+      grpc::ByteBuffer in(&slice, 1), out;
+      grpc::ClientContext raw_ctx;
+      std::promise<grpc::Status> done;
+      generic.UnaryCall(&raw_ctx, "/aims.v1.AgentIntakeService/SubmitEvents",
+                        grpc::StubOptions(), &in, &out,
+                        [&](grpc::Status st) { done.set_value(st); });
+      if (done.get_future().get().ok()) ++unexpected;
+      hostile_requests += 3;
+    }
+  });
+
+  // A forged agent streaming bad reports to the collector: too many
+  // features, NaN sums, and a message over --max_message_bytes.
+  std::atomic<int> forged_rejections{0}, forged_cut{0};
+  std::thread forged([&] {
+    auto ingest = v1::IngestService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
+                            grpc::InsecureChannelCredentials()));
+    uint64_t seq = 0;
+    while (absl::Now() < until) {
+      grpc::ClientContext ctx;
+      auto stream = ingest->Report(&ctx);
+      v1::IngestRequest hello;
+      hello.mutable_hello()->mutable_agent()->set_agent_id("forged-1");
+      *hello.mutable_hello()->mutable_model() = [] {
+        v1::ModelRef m;
+        m.set_name("credit");
+        m.set_version("v1");
+        m.set_environment("it");
+        return m;
+      }();
+      hello.mutable_hello()->set_protocol_version(1);
+      stream->Write(hello);
+      auto report = [&]() {
+        v1::IngestRequest r;
+        r.mutable_report()->set_agent_id("forged-1");
+        r.mutable_report()->set_sequence(++seq);
+        *r.mutable_report()->mutable_window_start() =
+            ToProto(absl::FromUnixSeconds(1'000'000 + 10 * seq));
+        *r.mutable_report()->mutable_window_end() =
+            ToProto(absl::FromUnixSeconds(1'000'010 + 10 * seq));
+        r.mutable_report()
+            ->mutable_summary()
+            ->mutable_operational()
+            ->set_event_count(1000);
+        return r;
+      };
+      v1::IngestRequest wide_report = report();
+      for (int f = 0; f < 2001; ++f) {
+        wide_report.mutable_report()
+            ->mutable_summary()
+            ->add_features()
+            ->set_name(absl::StrCat("f", 10000 + f));
+      }
+      v1::IngestRequest nan_report = report();
+      nan_report.mutable_report()
+          ->mutable_summary()
+          ->mutable_performance()
+          ->mutable_probability()
+          ->set_sum_log_loss(std::numeric_limits<double>::infinity());
+      stream->Write(wide_report);
+      stream->Write(nan_report);
+      v1::IngestResponse resp;
+      int rejections = 0;
+      while (rejections < 2 && stream->Read(&resp)) {
+        if (resp.has_rejection()) ++rejections;
+      }
+      forged_rejections += rejections;
+      v1::IngestRequest huge = report();
+      huge.mutable_report()->mutable_summary()->add_features()->set_name(
+          std::string(5 << 20, 'x'));
+      stream->Write(huge);
+      stream->WritesDone();
+      while (stream->Read(&resp)) {
+      }
+      if (stream->Finish().error_code() ==
+          grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++forged_cut;
+      }
+    }
+  });
+  good.join();
+  hostile.join();
+  forged.join();
+  std::cout << "hostile input: good ok=" << good_ok << " failed=" << good_failed
+            << " hostile requests=" << hostile_requests
+            << " unexpected answers=" << unexpected
+            << " forged rejections=" << forged_rejections
+            << " forged streams cut=" << forged_cut << " accepted=" << accepted
+            << "\n";
+  EXPECT_GT(good_ok.load(), 20);
+  EXPECT_EQ(good_failed.load(), 0);
+  EXPECT_GT(hostile_requests.load(), 50);
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_GT(forged_rejections.load(), 0);
+  EXPECT_GT(forged_cut.load(), 0);
+  const std::string metrics = AgentMetrics();
+  for (const char* limit :
+       {"body_bytes", "features_per_event", "events_per_batch", "clock_skew"}) {
+    EXPECT_GT(
+        MetricValue(metrics,
+                    absl::StrCat(R"(aims_agent_limit_rejections_total{limit=")",
+                                 limit, R"("})")),
+        0)
+        << limit;
+  }
+  EXPECT_EQ(agent_->Signal(SIGTERM, absl::Seconds(40)), 0);
+  ExpectExactlyOnce(accepted.load());
 }
 
 }  // namespace

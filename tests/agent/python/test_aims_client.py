@@ -60,14 +60,32 @@ class RealAgentTest(unittest.TestCase):
         with AimsClient(self.url, batch_size=64, flush_interval=0.05) as client:
             for i in range(1000):
                 client.record({"prediction": i % 2, "features": {"x": i}})
+            client.record({"prediction": 1, "score": "high"})  # wrong type
+            # Accepted: an unknown field is ignored and comes back as a
+            # warning.
             client.record({"prediction": 1, "featurez": {}})  # misspelt
             self.assertTrue(client.flush(10))
-        self.assertEqual(client.stats["accepted"], 1000)
+        self.assertEqual(client.stats["accepted"], 1001)
         self.assertEqual(client.stats["rejected"], 1)
-        self.assertEqual(client.last_errors[-1]["field"], "featurez")
+        self.assertEqual(client.last_errors[-1]["field"], "score")
+        self.assertEqual(client.stats["warnings"], 1)
+        self.assertEqual(client.last_warnings[-1]["field"], "featurez")
         page = self.metrics()
-        self.assertEqual(metric(page, 'aims_agent_events_total{outcome="accepted"}'), 1000)
+        self.assertEqual(metric(page, 'aims_agent_events_total{outcome="accepted"}'), 1001)
         self.assertEqual(metric(page, 'aims_agent_events_total{outcome="rejected"}'), 1)
+        self.assertEqual(metric(page, "aims_agent_unknown_fields_total"), 1)
+
+    def test_nan_and_infinity_travel_as_strings(self):
+        with AimsClient(self.url, batch_size=10, flush_interval=0.05) as client:
+            client.record({"prediction": 1, "features": {"x": float("nan")}})
+            client.record({"prediction": 1, "features": {"x": float("inf")}})
+            client.record({"prediction": 1, "features": {"x": 1.5}})
+            # A NaN score is refused by the agent, not by the encoder.
+            client.record({"prediction": 1, "score": float("nan")})
+            self.assertTrue(client.flush(10))
+        self.assertEqual(client.stats["accepted"], 3)
+        self.assertEqual(client.stats["rejected"], 1)
+        self.assertEqual(client.last_errors[-1]["field"], "score")
 
     def test_monitored_model_records_every_row(self):
         class Model:
