@@ -157,11 +157,14 @@ if want metrics; then
   run metrics_python_numpy $py tests/bench/metrics_baseline.py baseline "$ds" \
     "$results/metrics_python_numpy_values.json" --repeat "$metrics_repeat" --style numpy
   run metrics_aims "$bin/tests/metrics_bench" --data="$ds" \
-    --out="$results/metrics_aims_values.json" --repeat="$metrics_repeat" --threads=2
-  for style in python python_numpy; do
-    if [ -f "$results/metrics_aims_values.json" ] && [ -f "$results/metrics_${style}_values.json" ]; then
-      run "metrics_compare_$style" $py tests/bench/metrics_baseline.py compare \
-        "$results/metrics_aims_values.json" "$results/metrics_${style}_values.json"
+    --out="$results/metrics_aims_values.json" \
+    --out_parallel="$results/metrics_aims_parallel_values.json" \
+    --repeat="$metrics_repeat" --threads=2
+  for pair in aims:python aims:python_numpy aims_parallel:python; do
+    a="$results/metrics_${pair%%:*}_values.json"
+    p="$results/metrics_${pair##*:}_values.json"
+    if [ -f "$a" ] && [ -f "$p" ]; then
+      run "metrics_compare_${pair/:/_vs_}" $py tests/bench/metrics_baseline.py compare "$a" "$p"
     fi
   done
 fi

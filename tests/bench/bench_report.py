@@ -139,14 +139,19 @@ def render_table(r):
                         fmt(a["reference_rows"]) if a else "100,000"),
         result if a and p else "-", ">= 10x the Python baseline",
         None if not (a and p) else p["compute_cpu_seconds"] / a["compute_cpu_seconds"] >= 10)
+    cp = r.get("metrics_compare_parallel")
     if c:
         worst = c.get("max_error", {})
         big = max((v for k, v in worst.items() if not k.startswith("roc_auc")), default=0)
         result = "%d values compared: %s; largest error %.2g (ROC AUC on 100 bins vs raw: %.2g)" % (
             c["values_compared"], "all agree" if c["agree"] else "DISAGREE: " + "; ".join(
                 c["failures"][:3]), big, worst.get("roc_auc", 0))
+        if cp:
+            result += "; 2-thread fold and merge: %s" % (
+                "all agree" if cp["agree"] else "DISAGREE: " + "; ".join(cp["failures"][:3]))
     row("metrics", "results equal to numpy/scipy/sklearn", result if c else "-",
-        "equal within tolerance", None if not c else c["agree"])
+        "equal within tolerance",
+        None if not c else c["agree"] and (cp is None or cp["agree"]))
     n, cn = r.get("metrics_python_numpy"), r.get("metrics_compare_numpy")
     if a and n:
         result = ("aims %.2f s CPU vs %.2f s CPU (performance %.2f, drift %.2f, fairness %.2f): "

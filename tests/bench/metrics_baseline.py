@@ -451,7 +451,11 @@ def compare(args):
     check("roc_auc (same bins)", "roc_auc same bins", got[("roc_auc", "", "", "")]["value"],
           base["checks"]["roc_auc_same_bins"], DEFAULT_TOLERANCE)
     bt, at = base["timing"], aims["timing"]
-    name = "metrics_compare" if bt.get("style", "sklearn") == "sklearn" else "metrics_compare_numpy"
+    name = "metrics_compare"
+    if bt.get("style", "sklearn") != "sklearn":
+        name += "_numpy"
+    if at.get("threads", 1) > 1:
+        name += "_parallel"
     print(json.dumps({"benchmark": name, "values_compared": compared,
                       "agree": not failures, "failures": failures[:20],
                       "python_compute_seconds": bt["compute_seconds"],

@@ -14,9 +14,10 @@
 // collector's merge), reported as a second result.
 //
 //   metrics_bench --data=DIR --out=aims.json [--repeat=3] [--threads=2]
+//       [--out_parallel=aims-parallel.json]
 //
-// Prints one JSON object per result line; --out receives the values for
-// `metrics_baseline.py compare`.
+// Prints one JSON object per result line; --out (and --out_parallel)
+// receive the values for `metrics_baseline.py compare`.
 #include <time.h>
 
 #include <chrono>
@@ -37,6 +38,8 @@
 
 ABSL_FLAG(std::string, data, "", "directory written by metrics_baseline.py");
 ABSL_FLAG(std::string, out, "", "file for the computed values (JSON)");
+ABSL_FLAG(std::string, out_parallel, "",
+          "file for the values computed by the parallel fold (JSON)");
 ABSL_FLAG(int, repeat, 3, "runs; the fastest is reported");
 ABSL_FLAG(int, threads, 2, "also fold in this many slices in parallel");
 
@@ -330,9 +333,9 @@ int Main() {
     absl::PrintF("{\"benchmark\":\"metrics_aims%s\",%s\n",
                  threads == 1 ? "" : "_parallel", timing.substr(1));
     std::fflush(stdout);
-    if (threads == 1 && !absl::GetFlag(FLAGS_out).empty()) {
-      WriteValues(absl::GetFlag(FLAGS_out), best, timing);
-    }
+    const std::string out =
+        absl::GetFlag(threads == 1 ? FLAGS_out : FLAGS_out_parallel);
+    if (!out.empty()) WriteValues(out, best, timing);
   }
   return 0;
 }
