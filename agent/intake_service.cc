@@ -7,6 +7,36 @@
 
 namespace aims::agent {
 
+namespace {
+
+class ArenaHolder final
+    : public grpc::MessageHolder<v1::SubmitEventsRequest, v1::SubmitResponse> {
+ public:
+  ArenaHolder() : arena_(Options()) {
+    set_request(google::protobuf::Arena::CreateMessage<v1::SubmitEventsRequest>(
+        &arena_));
+    set_response(
+        google::protobuf::Arena::CreateMessage<v1::SubmitResponse>(&arena_));
+  }
+  void Release() override { delete this; }
+
+ private:
+  static google::protobuf::ArenaOptions Options() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 4096;
+    options.max_block_size = 256 << 10;
+    return options;
+  }
+  google::protobuf::Arena arena_;
+};
+
+}  // namespace
+
+grpc::MessageHolder<v1::SubmitEventsRequest, v1::SubmitResponse>*
+IntakeService::ArenaAllocator::AllocateMessages() {
+  return new ArenaHolder();
+}
+
 IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
                              size_t max_events_per_call, size_t max_in_flight,
                              const std::atomic<bool>* accepting,
@@ -20,7 +50,9 @@ IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
       accepting_(accepting),
       token_sha256_(std::move(token_sha256)),
       accept_events_(std::move(accept_events)),
-      accept_labels_(std::move(accept_labels)) {}
+      accept_labels_(std::move(accept_labels)) {
+  SetMessageAllocatorFor_SubmitEvents(&allocator_);
+}
 
 grpc::ServerUnaryReactor* IntakeService::Refuse(
     grpc::CallbackServerContext* context, const char* what, int items) {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "collector/window_metrics.h"
@@ -10,8 +11,14 @@
 
 namespace aims::collector {
 
-struct WindowCacheEntry {
-  absl::StatusOr<WindowMetrics> metrics;
+struct Evaluator::PassCache {
+  // By model name and window length.
+  std::map<std::string, absl::StatusOr<WindowMetrics>> windows;
+  // By selector (name, version, environment): ListModels reads every
+  // model's profile, once per pass instead of once per objective.
+  std::map<std::tuple<std::string, std::string, std::string>,
+           std::vector<v1::ModelInfo>>
+      models;
 };
 
 namespace {
@@ -282,7 +289,7 @@ int Evaluator::EvaluateDue() {
   }
   if (plan == nullptr) return 0;
   const absl::Time now = clock_->Now();
-  std::map<std::string, WindowCacheEntry> cache;
+  PassCache cache;
   const uint64_t before = counters_.evaluations.load();
   std::vector<v1::ModelRef> fresh;
   {
@@ -311,6 +318,7 @@ int Evaluator::EvaluateDue() {
     }
     EvaluateObjective(o, now, &cache);
   }
+  FlushPending();
   if (!deferred.empty()) {
     absl::MutexLock lock(&mu_);
     for (const v1::ModelRef& m : deferred) AddFreshLocked(m);
@@ -372,15 +380,27 @@ void Evaluator::RenewLeases(const Plan& plan, absl::Time now) {
   if (sent) notifier_->Wake();
 }
 
-void Evaluator::EvaluateObjective(
-    const Objective& o, absl::Time now,
-    std::map<std::string, WindowCacheEntry>* cache) {
+void Evaluator::EvaluateObjective(const Objective& o, absl::Time now,
+                                  PassCache* cache) {
   const MetricScope scope = ScopeOf(o);
   const absl::Time from = now - o.window;
-  for (const v1::ModelInfo& info : storage_->ListModels(o.model)) {
+  auto models = cache->models.find(
+      {o.model.name(), o.model.version(), o.model.environment()});
+  if (models == cache->models.end()) {
+    models = cache->models
+                 .emplace(std::tuple{o.model.name(), o.model.version(),
+                                     o.model.environment()},
+                          storage_->ListModels(o.model))
+                 .first;
+  }
+  for (const v1::ModelInfo& info : models->second) {
     const v1::ModelRef& model = info.model();
+    // Coverage metrics are computed here; the others are read from the
+    // pass's window cache (not copied per objective).
     std::vector<v1::MetricValue> values;
     std::vector<std::string> report_ids;
+    const std::vector<v1::MetricValue>* values_in = &values;
+    const std::vector<std::string>* ids_in = &report_ids;
     if (o.metric == "model_silence_seconds" ||
         o.metric == "agent_silence_seconds") {
       absl::Time latest = absl::InfinitePast();
@@ -420,31 +440,31 @@ void Evaluator::EvaluateObjective(
       const std::string key =
           absl::StrCat(ModelName(model), std::string(1, kSep),
                        absl::ToInt64Seconds(o.window));
-      auto it = cache->find(key);
-      if (it == cache->end()) {
-        it = cache
-                 ->emplace(key, WindowCacheEntry{ComputeWindowMetrics(
-                                    *storage_, model, from, now)})
-                 .first;
+      auto it = cache->windows.find(key);
+      if (it == cache->windows.end()) {
+        it =
+            cache->windows
+                .emplace(key, ComputeWindowMetrics(*storage_, model, from, now))
+                .first;
       }
-      if (!it->second.metrics.ok()) {
+      if (!it->second.ok()) {
         counters_.errors.fetch_add(1);
         LogWarn("evaluation failed",
                 {{"objective", o.id},
                  {"model", ModelName(model)},
-                 {"error", it->second.metrics.status().message()}});
+                 {"error", it->second.status().message()}});
         continue;
       }
-      values = it->second.metrics->values;
-      report_ids = it->second.metrics->report_ids;
+      values_in = &it->second->values;
+      ids_in = &it->second->report_ids;
     }
     std::map<std::string, bool> seen;
-    for (const v1::MetricValue& v : values) {
+    for (const v1::MetricValue& v : *values_in) {
       if (!Matches(o, scope, v)) continue;
       v1::MetricValue scoped = v;
       if (scope == MetricScope::kAttribute) scoped.clear_group();
       seen[SeriesName(model, scope, scoped)] = true;
-      Step(o, model, scoped, report_ids, from, now);
+      Step(o, model, scoped, *ids_in, from, now);
     }
     // Series that reported before but have no value now lack evidence.
     std::vector<std::pair<std::string, v1::MetricValue>> missing;
@@ -503,6 +523,9 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
   const MetricScope scope = ScopeOf(o);
   const std::string series_name = SeriesName(model, scope, value);
   const std::string key = absl::StrCat(o.id, std::string(1, kSep), series_name);
+  // A series is stepped once per pass; should it come again, its pending
+  // change must be in force first.
+  if (pending_keys_.contains(key)) FlushPending();
   std::shared_ptr<const Plan> plan;
   Series series;
   {
@@ -589,6 +612,16 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
       next == v1::OBJECTIVE_STATE_FIRING && prev != v1::OBJECTIVE_STATE_FIRING;
   const bool resolved = next == v1::OBJECTIVE_STATE_RESOLVED &&
                         prev == v1::OBJECTIVE_STATE_FIRING;
+  if (changed && !fired && !(resolved && !st.nonconformity_id().empty())) {
+    // Written with the pass's other state changes (FlushPending).
+    pending_keys_.insert(key);
+    pending_.push_back({key, std::move(series), std::move(audit)});
+    if (pending_.size() >= kMaxPending) FlushPending();
+    return;
+  }
+  // A nonconformity step commits now: earlier changes first, so that the
+  // audit trail keeps the order of evaluation.
+  if (fired || resolved) FlushPending();
   if (fired) {
     v1::Evidence evidence;
     *evidence.mutable_value() = value;
@@ -639,9 +672,6 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
           return m;
         });
     result = nc.status();
-  } else if (changed) {
-    result = audit_->Commit({{Table::kEvaluation, key, st.SerializeAsString()}},
-                            audit);
   }
   if (!result.ok()) {
     counters_.errors.fetch_add(1);
@@ -654,6 +684,34 @@ void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
   if (fired || resolved) notifier_->Wake();
   absl::MutexLock lock(&mu_);
   series_[key] = std::move(series);
+}
+
+void Evaluator::FlushPending() {
+  if (pending_.empty()) return;
+  std::vector<Mutation> mutations;
+  std::vector<AuditEntry> audit;
+  mutations.reserve(pending_.size());
+  for (PendingChange& change : pending_) {
+    mutations.push_back({Table::kEvaluation, change.key,
+                         change.series.status.SerializeAsString()});
+    for (AuditEntry& e : change.audit) audit.push_back(std::move(e));
+  }
+  absl::Status s = audit_->Commit(std::move(mutations), audit);
+  if (s.ok()) {
+    absl::MutexLock lock(&mu_);
+    for (PendingChange& change : pending_) {
+      series_[change.key] = std::move(change.series);
+    }
+  } else {
+    // In-memory state unchanged, so the next evaluation retries.
+    counters_.errors.fetch_add(pending_.size());
+    LogWarn("evaluation not recorded; will retry",
+            {{"series", static_cast<int64_t>(pending_.size())},
+             {"first", pending_.front().series.status.series()},
+             {"error", s.message()}});
+  }
+  pending_.clear();
+  pending_keys_.clear();
 }
 
 std::vector<v1::ObjectiveStatus> Evaluator::States(

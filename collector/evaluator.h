@@ -11,7 +11,10 @@
 //   firing --too few samples--> firing (recovery cannot be shown)
 //
 // State changes are written (with their audit records and notifications)
-// atomically, so `for` progress and open alerts survive restarts. A plan
+// atomically, so `for` progress and open alerts survive restarts; the
+// changes of one pass that open or resolve no nonconformity are written
+// together (one durable write instead of one per series), and take effect
+// in memory only once written. A plan
 // reload keeps the state of objectives whose definition is unchanged and
 // records the new plan version in the audit trail.
 //
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "aims/v1/nonconformity.pb.h"
@@ -101,8 +105,9 @@ class Evaluator {
     absl::Time last_sent = absl::InfinitePast();
   };
 
-  void EvaluateObjective(const Objective& o, absl::Time now,
-                         std::map<std::string, struct WindowCacheEntry>* cache)
+  // What one evaluation pass reads once and shares between objectives.
+  struct PassCache;
+  void EvaluateObjective(const Objective& o, absl::Time now, PassCache* cache)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   void AddFreshLocked(const v1::ModelRef& model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -114,6 +119,10 @@ class Evaluator {
             const v1::MetricValue& value,
             const std::vector<std::string>& report_ids, absl::Time window_start,
             absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Writes the pending state changes (and their audit records) in one
+  // atomic, durable commit, then puts them in force in memory; on failure
+  // they stay as they were and the next evaluation retries them.
+  void FlushPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
 
   Storage* const storage_;
   AuditTrail* const audit_;
@@ -123,6 +132,17 @@ class Evaluator {
   EvaluatorCounters counters_;
 
   absl::Mutex eval_mu_;  // one evaluation pass at a time
+  // State changes without a nonconformity step, written together by
+  // FlushPending() (at the end of a pass, every kMaxPending changes, and
+  // before a nonconformity commit so that audit records keep their order).
+  struct PendingChange {
+    std::string key;
+    Series series;
+    std::vector<AuditEntry> audit;
+  };
+  static constexpr size_t kMaxPending = 1000;
+  std::vector<PendingChange> pending_ ABSL_GUARDED_BY(eval_mu_);
+  absl::flat_hash_set<std::string> pending_keys_ ABSL_GUARDED_BY(eval_mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const Plan> plan_ ABSL_GUARDED_BY(mu_);
   absl::Time plan_loaded_at_ ABSL_GUARDED_BY(mu_);

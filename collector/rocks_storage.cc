@@ -641,7 +641,13 @@ absl::Status Storage::MergeReports(const v1::ModelRef& model, absl::Time from,
   absl::Status merge_error;
   absl::Status scan = ScanReports(model, from, to, [&](const StoredReport& r) {
     merge_error = merger->Add(r.report.summary());
-    if (stats != nullptr) ++stats->raw_reports_read;
+    if (stats != nullptr) {
+      ++stats->raw_reports_read;
+      if (stats->report_ids != nullptr) {
+        stats->report_ids->emplace_back(r.report.agent_id(),
+                                        r.report.sequence());
+      }
+    }
     return merge_error.ok();
   });
   return scan.ok() ? merge_error : scan;
@@ -663,8 +669,41 @@ absl::Status RocksStorage::MergeReports(const v1::ModelRef& model,
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   absl::Status s = MergeRange(model_id, from, to, kRollupLevels - 1, snapshot,
                               merger, stats);
+  if (s.ok() && stats != nullptr && stats->report_ids != nullptr) {
+    s = ReportIds(model_id, from, to, snapshot, stats->report_ids);
+  }
   db_->ReleaseSnapshot(snapshot);
   return s;
+}
+
+absl::Status RocksStorage::ReportIds(
+    uint64_t model_id, absl::Time from, absl::Time to,
+    const rocksdb::Snapshot* snapshot,
+    std::vector<std::pair<std::string, uint64_t>>* out) const {
+  absl::flat_hash_map<uint64_t, std::string> agent_ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, a] : agents_) {
+      if (a.model_id == model_id) agent_ids[a.num] = id;
+    }
+  }
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  const std::string upper_key = TimeKey(model_id, to);
+  rocksdb::Slice upper(upper_key);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reports_cf_));
+  // Keys only: model id, window start, agent number, sequence.
+  for (it->Seek(TimeKey(model_id, from)); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != 32) {
+      return absl::DataLossError("reports: key of unexpected length");
+    }
+    auto agent = agent_ids.find(GetBE64(key.data() + 16));
+    out->emplace_back(agent == agent_ids.end() ? "?" : agent->second,
+                      GetBE64(key.data() + 24));
+  }
+  return FromRocks(it->status(), "scanning report keys");
 }
 
 namespace {

@@ -198,6 +198,11 @@ class RocksStorage final : public Storage {
   absl::Status MergeRange(uint64_t model_id, absl::Time from, absl::Time to,
                           int max_level, const rocksdb::Snapshot* snapshot,
                           SummaryMerger* merger, MergeStats* stats) const;
+  // (agent id, sequence) of the raw reports in [from, to), from their keys.
+  absl::Status ReportIds(
+      uint64_t model_id, absl::Time from, absl::Time to,
+      const rocksdb::Snapshot* snapshot,
+      std::vector<std::pair<std::string, uint64_t>>* out) const;
   // Rebuilds bucket `start` of `level` into `batch` (put, or delete when
   // the bucket has no data or does not merge).
   absl::Status BuildRollupLocked(int level, uint64_t model_id, absl::Time start,

@@ -56,6 +56,10 @@ struct Mutation {
 struct MergeStats {
   uint64_t rollups_read[3] = {0, 0, 0};
   uint64_t raw_reports_read = 0;
+  // When set, receives the (agent id, sequence) of every report in the
+  // range still stored raw (retention may have deleted older ones), in
+  // window-start order, read consistently with the merge.
+  std::vector<std::pair<std::string, uint64_t>>* report_ids = nullptr;
 };
 
 // A stored report as a scan returns it.

@@ -35,17 +35,18 @@ absl::StatusOr<WindowMetrics> ComputeWindowMetrics(const Storage& storage,
                                                    const v1::ModelRef& model,
                                                    absl::Time from,
                                                    absl::Time to) {
+  // Rollups where they cover whole buckets (as QueryMetrics reads), the
+  // ids of the raw reports from their keys.
   SummaryMerger merger;
-  absl::Status merge_error;
+  std::vector<std::pair<std::string, uint64_t>> ids;
+  MergeStats stats;
+  stats.report_ids = &ids;
+  if (absl::Status s = storage.MergeReports(model, from, to, &merger, &stats);
+      !s.ok()) {
+    return s;
+  }
   std::map<std::string, std::set<uint64_t>> sequences;
-  absl::Status scan =
-      storage.ScanReports(model, from, to, [&](const StoredReport& r) {
-        merge_error = merger.Add(r.report.summary());
-        sequences[r.report.agent_id()].insert(r.report.sequence());
-        return merge_error.ok();
-      });
-  if (!scan.ok()) return scan;
-  if (!merge_error.ok()) return merge_error;
+  for (const auto& [agent, sequence] : ids) sequences[agent].insert(sequence);
   WindowMetrics out;
   out.report_count = merger.count();
   for (const auto& [agent, seqs] : sequences) {

@@ -27,12 +27,14 @@ std::vector<v1::MetricValue> MetricsOf(const v1::WindowSummary& summary,
 
 struct WindowMetrics {
   uint64_t report_count = 0;
-  // "agent_id/first-last" sequence ranges, sorted.
+  // "agent_id/first-last" sequence ranges, sorted, of the reports still
+  // stored raw (beyond raw retention only rollups remain).
   std::vector<std::string> report_ids;
   std::vector<v1::MetricValue> values;
 };
 
-// Reports of `model` whose window starts in [from, to), merged.
+// Reports of `model` whose window starts in [from, to), merged (from
+// rollups where they cover whole buckets, as Storage::MergeReports).
 absl::StatusOr<WindowMetrics> ComputeWindowMetrics(const Storage& storage,
                                                    const v1::ModelRef& model,
                                                    absl::Time from,

@@ -15,18 +15,38 @@ namespace aims {
 namespace {
 
 std::vector<double> QuantileEdges(std::vector<double> values, int bins) {
-  std::sort(values.begin(), values.end());
+  // The lower-rank quantiles i/bins: each is the element of rank
+  // floor(q * (n - 1)), found by selection on the part right of the
+  // previous one instead of sorting every value.
   std::vector<double> edges;
   const size_t n = values.size();
+  const double max = *std::max_element(values.begin(), values.end());
+  auto from = values.begin();
   for (int i = 0; i < bins; ++i) {
     const double q = static_cast<double>(i) / bins;
-    const double edge = values[static_cast<size_t>(q * (n - 1))];
+    const auto at = values.begin() + static_cast<size_t>(q * (n - 1));
+    if (at >= from) {
+      std::nth_element(from, at, values.end());
+      from = at + 1;
+    }
+    const double edge = *at;
     if (edges.empty() || edge > edges.back()) edges.push_back(edge);
   }
   const double above_max =
-      std::nextafter(values.back(), std::numeric_limits<double>::infinity());
+      std::nextafter(max, std::numeric_limits<double>::infinity());
   if (above_max > edges.back()) edges.push_back(above_max);
   return edges;
+}
+
+// The number of edges <= v (the bin of v with under- and overflow bins);
+// branch-free for the few edges of a profile.
+size_t BinOf(const std::vector<double>& edges, double v) {
+  if (edges.size() > 64) {
+    return std::upper_bound(edges.begin(), edges.end(), v) - edges.begin();
+  }
+  size_t bin = 0;
+  for (double e : edges) bin += e <= v;
+  return bin;
 }
 
 }  // namespace
@@ -34,19 +54,17 @@ std::vector<double> QuantileEdges(std::vector<double> values, int bins) {
 ProfileBuilder::ProfileBuilder(ProfileBuildOptions options)
     : options_(std::move(options)) {}
 
-void ProfileBuilder::AddValue(const std::string& name,
-                              const FeatureValue& value) {
-  FeatureValues& f = features_[name];
+void ProfileBuilder::AddValue(FeatureValues* f, const FeatureValue& value) {
   if (value.kind == FeatureValue::Kind::kNumber) {
-    if (std::isfinite(value.number)) f.numbers.push_back(value.number);
+    if (std::isfinite(value.number)) f->numbers.push_back(value.number);
   } else if (value.kind == FeatureValue::Kind::kCategory) {
-    auto it = f.categories.find(value.category);
-    if (it != f.categories.end()) {
+    auto it = f->categories.find(value.category);
+    if (it != f->categories.end()) {
       ++it->second;
-    } else if (f.categories.size() < options_.max_categories_per_feature) {
-      f.categories.emplace(value.category, 1);
+    } else if (f->categories.size() < options_.max_categories_per_feature) {
+      f->categories.emplace(value.category, 1);
     } else {
-      ++f.other;
+      ++f->other;
       ++categories_overflowed_;
     }
   }
@@ -58,8 +76,23 @@ void ProfileBuilder::Add(const Event& event) {
     return;
   }
   ++rows_;
-  for (const auto& [name, value] : event.features) AddValue(name, value);
-  // The prediction is profiled like a feature, as the accumulator sees it.
+  const size_t n = event.features.size();
+  if (layout_.size() < n) layout_.resize(n, {nullptr, nullptr});
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [name, value] = event.features[i];
+    auto& [cached_name, values] = layout_[i];
+    if (cached_name == nullptr || *cached_name != name) {
+      auto it = features_.try_emplace(name).first;
+      cached_name = &it->first;
+      values = &it->second;
+    }
+    AddValue(values, value);
+  }
+  // The prediction is profiled like a feature, as the accumulator sees it
+  // (the feature exists even when no event has a prediction).
+  if (prediction_ == nullptr) {
+    prediction_ = &features_[std::string(kPredictionFeature)];
+  }
   FeatureValue prediction;
   if (options_.task == v1::TASK_TYPE_BINARY && event.score) {
     prediction = {FeatureValue::Kind::kNumber, *event.score, ""};
@@ -69,16 +102,26 @@ void ProfileBuilder::Add(const Event& event) {
   } else if (event.prediction.present()) {
     prediction = {FeatureValue::Kind::kCategory, 0, event.prediction.AsClass()};
   }
-  AddValue(std::string(kPredictionFeature), prediction);
+  AddValue(prediction_, prediction);
   const bool labelled = event.label.present();
+  const std::string label = labelled ? event.label.AsClass() : std::string();
   if (options_.task != v1::TASK_TYPE_REGRESSION) {
-    if (labelled) ++classes_[event.label.AsClass()];
+    if (labelled) ++classes_[label];
     if (event.prediction.present()) ++classes_[event.prediction.AsClass()];
   }
-  const bool positive =
-      labelled && event.label.AsClass() == options_.positive_class;
-  for (const auto& [attribute, group] : event.attributes) {
-    GroupStats& g = groups_[attribute][group];
+  const bool positive = labelled && label == options_.positive_class;
+  const size_t a = event.attributes.size();
+  if (attribute_layout_.size() < a)
+    attribute_layout_.resize(a, {nullptr, nullptr});
+  for (size_t i = 0; i < a; ++i) {
+    const auto& [attribute, group] = event.attributes[i];
+    auto& [cached_name, groups] = attribute_layout_[i];
+    if (cached_name == nullptr || *cached_name != attribute) {
+      auto it = groups_.try_emplace(attribute).first;
+      cached_name = &it->first;
+      groups = &it->second;
+    }
+    GroupStats& g = (*groups)[group];
     ++g.n;
     if (labelled) ++g.labelled;
     if (positive) ++g.positive;
@@ -129,8 +172,7 @@ absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
       std::vector<uint64_t> counts(edges.size() + 1, 0);
       double sum = 0, sum_sq = 0;
       for (double v : values.numbers) {
-        ++counts[std::upper_bound(edges.begin(), edges.end(), v) -
-                 edges.begin()];
+        ++counts[BinOf(edges, v)];
         sum += v;
         sum_sq += v * v;
       }

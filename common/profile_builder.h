@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "aims/v1/profile.pb.h"
 #include "common/event.h"
@@ -47,6 +48,9 @@ struct ProfileBuildOptions {
 class ProfileBuilder {
  public:
   explicit ProfileBuilder(ProfileBuildOptions options);
+  // Not copyable: the layout caches point into its own maps.
+  ProfileBuilder(const ProfileBuilder&) = delete;
+  ProfileBuilder& operator=(const ProfileBuilder&) = delete;
 
   void Add(const Event& event);
   size_t rows() const { return rows_; }
@@ -63,10 +67,10 @@ class ProfileBuilder {
  private:
   struct FeatureValues {
     std::vector<double> numbers;
-    std::map<std::string, uint64_t> categories;
+    absl::flat_hash_map<std::string, uint64_t> categories;
     uint64_t other = 0;  // values beyond max_categories_per_feature
   };
-  void AddValue(const std::string& name, const FeatureValue& value);
+  void AddValue(FeatureValues* f, const FeatureValue& value);
 
   const ProfileBuildOptions options_;
   size_t rows_ = 0;
@@ -79,6 +83,13 @@ class ProfileBuilder {
     uint64_t n = 0, labelled = 0, positive = 0;
   };
   std::map<std::string, std::map<std::string, GroupStats>> groups_;
+  // Rows come with the same features and attributes in the same order: the
+  // last row's layout saves a map lookup per name (std::map entries do not
+  // move).
+  std::vector<std::pair<const std::string*, FeatureValues*>> layout_;
+  std::vector<std::pair<const std::string*, std::map<std::string, GroupStats>*>>
+      attribute_layout_;
+  FeatureValues* prediction_ = nullptr;
 };
 
 // Hex SHA-256 of the profile's serialization with profile_id cleared.

@@ -1,12 +1,16 @@
 // Collector benchmarks for docs/performance.md (not part of the suite).
 //
-//   collector_bench --mode=ingest [--agents=1000] [--seconds=20]
+//   collector_bench --mode=ingest [--agents=1000] [--seconds=20 | --reports=N]
 //       An in-process aims-collector (real gRPC on loopback, RocksDB in a
 //       temporary directory, fsync before every acknowledgement) and
 //       `agents` simulated agents streaming window reports of 100 numeric
 //       features on a 20-bin reference profile, each keeping up to
 //       `--in_flight` reports unacknowledged, from 16 client threads in the
-//       same process (both share the machine's cores).
+//       same process (both share the machine's cores). Measures for
+//       `--seconds`, or until `--reports` more reports are acknowledged.
+//       Also reports the samples-equivalent of a report: every number it
+//       carries (see CountNumbers), i.e. the samples Prometheus would
+//       store for the same information.
 //   collector_bench --mode=query [--replicas=10] [--queries=200]
 //       One model with `replicas` agents over 30 days: the last 2 h as 10 s
 //       windows, the time before as 30 min windows (a rollup is the same
@@ -15,12 +19,33 @@
 //       collector would, then
 //       QueryMetrics over gRPC for ranges of 1 h, 24 h and 30 d ending at
 //       random (unaligned) times within the last hour.
+//   collector_bench --mode=evaluate [--models=100] [--objectives=10000]
+//       A plan of `objectives` objectives over `models` models (each
+//       naming its model and, where the metric has one, its feature,
+//       attribute or group: one series each), 10 minutes of 10 s windows
+//       per model (rolled up), and the collector's Evaluator on RocksDB
+//       with fsync; reports the CPU time (getrusage, the whole process) and
+//       wall time of the first evaluation pass (every series new: a state
+//       record and an audit entry each) and of a steady pass 30 s later.
+//   collector_bench --mode=alert [--trials=5]
+//       The collector with its background loops (default 1 s evaluation
+//       tick) and the real Alertmanager (Debian's prometheus-alertmanager):
+//       time from the durable acknowledgement of a breaching window to the
+//       alert listed by Alertmanager's GET /api/v2/alerts (polled every
+//       5 ms); objective with a 5 min interval and `for: 0s`.
 //
 // Prints one JSON object per result line on stdout.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -28,18 +53,34 @@
 #include "absl/strings/str_format.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
+#include "collector/audit_trail.h"
 #include "collector/collector.h"
+#include "collector/evaluator.h"
+#include "collector/nonconformities.h"
+#include "collector/notifier.h"
 #include "collector/rocks_storage.h"
+#include "common/clock.h"
 #include "common/profile_builder.h"
 #include "common/time_util.h"
 #include "common/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
+#include "httplib.h"
+#include "tests/testing/ingest_client.h"
 #include "tests/testing/test_util.h"
 
-ABSL_FLAG(std::string, mode, "ingest", "ingest or query");
+ABSL_FLAG(std::string, mode, "ingest", "ingest, query, evaluate or alert");
 ABSL_FLAG(int, agents, 1000, "ingest: simulated agents");
 ABSL_FLAG(int, in_flight, 4, "ingest: unacknowledged reports per agent");
 ABSL_FLAG(int, seconds, 20, "ingest: measured duration");
+ABSL_FLAG(int64_t, reports, 0,
+          "ingest: measure until this many reports are acknowledged instead "
+          "of --seconds (0: use --seconds)");
+ABSL_FLAG(std::string, name, "", "ingest: benchmark name in the output");
+ABSL_FLAG(int, models, 100, "evaluate: models");
+ABSL_FLAG(int, objectives, 10000, "evaluate: objectives");
+ABSL_FLAG(int, trials, 5, "alert: breaches measured");
+ABSL_FLAG(std::string, alertmanager_bin, "/usr/bin/prometheus-alertmanager",
+          "alert: Alertmanager binary");
 ABSL_FLAG(int, replicas, 10, "query: agents of the model");
 ABSL_FLAG(int, queries, 200, "query: queries per range");
 ABSL_FLAG(std::string, dir, "", "data directory (default: a temporary one)");
@@ -104,6 +145,46 @@ void PrintJson(const std::string& name,
   fflush(stdout);
 }
 
+// Samples-equivalent of a message: every number it carries - each integer
+// or floating-point field of every message present (zeros included, as a
+// Prometheus series would carry a zero sample) and each element of repeated
+// numeric fields (histogram bins, sketch bucket counters, confusion
+// counts). Strings, bools and enums are not counted.
+uint64_t CountNumbers(const google::protobuf::Message& m) {
+  using FD = google::protobuf::FieldDescriptor;
+  const google::protobuf::Descriptor* d = m.GetDescriptor();
+  const google::protobuf::Reflection* r = m.GetReflection();
+  uint64_t n = 0;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FD* f = d->field(i);
+    switch (f->cpp_type()) {
+      case FD::CPPTYPE_MESSAGE:
+        if (f->is_repeated()) {
+          for (int j = 0; j < r->FieldSize(m, f); ++j)
+            n += CountNumbers(r->GetRepeatedMessage(m, f, j));
+        } else if (r->HasField(m, f)) {
+          n += CountNumbers(r->GetMessage(m, f));
+        }
+        break;
+      case FD::CPPTYPE_INT32:
+      case FD::CPPTYPE_INT64:
+      case FD::CPPTYPE_UINT32:
+      case FD::CPPTYPE_UINT64:
+      case FD::CPPTYPE_DOUBLE:
+      case FD::CPPTYPE_FLOAT:
+        if (f->is_repeated()) {
+          n += r->FieldSize(m, f);
+        } else if (f->containing_oneof() == nullptr || r->HasField(m, f)) {
+          ++n;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return n;
+}
+
 double RssMiB() {
   std::string status = testing::ReadFile("/proc/self/status");
   size_t at = status.find("VmRSS:");
@@ -135,6 +216,7 @@ int Ingest(const std::string& dir) {
   };
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> acked{0};
+  std::atomic<int> flowing{0};  // agents with at least one acknowledgement
   constexpr int kThreads = 16;
   std::vector<std::thread> threads;
   // Windows from now on: live traffic, no rollup is rebuilt for them.
@@ -191,6 +273,7 @@ int Ingest(const std::string& dir) {
           while (a.durable < a.sent && a.stream->Read(&resp)) {
             if (!resp.has_ack()) continue;
             const uint64_t d = resp.ack().durable_sequence();
+            if (a.durable == 0 && d > 0) flowing.fetch_add(1);
             acked.fetch_add(d - a.durable);
             a.durable = d;
           }
@@ -203,11 +286,25 @@ int Ingest(const std::string& dir) {
       }
     });
   }
-  // Warm up until every agent is connected and acks flow, then measure.
-  absl::SleepFor(absl::Seconds(3));
+  // Warm up until every agent's reports are acknowledged (at most a
+  // minute), and 2 s more, then measure.
+  const absl::Time warmup_start = absl::Now();
+  while (flowing.load() < agents &&
+         absl::Now() - warmup_start < absl::Minutes(1)) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  absl::SleepFor(absl::Seconds(2));
   const uint64_t start_acked = acked.load();
   const absl::Time start = absl::Now();
-  absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_seconds)));
+  const int64_t want = absl::GetFlag(FLAGS_reports);
+  if (want > 0) {
+    while (acked.load() - start_acked < static_cast<uint64_t>(want) &&
+           absl::Now() - start < absl::Minutes(10)) {
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  } else {
+    absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_seconds)));
+  }
   const uint64_t end_acked = acked.load();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   const double rss = RssMiB();
@@ -215,14 +312,27 @@ int Ingest(const std::string& dir) {
   for (auto& t : threads) t.join();
   collector.Stop();
   const double rate = (end_acked - start_acked) / elapsed;
-  PrintJson("collector_ingest",
-            {{"agents", agents},
-             {"in_flight_per_agent", in_flight},
-             {"report_bytes", static_cast<double>(summary_bytes)},
-             {"reports_per_second", rate},
-             {"mb_per_second", rate * summary_bytes / 1e6},
-             {"seconds", elapsed},
-             {"process_rss_mib", rss}});
+  // A report as stored: the summary plus its window and sequence.
+  v1::WindowReport sample;
+  sample.set_agent_id("agent-0");
+  sample.set_sequence(1);
+  *sample.mutable_window_start() = ToProto(base);
+  *sample.mutable_window_end() = ToProto(base + absl::Seconds(10));
+  *sample.mutable_summary() = pool[0];
+  const double numbers = static_cast<double>(CountNumbers(sample));
+  std::string name = absl::GetFlag(FLAGS_name);
+  if (name.empty()) name = "collector_ingest";
+  PrintJson(name, {{"agents", agents},
+                   {"in_flight_per_agent", in_flight},
+                   {"report_bytes", static_cast<double>(summary_bytes)},
+                   {"reports", static_cast<double>(end_acked - start_acked)},
+                   {"reports_per_second", rate},
+                   {"mb_per_second", rate * summary_bytes / 1e6},
+                   {"numbers_per_report", numbers},
+                   {"samples_equivalent", numbers * (end_acked - start_acked)},
+                   {"samples_equivalent_per_second", rate * numbers},
+                   {"seconds", elapsed},
+                   {"process_rss_mib", rss}});
   return 0;
 }
 
@@ -354,6 +464,379 @@ int Query(const std::string& dir) {
   return 0;
 }
 
+double ProcessCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec +
+         u.ru_stime.tv_usec * 1e-6;
+}
+
+// An event of the evaluation models: 20 numeric and 5 categorical features,
+// gender and age band, score, class and label, latency.
+Event EvalEvent(std::mt19937& rng) {
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> u(0, 1);
+  const char* bands[] = {"18-29", "30-44", "45-64", "65+"};
+  Event e;
+  for (int f = 0; f < 20; ++f) {
+    e.features.emplace_back(
+        absl::StrCat("num_", f),
+        FeatureValue{FeatureValue::Kind::kNumber, normal(rng), ""});
+  }
+  for (int f = 0; f < 5; ++f) {
+    e.features.emplace_back(
+        absl::StrCat("cat_", f),
+        FeatureValue{FeatureValue::Kind::kCategory, 0,
+                     absl::StrCat("v", static_cast<int>(u(rng) * 8))});
+  }
+  e.score = u(rng);
+  e.prediction.kind = Outcome::Kind::kNumber;
+  e.prediction.number = *e.score >= 0.5;
+  e.label.kind = Outcome::Kind::kNumber;
+  e.label.number = u(rng) < *e.score;
+  e.attributes.emplace_back("gender", u(rng) < 0.5 ? "female" : "male");
+  e.attributes.emplace_back("age_band", bands[static_cast<int>(u(rng) * 4)]);
+  e.latency_seconds = 0.01 + u(rng) / 50;
+  return e;
+}
+
+// The objectives of one model: 100 specs (metric, feature, attribute,
+// group, comparator, threshold), each one series.
+struct Spec {
+  std::string metric, feature, attribute, group, comparator;
+  double threshold;
+};
+std::vector<Spec> ModelSpecs() {
+  std::vector<Spec> specs;
+  for (int f = 0; f < 20; ++f) {
+    const std::string name = absl::StrCat("num_", f);
+    specs.push_back({"psi", name, "", "", "<=", 0.2});
+    specs.push_back({"ks_statistic", name, "", "", "<=", 0.1});
+    specs.push_back({"wasserstein_norm", name, "", "", "<=", 0.1});
+  }
+  for (int f = 0; f < 5; ++f) {
+    const std::string name = absl::StrCat("cat_", f);
+    specs.push_back({"psi", name, "", "", "<=", 0.2});
+    specs.push_back({"js_distance", name, "", "", "<=", 0.1});
+  }
+  specs.push_back({"psi", std::string(kPredictionFeature), "", "", "<=", 0.2});
+  specs.push_back({"hellinger", "num_0", "", "", "<=", 0.1});
+  specs.push_back({"hellinger", "num_1", "", "", "<=", 0.1});
+  for (auto [metric, cmp, t] : {std::tuple{"accuracy", ">=", 0.6},
+                                {"precision", ">=", 0.5},
+                                {"recall", ">=", 0.5},
+                                {"f1", ">=", 0.5},
+                                {"f1_macro", ">=", 0.5},
+                                {"log_loss", "<=", 0.7},
+                                {"brier", "<=", 0.25},
+                                {"roc_auc", ">=", 0.7},
+                                {"latency_p99", "<=", 0.05},
+                                {"error_rate", "<=", 0.01},
+                                {"drifted_feature_share", "<=", 0.2}}) {
+    specs.push_back({metric, "", "", "", cmp, t});
+  }
+  for (const char* attribute : {"gender", "age_band"}) {
+    specs.push_back({"demographic_parity_ratio", "", attribute, "", ">=", 0.8});
+    specs.push_back(
+        {"equal_opportunity_difference", "", attribute, "", "<=", 0.1});
+    specs.push_back(
+        {"equalized_odds_difference", "", attribute, "", "<=", 0.1});
+    specs.push_back(
+        {"predictive_parity_difference", "", attribute, "", "<=", 0.1});
+  }
+  for (const char* g : {"female", "male"}) {
+    specs.push_back({"selection_rate", "", "gender", g, ">=", 0.1});
+    specs.push_back({"true_positive_rate", "", "gender", g, ">=", 0.5});
+  }
+  for (const char* g : {"18-29", "30-44", "45-64", "65+"}) {
+    specs.push_back({"selection_rate", "", "age_band", g, ">=", 0.1});
+  }
+  return specs;
+}
+
+int Evaluate(const std::string& dir) {
+  const int models = absl::GetFlag(FLAGS_models);
+  const int objectives = absl::GetFlag(FLAGS_objectives);
+  const std::vector<Spec> specs = ModelSpecs();
+  if (models < 1 || objectives < models ||
+      objectives > models * static_cast<int>(specs.size())) {
+    absl::FPrintF(stderr, "--objectives: %d..%d for %d models\n", models,
+                  models * specs.size(), models);
+    return 2;
+  }
+  auto model_ref = [](int m) {
+    v1::ModelRef ref;
+    ref.set_name(absl::StrFormat("eval-%03d", m));
+    ref.set_version("v1");
+    ref.set_environment("prod");
+    return ref;
+  };
+  // A reference profile and a pool of window summaries binned on it.
+  std::mt19937 rng(11);
+  ProfileBuilder builder{ProfileBuildOptions()};
+  for (int i = 0; i < 2000; ++i) builder.Add(EvalEvent(rng));
+  const v1::ReferenceProfile base_profile =
+      *builder.Build(model_ref(0), v1::PROFILE_SOURCE_TRAINING_DATA, "bench");
+  auto config = std::make_shared<SummaryConfig>();
+  config->profile = std::make_shared<v1::ReferenceProfile>(base_profile);
+  std::vector<v1::WindowSummary> pool;
+  for (int s = 0; s < 8; ++s) {
+    WindowAccumulator acc(config);
+    for (int i = 0; i < 200; ++i) acc.Add(EvalEvent(rng));
+    pool.push_back(acc.Build());
+  }
+
+  FakeClock clock(
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 60 * 60));
+  const absl::Time now = clock.Now();
+  collector::RocksStorageOptions storage_options;
+  storage_options.path = dir;
+  storage_options.sync_writes = true;  // as the collector runs
+  auto opened = collector::RocksStorage::Open(storage_options);
+  if (!opened.ok()) {
+    absl::FPrintF(stderr, "%s\n", opened.status().ToString());
+    return 1;
+  }
+  collector::RocksStorage& storage = **opened;
+  const absl::Time load_start = absl::Now();
+  constexpr int kWindows = 60;  // 10 minutes of 10 s windows
+  for (int m = 0; m < models; ++m) {
+    v1::Hello hello;
+    hello.mutable_agent()->set_agent_id(absl::StrCat("eval-agent-", m));
+    *hello.mutable_model() = model_ref(m);
+    (void)storage.RegisterAgent(hello, now);
+    v1::ReferenceProfile profile = base_profile;
+    *profile.mutable_model() = model_ref(m);
+    profile.set_profile_id(ComputeProfileId(profile));
+    bool created = false;
+    if (auto put = storage.PutProfile(profile, false, &created); !put.ok()) {
+      absl::FPrintF(stderr, "%s\n", put.status().ToString());
+      return 1;
+    }
+    std::vector<v1::WindowReport> batch(kWindows);
+    std::vector<const v1::WindowReport*> ptrs;
+    for (int w = 0; w < kWindows; ++w) {
+      v1::WindowReport& r = batch[w];
+      r.set_agent_id(hello.agent().agent_id());
+      r.set_sequence(w + 1);
+      const absl::Time start = now - absl::Seconds(10 * (kWindows - w));
+      *r.mutable_window_start() = ToProto(start);
+      *r.mutable_window_end() = ToProto(start + absl::Seconds(10));
+      *r.mutable_summary() = pool[(m + w) % pool.size()];
+      r.mutable_summary()->set_profile_id(profile.profile_id());
+      ptrs.push_back(&r);
+    }
+    std::vector<collector::WriteOutcome> outcomes;
+    if (absl::Status s = storage.WriteReports(ptrs, now, &outcomes); !s.ok()) {
+      absl::FPrintF(stderr, "%s\n", s.ToString());
+      return 1;
+    }
+  }
+  for (;;) {
+    auto stats = storage.Maintain(now);
+    if (!stats.ok() || !stats->budget_exhausted) break;
+  }
+  const double load_seconds = absl::ToDoubleSeconds(absl::Now() - load_start);
+
+  std::string yaml =
+      "coverage: {enabled: false}\n"
+      "defaults: {window: 10m, evaluation_interval: 30s}\n"
+      "objectives:\n";
+  const int per_model = objectives / models;
+  for (int m = 0; m < models; ++m) {
+    const int here = per_model + (m < objectives % models ? 1 : 0);
+    for (int i = 0; i < here; ++i) {
+      const Spec& spec = specs[i];
+      absl::StrAppendFormat(&yaml,
+                            "  - id: m%03d-%03d\n"
+                            "    model: {name: %s}\n"
+                            "    metric: %s\n",
+                            m, i, model_ref(m).name(), spec.metric);
+      if (!spec.feature.empty())
+        absl::StrAppend(&yaml, "    feature: \"", spec.feature, "\"\n");
+      if (!spec.attribute.empty())
+        absl::StrAppend(&yaml, "    attribute: ", spec.attribute, "\n");
+      if (!spec.group.empty())
+        absl::StrAppend(&yaml, "    group: \"", spec.group, "\"\n");
+      absl::StrAppend(&yaml, "    comparator: \"", spec.comparator,
+                      "\"\n    threshold: ", spec.threshold, "\n");
+    }
+  }
+  double cpu = ProcessCpuSeconds();
+  absl::Time wall = absl::Now();
+  absl::StatusOr<collector::Plan> plan =
+      collector::ParsePlan(yaml, "bench-plan.yaml");
+  if (!plan.ok()) {
+    absl::FPrintF(stderr, "%s\n", plan.status().ToString());
+    return 1;
+  }
+  const double parse_cpu = ProcessCpuSeconds() - cpu;
+  const size_t plan_objectives = plan->objectives.size();
+
+  collector::AuditTrail audit(&storage, &clock);
+  collector::Nonconformities ncs(&storage, &audit);
+  collector::Notifier notifier(&storage, &clock, collector::NotifierOptions{});
+  collector::Evaluator evaluator(&storage, &audit, &ncs, &notifier, &clock);
+  if (!audit.Load().ok() || !ncs.Load().ok() || !evaluator.Load().ok()) {
+    absl::FPrintF(stderr, "cannot load evaluation state\n");
+    return 1;
+  }
+  cpu = ProcessCpuSeconds();
+  if (auto set = evaluator.SetPlan(std::move(*plan), "bench"); !set.ok()) {
+    absl::FPrintF(stderr, "%s\n", set.status().ToString());
+    return 1;
+  }
+  const double set_plan_cpu = ProcessCpuSeconds() - cpu;
+
+  std::vector<std::pair<std::string, double>> out = {
+      {"models", models},
+      {"objectives", static_cast<double>(plan_objectives)},
+      {"reports_per_model", kWindows},
+      {"load_seconds", load_seconds},
+      {"plan_bytes", static_cast<double>(yaml.size())},
+      {"parse_plan_cpu_seconds", parse_cpu},
+      {"set_plan_cpu_seconds", set_plan_cpu}};
+  for (const char* pass : {"first", "steady"}) {
+    cpu = ProcessCpuSeconds();
+    wall = absl::Now();
+    const int evaluated = evaluator.EvaluateDue();
+    const double pass_cpu = ProcessCpuSeconds() - cpu;
+    const double pass_wall = absl::ToDoubleSeconds(absl::Now() - wall);
+    out.push_back({absl::StrCat(pass, "_series_evaluated"), evaluated});
+    out.push_back({absl::StrCat(pass, "_cpu_seconds"), pass_cpu});
+    out.push_back({absl::StrCat(pass, "_wall_seconds"), pass_wall});
+    clock.Advance(absl::Seconds(30));  // every objective due again
+  }
+  std::map<v1::ObjectiveState, int> states;
+  for (const v1::ObjectiveStatus& st :
+       evaluator.States(v1::ListObjectiveStatesRequest()))
+    ++states[st.state()];
+  double series = 0;
+  for (const auto& [state, n] : states) series += n;
+  out.push_back({"series", series});
+  for (const auto& [state, n] : states) {
+    out.push_back(
+        {absl::StrCat("series_", collector::ObjectiveStateName(state)), n});
+  }
+  out.push_back(
+      {"errors", static_cast<double>(evaluator.counters().errors.load())});
+  PrintJson("collector_evaluate", out);
+  return evaluator.counters().errors.load() == 0 ? 0 : 1;
+}
+
+// One window of 400 events for `model`: group f selected at `f_rate`, m at
+// 0.6 (demographic parity ratio f_rate / 0.6).
+v1::WindowSummary ParitySummary(double f_rate) {
+  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  for (int i = 0; i < 400; ++i) {
+    Event e;
+    const bool f = i % 2 == 0;
+    const int k = (i / 2) % 100;
+    e.prediction.kind = Outcome::Kind::kClass;
+    e.prediction.class_label = k < (f ? f_rate : 0.6) * 100 ? "1" : "0";
+    e.attributes = {{"gender", f ? "f" : "m"}};
+    acc.Add(e);
+  }
+  return acc.Build();
+}
+
+int Alert(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  const std::string am_bin = absl::GetFlag(FLAGS_alertmanager_bin);
+  const int am_port = testing::FreePort();
+  {
+    std::ofstream config(dir + "/alertmanager.yml");
+    config << "route:\n  receiver: compliance\n  group_wait: 1s\n"
+              "receivers:\n  - name: compliance\n";
+    std::ofstream plan(dir + "/plan.yaml");
+    plan << "coverage: {enabled: false}\n"
+            "objectives:\n"
+            "  - id: parity\n"
+            "    metric: demographic_parity_ratio\n"
+            "    attribute: gender\n"
+            "    comparator: \">=\"\n"
+            "    threshold: 0.8\n"
+            "    window: 30s\n"
+            "    evaluation_interval: 5m\n"
+            "    for: 0s\n";
+  }
+  testing::Subprocess am(
+      {am_bin, "--config.file=" + dir + "/alertmanager.yml",
+       "--storage.path=" + dir + "/am-data",
+       absl::StrCat("--web.listen-address=127.0.0.1:", am_port),
+       "--cluster.listen-address="},
+      dir + "/alertmanager.log");
+  httplib::Client am_client("127.0.0.1", am_port);
+  if (!testing::WaitFor(
+          [&] {
+            auto r = am_client.Get("/-/ready");
+            return r && r->status == 200;
+          },
+          absl::Seconds(30))) {
+    absl::FPrintF(stderr, "alertmanager not ready\n");
+    return 1;
+  }
+  collector::CollectorOptions options;
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.data_dir = dir + "/data";
+  options.plan_file = dir + "/plan.yaml";
+  options.alertmanager_urls = {absl::StrCat("http://127.0.0.1:", am_port)};
+  collector::Collector collector(options);  // default 1 s evaluation tick
+  if (absl::Status s = collector.Start(); !s.ok()) {
+    absl::FPrintF(stderr, "collector: %s\n", s.ToString());
+    return 1;
+  }
+  const v1::WindowSummary breach = ParitySummary(0.3);  // ratio 0.5
+  std::vector<double> ms;
+  for (int trial = 0; trial < absl::GetFlag(FLAGS_trials); ++trial) {
+    // As in a running collector, the objective's last evaluation is more
+    // than a second old when the breach arrives.
+    absl::SleepFor(absl::Milliseconds(1500));
+    v1::ModelRef model;
+    model.set_name(absl::StrCat("alert-", trial));
+    model.set_version("v1");
+    model.set_environment("prod");
+    testing::SimulatedAgent agent(collector.grpc_port(), model,
+                                  absl::StrCat("alert-agent-", trial));
+    agent.Enqueue(absl::Now() - absl::Seconds(10), absl::Seconds(10), breach);
+    if (!agent.Flush(absl::Seconds(30))) {
+      absl::FPrintF(stderr, "report not acknowledged: %s\n",
+                    agent.last_error());
+      return 1;
+    }
+    const absl::Time acked = absl::Now();
+    const std::string label = absl::StrCat("\"model\":\"", model.name(), "\"");
+    const bool seen = testing::WaitFor(
+        [&] {
+          for (;;) {
+            auto r = am_client.Get("/api/v2/alerts?active=true");
+            if (r && r->status == 200 &&
+                r->body.find(label) != std::string::npos)
+              return true;
+            if (absl::Now() - acked > absl::Seconds(30)) return false;
+            absl::SleepFor(absl::Milliseconds(5));
+          }
+        },
+        absl::Seconds(31));
+    if (!seen) {
+      absl::FPrintF(stderr, "no alert for %s\n", model.name());
+      return 1;
+    }
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - acked));
+  }
+  collector.Stop();
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  PrintJson("collector_breach_to_alert",
+            {{"trials", static_cast<double>(ms.size())},
+             {"evaluation_tick_seconds", 1},
+             {"p50_ms", sorted[sorted.size() / 2]},
+             {"min_ms", sorted.front()},
+             {"max_ms", sorted.back()}});
+  return 0;
+}
+
 }  // namespace
 }  // namespace aims
 
@@ -368,6 +851,8 @@ int main(int argc, char** argv) {
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "ingest") return aims::Ingest(dir);
   if (mode == "query") return aims::Query(dir);
-  absl::FPrintF(stderr, "--mode: ingest or query\n");
+  if (mode == "evaluate") return aims::Evaluate(dir);
+  if (mode == "alert") return aims::Alert(dir);
+  absl::FPrintF(stderr, "--mode: ingest, query, evaluate or alert\n");
   return 2;
 }

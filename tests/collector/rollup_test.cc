@@ -120,10 +120,14 @@ class RollupTest : public ::testing::Test {
   }
 
   // The range merged through rollups equals the raw merge (the base
-  // implementation scans every raw report).
+  // implementation scans every raw report), and the report ids read from
+  // the keys are those of the raw reports, in the same order.
   MergeStats ExpectRollupEqualsRaw(absl::Time from, absl::Time to) {
     SummaryMerger rolled, raw;
     MergeStats stats, raw_stats;
+    std::vector<std::pair<std::string, uint64_t>> ids, raw_ids;
+    stats.report_ids = &ids;
+    raw_stats.report_ids = &raw_ids;
     EXPECT_TRUE(
         storage_->MergeReports(Model(), from, to, &rolled, &stats).ok());
     EXPECT_TRUE(
@@ -133,6 +137,9 @@ class RollupTest : public ::testing::Test {
         << absl::FormatTime(from) << " .. " << absl::FormatTime(to);
     EXPECT_EQ(raw.count(), raw_stats.raw_reports_read);
     if (raw.count() > 0) ExpectSameSummary(rolled.result(), raw.result());
+    EXPECT_EQ(ids, raw_ids);
+    EXPECT_EQ(raw_ids.size(), raw.count());
+    stats.report_ids = nullptr;
     return stats;
   }
 
