@@ -83,7 +83,7 @@ else
   gb_min_time=2; gb_reps=5
   agent_seconds=15; rate_seconds=30
   metrics_rows=1000000; metrics_ref_rows=100000; metrics_repeat=3
-  ingest_seconds=20; compare_reports=300
+  ingest_seconds=20; compare_reports=1000
   queries=100; trials=5
 fi
 
@@ -176,7 +176,7 @@ fi
 if want prometheus; then
   # The same number of samples through aims (as reports) and Prometheus.
   run collector_ingest_compare "$bin/tests/collector_bench" --mode=ingest --agents=100 \
-    --in_flight=8 --reports="$compare_reports" --name=collector_ingest_compare
+    --in_flight=4 --reports="$compare_reports" --name=collector_ingest_compare
   samples=$($py -c 'import json,sys; print(int(json.loads(open(sys.argv[1]).readline())["samples_equivalent"]))' \
     "$results/collector_ingest_compare.jsonl" 2>/dev/null || echo 0)
   if [ "$samples" -gt 0 ]; then
