@@ -204,7 +204,7 @@ absl::Status Collector::Start() {
   });
   // Refresh gauges that are read rather than counted.
   http_->SetPreRoutingHandler([this](const httplib::Request& req,
-                                                 httplib::Response&) {
+                                     httplib::Response&) {
     if (req.path == "/metrics") {
       metrics_->ingest_queue_depth.Set(static_cast<double>(writer_->depth()));
       metrics_->storage_sst_bytes.Set(
