@@ -16,6 +16,15 @@ absl::Status ParseTimeParam(const httplib::Request& req,
   const std::string text = req.get_param_value(name.c_str());
   double seconds = 0;
   if (absl::SimpleAtod(text, &seconds)) {
+    // google.protobuf.Timestamp's range; also keeps the conversion to
+    // microseconds defined (inf, nan and 1e300 parse as numbers).
+    constexpr double kMinSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+    constexpr double kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+    if (!(seconds >= kMinSeconds && seconds <= kMaxSeconds)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": '", text,
+                       "' is out of range (Unix seconds of years 1 to 9999)"));
+    }
     *out = absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
     return absl::OkStatus();
   }

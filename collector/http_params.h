@@ -23,7 +23,8 @@
 
 namespace aims::collector {
 
-// The time in parameter `name`, or `fallback` when it is absent.
+// The time in parameter `name`, or `fallback` when it is absent. Unix
+// seconds must lie in years 1 to 9999 (google.protobuf.Timestamp's range).
 absl::Status ParseTimeParam(const httplib::Request& req,
                             const std::string& name, absl::Time fallback,
                             absl::Time* out);
