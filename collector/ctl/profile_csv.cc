@@ -31,6 +31,7 @@ absl::Status AddCsvRows(std::istream& in, const ProfileCsvColumns& columns,
   return ReadCsv(
       in, header, [&](const std::vector<std::string>& fields, size_t line) {
         if (role.empty()) {
+          const size_t max_name = EventLimits().max_name_bytes;
           for (size_t i = 0; i < header->size(); ++i) {
             const std::string& name = (*header)[i];
             int r = 0;
@@ -41,6 +42,14 @@ absl::Status AddCsvRows(std::istream& in, const ProfileCsvColumns& columns,
               if (s == name) r = 1;
             for (const auto& s : columns.ignore)
               if (s == name) r = 2;
+            // Feature and attribute names go into the profile, whose names
+            // the collector limits as it limits events'.
+            if (r != 2 && (name.empty() || name.size() > max_name)) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  "line 1: column ", i + 1, ": the name is ", name.size(),
+                  " bytes; feature and attribute names are 1..", max_name,
+                  " bytes (or --ignore the column)"));
+            }
             role.push_back(r);
           }
         }

@@ -27,8 +27,10 @@ struct ProfileCsvColumns {
 };
 
 // Adds every data row of `in` to `builder` and returns the header in
-// `header`. Fails like ReadCsv, or on a score that is not a number in [0, 1]
-// ("line 3: column score: score must be a number in [0, 1], got 'x'").
+// `header`. Fails like ReadCsv, on a feature or attribute column whose name
+// is empty or longer than EventLimits::max_name_bytes (128), or on a score
+// that is not a number in [0, 1] ("line 3: column score: score must be a
+// number in [0, 1], got 'x'").
 absl::Status AddCsvRows(std::istream& in, const ProfileCsvColumns& columns,
                         ProfileBuilder* builder,
                         std::vector<std::string>* header);
