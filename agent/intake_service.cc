@@ -21,14 +21,18 @@ IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
 
 grpc::ServerUnaryReactor* IntakeService::Refuse(
     grpc::CallbackServerContext* context, int items) {
-  auto* reactor = context->DefaultReactor();
+  // DefaultReactor() only when refusing: an admitted call takes it once
+  // more to finish, and a second DefaultReactor() is an error (an assert in
+  // builds without NDEBUG).
   if (!accepting_->load()) {
+    auto* reactor = context->DefaultReactor();
     metrics_->requests_shutting_down.Increment();
     reactor->Finish(
         grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent is shutting down"));
     return reactor;
   }
   if (static_cast<size_t>(items) > max_events_per_call_) {
+    auto* reactor = context->DefaultReactor();
     reactor->Finish(
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                      absl::StrCat("items: ", items, " in one call, limit ",
@@ -38,6 +42,7 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
   if (in_flight_.fetch_add(1) >= max_in_flight_) {
     in_flight_.fetch_sub(1);
     metrics_->requests_overloaded.Increment();
+    auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         absl::StrCat("agent intake busy (", max_in_flight_,
