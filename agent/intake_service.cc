@@ -56,16 +56,20 @@ IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
 
 grpc::ServerUnaryReactor* IntakeService::Refuse(
     grpc::CallbackServerContext* context, const char* what, int items) {
-  auto* reactor = context->DefaultReactor();
+  // DefaultReactor() only when refusing: an admitted call takes it once
+  // more to finish, and a second DefaultReactor() is an error (an assert in
+  // builds without NDEBUG).
   if (absl::Status s =
           CheckBearerToken(AuthorizationOf(*context), token_sha256_);
       !s.ok()) {
+    auto* reactor = context->DefaultReactor();
     metrics_->requests_unauthenticated.Increment();
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                                  std::string(s.message())));
     return reactor;
   }
   if (!accepting_->load()) {
+    auto* reactor = context->DefaultReactor();
     metrics_->requests_shutting_down.Increment();
     reactor->Finish(
         grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent is shutting down"));
@@ -76,6 +80,7 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
                                             absl::StrCat(max_events_per_call_),
                                             "--max_events_per_batch");
     metrics_->LimitRejected(LimitOf(refused));
+    auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  std::string(refused.message())));
     return reactor;
@@ -83,6 +88,7 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
   if (in_flight_.fetch_add(1) >= max_in_flight_) {
     in_flight_.fetch_sub(1);
     metrics_->requests_overloaded.Increment();
+    auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         absl::StrCat("agent intake busy (", max_in_flight_,

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "collector/http_params.h"
 #include "common/time_util.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -59,58 +60,6 @@ v1::ModelSelector Selector(const httplib::Request& req) {
   return s;
 }
 
-absl::Status ParseTimeParam(const httplib::Request& req,
-                            const std::string& name, absl::Time fallback,
-                            absl::Time* out) {
-  if (!req.has_param(name.c_str())) {
-    *out = fallback;
-    return absl::OkStatus();
-  }
-  const std::string text = req.get_param_value(name.c_str());
-  double seconds = 0;
-  if (absl::SimpleAtod(text, &seconds)) {
-    *out = absl::FromUnixMicros(static_cast<int64_t>(seconds * 1e6));
-    return absl::OkStatus();
-  }
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, text, out, &err))
-    return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      name, ": '", text, "' is neither RFC 3339 nor Unix seconds"));
-}
-
-// The model (name, version, environment) and time range [from, to] with an
-// optional step, shared by the range queries.
-absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
-                        google::protobuf::Timestamp* from_out,
-                        google::protobuf::Timestamp* to_out,
-                        google::protobuf::Duration* step_out) {
-  model->set_name(req.get_param_value("name"));
-  model->set_version(req.get_param_value("version"));
-  model->set_environment(req.has_param("environment")
-                             ? req.get_param_value("environment")
-                             : "default");
-  const absl::Time now = absl::Now();
-  absl::Time from, to;
-  if (absl::Status s = ParseTimeParam(req, "from", now - absl::Hours(1), &from);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ParseTimeParam(req, "to", now, &to); !s.ok()) return s;
-  if (req.has_param("step")) {
-    absl::Duration step;
-    if (!absl::ParseDuration(req.get_param_value("step"), &step)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("step: '", req.get_param_value("step"),
-                       "' is not a duration such as 10s"));
-    }
-    *step_out = ToProtoDuration(step);
-  }
-  *from_out = ToProto(from);
-  *to_out = ToProto(to);
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 void RegisterHttpApi(httplib::Server& server, QueryService* queries,
@@ -137,24 +86,7 @@ void RegisterHttpApi(httplib::Server& server, QueryService* queries,
         v1::ReportRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ComplianceReport response;
-        absl::Status s = absl::OkStatus();
-        for (const char* name : {"from", "to"}) {
-          if (!req.has_param(name) || !s.ok()) continue;
-          absl::Time t;
-          s = ParseTimeParam(req, name, absl::Now(), &t);
-          *(std::string(name) == "from" ? request.mutable_from()
-                                        : request.mutable_to()) = ToProto(t);
-        }
-        if (s.ok() && req.has_param("bucket")) {
-          absl::Duration bucket;
-          if (absl::ParseDuration(req.get_param_value("bucket"), &bucket)) {
-            *request.mutable_bucket() = ToProtoDuration(bucket);
-          } else {
-            s = absl::InvalidArgumentError(
-                absl::StrCat("bucket: '", req.get_param_value("bucket"),
-                             "' is not a duration such as 1h"));
-          }
-        }
+        absl::Status s = ParseReportParams(req, &request);
         if (s.ok()) s = reports->Report(request, &response);
         Reply(s, response, res);
       });

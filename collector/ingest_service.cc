@@ -396,7 +396,13 @@ class IngestService::Stream final
 
   // Issues whatever gRPC operation is due: next write, next read, Finish.
   // `completed`: writer callbacks that end with this call (see OnReportDone).
+  // A gRPC reaction (OnReadDone, ...) keeps the stream alive until it
+  // returns; a writer callback does not: once it has started a write, that
+  // write may complete, the stream finish and OnDone delete it on another
+  // thread at any moment, so it returns and leaves the rest (a read that
+  // may be due) to OnWriteDone's Pump.
   void Pump(size_t completed = 0) {
+    const bool from_writer = completed > 0;
     enum class Action { kNone, kWrite, kRead, kFinish };
     for (;;) {
       Action action = Action::kNone;
@@ -437,7 +443,8 @@ class IngestService::Stream final
           return;
         case Action::kWrite:
           StartWrite(&response_);
-          break;  // a read may also be due
+          if (from_writer) return;  // `this` may be gone already
+          break;                    // a read may also be due
         case Action::kRead:
           StartRead(&request_);
           return;

@@ -297,6 +297,17 @@ void ApplyFields(const YAML::Node& node, const std::string& field,
   }
 }
 
+// Window and evaluation interval of an objective (or of the defaults).
+void CheckTiming(const YAML::Node& node, const std::string& field,
+                 const Objective& o) {
+  if (o.window <= absl::ZeroDuration() || o.window > absl::Hours(24 * 31)) {
+    Fail(node, field + ".window", "must be more than 0 and at most 31d");
+  }
+  if (o.evaluation_interval < absl::Seconds(1)) {
+    Fail(node, field + ".evaluation_interval", "must be at least 1s");
+  }
+}
+
 bool ValidId(absl::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
@@ -398,8 +409,11 @@ Plan ParseOrThrow(absl::string_view yaml, absl::string_view file_name,
         ParseDurationText(root["recurrence_period"], "recurrence_period");
   }
   Objective defaults;
-  if (const YAML::Node d = root["defaults"])
+  if (const YAML::Node d = root["defaults"]) {
     ApplyFields(d, "defaults", &defaults);
+    // The built-in coverage objectives take them without further checks.
+    CheckTiming(d, "defaults", defaults);
+  }
 
   // Built-in coverage objectives.
   bool coverage = true;
@@ -488,12 +502,7 @@ Plan ParseOrThrow(absl::string_view yaml, absl::string_view file_name,
       Fail(node["group"], field + ".group",
            absl::StrCat("metric ", o.metric, " is not computed per group"));
     }
-    if (o.window <= absl::ZeroDuration() || o.window > absl::Hours(24 * 31)) {
-      Fail(node, field + ".window", "must be more than 0 and at most 31d");
-    }
-    if (o.evaluation_interval < absl::Seconds(1)) {
-      Fail(node, field + ".evaluation_interval", "must be at least 1s");
-    }
+    CheckTiming(node, field, o);
     if (o.title.empty()) o.title = o.id;
     if (o.feature == "*") o.feature.clear();
     if (o.attribute == "*") o.attribute.clear();

@@ -14,7 +14,7 @@
 #include "aims/v1/query.grpc.pb.h"
 #include "aims/v1/report.grpc.pb.h"
 #include "collector/auth.h"
-#include "collector/ctl/csv.h"
+#include "collector/ctl/profile_csv.h"
 #include "collector/ctl/report_render.h"
 #include "collector/ctl/table.h"
 #include "collector/evaluator.h"
@@ -208,20 +208,6 @@ absl::StatusOr<v1::TaskType> ParseTask(const std::string& task) {
       "--task: must be binary, multiclass or regression");
 }
 
-Outcome CellOutcome(const std::string& cell) {
-  Outcome o;
-  double number = 0;
-  if (cell.empty()) return o;
-  if (absl::SimpleAtod(cell, &number)) {
-    o.kind = Outcome::Kind::kNumber;
-    o.number = number;
-  } else {
-    o.kind = Outcome::Kind::kClass;
-    o.class_label = cell;
-  }
-  return o;
-}
-
 int ProfileBuild(const CtlOptions& options, std::ostream& out,
                  std::ostream& err) {
   if (options.input.empty() || options.model.empty() ||
@@ -247,60 +233,14 @@ int ProfileBuild(const CtlOptions& options, std::ostream& out,
   build.numeric_bins = options.bins;
   build.top_k = options.top_k;
   ProfileBuilder builder(build);
+  ProfileCsvColumns columns;
+  columns.label = options.label_column;
+  columns.score = options.score_column;
+  columns.prediction = options.prediction_column;
+  columns.sensitive = options.sensitive;
+  columns.ignore = options.ignore;
   std::vector<std::string> header;
-  int label = -1, score = -1, prediction = -1;
-  std::vector<int> role;  // 0 feature, 1 attribute, 2 ignored/special
-  absl::Status read = ReadCsv(
-      in, &header, [&](const std::vector<std::string>& fields, size_t line) {
-        if (role.empty()) {
-          for (size_t i = 0; i < header.size(); ++i) {
-            const std::string& name = header[i];
-            int r = 0;
-            if (name == options.label_column) label = i, r = 2;
-            if (name == options.score_column) score = i, r = 2;
-            if (name == options.prediction_column) prediction = i, r = 2;
-            for (const auto& s : options.sensitive)
-              if (s == name) r = 1;
-            for (const auto& s : options.ignore)
-              if (s == name) r = 2;
-            role.push_back(r);
-          }
-        }
-        Event e;
-        for (size_t i = 0; i < fields.size(); ++i) {
-          const std::string& cell = fields[i];
-          if (role[i] == 1) {
-            if (!cell.empty()) e.attributes.emplace_back(header[i], cell);
-          } else if (role[i] == 0) {
-            FeatureValue v;
-            double number = 0;
-            if (cell.empty()) {
-              v.kind = FeatureValue::Kind::kMissing;
-            } else if (absl::SimpleAtod(cell, &number)) {
-              v.kind = FeatureValue::Kind::kNumber;
-              v.number = number;
-            } else {
-              v.kind = FeatureValue::Kind::kCategory;
-              v.category = cell;
-            }
-            e.features.emplace_back(header[i], std::move(v));
-          }
-        }
-        if (label >= 0) e.label = CellOutcome(fields[label]);
-        if (prediction >= 0) e.prediction = CellOutcome(fields[prediction]);
-        if (score >= 0 && !fields[score].empty()) {
-          double s = 0;
-          if (!absl::SimpleAtod(fields[score], &s) || !(s >= 0 && s <= 1)) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("line ", line, ": column ", options.score_column,
-                             ": score must be a number in [0, 1], got '",
-                             fields[score], "'"));
-          }
-          e.score = s;
-        }
-        builder.Add(e);
-        return absl::OkStatus();
-      });
+  absl::Status read = AddCsvRows(in, columns, &builder, &header);
   if (!read.ok()) {
     err << "aimsctl profile build: " << options.input << ": " << read.message()
         << "\n";

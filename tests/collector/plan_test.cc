@@ -105,6 +105,13 @@ TEST(PlanTest, ErrorsNameFileLineColumnAndField) {
             "plan.yaml:2:70: objectives[0].window: 'soon' is not a duration "
             "such as 30s, 10m, "
             "2h or 7d");
+  // Found by tests/fuzz/plan_yaml_fuzz.cc: the defaults reached the built-in
+  // coverage objectives without these checks.
+  EXPECT_EQ(Error("defaults:\n  evaluation_interval: 0s\n"),
+            "plan.yaml:2:3: defaults.evaluation_interval: must be at least 1s");
+  EXPECT_EQ(Error("defaults: {window: 0s}\n"),
+            "plan.yaml:1:11: defaults.window: must be more than 0 and at most "
+            "31d");
   // YAML syntax errors keep their position too.
   EXPECT_EQ(Error("objectives:\n  - {id: a\n").substr(0, 10), "plan.yaml:");
   EXPECT_TRUE(

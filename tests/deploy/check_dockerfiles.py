@@ -90,9 +90,15 @@ def install_deps_packages(source_dir):
     return set(re.sub(r"#.*", "", block).split())
 
 
+# Sanitizer runtimes (gcc links them dynamically into -DAIMS_SANITIZE builds);
+# no image ships a sanitized binary.
+SANITIZER_RUNTIME = re.compile(r"/lib(asan|ubsan|tsan|lsan|hwasan)\.so")
+
+
 def library_paths(binary):
     r = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True)
-    return [m.group(1) for m in re.finditer(r"=>\s+(/\S+)", r.stdout)]
+    return [m.group(1) for m in re.finditer(r"=>\s+(/\S+)", r.stdout)
+            if not SANITIZER_RUNTIME.search(m.group(1))]
 
 
 def owners(libs):

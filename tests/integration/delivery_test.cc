@@ -363,8 +363,12 @@ TEST_F(DeliveryTest, FloodIsShedWithBoundedMemory) {
   EXPECT_EQ(other.load(), 0);
   EXPECT_LE(transport.load() * 1000, ok + too_many);  // under 0.1 %
   // 2 workers x 16 MiB bodies at most in flight, plus the process itself.
+  // Not under a sanitizer: ASan's quarantine and shadow memory keep freed
+  // bodies resident, so the bound says nothing there.
+#ifndef AIMS_SANITIZER
   EXPECT_LT(peak_rss, 200u << 20);
-  ASSERT_TRUE(agent_->running());
+#endif
+  ASSERT_TRUE(agent_->running()) << testing::ReadFile(dir_.File("agent.log"));
   httplib::Client http("127.0.0.1", agent_port_);
   auto health = http.Get("/healthz");
   ASSERT_TRUE(health);

@@ -88,8 +88,11 @@ std::unique_ptr<Subprocess> StartCollector(
 TEST(StorageCrashTest, KillDuringSustainedIngestLosesNoAcknowledgedReport) {
   testing::TempDir dir;
   const std::string data = dir.File("data");
+  // Generous deadlines: a loaded CI machine (or a sanitizer build) is slow,
+  // and the restart replays the write-ahead log.
+  constexpr absl::Duration kDeadline = absl::Seconds(180);
   auto collector = StartCollector(dir, data, "127.0.0.1:0", "c1.log");
-  const int port = WaitForPort(dir.File("ports"), "grpc");
+  const int port = WaitForPort(dir.File("ports"), "grpc", kDeadline);
   ASSERT_NE(port, 0) << testing::ReadFile(dir.File("c1.log"));
 
   // Four agents stream 10 s windows as fast as they are acknowledged.
@@ -133,9 +136,7 @@ TEST(StorageCrashTest, KillDuringSustainedIngestLosesNoAcknowledgedReport) {
     for (const auto& a : agents) total += a->acked();
     return total;
   };
-  // Generous deadlines: a loaded CI machine (or a sanitizer build) is slow.
-  ASSERT_TRUE(
-      WaitFor([&] { return total_acked() >= 300; }, absl::Seconds(180)));
+  ASSERT_TRUE(WaitFor([&] { return total_acked() >= 300; }, kDeadline));
   ASSERT_EQ(collector->Signal(SIGKILL), 128 + SIGKILL);
   std::vector<uint64_t> acked_at_kill;
   for (const auto& a : agents) acked_at_kill.push_back(a->acked());
@@ -143,17 +144,16 @@ TEST(StorageCrashTest, KillDuringSustainedIngestLosesNoAcknowledgedReport) {
   // Same port: the agents reconnect by themselves and resend.
   collector =
       StartCollector(dir, data, absl::StrCat("127.0.0.1:", port), "c2.log");
-  ASSERT_EQ(WaitForPort(dir.File("ports"), "grpc"), port)
+  ASSERT_EQ(WaitForPort(dir.File("ports"), "grpc", kDeadline), port)
       << testing::ReadFile(dir.File("c2.log"));
   const uint64_t acked_before_restart = total_acked();
-  ASSERT_TRUE(
-      WaitFor([&] { return total_acked() >= acked_before_restart + 100; },
-              absl::Seconds(180)));
+  ASSERT_TRUE(WaitFor(
+      [&] { return total_acked() >= acked_before_restart + 100; }, kDeadline));
   stop.store(true);
   for (auto& t : threads) t.join();
   uint64_t reports_sent = 0, events_total = 0;
   for (int i = 0; i < kAgents; ++i) {
-    ASSERT_TRUE(agents[i]->Flush(absl::Seconds(30))) << agents[i]->last_error();
+    ASSERT_TRUE(agents[i]->Flush(absl::Seconds(60))) << agents[i]->last_error();
     // The collector's own record after the restart covers every
     // acknowledgement given before the kill.
     EXPECT_GE(agents[i]->last_welcome(), acked_at_kill[i]);
@@ -164,7 +164,7 @@ TEST(StorageCrashTest, KillDuringSustainedIngestLosesNoAcknowledgedReport) {
   const auto [reports, events] = Stored(port);
   EXPECT_EQ(reports, reports_sent);
   EXPECT_EQ(events, events_total);
-  EXPECT_EQ(collector->Signal(SIGTERM), 0);
+  EXPECT_EQ(collector->Signal(SIGTERM, absl::Seconds(60)), 0);
 }
 
 // A tmpfs of a few MiB; unmounted on destruction.

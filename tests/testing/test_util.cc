@@ -133,7 +133,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-int WaitForPort(const std::string& ports_file, const std::string& name) {
+int WaitForPort(const std::string& ports_file, const std::string& name,
+                absl::Duration timeout) {
   int port = 0;
   WaitFor(
       [&] {
@@ -141,7 +142,7 @@ int WaitForPort(const std::string& ports_file, const std::string& name) {
         port = ports.count(name) ? ports[name] : 0;
         return port != 0;
       },
-      absl::Seconds(20));
+      timeout);
   return port;
 }
 

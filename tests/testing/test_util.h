@@ -61,8 +61,9 @@ std::map<std::string, int> ReadPortsFile(const std::string& path);
 
 std::string ReadFile(const std::string& path);
 
-// Waits up to 20 s for `name` in a ports file; 0 if it never appears.
-int WaitForPort(const std::string& ports_file, const std::string& name);
+// Waits up to `timeout` for `name` in a ports file; 0 if it never appears.
+int WaitForPort(const std::string& ports_file, const std::string& name,
+                absl::Duration timeout = absl::Seconds(20));
 
 // A free loopback TCP port (bound and released; fine for tests).
 int FreePort();

@@ -1,0 +1,3 @@
+
+agent-1	2
+spool_full8x

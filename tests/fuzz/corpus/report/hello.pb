@@ -1,0 +1,6 @@
+
+3
+
+agent-1pod-02	
+zonea
+creditv1prod

@@ -1,0 +1,59 @@
+// Fuzz target: the query parameters of the collector's HTTP API. The input
+// is a query string (what follows '?'), split and URL-decoded by cpp-httplib
+// as its server does, then parsed as /v1/summaries, /v1/metrics and
+// /v1/report parse it. Never a crash or a sanitizer report, and what parses
+// is a valid google.protobuf Timestamp / Duration.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "collector/http_params.h"
+
+namespace {
+
+void CheckTimestamp(const google::protobuf::Timestamp& t, const char* name) {
+  // 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z
+  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 ||
+      t.nanos() < 0 || t.nanos() > 999999999) {
+    std::fprintf(stderr, "http_params_fuzz: %s out of range: %s\n", name,
+                 t.ShortDebugString().c_str());
+    std::abort();
+  }
+}
+
+void CheckDuration(const google::protobuf::Duration& d, const char* name) {
+  const bool sign_ok = (d.seconds() >= 0 && d.nanos() >= 0) ||
+                       (d.seconds() <= 0 && d.nanos() <= 0);
+  if (d.seconds() < -315576000000 || d.seconds() > 315576000000 ||
+      d.nanos() < -999999999 || d.nanos() > 999999999 || !sign_ok) {
+    std::fprintf(stderr, "http_params_fuzz: %s out of range: %s\n", name,
+                 d.ShortDebugString().c_str());
+    std::abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string query(reinterpret_cast<const char*>(data), size);
+  httplib::Request req;
+  httplib::detail::parse_query_text(query, req.params);
+
+  aims::v1::ModelRef model;
+  google::protobuf::Timestamp from, to;
+  google::protobuf::Duration step;
+  if (aims::collector::ParseRange(req, &model, &from, &to, &step).ok()) {
+    CheckTimestamp(from, "from");
+    CheckTimestamp(to, "to");
+    CheckDuration(step, "step");
+  }
+  aims::v1::ReportRequest report;
+  if (aims::collector::ParseReportParams(req, &report).ok()) {
+    CheckTimestamp(report.from(), "from");
+    CheckTimestamp(report.to(), "to");
+    CheckDuration(report.bucket(), "bucket");
+  }
+  return 0;
+}
