@@ -81,7 +81,7 @@ absl::Status Collector::Start() {
   storage_options.path = options_.data_dir;
   storage_options.sync_writes = options_.sync_writes;
   storage_options.raw_retention = options_.raw_retention;
-  for (int l = 0; l < 3; ++l)
+  for (int l = 0; l < RocksStorage::kRollupLevels; ++l)
     storage_options.rollup_retention[l] = options_.rollup_retention[l];
   storage_options.rollup_delay = options_.rollup_delay;
   storage_options.min_free_disk_bytes = options_.min_free_disk_bytes;

@@ -116,6 +116,9 @@ ABSL_FLAG(absl::Duration, retention_raw, absl::Hours(24 * 14),
           "deleted once their 1-minute rollups exist; a window older than "
           "this arriving late is acknowledged but not stored (counted as "
           "outcome=\"expired\").");
+ABSL_FLAG(absl::Duration, retention_10s, absl::Hours(48),
+          "How long 10-second rollups (a window's replicas merged, kept "
+          "where a model has two or more agents) are kept (0: forever).");
 ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 35),
           "How long 1-minute rollups are kept (0: forever).");
 ABSL_FLAG(absl::Duration, retention_1h, absl::Hours(24 * 400),
@@ -267,9 +270,10 @@ int main(int argc, char** argv) {
   options.max_exported_series = max_exported_series;
   options.max_message_bytes = max_message;
   options.raw_retention = absl::GetFlag(FLAGS_retention_raw);
-  options.rollup_retention[0] = absl::GetFlag(FLAGS_retention_1m);
-  options.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1h);
-  options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_1d);
+  options.rollup_retention[0] = absl::GetFlag(FLAGS_retention_10s);
+  options.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1m);
+  options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_1h);
+  options.rollup_retention[3] = absl::GetFlag(FLAGS_retention_1d);
   options.rollup_delay = absl::GetFlag(FLAGS_rollup_delay);
   options.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
   const int64_t min_free_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
@@ -280,9 +284,10 @@ int main(int argc, char** argv) {
   options.min_free_disk_bytes = static_cast<uint64_t>(min_free_mib) << 20;
   for (auto [name, value] :
        {std::pair{"--retention_raw", options.raw_retention},
-        std::pair{"--retention_1m", options.rollup_retention[0]},
-        std::pair{"--retention_1h", options.rollup_retention[1]},
-        std::pair{"--retention_1d", options.rollup_retention[2]}}) {
+        std::pair{"--retention_10s", options.rollup_retention[0]},
+        std::pair{"--retention_1m", options.rollup_retention[1]},
+        std::pair{"--retention_1h", options.rollup_retention[2]},
+        std::pair{"--retention_1d", options.rollup_retention[3]}}) {
     if (value < absl::ZeroDuration()) {
       std::cerr << name << ": must not be negative\n";
       return 2;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -73,6 +74,8 @@ std::string DirtyKey(int level, uint64_t model_id, absl::Time start) {
 }
 
 constexpr char kRollupStatePrefix[] = "rollup:";
+constexpr const char* kRollupLevelNames[] = {"10s", "1m", "1h", "1d"};
+static_assert(std::size(kRollupLevelNames) == RocksStorage::kRollupLevels);
 
 std::string ModelKey(const v1::ModelRef& m) {
   return absl::StrCat("model:", m.name(), std::string(1, '\0'), m.version(),
@@ -117,7 +120,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   db_options.create_missing_column_families = true;
   // Small, predictable memory: the collector holds summaries, not raw data.
   db_options.write_buffer_size = 32 << 20;
-  // Bound on all memtables together (17 column families).
+  // Bound on all memtables together (18 column families).
   db_options.db_write_buffer_size = 128 << 20;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
@@ -141,6 +144,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
                                Table::kNonconformities, Table::kAudit,
                                Table::kOutbox,          Table::kMeta};
   for (Table t : kTables) cfs.push_back({TableName(t), cf_options});
+  cfs.push_back({"rollup_10s", cf_options});
   cfs.push_back({"rollup_1m", cf_options});
   cfs.push_back({"rollup_1h", cf_options});
   cfs.push_back({"rollup_1d", cf_options});
@@ -208,6 +212,9 @@ absl::Status RocksStorage::Load() {
           version, "; this aims-collector supports up to ", kSchemaVersion,
           ". Run a newer aims-collector or restore a backup."));
     }
+    if (version == 1) {
+      if (absl::Status st = UpgradeFromVersion1(); !st.ok()) return st;
+    }
   }
   absl::MutexLock lock(&mu_);
   s = db_->Get(rocksdb::ReadOptions(), default_cf_, kNextIdKey, &value);
@@ -248,6 +255,51 @@ absl::Status RocksStorage::Load() {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status RocksStorage::UpgradeFromVersion1() {
+  // Version 1 had three levels (1m, 1h, 1d): its rollup states hold three
+  // cursors and the raw horizon, its dirty keys start with levels 0..2. The
+  // 10 s level starts at the 1-minute cursor: older buckets are never built
+  // and queries read raw reports there, as before.
+  rocksdb::WriteBatch batch;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), default_cf_));
+    for (it->Seek(kRollupStatePrefix);
+         it->Valid() && it->key().starts_with(kRollupStatePrefix); it->Next()) {
+      const rocksdb::Slice value = it->value();
+      if (value.size() != 8 * 4) {
+        return absl::DataLossError(
+            "default: unreadable rollup state (schema version 1)");
+      }
+      std::string upgraded(value.data(), 8);  // 10 s cursor = 1 min cursor
+      upgraded.append(value.data(), value.size());
+      batch.Put(default_cf_, it->key(), upgraded);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "upgrading");
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), dirty_cf_));
+    std::vector<std::string> keys;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      keys.push_back(it->key().ToString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "upgrading");
+    // Highest level first, so a renamed key never overwrites one not yet
+    // renamed.
+    std::sort(keys.rbegin(), keys.rend());
+    for (const std::string& key : keys) {
+      if (key.empty()) continue;
+      std::string moved = key;
+      moved[0] = static_cast<char>(static_cast<uint8_t>(key[0]) + 1);
+      batch.Delete(dirty_cf_, key);
+      batch.Put(dirty_cf_, moved, "");
+    }
+  }
+  batch.Put(default_cf_, kSchemaKey, absl::StrCat(kSchemaVersion));
+  return Write(&batch);
 }
 
 absl::Status RocksStorage::LoadRollupState() {
@@ -777,11 +829,8 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
         auto& bucket = *arena.Create<v1::RollupBucket>();
         if (!bucket.ParseFromArray(it->value().data(),
                                    static_cast<int>(it->value().size()))) {
-          return absl::DataLossError(absl::StrCat("rollup_",
-                                                  level == 0   ? "1m"
-                                                  : level == 1 ? "1h"
-                                                               : "1d",
-                                                  ": unparsable record"));
+          return absl::DataLossError(absl::StrCat(
+              "rollup_", kRollupLevelNames[level], ": unparsable record"));
         }
         if (start > covered_to) rest.emplace_back(covered_to, start);
         if (absl::Status s =
@@ -819,15 +868,36 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
   return absl::OkStatus();
 }
 
+size_t RocksStorage::RawReportsIn(uint64_t model_id, absl::Time from,
+                                  absl::Time to, size_t at_most) const {
+  const std::string upper_key = TimeKey(model_id, to);
+  rocksdb::Slice upper(upper_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reports_cf_));
+  size_t n = 0;
+  for (it->Seek(TimeKey(model_id, from)); it->Valid() && n < at_most;
+       it->Next()) {
+    ++n;
+  }
+  return n;
+}
+
 absl::Status RocksStorage::BuildRollupLocked(int level, uint64_t model_id,
                                              absl::Time start,
                                              rocksdb::WriteBatch* batch,
                                              MaintenanceStats* stats) {
+  const std::string key = TimeKey(model_id, start);
+  if (level == 0 && RawReportsIn(model_id, start, start + kRollupResolution[0],
+                                 /*at_most=*/2) < 2) {
+    // One report (one replica): the rollup would only copy it.
+    batch->Delete(rollup_cfs_[level], key);
+    return absl::OkStatus();
+  }
   SummaryMerger merger;
   const absl::Status merged =
       MergeRange(model_id, start, start + kRollupResolution[level], level - 1,
                  nullptr, &merger, nullptr);
-  const std::string key = TimeKey(model_id, start);
   if (merged.code() == absl::StatusCode::kDataLoss ||
       merged.code() == absl::StatusCode::kUnavailable) {
     return merged;  // storage trouble: retry on the next pass
@@ -978,9 +1048,10 @@ absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
     }
     if (options_.raw_retention > absl::ZeroDuration()) {
       // Only windows the 1-minute rollups already hold.
-      const absl::Time cutoff = std::min(
-          AlignDown(now - options_.raw_retention, kRollupResolution[0]),
-          state.cursor[0]);
+      const absl::Time cutoff =
+          std::min(AlignDown(now - options_.raw_retention,
+                             kRollupResolution[kFirstCompleteLevel]),
+                   state.cursor[kFirstCompleteLevel]);
       if (cutoff > state.raw_horizon) {
         // Raise the horizon first: from now on older windows are refused
         // (expired), so none is written behind the deletion.
@@ -1052,8 +1123,8 @@ RocksStorage::EngineState RocksStorage::engine_state() const {
   if (db_->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &v)) {
     state.background_errors = v;
   }
-  for (auto* cf :
-       {reports_cf_, rollup_cfs_[0], rollup_cfs_[1], rollup_cfs_[2]}) {
+  for (auto* cf : {reports_cf_, rollup_cfs_[0], rollup_cfs_[1], rollup_cfs_[2],
+                   rollup_cfs_[3]}) {
     if (db_->GetIntProperty(
             cf, rocksdb::DB::Properties::kEstimatePendingCompactionBytes, &v)) {
       state.pending_compaction_bytes += v;

@@ -13,10 +13,11 @@
 //   gaps       [agent_num u64][first_seq u64] -> GapNotice (event_count
 //              holds the events the agent counted; missing sequences are
 //              added to the agent's gap_count)
-//   rollup_1m, rollup_1h, rollup_1d
+//   rollup_10s, rollup_1m, rollup_1h, rollup_1d
 //              [model_id u64][bucket_start_ms i64+2^63] -> RollupBucket: the
 //              merge of the model's reports whose window starts in the
-//              aligned bucket
+//              aligned bucket (10 s buckets only where two or more reports
+//              share it: they merge the replicas of a window)
 //   rollup_dirty
 //              [level u8][model_id u64][bucket_start] -> "" (a bucket that
 //              received a late report and must be rebuilt)
@@ -68,12 +69,13 @@ struct RocksStorageOptions {
   std::string path = "./var/aims";
   bool sync_writes = true;
   // How long raw window reports and the rollups of each resolution
-  // (1 min, 1 h, 1 d) are kept; zero keeps them forever. Raw reports are
-  // deleted only once their 1-minute rollups exist, a rollup only once the
-  // next coarser one covers it.
+  // (10 s, 1 min, 1 h, 1 d) are kept; zero keeps them forever. Raw reports
+  // are deleted only once their 1-minute rollups exist, a rollup only once
+  // the next coarser one covers it.
   absl::Duration raw_retention = absl::Hours(24 * 14);
-  absl::Duration rollup_retention[3] = {
-      absl::Hours(24 * 35), absl::Hours(24 * 400), absl::ZeroDuration()};
+  absl::Duration rollup_retention[4] = {absl::Hours(48), absl::Hours(24 * 35),
+                                        absl::Hours(24 * 400),
+                                        absl::ZeroDuration()};
   // A bucket is rolled up this long after it ended; a window that arrives
   // later invalidates the rollup, which is rebuilt.
   absl::Duration rollup_delay = absl::Minutes(1);
@@ -97,11 +99,16 @@ class RocksStorage final : public Storage {
  public:
   // Schema version this build writes; a directory with a newer one is
   // refused at open.
-  static constexpr int kSchemaVersion = 1;
+  // Version 2 added the 10 s level (rollup_10s); a version 1 directory is
+  // upgraded at open.
+  static constexpr int kSchemaVersion = 2;
   // Rollup resolutions, finest first.
-  static constexpr int kRollupLevels = 3;
+  static constexpr int kRollupLevels = 4;
   static constexpr absl::Duration kRollupResolution[kRollupLevels] = {
-      absl::Minutes(1), absl::Hours(1), absl::Hours(24)};
+      absl::Seconds(10), absl::Minutes(1), absl::Hours(1), absl::Hours(24)};
+  // The finest level that is always built (raw retention waits for it);
+  // 10 s buckets are stored only where they merge two or more reports.
+  static constexpr int kFirstCompleteLevel = 1;
 
   static absl::StatusOr<std::unique_ptr<RocksStorage>> Open(
       const RocksStorageOptions& options);
@@ -184,14 +191,18 @@ class RocksStorage final : public Storage {
   // start before raw_horizon have been deleted by retention.
   struct RollupState {
     absl::Time cursor[kRollupLevels] = {
-        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast()};
+        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast(),
+        absl::InfinitePast()};
     absl::Time raw_horizon = absl::InfinitePast();
     absl::Time rollup_horizon[kRollupLevels] = {
-        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast()};
+        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast(),
+        absl::InfinitePast()};
   };
 
   RocksStorage() = default;
   absl::Status Load();
+  // Schema 1 -> 2: dirty keys and rollup states gain the 10 s level.
+  absl::Status UpgradeFromVersion1();
   absl::Status LoadRollupState();
   // Merges [from, to) of `model_id` using rollups of levels <= max_level
   // (-1: raw only).
@@ -203,8 +214,13 @@ class RocksStorage final : public Storage {
       uint64_t model_id, absl::Time from, absl::Time to,
       const rocksdb::Snapshot* snapshot,
       std::vector<std::pair<std::string, uint64_t>>* out) const;
+  // Raw reports of `model_id` with a window start in [from, to), counted up
+  // to `at_most` (keys only).
+  size_t RawReportsIn(uint64_t model_id, absl::Time from, absl::Time to,
+                      size_t at_most) const;
   // Rebuilds bucket `start` of `level` into `batch` (put, or delete when
-  // the bucket has no data or does not merge).
+  // the bucket has no data, does not merge, or is a 10 s bucket of a single
+  // report).
   absl::Status BuildRollupLocked(int level, uint64_t model_id, absl::Time start,
                                  rocksdb::WriteBatch* batch,
                                  MaintenanceStats* stats)
