@@ -84,6 +84,7 @@ absl::Status Collector::Start() {
   for (int l = 0; l < RocksStorage::kRollupLevels; ++l)
     storage_options.rollup_retention[l] = options_.rollup_retention[l];
   storage_options.rollup_delay = options_.rollup_delay;
+  storage_options.rollup_delay_10s = options_.rollup_delay_10s;
   storage_options.min_free_disk_bytes = options_.min_free_disk_bytes;
   absl::StatusOr<std::unique_ptr<RocksStorage>> storage =
       RocksStorage::Open(storage_options);

@@ -128,6 +128,9 @@ ABSL_FLAG(absl::Duration, retention_1d, absl::ZeroDuration(),
 ABSL_FLAG(absl::Duration, rollup_delay, absl::Minutes(1),
           "A rollup bucket is built this long after it ends; windows that "
           "arrive later make it be rebuilt.");
+ABSL_FLAG(absl::Duration, rollup_delay_10s, absl::Seconds(20),
+          "The same for 10-second rollups (the replicas of a window merged): "
+          "short, so that a query ending now reads few raw reports.");
 ABSL_FLAG(int64_t, min_free_disk_mib, 512,
           "Free space (MiB) kept in reserve on --data_dir's filesystem. Below "
           "it reports are not acknowledged (agents keep them), /readyz "
@@ -275,6 +278,7 @@ int main(int argc, char** argv) {
   options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_1h);
   options.rollup_retention[3] = absl::GetFlag(FLAGS_retention_1d);
   options.rollup_delay = absl::GetFlag(FLAGS_rollup_delay);
+  options.rollup_delay_10s = absl::GetFlag(FLAGS_rollup_delay_10s);
   options.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
   const int64_t min_free_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
   if (min_free_mib < 0 || min_free_mib > (int64_t{1} << 30)) {
@@ -303,6 +307,11 @@ int main(int argc, char** argv) {
   if (options.rollup_delay < absl::ZeroDuration() ||
       options.rollup_delay > absl::Hours(24)) {
     std::cerr << "--rollup_delay: must be 0s..24h\n";
+    return 2;
+  }
+  if (options.rollup_delay_10s < absl::ZeroDuration() ||
+      options.rollup_delay_10s > absl::Hours(24)) {
+    std::cerr << "--rollup_delay_10s: must be 0s..24h\n";
     return 2;
   }
   if (options.maintenance_interval < absl::Seconds(1)) {

@@ -982,7 +982,8 @@ absl::StatusOr<MaintenanceStats> RocksStorage::Maintain(absl::Time now,
     ++stats.rollups_rebuilt;
     --budget;
   }
-  // 2. Buckets that ended rollup_delay ago, per model and level.
+  // 2. Buckets that ended rollup_delay (rollup_delay_10s) ago, per model and
+  // level.
   std::vector<uint64_t> model_ids;
   {
     absl::MutexLock lock(&mu_);
@@ -992,7 +993,10 @@ absl::StatusOr<MaintenanceStats> RocksStorage::Maintain(absl::Time now,
   for (uint64_t id : model_ids) {
     for (int level = 0; level < kRollupLevels; ++level) {
       const absl::Duration res = kRollupResolution[level];
-      const absl::Time horizon = AlignDown(now - options_.rollup_delay, res);
+      const absl::Time horizon =
+          AlignDown(now - (level == 0 ? options_.rollup_delay_10s
+                                      : options_.rollup_delay),
+                    res);
       for (;;) {
         if (budget == 0) {
           stats.budget_exhausted = true;

@@ -79,6 +79,9 @@ struct RocksStorageOptions {
   // A bucket is rolled up this long after it ended; a window that arrives
   // later invalidates the rollup, which is rebuilt.
   absl::Duration rollup_delay = absl::Minutes(1);
+  // The same for 10-second buckets: short, so that queries ending now read
+  // few raw reports; replicas' reports of a window arrive within seconds.
+  absl::Duration rollup_delay_10s = absl::Seconds(20);
   // Free space kept in reserve on the data directory's filesystem: below it
   // report writes are refused (RESOURCE_EXHAUSTED, not acknowledged) until
   // space returns, so RocksDB itself never runs out of space (flushes and
