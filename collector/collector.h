@@ -89,6 +89,8 @@ struct CollectorOptions {
                                         absl::ZeroDuration()};
   absl::Duration rollup_delay = absl::Minutes(1);
   absl::Duration rollup_delay_10s = absl::Seconds(20);
+  // Threads that parse and merge one query's stored summaries.
+  size_t query_threads = 2;
   // Free disk space below which reports are refused (docs/storage.md).
   uint64_t min_free_disk_bytes = uint64_t{512} << 20;
   // How often the maintenance pass (rollups, retention, recovery after a

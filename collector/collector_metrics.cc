@@ -194,6 +194,13 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                     "rollups).")
               .Register(*reg)
               .Add({})),
+      query_merge_queue_depth(
+          prometheus::BuildGauge()
+              .Name("aims_collector_query_merge_queue_depth")
+              .Help("Query merge tasks waiting for a --query_threads pool "
+                    "thread (bound 64; beyond it a query merges alone).")
+              .Register(*reg)
+              .Add({})),
       auth_failures(
           prometheus::BuildCounter()
               .Name("aims_collector_auth_failures_total")

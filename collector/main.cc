@@ -131,6 +131,10 @@ ABSL_FLAG(absl::Duration, rollup_delay, absl::Minutes(1),
 ABSL_FLAG(absl::Duration, rollup_delay_10s, absl::Seconds(20),
           "The same for 10-second rollups (the replicas of a window merged): "
           "short, so that a query ending now reads few raw reports.");
+ABSL_FLAG(int, query_threads, 2,
+          "Threads that parse and merge the stored summaries of one query "
+          "(the calling thread and query_threads - 1 shared ones); 1 "
+          "merges on the calling thread only.");
 ABSL_FLAG(int64_t, min_free_disk_mib, 512,
           "Free space (MiB) kept in reserve on --data_dir's filesystem. Below "
           "it reports are not acknowledged (agents keep them), /readyz "
@@ -279,6 +283,12 @@ int main(int argc, char** argv) {
   options.rollup_retention[3] = absl::GetFlag(FLAGS_retention_1d);
   options.rollup_delay = absl::GetFlag(FLAGS_rollup_delay);
   options.rollup_delay_10s = absl::GetFlag(FLAGS_rollup_delay_10s);
+  const int query_threads = absl::GetFlag(FLAGS_query_threads);
+  if (query_threads < 1 || query_threads > 64) {
+    std::cerr << "--query_threads: must be 1..64\n";
+    return 2;
+  }
+  options.query_threads = static_cast<size_t>(query_threads);
   options.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
   const int64_t min_free_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
   if (min_free_mib < 0 || min_free_mib > (int64_t{1} << 30)) {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "aims/v1/storage.pb.h"
 #include "common/time_util.h"
 #include "google/protobuf/arena.h"
@@ -158,6 +159,10 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   }
   std::unique_ptr<RocksStorage> storage(new RocksStorage());
   storage->options_ = options;
+  if (options.query_threads > 1) {
+    storage->merge_pool_ = std::make_unique<TaskPool>(options.query_threads - 1,
+                                                      /*max_queued=*/64);
+  }
   storage->db_.reset(raw);
   storage->default_cf_ = handles[0];
   storage->reports_cf_ = handles[1];
@@ -802,6 +807,9 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
                                       MergeStats* stats) const {
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
+  // First the records that cover the range (their bytes, copied: iterators
+  // move on), then the parse and merge, which is most of the time.
+  std::vector<StoredRecord> records;
   // Intervals not covered yet; each level takes the whole buckets it holds
   // and leaves the rest to the finer levels, raw reports last.
   std::vector<std::pair<absl::Time, absl::Time>> uncovered = {{from, to}};
@@ -825,19 +833,8 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
       for (it->Seek(TimeKey(model_id, first)); it->Valid(); it->Next()) {
         const absl::Time start =
             FromSortableMillis(GetBE64(it->key().data() + 8));
-        ParseArena arena;
-        auto& bucket = *arena.Create<v1::RollupBucket>();
-        if (!bucket.ParseFromArray(it->value().data(),
-                                   static_cast<int>(it->value().size()))) {
-          return absl::DataLossError(absl::StrCat(
-              "rollup_", kRollupLevelNames[level], ": unparsable record"));
-        }
+        records.push_back({level, it->value().ToString()});
         if (start > covered_to) rest.emplace_back(covered_to, start);
-        if (absl::Status s =
-                merger->Add(bucket.summary(), bucket.report_count());
-            !s.ok()) {
-          return s;
-        }
         if (stats != nullptr) ++stats->rollups_read[level];
         covered_to = start + res;
       }
@@ -854,18 +851,83 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(bounded, reports_cf_));
     for (it->Seek(TimeKey(model_id, a)); it->Valid(); it->Next()) {
-      ParseArena arena;
-      auto& report = *arena.Create<v1::WindowReport>();
-      if (!report.ParseFromArray(it->value().data(),
-                                 static_cast<int>(it->value().size()))) {
-        return absl::DataLossError("reports: unparsable record");
-      }
-      if (absl::Status s = merger->Add(report.summary()); !s.ok()) return s;
+      records.push_back({-1, it->value().ToString()});
       if (stats != nullptr) ++stats->raw_reports_read;
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scanning reports");
   }
+  return MergeRecords(records, merger);
+}
+
+absl::Status RocksStorage::MergePart(const std::vector<StoredRecord>& records,
+                                     size_t begin, size_t end,
+                                     SummaryMerger* merger) {
+  for (size_t i = begin; i < end; ++i) {
+    const StoredRecord& record = records[i];
+    ParseArena arena;
+    const int size = static_cast<int>(record.bytes.size());
+    if (record.level < 0) {
+      auto& report = *arena.Create<v1::WindowReport>();
+      if (!report.ParseFromArray(record.bytes.data(), size)) {
+        return absl::DataLossError("reports: unparsable record");
+      }
+      if (absl::Status s = merger->Add(report.summary()); !s.ok()) return s;
+    } else {
+      auto& bucket = *arena.Create<v1::RollupBucket>();
+      if (!bucket.ParseFromArray(record.bytes.data(), size)) {
+        return absl::DataLossError(absl::StrCat(
+            "rollup_", kRollupLevelNames[record.level], ": unparsable record"));
+      }
+      if (absl::Status s = merger->Add(bucket.summary(), bucket.report_count());
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
   return absl::OkStatus();
+}
+
+namespace {
+
+// The second half of a MergeRecords call, run by a pool thread or, when no
+// pool thread has started it, by the caller itself.
+struct SecondHalf {
+  std::atomic<bool> claimed{false};
+  absl::Notification done;
+  absl::Status status;
+  SummaryMerger merger;
+};
+
+}  // namespace
+
+absl::Status RocksStorage::MergeRecords(
+    const std::vector<StoredRecord>& records, SummaryMerger* merger) const {
+  // Below this, a second thread saves less than it costs.
+  constexpr size_t kParallelMinRecords = 8;
+  const size_t n = records.size();
+  if (n < kParallelMinRecords || merge_pool_ == nullptr) {
+    return MergePart(records, 0, n, merger);
+  }
+  const size_t half = n / 2;
+  auto second = std::make_shared<SecondHalf>();
+  const bool scheduled =
+      merge_pool_->TrySchedule([second, records = &records, half, n] {
+        // `records` is used only once claimed: the caller waits for it then.
+        if (second->claimed.exchange(true)) return;
+        second->status = MergePart(*records, half, n, &second->merger);
+        second->done.Notify();
+      });
+  absl::Status first = MergePart(records, 0, half, merger);
+  if (!scheduled || !second->claimed.exchange(true)) {
+    // Not started by the pool (busy, or full): merge it here.
+    second->status = MergePart(records, half, n, &second->merger);
+  } else {
+    second->done.WaitForNotification();
+  }
+  if (!first.ok()) return first;
+  if (!second->status.ok()) return second->status;
+  if (second->merger.count() == 0) return absl::OkStatus();
+  return merger->Add(second->merger.result(), second->merger.count());
 }
 
 size_t RocksStorage::RawReportsIn(uint64_t model_id, absl::Time from,
@@ -1126,6 +1188,13 @@ RocksStorage::EngineState RocksStorage::engine_state() const {
   }
   if (db_->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &v)) {
     state.background_errors = v;
+  }
+  for (const std::string& property :
+       {rocksdb::DB::Properties::kNumRunningFlushes,
+        rocksdb::DB::Properties::kNumRunningCompactions}) {
+    if (db_->GetIntProperty(property, &v)) {
+      state.running_flushes_and_compactions += v;
+    }
   }
   for (auto* cf : {reports_cf_, rollup_cfs_[0], rollup_cfs_[1], rollup_cfs_[2],
                    rollup_cfs_[3]}) {

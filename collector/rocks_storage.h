@@ -55,6 +55,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "collector/storage.h"
+#include "collector/task_pool.h"
 
 namespace rocksdb {
 class DB;
@@ -87,6 +88,9 @@ struct RocksStorageOptions {
   // space returns, so RocksDB itself never runs out of space (flushes and
   // compactions live in the reserve). 0 disables the check.
   uint64_t min_free_disk_bytes = uint64_t{512} << 20;
+  // Threads that parse and merge the records of one query (the caller and
+  // query_threads - 1 shared pool threads); 1 merges on the caller only.
+  size_t query_threads = 2;
 };
 
 // What one Maintain() pass did.
@@ -165,6 +169,12 @@ class RocksStorage final : public Storage {
   // that tamper with records open RocksDB directly).
   static const char* TableName(Table table);
 
+  // Query merge tasks waiting for a pool thread (bounded at 64; beyond, the
+  // query merges on its own thread).
+  size_t merge_queue_depth() const {
+    return merge_pool_ == nullptr ? 0 : merge_pool_->depth();
+  }
+
   // Bytes of SST files on disk (excludes the write-ahead log).
   uint64_t ApproximateSizeBytes() const;
 
@@ -175,6 +185,7 @@ class RocksStorage final : public Storage {
     uint64_t delayed_write_rate = 0;  // bytes/s while slowed; 0 otherwise
     uint64_t background_errors = 0;
     uint64_t pending_compaction_bytes = 0;
+    uint64_t running_flushes_and_compactions = 0;
   };
   EngineState engine_state() const;
 
@@ -207,11 +218,23 @@ class RocksStorage final : public Storage {
   // Schema 1 -> 2: dirty keys and rollup states gain the 10 s level.
   absl::Status UpgradeFromVersion1();
   absl::Status LoadRollupState();
+  // A rollup bucket (level >= 0) or raw report (level -1) as stored.
+  struct StoredRecord {
+    int level = -1;
+    std::string bytes;
+  };
   // Merges [from, to) of `model_id` using rollups of levels <= max_level
   // (-1: raw only).
   absl::Status MergeRange(uint64_t model_id, absl::Time from, absl::Time to,
                           int max_level, const rocksdb::Snapshot* snapshot,
                           SummaryMerger* merger, MergeStats* stats) const;
+  // Parses and merges `records` into `merger`, the second half on a pool
+  // thread when one is free.
+  absl::Status MergeRecords(const std::vector<StoredRecord>& records,
+                            SummaryMerger* merger) const;
+  static absl::Status MergePart(const std::vector<StoredRecord>& records,
+                                size_t begin, size_t end,
+                                SummaryMerger* merger);
   // (agent id, sequence) of the raw reports in [from, to), from their keys.
   absl::Status ReportIds(
       uint64_t model_id, absl::Time from, absl::Time to,
@@ -257,6 +280,7 @@ class RocksStorage final : public Storage {
   std::vector<rocksdb::ColumnFamilyHandle*> table_cfs_;  // by Table
   rocksdb::ColumnFamilyHandle* rollup_cfs_[kRollupLevels] = {};
   rocksdb::ColumnFamilyHandle* dirty_cf_ = nullptr;
+  std::unique_ptr<TaskPool> merge_pool_;  // null with query_threads <= 1
   std::atomic<bool> degraded_{false};
   std::atomic<bool> low_disk_{false};
 
