@@ -134,7 +134,7 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Add({})),
       rollups(prometheus::BuildCounter()
                   .Name("aims_collector_rollups_total")
-                  .Help("Rollup buckets (10s, 1m, 1h, 1d) by result: built, "
+                  .Help("Rollup buckets (10s, 1m, 10m, 1h, 1d) by result: built, "
                         "rebuilt (after a late window), failed (reports "
                         "that do not merge; queries read finer data).")
                   .Register(*reg)),

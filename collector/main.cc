@@ -121,6 +121,8 @@ ABSL_FLAG(absl::Duration, retention_10s, absl::Hours(48),
           "where a model has two or more agents) are kept (0: forever).");
 ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 35),
           "How long 1-minute rollups are kept (0: forever).");
+ABSL_FLAG(absl::Duration, retention_10m, absl::Hours(24 * 90),
+          "How long 10-minute rollups are kept (0: forever).");
 ABSL_FLAG(absl::Duration, retention_1h, absl::Hours(24 * 400),
           "How long 1-hour rollups are kept (0: forever).");
 ABSL_FLAG(absl::Duration, retention_1d, absl::ZeroDuration(),
@@ -279,8 +281,9 @@ int main(int argc, char** argv) {
   options.raw_retention = absl::GetFlag(FLAGS_retention_raw);
   options.rollup_retention[0] = absl::GetFlag(FLAGS_retention_10s);
   options.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1m);
-  options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_1h);
-  options.rollup_retention[3] = absl::GetFlag(FLAGS_retention_1d);
+  options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_10m);
+  options.rollup_retention[3] = absl::GetFlag(FLAGS_retention_1h);
+  options.rollup_retention[4] = absl::GetFlag(FLAGS_retention_1d);
   options.rollup_delay = absl::GetFlag(FLAGS_rollup_delay);
   options.rollup_delay_10s = absl::GetFlag(FLAGS_rollup_delay_10s);
   const int query_threads = absl::GetFlag(FLAGS_query_threads);
@@ -300,8 +303,9 @@ int main(int argc, char** argv) {
        {std::pair{"--retention_raw", options.raw_retention},
         std::pair{"--retention_10s", options.rollup_retention[0]},
         std::pair{"--retention_1m", options.rollup_retention[1]},
-        std::pair{"--retention_1h", options.rollup_retention[2]},
-        std::pair{"--retention_1d", options.rollup_retention[3]}}) {
+        std::pair{"--retention_10m", options.rollup_retention[2]},
+        std::pair{"--retention_1h", options.rollup_retention[3]},
+        std::pair{"--retention_1d", options.rollup_retention[4]}}) {
     if (value < absl::ZeroDuration()) {
       std::cerr << name << ": must not be negative\n";
       return 2;

@@ -75,7 +75,7 @@ std::string DirtyKey(int level, uint64_t model_id, absl::Time start) {
 }
 
 constexpr char kRollupStatePrefix[] = "rollup:";
-constexpr const char* kRollupLevelNames[] = {"10s", "1m", "1h", "1d"};
+constexpr const char* kRollupLevelNames[] = {"10s", "1m", "10m", "1h", "1d"};
 static_assert(std::size(kRollupLevelNames) == RocksStorage::kRollupLevels);
 
 std::string ModelKey(const v1::ModelRef& m) {
@@ -121,7 +121,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   db_options.create_missing_column_families = true;
   // Small, predictable memory: the collector holds summaries, not raw data.
   db_options.write_buffer_size = 32 << 20;
-  // Bound on all memtables together (18 column families).
+  // Bound on all memtables together (19 column families).
   db_options.db_write_buffer_size = 128 << 20;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
@@ -147,6 +147,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   for (Table t : kTables) cfs.push_back({TableName(t), cf_options});
   cfs.push_back({"rollup_10s", cf_options});
   cfs.push_back({"rollup_1m", cf_options});
+  cfs.push_back({"rollup_10m", cf_options});
   cfs.push_back({"rollup_1h", cf_options});
   cfs.push_back({"rollup_1d", cf_options});
   cfs.push_back({"rollup_dirty", cf_options});
@@ -264,9 +265,11 @@ absl::Status RocksStorage::Load() {
 
 absl::Status RocksStorage::UpgradeFromVersion1() {
   // Version 1 had three levels (1m, 1h, 1d): its rollup states hold three
-  // cursors and the raw horizon, its dirty keys start with levels 0..2. The
-  // 10 s level starts at the 1-minute cursor: older buckets are never built
-  // and queries read raw reports there, as before.
+  // cursors and the raw horizon, its dirty keys start with levels 0..2
+  // (now 1, 3 and 4). The 10 s level starts at the 1-minute cursor: older
+  // buckets are never built and queries read raw reports there, as before.
+  // The 10 min level starts from the beginning, so that it is built for
+  // the minutes already stored before retention may delete any of them.
   rocksdb::WriteBatch batch;
   {
     std::unique_ptr<rocksdb::Iterator> it(
@@ -279,7 +282,9 @@ absl::Status RocksStorage::UpgradeFromVersion1() {
             "default: unreadable rollup state (schema version 1)");
       }
       std::string upgraded(value.data(), 8);  // 10 s cursor = 1 min cursor
-      upgraded.append(value.data(), value.size());
+      upgraded.append(value.data(), 8);       // 1 min
+      PutBE64(&upgraded, SortableMillis(absl::InfinitePast()));  // 10 min
+      upgraded.append(value.data() + 8, 24);  // 1 h, 1 d, raw horizon
       batch.Put(default_cf_, it->key(), upgraded);
     }
     if (!it->status().ok()) return FromRocks(it->status(), "upgrading");
@@ -297,8 +302,11 @@ absl::Status RocksStorage::UpgradeFromVersion1() {
     std::sort(keys.rbegin(), keys.rend());
     for (const std::string& key : keys) {
       if (key.empty()) continue;
+      constexpr uint8_t kNewLevel[] = {1, 3, 4};
+      const uint8_t old_level = static_cast<uint8_t>(key[0]);
+      if (old_level >= std::size(kNewLevel)) continue;
       std::string moved = key;
-      moved[0] = static_cast<char>(static_cast<uint8_t>(key[0]) + 1);
+      moved[0] = static_cast<char>(kNewLevel[old_level]);
       batch.Delete(dirty_cf_, key);
       batch.Put(dirty_cf_, moved, "");
     }
@@ -1197,7 +1205,7 @@ RocksStorage::EngineState RocksStorage::engine_state() const {
     }
   }
   for (auto* cf : {reports_cf_, rollup_cfs_[0], rollup_cfs_[1], rollup_cfs_[2],
-                   rollup_cfs_[3]}) {
+                   rollup_cfs_[3], rollup_cfs_[4]}) {
     if (db_->GetIntProperty(
             cf, rocksdb::DB::Properties::kEstimatePendingCompactionBytes, &v)) {
       state.pending_compaction_bytes += v;

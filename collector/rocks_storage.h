@@ -70,13 +70,13 @@ struct RocksStorageOptions {
   std::string path = "./var/aims";
   bool sync_writes = true;
   // How long raw window reports and the rollups of each resolution
-  // (10 s, 1 min, 1 h, 1 d) are kept; zero keeps them forever. Raw reports
-  // are deleted only once their 1-minute rollups exist, a rollup only once
-  // the next coarser one covers it.
+  // (10 s, 1 min, 10 min, 1 h, 1 d) are kept; zero keeps them forever. Raw
+  // reports are deleted only once their 1-minute rollups exist, a rollup
+  // only once the next coarser one covers it.
   absl::Duration raw_retention = absl::Hours(24 * 14);
-  absl::Duration rollup_retention[4] = {absl::Hours(48), absl::Hours(24 * 35),
-                                        absl::Hours(24 * 400),
-                                        absl::ZeroDuration()};
+  absl::Duration rollup_retention[5] = {
+      absl::Hours(48), absl::Hours(24 * 35), absl::Hours(24 * 90),
+      absl::Hours(24 * 400), absl::ZeroDuration()};
   // A bucket is rolled up this long after it ended; a window that arrives
   // later invalidates the rollup, which is rebuilt.
   absl::Duration rollup_delay = absl::Minutes(1);
@@ -106,13 +106,14 @@ class RocksStorage final : public Storage {
  public:
   // Schema version this build writes; a directory with a newer one is
   // refused at open.
-  // Version 2 added the 10 s level (rollup_10s); a version 1 directory is
-  // upgraded at open.
+  // Version 2 added the 10 s and 10 min levels (rollup_10s, rollup_10m); a
+  // version 1 directory is upgraded at open.
   static constexpr int kSchemaVersion = 2;
   // Rollup resolutions, finest first.
-  static constexpr int kRollupLevels = 4;
+  static constexpr int kRollupLevels = 5;
   static constexpr absl::Duration kRollupResolution[kRollupLevels] = {
-      absl::Seconds(10), absl::Minutes(1), absl::Hours(1), absl::Hours(24)};
+      absl::Seconds(10), absl::Minutes(1), absl::Minutes(10), absl::Hours(1),
+      absl::Hours(24)};
   // The finest level that is always built (raw retention waits for it);
   // 10 s buckets are stored only where they merge two or more reports.
   static constexpr int kFirstCompleteLevel = 1;
@@ -206,11 +207,11 @@ class RocksStorage final : public Storage {
   struct RollupState {
     absl::Time cursor[kRollupLevels] = {
         absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast(),
-        absl::InfinitePast()};
+        absl::InfinitePast(), absl::InfinitePast()};
     absl::Time raw_horizon = absl::InfinitePast();
     absl::Time rollup_horizon[kRollupLevels] = {
         absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast(),
-        absl::InfinitePast()};
+        absl::InfinitePast(), absl::InfinitePast()};
   };
 
   RocksStorage() = default;

@@ -72,6 +72,7 @@ class RollupTest : public ::testing::Test {
     options.rollup_retention[0] = absl::ZeroDuration();
     options.rollup_retention[1] = absl::ZeroDuration();
     options.rollup_retention[2] = absl::ZeroDuration();
+    options.rollup_retention[3] = absl::ZeroDuration();
     auto storage = RocksStorage::Open(options);
     ASSERT_TRUE(storage.ok()) << storage.status();
     storage_ = std::move(*storage);
@@ -161,13 +162,14 @@ TEST_F(RollupTest, QueriesAcrossRollupBoundariesEqualTheRawMerge) {
   // five-minute starts, and five of agent c's six windows around each of
   // the 72 hours; the sixth starts on the hour with a and b's), minutes
   // holding a window start (864, and minute 59 of each hour, from c's
-  // windows just before the hour), 72 hours and 3 days, plus the minute,
-  // hour and day before kT0 (c's first windows start 30 s earlier).
-  EXPECT_EQ(built_, (864u + 360) + (864 + 72) + (72 + 1) + (3 + 1));
+  // windows just before the hour), 432 ten-minute buckets, 72 hours and 3
+  // days, plus the minute, 10 minutes, hour and day before kT0 (c's first
+  // windows start 30 s earlier).
+  EXPECT_EQ(built_, (864u + 360) + (864 + 72) + (432 + 1) + (72 + 1) + (3 + 1));
 
   // Whole days come from the day rollups alone.
   MergeStats days = ExpectRollupEqualsRaw(kT0, kT0 + absl::Hours(72));
-  EXPECT_EQ(days.rollups_read[3], 3u);
+  EXPECT_EQ(days.rollups_read[4], 3u);
   EXPECT_EQ(days.raw_reports_read, 0u);
   // Ragged edges: minutes and raw windows at both ends, hours and a day in
   // between.
@@ -175,8 +177,8 @@ TEST_F(RollupTest, QueriesAcrossRollupBoundariesEqualTheRawMerge) {
       kT0 + absl::Seconds(3 * 3600 - 25),
       kT0 + absl::Hours(24 * 2 + 5) + absl::Seconds(7 * 60 + 37));
   EXPECT_GT(ragged.rollups_read[1], 0u);
-  EXPECT_GT(ragged.rollups_read[2], 0u);
-  EXPECT_EQ(ragged.rollups_read[3], 1u);
+  EXPECT_GT(ragged.rollups_read[3], 0u);
+  EXPECT_EQ(ragged.rollups_read[4], 1u);
   EXPECT_LT(ragged.raw_reports_read, 20u);
   // Random ranges, including ones inside one minute.
   std::mt19937 rng(11);
@@ -203,9 +205,10 @@ TEST_F(RollupTest, TenSecondRollupsMergeReplicasAtTheEdges) {
   const absl::Time lone = kT0 + absl::Minutes(10);
   Write("a", lone, absl::Seconds(10));
   Maintain(kT0 + absl::Minutes(20));
-  // 61 10 s buckets visited (60 stored, the lone one not) and 11 minutes
-  // (the hour and the day have not ended).
-  EXPECT_EQ(built_, 61u + 11);
+  // 61 10 s buckets visited (60 stored, the lone one not), 11 minutes and
+  // the first 10 minutes (the next ten, the hour and the day have not
+  // ended).
+  EXPECT_EQ(built_, 61u + 11 + 1);
 
   MergeStats ragged = ExpectRollupEqualsRaw(kT0 + absl::Seconds(15),
                                             kT0 + absl::Seconds(5 * 60 + 30));
@@ -235,8 +238,9 @@ TEST_F(RollupTest, SchemaVersionOneIsUpgraded) {
             WriteOutcome::kStored);
   storage_.reset();
   {
-    // Turn the directory back into version 1: no 10 s rollups, rollup
-    // states of three cursors, dirty keys of levels 0..2.
+    // Turn the directory back into version 1: no 10 s and 10 min rollups,
+    // rollup states of three cursors (1m, 1h, 1d), dirty keys of levels
+    // 0..2 for them.
     rocksdb::DB* raw = nullptr;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     std::vector<std::string> names;
@@ -258,9 +262,10 @@ TEST_F(RollupTest, SchemaVersionOneIsUpgraded) {
     int states = 0;
     for (it->Seek("rollup:"); it->Valid() && it->key().starts_with("rollup:");
          it->Next()) {
-      ASSERT_EQ(it->value().size(), 40u);
-      batch.Put(cf["default"], it->key(),
-                rocksdb::Slice(it->value().data() + 8, 32));
+      ASSERT_EQ(it->value().size(), 48u);
+      std::string v1(it->value().data() + 8, 8);  // 1 min
+      v1.append(it->value().data() + 24, 24);     // 1 h, 1 d, raw
+      batch.Put(cf["default"], it->key(), v1);
       ++states;
     }
     EXPECT_EQ(states, 1);
@@ -269,14 +274,16 @@ TEST_F(RollupTest, SchemaVersionOneIsUpgraded) {
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       std::string key = it->key().ToString();
       batch.Delete(cf["rollup_dirty"], key);
-      if (key[0] == 0) continue;  // the 10 s level did not exist
-      --key[0];
+      // 10 s and 10 min did not exist; 1 min, 1 h, 1 d were 0, 1, 2.
+      if (key[0] == 0 || key[0] == 2) continue;
+      key[0] = key[0] == 1 ? 0 : key[0] - 2;
       batch.Put(cf["rollup_dirty"], key, "");
       ++dirty;
     }
     EXPECT_EQ(dirty, 3);
-    batch.DeleteRange(cf["rollup_10s"], std::string(8, '\0'),
-                      std::string(8, '\xff'));
+    for (const char* name : {"rollup_10s", "rollup_10m"}) {
+      batch.DeleteRange(cf[name], std::string(8, '\0'), std::string(8, '\xff'));
+    }
     it.reset();
     ASSERT_TRUE(raw->Write(rocksdb::WriteOptions(), &batch).ok());
     for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
@@ -288,8 +295,12 @@ TEST_F(RollupTest, SchemaVersionOneIsUpgraded) {
   Maintain(kT0 + absl::Hours(24) + absl::Minutes(2));
   EXPECT_EQ(rebuilt_, 3u);  // the late window's minute, hour and day
   MergeStats day = ExpectRollupEqualsRaw(kT0, kT0 + absl::Hours(24));
-  EXPECT_EQ(day.rollups_read[3], 1u);
+  EXPECT_EQ(day.rollups_read[4], 1u);
   EXPECT_EQ(day.raw_reports_read, 0u);
+  // The 10-minute level was built from the start.
+  MergeStats hour = ExpectRollupEqualsRaw(
+      kT0 + absl::Hours(5), kT0 + absl::Hours(5) + absl::Minutes(50));
+  EXPECT_EQ(hour.rollups_read[2], 5u);
   storage_.reset();
   rocksdb::DB* raw = nullptr;
   ASSERT_TRUE(
@@ -312,13 +323,13 @@ TEST_F(RollupTest, LateWindowInvalidatesItsBucketsUntilRebuilt) {
   // from finer data: still equal to the raw merge.
   MergeStats before =
       ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48));
-  EXPECT_EQ(before.rollups_read[3], 0u);
-  EXPECT_EQ(before.rollups_read[2], 23u);
+  EXPECT_EQ(before.rollups_read[4], 0u);
+  EXPECT_EQ(before.rollups_read[3], 23u);
   Maintain(now);
-  EXPECT_EQ(rebuilt_, 4u);  // its 10 s bucket, minute, hour and day
+  EXPECT_EQ(rebuilt_, 5u);  // its 10 s bucket, minute, 10 minutes, hour, day
   MergeStats after =
       ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48));
-  EXPECT_EQ(after.rollups_read[3], 1u);
+  EXPECT_EQ(after.rollups_read[4], 1u);
   EXPECT_EQ(after.raw_reports_read, 0u);
 
   // The rollup state survives a restart: a late window after reopening
@@ -327,11 +338,11 @@ TEST_F(RollupTest, LateWindowInvalidatesItsBucketsUntilRebuilt) {
   ASSERT_EQ(Write("c", late + absl::Seconds(10), absl::Seconds(10))[0],
             WriteOutcome::kStored);
   EXPECT_EQ(ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48))
-                .rollups_read[3],
+                .rollups_read[4],
             0u);
   rebuilt_ = 0;
   Maintain(now);
-  EXPECT_EQ(rebuilt_, 4u);
+  EXPECT_EQ(rebuilt_, 5u);
   ExpectRollupEqualsRaw(kT0, kT0 + absl::Hours(48));
 }
 
