@@ -81,9 +81,11 @@ absl::Status Collector::Start() {
   storage_options.path = options_.data_dir;
   storage_options.sync_writes = options_.sync_writes;
   storage_options.raw_retention = options_.raw_retention;
-  for (int l = 0; l < 3; ++l)
+  for (int l = 0; l < RocksStorage::kRollupLevels; ++l)
     storage_options.rollup_retention[l] = options_.rollup_retention[l];
   storage_options.rollup_delay = options_.rollup_delay;
+  storage_options.rollup_delay_10s = options_.rollup_delay_10s;
+  storage_options.query_threads = options_.query_threads;
   storage_options.min_free_disk_bytes = options_.min_free_disk_bytes;
   absl::StatusOr<std::unique_ptr<RocksStorage>> storage =
       RocksStorage::Open(storage_options);
@@ -218,6 +220,8 @@ absl::Status Collector::Start() {
           static_cast<double>(engine.background_errors));
       metrics_->storage_pending_compaction_bytes.Set(
           static_cast<double>(engine.pending_compaction_bytes));
+      metrics_->query_merge_queue_depth.Set(
+          static_cast<double>(storage_->merge_queue_depth()));
       RefreshEvaluationMetrics();
     }
     return httplib::Server::HandlerResponse::Unhandled;

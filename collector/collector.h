@@ -83,9 +83,14 @@ struct CollectorOptions {
   bool evaluate_in_background = true;
   // Rollups and retention (docs/storage.md); zero keeps forever.
   absl::Duration raw_retention = absl::Hours(24 * 14);
-  absl::Duration rollup_retention[3] = {
-      absl::Hours(24 * 35), absl::Hours(24 * 400), absl::ZeroDuration()};
+  // Per resolution: 10 s, 1 min, 10 min, 1 h, 1 d.
+  absl::Duration rollup_retention[5] = {
+      absl::Hours(48), absl::Hours(24 * 35), absl::Hours(24 * 90),
+      absl::Hours(24 * 400), absl::ZeroDuration()};
   absl::Duration rollup_delay = absl::Minutes(1);
+  absl::Duration rollup_delay_10s = absl::Seconds(20);
+  // Threads that parse and merge one query's stored summaries.
+  size_t query_threads = 2;
   // Free disk space below which reports are refused (docs/storage.md).
   uint64_t min_free_disk_bytes = uint64_t{512} << 20;
   // How often the maintenance pass (rollups, retention, recovery after a

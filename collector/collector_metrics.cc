@@ -134,7 +134,7 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Add({})),
       rollups(prometheus::BuildCounter()
                   .Name("aims_collector_rollups_total")
-                  .Help("Rollup buckets (1m, 1h, 1d) by result: built, "
+                  .Help("Rollup buckets (10s, 1m, 10m, 1h, 1d) by result: built, "
                         "rebuilt (after a late window), failed (reports "
                         "that do not merge; queries read finer data).")
                   .Register(*reg)),
@@ -192,6 +192,13 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Name("aims_collector_storage_pending_compaction_bytes")
               .Help("Bytes RocksDB estimates it must compact (reports and "
                     "rollups).")
+              .Register(*reg)
+              .Add({})),
+      query_merge_queue_depth(
+          prometheus::BuildGauge()
+              .Name("aims_collector_query_merge_queue_depth")
+              .Help("Query merge tasks waiting for a --query_threads pool "
+                    "thread (bound 64; beyond it a query merges alone).")
               .Register(*reg)
               .Add({})),
       auth_failures(

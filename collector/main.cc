@@ -116,8 +116,13 @@ ABSL_FLAG(absl::Duration, retention_raw, absl::Hours(24 * 14),
           "deleted once their 1-minute rollups exist; a window older than "
           "this arriving late is acknowledged but not stored (counted as "
           "outcome=\"expired\").");
+ABSL_FLAG(absl::Duration, retention_10s, absl::Hours(48),
+          "How long 10-second rollups (a window's replicas merged, kept "
+          "where a model has two or more agents) are kept (0: forever).");
 ABSL_FLAG(absl::Duration, retention_1m, absl::Hours(24 * 35),
           "How long 1-minute rollups are kept (0: forever).");
+ABSL_FLAG(absl::Duration, retention_10m, absl::Hours(24 * 90),
+          "How long 10-minute rollups are kept (0: forever).");
 ABSL_FLAG(absl::Duration, retention_1h, absl::Hours(24 * 400),
           "How long 1-hour rollups are kept (0: forever).");
 ABSL_FLAG(absl::Duration, retention_1d, absl::ZeroDuration(),
@@ -125,6 +130,13 @@ ABSL_FLAG(absl::Duration, retention_1d, absl::ZeroDuration(),
 ABSL_FLAG(absl::Duration, rollup_delay, absl::Minutes(1),
           "A rollup bucket is built this long after it ends; windows that "
           "arrive later make it be rebuilt.");
+ABSL_FLAG(absl::Duration, rollup_delay_10s, absl::Seconds(20),
+          "The same for 10-second rollups (the replicas of a window merged): "
+          "short, so that a query ending now reads few raw reports.");
+ABSL_FLAG(int, query_threads, 2,
+          "Threads that parse and merge the stored summaries of one query "
+          "(the calling thread and query_threads - 1 shared ones); 1 "
+          "merges on the calling thread only.");
 ABSL_FLAG(int64_t, min_free_disk_mib, 512,
           "Free space (MiB) kept in reserve on --data_dir's filesystem. Below "
           "it reports are not acknowledged (agents keep them), /readyz "
@@ -267,10 +279,19 @@ int main(int argc, char** argv) {
   options.max_exported_series = max_exported_series;
   options.max_message_bytes = max_message;
   options.raw_retention = absl::GetFlag(FLAGS_retention_raw);
-  options.rollup_retention[0] = absl::GetFlag(FLAGS_retention_1m);
-  options.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1h);
-  options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_1d);
+  options.rollup_retention[0] = absl::GetFlag(FLAGS_retention_10s);
+  options.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1m);
+  options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_10m);
+  options.rollup_retention[3] = absl::GetFlag(FLAGS_retention_1h);
+  options.rollup_retention[4] = absl::GetFlag(FLAGS_retention_1d);
   options.rollup_delay = absl::GetFlag(FLAGS_rollup_delay);
+  options.rollup_delay_10s = absl::GetFlag(FLAGS_rollup_delay_10s);
+  const int query_threads = absl::GetFlag(FLAGS_query_threads);
+  if (query_threads < 1 || query_threads > 64) {
+    std::cerr << "--query_threads: must be 1..64\n";
+    return 2;
+  }
+  options.query_threads = static_cast<size_t>(query_threads);
   options.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
   const int64_t min_free_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
   if (min_free_mib < 0 || min_free_mib > (int64_t{1} << 30)) {
@@ -280,9 +301,11 @@ int main(int argc, char** argv) {
   options.min_free_disk_bytes = static_cast<uint64_t>(min_free_mib) << 20;
   for (auto [name, value] :
        {std::pair{"--retention_raw", options.raw_retention},
-        std::pair{"--retention_1m", options.rollup_retention[0]},
-        std::pair{"--retention_1h", options.rollup_retention[1]},
-        std::pair{"--retention_1d", options.rollup_retention[2]}}) {
+        std::pair{"--retention_10s", options.rollup_retention[0]},
+        std::pair{"--retention_1m", options.rollup_retention[1]},
+        std::pair{"--retention_10m", options.rollup_retention[2]},
+        std::pair{"--retention_1h", options.rollup_retention[3]},
+        std::pair{"--retention_1d", options.rollup_retention[4]}}) {
     if (value < absl::ZeroDuration()) {
       std::cerr << name << ": must not be negative\n";
       return 2;
@@ -298,6 +321,11 @@ int main(int argc, char** argv) {
   if (options.rollup_delay < absl::ZeroDuration() ||
       options.rollup_delay > absl::Hours(24)) {
     std::cerr << "--rollup_delay: must be 0s..24h\n";
+    return 2;
+  }
+  if (options.rollup_delay_10s < absl::ZeroDuration() ||
+      options.rollup_delay_10s > absl::Hours(24)) {
+    std::cerr << "--rollup_delay_10s: must be 0s..24h\n";
     return 2;
   }
   if (options.maintenance_interval < absl::Seconds(1)) {

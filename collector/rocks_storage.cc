@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "aims/v1/storage.pb.h"
 #include "common/time_util.h"
 #include "google/protobuf/arena.h"
@@ -73,6 +75,8 @@ std::string DirtyKey(int level, uint64_t model_id, absl::Time start) {
 }
 
 constexpr char kRollupStatePrefix[] = "rollup:";
+constexpr const char* kRollupLevelNames[] = {"10s", "1m", "10m", "1h", "1d"};
+static_assert(std::size(kRollupLevelNames) == RocksStorage::kRollupLevels);
 
 std::string ModelKey(const v1::ModelRef& m) {
   return absl::StrCat("model:", m.name(), std::string(1, '\0'), m.version(),
@@ -117,7 +121,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   db_options.create_missing_column_families = true;
   // Small, predictable memory: the collector holds summaries, not raw data.
   db_options.write_buffer_size = 32 << 20;
-  // Bound on all memtables together (17 column families).
+  // Bound on all memtables together (19 column families).
   db_options.db_write_buffer_size = 128 << 20;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
@@ -141,7 +145,9 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
                                Table::kNonconformities, Table::kAudit,
                                Table::kOutbox,          Table::kMeta};
   for (Table t : kTables) cfs.push_back({TableName(t), cf_options});
+  cfs.push_back({"rollup_10s", cf_options});
   cfs.push_back({"rollup_1m", cf_options});
+  cfs.push_back({"rollup_10m", cf_options});
   cfs.push_back({"rollup_1h", cf_options});
   cfs.push_back({"rollup_1d", cf_options});
   cfs.push_back({"rollup_dirty", cf_options});
@@ -154,6 +160,10 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   }
   std::unique_ptr<RocksStorage> storage(new RocksStorage());
   storage->options_ = options;
+  if (options.query_threads > 1) {
+    storage->merge_pool_ = std::make_unique<TaskPool>(options.query_threads - 1,
+                                                      /*max_queued=*/64);
+  }
   storage->db_.reset(raw);
   storage->default_cf_ = handles[0];
   storage->reports_cf_ = handles[1];
@@ -208,6 +218,9 @@ absl::Status RocksStorage::Load() {
           version, "; this aims-collector supports up to ", kSchemaVersion,
           ". Run a newer aims-collector or restore a backup."));
     }
+    if (version == 1) {
+      if (absl::Status st = UpgradeFromVersion1(); !st.ok()) return st;
+    }
   }
   absl::MutexLock lock(&mu_);
   s = db_->Get(rocksdb::ReadOptions(), default_cf_, kNextIdKey, &value);
@@ -248,6 +261,58 @@ absl::Status RocksStorage::Load() {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status RocksStorage::UpgradeFromVersion1() {
+  // Version 1 had three levels (1m, 1h, 1d): its rollup states hold three
+  // cursors and the raw horizon, its dirty keys start with levels 0..2
+  // (now 1, 3 and 4). The 10 s level starts at the 1-minute cursor: older
+  // buckets are never built and queries read raw reports there, as before.
+  // The 10 min level starts from the beginning, so that it is built for
+  // the minutes already stored before retention may delete any of them.
+  rocksdb::WriteBatch batch;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), default_cf_));
+    for (it->Seek(kRollupStatePrefix);
+         it->Valid() && it->key().starts_with(kRollupStatePrefix); it->Next()) {
+      const rocksdb::Slice value = it->value();
+      if (value.size() != 8 * 4) {
+        return absl::DataLossError(
+            "default: unreadable rollup state (schema version 1)");
+      }
+      std::string upgraded(value.data(), 8);  // 10 s cursor = 1 min cursor
+      upgraded.append(value.data(), 8);       // 1 min
+      PutBE64(&upgraded, SortableMillis(absl::InfinitePast()));  // 10 min
+      upgraded.append(value.data() + 8, 24);  // 1 h, 1 d, raw horizon
+      batch.Put(default_cf_, it->key(), upgraded);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "upgrading");
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), dirty_cf_));
+    std::vector<std::string> keys;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      keys.push_back(it->key().ToString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "upgrading");
+    // Highest level first, so a renamed key never overwrites one not yet
+    // renamed.
+    std::sort(keys.rbegin(), keys.rend());
+    for (const std::string& key : keys) {
+      if (key.empty()) continue;
+      constexpr uint8_t kNewLevel[] = {1, 3, 4};
+      const uint8_t old_level = static_cast<uint8_t>(key[0]);
+      if (old_level >= std::size(kNewLevel)) continue;
+      std::string moved = key;
+      moved[0] = static_cast<char>(kNewLevel[old_level]);
+      batch.Delete(dirty_cf_, key);
+      batch.Put(dirty_cf_, moved, "");
+    }
+  }
+  batch.Put(default_cf_, kSchemaKey, absl::StrCat(kSchemaVersion));
+  return Write(&batch);
 }
 
 absl::Status RocksStorage::LoadRollupState() {
@@ -750,6 +815,9 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
                                       MergeStats* stats) const {
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
+  // First the records that cover the range (their bytes, copied: iterators
+  // move on), then the parse and merge, which is most of the time.
+  std::vector<StoredRecord> records;
   // Intervals not covered yet; each level takes the whole buckets it holds
   // and leaves the rest to the finer levels, raw reports last.
   std::vector<std::pair<absl::Time, absl::Time>> uncovered = {{from, to}};
@@ -773,22 +841,8 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
       for (it->Seek(TimeKey(model_id, first)); it->Valid(); it->Next()) {
         const absl::Time start =
             FromSortableMillis(GetBE64(it->key().data() + 8));
-        ParseArena arena;
-        auto& bucket = *arena.Create<v1::RollupBucket>();
-        if (!bucket.ParseFromArray(it->value().data(),
-                                   static_cast<int>(it->value().size()))) {
-          return absl::DataLossError(absl::StrCat("rollup_",
-                                                  level == 0   ? "1m"
-                                                  : level == 1 ? "1h"
-                                                               : "1d",
-                                                  ": unparsable record"));
-        }
+        records.push_back({level, it->value().ToString()});
         if (start > covered_to) rest.emplace_back(covered_to, start);
-        if (absl::Status s =
-                merger->Add(bucket.summary(), bucket.report_count());
-            !s.ok()) {
-          return s;
-        }
         if (stats != nullptr) ++stats->rollups_read[level];
         covered_to = start + res;
       }
@@ -805,29 +859,115 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(bounded, reports_cf_));
     for (it->Seek(TimeKey(model_id, a)); it->Valid(); it->Next()) {
-      ParseArena arena;
-      auto& report = *arena.Create<v1::WindowReport>();
-      if (!report.ParseFromArray(it->value().data(),
-                                 static_cast<int>(it->value().size()))) {
-        return absl::DataLossError("reports: unparsable record");
-      }
-      if (absl::Status s = merger->Add(report.summary()); !s.ok()) return s;
+      records.push_back({-1, it->value().ToString()});
       if (stats != nullptr) ++stats->raw_reports_read;
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scanning reports");
   }
+  return MergeRecords(records, merger);
+}
+
+absl::Status RocksStorage::MergePart(const std::vector<StoredRecord>& records,
+                                     size_t begin, size_t end,
+                                     SummaryMerger* merger) {
+  for (size_t i = begin; i < end; ++i) {
+    const StoredRecord& record = records[i];
+    ParseArena arena;
+    const int size = static_cast<int>(record.bytes.size());
+    if (record.level < 0) {
+      auto& report = *arena.Create<v1::WindowReport>();
+      if (!report.ParseFromArray(record.bytes.data(), size)) {
+        return absl::DataLossError("reports: unparsable record");
+      }
+      if (absl::Status s = merger->Add(report.summary()); !s.ok()) return s;
+    } else {
+      auto& bucket = *arena.Create<v1::RollupBucket>();
+      if (!bucket.ParseFromArray(record.bytes.data(), size)) {
+        return absl::DataLossError(absl::StrCat(
+            "rollup_", kRollupLevelNames[record.level], ": unparsable record"));
+      }
+      if (absl::Status s = merger->Add(bucket.summary(), bucket.report_count());
+          !s.ok()) {
+        return s;
+      }
+    }
+  }
   return absl::OkStatus();
+}
+
+namespace {
+
+// The second half of a MergeRecords call, run by a pool thread or, when no
+// pool thread has started it, by the caller itself.
+struct SecondHalf {
+  std::atomic<bool> claimed{false};
+  absl::Notification done;
+  absl::Status status;
+  SummaryMerger merger;
+};
+
+}  // namespace
+
+absl::Status RocksStorage::MergeRecords(
+    const std::vector<StoredRecord>& records, SummaryMerger* merger) const {
+  // Below this, a second thread saves less than it costs.
+  constexpr size_t kParallelMinRecords = 8;
+  const size_t n = records.size();
+  if (n < kParallelMinRecords || merge_pool_ == nullptr) {
+    return MergePart(records, 0, n, merger);
+  }
+  const size_t half = n / 2;
+  auto second = std::make_shared<SecondHalf>();
+  const bool scheduled =
+      merge_pool_->TrySchedule([second, records = &records, half, n] {
+        // `records` is used only once claimed: the caller waits for it then.
+        if (second->claimed.exchange(true)) return;
+        second->status = MergePart(*records, half, n, &second->merger);
+        second->done.Notify();
+      });
+  absl::Status first = MergePart(records, 0, half, merger);
+  if (!scheduled || !second->claimed.exchange(true)) {
+    // Not started by the pool (busy, or full): merge it here.
+    second->status = MergePart(records, half, n, &second->merger);
+  } else {
+    second->done.WaitForNotification();
+  }
+  if (!first.ok()) return first;
+  if (!second->status.ok()) return second->status;
+  if (second->merger.count() == 0) return absl::OkStatus();
+  return merger->Add(second->merger.result(), second->merger.count());
+}
+
+size_t RocksStorage::RawReportsIn(uint64_t model_id, absl::Time from,
+                                  absl::Time to, size_t at_most) const {
+  const std::string upper_key = TimeKey(model_id, to);
+  rocksdb::Slice upper(upper_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reports_cf_));
+  size_t n = 0;
+  for (it->Seek(TimeKey(model_id, from)); it->Valid() && n < at_most;
+       it->Next()) {
+    ++n;
+  }
+  return n;
 }
 
 absl::Status RocksStorage::BuildRollupLocked(int level, uint64_t model_id,
                                              absl::Time start,
                                              rocksdb::WriteBatch* batch,
                                              MaintenanceStats* stats) {
+  const std::string key = TimeKey(model_id, start);
+  if (level == 0 && RawReportsIn(model_id, start, start + kRollupResolution[0],
+                                 /*at_most=*/2) < 2) {
+    // One report (one replica): the rollup would only copy it.
+    batch->Delete(rollup_cfs_[level], key);
+    return absl::OkStatus();
+  }
   SummaryMerger merger;
   const absl::Status merged =
       MergeRange(model_id, start, start + kRollupResolution[level], level - 1,
                  nullptr, &merger, nullptr);
-  const std::string key = TimeKey(model_id, start);
   if (merged.code() == absl::StatusCode::kDataLoss ||
       merged.code() == absl::StatusCode::kUnavailable) {
     return merged;  // storage trouble: retry on the next pass
@@ -912,7 +1052,8 @@ absl::StatusOr<MaintenanceStats> RocksStorage::Maintain(absl::Time now,
     ++stats.rollups_rebuilt;
     --budget;
   }
-  // 2. Buckets that ended rollup_delay ago, per model and level.
+  // 2. Buckets that ended rollup_delay (rollup_delay_10s) ago, per model and
+  // level.
   std::vector<uint64_t> model_ids;
   {
     absl::MutexLock lock(&mu_);
@@ -922,7 +1063,10 @@ absl::StatusOr<MaintenanceStats> RocksStorage::Maintain(absl::Time now,
   for (uint64_t id : model_ids) {
     for (int level = 0; level < kRollupLevels; ++level) {
       const absl::Duration res = kRollupResolution[level];
-      const absl::Time horizon = AlignDown(now - options_.rollup_delay, res);
+      const absl::Time horizon =
+          AlignDown(now - (level == 0 ? options_.rollup_delay_10s
+                                      : options_.rollup_delay),
+                    res);
       for (;;) {
         if (budget == 0) {
           stats.budget_exhausted = true;
@@ -978,9 +1122,10 @@ absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
     }
     if (options_.raw_retention > absl::ZeroDuration()) {
       // Only windows the 1-minute rollups already hold.
-      const absl::Time cutoff = std::min(
-          AlignDown(now - options_.raw_retention, kRollupResolution[0]),
-          state.cursor[0]);
+      const absl::Time cutoff =
+          std::min(AlignDown(now - options_.raw_retention,
+                             kRollupResolution[kFirstCompleteLevel]),
+                   state.cursor[kFirstCompleteLevel]);
       if (cutoff > state.raw_horizon) {
         // Raise the horizon first: from now on older windows are refused
         // (expired), so none is written behind the deletion.
@@ -1052,8 +1197,15 @@ RocksStorage::EngineState RocksStorage::engine_state() const {
   if (db_->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &v)) {
     state.background_errors = v;
   }
-  for (auto* cf :
-       {reports_cf_, rollup_cfs_[0], rollup_cfs_[1], rollup_cfs_[2]}) {
+  for (const std::string& property :
+       {rocksdb::DB::Properties::kNumRunningFlushes,
+        rocksdb::DB::Properties::kNumRunningCompactions}) {
+    if (db_->GetIntProperty(property, &v)) {
+      state.running_flushes_and_compactions += v;
+    }
+  }
+  for (auto* cf : {reports_cf_, rollup_cfs_[0], rollup_cfs_[1], rollup_cfs_[2],
+                   rollup_cfs_[3], rollup_cfs_[4]}) {
     if (db_->GetIntProperty(
             cf, rocksdb::DB::Properties::kEstimatePendingCompactionBytes, &v)) {
       state.pending_compaction_bytes += v;

@@ -13,10 +13,11 @@
 //   gaps       [agent_num u64][first_seq u64] -> GapNotice (event_count
 //              holds the events the agent counted; missing sequences are
 //              added to the agent's gap_count)
-//   rollup_1m, rollup_1h, rollup_1d
+//   rollup_10s, rollup_1m, rollup_1h, rollup_1d
 //              [model_id u64][bucket_start_ms i64+2^63] -> RollupBucket: the
 //              merge of the model's reports whose window starts in the
-//              aligned bucket
+//              aligned bucket (10 s buckets only where two or more reports
+//              share it: they merge the replicas of a window)
 //   rollup_dirty
 //              [level u8][model_id u64][bucket_start] -> "" (a bucket that
 //              received a late report and must be rebuilt)
@@ -54,6 +55,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "collector/storage.h"
+#include "collector/task_pool.h"
 
 namespace rocksdb {
 class DB;
@@ -68,20 +70,27 @@ struct RocksStorageOptions {
   std::string path = "./var/aims";
   bool sync_writes = true;
   // How long raw window reports and the rollups of each resolution
-  // (1 min, 1 h, 1 d) are kept; zero keeps them forever. Raw reports are
-  // deleted only once their 1-minute rollups exist, a rollup only once the
-  // next coarser one covers it.
+  // (10 s, 1 min, 10 min, 1 h, 1 d) are kept; zero keeps them forever. Raw
+  // reports are deleted only once their 1-minute rollups exist, a rollup
+  // only once the next coarser one covers it.
   absl::Duration raw_retention = absl::Hours(24 * 14);
-  absl::Duration rollup_retention[3] = {
-      absl::Hours(24 * 35), absl::Hours(24 * 400), absl::ZeroDuration()};
+  absl::Duration rollup_retention[5] = {
+      absl::Hours(48), absl::Hours(24 * 35), absl::Hours(24 * 90),
+      absl::Hours(24 * 400), absl::ZeroDuration()};
   // A bucket is rolled up this long after it ended; a window that arrives
   // later invalidates the rollup, which is rebuilt.
   absl::Duration rollup_delay = absl::Minutes(1);
+  // The same for 10-second buckets: short, so that queries ending now read
+  // few raw reports; replicas' reports of a window arrive within seconds.
+  absl::Duration rollup_delay_10s = absl::Seconds(20);
   // Free space kept in reserve on the data directory's filesystem: below it
   // report writes are refused (RESOURCE_EXHAUSTED, not acknowledged) until
   // space returns, so RocksDB itself never runs out of space (flushes and
   // compactions live in the reserve). 0 disables the check.
   uint64_t min_free_disk_bytes = uint64_t{512} << 20;
+  // Threads that parse and merge the records of one query (the caller and
+  // query_threads - 1 shared pool threads); 1 merges on the caller only.
+  size_t query_threads = 2;
 };
 
 // What one Maintain() pass did.
@@ -97,11 +106,17 @@ class RocksStorage final : public Storage {
  public:
   // Schema version this build writes; a directory with a newer one is
   // refused at open.
-  static constexpr int kSchemaVersion = 1;
+  // Version 2 added the 10 s and 10 min levels (rollup_10s, rollup_10m); a
+  // version 1 directory is upgraded at open.
+  static constexpr int kSchemaVersion = 2;
   // Rollup resolutions, finest first.
-  static constexpr int kRollupLevels = 3;
+  static constexpr int kRollupLevels = 5;
   static constexpr absl::Duration kRollupResolution[kRollupLevels] = {
-      absl::Minutes(1), absl::Hours(1), absl::Hours(24)};
+      absl::Seconds(10), absl::Minutes(1), absl::Minutes(10), absl::Hours(1),
+      absl::Hours(24)};
+  // The finest level that is always built (raw retention waits for it);
+  // 10 s buckets are stored only where they merge two or more reports.
+  static constexpr int kFirstCompleteLevel = 1;
 
   static absl::StatusOr<std::unique_ptr<RocksStorage>> Open(
       const RocksStorageOptions& options);
@@ -155,6 +170,12 @@ class RocksStorage final : public Storage {
   // that tamper with records open RocksDB directly).
   static const char* TableName(Table table);
 
+  // Query merge tasks waiting for a pool thread (bounded at 64; beyond, the
+  // query merges on its own thread).
+  size_t merge_queue_depth() const {
+    return merge_pool_ == nullptr ? 0 : merge_pool_->depth();
+  }
+
   // Bytes of SST files on disk (excludes the write-ahead log).
   uint64_t ApproximateSizeBytes() const;
 
@@ -165,6 +186,7 @@ class RocksStorage final : public Storage {
     uint64_t delayed_write_rate = 0;  // bytes/s while slowed; 0 otherwise
     uint64_t background_errors = 0;
     uint64_t pending_compaction_bytes = 0;
+    uint64_t running_flushes_and_compactions = 0;
   };
   EngineState engine_state() const;
 
@@ -184,27 +206,48 @@ class RocksStorage final : public Storage {
   // start before raw_horizon have been deleted by retention.
   struct RollupState {
     absl::Time cursor[kRollupLevels] = {
-        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast()};
+        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast(),
+        absl::InfinitePast(), absl::InfinitePast()};
     absl::Time raw_horizon = absl::InfinitePast();
     absl::Time rollup_horizon[kRollupLevels] = {
-        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast()};
+        absl::InfinitePast(), absl::InfinitePast(), absl::InfinitePast(),
+        absl::InfinitePast(), absl::InfinitePast()};
   };
 
   RocksStorage() = default;
   absl::Status Load();
+  // Schema 1 -> 2: dirty keys and rollup states gain the 10 s level.
+  absl::Status UpgradeFromVersion1();
   absl::Status LoadRollupState();
+  // A rollup bucket (level >= 0) or raw report (level -1) as stored.
+  struct StoredRecord {
+    int level = -1;
+    std::string bytes;
+  };
   // Merges [from, to) of `model_id` using rollups of levels <= max_level
   // (-1: raw only).
   absl::Status MergeRange(uint64_t model_id, absl::Time from, absl::Time to,
                           int max_level, const rocksdb::Snapshot* snapshot,
                           SummaryMerger* merger, MergeStats* stats) const;
+  // Parses and merges `records` into `merger`, the second half on a pool
+  // thread when one is free.
+  absl::Status MergeRecords(const std::vector<StoredRecord>& records,
+                            SummaryMerger* merger) const;
+  static absl::Status MergePart(const std::vector<StoredRecord>& records,
+                                size_t begin, size_t end,
+                                SummaryMerger* merger);
   // (agent id, sequence) of the raw reports in [from, to), from their keys.
   absl::Status ReportIds(
       uint64_t model_id, absl::Time from, absl::Time to,
       const rocksdb::Snapshot* snapshot,
       std::vector<std::pair<std::string, uint64_t>>* out) const;
+  // Raw reports of `model_id` with a window start in [from, to), counted up
+  // to `at_most` (keys only).
+  size_t RawReportsIn(uint64_t model_id, absl::Time from, absl::Time to,
+                      size_t at_most) const;
   // Rebuilds bucket `start` of `level` into `batch` (put, or delete when
-  // the bucket has no data or does not merge).
+  // the bucket has no data, does not merge, or is a 10 s bucket of a single
+  // report).
   absl::Status BuildRollupLocked(int level, uint64_t model_id, absl::Time start,
                                  rocksdb::WriteBatch* batch,
                                  MaintenanceStats* stats)
@@ -238,6 +281,7 @@ class RocksStorage final : public Storage {
   std::vector<rocksdb::ColumnFamilyHandle*> table_cfs_;  // by Table
   rocksdb::ColumnFamilyHandle* rollup_cfs_[kRollupLevels] = {};
   rocksdb::ColumnFamilyHandle* dirty_cf_ = nullptr;
+  std::unique_ptr<TaskPool> merge_pool_;  // null with query_threads <= 1
   std::atomic<bool> degraded_{false};
   std::atomic<bool> low_disk_{false};
 

@@ -51,10 +51,10 @@ struct Mutation {
   std::optional<std::string> value;
 };
 
-// What a MergeReports call read: rollup buckets per resolution (1 min, 1 h,
-// 1 d) and raw window reports.
+// What a MergeReports call read: rollup buckets per resolution (10 s,
+// 1 min, 10 min, 1 h, 1 d) and raw window reports.
 struct MergeStats {
-  uint64_t rollups_read[3] = {0, 0, 0};
+  uint64_t rollups_read[5] = {0, 0, 0, 0, 0};
   uint64_t raw_reports_read = 0;
   // When set, receives the (agent id, sequence) of every report in the
   // range still stored raw (retention may have deleted older ones), in

@@ -8,6 +8,8 @@
 #include "common/time_util.h"
 #include "common/window_accumulator.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 #include "tests/testing/summary_compare.h"
 #include "tests/testing/test_util.h"
 
@@ -69,6 +71,8 @@ class RollupTest : public ::testing::Test {
     options.raw_retention = raw_retention;
     options.rollup_retention[0] = absl::ZeroDuration();
     options.rollup_retention[1] = absl::ZeroDuration();
+    options.rollup_retention[2] = absl::ZeroDuration();
+    options.rollup_retention[3] = absl::ZeroDuration();
     auto storage = RocksStorage::Open(options);
     ASSERT_TRUE(storage.ok()) << storage.status();
     storage_ = std::move(*storage);
@@ -154,24 +158,27 @@ TEST_F(RollupTest, QueriesAcrossRollupBoundariesEqualTheRawMerge) {
   Open();
   WriteDays(3);
   Maintain(kT0 + absl::Hours(24 * 3) + absl::Minutes(2));
-  // Buckets with data: minutes holding a window start (864 five-minute
-  // starts, and minute 59 of each of the 72 hours, from agent c's windows
-  // just before the hour), 72 hours and 3 days, plus the minute, hour and
-  // day before kT0 (c's first windows start 30 s earlier).
-  EXPECT_EQ(built_, (864u + 72) + (72 + 1) + (3 + 1));
+  // Buckets with data: 10-second buckets holding a window start (864
+  // five-minute starts, and five of agent c's six windows around each of
+  // the 72 hours; the sixth starts on the hour with a and b's), minutes
+  // holding a window start (864, and minute 59 of each hour, from c's
+  // windows just before the hour), 432 ten-minute buckets, 72 hours and 3
+  // days, plus the minute, 10 minutes, hour and day before kT0 (c's first
+  // windows start 30 s earlier).
+  EXPECT_EQ(built_, (864u + 360) + (864 + 72) + (432 + 1) + (72 + 1) + (3 + 1));
 
   // Whole days come from the day rollups alone.
   MergeStats days = ExpectRollupEqualsRaw(kT0, kT0 + absl::Hours(72));
-  EXPECT_EQ(days.rollups_read[2], 3u);
+  EXPECT_EQ(days.rollups_read[4], 3u);
   EXPECT_EQ(days.raw_reports_read, 0u);
   // Ragged edges: minutes and raw windows at both ends, hours and a day in
   // between.
   MergeStats ragged = ExpectRollupEqualsRaw(
       kT0 + absl::Seconds(3 * 3600 - 25),
       kT0 + absl::Hours(24 * 2 + 5) + absl::Seconds(7 * 60 + 37));
-  EXPECT_GT(ragged.rollups_read[0], 0u);
   EXPECT_GT(ragged.rollups_read[1], 0u);
-  EXPECT_EQ(ragged.rollups_read[2], 1u);
+  EXPECT_GT(ragged.rollups_read[3], 0u);
+  EXPECT_EQ(ragged.rollups_read[4], 1u);
   EXPECT_LT(ragged.raw_reports_read, 20u);
   // Random ranges, including ones inside one minute.
   std::mt19937 rng(11);
@@ -182,6 +189,127 @@ TEST_F(RollupTest, QueriesAcrossRollupBoundariesEqualTheRawMerge) {
     if (i % 5 == 0) b = a + 45;
     ExpectRollupEqualsRaw(kT0 + absl::Seconds(a), kT0 + absl::Seconds(b + 1));
   }
+}
+
+// Replicas of a model report the same 10 s windows: the 10-second rollups
+// merge them, so the ragged edges of a range read one bucket per window
+// instead of one report per replica. A window of a single agent keeps no
+// 10 s rollup (it would copy the report); its raw report is read.
+TEST_F(RollupTest, TenSecondRollupsMergeReplicasAtTheEdges) {
+  Open();
+  for (absl::Time t = kT0; t < kT0 + absl::Minutes(10);
+       t += absl::Seconds(10)) {
+    for (const char* agent : {"a", "b", "c"})
+      Write(agent, t, absl::Seconds(10));
+  }
+  const absl::Time lone = kT0 + absl::Minutes(10);
+  Write("a", lone, absl::Seconds(10));
+  Maintain(kT0 + absl::Minutes(20));
+  // 61 10 s buckets visited (60 stored, the lone one not), 11 minutes and
+  // the first 10 minutes (the next ten, the hour and the day have not
+  // ended).
+  EXPECT_EQ(built_, 61u + 11 + 1);
+
+  MergeStats ragged = ExpectRollupEqualsRaw(kT0 + absl::Seconds(15),
+                                            kT0 + absl::Seconds(5 * 60 + 30));
+  EXPECT_EQ(ragged.rollups_read[0], 4u + 3);  // 0:20..0:50, 5:00..5:20
+  EXPECT_EQ(ragged.rollups_read[1], 4u);      // minutes 1..4
+  EXPECT_EQ(ragged.raw_reports_read, 0u);
+  // A range ending inside a 10 s bucket reads that bucket's reports raw.
+  MergeStats partial =
+      ExpectRollupEqualsRaw(kT0 + absl::Seconds(20), kT0 + absl::Seconds(45));
+  EXPECT_EQ(partial.rollups_read[0], 2u);   // 0:20, 0:30
+  EXPECT_EQ(partial.raw_reports_read, 3u);  // 0:40 of a, b and c
+  MergeStats tail = ExpectRollupEqualsRaw(kT0 + absl::Seconds(9 * 60 + 45),
+                                          lone + absl::Seconds(5));
+  EXPECT_EQ(tail.rollups_read[0], 1u);   // 9:50
+  EXPECT_EQ(tail.raw_reports_read, 1u);  // the lone window
+}
+
+// A directory of schema version 1 (three rollup levels) opens, is upgraded
+// to version 2, and answers as before; its pending rebuilds move to their
+// levels.
+TEST_F(RollupTest, SchemaVersionOneIsUpgraded) {
+  Open();
+  WriteDays(1);
+  Maintain(kT0 + absl::Hours(24) + absl::Minutes(2));
+  ASSERT_EQ(Write("c", kT0 + absl::Hours(5) + absl::Seconds(17),
+                  absl::Seconds(10))[0],
+            WriteOutcome::kStored);
+  storage_.reset();
+  {
+    // Turn the directory back into version 1: no 10 s and 10 min rollups,
+    // rollup states of three cursors (1m, 1h, 1d), dirty keys of levels
+    // 0..2 for them.
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
+                                                dir_.path(), &names)
+                    .ok());
+    for (const auto& n : names)
+      cfs.push_back({n, rocksdb::ColumnFamilyOptions()});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.path(), cfs,
+                                  &handles, &raw)
+                    .ok());
+    std::map<std::string, rocksdb::ColumnFamilyHandle*> cf;
+    for (auto* h : handles) cf[h->GetName()] = h;
+    rocksdb::WriteBatch batch;
+    batch.Put(cf["default"], "schema_version", "1");
+    std::unique_ptr<rocksdb::Iterator> it(
+        raw->NewIterator(rocksdb::ReadOptions(), cf["default"]));
+    int states = 0;
+    for (it->Seek("rollup:"); it->Valid() && it->key().starts_with("rollup:");
+         it->Next()) {
+      ASSERT_EQ(it->value().size(), 48u);
+      std::string v1(it->value().data() + 8, 8);  // 1 min
+      v1.append(it->value().data() + 24, 24);     // 1 h, 1 d, raw
+      batch.Put(cf["default"], it->key(), v1);
+      ++states;
+    }
+    EXPECT_EQ(states, 1);
+    it.reset(raw->NewIterator(rocksdb::ReadOptions(), cf["rollup_dirty"]));
+    int dirty = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string key = it->key().ToString();
+      batch.Delete(cf["rollup_dirty"], key);
+      // 10 s and 10 min did not exist; 1 min, 1 h, 1 d were 0, 1, 2.
+      if (key[0] == 0 || key[0] == 2) continue;
+      key[0] = key[0] == 1 ? 0 : key[0] - 2;
+      batch.Put(cf["rollup_dirty"], key, "");
+      ++dirty;
+    }
+    EXPECT_EQ(dirty, 3);
+    for (const char* name : {"rollup_10s", "rollup_10m"}) {
+      batch.DeleteRange(cf[name], std::string(8, '\0'), std::string(8, '\xff'));
+    }
+    it.reset();
+    ASSERT_TRUE(raw->Write(rocksdb::WriteOptions(), &batch).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  Open();  // asserts that it opens
+  ExpectRollupEqualsRaw(kT0 - absl::Minutes(5), kT0 + absl::Hours(24));
+  rebuilt_ = 0;
+  Maintain(kT0 + absl::Hours(24) + absl::Minutes(2));
+  EXPECT_EQ(rebuilt_, 3u);  // the late window's minute, hour and day
+  MergeStats day = ExpectRollupEqualsRaw(kT0, kT0 + absl::Hours(24));
+  EXPECT_EQ(day.rollups_read[4], 1u);
+  EXPECT_EQ(day.raw_reports_read, 0u);
+  // The 10-minute level was built from the start.
+  MergeStats hour = ExpectRollupEqualsRaw(
+      kT0 + absl::Hours(5), kT0 + absl::Hours(5) + absl::Minutes(50));
+  EXPECT_EQ(hour.rollups_read[2], 5u);
+  storage_.reset();
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(
+      rocksdb::DB::OpenForReadOnly(rocksdb::Options(), dir_.path(), &raw).ok());
+  std::string version;
+  ASSERT_TRUE(
+      raw->Get(rocksdb::ReadOptions(), "schema_version", &version).ok());
+  EXPECT_EQ(version, "2");
+  delete raw;
 }
 
 TEST_F(RollupTest, LateWindowInvalidatesItsBucketsUntilRebuilt) {
@@ -195,13 +323,13 @@ TEST_F(RollupTest, LateWindowInvalidatesItsBucketsUntilRebuilt) {
   // from finer data: still equal to the raw merge.
   MergeStats before =
       ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48));
-  EXPECT_EQ(before.rollups_read[2], 0u);
-  EXPECT_EQ(before.rollups_read[1], 23u);
+  EXPECT_EQ(before.rollups_read[4], 0u);
+  EXPECT_EQ(before.rollups_read[3], 23u);
   Maintain(now);
-  EXPECT_EQ(rebuilt_, 3u);  // its minute, hour and day
+  EXPECT_EQ(rebuilt_, 5u);  // its 10 s bucket, minute, 10 minutes, hour, day
   MergeStats after =
       ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48));
-  EXPECT_EQ(after.rollups_read[2], 1u);
+  EXPECT_EQ(after.rollups_read[4], 1u);
   EXPECT_EQ(after.raw_reports_read, 0u);
 
   // The rollup state survives a restart: a late window after reopening
@@ -210,11 +338,11 @@ TEST_F(RollupTest, LateWindowInvalidatesItsBucketsUntilRebuilt) {
   ASSERT_EQ(Write("c", late + absl::Seconds(10), absl::Seconds(10))[0],
             WriteOutcome::kStored);
   EXPECT_EQ(ExpectRollupEqualsRaw(kT0 + absl::Hours(24), kT0 + absl::Hours(48))
-                .rollups_read[2],
+                .rollups_read[4],
             0u);
   rebuilt_ = 0;
   Maintain(now);
-  EXPECT_EQ(rebuilt_, 3u);
+  EXPECT_EQ(rebuilt_, 5u);
   ExpectRollupEqualsRaw(kT0, kT0 + absl::Hours(48));
 }
 
