@@ -37,6 +37,10 @@ class IngestService::Stream final
       : service_(service),
         peer_(context->peer()),
         authorization_(AuthorizationOf(*context)) {
+    {
+      absl::MutexLock lock(&service_->mu_);
+      ++service_->live_streams_;
+    }
     service_->metrics_->streams_total.Increment();
     service_->metrics_->streams_open.Increment();
     {
@@ -77,6 +81,11 @@ class IngestService::Stream final
   void OnDone() override {
     service_->metrics_->streams_open.Decrement();
     MarkDisconnected();
+    {
+      // The last use of service_: it may be destroyed right after.
+      absl::MutexLock lock(&service_->mu_);
+      --service_->live_streams_;
+    }
     delete this;
   }
 
@@ -493,6 +502,12 @@ class IngestService::Stream final
 IngestService::IngestService(IngestOptions options, DurableWriter* writer,
                              CollectorMetrics* metrics)
     : options_(std::move(options)), writer_(writer), metrics_(metrics) {}
+
+IngestService::~IngestService() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* live) { return *live == 0; }, &live_streams_));
+}
 
 grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
 IngestService::Report(grpc::CallbackServerContext* context) {
