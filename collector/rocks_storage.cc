@@ -353,6 +353,9 @@ absl::Status RocksStorage::Write(rocksdb::WriteBatch* batch) {
   // resume first so that the collector recovers by itself when space
   // returns.
   if (degraded_.load()) TryResume();
+#ifdef ABSL_HAVE_THREAD_SANITIZER
+  absl::MutexLock tsan_lock(&tsan_write_mu_);
+#endif
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(wo, batch);
