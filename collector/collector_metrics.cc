@@ -132,12 +132,13 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                   "coverage objectives).")
               .Register(*reg)
               .Add({})),
-      rollups(prometheus::BuildCounter()
-                  .Name("aims_collector_rollups_total")
-                  .Help("Rollup buckets (10s, 1m, 10m, 1h, 1d) by result: built, "
-                        "rebuilt (after a late window), failed (reports "
-                        "that do not merge; queries read finer data).")
-                  .Register(*reg)),
+      rollups(
+          prometheus::BuildCounter()
+              .Name("aims_collector_rollups_total")
+              .Help("Rollup buckets (10s, 1m, 10m, 1h, 1d) by result: built, "
+                    "rebuilt (after a late window), failed (reports "
+                    "that do not merge; queries read finer data).")
+              .Register(*reg)),
       retention_deleted_reports(
           prometheus::BuildCounter()
               .Name("aims_collector_retention_deleted_reports_total")

@@ -465,7 +465,7 @@ int Query(const std::string& dir) {
         return 1;
       }
       if (q >= 5) ms.push_back(elapsed);  // first five warm caches
-        absl::FPrintF(stderr, "slow %s q=%d %.1f ms\n", name, q, elapsed);
+      absl::FPrintF(stderr, "slow %s q=%d %.1f ms\n", name, q, elapsed);
       merged = response.points(0).values_size();
     }
     std::sort(ms.begin(), ms.end());
