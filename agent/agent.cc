@@ -221,15 +221,16 @@ absl::Status Agent::Start() {
   if (!options_.grpc_listen.empty()) {
     intake_ = std::make_unique<IntakeService>(
         metrics_.get(), options_.intake.event,
-        options_.intake.max_events_per_batch, options_.grpc_max_in_flight,
-        &accepting_, options_.intake_token_sha256,
+        options_.intake.max_events_per_batch, options_.max_body_bytes,
+        options_.grpc_max_in_flight, &accepting_, options_.intake_token_sha256,
         [this](EventBatch* batch) { AcceptEvents(batch); },
         [this](LabelBatch* batch) { AcceptLabels(batch); });
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options_.grpc_listen,
                              grpc::InsecureServerCredentials(), &grpc_port_);
     builder.RegisterService(intake_.get());
-    builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_body_bytes));
+    builder.SetMaxReceiveMessageSize(
+        TransportMessageCap(options_.max_body_bytes));
     // Bound gRPC's own buffers too: beyond the quota it refuses calls with
     // RESOURCE_EXHAUSTED rather than growing the sidecar.
     grpc::ResourceQuota quota("aims-agent-intake");

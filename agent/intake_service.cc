@@ -38,7 +38,8 @@ IntakeService::ArenaAllocator::AllocateMessages() {
 }
 
 IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
-                             size_t max_events_per_call, size_t max_in_flight,
+                             size_t max_events_per_call,
+                             size_t max_message_bytes, size_t max_in_flight,
                              const std::atomic<bool>* accepting,
                              std::string token_sha256,
                              AcceptEvents accept_events,
@@ -46,6 +47,7 @@ IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
     : metrics_(metrics),
       limits_(limits),
       max_events_per_call_(max_events_per_call),
+      max_message_bytes_(max_message_bytes),
       max_in_flight_(max_in_flight),
       accepting_(accepting),
       token_sha256_(std::move(token_sha256)),
@@ -55,7 +57,8 @@ IntakeService::IntakeService(AgentMetrics* metrics, EventLimits limits,
 }
 
 grpc::ServerUnaryReactor* IntakeService::Refuse(
-    grpc::CallbackServerContext* context, const char* what, int items) {
+    grpc::CallbackServerContext* context, const char* what, int items,
+    size_t bytes) {
   // DefaultReactor() only when refusing: an admitted call takes it once
   // more to finish, and a second DefaultReactor() is an error (an assert in
   // builds without NDEBUG).
@@ -73,6 +76,16 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
     metrics_->requests_shutting_down.Increment();
     reactor->Finish(
         grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent is shutting down"));
+    return reactor;
+  }
+  if (bytes > max_message_bytes_) {
+    const absl::Status refused =
+        LimitError("message", absl::StrCat(bytes, " bytes"),
+                   absl::StrCat(max_message_bytes_), "--max_body_bytes");
+    metrics_->LimitRejected(LimitOf(refused));
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 std::string(refused.message())));
     return reactor;
   }
   if (static_cast<size_t>(items) > max_events_per_call_) {
@@ -141,7 +154,8 @@ void Respond(const Batch& batch, size_t accepted,
 grpc::ServerUnaryReactor* IntakeService::SubmitEvents(
     grpc::CallbackServerContext* context,
     const v1::SubmitEventsRequest* request, v1::SubmitResponse* response) {
-  if (auto* refused = Refuse(context, "events", request->events_size())) {
+  if (auto* refused = Refuse(context, "events", request->events_size(),
+                             request->ByteSizeLong())) {
     return refused;
   }
   EventBatch batch;
@@ -170,7 +184,8 @@ grpc::ServerUnaryReactor* IntakeService::SubmitEvents(
 grpc::ServerUnaryReactor* IntakeService::SubmitLabels(
     grpc::CallbackServerContext* context,
     const v1::SubmitLabelsRequest* request, v1::SubmitResponse* response) {
-  if (auto* refused = Refuse(context, "labels", request->labels_size())) {
+  if (auto* refused = Refuse(context, "labels", request->labels_size(),
+                             request->ByteSizeLong())) {
     return refused;
   }
   LabelBatch batch;

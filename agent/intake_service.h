@@ -4,6 +4,10 @@
 // refuse more items); each refused item gets an ItemError (index, field,
 // reason) and each unknown field a warning.
 //
+// Size: a request over `max_message_bytes` (--max_body_bytes) is refused
+// with RESOURCE_EXHAUSTED naming the flag and counted; gRPC's transport cap
+// is twice that (TransportMessageCap in common/limit_error.h).
+//
 // Backpressure: at most `max_in_flight` calls are processed at once; beyond
 // that a call is answered RESOURCE_EXHAUSTED at once (retry after a pause),
 // so a flood never blocks the model server or grows memory.
@@ -28,9 +32,10 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
   using AcceptLabels = std::function<void(LabelBatch*)>;
 
   IntakeService(AgentMetrics* metrics, EventLimits limits,
-                size_t max_events_per_call, size_t max_in_flight,
-                const std::atomic<bool>* accepting, std::string token_sha256,
-                AcceptEvents accept_events, AcceptLabels accept_labels);
+                size_t max_events_per_call, size_t max_message_bytes,
+                size_t max_in_flight, const std::atomic<bool>* accepting,
+                std::string token_sha256, AcceptEvents accept_events,
+                AcceptLabels accept_labels);
 
   grpc::ServerUnaryReactor* SubmitEvents(grpc::CallbackServerContext* context,
                                          const v1::SubmitEventsRequest* request,
@@ -40,10 +45,11 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
                                          v1::SubmitResponse* response) override;
 
  private:
-  // Admission: shutting down, busy, or too many `what` items; nullptr when
-  // admitted (the caller must call Release()).
+  // Admission: unauthenticated, shutting down, `bytes` too large, too many
+  // `what` items, or busy; nullptr when admitted (the caller must call
+  // Release()).
   grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
-                                   const char* what, int items);
+                                   const char* what, int items, size_t bytes);
   void Release() { in_flight_.fetch_sub(1); }
 
   // Each SubmitEvents call's request and response live on an arena of
@@ -61,6 +67,7 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
   AgentMetrics* const metrics_;
   const EventLimits limits_;
   const size_t max_events_per_call_;
+  const size_t max_message_bytes_;
   const size_t max_in_flight_;
   const std::atomic<bool>* const accepting_;
   const std::string token_sha256_;  // empty: no token required

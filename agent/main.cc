@@ -86,7 +86,8 @@ ABSL_FLAG(int64_t, label_store_max_entries, 1'000'000,
 ABSL_FLAG(int64_t, max_body_bytes, 16 << 20,
           "Largest HTTP request body (413 beyond; a body without "
           "Content-Length gets 411) and gRPC intake message "
-          "(RESOURCE_EXHAUSTED beyond), in bytes.");
+          "(RESOURCE_EXHAUSTED beyond; gRPC itself refuses messages over "
+          "twice this), in bytes.");
 ABSL_FLAG(int64_t, max_events_per_batch, 10000,
           "Events or labels in one request; a larger request is refused whole "
           "(400 / INVALID_ARGUMENT).");

@@ -133,6 +133,7 @@ absl::Status Collector::Start() {
   IngestOptions ingest_options;
   ingest_options.collector_id = options_.collector_id;
   ingest_options.limits = options_.report_limits;
+  ingest_options.max_message_bytes = options_.max_message_bytes;
   ingest_options.on_report_stored =
       [evaluator = evaluator_.get()](const v1::ModelRef& model) {
         evaluator->OnNewData(model);
@@ -165,7 +166,7 @@ absl::Status Collector::Start() {
       audit_.get(), clock_, authorizer_.get());
   builder.RegisterService(report_service_.get());
   builder.SetMaxReceiveMessageSize(
-      static_cast<int>(options_.max_message_bytes));
+      TransportMessageCap(options_.max_message_bytes));
   // Agents ping every 30 s; accept pings down to 10 s apart, even on idle
   // streams, so sidecars are never answered with GOAWAY too_many_pings.
   builder.AddChannelArgument(

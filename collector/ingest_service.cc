@@ -110,6 +110,21 @@ class IngestService::Stream final
     // flight) must start nothing: OnDone follows and deletes the stream,
     // and a write callback would then run on freed memory.
     if (finished_ || final_status_.has_value() || broken_) return;
+    // gRPC lets messages up to twice the limit through (TransportMessageCap)
+    // so that the refusal names the flag and is counted.
+    const size_t bytes = request_.ByteSizeLong();
+    if (bytes > service_->options_.max_message_bytes &&
+        !(welcomed_ && request_.has_report())) {
+      const absl::Status refused =
+          LimitError("message", absl::StrCat(bytes, " bytes"),
+                     absl::StrCat(service_->options_.max_message_bytes),
+                     "--max_message_bytes");
+      service_->metrics_->limit_rejections.Add({{"limit", LimitOf(refused)}})
+          .Increment();
+      FailLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              std::string(refused.message())));
+      return;
+    }
     if (!have_hello_) {
       if (!request_.has_hello()) {
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -147,7 +162,7 @@ class IngestService::Stream final
     }
     switch (request_.kind_case()) {
       case v1::IngestRequest::kReport:
-        HandleReportLocked();
+        HandleReportLocked(bytes);
         return;
       case v1::IngestRequest::kGap:
         HandleGapLocked(request_.gap());
@@ -239,11 +254,16 @@ class IngestService::Stream final
     return whole;
   }
 
-  void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // `bytes`: the request's size on the wire.
+  void HandleReportLocked(size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     v1::WindowReport assembled;
     const v1::WindowReport* current = &request_.report();
     absl::Status valid =
-        ValidateReport(*current, agent_id_, service_->options_.limits);
+        bytes > service_->options_.max_message_bytes
+            ? LimitError("report", absl::StrCat(bytes, " bytes"),
+                         absl::StrCat(service_->options_.max_message_bytes),
+                         "--max_message_bytes")
+            : ValidateReport(*current, agent_id_, service_->options_.limits);
     if (valid.ok() && current->part_count() > 1) {
       service_->metrics_->report_parts.Increment();
       std::optional<v1::WindowReport> whole = AssembleLocked(*current);

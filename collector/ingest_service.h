@@ -32,6 +32,10 @@ namespace aims::collector {
 struct IngestOptions {
   std::string collector_id;
   ReportLimits limits;
+  // --max_message_bytes: a larger report is rejected (a Rejection and a gap,
+  // the stream goes on), a larger hello or gap ends the stream. gRPC's own
+  // cap is TransportMessageCap(max_message_bytes) (common/limit_error.h).
+  size_t max_message_bytes = 4 << 20;
   size_t max_in_flight = 32;
   // Called (on a writer thread) after a new report of `model` is durable;
   // the evaluator uses it to judge fresh data without waiting its interval.

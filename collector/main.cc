@@ -56,8 +56,10 @@ ABSL_FLAG(int, ingest_queue_capacity, 4096,
           "Reports that may wait for the storage writer; beyond it streams "
           "end with RESOURCE_EXHAUSTED and agents retry.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20,
-          "Largest gRPC message accepted, in bytes (RESOURCE_EXHAUSTED "
-          "beyond; agents split larger reports into parts).");
+          "Largest gRPC message accepted, in bytes: a larger report is "
+          "rejected and recorded as a gap, a larger hello or gap ends its "
+          "stream (RESOURCE_EXHAUSTED); gRPC itself refuses messages over "
+          "twice this. Agents split larger reports into parts.");
 // Limits on one window report (docs/events.md#limits). A report beyond one
 // is answered with a Rejection naming the field and the flag, recorded as
 // a gap, and counted in aims_collector_limit_rejections_total{limit}.

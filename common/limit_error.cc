@@ -1,5 +1,7 @@
 #include "common/limit_error.h"
 
+#include <limits>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -34,6 +36,11 @@ absl::Status LimitError(absl::string_view field, absl::string_view found,
 std::string LimitOf(const absl::Status& status) {
   absl::optional<absl::Cord> payload = status.GetPayload(kLimitPayload);
   return payload ? std::string(*payload) : std::string();
+}
+
+int TransportMessageCap(size_t limit_bytes) {
+  constexpr size_t kMax = std::numeric_limits<int>::max();
+  return static_cast<int>(limit_bytes >= kMax / 2 ? kMax : 2 * limit_bytes);
 }
 
 }  // namespace aims

@@ -10,6 +10,7 @@
 #ifndef AIMS_COMMON_LIMIT_ERROR_H_
 #define AIMS_COMMON_LIMIT_ERROR_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -33,6 +34,14 @@ absl::Status LimitError(absl::string_view field, absl::string_view found,
 
 // The limit a status names (empty when it is not a LimitError).
 std::string LimitOf(const absl::Status& status);
+
+// The cap to give gRPC's transport (SetMaxReceiveMessageSize) for a message
+// size limit that aims code enforces itself: twice the limit, at most
+// INT_MAX. A message up to the cap reaches aims code, which refuses it when
+// it is over `limit_bytes` with an error naming the flag and counts it;
+// beyond the cap gRPC refuses it unread (RESOURCE_EXHAUSTED "Received
+// message larger than max"), which bounds what one message can cost.
+int TransportMessageCap(size_t limit_bytes);
 
 }  // namespace aims
 

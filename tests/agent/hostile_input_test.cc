@@ -465,13 +465,24 @@ TEST_F(HostileInputTest, GrpcIntakeHasTheSameOutcomes) {
   EXPECT_EQ(s.error_message(),
             "events: 101 items, limit 100 (--max_events_per_batch)");
   EXPECT_EQ(Limit("events_per_batch"), 1);
-  // A message over --max_body_bytes: gRPC refuses it before the intake.
+  // A message over --max_body_bytes: refused whole, naming the flag.
+  v1::SubmitEventsRequest big;
+  (*big.add_events()->mutable_features())["x"].set_category(
+      std::string(100 << 10, 'a'));
+  s = submit(big, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_message(),
+            absl::StrCat("message: ", big.ByteSizeLong(),
+                         " bytes, limit 65536 (--max_body_bytes)"));
+  EXPECT_EQ(Limit("body_bytes"), 1);
+  // Over twice the limit, gRPC refuses it before the intake sees it.
   v1::SubmitEventsRequest huge;
   (*huge.add_events()->mutable_features())["x"].set_category(
-      std::string(100 << 10, 'a'));
+      std::string(200 << 10, 'a'));
   s = submit(huge, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << s.error_message();
+  EXPECT_EQ(Limit("body_bytes"), 1);
   // Bytes that are not a protobuf message (a truncated body).
   grpc::GenericStub generic(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_->grpc_port()),

@@ -18,8 +18,9 @@ class IntakeServiceTest : public ::testing::Test {
  protected:
   void Start(size_t max_events_per_call) {
     service_ = std::make_unique<IntakeService>(
-        &metrics_, EventLimits(), max_events_per_call, /*max_in_flight=*/4,
-        &accepting_, /*token_sha256=*/"",
+        &metrics_, EventLimits(), max_events_per_call,
+        /*max_message_bytes=*/1 << 20, /*max_in_flight=*/4, &accepting_,
+        /*token_sha256=*/"",
         [this](EventBatch* batch) {
           absl::MutexLock lock(&mu_);
           events_ += batch->events.size();

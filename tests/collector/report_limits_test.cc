@@ -1,11 +1,13 @@
 // The collector's input limits against a real Collector over loopback gRPC:
 // a report beyond a --max_report_* limit is rejected with the field, the
 // limit and the flag, counted by limit, recorded as a gap, and the stream
-// (and every other stream) goes on; non-finite sums are refused; a message
-// over --max_message_bytes ends only its own stream; a plan beyond
+// (and every other stream) goes on; non-finite sums are refused; a report
+// over --max_message_bytes is rejected the same way (a hello or gap ends its
+// stream), one over gRPC's cap ends only its own stream; a plan beyond
 // --max_objectives_per_plan is not loaded and the plan in force stays.
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "collector/collector.h"
@@ -191,7 +193,57 @@ TEST_F(ReportLimitsTest, ReportBeyondALimitIsRejectedNamedCountedAndAGap) {
   EXPECT_EQ(Metric(R"(aims_collector_reports_total{outcome="rejected"})"), 4);
 }
 
-TEST_F(ReportLimitsTest, OversizedMessageEndsOnlyItsOwnStream) {
+TEST_F(ReportLimitsTest, OversizedReportIsRejectedNamedAndCounted) {
+  Start();
+  ASSERT_TRUE(start_status_.ok()) << start_status_;
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  ASSERT_TRUE(stream->Write(Hello("a1")));
+  // Over --max_message_bytes (64 KiB) but under gRPC's cap (128 KiB): aims
+  // refuses it by size, before any other check, and the stream goes on.
+  v1::IngestRequest big = Report("a1", 1, 5);
+  big.mutable_report()->mutable_summary()->add_features()->set_name(
+      std::string(100 << 10, 'x'));
+  const size_t big_bytes = big.ByteSizeLong();
+  ASSERT_TRUE(stream->Write(big));
+  ASSERT_TRUE(stream->Write(Report("a1", 2, 5)));
+  std::vector<v1::Rejection> rejections;
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 2, &rejections));
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].sequence(), 1u);
+  EXPECT_EQ(rejections[0].field(), "report");
+  EXPECT_EQ(
+      rejections[0].reason(),
+      absl::StrCat(big_bytes, " bytes, limit 65536 (--max_message_bytes)"));
+  EXPECT_TRUE(Close(stream.get()).ok());
+  const v1::AgentInfo info = Agent("a1");
+  EXPECT_EQ(info.report_count(), 1u);
+  EXPECT_EQ(info.gap_count(), 1u);
+  EXPECT_EQ(info.durable_sequence(), 2u);
+  EXPECT_EQ(
+      Metric(R"(aims_collector_limit_rejections_total{limit="message_bytes"})"),
+      1);
+}
+
+TEST_F(ReportLimitsTest, OversizedHelloEndsItsStreamNamingTheFlag) {
+  Start();
+  ASSERT_TRUE(start_status_.ok()) << start_status_;
+  grpc::ClientContext ctx;
+  auto stream = ingest_->Report(&ctx);
+  v1::IngestRequest hello = Hello("a1");
+  hello.mutable_hello()->mutable_agent()->set_host(std::string(80 << 10, 'h'));
+  stream->Write(hello);
+  grpc::Status s = Close(stream.get());
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_message(),
+            absl::StrCat("message: ", hello.ByteSizeLong(),
+                         " bytes, limit 65536 (--max_message_bytes)"));
+  EXPECT_EQ(
+      Metric(R"(aims_collector_limit_rejections_total{limit="message_bytes"})"),
+      1);
+}
+
+TEST_F(ReportLimitsTest, MessageBeyondGrpcsCapEndsOnlyItsOwnStream) {
   Start();
   ASSERT_TRUE(start_status_.ok()) << start_status_;
   grpc::ClientContext good_ctx;
@@ -204,9 +256,10 @@ TEST_F(ReportLimitsTest, OversizedMessageEndsOnlyItsOwnStream) {
   grpc::ClientContext bad_ctx;
   auto bad = ingest_->Report(&bad_ctx);
   ASSERT_TRUE(bad->Write(Hello("bad")));
+  // Over twice --max_message_bytes: gRPC refuses it before aims reads it.
   v1::IngestRequest huge = Report("bad", 1, 5);
   huge.mutable_report()->mutable_summary()->add_features()->set_name(
-      std::string(100 << 10, 'x'));
+      std::string(200 << 10, 'x'));
   bad->Write(huge);
   grpc::Status s = Close(bad.get());
   EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)

@@ -1,5 +1,7 @@
 #include "common/limit_error.h"
 
+#include <limits>
+
 #include "gtest/gtest.h"
 
 namespace aims {
@@ -17,6 +19,13 @@ TEST(LimitErrorTest, NamesFieldLimitAndFlagAndCarriesTheLimitName) {
   EXPECT_EQ(LimitOf(absl::OkStatus()), "");
   EXPECT_EQ(LimitName("--label_store_max_entries"), "label_store_max_entries");
   EXPECT_EQ(LimitName("--max_clock_skew"), "clock_skew");
+}
+
+TEST(LimitErrorTest, TransportCapIsTwiceTheLimitWithinInt) {
+  EXPECT_EQ(TransportMessageCap(4 << 20), 8 << 20);
+  EXPECT_EQ(TransportMessageCap(1 << 30), std::numeric_limits<int>::max());
+  EXPECT_EQ(TransportMessageCap(size_t{1} << 40),
+            std::numeric_limits<int>::max());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "aims/v1/event.grpc.pb.h"
 #include "aims/v1/ingest.grpc.pb.h"
@@ -510,8 +511,10 @@ TEST_F(DeliveryTest, HostileClientsNeitherDisturbOthersNorLoseAnything) {
   });
 
   // A forged agent streaming bad reports to the collector: too many
-  // features, NaN sums, and a message over --max_message_bytes.
-  std::atomic<int> forged_rejections{0}, forged_cut{0};
+  // features, NaN sums, a message over --max_message_bytes and one over
+  // gRPC's cap (twice that).
+  std::atomic<int> forged_rejections{0}, forged_size_rejections{0},
+      forged_cut{0};
   std::thread forged([&] {
     auto ingest = v1::IngestService::NewStub(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
@@ -560,15 +563,26 @@ TEST_F(DeliveryTest, HostileClientsNeitherDisturbOthersNorLoseAnything) {
           ->set_sum_log_loss(std::numeric_limits<double>::infinity());
       stream->Write(wide_report);
       stream->Write(nan_report);
+      // Over --max_message_bytes (4 MiB): rejected like the others.
+      v1::IngestRequest big = report();
+      big.mutable_report()->mutable_summary()->add_features()->set_name(
+          std::string(5 << 20, 'x'));
+      stream->Write(big);
       v1::IngestResponse resp;
       int rejections = 0;
-      while (rejections < 2 && stream->Read(&resp)) {
-        if (resp.has_rejection()) ++rejections;
+      while (rejections < 3 && stream->Read(&resp)) {
+        if (!resp.has_rejection()) continue;
+        ++rejections;
+        if (absl::StrContains(resp.rejection().reason(),
+                              "limit 4194304 (--max_message_bytes)")) {
+          ++forged_size_rejections;
+        }
       }
       forged_rejections += rejections;
+      // Over twice the limit: gRPC ends the stream unread.
       v1::IngestRequest huge = report();
       huge.mutable_report()->mutable_summary()->add_features()->set_name(
-          std::string(5 << 20, 'x'));
+          std::string(9 << 20, 'x'));
       stream->Write(huge);
       stream->WritesDone();
       while (stream->Read(&resp)) {
@@ -593,6 +607,7 @@ TEST_F(DeliveryTest, HostileClientsNeitherDisturbOthersNorLoseAnything) {
   EXPECT_GT(hostile_requests.load(), 50);
   EXPECT_EQ(unexpected.load(), 0);
   EXPECT_GT(forged_rejections.load(), 0);
+  EXPECT_GT(forged_size_rejections.load(), 0);
   EXPECT_GT(forged_cut.load(), 0);
   const std::string metrics = AgentMetrics();
   for (const char* limit :
