@@ -221,6 +221,8 @@ absl::Status Collector::Start() {
           static_cast<double>(engine.background_errors));
       metrics_->storage_pending_compaction_bytes.Set(
           static_cast<double>(engine.pending_compaction_bytes));
+      metrics_->storage_running_background_jobs.Set(
+          static_cast<double>(engine.running_flushes_and_compactions));
       metrics_->query_merge_queue_depth.Set(
           static_cast<double>(storage_->merge_queue_depth()));
       RefreshEvaluationMetrics();

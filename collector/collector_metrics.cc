@@ -195,6 +195,13 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                     "rollups).")
               .Register(*reg)
               .Add({})),
+      storage_running_background_jobs(
+          prometheus::BuildGauge()
+              .Name("aims_collector_storage_running_background_jobs")
+              .Help("RocksDB flushes and compactions running now (they share "
+                    "the CPU and disk with ingest and queries).")
+              .Register(*reg)
+              .Add({})),
       query_merge_queue_depth(
           prometheus::BuildGauge()
               .Name("aims_collector_query_merge_queue_depth")

@@ -51,6 +51,7 @@ struct CollectorMetrics {
   prometheus::Gauge& storage_delayed_write_rate;
   prometheus::Gauge& storage_background_errors;
   prometheus::Gauge& storage_pending_compaction_bytes;
+  prometheus::Gauge& storage_running_background_jobs;
   prometheus::Gauge& query_merge_queue_depth;
   prometheus::Family<prometheus::Counter>& auth_failures;  // {reason}
 };

@@ -55,6 +55,13 @@ absl::Status QueryService::ListAgents(const v1::ListAgentsRequest& request,
 absl::Status QueryService::GetSummaries(
     const v1::GetSummariesRequest& request,
     v1::GetSummariesResponse* response) const {
+  return GetSummaries(request, SummaryMerger::FeatureSketches::kKeep, response);
+}
+
+absl::Status QueryService::GetSummaries(
+    const v1::GetSummariesRequest& request,
+    SummaryMerger::FeatureSketches sketches,
+    v1::GetSummariesResponse* response) const {
   if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
   const absl::Time from = FromProto(request.from());
   const absl::Time to = FromProto(request.to());
@@ -86,7 +93,7 @@ absl::Status QueryService::GetSummaries(
     const absl::Time bucket_end =
         step > absl::ZeroDuration() ? std::min(aligned(bucket_start) + step, to)
                                     : to;
-    SummaryMerger merger;
+    SummaryMerger merger(sketches);
     if (absl::Status s = storage_->MergeReports(request.model(), bucket_start,
                                                 bucket_end, &merger, nullptr);
         !s.ok()) {
@@ -113,8 +120,11 @@ absl::Status QueryService::QueryMetrics(
   *summaries_request.mutable_to() = request.to();
   if (request.has_step()) *summaries_request.mutable_step() = request.step();
   v1::GetSummariesResponse summaries;
-  if (absl::Status s = GetSummaries(summaries_request, &summaries); !s.ok())
+  if (absl::Status s = GetSummaries(
+          summaries_request, SummaryMerger::FeatureSketches::kDrop, &summaries);
+      !s.ok()) {
     return s;
+  }
   absl::StatusOr<v1::ReferenceProfile> profile =
       storage_->GetProfile(request.model());
   const bool has_profile = profile.ok();

@@ -14,6 +14,7 @@
 #include "aims/v1/query.grpc.pb.h"
 #include "collector/auth.h"
 #include "collector/storage.h"
+#include "common/summary_merge.h"
 
 namespace aims::collector {
 
@@ -33,6 +34,11 @@ class QueryService final : public v1::QueryService::CallbackService {
   absl::Status ListAgents(const v1::ListAgentsRequest& request,
                           v1::ListAgentsResponse* response) const;
   absl::Status GetSummaries(const v1::GetSummariesRequest& request,
+                            v1::GetSummariesResponse* response) const;
+  // GetSummaries, with or without the per-feature quantile sketches (which
+  // metrics do not use, and which are most of the time a query takes).
+  absl::Status GetSummaries(const v1::GetSummariesRequest& request,
+                            SummaryMerger::FeatureSketches sketches,
                             v1::GetSummariesResponse* response) const;
   // Metrics per step, from the merged summaries: performance and fairness
   // always, drift when the model version has a reference profile.

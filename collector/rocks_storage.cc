@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "aims/v1/storage.pb.h"
+#include "collector/wire_filter.h"
 #include "common/time_util.h"
 #include "google/protobuf/arena.h"
 #include "rocksdb/db.h"
@@ -873,19 +874,43 @@ absl::Status RocksStorage::MergeRange(uint64_t model_id, absl::Time from,
 absl::Status RocksStorage::MergePart(const std::vector<StoredRecord>& records,
                                      size_t begin, size_t end,
                                      SummaryMerger* merger) {
+  // Without feature sketches the records are parsed without them: they are
+  // most of the bytes, and the parse is most of a query's time.
+  const bool drop_sketches =
+      merger->feature_sketches() == SummaryMerger::FeatureSketches::kDrop;
+  std::string stripped;
   for (size_t i = begin; i < end; ++i) {
     const StoredRecord& record = records[i];
     ParseArena arena;
-    const int size = static_cast<int>(record.bytes.size());
+    absl::string_view bytes = record.bytes;
+    if (drop_sketches) {
+      const int summary_field = record.level < 0
+                                    ? v1::WindowReport::kSummaryFieldNumber
+                                    : v1::RollupBucket::kSummaryFieldNumber;
+      stripped.clear();
+      if (!CopyWithoutField(
+              bytes,
+              {summary_field, v1::WindowSummary::kFeaturesFieldNumber,
+               v1::FeatureSummary::kSketchFieldNumber},
+              &stripped)) {
+        return absl::DataLossError(absl::StrCat(
+            record.level < 0
+                ? "reports"
+                : absl::StrCat("rollup_", kRollupLevelNames[record.level]),
+            ": unparsable record"));
+      }
+      bytes = stripped;
+    }
+    const int size = static_cast<int>(bytes.size());
     if (record.level < 0) {
       auto& report = *arena.Create<v1::WindowReport>();
-      if (!report.ParseFromArray(record.bytes.data(), size)) {
+      if (!report.ParseFromArray(bytes.data(), size)) {
         return absl::DataLossError("reports: unparsable record");
       }
       if (absl::Status s = merger->Add(report.summary()); !s.ok()) return s;
     } else {
       auto& bucket = *arena.Create<v1::RollupBucket>();
-      if (!bucket.ParseFromArray(record.bytes.data(), size)) {
+      if (!bucket.ParseFromArray(bytes.data(), size)) {
         return absl::DataLossError(absl::StrCat(
             "rollup_", kRollupLevelNames[record.level], ": unparsable record"));
       }
@@ -903,6 +928,8 @@ namespace {
 // The second half of a MergeRecords call, run by a pool thread or, when no
 // pool thread has started it, by the caller itself.
 struct SecondHalf {
+  explicit SecondHalf(SummaryMerger::FeatureSketches sketches)
+      : merger(sketches) {}
   std::atomic<bool> claimed{false};
   absl::Notification done;
   absl::Status status;
@@ -920,7 +947,7 @@ absl::Status RocksStorage::MergeRecords(
     return MergePart(records, 0, n, merger);
   }
   const size_t half = n / 2;
-  auto second = std::make_shared<SecondHalf>();
+  auto second = std::make_shared<SecondHalf>(merger->feature_sketches());
   const bool scheduled =
       merge_pool_->TrySchedule([second, records = &records, half, n] {
         // `records` is used only once claimed: the caller waits for it then.

@@ -37,7 +37,7 @@ absl::StatusOr<WindowMetrics> ComputeWindowMetrics(const Storage& storage,
                                                    absl::Time to) {
   // Rollups where they cover whole buckets (as QueryMetrics reads), the
   // ids of the raw reports from their keys.
-  SummaryMerger merger;
+  SummaryMerger merger(SummaryMerger::FeatureSketches::kDrop);
   std::vector<std::pair<std::string, uint64_t>> ids;
   MergeStats stats;
   stats.report_ids = &ids;

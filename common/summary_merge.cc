@@ -273,6 +273,7 @@ absl::Status SummaryMerger::Add(const v1::WindowSummary& summary,
   if (count_ == 0) {
     result_ = summary;
     count_ = reports;
+    DropFeatureSketches();
     return absl::OkStatus();
   }
   const bool same_profile = result_.profile_id() == summary.profile_id();
@@ -281,7 +282,13 @@ absl::Status SummaryMerger::Add(const v1::WindowSummary& summary,
     return s;
   }
   count_ += reports;
+  DropFeatureSketches();
   return absl::OkStatus();
+}
+
+void SummaryMerger::DropFeatureSketches() {
+  if (sketches_ == FeatureSketches::kKeep) return;
+  for (v1::FeatureSummary& f : *result_.mutable_features()) f.clear_sketch();
 }
 
 absl::Status MergeSummaries(v1::WindowSummary* into,

@@ -23,6 +23,15 @@ inline constexpr absl::string_view kMixedProfiles = "__mixed__";
 
 class SummaryMerger {
  public:
+  // Whether the merged summary keeps the per-feature quantile sketches.
+  // Metrics (common/metric_engine.h) do not use them, and they are most of
+  // a summary's bytes: mergers for metrics drop them, and storage that
+  // reads feature_sketches() need not even parse them.
+  enum class FeatureSketches { kKeep, kDrop };
+
+  explicit SummaryMerger(FeatureSketches sketches = FeatureSketches::kKeep)
+      : sketches_(sketches) {}
+
   // Adds one summary, merging in place. Fails when a part cannot merge,
   // e.g. sketches of different accuracy or histograms of one profile with
   // different lengths; the result is then partly merged and the merger
@@ -33,8 +42,12 @@ class SummaryMerger {
   absl::Status Add(const v1::WindowSummary& summary, size_t reports = 1);
   size_t count() const { return count_; }
   const v1::WindowSummary& result() const { return result_; }
+  FeatureSketches feature_sketches() const { return sketches_; }
 
  private:
+  void DropFeatureSketches();
+
+  FeatureSketches sketches_;
   size_t count_ = 0;
   v1::WindowSummary result_;
 };

@@ -80,6 +80,27 @@ TEST(SummaryMergeTest, MergeIsAssociative) {
   ExpectSameSummary(ab_c, a_bc);
 }
 
+// Without feature sketches (as metrics merge): the same summary less the
+// sketches, the latency sketch kept; inputs with or without them merge.
+TEST(SummaryMergeTest, DroppingFeatureSketchesKeepsEverythingElse) {
+  const auto events = RandomEvents(300, 4);
+  const v1::WindowSummary a = Summarise(events, 0, 100);
+  v1::WindowSummary b = Summarise(events, 100, 300);
+  ASSERT_TRUE(a.features(0).has_sketch());
+  SummaryMerger full;
+  ASSERT_TRUE(full.Add(a).ok());
+  ASSERT_TRUE(full.Add(b).ok());
+  for (v1::FeatureSummary& f : *b.mutable_features()) f.clear_sketch();
+  SummaryMerger lean(SummaryMerger::FeatureSketches::kDrop);
+  ASSERT_TRUE(lean.Add(a).ok());
+  ASSERT_TRUE(lean.Add(b).ok());
+  v1::WindowSummary expected = full.result();
+  for (v1::FeatureSummary& f : *expected.mutable_features()) f.clear_sketch();
+  ExpectSameSummary(lean.result(), expected);
+  EXPECT_GT(lean.result().operational().latency_seconds().count(), 0u);
+  EXPECT_EQ(lean.count(), 2u);
+}
+
 // A stream split across 1..8 agents, merged, equals one agent's summary.
 TEST(SummaryMergeTest, SplittingAcrossAgentsChangesNothing) {
   const auto events = RandomEvents(1000, 3);
