@@ -40,7 +40,7 @@ bool DurableWriter::SubmitHello(v1::Hello hello, Done done) {
   return Submit(std::move(item));
 }
 
-bool DurableWriter::SubmitReport(v1::WindowReport report, Done done) {
+bool DurableWriter::SubmitReport(EncodedReport report, Done done) {
   Item item;
   item.report = std::move(report);
   item.done = std::move(done);
@@ -130,11 +130,12 @@ void DurableWriter::Run() {
       batch.front().done(result);
       continue;
     }
-    std::vector<const v1::WindowReport*> reports;
+    std::vector<const EncodedReport*> reports;
     reports.reserve(batch.size());
     for (const Item& item : batch) reports.push_back(&item.report);
     std::vector<WriteOutcome> outcomes;
-    absl::Status status = storage_->WriteReports(reports, now, &outcomes);
+    absl::Status status =
+        storage_->WriteEncodedReports(reports, now, &outcomes);
     for (size_t i = 0; i < batch.size(); ++i) {
       WriteResult result;
       result.status = status;

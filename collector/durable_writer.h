@@ -56,7 +56,7 @@ class DurableWriter {
   // Each returns false (and runs nothing) when the queue is full or the
   // writer is stopping.
   bool SubmitHello(v1::Hello hello, Done done);
-  bool SubmitReport(v1::WindowReport report, Done done);
+  bool SubmitReport(EncodedReport report, Done done);
   bool SubmitGap(v1::GapNotice gap, Done done);
 
   size_t depth() const;
@@ -69,7 +69,7 @@ class DurableWriter {
     Kind kind = Kind::kReport;
     v1::Hello hello;
     v1::GapNotice gap;
-    v1::WindowReport report;
+    EncodedReport report;
     Done done;
   };
   bool Submit(Item item);

@@ -2,11 +2,13 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/limit_error.h"
 #include "common/log.h"
+#include "google/protobuf/arena.h"
 
 namespace aims::collector {
 
@@ -47,7 +49,7 @@ class IngestService::Stream final
       absl::MutexLock lock(&mu_);
       read_in_flight_ = true;
     }
-    StartRead(&request_);
+    StartRead(NewRequest());
   }
 
   void OnReadDone(bool ok) override {
@@ -111,10 +113,11 @@ class IngestService::Stream final
     // and a write callback would then run on freed memory.
     if (finished_ || final_status_.has_value() || broken_) return;
     // gRPC lets messages up to twice the limit through (TransportMessageCap)
-    // so that the refusal names the flag and is counted.
-    const size_t bytes = request_.ByteSizeLong();
-    if (bytes > service_->options_.max_message_bytes &&
-        !(welcomed_ && request_.has_report())) {
+    // so that the refusal names the flag and is counted. Reports are
+    // measured as they are serialized for storage (HandleReportLocked).
+    const bool report = welcomed_ && request_->has_report();
+    const size_t bytes = report ? 0 : request_->ByteSizeLong();
+    if (bytes > service_->options_.max_message_bytes) {
       const absl::Status refused =
           LimitError("message", absl::StrCat(bytes, " bytes"),
                      absl::StrCat(service_->options_.max_message_bytes),
@@ -126,29 +129,29 @@ class IngestService::Stream final
       return;
     }
     if (!have_hello_) {
-      if (!request_.has_hello()) {
+      if (!request_->has_hello()) {
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 "first message must be hello"));
         return;
       }
-      absl::Status valid = ValidateHello(request_.hello());
+      absl::Status valid = ValidateHello(request_->hello());
       if (!valid.ok()) {
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 std::string(valid.message())));
         return;
       }
-      if (absl::Status allowed = AuthorizeLocked(request_.hello().model());
+      if (absl::Status allowed = AuthorizeLocked(request_->hello().model());
           !allowed.ok()) {
         FailLocked(grpc::Status(static_cast<grpc::StatusCode>(allowed.code()),
                                 std::string(allowed.message())));
         return;
       }
       have_hello_ = true;
-      agent_id_ = request_.hello().agent().agent_id();
-      model_ = request_.hello().model();
+      agent_id_ = request_->hello().agent().agent_id();
+      model_ = request_->hello().model();
       ++outstanding_;
       const bool queued = service_->writer_->SubmitHello(
-          request_.hello(), [this](const WriteResult& r) { OnHelloDone(r); });
+          request_->hello(), [this](const WriteResult& r) { OnHelloDone(r); });
       if (!queued) {
         --outstanding_;
         Busy();
@@ -160,12 +163,12 @@ class IngestService::Stream final
                               "wait for welcome before sending reports"));
       return;
     }
-    switch (request_.kind_case()) {
+    switch (request_->kind_case()) {
       case v1::IngestRequest::kReport:
-        HandleReportLocked(bytes);
+        HandleReportLocked();
         return;
       case v1::IngestRequest::kGap:
-        HandleGapLocked(request_.gap());
+        HandleGapLocked(request_->gap());
         return;
       default:
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -254,23 +257,35 @@ class IngestService::Stream final
     return whole;
   }
 
-  // `bytes`: the request's size on the wire.
-  void HandleReportLocked(size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     v1::WindowReport assembled;
-    const v1::WindowReport* current = &request_.report();
+    const v1::WindowReport* current = &request_->report();
+    // A whole report is serialized once, here, for storage (the writer
+    // stores these bytes) and measured by it; a part is measured alone and
+    // serialized once assembled.
+    const bool part = current->part_count() > 1;
+    std::string serialized;
+    size_t bytes = 0;
+    if (part) {
+      bytes = current->ByteSizeLong();
+    } else {
+      current->SerializeToString(&serialized);
+      bytes = serialized.size();
+    }
     absl::Status valid =
         bytes > service_->options_.max_message_bytes
             ? LimitError("report", absl::StrCat(bytes, " bytes"),
                          absl::StrCat(service_->options_.max_message_bytes),
                          "--max_message_bytes")
             : ValidateReport(*current, agent_id_, service_->options_.limits);
-    if (valid.ok() && current->part_count() > 1) {
+    if (valid.ok() && part) {
       service_->metrics_->report_parts.Increment();
       std::optional<v1::WindowReport> whole = AssembleLocked(*current);
       if (!whole) return;  // waiting for more parts, or failed
       assembled = std::move(*whole);
       current = &assembled;
       valid = ValidateReport(assembled, agent_id_, service_->options_.limits);
+      if (valid.ok()) assembled.SerializeToString(&serialized);
     }
     const v1::WindowReport& report = *current;
     if (!valid.ok()) {
@@ -310,7 +325,8 @@ class IngestService::Stream final
     ++outstanding_;
     const uint64_t seq = report.sequence();
     const bool queued = service_->writer_->SubmitReport(
-        report, [this, seq](const WriteResult& r) { OnReportDone(seq, r); });
+        EncodeReport(report, std::move(serialized)),
+        [this, seq](const WriteResult& r) { OnReportDone(seq, r); });
     if (!queued) {
       --outstanding_;
       Busy();
@@ -475,7 +491,7 @@ class IngestService::Stream final
           if (from_writer) return;  // `this` may be gone already
           break;                    // a read may also be due
         case Action::kRead:
-          StartRead(&request_);
+          StartRead(NewRequest());
           return;
         case Action::kFinish:
           // Disconnected before the client can see the end of the stream.
@@ -489,8 +505,21 @@ class IngestService::Stream final
   IngestService* const service_;
   const std::string peer_;
   const std::string authorization_;  // the call's bearer token header
-  // Written only by the thread that owns the pending read / write.
-  v1::IngestRequest request_;
+  // A fresh message on an arena of its own for each read, the previous
+  // one's dropped: a parsed report is several times its wire size, and a
+  // thousand streams must not each keep their last one. Used only by the
+  // thread that owns the pending read.
+  v1::IngestRequest* NewRequest() {
+    google::protobuf::ArenaOptions options;
+    options.max_block_size = 256 << 10;
+    request_arena_ = std::make_unique<google::protobuf::Arena>(options);
+    request_ = google::protobuf::Arena::CreateMessage<v1::IngestRequest>(
+        request_arena_.get());
+    return request_;
+  }
+  std::unique_ptr<google::protobuf::Arena> request_arena_;
+  v1::IngestRequest* request_ = nullptr;
+  // Written only by the thread that owns the pending write.
   v1::IngestResponse response_;
 
   absl::Mutex mu_;

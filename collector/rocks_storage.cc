@@ -426,8 +426,8 @@ absl::StatusOr<uint64_t> RocksStorage::RegisterAgent(const v1::Hello& hello,
   return a.info.durable_sequence();
 }
 
-absl::Status RocksStorage::WriteReports(
-    absl::Span<const v1::WindowReport* const> reports, absl::Time now,
+absl::Status RocksStorage::WriteEncodedReports(
+    absl::Span<const EncodedReport* const> reports, absl::Time now,
     std::vector<WriteOutcome>* outcomes) {
   if (absl::Status s = CheckDiskSpace(); !s.ok()) return s;
   absl::MutexLock rollup_lock(&rollup_mu_);
@@ -439,15 +439,15 @@ absl::Status RocksStorage::WriteReports(
   absl::flat_hash_map<uint64_t, v1::ModelInfo> model_updates;
   absl::flat_hash_map<std::string, bool> seen_in_batch;
   for (size_t i = 0; i < reports.size(); ++i) {
-    const v1::WindowReport& r = *reports[i];
-    auto ait = agents_.find(r.agent_id());
+    const EncodedReport& r = *reports[i];
+    auto ait = agents_.find(r.agent_id);
     if (ait == agents_.end()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("agent ", r.agent_id(), " is not registered"));
+          absl::StrCat("agent ", r.agent_id, " is not registered"));
     }
     const AgentState& a = ait->second;
     std::string seq_key = BE64(a.num);
-    PutBE64(&seq_key, r.sequence());
+    PutBE64(&seq_key, r.sequence);
     if (seen_in_batch.contains(seq_key)) {
       (*outcomes)[i] = WriteOutcome::kDuplicate;
     } else {
@@ -461,7 +461,7 @@ absl::Status RocksStorage::WriteReports(
       }
     }
     v1::AgentInfo& info =
-        agent_updates.try_emplace(r.agent_id(), a.info).first->second;
+        agent_updates.try_emplace(r.agent_id, a.info).first->second;
     v1::ModelInfo& model =
         model_updates.try_emplace(a.model_id, models_[a.model_id].info)
             .first->second;
@@ -471,14 +471,14 @@ absl::Status RocksStorage::WriteReports(
       info.set_duplicate_count(info.duplicate_count() + 1);
       continue;
     }
-    const absl::Time start = FromProto(r.window_start());
+    const absl::Time start = FromProto(r.window_start);
     auto state = rollup_state_.find(a.model_id);
     if (state != rollup_state_.end()) {
       if (start < state->second.raw_horizon) {
         (*outcomes)[i] = WriteOutcome::kExpired;
         // Acknowledged: the agent must not send it again after a restart.
         info.set_durable_sequence(
-            std::max(info.durable_sequence(), r.sequence()));
+            std::max(info.durable_sequence(), r.sequence));
         continue;
       }
       // A late window: its buckets' rollups no longer hold everything.
@@ -492,19 +492,19 @@ absl::Status RocksStorage::WriteReports(
     seen_in_batch[seq_key] = true;
     std::string report_key = TimeKey(a.model_id, start);
     PutBE64(&report_key, a.num);
-    PutBE64(&report_key, r.sequence());
-    batch.Put(reports_cf_, report_key, r.SerializeAsString());
+    PutBE64(&report_key, r.sequence);
+    batch.Put(reports_cf_, report_key, r.bytes);
     batch.Put(sequences_cf_, seq_key, report_key);
-    const uint64_t events = r.summary().operational().event_count();
+    const uint64_t events = r.event_count;
     info.set_report_count(info.report_count() + 1);
     info.set_event_count(info.event_count() + events);
-    info.set_durable_sequence(std::max(info.durable_sequence(), r.sequence()));
+    info.set_durable_sequence(std::max(info.durable_sequence(), r.sequence));
     model.set_report_count(model.report_count() + 1);
     model.set_event_count(model.event_count() + events);
     *model.mutable_last_window_end() =
         model.has_last_window_end()
-            ? Later(model.last_window_end(), r.window_end())
-            : r.window_end();
+            ? Later(model.last_window_end(), r.window_end)
+            : r.window_end;
   }
   for (const auto& [agent_id, info] : agent_updates) {
     batch.Put(agents_cf_, BE64(agents_[agent_id].num),
@@ -702,6 +702,33 @@ absl::Status RocksStorage::ScanReports(
     if (!fn(stored)) break;
   }
   return FromRocks(it->status(), "scanning reports");
+}
+
+EncodedReport EncodeReport(const v1::WindowReport& report,
+                           std::string serialized) {
+  EncodedReport e;
+  e.agent_id = report.agent_id();
+  e.sequence = report.sequence();
+  e.window_start = report.window_start();
+  e.window_end = report.window_end();
+  e.event_count = report.summary().operational().event_count();
+  e.bytes =
+      serialized.empty() ? report.SerializeAsString() : std::move(serialized);
+  return e;
+}
+
+absl::Status Storage::WriteReports(
+    absl::Span<const v1::WindowReport* const> reports, absl::Time now,
+    std::vector<WriteOutcome>* outcomes) {
+  std::vector<EncodedReport> encoded;
+  encoded.reserve(reports.size());
+  std::vector<const EncodedReport*> ptrs;
+  ptrs.reserve(reports.size());
+  for (const v1::WindowReport* r : reports) {
+    encoded.push_back(EncodeReport(*r));
+  }
+  for (const EncodedReport& e : encoded) ptrs.push_back(&e);
+  return WriteEncodedReports(ptrs, now, outcomes);
 }
 
 absl::Status Storage::MergeReports(const v1::ModelRef& model, absl::Time from,

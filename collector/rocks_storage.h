@@ -125,9 +125,9 @@ class RocksStorage final : public Storage {
 
   absl::StatusOr<uint64_t> RegisterAgent(const v1::Hello& hello,
                                          absl::Time now) override;
-  absl::Status WriteReports(absl::Span<const v1::WindowReport* const> reports,
-                            absl::Time now,
-                            std::vector<WriteOutcome>* outcomes) override;
+  absl::Status WriteEncodedReports(
+      absl::Span<const EncodedReport* const> reports, absl::Time now,
+      std::vector<WriteOutcome>* outcomes) override;
   absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice& gap,
                                      absl::Time now) override;
   absl::StatusOr<v1::ReferenceProfile> PutProfile(

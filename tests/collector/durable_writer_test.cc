@@ -14,9 +14,9 @@ class GatedStorage : public Storage {
                                          absl::Time) override {
     return 0;
   }
-  absl::Status WriteReports(absl::Span<const v1::WindowReport* const> reports,
-                            absl::Time,
-                            std::vector<WriteOutcome>* outcomes) override {
+  absl::Status WriteEncodedReports(
+      absl::Span<const EncodedReport* const> reports, absl::Time,
+      std::vector<WriteOutcome>* outcomes) override {
     if (!entered_.HasBeenNotified()) entered_.Notify();
     release_.WaitForNotification();
     absl::MutexLock lock(&mu_);
@@ -86,12 +86,12 @@ TEST(DurableWriterTest, BatchesQueuedReportsAndBoundsTheQueue) {
       EXPECT_TRUE(r.status.ok());
       ++done;
     };
-    ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), count));
+    ASSERT_TRUE(writer.SubmitReport(EncodedReport(), count));
     storage.entered_.WaitForNotification();  // first write holds the thread
     for (int i = 0; i < 4; ++i)
-      ASSERT_TRUE(writer.SubmitReport(v1::WindowReport(), count));
+      ASSERT_TRUE(writer.SubmitReport(EncodedReport(), count));
     EXPECT_EQ(writer.depth(), 4u);
-    EXPECT_FALSE(writer.SubmitReport(v1::WindowReport(), count));  // full
+    EXPECT_FALSE(writer.SubmitReport(EncodedReport(), count));  // full
     storage.release_.Notify();
   }  // destructor drains
   EXPECT_EQ(done.load(), 5);
@@ -108,7 +108,7 @@ TEST(DurableWriterTest, StorageErrorsReachEveryCompletion) {
     DurableWriter writer(&storage, &clock, 8);
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(
-          writer.SubmitReport(v1::WindowReport(), [&](const WriteResult& r) {
+          writer.SubmitReport(EncodedReport(), [&](const WriteResult& r) {
             if (r.status.code() == absl::StatusCode::kResourceExhausted)
               ++failed;
           }));

@@ -204,7 +204,7 @@ TEST_F(ReportLimitsTest, OversizedReportIsRejectedNamedAndCounted) {
   v1::IngestRequest big = Report("a1", 1, 5);
   big.mutable_report()->mutable_summary()->add_features()->set_name(
       std::string(100 << 10, 'x'));
-  const size_t big_bytes = big.ByteSizeLong();
+  const size_t big_bytes = big.report().ByteSizeLong();
   ASSERT_TRUE(stream->Write(big));
   ASSERT_TRUE(stream->Write(Report("a1", 2, 5)));
   std::vector<v1::Rejection> rejections;
