@@ -35,7 +35,9 @@
 //       5 ms); objective with a 5 min interval and `for: 0s`.
 //
 // Prints one JSON object per result line on stdout.
+#include <pthread.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -187,6 +189,23 @@ uint64_t CountNumbers(const google::protobuf::Message& m) {
   return n;
 }
 
+double ProcessCpuSeconds();
+
+// CPU seconds the client threads (the simulated agents: copying and
+// serializing their reports, writing them to gRPC) have used so far.
+double ThreadsCpuSeconds(std::vector<std::thread>& threads) {
+  double total = 0;
+  for (std::thread& t : threads) {
+    clockid_t clock;
+    timespec ts;
+    if (pthread_getcpuclockid(t.native_handle(), &clock) == 0 &&
+        clock_gettime(clock, &ts) == 0) {
+      total += ts.tv_sec + ts.tv_nsec * 1e-9;
+    }
+  }
+  return total;
+}
+
 double RssMiB() {
   std::string status = testing::ReadFile("/proc/self/status");
   size_t at = status.find("VmRSS:");
@@ -298,6 +317,8 @@ int Ingest(const std::string& dir) {
   absl::SleepFor(absl::Seconds(2));
   const uint64_t start_acked = acked.load();
   const absl::Time start = absl::Now();
+  const double start_cpu = ProcessCpuSeconds();
+  const double start_client_cpu = ThreadsCpuSeconds(threads);
   const int64_t want = absl::GetFlag(FLAGS_reports);
   if (want > 0) {
     while (acked.load() - start_acked < static_cast<uint64_t>(want) &&
@@ -309,6 +330,8 @@ int Ingest(const std::string& dir) {
   }
   const uint64_t end_acked = acked.load();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  const double cpu = ProcessCpuSeconds() - start_cpu;
+  const double client_cpu = ThreadsCpuSeconds(threads) - start_client_cpu;
   const double rss = RssMiB();
   stop.store(true);
   for (auto& t : threads) t.join();
@@ -334,6 +357,13 @@ int Ingest(const std::string& dir) {
                    {"samples_equivalent", numbers * (end_acked - start_acked)},
                    {"samples_equivalent_per_second", rate * numbers},
                    {"seconds", elapsed},
+                   {"process_cpu_cores", cpu / elapsed},
+                   // The simulated agents' own threads; the rest of the
+                   // process is the collector (gRPC, ingest, RocksDB).
+                   {"client_threads_cpu_cores", client_cpu / elapsed},
+                   {"collector_cpu_cores", (cpu - client_cpu) / elapsed},
+                   {"reports_per_collector_cpu_second",
+                    (end_acked - start_acked) / (cpu - client_cpu)},
                    {"process_rss_mib", rss}});
   return 0;
 }
