@@ -176,9 +176,14 @@ def render_table(r):
     b = r.get("collector_ingest")
     row("collector", "ingest with durable acks (%s agents, reports of %s bytes)" % (
         count(b["agents"]) if b else "1,000", count(b["report_bytes"]) if b else "71,000"),
-        "%s reports/s (%.1f MB/s, %s samples-equivalent/s)" % (
+        "%s reports/s (%.1f MB/s, %s samples-equivalent/s; collector %.2f cores, the simulated "
+        "agents' threads %.2f: %s reports per collector CPU-second; RSS %s MiB)" % (
             fmt(b["reports_per_second"]), b["mb_per_second"],
-            fmt(b["samples_equivalent_per_second"])) if b else "-", "-", None)
+            fmt(b["samples_equivalent_per_second"]), b.get("collector_cpu_cores", 0),
+            b.get("client_threads_cpu_cores", 0),
+            fmt(b.get("reports_per_collector_cpu_second", 0)),
+            count(b["process_rss_mib"])) if b else "-",
+        ">= 5,000 reports/s", None if not b else b["reports_per_second"] >= 5000)
     ac, pr = r.get("collector_ingest_compare"), r.get("prometheus_remote_write")
     if ac and pr:
         result = ("aims %s samples-equivalent/s (%s reports of %s numbers, %.1f s) vs Prometheus "
