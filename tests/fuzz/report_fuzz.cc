@@ -4,7 +4,8 @@
 // valid, goes the way stored reports go - merged into an empty SummaryMerger
 // (a query or an evaluation over one window), merged again with itself (a
 // rollup of two windows) and turned into metrics without and with a
-// reference profile (drift; tests/fuzz/report_fixture.h). Never a crash or
+// reference profile (drift; tests/fuzz/report_fixture.h), and filtered as
+// metrics read it (without feature sketches). Never a crash or
 // a sanitizer report; and a report that passed validation must merge, or it
 // would make every query and evaluation over its window fail.
 // The corpus comes from make_report_corpus.cc.
@@ -16,6 +17,7 @@
 
 #include "aims/v1/ingest.pb.h"
 #include "collector/window_metrics.h"
+#include "collector/wire_filter.h"
 #include "common/summary_merge.h"
 #include "common/validation.h"
 #include "google/protobuf/stubs/logging.h"
@@ -73,5 +75,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   aims::v1::ReferenceProfile profile = Profile();
   profile.set_profile_id(report.summary().profile_id());
   (void)aims::collector::MetricsOf(merger.result(), &profile, span);
+  // As metrics read it from storage: the stored bytes without the feature
+  // sketches (collector/wire_filter.h) must parse and merge.
+  std::string lean_bytes;
+  if (!aims::collector::CopyWithoutField(
+          report.SerializeAsString(),
+          {aims::v1::WindowReport::kSummaryFieldNumber,
+           aims::v1::WindowSummary::kFeaturesFieldNumber,
+           aims::v1::FeatureSummary::kSketchFieldNumber},
+          &lean_bytes)) {
+    Fail(absl::DataLossError("CopyWithoutField"), "does not filter");
+  }
+  aims::v1::WindowReport lean;
+  if (!lean.ParseFromString(lean_bytes)) {
+    Fail(absl::DataLossError("ParseFromString"), "filtered does not parse");
+  }
+  aims::SummaryMerger without_sketches(
+      aims::SummaryMerger::FeatureSketches::kDrop);
+  if (absl::Status s = without_sketches.Add(lean.summary()); !s.ok())
+    Fail(s, "without feature sketches does not merge");
   return 0;
 }
