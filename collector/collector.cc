@@ -124,11 +124,13 @@ absl::Status Collector::Start() {
     if (!plan.ok()) return plan.status();
   }
   metrics_->outbox_capacity.Set(static_cast<double>(options_.max_outbox));
-  writer_ = std::make_unique<DurableWriter>(storage_.get(), clock_,
-                                            options_.ingest_queue_capacity, 256,
-                                            audit_.get());
+  writer_ = std::make_unique<DurableWriter>(
+      storage_.get(), clock_, options_.ingest_queue_capacity, 256, audit_.get(),
+      options_.ingest_queue_max_bytes);
   metrics_->ingest_queue_capacity.Set(
       static_cast<double>(options_.ingest_queue_capacity));
+  metrics_->ingest_queue_max_bytes.Set(
+      static_cast<double>(options_.ingest_queue_max_bytes));
 
   IngestOptions ingest_options;
   ingest_options.collector_id = options_.collector_id;
@@ -210,6 +212,8 @@ absl::Status Collector::Start() {
                                      httplib::Response&) {
     if (req.path == "/metrics") {
       metrics_->ingest_queue_depth.Set(static_cast<double>(writer_->depth()));
+      metrics_->ingest_queue_bytes.Set(
+          static_cast<double>(writer_->queued_bytes()));
       metrics_->storage_sst_bytes.Set(
           static_cast<double>(storage_->ApproximateSizeBytes()));
       metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);

@@ -62,6 +62,9 @@ struct CollectorOptions {
   std::string collector_id;  // default: host name
   bool sync_writes = true;
   size_t ingest_queue_capacity = 4096;
+  // Report bytes that may wait for the writer (the queue holds serialized
+  // reports).
+  size_t ingest_queue_max_bytes = size_t{1} << 30;
   size_t max_message_bytes = 4 << 20;
   ReportLimits report_limits;
   // Monitoring plan (YAML); empty: no evaluation.

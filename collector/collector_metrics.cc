@@ -188,6 +188,19 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                     "collector started.")
               .Register(*reg)
               .Add({})),
+      ingest_queue_bytes(
+          prometheus::BuildGauge()
+              .Name("aims_collector_ingest_queue_bytes")
+              .Help("Bytes of serialized reports waiting for the durable "
+                    "writer.")
+              .Register(*reg)
+              .Add({})),
+      ingest_queue_max_bytes(
+          prometheus::BuildGauge()
+              .Name("aims_collector_ingest_queue_max_bytes")
+              .Help("Bound of the durable writer's queue in report bytes.")
+              .Register(*reg)
+              .Add({})),
       storage_pending_compaction_bytes(
           prometheus::BuildGauge()
               .Name("aims_collector_storage_pending_compaction_bytes")

@@ -50,6 +50,8 @@ struct CollectorMetrics {
   prometheus::Gauge& storage_write_stopped;
   prometheus::Gauge& storage_delayed_write_rate;
   prometheus::Gauge& storage_background_errors;
+  prometheus::Gauge& ingest_queue_bytes;
+  prometheus::Gauge& ingest_queue_max_bytes;
   prometheus::Gauge& storage_pending_compaction_bytes;
   prometheus::Gauge& storage_running_background_jobs;
   prometheus::Gauge& query_merge_queue_depth;

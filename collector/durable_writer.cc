@@ -9,12 +9,13 @@ namespace aims::collector {
 
 DurableWriter::DurableWriter(Storage* storage, const Clock* clock,
                              size_t capacity, size_t max_batch,
-                             AuditTrail* audit)
+                             AuditTrail* audit, size_t max_queued_bytes)
     : storage_(storage),
       audit_(audit),
       clock_(clock),
       capacity_(capacity),
       max_batch_(max_batch),
+      max_queued_bytes_(max_queued_bytes),
       thread_([this] { Run(); }) {}
 
 DurableWriter::~DurableWriter() {
@@ -26,10 +27,22 @@ DurableWriter::~DurableWriter() {
 }
 
 bool DurableWriter::Submit(Item item) {
+  const size_t bytes = item.report.bytes.size();
   absl::MutexLock lock(&mu_);
   if (stopping_ || queue_.size() >= capacity_) return false;
+  // Over the byte bound (one item alone may exceed it).
+  if (!queue_.empty() && (queued_bytes_ > max_queued_bytes_ ||
+                          bytes > max_queued_bytes_ - queued_bytes_)) {
+    return false;
+  }
+  queued_bytes_ += bytes;
   queue_.push_back(std::move(item));
   return true;
+}
+
+size_t DurableWriter::queued_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return queued_bytes_;
 }
 
 bool DurableWriter::SubmitHello(v1::Hello hello, Done done) {
@@ -78,6 +91,7 @@ void DurableWriter::Run() {
       } else {
         while (!queue_.empty() && queue_.front().kind == Item::Kind::kReport &&
                batch.size() < max_batch_) {
+          queued_bytes_ -= queue_.front().report.bytes.size();
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }

@@ -6,8 +6,10 @@
 // item's completion. Completions run on the writer thread, in submission
 // order, only after the item is durable (or failed).
 //
-// Bound: at most `capacity` items wait; Submit() fails fast beyond it and the
-// caller answers RESOURCE_EXHAUSTED. Depth is exported as a metric.
+// Bound: at most `capacity` items and `max_queued_bytes` of report bytes
+// wait (one item is always taken when the queue is empty); Submit() fails
+// fast beyond either and the caller answers RESOURCE_EXHAUSTED. Depth and
+// bytes are exported as metrics.
 //
 // Thread-safety: Submit() may be called from any thread.
 #ifndef AIMS_COLLECTOR_DURABLE_WRITER_H_
@@ -49,8 +51,10 @@ class DurableWriter {
 
   // `audit` (optional) records agent connects and gaps in the audit trail;
   // a hello or gap counts as written only once its record is.
+  static constexpr size_t kNoByteLimit = ~size_t{0};
   DurableWriter(Storage* storage, const Clock* clock, size_t capacity,
-                size_t max_batch = 256, AuditTrail* audit = nullptr);
+                size_t max_batch = 256, AuditTrail* audit = nullptr,
+                size_t max_queued_bytes = kNoByteLimit);
   ~DurableWriter();  // Drains what was submitted, then stops.
 
   // Each returns false (and runs nothing) when the queue is full or the
@@ -61,6 +65,8 @@ class DurableWriter {
 
   size_t depth() const;
   size_t capacity() const { return capacity_; }
+  // Report bytes waiting (EncodedReport::bytes).
+  size_t queued_bytes() const;
 
  private:
   struct Item {
@@ -80,8 +86,10 @@ class DurableWriter {
   const Clock* const clock_;
   const size_t capacity_;
   const size_t max_batch_;
+  const size_t max_queued_bytes_;
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

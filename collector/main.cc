@@ -55,6 +55,10 @@ ABSL_FLAG(bool, sync_writes, true,
 ABSL_FLAG(int, ingest_queue_capacity, 4096,
           "Reports that may wait for the storage writer; beyond it streams "
           "end with RESOURCE_EXHAUSTED and agents retry.");
+ABSL_FLAG(int64_t, ingest_queue_max_bytes, int64_t{1} << 30,
+          "Bytes of reports that may wait for the storage writer (the queue "
+          "holds them serialized); beyond it streams end with "
+          "RESOURCE_EXHAUSTED and agents retry.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20,
           "Largest gRPC message accepted, in bytes: a larger report is "
           "rejected and recorded as a gap, a larger hello or gap ends its "
@@ -201,6 +205,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.ingest_queue_capacity = capacity;
+  const int64_t queue_bytes = absl::GetFlag(FLAGS_ingest_queue_max_bytes);
+  if (queue_bytes < (int64_t{1} << 20) || queue_bytes > (int64_t{1} << 40)) {
+    std::cerr << "--ingest_queue_max_bytes: must be 1048576..1099511627776\n";
+    return 2;
+  }
+  options.ingest_queue_max_bytes = static_cast<size_t>(queue_bytes);
   struct Limit {
     int64_t value;
     const char* flag;

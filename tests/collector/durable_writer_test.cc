@@ -98,6 +98,45 @@ TEST(DurableWriterTest, BatchesQueuedReportsAndBoundsTheQueue) {
   EXPECT_EQ(storage.batches_, (std::vector<size_t>{1, 4}));
 }
 
+TEST(DurableWriterTest, BoundsTheQueuedReportBytes) {
+  GatedStorage storage;
+  FakeClock clock;
+  std::atomic<int> done{0};
+  auto report = [](size_t bytes) {
+    EncodedReport r;
+    r.bytes.assign(bytes, 'x');
+    return r;
+  };
+  {
+    DurableWriter writer(&storage, &clock, /*capacity=*/100, /*max_batch=*/256,
+                         nullptr, /*max_queued_bytes=*/1000);
+    auto count = [&](const WriteResult&) { ++done; };
+    ASSERT_TRUE(writer.SubmitReport(report(10), count));
+    storage.entered_.WaitForNotification();  // first write holds the thread
+    // Alone, a report larger than the bound is taken.
+    ASSERT_TRUE(writer.SubmitReport(report(1500), count));
+    EXPECT_EQ(writer.queued_bytes(), 1500u);
+    EXPECT_FALSE(writer.SubmitReport(report(1), count));
+    storage.release_.Notify();
+  }
+  EXPECT_EQ(done.load(), 2);
+  GatedStorage storage2;
+  {
+    DurableWriter writer(&storage2, &clock, 100, 256, nullptr, 1000);
+    auto count = [&](const WriteResult&) { ++done; };
+    ASSERT_TRUE(writer.SubmitReport(report(10), count));
+    storage2.entered_.WaitForNotification();
+    ASSERT_TRUE(writer.SubmitReport(report(600), count));
+    ASSERT_TRUE(writer.SubmitReport(report(400), count));  // exactly 1000
+    EXPECT_FALSE(writer.SubmitReport(report(1), count));   // over
+    EXPECT_EQ(writer.depth(), 2u);
+    EXPECT_EQ(writer.queued_bytes(), 1000u);
+    storage2.release_.Notify();
+  }
+  EXPECT_EQ(done.load(), 5);
+  EXPECT_EQ(storage2.batches_, (std::vector<size_t>{1, 2}));
+}
+
 TEST(DurableWriterTest, StorageErrorsReachEveryCompletion) {
   GatedStorage storage;
   storage.fail_ = true;
