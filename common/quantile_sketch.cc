@@ -117,6 +117,128 @@ size_t QuantileSketch::MemoryBytes() const {
          sizeof(uint64_t);
 }
 
+namespace {
+
+using Counts = google::protobuf::RepeatedField<uint64_t>;
+using Deltas = google::protobuf::RepeatedField<uint32_t>;
+
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 128) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// Writes a dense store (`counts` from bucket `offset`) in the smaller wire
+// form: dense counts, or the index deltas of every value counted.
+void StoreToProto(int32_t offset, const std::vector<uint64_t>& counts,
+                  int32_t* out_offset, Counts* out_counts, Deltas* out_deltas) {
+  size_t first = 0, last = counts.size();
+  while (first < last && counts[first] == 0) ++first;
+  while (last > first && counts[last - 1] == 0) --last;
+  *out_offset = offset;
+  if (first == last) return;  // empty
+  size_t dense_bytes = 0;
+  for (size_t i = first; i < last; ++i) dense_bytes += VarintSize(counts[i]);
+  size_t sparse_bytes = 0, values = 0;
+  size_t previous = first;
+  for (size_t i = first; i < last && sparse_bytes < dense_bytes; ++i) {
+    if (counts[i] == 0) continue;
+    if (counts[i] >= dense_bytes) {
+      sparse_bytes = dense_bytes;  // one bucket alone costs more
+      break;
+    }
+    sparse_bytes += VarintSize(i - previous) + (counts[i] - 1);
+    values += counts[i];
+    previous = i;
+  }
+  if (sparse_bytes >= dense_bytes) {
+    out_counts->Add(counts.begin() + first, counts.begin() + last);
+    *out_offset = offset + static_cast<int32_t>(first);
+    return;
+  }
+  out_deltas->Reserve(static_cast<int>(values));
+  previous = first;
+  for (size_t i = first; i < last; ++i) {
+    for (uint64_t n = 0; n < counts[i]; ++n) {
+      out_deltas->AddAlreadyReserved(static_cast<uint32_t>(i - previous));
+      previous = i;
+    }
+  }
+  *out_offset = offset + static_cast<int32_t>(first);
+}
+
+// Checks one store's wire form; adds the values it holds to `*total`.
+absl::Status CheckStore(absl::string_view name, int32_t offset,
+                        const Counts& counts, const Deltas& deltas,
+                        int max_buckets, uint64_t* total) {
+  if (!counts.empty() && !deltas.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " store has both counts and index_deltas; send one form"));
+  }
+  if (counts.size() > max_buckets) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bucket count exceeds the limit of ", max_buckets));
+  }
+  for (uint64_t c : counts) {
+    if (__builtin_add_overflow(*total, c, total)) {
+      return absl::InvalidArgumentError("bucket counts overflow 64 bits");
+    }
+  }
+  uint64_t span = 0;
+  for (uint32_t d : deltas) span += d;  // at most 2^32 * 2^31: no overflow
+  if (!deltas.empty() && span >= static_cast<uint64_t>(max_buckets)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("index_deltas span ", span + 1,
+                     " buckets, more than the limit of ", max_buckets));
+  }
+  if (int64_t{offset} + static_cast<int64_t>(span) >
+      std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError("bucket index out of int32 range");
+  }
+  if (__builtin_add_overflow(*total, static_cast<uint64_t>(deltas.size()),
+                             total)) {
+    return absl::InvalidArgumentError("bucket counts overflow 64 bits");
+  }
+  return absl::OkStatus();
+}
+
+// Dense counts of a store given as index deltas (validated).
+std::vector<uint64_t> DeltasToCounts(const Deltas& deltas) {
+  uint64_t span = 0;
+  for (uint32_t d : deltas) span += d;
+  std::vector<uint64_t> counts(deltas.empty() ? 0 : span + 1, 0);
+  size_t index = 0;
+  for (uint32_t d : deltas) {
+    index += d;
+    ++counts[index];
+  }
+  return counts;
+}
+
+// Rewrites a wire sketch's sparse stores as dense counts.
+void Densify(v1::QuantileSketch* sketch) {
+  if (!sketch->positive_index_deltas().empty()) {
+    std::vector<uint64_t> c = DeltasToCounts(sketch->positive_index_deltas());
+    sketch->clear_positive_index_deltas();
+    sketch->mutable_positive_counts()->Add(c.begin(), c.end());
+  }
+  if (!sketch->negative_index_deltas().empty()) {
+    std::vector<uint64_t> c = DeltasToCounts(sketch->negative_index_deltas());
+    sketch->clear_negative_index_deltas();
+    sketch->mutable_negative_counts()->Add(c.begin(), c.end());
+  }
+}
+
+bool IsSparse(const v1::QuantileSketch& sketch) {
+  return !sketch.positive_index_deltas().empty() ||
+         !sketch.negative_index_deltas().empty();
+}
+
+}  // namespace
+
 void QuantileSketch::ToProto(v1::QuantileSketch* out) const {
   out->Clear();
   out->set_relative_accuracy(relative_accuracy_);
@@ -125,52 +247,74 @@ void QuantileSketch::ToProto(v1::QuantileSketch* out) const {
   out->set_min(min_);
   out->set_max(max_);
   out->set_zero_count(zero_count_);
-  out->set_positive_offset(positive_.offset);
-  out->mutable_positive_counts()->Add(positive_.counts.begin(),
-                                      positive_.counts.end());
-  out->set_negative_offset(negative_.offset);
-  out->mutable_negative_counts()->Add(negative_.counts.begin(),
-                                      negative_.counts.end());
+  int32_t offset = 0;
+  StoreToProto(positive_.offset, positive_.counts, &offset,
+               out->mutable_positive_counts(),
+               out->mutable_positive_index_deltas());
+  out->set_positive_offset(offset);
+  StoreToProto(negative_.offset, negative_.counts, &offset,
+               out->mutable_negative_counts(),
+               out->mutable_negative_index_deltas());
+  out->set_negative_offset(offset);
 }
 
-absl::StatusOr<QuantileSketch> QuantileSketch::FromProto(
-    const v1::QuantileSketch& proto) {
+absl::Status QuantileSketch::Validate(const v1::QuantileSketch& proto) {
   const double alpha = proto.relative_accuracy();
-  if (proto.count() == 0 && alpha == 0) return QuantileSketch();
+  if (proto.count() == 0 && alpha == 0) return absl::OkStatus();
   if (!(alpha > 0 && alpha < 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("relative_accuracy must be in (0, 1), got ", alpha));
   }
-  const int max_buckets = kDefaultMaxBuckets;
-  if (proto.positive_counts_size() > max_buckets ||
-      proto.negative_counts_size() > max_buckets) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bucket count exceeds the limit of ", max_buckets));
+  uint64_t bucketed = proto.zero_count();
+  if (absl::Status s = CheckStore(
+          "positive", proto.positive_offset(), proto.positive_counts(),
+          proto.positive_index_deltas(), kDefaultMaxBuckets, &bucketed);
+      !s.ok()) {
+    return s;
   }
-  QuantileSketch sketch(alpha, max_buckets);
+  if (absl::Status s = CheckStore(
+          "negative", proto.negative_offset(), proto.negative_counts(),
+          proto.negative_index_deltas(), kDefaultMaxBuckets, &bucketed);
+      !s.ok()) {
+    return s;
+  }
+  if (bucketed != proto.count()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "count ", proto.count(), " differs from the bucket total ", bucketed));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<QuantileSketch> QuantileSketch::FromProto(
+    const v1::QuantileSketch& proto) {
+  if (proto.count() == 0 && proto.relative_accuracy() == 0) {
+    return QuantileSketch();
+  }
+  if (absl::Status s = Validate(proto); !s.ok()) return s;
+  QuantileSketch sketch(proto.relative_accuracy(), kDefaultMaxBuckets);
   sketch.count_ = proto.count();
   sketch.sum_ = proto.sum();
   sketch.min_ = proto.min();
   sketch.max_ = proto.max();
   sketch.zero_count_ = proto.zero_count();
   sketch.positive_.offset = proto.positive_offset();
-  sketch.positive_.counts.assign(proto.positive_counts().begin(),
-                                 proto.positive_counts().end());
+  if (!proto.positive_index_deltas().empty()) {
+    sketch.positive_.counts = DeltasToCounts(proto.positive_index_deltas());
+  } else {
+    sketch.positive_.counts.assign(proto.positive_counts().begin(),
+                                   proto.positive_counts().end());
+  }
   sketch.negative_.offset = proto.negative_offset();
-  sketch.negative_.counts.assign(proto.negative_counts().begin(),
-                                 proto.negative_counts().end());
-  const uint64_t bucketed =
-      sketch.zero_count_ + sketch.positive_.Total() + sketch.negative_.Total();
-  if (bucketed != sketch.count_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "count ", sketch.count_, " differs from the bucket total ", bucketed));
+  if (!proto.negative_index_deltas().empty()) {
+    sketch.negative_.counts = DeltasToCounts(proto.negative_index_deltas());
+  } else {
+    sketch.negative_.counts.assign(proto.negative_counts().begin(),
+                                   proto.negative_counts().end());
   }
   return sketch;
 }
 
 namespace {
-
-using Counts = google::protobuf::RepeatedField<uint64_t>;
 
 // Bucket range [lo, hi) of a dense store after adding `from`'s non-zero
 // buckets, as Store::Add would grow it; false when `from` has none.
@@ -223,15 +367,9 @@ void AddDense(const Span& span, int32_t* offset, Counts* counts,
   for (int i = 0; i < n; ++i) into[i] += add[i];
 }
 
-}  // namespace
-
-absl::Status MergeSketchProto(v1::QuantileSketch* into,
-                              const v1::QuantileSketch& from) {
-  if (from.count() == 0) return absl::OkStatus();
-  if (into->count() == 0) {
-    *into = from;
-    return absl::OkStatus();
-  }
+// MergeSketchProto on dense wire sketches.
+absl::Status MergeDenseSketchProto(v1::QuantileSketch* into,
+                                   const v1::QuantileSketch& from) {
   // Fast path on the wire form (both validated where they entered): the
   // result QuantileSketch::Merge gives when no bucket has to collapse.
   if (into->relative_accuracy() == from.relative_accuracy()) {
@@ -264,6 +402,28 @@ absl::Status MergeSketchProto(v1::QuantileSketch* into,
   if (absl::Status s = a->Merge(*b); !s.ok()) return s;
   a->ToProto(into);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status MergeSketchProto(v1::QuantileSketch* into,
+                              const v1::QuantileSketch& from) {
+  if (from.count() == 0) return absl::OkStatus();
+  if (into->count() == 0) {
+    *into = from;
+    return absl::OkStatus();
+  }
+  // The merge adds dense counts: a sparse sketch (a short window's) is made
+  // dense first.
+  Densify(into);
+  v1::QuantileSketch dense_from;
+  const v1::QuantileSketch* source = &from;
+  if (IsSparse(from)) {
+    dense_from = from;
+    Densify(&dense_from);
+    source = &dense_from;
+  }
+  return MergeDenseSketchProto(into, *source);
 }
 
 }  // namespace aims

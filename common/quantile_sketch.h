@@ -68,9 +68,16 @@ class QuantileSketch {
   // Bytes held by the bucket stores.
   size_t MemoryBytes() const;
 
+  // Writes each bucket store in the smaller of its two wire forms, dense
+  // counts or sparse index deltas (see aims.v1.QuantileSketch).
   void ToProto(v1::QuantileSketch* out) const;
+  // Reads either form; fails as Validate does.
   static absl::StatusOr<QuantileSketch> FromProto(
       const v1::QuantileSketch& proto);
+  // The checks FromProto makes, without building the sketch: accuracy in
+  // (0, 1), each store within kDefaultMaxBuckets buckets and in one form,
+  // and count equal to the values the stores and zero_count hold.
+  static absl::Status Validate(const v1::QuantileSketch& proto);
 
  private:
   // Dense counters for bucket indices [offset, offset + counts.size()).

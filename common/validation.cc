@@ -13,6 +13,27 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
 
+// A field's name, built only when a check fails: every report is validated
+// at ingest, and most of its fields are in repeated messages (100 features,
+// four checks each).
+class Field {
+ public:
+  Field(const char* name) : prefix_(name) {}         // NOLINT: implicit
+  Field(const std::string& name) : prefix_(name) {}  // NOLINT: implicit
+  // "<prefix>[<index>]<suffix>"
+  Field(absl::string_view prefix, int index, absl::string_view suffix)
+      : prefix_(prefix), index_(index), suffix_(suffix) {}
+  std::string str() const {
+    if (index_ < 0) return std::string(prefix_);
+    return absl::StrCat(prefix_, "[", index_, "]", suffix_);
+  }
+
+ private:
+  absl::string_view prefix_;
+  int index_ = -1;
+  absl::string_view suffix_;
+};
+
 // [A-Za-z0-9] plus `extra`, 1..max bytes.
 absl::Status CheckToken(absl::string_view field, const std::string& value,
                         size_t max, absl::string_view extra) {
@@ -33,40 +54,40 @@ absl::Status CheckToken(absl::string_view field, const std::string& value,
   return absl::OkStatus();
 }
 
-absl::Status CheckName(absl::string_view field, const std::string& value,
+absl::Status CheckName(const Field& field, const std::string& value,
                        size_t max) {
-  if (value.empty()) return Invalid(field, "required");
+  if (value.empty()) return Invalid(field.str(), "required");
   if (value.size() > max) {
-    return LimitError(field, absl::StrCat(value.size(), " bytes"),
+    return LimitError(field.str(), absl::StrCat(value.size(), " bytes"),
                       absl::StrCat(max), "--max_report_name_bytes");
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckFinite(absl::string_view field,
+absl::Status CheckFinite(const Field& field,
                          std::initializer_list<double> values) {
   for (double v : values) {
     if (!std::isfinite(v)) {
-      return Invalid(field, absl::StrCat("must be finite, got ", v));
+      return Invalid(field.str(), absl::StrCat("must be finite, got ", v));
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status CheckSketch(absl::string_view field,
-                         const v1::QuantileSketch& sketch) {
+absl::Status CheckSketch(const Field& field, const v1::QuantileSketch& sketch) {
   if (sketch.count() == 0 && sketch.relative_accuracy() == 0) {
     return absl::OkStatus();
   }
-  absl::StatusOr<QuantileSketch> parsed = QuantileSketch::FromProto(sketch);
-  if (!parsed.ok()) return Invalid(field, parsed.status().message());
+  if (absl::Status valid = QuantileSketch::Validate(sketch); !valid.ok()) {
+    return Invalid(field.str(), valid.message());
+  }
   return absl::OkStatus();
 }
 
-absl::Status CheckBins(absl::string_view field, const v1::BinnedCounts& bins,
+absl::Status CheckBins(const Field& field, const v1::BinnedCounts& bins,
                        const ReportLimits& limits) {
   if (static_cast<size_t>(bins.counts_size()) > limits.max_bins) {
-    return LimitError(field, absl::StrCat(bins.counts_size(), " bins"),
+    return LimitError(field.str(), absl::StrCat(bins.counts_size(), " bins"),
                       absl::StrCat(limits.max_bins), "--max_report_bins");
   }
   return absl::OkStatus();
@@ -271,21 +292,24 @@ absl::Status ValidateReport(const v1::WindowReport& report,
   }
   for (int i = 0; i < s.features_size(); ++i) {
     const v1::FeatureSummary& f = s.features(i);
-    const std::string field = absl::StrCat("report.summary.features[", i, "]");
-    if (auto st = CheckName(field + ".name", f.name(), limits.max_name_bytes);
+    auto field = [i](absl::string_view suffix) {
+      return Field("report.summary.features", i, suffix);
+    };
+    if (auto st = CheckName(field(".name"), f.name(), limits.max_name_bytes);
         !st.ok()) {
       return st;
     }
     if (i > 0 && !(s.features(i - 1).name() < f.name())) {
-      return Invalid(field + ".name", "features must be sorted and unique");
+      return Invalid(field(".name").str(),
+                     "features must be sorted and unique");
     }
-    if (auto st = CheckBins(field + ".histogram", f.histogram(), limits);
+    if (auto st = CheckBins(field(".histogram"), f.histogram(), limits);
         !st.ok()) {
       return st;
     }
-    if (auto st = CheckSketch(field + ".sketch", f.sketch()); !st.ok())
+    if (auto st = CheckSketch(field(".sketch"), f.sketch()); !st.ok())
       return st;
-    if (auto st = CheckFinite(field + ".sum", {f.sum(), f.sum_squares()});
+    if (auto st = CheckFinite(field(".sum"), {f.sum(), f.sum_squares()});
         !st.ok()) {
       return st;
     }

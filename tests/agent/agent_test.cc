@@ -426,9 +426,10 @@ TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {
   httplib::Client metrics("127.0.0.1", collector_->http_port());
   auto page = metrics.Get("/metrics");
   ASSERT_TRUE(page);
-  const size_t at = page->body.find("\naims_collector_report_parts_total ");
+  const std::string metric = "\naims_collector_report_parts_total ";
+  const size_t at = page->body.find(metric);
   ASSERT_NE(at, std::string::npos);
-  EXPECT_GE(std::stod(page->body.substr(at + 36)), 5.0)
+  EXPECT_GE(std::stod(page->body.substr(at + metric.size())), 5.0)
       << page->body.substr(at, 60);
 }
 

@@ -17,6 +17,16 @@ double ExactQuantile(std::vector<double> v, double q) {
   return v[static_cast<size_t>(q * (v.size() - 1))];
 }
 
+// The sketch a wire sketch holds, in the form ToProto writes: two wire
+// sketches are the same sketch when these bytes are equal.
+std::string Canonical(const v1::QuantileSketch& proto) {
+  absl::StatusOr<QuantileSketch> sketch = QuantileSketch::FromProto(proto);
+  if (!sketch.ok()) return "invalid: " + std::string(sketch.status().message());
+  v1::QuantileSketch out;
+  sketch->ToProto(&out);
+  return out.SerializeAsString();
+}
+
 TEST(QuantileSketchTest, QuantilesWithinRelativeAccuracy) {
   std::mt19937 rng(7);
   std::lognormal_distribution<double> dist(-3.5, 1.0);
@@ -137,8 +147,11 @@ TEST(QuantileSketchTest, WireMergeEqualsObjectMerge) {
     std::uniform_real_distribution<double> u(-8, 8);
     // Wide spreads make ranges that exceed the bucket bound (collapse).
     const double spread_a = trial % 10 == 0 ? 40 : 2, spread_b = 2;
-    QuantileSketch a = make(u(rng), spread_a, 1 + trial % 50, trial % 2);
-    QuantileSketch b = make(u(rng), spread_b, 1 + trial % 37, trial % 3);
+    // Few values give sparse stores, many dense ones: every pairing.
+    const int n_a = trial % 4 == 0 ? 5000 : 1 + trial % 50;
+    const int n_b = trial % 3 == 0 ? 3000 : 1 + trial % 37;
+    QuantileSketch a = make(u(rng), spread_a, n_a, trial % 2);
+    QuantileSketch b = make(u(rng), spread_b, n_b, trial % 3);
     v1::QuantileSketch pa, pb;
     a.ToProto(&pa);
     b.ToProto(&pb);
@@ -146,11 +159,101 @@ TEST(QuantileSketchTest, WireMergeEqualsObjectMerge) {
     ASSERT_TRUE(a.Merge(b).ok());
     v1::QuantileSketch expected;
     a.ToProto(&expected);
-    EXPECT_EQ(pa.SerializeAsString(), expected.SerializeAsString())
+    // The merge keeps dense counts; ToProto may write the sparse form.
+    EXPECT_EQ(Canonical(pa), Canonical(expected))
         << "trial " << trial << "\n"
         << pa.DebugString() << "\nvs\n"
         << expected.DebugString();
   }
+}
+
+// Few values over many buckets (a short window of one feature) are written
+// as index deltas, which cost a byte a value instead of a byte a bucket;
+// many values as dense counts. Either form reads back as the same sketch.
+TEST(QuantileSketchTest, WritesTheSmallerFormAndReadsBoth) {
+  std::mt19937 rng(5);
+  std::normal_distribution<double> normal(0, 1);
+  for (int n : {1, 200, 100000}) {
+    QuantileSketch sketch;
+    std::vector<double> values;
+    for (int i = 0; i < n; ++i) {
+      values.push_back(normal(rng));
+      sketch.Add(values.back());
+    }
+    v1::QuantileSketch proto;
+    sketch.ToProto(&proto);
+    if (n == 200) {
+      EXPECT_EQ(proto.positive_counts_size() + proto.negative_counts_size(), 0)
+          << n;
+      EXPECT_EQ(proto.positive_index_deltas_size() +
+                    proto.negative_index_deltas_size(),
+                n);
+    } else if (n == 100000) {
+      EXPECT_EQ(proto.positive_index_deltas_size() +
+                    proto.negative_index_deltas_size(),
+                0);
+      EXPECT_GT(proto.positive_counts_size(), 0);
+    }
+    ASSERT_TRUE(QuantileSketch::Validate(proto).ok()) << n;
+    absl::StatusOr<QuantileSketch> back = QuantileSketch::FromProto(proto);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->count(), sketch.count());
+    EXPECT_EQ(back->sum(), sketch.sum());
+    for (double q = 0; q <= 1.0; q += 0.01) {
+      EXPECT_EQ(back->Quantile(q), sketch.Quantile(q)) << n << " q=" << q;
+    }
+  }
+  // 200 values: the sparse form is well under half the dense one.
+  QuantileSketch sketch;
+  for (int i = 0; i < 200; ++i) sketch.Add(normal(rng));
+  v1::QuantileSketch sparse;
+  sketch.ToProto(&sparse);
+  v1::QuantileSketch dense = sparse;  // made dense by a merge with nothing
+  v1::QuantileSketch empty_but_dense;
+  empty_but_dense.set_relative_accuracy(sparse.relative_accuracy());
+  empty_but_dense.set_count(1);
+  empty_but_dense.set_zero_count(1);
+  ASSERT_TRUE(MergeSketchProto(&dense, empty_but_dense).ok());
+  EXPECT_EQ(dense.positive_index_deltas_size(), 0);
+  EXPECT_LT(sparse.ByteSizeLong() * 2, dense.ByteSizeLong());
+}
+
+TEST(QuantileSketchTest, ValidateNamesWhatIsWrongWithASparseStore) {
+  QuantileSketch sketch;
+  for (int i = 1; i <= 20; ++i) sketch.Add(i);
+  v1::QuantileSketch proto;
+  sketch.ToProto(&proto);
+  ASSERT_GT(proto.positive_index_deltas_size(), 0);
+  ASSERT_TRUE(QuantileSketch::Validate(proto).ok());
+
+  v1::QuantileSketch both = proto;
+  both.add_positive_counts(0);
+  EXPECT_NE(QuantileSketch::Validate(both).message().find(
+                "positive store has both counts and index_deltas"),
+            std::string::npos);
+
+  v1::QuantileSketch wide = proto;
+  wide.add_positive_index_deltas(QuantileSketch::kDefaultMaxBuckets);
+  wide.set_count(wide.count() + 1);
+  EXPECT_NE(QuantileSketch::Validate(wide).message().find(
+                "buckets, more than the limit of 2048"),
+            std::string::npos)
+      << QuantileSketch::Validate(wide);
+
+  v1::QuantileSketch miscounted = proto;
+  miscounted.add_negative_index_deltas(0);  // one value more than `count`
+  EXPECT_NE(QuantileSketch::Validate(miscounted)
+                .message()
+                .find("count 20 differs from the bucket total 21"),
+            std::string::npos)
+      << QuantileSketch::Validate(miscounted);
+
+  v1::QuantileSketch overflowing = proto;
+  overflowing.clear_positive_index_deltas();
+  overflowing.add_positive_counts(~uint64_t{0});
+  overflowing.add_positive_counts(2);
+  EXPECT_FALSE(QuantileSketch::Validate(overflowing).ok());
+  EXPECT_FALSE(QuantileSketch::FromProto(both).ok());
 }
 
 }  // namespace

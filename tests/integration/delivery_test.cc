@@ -248,10 +248,11 @@ TEST_F(DeliveryTest, AgentKilledWithClosedWindowsInItsSpool) {
 TEST_F(DeliveryTest, FullSpoolDropsAreTheGapsOnRecord) {
   StartAgent({"--spool_max_bytes=65536"});
   int sent = 0;
-  // ~20 windows of ~10 KB (60 spread numeric features) against a 64 KiB
-  // spool: most must be dropped.
+  // ~20 windows of about 10 KB (120 spread numeric features; their sketches
+  // in the sparse form) against a 64 KiB spool (the least allowed): most
+  // must be dropped.
   for (int i = 0; i < 20; ++i) {
-    sent += Post(40, 60);
+    sent += Post(40, 120);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   ASSERT_TRUE(WaitFor(
