@@ -9,6 +9,9 @@
 #include "common/limit_error.h"
 #include "common/log.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/support/byte_buffer.h"
 
 namespace aims::collector {
 
@@ -30,10 +33,33 @@ std::string FieldWithoutIndices(absl::string_view field) {
   return out.size() > 120 ? out.substr(0, 120) : out;
 }
 
+// The payload of field `field` (length-delimited) when it is the only
+// top-level field of `message`, else nullopt. A report sent the usual way is
+// the only field of its IngestRequest; anything else (a repeated or merged
+// field, unknown fields beside it) is left to the parsed message.
+std::optional<absl::string_view> SoleField(absl::string_view message,
+                                           int field) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const uint8_t*>(message.data()),
+      static_cast<int>(message.size()));
+  const uint32_t tag = input.ReadTag();
+  if (WireFormatLite::GetTagFieldNumber(tag) != field ||
+      WireFormatLite::GetTagWireType(tag) !=
+          WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+    return std::nullopt;
+  }
+  uint32_t length = 0;
+  if (!input.ReadVarint32(&length)) return std::nullopt;
+  const size_t start = static_cast<size_t>(input.CurrentPosition());
+  if (start + length != message.size()) return std::nullopt;
+  return message.substr(start, length);
+}
+
 }  // namespace
 
 class IngestService::Stream final
-    : public grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   Stream(IngestService* service, grpc::CallbackServerContext* context)
       : service_(service),
@@ -49,7 +75,7 @@ class IngestService::Stream final
       absl::MutexLock lock(&mu_);
       read_in_flight_ = true;
     }
-    StartRead(NewRequest());
+    StartRead(&request_bytes_);
   }
 
   void OnReadDone(bool ok) override {
@@ -58,7 +84,7 @@ class IngestService::Stream final
       read_in_flight_ = false;
       reads_done_ = true;
     } else {
-      HandleRequest();
+      HandleRead();
     }
     Pump();
   }
@@ -104,19 +130,93 @@ class IngestService::Stream final
   }
 
  private:
-  // Called with a fresh request_ after a successful read.
-  void HandleRequest() {
+  // A whole report as the stream prepared it before taking its lock.
+  struct PreparedReport {
+    size_t bytes = 0;    // the serialized WindowReport's size
+    absl::Status valid;  // the size limit, then ValidateReport
+    std::string stored;  // a valid whole report's bytes, as stored
+  };
+
+  // Parses the message just read and, for a report, measures, validates
+  // and encodes it, all without the stream's lock (writer callbacks take
+  // it), then acts on it under the lock. The message lives on an arena of
+  // this call: a parsed report is several times its wire size, and a
+  // thousand streams must not each keep their last one.
+  void HandleRead() {
+    // Only the owner of the read uses request_bytes_; it is emptied before
+    // the lock below allows the next read to start.
+    grpc::Slice slice;
+    bool contiguous = true;
+    if (request_bytes_.Length() > 0) {
+      contiguous = request_bytes_.TrySingleSlice(&slice).ok() ||
+                   request_bytes_.DumpToSingleSlice(&slice).ok();
+    }
+    request_bytes_.Clear();
+    const absl::string_view wire(reinterpret_cast<const char*>(slice.begin()),
+                                 slice.size());
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.max_block_size = 256 << 10;
+    google::protobuf::Arena arena(arena_options);
+    auto* request =
+        google::protobuf::Arena::CreateMessage<v1::IngestRequest>(&arena);
+    const bool parsed =
+        contiguous &&
+        request->ParseFromArray(wire.data(), static_cast<int>(wire.size()));
+    std::string agent_id;
+    bool welcomed = false;
+    {
+      absl::MutexLock lock(&mu_);
+      welcomed = welcomed_;
+      agent_id = agent_id_;  // fixed once welcomed
+    }
+    PreparedReport prepared;
+    if (parsed && welcomed && request->has_report()) {
+      const v1::WindowReport& report = request->report();
+      // The report's bytes as received: stored as they are, not serialized
+      // again, when the report is the message's only field.
+      const std::optional<absl::string_view> sole =
+          SoleField(wire, v1::IngestRequest::kReportFieldNumber);
+      prepared.bytes = sole ? sole->size() : report.ByteSizeLong();
+      prepared.valid =
+          prepared.bytes > service_->options_.max_message_bytes
+              ? LimitError("report", absl::StrCat(prepared.bytes, " bytes"),
+                           absl::StrCat(service_->options_.max_message_bytes),
+                           "--max_message_bytes")
+              : ValidateReport(report, agent_id, service_->options_.limits);
+      // A part is stored once its report is whole (HandleReportLocked).
+      if (prepared.valid.ok() && report.part_count() <= 1) {
+        if (sole) {
+          prepared.stored.assign(sole->data(), sole->size());
+        } else {
+          report.SerializeToString(&prepared.stored);
+        }
+      }
+    }
     absl::MutexLock lock(&mu_);
     read_in_flight_ = false;
     // A read that completes after Finish (the stream ended while it was in
     // flight) must start nothing: OnDone follows and deletes the stream,
     // and a write callback would then run on freed memory.
     if (finished_ || final_status_.has_value() || broken_) return;
+    if (!parsed) {
+      FailLocked(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("message: ", wire.size(),
+                       " bytes that are not an aims.v1.IngestRequest")));
+      return;
+    }
+    HandleRequestLocked(*request, wire.size(), std::move(prepared));
+  }
+
+  void HandleRequestLocked(const v1::IngestRequest& request, size_t wire_bytes,
+                           PreparedReport prepared)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     // gRPC lets messages up to twice the limit through (TransportMessageCap)
-    // so that the refusal names the flag and is counted. Reports are
-    // measured as they are serialized for storage (HandleReportLocked).
-    const bool report = welcomed_ && request_->has_report();
-    const size_t bytes = report ? 0 : request_->ByteSizeLong();
+    // so that the refusal names the flag and is counted. A report's limit
+    // is part of its validation: refused with a Rejection, the stream goes
+    // on.
+    const bool report = welcomed_ && request.has_report();
+    const size_t bytes = report ? 0 : wire_bytes;
     if (bytes > service_->options_.max_message_bytes) {
       const absl::Status refused =
           LimitError("message", absl::StrCat(bytes, " bytes"),
@@ -129,29 +229,29 @@ class IngestService::Stream final
       return;
     }
     if (!have_hello_) {
-      if (!request_->has_hello()) {
+      if (!request.has_hello()) {
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 "first message must be hello"));
         return;
       }
-      absl::Status valid = ValidateHello(request_->hello());
+      absl::Status valid = ValidateHello(request.hello());
       if (!valid.ok()) {
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 std::string(valid.message())));
         return;
       }
-      if (absl::Status allowed = AuthorizeLocked(request_->hello().model());
+      if (absl::Status allowed = AuthorizeLocked(request.hello().model());
           !allowed.ok()) {
         FailLocked(grpc::Status(static_cast<grpc::StatusCode>(allowed.code()),
                                 std::string(allowed.message())));
         return;
       }
       have_hello_ = true;
-      agent_id_ = request_->hello().agent().agent_id();
-      model_ = request_->hello().model();
+      agent_id_ = request.hello().agent().agent_id();
+      model_ = request.hello().model();
       ++outstanding_;
       const bool queued = service_->writer_->SubmitHello(
-          request_->hello(), [this](const WriteResult& r) { OnHelloDone(r); });
+          request.hello(), [this](const WriteResult& r) { OnHelloDone(r); });
       if (!queued) {
         --outstanding_;
         Busy();
@@ -163,12 +263,12 @@ class IngestService::Stream final
                               "wait for welcome before sending reports"));
       return;
     }
-    switch (request_->kind_case()) {
+    switch (request.kind_case()) {
       case v1::IngestRequest::kReport:
-        HandleReportLocked();
+        HandleReportLocked(request.report(), std::move(prepared));
         return;
       case v1::IngestRequest::kGap:
-        HandleGapLocked(request_->gap());
+        HandleGapLocked(request.gap());
         return;
       default:
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -257,27 +357,16 @@ class IngestService::Stream final
     return whole;
   }
 
-  void HandleReportLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void HandleReportLocked(const v1::WindowReport& received,
+                          PreparedReport prepared)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     v1::WindowReport assembled;
-    const v1::WindowReport* current = &request_->report();
-    // A whole report is serialized once, here, for storage (the writer
-    // stores these bytes) and measured by it; a part is measured alone and
-    // serialized once assembled.
+    const v1::WindowReport* current = &received;
+    // A part was measured and validated alone; it is serialized once its
+    // report is assembled.
     const bool part = current->part_count() > 1;
-    std::string serialized;
-    size_t bytes = 0;
-    if (part) {
-      bytes = current->ByteSizeLong();
-    } else {
-      current->SerializeToString(&serialized);
-      bytes = serialized.size();
-    }
-    absl::Status valid =
-        bytes > service_->options_.max_message_bytes
-            ? LimitError("report", absl::StrCat(bytes, " bytes"),
-                         absl::StrCat(service_->options_.max_message_bytes),
-                         "--max_message_bytes")
-            : ValidateReport(*current, agent_id_, service_->options_.limits);
+    std::string serialized = std::move(prepared.stored);
+    absl::Status valid = std::move(prepared.valid);
     if (valid.ok() && part) {
       service_->metrics_->report_parts.Increment();
       std::optional<v1::WindowReport> whole = AssembleLocked(*current);
@@ -461,11 +550,12 @@ class IngestService::Stream final
         if (!write_in_flight_ && !broken_ &&
             (!outbox_.empty() || ack_pending_)) {
           if (!outbox_.empty()) {
-            response_ = std::move(outbox_.front());
+            SetResponse(outbox_.front());
             outbox_.pop_front();
           } else {
-            response_.Clear();
-            response_.mutable_ack()->set_durable_sequence(durable_);
+            v1::IngestResponse ack;
+            ack.mutable_ack()->set_durable_sequence(durable_);
+            SetResponse(ack);
             ack_pending_ = false;
           }
           write_in_flight_ = true;
@@ -491,7 +581,7 @@ class IngestService::Stream final
           if (from_writer) return;  // `this` may be gone already
           break;                    // a read may also be due
         case Action::kRead:
-          StartRead(NewRequest());
+          StartRead(&request_bytes_);
           return;
         case Action::kFinish:
           // Disconnected before the client can see the end of the stream.
@@ -505,22 +595,15 @@ class IngestService::Stream final
   IngestService* const service_;
   const std::string peer_;
   const std::string authorization_;  // the call's bearer token header
-  // A fresh message on an arena of its own for each read, the previous
-  // one's dropped: a parsed report is several times its wire size, and a
-  // thousand streams must not each keep their last one. Used only by the
+  // The message being read, as received (see HandleRead). Used only by the
   // thread that owns the pending read.
-  v1::IngestRequest* NewRequest() {
-    google::protobuf::ArenaOptions options;
-    options.max_block_size = 256 << 10;
-    request_arena_ = std::make_unique<google::protobuf::Arena>(options);
-    request_ = google::protobuf::Arena::CreateMessage<v1::IngestRequest>(
-        request_arena_.get());
-    return request_;
-  }
-  std::unique_ptr<google::protobuf::Arena> request_arena_;
-  v1::IngestRequest* request_ = nullptr;
+  grpc::ByteBuffer request_bytes_;
   // Written only by the thread that owns the pending write.
-  v1::IngestResponse response_;
+  void SetResponse(const v1::IngestResponse& response) {
+    grpc::Slice slice(response.SerializeAsString());
+    response_ = grpc::ByteBuffer(&slice, 1);
+  }
+  grpc::ByteBuffer response_;
 
   absl::Mutex mu_;
   bool have_hello_ ABSL_GUARDED_BY(mu_) = false;
@@ -558,7 +641,7 @@ IngestService::~IngestService() {
       +[](int* live) { return *live == 0; }, &live_streams_));
 }
 
-grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 IngestService::Report(grpc::CallbackServerContext* context) {
   return new Stream(this, context);
 }

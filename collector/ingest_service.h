@@ -45,7 +45,11 @@ struct IngestOptions {
   const Authorizer* authorizer = nullptr;
 };
 
-class IngestService final : public v1::IngestService::CallbackService {
+// Registered as the raw (ByteBuffer) form of the method: the stream parses
+// each message itself and stores a report's bytes as received.
+class IngestService final
+    : public v1::IngestService::WithRawCallbackMethod_Report<
+          v1::IngestService::Service> {
  public:
   IngestService(IngestOptions options, DurableWriter* writer,
                 CollectorMetrics* metrics);
@@ -53,7 +57,7 @@ class IngestService final : public v1::IngestService::CallbackService {
   // left; the wait makes the order explicit, also to ThreadSanitizer).
   ~IngestService() override;
 
-  grpc::ServerBidiReactor<v1::IngestRequest, v1::IngestResponse>* Report(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Report(
       grpc::CallbackServerContext* context) override;
 
   // Whether a stream of `agent_id` is open now.

@@ -5,6 +5,7 @@
 #include "aims/v1/ingest.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "collector/collector.h"
+#include "common/quantile_sketch.h"
 #include "common/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -63,7 +64,8 @@ class IngestTest : public ::testing::Test {
   }
 
   // Reads until an Ack for `seq` (returning any rejections seen on the way).
-  static bool ReadUntilAck(Stream* stream, uint64_t seq,
+  template <typename AnyStream>  // typed or raw (ByteBuffer) requests
+  static bool ReadUntilAck(AnyStream* stream, uint64_t seq,
                            std::vector<v1::Rejection>* rejections = nullptr) {
     v1::IngestResponse resp;
     while (stream->Read(&resp)) {
@@ -359,6 +361,96 @@ TEST_F(IngestTest, GetSummariesMergesAgentsPerStep) {
   grpc::Status bad = query_->GetSummaries(&bad_ctx, req, &resp);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(bad.error_message(), "to: must be after from");
+}
+
+// The stream stores a report's bytes as received when the report is its
+// message's only field, and the parsed report otherwise (protobuf merges a
+// field sent twice); either way GetSummaries returns what was sent. Bytes
+// that do not parse end the stream, named and sized.
+TEST_F(IngestTest, ReportsAreStoredAsTheirBytesOrAsParsed) {
+  using RawStream =
+      grpc::ClientReaderWriter<grpc::ByteBuffer, v1::IngestResponse>;
+  const grpc::internal::RpcMethod method(
+      "/aims.v1.IngestService/Report",
+      grpc::internal::RpcMethod::BIDI_STREAMING, channel_);
+  auto bytes = [](const std::string& wire) {
+    grpc::Slice slice(wire);
+    return grpc::ByteBuffer(&slice, 1);
+  };
+  grpc::ClientContext ctx;
+  std::unique_ptr<RawStream> stream(
+      grpc::internal::ClientReaderWriterFactory<
+          grpc::ByteBuffer, v1::IngestResponse>::Create(channel_.get(), method,
+                                                        &ctx));
+  ASSERT_TRUE(stream->Write(bytes(Hello("a1").SerializeAsString())));
+  v1::IngestResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_TRUE(resp.has_welcome());
+
+  // A feature with a sketch of a few values: written in its sparse form.
+  auto with_feature = [](v1::IngestRequest req, double scale) {
+    QuantileSketch sketch;
+    for (int i = 1; i <= 30; ++i) sketch.Add(scale * i);
+    v1::FeatureSummary* f =
+        req.mutable_report()->mutable_summary()->add_features();
+    f->set_name("income");
+    sketch.ToProto(f->mutable_sketch());
+    return req;
+  };
+  const v1::IngestRequest whole = with_feature(Report("a1", 1, 30), 1.0);
+  ASSERT_GT(whole.report()
+                .summary()
+                .features(0)
+                .sketch()
+                .positive_index_deltas_size(),
+            0);
+  ASSERT_TRUE(stream->Write(bytes(whole.SerializeAsString())));
+  // Report 2 as two `report` fields: the header, then the summary.
+  const v1::IngestRequest second = with_feature(Report("a1", 2, 30), 100.0);
+  v1::IngestRequest head = second;
+  head.mutable_report()->clear_summary();
+  v1::IngestRequest body;
+  *body.mutable_report()->mutable_summary() = second.report().summary();
+  ASSERT_TRUE(stream->Write(
+      bytes(head.SerializeAsString() + body.SerializeAsString())));
+  ASSERT_TRUE(ReadUntilAck(stream.get(), 2));
+
+  v1::GetSummariesRequest req;
+  req.mutable_model()->set_name("credit");
+  req.mutable_model()->set_version("v1");
+  req.mutable_model()->set_environment("test");
+  *req.mutable_from() = ToProto(absl::FromUnixSeconds(1010));
+  *req.mutable_to() = ToProto(absl::FromUnixSeconds(1030));
+  *req.mutable_step() = ToProtoDuration(absl::Seconds(10));
+  grpc::ClientContext query_ctx;
+  v1::GetSummariesResponse summaries;
+  ASSERT_TRUE(query_->GetSummaries(&query_ctx, req, &summaries).ok());
+  ASSERT_EQ(summaries.buckets_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    const v1::WindowSummary& sent =
+        (i == 0 ? whole : second).report().summary();
+    const v1::WindowSummary& stored = summaries.buckets(i).summary();
+    EXPECT_EQ(summaries.buckets(i).report_count(), 1u);
+    EXPECT_EQ(stored.operational().event_count(), 30u);
+    ASSERT_EQ(stored.features_size(), 1);
+    EXPECT_EQ(stored.features(0).sketch().SerializeAsString(),
+              sent.features(0).sketch().SerializeAsString())
+        << "window " << i;
+  }
+
+  // Not an IngestRequest: a length-delimited field cut short.
+  ASSERT_TRUE(
+      stream->Write(bytes(std::string("\x12\x05"
+                                      "ab",
+                                      4))));
+  stream->WritesDone();
+  while (stream->Read(&resp)) {
+  }
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "message: 4 bytes that are not an aims.v1.IngestRequest");
+  EXPECT_EQ(Agents()[0].report_count(), 2u);
 }
 
 }  // namespace
