@@ -20,6 +20,7 @@
 #include "collector/query_service.h"
 #include "collector/report_service.h"
 #include "collector/rocks_storage.h"
+#include "collector/rocksdb_crc32c.h"
 #include "common/limit_error.h"
 #include "common/log.h"
 #include "grpcpp/grpcpp.h"
@@ -253,7 +254,8 @@ absl::Status Collector::Start() {
                                 {"grpc_port", grpc_port_},
                                 {"http_port", http_port_},
                                 {"data_dir", options_.data_dir},
-                                {"sync_writes", options_.sync_writes}});
+                                {"sync_writes", options_.sync_writes},
+                                {"crc32c", RocksDbCrc32cImplementation()}});
   return absl::OkStatus();
 }
 
