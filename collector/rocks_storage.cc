@@ -151,7 +151,7 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   db_options.max_total_wal_size = 256 << 20;
   // Flushes and compactions write around the page cache where the
   // filesystem allows it: the copy into the cache was a quarter of the
-  // collector's CPU under ingest (docs/performance.md).
+  // collector's CPU in a perf profile of the ingest benchmark.
   db_options.use_direct_io_for_flush_and_compaction =
       DirectIoWorks(options.path);
 
@@ -162,8 +162,8 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   cf_options.compression = rocksdb::kNoCompression;
 
   // Reports are written once and never updated: their values go to blob
-  // files when flushed, so compactions move keys, not 71 KB reports. A blob
-  // file is deleted once retention has removed every report in it.
+  // files when flushed, so compactions move keys, not whole reports. RocksDB
+  // drops a blob file once compactions have removed every reference to it.
   rocksdb::ColumnFamilyOptions report_options = cf_options;
   report_options.enable_blob_files = true;
   report_options.min_blob_size = 1024;
