@@ -6,11 +6,10 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "collector/wire_filter.h"
 #include "common/limit_error.h"
 #include "common/log.h"
 #include "google/protobuf/arena.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/support/byte_buffer.h"
 
 namespace aims::collector {
@@ -31,29 +30,6 @@ std::string FieldWithoutIndices(absl::string_view field) {
     if (c == ']') in_brackets = false;
   }
   return out.size() > 120 ? out.substr(0, 120) : out;
-}
-
-// The payload of field `field` (length-delimited) when it is the only
-// top-level field of `message`, else nullopt. A report sent the usual way is
-// the only field of its IngestRequest; anything else (a repeated or merged
-// field, unknown fields beside it) is left to the parsed message.
-std::optional<absl::string_view> SoleField(absl::string_view message,
-                                           int field) {
-  using google::protobuf::internal::WireFormatLite;
-  google::protobuf::io::CodedInputStream input(
-      reinterpret_cast<const uint8_t*>(message.data()),
-      static_cast<int>(message.size()));
-  const uint32_t tag = input.ReadTag();
-  if (WireFormatLite::GetTagFieldNumber(tag) != field ||
-      WireFormatLite::GetTagWireType(tag) !=
-          WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-    return std::nullopt;
-  }
-  uint32_t length = 0;
-  if (!input.ReadVarint32(&length)) return std::nullopt;
-  const size_t start = static_cast<size_t>(input.CurrentPosition());
-  if (start + length != message.size()) return std::nullopt;
-  return message.substr(start, length);
 }
 
 }  // namespace

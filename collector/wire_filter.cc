@@ -54,4 +54,22 @@ bool CopyWithoutField(absl::string_view message, absl::Span<const int> path,
   }
 }
 
+std::optional<absl::string_view> SoleField(absl::string_view message,
+                                           int field) {
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const uint8_t*>(message.data()),
+      static_cast<int>(message.size()));
+  const uint32_t tag = input.ReadTag();
+  if (WireFormatLite::GetTagFieldNumber(tag) != field ||
+      WireFormatLite::GetTagWireType(tag) !=
+          WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+    return std::nullopt;
+  }
+  uint32_t length = 0;
+  if (!input.ReadVarint32(&length)) return std::nullopt;
+  const size_t start = static_cast<size_t>(input.CurrentPosition());
+  if (start + length != message.size()) return std::nullopt;
+  return message.substr(start, length);
+}
+
 }  // namespace aims::collector

@@ -86,6 +86,33 @@ class IngestTest : public ::testing::Test {
     return stream->Finish();
   }
 
+  // The model's summaries over [from, to) seconds, in buckets of `step`
+  // (zero: one bucket).
+  static v1::GetSummariesRequest SummariesRequest(int64_t from, int64_t to,
+                                                  absl::Duration step) {
+    v1::GetSummariesRequest req;
+    req.mutable_model()->set_name("credit");
+    req.mutable_model()->set_version("v1");
+    req.mutable_model()->set_environment("test");
+    *req.mutable_from() = ToProto(absl::FromUnixSeconds(from));
+    *req.mutable_to() = ToProto(absl::FromUnixSeconds(to));
+    if (step != absl::ZeroDuration()) {
+      *req.mutable_step() = ToProtoDuration(step);
+    }
+    return req;
+  }
+
+  // SummariesRequest's answer; a failed query fails the test.
+  v1::GetSummariesResponse Summaries(int64_t from, int64_t to,
+                                     absl::Duration step) {
+    grpc::ClientContext ctx;
+    v1::GetSummariesResponse resp;
+    const grpc::Status status =
+        query_->GetSummaries(&ctx, SummariesRequest(from, to, step), &resp);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return resp;
+  }
+
   std::vector<v1::AgentInfo> Agents() {
     grpc::ClientContext ctx;
     v1::ListAgentsResponse resp;
@@ -251,15 +278,8 @@ TEST_F(IngestTest, SplitReportIsReassembledAndStoredOnce) {
   }
   ASSERT_TRUE(ReadUntilAck(stream.get(), 1));
   EXPECT_TRUE(Close(stream.get()).ok());
-  v1::GetSummariesRequest req;
-  req.mutable_model()->set_name("credit");
-  req.mutable_model()->set_version("v1");
-  req.mutable_model()->set_environment("test");
-  *req.mutable_from() = ToProto(absl::FromUnixSeconds(0));
-  *req.mutable_to() = ToProto(absl::FromUnixSeconds(5000));
-  grpc::ClientContext qctx;
-  v1::GetSummariesResponse summaries;
-  ASSERT_TRUE(query_->GetSummaries(&qctx, req, &summaries).ok());
+  const v1::GetSummariesResponse summaries =
+      Summaries(0, 5000, absl::ZeroDuration());
   ASSERT_EQ(summaries.buckets_size(), 1);
   EXPECT_EQ(summaries.buckets(0).report_count(), 1u);
   const v1::WindowSummary& w = summaries.buckets(0).summary();
@@ -334,16 +354,8 @@ TEST_F(IngestTest, GetSummariesMergesAgentsPerStep) {
     ASSERT_TRUE(ReadUntilAck(stream.get(), 6));
     ASSERT_TRUE(Close(stream.get()).ok());
   }
-  v1::GetSummariesRequest req;
-  req.mutable_model()->set_name("credit");
-  req.mutable_model()->set_version("v1");
-  req.mutable_model()->set_environment("test");
-  *req.mutable_from() = ToProto(absl::FromUnixSeconds(1000));
-  *req.mutable_to() = ToProto(absl::FromUnixSeconds(1100));
-  *req.mutable_step() = ToProtoDuration(absl::Seconds(30));
-  grpc::ClientContext ctx;
-  v1::GetSummariesResponse resp;
-  ASSERT_TRUE(query_->GetSummaries(&ctx, req, &resp).ok());
+  const v1::GetSummariesResponse resp =
+      Summaries(1000, 1100, absl::Seconds(30));
   // Window starts 1010..1060; 30 s buckets from the epoch: [990,1020) is
   // clamped to start at 1000, then [1020,1050), [1050,1080).
   ASSERT_EQ(resp.buckets_size(), 3);
@@ -357,8 +369,9 @@ TEST_F(IngestTest, GetSummariesMergesAgentsPerStep) {
             2u * (5 + 6));
 
   grpc::ClientContext bad_ctx;
-  *req.mutable_to() = req.from();
-  grpc::Status bad = query_->GetSummaries(&bad_ctx, req, &resp);
+  v1::GetSummariesResponse bad_resp;
+  grpc::Status bad = query_->GetSummaries(
+      &bad_ctx, SummariesRequest(1000, 1000, absl::Seconds(30)), &bad_resp);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(bad.error_message(), "to: must be after from");
 }
@@ -415,16 +428,8 @@ TEST_F(IngestTest, ReportsAreStoredAsTheirBytesOrAsParsed) {
       bytes(head.SerializeAsString() + body.SerializeAsString())));
   ASSERT_TRUE(ReadUntilAck(stream.get(), 2));
 
-  v1::GetSummariesRequest req;
-  req.mutable_model()->set_name("credit");
-  req.mutable_model()->set_version("v1");
-  req.mutable_model()->set_environment("test");
-  *req.mutable_from() = ToProto(absl::FromUnixSeconds(1010));
-  *req.mutable_to() = ToProto(absl::FromUnixSeconds(1030));
-  *req.mutable_step() = ToProtoDuration(absl::Seconds(10));
-  grpc::ClientContext query_ctx;
-  v1::GetSummariesResponse summaries;
-  ASSERT_TRUE(query_->GetSummaries(&query_ctx, req, &summaries).ok());
+  const v1::GetSummariesResponse summaries =
+      Summaries(1010, 1030, absl::Seconds(10));
   ASSERT_EQ(summaries.buckets_size(), 2);
   for (int i = 0; i < 2; ++i) {
     const v1::WindowSummary& sent =

@@ -1,6 +1,7 @@
 // CopyWithoutField against protobuf's own parser: the filtered bytes parse
 // to the message with the field cleared, everything else (other fields,
-// unknown fields, order) intact; broken input is refused.
+// unknown fields, order) intact; broken input is refused. SoleField finds a
+// message's only field and nothing else.
 #include "collector/wire_filter.h"
 
 #include "aims/v1/ingest.pb.h"
@@ -100,6 +101,36 @@ TEST(WireFilterTest, EmptyPathCopiesAndBrokenInputIsRefused) {
   }
   out.clear();
   EXPECT_FALSE(CopyWithoutField(std::string("\x2a\x7f", 2), kSketchPath, &out));
+}
+
+TEST(WireFilterTest, SoleFieldIsTheOnlyFieldsPayload) {
+  constexpr int kReport = v1::IngestRequest::kReportFieldNumber;
+  v1::IngestRequest request;
+  *request.mutable_report() = Report();
+  const std::string bytes = request.SerializeAsString();
+  const std::optional<absl::string_view> sole = SoleField(bytes, kReport);
+  ASSERT_TRUE(sole.has_value());
+  EXPECT_EQ(*sole, request.report().SerializeAsString());
+  EXPECT_EQ(sole->data() + sole->size(), bytes.data() + bytes.size());
+
+  // Another field number, or anything beside the field: not sole.
+  EXPECT_FALSE(SoleField(bytes, kReport + 1).has_value());
+  EXPECT_FALSE(SoleField(bytes + bytes, kReport).has_value());  // merged
+  EXPECT_FALSE(
+      SoleField(bytes + std::string("\xa8\x1f\x05", 3), kReport).has_value());
+  EXPECT_FALSE(SoleField("", kReport).has_value());
+  // Same number with the varint wire type.
+  EXPECT_FALSE(SoleField(std::string("\x08\x05", 2), 1).has_value());
+  // Truncated anywhere: never a view past the end.
+  for (size_t cut = 0; cut < bytes.size(); cut += 5) {
+    EXPECT_FALSE(SoleField(bytes.substr(0, cut), kReport).has_value())
+        << "cut at " << cut;
+  }
+  // An empty payload is still a sole field.
+  const std::optional<absl::string_view> empty =
+      SoleField(std::string("\x0a\x00", 2), 1);
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE(empty->empty());
 }
 
 }  // namespace
