@@ -215,7 +215,7 @@ absl::Status Collector::Start() {
       metrics_->ingest_queue_depth.Set(static_cast<double>(writer_->depth()));
       metrics_->ingest_queue_bytes.Set(
           static_cast<double>(writer_->queued_bytes()));
-      metrics_->storage_sst_bytes.Set(
+      metrics_->storage_bytes.Set(
           static_cast<double>(storage_->ApproximateSizeBytes()));
       metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);
       const RocksStorage::EngineState engine = storage_->engine_state();

@@ -62,11 +62,13 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                                 .Help("Bound of the durable writer's queue.")
                                 .Register(*reg)
                                 .Add({})),
-      storage_sst_bytes(prometheus::BuildGauge()
-                            .Name("aims_collector_storage_sst_bytes")
-                            .Help("Bytes of RocksDB SST files.")
-                            .Register(*reg)
-                            .Add({})),
+      storage_bytes(
+          prometheus::BuildGauge()
+              .Name("aims_collector_storage_bytes")
+              .Help("Bytes of RocksDB table (SST) and blob files in all column "
+                    "families; the write-ahead log is not counted.")
+              .Register(*reg)
+              .Add({})),
       storage_healthy(
           prometheus::BuildGauge()
               .Name("aims_collector_storage_healthy")

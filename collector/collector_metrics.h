@@ -30,7 +30,7 @@ struct CollectorMetrics {
   prometheus::Gauge& streams_open;
   prometheus::Gauge& ingest_queue_depth;
   prometheus::Gauge& ingest_queue_capacity;
-  prometheus::Gauge& storage_sst_bytes;
+  prometheus::Gauge& storage_bytes;
   prometheus::Gauge& storage_healthy;
   // Evaluation side.
   prometheus::Family<prometheus::Gauge>& objective_series;  // {state}

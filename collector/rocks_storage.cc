@@ -20,6 +20,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/table_properties_collectors.h"
 #include "rocksdb/write_batch.h"
 
 namespace aims::collector {
@@ -170,11 +171,22 @@ absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(
   // No garbage collection: nothing is overwritten, and retention deletes
   // whole time ranges, which empties whole blob files.
   report_options.enable_blob_garbage_collection = false;
+  // Retention's deletes come in runs: a table file where they are dense
+  // (half of any 1,024 entries in a row, or of the whole file) is compacted
+  // soon rather than when its level next fills, so the blob files its
+  // deleted reports point to are emptied and dropped.
+  report_options.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(
+          /*sliding_window_size=*/1024, /*deletion_trigger=*/512,
+          /*deletion_ratio=*/0.5));
+  rocksdb::ColumnFamilyOptions sequence_options = cf_options;
+  sequence_options.table_properties_collector_factories =
+      report_options.table_properties_collector_factories;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options},
       {"reports", report_options},
-      {"sequences", cf_options},
+      {"sequences", sequence_options},
       {"agents", cf_options},
       {"models", cf_options},
       {"gaps", cf_options},
@@ -1274,8 +1286,12 @@ absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
 
 uint64_t RocksStorage::ApproximateSizeBytes() const {
   uint64_t total = 0;
-  for (auto* cf :
-       {default_cf_, reports_cf_, sequences_cf_, agents_cf_, models_cf_}) {
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs = {
+      default_cf_, reports_cf_, sequences_cf_, agents_cf_,
+      models_cf_,  gaps_cf_,    profiles_cf_,  dirty_cf_};
+  cfs.insert(cfs.end(), table_cfs_.begin(), table_cfs_.end());
+  cfs.insert(cfs.end(), std::begin(rollup_cfs_), std::end(rollup_cfs_));
+  for (auto* cf : cfs) {
     uint64_t sst = 0, blob = 0;
     db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
     db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalBlobFileSize, &blob);

@@ -177,7 +177,8 @@ class RocksStorage final : public Storage {
     return merge_pool_ == nullptr ? 0 : merge_pool_->depth();
   }
 
-  // Bytes of SST files on disk (excludes the write-ahead log).
+  // Bytes of table (SST) and blob files of every column family (excludes
+  // the write-ahead log).
   uint64_t ApproximateSizeBytes() const;
 
   // RocksDB's own health: writes stopped or slowed by too many pending

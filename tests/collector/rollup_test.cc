@@ -2,6 +2,7 @@
 // 1 d rollups must equal the merge of the raw windows it covers, whatever
 // the range, late windows included; retention deletes only what rollups
 // already hold.
+#include <filesystem>
 #include <random>
 
 #include "collector/rocks_storage.h"
@@ -100,8 +101,9 @@ class RollupTest : public ::testing::Test {
 
   // Three agents over `days` days: 5-minute windows, plus 10-second ones
   // around every hour boundary (windows of any length share the buckets).
-  void WriteDays(int days) {
-    for (absl::Time t = kT0; t < kT0 + absl::Hours(24 * days);
+  void WriteDays(int days, int first_day = 0) {
+    for (absl::Time t = kT0 + absl::Hours(24 * first_day);
+         t < kT0 + absl::Hours(24 * (first_day + days));
          t += absl::Minutes(5)) {
       for (const char* agent : {"a", "b"}) Write(agent, t, absl::Minutes(5));
       if (absl::ToUnixSeconds(t) % 3600 == 0) {
@@ -408,6 +410,82 @@ TEST_F(RollupTest, RetentionDeletesRawOnlyBehindRollupsAndExpiresLateWindows) {
   Open(absl::Hours(24));
   EXPECT_EQ(Write("b", kT0 + absl::Hours(47), absl::Minutes(5))[0],
             WriteOutcome::kExpired);
+}
+
+// Names and sizes of the blob files (where report values live) on disk.
+std::map<std::string, uintmax_t> BlobFiles(const std::string& dir) {
+  std::map<std::string, uintmax_t> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".blob") {
+      files[entry.path().filename().string()] = entry.file_size();
+    }
+  }
+  return files;
+}
+
+TEST_F(RollupTest, RetentionGivesTheSpaceOfDeletedReportsBack) {
+  // Reports of more than min_blob_size (1 KB): more features, copies of the
+  // first.
+  for (v1::WindowSummary& summary : pool_) {
+    const v1::FeatureSummary first = summary.features(0);
+    for (int i = 1; i <= 8; ++i) {
+      v1::FeatureSummary* copy = summary.add_features();
+      *copy = first;
+      copy->set_name(absl::StrCat(first.name(), "_", i));
+    }
+    ASSERT_GT(summary.ByteSizeLong(), 1024u);
+  }
+  // Each reopen flushes what the write-ahead log holds: day 0's reports go
+  // to one blob file, day 1's to another.
+  Open(absl::Hours(24));
+  WriteDays(1);
+  Open(absl::Hours(24));
+  const std::map<std::string, uintmax_t> day0 = BlobFiles(dir_.path());
+  ASSERT_EQ(day0.size(), 1u);
+  ASSERT_GT(day0.begin()->second, 500u * 1024);  // 720 reports of ~1 KB
+  WriteDays(1, /*first_day=*/1);
+  Open(absl::Hours(24));
+  ASSERT_EQ(BlobFiles(dir_.path()).size(), 2u);
+  SummaryMerger before;
+  ASSERT_TRUE(storage_
+                  ->MergeReports(Model(), kT0 + absl::Hours(24),
+                                 kT0 + absl::Hours(48), &before, nullptr)
+                  .ok());
+
+  // Retention deletes day 0 and the windows that start in the first two
+  // minutes of day 1 (a and b's at 00:00, c's six around midnight); the
+  // reopen flushes the deletions, dense enough that RocksDB compacts them
+  // away at once, and day 0's blob file, no longer referenced, is deleted.
+  Maintain(kT0 + absl::Hours(48) + absl::Minutes(2));
+  EXPECT_EQ(deleted_, 720u + 8);
+  Open(absl::Hours(24));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (BlobFiles(dir_.path()).count(day0.begin()->first) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));  // a background compaction
+  }
+  const std::map<std::string, uintmax_t> after = BlobFiles(dir_.path());
+  EXPECT_EQ(after.count(day0.begin()->first), 0u)
+      << "day 0's blob file is still there";
+  EXPECT_EQ(after.size(), 1u);
+
+  // Day 1 reads as before, from what remains.
+  SummaryMerger merged;
+  ASSERT_TRUE(storage_
+                  ->MergeReports(Model(), kT0 + absl::Hours(24),
+                                 kT0 + absl::Hours(48), &merged, nullptr)
+                  .ok());
+  EXPECT_EQ(merged.count(), before.count());
+  ExpectSameSummary(merged.result(), before.result());
+  int raw_day1 = 0;
+  ASSERT_TRUE(storage_
+                  ->ScanReports(Model(), kT0, kT0 + absl::Hours(48),
+                                [&](const StoredReport&) {
+                                  ++raw_day1;
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(raw_day1, 720 - 8);
 }
 
 }  // namespace
