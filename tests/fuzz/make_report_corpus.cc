@@ -127,6 +127,35 @@ int Main(int argc, char** argv) {
   r = binary;
   r.mutable_summary()->mutable_features(0)->set_sum(1.0 / 0.0);
   WriteReport(dir, "bad_sum.pb", r);
+  // Sketch stores in both wire forms: one value per index delta (sparse),
+  // or counts per bucket (dense).
+  r = binary;
+  v1::QuantileSketch* sketch =
+      r.mutable_summary()->mutable_features(0)->mutable_sketch();
+  sketch->clear_positive_counts();
+  sketch->clear_positive_index_deltas();
+  sketch->clear_negative_counts();
+  sketch->clear_negative_index_deltas();
+  sketch->set_zero_count(0);
+  for (uint32_t delta : {0u, 0u, 5u, 1u}) {
+    sketch->add_positive_index_deltas(delta);
+  }
+  sketch->set_count(4);
+  WriteReport(dir, "sparse_sketch.pb", r);
+  v1::WindowReport dense = r;
+  v1::QuantileSketch* dense_sketch =
+      dense.mutable_summary()->mutable_features(0)->mutable_sketch();
+  dense_sketch->clear_positive_index_deltas();
+  for (uint64_t count : {2u, 0u, 0u, 0u, 0u, 1u, 1u}) {
+    dense_sketch->add_positive_counts(count);
+  }
+  WriteReport(dir, "dense_sketch.pb", dense);
+  sketch->add_positive_counts(1);  // both forms in one store
+  WriteReport(dir, "bad_sparse_both.pb", r);
+  sketch->clear_positive_counts();
+  sketch->add_positive_index_deltas(4000);  // past the span limit
+  sketch->set_count(5);
+  WriteReport(dir, "bad_sparse_span.pb", r);
   return 0;
 }
 

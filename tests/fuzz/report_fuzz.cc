@@ -5,7 +5,9 @@
 // (a query or an evaluation over one window), merged again with itself (a
 // rollup of two windows) and turned into metrics without and with a
 // reference profile (drift; tests/fuzz/report_fixture.h), and filtered as
-// metrics read it (without feature sketches). Never a crash or
+// metrics read it (without feature sketches). When the report is the
+// message's only field, its bytes (what the ingest stream stores) parse to
+// the same report. Never a crash or
 // a sanitizer report; and a report that passed validation must merge, or it
 // would make every query and evaluation over its window fail.
 // The corpus comes from make_report_corpus.cc.
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "aims/v1/ingest.pb.h"
 #include "collector/window_metrics.h"
@@ -21,6 +24,7 @@
 #include "common/summary_merge.h"
 #include "common/validation.h"
 #include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "tests/fuzz/report_fixture.h"
 
 namespace {
@@ -61,6 +65,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       return 0;
   }
   const aims::v1::WindowReport& report = request.report();
+  // The ingest stream stores a sole report field's bytes as received: they
+  // must be the report the message parsed to.
+  if (const std::optional<absl::string_view> sole = aims::collector::SoleField(
+          absl::string_view(reinterpret_cast<const char*>(data), size),
+          aims::v1::IngestRequest::kReportFieldNumber)) {
+    aims::v1::WindowReport stored;
+    if (!stored.ParseFromArray(sole->data(), static_cast<int>(sole->size())) ||
+        !google::protobuf::util::MessageDifferencer::Equals(stored, report)) {
+      Fail(absl::DataLossError("SoleField"),
+           "differs from the bytes stored for it");
+    }
+  }
   if (!aims::ValidateReport(report, report.agent_id(), aims::ReportLimits())
            .ok()) {
     return 0;
