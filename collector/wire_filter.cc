@@ -1,6 +1,7 @@
 #include "collector/wire_filter.h"
 
 #include <cstdint>
+#include <limits>
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -56,6 +57,9 @@ bool CopyWithoutField(absl::string_view message, absl::Span<const int> path,
 
 std::optional<absl::string_view> SoleField(absl::string_view message,
                                            int field) {
+  if (message.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return std::nullopt;
+  }
   google::protobuf::io::CodedInputStream input(
       reinterpret_cast<const uint8_t*>(message.data()),
       static_cast<int>(message.size()));
@@ -65,8 +69,14 @@ std::optional<absl::string_view> SoleField(absl::string_view message,
           WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
     return std::nullopt;
   }
+  // As protobuf's parser: a length is a varint of at most 5 bytes below
+  // 2^31 (ReadVarint32 would accept 10 bytes and drop the high bits).
+  const int length_at = input.CurrentPosition();
   uint32_t length = 0;
-  if (!input.ReadVarint32(&length)) return std::nullopt;
+  if (!input.ReadVarint32(&length) || input.CurrentPosition() - length_at > 5 ||
+      length > static_cast<uint32_t>(std::numeric_limits<int>::max())) {
+    return std::nullopt;
+  }
   const size_t start = static_cast<size_t>(input.CurrentPosition());
   if (start + length != message.size()) return std::nullopt;
   return message.substr(start, length);

@@ -122,10 +122,18 @@ TEST(WireFilterTest, SoleFieldIsTheOnlyFieldsPayload) {
   // Same number with the varint wire type.
   EXPECT_FALSE(SoleField(std::string("\x08\x05", 2), 1).has_value());
   // Truncated anywhere: never a view past the end.
-  for (size_t cut = 0; cut < bytes.size(); cut += 5) {
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
     EXPECT_FALSE(SoleField(bytes.substr(0, cut), kReport).has_value())
         << "cut at " << cut;
   }
+  // Lengths protobuf's parser refuses: 2^32 - 1, and 3 written in 6 bytes.
+  EXPECT_FALSE(
+      SoleField(std::string("\x0a\xff\xff\xff\xff\x0f", 6), 1).has_value());
+  EXPECT_FALSE(SoleField(std::string("\x0a\x83\x80\x80\x80\x80\x00xyz", 10), 1)
+                   .has_value());
+  v1::IngestRequest overlong;
+  EXPECT_FALSE(overlong.ParseFromString(
+      std::string("\x12\x83\x80\x80\x80\x80\x00xyz", 10)));
   // An empty payload is still a sole field.
   const std::optional<absl::string_view> empty =
       SoleField(std::string("\x0a\x00", 2), 1);

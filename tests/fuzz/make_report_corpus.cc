@@ -151,6 +151,7 @@ int Main(int argc, char** argv) {
   }
   WriteReport(dir, "dense_sketch.pb", dense);
   sketch->add_positive_counts(1);  // both forms in one store
+  sketch->set_count(5);
   WriteReport(dir, "bad_sparse_both.pb", r);
   sketch->clear_positive_counts();
   sketch->add_positive_index_deltas(4000);  // past the span limit

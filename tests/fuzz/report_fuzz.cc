@@ -24,6 +24,7 @@
 #include "common/summary_merge.h"
 #include "common/validation.h"
 #include "google/protobuf/stubs/logging.h"
+#include "google/protobuf/util/field_comparator.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "tests/fuzz/report_fixture.h"
 
@@ -70,11 +71,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (const std::optional<absl::string_view> sole = aims::collector::SoleField(
           absl::string_view(reinterpret_cast<const char*>(data), size),
           aims::v1::IngestRequest::kReportFieldNumber)) {
+    static google::protobuf::util::DefaultFieldComparator* const comparator =
+        [] {
+          auto* c = new google::protobuf::util::DefaultFieldComparator();
+          c->set_treat_nan_as_equal(true);  // NaN fields are fuzzer input too
+          return c;
+        }();
+    google::protobuf::util::MessageDifferencer differencer;
+    differencer.set_field_comparator(comparator);
     aims::v1::WindowReport stored;
     if (!stored.ParseFromArray(sole->data(), static_cast<int>(sole->size())) ||
-        !google::protobuf::util::MessageDifferencer::Equals(stored, report)) {
-      Fail(absl::DataLossError("SoleField"),
-           "differs from the bytes stored for it");
+        !differencer.Compare(stored, report)) {
+      std::fprintf(stderr,
+                   "report_fuzz: the bytes SoleField found are not the "
+                   "report the message parsed to\n");
+      std::abort();
     }
   }
   if (!aims::ValidateReport(report, report.agent_id(), aims::ReportLimits())
