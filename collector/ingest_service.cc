@@ -108,8 +108,9 @@ class IngestService::Stream final
  private:
   // A whole report as the stream prepared it before taking its lock.
   struct PreparedReport {
-    size_t bytes = 0;    // the serialized WindowReport's size
-    absl::Status valid;  // the size limit, then ValidateReport
+    // The size limit, then ValidateReport; an error until prepared, so a
+    // report is never stored unchecked.
+    absl::Status valid = absl::InternalError("report not prepared");
     std::string stored;  // a valid whole report's bytes, as stored
   };
 
@@ -152,20 +153,18 @@ class IngestService::Stream final
       // again, when the report is the message's only field.
       const std::optional<absl::string_view> sole =
           SoleField(wire, v1::IngestRequest::kReportFieldNumber);
-      prepared.bytes = sole ? sole->size() : report.ByteSizeLong();
+      std::string encoded;  // the parsed report's bytes, when not sole
+      if (!sole) report.SerializeToString(&encoded);
+      const size_t bytes = sole ? sole->size() : encoded.size();
       prepared.valid =
-          prepared.bytes > service_->options_.max_message_bytes
-              ? LimitError("report", absl::StrCat(prepared.bytes, " bytes"),
+          bytes > service_->options_.max_message_bytes
+              ? LimitError("report", absl::StrCat(bytes, " bytes"),
                            absl::StrCat(service_->options_.max_message_bytes),
                            "--max_message_bytes")
               : ValidateReport(report, agent_id, service_->options_.limits);
       // A part is stored once its report is whole (HandleReportLocked).
       if (prepared.valid.ok() && report.part_count() <= 1) {
-        if (sole) {
-          prepared.stored.assign(sole->data(), sole->size());
-        } else {
-          report.SerializeToString(&prepared.stored);
-        }
+        prepared.stored = sole ? std::string(*sole) : std::move(encoded);
       }
     }
     absl::MutexLock lock(&mu_);
@@ -568,17 +567,21 @@ class IngestService::Stream final
     }
   }
 
+  // Serializes `response` into response_ for the next StartWrite.
+  void SetResponse(const v1::IngestResponse& response) {
+    bool own_buffer = false;
+    response_.Clear();  // the serializer writes into an empty buffer only
+    (void)grpc::SerializationTraits<v1::IngestResponse>::Serialize(
+        response, &response_, &own_buffer);
+  }
+
   IngestService* const service_;
   const std::string peer_;
   const std::string authorization_;  // the call's bearer token header
   // The message being read, as received (see HandleRead). Used only by the
   // thread that owns the pending read.
   grpc::ByteBuffer request_bytes_;
-  // Written only by the thread that owns the pending write.
-  void SetResponse(const v1::IngestResponse& response) {
-    grpc::Slice slice(response.SerializeAsString());
-    response_ = grpc::ByteBuffer(&slice, 1);
-  }
+  // Written only by the thread that owns the pending write (SetResponse).
   grpc::ByteBuffer response_;
 
   absl::Mutex mu_;

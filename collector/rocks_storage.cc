@@ -1285,19 +1285,12 @@ absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
 }
 
 uint64_t RocksStorage::ApproximateSizeBytes() const {
-  uint64_t total = 0;
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs = {
-      default_cf_, reports_cf_, sequences_cf_, agents_cf_,
-      models_cf_,  gaps_cf_,    profiles_cf_,  dirty_cf_};
-  cfs.insert(cfs.end(), table_cfs_.begin(), table_cfs_.end());
-  cfs.insert(cfs.end(), std::begin(rollup_cfs_), std::end(rollup_cfs_));
-  for (auto* cf : cfs) {
-    uint64_t sst = 0, blob = 0;
-    db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
-    db_->GetIntProperty(cf, rocksdb::DB::Properties::kTotalBlobFileSize, &blob);
-    total += sst + blob;
-  }
-  return total;
+  uint64_t sst = 0, blob = 0;
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize,
+                                &sst);
+  db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalBlobFileSize,
+                                &blob);
+  return sst + blob;
 }
 
 RocksStorage::EngineState RocksStorage::engine_state() const {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 
 namespace aims {
 QuantileSketch::QuantileSketch(double relative_accuracy, int max_buckets)
@@ -122,14 +123,7 @@ namespace {
 using Counts = google::protobuf::RepeatedField<uint64_t>;
 using Deltas = google::protobuf::RepeatedField<uint32_t>;
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 128) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
+using google::protobuf::io::CodedOutputStream;
 
 // Writes a dense store (`counts` from bucket `offset`) in the smaller wire
 // form: dense counts, or the index deltas of every value counted.
@@ -141,7 +135,8 @@ void StoreToProto(int32_t offset, const std::vector<uint64_t>& counts,
   *out_offset = offset;
   if (first == last) return;  // empty
   size_t dense_bytes = 0;
-  for (size_t i = first; i < last; ++i) dense_bytes += VarintSize(counts[i]);
+  for (size_t i = first; i < last; ++i)
+    dense_bytes += CodedOutputStream::VarintSize64(counts[i]);
   size_t sparse_bytes = 0, values = 0;
   size_t previous = first;
   for (size_t i = first; i < last && sparse_bytes < dense_bytes; ++i) {
@@ -150,7 +145,8 @@ void StoreToProto(int32_t offset, const std::vector<uint64_t>& counts,
       sparse_bytes = dense_bytes;  // one bucket alone costs more
       break;
     }
-    sparse_bytes += VarintSize(i - previous) + (counts[i] - 1);
+    sparse_bytes +=
+        CodedOutputStream::VarintSize64(i - previous) + (counts[i] - 1);
     values += counts[i];
     previous = i;
   }
@@ -205,31 +201,45 @@ absl::Status CheckStore(absl::string_view name, int32_t offset,
   return absl::OkStatus();
 }
 
-// Dense counts of a store given as index deltas (validated).
-std::vector<uint64_t> DeltasToCounts(const Deltas& deltas) {
-  uint64_t span = 0;
+// Buckets a store given as index deltas (validated) spans.
+size_t DeltaSpan(const Deltas& deltas) {
+  if (deltas.empty()) return 0;
+  uint64_t span = 1;
   for (uint32_t d : deltas) span += d;
-  std::vector<uint64_t> counts(deltas.empty() ? 0 : span + 1, 0);
+  return span;
+}
+
+// Counts the values of `deltas` into `counts`, DeltaSpan(deltas) zeros.
+void DeltasToCounts(const Deltas& deltas, uint64_t* counts) {
   size_t index = 0;
   for (uint32_t d : deltas) {
     index += d;
     ++counts[index];
   }
-  return counts;
+}
+
+// Rewrites a store of a wire sketch from index deltas to dense counts.
+void DensifyStore(Deltas* deltas, Counts* counts) {
+  if (deltas->empty()) return;
+  counts->Resize(static_cast<int>(DeltaSpan(*deltas)), 0);
+  DeltasToCounts(*deltas, counts->mutable_data());
+  deltas->Clear();
 }
 
 // Rewrites a wire sketch's sparse stores as dense counts.
 void Densify(v1::QuantileSketch* sketch) {
-  if (!sketch->positive_index_deltas().empty()) {
-    std::vector<uint64_t> c = DeltasToCounts(sketch->positive_index_deltas());
-    sketch->clear_positive_index_deltas();
-    sketch->mutable_positive_counts()->Add(c.begin(), c.end());
-  }
-  if (!sketch->negative_index_deltas().empty()) {
-    std::vector<uint64_t> c = DeltasToCounts(sketch->negative_index_deltas());
-    sketch->clear_negative_index_deltas();
-    sketch->mutable_negative_counts()->Add(c.begin(), c.end());
-  }
+  DensifyStore(sketch->mutable_positive_index_deltas(),
+               sketch->mutable_positive_counts());
+  DensifyStore(sketch->mutable_negative_index_deltas(),
+               sketch->mutable_negative_counts());
+}
+
+// A store of a QuantileSketch from its wire form, dense or sparse.
+std::vector<uint64_t> StoreCounts(const Counts& counts, const Deltas& deltas) {
+  if (deltas.empty()) return {counts.begin(), counts.end()};
+  std::vector<uint64_t> dense(DeltaSpan(deltas), 0);
+  DeltasToCounts(deltas, dense.data());
+  return dense;
 }
 
 bool IsSparse(const v1::QuantileSketch& sketch) {
@@ -298,19 +308,11 @@ absl::StatusOr<QuantileSketch> QuantileSketch::FromProto(
   sketch.max_ = proto.max();
   sketch.zero_count_ = proto.zero_count();
   sketch.positive_.offset = proto.positive_offset();
-  if (!proto.positive_index_deltas().empty()) {
-    sketch.positive_.counts = DeltasToCounts(proto.positive_index_deltas());
-  } else {
-    sketch.positive_.counts.assign(proto.positive_counts().begin(),
-                                   proto.positive_counts().end());
-  }
+  sketch.positive_.counts =
+      StoreCounts(proto.positive_counts(), proto.positive_index_deltas());
   sketch.negative_.offset = proto.negative_offset();
-  if (!proto.negative_index_deltas().empty()) {
-    sketch.negative_.counts = DeltasToCounts(proto.negative_index_deltas());
-  } else {
-    sketch.negative_.counts.assign(proto.negative_counts().begin(),
-                                   proto.negative_counts().end());
-  }
+  sketch.negative_.counts =
+      StoreCounts(proto.negative_counts(), proto.negative_index_deltas());
   return sketch;
 }
 

@@ -117,8 +117,10 @@ class QuantileSketch {
   Store negative_;
 };
 
-// Merges `from` into `into` (both wire sketches). An empty `into` takes
-// `from`'s accuracy. Fails when accuracies differ.
+// Merges `from` into `into` (both wire sketches, each already checked by
+// QuantileSketch::Validate: a sparse store is expanded to the span its
+// deltas claim). An empty `into` takes `from`'s accuracy. Fails when
+// accuracies differ.
 absl::Status MergeSketchProto(v1::QuantileSketch* into,
                               const v1::QuantileSketch& from);
 

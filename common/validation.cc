@@ -75,9 +75,6 @@ absl::Status CheckFinite(const Field& field,
 }
 
 absl::Status CheckSketch(const Field& field, const v1::QuantileSketch& sketch) {
-  if (sketch.count() == 0 && sketch.relative_accuracy() == 0) {
-    return absl::OkStatus();
-  }
   if (absl::Status valid = QuantileSketch::Validate(sketch); !valid.ok()) {
     return Invalid(field.str(), valid.message());
   }
