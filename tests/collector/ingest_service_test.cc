@@ -7,9 +7,11 @@
 #include "collector/collector.h"
 #include "common/quantile_sketch.h"
 #include "common/time_util.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "rocksdb/db.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::collector {
@@ -377,9 +379,10 @@ TEST_F(IngestTest, GetSummariesMergesAgentsPerStep) {
 }
 
 // The stream stores a report's bytes as received when the report is its
-// message's only field, and the parsed report otherwise (protobuf merges a
-// field sent twice); either way GetSummaries returns what was sent. Bytes
-// that do not parse end the stream, named and sized.
+// message's only field (shown with fields out of protobuf's order, which a
+// second serialization would change), and the parsed report otherwise
+// (protobuf merges a field sent twice); either way GetSummaries returns
+// what was sent. Bytes that do not parse end the stream, named and sized.
 TEST_F(IngestTest, ReportsAreStoredAsTheirBytesOrAsParsed) {
   using RawStream =
       grpc::ClientReaderWriter<grpc::ByteBuffer, v1::IngestResponse>;
@@ -417,7 +420,23 @@ TEST_F(IngestTest, ReportsAreStoredAsTheirBytesOrAsParsed) {
                 .sketch()
                 .positive_index_deltas_size(),
             0);
-  ASSERT_TRUE(stream->Write(bytes(whole.SerializeAsString())));
+  // Report 1's fields out of order: the summary before the header.
+  v1::WindowReport whole_head = whole.report();
+  whole_head.clear_summary();
+  v1::WindowReport whole_body;
+  *whole_body.mutable_summary() = whole.report().summary();
+  const std::string whole_bytes =
+      whole_body.SerializeAsString() + whole_head.SerializeAsString();
+  ASSERT_NE(whole_bytes, whole.report().SerializeAsString());
+  std::string whole_wire = "\x12";  // IngestRequest.report, length-delimited
+  uint8_t length[5];
+  whole_wire.append(
+      reinterpret_cast<const char*>(length),
+      google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+          static_cast<uint32_t>(whole_bytes.size()), length) -
+          length);
+  whole_wire += whole_bytes;
+  ASSERT_TRUE(stream->Write(bytes(whole_wire)));
   // Report 2 as two `report` fields: the header, then the summary.
   const v1::IngestRequest second = with_feature(Report("a1", 2, 30), 100.0);
   v1::IngestRequest head = second;
@@ -456,6 +475,40 @@ TEST_F(IngestTest, ReportsAreStoredAsTheirBytesOrAsParsed) {
   EXPECT_EQ(status.error_message(),
             "message: 4 bytes that are not an aims.v1.IngestRequest");
   EXPECT_EQ(Agents()[0].report_count(), 2u);
+
+  // What RocksDB holds: report 1 as its bytes were sent, report 2 as
+  // protobuf serializes the parsed (merged) report.
+  collector_->Stop();
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
+                                              dir_.File("data"), &names)
+                  .ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const std::string& name : names) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(),
+                                           dir_.File("data"), families,
+                                           &handles, &raw)
+                  .ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::vector<std::string> stored_reports;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] != "reports") continue;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(rocksdb::ReadOptions(), handles[i]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      stored_reports.push_back(it->value().ToString());
+    }
+  }
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    db->DestroyColumnFamilyHandle(h);
+  }
+  EXPECT_EQ(stored_reports,
+            (std::vector<std::string>{whole_bytes,
+                                      second.report().SerializeAsString()}));
 }
 
 }  // namespace

@@ -35,6 +35,9 @@ TEST(RocksDbCrc32cTest, KnownValuesAndRocksDbsOwnAgree) {
     EXPECT_STREQ(RocksDbCrc32cImplementation(), "sse4.2");
   }
 #endif
+  if (std::strcmp(RocksDbCrc32cImplementation(), "sse4.2") != 0) {
+    GTEST_SKIP() << "no SSE4.2: the replacement calls RocksDB's own code";
+  }
   // RFC 3720 (iSCSI) test vectors and the classic check value.
   EXPECT_EQ(Crc("123456789"), 0xE3069283u);
   EXPECT_EQ(Crc(std::string(32, '\0')), 0x8A9136AAu);

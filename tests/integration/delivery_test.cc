@@ -248,9 +248,9 @@ TEST_F(DeliveryTest, AgentKilledWithClosedWindowsInItsSpool) {
 TEST_F(DeliveryTest, FullSpoolDropsAreTheGapsOnRecord) {
   StartAgent({"--spool_max_bytes=65536"});
   int sent = 0;
-  // ~20 windows of about 10 KB (120 spread numeric features; their sketches
-  // in the sparse form) against a 64 KiB spool (the least allowed): most
-  // must be dropped.
+  // ~20 windows of 120 spread numeric features (their sketches in the
+  // sparse form) against a 64 KiB spool (the least allowed): the spool
+  // cannot hold them all, so some must be dropped.
   for (int i = 0; i < 20; ++i) {
     sent += Post(40, 120);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
