@@ -13,11 +13,11 @@
 #include "agent/spool.h"
 #include "agent/windower.h"
 #include "aims/v1/query.grpc.pb.h"
-#include "common/bearer_token.h"
-#include "common/limit_error.h"
-#include "common/log.h"
-#include "common/time_util.h"
-#include "common/validation.h"
+#include "common/base/limit_error.h"
+#include "common/base/log.h"
+#include "common/base/time_util.h"
+#include "common/net/bearer_token.h"
+#include "common/summary/validation.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::agent {

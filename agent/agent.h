@@ -21,14 +21,14 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/event_json.h"
 #include "aims/v1/identity.pb.h"
-#include "common/clock.h"
-#include "common/event.h"
-#include "common/event_json.h"
-#include "common/http_server.h"
-#include "common/profile_builder.h"
-#include "common/tls.h"
-#include "common/window_accumulator.h"
+#include "common/base/clock.h"
+#include "common/net/http_server.h"
+#include "common/net/tls.h"
+#include "common/summary/event.h"
+#include "common/summary/profile_builder.h"
+#include "common/summary/window_accumulator.h"
 
 namespace grpc {
 class ChannelCredentials;

@@ -58,7 +58,7 @@ struct AgentMetrics {
   prometheus::Counter& duplicate_labels;
 
   // Counts `n` items (events, labels or whole requests) refused by `limit`
-  // (common/limit_error.h).
+  // (common/base/limit_error.h).
   void LimitRejected(const std::string& limit, double n = 1);
   // Counts `n` values handled by the overflow policy of `limit`.
   void LimitOverflowed(const std::string& limit, double n);

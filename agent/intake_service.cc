@@ -1,8 +1,8 @@
 #include "agent/intake_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/bearer_token.h"
-#include "common/limit_error.h"
+#include "common/base/limit_error.h"
+#include "common/net/bearer_token.h"
 #include "google/protobuf/unknown_field_set.h"
 
 namespace aims::agent {

@@ -6,7 +6,7 @@
 //
 // Size: a request over `max_message_bytes` (--max_body_bytes) is refused
 // with RESOURCE_EXHAUSTED naming the flag and counted; gRPC's transport cap
-// is twice that (TransportMessageCap in common/limit_error.h).
+// is twice that (TransportMessageCap in common/base/limit_error.h).
 //
 // Backpressure: at most `max_in_flight` calls are processed at once; beyond
 // that a call is answered RESOURCE_EXHAUSTED at once (retry after a pause),
@@ -21,7 +21,7 @@
 
 #include "agent/agent_metrics.h"
 #include "aims/v1/event.grpc.pb.h"
-#include "common/event.h"
+#include "common/summary/event.h"
 #include "grpcpp/support/message_allocator.h"
 
 namespace aims::agent {

@@ -6,7 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "aims/v1/event.pb.h"
-#include "common/time_util.h"
+#include "common/base/time_util.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 

@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/event.h"
+#include "common/summary/event.h"
 
 namespace rocksdb {
 class DB;

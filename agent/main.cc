@@ -7,11 +7,11 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
-#include "common/bearer_token.h"
-#include "common/cli.h"
-#include "common/http_server.h"
-#include "common/log.h"
-#include "common/signals.h"
+#include "common/base/cli.h"
+#include "common/base/log.h"
+#include "common/base/signals.h"
+#include "common/net/bearer_token.h"
+#include "common/net/http_server.h"
 
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9465",
           "host:port of the intake (POST /v1/events) and of /metrics, "

@@ -3,8 +3,8 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "common/bearer_token.h"
-#include "common/log.h"
+#include "common/base/log.h"
+#include "common/net/bearer_token.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::agent {

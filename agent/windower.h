@@ -19,8 +19,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/label_store.h"
-#include "common/clock.h"
-#include "common/window_accumulator.h"
+#include "common/base/clock.h"
+#include "common/summary/window_accumulator.h"
 
 namespace aims::agent {
 

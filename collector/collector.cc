@@ -6,23 +6,23 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "collector/audit_trail.h"
-#include "collector/auth.h"
+#include "collector/api/compliance_report_service.h"
+#include "collector/api/http_api.h"
+#include "collector/api/nonconformity_service.h"
+#include "collector/api/query_service.h"
+#include "collector/auth/authorizer.h"
 #include "collector/collector_metrics.h"
-#include "collector/durable_writer.h"
-#include "collector/evaluator.h"
-#include "collector/http_api.h"
-#include "collector/ingest_service.h"
-#include "collector/nonconformities.h"
-#include "collector/nonconformity_service.h"
-#include "collector/notifier.h"
-#include "collector/objective_metrics.h"
-#include "collector/query_service.h"
-#include "collector/report_service.h"
-#include "collector/rocks_storage.h"
-#include "collector/rocksdb_crc32c.h"
-#include "common/limit_error.h"
-#include "common/log.h"
+#include "collector/compliance/audit_trail.h"
+#include "collector/compliance/nonconformities.h"
+#include "collector/evaluation/evaluator.h"
+#include "collector/evaluation/objective_metrics.h"
+#include "collector/ingest/durable_writer.h"
+#include "collector/ingest/ingest_service.h"
+#include "collector/notify/notifier.h"
+#include "collector/storage/rocks_storage.h"
+#include "collector/storage/rocksdb_crc32c.h"
+#include "common/base/limit_error.h"
+#include "common/base/log.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
@@ -143,7 +143,7 @@ absl::Status Collector::Start() {
       };
   ingest_options.authorizer = authorizer_.get();
   ingest_ = std::make_unique<IngestService>(ingest_options, writer_.get(),
-                                            metrics_.get());
+                                            &metrics_->ingest);
   query_ = std::make_unique<QueryService>(
       options_.collector_id, storage_.get(),
       [ingest = ingest_.get()](const std::string& id) {
@@ -373,14 +373,13 @@ void Collector::RefreshEvaluationMetrics() {
   }
   std::map<std::pair<std::string, std::string>, int> ncs;
   for (const v1::Nonconformity& nc : nonconformities_->List({})) {
-    ++ncs[{SeverityText(nc.severity()),
-           Nonconformities::StageName(nc.stage())}];
+    ++ncs[{SeverityText(nc.severity()), StageName(nc.stage())}];
   }
   for (const char* severity : {"info", "warning", "critical"}) {
     for (int stage = v1::NONCONFORMITY_STAGE_OPEN;
          stage <= v1::NONCONFORMITY_STAGE_CLOSED; ++stage) {
-      const std::string stage_name = Nonconformities::StageName(
-          static_cast<v1::NonconformityStage>(stage));
+      const std::string stage_name =
+          StageName(static_cast<v1::NonconformityStage>(stage));
       metrics_->nonconformities
           .Add({{"severity", severity}, {"stage", stage_name}})
           .Set(ncs[{severity, stage_name}]);

@@ -17,11 +17,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aims/v1/nonconformity.pb.h"
-#include "collector/plan.h"
-#include "common/clock.h"
-#include "common/http_server.h"
-#include "common/tls.h"
-#include "common/validation.h"
+#include "collector/plan/plan.h"
+#include "common/base/clock.h"
+#include "common/net/http_server.h"
+#include "common/net/tls.h"
+#include "common/summary/validation.h"
 
 namespace grpc {
 class Server;
@@ -56,7 +56,7 @@ struct CollectorOptions {
   // Plaintext on a non-loopback address. The binary's --allow_plaintext
   // defaults to false.
   bool allow_plaintext = true;
-  // Tokens with roles (collector/auth.h); empty: no authentication.
+  // Tokens with roles (collector/auth/authorizer.h); empty: no authentication.
   std::string auth_tokens_file;
   std::string data_dir = "./var/aims";
   std::string collector_id;  // default: host name

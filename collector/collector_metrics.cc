@@ -230,7 +230,12 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
               .Help("Calls refused by authentication (reason=unauthenticated: "
                     "no, malformed or unknown token) or authorization "
                     "(reason=denied: role or model not allowed).")
-              .Register(*reg)) {
+              .Register(*reg)),
+      ingest{reports_stored,   reports_duplicate, reports_expired,
+             reports_rejected, reports_failed,    windows_missing,
+             report_parts,     streams_total,     streams_refused_busy,
+             streams_open,     storage_healthy,   report_rejections,
+             limit_rejections} {
   storage_healthy.Set(1);
   for (const char* limit :
        {"report_features", "report_attributes", "report_groups_per_attribute",

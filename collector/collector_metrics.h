@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "collector/ingest/ingest_metrics.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -56,6 +57,8 @@ struct CollectorMetrics {
   prometheus::Gauge& storage_running_background_jobs;
   prometheus::Gauge& query_merge_queue_depth;
   prometheus::Family<prometheus::Counter>& auth_failures;  // {reason}
+  // The ingest service's view of the series above.
+  IngestMetrics ingest;
 };
 
 // Raises `counter` to `total` (totals counted elsewhere as atomics).

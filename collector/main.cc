@@ -7,10 +7,10 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
 #include "collector/collector.h"
-#include "common/cli.h"
-#include "common/http_server.h"
-#include "common/log.h"
-#include "common/signals.h"
+#include "common/base/cli.h"
+#include "common/base/log.h"
+#include "common/base/signals.h"
+#include "common/net/http_server.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:4317",
           "host:port for gRPC (agent ingest and queries). Port 0 picks a free "

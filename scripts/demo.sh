@@ -88,7 +88,7 @@ for i in $((n - 2)) $((n - 1)); do wait "${pids[$i]}" || true; done
 echo "== waiting one evaluation interval for the last windows"
 sleep 6
 
-ctl() { build/collector/ctl/aimsctl --collector="127.0.0.1:$grpc" "$@"; }
+ctl() { build/ctl/aimsctl --collector="127.0.0.1:$grpc" "$@"; }
 echo
 echo "== aimsctl models"
 ctl models

@@ -25,7 +25,7 @@ help_of() {
   echo "set as \`AIMS_<FLAG>\` in the environment or as \`name = value\` lines in"
   echo "\`--config=FILE\`; the command line wins, then the environment, then the"
   echo "file. Durations are written like \`90s\`, \`10m\`, \`336h\`."
-  for bin in collector/aims-collector agent/aims-agent collector/ctl/aimsctl; do
+  for bin in collector/aims-collector agent/aims-agent ctl/aimsctl; do
     name=$(basename "$bin")
     echo
     echo "## \`$name\`"

@@ -18,7 +18,7 @@
 #include "aims/v1/event.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "collector/collector.h"
-#include "common/time_util.h"
+#include "common/base/time_util.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"

@@ -1,6 +1,6 @@
 #include "agent/spool.h"
 
-#include "common/time_util.h"
+#include "common/base/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
 

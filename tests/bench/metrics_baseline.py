@@ -27,7 +27,7 @@ python3-numpy, python3-scipy and python3-sklearn):
       family. Exit status 1 when a value disagrees.
 
 The definitions follow docs/metrics.md and the test oracle
-(tests/common/oracle/metrics_oracle.py): numeric bins are the reference's
+(tests/common/summary/oracle/metrics_oracle.py): numeric bins are the reference's
 lower quantiles i/10 plus an edge just above its maximum (with under- and
 overflow bins), categorical bins its 20 most frequent categories plus
 "other"; ROC AUC in aims is computed on 100 uniform score bins.

@@ -30,10 +30,10 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/metric_engine.h"
-#include "common/profile_builder.h"
-#include "common/summary_merge.h"
-#include "common/window_accumulator.h"
+#include "common/summary/metric_engine.h"
+#include "common/summary/profile_builder.h"
+#include "common/summary/summary_merge.h"
+#include "common/summary/window_accumulator.h"
 #include "simdjson.h"
 
 ABSL_FLAG(std::string, data, "", "directory written by metrics_baseline.py");

@@ -4,8 +4,8 @@
 #include <random>
 
 #include "benchmark/benchmark.h"
-#include "common/profile_builder.h"
-#include "common/window_accumulator.h"
+#include "common/summary/profile_builder.h"
+#include "common/summary/window_accumulator.h"
 
 namespace aims {
 namespace {

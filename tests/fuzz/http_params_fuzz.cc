@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "collector/http_params.h"
+#include "collector/api/http_params.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "common/event_json.h"
+#include "agent/event_json.h"
 
 namespace {
 

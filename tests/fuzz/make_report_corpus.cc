@@ -11,8 +11,8 @@
 #include <string>
 
 #include "aims/v1/ingest.pb.h"
-#include "common/time_util.h"
-#include "common/window_accumulator.h"
+#include "common/base/time_util.h"
+#include "common/summary/window_accumulator.h"
 #include "tests/fuzz/report_fixture.h"
 
 namespace aims::fuzz {

@@ -12,7 +12,7 @@
 #include <set>
 #include <string>
 
-#include "collector/plan.h"
+#include "collector/plan/plan.h"
 
 namespace {
 

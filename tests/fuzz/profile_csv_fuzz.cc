@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "collector/ctl/profile_csv.h"
-#include "common/profile_builder.h"
+#include "common/summary/profile_builder.h"
+#include "ctl/profile_csv.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

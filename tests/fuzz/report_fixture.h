@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "aims/v1/profile.pb.h"
-#include "common/event.h"
-#include "common/profile_builder.h"
+#include "common/summary/event.h"
+#include "common/summary/profile_builder.h"
 
 namespace aims::fuzz {
 

@@ -19,10 +19,10 @@
 #include <optional>
 
 #include "aims/v1/ingest.pb.h"
-#include "collector/window_metrics.h"
-#include "collector/wire_filter.h"
-#include "common/summary_merge.h"
-#include "common/validation.h"
+#include "collector/evaluation/window_metrics.h"
+#include "collector/storage/wire_filter.h"
+#include "common/summary/summary_merge.h"
+#include "common/summary/validation.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/field_comparator.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -103,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   profile.set_profile_id(report.summary().profile_id());
   (void)aims::collector::MetricsOf(merger.result(), &profile, span);
   // As metrics read it from storage: the stored bytes without the feature
-  // sketches (collector/wire_filter.h) must parse and merge.
+  // sketches (collector/storage/wire_filter.h) must parse and merge.
   std::string lean_bytes;
   if (!aims::collector::CopyWithoutField(
           report.SerializeAsString(),

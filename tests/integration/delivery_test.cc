@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "aims/v1/event.grpc.pb.h"
 #include "aims/v1/ingest.grpc.pb.h"
-#include "common/time_util.h"
+#include "common/base/time_util.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"

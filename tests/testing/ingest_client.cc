@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "aims/v1/ingest.grpc.pb.h"
-#include "common/time_util.h"
+#include "common/base/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 

@@ -1,0 +1,158 @@
+#include "collector/api/http_api.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "collector/api/http_params.h"
+#include "common/base/time_util.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace aims::collector {
+namespace {
+
+void Reply(const absl::Status& status, const google::protobuf::Message& message,
+           httplib::Response& res) {
+  if (!status.ok()) {
+    switch (status.code()) {
+      case absl::StatusCode::kInvalidArgument:
+        res.status = 400;
+        break;
+      case absl::StatusCode::kNotFound:
+        res.status = 404;
+        break;
+      case absl::StatusCode::kUnauthenticated:
+        res.status = 401;
+        res.set_header("WWW-Authenticate", "Bearer");
+        break;
+      case absl::StatusCode::kPermissionDenied:
+        res.status = 403;
+        break;
+      case absl::StatusCode::kUnavailable:
+      case absl::StatusCode::kResourceExhausted:
+        res.status = 503;
+        break;
+      default:
+        res.status = 500;
+    }
+    v1::Rejection error;  // reuse a message with a string field for escaping
+    std::string escaped;
+    google::protobuf::util::JsonPrintOptions options;
+    error.set_reason(std::string(status.message()));
+    (void)google::protobuf::util::MessageToJsonString(error, &escaped, options);
+    // {"reason":"..."} -> {"error":"..."}
+    res.set_content(
+        absl::StrCat("{\"error\"", escaped.substr(escaped.find(':')), "\n"),
+        "application/json");
+    return;
+  }
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  res.set_content(json + "\n", "application/json");
+}
+
+v1::ModelSelector Selector(const httplib::Request& req) {
+  v1::ModelSelector s;
+  s.set_name(req.get_param_value("name"));
+  s.set_version(req.get_param_value("version"));
+  s.set_environment(req.get_param_value("environment"));
+  return s;
+}
+
+}  // namespace
+
+void RegisterHttpApi(httplib::Server& server, QueryService* queries,
+                     NonconformityService* nonconformities,
+                     ReportService* reports, const Authorizer* authorizer) {
+  // Every route is authorized before its handler runs.
+  auto get = [&server, authorizer](const std::string& pattern,
+                                   Permission permission,
+                                   httplib::Server::Handler handler) {
+    server.Get(pattern,
+               [authorizer, permission, handler = std::move(handler)](
+                   const httplib::Request& req, httplib::Response& res) {
+                 absl::StatusOr<Principal> principal = authorizer->Authorize(
+                     req.get_header_value("Authorization"), permission);
+                 if (!principal.ok()) {
+                   Reply(principal.status(), v1::Rejection(), res);
+                   return;
+                 }
+                 handler(req, res);
+               });
+  };
+  get("/v1/report", Permission::kReport,
+      [reports](const httplib::Request& req, httplib::Response& res) {
+        v1::ReportRequest request;
+        *request.mutable_selector() = Selector(req);
+        v1::ComplianceReport response;
+        absl::Status s = ParseReportParams(req, &request);
+        if (s.ok()) s = reports->Report(request, &response);
+        Reply(s, response, res);
+      });
+  get("/v1/nonconformities", Permission::kRead,
+      [nonconformities](const httplib::Request& req, httplib::Response& res) {
+        v1::ListNonconformitiesRequest request;
+        *request.mutable_selector() = Selector(req);
+        request.set_objective_id(req.get_param_value("objective"));
+        v1::ListNonconformitiesResponse response;
+        Reply(nonconformities->List(request, &response), response, res);
+      });
+  get(R"(/v1/nonconformities/([A-Za-z0-9_-]+))", Permission::kRead,
+      [nonconformities](const httplib::Request& req, httplib::Response& res) {
+        v1::GetNonconformityRequest request;
+        request.set_id(req.matches[1]);
+        v1::Nonconformity response;
+        Reply(nonconformities->Get(request, &response), response, res);
+      });
+  get("/v1/models", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::ListModelsRequest request;
+        *request.mutable_selector() = Selector(req);
+        v1::ListModelsResponse response;
+        Reply(queries->ListModels(request, &response), response, res);
+      });
+  get("/v1/agents", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::ListAgentsRequest request;
+        *request.mutable_selector() = Selector(req);
+        v1::ListAgentsResponse response;
+        Reply(queries->ListAgents(request, &response), response, res);
+      });
+  get("/v1/summaries", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::GetSummariesRequest request;
+        v1::GetSummariesResponse response;
+        absl::Status s =
+            ParseRange(req, request.mutable_model(), request.mutable_from(),
+                       request.mutable_to(), request.mutable_step());
+        if (s.ok()) s = queries->GetSummaries(request, &response);
+        Reply(s, response, res);
+      });
+  get("/v1/metrics", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::QueryMetricsRequest request;
+        v1::QueryMetricsResponse response;
+        absl::Status s =
+            ParseRange(req, request.mutable_model(), request.mutable_from(),
+                       request.mutable_to(), request.mutable_step());
+        if (req.has_param("metric")) {
+          for (absl::string_view m : absl::StrSplit(
+                   req.get_param_value("metric"), ',', absl::SkipEmpty())) {
+            request.add_metrics(std::string(m));
+          }
+        }
+        if (s.ok()) s = queries->QueryMetrics(request, &response);
+        Reply(s, response, res);
+      });
+  get("/v1/profile", Permission::kRead,
+      [queries](const httplib::Request& req, httplib::Response& res) {
+        v1::GetProfileRequest request;
+        request.mutable_model()->set_name(req.get_param_value("name"));
+        request.mutable_model()->set_version(req.get_param_value("version"));
+        v1::ReferenceProfile response;
+        Reply(queries->GetProfile(request, &response), response, res);
+      });
+}
+
+}  // namespace aims::collector

@@ -1,0 +1,45 @@
+// HTTP/JSON query API of the collector, for scripts and dashboards: the same
+// queries as aims.v1.QueryService, answered as proto3 JSON (field names as
+// in the .proto files).
+//
+//   GET /v1/models?name=&version=&environment=
+//   GET /v1/agents?name=&version=&environment=
+//   GET /v1/summaries?name=&version=&environment=&from=&to=&step=
+//       from/to: RFC 3339 or Unix seconds (default: the last hour);
+//       step: a duration such as 10s, 5m (default: one bucket)
+//   GET /v1/metrics?name=&version=&environment=&from=&to=&step=&metric=a,b
+//   GET /v1/profile?name=&version=
+//   GET /v1/nonconformities?name=&version=&environment=&objective=
+//   GET /v1/nonconformities/<id>
+//   GET /v1/report?name=&version=&environment=&from=&to=&bucket=
+//       the compliance report (aims.v1.ComplianceReport); from/to as above
+//       (default: the last 30 days), bucket a duration (default: automatic)
+//
+// Authorization: every route needs a token with role viewer or above
+// (/v1/report: compliance or admin) in "Authorization: Bearer <token>" when
+// the collector has a tokens file (collector/auth/authorizer.h).
+//
+// Errors: 400 with {"error": "<field>: <reason>"}, 401 without a valid
+// token, 403 when its role may not, 404 when a profile is missing, 500/503
+// for storage failures.
+//
+// Thread-safety: handlers run on the HTTP server's workers; QueryService is
+// thread-safe.
+#ifndef AIMS_COLLECTOR_API_HTTP_API_H_
+#define AIMS_COLLECTOR_API_HTTP_API_H_
+
+#include "collector/api/compliance_report_service.h"
+#include "collector/api/nonconformity_service.h"
+#include "collector/api/query_service.h"
+#include "collector/auth/authorizer.h"
+#include "httplib.h"
+
+namespace aims::collector {
+
+void RegisterHttpApi(httplib::Server& server, QueryService* queries,
+                     NonconformityService* nonconformities,
+                     ReportService* reports, const Authorizer* authorizer);
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_API_HTTP_API_H_

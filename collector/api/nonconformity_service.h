@@ -1,0 +1,78 @@
+// NonconformityService: gRPC access to nonconformities (list, show, the
+// 10.2 lifecycle steps), objective states, the audit trail and plan reload.
+// The plain methods are shared with the HTTP/JSON API.
+//
+// Thread-safety: safe; it forwards to thread-safe components.
+#ifndef AIMS_COLLECTOR_API_NONCONFORMITY_SERVICE_H_
+#define AIMS_COLLECTOR_API_NONCONFORMITY_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "aims/v1/nonconformity.grpc.pb.h"
+#include "collector/auth/authorizer.h"
+#include "collector/compliance/audit_trail.h"
+#include "collector/compliance/nonconformities.h"
+#include "collector/evaluation/evaluator.h"
+
+namespace aims::collector {
+
+class NonconformityService final
+    : public v1::NonconformityService::CallbackService {
+ public:
+  // `reload` re-reads the plan file; it fails with FAILED_PRECONDITION when
+  // the collector runs without --plan. Every RPC is authorized: reads need
+  // kRead, transitions kWorkNonconformities (the actor written to the audit
+  // trail is the token's name when callers authenticate), plan reload
+  // kAdminister.
+  NonconformityService(
+      std::string collector_id, Nonconformities* nonconformities,
+      Evaluator* evaluator, AuditTrail* audit,
+      std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload,
+      const Authorizer* authorizer);
+
+  absl::Status List(const v1::ListNonconformitiesRequest& request,
+                    v1::ListNonconformitiesResponse* response) const;
+  absl::Status Get(const v1::GetNonconformityRequest& request,
+                   v1::Nonconformity* response) const;
+
+  grpc::ServerUnaryReactor* ListNonconformities(
+      grpc::CallbackServerContext* context,
+      const v1::ListNonconformitiesRequest* request,
+      v1::ListNonconformitiesResponse* response) override;
+  grpc::ServerUnaryReactor* GetNonconformity(
+      grpc::CallbackServerContext* context,
+      const v1::GetNonconformityRequest* request,
+      v1::Nonconformity* response) override;
+  grpc::ServerUnaryReactor* TransitionNonconformity(
+      grpc::CallbackServerContext* context,
+      const v1::TransitionRequest* request,
+      v1::Nonconformity* response) override;
+  grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
+                                      const v1::ListAuditRequest* request,
+                                      v1::ListAuditResponse* response) override;
+  grpc::ServerUnaryReactor* VerifyAudit(
+      grpc::CallbackServerContext* context,
+      const v1::VerifyAuditRequest* request,
+      v1::VerifyAuditResponse* response) override;
+  grpc::ServerUnaryReactor* ListObjectiveStates(
+      grpc::CallbackServerContext* context,
+      const v1::ListObjectiveStatesRequest* request,
+      v1::ListObjectiveStatesResponse* response) override;
+  grpc::ServerUnaryReactor* ReloadPlan(grpc::CallbackServerContext* context,
+                                       const v1::ReloadPlanRequest* request,
+                                       v1::PlanInfo* response) override;
+
+ private:
+  const std::string collector_id_;
+  Nonconformities* const nonconformities_;
+  Evaluator* const evaluator_;
+  AuditTrail* const audit_;
+  const std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload_;
+  const Authorizer* const authorizer_;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_API_NONCONFORMITY_SERVICE_H_

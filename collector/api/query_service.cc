@@ -1,0 +1,222 @@
+#include "collector/api/query_service.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "collector/evaluation/window_metrics.h"
+#include "common/base/time_util.h"
+#include "common/summary/profile_builder.h"
+#include "common/summary/summary_merge.h"
+#include "common/summary/validation.h"
+
+namespace aims::collector {
+namespace {
+
+// Longest range one GetSummaries call may cover, and most buckets it returns.
+constexpr absl::Duration kMaxRange = absl::Hours(24 * 400);
+constexpr int64_t kMaxBuckets = 10000;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+}  // namespace
+
+QueryService::QueryService(std::string collector_id, Storage* storage,
+                           std::function<bool(const std::string&)> is_connected,
+                           const Authorizer* authorizer)
+    : collector_id_(std::move(collector_id)),
+      storage_(storage),
+      is_connected_(std::move(is_connected)),
+      authorizer_(authorizer) {}
+
+absl::Status QueryService::ListModels(const v1::ListModelsRequest& request,
+                                      v1::ListModelsResponse* response) const {
+  response->set_collector_id(collector_id_);
+  for (v1::ModelInfo& m : storage_->ListModels(request.selector())) {
+    *response->add_models() = std::move(m);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QueryService::ListAgents(const v1::ListAgentsRequest& request,
+                                      v1::ListAgentsResponse* response) const {
+  response->set_collector_id(collector_id_);
+  for (v1::AgentInfo& a : storage_->ListAgents(request.selector())) {
+    a.set_connected(is_connected_(a.agent().agent_id()));
+    *response->add_agents() = std::move(a);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QueryService::GetSummaries(
+    const v1::GetSummariesRequest& request,
+    v1::GetSummariesResponse* response) const {
+  return GetSummaries(request, SummaryMerger::FeatureSketches::kKeep, response);
+}
+
+absl::Status QueryService::GetSummaries(
+    const v1::GetSummariesRequest& request,
+    SummaryMerger::FeatureSketches sketches,
+    v1::GetSummariesResponse* response) const {
+  if (absl::Status s = ValidateModelRef(request.model()); !s.ok()) return s;
+  const absl::Time from = FromProto(request.from());
+  const absl::Time to = FromProto(request.to());
+  if (!(to > from)) return absl::InvalidArgumentError("to: must be after from");
+  if (to - from > kMaxRange) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "to: range exceeds the limit of ", absl::FormatDuration(kMaxRange)));
+  }
+  const absl::Duration step = request.has_step()
+                                  ? FromProtoDuration(request.step())
+                                  : absl::ZeroDuration();
+  if (step < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("step: must not be negative");
+  }
+  if (step > absl::ZeroDuration() && (to - from) / step > kMaxBuckets) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "step: more than ", kMaxBuckets, " buckets; use a larger step"));
+  }
+  // Buckets are aligned to multiples of `step` since the Unix epoch (so the
+  // same data gives the same buckets whatever `from` is); a report belongs
+  // to the bucket holding its window start. Storage merges each bucket from
+  // its rollups where whole rollup buckets fit.
+  auto aligned = [&](absl::Time t) {
+    return absl::UnixEpoch() + absl::Floor(t - absl::UnixEpoch(), step);
+  };
+  response->set_collector_id(collector_id_);
+  absl::Time bucket_start = from;
+  while (bucket_start < to) {
+    const absl::Time bucket_end =
+        step > absl::ZeroDuration() ? std::min(aligned(bucket_start) + step, to)
+                                    : to;
+    SummaryMerger merger(sketches);
+    if (absl::Status s = storage_->MergeReports(request.model(), bucket_start,
+                                                bucket_end, &merger, nullptr);
+        !s.ok()) {
+      return s;
+    }
+    if (merger.count() > 0) {
+      v1::SummaryBucket* b = response->add_buckets();
+      *b->mutable_start() = ToProto(bucket_start);
+      *b->mutable_end() = ToProto(bucket_end);
+      b->set_report_count(merger.count());
+      *b->mutable_summary() = merger.result();
+    }
+    bucket_start = bucket_end;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QueryService::QueryMetrics(
+    const v1::QueryMetricsRequest& request,
+    v1::QueryMetricsResponse* response) const {
+  v1::GetSummariesRequest summaries_request;
+  *summaries_request.mutable_model() = request.model();
+  *summaries_request.mutable_from() = request.from();
+  *summaries_request.mutable_to() = request.to();
+  if (request.has_step()) *summaries_request.mutable_step() = request.step();
+  v1::GetSummariesResponse summaries;
+  if (absl::Status s = GetSummaries(
+          summaries_request, SummaryMerger::FeatureSketches::kDrop, &summaries);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      storage_->GetProfile(request.model());
+  const bool has_profile = profile.ok();
+  response->set_collector_id(collector_id_);
+  for (const v1::SummaryBucket& bucket : summaries.buckets()) {
+    std::vector<v1::MetricValue> values =
+        MetricsOf(bucket.summary(), has_profile ? &*profile : nullptr,
+                  FromProto(bucket.end()) - FromProto(bucket.start()));
+    v1::MetricPoint* point = response->add_points();
+    *point->mutable_start() = bucket.start();
+    *point->mutable_end() = bucket.end();
+    for (v1::MetricValue& v : values) {
+      if (request.metrics_size() > 0 &&
+          std::find(request.metrics().begin(), request.metrics().end(),
+                    v.metric()) == request.metrics().end()) {
+        continue;
+      }
+      *point->add_values() = std::move(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QueryService::GetProfile(const v1::GetProfileRequest& request,
+                                      v1::ReferenceProfile* response) const {
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      storage_->GetProfile(request.model());
+  if (!profile.ok()) return profile.status();
+  *response = std::move(*profile);
+  return absl::OkStatus();
+}
+
+absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
+                                      v1::PutProfileResponse* response) {
+  v1::ReferenceProfile profile = request.profile();
+  // One profile per version serves every environment.
+  if (profile.model().environment().empty()) {
+    profile.mutable_model()->set_environment("any");
+  }
+  if (absl::Status s = ValidateProfile(profile); !s.ok()) return s;
+  profile.set_profile_id(ComputeProfileId(profile));
+  bool created = false;
+  absl::StatusOr<v1::ReferenceProfile> stored =
+      storage_->PutProfile(profile, request.if_absent(), &created);
+  if (!stored.ok()) return stored.status();
+  response->set_profile_id(stored->profile_id());
+  *response->mutable_profile() = std::move(*stored);
+  response->set_created(created);
+  return absl::OkStatus();
+}
+
+// gRPC: each RPC runs the query inline (reads are short) and finishes.
+#define AIMS_UNARY(Method, Request, Response, Needs)                    \
+  grpc::ServerUnaryReactor* QueryService::Method(                       \
+      grpc::CallbackServerContext* context, const v1::Request* request, \
+      v1::Response* response) {                                         \
+    auto* reactor = context->DefaultReactor();                          \
+    absl::StatusOr<Principal> principal =                               \
+        AuthorizeCall(*authorizer_, *context, Permission::Needs);       \
+    reactor->Finish(ToGrpc(principal.ok() ? Method(*request, response)  \
+                                          : principal.status()));       \
+    return reactor;                                                     \
+  }
+
+AIMS_UNARY(ListModels, ListModelsRequest, ListModelsResponse, kRead)
+AIMS_UNARY(ListAgents, ListAgentsRequest, ListAgentsResponse, kRead)
+AIMS_UNARY(GetSummaries, GetSummariesRequest, GetSummariesResponse, kRead)
+AIMS_UNARY(QueryMetrics, QueryMetricsRequest, QueryMetricsResponse, kRead)
+AIMS_UNARY(GetProfile, GetProfileRequest, ReferenceProfile, kRead)
+
+#undef AIMS_UNARY
+
+// Admins store profiles; an agent may propose its first-events reference
+// for a model it reports (if_absent: it never replaces a profile).
+grpc::ServerUnaryReactor* QueryService::PutProfile(
+    grpc::CallbackServerContext* context, const v1::PutProfileRequest* request,
+    v1::PutProfileResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  const std::string authorization = AuthorizationOf(*context);
+  absl::StatusOr<Principal> principal =
+      authorizer_->Authenticate(authorization);
+  absl::Status allowed = principal.status();
+  if (principal.ok() && principal->authenticated &&
+      principal->role == Role::kAgent && request->if_absent()) {
+    allowed = authorizer_->CheckModel(*principal, request->profile().model());
+  } else {
+    allowed =
+        authorizer_->Authorize(authorization, Permission::kAdminister).status();
+  }
+  reactor->Finish(
+      ToGrpc(allowed.ok() ? PutProfile(*request, response) : allowed));
+  return reactor;
+}
+
+}  // namespace aims::collector

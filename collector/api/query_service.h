@@ -1,0 +1,85 @@
+// QueryService: read access over gRPC to what the collector stores -
+// models, agents and window summaries merged across agents and time.
+// Reference profiles are stored and served per model name and version;
+// metrics are computed from merged summaries by common/summary/metric_engine.h.
+//
+// Thread-safety: safe; every RPC reads Storage, which is thread-safe.
+#ifndef AIMS_COLLECTOR_API_QUERY_SERVICE_H_
+#define AIMS_COLLECTOR_API_QUERY_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "aims/v1/query.grpc.pb.h"
+#include "collector/auth/authorizer.h"
+#include "collector/storage/storage.h"
+#include "common/summary/summary_merge.h"
+
+namespace aims::collector {
+
+class QueryService final : public v1::QueryService::CallbackService {
+ public:
+  // `is_connected` tells whether an agent has a stream open now.
+  // Every RPC is authorized by `authorizer` (collector/auth/authorizer.h):
+  // kRead; PutProfile kAdminister, or an agent token proposing (if_absent) the
+  // profile of a model it may report.
+  QueryService(std::string collector_id, Storage* storage,
+               std::function<bool(const std::string&)> is_connected,
+               const Authorizer* authorizer);
+
+  // The queries themselves, shared by gRPC and the HTTP/JSON API.
+  absl::Status ListModels(const v1::ListModelsRequest& request,
+                          v1::ListModelsResponse* response) const;
+  absl::Status ListAgents(const v1::ListAgentsRequest& request,
+                          v1::ListAgentsResponse* response) const;
+  absl::Status GetSummaries(const v1::GetSummariesRequest& request,
+                            v1::GetSummariesResponse* response) const;
+  // GetSummaries, with or without the per-feature quantile sketches (which
+  // metrics do not use, and which are most of the time a query takes).
+  absl::Status GetSummaries(const v1::GetSummariesRequest& request,
+                            SummaryMerger::FeatureSketches sketches,
+                            v1::GetSummariesResponse* response) const;
+  // Metrics per step, from the merged summaries: performance and fairness
+  // always, drift when the model version has a reference profile.
+  absl::Status QueryMetrics(const v1::QueryMetricsRequest& request,
+                            v1::QueryMetricsResponse* response) const;
+  absl::Status GetProfile(const v1::GetProfileRequest& request,
+                          v1::ReferenceProfile* response) const;
+  absl::Status PutProfile(const v1::PutProfileRequest& request,
+                          v1::PutProfileResponse* response);
+
+  grpc::ServerUnaryReactor* ListModels(
+      grpc::CallbackServerContext* context,
+      const v1::ListModelsRequest* request,
+      v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* ListAgents(
+      grpc::CallbackServerContext* context,
+      const v1::ListAgentsRequest* request,
+      v1::ListAgentsResponse* response) override;
+  grpc::ServerUnaryReactor* GetSummaries(
+      grpc::CallbackServerContext* context,
+      const v1::GetSummariesRequest* request,
+      v1::GetSummariesResponse* response) override;
+  grpc::ServerUnaryReactor* QueryMetrics(
+      grpc::CallbackServerContext* context,
+      const v1::QueryMetricsRequest* request,
+      v1::QueryMetricsResponse* response) override;
+  grpc::ServerUnaryReactor* GetProfile(grpc::CallbackServerContext* context,
+                                       const v1::GetProfileRequest* request,
+                                       v1::ReferenceProfile* response) override;
+  grpc::ServerUnaryReactor* PutProfile(
+      grpc::CallbackServerContext* context,
+      const v1::PutProfileRequest* request,
+      v1::PutProfileResponse* response) override;
+
+ private:
+  const std::string collector_id_;
+  Storage* const storage_;
+  const std::function<bool(const std::string&)> is_connected_;
+  const Authorizer* const authorizer_;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_API_QUERY_SERVICE_H_

@@ -1,0 +1,353 @@
+#include "collector/compliance/nonconformities.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/base/time_util.h"
+
+namespace aims::collector {
+namespace {
+
+constexpr char kNextNumberKey[] = "next_nonconformity";
+
+// The verb aimsctl uses for the step into `stage`.
+const char* Verb(v1::NonconformityStage stage) {
+  switch (stage) {
+    case v1::NONCONFORMITY_STAGE_ACKNOWLEDGED:
+      return "ack";
+    case v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED:
+      return "analyse";
+    case v1::NONCONFORMITY_STAGE_ACTION_RECORDED:
+      return "act";
+    case v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED:
+      return "review";
+    case v1::NONCONFORMITY_STAGE_CLOSED:
+      return "close";
+    default:
+      return "?";
+  }
+}
+
+std::string UtcText(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+Nonconformities::Nonconformities(Storage* storage, AuditTrail* audit)
+    : storage_(storage), audit_(audit) {}
+
+absl::Status Nonconformities::Load() {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::string> next =
+      storage_->Get(Table::kMeta, kNextNumberKey);
+  if (next.ok()) {
+    if (!absl::SimpleAtoi(*next, &next_number_)) {
+      return absl::DataLossError("meta: next nonconformity number is corrupt");
+    }
+  } else if (!absl::IsNotFound(next.status())) {
+    return next.status();
+  }
+  absl::Status bad;
+  std::map<std::string, v1::Nonconformity> loaded;
+  absl::Status s = storage_->Scan(
+      Table::kNonconformities, "",
+      [&](absl::string_view key, absl::string_view value) {
+        v1::Nonconformity nc;
+        if (!nc.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          bad = absl::DataLossError(
+              absl::StrCat("nonconformity ", key, " cannot be parsed"));
+          return false;
+        }
+        loaded[nc.id()] = std::move(nc);
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  by_id_ = std::move(loaded);
+  return absl::OkStatus();
+}
+
+absl::Status Nonconformities::CommitLocked(const v1::Nonconformity& nc,
+                                           std::vector<Mutation> mutations,
+                                           std::vector<AuditEntry> audit,
+                                           const ExtraMutations& extra,
+                                           uint64_t next_number) {
+  mutations.push_back(
+      {Table::kNonconformities, nc.id(), nc.SerializeAsString()});
+  if (next_number != next_number_) {
+    mutations.push_back(
+        {Table::kMeta, kNextNumberKey, absl::StrCat(next_number)});
+  }
+  if (extra) {
+    for (Mutation& m : extra(nc)) mutations.push_back(std::move(m));
+  }
+  if (absl::Status s = audit_->Commit(std::move(mutations), audit); !s.ok())
+    return s;
+  next_number_ = next_number;
+  by_id_[nc.id()] = nc;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
+    const Objective& objective, const Plan& plan,
+    const v1::ObjectiveStatus& status, const v1::Evidence& evidence,
+    absl::Time now, std::vector<Mutation> mutations,
+    std::vector<AuditEntry> audit, const ExtraMutations& extra) {
+  absl::MutexLock lock(&mu_);
+  // The latest nonconformity of this series.
+  const v1::Nonconformity* latest = nullptr;
+  for (const auto& [id, nc] : by_id_) {
+    if (nc.objective_id() == objective.id && nc.series() == status.series())
+      latest = &nc;
+  }
+  v1::Nonconformity nc;
+  uint64_t next = next_number_;
+  if (latest != nullptr && latest->stage() != v1::NONCONFORMITY_STAGE_CLOSED) {
+    nc = *latest;
+    nc.set_occurrences(nc.occurrences() + 1);
+    *nc.mutable_last_fired_at() = ToProto(now);
+    nc.set_auto_resolved(false);
+    nc.clear_resolved_at();
+    *nc.mutable_evidence() = evidence;
+    // After a corrective action, a recurrence shows it did not work: the
+    // record goes back to acknowledged, so causes are analysed again.
+    const bool reopened = nc.stage() >= v1::NONCONFORMITY_STAGE_ACTION_RECORDED;
+    v1::Transition* t = nc.add_history();
+    t->set_from(nc.stage());
+    t->set_to(reopened ? v1::NONCONFORMITY_STAGE_ACKNOWLEDGED : nc.stage());
+    t->set_actor(kSystemActor);
+    *t->mutable_at() = ToProto(now);
+    t->set_comment(absl::StrCat(
+        kRecurredComment, " (occurrence ", nc.occurrences(),
+        "): ", evidence.value().metric(), " = ", evidence.value().value(),
+        reopened ? "; the corrective action did not hold: reopened to "
+                   "analyse the cause again"
+                 : ""));
+    nc.set_stage(t->to());
+    audit.push_back({"nc_recurrence",
+                     kSystemActor,
+                     {{"id", nc.id()},
+                      {"objective", objective.id},
+                      {"series", status.series()},
+                      {"occurrence", absl::StrCat(nc.occurrences())}}});
+  } else {
+    nc.set_id(absl::StrFormat("NC-%06d", next++));
+    nc.set_objective_id(objective.id);
+    nc.set_title(objective.title);
+    nc.set_plan_version(plan.version);
+    *nc.mutable_model() = status.model();
+    nc.set_series(status.series());
+    *nc.mutable_opened_at() = ToProto(now);
+    *nc.mutable_last_fired_at() = ToProto(now);
+    nc.set_severity(objective.severity);
+    nc.set_owner(objective.owner);
+    nc.set_stage(v1::NONCONFORMITY_STAGE_OPEN);
+    nc.set_occurrences(1);
+    *nc.mutable_evidence() = evidence;
+    for (const std::string& r : objective.iso_references)
+      nc.add_iso_references(r);
+    if (latest != nullptr && latest->has_resolved_at() &&
+        now - FromProto(latest->resolved_at()) <= plan.recurrence_period) {
+      nc.set_recurrence_of(latest->id());
+    }
+    v1::Transition* t = nc.add_history();
+    t->set_from(v1::NONCONFORMITY_STAGE_UNSPECIFIED);
+    t->set_to(v1::NONCONFORMITY_STAGE_OPEN);
+    t->set_actor(kSystemActor);
+    *t->mutable_at() = ToProto(now);
+    t->set_comment(
+        absl::StrCat(objective.title, ": ", evidence.value().metric(), " = ",
+                     evidence.value().value(), ", must be ",
+                     evidence.comparator(), " ", evidence.threshold()));
+    audit.push_back({"nc_opened",
+                     kSystemActor,
+                     {{"id", nc.id()},
+                      {"objective", objective.id},
+                      {"plan_version", plan.version},
+                      {"series", status.series()},
+                      {"value", absl::StrCat(evidence.value().value())},
+                      {"threshold", absl::StrCat(evidence.comparator(), " ",
+                                                 evidence.threshold())},
+                      {"recurrence_of", nc.recurrence_of()}}});
+  }
+  if (absl::Status s =
+          CommitLocked(nc, std::move(mutations), std::move(audit), extra, next);
+      !s.ok()) {
+    return s;
+  }
+  return nc;
+}
+
+absl::StatusOr<v1::Nonconformity> Nonconformities::OnResolved(
+    const std::string& id, absl::Time now, std::vector<Mutation> mutations,
+    std::vector<AuditEntry> audit, const ExtraMutations& extra) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end())
+    return absl::NotFoundError(absl::StrCat("no nonconformity ", id));
+  v1::Nonconformity nc = it->second;
+  nc.set_auto_resolved(true);
+  *nc.mutable_resolved_at() = ToProto(now);
+  v1::Transition* t = nc.add_history();
+  t->set_from(nc.stage());
+  t->set_to(nc.stage());
+  t->set_actor(kSystemActor);
+  *t->mutable_at() = ToProto(now);
+  t->set_comment(
+      absl::StrCat(kAutoResolvedComment,
+                   ": the objective holds again (closure still needs a "
+                   "person)"));
+  audit.push_back({"nc_auto_resolved", kSystemActor, {{"id", id}}});
+  if (absl::Status s = CommitLocked(nc, std::move(mutations), std::move(audit),
+                                    extra, next_number_);
+      !s.ok()) {
+    return s;
+  }
+  return nc;
+}
+
+absl::StatusOr<v1::Nonconformity> Nonconformities::Transition(
+    const v1::TransitionRequest& request, absl::Time now,
+    const v1::ObjectiveStatus* series, absl::Duration effectiveness_period,
+    const ExtraMutations& extra) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(request.id());
+  if (it == by_id_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no nonconformity '", request.id(), "'"));
+  }
+  v1::Nonconformity nc = it->second;
+  const std::string actor(absl::StripAsciiWhitespace(request.actor()));
+  if (actor.empty() || actor == kSystemActor) {
+    return absl::InvalidArgumentError(
+        "actor: every step of a nonconformity is made by a named person (not "
+        "empty, not "
+        "'aims')");
+  }
+  if (nc.stage() == v1::NONCONFORMITY_STAGE_CLOSED) {
+    return absl::FailedPreconditionError(absl::StrCat(nc.id(), " is closed"));
+  }
+  const auto next = static_cast<v1::NonconformityStage>(nc.stage() + 1);
+  if (request.to() != next) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(nc.id(), " is ", StageName(nc.stage()),
+                     "; the next step is '", Verb(next), "' (to ",
+                     StageName(next), "), not ", StageName(request.to())));
+  }
+  if (request.comment().empty() &&
+      next != v1::NONCONFORMITY_STAGE_ACKNOWLEDGED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "comment: required for ", StageName(next),
+        next == v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED ? " (the causes found)"
+        : next == v1::NONCONFORMITY_STAGE_ACTION_RECORDED
+            ? " (the corrective action taken)"
+        : next == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED
+            ? " (the review's finding)"
+            : " (why it can be closed)"));
+  }
+  if (request.comment().size() > 64 * 1024) {
+    return absl::InvalidArgumentError("comment: longer than 65536 bytes");
+  }
+  if (next == v1::NONCONFORMITY_STAGE_CLOSED && series != nullptr &&
+      (series->state() == v1::OBJECTIVE_STATE_FIRING ||
+       series->state() == v1::OBJECTIVE_STATE_PENDING)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the objective is breached now (", series->series(),
+                     "); it cannot be closed while it fails"));
+  }
+  if (next == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED) {
+    absl::Time action_at = absl::InfinitePast();
+    for (const v1::Transition& t : nc.history()) {
+      if (t.to() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED &&
+          t.from() != t.to())
+        action_at = FromProto(t.at());
+    }
+    const absl::Time ready = action_at + effectiveness_period;
+    if (now < ready) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the objective must hold for ",
+          absl::FormatDuration(effectiveness_period),
+          " after the corrective action (recorded ", UtcText(action_at),
+          "); review possible from ", UtcText(ready)));
+    }
+    if (series != nullptr) {
+      if (series->state() == v1::OBJECTIVE_STATE_FIRING ||
+          series->state() == v1::OBJECTIVE_STATE_PENDING) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the objective is breached now (", series->series(),
+                         "); the corrective action is not yet effective"));
+      }
+      if (series->has_last_breach() &&
+          FromProto(series->last_breach()) > action_at &&
+          now < FromProto(series->last_breach()) + effectiveness_period) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the objective was breached at ",
+            UtcText(FromProto(series->last_breach())),
+            ", after the corrective action; it must hold for ",
+            absl::FormatDuration(effectiveness_period), " from then"));
+      }
+      if (series->state() == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE) {
+        return absl::FailedPreconditionError(
+            "the objective has insufficient evidence now; effectiveness cannot "
+            "be shown");
+      }
+    }
+  }
+  v1::Transition* t = nc.add_history();
+  t->set_from(nc.stage());
+  t->set_to(next);
+  t->set_actor(actor);
+  *t->mutable_at() = ToProto(now);
+  t->set_comment(request.comment());
+  nc.set_stage(next);
+  std::vector<AuditEntry> audit = {{"nc_transition",
+                                    actor,
+                                    {{"id", nc.id()},
+                                     {"from", StageName(t->from())},
+                                     {"to", StageName(next)},
+                                     {"comment", request.comment()}}}};
+  if (absl::Status s =
+          CommitLocked(nc, {}, std::move(audit), extra, next_number_);
+      !s.ok()) {
+    return s;
+  }
+  return nc;
+}
+
+absl::StatusOr<v1::Nonconformity> Nonconformities::Get(
+    const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end())
+    return absl::NotFoundError(absl::StrCat("no nonconformity '", id, "'"));
+  return it->second;
+}
+
+std::vector<v1::Nonconformity> Nonconformities::List(
+    const v1::ListNonconformitiesRequest& request) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::Nonconformity> out;
+  for (const auto& [id, nc] : by_id_) {
+    if (!Matches(request.selector(), nc.model())) continue;
+    if (request.stages_size() > 0 &&
+        std::find(request.stages().begin(), request.stages().end(),
+                  nc.stage()) == request.stages().end()) {
+      continue;
+    }
+    if (nc.severity() < request.min_severity()) continue;
+    if (!request.objective_id().empty() &&
+        nc.objective_id() != request.objective_id())
+      continue;
+    if (!request.owner().empty() && nc.owner() != request.owner()) continue;
+    if (request.has_opened_after() &&
+        FromProto(nc.opened_at()) < FromProto(request.opened_after())) {
+      continue;
+    }
+    out.push_back(nc);
+  }
+  return out;
+}
+
+}  // namespace aims::collector

@@ -1,0 +1,96 @@
+// Nonconformities (ISO/IEC 42001 clause 10.2): opened by the evaluator when
+// an objective fires, then worked through by people:
+//   open -> acknowledged (reaction) -> cause analysed -> action recorded ->
+//   effectiveness reviewed -> closed.
+// Each step records actor, time and comment; only the next stage is
+// allowed, a person (not "aims") must make every step, and the review needs
+// the objective to have held for its effectiveness period after the action.
+// Auto-resolution (the objective holds again) is recorded but never closes.
+// A recurrence while a nonconformity is not closed is added to it (and
+// reopens its resolution); after a corrective action was recorded it also
+// sends the record back to acknowledged, since the action did not hold.
+// Closing is refused while the objective is breached. A recurrence after
+// closure within the plan's recurrence period opens a new record linked by
+// `recurrence_of`.
+//
+// Records live in Storage::Table::kNonconformities keyed by id; every change
+// is committed with its audit record (AuditTrail::Commit).
+//
+// Thread-safety: safe; a mutex serialises changes.
+#ifndef AIMS_COLLECTOR_COMPLIANCE_NONCONFORMITIES_H_
+#define AIMS_COLLECTOR_COMPLIANCE_NONCONFORMITIES_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "aims/v1/nonconformity.pb.h"
+#include "collector/compliance/audit_trail.h"
+#include "collector/plan/plan.h"
+#include "collector/storage/storage.h"
+
+namespace aims::collector {
+
+// The actor of automatic records (openings, recurrences, auto-resolution);
+// people's steps never use it.
+inline constexpr char kSystemActor[] = "aims";
+
+// Automatic history entries (recurrence, auto-resolution) start with these.
+inline constexpr char kRecurredComment[] = "recurred";
+inline constexpr char kAutoResolvedComment[] = "auto-resolved";
+
+// Changes to write with a nonconformity change (e.g. outbox entries).
+using ExtraMutations =
+    std::function<std::vector<Mutation>(const v1::Nonconformity&)>;
+
+class Nonconformities {
+ public:
+  explicit Nonconformities(Storage* storage, AuditTrail* audit);
+  absl::Status Load();
+
+  // The objective's series fired: opens a nonconformity or records the
+  // recurrence. `mutations` (the series state) are committed with it.
+  absl::StatusOr<v1::Nonconformity> OnFiring(
+      const Objective& objective, const Plan& plan,
+      const v1::ObjectiveStatus& status, const v1::Evidence& evidence,
+      absl::Time now, std::vector<Mutation> mutations,
+      std::vector<AuditEntry> audit, const ExtraMutations& extra);
+  // The series holds again: records auto-resolution.
+  absl::StatusOr<v1::Nonconformity> OnResolved(const std::string& id,
+                                               absl::Time now,
+                                               std::vector<Mutation> mutations,
+                                               std::vector<AuditEntry> audit,
+                                               const ExtraMutations& extra);
+
+  // A person moves `id` to the next stage. `series` is the objective
+  // series' state now (null when the objective left the plan) and
+  // `effectiveness_period` the objective's.
+  absl::StatusOr<v1::Nonconformity> Transition(
+      const v1::TransitionRequest& request, absl::Time now,
+      const v1::ObjectiveStatus* series, absl::Duration effectiveness_period,
+      const ExtraMutations& extra);
+
+  absl::StatusOr<v1::Nonconformity> Get(const std::string& id) const;
+  std::vector<v1::Nonconformity> List(
+      const v1::ListNonconformitiesRequest& request) const;
+
+ private:
+  absl::Status CommitLocked(const v1::Nonconformity& nc,
+                            std::vector<Mutation> mutations,
+                            std::vector<AuditEntry> audit,
+                            const ExtraMutations& extra, uint64_t next_number)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Storage* const storage_;
+  AuditTrail* const audit_;
+  mutable absl::Mutex mu_;
+  uint64_t next_number_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::string, v1::Nonconformity> by_id_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_COMPLIANCE_NONCONFORMITIES_H_

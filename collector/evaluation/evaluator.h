@@ -1,0 +1,156 @@
+// Evaluator: evaluates the monitoring plan's objectives on a schedule (and
+// when new data of their model arrives) and keeps each series' state with
+// Prometheus alerting semantics plus insufficient evidence
+// (../shared/reference.md, docs/monitoring-plan.md):
+//
+//   inactive/resolved/insufficient --breach--> pending (active_since = now)
+//   pending --breach, now - active_since >= for--> firing (nonconformity)
+//   pending --holds--> inactive
+//   firing --holds for keep_firing_for--> resolved (auto-resolution record)
+//   any non-firing --too few samples--> insufficient evidence
+//   firing --too few samples--> firing (recovery cannot be shown)
+//
+// State changes are written (with their audit records and notifications)
+// atomically, so `for` progress and open alerts survive restarts; the
+// changes of one pass that open or resolve no nonconformity are written
+// together (one durable write instead of one per series), and take effect
+// in memory only once written. A plan
+// reload keeps the state of objectives whose definition is unchanged and
+// records the new plan version in the audit trail.
+//
+// Thread-safety: safe. EvaluateDue() is called by one thread (the
+// collector's loop, or a test with a FakeClock); queries may run at any time.
+#ifndef AIMS_COLLECTOR_EVALUATION_EVALUATOR_H_
+#define AIMS_COLLECTOR_EVALUATION_EVALUATOR_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "aims/v1/nonconformity.pb.h"
+#include "collector/compliance/audit_trail.h"
+#include "collector/compliance/nonconformities.h"
+#include "collector/notify/notifier.h"
+#include "collector/plan/plan.h"
+#include "collector/storage/storage.h"
+#include "common/base/clock.h"
+
+namespace aims::collector {
+
+struct EvaluatorCounters {
+  std::atomic<uint64_t> evaluations{0};
+  std::atomic<uint64_t> errors{0};
+  std::atomic<uint64_t> nonconformities_opened{0};
+};
+
+class Evaluator {
+ public:
+  Evaluator(Storage* storage, AuditTrail* audit,
+            Nonconformities* nonconformities, Notifier* notifier,
+            const Clock* clock);
+  ~Evaluator();
+
+  // Loads persisted series state.
+  absl::Status Load();
+  // Installs `plan` (recording its version); returns how many objectives kept
+  // their state.
+  absl::StatusOr<int> SetPlan(Plan plan, const std::string& actor);
+  bool has_plan() const;
+  v1::PlanInfo plan_info() const;
+  // The plan in force; null before the first SetPlan.
+  std::shared_ptr<const Plan> plan() const;
+
+  // Evaluates every objective whose interval has elapsed, and those of a
+  // model with new data (OnNewData) last evaluated at least
+  // kMinDataTriggeredInterval ago; returns how many series were evaluated.
+  int EvaluateDue();
+  // New data of `model` is stored: its objectives are due on the next
+  // EvaluateDue (at most once per kMinDataTriggeredInterval), so a breach is
+  // judged within a tick of the collector's loop whatever the objective's
+  // evaluation interval, which remains the longest time between two
+  // evaluations.
+  void OnNewData(const v1::ModelRef& model);
+  static constexpr absl::Duration kMinDataTriggeredInterval = absl::Seconds(1);
+
+  std::vector<v1::ObjectiveStatus> States(
+      const v1::ListObjectiveStatesRequest& request) const;
+
+  // A person's lifecycle step on a nonconformity (checks effectiveness
+  // against the objective's series state).
+  absl::StatusOr<v1::Nonconformity> Transition(
+      const v1::TransitionRequest& request);
+
+  // Runs EvaluateDue() every `tick` on a thread until Stop().
+  void Start(absl::Duration tick);
+  void Stop();
+
+  const EvaluatorCounters& counters() const { return counters_; }
+
+ private:
+  struct Series {
+    v1::ObjectiveStatus status;
+    absl::Time last_sent = absl::InfinitePast();
+  };
+
+  // What one evaluation pass reads once and shares between objectives.
+  struct PassCache;
+  void EvaluateObjective(const Objective& o, absl::Time now, PassCache* cache)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  void AddFreshLocked(const v1::ModelRef& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-sends the Alertmanager alert of every firing series whose lease was
+  // last sent a minute or more ago, whatever the objective's interval.
+  void RenewLeases(const Plan& plan, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  void Step(const Objective& o, const v1::ModelRef& model,
+            const v1::MetricValue& value,
+            const std::vector<std::string>& report_ids, absl::Time window_start,
+            absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Writes the pending state changes (and their audit records) in one
+  // atomic, durable commit, then puts them in force in memory; on failure
+  // they stay as they were and the next evaluation retries them.
+  void FlushPending() ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+
+  Storage* const storage_;
+  AuditTrail* const audit_;
+  Nonconformities* const nonconformities_;
+  Notifier* const notifier_;
+  const Clock* const clock_;
+  EvaluatorCounters counters_;
+
+  absl::Mutex eval_mu_;  // one evaluation pass at a time
+  // State changes without a nonconformity step, written together by
+  // FlushPending() (at the end of a pass, every kMaxPending changes, and
+  // before a nonconformity commit so that audit records keep their order).
+  struct PendingChange {
+    std::string key;
+    Series series;
+    std::vector<AuditEntry> audit;
+  };
+  static constexpr size_t kMaxPending = 1000;
+  std::vector<PendingChange> pending_ ABSL_GUARDED_BY(eval_mu_);
+  absl::flat_hash_set<std::string> pending_keys_ ABSL_GUARDED_BY(eval_mu_);
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Plan> plan_ ABSL_GUARDED_BY(mu_);
+  absl::Time plan_loaded_at_ ABSL_GUARDED_BY(mu_);
+  int plan_unchanged_ ABSL_GUARDED_BY(mu_) = 0;
+  // By objective id + "\x1f" + series.
+  std::map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Time> last_evaluated_ ABSL_GUARDED_BY(mu_);
+  // Models with data not yet evaluated (bounded by the number of models).
+  std::vector<v1::ModelRef> fresh_models_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex run_mu_;
+  bool stop_ ABSL_GUARDED_BY(run_mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_EVALUATION_EVALUATOR_H_

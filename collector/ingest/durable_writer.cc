@@ -1,0 +1,163 @@
+#include "collector/ingest/durable_writer.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "collector/compliance/audit_trail.h"
+
+namespace aims::collector {
+
+DurableWriter::DurableWriter(Storage* storage, const Clock* clock,
+                             size_t capacity, size_t max_batch,
+                             AuditTrail* audit, size_t max_queued_bytes)
+    : storage_(storage),
+      audit_(audit),
+      clock_(clock),
+      capacity_(capacity),
+      max_batch_(max_batch),
+      max_queued_bytes_(max_queued_bytes),
+      thread_([this] { Run(); }) {}
+
+DurableWriter::~DurableWriter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+bool DurableWriter::Submit(Item item) {
+  const size_t bytes = item.report.bytes.size();
+  absl::MutexLock lock(&mu_);
+  if (stopping_ || queue_.size() >= capacity_) return false;
+  // Over the byte bound (one item alone may exceed it).
+  if (!queue_.empty() && (queued_bytes_ > max_queued_bytes_ ||
+                          bytes > max_queued_bytes_ - queued_bytes_)) {
+    return false;
+  }
+  queued_bytes_ += bytes;
+  queue_.push_back(std::move(item));
+  return true;
+}
+
+size_t DurableWriter::queued_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return queued_bytes_;
+}
+
+bool DurableWriter::SubmitHello(v1::Hello hello, Done done) {
+  Item item;
+  item.kind = Item::Kind::kHello;
+  item.hello = std::move(hello);
+  item.done = std::move(done);
+  return Submit(std::move(item));
+}
+
+bool DurableWriter::SubmitReport(EncodedReport report, Done done) {
+  Item item;
+  item.report = std::move(report);
+  item.done = std::move(done);
+  return Submit(std::move(item));
+}
+
+bool DurableWriter::SubmitGap(v1::GapNotice gap, Done done) {
+  Item item;
+  item.kind = Item::Kind::kGap;
+  item.gap = std::move(gap);
+  item.done = std::move(done);
+  return Submit(std::move(item));
+}
+
+size_t DurableWriter::depth() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+void DurableWriter::Run() {
+  std::vector<Item> batch;
+  for (;;) {
+    batch.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping and drained
+      // One hello or gap alone, or a run of consecutive reports.
+      if (queue_.front().kind != Item::Kind::kReport) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      } else {
+        while (!queue_.empty() && queue_.front().kind == Item::Kind::kReport &&
+               batch.size() < max_batch_) {
+          queued_bytes_ -= queue_.front().report.bytes.size();
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+    }
+    const absl::Time now = clock_->Now();
+    if (batch.front().kind == Item::Kind::kHello) {
+      absl::StatusOr<uint64_t> seq =
+          storage_->RegisterAgent(batch.front().hello, now);
+      WriteResult result;
+      result.status = seq.status();
+      if (seq.ok() && audit_ != nullptr) {
+        const v1::Hello& h = batch.front().hello;
+        result.status = audit_->Append(
+            {"agent_connect",
+             h.agent().agent_id(),
+             {{"agent", h.agent().agent_id()},
+              {"pod", h.agent().pod()},
+              {"model", absl::StrCat(h.model().name(), "/", h.model().version(),
+                                     "/", h.model().environment())},
+              {"durable_sequence", absl::StrCat(*seq)}}});
+      }
+      if (seq.ok() && result.status.ok()) {
+        result.durable_sequence = *seq;
+        absl::StatusOr<v1::ReferenceProfile> profile =
+            storage_->GetProfile(batch.front().hello.model());
+        if (profile.ok()) result.profile = std::move(*profile);
+      }
+      batch.front().done(result);
+      continue;
+    }
+    if (batch.front().kind == Item::Kind::kGap) {
+      absl::StatusOr<uint64_t> missing =
+          storage_->RecordGap(batch.front().gap, now);
+      WriteResult result;
+      result.status = missing.status();
+      if (missing.ok() && audit_ != nullptr) {
+        const v1::GapNotice& g = batch.front().gap;
+        result.status = audit_->Append(
+            {"gap",
+             g.agent_id(),
+             {{"agent", g.agent_id()},
+              {"first_sequence", absl::StrCat(g.first_sequence())},
+              {"last_sequence", absl::StrCat(g.last_sequence())},
+              {"reason", g.reason()},
+              {"events", absl::StrCat(g.event_count())},
+              {"missing", absl::StrCat(*missing)}}});
+      }
+      if (missing.ok()) result.missing = *missing;
+      batch.front().done(result);
+      continue;
+    }
+    std::vector<const EncodedReport*> reports;
+    reports.reserve(batch.size());
+    for (const Item& item : batch) reports.push_back(&item.report);
+    std::vector<WriteOutcome> outcomes;
+    absl::Status status =
+        storage_->WriteEncodedReports(reports, now, &outcomes);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      WriteResult result;
+      result.status = status;
+      result.duplicate = status.ok() && outcomes[i] == WriteOutcome::kDuplicate;
+      result.expired = status.ok() && outcomes[i] == WriteOutcome::kExpired;
+      batch[i].done(result);
+    }
+  }
+}
+
+}  // namespace aims::collector

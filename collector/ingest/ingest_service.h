@@ -1,0 +1,81 @@
+// IngestService: the collector's end of aims.v1.IngestService.Report (see
+// proto/aims/v1/ingest.proto for the protocol).
+//
+// Each stream is a callback reactor that never blocks: a valid Hello is
+// registered and answered with Welcome; each valid report goes to the
+// DurableWriter and is acknowledged (cumulative Ack) only once durable; an
+// invalid report is answered with a Rejection naming the field and the
+// stream stays open. A Hello whose caller may not ingest its model ends the
+// stream with UNAUTHENTICATED or PERMISSION_DENIED. At most `max_in_flight`
+// reports per stream wait for the writer before the stream stops reading
+// (backpressure); a full writer queue ends the stream with RESOURCE_EXHAUSTED
+// and the agent retries.
+//
+// Thread-safety: safe; reactors run on gRPC threads and writer completions.
+#ifndef AIMS_COLLECTOR_INGEST_INGEST_SERVICE_H_
+#define AIMS_COLLECTOR_INGEST_INGEST_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "aims/v1/ingest.grpc.pb.h"
+#include "collector/auth/authorizer.h"
+#include "collector/ingest/durable_writer.h"
+#include "collector/ingest/ingest_metrics.h"
+#include "common/summary/validation.h"
+
+namespace aims::collector {
+
+struct IngestOptions {
+  std::string collector_id;
+  ReportLimits limits;
+  // --max_message_bytes: a larger report is rejected (a Rejection and a gap,
+  // the stream goes on), a larger hello or gap ends the stream. gRPC's own
+  // cap is TransportMessageCap(max_message_bytes) (common/base/limit_error.h).
+  size_t max_message_bytes = 4 << 20;
+  size_t max_in_flight = 32;
+  // Called (on a writer thread) after a new report of `model` is durable;
+  // the evaluator uses it to judge fresh data without waiting its interval.
+  std::function<void(const v1::ModelRef& model)> on_report_stored;
+  // Streams need an agent token for the Hello's model
+  // (collector/auth/authorizer.h); null: open.
+  const Authorizer* authorizer = nullptr;
+};
+
+// Registered as the raw (ByteBuffer) form of the method: the stream parses
+// each message itself and stores a report's bytes as received.
+class IngestService final
+    : public v1::IngestService::WithRawCallbackMethod_Report<
+          v1::IngestService::Service> {
+ public:
+  IngestService(IngestOptions options, DurableWriter* writer,
+                IngestMetrics* metrics);
+  // Waits until every stream is done (after the server's shutdown none is
+  // left; the wait makes the order explicit, also to ThreadSanitizer).
+  ~IngestService() override;
+
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Report(
+      grpc::CallbackServerContext* context) override;
+
+  // Whether a stream of `agent_id` is open now.
+  bool IsConnected(const std::string& agent_id) const;
+
+ private:
+  class Stream;
+  friend class Stream;
+  void SetConnected(const std::string& agent_id, bool connected);
+
+  const IngestOptions options_;
+  DurableWriter* const writer_;
+  IngestMetrics* const metrics_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int> connected_ ABSL_GUARDED_BY(mu_);
+  int live_streams_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_INGEST_INGEST_SERVICE_H_

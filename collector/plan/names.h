@@ -1,0 +1,49 @@
+// The names aims writes and reads for the enums of a plan and its
+// evaluation: comparators ("<="), severities ("critical"), objective states
+// ("firing") and nonconformity stages ("cause_analysed"). They appear in plan
+// files, audit records, Prometheus labels, aimsctl and the compliance report,
+// so each has exactly one spelling, defined here.
+//
+// Thread-safety: pure functions.
+#ifndef AIMS_COLLECTOR_PLAN_NAMES_H_
+#define AIMS_COLLECTOR_PLAN_NAMES_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "aims/v1/nonconformity.pb.h"
+
+namespace aims::collector {
+
+enum class Comparator {
+  kLess,
+  kLessEqual,
+  kGreater,
+  kGreaterEqual,
+  kEqual,
+  kNotEqual
+};
+
+// "<", "<=", ">", ">=", "==", "!=".
+std::string ComparatorText(Comparator c);
+std::optional<Comparator> ComparatorFromText(absl::string_view text);
+
+// "info", "warning", "critical"; "unspecified" for anything else.
+std::string SeverityText(v1::Severity s);
+// Case-insensitive; nullopt for anything but the three names.
+std::optional<v1::Severity> SeverityFromText(absl::string_view text);
+
+// "inactive", "pending", "firing", "resolved", "insufficient_evidence", and
+// "unevaluated" for UNSPECIFIED (a series before its first evaluation).
+std::string ObjectiveStateName(v1::ObjectiveState state);
+// The inverse; UNSPECIFIED for an unknown name.
+v1::ObjectiveState ObjectiveStateFromName(absl::string_view name);
+
+// "open", "acknowledged", "cause_analysed", "action_recorded",
+// "effectiveness_reviewed", "closed"; "unspecified" for anything else.
+std::string StageName(v1::NonconformityStage stage);
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_PLAN_NAMES_H_

@@ -1,0 +1,104 @@
+// Monitoring plan: the objectives aims evaluates (ISO/IEC 42001 clause 9.1),
+// parsed from YAML and validated with errors that name file, line, column
+// and field. The format is documented in docs/monitoring-plan.md.
+//
+// An objective states what must hold: `metric comparator threshold`, e.g.
+// `psi <= 0.2` for one feature of one model. It is evaluated per series (a
+// matching model, and a feature / attribute / group where the metric has
+// them). Built-in coverage objectives (silent agents or models, windows
+// reported missing, missing reference profile) are added unless disabled.
+//
+// Thread-safety: plain values.
+#ifndef AIMS_COLLECTOR_PLAN_PLAN_H_
+#define AIMS_COLLECTOR_PLAN_PLAN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "aims/v1/nonconformity.pb.h"
+#include "aims/v1/query.pb.h"
+#include "collector/plan/names.h"
+
+namespace aims::collector {
+
+// What a metric is computed over, which decides the series of an objective.
+enum class MetricScope {
+  kModel,      // one value per model (accuracy, latency_p99, ...)
+  kFeature,    // per feature (psi, ks_statistic, ...)
+  kGroup,      // per attribute and group (selection_rate, ...)
+  kAttribute,  // per attribute, across its groups (demographic_parity_ratio)
+  kAgent,      // per agent of the model (agent_silence_seconds)
+};
+
+// Scope of `metric`, or NOT_FOUND for a name no engine computes.
+absl::StatusOr<MetricScope> ScopeOfMetric(absl::string_view metric);
+
+struct Objective {
+  std::string id;
+  std::string title;
+  v1::ModelSelector model;  // empty fields match any
+  std::string metric;
+  // Scope filters; empty (or "*") means every one the metric reports.
+  std::string feature;
+  std::string attribute;
+  std::string group;
+  Comparator comparator = Comparator::kLessEqual;
+  double threshold = 0;
+  // Data the metric is computed over: the last `window` of reports.
+  absl::Duration window = absl::Minutes(10);
+  // Evidence needed besides the engine's own minimum (0: the engine's).
+  uint64_t min_samples = 0;
+  absl::Duration for_duration = absl::ZeroDuration();
+  absl::Duration keep_firing_for = absl::ZeroDuration();
+  absl::Duration evaluation_interval = absl::Seconds(30);
+  // How long the objective must hold after a corrective action before its
+  // effectiveness can be reviewed (10.2 d).
+  absl::Duration effectiveness_period = absl::Hours(1);
+  v1::Severity severity = v1::SEVERITY_WARNING;
+  std::string owner;
+  std::vector<std::string> iso_references;
+  // 9.1 answers; derived from the fields above when not given.
+  std::string what;
+  std::string method;
+  std::string when_measured;
+  std::string when_analysed;
+  bool builtin = false;  // a coverage objective added by aims
+  // SHA-256 of the canonical definition: state survives reloads while it
+  // is unchanged.
+  std::string hash;
+
+  // True when `value comparator threshold` holds.
+  bool Holds(double value) const;
+};
+
+struct Plan {
+  std::string source;   // file name, for messages
+  std::string version;  // hex SHA-256 of the file's bytes
+  std::string text;     // the file's bytes, kept with the version
+  // A recurrence within this period of the earlier nonconformity's
+  // resolution reopens (or, if closed, links to) it instead of a new one.
+  absl::Duration recurrence_period = absl::Hours(24 * 7);
+  std::vector<Objective> objectives;
+};
+
+// The collector's --max_objectives_per_plan default.
+inline constexpr size_t kDefaultMaxObjectives = 10000;
+
+// Parses and validates a plan. Errors read
+// "<file>:<line>:<column>: <field path>: <what is wrong>"; more than
+// `max_objectives` objectives is a LimitError (common/base/limit_error.h)
+// naming
+// --max_objectives_per_plan.
+absl::StatusOr<Plan> ParsePlan(absl::string_view yaml,
+                               absl::string_view file_name,
+                               size_t max_objectives = kDefaultMaxObjectives);
+absl::StatusOr<Plan> LoadPlanFile(
+    const std::string& path, size_t max_objectives = kDefaultMaxObjectives);
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_PLAN_PLAN_H_

@@ -1,0 +1,104 @@
+// ProfileBuilder: builds a reference profile (aims.v1.ReferenceProfile) from
+// reference events - training data (`aimsctl profile build`) or the first
+// events after deploy (the agent's frozen reference).
+//
+// Numeric features: bin edges at the reference quantiles i/bins (i = 0..bins-1,
+// duplicates removed) plus one edge just above the maximum, so the reference
+// fills the inner bins and the under- and overflow bins start empty.
+// Categorical features: the top_k most frequent categories (ties by name),
+// everything else in the trailing "other" bin. At most
+// max_categories_per_feature distinct categories are counted per feature;
+// values of categories first seen beyond that go straight to "other" and
+// are counted in categories_overflowed(). Binary tasks: uniform score
+// bins. Per attribute and group: size and base rate of the positive label.
+// A feature that is numeric in most rows and text in others is numeric.
+//
+// Memory: keeps every numeric value seen (exact quantiles); bounded by
+// `max_rows`, beyond which Add() ignores rows and `truncated()` is true,
+// and by max_categories_per_feature distinct categories per feature.
+//
+// Thread-safety: not thread-safe.
+#ifndef AIMS_COMMON_SUMMARY_PROFILE_BUILDER_H_
+#define AIMS_COMMON_SUMMARY_PROFILE_BUILDER_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "aims/v1/profile.pb.h"
+#include "common/summary/event.h"
+
+namespace aims {
+
+struct ProfileBuildOptions {
+  v1::TaskType task = v1::TASK_TYPE_BINARY;
+  std::string positive_class = "1";
+  int numeric_bins = 10;
+  int top_k = 20;
+  // Binary tasks: uniform score bins on [0, 1] (ROC AUC is computed on them).
+  int score_bins = 100;
+  size_t max_rows = 5'000'000;
+  // Distinct categories counted per feature (the agent's
+  // --max_categories_per_feature); later ones count as "other".
+  size_t max_categories_per_feature = 100'000;
+};
+
+class ProfileBuilder {
+ public:
+  explicit ProfileBuilder(ProfileBuildOptions options);
+  // Not copyable: the layout caches point into its own maps.
+  ProfileBuilder(const ProfileBuilder&) = delete;
+  ProfileBuilder& operator=(const ProfileBuilder&) = delete;
+
+  void Add(const Event& event);
+  size_t rows() const { return rows_; }
+  bool truncated() const { return truncated_; }
+  // Values of categories beyond max_categories_per_feature, counted in
+  // their feature's "other" bin.
+  uint64_t categories_overflowed() const { return categories_overflowed_; }
+
+  // Fails when there are no rows or the options are out of range.
+  absl::StatusOr<v1::ReferenceProfile> Build(
+      const v1::ModelRef& model, v1::ProfileSource source,
+      const std::string& description) const;
+
+ private:
+  struct FeatureValues {
+    std::vector<double> numbers;
+    absl::flat_hash_map<std::string, uint64_t> categories;
+    uint64_t other = 0;  // values beyond max_categories_per_feature
+  };
+  void AddValue(FeatureValues* f, const FeatureValue& value);
+
+  const ProfileBuildOptions options_;
+  size_t rows_ = 0;
+  bool truncated_ = false;
+  uint64_t categories_overflowed_ = 0;
+  std::map<std::string, FeatureValues> features_;
+  std::map<std::string, uint64_t> classes_;
+  // attribute -> group -> (n, labelled, positive labels)
+  struct GroupStats {
+    uint64_t n = 0, labelled = 0, positive = 0;
+  };
+  std::map<std::string, std::map<std::string, GroupStats>> groups_;
+  // Rows come with the same features and attributes in the same order: the
+  // last row's layout saves a map lookup per name (std::map entries do not
+  // move).
+  std::vector<std::pair<const std::string*, FeatureValues*>> layout_;
+  std::vector<std::pair<const std::string*, std::map<std::string, GroupStats>*>>
+      attribute_layout_;
+  FeatureValues* prediction_ = nullptr;
+};
+
+// Hex SHA-256 of the profile's serialization with profile_id cleared.
+std::string ComputeProfileId(const v1::ReferenceProfile& profile);
+
+// Checks a profile from outside: names, strictly increasing finite edges,
+// bin and category limits, counts that match the bins. Errors name the field.
+absl::Status ValidateProfile(const v1::ReferenceProfile& profile);
+
+}  // namespace aims
+
+#endif  // AIMS_COMMON_SUMMARY_PROFILE_BUILDER_H_

@@ -1,0 +1,429 @@
+#include "common/summary/window_accumulator.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/string_view.h"
+
+namespace aims {
+namespace {
+
+// Index of `v` on numeric edges, with under- and overflow bins: the number
+// of edges <= v. Profiles have few edges (10 by default), so a branch-free
+// count beats a binary search whose branches mispredict on every value.
+size_t NumericBin(const google::protobuf::RepeatedField<double>& edges,
+                  double v) {
+  const int n = edges.size();
+  if (n > 64) {
+    return std::upper_bound(edges.begin(), edges.end(), v) - edges.begin();
+  }
+  const double* e = edges.data();
+  size_t bin = 0;
+  for (int i = 0; i < n; ++i) bin += e[i] <= v;
+  return bin;
+}
+
+}  // namespace
+
+LimitOverflows& LimitOverflows::operator+=(const LimitOverflows& o) {
+  features += o.features;
+  attributes += o.attributes;
+  groups += o.groups;
+  classes += o.classes;
+  return *this;
+}
+
+LimitOverflows LimitOverflows::operator-(const LimitOverflows& o) const {
+  LimitOverflows d;
+  d.features = features - o.features;
+  d.attributes = attributes - o.attributes;
+  d.groups = groups - o.groups;
+  d.classes = classes - o.classes;
+  return d;
+}
+
+WindowAccumulator::WindowAccumulator(
+    std::shared_ptr<const SummaryConfig> config)
+    : config_(std::move(config)),
+      latency_(config_->sketch_relative_accuracy),
+      label_delay_(config_->sketch_relative_accuracy) {
+  if (config_->profile) {
+    for (int i = 0; i < 2; ++i) {
+      score_by_label_[i].assign(config_->profile->score_edges_size() + 1, 0);
+    }
+  }
+}
+
+WindowAccumulator::FeatureState* WindowAccumulator::Feature(
+    absl::string_view name) {
+  auto it = features_.find(name);
+  if (it != features_.end()) return &it->second;
+  if (features_.size() >= config_->max_features) return nullptr;
+  FeatureState state;
+  state.sketch = QuantileSketch(config_->sketch_relative_accuracy);
+  if (config_->profile) {
+    for (const v1::FeatureProfile& fp : config_->profile->features()) {
+      if (fp.name() == name) {
+        state.profile = &fp;
+        state.kind_known = true;
+        state.numeric = fp.kind() == v1::FeatureProfile::KIND_NUMERIC;
+        state.histogram.assign(
+            state.numeric ? fp.edges_size() + 1 : fp.categories_size() + 1, 0);
+        for (int c = 0; c < fp.categories_size(); ++c) {
+          state.category_bins.emplace(fp.categories(c), c);
+        }
+        break;
+      }
+    }
+  }
+  return &features_.emplace(std::string(name), std::move(state)).first->second;
+}
+
+void WindowAccumulator::AddFeatureValue(FeatureState* f,
+                                        const FeatureValue& v) {
+  if (v.kind == FeatureValue::Kind::kMissing) return;
+  const bool numeric = v.kind == FeatureValue::Kind::kNumber;
+  if (!f->kind_known) {
+    f->kind_known = true;
+    f->numeric = numeric;
+  }
+  ++f->present;
+  if (numeric != f->numeric) {
+    ++f->wrong_type;
+    return;
+  }
+  if (numeric) {
+    if (!std::isfinite(v.number)) {
+      ++f->non_finite;
+      return;
+    }
+    ++f->n;
+    f->sum += v.number;
+    f->sum_squares += v.number * v.number;
+    f->sketch.Add(v.number);
+    if (f->profile != nullptr) {
+      ++f->histogram[NumericBin(f->profile->edges(), v.number)];
+      if (v.number < f->profile->min() || v.number > f->profile->max()) {
+        ++f->out_of_range;
+      }
+    }
+    return;
+  }
+  if (f->profile != nullptr) {
+    auto it = f->category_bins.find(v.category);
+    if (it == f->category_bins.end()) {
+      ++f->unseen_category;
+      ++f->histogram.back();
+    } else {
+      ++f->histogram[it->second];
+    }
+  }
+}
+
+size_t WindowAccumulator::ClassIndex(const std::string& label) {
+  auto it = class_index_.find(label);
+  if (it != class_index_.end()) return it->second;
+  const size_t limit = config_->max_classes;
+  if (classes_.size() + 1 >= limit) {
+    ++overflows_.classes;
+    // Keep the last slot for everything beyond the limit.
+    if (classes_.size() < limit) {
+      classes_.emplace_back(kOtherBucket);
+      class_index_[std::string(kOtherBucket)] = classes_.size() - 1;
+    }
+    return limit - 1;
+  }
+  classes_.push_back(label);
+  class_index_[label] = classes_.size() - 1;
+  return classes_.size() - 1;
+}
+
+std::string WindowAccumulator::PredictedClass(const Event& event) const {
+  if (event.prediction.present()) return event.prediction.AsClass();
+  if (config_->task == v1::TASK_TYPE_BINARY && event.score) {
+    // A bare score predicts the positive class from 0.5 up.
+    return *event.score >= 0.5 ? config_->positive_class : "";
+  }
+  return "";
+}
+
+void WindowAccumulator::AddPerformance(const Event& event,
+                                       const std::string& predicted,
+                                       const std::string& actual) {
+  if (!event.label.present()) return;
+  ++labelled_;
+  if (config_->task == v1::TASK_TYPE_REGRESSION) {
+    if (event.prediction.kind != Outcome::Kind::kNumber ||
+        event.label.kind != Outcome::Kind::kNumber) {
+      return;
+    }
+    const double y = event.label.number;
+    const double e = event.prediction.number - y;
+    regression_.set_n(regression_.n() + 1);
+    regression_.set_sum_error(regression_.sum_error() + e);
+    regression_.set_sum_abs_error(regression_.sum_abs_error() + std::fabs(e));
+    regression_.set_sum_squared_error(regression_.sum_squared_error() + e * e);
+    regression_.set_sum_label(regression_.sum_label() + y);
+    regression_.set_sum_label_squared(regression_.sum_label_squared() + y * y);
+    if (y != 0) {
+      regression_.set_n_nonzero_label(regression_.n_nonzero_label() + 1);
+      regression_.set_sum_abs_percentage_error(
+          regression_.sum_abs_percentage_error() + std::fabs(e / y));
+    }
+    return;
+  }
+  if (!predicted.empty()) {
+    const size_t a = ClassIndex(actual);
+    const size_t p = ClassIndex(predicted);
+    if (confusion_.empty()) {
+      confusion_.assign(config_->max_classes * config_->max_classes, 0);
+    }
+    ++confusion_[a * config_->max_classes + p];
+  }
+  // Probability of the true class, from a score (binary) or probabilities.
+  const bool positive = actual == config_->positive_class;
+  if (config_->task == v1::TASK_TYPE_BINARY && event.score) {
+    const double s = *event.score;
+    const double p_true = positive ? s : 1 - s;
+    probability_.set_n(probability_.n() + 1);
+    probability_.set_sum_log_loss(probability_.sum_log_loss() -
+                                  std::log(std::max(p_true, 1e-15)));
+    // Both classes contribute: (s - y)^2 + ((1 - s) - (1 - y))^2.
+    const double y = positive ? 1.0 : 0.0;
+    probability_.set_sum_brier(probability_.sum_brier() +
+                               2 * (s - y) * (s - y));
+    if (!score_by_label_[0].empty()) {
+      ++score_by_label_[positive ? 1 : 0]
+                       [NumericBin(config_->profile->score_edges(), s)];
+    }
+  } else if (!event.probabilities.empty()) {
+    double p_true = 0;
+    double brier = 0;
+    bool found = false;
+    for (const auto& [cls, p] : event.probabilities) {
+      const bool is_true = cls == actual;
+      if (is_true) {
+        p_true = p;
+        found = true;
+      }
+      brier += (p - (is_true ? 1 : 0)) * (p - (is_true ? 1 : 0));
+    }
+    if (!found) brier += 1;  // the true class had probability 0
+    probability_.set_n(probability_.n() + 1);
+    probability_.set_sum_log_loss(probability_.sum_log_loss() -
+                                  std::log(std::max(p_true, 1e-15)));
+    probability_.set_sum_brier(probability_.sum_brier() + brier);
+  }
+}
+
+void WindowAccumulator::AddFairness(const Event& event,
+                                    const std::string& predicted,
+                                    const std::string& actual, bool selection,
+                                    bool outcome) {
+  if (event.attributes.empty()) return;
+  const bool predicted_positive = predicted == config_->positive_class;
+  const bool labelled = event.label.present();
+  const bool actual_positive = labelled && actual == config_->positive_class;
+  for (const auto& [attribute, group] : event.attributes) {
+    auto attr_it = attributes_.find(attribute);
+    if (attr_it == attributes_.end()) {
+      if (attributes_.size() >= config_->max_attributes) {
+        ++overflows_.attributes;
+        continue;
+      }
+      attr_it = attributes_.emplace(attribute, GroupMap()).first;
+    }
+    GroupMap& groups = attr_it->second;
+    auto it = groups.find(group);
+    if (it == groups.end()) {
+      const bool full = groups.size() + 1 >= config_->max_groups_per_attribute;
+      if (full) ++overflows_.groups;
+      it =
+          groups.emplace(full ? std::string(kOtherBucket) : group, GroupState())
+              .first;
+    }
+    GroupState& g = it->second;
+    if (selection) {
+      ++g.n;
+      if (predicted_positive) ++g.predicted_positive;
+    }
+    if (outcome && labelled && !predicted.empty()) {
+      ++g.labelled;
+      if (predicted_positive && actual_positive) ++g.tp;
+      if (predicted_positive && !actual_positive) ++g.fp;
+      if (!predicted_positive && !actual_positive) ++g.tn;
+      if (!predicted_positive && actual_positive) ++g.fn;
+    }
+  }
+}
+
+void WindowAccumulator::Add(const Event& event) {
+  ++event_count_;
+  if (event.error) ++error_count_;
+  if (event.latency_seconds) latency_.Add(*event.latency_seconds);
+  const size_t n = event.features.size();
+  if (layout_.size() < n) layout_.resize(n, {nullptr, nullptr});
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [name, value] = event.features[i];
+    FeatureState* f = nullptr;
+    if (layout_[i].first != nullptr && *layout_[i].first == name) {
+      f = layout_[i].second;
+    } else {
+      f = Feature(name);
+      if (f == nullptr) {
+        ++rejected_["feature_limit"];
+        ++overflows_.features;
+        continue;
+      }
+      layout_[i] = {&features_.find(name)->first, f};
+    }
+    AddFeatureValue(f, value);
+  }
+  // The prediction is summarised like a feature so that it can drift too.
+  FeatureValue prediction;
+  if (config_->task == v1::TASK_TYPE_REGRESSION &&
+      event.prediction.kind == Outcome::Kind::kNumber) {
+    prediction.kind = FeatureValue::Kind::kNumber;
+    prediction.number = event.prediction.number;
+  } else if (config_->task == v1::TASK_TYPE_BINARY && event.score) {
+    prediction.kind = FeatureValue::Kind::kNumber;
+    prediction.number = *event.score;
+  } else if (event.prediction.present()) {
+    prediction.kind = FeatureValue::Kind::kCategory;
+    prediction.category = event.prediction.AsClass();
+  }
+  if (prediction.kind != FeatureValue::Kind::kMissing) {
+    if (prediction_state_ == nullptr)
+      prediction_state_ = Feature(kPredictionFeature);
+    if (prediction_state_ != nullptr) {
+      AddFeatureValue(prediction_state_, prediction);
+    } else {
+      ++rejected_["feature_limit"];
+      ++overflows_.features;
+    }
+  }
+  const std::string predicted = PredictedClass(event);
+  const std::string actual = event.label.present() ? event.label.AsClass() : "";
+  AddPerformance(event, predicted, actual);
+  AddFairness(event, predicted, actual, /*selection=*/true, /*outcome=*/true);
+}
+
+void WindowAccumulator::AddJoinedLabel(const Event& joined,
+                                       absl::Duration delay, bool late) {
+  ++labels_matched_;
+  if (late) ++labels_late_;
+  label_delay_.Add(absl::ToDoubleSeconds(delay));
+  const std::string predicted = PredictedClass(joined);
+  const std::string actual = joined.label.AsClass();
+  AddPerformance(joined, predicted, actual);
+  AddFairness(joined, predicted, actual, /*selection=*/false, /*outcome=*/true);
+}
+
+void WindowAccumulator::CountLabelMisses(uint64_t unmatched, uint64_t evicted) {
+  labels_unmatched_ += unmatched;
+  labels_evicted_ += evicted;
+}
+
+void WindowAccumulator::CountRejected(absl::string_view reason, uint64_t n) {
+  rejected_[reason] += n;
+}
+
+v1::WindowSummary WindowAccumulator::Build() const {
+  v1::WindowSummary out;
+  if (config_->profile) out.set_profile_id(config_->profile->profile_id());
+  v1::OperationalSummary* op = out.mutable_operational();
+  op->set_event_count(event_count_);
+  op->set_error_count(error_count_);
+  if (!latency_.empty()) latency_.ToProto(op->mutable_latency_seconds());
+  op->set_labels_matched(labels_matched_);
+  op->set_labels_late(labels_late_);
+  op->set_labels_unmatched(labels_unmatched_);
+  op->set_labels_evicted(labels_evicted_);
+  if (!label_delay_.empty())
+    label_delay_.ToProto(op->mutable_label_delay_seconds());
+  for (const auto& [reason, n] : rejected_) {
+    (*op->mutable_rejected_by_reason())[reason] = n;
+  }
+
+  v1::PerformanceSummary* perf = out.mutable_performance();
+  perf->set_labelled_count(labelled_);
+  if (!classes_.empty() && !confusion_.empty()) {
+    const size_t k = classes_.size();
+    const size_t stride = config_->max_classes;
+    for (const std::string& c : classes_)
+      perf->mutable_confusion()->add_classes(c);
+    for (size_t a = 0; a < k; ++a) {
+      for (size_t p = 0; p < k; ++p) {
+        perf->mutable_confusion()->add_counts(confusion_[a * stride + p]);
+      }
+    }
+  }
+  if (probability_.n() > 0) *perf->mutable_probability() = probability_;
+  if (regression_.n() > 0) *perf->mutable_regression() = regression_;
+  if (!score_by_label_[0].empty() && labelled_ > 0) {
+    for (const auto& h : score_by_label_) {
+      perf->add_score_by_label()->mutable_counts()->Add(h.begin(), h.end());
+    }
+  }
+
+  std::vector<const std::pair<const std::string, FeatureState>*> features;
+  for (const auto& entry : features_) features.push_back(&entry);
+  std::sort(features.begin(), features.end(),
+            [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* entry : features) {
+    const FeatureState& f = entry->second;
+    v1::FeatureSummary* fs = out.add_features();
+    fs->set_name(entry->first);
+    // Events without the feature count as missing; the prediction's absence
+    // is not a data-quality problem of the inputs, but is counted alike.
+    v1::DataQuality* q = fs->mutable_quality();
+    q->set_missing(event_count_ - f.present);
+    q->set_wrong_type(f.wrong_type);
+    q->set_non_finite(f.non_finite);
+    q->set_out_of_range(f.out_of_range);
+    q->set_unseen_category(f.unseen_category);
+    if (!f.histogram.empty()) {
+      fs->mutable_histogram()->mutable_counts()->Add(f.histogram.begin(),
+                                                     f.histogram.end());
+    }
+    if (f.n > 0) {
+      f.sketch.ToProto(fs->mutable_sketch());
+      fs->set_n(f.n);
+      fs->set_sum(f.sum);
+      fs->set_sum_squares(f.sum_squares);
+    }
+  }
+
+  std::vector<std::string> attribute_names;
+  for (const auto& [name, groups] : attributes_)
+    attribute_names.push_back(name);
+  std::sort(attribute_names.begin(), attribute_names.end());
+  for (const std::string& name : attribute_names) {
+    const GroupMap& groups = attributes_.at(name);
+    v1::AttributeSummary* as = out.add_attributes();
+    as->set_attribute(name);
+    std::vector<std::string> group_names;
+    uint64_t total = 0;
+    for (const auto& [g, s] : groups) {
+      group_names.push_back(g);
+      total += s.n;
+    }
+    std::sort(group_names.begin(), group_names.end());
+    as->set_missing(event_count_ - total);
+    for (const std::string& g : group_names) {
+      const GroupState& s = groups.at(g);
+      v1::GroupCounts* gc = as->add_groups();
+      gc->set_group(g);
+      gc->set_n(s.n);
+      gc->set_predicted_positive(s.predicted_positive);
+      gc->set_labelled(s.labelled);
+      gc->set_true_positive(s.tp);
+      gc->set_false_positive(s.fp);
+      gc->set_true_negative(s.tn);
+      gc->set_false_negative(s.fn);
+    }
+  }
+  return out;
+}
+
+}  // namespace aims

@@ -1,0 +1,111 @@
+// The collector's HTTP/JSON query API against a real Collector.
+#include "collector/api/http_api.h"
+
+#include "aims/v1/ingest.grpc.pb.h"
+#include "collector/collector.h"
+#include "common/base/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "tests/testing/test_util.h"
+
+namespace aims::collector {
+namespace {
+
+TEST(HttpApiTest, ModelsAgentsSummariesAndErrors) {
+  testing::TempDir dir;
+  CollectorOptions options;
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.data_dir = dir.File("data");
+  options.sync_writes = false;
+  // Windows of 1970: a maintenance pass (the first runs as the collector
+  // starts, maybe after the first hello) would expire them as past the raw
+  // retention, and they would be acknowledged without being counted.
+  options.maintenance_interval = absl::ZeroDuration();
+  Collector collector(options);
+  ASSERT_TRUE(collector.Start().ok());
+  {
+    auto stub = v1::IngestService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", collector.grpc_port()),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    auto stream = stub->Report(&ctx);
+    v1::IngestRequest hello;
+    hello.mutable_hello()->mutable_agent()->set_agent_id("a1");
+    hello.mutable_hello()->mutable_model()->set_name("credit");
+    hello.mutable_hello()->mutable_model()->set_version("v1");
+    hello.mutable_hello()->mutable_model()->set_environment("prod");
+    hello.mutable_hello()->set_protocol_version(1);
+    ASSERT_TRUE(stream->Write(hello));
+    v1::IngestResponse resp;
+    ASSERT_TRUE(stream->Read(&resp));
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+      v1::IngestRequest r;
+      r.mutable_report()->set_agent_id("a1");
+      r.mutable_report()->set_sequence(seq);
+      *r.mutable_report()->mutable_window_start() =
+          ToProto(absl::FromUnixSeconds(1000 + 10 * seq));
+      *r.mutable_report()->mutable_window_end() =
+          ToProto(absl::FromUnixSeconds(1010 + 10 * seq));
+      r.mutable_report()
+          ->mutable_summary()
+          ->mutable_operational()
+          ->set_event_count(seq);
+      ASSERT_TRUE(stream->Write(r));
+    }
+    stream->WritesDone();
+    while (stream->Read(&resp)) {
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+  }
+  httplib::Client http("127.0.0.1", collector.http_port());
+  auto models = http.Get("/v1/models?name=credit");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(models->status, 200);
+  EXPECT_NE(models->body.find(R"("event_count":"6")"), std::string::npos)
+      << models->body;
+  auto none = http.Get("/v1/models?name=other");
+  EXPECT_EQ(none->body.find("credit"), std::string::npos);
+  auto agents = http.Get("/v1/agents");
+  EXPECT_NE(agents->body.find(R"("agent_id":"a1")"), std::string::npos)
+      << agents->body;
+  auto summaries = http.Get(
+      "/v1/"
+      "summaries?name=credit&version=v1&environment=prod&from=1970-01-01T00:10:"
+      "00Z&to=5000&step=1h");
+  ASSERT_TRUE(summaries);
+  EXPECT_EQ(summaries->status, 200) << summaries->body;
+  EXPECT_NE(summaries->body.find(R"("report_count":"3")"), std::string::npos)
+      << summaries->body;
+  auto bad_step = http.Get("/v1/summaries?name=credit&version=v1&step=soon");
+  EXPECT_EQ(bad_step->status, 400);
+  EXPECT_EQ(bad_step->body,
+            "{\"error\":\"step: 'soon' is not a duration such as 10s\"}\n");
+  auto bad_model = http.Get("/v1/summaries?name=cr%20edit&version=v1");
+  EXPECT_EQ(bad_model->status, 400);
+  EXPECT_NE(bad_model->body.find("model.name"), std::string::npos)
+      << bad_model->body;
+  // Three windows of operational counts: throughput is 6 events over 30 s.
+  auto metrics = http.Get(
+      "/v1/"
+      "metrics?name=credit&version=v1&environment=prod&from=1000&to=5000&step="
+      "1h"
+      "&metric=throughput,error_rate");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200) << metrics->body;
+  EXPECT_NE(metrics->body.find(R"("metric":"throughput")"), std::string::npos)
+      << metrics->body;
+  EXPECT_EQ(metrics->body.find("accuracy"), std::string::npos) << metrics->body;
+  auto bad_metrics =
+      http.Get("/v1/metrics?name=credit&version=v1&from=yesterday");
+  EXPECT_EQ(bad_metrics->status, 400);
+  EXPECT_NE(bad_metrics->body.find("from: 'yesterday'"), std::string::npos)
+      << bad_metrics->body;
+  auto missing = http.Get("/v1/profile?name=credit&version=v1");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("no profile for credit/v1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace aims::collector
