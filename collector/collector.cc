@@ -164,7 +164,7 @@ absl::Status Collector::Start() {
       [this](const std::string& actor) { return ReloadPlan(actor); },
       authorizer_.get());
   builder.RegisterService(nc_service_.get());
-  report_service_ = std::make_unique<ReportService>(
+  report_service_ = std::make_unique<ComplianceReportService>(
       options_.collector_id, evaluator_.get(), nonconformities_.get(),
       audit_.get(), clock_, authorizer_.get());
   builder.RegisterService(report_service_.get());

@@ -39,7 +39,7 @@ class Nonconformities;
 class Notifier;
 class IngestService;
 class QueryService;
-class ReportService;
+class ComplianceReportService;
 class RocksStorage;
 
 struct CollectorOptions {
@@ -145,7 +145,7 @@ class Collector {
   std::unique_ptr<Notifier> notifier_;
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<NonconformityService> nc_service_;
-  std::unique_ptr<ReportService> report_service_;
+  std::unique_ptr<ComplianceReportService> report_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::thread maintenance_thread_;

@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "aims/v1/compliance_report.grpc.pb.h"
 #include "aims/v1/nonconformity.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
-#include "aims/v1/report.grpc.pb.h"
 #include "collector/auth/authorizer.h"
 #include "collector/plan/names.h"
 #include "collector/plan/plan.h"
@@ -728,7 +728,7 @@ int Report(const CtlOptions& options, std::ostream& out, std::ostream& err) {
         << "' is not markdown, html or csv\n";
     return 2;
   }
-  v1::ReportRequest request;
+  v1::ComplianceReportRequest request;
   *request.mutable_selector() = Selector(options);
   for (const char* flag : {"from", "to"}) {
     const bool is_from = std::string_view(flag) == "from";
@@ -743,11 +743,11 @@ int Report(const CtlOptions& options, std::ostream& out, std::ostream& err) {
   }
   if (options.bucket != absl::ZeroDuration())
     *request.mutable_bucket() = ToProtoDuration(options.bucket);
-  auto stub = v1::ReportService::NewStub(ChannelTo(options));
+  auto stub = v1::ComplianceReportService::NewStub(ChannelTo(options));
   grpc::ClientContext ctx;
   SetDeadline(&ctx, options);
   v1::ComplianceReport report;
-  grpc::Status s = stub->GetReport(&ctx, request, &report);
+  grpc::Status s = stub->GetComplianceReport(&ctx, request, &report);
   if (!s.ok()) return RpcFailed(s, options, err);
   std::string text;
   if (options.json) {

@@ -128,7 +128,7 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
   }
   doc.tables.push_back(std::move(plan));
 
-  const v1::ReportTotals& t = r.totals();
+  const v1::ComplianceTotals& t = r.totals();
   doc.tables.push_back(
       {"summary",
        "Summary",
@@ -162,7 +162,7 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
        "Insufficient %", "Unevaluated %", "Firings", "State at end",
        "Last value", "Nonconformities"},
       {}};
-  for (const v1::ObjectiveReport& o : r.objectives()) {
+  for (const v1::ObjectiveResults& o : r.objectives()) {
     const std::string criterion =
         o.in_current_plan()
             ? absl::StrCat(o.metric(), o.scope().empty() ? "" : " ", o.scope(),

@@ -24,7 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "aims/v1/report.pb.h"
+#include "aims/v1/compliance_report.pb.h"
 
 namespace aims::ctl {
 

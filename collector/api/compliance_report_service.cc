@@ -8,10 +8,10 @@
 
 namespace aims::collector {
 
-ReportService::ReportService(std::string collector_id, Evaluator* evaluator,
-                             Nonconformities* nonconformities,
-                             AuditTrail* audit, const Clock* clock,
-                             const Authorizer* authorizer)
+ComplianceReportService::ComplianceReportService(
+    std::string collector_id, Evaluator* evaluator,
+    Nonconformities* nonconformities, AuditTrail* audit, const Clock* clock,
+    const Authorizer* authorizer)
     : collector_id_(std::move(collector_id)),
       evaluator_(evaluator),
       nonconformities_(nonconformities),
@@ -19,9 +19,10 @@ ReportService::ReportService(std::string collector_id, Evaluator* evaluator,
       clock_(clock),
       authorizer_(authorizer) {}
 
-absl::Status ReportService::Report(const v1::ReportRequest& request,
-                                   v1::ComplianceReport* response) const {
-  ReportSources sources;
+absl::Status ComplianceReportService::Report(
+    const v1::ComplianceReportRequest& request,
+    v1::ComplianceReport* response) const {
+  ComplianceReportSources sources;
   sources.collector_id = collector_id_;
   // Verify first: records appended after it are still reported, and the
   // verification covers what an auditor can re-check.
@@ -41,14 +42,15 @@ absl::Status ReportService::Report(const v1::ReportRequest& request,
                             limit, std::numeric_limits<uint32_t>::max())));
   }
   absl::StatusOr<v1::ComplianceReport> report =
-      BuildReport(request, sources, clock_->Now());
+      BuildComplianceReport(request, sources, clock_->Now());
   if (!report.ok()) return report.status();
   *response = std::move(*report);
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* ReportService::GetReport(
-    grpc::CallbackServerContext* context, const v1::ReportRequest* request,
+grpc::ServerUnaryReactor* ComplianceReportService::GetComplianceReport(
+    grpc::CallbackServerContext* context,
+    const v1::ComplianceReportRequest* request,
     v1::ComplianceReport* response) {
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kReport);

@@ -1,4 +1,4 @@
-// ReportService: serves compliance reports
+// ComplianceReportService: serves compliance reports
 // (collector/compliance/compliance_report.h) over gRPC, and as GET /v1/report
 // on the HTTP/JSON API. It reads the whole audit trail for each report, which
 // is O(records); reports are rare, human-driven calls.
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "aims/v1/report.grpc.pb.h"
+#include "aims/v1/compliance_report.grpc.pb.h"
 #include "collector/auth/authorizer.h"
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/nonconformities.h"
@@ -19,18 +19,20 @@
 
 namespace aims::collector {
 
-class ReportService final : public v1::ReportService::CallbackService {
+class ComplianceReportService final
+    : public v1::ComplianceReportService::CallbackService {
  public:
-  ReportService(std::string collector_id, Evaluator* evaluator,
-                Nonconformities* nonconformities, AuditTrail* audit,
-                const Clock* clock, const Authorizer* authorizer);
+  ComplianceReportService(std::string collector_id, Evaluator* evaluator,
+                          Nonconformities* nonconformities, AuditTrail* audit,
+                          const Clock* clock, const Authorizer* authorizer);
 
-  absl::Status Report(const v1::ReportRequest& request,
+  absl::Status Report(const v1::ComplianceReportRequest& request,
                       v1::ComplianceReport* response) const;
 
-  grpc::ServerUnaryReactor* GetReport(grpc::CallbackServerContext* context,
-                                      const v1::ReportRequest* request,
-                                      v1::ComplianceReport* response) override;
+  grpc::ServerUnaryReactor* GetComplianceReport(
+      grpc::CallbackServerContext* context,
+      const v1::ComplianceReportRequest* request,
+      v1::ComplianceReport* response) override;
 
  private:
   const std::string collector_id_;
@@ -38,7 +40,7 @@ class ReportService final : public v1::ReportService::CallbackService {
   Nonconformities* const nonconformities_;
   AuditTrail* const audit_;
   const Clock* const clock_;
-  const Authorizer* const authorizer_;  // GetReport needs kReport
+  const Authorizer* const authorizer_;  // GetComplianceReport needs kReport
 };
 
 }  // namespace aims::collector

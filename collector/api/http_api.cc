@@ -64,7 +64,8 @@ v1::ModelSelector Selector(const httplib::Request& req) {
 
 void RegisterHttpApi(httplib::Server& server, QueryService* queries,
                      NonconformityService* nonconformities,
-                     ReportService* reports, const Authorizer* authorizer) {
+                     ComplianceReportService* reports,
+                     const Authorizer* authorizer) {
   // Every route is authorized before its handler runs.
   auto get = [&server, authorizer](const std::string& pattern,
                                    Permission permission,
@@ -83,7 +84,7 @@ void RegisterHttpApi(httplib::Server& server, QueryService* queries,
   };
   get("/v1/report", Permission::kReport,
       [reports](const httplib::Request& req, httplib::Response& res) {
-        v1::ReportRequest request;
+        v1::ComplianceReportRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ComplianceReport response;
         absl::Status s = ParseReportParams(req, &request);

@@ -38,7 +38,8 @@ namespace aims::collector {
 
 void RegisterHttpApi(httplib::Server& server, QueryService* queries,
                      NonconformityService* nonconformities,
-                     ReportService* reports, const Authorizer* authorizer);
+                     ComplianceReportService* reports,
+                     const Authorizer* authorizer);
 
 }  // namespace aims::collector
 

@@ -66,7 +66,7 @@ absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
 }
 
 absl::Status ParseReportParams(const httplib::Request& req,
-                               v1::ReportRequest* request) {
+                               v1::ComplianceReportRequest* request) {
   for (const char* name : {"from", "to"}) {
     if (!req.has_param(name)) continue;
     absl::Time t;

@@ -16,8 +16,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "aims/v1/compliance_report.pb.h"
 #include "aims/v1/identity.pb.h"
-#include "aims/v1/report.pb.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "httplib.h"
@@ -42,7 +42,7 @@ absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
 // /v1/report: `from`, `to` and `bucket` into `request` (each only when the
 // request has it; the selector is the caller's).
 absl::Status ParseReportParams(const httplib::Request& req,
-                               v1::ReportRequest* request);
+                               v1::ComplianceReportRequest* request);
 
 }  // namespace aims::collector
 

@@ -194,9 +194,9 @@ v1::SeriesResult SeriesOverPeriod(const std::string& metric,
 
 }  // namespace
 
-absl::StatusOr<v1::ComplianceReport> BuildReport(
-    const v1::ReportRequest& request, const ReportSources& sources,
-    absl::Time now) {
+absl::StatusOr<v1::ComplianceReport> BuildComplianceReport(
+    const v1::ComplianceReportRequest& request,
+    const ComplianceReportSources& sources, absl::Time now) {
   const absl::Time to = request.has_to() ? FromProto(request.to()) : now;
   const absl::Time from = request.has_from() ? FromProto(request.from())
                                              : to - absl::Hours(24 * 30);
@@ -220,10 +220,10 @@ absl::StatusOr<v1::ComplianceReport> BuildReport(
   absl::Duration remainder;
   const int64_t buckets = absl::IDivDuration(to - from, bucket, &remainder) +
                           (remainder > absl::ZeroDuration() ? 1 : 0);
-  if (buckets > kMaxReportBuckets) {
+  if (buckets > kMaxComplianceReportBuckets) {
     return absl::InvalidArgumentError(absl::StrCat(
         "bucket: ", absl::FormatDuration(bucket), " makes ", buckets,
-        " buckets of the period; the limit is ", kMaxReportBuckets));
+        " buckets of the period; the limit is ", kMaxComplianceReportBuckets));
   }
   const absl::Time end = std::min(to, now);
   const v1::ModelSelector& selector = request.selector();
@@ -267,8 +267,8 @@ absl::StatusOr<v1::ComplianceReport> BuildReport(
   for (const v1::ObjectiveStatus& s : sources.states)
     current[{s.objective_id(), s.series()}] = &s;
 
-  v1::ReportTotals* totals = report.mutable_totals();
-  auto add_series = [&](v1::ObjectiveReport* out, const std::string& id,
+  v1::ComplianceTotals* totals = report.mutable_totals();
+  auto add_series = [&](v1::ObjectiveResults* out, const std::string& id,
                         const std::string& metric) {
     std::set<std::string> names;
     auto it = facts.changes.find(id);
@@ -313,7 +313,7 @@ absl::StatusOr<v1::ComplianceReport> BuildReport(
   if (sources.plan != nullptr) {
     for (const Objective& o : sources.plan->objectives) {
       in_plan.insert(o.id);
-      v1::ObjectiveReport out;
+      v1::ObjectiveResults out;
       out.set_objective_id(o.id);
       out.set_title(o.title);
       out.set_metric(o.metric);
@@ -347,7 +347,7 @@ absl::StatusOr<v1::ComplianceReport> BuildReport(
       for (const StateChange& c : changes) active |= c.at >= from && c.at < end;
     }
     if (!active) continue;
-    v1::ObjectiveReport out;
+    v1::ObjectiveResults out;
     out.set_objective_id(id);
     out.set_in_current_plan(false);
     add_series(&out, id, "");

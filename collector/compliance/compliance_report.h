@@ -25,13 +25,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "aims/v1/compliance_report.pb.h"
 #include "aims/v1/nonconformity.pb.h"
-#include "aims/v1/report.pb.h"
 #include "collector/plan/plan.h"
 
 namespace aims::collector {
 
-struct ReportSources {
+struct ComplianceReportSources {
   std::string collector_id;
   std::shared_ptr<const Plan> plan;  // may be null (no plan loaded)
   std::vector<v1::ObjectiveStatus> states;
@@ -42,12 +42,12 @@ struct ReportSources {
 };
 
 // INVALID_ARGUMENT names the field: `from` not before `to`, a bucket under
-// a minute, or more than kMaxReportBuckets buckets.
-absl::StatusOr<v1::ComplianceReport> BuildReport(
-    const v1::ReportRequest& request, const ReportSources& sources,
-    absl::Time now);
+// a minute, or more than kMaxComplianceReportBuckets buckets.
+absl::StatusOr<v1::ComplianceReport> BuildComplianceReport(
+    const v1::ComplianceReportRequest& request,
+    const ComplianceReportSources& sources, absl::Time now);
 
-inline constexpr int kMaxReportBuckets = 1000;
+inline constexpr int kMaxComplianceReportBuckets = 1000;
 
 }  // namespace aims::collector
 

@@ -18,7 +18,7 @@ v1::ComplianceReport Sample() {
   r.set_collector_id("c1");
   r.mutable_audit()->set_intact(true);
   r.mutable_audit()->set_records_checked(12);
-  v1::ObjectiveReport* o = r.add_objectives();
+  v1::ObjectiveResults* o = r.add_objectives();
   o->set_objective_id("parity");
   o->set_title("Fair <b>approvals</b> | \"quoted\", with comma");
   o->set_metric("demographic_parity_ratio");

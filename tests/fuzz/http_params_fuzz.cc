@@ -49,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckTimestamp(to, "to");
     CheckDuration(step, "step");
   }
-  aims::v1::ReportRequest report;
+  aims::v1::ComplianceReportRequest report;
   if (aims::collector::ParseReportParams(req, &report).ok()) {
     CheckTimestamp(report.from(), "from");
     CheckTimestamp(report.to(), "to");

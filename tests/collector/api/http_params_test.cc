@@ -85,7 +85,7 @@ TEST(HttpParamsTest, RangeWithDefaultsAndStep) {
 }
 
 TEST(HttpParamsTest, ReportParams) {
-  v1::ReportRequest request;
+  v1::ComplianceReportRequest request;
   ASSERT_TRUE(ParseReportParams(Query("from=100&bucket=1h"), &request).ok());
   EXPECT_EQ(request.from().seconds(), 100);
   EXPECT_FALSE(request.has_to());

@@ -1,5 +1,5 @@
-// BuildReport on hand-made sources: the state accounting, trend, open items
-// and plan versions are computed to the second and checked exactly.
+// BuildComplianceReport on hand-made sources: the state accounting, trend, open
+// items and plan versions are computed to the second and checked exactly.
 #include "collector/compliance/compliance_report.h"
 
 #include "absl/strings/match.h"
@@ -73,8 +73,8 @@ void Advance(v1::Nonconformity* nc, absl::Duration at,
   nc->set_stage(to);
 }
 
-ReportSources Sources() {
-  ReportSources s;
+ComplianceReportSources Sources() {
+  ComplianceReportSources s;
   s.collector_id = "collector-1";
   auto plan = std::make_shared<Plan>();
   Objective o;
@@ -155,8 +155,8 @@ ReportSources Sources() {
   return s;
 }
 
-v1::ReportRequest Period() {
-  v1::ReportRequest r;
+v1::ComplianceReportRequest Period() {
+  v1::ComplianceReportRequest r;
   *r.mutable_from() = ToProto(kFrom);
   *r.mutable_to() = ToProto(kTo);
   return r;
@@ -172,10 +172,10 @@ const v1::SeriesResult* FindSeries(const v1::ComplianceReport& report,
 
 TEST(ReportTest, AccountsEachSeriesStateToTheSecond) {
   absl::StatusOr<v1::ComplianceReport> report =
-      BuildReport(Period(), Sources(), kTo + absl::Hours(1));
+      BuildComplianceReport(Period(), Sources(), kTo + absl::Hours(1));
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_EQ(report->objectives_size(), 1);
-  const v1::ObjectiveReport& o = report->objectives(0);
+  const v1::ObjectiveResults& o = report->objectives(0);
   EXPECT_EQ(o.scope(), "attribute=gender");
   EXPECT_EQ(o.comparator(), ">=");
   EXPECT_TRUE(o.in_current_plan());
@@ -215,7 +215,7 @@ TEST(ReportTest, AccountsEachSeriesStateToTheSecond) {
 // from then); a recurrence that reopens a record after its corrective action
 // counts as a recurrence, not as an acknowledgement.
 TEST(ReportTest, DroppedSeriesAndReopenedRecords) {
-  ReportSources sources = Sources();
+  ComplianceReportSources sources = Sources();
   sources.audit.push_back(Change(absl::Minutes(80),
                                  "credit/v1/prod attribute=gender", "resolved",
                                  "unevaluated"));
@@ -237,10 +237,10 @@ TEST(ReportTest, DroppedSeriesAndReopenedRecords) {
   reopened.set_stage(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
   reopened.set_occurrences(2);
   sources.nonconformities = {reopened};
-  v1::ReportRequest request = Period();
+  v1::ComplianceReportRequest request = Period();
   *request.mutable_bucket() = ToProtoDuration(absl::Hours(2));
   absl::StatusOr<v1::ComplianceReport> report =
-      BuildReport(request, sources, kTo + absl::Hours(1));
+      BuildComplianceReport(request, sources, kTo + absl::Hours(1));
   ASSERT_TRUE(report.ok()) << report.status();
   const v1::SeriesResult* f =
       FindSeries(*report, "credit/v1/prod attribute=gender");
@@ -260,7 +260,7 @@ TEST(ReportTest, DroppedSeriesAndReopenedRecords) {
   // action recorded.
   request = Period();
   *request.mutable_to() = ToProto(kFrom + absl::Seconds(510));
-  report = BuildReport(request, sources, kTo + absl::Hours(1));
+  report = BuildComplianceReport(request, sources, kTo + absl::Hours(1));
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->open_items_size(), 1);
   EXPECT_EQ(report->open_items(0).stage(),
@@ -269,10 +269,10 @@ TEST(ReportTest, DroppedSeriesAndReopenedRecords) {
 }
 
 TEST(ReportTest, TrendTotalsAndOpenItems) {
-  v1::ReportRequest request = Period();
+  v1::ComplianceReportRequest request = Period();
   *request.mutable_bucket() = ToProtoDuration(absl::Hours(1));
   absl::StatusOr<v1::ComplianceReport> report =
-      BuildReport(request, Sources(), kTo + absl::Hours(1));
+      BuildComplianceReport(request, Sources(), kTo + absl::Hours(1));
   ASSERT_TRUE(report.ok()) << report.status();
   ASSERT_EQ(report->trend_size(), 2);
   const v1::TrendBucket& first = report->trend(0);  // 0-60m
@@ -309,7 +309,7 @@ TEST(ReportTest, TrendTotalsAndOpenItems) {
 
 TEST(ReportTest, PlanVersionsInForceAndLoadedDuringThePeriod) {
   absl::StatusOr<v1::ComplianceReport> report =
-      BuildReport(Period(), Sources(), kTo + absl::Hours(1));
+      BuildComplianceReport(Period(), Sources(), kTo + absl::Hours(1));
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->plan_versions_size(), 2);
   EXPECT_EQ(report->plan_versions(0).version(), "aaaa");
@@ -318,10 +318,10 @@ TEST(ReportTest, PlanVersionsInForceAndLoadedDuringThePeriod) {
 }
 
 TEST(ReportTest, SelectorKeepsOneModel) {
-  v1::ReportRequest request = Period();
+  v1::ComplianceReportRequest request = Period();
   request.mutable_selector()->set_name("fraud");
   absl::StatusOr<v1::ComplianceReport> report =
-      BuildReport(request, Sources(), kTo + absl::Hours(1));
+      BuildComplianceReport(request, Sources(), kTo + absl::Hours(1));
   ASSERT_TRUE(report.ok());
   ASSERT_EQ(report->nonconformities_size(), 1);
   EXPECT_EQ(report->nonconformities(0).id(), "NC-000004");
@@ -329,7 +329,7 @@ TEST(ReportTest, SelectorKeepsOneModel) {
   EXPECT_EQ(report->totals().series(), 0u);
   request.mutable_selector()->set_environment("staging");
   request.mutable_selector()->set_name("credit");
-  report = BuildReport(request, Sources(), kTo + absl::Hours(1));
+  report = BuildComplianceReport(request, Sources(), kTo + absl::Hours(1));
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->totals().series(), 1u);
   EXPECT_EQ(report->nonconformities_size(), 0);
@@ -338,7 +338,7 @@ TEST(ReportTest, SelectorKeepsOneModel) {
 TEST(ReportTest, PeriodReachingNowIsAccountedUpToNow) {
   const absl::Time now = kFrom + absl::Minutes(25);
   absl::StatusOr<v1::ComplianceReport> report =
-      BuildReport(Period(), Sources(), now);
+      BuildComplianceReport(Period(), Sources(), now);
   ASSERT_TRUE(report.ok());
   const v1::SeriesResult* f =
       FindSeries(*report, "credit/v1/prod attribute=gender");
@@ -352,26 +352,26 @@ TEST(ReportTest, PeriodReachingNowIsAccountedUpToNow) {
 }
 
 TEST(ReportTest, BadPeriodsAndBucketsNameTheField) {
-  v1::ReportRequest request = Period();
+  v1::ComplianceReportRequest request = Period();
   *request.mutable_to() = ToProto(kFrom);
   absl::StatusOr<v1::ComplianceReport> report =
-      BuildReport(request, Sources(), kTo);
+      BuildComplianceReport(request, Sources(), kTo);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(report.status().message(), "from: "))
       << report.status();
   request = Period();
   *request.mutable_bucket() = ToProtoDuration(absl::Seconds(10));
-  report = BuildReport(request, Sources(), kTo);
+  report = BuildComplianceReport(request, Sources(), kTo);
   EXPECT_EQ(report.status().message(),
             "bucket: 10s is shorter than the minimum of 1m");
   request = Period();
   *request.mutable_from() = ToProto(kTo - absl::Hours(24 * 365));
   *request.mutable_bucket() = ToProtoDuration(absl::Hours(1));
-  report = BuildReport(request, Sources(), kTo);
+  report = BuildComplianceReport(request, Sources(), kTo);
   EXPECT_EQ(report.status().message(),
             "bucket: 1h makes 8760 buckets of the period; the limit is 1000");
   // Defaults: the last 30 days, daily buckets.
-  report = BuildReport({}, Sources(), kTo);
+  report = BuildComplianceReport({}, Sources(), kTo);
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(FromProto(report->to()) - FromProto(report->from()),
             absl::Hours(24 * 30));
