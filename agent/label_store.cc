@@ -7,6 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "aims/v1/event.pb.h"
 #include "common/base/time_util.h"
+#include "common/rocks/keys.h"
+#include "common/rocks/rocksdb_status.h"
+#include "common/rocks/slice.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
@@ -14,35 +17,24 @@ namespace aims::agent {
 namespace {
 
 // "p" + prediction_id -> InferenceEvent (prediction, score, attributes,
-// timestamp = arrival). "t" + big-endian arrival nanos + prediction_id -> ""
-// orders entries for expiry and eviction.
+// timestamp = arrival). "t" + arrival nanos + prediction_id -> "" orders
+// entries for expiry and eviction. The nanos are stored unsigned (as they
+// always were, common/rocks/keys.h), which sorts them because arrival times
+// on the agent's clock are after 1970.
 std::string PredictionKey(absl::string_view id) {
   return absl::StrCat("p", id);
 }
 
 std::string OrderKey(absl::Time at, absl::string_view id) {
   std::string key = "t";
-  const uint64_t nanos = static_cast<uint64_t>(absl::ToUnixNanos(at));
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    key.push_back(static_cast<char>((nanos >> shift) & 0xff));
-  }
+  AppendUint64BigEndian(static_cast<uint64_t>(absl::ToUnixNanos(at)), &key);
   key.append(id.data(), id.size());
   return key;
 }
 
 absl::Time OrderTime(const rocksdb::Slice& key) {
-  uint64_t nanos = 0;
-  for (int i = 1; i <= 8; ++i)
-    nanos = (nanos << 8) | static_cast<uint8_t>(key[i]);
-  return absl::FromUnixNanos(static_cast<int64_t>(nanos));
-}
-
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string msg =
-      absl::StrCat("label store ", what, ": ", s.ToString());
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
-  return absl::UnavailableError(msg);
+  return absl::FromUnixNanos(
+      static_cast<int64_t>(ReadUint64BigEndian(ToStringView(key), 1)));
 }
 
 void ToOutcome(const Outcome& in, v1::Outcome* out) {
@@ -84,8 +76,10 @@ absl::StatusOr<std::unique_ptr<LabelStore>> LabelStore::Open(
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options.dir + "/labels", &raw);
-  if (!s.ok())
-    return FromRocks(s, absl::StrCat("open ", options.dir, "/labels"));
+  if (!s.ok()) {
+    return FromRocksDbStatus(
+        s, absl::StrCat("label store open ", options.dir, "/labels"));
+  }
   std::unique_ptr<LabelStore> store(new LabelStore(options));
   store->db_.reset(raw);
   if (absl::Status st = store->Load(); !st.ok()) return st;
@@ -98,7 +92,7 @@ absl::Status LabelStore::Load() {
       db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek("p"); it->Valid() && it->key().starts_with("p"); it->Next())
     ++size_;
-  return FromRocks(it->status(), "scan");
+  return FromRocksDbStatus(it->status(), "label store scan");
 }
 
 absl::StatusOr<uint64_t> LabelStore::EvictLocked(size_t keep_below,
@@ -111,7 +105,7 @@ absl::StatusOr<uint64_t> LabelStore::EvictLocked(size_t keep_below,
     const bool too_many = size_ - evicted > keep_below;
     const absl::Time at = OrderTime(it->key());
     if (!too_many && at >= cutoff) break;
-    const std::string id = it->key().ToString().substr(9);
+    const std::string id = it->key().ToString().substr(1 + kEncodedUint64Bytes);
     batch.Delete(it->key());
     // The prediction may have been replaced (same id, later arrival): only
     // an entry that this order key describes counts as evicted.
@@ -126,8 +120,8 @@ absl::StatusOr<uint64_t> LabelStore::EvictLocked(size_t keep_below,
     }
   }
   if (batch.Count() == 0) return 0;
-  if (absl::Status s =
-          FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "evict");
+  if (absl::Status s = FromRocksDbStatus(
+          db_->Write(rocksdb::WriteOptions(), &batch), "label store evict");
       !s.ok()) {
     return s;
   }
@@ -166,8 +160,8 @@ absl::StatusOr<LabelStore::Remembered> LabelStore::Remember(
     ++added;
   }
   if (batch.Count() == 0) return out;
-  if (absl::Status s =
-          FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write");
+  if (absl::Status s = FromRocksDbStatus(
+          db_->Write(rocksdb::WriteOptions(), &batch), "label store write");
       !s.ok()) {
     return s;
   }
@@ -200,7 +194,7 @@ absl::Status LabelStore::Join(const std::vector<LabelEvent>& labels,
       ++*unmatched;
       continue;
     }
-    if (!s.ok()) return FromRocks(s, "read");
+    if (!s.ok()) return FromRocksDbStatus(s, "label store read");
     JoinedLabel j;
     j.predicted_at = FromProto(stored.timestamp());
     // Both ends on the agent's clock: model servers' clocks may differ.
@@ -218,7 +212,8 @@ absl::Status LabelStore::Join(const std::vector<LabelEvent>& labels,
     --size_;
   }
   if (batch.Count() == 0) return absl::OkStatus();
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "join");
+  return FromRocksDbStatus(db_->Write(rocksdb::WriteOptions(), &batch),
+                           "label store join");
 }
 
 absl::StatusOr<uint64_t> LabelStore::Expire(absl::Time now) {

@@ -7,14 +7,17 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/rocks/keys.h"
+#include "common/rocks/rocksdb_status.h"
+#include "common/rocks/slice.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
 namespace aims::agent {
 namespace {
 
-// Items: 'r' + big-endian first sequence -> serialized IngestRequest holding
-// either a report or a gap.
+// Items: 'r' + first sequence (big-endian, common/rocks/keys.h) ->
+// serialized IngestRequest holding either a report or a gap.
 constexpr char kItemPrefix = 'r';
 constexpr char kLastSequenceKey[] = "m:last_sequence";
 constexpr char kAgentIdKey[] = "m:agent_id";
@@ -22,27 +25,15 @@ constexpr char kProfileKey[] = "m:profile";
 
 std::string ItemKey(uint64_t seq) {
   std::string key(1, kItemPrefix);
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    key.push_back(static_cast<char>((seq >> shift) & 0xff));
-  }
+  AppendUint64BigEndian(seq, &key);
   return key;
 }
 
-uint64_t SeqOf(const rocksdb::Slice& key) {
-  uint64_t v = 0;
-  for (int i = 1; i <= 8; ++i) v = (v << 8) | static_cast<uint8_t>(key[i]);
-  return v;
-}
+// The sequence of an item key (or of the stored last sequence).
+uint64_t SeqOf(absl::string_view key) { return ReadUint64BigEndian(key, 1); }
 
 bool IsItem(const rocksdb::Slice& key) {
-  return key.size() == 9 && key[0] == kItemPrefix;
-}
-
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  const std::string msg = absl::StrCat("spool ", what, ": ", s.ToString());
-  if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
-  return absl::UnavailableError(msg);
+  return key.size() == 1 + kEncodedUint64Bytes && key[0] == kItemPrefix;
 }
 
 rocksdb::WriteOptions Durable() {
@@ -95,8 +86,10 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options.dir + "/spool", &raw);
-  if (!s.ok())
-    return FromRocks(s, absl::StrCat("open ", options.dir, "/spool"));
+  if (!s.ok()) {
+    return FromRocksDbStatus(
+        s, absl::StrCat("spool open ", options.dir, "/spool"));
+  }
   std::unique_ptr<Spool> spool(new Spool(options));
   spool->db_.reset(raw);
   if (absl::Status st = spool->Load(); !st.ok()) return st;
@@ -120,8 +113,8 @@ absl::Status Spool::Load() {
   for (it->Seek(ItemKey(0)); it->Valid() && IsItem(it->key()); it->Next()) {
     v1::IngestRequest item;
     if (!item.ParseFromArray(it->value().data(), it->value().size())) {
-      return absl::DataLossError(
-          absl::StrCat("spool: unreadable item ", SeqOf(it->key())));
+      return absl::DataLossError(absl::StrCat("spool: unreadable item ",
+                                              SeqOf(ToStringView(it->key()))));
     }
     if (item.has_report()) {
       ++pending_reports_;
@@ -130,17 +123,19 @@ absl::Status Spool::Load() {
       ++pending_gaps_;
     }
   }
-  return FromRocks(it->status(), "scan");
+  return FromRocksDbStatus(it->status(), "spool scan");
 }
 
 absl::StatusOr<std::string> Spool::AgentId(const std::string& configured) {
   std::string stored;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kAgentIdKey, &stored);
-  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read agent id");
+  if (!s.ok() && !s.IsNotFound()) {
+    return FromRocksDbStatus(s, "spool read agent id");
+  }
   if (s.ok() && (configured.empty() || configured == stored)) return stored;
   const std::string id = configured.empty() ? NewUuid() : configured;
-  if (absl::Status st =
-          FromRocks(db_->Put(Durable(), kAgentIdKey, id), "write agent id");
+  if (absl::Status st = FromRocksDbStatus(db_->Put(Durable(), kAgentIdKey, id),
+                                          "spool write agent id");
       !st.ok()) {
     return st;
   }
@@ -152,16 +147,16 @@ absl::Status Spool::SaveProfile(const v1::ReferenceProfile& profile) {
   // and the tick loop's threads are ordered where ThreadSanitizer sees it
   // (RocksDB's own group commit is invisible to it).
   absl::MutexLock lock(&mu_);
-  return FromRocks(
+  return FromRocksDbStatus(
       db_->Put(Durable(), kProfileKey, profile.SerializeAsString()),
-      "save profile");
+      "spool save profile");
 }
 
 absl::StatusOr<v1::ReferenceProfile> Spool::LoadProfile() const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kProfileKey, &value);
   if (s.IsNotFound()) return absl::NotFoundError("no profile saved");
-  if (!s.ok()) return FromRocks(s, "load profile");
+  if (!s.ok()) return FromRocksDbStatus(s, "spool load profile");
   v1::ReferenceProfile profile;
   if (!profile.ParseFromString(value)) {
     return absl::DataLossError("spool: unreadable profile");
@@ -223,7 +218,8 @@ absl::StatusOr<uint64_t> Spool::MakeRoomLocked(uint64_t needed) {
   v1::IngestRequest gap_item;
   *gap_item.mutable_gap() = *gap;
   batch.Put(ItemKey(gap->first_sequence()), gap_item.SerializeAsString());
-  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "drop");
+  if (absl::Status s =
+          FromRocksDbStatus(db_->Write(Durable(), &batch), "spool drop");
       !s.ok()) {
     return s;
   }
@@ -264,7 +260,8 @@ absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report) {
   rocksdb::WriteBatch batch;
   batch.Put(ItemKey(result.sequence), bytes);
   batch.Put(kLastSequenceKey, ItemKey(result.sequence));
-  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "append");
+  if (absl::Status s =
+          FromRocksDbStatus(db_->Write(Durable(), &batch), "spool append");
       !s.ok()) {
     return s;
   }
@@ -288,12 +285,14 @@ absl::StatusOr<std::vector<v1::IngestRequest>> Spool::ReadAfter(
        it->Valid() && IsItem(it->key()) && out.size() < max; it->Next()) {
     v1::IngestRequest item;
     if (!item.ParseFromArray(it->value().data(), it->value().size())) {
-      return absl::DataLossError(
-          absl::StrCat("spool: unreadable item ", SeqOf(it->key())));
+      return absl::DataLossError(absl::StrCat("spool: unreadable item ",
+                                              SeqOf(ToStringView(it->key()))));
     }
     out.push_back(std::move(item));
   }
-  if (absl::Status s = FromRocks(it->status(), "read"); !s.ok()) return s;
+  if (absl::Status s = FromRocksDbStatus(it->status(), "spool read"); !s.ok()) {
+    return s;
+  }
   return out;
 }
 
@@ -303,8 +302,8 @@ absl::Status Spool::AckThrough(uint64_t sequence) {
   size_t reports = 0, gaps = 0;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(ItemKey(0));
-       it->Valid() && IsItem(it->key()) && SeqOf(it->key()) <= sequence;
+  for (it->Seek(ItemKey(0)); it->Valid() && IsItem(it->key()) &&
+                             SeqOf(ToStringView(it->key())) <= sequence;
        it->Next()) {
     v1::IngestRequest item;
     if (item.ParseFromArray(it->value().data(), it->value().size()) &&
@@ -318,7 +317,8 @@ absl::Status Spool::AckThrough(uint64_t sequence) {
   if (reports + gaps == 0) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   batch.DeleteRange(ItemKey(0), ItemKey(sequence + 1));
-  if (absl::Status s = FromRocks(db_->Write(Durable(), &batch), "ack");
+  if (absl::Status s =
+          FromRocksDbStatus(db_->Write(Durable(), &batch), "spool ack");
       !s.ok()) {
     return s;
   }
@@ -334,9 +334,9 @@ absl::Status Spool::Remove(uint64_t sequence) {
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), ItemKey(sequence), &value);
   if (s.IsNotFound()) return absl::OkStatus();
-  if (!s.ok()) return FromRocks(s, "remove");
-  if (absl::Status st =
-          FromRocks(db_->Delete(Durable(), ItemKey(sequence)), "remove");
+  if (!s.ok()) return FromRocksDbStatus(s, "spool remove");
+  if (absl::Status st = FromRocksDbStatus(
+          db_->Delete(Durable(), ItemKey(sequence)), "spool remove");
       !st.ok()) {
     return st;
   }

@@ -53,10 +53,10 @@ class AuditTrail {
   uint64_t size() const;
 
   // Exposed for tests and documentation.
-  static std::string CanonicalJson(
-      const std::map<std::string, std::string>& fields);
   static std::string RecordHash(const std::string& prev_hash,
                                 const v1::AuditRecord& record);
+  // The storage key of record `index`: the index big-endian, so that keys
+  // sort by index (common/rocks/keys.h; the outbox's keys are the same).
   static std::string Key(uint64_t index);
 
  private:

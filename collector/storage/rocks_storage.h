@@ -1,7 +1,7 @@
 // RocksStorage: Storage on an embedded RocksDB in one directory.
 //
 // Layout (details in docs/storage.md), all integers big-endian so that keys
-// sort numerically:
+// sort numerically (common/rocks/keys.h):
 //   default    "schema_version" -> decimal; "model:<name>\0<version>\0<env>"
 //              and "agent:<agent_id>" -> 8-byte ids; "next_id" -> 8 bytes
 //   reports    [model_id u64][window_start_ms i64+2^63][agent_num u64][seq u64]
@@ -13,7 +13,7 @@
 //   gaps       [agent_num u64][first_seq u64] -> GapNotice (event_count
 //              holds the events the agent counted; missing sequences are
 //              added to the agent's gap_count)
-//   rollup_10s, rollup_1m, rollup_1h, rollup_1d
+//   rollup_10s, rollup_1m, rollup_10m, rollup_1h, rollup_1d
 //              [model_id u64][bucket_start_ms i64+2^63] -> RollupBucket: the
 //              merge of the model's reports whose window starts in the
 //              aligned bucket (10 s buckets only where two or more reports
@@ -38,6 +38,11 @@
 // write error (disk full) once writes succeed again. MergeReports covers a
 // range with the coarsest rollups that fit and raw reports at the edges, so
 // its result equals the merge of the raw windows.
+//
+// Code: opening and loading in rocks_storage.cc, the rest by concern in
+// rocks_storage_write.cc, rocks_storage_read.cc and
+// rocks_storage_maintenance.cc; rocks_storage_internal.h holds the key
+// layout they share.
 //
 // Thread-safety: safe for concurrent use; registry state is guarded by a
 // mutex and writes are serialised.
@@ -216,16 +221,47 @@ class RocksStorage final : public Storage {
         absl::InfinitePast(), absl::InfinitePast()};
   };
 
-  RocksStorage() = default;
-  absl::Status Load();
-  // Schema 1 -> 2: dirty keys and rollup states gain the 10 s level.
-  absl::Status UpgradeFromVersion1();
-  absl::Status LoadRollupState();
   // A rollup bucket (level >= 0) or raw report (level -1) as stored.
   struct StoredRecord {
     int level = -1;
     std::string bytes;
   };
+  // Registry changes of one WriteEncodedReports batch.
+  struct StagedWrite;
+
+  RocksStorage() = default;
+
+  // Opening (rocks_storage.cc), in Open's order. AdoptHandles takes the
+  // column family handles in the order Open passed their descriptors.
+  void AdoptHandles(const std::vector<rocksdb::ColumnFamilyHandle*>& handles);
+  // Writes the schema version into a new directory, refuses a newer one,
+  // upgrades an older one.
+  absl::Status CheckSchemaVersion();
+  // Schema 1 -> 2: dirty keys and rollup states gain the 10 s level.
+  absl::Status UpgradeFromVersion1();
+  // Agents, models and the next id, into memory.
+  absl::Status LoadRegistry();
+  absl::Status LoadRollupState();
+  void PutRollupState(uint64_t model_id, const RollupState& state,
+                      rocksdb::WriteBatch* batch);
+
+  // Writes (rocks_storage_write.cc).
+  absl::Status Write(rocksdb::WriteBatch* batch);
+  absl::StatusOr<uint64_t> ModelIdLocked(const v1::ModelRef& model,
+                                         rocksdb::WriteBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One report of a WriteEncodedReports batch: decides its outcome and,
+  // when it is stored, adds its puts (and the rollups it invalidates) to
+  // `batch` and its counts to `staged`.
+  absl::StatusOr<WriteOutcome> StageReportLocked(const EncodedReport& report,
+                                                 absl::Time now,
+                                                 StagedWrite* staged,
+                                                 rocksdb::WriteBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(rollup_mu_, mu_);
+
+  // Reads (rocks_storage_read.cc).
+  // The id of `model`; nullopt when it never registered.
+  std::optional<uint64_t> FindModelId(const v1::ModelRef& model) const;
   // Merges [from, to) of `model_id` using rollups of levels <= max_level
   // (-1: raw only).
   absl::Status MergeRange(uint64_t model_id, absl::Time from, absl::Time to,
@@ -243,6 +279,17 @@ class RocksStorage final : public Storage {
       uint64_t model_id, absl::Time from, absl::Time to,
       const rocksdb::Snapshot* snapshot,
       std::vector<std::pair<std::string, uint64_t>>* out) const;
+
+  // Maintenance (rocks_storage_maintenance.cc).
+  // RESOURCE_EXHAUSTED when the data directory's free space is below the
+  // reserve; updates low_disk_.
+  absl::Status CheckDiskSpace();
+  void TryResume();
+  // Maintain()'s steps. The rollup builds spend `budget`; RollUpLevel sets
+  // stats->budget_exhausted when it ran out.
+  absl::Status RebuildDirtyRollups(size_t* budget, MaintenanceStats* stats);
+  absl::Status RollUpLevel(uint64_t model_id, int level, absl::Time now,
+                           size_t* budget, MaintenanceStats* stats);
   // Raw reports of `model_id` with a window start in [from, to), counted up
   // to `at_most` (keys only).
   size_t RawReportsIn(uint64_t model_id, absl::Time from, absl::Time to,
@@ -258,18 +305,15 @@ class RocksStorage final : public Storage {
   // `level`; nullopt when there is none.
   std::optional<absl::Time> NextDataStart(uint64_t model_id, absl::Time from,
                                           int level) const;
-  void PutRollupState(uint64_t model_id, const RollupState& state,
-                      rocksdb::WriteBatch* batch);
   absl::Status ApplyRetention(uint64_t model_id, absl::Time now,
                               MaintenanceStats* stats);
-  void TryResume();
-  // RESOURCE_EXHAUSTED when the data directory's free space is below the
-  // reserve; updates low_disk_.
-  absl::Status CheckDiskSpace();
-  absl::StatusOr<uint64_t> ModelIdLocked(const v1::ModelRef& model,
-                                         rocksdb::WriteBatch* batch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Write(rocksdb::WriteBatch* batch);
+  // The cutoffs retention deletes before (InfinitePast: nothing); the raw
+  // horizon is raised and stored before any raw report is deleted.
+  absl::Status RaiseRetentionHorizons(uint64_t model_id, absl::Time now,
+                                      absl::Time* raw_cutoff,
+                                      absl::Time rollup_cutoff[kRollupLevels]);
+  absl::Status DeleteRawReportsBefore(uint64_t model_id, absl::Time cutoff,
+                                      MaintenanceStats* stats);
 
   RocksStorageOptions options_;
   std::unique_ptr<rocksdb::DB> db_;

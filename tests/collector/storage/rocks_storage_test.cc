@@ -1,5 +1,9 @@
 #include "collector/storage/rocks_storage.h"
 
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/escaping.h"
 #include "common/base/time_util.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
@@ -162,6 +166,83 @@ TEST(RocksStorageTest, NewerSchemaIsRefusedWithAClearError) {
   EXPECT_EQ(storage.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(storage.status().message().find("schema version 99"),
             absl::string_view::npos);
+}
+
+// The directory layout of docs/storage.md, byte for byte: a directory that
+// earlier versions wrote must still read (the key encoding is
+// common/rocks/keys.h; tests/common/rocks/keys_test.cc pins it alone).
+TEST(RocksStorageTest, KeysAndFamiliesAreThoseEarlierVersionsWrote) {
+  testing::TempDir dir;
+  RocksStorageOptions options;
+  options.path = dir.path();
+  {
+    auto storage = RocksStorage::Open(options);
+    ASSERT_TRUE(storage.ok()) << storage.status();
+    ASSERT_TRUE(
+        (*storage)
+            ->RegisterAgent(MakeHello("a1", "v1"), absl::FromUnixSeconds(2000))
+            .ok());
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE(
+        Write(**storage, {MakeReport("a1", 1, 1000, 5)}, &outcomes).ok());
+  }
+  std::vector<std::string> names;
+  ASSERT_TRUE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names)
+          .ok());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names,
+            (std::vector<std::string>{
+                "agents", "audit", "default", "evaluation", "gaps", "meta",
+                "models", "nonconformities", "outbox", "plans", "profiles",
+                "reports", "rollup_10m", "rollup_10s", "rollup_1d", "rollup_1h",
+                "rollup_1m", "rollup_dirty", "sequences"}));
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const std::string& name : names) {
+    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  ASSERT_TRUE(
+      rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), cfs, &handles, &raw)
+          .ok());
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> cf;
+  for (auto* h : handles) cf[h->GetName()] = h;
+  // Every record of a family, keys and values in hex.
+  auto dump = [&](const std::string& family) {
+    std::map<std::string, std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it(
+        raw->NewIterator(rocksdb::ReadOptions(), cf[family]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      out[absl::BytesToHexString(it->key().ToString())] =
+          absl::BytesToHexString(it->value().ToString());
+    }
+    return out;
+  };
+  // Model id 1, agent number 2 (one counter), window start 1000 s =
+  // 1,000,000 ms = 0xf4240, sign bit flipped; sequence 1.
+  const std::string report_key =
+      "0000000000000001"
+      "80000000000f4240"
+      "0000000000000002"
+      "0000000000000001";
+  const std::map<std::string, std::string> reports = dump("reports");
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports.begin()->first, report_key);
+  EXPECT_EQ(dump("sequences"),
+            (std::map<std::string, std::string>{
+                {"00000000000000020000000000000001", report_key}}));
+  const std::map<std::string, std::string> defaults = dump("default");
+  EXPECT_EQ(defaults.at(absl::BytesToHexString(
+                std::string("model:credit\0v1\0prod", 20))),
+            "0000000000000001");
+  EXPECT_EQ(defaults.at(absl::BytesToHexString("agent:a1")),
+            "0000000000000002");
+  EXPECT_EQ(defaults.at(absl::BytesToHexString("next_id")), "0000000000000003");
+  EXPECT_EQ(dump("agents").begin()->first, "0000000000000002");
+  EXPECT_EQ(dump("models").begin()->first, "0000000000000001");
+  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+  delete raw;
 }
 
 }  // namespace
