@@ -192,225 +192,295 @@ v1::SeriesResult SeriesOverPeriod(const std::string& metric,
   return result;
 }
 
-}  // namespace
+// The period a report accounts for and its trend buckets.
+struct ReportPeriod {
+  absl::Time from;
+  absl::Time to;
+  // min(to, now): a period that reaches past now is accounted up to now.
+  absl::Time end;
+  absl::Duration bucket;
+  int64_t buckets = 0;
+};
 
-absl::StatusOr<v1::ComplianceReport> BuildComplianceReport(
-    const v1::ComplianceReportRequest& request,
-    const ComplianceReportSources& sources, absl::Time now) {
-  const absl::Time to = request.has_to() ? FromProto(request.to()) : now;
-  const absl::Time from = request.has_from() ? FromProto(request.from())
-                                             : to - absl::Hours(24 * 30);
-  if (from >= to) {
+absl::StatusOr<ReportPeriod> PeriodOf(
+    const v1::ComplianceReportRequest& request, absl::Time now) {
+  ReportPeriod p;
+  p.to = request.has_to() ? FromProto(request.to()) : now;
+  p.from = request.has_from() ? FromProto(request.from())
+                              : p.to - absl::Hours(24 * 30);
+  if (p.from >= p.to) {
     return absl::InvalidArgumentError(
-        absl::StrCat("from: ", FormatRfc3339(from),
-                     " is not before to: ", FormatRfc3339(to)));
+        absl::StrCat("from: ", FormatRfc3339(p.from),
+                     " is not before to: ", FormatRfc3339(p.to)));
   }
-  absl::Duration bucket = FromProtoDuration(request.bucket());
+  p.bucket = FromProtoDuration(request.bucket());
   if (!request.has_bucket()) {
-    const absl::Duration period = to - from;
-    bucket = period <= absl::Hours(48)        ? absl::Hours(1)
-             : period <= absl::Hours(24 * 62) ? absl::Hours(24)
-                                              : absl::Hours(24 * 7);
+    const absl::Duration period = p.to - p.from;
+    p.bucket = period <= absl::Hours(48)        ? absl::Hours(1)
+               : period <= absl::Hours(24 * 62) ? absl::Hours(24)
+                                                : absl::Hours(24 * 7);
   }
-  if (bucket < absl::Minutes(1)) {
+  if (p.bucket < absl::Minutes(1)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bucket: ", absl::FormatDuration(bucket),
+        absl::StrCat("bucket: ", absl::FormatDuration(p.bucket),
                      " is shorter than the minimum of 1m"));
   }
   absl::Duration remainder;
-  const int64_t buckets = absl::IDivDuration(to - from, bucket, &remainder) +
-                          (remainder > absl::ZeroDuration() ? 1 : 0);
-  if (buckets > kMaxComplianceReportBuckets) {
+  p.buckets = absl::IDivDuration(p.to - p.from, p.bucket, &remainder) +
+              (remainder > absl::ZeroDuration() ? 1 : 0);
+  if (p.buckets > kMaxComplianceReportBuckets) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "bucket: ", absl::FormatDuration(bucket), " makes ", buckets,
+        "bucket: ", absl::FormatDuration(p.bucket), " makes ", p.buckets,
         " buckets of the period; the limit is ", kMaxComplianceReportBuckets));
   }
-  const absl::Time end = std::min(to, now);
-  const v1::ModelSelector& selector = request.selector();
+  p.end = std::min(p.to, now);
+  return p;
+}
 
-  v1::ComplianceReport report;
-  *report.mutable_from() = ToProto(from);
-  *report.mutable_to() = ToProto(to);
-  *report.mutable_generated_at() = ToProto(now);
-  report.set_collector_id(sources.collector_id);
-  *report.mutable_bucket() = ToProtoDuration(bucket);
-  *report.mutable_audit() = sources.verify;
-
-  AuditFacts facts = ReadAudit(sources.audit);
-  // The plan in force at `from`, then each version loaded in the period.
+// Header and `plan` section: the plan in force at `from`, then each version
+// loaded in the period.
+void AddPlanVersions(const std::vector<v1::PlanVersionUse>& plans,
+                     const ReportPeriod& period, v1::ComplianceReport* report) {
   const v1::PlanVersionUse* in_force = nullptr;
-  for (const v1::PlanVersionUse& use : facts.plans) {
-    if (FromProto(use.loaded_at()) < from) in_force = &use;
+  for (const v1::PlanVersionUse& use : plans) {
+    if (FromProto(use.loaded_at()) < period.from) in_force = &use;
   }
-  if (in_force != nullptr) *report.add_plan_versions() = *in_force;
-  for (const v1::PlanVersionUse& use : facts.plans) {
+  if (in_force != nullptr) *report->add_plan_versions() = *in_force;
+  for (const v1::PlanVersionUse& use : plans) {
     const absl::Time at = FromProto(use.loaded_at());
-    if (at >= from && at < end) *report.add_plan_versions() = use;
+    if (at >= period.from && at < period.end)
+      *report->add_plan_versions() = use;
   }
+}
 
-  // Nonconformities of matching models that matter in the period.
+// Nonconformities of matching models that matter in the period: opened
+// before its end and not closed before its start.
+std::vector<const v1::Nonconformity*> RelevantNonconformities(
+    const std::vector<v1::Nonconformity>& all,
+    const v1::ModelSelector& selector, const ReportPeriod& period) {
   std::vector<const v1::Nonconformity*> relevant;
-  for (const v1::Nonconformity& nc : sources.nonconformities) {
+  for (const v1::Nonconformity& nc : all) {
     if (!Matches(selector, nc.model())) continue;
-    if (FromProto(nc.opened_at()) >= end) continue;
-    if (ClosedAt(nc) < from) continue;
+    if (FromProto(nc.opened_at()) >= period.end) continue;
+    if (ClosedAt(nc) < period.from) continue;
     relevant.push_back(&nc);
   }
-  std::map<std::pair<std::string, std::string>, std::vector<std::string>>
-      nc_ids_by_series;
-  for (const v1::Nonconformity* nc : relevant) {
-    nc_ids_by_series[{nc->objective_id(), nc->series()}].push_back(nc->id());
-  }
+  return relevant;
+}
 
-  std::map<std::pair<std::string, std::string>, const v1::ObjectiveStatus*>
-      current;
-  for (const v1::ObjectiveStatus& s : sources.states)
+using SeriesKey = std::pair<std::string, std::string>;  // objective, series
+
+// What the `results` section of every objective is built from.
+struct ResultsSources {
+  const ComplianceReportSources& sources;
+  const AuditFacts& facts;
+  const v1::ModelSelector& selector;
+  const ReportPeriod& period;
+  absl::Time now;
+  // The series' states now.
+  std::map<SeriesKey, const v1::ObjectiveStatus*> current;
+  std::map<SeriesKey, std::vector<std::string>> nc_ids_by_series;
+};
+
+std::map<SeriesKey, const v1::ObjectiveStatus*> CurrentStates(
+    const std::vector<v1::ObjectiveStatus>& states) {
+  std::map<SeriesKey, const v1::ObjectiveStatus*> current;
+  for (const v1::ObjectiveStatus& s : states)
     current[{s.objective_id(), s.series()}] = &s;
+  return current;
+}
 
-  v1::ComplianceTotals* totals = report.mutable_totals();
-  auto add_series = [&](v1::ObjectiveResults* out, const std::string& id,
-                        const std::string& metric) {
-    std::set<std::string> names;
-    auto it = facts.changes.find(id);
-    if (it != facts.changes.end()) {
-      for (const auto& [series, changes] : it->second) names.insert(series);
-    }
-    for (const v1::ObjectiveStatus& s : sources.states) {
-      if (s.objective_id() == id) names.insert(s.series());
-    }
-    static const std::vector<StateChange> kNone;
-    for (const std::string& series : names) {
-      if (!Matches(selector, ModelOfSeries(series))) continue;
-      const std::vector<StateChange>& changes =
-          it != facts.changes.end() && it->second.count(series)
-              ? it->second.at(series)
-              : kNone;
-      v1::SeriesResult result =
-          SeriesOverPeriod(metric, series, changes, from, end);
-      auto state = current.find({id, series});
-      if (end == now && state != current.end() &&
-          state->second->has_last_value()) {
-        *result.mutable_last_value() = state->second->last_value();
-      }
-      auto ids = nc_ids_by_series.find({id, series});
-      if (ids != nc_ids_by_series.end()) {
-        for (const std::string& nc_id : ids->second)
-          result.add_nonconformity_ids(nc_id);
-      }
-      totals->set_series(totals->series() + 1);
-      const double evaluated =
-          result.held_seconds() + result.pending_seconds() +
-          result.firing_seconds() + result.insufficient_seconds();
-      if (evaluated > 0 && result.firings() == 0 &&
-          result.firing_seconds() == 0) {
-        totals->set_series_held(totals->series_held() + 1);
-      }
-      *out->add_series() = std::move(result);
-    }
-  };
+std::map<SeriesKey, std::vector<std::string>> NonconformityIdsBySeries(
+    const std::vector<const v1::Nonconformity*>& relevant) {
+  std::map<SeriesKey, std::vector<std::string>> ids;
+  for (const v1::Nonconformity* nc : relevant)
+    ids[{nc->objective_id(), nc->series()}].push_back(nc->id());
+  return ids;
+}
 
+// `results` of objective `id`: every series of a matching model that
+// changed state on record or has a state now; counted in `totals`.
+void AddSeriesResults(const ResultsSources& in, const std::string& id,
+                      const std::string& metric, v1::ObjectiveResults* out,
+                      v1::ComplianceTotals* totals) {
+  std::set<std::string> names;
+  auto it = in.facts.changes.find(id);
+  if (it != in.facts.changes.end()) {
+    for (const auto& [series, changes] : it->second) names.insert(series);
+  }
+  for (const v1::ObjectiveStatus& s : in.sources.states) {
+    if (s.objective_id() == id) names.insert(s.series());
+  }
+  static const std::vector<StateChange> kNone;
+  for (const std::string& series : names) {
+    if (!Matches(in.selector, ModelOfSeries(series))) continue;
+    const std::vector<StateChange>& changes =
+        it != in.facts.changes.end() && it->second.count(series)
+            ? it->second.at(series)
+            : kNone;
+    v1::SeriesResult result = SeriesOverPeriod(metric, series, changes,
+                                               in.period.from, in.period.end);
+    auto state = in.current.find({id, series});
+    if (in.period.end == in.now && state != in.current.end() &&
+        state->second->has_last_value()) {
+      *result.mutable_last_value() = state->second->last_value();
+    }
+    auto ids = in.nc_ids_by_series.find({id, series});
+    if (ids != in.nc_ids_by_series.end()) {
+      for (const std::string& nc_id : ids->second)
+        result.add_nonconformity_ids(nc_id);
+    }
+    totals->set_series(totals->series() + 1);
+    const double evaluated = result.held_seconds() + result.pending_seconds() +
+                             result.firing_seconds() +
+                             result.insufficient_seconds();
+    if (evaluated > 0 && result.firings() == 0 &&
+        result.firing_seconds() == 0) {
+      totals->set_series_held(totals->series_held() + 1);
+    }
+    *out->add_series() = std::move(result);
+  }
+}
+
+// `objectives` section: an objective of the plan in force as defined.
+v1::ObjectiveResults ObjectiveDefinition(const Objective& o) {
+  v1::ObjectiveResults out;
+  out.set_objective_id(o.id);
+  out.set_title(o.title);
+  out.set_metric(o.metric);
+  out.set_scope(ScopeText(o));
+  out.set_comparator(ComparatorText(o.comparator));
+  out.set_threshold(o.threshold);
+  *out.mutable_window() = ToProtoDuration(o.window);
+  *out.mutable_evaluation_interval() = ToProtoDuration(o.evaluation_interval);
+  *out.mutable_for_duration() = ToProtoDuration(o.for_duration);
+  out.set_min_samples(o.min_samples);
+  out.set_severity(o.severity);
+  out.set_owner(o.owner);
+  for (const std::string& r : o.iso_references) out.add_iso_references(r);
+  out.set_what(o.what);
+  out.set_method(o.method);
+  out.set_when_measured(o.when_measured);
+  out.set_when_analysed(o.when_analysed);
+  out.set_builtin(o.builtin);
+  out.set_in_current_plan(true);
+  return out;
+}
+
+// `objectives` and `results` sections: the plan's objectives for matching
+// models, then those a later plan removed that changed state in the period.
+void AddObjectiveResults(const ResultsSources& in,
+                         v1::ComplianceReport* report) {
+  v1::ComplianceTotals* totals = report->mutable_totals();
   std::set<std::string> in_plan;
-  if (sources.plan != nullptr) {
-    for (const Objective& o : sources.plan->objectives) {
+  if (in.sources.plan != nullptr) {
+    for (const Objective& o : in.sources.plan->objectives) {
       in_plan.insert(o.id);
-      v1::ObjectiveResults out;
-      out.set_objective_id(o.id);
-      out.set_title(o.title);
-      out.set_metric(o.metric);
-      out.set_scope(ScopeText(o));
-      out.set_comparator(ComparatorText(o.comparator));
-      out.set_threshold(o.threshold);
-      *out.mutable_window() = ToProtoDuration(o.window);
-      *out.mutable_evaluation_interval() =
-          ToProtoDuration(o.evaluation_interval);
-      *out.mutable_for_duration() = ToProtoDuration(o.for_duration);
-      out.set_min_samples(o.min_samples);
-      out.set_severity(o.severity);
-      out.set_owner(o.owner);
-      for (const std::string& r : o.iso_references) out.add_iso_references(r);
-      out.set_what(o.what);
-      out.set_method(o.method);
-      out.set_when_measured(o.when_measured);
-      out.set_when_analysed(o.when_analysed);
-      out.set_builtin(o.builtin);
-      out.set_in_current_plan(true);
-      add_series(&out, o.id, o.metric);
-      if (out.series_size() == 0 && !Compatible(selector, o.model)) continue;
-      *report.add_objectives() = std::move(out);
+      v1::ObjectiveResults out = ObjectiveDefinition(o);
+      AddSeriesResults(in, o.id, o.metric, &out, totals);
+      if (out.series_size() == 0 && !Compatible(in.selector, o.model)) continue;
+      *report->add_objectives() = std::move(out);
     }
   }
-  // Objectives a later plan removed, while they changed state in the period.
-  for (const auto& [id, by_series] : facts.changes) {
+  for (const auto& [id, by_series] : in.facts.changes) {
     if (in_plan.count(id)) continue;
     bool active = false;
     for (const auto& [series, changes] : by_series) {
-      for (const StateChange& c : changes) active |= c.at >= from && c.at < end;
+      for (const StateChange& c : changes)
+        active |= c.at >= in.period.from && c.at < in.period.end;
     }
     if (!active) continue;
     v1::ObjectiveResults out;
     out.set_objective_id(id);
     out.set_in_current_plan(false);
-    add_series(&out, id, "");
-    if (out.series_size() > 0) *report.add_objectives() = std::move(out);
+    AddSeriesResults(in, id, "", &out, totals);
+    if (out.series_size() > 0) *report->add_objectives() = std::move(out);
   }
-  totals->set_objectives(report.objectives_size());
+  totals->set_objectives(report->objectives_size());
+}
 
-  // 9.3 trends and totals.
-  double to_ack = 0, to_close = 0;
-  for (int64_t k = 0; k < buckets; ++k) {
-    const absl::Time b_start = from + k * bucket;
-    if (b_start >= end) break;
-    const absl::Time b_end = std::min(b_start + bucket, end);
-    v1::TrendBucket* b = report.add_trend();
-    *b->mutable_start() = ToProto(b_start);
-    for (const v1::Nonconformity* nc : relevant) {
-      const absl::Time opened = FromProto(nc->opened_at());
-      if (opened >= b_start && opened < b_end) b->set_opened(b->opened() + 1);
-      for (const v1::Transition& step : nc->history()) {
-        const absl::Time at = FromProto(step.at());
-        if (at < b_start || at >= b_end) continue;
-        // Automatic entries: recurrences (which may reopen the record to
-        // acknowledged) and auto-resolutions; the rest are people's steps.
-        if (step.actor() == kSystemActor || step.from() >= step.to()) {
-          if (absl::StartsWith(step.comment(), kRecurredComment))
-            b->set_recurred(b->recurred() + 1);
-          if (absl::StartsWith(step.comment(), kAutoResolvedComment))
-            b->set_auto_resolved(b->auto_resolved() + 1);
-          continue;
-        }
-        switch (step.to()) {
-          case v1::NONCONFORMITY_STAGE_ACKNOWLEDGED:
-            b->set_acknowledged(b->acknowledged() + 1);
-            to_ack += absl::ToDoubleSeconds(at - opened);
-            break;
-          case v1::NONCONFORMITY_STAGE_ACTION_RECORDED:
-            b->set_actions_recorded(b->actions_recorded() + 1);
-            break;
-          case v1::NONCONFORMITY_STAGE_CLOSED:
-            b->set_closed(b->closed() + 1);
-            to_close += absl::ToDoubleSeconds(at - opened);
-            break;
-          default:
-            break;
-        }
+// Seconds from opening to each acknowledgement and closure, summed.
+struct LifecycleSeconds {
+  double to_acknowledge = 0;
+  double to_close = 0;
+};
+
+// One `trend` bucket [start, end): the lifecycle steps in it and the
+// nonconformities open at its end.
+v1::TrendBucket TrendOf(const std::vector<const v1::Nonconformity*>& relevant,
+                        absl::Time start, absl::Time end,
+                        LifecycleSeconds* seconds) {
+  v1::TrendBucket b;
+  *b.mutable_start() = ToProto(start);
+  for (const v1::Nonconformity* nc : relevant) {
+    const absl::Time opened = FromProto(nc->opened_at());
+    if (opened >= start && opened < end) b.set_opened(b.opened() + 1);
+    for (const v1::Transition& step : nc->history()) {
+      const absl::Time at = FromProto(step.at());
+      if (at < start || at >= end) continue;
+      // Automatic entries: recurrences (which may reopen the record to
+      // acknowledged) and auto-resolutions; the rest are people's steps.
+      if (step.actor() == kSystemActor || step.from() >= step.to()) {
+        if (absl::StartsWith(step.comment(), kRecurredComment))
+          b.set_recurred(b.recurred() + 1);
+        if (absl::StartsWith(step.comment(), kAutoResolvedComment))
+          b.set_auto_resolved(b.auto_resolved() + 1);
+        continue;
       }
-      if (opened < b_end &&
-          StageBefore(*nc, b_end) != v1::NONCONFORMITY_STAGE_CLOSED) {
-        b->set_open_at_end(b->open_at_end() + 1);
+      switch (step.to()) {
+        case v1::NONCONFORMITY_STAGE_ACKNOWLEDGED:
+          b.set_acknowledged(b.acknowledged() + 1);
+          seconds->to_acknowledge += absl::ToDoubleSeconds(at - opened);
+          break;
+        case v1::NONCONFORMITY_STAGE_ACTION_RECORDED:
+          b.set_actions_recorded(b.actions_recorded() + 1);
+          break;
+        case v1::NONCONFORMITY_STAGE_CLOSED:
+          b.set_closed(b.closed() + 1);
+          seconds->to_close += absl::ToDoubleSeconds(at - opened);
+          break;
+        default:
+          break;
       }
     }
+    if (opened < end &&
+        StageBefore(*nc, end) != v1::NONCONFORMITY_STAGE_CLOSED) {
+      b.set_open_at_end(b.open_at_end() + 1);
+    }
+  }
+  return b;
+}
+
+// `trend` section (9.3) and the lifecycle totals of `summary`.
+void AddTrend(const std::vector<const v1::Nonconformity*>& relevant,
+              const ReportPeriod& period, v1::ComplianceReport* report) {
+  v1::ComplianceTotals* totals = report->mutable_totals();
+  LifecycleSeconds seconds;
+  for (int64_t k = 0; k < period.buckets; ++k) {
+    const absl::Time start = period.from + k * period.bucket;
+    if (start >= period.end) break;
+    const absl::Time end = std::min(start + period.bucket, period.end);
+    v1::TrendBucket* b = report->add_trend();
+    *b = TrendOf(relevant, start, end, &seconds);
     totals->set_opened(totals->opened() + b->opened());
     totals->set_acknowledged(totals->acknowledged() + b->acknowledged());
     totals->set_closed(totals->closed() + b->closed());
   }
-  if (totals->acknowledged() > 0)
-    totals->set_mean_seconds_to_acknowledge(to_ack / totals->acknowledged());
+  if (totals->acknowledged() > 0) {
+    totals->set_mean_seconds_to_acknowledge(seconds.to_acknowledge /
+                                            totals->acknowledged());
+  }
   if (totals->closed() > 0)
-    totals->set_mean_seconds_to_close(to_close / totals->closed());
+    totals->set_mean_seconds_to_close(seconds.to_close / totals->closed());
+}
 
+// `nonconformities` and `open` sections: each as it stood at `end`; the
+// open ones oldest first.
+void AddNonconformities(const std::vector<const v1::Nonconformity*>& relevant,
+                        absl::Time end, v1::ComplianceReport* report) {
   std::vector<v1::Nonconformity> open;
   for (const v1::Nonconformity* nc : relevant) {
-    *report.add_nonconformities() = AsOf(*nc, end);
+    *report->add_nonconformities() = AsOf(*nc, end);
     if (StageBefore(*nc, end) != v1::NONCONFORMITY_STAGE_CLOSED)
       open.push_back(AsOf(*nc, end));
   }
@@ -418,8 +488,43 @@ absl::StatusOr<v1::ComplianceReport> BuildComplianceReport(
                    [](const v1::Nonconformity& a, const v1::Nonconformity& b) {
                      return FromProto(a.opened_at()) < FromProto(b.opened_at());
                    });
-  for (v1::Nonconformity& nc : open) *report.add_open_items() = std::move(nc);
-  totals->set_open_at_end(report.open_items_size());
+  for (v1::Nonconformity& nc : open) *report->add_open_items() = std::move(nc);
+  report->mutable_totals()->set_open_at_end(report->open_items_size());
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ComplianceReport> BuildComplianceReport(
+    const v1::ComplianceReportRequest& request,
+    const ComplianceReportSources& sources, absl::Time now) {
+  absl::StatusOr<ReportPeriod> period = PeriodOf(request, now);
+  if (!period.ok()) return period.status();
+
+  v1::ComplianceReport report;
+  *report.mutable_from() = ToProto(period->from);
+  *report.mutable_to() = ToProto(period->to);
+  *report.mutable_generated_at() = ToProto(now);
+  report.set_collector_id(sources.collector_id);
+  *report.mutable_bucket() = ToProtoDuration(period->bucket);
+  *report.mutable_audit() = sources.verify;
+
+  const AuditFacts facts = ReadAudit(sources.audit);
+  AddPlanVersions(facts.plans, *period, &report);
+
+  const std::vector<const v1::Nonconformity*> relevant =
+      RelevantNonconformities(sources.nonconformities, request.selector(),
+                              *period);
+  const ResultsSources results{sources,
+                               facts,
+                               request.selector(),
+                               *period,
+                               now,
+                               CurrentStates(sources.states),
+                               NonconformityIdsBySeries(relevant)};
+  AddObjectiveResults(results, &report);
+
+  AddTrend(relevant, *period, &report);
+  AddNonconformities(relevant, period->end, &report);
   return report;
 }
 

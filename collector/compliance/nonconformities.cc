@@ -33,6 +33,101 @@ std::string UtcText(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
+// A person's request to move `nc` one step: made by a named person, to the
+// next stage, with the comment that stage needs.
+absl::Status CheckStepRequest(const v1::Nonconformity& nc,
+                              const v1::TransitionRequest& request,
+                              const std::string& actor) {
+  if (actor.empty() || actor == kSystemActor) {
+    return absl::InvalidArgumentError(
+        "actor: every step of a nonconformity is made by a named person (not "
+        "empty, not "
+        "'aims')");
+  }
+  if (nc.stage() == v1::NONCONFORMITY_STAGE_CLOSED) {
+    return absl::FailedPreconditionError(absl::StrCat(nc.id(), " is closed"));
+  }
+  const auto next = static_cast<v1::NonconformityStage>(nc.stage() + 1);
+  if (request.to() != next) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(nc.id(), " is ", StageName(nc.stage()),
+                     "; the next step is '", Verb(next), "' (to ",
+                     StageName(next), "), not ", StageName(request.to())));
+  }
+  if (request.comment().empty() &&
+      next != v1::NONCONFORMITY_STAGE_ACKNOWLEDGED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "comment: required for ", StageName(next),
+        next == v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED ? " (the causes found)"
+        : next == v1::NONCONFORMITY_STAGE_ACTION_RECORDED
+            ? " (the corrective action taken)"
+        : next == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED
+            ? " (the review's finding)"
+            : " (why it can be closed)"));
+  }
+  if (request.comment().size() > 64 * 1024) {
+    return absl::InvalidArgumentError("comment: longer than 65536 bytes");
+  }
+  return absl::OkStatus();
+}
+
+bool Breached(const v1::ObjectiveStatus& series) {
+  return series.state() == v1::OBJECTIVE_STATE_FIRING ||
+         series.state() == v1::OBJECTIVE_STATE_PENDING;
+}
+
+// Closing needs the objective not to fail now (`series` is null when the
+// objective left the plan).
+absl::Status CheckClosable(const v1::ObjectiveStatus* series) {
+  if (series != nullptr && Breached(*series)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the objective is breached now (", series->series(),
+                     "); it cannot be closed while it fails"));
+  }
+  return absl::OkStatus();
+}
+
+// The effectiveness review (10.2 d) needs the objective to have held for
+// `period` since the corrective action and since any breach after it, and
+// to hold, with evidence, now.
+absl::Status CheckEffective(const v1::Nonconformity& nc,
+                            const v1::ObjectiveStatus* series,
+                            absl::Duration period, absl::Time now) {
+  absl::Time action_at = absl::InfinitePast();
+  for (const v1::Transition& t : nc.history()) {
+    if (t.to() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED && t.from() != t.to())
+      action_at = FromProto(t.at());
+  }
+  const absl::Time ready = action_at + period;
+  if (now < ready) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the objective must hold for ", absl::FormatDuration(period),
+        " after the corrective action (recorded ", UtcText(action_at),
+        "); review possible from ", UtcText(ready)));
+  }
+  if (series == nullptr) return absl::OkStatus();
+  if (Breached(*series)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the objective is breached now (", series->series(),
+                     "); the corrective action is not yet effective"));
+  }
+  if (series->has_last_breach() &&
+      FromProto(series->last_breach()) > action_at &&
+      now < FromProto(series->last_breach()) + period) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the objective was breached at ",
+                     UtcText(FromProto(series->last_breach())),
+                     ", after the corrective action; it must hold for ",
+                     absl::FormatDuration(period), " from then"));
+  }
+  if (series->state() == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE) {
+    return absl::FailedPreconditionError(
+        "the objective has insufficient evidence now; effectiveness cannot "
+        "be shown");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Nonconformities::Nonconformities(Storage* storage, AuditTrail* audit)
@@ -220,79 +315,15 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::Transition(
   }
   v1::Nonconformity nc = it->second;
   const std::string actor(absl::StripAsciiWhitespace(request.actor()));
-  if (actor.empty() || actor == kSystemActor) {
-    return absl::InvalidArgumentError(
-        "actor: every step of a nonconformity is made by a named person (not "
-        "empty, not "
-        "'aims')");
-  }
-  if (nc.stage() == v1::NONCONFORMITY_STAGE_CLOSED) {
-    return absl::FailedPreconditionError(absl::StrCat(nc.id(), " is closed"));
-  }
+  if (absl::Status s = CheckStepRequest(nc, request, actor); !s.ok()) return s;
   const auto next = static_cast<v1::NonconformityStage>(nc.stage() + 1);
-  if (request.to() != next) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(nc.id(), " is ", StageName(nc.stage()),
-                     "; the next step is '", Verb(next), "' (to ",
-                     StageName(next), "), not ", StageName(request.to())));
-  }
-  if (request.comment().empty() &&
-      next != v1::NONCONFORMITY_STAGE_ACKNOWLEDGED) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "comment: required for ", StageName(next),
-        next == v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED ? " (the causes found)"
-        : next == v1::NONCONFORMITY_STAGE_ACTION_RECORDED
-            ? " (the corrective action taken)"
-        : next == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED
-            ? " (the review's finding)"
-            : " (why it can be closed)"));
-  }
-  if (request.comment().size() > 64 * 1024) {
-    return absl::InvalidArgumentError("comment: longer than 65536 bytes");
-  }
-  if (next == v1::NONCONFORMITY_STAGE_CLOSED && series != nullptr &&
-      (series->state() == v1::OBJECTIVE_STATE_FIRING ||
-       series->state() == v1::OBJECTIVE_STATE_PENDING)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the objective is breached now (", series->series(),
-                     "); it cannot be closed while it fails"));
+  if (next == v1::NONCONFORMITY_STAGE_CLOSED) {
+    if (absl::Status s = CheckClosable(series); !s.ok()) return s;
   }
   if (next == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED) {
-    absl::Time action_at = absl::InfinitePast();
-    for (const v1::Transition& t : nc.history()) {
-      if (t.to() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED &&
-          t.from() != t.to())
-        action_at = FromProto(t.at());
-    }
-    const absl::Time ready = action_at + effectiveness_period;
-    if (now < ready) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the objective must hold for ",
-          absl::FormatDuration(effectiveness_period),
-          " after the corrective action (recorded ", UtcText(action_at),
-          "); review possible from ", UtcText(ready)));
-    }
-    if (series != nullptr) {
-      if (series->state() == v1::OBJECTIVE_STATE_FIRING ||
-          series->state() == v1::OBJECTIVE_STATE_PENDING) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("the objective is breached now (", series->series(),
-                         "); the corrective action is not yet effective"));
-      }
-      if (series->has_last_breach() &&
-          FromProto(series->last_breach()) > action_at &&
-          now < FromProto(series->last_breach()) + effectiveness_period) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the objective was breached at ",
-            UtcText(FromProto(series->last_breach())),
-            ", after the corrective action; it must hold for ",
-            absl::FormatDuration(effectiveness_period), " from then"));
-      }
-      if (series->state() == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE) {
-        return absl::FailedPreconditionError(
-            "the objective has insufficient evidence now; effectiveness cannot "
-            "be shown");
-      }
+    if (absl::Status s = CheckEffective(nc, series, effectiveness_period, now);
+        !s.ok()) {
+      return s;
     }
   }
   v1::Transition* t = nc.add_history();

@@ -2,92 +2,144 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "collector/evaluation/objective_series.h"
+#include "collector/evaluation/transition.h"
 #include "collector/evaluation/window_metrics.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
 
 namespace aims::collector {
 
+// What one evaluation pass reads once and shares between objectives.
 struct Evaluator::PassCache {
+  // ListModels reads every model's profile: once per selector and pass
+  // instead of once per objective.
+  const std::vector<v1::ModelInfo>& Models(const v1::ModelSelector& selector,
+                                           const Storage& storage) {
+    auto it = models.find(
+        {selector.name(), selector.version(), selector.environment()});
+    if (it == models.end()) {
+      it = models
+               .emplace(std::tuple{selector.name(), selector.version(),
+                                   selector.environment()},
+                        storage.ListModels(selector))
+               .first;
+    }
+    return it->second;
+  }
+  // The metrics of `model`'s reports whose window started in the last
+  // `window` before `now`: once per model and window length.
+  const absl::StatusOr<WindowMetrics>& Window(const Storage& storage,
+                                              const v1::ModelRef& model,
+                                              absl::Duration window,
+                                              absl::Time now) {
+    const std::string key =
+        absl::StrCat(ModelName(model), "\x1f", absl::ToInt64Seconds(window));
+    auto it = windows.find(key);
+    if (it == windows.end()) {
+      it = windows
+               .emplace(key,
+                        ComputeWindowMetrics(storage, model, now - window, now))
+               .first;
+    }
+    return it->second;
+  }
+
   // By model name and window length.
   std::map<std::string, absl::StatusOr<WindowMetrics>> windows;
-  // By selector (name, version, environment): ListModels reads every
-  // model's profile, once per pass instead of once per objective.
+  // By selector (name, version, environment).
   std::map<std::tuple<std::string, std::string, std::string>,
            std::vector<v1::ModelInfo>>
       models;
 };
 
+// What installing a plan changes in the series in force.
+struct Evaluator::PlanChange {
+  std::vector<Mutation> mutations;
+  std::vector<AuditEntry> audit;
+  // Keys of the series that start over: their objective changed or left.
+  std::vector<std::string> dropped;
+  // Objectives whose series keep their state.
+  std::set<std::string> kept_objectives;
+};
+
 namespace {
 
-constexpr char kSep = '\x1f';
 constexpr absl::Duration kResendInterval = absl::Minutes(1);
 
-std::string ModelName(const v1::ModelRef& m) {
-  return absl::StrCat(m.name(), "/", m.version(), "/", m.environment());
+// The key of a series in series_ and Table::kEvaluation.
+std::string SeriesKey(absl::string_view objective_id,
+                      absl::string_view series) {
+  return absl::StrCat(objective_id, "\x1f", series);
 }
 
-v1::ModelSelector Exactly(const v1::ModelRef& m) {
-  v1::ModelSelector s;
-  s.set_name(m.name());
-  s.set_version(m.version());
-  s.set_environment(m.environment());
-  return s;
+// A plan version kept in storage, or null when it cannot be read.
+std::shared_ptr<const Plan> StoredPlan(const Storage& storage,
+                                       const std::string& version) {
+  absl::StatusOr<std::string> text = storage.Get(Table::kPlans, version);
+  if (!text.ok()) return nullptr;
+  absl::StatusOr<Plan> parsed =
+      ParsePlan(*text, "stored plan " + version.substr(0, 12),
+                // Accepted once; not limited again.
+                std::numeric_limits<size_t>::max());
+  if (!parsed.ok()) return nullptr;
+  return std::make_shared<const Plan>(std::move(*parsed));
 }
 
-MetricScope ScopeOf(const Objective& o) {
-  if (o.metric == "precision" && !o.attribute.empty())
-    return MetricScope::kGroup;
-  absl::StatusOr<MetricScope> scope = ScopeOfMetric(o.metric);
-  return scope.ok() ? *scope : MetricScope::kModel;
-}
-
-bool Matches(const Objective& o, MetricScope scope, const v1::MetricValue& v) {
-  if (v.metric() != o.metric) return false;
-  auto filter = [](const std::string& want, const std::string& have) {
-    return want.empty() || want == have;
-  };
-  switch (scope) {
-    case MetricScope::kModel:
-      return v.feature().empty() && v.attribute().empty();
-    case MetricScope::kFeature:
-      return !v.feature().empty() && filter(o.feature, v.feature());
-    case MetricScope::kGroup:
-      return !v.attribute().empty() && !v.group().empty() &&
-             filter(o.attribute, v.attribute()) && filter(o.group, v.group());
-    case MetricScope::kAttribute:
-      return !v.attribute().empty() && filter(o.attribute, v.attribute());
-    case MetricScope::kAgent:
-      return filter(o.group, v.group());
+// How many objectives of `next` are in `old` with the same definition.
+int UnchangedObjectives(const Plan& old, const Plan& next) {
+  int unchanged = 0;
+  for (const Objective& o : next.objectives) {
+    for (const Objective& before : old.objectives) {
+      if (before.id == o.id && before.hash == o.hash) ++unchanged;
+    }
   }
-  return false;
+  return unchanged;
 }
 
-std::string SeriesName(const v1::ModelRef& m, MetricScope scope,
-                       const v1::MetricValue& v) {
-  std::string s = ModelName(m);
-  if (!v.feature().empty()) absl::StrAppend(&s, " feature=", v.feature());
-  if (scope == MetricScope::kAgent) {
-    absl::StrAppend(&s, " agent=", v.group());
-  } else if (!v.attribute().empty()) {
-    absl::StrAppend(&s, " attribute=", v.attribute());
-    if (scope == MetricScope::kGroup) absl::StrAppend(&s, " group=", v.group());
-  }
-  return s;
+AuditEntry PlanVersionRecord(const Plan& plan, const std::string& actor,
+                             int unchanged, size_t series_reset) {
+  return {"plan_version",
+          actor,
+          {{"version", plan.version},
+           {"source", plan.source},
+           {"objectives", absl::StrCat(plan.objectives.size())},
+           {"unchanged", absl::StrCat(unchanged)},
+           {"series_reset", absl::StrCat(series_reset)}}};
 }
 
-v1::MetricValue Coverage(const std::string& name, double value, uint64_t n) {
-  v1::MetricValue v;
-  v.set_metric(name);
-  v.set_value(value);
-  v.set_sample_size(n);
-  v.set_ci_low(std::numeric_limits<double>::quiet_NaN());
-  v.set_ci_high(std::numeric_limits<double>::quiet_NaN());
-  v.set_state(v1::EVIDENCE_STATE_OK);
-  return v;
+AuditEntry StateChangeRecord(const Objective& o, const std::string& series,
+                             v1::ObjectiveState from, v1::ObjectiveState to,
+                             const v1::MetricValue& value,
+                             const std::string& plan_version) {
+  return {"objective_state",
+          kSystemActor,
+          {{"objective", o.id},
+           {"series", series},
+           {"from", ObjectiveStateName(from)},
+           {"to", ObjectiveStateName(to)},
+           {"value", absl::StrCat(value.value())},
+           {"sample_size", absl::StrCat(value.sample_size())},
+           {"threshold",
+            absl::StrCat(ComparatorText(o.comparator), " ", o.threshold)},
+           {"plan_version", plan_version}}};
+}
+
+v1::Evidence EvidenceOf(const Objective& o, const v1::MetricValue& value,
+                        const std::vector<std::string>& report_ids,
+                        absl::Time window_start, absl::Time now) {
+  v1::Evidence evidence;
+  *evidence.mutable_value() = value;
+  evidence.set_comparator(ComparatorText(o.comparator));
+  evidence.set_threshold(o.threshold);
+  *evidence.mutable_window_start() = ToProto(window_start);
+  *evidence.mutable_window_end() = ToProto(now);
+  for (const std::string& id : report_ids) evidence.add_report_ids(id);
+  return evidence;
 }
 
 }  // namespace
@@ -127,87 +179,94 @@ absl::Status Evaluator::Load() {
 
 absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
   auto next = std::make_shared<const Plan>(std::move(plan));
-  std::map<std::string, const Objective*> by_id;
-  for (const Objective& o : next->objectives) by_id[o.id] = &o;
   absl::MutexLock eval(&eval_mu_);
   absl::MutexLock lock(&mu_);
-  std::vector<Mutation> mutations;
-  std::vector<AuditEntry> audit;
-  std::vector<std::string> dropped;
-  std::map<std::string, bool> kept_objectives;
+  PlanChange change = RetireChangedSeries(*next, actor);
+  const int unchanged = plan_ != nullptr
+                            ? UnchangedObjectives(*plan_, *next)
+                            : static_cast<int>(change.kept_objectives.size());
+  change.mutations.push_back({Table::kPlans, next->version, next->text});
+  change.audit.insert(
+      change.audit.begin(),
+      PlanVersionRecord(*next, actor, unchanged, change.dropped.size()));
+  if (absl::Status s =
+          audit_->Commit(std::move(change.mutations), change.audit);
+      !s.ok()) {
+    return s;
+  }
+  PutPlanInForce(next, change.dropped, unchanged);
+  notifier_->Wake();
+  LogInfo("monitoring plan loaded",
+          {{"version", next->version.substr(0, 12)},
+           {"source", next->source},
+           {"objectives", static_cast<int64_t>(next->objectives.size())},
+           {"unchanged", unchanged}});
+  return unchanged;
+}
+
+Evaluator::PlanChange Evaluator::RetireChangedSeries(const Plan& next,
+                                                     const std::string& actor) {
+  std::map<std::string, const Objective*> by_id;
+  for (const Objective& o : next.objectives) by_id[o.id] = &o;
   // Earlier plan versions, by version: the one in force, or (at start-up)
   // those stored that the persisted series were evaluated under.
   std::map<std::string, std::shared_ptr<const Plan>> old_plans;
   if (plan_ != nullptr) old_plans[plan_->version] = plan_;
+  PlanChange change;
   for (const auto& [key, s] : series_) {
     auto it = by_id.find(s.status.objective_id());
-    if (it == by_id.end() || it->second->hash != s.status.objective_hash()) {
-      dropped.push_back(key);
-      mutations.push_back({Table::kEvaluation, key, std::nullopt});
-      // The series is no longer evaluated from now on: on record, so that
-      // reports stop accounting its last state.
-      audit.push_back(
-          {"objective_state",
-           actor,
-           {{"objective", s.status.objective_id()},
-            {"series", s.status.series()},
-            {"from", ObjectiveStateName(s.status.state())},
-            {"to", ObjectiveStateName(v1::OBJECTIVE_STATE_UNSPECIFIED)},
-            {"reason", it == by_id.end() ? "objective removed by a new plan"
-                                         : "objective changed by a new plan"},
-            {"plan_version", next->version}}});
-      // A firing series of a changed or removed objective: resolve its alert
-      // now rather than let the lease run out. Its nonconformity stays open
-      // for a person to work through.
-      if (s.status.state() != v1::OBJECTIVE_STATE_FIRING) continue;
-      const std::string& version = s.status.plan_version();
-      if (!old_plans.count(version)) {
-        absl::StatusOr<std::string> text =
-            storage_->Get(Table::kPlans, version);
-        absl::StatusOr<Plan> parsed =
-            text.ok() ? ParsePlan(*text, "stored plan " + version.substr(0, 12),
-                                  // Accepted once; not limited again.
-                                  std::numeric_limits<size_t>::max())
-                      : absl::StatusOr<Plan>(text.status());
-        old_plans[version] =
-            parsed.ok() ? std::make_shared<const Plan>(std::move(*parsed))
-                        : nullptr;
-      }
-      absl::StatusOr<v1::Nonconformity> nc =
-          nonconformities_->Get(s.status.nonconformity_id());
-      if (old_plans[version] == nullptr || !nc.ok()) continue;
-      for (const Objective& old : old_plans[version]->objectives) {
-        if (old.id != s.status.objective_id()) continue;
-        for (Mutation& m :
-             notifier_->AlertMutations(*nc, old, s.status, true, clock_->Now()))
-          mutations.push_back(std::move(m));
-      }
-    } else {
-      kept_objectives[s.status.objective_id()] = true;
+    const bool removed = it == by_id.end();
+    if (!removed && it->second->hash == s.status.objective_hash()) {
+      change.kept_objectives.insert(s.status.objective_id());
+      continue;
     }
+    change.dropped.push_back(key);
+    change.mutations.push_back({Table::kEvaluation, key, std::nullopt});
+    // The series is no longer evaluated from now on: on record, so that
+    // reports stop accounting its last state.
+    change.audit.push_back(
+        {"objective_state",
+         actor,
+         {{"objective", s.status.objective_id()},
+          {"series", s.status.series()},
+          {"from", ObjectiveStateName(s.status.state())},
+          {"to", ObjectiveStateName(v1::OBJECTIVE_STATE_UNSPECIFIED)},
+          {"reason", removed ? "objective removed by a new plan"
+                             : "objective changed by a new plan"},
+          {"plan_version", next.version}}});
+    // A firing series of a changed or removed objective: resolve its alert
+    // now rather than let the lease run out. Its nonconformity stays open
+    // for a person to work through.
+    if (s.status.state() == v1::OBJECTIVE_STATE_FIRING)
+      ResolveRetiredAlert(s.status, &old_plans, &change.mutations);
   }
-  int unchanged = 0;
-  if (plan_ != nullptr) {
-    for (const Objective& o : next->objectives) {
-      for (const Objective& old : plan_->objectives) {
-        if (old.id == o.id && old.hash == o.hash) ++unchanged;
-      }
-    }
-  } else {
-    unchanged = static_cast<int>(kept_objectives.size());
+  return change;
+}
+
+void Evaluator::ResolveRetiredAlert(
+    const v1::ObjectiveStatus& status,
+    std::map<std::string, std::shared_ptr<const Plan>>* old_plans,
+    std::vector<Mutation>* mutations) {
+  const std::string& version = status.plan_version();
+  if (!old_plans->count(version))
+    (*old_plans)[version] = StoredPlan(*storage_, version);
+  absl::StatusOr<v1::Nonconformity> nc =
+      nonconformities_->Get(status.nonconformity_id());
+  const std::shared_ptr<const Plan>& old = (*old_plans)[version];
+  if (old == nullptr || !nc.ok()) return;
+  for (const Objective& o : old->objectives) {
+    if (o.id != status.objective_id()) continue;
+    for (Mutation& m :
+         notifier_->AlertMutations(*nc, o, status, true, clock_->Now()))
+      mutations->push_back(std::move(m));
   }
-  mutations.push_back({Table::kPlans, next->version, next->text});
-  audit.insert(audit.begin(),
-               {"plan_version",
-                actor,
-                {{"version", next->version},
-                 {"source", next->source},
-                 {"objectives", absl::StrCat(next->objectives.size())},
-                 {"unchanged", absl::StrCat(unchanged)},
-                 {"series_reset", absl::StrCat(dropped.size())}}});
-  if (absl::Status s = audit_->Commit(std::move(mutations), audit); !s.ok())
-    return s;
+}
+
+void Evaluator::PutPlanInForce(const std::shared_ptr<const Plan>& next,
+                               const std::vector<std::string>& dropped,
+                               int unchanged) {
   for (const std::string& key : dropped) series_.erase(key);
+  // Changed objectives are due at once.
   for (const Objective& o : next->objectives) {
     if (plan_ != nullptr) {
       bool same = false;
@@ -219,13 +278,6 @@ absl::StatusOr<int> Evaluator::SetPlan(Plan plan, const std::string& actor) {
   plan_ = next;
   plan_loaded_at_ = clock_->Now();
   plan_unchanged_ = unchanged;
-  notifier_->Wake();
-  LogInfo("monitoring plan loaded",
-          {{"version", next->version.substr(0, 12)},
-           {"source", next->source},
-           {"objectives", static_cast<int64_t>(next->objectives.size())},
-           {"unchanged", unchanged}});
-  return unchanged;
 }
 
 bool Evaluator::has_plan() const {
@@ -286,7 +338,7 @@ int Evaluator::EvaluateDue() {
       }
       last_evaluated_[o.id] = now;
     }
-    EvaluateObjective(o, now, &cache);
+    EvaluateObjective(*plan, o, now, &cache);
   }
   FlushPending();
   if (!deferred.empty()) {
@@ -350,310 +402,234 @@ void Evaluator::RenewLeases(const Plan& plan, absl::Time now) {
   if (sent) notifier_->Wake();
 }
 
-void Evaluator::EvaluateObjective(const Objective& o, absl::Time now,
-                                  PassCache* cache) {
-  const MetricScope scope = ScopeOf(o);
+void Evaluator::EvaluateObjective(const Plan& plan, const Objective& o,
+                                  absl::Time now, PassCache* cache) {
   const absl::Time from = now - o.window;
-  auto models = cache->models.find(
-      {o.model.name(), o.model.version(), o.model.environment()});
-  if (models == cache->models.end()) {
-    models = cache->models
-                 .emplace(std::tuple{o.model.name(), o.model.version(),
-                                     o.model.environment()},
-                          storage_->ListModels(o.model))
-                 .first;
-  }
-  for (const v1::ModelInfo& info : models->second) {
+  for (const v1::ModelInfo& info : cache->Models(o.model, *storage_)) {
     const v1::ModelRef& model = info.model();
     // Coverage metrics are computed here; the others are read from the
     // pass's window cache (not copied per objective).
-    std::vector<v1::MetricValue> values;
-    std::vector<std::string> report_ids;
-    const std::vector<v1::MetricValue>* values_in = &values;
-    const std::vector<std::string>* ids_in = &report_ids;
-    if (o.metric == "model_silence_seconds" ||
-        o.metric == "agent_silence_seconds") {
-      absl::Time latest = absl::InfinitePast();
-      const std::vector<v1::AgentInfo> agents =
-          storage_->ListAgents(Exactly(model));
-      for (const v1::AgentInfo& a : agents) {
-        const absl::Time seen = FromProto(a.last_seen());
-        latest = std::max(latest, seen);
-        if (o.metric == "agent_silence_seconds" && seen >= from) {
-          v1::MetricValue v =
-              Coverage(o.metric, absl::ToDoubleSeconds(now - seen), 1);
-          v.set_attribute("agent");
-          v.set_group(a.agent().agent_id());
-          values.push_back(v);
-        }
-      }
-      if (o.metric == "model_silence_seconds" &&
-          latest != absl::InfinitePast()) {
-        values.push_back(Coverage(o.metric, absl::ToDoubleSeconds(now - latest),
-                                  agents.size()));
-      }
-    } else if (o.metric == "missing_windows") {
-      uint64_t missing = 0;
-      for (const v1::GapNotice& gap : storage_->ListGaps(Exactly(model))) {
-        if (!gap.has_window_end() || FromProto(gap.window_end()) >= from) {
-          missing += gap.last_sequence() - gap.first_sequence() + 1;
-          report_ids.push_back(
-              absl::StrCat(gap.agent_id(), "/", gap.first_sequence(), "-",
-                           gap.last_sequence(), " (lost: ", gap.reason(), ")"));
-        }
-      }
-      values.push_back(Coverage(o.metric, static_cast<double>(missing), 1));
-    } else if (o.metric == "profile_present") {
-      values.push_back(
-          Coverage(o.metric, storage_->GetProfile(model).ok() ? 1 : 0, 1));
+    std::vector<v1::MetricValue> coverage;
+    std::vector<std::string> coverage_ids;
+    const std::vector<v1::MetricValue>* values = &coverage;
+    const std::vector<std::string>* report_ids = &coverage_ids;
+    if (IsCoverageMetric(o.metric)) {
+      coverage = CoverageValues(o, *storage_, model, from, now, &coverage_ids);
     } else {
-      const std::string key =
-          absl::StrCat(ModelName(model), std::string(1, kSep),
-                       absl::ToInt64Seconds(o.window));
-      auto it = cache->windows.find(key);
-      if (it == cache->windows.end()) {
-        it =
-            cache->windows
-                .emplace(key, ComputeWindowMetrics(*storage_, model, from, now))
-                .first;
-      }
-      if (!it->second.ok()) {
+      const absl::StatusOr<WindowMetrics>& window =
+          cache->Window(*storage_, model, o.window, now);
+      if (!window.ok()) {
         counters_.errors.fetch_add(1);
-        LogWarn("evaluation failed",
-                {{"objective", o.id},
-                 {"model", ModelName(model)},
-                 {"error", it->second.status().message()}});
+        LogWarn("evaluation failed", {{"objective", o.id},
+                                      {"model", ModelName(model)},
+                                      {"error", window.status().message()}});
         continue;
       }
-      values_in = &it->second->values;
-      ids_in = &it->second->report_ids;
+      values = &window->values;
+      report_ids = &window->report_ids;
     }
-    std::map<std::string, bool> seen;
-    for (const v1::MetricValue& v : *values_in) {
-      if (!Matches(o, scope, v)) continue;
-      v1::MetricValue scoped = v;
-      if (scope == MetricScope::kAttribute) scoped.clear_group();
-      seen[SeriesName(model, scope, scoped)] = true;
-      Step(o, model, scoped, *ids_in, from, now);
-    }
-    // Series that reported before but have no value now lack evidence.
-    std::vector<std::pair<std::string, v1::MetricValue>> missing;
-    {
-      absl::MutexLock lock(&mu_);
-      const std::string prefix =
-          absl::StrCat(o.id, std::string(1, kSep), ModelName(model));
-      for (auto it = series_.lower_bound(prefix);
-           it != series_.end() &&
-           it->first.compare(0, prefix.size(), prefix) == 0;
-           ++it) {
-        const v1::ObjectiveStatus& st = it->second.status;
-        if (seen.count(st.series()) ||
-            !(st.model().name() == model.name() &&
-              st.model().version() == model.version() &&
-              st.model().environment() == model.environment())) {
-          continue;
-        }
-        v1::MetricValue v =
-            Coverage(o.metric, std::numeric_limits<double>::quiet_NaN(), 0);
-        v.set_state(v1::EVIDENCE_STATE_INSUFFICIENT);
-        v.set_feature(st.feature());
-        v.set_attribute(st.attribute());
-        v.set_group(st.group());
-        missing.emplace_back(st.series(), v);
-      }
-    }
-    for (const auto& [name, v] : missing) Step(o, model, v, {}, from, now);
-    // An objective that names its feature / attribute / group (or a model
-    // metric) but finds no value has a series with insufficient evidence:
-    // a misspelt name or absent data never passes silently.
-    const bool named =
-        scope == MetricScope::kModel ||
-        (scope == MetricScope::kFeature && !o.feature.empty()) ||
-        (scope == MetricScope::kAttribute && !o.attribute.empty()) ||
-        (scope == MetricScope::kGroup && !o.attribute.empty() &&
-         !o.group.empty());
-    if (named && seen.empty() && missing.empty()) {
-      v1::MetricValue v =
-          Coverage(o.metric, std::numeric_limits<double>::quiet_NaN(), 0);
-      v.set_state(v1::EVIDENCE_STATE_INSUFFICIENT);
-      if (scope == MetricScope::kFeature) v.set_feature(o.feature);
-      if (scope == MetricScope::kAttribute || scope == MetricScope::kGroup)
-        v.set_attribute(o.attribute);
-      if (scope == MetricScope::kGroup) v.set_group(o.group);
-      Step(o, model, v, {}, from, now);
+    JudgeSeries(plan, o, model, *values, *report_ids, from, now);
+  }
+}
+
+void Evaluator::JudgeSeries(const Plan& plan, const Objective& o,
+                            const v1::ModelRef& model,
+                            const std::vector<v1::MetricValue>& values,
+                            const std::vector<std::string>& report_ids,
+                            absl::Time from, absl::Time now) {
+  const MetricScope scope = SeriesScope(o);
+  std::set<std::string> judged;
+  for (const v1::MetricValue& v : values) {
+    if (!JudgedBy(o, scope, v)) continue;
+    v1::MetricValue scoped = v;
+    if (scope == MetricScope::kAttribute) scoped.clear_group();
+    judged.insert(SeriesName(model, scope, scoped));
+    Step(plan, o, model, scoped, report_ids, from, now);
+  }
+  // Series that reported before but have no value now lack evidence.
+  const std::vector<v1::MetricValue> missing =
+      SeriesWithoutValue(o, model, judged);
+  for (const v1::MetricValue& v : missing)
+    Step(plan, o, model, v, {}, from, now);
+  // A misspelt name or absent data never passes silently.
+  if (judged.empty() && missing.empty()) {
+    if (std::optional<v1::MetricValue> named =
+            NamedSeriesWithoutValue(o, scope)) {
+      Step(plan, o, model, *named, {}, from, now);
     }
   }
 }
 
-void Evaluator::Step(const Objective& o, const v1::ModelRef& model,
-                     const v1::MetricValue& value,
+std::vector<v1::MetricValue> Evaluator::SeriesWithoutValue(
+    const Objective& o, const v1::ModelRef& model,
+    const std::set<std::string>& judged) const {
+  std::vector<v1::MetricValue> missing;
+  absl::MutexLock lock(&mu_);
+  const std::string prefix = SeriesKey(o.id, ModelName(model));
+  for (auto it = series_.lower_bound(prefix);
+       it != series_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it) {
+    const v1::ObjectiveStatus& st = it->second.status;
+    if (judged.count(st.series()) ||
+        !(st.model().name() == model.name() &&
+          st.model().version() == model.version() &&
+          st.model().environment() == model.environment())) {
+      continue;
+    }
+    v1::MetricValue v = NoEvidence(o.metric);
+    v.set_feature(st.feature());
+    v.set_attribute(st.attribute());
+    v.set_group(st.group());
+    missing.push_back(std::move(v));
+  }
+  return missing;
+}
+
+void Evaluator::Step(const Plan& plan, const Objective& o,
+                     const v1::ModelRef& model, const v1::MetricValue& value,
                      const std::vector<std::string>& report_ids,
                      absl::Time window_start, absl::Time now) {
   counters_.evaluations.fetch_add(1);
-  const MetricScope scope = ScopeOf(o);
-  const std::string series_name = SeriesName(model, scope, value);
-  const std::string key = absl::StrCat(o.id, std::string(1, kSep), series_name);
+  const std::string series_name = SeriesName(model, SeriesScope(o), value);
+  const std::string key = SeriesKey(o.id, series_name);
   // A series is stepped once per pass; should it come again, its pending
   // change must be in force first.
   if (pending_keys_.contains(key)) FlushPending();
-  std::shared_ptr<const Plan> plan;
-  Series series;
-  {
-    absl::MutexLock lock(&mu_);
-    plan = plan_;
-    auto it = series_.find(key);
-    if (it != series_.end()) {
-      series = it->second;
-    } else {
-      v1::ObjectiveStatus& st = series.status;
-      st.set_objective_id(o.id);
-      st.set_series(series_name);
-      *st.mutable_model() = model;
-      st.set_feature(value.feature());
-      st.set_attribute(value.attribute());
-      if (scope == MetricScope::kGroup || scope == MetricScope::kAgent) {
-        st.set_group(value.group());
-      }
-      // Unspecified until its first evaluation, which is recorded, so the
-      // audit trail tells when each series began to be watched.
-      st.set_state(v1::OBJECTIVE_STATE_UNSPECIFIED);
-      st.set_objective_hash(o.hash);
-    }
-  }
+  Series series = SeriesInForce(o, model, value, key, series_name);
   v1::ObjectiveStatus& st = series.status;
-  st.set_plan_version(plan->version);
-  const v1::ObjectiveState prev = st.state();
-  const bool insufficient = value.state() != v1::EVIDENCE_STATE_OK ||
-                            !std::isfinite(value.value()) ||
-                            value.sample_size() < o.min_samples;
-  const bool breach = !insufficient && !o.Holds(value.value());
+  const v1::ObjectiveState previous = st.state();
+  const SeriesTransition step =
+      NextSeriesState(SeriesStateOf(st), VerdictOf(o, value),
+                      {o.for_duration, o.keep_firing_for}, now);
+  st.set_plan_version(plan.version);
   *st.mutable_last_evaluated() = ToProto(now);
   *st.mutable_last_value() = value;
-  v1::ObjectiveState next = prev;
-  if (insufficient) {
-    if (prev != v1::OBJECTIVE_STATE_FIRING) {
-      next = v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE;
-      st.clear_active_since();
-    }
-  } else if (breach) {
-    *st.mutable_last_breach() = ToProto(now);
-    if (prev != v1::OBJECTIVE_STATE_PENDING &&
-        prev != v1::OBJECTIVE_STATE_FIRING) {
-      next = v1::OBJECTIVE_STATE_PENDING;
-      *st.mutable_active_since() = ToProto(now);
-    }
-    if (next == v1::OBJECTIVE_STATE_PENDING &&
-        now - FromProto(st.active_since()) >= o.for_duration) {
-      next = v1::OBJECTIVE_STATE_FIRING;
-      *st.mutable_fired_at() = ToProto(now);
-      st.clear_resolved_at();
-    }
-  } else {
-    if (prev == v1::OBJECTIVE_STATE_PENDING ||
-        prev == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE ||
-        prev == v1::OBJECTIVE_STATE_UNSPECIFIED) {
-      next = v1::OBJECTIVE_STATE_INACTIVE;
-      st.clear_active_since();
-    } else if (prev == v1::OBJECTIVE_STATE_FIRING &&
-               now - FromProto(st.last_breach()) >= o.keep_firing_for) {
-      next = v1::OBJECTIVE_STATE_RESOLVED;
-      *st.mutable_resolved_at() = ToProto(now);
-      st.clear_active_since();
-    }
-  }
-  st.set_state(next);
-  const bool changed = next != prev;
+  SetSeriesState(step.next, &st);
   std::vector<AuditEntry> audit;
-  if (changed) {
-    audit.push_back({"objective_state",
-                     kSystemActor,
-                     {{"objective", o.id},
-                      {"series", series_name},
-                      {"from", ObjectiveStateName(prev)},
-                      {"to", ObjectiveStateName(next)},
-                      {"value", absl::StrCat(value.value())},
-                      {"sample_size", absl::StrCat(value.sample_size())},
-                      {"threshold", absl::StrCat(ComparatorText(o.comparator),
-                                                 " ", o.threshold)},
-                      {"plan_version", plan->version}}});
+  if (step.effect != TransitionEffect::kNone) {
+    audit.push_back(StateChangeRecord(o, series_name, previous, step.next.state,
+                                      value, plan.version));
   }
-  absl::Status result = absl::OkStatus();
-  const bool fired =
-      next == v1::OBJECTIVE_STATE_FIRING && prev != v1::OBJECTIVE_STATE_FIRING;
-  const bool resolved = next == v1::OBJECTIVE_STATE_RESOLVED &&
-                        prev == v1::OBJECTIVE_STATE_FIRING;
-  if (changed && !fired && !(resolved && !st.nonconformity_id().empty())) {
-    // Written with the pass's other state changes (FlushPending).
-    pending_keys_.insert(key);
-    pending_.push_back({key, std::move(series), std::move(audit)});
-    if (pending_.size() >= kMaxPending) FlushPending();
+  const bool opens = step.effect == TransitionEffect::kFired;
+  // A firing series without a nonconformity on record resolves as a plain
+  // state change.
+  const bool resolves = step.effect == TransitionEffect::kResolved &&
+                        !st.nonconformity_id().empty();
+  if (step.effect != TransitionEffect::kNone && !opens && !resolves) {
+    QueueChange(key, std::move(series), std::move(audit));
     return;
   }
-  // A nonconformity step commits now: earlier changes first, so that the
-  // audit trail keeps the order of evaluation.
-  if (fired || resolved) FlushPending();
-  if (fired) {
-    v1::Evidence evidence;
-    *evidence.mutable_value() = value;
-    evidence.set_comparator(ComparatorText(o.comparator));
-    evidence.set_threshold(o.threshold);
-    *evidence.mutable_window_start() = ToProto(window_start);
-    *evidence.mutable_window_end() = ToProto(now);
-    for (const std::string& id : report_ids) evidence.add_report_ids(id);
-    absl::StatusOr<v1::Nonconformity> nc = nonconformities_->OnFiring(
-        o, *plan, st, evidence, now, {}, std::move(audit),
-        [&](const v1::Nonconformity& nc) {
-          st.set_nonconformity_id(nc.id());
-          std::vector<Mutation> m = {
-              {Table::kEvaluation, key, st.SerializeAsString()}};
-          for (auto& x : notifier_->AlertMutations(nc, o, st, false, now))
-            m.push_back(x);
-          for (auto& x : notifier_->WebhookMutations(
-                   nc.occurrences() > 1 ? "nonconformity.recurred"
-                                        : "nonconformity.opened",
-                   nc, now)) {
-            m.push_back(x);
-          }
-          return m;
-        });
-    result = nc.status();
-    if (nc.ok()) {
-      series.last_sent = now;
-      if (nc->occurrences() == 1) counters_.nonconformities_opened.fetch_add(1);
-      LogInfo("nonconformity",
-              {{"id", nc->id()},
-               {"objective", o.id},
-               {"series", series_name},
-               {"value", value.value()},
-               {"occurrences", static_cast<int64_t>(nc->occurrences())}});
-    }
-  } else if (resolved && !st.nonconformity_id().empty()) {
-    absl::StatusOr<v1::Nonconformity> nc = nonconformities_->OnResolved(
-        st.nonconformity_id(), now, {}, std::move(audit),
-        [&](const v1::Nonconformity& nc) {
-          std::vector<Mutation> m = {
-              {Table::kEvaluation, key, st.SerializeAsString()}};
-          for (auto& x : notifier_->AlertMutations(nc, o, st, true, now))
-            m.push_back(x);
-          for (auto& x :
-               notifier_->WebhookMutations("nonconformity.resolved", nc, now)) {
-            m.push_back(x);
-          }
-          return m;
-        });
-    result = nc.status();
+  absl::Status recorded = absl::OkStatus();
+  if (opens || resolves) {
+    // A nonconformity step commits now: earlier changes first, so that the
+    // audit trail keeps the order of evaluation.
+    FlushPending();
+    recorded =
+        opens ? OpenNonconformity(plan, o, key, value, report_ids, window_start,
+                                  now, std::move(audit), &series)
+              : ResolveNonconformity(o, key, now, std::move(audit), &series);
   }
-  if (!result.ok()) {
+  if (!recorded.ok()) {
     counters_.errors.fetch_add(1);
     LogWarn("evaluation not recorded; will retry",
             {{"objective", o.id},
              {"series", series_name},
-             {"error", result.message()}});
+             {"error", recorded.message()}});
     return;  // in-memory state unchanged, so the next evaluation retries
   }
-  if (fired || resolved) notifier_->Wake();
+  if (opens || resolves) notifier_->Wake();
   absl::MutexLock lock(&mu_);
   series_[key] = std::move(series);
+}
+
+Evaluator::Series Evaluator::SeriesInForce(
+    const Objective& o, const v1::ModelRef& model, const v1::MetricValue& value,
+    const std::string& key, const std::string& series_name) const {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = series_.find(key);
+    if (it != series_.end()) return it->second;
+  }
+  Series series;
+  v1::ObjectiveStatus& st = series.status;
+  st.set_objective_id(o.id);
+  st.set_series(series_name);
+  *st.mutable_model() = model;
+  st.set_feature(value.feature());
+  st.set_attribute(value.attribute());
+  const MetricScope scope = SeriesScope(o);
+  if (scope == MetricScope::kGroup || scope == MetricScope::kAgent) {
+    st.set_group(value.group());
+  }
+  // Unspecified until its first evaluation, which is recorded, so the
+  // audit trail tells when each series began to be watched.
+  st.set_state(v1::OBJECTIVE_STATE_UNSPECIFIED);
+  st.set_objective_hash(o.hash);
+  return series;
+}
+
+absl::Status Evaluator::OpenNonconformity(
+    const Plan& plan, const Objective& o, const std::string& key,
+    const v1::MetricValue& value, const std::vector<std::string>& report_ids,
+    absl::Time window_start, absl::Time now, std::vector<AuditEntry> audit,
+    Series* series) {
+  v1::ObjectiveStatus& st = series->status;
+  absl::StatusOr<v1::Nonconformity> nc = nonconformities_->OnFiring(
+      o, plan, st, EvidenceOf(o, value, report_ids, window_start, now), now, {},
+      std::move(audit), [&](const v1::Nonconformity& nc) {
+        st.set_nonconformity_id(nc.id());
+        std::vector<Mutation> m = {
+            {Table::kEvaluation, key, st.SerializeAsString()}};
+        for (auto& x : notifier_->AlertMutations(nc, o, st, false, now))
+          m.push_back(x);
+        for (auto& x : notifier_->WebhookMutations(
+                 nc.occurrences() > 1 ? "nonconformity.recurred"
+                                      : "nonconformity.opened",
+                 nc, now)) {
+          m.push_back(x);
+        }
+        return m;
+      });
+  if (!nc.ok()) return nc.status();
+  series->last_sent = now;
+  if (nc->occurrences() == 1) counters_.nonconformities_opened.fetch_add(1);
+  LogInfo("nonconformity",
+          {{"id", nc->id()},
+           {"objective", o.id},
+           {"series", st.series()},
+           {"value", value.value()},
+           {"occurrences", static_cast<int64_t>(nc->occurrences())}});
+  return absl::OkStatus();
+}
+
+absl::Status Evaluator::ResolveNonconformity(const Objective& o,
+                                             const std::string& key,
+                                             absl::Time now,
+                                             std::vector<AuditEntry> audit,
+                                             Series* series) {
+  const v1::ObjectiveStatus& st = series->status;
+  return nonconformities_
+      ->OnResolved(
+          st.nonconformity_id(), now, {}, std::move(audit),
+          [&](const v1::Nonconformity& nc) {
+            std::vector<Mutation> m = {
+                {Table::kEvaluation, key, st.SerializeAsString()}};
+            for (auto& x : notifier_->AlertMutations(nc, o, st, true, now))
+              m.push_back(x);
+            for (auto& x : notifier_->WebhookMutations("nonconformity.resolved",
+                                                       nc, now)) {
+              m.push_back(x);
+            }
+            return m;
+          })
+      .status();
+}
+
+void Evaluator::QueueChange(const std::string& key, Series series,
+                            std::vector<AuditEntry> audit) {
+  pending_keys_.insert(key);
+  pending_.push_back({key, std::move(series), std::move(audit)});
+  if (pending_.size() >= kMaxPending) FlushPending();
 }
 
 void Evaluator::FlushPending() {
@@ -693,7 +669,7 @@ std::vector<v1::ObjectiveStatus> Evaluator::States(
         s.status.objective_id() != request.objective_id()) {
       continue;
     }
-    if (!collector::Matches(request.selector(), s.status.model())) continue;
+    if (!Matches(request.selector(), s.status.model())) continue;
     out.push_back(s.status);
   }
   return out;
@@ -710,8 +686,7 @@ absl::StatusOr<v1::Nonconformity> Evaluator::Transition(
   absl::Duration period = absl::Hours(1);
   {
     absl::MutexLock lock(&mu_);
-    auto it = series_.find(
-        absl::StrCat(nc->objective_id(), std::string(1, kSep), nc->series()));
+    auto it = series_.find(SeriesKey(nc->objective_id(), nc->series()));
     if (it != series_.end()) series = it->second.status;
     if (plan_ != nullptr) {
       for (const Objective& o : plan_->objectives) {

@@ -1,7 +1,8 @@
 // Evaluator: evaluates the monitoring plan's objectives on a schedule (and
 // when new data of their model arrives) and keeps each series' state with
 // Prometheus alerting semantics plus insufficient evidence
-// (../shared/reference.md, docs/monitoring-plan.md):
+// (docs/monitoring-plan.md; the transition is
+// collector/evaluation/transition.h):
 //
 //   inactive/resolved/insufficient --breach--> pending (active_since = now)
 //   pending --breach, now - active_since >= for--> firing (nonconformity)
@@ -25,6 +26,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -100,18 +102,80 @@ class Evaluator {
 
   // What one evaluation pass reads once and shares between objectives.
   struct PassCache;
-  void EvaluateObjective(const Objective& o, absl::Time now, PassCache* cache)
+  // What installing a plan changes in the series in force.
+  struct PlanChange;
+
+  // SetPlan's parts: the series of changed or removed objectives start over
+  // (deleted, on record, firing alerts resolved), and once that is
+  // committed the plan is put in force.
+  PlanChange RetireChangedSeries(const Plan& next, const std::string& actor)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the resolution of the alert of a firing `status` whose objective
+  // left the plan; its definition comes from the plan version it fired
+  // under (`old_plans`, read from storage when absent).
+  void ResolveRetiredAlert(
+      const v1::ObjectiveStatus& status,
+      std::map<std::string, std::shared_ptr<const Plan>>* old_plans,
+      std::vector<Mutation>* mutations);
+  void PutPlanInForce(const std::shared_ptr<const Plan>& next,
+                      const std::vector<std::string>& dropped, int unchanged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  void EvaluateObjective(const Plan& plan, const Objective& o, absl::Time now,
+                         PassCache* cache)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Steps every series of `o` for `model`: those with a value in `values`,
+  // those in force without one, and the series `o` names if it has none.
+  void JudgeSeries(const Plan& plan, const Objective& o,
+                   const v1::ModelRef& model,
+                   const std::vector<v1::MetricValue>& values,
+                   const std::vector<std::string>& report_ids, absl::Time from,
+                   absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Values with insufficient evidence for the series of `o` and `model` in
+  // force that are not among `judged` (series names).
+  std::vector<v1::MetricValue> SeriesWithoutValue(
+      const Objective& o, const v1::ModelRef& model,
+      const std::set<std::string>& judged) const ABSL_LOCKS_EXCLUDED(mu_);
   void AddFreshLocked(const v1::ModelRef& model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-sends the Alertmanager alert of every firing series whose lease was
   // last sent a minute or more ago, whatever the objective's interval.
   void RenewLeases(const Plan& plan, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
-  void Step(const Objective& o, const v1::ModelRef& model,
+  // Judges one series' value (collector/evaluation/transition.h) and
+  // applies the step: a nonconformity opened or resolved with its state
+  // change now, other changes queued for FlushPending, an unchanged state
+  // kept in memory only.
+  void Step(const Plan& plan, const Objective& o, const v1::ModelRef& model,
             const v1::MetricValue& value,
             const std::vector<std::string>& report_ids, absl::Time window_start,
             absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // The series' state in force, or a new unevaluated one.
+  Series SeriesInForce(const Objective& o, const v1::ModelRef& model,
+                       const v1::MetricValue& value, const std::string& key,
+                       const std::string& series_name) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Commit a nonconformity step with the series' new state (`series`) and
+  // its `audit` records, and queue its alert and webhook: a firing opens a
+  // nonconformity or records a recurrence, a resolution auto-resolves it.
+  // On success `series` is what to keep in memory.
+  absl::Status OpenNonconformity(const Plan& plan, const Objective& o,
+                                 const std::string& key,
+                                 const v1::MetricValue& value,
+                                 const std::vector<std::string>& report_ids,
+                                 absl::Time window_start, absl::Time now,
+                                 std::vector<AuditEntry> audit, Series* series)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  absl::Status ResolveNonconformity(const Objective& o, const std::string& key,
+                                    absl::Time now,
+                                    std::vector<AuditEntry> audit,
+                                    Series* series)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Queues a state change for FlushPending (flushing when kMaxPending are
+  // queued).
+  void QueueChange(const std::string& key, Series series,
+                   std::vector<AuditEntry> audit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   // Writes the pending state changes (and their audit records) in one
   // atomic, durable commit, then puts them in force in memory; on failure
   // they stay as they were and the next evaluation retries them.

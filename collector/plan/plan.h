@@ -1,6 +1,8 @@
 // Monitoring plan: the objectives aims evaluates (ISO/IEC 42001 clause 9.1),
 // parsed from YAML and validated with errors that name file, line, column
-// and field. The format is documented in docs/monitoring-plan.md.
+// and field. The format is documented in docs/monitoring-plan.md; the
+// metrics an objective may name are in collector/plan/metric_catalog.h, and
+// the YAML parser in plan_parser.cc.
 //
 // An objective states what must hold: `metric comparator threshold`, e.g.
 // `psi <= 0.2` for one feature of one model. It is evaluated per series (a

@@ -122,6 +122,109 @@ double BinnedAuc(const v1::BinnedCounts& negative,
   return area / (neg_total * pos_total);
 }
 
+// A group's rate with its Wilson interval, for the comparisons between
+// groups.
+struct GroupRate {
+  double value;
+  Interval ci;
+  std::string group;
+  uint64_t n;
+};
+
+// The rates of one attribute's groups that have enough events.
+struct GroupRates {
+  std::vector<GroupRate> selection, tpr, fpr, ppv;
+};
+
+// Appends every group's selection rate, TPR, FPR and precision of `a` to
+// `out` (insufficient below min_group_size) and returns the rates that
+// qualify for comparison.
+GroupRates AddGroupRates(const v1::AttributeSummary& a,
+                         const MetricOptions& options,
+                         std::vector<v1::MetricValue>* out) {
+  GroupRates rates;
+  for (const v1::GroupCounts& g : a.groups()) {
+    auto scoped = [&](v1::MetricValue m) {
+      m.set_attribute(a.attribute());
+      m.set_group(g.group());
+      return m;
+    };
+    const bool enough = g.n() >= options.min_group_size;
+    auto rate = [&](const char* name, uint64_t k, uint64_t n,
+                    std::vector<GroupRate>* into) {
+      if (!enough) {
+        out->push_back(scoped(Insufficient(name, n)));
+        return;
+      }
+      v1::MetricValue m = scoped(Proportion(name, k, n));
+      out->push_back(m);
+      if (n > 0)
+        into->push_back({m.value(), {m.ci_low(), m.ci_high()}, g.group(), n});
+    };
+    rate("selection_rate", g.predicted_positive(), g.n(), &rates.selection);
+    rate("true_positive_rate", g.true_positive(),
+         g.true_positive() + g.false_negative(), &rates.tpr);
+    rate("false_positive_rate", g.false_positive(),
+         g.false_positive() + g.true_negative(), &rates.fpr);
+    rate("precision", g.true_positive(), g.true_positive() + g.false_positive(),
+         &rates.ppv);
+  }
+  return rates;
+}
+
+bool LowerRate(const GroupRate& x, const GroupRate& y) {
+  return x.value < y.value;
+}
+
+// max - min over qualifying groups, Newcombe interval of that pair.
+v1::MetricValue RateGap(const char* name, const std::vector<GroupRate>& rates) {
+  if (rates.size() < 2) return Insufficient(name, rates.size());
+  auto [lo, hi] = std::minmax_element(rates.begin(), rates.end(), LowerRate);
+  // The smaller of the two compared samples limits the evidence.
+  v1::MetricValue m =
+      Value(name, hi->value - lo->value, std::min(hi->n, lo->n));
+  const Interval ci = NewcombeDifference(hi->value, hi->ci, lo->value, lo->ci);
+  m.set_ci_low(ci.low);
+  m.set_ci_high(ci.high);
+  m.set_group(hi->group + " vs " + lo->group);
+  return m;
+}
+
+// demographic_parity_ratio: min / max selection rate (disparate impact).
+v1::MetricValue DisparateImpactRatio(const std::vector<GroupRate>& selection) {
+  if (selection.size() < 2)
+    return Insufficient("demographic_parity_ratio", selection.size());
+  auto [lo, hi] =
+      std::minmax_element(selection.begin(), selection.end(), LowerRate);
+  v1::MetricValue m = Value("demographic_parity_ratio",
+                            hi->value > 0 ? lo->value / hi->value : kNaN,
+                            std::min(hi->n, lo->n));
+  // Conservative bounds from the two Wilson intervals.
+  if (hi->ci.high > 0) m.set_ci_low(lo->ci.low / hi->ci.high);
+  if (hi->ci.low > 0) m.set_ci_high(std::min(1.0, lo->ci.high / hi->ci.low));
+  m.set_group(lo->group + " / " + hi->group);
+  return m;
+}
+
+// Equalized odds: the larger of the TPR and FPR gaps (Fairlearn).
+v1::MetricValue EqualizedOdds(const std::vector<GroupRate>& tpr,
+                              const std::vector<GroupRate>& fpr) {
+  if (tpr.size() < 2 || fpr.size() < 2) {
+    return Insufficient("equalized_odds_difference",
+                        std::min(tpr.size(), fpr.size()));
+  }
+  auto spread = [](const std::vector<GroupRate>& r) {
+    auto [lo, hi] = std::minmax_element(r.begin(), r.end(), LowerRate);
+    return hi->value - lo->value;
+  };
+  uint64_t n = UINT64_MAX;
+  for (const auto* rates : {&tpr, &fpr}) {
+    for (const GroupRate& r : *rates) n = std::min(n, r.n);
+  }
+  return Value("equalized_odds_difference", std::max(spread(tpr), spread(fpr)),
+               n);
+}
+
 }  // namespace
 
 std::vector<double> BinPositions(const std::vector<double>& edges) {
@@ -358,101 +461,17 @@ std::vector<v1::MetricValue> FairnessMetrics(const v1::WindowSummary& summary,
                                              const MetricOptions& options) {
   std::vector<v1::MetricValue> out;
   for (const v1::AttributeSummary& a : summary.attributes()) {
-    struct Rate {
-      double value;
-      Interval ci;
-      std::string group;
-      uint64_t n;
-    };
-    std::vector<Rate> selection, tpr, fpr, ppv;
-    for (const v1::GroupCounts& g : a.groups()) {
-      auto scoped = [&](v1::MetricValue m) {
-        m.set_attribute(a.attribute());
-        m.set_group(g.group());
-        return m;
-      };
-      const bool enough = g.n() >= options.min_group_size;
-      auto rate = [&](const char* name, uint64_t k, uint64_t n,
-                      std::vector<Rate>* into) {
-        if (!enough) {
-          out.push_back(scoped(Insufficient(name, n)));
-          return;
-        }
-        v1::MetricValue m = scoped(Proportion(name, k, n));
-        out.push_back(m);
-        if (n > 0)
-          into->push_back({m.value(), {m.ci_low(), m.ci_high()}, g.group(), n});
-      };
-      rate("selection_rate", g.predicted_positive(), g.n(), &selection);
-      rate("true_positive_rate", g.true_positive(),
-           g.true_positive() + g.false_negative(), &tpr);
-      rate("false_positive_rate", g.false_positive(),
-           g.false_positive() + g.true_negative(), &fpr);
-      rate("precision", g.true_positive(),
-           g.true_positive() + g.false_positive(), &ppv);
-    }
+    const GroupRates rates = AddGroupRates(a, options, &out);
     auto scoped = [&](v1::MetricValue m) {
       m.set_attribute(a.attribute());
       return m;
     };
-    // max - min over qualifying groups, Newcombe interval of that pair.
-    auto gap = [&](const char* name, const std::vector<Rate>& rates) {
-      if (rates.size() < 2) {
-        out.push_back(scoped(Insufficient(name, rates.size())));
-        return;
-      }
-      auto [lo, hi] = std::minmax_element(
-          rates.begin(), rates.end(),
-          [](const Rate& x, const Rate& y) { return x.value < y.value; });
-      // The smaller of the two compared samples limits the evidence.
-      v1::MetricValue m =
-          scoped(Value(name, hi->value - lo->value, std::min(hi->n, lo->n)));
-      const Interval ci =
-          NewcombeDifference(hi->value, hi->ci, lo->value, lo->ci);
-      m.set_ci_low(ci.low);
-      m.set_ci_high(ci.high);
-      m.set_group(hi->group + " vs " + lo->group);
-      out.push_back(m);
-    };
-    gap("demographic_parity_difference", selection);
-    if (selection.size() < 2) {
-      out.push_back(
-          scoped(Insufficient("demographic_parity_ratio", selection.size())));
-    } else {
-      auto [lo, hi] = std::minmax_element(
-          selection.begin(), selection.end(),
-          [](const Rate& x, const Rate& y) { return x.value < y.value; });
-      v1::MetricValue m =
-          scoped(Value("demographic_parity_ratio",
-                       hi->value > 0 ? lo->value / hi->value : kNaN,
-                       std::min(hi->n, lo->n)));
-      // Conservative bounds from the two Wilson intervals.
-      if (hi->ci.high > 0) m.set_ci_low(lo->ci.low / hi->ci.high);
-      if (hi->ci.low > 0)
-        m.set_ci_high(std::min(1.0, lo->ci.high / hi->ci.low));
-      m.set_group(lo->group + " / " + hi->group);
-      out.push_back(m);
-    }
-    gap("equal_opportunity_difference", tpr);
-    // Equalized odds: the larger of the TPR and FPR gaps (Fairlearn).
-    if (tpr.size() < 2 || fpr.size() < 2) {
-      out.push_back(scoped(Insufficient("equalized_odds_difference",
-                                        std::min(tpr.size(), fpr.size()))));
-    } else {
-      auto spread = [](const std::vector<Rate>& r) {
-        auto [lo, hi] = std::minmax_element(
-            r.begin(), r.end(),
-            [](const Rate& x, const Rate& y) { return x.value < y.value; });
-        return hi->value - lo->value;
-      };
-      uint64_t n = UINT64_MAX;
-      for (const auto* rates : {&tpr, &fpr}) {
-        for (const Rate& r : *rates) n = std::min(n, r.n);
-      }
-      out.push_back(scoped(Value("equalized_odds_difference",
-                                 std::max(spread(tpr), spread(fpr)), n)));
-    }
-    gap("predictive_parity_difference", ppv);
+    out.push_back(
+        scoped(RateGap("demographic_parity_difference", rates.selection)));
+    out.push_back(scoped(DisparateImpactRatio(rates.selection)));
+    out.push_back(scoped(RateGap("equal_opportunity_difference", rates.tpr)));
+    out.push_back(scoped(EqualizedOdds(rates.tpr, rates.fpr)));
+    out.push_back(scoped(RateGap("predictive_parity_difference", rates.ppv)));
   }
   return out;
 }

@@ -78,11 +78,12 @@ void AddField(T* into, const T& from) {
   }
 }
 
-absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
-                       bool histograms) {
-  // Operational.
-  v1::OperationalSummary* op = into->mutable_operational();
-  const v1::OperationalSummary& fop = from.operational();
+// Parts of MergeInto, one per part of a summary. Each merges `from`'s part
+// into `into`'s; `histograms` is false when the two have different profiles
+// (binned histograms are then dropped).
+
+absl::Status MergeOperational(v1::OperationalSummary* op,
+                              const v1::OperationalSummary& fop) {
   op->set_event_count(op->event_count() + fop.event_count());
   op->set_error_count(op->error_count() + fop.error_count());
   op->set_labels_matched(op->labels_matched() + fop.labels_matched());
@@ -108,10 +109,12 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
   for (const auto& [reason, n] : fop.rejected_by_reason()) {
     (*op->mutable_rejected_by_reason())[reason] += n;
   }
+  return absl::OkStatus();
+}
 
-  // Performance.
-  v1::PerformanceSummary* perf = into->mutable_performance();
-  const v1::PerformanceSummary& fperf = from.performance();
+absl::Status MergePerformance(v1::PerformanceSummary* perf,
+                              const v1::PerformanceSummary& fperf,
+                              bool histograms) {
   perf->set_labelled_count(perf->labelled_count() + fperf.labelled_count());
   // Sub-messages are touched only when `from` has them, so that merging
   // never adds empty parts (merge results compare equal in any order).
@@ -124,29 +127,62 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
   if (fperf.has_regression()) {
     AddField(perf->mutable_regression(), fperf.regression());
   }
-  if (histograms) {
-    if (perf->score_by_label_size() == 0) {
-      *perf->mutable_score_by_label() = fperf.score_by_label();
-    } else if (fperf.score_by_label_size() > 0) {
-      if (fperf.score_by_label_size() != perf->score_by_label_size()) {
-        return absl::InvalidArgumentError(
-            "performance.score_by_label: label count differs");
-      }
-      for (int i = 0; i < fperf.score_by_label_size(); ++i) {
-        if (absl::Status s = AddCounts(perf->mutable_score_by_label(i),
-                                       fperf.score_by_label(i),
-                                       "performance.score_by_label");
-            !s.ok()) {
-          return s;
-        }
+  if (!histograms) {
+    perf->clear_score_by_label();
+    return absl::OkStatus();
+  }
+  if (perf->score_by_label_size() == 0) {
+    *perf->mutable_score_by_label() = fperf.score_by_label();
+  } else if (fperf.score_by_label_size() > 0) {
+    if (fperf.score_by_label_size() != perf->score_by_label_size()) {
+      return absl::InvalidArgumentError(
+          "performance.score_by_label: label count differs");
+    }
+    for (int i = 0; i < fperf.score_by_label_size(); ++i) {
+      if (absl::Status s =
+              AddCounts(perf->mutable_score_by_label(i),
+                        fperf.score_by_label(i), "performance.score_by_label");
+          !s.ok()) {
+        return s;
       }
     }
-  } else {
-    perf->clear_score_by_label();
   }
+  return absl::OkStatus();
+}
 
-  // Features, by name. Fast path: the same features in the same (sorted)
-  // order, as summaries of one model nearly always have.
+// One feature present in both summaries.
+absl::Status MergeFeature(v1::FeatureSummary* m, const v1::FeatureSummary& f,
+                          bool histograms) {
+  if (f.has_quality()) AddField(m->mutable_quality(), f.quality());
+  if (histograms && f.has_histogram()) {
+    if (absl::Status s =
+            AddCounts(m->mutable_histogram(), f.histogram(),
+                      absl::StrCat("features.", f.name(), ".histogram"));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = f.has_sketch()
+                           ? MergeSketchProto(m->mutable_sketch(), f.sketch())
+                           : absl::OkStatus();
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("features.", f.name(), ".sketch: ", s.message()));
+  }
+  m->set_n(m->n() + f.n());
+  m->set_sum(m->sum() + f.sum());
+  m->set_sum_squares(m->sum_squares() + f.sum_squares());
+  return absl::OkStatus();
+}
+
+// Features by name. `events_before` and `from_events` are the events of the
+// summaries merged so far and of `from`: a feature one side lacks was
+// missing in all of that side's events.
+absl::Status MergeFeatures(v1::WindowSummary* into,
+                           const v1::WindowSummary& from, bool histograms,
+                           uint64_t events_before, uint64_t from_events) {
+  // Fast path: the same features in the same (sorted) order, as summaries
+  // of one model nearly always have.
   bool aligned = into->features_size() == from.features_size();
   for (int i = 0; aligned && i < from.features_size(); ++i) {
     aligned = into->features(i).name() == from.features(i).name();
@@ -154,89 +190,55 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
   if (aligned) {
     for (int i = 0; i < from.features_size(); ++i) {
       v1::FeatureSummary& m = *into->mutable_features(i);
-      const v1::FeatureSummary& f = from.features(i);
-      if (f.has_quality()) AddField(m.mutable_quality(), f.quality());
-      if (histograms && f.has_histogram()) {
-        if (absl::Status s =
-                AddCounts(m.mutable_histogram(), f.histogram(),
-                          absl::StrCat("features.", f.name(), ".histogram"));
-            !s.ok()) {
-          return s;
-        }
-      }
-      if (absl::Status s =
-              f.has_sketch() ? MergeSketchProto(m.mutable_sketch(), f.sketch())
-                             : absl::OkStatus();
+      if (absl::Status s = MergeFeature(&m, from.features(i), histograms);
           !s.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("features.", f.name(), ".sketch: ", s.message()));
+        return s;
       }
-      m.set_n(m.n() + f.n());
-      m.set_sum(m.sum() + f.sum());
-      m.set_sum_squares(m.sum_squares() + f.sum_squares());
       if (!histograms) m.clear_histogram();
     }
-  } else {
-    std::map<std::string, v1::FeatureSummary> features;
-    for (v1::FeatureSummary& f : *into->mutable_features()) {
-      features[f.name()] = std::move(f);
-    }
-    for (const v1::FeatureSummary& f : from.features()) {
-      auto [it, inserted] = features.try_emplace(f.name(), f);
-      if (!inserted) {
-        v1::FeatureSummary& m = it->second;
-        if (f.has_quality()) AddField(m.mutable_quality(), f.quality());
-        if (histograms && f.has_histogram()) {
-          if (absl::Status s =
-                  AddCounts(m.mutable_histogram(), f.histogram(),
-                            absl::StrCat("features.", f.name(), ".histogram"));
-              !s.ok()) {
-            return s;
-          }
-        }
-        if (absl::Status s =
-                f.has_sketch()
-                    ? MergeSketchProto(m.mutable_sketch(), f.sketch())
-                    : absl::OkStatus();
-            !s.ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("features.", f.name(), ".sketch: ", s.message()));
-        }
-        m.set_n(m.n() + f.n());
-        m.set_sum(m.sum() + f.sum());
-        m.set_sum_squares(m.sum_squares() + f.sum_squares());
-      } else {
-        // A feature absent from every earlier summary was missing in all of
-        // their events.
-        it->second.mutable_quality()->set_missing(
-            it->second.quality().missing() + op->event_count() -
-            fop.event_count());
-      }
-      if (!histograms) it->second.clear_histogram();
-    }
-    // Features earlier summaries had and `from` lacks were missing in all of
-    // from's events.
-    absl::flat_hash_set<absl::string_view> from_features;
-    for (const v1::FeatureSummary& f : from.features()) {
-      from_features.insert(f.name());
-    }
-    for (auto& [name, f] : features) {
-      if (!from_features.contains(name)) {
-        f.mutable_quality()->set_missing(f.quality().missing() +
-                                         fop.event_count());
-      }
-      if (!histograms) f.clear_histogram();
-    }
-    into->clear_features();
-    for (auto& [name, f] : features) *into->add_features() = std::move(f);
+    return absl::OkStatus();
   }
+  std::map<std::string, v1::FeatureSummary> features;
+  for (v1::FeatureSummary& f : *into->mutable_features()) {
+    features[f.name()] = std::move(f);
+  }
+  for (const v1::FeatureSummary& f : from.features()) {
+    auto [it, inserted] = features.try_emplace(f.name(), f);
+    if (!inserted) {
+      if (absl::Status s = MergeFeature(&it->second, f, histograms); !s.ok())
+        return s;
+    } else {
+      it->second.mutable_quality()->set_missing(it->second.quality().missing() +
+                                                events_before);
+    }
+    if (!histograms) it->second.clear_histogram();
+  }
+  absl::flat_hash_set<absl::string_view> from_features;
+  for (const v1::FeatureSummary& f : from.features()) {
+    from_features.insert(f.name());
+  }
+  for (auto& [name, f] : features) {
+    if (!from_features.contains(name)) {
+      f.mutable_quality()->set_missing(f.quality().missing() + from_events);
+    }
+    if (!histograms) f.clear_histogram();
+  }
+  into->clear_features();
+  for (auto& [name, f] : features) *into->add_features() = std::move(f);
+  return absl::OkStatus();
+}
 
-  // Attributes and groups, by name.
+// Attributes and groups by name; an attribute one side lacks was missing in
+// all of that side's events (see MergeFeatures).
+void MergeAttributes(v1::WindowSummary* into, const v1::WindowSummary& from,
+                     uint64_t events_before, uint64_t from_events) {
   std::map<std::string, std::map<std::string, v1::GroupCounts>> attrs;
   std::map<std::string, uint64_t> missing;
-  auto take = [&](const v1::WindowSummary& s, uint64_t events_before) {
+  // `missing_before`: the events an attribute first seen in `s` was missing
+  // in.
+  auto take = [&](const v1::WindowSummary& s, uint64_t missing_before) {
     for (const v1::AttributeSummary& a : s.attributes()) {
-      auto [mit, fresh] = missing.try_emplace(a.attribute(), events_before);
+      auto [mit, fresh] = missing.try_emplace(a.attribute(), missing_before);
       mit->second += a.missing();
       auto& groups = attrs[a.attribute()];
       for (const v1::GroupCounts& g : a.groups()) {
@@ -245,16 +247,14 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
       }
     }
   };
-  const uint64_t events_before = op->event_count() - fop.event_count();
   take(*into, 0);
-  // Attributes the earlier summaries lacked were missing in their events.
   take(from, events_before);
   absl::flat_hash_set<absl::string_view> from_attributes;
   for (const v1::AttributeSummary& a : from.attributes()) {
     from_attributes.insert(a.attribute());
   }
   for (auto& [name, count] : missing) {
-    if (!from_attributes.contains(name)) count += fop.event_count();
+    if (!from_attributes.contains(name)) count += from_events;
   }
   into->clear_attributes();
   for (auto& [name, groups] : attrs) {
@@ -263,6 +263,29 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
     a->set_missing(missing[name]);
     for (auto& [g, counts] : groups) *a->add_groups() = std::move(counts);
   }
+}
+
+absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
+                       bool histograms) {
+  if (absl::Status s =
+          MergeOperational(into->mutable_operational(), from.operational());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = MergePerformance(into->mutable_performance(),
+                                        from.performance(), histograms);
+      !s.ok()) {
+    return s;
+  }
+  const uint64_t from_events = from.operational().event_count();
+  const uint64_t events_before =
+      into->operational().event_count() - from_events;
+  if (absl::Status s =
+          MergeFeatures(into, from, histograms, events_before, from_events);
+      !s.ok()) {
+    return s;
+  }
+  MergeAttributes(into, from, events_before, from_events);
   return absl::OkStatus();
 }
 

@@ -90,6 +90,190 @@ absl::Status CheckBins(const Field& field, const v1::BinnedCounts& bins,
   return absl::OkStatus();
 }
 
+// ValidateReport's parts, in the order it checks them (the first error is
+// the one reported).
+
+// Agent, sequence, window and parts.
+absl::Status CheckEnvelope(const v1::WindowReport& report,
+                           absl::string_view agent_id,
+                           const ReportLimits& limits) {
+  if (report.agent_id() != agent_id) {
+    return Invalid(
+        "report.agent_id",
+        absl::StrCat("'", report.agent_id(),
+                     "' differs from the stream's agent '", agent_id, "'"));
+  }
+  if (report.sequence() == 0) return Invalid("report.sequence", "must be >= 1");
+  if (!report.has_window_start() || !report.has_window_end()) {
+    return Invalid("report.window_start",
+                   "window_start and window_end required");
+  }
+  const int64_t start = report.window_start().seconds();
+  const int64_t end = report.window_end().seconds();
+  const bool end_after =
+      end > start || (end == start && report.window_end().nanos() >
+                                          report.window_start().nanos());
+  if (!end_after)
+    return Invalid("report.window_end", "must be after window_start");
+  if (end - start > limits.max_window_seconds) {
+    return LimitError(
+        "report.window_end", absl::StrCat("window spans ", end - start, " s"),
+        absl::StrCat(limits.max_window_seconds, " s"), "--max_report_window");
+  }
+  if (report.part_count() > 64) {
+    return Invalid("report.part_count",
+                   absl::StrCat(report.part_count(), " parts, limit 64"));
+  }
+  if (report.part_count() > 1 && report.part_index() >= report.part_count()) {
+    return Invalid("report.part_index",
+                   absl::StrCat(report.part_index(), " not below part_count ",
+                                report.part_count()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckConfusion(const v1::ConfusionMatrix& cm,
+                            const ReportLimits& limits) {
+  if (static_cast<size_t>(cm.classes_size()) > limits.max_classes) {
+    return LimitError("report.summary.performance.confusion.classes",
+                      absl::StrCat(cm.classes_size(), " classes"),
+                      absl::StrCat(limits.max_classes), "--max_report_classes");
+  }
+  for (int c = 0; c < cm.classes_size(); ++c) {
+    if (auto st = CheckName(
+            absl::StrCat("report.summary.performance.confusion.classes[", c,
+                         "]"),
+            cm.classes(c), limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (cm.counts_size() != cm.classes_size() * cm.classes_size()) {
+    return Invalid("report.summary.performance.confusion.counts",
+                   absl::StrCat(cm.counts_size(), " counts for ",
+                                cm.classes_size(), " classes (need n*n)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRejectionReasons(const v1::OperationalSummary& operational,
+                                   const ReportLimits& limits) {
+  const auto& reasons = operational.rejected_by_reason();
+  if (reasons.size() > kMaxRejectionReasons) {
+    return Invalid(
+        "report.summary.operational.rejected_by_reason",
+        absl::StrCat(reasons.size(), " reasons, limit ", kMaxRejectionReasons));
+  }
+  for (const auto& [reason, n] : reasons) {
+    if (auto st = CheckName("report.summary.operational.rejected_by_reason",
+                            reason, limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Score histograms by label, and the probability and regression sums.
+absl::Status CheckScoreHistogramsAndSums(
+    const v1::PerformanceSummary& performance, const ReportLimits& limits) {
+  if (performance.score_by_label_size() > 2) {
+    return Invalid("report.summary.performance.score_by_label",
+                   absl::StrCat(performance.score_by_label_size(),
+                                " histograms, one per label (2) expected"));
+  }
+  for (int i = 0; i < performance.score_by_label_size(); ++i) {
+    if (auto st = CheckBins(
+            absl::StrCat("report.summary.performance.score_by_label[", i, "]"),
+            performance.score_by_label(i), limits);
+        !st.ok()) {
+      return st;
+    }
+  }
+  const v1::ProbabilitySums& prob = performance.probability();
+  if (auto st = CheckFinite("report.summary.performance.probability",
+                            {prob.sum_log_loss(), prob.sum_brier()});
+      !st.ok()) {
+    return st;
+  }
+  const v1::RegressionSums& reg = performance.regression();
+  return CheckFinite("report.summary.performance.regression",
+                     {reg.sum_error(), reg.sum_abs_error(),
+                      reg.sum_squared_error(), reg.sum_label(),
+                      reg.sum_label_squared(), reg.sum_abs_percentage_error()});
+}
+
+absl::Status CheckFeatures(const v1::WindowSummary& s,
+                           const ReportLimits& limits) {
+  if (static_cast<size_t>(s.features_size()) > limits.max_features) {
+    return LimitError(
+        "report.summary.features", absl::StrCat(s.features_size(), " features"),
+        absl::StrCat(limits.max_features), "--max_report_features");
+  }
+  for (int i = 0; i < s.features_size(); ++i) {
+    const v1::FeatureSummary& f = s.features(i);
+    auto field = [i](absl::string_view suffix) {
+      return Field("report.summary.features", i, suffix);
+    };
+    if (auto st = CheckName(field(".name"), f.name(), limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+    if (i > 0 && !(s.features(i - 1).name() < f.name())) {
+      return Invalid(field(".name").str(),
+                     "features must be sorted and unique");
+    }
+    if (auto st = CheckBins(field(".histogram"), f.histogram(), limits);
+        !st.ok()) {
+      return st;
+    }
+    if (auto st = CheckSketch(field(".sketch"), f.sketch()); !st.ok())
+      return st;
+    if (auto st = CheckFinite(field(".sum"), {f.sum(), f.sum_squares()});
+        !st.ok()) {
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAttributes(const v1::WindowSummary& s,
+                             const ReportLimits& limits) {
+  if (static_cast<size_t>(s.attributes_size()) > limits.max_attributes) {
+    return LimitError("report.summary.attributes",
+                      absl::StrCat(s.attributes_size(), " attributes"),
+                      absl::StrCat(limits.max_attributes),
+                      "--max_report_attributes");
+  }
+  for (int i = 0; i < s.attributes_size(); ++i) {
+    const v1::AttributeSummary& a = s.attributes(i);
+    const std::string field =
+        absl::StrCat("report.summary.attributes[", i, "]");
+    if (auto st = CheckName(field + ".attribute", a.attribute(),
+                            limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+    if (static_cast<size_t>(a.groups_size()) >
+        limits.max_groups_per_attribute) {
+      return LimitError(field + ".groups",
+                        absl::StrCat(a.groups_size(), " groups"),
+                        absl::StrCat(limits.max_groups_per_attribute),
+                        "--max_report_groups_per_attribute");
+    }
+    for (int g = 0; g < a.groups_size(); ++g) {
+      const std::string& group = a.groups(g).group();
+      if (group.size() > limits.max_value_bytes) {
+        return LimitError(absl::StrCat(field, ".groups[", g, "].group"),
+                          absl::StrCat(group.size(), " bytes"),
+                          absl::StrCat(limits.max_value_bytes),
+                          "--max_report_value_bytes");
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateModelRef(const v1::ModelRef& model,
@@ -183,167 +367,24 @@ absl::Status ValidateGap(const v1::GapNotice& gap, absl::string_view agent_id) {
 absl::Status ValidateReport(const v1::WindowReport& report,
                             absl::string_view agent_id,
                             const ReportLimits& limits) {
-  if (report.agent_id() != agent_id) {
-    return Invalid(
-        "report.agent_id",
-        absl::StrCat("'", report.agent_id(),
-                     "' differs from the stream's agent '", agent_id, "'"));
-  }
-  if (report.sequence() == 0) return Invalid("report.sequence", "must be >= 1");
-  if (!report.has_window_start() || !report.has_window_end()) {
-    return Invalid("report.window_start",
-                   "window_start and window_end required");
-  }
-  const int64_t start = report.window_start().seconds();
-  const int64_t end = report.window_end().seconds();
-  const bool end_after =
-      end > start || (end == start && report.window_end().nanos() >
-                                          report.window_start().nanos());
-  if (!end_after)
-    return Invalid("report.window_end", "must be after window_start");
-  if (end - start > limits.max_window_seconds) {
-    return LimitError(
-        "report.window_end", absl::StrCat("window spans ", end - start, " s"),
-        absl::StrCat(limits.max_window_seconds, " s"), "--max_report_window");
-  }
-  if (report.part_count() > 64) {
-    return Invalid("report.part_count",
-                   absl::StrCat(report.part_count(), " parts, limit 64"));
-  }
-  if (report.part_count() > 1 && report.part_index() >= report.part_count()) {
-    return Invalid("report.part_index",
-                   absl::StrCat(report.part_index(), " not below part_count ",
-                                report.part_count()));
-  }
+  if (absl::Status st = CheckEnvelope(report, agent_id, limits); !st.ok())
+    return st;
   const v1::WindowSummary& s = report.summary();
   if (auto st = CheckSketch("report.summary.operational.latency_seconds",
                             s.operational().latency_seconds());
       !st.ok()) {
     return st;
   }
-  const v1::ConfusionMatrix& cm = s.performance().confusion();
-  if (static_cast<size_t>(cm.classes_size()) > limits.max_classes) {
-    return LimitError("report.summary.performance.confusion.classes",
-                      absl::StrCat(cm.classes_size(), " classes"),
-                      absl::StrCat(limits.max_classes), "--max_report_classes");
-  }
-  for (int c = 0; c < cm.classes_size(); ++c) {
-    if (auto st = CheckName(
-            absl::StrCat("report.summary.performance.confusion.classes[", c,
-                         "]"),
-            cm.classes(c), limits.max_name_bytes);
-        !st.ok()) {
-      return st;
-    }
-  }
-  if (cm.counts_size() != cm.classes_size() * cm.classes_size()) {
-    return Invalid("report.summary.performance.confusion.counts",
-                   absl::StrCat(cm.counts_size(), " counts for ",
-                                cm.classes_size(), " classes (need n*n)"));
-  }
-  const auto& reasons = s.operational().rejected_by_reason();
-  if (reasons.size() > kMaxRejectionReasons) {
-    return Invalid(
-        "report.summary.operational.rejected_by_reason",
-        absl::StrCat(reasons.size(), " reasons, limit ", kMaxRejectionReasons));
-  }
-  for (const auto& [reason, n] : reasons) {
-    if (auto st = CheckName("report.summary.operational.rejected_by_reason",
-                            reason, limits.max_name_bytes);
-        !st.ok()) {
-      return st;
-    }
-  }
-  if (s.performance().score_by_label_size() > 2) {
-    return Invalid("report.summary.performance.score_by_label",
-                   absl::StrCat(s.performance().score_by_label_size(),
-                                " histograms, one per label (2) expected"));
-  }
-  for (int i = 0; i < s.performance().score_by_label_size(); ++i) {
-    if (auto st = CheckBins(
-            absl::StrCat("report.summary.performance.score_by_label[", i, "]"),
-            s.performance().score_by_label(i), limits);
-        !st.ok()) {
-      return st;
-    }
-  }
-  const v1::ProbabilitySums& prob = s.performance().probability();
-  if (auto st = CheckFinite("report.summary.performance.probability",
-                            {prob.sum_log_loss(), prob.sum_brier()});
+  if (auto st = CheckConfusion(s.performance().confusion(), limits); !st.ok())
+    return st;
+  if (auto st = CheckRejectionReasons(s.operational(), limits); !st.ok())
+    return st;
+  if (auto st = CheckScoreHistogramsAndSums(s.performance(), limits);
       !st.ok()) {
     return st;
   }
-  const v1::RegressionSums& reg = s.performance().regression();
-  if (auto st = CheckFinite(
-          "report.summary.performance.regression",
-          {reg.sum_error(), reg.sum_abs_error(), reg.sum_squared_error(),
-           reg.sum_label(), reg.sum_label_squared(),
-           reg.sum_abs_percentage_error()});
-      !st.ok()) {
-    return st;
-  }
-  if (static_cast<size_t>(s.features_size()) > limits.max_features) {
-    return LimitError(
-        "report.summary.features", absl::StrCat(s.features_size(), " features"),
-        absl::StrCat(limits.max_features), "--max_report_features");
-  }
-  for (int i = 0; i < s.features_size(); ++i) {
-    const v1::FeatureSummary& f = s.features(i);
-    auto field = [i](absl::string_view suffix) {
-      return Field("report.summary.features", i, suffix);
-    };
-    if (auto st = CheckName(field(".name"), f.name(), limits.max_name_bytes);
-        !st.ok()) {
-      return st;
-    }
-    if (i > 0 && !(s.features(i - 1).name() < f.name())) {
-      return Invalid(field(".name").str(),
-                     "features must be sorted and unique");
-    }
-    if (auto st = CheckBins(field(".histogram"), f.histogram(), limits);
-        !st.ok()) {
-      return st;
-    }
-    if (auto st = CheckSketch(field(".sketch"), f.sketch()); !st.ok())
-      return st;
-    if (auto st = CheckFinite(field(".sum"), {f.sum(), f.sum_squares()});
-        !st.ok()) {
-      return st;
-    }
-  }
-  if (static_cast<size_t>(s.attributes_size()) > limits.max_attributes) {
-    return LimitError("report.summary.attributes",
-                      absl::StrCat(s.attributes_size(), " attributes"),
-                      absl::StrCat(limits.max_attributes),
-                      "--max_report_attributes");
-  }
-  for (int i = 0; i < s.attributes_size(); ++i) {
-    const v1::AttributeSummary& a = s.attributes(i);
-    const std::string field =
-        absl::StrCat("report.summary.attributes[", i, "]");
-    if (auto st = CheckName(field + ".attribute", a.attribute(),
-                            limits.max_name_bytes);
-        !st.ok()) {
-      return st;
-    }
-    if (static_cast<size_t>(a.groups_size()) >
-        limits.max_groups_per_attribute) {
-      return LimitError(field + ".groups",
-                        absl::StrCat(a.groups_size(), " groups"),
-                        absl::StrCat(limits.max_groups_per_attribute),
-                        "--max_report_groups_per_attribute");
-    }
-    for (int g = 0; g < a.groups_size(); ++g) {
-      const std::string& group = a.groups(g).group();
-      if (group.size() > limits.max_value_bytes) {
-        return LimitError(absl::StrCat(field, ".groups[", g, "].group"),
-                          absl::StrCat(group.size(), " bytes"),
-                          absl::StrCat(limits.max_value_bytes),
-                          "--max_report_value_bytes");
-      }
-    }
-  }
-  return absl::OkStatus();
+  if (auto st = CheckFeatures(s, limits); !st.ok()) return st;
+  return CheckAttributes(s, limits);
 }
 
 }  // namespace aims

@@ -1,0 +1,547 @@
+// The YAML side of ParsePlan (collector/plan/plan.h): yaml-cpp throws, and
+// so do the checks here (PlanError, PlanLimitError); ParsePlan turns every
+// exception into a Status, so none leaves this file.
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "collector/plan/metric_catalog.h"
+#include "collector/plan/plan.h"
+#include "common/base/hash.h"
+#include "common/base/limit_error.h"
+#include "yaml-cpp/yaml.h"
+
+namespace aims::collector {
+namespace {
+
+// Errors thrown inside this file only; ParsePlan turns them into a Status.
+struct PlanError {
+  YAML::Mark mark;
+  std::string field;
+  std::string what;
+};
+
+// A limit exceeded: what was found, the limit and its flag.
+struct PlanLimitError {
+  YAML::Mark mark;
+  std::string field;
+  std::string found;
+  std::string limit;
+  std::string flag;
+};
+
+[[noreturn]] void Fail(const YAML::Node& node, std::string field,
+                       std::string what) {
+  throw PlanError{node.Mark(), std::move(field), std::move(what)};
+}
+
+std::string Scalar(const YAML::Node& node, const std::string& field) {
+  if (!node.IsScalar()) Fail(node, field, "must be a single value");
+  return node.Scalar();
+}
+
+absl::Duration ParseDurationText(const YAML::Node& node,
+                                 const std::string& field) {
+  const std::string text = Scalar(node, field);
+  absl::Duration d;
+  double days = 0;
+  if (text.size() > 1 && text.back() == 'd' &&
+      absl::SimpleAtod(absl::string_view(text).substr(0, text.size() - 1),
+                       &days)) {
+    d = absl::Hours(24) * days;
+  } else if (!absl::ParseDuration(text, &d)) {
+    Fail(node, field,
+         absl::StrCat("'", text,
+                      "' is not a duration such as 30s, 10m, 2h or 7d"));
+  }
+  if (d < absl::ZeroDuration()) Fail(node, field, "must not be negative");
+  return d;
+}
+
+double ParseNumber(const YAML::Node& node, const std::string& field) {
+  const std::string text = Scalar(node, field);
+  double v = 0;
+  if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) {
+    Fail(node, field,
+         absl::StrCat("must be a finite number, got '", text, "'"));
+  }
+  return v;
+}
+
+void CheckKeys(const YAML::Node& map, const std::string& field,
+               std::initializer_list<const char*> allowed) {
+  if (!map.IsMap()) Fail(map, field, "must be a mapping");
+  for (const auto& kv : map) {
+    const std::string key = kv.first.as<std::string>();
+    bool ok = false;
+    for (const char* a : allowed) ok |= key == a;
+    if (!ok) {
+      Fail(kv.first, field.empty() ? key : absl::StrCat(field, ".", key),
+           absl::StrCat("unknown field; allowed: ",
+                        absl::StrJoin(allowed, ", ")));
+    }
+  }
+}
+
+Comparator ParseComparator(const YAML::Node& node, const std::string& field) {
+  const std::string t = Scalar(node, field);
+  if (std::optional<Comparator> c = ComparatorFromText(t)) return *c;
+  Fail(node, field,
+       absl::StrCat("'", t, "' is not one of <, <=, >, >=, ==, !="));
+}
+
+v1::Severity ParseSeverity(const YAML::Node& node, const std::string& field) {
+  const std::string t = absl::AsciiStrToLower(Scalar(node, field));
+  if (std::optional<v1::Severity> s = SeverityFromText(t)) return *s;
+  Fail(node, field,
+       absl::StrCat("'", t, "' is not one of info, warning, critical"));
+}
+
+constexpr std::initializer_list<const char*> kObjectiveFields = {
+    "id",
+    "title",
+    "model",
+    "metric",
+    "feature",
+    "attribute",
+    "group",
+    "comparator",
+    "threshold",
+    "window",
+    "min_samples",
+    "for",
+    "keep_firing_for",
+    "evaluation_interval",
+    "effectiveness_period",
+    "severity",
+    "owner",
+    "iso",
+    "what",
+    "method",
+    "when_measured",
+    "when_analysed"};
+
+// Applies the fields present in `node` to `o` (defaults first, then the
+// objective's own).
+void ApplyFields(const YAML::Node& node, const std::string& field,
+                 Objective* o) {
+  CheckKeys(node, field, kObjectiveFields);
+  auto f = [&](const char* key) {
+    return absl::StrCat(field, field.empty() ? "" : ".", key);
+  };
+  if (node["id"]) o->id = Scalar(node["id"], f("id"));
+  if (node["title"]) o->title = Scalar(node["title"], f("title"));
+  if (const YAML::Node m = node["model"]) {
+    CheckKeys(m, f("model"), {"name", "version", "environment"});
+    v1::ModelSelector sel;
+    if (m["name"]) sel.set_name(Scalar(m["name"], f("model.name")));
+    if (m["version"]) sel.set_version(Scalar(m["version"], f("model.version")));
+    if (m["environment"])
+      sel.set_environment(Scalar(m["environment"], f("model.environment")));
+    o->model = sel;
+  }
+  if (node["metric"]) o->metric = Scalar(node["metric"], f("metric"));
+  if (node["feature"]) o->feature = Scalar(node["feature"], f("feature"));
+  if (node["attribute"])
+    o->attribute = Scalar(node["attribute"], f("attribute"));
+  if (node["group"]) o->group = Scalar(node["group"], f("group"));
+  if (node["comparator"])
+    o->comparator = ParseComparator(node["comparator"], f("comparator"));
+  if (node["threshold"])
+    o->threshold = ParseNumber(node["threshold"], f("threshold"));
+  if (node["window"])
+    o->window = ParseDurationText(node["window"], f("window"));
+  if (node["min_samples"]) {
+    const double n = ParseNumber(node["min_samples"], f("min_samples"));
+    if (n < 0 || n > 1e12 || n != std::floor(n)) {
+      Fail(node["min_samples"], f("min_samples"),
+           "must be a whole number in 0..1e12");
+    }
+    o->min_samples = static_cast<uint64_t>(n);
+  }
+  if (node["for"]) o->for_duration = ParseDurationText(node["for"], f("for"));
+  if (node["keep_firing_for"]) {
+    o->keep_firing_for =
+        ParseDurationText(node["keep_firing_for"], f("keep_firing_for"));
+  }
+  if (node["evaluation_interval"]) {
+    o->evaluation_interval = ParseDurationText(node["evaluation_interval"],
+                                               f("evaluation_interval"));
+  }
+  if (node["effectiveness_period"]) {
+    o->effectiveness_period = ParseDurationText(node["effectiveness_period"],
+                                                f("effectiveness_period"));
+  }
+  if (node["severity"])
+    o->severity = ParseSeverity(node["severity"], f("severity"));
+  if (node["owner"]) o->owner = Scalar(node["owner"], f("owner"));
+  if (const YAML::Node iso = node["iso"]) {
+    o->iso_references.clear();
+    if (iso.IsScalar()) {
+      o->iso_references.push_back(iso.Scalar());
+    } else if (iso.IsSequence()) {
+      for (size_t i = 0; i < iso.size(); ++i) {
+        o->iso_references.push_back(
+            Scalar(iso[i], absl::StrCat(f("iso"), "[", i, "]")));
+      }
+    } else {
+      Fail(iso, f("iso"),
+           "must be a reference such as \"9.1\" or a list of them");
+    }
+  }
+  for (auto [key, out] :
+       {std::pair{"what", &o->what}, std::pair{"method", &o->method},
+        std::pair{"when_measured", &o->when_measured},
+        std::pair{"when_analysed", &o->when_analysed}}) {
+    if (node[key]) *out = Scalar(node[key], f(key));
+  }
+}
+
+// Window and evaluation interval of an objective (or of the defaults).
+void CheckTiming(const YAML::Node& node, const std::string& field,
+                 const Objective& o) {
+  if (o.window <= absl::ZeroDuration() || o.window > absl::Hours(24 * 31)) {
+    Fail(node, field + ".window", "must be more than 0 and at most 31d");
+  }
+  if (o.evaluation_interval < absl::Seconds(1)) {
+    Fail(node, field + ".evaluation_interval", "must be at least 1s");
+  }
+}
+
+bool ValidId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
+        c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Canonical(const Objective& o) {
+  return absl::StrJoin({o.id,
+                        o.title,
+                        o.model.name(),
+                        o.model.version(),
+                        o.model.environment(),
+                        o.metric,
+                        o.feature,
+                        o.attribute,
+                        o.group,
+                        ComparatorText(o.comparator),
+                        absl::StrCat(o.threshold),
+                        absl::FormatDuration(o.window),
+                        absl::StrCat(o.min_samples),
+                        absl::FormatDuration(o.for_duration),
+                        absl::FormatDuration(o.keep_firing_for),
+                        absl::FormatDuration(o.evaluation_interval),
+                        absl::FormatDuration(o.effectiveness_period),
+                        SeverityText(o.severity),
+                        o.owner,
+                        absl::StrJoin(o.iso_references, ","),
+                        o.what,
+                        o.method,
+                        o.when_measured,
+                        o.when_analysed},
+                       std::string(1, '\x1f'));
+}
+
+// Fills in the 9.1 answers the plan left out.
+void Describe(Objective* o) {
+  const MetricInfo* info = FindMetric(o->metric);
+  if (o->what.empty()) {
+    std::string scope;
+    if (!o->feature.empty()) scope = absl::StrCat(" of feature ", o->feature);
+    if (!o->attribute.empty()) {
+      scope = absl::StrCat(" per ", o->attribute, o->group.empty() ? "" : "=",
+                           o->group);
+    }
+    o->what =
+        absl::StrCat(o->metric, scope, " of model ",
+                     o->model.name().empty() ? "*" : o->model.name(),
+                     o->model.version().empty() ? "" : "/", o->model.version());
+  }
+  if (o->method.empty() && info != nullptr) {
+    o->method = absl::StrCat(
+        info->method, "; must hold ", o->metric, " ",
+        ComparatorText(o->comparator), " ", o->threshold,
+        o->min_samples > 0
+            ? absl::StrCat(" with at least ", o->min_samples, " samples")
+            : "");
+  }
+  if (o->when_measured.empty()) {
+    o->when_measured =
+        absl::StrCat("continuously, in agent windows merged over the last ",
+                     absl::FormatDuration(o->window));
+  }
+  if (o->when_analysed.empty()) {
+    o->when_analysed =
+        absl::StrCat("every ", absl::FormatDuration(o->evaluation_interval),
+                     "; nonconformity after breaching for ",
+                     absl::FormatDuration(o->for_duration));
+  }
+}
+
+// Computes what an objective's fields leave to aims: the 9.1 answers and
+// the hash of its definition.
+void Complete(Objective* o) {
+  Describe(o);
+  o->hash = Sha256Hex(Canonical(*o));
+}
+
+YAML::Node LoadYaml(absl::string_view yaml) {
+  try {
+    return YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    throw PlanError{e.mark, "", e.msg};
+  }
+}
+
+// The top level's shape, apiVersion and recurrence_period.
+void ParseTopLevel(const YAML::Node& root, Plan* plan) {
+  if (!root.IsMap())
+    Fail(root, "", "a plan is a mapping with an 'objectives' list");
+  CheckKeys(root, "",
+            {"apiVersion", "defaults", "recurrence_period", "coverage",
+             "objectives"});
+  if (root["apiVersion"] &&
+      Scalar(root["apiVersion"], "apiVersion") != "aims/v1") {
+    Fail(root["apiVersion"], "apiVersion", "must be aims/v1");
+  }
+  if (root["recurrence_period"]) {
+    plan->recurrence_period =
+        ParseDurationText(root["recurrence_period"], "recurrence_period");
+  }
+}
+
+Objective ParseDefaults(const YAML::Node& root) {
+  Objective defaults;
+  if (const YAML::Node d = root["defaults"]) {
+    ApplyFields(d, "defaults", &defaults);
+    // The built-in coverage objectives take them without further checks.
+    CheckTiming(d, "defaults", defaults);
+  }
+  return defaults;
+}
+
+// `coverage:`, the settings of the built-in coverage objectives.
+struct CoverageSettings {
+  bool enabled = true;
+  absl::Duration silent_after = absl::Minutes(5);
+  // What every coverage objective starts from.
+  Objective base;
+};
+
+CoverageSettings ParseCoverage(const YAML::Node& root,
+                               const Objective& defaults) {
+  CoverageSettings coverage;
+  coverage.base = defaults;
+  coverage.base.severity = v1::SEVERITY_CRITICAL;
+  coverage.base.iso_references = {"9.1", "A.6.2.6", "A.6.2.8"};
+  coverage.base.for_duration = absl::ZeroDuration();
+  const YAML::Node c = root["coverage"];
+  if (!c) return coverage;
+  CheckKeys(c, "coverage",
+            {"enabled", "silent_after", "severity", "owner", "model"});
+  if (c["enabled"]) {
+    const std::string e = Scalar(c["enabled"], "coverage.enabled");
+    if (e != "true" && e != "false")
+      Fail(c["enabled"], "coverage.enabled", "must be true or false");
+    coverage.enabled = e == "true";
+  }
+  if (c["silent_after"]) {
+    coverage.silent_after =
+        ParseDurationText(c["silent_after"], "coverage.silent_after");
+  }
+  if (c["severity"])
+    coverage.base.severity = ParseSeverity(c["severity"], "coverage.severity");
+  if (c["owner"]) coverage.base.owner = Scalar(c["owner"], "coverage.owner");
+  if (const YAML::Node m = c["model"]) {
+    YAML::Node wrapper;
+    wrapper["model"] = m;
+    ApplyFields(wrapper, "coverage", &coverage.base);
+  }
+  return coverage;
+}
+
+// The objective's metric: required and known.
+const MetricInfo& CheckMetric(const YAML::Node& node, const std::string& field,
+                              const Objective& o) {
+  if (o.metric.empty()) Fail(node, field + ".metric", "required");
+  const MetricInfo* info = FindMetric(o.metric);
+  if (info == nullptr) {
+    Fail(node["metric"], field + ".metric",
+         absl::StrCat("unknown metric '", o.metric,
+                      "'; known: ", absl::StrJoin(MetricNames(), ", ")));
+  }
+  return *info;
+}
+
+// Feature, attribute and group only where the metric has them.
+void CheckScope(const YAML::Node& node, const std::string& field,
+                const Objective& o, const MetricInfo& info) {
+  MetricScope scope = info.scope;
+  if (o.metric == "precision" && !o.attribute.empty())
+    scope = MetricScope::kGroup;
+  if (scope != MetricScope::kFeature && !o.feature.empty()) {
+    Fail(node["feature"], field + ".feature",
+         absl::StrCat("metric ", o.metric, " is not computed per feature"));
+  }
+  if ((scope == MetricScope::kModel || scope == MetricScope::kFeature ||
+       scope == MetricScope::kAgent) &&
+      !o.attribute.empty()) {
+    Fail(node["attribute"], field + ".attribute",
+         absl::StrCat("metric ", o.metric,
+                      " is not computed per sensitive attribute"));
+  }
+  if (scope != MetricScope::kGroup && scope != MetricScope::kAgent &&
+      !o.group.empty()) {
+    Fail(node["group"], field + ".group",
+         absl::StrCat("metric ", o.metric, " is not computed per group"));
+  }
+}
+
+// objectives[i]: the defaults, then its own fields; `ids` are those of the
+// objectives before it.
+Objective ParseObjective(const YAML::Node& node, const std::string& field,
+                         const Objective& defaults,
+                         std::set<std::string>* ids) {
+  Objective o = defaults;
+  o.id.clear();
+  o.title.clear();
+  o.metric.clear();
+  ApplyFields(node, field, &o);
+  if (o.id.empty()) Fail(node, field + ".id", "required");
+  if (!ValidId(o.id)) {
+    Fail(node["id"], field + ".id",
+         "must be 1-128 characters of letters, digits, '-', '_' or '.'");
+  }
+  if (!ids->insert(o.id).second)
+    Fail(node["id"], field + ".id", "duplicate id '" + o.id + "'");
+  const MetricInfo& info = CheckMetric(node, field, o);
+  if (!node["comparator"]) Fail(node, field + ".comparator", "required");
+  if (!node["threshold"]) Fail(node, field + ".threshold", "required");
+  CheckScope(node, field, o, info);
+  CheckTiming(node, field, o);
+  if (o.title.empty()) o.title = o.id;
+  if (o.feature == "*") o.feature.clear();
+  if (o.attribute == "*") o.attribute.clear();
+  if (o.group == "*") o.group.clear();
+  Complete(&o);
+  return o;
+}
+
+// `objectives:`, appended to `plan`; their ids go to `ids`.
+void ParseObjectives(const YAML::Node& root, const Objective& defaults,
+                     bool coverage, size_t max_objectives, Plan* plan,
+                     std::set<std::string>* ids) {
+  const YAML::Node objectives = root["objectives"];
+  if (!objectives && !coverage)
+    Fail(root, "objectives", "missing; a plan needs objectives");
+  if (!objectives) return;
+  if (!objectives.IsSequence())
+    Fail(objectives, "objectives", "must be a list");
+  if (objectives.size() > max_objectives) {
+    throw PlanLimitError{objectives.Mark(), "objectives",
+                         absl::StrCat(objectives.size(), " objectives"),
+                         absl::StrCat(max_objectives),
+                         "--max_objectives_per_plan"};
+  }
+  for (size_t i = 0; i < objectives.size(); ++i) {
+    plan->objectives.push_back(ParseObjective(
+        objectives[i], absl::StrCat("objectives[", i, "]"), defaults, ids));
+  }
+}
+
+// The built-in coverage objectives the plan does not override (by id).
+void AddCoverageObjectives(const CoverageSettings& coverage,
+                           const std::set<std::string>& ids, Plan* plan) {
+  struct Builtin {
+    const char* id;
+    const char* title;
+    const char* metric;
+    Comparator comparator;
+    double threshold;
+  };
+  const double silent = absl::ToDoubleSeconds(coverage.silent_after);
+  const Builtin builtins[] = {
+      {"coverage.model-silent", "Every monitored model keeps reporting",
+       "model_silence_seconds", Comparator::kLessEqual, silent},
+      {"coverage.agent-silent", "Every agent keeps reporting",
+       "agent_silence_seconds", Comparator::kLessEqual, silent},
+      {"coverage.missing-windows", "No monitoring windows are lost",
+       "missing_windows", Comparator::kEqual, 0},
+      {"coverage.profile-missing",
+       "Every model version has a reference profile", "profile_present",
+       Comparator::kEqual, 1},
+  };
+  for (const Builtin& b : builtins) {
+    if (ids.count(b.id)) continue;  // the plan overrides it
+    Objective o = coverage.base;
+    o.id = b.id;
+    o.title = b.title;
+    o.metric = b.metric;
+    o.feature.clear();
+    o.attribute.clear();
+    o.group.clear();
+    o.comparator = b.comparator;
+    o.threshold = b.threshold;
+    o.min_samples = 0;
+    o.window = std::max(o.window, coverage.silent_after * 2);
+    o.what.clear();
+    o.method.clear();
+    o.when_measured.clear();
+    o.when_analysed.clear();
+    o.builtin = true;
+    // A first-events reference needs time to form after a deploy.
+    if (o.metric == "profile_present") o.for_duration = coverage.silent_after;
+    Complete(&o);
+    plan->objectives.push_back(std::move(o));
+  }
+}
+
+Plan ParseOrThrow(absl::string_view yaml, absl::string_view file_name,
+                  size_t max_objectives) {
+  const YAML::Node root = LoadYaml(yaml);
+  Plan plan;
+  plan.source = std::string(file_name);
+  plan.version = Sha256Hex(yaml);
+  plan.text = std::string(yaml);
+  ParseTopLevel(root, &plan);
+  const Objective defaults = ParseDefaults(root);
+  const CoverageSettings coverage = ParseCoverage(root, defaults);
+  std::set<std::string> ids;
+  ParseObjectives(root, defaults, coverage.enabled, max_objectives, &plan,
+                  &ids);
+  if (coverage.enabled) AddCoverageObjectives(coverage, ids, &plan);
+  return plan;
+}
+
+}  // namespace
+
+absl::StatusOr<Plan> ParsePlan(absl::string_view yaml,
+                               absl::string_view file_name,
+                               size_t max_objectives) {
+  try {
+    return ParseOrThrow(yaml, file_name, max_objectives);
+  } catch (const PlanLimitError& e) {
+    return LimitError(absl::StrCat(file_name, ":", e.mark.line + 1, ":",
+                                   e.mark.column + 1, ": ", e.field),
+                      e.found, e.limit, e.flag);
+  } catch (const PlanError& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_name, ":", e.mark.line + 1, ":", e.mark.column + 1,
+                     ": ", e.field.empty() ? "" : e.field + ": ", e.what));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file_name, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+}
+
+}  // namespace aims::collector
