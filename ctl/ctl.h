@@ -1,18 +1,22 @@
-// aimsctl's commands as a library, so tests run them in-process against a
-// real collector. Each command talks gRPC to one collector and prints a
-// table (default) or JSON (--json, one object per answer).
+// aimsctl's command line as a library, so that tests run it in-process
+// against a real collector. `aimsctl --help` and `aimsctl COMMAND --help`
+// describe the commands; the command line is parsed with CLI11, each
+// subcommand has its own options and handler (ctl/commands.h), and every
+// call to the collector goes through ctl/call.h.
 //
-// Thread-safety: RunCommand is reentrant.
+// Exit codes: 0 ok (also --help, on standard output), 1 the collector
+// failed or is unreachable or refused an nc step, 2 usage error (message on
+// standard error naming the option), 3 audit trail broken.
+//
+// Thread-safety: RunCommandLine is reentrant.
 #ifndef AIMS_CTL_CTL_H_
 #define AIMS_CTL_CTL_H_
 
-#include <cstdint>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include "absl/time/time.h"
 
 namespace grpc {
 class Channel;
@@ -20,67 +24,24 @@ class Channel;
 
 namespace aims::ctl {
 
-struct CtlOptions {
-  std::string collector = "127.0.0.1:4317";
-  // Channel to the collector (TLS from --ca_file etc.); null: plaintext to
-  // `collector`.
+// What aimsctl takes from its process besides the arguments.
+struct Environment {
+  // Environment variables: AIMS_<OPTION> for any option, AIMS_CONFIG for
+  // --config, USER for the default --actor.
+  std::map<std::string, std::string> variables;
+  // Tests: a channel to use instead of the one that --collector, the TLS
+  // options and --token_file describe. Its creator decides the identity, so
+  // --actor has no $USER default with it.
   std::shared_ptr<grpc::Channel> channel;
-  bool json = false;
-  absl::Duration timeout = absl::Seconds(10);
-  // Model selection for commands that take one.
-  std::string model;
-  std::string version;
-  std::string environment;
-  // Range for `windows`: the last `since`, merged per `step` (0: per report).
-  absl::Duration since = absl::Hours(1);
-  absl::Duration step = absl::ZeroDuration();
-  // `profile build`.
-  std::string input;
-  std::string output;
-  std::string task = "binary";
-  std::string positive_class = "1";
-  std::string label_column = "label";
-  std::string score_column = "score";
-  std::string prediction_column = "prediction";
-  std::vector<std::string> sensitive;
-  std::vector<std::string> ignore;
-  int bins = 10;
-  int top_k = 20;
-  bool put = false;
-  // `metrics`: names to show (empty: all).
-  std::vector<std::string> metrics;
-  // Compliance commands.
-  std::string objective;
-  std::vector<std::string> stages;
-  std::string comment;
-  std::string actor;
-  // `nc list`: minimum severity (info, warning, critical) and owner.
-  std::string severity;
-  std::string owner;
-  uint64_t from_index = 0;
-  uint32_t limit = 100;
-  // `report`: period as RFC 3339 (or a date, 2026-11-01) or Unix seconds;
-  // empty: the collector's default (the last 30 days up to now).
-  // `nc list`: `from` is the earliest opening time.
-  std::string from;
-  std::string to;
-  absl::Duration bucket = absl::ZeroDuration();  // 0: automatic
-  std::string format = "markdown";               // markdown | html | csv
-  std::string table = "results";                 // csv: which table
-  // `token create`.
-  std::string token_name;
-  std::string token_role;
-  std::vector<std::string> token_models;
 };
 
-// The text of `aimsctl --help`'s command list.
-std::string CommandHelp();
+// The AIMS_* and USER variables of this process.
+Environment ProcessEnvironment();
 
-// Runs `args[0]` (models | agents | windows | profile build|put|show).
-// Returns the process exit code:
-// 0 success, 1 the collector failed or is unreachable, 2 usage error.
-int RunCommand(const std::vector<std::string>& args, const CtlOptions& options,
-               std::ostream& out, std::ostream& err);
+// Runs `aimsctl args...` (`args` without the program name) and returns the
+// exit code.
+int RunCommandLine(const std::vector<std::string>& args, const Environment& env,
+                   std::ostream& out, std::ostream& err);
 
 }  // namespace aims::ctl
 

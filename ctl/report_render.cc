@@ -1,7 +1,10 @@
 #include "ctl/report_render.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -96,12 +99,10 @@ std::string Evidence(const v1::Nonconformity& nc) {
   return s;
 }
 
-}  // namespace
-
-ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
-  ReportDocument doc;
-  doc.title = "aims compliance report";
-  doc.facts = {
+// Heading facts: period, generation time, collector, audit trail state.
+std::vector<std::pair<std::string, std::string>> Facts(
+    const v1::ComplianceReport& r) {
+  return {
       {"Period", absl::StrCat(Time(r.from()), " to ", Time(r.to()))},
       {"Generated", Time(r.generated_at())},
       {"Collector", r.collector_id().empty() ? "-" : r.collector_id()},
@@ -112,10 +113,15 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
            : absl::StrCat("BROKEN at record ", r.audit().first_broken_index(),
                           ": ", r.audit().detail())},
   };
-  const double period = absl::ToDoubleSeconds(
-      std::min(FromProto(r.to()), FromProto(r.generated_at())) -
-      FromProto(r.from()));
+}
 
+// The end of what the report covers: the period's end, or the time it was
+// made if that is earlier.
+absl::Time CoveredUntil(const v1::ComplianceReport& r) {
+  return std::min(FromProto(r.to()), FromProto(r.generated_at()));
+}
+
+ReportTable PlanTable(const v1::ComplianceReport& r) {
   ReportTable plan{"plan",
                    "Monitoring plan versions",
                    "The plan in force at the start of the period and every "
@@ -126,24 +132,27 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
     plan.rows.push_back({p.version().substr(0, 16), Time(p.loaded_at()),
                          p.actor(), absl::StrCat(p.objectives())});
   }
-  doc.tables.push_back(std::move(plan));
+  return plan;
+}
 
-  const v1::ComplianceTotals& t = r.totals();
-  doc.tables.push_back(
-      {"summary",
-       "Summary",
-       "",
-       {"Measure", "Value"},
-       {{"Objectives monitored", absl::StrCat(t.objectives())},
-        {"Objective series", absl::StrCat(t.series())},
-        {"Series that never fired", absl::StrCat(t.series_held())},
-        {"Nonconformities opened", absl::StrCat(t.opened())},
-        {"Nonconformities acknowledged", absl::StrCat(t.acknowledged())},
-        {"Nonconformities closed", absl::StrCat(t.closed())},
-        {"Open at the end of the period", absl::StrCat(t.open_at_end())},
-        {"Mean time to acknowledge", Span(t.mean_seconds_to_acknowledge())},
-        {"Mean time to close", Span(t.mean_seconds_to_close())}}});
+ReportTable SummaryTable(const v1::ComplianceTotals& t) {
+  return {"summary",
+          "Summary",
+          "",
+          {"Measure", "Value"},
+          {{"Objectives monitored", absl::StrCat(t.objectives())},
+           {"Objective series", absl::StrCat(t.series())},
+           {"Series that never fired", absl::StrCat(t.series_held())},
+           {"Nonconformities opened", absl::StrCat(t.opened())},
+           {"Nonconformities acknowledged", absl::StrCat(t.acknowledged())},
+           {"Nonconformities closed", absl::StrCat(t.closed())},
+           {"Open at the end of the period", absl::StrCat(t.open_at_end())},
+           {"Mean time to acknowledge", Span(t.mean_seconds_to_acknowledge())},
+           {"Mean time to close", Span(t.mean_seconds_to_close())}}};
+}
 
+// 9.1: what, how and when each objective of the current plan measures.
+ReportTable ObjectivesTable(const v1::ComplianceReport& r) {
   ReportTable objectives{
       "objectives",
       "9.1 What is monitored, how and when",
@@ -152,6 +161,25 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
       {"Objective", "Title", "Criterion", "What", "Method", "When measured",
        "When analysed", "Severity", "Owner", "ISO/IEC 42001"},
       {}};
+  for (const v1::ObjectiveResults& o : r.objectives()) {
+    if (!o.in_current_plan()) continue;
+    const std::string criterion =
+        absl::StrCat(o.metric(), o.scope().empty() ? "" : " ", o.scope(), " ",
+                     o.comparator(), " ", Number(o.threshold()), " over ",
+                     Duration(o.window()));
+    objectives.rows.push_back({o.objective_id(), o.title(), criterion, o.what(),
+                               o.method(), o.when_measured(), o.when_analysed(),
+                               collector::SeverityText(o.severity()),
+                               o.owner().empty() ? "-" : o.owner(),
+                               absl::StrJoin(o.iso_references(), ", ")});
+  }
+  return objectives;
+}
+
+// 9.1: how each objective series fared over the period.
+ReportTable ResultsTable(const v1::ComplianceReport& r) {
+  const double period =
+      absl::ToDoubleSeconds(CoveredUntil(r) - FromProto(r.from()));
   ReportTable results{
       "results",
       "9.1 Monitoring results",
@@ -163,20 +191,6 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
        "Last value", "Nonconformities"},
       {}};
   for (const v1::ObjectiveResults& o : r.objectives()) {
-    const std::string criterion =
-        o.in_current_plan()
-            ? absl::StrCat(o.metric(), o.scope().empty() ? "" : " ", o.scope(),
-                           " ", o.comparator(), " ", Number(o.threshold()),
-                           " over ", Duration(o.window()))
-            : "(no longer in the plan)";
-    if (o.in_current_plan()) {
-      objectives.rows.push_back({o.objective_id(), o.title(), criterion,
-                                 o.what(), o.method(), o.when_measured(),
-                                 o.when_analysed(),
-                                 collector::SeverityText(o.severity()),
-                                 o.owner().empty() ? "-" : o.owner(),
-                                 absl::StrJoin(o.iso_references(), ", ")});
-    }
     if (o.series().empty()) {
       results.rows.push_back({o.objective_id(), "(no data)", "-", "-", "-", "-",
                               "-", "0", "-", "-", "-"});
@@ -195,9 +209,11 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
                : absl::StrJoin(s.nonconformity_ids(), " ")});
     }
   }
-  doc.tables.push_back(std::move(objectives));
-  doc.tables.push_back(std::move(results));
+  return results;
+}
 
+// 9.3: lifecycle steps per bucket.
+ReportTable TrendTable(const v1::ComplianceReport& r) {
   ReportTable trend{
       "trend",
       "9.3 Nonconformity and corrective-action trend",
@@ -214,10 +230,11 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
          absl::StrCat(b.closed()), absl::StrCat(b.auto_resolved()),
          absl::StrCat(b.open_at_end())});
   }
-  doc.tables.push_back(std::move(trend));
+  return trend;
+}
 
-  const absl::Time end =
-      std::min(FromProto(r.to()), FromProto(r.generated_at()));
+ReportTable OpenTable(const v1::ComplianceReport& r) {
+  const absl::Time end = CoveredUntil(r);
   ReportTable open{"open",
                    "Open items",
                    "Nonconformities not closed at the end of the period, "
@@ -233,8 +250,10 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
          Stage(nc.stage()) + (nc.auto_resolved() ? " (auto-resolved)" : ""),
          nc.owner().empty() ? "-" : nc.owner(), NextStep(nc.stage())});
   }
-  doc.tables.push_back(std::move(open));
+  return open;
+}
 
+ReportTable NonconformitiesTable(const v1::ComplianceReport& r) {
   ReportTable ncs{"nonconformities",
                   "Nonconformities of the period",
                   "Every nonconformity open during the period, with its "
@@ -250,7 +269,22 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
          StepComment(nc, v1::NONCONFORMITY_STAGE_ACTION_RECORDED),
          ClosedAt(nc)});
   }
-  doc.tables.push_back(std::move(ncs));
+  return ncs;
+}
+
+}  // namespace
+
+ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
+  ReportDocument doc;
+  doc.title = "aims compliance report";
+  doc.facts = Facts(r);
+  doc.tables.push_back(PlanTable(r));
+  doc.tables.push_back(SummaryTable(r.totals()));
+  doc.tables.push_back(ObjectivesTable(r));
+  doc.tables.push_back(ResultsTable(r));
+  doc.tables.push_back(TrendTable(r));
+  doc.tables.push_back(OpenTable(r));
+  doc.tables.push_back(NonconformitiesTable(r));
   return doc;
 }
 
@@ -338,7 +372,7 @@ absl::StatusOr<std::string> RenderCsv(const ReportDocument& doc,
     double number = 0;
     if (!s.empty() && s != "-" && std::strchr("=+-@\t\r", s[0]) != nullptr &&
         !absl::SimpleAtod(s, &number)) {
-      s.insert(0, "'");
+      s = "'" + s;
     }
     if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
     return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");

@@ -9,7 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsimdjson-dev libcpp-httplib-dev libyaml-cpp-dev libssl-dev
+  libsimdjson-dev libcpp-httplib-dev libyaml-cpp-dev libssl-dev libcli11-dev
   prometheus prometheus-alertmanager
   python3-numpy python3-scipy python3-sklearn
   curl procps openssl

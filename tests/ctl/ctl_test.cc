@@ -31,24 +31,34 @@ void SendReport(const std::string& address, const std::string& environment,
       port, model, "pod-a", 1, absl::Now() - absl::Seconds(50), summary, pod));
 }
 
+// `aimsctl args...` in-process, with an empty environment.
+int RunCommand(const std::vector<std::string>& args, std::ostream& out,
+               std::ostream& err) {
+  return RunCommandLine(args, Environment(), out, err);
+}
+
+// The global option that points aimsctl at `collector`.
+std::string CollectorFlag(const collector::Collector& collector) {
+  return absl::StrCat("--collector=127.0.0.1:", collector.grpc_port());
+}
+
 TEST(CtlTest, UsageErrorsExitTwo) {
-  CtlOptions options;
   std::ostringstream out, err;
-  EXPECT_EQ(RunCommand({}, options, out, err), 2);
+  EXPECT_EQ(RunCommand({}, out, err), 2);
   EXPECT_NE(err.str().find("no command"), std::string::npos);
-  EXPECT_EQ(RunCommand({"frobnicate"}, options, out, err), 2);
+  EXPECT_EQ(RunCommand({"frobnicate"}, out, err), 2);
   EXPECT_NE(err.str().find("unknown command 'frobnicate'"), std::string::npos);
-  EXPECT_EQ(RunCommand({"windows"}, options, out, err), 2);
+  EXPECT_EQ(RunCommand({"windows"}, out, err), 2);
   EXPECT_NE(err.str().find("--model and --version are required"),
             std::string::npos);
 }
 
 TEST(CtlTest, UnreachableCollectorExitsOne) {
-  CtlOptions options;
-  options.collector = "127.0.0.1:1";  // nothing listens on port 1
-  options.timeout = absl::Seconds(2);
   std::ostringstream out, err;
-  EXPECT_EQ(RunCommand({"models"}, options, out, err), 1);
+  // Nothing listens on port 1.
+  EXPECT_EQ(RunCommand({"--collector=127.0.0.1:1", "--timeout=2s", "models"},
+                       out, err),
+            1);
   EXPECT_NE(err.str().find("collector 127.0.0.1:1"), std::string::npos);
 }
 
@@ -67,32 +77,29 @@ TEST(CtlTest, ListsModelsAndAgentsAsTableAndJson) {
     summary.mutable_operational()->set_event_count(42);
     SendReport(address, "prod", summary, "credit-7f9c");
   }
-  CtlOptions options;
-  options.collector = address;
+  const std::string flag = CollectorFlag(collector);
   std::ostringstream out, err;
-  ASSERT_EQ(RunCommand({"models"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand({flag, "models"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("credit  v2       prod         1       1        42"),
             std::string::npos)
       << out.str();
   out.str("");
-  ASSERT_EQ(RunCommand({"agents"}, options, out, err), 0);
+  ASSERT_EQ(RunCommand({flag, "agents"}, out, err), 0);
   EXPECT_NE(out.str().find("pod-a"), std::string::npos);
   EXPECT_NE(out.str().find("credit/v2/prod"), std::string::npos);
   EXPECT_NE(out.str().find("credit-7f9c"), std::string::npos);
   out.str("");
-  options.json = true;
-  ASSERT_EQ(RunCommand({"agents"}, options, out, err), 0);
+  ASSERT_EQ(RunCommand({flag, "--json", "agents"}, out, err), 0);
   EXPECT_NE(out.str().find("\"agent_id\":\"pod-a\""), std::string::npos)
       << out.str();
   EXPECT_NE(out.str().find("\"event_count\":\"42\""), std::string::npos)
       << out.str();
   out.str("");
-  options.json = false;
-  options.model = "credit";
-  options.version = "v2";
-  options.environment = "prod";
-  options.step = absl::Minutes(5);
-  ASSERT_EQ(RunCommand({"windows"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand({flag, "windows", "--model=credit", "--version=v2",
+                        "--environment=prod", "--step=5m"},
+                       out, err),
+            0)
+      << err.str();
   EXPECT_NE(out.str().find("  1        42 "), std::string::npos) << out.str();
 }
 
@@ -115,23 +122,24 @@ TEST(CtlTest, ProfileBuildPutShowFromCsv) {
           << (i % 5 == 0) << "\n";
     }
   }
-  CtlOptions options;
-  options.collector = absl::StrCat("127.0.0.1:", collector.grpc_port());
-  options.input = dir.File("train.csv");
-  options.model = "credit";
-  options.version = "v7";
-  options.sensitive = {"gender"};
-  options.ignore = {"id"};
-  options.output = dir.File("profile.json");
-  options.put = true;
+  const std::string flag = CollectorFlag(collector);
   std::ostringstream out, err;
-  ASSERT_EQ(RunCommand({"profile", "build"}, options, out, err), 0)
+  ASSERT_EQ(RunCommand({flag, "profile", "build",
+                        "--input=" + dir.File("train.csv"), "--model=credit",
+                        "--version=v7", "--sensitive=gender", "--ignore=id",
+                        "--output=" + dir.File("profile.json"), "--put"},
+                       out, err),
+            0)
       << err.str();
   EXPECT_NE(out.str().find("stored profile "), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("(200 rows, 3 features)"), std::string::npos)
       << out.str();
   out.str("");
-  ASSERT_EQ(RunCommand({"profile", "show"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(
+      RunCommand({flag, "profile", "show", "--model=credit", "--version=v7"},
+                 out, err),
+      0)
+      << err.str();
   EXPECT_NE(out.str().find("PROFILE_SOURCE_TRAINING_DATA, 200 rows"),
             std::string::npos)
       << out.str();
@@ -142,26 +150,30 @@ TEST(CtlTest, ProfileBuildPutShowFromCsv) {
       << out.str();
   // The same file stored again gives the same id.
   out.str("");
-  ASSERT_EQ(RunCommand({"profile", "put", dir.File("profile.json")}, options,
-                       out, err),
-            0)
+  ASSERT_EQ(
+      RunCommand({flag, "profile", "put", dir.File("profile.json")}, out, err),
+      0)
       << err.str();
   // A bad score names the line and column.
   {
     std::ofstream csv(dir.File("bad.csv"));
     csv << "income,score\n1,0.5\n2,1.7\n";
   }
-  options.input = dir.File("bad.csv");
-  options.put = false;
-  options.sensitive.clear();
-  EXPECT_EQ(RunCommand({"profile", "build"}, options, out, err), 2);
+  EXPECT_EQ(
+      RunCommand({flag, "profile", "build", "--input=" + dir.File("bad.csv"),
+                  "--model=credit", "--version=v7", "--ignore=id",
+                  "--output=" + dir.File("profile.json")},
+                 out, err),
+      2);
   EXPECT_NE(
       err.str().find(
           "line 3: column score: score must be a number in [0, 1], got '1.7'"),
       std::string::npos)
       << err.str();
-  options.model = "nothing";
-  EXPECT_EQ(RunCommand({"profile", "show"}, options, out, err), 1);
+  EXPECT_EQ(
+      RunCommand({flag, "profile", "show", "--model=nothing", "--version=v7"},
+                 out, err),
+      1);
   EXPECT_NE(err.str().find("no profile for nothing/v7"), std::string::npos)
       << err.str();
 }
@@ -194,14 +206,20 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
     accumulator.Add(e);
   }
   SendReport(address, "default", accumulator.Build());
-  CtlOptions options;
-  options.collector = address;
-  options.model = "credit";
-  options.version = "v2";
-  options.step = absl::Hours(1);
-  options.metrics = {"accuracy", "demographic_parity_ratio", "selection_rate"};
+  const std::vector<std::string> metrics = {"--collector=" + address, "metrics",
+                                            "--model=credit", "--version=v2",
+                                            "--step=1h"};
+  auto with = [&metrics](std::vector<std::string> more) {
+    std::vector<std::string> args = metrics;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
   std::ostringstream out, err;
-  ASSERT_EQ(RunCommand({"metrics"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand(with({"--metric=accuracy,demographic_parity_ratio,"
+                             "selection_rate"}),
+                       out, err),
+            0)
+      << err.str();
   const std::string table = out.str();
   EXPECT_NE(table.find("START"), std::string::npos) << table;
   EXPECT_NE(table.find("accuracy"), std::string::npos) << table;
@@ -213,9 +231,8 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
   EXPECT_EQ(table.find("precision"), std::string::npos) << "filter ignored:\n"
                                                         << table;
   out.str("");
-  options.json = true;
-  options.metrics = {"accuracy"};
-  ASSERT_EQ(RunCommand({"metrics"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand(with({"--json", "--metric=accuracy"}), out, err), 0)
+      << err.str();
   EXPECT_NE(out.str().find("\"metric\":\"accuracy\""), std::string::npos)
       << out.str();
   EXPECT_NE(out.str().find("\"value\":0.9"), std::string::npos) << out.str();
@@ -261,21 +278,18 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
   testing::TempDir dir;
   std::unique_ptr<collector::Collector> collector =
       StartWithFailingAccuracy(dir);
-  const std::string address =
-      absl::StrCat("127.0.0.1:", collector->grpc_port());
-  CtlOptions options;
-  options.collector = address;
+  const std::string flag = CollectorFlag(*collector);
   std::ostringstream out, err;
-  ASSERT_EQ(RunCommand({"objectives"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand({flag, "objectives"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("acc        credit/v2/default  firing  0.9    100"),
             std::string::npos)
       << out.str();
   out.str("");
-  ASSERT_EQ(RunCommand({"nc", "list"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand({flag, "nc", "list"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("NC-000001"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("open"), std::string::npos) << out.str();
   out.str("");
-  ASSERT_EQ(RunCommand({"nc", "show", "NC-000001"}, options, out, err), 0)
+  ASSERT_EQ(RunCommand({flag, "nc", "show", "NC-000001"}, out, err), 0)
       << err.str();
   EXPECT_NE(
       out.str().find("evidence:     accuracy = 0.9 (must be >= 0.95), n = 100"),
@@ -284,39 +298,41 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
   EXPECT_NE(out.str().find("reports:      pod-a/1"), std::string::npos)
       << out.str();
   // Steps out of order are refused with the next allowed step.
-  options.actor = "ana";
-  options.comment = "retrained";
-  EXPECT_EQ(RunCommand({"nc", "act", "NC-000001"}, options, out, err), 1);
+  EXPECT_EQ(RunCommand({flag, "nc", "act", "NC-000001", "--actor=ana",
+                        "--comment=retrained"},
+                       out, err),
+            1);
   EXPECT_NE(err.str().find("NC-000001 is open; the next step is 'ack'"),
             std::string::npos)
       << err.str();
   out.str("");
-  ASSERT_EQ(RunCommand({"nc", "ack", "NC-000001"}, options, out, err), 0)
+  ASSERT_EQ(RunCommand({flag, "nc", "ack", "NC-000001", "--actor=ana",
+                        "--comment=retrained"},
+                       out, err),
+            0)
       << err.str();
   EXPECT_EQ(out.str(), "NC-000001 is now acknowledged (by ana)\n");
-  options.stages = {"acknowledged"};
   out.str("");
-  ASSERT_EQ(RunCommand({"nc", "list"}, options, out, err), 0);
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--stage=acknowledged"}, out, err),
+            0);
   EXPECT_NE(out.str().find("NC-000001"), std::string::npos);
-  options.stages = {"closed"};
   out.str("");
-  ASSERT_EQ(RunCommand({"nc", "list"}, options, out, err), 0);
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--stage=closed"}, out, err), 0);
   EXPECT_EQ(out.str().find("NC-000001"), std::string::npos);
-  options.stages = {"done"};
-  EXPECT_EQ(RunCommand({"nc", "list"}, options, out, err), 2);
+  EXPECT_EQ(RunCommand({flag, "nc", "list", "--stage=done"}, out, err), 2);
   out.str("");
-  ASSERT_EQ(RunCommand({"audit", "verify"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand({flag, "audit", "verify"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("audit trail intact: "), std::string::npos)
       << out.str();
   out.str("");
-  ASSERT_EQ(RunCommand({"audit", "list"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand({flag, "audit", "list"}, out, err), 0) << err.str();
   for (const char* kind : {"plan_version", "agent_connect", "objective_state",
                            "nc_opened", "nc_transition"}) {
     EXPECT_NE(out.str().find(kind), std::string::npos) << kind << "\n"
                                                        << out.str();
   }
   out.str("");
-  ASSERT_EQ(RunCommand({"plan", "reload"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("1 objectives, 1 unchanged"), std::string::npos)
       << out.str();
 }
@@ -325,14 +341,18 @@ TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
   testing::TempDir dir;
   std::unique_ptr<collector::Collector> collector =
       StartWithFailingAccuracy(dir);
-  CtlOptions options;
-  options.collector = absl::StrCat("127.0.0.1:", collector->grpc_port());
-  options.actor = "ana";
+  const std::string flag = CollectorFlag(*collector);
+  // `aimsctl report` with `options`.
+  auto report = [&flag](std::vector<std::string> options) {
+    options.insert(options.begin(), {flag, "report"});
+    return options;
+  };
   std::ostringstream out, err;
-  ASSERT_EQ(RunCommand({"nc", "ack", "NC-000001"}, options, out, err), 0)
+  ASSERT_EQ(
+      RunCommand({flag, "nc", "ack", "NC-000001", "--actor=ana"}, out, err), 0)
       << err.str();
   out.str("");
-  ASSERT_EQ(RunCommand({"report"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand(report({}), out, err), 0) << err.str();
   const std::string md = out.str();
   EXPECT_NE(md.find("- **Audit trail:** intact (hash chain verified over "),
             std::string::npos)
@@ -349,31 +369,31 @@ TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
   EXPECT_NE(md.find("| Nonconformities acknowledged | 1 |"), std::string::npos)
       << md;
 
-  options.format = "csv";
-  options.table = "open";
   out.str("");
-  ASSERT_EQ(RunCommand({"report"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand(report({"--format=csv", "--table=open"}), out, err), 0)
+      << err.str();
   const std::string csv = out.str();
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2) << csv;
   EXPECT_EQ(csv.find("NC-000001,warning,acc,credit/v2/default,"),
             csv.find('\n') + 1)
       << csv;
 
-  options.format = "html";
-  options.output = dir.File("report.html");
+  const std::string html = dir.File("report.html");
   out.str("");
-  ASSERT_EQ(RunCommand({"report"}, options, out, err), 0) << err.str();
-  EXPECT_NE(out.str().find("wrote " + options.output), std::string::npos);
-  EXPECT_NE(testing::ReadFile(options.output).find("<td>NC-000001</td>"),
+  ASSERT_EQ(RunCommand(report({"--format=html", "--output=" + html}), out, err),
+            0)
+      << err.str();
+  EXPECT_NE(out.str().find("wrote " + html), std::string::npos);
+  EXPECT_NE(testing::ReadFile(html).find("<td>NC-000001</td>"),
             std::string::npos);
 
   // A period before anything happened has no nonconformities.
-  options.output.clear();
-  options.format = "markdown";
-  options.from = "2020-01-01";
-  options.to = "2020-01-02T00:00:00Z";
   out.str("");
-  ASSERT_EQ(RunCommand({"report"}, options, out, err), 0) << err.str();
+  ASSERT_EQ(RunCommand(report({"--format=markdown", "--from=2020-01-01",
+                               "--to=2020-01-02T00:00:00Z"}),
+                       out, err),
+            0)
+      << err.str();
   EXPECT_EQ(out.str().find("NC-000001"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("| Objective series | 1 |"), std::string::npos);
   EXPECT_NE(out.str().find("| acc | credit/v2/default | 0.0 | 0.0 | 0.0 | "
@@ -397,18 +417,23 @@ TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
       << res->body;
 
   // Usage errors name the flag; the collector's refusal names the field.
-  options.format = "pdf";
-  EXPECT_EQ(RunCommand({"report"}, options, out, err), 2);
+  EXPECT_EQ(RunCommand(report({"--format=pdf", "--from=2020-01-01",
+                               "--to=2020-01-02T00:00:00Z"}),
+                       out, err),
+            2);
   EXPECT_NE(err.str().find("--format: 'pdf' is not markdown, html or csv"),
             std::string::npos);
-  options.format = "markdown";
-  options.from = "last tuesday";
-  EXPECT_EQ(RunCommand({"report"}, options, out, err), 2);
+  EXPECT_EQ(
+      RunCommand(report({"--from=last tuesday", "--to=2020-01-02T00:00:00Z"}),
+                 out, err),
+      2);
   EXPECT_NE(err.str().find("--from: 'last tuesday' is not RFC 3339"),
             std::string::npos);
-  options.from = "2020-01-03";
   err.str("");
-  EXPECT_EQ(RunCommand({"report"}, options, out, err), 1);
+  EXPECT_EQ(
+      RunCommand(report({"--from=2020-01-03", "--to=2020-01-02T00:00:00Z"}),
+                 out, err),
+      1);
   EXPECT_NE(err.str().find("from: 2020-01-03T00:00:00.000Z is not before to: "
                            "2020-01-02T00:00:00.000Z"),
             std::string::npos)
@@ -419,60 +444,45 @@ TEST(CtlTest, NcFiltersJsonPlanCommandsAndBrokenAudit) {
   testing::TempDir dir;
   std::unique_ptr<collector::Collector> collector =
       StartWithFailingAccuracy(dir);
-  CtlOptions options;
-  options.collector = absl::StrCat("127.0.0.1:", collector->grpc_port());
+  const std::string flag = CollectorFlag(*collector);
   std::ostringstream out, err;
   // Filters: NC-000001 is a warning without owner, opened just now.
-  auto listed = [&](CtlOptions o) {
+  auto listed = [&](std::vector<std::string> filters) {
+    filters.insert(filters.begin(), {flag, "nc", "list"});
     out.str("");
-    EXPECT_EQ(RunCommand({"nc", "list"}, o, out, err), 0) << err.str();
+    EXPECT_EQ(RunCommand(filters, out, err), 0) << err.str();
     return out.str().find("NC-000001") != std::string::npos;
   };
-  CtlOptions o = options;
-  o.severity = "warning";
-  EXPECT_TRUE(listed(o));
-  o.severity = "critical";
-  EXPECT_FALSE(listed(o));
-  o.severity = "";
-  o.owner = "nobody@example.com";
-  EXPECT_FALSE(listed(o));
-  o.owner = "";
-  o.from = "2020-01-01";
-  EXPECT_TRUE(listed(o));
-  o.from = "2999-01-01";
-  EXPECT_FALSE(listed(o));
-  o.model = "fraud";
-  o.from = "";
-  EXPECT_FALSE(listed(o));
-  o.model = "credit";
-  o.objective = "acc";
-  EXPECT_TRUE(listed(o));
-  o = options;
-  o.severity = "urgent";
-  EXPECT_EQ(RunCommand({"nc", "list"}, o, out, err), 2);
+  EXPECT_TRUE(listed({"--severity=warning"}));
+  EXPECT_FALSE(listed({"--severity=critical"}));
+  EXPECT_FALSE(listed({"--owner=nobody@example.com"}));
+  EXPECT_TRUE(listed({"--from=2020-01-01"}));
+  EXPECT_FALSE(listed({"--from=2999-01-01"}));
+  EXPECT_FALSE(listed({"--model=fraud"}));
+  EXPECT_TRUE(listed({"--model=credit", "--objective=acc"}));
+  EXPECT_EQ(RunCommand({flag, "nc", "list", "--severity=urgent"}, out, err), 2);
   EXPECT_NE(err.str().find(
                 "--severity: 'urgent' is not one of info, warning, critical"),
             std::string::npos);
 
   // --json answers are proto3 JSON.
-  o = options;
-  o.json = true;
   out.str("");
-  ASSERT_EQ(RunCommand({"nc", "list"}, o, out, err), 0);
+  ASSERT_EQ(RunCommand({flag, "--json", "nc", "list"}, out, err), 0);
   EXPECT_NE(out.str().find(R"("id":"NC-000001")"), std::string::npos)
       << out.str();
   EXPECT_NE(out.str().find(R"("stage":"NONCONFORMITY_STAGE_OPEN")"),
             std::string::npos);
   out.str("");
-  ASSERT_EQ(RunCommand({"nc", "show", "NC-000001"}, o, out, err), 0);
+  ASSERT_EQ(RunCommand({flag, "nc", "show", "NC-000001", "--json"}, out, err),
+            0);
   EXPECT_NE(out.str().find(R"("metric":"accuracy")"), std::string::npos)
       << out.str();
 
   // plan validate: valid, and an error naming file, line, column and field.
   out.str("");
-  ASSERT_EQ(RunCommand({"plan", "validate", dir.File("plan.yaml")}, options,
-                       out, err),
-            0)
+  ASSERT_EQ(
+      RunCommand({flag, "plan", "validate", dir.File("plan.yaml")}, out, err),
+      0)
       << err.str();
   EXPECT_NE(out.str().find("valid, version "), std::string::npos);
   EXPECT_NE(out.str().find("acc  accuracy"), std::string::npos) << out.str();
@@ -482,7 +492,7 @@ TEST(CtlTest, NcFiltersJsonPlanCommandsAndBrokenAudit) {
   }
   err.str("");
   EXPECT_EQ(
-      RunCommand({"plan", "validate", dir.File("bad.yaml")}, options, out, err),
+      RunCommand({flag, "plan", "validate", dir.File("bad.yaml")}, out, err),
       2);
   EXPECT_NE(err.str().find("bad.yaml:3:13: objectives[0].metric: "),
             std::string::npos)
@@ -494,17 +504,17 @@ TEST(CtlTest, NcFiltersJsonPlanCommandsAndBrokenAudit) {
     plan << "objectives:\n  - id: acc\n    metric: accurracy\n";
   }
   err.str("");
-  EXPECT_EQ(RunCommand({"plan", "reload"}, options, out, err), 1);
+  EXPECT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 1);
   EXPECT_NE(err.str().find("plan.yaml:3:13: objectives[0].metric: "),
             std::string::npos)
       << err.str();
   out.str("");
-  ASSERT_EQ(RunCommand({"objectives"}, options, out, err), 0);
+  ASSERT_EQ(RunCommand({flag, "objectives"}, out, err), 0);
   EXPECT_NE(out.str().find("acc "), std::string::npos) << out.str();
 
   // The audit trail edited on disk: verify names the record, exit code 3.
   out.str("");
-  ASSERT_EQ(RunCommand({"audit", "verify"}, options, out, err), 0);
+  ASSERT_EQ(RunCommand({flag, "audit", "verify"}, out, err), 0);
   collector->Stop();
   ASSERT_TRUE(
       collector::TamperWithAuditRecord(dir.File("data"), 2, "mallory").ok());
@@ -516,9 +526,9 @@ TEST(CtlTest, NcFiltersJsonPlanCommandsAndBrokenAudit) {
   co.evaluate_in_background = false;
   collector::Collector restarted(co);
   ASSERT_TRUE(restarted.Start().ok());
-  options.collector = absl::StrCat("127.0.0.1:", restarted.grpc_port());
   out.str("");
-  EXPECT_EQ(RunCommand({"audit", "verify"}, options, out, err), 3);
+  EXPECT_EQ(RunCommand({CollectorFlag(restarted), "audit", "verify"}, out, err),
+            3);
   EXPECT_EQ(out.str(),
             "audit trail BROKEN at record 2: content does not match its hash "
             "(record edited) (1 records before it verified)\n");

@@ -136,13 +136,11 @@ struct Made {
 
 Made CreateToken(const std::string& name, const std::string& role,
                  std::vector<std::string> models = {}) {
-  ctl::CtlOptions options;
-  options.json = true;
-  options.token_name = name;
-  options.token_role = role;
-  options.token_models = std::move(models);
+  std::vector<std::string> args = {"--json", "token", "create",
+                                   "--name=" + name, "--role=" + role};
+  for (const std::string& m : models) args.push_back("--models=" + m);
   std::ostringstream out, err;
-  EXPECT_EQ(ctl::RunCommand({"token", "create"}, options, out, err), 0)
+  EXPECT_EQ(ctl::RunCommandLine(args, ctl::Environment(), out, err), 0)
       << err.str();
   const std::string json = out.str();
   auto field = [&json](const std::string& key) {
@@ -255,13 +253,13 @@ class AuthCollectorTest : public ::testing::Test {
   int Ctl(const std::string& token, std::vector<std::string> args,
           std::string* output = nullptr, const std::string& actor = "",
           const std::string& comment = "looked into it") {
-    ctl::CtlOptions options;
-    options.collector = address_;
-    options.channel = Channel(token);
-    options.actor = actor;
-    options.comment = comment;
+    ctl::Environment env;
+    env.channel = Channel(token);
+    // Only the nc steps take a comment and an actor (none when empty).
+    env.variables = {{"AIMS_COMMENT", comment}, {"AIMS_ACTOR", actor}};
+    args.insert(args.begin(), "--collector=" + address_);
     std::ostringstream out, err;
-    const int code = ctl::RunCommand(args, options, out, err);
+    const int code = ctl::RunCommandLine(args, env, out, err);
     if (output != nullptr) *output = out.str() + err.str();
     return code;
   }
