@@ -1,7 +1,8 @@
 // Agent: the whole aims-agent sidecar as an object - the localhost HTTP
 // intake (POST /v1/events, /healthz, /readyz, /metrics), the windower, the
 // durable spool and the sender that streams reports to the collector.
-// main.cc only parses flags and waits for a signal; tests run a real Agent.
+// main.cc only parses flags, validates them (AgentOptions::Validate) and
+// waits for a signal; tests run a real Agent.
 //
 // Shutdown (Stop): stop accepting events, close the open window into the
 // spool, wait up to `grace_period` for the collector to acknowledge the
@@ -21,14 +22,13 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "agent/agent_options.h"
 #include "agent/event_json.h"
 #include "aims/v1/identity.pb.h"
 #include "common/base/clock.h"
 #include "common/net/http_server.h"
-#include "common/net/tls.h"
 #include "common/summary/event.h"
 #include "common/summary/profile_builder.h"
-#include "common/summary/window_accumulator.h"
 
 namespace grpc {
 class ChannelCredentials;
@@ -44,56 +44,12 @@ class Sender;
 class Spool;
 class Windower;
 
-struct AgentOptions {
-  std::string http_listen = "127.0.0.1:9465";
-  // gRPC intake (AgentIntakeService); empty: disabled.
-  std::string grpc_listen = "127.0.0.1:9466";
-  std::string collector = "127.0.0.1:4317";
-  // TLS (and mTLS) to the collector; plaintext when no CA file is given.
-  TlsClientFiles collector_tls;
-  // Bearer token presented to the collector (its agent role); empty: none.
-  std::string collector_token;
-  // SHA-256 (hex) of the token intake callers must present
-  // ("Authorization: Bearer <token>"); empty: intake is open.
-  std::string intake_token_sha256;
-  std::string data_dir = "./var/aims-agent";
-  v1::ModelRef model;
-  v1::AgentRef agent;  // agent_id empty: generated once and kept
-  absl::Duration window = absl::Seconds(10);
-  absl::Duration grace_period = absl::Seconds(10);
-  // Per-window limits (max_features, max_attributes, max_classes,
-  // max_groups_per_attribute) are SummaryConfig's.
-  SummaryConfig summary;
-  // Per-request and per-event limits (docs/events.md#limits).
-  JsonIntakeLimits intake;
-  // HTTP bodies (413 beyond) and gRPC intake messages.
-  size_t max_body_bytes = 16 << 20;
-  // Distinct categories per feature counted for the first-events reference.
-  size_t max_categories_per_feature = 1000;
-  int intake_threads = 4;
-  // HTTP requests waiting for a worker beyond which the agent answers 429.
-  size_t intake_queue_capacity = 256;
-  // gRPC intake calls processed at once beyond which it answers
-  // RESOURCE_EXHAUSTED.
-  size_t grpc_max_in_flight = 64;
-  uint64_t spool_max_bytes = 64ull << 20;
-  bool spool_drop_newest = false;
-  size_t max_part_bytes = 1 << 20;
-  size_t label_store_max_entries = 1'000'000;
-  absl::Duration label_ttl = absl::Hours(24);
-  // Without a reference profile, the first this-many events become the
-  // reference (proposed to the collector, which keeps the first one it
-  // gets for the model version). 0: wait for a profile from the collector.
-  size_t reference_events = 1000;
-  // /readyz answers 503 until a reference profile is in force.
-  bool require_profile = false;
-};
-
 class Agent {
  public:
   explicit Agent(AgentOptions options, const Clock* clock = &RealClock::Get());
   ~Agent();
 
+  // Starts with options that passed Validate() (see agent_options.h).
   absl::Status Start();
   // See the file comment. Returns true when the spool was fully drained.
   bool Stop();
@@ -103,6 +59,17 @@ class Agent {
   const std::string& agent_id() const { return options_.agent.agent_id(); }
 
  private:
+  // The parts of Start(), in order.
+  // The spool (and the agent's identity kept in it) and the label store.
+  absl::Status OpenStores();
+  // The self-metrics, the windower and the reference profile in force (or
+  // the builder of the first-events one).
+  void CreateWindower();
+  absl::Status CreateSender();
+  absl::Status StartHttpIntake();
+  absl::Status StartGrpcIntake();
+
+  void HandleReadyz(httplib::Response& res);
   void HandleEvents(const httplib::Request& req, httplib::Response& res);
   void HandleLabels(const httplib::Request& req, httplib::Response& res);
   // Returns false (and fills `res`) when the intake must refuse the request.

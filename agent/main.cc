@@ -2,10 +2,9 @@
 // localhost, folds them into window summaries and delivers them to
 // aims-collector. See --help and docs/events.md.
 #include <csignal>
-#include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/str_cat.h"
+#include "absl/status/statusor.h"
 #include "agent/agent.h"
 #include "common/base/cli.h"
 #include "common/base/log.h"
@@ -148,190 +147,119 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
 
 namespace {
 
-int Usage(const std::string& message) {
-  std::cerr << "aims-agent: " << message << "\n";
-  return 2;
+using aims::agent::Agent;
+using aims::agent::AgentOptions;
+
+constexpr char kUsage[] =
+    "monitoring sidecar for one model server replica.\n\n"
+    "Usage: aims-agent --model_name=NAME --model_version=VERSION "
+    "[--flag=value ...]\n\n"
+    "Send events with: curl -X POST --data-binary @events.json "
+    "http://127.0.0.1:9465/v1/events\n"
+    "(a JSON array of events or JSON lines; fields in docs/events.md).\n"
+    "SIGTERM/SIGINT: stop accepting, close the window, drain the spool.\n"
+    "Every flag can also be set as AIMS_<FLAG> in the environment (e.g. "
+    "AIMS_MODEL_NAME) or in --config=FILE; command-line flags win.";
+
+// The options the flags ask for; Validate() checks them. Counts are size_t:
+// a negative flag value wraps here and Validate() names it as given.
+absl::StatusOr<AgentOptions> OptionsFromFlags() {
+  AgentOptions o;
+  o.http_listen = absl::GetFlag(FLAGS_http_listen);
+  o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  o.collector = absl::GetFlag(FLAGS_collector);
+  o.collector_tls.ca_file = absl::GetFlag(FLAGS_collector_ca_file);
+  o.collector_tls.cert_file = absl::GetFlag(FLAGS_collector_cert_file);
+  o.collector_tls.key_file = absl::GetFlag(FLAGS_collector_key_file);
+  o.collector_tls.server_name = absl::GetFlag(FLAGS_collector_server_name);
+  if (const std::string path = absl::GetFlag(FLAGS_collector_token_file);
+      !path.empty()) {
+    absl::StatusOr<std::string> token =
+        aims::ReadTokenFile(path, "collector_token_file");
+    if (!token.ok()) return token.status();
+    o.collector_token = *std::move(token);
+  }
+  o.intake_token_sha256 = absl::GetFlag(FLAGS_intake_token_sha256);
+  o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.model.set_name(absl::GetFlag(FLAGS_model_name));
+  o.model.set_version(absl::GetFlag(FLAGS_model_version));
+  o.model.set_environment(absl::GetFlag(FLAGS_environment));
+  o.agent.set_agent_id(absl::GetFlag(FLAGS_agent_id));
+  o.agent.set_pod(absl::GetFlag(FLAGS_pod));
+  o.agent.set_namespace_(absl::GetFlag(FLAGS_pod_namespace));
+  o.window = absl::GetFlag(FLAGS_window);
+  o.grace_period = absl::GetFlag(FLAGS_grace_period);
+  absl::StatusOr<aims::v1::TaskType> task =
+      aims::ParseChoice<aims::v1::TaskType>(
+          "--task", absl::GetFlag(FLAGS_task),
+          {{"binary", aims::v1::TASK_TYPE_BINARY},
+           {"multiclass", aims::v1::TASK_TYPE_MULTICLASS},
+           {"regression", aims::v1::TASK_TYPE_REGRESSION}});
+  if (!task.ok()) return task.status();
+  o.summary.task = *task;
+  o.summary.positive_class = absl::GetFlag(FLAGS_positive_class);
+  o.spool_max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
+  absl::StatusOr<bool> drop_newest = aims::ParseChoice<bool>(
+      "--spool_full_policy", absl::GetFlag(FLAGS_spool_full_policy),
+      {{"drop_oldest", false}, {"drop_newest", true}});
+  if (!drop_newest.ok()) return drop_newest.status();
+  o.spool_drop_newest = *drop_newest;
+  o.intake_threads = absl::GetFlag(FLAGS_intake_threads);
+  o.intake_queue_capacity = absl::GetFlag(FLAGS_intake_queue_capacity);
+  o.grpc_max_in_flight = absl::GetFlag(FLAGS_grpc_max_in_flight);
+  o.label_store_max_entries = absl::GetFlag(FLAGS_label_store_max_entries);
+  o.label_ttl = absl::GetFlag(FLAGS_label_ttl);
+  o.reference_events = absl::GetFlag(FLAGS_reference_events);
+  o.require_profile = absl::GetFlag(FLAGS_require_profile);
+  o.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  o.intake.max_events_per_batch = absl::GetFlag(FLAGS_max_events_per_batch);
+  aims::EventLimits& event = o.intake.event;
+  event.max_features = absl::GetFlag(FLAGS_max_features_per_event);
+  event.max_attributes = absl::GetFlag(FLAGS_max_attributes_per_event);
+  event.max_probabilities = absl::GetFlag(FLAGS_max_probabilities_per_event);
+  event.max_name_bytes = absl::GetFlag(FLAGS_max_name_bytes);
+  event.max_string_bytes = absl::GetFlag(FLAGS_max_string_bytes);
+  event.max_prediction_id_bytes = absl::GetFlag(FLAGS_max_prediction_id_bytes);
+  event.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
+  event.max_event_age = absl::GetFlag(FLAGS_max_event_age);
+  o.summary.max_features = absl::GetFlag(FLAGS_max_features_per_window);
+  o.summary.max_attributes = absl::GetFlag(FLAGS_max_attributes_per_window);
+  o.summary.max_classes = absl::GetFlag(FLAGS_max_classes_per_window);
+  o.summary.max_groups_per_attribute =
+      absl::GetFlag(FLAGS_max_groups_per_attribute);
+  o.max_categories_per_feature =
+      absl::GetFlag(FLAGS_max_categories_per_feature);
+  return o;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  aims::ParseCommandLine(
-      argc, argv,
-      "monitoring sidecar for one model server replica.\n\n"
-      "Usage: aims-agent --model_name=NAME --model_version=VERSION "
-      "[--flag=value ...]\n\n"
-      "Send events with: curl -X POST --data-binary @events.json "
-      "http://127.0.0.1:9465/v1/events\n"
-      "(a JSON array of events or JSON lines; fields in docs/events.md).\n"
-      "SIGTERM/SIGINT: stop accepting, close the window, drain the spool.\n"
-      "Every flag can also be set as AIMS_<FLAG> in the environment (e.g. "
-      "AIMS_MODEL_NAME) or in --config=FILE; command-line flags win.");
+  aims::ParseCommandLine(argc, argv, kUsage);
   aims::LogLevel level;
   if (!aims::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    return Usage("--log_level: must be debug, info, warn or error");
+    return aims::OptionsError(absl::InvalidArgumentError(
+        "--log_level: must be debug, info, warn or error"));
   }
   aims::SetLogLevel(level);
-
-  aims::agent::AgentOptions options;
-  options.http_listen = absl::GetFlag(FLAGS_http_listen);
-  options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
-  options.spool_max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
-  if (absl::GetFlag(FLAGS_spool_max_bytes) < (64 << 10)) {
-    return Usage("--spool_max_bytes: must be at least 65536");
-  }
-  const std::string policy = absl::GetFlag(FLAGS_spool_full_policy);
-  if (policy != "drop_oldest" && policy != "drop_newest") {
-    return Usage("--spool_full_policy: must be drop_oldest or drop_newest");
-  }
-  options.spool_drop_newest = policy == "drop_newest";
-  options.intake_threads = absl::GetFlag(FLAGS_intake_threads);
-  if (options.intake_threads < 1 || options.intake_threads > 64) {
-    return Usage("--intake_threads: must be 1..64");
-  }
-  const int queue = absl::GetFlag(FLAGS_intake_queue_capacity);
-  const int in_flight = absl::GetFlag(FLAGS_grpc_max_in_flight);
-  if (queue < 1 || queue > 100000) {
-    return Usage("--intake_queue_capacity: must be 1..100000");
-  }
-  if (in_flight < 1 || in_flight > 10000) {
-    return Usage("--grpc_max_in_flight: must be 1..10000");
-  }
-  options.intake_queue_capacity = queue;
-  const int64_t label_entries = absl::GetFlag(FLAGS_label_store_max_entries);
-  if (label_entries < 1 || label_entries > 100'000'000) {
-    return Usage("--label_store_max_entries: must be 1..100000000");
-  }
-  options.label_store_max_entries = label_entries;
-  options.label_ttl = absl::GetFlag(FLAGS_label_ttl);
-  const int64_t reference = absl::GetFlag(FLAGS_reference_events);
-  if (reference < 0 || reference > 1'000'000) {
-    return Usage("--reference_events: must be 0..1000000");
-  }
-  options.reference_events = reference;
-  options.require_profile = absl::GetFlag(FLAGS_require_profile);
-  if (options.label_ttl < absl::Seconds(1)) {
-    return Usage("--label_ttl: must be at least 1s");
-  }
-  options.grpc_max_in_flight = in_flight;
-  options.collector = absl::GetFlag(FLAGS_collector);
-  options.collector_tls.ca_file = absl::GetFlag(FLAGS_collector_ca_file);
-  options.collector_tls.cert_file = absl::GetFlag(FLAGS_collector_cert_file);
-  options.collector_tls.key_file = absl::GetFlag(FLAGS_collector_key_file);
-  options.collector_tls.server_name =
-      absl::GetFlag(FLAGS_collector_server_name);
-  if (const std::string path = absl::GetFlag(FLAGS_collector_token_file);
-      !path.empty()) {
-    absl::StatusOr<std::string> token =
-        aims::ReadTokenFile(path, "collector_token_file");
-    if (!token.ok()) {
-      std::cerr << "aims-agent: " << token.status().message() << "\n";
-      return 2;
-    }
-    options.collector_token = *token;
-  }
-  options.intake_token_sha256 = absl::GetFlag(FLAGS_intake_token_sha256);
-  if (!options.intake_token_sha256.empty() &&
-      !aims::IsSha256Hex(options.intake_token_sha256)) {
-    std::cerr << "aims-agent: --intake_token_sha256: expected 64 lowercase "
-                 "hex digits (the SHA-256 of the token)\n";
-    return 2;
-  }
-  options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  options.model.set_name(absl::GetFlag(FLAGS_model_name));
-  options.model.set_version(absl::GetFlag(FLAGS_model_version));
-  options.model.set_environment(absl::GetFlag(FLAGS_environment));
-  if (options.model.name().empty()) return Usage("--model_name is required");
-  if (options.model.version().empty()) {
-    return Usage("--model_version is required");
-  }
-  options.agent.set_agent_id(absl::GetFlag(FLAGS_agent_id));
-  options.agent.set_pod(absl::GetFlag(FLAGS_pod));
-  options.agent.set_namespace_(absl::GetFlag(FLAGS_pod_namespace));
-  options.window = absl::GetFlag(FLAGS_window);
-  if (options.window < absl::Seconds(1) || options.window > absl::Hours(1)) {
-    return Usage("--window: must be between 1s and 1h");
-  }
-  options.grace_period = absl::GetFlag(FLAGS_grace_period);
-  const std::string task = absl::GetFlag(FLAGS_task);
-  if (task == "binary") {
-    options.summary.task = aims::v1::TASK_TYPE_BINARY;
-  } else if (task == "multiclass") {
-    options.summary.task = aims::v1::TASK_TYPE_MULTICLASS;
-  } else if (task == "regression") {
-    options.summary.task = aims::v1::TASK_TYPE_REGRESSION;
-  } else {
-    return Usage("--task: must be binary, multiclass or regression");
-  }
-  options.summary.positive_class = absl::GetFlag(FLAGS_positive_class);
-
-  // Limits: value, flag, lowest and highest value accepted.
-  struct Limit {
-    int64_t value;
-    const char* flag;
-    int64_t min, max;
-    size_t* target;
-  };
-  const Limit limits[] = {
-      {absl::GetFlag(FLAGS_max_body_bytes), "max_body_bytes", 1024,
-       int64_t{1} << 30, &options.max_body_bytes},
-      {absl::GetFlag(FLAGS_max_events_per_batch), "max_events_per_batch", 1,
-       1'000'000, &options.intake.max_events_per_batch},
-      {absl::GetFlag(FLAGS_max_features_per_event), "max_features_per_event", 1,
-       100'000, &options.intake.event.max_features},
-      {absl::GetFlag(FLAGS_max_attributes_per_event),
-       "max_attributes_per_event", 1, 10'000,
-       &options.intake.event.max_attributes},
-      {absl::GetFlag(FLAGS_max_probabilities_per_event),
-       "max_probabilities_per_event", 1, 100'000,
-       &options.intake.event.max_probabilities},
-      {absl::GetFlag(FLAGS_max_name_bytes), "max_name_bytes", 1, 65536,
-       &options.intake.event.max_name_bytes},
-      {absl::GetFlag(FLAGS_max_string_bytes), "max_string_bytes", 1, 1 << 20,
-       &options.intake.event.max_string_bytes},
-      {absl::GetFlag(FLAGS_max_prediction_id_bytes), "max_prediction_id_bytes",
-       1, 65536, &options.intake.event.max_prediction_id_bytes},
-      {absl::GetFlag(FLAGS_max_features_per_window), "max_features_per_window",
-       1, 100'000, &options.summary.max_features},
-      {absl::GetFlag(FLAGS_max_attributes_per_window),
-       "max_attributes_per_window", 1, 10'000, &options.summary.max_attributes},
-      {absl::GetFlag(FLAGS_max_classes_per_window), "max_classes_per_window", 2,
-       10'000, &options.summary.max_classes},
-      {absl::GetFlag(FLAGS_max_groups_per_attribute),
-       "max_groups_per_attribute", 2, 100'000,
-       &options.summary.max_groups_per_attribute},
-      {absl::GetFlag(FLAGS_max_categories_per_feature),
-       "max_categories_per_feature", 1, 10'000'000,
-       &options.max_categories_per_feature},
-  };
-  for (const Limit& l : limits) {
-    if (l.value < l.min || l.value > l.max) {
-      return Usage(
-          absl::StrCat("--", l.flag, ": must be ", l.min, "..", l.max));
-    }
-    *l.target = static_cast<size_t>(l.value);
-  }
-  options.intake.event.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
-  options.intake.event.max_event_age = absl::GetFlag(FLAGS_max_event_age);
-  if (options.intake.event.max_clock_skew < absl::ZeroDuration()) {
-    return Usage("--max_clock_skew: must not be negative");
-  }
-  if (options.intake.event.max_event_age < absl::Seconds(1)) {
-    return Usage("--max_event_age: must be at least 1s");
+  absl::StatusOr<AgentOptions> options = OptionsFromFlags();
+  if (!options.ok()) return aims::OptionsError(options.status());
+  if (absl::Status s = options->Validate(); !s.ok()) {
+    return aims::OptionsError(s);
   }
 
   aims::BlockShutdownSignals();
-  aims::agent::Agent agent(options);
+  Agent agent(*std::move(options));
   if (absl::Status s = agent.Start(); !s.ok()) {
     aims::LogError("cannot start agent", {{"error", s.message()}});
-    return 1;
+    return aims::kExitFailure;
   }
   if (absl::Status s = aims::WritePortsFile(
           absl::GetFlag(FLAGS_ports_file),
           {{"http", agent.http_port()}, {"grpc", agent.grpc_port()}});
       !s.ok()) {
     aims::LogError("cannot write ports file", {{"error", s.message()}});
-    return 1;
+    return aims::kExitFailure;
   }
   for (;;) {
     const int sig = aims::WaitForSignal();

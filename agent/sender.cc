@@ -9,8 +9,12 @@
 
 namespace aims::agent {
 
-Sender::Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics)
-    : options_(std::move(options)), spool_(spool), metrics_(metrics) {
+Sender::Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics,
+               const Clock* clock)
+    : options_(std::move(options)),
+      spool_(spool),
+      metrics_(metrics),
+      clock_(clock) {
   grpc::ChannelArguments args;
   // Sidecar keepalive: ping every 30 s so a dead collector is noticed within
   // a minute; the collector accepts pings 10 s apart.
@@ -109,9 +113,7 @@ std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
   return parts;
 }
 
-bool Sender::SendItem(
-    grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>* stream,
-    const v1::IngestRequest& item) {
+bool Sender::SendItem(Stream* stream, const v1::IngestRequest& item) {
   const uint64_t seq =
       item.has_gap() ? item.gap().last_sequence() : item.report().sequence();
   {
@@ -142,32 +144,22 @@ void Sender::ObserveAcked(uint64_t sequence) {
 }
 
 void Sender::Run() {
-  std::mt19937_64 rng(std::random_device{}());
-  absl::Duration backoff = options_.initial_backoff;
-  bool first = true;
-  for (;;) {
+  ReconnectBackoff backoff(options_.initial_backoff, options_.max_backoff,
+                           clock_, std::random_device{}());
+  for (bool first = true;; first = false) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
     if (!first) metrics_->reconnects.Increment();
-    first = false;
-    const absl::Time started = absl::Now();
+    backoff.StreamStarted();
     RunStream();
-    // A stream that lived a while resets the backoff.
-    if (absl::Now() - started > absl::Seconds(10)) {
-      backoff = options_.initial_backoff;
-    }
-    // Full jitter: sleep uniformly in [0, backoff).
-    std::uniform_int_distribution<int64_t> jitter(
-        0, absl::ToInt64Milliseconds(backoff));
-    const absl::Time wake = absl::Now() + absl::Milliseconds(jitter(rng));
-    backoff = std::min(backoff * 2, options_.max_backoff);
+    const absl::Time wake = clock_->Now() + backoff.StreamEnded();
     absl::MutexLock lock(&mu_);
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_;
     };
-    mu_.AwaitWithDeadline(absl::Condition(&stopping), wake);
+    clock_->AwaitWithDeadline(&mu_, absl::Condition(&stopping), wake);
   }
 }
 
@@ -179,32 +171,50 @@ void Sender::RunStream() {
     active_ = &ctx;
     stream_broken_ = false;
   }
-  auto clear_active = [&] {
-    absl::MutexLock lock(&mu_);
-    active_ = nullptr;
-    streaming_ = false;
-    sent_at_.clear();
-  };
-  std::unique_ptr<
-      grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>>
-      stream = stub_->Report(&ctx);
+  std::unique_ptr<Stream> stream = stub_->Report(&ctx);
+  v1::Welcome welcome;
+  if (Handshake(&ctx, stream.get(), &welcome)) {
+    Welcomed(welcome);
+    std::thread reader([&] { ReadResponses(stream.get()); });
+    WriteSpool(stream.get(), welcome.durable_sequence());
+    EndStream(&ctx, stream.get());
+    reader.join();
+    grpc::Status status = stream->Finish();
+    connected_ = false;
+    metrics_->connected.Set(0);
+    LogInfo("stream to collector ended",
+            {{"code", static_cast<int>(status.error_code())},
+             {"error", status.error_message()}});
+  }
+  absl::MutexLock lock(&mu_);
+  active_ = nullptr;
+  streaming_ = false;
+  sent_at_.clear();
+}
+
+bool Sender::Handshake(grpc::ClientContext* ctx, Stream* stream,
+                       v1::Welcome* welcome) {
   v1::IngestRequest hello;
   *hello.mutable_hello() = options_.hello;
-  v1::IngestResponse welcome;
-  if (!stream->Write(hello) || !stream->Read(&welcome) ||
-      !welcome.has_welcome()) {
-    ctx.TryCancel();
-    grpc::Status status = stream->Finish();
-    clear_active();
-    LogWarn("collector not reachable",
-            {{"collector", options_.collector},
-             {"code", static_cast<int>(status.error_code())},
-             {"error", status.error_message()}});
-    return;
+  v1::IngestResponse response;
+  if (stream->Write(hello) && stream->Read(&response) &&
+      response.has_welcome()) {
+    *welcome = std::move(*response.mutable_welcome());
+    return true;
   }
-  const uint64_t durable = welcome.welcome().durable_sequence();
-  if (welcome.welcome().has_profile() && options_.on_profile) {
-    options_.on_profile(welcome.welcome().profile());
+  ctx->TryCancel();
+  grpc::Status status = stream->Finish();
+  LogWarn("collector not reachable",
+          {{"collector", options_.collector},
+           {"code", static_cast<int>(status.error_code())},
+           {"error", status.error_message()}});
+  return false;
+}
+
+void Sender::Welcomed(const v1::Welcome& welcome) {
+  const uint64_t durable = welcome.durable_sequence();
+  if (welcome.has_profile() && options_.on_profile) {
+    options_.on_profile(welcome.profile());
   }
   if (absl::Status s = spool_->AckThrough(durable); !s.ok()) {
     LogError("spool ack failed", {{"error", s.message()}});
@@ -218,48 +228,47 @@ void Sender::RunStream() {
   metrics_->connected.Set(1);
   LogInfo("connected to collector",
           {{"collector", options_.collector},
-           {"collector_id", welcome.welcome().collector_id()},
+           {"collector_id", welcome.collector_id()},
            {"durable_seq", durable},
            {"spool_reports", spool_->pending_reports()}});
+}
 
-  // Reader: applies acks and rejections until the stream ends.
-  std::thread reader([&] {
-    v1::IngestResponse response;
-    while (stream->Read(&response)) {
-      if (response.has_ack()) {
-        const uint64_t seq = response.ack().durable_sequence();
-        const size_t before = spool_->pending_reports();
-        if (absl::Status s = spool_->AckThrough(seq); !s.ok()) {
-          LogError("spool ack failed", {{"error", s.message()}});
-        }
-        metrics_->reports_acked.Increment(
-            static_cast<double>(before - spool_->pending_reports()));
-        ObserveAcked(seq);
-        absl::MutexLock lock(&mu_);
-        acked_ = std::max(acked_, seq);
-      } else if (response.has_rejection()) {
-        const v1::Rejection& r = response.rejection();
-        metrics_->reports_rejected.Increment();
-        LogError("collector rejected report", {{"seq", r.sequence()},
-                                               {"field", r.field()},
-                                               {"reason", r.reason()}});
-        (void)spool_->Remove(r.sequence());
-        absl::MutexLock lock(&mu_);
-        ++generation_;
+void Sender::ReadResponses(Stream* stream) {
+  v1::IngestResponse response;
+  while (stream->Read(&response)) {
+    if (response.has_ack()) {
+      const uint64_t seq = response.ack().durable_sequence();
+      const size_t before = spool_->pending_reports();
+      if (absl::Status s = spool_->AckThrough(seq); !s.ok()) {
+        LogError("spool ack failed", {{"error", s.message()}});
       }
+      metrics_->reports_acked.Increment(
+          static_cast<double>(before - spool_->pending_reports()));
+      ObserveAcked(seq);
+      absl::MutexLock lock(&mu_);
+      acked_ = std::max(acked_, seq);
+    } else if (response.has_rejection()) {
+      const v1::Rejection& r = response.rejection();
+      metrics_->reports_rejected.Increment();
+      LogError("collector rejected report", {{"seq", r.sequence()},
+                                             {"field", r.field()},
+                                             {"reason", r.reason()}});
+      (void)spool_->Remove(r.sequence());
+      absl::MutexLock lock(&mu_);
+      ++generation_;
     }
-    absl::MutexLock lock(&mu_);
-    stream_broken_ = true;
-  });
+  }
+  absl::MutexLock lock(&mu_);
+  stream_broken_ = true;
+}
 
-  // Writer: sends spooled reports in sequence order, at most max_in_flight
-  // beyond the last ack.
+void Sender::WriteSpool(Stream* stream, uint64_t durable) {
   uint64_t sent_through = durable;
   for (;;) {
     uint64_t generation = 0;
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_ || stream_broken_) break;
+      if (stopping_ || stream_broken_) return;
       generation = generation_;
       if (sent_through < acked_) sent_through = acked_;
       if (sent_through - acked_ >= options_.max_in_flight) {
@@ -275,7 +284,7 @@ void Sender::RunStream() {
         spool_->ReadAfter(sent_through, 16);
     if (!batch.ok()) {
       LogError("spool read failed", {{"error", batch.status().message()}});
-      break;
+      return;
     }
     if (batch->empty()) {
       absl::MutexLock lock(&mu_);
@@ -285,42 +294,25 @@ void Sender::RunStream() {
       mu_.AwaitWithTimeout(absl::Condition(&news), absl::Seconds(1));
       continue;
     }
-    bool ok = true;
     for (const v1::IngestRequest& item : *batch) {
-      if (!SendItem(stream.get(), item)) {
-        ok = false;
-        break;
-      }
+      if (!SendItem(stream, item)) return;
       sent_through = item.has_gap() ? item.gap().last_sequence()
                                     : item.report().sequence();
     }
-    if (!ok) break;
   }
-  {
-    absl::MutexLock lock(&mu_);
-    if (!stream_broken_) {
-      // Stopping: say we are done and let the collector finish.
-      stream->WritesDone();
-    }
-  }
+}
+
+void Sender::EndStream(grpc::ClientContext* ctx, Stream* stream) {
+  absl::MutexLock lock(&mu_);
+  // Stopping: say we are done and let the collector finish.
+  if (!stream_broken_) stream->WritesDone();
   // Unblock the reader if the collector does not close the stream soon.
-  {
-    absl::MutexLock lock(&mu_);
-    auto broken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stream_broken_;
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&broken), absl::Seconds(2))) {
-      ctx.TryCancel();
-    }
+  auto broken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stream_broken_;
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&broken), absl::Seconds(2))) {
+    ctx->TryCancel();
   }
-  reader.join();
-  grpc::Status status = stream->Finish();
-  clear_active();
-  connected_ = false;
-  metrics_->connected.Set(0);
-  LogInfo("stream to collector ended",
-          {{"code", static_cast<int>(status.error_code())},
-           {"error", status.error_message()}});
 }
 
 }  // namespace aims::agent

@@ -3,9 +3,12 @@
 // collector's Ack says they are durable.
 //
 // On any stream failure it reconnects with exponential backoff and full
-// jitter (initial 200 ms, doubling to 30 s) and resends everything not yet
-// acknowledged; the collector ignores duplicates, so nothing is counted twice.
-// At most `max_in_flight` reports are sent and unacknowledged at once.
+// jitter (ReconnectBackoff: initial 200 ms, doubling to 30 s) and resends
+// everything not yet acknowledged; the collector ignores duplicates, so
+// nothing is counted twice. At most `max_in_flight` reports are sent and
+// unacknowledged at once. The backoff follows the injected Clock (tests use
+// a FakeClock); acknowledgement latency and WaitUntilDrained's deadline are
+// real time.
 //
 // Thread-safety: Start/Stop from the owner; Notify() from any thread.
 #ifndef AIMS_AGENT_SENDER_H_
@@ -15,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -22,8 +26,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_metrics.h"
+#include "agent/reconnect_backoff.h"
 #include "agent/spool.h"
 #include "aims/v1/ingest.grpc.pb.h"
+#include "common/base/clock.h"
 #include "grpcpp/security/credentials.h"
 
 namespace aims::agent {
@@ -47,7 +53,8 @@ struct SenderOptions {
 
 class Sender {
  public:
-  Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics);
+  Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics,
+         const Clock* clock = &RealClock::Get());
   ~Sender();
 
   void Start();
@@ -62,20 +69,36 @@ class Sender {
   bool connected() const { return connected_.load(); }
 
  private:
+  using Stream =
+      grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>;
+
   void Run();
   // One stream's life; returns when it breaks or the sender stops.
   void RunStream();
+  // Hello -> Welcome; false (the stream finished) when not welcomed.
+  bool Handshake(grpc::ClientContext* ctx, Stream* stream,
+                 v1::Welcome* welcome);
+  // Takes the Welcome's profile and acknowledgement; the stream is up.
+  void Welcomed(const v1::Welcome& welcome);
+  // Reader thread: applies acks and rejections until the stream ends.
+  void ReadResponses(Stream* stream);
+  // Sends spooled items after `durable` in sequence order, at most
+  // max_in_flight beyond the last ack, until the stream breaks or the
+  // sender stops.
+  void WriteSpool(Stream* stream, uint64_t durable);
+  // Says we are done (unless broken) and gives the collector up to 2 s to
+  // close the stream before cancelling it.
+  void EndStream(grpc::ClientContext* ctx, Stream* stream);
   // Writes one spool item (splitting large reports); false if the stream
   // broke.
-  bool SendItem(
-      grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>* stream,
-      const v1::IngestRequest& item);
+  bool SendItem(Stream* stream, const v1::IngestRequest& item);
   // Records acknowledgement latency of everything sent up to `sequence`.
   void ObserveAcked(uint64_t sequence);
 
   const SenderOptions options_;
   Spool* const spool_;
   AgentMetrics* const metrics_;
+  const Clock* const clock_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::IngestService::Stub> stub_;
   std::thread thread_;

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <map>
-#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "collector/api/compliance_report_service.h"
@@ -26,6 +25,17 @@
 #include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
+namespace {
+
+// Plaintext beyond loopback passed Validate() only with --allow_plaintext.
+void WarnIfPlaintext(absl::string_view flag, const std::string& address,
+                     bool encrypted) {
+  if (encrypted || IsLoopback(address)) return;
+  LogWarn("plaintext listener on a non-loopback address",
+          {{"flag", flag}, {"address", address}});
+}
+
+}  // namespace
 
 Collector::Collector(CollectorOptions options, const Clock* clock)
     : options_(std::move(options)), clock_(clock) {
@@ -39,45 +49,40 @@ Collector::Collector(CollectorOptions options, const Clock* clock)
 Collector::~Collector() { Stop(); }
 
 absl::Status Collector::Start() {
-  const bool http_tls =
-      options_.http_tls == CollectorOptions::HttpTls::kOn ||
-      (options_.http_tls == CollectorOptions::HttpTls::kAuto &&
-       options_.tls.enabled());
-  if (http_tls && !options_.tls.enabled()) {
-    return absl::InvalidArgumentError(
-        "--http_tls=on: needs --tls_cert_file and --tls_key_file");
-  }
-  // Refuse unencrypted listeners beyond loopback unless asked for.
-  for (const auto& [flag, address, encrypted] :
-       {std::tuple{"grpc_listen", options_.grpc_listen, options_.tls.enabled()},
-        std::tuple{"http_listen", options_.http_listen, http_tls}}) {
-    if (encrypted || IsLoopback(address)) continue;
-    if (!options_.allow_plaintext) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--", flag, ": ", address,
-                       " is not a loopback address and would be plaintext",
-                       std::string_view(flag) == "grpc_listen"
-                           ? " (set --tls_cert_file and --tls_key_file, and "
-                             "--tls_client_ca_file for agent certificates)"
-                           : " (set --tls_cert_file and --tls_key_file and "
-                             "leave --http_tls at auto or on)",
-                       "; --allow_plaintext=true accepts it"));
-    }
-    LogWarn("plaintext listener on a non-loopback address",
-            {{"flag", flag}, {"address", address}});
-  }
+  if (absl::Status s = LoadTokens(); !s.ok()) return s;
+  if (absl::Status s = OpenStorage(); !s.ok()) return s;
+  if (absl::Status s = LoadEvaluation(); !s.ok()) return s;
+  CreateServices();
+  if (absl::Status s = StartGrpc(); !s.ok()) return s;
+  if (absl::Status s = StartHttp(); !s.ok()) return s;
+  StartLoops();
+  started_ = true;
+  LogInfo("collector started", {{"collector_id", options_.collector_id},
+                                {"grpc_port", grpc_port_},
+                                {"http_port", http_port_},
+                                {"data_dir", options_.data_dir},
+                                {"sync_writes", options_.sync_writes},
+                                {"crc32c", RocksDbCrc32cImplementation()}});
+  return absl::OkStatus();
+}
+
+absl::Status Collector::LoadTokens() {
   if (options_.auth_tokens_file.empty()) {
     authorizer_ = std::make_unique<Authorizer>();
     if (!IsLoopback(options_.grpc_listen)) {
       LogWarn("no --auth_tokens_file: every client may call every API",
               {{"address", options_.grpc_listen}});
     }
-  } else {
-    absl::StatusOr<std::unique_ptr<Authorizer>> authorizer =
-        Authorizer::FromFile(options_.auth_tokens_file);
-    if (!authorizer.ok()) return authorizer.status();
-    authorizer_ = std::move(*authorizer);
+    return absl::OkStatus();
   }
+  absl::StatusOr<std::unique_ptr<Authorizer>> authorizer =
+      Authorizer::FromFile(options_.auth_tokens_file);
+  if (!authorizer.ok()) return authorizer.status();
+  authorizer_ = std::move(*authorizer);
+  return absl::OkStatus();
+}
+
+absl::Status Collector::OpenStorage() {
   RocksStorageOptions storage_options;
   storage_options.path = options_.data_dir;
   storage_options.sync_writes = options_.sync_writes;
@@ -87,7 +92,7 @@ absl::Status Collector::Start() {
   storage_options.rollup_delay = options_.rollup_delay;
   storage_options.rollup_delay_10s = options_.rollup_delay_10s;
   storage_options.query_threads = options_.query_threads;
-  storage_options.min_free_disk_bytes = options_.min_free_disk_bytes;
+  storage_options.min_free_disk_bytes = options_.min_free_disk_mib << 20;
   absl::StatusOr<std::unique_ptr<RocksStorage>> storage =
       RocksStorage::Open(storage_options);
   if (!storage.ok()) return storage.status();
@@ -102,7 +107,10 @@ absl::Status Collector::Start() {
   if (absl::Status s = audit_->Load(); !s.ok()) return s;
   nonconformities_ =
       std::make_unique<Nonconformities>(storage_.get(), audit_.get());
-  if (absl::Status s = nonconformities_->Load(); !s.ok()) return s;
+  return nonconformities_->Load();
+}
+
+absl::Status Collector::LoadEvaluation() {
   NotifierOptions notifier_options;
   notifier_options.alertmanager_urls = options_.alertmanager_urls;
   notifier_options.webhook_urls = options_.webhook_urls;
@@ -110,12 +118,14 @@ absl::Status Collector::Start() {
   notifier_options.max_outbox = options_.max_outbox;
   notifier_options.external_url =
       options_.external_url.empty()
-          ? absl::StrCat(http_tls ? "https://" : "http://",
+          ? absl::StrCat(options_.https() ? "https://" : "http://",
                          options_.http_listen)
           : options_.external_url;
   notifier_ =
       std::make_unique<Notifier>(storage_.get(), clock_, notifier_options);
   if (absl::Status s = notifier_->Load(); !s.ok()) return s;
+  metrics_->evaluation.outbox_capacity.Set(
+      static_cast<double>(options_.max_outbox));
   evaluator_ = std::make_unique<Evaluator>(storage_.get(), audit_.get(),
                                            nonconformities_.get(),
                                            notifier_.get(), clock_);
@@ -124,13 +134,16 @@ absl::Status Collector::Start() {
     absl::StatusOr<v1::PlanInfo> plan = ReloadPlan("startup");
     if (!plan.ok()) return plan.status();
   }
-  metrics_->outbox_capacity.Set(static_cast<double>(options_.max_outbox));
+  return absl::OkStatus();
+}
+
+void Collector::CreateServices() {
   writer_ = std::make_unique<DurableWriter>(
       storage_.get(), clock_, options_.ingest_queue_capacity, 256, audit_.get(),
       options_.ingest_queue_max_bytes);
-  metrics_->ingest_queue_capacity.Set(
+  metrics_->ingest.queue_capacity.Set(
       static_cast<double>(options_.ingest_queue_capacity));
-  metrics_->ingest_queue_max_bytes.Set(
+  metrics_->ingest.queue_max_bytes.Set(
       static_cast<double>(options_.ingest_queue_max_bytes));
 
   IngestOptions ingest_options;
@@ -143,30 +156,33 @@ absl::Status Collector::Start() {
       };
   ingest_options.authorizer = authorizer_.get();
   ingest_ = std::make_unique<IngestService>(ingest_options, writer_.get(),
-                                            &metrics_->ingest);
+                                            &metrics_->ingest_service);
   query_ = std::make_unique<QueryService>(
       options_.collector_id, storage_.get(),
       [ingest = ingest_.get()](const std::string& id) {
         return ingest->IsConnected(id);
       },
       authorizer_.get());
-
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ServerCredentialsFor(options_.tls);
-  if (!credentials.ok()) return credentials.status();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.grpc_listen, *credentials, &grpc_port_);
-  builder.RegisterService(ingest_.get());
-  builder.RegisterService(query_.get());
   nc_service_ = std::make_unique<NonconformityService>(
       options_.collector_id, nonconformities_.get(), evaluator_.get(),
       audit_.get(),
       [this](const std::string& actor) { return ReloadPlan(actor); },
       authorizer_.get());
-  builder.RegisterService(nc_service_.get());
   report_service_ = std::make_unique<ComplianceReportService>(
       options_.collector_id, evaluator_.get(), nonconformities_.get(),
       audit_.get(), clock_, authorizer_.get());
+}
+
+absl::Status Collector::StartGrpc() {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(options_.tls);
+  if (!credentials.ok()) return credentials.status();
+  WarnIfPlaintext("grpc_listen", options_.grpc_listen, options_.tls.enabled());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.grpc_listen, *credentials, &grpc_port_);
+  builder.RegisterService(ingest_.get());
+  builder.RegisterService(query_.get());
+  builder.RegisterService(nc_service_.get());
   builder.RegisterService(report_service_.get());
   builder.SetMaxReceiveMessageSize(
       TransportMessageCap(options_.max_message_bytes));
@@ -181,8 +197,11 @@ absl::Status Collector::Start() {
         absl::StrCat("--grpc_listen: cannot listen on ", options_.grpc_listen,
                      " (address in use or not local)"));
   }
+  return absl::OkStatus();
+}
 
-  if (http_tls) {
+absl::Status Collector::StartHttp() {
+  if (options_.https()) {
     absl::StatusOr<std::unique_ptr<HttpServer>> https = HttpServer::WithTls(
         options_.tls, options_.http_require_client_certificates, 1 << 20, 2,
         1024);
@@ -191,6 +210,7 @@ absl::Status Collector::Start() {
   } else {
     http_ = std::make_unique<HttpServer>(1 << 20, 2);
   }
+  WarnIfPlaintext("http_listen", options_.http_listen, options_.https());
   http_->ServeMetrics(metrics_->registry, [this] {
     return ObjectiveMetricFamilies(evaluator_->States({}),
                                    evaluator_->plan().get(),
@@ -208,36 +228,19 @@ absl::Status Collector::Start() {
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "ready\n" : "storage unhealthy\n", "text/plain");
   });
-  // Refresh gauges that are read rather than counted.
-  http_->SetPreRoutingHandler([this](const httplib::Request& req,
-                                     httplib::Response&) {
-    if (req.path == "/metrics") {
-      metrics_->ingest_queue_depth.Set(static_cast<double>(writer_->depth()));
-      metrics_->ingest_queue_bytes.Set(
-          static_cast<double>(writer_->queued_bytes()));
-      metrics_->storage_bytes.Set(
-          static_cast<double>(storage_->ApproximateSizeBytes()));
-      metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);
-      const RocksStorage::EngineState engine = storage_->engine_state();
-      metrics_->storage_write_stopped.Set(engine.write_stopped ? 1 : 0);
-      metrics_->storage_delayed_write_rate.Set(
-          static_cast<double>(engine.delayed_write_rate));
-      metrics_->storage_background_errors.Set(
-          static_cast<double>(engine.background_errors));
-      metrics_->storage_pending_compaction_bytes.Set(
-          static_cast<double>(engine.pending_compaction_bytes));
-      metrics_->storage_running_background_jobs.Set(
-          static_cast<double>(engine.running_flushes_and_compactions));
-      metrics_->query_merge_queue_depth.Set(
-          static_cast<double>(storage_->merge_queue_depth()));
-      RefreshEvaluationMetrics();
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
+  http_->SetPreRoutingHandler(
+      [this](const httplib::Request& req, httplib::Response&) {
+        if (req.path == "/metrics") RefreshGauges();
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
   absl::StatusOr<int> http_port =
       http_->Listen(options_.http_listen, "http_listen");
   if (!http_port.ok()) return http_port.status();
   http_port_ = *http_port;
+  return absl::OkStatus();
+}
+
+void Collector::StartLoops() {
   if (options_.evaluate_in_background) {
     evaluator_->Start(options_.evaluation_tick);
     notifier_->Start();
@@ -249,14 +252,26 @@ absl::Status Collector::Start() {
     }
     maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
   }
-  started_ = true;
-  LogInfo("collector started", {{"collector_id", options_.collector_id},
-                                {"grpc_port", grpc_port_},
-                                {"http_port", http_port_},
-                                {"data_dir", options_.data_dir},
-                                {"sync_writes", options_.sync_writes},
-                                {"crc32c", RocksDbCrc32cImplementation()}});
-  return absl::OkStatus();
+}
+
+void Collector::RefreshGauges() {
+  CollectorMetrics::Storage& m = metrics_->storage;
+  metrics_->ingest.queue_depth.Set(static_cast<double>(writer_->depth()));
+  metrics_->ingest.queue_bytes.Set(
+      static_cast<double>(writer_->queued_bytes()));
+  m.bytes.Set(static_cast<double>(storage_->ApproximateSizeBytes()));
+  m.healthy.Set(storage_->healthy() ? 1 : 0);
+  const RocksStorage::EngineState engine = storage_->engine_state();
+  m.write_stopped.Set(engine.write_stopped ? 1 : 0);
+  m.delayed_write_rate.Set(static_cast<double>(engine.delayed_write_rate));
+  m.background_errors.Set(static_cast<double>(engine.background_errors));
+  m.pending_compaction_bytes.Set(
+      static_cast<double>(engine.pending_compaction_bytes));
+  m.running_background_jobs.Set(
+      static_cast<double>(engine.running_flushes_and_compactions));
+  m.query_merge_queue_depth.Set(
+      static_cast<double>(storage_->merge_queue_depth()));
+  RefreshEvaluationMetrics();
 }
 
 void Collector::Stop() {
@@ -300,14 +315,15 @@ absl::StatusOr<v1::PlanInfo> Collector::ReloadPlan(const std::string& actor) {
       LoadPlanFile(options_.plan_file, options_.max_objectives_per_plan);
   if (!plan.ok()) {
     if (const std::string limit = LimitOf(plan.status()); !limit.empty()) {
-      metrics_->limit_rejections.Add({{"limit", limit}}).Increment();
+      metrics_->ingest.limit_rejections.Add({{"limit", limit}}).Increment();
     }
     LogWarn("monitoring plan not loaded", {{"error", plan.status().message()}});
     return plan.status();
   }
   absl::StatusOr<int> unchanged = evaluator_->SetPlan(std::move(*plan), actor);
   if (!unchanged.ok()) return unchanged.status();
-  metrics_->plan_objectives.Set(evaluator_->plan_info().objectives());
+  metrics_->evaluation.plan_objectives.Set(
+      evaluator_->plan_info().objectives());
   return evaluator_->plan_info();
 }
 
@@ -321,18 +337,18 @@ absl::Status Collector::MaintainNow() {
   for (;;) {
     absl::StatusOr<MaintenanceStats> stats = storage_->Maintain(clock_->Now());
     if (!stats.ok()) {
-      metrics_->maintenance_errors.Increment();
-      metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);
+      metrics_->storage.maintenance_errors.Increment();
+      metrics_->storage.healthy.Set(storage_->healthy() ? 1 : 0);
       return stats.status();
     }
-    metrics_->storage_healthy.Set(storage_->healthy() ? 1 : 0);
-    metrics_->rollups.Add({{"result", "built"}})
+    metrics_->storage.healthy.Set(storage_->healthy() ? 1 : 0);
+    metrics_->storage.rollups.Add({{"result", "built"}})
         .Increment(static_cast<double>(stats->rollups_built));
-    metrics_->rollups.Add({{"result", "rebuilt"}})
+    metrics_->storage.rollups.Add({{"result", "rebuilt"}})
         .Increment(static_cast<double>(stats->rollups_rebuilt));
-    metrics_->rollups.Add({{"result", "failed"}})
+    metrics_->storage.rollups.Add({{"result", "failed"}})
         .Increment(static_cast<double>(stats->rollup_failures));
-    metrics_->retention_deleted_reports.Increment(
+    metrics_->storage.retention_deleted_reports.Increment(
         static_cast<double>(stats->raw_reports_deleted));
     if (!stats->budget_exhausted) return absl::OkStatus();
   }
@@ -359,6 +375,7 @@ void Collector::MaintenanceLoop() {
 int Collector::DeliverNow() { return notifier_->DeliverDue(); }
 
 void Collector::RefreshEvaluationMetrics() {
+  CollectorMetrics::Evaluation& m = metrics_->evaluation;
   std::map<v1::ObjectiveState, int> states;
   for (const v1::ObjectiveStatus& s : evaluator_->States({}))
     ++states[s.state()];
@@ -369,7 +386,7 @@ void Collector::RefreshEvaluationMetrics() {
         std::pair{v1::OBJECTIVE_STATE_RESOLVED, "resolved"},
         std::pair{v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE,
                   "insufficient_evidence"}}) {
-    metrics_->objective_series.Add({{"state", name}}).Set(states[state]);
+    m.objective_series.Add({{"state", name}}).Set(states[state]);
   }
   std::map<std::pair<std::string, std::string>, int> ncs;
   for (const v1::Nonconformity& nc : nonconformities_->List({})) {
@@ -380,26 +397,21 @@ void Collector::RefreshEvaluationMetrics() {
          stage <= v1::NONCONFORMITY_STAGE_CLOSED; ++stage) {
       const std::string stage_name =
           StageName(static_cast<v1::NonconformityStage>(stage));
-      metrics_->nonconformities
-          .Add({{"severity", severity}, {"stage", stage_name}})
+      m.nonconformities.Add({{"severity", severity}, {"stage", stage_name}})
           .Set(ncs[{severity, stage_name}]);
     }
   }
-  metrics_->outbox_depth.Set(static_cast<double>(notifier_->depth()));
+  m.outbox_depth.Set(static_cast<double>(notifier_->depth()));
   const NotifierCounters& n = notifier_->counters();
-  CatchUp(metrics_->notifications.Add({{"result", "delivered"}}),
-          n.delivered.load());
-  CatchUp(metrics_->notifications.Add({{"result", "failed_attempt"}}),
+  CatchUp(m.notifications.Add({{"result", "delivered"}}), n.delivered.load());
+  CatchUp(m.notifications.Add({{"result", "failed_attempt"}}),
           n.failed_attempts.load());
-  CatchUp(metrics_->notifications.Add({{"result", "rejected"}}),
-          n.rejected.load());
-  CatchUp(metrics_->notifications.Add({{"result", "dropped"}}),
-          n.dropped.load());
-  CatchUp(metrics_->notifications.Add({{"result", "superseded"}}),
-          n.superseded.load());
-  CatchUp(metrics_->evaluations, evaluator_->counters().evaluations.load());
-  CatchUp(metrics_->evaluation_errors, evaluator_->counters().errors.load());
-  metrics_->audit_records.Set(static_cast<double>(audit_->size()));
+  CatchUp(m.notifications.Add({{"result", "rejected"}}), n.rejected.load());
+  CatchUp(m.notifications.Add({{"result", "dropped"}}), n.dropped.load());
+  CatchUp(m.notifications.Add({{"result", "superseded"}}), n.superseded.load());
+  CatchUp(m.evaluations, evaluator_->counters().evaluations.load());
+  CatchUp(m.evaluation_errors, evaluator_->counters().errors.load());
+  m.audit_records.Set(static_cast<double>(audit_->size()));
 }
 
 }  // namespace aims::collector

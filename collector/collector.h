@@ -1,7 +1,8 @@
 // Collector: the whole aims-collector process as an object - storage,
 // durable writer, gRPC services (ingest, query) and the HTTP endpoint for
-// /metrics, /healthz and /readyz. main.cc only parses flags and waits for a
-// signal; tests start a real Collector on port 0.
+// /metrics, /healthz and /readyz. main.cc only parses flags, validates them
+// (CollectorOptions::Validate) and waits for a signal; tests start a real
+// Collector on port 0.
 //
 // Thread-safety: Start() and Stop() from one owner thread.
 #ifndef AIMS_COLLECTOR_COLLECTOR_H_
@@ -10,18 +11,15 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aims/v1/nonconformity.pb.h"
-#include "collector/plan/plan.h"
+#include "collector/collector_options.h"
 #include "common/base/clock.h"
 #include "common/net/http_server.h"
-#include "common/net/tls.h"
-#include "common/summary/validation.h"
 
 namespace grpc {
 class Server;
@@ -42,71 +40,13 @@ class QueryService;
 class ComplianceReportService;
 class RocksStorage;
 
-struct CollectorOptions {
-  std::string grpc_listen = "127.0.0.1:4317";
-  std::string http_listen = "127.0.0.1:9464";
-  // TLS for the gRPC listener (mTLS with a client CA); docs/security.md.
-  TlsServerFiles tls;
-  // HTTPS on the HTTP listener with the same certificate: kAuto when `tls`
-  // is enabled.
-  enum class HttpTls { kAuto, kOn, kOff };
-  HttpTls http_tls = HttpTls::kAuto;
-  // HTTPS clients must present a certificate of tls.client_ca_file.
-  bool http_require_client_certificates = false;
-  // Plaintext on a non-loopback address. The binary's --allow_plaintext
-  // defaults to false.
-  bool allow_plaintext = true;
-  // Tokens with roles (collector/auth/authorizer.h); empty: no authentication.
-  std::string auth_tokens_file;
-  std::string data_dir = "./var/aims";
-  std::string collector_id;  // default: host name
-  bool sync_writes = true;
-  size_t ingest_queue_capacity = 4096;
-  // Report bytes that may wait for the writer (the queue holds serialized
-  // reports).
-  size_t ingest_queue_max_bytes = size_t{1} << 30;
-  size_t max_message_bytes = 4 << 20;
-  ReportLimits report_limits;
-  // Monitoring plan (YAML); empty: no evaluation.
-  std::string plan_file;
-  size_t max_objectives_per_plan = kDefaultMaxObjectives;
-  // How often due objectives are looked for.
-  absl::Duration evaluation_tick = absl::Seconds(1);
-  std::vector<std::string> alertmanager_urls;
-  std::vector<std::string> webhook_urls;
-  std::string webhook_secret;
-  // Base URL of this collector's HTTP API, for links in alerts; default
-  // http://<http_listen>.
-  std::string external_url;
-  size_t max_outbox = 10000;
-  // Objective series exported on /metrics (aims_objective_*); beyond it
-  // series are left out and counted.
-  size_t max_exported_series = 10000;
-  // Run the evaluation loop on a thread (tests drive EvaluateNow()).
-  bool evaluate_in_background = true;
-  // Rollups and retention (docs/storage.md); zero keeps forever.
-  absl::Duration raw_retention = absl::Hours(24 * 14);
-  // Per resolution: 10 s, 1 min, 10 min, 1 h, 1 d.
-  absl::Duration rollup_retention[5] = {
-      absl::Hours(48), absl::Hours(24 * 35), absl::Hours(24 * 90),
-      absl::Hours(24 * 400), absl::ZeroDuration()};
-  absl::Duration rollup_delay = absl::Minutes(1);
-  absl::Duration rollup_delay_10s = absl::Seconds(20);
-  // Threads that parse and merge one query's stored summaries.
-  size_t query_threads = 2;
-  // Free disk space below which reports are refused (docs/storage.md).
-  uint64_t min_free_disk_bytes = uint64_t{512} << 20;
-  // How often the maintenance pass (rollups, retention, recovery after a
-  // write error) runs; zero: only by MaintainNow().
-  absl::Duration maintenance_interval = absl::Seconds(10);
-};
-
 class Collector {
  public:
   explicit Collector(CollectorOptions options,
                      const Clock* clock = &RealClock::Get());
   ~Collector();
 
+  // Starts with options that passed Validate() (see collector_options.h).
   absl::Status Start();
   // Stops accepting, finishes streams, drains the writer, closes storage.
   void Stop();
@@ -129,6 +69,22 @@ class Collector {
   absl::Status ReloadTokens();
 
  private:
+  // The parts of Start(), in order.
+  // The authorizer, from --auth_tokens_file.
+  absl::Status LoadTokens();
+  // Storage, the self-metrics, the audit trail and the nonconformities.
+  absl::Status OpenStorage();
+  // The notifier's outbox, the evaluator and the plan.
+  absl::Status LoadEvaluation();
+  // The durable writer and the services on it.
+  void CreateServices();
+  absl::Status StartGrpc();
+  absl::Status StartHttp();
+  // The evaluation, delivery and maintenance threads.
+  void StartLoops();
+
+  // Gauges that are read rather than counted, before each /metrics scrape.
+  void RefreshGauges();
   void RefreshEvaluationMetrics();
   void MaintenanceLoop();
 

@@ -1,5 +1,7 @@
-// CollectorMetrics: the collector's own Prometheus series (aims_collector_*).
-// Families are created once and the series kept, as prometheus-cpp wants.
+// CollectorMetrics: the collector's own Prometheus series (aims_collector_*
+// and the plan's aims_objective_series, aims_nonconformities), in groups by
+// what they watch. Families are created once and the series kept, as
+// prometheus-cpp wants.
 //
 // Thread-safety: prometheus-cpp counters and gauges are thread-safe.
 #ifndef AIMS_COLLECTOR_COLLECTOR_METRICS_H_
@@ -18,47 +20,64 @@ namespace aims::collector {
 struct CollectorMetrics {
   explicit CollectorMetrics(std::shared_ptr<prometheus::Registry> registry);
 
+  // Reports and streams from agents, and the durable writer's queue.
+  struct Ingest {
+    explicit Ingest(prometheus::Registry& registry);
+    prometheus::Counter& reports_stored;
+    prometheus::Counter& reports_duplicate;
+    prometheus::Counter& reports_expired;
+    prometheus::Counter& reports_rejected;
+    prometheus::Counter& reports_failed;
+    prometheus::Counter& windows_missing;
+    prometheus::Counter& report_parts;
+    prometheus::Family<prometheus::Counter>& report_rejections;  // {field}
+    prometheus::Family<prometheus::Counter>& limit_rejections;   // {limit}
+    prometheus::Counter& streams_total;
+    prometheus::Counter& streams_refused_busy;
+    prometheus::Gauge& streams_open;
+    prometheus::Gauge& queue_depth;
+    prometheus::Gauge& queue_capacity;
+    prometheus::Gauge& queue_bytes;
+    prometheus::Gauge& queue_max_bytes;
+  };
+  // RocksDB, rollups, retention and the query merge pool.
+  struct Storage {
+    explicit Storage(prometheus::Registry& registry);
+    prometheus::Gauge& bytes;
+    prometheus::Gauge& healthy;
+    prometheus::Gauge& write_stopped;
+    prometheus::Gauge& delayed_write_rate;
+    prometheus::Gauge& background_errors;
+    prometheus::Gauge& pending_compaction_bytes;
+    prometheus::Gauge& running_background_jobs;
+    prometheus::Family<prometheus::Counter>& rollups;  // {result}
+    prometheus::Counter& retention_deleted_reports;
+    prometheus::Counter& maintenance_errors;
+    prometheus::Gauge& query_merge_queue_depth;
+  };
+  // The plan's evaluation, its nonconformities and audit trail, and the
+  // notifications about them.
+  struct Evaluation {
+    explicit Evaluation(prometheus::Registry& registry);
+    prometheus::Family<prometheus::Gauge>& objective_series;  // {state}
+    prometheus::Family<prometheus::Gauge>&
+        nonconformities;  // {severity, stage}
+    prometheus::Counter& evaluations;
+    prometheus::Counter& evaluation_errors;
+    prometheus::Gauge& audit_records;
+    prometheus::Gauge& plan_objectives;
+    prometheus::Gauge& outbox_depth;
+    prometheus::Gauge& outbox_capacity;
+    prometheus::Family<prometheus::Counter>& notifications;  // {result}
+  };
+
   std::shared_ptr<prometheus::Registry> registry;
-  prometheus::Counter& reports_stored;
-  prometheus::Counter& reports_duplicate;
-  prometheus::Counter& reports_expired;
-  prometheus::Counter& reports_rejected;
-  prometheus::Counter& reports_failed;
-  prometheus::Counter& windows_missing;
-  prometheus::Counter& report_parts;
-  prometheus::Counter& streams_total;
-  prometheus::Counter& streams_refused_busy;
-  prometheus::Gauge& streams_open;
-  prometheus::Gauge& ingest_queue_depth;
-  prometheus::Gauge& ingest_queue_capacity;
-  prometheus::Gauge& storage_bytes;
-  prometheus::Gauge& storage_healthy;
-  // Evaluation side.
-  prometheus::Family<prometheus::Gauge>& objective_series;  // {state}
-  prometheus::Family<prometheus::Gauge>& nonconformities;   // {severity, stage}
-  prometheus::Gauge& outbox_depth;
-  prometheus::Gauge& outbox_capacity;
-  prometheus::Family<prometheus::Counter>& notifications;  // {result}
-  prometheus::Counter& evaluations;
-  prometheus::Counter& evaluation_errors;
-  prometheus::Gauge& audit_records;
-  prometheus::Gauge& plan_objectives;
-  prometheus::Family<prometheus::Counter>& rollups;
-  prometheus::Counter& retention_deleted_reports;
-  prometheus::Counter& maintenance_errors;
-  prometheus::Family<prometheus::Counter>& report_rejections;
-  prometheus::Family<prometheus::Counter>& limit_rejections;  // {limit}
-  prometheus::Gauge& storage_write_stopped;
-  prometheus::Gauge& storage_delayed_write_rate;
-  prometheus::Gauge& storage_background_errors;
-  prometheus::Gauge& ingest_queue_bytes;
-  prometheus::Gauge& ingest_queue_max_bytes;
-  prometheus::Gauge& storage_pending_compaction_bytes;
-  prometheus::Gauge& storage_running_background_jobs;
-  prometheus::Gauge& query_merge_queue_depth;
+  Ingest ingest;
+  Storage storage;
+  Evaluation evaluation;
   prometheus::Family<prometheus::Counter>& auth_failures;  // {reason}
   // The ingest service's view of the series above.
-  IngestMetrics ingest;
+  IngestMetrics ingest_service;
 };
 
 // Raises `counter` to `total` (totals counted elsewhere as atomics).

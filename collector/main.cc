@@ -2,10 +2,10 @@
 // RocksDB and answers queries. See --help and docs/operations.md.
 #include <csignal>
 #include <fstream>
-#include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/str_split.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "collector/collector.h"
 #include "common/base/cli.h"
 #include "common/base/log.h"
@@ -152,228 +152,147 @@ ABSL_FLAG(absl::Duration, maintenance_interval, absl::Seconds(10),
           "How often rollups, retention and recovery after a failed write "
           "(e.g. disk full) run.");
 
+namespace {
+
+using aims::collector::Collector;
+using aims::collector::CollectorOptions;
+
+constexpr char kUsage[] =
+    "stores window reports from aims agents in RocksDB, serves queries, "
+    "evaluates the monitoring plan (--plan), keeps nonconformities and the "
+    "audit trail, and notifies Alertmanager and webhooks.\n\n"
+    "Usage: aims-collector [--flag=value ...]\n"
+    "Stops cleanly on SIGTERM or SIGINT; SIGHUP re-reads --plan and "
+    "--auth_tokens_file. Logs are "
+    "logfmt lines on stderr.\n"
+    "Every flag can also be set as AIMS_<FLAG> in the environment or in "
+    "--config=FILE; command-line flags win.";
+
+// The first line of --webhook_secret_file; "" when the flag is empty.
+absl::StatusOr<std::string> WebhookSecret() {
+  const std::string path = absl::GetFlag(FLAGS_webhook_secret_file);
+  std::string secret;
+  if (path.empty()) return secret;
+  std::ifstream in(path);
+  std::getline(in, secret);
+  if (!in && secret.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--webhook_secret_file: cannot read ", path));
+  }
+  return secret;
+}
+
+// The options the flags ask for; Validate() checks them. Counts are size_t:
+// a negative flag value wraps here and Validate() names it as given.
+absl::StatusOr<CollectorOptions> OptionsFromFlags() {
+  CollectorOptions o;
+  o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  o.http_listen = absl::GetFlag(FLAGS_http_listen);
+  o.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  o.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  o.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  o.tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
+  using HttpTls = CollectorOptions::HttpTls;
+  absl::StatusOr<HttpTls> http_tls = aims::ParseChoice<HttpTls>(
+      "--http_tls", absl::GetFlag(FLAGS_http_tls),
+      {{"auto", HttpTls::kAuto}, {"on", HttpTls::kOn}, {"off", HttpTls::kOff}});
+  if (!http_tls.ok()) return http_tls.status();
+  o.http_tls = *http_tls;
+  o.http_require_client_certificates =
+      absl::GetFlag(FLAGS_http_require_client_certificates);
+  o.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
+  o.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  o.data_dir = absl::GetFlag(FLAGS_data_dir);
+  o.collector_id = absl::GetFlag(FLAGS_collector_id);
+  o.sync_writes = absl::GetFlag(FLAGS_sync_writes);
+  o.ingest_queue_capacity = absl::GetFlag(FLAGS_ingest_queue_capacity);
+  o.ingest_queue_max_bytes = absl::GetFlag(FLAGS_ingest_queue_max_bytes);
+  o.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  aims::ReportLimits& report = o.report_limits;
+  report.max_features = absl::GetFlag(FLAGS_max_report_features);
+  report.max_attributes = absl::GetFlag(FLAGS_max_report_attributes);
+  report.max_groups_per_attribute =
+      absl::GetFlag(FLAGS_max_report_groups_per_attribute);
+  report.max_classes = absl::GetFlag(FLAGS_max_report_classes);
+  report.max_bins = absl::GetFlag(FLAGS_max_report_bins);
+  report.max_name_bytes = absl::GetFlag(FLAGS_max_report_name_bytes);
+  report.max_value_bytes = absl::GetFlag(FLAGS_max_report_value_bytes);
+  report.max_window_seconds =
+      absl::ToInt64Seconds(absl::GetFlag(FLAGS_max_report_window));
+  o.plan_file = absl::GetFlag(FLAGS_plan);
+  o.max_objectives_per_plan = absl::GetFlag(FLAGS_max_objectives_per_plan);
+  o.alertmanager_urls = absl::GetFlag(FLAGS_alertmanager_url);
+  o.webhook_urls = absl::GetFlag(FLAGS_webhook_url);
+  absl::StatusOr<std::string> secret = WebhookSecret();
+  if (!secret.ok()) return secret.status();
+  o.webhook_secret = *std::move(secret);
+  o.external_url = absl::GetFlag(FLAGS_external_url);
+  o.max_outbox = absl::GetFlag(FLAGS_max_outbox);
+  o.max_exported_series = absl::GetFlag(FLAGS_max_exported_series);
+  o.raw_retention = absl::GetFlag(FLAGS_retention_raw);
+  o.rollup_retention[0] = absl::GetFlag(FLAGS_retention_10s);
+  o.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1m);
+  o.rollup_retention[2] = absl::GetFlag(FLAGS_retention_10m);
+  o.rollup_retention[3] = absl::GetFlag(FLAGS_retention_1h);
+  o.rollup_retention[4] = absl::GetFlag(FLAGS_retention_1d);
+  o.rollup_delay = absl::GetFlag(FLAGS_rollup_delay);
+  o.rollup_delay_10s = absl::GetFlag(FLAGS_rollup_delay_10s);
+  o.query_threads = absl::GetFlag(FLAGS_query_threads);
+  o.min_free_disk_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
+  o.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
+  return o;
+}
+
+// Until SIGTERM or SIGINT; SIGHUP re-reads the plan and the tokens.
+void ServeUntilSignalled(Collector& collector) {
+  for (;;) {
+    const int sig = aims::WaitForSignal();
+    if (sig != SIGHUP) {
+      aims::LogInfo("shutting down", {{"signal", sig}});
+      return;
+    }
+    absl::StatusOr<aims::v1::PlanInfo> plan = collector.ReloadPlan("SIGHUP");
+    if (!plan.ok()) {
+      aims::LogWarn("plan reload failed; the plan in force stays",
+                    {{"error", plan.status().message()}});
+    }
+    if (absl::Status s = collector.ReloadTokens(); !s.ok()) {
+      aims::LogWarn("tokens file not reloaded; the tokens in force stay",
+                    {{"error", s.message()}});
+    }
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  aims::ParseCommandLine(
-      argc, argv,
-      "stores window reports from aims agents in RocksDB, serves queries, "
-      "evaluates the monitoring plan (--plan), keeps nonconformities and the "
-      "audit trail, and notifies Alertmanager and webhooks.\n\n"
-      "Usage: aims-collector [--flag=value ...]\n"
-      "Stops cleanly on SIGTERM or SIGINT; SIGHUP re-reads --plan and "
-      "--auth_tokens_file. Logs are "
-      "logfmt lines on stderr.\n"
-      "Every flag can also be set as AIMS_<FLAG> in the environment or in "
-      "--config=FILE; command-line flags win.");
+  aims::ParseCommandLine(argc, argv, kUsage);
   aims::LogLevel level;
   if (!aims::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    std::cerr << "--log_level: must be debug, info, warn or error\n";
-    return 2;
+    return aims::OptionsError(absl::InvalidArgumentError(
+        "--log_level: must be debug, info, warn or error"));
   }
   aims::SetLogLevel(level);
+  absl::StatusOr<CollectorOptions> options = OptionsFromFlags();
+  if (!options.ok()) return aims::OptionsError(options.status());
+  if (absl::Status s = options->Validate(); !s.ok()) {
+    return aims::OptionsError(s);
+  }
+
   aims::BlockShutdownSignals();
-
-  aims::collector::CollectorOptions options;
-  options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
-  options.http_listen = absl::GetFlag(FLAGS_http_listen);
-  options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
-  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
-  options.tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
-  options.allow_plaintext = absl::GetFlag(FLAGS_allow_plaintext);
-  if (const std::string mode = absl::GetFlag(FLAGS_http_tls); mode == "on") {
-    options.http_tls = aims::collector::CollectorOptions::HttpTls::kOn;
-  } else if (mode == "off") {
-    options.http_tls = aims::collector::CollectorOptions::HttpTls::kOff;
-  } else if (mode != "auto") {
-    std::cerr << "--http_tls: '" << mode << "' is not auto, on or off\n";
-    return 2;
-  }
-  options.http_require_client_certificates =
-      absl::GetFlag(FLAGS_http_require_client_certificates);
-  options.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
-  options.collector_id = absl::GetFlag(FLAGS_collector_id);
-  options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
-  const int capacity = absl::GetFlag(FLAGS_ingest_queue_capacity);
-  const int max_message = absl::GetFlag(FLAGS_max_message_bytes);
-  if (capacity < 1 || capacity > 1'000'000) {
-    std::cerr << "--ingest_queue_capacity: must be 1..1000000\n";
-    return 2;
-  }
-  if (max_message < 1024 || max_message > (64 << 20)) {
-    std::cerr << "--max_message_bytes: must be 1024..67108864\n";
-    return 2;
-  }
-  options.ingest_queue_capacity = capacity;
-  const int64_t queue_bytes = absl::GetFlag(FLAGS_ingest_queue_max_bytes);
-  if (queue_bytes < (int64_t{1} << 20) || queue_bytes > (int64_t{1} << 40)) {
-    std::cerr << "--ingest_queue_max_bytes: must be 1048576..1099511627776\n";
-    return 2;
-  }
-  options.ingest_queue_max_bytes = static_cast<size_t>(queue_bytes);
-  struct Limit {
-    int64_t value;
-    const char* flag;
-    int64_t min, max;
-    size_t* target;
-  };
-  aims::ReportLimits& report = options.report_limits;
-  const Limit limits[] = {
-      {absl::GetFlag(FLAGS_max_report_features), "max_report_features", 1,
-       1'000'000, &report.max_features},
-      {absl::GetFlag(FLAGS_max_report_attributes), "max_report_attributes", 1,
-       100'000, &report.max_attributes},
-      {absl::GetFlag(FLAGS_max_report_groups_per_attribute),
-       "max_report_groups_per_attribute", 2, 1'000'000,
-       &report.max_groups_per_attribute},
-      {absl::GetFlag(FLAGS_max_report_classes), "max_report_classes", 2,
-       100'000, &report.max_classes},
-      {absl::GetFlag(FLAGS_max_report_bins), "max_report_bins", 2, 1'000'000,
-       &report.max_bins},
-      {absl::GetFlag(FLAGS_max_report_name_bytes), "max_report_name_bytes", 1,
-       65536, &report.max_name_bytes},
-      {absl::GetFlag(FLAGS_max_report_value_bytes), "max_report_value_bytes", 1,
-       1 << 20, &report.max_value_bytes},
-      {absl::GetFlag(FLAGS_max_objectives_per_plan), "max_objectives_per_plan",
-       1, 1'000'000, &options.max_objectives_per_plan},
-  };
-  for (const Limit& l : limits) {
-    if (l.value < l.min || l.value > l.max) {
-      std::cerr << "--" << l.flag << ": must be " << l.min << ".." << l.max
-                << "\n";
-      return 2;
-    }
-    *l.target = static_cast<size_t>(l.value);
-  }
-  const absl::Duration max_window = absl::GetFlag(FLAGS_max_report_window);
-  if (max_window < absl::Seconds(1) || max_window > absl::Hours(24 * 31)) {
-    std::cerr << "--max_report_window: must be 1s..744h\n";
-    return 2;
-  }
-  report.max_window_seconds = absl::ToInt64Seconds(max_window);
-  options.plan_file = absl::GetFlag(FLAGS_plan);
-  options.alertmanager_urls = absl::GetFlag(FLAGS_alertmanager_url);
-  options.webhook_urls = absl::GetFlag(FLAGS_webhook_url);
-  options.external_url = absl::GetFlag(FLAGS_external_url);
-  for (const auto& url : options.alertmanager_urls) {
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-      std::cerr << "--alertmanager_url: '" << url
-                << "' is not an http(s) URL\n";
-      return 2;
-    }
-  }
-  for (const auto& url : options.webhook_urls) {
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-      std::cerr << "--webhook_url: '" << url << "' is not an http(s) URL\n";
-      return 2;
-    }
-  }
-  if (const std::string path = absl::GetFlag(FLAGS_webhook_secret_file);
-      !path.empty()) {
-    std::ifstream in(path);
-    std::getline(in, options.webhook_secret);
-    if (!in && options.webhook_secret.empty()) {
-      std::cerr << "--webhook_secret_file: cannot read " << path << "\n";
-      return 2;
-    }
-  }
-  const int max_outbox = absl::GetFlag(FLAGS_max_outbox);
-  if (max_outbox < 1 || max_outbox > 10000000) {
-    std::cerr << "--max_outbox: must be 1..10000000\n";
-    return 2;
-  }
-  options.max_outbox = max_outbox;
-  const int max_exported_series = absl::GetFlag(FLAGS_max_exported_series);
-  if (max_exported_series < 0 || max_exported_series > 10000000) {
-    std::cerr << "--max_exported_series: must be 0..10000000\n";
-    return 2;
-  }
-  options.max_exported_series = max_exported_series;
-  options.max_message_bytes = max_message;
-  options.raw_retention = absl::GetFlag(FLAGS_retention_raw);
-  options.rollup_retention[0] = absl::GetFlag(FLAGS_retention_10s);
-  options.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1m);
-  options.rollup_retention[2] = absl::GetFlag(FLAGS_retention_10m);
-  options.rollup_retention[3] = absl::GetFlag(FLAGS_retention_1h);
-  options.rollup_retention[4] = absl::GetFlag(FLAGS_retention_1d);
-  options.rollup_delay = absl::GetFlag(FLAGS_rollup_delay);
-  options.rollup_delay_10s = absl::GetFlag(FLAGS_rollup_delay_10s);
-  const int query_threads = absl::GetFlag(FLAGS_query_threads);
-  if (query_threads < 1 || query_threads > 64) {
-    std::cerr << "--query_threads: must be 1..64\n";
-    return 2;
-  }
-  options.query_threads = static_cast<size_t>(query_threads);
-  options.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
-  const int64_t min_free_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
-  if (min_free_mib < 0 || min_free_mib > (int64_t{1} << 30)) {
-    std::cerr << "--min_free_disk_mib: must be 0..1073741824\n";
-    return 2;
-  }
-  options.min_free_disk_bytes = static_cast<uint64_t>(min_free_mib) << 20;
-  for (auto [name, value] :
-       {std::pair{"--retention_raw", options.raw_retention},
-        std::pair{"--retention_10s", options.rollup_retention[0]},
-        std::pair{"--retention_1m", options.rollup_retention[1]},
-        std::pair{"--retention_10m", options.rollup_retention[2]},
-        std::pair{"--retention_1h", options.rollup_retention[3]},
-        std::pair{"--retention_1d", options.rollup_retention[4]}}) {
-    if (value < absl::ZeroDuration()) {
-      std::cerr << name << ": must not be negative\n";
-      return 2;
-    }
-  }
-  if (options.raw_retention > absl::ZeroDuration() &&
-      options.raw_retention < absl::Hours(1)) {
-    std::cerr << "--retention_raw: must be 0 (forever) or at least 1h so "
-                 "that late windows and evaluation windows find their "
-                 "reports\n";
-    return 2;
-  }
-  if (options.rollup_delay < absl::ZeroDuration() ||
-      options.rollup_delay > absl::Hours(24)) {
-    std::cerr << "--rollup_delay: must be 0s..24h\n";
-    return 2;
-  }
-  if (options.rollup_delay_10s < absl::ZeroDuration() ||
-      options.rollup_delay_10s > absl::Hours(24)) {
-    std::cerr << "--rollup_delay_10s: must be 0s..24h\n";
-    return 2;
-  }
-  if (options.maintenance_interval < absl::Seconds(1)) {
-    std::cerr << "--maintenance_interval: must be at least 1s\n";
-    return 2;
-  }
-
-  aims::collector::Collector collector(options);
+  Collector collector(*std::move(options));
   if (absl::Status s = collector.Start(); !s.ok()) {
     aims::LogError("cannot start collector", {{"error", s.message()}});
-    return 1;
+    return aims::kExitFailure;
   }
   if (absl::Status s = aims::WritePortsFile(
           absl::GetFlag(FLAGS_ports_file),
           {{"grpc", collector.grpc_port()}, {"http", collector.http_port()}});
       !s.ok()) {
     aims::LogError("cannot write ports file", {{"error", s.message()}});
-    return 1;
+    return aims::kExitFailure;
   }
-  for (;;) {
-    const int sig = aims::WaitForSignal();
-    if (sig == SIGHUP) {
-      absl::StatusOr<aims::v1::PlanInfo> plan = collector.ReloadPlan("SIGHUP");
-      if (!plan.ok()) {
-        aims::LogWarn("plan reload failed; the plan in force stays",
-                      {{"error", plan.status().message()}});
-      }
-      if (absl::Status s = collector.ReloadTokens(); !s.ok()) {
-        aims::LogWarn("tokens file not reloaded; the tokens in force stay",
-                      {{"error", s.message()}});
-      }
-      continue;
-    }
-    aims::LogInfo("shutting down", {{"signal", sig}});
-    break;
-  }
+  ServeUntilSignalled(collector);
   collector.Stop();
   return 0;
 }

@@ -1,6 +1,6 @@
 // Clock: the source of "now" for everything that windows, expires or times
-// out. Production code takes a Clock& so tests can drive time by hand with
-// FakeClock instead of sleeping.
+// out, and of waits for a time. Production code takes a Clock* so tests can
+// drive time by hand with FakeClock instead of sleeping.
 //
 // Thread-safety: every implementation here is safe for concurrent use.
 #ifndef AIMS_COMMON_BASE_CLOCK_H_
@@ -16,17 +16,30 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+  // Waits on `mu`, which the caller holds, until `condition` holds or Now()
+  // reaches `deadline`; returns whether `condition` holds. As
+  // absl::Mutex::AwaitWithDeadline, on this clock's time.
+  virtual bool AwaitWithDeadline(absl::Mutex* mu,
+                                 const absl::Condition& condition,
+                                 absl::Time deadline) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) = 0;
 };
 
 // Wall-clock time.
 class RealClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
+  bool AwaitWithDeadline(absl::Mutex* mu, const absl::Condition& condition,
+                         absl::Time deadline) const override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return mu->AwaitWithDeadline(condition, deadline);
+  }
   // A process-wide instance.
   static RealClock& Get();
 };
 
-// Time that moves only when a test says so.
+// Time that moves only when a test says so. A wait on it ends when its
+// condition holds or when Advance() or Set() reach its deadline.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'700'000'000))
@@ -35,6 +48,9 @@ class FakeClock final : public Clock {
     absl::MutexLock lock(&mu_);
     return now_;
   }
+  bool AwaitWithDeadline(absl::Mutex* mu, const absl::Condition& condition,
+                         absl::Time deadline) const override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Advance(absl::Duration d) {
     absl::MutexLock lock(&mu_);
     now_ += d;

@@ -1,0 +1,104 @@
+#include "agent/agent_options.h"
+
+#include <initializer_list>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/base/cli.h"
+#include "common/net/bearer_token.h"
+#include "common/summary/validation.h"
+
+namespace aims::agent {
+namespace {
+
+// The first of `checks` that failed, or OK; all are cheap.
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& s : checks) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckModel(const v1::ModelRef& model) {
+  if (model.name().empty()) {
+    return absl::InvalidArgumentError("--model_name is required");
+  }
+  if (model.version().empty()) {
+    return absl::InvalidArgumentError("--model_version is required");
+  }
+  absl::Status valid = ValidateModelRef(model, "model");
+  if (valid.ok()) return valid;
+  // "model.version: ..." names the field of the Hello; say which flag.
+  absl::string_view message = valid.message();
+  for (const auto& [field, flag] :
+       {std::pair{"model.name", "--model_name"},
+        std::pair{"model.version", "--model_version"},
+        std::pair{"model.environment", "--environment"}}) {
+    if (absl::ConsumePrefix(&message, field)) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, message));
+    }
+  }
+  return valid;
+}
+
+absl::Status CheckIntake(const AgentOptions& o) {
+  if (!o.intake_token_sha256.empty() && !IsSha256Hex(o.intake_token_sha256)) {
+    return absl::InvalidArgumentError(
+        "--intake_token_sha256: expected 64 lowercase hex digits (the "
+        "SHA-256 of the token)");
+  }
+  const EventLimits& e = o.intake.event;
+  return FirstError({
+      CheckRange("--intake_threads", o.intake_threads, 1, 64),
+      CheckRange("--intake_queue_capacity", o.intake_queue_capacity, 1,
+                 100'000),
+      CheckRange("--grpc_max_in_flight", o.grpc_max_in_flight, 1, 10'000),
+      CheckRange("--max_body_bytes", o.max_body_bytes, 1024, int64_t{1} << 30),
+      CheckRange("--max_events_per_batch", o.intake.max_events_per_batch, 1,
+                 1'000'000),
+      CheckRange("--max_features_per_event", e.max_features, 1, 100'000),
+      CheckRange("--max_attributes_per_event", e.max_attributes, 1, 10'000),
+      CheckRange("--max_probabilities_per_event", e.max_probabilities, 1,
+                 100'000),
+      CheckRange("--max_name_bytes", e.max_name_bytes, 1, 65536),
+      CheckRange("--max_string_bytes", e.max_string_bytes, 1, 1 << 20),
+      CheckRange("--max_prediction_id_bytes", e.max_prediction_id_bytes, 1,
+                 65536),
+      CheckAtLeast("--max_clock_skew", e.max_clock_skew, absl::ZeroDuration()),
+      CheckAtLeast("--max_event_age", e.max_event_age, absl::Seconds(1)),
+  });
+}
+
+absl::Status CheckWindows(const AgentOptions& o) {
+  const SummaryConfig& w = o.summary;
+  return FirstError({
+      CheckRange("--window", o.window, absl::Seconds(1), absl::Hours(1)),
+      CheckRange("--max_features_per_window", w.max_features, 1, 100'000),
+      CheckRange("--max_attributes_per_window", w.max_attributes, 1, 10'000),
+      CheckRange("--max_classes_per_window", w.max_classes, 2, 10'000),
+      CheckRange("--max_groups_per_attribute", w.max_groups_per_attribute, 2,
+                 100'000),
+      CheckRange("--max_categories_per_feature", o.max_categories_per_feature,
+                 1, 10'000'000),
+      CheckRange("--reference_events", o.reference_events, 0, 1'000'000),
+  });
+}
+
+absl::Status CheckStores(const AgentOptions& o) {
+  return FirstError({
+      CheckAtLeast("--spool_max_bytes", o.spool_max_bytes, 64 << 10),
+      CheckRange("--label_store_max_entries", o.label_store_max_entries, 1,
+                 100'000'000),
+      CheckAtLeast("--label_ttl", o.label_ttl, absl::Seconds(1)),
+  });
+}
+
+}  // namespace
+
+absl::Status AgentOptions::Validate() const {
+  return FirstError({CheckModel(model), CheckIntake(*this), CheckWindows(*this),
+                     CheckStores(*this)});
+}
+
+}  // namespace aims::agent
