@@ -15,7 +15,9 @@
 #include "aims/v1/query.grpc.pb.h"
 #include "common/base/limit_error.h"
 #include "common/base/log.h"
+#include "common/base/proto_json.h"
 #include "common/base/time_util.h"
+#include "common/base/utf8.h"
 #include "common/net/bearer_token.h"
 #include "common/summary/validation.h"
 #include "grpcpp/grpcpp.h"
@@ -25,30 +27,6 @@ namespace {
 
 constexpr char kAgentVersion[] = "0.1.0";
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrCat("\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 Agent::Agent(AgentOptions options, const Clock* clock)
@@ -57,9 +35,29 @@ Agent::Agent(AgentOptions options, const Clock* clock)
 Agent::~Agent() { Stop(); }
 
 absl::Status Agent::Start() {
-  if (absl::Status s = ValidateModelRef(options_.model, "model"); !s.ok()) {
-    return s;
-  }
+  if (absl::Status s = OpenStores(); !s.ok()) return s;
+  CreateWindower();
+  if (absl::Status s = CreateSender(); !s.ok()) return s;
+  if (absl::Status s = StartHttpIntake(); !s.ok()) return s;
+  if (absl::Status s = StartGrpcIntake(); !s.ok()) return s;
+  sender_->Start();
+  ticker_ = std::thread([this] { TickLoop(); });
+  accepting_ = true;
+  started_ = true;
+  LogInfo("agent started",
+          {{"agent_id", options_.agent.agent_id()},
+           {"model",
+            absl::StrCat(options_.model.name(), "/", options_.model.version(),
+                         "/", options_.model.environment())},
+           {"collector", options_.collector},
+           {"http_port", http_port_},
+           {"grpc_port", grpc_port_},
+           {"window", absl::FormatDuration(options_.window)},
+           {"spool_reports", spool_->pending_reports()}});
+  return absl::OkStatus();
+}
+
+absl::Status Agent::OpenStores() {
   SpoolOptions spool_options;
   spool_options.dir = options_.data_dir;
   spool_options.max_bytes = options_.spool_max_bytes;
@@ -90,16 +88,24 @@ absl::Status Agent::Start() {
       LabelStore::Open(label_options);
   if (!labels.ok()) return labels.status();
   labels_ = std::move(*labels);
+  return absl::OkStatus();
+}
 
+void Agent::CreateWindower() {
   metrics_ =
       std::make_unique<AgentMetrics>(std::make_shared<prometheus::Registry>());
-  absl::StatusOr<v1::ReferenceProfile> cached = spool_->LoadProfile();
   metrics_->label_store_capacity.Set(
       static_cast<double>(options_.label_store_max_entries));
+  metrics_->spool_capacity_bytes.Set(
+      static_cast<double>(options_.spool_max_bytes));
+  metrics_->intake_queue_capacity.Set(
+      static_cast<double>(options_.intake_queue_capacity));
   windower_ = std::make_unique<Windower>(
       std::make_shared<SummaryConfig>(options_.summary), options_.window,
       clock_);
-  if (cached.ok()) {
+  // The profile kept from the last run, else the first events build one.
+  if (absl::StatusOr<v1::ReferenceProfile> cached = spool_->LoadProfile();
+      cached.ok()) {
     InstallProfile(*cached, "cache");
   } else if (options_.reference_events > 0) {
     ProfileBuildOptions build;
@@ -110,6 +116,9 @@ absl::Status Agent::Start() {
     absl::MutexLock lock(&profile_mu_);
     reference_ = std::make_unique<ProfileBuilder>(build);
   }
+}
+
+absl::Status Agent::CreateSender() {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       ChannelCredentialsFor(options_.collector_tls, "collector_");
   if (!credentials.ok()) return credentials.status();
@@ -126,13 +135,12 @@ absl::Status Agent::Start() {
   sender_options.on_profile = [this](const v1::ReferenceProfile& profile) {
     InstallProfile(profile, "collector");
   };
-  sender_ =
-      std::make_unique<Sender>(sender_options, spool_.get(), metrics_.get());
+  sender_ = std::make_unique<Sender>(sender_options, spool_.get(),
+                                     metrics_.get(), clock_);
+  return absl::OkStatus();
+}
 
-  metrics_->spool_capacity_bytes.Set(
-      static_cast<double>(options_.spool_max_bytes));
-  metrics_->intake_queue_capacity.Set(
-      static_cast<double>(options_.intake_queue_capacity));
+absl::Status Agent::StartHttpIntake() {
   // The pool's hard bound sits well above the shedding threshold: a queued
   // connection costs a socket, not a body, and is answered 429 quickly;
   // only beyond it do clients wait in the kernel's listen backlog.
@@ -150,29 +158,10 @@ absl::Status Agent::Start() {
                       [](const httplib::Request&, httplib::Response& res) {
                         res.set_content("ok\n", "text/plain");
                       });
-  http_->routes().Get(
-      "/readyz", [this](const httplib::Request&, httplib::Response& res) {
-        std::string profile_state;
-        bool has_profile = false;
-        {
-          absl::MutexLock lock(&profile_mu_);
-          has_profile = profile_ != nullptr;
-          profile_state =
-              has_profile  ? absl::StrCat("profile ", profile_->profile_id())
-              : reference_ ? absl::StrCat("building first-events reference (",
-                                          reference_->rows(), "/",
-                                          options_.reference_events, ")")
-                           : "no profile";
-        }
-        const bool ready =
-            accepting_.load() && (has_profile || !options_.require_profile);
-        res.status = ready ? 200 : 503;
-        res.set_content(
-            absl::StrCat(ready ? "ready" : "not ready",
-                         accepting_.load() ? "" : ": not accepting events",
-                         "; ", profile_state, "\n"),
-            "text/plain");
-      });
+  http_->routes().Get("/readyz",
+                      [this](const httplib::Request&, httplib::Response& res) {
+                        HandleReadyz(res);
+                      });
   // Bodies over --max_body_bytes are refused by the HTTP server before a
   // handler runs; say which limit, and count it.
   http_->routes().set_error_handler(httplib::Server::HandlerWithResponse(
@@ -183,15 +172,13 @@ absl::Status Agent::Start() {
         metrics_->LimitRejected("body_bytes");
         const std::string length = req.get_header_value("Content-Length");
         res.set_content(
-            absl::StrCat(
-                R"({"error":)",
-                JsonString(absl::StrCat(
-                    "body: ",
-                    LimitReason(length.empty() ? "larger"
-                                               : absl::StrCat(length, " bytes"),
-                                absl::StrCat(options_.max_body_bytes),
-                                "--max_body_bytes"))),
-                "}\n"),
+            ErrorJson(absl::StrCat(
+                "body: ",
+                LimitReason(
+                    length.empty() ? "larger" : absl::StrCat(length, " bytes"),
+                    absl::StrCat(options_.max_body_bytes),
+                    "--max_body_bytes"))) +
+                "\n",
             "application/json");
         return httplib::Server::HandlerResponse::Handled;
       }));
@@ -200,14 +187,12 @@ absl::Status Agent::Start() {
   http_->OnLengthRequired([this](const httplib::Request&,
                                  httplib::Response& res) {
     metrics_->LimitRejected("body_bytes");
-    res.set_content(
-        absl::StrCat(R"({"error":)",
-                     JsonString(absl::StrCat(
-                         "body: no Content-Length (chunked bodies are not "
-                         "accepted); send Content-Length, at most ",
-                         options_.max_body_bytes, " bytes (--max_body_bytes)")),
-                     "}\n"),
-        "application/json");
+    res.set_content(ErrorJson(absl::StrCat(
+                        "body: no Content-Length (chunked bodies are "
+                        "not accepted); send Content-Length, at most ",
+                        options_.max_body_bytes, " bytes (--max_body_bytes)")) +
+                        "\n",
+                    "application/json");
   });
   http_->SetPreRoutingHandler(
       [this](const httplib::Request& req, httplib::Response&) {
@@ -217,47 +202,57 @@ absl::Status Agent::Start() {
   absl::StatusOr<int> port = http_->Listen(options_.http_listen, "http_listen");
   if (!port.ok()) return port.status();
   http_port_ = *port;
+  return absl::OkStatus();
+}
 
-  if (!options_.grpc_listen.empty()) {
-    intake_ = std::make_unique<IntakeService>(
-        metrics_.get(), options_.intake.event,
-        options_.intake.max_events_per_batch, options_.max_body_bytes,
-        options_.grpc_max_in_flight, &accepting_, options_.intake_token_sha256,
-        [this](EventBatch* batch) { AcceptEvents(batch); },
-        [this](LabelBatch* batch) { AcceptLabels(batch); });
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(options_.grpc_listen,
-                             grpc::InsecureServerCredentials(), &grpc_port_);
-    builder.RegisterService(intake_.get());
-    builder.SetMaxReceiveMessageSize(
-        TransportMessageCap(options_.max_body_bytes));
-    // Bound gRPC's own buffers too: beyond the quota it refuses calls with
-    // RESOURCE_EXHAUSTED rather than growing the sidecar.
-    grpc::ResourceQuota quota("aims-agent-intake");
-    quota.Resize(4 * options_.max_body_bytes);
-    builder.SetResourceQuota(quota);
-    grpc_server_ = builder.BuildAndStart();
-    if (grpc_server_ == nullptr || grpc_port_ == 0) {
-      return absl::UnavailableError(
-          absl::StrCat("--grpc_listen: cannot listen on ", options_.grpc_listen,
-                       " (address in use or not local)"));
-    }
+void Agent::HandleReadyz(httplib::Response& res) {
+  std::string profile_state;
+  bool has_profile = false;
+  {
+    absl::MutexLock lock(&profile_mu_);
+    has_profile = profile_ != nullptr;
+    profile_state =
+        has_profile  ? absl::StrCat("profile ", profile_->profile_id())
+        : reference_ ? absl::StrCat("building first-events reference (",
+                                    reference_->rows(), "/",
+                                    options_.reference_events, ")")
+                     : "no profile";
   }
+  const bool ready =
+      accepting_.load() && (has_profile || !options_.require_profile);
+  res.status = ready ? 200 : 503;
+  res.set_content(
+      absl::StrCat(ready ? "ready" : "not ready",
+                   accepting_.load() ? "" : ": not accepting events", "; ",
+                   profile_state, "\n"),
+      "text/plain");
+}
 
-  sender_->Start();
-  ticker_ = std::thread([this] { TickLoop(); });
-  accepting_ = true;
-  started_ = true;
-  LogInfo("agent started",
-          {{"agent_id", options_.agent.agent_id()},
-           {"model",
-            absl::StrCat(options_.model.name(), "/", options_.model.version(),
-                         "/", options_.model.environment())},
-           {"collector", options_.collector},
-           {"http_port", http_port_},
-           {"grpc_port", grpc_port_},
-           {"window", absl::FormatDuration(options_.window)},
-           {"spool_reports", spool_->pending_reports()}});
+absl::Status Agent::StartGrpcIntake() {
+  if (options_.grpc_listen.empty()) return absl::OkStatus();
+  intake_ = std::make_unique<IntakeService>(
+      metrics_.get(), options_.intake.event,
+      options_.intake.max_events_per_batch, options_.max_body_bytes,
+      options_.grpc_max_in_flight, &accepting_, options_.intake_token_sha256,
+      [this](EventBatch* batch) { AcceptEvents(batch); },
+      [this](LabelBatch* batch) { AcceptLabels(batch); });
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.grpc_listen,
+                           grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.RegisterService(intake_.get());
+  builder.SetMaxReceiveMessageSize(
+      TransportMessageCap(options_.max_body_bytes));
+  // Bound gRPC's own buffers too: beyond the quota it refuses calls with
+  // RESOURCE_EXHAUSTED rather than growing the sidecar.
+  grpc::ResourceQuota quota("aims-agent-intake");
+  quota.Resize(4 * options_.max_body_bytes);
+  builder.SetResourceQuota(quota);
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--grpc_listen: cannot listen on ", options_.grpc_listen,
+                     " (address in use or not local)"));
+  }
   return absl::OkStatus();
 }
 
@@ -268,15 +263,14 @@ bool Agent::Admit(const httplib::Request& req, httplib::Response& res) {
     metrics_->requests_unauthenticated.Increment();
     res.status = 401;
     res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content(absl::StrCat(R"({"error":")", s.message(), "\"}\n"),
-                    "application/json");
+    res.set_content(ErrorJson(s.message()) + "\n", "application/json");
     return false;
   }
   if (!accepting_.load()) {
     metrics_->requests_shutting_down.Increment();
     res.status = 503;
     res.set_header("Retry-After", "1");
-    res.set_content(R"({"error":"agent is shutting down"})",
+    res.set_content(ErrorJson("agent is shutting down") + "\n",
                     "application/json");
     return false;
   }
@@ -286,9 +280,10 @@ bool Agent::Admit(const httplib::Request& req, httplib::Response& res) {
     res.status = 429;
     res.set_header("Retry-After", "1");
     res.set_content(
-        absl::StrCat(R"({"error":"intake overloaded: more than )",
-                     options_.intake_queue_capacity,
-                     R"( requests queued; retry after 1 s"})", "\n"),
+        ErrorJson(absl::StrCat("intake overloaded: more than ",
+                               options_.intake_queue_capacity,
+                               " requests queued; retry after 1 s")) +
+            "\n",
         "application/json");
     return false;
   }
@@ -297,30 +292,15 @@ bool Agent::Admit(const httplib::Request& req, httplib::Response& res) {
 
 namespace {
 
-void AppendItems(const char* name, const std::vector<EventError>& items,
-                 std::string* body) {
-  absl::StrAppend(body, ",\"", name, "\":[");
-  for (size_t i = 0; i < items.size() && i < kMaxWarnings; ++i) {
-    const EventError& e = items[i];
-    absl::StrAppend(body, i ? "," : "", R"({"index":)", e.index, R"(,"field":)",
-                    JsonString(e.field), R"(,"reason":)", JsonString(e.reason),
-                    "}");
-  }
-  body->push_back(']');
-}
-
 // {"accepted":N,"rejected":M,"errors":[...],"warnings":[...]} with at most
 // 100 errors and 100 warnings listed (the counts are complete); 200 on
 // (partial) success, 400 when all failed.
 void Answer(size_t accepted, const std::vector<EventError>& errors,
             const std::vector<EventError>& warnings, httplib::Response& res) {
-  std::string body = absl::StrCat(R"({"accepted":)", accepted,
-                                  R"(,"rejected":)", errors.size());
-  AppendItems("errors", errors, &body);
-  if (!warnings.empty()) AppendItems("warnings", warnings, &body);
-  body += "}\n";
+  v1::SubmitResponse response;
+  FillSubmitResponse(accepted, errors, warnings, &response);
   res.status = accepted == 0 && !errors.empty() ? 400 : 200;
-  res.set_content(body, "application/json");
+  res.set_content(ProtoToJson(response) + "\n", "application/json");
 }
 
 }  // namespace
@@ -344,9 +324,7 @@ void Agent::BadBody(const absl::Status& status, httplib::Response& res) {
     metrics_->requests_bad.Increment();
   }
   res.status = 400;
-  res.set_content(
-      absl::StrCat(R"({"error":)", JsonString(status.message()), "}\n"),
-      "application/json");
+  res.set_content(ErrorJson(status.message()) + "\n", "application/json");
 }
 
 void Agent::CountRefused(const std::vector<EventError>& errors, bool labels) {
@@ -391,7 +369,7 @@ void Agent::AcceptEvents(EventBatch* batch) {
       EventError e;
       e.field = "prediction_id";
       e.reason = absl::StrCat(
-          "'", batch->events[position].prediction_id.substr(0, 64),
+          "'", CutUtf8(batch->events[position].prediction_id, 64),
           "' was received before and waits for its label; counted once");
       e.duplicate = true;
       duplicates.emplace_back(position, std::move(e));

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "agent/json_syntax.h"
 #include "common/base/limit_error.h"
+#include "common/base/utf8.h"
 #include "simdjson.h"
 
 namespace aims {
@@ -99,10 +100,11 @@ bool ReadNumber(const element& e, double* out) {
   return true;
 }
 
-// "<prefix><key>" for an error's field, the key cut to 128 bytes (the
-// answer must not echo megabytes back).
+// "<prefix><key>" for an error's field, the key cut to 128 bytes on a
+// character boundary (the answer must not echo megabytes back).
 std::string Member(absl::string_view prefix, std::string_view key) {
-  return absl::StrCat(prefix, std::string(key.substr(0, 128)));
+  return absl::StrCat(prefix,
+                      CutUtf8(absl::string_view(key.data(), key.size()), 128));
 }
 
 Reject WrongType(std::string field, const char* want, const element& got) {
@@ -154,6 +156,107 @@ bool ReadTimestamp(const element& v, absl::Time* out, Reject* reject) {
   return false;
 }
 
+bool ReadPredictionId(const element& v, std::string* id, Reject* reject) {
+  if (v.type() == element_type::STRING) {
+    *id = StrOf(v);
+  } else if (v.type() == element_type::INT64) {
+    *id = absl::StrCat(int64_t(v.get_int64()));
+  } else if (v.type() == element_type::UINT64) {
+    *id = absl::StrCat(uint64_t(v.get_uint64()));
+  } else {
+    *reject = WrongType("prediction_id", "string", v);
+    return false;
+  }
+  return true;
+}
+
+bool ReadFeatures(const element& v, const JsonIntakeLimits& limits,
+                  std::vector<std::pair<std::string, FeatureValue>>* out,
+                  Reject* reject) {
+  object features;
+  if (v.get_object().get(features) != simdjson::SUCCESS) {
+    *reject = WrongType("features", "object", v);
+    return false;
+  }
+  if (features.size() > limits.event.max_features) {
+    constexpr char kFlag[] = "--max_features_per_event";
+    *reject = {"features",
+               LimitReason(absl::StrCat(features.size(), " features"),
+                           absl::StrCat(limits.event.max_features), kFlag),
+               LimitName(kFlag)};
+    return false;
+  }
+  out->reserve(features.size());
+  for (auto f : features) {
+    FeatureValue fv;
+    const element& fe = f.value;
+    if (ReadNumber(fe, &fv.number)) {
+      fv.kind = FeatureValue::Kind::kNumber;
+    } else if (fe.type() == element_type::STRING) {
+      fv.kind = FeatureValue::Kind::kCategory;
+      fv.category = StrOf(fe);
+    } else if (fe.type() == element_type::BOOL) {
+      fv.kind = FeatureValue::Kind::kCategory;
+      fv.category = bool(fe.get_bool()) ? "true" : "false";
+    } else if (fe.is_null()) {
+      fv.kind = FeatureValue::Kind::kMissing;
+    } else {
+      *reject = WrongType(Member("features.", f.key),
+                          "number, string, bool or null", fe);
+      return false;
+    }
+    out->emplace_back(std::string(f.key), std::move(fv));
+  }
+  return true;
+}
+
+bool ReadProbabilities(const element& v,
+                       std::vector<std::pair<std::string, double>>* out,
+                       Reject* reject) {
+  object probs;
+  if (v.get_object().get(probs) != simdjson::SUCCESS) {
+    *reject = WrongType("probabilities", "object", v);
+    return false;
+  }
+  for (auto p : probs) {
+    double probability = 0;
+    if (!ReadNumber(p.value, &probability)) {
+      *reject = WrongType(Member("probabilities.", p.key), "number", p.value);
+      return false;
+    }
+    out->emplace_back(std::string(p.key), probability);
+  }
+  return true;
+}
+
+bool ReadAttributes(const element& v,
+                    std::vector<std::pair<std::string, std::string>>* out,
+                    Reject* reject) {
+  object attrs;
+  if (v.get_object().get(attrs) != simdjson::SUCCESS) {
+    *reject = WrongType("attributes", "object", v);
+    return false;
+  }
+  for (auto a : attrs) {
+    std::string group;
+    if (a.value.type() == element_type::STRING) {
+      group = StrOf(a.value);
+    } else if (a.value.type() == element_type::BOOL) {
+      group = bool(a.value.get_bool()) ? "true" : "false";
+    } else if (a.value.type() == element_type::INT64) {
+      group = absl::StrCat(int64_t(a.value.get_int64()));
+    } else if (a.value.is_null()) {
+      continue;  // Attribute not known for this event.
+    } else {
+      *reject = WrongType(Member("attributes.", a.key),
+                          "string, integer or bool", a.value);
+      return false;
+    }
+    out->emplace_back(std::string(a.key), std::move(group));
+  }
+  return true;
+}
+
 // Reads one event; names of unknown fields go to `unknown`.
 bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
                std::vector<std::string>* unknown, Reject* reject) {
@@ -166,56 +269,11 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
     const std::string_view key = field.key;
     const element& v = field.value;
     if (key == "prediction_id") {
-      if (v.type() == element_type::STRING) {
-        ev->prediction_id = StrOf(v);
-      } else if (v.type() == element_type::INT64 ||
-                 v.type() == element_type::UINT64) {
-        if (v.type() == element_type::INT64) {
-          ev->prediction_id = absl::StrCat(int64_t(v.get_int64()));
-        } else {
-          ev->prediction_id = absl::StrCat(uint64_t(v.get_uint64()));
-        }
-      } else {
-        *reject = WrongType("prediction_id", "string", v);
-        return false;
-      }
+      if (!ReadPredictionId(v, &ev->prediction_id, reject)) return false;
     } else if (key == "timestamp") {
       if (!ReadTimestamp(v, &ev->timestamp, reject)) return false;
     } else if (key == "features") {
-      object features;
-      if (v.get_object().get(features) != simdjson::SUCCESS) {
-        *reject = WrongType("features", "object", v);
-        return false;
-      }
-      if (features.size() > limits.event.max_features) {
-        constexpr char kFlag[] = "--max_features_per_event";
-        *reject = {"features",
-                   LimitReason(absl::StrCat(features.size(), " features"),
-                               absl::StrCat(limits.event.max_features), kFlag),
-                   LimitName(kFlag)};
-        return false;
-      }
-      ev->features.reserve(features.size());
-      for (auto f : features) {
-        FeatureValue fv;
-        const element& fe = f.value;
-        if (ReadNumber(fe, &fv.number)) {
-          fv.kind = FeatureValue::Kind::kNumber;
-        } else if (fe.type() == element_type::STRING) {
-          fv.kind = FeatureValue::Kind::kCategory;
-          fv.category = StrOf(fe);
-        } else if (fe.type() == element_type::BOOL) {
-          fv.kind = FeatureValue::Kind::kCategory;
-          fv.category = bool(fe.get_bool()) ? "true" : "false";
-        } else if (fe.is_null()) {
-          fv.kind = FeatureValue::Kind::kMissing;
-        } else {
-          *reject = WrongType(Member("features.", f.key),
-                              "number, string, bool or null", fe);
-          return false;
-        }
-        ev->features.emplace_back(std::string(f.key), std::move(fv));
-      }
+      if (!ReadFeatures(v, limits, &ev->features, reject)) return false;
     } else if (key == "prediction") {
       if (!ReadOutcome("prediction", v, &ev->prediction, reject)) return false;
     } else if (key == "label") {
@@ -229,43 +287,9 @@ bool ReadEvent(const element& e, const JsonIntakeLimits& limits, Event* ev,
       }
       ev->score = score;
     } else if (key == "probabilities") {
-      object probs;
-      if (v.get_object().get(probs) != simdjson::SUCCESS) {
-        *reject = WrongType("probabilities", "object", v);
-        return false;
-      }
-      for (auto p : probs) {
-        double probability = 0;
-        if (!ReadNumber(p.value, &probability)) {
-          *reject =
-              WrongType(Member("probabilities.", p.key), "number", p.value);
-          return false;
-        }
-        ev->probabilities.emplace_back(std::string(p.key), probability);
-      }
+      if (!ReadProbabilities(v, &ev->probabilities, reject)) return false;
     } else if (key == "attributes") {
-      object attrs;
-      if (v.get_object().get(attrs) != simdjson::SUCCESS) {
-        *reject = WrongType("attributes", "object", v);
-        return false;
-      }
-      for (auto a : attrs) {
-        std::string group;
-        if (a.value.type() == element_type::STRING) {
-          group = StrOf(a.value);
-        } else if (a.value.type() == element_type::BOOL) {
-          group = bool(a.value.get_bool()) ? "true" : "false";
-        } else if (a.value.type() == element_type::INT64) {
-          group = absl::StrCat(int64_t(a.value.get_int64()));
-        } else if (a.value.is_null()) {
-          continue;  // Attribute not known for this event.
-        } else {
-          *reject = WrongType(Member("attributes.", a.key),
-                              "string, integer or bool", a.value);
-          return false;
-        }
-        ev->attributes.emplace_back(std::string(a.key), std::move(group));
-      }
+      if (!ReadAttributes(v, &ev->attributes, reject)) return false;
     } else if (key == "latency_ms" || key == "latency_seconds") {
       if (v.is_null()) continue;
       double latency = 0;
@@ -355,7 +379,7 @@ void AddWarnings(size_t index, const std::vector<std::string>& unknown,
     if (warnings->size() >= kMaxWarnings) continue;
     EventError w;
     w.index = index;
-    w.field = name.substr(0, 128);
+    w.field = std::string(CutUtf8(name, 128));
     w.reason = "unknown field, ignored (see docs/events.md)";
     warnings->push_back(std::move(w));
   }

@@ -113,16 +113,6 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
 
 namespace {
 
-void AddItems(const std::vector<EventError>& items,
-              google::protobuf::RepeatedPtrField<v1::ItemError>* out) {
-  for (const EventError& e : items) {
-    v1::ItemError* item = out->Add();
-    item->set_index(static_cast<uint32_t>(e.index));
-    item->set_field(e.field);
-    item->set_reason(e.reason);
-  }
-}
-
 // Fields the agent's proto does not know (a newer client's), ignored and
 // listed as warnings.
 void NoteUnknownFields(const google::protobuf::Message& item, size_t index,
@@ -143,13 +133,28 @@ void NoteUnknownFields(const google::protobuf::Message& item, size_t index,
 template <typename Batch>
 void Respond(const Batch& batch, size_t accepted,
              v1::SubmitResponse* response) {
-  response->set_accepted(static_cast<uint32_t>(accepted));
-  response->set_rejected(static_cast<uint32_t>(batch.errors.size()));
-  AddItems(batch.errors, response->mutable_errors());
-  AddItems(batch.warnings, response->mutable_warnings());
+  FillSubmitResponse(accepted, batch.errors, batch.warnings, response);
 }
 
 }  // namespace
+
+void FillSubmitResponse(size_t accepted, const std::vector<EventError>& errors,
+                        const std::vector<EventError>& warnings,
+                        v1::SubmitResponse* response) {
+  response->set_accepted(static_cast<uint32_t>(accepted));
+  response->set_rejected(static_cast<uint32_t>(errors.size()));
+  const auto add = [](const std::vector<EventError>& items,
+                      google::protobuf::RepeatedPtrField<v1::ItemError>* out) {
+    for (size_t i = 0; i < items.size() && i < kMaxWarnings; ++i) {
+      v1::ItemError* item = out->Add();
+      item->set_index(static_cast<uint32_t>(items[i].index));
+      item->set_field(items[i].field);
+      item->set_reason(items[i].reason);
+    }
+  };
+  add(errors, response->mutable_errors());
+  add(warnings, response->mutable_warnings());
+}
 
 grpc::ServerUnaryReactor* IntakeService::SubmitEvents(
     grpc::CallbackServerContext* context,

@@ -76,6 +76,12 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
   std::atomic<size_t> in_flight_{0};
 };
 
+// The answer to a batch, over gRPC and (printed as JSON) over HTTP: counts
+// complete, at most kMaxWarnings errors and warnings listed.
+void FillSubmitResponse(size_t accepted, const std::vector<EventError>& errors,
+                        const std::vector<EventError>& warnings,
+                        v1::SubmitResponse* response);
+
 }  // namespace aims::agent
 
 #endif  // AIMS_AGENT_INTAKE_SERVICE_H_

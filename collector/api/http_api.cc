@@ -4,52 +4,45 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "collector/api/http_params.h"
+#include "common/base/proto_json.h"
 #include "common/base/time_util.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace aims::collector {
 namespace {
 
+// An error answer: the HTTP status for `status`'s code and {"error": ...}.
+void ReplyError(const absl::Status& status, httplib::Response& res) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      res.status = 400;
+      break;
+    case absl::StatusCode::kNotFound:
+      res.status = 404;
+      break;
+    case absl::StatusCode::kUnauthenticated:
+      res.status = 401;
+      res.set_header("WWW-Authenticate", "Bearer");
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      res.status = 403;
+      break;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kResourceExhausted:
+      res.status = 503;
+      break;
+    default:
+      res.status = 500;
+  }
+  res.set_content(ErrorJson(status.message()) + "\n", "application/json");
+}
+
 void Reply(const absl::Status& status, const google::protobuf::Message& message,
            httplib::Response& res) {
   if (!status.ok()) {
-    switch (status.code()) {
-      case absl::StatusCode::kInvalidArgument:
-        res.status = 400;
-        break;
-      case absl::StatusCode::kNotFound:
-        res.status = 404;
-        break;
-      case absl::StatusCode::kUnauthenticated:
-        res.status = 401;
-        res.set_header("WWW-Authenticate", "Bearer");
-        break;
-      case absl::StatusCode::kPermissionDenied:
-        res.status = 403;
-        break;
-      case absl::StatusCode::kUnavailable:
-      case absl::StatusCode::kResourceExhausted:
-        res.status = 503;
-        break;
-      default:
-        res.status = 500;
-    }
-    v1::Rejection error;  // reuse a message with a string field for escaping
-    std::string escaped;
-    google::protobuf::util::JsonPrintOptions options;
-    error.set_reason(std::string(status.message()));
-    (void)google::protobuf::util::MessageToJsonString(error, &escaped, options);
-    // {"reason":"..."} -> {"error":"..."}
-    res.set_content(
-        absl::StrCat("{\"error\"", escaped.substr(escaped.find(':')), "\n"),
-        "application/json");
+    ReplyError(status, res);
     return;
   }
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  res.set_content(json + "\n", "application/json");
+  res.set_content(ProtoToJson(message) + "\n", "application/json");
 }
 
 v1::ModelSelector Selector(const httplib::Request& req) {
@@ -76,7 +69,7 @@ void RegisterHttpApi(httplib::Server& server, QueryService* queries,
                  absl::StatusOr<Principal> principal = authorizer->Authorize(
                      req.get_header_value("Authorization"), permission);
                  if (!principal.ok()) {
-                   Reply(principal.status(), v1::Rejection(), res);
+                   ReplyError(principal.status(), res);
                    return;
                  }
                  handler(req, res);

@@ -1,72 +1,22 @@
 #include "collector/compliance/audit_trail.h"
 
 #include "absl/strings/str_cat.h"
+#include "collector/compliance/canonical_json.h"
 #include "common/base/hash.h"
 #include "common/base/time_util.h"
+#include "common/rocks/keys.h"
 
 namespace aims::collector {
 namespace {
 
 const std::string kGenesis(64, '0');
 
-void AppendJsonString(std::string* out, absl::string_view s) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 }  // namespace
 
 AuditTrail::AuditTrail(Storage* storage, const Clock* clock)
     : storage_(storage), clock_(clock), last_hash_(kGenesis) {}
 
-std::string AuditTrail::Key(uint64_t index) {
-  std::string key(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    key[i] = static_cast<char>(index & 0xff);
-    index >>= 8;
-  }
-  return key;
-}
-
-std::string AuditTrail::CanonicalJson(
-    const std::map<std::string, std::string>& fields) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [k, v] : fields) {
-    if (!first) out.push_back(',');
-    first = false;
-    AppendJsonString(&out, k);
-    out.push_back(':');
-    AppendJsonString(&out, v);
-  }
-  out.push_back('}');
-  return out;
-}
+std::string AuditTrail::Key(uint64_t index) { return Uint64BigEndian(index); }
 
 std::string AuditTrail::RecordHash(const std::string& prev_hash,
                                    const v1::AuditRecord& r) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "collector/storage/wire_filter.h"
 #include "common/base/limit_error.h"
+#include "common/base/utf8.h"
 #include "common/base/log.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -29,7 +30,7 @@ std::string FieldWithoutIndices(absl::string_view field) {
     if (!in_brackets || c == '[' || c == ']') out.push_back(c);
     if (c == ']') in_brackets = false;
   }
-  return out.size() > 120 ? out.substr(0, 120) : out;
+  return std::string(CutUtf8(out, 120));
 }
 
 }  // namespace

@@ -9,11 +9,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "collector/compliance/audit_trail.h"
+#include "collector/compliance/canonical_json.h"
 #include "common/base/hash.h"
 #include "common/base/log.h"
+#include "common/base/proto_json.h"
 #include "common/base/time_util.h"
-#include "google/protobuf/util/json_util.h"
+#include "common/rocks/keys.h"
 #include "httplib.h"
 
 namespace aims::collector {
@@ -50,10 +51,7 @@ absl::Status Notifier::Load() {
   absl::MutexLock lock(&mu_);
   keys_ = std::move(keys);
   if (!keys_.empty()) {
-    const std::string& last = *keys_.rbegin();
-    uint64_t seq = 0;
-    for (unsigned char c : last) seq = (seq << 8) | c;
-    next_seq_ = seq + 1;
+    next_seq_ = ReadUint64BigEndian(*keys_.rbegin()) + 1;
   }
   return s;
 }
@@ -79,7 +77,7 @@ std::vector<Mutation> Notifier::Enqueue(const std::string& url,
     LogWarn("outbox full: dropped the oldest notification",
             {{"max_outbox", static_cast<int64_t>(options_.max_outbox)}});
   }
-  const std::string key = AuditTrail::Key(next_seq_++);
+  const std::string key = Uint64BigEndian(next_seq_++);
   keys_.insert(key);
   out.push_back({Table::kOutbox, key, entry.SerializeAsString()});
   return out;
@@ -123,13 +121,17 @@ std::vector<Mutation> Notifier::AlertMutations(
       4 * std::max(objective.evaluation_interval, absl::Minutes(1));
   const absl::Time starts =
       status.has_fired_at() ? FromProto(status.fired_at()) : now;
-  const std::string body = absl::StrCat(
-      "[{\"labels\":", AuditTrail::CanonicalJson(labels),
-      ",\"annotations\":", AuditTrail::CanonicalJson(annotations),
-      ",\"startsAt\":\"", FormatRfc3339(starts), "\",\"endsAt\":\"",
-      FormatRfc3339(resolved ? now : now + lease), "\",\"generatorURL\":\"",
-      options_.external_url, "/v1/nonconformities/", nc.id(), "\"}]");
-  const std::string labels_json = AuditTrail::CanonicalJson(labels);
+  v1::AlertmanagerAlert alert;
+  alert.mutable_labels()->insert(labels.begin(), labels.end());
+  alert.mutable_annotations()->insert(annotations.begin(), annotations.end());
+  alert.set_starts_at(FormatRfc3339(starts));
+  alert.set_ends_at(FormatRfc3339(resolved ? now : now + lease));
+  alert.set_generator_url(
+      absl::StrCat(options_.external_url, "/v1/nonconformities/", nc.id()));
+  const std::string body =
+      absl::StrCat("[", ProtoToJson(alert, JsonFieldNames::kJsonNames), "]");
+  // The label set, canonical so that equal sets give equal keys.
+  const std::string labels_json = CanonicalJson(labels);
   for (const std::string& url : options_.alertmanager_urls) {
     for (Mutation& m : Enqueue(url, "alertmanager", body,
                                absl::StrCat(url, "\n", labels_json), now))
@@ -143,13 +145,11 @@ std::vector<Mutation> Notifier::WebhookMutations(const std::string& event,
                                                  absl::Time now) {
   std::vector<Mutation> out;
   if (options_.webhook_urls.empty()) return out;
-  std::string json;
-  google::protobuf::util::JsonPrintOptions print;
-  print.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(nc, &json, print);
-  const std::string body =
-      absl::StrCat("{\"event\":\"", event, "\",\"at\":\"", FormatRfc3339(now),
-                   "\",\"nonconformity\":", json, "}");
+  v1::WebhookNotification notification;
+  notification.set_event(event);
+  *notification.mutable_at() = ToProto(now);
+  *notification.mutable_nonconformity() = nc;
+  const std::string body = ProtoToJson(notification);
   for (const std::string& url : options_.webhook_urls) {
     for (Mutation& m : Enqueue(url, "webhook", body, "", now))
       out.push_back(std::move(m));
@@ -162,6 +162,104 @@ void Notifier::Wake() {
   wake_ = true;
 }
 
+namespace {
+
+// Entries a delivery pass sends at most; the rest wait for the next one.
+constexpr size_t kMaxDeliveriesPerPass = 1000;
+
+// What a delivery pass reads from the outbox.
+struct OutboxScan {
+  // Entries due now, oldest first.
+  std::vector<std::pair<std::string, v1::OutboxEntry>> due;
+  // Entries with a newer entry of the same supersede_key (same alert, same
+  // Alertmanager), due or not.
+  std::set<std::string> superseded;
+};
+
+OutboxScan ScanOutbox(const Storage& storage, absl::Time now) {
+  OutboxScan scan;
+  std::map<std::string, std::string> newest;  // supersede_key -> key
+  std::vector<std::pair<std::string, std::string>> keyed;  // key, supersede
+  storage
+      .Scan(Table::kOutbox, "",
+            [&](absl::string_view key, absl::string_view value) {
+              v1::OutboxEntry e;
+              if (!e.ParseFromArray(value.data(),
+                                    static_cast<int>(value.size()))) {
+                return true;
+              }
+              if (!e.supersede_key().empty()) {
+                newest[e.supersede_key()] = std::string(key);  // key order
+                keyed.emplace_back(std::string(key), e.supersede_key());
+              }
+              if (FromProto(e.next_attempt()) <= now &&
+                  scan.due.size() < kMaxDeliveriesPerPass) {
+                scan.due.emplace_back(std::string(key), std::move(e));
+              }
+              return true;
+            })
+      .IgnoreError();
+  for (const auto& [key, supersede_key] : keyed) {
+    if (newest[supersede_key] != key) scan.superseded.insert(key);
+  }
+  return scan;
+}
+
+// Posts `e` to its URL: Alertmanager's v2 alerts API, or a webhook, signed
+// when there is a secret.
+httplib::Result Post(const v1::OutboxEntry& e, const NotifierOptions& options) {
+  const Url url = SplitUrl(e.url());
+  httplib::Client client(url.base);
+  const int timeout_ms =
+      static_cast<int>(absl::ToInt64Milliseconds(options.request_timeout));
+  client.set_connection_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+  client.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+  httplib::Headers headers;
+  std::string path = url.path;
+  if (e.kind() == "alertmanager") {
+    if (!absl::EndsWith(path, "/api/v2/alerts")) {
+      path = absl::StrCat(path == "/" ? "" : path, "/api/v2/alerts");
+    }
+  } else if (!options.webhook_secret.empty()) {
+    headers.emplace(
+        "X-Aims-Signature",
+        absl::StrCat("sha256=",
+                     HmacSha256Hex(options.webhook_secret, e.body())));
+  }
+  return client.Post(path, headers, e.body(), "application/json");
+}
+
+enum class Delivery {
+  kDelivered,
+  kRejected,  // a 4xx other than 429: permanent, the entry is dropped
+  kFailed,    // to retry
+};
+
+Delivery DeliveryOf(const httplib::Result& result) {
+  if (result && result->status >= 200 && result->status < 300)
+    return Delivery::kDelivered;
+  if (result && result->status >= 400 && result->status < 500 &&
+      result->status != 429) {
+    return Delivery::kRejected;
+  }
+  return Delivery::kFailed;
+}
+
+// A failed attempt: the next one after 1 s doubling to 5 min, with jitter.
+void ScheduleRetry(const httplib::Result& result, absl::Time now,
+                   v1::OutboxEntry* e) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  e->set_attempts(e->attempts() + 1);
+  e->set_last_error(result ? absl::StrCat("HTTP ", result->status)
+                           : httplib::to_string(result.error()));
+  const double base =
+      std::min(300.0, std::pow(2.0, std::min<uint32_t>(e->attempts(), 9)));
+  const double jitter = std::uniform_real_distribution<double>(0.5, 1.0)(rng);
+  *e->mutable_next_attempt() = ToProto(now + absl::Seconds(base * jitter));
+}
+
+}  // namespace
+
 int Notifier::DeliverDue() {
   absl::MutexLock deliver(&deliver_mu_);
   const absl::Time now = clock_->Now();
@@ -170,95 +268,46 @@ int Notifier::DeliverDue() {
   // whether it is due or not, so deliveries of an alert never go backwards.
   // Decided here from storage, it holds whatever commits failed or ran
   // concurrently, and across restarts.
-  std::vector<std::pair<std::string, v1::OutboxEntry>> due;
-  std::map<std::string, std::string> newest;  // supersede_key -> key
-  std::vector<std::pair<std::string, std::string>> keyed;  // key, supersede
-  storage_
-      ->Scan(Table::kOutbox, "",
-             [&](absl::string_view key, absl::string_view value) {
-               v1::OutboxEntry e;
-               if (!e.ParseFromArray(value.data(),
-                                     static_cast<int>(value.size()))) {
-                 return true;
-               }
-               if (!e.supersede_key().empty()) {
-                 newest[e.supersede_key()] = std::string(key);  // key order
-                 keyed.emplace_back(std::string(key), e.supersede_key());
-               }
-               if (FromProto(e.next_attempt()) <= now && due.size() < 1000)
-                 due.emplace_back(std::string(key), std::move(e));
-               return true;
-             })
-      .IgnoreError();
-  std::set<std::string> superseded;
-  std::vector<Mutation> deletions;
-  for (const auto& [key, supersede_key] : keyed) {
-    if (newest[supersede_key] == key) continue;
-    superseded.insert(key);
-    deletions.push_back({Table::kOutbox, key, std::nullopt});
-  }
-  if (!deletions.empty()) {
+  OutboxScan scan = ScanOutbox(*storage_, now);
+  if (!scan.superseded.empty()) {
+    std::vector<Mutation> deletions;
+    for (const std::string& key : scan.superseded)
+      deletions.push_back({Table::kOutbox, key, std::nullopt});
     if (absl::Status s = storage_->Apply(deletions); !s.ok()) {
       LogWarn("outbox update failed", {{"error", s.message()}});
       return 0;  // delivering now could send an alert backwards
     }
     counters_.superseded.fetch_add(deletions.size());
     absl::MutexLock lock(&mu_);
-    for (const std::string& key : superseded) keys_.erase(key);
+    for (const std::string& key : scan.superseded) keys_.erase(key);
   }
   int delivered = 0;
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  for (auto& [key, e] : due) {
-    if (superseded.count(key)) continue;
-    const Url url = SplitUrl(e.url());
-    httplib::Client client(url.base);
-    const int timeout_ms =
-        static_cast<int>(absl::ToInt64Milliseconds(options_.request_timeout));
-    client.set_connection_timeout(timeout_ms / 1000,
-                                  (timeout_ms % 1000) * 1000);
-    client.set_read_timeout(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
-    httplib::Headers headers;
-    std::string path = url.path;
-    if (e.kind() == "alertmanager") {
-      if (!absl::EndsWith(path, "/api/v2/alerts")) {
-        path = absl::StrCat(path == "/" ? "" : path, "/api/v2/alerts");
-      }
-    } else if (!options_.webhook_secret.empty()) {
-      headers.emplace(
-          "X-Aims-Signature",
-          absl::StrCat("sha256=",
-                       HmacSha256Hex(options_.webhook_secret, e.body())));
+  for (auto& [key, e] : scan.due) {
+    if (scan.superseded.count(key)) continue;
+    const httplib::Result result = Post(e, options_);
+    Mutation change = {Table::kOutbox, key, std::nullopt};  // delete
+    switch (DeliveryOf(result)) {
+      case Delivery::kDelivered:
+        counters_.delivered.fetch_add(1);
+        ++delivered;
+        break;
+      case Delivery::kRejected:
+        counters_.rejected.fetch_add(1);
+        LogWarn("notification rejected; dropped", {{"url", e.url()},
+                                                   {"status", result->status},
+                                                   {"body", result->body}});
+        break;
+      case Delivery::kFailed:
+        counters_.failed_attempts.fetch_add(1);
+        ScheduleRetry(result, now, &e);
+        change.value = e.SerializeAsString();
+        break;
     }
-    auto result = client.Post(path, headers, e.body(), "application/json");
-    std::vector<Mutation> change;
-    if (result && result->status >= 200 && result->status < 300) {
-      change.push_back({Table::kOutbox, key, std::nullopt});
-      counters_.delivered.fetch_add(1);
-      ++delivered;
-    } else if (result && result->status >= 400 && result->status < 500 &&
-               result->status != 429) {
-      change.push_back({Table::kOutbox, key, std::nullopt});
-      counters_.rejected.fetch_add(1);
-      LogWarn("notification rejected; dropped", {{"url", e.url()},
-                                                 {"status", result->status},
-                                                 {"body", result->body}});
-    } else {
-      counters_.failed_attempts.fetch_add(1);
-      e.set_attempts(e.attempts() + 1);
-      e.set_last_error(result ? absl::StrCat("HTTP ", result->status)
-                              : httplib::to_string(result.error()));
-      const double base =
-          std::min(300.0, std::pow(2.0, std::min<uint32_t>(e.attempts(), 9)));
-      const double jitter =
-          std::uniform_real_distribution<double>(0.5, 1.0)(rng);
-      *e.mutable_next_attempt() = ToProto(now + absl::Seconds(base * jitter));
-      change.push_back({Table::kOutbox, key, e.SerializeAsString()});
-    }
-    if (absl::Status s = storage_->Apply(change); !s.ok()) {
+    if (absl::Status s = storage_->Apply({change}); !s.ok()) {
       LogWarn("outbox update failed", {{"error", s.message()}});
       continue;
     }
-    if (!change.front().value.has_value()) {
+    if (!change.value.has_value()) {
       absl::MutexLock lock(&mu_);
       keys_.erase(key);
     }

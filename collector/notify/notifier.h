@@ -14,8 +14,8 @@
 // undelivered older one (supersede_key; decided by the delivery pass from
 // what is stored), so deliveries of an alert never go backwards.
 //
-// Alertmanager semantics (../shared/reference.md): labels identify the
-// alert (alertname, objective, model, model_version, environment, severity,
+// Alertmanager semantics (its API v2 and docs/operations.md): labels identify
+// the alert (alertname, objective, model, model_version, environment, severity,
 // iso_clause, and the series' feature / attribute / group / agent);
 // annotations carry the evidence; a firing alert's endsAt is a lease of
 // 4 x max(evaluation interval, 1 min) re-sent every minute, a resolution is

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "collector/compliance/audit_trail.h"
+#include "collector/compliance/canonical_json.h"
 #include "collector/compliance/nonconformities.h"
 #include "common/base/time_util.h"
 #include "gtest/gtest.h"
@@ -21,7 +22,7 @@ v1::AuditRecord Record(absl::Time at, const std::string& kind,
   *r.mutable_at() = ToProto(at);
   r.set_kind(kind);
   r.set_actor(actor);
-  r.set_body(AuditTrail::CanonicalJson(fields));
+  r.set_body(CanonicalJson(fields));
   return r;
 }
 
