@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/limit_error.h"
+#include "common/base/utf8.h"
 
 namespace aims {
 namespace {
@@ -38,7 +39,7 @@ bool CheckName(absl::string_view what, const std::string& name,
                const EventLimits& limits, EventError* error) {
   if (name.empty()) return Fail(error, std::string(what), "empty name");
   if (name.size() > limits.max_name_bytes) {
-    return FailLimit(error, absl::StrCat(what, ".", name.substr(0, 32)),
+    return FailLimit(error, absl::StrCat(what, ".", CutUtf8(name, 32)),
                      absl::StrCat("name is ", name.size(), " bytes"),
                      limits.max_name_bytes, kMaxNameBytes);
   }
@@ -117,7 +118,7 @@ std::vector<std::pair<size_t, EventError>> DuplicateIds(
     if (inserted) continue;
     EventError e;
     e.field = "prediction_id";
-    e.reason = absl::StrCat("'", id.substr(0, 64), "' repeats the ", item,
+    e.reason = absl::StrCat("'", CutUtf8(id, 64), "' repeats the ", item,
                             " at index ", it->second,
                             " of this request; counted once");
     e.duplicate = true;
