@@ -141,71 +141,51 @@ absl::Status Agent::CreateSender() {
 }
 
 absl::Status Agent::StartHttpIntake() {
-  // The pool's hard bound sits well above the shedding threshold: a queued
-  // connection costs a socket, not a body, and is answered 429 quickly;
-  // only beyond it do clients wait in the kernel's listen backlog.
-  http_ = std::make_unique<HttpServer>(options_.max_body_bytes,
-                                       options_.intake_threads,
-                                       options_.intake_queue_capacity + 1024);
-  http_->ServeMetrics(metrics_->registry);
-  http_->routes().Post(
-      "/v1/events", [this](const httplib::Request& req,
-                           httplib::Response& res) { HandleEvents(req, res); });
-  http_->routes().Post(
-      "/v1/labels", [this](const httplib::Request& req,
-                           httplib::Response& res) { HandleLabels(req, res); });
-  http_->routes().Get("/healthz",
-                      [](const httplib::Request&, httplib::Response& res) {
-                        res.set_content("ok\n", "text/plain");
-                      });
-  http_->routes().Get("/readyz",
-                      [this](const httplib::Request&, httplib::Response& res) {
-                        HandleReadyz(res);
-                      });
-  // Bodies over --max_body_bytes are refused by the HTTP server before a
-  // handler runs; say which limit, and count it.
-  http_->routes().set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        if (res.status != 413) {
-          return httplib::Server::HandlerResponse::Unhandled;
-        }
-        metrics_->LimitRejected("body_bytes");
-        const std::string length = req.get_header_value("Content-Length");
-        res.set_content(
-            ErrorJson(absl::StrCat(
-                "body: ",
-                LimitReason(
-                    length.empty() ? "larger" : absl::StrCat(length, " bytes"),
-                    absl::StrCat(options_.max_body_bytes),
-                    "--max_body_bytes"))) +
-                "\n",
-            "application/json");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  // A body without a Content-Length cannot be bounded before it is read:
-  // the server refuses it (411); say which limit, and count it.
-  http_->OnLengthRequired([this](const httplib::Request&,
-                                 httplib::Response& res) {
-    metrics_->LimitRejected("body_bytes");
-    res.set_content(ErrorJson(absl::StrCat(
-                        "body: no Content-Length (chunked bodies are "
-                        "not accepted); send Content-Length, at most ",
-                        options_.max_body_bytes, " bytes (--max_body_bytes)")) +
-                        "\n",
-                    "application/json");
+  HttpServerOptions http = options_.http;
+  http.max_body_bytes = options_.max_body_bytes;
+  http.work_threads = options_.intake_threads;
+  http.work_queue = options_.intake_queue_capacity;
+  http.registry = metrics_->registry;
+  http.metrics_prefix = "aims_agent";
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(http);
+  if (!server.ok()) return server.status();
+  http_ = std::move(*server);
+  http_->ServeMetrics(metrics_->registry, [this] { RefreshGauges(); });
+  http_->Handle("POST", "/v1/events", RouteBudget::kWork,
+                [this](const HttpRequest& req, HttpResponse& res) {
+                  HandleEvents(req, res);
+                });
+  http_->Handle("POST", "/v1/labels", RouteBudget::kWork,
+                [this](const HttpRequest& req, HttpResponse& res) {
+                  HandleLabels(req, res);
+                });
+  http_->Handle("GET", "/healthz", RouteBudget::kControl,
+                [](const HttpRequest&, HttpResponse& res) {
+                  res.SetContent("ok\n", "text/plain");
+                });
+  http_->Handle(
+      "GET", "/readyz", RouteBudget::kControl,
+      [this](const HttpRequest&, HttpResponse& res) { HandleReadyz(res); });
+  // Bodies over --max_body_bytes (413) or without a Content-Length (411)
+  // are refused by the server before they are read; count them.
+  http_->OnLimitRefused(
+      [this](absl::string_view limit) { metrics_->LimitRejected(limit); });
+  // Shed load before parsing: a backlog beyond capacity gets a fast 429.
+  http_->SetOverloadAnswer(RouteBudget::kWork, [this](HttpResponse& res) {
+    metrics_->requests_overloaded.Increment();
+    res.SetError(429, absl::StrCat("intake overloaded: more than ",
+                                   options_.intake_queue_capacity,
+                                   " requests queued; retry after 1 s "
+                                   "(--intake_queue_capacity)"));
+    res.SetHeader("Retry-After", "1");
   });
-  http_->SetPreRoutingHandler(
-      [this](const httplib::Request& req, httplib::Response&) {
-        if (req.path == "/metrics") RefreshGauges();
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
   absl::StatusOr<int> port = http_->Listen(options_.http_listen, "http_listen");
   if (!port.ok()) return port.status();
   http_port_ = *port;
   return absl::OkStatus();
 }
 
-void Agent::HandleReadyz(httplib::Response& res) {
+void Agent::HandleReadyz(HttpResponse& res) {
   std::string profile_state;
   bool has_profile = false;
   {
@@ -221,11 +201,10 @@ void Agent::HandleReadyz(httplib::Response& res) {
   const bool ready =
       accepting_.load() && (has_profile || !options_.require_profile);
   res.status = ready ? 200 : 503;
-  res.set_content(
-      absl::StrCat(ready ? "ready" : "not ready",
-                   accepting_.load() ? "" : ": not accepting events", "; ",
-                   profile_state, "\n"),
-      "text/plain");
+  res.SetContent(absl::StrCat(ready ? "ready" : "not ready",
+                              accepting_.load() ? "" : ": not accepting events",
+                              "; ", profile_state, "\n"),
+                 "text/plain");
 }
 
 absl::Status Agent::StartGrpcIntake() {
@@ -256,35 +235,19 @@ absl::Status Agent::StartGrpcIntake() {
   return absl::OkStatus();
 }
 
-bool Agent::Admit(const httplib::Request& req, httplib::Response& res) {
-  if (absl::Status s = CheckBearerToken(req.get_header_value("Authorization"),
+bool Agent::Admit(const HttpRequest& req, HttpResponse& res) {
+  if (absl::Status s = CheckBearerToken(req.Header("Authorization"),
                                         options_.intake_token_sha256);
       !s.ok()) {
     metrics_->requests_unauthenticated.Increment();
-    res.status = 401;
-    res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content(ErrorJson(s.message()) + "\n", "application/json");
+    res.SetError(401, s.message());
+    res.SetHeader("WWW-Authenticate", "Bearer");
     return false;
   }
   if (!accepting_.load()) {
     metrics_->requests_shutting_down.Increment();
-    res.status = 503;
-    res.set_header("Retry-After", "1");
-    res.set_content(ErrorJson("agent is shutting down") + "\n",
-                    "application/json");
-    return false;
-  }
-  // Shed load before parsing: a backlog beyond capacity gets a fast 429.
-  if (http_->queue_depth() > options_.intake_queue_capacity) {
-    metrics_->requests_overloaded.Increment();
-    res.status = 429;
-    res.set_header("Retry-After", "1");
-    res.set_content(
-        ErrorJson(absl::StrCat("intake overloaded: more than ",
-                               options_.intake_queue_capacity,
-                               " requests queued; retry after 1 s")) +
-            "\n",
-        "application/json");
+    res.SetError(503, "agent is shutting down");
+    res.SetHeader("Retry-After", "1");
     return false;
   }
   return true;
@@ -296,16 +259,16 @@ namespace {
 // 100 errors and 100 warnings listed (the counts are complete); 200 on
 // (partial) success, 400 when all failed.
 void Answer(size_t accepted, const std::vector<EventError>& errors,
-            const std::vector<EventError>& warnings, httplib::Response& res) {
+            const std::vector<EventError>& warnings, HttpResponse& res) {
   v1::SubmitResponse response;
   FillSubmitResponse(accepted, errors, warnings, &response);
   res.status = accepted == 0 && !errors.empty() ? 400 : 200;
-  res.set_content(ProtoToJson(response) + "\n", "application/json");
+  res.SetContent(ProtoToJson(response) + "\n", "application/json");
 }
 
 }  // namespace
 
-void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
+void Agent::HandleEvents(const HttpRequest& req, HttpResponse& res) {
   if (!Admit(req, res)) return;
   EventBatch batch;
   absl::Status parsed = ParseEventBatch(req.body, options_.intake, &batch);
@@ -317,14 +280,14 @@ void Agent::HandleEvents(const httplib::Request& req, httplib::Response& res) {
   Answer(batch.events.size(), batch.errors, batch.warnings, res);
 }
 
-void Agent::BadBody(const absl::Status& status, httplib::Response& res) {
+void Agent::BadBody(const absl::Status& status, HttpResponse& res) {
   if (const std::string limit = LimitOf(status); !limit.empty()) {
     metrics_->LimitRejected(limit);
   } else {
     metrics_->requests_bad.Increment();
   }
   res.status = 400;
-  res.set_content(ErrorJson(status.message()) + "\n", "application/json");
+  res.SetContent(ErrorJson(status.message()) + "\n", "application/json");
 }
 
 void Agent::CountRefused(const std::vector<EventError>& errors, bool labels) {
@@ -411,7 +374,7 @@ void Agent::CountOverflows() {
                             static_cast<double>(o.classes));
 }
 
-void Agent::HandleLabels(const httplib::Request& req, httplib::Response& res) {
+void Agent::HandleLabels(const HttpRequest& req, HttpResponse& res) {
   if (!Admit(req, res)) return;
   LabelBatch batch;
   absl::Status parsed = ParseLabelBatch(req.body, options_.intake, &batch);

@@ -69,18 +69,18 @@ class Agent {
   absl::Status StartHttpIntake();
   absl::Status StartGrpcIntake();
 
-  void HandleReadyz(httplib::Response& res);
-  void HandleEvents(const httplib::Request& req, httplib::Response& res);
-  void HandleLabels(const httplib::Request& req, httplib::Response& res);
+  void HandleReadyz(HttpResponse& res);
+  void HandleEvents(const HttpRequest& req, HttpResponse& res);
+  void HandleLabels(const HttpRequest& req, HttpResponse& res);
   // Returns false (and fills `res`) when the intake must refuse the request.
-  bool Admit(const httplib::Request& req, httplib::Response& res);
+  bool Admit(const HttpRequest& req, HttpResponse& res);
   // Shared by the HTTP and gRPC intakes: screens the parsed batch
   // (timestamps, duplicate prediction ids; refused items move to its
   // errors), takes what is left and counts everything.
   void AcceptEvents(EventBatch* batch);
   size_t AcceptLabels(LabelBatch* batch);
   // Answers 400 for a body that cannot be read, counted by limit or as bad.
-  void BadBody(const absl::Status& status, httplib::Response& res);
+  void BadBody(const absl::Status& status, HttpResponse& res);
   void CountRefused(const std::vector<EventError>& errors, bool labels);
   // Moves the windower's overflow counts to the metrics.
   void CountOverflows();

@@ -186,8 +186,8 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
   }
 }
 
-void AgentMetrics::LimitRejected(const std::string& limit, double n) {
-  if (n > 0) limit_rejections.Add({{"limit", limit}}).Increment(n);
+void AgentMetrics::LimitRejected(absl::string_view limit, double n) {
+  if (n > 0) limit_rejections.Add({{"limit", std::string(limit)}}).Increment(n);
 }
 
 void AgentMetrics::LimitOverflowed(const std::string& limit, double n) {

@@ -5,7 +5,9 @@
 #define AIMS_AGENT_AGENT_METRICS_H_
 
 #include <memory>
+#include <string>
 
+#include "absl/strings/string_view.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -59,7 +61,7 @@ struct AgentMetrics {
 
   // Counts `n` items (events, labels or whole requests) refused by `limit`
   // (common/base/limit_error.h).
-  void LimitRejected(const std::string& limit, double n = 1);
+  void LimitRejected(absl::string_view limit, double n = 1);
   // Counts `n` values handled by the overflow policy of `limit`.
   void LimitOverflowed(const std::string& limit, double n);
 };

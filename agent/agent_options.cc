@@ -97,7 +97,8 @@ absl::Status CheckStores(const AgentOptions& o) {
 }  // namespace
 
 absl::Status AgentOptions::Validate() const {
-  return FirstError({CheckModel(model), CheckIntake(*this), CheckWindows(*this),
+  return FirstError({CheckModel(model), ValidateHttpLimits(http),
+                     CheckIntake(*this), CheckWindows(*this),
                      CheckStores(*this)});
 }
 

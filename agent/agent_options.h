@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "agent/event_json.h"
 #include "aims/v1/identity.pb.h"
+#include "common/net/http_server.h"
 #include "common/net/tls.h"
 #include "common/summary/window_accumulator.h"
 
@@ -29,6 +30,9 @@ namespace aims::agent {
 
 struct AgentOptions {
   std::string http_listen = "127.0.0.1:9465";
+  // Connection bounds and deadlines of the HTTP listener (--http_*); its
+  // body limit, threads and queue come from the intake's options below.
+  HttpServerOptions http;
   // gRPC intake (AgentIntakeService); empty: disabled.
   std::string grpc_listen = "127.0.0.1:9466";
   std::string collector = "127.0.0.1:4317";

@@ -416,6 +416,10 @@ absl::Status ForEachItem(
     if (doc.get_array().get(array) != simdjson::SUCCESS) {
       return absl::InvalidArgumentError("body: expected a JSON array");
     }
+    if (array.size() == 0) {
+      return absl::InvalidArgumentError(
+          "body: an empty batch ([]); send at least one item");
+    }
     if (array.size() > max_items) {
       return TooManyItems(absl::StrCat(array.size(), " items"), max_items);
     }

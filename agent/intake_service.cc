@@ -88,6 +88,14 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
                                  std::string(refused.message())));
     return reactor;
   }
+  if (items == 0) {
+    metrics_->requests_bad.Increment();
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat(what, ": an empty batch; send at least one item")));
+    return reactor;
+  }
   if (static_cast<size_t>(items) > max_events_per_call_) {
     const absl::Status refused = LimitError(what, absl::StrCat(items, " items"),
                                             absl::StrCat(max_events_per_call_),

@@ -201,38 +201,37 @@ absl::Status Collector::StartGrpc() {
 }
 
 absl::Status Collector::StartHttp() {
-  if (options_.https()) {
-    absl::StatusOr<std::unique_ptr<HttpServer>> https = HttpServer::WithTls(
-        options_.tls, options_.http_require_client_certificates, 1 << 20, 2,
-        1024);
-    if (!https.ok()) return https.status();
-    http_ = std::move(*https);
-  } else {
-    http_ = std::make_unique<HttpServer>(1 << 20, 2);
-  }
+  HttpServerOptions http = options_.http;
+  http.max_body_bytes = 1 << 20;
+  http.work_threads = 2;
+  http.registry = metrics_->registry;
+  http.metrics_prefix = "aims_collector";
+  absl::StatusOr<std::unique_ptr<HttpServer>> server =
+      HttpServer::Create(http, options_.https() ? &options_.tls : nullptr,
+                         options_.http_require_client_certificates);
+  if (!server.ok()) return server.status();
+  http_ = std::move(*server);
   WarnIfPlaintext("http_listen", options_.http_listen, options_.https());
-  http_->ServeMetrics(metrics_->registry, [this] {
-    return ObjectiveMetricFamilies(evaluator_->States({}),
-                                   evaluator_->plan().get(),
-                                   options_.max_exported_series);
-  });
-  RegisterHttpApi(http_->routes(), query_.get(), nc_service_.get(),
-                  report_service_.get(), authorizer_.get());
-  http_->routes().Get("/healthz",
-                      [](const httplib::Request&, httplib::Response& res) {
-                        res.set_content("ok\n", "text/plain");
-                      });
-  http_->routes().Get("/readyz", [this](const httplib::Request&,
-                                        httplib::Response& res) {
-    const bool ready = storage_->healthy();
-    res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : "storage unhealthy\n", "text/plain");
-  });
-  http_->SetPreRoutingHandler(
-      [this](const httplib::Request& req, httplib::Response&) {
-        if (req.path == "/metrics") RefreshGauges();
-        return httplib::Server::HandlerResponse::Unhandled;
+  http_->ServeMetrics(
+      metrics_->registry, [this] { RefreshGauges(); },
+      [this] {
+        return ObjectiveMetricFamilies(evaluator_->States({}),
+                                       evaluator_->plan().get(),
+                                       options_.max_exported_series);
       });
+  RegisterHttpApi(*http_, query_.get(), nc_service_.get(),
+                  report_service_.get(), authorizer_.get());
+  http_->Handle("GET", "/healthz", RouteBudget::kControl,
+                [](const HttpRequest&, HttpResponse& res) {
+                  res.SetContent("ok\n", "text/plain");
+                });
+  http_->Handle("GET", "/readyz", RouteBudget::kControl,
+                [this](const HttpRequest&, HttpResponse& res) {
+                  const bool ready = storage_->healthy();
+                  res.status = ready ? 200 : 503;
+                  res.SetContent(ready ? "ready\n" : "storage unhealthy\n",
+                                 "text/plain");
+                });
   absl::StatusOr<int> http_port =
       http_->Listen(options_.http_listen, "http_listen");
   if (!http_port.ok()) return http_port.status();

@@ -124,7 +124,8 @@ absl::Status CheckListeners(const CollectorOptions& o) {
 absl::Status CollectorOptions::Validate() const {
   // Usage errors before the refusal of plaintext (see the header).
   return FirstError({CheckIngest(*this), CheckNotify(*this),
-                     CheckStorage(*this), CheckListeners(*this)});
+                     CheckStorage(*this), ValidateHttpLimits(http),
+                     CheckListeners(*this)});
 }
 
 }  // namespace aims::collector

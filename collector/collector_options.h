@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "collector/plan/plan.h"
+#include "common/net/http_server.h"
 #include "common/net/tls.h"
 #include "common/summary/validation.h"
 
@@ -33,6 +34,8 @@ namespace aims::collector {
 struct CollectorOptions {
   std::string grpc_listen = "127.0.0.1:4317";
   std::string http_listen = "127.0.0.1:9464";
+  // Connection bounds and deadlines of the HTTP listener (--http_*).
+  HttpServerOptions http;
   // TLS for the gRPC listener (mTLS with a client CA); docs/security.md.
   TlsServerFiles tls;
   // HTTPS on the HTTP listener with the same certificate: kAuto when `tls`

@@ -10,6 +10,7 @@ packages=(
   libabsl-dev prometheus-cpp-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev libcpp-httplib-dev libyaml-cpp-dev libssl-dev libcli11-dev
+  libboost-dev
   prometheus prometheus-alertmanager
   python3-numpy python3-scipy python3-sklearn
   curl procps openssl

@@ -11,7 +11,7 @@ namespace aims::collector {
 namespace {
 
 // An error answer: the HTTP status for `status`'s code and {"error": ...}.
-void ReplyError(const absl::Status& status, httplib::Response& res) {
+void ReplyError(const absl::Status& status, HttpResponse& res) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
       res.status = 400;
@@ -21,7 +21,7 @@ void ReplyError(const absl::Status& status, httplib::Response& res) {
       break;
     case absl::StatusCode::kUnauthenticated:
       res.status = 401;
-      res.set_header("WWW-Authenticate", "Bearer");
+      res.SetHeader("WWW-Authenticate", "Bearer");
       break;
     case absl::StatusCode::kPermissionDenied:
       res.status = 403;
@@ -33,50 +33,49 @@ void ReplyError(const absl::Status& status, httplib::Response& res) {
     default:
       res.status = 500;
   }
-  res.set_content(ErrorJson(status.message()) + "\n", "application/json");
+  res.SetContent(ErrorJson(status.message()) + "\n", "application/json");
 }
 
 void Reply(const absl::Status& status, const google::protobuf::Message& message,
-           httplib::Response& res) {
+           HttpResponse& res) {
   if (!status.ok()) {
     ReplyError(status, res);
     return;
   }
-  res.set_content(ProtoToJson(message) + "\n", "application/json");
+  res.SetContent(ProtoToJson(message) + "\n", "application/json");
 }
 
-v1::ModelSelector Selector(const httplib::Request& req) {
+v1::ModelSelector Selector(const HttpRequest& req) {
   v1::ModelSelector s;
-  s.set_name(req.get_param_value("name"));
-  s.set_version(req.get_param_value("version"));
-  s.set_environment(req.get_param_value("environment"));
+  s.set_name(req.Param("name"));
+  s.set_version(req.Param("version"));
+  s.set_environment(req.Param("environment"));
   return s;
 }
 
 }  // namespace
 
-void RegisterHttpApi(httplib::Server& server, QueryService* queries,
+void RegisterHttpApi(HttpServer& server, QueryService* queries,
                      NonconformityService* nonconformities,
                      ComplianceReportService* reports,
                      const Authorizer* authorizer) {
   // Every route is authorized before its handler runs.
   auto get = [&server, authorizer](const std::string& pattern,
-                                   Permission permission,
-                                   httplib::Server::Handler handler) {
-    server.Get(pattern,
-               [authorizer, permission, handler = std::move(handler)](
-                   const httplib::Request& req, httplib::Response& res) {
-                 absl::StatusOr<Principal> principal = authorizer->Authorize(
-                     req.get_header_value("Authorization"), permission);
-                 if (!principal.ok()) {
-                   ReplyError(principal.status(), res);
-                   return;
-                 }
-                 handler(req, res);
-               });
+                                   Permission permission, HttpHandler handler) {
+    server.Handle("GET", pattern, RouteBudget::kWork,
+                  [authorizer, permission, handler = std::move(handler)](
+                      const HttpRequest& req, HttpResponse& res) {
+                    absl::StatusOr<Principal> principal = authorizer->Authorize(
+                        req.Header("Authorization"), permission);
+                    if (!principal.ok()) {
+                      ReplyError(principal.status(), res);
+                      return;
+                    }
+                    handler(req, res);
+                  });
   };
   get("/v1/report", Permission::kReport,
-      [reports](const httplib::Request& req, httplib::Response& res) {
+      [reports](const HttpRequest& req, HttpResponse& res) {
         v1::ComplianceReportRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ComplianceReport response;
@@ -85,36 +84,36 @@ void RegisterHttpApi(httplib::Server& server, QueryService* queries,
         Reply(s, response, res);
       });
   get("/v1/nonconformities", Permission::kRead,
-      [nonconformities](const httplib::Request& req, httplib::Response& res) {
+      [nonconformities](const HttpRequest& req, HttpResponse& res) {
         v1::ListNonconformitiesRequest request;
         *request.mutable_selector() = Selector(req);
-        request.set_objective_id(req.get_param_value("objective"));
+        request.set_objective_id(req.Param("objective"));
         v1::ListNonconformitiesResponse response;
         Reply(nonconformities->List(request, &response), response, res);
       });
-  get(R"(/v1/nonconformities/([A-Za-z0-9_-]+))", Permission::kRead,
-      [nonconformities](const httplib::Request& req, httplib::Response& res) {
+  get("/v1/nonconformities/{id}", Permission::kRead,
+      [nonconformities](const HttpRequest& req, HttpResponse& res) {
         v1::GetNonconformityRequest request;
-        request.set_id(req.matches[1]);
+        request.set_id(req.path_parameter);
         v1::Nonconformity response;
         Reply(nonconformities->Get(request, &response), response, res);
       });
   get("/v1/models", Permission::kRead,
-      [queries](const httplib::Request& req, httplib::Response& res) {
+      [queries](const HttpRequest& req, HttpResponse& res) {
         v1::ListModelsRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ListModelsResponse response;
         Reply(queries->ListModels(request, &response), response, res);
       });
   get("/v1/agents", Permission::kRead,
-      [queries](const httplib::Request& req, httplib::Response& res) {
+      [queries](const HttpRequest& req, HttpResponse& res) {
         v1::ListAgentsRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ListAgentsResponse response;
         Reply(queries->ListAgents(request, &response), response, res);
       });
   get("/v1/summaries", Permission::kRead,
-      [queries](const httplib::Request& req, httplib::Response& res) {
+      [queries](const HttpRequest& req, HttpResponse& res) {
         v1::GetSummariesRequest request;
         v1::GetSummariesResponse response;
         absl::Status s =
@@ -124,15 +123,15 @@ void RegisterHttpApi(httplib::Server& server, QueryService* queries,
         Reply(s, response, res);
       });
   get("/v1/metrics", Permission::kRead,
-      [queries](const httplib::Request& req, httplib::Response& res) {
+      [queries](const HttpRequest& req, HttpResponse& res) {
         v1::QueryMetricsRequest request;
         v1::QueryMetricsResponse response;
         absl::Status s =
             ParseRange(req, request.mutable_model(), request.mutable_from(),
                        request.mutable_to(), request.mutable_step());
-        if (req.has_param("metric")) {
-          for (absl::string_view m : absl::StrSplit(
-                   req.get_param_value("metric"), ',', absl::SkipEmpty())) {
+        if (req.HasParam("metric")) {
+          for (absl::string_view m :
+               absl::StrSplit(req.Param("metric"), ',', absl::SkipEmpty())) {
             request.add_metrics(std::string(m));
           }
         }
@@ -140,10 +139,10 @@ void RegisterHttpApi(httplib::Server& server, QueryService* queries,
         Reply(s, response, res);
       });
   get("/v1/profile", Permission::kRead,
-      [queries](const httplib::Request& req, httplib::Response& res) {
+      [queries](const HttpRequest& req, HttpResponse& res) {
         v1::GetProfileRequest request;
-        request.mutable_model()->set_name(req.get_param_value("name"));
-        request.mutable_model()->set_version(req.get_param_value("version"));
+        request.mutable_model()->set_name(req.Param("name"));
+        request.mutable_model()->set_version(req.Param("version"));
         v1::ReferenceProfile response;
         Reply(queries->GetProfile(request, &response), response, res);
       });

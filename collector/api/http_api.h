@@ -32,11 +32,11 @@
 #include "collector/api/nonconformity_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
-#include "httplib.h"
+#include "common/net/http_server.h"
 
 namespace aims::collector {
 
-void RegisterHttpApi(httplib::Server& server, QueryService* queries,
+void RegisterHttpApi(HttpServer& server, QueryService* queries,
                      NonconformityService* nonconformities,
                      ComplianceReportService* reports,
                      const Authorizer* authorizer);

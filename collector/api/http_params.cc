@@ -6,14 +6,13 @@
 
 namespace aims::collector {
 
-absl::Status ParseTimeParam(const httplib::Request& req,
-                            const std::string& name, absl::Time fallback,
-                            absl::Time* out) {
-  if (!req.has_param(name.c_str())) {
+absl::Status ParseTimeParam(const HttpRequest& req, const std::string& name,
+                            absl::Time fallback, absl::Time* out) {
+  if (!req.HasParam(name.c_str())) {
     *out = fallback;
     return absl::OkStatus();
   }
-  const std::string text = req.get_param_value(name.c_str());
+  const std::string text = req.Param(name.c_str());
   double seconds = 0;
   if (absl::SimpleAtod(text, &seconds)) {
     // google.protobuf.Timestamp's range; also keeps the conversion to
@@ -35,15 +34,14 @@ absl::Status ParseTimeParam(const httplib::Request& req,
       name, ": '", text, "' is neither RFC 3339 nor Unix seconds"));
 }
 
-absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
+absl::Status ParseRange(const HttpRequest& req, v1::ModelRef* model,
                         google::protobuf::Timestamp* from_out,
                         google::protobuf::Timestamp* to_out,
                         google::protobuf::Duration* step_out) {
-  model->set_name(req.get_param_value("name"));
-  model->set_version(req.get_param_value("version"));
-  model->set_environment(req.has_param("environment")
-                             ? req.get_param_value("environment")
-                             : "default");
+  model->set_name(req.Param("name"));
+  model->set_version(req.Param("version"));
+  model->set_environment(req.HasParam("environment") ? req.Param("environment")
+                                                     : "default");
   const absl::Time now = absl::Now();
   absl::Time from, to;
   if (absl::Status s = ParseTimeParam(req, "from", now - absl::Hours(1), &from);
@@ -51,12 +49,11 @@ absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
     return s;
   }
   if (absl::Status s = ParseTimeParam(req, "to", now, &to); !s.ok()) return s;
-  if (req.has_param("step")) {
+  if (req.HasParam("step")) {
     absl::Duration step;
-    if (!absl::ParseDuration(req.get_param_value("step"), &step)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("step: '", req.get_param_value("step"),
-                       "' is not a duration such as 10s"));
+    if (!absl::ParseDuration(req.Param("step"), &step)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "step: '", req.Param("step"), "' is not a duration such as 10s"));
     }
     *step_out = ToProtoDuration(step);
   }
@@ -65,22 +62,21 @@ absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
   return absl::OkStatus();
 }
 
-absl::Status ParseReportParams(const httplib::Request& req,
+absl::Status ParseReportParams(const HttpRequest& req,
                                v1::ComplianceReportRequest* request) {
   for (const char* name : {"from", "to"}) {
-    if (!req.has_param(name)) continue;
+    if (!req.HasParam(name)) continue;
     absl::Time t;
     if (absl::Status s = ParseTimeParam(req, name, absl::Now(), &t); !s.ok())
       return s;
     *(std::string(name) == "from" ? request->mutable_from()
                                   : request->mutable_to()) = ToProto(t);
   }
-  if (req.has_param("bucket")) {
+  if (req.HasParam("bucket")) {
     absl::Duration bucket;
-    if (!absl::ParseDuration(req.get_param_value("bucket"), &bucket)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bucket: '", req.get_param_value("bucket"),
-                       "' is not a duration such as 1h"));
+    if (!absl::ParseDuration(req.Param("bucket"), &bucket)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bucket: '", req.Param("bucket"), "' is not a duration such as 1h"));
     }
     *request->mutable_bucket() = ToProtoDuration(bucket);
   }

@@ -18,30 +18,29 @@
 #include "absl/time/time.h"
 #include "aims/v1/compliance_report.pb.h"
 #include "aims/v1/identity.pb.h"
+#include "common/net/http_message.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
-#include "httplib.h"
 
 namespace aims::collector {
 
 // The time in parameter `name`, or `fallback` when it is absent. Unix
 // seconds must lie in years 1 to 9999 (google.protobuf.Timestamp's range).
-absl::Status ParseTimeParam(const httplib::Request& req,
-                            const std::string& name, absl::Time fallback,
-                            absl::Time* out);
+absl::Status ParseTimeParam(const HttpRequest& req, const std::string& name,
+                            absl::Time fallback, absl::Time* out);
 
 // The model (name, version, environment - default "default") and time range
 // [from, to] (default: the last hour) with an optional step, shared by the
 // range queries (/v1/summaries, /v1/metrics). `step_out` is set only when
 // the request has `step`.
-absl::Status ParseRange(const httplib::Request& req, v1::ModelRef* model,
+absl::Status ParseRange(const HttpRequest& req, v1::ModelRef* model,
                         google::protobuf::Timestamp* from_out,
                         google::protobuf::Timestamp* to_out,
                         google::protobuf::Duration* step_out);
 
 // /v1/report: `from`, `to` and `bucket` into `request` (each only when the
 // request has it; the selector is the caller's).
-absl::Status ParseReportParams(const httplib::Request& req,
+absl::Status ParseReportParams(const HttpRequest& req,
                                v1::ComplianceReportRequest* request);
 
 }  // namespace aims::collector

@@ -4,8 +4,11 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "collector/evaluation/window_metrics.h"
+#include "collector/plan/metric_catalog.h"
 #include "common/base/time_util.h"
+#include "common/base/utf8.h"
 #include "common/summary/profile_builder.h"
 #include "common/summary/summary_merge.h"
 #include "common/summary/validation.h"
@@ -114,6 +117,13 @@ absl::Status QueryService::GetSummaries(
 absl::Status QueryService::QueryMetrics(
     const v1::QueryMetricsRequest& request,
     v1::QueryMetricsResponse* response) const {
+  for (const std::string& metric : request.metrics()) {
+    if (FindMetric(metric) == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics: unknown metric '", CutUtf8(metric, 64),
+                       "'; known: ", absl::StrJoin(MetricNames(), ", ")));
+    }
+  }
   v1::GetSummariesRequest summaries_request;
   *summaries_request.mutable_model() = request.model();
   *summaries_request.mutable_from() = request.from();

@@ -242,6 +242,10 @@ TEST_F(HostileInputTest, HttpLimitsRefuseNamingTheFlagAndAreCounted) {
             Normalized("400 {\"error\":\"body: more than 7 items, limit 7 "
                        "(--max_events_per_batch)\"}\n"));
   EXPECT_EQ(Limit("events_per_batch"), 2);
+  // An empty batch is refused, saying so (not "accepted 0").
+  EXPECT_EQ(Post("/v1/events", "[]"),
+            Normalized("400 {\"error\":\"body: an empty batch ([]); send at "
+                       "least one item\"}\n"));
 
   // Per-event limits: that event is refused, the others of the request are
   // taken.
@@ -441,6 +445,14 @@ TEST_F(HostileInputTest, GrpcIntakeHasTheSameOutcomes) {
     if (s.ok()) accepted_ += resp->accepted();
     return s;
   };
+  {
+    // An empty batch is refused, saying so.
+    v1::SubmitResponse empty_resp;
+    const grpc::Status empty = submit(v1::SubmitEventsRequest(), &empty_resp);
+    EXPECT_EQ(empty.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(empty.error_message(),
+              "events: an empty batch; send at least one item");
+  }
   const double nan = std::numeric_limits<double>::quiet_NaN();
   v1::SubmitEventsRequest req;
   auto add = [&](const std::string& id) {

@@ -1,8 +1,8 @@
 // Fuzz target: the query parameters of the collector's HTTP API. The input
-// is a query string (what follows '?'), split and URL-decoded by cpp-httplib
-// as its server does, then parsed as /v1/summaries, /v1/metrics and
-// /v1/report parse it. Never a crash or a sanitizer report, and what parses
-// is a valid google.protobuf Timestamp / Duration.
+// is a query string (what follows '?'), split and URL-decoded as the HTTP
+// server does (common/net/http_message.h), then parsed as /v1/summaries,
+// /v1/metrics and /v1/report parse it. Never a crash or a sanitizer report, and
+// what parses is a valid google.protobuf Timestamp / Duration.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -38,8 +38,8 @@ void CheckDuration(const google::protobuf::Duration& d, const char* name) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string query(reinterpret_cast<const char*>(data), size);
-  httplib::Request req;
-  httplib::detail::parse_query_text(query, req.params);
+  aims::HttpRequest req;
+  req.query = aims::ParseQuery(query);
 
   aims::v1::ModelRef model;
   google::protobuf::Timestamp from, to;

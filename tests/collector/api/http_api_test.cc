@@ -107,5 +107,48 @@ TEST(HttpApiTest, ModelsAgentsSummariesAndErrors) {
   EXPECT_NE(missing->body.find("no profile for credit/v1"), std::string::npos);
 }
 
+// Every refusal says what was wrong in a JSON body: unknown metric names
+// list the known ones, unknown paths and methods are named.
+TEST(HttpApiTest, UnknownNamesPathsAndMethodsAreNamed) {
+  testing::TempDir dir;
+  CollectorOptions options;
+  options.data_dir = dir.File("data");
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.sync_writes = false;
+  options.maintenance_interval = absl::ZeroDuration();
+  Collector collector(options);
+  ASSERT_TRUE(collector.Start().ok());
+  httplib::Client http("127.0.0.1", collector.http_port());
+
+  auto metric = http.Get("/v1/metrics?name=credit&version=v1&metric=acuracy");
+  ASSERT_TRUE(metric);
+  EXPECT_EQ(metric->status, 400);
+  EXPECT_NE(metric->body.find(
+                R"({"error":"metrics: unknown metric 'acuracy'; known: )"),
+            std::string::npos)
+      << metric->body;
+  EXPECT_NE(metric->body.find("accuracy, "), std::string::npos) << metric->body;
+
+  auto path = http.Get("/v1/modles");
+  ASSERT_TRUE(path);
+  EXPECT_EQ(path->status, 404);
+  EXPECT_EQ(path->body, "{\"error\":\"no such path: /v1/modles\"}\n");
+
+  auto method = http.Post("/v1/models", "{}", "application/json");
+  ASSERT_TRUE(method);
+  EXPECT_EQ(method->status, 405);
+  EXPECT_EQ(method->body,
+            "{\"error\":\"method POST not allowed on /v1/models; allowed: "
+            "GET\"}\n");
+  EXPECT_EQ(method->get_header_value("Allow"), "GET");
+
+  auto target = http.Get("/v1/models?name=" + std::string(10000, 'x'));
+  ASSERT_TRUE(target);
+  EXPECT_EQ(target->status, 414);
+  EXPECT_NE(target->body.find("limit 8192"), std::string::npos) << target->body;
+  collector.Stop();
+}
+
 }  // namespace
 }  // namespace aims::collector

@@ -10,9 +10,9 @@
 namespace aims::collector {
 namespace {
 
-httplib::Request Query(const std::string& text) {
-  httplib::Request req;
-  httplib::detail::parse_query_text(text, req.params);
+HttpRequest Query(const std::string& text) {
+  HttpRequest req;
+  req.query = ParseQuery(text);
   return req;
 }
 
