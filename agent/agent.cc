@@ -198,13 +198,19 @@ void Agent::HandleReadyz(HttpResponse& res) {
                                     options_.reference_events, ")")
                      : "no profile";
   }
-  const bool ready =
-      accepting_.load() && (has_profile || !options_.require_profile);
+  // A refusal by the collector (wrong token, an agent id of another model)
+  // does not pass by waiting: nothing this agent takes can be delivered.
+  const std::string refusal = sender_ ? sender_->refusal() : "";
+  const bool ready = accepting_.load() && refusal.empty() &&
+                     (has_profile || !options_.require_profile);
   res.status = ready ? 200 : 503;
-  res.SetContent(absl::StrCat(ready ? "ready" : "not ready",
-                              accepting_.load() ? "" : ": not accepting events",
-                              "; ", profile_state, "\n"),
-                 "text/plain");
+  res.SetContent(
+      absl::StrCat(
+          ready ? "ready" : "not ready",
+          accepting_.load() ? "" : ": not accepting events",
+          refusal.empty() ? "" : ": the collector refused this agent: ",
+          refusal, "; ", profile_state, "\n"),
+      "text/plain");
 }
 
 absl::Status Agent::StartGrpcIntake() {

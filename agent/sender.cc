@@ -197,18 +197,35 @@ bool Sender::Handshake(grpc::ClientContext* ctx, Stream* stream,
   v1::IngestRequest hello;
   *hello.mutable_hello() = options_.hello;
   v1::IngestResponse response;
-  if (stream->Write(hello) && stream->Read(&response) &&
-      response.has_welcome()) {
+  const bool answered = stream->Write(hello) && stream->Read(&response);
+  if (answered && response.has_welcome()) {
     *welcome = std::move(*response.mutable_welcome());
     return true;
   }
-  ctx->TryCancel();
-  grpc::Status status = stream->Finish();
+  // An answer other than a welcome: end the stream ourselves. Otherwise the
+  // collector ended it, and Finish() gives its status and reason.
+  if (answered) ctx->TryCancel();
+  const grpc::Status status = stream->Finish();
+  if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+      status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    LogError("collector refused this agent",
+             {{"collector", options_.collector},
+              {"code", static_cast<int>(status.error_code())},
+              {"reason", status.error_message()}});
+    absl::MutexLock lock(&mu_);
+    refusal_ = status.error_message();
+    return false;
+  }
   LogWarn("collector not reachable",
           {{"collector", options_.collector},
            {"code", static_cast<int>(status.error_code())},
            {"error", status.error_message()}});
   return false;
+}
+
+std::string Sender::refusal() const {
+  absl::MutexLock lock(&mu_);
+  return refusal_;
 }
 
 void Sender::Welcomed(const v1::Welcome& welcome) {
@@ -223,6 +240,7 @@ void Sender::Welcomed(const v1::Welcome& welcome) {
     absl::MutexLock lock(&mu_);
     acked_ = std::max(acked_, durable);
     streaming_ = true;
+    refusal_.clear();
   }
   connected_ = true;
   metrics_->connected.Set(1);

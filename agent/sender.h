@@ -67,6 +67,10 @@ class Sender {
   void Stop();
 
   bool connected() const { return connected_.load(); }
+  // Why the collector refused this agent's last hello (PERMISSION_DENIED or
+  // UNAUTHENTICATED: a wrong token or an agent id of another model); empty
+  // once a hello is welcomed. Such a refusal does not pass by retrying.
+  std::string refusal() const;
 
  private:
   using Stream =
@@ -104,8 +108,9 @@ class Sender {
   std::thread thread_;
   std::atomic<bool> connected_{false};
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::string refusal_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by Notify
   uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
   bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;

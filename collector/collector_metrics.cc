@@ -69,6 +69,11 @@ CollectorMetrics::Ingest::Ingest(prometheus::Registry& r)
                   "write queue was full.")),
       streams_open(Gauge(r, "aims_collector_ingest_streams_open",
                          "Ingest streams open now.")),
+      agents_refused(
+          Counter(r, "aims_collector_agents_refused_total",
+                  "Agent hellos refused with PERMISSION_DENIED because the "
+                  "agent id belongs to another model (audited as "
+                  "agent_refused).")),
       queue_depth(Gauge(r, "aims_collector_ingest_queue_depth",
                         "Items waiting for the durable writer.")),
       queue_capacity(Gauge(r, "aims_collector_ingest_queue_capacity",
@@ -187,6 +192,7 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                      ingest.streams_refused_busy,
                      ingest.streams_open,
                      storage.healthy,
+                     ingest.agents_refused,
                      ingest.report_rejections,
                      ingest.limit_rejections} {}
 

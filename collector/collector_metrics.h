@@ -35,6 +35,7 @@ struct CollectorMetrics {
     prometheus::Counter& streams_total;
     prometheus::Counter& streams_refused_busy;
     prometheus::Gauge& streams_open;
+    prometheus::Counter& agents_refused;
     prometheus::Gauge& queue_depth;
     prometheus::Gauge& queue_capacity;
     prometheus::Gauge& queue_bytes;

@@ -114,6 +114,18 @@ void DurableWriter::Run() {
                                      "/", h.model().environment())},
               {"durable_sequence", absl::StrCat(*seq)}}});
       }
+      if (absl::IsPermissionDenied(seq.status()) && audit_ != nullptr) {
+        // On record: someone tried to speak for another model's agent.
+        const v1::Hello& h = batch.front().hello;
+        (void)audit_->Append(
+            {"agent_refused",
+             h.agent().agent_id(),
+             {{"agent", h.agent().agent_id()},
+              {"pod", h.agent().pod()},
+              {"model", absl::StrCat(h.model().name(), "/", h.model().version(),
+                                     "/", h.model().environment())},
+              {"reason", std::string(seq.status().message())}}});
+      }
       if (seq.ok() && result.status.ok()) {
         result.durable_sequence = *seq;
         absl::StatusOr<v1::ReferenceProfile> profile =

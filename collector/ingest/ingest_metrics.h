@@ -23,6 +23,8 @@ struct IngestMetrics {
   prometheus::Counter& streams_refused_busy;
   prometheus::Gauge& streams_open;
   prometheus::Gauge& storage_healthy;
+  // Hellos refused because the agent id belongs to another model.
+  prometheus::Counter& agents_refused;
   prometheus::Family<prometheus::Counter>& report_rejections;  // {field}
   prometheus::Family<prometheus::Counter>& limit_rejections;   // {limit}
 };

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "collector/storage/wire_filter.h"
 #include "common/base/limit_error.h"
-#include "common/base/utf8.h"
 #include "common/base/log.h"
+#include "common/base/utf8.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/byte_buffer.h"
 
@@ -409,7 +409,14 @@ class IngestService::Stream final
   void OnHelloDone(const WriteResult& result) {
     {
       absl::MutexLock lock(&mu_);
-      if (!result.status.ok()) {
+      if (absl::IsPermissionDenied(result.status)) {
+        service_->metrics_->agents_refused.Increment();
+        LogWarn("agent refused", {{"agent", agent_id_},
+                                  {"peer", peer_},
+                                  {"reason", result.status.message()}});
+        FailLocked(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                std::string(result.status.message())));
+      } else if (!result.status.ok()) {
         LogError("cannot register agent",
                  {{"agent", agent_id_}, {"error", result.status.message()}});
         FailLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,

@@ -77,6 +77,18 @@ absl::StatusOr<uint64_t> RocksStorage::ModelIdLocked(
 absl::StatusOr<uint64_t> RocksStorage::RegisterAgent(const v1::Hello& hello,
                                                      absl::Time now) {
   absl::MutexLock lock(&mu_);
+  const std::string& id = hello.agent().agent_id();
+  if (auto known = agents_.find(id);
+      known != agents_.end() &&
+      ModelKey(known->second.info.model()) != ModelKey(hello.model())) {
+    const v1::ModelRef& owner = known->second.info.model();
+    return absl::PermissionDeniedError(absl::StrCat(
+        "agent ", id, " belongs to model ", owner.name(), "/", owner.version(),
+        "/", owner.environment(), "; a hello for ", hello.model().name(), "/",
+        hello.model().version(), "/", hello.model().environment(),
+        " is refused (an agent id stays with the model it first reported; "
+        "another model needs another agent id, e.g. a new --spool_dir)"));
+  }
   rocksdb::WriteBatch batch;
   absl::StatusOr<uint64_t> model_id = ModelIdLocked(hello.model(), &batch);
   if (!model_id.ok()) return model_id.status();

@@ -92,6 +92,8 @@ class Storage {
 
   // Records (or refreshes) the agent named by `hello` and the model it
   // reports for. Returns the highest sequence of the agent stored so far.
+  // An agent id belongs to the model it first reported: a hello that names
+  // another model is PERMISSION_DENIED naming both, and changes nothing.
   virtual absl::StatusOr<uint64_t> RegisterAgent(const v1::Hello& hello,
                                                  absl::Time now) = 0;
 
