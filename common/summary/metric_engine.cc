@@ -11,6 +11,14 @@
 namespace aims {
 namespace {
 
+// A count summed as a double, as an integer: sums of valid uint64 counts
+// can pass 2^64, where converting back would be undefined.
+uint64_t SaturatedCount(double sum) {
+  constexpr double kMax = 18446744073709551615.0;  // rounds to 2^64
+  return sum >= kMax ? std::numeric_limits<uint64_t>::max()
+                     : static_cast<uint64_t>(sum);
+}
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 v1::MetricValue Value(std::string name, double value, uint64_t n) {
@@ -84,10 +92,10 @@ void Confusion(const v1::ConfusionMatrix& cm, const MetricOptions& options,
     weighted_f += f1 * support[c] / total;
     if (options.task == v1::TASK_TYPE_BINARY &&
         cm.classes(c) == options.positive_class) {
-      out->push_back(Proportion("precision", static_cast<uint64_t>(tp[c]),
-                                static_cast<uint64_t>(tp[c] + fp[c])));
-      out->push_back(Proportion("recall", static_cast<uint64_t>(tp[c]),
-                                static_cast<uint64_t>(tp[c] + fn[c])));
+      out->push_back(Proportion("precision", SaturatedCount(tp[c]),
+                                SaturatedCount(tp[c] + fp[c])));
+      out->push_back(Proportion("recall", SaturatedCount(tp[c]),
+                                SaturatedCount(tp[c] + fn[c])));
       out->push_back(Value("f1", f1, total));
     }
   }
@@ -111,8 +119,8 @@ double BinnedAuc(const v1::BinnedCounts& negative,
     neg_total += negative.counts(i);
   for (int i = 0; i < positive.counts_size(); ++i)
     pos_total += positive.counts(i);
-  *pairs_n = static_cast<uint64_t>(neg_total);
-  *pairs_p = static_cast<uint64_t>(pos_total);
+  *pairs_n = SaturatedCount(neg_total);
+  *pairs_p = SaturatedCount(pos_total);
   if (neg_total == 0 || pos_total == 0) return kNaN;
   for (int i = 0; i < negative.counts_size() && i < positive.counts_size();
        ++i) {
