@@ -8,6 +8,8 @@
 #include "aims/v1/event.pb.h"
 #include "common/base/time_util.h"
 #include "common/rocks/keys.h"
+#include "common/rocks/resuming_write.h"
+#include "common/rocks/rocksdb_logger.h"
 #include "common/rocks/rocksdb_status.h"
 #include "common/rocks/slice.h"
 #include "rocksdb/db.h"
@@ -72,7 +74,7 @@ absl::StatusOr<std::unique_ptr<LabelStore>> LabelStore::Open(
   db_options.write_buffer_size = 4 << 20;
   db_options.max_write_buffer_number = 2;
   db_options.max_background_jobs = 1;
-  db_options.keep_log_file_num = 2;
+  db_options.info_log = NewRocksDbLogger("label_store");
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options.dir + "/labels", &raw);
@@ -120,8 +122,8 @@ absl::StatusOr<uint64_t> LabelStore::EvictLocked(size_t keep_below,
     }
   }
   if (batch.Count() == 0) return 0;
-  if (absl::Status s = FromRocksDbStatus(
-          db_->Write(rocksdb::WriteOptions(), &batch), "label store evict");
+  if (absl::Status s = WriteResuming(db_.get(), rocksdb::WriteOptions(), &batch,
+                                     "label store evict");
       !s.ok()) {
     return s;
   }
@@ -160,8 +162,8 @@ absl::StatusOr<LabelStore::Remembered> LabelStore::Remember(
     ++added;
   }
   if (batch.Count() == 0) return out;
-  if (absl::Status s = FromRocksDbStatus(
-          db_->Write(rocksdb::WriteOptions(), &batch), "label store write");
+  if (absl::Status s = WriteResuming(db_.get(), rocksdb::WriteOptions(), &batch,
+                                     "label store write");
       !s.ok()) {
     return s;
   }
@@ -212,8 +214,8 @@ absl::Status LabelStore::Join(const std::vector<LabelEvent>& labels,
     --size_;
   }
   if (batch.Count() == 0) return absl::OkStatus();
-  return FromRocksDbStatus(db_->Write(rocksdb::WriteOptions(), &batch),
-                           "label store join");
+  return WriteResuming(db_.get(), rocksdb::WriteOptions(), &batch,
+                       "label store join");
 }
 
 absl::StatusOr<uint64_t> LabelStore::Expire(absl::Time now) {

@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/rocks/keys.h"
+#include "common/rocks/resuming_write.h"
+#include "common/rocks/rocksdb_logger.h"
 #include "common/rocks/rocksdb_status.h"
 #include "common/rocks/slice.h"
 #include "rocksdb/db.h"
@@ -82,7 +84,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(
   db_options.write_buffer_size = 4 << 20;
   db_options.max_write_buffer_number = 2;
   db_options.max_background_jobs = 1;
-  db_options.keep_log_file_num = 2;
+  db_options.info_log = NewRocksDbLogger("spool");
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(db_options, options.dir + "/spool", &raw);
@@ -147,9 +149,9 @@ absl::Status Spool::SaveProfile(const v1::ReferenceProfile& profile) {
   // and the tick loop's threads are ordered where ThreadSanitizer sees it
   // (RocksDB's own group commit is invisible to it).
   absl::MutexLock lock(&mu_);
-  return FromRocksDbStatus(
-      db_->Put(Durable(), kProfileKey, profile.SerializeAsString()),
-      "spool save profile");
+  rocksdb::WriteBatch batch;
+  batch.Put(kProfileKey, profile.SerializeAsString());
+  return WriteResuming(db_.get(), Durable(), &batch, "spool save profile");
 }
 
 absl::StatusOr<v1::ReferenceProfile> Spool::LoadProfile() const {
@@ -219,7 +221,7 @@ absl::StatusOr<uint64_t> Spool::MakeRoomLocked(uint64_t needed) {
   *gap_item.mutable_gap() = *gap;
   batch.Put(ItemKey(gap->first_sequence()), gap_item.SerializeAsString());
   if (absl::Status s =
-          FromRocksDbStatus(db_->Write(Durable(), &batch), "spool drop");
+          WriteResuming(db_.get(), Durable(), &batch, "spool drop");
       !s.ok()) {
     return s;
   }
@@ -261,7 +263,7 @@ absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report) {
   batch.Put(ItemKey(result.sequence), bytes);
   batch.Put(kLastSequenceKey, ItemKey(result.sequence));
   if (absl::Status s =
-          FromRocksDbStatus(db_->Write(Durable(), &batch), "spool append");
+          WriteResuming(db_.get(), Durable(), &batch, "spool append");
       !s.ok()) {
     return s;
   }
@@ -317,8 +319,7 @@ absl::Status Spool::AckThrough(uint64_t sequence) {
   if (reports + gaps == 0) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   batch.DeleteRange(ItemKey(0), ItemKey(sequence + 1));
-  if (absl::Status s =
-          FromRocksDbStatus(db_->Write(Durable(), &batch), "spool ack");
+  if (absl::Status s = WriteResuming(db_.get(), Durable(), &batch, "spool ack");
       !s.ok()) {
     return s;
   }
@@ -335,8 +336,10 @@ absl::Status Spool::Remove(uint64_t sequence) {
       db_->Get(rocksdb::ReadOptions(), ItemKey(sequence), &value);
   if (s.IsNotFound()) return absl::OkStatus();
   if (!s.ok()) return FromRocksDbStatus(s, "spool remove");
-  if (absl::Status st = FromRocksDbStatus(
-          db_->Delete(Durable(), ItemKey(sequence)), "spool remove");
+  rocksdb::WriteBatch batch;
+  batch.Delete(ItemKey(sequence));
+  if (absl::Status st =
+          WriteResuming(db_.get(), Durable(), &batch, "spool remove");
       !st.ok()) {
     return st;
   }

@@ -200,6 +200,23 @@ absl::Status Collector::StartGrpc() {
   return absl::OkStatus();
 }
 
+absl::Status Collector::Liveness() const {
+  const absl::Duration failing = storage_->FailingFor(absl::Now());
+  if (options_.storage_restart_after == absl::ZeroDuration() ||
+      failing < options_.storage_restart_after) {
+    return absl::OkStatus();
+  }
+  // A disk still full is waited for: a restart would not help.
+  const uint64_t room = std::max<uint64_t>(options_.min_free_disk_mib, 1) << 20;
+  const std::optional<uint64_t> free = storage_->FreeDiskBytes();
+  if (!free || *free < room) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "storage writes have failed for ", absl::FormatDuration(failing),
+      " although the disk has ", *free >> 20,
+      " MiB free again: restart to reopen the database "
+      "(--storage_restart_after)"));
+}
+
 absl::Status Collector::StartHttp() {
   HttpServerOptions http = options_.http;
   http.max_body_bytes = 1 << 20;
@@ -222,8 +239,12 @@ absl::Status Collector::StartHttp() {
   RegisterHttpApi(*http_, query_.get(), nc_service_.get(),
                   report_service_.get(), authorizer_.get());
   http_->Handle("GET", "/healthz", RouteBudget::kControl,
-                [](const HttpRequest&, HttpResponse& res) {
-                  res.SetContent("ok\n", "text/plain");
+                [this](const HttpRequest&, HttpResponse& res) {
+                  const absl::Status live = Liveness();
+                  res.status = live.ok() ? 200 : 503;
+                  res.SetContent(
+                      live.ok() ? "ok\n" : absl::StrCat(live.message(), "\n"),
+                      "text/plain");
                 });
   http_->Handle("GET", "/readyz", RouteBudget::kControl,
                 [this](const HttpRequest&, HttpResponse& res) {

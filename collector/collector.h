@@ -69,6 +69,11 @@ class Collector {
   absl::Status ReloadTokens();
 
  private:
+  // OK while the process makes progress or can wait for it (storage is
+  // healthy, or the disk is still full); an error when storage has failed
+  // for --storage_restart_after with room on the disk again (/healthz).
+  absl::Status Liveness() const;
+
   // The parts of Start(), in order.
   // The authorizer, from --auth_tokens_file.
   absl::Status LoadTokens();

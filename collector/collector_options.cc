@@ -68,6 +68,8 @@ absl::Status CheckStorage(const CollectorOptions& o) {
           CheckRange("--query_threads", o.query_threads, 1, 64),
           CheckRange("--min_free_disk_mib", o.min_free_disk_mib, 0,
                      int64_t{1} << 30),
+          CheckAtLeast("--storage_restart_after", o.storage_restart_after,
+                       absl::ZeroDuration()),
           CheckAtLeast("--retention_raw", o.raw_retention,
                        absl::ZeroDuration()),
           CheckAtLeast("--retention_10s", rollups[0], absl::ZeroDuration()),

@@ -88,6 +88,10 @@ struct CollectorOptions {
   // Free disk space (MiB) below which reports are refused
   // (docs/storage.md); 0 disables the check.
   uint64_t min_free_disk_mib = 512;
+  // /healthz fails once writes have been failing this long although the
+  // disk has room again: RocksDB did not resume, and a restart (which
+  // reopens the database) will; zero: never.
+  absl::Duration storage_restart_after = absl::Minutes(5);
   // How often the maintenance pass (rollups, retention, recovery after a
   // write error) runs; zero: only by MaintainNow().
   absl::Duration maintenance_interval = absl::Seconds(10);

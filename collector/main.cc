@@ -161,6 +161,11 @@ ABSL_FLAG(int64_t, min_free_disk_mib, 512,
           "it reports are not acknowledged (agents keep them), /readyz "
           "answers 503 and aims_collector_storage_healthy is 0, until space "
           "returns. 0 disables the check.");
+ABSL_FLAG(absl::Duration, storage_restart_after, absl::Minutes(5),
+          "/healthz answers 503 (so that Kubernetes restarts the collector) "
+          "once storage writes have failed this long although the disk has "
+          "free space again: RocksDB did not resume by itself, and a restart "
+          "reopens the database with nothing acknowledged lost. 0: never.");
 ABSL_FLAG(absl::Duration, maintenance_interval, absl::Seconds(10),
           "How often rollups, retention and recovery after a failed write "
           "(e.g. disk full) run.");
@@ -257,6 +262,7 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   o.rollup_delay_10s = absl::GetFlag(FLAGS_rollup_delay_10s);
   o.query_threads = absl::GetFlag(FLAGS_query_threads);
   o.min_free_disk_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
+  o.storage_restart_after = absl::GetFlag(FLAGS_storage_restart_after);
   o.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
   return o;
 }

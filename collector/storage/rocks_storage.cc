@@ -16,6 +16,7 @@
 #include "collector/storage/rocks_storage_internal.h"
 #include "collector/storage/rocksdb_crc32c.h"
 #include "common/rocks/keys.h"
+#include "common/rocks/rocksdb_logger.h"
 #include "common/rocks/rocksdb_status.h"
 #include "common/rocks/slice.h"
 #include "rocksdb/db.h"
@@ -71,7 +72,7 @@ rocksdb::Options DbOptions(const std::string& path) {
   // Bound on all memtables together (19 column families).
   db_options.db_write_buffer_size = 128 << 20;
   db_options.max_background_jobs = 2;
-  db_options.keep_log_file_num = 5;
+  db_options.info_log = NewRocksDbLogger("collector");
   // A log is deleted once every column family with data in it has flushed;
   // small families (sequences, agents, models) would otherwise keep gigabytes
   // of logs (RocksDB's default bound is 4x all write buffers, 4.8 GB here),

@@ -162,6 +162,13 @@ class RocksStorage final : public Storage {
   // False while free disk space is below the reserve, and after a write
   // failed until a later write or Maintain() resumes the database.
   bool healthy() const { return !degraded_.load() && !low_disk_.load(); }
+  // How long writes have been failing at `now` (zero while they succeed).
+  // RocksDB resumes by itself once space returns if the disk then has room
+  // for its write buffers; a longer failure with free space means it will
+  // not, and only a restart (reopening the database) recovers.
+  absl::Duration FailingFor(absl::Time now) const;
+  // Free bytes of the data directory's filesystem; nullopt if unknown.
+  std::optional<uint64_t> FreeDiskBytes() const;
   absl::Status Apply(const std::vector<Mutation>& mutations) override;
   absl::StatusOr<std::string> Get(Table table,
                                   absl::string_view key) const override;
@@ -336,6 +343,8 @@ class RocksStorage final : public Storage {
   absl::Mutex tsan_write_mu_;
 #endif
   std::atomic<bool> degraded_{false};
+  // When writes started failing (Unix microseconds), while degraded_.
+  std::atomic<int64_t> degraded_since_us_{0};
   std::atomic<bool> low_disk_{false};
 
   // Serialises report writes with rollup builds, so that a build and a late

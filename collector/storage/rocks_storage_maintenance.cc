@@ -27,11 +27,22 @@ using rocks_storage_internal::kReportKeyAgentOffset;
 using rocks_storage_internal::kReportKeyBytes;
 using rocks_storage_internal::TimeKey;
 
+std::optional<uint64_t> RocksStorage::FreeDiskBytes() const {
+  struct statvfs fs;
+  if (statvfs(options_.path.c_str(), &fs) != 0) return std::nullopt;
+  return uint64_t{fs.f_bavail} * fs.f_frsize;
+}
+
+absl::Duration RocksStorage::FailingFor(absl::Time now) const {
+  if (!degraded_.load()) return absl::ZeroDuration();
+  return now - absl::FromUnixMicros(degraded_since_us_.load());
+}
+
 absl::Status RocksStorage::CheckDiskSpace() {
   if (options_.min_free_disk_bytes == 0) return absl::OkStatus();
-  struct statvfs fs;
-  if (statvfs(options_.path.c_str(), &fs) != 0) return absl::OkStatus();
-  const uint64_t free_bytes = uint64_t{fs.f_bavail} * fs.f_frsize;
+  const std::optional<uint64_t> free = FreeDiskBytes();
+  if (!free) return absl::OkStatus();
+  const uint64_t free_bytes = *free;
   const bool low = free_bytes < options_.min_free_disk_bytes;
   low_disk_.store(low);
   if (!low) return absl::OkStatus();

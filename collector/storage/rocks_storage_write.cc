@@ -54,7 +54,9 @@ absl::Status RocksStorage::Write(rocksdb::WriteBatch* batch) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(wo, batch);
-  if (!s.ok()) degraded_.store(true);
+  if (!s.ok() && !degraded_.exchange(true)) {
+    degraded_since_us_.store(absl::ToUnixMicros(absl::Now()));
+  }
   return FromRocksDbStatus(s, "write");
 }
 

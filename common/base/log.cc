@@ -70,6 +70,10 @@ void AppendValue(std::string* out, absl::string_view v) {
 
 void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
+
 bool ParseLogLevel(absl::string_view text, LogLevel* level) {
   for (LogLevel l :
        {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {

@@ -29,6 +29,8 @@ struct LogField {
 
 // Records below `level` are dropped. Default: kInfo.
 void SetLogLevel(LogLevel level);
+// Whether records of `level` are written (to skip building dropped ones).
+bool LogEnabled(LogLevel level);
 // Parses "debug", "info", "warn", "error".
 bool ParseLogLevel(absl::string_view text, LogLevel* level);
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -16,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "common/base/time_util.h"
+#include "common/summary/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -46,6 +48,29 @@ v1::WindowSummary Events(uint64_t n) {
   v1::WindowSummary s;
   s.mutable_operational()->set_event_count(n);
   return s;
+}
+
+// A window of 100 events with 100 numeric features: tens of kilobytes of
+// sketches, to fill a disk quickly.
+const v1::WindowSummary& LargeWindow() {
+  static const v1::WindowSummary summary = [] {
+    std::mt19937 rng(7);
+    std::normal_distribution<double> normal(0, 1);
+    WindowAccumulator acc(std::make_shared<SummaryConfig>());
+    for (int i = 0; i < 100; ++i) {
+      Event e;
+      for (int f = 0; f < 100; ++f) {
+        e.features.emplace_back(
+            absl::StrCat("feature_", f),
+            FeatureValue{FeatureValue::Kind::kNumber, normal(rng), ""});
+      }
+      e.prediction.kind = Outcome::Kind::kNumber;
+      e.prediction.number = 1;
+      acc.Add(e);
+    }
+    return acc.Build();
+  }();
+  return summary;
 }
 
 // Reports and events the collector holds for Model(), by a merged query.
@@ -270,6 +295,132 @@ TEST(StorageCrashTest, DiskFullStopsAcknowledgingAndRecoversByItself) {
       absl::Seconds(10)));
   EXPECT_TRUE(absl::StrContains(HttpGet(http, "/metrics", &status),
                                 "aims_collector_storage_healthy 1"));
+  const auto [reports, stored_events] = Stored(port);
+  EXPECT_EQ(reports, agent.last_sequence());
+  EXPECT_EQ(stored_events, events);
+  EXPECT_EQ(collector->Signal(SIGTERM), 0);
+}
+
+// Sends windows of LargeWindow() until the collector answers /readyz with
+// 503 (RocksDB failed a write for lack of space); false if it never does.
+bool WriteUntilUnready(SimulatedAgent& agent, int http, uint64_t* events) {
+  int status = 0;
+  for (int round = 0; round < 400 && status != 503; ++round) {
+    for (int i = 0; i < 20; ++i) {
+      const uint64_t seq = agent.last_sequence() + 1;
+      agent.Enqueue(kT0 + absl::Seconds(10 * seq), absl::Seconds(10),
+                    LargeWindow());
+      *events += LargeWindow().operational().event_count();
+    }
+    agent.Flush(absl::Seconds(1));
+    HttpGet(http, "/readyz", &status);
+  }
+  return status == 503;
+}
+
+// RocksDB itself runs out of space in a write (no free-disk reserve to stop
+// it first): the collector stops acknowledging, says so on /readyz, stays
+// alive while the disk is full, and once space returns it resumes by itself,
+// nothing acknowledged lost, nothing counted twice, no person or restart.
+TEST(StorageCrashTest, DiskFullInsideAWriteRecoversByItself) {
+  testing::TempDir dir;
+  SmallFilesystem fs(dir.File("small"), 160);
+  if (!fs.mounted()) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error()
+                 << "); the test needs root or CAP_SYS_ADMIN";
+  }
+  auto collector = StartCollector(dir, dir.File("small/data"), "127.0.0.1:0",
+                                  "collector.log", {"--min_free_disk_mib=0"});
+  const int port = WaitForPort(dir.File("ports"), "grpc");
+  ASSERT_NE(port, 0) << testing::ReadFile(dir.File("collector.log"));
+  const int http = testing::ReadPortsFile(dir.File("ports"))["http"];
+  SimulatedAgent agent(port, Model(), "agent-0");
+  uint64_t events = 0;
+
+  FillUp(dir.File("small/ballast"), 0);
+  ASSERT_TRUE(WriteUntilUnready(agent, http, &events))
+      << testing::ReadFile(dir.File("collector.log"));
+  EXPECT_LT(agent.acked(), agent.last_sequence());
+  int status = 0;
+  EXPECT_TRUE(absl::StrContains(HttpGet(http, "/metrics", &status),
+                                "aims_collector_storage_healthy 0"));
+  // Still alive: the disk is full, a restart would not help.
+  HttpGet(http, "/healthz", &status);
+  EXPECT_EQ(status, 200);
+
+  // Space returns: the collector resumes by itself and takes the backlog.
+  std::remove(dir.File("small/ballast").c_str());
+  ASSERT_TRUE(agent.Flush(absl::Seconds(60)))
+      << agent.last_error() << testing::ReadFile(dir.File("collector.log"));
+  EXPECT_EQ(agent.acked(), agent.last_sequence());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        HttpGet(http, "/readyz", &status);
+        return status == 200;
+      },
+      absl::Seconds(10)));
+  const auto [reports, stored_events] = Stored(port);
+  EXPECT_EQ(reports, agent.last_sequence());
+  EXPECT_EQ(stored_events, events);
+  EXPECT_TRUE(absl::StrContains(testing::ReadFile(dir.File("collector.log")),
+                                "No space left on device"));
+  EXPECT_EQ(collector->Signal(SIGTERM), 0);
+}
+
+// A disk too small for RocksDB to resume by itself once space returns (it
+// wants room for its write buffers): /healthz then fails after
+// --storage_restart_after, so that Kubernetes restarts the collector; the
+// restarted collector takes the backlog with nothing acknowledged lost.
+TEST(StorageCrashTest, DiskFullThatRocksDbCannotLeaveFailsHealthzForARestart) {
+  testing::TempDir dir;
+  SmallFilesystem fs(dir.File("small"), 64);
+  if (!fs.mounted()) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error()
+                 << "); the test needs root or CAP_SYS_ADMIN";
+  }
+  const std::string grpc = absl::StrCat("127.0.0.1:", testing::FreePort());
+  const std::vector<std::string> flags = {"--min_free_disk_mib=0",
+                                          "--storage_restart_after=3s"};
+  auto collector =
+      StartCollector(dir, dir.File("small/data"), grpc, "collector.log", flags);
+  const int port = WaitForPort(dir.File("ports"), "grpc");
+  ASSERT_NE(port, 0) << testing::ReadFile(dir.File("collector.log"));
+  int http = testing::ReadPortsFile(dir.File("ports"))["http"];
+  SimulatedAgent agent(port, Model(), "agent-0");
+  uint64_t events = 0;
+
+  FillUp(dir.File("small/ballast"), 0);
+  ASSERT_TRUE(WriteUntilUnready(agent, http, &events))
+      << testing::ReadFile(dir.File("collector.log"));
+  const uint64_t acked = agent.acked();
+  std::remove(dir.File("small/ballast").c_str());
+  int status = 0;
+  std::string liveness;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        liveness = HttpGet(http, "/healthz", &status);
+        return status == 503;
+      },
+      absl::Seconds(30)))
+      << testing::ReadFile(dir.File("collector.log"));
+  EXPECT_TRUE(absl::StrContains(liveness, "restart to reopen the database"))
+      << liveness;
+
+  // What Kubernetes does on a failing liveness probe.
+  if (collector->Signal(SIGTERM, absl::Seconds(30)) < 0) {
+    collector->Signal(SIGKILL);
+  }
+  collector = StartCollector(dir, dir.File("small/data"), grpc,
+                             "collector2.log", flags);
+  ASSERT_NE(WaitForPort(dir.File("ports"), "grpc"), 0)
+      << testing::ReadFile(dir.File("collector2.log"));
+  http = testing::ReadPortsFile(dir.File("ports"))["http"];
+  ASSERT_TRUE(agent.Flush(absl::Seconds(60)))
+      << agent.last_error() << testing::ReadFile(dir.File("collector2.log"));
+  EXPECT_GE(agent.acked(), acked);
+  EXPECT_EQ(agent.acked(), agent.last_sequence());
+  HttpGet(http, "/healthz", &status);
+  EXPECT_EQ(status, 200);
   const auto [reports, stored_events] = Stored(port);
   EXPECT_EQ(reports, agent.last_sequence());
   EXPECT_EQ(stored_events, events);
