@@ -18,6 +18,7 @@
 #include "common/base/proto_json.h"
 #include "common/base/time_util.h"
 #include "common/base/utf8.h"
+#include "common/rocks/keys.h"
 #include "common/net/bearer_token.h"
 #include "common/summary/validation.h"
 #include "grpcpp/grpcpp.h"
@@ -37,6 +38,7 @@ Agent::~Agent() { Stop(); }
 absl::Status Agent::Start() {
   if (absl::Status s = OpenStores(); !s.ok()) return s;
   CreateWindower();
+  if (absl::Status s = ReplayIntakeLog(); !s.ok()) return s;
   if (absl::Status s = CreateSender(); !s.ok()) return s;
   if (absl::Status s = StartHttpIntake(); !s.ok()) return s;
   if (absl::Status s = StartGrpcIntake(); !s.ok()) return s;
@@ -88,6 +90,11 @@ absl::Status Agent::OpenStores() {
       LabelStore::Open(label_options);
   if (!labels.ok()) return labels.status();
   labels_ = std::move(*labels);
+
+  absl::StatusOr<std::unique_ptr<IntakeLog>> intake_log = IntakeLog::Open(
+      options_.data_dir + "/intake", options_.intake_log_max_bytes);
+  if (!intake_log.ok()) return intake_log.status();
+  intake_log_ = std::move(*intake_log);
   return absl::OkStatus();
 }
 
@@ -100,9 +107,11 @@ void Agent::CreateWindower() {
       static_cast<double>(options_.spool_max_bytes));
   metrics_->intake_queue_capacity.Set(
       static_cast<double>(options_.intake_queue_capacity));
+  metrics_->intake_log_capacity_bytes.Set(
+      static_cast<double>(options_.intake_log_max_bytes));
   windower_ = std::make_unique<Windower>(
       std::make_shared<SummaryConfig>(options_.summary), options_.window,
-      clock_);
+      clock_, spool_->last_window_end());
   // The profile kept from the last run, else the first events build one.
   if (absl::StatusOr<v1::ReferenceProfile> cached = spool_->LoadProfile();
       cached.ok()) {
@@ -219,8 +228,10 @@ absl::Status Agent::StartGrpcIntake() {
       metrics_.get(), options_.intake.event,
       options_.intake.max_events_per_batch, options_.max_body_bytes,
       options_.grpc_max_in_flight, &accepting_, options_.intake_token_sha256,
-      [this](EventBatch* batch) { AcceptEvents(batch); },
-      [this](LabelBatch* batch) { AcceptLabels(batch); });
+      [this](EventBatch* batch, absl::string_view request) {
+        return AcceptEvents(batch, IntakeRecord::Kind::kProtoEvents, request);
+      },
+      [this](LabelBatch* batch) { return AcceptLabels(batch); });
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.grpc_listen,
                            grpc::InsecureServerCredentials(), &grpc_port_);
@@ -282,7 +293,13 @@ void Agent::HandleEvents(const HttpRequest& req, HttpResponse& res) {
     BadBody(parsed, res);
     return;
   }
-  AcceptEvents(&batch);
+  if (absl::Status kept =
+          AcceptEvents(&batch, IntakeRecord::Kind::kJsonEvents, req.body);
+      !kept.ok()) {
+    res.SetError(503, kept.message());
+    res.SetHeader("Retry-After", "1");
+    return;
+  }
   Answer(batch.events.size(), batch.errors, batch.warnings, res);
 }
 
@@ -320,12 +337,49 @@ void Agent::CountRefused(const std::vector<EventError>& errors, bool labels) {
   }
 }
 
-void Agent::AcceptEvents(EventBatch* batch) {
+namespace {
+
+// An events record of the intake log: the positions (in the screened batch)
+// refused as repeated prediction ids, then the request as received. Replay
+// parses and screens the request again (the same result: screening depends
+// only on the request and its arrival) and refuses the same positions, which
+// the label store can no longer tell.
+std::string EventRecord(const std::vector<size_t>& duplicates,
+                        absl::string_view request) {
+  std::string out;
+  AppendUint64BigEndian(duplicates.size(), &out);
+  for (size_t position : duplicates) AppendUint64BigEndian(position, &out);
+  out.append(request.data(), request.size());
+  return out;
+}
+
+bool ReadEventRecord(absl::string_view record, std::vector<size_t>* duplicates,
+                     absl::string_view* request) {
+  if (record.size() < 8) return false;
+  const uint64_t n = ReadUint64BigEndian(record);
+  if (n > (record.size() - 8) / 8) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    duplicates->push_back(ReadUint64BigEndian(record, 8 + 8 * i));
+  }
+  *request = record.substr(8 + 8 * n);
+  return true;
+}
+
+}  // namespace
+
+absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
+                                 absl::string_view request) {
+  absl::MutexLock intake(&intake_mu_);
+  if (absl::Status room = intake_log_->CheckRoom(request.size()); !room.ok()) {
+    metrics_->requests_log_full.Increment();
+    return room;
+  }
   const absl::Time now = clock_->Now();
   ScreenEvents(batch, now, options_.intake.event);
   // Remember predictions that wait for a delayed label; a prediction_id
   // already waiting is a resend and counts once.
   uint64_t evicted = 0;
+  std::vector<size_t> duplicate_positions;
   absl::StatusOr<LabelStore::Remembered> remembered =
       labels_->Remember(batch->events, now);
   if (!remembered.ok()) {
@@ -333,6 +387,7 @@ void Agent::AcceptEvents(EventBatch* batch) {
              {{"error", remembered.status().message()}});
   } else {
     evicted = remembered->evicted;
+    duplicate_positions = remembered->duplicates;
     std::vector<std::pair<size_t, EventError>> duplicates;
     for (size_t position : remembered->duplicates) {
       EventError e;
@@ -346,7 +401,14 @@ void Agent::AcceptEvents(EventBatch* batch) {
     RejectEvents(batch, std::move(duplicates));
   }
   const std::vector<Event>& events = batch->events;
-  windower_->Add(events);
+  const absl::Time window = windower_->Add(events);
+  if (absl::Status logged = intake_log_->Append(
+          window, kind, now, EventRecord(duplicate_positions, request));
+      !logged.ok()) {
+    // Taken and counted, but not safe from a crash: say so.
+    metrics_->intake_log_errors.Increment();
+    LogError("intake log write failed", {{"error", logged.message()}});
+  }
   FeedReference(events);
   metrics_->events_accepted.Increment(static_cast<double>(events.size()));
   metrics_->unknown_fields.Increment(
@@ -366,6 +428,7 @@ void Agent::AcceptEvents(EventBatch* batch) {
                               static_cast<double>(evicted));
     windower_->CountLabelMisses(0, evicted);
   }
+  return absl::OkStatus();
 }
 
 void Agent::CountOverflows() {
@@ -388,11 +451,16 @@ void Agent::HandleLabels(const HttpRequest& req, HttpResponse& res) {
     BadBody(parsed, res);
     return;
   }
-  AcceptLabels(&batch);
+  if (absl::Status kept = AcceptLabels(&batch); !kept.ok()) {
+    res.SetError(503, kept.message());
+    res.SetHeader("Retry-After", "1");
+    return;
+  }
   Answer(batch.labels.size(), batch.errors, batch.warnings, res);
 }
 
-size_t Agent::AcceptLabels(LabelBatch* batch) {
+absl::Status Agent::AcceptLabels(LabelBatch* batch) {
+  absl::MutexLock intake(&intake_mu_);
   const absl::Time now = clock_->Now();
   ScreenLabels(batch, now, options_.intake.event);
   CountRefused(batch->errors, /*labels=*/true);
@@ -400,12 +468,26 @@ size_t Agent::AcceptLabels(LabelBatch* batch) {
       static_cast<double>(batch->unknown_fields));
   std::vector<JoinedLabel> joined;
   uint64_t unmatched = 0;
+  if (absl::Status room = intake_log_->CheckRoom(0); !room.ok()) {
+    metrics_->requests_log_full.Increment();
+    return room;
+  }
   if (absl::Status s = labels_->Join(batch->labels, now, &joined, &unmatched);
       !s.ok()) {
     LogError("label join failed", {{"error", s.message()}});
-    return 0;
+    return absl::OkStatus();
   }
-  const size_t late = windower_->AddJoinedLabels(joined);
+  absl::Time window;
+  const size_t late = windower_->AddJoinedLabels(joined, &window);
+  if (!joined.empty()) {
+    if (absl::Status logged =
+            intake_log_->Append(window, IntakeRecord::Kind::kJoinedLabels, now,
+                                EncodeJoinedLabels(joined));
+        !logged.ok()) {
+      metrics_->intake_log_errors.Increment();
+      LogError("intake log write failed", {{"error", logged.message()}});
+    }
+  }
   windower_->CountLabelMisses(unmatched, 0);
   CountOverflows();
   for (const JoinedLabel& j : joined) {
@@ -415,41 +497,138 @@ size_t Agent::AcceptLabels(LabelBatch* batch) {
   metrics_->labels_matched.Increment(static_cast<double>(joined.size()));
   metrics_->labels_late.Increment(static_cast<double>(late));
   metrics_->labels_unmatched.Increment(static_cast<double>(unmatched));
-  return joined.size();
+  return absl::OkStatus();
 }
 
 void Agent::SpoolClosed(bool close_open_window) {
   for (;;) {
-    std::optional<ClosedWindow> closed =
-        close_open_window ? windower_->CloseNow() : windower_->CloseIfDue();
-    if (!closed) return;
-    v1::WindowReport report;
-    report.set_agent_id(options_.agent.agent_id());
-    *report.mutable_window_start() = ToProto(closed->start);
-    *report.mutable_window_end() = ToProto(closed->end);
-    *report.mutable_summary() = std::move(closed->summary);
-    const uint64_t events = report.summary().operational().event_count();
-    absl::StatusOr<Spool::AppendResult> appended =
-        spool_->Append(std::move(report));
-    if (!appended.ok()) {
-      LogError("window lost: spool write failed",
-               {{"error", appended.status().message()}, {"events", events}});
-      continue;
+    std::optional<ClosedWindow> closed;
+    {
+      // No batch is between its fold and its log record now.
+      absl::MutexLock intake(&intake_mu_);
+      closed =
+          close_open_window ? windower_->CloseNow() : windower_->CloseIfDue();
     }
-    metrics_->windows_closed.Increment();
-    if (appended->dropped_windows > 0) {
-      metrics_->windows_dropped.Increment(
-          static_cast<double>(appended->dropped_windows));
-      LogWarn("spool full: windows dropped and recorded as a gap",
-              {{"dropped", appended->dropped_windows},
-               {"spool_bytes", spool_->pending_bytes()},
-               {"limit", spool_->max_bytes()}});
-    }
-    LogInfo("window closed", {{"seq", appended->sequence},
-                              {"start", FormatRfc3339(closed->start)},
-                              {"events", events}});
-    sender_->Notify();
+    if (!closed) break;
+    SpoolWindow(std::move(*closed));
   }
+  // At shutdown everything taken is spooled: the next run starts afresh.
+  if (close_open_window) intake_log_->Trim(absl::InfiniteFuture());
+}
+
+void Agent::SpoolWindow(ClosedWindow closed) {
+  v1::WindowReport report;
+  report.set_agent_id(options_.agent.agent_id());
+  *report.mutable_window_start() = ToProto(closed.start);
+  *report.mutable_window_end() = ToProto(closed.end);
+  *report.mutable_summary() = std::move(closed.summary);
+  const uint64_t events = report.summary().operational().event_count();
+  absl::StatusOr<Spool::AppendResult> appended =
+      spool_->Append(std::move(report));
+  if (!appended.ok()) {
+    // Its intake log stays: a restart replays the window.
+    LogError("window not spooled: spool write failed",
+             {{"error", appended.status().message()}, {"events", events}});
+    return;
+  }
+  intake_log_->Trim(closed.end);
+  metrics_->windows_closed.Increment();
+  if (appended->dropped_windows > 0) {
+    metrics_->windows_dropped.Increment(
+        static_cast<double>(appended->dropped_windows));
+    LogWarn("spool full: windows dropped and recorded as a gap",
+            {{"dropped", appended->dropped_windows},
+             {"spool_bytes", spool_->pending_bytes()},
+             {"limit", spool_->max_bytes()}});
+  }
+  LogInfo("window closed", {{"seq", appended->sequence},
+                            {"start", FormatRfc3339(closed.start)},
+                            {"events", events}});
+  if (sender_) sender_->Notify();
+}
+
+absl::StatusOr<std::vector<Event>> Agent::ReplayedEvents(
+    const IntakeRecord& record) const {
+  std::vector<size_t> duplicates;
+  absl::string_view request;
+  if (!ReadEventRecord(record.payload, &duplicates, &request)) {
+    return absl::DataLossError("intake log: unreadable events record");
+  }
+  EventBatch batch;
+  if (record.kind == IntakeRecord::Kind::kJsonEvents) {
+    if (absl::Status s = ParseEventBatch(request, options_.intake, &batch);
+        !s.ok()) {
+      return s;
+    }
+  } else {
+    v1::SubmitEventsRequest proto;
+    if (!proto.ParseFromArray(request.data(),
+                              static_cast<int>(request.size()))) {
+      return absl::DataLossError("intake log: unreadable gRPC request");
+    }
+    batch = EventBatchFromProto(proto, options_.intake.event);
+  }
+  ScreenEvents(&batch, record.arrival, options_.intake.event);
+  std::vector<std::pair<size_t, EventError>> refused;
+  for (size_t position : duplicates) {
+    if (position < batch.events.size())
+      refused.emplace_back(position, EventError());
+  }
+  RejectEvents(&batch, std::move(refused));
+  return std::move(batch.events);
+}
+
+absl::Status Agent::ReplayIntakeLog() {
+  // Windows before the last one spooled were spooled (the run ended between
+  // spooling a window and dropping its log).
+  intake_log_->Trim(spool_->last_window_end());
+  const absl::Time current = windower_->current_start();
+  uint64_t replayed = 0;
+  for (absl::Time start : intake_log_->Segments()) {
+    absl::StatusOr<std::vector<IntakeRecord>> records =
+        intake_log_->Read(start);
+    if (!records.ok()) return records.status();
+    // A window at or after the open one continues in it; an earlier one is
+    // rebuilt and spooled (the earlier run never spooled it).
+    const bool open = start >= current;
+    WindowAccumulator past(std::make_shared<SummaryConfig>(options_.summary));
+    for (const IntakeRecord& record : *records) {
+      if (record.kind == IntakeRecord::Kind::kJoinedLabels) {
+        absl::StatusOr<std::vector<JoinedLabel>> joined =
+            DecodeJoinedLabels(record.payload, record.arrival);
+        if (!joined.ok()) return joined.status();
+        if (open) {
+          windower_->AddJoinedLabels(*joined);
+        } else {
+          for (const JoinedLabel& j : *joined) {
+            past.AddJoinedLabel(j.event, j.labelled_at - j.predicted_at,
+                                j.predicted_at < start);
+          }
+        }
+        continue;
+      }
+      absl::StatusOr<std::vector<Event>> events = ReplayedEvents(record);
+      if (!events.ok()) return events.status();
+      replayed += events->size();
+      if (open) {
+        windower_->Add(*events);
+      } else {
+        for (const Event& e : *events) past.Add(e);
+      }
+    }
+    if (!open) {
+      const absl::Time aligned =
+          absl::UnixEpoch() +
+          absl::Floor(start - absl::UnixEpoch(), options_.window);
+      SpoolWindow(ClosedWindow{
+          start, std::min(aligned + options_.window, current), past.Build()});
+    }
+  }
+  if (replayed > 0) {
+    metrics_->events_replayed.Increment(static_cast<double>(replayed));
+    LogInfo("intake log replayed", {{"events", replayed}});
+  }
+  return absl::OkStatus();
 }
 
 void Agent::FeedReference(const std::vector<Event>& events) {
@@ -534,6 +713,7 @@ void Agent::RefreshGauges() {
   metrics_->spool_gaps.Set(static_cast<double>(spool_->pending_gaps()));
   metrics_->spool_bytes.Set(static_cast<double>(spool_->pending_bytes()));
   metrics_->intake_queue_depth.Set(static_cast<double>(http_->queue_depth()));
+  metrics_->intake_log_bytes.Set(static_cast<double>(intake_log_->bytes()));
   metrics_->label_store_entries.Set(static_cast<double>(labels_->size()));
   // Resident pages from /proc/self/statm (second field).
   std::ifstream statm("/proc/self/statm");

@@ -24,6 +24,8 @@
 #include "absl/time/time.h"
 #include "agent/agent_options.h"
 #include "agent/event_json.h"
+#include "agent/intake_log.h"
+#include "agent/windower.h"
 #include "aims/v1/identity.pb.h"
 #include "common/base/clock.h"
 #include "common/net/http_server.h"
@@ -42,7 +44,6 @@ class IntakeService;
 class LabelStore;
 class Sender;
 class Spool;
-class Windower;
 
 class Agent {
  public:
@@ -77,8 +78,21 @@ class Agent {
   // Shared by the HTTP and gRPC intakes: screens the parsed batch
   // (timestamps, duplicate prediction ids; refused items move to its
   // errors), takes what is left and counts everything.
-  void AcceptEvents(EventBatch* batch);
-  size_t AcceptLabels(LabelBatch* batch);
+  // Both fold the batch into the open window and write it to the intake log
+  // (`record` of `kind`) as one step, so that what is answered "accepted"
+  // survives a crash; a full intake log refuses the batch whole.
+  absl::Status AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
+                            absl::string_view record);
+  absl::Status AcceptLabels(LabelBatch* batch);
+  // Folds the intake log left by an earlier run into its windows: those
+  // past are spooled now, the current one stays open.
+  absl::Status ReplayIntakeLog();
+  // The events of a logged batch, screened as when they were taken.
+  absl::StatusOr<std::vector<Event>> ReplayedEvents(
+      const IntakeRecord& record) const;
+  // Writes a closed window to the spool (or logs its loss) and drops its
+  // intake log.
+  void SpoolWindow(ClosedWindow closed);
   // Answers 400 for a body that cannot be read, counted by limit or as bad.
   void BadBody(const absl::Status& status, HttpResponse& res);
   void CountRefused(const std::vector<EventError>& errors, bool labels);
@@ -101,6 +115,10 @@ class Agent {
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<LabelStore> labels_;
   std::unique_ptr<Windower> windower_;
+  std::unique_ptr<IntakeLog> intake_log_;
+  // Held while a batch is folded and logged, and while windows are taken
+  // out of the windower: no record of a window can follow its spooling.
+  absl::Mutex intake_mu_;
   std::unique_ptr<Sender> sender_;
   std::shared_ptr<grpc::ChannelCredentials> collector_credentials_;
   std::unique_ptr<HttpServer> http_;

@@ -20,7 +20,8 @@ prometheus::Family<prometheus::Counter>& Refused(prometheus::Registry& r) {
           "Intake requests refused whole before parsing, by reason: "
           "overloaded (429, intake queue full), shutting_down (503), "
           "unauthenticated (401: --intake_token_sha256 set and no or a "
-          "wrong token).")
+          "wrong token), intake_log_full (503: accepted events not yet "
+          "spooled fill --intake_log_max_bytes).")
       .Register(r);
 }
 
@@ -113,6 +114,22 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
       requests_shutting_down(Refused(*reg).Add({{"reason", "shutting_down"}})),
       requests_unauthenticated(
           Refused(*reg).Add({{"reason", "unauthenticated"}})),
+      requests_log_full(Refused(*reg).Add({{"reason", "intake_log_full"}})),
+      intake_log_bytes(Gauge(*reg, "aims_agent_intake_log_bytes",
+                             "Bytes of the intake log: accepted events and "
+                             "labels of windows not yet in the spool.")),
+      intake_log_capacity_bytes(
+          Gauge(*reg, "aims_agent_intake_log_capacity_bytes",
+                "Bound of the intake log (--intake_log_max_bytes).")),
+      intake_log_errors(Counter(
+          *reg, "aims_agent_intake_log_errors_total",
+          "Accepted batches the intake log could not record (I/O error): "
+          "counted, but lost if the agent is killed before their window is "
+          "spooled.")),
+      events_replayed(Counter(*reg, "aims_agent_events_replayed_total",
+                              "Events replayed from the intake log at start "
+                              "(the earlier run ended before spooling "
+                              "them).")),
       ack_latency(prometheus::BuildHistogram()
                       .Name("aims_agent_ack_latency_seconds")
                       .Help("Time from sending a report to its durable "

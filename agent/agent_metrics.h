@@ -32,6 +32,12 @@ struct AgentMetrics {
   prometheus::Counter& requests_overloaded;
   prometheus::Counter& requests_shutting_down;
   prometheus::Counter& requests_unauthenticated;
+  prometheus::Counter& requests_log_full;
+  // The intake log (agent/intake_log.h).
+  prometheus::Gauge& intake_log_bytes;
+  prometheus::Gauge& intake_log_capacity_bytes;
+  prometheus::Counter& intake_log_errors;
+  prometheus::Counter& events_replayed;
   prometheus::Histogram& ack_latency;
   prometheus::Gauge& intake_queue_depth;
   prometheus::Gauge& intake_queue_capacity;

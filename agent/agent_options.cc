@@ -88,6 +88,7 @@ absl::Status CheckWindows(const AgentOptions& o) {
 absl::Status CheckStores(const AgentOptions& o) {
   return FirstError({
       CheckAtLeast("--spool_max_bytes", o.spool_max_bytes, 64 << 10),
+      CheckAtLeast("--intake_log_max_bytes", o.intake_log_max_bytes, 1 << 20),
       CheckRange("--label_store_max_entries", o.label_store_max_entries, 1,
                  100'000'000),
       CheckAtLeast("--label_ttl", o.label_ttl, absl::Seconds(1)),

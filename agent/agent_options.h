@@ -64,6 +64,9 @@ struct AgentOptions {
   // RESOURCE_EXHAUSTED.
   size_t grpc_max_in_flight = 64;
   uint64_t spool_max_bytes = 64ull << 20;
+  // Bound of the intake log (agent/intake_log.h): accepted events of windows
+  // not yet spooled; beyond it intake answers 503.
+  uint64_t intake_log_max_bytes = 256ull << 20;
   bool spool_drop_newest = false;
   size_t max_part_bytes = 1 << 20;
   size_t label_store_max_entries = 1'000'000;

@@ -146,6 +146,26 @@ void Respond(const Batch& batch, size_t accepted,
 
 }  // namespace
 
+EventBatch EventBatchFromProto(const v1::SubmitEventsRequest& request,
+                               const EventLimits& limits) {
+  EventBatch batch;
+  batch.events.reserve(request.events_size());
+  for (int i = 0; i < request.events_size(); ++i) {
+    Event event;
+    EventError error;
+    if (EventFromProto(request.events(i), limits, &event, &error)) {
+      batch.events.push_back(std::move(event));
+      batch.indices.push_back(i);
+    } else {
+      error.index = i;
+      batch.errors.push_back(std::move(error));
+    }
+    NoteUnknownFields(request.events(i), i, &batch.warnings,
+                      &batch.unknown_fields);
+  }
+  return batch;
+}
+
 void FillSubmitResponse(size_t accepted, const std::vector<EventError>& errors,
                         const std::vector<EventError>& warnings,
                         v1::SubmitResponse* response) {
@@ -171,26 +191,15 @@ grpc::ServerUnaryReactor* IntakeService::SubmitEvents(
                              request->ByteSizeLong())) {
     return refused;
   }
-  EventBatch batch;
-  batch.events.reserve(request->events_size());
-  for (int i = 0; i < request->events_size(); ++i) {
-    Event event;
-    EventError error;
-    if (EventFromProto(request->events(i), limits_, &event, &error)) {
-      batch.events.push_back(std::move(event));
-      batch.indices.push_back(i);
-    } else {
-      error.index = i;
-      batch.errors.push_back(std::move(error));
-    }
-    NoteUnknownFields(request->events(i), i, &batch.warnings,
-                      &batch.unknown_fields);
-  }
-  accept_events_(&batch);
-  Respond(batch, batch.events.size(), response);
+  EventBatch batch = EventBatchFromProto(*request, limits_);
+  const absl::Status kept =
+      accept_events_(&batch, request->SerializeAsString());
+  if (kept.ok()) Respond(batch, batch.events.size(), response);
   Release();
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(kept.ok() ? grpc::Status::OK
+                            : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                           std::string(kept.message())));
   return reactor;
 }
 
@@ -215,11 +224,13 @@ grpc::ServerUnaryReactor* IntakeService::SubmitLabels(
     NoteUnknownFields(request->labels(i), i, &batch.warnings,
                       &batch.unknown_fields);
   }
-  accept_labels_(&batch);
-  Respond(batch, batch.labels.size(), response);
+  const absl::Status kept = accept_labels_(&batch);
+  if (kept.ok()) Respond(batch, batch.labels.size(), response);
   Release();
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(kept.ok() ? grpc::Status::OK
+                            : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                           std::string(kept.message())));
   return reactor;
 }
 

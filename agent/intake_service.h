@@ -19,6 +19,8 @@
 #include <atomic>
 #include <functional>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "agent/agent_metrics.h"
 #include "aims/v1/event.grpc.pb.h"
 #include "common/summary/event.h"
@@ -28,8 +30,12 @@ namespace aims::agent {
 
 class IntakeService final : public v1::AgentIntakeService::CallbackService {
  public:
-  using AcceptEvents = std::function<void(EventBatch*)>;
-  using AcceptLabels = std::function<void(LabelBatch*)>;
+  // Take a parsed batch; `request` is the call's message serialized (for
+  // the agent's intake log). A refusal of the whole batch is the call's
+  // status.
+  using AcceptEvents =
+      std::function<absl::Status(EventBatch*, absl::string_view request)>;
+  using AcceptLabels = std::function<absl::Status(LabelBatch*)>;
 
   IntakeService(AgentMetrics* metrics, EventLimits limits,
                 size_t max_events_per_call, size_t max_message_bytes,
@@ -75,6 +81,11 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
   const AcceptLabels accept_labels_;
   std::atomic<size_t> in_flight_{0};
 };
+
+// The events of `request` converted and validated as the gRPC intake does
+// (refused ones in errors, unknown fields in warnings).
+EventBatch EventBatchFromProto(const v1::SubmitEventsRequest& request,
+                               const EventLimits& limits);
 
 // The answer to a batch, over gRPC and (printed as JSON) over HTTP: counts
 // complete, at most kMaxWarnings errors and warnings listed.

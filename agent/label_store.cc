@@ -58,6 +58,44 @@ Outcome FromOutcome(const v1::Outcome& in) {
 
 }  // namespace
 
+std::string EncodeJoinedLabels(const std::vector<JoinedLabel>& labels) {
+  v1::SubmitEventsRequest out;
+  for (const JoinedLabel& j : labels) {
+    v1::InferenceEvent* e = out.add_events();
+    e->set_prediction_id(j.event.prediction_id);
+    ToOutcome(j.event.prediction, e->mutable_prediction());
+    ToOutcome(j.event.label, e->mutable_label());
+    if (j.event.score) e->set_score(*j.event.score);
+    for (const auto& [k, v] : j.event.attributes)
+      (*e->mutable_attributes())[k] = v;
+    *e->mutable_timestamp() = ToProto(j.predicted_at);
+  }
+  return out.SerializeAsString();
+}
+
+absl::StatusOr<std::vector<JoinedLabel>> DecodeJoinedLabels(
+    absl::string_view bytes, absl::Time labelled_at) {
+  v1::SubmitEventsRequest in;
+  if (!in.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("joined labels: unreadable record");
+  }
+  std::vector<JoinedLabel> out;
+  for (const v1::InferenceEvent& e : in.events()) {
+    JoinedLabel j;
+    j.event.prediction_id = e.prediction_id();
+    j.event.prediction = FromOutcome(e.prediction());
+    j.event.label = FromOutcome(e.label());
+    if (e.has_score()) j.event.score = e.score();
+    for (const auto& [k, v] : e.attributes())
+      j.event.attributes.emplace_back(k, v);
+    std::sort(j.event.attributes.begin(), j.event.attributes.end());
+    j.predicted_at = FromProto(e.timestamp());
+    j.labelled_at = labelled_at;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 LabelStore::LabelStore(LabelStoreOptions options)
     : options_(std::move(options)) {}
 

@@ -45,6 +45,12 @@ struct JoinedLabel {
   absl::Time labelled_at;
 };
 
+// Joined labels as bytes (for the agent's intake log) and back; labelled_at
+// is not kept (the log record's arrival is).
+std::string EncodeJoinedLabels(const std::vector<JoinedLabel>& labels);
+absl::StatusOr<std::vector<JoinedLabel>> DecodeJoinedLabels(
+    absl::string_view bytes, absl::Time labelled_at);
+
 class LabelStore {
  public:
   static absl::StatusOr<std::unique_ptr<LabelStore>> Open(

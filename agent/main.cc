@@ -75,6 +75,11 @@ ABSL_FLAG(std::string, task, "binary",
           "What the model predicts: binary, multiclass or regression.");
 ABSL_FLAG(std::string, positive_class, "1",
           "Binary tasks: the class that counts as positive (fairness, AUC).");
+ABSL_FLAG(int64_t, intake_log_max_bytes, 256ll << 20,
+          "Bound of the intake log: events and labels answered 'accepted' "
+          "whose window is not yet in the spool, kept on disk so that a "
+          "killed agent loses none of them. Beyond it intake answers 503 "
+          "(it only fills while windows cannot be spooled).");
 ABSL_FLAG(int64_t, spool_max_bytes, 64ll << 20,
           "Bound of the spool in bytes. When a closed window does not fit, "
           "--spool_full_policy decides; every dropped window is counted and "
@@ -217,6 +222,7 @@ absl::StatusOr<AgentOptions> OptionsFromFlags() {
   o.summary.task = *task;
   o.summary.positive_class = absl::GetFlag(FLAGS_positive_class);
   o.spool_max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
+  o.intake_log_max_bytes = absl::GetFlag(FLAGS_intake_log_max_bytes);
   absl::StatusOr<bool> drop_newest = aims::ParseChoice<bool>(
       "--spool_full_policy", absl::GetFlag(FLAGS_spool_full_policy),
       {{"drop_oldest", false}, {"drop_newest", true}});

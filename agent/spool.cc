@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/time_util.h"
 #include "common/rocks/keys.h"
 #include "common/rocks/resuming_write.h"
 #include "common/rocks/rocksdb_logger.h"
@@ -22,6 +24,9 @@ namespace {
 // serialized IngestRequest holding either a report or a gap.
 constexpr char kItemPrefix = 'r';
 constexpr char kLastSequenceKey[] = "m:last_sequence";
+// End of the newest window appended (sortable milliseconds), written with
+// it: the agent's intake log replays only windows after it.
+constexpr char kLastWindowEndKey[] = "m:last_window_end";
 constexpr char kAgentIdKey[] = "m:agent_id";
 constexpr char kProfileKey[] = "m:profile";
 
@@ -110,6 +115,8 @@ absl::Status Spool::Load() {
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), kLastSequenceKey, &value);
   if (s.ok() && value.size() == 9) last_sequence_ = SeqOf(value);
+  s = db_->Get(rocksdb::ReadOptions(), kLastWindowEndKey, &value);
+  if (s.ok() && value.size() == 8) last_window_end_ = ReadSortableMillis(value);
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(ItemKey(0)); it->Valid() && IsItem(it->key()); it->Next()) {
@@ -262,12 +269,17 @@ absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report) {
   rocksdb::WriteBatch batch;
   batch.Put(ItemKey(result.sequence), bytes);
   batch.Put(kLastSequenceKey, ItemKey(result.sequence));
+  const absl::Time window_end = FromProto(item.report().window_end());
+  std::string end_key;
+  AppendSortableMillis(window_end, &end_key);
+  batch.Put(kLastWindowEndKey, end_key);
   if (absl::Status s =
           WriteResuming(db_.get(), Durable(), &batch, "spool append");
       !s.ok()) {
     return s;
   }
   last_sequence_ = result.sequence;
+  last_window_end_ = std::max(last_window_end_, window_end);
   if (store_report) {
     ++pending_reports_;
     pending_bytes_ += bytes.size();
@@ -366,6 +378,11 @@ size_t Spool::pending_gaps() const {
 uint64_t Spool::pending_bytes() const {
   absl::MutexLock lock(&mu_);
   return pending_bytes_;
+}
+
+absl::Time Spool::last_window_end() const {
+  absl::MutexLock lock(&mu_);
+  return last_window_end_;
 }
 
 uint64_t Spool::last_sequence() const {

@@ -84,6 +84,9 @@ class Spool {
   uint64_t pending_bytes() const;
   // Highest sequence ever assigned (0: none).
   uint64_t last_sequence() const;
+  // End of the newest window appended (as a report or a gap), kept with it
+  // atomically; InfinitePast when none.
+  absl::Time last_window_end() const;
   // Windows dropped by this process since Open().
   uint64_t dropped_windows() const;
   uint64_t max_bytes() const { return options_.max_bytes; }
@@ -100,6 +103,7 @@ class Spool {
   std::unique_ptr<rocksdb::DB> db_;
   mutable absl::Mutex mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_window_end_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   size_t pending_reports_ ABSL_GUARDED_BY(mu_) = 0;
   size_t pending_gaps_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -1,17 +1,20 @@
 #include "agent/windower.h"
 
+#include <algorithm>
+
 #include "absl/strings/string_view.h"
 
 namespace aims::agent {
 
 Windower::Windower(std::shared_ptr<const SummaryConfig> config,
-                   absl::Duration window, const Clock* clock)
+                   absl::Duration window, const Clock* clock,
+                   absl::Time not_before)
     : window_(window), clock_(clock) {
   absl::MutexLock lock(&mu_);
   config_ = std::move(config);
   const absl::Time now = clock_->Now();
-  open_.start = AlignedStart(now);
-  open_.end = open_.start + window_;
+  open_.start = std::max(AlignedStart(now), std::min(not_before, now));
+  open_.end = AlignedStart(now) + window_;
   open_.acc = std::make_unique<WindowAccumulator>(config_);
 }
 
@@ -36,12 +39,13 @@ void Windower::RollLocked(absl::Time now) {
   open_.end = open_.start + window_;
 }
 
-void Windower::Add(const std::vector<Event>& events) {
+absl::Time Windower::Add(const std::vector<Event>& events) {
   absl::MutexLock lock(&mu_);
   RollLocked(clock_->Now());
   const LimitOverflows before = open_.acc->overflows();
   for (const Event& e : events) open_.acc->Add(e);
   overflows_ += open_.acc->overflows() - before;
+  return open_.start;
 }
 
 LimitOverflows Windower::TakeOverflows() {
@@ -58,9 +62,11 @@ void Windower::CountRejected(absl::string_view reason, uint64_t n) {
   open_.other_activity += n;
 }
 
-size_t Windower::AddJoinedLabels(const std::vector<JoinedLabel>& labels) {
+size_t Windower::AddJoinedLabels(const std::vector<JoinedLabel>& labels,
+                                 absl::Time* window_start) {
   absl::MutexLock lock(&mu_);
   RollLocked(clock_->Now());
+  if (window_start != nullptr) *window_start = open_.start;
   size_t late = 0;
   const LimitOverflows before = open_.acc->overflows();
   for (const JoinedLabel& j : labels) {
@@ -112,6 +118,11 @@ void Windower::SetConfig(std::shared_ptr<const SummaryConfig> config) {
   if (open_.acc->event_count() == 0 && open_.other_activity == 0) {
     open_.acc = std::make_unique<WindowAccumulator>(config_);
   }
+}
+
+absl::Time Windower::current_start() const {
+  absl::MutexLock lock(&mu_);
+  return open_.start;
 }
 
 absl::Time Windower::current_end() const {

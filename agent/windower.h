@@ -32,17 +32,24 @@ struct ClosedWindow {
 
 class Windower {
  public:
+  // The first window starts no earlier than `not_before` (the end of the
+  // last window spooled by an earlier run), so that windows never overlap.
   Windower(std::shared_ptr<const SummaryConfig> config, absl::Duration window,
-           const Clock* clock);
+           const Clock* clock, absl::Time not_before = absl::InfinitePast());
 
-  // Adds events to the window open now (closing an expired one first).
-  void Add(const std::vector<Event>& events);
+  // Adds events to the window open now (closing an expired one first);
+  // returns that window's start.
+  absl::Time Add(const std::vector<Event>& events);
   void CountRejected(absl::string_view reason, uint64_t n);
   // Folds delayed labels into the open window (late when their prediction
   // arrived before it opened), and counts labels that found no prediction
   // and predictions evicted unlabelled.
-  // Returns how many were late.
-  size_t AddJoinedLabels(const std::vector<JoinedLabel>& labels);
+  // Returns how many were late; `window_start` (optional) receives the start
+  // of the window they went to.
+  size_t AddJoinedLabels(const std::vector<JoinedLabel>& labels,
+                         absl::Time* window_start = nullptr);
+  // Where the open window starts.
+  absl::Time current_start() const;
   void CountLabelMisses(uint64_t unmatched, uint64_t evicted);
   // Values beyond the summary limits (WindowAccumulator::overflows()) added
   // since the last call, across windows.

@@ -21,15 +21,17 @@ class IntakeServiceTest : public ::testing::Test {
         &metrics_, EventLimits(), max_events_per_call,
         /*max_message_bytes=*/1 << 20, /*max_in_flight=*/4, &accepting_,
         /*token_sha256=*/"",
-        [this](EventBatch* batch) {
+        [this](EventBatch* batch, absl::string_view) {
           absl::MutexLock lock(&mu_);
           events_ += batch->events.size();
           rejected_ += batch->errors.size();
+          return absl::OkStatus();
         },
         [this](LabelBatch* batch) {
           absl::MutexLock lock(&mu_);
           labels_ += batch->labels.size();
           rejected_ += batch->errors.size();
+          return absl::OkStatus();
         });
     grpc::ServerBuilder builder;
     int port = 0;

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <future>
+#include <random>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -241,6 +242,53 @@ TEST_F(DeliveryTest, AgentKilledWithClosedWindowsInItsSpool) {
       << "collector has " << Collector().events << " of " << sent;
   EXPECT_EQ(agent_->Signal(SIGTERM), 0);
   ExpectExactlyOnce(sent);
+}
+
+// Accepted means kept: SIGKILL of the agent during traffic, three times at
+// random moments (windows of 1 s, so some kills fall just after a window
+// boundary). Every event the agent answered 200 for is stored once; at most
+// the events of the requests the kills left unanswered may be stored
+// besides (the client cannot know whether those were taken).
+TEST_F(DeliveryTest, AgentKilledDuringTrafficKeepsWhatItAccepted) {
+  StartCollector();
+  StartAgent();
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> pause_ms(300, 1700);
+  int accepted = 0, unanswered = 0;
+  for (int kill_round = 0; kill_round < 3; ++kill_round) {
+    std::atomic<bool> stop{false};
+    std::atomic<int> taken{0}, lost{0};
+    std::thread traffic([&] {
+      while (!stop.load()) {
+        if (Post(25) == 25) {
+          taken += 25;
+        } else {
+          lost += 25;
+          return;  // the agent is gone
+        }
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    EXPECT_EQ(agent_->Signal(SIGKILL), 128 + SIGKILL);
+    stop = true;
+    traffic.join();
+    accepted += taken.load();
+    unanswered += lost.load();
+    StartAgent();  // same data dir: the intake log and spool survive
+  }
+  accepted += Post(25);
+  ASSERT_GT(accepted, 1000);
+  ASSERT_TRUE(WaitFor(
+      [&] { return Collector().events >= static_cast<uint64_t>(accepted); },
+      absl::Seconds(30)))
+      << "collector has " << Collector().events << " of " << accepted;
+  EXPECT_EQ(agent_->Signal(SIGTERM), 0);
+  const AgentState s = Collector();
+  EXPECT_GE(s.events, static_cast<uint64_t>(accepted));
+  EXPECT_LE(s.events, static_cast<uint64_t>(accepted + unanswered))
+      << "unanswered " << unanswered;
+  EXPECT_EQ(s.reports + s.gaps, s.durable);
+  EXPECT_EQ(s.gaps, 0u);
 }
 
 // 4. Spool limit reached during a long outage: the windows the agent

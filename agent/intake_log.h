@@ -1,0 +1,95 @@
+// IntakeLog: what the agent answered "accepted" for but has not yet written
+// to its spool, on disk, so that a killed agent loses none of it.
+//
+// Contract:
+//  - Append() writes one record - an accepted batch of a window, as received
+//    - to the segment file of that window (`<dir>/<window start ms>.log`)
+//    before the agent answers. It is a plain write(2), not fsynced: a record
+//    survives a crash or SIGKILL of the process (the kernel holds it), not a
+//    power loss or a kernel crash of the node (docs/storage.md#agent).
+//  - Trim(end) deletes the segments of windows that start before `end`,
+//    called once those windows are in the spool.
+//  - Segments() and Read() give the records left after a crash, for replay
+//    at start. A record cut short by the crash (its length or checksum does
+//    not match) ends its segment: it was never answered.
+//  - Bounded: Append() refuses (RESOURCE_EXHAUSTED naming
+//    --intake_log_max_bytes) once the segments hold that many bytes; they
+//    only grow while windows cannot be spooled.
+//
+// Record: [u32 length][u32 CRC-32 (zlib) of the rest][u8 kind][i64 arrival,
+// Unix microseconds][payload], integers little-endian.
+//
+// Thread-safety: safe for concurrent use.
+#ifndef AIMS_AGENT_INTAKE_LOG_H_
+#define AIMS_AGENT_INTAKE_LOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace aims::agent {
+
+struct IntakeRecord {
+  enum class Kind : uint8_t {
+    kJsonEvents = 1,    // an HTTP body of events, as received
+    kProtoEvents = 2,   // a serialized v1::SubmitEventsRequest
+    kJoinedLabels = 3,  // serialized joined labels (agent.cc)
+  };
+  Kind kind = Kind::kJsonEvents;
+  absl::Time arrival;
+  std::string payload;
+};
+
+class IntakeLog {
+ public:
+  // Opens (creating) `dir`; segments of an earlier run stay for replay.
+  static absl::StatusOr<std::unique_ptr<IntakeLog>> Open(std::string dir,
+                                                         uint64_t max_bytes);
+  ~IntakeLog();
+
+  // OK when a record of `payload_bytes` fits within the bound, else the
+  // RESOURCE_EXHAUSTED Append() would give.
+  absl::Status CheckRoom(size_t payload_bytes) const;
+  absl::Status Append(absl::Time window_start, IntakeRecord::Kind kind,
+                      absl::Time arrival, absl::string_view payload);
+  void Trim(absl::Time end);
+
+  // Window starts of the segments on disk, oldest first.
+  std::vector<absl::Time> Segments() const;
+  // The whole records of the segment of `window_start`, in order.
+  absl::StatusOr<std::vector<IntakeRecord>> Read(absl::Time window_start) const;
+
+  uint64_t bytes() const;
+  uint64_t max_bytes() const { return max_bytes_; }
+
+ private:
+  IntakeLog(std::string dir, uint64_t max_bytes);
+  std::string PathOf(absl::Time window_start) const;
+  absl::Status RoomLocked(size_t record_bytes) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string dir_;
+  const uint64_t max_bytes_;
+  mutable absl::Mutex mu_;
+  // Open segment files by window start, with their sizes.
+  struct Segment {
+    int fd = -1;
+    uint64_t bytes = 0;
+  };
+  std::map<absl::Time, Segment> segments_ ABSL_GUARDED_BY(mu_);
+  uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace aims::agent
+
+#endif  // AIMS_AGENT_INTAKE_LOG_H_
