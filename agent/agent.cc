@@ -18,8 +18,8 @@
 #include "common/base/proto_json.h"
 #include "common/base/time_util.h"
 #include "common/base/utf8.h"
-#include "common/rocks/keys.h"
 #include "common/net/bearer_token.h"
+#include "common/rocks/keys.h"
 #include "common/summary/validation.h"
 #include "grpcpp/grpcpp.h"
 
@@ -208,10 +208,12 @@ void Agent::HandleReadyz(HttpResponse& res) {
                      : "no profile";
   }
   // A refusal by the collector (wrong token, an agent id of another model)
-  // does not pass by waiting: nothing this agent takes can be delivered.
+  // is said here, but like a collector outage it does not make the agent
+  // unready: that would take the model out of its Service (the agent spools
+  // meanwhile, and the refusal is logged and on the collector's record).
   const std::string refusal = sender_ ? sender_->refusal() : "";
-  const bool ready = accepting_.load() && refusal.empty() &&
-                     (has_profile || !options_.require_profile);
+  const bool ready =
+      accepting_.load() && (has_profile || !options_.require_profile);
   res.status = ready ? 200 : 503;
   res.SetContent(
       absl::StrCat(

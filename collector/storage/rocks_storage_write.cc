@@ -89,7 +89,7 @@ absl::StatusOr<uint64_t> RocksStorage::RegisterAgent(const v1::Hello& hello,
         "/", owner.environment(), "; a hello for ", hello.model().name(), "/",
         hello.model().version(), "/", hello.model().environment(),
         " is refused (an agent id stays with the model it first reported; "
-        "another model needs another agent id, e.g. a new --spool_dir)"));
+        "another model needs another agent id, e.g. a new --data_dir)"));
   }
   rocksdb::WriteBatch batch;
   absl::StatusOr<uint64_t> model_id = ModelIdLocked(hello.model(), &batch);
