@@ -107,7 +107,7 @@ void Agent::CreateWindower() {
       static_cast<double>(options_.spool_max_bytes));
   metrics_->intake_queue_capacity.Set(
       static_cast<double>(options_.intake_queue_capacity));
-  metrics_->intake_log_capacity_bytes.Set(
+  metrics_->intake_log.capacity_bytes.Set(
       static_cast<double>(options_.intake_log_max_bytes));
   windower_ = std::make_unique<Windower>(
       std::make_shared<SummaryConfig>(options_.summary), options_.window,
@@ -408,7 +408,7 @@ absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
           window, kind, now, EventRecord(duplicate_positions, request));
       !logged.ok()) {
     // Taken and counted, but not safe from a crash: say so.
-    metrics_->intake_log_errors.Increment();
+    metrics_->intake_log.errors.Increment();
     LogError("intake log write failed", {{"error", logged.message()}});
   }
   FeedReference(events);
@@ -486,7 +486,7 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
             intake_log_->Append(window, IntakeRecord::Kind::kJoinedLabels, now,
                                 EncodeJoinedLabels(joined));
         !logged.ok()) {
-      metrics_->intake_log_errors.Increment();
+      metrics_->intake_log.errors.Increment();
       LogError("intake log write failed", {{"error", logged.message()}});
     }
   }
@@ -627,7 +627,8 @@ absl::Status Agent::ReplayIntakeLog() {
     }
   }
   if (replayed > 0) {
-    metrics_->events_replayed.Increment(static_cast<double>(replayed));
+    metrics_->intake_log.events_replayed.Increment(
+        static_cast<double>(replayed));
     LogInfo("intake log replayed", {{"events", replayed}});
   }
   return absl::OkStatus();
@@ -715,7 +716,7 @@ void Agent::RefreshGauges() {
   metrics_->spool_gaps.Set(static_cast<double>(spool_->pending_gaps()));
   metrics_->spool_bytes.Set(static_cast<double>(spool_->pending_bytes()));
   metrics_->intake_queue_depth.Set(static_cast<double>(http_->queue_depth()));
-  metrics_->intake_log_bytes.Set(static_cast<double>(intake_log_->bytes()));
+  metrics_->intake_log.bytes.Set(static_cast<double>(intake_log_->bytes()));
   metrics_->label_store_entries.Set(static_cast<double>(labels_->size()));
   // Resident pages from /proc/self/statm (second field).
   std::ifstream statm("/proc/self/statm");

@@ -92,6 +92,22 @@ prometheus::Gauge& Gauge(prometheus::Registry& r, const char* name,
 
 }  // namespace
 
+IntakeLogMetrics::IntakeLogMetrics(prometheus::Registry& r)
+    : bytes(Gauge(r, "aims_agent_intake_log_bytes",
+                  "Bytes of the intake log: accepted events and labels of "
+                  "windows not yet in the spool.")),
+      capacity_bytes(
+          Gauge(r, "aims_agent_intake_log_capacity_bytes",
+                "Bound of the intake log (--intake_log_max_bytes).")),
+      errors(Counter(r, "aims_agent_intake_log_errors_total",
+                     "Accepted batches the intake log could not record (I/O "
+                     "error): counted, but lost if the agent is killed before "
+                     "their window is spooled.")),
+      events_replayed(Counter(r, "aims_agent_events_replayed_total",
+                              "Events replayed from the intake log at start "
+                              "(the earlier run ended before spooling "
+                              "them).")) {}
+
 AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
     : registry(reg),
       events_accepted(Events(*reg).Add({{"outcome", "accepted"}})),
@@ -115,21 +131,6 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
       requests_unauthenticated(
           Refused(*reg).Add({{"reason", "unauthenticated"}})),
       requests_log_full(Refused(*reg).Add({{"reason", "intake_log_full"}})),
-      intake_log_bytes(Gauge(*reg, "aims_agent_intake_log_bytes",
-                             "Bytes of the intake log: accepted events and "
-                             "labels of windows not yet in the spool.")),
-      intake_log_capacity_bytes(
-          Gauge(*reg, "aims_agent_intake_log_capacity_bytes",
-                "Bound of the intake log (--intake_log_max_bytes).")),
-      intake_log_errors(Counter(
-          *reg, "aims_agent_intake_log_errors_total",
-          "Accepted batches the intake log could not record (I/O error): "
-          "counted, but lost if the agent is killed before their window is "
-          "spooled.")),
-      events_replayed(Counter(*reg, "aims_agent_events_replayed_total",
-                              "Events replayed from the intake log at start "
-                              "(the earlier run ended before spooling "
-                              "them).")),
       ack_latency(prometheus::BuildHistogram()
                       .Name("aims_agent_ack_latency_seconds")
                       .Help("Time from sending a report to its durable "
@@ -194,7 +195,8 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
                              "Unknown fields in events and labels, ignored "
                              "(each is listed as a warning in the answer).")),
       duplicate_events(Duplicates(*reg).Add({{"item", "event"}})),
-      duplicate_labels(Duplicates(*reg).Add({{"item", "label"}})) {
+      duplicate_labels(Duplicates(*reg).Add({{"item", "label"}})),
+      intake_log(*reg) {
   for (const char* limit : kRejectingLimits) {
     limit_rejections.Add({{"limit", limit}});
   }

@@ -16,6 +16,16 @@
 
 namespace aims::agent {
 
+// The series of the intake log (agent/intake_log.h).
+struct IntakeLogMetrics {
+  explicit IntakeLogMetrics(prometheus::Registry& registry);
+
+  prometheus::Gauge& bytes;
+  prometheus::Gauge& capacity_bytes;
+  prometheus::Counter& errors;
+  prometheus::Counter& events_replayed;
+};
+
 struct AgentMetrics {
   explicit AgentMetrics(std::shared_ptr<prometheus::Registry> registry);
 
@@ -33,11 +43,6 @@ struct AgentMetrics {
   prometheus::Counter& requests_shutting_down;
   prometheus::Counter& requests_unauthenticated;
   prometheus::Counter& requests_log_full;
-  // The intake log (agent/intake_log.h).
-  prometheus::Gauge& intake_log_bytes;
-  prometheus::Gauge& intake_log_capacity_bytes;
-  prometheus::Counter& intake_log_errors;
-  prometheus::Counter& events_replayed;
   prometheus::Histogram& ack_latency;
   prometheus::Gauge& intake_queue_depth;
   prometheus::Gauge& intake_queue_capacity;
@@ -64,6 +69,8 @@ struct AgentMetrics {
   prometheus::Counter& unknown_fields;
   prometheus::Counter& duplicate_events;
   prometheus::Counter& duplicate_labels;
+
+  IntakeLogMetrics intake_log;
 
   // Counts `n` items (events, labels or whole requests) refused by `limit`
   // (common/base/limit_error.h).

@@ -10,24 +10,12 @@
 #include "common/base/log.h"
 #include "common/base/signals.h"
 #include "common/net/bearer_token.h"
+#include "common/net/http_flags.h"
 #include "common/net/http_server.h"
 
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9465",
           "host:port of the intake (POST /v1/events) and of /metrics, "
           "/healthz, /readyz. Loopback by default: the model server is local.");
-ABSL_FLAG(int, http_max_connections, 512,
-          "HTTP: open connections at most; a new one beyond is closed at once "
-          "and counted (_http_connections_refused_total).");
-ABSL_FLAG(int, http_max_connections_per_client, 128,
-          "HTTP: open connections of one client IP address at most, so that "
-          "one client cannot take every connection.");
-ABSL_FLAG(absl::Duration, http_header_timeout, absl::Seconds(10),
-          "HTTP: the TLS handshake and the whole request head must arrive "
-          "within this; a slower connection is closed and counted "
-          "(_http_timeouts_total).");
-ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(30),
-          "HTTP: a kept-alive connection that sends no new request within "
-          "this is closed.");
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:9466",
           "host:port of the gRPC intake (aims.v1.AgentIntakeService) for "
           "high-rate model servers; empty disables it.");
@@ -184,11 +172,7 @@ constexpr char kUsage[] =
 absl::StatusOr<AgentOptions> OptionsFromFlags() {
   AgentOptions o;
   o.http_listen = absl::GetFlag(FLAGS_http_listen);
-  o.http.max_connections = absl::GetFlag(FLAGS_http_max_connections);
-  o.http.max_connections_per_client =
-      absl::GetFlag(FLAGS_http_max_connections_per_client);
-  o.http.header_timeout = absl::GetFlag(FLAGS_http_header_timeout);
-  o.http.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
+  ApplyHttpFlags(&o.http);
   o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   o.collector = absl::GetFlag(FLAGS_collector);
   o.collector_tls.ca_file = absl::GetFlag(FLAGS_collector_ca_file);

@@ -10,6 +10,7 @@
 #include "common/base/cli.h"
 #include "common/base/log.h"
 #include "common/base/signals.h"
+#include "common/net/http_flags.h"
 #include "common/net/http_server.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:4317",
@@ -17,19 +18,6 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:4317",
           "port. Use 0.0.0.0:4317 to accept agents from other hosts.");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9464",
           "host:port for HTTP: /metrics (Prometheus), /healthz, /readyz.");
-ABSL_FLAG(int, http_max_connections, 512,
-          "HTTP: open connections at most; a new one beyond is closed at once "
-          "and counted (_http_connections_refused_total).");
-ABSL_FLAG(int, http_max_connections_per_client, 128,
-          "HTTP: open connections of one client IP address at most, so that "
-          "one client cannot take every connection.");
-ABSL_FLAG(absl::Duration, http_header_timeout, absl::Seconds(10),
-          "HTTP: the TLS handshake and the whole request head must arrive "
-          "within this; a slower connection is closed and counted "
-          "(_http_timeouts_total).");
-ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(30),
-          "HTTP: a kept-alive connection that sends no new request within "
-          "this is closed.");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "TLS for the gRPC listener: server certificate chain (PEM). "
           "Re-read every --tls_reload_interval, so it can be rotated without "
@@ -206,11 +194,7 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   CollectorOptions o;
   o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   o.http_listen = absl::GetFlag(FLAGS_http_listen);
-  o.http.max_connections = absl::GetFlag(FLAGS_http_max_connections);
-  o.http.max_connections_per_client =
-      absl::GetFlag(FLAGS_http_max_connections_per_client);
-  o.http.header_timeout = absl::GetFlag(FLAGS_http_header_timeout);
-  o.http.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
+  ApplyHttpFlags(&o.http);
   o.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   o.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
   o.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);

@@ -35,7 +35,8 @@ std::string& ProgramName() {
 
 bool IsOwnFlagFile(absl::string_view path) {
   return absl::EndsWith(path, "main.cc") ||
-         absl::EndsWith(path, "common/base/cli.cc");
+         absl::EndsWith(path, "common/base/cli.cc") ||
+         absl::EndsWith(path, "common/net/http_flags.cc");
 }
 
 // Where the source tree was on the build machine ("/home/x/aims/"): this

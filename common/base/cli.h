@@ -7,7 +7,8 @@
 //      for --model_name, as a Kubernetes downward API would set them);
 //   3. a config file named by --config=FILE (or AIMS_CONFIG): one
 //      `name = value` per line, '#' starts a comment.
-// Only the binary's own flags (those defined in its main.cc) are read from
+// Only the binary's own flags (those defined in its main.cc, and the
+// --http_* flags of common/net/http_flags.h) are read from
 // the environment and the file; an unknown name in the file is an error
 // naming the file and line.
 //
