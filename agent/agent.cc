@@ -20,6 +20,7 @@
 #include "common/base/utf8.h"
 #include "common/net/bearer_token.h"
 #include "common/rocks/keys.h"
+#include "common/summary/summary_merge.h"
 #include "common/summary/validation.h"
 #include "grpcpp/grpcpp.h"
 
@@ -411,6 +412,7 @@ absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
     metrics_->intake_log.errors.Increment();
     LogError("intake log write failed", {{"error", logged.message()}});
   }
+  CheckpointIfLarge(window, now);
   FeedReference(events);
   metrics_->events_accepted.Increment(static_cast<double>(events.size()));
   metrics_->unknown_fields.Increment(
@@ -431,6 +433,27 @@ absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
     windower_->CountLabelMisses(0, evicted);
   }
   return absl::OkStatus();
+}
+
+void Agent::CheckpointIfLarge(absl::Time window, absl::Time now) {
+  if (intake_log_->SegmentBytes(window) < intake_log_->max_bytes() / 8) return;
+  absl::StatusOr<std::optional<v1::WindowSummary>> summary =
+      windower_->Checkpoint(window);
+  if (!summary.ok()) {
+    LogError("intake log checkpoint failed",
+             {{"error", summary.status().message()}});
+    return;
+  }
+  if (!summary->has_value()) return;
+  if (absl::Status s =
+          intake_log_->Checkpoint(window, now, (*summary)->SerializeAsString());
+      !s.ok()) {
+    // The batches stay in the log: nothing is lost, the log just grows.
+    metrics_->intake_log.errors.Increment();
+    LogError("intake log checkpoint failed", {{"error", s.message()}});
+    return;
+  }
+  metrics_->intake_log.checkpoints.Increment();
 }
 
 void Agent::CountOverflows() {
@@ -489,6 +512,7 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
       metrics_->intake_log.errors.Increment();
       LogError("intake log write failed", {{"error", logged.message()}});
     }
+    CheckpointIfLarge(window, now);
   }
   windower_->CountLabelMisses(unmatched, 0);
   CountOverflows();
@@ -594,7 +618,23 @@ absl::Status Agent::ReplayIntakeLog() {
     // rebuilt and spooled (the earlier run never spooled it).
     const bool open = start >= current;
     WindowAccumulator past(std::make_shared<SummaryConfig>(options_.summary));
+    std::optional<v1::WindowSummary> past_checkpoint;
+    bool past_has_records = false;
     for (const IntakeRecord& record : *records) {
+      if (record.kind == IntakeRecord::Kind::kCheckpoint) {
+        // Read() starts at the last checkpoint: it holds all before it.
+        v1::WindowSummary summary;
+        if (!summary.ParseFromString(record.payload)) {
+          return absl::DataLossError("intake log: unreadable checkpoint");
+        }
+        if (open) {
+          windower_->RestoreCheckpoint(std::move(summary));
+        } else {
+          past_checkpoint = std::move(summary);
+        }
+        continue;
+      }
+      past_has_records = true;
       if (record.kind == IntakeRecord::Kind::kJoinedLabels) {
         absl::StatusOr<std::vector<JoinedLabel>> joined =
             DecodeJoinedLabels(record.payload, record.arrival);
@@ -622,8 +662,21 @@ absl::Status Agent::ReplayIntakeLog() {
       const absl::Time aligned =
           absl::UnixEpoch() +
           absl::Floor(start - absl::UnixEpoch(), options_.window);
-      SpoolWindow(ClosedWindow{
-          start, std::min(aligned + options_.window, current), past.Build()});
+      v1::WindowSummary summary;
+      if (!past_checkpoint.has_value()) {
+        summary = past.Build();
+      } else {
+        summary = std::move(*past_checkpoint);
+        if (past_has_records) {
+          if (absl::Status s = MergeSummaries(&summary, past.Build());
+              !s.ok()) {
+            return s;
+          }
+        }
+      }
+      SpoolWindow(ClosedWindow{start,
+                               std::min(aligned + options_.window, current),
+                               std::move(summary)});
     }
   }
   if (replayed > 0) {

@@ -87,6 +87,11 @@ class Agent {
   // Folds the intake log left by an earlier run into its windows: those
   // past are spooled now, the current one stays open.
   absl::Status ReplayIntakeLog();
+  // Once the open window's segment of the intake log holds
+  // --intake_log_max_bytes / 8, replaces it by the window's summary so far
+  // (IntakeLog::Checkpoint), so a busy window never fills the log.
+  void CheckpointIfLarge(absl::Time window, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(intake_mu_);
   // The events of a logged batch, screened as when they were taken.
   absl::StatusOr<std::vector<Event>> ReplayedEvents(
       const IntakeRecord& record) const;

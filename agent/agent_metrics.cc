@@ -106,7 +106,11 @@ IntakeLogMetrics::IntakeLogMetrics(prometheus::Registry& r)
       events_replayed(Counter(r, "aims_agent_events_replayed_total",
                               "Events replayed from the intake log at start "
                               "(the earlier run ended before spooling "
-                              "them).")) {}
+                              "them).")),
+      checkpoints(Counter(r, "aims_agent_intake_log_checkpoints_total",
+                          "Summaries of a busy open window written to the "
+                          "intake log in place of its batches (every "
+                          "--intake_log_max_bytes / 8 bytes).")) {}
 
 AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
     : registry(reg),

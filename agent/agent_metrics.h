@@ -24,6 +24,7 @@ struct IntakeLogMetrics {
   prometheus::Gauge& capacity_bytes;
   prometheus::Counter& errors;
   prometheus::Counter& events_replayed;
+  prometheus::Counter& checkpoints;
 };
 
 struct AgentMetrics {

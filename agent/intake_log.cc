@@ -42,6 +42,70 @@ absl::Status Errno(absl::string_view what, const std::string& path) {
                                              ": ", std::strerror(errno)));
 }
 
+// "<ms>.log" (generation 0) or "<ms>.<generation>.log".
+bool ParseSegmentName(absl::string_view name, int64_t* ms,
+                      uint64_t* generation) {
+  if (!absl::ConsumeSuffix(&name, ".log")) return false;
+  *generation = 0;
+  const size_t dot = name.find('.');
+  if (dot != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(name.substr(dot + 1), generation)) return false;
+    name = name.substr(0, dot);
+  }
+  return absl::SimpleAtoi(name, ms);
+}
+
+std::string EncodeRecord(IntakeRecord::Kind kind, absl::Time arrival,
+                         absl::string_view payload) {
+  std::string record;
+  record.reserve(kHeader + payload.size());
+  PutLittle(kHeader - 4 + payload.size(), 4, &record);  // from crc on
+  PutLittle(0, 4, &record);                             // crc, below
+  record.push_back(static_cast<char>(kind));
+  PutLittle(static_cast<uint64_t>(absl::ToUnixMicros(arrival)), 8, &record);
+  record.append(payload.data(), payload.size());
+  const uint32_t crc = Crc(absl::string_view(record).substr(8));
+  for (int i = 0; i < 4; ++i) record[4 + i] = static_cast<char>(crc >> (8 * i));
+  return record;
+}
+
+absl::StatusOr<std::string> ReadWhole(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  std::string bytes;
+  char buf[1 << 16];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return Errno("cannot read", path);
+    }
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return bytes;
+}
+
+// Appends the whole records of `bytes` to `records`; a checkpoint record
+// replaces what is there. Stops at the first torn record.
+void ParseRecords(absl::string_view bytes, std::vector<IntakeRecord>* records) {
+  size_t at = 0;
+  while (bytes.size() - at >= kHeader) {
+    const uint64_t length = GetLittle(bytes.data() + at, 4);
+    if (length < kHeader - 4 || bytes.size() - at - 4 < length) break;
+    const absl::string_view body = bytes.substr(at + 8, length - 4);
+    if (Crc(body) != GetLittle(bytes.data() + at + 4, 4)) break;
+    IntakeRecord r;
+    r.kind = static_cast<IntakeRecord::Kind>(body[0]);
+    r.arrival = absl::FromUnixMicros(
+        static_cast<int64_t>(GetLittle(body.data() + 1, 8)));
+    r.payload = std::string(body.substr(9));
+    if (r.kind == IntakeRecord::Kind::kCheckpoint) records->clear();
+    records->push_back(std::move(r));
+    at += 4 + length;
+  }
+}
+
 }  // namespace
 
 IntakeLog::IntakeLog(std::string dir, uint64_t max_bytes)
@@ -64,24 +128,26 @@ absl::StatusOr<std::unique_ptr<IntakeLog>> IntakeLog::Open(std::string dir,
   if (d == nullptr) return Errno("cannot read", log->dir_);
   absl::MutexLock lock(&log->mu_);
   while (dirent* e = readdir(d)) {
-    absl::string_view name = e->d_name;
     int64_t ms = 0;
-    if (!absl::ConsumeSuffix(&name, ".log") || !absl::SimpleAtoi(name, &ms)) {
-      continue;
-    }
+    uint64_t generation = 0;
+    if (!ParseSegmentName(e->d_name, &ms, &generation)) continue;
     struct stat st;
     const std::string path = absl::StrCat(log->dir_, "/", e->d_name);
     if (stat(path.c_str(), &st) != 0) continue;
     Segment& s = log->segments_[absl::FromUnixMillis(ms)];
-    s.bytes = static_cast<uint64_t>(st.st_size);
-    log->bytes_ += s.bytes;
+    s.generations[generation] = static_cast<uint64_t>(st.st_size);
+    s.bytes += static_cast<uint64_t>(st.st_size);
+    log->bytes_ += static_cast<uint64_t>(st.st_size);
   }
   closedir(d);
   return log;
 }
 
-std::string IntakeLog::PathOf(absl::Time window_start) const {
-  return absl::StrCat(dir_, "/", absl::ToUnixMillis(window_start), ".log");
+std::string IntakeLog::PathOf(absl::Time window_start,
+                              uint64_t generation) const {
+  const int64_t ms = absl::ToUnixMillis(window_start);
+  if (generation == 0) return absl::StrCat(dir_, "/", ms, ".log");
+  return absl::StrCat(dir_, "/", ms, ".", generation, ".log");
 }
 
 absl::Status IntakeLog::RoomLocked(size_t record_bytes) const {
@@ -98,23 +164,12 @@ absl::Status IntakeLog::CheckRoom(size_t payload_bytes) const {
   return RoomLocked(kHeader + payload_bytes);
 }
 
-absl::Status IntakeLog::Append(absl::Time window_start, IntakeRecord::Kind kind,
-                               absl::Time arrival, absl::string_view payload) {
-  std::string record;
-  record.reserve(kHeader + payload.size());
-  PutLittle(kHeader - 4 + payload.size(), 4, &record);  // from crc on
-  PutLittle(0, 4, &record);                             // crc, below
-  record.push_back(static_cast<char>(kind));
-  PutLittle(static_cast<uint64_t>(absl::ToUnixMicros(arrival)), 8, &record);
-  record.append(payload.data(), payload.size());
-  const uint32_t crc = Crc(absl::string_view(record).substr(8));
-  for (int i = 0; i < 4; ++i) record[4 + i] = static_cast<char>(crc >> (8 * i));
-
-  absl::MutexLock lock(&mu_);
-  if (absl::Status room = RoomLocked(record.size()); !room.ok()) return room;
-  Segment& segment = segments_[window_start];
+absl::Status IntakeLog::WriteLocked(absl::Time window_start, Segment& segment,
+                                    absl::string_view record) {
+  if (segment.generations.empty()) segment.generations[0] = 0;
+  const uint64_t generation = segment.generations.rbegin()->first;
+  const std::string path = PathOf(window_start, generation);
   if (segment.fd < 0) {
-    const std::string path = PathOf(window_start);
     segment.fd =
         open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (segment.fd < 0) return Errno("cannot open", path);
@@ -126,11 +181,50 @@ absl::Status IntakeLog::Append(absl::Time window_start, IntakeRecord::Kind kind,
     const ssize_t n =
         write(segment.fd, record.data() + done, record.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno("cannot append to", PathOf(window_start));
+    if (n <= 0) return Errno("cannot append to", path);
     done += static_cast<size_t>(n);
   }
+  segment.generations.rbegin()->second += record.size();
   segment.bytes += record.size();
   bytes_ += record.size();
+  return absl::OkStatus();
+}
+
+absl::Status IntakeLog::Append(absl::Time window_start, IntakeRecord::Kind kind,
+                               absl::Time arrival, absl::string_view payload) {
+  const std::string record = EncodeRecord(kind, arrival, payload);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status room = RoomLocked(record.size()); !room.ok()) return room;
+  return WriteLocked(window_start, segments_[window_start], record);
+}
+
+absl::Status IntakeLog::Checkpoint(absl::Time window_start, absl::Time now,
+                                   absl::string_view summary) {
+  const std::string record =
+      EncodeRecord(IntakeRecord::Kind::kCheckpoint, now, summary);
+  absl::MutexLock lock(&mu_);
+  Segment& segment = segments_[window_start];
+  const std::map<uint64_t, uint64_t> older = segment.generations;
+  const uint64_t next = older.empty() ? 1 : older.rbegin()->first + 1;
+  if (segment.fd >= 0) close(segment.fd);
+  segment.fd = -1;
+  segment.generations[next] = 0;
+  if (absl::Status s = WriteLocked(window_start, segment, record); !s.ok()) {
+    // The older generations still hold every record: drop the new one.
+    if (segment.fd >= 0) close(segment.fd);
+    segment.fd = -1;
+    unlink(PathOf(window_start, next).c_str());
+    segment.bytes -= segment.generations[next];
+    bytes_ -= segment.generations[next];
+    segment.generations.erase(next);
+    return s;
+  }
+  for (const auto& [generation, bytes] : older) {
+    unlink(PathOf(window_start, generation).c_str());
+    segment.generations.erase(generation);
+    segment.bytes -= bytes;
+    bytes_ -= bytes;
+  }
   return absl::OkStatus();
 }
 
@@ -138,7 +232,9 @@ void IntakeLog::Trim(absl::Time end) {
   absl::MutexLock lock(&mu_);
   for (auto it = segments_.begin(); it != segments_.end() && it->first < end;) {
     if (it->second.fd >= 0) close(it->second.fd);
-    unlink(PathOf(it->first).c_str());
+    for (const auto& [generation, bytes] : it->second.generations) {
+      unlink(PathOf(it->first, generation).c_str());
+    }
     bytes_ -= it->second.bytes;
     it = segments_.erase(it);
   }
@@ -153,34 +249,22 @@ std::vector<absl::Time> IntakeLog::Segments() const {
 
 absl::StatusOr<std::vector<IntakeRecord>> IntakeLog::Read(
     absl::Time window_start) const {
-  const std::string path = PathOf(window_start);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", path);
-  std::string bytes;
-  char buf[1 << 16];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      return Errno("cannot read", path);
+  std::vector<uint64_t> generations;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = segments_.find(window_start);
+    if (it == segments_.end()) return std::vector<IntakeRecord>();
+    for (const auto& [generation, bytes] : it->second.generations) {
+      generations.push_back(generation);
     }
-    bytes.append(buf, static_cast<size_t>(n));
   }
-  close(fd);
   std::vector<IntakeRecord> records;
-  size_t at = 0;
-  while (bytes.size() - at >= kHeader) {
-    const uint64_t length = GetLittle(bytes.data() + at, 4);
-    if (length < kHeader - 4 || bytes.size() - at - 4 < length) break;
-    const absl::string_view body(bytes.data() + at + 8, length - 4);
-    if (Crc(body) != GetLittle(bytes.data() + at + 4, 4)) break;
-    IntakeRecord r;
-    r.kind = static_cast<IntakeRecord::Kind>(body[0]);
-    r.arrival = absl::FromUnixMicros(
-        static_cast<int64_t>(GetLittle(body.data() + 1, 8)));
-    r.payload = std::string(body.substr(9));
-    records.push_back(std::move(r));
-    at += 4 + length;
+  for (uint64_t generation : generations) {
+    const std::string path = PathOf(window_start, generation);
+    absl::StatusOr<std::string> bytes = ReadWhole(path);
+    if (!bytes.ok()) return bytes.status();
+    // A checkpoint holds everything before it.
+    ParseRecords(*bytes, &records);
   }
   return records;
 }
@@ -188,6 +272,12 @@ absl::StatusOr<std::vector<IntakeRecord>> IntakeLog::Read(
 uint64_t IntakeLog::bytes() const {
   absl::MutexLock lock(&mu_);
   return bytes_;
+}
+
+uint64_t IntakeLog::SegmentBytes(absl::Time window_start) const {
+  absl::MutexLock lock(&mu_);
+  auto it = segments_.find(window_start);
+  return it == segments_.end() ? 0 : it->second.bytes;
 }
 
 }  // namespace aims::agent

@@ -3,18 +3,23 @@
 //
 // Contract:
 //  - Append() writes one record - an accepted batch of a window, as received
-//    - to the segment file of that window (`<dir>/<window start ms>.log`)
-//    before the agent answers. It is a plain write(2), not fsynced: a record
-//    survives a crash or SIGKILL of the process (the kernel holds it), not a
-//    power loss or a kernel crash of the node (docs/storage.md#agent).
+//    - to the segment of that window before the agent answers. It is a plain
+//    write(2), not fsynced: a record survives a crash or SIGKILL of the
+//    process (the kernel holds it), not a power loss or a kernel crash of
+//    the node (docs/storage.md#agent).
+//  - Checkpoint() bounds a busy window's segment: it writes the window's
+//    summary so far as one record at the start of a new generation of the
+//    segment (`<dir>/<window start ms>.<generation>.log`), then deletes the
+//    older generations. Read() starts at the last whole checkpoint, so a
+//    crash at any point of a checkpoint replays each event exactly once.
 //  - Trim(end) deletes the segments of windows that start before `end`,
 //    called once those windows are in the spool.
 //  - Segments() and Read() give the records left after a crash, for replay
 //    at start. A record cut short by the crash (its length or checksum does
-//    not match) ends its segment: it was never answered.
+//    not match) ends its generation: it was never answered.
 //  - Bounded: Append() refuses (RESOURCE_EXHAUSTED naming
-//    --intake_log_max_bytes) once the segments hold that many bytes; they
-//    only grow while windows cannot be spooled.
+//    --intake_log_max_bytes) once the segments hold that many bytes; with
+//    checkpoints they only grow while windows cannot be spooled.
 //
 // Record: [u32 length][u32 CRC-32 (zlib) of the rest][u8 kind][i64 arrival,
 // Unix microseconds][payload], integers little-endian.
@@ -44,6 +49,7 @@ struct IntakeRecord {
     kJsonEvents = 1,    // an HTTP body of events, as received
     kProtoEvents = 2,   // a serialized v1::SubmitEventsRequest
     kJoinedLabels = 3,  // serialized joined labels (agent.cc)
+    kCheckpoint = 4,    // a serialized v1::WindowSummary of all before it
   };
   Kind kind = Kind::kJsonEvents;
   absl::Time arrival;
@@ -62,30 +68,46 @@ class IntakeLog {
   absl::Status CheckRoom(size_t payload_bytes) const;
   absl::Status Append(absl::Time window_start, IntakeRecord::Kind kind,
                       absl::Time arrival, absl::string_view payload);
+  // Starts a new generation of `window_start`'s segment with a checkpoint
+  // record holding `summary` (everything logged for the window so far) and
+  // deletes the older generations. Not bounded by max_bytes (it shrinks
+  // the log). On error the older generations stay and replay as before.
+  absl::Status Checkpoint(absl::Time window_start, absl::Time now,
+                          absl::string_view summary);
   void Trim(absl::Time end);
 
   // Window starts of the segments on disk, oldest first.
   std::vector<absl::Time> Segments() const;
-  // The whole records of the segment of `window_start`, in order.
+  // The whole records of the segment of `window_start`, in order, from its
+  // last checkpoint on.
   absl::StatusOr<std::vector<IntakeRecord>> Read(absl::Time window_start) const;
 
   uint64_t bytes() const;
+  // Bytes in the segment of `window_start` (0 when it has none).
+  uint64_t SegmentBytes(absl::Time window_start) const;
   uint64_t max_bytes() const { return max_bytes_; }
 
  private:
   IntakeLog(std::string dir, uint64_t max_bytes);
-  std::string PathOf(absl::Time window_start) const;
+  std::string PathOf(absl::Time window_start, uint64_t generation) const;
   absl::Status RoomLocked(size_t record_bytes) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   const uint64_t max_bytes_;
   mutable absl::Mutex mu_;
-  // Open segment files by window start, with their sizes.
+  // The segment of a window: its generations' sizes (the last one is
+  // appended to) and the open file of the last.
   struct Segment {
+    std::map<uint64_t, uint64_t> generations;  // generation -> bytes
     int fd = -1;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0;  // sum over generations
   };
+  // Appends `record` to the last generation of `segment` (opened on first
+  // use).
+  absl::Status WriteLocked(absl::Time window_start, Segment& segment,
+                           absl::string_view record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<absl::Time, Segment> segments_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };

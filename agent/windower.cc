@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/string_view.h"
+#include "common/summary/summary_merge.h"
 
 namespace aims::agent {
 
@@ -15,7 +16,13 @@ Windower::Windower(std::shared_ptr<const SummaryConfig> config,
   const absl::Time now = clock_->Now();
   open_.start = std::max(AlignedStart(now), std::min(not_before, now));
   open_.end = AlignedStart(now) + window_;
-  open_.acc = std::make_unique<WindowAccumulator>(config_);
+  NewAccumulatorLocked(config_);
+}
+
+void Windower::NewAccumulatorLocked(
+    std::shared_ptr<const SummaryConfig> config) {
+  open_.config = config;
+  open_.acc = std::make_unique<WindowAccumulator>(std::move(config));
 }
 
 absl::Time Windower::AlignedStart(absl::Time now) const {
@@ -24,12 +31,49 @@ absl::Time Windower::AlignedStart(absl::Time now) const {
 
 std::optional<ClosedWindow> Windower::TakeLocked(absl::Time end) {
   std::optional<ClosedWindow> out;
-  if (open_.acc->event_count() > 0 || open_.other_activity > 0) {
-    out = ClosedWindow{open_.start, end, open_.acc->Build()};
+  if (open_.acc->event_count() > 0 || open_.other_activity > 0 ||
+      open_.checkpoint.has_value()) {
+    v1::WindowSummary summary;
+    if (!open_.checkpoint.has_value()) {
+      summary = open_.acc->Build();
+    } else {
+      summary = std::move(*open_.checkpoint);
+      if (open_.acc->event_count() > 0 || open_.other_activity > 0) {
+        // Both parts come from this agent's accumulators of one config, so
+        // they merge (a failure would leave the checkpoint whole).
+        (void)MergeSummaries(&summary, open_.acc->Build());
+      }
+    }
+    out = ClosedWindow{open_.start, end, std::move(summary)};
   }
-  open_.acc = std::make_unique<WindowAccumulator>(config_);
+  NewAccumulatorLocked(config_);
+  open_.checkpoint.reset();
   open_.other_activity = 0;
   return out;
+}
+
+absl::StatusOr<std::optional<v1::WindowSummary>> Windower::Checkpoint(
+    absl::Time window_start) {
+  absl::MutexLock lock(&mu_);
+  if (open_.start != window_start ||
+      (open_.acc->event_count() == 0 && open_.other_activity == 0)) {
+    return std::nullopt;
+  }
+  if (!open_.checkpoint.has_value()) {
+    open_.checkpoint = open_.acc->Build();
+  } else if (absl::Status s =
+                 MergeSummaries(&*open_.checkpoint, open_.acc->Build());
+             !s.ok()) {
+    return s;
+  }
+  NewAccumulatorLocked(open_.config);
+  open_.other_activity = 0;
+  return *open_.checkpoint;
+}
+
+void Windower::RestoreCheckpoint(v1::WindowSummary summary) {
+  absl::MutexLock lock(&mu_);
+  open_.checkpoint = std::move(summary);
 }
 
 void Windower::RollLocked(absl::Time now) {
@@ -115,8 +159,9 @@ void Windower::SetConfig(std::shared_ptr<const SummaryConfig> config) {
   absl::MutexLock lock(&mu_);
   config_ = std::move(config);
   // A window that holds nothing yet can start over with the new config.
-  if (open_.acc->event_count() == 0 && open_.other_activity == 0) {
-    open_.acc = std::make_unique<WindowAccumulator>(config_);
+  if (open_.acc->event_count() == 0 && open_.other_activity == 0 &&
+      !open_.checkpoint.has_value()) {
+    NewAccumulatorLocked(config_);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -62,6 +63,16 @@ class Windower {
   std::optional<ClosedWindow> CloseNow();
   // When the open window ends.
   absl::Time current_end() const;
+
+  // The open window's summary so far, when it starts at `window_start`
+  // (nullopt otherwise, or when it holds nothing): everything folded since
+  // it opened, merged with earlier checkpoints. The window goes on with an
+  // empty accumulator and closes with the checkpoint merged in, so its
+  // memory and the intake log's segment stay bounded however busy it is.
+  absl::StatusOr<std::optional<v1::WindowSummary>> Checkpoint(
+      absl::Time window_start);
+  // Replay: the open window continues from `summary` (a checkpoint of it).
+  void RestoreCheckpoint(v1::WindowSummary summary);
   // Windows opened from now on summarise with `config` (e.g. a new
   // reference profile); the open window keeps the one it started with
   // unless it is still empty.
@@ -72,6 +83,9 @@ class Windower {
     absl::Time start;
     absl::Time end;
     std::unique_ptr<WindowAccumulator> acc;
+    std::shared_ptr<const SummaryConfig> config;  // acc's
+    // What Checkpoint() took out of acc, merged.
+    std::optional<v1::WindowSummary> checkpoint;
     // Anything besides accepted events: rejections, labels, misses.
     uint64_t other_activity = 0;
   };
@@ -79,6 +93,8 @@ class Windower {
   std::optional<ClosedWindow> TakeLocked(absl::Time end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time AlignedStart(absl::Time now) const;
+  void NewAccumulatorLocked(std::shared_ptr<const SummaryConfig> config)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::shared_ptr<const SummaryConfig> config_ ABSL_GUARDED_BY(mu_);
   const absl::Duration window_;

@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -126,6 +129,81 @@ TEST(IntakeLogTest, BoundedNamingTheFlag) {
   EXPECT_EQ((*log)->CheckRoom(50).code(), absl::StatusCode::kResourceExhausted);
   (*log)->Trim(absl::InfiniteFuture());
   EXPECT_TRUE((*log)->CheckRoom(50).ok());
+}
+
+std::vector<std::string> Payloads(IntakeLog& log, absl::Time window) {
+  std::vector<std::string> out;
+  auto records = log.Read(window);
+  EXPECT_TRUE(records.ok()) << records.status();
+  if (!records.ok()) return out;
+  for (const IntakeRecord& r : *records) out.push_back(r.payload);
+  return out;
+}
+
+// A checkpoint replaces a window's records by one, in a new generation of
+// its segment; at every point of a checkpoint cut by a crash, what Read()
+// gives holds each record exactly once.
+TEST(IntakeLogTest, ACheckpointReplacesTheRecordsBeforeIt) {
+  testing::TempDir dir;
+  const std::string gen0 =
+      dir.File(absl::StrCat("intake/", absl::ToUnixMillis(kW0), ".log"));
+  const std::string gen1 =
+      dir.File(absl::StrCat("intake/", absl::ToUnixMillis(kW0), ".1.log"));
+  auto log = IntakeLog::Open(dir.File("intake"), 1 << 20);
+  ASSERT_TRUE(log.ok());
+  for (const char* body : {"a", "b"}) {
+    ASSERT_TRUE(
+        (*log)->Append(kW0, IntakeRecord::Kind::kJsonEvents, kW0, body).ok());
+  }
+  ASSERT_TRUE(
+      (*log)->Append(kW1, IntakeRecord::Kind::kJsonEvents, kW1, "other").ok());
+  const uint64_t before = (*log)->SegmentBytes(kW0);
+  std::string saved_gen0;
+  {
+    std::ifstream in(gen0, std::ios::binary);
+    saved_gen0.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_TRUE((*log)->Checkpoint(kW0, kW0, "a+b").ok());
+  ASSERT_TRUE(
+      (*log)->Append(kW0, IntakeRecord::Kind::kJsonEvents, kW0, "c").ok());
+  EXPECT_EQ(Payloads(**log, kW0), (std::vector<std::string>{"a+b", "c"}));
+  EXPECT_EQ(access(gen0.c_str(), F_OK), -1) << "older generation deleted";
+  EXPECT_LT((*log)->SegmentBytes(kW0), before + 20);
+  EXPECT_EQ(Payloads(**log, kW1), (std::vector<std::string>{"other"}));
+  log->reset();
+
+  // As a restarted agent finds it.
+  auto reopened = IntakeLog::Open(dir.File("intake"), 1 << 20);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(Payloads(**reopened, kW0), (std::vector<std::string>{"a+b", "c"}));
+  reopened->reset();
+
+  // Killed after writing the checkpoint, before deleting the older
+  // generation: the checkpoint still holds "a" and "b".
+  {
+    std::ofstream out(gen0, std::ios::binary);
+    out << saved_gen0;
+  }
+  auto after_kill = IntakeLog::Open(dir.File("intake"), 1 << 20);
+  ASSERT_TRUE(after_kill.ok());
+  EXPECT_EQ(Payloads(**after_kill, kW0),
+            (std::vector<std::string>{"a+b", "c"}));
+  after_kill->reset();
+
+  // Killed while writing the checkpoint: a torn first record of the new
+  // generation leaves the older one in force.
+  {
+    struct stat st;
+    ASSERT_EQ(stat(gen1.c_str(), &st), 0);
+    ASSERT_EQ(truncate(gen1.c_str(), 10), 0);
+  }
+  auto torn = IntakeLog::Open(dir.File("intake"), 1 << 20);
+  ASSERT_TRUE(torn.ok());
+  EXPECT_EQ(Payloads(**torn, kW0), (std::vector<std::string>{"a", "b"}));
+  (*torn)->Trim(absl::InfiniteFuture());
+  EXPECT_EQ((*torn)->bytes(), 0u);
+  EXPECT_EQ(access(gen0.c_str(), F_OK), -1);
+  EXPECT_EQ(access(gen1.c_str(), F_OK), -1);
 }
 
 }  // namespace

@@ -65,5 +65,46 @@ TEST(WindowerTest, CloseNowCutsThePartialWindow) {
   EXPECT_FALSE(windower.CloseNow().has_value());
 }
 
+// A checkpoint takes the open window's summary so far out of memory; the
+// window closes with it merged back, as if nothing had been taken.
+TEST(WindowerTest, CheckpointsMergeBackWhenTheWindowCloses) {
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
+  const absl::Time start = windower.Add(Events(3));
+  EXPECT_EQ(start, absl::FromUnixSeconds(1000));
+  auto first = windower.Checkpoint(start);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->operational().event_count(), 3u);
+  // Nothing new: no checkpoint; another window: none either.
+  auto none = windower.Checkpoint(start);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  none = windower.Checkpoint(start + absl::Seconds(10));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  windower.Add(Events(4));
+  auto second = windower.Checkpoint(start);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((*second)->operational().event_count(), 7u);
+  windower.Add(Events(5));
+  clock.Advance(absl::Seconds(10));
+  auto closed = windower.CloseIfDue();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->start, start);
+  EXPECT_EQ(closed->summary.operational().event_count(), 12u);
+
+  // A window restored from a checkpoint (replay) closes with it too, even
+  // when nothing else arrives.
+  Windower restarted(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                     &clock);
+  restarted.RestoreCheckpoint(**second);
+  clock.Advance(absl::Seconds(10));
+  auto replayed = restarted.CloseIfDue();
+  ASSERT_TRUE(replayed.has_value());
+  EXPECT_EQ(replayed->summary.operational().event_count(), 7u);
+}
+
 }  // namespace
 }  // namespace aims::agent

@@ -151,11 +151,16 @@ class DeliveryTest : public ::testing::Test {
     EXPECT_GT(s.reports, 0u);
   }
 
+  // Accepted means kept across SIGKILLs with these agent flags (below).
+  void KillDuringTrafficKeepsWhatWasAccepted(
+      const std::vector<std::string>& agent_flags);
+
   testing::TempDir dir_;
   int grpc_port_ = 0;
   int agent_port_ = 0;
   int collector_runs_ = 0;
   int agent_runs_ = 0;
+  int checkpoints_ = 0;  // intake log checkpoints seen before the kills
   int posted_ = 0;
   std::string ports_file_;
   std::unique_ptr<Subprocess> collector_;
@@ -250,8 +255,21 @@ TEST_F(DeliveryTest, AgentKilledWithClosedWindowsInItsSpool) {
 // the events of the requests the kills left unanswered may be stored
 // besides (the client cannot know whether those were taken).
 TEST_F(DeliveryTest, AgentKilledDuringTrafficKeepsWhatItAccepted) {
+  KillDuringTrafficKeepsWhatWasAccepted({});
+}
+
+// The same with checkpoints: a 1 MiB intake log replaces a window's batches
+// by its summary every 128 KiB, several times a window, and kills fall
+// between them.
+TEST_F(DeliveryTest, AgentKilledWhileCheckpointingKeepsWhatItAccepted) {
+  KillDuringTrafficKeepsWhatWasAccepted({"--intake_log_max_bytes=1048576"});
+  EXPECT_GT(checkpoints_, 0);
+}
+
+void DeliveryTest::KillDuringTrafficKeepsWhatWasAccepted(
+    const std::vector<std::string>& agent_flags) {
   StartCollector();
-  StartAgent();
+  StartAgent(agent_flags);
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> pause_ms(300, 1700);
   int accepted = 0, unanswered = 0;
@@ -269,12 +287,14 @@ TEST_F(DeliveryTest, AgentKilledDuringTrafficKeepsWhatItAccepted) {
       }
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    checkpoints_ += static_cast<int>(
+        MetricValue(AgentMetrics(), "aims_agent_intake_log_checkpoints_total"));
     EXPECT_EQ(agent_->Signal(SIGKILL), 128 + SIGKILL);
     stop = true;
     traffic.join();
     accepted += taken.load();
     unanswered += lost.load();
-    StartAgent();  // same data dir: the intake log and spool survive
+    StartAgent(agent_flags);  // same data dir: the intake log and spool
   }
   accepted += Post(25);
   ASSERT_GT(accepted, 1000);
