@@ -536,26 +536,56 @@ void Agent::SpoolClosed(bool close_open_window) {
           close_open_window ? windower_->CloseNow() : windower_->CloseIfDue();
     }
     if (!closed) break;
-    SpoolWindow(std::move(*closed));
+    SpoolInOrder(std::move(closed));
   }
-  // At shutdown everything taken is spooled: the next run starts afresh.
-  if (close_open_window) intake_log_->Trim(absl::InfiniteFuture());
+  SpoolInOrder(std::nullopt);  // retries what waits
+  absl::MutexLock lock(&unspooled_mu_);
+  // At shutdown everything taken is spooled: the next run starts afresh
+  // (unless windows wait for the spool: their log replays them).
+  if (close_open_window && unspooled_.empty()) {
+    intake_log_->Trim(absl::InfiniteFuture());
+  }
 }
 
-void Agent::SpoolWindow(ClosedWindow closed) {
+void Agent::SpoolInOrder(std::optional<ClosedWindow> closed) {
+  absl::MutexLock lock(&unspooled_mu_);
+  if (closed) {
+    unspooled_bytes_ += closed->summary.ByteSizeLong();
+    unspooled_.push_back(std::move(*closed));
+  }
+  while (!unspooled_.empty()) {
+    const uint64_t bytes = unspooled_.front().summary.ByteSizeLong();
+    if (!SpoolWindow(unspooled_.front())) break;
+    unspooled_bytes_ -= bytes;
+    unspooled_.pop_front();
+  }
+  while (unspooled_bytes_ > kMaxUnspooledBytes && unspooled_.size() > 1) {
+    const ClosedWindow& lost = unspooled_.front();
+    LogError("window lost: the spool has taken no window for too long",
+             {{"start", FormatRfc3339(lost.start)},
+              {"events", lost.summary.operational().event_count()},
+              {"waiting_bytes", unspooled_bytes_},
+              {"limit", kMaxUnspooledBytes}});
+    metrics_->windows_lost.Increment();
+    unspooled_bytes_ -= lost.summary.ByteSizeLong();
+    unspooled_.pop_front();
+  }
+  metrics_->windows_unspooled.Set(static_cast<double>(unspooled_.size()));
+}
+
+bool Agent::SpoolWindow(ClosedWindow& closed) {
   v1::WindowReport report;
   report.set_agent_id(options_.agent.agent_id());
   *report.mutable_window_start() = ToProto(closed.start);
   *report.mutable_window_end() = ToProto(closed.end);
-  *report.mutable_summary() = std::move(closed.summary);
+  *report.mutable_summary() = closed.summary;
   const uint64_t events = report.summary().operational().event_count();
   absl::StatusOr<Spool::AppendResult> appended =
       spool_->Append(std::move(report));
   if (!appended.ok()) {
-    // Its intake log stays: a restart replays the window.
-    LogError("window not spooled: spool write failed",
+    LogError("window not spooled yet: spool write failed; retried every tick",
              {{"error", appended.status().message()}, {"events", events}});
-    return;
+    return false;
   }
   intake_log_->Trim(closed.end);
   metrics_->windows_closed.Increment();
@@ -571,6 +601,7 @@ void Agent::SpoolWindow(ClosedWindow closed) {
                             {"start", FormatRfc3339(closed.start)},
                             {"events", events}});
   if (sender_) sender_->Notify();
+  return true;
 }
 
 absl::StatusOr<std::vector<Event>> Agent::ReplayedEvents(
@@ -674,9 +705,9 @@ absl::Status Agent::ReplayIntakeLog() {
           }
         }
       }
-      SpoolWindow(ClosedWindow{start,
-                               std::min(aligned + options_.window, current),
-                               std::move(summary)});
+      SpoolInOrder(ClosedWindow{start,
+                                std::min(aligned + options_.window, current),
+                                std::move(summary)});
     }
   }
   if (replayed > 0) {

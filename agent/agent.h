@@ -14,6 +14,7 @@
 #define AIMS_AGENT_AGENT_H_
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,9 +96,13 @@ class Agent {
   // The events of a logged batch, screened as when they were taken.
   absl::StatusOr<std::vector<Event>> ReplayedEvents(
       const IntakeRecord& record) const;
-  // Writes a closed window to the spool (or logs its loss) and drops its
-  // intake log.
-  void SpoolWindow(ClosedWindow closed);
+  // Writes a closed window to the spool and drops its intake log; false
+  // (and the window untouched) when the spool write failed.
+  bool SpoolWindow(ClosedWindow& closed);
+  // Spools `closed` after the windows the spool could not take earlier, in
+  // window order; what still fails waits in unspooled_ for the next tick
+  // (a full disk), so the agent recovers by itself when space returns.
+  void SpoolInOrder(std::optional<ClosedWindow> closed);
   // Answers 400 for a body that cannot be read, counted by limit or as bad.
   void BadBody(const absl::Status& status, HttpResponse& res);
   void CountRefused(const std::vector<EventError>& errors, bool labels);
@@ -124,6 +129,13 @@ class Agent {
   // Held while a batch is folded and logged, and while windows are taken
   // out of the windower: no record of a window can follow its spooling.
   absl::Mutex intake_mu_;
+  // Closed windows the spool could not take yet (its disk full), oldest
+  // first; their intake log segments stay. Bounded by
+  // kMaxUnspooledBytes of summaries: beyond, the oldest is lost, counted.
+  absl::Mutex unspooled_mu_;
+  std::deque<ClosedWindow> unspooled_ ABSL_GUARDED_BY(unspooled_mu_);
+  uint64_t unspooled_bytes_ ABSL_GUARDED_BY(unspooled_mu_) = 0;
+  static constexpr uint64_t kMaxUnspooledBytes = 32ull << 20;
   std::unique_ptr<Sender> sender_;
   std::shared_ptr<grpc::ChannelCredentials> collector_credentials_;
   std::unique_ptr<HttpServer> http_;

@@ -130,6 +130,14 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
                               "Closed windows dropped because the spool was "
                               "full; each is reported to the collector as a "
                               "gap.")),
+      windows_unspooled(Gauge(*reg, "aims_agent_windows_unspooled",
+                              "Closed windows waiting in memory because the "
+                              "spool could not write them (disk full); "
+                              "retried every tick.")),
+      windows_lost(Counter(*reg, "aims_agent_windows_lost_total",
+                           "Closed windows lost because the spool could "
+                           "write none for so long that those waiting "
+                           "exceeded 32 MiB of summaries.")),
       requests_overloaded(Refused(*reg).Add({{"reason", "overloaded"}})),
       requests_shutting_down(Refused(*reg).Add({{"reason", "shutting_down"}})),
       requests_unauthenticated(

@@ -40,6 +40,8 @@ struct AgentMetrics {
   prometheus::Counter& reports_rejected;
   prometheus::Counter& gaps_sent;
   prometheus::Counter& windows_dropped;
+  prometheus::Gauge& windows_unspooled;
+  prometheus::Counter& windows_lost;
   prometheus::Counter& requests_overloaded;
   prometheus::Counter& requests_shutting_down;
   prometheus::Counter& requests_unauthenticated;

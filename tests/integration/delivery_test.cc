@@ -23,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "tests/testing/small_filesystem.h"
 #include "tests/testing/test_util.h"
 
 namespace aims {
@@ -309,6 +310,55 @@ void DeliveryTest::KillDuringTrafficKeepsWhatWasAccepted(
       << "unanswered " << unanswered;
   EXPECT_EQ(s.reports + s.gaps, s.durable);
   EXPECT_EQ(s.gaps, 0u);
+}
+
+// The agent's disk fills up inside its writes (no reserve stops it first):
+// windows the spool cannot take wait in memory and are retried, and once
+// space returns the agent delivers them by itself - every accepted event
+// stored once, no restart, no person.
+TEST_F(DeliveryTest, AgentDiskFullRecoversByItself) {
+  testing::SmallFilesystem fs(dir_.File("agent"), 128);
+  if (!fs.mounted()) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error()
+                 << "); the test needs root or CAP_SYS_ADMIN";
+  }
+  StartCollector();
+  StartAgent();
+  int accepted = 0;
+  for (int i = 0; i < 5; ++i) {
+    accepted += Post(25);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(testing::FillUp(dir_.File("agent/ballast"), 0));
+  // Windows of 1 s close while the disk is full, until the spool fails
+  // (its last page may take a few).
+  int posts = 0;
+  while (MetricValue(AgentMetrics(), "aims_agent_windows_unspooled") < 1 &&
+         posts < 150) {
+    accepted += Post(25);
+    ++posts;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_GE(MetricValue(AgentMetrics(), "aims_agent_windows_unspooled"), 1)
+      << testing::ReadFile(dir_.File("agent.log"));
+  for (int i = 0; i < 10; ++i) {
+    accepted += Post(25);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_LT(Collector().events, static_cast<uint64_t>(accepted));
+
+  std::remove(dir_.File("agent/ballast").c_str());
+  accepted += Post(25);
+  ASSERT_TRUE(WaitFor(
+      [&] { return Collector().events >= static_cast<uint64_t>(accepted); },
+      absl::Seconds(30)))
+      << "collector has " << Collector().events << " of " << accepted;
+  EXPECT_EQ(MetricValue(AgentMetrics(), "aims_agent_windows_unspooled"), 0);
+  EXPECT_EQ(MetricValue(AgentMetrics(), "aims_agent_windows_lost_total"), 0);
+  EXPECT_TRUE(absl::StrContains(testing::ReadFile(dir_.File("agent.log")),
+                                "spool write failed"));
+  EXPECT_EQ(agent_->Signal(SIGTERM), 0);
+  ExpectExactlyOnce(accepted);
 }
 
 // 4. Spool limit reached during a long outage: the windows the agent

@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/testing/ingest_client.h"
+#include "tests/testing/small_filesystem.h"
 #include "tests/testing/test_util.h"
 
 namespace aims {
@@ -193,44 +194,6 @@ TEST(StorageCrashTest, KillDuringSustainedIngestLosesNoAcknowledgedReport) {
 }
 
 // A tmpfs of a few MiB; unmounted on destruction.
-class SmallFilesystem {
- public:
-  SmallFilesystem(const std::string& path, int mib) : path_(path) {
-    mkdir(path.c_str(), 0755);
-    const std::string options = absl::StrCat("size=", mib, "m");
-    if (mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) == 0) {
-      mounted_ = true;
-    } else {
-      error_ = std::strerror(errno);
-    }
-  }
-  ~SmallFilesystem() {
-    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string path_;
-  bool mounted_ = false;
-  std::string error_;
-};
-
-// Writes zeros to `path` until the filesystem has about `leave` bytes
-// free.
-void FillUp(const std::string& path, uint64_t leave) {
-  struct statvfs fs;
-  ASSERT_EQ(statvfs(path.substr(0, path.rfind('/')).c_str(), &fs), 0);
-  uint64_t to_write = uint64_t{fs.f_bavail} * fs.f_frsize - leave;
-  std::ofstream out(path, std::ios::binary);
-  const std::string chunk(64 << 10, '\0');
-  while (to_write >= chunk.size() && out.write(chunk.data(), chunk.size())) {
-    to_write -= chunk.size();
-  }
-  out.flush();
-  ASSERT_TRUE(out.good());
-}
-
 std::string HttpGet(int port, const std::string& path, int* status) {
   httplib::Client client("127.0.0.1", port);
   auto res = client.Get(path);
@@ -240,7 +203,7 @@ std::string HttpGet(int port, const std::string& path, int* status) {
 
 TEST(StorageCrashTest, DiskFullStopsAcknowledgingAndRecoversByItself) {
   testing::TempDir dir;
-  SmallFilesystem fs(dir.File("small"), 256);
+  testing::SmallFilesystem fs(dir.File("small"), 256);
   if (!fs.mounted()) {
     GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error()
                  << "); the test needs root or CAP_SYS_ADMIN";
@@ -269,7 +232,7 @@ TEST(StorageCrashTest, DiskFullStopsAcknowledgingAndRecoversByItself) {
 
   // Fill the disk to below the collector's reserve (64 MiB): from then on
   // nothing is acknowledged and the agent keeps its reports.
-  FillUp(dir.File("small/ballast"), uint64_t{32} << 20);
+  ASSERT_TRUE(testing::FillUp(dir.File("small/ballast"), uint64_t{32} << 20));
   enqueue(5);
   EXPECT_FALSE(agent.Flush(absl::Seconds(3)));
   const uint64_t acked_while_full = agent.acked();
@@ -324,7 +287,7 @@ bool WriteUntilUnready(SimulatedAgent& agent, int http, uint64_t* events) {
 // nothing acknowledged lost, nothing counted twice, no person or restart.
 TEST(StorageCrashTest, DiskFullInsideAWriteRecoversByItself) {
   testing::TempDir dir;
-  SmallFilesystem fs(dir.File("small"), 160);
+  testing::SmallFilesystem fs(dir.File("small"), 160);
   if (!fs.mounted()) {
     GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error()
                  << "); the test needs root or CAP_SYS_ADMIN";
@@ -337,7 +300,7 @@ TEST(StorageCrashTest, DiskFullInsideAWriteRecoversByItself) {
   SimulatedAgent agent(port, Model(), "agent-0");
   uint64_t events = 0;
 
-  FillUp(dir.File("small/ballast"), 0);
+  ASSERT_TRUE(testing::FillUp(dir.File("small/ballast"), 0));
   ASSERT_TRUE(WriteUntilUnready(agent, http, &events))
       << testing::ReadFile(dir.File("collector.log"));
   EXPECT_LT(agent.acked(), agent.last_sequence());
@@ -373,7 +336,7 @@ TEST(StorageCrashTest, DiskFullInsideAWriteRecoversByItself) {
 // restarted collector takes the backlog with nothing acknowledged lost.
 TEST(StorageCrashTest, DiskFullThatRocksDbCannotLeaveFailsHealthzForARestart) {
   testing::TempDir dir;
-  SmallFilesystem fs(dir.File("small"), 64);
+  testing::SmallFilesystem fs(dir.File("small"), 64);
   if (!fs.mounted()) {
     GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error()
                  << "); the test needs root or CAP_SYS_ADMIN";
@@ -389,7 +352,7 @@ TEST(StorageCrashTest, DiskFullThatRocksDbCannotLeaveFailsHealthzForARestart) {
   SimulatedAgent agent(port, Model(), "agent-0");
   uint64_t events = 0;
 
-  FillUp(dir.File("small/ballast"), 0);
+  ASSERT_TRUE(testing::FillUp(dir.File("small/ballast"), 0));
   ASSERT_TRUE(WriteUntilUnready(agent, http, &events))
       << testing::ReadFile(dir.File("collector.log"));
   const uint64_t acked = agent.acked();
