@@ -2,12 +2,27 @@
 // performance, drift per feature and fairness per sensitive attribute - with
 // sample sizes, confidence intervals, p-values and an explicit evidence state.
 // The formulas are defined in docs/metrics.md; agent and collector both use
-// this one implementation.
+// this one implementation (performance_metrics.cc, drift_metrics.cc,
+// fairness_metrics.cc).
+//
+// Sample size: every value's sample_size is the count its estimate is
+// computed from (labelled events for accuracy, labelled positives for a
+// recall or true-positive rate, labelled negatives for a false-positive
+// rate, predicted positives for precision, the group's events for a
+// selection rate, the smaller of the two compared groups' counts for a gap or
+// ratio, the window's values of the feature for a drift distance), and the
+// minimums of MetricOptions apply to that count: a rate from one labelled
+// positive is not a rate.
 //
 // Evidence: a value computed from fewer samples than its minimum is
 // EVIDENCE_STATE_INSUFFICIENT with value NaN (never a number that looks
 // valid); one that does not apply (no labels, zero denominator, no profile) is
 // EVIDENCE_STATE_NOT_APPLICABLE with value NaN.
+//
+// Intervals (95 %): Wilson for proportions, Newcombe for gaps between groups;
+// drift distances' intervals account for sampling error and small-sample
+// bias (common/summary/sampling_error.h, common/summary/wasserstein.h), and
+// carry reference_size and bins for it.
 //
 // Thread-safety: stateless functions.
 #ifndef AIMS_COMMON_SUMMARY_METRIC_ENGINE_H_
@@ -26,16 +41,20 @@ namespace aims {
 struct MetricOptions {
   v1::TaskType task = v1::TASK_TYPE_BINARY;
   std::string positive_class = "1";
-  // Labelled events needed for performance metrics.
+  // Performance metrics: the count each is computed from (labelled events;
+  // labelled positives for recall, predicted positives for precision, the
+  // smaller class for ROC AUC) must reach it.
   uint64_t min_labelled = 30;
   // Events (current window) needed for a feature's drift.
   uint64_t min_drift_samples = 30;
-  // Events a group needs to take part in fairness metrics.
+  // Fairness: the count each group's rate is computed from (events for the
+  // selection rate, labelled positives for TPR, labelled negatives for FPR,
+  // labelled predicted positives for precision) must reach it for the rate
+  // and for the group to take part in that rate's gaps.
   uint64_t min_group_size = 30;
-  // Drift tests: significance and multiple-testing correction.
-  double alpha = 0.05;
-  enum class Correction { kNone, kBonferroni, kBenjaminiHochberg };
-  Correction correction = Correction::kBenjaminiHochberg;
+  // drifted_feature_share: a feature is drifted when the low end of its
+  // PSI's 95 % interval exceeds this effect.
+  double min_drift_effect_psi = 0.1;
   // PSI smoothing of empty bins (on proportions).
   double psi_epsilon = 1e-4;
 };
@@ -43,15 +62,20 @@ struct MetricOptions {
 // Accuracy, precision/recall/F1 (binary for the positive class; macro, micro
 // and weighted), ROC AUC (binary, needs score histograms), log loss, Brier,
 // MAE/RMSE/MAPE/R^2 (regression), error rate, latency p50/p90/p99 and
-// throughput (events per second of `span`).
+// throughput (events per second of `span`). Binary F1's count is TP + FP + FN,
+// MAPE's the labels that are not zero.
 std::vector<v1::MetricValue> PerformanceMetrics(
     const v1::WindowSummary& summary, const MetricOptions& options,
     absl::Duration span);
 
 // Per feature on the reference profile's bins: psi, js_distance, hellinger,
-// wasserstein_norm (numeric), ks_statistic (numeric, p_value) and
-// chi_squared (p_value); then drifted_feature_share over the features with a
-// test p-value after the configured correction. Needs summary.profile_id ==
+// ks_statistic (numeric, with p_value), wasserstein_norm (numeric) - each
+// with a 95 % interval - and chi_squared (with p_value); then
+// drifted_feature_share: the share of the features with enough values whose
+// PSI is shown to exceed min_drift_effect_psi (the low end of its interval
+// above it), sample_size the number of features judged. A p-value says
+// whether there is any difference, which at production volumes there always
+// is; the effect size says whether it matters. Needs summary.profile_id ==
 // profile.profile_id.
 std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
                                           const v1::ReferenceProfile& profile,
@@ -60,14 +84,21 @@ std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
 // Per attribute: selection_rate, true_positive_rate, false_positive_rate and
 // precision per group (Wilson intervals), then demographic_parity_difference
 // and _ratio, equal_opportunity_difference, equalized_odds_difference and
-// predictive_parity_difference over the groups with at least min_group_size
-// events (differences with Newcombe intervals between the extreme groups).
+// predictive_parity_difference, each over the groups with at least
+// min_group_size of the compared rate's count (differences with Newcombe
+// intervals between the extreme groups; equalized odds, the larger of the
+// TPR and FPR gaps, from both gaps' intervals at 97.5 %).
 std::vector<v1::MetricValue> FairnessMetrics(const v1::WindowSummary& summary,
                                              const MetricOptions& options);
 
 // The drift distances on two histograms of the same bins (exposed for tests
 // and the oracle): counts include under/overflow or the "other" bin.
+// `positions` (common/summary/wasserstein.h) place the bins for the binned
+// Wasserstein sum; empty for categorical features.
 struct Distances {
+  // Bins compared: those not empty in both histograms (as chi-squared's
+  // columns, so its degrees of freedom are bins - 1).
+  uint32_t bins = 0;
   double psi = 0;
   double js_distance = 0;
   double hellinger = 0;
@@ -75,16 +106,12 @@ struct Distances {
   double chi_squared_p = 1;
   double ks_statistic = 0;
   double ks_p = 1;
-  double wasserstein = 0;  // not normalised; needs bin positions
+  double wasserstein = 0;  // binned sum only, not normalised
 };
 Distances CompareHistograms(const std::vector<double>& reference,
                             const std::vector<double>& current,
                             const std::vector<double>& positions,
                             double psi_epsilon);
-
-// Representative value of each bin of numeric `edges` (inner bins: their
-// midpoint; underflow: the first edge; overflow: the last edge).
-std::vector<double> BinPositions(const std::vector<double>& edges);
 
 }  // namespace aims
 

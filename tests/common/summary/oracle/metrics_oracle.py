@@ -7,10 +7,11 @@ Run with Debian's interpreter, which has python3-numpy/scipy/sklearn:
 """
 
 import json
+import math
 import sys
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 from scipy.spatial.distance import jensenshannon
 from sklearn import metrics
 
@@ -24,7 +25,51 @@ def psi(p, q):
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def binned_drift(ref_counts, cur_counts, positions, ref_std):
+def exponential_offset(p, h, w):
+    """Mean offset from its inner edge of an exponential density on a bin of
+    width w starting at density h and holding mass p < h w (aims' tail bins,
+    common/summary/wasserstein.h), by the same bisection."""
+    r = p / (h * w)
+    lo, hi = 0.0, 1 / r
+    for _ in range(100):
+        u = (lo + hi) / 2
+        if -math.expm1(-u) / u > r:
+            lo = u
+        else:
+            hi = u
+    u = (lo + hi) / 2
+    return w * (1 / u - 1 / math.expm1(u))
+
+
+def bin_positions(edges, ref_counts):
+    """Each bin's representative value: inner midpoints, the edge for under-
+    and overflow, the outermost inner bins' exponential-tail means."""
+    pos = [edges[0]] + [(a + b) / 2 for a, b in zip(edges, edges[1:])] + [edges[-1]]
+    k = len(edges)
+    total = float(sum(ref_counts))
+    if k >= 4 and total > 0:
+        for b, nb, edge, sign in [(k - 1, k - 2, edges[k - 2], 1), (1, 2, edges[1], -1)]:
+            p, w = ref_counts[b] / total, edges[b] - edges[b - 1]
+            h = ref_counts[nb] / total / (edges[nb] - edges[nb - 1])
+            if p > 0 and h * w > p:
+                pos[b] = edge + sign * exponential_offset(p, h, w)
+    return pos
+
+
+def noncentrality_interval(x, dof):
+    """95 % interval of lambda for one draw x of ncx2(dof, lambda), with
+    SciPy's noncentral chi-squared."""
+    def cdf(lam):
+        return stats.chi2.cdf(x, dof) if lam == 0 else stats.ncx2.cdf(x, dof, lam)
+    top = x + 20 * math.sqrt(x + dof) + 50
+    low = 0.0 if cdf(0) <= 0.975 else optimize.brentq(lambda l: cdf(l) - 0.975, 0, top,
+                                                       xtol=1e-12, rtol=1e-12)
+    high = 0.0 if cdf(0) <= 0.025 else optimize.brentq(lambda l: cdf(l) - 0.025, 0, top,
+                                                       xtol=1e-12, rtol=1e-12)
+    return low, high
+
+
+def binned_drift(ref_counts, cur_counts, positions, ref_std, means=None):
     ref_counts = np.asarray(ref_counts, float)
     cur_counts = np.asarray(cur_counts, float)
     p, q = ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()
@@ -42,9 +87,20 @@ def binned_drift(ref_counts, cur_counts, positions, ref_std):
         "ks_statistic": d,
         "ks_p": float(stats.kstwobign.sf(np.sqrt(n * m / (n + m)) * d)),
     }
+    # Intervals of the distances: the noncentral chi-squared model of
+    # common/summary/sampling_error.h inverted with SciPy's ncx2.
+    c = 1 / n + 1 / m
+    dof = table.shape[1] - 1
+    for name, k in [("psi", None), ("js_distance", 8 * math.log(2)), ("hellinger", 8.0)]:
+        x = out[name] / c if k is None else k * out[name] ** 2 / c
+        lo, hi = noncentrality_interval(x, dof)
+        out[name + "_ci"] = [c * lo, c * hi] if k is None else [
+            math.sqrt(c * lo / k), math.sqrt(c * hi / k)]
     if positions is not None:
-        out["wasserstein_norm"] = float(stats.wasserstein_distance(
-            positions, positions, ref_counts, cur_counts) / ref_std)
+        w = stats.wasserstein_distance(positions, positions, ref_counts, cur_counts)
+        if means is not None:
+            w = max(w, abs(means[1] - means[0]))  # the exact means bound it
+        out["wasserstein_norm"] = float(w / ref_std)
     return out
 
 
@@ -156,14 +212,48 @@ def drift_numeric():
                              minlength=len(edges) + 1)
     cur_counts = np.bincount(np.searchsorted(edges, current, side="right"),
                              minlength=len(edges) + 1)
-    positions = [edges[0]] + [(a + b) / 2 for a, b in zip(edges, edges[1:])] + [edges[-1]]
+    positions = bin_positions(edges, ref_counts.tolist())
     std = float(np.std(reference, ddof=1))
-    exp = binned_drift(ref_counts, cur_counts, positions, std)
+    mean = float(np.mean(reference))
+    exp = binned_drift(ref_counts, cur_counts, positions, std, (mean, float(np.mean(current))))
     raw = {"ks_statistic_raw": float(stats.ks_2samp(reference, current, method="asymp").statistic),
            "wasserstein_norm_raw": float(stats.wasserstein_distance(reference, current) / std)}
     return {"edges": edges, "reference_counts": ref_counts.tolist(), "stddev": std,
-            "min": float(reference.min()), "max": float(reference.max()),
+            "mean": mean, "min": float(reference.min()), "max": float(reference.max()),
             "current": [float(v) for v in current], "expected": exp, "raw": raw}
+
+
+def drift_shift():
+    """A plain 0.5 sigma mean shift of a normal feature, 20,000 reference rows
+    binned as aims' profile builder does (edges at the rank floor(q (n - 1))
+    values for q = 0, 0.1, .., 0.9, plus one just above the maximum): the
+    binned Wasserstein distance against SciPy's on the raw values. Its own
+    generator, so the other data sets stay as they were."""
+    gen = np.random.default_rng(20260523)
+    reference = gen.normal(0, 1, 20000)
+    current = gen.normal(0.5, 1, 5000)
+    ordered = np.sort(reference)
+    edges = []
+    for i in range(10):
+        v = float(ordered[int(i / 10 * (len(ordered) - 1))])
+        if not edges or v > edges[-1]:
+            edges.append(v)
+    edges.append(float(np.nextafter(ordered[-1], np.inf)))
+    ref_counts = np.bincount(np.searchsorted(edges, reference, side="right"),
+                             minlength=len(edges) + 1)
+    cur_counts = np.bincount(np.searchsorted(edges, current, side="right"),
+                             minlength=len(edges) + 1)
+    std = float(np.std(reference, ddof=1))
+    means = (float(np.mean(reference)), float(np.mean(current)))
+    exp = binned_drift(ref_counts, cur_counts, bin_positions(edges, ref_counts.tolist()), std,
+                       means)
+    midpoints = [edges[0]] + [(a + b) / 2 for a, b in zip(edges, edges[1:])] + [edges[-1]]
+    raw = {"wasserstein_norm_raw": float(stats.wasserstein_distance(reference, current) / std),
+           # aims' estimate before issue 23: bins at their midpoints and edges.
+           "wasserstein_norm_midpoints": float(stats.wasserstein_distance(
+               midpoints, midpoints, ref_counts, cur_counts) / std)}
+    return {"reference": [float(v) for v in reference], "current": [float(v) for v in current],
+            "expected": exp, "raw": raw}
 
 
 def drift_categorical():
@@ -197,7 +287,7 @@ def multiple_testing():
 def main():
     data = {"binary": binary(), "multiclass": multiclass(), "regression": regression(),
             "drift_numeric": drift_numeric(), "drift_categorical": drift_categorical(),
-            "multiple_testing": multiple_testing()}
+            "multiple_testing": multiple_testing(), "drift_shift": drift_shift()}
     with open(sys.argv[1], "w") as out:
         json.dump(data, out)
     print("wrote", sys.argv[1])
