@@ -89,6 +89,16 @@ TEST(EvaluatorDecisionTest, IntervalWhollyBeyondOpensWithItsConfidence) {
   EXPECT_LT(e.value().ci_high(), 0.8);
   EXPECT_EQ(FromProto(e.window_end()), clock.Now());
   EXPECT_EQ(FromProto(e.window_start()), clock.Now() - absl::Seconds(30));
+  int opened = 0;
+  for (const v1::AuditRecord& r : s.audit->List(0, 1000)) {
+    if (r.kind() != "nc_opened") continue;
+    ++opened;
+    EXPECT_NE(r.body().find("\"decision\":\"interval\""), std::string::npos)
+        << r.body();
+    EXPECT_NE(r.body().find("\"confidence\":\"0.95\""), std::string::npos)
+        << r.body();
+  }
+  EXPECT_EQ(opened, 1);
 }
 
 constexpr char kSequentialPlan[] = R"(
