@@ -338,6 +338,12 @@ void Describe(Objective* o) {
         "; ", DecisionText(*o));
   }
   const bool sequential = o->decision == Decision::kSequential;
+  const bool coverage = info != nullptr && info->kind == MetricKind::kCoverage;
+  if (o->when_measured.empty() && coverage) {
+    o->when_measured =
+        absl::StrCat("continuously, from the agent registry over the last ",
+                     absl::FormatDuration(o->window));
+  }
   if (o->when_measured.empty()) {
     o->when_measured =
         sequential ? absl::StrCat(
