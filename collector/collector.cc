@@ -405,7 +405,8 @@ void Collector::RefreshEvaluationMetrics() {
         std::pair{v1::OBJECTIVE_STATE_FIRING, "firing"},
         std::pair{v1::OBJECTIVE_STATE_RESOLVED, "resolved"},
         std::pair{v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE,
-                  "insufficient_evidence"}}) {
+                  "insufficient_evidence"},
+        std::pair{v1::OBJECTIVE_STATE_POSSIBLE_BREACH, "possible_breach"}}) {
     m.objective_series.Add({{"state", name}}).Set(states[state]);
   }
   std::map<std::pair<std::string, std::string>, int> ncs;

@@ -212,6 +212,8 @@ void PrintNonconformity(const v1::Nonconformity& nc, std::ostream& out) {
         << "]";
   }
   if (v.has_p_value()) out << ", p = " << absl::StrFormat("%.3g", v.p_value());
+  if (const std::string decision = DecisionText(e); !decision.empty())
+    out << "\n  decision:     " << decision;
   out << "\n  window:       " << Time(e.window_start()) << " .. "
       << Time(e.window_end()) << "\n"
       << "  reports:      "

@@ -34,7 +34,7 @@ struct AuditListOptions {
 
 void PrintPlan(const collector::Plan& plan, std::ostream& out) {
   Table table({"ID", "METRIC", "SCOPE", "MUST_HOLD", "WINDOW", "FOR",
-               "SEVERITY", "ISO"});
+               "DECISION", "SEVERITY", "ISO"});
   for (const collector::Objective& o : plan.objectives) {
     std::string scope = o.feature.empty() ? "" : "feature=" + o.feature;
     if (!o.attribute.empty()) {
@@ -45,6 +45,9 @@ void PrintPlan(const collector::Plan& plan, std::ostream& out) {
                                o.threshold),
                   absl::FormatDuration(o.window),
                   absl::FormatDuration(o.for_duration),
+                  o.decision == collector::Decision::kSequential
+                      ? absl::StrCat("sequential ", o.FalseAlarmBudgetText())
+                      : collector::DecisionName(o.decision),
                   collector::SeverityText(o.severity),
                   absl::StrJoin(o.iso_references, ",")});
   }

@@ -20,6 +20,29 @@ std::string Number(double v) {
   return absl::StrFormat("%.4g", v);
 }
 
+std::string DecisionText(const v1::Evidence& e) {
+  const v1::MetricValue& v = e.value();
+  if (e.decision() == "point")
+    return "point: the value is beyond the threshold";
+  if (e.decision() == "interval") {
+    if (e.confidence() <= 0) {
+      return "interval: the value has no interval, decided on the value";
+    }
+    return absl::StrFormat(
+        "interval: %g%% CI [%s, %s] wholly beyond the "
+        "threshold",
+        e.confidence() * 100, Number(v.ci_low()), Number(v.ci_high()));
+  }
+  if (e.decision() == "sequential") {
+    return absl::StrFormat(
+        "sequential: CUSUM %s > %s after %d steps (false-alarm budget %s "
+        "over %d series)",
+        Number(e.statistic()), Number(e.statistic_threshold()), e.steps(),
+        e.false_alarm_budget(), e.series_compared());
+  }
+  return "";
+}
+
 std::string ModelText(const v1::ModelRef& model) {
   return absl::StrCat(model.name(), "/", model.version(), "/",
                       model.environment());

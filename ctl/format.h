@@ -1,4 +1,5 @@
-// How aimsctl's tables write times, numbers and models.
+// How aimsctl's tables write times, numbers, models and the decision
+// behind a nonconformity's evidence.
 //
 // Thread-safety: stateless.
 #ifndef AIMS_CTL_FORMAT_H_
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "aims/v1/identity.pb.h"
+#include "aims/v1/nonconformity.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace aims::ctl {
@@ -19,6 +21,12 @@ std::string Number(double v);
 
 // name/version/environment.
 std::string ModelText(const v1::ModelRef& model);
+
+// How the evidence shows the breach, e.g. "interval: 95% CI [0.31, 0.44]
+// wholly beyond the threshold" or "sequential: CUSUM 15.2 > 13.8 after 12
+// steps (false-alarm budget 1/30d over 25 series)"; empty for evidence
+// recorded before decisions were named.
+std::string DecisionText(const v1::Evidence& evidence);
 
 }  // namespace aims::ctl
 

@@ -15,6 +15,7 @@
 #include "collector/plan/names.h"
 #include "collector/plan/plan.h"
 #include "common/base/time_util.h"
+#include "ctl/format.h"
 
 namespace aims::ctl {
 namespace {
@@ -96,6 +97,8 @@ std::string Evidence(const v1::Nonconformity& nc) {
                    "), n = ", e.value().sample_size());
   if (e.value().has_p_value())
     absl::StrAppend(&s, ", p = ", absl::StrFormat("%.3g", e.value().p_value()));
+  const std::string decision = DecisionText(e);
+  if (!decision.empty()) absl::StrAppend(&s, "; ", decision);
   return s;
 }
 
@@ -185,15 +188,17 @@ ReportTable ResultsTable(const v1::ComplianceReport& r) {
       "9.1 Monitoring results",
       "Share of the period (%) each objective series spent holding, breached "
       "but within `for` (pending), firing, with too few samples "
-      "(insufficient), and before its first evaluation.",
+      "(insufficient), before its first evaluation, and beyond its "
+      "threshold without the evidence to show a breach (possible breach, "
+      "never a nonconformity).",
       {"Objective", "Series", "Held %", "Pending %", "Firing %",
        "Insufficient %", "Unevaluated %", "Firings", "State at end",
-       "Last value", "Nonconformities"},
+       "Last value", "Nonconformities", "Possible breach %"},
       {}};
   for (const v1::ObjectiveResults& o : r.objectives()) {
     if (o.series().empty()) {
       results.rows.push_back({o.objective_id(), "(no data)", "-", "-", "-", "-",
-                              "-", "0", "-", "-", "-"});
+                              "-", "0", "-", "-", "-", "-"});
     }
     for (const v1::SeriesResult& s : o.series()) {
       results.rows.push_back(
@@ -206,7 +211,8 @@ ReportTable ResultsTable(const v1::ComplianceReport& r) {
            s.has_last_value() ? Number(s.last_value().value()) : "-",
            s.nonconformity_ids().empty()
                ? "-"
-               : absl::StrJoin(s.nonconformity_ids(), " ")});
+               : absl::StrJoin(s.nonconformity_ids(), " "),
+           Percent(s.possible_breach_seconds(), period)});
     }
   }
   return results;

@@ -155,6 +155,10 @@ void Account(v1::SeriesResult* result, v1::ObjectiveState state,
       result->set_insufficient_seconds(result->insufficient_seconds() +
                                        seconds);
       break;
+    case v1::OBJECTIVE_STATE_POSSIBLE_BREACH:
+      result->set_possible_breach_seconds(result->possible_breach_seconds() +
+                                          seconds);
+      break;
     default:
       result->set_unevaluated_seconds(result->unevaluated_seconds() + seconds);
   }
@@ -333,7 +337,8 @@ void AddSeriesResults(const ResultsSources& in, const std::string& id,
     totals->set_series(totals->series() + 1);
     const double evaluated = result.held_seconds() + result.pending_seconds() +
                              result.firing_seconds() +
-                             result.insufficient_seconds();
+                             result.insufficient_seconds() +
+                             result.possible_breach_seconds();
     if (evaluated > 0 && result.firings() == 0 &&
         result.firing_seconds() == 0) {
       totals->set_series_held(totals->series_held() + 1);

@@ -125,7 +125,31 @@ absl::Status CheckEffective(const v1::Nonconformity& nc,
         "the objective has insufficient evidence now; effectiveness cannot "
         "be shown");
   }
+  if (series->state() == v1::OBJECTIVE_STATE_POSSIBLE_BREACH) {
+    return absl::FailedPreconditionError(
+        "the objective is a possible breach now (beyond its threshold, not "
+        "shown by the evidence); effectiveness cannot be shown");
+  }
   return absl::OkStatus();
+}
+
+// The decision behind `evidence`, for the audit records of an opening or a
+// recurrence.
+void AddDecision(const v1::Evidence& evidence,
+                 std::map<std::string, std::string>* fields) {
+  if (evidence.decision().empty()) return;
+  (*fields)["decision"] = evidence.decision();
+  if (evidence.confidence() > 0) {
+    (*fields)["confidence"] = absl::StrCat(evidence.confidence());
+    (*fields)["interval"] = absl::StrCat("[", evidence.value().ci_low(), ", ",
+                                         evidence.value().ci_high(), "]");
+  }
+  if (evidence.decision() == "sequential") {
+    (*fields)["statistic"] = absl::StrCat(evidence.statistic());
+    (*fields)["statistic_threshold"] =
+        absl::StrCat(evidence.statistic_threshold());
+    (*fields)["false_alarm_budget"] = evidence.false_alarm_budget();
+  }
 }
 
 }  // namespace
@@ -227,6 +251,7 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
                       {"objective", objective.id},
                       {"series", status.series()},
                       {"occurrence", absl::StrCat(nc.occurrences())}}});
+    AddDecision(evidence, &audit.back().fields);
   } else {
     nc.set_id(absl::StrFormat("NC-%06d", next++));
     nc.set_objective_id(objective.id);
@@ -266,6 +291,7 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
                       {"threshold", absl::StrCat(evidence.comparator(), " ",
                                                  evidence.threshold())},
                       {"recurrence_of", nc.recurrence_of()}}});
+    AddDecision(evidence, &audit.back().fields);
   }
   if (absl::Status s =
           CommitLocked(nc, std::move(mutations), std::move(audit), extra, next);

@@ -6,6 +6,8 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "collector/evaluation/decision.h"
+#include "collector/evaluation/evaluator_pass.h"
 #include "collector/evaluation/objective_series.h"
 #include "collector/evaluation/transition.h"
 #include "collector/evaluation/window_metrics.h"
@@ -13,49 +15,6 @@
 #include "common/base/time_util.h"
 
 namespace aims::collector {
-
-// What one evaluation pass reads once and shares between objectives.
-struct Evaluator::PassCache {
-  // ListModels reads every model's profile: once per selector and pass
-  // instead of once per objective.
-  const std::vector<v1::ModelInfo>& Models(const v1::ModelSelector& selector,
-                                           const Storage& storage) {
-    auto it = models.find(
-        {selector.name(), selector.version(), selector.environment()});
-    if (it == models.end()) {
-      it = models
-               .emplace(std::tuple{selector.name(), selector.version(),
-                                   selector.environment()},
-                        storage.ListModels(selector))
-               .first;
-    }
-    return it->second;
-  }
-  // The metrics of `model`'s reports whose window started in the last
-  // `window` before `now`: once per model and window length.
-  const absl::StatusOr<WindowMetrics>& Window(const Storage& storage,
-                                              const v1::ModelRef& model,
-                                              absl::Duration window,
-                                              absl::Time now) {
-    const std::string key =
-        absl::StrCat(ModelName(model), "\x1f", absl::ToInt64Seconds(window));
-    auto it = windows.find(key);
-    if (it == windows.end()) {
-      it = windows
-               .emplace(key,
-                        ComputeWindowMetrics(storage, model, now - window, now))
-               .first;
-    }
-    return it->second;
-  }
-
-  // By model name and window length.
-  std::map<std::string, absl::StatusOr<WindowMetrics>> windows;
-  // By selector (name, version, environment).
-  std::map<std::tuple<std::string, std::string, std::string>,
-           std::vector<v1::ModelInfo>>
-      models;
-};
 
 // What installing a plan changes in the series in force.
 struct Evaluator::PlanChange {
@@ -70,12 +29,6 @@ struct Evaluator::PlanChange {
 namespace {
 
 constexpr absl::Duration kResendInterval = absl::Minutes(1);
-
-// The key of a series in series_ and Table::kEvaluation.
-std::string SeriesKey(absl::string_view objective_id,
-                      absl::string_view series) {
-  return absl::StrCat(objective_id, "\x1f", series);
-}
 
 // A plan version kept in storage, or null when it cannot be read.
 std::shared_ptr<const Plan> StoredPlan(const Storage& storage,
@@ -129,17 +82,23 @@ AuditEntry StateChangeRecord(const Objective& o, const std::string& series,
            {"plan_version", plan_version}}};
 }
 
-v1::Evidence EvidenceOf(const Objective& o, const v1::MetricValue& value,
-                        const std::vector<std::string>& report_ids,
-                        absl::Time window_start, absl::Time now) {
-  v1::Evidence evidence;
-  *evidence.mutable_value() = value;
-  evidence.set_comparator(ComparatorText(o.comparator));
-  evidence.set_threshold(o.threshold);
-  *evidence.mutable_window_start() = ToProto(window_start);
-  *evidence.mutable_window_end() = ToProto(now);
-  for (const std::string& id : report_ids) evidence.add_report_ids(id);
-  return evidence;
+// The decision behind a state change, for its audit record: the interval
+// read, or the sequential statistic and its threshold.
+void AddDecision(const Objective& o, const v1::ObjectiveStatus& st,
+                 AuditEntry* entry) {
+  entry->fields["decision"] = DecisionName(o.decision);
+  const v1::MetricValue& v = st.last_value();
+  if (o.decision == Decision::kInterval && std::isfinite(v.ci_low()) &&
+      std::isfinite(v.ci_high())) {
+    entry->fields["interval"] =
+        absl::StrCat("[", v.ci_low(), ", ", v.ci_high(), "]");
+    entry->fields["confidence"] = absl::StrCat(kIntervalConfidence);
+  }
+  if (o.decision == Decision::kSequential) {
+    entry->fields["statistic"] = absl::StrCat(st.cusum());
+    entry->fields["statistic_threshold"] = absl::StrCat(st.cusum_threshold());
+    entry->fields["false_alarm_budget"] = o.FalseAlarmBudgetText();
+  }
 }
 
 }  // namespace
@@ -151,7 +110,8 @@ Evaluator::Evaluator(Storage* storage, AuditTrail* audit,
       audit_(audit),
       nonconformities_(nonconformities),
       notifier_(notifier),
-      clock_(clock) {}
+      clock_(clock),
+      watermarks_(storage) {}
 
 Evaluator::~Evaluator() { Stop(); }
 
@@ -312,6 +272,7 @@ int Evaluator::EvaluateDue() {
   if (plan == nullptr) return 0;
   const absl::Time now = clock_->Now();
   PassCache cache;
+  cache.now = now;
   const uint64_t before = counters_.evaluations.load();
   std::vector<v1::ModelRef> fresh;
   {
@@ -404,58 +365,96 @@ void Evaluator::RenewLeases(const Plan& plan, absl::Time now) {
 
 void Evaluator::EvaluateObjective(const Plan& plan, const Objective& o,
                                   absl::Time now, PassCache* cache) {
-  const absl::Time from = now - o.window;
   for (const v1::ModelInfo& info : cache->Models(o.model, *storage_)) {
     const v1::ModelRef& model = info.model();
-    // Coverage metrics are computed here; the others are read from the
-    // pass's window cache (not copied per objective).
-    std::vector<v1::MetricValue> coverage;
-    std::vector<std::string> coverage_ids;
-    const std::vector<v1::MetricValue>* values = &coverage;
-    const std::vector<std::string>* report_ids = &coverage_ids;
-    if (IsCoverageMetric(o.metric)) {
-      coverage = CoverageValues(o, *storage_, model, from, now, &coverage_ids);
-    } else {
-      const absl::StatusOr<WindowMetrics>& window =
-          cache->Window(*storage_, model, o.window, now);
-      if (!window.ok()) {
-        counters_.errors.fetch_add(1);
-        LogWarn("evaluation failed", {{"objective", o.id},
-                                      {"model", ModelName(model)},
-                                      {"error", window.status().message()}});
-        continue;
-      }
-      values = &window->values;
-      report_ids = &window->report_ids;
+    if (!IsCoverageMetric(o.metric)) {
+      EvaluateOnData(plan, o, model, now, cache);
+      continue;
     }
-    JudgeSeries(plan, o, model, *values, *report_ids, from, now);
+    // Coverage metrics come from the registry, up to now.
+    const absl::Time from = now - o.window;
+    std::vector<std::string> report_ids;
+    const std::vector<v1::MetricValue> values =
+        CoverageValues(o, *storage_, model, from, now, &report_ids);
+    JudgeSeries(plan, o, model, values,
+                {.from = from,
+                 .to = now,
+                 .at = now,
+                 .now = now,
+                 .report_ids = &report_ids});
   }
+}
+
+void Evaluator::EvaluateOnData(const Plan& plan, const Objective& o,
+                               const v1::ModelRef& model, absl::Time now,
+                               PassCache* cache) {
+  const absl::StatusOr<Watermarks::Mark>& mark =
+      cache->Mark(&watermarks_, model, plan.silent_after);
+  if (!mark.ok()) {
+    counters_.errors.fetch_add(1);
+    LogWarn("evaluation failed", {{"objective", o.id},
+                                  {"model", ModelName(model)},
+                                  {"error", mark.status().message()}});
+    return;
+  }
+  // Agent windows longer than the objective's: no window of it is whole.
+  const bool usable = mark->agent_window <= o.window;
+  if (!usable) {
+    WarnOnce(o, model,
+             absl::StrCat("the agents' window (",
+                          absl::FormatDuration(mark->agent_window),
+                          ") is longer than the objective's window (",
+                          absl::FormatDuration(o.window),
+                          "): its series have insufficient evidence"));
+  }
+  if (o.decision == Decision::kSequential) {
+    JudgeSteps(plan, o, model, mark->end, usable, cache);
+    return;
+  }
+  const absl::Time from = mark->end - o.window;
+  const absl::StatusOr<WindowMetrics>& window =
+      cache->Window(*storage_, model, from, mark->end);
+  if (!window.ok()) {
+    counters_.errors.fetch_add(1);
+    LogWarn("evaluation failed", {{"objective", o.id},
+                                  {"model", ModelName(model)},
+                                  {"error", window.status().message()}});
+    return;
+  }
+  static const std::vector<v1::MetricValue> kNone;
+  JudgeSeries(plan, o, model, usable ? window->values : kNone,
+              {.from = from,
+               .to = mark->end,
+               .at = now,
+               .now = now,
+               .report_ids = &window->report_ids});
 }
 
 void Evaluator::JudgeSeries(const Plan& plan, const Objective& o,
                             const v1::ModelRef& model,
                             const std::vector<v1::MetricValue>& values,
-                            const std::vector<std::string>& report_ids,
-                            absl::Time from, absl::Time now) {
+                            const Judged& judged) {
   const MetricScope scope = SeriesScope(o);
-  std::set<std::string> judged;
+  std::set<std::string> seen;
   for (const v1::MetricValue& v : values) {
     if (!JudgedBy(o, scope, v)) continue;
     v1::MetricValue scoped = v;
     if (scope == MetricScope::kAttribute) scoped.clear_group();
-    judged.insert(SeriesName(model, scope, scoped));
-    Step(plan, o, model, scoped, report_ids, from, now);
+    seen.insert(SeriesName(model, scope, scoped));
+    Step(plan, o, model, scoped, judged);
   }
   // Series that reported before but have no value now lack evidence.
+  Judged without = judged;
+  static const std::vector<std::string> kNoReports;
+  without.report_ids = &kNoReports;
   const std::vector<v1::MetricValue> missing =
-      SeriesWithoutValue(o, model, judged);
-  for (const v1::MetricValue& v : missing)
-    Step(plan, o, model, v, {}, from, now);
+      SeriesWithoutValue(o, model, seen);
+  for (const v1::MetricValue& v : missing) Step(plan, o, model, v, without);
   // A misspelt name or absent data never passes silently.
-  if (judged.empty() && missing.empty()) {
+  if (seen.empty() && missing.empty()) {
     if (std::optional<v1::MetricValue> named =
             NamedSeriesWithoutValue(o, scope)) {
-      Step(plan, o, model, *named, {}, from, now);
+      Step(plan, o, model, *named, without);
     }
   }
 }
@@ -487,35 +486,42 @@ std::vector<v1::MetricValue> Evaluator::SeriesWithoutValue(
 
 void Evaluator::Step(const Plan& plan, const Objective& o,
                      const v1::ModelRef& model, const v1::MetricValue& value,
-                     const std::vector<std::string>& report_ids,
-                     absl::Time window_start, absl::Time now) {
-  counters_.evaluations.fetch_add(1);
+                     const Judged& judged) {
   const std::string series_name = SeriesName(model, SeriesScope(o), value);
   const std::string key = SeriesKey(o.id, series_name);
-  // A series is stepped once per pass; should it come again, its pending
-  // change must be in force first.
-  if (pending_keys_.contains(key)) FlushPending();
   Series series = SeriesInForce(o, model, value, key, series_name);
   v1::ObjectiveStatus& st = series.status;
+  if (judged.sequential && st.has_last_step_end() &&
+      FromProto(st.last_step_end()) >= judged.to) {
+    return;  // judged once already
+  }
+  counters_.evaluations.fetch_add(1);
   const v1::ObjectiveState previous = st.state();
+  st.set_decision(DecisionName(o.decision));
+  const Verdict verdict = judged.sequential
+                              ? JudgeStep(o, value, judged.h, judged.to, &st)
+                              : VerdictOf(o, value);
   const SeriesTransition step =
-      NextSeriesState(SeriesStateOf(st), VerdictOf(o, value),
-                      {o.for_duration, o.keep_firing_for}, now);
+      NextSeriesState(SeriesStateOf(st), verdict,
+                      {o.for_duration, o.keep_firing_for}, judged.at);
   st.set_plan_version(plan.version);
-  *st.mutable_last_evaluated() = ToProto(now);
+  *st.mutable_last_evaluated() = ToProto(judged.now);
   *st.mutable_last_value() = value;
   SetSeriesState(step.next, &st);
   std::vector<AuditEntry> audit;
   if (step.effect != TransitionEffect::kNone) {
     audit.push_back(StateChangeRecord(o, series_name, previous, step.next.state,
                                       value, plan.version));
+    AddDecision(o, st, &audit.back());
   }
   const bool opens = step.effect == TransitionEffect::kFired;
   // A firing series without a nonconformity on record resolves as a plain
   // state change.
   const bool resolves = step.effect == TransitionEffect::kResolved &&
                         !st.nonconformity_id().empty();
-  if (step.effect != TransitionEffect::kNone && !opens && !resolves) {
+  // A sequential step always changes what is stored (its statistic).
+  if ((step.effect != TransitionEffect::kNone || judged.sequential) && !opens &&
+      !resolves) {
     QueueChange(key, std::move(series), std::move(audit));
     return;
   }
@@ -524,10 +530,10 @@ void Evaluator::Step(const Plan& plan, const Objective& o,
     // A nonconformity step commits now: earlier changes first, so that the
     // audit trail keeps the order of evaluation.
     FlushPending();
-    recorded =
-        opens ? OpenNonconformity(plan, o, key, value, report_ids, window_start,
-                                  now, std::move(audit), &series)
-              : ResolveNonconformity(o, key, now, std::move(audit), &series);
+    recorded = opens ? OpenNonconformity(plan, o, key, value, judged,
+                                         std::move(audit), &series)
+                     : ResolveNonconformity(o, key, judged.now,
+                                            std::move(audit), &series);
   }
   if (!recorded.ok()) {
     counters_.errors.fetch_add(1);
@@ -545,6 +551,13 @@ void Evaluator::Step(const Plan& plan, const Objective& o,
 Evaluator::Series Evaluator::SeriesInForce(
     const Objective& o, const v1::ModelRef& model, const v1::MetricValue& value,
     const std::string& key, const std::string& series_name) const {
+  // A series stepped again in the same pass (sequential steps) continues
+  // from its queued change.
+  if (pending_keys_.contains(key)) {
+    for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+      if (it->key == key) return it->series;
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     auto it = series_.find(key);
@@ -568,15 +581,25 @@ Evaluator::Series Evaluator::SeriesInForce(
   return series;
 }
 
-absl::Status Evaluator::OpenNonconformity(
-    const Plan& plan, const Objective& o, const std::string& key,
-    const v1::MetricValue& value, const std::vector<std::string>& report_ids,
-    absl::Time window_start, absl::Time now, std::vector<AuditEntry> audit,
-    Series* series) {
+absl::Status Evaluator::OpenNonconformity(const Plan& plan, const Objective& o,
+                                          const std::string& key,
+                                          const v1::MetricValue& value,
+                                          const Judged& judged,
+                                          std::vector<AuditEntry> audit,
+                                          Series* series) {
   v1::ObjectiveStatus& st = series->status;
+  const absl::Time now = judged.now;
+  v1::Evidence evidence;
+  *evidence.mutable_value() = value;
+  evidence.set_comparator(ComparatorText(o.comparator));
+  evidence.set_threshold(o.threshold);
+  *evidence.mutable_window_start() = ToProto(judged.from);
+  *evidence.mutable_window_end() = ToProto(judged.to);
+  for (const std::string& id : *judged.report_ids) evidence.add_report_ids(id);
+  DescribeDecision(o, st, judged.series, &evidence);
   absl::StatusOr<v1::Nonconformity> nc = nonconformities_->OnFiring(
-      o, plan, st, EvidenceOf(o, value, report_ids, window_start, now), now, {},
-      std::move(audit), [&](const v1::Nonconformity& nc) {
+      o, plan, st, evidence, now, {}, std::move(audit),
+      [&](const v1::Nonconformity& nc) {
         st.set_nonconformity_id(nc.id());
         std::vector<Mutation> m = {
             {Table::kEvaluation, key, st.SerializeAsString()}};
@@ -598,6 +621,7 @@ absl::Status Evaluator::OpenNonconformity(
            {"objective", o.id},
            {"series", st.series()},
            {"value", value.value()},
+           {"decision", DecisionName(o.decision)},
            {"occurrences", static_cast<int64_t>(nc->occurrences())}});
   return absl::OkStatus();
 }

@@ -1,7 +1,7 @@
 // Evaluator: evaluates the monitoring plan's objectives on a schedule (and
 // when new data of their model arrives) and keeps each series' state with
-// Prometheus alerting semantics plus insufficient evidence
-// (docs/monitoring-plan.md; the transition is
+// Prometheus alerting semantics plus insufficient evidence and possible
+// breach (docs/monitoring-plan.md; the transition is
 // collector/evaluation/transition.h):
 //
 //   inactive/resolved/insufficient --breach--> pending (active_since = now)
@@ -10,6 +10,15 @@
 //   firing --holds for keep_firing_for--> resolved (auto-resolution record)
 //   any non-firing --too few samples--> insufficient evidence
 //   firing --too few samples--> firing (recovery cannot be shown)
+//   any non-firing --possible breach--> possible breach (no nonconformity)
+//
+// What a value says is the objective's decision (decision.h). Data is
+// judged up to the model's watermark (watermark.h), the windows every live
+// agent has delivered: point and interval objectives judge the last
+// `window` before it; sequential objectives judge each step of `window`
+// (aligned to multiples of `window` since the Unix epoch) once, when the
+// watermark has passed its end, in order, and persist their statistic with
+// the series so that a restart continues where it stopped.
 //
 // State changes are written (with their audit records and notifications)
 // atomically, so `for` progress and open alerts survive restarts; the
@@ -38,6 +47,7 @@
 #include "aims/v1/nonconformity.pb.h"
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/nonconformities.h"
+#include "collector/evaluation/watermark.h"
 #include "collector/notify/notifier.h"
 #include "collector/plan/plan.h"
 #include "collector/storage/storage.h"
@@ -102,6 +112,19 @@ class Evaluator {
 
   // What one evaluation pass reads once and shares between objectives.
   struct PassCache;
+  // What a judgement rests on: the span of data, when it is judged, the
+  // reports, and for a sequential step the statistic's threshold h and the
+  // number of series it was set for.
+  struct Judged {
+    absl::Time from;
+    absl::Time to;
+    absl::Time at;   // the state change's time (a step's end, or now)
+    absl::Time now;  // the pass
+    const std::vector<std::string>* report_ids = nullptr;
+    bool sequential = false;
+    double h = 0;
+    int series = 0;
+  };
   // What installing a plan changes in the series in force.
   struct PlanChange;
 
@@ -124,13 +147,37 @@ class Evaluator {
   void EvaluateObjective(const Plan& plan, const Objective& o, absl::Time now,
                          PassCache* cache)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Judges the series of a non-coverage objective for `model` on the data
+  // up to its watermark.
+  void EvaluateOnData(const Plan& plan, const Objective& o,
+                      const v1::ModelRef& model, absl::Time now,
+                      PassCache* cache) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Judges the steps of sequential `o` for `model` that ended by `mark` and
+  // are not judged yet, oldest first (evaluator_steps.cc). `usable` false:
+  // the data cannot fill a step, every series lacks evidence.
+  void JudgeSteps(const Plan& plan, const Objective& o,
+                  const v1::ModelRef& model, absl::Time mark, bool usable,
+                  PassCache* cache) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // The end of the first step of `o` for `model` no series has judged, at
+  // most `last` (the latest complete step): the step after the earliest
+  // last_step_end of the series in force, or `last` when none has one.
+  absl::Time FirstUnjudgedStep(const Objective& o, const v1::ModelRef& model,
+                               absl::Time last) const ABSL_LOCKS_EXCLUDED(mu_);
+  // How many series `o` has for `model`: those with a value in `values`
+  // and those in force (at least 1).
+  int SeriesCount(const Objective& o, const v1::ModelRef& model,
+                  const std::vector<v1::MetricValue>& values) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Logs once per objective and model why its data cannot be judged.
+  void WarnOnce(const Objective& o, const v1::ModelRef& model,
+                const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   // Steps every series of `o` for `model`: those with a value in `values`,
   // those in force without one, and the series `o` names if it has none.
   void JudgeSeries(const Plan& plan, const Objective& o,
                    const v1::ModelRef& model,
                    const std::vector<v1::MetricValue>& values,
-                   const std::vector<std::string>& report_ids, absl::Time from,
-                   absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+                   const Judged& judged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   // Values with insufficient evidence for the series of `o` and `model` in
   // force that are not among `judged` (series names).
   std::vector<v1::MetricValue> SeriesWithoutValue(
@@ -142,19 +189,20 @@ class Evaluator {
   // last sent a minute or more ago, whatever the objective's interval.
   void RenewLeases(const Plan& plan, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
-  // Judges one series' value (collector/evaluation/transition.h) and
-  // applies the step: a nonconformity opened or resolved with its state
-  // change now, other changes queued for FlushPending, an unchanged state
-  // kept in memory only.
+  // Judges one series' value (decision.h, transition.h) and applies the
+  // step: a nonconformity opened or resolved with its state change now,
+  // other changes (and every sequential step) queued for FlushPending, an
+  // unchanged state kept in memory only. A sequential step the series has
+  // judged already is skipped.
   void Step(const Plan& plan, const Objective& o, const v1::ModelRef& model,
-            const v1::MetricValue& value,
-            const std::vector<std::string>& report_ids, absl::Time window_start,
-            absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
-  // The series' state in force, or a new unevaluated one.
+            const v1::MetricValue& value, const Judged& judged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // The series' state: queued in this pass, else in force, else a new
+  // unevaluated one.
   Series SeriesInForce(const Objective& o, const v1::ModelRef& model,
                        const v1::MetricValue& value, const std::string& key,
                        const std::string& series_name) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Commit a nonconformity step with the series' new state (`series`) and
   // its `audit` records, and queue its alert and webhook: a firing opens a
   // nonconformity or records a recurrence, a resolution auto-resolves it.
@@ -162,8 +210,7 @@ class Evaluator {
   absl::Status OpenNonconformity(const Plan& plan, const Objective& o,
                                  const std::string& key,
                                  const v1::MetricValue& value,
-                                 const std::vector<std::string>& report_ids,
-                                 absl::Time window_start, absl::Time now,
+                                 const Judged& judged,
                                  std::vector<AuditEntry> audit, Series* series)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   absl::Status ResolveNonconformity(const Objective& o, const std::string& key,
@@ -200,6 +247,9 @@ class Evaluator {
   static constexpr size_t kMaxPending = 1000;
   std::vector<PendingChange> pending_ ABSL_GUARDED_BY(eval_mu_);
   absl::flat_hash_set<std::string> pending_keys_ ABSL_GUARDED_BY(eval_mu_);
+  Watermarks watermarks_;
+  // Objective and model pairs whose data could not be judged, logged once.
+  std::set<std::string> warned_ ABSL_GUARDED_BY(eval_mu_);
   mutable absl::Mutex mu_;
   std::shared_ptr<const Plan> plan_ ABSL_GUARDED_BY(mu_);
   absl::Time plan_loaded_at_ ABSL_GUARDED_BY(mu_);

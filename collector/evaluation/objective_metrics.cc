@@ -58,7 +58,7 @@ std::vector<prometheus::MetricFamily> ObjectiveMetricFamilies(
   prometheus::MetricFamily state =
       Gauge("aims_objective_state",
             "1 for the series' evaluation state (inactive, pending, firing, "
-            "resolved, insufficient_evidence).");
+            "resolved, insufficient_evidence, possible_breach).");
   prometheus::MetricFamily evaluated =
       Gauge("aims_objective_last_evaluation_timestamp_seconds",
             "Unix time of the series' last evaluation.");

@@ -121,12 +121,9 @@ std::string SeriesName(const v1::ModelRef& m, MetricScope scope,
   return s;
 }
 
-Verdict VerdictOf(const Objective& o, const v1::MetricValue& value) {
-  if (value.state() != v1::EVIDENCE_STATE_OK || !std::isfinite(value.value()) ||
-      value.sample_size() < o.min_samples) {
-    return Verdict::kInsufficientEvidence;
-  }
-  return o.Holds(value.value()) ? Verdict::kHolds : Verdict::kBreached;
+std::string SeriesKey(absl::string_view objective_id,
+                      absl::string_view series) {
+  return absl::StrCat(objective_id, "\x1f", series);
 }
 
 v1::MetricValue NoEvidence(const std::string& metric) {

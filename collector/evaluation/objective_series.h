@@ -1,5 +1,5 @@
 // The series of an objective: which metric values it judges, the series
-// each value belongs to, what a value says about it (the verdict), and the
+// each value belongs to (what a value says about it is decision.h), and the
 // values of the built-in coverage metrics (model and agent silence, lost
 // windows, reference profile), which come from the registry rather than from
 // stored windows.
@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "aims/v1/query.pb.h"
+#include "collector/evaluation/decision.h"
 #include "collector/evaluation/transition.h"
 #include "collector/plan/plan.h"
 #include "collector/storage/storage.h"
@@ -41,9 +42,9 @@ bool JudgedBy(const Objective& objective, MetricScope scope,
 std::string SeriesName(const v1::ModelRef& model, MetricScope scope,
                        const v1::MetricValue& value);
 
-// What `value` says about `objective`: insufficient evidence when it is
-// missing, not applicable, not finite or rests on fewer than min_samples.
-Verdict VerdictOf(const Objective& objective, const v1::MetricValue& value);
+// The key of a series in the evaluator's state and Table::kEvaluation:
+// objective id, 0x1f, series name.
+std::string SeriesKey(absl::string_view objective_id, absl::string_view series);
 
 // A value of `metric` with insufficient evidence, for a series that has no
 // value now (set its feature / attribute / group).

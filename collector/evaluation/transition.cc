@@ -59,8 +59,17 @@ SeriesTransition NextSeriesState(const SeriesState& previous, Verdict verdict,
         next.resolved_at.reset();
       }
       break;
+    case Verdict::kPossibleBreach:
+      // Not shown: nothing opens, and a firing series' recovery is not
+      // shown either.
+      if (from != v1::OBJECTIVE_STATE_FIRING) {
+        next.state = v1::OBJECTIVE_STATE_POSSIBLE_BREACH;
+        next.active_since.reset();
+      }
+      break;
     case Verdict::kHolds:
       if (from == v1::OBJECTIVE_STATE_PENDING ||
+          from == v1::OBJECTIVE_STATE_POSSIBLE_BREACH ||
           from == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE ||
           from == v1::OBJECTIVE_STATE_UNSPECIFIED) {
         next.state = v1::OBJECTIVE_STATE_INACTIVE;

@@ -13,8 +13,16 @@
 //   any but firing               insufficient  insufficient evidence
 //   firing                       insufficient  firing (recovery cannot be
 //                                                shown)
+//   unevaluated, inactive,       possible      possible breach (clears
+//     resolved, insufficient,      breach        active_since; no
+//     pending                                    nonconformity)
+//   possible breach              breached      pending (active_since = now)
+//   possible breach              holds         inactive
+//   firing                       possible      firing (recovery cannot be
+//                                  breach        shown)
 //
-// Anything else keeps its state; every breach sets last_breach. Entering
+// Anything else keeps its state; every breach sets last_breach (a possible
+// breach does not). Entering
 // firing sets fired_at (and clears resolved_at), entering resolved sets
 // resolved_at; leaving pending or firing clears active_since.
 // "Unevaluated" is OBJECTIVE_STATE_UNSPECIFIED, a series before its first
@@ -35,7 +43,11 @@ namespace aims::collector {
 // What one evaluation says about a series' value.
 enum class Verdict {
   kHolds,     // `value comparator threshold` holds
-  kBreached,  // it does not
+  kBreached,  // it does not, and the evidence shows it (by the decision)
+  // The value is beyond the threshold but the evidence does not show it:
+  // its interval straddles the threshold, or a CUSUM is between half its
+  // threshold and its threshold.
+  kPossibleBreach,
   // Value missing, not applicable, or fewer samples than required: the
   // value can show neither.
   kInsufficientEvidence,

@@ -31,6 +31,26 @@ std::optional<Comparator> ComparatorFromText(absl::string_view text) {
   return std::nullopt;
 }
 
+std::string DecisionName(Decision d) {
+  switch (d) {
+    case Decision::kPoint:
+      return "point";
+    case Decision::kInterval:
+      return "interval";
+    case Decision::kSequential:
+      return "sequential";
+  }
+  return "?";
+}
+
+std::optional<Decision> DecisionFromName(absl::string_view name) {
+  for (Decision d :
+       {Decision::kPoint, Decision::kInterval, Decision::kSequential}) {
+    if (DecisionName(d) == name) return d;
+  }
+  return std::nullopt;
+}
+
 std::string SeverityText(v1::Severity s) {
   switch (s) {
     case v1::SEVERITY_INFO:
@@ -65,6 +85,8 @@ std::string ObjectiveStateName(v1::ObjectiveState s) {
       return "resolved";
     case v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE:
       return "insufficient_evidence";
+    case v1::OBJECTIVE_STATE_POSSIBLE_BREACH:
+      return "possible_breach";
     case v1::OBJECTIVE_STATE_UNSPECIFIED:
       return "unevaluated";
     default:
@@ -76,8 +98,8 @@ v1::ObjectiveState ObjectiveStateFromName(absl::string_view name) {
   for (v1::ObjectiveState s :
        {v1::OBJECTIVE_STATE_UNSPECIFIED, v1::OBJECTIVE_STATE_INACTIVE,
         v1::OBJECTIVE_STATE_PENDING, v1::OBJECTIVE_STATE_FIRING,
-        v1::OBJECTIVE_STATE_RESOLVED,
-        v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE}) {
+        v1::OBJECTIVE_STATE_RESOLVED, v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE,
+        v1::OBJECTIVE_STATE_POSSIBLE_BREACH}) {
     if (ObjectiveStateName(s) == name) return s;
   }
   return v1::OBJECTIVE_STATE_UNSPECIFIED;

@@ -1,6 +1,7 @@
 // The names aims writes and reads for the enums of a plan and its
-// evaluation: comparators ("<="), severities ("critical"), objective states
-// ("firing") and nonconformity stages ("cause_analysed"). They appear in plan
+// evaluation: comparators ("<="), decisions ("sequential"), severities
+// ("critical"), objective states ("firing") and nonconformity stages
+// ("cause_analysed"). They appear in plan
 // files, audit records, Prometheus labels, aimsctl and the compliance report,
 // so each has exactly one spelling, defined here.
 //
@@ -29,13 +30,25 @@ enum class Comparator {
 std::string ComparatorText(Comparator c);
 std::optional<Comparator> ComparatorFromText(absl::string_view text);
 
+// How an objective decides a breach (docs/metrics.md, "Decisions").
+enum class Decision {
+  kPoint,       // the value against the threshold
+  kInterval,    // the value's interval wholly beyond the threshold
+  kSequential,  // a CUSUM over consecutive windows, within a false-alarm budget
+};
+
+// "point", "interval", "sequential".
+std::string DecisionName(Decision d);
+std::optional<Decision> DecisionFromName(absl::string_view name);
+
 // "info", "warning", "critical"; "unspecified" for anything else.
 std::string SeverityText(v1::Severity s);
 // Case-insensitive; nullopt for anything but the three names.
 std::optional<v1::Severity> SeverityFromText(absl::string_view text);
 
-// "inactive", "pending", "firing", "resolved", "insufficient_evidence", and
-// "unevaluated" for UNSPECIFIED (a series before its first evaluation).
+// "inactive", "pending", "firing", "resolved", "insufficient_evidence",
+// "possible_breach", and "unevaluated" for UNSPECIFIED (a series before its
+// first evaluation).
 std::string ObjectiveStateName(v1::ObjectiveState state);
 // The inverse; UNSPECIFIED for an unknown name.
 v1::ObjectiveState ObjectiveStateFromName(absl::string_view name);

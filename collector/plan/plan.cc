@@ -33,6 +33,14 @@ bool Objective::Holds(double value) const {
   return false;
 }
 
+std::string Objective::FalseAlarmBudgetText() const {
+  const absl::Duration day = absl::Hours(24);
+  if (false_alarm_period >= day &&
+      false_alarm_period % day == absl::ZeroDuration())
+    return absl::StrCat("1/", false_alarm_period / day, "d");
+  return absl::StrCat("1/", absl::FormatDuration(false_alarm_period));
+}
+
 absl::StatusOr<Plan> LoadPlanFile(const std::string& path,
                                   size_t max_objectives) {
   std::ifstream in(path, std::ios::binary);

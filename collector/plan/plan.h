@@ -10,6 +10,12 @@
 // them). Built-in coverage objectives (silent agents or models, windows
 // reported missing, missing reference profile) are added unless disabled.
 //
+// How a breach is decided is the objective's `decision` (docs/metrics.md,
+// "Decisions"): on the point value, on its interval, or sequentially (a
+// CUSUM over consecutive windows within a false-alarm budget). Defaults
+// depend on the metric (metric_catalog.h: DefaultDecision,
+// DefaultMinSamples).
+//
 // Thread-safety: plain values.
 #ifndef AIMS_COLLECTOR_PLAN_PLAN_H_
 #define AIMS_COLLECTOR_PLAN_PLAN_H_
@@ -50,10 +56,15 @@ struct Objective {
   std::string group;
   Comparator comparator = Comparator::kLessEqual;
   double threshold = 0;
-  // Data the metric is computed over: the last `window` of reports.
+  // Data the metric is computed over: the last `window` of reports, or for
+  // a sequential decision each step of `window`.
   absl::Duration window = absl::Minutes(10);
   // Evidence needed besides the engine's own minimum (0: the engine's).
   uint64_t min_samples = 0;
+  Decision decision = Decision::kPoint;
+  // Sequential decisions: at most one false alarm by chance per this period
+  // (`false_alarm_budget: 1/30d`), across the objective's series of a model.
+  absl::Duration false_alarm_period = absl::Hours(24 * 30);
   absl::Duration for_duration = absl::ZeroDuration();
   absl::Duration keep_firing_for = absl::ZeroDuration();
   absl::Duration evaluation_interval = absl::Seconds(30);
@@ -75,6 +86,8 @@ struct Objective {
 
   // True when `value comparator threshold` holds.
   bool Holds(double value) const;
+  // "1/30d": the false-alarm budget as written in a plan.
+  std::string FalseAlarmBudgetText() const;
 };
 
 struct Plan {
@@ -84,6 +97,12 @@ struct Plan {
   // A recurrence within this period of the earlier nonconformity's
   // resolution reopens (or, if closed, links to) it instead of a new one.
   absl::Duration recurrence_period = absl::Hours(24 * 7);
+  // The agents' window (their --window): objective windows must be
+  // multiples of it, or they could never be filled.
+  absl::Duration agent_window = absl::Seconds(10);
+  // coverage.silent_after: an agent silent longer no longer holds back the
+  // evaluation of its model's windows (the coverage objectives report it).
+  absl::Duration silent_after = absl::Minutes(5);
   std::vector<Objective> objectives;
 };
 

@@ -102,6 +102,37 @@ v1::Severity ParseSeverity(const YAML::Node& node, const std::string& field) {
        absl::StrCat("'", t, "' is not one of info, warning, critical"));
 }
 
+Decision ParseDecision(const YAML::Node& node, const std::string& field) {
+  const std::string t = Scalar(node, field);
+  if (std::optional<Decision> d = DecisionFromName(t)) return *d;
+  Fail(node, field,
+       absl::StrCat("'", t, "' is not one of point, interval, sequential"));
+}
+
+// `1/<duration>`: at most one false alarm by chance per that period.
+absl::Duration ParseBudget(const YAML::Node& node, const std::string& field) {
+  const std::string text = Scalar(node, field);
+  if (text.size() < 3 || text.substr(0, 2) != "1/") {
+    Fail(node, field,
+         absl::StrCat("'", text,
+                      "' is not a budget such as 1/30d (at most one false "
+                      "alarm per 30 days)"));
+  }
+  YAML::Node period(text.substr(2));
+  absl::Duration d;
+  try {
+    d = ParseDurationText(period, field);
+  } catch (const PlanError&) {
+    Fail(node, field,
+         absl::StrCat("'", text,
+                      "' is not a budget such as 1/30d: the period after "
+                      "'1/' must be a duration such as 7d, 30d or 12h"));
+  }
+  if (d <= absl::ZeroDuration())
+    Fail(node, field, absl::StrCat("'", text, "': the period must be > 0"));
+  return d;
+}
+
 constexpr std::initializer_list<const char*> kObjectiveFields = {
     "id",
     "title",
@@ -114,6 +145,8 @@ constexpr std::initializer_list<const char*> kObjectiveFields = {
     "threshold",
     "window",
     "min_samples",
+    "decision",
+    "false_alarm_budget",
     "for",
     "keep_firing_for",
     "evaluation_interval",
@@ -163,6 +196,12 @@ void ApplyFields(const YAML::Node& node, const std::string& field,
            "must be a whole number in 0..1e12");
     }
     o->min_samples = static_cast<uint64_t>(n);
+  }
+  if (node["decision"])
+    o->decision = ParseDecision(node["decision"], f("decision"));
+  if (node["false_alarm_budget"]) {
+    o->false_alarm_period =
+        ParseBudget(node["false_alarm_budget"], f("false_alarm_budget"));
   }
   if (node["for"]) o->for_duration = ParseDurationText(node["for"], f("for"));
   if (node["keep_firing_for"]) {
@@ -225,31 +264,53 @@ bool ValidId(absl::string_view id) {
 }
 
 std::string Canonical(const Objective& o) {
-  return absl::StrJoin({o.id,
-                        o.title,
-                        o.model.name(),
-                        o.model.version(),
-                        o.model.environment(),
-                        o.metric,
-                        o.feature,
-                        o.attribute,
-                        o.group,
-                        ComparatorText(o.comparator),
-                        absl::StrCat(o.threshold),
-                        absl::FormatDuration(o.window),
-                        absl::StrCat(o.min_samples),
-                        absl::FormatDuration(o.for_duration),
-                        absl::FormatDuration(o.keep_firing_for),
-                        absl::FormatDuration(o.evaluation_interval),
-                        absl::FormatDuration(o.effectiveness_period),
-                        SeverityText(o.severity),
-                        o.owner,
-                        absl::StrJoin(o.iso_references, ","),
-                        o.what,
-                        o.method,
-                        o.when_measured,
-                        o.when_analysed},
-                       std::string(1, '\x1f'));
+  return absl::StrJoin(
+      {o.id,
+       o.title,
+       o.model.name(),
+       o.model.version(),
+       o.model.environment(),
+       o.metric,
+       o.feature,
+       o.attribute,
+       o.group,
+       ComparatorText(o.comparator),
+       absl::StrCat(o.threshold),
+       absl::FormatDuration(o.window),
+       absl::StrCat(o.min_samples),
+       DecisionName(o.decision),
+       o.decision == Decision::kSequential ? o.FalseAlarmBudgetText()
+                                           : std::string(),
+       absl::FormatDuration(o.for_duration),
+       absl::FormatDuration(o.keep_firing_for),
+       absl::FormatDuration(o.evaluation_interval),
+       absl::FormatDuration(o.effectiveness_period),
+       SeverityText(o.severity),
+       o.owner,
+       absl::StrJoin(o.iso_references, ","),
+       o.what,
+       o.method,
+       o.when_measured,
+       o.when_analysed},
+      std::string(1, '\x1f'));
+}
+
+// How a breach is decided, for the 9.1 method answer.
+std::string DecisionText(const Objective& o) {
+  switch (o.decision) {
+    case Decision::kPoint:
+      return "breached when the value is beyond the threshold";
+    case Decision::kInterval:
+      return "breached when the value's 95% interval lies wholly beyond the "
+             "threshold (possible breach when only the value is)";
+    case Decision::kSequential:
+      return absl::StrCat(
+          "breached when a CUSUM of the standardized excess over the "
+          "threshold, step after step, crosses the threshold set by a "
+          "false-alarm budget of ",
+          o.FalseAlarmBudgetText(), " across the model's series");
+  }
+  return "";
 }
 
 // Fills in the 9.1 answers the plan left out.
@@ -273,16 +334,31 @@ void Describe(Objective* o) {
         ComparatorText(o->comparator), " ", o->threshold,
         o->min_samples > 0
             ? absl::StrCat(" with at least ", o->min_samples, " samples")
-            : "");
+            : "",
+        "; ", DecisionText(*o));
+  }
+  const bool sequential = o->decision == Decision::kSequential;
+  const bool coverage = info != nullptr && info->kind == MetricKind::kCoverage;
+  if (o->when_measured.empty() && coverage) {
+    o->when_measured =
+        absl::StrCat("continuously, from the agent registry over the last ",
+                     absl::FormatDuration(o->window));
   }
   if (o->when_measured.empty()) {
     o->when_measured =
-        absl::StrCat("continuously, in agent windows merged over the last ",
-                     absl::FormatDuration(o->window));
+        sequential ? absl::StrCat(
+                         "continuously, in agent windows merged into "
+                         "consecutive steps of ",
+                         absl::FormatDuration(o->window))
+                   : absl::StrCat(
+                         "continuously, in agent windows merged over the last ",
+                         absl::FormatDuration(o->window),
+                         " that every agent has delivered");
   }
   if (o->when_analysed.empty()) {
     o->when_analysed =
         absl::StrCat("every ", absl::FormatDuration(o->evaluation_interval),
+                     sequential ? ", each complete step once" : "",
                      "; nonconformity after breaching for ",
                      absl::FormatDuration(o->for_duration));
   }
@@ -308,8 +384,8 @@ void ParseTopLevel(const YAML::Node& root, Plan* plan) {
   if (!root.IsMap())
     Fail(root, "", "a plan is a mapping with an 'objectives' list");
   CheckKeys(root, "",
-            {"apiVersion", "defaults", "recurrence_period", "coverage",
-             "objectives"});
+            {"apiVersion", "defaults", "recurrence_period", "agent_window",
+             "coverage", "objectives"});
   if (root["apiVersion"] &&
       Scalar(root["apiVersion"], "apiVersion") != "aims/v1") {
     Fail(root["apiVersion"], "apiVersion", "must be aims/v1");
@@ -318,14 +394,35 @@ void ParseTopLevel(const YAML::Node& root, Plan* plan) {
     plan->recurrence_period =
         ParseDurationText(root["recurrence_period"], "recurrence_period");
   }
+  if (root["agent_window"]) {
+    plan->agent_window =
+        ParseDurationText(root["agent_window"], "agent_window");
+    // The agent's --window range.
+    if (plan->agent_window < absl::Seconds(1) ||
+        plan->agent_window > absl::Hours(1) ||
+        plan->agent_window % absl::Seconds(1) != absl::ZeroDuration()) {
+      Fail(root["agent_window"], "agent_window",
+           "must be whole seconds in 1s..1h, as the agents' --window");
+    }
+  }
 }
 
-Objective ParseDefaults(const YAML::Node& root) {
-  Objective defaults;
+// `defaults:`, and which of the fields whose default depends on the metric
+// they set.
+struct Defaults {
+  Objective objective;
+  bool decision = false;
+  bool min_samples = false;
+};
+
+Defaults ParseDefaults(const YAML::Node& root) {
+  Defaults defaults;
   if (const YAML::Node d = root["defaults"]) {
-    ApplyFields(d, "defaults", &defaults);
+    ApplyFields(d, "defaults", &defaults.objective);
     // The built-in coverage objectives take them without further checks.
-    CheckTiming(d, "defaults", defaults);
+    CheckTiming(d, "defaults", defaults.objective);
+    defaults.decision = static_cast<bool>(d["decision"]);
+    defaults.min_samples = static_cast<bool>(d["min_samples"]);
   }
   return defaults;
 }
@@ -407,12 +504,88 @@ void CheckScope(const YAML::Node& node, const std::string& field,
   }
 }
 
+// The decision and min_samples the plan left to the metric, and the
+// combinations that cannot be decided.
+void ResolveDecision(const YAML::Node& node, const std::string& field,
+                     const Defaults& defaults, const MetricInfo& info,
+                     Objective* o) {
+  const bool given = node["decision"] || defaults.decision;
+  if (!given) o->decision = DefaultDecision(info);
+  // A threshold where the estimate cannot vary (a proportion at 0 or 1)
+  // leaves nothing to standardize by, and == / != no direction to
+  // accumulate in: by default, such objectives decide on the interval.
+  const bool judgeable = SamplingErrorAt(o->metric, o->threshold) > 0;
+  const bool directed = o->comparator != Comparator::kEqual &&
+                        o->comparator != Comparator::kNotEqual;
+  if (!given && o->decision == Decision::kSequential &&
+      (!judgeable || !directed)) {
+    o->decision = Decision::kInterval;
+  }
+  if (!node["min_samples"] && !defaults.min_samples)
+    o->min_samples = DefaultMinSamples(info);
+  const YAML::Node at = node["decision"] ? node["decision"] : node;
+  const std::string from =
+      node["decision"] ? "" : " (from defaults; set decision on the objective)";
+  if (o->decision == Decision::kSequential && !HasSamplingModel(o->metric)) {
+    Fail(at, field + ".decision",
+         absl::StrCat("sequential needs a sampling model, which ", o->metric,
+                      " has not", from, "; metrics that support it: ",
+                      absl::StrJoin(SequentialMetricNames(), ", ")));
+  }
+  if (o->decision == Decision::kSequential && !judgeable) {
+    Fail(at, field + ".decision",
+         absl::StrCat("sequential cannot judge ", o->metric, " ",
+                      ComparatorText(o->comparator), " ", o->threshold,
+                      ": the sampling error at the threshold is 0; use a "
+                      "threshold inside the metric's range, or decision: "
+                      "interval",
+                      from));
+  }
+  if (o->decision == Decision::kSequential && !directed) {
+    Fail(at, field + ".decision",
+         absl::StrCat("sequential needs one of <, <=, >, >=, not ",
+                      ComparatorText(o->comparator), from));
+  }
+  if (node["false_alarm_budget"] && o->decision != Decision::kSequential) {
+    Fail(node["false_alarm_budget"], field + ".false_alarm_budget",
+         absl::StrCat("applies to decision: sequential only; this objective "
+                      "decides by ",
+                      DecisionName(o->decision)));
+  }
+  if (o->decision == Decision::kSequential &&
+      o->false_alarm_period < o->window) {
+    Fail(node["false_alarm_budget"] ? node["false_alarm_budget"] : node,
+         field + ".false_alarm_budget",
+         absl::StrCat("1/", absl::FormatDuration(o->false_alarm_period),
+                      " is shorter than the objective's window (",
+                      absl::FormatDuration(o->window),
+                      "): at most one false alarm per step is no budget"));
+  }
+}
+
+// A window the agents' windows can fill: as long as one of them, and made of
+// whole ones (Plan::agent_window).
+void CheckFillable(const YAML::Node& node, const std::string& field,
+                   const Objective& o, absl::Duration agent_window) {
+  const YAML::Node at = node["window"] ? node["window"] : node;
+  if (o.window < agent_window ||
+      o.window % agent_window != absl::ZeroDuration()) {
+    Fail(at, field + ".window",
+         absl::StrCat(absl::FormatDuration(o.window),
+                      " is not a multiple of the agents' window (",
+                      absl::FormatDuration(agent_window),
+                      ", `agent_window`): it could never hold whole agent "
+                      "windows; use a multiple, or set agent_window to the "
+                      "agents' --window"));
+  }
+}
+
 // objectives[i]: the defaults, then its own fields; `ids` are those of the
 // objectives before it.
 Objective ParseObjective(const YAML::Node& node, const std::string& field,
-                         const Objective& defaults,
+                         const Defaults& defaults, absl::Duration agent_window,
                          std::set<std::string>* ids) {
-  Objective o = defaults;
+  Objective o = defaults.objective;
   o.id.clear();
   o.title.clear();
   o.metric.clear();
@@ -429,6 +602,9 @@ Objective ParseObjective(const YAML::Node& node, const std::string& field,
   if (!node["threshold"]) Fail(node, field + ".threshold", "required");
   CheckScope(node, field, o, info);
   CheckTiming(node, field, o);
+  ResolveDecision(node, field, defaults, info, &o);
+  if (info.kind != MetricKind::kCoverage)
+    CheckFillable(node, field, o, agent_window);
   if (o.title.empty()) o.title = o.id;
   if (o.feature == "*") o.feature.clear();
   if (o.attribute == "*") o.attribute.clear();
@@ -438,7 +614,7 @@ Objective ParseObjective(const YAML::Node& node, const std::string& field,
 }
 
 // `objectives:`, appended to `plan`; their ids go to `ids`.
-void ParseObjectives(const YAML::Node& root, const Objective& defaults,
+void ParseObjectives(const YAML::Node& root, const Defaults& defaults,
                      bool coverage, size_t max_objectives, Plan* plan,
                      std::set<std::string>* ids) {
   const YAML::Node objectives = root["objectives"];
@@ -454,8 +630,9 @@ void ParseObjectives(const YAML::Node& root, const Objective& defaults,
                          "--max_objectives_per_plan"};
   }
   for (size_t i = 0; i < objectives.size(); ++i) {
-    plan->objectives.push_back(ParseObjective(
-        objectives[i], absl::StrCat("objectives[", i, "]"), defaults, ids));
+    plan->objectives.push_back(
+        ParseObjective(objectives[i], absl::StrCat("objectives[", i, "]"),
+                       defaults, plan->agent_window, ids));
   }
 }
 
@@ -493,6 +670,7 @@ void AddCoverageObjectives(const CoverageSettings& coverage,
     o.comparator = b.comparator;
     o.threshold = b.threshold;
     o.min_samples = 0;
+    o.decision = Decision::kPoint;
     o.window = std::max(o.window, coverage.silent_after * 2);
     o.what.clear();
     o.method.clear();
@@ -514,8 +692,9 @@ Plan ParseOrThrow(absl::string_view yaml, absl::string_view file_name,
   plan.version = Sha256Hex(yaml);
   plan.text = std::string(yaml);
   ParseTopLevel(root, &plan);
-  const Objective defaults = ParseDefaults(root);
-  const CoverageSettings coverage = ParseCoverage(root, defaults);
+  const Defaults defaults = ParseDefaults(root);
+  const CoverageSettings coverage = ParseCoverage(root, defaults.objective);
+  plan.silent_after = coverage.silent_after;
   std::set<std::string> ids;
   ParseObjectives(root, defaults, coverage.enabled, max_objectives, &plan,
                   &ids);

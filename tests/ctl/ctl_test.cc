@@ -248,7 +248,7 @@ std::unique_ptr<collector::Collector> StartWithFailingAccuracy(
     std::ofstream plan(dir.File("plan.yaml"));
     plan << "coverage: {enabled: false}\nobjectives:\n"
             "  - {id: acc, metric: accuracy, comparator: '>=', threshold: "
-            "0.95, window: 1h}\n";
+            "0.95, window: 1h, decision: point}\n";
   }
   collector::CollectorOptions co;
   co.grpc_listen = "127.0.0.1:0";

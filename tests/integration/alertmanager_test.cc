@@ -42,6 +42,7 @@ objectives:
     window: 30s
     evaluation_interval: 10s
     for: 20s
+    decision: point
     severity: critical
     iso: ["9.1", "A.6.2.6"]
 )";
@@ -249,6 +250,7 @@ objectives:
     threshold: 0.2
     window: 30s
     evaluation_interval: 10s
+    decision: point
     severity: warning
     iso: ["9.1", "A.7.4"]
 )";

@@ -145,6 +145,7 @@ TEST(PrometheusTest, ScrapesObjectiveValuesStatesAndNonconformities) {
     std::ofstream plan(dir.File("plan.yaml"));
     plan << R"(
 coverage: {enabled: false}
+defaults: {decision: point}
 objectives:
   - id: gender-parity
     model: {name: credit}

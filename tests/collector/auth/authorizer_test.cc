@@ -170,7 +170,7 @@ class AuthCollectorTest : public ::testing::Test {
     std::ofstream(dir_.File("plan.yaml"))
         << "coverage: {enabled: false}\nobjectives:\n"
            "  - {id: acc, metric: accuracy, comparator: '>=', threshold: "
-           "0.95, window: 1h}\n";
+           "0.95, window: 1h, decision: point}\n";
     CollectorOptions co;
     co.grpc_listen = "127.0.0.1:0";
     co.http_listen = "127.0.0.1:0";

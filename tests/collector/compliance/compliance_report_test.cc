@@ -352,6 +352,30 @@ TEST(ReportTest, PeriodReachingNowIsAccountedUpToNow) {
   EXPECT_EQ(f->state_at_end(), v1::OBJECTIVE_STATE_PENDING);
 }
 
+// A possible breach is accounted as its own share of the period; it opens
+// no nonconformity, so the series still never fired.
+TEST(ReportTest, PossibleBreachIsItsOwnShare) {
+  ComplianceReportSources sources = Sources();
+  const std::string h = "credit/v1/canary attribute=gender";
+  sources.audit.push_back(
+      Change(absl::Minutes(80), h, "unevaluated", "inactive", 0.9));
+  sources.audit.push_back(
+      Change(absl::Minutes(85), h, "inactive", "possible_breach", 0.75));
+  sources.audit.push_back(
+      Change(absl::Minutes(95), h, "possible_breach", "inactive", 0.85));
+  absl::StatusOr<v1::ComplianceReport> report =
+      BuildComplianceReport(Period(), sources, kTo + absl::Hours(1));
+  ASSERT_TRUE(report.ok()) << report.status();
+  const v1::SeriesResult* s = FindSeries(*report, h);
+  ASSERT_NE(s, nullptr);
+  EXPECT_DOUBLE_EQ(s->unevaluated_seconds(), 80 * 60);
+  EXPECT_DOUBLE_EQ(s->held_seconds(), 10 * 60);
+  EXPECT_DOUBLE_EQ(s->possible_breach_seconds(), 10 * 60);
+  EXPECT_EQ(s->firings(), 0u);
+  EXPECT_EQ(report->totals().series(), 3u);
+  EXPECT_EQ(report->totals().series_held(), 2u);
+}
+
 TEST(ReportTest, BadPeriodsAndBucketsNameTheField) {
   v1::ComplianceReportRequest request = Period();
   *request.mutable_to() = ToProto(kFrom);

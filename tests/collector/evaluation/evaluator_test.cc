@@ -5,97 +5,20 @@
 #include <map>
 #include <memory>
 
-#include "collector/storage/rocks_storage.h"
 #include "common/base/time_util.h"
-#include "common/summary/window_accumulator.h"
 #include "gtest/gtest.h"
 #include "tests/collector/compliance/audit_tamper.h"
+#include "tests/collector/evaluation/evaluation_stack.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::collector {
 namespace {
 
-v1::ModelRef Model() {
-  v1::ModelRef m;
-  m.set_name("credit");
-  m.set_version("v1");
-  m.set_environment("prod");
-  return m;
-}
-
-// Everything the evaluation side needs, opened on `dir` (re-openable to
-// simulate a restart).
-struct Stack {
-  Stack(const std::string& dir, FakeClock* clock, const std::string& plan_yaml,
-        NotifierOptions notifier_options = {}) {
-    RocksStorageOptions options;
-    options.path = dir;
-    options.sync_writes = false;
-    storage = std::move(*RocksStorage::Open(options));
-    audit = std::make_unique<AuditTrail>(storage.get(), clock);
-    EXPECT_TRUE(audit->Load().ok());
-    ncs = std::make_unique<Nonconformities>(storage.get(), audit.get());
-    EXPECT_TRUE(ncs->Load().ok());
-    notifier = std::make_unique<Notifier>(storage.get(), clock,
-                                          std::move(notifier_options));
-    evaluator = std::make_unique<Evaluator>(storage.get(), audit.get(),
-                                            ncs.get(), notifier.get(), clock);
-    EXPECT_TRUE(evaluator->Load().ok());
-    absl::StatusOr<Plan> plan = ParsePlan(plan_yaml, "plan.yaml");
-    EXPECT_TRUE(plan.ok()) << plan.status();
-    EXPECT_TRUE(evaluator->SetPlan(*plan, "test").ok());
-    v1::Hello hello;
-    hello.mutable_agent()->set_agent_id("pod-a");
-    *hello.mutable_model() = Model();
-    EXPECT_TRUE(storage->RegisterAgent(hello, clock->Now()).ok());
-  }
-
-  // A 10 s window ending now: 200 labelled events, group f selected at
-  // `f_rate`, group m at 0.6.
-  void Report(FakeClock* clock, double f_rate) {
-    WindowAccumulator acc(std::make_shared<SummaryConfig>());
-    for (int i = 0; i < 200; ++i) {
-      Event e;
-      const bool f = i % 2 == 0;
-      const int k = i / 2;
-      const bool positive = k < (f ? f_rate : 0.6) * 100;
-      e.prediction.kind = Outcome::Kind::kClass;
-      e.prediction.class_label = positive ? "1" : "0";
-      e.label.kind = Outcome::Kind::kClass;
-      e.label.class_label = positive ? "1" : "0";
-      e.attributes = {{"gender", f ? "f" : "m"}};
-      acc.Add(e);
-    }
-    v1::WindowReport r;
-    r.set_agent_id("pod-a");
-    r.set_sequence(++sequence);
-    *r.mutable_window_start() = ToProto(clock->Now() - absl::Seconds(10));
-    *r.mutable_window_end() = ToProto(clock->Now());
-    *r.mutable_summary() = acc.Build();
-    std::vector<const v1::WindowReport*> reports = {&r};
-    std::vector<WriteOutcome> outcomes;
-    ASSERT_TRUE(storage->WriteReports(reports, clock->Now(), &outcomes).ok());
-  }
-
-  v1::ObjectiveStatus State(const std::string& objective) {
-    v1::ListObjectiveStatesRequest request;
-    request.set_objective_id(objective);
-    std::vector<v1::ObjectiveStatus> states = evaluator->States(request);
-    EXPECT_EQ(states.size(), 1u) << objective;
-    return states.empty() ? v1::ObjectiveStatus() : states[0];
-  }
-
-  uint64_t sequence = 0;
-  std::unique_ptr<RocksStorage> storage;
-  std::unique_ptr<AuditTrail> audit;
-  std::unique_ptr<Nonconformities> ncs;
-  std::unique_ptr<Notifier> notifier;
-  std::unique_ptr<Evaluator> evaluator;
-};
-
+// Decided on the point value: these tests follow the state machine.
 constexpr char kPlan[] = R"(
 coverage: {enabled: false}
-defaults: {window: 30s, evaluation_interval: 10s, min_samples: 50}
+defaults: {window: 30s, evaluation_interval: 10s, min_samples: 50,
+           decision: point}
 objectives:
   - id: parity
     metric: demographic_parity_ratio
@@ -417,7 +340,7 @@ coverage: {enabled: false}
 objectives:
   - {id: parity, model: {name: credit}, metric: demographic_parity_ratio,
      attribute: gender, comparator: ">=", threshold: 0.8, window: 10m,
-     evaluation_interval: 5m}
+     evaluation_interval: 5m, decision: point}
 )");
   s.Report(&clock, 0.6);
   EXPECT_EQ(s.evaluator->EvaluateDue(), 1);

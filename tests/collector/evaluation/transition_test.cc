@@ -37,6 +37,7 @@ constexpr v1::ObjectiveState kFiring = v1::OBJECTIVE_STATE_FIRING;
 constexpr v1::ObjectiveState kResolved = v1::OBJECTIVE_STATE_RESOLVED;
 constexpr v1::ObjectiveState kInsufficient =
     v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE;
+constexpr v1::ObjectiveState kPossible = v1::OBJECTIVE_STATE_POSSIBLE_BREACH;
 
 // Seconds after an arbitrary start.
 absl::Time At(int seconds) {
@@ -259,6 +260,80 @@ const std::vector<Edge>& Edges() {
         .last_breach = At(50),
         .fired_at = At(60)},
        TransitionEffect::kNone},
+      // Possible breach: beyond the threshold without the evidence to show
+      // it. Shown as its own state, it never opens a nonconformity, ends a
+      // pending breach, and cannot show a firing series' recovery.
+      {"UnevaluatedPossibleBreachIsPossibleBreach",
+       {.state = kUnevaluated},
+       Verdict::kPossibleBreach,
+       {.state = kPossible},
+       TransitionEffect::kStateChanged},
+      {"InactivePossibleBreachIsPossibleBreach",
+       {.state = kInactive, .last_breach = At(10)},
+       Verdict::kPossibleBreach,
+       {.state = kPossible, .last_breach = At(10)},
+       TransitionEffect::kStateChanged},
+      {"ResolvedPossibleBreachKeepsItsLastFiring",
+       {.state = kResolved,
+        .last_breach = At(10),
+        .fired_at = At(5),
+        .resolved_at = At(50)},
+       Verdict::kPossibleBreach,
+       {.state = kPossible,
+        .last_breach = At(10),
+        .fired_at = At(5),
+        .resolved_at = At(50)},
+       TransitionEffect::kStateChanged},
+      {"InsufficientPossibleBreachIsPossibleBreach",
+       {.state = kInsufficient},
+       Verdict::kPossibleBreach,
+       {.state = kPossible},
+       TransitionEffect::kStateChanged},
+      {"PendingPossibleBreachEndsTheBreach",
+       {.state = kPending, .active_since = At(90), .last_breach = At(90)},
+       Verdict::kPossibleBreach,
+       {.state = kPossible, .last_breach = At(90)},
+       TransitionEffect::kStateChanged},
+      {"PossibleBreachPossibleBreachStays",
+       {.state = kPossible, .last_breach = At(10)},
+       Verdict::kPossibleBreach,
+       {.state = kPossible, .last_breach = At(10)},
+       TransitionEffect::kNone},
+      {"PossibleBreachBreachedStartsPending",
+       {.state = kPossible},
+       Verdict::kBreached,
+       {.state = kPending, .active_since = At(kNow), .last_breach = At(kNow)},
+       TransitionEffect::kStateChanged},
+      {"PossibleBreachBreachedWithForZeroFiresAtOnce",
+       {.state = kPossible},
+       Verdict::kBreached,
+       {.state = kFiring,
+        .active_since = At(kNow),
+        .last_breach = At(kNow),
+        .fired_at = At(kNow)},
+       TransitionEffect::kFired,
+       {absl::ZeroDuration(), absl::Seconds(40)}},
+      {"PossibleBreachHoldsBecomesInactive",
+       {.state = kPossible, .last_breach = At(10)},
+       Verdict::kHolds,
+       {.state = kInactive, .last_breach = At(10)},
+       TransitionEffect::kStateChanged},
+      {"PossibleBreachInsufficientHasInsufficientEvidence",
+       {.state = kPossible},
+       Verdict::kInsufficientEvidence,
+       {.state = kInsufficient},
+       TransitionEffect::kStateChanged},
+      {"FiringPossibleBreachStaysFiringWithoutMovingLastBreach",
+       {.state = kFiring,
+        .active_since = At(40),
+        .last_breach = At(50),
+        .fired_at = At(60)},
+       Verdict::kPossibleBreach,
+       {.state = kFiring,
+        .active_since = At(40),
+        .last_breach = At(50),
+        .fired_at = At(60)},
+       TransitionEffect::kNone},
   };
   return *edges;
 }
@@ -283,10 +358,11 @@ TEST(TransitionTableTest, CoversEveryStateAndVerdict) {
   std::set<std::pair<v1::ObjectiveState, Verdict>> covered;
   for (const Edge& edge : Edges())
     covered.insert({edge.before.state, edge.verdict});
-  for (v1::ObjectiveState state :
-       {kUnevaluated, kInactive, kPending, kFiring, kResolved, kInsufficient}) {
-    for (Verdict verdict : {Verdict::kHolds, Verdict::kBreached,
-                            Verdict::kInsufficientEvidence}) {
+  for (v1::ObjectiveState state : {kUnevaluated, kInactive, kPending, kFiring,
+                                   kResolved, kInsufficient, kPossible}) {
+    for (Verdict verdict :
+         {Verdict::kHolds, Verdict::kBreached, Verdict::kInsufficientEvidence,
+          Verdict::kPossibleBreach}) {
       EXPECT_TRUE(covered.count({state, verdict}))
           << ObjectiveStateName(state) << " x verdict "
           << static_cast<int>(verdict);

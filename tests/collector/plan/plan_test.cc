@@ -1,5 +1,8 @@
 #include "collector/plan/plan.h"
 
+#include <map>
+
+#include "collector/plan/metric_catalog.h"
 #include "gtest/gtest.h"
 
 namespace aims::collector {
@@ -116,6 +119,154 @@ TEST(PlanTest, ErrorsNameFileLineColumnAndField) {
   EXPECT_EQ(Error("objectives:\n  - {id: a\n").substr(0, 10), "plan.yaml:");
   EXPECT_TRUE(
       absl::IsNotFound(LoadPlanFile("/nonexistent/plan.yaml").status()));
+}
+
+// Decision, min_samples and false_alarm_budget defaults follow the metric.
+TEST(PlanTest, DecisionDefaultsFollowTheMetric) {
+  absl::StatusOr<Plan> plan = ParsePlan(R"(
+coverage: {enabled: false}
+objectives:
+  - {id: drift, metric: psi, comparator: "<=", threshold: 0.02, window: 10s}
+  - {id: js, metric: js_distance, comparator: "<=", threshold: 0.1}
+  - {id: acc, metric: accuracy, comparator: ">=", threshold: 0.8}
+  - {id: tpr, metric: true_positive_rate, attribute: gender,
+     comparator: ">=", threshold: 0.5}
+  - {id: parity, metric: demographic_parity_ratio, comparator: ">=",
+     threshold: 0.8}
+  - {id: f1, metric: f1, comparator: ">=", threshold: 0.8}
+  - {id: ks, metric: ks_statistic, comparator: "<=", threshold: 0.1}
+  - {id: latency, metric: latency_p99, comparator: "<=", threshold: 0.5}
+  - {id: errors, metric: error_rate, comparator: "<=", threshold: 0.05}
+  - {id: pinned, metric: accuracy, comparator: ">=", threshold: 0.8,
+     decision: point, min_samples: 0}
+  - {id: budget, metric: psi, comparator: "<=", threshold: 0.02,
+     false_alarm_budget: 1/7d}
+)",
+                                        "plan.yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::map<std::string, const Objective*> by_id;
+  for (const Objective& o : plan->objectives) by_id[o.id] = &o;
+  struct Want {
+    std::string id;
+    Decision decision;
+    uint64_t min_samples;
+  };
+  for (const Want& want : std::vector<Want>{
+           {"drift", Decision::kSequential, 0},
+           {"js", Decision::kSequential, 0},
+           {"acc", Decision::kSequential, kDefaultMinSamples},
+           {"tpr", Decision::kSequential, kDefaultMinSamples},
+           {"parity", Decision::kInterval, kDefaultMinSamples},
+           {"f1", Decision::kInterval, kDefaultMinSamples},
+           {"ks", Decision::kInterval, 0},
+           {"latency", Decision::kPoint, 0},
+           {"errors", Decision::kSequential, 0},
+           {"pinned", Decision::kPoint, 0},
+       }) {
+    ASSERT_TRUE(by_id.count(want.id)) << want.id;
+    EXPECT_EQ(DecisionName(by_id[want.id]->decision),
+              DecisionName(want.decision))
+        << want.id;
+    EXPECT_EQ(by_id[want.id]->min_samples, want.min_samples) << want.id;
+  }
+  EXPECT_EQ(by_id["drift"]->false_alarm_period, absl::Hours(24 * 30));
+  EXPECT_EQ(by_id["drift"]->FalseAlarmBudgetText(), "1/30d");
+  EXPECT_EQ(by_id["budget"]->false_alarm_period, absl::Hours(24 * 7));
+  EXPECT_NE(by_id["drift"]->method.find("false-alarm budget of 1/30d"),
+            std::string::npos)
+      << by_id["drift"]->method;
+  EXPECT_NE(by_id["parity"]->method.find("95% interval"), std::string::npos);
+  // The decision is part of the definition: changing it starts over.
+  EXPECT_NE(by_id["acc"]->hash, by_id["pinned"]->hash);
+  // Coverage objectives decide on the point value.
+  absl::StatusOr<Plan> coverage =
+      ParsePlan("defaults: {decision: point}\n", "plan.yaml");
+  ASSERT_TRUE(coverage.ok()) << coverage.status();
+  for (const Objective& o : coverage->objectives)
+    EXPECT_EQ(o.decision, Decision::kPoint) << o.id;
+}
+
+TEST(PlanTest, DecisionErrorsNameWhatIsSupported) {
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: f1, comparator: '>=', "
+                  "threshold: 0.8, decision: sequential}\n"),
+            "plan.yaml:2:69: objectives[0].decision: sequential needs a "
+            "sampling model, which f1 has not; metrics that support it: "
+            "accuracy, precision, recall, error_rate, psi, js_distance, "
+            "hellinger, selection_rate, true_positive_rate, "
+            "false_positive_rate");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: f1, comparator: '>=', "
+                  "threshold: 0.8, decision: bayes}\n"),
+            "plan.yaml:2:69: objectives[0].decision: 'bayes' is not one of "
+            "point, interval, sequential");
+  EXPECT_NE(Error("defaults: {decision: sequential}\nobjectives:\n"
+                  "  - {id: a, metric: f1, comparator: '>=', threshold: 0.8}\n")
+                .find("objectives[0].decision: sequential needs a sampling "
+                      "model, which f1 has not (from defaults; set decision "
+                      "on the objective)"),
+            std::string::npos);
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: "
+                  "'==', threshold: 0.8, decision: sequential}\n"),
+            "plan.yaml:2:75: objectives[0].decision: sequential needs one of "
+            "<, <=, >, >=, not ==");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: psi, comparator: '<=', "
+                  "threshold: 0.02, false_alarm_budget: often}\n"),
+            "plan.yaml:2:81: objectives[0].false_alarm_budget: 'often' is not "
+            "a budget such as 1/30d (at most one false alarm per 30 days)");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: psi, comparator: '<=', "
+                  "threshold: 0.02, false_alarm_budget: 1/month}\n"),
+            "plan.yaml:2:81: objectives[0].false_alarm_budget: '1/month' is "
+            "not a budget such as 1/30d: the period after '1/' must be a "
+            "duration such as 7d, 30d or 12h");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: psi, comparator: '<=', "
+                  "threshold: 0.02, window: 1h, false_alarm_budget: 1/30m}\n"),
+            "plan.yaml:2:93: objectives[0].false_alarm_budget: 1/30m is "
+            "shorter than the objective's window (1h): at most one false "
+            "alarm per step is no budget");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: ks_statistic, "
+                  "comparator: '<=', threshold: 0.1, false_alarm_budget: "
+                  "1/30d}\n"),
+            "plan.yaml:2:89: objectives[0].false_alarm_budget: applies to "
+            "decision: sequential only; this objective decides by interval");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: "
+                  "'>=', threshold: 1, decision: sequential}\n"),
+            "plan.yaml:2:73: objectives[0].decision: sequential cannot judge "
+            "accuracy >= 1: the sampling error at the threshold is 0; use a "
+            "threshold inside the metric's range, or decision: interval");
+  // Left to the default, such an objective decides on the interval.
+  absl::StatusOr<Plan> edge = ParsePlan(
+      "objectives:\n  - {id: a, metric: accuracy, comparator: '>=', "
+      "threshold: 1}\n",
+      "plan.yaml");
+  ASSERT_TRUE(edge.ok()) << edge.status();
+  EXPECT_EQ(edge->objectives[0].decision, Decision::kInterval);
+}
+
+// A window the agents cannot fill is refused: shorter than their window, or
+// not made of whole ones.
+TEST(PlanTest, WindowsTheAgentsCannotFillAreRefused) {
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: psi, comparator: '<=', "
+                  "threshold: 0.02, window: 5s}\n"),
+            "plan.yaml:2:69: objectives[0].window: 5s is not a multiple of "
+            "the agents' window (10s, `agent_window`): it could never hold "
+            "whole agent windows; use a multiple, or set agent_window to the "
+            "agents' --window");
+  EXPECT_NE(
+      Error("defaults: {window: 25s}\nobjectives:\n"
+            "  - {id: a, metric: psi, comparator: '<=', threshold: 0.2}\n")
+          .find("objectives[0].window: 25s is not a multiple of the "
+                "agents' window (10s"),
+      std::string::npos);
+  // With the agents' window stated, 5 s windows are fine.
+  absl::StatusOr<Plan> plan = ParsePlan(
+      "agent_window: 5s\nobjectives:\n"
+      "  - {id: a, metric: psi, comparator: '<=', threshold: 0.02, "
+      "window: 5s}\n",
+      "plan.yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->agent_window, absl::Seconds(5));
+  EXPECT_EQ(Error("agent_window: 2h\nobjectives: []\n"),
+            "plan.yaml:1:15: agent_window: must be whole seconds in 1s..1h, as "
+            "the agents' --window");
 }
 
 }  // namespace
