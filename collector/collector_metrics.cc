@@ -143,7 +143,7 @@ CollectorMetrics::Evaluation::Evaluation(prometheus::Registry& r)
     : objective_series(GaugeFamily(
           r, "aims_objective_series",
           "Objective series by evaluation state (inactive, pending, "
-          "firing, resolved, insufficient_evidence).")),
+          "firing, resolved, insufficient_evidence, possible_breach).")),
       nonconformities(
           GaugeFamily(r, "aims_nonconformities",
                       "Nonconformities by severity and lifecycle stage.")),

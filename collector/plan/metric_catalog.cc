@@ -60,9 +60,8 @@ constexpr MetricInfo kMetrics[] = {
     {"labels_matched", MetricKind::kOperational, MetricScope::kModel,
      "delayed labels joined to predictions"},
     {"drifted_feature_share", MetricKind::kDrift, MetricScope::kModel,
-     "share of features whose KS / chi-squared test rejects at alpha 0.05 "
-     "after "
-     "Benjamini-Hochberg correction"},
+     "share of features whose PSI is shown above the minimum effect (the "
+     "low end of its 95 % interval above 0.1)"},
     {"psi", MetricKind::kDrift, MetricScope::kFeature,
      "population stability index on reference bins"},
     {"js_distance", MetricKind::kDrift, MetricScope::kFeature,

@@ -44,6 +44,12 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 from sklearn import metrics
 
+# The definitions the oracle test pins (aims' Wasserstein bin positions, the
+# PSI interval): one copy of each.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "common", "summary", "oracle"))
+from metrics_oracle import bin_positions, noncentrality_interval  # noqa: E402
+
 NUMERIC = ["num_%02d" % i for i in range(20)]
 CATEGORICAL = {
     "cat_00": ["a", "b", "c"],
@@ -62,7 +68,9 @@ TOP_K = 20
 SCORE_BINS = 100
 PSI_EPSILON = 1e-4
 MIN_GROUP_SIZE = 30
-ALPHA = 0.05
+# drifted_feature_share counts features whose PSI is shown (low end of its
+# 95 % interval) above this minimum effect (MetricOptions).
+MIN_DRIFT_EFFECT_PSI = 0.1
 
 
 # ---------------------------------------------------------------- generate
@@ -223,7 +231,7 @@ def numeric_edges(reference):
     return np.asarray(edges)
 
 
-def binned_distances(ref_counts, cur_counts, positions, ref_std):
+def binned_distances(ref_counts, cur_counts, positions, ref_std, means=None):
     """PSI, JS, Hellinger, chi-squared, binned KS and Wasserstein on two
     histograms of the same bins (what Evidently/NannyML compute per column)."""
     ref_counts = ref_counts.astype(float)
@@ -241,13 +249,18 @@ def binned_distances(ref_counts, cur_counts, positions, ref_std):
         d = float(np.max(np.abs(np.cumsum(p) - np.cumsum(q))))
         n, m = ref_counts.sum(), cur_counts.sum()
         out["ks_statistic"] = (d, float(stats.kstwobign.sf(np.sqrt(n * m / (n + m)) * d)))
-        out["wasserstein_norm"] = float(stats.wasserstein_distance(
-            positions, positions, ref_counts, cur_counts) / ref_std)
+        w = stats.wasserstein_distance(positions, positions, ref_counts, cur_counts)
+        if means is not None:
+            w = max(w, abs(means[1] - means[0]))  # the exact means bound it
+        out["wasserstein_norm"] = float(w / ref_std)
+    # Low end of psi's 95 % interval (common/summary/sampling_error.h).
+    c = 1 / ref_counts.sum() + 1 / cur_counts.sum()
+    out["psi_low"] = c * noncentrality_interval(out["psi"] / c, table.shape[1] - 1)[0]
     return out
 
 
 def drift(meta, ref, cur):
-    out, tests = [], []
+    out, drifted = [], []
     n_cur = len(cur["score"])
     columns = [(name, True) for name in meta["numeric"] + [PREDICTION]]
     columns += [(name, False) for name in meta["categorical"]]
@@ -260,8 +273,9 @@ def drift(meta, ref, cur):
                                      minlength=len(edges) + 1)
             cur_counts = np.bincount(np.searchsorted(edges, c, side="right"),
                                      minlength=len(edges) + 1)
-            positions = np.concatenate([[edges[0]], (edges[1:] + edges[:-1]) / 2, [edges[-1]]])
-            d = binned_distances(ref_counts, cur_counts, positions, np.std(r, ddof=1))
+            positions = bin_positions(edges.tolist(), ref_counts.tolist())
+            d = binned_distances(ref_counts, cur_counts, positions, np.std(r, ddof=1),
+                                 (float(np.mean(r)), float(np.mean(c))))
         else:
             k = len(meta["categorical"][name])
             names = np.asarray(meta["categorical"][name])
@@ -281,17 +295,8 @@ def drift(meta, ref, cur):
             out.append(value("ks_statistic", d["ks_statistic"][0], n_cur, feature=name,
                              p=d["ks_statistic"][1]))
             out.append(value("wasserstein_norm", d["wasserstein_norm"], n_cur, feature=name))
-            tests.append(d["ks_statistic"][1])
-        else:
-            tests.append(d["chi_squared"][1])
-    # Benjamini-Hochberg over the features' tests.
-    p = np.asarray(tests)
-    m = len(p)
-    order = np.argsort(p)
-    ranked = np.minimum.accumulate((p[order] * m / np.arange(1, m + 1))[::-1])[::-1]
-    adjusted = np.empty(m)
-    adjusted[order] = np.minimum(ranked, 1)
-    out.append(value("drifted_feature_share", np.mean(adjusted < ALPHA), m))
+        drifted.append(d["psi_low"] > MIN_DRIFT_EFFECT_PSI)
+    out.append(value("drifted_feature_share", np.mean(drifted), len(drifted)))
     return out
 
 

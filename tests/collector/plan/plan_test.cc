@@ -158,7 +158,7 @@ objectives:
            {"tpr", Decision::kSequential, kDefaultMinSamples},
            {"parity", Decision::kInterval, kDefaultMinSamples},
            {"f1", Decision::kInterval, kDefaultMinSamples},
-           {"ks", Decision::kInterval, 0},
+           {"ks", Decision::kSequential, 0},
            {"latency", Decision::kPoint, 0},
            {"errors", Decision::kSequential, 0},
            {"pinned", Decision::kPoint, 0},
@@ -192,7 +192,7 @@ TEST(PlanTest, DecisionErrorsNameWhatIsSupported) {
             "plan.yaml:2:69: objectives[0].decision: sequential needs a "
             "sampling model, which f1 has not; metrics that support it: "
             "accuracy, precision, recall, error_rate, psi, js_distance, "
-            "hellinger, selection_rate, true_positive_rate, "
+            "hellinger, ks_statistic, selection_rate, true_positive_rate, "
             "false_positive_rate");
   EXPECT_EQ(Error("objectives:\n  - {id: a, metric: f1, comparator: '>=', "
                   "threshold: 0.8, decision: bayes}\n"),
@@ -222,10 +222,10 @@ TEST(PlanTest, DecisionErrorsNameWhatIsSupported) {
             "plan.yaml:2:93: objectives[0].false_alarm_budget: 1/30m is "
             "shorter than the objective's window (1h): at most one false "
             "alarm per step is no budget");
-  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: ks_statistic, "
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: wasserstein_norm, "
                   "comparator: '<=', threshold: 0.1, false_alarm_budget: "
                   "1/30d}\n"),
-            "plan.yaml:2:89: objectives[0].false_alarm_budget: applies to "
+            "plan.yaml:2:93: objectives[0].false_alarm_budget: applies to "
             "decision: sequential only; this objective decides by interval");
   EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, comparator: "
                   "'>=', threshold: 1, decision: sequential}\n"),
