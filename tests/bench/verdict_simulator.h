@@ -263,8 +263,9 @@ struct ScenarioResults {
 // simulated days, windows, false drift firings (and per 30 days),
 // nonconformities opened, share of time a false drift alarm is firing, the
 // drift series' share of windows with insufficient evidence or no series
-// at all, detection delay (median, max, runs that never raised it), wall
-// time.
+// at all, and in a state named *POSSIBLE_BREACH* (the evaluator branch's
+// point-beyond, interval-straddling state), detection delay (median, max,
+// runs that never raised it), wall time.
 std::string MarkdownTable(const std::vector<ScenarioResults>& rows);
 // One JSON object per entry ("benchmark": "verdicts/<scenario>"), one line
 // each, for scripts/bench.sh.

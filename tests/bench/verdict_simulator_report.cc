@@ -1,6 +1,7 @@
 // The verdict simulator's result tables (see verdict_simulator.h).
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -19,8 +20,9 @@ struct Totals {
   int64_t false_firing_windows = 0;
   int64_t drift_windows = 0;
   int64_t insufficient_windows = 0;
-  std::vector<double> delays;  // seconds, runs that raised the shift
-  int not_raised = 0;          // shift runs that never raised it
+  int64_t possible_breach_windows = 0;  // the evaluator's new state, if any
+  std::vector<double> delays;           // seconds, runs that raised the shift
+  int not_raised = 0;                   // shift runs that never raised it
   bool shift = false;
   double psi = 0;  // mean population PSI
   double wall = 0;
@@ -41,6 +43,8 @@ Totals TotalsOf(const ScenarioResults& row) {
       if (state == "OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE" ||
           state == "NO_SERIES")
         t.insufficient_windows += n;
+      if (absl::StrContains(state, "POSSIBLE_BREACH"))
+        t.possible_breach_windows += n;
     }
     t.shift = r.scenario.kind == ScenarioKind::kShift;
     if (t.shift && r.detection_delay) {
@@ -86,21 +90,23 @@ std::string MarkdownTable(const std::vector<ScenarioResults>& rows) {
       "| plan | scenario | population PSI | runs | simulated days | windows "
       "| false drift firings | per 30 days | NCs opened "
       "| time a false alarm fires | drift series without evidence "
-      "| detection delay median | max | not raised | wall s |\n"
+      "| possible breach | detection delay median | max | not raised "
+      "| wall s |\n"
       "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-      "| ---: | ---: | ---: | ---: | ---: |\n";
+      "| ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (const ScenarioResults& row : rows) {
     if (row.runs.empty()) continue;
     const Totals t = TotalsOf(row);
     absl::StrAppendFormat(
         &out,
         "| %s | %s | %.4f | %d | %.2f | %d | %d | %.1f | %d | %.1f %% "
-        "| %.1f %% | %s | %s | %s | %.0f |\n",
+        "| %.1f %% | %.1f %% | %s | %s | %s | %.0f |\n",
         row.plan_label, row.runs[0].scenario.name, t.psi, t.runs, t.days,
         t.windows, t.false_firings,
         t.days > 0 ? t.false_firings * 30 / t.days : 0.0, t.opened,
         Share(t.false_firing_windows, t.windows),
-        Share(t.insufficient_windows, t.drift_windows), DelayCell(t, false),
+        Share(t.insufficient_windows, t.drift_windows),
+        Share(t.possible_breach_windows, t.drift_windows), DelayCell(t, false),
         DelayCell(t, true), t.shift ? absl::StrCat(t.not_raised) : "-", t.wall);
   }
   return out;
@@ -120,7 +126,8 @@ std::string JsonLines(const std::vector<ScenarioResults>& rows) {
         "\"windows\": %d, \"false_drift_firings\": %d, "
         "\"false_drift_firings_per_30d\": %.3f, \"nonconformities_opened\": "
         "%d, \"false_alarm_time_share\": %.5f, "
-        "\"drift_insufficient_share\": %.5f, \"detection_delay_s\": [%s], "
+        "\"drift_insufficient_share\": %.5f, "
+        "\"drift_possible_breach_share\": %.5f, \"detection_delay_s\": [%s], "
         "\"not_raised\": %d, \"evaluation_errors\": %d, "
         "\"wall_seconds\": %.1f}\n",
         row.runs[0].scenario.name, row.plan_label, t.psi, t.runs, t.days,
@@ -128,6 +135,7 @@ std::string JsonLines(const std::vector<ScenarioResults>& rows) {
         t.days > 0 ? t.false_firings * 30 / t.days : 0.0, t.opened,
         Share(t.false_firing_windows, t.windows) / 100,
         Share(t.insufficient_windows, t.drift_windows) / 100,
+        Share(t.possible_breach_windows, t.drift_windows) / 100,
         absl::StrJoin(delays, ", "), t.not_raised, t.errors, t.wall);
   }
   return out;

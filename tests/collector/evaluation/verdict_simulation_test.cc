@@ -242,10 +242,14 @@ std::string ProductionPlan() {
   return text.str();
 }
 
-// Issue 23's numbers on the production plan of the tree, one simulated day
-// each. Fails on the point decisions of today's evaluator (see the
-// simulator's table in docs/metrics.md); enable it once the evaluator's
-// sequential decisions and the new production plan are merged.
+// Issue 23's numbers on the production plan of the tree: a simulated day of
+// stationary and of negligibly different traffic, and each shift watched
+// for 2 hours. Fails with today's point decisions and plan (the
+// negligible day's drifted_feature_share fires; psi <= 0.2 on income does
+// not raise a PSI 0.2 shift within 2 hours, and nothing raises PSI 0.05:
+// run verdict_simulator for the numbers); enable it once the evaluator's
+// sequential decisions and the new production plan are merged. With a
+// budget of 1 false alarm per 30 days a day may hold one.
 TEST(VerdictSimulationTest, DISABLED_ProductionPlanMeetsIssue23Numbers) {
   const std::string plan = ProductionPlan();
   absl::StatusOr<collector::Plan> parsed =
@@ -259,10 +263,13 @@ TEST(VerdictSimulationTest, DISABLED_ProductionPlanMeetsIssue23Numbers) {
        StandardScenarios(absl::Hours(24), absl::Hours(2), absl::Hours(2))) {
     SCOPED_TRACE(s.name);
     const SimulationResult r = Simulated(s, plan);
-    EXPECT_EQ(r.false_drift_firings, 0);
+    EXPECT_LE(r.false_drift_firings, 1);
     EXPECT_EQ(r.other_firings, 0);
     if (s.kind != ScenarioKind::kShift) continue;
-    ASSERT_TRUE(r.detection_delay.has_value());
+    if (!r.detection_delay.has_value()) {
+      ADD_FAILURE() << "never raised in " << s.duration - s.shift_start;
+      continue;
+    }
     // PSI 0.2 within 2 windows plus `for`, PSI 0.05 within 10 minutes.
     EXPECT_LE(*r.detection_delay, s.target_psi >= 0.2
                                       ? absl::Seconds(20 + 1) + drift_for
