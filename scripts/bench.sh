@@ -9,7 +9,11 @@
 # Options:
 #   --quick             short runs and small data (not figures to quote)
 #   --only a,b          run only these groups: update, agent, rate, metrics,
-#                       ingest, prometheus, query, evaluate, alert
+#                       ingest, prometheus, query, evaluate, alert, verdicts
+#                       (every group but verdicts by default: verdicts
+#                       simulates 30 days of traffic through the evaluator,
+#                       tests/bench/verdict_simulator.h, and takes longer than
+#                       all the others together)
 #   --build DIR         build directory (default build-bench)
 #   --results DIR       results directory (default DIR/bench-results/<UTC time>)
 #   --no-docs           do not rewrite docs/performance.md
@@ -41,7 +45,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+want() {
+  if [ -z "$only" ]; then [ "$1" != verdicts ]; else [[ ",$only," == *",$1,"* ]]; fi
+}
 
 # Benchmark-only Debian packages.
 missing=()
@@ -57,7 +63,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 targets=(aims-agent aims-collector window_accumulator_bench collector_bench metrics_bench
-         agent_load remote_write_bench)
+         agent_load remote_write_bench verdict_simulator)
 if [ "$skip_build" = 0 ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DAIMS_BUILD_TESTS=OFF -DAIMS_BUILD_BENCHMARKS=ON > /dev/null
@@ -79,12 +85,14 @@ if [ "$quick" = 1 ]; then
   metrics_rows=100000; metrics_ref_rows=20000; metrics_repeat=1
   ingest_seconds=5; compare_reports=50
   queries=20; trials=2
+  verdict_days=1; verdict_shift_runs=1; verdict_shift_horizon=2h
 else
   gb_min_time=2; gb_reps=5
   agent_seconds=15; rate_seconds=30
   metrics_rows=1000000; metrics_ref_rows=100000; metrics_repeat=3
   ingest_seconds=20; compare_reports=1000
   queries=100; trials=5
+  verdict_days=30; verdict_shift_runs=3; verdict_shift_horizon=22h
 fi
 
 failed=()
@@ -192,6 +200,15 @@ if want evaluate; then
 fi
 if want alert; then
   run collector_alert "$bin/tests/collector_bench" --mode=alert --trials="$trials"
+fi
+
+if want verdicts; then
+  # False drift nonconformities per 30 days and detection delays of the
+  # production plan (deploy/k8s/base/plan.yaml) and a point-decision
+  # psi/drifted_feature_share plan; a markdown table and JSON lines.
+  run verdicts "$bin/tests/verdict_simulator" --days="$verdict_days" --scenario=all \
+    --shift_repetitions="$verdict_shift_runs" --shift_horizon="$verdict_shift_horizon" \
+    --plan="$PWD/deploy/k8s/base/plan.yaml,builtin:psi-point" --json
 fi
 
 echo "loadavg_end $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/commands.txt"
