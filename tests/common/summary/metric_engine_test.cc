@@ -347,8 +347,10 @@ TEST(MetricEngineTest, DriftValuesCarrySizesAndIntervals) {
   }
   // Too few values: insufficient, still with the reference's size.
   auto [p2, few] = Drifted(1, [](int) { return NormalCounts(20, 0); });
-  const v1::MetricValue* psi =
-      Find(DriftMetrics(few, p2, MetricOptions()), "psi");
+  const std::vector<v1::MetricValue> few_values =
+      DriftMetrics(few, p2, MetricOptions());
+  const v1::MetricValue* psi = Find(few_values, "psi");
+  ASSERT_NE(psi, nullptr);
   EXPECT_EQ(psi->state(), v1::EVIDENCE_STATE_INSUFFICIENT);
   EXPECT_EQ(psi->reference_size(), 20000u);
 }
