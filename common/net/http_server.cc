@@ -40,8 +40,7 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-// A body is read in pieces of up to this many bytes; a connection between
-// requests keeps at most kIdleBufferBytes of buffer.
+// Body reads of up to kBodyReadBytes; an idle connection keeps 4 KiB.
 constexpr size_t kBodyReadBytes = 64 << 10;
 constexpr size_t kIdleBufferBytes = 4 << 10;
 
@@ -343,9 +342,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void ReadBody() {
-    // Beast reads at most the buffer's free capacity (512 bytes at least):
-    // without room, a large body costs a read and a timer update per 512
-    // bytes. The room is given back after the request (ReadHead).
+    // Beast reads at most the buffer's free room (512 bytes at least): a
+    // read and a timer update per 512 bytes without it (ReadHead frees it).
     if (const auto length = parser_->content_length(); length) {
       buffer_.reserve(std::min<size_t>(*length, kBodyReadBytes));
     }

@@ -260,8 +260,8 @@ TEST(MetricEngineTest, EqualizedOddsIntervalCoverage) {
       const v1::MetricValue* eo = Find(values, "equalized_odds_difference");
       if (truth < eo->ci_low() || truth > eo->ci_high()) ++missed;
     }
-    std::printf("equalized odds %.2f: interval missed %.3f of windows\n",
-                truth, double(missed) / kWindows);
+    std::printf("equalized odds %.2f: interval missed %.3f of windows\n", truth,
+                double(missed) / kWindows);
     EXPECT_LE(missed, 0.05 * kWindows) << tpr_f << " " << tpr_m;
   }
 }
