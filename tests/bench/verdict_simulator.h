@@ -29,9 +29,13 @@
 // (Storage::WriteReports at window end + report_delay, then
 // Evaluator::OnNewData as the ingest path does), EvaluateDue() runs then and
 // on every `tick` until the next report (as the collector's loop), and
-// storage maintenance (rollups, retention) runs every `maintain_every`.
-// Retention is set from the plan's longest window, so 30 days fit in a few
-// MB. Series states are read after each evaluation (Evaluator::States).
+// storage maintenance (rollup building) runs every `maintain_every`.
+// Nothing is deleted (raw and rollup retention off): retention's range
+// deletions pile up in the memtables of a one-model store, which never
+// fill, and slow every read down with simulated time. 30 days of one
+// model's windows are a few hundred MB in a temporary directory; the
+// evaluator reads rollups over long windows as the collector's does.
+// Series states are read after each evaluation (Evaluator::States).
 //
 // Counting: a "firing" is a series entering FIRING - a nonconformity opened,
 // or recurring while not closed (nobody closes nonconformities here). Drift
@@ -243,7 +247,7 @@ struct SimulationResult {
   uint64_t nonconformities_opened = 0;  // counter: first occurrences
   uint64_t evaluation_errors = 0;
   double wall_seconds = 0;
-  uint64_t storage_bytes = 0;  // at the end
+  uint64_t storage_bytes = 0;  // of the storage directory at the end
 };
 
 // Runs `scenario` (see the file comment). Fails when the plan does not

@@ -27,6 +27,7 @@ struct Totals {
   double psi = 0;  // mean population PSI
   double wall = 0;
   uint64_t errors = 0;
+  uint64_t storage_bytes = 0;  // the largest store at a run's end
 };
 
 Totals TotalsOf(const ScenarioResults& row) {
@@ -55,6 +56,7 @@ Totals TotalsOf(const ScenarioResults& row) {
     t.psi += r.population_psi / row.runs.size();
     t.wall += r.wall_seconds;
     t.errors += r.evaluation_errors;
+    t.storage_bytes = std::max(t.storage_bytes, r.storage_bytes);
   }
   std::sort(t.delays.begin(), t.delays.end());
   return t;
@@ -129,14 +131,15 @@ std::string JsonLines(const std::vector<ScenarioResults>& rows) {
         "\"drift_insufficient_share\": %.5f, "
         "\"drift_possible_breach_share\": %.5f, \"detection_delay_s\": [%s], "
         "\"not_raised\": %d, \"evaluation_errors\": %d, "
-        "\"wall_seconds\": %.1f}\n",
+        "\"storage_mib\": %.1f, \"wall_seconds\": %.1f}\n",
         row.runs[0].scenario.name, row.plan_label, t.psi, t.runs, t.days,
         t.windows, t.false_firings,
         t.days > 0 ? t.false_firings * 30 / t.days : 0.0, t.opened,
         Share(t.false_firing_windows, t.windows) / 100,
         Share(t.insufficient_windows, t.drift_windows) / 100,
         Share(t.possible_breach_windows, t.drift_windows) / 100,
-        absl::StrJoin(delays, ", "), t.not_raised, t.errors, t.wall);
+        absl::StrJoin(delays, ", "), t.not_raised, t.errors,
+        t.storage_bytes / 1048576.0, t.wall);
   }
   return out;
 }

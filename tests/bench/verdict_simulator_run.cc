@@ -1,6 +1,7 @@
 // The verdict simulator's driving of the real evaluator and its result
 // tables (see verdict_simulator.h).
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -221,6 +222,18 @@ v1::WindowReport ReportOf(uint64_t sequence, absl::Time start,
   return r;
 }
 
+// Bytes of the files under `dir` (RocksDB's tables, logs and write-ahead
+// log).
+uint64_t DirectoryBytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(dir, error)) {
+    if (entry.is_regular_file(error)) bytes += entry.file_size(error);
+  }
+  return bytes;
+}
+
 absl::Status Maintain(collector::RocksStorage* storage, absl::Time now) {
   for (;;) {
     absl::StatusOr<collector::MaintenanceStats> stats = storage->Maintain(now);
@@ -316,7 +329,7 @@ absl::StatusOr<SimulationResult> Simulate(const Scenario& scenario,
   out.nonconformities_opened =
       stack->evaluator->counters().nonconformities_opened.load();
   out.evaluation_errors = stack->evaluator->counters().errors.load();
-  out.storage_bytes = stack->storage->ApproximateSizeBytes();
+  out.storage_bytes = DirectoryBytes(o.dir.empty() ? temp->path() : o.dir);
   out.wall_seconds = absl::ToDoubleSeconds(absl::Now() - wall_start);
   return out;
 }
