@@ -286,6 +286,11 @@ absl::StatusOr<SimulationResult> Simulate(const Scenario& scenario,
   const absl::Time wall_start = absl::Now();
   absl::StatusOr<Plan> plan = collector::ParsePlan(o.plan_yaml, o.plan_name);
   if (!plan.ok()) return plan.status();
+  if (o.drift_only) {
+    std::erase_if(plan->objectives, [](const collector::Objective& obj) {
+      return !obj.builtin && !IsDriftMetric(obj.metric);
+    });
+  }
   Rng profile_rng(o.seed);
   absl::StatusOr<v1::ReferenceProfile> built = BuildReferenceProfile(
       DefaultFeatures(), o.reference_rows, o.model, &profile_rng);
