@@ -53,6 +53,7 @@
 #ifndef AIMS_TESTS_BENCH_VERDICT_SIMULATOR_H_
 #define AIMS_TESTS_BENCH_VERDICT_SIMULATOR_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -216,6 +217,9 @@ struct SimulationOptions {
   // Called every `progress_every` of simulated time with the result so far.
   absl::Duration progress_every = absl::Hours(24);
   std::function<void(const struct SimulationResult&)> progress;
+  // When set and true, the run stops after the current window and returns
+  // what it has (SimulationResult::stopped); its store is removed.
+  const std::atomic<bool>* stop = nullptr;
 
   SimulationOptions();
 };
@@ -252,6 +256,7 @@ struct SimulationResult {
   uint64_t nonconformities_opened = 0;  // counter: first occurrences
   uint64_t evaluation_errors = 0;
   double wall_seconds = 0;
+  bool stopped = false;        // by SimulationOptions::stop, before the end
   uint64_t storage_bytes = 0;  // of the storage directory at the end
 };
 

@@ -12,6 +12,8 @@
 // --days each (--repetitions seeds); shift_0.2 and shift_0.05 shift income
 // at --shift_start and run --shift_horizon beyond it (--shift_repetitions
 // seeds).
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -63,6 +65,11 @@ ABSL_FLAG(bool, firings, false, "list every firing on stderr");
 
 namespace aims::bench {
 namespace {
+
+// Set by SIGINT or SIGTERM: the run in progress stops and the table of
+// what was simulated is printed (and the temporary store removed).
+std::atomic<bool> stop_requested{false};
+void RequestStop(int) { stop_requested.store(true); }
 
 // What issue 23 calls "psi <= 0.1 / drifted_feature_share" with point
 // decisions, on the timing of docs/monitoring-plan.md's format example.
@@ -209,6 +216,7 @@ int Run() {
         o.progress = [&](const SimulationResult& r) {
           PrintProgress(label, r);
         };
+        o.stop = &stop_requested;
         absl::StatusOr<SimulationResult> r = Simulate(s, o);
         if (!r.ok()) {
           absl::FPrintF(stderr, "%s: %s\n", plan, r.status().ToString());
@@ -217,13 +225,18 @@ int Run() {
         PrintProgress(label, *r);
         if (absl::GetFlag(FLAGS_firings)) PrintFirings(*r);
         row.runs.push_back(std::move(*r));
+        if (stop_requested.load()) break;
       }
       rows.push_back(std::move(row));
+      if (stop_requested.load()) break;
     }
+    if (stop_requested.load()) break;
   }
+  if (stop_requested.load())
+    absl::FPrintF(stderr, "stopped: the last run is partial\n");
   absl::PrintF("%s", MarkdownTable(rows));
   if (absl::GetFlag(FLAGS_json)) absl::PrintF("%s", JsonLines(rows));
-  return 0;
+  return stop_requested.load() ? 130 : 0;
 }
 
 }  // namespace
@@ -231,5 +244,7 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  std::signal(SIGINT, aims::bench::RequestStop);
+  std::signal(SIGTERM, aims::bench::RequestStop);
   return aims::bench::Run();
 }

@@ -326,6 +326,10 @@ absl::StatusOr<SimulationResult> Simulate(const Scenario& scenario,
     }
     out.windows = w + 1;
     out.simulated = out.windows * o.window;
+    if (o.stop != nullptr && o.stop->load() && out.windows < windows) {
+      out.stopped = true;
+      break;
+    }
     if (o.progress && out.windows % progress_every == 0) {
       out.wall_seconds = absl::ToDoubleSeconds(absl::Now() - wall_start);
       o.progress(out);
