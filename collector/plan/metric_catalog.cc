@@ -75,6 +75,24 @@ constexpr MetricInfo kMetrics[] = {
     {"wasserstein_norm", MetricKind::kDrift, MetricScope::kFeature,
      "Wasserstein-1 distance on reference bins divided by the reference "
      "standard deviation"},
+    {"missing_rate", MetricKind::kDataQuality, MetricScope::kFeature,
+     "events without the feature / events, Wilson CI"},
+    {"type_mismatch_rate", MetricKind::kDataQuality, MetricScope::kFeature,
+     "values of the wrong JSON type / values present, Wilson CI"},
+    {"out_of_range_rate", MetricKind::kDataQuality, MetricScope::kFeature,
+     "numeric values outside the profile's [min, max] / finite values, "
+     "Wilson CI"},
+    {"unseen_category_rate", MetricKind::kDataQuality, MetricScope::kFeature,
+     "categories not in the profile / categorical values, Wilson CI"},
+    {"worst_missing_rate", MetricKind::kDataQuality, MetricScope::kModel,
+     "highest missing_rate over the features with evidence"},
+    {"worst_type_mismatch_rate", MetricKind::kDataQuality, MetricScope::kModel,
+     "highest type_mismatch_rate over the features with evidence"},
+    {"worst_out_of_range_rate", MetricKind::kDataQuality, MetricScope::kModel,
+     "highest out_of_range_rate over the features with evidence"},
+    {"worst_unseen_category_rate", MetricKind::kDataQuality,
+     MetricScope::kModel,
+     "highest unseen_category_rate over the features with evidence"},
     {"selection_rate", MetricKind::kFairness, MetricScope::kGroup,
      "predicted positive / events in the group, Wilson CI"},
     {"true_positive_rate", MetricKind::kFairness, MetricScope::kGroup,
@@ -153,7 +171,8 @@ Decision DefaultDecision(const MetricInfo& info) {
 
 uint64_t DefaultMinSamples(const MetricInfo& info) {
   return info.kind == MetricKind::kPerformance ||
-                 info.kind == MetricKind::kFairness
+                 info.kind == MetricKind::kFairness ||
+                 info.kind == MetricKind::kDataQuality
              ? kDefaultMinSamples
              : 0;
 }

@@ -20,6 +20,7 @@ enum class MetricKind {
   kPerformance,  // against labels (accuracy, f1, mae, ...)
   kFairness,     // between groups of a sensitive attribute
   kDrift,        // inputs against the reference profile
+  kDataQuality,  // missing, wrong-type, out-of-range, unseen input values
   kOperational,  // error rate, throughput, latency, labels matched
   kCoverage,     // built-in: silence, lost windows, profile present
 };
@@ -53,7 +54,8 @@ std::vector<std::string> SequentialMetricNames();
 Decision DefaultDecision(const MetricInfo& info);
 
 // The min_samples an objective on `info` takes when its plan names none:
-// kDefaultMinSamples for performance and fairness metrics, else 0.
+// kDefaultMinSamples for performance, fairness and data-quality metrics,
+// else 0.
 inline constexpr uint64_t kDefaultMinSamples = 30;
 uint64_t DefaultMinSamples(const MetricInfo& info);
 

@@ -1,9 +1,10 @@
 // Metric engine: turns a (merged) window summary into metric values -
-// performance, drift per feature and fairness per sensitive attribute - with
+// performance, drift and data quality per feature, and fairness per
+// sensitive attribute - with
 // sample sizes, confidence intervals, p-values and an explicit evidence state.
 // The formulas are defined in docs/metrics.md; agent and collector both use
 // this one implementation (performance_metrics.cc, drift_metrics.cc,
-// fairness_metrics.cc).
+// data_quality_metrics.cc, fairness_metrics.cc).
 //
 // Sample size: every value's sample_size is the count its estimate is
 // computed from (labelled events for accuracy, labelled positives for a
@@ -52,6 +53,8 @@ struct MetricOptions {
   // labelled predicted positives for precision) must reach it for the rate
   // and for the group to take part in that rate's gaps.
   uint64_t min_group_size = 30;
+  // Data quality: the count each rate is computed from must reach it.
+  uint64_t min_quality_samples = 30;
   // drifted_feature_share: a feature is drifted when the low end of its
   // PSI's 95 % interval exceeds this effect.
   double min_drift_effect_psi = 0.1;
@@ -90,6 +93,20 @@ std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
 // TPR and FPR gaps, from both gaps' intervals at 97.5 %).
 std::vector<v1::MetricValue> FairnessMetrics(const v1::WindowSummary& summary,
                                              const MetricOptions& options);
+
+// Per input feature (every feature of the window and, with a profile, every
+// profile feature the window lacks; not the prediction), each a proportion
+// with its Wilson interval over the count it can happen to: missing_rate (of
+// the window's events), type_mismatch_rate (of the feature's present
+// values), out_of_range_rate (numeric profile features: finite values outside
+// the profile's [min, max]) and unseen_category_rate (categorical profile
+// features: values of the right type not among the profile's categories).
+// Then, model-level, worst_<rate>: the value with the highest rate among the
+// features with evidence, with its interval and sample size. `profile` may
+// be null (then only the first two rates).
+std::vector<v1::MetricValue> DataQualityMetrics(
+    const v1::WindowSummary& summary, const v1::ReferenceProfile* profile,
+    const MetricOptions& options);
 
 // The drift distances on two histograms of the same bins (exposed for tests
 // and the oracle): counts include under/overflow or the "other" bin.

@@ -19,8 +19,13 @@ constexpr double kKolmogorovSd = 0.260332871482069;
 
 bool IsProportion(absl::string_view metric) {
   static const auto* const kNames = new absl::flat_hash_set<absl::string_view>{
-      "accuracy",           "error_rate",          "precision",     "recall",
-      "true_positive_rate", "false_positive_rate", "selection_rate"};
+      "accuracy", "error_rate", "precision", "recall", "true_positive_rate",
+      "false_positive_rate", "selection_rate", "missing_rate",
+      "type_mismatch_rate", "out_of_range_rate", "unseen_category_rate",
+      // The worst feature's rate, judged as its own proportion: biased up
+      // when many features sit just under the threshold (docs/metrics.md).
+      "worst_missing_rate", "worst_type_mismatch_rate",
+      "worst_out_of_range_rate", "worst_unseen_category_rate"};
   return kNames->contains(metric);
 }
 

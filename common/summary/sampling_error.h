@@ -8,8 +8,9 @@
 // Models (n = value.sample_size(), m = value.reference_size(), B =
 // value.bins(), c = 1/n + 1/m):
 //  - proportions (accuracy, error_rate, precision, recall, true/false
-//    positive rate, selection_rate): binomial, se(p) = sqrt(p (1 - p) / n)
-//    with n = sample_size (the count the proportion is computed from);
+//    positive rate, selection_rate, the data-quality rates and their
+//    worst_ values): binomial, se(p) = sqrt(p (1 - p) / n) with n =
+//    sample_size (the count the proportion is computed from);
 //  - psi: psi / c is close to a noncentral chi-squared variable with B - 1
 //    degrees of freedom and noncentrality psi_true / c (psi is close to
 //    Pearson's chi-squared divergence for small differences), so

@@ -192,7 +192,10 @@ TEST(PlanTest, DecisionErrorsNameWhatIsSupported) {
             "plan.yaml:2:69: objectives[0].decision: sequential needs a "
             "sampling model, which f1 has not; metrics that support it: "
             "accuracy, precision, recall, error_rate, psi, js_distance, "
-            "hellinger, ks_statistic, selection_rate, true_positive_rate, "
+            "hellinger, ks_statistic, missing_rate, type_mismatch_rate, "
+            "out_of_range_rate, unseen_category_rate, worst_missing_rate, "
+            "worst_type_mismatch_rate, worst_out_of_range_rate, "
+            "worst_unseen_category_rate, selection_rate, true_positive_rate, "
             "false_positive_rate");
   EXPECT_EQ(Error("objectives:\n  - {id: a, metric: f1, comparator: '>=', "
                   "threshold: 0.8, decision: bayes}\n"),

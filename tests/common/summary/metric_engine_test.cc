@@ -362,8 +362,12 @@ TEST(MetricEngineTest, DriftedFeatureShareCountsEffectsNotPValues) {
       Drifted(25, [](int) { return NormalCounts(200000, 0.045); });
   auto values = DriftMetrics(big, profile, MetricOptions());
   for (const v1::MetricValue& v : values) {
-    if (v.metric() == "psi") EXPECT_NEAR(v.value(), 0.002, 0.0005);
-    if (v.metric() == "ks_statistic") EXPECT_LT(v.p_value(), 1e-3);
+    if (v.metric() == "psi") {
+      EXPECT_NEAR(v.value(), 0.002, 0.0005);
+    }
+    if (v.metric() == "ks_statistic") {
+      EXPECT_LT(v.p_value(), 1e-3);
+    }
   }
   const v1::MetricValue* share = Find(values, "drifted_feature_share");
   EXPECT_EQ(share->value(), 0.0);
