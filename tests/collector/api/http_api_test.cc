@@ -52,6 +52,10 @@ TEST(HttpApiTest, ModelsAgentsSummariesAndErrors) {
           ->mutable_summary()
           ->mutable_operational()
           ->set_event_count(seq);
+      v1::FeatureSummary* age =
+          r.mutable_report()->mutable_summary()->add_features();
+      age->set_name("age");
+      age->mutable_quality()->set_missing(seq == 3 ? 1 : 0);
       ASSERT_TRUE(stream->Write(r));
     }
     stream->WritesDone();
@@ -91,10 +95,18 @@ TEST(HttpApiTest, ModelsAgentsSummariesAndErrors) {
       "/v1/"
       "metrics?name=credit&version=v1&environment=prod&from=1000&to=5000&step="
       "1h"
-      "&metric=throughput,error_rate");
+      "&metric=throughput,error_rate,missing_rate");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200) << metrics->body;
   EXPECT_NE(metrics->body.find(R"("metric":"throughput")"), std::string::npos)
+      << metrics->body;
+  // Data quality per feature: 1 of 6 events lacked "age", too few to judge.
+  EXPECT_NE(metrics->body.find(R"("metric":"missing_rate","feature":"age")"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find(
+                R"("sample_size":"6","state":"EVIDENCE_STATE_INSUFFICIENT")"),
+            std::string::npos)
       << metrics->body;
   EXPECT_EQ(metrics->body.find("accuracy"), std::string::npos) << metrics->body;
   auto bad_metrics =
