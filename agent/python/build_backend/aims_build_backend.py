@@ -16,22 +16,27 @@ import os
 import re
 import tarfile
 import zipfile
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+Config = Optional[Dict[str, Any]]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
 
 
-def _project():
+def _project() -> Dict[str, Any]:
     """The [project] table of pyproject.toml."""
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
         raw = f.read()
+    project: Dict[str, Any] = {}
     try:
         import tomllib  # Python 3.11+
-        return tomllib.loads(raw.decode())["project"]
+        project = tomllib.loads(raw.decode())["project"]
+        return project
     except ImportError:
         pass
     # Python 3.9/3.10: the `key = "string"` lines of [project] suffice.
-    project, section = {}, None
+    section = None
     for line in raw.decode().splitlines():
         header = re.match(r"^\[(.+)\]\s*$", line)
         if header:
@@ -43,13 +48,13 @@ def _project():
     return project
 
 
-def _names():
+def _names() -> Tuple[Dict[str, Any], str, str]:
     project = _project()
     name = project["name"]
     return project, re.sub(r"[-_.]+", "_", name).lower(), project["version"]
 
 
-def _metadata():
+def _metadata() -> str:
     project, _, version = _names()
     lines = ["Metadata-Version: 2.1", "Name: " + project["name"],
              "Version: " + version]
@@ -73,7 +78,7 @@ _WHEEL = ("Wheel-Version: 1.0\nGenerator: aims_build_backend\n"
           "Root-Is-Purelib: true\nTag: py3-none-any\n")
 
 
-def _package_files():
+def _package_files() -> Iterator[Tuple[str, str]]:
     """(archive name, path) of every file under src/, caches left out."""
     for folder, dirs, files in os.walk(SRC):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -84,7 +89,7 @@ def _package_files():
             yield os.path.relpath(path, SRC).replace(os.sep, "/"), path
 
 
-def _write_wheel(directory, contents):
+def _write_wheel(directory: str, contents: List[Tuple[str, bytes]]) -> str:
     """Writes a wheel of `contents` [(archive name, bytes)] plus metadata."""
     _, dist, version = _names()
     info = "%s-%s.dist-info" % (dist, version)
@@ -105,26 +110,27 @@ def _write_wheel(directory, contents):
     return filename
 
 
-def _read(path):
+def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
 
 
 # PEP 517 hooks.
 
-def get_requires_for_build_wheel(config_settings=None):
+def get_requires_for_build_wheel(config_settings: Config = None) -> List[str]:
     return []
 
 
-def get_requires_for_build_sdist(config_settings=None):
+def get_requires_for_build_sdist(config_settings: Config = None) -> List[str]:
     return []
 
 
-def get_requires_for_build_editable(config_settings=None):
+def get_requires_for_build_editable(config_settings: Config = None) -> List[str]:
     return []
 
 
-def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+def prepare_metadata_for_build_wheel(metadata_directory: str,
+                                     config_settings: Config = None) -> str:
     _, dist, version = _names()
     info = "%s-%s.dist-info" % (dist, version)
     os.makedirs(os.path.join(metadata_directory, info), exist_ok=True)
@@ -138,18 +144,20 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 prepare_metadata_for_build_editable = prepare_metadata_for_build_wheel
 
 
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+def build_wheel(wheel_directory: str, config_settings: Config = None,
+                metadata_directory: Optional[str] = None) -> str:
     return _write_wheel(wheel_directory,
                         [(name, _read(path)) for name, path in _package_files()])
 
 
-def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+def build_editable(wheel_directory: str, config_settings: Config = None,
+                   metadata_directory: Optional[str] = None) -> str:
     """PEP 660: a wheel whose .pth file puts this tree's src/ on sys.path."""
     _, dist, _ = _names()
     return _write_wheel(wheel_directory, [(dist + ".pth", (SRC + "\n").encode())])
 
 
-def build_sdist(sdist_directory, config_settings=None):
+def build_sdist(sdist_directory: str, config_settings: Config = None) -> str:
     _, dist, version = _names()
     base = "%s-%s" % (dist, version)
     filename = base + ".tar.gz"

@@ -16,6 +16,7 @@ that there are fewer than 15 and that the example reaches accuracy).
 import argparse
 import os
 import time
+from typing import Any, List, Tuple
 
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -26,18 +27,22 @@ from sklearn.preprocessing import StandardScaler
 import aims_client  # aims:
 
 
+def train() -> Tuple[Any, Any, Any, List[str]]:
+    """A model, the rows it will serve with their ground truth, feature names."""
+    data = load_breast_cancer()
+    X_train, X_live, y_train, y_live = train_test_split(
+        data.data, data.target, test_size=200, random_state=0)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_train, y_train)
+    return model, X_live, y_live, [n.replace(" ", "_") for n in data.feature_names]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="aims-client with scikit-learn")
     parser.add_argument("--agent", default="http://127.0.0.1:9465")
     parser.add_argument("--label_delay", type=float, default=2.0,
                         help="seconds before the ground truth arrives")
     args = parser.parse_args()
-
-    data = load_breast_cancer()
-    X_train, X_live, y_train, y_live = train_test_split(
-        data.data, data.target, test_size=200, random_state=0)
-    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_train, y_train)
-    names = [n.replace(" ", "_") for n in data.feature_names]
+    model, X_live, y_live, names = train()
 
     # aims: begin
     token = os.environ.get("AIMS_INTAKE_TOKEN")  # when the agent requires one
@@ -45,15 +50,15 @@ def main() -> None:
         monitored = aims_client.MonitoredModel(model, client, feature_names=names)
         ids = []
         for start in range(0, len(X_live), 20):  # requests of 20 rows
-            batch = X_live[start:start + 20]
-            site = "north" if start % 40 else "south"  # not a feature
-            _, batch_ids = monitored.predict_proba_with_ids(batch, attributes={"site": site})
+            site = "north" if start % 40 else "south"  # an attribute, not a feature
+            _, batch_ids = monitored.predict_proba_with_ids(
+                X_live[start:start + 20], attributes={"site": site})
             ids += batch_ids
-        time.sleep(args.label_delay)  # ... the ground truth becomes known
+        time.sleep(args.label_delay)  # ... until the ground truth is known
         for prediction_id, truth in zip(ids, y_live):
             client.label(prediction_id, int(truth))
-    # aims: end
     print("events", client.stats, "labels", client.label_stats)
+    # aims: end
 
 
 if __name__ == "__main__":

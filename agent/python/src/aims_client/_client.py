@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 from ._errors import AimsAuthError, AimsRequestError
 from ._version import __version__
@@ -82,7 +82,7 @@ class AimsClient:
         self._closing = False
         self._in_flight = 0
         self._error: Optional[AimsRequestError] = None
-        self._logged_statuses: set = set()
+        self._logged_statuses: Set[int] = set()
         self.stats: Dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self.label_stats: Dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self.last_errors: Deque[Dict[str, Any]] = collections.deque(maxlen=20)

@@ -107,6 +107,7 @@ class MonitoredModel:
         if not classes and rows:
             classes = list(range(len(rows[0])))
         predictions = [classes[max(range(len(p)), key=p.__getitem__)] for p in rows]
+        extra: List[Dict[str, Any]]
         if len(classes) == 2:
             positive = classes.index(self._positive) if self._positive in classes else 1
             extra = [{"score": p[positive]} for p in rows]
@@ -180,10 +181,12 @@ def _rows(X: Any) -> Iterable[Sequence[Any]]:
     """The rows of X as sequences of values."""
     if _is_dataframe(X):
         # Iterating a DataFrame yields its column names, not rows.
-        return X.itertuples(index=False, name=None)
+        rows: Iterable[Sequence[Any]] = X.itertuples(index=False, name=None)
+        return rows
     if hasattr(X, "tocsr"):  # scipy sparse: densify one row at a time
         return (X.getrow(i).toarray().ravel() for i in range(X.shape[0]))
-    return iter(X)
+    plain: Iterable[Sequence[Any]] = iter(X)
+    return plain
 
 
 def _as_list(values: Any) -> List[Any]:
