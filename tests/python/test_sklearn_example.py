@@ -10,6 +10,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -21,14 +22,15 @@ from aims_processes import start_agent, start_collector
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                         "agent", "python", "examples")
 EXAMPLE = os.path.join(EXAMPLES, "sklearn_wrapper.py")
+DOCS = os.path.join(EXAMPLES, "..", "..", "..", "docs", "python.md")
 PYTHON = os.environ["AIMS_PYTHON_VENV"]
 TOKEN = "aims_example-token"
 
 
-def aims_specific_lines(text: str) -> Dict[int, str]:
+def aims_specific_lines(text: str, inside: bool = False) -> Dict[int, str]:
     """Code lines (by number) between the `# aims: begin` / `# aims: end`
     markers, plus lines marked `# aims:`."""
-    lines, inside = {}, False
+    lines = {}
     for number, line in enumerate(text.splitlines(), 1):
         code = line.split("#")[0].strip()
         if line.strip() == "# aims: begin":
@@ -54,6 +56,14 @@ class SklearnExampleTest(unittest.TestCase):
         for line in uses:
             self.assertIn(line, counted)
         self.assertNotIn("sys.path", text)
+        # docs/python.md shows the same lines, in order.
+        with open(DOCS) as f:
+            docs = f.read()
+        shown = re.search(r"```python\n(import aims_client\n.*?)```", docs, re.S)
+        assert shown is not None, "docs/python.md lost the example"
+        self.assertEqual(list(aims_specific_lines(shown.group(1) + "# aims: end\n",
+                                                  inside=True).values()),
+                         list(counted.values()))
 
     def test_delayed_labels_make_accuracy_sufficient_at_the_collector(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
