@@ -13,6 +13,7 @@ packages=(
   libboost-dev
   prometheus prometheus-alertmanager
   python3-numpy python3-scipy python3-sklearn
+  python3-venv python3-pandas mypy  # tests/python: pip install into a venv, DataFrames, types
   curl procps openssl
 )
 

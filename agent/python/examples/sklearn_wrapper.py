@@ -1,62 +1,65 @@
-"""Wraps a scikit-learn style model so every prediction reaches aims-agent.
+"""A scikit-learn model monitored by aims, with delayed labels.
 
-Run an agent first, e.g.:
-    build/agent/aims-agent --model_name=iris --model_version=v1 --task=multiclass
-then:
-    python3 agent/python/examples/sklearn_wrapper.py [--agent http://127.0.0.1:9465]
+A binary classifier (breast cancer data) serves predictions through
+MonitoredModel; the ground truth arrives later and is sent with label().
+Start a binary agent first (docs/python.md), then:
 
-Uses scikit-learn's LogisticRegression on the iris data when scikit-learn is
-installed (Debian: python3-sklearn), else a tiny rule-based model with the
-same predict / predict_proba interface.
+    pip install ./agent/python
+    build/agent/aims-agent --model_name=cancer --model_version=v1 --task=binary \
+        --collector=127.0.0.1:50051
+    python3 agent/python/examples/sklearn_wrapper.py --agent http://127.0.0.1:9465
+
+The aims-specific lines are between the `aims:` markers (tests/python checks
+that there are fewer than 15 and that the example reaches accuracy).
 """
 
 import argparse
 import os
-import random
-import sys
+import time
+from typing import Any, List, Tuple
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from aims_client import AimsClient, MonitoredModel  # noqa: E402
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-
-class ThresholdModel:
-    """Stand-in estimator: class 1 when petal length > 2.5."""
-    classes_ = [0, 1]
-
-    def predict(self, X):
-        return [1 if row[2] > 2.5 else 0 for row in X]
-
-    def predict_proba(self, X):
-        return [[0.1, 0.9] if row[2] > 2.5 else [0.8, 0.2] for row in X]
+import aims_client  # aims:
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def train() -> Tuple[Any, Any, Any, List[str]]:
+    """A model, the rows it will serve with their ground truth, feature names."""
+    data = load_breast_cancer()
+    X_train, X_live, y_train, y_live = train_test_split(
+        data.data, data.target, test_size=200, random_state=0)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_train, y_train)
+    return model, X_live, y_live, [n.replace(" ", "_") for n in data.feature_names]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="aims-client with scikit-learn")
     parser.add_argument("--agent", default="http://127.0.0.1:9465")
-    parser.add_argument("--rows", type=int, default=300)
+    parser.add_argument("--label_delay", type=float, default=2.0,
+                        help="seconds before the ground truth arrives")
     args = parser.parse_args()
-    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-    try:
-        from sklearn.datasets import load_iris
-        from sklearn.linear_model import LogisticRegression
-        X, y = load_iris(return_X_y=True)
-        model = LogisticRegression(max_iter=500).fit(X, y)
-        rows = [list(X[random.randrange(len(X))]) for _ in range(args.rows)]
-    except ImportError:
-        model = ThresholdModel()
-        rows = [[random.uniform(4, 8), random.uniform(2, 4.5),
-                 random.uniform(1, 7), random.uniform(0.1, 2.5)]
-                for _ in range(args.rows)]
-    with AimsClient(args.agent, batch_size=100) as client:
-        monitored = MonitoredModel(
-            model, client, names,
-            attributes_fn=lambda i, row: {"site": "north" if i % 2 else "south"})
-        for start in range(0, len(rows), 50):
-            monitored.predict_proba(rows[start:start + 50])
-    print("sent", client.stats)
-    return 0 if client.stats["failed"] == 0 and client.stats["dropped"] == 0 else 1
+    model, X_live, y_live, names = train()
+
+    # aims: begin
+    token = os.environ.get("AIMS_INTAKE_TOKEN")  # when the agent requires one
+    with aims_client.AimsClient(args.agent, token=token) as client:
+        monitored = aims_client.MonitoredModel(model, client, feature_names=names)
+        ids = []
+        for start in range(0, len(X_live), 20):  # requests of 20 rows
+            site = "north" if start % 40 else "south"  # an attribute, not a feature
+            _, batch_ids = monitored.predict_proba_with_ids(
+                X_live[start:start + 20], attributes={"site": site})
+            ids += batch_ids
+        time.sleep(args.label_delay)  # ... until the ground truth is known
+        for prediction_id, truth in zip(ids, y_live):
+            client.label(prediction_id, int(truth))
+    print("events", client.stats, "labels", client.label_stats)
+    # aims: end
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
