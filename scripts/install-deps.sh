@@ -14,6 +14,8 @@ packages=(
   prometheus prometheus-alertmanager
   python3-numpy python3-scipy python3-sklearn
   curl procps openssl
+  # tests/deploy renders the Helm chart with Go's text/template and sprig.
+  golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
 )
 
 missing=()
