@@ -211,7 +211,7 @@ const cases = {
     const r = render("sidecar", ["--release", "credit", "--namespace", "models", "--with-template", path.join(chart, "templates/_sidecar.tpl")], dir);
     check("sidecar: helm-render", r.ok ? [] : [r.stderr.trim()]);
     if (!r.ok) return;
-    const v = validate(r.out, ["--expect", "Deployment/credit"]);
+    const v = validate(r.out, ["--secure", "--expect", "Deployment/credit"]);
     check("sidecar: validate_manifests.mjs passes (native sidecar, identity, probes)", v.ok ? [] : ["see above"]);
     const pod = find(r.objects, "Deployment")?.spec?.template?.spec || {};
     const agent = (pod.initContainers || []).find((c) => c.name === "aims-agent") || {};
