@@ -192,7 +192,13 @@ def run_default_command(binary, argv, extra):
     if health is None:
         return [f"no --http_listen=HOST:PORT in {argv}: nothing to probe"]
     print(f"     running {os.path.basename(binary)} {' '.join(args)}")
-    proc = subprocess.Popen([binary] + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Output to a file: a pipe nobody reads while we poll could fill and block it.
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen([binary] + args, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+    def output():
+        log.seek(0)
+        return log.read()[-2000:]
     try:
         deadline = time.monotonic() + 30
         served = False
@@ -205,7 +211,7 @@ def run_default_command(binary, argv, extra):
             except OSError:
                 time.sleep(0.1)
         if proc.poll() is not None:
-            errors.append(f"exited {proc.returncode} with the image's default command:\n{proc.stdout.read()[-2000:]}")
+            errors.append(f"exited {proc.returncode} with the image's default command:\n{output()}")
         elif not served:
             errors.append(f"{health} did not answer 200 within 30 s")
         if proc.poll() is None:
@@ -213,7 +219,7 @@ def run_default_command(binary, argv, extra):
             try:
                 code = proc.wait(timeout=30)
                 if code != 0 and not errors:
-                    errors.append(f"exit code {code} after SIGTERM:\n{proc.stdout.read()[-2000:]}")
+                    errors.append(f"exit code {code} after SIGTERM:\n{output()}")
             except subprocess.TimeoutExpired:
                 errors.append("did not stop within 30 s of SIGTERM")
     finally:
@@ -221,6 +227,7 @@ def run_default_command(binary, argv, extra):
             proc.kill()
             proc.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
+        log.close()
     return errors
 
 
