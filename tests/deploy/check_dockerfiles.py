@@ -13,6 +13,11 @@ so the images are NOT built). For each Dockerfile:
   binaries the image copies (mapped with `dpkg -S`; libc6 is in the base);
 - USER 65532, the expected EXPOSE ports and an exec-form ENTRYPOINT naming a
   copied binary;
+- the image's default command starts: the built binary runs with exactly the
+  ENTRYPOINT + CMD arguments (plus, for the agent, the model flags its
+  Dockerfile says to add), only the listen ports swapped for free ones and
+  --data_dir for a temporary directory; it must answer /healthz and stop
+  cleanly on SIGTERM;
 - .dockerignore keeps build trees, var/ and node_modules out of the context.
 
 Usage: check_dockerfiles.py SOURCE_DIR NAME=BINARY... (NAME: aims-collector,
@@ -25,19 +30,26 @@ import shlex
 import shutil
 import subprocess
 import sys
+import socket
 import tempfile
+import time
+import urllib.request
 
 EXPECT = {
     "Dockerfile.collector": {"binaries": {"aims-collector", "aimsctl"}, "expose": {"4317", "9464"},
-                             "entrypoint": "aims-collector"},
+                             "entrypoint": "aims-collector", "run_with": []},
+    # Its CMD comment: "add --model_name, --model_version, --task, --collector".
     "Dockerfile.agent": {"binaries": {"aims-agent"}, "expose": {"9465", "9466"},
-                         "entrypoint": "aims-agent"},
+                         "entrypoint": "aims-agent",
+                         "run_with": ["--model_name=docker-check", "--model_version=1", "--task=binary",
+                                      "--collector=127.0.0.1:{free}"]},
 }
 BASE_PACKAGES = {"libc6"}  # in every Debian image
 # install-deps.sh packages a build stage needs not: tests, tools, demo.
 TEST_ONLY = {"git", "clang", "clang-format", "libclang-rt-dev", "libgtest-dev", "libgmock-dev",
              "libbenchmark-dev", "prometheus", "prometheus-alertmanager", "python3-numpy",
-             "python3-scipy", "python3-sklearn", "curl", "procps", "openssl"}
+             "python3-scipy", "python3-sklearn", "curl", "procps", "openssl",
+             "golang-go", "golang-github-masterminds-sprig-dev", "golang-k8s-sigs-yaml-dev"}
 
 passed = 0
 failed = 0
@@ -154,6 +166,71 @@ def configure(source_dir, copies, flags):
     return errors
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_default_command(binary, argv, extra):
+    """Runs `binary` with the image's argv[1:] (ENTRYPOINT + CMD) and `extra`,
+    ports and --data_dir swapped; errors, empty when it served /healthz and
+    stopped cleanly on SIGTERM."""
+    errors, args, health = [], [], None
+    data_dir = tempfile.mkdtemp(prefix="aims-docker-cmd-")
+    for a in argv[1:] + [e.replace("{free}", str(free_port())) for e in extra]:
+        m = re.fullmatch(r"(--\w+_listen)=(.+):(\d+)", a)
+        if m:
+            port = free_port()
+            host = m.group(2)
+            a = f"{m.group(1)}={host}:{port}"
+            if m.group(1) == "--http_listen":
+                health = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}/healthz"
+        elif a.startswith("--data_dir="):
+            a = "--data_dir=" + data_dir
+        args.append(a)
+    if health is None:
+        return [f"no --http_listen=HOST:PORT in {argv}: nothing to probe"]
+    print(f"     running {os.path.basename(binary)} {' '.join(args)}")
+    # Output to a file: a pipe nobody reads while we poll could fill and block it.
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen([binary] + args, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+    def output():
+        log.seek(0)
+        return log.read()[-2000:]
+    try:
+        deadline = time.monotonic() + 30
+        served = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(health, timeout=1) as r:
+                    served = r.status == 200
+                if served:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        if proc.poll() is not None:
+            errors.append(f"exited {proc.returncode} with the image's default command:\n{output()}")
+        elif not served:
+            errors.append(f"{health} did not answer 200 within 30 s")
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                code = proc.wait(timeout=30)
+                if code != 0 and not errors:
+                    errors.append(f"exit code {code} after SIGTERM:\n{output()}")
+            except subprocess.TimeoutExpired:
+                errors.append("did not stop within 30 s of SIGTERM")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        log.close()
+    return errors
+
+
 def main():
     source_dir = os.path.abspath(sys.argv[1])
     binaries = dict(a.split("=", 1) for a in sys.argv[2:])
@@ -264,6 +341,19 @@ def main():
                 errors.append(f"ADD {a}: use COPY")
         check(f"{name}: USER 65532, EXPOSE {' '.join(sorted(want['expose']))}, ENTRYPOINT {want['entrypoint']}",
               errors)
+
+        cmd = [a for k, a in runtime["ins"] if k == "CMD"]
+        try:
+            cmd_argv = json.loads(cmd[-1]) if cmd else []
+        except json.JSONDecodeError:
+            cmd_argv = None
+        if argv is None or cmd_argv is None:
+            check(f"{name}: default command starts", ["ENTRYPOINT and CMD must be exec form (JSON)"])
+        elif want["entrypoint"] not in binaries:
+            check(f"{name}: default command starts", [f"no built binary given for {want['entrypoint']}"])
+        else:
+            check(f"{name}: default command {' '.join(argv + cmd_argv)} starts and serves /healthz",
+                  run_default_command(binaries[want["entrypoint"]], argv + cmd_argv, want["run_with"]))
 
     ignore = open(os.path.join(source_dir, ".dockerignore")).read().split()
     errors = []

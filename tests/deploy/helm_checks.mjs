@@ -1,5 +1,5 @@
-// Offline checks of the Helm chart helm/aims. There is no helm binary here,
-// so templates are NOT rendered; what is checked:
+// Offline checks of the Helm chart helm/aims that need no rendering (the
+// rendered chart is checked by helm_render_checks.mjs); what is checked:
 //  - Chart.yaml: apiVersion v2, name, SemVer version, appVersion, type;
 //  - values.yaml is valid under values.schema.json (JSON Schema draft-07, ajv
 //    strict mode), and deliberately wrong values documents are rejected;
@@ -82,8 +82,11 @@ if (validate) {
     ["serviceMonitor.interval: 30", (v) => (v.serviceMonitor.interval = 30)],
     ["persistence.size: lots", (v) => (v.persistence.size = "lots")],
     ["plan missing", (v) => delete v.plan],
-    ["auth.tokensSecretName: true", (v) => (v.auth = { tokensSecretName: true })],
+    ["auth.tokensSecretName: true", (v) => (v.auth = { enabled: true, tokensSecretName: true })],
     ["unknown key auth.tokens", (v) => (v.auth = { tokens: [] })],
+    ["tls.requireClientCertificates without tls.enabled", (v) => (v.tls = { enabled: false, requireClientCertificates: true })],
+    ["networkPolicy.agents without podSelector", (v) => delete v.networkPolicy.agents.podSelector],
+    ["unknown key networkPolicy.prometheus.namespace", (v) => (v.networkPolicy.prometheus.namespace = "monitoring")],
   ];
   for (const [what, mutate] of wrong) {
     const v = clone();
@@ -97,7 +100,8 @@ if (validate) {
   v.tls = { enabled: true, secretName: "aims-tls" };
   v.collector.alertmanagerUrls = ["http://alertmanager.monitoring:9093"];
   v.collector.extraArgs = ["--max_exported_series=20000"];
-  v.auth = { tokensSecretName: "aims-tokens" };
+  v.tls.requireClientCertificates = true;
+  v.auth = { enabled: true, tokensSecretName: "aims-tokens" };
   check("schema accepts tls.enabled with a secretName, a tokens Secret and extra flags", validate(v) ? [] : describe(validate.errors));
 }
 

@@ -8,8 +8,12 @@
 //     collector's flags, the agent as a native sidecar with its identity
 //     from the downward API, Services and monitors that select something.
 //
-// node validate_manifests.mjs [--expect KIND/NAME ...] [--extract-plan OUT]
-//                             [--expect-errors] FILE...
+// node validate_manifests.mjs [--expect KIND/NAME ...] [--secure|--insecure]
+//                             [--extract-plan OUT] [--expect-errors] FILE...
+// --secure: the collectors need tokens (--auth_tokens_file from a Secret) and
+// a NetworkPolicy admitting only named peers, the agents send tokens
+// (--collector_token_file from a Secret): the secure defaults. --insecure:
+// the same check must fail (an opt-out overlay really opts out).
 // --expect-errors inverts the result: every document must be refused with the
 // error named in its annotation aims-test/expect-error (a fixture of
 // deliberate mistakes, showing that each check can fail).
@@ -431,6 +435,68 @@ function checkPolicy(obj, all, errors) {
   }
 }
 
+// --secure: every collector requires tokens from a Secret, and a NetworkPolicy
+// of the set admits only named peers to it (no rule without `from`, none
+// admitting every namespace's every pod); every agent sends a token from a
+// Secret.
+function checkSecure(all) {
+  const errors = [];
+  const collectors = all.filter((o) => o.kind === "StatefulSet" &&
+    (podSpecOf(o)?.containers || []).some((c) => (c.image || "").includes("aims-collector")));
+  // Agents send a token from a Secret (the collector requires one).
+  const agents = [];
+  for (const o of all) {
+    const spec = podSpecOf(o);
+    for (const c of [...(spec?.initContainers || []), ...(spec?.containers || [])]) {
+      if ((c.image || "").includes("aims-agent")) agents.push([o, spec, c]);
+    }
+  }
+  for (const [o, spec, c] of agents) {
+    const where = `${o.kind}/${o.metadata.name} container ${c.name}`;
+    const file = (c.args || []).find((a) => a.startsWith("--collector_token_file="))?.split("=")[1];
+    const mount = (c.volumeMounts || []).filter((m) => file?.startsWith(m.mountPath + "/"))
+      .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    const volume = (spec.volumes || []).find((v) => v.name === mount?.name);
+    if (!file) errors.push(`${where}: no --collector_token_file (the collector requires tokens)`);
+    else if (!volume?.secret?.secretName) errors.push(`${where}: ${file} is not on a Secret volume`);
+  }
+  if (collectors.length === 0 && agents.length === 0) errors.push("neither a collector nor an agent");
+  for (const sts of collectors) {
+    const spec = podSpecOf(sts);
+    const c = spec.containers.find((x) => (x.image || "").includes("aims-collector"));
+    const tokens = (c.args || []).find((a) => a.startsWith("--auth_tokens_file="))?.split("=")[1];
+    const where = `StatefulSet/${sts.metadata.name}`;
+    if (!tokens) {
+      errors.push(`${where}: no --auth_tokens_file (any pod that reaches it may act under any --actor)`);
+    } else {
+      // The deepest mount holding the file (/etc/aims/auth inside /etc/aims).
+      const mount = (c.volumeMounts || []).filter((m) => tokens.startsWith(m.mountPath + "/"))
+        .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+      const volume = (spec.volumes || []).find((v) => v.name === mount?.name);
+      if (!volume?.secret?.secretName) errors.push(`${where}: ${tokens} is not on a Secret volume`);
+      else if (volume.secret.optional) errors.push(`${where}: the tokens Secret must not be optional`);
+    }
+    const labels = sts.spec?.template?.metadata?.labels;
+    const policies = all.filter((o) => o.kind === "NetworkPolicy" && selects(o.spec?.podSelector?.matchLabels, labels) &&
+      (o.spec?.podSelector?.matchLabels && Object.keys(o.spec.podSelector.matchLabels).length > 0));
+    if (policies.length === 0) errors.push(`${where}: no NetworkPolicy selects its pods`);
+    for (const np of policies) {
+      if (!(np.spec.policyTypes || []).includes("Ingress")) errors.push(`NetworkPolicy/${np.metadata.name}: policyTypes lacks Ingress`);
+      (np.spec.ingress || []).forEach((rule, i) => {
+        if (!rule.from || rule.from.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every source`);
+        for (const peer of rule.from || []) {
+          const empty = (sel) => sel !== undefined && Object.keys(sel.matchLabels || {}).length === 0 && (sel.matchExpressions || []).length === 0;
+          if (empty(peer.namespaceSelector) && (peer.podSelector === undefined || empty(peer.podSelector))) {
+            errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every pod of every namespace`);
+          }
+        }
+        if (!rule.ports || rule.ports.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: no ports (admits all)`);
+      });
+    }
+  }
+  return errors;
+}
+
 // ---------------------------------------------------------------------------
 
 async function main() {
@@ -439,14 +505,17 @@ async function main() {
   const expect = [];
   let extractPlan = null;
   let expectErrors = false;
+  let secure = false;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--expect") expect.push(argv[++i]);
+    else if (argv[i] === "--secure") secure = true;
+    else if (argv[i] === "--insecure") secure = "refused";
     else if (argv[i] === "--extract-plan") extractPlan = argv[++i];
     else if (argv[i] === "--expect-errors") expectErrors = true;
     else files.push(argv[i]);
   }
   if (files.length === 0) {
-    console.error("usage: validate_manifests.mjs [--expect KIND/NAME] [--extract-plan OUT] [--expect-errors] FILE...");
+    console.error("usage: validate_manifests.mjs [--expect KIND/NAME] [--secure|--insecure] [--extract-plan OUT] [--expect-errors] FILE...");
     process.exit(2);
   }
   const objects = [];
@@ -511,6 +580,25 @@ async function main() {
     else {
       console.log(`FAIL expected object ${want} is missing`);
       failed++;
+    }
+  }
+  if (secure === "refused") {
+    // An opt-out set: the secure-defaults check must find what is missing.
+    const errors = checkSecure(all);
+    if (errors.length) {
+      console.log(`ok   --insecure: not secure, as opted out (${errors.join("; ")})`);
+      passed++;
+    } else {
+      console.log("FAIL --insecure: the set passes --secure; it does not opt out");
+      failed++;
+    }
+  } else if (secure) {
+    const errors = checkSecure(all);
+    for (const e of errors) console.log(`FAIL --secure: ${e}`);
+    if (errors.length) failed++;
+    else {
+      console.log("ok   --secure: collectors require tokens behind a NetworkPolicy, agents send tokens, from Secrets");
+      passed++;
     }
   }
   if (extractPlan) {

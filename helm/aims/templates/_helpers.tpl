@@ -21,6 +21,15 @@ objects as in deploy/k8s/base).
 {{- end -}}
 {{- end -}}
 
+{{/*
+app.kubernetes.io/name of the collector's objects: <name>-collector, where
+<name> is the chart name or nameOverride ("aims-collector" by default, as in
+deploy/k8s/base).
+*/}}
+{{- define "aims.collectorName" -}}
+{{- printf "%s-collector" (include "aims.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "aims.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
@@ -28,7 +37,7 @@ objects as in deploy/k8s/base).
 {{/* Labels on every object (objects add app.kubernetes.io/component). */}}
 {{- define "aims.labels" -}}
 helm.sh/chart: {{ include "aims.chart" . }}
-app.kubernetes.io/name: aims-collector
+app.kubernetes.io/name: {{ include "aims.collectorName" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: aims
@@ -37,7 +46,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* Selector of the collector pods (and of its Services). */}}
 {{- define "aims.selectorLabels" -}}
-app.kubernetes.io/name: aims-collector
+app.kubernetes.io/name: {{ include "aims.collectorName" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: collector
 {{- end -}}
@@ -64,4 +73,14 @@ seccompProfile:
 {{/* gRPC address of this release's collector. */}}
 {{- define "aims.collectorAddress" -}}
 {{- printf "%s.%s.svc:%v" (include "aims.fullname" .) .Release.Namespace .Values.service.grpcPort -}}
+{{- end -}}
+
+{{/* Name of the Secret with tokens.yaml: auth.tokensSecretName or <fullname>-tokens. */}}
+{{- define "aims.tokensSecretName" -}}
+{{- .Values.auth.tokensSecretName | default (printf "%s-tokens" (include "aims.fullname" .)) -}}
+{{- end -}}
+
+{{/* True when the cluster serves the Prometheus Operator's CRDs. */}}
+{{- define "aims.hasPrometheusOperator" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" -}}true{{- end -}}
 {{- end -}}

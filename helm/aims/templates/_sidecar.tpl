@@ -20,6 +20,10 @@ Parameters (dict):
   resources     default: requests cpu 20m, memory 48Mi; limit memory 128Mi
                 (measured: 1.05 % of a core and 32 MB RSS at 1,000 events/s
                 with 25 features; 51-54 MiB peak under an intake flood)
+  tokenSecretName  Secret whose key "token" holds the agent's token (role
+                agent, `aimsctl token create --role=agent --models=MODEL`);
+                needed when the collector requires tokens (the chart's
+                default); pass the same to aims.agentSidecarVolume
   extraArgs     list of further flags (aims-agent --help)
 
 The agent's HTTP listener binds 0.0.0.0:9465 because kubelet probes connect
@@ -40,6 +44,9 @@ the pod UID: a new id for every new emptyDir, as de-duplication needs.
     - --http_listen=0.0.0.0:9465
     {{- with .modelVersion }}
     - --model_version={{ . }}
+    {{- end }}
+    {{- if .tokenSecretName }}
+    - --collector_token_file=/etc/aims-agent/token/token
     {{- end }}
     {{- range .extraArgs }}
     - {{ . | quote }}
@@ -109,16 +116,28 @@ the pod UID: a new id for every new emptyDir, as de-duplication needs.
   volumeMounts:
     - name: aims-agent-data
       mountPath: /var/lib/aims-agent
+    {{- if .tokenSecretName }}
+    - name: aims-agent-token
+      mountPath: /etc/aims-agent/token
+      readOnly: true
+    {{- end }}
 {{- end -}}
 
 {{/*
 The agent's data dir (spool and delayed-label store): an emptyDir that
 survives restarts of the agent container, not of the pod. Parameter
 sizeLimit (default 1Gi): the spool is bounded by --spool_max_bytes (64 MiB);
-the rest is for the label store. Exceeding it evicts the pod.
+the rest is for the label store. Exceeding it evicts the pod. Parameter
+tokenSecretName: as for aims.agentSidecar, adds the token's Secret volume.
 */}}
 {{- define "aims.agentSidecarVolume" -}}
 - name: aims-agent-data
   emptyDir:
     sizeLimit: {{ .sizeLimit | default "1Gi" }}
+{{- with .tokenSecretName }}
+- name: aims-agent-token
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
 {{- end -}}

@@ -1,0 +1,232 @@
+// Renders the Helm chart helm/aims with helm-render (helm_render/main.go: Go
+// text/template with sprig, as Helm) for one case of values, then checks what
+// came out: the coalesced values against values.schema.json (as Helm does
+// before rendering), every rendered object with validate_manifests.mjs
+// (Kubernetes and Prometheus Operator schemas, aims' rules), and the case's
+// own assertions (each one a bug the chart once had). Case "renderer" tests
+// helm-render itself on a fixture chart with known output; case "sidecar"
+// renders the chart's agent sidecar template inside a model's chart.
+//
+// node helm_render_checks.mjs HELM_RENDER SOURCE_DIR OUT_DIR CASE
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Ajv from "ajv";
+import { parseAllDocuments } from "yaml";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const [renderer, src, outDir, caseName] = process.argv.slice(2);
+if (!caseName) {
+  console.error("usage: helm_render_checks.mjs HELM_RENDER SOURCE_DIR OUT_DIR CASE");
+  process.exit(2);
+}
+const chart = path.join(src, "helm/aims");
+const valuesDir = path.join(src, "tests/deploy/helm-values");
+const testdata = path.join(src, "tests/deploy/testdata");
+mkdirSync(outDir, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+function check(name, errors) {
+  if (errors.length === 0) {
+    console.log(`ok   ${name}`);
+    passed++;
+  } else {
+    for (const e of errors) console.log(`FAIL ${name}: ${e}`);
+    failed++;
+  }
+}
+const expectTrue = (name, cond, why) => check(name, cond ? [] : [why]);
+
+// Runs helm-render; { ok, stderr, manifest, notes, values, objects }.
+function render(name, args, chartDir = chart) {
+  const out = path.join(outDir, `helm-${name}.yaml`);
+  const notesOut = path.join(outDir, `helm-${name}.NOTES.txt`);
+  const valuesOut = path.join(outDir, `helm-${name}.values.json`);
+  const r = spawnSync(renderer, ["--chart", chartDir, "--out", out, "--notes-out", notesOut, "--values-out", valuesOut, ...args],
+    { encoding: "utf8" });
+  const result = { ok: r.status === 0, stderr: (r.stderr || "") + (r.error ? String(r.error) : ""), out };
+  if (result.ok) {
+    result.manifest = readFileSync(out, "utf8");
+    result.notes = readFileSync(notesOut, "utf8");
+    result.values = JSON.parse(readFileSync(valuesOut, "utf8"));
+    result.objects = parseAllDocuments(result.manifest).map((d) => d.toJS()).filter((o) => o);
+  }
+  console.log(`helm-render ${args.join(" ")} -> ${result.ok ? out : "error: " + result.stderr.trim()}`);
+  return result;
+}
+
+// validate_manifests.mjs on a rendered file; true when it passes.
+function validate(file, extra) {
+  const r = spawnSync(process.execPath, [path.join(here, "validate_manifests.mjs"), ...extra, file], { encoding: "utf8" });
+  process.stdout.write(r.stdout.split("\n").map((l) => (l ? "  | " + l : l)).join("\n"));
+  return { ok: r.status === 0, output: r.stdout };
+}
+
+const ajv = new Ajv({ strict: true, allErrors: true });
+const schema = ajv.compile(JSON.parse(readFileSync(path.join(chart, "values.schema.json"), "utf8")));
+function schemaErrors(values) {
+  return schema(values) ? [] : schema.errors.map((e) => `${e.instancePath || "/"} ${e.message}`);
+}
+
+const find = (objs, kind, name) => objs.find((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
+function collector(objs) {
+  const sts = objs.find((o) => o.kind === "StatefulSet");
+  const spec = sts?.spec?.template?.spec || {};
+  const c = (spec.containers || []).find((x) => x.name === "collector") || {};
+  return { sts, spec, c, args: c.args || [], volumes: spec.volumes || [], mounts: c.volumeMounts || [] };
+}
+const volumeAt = (col, mountPath) => col.volumes.find((v) => v.name === col.mounts.find((m) => m.mountPath === mountPath)?.name);
+
+// A chart case: render, schema, validator (--expect each object), then asserts.
+function chartCase(name, args, expectObjects, asserts, validatorArgs = ["--secure"]) {
+  const r = render(name, args);
+  check(`${name}: helm-render`, r.ok ? [] : [r.stderr.trim()]);
+  if (!r.ok) return;
+  check(`${name}: coalesced values valid under values.schema.json`, schemaErrors(r.values));
+  const v = validate(r.out, [...validatorArgs, ...expectObjects.flatMap((e) => ["--expect", e])]);
+  check(`${name}: validate_manifests.mjs ${validatorArgs.join(" ")} passes on every object`, v.ok ? [] : ["see above"]);
+  asserts(r);
+}
+
+const base = ["Service/aims-collector", "Service/aims-collector-headless", "StatefulSet/aims-collector", "ConfigMap/aims-collector-plan"];
+const staleTls = /do not serve TLS/i;
+
+const cases = {
+  renderer() {
+    const dir = path.join(testdata, "render-chart");
+    const common = ["--release", "rel", "--namespace", "ns"];
+    let r = render("fixture", [...common, "-f", path.join(dir, "override.yaml")], dir);
+    expectTrue("renderer: fixture output is Helm's (expected.yaml)", r.ok && r.manifest === readFileSync(path.join(dir, "expected.yaml"), "utf8"),
+      r.ok ? `differs from expected.yaml:\n${r.manifest}` : r.stderr);
+    expectTrue("renderer: NOTES.txt rendered apart (expected-notes.txt)", r.ok && r.notes === readFileSync(path.join(dir, "expected-notes.txt"), "utf8"),
+      r.ok ? `got ${JSON.stringify(r.notes)}` : r.stderr);
+    r = render("fixture-crd", [...common, "--api-versions", "monitoring.coreos.com/v1"], dir);
+    expectTrue("renderer: --api-versions reaches .Capabilities.APIVersions.Has (expected-crd.yaml)",
+      r.ok && r.manifest === readFileSync(path.join(dir, "expected-crd.yaml"), "utf8"), r.ok ? `got:\n${r.manifest}` : r.stderr);
+    r = render("fixture-required", ["-f", path.join(dir, "fail.yaml")], dir);
+    expectTrue("renderer: required fails the render with its message", !r.ok && r.stderr.includes("fixture: name is required"), `ok=${r.ok} ${r.stderr}`);
+    r = render("fixture-old-kube", ["--kube-version", "v1.28.5"], dir);
+    expectTrue("renderer: Chart.yaml kubeVersion refuses Kubernetes 1.28", !r.ok && r.stderr.includes("incompatible with Kubernetes v1.28.5"), `ok=${r.ok} ${r.stderr}`);
+    r = render("fixture-eks", ["--kube-version", "v1.29.1-eks-1a2b3c"], dir);
+    expectTrue("renderer: kubeVersion admits a managed cluster's v1.29.1-eks-...", r.ok, r.stderr);
+  },
+
+  defaults() {
+    chartCase("defaults", [], [...base, "NetworkPolicy/aims-collector"], (r) => {
+      const col = collector(r.objects);
+      expectTrue("defaults: tokens required (--auth_tokens_file)", col.args.includes("--auth_tokens_file=/etc/aims/auth/tokens.yaml"), col.args.join(" "));
+      expectTrue("defaults: tokens from Secret aims-collector-tokens", volumeAt(col, "/etc/aims/auth")?.secret?.secretName === "aims-collector-tokens",
+        JSON.stringify(volumeAt(col, "/etc/aims/auth")));
+      expectTrue("defaults: NOTES says how to create the tokens Secret", r.notes.includes("create secret generic aims-collector-tokens"), r.notes);
+      expectTrue("defaults: no ServiceMonitor without monitoring.coreos.com/v1", !find(r.objects, "ServiceMonitor"), "rendered one");
+      expectTrue("defaults: NOTES says why there is no ServiceMonitor", r.notes.includes("does not serve monitoring.coreos.com/v1"), r.notes);
+      expectTrue("defaults: NOTES has no stale TLS claim", !staleTls.test(r.notes), r.notes);
+      expectTrue("defaults: no TLS flags without tls.enabled", !col.args.some((a) => a.startsWith("--tls_")), col.args.join(" "));
+      const np = find(r.objects, "NetworkPolicy");
+      const peers = (np?.spec?.ingress || []).map((rule) => JSON.stringify(rule.from));
+      expectTrue("defaults: NetworkPolicy admits agents, Prometheus and operators only", peers.length === 3 &&
+        peers[0].includes("aims.io/monitored") && peers[1].includes("prometheus") && peers[2].includes("aims.io/operator"), peers.join(" | "));
+      const names = new Set(r.objects.map((o) => o.metadata?.labels?.["app.kubernetes.io/name"]));
+      expectTrue("defaults: app.kubernetes.io/name is aims-collector, as in deploy/k8s/base", names.size === 1 && names.has("aims-collector"), [...names].join(","));
+    });
+  },
+
+  mtls() {
+    // Without tokens the validator's --secure rule must fail (it can fail).
+    chartCase("mtls", ["-f", path.join(valuesDir, "mtls.yaml")], [...base, "NetworkPolicy/aims-collector"], (r) => {
+      const col = collector(r.objects);
+      for (const flag of ["--tls_cert_file=/etc/aims/tls/tls.crt", "--tls_key_file=/etc/aims/tls/tls.key", "--tls_client_ca_file=/etc/aims/tls/ca.crt"]) {
+        expectTrue(`mtls: collector args have ${flag} without a tokens Secret`, col.args.includes(flag), col.args.join(" "));
+      }
+      expectTrue("mtls: Secret aims-tls mounted at /etc/aims/tls", volumeAt(col, "/etc/aims/tls")?.secret?.secretName === "aims-tls", JSON.stringify(col.volumes));
+      expectTrue("mtls: no --auth_tokens_file with auth.enabled: false", !col.args.some((a) => a.startsWith("--auth_tokens_file")), col.args.join(" "));
+      expectTrue("mtls: NOTES tells agents to present certificates", r.notes.includes("--collector_cert_file"), r.notes);
+      expectTrue("mtls: NOTES warns that tokens are off", r.notes.includes("auth.enabled is false"), r.notes);
+      expectTrue("mtls: NOTES has no stale TLS claim", !staleTls.test(r.notes), r.notes);
+      const v = validate(r.out, ["--secure"]);
+      expectTrue("mtls: validate_manifests.mjs --secure refuses a collector without tokens", !v.ok && v.output.includes("no --auth_tokens_file"), "it passed");
+    }, []);
+  },
+
+  "mtls-without-tls"() {
+    const values = path.join(valuesDir, "mtls-without-tls.yaml");
+    const r = render("mtls-without-tls", ["-f", values]);
+    expectTrue("mtls-without-tls: helm-render fails instead of dropping mTLS", !r.ok && r.stderr.includes("tls.requireClientCertificates needs tls.enabled"), `ok=${r.ok} ${r.stderr}`);
+    // The same values, coalesced by hand, are refused by the schema too.
+    const defaults = parseAllDocuments(readFileSync(path.join(chart, "values.yaml"), "utf8"))[0].toJS();
+    defaults.tls.requireClientCertificates = true;
+    expectTrue("mtls-without-tls: values.schema.json refuses them", schemaErrors(defaults).length > 0, "accepted");
+  },
+
+  tokens() {
+    chartCase("tokens", ["-f", path.join(valuesDir, "tokens.yaml")], [...base, "NetworkPolicy/aims-collector"], (r) => {
+      const col = collector(r.objects);
+      expectTrue("tokens: --auth_tokens_file from Secret my-tokens", col.args.includes("--auth_tokens_file=/etc/aims/auth/tokens.yaml") &&
+        volumeAt(col, "/etc/aims/auth")?.secret?.secretName === "my-tokens", JSON.stringify(volumeAt(col, "/etc/aims/auth")));
+      expectTrue("tokens: NOTES names Secret my-tokens", r.notes.includes("create secret generic my-tokens"), r.notes);
+      expectTrue("tokens: no mTLS flag without tls", !col.args.some((a) => a.startsWith("--tls_client_ca_file")), col.args.join(" "));
+    });
+  },
+
+  "monitors-with-crd"() {
+    chartCase("monitors-with-crd", ["-f", path.join(valuesDir, "monitors.yaml"), "--api-versions", "monitoring.coreos.com/v1"],
+      [...base, "ServiceMonitor/aims-collector", "PodMonitor/aims-collector-agents"], (r) => {
+        expectTrue("monitors-with-crd: ServiceMonitor keeps its labels", find(r.objects, "ServiceMonitor")?.metadata?.labels?.release === "kube-prometheus-stack",
+          JSON.stringify(find(r.objects, "ServiceMonitor")?.metadata?.labels));
+        expectTrue("monitors-with-crd: NOTES does not say there is no ServiceMonitor", !r.notes.includes("No ServiceMonitor"), r.notes);
+      });
+  },
+
+  "monitors-without-crd"() {
+    chartCase("monitors-without-crd", ["-f", path.join(valuesDir, "monitors.yaml")], base, (r) => {
+      const kinds = r.objects.map((o) => o.kind);
+      expectTrue("monitors-without-crd: neither ServiceMonitor nor PodMonitor (the install would fail)",
+        !kinds.includes("ServiceMonitor") && !kinds.includes("PodMonitor"), kinds.join(","));
+      expectTrue("monitors-without-crd: NOTES says to scrape the Service", r.notes.includes("Scrape aims-collector:9464/metrics"), r.notes);
+    });
+  },
+
+  "name-override"() {
+    chartCase("name-override", ["-f", path.join(valuesDir, "name-override.yaml"), "--release", "prod", "--namespace", "ml"],
+      ["StatefulSet/prod-monitor-collector", "Service/prod-monitor-collector", "ConfigMap/prod-monitor-collector-plan"], (r) => {
+        const names = new Set(r.objects.flatMap((o) => [o.metadata?.labels?.["app.kubernetes.io/name"],
+          o.spec?.selector?.matchLabels?.["app.kubernetes.io/name"] ?? o.spec?.selector?.["app.kubernetes.io/name"],
+          o.spec?.template?.metadata?.labels?.["app.kubernetes.io/name"]]).filter((x) => x));
+        expectTrue("name-override: app.kubernetes.io/name is monitor-collector on objects, selectors and pods",
+          names.size === 1 && names.has("monitor-collector"), [...names].join(","));
+        expectTrue("name-override: networkPolicy.enabled: false renders none", !find(r.objects, "NetworkPolicy"), "rendered one");
+        expectTrue("name-override: NOTES names the release's collector", r.notes.includes("prod-monitor-collector.ml.svc:4317"), r.notes);
+      }, []);
+  },
+
+  "old-kubernetes"() {
+    const r = render("old-kubernetes", ["--kube-version", "v1.28.9"]);
+    expectTrue("old-kubernetes: the chart refuses Kubernetes 1.28 (no native sidecars)", !r.ok && r.stderr.includes("kubeVersion: >=1.29.0-0"), `ok=${r.ok} ${r.stderr}`);
+  },
+
+  sidecar() {
+    const dir = path.join(testdata, "sidecar-chart");
+    const r = render("sidecar", ["--release", "credit", "--namespace", "models", "--with-template", path.join(chart, "templates/_sidecar.tpl")], dir);
+    check("sidecar: helm-render", r.ok ? [] : [r.stderr.trim()]);
+    if (!r.ok) return;
+    const v = validate(r.out, ["--secure", "--expect", "Deployment/credit"]);
+    check("sidecar: validate_manifests.mjs passes (native sidecar, identity, probes)", v.ok ? [] : ["see above"]);
+    const pod = find(r.objects, "Deployment")?.spec?.template?.spec || {};
+    const agent = (pod.initContainers || []).find((c) => c.name === "aims-agent") || {};
+    const mount = (agent.volumeMounts || []).find((m) => m.mountPath === "/etc/aims-agent/token");
+    const volume = (pod.volumes || []).find((x) => x.name === mount?.name);
+    expectTrue("sidecar: tokenSecretName gives --collector_token_file from that Secret",
+      (agent.args || []).includes("--collector_token_file=/etc/aims-agent/token/token") && volume?.secret?.secretName === "model-aims-agent-token",
+      JSON.stringify({ args: agent.args, volume }));
+  },
+};
+
+if (!cases[caseName]) {
+  console.error(`unknown case ${caseName}; cases: ${Object.keys(cases).join(", ")}`);
+  process.exit(2);
+}
+cases[caseName]();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
