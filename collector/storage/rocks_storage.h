@@ -59,6 +59,7 @@
 #include "absl/base/config.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "collector/storage/storage.h"
 #include "collector/storage/task_pool.h"
@@ -67,6 +68,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Snapshot;
+class Slice;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -319,8 +321,15 @@ class RocksStorage final : public Storage {
   absl::Status RaiseRetentionHorizons(uint64_t model_id, absl::Time now,
                                       absl::Time* raw_cutoff,
                                       absl::Time rollup_cutoff[kRollupLevels]);
-  absl::Status DeleteRawReportsBefore(uint64_t model_id, absl::Time cutoff,
-                                      MaintenanceStats* stats);
+  // Where retention's deletion starts for a horizon `from`: the model's
+  // first key while nothing was deleted.
+  static std::string RetentionStart(uint64_t model_id, absl::Time from);
+  // Deletes every key of `cf` in [begin, end) in bounded batches, each with
+  // what `also` adds to its batch.
+  absl::Status DeleteKeys(
+      rocksdb::ColumnFamilyHandle* cf, const std::string& begin,
+      const std::string& end,
+      absl::FunctionRef<void(rocksdb::Slice, rocksdb::WriteBatch*)> also);
 
   RocksStorageOptions options_;
   std::unique_ptr<rocksdb::DB> db_;

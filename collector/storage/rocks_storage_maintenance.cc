@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "aims/v1/storage.pb.h"
 #include "collector/storage/rocks_storage.h"
@@ -242,6 +243,16 @@ std::optional<absl::Time> RocksStorage::NextDataStart(uint64_t model_id,
 
 absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
                                           MaintenanceStats* stats) {
+  // Deletion resumes at the previous horizon: the keys before it are gone,
+  // and seeking past their tombstones costs nothing.
+  absl::Time raw_from, rollup_from[kRollupLevels];
+  {
+    absl::MutexLock lock(&rollup_mu_);
+    const RollupState& state = rollup_state_[model_id];
+    raw_from = state.raw_horizon;
+    std::copy(std::begin(state.rollup_horizon), std::end(state.rollup_horizon),
+              rollup_from);
+  }
   absl::Time raw_cutoff = absl::InfinitePast();
   absl::Time rollup_cutoff[kRollupLevels];
   if (absl::Status s =
@@ -251,15 +262,28 @@ absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
   }
   for (int l = 0; l < kRollupLevels; ++l) {
     if (rollup_cutoff[l] == absl::InfinitePast()) continue;
-    rocksdb::WriteBatch batch;
-    batch.DeleteRange(rollup_cfs_[l], Uint64BigEndian(model_id),
-                      TimeKey(model_id, rollup_cutoff[l]));
-    if (absl::Status s = Write(&batch); !s.ok()) return s;
+    if (absl::Status s =
+            DeleteKeys(rollup_cfs_[l], RetentionStart(model_id, rollup_from[l]),
+                       TimeKey(model_id, rollup_cutoff[l]),
+                       [](rocksdb::Slice, rocksdb::WriteBatch*) {});
+        !s.ok()) {
+      return s;
+    }
     absl::MutexLock lock(&rollup_mu_);
     rollup_state_[model_id].rollup_horizon[l] = rollup_cutoff[l];
   }
   if (raw_cutoff == absl::InfinitePast()) return absl::OkStatus();
-  return DeleteRawReportsBefore(model_id, raw_cutoff, stats);
+  // Raw reports and their de-duplication entries.
+  return DeleteKeys(
+      reports_cf_, RetentionStart(model_id, raw_from),
+      TimeKey(model_id, raw_cutoff),
+      [&](rocksdb::Slice key, rocksdb::WriteBatch* batch) {
+        if (key.size() != kReportKeyBytes) return;
+        batch->Delete(sequences_cf_,
+                      rocksdb::Slice(key.data() + kReportKeyAgentOffset,
+                                     kReportKeyBytes - kReportKeyAgentOffset));
+        ++stats->raw_reports_deleted;
+      });
 }
 
 absl::Status RocksStorage::RaiseRetentionHorizons(
@@ -295,25 +319,28 @@ absl::Status RocksStorage::RaiseRetentionHorizons(
   return absl::OkStatus();
 }
 
-absl::Status RocksStorage::DeleteRawReportsBefore(uint64_t model_id,
-                                                  absl::Time cutoff,
-                                                  MaintenanceStats* stats) {
-  // Raw reports and their de-duplication entries, in bounded batches.
-  const std::string end_key = TimeKey(model_id, cutoff);
-  rocksdb::Slice upper(end_key);
+std::string RocksStorage::RetentionStart(uint64_t model_id, absl::Time from) {
+  return from == absl::InfinitePast() ? Uint64BigEndian(model_id)
+                                      : TimeKey(model_id, from);
+}
+
+absl::Status RocksStorage::DeleteKeys(
+    rocksdb::ColumnFamilyHandle* cf, const std::string& begin,
+    const std::string& end,
+    absl::FunctionRef<void(rocksdb::Slice, rocksdb::WriteBatch*)> also) {
+  // Point deletions of the keys that exist, not DeleteRange: a pass wrote a
+  // range tombstone per level even with nothing to delete (the horizons move
+  // every minute), and in a quiet store's memtable every new iterator
+  // fragments all of them again.
+  rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reports_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
   rocksdb::WriteBatch batch;
   size_t pending = 0;
-  for (it->Seek(Uint64BigEndian(model_id)); it->Valid(); it->Next()) {
-    const rocksdb::Slice key = it->key();
-    if (key.size() != kReportKeyBytes) continue;
-    batch.Delete(reports_cf_, key);
-    batch.Delete(sequences_cf_,
-                 rocksdb::Slice(key.data() + kReportKeyAgentOffset,
-                                kReportKeyBytes - kReportKeyAgentOffset));
-    ++stats->raw_reports_deleted;
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    batch.Delete(cf, it->key());
+    also(it->key(), &batch);
     if (++pending == 4096) {
       if (absl::Status s = Write(&batch); !s.ok()) return s;
       batch.Clear();
@@ -321,7 +348,7 @@ absl::Status RocksStorage::DeleteRawReportsBefore(uint64_t model_id,
     }
   }
   if (!it->status().ok()) {
-    return FromRocksDbStatus(it->status(), "scanning reports");
+    return FromRocksDbStatus(it->status(), "scanning for retention");
   }
   return pending > 0 ? Write(&batch) : absl::OkStatus();
 }

@@ -30,10 +30,8 @@
 // Evaluator::OnNewData as the ingest path does), EvaluateDue() runs then and
 // on every `tick` until the next report (as the collector's loop), and
 // storage maintenance (rollup building) runs every `maintain_every`.
-// Nothing is deleted (raw and rollup retention off): retention's range
-// deletions pile up in the memtables of a one-model store, which never
-// fill, and slow every read down with simulated time. 30 days of one
-// model's windows are a few hundred MB in a temporary directory; the
+// Retention is off unless asked for (SimulationOptions::retention): 30 days
+// of one model's windows are a few hundred MB in a temporary directory; the
 // evaluator reads rollups over long windows as the collector's does.
 // Series states are read after each evaluation (Evaluator::States).
 //
@@ -201,6 +199,8 @@ struct SimulationOptions {
   // ever lack evidence; the drift series are judged exactly as with them,
   // and a plan's 24 h accuracy window costs most of the evaluation time.
   bool drift_only = false;
+  // Run the collector's default retention at each maintenance pass.
+  bool retention = false;
   v1::ModelRef model;  // default: credit-scoring / v1 / prod
   absl::Duration window = absl::Seconds(10);
   int events_per_window = 500;

@@ -42,6 +42,9 @@ ABSL_FLAG(bool, drift_only, false,
           "evaluate only the plan's drift and coverage objectives (the "
           "others lack evidence on this traffic; drift verdicts are the "
           "same, several times faster with a 24 h accuracy window)");
+ABSL_FLAG(bool, retention, false,
+          "delete what ages out with the collector's default retention (off: "
+          "keep everything)");
 ABSL_FLAG(int, repetitions, 1, "seeds per stationary and negligible scenario");
 ABSL_FLAG(int, shift_repetitions, 3, "seeds per shift scenario");
 ABSL_FLAG(uint64_t, seed, 1, "first seed (runs use seed, seed+1, ...)");
@@ -174,6 +177,7 @@ SimulationOptions BaseOptions() {
   o.reference_rows = absl::GetFlag(FLAGS_reference_rows);
   o.progress_every = absl::GetFlag(FLAGS_progress_every);
   o.drift_only = absl::GetFlag(FLAGS_drift_only);
+  o.retention = absl::GetFlag(FLAGS_retention);
   return o;
 }
 

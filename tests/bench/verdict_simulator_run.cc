@@ -38,21 +38,20 @@ struct Stack {
   std::unique_ptr<collector::Evaluator> evaluator;
 };
 
-// Nothing is deleted: retention writes a RocksDB range deletion per
-// rollup level and pass, and in the memtable of a column family that
-// receives few writes (one simulated model never fills one) every iterator
-// fragments all of them again, so reads slow down with every simulated
-// hour (measured: a 1-minute-window plan took 0.5 s per simulated hour at
-// the start, 3 s per hour after 12 hours). Kept, 30 days of 25-feature
-// windows are a few hundred MB and evaluations read rollups as the
-// collector's do.
-collector::RocksStorageOptions StorageOptions(const std::string& dir) {
+// With `retention`, the collector's default retention deletes what ages out
+// at each maintenance pass; without it nothing is deleted, and 30 days of
+// 25-feature windows are a few hundred MB. Either way evaluations read
+// rollups as the collector's do.
+collector::RocksStorageOptions StorageOptions(const std::string& dir,
+                                              bool retention) {
   collector::RocksStorageOptions options;
   options.path = dir;
   options.sync_writes = false;
-  options.raw_retention = absl::ZeroDuration();
-  for (absl::Duration& keep : options.rollup_retention)
-    keep = absl::ZeroDuration();
+  if (!retention) {
+    options.raw_retention = absl::ZeroDuration();
+    for (absl::Duration& keep : options.rollup_retention)
+      keep = absl::ZeroDuration();
+  }
   options.min_free_disk_bytes = 0;
   return options;
 }
@@ -60,10 +59,10 @@ collector::RocksStorageOptions StorageOptions(const std::string& dir) {
 absl::StatusOr<Stack> OpenStack(const std::string& dir, const Plan& plan,
                                 const v1::ModelRef& model,
                                 const v1::ReferenceProfile& profile,
-                                FakeClock* clock) {
+                                bool retention, FakeClock* clock) {
   Stack s;
   absl::StatusOr<std::unique_ptr<collector::RocksStorage>> storage =
-      collector::RocksStorage::Open(StorageOptions(dir));
+      collector::RocksStorage::Open(StorageOptions(dir, retention));
   if (!storage.ok()) return storage.status();
   s.storage = std::move(*storage);
   s.audit = std::make_unique<collector::AuditTrail>(s.storage.get(), clock);
@@ -303,8 +302,9 @@ absl::StatusOr<SimulationResult> Simulate(const Scenario& scenario,
   std::optional<testing::TempDir> temp;
   if (o.dir.empty()) temp.emplace();
   FakeClock clock(kStart);
-  absl::StatusOr<Stack> stack = OpenStack(o.dir.empty() ? temp->path() : o.dir,
-                                          *plan, o.model, *profile, &clock);
+  absl::StatusOr<Stack> stack =
+      OpenStack(o.dir.empty() ? temp->path() : o.dir, *plan, o.model, *profile,
+                o.retention, &clock);
   if (!stack.ok()) return stack.status();
 
   SimulationResult out;
