@@ -368,6 +368,8 @@ absl::Status Collector::MaintainNow() {
         .Increment(static_cast<double>(stats->rollups_rebuilt));
     metrics_->storage.rollups.Add({{"result", "failed"}})
         .Increment(static_cast<double>(stats->rollup_failures));
+    metrics_->storage.rollups.Add({{"result", "deleted"}})
+        .Increment(static_cast<double>(stats->rollups_deleted));
     metrics_->storage.retention_deleted_reports.Increment(
         static_cast<double>(stats->raw_reports_deleted));
     if (!stats->budget_exhausted) return absl::OkStatus();

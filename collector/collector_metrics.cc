@@ -123,7 +123,8 @@ CollectorMetrics::Storage::Storage(prometheus::Registry& r)
           r, "aims_collector_rollups_total",
           "Rollup buckets (10s, 1m, 10m, 1h, 1d) by result: built, "
           "rebuilt (after a late window), failed (reports "
-          "that do not merge; queries read finer data).")),
+          "that do not merge; queries read finer data), deleted (past their "
+          "retention).")),
       retention_deleted_reports(
           Counter(r, "aims_collector_retention_deleted_reports_total",
                   "Raw window reports deleted by retention (their 1-minute "

@@ -107,6 +107,7 @@ struct MaintenanceStats {
   uint64_t rollups_rebuilt = 0;  // dirty buckets
   uint64_t rollup_failures = 0;  // buckets whose reports do not merge
   uint64_t raw_reports_deleted = 0;
+  uint64_t rollups_deleted = 0;   // rollup buckets past their retention
   bool budget_exhausted = false;  // more work remains for the next pass
 };
 

@@ -265,7 +265,9 @@ absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
     if (absl::Status s =
             DeleteKeys(rollup_cfs_[l], RetentionStart(model_id, rollup_from[l]),
                        TimeKey(model_id, rollup_cutoff[l]),
-                       [](rocksdb::Slice, rocksdb::WriteBatch*) {});
+                       [&](rocksdb::Slice, rocksdb::WriteBatch*) {
+                         ++stats->rollups_deleted;
+                       });
         !s.ok()) {
       return s;
     }

@@ -64,13 +64,14 @@ v1::ModelRef Model() {
 
 class RollupTest : public ::testing::Test {
  protected:
-  void Open(absl::Duration raw_retention = absl::ZeroDuration()) {
+  void Open(absl::Duration raw_retention = absl::ZeroDuration(),
+            absl::Duration ten_second_retention = absl::ZeroDuration()) {
     storage_.reset();
     RocksStorageOptions options;
     options.path = dir_.path();
     options.sync_writes = false;
     options.raw_retention = raw_retention;
-    options.rollup_retention[0] = absl::ZeroDuration();
+    options.rollup_retention[0] = ten_second_retention;
     options.rollup_retention[1] = absl::ZeroDuration();
     options.rollup_retention[2] = absl::ZeroDuration();
     options.rollup_retention[3] = absl::ZeroDuration();
@@ -120,6 +121,7 @@ class RollupTest : public ::testing::Test {
       built_ += stats->rollups_built;
       rebuilt_ += stats->rollups_rebuilt;
       deleted_ += stats->raw_reports_deleted;
+      rollups_deleted_ += stats->rollups_deleted;
       EXPECT_EQ(stats->rollup_failures, 0u);
       if (!stats->budget_exhausted) return;
     }
@@ -165,7 +167,7 @@ class RollupTest : public ::testing::Test {
   std::unique_ptr<RocksStorage> storage_;
   std::vector<v1::WindowSummary> pool_ = SummaryPool(37);
   std::map<std::string, uint64_t> sequences_;
-  uint64_t built_ = 0, rebuilt_ = 0, deleted_ = 0;
+  uint64_t built_ = 0, rebuilt_ = 0, deleted_ = 0, rollups_deleted_ = 0;
 };
 
 TEST_F(RollupTest, QueriesAcrossRollupBoundariesEqualTheRawMerge) {
@@ -410,6 +412,41 @@ TEST_F(RollupTest, RetentionDeletesRawOnlyBehindRollupsAndExpiresLateWindows) {
   Open(absl::Hours(24));
   EXPECT_EQ(Write("b", kT0 + absl::Hours(47), absl::Minutes(5))[0],
             WriteOutcome::kExpired);
+}
+
+// 10-second rollups older than their retention are deleted once, the range
+// still merges to the same summary (coarser levels answer), and a pass with
+// nothing newly aged out deletes nothing.
+TEST_F(RollupTest, RollupRetentionDeletesWhatAgedOutOnce) {
+  Open(/*raw_retention=*/absl::Hours(24),
+       /*ten_second_retention=*/absl::Hours(12));
+  WriteDays(3);
+  SummaryMerger before;
+  ASSERT_TRUE(
+      storage_
+          ->MergeReports(Model(), kT0, kT0 + absl::Hours(72), &before, nullptr)
+          .ok());
+  const absl::Time now = kT0 + absl::Hours(72) + absl::Minutes(2);
+  Maintain(now);
+  const uint64_t first = rollups_deleted_;
+  EXPECT_GT(first, 0u);
+  Maintain(now + absl::Seconds(30));
+  EXPECT_EQ(rollups_deleted_, first);
+  // An hour later that hour's buckets have aged out (at most one per window
+  // written in it: 12 each of agents a and b, 6 of c), once.
+  Maintain(now + absl::Hours(1));
+  const uint64_t hour = rollups_deleted_ - first;
+  EXPECT_GT(hour, 0u);
+  EXPECT_LE(hour, 30u);
+  Maintain(now + absl::Hours(1));
+  EXPECT_EQ(rollups_deleted_, first + hour);
+  SummaryMerger after;
+  ASSERT_TRUE(
+      storage_
+          ->MergeReports(Model(), kT0, kT0 + absl::Hours(72), &after, nullptr)
+          .ok());
+  EXPECT_EQ(after.count(), before.count());
+  ExpectSameSummary(after.result(), before.result());
 }
 
 // Names and sizes of the blob files (where report values live) on disk.
