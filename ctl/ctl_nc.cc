@@ -240,14 +240,19 @@ absl::Status NcStep(const CallOptions& call, v1::NonconformityStage to,
   request.set_id(options.id);
   request.set_to(to);
   request.set_comment(options.comment);
-  const std::string actor =
-      options.actor.empty() ? call.local_user : options.actor;
-  request.set_actor(actor);
+  absl::StatusOr<std::string> actor = StepActor(options.actor, call);
+  if (!actor.ok()) return actor.status();
+  request.set_actor(*actor);
   return CallAndShow(
       call, &Nc::TransitionNonconformity, request,
-      [&actor](const v1::Nonconformity& nc, std::ostream& out) {
-        out << nc.id() << " is now " << StageText(nc.stage()) << " (by "
-            << actor << ")\n";
+      [sent = *actor](const v1::Nonconformity& nc, std::ostream& out) {
+        // Without a name sent, the collector recorded the token's name.
+        std::string by = sent;
+        if (by.empty() && !nc.history().empty()) {
+          by = nc.history().rbegin()->actor();
+        }
+        out << nc.id() << " is now " << StageText(nc.stage()) << " (by " << by
+            << ")\n";
       },
       out);
 }
@@ -324,8 +329,9 @@ void AddNcCommands(CLI::App* app, CommandTable* table) {
                     "action, the review's finding.")
         ->type_name("TEXT");
     sub->add_option("--actor", options->actor,
-                    "The person taking the step (default: $USER; with "
-                    "--token_file the collector records the token's name).")
+                    "The person taking the step (default: $USER, else the "
+                    "OS account's name; with --token_file the collector "
+                    "records the token's name).")
         ->type_name("NAME");
   }
 }

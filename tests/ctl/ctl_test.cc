@@ -1,5 +1,8 @@
 #include "ctl/ctl.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -335,6 +338,59 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
   ASSERT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("1 objectives, 1 unchanged"), std::string::npos)
       << out.str();
+}
+
+// Who takes an nc step without --actor and without a token: $USER, else
+// the OS account's name; neither known (a container without $USER or a
+// passwd entry) is a usage error naming --actor, before any call.
+TEST(CtlTest, NcStepActorFromUserThenOsAccountElseNamedError) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string flag = CollectorFlag(*collector);
+  auto step = [&](const Environment& env, const std::string& verb,
+                  std::string* out, std::string* err) {
+    std::ostringstream o, e;
+    const int code = RunCommandLine(
+        {flag, "nc", verb, "NC-000001", "--comment=looked"}, env, o, e);
+    *out = o.str();
+    *err = e.str();
+    return code;
+  };
+  std::string out, err;
+  Environment nobody;
+  nobody.variables["USER"] = "";
+  EXPECT_EQ(step(nobody, "ack", &out, &err), 2);
+  EXPECT_NE(err.find("nc ack: --actor: no name for the person taking the "
+                     "step ($USER is empty and the OS account has no name)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(out, "");
+  Environment os_account = nobody;
+  os_account.os_user = "ana";
+  ASSERT_EQ(step(os_account, "ack", &out, &err), 0) << err;
+  EXPECT_EQ(out, "NC-000001 is now acknowledged (by ana)\n");
+  Environment user = os_account;
+  user.variables["USER"] = "bo";
+  ASSERT_EQ(step(user, "analyse", &out, &err), 0) << err;
+  EXPECT_EQ(out, "NC-000001 is now cause_analysed (by bo)\n");
+  // The real binary with an empty environment: the OS account's name.
+  std::string name;
+  if (const struct passwd* pw = getpwuid(geteuid()); pw != nullptr) {
+    name = pw->pw_name;
+  }
+  ASSERT_FALSE(name.empty()) << "this test needs an OS account with a name";
+  ASSERT_EQ(testing::RunCommand({"/usr/bin/env", "-i", AIMS_CTL_BIN, flag, "nc",
+                                 "act", "NC-000001", "--comment=fixed"},
+                                &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(out,
+            absl::StrCat("NC-000001 is now action_recorded (by ", name, ")\n"));
+  std::ostringstream shown, e;
+  ASSERT_EQ(RunCommand({flag, "nc", "show", "NC-000001"}, shown, e), 0);
+  EXPECT_NE(shown.str().find(absl::StrCat("  ", name, "  ")), std::string::npos)
+      << shown.str();
 }
 
 TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
