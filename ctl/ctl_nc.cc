@@ -96,12 +96,12 @@ void PrintObjectives(const v1::ListObjectiveStatesResponse& response,
   for (const v1::ObjectiveStatus& st : response.states()) {
     const bool active = st.state() == v1::OBJECTIVE_STATE_PENDING ||
                         st.state() == v1::OBJECTIVE_STATE_FIRING;
-    table.AddRow({st.objective_id(), st.series(),
-                  ObjectiveStateText(st.state()),
-                  Number(st.last_value().value()),
-                  absl::StrCat(st.last_value().sample_size()),
-                  active ? Time(st.active_since()) : "-",
-                  st.nonconformity_id().empty() ? "-" : st.nonconformity_id()});
+    table.AddRow(
+        {st.objective_id(), st.series(), ObjectiveStateText(st.state()),
+         MetricNumber(st.last_value().metric(), st.last_value().value()),
+         absl::StrCat(st.last_value().sample_size()),
+         active ? Time(st.active_since()) : "-",
+         st.nonconformity_id().empty() ? "-" : st.nonconformity_id()});
   }
   table.Print(out);
 }
@@ -153,7 +153,8 @@ void PrintNonconformities(const v1::ListNonconformitiesResponse& response,
     table.AddRow({nc.id(), Time(nc.opened_at()),
                   collector::SeverityText(nc.severity()), StageText(nc.stage()),
                   nc.objective_id(), nc.series(),
-                  Number(nc.evidence().value().value()),
+                  MetricNumber(nc.evidence().value().metric(),
+                               nc.evidence().value().value()),
                   absl::StrCat(nc.evidence().value().sample_size()),
                   absl::StrCat(nc.occurrences()),
                   nc.auto_resolved() ? Time(nc.resolved_at()) : "-"});
@@ -204,12 +205,13 @@ void PrintNonconformity(const v1::Nonconformity& nc, std::ostream& out) {
       << (nc.recurrence_of().empty()
               ? ""
               : "  recurrence of " + nc.recurrence_of() + "\n")
-      << "  evidence:     " << v.metric() << " = " << Number(v.value())
-      << " (must be " << e.comparator() << " " << e.threshold()
+      << "  evidence:     " << v.metric() << " = "
+      << MetricNumber(v.metric(), v.value()) << " (must be " << e.comparator()
+      << " " << MetricNumber(v.metric(), e.threshold())
       << "), n = " << v.sample_size();
   if (!std::isnan(v.ci_low())) {
-    out << ", 95% CI [" << Number(v.ci_low()) << ", " << Number(v.ci_high())
-        << "]";
+    out << ", 95% CI [" << MetricNumber(v.metric(), v.ci_low()) << ", "
+        << MetricNumber(v.metric(), v.ci_high()) << "]";
   }
   if (v.has_p_value()) out << ", p = " << absl::StrFormat("%.3g", v.p_value());
   if (const std::string decision = DecisionText(e); !decision.empty())

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "collector/collector.h"
 #include "common/base/time_util.h"
@@ -206,6 +208,7 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
     const bool wrong = k >= 90;
     e.label.class_label = (positive != wrong) ? "1" : "0";
     e.attributes = {{"gender", male ? "m" : "f"}};
+    e.latency_seconds = 0.0204;
     accumulator.Add(e);
   }
   SendReport(address, "default", accumulator.Build());
@@ -233,6 +236,27 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
   EXPECT_NE(table.find(" 0.6 "), std::string::npos) << table;
   EXPECT_EQ(table.find("precision"), std::string::npos) << "filter ignored:\n"
                                                         << table;
+  // Latency in the unit `windows` uses, from the same formatter: 20.4 ms
+  // events show as about 20.4ms (DDSketch, 1% relative error) in both.
+  out.str("");
+  ASSERT_EQ(RunCommand(with({"--metric=latency_p50"}), out, err), 0)
+      << err.str();
+  const std::vector<std::string> row = absl::StrSplit(
+      out.str().substr(out.str().find('\n') + 1), ' ', absl::SkipEmpty());
+  ASSERT_GE(row.size(), 4u) << out.str();
+  EXPECT_EQ(row[1], "latency_p50") << out.str();
+  const std::string p50 = row[3];
+  ASSERT_TRUE(absl::EndsWith(p50, "ms")) << out.str();
+  EXPECT_NEAR(std::stod(p50), 20.4, 0.3) << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"--collector=" + address, "windows", "--model=credit",
+                        "--version=v2", "--step=1h"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_NE(out.str().find(absl::StrCat(" ", p50, " ")), std::string::npos)
+      << "metrics printed " << p50 << ", windows:\n"
+      << out.str();
   out.str("");
   ASSERT_EQ(RunCommand(with({"--json", "--metric=accuracy"}), out, err), 0)
       << err.str();
