@@ -64,7 +64,8 @@ constexpr std::array<Step, 5> kSteps = {{
      "10.2 c) record the corrective action (--comment required)."},
     {"review", v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED,
      "10.2 d) record the review of its effectiveness (--comment required; "
-     "refused until the objective has held long enough)."},
+     "refused until the objective has held for its effectiveness_period, "
+     "default 1h, since the action)."},
     {"close", v1::NONCONFORMITY_STAGE_CLOSED,
      "Close it (--comment required; not while the objective fails)."},
 }};

@@ -566,6 +566,9 @@ TEST(CtlTest, NcFiltersJsonPlanCommandsAndBrokenAudit) {
       << err.str();
   EXPECT_NE(out.str().find("valid, version "), std::string::npos);
   EXPECT_NE(out.str().find("acc  accuracy"), std::string::npos) << out.str();
+  // The plan sets no effectiveness_period: the documented default, 1h.
+  EXPECT_NE(out.str().find("REVIEW_AFTER"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("  point     1h  "), std::string::npos) << out.str();
   {
     std::ofstream bad(dir.File("bad.yaml"));
     bad << "objectives:\n  - id: acc\n    metric: accurracy\n";
