@@ -36,6 +36,18 @@ int ExitCode(const absl::Status& status) {
   return kExitFailed;
 }
 
+absl::StatusOr<std::string> StepActor(const std::string& flag,
+                                      const CallOptions& options) {
+  if (!flag.empty()) return flag;
+  if (!options.actor_required || !options.local_user.empty()) {
+    return options.local_user;
+  }
+  return UsageError(
+      "--actor: no name for the person taking the step ($USER is empty and "
+      "the OS account has no name); give --actor=NAME, or --token_file to "
+      "act under a token's name");
+}
+
 absl::Status CollectorError(const CallOptions& options,
                             const grpc::Status& status) {
   const bool unreachable = status.error_code() == grpc::StatusCode::UNAVAILABLE;

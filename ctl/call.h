@@ -41,10 +41,22 @@ struct CallOptions {
   std::shared_ptr<grpc::Channel> channel;    // set before handlers run
   bool json = false;
   absl::Duration timeout = absl::Seconds(10);
-  // The person running aimsctl ($USER) when the channel carries no bearer
-  // token; empty with a token, whose name the collector records instead.
+  // The person running aimsctl ($USER, else the OS account's name) when
+  // the channel carries no bearer token; empty with a token, whose name the
+  // collector records instead, or when neither name is known.
   std::string local_user;
+  // The channel carries no identity (no bearer token), so an nc step must
+  // name its actor: --actor or local_user.
+  bool actor_required = false;
 };
+
+// The actor an nc step sends: `flag` (--actor) when given, else local_user;
+// empty (the collector records the token's name) when the channel carries
+// an identity. A usage error naming --actor when the step needs an actor
+// and none is known ($USER empty or unset and no OS account name, as in
+// some containers).
+absl::StatusOr<std::string> StepActor(const std::string& flag,
+                                      const CallOptions& options);
 
 // The command line or an input file is wrong: exit code 2.
 absl::Status UsageError(absl::string_view message);

@@ -1,5 +1,8 @@
 #include "ctl/ctl.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <optional>
 
 #include "CLI/CLI.hpp"
@@ -155,9 +158,12 @@ absl::Status Connect(const GlobalOptions& global, const Environment& env,
     return absl::OkStatus();
   }
   // With a token the collector knows who acts; $USER could differ.
-  const auto user = env.variables.find("USER");
-  if (global.token_file.empty() && user != env.variables.end()) {
-    call->local_user = user->second;
+  if (global.token_file.empty()) {
+    call->actor_required = true;
+    const auto user = env.variables.find("USER");
+    call->local_user = user != env.variables.end() && !user->second.empty()
+                           ? user->second
+                           : env.os_user;
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       ChannelCredentialsFor(global.tls, "");
@@ -219,6 +225,11 @@ Environment ProcessEnvironment() {
     if (absl::StartsWith(name, "AIMS_") || name == "USER") {
       env.variables[std::string(name)] = std::string(entry.substr(eq + 1));
     }
+  }
+  // Containers and `kubectl exec` often run without $USER.
+  if (const struct passwd* pw = getpwuid(geteuid());
+      pw != nullptr && pw->pw_name != nullptr) {
+    env.os_user = pw->pw_name;
   }
   return env;
 }

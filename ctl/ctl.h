@@ -29,13 +29,16 @@ struct Environment {
   // Environment variables: AIMS_<OPTION> for any option, AIMS_CONFIG for
   // --config, USER for the default --actor.
   std::map<std::string, std::string> variables;
+  // The OS account's name (getpwuid), the default --actor when $USER is
+  // empty or unset; empty when the account has none.
+  std::string os_user;
   // Tests: a channel to use instead of the one that --collector, the TLS
   // options and --token_file describe. Its creator decides the identity, so
-  // --actor has no $USER default with it.
+  // --actor has no default with it.
   std::shared_ptr<grpc::Channel> channel;
 };
 
-// The AIMS_* and USER variables of this process.
+// The AIMS_* and USER variables and the OS account name of this process.
 Environment ProcessEnvironment();
 
 // Runs `aimsctl args...` (`args` without the program name) and returns the

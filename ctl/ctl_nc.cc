@@ -64,7 +64,8 @@ constexpr std::array<Step, 5> kSteps = {{
      "10.2 c) record the corrective action (--comment required)."},
     {"review", v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED,
      "10.2 d) record the review of its effectiveness (--comment required; "
-     "refused until the objective has held long enough)."},
+     "refused until the objective has held for its effectiveness_period, "
+     "default 1h, since the action)."},
     {"close", v1::NONCONFORMITY_STAGE_CLOSED,
      "Close it (--comment required; not while the objective fails)."},
 }};
@@ -96,12 +97,12 @@ void PrintObjectives(const v1::ListObjectiveStatesResponse& response,
   for (const v1::ObjectiveStatus& st : response.states()) {
     const bool active = st.state() == v1::OBJECTIVE_STATE_PENDING ||
                         st.state() == v1::OBJECTIVE_STATE_FIRING;
-    table.AddRow({st.objective_id(), st.series(),
-                  ObjectiveStateText(st.state()),
-                  Number(st.last_value().value()),
-                  absl::StrCat(st.last_value().sample_size()),
-                  active ? Time(st.active_since()) : "-",
-                  st.nonconformity_id().empty() ? "-" : st.nonconformity_id()});
+    table.AddRow(
+        {st.objective_id(), st.series(), ObjectiveStateText(st.state()),
+         MetricNumber(st.last_value().metric(), st.last_value().value()),
+         absl::StrCat(st.last_value().sample_size()),
+         active ? Time(st.active_since()) : "-",
+         st.nonconformity_id().empty() ? "-" : st.nonconformity_id()});
   }
   table.Print(out);
 }
@@ -153,7 +154,8 @@ void PrintNonconformities(const v1::ListNonconformitiesResponse& response,
     table.AddRow({nc.id(), Time(nc.opened_at()),
                   collector::SeverityText(nc.severity()), StageText(nc.stage()),
                   nc.objective_id(), nc.series(),
-                  Number(nc.evidence().value().value()),
+                  MetricNumber(nc.evidence().value().metric(),
+                               nc.evidence().value().value()),
                   absl::StrCat(nc.evidence().value().sample_size()),
                   absl::StrCat(nc.occurrences()),
                   nc.auto_resolved() ? Time(nc.resolved_at()) : "-"});
@@ -204,12 +206,13 @@ void PrintNonconformity(const v1::Nonconformity& nc, std::ostream& out) {
       << (nc.recurrence_of().empty()
               ? ""
               : "  recurrence of " + nc.recurrence_of() + "\n")
-      << "  evidence:     " << v.metric() << " = " << Number(v.value())
-      << " (must be " << e.comparator() << " " << e.threshold()
+      << "  evidence:     " << v.metric() << " = "
+      << MetricNumber(v.metric(), v.value()) << " (must be " << e.comparator()
+      << " " << MetricNumber(v.metric(), e.threshold())
       << "), n = " << v.sample_size();
   if (!std::isnan(v.ci_low())) {
-    out << ", 95% CI [" << Number(v.ci_low()) << ", " << Number(v.ci_high())
-        << "]";
+    out << ", 95% CI [" << MetricNumber(v.metric(), v.ci_low()) << ", "
+        << MetricNumber(v.metric(), v.ci_high()) << "]";
   }
   if (v.has_p_value()) out << ", p = " << absl::StrFormat("%.3g", v.p_value());
   if (const std::string decision = DecisionText(e); !decision.empty())
@@ -240,14 +243,19 @@ absl::Status NcStep(const CallOptions& call, v1::NonconformityStage to,
   request.set_id(options.id);
   request.set_to(to);
   request.set_comment(options.comment);
-  const std::string actor =
-      options.actor.empty() ? call.local_user : options.actor;
-  request.set_actor(actor);
+  absl::StatusOr<std::string> actor = StepActor(options.actor, call);
+  if (!actor.ok()) return actor.status();
+  request.set_actor(*actor);
   return CallAndShow(
       call, &Nc::TransitionNonconformity, request,
-      [&actor](const v1::Nonconformity& nc, std::ostream& out) {
-        out << nc.id() << " is now " << StageText(nc.stage()) << " (by "
-            << actor << ")\n";
+      [sent = *actor](const v1::Nonconformity& nc, std::ostream& out) {
+        // Without a name sent, the collector recorded the token's name.
+        std::string by = sent;
+        if (by.empty() && !nc.history().empty()) {
+          by = nc.history().rbegin()->actor();
+        }
+        out << nc.id() << " is now " << StageText(nc.stage()) << " (by " << by
+            << ")\n";
       },
       out);
 }
@@ -324,8 +332,9 @@ void AddNcCommands(CLI::App* app, CommandTable* table) {
                     "action, the review's finding.")
         ->type_name("TEXT");
     sub->add_option("--actor", options->actor,
-                    "The person taking the step (default: $USER; with "
-                    "--token_file the collector records the token's name).")
+                    "The person taking the step (default: $USER, else the "
+                    "OS account's name; with --token_file the collector "
+                    "records the token's name).")
         ->type_name("NAME");
   }
 }

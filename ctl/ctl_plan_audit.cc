@@ -33,8 +33,9 @@ struct AuditListOptions {
 };
 
 void PrintPlan(const collector::Plan& plan, std::ostream& out) {
+  // REVIEW_AFTER: effectiveness_period, before `nc review` is allowed.
   Table table({"ID", "METRIC", "SCOPE", "MUST_HOLD", "WINDOW", "FOR",
-               "DECISION", "SEVERITY", "ISO"});
+               "DECISION", "REVIEW_AFTER", "SEVERITY", "ISO"});
   for (const collector::Objective& o : plan.objectives) {
     std::string scope = o.feature.empty() ? "" : "feature=" + o.feature;
     if (!o.attribute.empty()) {
@@ -48,6 +49,7 @@ void PrintPlan(const collector::Plan& plan, std::ostream& out) {
                   o.decision == collector::Decision::kSequential
                       ? absl::StrCat("sequential ", o.FalseAlarmBudgetText())
                       : collector::DecisionName(o.decision),
+                  absl::FormatDuration(o.effectiveness_period),
                   collector::SeverityText(o.severity),
                   absl::StrJoin(o.iso_references, ",")});
   }

@@ -60,7 +60,7 @@ absl::Status SetRange(const RangeOptions& options,
 std::string Quantile(const v1::QuantileSketch& sketch, double q) {
   absl::StatusOr<QuantileSketch> s = QuantileSketch::FromProto(sketch);
   if (!s.ok() || s->empty()) return "-";
-  return absl::StrFormat("%.1fms", s->Quantile(q) * 1e3);
+  return Latency(s->Quantile(q));
 }
 
 absl::Status Models(const CallOptions& call, const ModelsOptions& options,
@@ -158,10 +158,11 @@ void PrintMetrics(const v1::QueryMetricsResponse& response, std::ostream& out) {
                               : "n/a";
       table.AddRow(
           {Time(point.start()), v.metric(), scope.empty() ? "-" : scope,
-           Number(v.value()),
-           std::isnan(v.ci_low()) ? "-"
-                                  : absl::StrCat("[", Number(v.ci_low()), ", ",
-                                                 Number(v.ci_high()), "]"),
+           MetricNumber(v.metric(), v.value()),
+           std::isnan(v.ci_low())
+               ? "-"
+               : absl::StrCat("[", MetricNumber(v.metric(), v.ci_low()), ", ",
+                              MetricNumber(v.metric(), v.ci_high()), "]"),
            v.has_p_value() ? absl::StrFormat("%.3g", v.p_value()) : "-",
            absl::StrCat(v.sample_size()), state});
     }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -18,6 +19,20 @@ std::string Time(const google::protobuf::Timestamp& t) {
 std::string Number(double v) {
   if (std::isnan(v)) return "-";
   return absl::StrFormat("%.4g", v);
+}
+
+std::string Latency(double seconds) {
+  if (std::isnan(seconds)) return "-";
+  const double a = std::fabs(seconds);
+  // Each unit up to the value that %.3g would round to 1000 of it.
+  if (a < 999.5e-6) return absl::StrFormat("%.3gus", seconds * 1e6);
+  if (a < 999.5e-3) return absl::StrFormat("%.3gms", seconds * 1e3);
+  if (a < 999.5) return absl::StrFormat("%.3gs", seconds);
+  return absl::StrFormat("%.0fs", seconds);
+}
+
+std::string MetricNumber(absl::string_view metric, double v) {
+  return absl::StartsWith(metric, "latency_") ? Latency(v) : Number(v);
 }
 
 std::string DecisionText(const v1::Evidence& e) {

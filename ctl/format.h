@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "aims/v1/identity.pb.h"
 #include "aims/v1/nonconformity.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -18,6 +19,14 @@ std::string Time(const google::protobuf::Timestamp& t);
 
 // Four significant digits; "-" for NaN (no value).
 std::string Number(double v);
+
+// A latency in seconds with the unit that keeps it readable, three
+// significant digits: "2.96us", "20.4ms", "1.25s"; "-" for NaN.
+std::string Latency(double seconds);
+
+// A value of `metric` as tables show it: the latency_* metrics (seconds)
+// as Latency(), the others as Number().
+std::string MetricNumber(absl::string_view metric, double v);
 
 // name/version/environment.
 std::string ModelText(const v1::ModelRef& model);

@@ -91,10 +91,11 @@ std::string ClosedAt(const v1::Nonconformity& nc) {
 
 std::string Evidence(const v1::Nonconformity& nc) {
   const v1::Evidence& e = nc.evidence();
-  std::string s =
-      absl::StrCat(e.value().metric(), " = ", Number(e.value().value()),
-                   " (must be ", e.comparator(), " ", Number(e.threshold()),
-                   "), n = ", e.value().sample_size());
+  std::string s = absl::StrCat(
+      e.value().metric(), " = ",
+      MetricNumber(e.value().metric(), e.value().value()), " (must be ",
+      e.comparator(), " ", MetricNumber(e.value().metric(), e.threshold()),
+      "), n = ", e.value().sample_size());
   if (e.value().has_p_value())
     absl::StrAppend(&s, ", p = ", absl::StrFormat("%.3g", e.value().p_value()));
   const std::string decision = DecisionText(e);
@@ -166,10 +167,10 @@ ReportTable ObjectivesTable(const v1::ComplianceReport& r) {
       {}};
   for (const v1::ObjectiveResults& o : r.objectives()) {
     if (!o.in_current_plan()) continue;
-    const std::string criterion =
-        absl::StrCat(o.metric(), o.scope().empty() ? "" : " ", o.scope(), " ",
-                     o.comparator(), " ", Number(o.threshold()), " over ",
-                     Duration(o.window()));
+    const std::string criterion = absl::StrCat(
+        o.metric(), o.scope().empty() ? "" : " ", o.scope(), " ",
+        o.comparator(), " ", MetricNumber(o.metric(), o.threshold()), " over ",
+        Duration(o.window()));
     objectives.rows.push_back({o.objective_id(), o.title(), criterion, o.what(),
                                o.method(), o.when_measured(), o.when_analysed(),
                                collector::SeverityText(o.severity()),
@@ -208,7 +209,9 @@ ReportTable ResultsTable(const v1::ComplianceReport& r) {
            Percent(s.insufficient_seconds(), period),
            Percent(s.unevaluated_seconds(), period), absl::StrCat(s.firings()),
            collector::ObjectiveStateName(s.state_at_end()),
-           s.has_last_value() ? Number(s.last_value().value()) : "-",
+           s.has_last_value()
+               ? MetricNumber(s.last_value().metric(), s.last_value().value())
+               : "-",
            s.nonconformity_ids().empty()
                ? "-"
                : absl::StrJoin(s.nonconformity_ids(), " "),

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
@@ -33,10 +34,10 @@ std::string& ProgramName() {
   return *name;
 }
 
+// A flag of aims (the binary's main, --config here, the --http_* flags,
+// a bench tool's file) rather than one of absl's own.
 bool IsOwnFlagFile(absl::string_view path) {
-  return absl::EndsWith(path, "main.cc") ||
-         absl::EndsWith(path, "common/base/cli.cc") ||
-         absl::EndsWith(path, "common/net/http_flags.cc");
+  return !absl::StartsWith(path, "absl/") && !absl::StrContains(path, "/absl/");
 }
 
 // Where the source tree was on the build machine ("/home/x/aims/"): this
@@ -56,6 +57,23 @@ std::string SourceRelative(absl::string_view path) {
          absl::ConsumePrefix(&path, "../")) {
   }
   return std::string(path);
+}
+
+// absl's help without its "  Flags from <file>:" headings: which file
+// defines a flag is the build's business, and the names were paths.
+std::string WithoutFileHeadings(absl::string_view help) {
+  std::string out;
+  bool blank = false;  // the last line kept was empty
+  for (absl::string_view line : absl::StrSplit(help, '\n')) {
+    if (absl::StartsWith(line, "  Flags from ") && absl::EndsWith(line, ":")) {
+      continue;
+    }
+    if (line.empty() && blank) continue;  // one blank line between groups
+    blank = line.empty();
+    absl::StrAppend(&out, line, "\n");
+  }
+  out.pop_back();  // StrSplit's last piece had no newline
+  return out;
 }
 
 // absl's usage flags: not registered flags, recognised by name when no
@@ -302,7 +320,9 @@ std::vector<std::string> ParseCommandLine(int argc, char** argv,
       static_cast<int>(merged.size()), merged.data(),
       fi::ArgvListAction::kRemoveParsedArgs, fi::UsageFlagsAction::kIgnoreUsage,
       fi::OnUndefinedFlag::kAbortIfUndefined);
-  if (fi::HandleUsageFlags(std::cout, absl::ProgramUsageMessage()) != -1) {
+  std::ostringstream help;
+  if (fi::HandleUsageFlags(help, absl::ProgramUsageMessage()) != -1) {
+    std::cout << WithoutFileHeadings(help.str());
     std::cout.flush();
     std::exit(0);
   }

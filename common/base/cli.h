@@ -7,8 +7,8 @@
 //      for --model_name, as a Kubernetes downward API would set them);
 //   3. a config file named by --config=FILE (or AIMS_CONFIG): one
 //      `name = value` per line, '#' starts a comment.
-// Only the binary's own flags (those defined in its main.cc, and the
-// --http_* flags of common/net/http_flags.h) are read from
+// Only aims' flags (those defined in the binary's own files, --config and
+// the --http_* flags of common/net/http_flags.h; not absl's) are read from
 // the environment and the file; an unknown name in the file is an error
 // naming the file and line.
 //
@@ -16,9 +16,9 @@
 // ...) prints to stdout and exits 0. A usage error - an unknown flag, a
 // value that does not parse, a bad config file line or environment value,
 // options that do not validate - prints "<program>: <message>" on stderr
-// and exits 2. A binary that cannot start exits 1. Help shows the files
-// that define flags relative to the source tree, never the build machine's
-// paths.
+// and exits 2. A binary that cannot start exits 1. Help lists the aims
+// flags (absl's own under --helpfull) without the files that define them,
+// so no path of the build machine shows.
 //
 // Every check message names the flag, the value and the limit:
 // "--window: 0s, must be 1s..1h".

@@ -29,12 +29,12 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "aims/v1/event.pb.h"
+#include "common/base/cli.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "httplib.h"
@@ -398,6 +398,10 @@ int Main() {
 }  // namespace aims
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  aims::ParseCommandLine(
+      argc, argv,
+      "load generator for the agent benchmarks "
+      "(docs/performance.md).\n\nUsage: agent_load --agent_bin=PATH "
+      "--collector_bin=PATH --mode=throughput|rate [--flag=value ...]");
   return aims::Main();
 }

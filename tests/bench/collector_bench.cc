@@ -40,8 +40,14 @@
 //
 #include "tests/bench/collector_bench.h"
 
+#include "common/base/cli.h"
+
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  aims::ParseCommandLine(
+      argc, argv,
+      "collector benchmarks for "
+      "docs/performance.md.\n\nUsage: collector_bench "
+      "--mode=ingest|query|evaluate|alert [--flag=value ...]");
   std::string dir = absl::GetFlag(FLAGS_dir);
   std::unique_ptr<aims::testing::TempDir> temp;
   if (dir.empty()) {

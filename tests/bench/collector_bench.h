@@ -21,7 +21,6 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "aims/v1/ingest.grpc.pb.h"
@@ -42,6 +41,7 @@
 #include "grpcpp/impl/codegen/client_unary_call.h"
 #include "httplib.h"
 #include "tests/testing/ingest_client.h"
+#include "tests/testing/test_util.h"
 
 ABSL_DECLARE_FLAG(std::string, mode);
 ABSL_DECLARE_FLAG(int, agents);

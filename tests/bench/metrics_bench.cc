@@ -27,9 +27,9 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/base/cli.h"
 #include "common/summary/metric_engine.h"
 #include "common/summary/profile_builder.h"
 #include "common/summary/summary_merge.h"
@@ -344,6 +344,10 @@ int Main() {
 }  // namespace aims
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  aims::ParseCommandLine(argc, argv,
+                         "aims' side of the metrics comparison "
+                         "(docs/performance.md), on the data set of "
+                         "metrics_baseline.py generate.\n\nUsage: "
+                         "metrics_bench --data=DIR [--out=FILE] [--threads=N]");
   return aims::Main();
 }

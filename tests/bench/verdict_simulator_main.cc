@@ -19,10 +19,11 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/base/cli.h"
 #include "tests/bench/verdict_simulator.h"
 
 #ifndef AIMS_SOURCE_DIR
@@ -35,9 +36,12 @@ ABSL_FLAG(double, days, 30,
 ABSL_FLAG(std::string, scenario, "all",
           "comma-separated: stationary, negligible, shift_0.2, shift_0.05, or "
           "all");
-ABSL_FLAG(std::string, plan, AIMS_SOURCE_DIR "/deploy/k8s/base/plan.yaml",
+// The default names the file within the source tree: --help shows no path
+// of the build machine.
+ABSL_FLAG(std::string, plan, "deploy/k8s/base/plan.yaml",
           "comma-separated plan files or builtin:psi-point, "
-          "builtin:psi-10s-point, builtin:sequential");
+          "builtin:psi-10s-point, builtin:sequential; the default is read "
+          "from the source tree this was built from");
 ABSL_FLAG(bool, drift_only, false,
           "evaluate only the plan's drift and coverage objectives (the "
           "others lack evidence on this traffic; drift verdicts are the "
@@ -133,6 +137,10 @@ absl::StatusOr<std::string> PlanText(const std::string& plan) {
   if (absl::StartsWith(plan, "builtin:"))
     return absl::InvalidArgumentError("unknown built-in plan " + plan);
   std::ifstream in(plan);
+  // A relative path not found here is one in the source tree (the default).
+  if (!in && !absl::StartsWith(plan, "/")) {
+    in.open(absl::StrCat(AIMS_SOURCE_DIR "/", plan));
+  }
   if (!in) return absl::NotFoundError("cannot read plan " + plan);
   std::stringstream text;
   text << in.rdbuf();
@@ -247,7 +255,12 @@ int Run() {
 }  // namespace aims::bench
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  aims::ParseCommandLine(
+      argc, argv,
+      "false nonconformities and detection delays of the "
+      "real evaluator on simulated traffic "
+      "(tests/bench/verdict_simulator.h).\n\nUsage: verdict_simulator "
+      "[--days=30] [--scenario=all] [--plan=FILE,...]");
   std::signal(SIGINT, aims::bench::RequestStop);
   std::signal(SIGTERM, aims::bench::RequestStop);
   return aims::bench::Run();

@@ -1,9 +1,14 @@
 #include "ctl/ctl.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "collector/collector.h"
 #include "common/base/time_util.h"
@@ -203,6 +208,7 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
     const bool wrong = k >= 90;
     e.label.class_label = (positive != wrong) ? "1" : "0";
     e.attributes = {{"gender", male ? "m" : "f"}};
+    e.latency_seconds = 0.0204;
     accumulator.Add(e);
   }
   SendReport(address, "default", accumulator.Build());
@@ -230,6 +236,27 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
   EXPECT_NE(table.find(" 0.6 "), std::string::npos) << table;
   EXPECT_EQ(table.find("precision"), std::string::npos) << "filter ignored:\n"
                                                         << table;
+  // Latency in the unit `windows` uses, from the same formatter: 20.4 ms
+  // events show as about 20.4ms (DDSketch, 1% relative error) in both.
+  out.str("");
+  ASSERT_EQ(RunCommand(with({"--metric=latency_p50"}), out, err), 0)
+      << err.str();
+  const std::vector<std::string> row = absl::StrSplit(
+      out.str().substr(out.str().find('\n') + 1), ' ', absl::SkipEmpty());
+  ASSERT_GE(row.size(), 4u) << out.str();
+  EXPECT_EQ(row[1], "latency_p50") << out.str();
+  const std::string p50 = row[3];
+  ASSERT_TRUE(absl::EndsWith(p50, "ms")) << out.str();
+  EXPECT_NEAR(std::stod(p50), 20.4, 0.3) << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({"--collector=" + address, "windows", "--model=credit",
+                        "--version=v2", "--step=1h"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_NE(out.str().find(absl::StrCat(" ", p50, " ")), std::string::npos)
+      << "metrics printed " << p50 << ", windows:\n"
+      << out.str();
   out.str("");
   ASSERT_EQ(RunCommand(with({"--json", "--metric=accuracy"}), out, err), 0)
       << err.str();
@@ -335,6 +362,59 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
   ASSERT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("1 objectives, 1 unchanged"), std::string::npos)
       << out.str();
+}
+
+// Who takes an nc step without --actor and without a token: $USER, else
+// the OS account's name; neither known (a container without $USER or a
+// passwd entry) is a usage error naming --actor, before any call.
+TEST(CtlTest, NcStepActorFromUserThenOsAccountElseNamedError) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string flag = CollectorFlag(*collector);
+  auto step = [&](const Environment& env, const std::string& verb,
+                  std::string* out, std::string* err) {
+    std::ostringstream o, e;
+    const int code = RunCommandLine(
+        {flag, "nc", verb, "NC-000001", "--comment=looked"}, env, o, e);
+    *out = o.str();
+    *err = e.str();
+    return code;
+  };
+  std::string out, err;
+  Environment nobody;
+  nobody.variables["USER"] = "";
+  EXPECT_EQ(step(nobody, "ack", &out, &err), 2);
+  EXPECT_NE(err.find("nc ack: --actor: no name for the person taking the "
+                     "step ($USER is empty and the OS account has no name)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(out, "");
+  Environment os_account = nobody;
+  os_account.os_user = "ana";
+  ASSERT_EQ(step(os_account, "ack", &out, &err), 0) << err;
+  EXPECT_EQ(out, "NC-000001 is now acknowledged (by ana)\n");
+  Environment user = os_account;
+  user.variables["USER"] = "bo";
+  ASSERT_EQ(step(user, "analyse", &out, &err), 0) << err;
+  EXPECT_EQ(out, "NC-000001 is now cause_analysed (by bo)\n");
+  // The real binary with an empty environment: the OS account's name.
+  std::string name;
+  if (const struct passwd* pw = getpwuid(geteuid()); pw != nullptr) {
+    name = pw->pw_name;
+  }
+  ASSERT_FALSE(name.empty()) << "this test needs an OS account with a name";
+  ASSERT_EQ(testing::RunCommand({"/usr/bin/env", "-i", AIMS_CTL_BIN, flag, "nc",
+                                 "act", "NC-000001", "--comment=fixed"},
+                                &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(out,
+            absl::StrCat("NC-000001 is now action_recorded (by ", name, ")\n"));
+  std::ostringstream shown, e;
+  ASSERT_EQ(RunCommand({flag, "nc", "show", "NC-000001"}, shown, e), 0);
+  EXPECT_NE(shown.str().find(absl::StrCat("  ", name, "  ")), std::string::npos)
+      << shown.str();
 }
 
 TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
@@ -486,6 +566,9 @@ TEST(CtlTest, NcFiltersJsonPlanCommandsAndBrokenAudit) {
       << err.str();
   EXPECT_NE(out.str().find("valid, version "), std::string::npos);
   EXPECT_NE(out.str().find("acc  accuracy"), std::string::npos) << out.str();
+  // The plan sets no effectiveness_period: the documented default, 1h.
+  EXPECT_NE(out.str().find("REVIEW_AFTER"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("  point     1h  "), std::string::npos) << out.str();
   {
     std::ofstream bad(dir.File("bad.yaml"));
     bad << "objectives:\n  - id: acc\n    metric: accurracy\n";

@@ -31,11 +31,11 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/base/cli.h"
 #include "httplib.h"
 #include "remote_write.pb.h"
 #include "tests/testing/test_util.h"
@@ -279,6 +279,10 @@ int Main() {
 }  // namespace aims
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  aims::ParseCommandLine(
+      argc, argv,
+      "Prometheus remote-write ingest, the other side of "
+      "the collector ingest comparison (docs/performance.md).\n\nUsage: "
+      "remote_write_bench --samples=N [--series=100000] [--flag=value ...]");
   return aims::Main();
 }
