@@ -49,7 +49,8 @@ BASE_PACKAGES = {"libc6"}  # in every Debian image
 TEST_ONLY = {"git", "clang", "clang-format", "libclang-rt-dev", "libgtest-dev", "libgmock-dev",
              "libbenchmark-dev", "prometheus", "prometheus-alertmanager", "python3-numpy",
              "python3-scipy", "python3-sklearn", "curl", "procps", "openssl",
-             "golang-go", "golang-github-masterminds-sprig-dev", "golang-k8s-sigs-yaml-dev"}
+             "golang-go", "golang-github-masterminds-sprig-dev", "golang-k8s-sigs-yaml-dev",
+             "python3-venv", "python3-pandas", "mypy"}
 
 passed = 0
 failed = 0
