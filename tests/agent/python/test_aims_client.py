@@ -20,8 +20,14 @@ from aims_client import AimsClient, MonitoredModel  # noqa: E402
 
 
 def metric(page, series):
-    match = re.search(r"^" + re.escape(series) + r" (\S+)$", page, re.M)
-    return float(match.group(1)) if match else -1.0
+    """The value of the first series named as `series` with (at least) its
+    labels, e.g. 'aims_agent_events_total{outcome="accepted"}'."""
+    name, _, labels = series.partition("{")
+    wanted = set(filter(None, labels.rstrip("}").split(",")))
+    for match in re.finditer(r"^" + re.escape(name) + r"(?:\{(.*)\})? (\S+)$", page, re.M):
+        if wanted <= set(filter(None, (match.group(1) or "").split(","))):
+            return float(match.group(2))
+    return -1.0
 
 
 class RealAgentTest(unittest.TestCase):
