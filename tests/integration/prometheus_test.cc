@@ -163,7 +163,7 @@ PromqlUse ParsePromql(const std::string& expr) {
   static const std::regex kBare(R"(\b((aims|process)_[a-z0-9_]+|up)\b)");
   static const std::regex kGrouping(
       R"(\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\))");
-  static const std::regex kLabelValues(R"(label_values\(([^,]+),\s*(\w+)\))");
+  static const std::regex kLabelValues(R"(label_values\((.+),\s*(\w+)\))");
   PromqlUse use;
   std::string rest = expr;
   std::smatch m;
@@ -322,6 +322,108 @@ std::string Substitute(std::string expr) {
       {{"$model", "credit"}, {"$version", "v1"}, {"$environment", "prod"}},
       &expr);
   return expr;
+}
+
+// Series exported by running binaries: name -> labels, and every label.
+struct Exported {
+  std::map<std::string, std::set<std::string>> families = {{"up", {}}};
+  std::set<std::string> labels = {"job", "instance"};  // target labels
+};
+
+Exported Scrape(const std::vector<int>& http_ports) {
+  Exported out;
+  for (int http_port : http_ports) {
+    auto page = httplib::Client("127.0.0.1", http_port).Get("/metrics");
+    EXPECT_TRUE(page && page->status == 200) << http_port;
+    if (!page) continue;
+    for (auto& [name, labels] : ScrapeFamilies(page->body)) {
+      out.families[name].insert(labels.begin(), labels.end());
+      out.labels.insert(labels.begin(), labels.end());
+    }
+  }
+  return out;
+}
+
+// Each series name, selector label and grouping label of `expressions` is
+// exported; each objective metric they name is in the catalogue, and each
+// metric of the catalogue is named on some panel of model.json.
+void CheckNamesAndLabels(const std::vector<Expression>& expressions,
+                         const Exported& exported) {
+  const std::vector<std::string> catalogue = collector::MetricNames();
+  std::set<std::string> named_on_model;
+  for (const Expression& e : expressions) {
+    const PromqlUse use = ParsePromql(e.expr);
+    EXPECT_FALSE(use.selectors.empty()) << e.where << ": " << e.expr;
+    for (const auto& [name, labels] : use.selectors) {
+      auto family = exported.families.find(name);
+      if (family == exported.families.end()) {
+        ADD_FAILURE() << e.where << ": " << name << " is not exported";
+        continue;
+      }
+      for (const std::string& label : labels) {
+        EXPECT_TRUE(family->second.count(label) || label == "job" ||
+                    label == "instance")
+            << e.where << ": " << name << " has no label " << label;
+      }
+    }
+    for (const std::string& label : use.grouping) {
+      EXPECT_TRUE(exported.labels.count(label))
+          << e.where << ": no series has " << label;
+    }
+    for (const std::string& matcher : use.metric_matchers) {
+      for (absl::string_view alternative : absl::StrSplit(matcher, '|')) {
+        const std::regex re{std::string(alternative)};
+        bool known = false;
+        for (const std::string& metric : catalogue) {
+          if (!std::regex_match(metric, re)) continue;
+          known = true;
+          if (absl::StartsWith(e.where, "model.json")) {
+            named_on_model.insert(metric);
+          }
+        }
+        EXPECT_TRUE(known)
+            << e.where << ": metric \"" << alternative
+            << "\" is no metric of collector/plan/metric_catalog.cc";
+      }
+    }
+  }
+  for (const std::string& metric : catalogue) {
+    EXPECT_TRUE(named_on_model.count(metric))
+        << metric << " is on no panel of model.json";
+  }
+}
+
+// In the Prometheus at `port`: every query runs, every panel shows data,
+// every template variable has values, every rule expression runs.
+void ExpectQueriesRun(int port, const std::vector<Expression>& targets,
+                      const std::vector<Expression>& variables,
+                      const std::vector<Expression>& rules) {
+  std::map<std::string, size_t> panel_series;
+  for (const Expression& e : targets) {
+    const QueryAnswer answer = Ask(port, Substitute(e.expr));
+    EXPECT_TRUE(answer.ok) << e.where << ": " << e.expr << ": " << answer.error;
+    panel_series[e.where] += answer.series;
+  }
+  for (const auto& [panel, series] : panel_series) {
+    EXPECT_GT(series, 0u) << panel << " shows nothing";
+  }
+  static const std::regex kLabelValues(R"(label_values\((.+),\s*(\w+)\))");
+  for (const Expression& e : variables) {
+    std::smatch m;
+    const std::string query = Substitute(e.expr);
+    if (!std::regex_search(query, m, kLabelValues)) {
+      ADD_FAILURE() << e.where << ": not label_values(): " << e.expr;
+      continue;
+    }
+    const QueryAnswer answer =
+        Ask(port, absl::StrCat("group by (", std::string(m[2]), ") (",
+                               std::string(m[1]), ")"));
+    EXPECT_TRUE(answer.ok && answer.series > 0) << e.where << ": " << e.expr;
+  }
+  for (const Expression& e : rules) {
+    const QueryAnswer answer = Ask(port, e.expr);
+    EXPECT_TRUE(answer.ok) << e.where << ": " << answer.error;
+  }
 }
 
 TEST(PrometheusTest, ScrapesObjectiveValuesStatesAndNonconformities) {
@@ -570,18 +672,6 @@ objectives:
       "application/json");
   ASSERT_TRUE(sent && sent->status == 200) << (sent ? sent->body : "no answer");
 
-  std::map<std::string, std::set<std::string>> families;
-  std::set<std::string> all_labels = {"job", "instance"};  // target labels
-  for (int http_port : {collector.http_port(), agent.http_port()}) {
-    auto page = httplib::Client("127.0.0.1", http_port).Get("/metrics");
-    ASSERT_TRUE(page && page->status == 200);
-    for (auto& [name, labels] : ScrapeFamilies(page->body)) {
-      families[name].insert(labels.begin(), labels.end());
-      all_labels.insert(labels.begin(), labels.end());
-    }
-  }
-  families["up"] = {};
-
   std::vector<Expression> targets, variables;
   std::vector<std::string> unitless;
   for (const char* name : {"fleet", "model", "nonconformities"}) {
@@ -593,48 +683,7 @@ objectives:
   std::vector<Expression> all = targets;
   all.insert(all.end(), variables.begin(), variables.end());
   all.insert(all.end(), rules.begin(), rules.end());
-  const std::vector<std::string> catalogue = collector::MetricNames();
-  std::set<std::string> named_on_model;  // catalogue metrics model.json shows
-  for (const Expression& e : all) {
-    const PromqlUse use = ParsePromql(e.expr);
-    EXPECT_FALSE(use.selectors.empty()) << e.where << ": " << e.expr;
-    for (const auto& [name, labels] : use.selectors) {
-      auto family = families.find(name);
-      if (family == families.end()) {
-        ADD_FAILURE() << e.where << ": " << name << " is not exported";
-        continue;
-      }
-      for (const std::string& label : labels) {
-        EXPECT_TRUE(family->second.count(label) || label == "job" ||
-                    label == "instance")
-            << e.where << ": " << name << " has no label " << label;
-      }
-    }
-    for (const std::string& label : use.grouping) {
-      EXPECT_TRUE(all_labels.count(label))
-          << e.where << ": no series has " << label;
-    }
-    for (const std::string& matcher : use.metric_matchers) {
-      for (absl::string_view alternative : absl::StrSplit(matcher, '|')) {
-        const std::regex re{std::string(alternative)};
-        bool known = false;
-        for (const std::string& metric : catalogue) {
-          if (std::regex_match(metric, re)) {
-            known = true;
-            if (absl::StartsWith(e.where, "model.json"))
-              named_on_model.insert(metric);
-          }
-        }
-        EXPECT_TRUE(known)
-            << e.where << ": metric \"" << alternative
-            << "\" is no metric of collector/plan/metric_catalog.cc";
-      }
-    }
-  }
-  for (const std::string& metric : catalogue) {
-    EXPECT_TRUE(named_on_model.count(metric))
-        << metric << " is on no panel of model.json";
-  }
+  CheckNamesAndLabels(all, Scrape({collector.http_port(), agent.http_port()}));
 
   const int port = testing::FreePort();
   std::ofstream(dir.File("prometheus.yml"))
@@ -660,31 +709,7 @@ objectives:
       [&] { return Ask(port, "count_over_time(up[1m]) >= 3").series == 2; },
       absl::Seconds(30)));
 
-  // Every query runs; every panel shows data; every variable has values.
-  std::map<std::string, size_t> panel_series;
-  for (const Expression& e : targets) {
-    const QueryAnswer answer = Ask(port, Substitute(e.expr));
-    EXPECT_TRUE(answer.ok) << e.where << ": " << e.expr << ": " << answer.error;
-    panel_series[e.where] += answer.series;
-  }
-  for (const auto& [panel, series] : panel_series) {
-    EXPECT_GT(series, 0u) << panel << " shows nothing";
-  }
-  for (const Expression& e : variables) {
-    const PromqlUse use = ParsePromql(e.expr);
-    static const std::regex kLabelValues(R"(label_values\(([^,]+),\s*(\w+)\))");
-    std::smatch m;
-    const std::string query = Substitute(e.expr);
-    if (!std::regex_search(query, m, kLabelValues)) continue;  // datasource
-    const QueryAnswer answer =
-        Ask(port, absl::StrCat("group by (", std::string(m[2]), ") (",
-                               std::string(m[1]), ")"));
-    EXPECT_TRUE(answer.ok && answer.series > 0) << e.where << ": " << e.expr;
-  }
-  for (const Expression& e : rules) {
-    const QueryAnswer answer = Ask(port, e.expr);
-    EXPECT_TRUE(answer.ok) << e.where << ": " << answer.error;
-  }
+  ExpectQueriesRun(port, targets, variables, rules);
   agent.Stop();
 }
 
