@@ -1,9 +1,5 @@
 #include "agent/agent.h"
 
-#include <unistd.h>
-
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
 #include "agent/agent_metrics.h"
 #include "agent/intake_service.h"
@@ -156,7 +152,11 @@ absl::Status Agent::StartHttpIntake() {
   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(http);
   if (!server.ok()) return server.status();
   http_ = std::move(*server);
-  http_->ServeMetrics(metrics_->registry, [this] { RefreshGauges(); });
+  // The model on every aims_agent_* series, so they join the collector's.
+  http_->ServeMetrics(metrics_->registry, [this] { RefreshGauges(); }, nullptr,
+                      {{"model", options_.model.name()},
+                       {"model_version", options_.model.version()},
+                       {"environment", options_.model.environment()}});
   http_->Handle("POST", "/v1/events", RouteBudget::kWork,
                 [this](const HttpRequest& req, HttpResponse& res) {
                   HandleEvents(req, res);
@@ -448,13 +448,6 @@ void Agent::RefreshGauges() {
   metrics_->intake_queue_depth.Set(static_cast<double>(http_->queue_depth()));
   metrics_->intake_log.bytes.Set(static_cast<double>(intake_log_->bytes()));
   metrics_->label_store_entries.Set(static_cast<double>(labels_->size()));
-  // Resident pages from /proc/self/statm (second field).
-  std::ifstream statm("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  if (statm >> size >> resident) {
-    metrics_->resident_memory_bytes.Set(
-        static_cast<double>(resident * sysconf(_SC_PAGESIZE)));
-  }
 }
 
 void Agent::TickLoop() {

@@ -101,7 +101,7 @@ absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
     if (!e.prediction_id.empty() && !e.label.present()) ++awaiting;
   }
   if (remembered.ok() && awaiting > 0) {
-    metrics_->predictions_stored.Increment(static_cast<double>(awaiting));
+    metrics_->predictions_unlabelled.Increment(static_cast<double>(awaiting));
   }
   if (evicted > 0) {
     metrics_->labels_evicted.Increment(static_cast<double>(evicted));

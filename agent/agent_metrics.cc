@@ -162,20 +162,17 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
                                  "Bound of the spool (--spool_max_bytes).")),
       spool_gaps(Gauge(*reg, "aims_agent_spool_gaps",
                        "Gap records in the spool, not yet acknowledged.")),
-      resident_memory_bytes(Gauge(*reg, "aims_agent_resident_memory_bytes",
-                                  "Resident set size of the agent process.")),
       labels_matched(Labels(*reg).Add({{"outcome", "matched"}})),
       labels_late(Labels(*reg).Add({{"outcome", "late"}})),
       labels_unmatched(Labels(*reg).Add({{"outcome", "unmatched"}})),
       labels_evicted(Labels(*reg).Add({{"outcome", "evicted"}})),
       labels_rejected(Labels(*reg).Add({{"outcome", "rejected"}})),
-      predictions_stored(
-          Counter(*reg, "aims_agent_predictions_awaiting_label_total",
-                  "Predictions with a prediction_id and no "
-                  "inline label, remembered for a delayed "
-                  "label. Label coverage = "
-                  "aims_agent_labels_total{outcome=\"matched\"} / "
-                  "this.")),
+      predictions_unlabelled(
+          Counter(*reg, "aims_agent_predictions_unlabelled_total",
+                  "Predictions with a prediction_id and no inline label, "
+                  "remembered for a delayed label. Label coverage = "
+                  "aims_agent_labels_total{outcome=\"matched\"} / this; "
+                  "those waiting now: aims_agent_label_store_entries.")),
       label_delay(prometheus::BuildHistogram()
                       .Name("aims_agent_label_delay_seconds")
                       .Help("Time from a prediction to its delayed label, on "

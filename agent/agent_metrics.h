@@ -51,13 +51,12 @@ struct AgentMetrics {
   prometheus::Gauge& intake_queue_capacity;
   prometheus::Gauge& spool_capacity_bytes;
   prometheus::Gauge& spool_gaps;
-  prometheus::Gauge& resident_memory_bytes;
   prometheus::Counter& labels_matched;
   prometheus::Counter& labels_late;
   prometheus::Counter& labels_unmatched;
   prometheus::Counter& labels_evicted;
   prometheus::Counter& labels_rejected;
-  prometheus::Counter& predictions_stored;
+  prometheus::Counter& predictions_unlabelled;
   prometheus::Histogram& label_delay;
   prometheus::Gauge& label_store_entries;
   prometheus::Gauge& label_store_capacity;

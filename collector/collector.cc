@@ -284,7 +284,7 @@ void Collector::RefreshGauges() {
   const RocksStorage::EngineState engine = storage_->engine_state();
   m.write_stopped.Set(engine.write_stopped ? 1 : 0);
   m.delayed_write_rate.Set(static_cast<double>(engine.delayed_write_rate));
-  m.background_errors.Set(static_cast<double>(engine.background_errors));
+  CatchUp(m.background_errors, static_cast<double>(engine.background_errors));
   m.pending_compaction_bytes.Set(
       static_cast<double>(engine.pending_compaction_bytes));
   m.running_background_jobs.Set(

@@ -104,13 +104,13 @@ CollectorMetrics::Storage::Storage(prometheus::Registry& r)
                 "1 while RocksDB stops writes (too many pending flushes "
                 "or compactions).")),
       delayed_write_rate(
-          Gauge(r, "aims_collector_storage_delayed_write_rate_bytes",
+          Gauge(r, "aims_collector_storage_delayed_write_rate_bytes_per_second",
                 "Write rate RocksDB slows writes to while compactions "
                 "lag, in bytes/s; 0 when writes are not slowed.")),
       background_errors(
-          Gauge(r, "aims_collector_storage_background_errors",
-                "RocksDB background errors (flush, compaction) since the "
-                "collector started.")),
+          Counter(r, "aims_collector_storage_background_errors_total",
+                  "RocksDB background errors (flush, compaction) since the "
+                  "collector started.")),
       pending_compaction_bytes(
           Gauge(r, "aims_collector_storage_pending_compaction_bytes",
                 "Bytes RocksDB estimates it must compact (reports and "

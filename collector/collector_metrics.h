@@ -48,7 +48,7 @@ struct CollectorMetrics {
     prometheus::Gauge& healthy;
     prometheus::Gauge& write_stopped;
     prometheus::Gauge& delayed_write_rate;
-    prometheus::Gauge& background_errors;
+    prometheus::Counter& background_errors;
     prometheus::Gauge& pending_compaction_bytes;
     prometheus::Gauge& running_background_jobs;
     prometheus::Family<prometheus::Counter>& rollups;  // {result}

@@ -1,6 +1,7 @@
 #include "collector/notify/notifier.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <set>
@@ -34,6 +35,39 @@ Url SplitUrl(const std::string& url) {
 }
 
 }  // namespace
+
+std::string AlertDescription(const v1::Nonconformity& nc,
+                             const Objective& objective,
+                             const v1::ObjectiveStatus& status) {
+  const std::string must = absl::StrCat(
+      " must be ", ComparatorText(objective.comparator), " ",
+      objective.threshold, " over ", absl::FormatDuration(objective.window));
+  const v1::MetricValue& v = status.last_value();
+  if (std::isfinite(v.value()) &&
+      v.state() != v1::EVIDENCE_STATE_INSUFFICIENT &&
+      v.state() != v1::EVIDENCE_STATE_NOT_APPLICABLE) {
+    return absl::StrCat(v.metric(), " = ", v.value(), must,
+                        " (n = ", v.sample_size(), ")");
+  }
+  // Still firing (keep_firing_for, or a lease renewed) without evidence:
+  // say when it was missing, the last breach, and the value the
+  // nonconformity opened on.
+  const v1::MetricValue& opened = nc.evidence().value();
+  std::string text =
+      absl::StrCat(v.metric().empty() ? opened.metric() : v.metric(),
+                   ": no evidence at the last evaluation");
+  if (status.has_last_evaluated()) {
+    absl::StrAppend(&text, " (",
+                    FormatRfc3339(FromProto(status.last_evaluated())), ")");
+  }
+  if (status.has_last_breach()) {
+    absl::StrAppend(&text, "; last breach at ",
+                    FormatRfc3339(FromProto(status.last_breach())));
+  }
+  absl::StrAppend(&text, "; opened on ", opened.metric(), " = ", opened.value(),
+                  " (n = ", opened.sample_size(), "),", must);
+  return text;
+}
 
 Notifier::Notifier(Storage* storage, const Clock* clock,
                    NotifierOptions options)
@@ -104,11 +138,7 @@ std::vector<Mutation> Notifier::AlertMutations(
   const v1::MetricValue& v = status.last_value();
   std::map<std::string, std::string> annotations = {
       {"summary", absl::StrCat(objective.title, " (", nc.id(), ")")},
-      {"description", absl::StrCat(v.metric(), " = ", v.value(), " must be ",
-                                   ComparatorText(objective.comparator), " ",
-                                   objective.threshold, " over ",
-                                   absl::FormatDuration(objective.window),
-                                   " (n = ", v.sample_size(), ")")},
+      {"description", AlertDescription(nc, objective, status)},
       {"nonconformity", nc.id()},
       {"owner", objective.owner},
       {"value", absl::StrCat(v.value())},

@@ -61,6 +61,14 @@ struct NotifierCounters {
   std::atomic<uint64_t> superseded{0};
 };
 
+// An alert's description annotation: "accuracy = 0.85 must be >= 0.9 over
+// 5m (n = 200)"; when `status` has no value (evidence lapsed while the
+// series is still firing), since when there is none and the value `nc`
+// opened on.
+std::string AlertDescription(const v1::Nonconformity& nc,
+                             const Objective& objective,
+                             const v1::ObjectiveStatus& status);
+
 class Notifier {
  public:
   Notifier(Storage* storage, const Clock* clock, NotifierOptions options);

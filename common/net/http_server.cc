@@ -28,7 +28,6 @@
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
-#include "prometheus/text_serializer.h"
 
 namespace aims {
 
@@ -700,19 +699,18 @@ void HttpServer::Handle(std::string method, std::string pattern,
 void HttpServer::ServeMetrics(
     std::shared_ptr<prometheus::Registry> registry,
     std::function<void()> before,
-    std::function<std::vector<prometheus::MetricFamily>()> extra) {
-  Handle("GET", "/metrics", RouteBudget::kControl,
-         [registry, before, extra](const HttpRequest&, HttpResponse& res) {
-           if (before) before();
-           std::vector<prometheus::MetricFamily> families = registry->Collect();
-           if (extra) {
-             for (prometheus::MetricFamily& f : extra())
-               families.push_back(std::move(f));
-           }
-           prometheus::TextSerializer serializer;
-           res.SetContent(serializer.Serialize(families),
-                          "text/plain; version=0.0.4; charset=utf-8");
-         });
+    std::function<std::vector<prometheus::MetricFamily>()> extra,
+    MetricLabels labels) {
+  Handle(
+      "GET", "/metrics", RouteBudget::kControl,
+      [registry, before, extra, labels](const HttpRequest&, HttpResponse& res) {
+        if (before) before();
+        res.SetContent(
+            Exposition(
+                *registry, labels,
+                extra ? extra() : std::vector<prometheus::MetricFamily>{}),
+            "text/plain; version=0.0.4; charset=utf-8");
+      });
 }
 
 void HttpServer::OnLimitRefused(

@@ -51,6 +51,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/net/http_message.h"
+#include "common/net/metrics_exposition.h"
 #include "common/net/tls.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
@@ -119,13 +120,16 @@ class HttpServer {
   // segment is passed as HttpRequest::path_parameter.
   void Handle(std::string method, std::string pattern, RouteBudget budget,
               HttpHandler handler);
-  // GET /metrics in the Prometheus text format 0.0.4 (control budget);
+  // GET /metrics in the Prometheus text format 0.0.4 (control budget,
+  // common/net/metrics_exposition.h: with process_* and aims_build_info);
   // `before` (optional) runs first, e.g. to refresh gauges; `extra`
-  // (optional) adds families computed at scrape time.
+  // (optional) adds families computed at scrape time; `labels` are added to
+  // every series of `registry`.
   void ServeMetrics(
       std::shared_ptr<prometheus::Registry> registry,
       std::function<void()> before = nullptr,
-      std::function<std::vector<prometheus::MetricFamily>()> extra = nullptr);
+      std::function<std::vector<prometheus::MetricFamily>()> extra = nullptr,
+      MetricLabels labels = {});
   // Called with the limit's name ("body_bytes", "header_bytes",
   // "target_bytes") whenever a request is refused by one (e.g. to count it).
   void OnLimitRefused(std::function<void(absl::string_view limit)> hook);

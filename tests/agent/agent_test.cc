@@ -452,7 +452,7 @@ TEST_F(AgentTest, CollectorDownAtStartThenUpDeliversEverything) {
       [&] {
         auto m = http.Get("/metrics");
         return m &&
-               m->body.find("aims_agent_spool_reports 1") != std::string::npos;
+               testing::MetricValue(m->body, "aims_agent_spool_reports") == 1;
       },
       absl::Seconds(10)));
   StartCollector();  // same port as before

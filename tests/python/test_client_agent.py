@@ -17,8 +17,15 @@ logging.getLogger("aims_client").setLevel(logging.CRITICAL)  # refusals are expe
 
 
 def metric(page: str, series: str) -> float:
-    match = re.search(r"^" + re.escape(series) + r" (\S+)$", page, re.M)
-    return float(match.group(1)) if match else -1.0
+    """The value of the first series named as `series` with (at least) its
+    labels, e.g. 'aims_agent_events_total{outcome="accepted"}'; -1 if none."""
+    name, _, labels = series.partition("{")
+    wanted = set(filter(None, labels.rstrip("}").split(",")))
+    for match in re.finditer(r"^" + re.escape(name) + r"(?:\{(.*)\})? (\S+)$",
+                             page, re.M):
+        if wanted <= set(filter(None, (match.group(1) or "").split(","))):
+            return float(match.group(2))
+    return -1.0
 
 
 class AgentTest(unittest.TestCase):

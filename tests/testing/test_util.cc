@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
 namespace aims::testing {
@@ -160,14 +163,31 @@ int FreePort() {
 }
 
 double MetricValue(const std::string& page, const std::string& series) {
-  size_t pos = 0;
-  while ((pos = page.find(series, pos)) != std::string::npos) {
-    const bool line_start = pos == 0 || page[pos - 1] == '\n';
-    const size_t after = pos + series.size();
-    if (line_start && after < page.size() && page[after] == ' ') {
-      return std::stod(page.substr(after + 1));
+  const size_t brace = series.find('{');
+  const std::string name = series.substr(0, brace);
+  std::vector<std::string> wanted;  // k="v"
+  if (brace != std::string::npos) {
+    wanted = absl::StrSplit(
+        absl::StripSuffix(absl::string_view(series).substr(brace + 1), "}"),
+        ',', absl::SkipEmpty());
+  }
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (!absl::ConsumePrefix(&line, name)) continue;
+    absl::string_view labels;
+    if (absl::ConsumePrefix(&line, "{")) {
+      const size_t close = line.find("} ");
+      if (close == absl::string_view::npos) continue;
+      labels = line.substr(0, close);
+      line.remove_prefix(close + 1);
     }
-    pos = after;
+    if (!absl::ConsumePrefix(&line, " ")) continue;
+    const std::vector<absl::string_view> have =
+        absl::StrSplit(labels, ',', absl::SkipEmpty());
+    if (std::all_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+          return std::find(have.begin(), have.end(), w) != have.end();
+        })) {
+      return std::stod(std::string(line));
+    }
   }
   return -1;
 }

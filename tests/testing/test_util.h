@@ -68,9 +68,10 @@ int WaitForPort(const std::string& ports_file, const std::string& name,
 // A free loopback TCP port (bound and released; fine for tests).
 int FreePort();
 
-// The value of the first sample of `series` (exact name plus optional
-// labels, e.g. `aims_agent_spool_reports` or `x_total{outcome="stored"}`) in
-// a Prometheus text page; -1 if absent.
+// The value of the first sample of `series` in a Prometheus text page: the
+// exact name, with at least the labels given, e.g.
+// `aims_agent_spool_reports` or `x_total{outcome="stored"}` (which matches
+// `x_total{outcome="stored",model="credit"}` too); -1 if absent.
 double MetricValue(const std::string& page, const std::string& series);
 
 // Resident set size of a process in bytes (from /proc), 0 if unknown.

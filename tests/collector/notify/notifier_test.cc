@@ -1,5 +1,6 @@
 #include "collector/notify/notifier.h"
 
+#include <cmath>
 #include <thread>
 
 #include "collector/storage/rocks_storage.h"
@@ -117,6 +118,42 @@ TEST(NotifierTest, SignedWebhookRetriedUntilDeliveredAndOutboxBounded) {
 // A lease renewal that failed and waits for its retry is replaced by the
 // resolution that follows, also after a restart: Alertmanager receives only
 // the resolution, never the stale lease after it.
+// A lease renewed while the series fires without evidence (keep_firing_for,
+// evidence lapsed) must not read "accuracy = nan must be >= 0.9 (n = 0)".
+TEST(NotifierTest, DescriptionSaysWhenEvidenceLapsed) {
+  Objective objective;
+  objective.id = "accuracy";
+  objective.comparator = Comparator::kGreaterEqual;
+  objective.threshold = 0.9;
+  objective.window = absl::Minutes(5);
+  v1::Nonconformity nc;
+  nc.mutable_evidence()->mutable_value()->set_metric("accuracy");
+  nc.mutable_evidence()->mutable_value()->set_value(0.85);
+  nc.mutable_evidence()->mutable_value()->set_sample_size(200);
+  v1::ObjectiveStatus status;
+  v1::MetricValue* v = status.mutable_last_value();
+  v->set_metric("accuracy");
+  v->set_value(0.85);
+  v->set_sample_size(200);
+  v->set_state(v1::EVIDENCE_STATE_OK);
+  EXPECT_EQ(AlertDescription(nc, objective, status),
+            "accuracy = 0.85 must be >= 0.9 over 5m (n = 200)");
+
+  v->set_value(std::nan(""));
+  v->set_sample_size(0);
+  v->set_state(v1::EVIDENCE_STATE_INSUFFICIENT);
+  const absl::Time t = absl::FromUnixSeconds(1700000000);
+  *status.mutable_last_breach() = ToProto(t);
+  *status.mutable_last_evaluated() = ToProto(t + absl::Minutes(7));
+  const std::string lapsed = AlertDescription(nc, objective, status);
+  EXPECT_EQ(lapsed,
+            "accuracy: no evidence at the last evaluation "
+            "(2023-11-14T22:20:20.000Z); last breach at "
+            "2023-11-14T22:13:20.000Z; "
+            "opened on accuracy = 0.85 (n = 200), must be >= 0.9 over 5m");
+  EXPECT_EQ(lapsed.find("nan"), std::string::npos);
+}
+
 TEST(NotifierTest, ResolutionSupersedesAnUndeliveredLease) {
   testing::TempDir dir;
   RocksStorageOptions storage_options;
