@@ -641,6 +641,7 @@ objectives:
   - {id: latency, metric: latency_p99, comparator: "<=", threshold: 1}
   - {id: throughput, metric: throughput, comparator: ">=", threshold: 0}
   - {id: labels, metric: labels_matched, comparator: ">=", threshold: 0}
+  - {id: inputs-present, metric: missing_rate, comparator: "<=", threshold: 0.5}
 )";
   collector::CollectorOptions options;
   options.grpc_listen = "127.0.0.1:0";
