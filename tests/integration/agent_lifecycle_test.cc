@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/testing/test_util.h"
@@ -246,37 +247,51 @@ TEST_F(AgentLifecycleTest, ProfileReplacedOnlyWithReplaceAndPushed) {
   };
   write_csv("one.csv", 0);
   write_csv("two.csv", 1000);
-  auto build = [&](const std::string& csv, bool replace, int* code) {
-    std::vector<std::string> args = {
-        "profile",        "build",        "--input=" + dir_.File(csv),
-        "--model=credit", "--version=v1", "--put"};
-    if (replace) args.push_back("--replace");
-    return Ctl(args, code);
+  auto build = [&](const std::string& csv, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"profile", "build",
+                                     "--input=" + dir_.File(csv),
+                                     "--model=credit", "--version=v1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    int code = -1;
+    const std::string out = Ctl(args, &code);
+    EXPECT_EQ(code, 0) << out;
   };
+  auto show = [&] {
+    return Ctl({"--json", "profile", "show", "--model=credit", "--version=v1"});
+  };
+  build("one.csv", {"--output=" + dir_.File("one.json")});
+  build("two.csv", {"--output=" + dir_.File("two.json")});
   int code = -1;
-  std::string out = build("one.csv", false, &code);
+  std::string out = Ctl({"profile", "put", dir_.File("one.json")}, &code);
   ASSERT_EQ(code, 0) << out;
-  const std::string first =
-      Ctl({"--json", "profile", "show", "--model=credit", "--version=v1"});
+  const std::string first = show();
+  // The agent waiting for a profile gets it without reconnecting.
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(readyz(), "profile "); },
                       absl::Seconds(10)))
       << readyz();
   const std::string first_state = readyz();
-  // The same profile again is fine; another one needs --replace.
-  EXPECT_EQ((build("one.csv", false, &code), code), 0);
-  out = build("two.csv", false, &code);
+  // The same profile again is fine; another one needs --replace, whether
+  // put from a file or built and put at once.
+  out = Ctl({"profile", "put", dir_.File("one.json")}, &code);
+  EXPECT_EQ(code, 0) << out;
+  out = Ctl({"profile", "put", dir_.File("two.json")}, &code);
   EXPECT_NE(code, 0);
   EXPECT_TRUE(absl::StrContains(out, "--replace")) << out;
-  EXPECT_EQ(
-      Ctl({"--json", "profile", "show", "--model=credit", "--version=v1"}),
-      first);
-  out = build("two.csv", true, &code);
+  out = Ctl({"profile", "build", "--input=" + dir_.File("two.csv"),
+             "--model=credit", "--version=v1", "--put"},
+            &code);
+  EXPECT_NE(code, 0);
+  EXPECT_TRUE(absl::StrContains(out, "--replace")) << out;
+  EXPECT_EQ(show(), first);
+  EXPECT_EQ(readyz(), first_state);
+  out = Ctl({"profile", "put", "--replace", dir_.File("two.json")}, &code);
   ASSERT_EQ(code, 0) << out;
-  EXPECT_NE(
-      Ctl({"--json", "profile", "show", "--model=credit", "--version=v1"}),
-      first);
+  EXPECT_NE(show(), first);
   ASSERT_TRUE(
       WaitFor([&] { return readyz() != first_state; }, absl::Seconds(10)))
+      << readyz();
+  EXPECT_TRUE(absl::StrContains(
+      show(), readyz().substr(readyz().find("profile ") + 8, 64)))
       << readyz();
   httplib::Client http("127.0.0.1", a->http_port);
   auto metrics = http.Get("/metrics");
