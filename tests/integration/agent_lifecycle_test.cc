@@ -48,7 +48,8 @@ class AgentLifecycleTest : public ::testing::Test {
     grpc_port_ = testing::FreePort();
     std::ofstream(dir_.File("plan.yaml"))
         << "agent_window: 1s\n"
-           "defaults: {evaluation_interval: 1s, keep_firing_for: 0s}\n"
+           "defaults: {evaluation_interval: 1s, keep_firing_for: 0s,\n"
+           "           effectiveness_period: 0s}\n"
            "coverage: {silent_after: 5s}\n";
   }
 
@@ -221,6 +222,22 @@ TEST_F(AgentLifecycleTest, CrashedAgentNeverReplacedExpires) {
   EXPECT_TRUE(AgentHas("pod-a", "\"left_reason\":\"expired\""));
   EXPECT_TRUE(absl::StrContains(Ctl({"audit", "list", "--limit=1000"}),
                                 "agent_expired"));
+  // Its nonconformity can be worked through to closed (close is refused
+  // while the objective fails).
+  const std::string list =
+      Ctl({"--json", "nc", "list", "--objective=coverage.agent-silent"});
+  const size_t at = list.find("\"id\":\"NC-");
+  ASSERT_NE(at, std::string::npos) << list;
+  const std::string id = list.substr(at + 6, 9);
+  for (const char* step : {"ack", "analyse", "act", "review", "close"}) {
+    int code = -1;
+    const std::string out = Ctl({"nc", step, id, "--actor=sre",
+                                 "--comment=pod-a crashed, never replaced"},
+                                &code);
+    EXPECT_EQ(code, 0) << step << ": " << out;
+  }
+  EXPECT_TRUE(absl::StrContains(Ctl({"--json", "nc", "show", id}),
+                                "NONCONFORMITY_STAGE_CLOSED"));
 }
 
 // A stored profile is replaced only with --replace; a stored profile
