@@ -141,5 +141,33 @@ TEST(AgentSlotsTest, LeftAgentsSlotHoldsAndABreachOfItResolves) {
   EXPECT_EQ(st.last_value().state(), v1::EVIDENCE_STATE_OK);
 }
 
+// Slots and departures are in the registry on disk: a restarted collector
+// neither expects a departed agent nor forgets who holds which slot.
+TEST(AgentSlotsTest, SlotsAndDeparturesSurviveARestart) {
+  testing::TempDir dir;
+  FakeClock clock;
+  {
+    Stack s(dir.path(), &clock, kPlan);  // pod-a: slot 1
+    uint32_t slot = 0;
+    ASSERT_TRUE(s.storage
+                    ->RegisterAgentInSlot(HelloOf("pod-b"), clock.Now(),
+                                          nullptr, &slot, nullptr)
+                    .ok());
+    ASSERT_EQ(slot, 2u);
+    ASSERT_TRUE(
+        s.storage->MarkAgentLeft("pod-a", "deregistered", clock.Now()).ok());
+  }
+  RocksStorageOptions options;
+  options.path = dir.path();
+  absl::StatusOr<std::unique_ptr<RocksStorage>> storage =
+      RocksStorage::Open(options);
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  std::map<std::string, std::pair<uint32_t, std::string>> registry;
+  for (const v1::AgentInfo& a : (*storage)->ListAgents({}))
+    registry[a.agent().agent_id()] = {a.slot(), a.left_reason()};
+  EXPECT_EQ(registry, (std::map<std::string, std::pair<uint32_t, std::string>>{
+                          {"pod-a", {1, "deregistered"}}, {"pod-b", {2, ""}}}));
+}
+
 }  // namespace
 }  // namespace aims::collector
