@@ -493,9 +493,13 @@ bool Agent::Stop() {
   SpoolClosed(true);
   const bool drained =
       sender_->WaitUntilDrained(absl::Now() + options_.grace_period);
+  // Everything delivered: leave for good, so that the collector stops
+  // expecting this agent (its replica slot is free for the next one).
+  if (drained) sender_->Leave();
   sender_->Stop();
-  LogInfo("agent stopped",
-          {{"drained", drained}, {"spool_reports", spool_->pending_reports()}});
+  LogInfo("agent stopped", {{"drained", drained},
+                            {"deregistered", sender_->deregistered()},
+                            {"spool_reports", spool_->pending_reports()}});
   sender_.reset();
   grpc_server_.reset();
   intake_.reset();

@@ -182,6 +182,14 @@ void Sender::RunStream() {
     grpc::Status status = stream->Finish();
     connected_ = false;
     metrics_->connected.Set(0);
+    {
+      absl::MutexLock lock(&mu_);
+      if (goodbye_sent_ && status.ok()) {
+        deregistered_ = true;
+        LogInfo("deregistered from collector",
+                {{"collector", options_.collector}});
+      }
+    }
     LogInfo("stream to collector ended",
             {{"code", static_cast<int>(status.error_code())},
              {"error", status.error_message()}});
@@ -223,6 +231,16 @@ bool Sender::Handshake(grpc::ClientContext* ctx, Stream* stream,
   return false;
 }
 
+void Sender::Leave() {
+  absl::MutexLock lock(&mu_);
+  leaving_ = true;
+}
+
+bool Sender::deregistered() const {
+  absl::MutexLock lock(&mu_);
+  return deregistered_;
+}
+
 std::string Sender::refusal() const {
   absl::MutexLock lock(&mu_);
   return refusal_;
@@ -247,6 +265,7 @@ void Sender::Welcomed(const v1::Welcome& welcome) {
   LogInfo("connected to collector",
           {{"collector", options_.collector},
            {"collector_id", welcome.collector_id()},
+           {"slot", welcome.slot()},
            {"durable_seq", durable},
            {"spool_reports", spool_->pending_reports()}});
 }
@@ -265,6 +284,9 @@ void Sender::ReadResponses(Stream* stream) {
       ObserveAcked(seq);
       absl::MutexLock lock(&mu_);
       acked_ = std::max(acked_, seq);
+    } else if (response.has_profile_update()) {
+      // `aimsctl profile put --replace`: bin with the new profile now.
+      if (options_.on_profile) options_.on_profile(response.profile_update());
     } else if (response.has_rejection()) {
       const v1::Rejection& r = response.rejection();
       metrics_->reports_rejected.Increment();
@@ -322,6 +344,13 @@ void Sender::WriteSpool(Stream* stream, uint64_t durable) {
 
 void Sender::EndStream(grpc::ClientContext* ctx, Stream* stream) {
   absl::MutexLock lock(&mu_);
+  // Leaving for good, everything acknowledged: deregister (the collector
+  // finishes the stream once that is durable).
+  if (!stream_broken_ && leaving_ && spool_->pending_reports() == 0) {
+    v1::IngestRequest goodbye;
+    goodbye.mutable_goodbye()->set_reason("stopped");
+    goodbye_sent_ = stream->Write(goodbye);
+  }
   // Stopping: say we are done and let the collector finish.
   if (!stream_broken_) stream->WritesDone();
   // Unblock the reader if the collector does not close the stream soon.

@@ -47,7 +47,8 @@ struct SenderOptions {
   size_t max_part_bytes = 1 << 20;
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(30);
-  // Called (on the sender thread) with the profile a Welcome carries.
+  // Called (on a sender thread) with the profile a Welcome or a
+  // ProfileUpdate carries.
   std::function<void(const v1::ReferenceProfile&)> on_profile;
 };
 
@@ -65,6 +66,11 @@ class Sender {
   // Ends the stream (WritesDone, then up to 2 s for the collector to close
   // it) and stops the thread.
   void Stop();
+  // Makes Stop() deregister (v1::Goodbye) when the spool is empty: for a
+  // clean stop after the final flush. deregistered() tells whether the
+  // collector confirmed it.
+  void Leave();
+  bool deregistered() const;
 
   bool connected() const { return connected_.load(); }
   // Why the collector refused this agent's last hello (PERMISSION_DENIED or
@@ -110,6 +116,9 @@ class Sender {
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool leaving_ ABSL_GUARDED_BY(mu_) = false;
+  bool goodbye_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool deregistered_ ABSL_GUARDED_BY(mu_) = false;
   std::string refusal_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by Notify
   uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;

@@ -15,6 +15,7 @@
 #include "collector/compliance/nonconformities.h"
 #include "collector/evaluation/evaluator.h"
 #include "collector/evaluation/objective_metrics.h"
+#include "collector/evaluation/objective_series.h"
 #include "collector/ingest/durable_writer.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/notify/notifier.h"
@@ -22,6 +23,7 @@
 #include "collector/storage/rocksdb_crc32c.h"
 #include "common/base/limit_error.h"
 #include "common/base/log.h"
+#include "common/base/time_util.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
@@ -162,7 +164,10 @@ void Collector::CreateServices() {
       [ingest = ingest_.get()](const std::string& id) {
         return ingest->IsConnected(id);
       },
-      authorizer_.get());
+      authorizer_.get(),
+      [ingest = ingest_.get()](const v1::ReferenceProfile& profile) {
+        ingest->PushProfile(profile);
+      });
   nc_service_ = std::make_unique<NonconformityService>(
       options_.collector_id, nonconformities_.get(), evaluator_.get(),
       audit_.get(),
@@ -191,6 +196,11 @@ absl::Status Collector::StartGrpc() {
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // And ping them: an agent whose host died (no TCP reset) is disconnected
+  // within about 80 s, so that its replacement can take over its replica
+  // slot (docs/profiles.md).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || grpc_port_ == 0) {
     return absl::UnavailableError(
@@ -232,9 +242,12 @@ absl::Status Collector::StartHttp() {
   http_->ServeMetrics(
       metrics_->registry, [this] { RefreshGauges(); },
       [this] {
-        return ObjectiveMetricFamilies(evaluator_->States({}),
-                                       evaluator_->plan().get(),
-                                       options_.max_exported_series);
+        std::vector<prometheus::MetricFamily> families =
+            ObjectiveMetricFamilies(evaluator_->States({}),
+                                    evaluator_->plan().get(),
+                                    options_.max_exported_series);
+        families.push_back(ProfileMismatchFamily());
+        return families;
       });
   RegisterHttpApi(*http_, query_.get(), nc_service_.get(),
                   report_service_.get(), authorizer_.get());
@@ -376,11 +389,62 @@ absl::Status Collector::MaintainNow() {
   }
 }
 
+prometheus::MetricFamily Collector::ProfileMismatchFamily() const {
+  prometheus::MetricFamily f;
+  f.name = "aims_collector_profile_mismatch_total";
+  f.help =
+      "Evaluation passes in which a model version's windows were binned on "
+      "another reference profile than the stored one, so that its drift "
+      "was not applicable (logged once per profile pair).";
+  f.type = prometheus::MetricType::Counter;
+  for (const auto& [key, n] : evaluator_->ProfileMismatches()) {
+    prometheus::ClientMetric m;
+    m.label = {{"model", key.first}, {"version", key.second}};
+    m.counter.value = static_cast<double>(n);
+    f.metric.push_back(std::move(m));
+  }
+  return f;
+}
+
+int Collector::ExpireAgents() {
+  if (options_.agent_expiry <= absl::ZeroDuration()) return 0;
+  const absl::Time now = clock_->Now();
+  int expired = 0;
+  for (const v1::AgentInfo& a : storage_->ListAgents({})) {
+    const std::string& id = a.agent().agent_id();
+    if (a.has_left_at() || ingest_->IsConnected(id) ||
+        now - FromProto(a.last_seen()) < options_.agent_expiry) {
+      continue;
+    }
+    absl::Status s = storage_->MarkAgentLeft(id, "expired", now);
+    if (s.ok()) {
+      s = audit_->Append(
+          {"agent_expired",
+           id,
+           {{"agent", id},
+            {"model", ModelName(a.model())},
+            {"slot", absl::StrCat(a.slot())},
+            {"last_seen", absl::FormatTime(FromProto(a.last_seen()))},
+            {"agent_expiry", absl::FormatDuration(options_.agent_expiry)}}});
+    }
+    if (!s.ok()) {
+      LogWarn("cannot expire agent", {{"agent", id}, {"error", s.message()}});
+      continue;
+    }
+    ++expired;
+    LogInfo(
+        "agent expired",
+        {{"agent", id}, {"model", ModelName(a.model())}, {"slot", a.slot()}});
+  }
+  return expired;
+}
+
 void Collector::MaintenanceLoop() {
   for (;;) {
     if (absl::Status s = MaintainNow(); !s.ok()) {
       LogWarn("storage maintenance failed; retrying", {{"error", s.message()}});
     }
+    ExpireAgents();
     // Token changes take effect without a restart; a broken file keeps
     // the tokens in force.
     if (absl::Status s = ReloadTokens(); !s.ok()) {

@@ -20,6 +20,7 @@
 #include "collector/collector_options.h"
 #include "common/base/clock.h"
 #include "common/net/http_server.h"
+#include "prometheus/metric_family.h"
 
 namespace grpc {
 class Server;
@@ -63,6 +64,11 @@ class Collector {
   int DeliverNow();
   // One storage maintenance pass now (until no budget is left).
   absl::Status MaintainNow();
+  // Forgets agents silent and disconnected for --agent_expiry (left
+  // "expired", audited); returns how many. The maintenance loop runs it.
+  int ExpireAgents();
+  // aims_collector_profile_mismatch_total{model,version}.
+  prometheus::MetricFamily ProfileMismatchFamily() const;
   // Re-reads --auth_tokens_file if it changed (also every maintenance
   // interval and on SIGHUP); a file that does not validate keeps the
   // tokens in force.

@@ -74,6 +74,10 @@ CollectorMetrics::Ingest::Ingest(prometheus::Registry& r)
                   "Agent hellos refused with PERMISSION_DENIED because the "
                   "agent id belongs to another model (audited as "
                   "agent_refused).")),
+      agents_deregistered(
+          Counter(r, "aims_collector_agents_deregistered_total",
+                  "Agents that left cleanly (Goodbye after their last "
+                  "report; audited as agent_deregistered).")),
       queue_depth(Gauge(r, "aims_collector_ingest_queue_depth",
                         "Items waiting for the durable writer.")),
       queue_capacity(Gauge(r, "aims_collector_ingest_queue_capacity",
@@ -195,6 +199,7 @@ CollectorMetrics::CollectorMetrics(std::shared_ptr<prometheus::Registry> reg)
                      storage.healthy,
                      ingest.agents_refused,
                      ingest.report_rejections,
-                     ingest.limit_rejections} {}
+                     ingest.limit_rejections,
+                     ingest.agents_deregistered} {}
 
 }  // namespace aims::collector

@@ -36,6 +36,7 @@ struct CollectorMetrics {
     prometheus::Counter& streams_refused_busy;
     prometheus::Gauge& streams_open;
     prometheus::Counter& agents_refused;
+    prometheus::Counter& agents_deregistered;
     prometheus::Gauge& queue_depth;
     prometheus::Gauge& queue_capacity;
     prometheus::Gauge& queue_bytes;

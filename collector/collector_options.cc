@@ -95,6 +95,8 @@ absl::Status CheckStorage(const CollectorOptions& o) {
                  absl::Hours(24)),
       CheckAtLeast("--maintenance_interval", o.maintenance_interval,
                    absl::Seconds(1)),
+      CheckRange("--agent_expiry", o.agent_expiry, absl::ZeroDuration(),
+                 absl::Hours(24 * 366)),
   });
 }
 

@@ -95,6 +95,11 @@ struct CollectorOptions {
   // How often the maintenance pass (rollups, retention, recovery after a
   // write error) runs; zero: only by MaintainNow().
   absl::Duration maintenance_interval = absl::Seconds(10);
+  // An agent neither connected nor heard from for this long is forgotten
+  // (left "expired", audited): coverage objectives stop expecting it, so a
+  // crashed agent that is never replaced does not breach forever. Zero:
+  // never (docs/profiles.md).
+  absl::Duration agent_expiry = absl::Hours(24);
 
   // HTTPS on the HTTP listener: kOn, or kAuto with `tls` enabled.
   bool https() const {

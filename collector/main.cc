@@ -157,6 +157,11 @@ ABSL_FLAG(absl::Duration, storage_restart_after, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, maintenance_interval, absl::Seconds(10),
           "How often rollups, retention and recovery after a failed write "
           "(e.g. disk full) run.");
+ABSL_FLAG(absl::Duration, agent_expiry, absl::Hours(24),
+          "An agent that is not connected and has not reported for this long "
+          "is forgotten (audited as agent_expired): its coverage.agent-silent "
+          "series resolves, so a crashed agent that is never replaced does "
+          "not breach forever. 0: never. See docs/profiles.md.");
 
 namespace {
 
@@ -248,6 +253,7 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   o.min_free_disk_mib = absl::GetFlag(FLAGS_min_free_disk_mib);
   o.storage_restart_after = absl::GetFlag(FLAGS_storage_restart_after);
   o.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
+  o.agent_expiry = absl::GetFlag(FLAGS_agent_expiry);
   return o;
 }
 

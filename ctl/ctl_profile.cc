@@ -33,11 +33,21 @@ struct BuildOptions {
   int top_k = 20;
   std::string output;
   bool put = false;
+  bool replace = false;
 };
 
 struct PutOptions {
   std::string file;
+  bool replace = false;
 };
+
+// PutProfile, replacing a different stored profile only when `replace`.
+absl::StatusOr<v1::PutProfileResponse> Store(const CallOptions& call,
+                                             v1::PutProfileRequest request,
+                                             bool replace) {
+  request.set_replace(replace);
+  return Call(call, &Query::PutProfile, request);
+}
 
 struct ShowOptions {
   std::string model;
@@ -108,7 +118,7 @@ absl::Status ProfileBuild(const CallOptions& call, const BuildOptions& options,
     v1::PutProfileRequest request;
     *request.mutable_profile() = *profile;
     absl::StatusOr<v1::PutProfileResponse> response =
-        Call(call, &Query::PutProfile, request);
+        Store(call, request, options.replace);
     if (!response.ok()) return response.status();
     out << "stored profile " << response->profile_id() << " for "
         << options.model.model << "/" << options.model.version << " (" << counts
@@ -136,7 +146,7 @@ absl::Status ProfilePut(const CallOptions& call, const PutOptions& options,
         options.file, ": not a profile: ", std::string(parsed.message())));
   }
   absl::StatusOr<v1::PutProfileResponse> response =
-      Call(call, &Query::PutProfile, request);
+      Store(call, request, options.replace);
   if (!response.ok()) return response.status();
   out << "stored profile " << response->profile_id() << " for "
       << response->profile().model().name() << "/"
@@ -212,6 +222,10 @@ void AddBuildOptions(CLI::App* sub, BuildOptions* o) {
   sub->add_option("--output", o->output, "Write the profile (JSON) here.")
       ->type_name("FILE");
   sub->add_flag("--put", o->put, "Also store it at the collector.");
+  sub->add_flag("--replace", o->replace,
+                "With --put: replace the version's stored profile if it "
+                "differs (connected agents get the new one at once); "
+                "without it a different stored profile is an error.");
 }
 
 }  // namespace
@@ -237,6 +251,10 @@ void AddProfileCommands(CLI::App* app, CommandTable* table) {
                   "The profile, as 'profile build' wrote it.")
       ->required()
       ->type_name("FILE");
+  sub->add_flag("--replace", put->replace,
+                "Replace the version's stored profile if it differs "
+                "(connected agents get the new one at once); without it a "
+                "different stored profile is an error.");
 
   auto show = std::make_shared<ShowOptions>();
   sub = table->Add(

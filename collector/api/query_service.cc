@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "collector/evaluation/window_metrics.h"
 #include "collector/plan/metric_catalog.h"
+#include "common/base/log.h"
 #include "common/base/time_util.h"
 #include "common/base/utf8.h"
 #include "common/summary/profile_builder.h"
@@ -28,13 +29,16 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 }  // namespace
 
-QueryService::QueryService(std::string collector_id, Storage* storage,
-                           std::function<bool(const std::string&)> is_connected,
-                           const Authorizer* authorizer)
+QueryService::QueryService(
+    std::string collector_id, Storage* storage,
+    std::function<bool(const std::string&)> is_connected,
+    const Authorizer* authorizer,
+    std::function<void(const v1::ReferenceProfile&)> on_profile_replaced)
     : collector_id_(std::move(collector_id)),
       storage_(storage),
       is_connected_(std::move(is_connected)),
-      authorizer_(authorizer) {}
+      authorizer_(authorizer),
+      on_profile_replaced_(std::move(on_profile_replaced)) {}
 
 absl::Status QueryService::ListModels(const v1::ListModelsRequest& request,
                                       v1::ListModelsResponse* response) const {
@@ -176,10 +180,34 @@ absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
   }
   if (absl::Status s = ValidateProfile(profile); !s.ok()) return s;
   profile.set_profile_id(ComputeProfileId(profile));
+  // A stored profile is kept unless replacing is asked for: agents bin
+  // with it, and drift is judged against it.
   bool created = false;
   absl::StatusOr<v1::ReferenceProfile> stored =
-      storage_->PutProfile(profile, request.if_absent(), &created);
+      storage_->PutProfile(profile, /*if_absent=*/true, &created);
   if (!stored.ok()) return stored.status();
+  const bool differs = stored->profile_id() != profile.profile_id();
+  if (!created && differs && !request.if_absent()) {
+    if (!request.replace()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("model ", profile.model().name(), " version ",
+                       profile.model().version(), " already has profile ",
+                       stored->profile_id(),
+                       "; pass --replace (PutProfileRequest.replace) "
+                       "to replace it with ",
+                       profile.profile_id(),
+                       " (connected agents then bin with the new one)"));
+    }
+    stored = storage_->PutProfile(profile, /*if_absent=*/false, &created);
+    if (!stored.ok()) return stored.status();
+    LogInfo("reference profile replaced",
+            {{"model", profile.model().name()},
+             {"version", profile.model().version()},
+             {"profile_id", profile.profile_id()}});
+  }
+  // Agents already connected bin with it from now on, not only after
+  // their next reconnect.
+  if (created && on_profile_replaced_) on_profile_replaced_(*stored);
   response->set_profile_id(stored->profile_id());
   *response->mutable_profile() = std::move(*stored);
   response->set_created(created);

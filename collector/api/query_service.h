@@ -24,9 +24,14 @@ class QueryService final : public v1::QueryService::CallbackService {
   // Every RPC is authorized by `authorizer` (collector/auth/authorizer.h):
   // kRead; PutProfile kAdminister, or an agent token proposing (if_absent) the
   // profile of a model it may report.
+  // `on_profile_replaced` (optional) receives every profile PutProfile
+  // stores (a first one, or one that replaced a different one with
+  // PutProfileRequest.replace), to push it to the connected agents.
   QueryService(std::string collector_id, Storage* storage,
                std::function<bool(const std::string&)> is_connected,
-               const Authorizer* authorizer);
+               const Authorizer* authorizer,
+               std::function<void(const v1::ReferenceProfile&)>
+                   on_profile_replaced = {});
 
   // The queries themselves, shared by gRPC and the HTTP/JSON API.
   absl::Status ListModels(const v1::ListModelsRequest& request,
@@ -78,6 +83,7 @@ class QueryService final : public v1::QueryService::CallbackService {
   Storage* const storage_;
   const std::function<bool(const std::string&)> is_connected_;
   const Authorizer* const authorizer_;
+  const std::function<void(const v1::ReferenceProfile&)> on_profile_replaced_;
 };
 
 }  // namespace aims::collector

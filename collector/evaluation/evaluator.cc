@@ -302,6 +302,7 @@ int Evaluator::EvaluateDue() {
     EvaluateObjective(*plan, o, now, &cache);
   }
   FlushPending();
+  NoteProfileMismatches(cache);
   if (!deferred.empty()) {
     absl::MutexLock lock(&mu_);
     for (const v1::ModelRef& m : deferred) AddFreshLocked(m);

@@ -104,6 +104,12 @@ class Evaluator {
 
   const EvaluatorCounters& counters() const { return counters_; }
 
+  // Evaluation passes, per model name and version, in which the windows were
+  // binned on another profile than the stored one, so that drift was not
+  // applicable (aims_collector_profile_mismatch_total).
+  std::map<std::pair<std::string, std::string>, uint64_t> ProfileMismatches()
+      const;
+
  private:
   struct Series {
     v1::ObjectiveStatus status;
@@ -168,6 +174,10 @@ class Evaluator {
   int SeriesCount(const Objective& o, const v1::ModelRef& model,
                   const std::vector<v1::MetricValue>& values) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Counts the pass' profile mismatches and logs each (model, windows'
+  // profile, stored profile) once.
+  void NoteProfileMismatches(const PassCache& cache)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   // Logs once per objective and model why its data cannot be judged.
   void WarnOnce(const Objective& o, const v1::ModelRef& model,
                 const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
@@ -251,6 +261,8 @@ class Evaluator {
   // Objective and model pairs whose data could not be judged, logged once.
   std::set<std::string> warned_ ABSL_GUARDED_BY(eval_mu_);
   mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> profile_mismatches_
+      ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Plan> plan_ ABSL_GUARDED_BY(mu_);
   absl::Time plan_loaded_at_ ABSL_GUARDED_BY(mu_);
   int plan_unchanged_ ABSL_GUARDED_BY(mu_) = 0;

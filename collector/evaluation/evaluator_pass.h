@@ -54,6 +54,8 @@ struct Evaluator::PassCache {
       if (windows.size() >= kMaxWindows) windows.clear();
       it = windows.emplace(key, ComputeWindowMetrics(storage, model, from, to))
                .first;
+      if (it->second.ok() && it->second->profile_mismatch)
+        mismatches[ModelName(model)] = {model, *it->second};
     }
     return it->second;
   }
@@ -68,6 +70,14 @@ struct Evaluator::PassCache {
                .first;
     return it->second;
   }
+
+  // Models whose windows were binned on another profile than the stored
+  // one (drift not applicable), by model name: noted once per pass.
+  struct Mismatch {
+    v1::ModelRef model;
+    WindowMetrics window;
+  };
+  std::map<std::string, Mismatch> mismatches;
 
   static constexpr size_t kMaxWindows = 1000;
   absl::Time now;

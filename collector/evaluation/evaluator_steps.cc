@@ -123,4 +123,33 @@ void Evaluator::WarnOnce(const Objective& o, const v1::ModelRef& model,
           {{"objective", o.id}, {"model", ModelName(model)}, {"why", why}});
 }
 
+void Evaluator::NoteProfileMismatches(const PassCache& cache) {
+  for (const auto& [name, m] : cache.mismatches) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++profile_mismatches_[{m.model.name(), m.model.version()}];
+    }
+    const std::string key =
+        absl::StrCat("profile\x1f", name, "\x1f", m.window.windows_profile_id,
+                     "\x1f", m.window.stored_profile_id);
+    if (!warned_.insert(key).second) continue;
+    LogWarn("profile mismatch: drift not applicable",
+            {{"model", name},
+             {"windows_profile", m.window.windows_profile_id.empty()
+                                     ? "none"
+                                     : m.window.windows_profile_id},
+             {"stored_profile", m.window.stored_profile_id},
+             {"why",
+              "the agents bin with another profile than the stored one; they "
+              "take the stored one when they reconnect or when it is replaced "
+              "with aimsctl profile put --replace"}});
+  }
+}
+
+std::map<std::pair<std::string, std::string>, uint64_t>
+Evaluator::ProfileMismatches() const {
+  absl::MutexLock lock(&mu_);
+  return profile_mismatches_;
+}
+
 }  // namespace aims::collector

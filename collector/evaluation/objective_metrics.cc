@@ -83,8 +83,11 @@ std::vector<prometheus::MetricFamily> ObjectiveMetricFamilies(
         {"metric", v.metric()},
     };
     if (!s.feature().empty()) labels.push_back({"feature", s.feature()});
-    if (s.attribute() == "agent") {  // per-agent coverage objectives
-      labels.push_back({"agent", s.group()});
+    // Per-slot coverage objectives: slot="2" (a bounded set: the slots
+    // agents lease are reused across rollouts); agent= only for agents
+    // registered before slots.
+    if (s.attribute() == "slot" || s.attribute() == "agent") {
+      labels.push_back({s.attribute(), s.group()});
     } else {
       if (!s.attribute().empty())
         labels.push_back({"attribute", s.attribute()});

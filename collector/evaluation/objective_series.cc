@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/time_util.h"
@@ -31,8 +32,15 @@ v1::MetricValue Coverage(const std::string& name, double value, uint64_t n) {
   return v;
 }
 
-// Seconds since the model's last report (model_silence_seconds), or since
-// each agent's that reported within the window (agent_silence_seconds).
+// Seconds since the model's last report (model_silence_seconds), or per
+// replica slot (agent_silence_seconds) since the report of the agent that
+// holds it. A slot's holder is expected to report until it leaves
+// (deregistered, replaced, expired): its silence counts whatever the window,
+// so a crashed agent breaches until it is replaced or expires. A slot whose
+// agents all left has 0 (no report is expected), so a breach of it resolves
+// and stays resolved with evidence (a nonconformity's review needs it);
+// agents without a slot (registered before slots) count while seen within
+// the window, under their id.
 std::vector<v1::MetricValue> SilenceValues(const Objective& o,
                                            const Storage& storage,
                                            const v1::ModelRef& model,
@@ -40,16 +48,30 @@ std::vector<v1::MetricValue> SilenceValues(const Objective& o,
   std::vector<v1::MetricValue> values;
   absl::Time latest = absl::InfinitePast();
   const std::vector<v1::AgentInfo> agents = storage.ListAgents(Exactly(model));
+  // Per slot: the silence of its holder, or 0 once its agents left.
+  std::map<uint32_t, double> slots;
   for (const v1::AgentInfo& a : agents) {
     const absl::Time seen = FromProto(a.last_seen());
     latest = std::max(latest, seen);
-    if (o.metric == "agent_silence_seconds" && seen >= from) {
+    if (o.metric != "agent_silence_seconds") continue;
+    if (a.slot() == 0) {
+      if (seen < from || a.has_left_at()) continue;
       v1::MetricValue v =
           Coverage(o.metric, absl::ToDoubleSeconds(now - seen), 1);
       v.set_attribute("agent");
       v.set_group(a.agent().agent_id());
       values.push_back(v);
+    } else if (!a.has_left_at()) {
+      slots[a.slot()] = absl::ToDoubleSeconds(now - seen);
+    } else {
+      slots.try_emplace(a.slot(), 0.0);
     }
+  }
+  for (const auto& [slot, silence] : slots) {
+    v1::MetricValue v = Coverage(o.metric, silence, 1);
+    v.set_attribute("slot");
+    v.set_group(absl::StrCat(slot));
+    values.push_back(v);
   }
   if (o.metric == "model_silence_seconds" && latest != absl::InfinitePast()) {
     values.push_back(
@@ -113,7 +135,9 @@ std::string SeriesName(const v1::ModelRef& m, MetricScope scope,
   std::string s = ModelName(m);
   if (!v.feature().empty()) absl::StrAppend(&s, " feature=", v.feature());
   if (scope == MetricScope::kAgent) {
-    absl::StrAppend(&s, " agent=", v.group());
+    // "slot=2"; "agent=<id>" for an agent registered before slots.
+    absl::StrAppend(&s, " ", v.attribute() == "agent" ? "agent" : "slot", "=",
+                    v.group());
   } else if (!v.attribute().empty()) {
     absl::StrAppend(&s, " attribute=", v.attribute());
     if (scope == MetricScope::kGroup) absl::StrAppend(&s, " group=", v.group());

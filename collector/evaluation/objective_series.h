@@ -5,9 +5,9 @@
 // stored windows.
 //
 // A series is one matching model, and one feature / attribute / group /
-// agent where the metric has them. Its name reads model, then scope:
-// "credit/v1/prod feature=income", "credit/v1/prod attribute=gender
-// group=f", "credit/v1/prod agent=pod-a".
+// agent replica slot where the metric has them. Its name reads model, then
+// scope: "credit/v1/prod feature=income", "credit/v1/prod attribute=gender
+// group=f", "credit/v1/prod slot=1" (slots: Storage::RegisterAgentInSlot).
 //
 // Thread-safety: stateless functions over a thread-safe Storage.
 #ifndef AIMS_COLLECTOR_EVALUATION_OBJECTIVE_SERIES_H_

@@ -48,7 +48,11 @@ absl::StatusOr<Watermarks::Mark> Watermarks::Advance(
   absl::Time least = absl::InfiniteFuture();
   absl::Duration longest = absl::ZeroDuration();
   for (const v1::AgentInfo& info : storage_->ListAgents(exactly)) {
-    if (FromProto(info.last_seen()) < now - silent_after) continue;
+    // Left agents (deregistered, replaced, expired) hold nothing back.
+    if (FromProto(info.last_seen()) < now - silent_after ||
+        info.has_left_at()) {
+      continue;
+    }
     auto it = m.agents.find(info.agent().agent_id());
     if (it == m.agents.end()) continue;  // nothing delivered yet
     least = std::min(least, it->second.end);

@@ -63,6 +63,14 @@ absl::StatusOr<WindowMetrics> ComputeWindowMetrics(const Storage& storage,
     }
   }
   absl::StatusOr<v1::ReferenceProfile> profile = storage.GetProfile(model);
+  if (profile.ok() && merger.count() > 0 &&
+      merger.result().profile_id() != profile->profile_id()) {
+    out.profile_mismatch = true;
+    out.windows_profile_id = merger.result().profile_id() == kMixedProfiles
+                                 ? "mixed"
+                                 : merger.result().profile_id();
+    out.stored_profile_id = profile->profile_id();
+  }
   out.values =
       MetricsOf(merger.result(), profile.ok() ? &*profile : nullptr, to - from);
   return out;

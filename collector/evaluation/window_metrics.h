@@ -31,6 +31,12 @@ struct WindowMetrics {
   // stored raw (beyond raw retention only rollups remain).
   std::vector<std::string> report_ids;
   std::vector<v1::MetricValue> values;
+  // Set when the model version has a profile but the windows were binned on
+  // another (or none, or several): drift is not applicable. The windows'
+  // profile id ("" none, "mixed" several) and the stored one.
+  bool profile_mismatch = false;
+  std::string windows_profile_id;
+  std::string stored_profile_id;
 };
 
 // Reports of `model` whose window starts in [from, to), merged (from

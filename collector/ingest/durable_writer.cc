@@ -45,10 +45,13 @@ size_t DurableWriter::queued_bytes() const {
   return queued_bytes_;
 }
 
-bool DurableWriter::SubmitHello(v1::Hello hello, Done done) {
+bool DurableWriter::SubmitHello(
+    v1::Hello hello, Done done,
+    std::function<bool(const std::string&)> connected) {
   Item item;
   item.kind = Item::Kind::kHello;
   item.hello = std::move(hello);
+  item.connected = std::move(connected);
   item.done = std::move(done);
   return Submit(std::move(item));
 }
@@ -56,6 +59,16 @@ bool DurableWriter::SubmitHello(v1::Hello hello, Done done) {
 bool DurableWriter::SubmitReport(EncodedReport report, Done done) {
   Item item;
   item.report = std::move(report);
+  item.done = std::move(done);
+  return Submit(std::move(item));
+}
+
+bool DurableWriter::SubmitGoodbye(std::string agent_id, std::string reason,
+                                  Done done) {
+  Item item;
+  item.kind = Item::Kind::kGoodbye;
+  item.agent_id = std::move(agent_id);
+  item.reason = std::move(reason);
   item.done = std::move(done);
   return Submit(std::move(item));
 }
@@ -71,6 +84,67 @@ bool DurableWriter::SubmitGap(v1::GapNotice gap, Done done) {
 size_t DurableWriter::depth() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();
+}
+
+WriteResult DurableWriter::WriteHello(const Item& item, absl::Time now) {
+  const v1::Hello& h = item.hello;
+  const std::string model = absl::StrCat(
+      h.model().name(), "/", h.model().version(), "/", h.model().environment());
+  uint32_t slot = 0;
+  std::vector<std::string> replaced;
+  absl::StatusOr<uint64_t> seq =
+      storage_->RegisterAgentInSlot(h, now, item.connected, &slot, &replaced);
+  WriteResult result;
+  result.status = seq.status();
+  if (seq.ok() && audit_ != nullptr) {
+    for (const std::string& old : replaced) {
+      // On record: the slot's silence is the new agent's from now on.
+      result.status.Update(
+          audit_->Append({"agent_replaced",
+                          old,
+                          {{"agent", old},
+                           {"model", model},
+                           {"slot", absl::StrCat(slot)},
+                           {"replaced_by", h.agent().agent_id()}}}));
+    }
+    result.status.Update(
+        audit_->Append({"agent_connect",
+                        h.agent().agent_id(),
+                        {{"agent", h.agent().agent_id()},
+                         {"pod", h.agent().pod()},
+                         {"model", model},
+                         {"slot", absl::StrCat(slot)},
+                         {"durable_sequence", absl::StrCat(*seq)}}}));
+  }
+  if (absl::IsPermissionDenied(seq.status()) && audit_ != nullptr) {
+    // On record: someone tried to speak for another model's agent.
+    (void)audit_->Append({"agent_refused",
+                          h.agent().agent_id(),
+                          {{"agent", h.agent().agent_id()},
+                           {"pod", h.agent().pod()},
+                           {"model", model},
+                           {"reason", std::string(seq.status().message())}}});
+  }
+  if (seq.ok() && result.status.ok()) {
+    result.durable_sequence = *seq;
+    result.slot = slot;
+    absl::StatusOr<v1::ReferenceProfile> profile =
+        storage_->GetProfile(h.model());
+    if (profile.ok()) result.profile = std::move(*profile);
+  }
+  return result;
+}
+
+WriteResult DurableWriter::WriteGoodbye(const Item& item, absl::Time now) {
+  WriteResult result;
+  result.status = storage_->MarkAgentLeft(item.agent_id, "deregistered", now);
+  if (result.status.ok() && audit_ != nullptr) {
+    result.status =
+        audit_->Append({"agent_deregistered",
+                        item.agent_id,
+                        {{"agent", item.agent_id}, {"reason", item.reason}}});
+  }
+  return result;
 }
 
 void DurableWriter::Run() {
@@ -99,40 +173,11 @@ void DurableWriter::Run() {
     }
     const absl::Time now = clock_->Now();
     if (batch.front().kind == Item::Kind::kHello) {
-      absl::StatusOr<uint64_t> seq =
-          storage_->RegisterAgent(batch.front().hello, now);
-      WriteResult result;
-      result.status = seq.status();
-      if (seq.ok() && audit_ != nullptr) {
-        const v1::Hello& h = batch.front().hello;
-        result.status = audit_->Append(
-            {"agent_connect",
-             h.agent().agent_id(),
-             {{"agent", h.agent().agent_id()},
-              {"pod", h.agent().pod()},
-              {"model", absl::StrCat(h.model().name(), "/", h.model().version(),
-                                     "/", h.model().environment())},
-              {"durable_sequence", absl::StrCat(*seq)}}});
-      }
-      if (absl::IsPermissionDenied(seq.status()) && audit_ != nullptr) {
-        // On record: someone tried to speak for another model's agent.
-        const v1::Hello& h = batch.front().hello;
-        (void)audit_->Append(
-            {"agent_refused",
-             h.agent().agent_id(),
-             {{"agent", h.agent().agent_id()},
-              {"pod", h.agent().pod()},
-              {"model", absl::StrCat(h.model().name(), "/", h.model().version(),
-                                     "/", h.model().environment())},
-              {"reason", std::string(seq.status().message())}}});
-      }
-      if (seq.ok() && result.status.ok()) {
-        result.durable_sequence = *seq;
-        absl::StatusOr<v1::ReferenceProfile> profile =
-            storage_->GetProfile(batch.front().hello.model());
-        if (profile.ok()) result.profile = std::move(*profile);
-      }
-      batch.front().done(result);
+      batch.front().done(WriteHello(batch.front(), now));
+      continue;
+    }
+    if (batch.front().kind == Item::Kind::kGoodbye) {
+      batch.front().done(WriteGoodbye(batch.front(), now));
       continue;
     }
     if (batch.front().kind == Item::Kind::kGap) {

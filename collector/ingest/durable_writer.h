@@ -43,6 +43,9 @@ struct WriteResult {
   uint64_t missing = 0;
   // Hellos: the model version's reference profile, if one is stored.
   std::optional<v1::ReferenceProfile> profile;
+  // Hellos: the replica slot leased to the agent (Storage::
+  // RegisterAgentInSlot).
+  uint32_t slot = 0;
 };
 
 class DurableWriter {
@@ -59,9 +62,15 @@ class DurableWriter {
 
   // Each returns false (and runs nothing) when the queue is full or the
   // writer is stopping.
-  bool SubmitHello(v1::Hello hello, Done done);
+  // `connected` tells which agents hold their replica slot (null: all that
+  // have not left).
+  bool SubmitHello(v1::Hello hello, Done done,
+                   std::function<bool(const std::string&)> connected = {});
   bool SubmitReport(EncodedReport report, Done done);
   bool SubmitGap(v1::GapNotice gap, Done done);
+  // The agent leaves for good (v1::Goodbye): marked left, on record as
+  // "agent_deregistered".
+  bool SubmitGoodbye(std::string agent_id, std::string reason, Done done);
 
   size_t depth() const;
   size_t capacity() const { return capacity_; }
@@ -71,15 +80,19 @@ class DurableWriter {
  private:
   struct Item {
     // Hellos and gaps are written one at a time; reports in batches.
-    enum class Kind { kHello, kReport, kGap };
+    enum class Kind { kHello, kReport, kGap, kGoodbye };
     Kind kind = Kind::kReport;
     v1::Hello hello;
+    std::function<bool(const std::string&)> connected;  // hellos
+    std::string agent_id, reason;                       // goodbyes
     v1::GapNotice gap;
     EncodedReport report;
     Done done;
   };
   bool Submit(Item item);
   void Run();
+  WriteResult WriteHello(const Item& item, absl::Time now);
+  WriteResult WriteGoodbye(const Item& item, absl::Time now);
 
   Storage* const storage_;
   AuditTrail* const audit_;

@@ -27,6 +27,8 @@ struct IngestMetrics {
   prometheus::Counter& agents_refused;
   prometheus::Family<prometheus::Counter>& report_rejections;  // {field}
   prometheus::Family<prometheus::Counter>& limit_rejections;   // {limit}
+  // Agents that left cleanly (v1::Goodbye).
+  prometheus::Counter& agents_deregistered;
 };
 
 }  // namespace aims::collector

@@ -87,11 +87,34 @@ class IngestService::Stream final
     service_->metrics_->streams_open.Decrement();
     MarkDisconnected();
     {
+      // After this no PushProfile reaches the stream.
+      absl::MutexLock lock(&service_->streams_mu_);
+      service_->streams_.erase(this);
+    }
+    {
       // The last use of service_: it may be destroyed right after.
       absl::MutexLock lock(&service_->mu_);
       --service_->live_streams_;
     }
     delete this;
+  }
+
+  // Queues `profile` for the agent when it is of the stream's model name
+  // and version (every environment); then sends it. Called by PushProfile
+  // under streams_mu_, which keeps the stream alive meanwhile.
+  void OfferProfile(const v1::ReferenceProfile& profile) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!welcomed_ || finished_ || broken_ ||
+          model_.name() != profile.model().name() ||
+          model_.version() != profile.model().version()) {
+        return;
+      }
+      v1::IngestResponse response;
+      *response.mutable_profile_update() = profile;
+      outbox_.push_back(std::move(response));
+    }
+    Pump(/*completed=*/0, /*outside=*/true);
   }
 
   void MarkDisconnected() {
@@ -227,7 +250,10 @@ class IngestService::Stream final
       model_ = request.hello().model();
       ++outstanding_;
       const bool queued = service_->writer_->SubmitHello(
-          request.hello(), [this](const WriteResult& r) { OnHelloDone(r); });
+          request.hello(), [this](const WriteResult& r) { OnHelloDone(r); },
+          [service = service_](const std::string& id) {
+            return service->IsConnected(id);
+          });
       if (!queued) {
         --outstanding_;
         Busy();
@@ -245,6 +271,9 @@ class IngestService::Stream final
         return;
       case v1::IngestRequest::kGap:
         HandleGapLocked(request.gap());
+        return;
+      case v1::IngestRequest::kGoodbye:
+        HandleGoodbyeLocked(request.goodbye());
         return;
       default:
         FailLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -272,6 +301,38 @@ class IngestService::Stream final
       return;
     }
     SubmitGapLocked(gap);
+  }
+
+  // The agent leaves: nothing is read after the goodbye; the stream ends
+  // once it is durable (Pump finishes when reads are done and nothing is
+  // outstanding).
+  void HandleGoodbyeLocked(const v1::Goodbye& goodbye)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    reads_done_ = true;
+    ++outstanding_;
+    const bool queued = service_->writer_->SubmitGoodbye(
+        agent_id_, std::string(CutUtf8(goodbye.reason(), 128)),
+        [this](const WriteResult& r) { OnGoodbyeDone(r); });
+    if (!queued) {
+      --outstanding_;
+      Busy();
+    }
+  }
+
+  void OnGoodbyeDone(const WriteResult& result) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!result.status.ok()) {
+        LogError("cannot deregister agent",
+                 {{"agent", agent_id_}, {"error", result.status.message()}});
+        FailLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                std::string(result.status.message())));
+      } else {
+        service_->metrics_->agents_deregistered.Increment();
+        LogInfo("agent deregistered", {{"agent", agent_id_}, {"peer", peer_}});
+      }
+    }
+    Pump(/*completed=*/1);
   }
 
   void SubmitGapLocked(const v1::GapNotice& gap)
@@ -407,6 +468,7 @@ class IngestService::Stream final
   }
 
   void OnHelloDone(const WriteResult& result) {
+    bool welcomed = false;
     {
       absl::MutexLock lock(&mu_);
       if (absl::IsPermissionDenied(result.status)) {
@@ -423,19 +485,26 @@ class IngestService::Stream final
                                 std::string(result.status.message())));
       } else {
         welcomed_ = true;
+        welcomed = true;
         durable_ = result.durable_sequence;
         v1::IngestResponse response;
         v1::Welcome* welcome = response.mutable_welcome();
         welcome->set_collector_id(service_->options_.collector_id);
         welcome->set_durable_sequence(result.durable_sequence);
+        welcome->set_slot(result.slot);
         if (result.profile) *welcome->mutable_profile() = *result.profile;
         outbox_.push_back(std::move(response));
         service_->SetConnected(agent_id_, true);
         marked_connected_ = true;
         LogInfo("agent connected", {{"agent", agent_id_},
                                     {"peer", peer_},
+                                    {"slot", result.slot},
                                     {"durable_seq", result.durable_sequence}});
       }
+    }
+    if (welcomed) {
+      absl::MutexLock lock(&service_->streams_mu_);
+      service_->streams_.insert(this);
     }
     // The write still counts as outstanding until Pump() takes it off
     // under the lock: until then no other thread can finish (and delete)
@@ -518,8 +587,11 @@ class IngestService::Stream final
   // write may complete, the stream finish and OnDone delete it on another
   // thread at any moment, so it returns and leaves the rest (a read that
   // may be due) to OnWriteDone's Pump.
-  void Pump(size_t completed = 0) {
-    const bool from_writer = completed > 0;
+  // `outside`: called from neither a reaction nor a writer callback
+  // (OfferProfile); like a writer callback, it returns once it has started
+  // a write.
+  void Pump(size_t completed = 0, bool outside = false) {
+    const bool from_writer = completed > 0 || outside;
     enum class Action { kNone, kWrite, kRead, kFinish };
     for (;;) {
       Action action = Action::kNone;
@@ -631,6 +703,12 @@ IngestService::~IngestService() {
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 IngestService::Report(grpc::CallbackServerContext* context) {
   return new Stream(this, context);
+}
+
+int IngestService::PushProfile(const v1::ReferenceProfile& profile) {
+  absl::MutexLock lock(&streams_mu_);
+  for (Stream* stream : streams_) stream->OfferProfile(profile);
+  return static_cast<int>(streams_.size());
 }
 
 bool IngestService::IsConnected(const std::string& agent_id) const {

@@ -9,7 +9,9 @@
 // stream with UNAUTHENTICATED or PERMISSION_DENIED. At most `max_in_flight`
 // reports per stream wait for the writer before the stream stops reading
 // (backpressure); a full writer queue ends the stream with RESOURCE_EXHAUSTED
-// and the agent retries.
+// and the agent retries. A Goodbye marks the agent left (DurableWriter::
+// SubmitGoodbye) and ends the stream once durable; PushProfile sends a
+// replaced profile to the connected agents of its model version.
 //
 // Thread-safety: safe; reactors run on gRPC threads and writer completions.
 #ifndef AIMS_COLLECTOR_INGEST_INGEST_SERVICE_H_
@@ -20,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "collector/auth/authorizer.h"
@@ -62,6 +65,9 @@ class IngestService final
 
   // Whether a stream of `agent_id` is open now.
   bool IsConnected(const std::string& agent_id) const;
+  // Sends `profile` (ProfileUpdate) to every welcomed stream of its model
+  // name and version; returns how many streams were looked at.
+  int PushProfile(const v1::ReferenceProfile& profile);
 
  private:
   class Stream;
@@ -74,6 +80,10 @@ class IngestService final
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, int> connected_ ABSL_GUARDED_BY(mu_);
   int live_streams_ ABSL_GUARDED_BY(mu_) = 0;
+  // Welcomed streams, for PushProfile. Taken before a stream's own mutex,
+  // never while holding it.
+  absl::Mutex streams_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::flat_hash_set<Stream*> streams_ ABSL_GUARDED_BY(streams_mu_);
 };
 
 }  // namespace aims::collector

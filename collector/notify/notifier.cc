@@ -132,9 +132,15 @@ std::vector<Mutation> Notifier::AlertMutations(
       {"iso_clause", absl::StrJoin(objective.iso_references, ",")},
   };
   if (!status.feature().empty()) labels["feature"] = status.feature();
-  if (!status.attribute().empty()) labels["attribute"] = status.attribute();
-  if (!status.group().empty())
-    labels[status.attribute() == "agent" ? "agent" : "group"] = status.group();
+  // Per-slot coverage series: slot="2" (agent= before slots).
+  const bool per_slot =
+      status.attribute() == "slot" || status.attribute() == "agent";
+  if (per_slot) {
+    labels[status.attribute()] = status.group();
+  } else {
+    if (!status.attribute().empty()) labels["attribute"] = status.attribute();
+    if (!status.group().empty()) labels["group"] = status.group();
+  }
   const v1::MetricValue& v = status.last_value();
   std::map<std::string, std::string> annotations = {
       {"summary", absl::StrCat(objective.title, " (", nc.id(), ")")},

@@ -133,6 +133,12 @@ class RocksStorage final : public Storage {
 
   absl::StatusOr<uint64_t> RegisterAgent(const v1::Hello& hello,
                                          absl::Time now) override;
+  absl::StatusOr<uint64_t> RegisterAgentInSlot(
+      const v1::Hello& hello, absl::Time now,
+      const std::function<bool(const std::string&)>& connected, uint32_t* slot,
+      std::vector<std::string>* replaced) override;
+  absl::Status MarkAgentLeft(const std::string& agent_id,
+                             absl::string_view reason, absl::Time now) override;
   absl::Status WriteEncodedReports(
       absl::Span<const EncodedReport* const> reports, absl::Time now,
       std::vector<WriteOutcome>* outcomes) override;
@@ -208,6 +214,15 @@ class RocksStorage final : public Storage {
   EngineState engine_state() const;
 
  private:
+  // The slot RegisterAgentInSlot leases `agent_id` (registered, with its
+  // model_id set); marks the slot's previous holder replaced in `batch` and
+  // in memory.
+  uint32_t LeaseSlotLocked(
+      const std::string& agent_id,
+      const std::function<bool(const std::string&)>& connected, absl::Time now,
+      rocksdb::WriteBatch* batch, std::vector<std::string>* replaced)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   struct AgentState {
     uint64_t num = 0;
     uint64_t model_id = 0;

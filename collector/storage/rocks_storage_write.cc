@@ -78,6 +78,14 @@ absl::StatusOr<uint64_t> RocksStorage::ModelIdLocked(
 
 absl::StatusOr<uint64_t> RocksStorage::RegisterAgent(const v1::Hello& hello,
                                                      absl::Time now) {
+  uint32_t slot = 0;
+  return RegisterAgentInSlot(hello, now, nullptr, &slot, nullptr);
+}
+
+absl::StatusOr<uint64_t> RocksStorage::RegisterAgentInSlot(
+    const v1::Hello& hello, absl::Time now,
+    const std::function<bool(const std::string&)>& connected, uint32_t* slot,
+    std::vector<std::string>* replaced) {
   absl::MutexLock lock(&mu_);
   const std::string& id = hello.agent().agent_id();
   if (auto known = agents_.find(id);
@@ -108,6 +116,10 @@ absl::StatusOr<uint64_t> RocksStorage::RegisterAgent(const v1::Hello& hello,
   *a.info.mutable_agent() = hello.agent();
   *a.info.mutable_model() = hello.model();
   *a.info.mutable_last_seen() = ToProto(now);
+  *slot = LeaseSlotLocked(agent_id, connected, now, &batch, replaced);
+  a.info.set_slot(*slot);
+  a.info.clear_left_at();
+  a.info.clear_left_reason();
   ModelState& m = models_[*model_id];
   if (!m.info.has_first_seen()) *m.info.mutable_first_seen() = ToProto(now);
   *m.info.mutable_last_seen() = ToProto(now);
@@ -115,6 +127,63 @@ absl::StatusOr<uint64_t> RocksStorage::RegisterAgent(const v1::Hello& hello,
   batch.Put(models_cf_, Uint64BigEndian(m.id), m.info.SerializeAsString());
   if (absl::Status s = Write(&batch); !s.ok()) return s;
   return a.info.durable_sequence();
+}
+
+uint32_t RocksStorage::LeaseSlotLocked(
+    const std::string& agent_id,
+    const std::function<bool(const std::string&)>& connected, absl::Time now,
+    rocksdb::WriteBatch* batch, std::vector<std::string>* replaced) {
+  AgentState& self = agents_[agent_id];
+  // Slots held by the model's other agents: not left and, when the caller
+  // knows, connected. Holders that are not connected can be taken over.
+  absl::flat_hash_set<uint32_t> held;
+  for (const auto& [id, a] : agents_) {
+    if (id == agent_id || a.model_id != self.model_id || a.info.slot() == 0 ||
+        a.info.has_left_at()) {
+      continue;
+    }
+    if (!connected || connected(id)) held.insert(a.info.slot());
+  }
+  uint32_t slot = self.info.slot();
+  if (slot == 0 || held.contains(slot)) {
+    slot = 1;
+    while (held.contains(slot)) ++slot;
+  }
+  // The agent that held the slot before (crashed, never deregistered) is
+  // replaced: the new one answers for the slot from now on.
+  for (auto& [id, a] : agents_) {
+    if (id == agent_id || a.model_id != self.model_id ||
+        a.info.slot() != slot || a.info.has_left_at()) {
+      continue;
+    }
+    *a.info.mutable_left_at() = ToProto(now);
+    a.info.set_left_reason("replaced");
+    const bool was_connected = a.info.connected();
+    a.info.set_connected(false);
+    batch->Put(agents_cf_, Uint64BigEndian(a.num), a.info.SerializeAsString());
+    a.info.set_connected(was_connected);
+    if (replaced != nullptr) replaced->push_back(id);
+  }
+  return slot;
+}
+
+absl::Status RocksStorage::MarkAgentLeft(const std::string& agent_id,
+                                         absl::string_view reason,
+                                         absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end()) {
+    return absl::NotFoundError(absl::StrCat("agent ", agent_id, " unknown"));
+  }
+  v1::AgentInfo info = it->second.info;
+  *info.mutable_left_at() = ToProto(now);
+  info.set_left_reason(std::string(reason));
+  rocksdb::WriteBatch batch;
+  batch.Put(agents_cf_, Uint64BigEndian(it->second.num),
+            info.SerializeAsString());
+  if (absl::Status s = Write(&batch); !s.ok()) return s;
+  it->second.info = std::move(info);
+  return absl::OkStatus();
 }
 
 absl::Status RocksStorage::WriteEncodedReports(

@@ -97,6 +97,33 @@ class Storage {
   virtual absl::StatusOr<uint64_t> RegisterAgent(const v1::Hello& hello,
                                                  absl::Time now) = 0;
 
+  // RegisterAgent that also leases the agent a replica slot of its model
+  // (AgentInfo.slot, from 1): its own earlier slot when no other agent holds
+  // it, else the lowest slot no other agent holds. An agent holds its slot
+  // while it has not left and `connected` says so (null: while it has not
+  // left). A registered agent that had not left but lost its slot this way
+  // is marked left ("replaced"); `replaced` (optional) receives its id.
+  // Returns the agent's highest durable sequence; `slot` receives the slot.
+  virtual absl::StatusOr<uint64_t> RegisterAgentInSlot(
+      const v1::Hello& hello, absl::Time now,
+      const std::function<bool(const std::string&)>& connected, uint32_t* slot,
+      std::vector<std::string>* replaced) {
+    *slot = 0;
+    (void)connected;
+    (void)replaced;
+    return RegisterAgent(hello, now);
+  }
+  // Marks `agent_id` as left at `now` for `reason` ("deregistered",
+  // "expired"): coverage objectives stop expecting it and its slot is free
+  // (AgentInfo.left_at). NOT_FOUND for an unknown agent.
+  virtual absl::Status MarkAgentLeft(const std::string& agent_id,
+                                     absl::string_view reason, absl::Time now) {
+    (void)agent_id;
+    (void)reason;
+    (void)now;
+    return absl::UnimplementedError("this storage keeps no agent lifecycle");
+  }
+
   // Stores `reports` atomically. Every report's agent must be registered.
   // `outcomes` receives one entry per report.
   virtual absl::Status WriteEncodedReports(

@@ -96,6 +96,15 @@ TEST(CollectorOptionsTest, DurationsNameFlagValueAndLimit) {
               o.raw_retention = absl::ZeroDuration();
             }),
             "");
+  EXPECT_EQ(ErrorAfter([](CollectorOptions& o) {
+              o.agent_expiry = -absl::Seconds(1);
+            }),
+            "--agent_expiry: -1s, must be 0s..8784h");
+  // 0 never forgets an agent.
+  EXPECT_EQ(ErrorAfter([](CollectorOptions& o) {
+              o.agent_expiry = absl::ZeroDuration();
+            }),
+            "");
 }
 
 TEST(CollectorOptionsTest, NotificationUrlsMustBeHttp) {

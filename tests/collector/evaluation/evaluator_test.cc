@@ -429,7 +429,7 @@ TEST(EvaluatorTest, CoverageObjectivesRaiseNonconformities) {
   EXPECT_EQ(by_objective["coverage.model-silent"].evidence().value().value(),
             70);
   EXPECT_EQ(by_objective["coverage.agent-silent"].series(),
-            "credit/v1/prod agent=pod-a");
+            "credit/v1/prod slot=1");
   EXPECT_EQ(by_objective["coverage.agent-silent"].evidence().threshold(), 60);
   EXPECT_EQ(by_objective["coverage.missing-windows"].evidence().value().value(),
             3);
@@ -588,6 +588,27 @@ TEST(EvaluatorTest, AuditVerifyNamesTheFirstEditedRecord) {
   EXPECT_EQ(broken.first_broken_index(), 3u);
   EXPECT_EQ(broken.records_checked(), 2u);
   EXPECT_EQ(broken.detail(), "content does not match its hash (record edited)");
+}
+
+// Windows binned on another profile than the stored one: drift is not
+// applicable, and that is counted per evaluation pass and model version.
+TEST(EvaluatorTest, ProfileMismatchIsCounted) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.path(), &clock, kPlan);
+  s.Report(&clock, 0.6);  // binned on no profile
+  s.evaluator->EvaluateDue();
+  EXPECT_TRUE(s.evaluator->ProfileMismatches().empty());  // none stored
+  v1::ReferenceProfile profile;
+  *profile.mutable_model() = Model();
+  profile.set_profile_id("p1");
+  bool created = false;
+  ASSERT_TRUE(s.storage->PutProfile(profile, false, &created).ok());
+  clock.Advance(absl::Seconds(10));
+  s.Report(&clock, 0.6);
+  s.evaluator->EvaluateDue();
+  using Counts = std::map<std::pair<std::string, std::string>, uint64_t>;
+  EXPECT_EQ(s.evaluator->ProfileMismatches(), (Counts{{{"credit", "v1"}, 1}}));
 }
 
 }  // namespace
