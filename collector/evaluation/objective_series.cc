@@ -40,19 +40,23 @@ v1::MetricValue Coverage(const std::string& name, double value, uint64_t n) {
 // agents all left has 0 (no report is expected), so a breach of it resolves
 // and stays resolved with evidence (a nonconformity's review needs it);
 // agents without a slot (registered before slots) count while seen within
-// the window, under their id.
+// the window, under their id. Likewise the model's silence is 0 once every
+// agent it had has left: a model stopped cleanly (a demo, a decommission) is
+// not silent.
 std::vector<v1::MetricValue> SilenceValues(const Objective& o,
                                            const Storage& storage,
                                            const v1::ModelRef& model,
                                            absl::Time from, absl::Time now) {
   std::vector<v1::MetricValue> values;
   absl::Time latest = absl::InfinitePast();
+  bool all_left = true;
   const std::vector<v1::AgentInfo> agents = storage.ListAgents(Exactly(model));
   // Per slot: the silence of its holder, or 0 once its agents left.
   std::map<uint32_t, double> slots;
   for (const v1::AgentInfo& a : agents) {
     const absl::Time seen = FromProto(a.last_seen());
     latest = std::max(latest, seen);
+    all_left = all_left && a.has_left_at();
     if (o.metric != "agent_silence_seconds") continue;
     if (a.slot() == 0) {
       if (seen < from || a.has_left_at()) continue;
@@ -75,7 +79,8 @@ std::vector<v1::MetricValue> SilenceValues(const Objective& o,
   }
   if (o.metric == "model_silence_seconds" && latest != absl::InfinitePast()) {
     values.push_back(
-        Coverage(o.metric, absl::ToDoubleSeconds(now - latest), agents.size()));
+        Coverage(o.metric, all_left ? 0.0 : absl::ToDoubleSeconds(now - latest),
+                 agents.size()));
   }
   return values;
 }

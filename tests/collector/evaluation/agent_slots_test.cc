@@ -139,6 +139,12 @@ TEST(AgentSlotsTest, LeftAgentsSlotHoldsAndABreachOfItResolves) {
   st = s.State("coverage.agent-silent");
   EXPECT_EQ(st.state(), v1::OBJECTIVE_STATE_RESOLVED);
   EXPECT_EQ(st.last_value().state(), v1::EVIDENCE_STATE_OK);
+  // Its only agent left: the model is not silent either (a model stopped
+  // cleanly, as at the end of the demo, breaches nothing when looked at
+  // later).
+  st = s.State("coverage.model-silent");
+  EXPECT_EQ(st.last_value().value(), 0);
+  EXPECT_NE(st.state(), v1::OBJECTIVE_STATE_FIRING);
 }
 
 // Slots and departures are in the registry on disk: a restarted collector
