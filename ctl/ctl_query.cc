@@ -91,12 +91,15 @@ absl::Status Agents(const CallOptions& call, const AgentsOptions& options,
   return CallAndShow(
       call, &Query::ListAgents, request,
       [](const v1::ListAgentsResponse& response, std::ostream& out) {
-        Table table({"AGENT", "MODEL", "POD", "CONNECTED", "REPORTS",
-                     "DUPLICATES", "DURABLE_SEQ", "EVENTS", "LAST_SEEN"});
+        Table table({"AGENT", "MODEL", "POD", "SLOT", "CONNECTED", "LEFT",
+                     "REPORTS", "DUPLICATES", "DURABLE_SEQ", "EVENTS",
+                     "LAST_SEEN"});
         for (const v1::AgentInfo& a : response.agents()) {
           table.AddRow({a.agent().agent_id(), ModelText(a.model()),
                         a.agent().pod().empty() ? "-" : a.agent().pod(),
+                        a.slot() == 0 ? "-" : absl::StrCat(a.slot()),
                         a.connected() ? "yes" : "no",
+                        a.left_reason().empty() ? "-" : a.left_reason(),
                         absl::StrCat(a.report_count()),
                         absl::StrCat(a.duplicate_count()),
                         absl::StrCat(a.durable_sequence()),

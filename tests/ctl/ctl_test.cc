@@ -90,6 +90,10 @@ TEST(CtlTest, ListsModelsAndAgentsAsTableAndJson) {
       << out.str();
   out.str("");
   ASSERT_EQ(RunCommand({flag, "agents"}, out, err), 0);
+  // Its replica slot; disconnected without a Goodbye, so it has not left.
+  EXPECT_NE(out.str().find("credit-7f9c  1     no         -     1"),
+            std::string::npos)
+      << out.str();
   EXPECT_NE(out.str().find("pod-a"), std::string::npos);
   EXPECT_NE(out.str().find("credit/v2/prod"), std::string::npos);
   EXPECT_NE(out.str().find("credit-7f9c"), std::string::npos);
