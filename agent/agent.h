@@ -86,8 +86,10 @@ class Agent {
                             absl::string_view record);
   absl::Status AcceptLabels(LabelBatch* batch);
   // Folds the intake log left by an earlier run into its windows: those
-  // past are spooled now, the current one stays open.
+  // past are spooled now, the current one stays open (and does not roll
+  // over while the replay runs: Windower::SetReplaying).
   absl::Status ReplayIntakeLog();
+  absl::Status ReplaySegments();
   // Once the open window's segment of the intake log holds
   // --intake_log_max_bytes / 8, replaces it by the window's summary so far
   // (IntakeLog::Checkpoint), so a busy window never fills the log.

@@ -288,6 +288,13 @@ absl::Status Agent::ReplayIntakeLog() {
   // Windows before the last one spooled were spooled (the run ended between
   // spooling a window and dropping its log).
   intake_log_->Trim(spool_->last_window_end());
+  windower_->SetReplaying(true);
+  absl::Status replayed = ReplaySegments();
+  windower_->SetReplaying(false);
+  return replayed;
+}
+
+absl::Status Agent::ReplaySegments() {
   const absl::Time current = windower_->current_start();
   uint64_t replayed = 0;
   for (absl::Time start : intake_log_->Segments()) {

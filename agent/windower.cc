@@ -77,10 +77,15 @@ void Windower::RestoreCheckpoint(v1::WindowSummary summary) {
 }
 
 void Windower::RollLocked(absl::Time now) {
-  if (now < open_.end) return;
+  if (replaying_ || now < open_.end) return;
   if (auto closed = TakeLocked(open_.end)) ready_.push_back(std::move(*closed));
   open_.start = AlignedStart(now);
   open_.end = open_.start + window_;
+}
+
+void Windower::SetReplaying(bool replaying) {
+  absl::MutexLock lock(&mu_);
+  replaying_ = replaying;
 }
 
 absl::Time Windower::Add(const std::vector<Event>& events) {

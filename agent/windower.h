@@ -73,6 +73,12 @@ class Windower {
       absl::Time window_start);
   // Replay: the open window continues from `summary` (a checkpoint of it).
   void RestoreCheckpoint(v1::WindowSummary summary);
+  // While replaying (the intake log at start), the open window does not
+  // roll over: the events of its log segment must all land in it however
+  // long the replay takes (a window that closed halfway would leave the
+  // rest in the next window, which no segment holds). The first tick after
+  // closes it.
+  void SetReplaying(bool replaying);
   // Windows opened from now on summarise with `config` (e.g. a new
   // reference profile); the open window keeps the one it started with
   // unless it is still empty.
@@ -104,6 +110,7 @@ class Windower {
   LimitOverflows overflows_ ABSL_GUARDED_BY(mu_);
   // Windows that expired while events kept arriving, not yet taken.
   std::vector<ClosedWindow> ready_ ABSL_GUARDED_BY(mu_);
+  bool replaying_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace aims::agent

@@ -106,5 +106,29 @@ TEST(WindowerTest, CheckpointsMergeBackWhenTheWindowCloses) {
   EXPECT_EQ(replayed->summary.operational().event_count(), 7u);
 }
 
+// A replay that outlasts its window (a slow start) keeps every replayed
+// event in that window: it closes with all of them at the first tick after.
+// Rolling over halfway put the rest in the next window, which no intake-log
+// segment held, and a kill then lost them (seen in
+// DeliveryTest.AgentKilledDuringTrafficKeepsWhatItAccepted under load).
+TEST(WindowerTest, ReplayingKeepsTheOpenWindowOpen) {
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
+  windower.SetReplaying(true);
+  windower.Add(Events(4));
+  clock.Advance(absl::Seconds(12));  // past the window's end
+  EXPECT_EQ(windower.Add(Events(6)), absl::FromUnixSeconds(1000));
+  EXPECT_FALSE(windower.CloseIfDue().has_value());
+  windower.SetReplaying(false);
+  auto closed = windower.CloseIfDue();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->start, absl::FromUnixSeconds(1000));
+  EXPECT_EQ(closed->end, absl::FromUnixSeconds(1010));
+  EXPECT_EQ(closed->summary.operational().event_count(), 10u);
+  // Events after the replay go to the window open now.
+  EXPECT_EQ(windower.Add(Events(1)), absl::FromUnixSeconds(1010));
+}
+
 }  // namespace
 }  // namespace aims::agent
