@@ -114,8 +114,7 @@ objectives:
     threshold: 0.02
 )";
 
-// The plan issue 23 asks for, in the evaluator branch's fields: parses
-// only once that branch is merged.
+// The plan issue 23 asks for, with its decision and budget spelt out.
 constexpr char kSequentialPlan[] = R"(apiVersion: aims/v1
 defaults:
   model: {name: credit-scoring, environment: prod}

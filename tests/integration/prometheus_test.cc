@@ -72,6 +72,31 @@ v1::ModelRef Credit() {
 // Stores the reference profile of the unshifted events at the collector and
 // sends one 10 s window of events with incomes shifted by 40 (drifted),
 // binned on that profile as an agent would.
+// A collector on free loopback ports with its data and dir/plan.yaml in
+// `dir`, evaluating only when the test asks.
+collector::CollectorOptions CollectorIn(const testing::TempDir& dir) {
+  collector::CollectorOptions options;
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.data_dir = dir.File("data");
+  options.sync_writes = false;
+  options.plan_file = dir.File("plan.yaml");
+  options.evaluate_in_background = false;
+  return options;
+}
+
+// An agent of credit/v1/prod reporting to the collector at `grpc_port`.
+agent::AgentOptions AgentOf(const testing::TempDir& dir, int grpc_port) {
+  agent::AgentOptions options;
+  options.http_listen = "127.0.0.1:0";
+  options.collector = absl::StrCat("127.0.0.1:", grpc_port);
+  options.data_dir = dir.File("agent");
+  options.model.set_name("credit");
+  options.model.set_version("v1");
+  options.model.set_environment("prod");
+  return options;
+}
+
 void SendWindow(int grpc_port) {
   ProfileBuilder builder({});
   for (const Event& e : Events(0)) builder.Add(e);
@@ -467,27 +492,13 @@ objectives:
     window: 5m
 )";
   }
-  collector::CollectorOptions options;
-  options.grpc_listen = "127.0.0.1:0";
-  options.http_listen = "127.0.0.1:0";
-  options.data_dir = dir.File("data");
-  options.sync_writes = false;
-  options.plan_file = dir.File("plan.yaml");
-  options.evaluate_in_background = false;
-  collector::Collector collector(options);
+  collector::Collector collector(CollectorIn(dir));
   ASSERT_TRUE(collector.Start().ok());
   SendWindow(collector.grpc_port());
   // parity, selection rate of f and m, accuracy, PSI of income.
   ASSERT_EQ(collector.EvaluateNow(), 5);
 
-  agent::AgentOptions agent_options;
-  agent_options.http_listen = "127.0.0.1:0";
-  agent_options.collector = absl::StrCat("127.0.0.1:", collector.grpc_port());
-  agent_options.data_dir = dir.File("agent");
-  agent_options.model.set_name("credit");
-  agent_options.model.set_version("v1");
-  agent_options.model.set_environment("prod");
-  agent::Agent agent(agent_options);
+  agent::Agent agent(AgentOf(dir, collector.grpc_port()));
   ASSERT_TRUE(agent.Start().ok());
 
   // Both expositions follow Prometheus's conventions, and every family is
@@ -643,26 +654,12 @@ objectives:
   - {id: labels, metric: labels_matched, comparator: ">=", threshold: 0}
   - {id: inputs-present, metric: missing_rate, comparator: "<=", threshold: 0.5}
 )";
-  collector::CollectorOptions options;
-  options.grpc_listen = "127.0.0.1:0";
-  options.http_listen = "127.0.0.1:0";
-  options.data_dir = dir.File("data");
-  options.sync_writes = false;
-  options.plan_file = dir.File("plan.yaml");
-  options.evaluate_in_background = false;
-  collector::Collector collector(options);
+  collector::Collector collector(CollectorIn(dir));
   ASSERT_TRUE(collector.Start().ok());
   SendWindow(collector.grpc_port());
   ASSERT_GT(collector.EvaluateNow(), 0);
 
-  agent::AgentOptions agent_options;
-  agent_options.http_listen = "127.0.0.1:0";
-  agent_options.collector = absl::StrCat("127.0.0.1:", collector.grpc_port());
-  agent_options.data_dir = dir.File("agent");
-  agent_options.model.set_name("credit");
-  agent_options.model.set_version("v1");
-  agent_options.model.set_environment("prod");
-  agent::Agent agent(agent_options);
+  agent::Agent agent(AgentOf(dir, collector.grpc_port()));
   ASSERT_TRUE(agent.Start().ok());
   httplib::Client intake("127.0.0.1", agent.http_port());
   auto sent = intake.Post(
