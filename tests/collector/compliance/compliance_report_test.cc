@@ -403,5 +403,96 @@ TEST(ReportTest, BadPeriodsAndBucketsNameTheField) {
   EXPECT_EQ(FromProtoDuration(report->bucket()), absl::Hours(24));
 }
 
+// Invalid and risk-accepted records have ended: counted per bucket and in
+// the totals (invalid as false alarms), never open items; one that ended
+// before the period is left out.
+TEST(ReportTest, InvalidAndRiskAcceptedEndings) {
+  ComplianceReportSources sources = Sources();
+  v1::Nonconformity invalid = Nc("NC-000006", absl::Minutes(10));
+  Advance(&invalid, absl::Minutes(15), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED,
+          "mine");
+  Advance(&invalid, absl::Minutes(20), v1::NONCONFORMITY_STAGE_INVALID,
+          "load test traffic");
+  v1::Nonconformity accepted = Nc("NC-000007", absl::Minutes(12));
+  Advance(&accepted, absl::Minutes(25), v1::NONCONFORMITY_STAGE_RISK_ACCEPTED,
+          "compensating control");
+  v1::Nonconformity before = Nc("NC-000008", -absl::Hours(3));
+  Advance(&before, -absl::Hours(2), v1::NONCONFORMITY_STAGE_INVALID, "noise");
+  sources.nonconformities.push_back(invalid);
+  sources.nonconformities.push_back(accepted);
+  sources.nonconformities.push_back(before);
+  v1::ComplianceReportRequest request = Period();
+  *request.mutable_bucket() = ToProtoDuration(absl::Hours(1));
+  absl::StatusOr<v1::ComplianceReport> report =
+      BuildComplianceReport(request, sources, kTo + absl::Hours(1));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->trend(0).opened(), 4u);  // 2, 4, 6 and 7
+  EXPECT_EQ(report->trend(0).invalid(), 1u);
+  EXPECT_EQ(report->trend(0).risk_accepted(), 1u);
+  EXPECT_EQ(report->trend(0).open_at_end(), 3u);  // 2, 3, 4
+  EXPECT_EQ(report->totals().false_alarms(), 1u);
+  EXPECT_EQ(report->totals().risk_accepted(), 1u);
+  EXPECT_EQ(report->totals().closed(), 1u);
+  EXPECT_EQ(report->totals().open_at_end(), 2u);
+  std::vector<std::string> ids;
+  for (const auto& nc : report->nonconformities()) ids.push_back(nc.id());
+  EXPECT_EQ(ids,
+            (std::vector<std::string>{"NC-000002", "NC-000003", "NC-000004",
+                                      "NC-000006", "NC-000007"}));
+  for (const auto& nc : report->open_items()) {
+    EXPECT_NE(nc.id(), "NC-000006");
+    EXPECT_NE(nc.id(), "NC-000007");
+  }
+}
+
+// The report carries each series' values for its chart, names the agents
+// its series mention (and only those), and words the plan's generated
+// "when analysed" for people while keeping an author's own text.
+TEST(ReportTest, ValuesAgentsAndPlainWhenAnalysed) {
+  ComplianceReportSources sources = Sources();
+  auto plan = std::make_shared<Plan>(*sources.plan);
+  Objective& o = plan->objectives[0];
+  o.evaluation_interval = absl::Seconds(5);
+  o.for_duration = absl::ZeroDuration();
+  o.when_analysed = "every 5s; nonconformity after breaching for 0";
+  Objective silent;
+  silent.id = "coverage.agent-silent";
+  silent.metric = "agent_silence_seconds";
+  silent.when_analysed = "by the SRE on duty";
+  plan->objectives.push_back(silent);
+  sources.plan = plan;
+  sources.states.emplace_back();
+  sources.states.back().set_objective_id("coverage.agent-silent");
+  sources.states.back().set_series("credit/v1/prod agent=a-1");
+  for (const char* id : {"a-1", "a-2"}) {
+    sources.agents.emplace_back();
+    sources.agents.back().set_agent_id(id);
+    sources.agents.back().set_pod(absl::StrCat("pod-", id));
+  }
+  v1::MetricPoint point;
+  *point.mutable_start() = ToProto(kFrom);
+  *point.mutable_end() = ToProto(kFrom + absl::Minutes(30));
+  point.add_values()->set_value(0.9);
+  sources.values[{"parity", "credit/v1/prod attribute=gender"}] = {point,
+                                                                   point};
+  absl::StatusOr<v1::ComplianceReport> report =
+      BuildComplianceReport(Period(), sources, kTo + absl::Hours(1));
+  ASSERT_TRUE(report.ok()) << report.status();
+  const v1::SeriesResult* s =
+      FindSeries(*report, "credit/v1/prod attribute=gender");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->values_size(), 2);
+  EXPECT_EQ(s->values(0).values(0).value(), 0.9);
+  EXPECT_EQ(
+      FindSeries(*report, "credit/v1/staging attribute=gender")->values_size(),
+      0);
+  ASSERT_EQ(report->agents_size(), 1);
+  EXPECT_EQ(report->agents(0).pod(), "pod-a-1");
+  EXPECT_EQ(report->objectives(0).when_analysed(),
+            "Judged every 5s; a nonconformity is opened as soon as a breach "
+            "is shown.");
+  EXPECT_EQ(report->objectives(1).when_analysed(), "by the SRE on duty");
+}
+
 }  // namespace
 }  // namespace aims::collector
