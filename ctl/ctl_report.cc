@@ -4,8 +4,8 @@
 #include <fstream>
 #include <memory>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "aims/v1/compliance_report.grpc.pb.h"
 #include "common/base/time_util.h"
 #include "ctl/arguments.h"
@@ -64,10 +64,12 @@ absl::StatusOr<std::string> Fetch(const CallOptions& call,
   absl::StatusOr<v1::RenderedComplianceReport> rendered = Call(
       call, &v1::ComplianceReportService::Stub::RenderComplianceReport, render);
   if (!rendered.ok()) {
-    // The collector names the tables it has.
+    // A wrong --table: the collector names the tables it has.
+    const absl::string_view message = rendered.status().message();
+    const size_t table = message.find(": table: '");
     if (absl::IsInvalidArgument(rendered.status()) &&
-        absl::StartsWith(rendered.status().message(), "table: ")) {
-      return UsageError(absl::StrCat("--", rendered.status().message()));
+        table != absl::string_view::npos) {
+      return UsageError(absl::StrCat("--", message.substr(table + 2)));
     }
     return rendered.status();
   }
