@@ -110,8 +110,7 @@ absl::Status ComplianceReportService::Report(
   }
   v1::ListAgentsResponse agents;
   if (queries_->ListAgents({}, &agents).ok()) {
-    for (const v1::AgentInfo& a : agents.agents())
-      sources.agents.push_back(a.agent());
+    sources.agents.assign(agents.agents().begin(), agents.agents().end());
   }
   if (sources.plan != nullptr)
     AddValues(*sources.plan, request, now, *queries_, &sources);

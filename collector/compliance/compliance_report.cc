@@ -541,25 +541,51 @@ void AddNonconformities(const std::vector<const v1::Nonconformity*>& relevant,
   report->mutable_totals()->set_open_at_end(report->open_items_size());
 }
 
+std::string ModelText(const v1::ModelRef& m) {
+  return absl::StrCat(m.name(), "/", m.version(), "/", m.environment());
+}
+
+// The value of `key` ("agent=", "slot=") in a series name; empty if none.
+std::string SeriesPart(const std::string& series, absl::string_view key) {
+  const size_t at = series.find(absl::StrCat(" ", key));
+  if (at == std::string::npos) return "";
+  const size_t begin = at + 1 + key.size();
+  return series.substr(begin, series.find(' ', begin) - begin);
+}
+
 // `agents`: the known agents whose ids the report's series ("agent=<id>")
-// or evidence report ids ("<id>/<sequence>") name.
-void AddAgents(const std::vector<v1::AgentRef>& known,
+// or evidence report ids ("<id>/<sequence>") name, and for each replica slot
+// a series names ("slot=<n>") the agent last seen in it.
+void AddAgents(const std::vector<v1::AgentInfo>& known,
                v1::ComplianceReport* report) {
   std::set<std::string> named;
+  std::set<std::pair<std::string, uint32_t>> slots;  // model, slot
   for (const v1::ObjectiveResults& o : report->objectives()) {
     for (const v1::SeriesResult& s : o.series()) {
-      const size_t at = s.series().find(" agent=");
-      if (at == std::string::npos) continue;
-      const size_t end = s.series().find(' ', at + 7);
-      named.insert(s.series().substr(at + 7, end - (at + 7)));
+      const std::string id = SeriesPart(s.series(), "agent=");
+      if (!id.empty()) named.insert(id);
+      uint32_t slot = 0;
+      if (absl::SimpleAtoi(SeriesPart(s.series(), "slot="), &slot))
+        slots.insert({s.series().substr(0, s.series().find(' ')), slot});
     }
   }
   for (const v1::Nonconformity& nc : report->nonconformities()) {
     for (const std::string& id : nc.evidence().report_ids())
       named.insert(id.substr(0, id.rfind('/')));
   }
-  for (const v1::AgentRef& a : known) {
-    if (named.count(a.agent_id())) *report->add_agents() = a;
+  for (const auto& [model, slot] : slots) {
+    const v1::AgentInfo* last = nullptr;
+    for (const v1::AgentInfo& a : known) {
+      if (a.slot() != slot || ModelText(a.model()) != model) continue;
+      if (last == nullptr ||
+          FromProto(a.last_seen()) > FromProto(last->last_seen())) {
+        last = &a;
+      }
+    }
+    if (last != nullptr) named.insert(last->agent().agent_id());
+  }
+  for (const v1::AgentInfo& a : known) {
+    if (named.count(a.agent().agent_id())) *report->add_agents() = a;
   }
 }
 

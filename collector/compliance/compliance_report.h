@@ -46,7 +46,7 @@ struct ComplianceReportSources {
   std::vector<v1::AuditRecord> audit;
   v1::VerifyAuditResponse verify;
   // Every agent known (for the names of those the report mentions).
-  std::vector<v1::AgentRef> agents;
+  std::vector<v1::AgentInfo> agents;
   // (objective id, series) -> its metric over the period, oldest first.
   std::map<std::pair<std::string, std::string>, std::vector<v1::MetricPoint>>
       values;

@@ -132,6 +132,15 @@ std::string MetricName(const std::string& metric) {
   return w != nullptr ? w->name : absl::StrReplaceAll(metric, {{"_", " "}});
 }
 
+// "1/30d" -> "1 false alarm per 30d".
+std::string BudgetText(const std::string& budget) {
+  const size_t slash = budget.find('/');
+  if (slash == std::string::npos) return budget;
+  return absl::StrCat(budget.substr(0, slash), " false alarm",
+                      budget.substr(0, slash) == "1" ? "" : "s", " per ",
+                      budget.substr(slash + 1));
+}
+
 std::string DecisionSentence(const v1::Evidence& e) {
   const v1::MetricValue& v = e.value();
   if (e.decision() == "point")
@@ -148,10 +157,9 @@ std::string DecisionSentence(const v1::Evidence& e) {
   if (e.decision() == "sequential") {
     return absl::StrFormat(
         "A sequential test (CUSUM) confirmed it after %d steps: its statistic "
-        "%s passed the limit %s, set so that no more than %s false alarms "
-        "are expected across %d series.",
+        "%s passed the limit %s, set for at most %s across %d series.",
         e.steps(), Number(e.statistic()), Number(e.statistic_threshold()),
-        e.false_alarm_budget(), e.series_compared());
+        BudgetText(e.false_alarm_budget()), e.series_compared());
   }
   return "";
 }
@@ -197,26 +205,42 @@ std::string StageText(v1::NonconformityStage stage) {
 std::map<std::string, std::string> AgentNames(
     const v1::ComplianceReport& report) {
   std::map<std::string, std::string> names;
-  for (const v1::AgentRef& a : report.agents()) {
+  for (const v1::AgentInfo& info : report.agents()) {
+    const v1::AgentRef& a = info.agent();
     std::string name = !a.pod().empty() ? a.pod() : a.host();
     if (!a.pod().empty() && !a.host().empty())
       absl::StrAppend(&name, " on ", a.host());
-    names[a.agent_id()] = name.empty() ? a.agent_id() : name;
+    if (name.empty()) name = a.agent_id();
+    names[absl::StrCat("agent=", a.agent_id())] = name;
+    if (info.slot() > 0) {
+      const v1::ModelRef& m = info.model();
+      names[absl::StrCat(m.name(), "/", m.version(), "/", m.environment(),
+                         " slot=", info.slot())] = name;
+    }
   }
   return names;
 }
 
 std::string SeriesText(const std::string& series,
                        const std::map<std::string, std::string>& agents) {
-  const size_t at = series.find(" agent=");
-  if (at == std::string::npos) return series;
-  const size_t id_begin = at + 7;
-  const size_t id_end = series.find(' ', id_begin);
-  const std::string id = series.substr(id_begin, id_end - id_begin);
-  auto it = agents.find(id);
-  if (it == agents.end()) return series;
-  return absl::StrCat(series.substr(0, at), " agent ", it->second,
-                      id_end == std::string::npos ? "" : series.substr(id_end));
+  for (const std::string key : {" agent=", " slot="}) {
+    const size_t at = series.find(key);
+    if (at == std::string::npos) continue;
+    const size_t end = series.find(' ', at + key.size());
+    const std::string value =
+        series.substr(at + key.size(), end - at - key.size());
+    const std::string rest = end == std::string::npos ? "" : series.substr(end);
+    if (key == " agent=") {
+      auto it = agents.find(absl::StrCat("agent=", value));
+      if (it == agents.end()) return series;
+      return absl::StrCat(series.substr(0, at), " agent ", it->second, rest);
+    }
+    auto it = agents.find(series.substr(0, end));
+    return absl::StrCat(series.substr(0, at), " replica slot ", value,
+                        it == agents.end() ? "" : " (" + it->second + ")",
+                        rest);
+  }
+  return series;
 }
 
 std::string EvidenceSentence(const v1::Nonconformity& nc) {
@@ -269,9 +293,8 @@ std::vector<std::pair<std::string, std::string>> Facts(
        absl::StrCat(ReportTime(r.from()), " to ", ReportTime(r.to()))},
       {"Generated", ReportTime(r.generated_at())},
       {"Produced by",
-       absl::StrCat("the aims collector named \"",
-                    r.collector_id().empty() ? "-" : r.collector_id(),
-                    "\" (its host name unless set with --collector_id)")},
+       absl::StrCat("the aims collector \"",
+                    r.collector_id().empty() ? "-" : r.collector_id(), "\"")},
       {"Audit trail",
        r.audit().intact()
            ? absl::StrCat("intact (hash chain verified over ",
@@ -445,7 +468,8 @@ ReportTable NonconformitiesTable(
                   "evidence, cause, corrective action and how it ended "
                   "(clause 10.2).",
                   {"Id", "Objective", "Series", "Opened", "Occurrences",
-                   "Evidence", "Stage", "Cause", "Corrective action", "Ended"},
+                   "Evidence", "Stage", "Cause", "Corrective action", "Ended",
+                   "Severity", "Owner", "Due", "Ticket"},
                   {},
                   6};
   for (const v1::Nonconformity& nc : r.nonconformities()) {
@@ -455,7 +479,9 @@ ReportTable NonconformitiesTable(
          EvidenceSentence(nc), StageText(nc.stage()),
          StepComment(nc, v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED),
          StepComment(nc, v1::NONCONFORMITY_STAGE_ACTION_RECORDED),
-         EndingText(nc)});
+         EndingText(nc), SeverityText(nc.severity()),
+         nc.owner().empty() ? "-" : nc.owner(), ReportTime(nc.due_at()),
+         nc.ticket_url().empty() ? "-" : nc.ticket_url()});
   }
   return ncs;
 }
@@ -508,6 +534,9 @@ std::vector<std::pair<std::string, std::string>> Glossary() {
        "The lowest approval rate of a group divided by the highest; 1 means "
        "equal, below 0.8 fails the four-fifths rule."},
       {"Agent", "The aims sidecar beside one replica (pod) of a model."},
+      {"Replica slot",
+       "A numbered place for one replica of a model; a new pod takes over the "
+       "slot of the one it replaces, so coverage follows the slot."},
       {"Audit trail",
        "Every state change and action, each record chained to the previous "
        "one by a hash, so a changed or removed record is detected."},

@@ -53,12 +53,15 @@ struct ReportDocument {
 
 ReportDocument BuildReportDocument(const v1::ComplianceReport& report);
 
-// Agent id -> "pod-a on host-1" (or the host, or the id when the agent
-// said neither), from report.agents.
+// How the report names the agents of report.agents: "pod-a on host-1" (or
+// the host, or the id when the agent said neither), keyed by "agent=<id>"
+// and by "<model> slot=<n>" for the agent last in a replica slot.
 std::map<std::string, std::string> AgentNames(
     const v1::ComplianceReport& report);
 
-// A series as people read it: "agent=<id>" becomes "agent <pod> on <host>".
+// A series as people read it: "m/v/e agent=<id>" becomes "m/v/e agent
+// <pod> on <host>", "m/v/e slot=2" becomes "m/v/e replica slot 2 (<pod> on
+// <host>)"; unchanged when the agent is not known.
 std::string SeriesText(const std::string& series,
                        const std::map<std::string, std::string>& agents);
 

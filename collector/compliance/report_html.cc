@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "collector/compliance/report_document.h"
 #include "collector/compliance/svg_chart.h"
@@ -25,7 +26,9 @@ h1{margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:2px solid #ddd}
 h3{margin:.2em 0}
 table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%;font-size:.9em}
 th,td{border:1px solid #bbb;padding:.25em .4em;text-align:left;
- vertical-align:top;overflow-wrap:anywhere}
+ vertical-align:top;white-space:nowrap}
+th.w,td.w{white-space:normal;overflow-wrap:break-word}
+table.narrow{width:auto;min-width:50%}
 th{background:#eee}
 .card{border:1px solid #ccc;border-radius:4px;padding:.6em 1em;margin:1em 0}
 dl{display:grid;grid-template-columns:11em 1fr;gap:.15em 1em;margin:.5em 0}
@@ -33,7 +36,7 @@ dt{font-weight:600;color:#555}dd{margin:0;overflow-wrap:anywhere}
 .evidence{font-size:1.05em}
 .series{margin:.8em 0}.caption{font-size:.9em;color:#444}
 svg.chart{width:100%;max-width:760px;height:auto;display:block}
-.st{padding:0 .35em;border-radius:3px;white-space:nowrap;
+.st{padding:0 .35em;border-radius:3px;
  -webkit-print-color-adjust:exact;print-color-adjust:exact}
 .st-firing,.st-open,.st-broken{background:#fdd;color:#8b0000}
 .st-pending,.st-possible_breach,.st-acknowledged,.st-cause_analysed,
@@ -54,11 +57,21 @@ svg.chart{width:100%;max-width:760px;height:auto;display:block}
 
 std::string Esc(const std::string& s) { return XmlEscape(s); }
 
-// The CSS class of a state or stage name: "risk accepted" -> st-risk_accepted.
+// A state or stage name in its colour: "risk accepted" has the class
+// st-risk_accepted, "insufficient_evidence" reads "insufficient evidence".
 std::string StateBadge(const std::string& text) {
   std::string key = text.substr(0, text.find(" ("));
   for (char& c : key) c = absl::ascii_isalnum(c) ? c : '_';
-  return absl::StrCat("<span class=\"st st-", key, "\">", Esc(text), "</span>");
+  return absl::StrCat("<span class=\"st st-", key, "\">",
+                      Esc(absl::StrReplaceAll(text, {{"_", " "}})), "</span>");
+}
+
+// Short tokens (ids, numbers, states) stay on one line; text wraps.
+std::string Cell(const char* tag, const std::string& text,
+                 const std::string& html) {
+  const bool wraps = text.find(' ') != std::string::npos || text.size() > 16;
+  return absl::StrCat("<", tag, wraps ? " class=\"w\">" : ">", html, "</", tag,
+                      ">");
 }
 
 const ReportTable* Find(const ReportDocument& doc, const std::string& name) {
@@ -78,18 +91,27 @@ void Table(const ReportTable& t, std::string* out) {
     absl::StrAppend(out, "<p>None.</p>\n");
     return;
   }
-  absl::StrAppend(out, "<table>\n<thead><tr>");
-  for (const std::string& h : t.header)
-    absl::StrAppend(out, "<th>", Esc(h), "</th>");
+  // Columns with nothing in any row (no due dates, no tickets) are left out.
+  std::vector<bool> shown(t.header.size(), false);
+  for (const auto& row : t.rows) {
+    for (size_t i = 0; i < row.size() && i < shown.size(); ++i)
+      shown[i] = shown[i] || (row[i] != "-" && !row[i].empty());
+  }
+  absl::StrAppend(out,
+                  t.header.size() <= 4 ? "<table class=\"narrow\">" : "<table>",
+                  "\n<thead><tr>");
+  for (size_t i = 0; i < t.header.size(); ++i) {
+    if (shown[i])
+      absl::StrAppend(out, Cell("th", t.header[i], Esc(t.header[i])));
+  }
   absl::StrAppend(out, "</tr></thead>\n<tbody>\n");
   for (const auto& row : t.rows) {
     absl::StrAppend(out, "<tr>");
     for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(out, "<td>",
-                      static_cast<int>(i) == t.state_column && row[i] != "-"
-                          ? StateBadge(row[i])
-                          : Esc(row[i]),
-                      "</td>");
+      if (i < shown.size() && !shown[i]) continue;
+      const bool state = static_cast<int>(i) == t.state_column && row[i] != "-";
+      absl::StrAppend(
+          out, Cell("td", row[i], state ? StateBadge(row[i]) : Esc(row[i])));
     }
     absl::StrAppend(out, "</tr>\n");
   }
@@ -176,12 +198,13 @@ std::map<std::string, std::string> ObjectiveCharts(
       spec.x_text = ChartTime;
       spec.y_text = [metric](double v) { return MetricNumber(metric, v); };
       const std::string svg = LineChart(spec);
-      absl::StrAppend(&charts[o.objective_id()], "<div class=\"series\">\n",
-                      svg.empty() ? "" : svg, "<div class=\"caption\">",
-                      Esc(series), " ",
-                      StateBadge(ObjectiveStateName(s.state_at_end())),
-                      svg.empty() ? " (no values stored for the period)" : "",
-                      "</div>\n</div>\n");
+      absl::StrAppend(
+          &charts[o.objective_id()], "<div class=\"series\">\n",
+          svg.empty() ? "" : svg, "<div class=\"caption\">", Esc(series), " ",
+          StateBadge(ObjectiveStateName(s.state_at_end())),
+          svg.empty() && !o.builtin() ? " (no values stored for the period)"
+                                      : "",
+          "</div>\n</div>\n");
     }
   }
   return charts;

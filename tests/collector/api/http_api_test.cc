@@ -197,12 +197,13 @@ TEST(HttpApiTest, ReportAsJsonHtmlAndCsv) {
                             "2026-01-02 00:00:00Z</li>"),
             std::string::npos)
       << html->body;
-  EXPECT_NE(html->body.find("the aims collector named &quot;audit-collector"),
+  EXPECT_NE(html->body.find("<li><b>Produced by:</b> the aims collector "
+                            "&quot;audit-collector&quot;</li>"),
             std::string::npos);
   // Four empty 6h buckets: the trend chart has no bars, the table 4 rows.
   EXPECT_NE(html->body.find("<svg class=\"chart\""), std::string::npos);
   EXPECT_EQ(html->body.find("<rect class=\"bar\""), std::string::npos);
-  EXPECT_NE(html->body.find("<td>2026-01-01 18:00:00Z</td>"),
+  EXPECT_NE(html->body.find("<td class=\"w\">2026-01-01 18:00:00Z</td>"),
             std::string::npos);
   EXPECT_NE(html->body.find("<h2 id=\"glossary\">Glossary</h2>"),
             std::string::npos);

@@ -2,6 +2,8 @@
 // items and plan versions are computed to the second and checked exactly.
 #include "collector/compliance/compliance_report.h"
 
+#include <tuple>
+
 #include "absl/strings/match.h"
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/canonical_json.h"
@@ -461,13 +463,28 @@ TEST(ReportTest, ValuesAgentsAndPlainWhenAnalysed) {
   silent.when_analysed = "by the SRE on duty";
   plan->objectives.push_back(silent);
   sources.plan = plan;
-  sources.states.emplace_back();
-  sources.states.back().set_objective_id("coverage.agent-silent");
-  sources.states.back().set_series("credit/v1/prod agent=a-1");
-  for (const char* id : {"a-1", "a-2"}) {
-    sources.agents.emplace_back();
-    sources.agents.back().set_agent_id(id);
-    sources.agents.back().set_pod(absl::StrCat("pod-", id));
+  for (const char* series :
+       {"credit/v1/prod agent=a-1", "credit/v1/prod slot=2"}) {
+    sources.states.emplace_back();
+    sources.states.back().set_objective_id("coverage.agent-silent");
+    sources.states.back().set_series(series);
+  }
+  // a-1 by id; slot 2 held by a-2, then a-4 (last seen): a-4; a-3 holds
+  // slot 2 of another model.
+  for (const auto& [id, slot, seen, model] :
+       std::vector<std::tuple<std::string, uint32_t, int, std::string>>{
+           {"a-1", 1, 10, "credit"},
+           {"a-2", 2, 20, "credit"},
+           {"a-3", 2, 40, "fraud"},
+           {"a-4", 2, 30, "credit"}}) {
+    v1::AgentInfo& a = sources.agents.emplace_back();
+    a.mutable_agent()->set_agent_id(id);
+    a.mutable_agent()->set_pod("pod-" + id);
+    a.mutable_model()->set_name(model);
+    a.mutable_model()->set_version("v1");
+    a.mutable_model()->set_environment("prod");
+    a.set_slot(slot);
+    *a.mutable_last_seen() = ToProto(kFrom + absl::Minutes(seen));
   }
   v1::MetricPoint point;
   *point.mutable_start() = ToProto(kFrom);
@@ -486,8 +503,10 @@ TEST(ReportTest, ValuesAgentsAndPlainWhenAnalysed) {
   EXPECT_EQ(
       FindSeries(*report, "credit/v1/staging attribute=gender")->values_size(),
       0);
-  ASSERT_EQ(report->agents_size(), 1);
-  EXPECT_EQ(report->agents(0).pod(), "pod-a-1");
+  std::vector<std::string> agents;
+  for (const v1::AgentInfo& a : report->agents())
+    agents.push_back(a.agent().pod());
+  EXPECT_EQ(agents, (std::vector<std::string>{"pod-a-1", "pod-a-4"}));
   EXPECT_EQ(report->objectives(0).when_analysed(),
             "Judged every 5s; a nonconformity is opened as soon as a breach "
             "is shown.");

@@ -232,10 +232,18 @@ TEST(ReportRenderTest, AgentsArePodNamesNotIds) {
   o->set_metric("agent_silence_seconds");
   o->set_in_current_plan(true);
   o->add_series()->set_series("credit/v1/prod agent=" + id);
-  v1::AgentRef* a = r.add_agents();
-  a->set_agent_id(id);
-  a->set_pod("credit-scoring-1");
-  a->set_host("node-7");
+  o->add_series()->set_series("credit/v1/prod slot=2");
+  v1::AgentInfo* a = r.add_agents();
+  a->mutable_agent()->set_agent_id(id);
+  a->mutable_agent()->set_pod("credit-scoring-1");
+  a->mutable_agent()->set_host("node-7");
+  v1::AgentInfo* b = r.add_agents();
+  b->mutable_agent()->set_agent_id("b");
+  b->mutable_agent()->set_pod("credit-scoring-2");
+  b->mutable_model()->set_name("credit");
+  b->mutable_model()->set_version("v1");
+  b->mutable_model()->set_environment("prod");
+  b->set_slot(2);
   for (const std::string& text :
        {RenderHtml(r), RenderMarkdown(BuildReportDocument(r)),
         *RenderCsv(BuildReportDocument(r), "results")}) {
@@ -243,7 +251,11 @@ TEST(ReportRenderTest, AgentsArePodNamesNotIds) {
     EXPECT_NE(text.find("credit/v1/prod agent credit-scoring-1 on node-7"),
               std::string::npos)
         << text;
+    EXPECT_NE(text.find("credit/v1/prod replica slot 2 (credit-scoring-2)"),
+              std::string::npos)
+        << text;
   }
+  EXPECT_EQ(SeriesText("m/v/e slot=3", AgentNames(r)), "m/v/e replica slot 3");
   // An agent the report does not know stays as its id.
   EXPECT_EQ(SeriesText("m/v/e agent=other", AgentNames(r)),
             "m/v/e agent=other");
