@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
@@ -21,7 +22,7 @@ namespace {
 
 constexpr char kStyle[] = R"css(
 body{font-family:system-ui,"Segoe UI",Helvetica,Arial,sans-serif;color:#222;
- line-height:1.4;max-width:1100px;margin:1.5em auto;padding:0 1em}
+ line-height:1.4;max-width:1140px;margin:1.5em auto;padding:0 1em}
 h1{margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:2px solid #ddd}
 h3{margin:.2em 0}
 table{border-collapse:collapse;margin:.5em 0 1.5em;width:100%;font-size:.9em}
@@ -36,6 +37,11 @@ dt{font-weight:600;color:#555}dd{margin:0;overflow-wrap:anywhere}
 .evidence{font-size:1.05em}
 .series{margin:.8em 0}.caption{font-size:.9em;color:#444}
 svg.chart{width:100%;max-width:760px;height:auto;display:block}
+svg.share{border:1px solid #999;background:#fff;
+ -webkit-print-color-adjust:exact;print-color-adjust:exact}
+.swatch{display:inline-block;width:.9em;height:.9em;border:1px solid #999;
+ vertical-align:middle;-webkit-print-color-adjust:exact;
+ print-color-adjust:exact}
 .st{padding:0 .35em;border-radius:3px;
  -webkit-print-color-adjust:exact;print-color-adjust:exact}
 .st-firing,.st-open,.st-broken{background:#fdd;color:#8b0000}
@@ -141,8 +147,11 @@ void Cards(const ReportTable& t, size_t heading_columns, int lead,
     }
     absl::StrAppend(out, "<dl>\n");
     for (size_t i = heading_columns; i < row.size(); ++i) {
-      if (static_cast<int>(i) == lead || static_cast<int>(i) == t.state_column)
+      // Nothing recorded (no due date, no ticket, no ending yet): left out.
+      if (static_cast<int>(i) == lead ||
+          static_cast<int>(i) == t.state_column || row[i] == "-") {
         continue;
+      }
       absl::StrAppend(out, "<dt>", Esc(t.header[i]), "</dt><dd>", Esc(row[i]),
                       "</dd>\n");
     }
@@ -210,6 +219,83 @@ std::map<std::string, std::string> ObjectiveCharts(
   return charts;
 }
 
+// 9.1 results: per series a bar of how the period was spent, the shares in
+// words, then firings, state at the end, last value and nonconformities
+// (the 12 columns of the CSV would not fit a page).
+void Results(const v1::ComplianceReport& r,
+             const std::map<std::string, std::string>& agents,
+             std::string* out) {
+  const double period = absl::ToDoubleSeconds(
+      std::min(FromProto(r.to()), FromProto(r.generated_at())) -
+      FromProto(r.from()));
+  struct Part {
+    const char* label;
+    const char* color;
+    double (v1::SeriesResult::*seconds)() const;
+  };
+  static constexpr Part kParts[] = {
+      {"held", "#66bb6a", &v1::SeriesResult::held_seconds},
+      {"pending", "#ffb300", &v1::SeriesResult::pending_seconds},
+      {"firing", "#e53935", &v1::SeriesResult::firing_seconds},
+      {"possible breach", "#fdd835",
+       &v1::SeriesResult::possible_breach_seconds},
+      {"insufficient evidence", "#9e9e9e",
+       &v1::SeriesResult::insufficient_seconds},
+      {"unevaluated", "#e0e0e0", &v1::SeriesResult::unevaluated_seconds},
+  };
+  absl::StrAppend(out, "<p class=\"caption\">");
+  for (const Part& p : kParts) {
+    absl::StrAppend(out, "<span class=\"swatch\" style=\"background:", p.color,
+                    "\"></span> ", p.label, " &nbsp; ");
+  }
+  absl::StrAppend(out,
+                  "</p>\n<table>\n<thead><tr><th>Objective</th><th>Series"
+                  "</th><th class=\"w\">How the period was spent</th>"
+                  "<th>Firings</th><th class=\"w\">State at end</th>"
+                  "<th class=\"w\">Last value</th><th>Nonconformities</th>"
+                  "</tr></thead>\n<tbody>\n");
+  for (const v1::ObjectiveResults& o : r.objectives()) {
+    if (o.series().empty()) {
+      absl::StrAppend(out, "<tr>",
+                      Cell("td", o.objective_id(), Esc(o.objective_id())),
+                      "<td colspan=\"6\">no data</td></tr>\n");
+    }
+    for (const v1::SeriesResult& s : o.series()) {
+      std::string bar, words;
+      double x = 0;
+      for (const Part& p : kParts) {
+        const double share = period > 0 ? (s.*p.seconds)() / period : 0;
+        if (share <= 0) continue;
+        absl::StrAppend(&bar, "<rect x=\"", absl::StrFormat("%.1f", x * 160),
+                        "\" width=\"", absl::StrFormat("%.1f", share * 160),
+                        "\" height=\"12\" fill=\"", p.color, "\"/>");
+        x += share;
+        absl::StrAppend(&words, words.empty() ? "" : ", ", p.label, " ",
+                        absl::StrFormat("%.1f%%", share * 100));
+      }
+      const std::string series = SeriesText(s.series(), agents);
+      const std::string state = ObjectiveStateName(s.state_at_end());
+      const std::string last =
+          s.has_last_value()
+              ? MetricNumber(s.last_value().metric(), s.last_value().value())
+              : "-";
+      const std::string ncs = s.nonconformity_ids().empty()
+                                  ? "-"
+                                  : absl::StrJoin(s.nonconformity_ids(), " ");
+      absl::StrAppend(
+          out, "<tr>", Cell("td", o.objective_id(), Esc(o.objective_id())),
+          Cell("td", series, Esc(series)),
+          "<td class=\"w\"><svg class=\"share\" viewBox=\"0 0 160 12\" "
+          "width=\"160\" height=\"12\" role=\"img\"><title>",
+          Esc(words), "</title>", bar, "</svg><br>", Esc(words), "</td>",
+          Cell("td", absl::StrCat(s.firings()), absl::StrCat(s.firings())),
+          Cell("td", state, StateBadge(state)), Cell("td", last, Esc(last)),
+          Cell("td", ncs, Esc(ncs)), "</tr>\n");
+    }
+  }
+  absl::StrAppend(out, "</tbody>\n</table>\n");
+}
+
 std::string TrendChart(const v1::ComplianceReport& r) {
   BarChartSpec spec;
   spec.title =
@@ -272,11 +358,12 @@ std::string RenderHtml(const v1::ComplianceReport& r) {
   Heading(*objectives, &out);
   Cards(*objectives, 2, -1, ObjectiveCharts(r, agents), &out);
 
-  for (const char* name : {"results", "open"}) {
-    const ReportTable* t = Find(doc, name);
-    Heading(*t, &out);
-    Table(*t, &out);
-  }
+  const ReportTable* results = Find(doc, "results");
+  Heading(*results, &out);
+  Results(r, agents, &out);
+  const ReportTable* open = Find(doc, "open");
+  Heading(*open, &out);
+  Table(*open, &out);
   const ReportTable* ncs = Find(doc, "nonconformities");
   Heading(*ncs, &out);
   Cards(*ncs, 2, 5, {}, &out);

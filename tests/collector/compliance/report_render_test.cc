@@ -275,6 +275,12 @@ TEST(ReportRenderTest, HtmlHasGlossaryColouredStatesWrappingAndPrintStyle) {
                       "</span></td>"),
             std::string::npos);
   EXPECT_NE(html.find(".st-firing,"), std::string::npos);
+  // How each series spent the period: a bar and the shares in words.
+  EXPECT_NE(html.find("<title>held 75.0%, firing 25.0%</title><rect x=\"0.0\" "
+                      "width=\"120.0\" height=\"12\" fill=\"#66bb6a\"/>"
+                      "<rect x=\"120.0\" width=\"40.0\""),
+            std::string::npos)
+      << html;
   // The 10-column tables are cards, not tables.
   EXPECT_EQ(html.find("<th>When analysed</th>"), std::string::npos);
   EXPECT_NE(html.find("<dt>When analysed</dt>"), std::string::npos);
