@@ -55,6 +55,7 @@ svg.share{border:1px solid #999;background:#fff;
  @page{size:A4;margin:14mm}
  body{max-width:none;margin:0;padding:0;font-size:10pt}
  h2{break-after:avoid}thead{display:table-header-group}
+ table{font-size:8pt}th.w,td.w{overflow-wrap:anywhere}
  tr,.card,.series,svg{break-inside:avoid}
  a{color:inherit;text-decoration:none}
  .st{border:1px solid currentColor}
