@@ -558,6 +558,13 @@ TEST(CtlTest, ReportFormatsAreTheCollectorsBytes) {
     EXPECT_EQ(res->body, testing::ReadFile(file)) << format;
   }
   const std::string html = testing::ReadFile(dir.File("report.html"));
+  // The aimsctl binary prints the same page.
+  std::string printed, printed_err;
+  ASSERT_EQ(testing::RunCommand({AIMS_CTL_BIN, flag, "report", "--format=html"},
+                                &printed, &printed_err),
+            0)
+      << printed_err;
+  EXPECT_EQ(printed, html);
   // The one stored window (accuracy 0.9) is a point below the dashed 0.95.
   EXPECT_NE(html.find("<circle "), std::string::npos) << html;
   EXPECT_NE(html.find("threshold: must be at least 0.95"), std::string::npos);
