@@ -58,6 +58,79 @@ std::string XmlEscape(const std::string& s) {
                                  {"'", "&#39;"}});
 }
 
+namespace {
+
+// Data to drawing coordinates of a line chart.
+struct Scale {
+  double x_min, x_span, lo, hi;
+  double X(double x) const {
+    return kLeft + kPlotW * std::clamp((x - x_min) / x_span, 0.0, 1.0);
+  }
+  double Y(double y) const { return kTop + kPlotH * (hi - y) / (hi - lo); }
+  std::string At(double x, double y) const {
+    return absl::StrCat(Num(X(x)), ",", Num(Y(y)));
+  }
+};
+
+// The interval band: one polygon per run of points with an interval.
+std::string Band(const std::vector<ChartPoint>& points, const Scale& s) {
+  std::string out;
+  std::vector<const ChartPoint*> run;
+  auto flush = [&]() {
+    if (run.size() >= 2) {
+      std::vector<std::string> pts;
+      for (const ChartPoint* p : run) pts.push_back(s.At(p->x, p->high));
+      for (auto it = run.rbegin(); it != run.rend(); ++it)
+        pts.push_back(s.At((*it)->x, (*it)->low));
+      absl::StrAppend(&out, "<polygon class=\"band\" points=\"",
+                      absl::StrJoin(pts, " "),
+                      "\" fill=\"#1f77b4\" fill-opacity=\"0.15\"/>\n");
+    }
+    run.clear();
+  };
+  for (const ChartPoint& p : points) {
+    if (std::isfinite(p.y) && std::isfinite(p.low) && std::isfinite(p.high) &&
+        p.low < p.high) {
+      run.push_back(&p);
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+// The values: a polyline per run with values, a dot for a lone point.
+std::string Values(const std::vector<ChartPoint>& points, const Scale& s) {
+  std::string out;
+  std::vector<const ChartPoint*> run;
+  auto flush = [&]() {
+    if (run.size() == 1) {
+      absl::StrAppend(&out, "<circle cx=\"", Num(s.X(run[0]->x)), "\" cy=\"",
+                      Num(s.Y(run[0]->y)), "\" r=\"3\" fill=\"#1f77b4\"/>\n");
+    } else if (run.size() > 1) {
+      std::vector<std::string> pts;
+      for (const ChartPoint* p : run) pts.push_back(s.At(p->x, p->y));
+      absl::StrAppend(&out, "<polyline class=\"values\" points=\"",
+                      absl::StrJoin(pts, " "),
+                      "\" fill=\"none\" stroke=\"#1f77b4\" "
+                      "stroke-width=\"2\"/>\n");
+    }
+    run.clear();
+  };
+  for (const ChartPoint& p : points) {
+    if (std::isfinite(p.y)) {
+      run.push_back(&p);
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+}  // namespace
+
 std::string LineChart(const LineChartSpec& spec) {
   double lo = INFINITY, hi = -INFINITY;
   auto widen = [&](double v) {
@@ -79,82 +152,31 @@ std::string LineChart(const LineChartSpec& spec) {
     lo -= std::max(std::fabs(lo) * 0.1, 1.0);
   }
   const double pad = (hi - lo) * 0.08;
-  lo -= pad;
-  hi += pad;
-  const double x_span = std::max(spec.x_max - spec.x_min, 1.0);
-  auto px = [&](double x) {
-    return kLeft + kPlotW * std::clamp((x - spec.x_min) / x_span, 0.0, 1.0);
-  };
-  auto py = [&](double y) { return kTop + kPlotH * (hi - y) / (hi - lo); };
+  const Scale s{spec.x_min, std::max(spec.x_max - spec.x_min, 1.0), lo - pad,
+                hi + pad};
 
   std::string out = Open(spec.title);
-  for (double v : {hi - pad, (hi + lo) / 2, lo + pad}) {
-    absl::StrAppend(&out, "<line x1=\"", Num(kLeft), "\" y1=\"", Num(py(v)),
-                    "\" x2=\"", Num(kLeft + kPlotW), "\" y2=\"", Num(py(v)),
+  for (double v : {hi, (hi + lo) / 2, lo}) {
+    absl::StrAppend(&out, "<line x1=\"", Num(kLeft), "\" y1=\"", Num(s.Y(v)),
+                    "\" x2=\"", Num(kLeft + kPlotW), "\" y2=\"", Num(s.Y(v)),
                     "\" stroke=\"#ddd\"/>\n",
-                    Text(kLeft - 4, py(v) + 4, "end", spec.y_text(v)));
+                    Text(kLeft - 4, s.Y(v) + 4, "end", spec.y_text(v)));
   }
   absl::StrAppend(
       &out,
       Text(kLeft, kHeight - kBottom + 16, "start", spec.x_text(spec.x_min)),
       Text(kLeft + kPlotW, kHeight - kBottom + 16, "end",
-           spec.x_text(spec.x_max)));
-  // Interval band: one polygon per run of points with an interval.
-  std::vector<const ChartPoint*> run;
-  auto flush_band = [&]() {
-    if (run.size() >= 2) {
-      std::vector<std::string> pts;
-      for (const ChartPoint* p : run)
-        pts.push_back(absl::StrCat(Num(px(p->x)), ",", Num(py(p->high))));
-      for (auto it = run.rbegin(); it != run.rend(); ++it)
-        pts.push_back(
-            absl::StrCat(Num(px((*it)->x)), ",", Num(py((*it)->low))));
-      absl::StrAppend(&out, "<polygon class=\"band\" points=\"",
-                      absl::StrJoin(pts, " "),
-                      "\" fill=\"#1f77b4\" fill-opacity=\"0.15\"/>\n");
-    }
-    run.clear();
-  };
-  for (const ChartPoint& p : spec.points) {
-    if (std::isfinite(p.y) && std::isfinite(p.low) && std::isfinite(p.high) &&
-        p.low < p.high) {
-      run.push_back(&p);
-    } else {
-      flush_band();
-    }
-  }
-  flush_band();
+           spec.x_text(spec.x_max)),
+      Band(spec.points, s));
   if (spec.threshold.has_value()) {
+    const std::string y = Num(s.Y(*spec.threshold));
     absl::StrAppend(&out, "<line class=\"threshold\" x1=\"", Num(kLeft),
-                    "\" y1=\"", Num(py(*spec.threshold)), "\" x2=\"",
-                    Num(kLeft + kPlotW), "\" y2=\"", Num(py(*spec.threshold)),
+                    "\" y1=\"", y, "\" x2=\"", Num(kLeft + kPlotW), "\" y2=\"",
+                    y,
                     "\" stroke=\"#c62828\" stroke-width=\"2\" "
                     "stroke-dasharray=\"6 3\"/>\n");
   }
-  // The values: a polyline per run with values, a dot for a lone point.
-  std::vector<std::string> line;
-  auto flush_line = [&]() {
-    if (line.size() == 1) {
-      const size_t comma = line[0].find(',');
-      absl::StrAppend(&out, "<circle cx=\"", line[0].substr(0, comma),
-                      "\" cy=\"", line[0].substr(comma + 1),
-                      "\" r=\"3\" fill=\"#1f77b4\"/>\n");
-    } else if (line.size() > 1) {
-      absl::StrAppend(&out, "<polyline class=\"values\" points=\"",
-                      absl::StrJoin(line, " "),
-                      "\" fill=\"none\" stroke=\"#1f77b4\" "
-                      "stroke-width=\"2\"/>\n");
-    }
-    line.clear();
-  };
-  for (const ChartPoint& p : spec.points) {
-    if (!std::isfinite(p.y)) {
-      flush_line();
-      continue;
-    }
-    line.push_back(absl::StrCat(Num(px(p.x)), ",", Num(py(p.y))));
-  }
-  flush_line();
+  absl::StrAppend(&out, Values(spec.points, s));
   double x = kLeft;
   absl::StrAppend(&out, Legend(&x, "#1f77b4", false, spec.line_label));
   if (spec.threshold.has_value())
