@@ -128,6 +128,7 @@ void Table(const ReportTable& t, std::string* out) {
 // Each row as a card: the first columns as its heading, the rest as a
 // definition list, `lead` (a column index, or -1) as a paragraph first.
 void Cards(const ReportTable& t, size_t heading_columns, int lead,
+           const std::map<std::string, std::string>& titles,
            const std::map<std::string, std::string>& extra_html,
            std::string* out) {
   if (t.rows.empty()) {
@@ -138,6 +139,8 @@ void Cards(const ReportTable& t, size_t heading_columns, int lead,
     std::vector<std::string> heading;
     for (size_t i = 0; i < heading_columns && i < row.size(); ++i)
       heading.push_back(Esc(row[i]));
+    auto title = titles.find(row[0]);
+    if (title != titles.end()) heading.push_back(Esc(title->second));
     absl::StrAppend(out, "<div class=\"card\" id=\"", Esc(row[0]), "\">\n<h3>",
                     absl::StrJoin(heading, ": "));
     if (t.state_column >= 0)
@@ -357,7 +360,7 @@ std::string RenderHtml(const v1::ComplianceReport& r) {
 
   const ReportTable* objectives = Find(doc, "objectives");
   Heading(*objectives, &out);
-  Cards(*objectives, 2, -1, ObjectiveCharts(r, agents), &out);
+  Cards(*objectives, 2, -1, {}, ObjectiveCharts(r, agents), &out);
 
   const ReportTable* results = Find(doc, "results");
   Heading(*results, &out);
@@ -367,7 +370,12 @@ std::string RenderHtml(const v1::ComplianceReport& r) {
   Table(*open, &out);
   const ReportTable* ncs = Find(doc, "nonconformities");
   Heading(*ncs, &out);
-  Cards(*ncs, 2, 5, {}, &out);
+  // Each nonconformity headed by what was not kept: the objective's title.
+  std::map<std::string, std::string> titles;
+  for (const v1::Nonconformity& nc : r.nonconformities()) {
+    if (!nc.title().empty()) titles[nc.id()] = nc.title();
+  }
+  Cards(*ncs, 1, 5, titles, {}, &out);
 
   const ReportTable* plan = Find(doc, "plan");
   Heading(*plan, &out);

@@ -287,6 +287,13 @@ TEST(ReportRenderTest, HtmlHasGlossaryColouredStatesWrappingAndPrintStyle) {
   EXPECT_EQ(html.find("<th>Corrective action</th>"), std::string::npos);
   EXPECT_NE(html.find("<div class=\"card\" id=\"NC-000007\">"),
             std::string::npos);
+  EXPECT_NE(html.find("<h3>NC-000007 <span class=\"st st-acknowledged\">"),
+            std::string::npos)
+      << html;
+  v1::ComplianceReport titled = Sample();
+  titled.mutable_nonconformities(0)->set_title("Approvals are fair");
+  EXPECT_NE(RenderHtml(titled).find("<h3>NC-000007: Approvals are fair <span"),
+            std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
 }
 
