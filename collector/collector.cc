@@ -175,7 +175,7 @@ void Collector::CreateServices() {
       authorizer_.get());
   report_service_ = std::make_unique<ComplianceReportService>(
       options_.collector_id, evaluator_.get(), nonconformities_.get(),
-      audit_.get(), clock_, authorizer_.get());
+      audit_.get(), query_.get(), clock_, authorizer_.get());
 }
 
 absl::Status Collector::StartGrpc() {

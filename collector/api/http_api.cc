@@ -76,12 +76,32 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
   };
   get("/v1/report", Permission::kReport,
       [reports](const HttpRequest& req, HttpResponse& res) {
-        v1::ComplianceReportRequest request;
-        *request.mutable_selector() = Selector(req);
-        v1::ComplianceReport response;
-        absl::Status s = ParseReportParams(req, &request);
-        if (s.ok()) s = reports->Report(request, &response);
-        Reply(s, response, res);
+        v1::RenderComplianceReportRequest request;
+        *request.mutable_report()->mutable_selector() = Selector(req);
+        absl::Status s = ParseReportParams(req, request.mutable_report());
+        const std::string format = req.Param("format");
+        if (format.empty() || format == "json") {
+          v1::ComplianceReport response;
+          if (s.ok()) s = reports->Report(request.report(), &response);
+          Reply(s, response, res);
+          return;
+        }
+        request.set_format(format);
+        request.set_table(req.Param("table"));
+        v1::RenderedComplianceReport rendered;
+        if (s.ok()) s = reports->Render(request, &rendered);
+        if (!s.ok()) {
+          ReplyError(s, res);
+          return;
+        }
+        if (format == "csv") {
+          res.SetHeader("Content-Disposition",
+                        absl::StrCat("attachment; filename=\"aims-report-",
+                                     request.table().empty() ? "results"
+                                                             : request.table(),
+                                     ".csv\""));
+        }
+        res.SetContent(rendered.body(), rendered.content_type());
       });
   get("/v1/nonconformities", Permission::kRead,
       [nonconformities](const HttpRequest& req, HttpResponse& res) {

@@ -11,9 +11,12 @@
 //   GET /v1/profile?name=&version=
 //   GET /v1/nonconformities?name=&version=&environment=&objective=
 //   GET /v1/nonconformities/<id>
-//   GET /v1/report?name=&version=&environment=&from=&to=&bucket=
-//       the compliance report (aims.v1.ComplianceReport); from/to as above
-//       (default: the last 30 days), bucket a duration (default: automatic)
+//   GET /v1/report?name=&version=&environment=&from=&to=&bucket=&format=
+//       the compliance report; from/to as above (default: the last 30
+//       days), bucket a duration (default: automatic); format json (the
+//       default: aims.v1.ComplianceReport), html (one page with charts),
+//       markdown or csv (&table=results|objectives|trend|open|
+//       nonconformities|plan|summary, sent as an attachment)
 //
 // Authorization: every route needs a token with role viewer or above
 // (/v1/report: compliance or admin) in "Authorization: Bearer <token>" when

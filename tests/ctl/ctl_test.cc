@@ -274,7 +274,7 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
 // A collector whose plan wants accuracy >= 0.95 for credit/v2/default, fed
 // one window of accuracy 0.9 and evaluated once: NC-000001 is open.
 std::unique_ptr<collector::Collector> StartWithFailingAccuracy(
-    const testing::TempDir& dir) {
+    const testing::TempDir& dir, const Clock* clock = &RealClock::Get()) {
   {
     std::ofstream plan(dir.File("plan.yaml"));
     plan << "coverage: {enabled: false}\nobjectives:\n"
@@ -288,7 +288,7 @@ std::unique_ptr<collector::Collector> StartWithFailingAccuracy(
   co.sync_writes = false;
   co.plan_file = dir.File("plan.yaml");
   co.evaluate_in_background = false;
-  auto collector = std::make_unique<collector::Collector>(co);
+  auto collector = std::make_unique<collector::Collector>(co, clock);
   EXPECT_TRUE(collector->Start().ok());
   WindowAccumulator accumulator(std::make_shared<SummaryConfig>());
   for (int i = 0; i < 100; ++i) {
@@ -520,6 +520,71 @@ TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
       1);
   EXPECT_NE(err.str().find("from: 2020-01-03T00:00:00.000Z is not before to: "
                            "2020-01-02T00:00:00.000Z"),
+            std::string::npos)
+      << err.str();
+}
+
+// aimsctl report --format=html|csv|markdown prints the collector's bytes:
+// the same as GET /v1/report?format= (one renderer), with the objective's
+// stored value drawn against its threshold. The clock stands still so both
+// reports carry the same generation time.
+TEST(CtlTest, ReportFormatsAreTheCollectorsBytes) {
+  testing::TempDir dir;
+  FakeClock clock(absl::Now());
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir, &clock);
+  clock.Advance(absl::Seconds(1));  // NC-000001 opened before the report
+  const std::string flag = CollectorFlag(*collector);
+  httplib::Client http("127.0.0.1", collector->http_port());
+  for (const auto& [format, content_type] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"html", "text/html; charset=utf-8"},
+           {"markdown", "text/markdown; charset=utf-8"},
+           {"csv", "text/csv; charset=utf-8"}}) {
+    const std::string file = dir.File("report." + format);
+    std::ostringstream out, err;
+    ASSERT_EQ(RunCommand({flag, "report", "--format=" + format, "--table=open",
+                          "--output=" + file},
+                         out, err),
+              0)
+        << err.str();
+    EXPECT_NE(out.str().find(" 1 objectives, 1 nonconformities)"),
+              std::string::npos)
+        << out.str();
+    auto res = http.Get("/v1/report?format=" + format + "&table=open");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(res->get_header_value("Content-Type"), content_type);
+    EXPECT_EQ(res->body, testing::ReadFile(file)) << format;
+  }
+  const std::string html = testing::ReadFile(dir.File("report.html"));
+  // The aimsctl binary prints the same page.
+  std::string printed, printed_err;
+  ASSERT_EQ(testing::RunCommand({AIMS_CTL_BIN, flag, "report", "--format=html"},
+                                &printed, &printed_err),
+            0)
+      << printed_err;
+  EXPECT_EQ(printed, html);
+  // The one stored window (accuracy 0.9) is a point below the dashed 0.95.
+  EXPECT_NE(html.find("<circle "), std::string::npos) << html;
+  EXPECT_NE(html.find("threshold: must be at least 0.95"), std::string::npos);
+  EXPECT_NE(html.find("The accuracy was 0.9; the plan requires at least "
+                      "0.95. Measured on 100 labelled predictions."),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(testing::ReadFile(dir.File("report.csv"))
+                .rfind("Id,Severity,Objective,Series,Opened,Age,Stage,Owner,"
+                       "Next step,Due,Ticket\r\nNC-000001,warning,acc,",
+                       0),
+            0u);
+  // An unknown table is a usage error naming the tables the collector has.
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCommand({flag, "report", "--format=csv", "--table=everything"},
+                       out, err),
+            2);
+  EXPECT_NE(err.str().find("--table: 'everything' is not one of plan, "
+                           "summary, objectives, results, trend, open, "
+                           "nonconformities"),
             std::string::npos)
       << err.str();
 }
