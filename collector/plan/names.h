@@ -54,8 +54,14 @@ std::string ObjectiveStateName(v1::ObjectiveState state);
 v1::ObjectiveState ObjectiveStateFromName(absl::string_view name);
 
 // "open", "acknowledged", "cause_analysed", "action_recorded",
-// "effectiveness_reviewed", "closed"; "unspecified" for anything else.
+// "effectiveness_reviewed", "closed", "invalid", "risk_accepted";
+// "unspecified" for anything else.
 std::string StageName(v1::NonconformityStage stage);
+// The inverse; UNSPECIFIED for an unknown name.
+v1::NonconformityStage StageFromName(absl::string_view name);
+// Closed, invalid or risk accepted: no 10.2 step follows (a risk
+// acceptance reopens by itself when its date passes).
+bool IsEnding(v1::NonconformityStage stage);
 
 }  // namespace aims::collector
 

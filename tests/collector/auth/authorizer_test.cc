@@ -37,7 +37,8 @@ TEST(TokensFileTest, ErrorsNameTheEntryAndField) {
   const std::string e = std::string(64, 'b');
   for (const Case& c : std::vector<Case>{
            {"tokens:\n  - {name: a, role: root, sha256: " + d + "}",
-            "tokens[0].role: 'root' is not agent, viewer, compliance or admin"},
+            "tokens[0].role: 'root' is not agent, viewer, compliance, risk_owner "
+            "or admin"},
            {"tokens:\n  - {name: a, role: viewer}",
             "tokens[0].sha256: required"},
            {"tokens:\n  - {name: a, role: viewer, sha256: ABC}",
@@ -69,14 +70,18 @@ TEST(TokensFileTest, ErrorsNameTheEntryAndField) {
 
 TEST(RolesTest, EachRoleHasExactlyItsPermissions) {
   using P = Permission;
-  const std::vector<P> all = {P::kIngest, P::kRead, P::kWorkNonconformities,
-                              P::kReport, P::kAdminister};
+  const std::vector<P> all = {P::kIngest,     P::kRead,
+                              P::kWorkNonconformities, P::kReport,
+                              P::kAcceptRisk, P::kAdminister};
   const std::map<Role, std::set<P>> expected = {
       {Role::kAgent, {P::kIngest}},
       {Role::kViewer, {P::kRead}},
       {Role::kCompliance, {P::kRead, P::kWorkNonconformities, P::kReport}},
+      {Role::kRiskOwner,
+       {P::kRead, P::kWorkNonconformities, P::kReport, P::kAcceptRisk}},
       {Role::kAdmin,
-       {P::kRead, P::kWorkNonconformities, P::kReport, P::kAdminister}}};
+       {P::kRead, P::kWorkNonconformities, P::kReport, P::kAcceptRisk,
+        P::kAdminister}}};
   for (const auto& [role, allowed] : expected) {
     for (P p : all) {
       EXPECT_EQ(RoleHas(role, p), allowed.count(p) > 0)
