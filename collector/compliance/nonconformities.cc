@@ -253,12 +253,6 @@ absl::Status CheckTicketUrl(absl::string_view url) {
   return absl::OkStatus();
 }
 
-bool IsOverdue(const v1::Nonconformity& nc, absl::Time now) {
-  return nc.has_due_at() && now >= FromProto(nc.due_at()) &&
-         nc.stage() >= v1::NONCONFORMITY_STAGE_OPEN &&
-         nc.stage() <= v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED;
-}
-
 Nonconformities::Nonconformities(Storage* storage, AuditTrail* audit)
     : storage_(storage), audit_(audit) {}
 

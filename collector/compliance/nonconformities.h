@@ -57,10 +57,6 @@ inline constexpr char kAutoResolvedComment[] = "auto-resolved";
 // A feature joining an open drift episode's record.
 inline constexpr char kFeatureAddedComment[] = "also breached";
 
-// Not yet past its corrective action (open, acknowledged, cause analysed)
-// and `now` at or after its due date.
-bool IsOverdue(const v1::Nonconformity& nc, absl::Time now);
-
 // An external ticket's link: http:// or https://, a host, no spaces or
 // control characters, at most 2048 bytes.
 absl::Status CheckTicketUrl(absl::string_view url);

@@ -137,6 +137,14 @@ v1::NonconformityStage StageFromName(absl::string_view name) {
   return v1::NONCONFORMITY_STAGE_UNSPECIFIED;
 }
 
+bool IsOverdue(const v1::Nonconformity& nc, absl::Time now) {
+  return nc.has_due_at() &&
+         now >= absl::FromUnixSeconds(nc.due_at().seconds()) +
+                    absl::Nanoseconds(nc.due_at().nanos()) &&
+         nc.stage() >= v1::NONCONFORMITY_STAGE_OPEN &&
+         nc.stage() <= v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED;
+}
+
 bool IsEnding(v1::NonconformityStage stage) {
   return stage == v1::NONCONFORMITY_STAGE_CLOSED ||
          stage == v1::NONCONFORMITY_STAGE_INVALID ||

@@ -368,6 +368,97 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
       << out.str();
 }
 
+// Owner, due date and ticket link, overdue ones marked in nc list, and the
+// invalid ending; each refusal says why.
+TEST(CtlTest, NonconformityOwnerDueTicketAndInvalid) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string flag = CollectorFlag(*collector);
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({flag, "nc", "assign", "NC-000001", "--owner=bo",
+                        "--actor=ana", "--comment=on call"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(out.str(), "NC-000001: owner: - -> bo; on call (by ana)\n");
+  EXPECT_EQ(RunCommand({flag, "nc", "link", "NC-000001",
+                        "--ticket=tracker/AIMS-1", "--actor=ana"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("ticket_url: 'tracker/AIMS-1' is not an http(s) "
+                           "URL"),
+            std::string::npos)
+      << err.str();
+  ASSERT_EQ(RunCommand({flag, "nc", "link", "NC-000001",
+                        "--ticket=https://tracker.example/AIMS-1",
+                        "--actor=ana"},
+                       out, err),
+            0)
+      << err.str();
+  // Not overdue with the plan's default (warning: 14d).
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--overdue"}, out, err), 0);
+  EXPECT_EQ(out.str().find("NC-000001"), std::string::npos) << out.str();
+  // Due at its opening: overdue now.
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "--json", "nc", "show", "NC-000001"}, out, err),
+            0);
+  const std::string json = out.str();
+  const size_t at = json.find("\"opened_at\":\"") + 13;
+  const std::string opened = json.substr(at, json.find('"', at) - at);
+  ASSERT_EQ(RunCommand({flag, "nc", "due", "NC-000001", "--at=" + opened,
+                        "--actor=ana"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(RunCommand({flag, "nc", "due", "NC-000001", "--at=2000-01-01",
+                        "--actor=ana"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("is before the opening"), std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--overdue"}, out, err), 0);
+  EXPECT_NE(out.str().find("OVERDUE"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find(" bo "), std::string::npos) << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "show", "NC-000001"}, out, err), 0);
+  EXPECT_NE(out.str().find("owner:        bo"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("ticket:       https://tracker.example/AIMS-1"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("ana  changed owner  owner: - -> bo; on call"),
+            std::string::npos)
+      << out.str();
+
+  EXPECT_EQ(
+      RunCommand({flag, "nc", "invalid", "NC-000001", "--actor=ana"}, out, err),
+      1);
+  EXPECT_NE(err.str().find("comment: required for invalid (why it is not a "
+                           "real breach)"),
+            std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "invalid", "NC-000001", "--actor=ana",
+                        "--comment=labels of a test tenant"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(out.str(), "NC-000001 is now invalid (by ana)\n");
+  EXPECT_EQ(RunCommand({flag, "nc", "accept-risk", "NC-000001", "--actor=ana",
+                        "--comment=x", "--until=2999-01-01"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("NC-000001 was marked invalid (not a real "
+                           "breach); its record is final"),
+            std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--stage=invalid"}, out, err), 0);
+  EXPECT_NE(out.str().find("NC-000001"), std::string::npos) << out.str();
+}
+
 // Who takes an nc step without --actor and without a token: $USER, else
 // the OS account's name; neither known (a container without $USER or a
 // passwd entry) is a usage error naming --actor, before any call.
