@@ -168,5 +168,39 @@ TEST_F(HttpNonconformityTest, TransitionsAndUpdatesByPost) {
               HasSubstr(R"("intact":true)"));
 }
 
+// aims_collector_nonconformities_overdue counts, per model and severity,
+// those past their due date without a corrective action.
+TEST_F(HttpNonconformityTest, OverdueGaugeFollowsDueDateAndAction) {
+  auto overdue = [&](const std::string& severity) {
+    auto scrape = http_->Get("/metrics");
+    return scrape ? testing::MetricValue(
+                        scrape->body,
+                        "aims_collector_nonconformities_overdue{model=\"credit\","
+                        "severity=\"" +
+                            severity + "\"}")
+                  : -1;
+  };
+  EXPECT_EQ(overdue("warning"), 0);  // due in 5 days
+  EXPECT_EQ(overdue("critical"), 0);
+  auto nc = http_->Get("/v1/nonconformities/NC-000001");
+  const size_t at = nc->body.find("\"opened_at\":\"") + 13;
+  const std::string opened = nc->body.substr(at, nc->body.find('"', at) - at);
+  auto due = Post("/v1/nonconformities/NC-000001/update",
+                  absl::StrCat(R"({"actor": "ana", "dueAt": ")", opened,
+                               R"("})"));
+  ASSERT_EQ(due->status, 200) << due->body;
+  EXPECT_EQ(overdue("warning"), 1);
+  EXPECT_EQ(overdue("critical"), 0);
+  for (const char* to :
+       {"ACKNOWLEDGED", "CAUSE_ANALYSED", "ACTION_RECORDED"}) {
+    auto step = Post("/v1/nonconformities/NC-000001/transition",
+                     absl::StrCat(R"({"actor": "ana", "comment": "done", )",
+                                  R"("to": "NONCONFORMITY_STAGE_)", to,
+                                  R"("})"));
+    ASSERT_EQ(step->status, 200) << step->body;
+  }
+  EXPECT_EQ(overdue("warning"), 0);
+}
+
 }  // namespace
 }  // namespace aims::collector
