@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "collector/collector.h"
+#include "common/base/hash.h"
 #include "common/base/time_util.h"
 #include "common/summary/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
@@ -457,6 +458,49 @@ TEST(CtlTest, NonconformityOwnerDueTicketAndInvalid) {
   out.str("");
   ASSERT_EQ(RunCommand({flag, "nc", "list", "--stage=invalid"}, out, err), 0);
   EXPECT_NE(out.str().find("NC-000001"), std::string::npos) << out.str();
+}
+
+// Every plan version the collector loaded, with its text: plan versions
+// lists them newest first, plan diff shows the changed lines.
+TEST(CtlTest, PlanVersionsAndDiff) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string flag = CollectorFlag(*collector);
+  const std::string first = testing::ReadFile(dir.File("plan.yaml"));
+  std::string second = first;
+  second.replace(second.find("0.95"), 4, "0.85");
+  std::ofstream(dir.File("plan.yaml"), std::ios::trunc) << second;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 0) << err.str();
+  const std::string v1 = Sha256Hex(first), v2 = Sha256Hex(second);
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "plan", "versions"}, out, err), 0) << err.str();
+  const std::string table = out.str();
+  ASSERT_NE(table.find(v2.substr(0, 16)), std::string::npos) << table;
+  EXPECT_LT(table.find(v2.substr(0, 16)), table.find(v1.substr(0, 16)))
+      << table;  // newest first
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3) << table;
+  EXPECT_NE(table.find("yes"), std::string::npos) << table;
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "plan", "diff", v1.substr(0, 8), v2.substr(0, 8)},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_NE(out.str().find("-   - {id: acc, metric: accuracy, comparator: "
+                           "'>=', threshold: 0.95"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("+   - {id: acc"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("0.85"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("  coverage: {enabled: false}"), std::string::npos)
+      << out.str();
+  EXPECT_EQ(RunCommand({flag, "plan", "diff", "zzzz", v2.substr(0, 8)}, out,
+                       err),
+            2);
+  EXPECT_NE(err.str().find("no plan version starts with 'zzzz'"),
+            std::string::npos)
+      << err.str();
 }
 
 // Who takes an nc step without --actor and without a token: $USER, else
