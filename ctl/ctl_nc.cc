@@ -169,22 +169,22 @@ std::string DueText(const v1::Nonconformity& nc, absl::Time now) {
 void PrintNonconformities(const v1::ListNonconformitiesResponse& response,
                           std::ostream& out) {
   const absl::Time now = absl::Now();
-  Table table({"ID", "OPENED", "SEVERITY", "STAGE", "OWNER", "DUE",
-               "OBJECTIVE", "SERIES", "VALUE", "N", "OCCURRED", "RESOLVED"});
+  Table table({"ID", "OPENED", "SEVERITY", "STAGE", "OWNER", "DUE", "OBJECTIVE",
+               "SERIES", "VALUE", "N", "OCCURRED", "RESOLVED"});
   for (const v1::Nonconformity& nc : response.nonconformities()) {
-    table.AddRow({nc.id(), Time(nc.opened_at()),
-                  collector::SeverityText(nc.severity()), StageText(nc.stage()),
-                  nc.owner().empty() ? "-" : nc.owner(), DueText(nc, now),
-                  nc.objective_id(),
-                  nc.features().empty()
-                      ? nc.series()
-                      : absl::StrCat(nc.series(), " features=",
-                                     absl::StrJoin(nc.features(), ",")),
-                  MetricNumber(nc.evidence().value().metric(),
-                               nc.evidence().value().value()),
-                  absl::StrCat(nc.evidence().value().sample_size()),
-                  absl::StrCat(nc.occurrences()),
-                  nc.auto_resolved() ? Time(nc.resolved_at()) : "-"});
+    table.AddRow(
+        {nc.id(), Time(nc.opened_at()), collector::SeverityText(nc.severity()),
+         StageText(nc.stage()), nc.owner().empty() ? "-" : nc.owner(),
+         DueText(nc, now), nc.objective_id(),
+         nc.features().empty()
+             ? nc.series()
+             : absl::StrCat(nc.series(),
+                            " features=", absl::StrJoin(nc.features(), ",")),
+         MetricNumber(nc.evidence().value().metric(),
+                      nc.evidence().value().value()),
+         absl::StrCat(nc.evidence().value().sample_size()),
+         absl::StrCat(nc.occurrences()),
+         nc.auto_resolved() ? Time(nc.resolved_at()) : "-"});
   }
   table.Print(out);
 }
@@ -261,9 +261,9 @@ void PrintNonconformity(const v1::Nonconformity& nc, std::ostream& out) {
       << "\n  history:\n";
   for (const v1::Transition& t : nc.history()) {
     out << "    " << Time(t.at()) << "  " << t.actor() << "  "
-        << (t.change().empty() ? absl::StrCat(StageText(t.from()), " -> ",
-                                              StageText(t.to()))
-                               : absl::StrCat("changed ", t.change()))
+        << (t.change().empty()
+                ? absl::StrCat(StageText(t.from()), " -> ", StageText(t.to()))
+                : absl::StrCat("changed ", t.change()))
         << (t.comment().empty() ? "" : "  " + t.comment()) << "\n";
   }
 }
@@ -285,7 +285,8 @@ absl::Status NcStep(const CallOptions& call, v1::NonconformityStage to,
   request.set_comment(options.comment);
   if (!until.empty()) {
     absl::StatusOr<absl::Time> t = ParseTimeArg(until);
-    if (!t.ok()) return UsageError(absl::StrCat("--until: ", t.status().message()));
+    if (!t.ok())
+      return UsageError(absl::StrCat("--until: ", t.status().message()));
     *request.mutable_accepted_until() = ToProto(*t);
   }
   absl::StatusOr<std::string> actor = StepActor(options.actor, call);
@@ -322,8 +323,7 @@ absl::Status NcUpdate(const CallOptions& call, UpdateField field,
       call, &Nc::UpdateNonconformity, request,
       [](const v1::Nonconformity& nc, std::ostream& out) {
         const v1::Transition& t = *nc.history().rbegin();
-        out << nc.id() << ": " << t.comment() << " (by " << t.actor()
-            << ")\n";
+        out << nc.id() << ": " << t.comment() << " (by " << t.actor() << ")\n";
       },
       out);
 }
@@ -379,12 +379,12 @@ void AddNcUpdateCommands(CLI::App* nc, CommandTable* table) {
   for (const Update& u : kUpdates) {
     auto options = std::make_shared<NcUpdateOptions>();
     const UpdateField field = u.field;
-    CLI::App* sub = table->Add(
-        nc, u.verb, u.description,
-        [options, field](const CallOptions& call, std::ostream& out,
-                         std::ostream&) {
-          return NcUpdate(call, field, *options, out);
-        });
+    CLI::App* sub =
+        table->Add(nc, u.verb, u.description,
+                   [options, field](const CallOptions& call, std::ostream& out,
+                                    std::ostream&) {
+                     return NcUpdate(call, field, *options, out);
+                   });
     AddActorOptions(sub, &options->id, &options->comment, &options->actor);
     sub->add_option(u.option, options->value, "(required).")
         ->required()
@@ -397,8 +397,8 @@ void AddNcUpdateCommands(CLI::App* nc, CommandTable* table) {
       "reopens by itself; needs the role risk_owner or admin (--comment "
       "required: why the risk is accepted).",
       [accept](const CallOptions& call, std::ostream& out, std::ostream&) {
-        return NcStep(call, v1::NONCONFORMITY_STAGE_RISK_ACCEPTED,
-                      accept->step, out, accept->until);
+        return NcStep(call, v1::NONCONFORMITY_STAGE_RISK_ACCEPTED, accept->step,
+                      out, accept->until);
       });
   AddActorOptions(sub, &accept->step.id, &accept->step.comment,
                   &accept->step.actor);

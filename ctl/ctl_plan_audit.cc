@@ -246,9 +246,8 @@ CLI::App* AddSimple(CLI::App* parent, CommandTable* table,
 }  // namespace
 
 void AddPlanAuditCommands(CLI::App* app, CommandTable* table) {
-  CLI::App* plan =
-      table->AddGroup(app, "plan",
-                      "The monitoring plan: validate, reload, its versions.");
+  CLI::App* plan = table->AddGroup(
+      app, "plan", "The monitoring plan: validate, reload, its versions.");
   auto validate = std::make_shared<PlanValidateOptions>();
   CLI::App* sub = table->Add(
       plan, "validate",

@@ -49,7 +49,8 @@ absl::Status TokenCreate(const CallOptions& call,
                                    "(required)"));
   }
   if (options.role.empty()) {
-    return UsageError("--role: required (agent, viewer, compliance, risk_owner or admin)");
+    return UsageError(
+        "--role: required (agent, viewer, compliance, risk_owner or admin)");
   }
   if (!options.models.empty() && options.role != "agent") {
     return UsageError("--models: only agent tokens name models");

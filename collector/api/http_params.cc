@@ -134,9 +134,8 @@ absl::Status ParseAuditParams(const HttpRequest& req,
         "from_index: '", req.Param("from_index"), "' is not a record index"));
   }
   uint32_t limit = 1000;
-  if (req.HasParam("limit") &&
-      (!absl::SimpleAtoi(req.Param("limit"), &limit) || limit == 0 ||
-       limit > 10000)) {
+  if (req.HasParam("limit") && (!absl::SimpleAtoi(req.Param("limit"), &limit) ||
+                                limit == 0 || limit > 10000)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "limit: '", req.Param("limit"), "' is not a number in 1..10000"));
   }
@@ -150,9 +149,9 @@ absl::Status ParseJsonBody(const HttpRequest& req,
   const auto parsed = google::protobuf::util::JsonStringToMessage(
       req.body.empty() ? "{}" : req.body, message);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "body: not a ", message->GetDescriptor()->name(),
-        " in JSON: ", std::string(parsed.message())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("body: not a ", message->GetDescriptor()->name(),
+                     " in JSON: ", std::string(parsed.message())));
   }
   return absl::OkStatus();
 }

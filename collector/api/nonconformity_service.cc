@@ -79,10 +79,9 @@ absl::StatusOr<std::string> ActorOf(const Principal& principal,
                                     const std::string& requested) {
   if (!principal.authenticated) return requested;
   if (!requested.empty() && requested != principal.name) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("actor: '", requested,
-                     "' is not the authenticated identity '", principal.name,
-                     "' (omit --actor)"));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "actor: '", requested, "' is not the authenticated identity '",
+        principal.name, "' (omit --actor)"));
   }
   return principal.name;
 }
@@ -98,10 +97,10 @@ absl::Status NonconformityService::Transition(const Principal& principal,
   if (request.to() == v1::NONCONFORMITY_STAGE_RISK_ACCEPTED &&
       principal.authenticated &&
       !RoleHas(principal.role, Permission::kAcceptRisk)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "'", principal.name, "' (role ", RoleName(principal.role),
-        ") may not accept risk: ending ", request.id(),
-        " as risk accepted needs the role risk_owner or admin"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("'", principal.name, "' (role ", RoleName(principal.role),
+                     ") may not accept risk: ending ", request.id(),
+                     " as risk accepted needs the role risk_owner or admin"));
   }
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Transition(request);
   if (!nc.ok()) return nc.status();

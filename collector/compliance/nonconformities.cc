@@ -47,14 +47,15 @@ absl::Status CheckNotEnded(const v1::Nonconformity& nc) {
       return absl::FailedPreconditionError(
           absl::StrCat(nc.id(), " is closed; its record is final"));
     case v1::NONCONFORMITY_STAGE_INVALID:
-      return absl::FailedPreconditionError(absl::StrCat(
-          nc.id(), " was marked invalid (not a real breach); its record is "
-                   "final"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(nc.id(),
+                       " was marked invalid (not a real breach); its record is "
+                       "final"));
     case v1::NONCONFORMITY_STAGE_RISK_ACCEPTED:
-      return absl::FailedPreconditionError(absl::StrCat(
-          nc.id(), " is risk_accepted until ",
-          UtcText(FromProto(nc.risk_accepted_until())), " (by ",
-          nc.risk_accepted_by(), "); it reopens then"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(nc.id(), " is risk_accepted until ",
+                       UtcText(FromProto(nc.risk_accepted_until())), " (by ",
+                       nc.risk_accepted_by(), "); it reopens then"));
     default:
       return absl::OkStatus();
   }
@@ -239,8 +240,8 @@ absl::Status CheckUpdate(const v1::Nonconformity& nc,
 
 absl::Status CheckTicketUrl(absl::string_view url) {
   absl::string_view rest = url;
-  const bool scheme =
-      absl::ConsumePrefix(&rest, "https://") || absl::ConsumePrefix(&rest, "http://");
+  const bool scheme = absl::ConsumePrefix(&rest, "https://") ||
+                      absl::ConsumePrefix(&rest, "http://");
   bool clean = url.size() <= 2048;
   for (char c : url) clean &= static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
   if (!scheme || rest.empty() || rest.front() == '/' || rest.front() == '?' ||
@@ -325,14 +326,13 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
   v1::Nonconformity nc;
   uint64_t next = next_number_;
   const bool final_record =
-      latest != nullptr &&
-      (latest->stage() == v1::NONCONFORMITY_STAGE_CLOSED ||
-       latest->stage() == v1::NONCONFORMITY_STAGE_INVALID);
+      latest != nullptr && (latest->stage() == v1::NONCONFORMITY_STAGE_CLOSED ||
+                            latest->stage() == v1::NONCONFORMITY_STAGE_INVALID);
   const std::string& feature = status.feature();
   const bool listed =
-      latest != nullptr && std::find(latest->features().begin(),
-                                     latest->features().end(),
-                                     feature) != latest->features().end();
+      latest != nullptr &&
+      std::find(latest->features().begin(), latest->features().end(),
+                feature) != latest->features().end();
   if (latest != nullptr && !final_record && !episode.empty() &&
       !latest->auto_resolved() && !listed) {
     // Another feature breaches during the episode: it joins the record.
@@ -545,10 +545,9 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::Update(
     t->set_actor(actor);
     *t->mutable_at() = ToProto(now);
     t->set_change(change);
-    t->set_comment(absl::StrCat(change, ": ", from.empty() ? "-" : from,
-                                " -> ", to.empty() ? "-" : to,
-                                request.comment().empty() ? "" : "; ",
-                                request.comment()));
+    t->set_comment(absl::StrCat(
+        change, ": ", from.empty() ? "-" : from, " -> ", to.empty() ? "-" : to,
+        request.comment().empty() ? "" : "; ", request.comment()));
     audit.push_back({"nc_update",
                      actor,
                      {{"id", nc.id()},
@@ -599,8 +598,7 @@ std::vector<v1::Nonconformity> Nonconformities::ReopenExpired(
     // Back to the stage the risk was accepted from.
     v1::NonconformityStage back = v1::NONCONFORMITY_STAGE_OPEN;
     for (const v1::Transition& t : nc.history()) {
-      if (t.to() == v1::NONCONFORMITY_STAGE_RISK_ACCEPTED &&
-          t.from() != t.to())
+      if (t.to() == v1::NONCONFORMITY_STAGE_RISK_ACCEPTED && t.from() != t.to())
         back = t.from();
     }
     const std::string until = UtcText(FromProto(nc.risk_accepted_until()));
@@ -620,9 +618,10 @@ std::vector<v1::Nonconformity> Nonconformities::ReopenExpired(
                                       {{"id", nc.id()},
                                        {"accepted_until", until},
                                        {"to", StageName(back)}}}};
-    absl::Status s = CommitLocked(nc, {}, std::move(audit), extra,
-                                  next_number_);
-    if (s.ok()) reopened.push_back(std::move(nc));  // else the next tick retries
+    absl::Status s =
+        CommitLocked(nc, {}, std::move(audit), extra, next_number_);
+    if (s.ok())
+      reopened.push_back(std::move(nc));  // else the next tick retries
   }
   return reopened;
 }

@@ -35,12 +35,12 @@ bool Breached(const v1::ObjectiveStatus& s) {
 // How much a series says against closing or reviewing: breached now, then
 // unable to show the objective holds, then the latest breach.
 std::tuple<int, absl::Time> Weight(const v1::ObjectiveStatus& s) {
-  const int rank = Breached(s) ? 2
-                   : s.state() == v1::OBJECTIVE_STATE_POSSIBLE_BREACH ||
-                           s.state() ==
-                               v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE
-                       ? 1
-                       : 0;
+  const int rank =
+      Breached(s) ? 2
+      : s.state() == v1::OBJECTIVE_STATE_POSSIBLE_BREACH ||
+              s.state() == v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE
+          ? 1
+          : 0;
   return {rank, s.has_last_breach() ? FromProto(s.last_breach())
                                     : absl::InfinitePast()};
 }
@@ -179,8 +179,8 @@ absl::StatusOr<v1::Nonconformity> Evaluator::Transition(
 absl::StatusOr<v1::Nonconformity> Evaluator::Update(
     const v1::UpdateNonconformityRequest& request) {
   const absl::Time now = clock_->Now();
-  absl::StatusOr<v1::Nonconformity> out = nonconformities_->Update(
-      request, now, [&](const v1::Nonconformity& nc) {
+  absl::StatusOr<v1::Nonconformity> out =
+      nonconformities_->Update(request, now, [&](const v1::Nonconformity& nc) {
         return notifier_->WebhookMutations("nonconformity.updated", nc, now);
       });
   if (out.ok()) notifier_->Wake();
@@ -230,8 +230,8 @@ v1::ListPlanVersionsResponse Evaluator::PlanVersions() const {
   v1::ListPlanVersionsResponse response;
   for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
     v1::PlanVersion& v = *it;
-    if (absl::StatusOr<std::string> text = storage_->Get(Table::kPlans,
-                                                         v.version());
+    if (absl::StatusOr<std::string> text =
+            storage_->Get(Table::kPlans, v.version());
         text.ok()) {
       v.set_text(std::move(*text));
     }

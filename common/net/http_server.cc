@@ -111,7 +111,7 @@ class WorkPool {
 
 struct Route {
   std::string method;
-  std::string path;  // up to the "{...}" segment when `parameter`
+  std::string path;    // up to the "{...}" segment when `parameter`
   std::string suffix;  // what follows the "{...}" segment, e.g. "/update"
   bool parameter = false;
   RouteBudget budget = RouteBudget::kWork;

@@ -391,11 +391,11 @@ TEST(CtlTest, NonconformityOwnerDueTicketAndInvalid) {
                            "URL"),
             std::string::npos)
       << err.str();
-  ASSERT_EQ(RunCommand({flag, "nc", "link", "NC-000001",
-                        "--ticket=https://tracker.example/AIMS-1",
-                        "--actor=ana"},
-                       out, err),
-            0)
+  ASSERT_EQ(
+      RunCommand({flag, "nc", "link", "NC-000001",
+                  "--ticket=https://tracker.example/AIMS-1", "--actor=ana"},
+                 out, err),
+      0)
       << err.str();
   // Not overdue with the plan's default (warning: 14d).
   out.str("");
@@ -495,9 +495,8 @@ TEST(CtlTest, PlanVersionsAndDiff) {
   EXPECT_NE(out.str().find("0.85"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("  coverage: {enabled: false}"), std::string::npos)
       << out.str();
-  EXPECT_EQ(RunCommand({flag, "plan", "diff", "zzzz", v2.substr(0, 8)}, out,
-                       err),
-            2);
+  EXPECT_EQ(
+      RunCommand({flag, "plan", "diff", "zzzz", v2.substr(0, 8)}, out, err), 2);
   EXPECT_NE(err.str().find("no plan version starts with 'zzzz'"),
             std::string::npos)
       << err.str();

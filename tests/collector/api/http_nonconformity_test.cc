@@ -50,13 +50,12 @@ class HttpNonconformityTest : public ::testing::Test {
     model.set_name("credit");
     model.set_version("v2");
     model.set_environment("default");
-    ASSERT_TRUE(testing::SendWindowReport(collector_->grpc_port(), model,
-                                          "pod-a", 1,
-                                          absl::Now() - absl::Seconds(50),
-                                          accumulator.Build()));
+    ASSERT_TRUE(testing::SendWindowReport(
+        collector_->grpc_port(), model, "pod-a", 1,
+        absl::Now() - absl::Seconds(50), accumulator.Build()));
     ASSERT_EQ(collector_->EvaluateNow(), 1);
-    http_ = std::make_unique<httplib::Client>("127.0.0.1",
-                                              collector_->http_port());
+    http_ =
+        std::make_unique<httplib::Client>("127.0.0.1", collector_->http_port());
   }
 
   httplib::Result Post(const std::string& path, const std::string& body) {
@@ -125,7 +124,8 @@ TEST_F(HttpNonconformityTest, TransitionsAndUpdatesByPost) {
   auto ack = Post("/v1/nonconformities/NC-000001/transition",
                   R"({"to": "NONCONFORMITY_STAGE_ACKNOWLEDGED"})");
   EXPECT_EQ(ack->status, 200) << ack->body;
-  EXPECT_THAT(ack->body, HasSubstr(R"("stage":"NONCONFORMITY_STAGE_ACKNOWLEDGED")"));
+  EXPECT_THAT(ack->body,
+              HasSubstr(R"("stage":"NONCONFORMITY_STAGE_ACKNOWLEDGED")"));
   EXPECT_THAT(ack->body, HasSubstr(R"("actor":"anonymous")"));
 
   auto update = Post("/v1/nonconformities/NC-000001/update",
@@ -134,16 +134,19 @@ TEST_F(HttpNonconformityTest, TransitionsAndUpdatesByPost) {
                          "comment": "bo takes it"})");
   EXPECT_EQ(update->status, 200) << update->body;
   EXPECT_THAT(update->body, HasSubstr(R"("owner":"bo")"));
-  EXPECT_THAT(update->body, HasSubstr(R"("ticket_url":"https://t.example/A-1")"));
+  EXPECT_THAT(update->body,
+              HasSubstr(R"("ticket_url":"https://t.example/A-1")"));
   EXPECT_THAT(update->body, HasSubstr(R"("due_at":"2030-01-02T03:04:05Z")"));
   EXPECT_THAT(update->body, HasSubstr(R"("change":"ticket_url")"));
-  auto bad_url = Post("/v1/nonconformities/NC-000001/update",
-                      R"({"ticketUrl": "mailto:ops@example.org", "actor": "ana"})");
+  auto bad_url =
+      Post("/v1/nonconformities/NC-000001/update",
+           R"({"ticketUrl": "mailto:ops@example.org", "actor": "ana"})");
   EXPECT_EQ(bad_url->status, 400);
   EXPECT_THAT(bad_url->body, HasSubstr("is not an http(s) URL"));
   auto bad_body = Post("/v1/nonconformities/NC-000001/update", "{owner");
   EXPECT_EQ(bad_body->status, 400);
-  EXPECT_THAT(bad_body->body, HasSubstr("body: not a UpdateNonconformityRequest"));
+  EXPECT_THAT(bad_body->body,
+              HasSubstr("body: not a UpdateNonconformityRequest"));
   auto owned = http_->Get("/v1/nonconformities?owner=bo");
   EXPECT_THAT(owned->body, HasSubstr("NC-000001"));
 
@@ -151,7 +154,8 @@ TEST_F(HttpNonconformityTest, TransitionsAndUpdatesByPost) {
                       R"({"to": "NONCONFORMITY_STAGE_INVALID", "actor": "ana",
                           "comment": "a load test, not production"})");
   EXPECT_EQ(invalid->status, 200) << invalid->body;
-  EXPECT_THAT(invalid->body, HasSubstr(R"("stage":"NONCONFORMITY_STAGE_INVALID")"));
+  EXPECT_THAT(invalid->body,
+              HasSubstr(R"("stage":"NONCONFORMITY_STAGE_INVALID")"));
   auto after = Post("/v1/nonconformities/NC-000001/update",
                     R"({"owner": "cy", "actor": "ana"})");
   EXPECT_EQ(after->status, 409);
@@ -173,30 +177,30 @@ TEST_F(HttpNonconformityTest, TransitionsAndUpdatesByPost) {
 TEST_F(HttpNonconformityTest, OverdueGaugeFollowsDueDateAndAction) {
   auto overdue = [&](const std::string& severity) {
     auto scrape = http_->Get("/metrics");
-    return scrape ? testing::MetricValue(
-                        scrape->body,
-                        "aims_collector_nonconformities_overdue{model=\"credit\","
-                        "severity=\"" +
-                            severity + "\"}")
-                  : -1;
+    return scrape
+               ? testing::MetricValue(
+                     scrape->body,
+                     "aims_collector_nonconformities_overdue{model=\"credit\","
+                     "severity=\"" +
+                         severity + "\"}")
+               : -1;
   };
   EXPECT_EQ(overdue("warning"), 0);  // due in 5 days
   EXPECT_EQ(overdue("critical"), 0);
   auto nc = http_->Get("/v1/nonconformities/NC-000001");
   const size_t at = nc->body.find("\"opened_at\":\"") + 13;
   const std::string opened = nc->body.substr(at, nc->body.find('"', at) - at);
-  auto due = Post("/v1/nonconformities/NC-000001/update",
-                  absl::StrCat(R"({"actor": "ana", "dueAt": ")", opened,
-                               R"("})"));
+  auto due =
+      Post("/v1/nonconformities/NC-000001/update",
+           absl::StrCat(R"({"actor": "ana", "dueAt": ")", opened, R"("})"));
   ASSERT_EQ(due->status, 200) << due->body;
   EXPECT_EQ(overdue("warning"), 1);
   EXPECT_EQ(overdue("critical"), 0);
-  for (const char* to :
-       {"ACKNOWLEDGED", "CAUSE_ANALYSED", "ACTION_RECORDED"}) {
-    auto step = Post("/v1/nonconformities/NC-000001/transition",
-                     absl::StrCat(R"({"actor": "ana", "comment": "done", )",
-                                  R"("to": "NONCONFORMITY_STAGE_)", to,
-                                  R"("})"));
+  for (const char* to : {"ACKNOWLEDGED", "CAUSE_ANALYSED", "ACTION_RECORDED"}) {
+    auto step =
+        Post("/v1/nonconformities/NC-000001/transition",
+             absl::StrCat(R"({"actor": "ana", "comment": "done", )",
+                          R"("to": "NONCONFORMITY_STAGE_)", to, R"("})"));
     ASSERT_EQ(step->status, 200) << step->body;
   }
   EXPECT_EQ(overdue("warning"), 0);

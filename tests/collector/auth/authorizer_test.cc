@@ -37,7 +37,8 @@ TEST(TokensFileTest, ErrorsNameTheEntryAndField) {
   const std::string e = std::string(64, 'b');
   for (const Case& c : std::vector<Case>{
            {"tokens:\n  - {name: a, role: root, sha256: " + d + "}",
-            "tokens[0].role: 'root' is not agent, viewer, compliance, risk_owner "
+            "tokens[0].role: 'root' is not agent, viewer, compliance, "
+            "risk_owner "
             "or admin"},
            {"tokens:\n  - {name: a, role: viewer}",
             "tokens[0].sha256: required"},
@@ -70,9 +71,9 @@ TEST(TokensFileTest, ErrorsNameTheEntryAndField) {
 
 TEST(RolesTest, EachRoleHasExactlyItsPermissions) {
   using P = Permission;
-  const std::vector<P> all = {P::kIngest,     P::kRead,
-                              P::kWorkNonconformities, P::kReport,
-                              P::kAcceptRisk, P::kAdminister};
+  const std::vector<P> all = {
+      P::kIngest, P::kRead,       P::kWorkNonconformities,
+      P::kReport, P::kAcceptRisk, P::kAdminister};
   const std::map<Role, std::set<P>> expected = {
       {Role::kAgent, {P::kIngest}},
       {Role::kViewer, {P::kRead}},
@@ -399,9 +400,9 @@ TEST_F(AuthCollectorTest, RiskAcceptanceNeedsItsRole) {
   ASSERT_TRUE(Ingest(pods_.token, "credit").ok());
   ASSERT_EQ(collector_->EvaluateNow(), 1);
   std::string out;
-  const std::vector<std::string> accept = {
-      "nc", "accept-risk", "NC-000001", "--comment=retraining next quarter",
-      "--until=2099-01-01"};
+  const std::vector<std::string> accept = {"nc", "accept-risk", "NC-000001",
+                                           "--comment=retraining next quarter",
+                                           "--until=2099-01-01"};
   EXPECT_EQ(Ctl(compliance_.token, accept, &out), 1);
   EXPECT_NE(out.find("'carol' (role compliance) may not accept risk: ending "
                      "NC-000001 as risk accepted needs the role risk_owner "
@@ -429,8 +430,9 @@ TEST_F(AuthCollectorTest, RiskAcceptanceNeedsItsRole) {
             std::string::npos)
       << viewer->body;
   // Naming another actor is refused over HTTP too.
-  auto impostor = post(
-      compliance_, R"({"to": "NONCONFORMITY_STAGE_ACKNOWLEDGED", "actor": "x"})");
+  auto impostor =
+      post(compliance_,
+           R"({"to": "NONCONFORMITY_STAGE_ACKNOWLEDGED", "actor": "x"})");
   EXPECT_EQ(impostor->status, 403);
   ASSERT_EQ(Ctl(risk_owner_.token, accept, &out), 0) << out;
   EXPECT_EQ(out, "NC-000001 is now risk_accepted (by rita)\n");

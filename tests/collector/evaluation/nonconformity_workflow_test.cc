@@ -52,9 +52,8 @@ struct Registry {
     v1::ObjectiveStatus status;
     *status.mutable_model() = Model();
     status.set_series(absl::StrCat("credit/v1/prod n=", ++opened));
-    absl::StatusOr<v1::Nonconformity> nc =
-        ncs->OnFiring(objective, plan, status, v1::Evidence(), clock.Now(), {},
-                      {}, nullptr);
+    absl::StatusOr<v1::Nonconformity> nc = ncs->OnFiring(
+        objective, plan, status, v1::Evidence(), clock.Now(), {}, {}, nullptr);
     EXPECT_TRUE(nc.ok()) << nc.status();
     return nc.ok() ? nc->id() : "";
   }
@@ -68,8 +67,8 @@ struct Registry {
     r.set_to(to);
     r.set_actor("ana");
     r.set_comment(comment);
-    if (until != absl::InfinitePast()) *r.mutable_accepted_until() =
-        ToProto(until);
+    if (until != absl::InfinitePast())
+      *r.mutable_accepted_until() = ToProto(until);
     // No series: effectiveness needs only the (zero) period.
     return ncs->Transition(r, clock.Now(), nullptr, absl::ZeroDuration(),
                            nullptr);
@@ -112,8 +111,7 @@ TEST(NonconformityWorkflowTest, TransitionTable) {
         ASSERT_TRUE(r.Step(id, from, "ending", until).ok());
       } else {
         for (int s = v1::NONCONFORMITY_STAGE_ACKNOWLEDGED; s <= from; ++s) {
-          ASSERT_TRUE(
-              r.Step(id, static_cast<v1::NonconformityStage>(s)).ok());
+          ASSERT_TRUE(r.Step(id, static_cast<v1::NonconformityStage>(s)).ok());
         }
       }
       const bool ended = IsEnding(from);
@@ -149,8 +147,8 @@ TEST(NonconformityWorkflowTest, EndingsNeedReasonAndFutureDate) {
                               .message()),
               HasSubstr("is not in the future"));
   const absl::Time until = r.clock.Now() + absl::Hours(24 * 7);
-  absl::StatusOr<v1::Nonconformity> accepted = r.Step(
-      id, v1::NONCONFORMITY_STAGE_RISK_ACCEPTED, "low impact", until);
+  absl::StatusOr<v1::Nonconformity> accepted =
+      r.Step(id, v1::NONCONFORMITY_STAGE_RISK_ACCEPTED, "low impact", until);
   ASSERT_TRUE(accepted.ok()) << accepted.status();
   EXPECT_EQ(accepted->risk_accepted_by(), "ana");
   EXPECT_EQ(FromProto(accepted->risk_accepted_until()), until);
@@ -165,8 +163,9 @@ TEST(NonconformityWorkflowTest, EndingsNeedReasonAndFutureDate) {
                      "a test deployment, not production traffic")
                   .ok());
   EXPECT_EQ(r.Step(other, v1::NONCONFORMITY_STAGE_CLOSED).status().message(),
-            absl::StrCat(other, " was marked invalid (not a real breach); its "
-                                "record is final"));
+            absl::StrCat(other,
+                         " was marked invalid (not a real breach); its "
+                         "record is final"));
   // Both endings are on the audit trail with their reasons.
   std::vector<std::string> kinds;
   for (const v1::AuditRecord& a : r.audit->List(0, 100)) {
@@ -194,12 +193,11 @@ TEST(NonconformityWorkflowTest, UpdatesAreRecorded) {
     set(&u);
     return r.ncs->Update(u, r.clock.Now(), nullptr);
   };
-  EXPECT_THAT(std::string(update([](auto* u) {
-                            u->set_ticket_url("ftp://tracker/1");
-                          })
-                              .status()
-                              .message()),
-              HasSubstr("is not an http(s) URL"));
+  EXPECT_THAT(
+      std::string(update([](auto* u) { u->set_ticket_url("ftp://tracker/1"); })
+                      .status()
+                      .message()),
+      HasSubstr("is not an http(s) URL"));
   EXPECT_FALSE(update([](auto* u) {
                  u->set_ticket_url("https://tracker.example/a b");
                }).ok());
@@ -269,7 +267,8 @@ TEST(NonconformityWorkflowTest, DueDateFromPlanAndOverdue) {
     r.set_comment("done");
     ASSERT_TRUE(s.evaluator->Transition(r).ok());
   }
-  EXPECT_FALSE(IsOverdue(*s.ncs->Get("NC-000001"), clock.Now() + absl::Hours(48)));
+  EXPECT_FALSE(
+      IsOverdue(*s.ncs->Get("NC-000001"), clock.Now() + absl::Hours(48)));
 }
 
 // A risk acceptance reopens, on record, on the first evaluation after its
@@ -338,8 +337,8 @@ objectives:
 )");
   ProfileBuilder builder{ProfileBuildOptions()};
   for (int i = 0; i < 600; ++i) builder.Add(DriftEvent(i, false, false));
-  absl::StatusOr<v1::ReferenceProfile> profile = builder.Build(
-      Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "reference");
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      builder.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "reference");
   ASSERT_TRUE(profile.ok()) << profile.status();
   bool created = false;
   ASSERT_TRUE(s.storage->PutProfile(*profile, false, &created).ok());
