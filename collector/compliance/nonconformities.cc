@@ -210,6 +210,67 @@ void AddDecision(const v1::Evidence& evidence,
   }
 }
 
+// Another feature breaches during a drift episode: it joins the record.
+void JoinEpisode(const Objective& objective, const v1::ObjectiveStatus& status,
+                 const v1::Evidence& evidence, absl::Time now,
+                 v1::Nonconformity* nc, std::vector<AuditEntry>* audit) {
+  const std::string& feature = status.feature();
+  nc->add_features(feature);
+  *nc->mutable_last_fired_at() = ToProto(now);
+  v1::Transition* t = nc->add_history();
+  t->set_from(nc->stage());
+  t->set_to(nc->stage());
+  t->set_actor(kSystemActor);
+  *t->mutable_at() = ToProto(now);
+  t->set_comment(absl::StrCat(kFeatureAddedComment, ": feature ", feature, ", ",
+                              evidence.value().metric(), " = ",
+                              evidence.value().value()));
+  audit->push_back({"nc_feature_added",
+                    kSystemActor,
+                    {{"id", nc->id()},
+                     {"objective", objective.id},
+                     {"series", status.series()},
+                     {"feature", feature},
+                     {"value", absl::StrCat(evidence.value().value())}}});
+}
+
+// The series fires again while its record is not final: another
+// occurrence, and after a corrective action the record goes back to
+// acknowledged, so causes are analysed again. An accepted risk stays
+// accepted.
+void AddRecurrence(const Objective& objective,
+                   const v1::ObjectiveStatus& status,
+                   const v1::Evidence& evidence, absl::Time now,
+                   v1::Nonconformity* nc, std::vector<AuditEntry>* audit) {
+  nc->set_occurrences(nc->occurrences() + 1);
+  *nc->mutable_last_fired_at() = ToProto(now);
+  nc->set_auto_resolved(false);
+  nc->clear_resolved_at();
+  *nc->mutable_evidence() = evidence;
+  const bool reopened =
+      nc->stage() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED ||
+      nc->stage() == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED;
+  v1::Transition* t = nc->add_history();
+  t->set_from(nc->stage());
+  t->set_to(reopened ? v1::NONCONFORMITY_STAGE_ACKNOWLEDGED : nc->stage());
+  t->set_actor(kSystemActor);
+  *t->mutable_at() = ToProto(now);
+  t->set_comment(absl::StrCat(
+      kRecurredComment, " (occurrence ", nc->occurrences(),
+      "): ", evidence.value().metric(), " = ", evidence.value().value(),
+      reopened ? "; the corrective action did not hold: reopened to "
+                 "analyse the cause again"
+               : ""));
+  nc->set_stage(t->to());
+  audit->push_back({"nc_recurrence",
+                    kSystemActor,
+                    {{"id", nc->id()},
+                     {"objective", objective.id},
+                     {"series", status.series()},
+                     {"occurrence", absl::StrCat(nc->occurrences())}}});
+  AddDecision(evidence, &audit->back().fields);
+}
+
 // Owner, due date and ticket link as a person may set them.
 absl::Status CheckUpdate(const v1::Nonconformity& nc,
                          const v1::UpdateNonconformityRequest& request) {
@@ -335,58 +396,12 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
                 feature) != latest->features().end();
   if (latest != nullptr && !final_record && !episode.empty() &&
       !latest->auto_resolved() && !listed) {
-    // Another feature breaches during the episode: it joins the record.
     nc = *latest;
-    nc.add_features(feature);
-    *nc.mutable_last_fired_at() = ToProto(now);
-    v1::Transition* t = nc.add_history();
-    t->set_from(nc.stage());
-    t->set_to(nc.stage());
-    t->set_actor(kSystemActor);
-    *t->mutable_at() = ToProto(now);
-    t->set_comment(absl::StrCat(kFeatureAddedComment, ": feature ", feature,
-                                ", ", evidence.value().metric(), " = ",
-                                evidence.value().value()));
-    audit.push_back({"nc_feature_added",
-                     kSystemActor,
-                     {{"id", nc.id()},
-                      {"objective", objective.id},
-                      {"series", status.series()},
-                      {"feature", feature},
-                      {"value", absl::StrCat(evidence.value().value())}}});
+    JoinEpisode(objective, status, evidence, now, &nc, &audit);
   } else if (latest != nullptr && !final_record) {
     nc = *latest;
     if (!episode.empty() && !listed) nc.add_features(feature);
-    nc.set_occurrences(nc.occurrences() + 1);
-    *nc.mutable_last_fired_at() = ToProto(now);
-    nc.set_auto_resolved(false);
-    nc.clear_resolved_at();
-    *nc.mutable_evidence() = evidence;
-    // After a corrective action, a recurrence shows it did not work: the
-    // record goes back to acknowledged, so causes are analysed again. An
-    // accepted risk stays accepted.
-    const bool reopened =
-        nc.stage() == v1::NONCONFORMITY_STAGE_ACTION_RECORDED ||
-        nc.stage() == v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED;
-    v1::Transition* t = nc.add_history();
-    t->set_from(nc.stage());
-    t->set_to(reopened ? v1::NONCONFORMITY_STAGE_ACKNOWLEDGED : nc.stage());
-    t->set_actor(kSystemActor);
-    *t->mutable_at() = ToProto(now);
-    t->set_comment(absl::StrCat(
-        kRecurredComment, " (occurrence ", nc.occurrences(),
-        "): ", evidence.value().metric(), " = ", evidence.value().value(),
-        reopened ? "; the corrective action did not hold: reopened to "
-                   "analyse the cause again"
-                 : ""));
-    nc.set_stage(t->to());
-    audit.push_back({"nc_recurrence",
-                     kSystemActor,
-                     {{"id", nc.id()},
-                      {"objective", objective.id},
-                      {"series", status.series()},
-                      {"occurrence", absl::StrCat(nc.occurrences())}}});
-    AddDecision(evidence, &audit.back().fields);
+    AddRecurrence(objective, status, evidence, now, &nc, &audit);
   } else {
     nc.set_id(absl::StrFormat("NC-%06d", next++));
     nc.set_objective_id(objective.id);
