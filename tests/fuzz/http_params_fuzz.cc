@@ -1,8 +1,9 @@
 // Fuzz target: the query parameters of the collector's HTTP API. The input
 // is a query string (what follows '?'), split and URL-decoded as the HTTP
 // server does (common/net/http_message.h), then parsed as /v1/summaries,
-// /v1/metrics, /v1/report, /v1/nonconformities and /v1/audit parse it. Never a crash or a sanitizer report, and
-// what parses is a valid google.protobuf Timestamp / Duration.
+// /v1/metrics, /v1/report, /v1/nonconformities and /v1/audit parse it. Never a
+// crash or a sanitizer report, and what parses is a valid google.protobuf
+// Timestamp / Duration.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

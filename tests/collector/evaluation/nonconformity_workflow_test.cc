@@ -333,7 +333,8 @@ TEST(NonconformityWorkflowTest, DriftEpisodeIsOneNonconformityListingFeatures) {
 coverage: {enabled: false}
 defaults: {window: 10s, evaluation_interval: 10s, decision: point}
 objectives:
-  - {id: drift, metric: psi, comparator: "<=", threshold: 0.2}
+  - {id: drift, metric: psi, comparator: "<=", threshold: 0.2,
+     effectiveness_period: 0s}
 )");
   ProfileBuilder builder{ProfileBuildOptions()};
   for (int i = 0; i < 600; ++i) builder.Add(DriftEvent(i, false, false));
@@ -361,12 +362,32 @@ objectives:
   EXPECT_EQ(ncs[0].series(), "credit/v1/prod");
   EXPECT_THAT(ncs[0].features(), ElementsAre("city", "tier"));
   EXPECT_EQ(ncs[0].occurrences(), 1u);
-  // city holds again, tier still drifts: the episode goes on.
+  // city holds again, tier still drifts: the episode goes on, and its
+  // corrective action cannot be shown effective while tier is breached.
   window(false, true);
   EXPECT_FALSE(s.ncs->Get(ncs[0].id())->auto_resolved());
+  auto step = [&](v1::NonconformityStage to) {
+    v1::TransitionRequest r;
+    r.set_id(ncs[0].id());
+    r.set_to(to);
+    r.set_actor("ana");
+    r.set_comment("done");
+    return s.evaluator->Transition(r);
+  };
+  for (v1::NonconformityStage to : {v1::NONCONFORMITY_STAGE_ACKNOWLEDGED,
+                                    v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED,
+                                    v1::NONCONFORMITY_STAGE_ACTION_RECORDED}) {
+    ASSERT_TRUE(step(to).ok());
+  }
+  EXPECT_THAT(
+      std::string(step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED)
+                      .status()
+                      .message()),
+      HasSubstr("the objective is breached now (credit/v1/prod feature=tier)"));
   window(false, false);
   EXPECT_TRUE(s.ncs->Get(ncs[0].id())->auto_resolved());
   EXPECT_EQ(s.ncs->List({}).size(), 1u);
+  EXPECT_TRUE(step(v1::NONCONFORMITY_STAGE_EFFECTIVENESS_REVIEWED).ok());
   // Each feature's series keeps its own state and names the record.
   int named = 0;
   for (const v1::ObjectiveStatus& st : s.evaluator->States({})) {
