@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "collector/collector.h"
+#include "common/base/hash.h"
 #include "common/base/time_util.h"
 #include "common/summary/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
@@ -366,6 +367,139 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
   ASSERT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("1 objectives, 1 unchanged"), std::string::npos)
       << out.str();
+}
+
+// Owner, due date and ticket link, overdue ones marked in nc list, and the
+// invalid ending; each refusal says why.
+TEST(CtlTest, NonconformityOwnerDueTicketAndInvalid) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string flag = CollectorFlag(*collector);
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({flag, "nc", "assign", "NC-000001", "--owner=bo",
+                        "--actor=ana", "--comment=on call"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(out.str(), "NC-000001: owner: - -> bo; on call (by ana)\n");
+  EXPECT_EQ(RunCommand({flag, "nc", "link", "NC-000001",
+                        "--ticket=tracker/AIMS-1", "--actor=ana"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("ticket_url: 'tracker/AIMS-1' is not an http(s) "
+                           "URL"),
+            std::string::npos)
+      << err.str();
+  ASSERT_EQ(
+      RunCommand({flag, "nc", "link", "NC-000001",
+                  "--ticket=https://tracker.example/AIMS-1", "--actor=ana"},
+                 out, err),
+      0)
+      << err.str();
+  // Not overdue with the plan's default (warning: 14d).
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--overdue"}, out, err), 0);
+  EXPECT_EQ(out.str().find("NC-000001"), std::string::npos) << out.str();
+  // Due at its opening: overdue now.
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "--json", "nc", "show", "NC-000001"}, out, err),
+            0);
+  const std::string json = out.str();
+  const size_t at = json.find("\"opened_at\":\"") + 13;
+  const std::string opened = json.substr(at, json.find('"', at) - at);
+  ASSERT_EQ(RunCommand({flag, "nc", "due", "NC-000001", "--at=" + opened,
+                        "--actor=ana"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(RunCommand({flag, "nc", "due", "NC-000001", "--at=2000-01-01",
+                        "--actor=ana"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("is before the opening"), std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--overdue"}, out, err), 0);
+  EXPECT_NE(out.str().find("OVERDUE"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find(" bo "), std::string::npos) << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "show", "NC-000001"}, out, err), 0);
+  EXPECT_NE(out.str().find("owner:        bo"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("ticket:       https://tracker.example/AIMS-1"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("ana  changed owner  owner: - -> bo; on call"),
+            std::string::npos)
+      << out.str();
+
+  EXPECT_EQ(
+      RunCommand({flag, "nc", "invalid", "NC-000001", "--actor=ana"}, out, err),
+      1);
+  EXPECT_NE(err.str().find("comment: required for invalid (why it is not a "
+                           "real breach)"),
+            std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "invalid", "NC-000001", "--actor=ana",
+                        "--comment=labels of a test tenant"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(out.str(), "NC-000001 is now invalid (by ana)\n");
+  EXPECT_EQ(RunCommand({flag, "nc", "accept-risk", "NC-000001", "--actor=ana",
+                        "--comment=x", "--until=2999-01-01"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("NC-000001 was marked invalid (not a real "
+                           "breach); its record is final"),
+            std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--stage=invalid"}, out, err), 0);
+  EXPECT_NE(out.str().find("NC-000001"), std::string::npos) << out.str();
+}
+
+// Every plan version the collector loaded, with its text: plan versions
+// lists them newest first, plan diff shows the changed lines.
+TEST(CtlTest, PlanVersionsAndDiff) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string flag = CollectorFlag(*collector);
+  const std::string first = testing::ReadFile(dir.File("plan.yaml"));
+  std::string second = first;
+  second.replace(second.find("0.95"), 4, "0.85");
+  std::ofstream(dir.File("plan.yaml"), std::ios::trunc) << second;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 0) << err.str();
+  const std::string v1 = Sha256Hex(first), v2 = Sha256Hex(second);
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "plan", "versions"}, out, err), 0) << err.str();
+  const std::string table = out.str();
+  ASSERT_NE(table.find(v2.substr(0, 16)), std::string::npos) << table;
+  EXPECT_LT(table.find(v2.substr(0, 16)), table.find(v1.substr(0, 16)))
+      << table;  // newest first
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3) << table;
+  EXPECT_NE(table.find("yes"), std::string::npos) << table;
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "plan", "diff", v1.substr(0, 8), v2.substr(0, 8)},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_NE(out.str().find("-   - {id: acc, metric: accuracy, comparator: "
+                           "'>=', threshold: 0.95"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("+   - {id: acc"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("0.85"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("  coverage: {enabled: false}"), std::string::npos)
+      << out.str();
+  EXPECT_EQ(
+      RunCommand({flag, "plan", "diff", "zzzz", v2.substr(0, 8)}, out, err), 2);
+  EXPECT_NE(err.str().find("no plan version starts with 'zzzz'"),
+            std::string::npos)
+      << err.str();
 }
 
 // Who takes an nc step without --actor and without a token: $USER, else
