@@ -48,6 +48,45 @@ TEST(QuantileSketchTest, QuantilesWithinRelativeAccuracy) {
                    *std::max_element(values.begin(), values.end()));
 }
 
+// The fast index equals the DDSketch formula it replaces, on random
+// magnitudes over the whole indexable range and on values within a few ulps
+// of every bucket boundary (where the exact fallback must decide), for
+// several accuracies.
+TEST(QuantileSketchTest, FastIndexEqualsTheLogFormula) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> log10(-9, 12);
+  size_t compared = 0;
+  for (double accuracy : {0.01, 0.001, 0.05, 1e-5, 0.3}) {
+    const double gamma = (1 + accuracy) / (1 - accuracy);
+    const double log_gamma = std::log(gamma);
+    auto exact = [&](double m) {
+      return static_cast<int32_t>(std::ceil(std::log(m) / log_gamma));
+    };
+    for (int i = 0; i < 200000; ++i) {
+      const double m = std::pow(10.0, log10(rng));
+      ASSERT_EQ(SketchIndex(m, log_gamma, 1 / log_gamma), exact(m)) << m;
+      ++compared;
+    }
+    for (int32_t k = static_cast<int32_t>(std::ceil(-9 * 2.31 / log_gamma));
+         k * log_gamma < 12 * 2.31; k += std::max(1, int(0.02 / log_gamma))) {
+      double m = std::exp(k * log_gamma);
+      for (int step = 0; step < 4; ++step) m = std::nextafter(m, 0.0);
+      for (int step = 0; step < 8; ++step) {
+        if (m >= QuantileSketch::kMinIndexable) {
+          ASSERT_EQ(SketchIndex(m, log_gamma, 1 / log_gamma), exact(m)) << m;
+          ++compared;
+        }
+        m = std::nextafter(m, 1e300);
+      }
+    }
+    for (double m : {1e-9, 1.0, 2.0, 0.5, 1.4142135623730951,
+                     1.4142135623730954, 1e308, gamma, 1 / gamma}) {
+      EXPECT_EQ(SketchIndex(m, log_gamma, 1 / log_gamma), exact(m)) << m;
+    }
+  }
+  EXPECT_GT(compared, 1000000u);
+}
+
 TEST(QuantileSketchTest, HandlesNegativeZeroAndNonFinite) {
   QuantileSketch sketch;
   for (double v : {-5.0, -1.0, 0.0, 0.0, 2.0, 10.0}) sketch.Add(v);
