@@ -12,7 +12,6 @@ QuantileSketch::QuantileSketch(double relative_accuracy, int max_buckets)
     : relative_accuracy_(relative_accuracy),
       gamma_((1 + relative_accuracy) / (1 - relative_accuracy)),
       log_gamma_(std::log(gamma_)),
-      inv_log_gamma_(1 / log_gamma_),
       max_buckets_(std::max(16, max_buckets)) {}
 
 double QuantileSketch::Value(int32_t index) const {
