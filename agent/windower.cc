@@ -92,7 +92,7 @@ absl::Time Windower::Add(const std::vector<Event>& events) {
   absl::MutexLock lock(&mu_);
   RollLocked(clock_->Now());
   const LimitOverflows before = open_.acc->overflows();
-  open_.acc->AddBatch(events);
+  for (const Event& e : events) open_.acc->Add(e);
   overflows_ += open_.acc->overflows() - before;
   return open_.start;
 }

@@ -53,33 +53,6 @@ class QuantileSketch {
       negative_.Add(Index(magnitude), weight, max_buckets_);
     }
   }
-  // Counts `values`, all finite, in order: the same sketch, bit for bit, as
-  // Add(v) for each. The column fold of a batch (WindowAccumulator) uses it.
-  void AddFinite(const double* values, size_t n) {
-    if (n == 0) return;
-    double lo = count_ == 0 ? values[0] : min_;
-    double hi = count_ == 0 ? values[0] : max_;
-    double sum = sum_;
-    uint64_t zeros = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const double v = values[i];
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-      sum += v;
-      const double magnitude = std::fabs(v);
-      if (magnitude < kMinIndexable) {
-        ++zeros;
-        continue;
-      }
-      Store& store = v > 0 ? positive_ : negative_;
-      store.Add(Index(magnitude), 1, max_buckets_);
-    }
-    min_ = lo;
-    max_ = hi;
-    sum_ = sum;
-    count_ += n;
-    zero_count_ += zeros;
-  }
   // Adds every value of `other`. Fails when the accuracies differ.
   absl::Status Merge(const QuantileSketch& other);
 

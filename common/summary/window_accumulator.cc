@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "absl/strings/string_view.h"
 
@@ -22,26 +21,6 @@ size_t NumericBin(const google::protobuf::RepeatedField<double>& edges,
   size_t bin = 0;
   for (int i = 0; i < n; ++i) bin += e[i] <= v;
   return bin;
-}
-
-// a == b, inline: feature names are short, and std::string's == calls
-// memcmp through the PLT, a tenth of the column fold's time per value.
-bool SameName(const std::string& a, const std::string& b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* p = a.data();
-  const char* q = b.data();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t u, v;
-    std::memcpy(&u, p + i, 8);
-    std::memcpy(&v, q + i, 8);
-    if (u != v) return false;
-  }
-  for (; i < n; ++i) {
-    if (p[i] != q[i]) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -82,7 +61,6 @@ WindowAccumulator::FeatureState* WindowAccumulator::Feature(
   if (features_.size() >= config_->max_features) return nullptr;
   FeatureState state;
   state.sketch = QuantileSketch(config_->sketch_relative_accuracy);
-  state.is_prediction = name == kPredictionFeature;
   if (config_->profile) {
     for (const v1::FeatureProfile& fp : config_->profile->features()) {
       if (fp.name() == name) {
@@ -140,77 +118,6 @@ void WindowAccumulator::AddFeatureValue(FeatureState* f,
       ++f->histogram[it->second];
     }
   }
-}
-
-WindowAccumulator::FeatureState* WindowAccumulator::Resolve(
-    size_t position, const std::string& name) {
-  if (layout_.size() <= position) layout_.resize(position + 1);
-  auto& [cached_name, cached] = layout_[position];
-  if (cached_name != nullptr && SameName(*cached_name, name)) return cached;
-  FeatureState* f = Feature(name);
-  if (f != nullptr) layout_[position] = {&features_.find(name)->first, f};
-  return f;
-}
-
-void WindowAccumulator::AddColumn(FeatureState* f,
-                                  const FeatureValue* const* values,
-                                  const FeatureValue::Kind* kinds,
-                                  const double* numbers, size_t count) {
-  size_t k = 0;
-  // The first value present fixes the kind.
-  for (; k < count && !f->kind_known; ++k) AddFeatureValue(f, *values[k]);
-  if (!f->numeric) {
-    for (; k < count; ++k) AddFeatureValue(f, *values[k]);
-    return;
-  }
-  numbers_.resize(count);
-  double* finite = numbers_.data();
-  size_t n = 0;
-  uint64_t present = 0, wrong_type = 0, non_finite = 0;
-  for (; k < count; ++k) {
-    const FeatureValue::Kind kind = kinds[k];
-    const double v = numbers[k];
-    present += kind != FeatureValue::Kind::kMissing;
-    wrong_type += kind == FeatureValue::Kind::kCategory;
-    const bool number = kind == FeatureValue::Kind::kNumber;
-    const bool ok = std::isfinite(v);
-    non_finite += number & !ok;
-    finite[n] = v;  // kept only when a finite number
-    n += number & ok;
-  }
-  f->present += present;
-  f->wrong_type += wrong_type;
-  f->non_finite += non_finite;
-  const double* x = finite;
-  // Sums in event order, as AddFeatureValue adds them: the same rounding.
-  double sum = f->sum, sum_squares = f->sum_squares;
-  for (size_t i = 0; i < n; ++i) {
-    sum += x[i];
-    sum_squares += x[i] * x[i];
-  }
-  f->sum = sum;
-  f->sum_squares = sum_squares;
-  f->n += n;
-  f->sketch.AddFinite(x, n);
-  if (f->profile == nullptr) return;
-  const auto& edges = f->profile->edges();
-  const double lo = f->profile->min(), hi = f->profile->max();
-  uint64_t* histogram = f->histogram.data();
-  uint64_t out_of_range = 0;
-  for (size_t i = 0; i < n; ++i) out_of_range += (x[i] < lo) | (x[i] > hi);
-  f->out_of_range += out_of_range;
-  if (edges.size() > 64) {
-    for (size_t i = 0; i < n; ++i) ++histogram[NumericBin(edges, x[i])];
-    return;
-  }
-  // NumericBin for the whole run, edge by edge: the inner loop over values
-  // vectorizes.
-  bins_.assign(n, 0);
-  uint32_t* bins = bins_.data();
-  for (const double e : edges) {
-    for (size_t i = 0; i < n; ++i) bins[i] += e <= x[i];
-  }
-  for (size_t i = 0; i < n; ++i) ++histogram[bins[i]];
 }
 
 size_t WindowAccumulator::ClassIndex(const std::string& label) {
@@ -350,116 +257,42 @@ void WindowAccumulator::AddFairness(const Event& event,
   }
 }
 
-bool WindowAccumulator::HasPrediction(const Event& event) const {
-  return (config_->task == v1::TASK_TYPE_REGRESSION &&
-          event.prediction.kind == Outcome::Kind::kNumber) ||
-         (config_->task == v1::TASK_TYPE_BINARY && event.score) ||
-         event.prediction.present();
-}
-
 void WindowAccumulator::Add(const Event& event) {
-  for (size_t i = 0; i < event.features.size(); ++i) {
-    FeatureState* f = Resolve(i, event.features[i].first);
-    if (f == nullptr) {
-      ++rejected_["feature_limit"];
-      ++overflows_.features;
-      continue;
-    }
-    AddFeatureValue(f, event.features[i].second);
-  }
-  AddOutcomes(event);
-}
-
-bool WindowAccumulator::ResolveBatch(absl::Span<const Event> events,
-                                     size_t width, uint64_t* rejected) {
-  const uint64_t batch = ++batches_;
-  const size_t n = events.size();
-  batch_slots_.assign(n * width, nullptr);
-  batch_values_.resize(n * width);
-  batch_kinds_.resize(n * width);
-  batch_numbers_.resize(n * width);
-  for (size_t k = 0; k < n; ++k) {
-    const Event& e = events[k];
-    const uint64_t event = ++batch_events_;
-    for (size_t i = 0; i < e.features.size(); ++i) {
-      FeatureState* f = Resolve(i, e.features[i].first);
-      if (f == nullptr) {
-        ++*rejected;
-        continue;
-      }
-      // Column order would change the order of this feature's values (and
-      // so its sums' rounding), or mix them with the prediction's.
-      if (f->is_prediction || f->event == event ||
-          (f->batch == batch && f->position != i)) {
-        return false;
-      }
-      f->batch = batch;
-      f->event = event;
-      f->position = i;
-      const FeatureValue& v = e.features[i].second;
-      batch_slots_[i * n + k] = f;
-      batch_values_[i * n + k] = &v;
-      batch_kinds_[i * n + k] = v.kind;
-      batch_numbers_[i * n + k] = v.number;
-    }
-    // Add creates the prediction's state after the event's features.
-    if (prediction_state_ == nullptr && HasPrediction(e)) {
-      prediction_state_ = Feature(kPredictionFeature);
-    }
-  }
-  return true;
-}
-
-void WindowAccumulator::AddBatch(absl::Span<const Event> events) {
-  size_t width = 0;
-  for (const Event& e : events) width = std::max(width, e.features.size());
-  uint64_t rejected = 0;
-  if (!ResolveBatch(events, width, &rejected)) {
-    for (const Event& e : events) Add(e);
-    return;
-  }
-  if (rejected > 0) {
-    rejected_["feature_limit"] += rejected;
-    overflows_.features += rejected;
-  }
-  const size_t n = events.size();
-  for (size_t i = 0; i < width; ++i) {
-    FeatureState* const* slots = &batch_slots_[i * n];
-    size_t k = 0;
-    while (k < n) {
-      FeatureState* f = slots[k];
-      if (f == nullptr) {
-        ++k;
-        continue;
-      }
-      const size_t begin = k;
-      while (k < n && slots[k] == f) ++k;
-      const size_t at = i * n + begin;
-      AddColumn(f, &batch_values_[at], &batch_kinds_[at], &batch_numbers_[at],
-                k - begin);
-    }
-  }
-  for (const Event& e : events) AddOutcomes(e);
-}
-
-void WindowAccumulator::AddOutcomes(const Event& event) {
   ++event_count_;
   if (event.error) ++error_count_;
   if (event.latency_seconds) latency_.Add(*event.latency_seconds);
-  // The prediction is summarised like a feature so that it can drift too.
-  if (HasPrediction(event)) {
-    FeatureValue prediction;
-    if (config_->task == v1::TASK_TYPE_REGRESSION &&
-        event.prediction.kind == Outcome::Kind::kNumber) {
-      prediction.kind = FeatureValue::Kind::kNumber;
-      prediction.number = event.prediction.number;
-    } else if (config_->task == v1::TASK_TYPE_BINARY && event.score) {
-      prediction.kind = FeatureValue::Kind::kNumber;
-      prediction.number = *event.score;
+  const size_t n = event.features.size();
+  if (layout_.size() < n) layout_.resize(n, {nullptr, nullptr});
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [name, value] = event.features[i];
+    FeatureState* f = nullptr;
+    if (layout_[i].first != nullptr && *layout_[i].first == name) {
+      f = layout_[i].second;
     } else {
-      prediction.kind = FeatureValue::Kind::kCategory;
-      prediction.category = event.prediction.AsClass();
+      f = Feature(name);
+      if (f == nullptr) {
+        ++rejected_["feature_limit"];
+        ++overflows_.features;
+        continue;
+      }
+      layout_[i] = {&features_.find(name)->first, f};
     }
+    AddFeatureValue(f, value);
+  }
+  // The prediction is summarised like a feature so that it can drift too.
+  FeatureValue prediction;
+  if (config_->task == v1::TASK_TYPE_REGRESSION &&
+      event.prediction.kind == Outcome::Kind::kNumber) {
+    prediction.kind = FeatureValue::Kind::kNumber;
+    prediction.number = event.prediction.number;
+  } else if (config_->task == v1::TASK_TYPE_BINARY && event.score) {
+    prediction.kind = FeatureValue::Kind::kNumber;
+    prediction.number = *event.score;
+  } else if (event.prediction.present()) {
+    prediction.kind = FeatureValue::Kind::kCategory;
+    prediction.category = event.prediction.AsClass();
+  }
+  if (prediction.kind != FeatureValue::Kind::kMissing) {
     if (prediction_state_ == nullptr)
       prediction_state_ = Feature(kPredictionFeature);
     if (prediction_state_ != nullptr) {

@@ -22,7 +22,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/types/span.h"
 #include "aims/v1/profile.pb.h"
 #include "aims/v1/summary.pb.h"
 #include "common/summary/event.h"
@@ -65,12 +64,6 @@ class WindowAccumulator {
   explicit WindowAccumulator(std::shared_ptr<const SummaryConfig> config);
 
   void Add(const Event& event);
-  // Folds `events` with the same result, bit for bit, as Add for each in
-  // turn, but column by column: all of a numeric feature's values of the
-  // batch go through one loop (sums, sketch, bins). Batches whose features
-  // change position between events, or repeat in an event, are folded row
-  // by row. No allocation once the scratch space has grown to the batch.
-  void AddBatch(absl::Span<const Event> events);
   // Counts events refused at intake for `reason` in this window.
   void CountRejected(absl::string_view reason, uint64_t n);
   // Folds a delayed label joined to its stored prediction: `joined` carries
@@ -105,12 +98,6 @@ class WindowAccumulator {
     std::vector<uint64_t> histogram;
     // Categorical profile: category -> bin.
     absl::flat_hash_map<std::string, size_t> category_bins;
-    // AddBatch's bookkeeping: the batch and event that last saw this
-    // feature, and its position in that batch's events.
-    uint64_t batch = 0;
-    uint64_t event = 0;
-    size_t position = 0;
-    bool is_prediction = false;  // named kPredictionFeature
   };
   struct GroupState {
     uint64_t n = 0, predicted_positive = 0, labelled = 0;
@@ -119,27 +106,7 @@ class WindowAccumulator {
   using GroupMap = absl::flat_hash_map<std::string, GroupState>;
 
   FeatureState* Feature(absl::string_view name);
-  // The state of the feature at `position` of an event, through the layout
-  // cache; null beyond max_features.
-  FeatureState* Resolve(size_t position, const std::string& name);
   void AddFeatureValue(FeatureState* f, const FeatureValue& v);
-  // AddFeatureValue for the `n` values of a column run in order: `values`,
-  // their kinds and numbers copied out (contiguous); numeric features of
-  // known kind take a loop over the numbers alone.
-  void AddColumn(FeatureState* f, const FeatureValue* const* values,
-                 const FeatureValue::Kind* kinds, const double* numbers,
-                 size_t n);
-  // Resolves every feature of `events` (in Add's order, so that features
-  // are created and limited alike) into the column-major scratch arrays;
-  // false when a feature changes position or repeats in an event (fold row
-  // by row then).
-  bool ResolveBatch(absl::Span<const Event> events, size_t width,
-                    uint64_t* rejected);
-  // Whether Add folds a prediction into the kPredictionFeature state.
-  bool HasPrediction(const Event& event) const;
-  // Everything of an event but its input features: operational counts, the
-  // prediction's pseudo-feature, performance and fairness.
-  void AddOutcomes(const Event& event);
   size_t ClassIndex(const std::string& label);
   // `predicted` and `actual` are the event's classes ("" when absent),
   // computed once per event.
@@ -168,18 +135,6 @@ class WindowAccumulator {
   // last event's layout saves a hash lookup per feature.
   std::vector<std::pair<const std::string*, FeatureState*>> layout_;
   FeatureState* prediction_state_ = nullptr;
-  // AddBatch's scratch space, reused, column-major (widest event x events):
-  // each value's feature state, the value, its kind and number copied out
-  // so that a column's pass reads contiguous memory, not every event's.
-  // Then one column run's finite numbers.
-  uint64_t batches_ = 0;
-  uint64_t batch_events_ = 0;
-  std::vector<FeatureState*> batch_slots_;
-  std::vector<const FeatureValue*> batch_values_;
-  std::vector<FeatureValue::Kind> batch_kinds_;
-  std::vector<double> batch_numbers_;
-  std::vector<double> numbers_;
-  std::vector<uint32_t> bins_;
   absl::flat_hash_map<std::string, GroupMap> attributes_;
   // Performance.
   uint64_t labelled_ = 0;

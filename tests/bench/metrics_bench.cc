@@ -4,9 +4,8 @@
 //
 //   1. profile: ProfileBuilder over the reference rows (bin edges, reference
 //      counts), as `aimsctl profile build` does;
-//   2. fold: the current rows as Events in batches of 500 through
-//      WindowAccumulator::AddBatch on that profile, then Build() - the
-//      agent's update path for an intake batch;
+//   2. fold: every current row as an Event through WindowAccumulator::Add
+//      on that profile, then Build() - the agent's update path;
 //   3. metrics: PerformanceMetrics, DriftMetrics and FairnessMetrics on the
 //      summary - what the collector evaluates.
 //
@@ -141,54 +140,41 @@ Dataset Load(const std::string& dir) {
   return d;
 }
 
-// Events reused for every batch of rows: names stay, values change - what
-// a model server's client library does with the same features in the same
-// order, and what the agent's intake hands the window (batches of 500).
+// One Event reused for every row: names stay, values change - what a model
+// server's client library does with the same features in the same order.
 class RowEvents {
  public:
-  static constexpr size_t kBatch = 500;
-
-  explicit RowEvents(const Dataset& d) : d_(d), events_(kBatch) {
-    for (Event& e : events_) {
-      for (const auto& n : d.numeric_names)
-        e.features.emplace_back(
-            n, FeatureValue{FeatureValue::Kind::kNumber, 0, ""});
-      for (const auto& n : d.categorical_names)
-        e.features.emplace_back(
-            n, FeatureValue{FeatureValue::Kind::kCategory, 0, ""});
-      for (const auto& n : d.attribute_names) e.attributes.emplace_back(n, "");
-      e.prediction.kind = Outcome::Kind::kNumber;
-      e.label.kind = Outcome::Kind::kNumber;
-    }
+  explicit RowEvents(const Dataset& d) : d_(d) {
+    for (const auto& n : d.numeric_names)
+      e_.features.emplace_back(
+          n, FeatureValue{FeatureValue::Kind::kNumber, 0, ""});
+    for (const auto& n : d.categorical_names)
+      e_.features.emplace_back(
+          n, FeatureValue{FeatureValue::Kind::kCategory, 0, ""});
+    for (const auto& n : d.attribute_names) e_.attributes.emplace_back(n, "");
+    e_.prediction.kind = Outcome::Kind::kNumber;
+    e_.label.kind = Outcome::Kind::kNumber;
   }
-  const Event& Row(const Part& p, size_t i) { return Fill(p, i, &events_[0]); }
-  // Rows [begin, min(begin + kBatch, end)).
-  absl::Span<const Event> Batch(const Part& p, size_t begin, size_t end) {
-    const size_t n = std::min(kBatch, end - begin);
-    for (size_t k = 0; k < n; ++k) Fill(p, begin + k, &events_[k]);
-    return absl::MakeConstSpan(events_).first(n);
-  }
-
- private:
-  const Event& Fill(const Part& p, size_t i, Event* e) {
+  const Event& Row(const Part& p, size_t i) {
     const size_t nn = d_.numeric_names.size();
     for (size_t f = 0; f < nn; ++f)
-      e->features[f].second.number = p.numeric[f][i];
+      e_.features[f].second.number = p.numeric[f][i];
     for (size_t f = 0; f < d_.categorical_names.size(); ++f) {
-      e->features[nn + f].second.category =
+      e_.features[nn + f].second.category =
           d_.categories[f][p.categorical[f][i]];
     }
     for (size_t a = 0; a < d_.attribute_names.size(); ++a) {
-      e->attributes[a].second = d_.groups[a][p.attributes[a][i]];
+      e_.attributes[a].second = d_.groups[a][p.attributes[a][i]];
     }
-    e->score = p.score[i];
-    e->prediction.number = p.score[i] >= 0.5 ? 1 : 0;
-    e->label.number = p.label[i];
-    return *e;
+    e_.score = p.score[i];
+    e_.prediction.number = p.score[i] >= 0.5 ? 1 : 0;
+    e_.label.number = p.label[i];
+    return e_;
   }
 
+ private:
   const Dataset& d_;
-  std::vector<Event> events_;
+  Event e_;
 };
 
 struct Run {
@@ -218,9 +204,7 @@ v1::WindowSummary Fold(const Dataset& d,
                        size_t begin, size_t end) {
   WindowAccumulator acc(config);
   RowEvents rows(d);
-  for (size_t i = begin; i < end; i += RowEvents::kBatch) {
-    acc.AddBatch(rows.Batch(d.current, i, end));
-  }
+  for (size_t i = begin; i < end; ++i) acc.Add(rows.Row(d.current, i));
   return acc.Build();
 }
 

@@ -39,16 +39,6 @@ std::vector<Event> MakeEvents(size_t n) {
   return events;
 }
 
-v1::ReferenceProfile Profile(const std::vector<Event>& events) {
-  ProfileBuilder builder{ProfileBuildOptions()};
-  for (const Event& e : events) builder.Add(e);
-  v1::ModelRef model;
-  model.set_name("bench");
-  model.set_version("v1");
-  model.set_environment("any");
-  return *builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "bench");
-}
-
 void BM_WindowAccumulatorAdd(benchmark::State& state) {
   const std::vector<Event> events = MakeEvents(4096);
   WindowAccumulator acc(std::make_shared<SummaryConfig>());
@@ -63,8 +53,17 @@ BENCHMARK(BM_WindowAccumulatorAdd);
 // The same with a reference profile: every feature is also binned.
 void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
   const std::vector<Event> events = MakeEvents(4096);
+  ProfileBuildOptions build;
+  ProfileBuilder builder(build);
+  for (const Event& e : events) builder.Add(e);
+  v1::ModelRef model;
+  model.set_name("bench");
+  model.set_version("v1");
+  model.set_environment("any");
+  auto profile =
+      builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "bench");
   auto config = std::make_shared<SummaryConfig>();
-  config->profile = std::make_shared<v1::ReferenceProfile>(Profile(events));
+  config->profile = std::make_shared<v1::ReferenceProfile>(*profile);
   WindowAccumulator acc(config);
   size_t i = 0;
   for (auto _ : state) {
@@ -75,24 +74,6 @@ void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
       static_cast<double>(acc.Build().ByteSizeLong());
 }
 BENCHMARK(BM_WindowAccumulatorAddWithProfile);
-
-// The agent's path for an intake batch: AddBatch over 500 events (the
-// HTTP intake's batch size), column by column; a benchmark iteration is
-// one event.
-void BM_WindowAccumulatorAddBatchWithProfile(benchmark::State& state) {
-  const std::vector<Event> events = MakeEvents(4096);
-  auto config = std::make_shared<SummaryConfig>();
-  config->profile = std::make_shared<v1::ReferenceProfile>(Profile(events));
-  WindowAccumulator acc(config);
-  constexpr size_t kBatch = 500;
-  size_t i = 0;
-  while (state.KeepRunningBatch(kBatch)) {
-    acc.AddBatch(absl::MakeConstSpan(events).subspan(i, kBatch));
-    i = (i + kBatch) % (4096 - kBatch);
-  }
-  state.SetItemsProcessed(state.iterations());
-}
-BENCHMARK(BM_WindowAccumulatorAddBatchWithProfile);
 
 void BM_WindowSummaryBuild(benchmark::State& state) {
   const std::vector<Event> events = MakeEvents(4096);
