@@ -155,6 +155,10 @@ void PrintMetrics(const v1::QueryMetricsResponse& response, std::ostream& out) {
       if (!v.attribute().empty()) {
         scope = v.attribute() + (v.group().empty() ? "" : "=" + v.group());
       }
+      if (!v.slice().empty()) {
+        scope = scope.empty() ? "slice " + v.slice()
+                              : scope + " slice " + v.slice();
+      }
       const char* state = v.state() == v1::EVIDENCE_STATE_OK ? "ok"
                           : v.state() == v1::EVIDENCE_STATE_INSUFFICIENT
                               ? "insufficient"
