@@ -492,7 +492,7 @@ v1::WindowSummary WindowAccumulator::Build() const {
                                                      f.histogram.end());
     }
     if (f.n > 0) {
-      f.sketch.ToProto(fs->mutable_sketch());
+      if (!config_->counts_only) f.sketch.ToProto(fs->mutable_sketch());
       fs->set_n(f.n);
       fs->set_sum(f.sum);
       fs->set_sum_squares(f.sum_squares);
