@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/limit_error.h"
 #include "common/summary/quantile_sketch.h"
@@ -274,6 +275,16 @@ absl::Status CheckAttributes(const v1::WindowSummary& s,
   return absl::OkStatus();
 }
 
+// `status` of a check on a slice value's summary, its message prefixed with
+// the value's field; the payloads (the limit of a LimitError) kept.
+absl::Status Within(const std::string& field, const absl::Status& status) {
+  absl::Status out(status.code(), absl::StrCat(field, ": ", status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
 // Slice keys and values; each value's summary is checked as a summary of
 // its own (without attributes or slices of its own).
 absl::Status CheckSlices(const v1::WindowSummary& s,
@@ -307,14 +318,14 @@ absl::Status CheckSlices(const v1::WindowSummary& s,
       }
       if (auto st = CheckConfusion(sub.performance().confusion(), limits);
           !st.ok()) {
-        return Invalid(vfield, st.message());
+        return Within(vfield, st);
       }
       if (auto st = CheckScoreHistogramsAndSums(sub.performance(), limits);
           !st.ok()) {
-        return Invalid(vfield, st.message());
+        return Within(vfield, st);
       }
       if (auto st = CheckFeatures(sub, limits); !st.ok())
-        return Invalid(vfield, st.message());
+        return Within(vfield, st);
     }
     if (named > limits.max_slice_values) {
       return LimitError(field + ".values", absl::StrCat(named, " values"),
