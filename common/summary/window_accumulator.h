@@ -13,8 +13,8 @@
 // feature, of the event) the first `max_slice_values` values each get a
 // counts-only child accumulator (performance and data-quality counts, no
 // sketches, histograms or fairness); later values fold into "__other__" and
-// are counted in overflows().slices. Each key costs about one more fold of
-// the event.
+// are counted in overflows().slices. Each key folds the event once more
+// (counts only: about half the cost of the first fold).
 //
 // Thread-safety: not thread-safe; the agent serialises access.
 #ifndef AIMS_COMMON_SUMMARY_WINDOW_ACCUMULATOR_H_
