@@ -289,8 +289,10 @@ absl::Status BoundSliceValues(std::map<std::string, v1::WindowSummary>* values,
     auto [other, fresh] =
         values->try_emplace(std::string(kOther), std::move(it->second));
     if (!fresh) {
-      if (absl::Status s = MergeInto(&other->second, it->second, true);
-          !s.ok()) {
+      v1::WindowSummary& into = other->second;
+      const bool same = into.profile_id() == it->second.profile_id();
+      if (!same) into.set_profile_id(std::string(kMixedProfiles));
+      if (absl::Status s = MergeInto(&into, it->second, same); !s.ok()) {
         return s;
       }
     }

@@ -205,5 +205,44 @@ TEST(SliceTest, MergeOfDifferentTopValuesStaysBoundedAndExact) {
   }
 }
 
+// Windows binned on different profiles (a rollout of a new profile): slice
+// values still merge and fold into __other__, without their score
+// histograms, whose bins differ.
+TEST(SliceTest, MergeAcrossProfilesDropsOnlyHistograms) {
+  auto profile = [](const std::string& id, int edges) {
+    auto p = std::make_shared<v1::ReferenceProfile>();
+    p->set_profile_id(id);
+    for (int i = 1; i <= edges; ++i) p->add_score_edges(i / (edges + 1.0));
+    return p;
+  };
+  auto config_a = Config(1), config_b = Config(1);
+  config_a->profile = profile("p1", 3);
+  config_b->profile = profile("p2", 5);
+  WindowAccumulator a(config_a), b(config_b), c(config_b);
+  auto scored = [](int predicted, int label, const std::string& region) {
+    Event e = Ev(predicted, label, region);
+    e.score = predicted ? 0.9 : 0.1;
+    return e;
+  };
+  a.Add(scored(1, 1, "eu"));
+  b.Add(scored(1, 0, "us"));
+  b.Add(scored(1, 1, "us"));
+  c.Add(scored(0, 0, "fr"));
+  SummaryMerger merger;
+  ASSERT_TRUE(merger.Add(a.Build()).ok());
+  ASSERT_TRUE(merger.Add(b.Build()).ok());
+  ASSERT_TRUE(merger.Add(c.Build()).ok());
+  const v1::WindowSummary& m = merger.result();
+  const v1::SliceKeySummary* region = Key(m, "region");
+  ASSERT_NE(region, nullptr);
+  ASSERT_EQ(region->values_size(), 2);
+  EXPECT_EQ(Value(m, "region", "us")->operational().event_count(), 2u);
+  const v1::WindowSummary* other = Value(m, "region", "__other__");
+  EXPECT_EQ(other->operational().event_count(), 2u);  // eu and fr
+  EXPECT_EQ(other->profile_id(), kMixedProfiles);
+  EXPECT_EQ(other->performance().score_by_label_size(), 0);
+  EXPECT_EQ(other->performance().labelled_count(), 2u);
+}
+
 }  // namespace
 }  // namespace aims
