@@ -3,6 +3,7 @@
 // raises a nonconformity for the one region whose accuracy fails while the
 // model overall holds, and /v1/metrics and `aimsctl metrics` answer per
 // slice value.
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -124,6 +125,27 @@ objectives:
       << err;
   EXPECT_TRUE(absl::StrContains(out, "slice region=us")) << out;
   EXPECT_TRUE(absl::StrContains(out, "slice region=asia")) << out;
+  // --slice keeps one value, or only the whole model's.
+  auto ctl_metrics = [&](const std::string& slice) {
+    std::string o, e;
+    EXPECT_EQ(
+        RunCommand(
+            {AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port),
+             "metrics", "--model=credit", "--version=v1", "--environment=it",
+             "--since=1m", "--metric=accuracy", "--slice=" + slice},
+            &o, &e),
+        0)
+        << e;
+    return o;
+  };
+  out = ctl_metrics("region=us");
+  EXPECT_TRUE(absl::StrContains(out, "slice region=us")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "slice region=eu")) << out;
+  // One row: not the whole model's (SCOPE "-").
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out;
+  out = ctl_metrics("none");
+  EXPECT_FALSE(absl::StrContains(out, "slice")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "accuracy  -")) << out;
 }
 
 }  // namespace
