@@ -346,6 +346,7 @@ void Agent::CountOverflows() {
                             static_cast<double>(o.groups));
   metrics_->LimitOverflowed("classes_per_window",
                             static_cast<double>(o.classes));
+  metrics_->LimitOverflowed("slice_values", static_cast<double>(o.slices));
 }
 
 void Agent::HandleLabels(const HttpRequest& req, HttpResponse& res) {

@@ -94,7 +94,8 @@ inline constexpr const char* kRejectingLimits[] = {"body_bytes",
                                                    "event_age"};
 inline constexpr const char* kOverflowLimits[] = {
     "features_per_window", "attributes_per_window",  "groups_per_attribute",
-    "classes_per_window",  "categories_per_feature", "label_store_max_entries"};
+    "classes_per_window",  "categories_per_feature", "label_store_max_entries",
+    "slice_values"};
 
 }  // namespace aims::agent
 

@@ -1,7 +1,9 @@
 #include "agent/agent_options.h"
 
 #include <initializer_list>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -70,6 +72,28 @@ absl::Status CheckIntake(const AgentOptions& o) {
   });
 }
 
+// At most 8 keys (each costs about one more fold of every event), named
+// like attributes, none twice.
+absl::Status CheckSliceKeys(const std::vector<std::string>& keys) {
+  if (keys.size() > 8) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--slice_keys: ", keys.size(), " keys, must be at most 8"));
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].empty() || keys[i].size() > 128) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--slice_keys: '", keys[i], "', a key must be 1..128 bytes"));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (keys[j] == keys[i]) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--slice_keys: '", keys[i], "' given twice"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckWindows(const AgentOptions& o) {
   const SummaryConfig& w = o.summary;
   return FirstError({
@@ -82,6 +106,8 @@ absl::Status CheckWindows(const AgentOptions& o) {
       CheckRange("--max_categories_per_feature", o.max_categories_per_feature,
                  1, 10'000'000),
       CheckRange("--reference_events", o.reference_events, 0, 1'000'000),
+      CheckRange("--max_slice_values", w.max_slice_values, 1, 1000),
+      CheckSliceKeys(w.slice_keys),
   });
 }
 

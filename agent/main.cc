@@ -133,6 +133,14 @@ ABSL_FLAG(int64_t, max_groups_per_attribute, 64,
           "Distinct groups of one attribute in a window; further groups fold "
           "into __other__. Keep within the collector's "
           "--max_report_groups_per_attribute.");
+ABSL_FLAG(std::vector<std::string>, slice_keys, {},
+          "Slice keys, comma-separated (e.g. region,channel): attributes, "
+          "else categorical features, whose values each get their own "
+          "performance and data-quality counts (docs/metrics.md, Slices).");
+ABSL_FLAG(int64_t, max_slice_values, 20,
+          "Named values per slice key in one window; further values fold "
+          "into __other__ (counted). Keep within the collector's "
+          "--max_report_slice_values.");
 ABSL_FLAG(int64_t, max_categories_per_feature, 1000,
           "Distinct categories per feature counted for the first-events "
           "reference profile; values of further categories count in its "
@@ -235,6 +243,8 @@ absl::StatusOr<AgentOptions> OptionsFromFlags() {
   o.summary.max_classes = absl::GetFlag(FLAGS_max_classes_per_window);
   o.summary.max_groups_per_attribute =
       absl::GetFlag(FLAGS_max_groups_per_attribute);
+  o.summary.slice_keys = absl::GetFlag(FLAGS_slice_keys);
+  o.summary.max_slice_values = absl::GetFlag(FLAGS_max_slice_values);
   o.max_categories_per_feature =
       absl::GetFlag(FLAGS_max_categories_per_feature);
   return o;

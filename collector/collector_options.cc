@@ -43,6 +43,7 @@ absl::Status CheckIngest(const CollectorOptions& o) {
       CheckRange("--max_report_groups_per_attribute",
                  r.max_groups_per_attribute, 2, 1'000'000),
       CheckRange("--max_report_classes", r.max_classes, 2, 100'000),
+      CheckRange("--max_report_slice_values", r.max_slice_values, 1, 1'000'000),
       CheckRange("--max_report_bins", r.max_bins, 2, 1'000'000),
       CheckRange("--max_report_name_bytes", r.max_name_bytes, 1, 65536),
       CheckRange("--max_report_value_bytes", r.max_value_bytes, 1, 1 << 20),

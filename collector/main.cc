@@ -73,6 +73,8 @@ ABSL_FLAG(int64_t, max_report_attributes, 64,
           "Sensitive attributes in one report.");
 ABSL_FLAG(int64_t, max_report_groups_per_attribute, 1000,
           "Groups of one attribute in one report.");
+ABSL_FLAG(int64_t, max_report_slice_values, 1000,
+          "Values of one slice key in one report (besides __other__).");
 ABSL_FLAG(int64_t, max_report_classes, 1000,
           "Classes of one report's confusion matrix.");
 ABSL_FLAG(int64_t, max_report_bins, 10000, "Bins of one histogram.");
@@ -226,6 +228,7 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   report.max_groups_per_attribute =
       absl::GetFlag(FLAGS_max_report_groups_per_attribute);
   report.max_classes = absl::GetFlag(FLAGS_max_report_classes);
+  report.max_slice_values = absl::GetFlag(FLAGS_max_report_slice_values);
   report.max_bins = absl::GetFlag(FLAGS_max_report_bins);
   report.max_name_bytes = absl::GetFlag(FLAGS_max_report_name_bytes);
   report.max_value_bytes = absl::GetFlag(FLAGS_max_report_value_bytes);

@@ -1,8 +1,10 @@
 // models, agents, windows, metrics: what the collector's QueryService
 // knows about models, their agents and their stored windows.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "aims/v1/query.grpc.pb.h"
@@ -42,6 +44,9 @@ struct MetricsOptions {
   RangeOptions range;
   absl::Duration step = absl::ZeroDuration();  // 0: one point
   std::vector<std::string> metrics;            // empty: all
+  // "": every value; "none": the whole model's only; "region": every value
+  // of slice key region; "region=eu": that value's.
+  std::string slice;
 };
 
 // The range of windows and metrics: without --to up to a minute from now,
@@ -155,6 +160,10 @@ void PrintMetrics(const v1::QueryMetricsResponse& response, std::ostream& out) {
       if (!v.attribute().empty()) {
         scope = v.attribute() + (v.group().empty() ? "" : "=" + v.group());
       }
+      if (!v.slice().empty()) {
+        scope = scope.empty() ? "slice " + v.slice()
+                              : scope + " slice " + v.slice();
+      }
       const char* state = v.state() == v1::EVIDENCE_STATE_OK ? "ok"
                           : v.state() == v1::EVIDENCE_STATE_INSUFFICIENT
                               ? "insufficient"
@@ -171,6 +180,23 @@ void PrintMetrics(const v1::QueryMetricsResponse& response, std::ostream& out) {
     }
   }
   table.Print(out);
+}
+
+// Keeps the values of `slice` (MetricsOptions::slice) in every point.
+void KeepSlice(const std::string& slice, v1::QueryMetricsResponse* response) {
+  const bool key_only = slice.find('=') == std::string::npos;
+  for (v1::MetricPoint& point : *response->mutable_points()) {
+    auto* values = point.mutable_values();
+    values->erase(
+        std::remove_if(
+            values->begin(), values->end(),
+            [&](const v1::MetricValue& v) {
+              if (slice == "none") return !v.slice().empty();
+              return !(v.slice() == slice ||
+                       (key_only && absl::StartsWith(v.slice(), slice + "=")));
+            }),
+        values->end());
+  }
 }
 
 absl::Status Metrics(const CallOptions& call, const MetricsOptions& options,
@@ -190,7 +216,12 @@ absl::Status Metrics(const CallOptions& call, const MetricsOptions& options,
     *request.mutable_step() = ToProtoDuration(options.step);
   }
   for (const std::string& m : options.metrics) request.add_metrics(m);
-  return CallAndShow(call, &Query::QueryMetrics, request, PrintMetrics, out);
+  absl::StatusOr<v1::QueryMetricsResponse> response =
+      Call(call, &Query::QueryMetrics, request);
+  if (!response.ok()) return response.status();
+  if (!options.slice.empty()) KeepSlice(options.slice, &*response);
+  Show(call, *response, PrintMetrics, out);
+  return absl::OkStatus();
 }
 
 const char kRangeDefault[] =
@@ -249,6 +280,10 @@ void AddQueryCommands(CLI::App* app, CommandTable* table) {
                   "(default: all).")
       ->delimiter(',')
       ->type_name("NAME,...");
+  sub->add_option("--slice", metrics->slice,
+                  "Only the values of this slice key (region) or value "
+                  "(region=eu); none: only the whole model's (default: all).")
+      ->type_name("KEY[=VALUE]|none");
 }
 
 }  // namespace aims::ctl

@@ -250,6 +250,7 @@ std::string EvidenceSentence(const v1::Nonconformity& nc) {
   std::string what = MetricName(metric);
   if (!v.feature().empty()) absl::StrAppend(&what, " of ", v.feature());
   if (!v.attribute().empty()) absl::StrAppend(&what, " across ", v.attribute());
+  if (!v.slice().empty()) absl::StrAppend(&what, " for ", v.slice());
   std::string s;
   if (metric == "drifted_feature_share" && v.sample_size() > 0) {
     const int64_t drifted = std::llround(v.value() * v.sample_size());

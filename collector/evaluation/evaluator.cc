@@ -481,6 +481,7 @@ std::vector<v1::MetricValue> Evaluator::SeriesWithoutValue(
     v.set_feature(st.feature());
     v.set_attribute(st.attribute());
     v.set_group(st.group());
+    v.set_slice(st.last_value().slice());
     missing.push_back(std::move(v));
   }
   return missing;

@@ -93,6 +93,8 @@ std::vector<prometheus::MetricFamily> ObjectiveMetricFamilies(
         labels.push_back({"attribute", s.attribute()});
       if (!s.group().empty()) labels.push_back({"group", s.group()});
     }
+    // Bounded: at most --max_slice_values values and "__other__" per key.
+    if (!v.slice().empty()) labels.push_back({"slice", v.slice()});
     const bool valid = v.state() == v1::EVIDENCE_STATE_OK &&
                        std::isfinite(v.value()) &&
                        s.state() != v1::OBJECTIVE_STATE_INSUFFICIENT_EVIDENCE;

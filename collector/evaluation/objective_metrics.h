@@ -4,7 +4,7 @@
 // SREs can graph and alert on what the compliance side judges.
 //
 //   aims_objective_value{objective, model, model_version, environment,
-//                        metric, feature, attribute, group}
+//                        metric, feature, attribute, group, slice}
 //   aims_objective_threshold, aims_objective_ci_lower, aims_objective_ci_upper,
 //   aims_objective_p_value (where the metric has one),
 //   aims_objective_sample_size (same labels)

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "collector/plan/metric_catalog.h"
 #include "common/base/time_util.h"
@@ -117,6 +118,13 @@ MetricScope SeriesScope(const Objective& o) {
 
 bool JudgedBy(const Objective& o, MetricScope scope, const v1::MetricValue& v) {
   if (v.metric() != o.metric) return false;
+  // "region" takes every value of the key, "region=eu" that one.
+  if (o.slice.empty() ? !v.slice().empty()
+                      : !(v.slice() == o.slice ||
+                          (o.slice.find('=') == std::string::npos &&
+                           absl::StartsWith(v.slice(), o.slice + "=")))) {
+    return false;
+  }
   auto filter = [](const std::string& want, const std::string& have) {
     return want.empty() || want == have;
   };
@@ -148,6 +156,7 @@ std::string SeriesName(const v1::ModelRef& m, MetricScope scope,
     absl::StrAppend(&s, " attribute=", v.attribute());
     if (scope == MetricScope::kGroup) absl::StrAppend(&s, " group=", v.group());
   }
+  if (!v.slice().empty()) absl::StrAppend(&s, " slice=", v.slice());
   return s;
 }
 
@@ -188,6 +197,9 @@ std::optional<v1::MetricValue> NamedSeriesWithoutValue(const Objective& o,
   if (scope == MetricScope::kAttribute || scope == MetricScope::kGroup)
     v.set_attribute(o.attribute);
   if (scope == MetricScope::kGroup) v.set_group(o.group);
+  // A slice key without values (none reported, or a misspelt key) is one
+  // series "slice=region" without evidence.
+  v.set_slice(o.slice);
   return v;
 }
 

@@ -8,6 +8,8 @@
 // agent replica slot where the metric has them. Its name reads model, then
 // scope: "credit/v1/prod feature=income", "credit/v1/prod attribute=gender
 // group=f", "credit/v1/prod slot=1" (slots: Storage::RegisterAgentInSlot).
+// An objective with a slice has one series per slice value, named after the
+// rest: "credit/v1/prod slice=region=eu" (MetricValue.slice).
 //
 // Thread-safety: stateless functions over a thread-safe Storage.
 #ifndef AIMS_COLLECTOR_EVALUATION_OBJECTIVE_SERIES_H_

@@ -30,6 +30,8 @@ std::vector<v1::MetricValue> MetricsOf(const v1::WindowSummary& s,
   for (auto& v : DataQualityMetrics(s, profile, options))
     values.push_back(std::move(v));
   for (auto& v : FairnessMetrics(s, options)) values.push_back(std::move(v));
+  for (auto& v : SliceMetrics(s, profile, options))
+    values.push_back(std::move(v));
   return values;
 }
 

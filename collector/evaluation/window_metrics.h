@@ -19,7 +19,8 @@
 
 namespace aims::collector {
 
-// Performance and fairness always; drift when `profile` is given. The task
+// Performance, data quality, fairness and per slice value (SliceMetrics)
+// always; drift when `profile` is given. The task
 // comes from the profile, else from what the summary holds.
 std::vector<v1::MetricValue> MetricsOf(const v1::WindowSummary& summary,
                                        const v1::ReferenceProfile* profile,

@@ -54,6 +54,10 @@ struct Objective {
   std::string feature;
   std::string attribute;
   std::string group;
+  // Slice scope (performance and data-quality metrics): "region" judges
+  // one series per value of slice key region ("region=eu", ...);
+  // "region=eu" that value only; empty: the whole model.
+  std::string slice;
   Comparator comparator = Comparator::kLessEqual;
   double threshold = 0;
   // Data the metric is computed over: the last `window` of reports, or for

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -141,6 +142,7 @@ constexpr std::initializer_list<const char*> kObjectiveFields = {
     "feature",
     "attribute",
     "group",
+    "slice",
     "comparator",
     "threshold",
     "window",
@@ -183,6 +185,7 @@ void ApplyFields(const YAML::Node& node, const std::string& field,
   if (node["attribute"])
     o->attribute = Scalar(node["attribute"], f("attribute"));
   if (node["group"]) o->group = Scalar(node["group"], f("group"));
+  if (node["slice"]) o->slice = Scalar(node["slice"], f("slice"));
   if (node["comparator"])
     o->comparator = ParseComparator(node["comparator"], f("comparator"));
   if (node["threshold"])
@@ -264,7 +267,7 @@ bool ValidId(absl::string_view id) {
 }
 
 std::string Canonical(const Objective& o) {
-  return absl::StrJoin(
+  std::string canonical = absl::StrJoin(
       {o.id,
        o.title,
        o.model.name(),
@@ -293,6 +296,9 @@ std::string Canonical(const Objective& o) {
        o.when_measured,
        o.when_analysed},
       std::string(1, '\x1f'));
+  // Appended only when set: objectives without a slice keep their hash.
+  if (!o.slice.empty()) absl::StrAppend(&canonical, "\x1fslice=", o.slice);
+  return canonical;
 }
 
 // How a breach is decided, for the 9.1 method answer.
@@ -323,6 +329,7 @@ void Describe(Objective* o) {
       scope = absl::StrCat(" per ", o->attribute, o->group.empty() ? "" : "=",
                            o->group);
     }
+    if (!o->slice.empty()) absl::StrAppend(&scope, " per slice ", o->slice);
     o->what =
         absl::StrCat(o->metric, scope, " of model ",
                      o->model.name().empty() ? "*" : o->model.name(),
@@ -519,6 +526,25 @@ void CheckScope(const YAML::Node& node, const std::string& field,
     Fail(node["group"], field + ".group",
          absl::StrCat("metric ", o.metric, " is not computed per group"));
   }
+  if (o.slice.empty()) return;
+  if ((info.kind != MetricKind::kPerformance &&
+       info.kind != MetricKind::kDataQuality) ||
+      o.metric == "throughput" || absl::StartsWith(o.metric, "latency_") ||
+      o.metric == "labels_matched") {
+    Fail(node["slice"], field + ".slice",
+         absl::StrCat("metric ", o.metric,
+                      " is not computed per slice (performance and "
+                      "data-quality metrics are)"));
+  }
+  const size_t eq = o.slice.find('=');
+  const absl::string_view key = absl::string_view(o.slice).substr(0, eq);
+  if (key.empty() || key.size() > 128 ||
+      (eq != std::string::npos && eq + 1 == o.slice.size())) {
+    Fail(node["slice"], field + ".slice",
+         absl::StrCat("'", o.slice,
+                      "': must be a slice key (1..128 bytes), optionally "
+                      "with =value"));
+  }
 }
 
 // The decision and min_samples the plan left to the metric, and the
@@ -684,6 +710,7 @@ void AddCoverageObjectives(const CoverageSettings& coverage,
     o.feature.clear();
     o.attribute.clear();
     o.group.clear();
+    o.slice.clear();
     o.comparator = b.comparator;
     o.threshold = b.threshold;
     o.min_samples = 0;

@@ -109,6 +109,16 @@ std::vector<v1::MetricValue> DataQualityMetrics(
     const v1::WindowSummary& summary, const v1::ReferenceProfile* profile,
     const MetricOptions& options);
 
+// Per slice value of each slice key (WindowSummary.slices): the
+// performance metrics (not throughput, latency or labels_matched, which a
+// slice does not carry) and the data-quality metrics of that value's events
+// alone, each with `slice` = "key=value" and its own sample size, so the
+// minimums above apply to each value's own count. "__other__" (values
+// beyond the bound, together) is a value like the others.
+std::vector<v1::MetricValue> SliceMetrics(const v1::WindowSummary& summary,
+                                          const v1::ReferenceProfile* profile,
+                                          const MetricOptions& options);
+
 // The drift distances on two histograms of the same bins (exposed for tests
 // and the oracle): counts include under/overflow or the "other" bin.
 // `positions` (common/summary/wasserstein.h) place the bins for the binned

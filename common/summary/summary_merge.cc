@@ -266,6 +266,101 @@ void MergeAttributes(v1::WindowSummary* into, const v1::WindowSummary& from,
 }
 
 absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
+                       bool histograms);
+
+// Keeps the `bound` values with the most events (ties: by name) and merges
+// the rest into "__other__", so that merging windows whose top values
+// differ stays bounded; every event stays counted.
+absl::Status BoundSliceValues(std::map<std::string, v1::WindowSummary>* values,
+                              size_t bound) {
+  constexpr absl::string_view kOther = "__other__";
+  if (bound == 0 || values->size() <= bound) return absl::OkStatus();
+  std::vector<std::pair<uint64_t, std::string>> named;
+  for (const auto& [value, s] : *values) {
+    if (value != kOther)
+      named.emplace_back(s.operational().event_count(), value);
+  }
+  if (named.size() <= bound) return absl::OkStatus();
+  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  for (size_t i = bound; i < named.size(); ++i) {
+    auto it = values->find(named[i].second);
+    auto [other, fresh] =
+        values->try_emplace(std::string(kOther), std::move(it->second));
+    if (!fresh) {
+      v1::WindowSummary& into = other->second;
+      const bool same = into.profile_id() == it->second.profile_id();
+      if (!same) into.set_profile_id(std::string(kMixedProfiles));
+      if (absl::Status s = MergeInto(&into, it->second, same); !s.ok()) {
+        return s;
+      }
+    }
+    values->erase(it);
+  }
+  return absl::OkStatus();
+}
+
+// Slice keys and values by name; a key one side lacks was missing in all of
+// that side's events (see MergeAttributes).
+absl::Status MergeSlices(v1::WindowSummary* into, const v1::WindowSummary& from,
+                         uint64_t events_before, uint64_t from_events) {
+  if (into->slices_size() == 0 && from.slices_size() == 0) {
+    return absl::OkStatus();
+  }
+  struct Key {
+    uint64_t missing = 0;
+    uint32_t max_values = 0;
+    std::map<std::string, v1::WindowSummary> values;
+  };
+  std::map<std::string, Key> keys;
+  absl::flat_hash_set<std::string> in_from;
+  for (const v1::SliceKeySummary& k : from.slices()) in_from.insert(k.key());
+  for (v1::SliceKeySummary& k : *into->mutable_slices()) {
+    Key& key = keys[k.key()];
+    key.missing = k.missing() + (in_from.contains(k.key()) ? 0 : from_events);
+    key.max_values = k.max_values();
+    for (v1::SliceValueSummary& v : *k.mutable_values()) {
+      key.values[v.value()] = std::move(*v.mutable_summary());
+    }
+  }
+  for (const v1::SliceKeySummary& k : from.slices()) {
+    auto [it, fresh] = keys.try_emplace(k.key());
+    Key& key = it->second;
+    key.missing += k.missing() + (fresh ? events_before : 0);
+    key.max_values = std::max(key.max_values, k.max_values());
+    for (const v1::SliceValueSummary& v : k.values()) {
+      auto [vit, added] = key.values.try_emplace(v.value(), v.summary());
+      if (added) continue;
+      const bool same = vit->second.profile_id() == v.summary().profile_id();
+      if (!same) vit->second.set_profile_id(std::string(kMixedProfiles));
+      if (absl::Status s = MergeInto(&vit->second, v.summary(), same);
+          !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "slices.", k.key(), "=", v.value(), ": ", s.message()));
+      }
+    }
+  }
+  into->clear_slices();
+  for (auto& [name, key] : keys) {
+    if (absl::Status s = BoundSliceValues(&key.values, key.max_values);
+        !s.ok()) {
+      return s;
+    }
+    v1::SliceKeySummary* k = into->add_slices();
+    k->set_key(name);
+    k->set_missing(key.missing);
+    k->set_max_values(key.max_values);
+    for (auto& [value, summary] : key.values) {
+      v1::SliceValueSummary* v = k->add_values();
+      v->set_value(value);
+      *v->mutable_summary() = std::move(summary);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
                        bool histograms) {
   if (absl::Status s =
           MergeOperational(into->mutable_operational(), from.operational());
@@ -286,7 +381,7 @@ absl::Status MergeInto(v1::WindowSummary* into, const v1::WindowSummary& from,
     return s;
   }
   MergeAttributes(into, from, events_before, from_events);
-  return absl::OkStatus();
+  return MergeSlices(into, from, events_before, from_events);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/limit_error.h"
 #include "common/summary/quantile_sketch.h"
@@ -274,6 +275,67 @@ absl::Status CheckAttributes(const v1::WindowSummary& s,
   return absl::OkStatus();
 }
 
+// `status` of a check on a slice value's summary, its message prefixed with
+// the value's field; the payloads (the limit of a LimitError) kept.
+absl::Status Within(const std::string& field, const absl::Status& status) {
+  absl::Status out(status.code(), absl::StrCat(field, ": ", status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
+// Slice keys and values; each value's summary is checked as a summary of
+// its own (without attributes or slices of its own).
+absl::Status CheckSlices(const v1::WindowSummary& s,
+                         const ReportLimits& limits) {
+  if (static_cast<size_t>(s.slices_size()) > limits.max_attributes) {
+    return LimitError(
+        "report.summary.slices", absl::StrCat(s.slices_size(), " slice keys"),
+        absl::StrCat(limits.max_attributes), "--max_report_attributes");
+  }
+  for (int i = 0; i < s.slices_size(); ++i) {
+    const v1::SliceKeySummary& k = s.slices(i);
+    const std::string field = absl::StrCat("report.summary.slices[", i, "]");
+    if (auto st = CheckName(field + ".key", k.key(), limits.max_name_bytes);
+        !st.ok()) {
+      return st;
+    }
+    size_t named = 0;
+    for (int v = 0; v < k.values_size(); ++v) {
+      const v1::SliceValueSummary& value = k.values(v);
+      const std::string vfield = absl::StrCat(field, ".values[", v, "]");
+      if (value.value() != "__other__") ++named;
+      if (value.value().size() > limits.max_value_bytes) {
+        return LimitError(
+            vfield + ".value", absl::StrCat(value.value().size(), " bytes"),
+            absl::StrCat(limits.max_value_bytes), "--max_report_value_bytes");
+      }
+      const v1::WindowSummary& sub = value.summary();
+      if (sub.slices_size() > 0 || sub.attributes_size() > 0) {
+        return Invalid(vfield + ".summary",
+                       "a slice value carries no attributes or slices");
+      }
+      if (auto st = CheckConfusion(sub.performance().confusion(), limits);
+          !st.ok()) {
+        return Within(vfield, st);
+      }
+      if (auto st = CheckScoreHistogramsAndSums(sub.performance(), limits);
+          !st.ok()) {
+        return Within(vfield, st);
+      }
+      if (auto st = CheckFeatures(sub, limits); !st.ok())
+        return Within(vfield, st);
+    }
+    if (named > limits.max_slice_values) {
+      return LimitError(field + ".values", absl::StrCat(named, " values"),
+                        absl::StrCat(limits.max_slice_values),
+                        "--max_report_slice_values");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateModelRef(const v1::ModelRef& model,
@@ -384,7 +446,8 @@ absl::Status ValidateReport(const v1::WindowReport& report,
     return st;
   }
   if (auto st = CheckFeatures(s, limits); !st.ok()) return st;
-  return CheckAttributes(s, limits);
+  if (auto st = CheckAttributes(s, limits); !st.ok()) return st;
+  return CheckSlices(s, limits);
 }
 
 }  // namespace aims

@@ -22,8 +22,10 @@ struct ReportLimits {
   size_t max_attributes = 64;              // --max_report_attributes
   size_t max_groups_per_attribute = 1000;  // --max_report_groups_per_attribute
   size_t max_classes = 1000;               // --max_report_classes
-  size_t max_bins = 10000;                 // --max_report_bins
-  size_t max_name_bytes = 128;             // --max_report_name_bytes
+  // Slice keys: at most max_attributes; values per key besides __other__.
+  size_t max_slice_values = 1000;  // --max_report_slice_values
+  size_t max_bins = 10000;         // --max_report_bins
+  size_t max_name_bytes = 128;     // --max_report_name_bytes
   // Longest group (attribute value): --max_report_value_bytes.
   size_t max_value_bytes = 1024;
   // Longest window a report may cover: --max_report_window.

@@ -30,6 +30,7 @@ LimitOverflows& LimitOverflows::operator+=(const LimitOverflows& o) {
   attributes += o.attributes;
   groups += o.groups;
   classes += o.classes;
+  slices += o.slices;
   return *this;
 }
 
@@ -39,6 +40,7 @@ LimitOverflows LimitOverflows::operator-(const LimitOverflows& o) const {
   d.attributes = attributes - o.attributes;
   d.groups = groups - o.groups;
   d.classes = classes - o.classes;
+  d.slices = slices - o.slices;
   return d;
 }
 
@@ -52,7 +54,16 @@ WindowAccumulator::WindowAccumulator(
       score_by_label_[i].assign(config_->profile->score_edges_size() + 1, 0);
     }
   }
+  if (!config_->slice_keys.empty() && !config_->counts_only) {
+    auto child = std::make_shared<SummaryConfig>(*config_);
+    child->slice_keys.clear();
+    child->counts_only = true;
+    slice_config_ = std::move(child);
+    slices_.resize(config_->slice_keys.size());
+  }
 }
+
+WindowAccumulator::~WindowAccumulator() = default;
 
 WindowAccumulator::FeatureState* WindowAccumulator::Feature(
     absl::string_view name) {
@@ -67,8 +78,11 @@ WindowAccumulator::FeatureState* WindowAccumulator::Feature(
         state.profile = &fp;
         state.kind_known = true;
         state.numeric = fp.kind() == v1::FeatureProfile::KIND_NUMERIC;
-        state.histogram.assign(
-            state.numeric ? fp.edges_size() + 1 : fp.categories_size() + 1, 0);
+        if (!config_->counts_only) {
+          state.histogram.assign(
+              state.numeric ? fp.edges_size() + 1 : fp.categories_size() + 1,
+              0);
+        }
         for (int c = 0; c < fp.categories_size(); ++c) {
           state.category_bins.emplace(fp.categories(c), c);
         }
@@ -98,6 +112,13 @@ void WindowAccumulator::AddFeatureValue(FeatureState* f,
       return;
     }
     ++f->n;
+    if (config_->counts_only) {
+      if (f->profile != nullptr &&
+          (v.number < f->profile->min() || v.number > f->profile->max())) {
+        ++f->out_of_range;
+      }
+      return;
+    }
     f->sum += v.number;
     f->sum_squares += v.number * v.number;
     f->sketch.Add(v.number);
@@ -113,8 +134,8 @@ void WindowAccumulator::AddFeatureValue(FeatureState* f,
     auto it = f->category_bins.find(v.category);
     if (it == f->category_bins.end()) {
       ++f->unseen_category;
-      ++f->histogram.back();
-    } else {
+      if (!f->histogram.empty()) ++f->histogram.back();
+    } else if (!f->histogram.empty()) {
       ++f->histogram[it->second];
     }
   }
@@ -220,7 +241,7 @@ void WindowAccumulator::AddFairness(const Event& event,
                                     const std::string& predicted,
                                     const std::string& actual, bool selection,
                                     bool outcome) {
-  if (event.attributes.empty()) return;
+  if (event.attributes.empty() || config_->counts_only) return;
   const bool predicted_positive = predicted == config_->positive_class;
   const bool labelled = event.label.present();
   const bool actual_positive = labelled && actual == config_->positive_class;
@@ -260,7 +281,8 @@ void WindowAccumulator::AddFairness(const Event& event,
 void WindowAccumulator::Add(const Event& event) {
   ++event_count_;
   if (event.error) ++error_count_;
-  if (event.latency_seconds) latency_.Add(*event.latency_seconds);
+  if (event.latency_seconds && !config_->counts_only)
+    latency_.Add(*event.latency_seconds);
   const size_t n = event.features.size();
   if (layout_.size() < n) layout_.resize(n, {nullptr, nullptr});
   for (size_t i = 0; i < n; ++i) {
@@ -306,6 +328,88 @@ void WindowAccumulator::Add(const Event& event) {
   const std::string actual = event.label.present() ? event.label.AsClass() : "";
   AddPerformance(event, predicted, actual);
   AddFairness(event, predicted, actual, /*selection=*/true, /*outcome=*/true);
+  if (!slices_.empty()) AddSlices(event, nullptr, false);
+}
+
+namespace {
+
+// The event's value for slice key `key`: an attribute of that name, else a
+// categorical feature; null when it has neither.
+const std::string* SliceValueOf(const Event& event, const std::string& key) {
+  for (const auto& [name, value] : event.attributes) {
+    if (name == key) return &value;
+  }
+  for (const auto& [name, value] : event.features) {
+    if (name == key && value.kind == FeatureValue::Kind::kCategory)
+      return &value.category;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void WindowAccumulator::AddSlices(const Event& event,
+                                  const absl::Duration* joined_delay,
+                                  bool late) {
+  for (size_t k = 0; k < slices_.size(); ++k) {
+    SliceKey& slice = slices_[k];
+    const std::string* value = SliceValueOf(event, config_->slice_keys[k]);
+    if (value == nullptr) {
+      if (joined_delay == nullptr) ++slice.missing;
+      continue;
+    }
+    auto it = slice.values.find(*value);
+    if (it == slice.values.end()) {
+      const bool full = slice.values.size() >= config_->max_slice_values &&
+                        *value != kOtherBucket;
+      if (full) {
+        ++overflows_.slices;
+        it = slice.values.find(kOtherBucket);
+      }
+      if (it == slice.values.end()) {
+        it = slice.values
+                 .emplace(full ? std::string(kOtherBucket) : *value,
+                          std::make_unique<WindowAccumulator>(slice_config_))
+                 .first;
+      }
+    }
+    if (joined_delay == nullptr) {
+      it->second->Add(event);
+    } else {
+      it->second->AddJoinedLabel(event, *joined_delay, late);
+    }
+  }
+}
+
+void WindowAccumulator::BuildSlices(v1::WindowSummary* out) const {
+  for (size_t k = 0; k < slices_.size(); ++k) {
+    const SliceKey& slice = slices_[k];
+    v1::SliceKeySummary* ks = out->add_slices();
+    ks->set_key(config_->slice_keys[k]);
+    ks->set_missing(slice.missing);
+    ks->set_max_values(static_cast<uint32_t>(config_->max_slice_values));
+    std::vector<const std::string*> names;
+    for (const auto& [value, child] : slice.values) names.push_back(&value);
+    std::sort(names.begin(), names.end(),
+              [](const auto* a, const auto* b) { return *a < *b; });
+    for (const std::string* name : names) {
+      v1::SliceValueSummary* vs = ks->add_values();
+      vs->set_value(*name);
+      *vs->mutable_summary() = slice.values.at(*name)->Build();
+      // The predictions' distribution is drift's, not a slice's.
+      auto* features = vs->mutable_summary()->mutable_features();
+      for (int i = 0; i < features->size(); ++i) {
+        if (features->Get(i).name() == kPredictionFeature) {
+          features->DeleteSubrange(i, 1);
+          break;
+        }
+      }
+    }
+  }
+  std::sort(out->mutable_slices()->begin(), out->mutable_slices()->end(),
+            [](const v1::SliceKeySummary& a, const v1::SliceKeySummary& b) {
+              return a.key() < b.key();
+            });
 }
 
 void WindowAccumulator::AddJoinedLabel(const Event& joined,
@@ -317,6 +421,7 @@ void WindowAccumulator::AddJoinedLabel(const Event& joined,
   const std::string actual = joined.label.AsClass();
   AddPerformance(joined, predicted, actual);
   AddFairness(joined, predicted, actual, /*selection=*/false, /*outcome=*/true);
+  if (!slices_.empty()) AddSlices(joined, &delay, late);
 }
 
 void WindowAccumulator::CountLabelMisses(uint64_t unmatched, uint64_t evicted) {
@@ -387,7 +492,7 @@ v1::WindowSummary WindowAccumulator::Build() const {
                                                      f.histogram.end());
     }
     if (f.n > 0) {
-      f.sketch.ToProto(fs->mutable_sketch());
+      if (!config_->counts_only) f.sketch.ToProto(fs->mutable_sketch());
       fs->set_n(f.n);
       fs->set_sum(f.sum);
       fs->set_sum_squares(f.sum_squares);
@@ -423,6 +528,7 @@ v1::WindowSummary WindowAccumulator::Build() const {
       gc->set_false_negative(s.fn);
     }
   }
+  BuildSlices(&out);
   return out;
 }
 

@@ -9,6 +9,13 @@
 // `max_groups_per_attribute` groups fold into "__other__". Each value
 // beyond a limit is counted in overflows().
 //
+// Slices: for each of `slice_keys` (an attribute, else a categorical
+// feature, of the event) the first `max_slice_values` values each get a
+// counts-only child accumulator (performance and data-quality counts, no
+// sketches, histograms or fairness); later values fold into "__other__" and
+// are counted in overflows().slices. Each key folds the event once more
+// (counts only: about half the cost of the first fold).
+//
 // Thread-safety: not thread-safe; the agent serialises access.
 #ifndef AIMS_COMMON_SUMMARY_WINDOW_ACCUMULATOR_H_
 #define AIMS_COMMON_SUMMARY_WINDOW_ACCUMULATOR_H_
@@ -43,6 +50,13 @@ struct SummaryConfig {
   size_t max_attributes = 32;            // --max_attributes_per_window
   size_t max_groups_per_attribute = 64;  // --max_groups_per_attribute
   double sketch_relative_accuracy = QuantileSketch::kDefaultRelativeAccuracy;
+  // Slice keys (--slice_keys) and the named values kept per key per window
+  // (--max_slice_values; beyond: "__other__").
+  std::vector<std::string> slice_keys;
+  size_t max_slice_values = 20;
+  // Set on slice children: counts only (no latency, sketches, moments,
+  // histograms, fairness or slices).
+  bool counts_only = false;
   // Bins for histograms; null: no histograms (sketches and counts only).
   std::shared_ptr<const v1::ReferenceProfile> profile;
 };
@@ -54,6 +68,7 @@ struct LimitOverflows {
                             // dropped
   uint64_t groups = 0;      // group values folded into "__other__"
   uint64_t classes = 0;     // class values folded into "__other__"
+  uint64_t slices = 0;      // slice values folded into "__other__"
 
   LimitOverflows& operator+=(const LimitOverflows& o);
   LimitOverflows operator-(const LimitOverflows& o) const;
@@ -62,6 +77,7 @@ struct LimitOverflows {
 class WindowAccumulator {
  public:
   explicit WindowAccumulator(std::shared_ptr<const SummaryConfig> config);
+  ~WindowAccumulator();
 
   void Add(const Event& event);
   // Counts events refused at intake for `reason` in this window.
@@ -118,6 +134,11 @@ class WindowAccumulator {
                    const std::string& actual, bool selection, bool outcome);
   // The event's predicted class, or "" when it has none.
   std::string PredictedClass(const Event& event) const;
+  // Folds the event (or, with `joined`, its delayed label) into the child
+  // of each slice key's value.
+  void AddSlices(const Event& event, const absl::Duration* joined_delay,
+                 bool late);
+  void BuildSlices(v1::WindowSummary* out) const;
 
   std::shared_ptr<const SummaryConfig> config_;
   LimitOverflows overflows_;
@@ -144,6 +165,13 @@ class WindowAccumulator {
   v1::ProbabilitySums probability_;
   v1::RegressionSums regression_;
   std::vector<uint64_t> score_by_label_[2];
+  // Slices: per key of config_->slice_keys (same order), value -> child.
+  struct SliceKey {
+    absl::flat_hash_map<std::string, std::unique_ptr<WindowAccumulator>> values;
+    uint64_t missing = 0;
+  };
+  std::vector<SliceKey> slices_;
+  std::shared_ptr<const SummaryConfig> slice_config_;  // the children's
 };
 
 }  // namespace aims

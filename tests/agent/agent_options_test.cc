@@ -64,6 +64,26 @@ TEST(AgentOptionsTest, WindowAndTimesNameFlagValueAndLimit) {
             "--max_event_age: 0s, must be at least 1s");
 }
 
+TEST(AgentOptionsTest, SliceKeysAndValuesAreBounded) {
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) {
+              o.summary.slice_keys = {"region", "channel"};
+            }),
+            "");
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.summary.max_slice_values = 0; }),
+            "--max_slice_values: 0, must be 1..1000");
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) {
+              o.summary.slice_keys = {"region", "region"};
+            }),
+            "--slice_keys: 'region' given twice");
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.summary.slice_keys = {""}; }),
+            "--slice_keys: '', a key must be 1..128 bytes");
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) {
+              o.summary.slice_keys = {"a", "b", "c", "d", "e",
+                                      "f", "g", "h", "i"};
+            }),
+            "--slice_keys: 9 keys, must be at most 8");
+}
+
 TEST(AgentOptionsTest, CountsNameFlagValueAndRange) {
   EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.spool_max_bytes = 1000; }),
             "--spool_max_bytes: 1000, must be at least 65536");

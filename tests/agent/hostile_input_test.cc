@@ -602,6 +602,8 @@ TEST_F(HostileInputTest, OverflowsFoldIntoOtherAndAreCounted) {
   o.label_store_max_entries = 2;
   o.reference_events = 20;
   o.max_categories_per_feature = 5;
+  o.summary.slice_keys = {"zip"};
+  o.summary.max_slice_values = 4;
   StartAgent(o);
   std::string body = "[";
   for (int i = 0; i < 20; ++i) {
@@ -623,7 +625,13 @@ TEST_F(HostileInputTest, OverflowsFoldIntoOtherAndAreCounted) {
   // The first-events reference counts 5 categories of c; 15 values go to
   // its "other" bin.
   EXPECT_EQ(Overflow("categories_per_feature"), 15);
+  // Slice key zip: 4 values kept, 16 folded into __other__.
+  EXPECT_EQ(Overflow("slice_values"), 16);
   const v1::WindowSummary s = StopAndCollect();
+  ASSERT_EQ(s.slices_size(), 1);
+  ASSERT_EQ(s.slices(0).values_size(), 5);
+  EXPECT_EQ(s.slices(0).values(0).value(), kOtherBucket);
+  EXPECT_EQ(s.slices(0).values(0).summary().operational().event_count(), 16u);
   ASSERT_EQ(s.attributes_size(), 1);
   ASSERT_EQ(s.attributes(0).groups_size(), 3);
   EXPECT_EQ(s.attributes(0).groups(0).group(), kOtherBucket);

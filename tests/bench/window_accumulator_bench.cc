@@ -50,7 +50,9 @@ void BM_WindowAccumulatorAdd(benchmark::State& state) {
 }
 BENCHMARK(BM_WindowAccumulatorAdd);
 
-// The same with a reference profile: every feature is also binned.
+// The same with a reference profile: every feature is also binned; with
+// range(0) slice keys (age_band, an attribute, then cat_0, a categorical
+// feature), each value of which folds the event again, counts only.
 void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
   const std::vector<Event> events = MakeEvents(4096);
   ProfileBuildOptions build;
@@ -64,6 +66,8 @@ void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
       builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "bench");
   auto config = std::make_shared<SummaryConfig>();
   config->profile = std::make_shared<v1::ReferenceProfile>(*profile);
+  const std::vector<std::string> keys = {"age_band", "cat_0"};
+  config->slice_keys.assign(keys.begin(), keys.begin() + state.range(0));
   WindowAccumulator acc(config);
   size_t i = 0;
   for (auto _ : state) {
@@ -73,7 +77,7 @@ void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
   state.counters["summary_bytes"] =
       static_cast<double>(acc.Build().ByteSizeLong());
 }
-BENCHMARK(BM_WindowAccumulatorAddWithProfile);
+BENCHMARK(BM_WindowAccumulatorAddWithProfile)->Arg(0)->Arg(1)->Arg(2);
 
 void BM_WindowSummaryBuild(benchmark::State& state) {
   const std::vector<Event> events = MakeEvents(4096);

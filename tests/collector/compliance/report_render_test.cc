@@ -205,6 +205,13 @@ TEST(ReportRenderTest, EvidenceReadsAsSentences) {
             "group. Its 95% confidence interval, 0.35 to 0.47, lay wholly "
             "beyond the threshold, so the breach is shown at that "
             "confidence.");
+  // A slice objective's evidence names the slice.
+  v1::Nonconformity sliced = Sample().nonconformities(0);
+  sliced.mutable_evidence()->mutable_value()->set_metric("accuracy");
+  sliced.mutable_evidence()->mutable_value()->set_slice("region=us");
+  EXPECT_NE(EvidenceSentence(sliced).find("The accuracy for region=us was "),
+            std::string::npos)
+      << EvidenceSentence(sliced);
   // Every rendering carries the sentence, none the engineer's shorthand.
   v1::ComplianceReport r = Sample();
   *r.add_nonconformities() = DriftShare();

@@ -306,3 +306,48 @@ TEST(PlanTest, WindowsTheAgentsCannotFillAreRefused) {
 
 }  // namespace
 }  // namespace aims::collector
+
+namespace aims::collector {
+namespace {
+
+// slice: performance and data-quality objectives per slice value ("region")
+// or for one value ("region=eu"); errors name file, line, column and field.
+TEST(PlanTest, SliceScopesPerformanceAndDataQuality) {
+  absl::StatusOr<Plan> plan = ParsePlan(R"(coverage: {enabled: false}
+objectives:
+  - {id: a, metric: accuracy, slice: region, comparator: ">=", threshold: 0.8}
+  - {id: b, metric: missing_rate, feature: age, slice: region=eu,
+     comparator: "<=", threshold: 0.05}
+  - {id: c, metric: accuracy, comparator: ">=", threshold: 0.8}
+)",
+                                        "plan.yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->objectives.size(), 3u);
+  EXPECT_EQ(plan->objectives[0].slice, "region");
+  EXPECT_EQ(plan->objectives[0].what, "accuracy per slice region of model *");
+  EXPECT_EQ(plan->objectives[1].slice, "region=eu");
+  EXPECT_EQ(plan->objectives[2].slice, "");
+  // The slice is part of the definition: changing it starts the state over.
+  EXPECT_NE(plan->objectives[0].hash, plan->objectives[2].hash);
+
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: selection_rate, "
+                  "attribute: g, slice: region,\n     comparator: '<', "
+                  "threshold: 1}\n"),
+            "plan.yaml:2:58: objectives[0].slice: metric selection_rate is not "
+            "computed per slice (performance and data-quality metrics are)");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: latency_p99, slice: r,\n"
+                  "     comparator: '<', threshold: 1}\n"),
+            "plan.yaml:2:41: objectives[0].slice: metric latency_p99 is not "
+            "computed per slice (performance and data-quality metrics are)");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, slice: "
+                  "'region=',\n     comparator: '<', threshold: 1}\n"),
+            "plan.yaml:2:38: objectives[0].slice: 'region=': must be a slice "
+            "key (1..128 bytes), optionally with =value");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, slice: "
+                  "'=eu',\n     comparator: '<', threshold: 1}\n"),
+            "plan.yaml:2:38: objectives[0].slice: '=eu': must be a slice "
+            "key (1..128 bytes), optionally with =value");
+}
+
+}  // namespace
+}  // namespace aims::collector

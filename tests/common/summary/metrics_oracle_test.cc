@@ -170,6 +170,52 @@ TEST_F(OracleTest, BinaryClassificationAndFairness) {
   EXPECT_EQ(tiny.sample_size(), 12u);
 }
 
+// The binary rows sliced by gender (an attribute as slice key): each slice
+// value's metrics against scikit-learn on that value's rows alone; the
+// 12-row value is below its own minimum.
+TEST_F(OracleTest, PerSliceMetrics) {
+  auto profile = std::make_shared<v1::ReferenceProfile>();
+  profile->set_profile_id("oracle");
+  for (double e : root_["binary"]["score_edges"].get_array())
+    profile->add_score_edges(e);
+  auto config = std::make_shared<SummaryConfig>();
+  config->profile = profile;
+  config->slice_keys = {"gender"};
+  WindowAccumulator acc(config);
+  for (element row : root_["binary"]["rows"].get_array()) {
+    Event e;
+    e.score = double(row.at(0));
+    e.prediction.kind = Outcome::Kind::kNumber;
+    e.prediction.number = *e.score >= 0.5 ? 1 : 0;
+    e.label.kind = Outcome::Kind::kNumber;
+    e.label.number = double(int64_t(row.at(1)));
+    e.attributes.emplace_back("gender",
+                              std::string(std::string_view(row.at(2))));
+    acc.Add(e);
+  }
+  const v1::WindowSummary summary = acc.Build();
+  MetricOptions options;
+  std::map<std::string, v1::MetricValue> values;
+  for (const v1::MetricValue& v : SliceMetrics(summary, profile.get(), options))
+    values[v.slice() + "/" + v.metric()] = v;
+  for (const char* g : {"f", "m"}) {
+    element oracle = root_["binary"]["slices"][g];
+    for (const char* name :
+         {"accuracy", "f1", "recall", "log_loss", "brier", "roc_auc"}) {
+      const std::string key = std::string("gender=") + g + "/" + name;
+      ASSERT_TRUE(values.count(key)) << key;
+      EXPECT_EQ(values[key].state(), v1::EVIDENCE_STATE_OK) << key;
+      Table().Check(std::string("slice.") + name, values[key].value(),
+                    double(oracle[name]), 1e-9);
+    }
+    EXPECT_EQ(values[std::string("gender=") + g + "/accuracy"].sample_size(),
+              uint64_t(int64_t(oracle["n"])));
+  }
+  const v1::MetricValue& tiny = values["gender=x/accuracy"];
+  EXPECT_EQ(tiny.state(), v1::EVIDENCE_STATE_INSUFFICIENT);
+  EXPECT_EQ(tiny.sample_size(), 12u);
+}
+
 TEST_F(OracleTest, MultiClass) {
   auto config = std::make_shared<SummaryConfig>();
   config->task = v1::TASK_TYPE_MULTICLASS;

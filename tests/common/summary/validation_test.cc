@@ -93,6 +93,7 @@ TEST(ValidationTest, ReportLimitsNameTheFlag) {
   limits.max_attributes = 1;
   limits.max_groups_per_attribute = 2;
   limits.max_classes = 2;
+  limits.max_slice_values = 2;
   limits.max_bins = 3;
   limits.max_name_bytes = 4;
   limits.max_value_bytes = 10;
@@ -181,6 +182,33 @@ TEST(ValidationTest, ReportLimitsNameTheFlag) {
        "report.summary.performance.score_by_label[0]: 4 bins, limit 3 "
        "(--max_report_bins)",
        "report_bins"},
+      {[](v1::WindowReport* r) {
+         auto* k = r->mutable_summary()->add_slices();
+         k->set_key("r");
+         for (const char* v : {"a", "b", "c", "__other__"})
+           k->add_values()->set_value(v);
+       },
+       "report.summary.slices[0].values: 3 values, limit 2 "
+       "(--max_report_slice_values)",
+       "report_slice_values"},
+      {[](v1::WindowReport* r) {
+         auto* k = r->mutable_summary()->add_slices();
+         k->set_key("r");
+         k->add_values()->set_value(std::string(11, 'v'));
+       },
+       "report.summary.slices[0].values[0].value: 11 bytes, limit 10 "
+       "(--max_report_value_bytes)",
+       "report_value_bytes"},
+      {[](v1::WindowReport* r) {
+         auto* k = r->mutable_summary()->add_slices();
+         k->set_key("r");
+         auto* sub = k->add_values()->mutable_summary();
+         sub->add_features()->set_name("a");
+         sub->add_features()->set_name("b");
+       },
+       "report.summary.slices[0].values[0]: report.summary.features: 2 "
+       "features, limit 1 (--max_report_features)",
+       "report_features"},
       {[](v1::WindowReport* r) {
          *r->mutable_window_end() = ToProto(absl::FromUnixSeconds(106));
        },

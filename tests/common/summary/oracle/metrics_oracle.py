@@ -153,8 +153,23 @@ def binary():
     exp["equal_opportunity_difference"] = max(tprs) - min(tprs)
     exp["equalized_odds_difference"] = max(max(tprs) - min(tprs), max(fprs) - min(fprs))
     exp["predictive_parity_difference"] = max(ppvs) - min(ppvs)
+    # Slices by gender: each value's performance from its rows alone.
+    slices = {}
+    for g in ["f", "m"]:
+        sel = gender == g
+        slices[g] = {
+            "n": int(sel.sum()),
+            "accuracy": metrics.accuracy_score(y[sel], pred[sel]),
+            "f1": metrics.f1_score(y[sel], pred[sel], zero_division=0),
+            "recall": metrics.recall_score(y[sel], pred[sel], zero_division=0),
+            "log_loss": metrics.log_loss(
+                y[sel], np.column_stack([1 - score[sel], score[sel]]), labels=[0, 1]),
+            "brier": metrics.brier_score_loss(y[sel], score[sel]),
+            "roc_auc": metrics.roc_auc_score(y[sel], binned[sel]),
+        }
     rows = [[float(s), int(l), str(g)] for s, l, g in zip(score, y, gender)]
-    return {"rows": rows, "score_edges": edges, "expected": exp, "groups": groups}
+    return {"rows": rows, "score_edges": edges, "expected": exp, "groups": groups,
+            "slices": slices}
 
 
 def multiclass():
