@@ -16,8 +16,10 @@
 //       (default: the last 30 days), bucket a duration (default: automatic)
 //
 // Authorization: every route needs a token with role viewer or above
-// (/v1/report: compliance or admin) in "Authorization: Bearer <token>" when
-// the collector has a tokens file (collector/auth/authorizer.h).
+// (/v1/report: compliance or admin) in "Authorization: Bearer <token>", or
+// the console's session cookie, when the collector has a tokens file
+// (collector/auth/authorizer.h, collector/auth/sessions.h; `sessions` may be
+// null: bearer tokens only).
 //
 // Errors: 400 with {"error": "<field>: <reason>"}, 401 without a valid
 // token, 403 when its role may not, 404 when a profile is missing, 500/503
@@ -32,6 +34,7 @@
 #include "collector/api/nonconformity_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
+#include "collector/auth/sessions.h"
 #include "common/net/http_server.h"
 
 namespace aims::collector {
@@ -39,7 +42,8 @@ namespace aims::collector {
 void RegisterHttpApi(HttpServer& server, QueryService* queries,
                      NonconformityService* nonconformities,
                      ComplianceReportService* reports,
-                     const Authorizer* authorizer);
+                     const Authorizer* authorizer,
+                     SessionStore* sessions = nullptr);
 
 }  // namespace aims::collector
 
