@@ -134,14 +134,15 @@ namespace {
 // another site trying to act with the person's cookie.
 absl::Status CheckOrigin(const HttpRequest& req) {
   if (req.method == "GET" || !req.HasHeader("Origin")) return absl::OkStatus();
-  absl::string_view origin = req.Header("Origin");
+  const std::string sent = req.Header("Origin");
+  absl::string_view origin = sent;
   if (!absl::ConsumePrefix(&origin, "https://")) {
     absl::ConsumePrefix(&origin, "http://");
   }
   if (!absl::EqualsIgnoreCase(origin, req.Header("Host"))) {
     return absl::PermissionDeniedError(
-        absl::StrCat("cross-site request refused: origin '",
-                     req.Header("Origin"), "' is not this collector"));
+        absl::StrCat("cross-site request refused: origin '", sent,
+                     "' is not this collector"));
   }
   return absl::OkStatus();
 }

@@ -109,7 +109,7 @@ export function intervalChart(opts) {
   const items = opts.items;
   const rowH = 24;
   const height = M.top + M.bottom + Math.max(1, items.length) * rowH;
-  const left = 150;
+  const left = 300;
   const ys = items.flatMap((it) => [it.v, it.lo, it.hi]);
   if (opts.threshold !== undefined && opts.threshold !== null) ys.push(opts.threshold);
   const [x0, x1] = extent(ys);
@@ -136,6 +136,14 @@ export function intervalChart(opts) {
   return h('figure', { class: 'figure' }, opts.title ? h('figcaption', {}, opts.title) : null, svg);
 }
 
+// A value's series: its feature, or its attribute and group. A comparison
+// of two groups ("female / male", "male vs female") names whichever pair is
+// furthest apart in that window, so it is one series per attribute.
+export function seriesKey(v) {
+  const pair = / \/ | vs /.test(v.group || '');
+  return [v.feature, v.attribute, pair ? '' : v.group].filter(Boolean).join(' · ');
+}
+
 // The metric's values from /v1/metrics points, one series per
 // feature/attribute/group (filtered by `match` when given).
 export function seriesFrom(points, metric, match) {
@@ -146,7 +154,7 @@ export function seriesFrom(points, metric, match) {
       if (v.metric !== metric) continue;
       if (match && !match(v)) continue;
       if (v.state && v.state !== 'EVIDENCE_STATE_OK' && v.state !== 'EVIDENCE_STATE_UNSPECIFIED') continue;
-      const key = [v.feature, v.attribute, v.group].filter(Boolean).join(' · ') || metric;
+      const key = seriesKey(v) || metric;
       if (!bySeries.has(key)) bySeries.set(key, { label: key, points: [] });
       bySeries.get(key).points.push({ t, v: v.value, lo: v.ci_low, hi: v.ci_high });
     }

@@ -202,7 +202,7 @@ async function evidenceChart(nc) {
     from: from.toISOString(), to: to.toISOString(), step, metric: v.metric })}`);
   const series = seriesFrom(data.points, v.metric, (x) =>
     (x.feature || '') === (v.feature || '') && (x.attribute || '') === (v.attribute || '') &&
-    (x.group || '') === (v.group || ''));
+    (!v.group || x.group === v.group));
   return lineChart({ title: `${v.metric}${v.feature ? ` of ${v.feature}` : ''}${v.group ? ` for ${v.attribute}=${v.group}` : ''} around the breach (${ev.comparator || ''} ${fmtNum(ev.threshold)} required)`,
     series, threshold: ev.threshold, windows: [{ from: ws, to: we }], from, to });
 }
@@ -284,7 +284,8 @@ export async function detailPage(main, route, notice) {
     actions(nc, rerender),
     h('section', { class: 'card' }, h('h2', {}, 'History'),
       table(['when', 'who', 'from', 'to', 'comment'], (nc.history || []).map((t) => h('tr', {},
-        h('td', {}, fmtTime(t.at)), h('td', {}, t.actor), h('td', {}, stageLabel(t.from)), h('td', {}, stageLabel(t.to)),
+        h('td', { class: 'nowrap' }, fmtTime(t.at)), h('td', { class: 'nowrap' }, t.actor),
+        h('td', { class: 'nowrap' }, stageLabel(t.from)), h('td', { class: 'nowrap' }, stageLabel(t.to)),
         h('td', {}, [t.comment, t.change ? h('div', { class: 'muted small' }, t.change) : null]))), { id: 'history' })));
   try {
     chart.replaceWith(await evidenceChart(nc));

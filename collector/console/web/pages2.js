@@ -4,7 +4,7 @@ import { get, query } from './api.js';
 import {
   h, clear, date, fmtTime, fmtNum, stateLabel, modelLabel, badge, toInput, fromInput,
 } from './dom.js';
-import { lineChart, intervalChart, seriesFrom } from './chart.js';
+import { lineChart, intervalChart, seriesFrom, seriesKey } from './chart.js';
 import { objectiveStates, table, modelLink } from './pages.js';
 import { can } from './app.js';
 
@@ -65,7 +65,7 @@ export async function modelsPage(main) {
       h('td', { class: 'num' }, m.event_count), h('td', {}, fmtTime(m.first_seen)), h('td', {}, fmtTime(m.last_window_end))))));
 }
 
-const FAIRNESS = /parity|equal|opportunity|odds|disparate/;
+const FAIRNESS = /^(selection_rate|demographic_parity_ratio|equal_opportunity_difference)$/;
 const DRIFT = /psi|drift|wasserstein|ks|js/;
 
 export async function modelPage(main, route) {
@@ -103,8 +103,9 @@ export async function modelPage(main, route) {
       for (const v of pt.values || []) {
         if (!re.test(v.metric) || !(kind === 'feature' ? v.feature : v.attribute)) continue;
         if (v.state && v.state !== 'EVIDENCE_STATE_OK') continue;
-        const label = kind === 'feature' ? `${v.metric} ${v.feature}` : `${v.metric} ${v.attribute}=${v.group}`;
-        out.set(label, { label, v: v.value, lo: v.ci_low, hi: v.ci_high });
+        const key = `${v.metric} ${seriesKey(v)}`;
+        const label = kind === 'feature' || seriesKey(v).includes('·') ? key : `${v.metric} ${v.attribute} (${v.group})`;
+        out.set(key, { label, v: v.value, lo: v.ci_low, hi: v.ci_high });
       }
     }
     return [...out.values()];
