@@ -75,6 +75,11 @@ export async function modelPage(main, route) {
   const data = await get(`/v1/metrics${query({ name, version, environment, from: range.from.toISOString(),
     to: range.to.toISOString(), step: stepFor(range) })}`);
   const points = data.points || [];
+  // Without a chosen start, the charts begin where the data does.
+  if (!p.get('from') && points.length) {
+    const first = Math.min(...points.map((pt) => new Date(pt.start).getTime()));
+    range.from = new Date(Math.max(range.from.getTime(), first - 60e3));
+  }
   const metrics = new Map();
   for (const pt of points) {
     for (const v of pt.values || []) {
