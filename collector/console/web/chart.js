@@ -8,7 +8,7 @@
 import { s, h, fmtNum, fmtTime } from './dom.js';
 
 const W = 760;
-const H = 260;
+const H = 230;
 const M = { left: 56, right: 16, top: 16, bottom: 34 };
 
 function extent(values) {

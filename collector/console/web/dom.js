@@ -48,7 +48,7 @@ export function date(ts) {
 export function fmtTime(ts) {
   const d = ts instanceof Date ? ts : date(ts);
   if (!d) return '—';
-  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/:\d\dZ$/, 'Z');
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
 export function fmtNum(v, digits = 3) {
@@ -98,13 +98,6 @@ export function download(name, text, type = 'text/csv') {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
-export function csvLine(cells) {
-  return cells.map((c) => {
-    const v = c === undefined || c === null ? '' : String(c);
-    return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-  }).join(',');
 }
 
 // A "datetime-local" input's value for `d` in UTC and back.

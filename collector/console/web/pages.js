@@ -2,8 +2,9 @@
 import { get, post, query, ApiError } from './api.js';
 import {
   h, clear, date, fmtTime, fmtNum, age, stageLabel, severityLabel, stateLabel, modelLabel,
-  badge, download, csvLine, toInput, fromInput,
+  badge, download, fromInput,
 } from './dom.js';
+import { csvLine } from './text.js';
 import { lineChart, seriesFrom } from './chart.js';
 import { can } from './app.js';
 
@@ -200,6 +201,9 @@ async function evidenceChart(nc) {
   const m = nc.model;
   const data = await get(`/v1/metrics${query({ name: m.name, version: m.version, environment: m.environment,
     from: from.toISOString(), to: to.toISOString(), step, metric: v.metric })}`);
+  // A young collector has no data that far back: begin where the data does.
+  const starts = (data.points || []).map((pt) => new Date(pt.start).getTime());
+  if (starts.length) from.setTime(Math.max(from.getTime(), Math.min(...starts) - span));
   const series = seriesFrom(data.points, v.metric, (x) =>
     (x.feature || '') === (v.feature || '') && (x.attribute || '') === (v.attribute || '') &&
     (!v.group || x.group === v.group));
@@ -266,7 +270,7 @@ export async function detailPage(main, route, notice) {
       h('dt', {}, 'Stage'), h('dd', { id: 'nc-stage' }, badge('stage', stageLabel(nc.stage).replace(/ /g, '-'), stageLabel(nc.stage))),
       h('dt', {}, 'Severity'), h('dd', {}, badge('sev', severityLabel(nc.severity), severityLabel(nc.severity))),
       h('dt', {}, 'Model'), h('dd', {}, modelLabel(nc.model)),
-      h('dt', {}, 'Objective'), h('dd', {}, nc.objective_id, nc.plan_version ? ` (plan ${nc.plan_version})` : ''),
+      h('dt', {}, 'Objective'), h('dd', {}, nc.objective_id, nc.plan_version ? ` (plan ${nc.plan_version.slice(0, 12)})` : ''),
       h('dt', {}, 'Opened'), h('dd', {}, `${fmtTime(nc.opened_at)} (${age(nc.opened_at)} ago)`),
       h('dt', {}, 'Owner'), h('dd', { id: 'nc-owner' }, nc.owner || '—'),
       h('dt', {}, 'Due'), h('dd', {}, fmtTime(nc.due_at)),

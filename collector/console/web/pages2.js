@@ -6,6 +6,7 @@ import {
 } from './dom.js';
 import { lineChart, intervalChart, seriesFrom, seriesKey } from './chart.js';
 import { objectiveStates, table, modelLink } from './pages.js';
+import { diffLines } from './text.js';
 import { can } from './app.js';
 
 function period(p, hours = 1) {
@@ -173,28 +174,6 @@ export async function auditPage(main, route) {
       h('td', { class: 'body' }, h('code', {}, r.body)))), { id: 'audit' }), more);
 }
 
-// Lines of `a` and `b` as a list of [' ' | '-' | '+', line] (LCS).
-export function diffLines(a, b) {
-  const x = a.split('\n');
-  const y = b.split('\n');
-  const n = x.length;
-  const m = y.length;
-  const L = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
-  }
-  const out = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (x[i] === y[j]) { out.push([' ', x[i]]); i++; j++; } else if (L[i + 1][j] >= L[i][j + 1]) out.push(['-', x[i++]]);
-    else out.push(['+', y[j++]]);
-  }
-  while (i < n) out.push(['-', x[i++]]);
-  while (j < m) out.push(['+', y[j++]]);
-  return out;
-}
-
 export async function planPage(main, route) {
   const versions = (await get('/v1/plans')).versions || [];
   if (!versions.length) {
@@ -234,15 +213,20 @@ export async function reportsPage(main, route) {
   const form = periodForm('#/reports', p, range);
   const sel = h('select', { name: 'model', id: 'report-model' }, h('option', { value: '' }, 'all models'),
     models.map((m) => h('option', { value: m.model.name, selected: m.model.name === model }, modelLabel(m.model))));
+  const table = p.get('table') || 'results';
+  const tables = h('select', { name: 'table', id: 'report-table' }, ['results', 'objectives', 'trend', 'open',
+    'nonconformities', 'plan', 'summary'].map((t) => h('option', { value: t, selected: t === table }, t)));
   form.prepend(h('label', {}, 'Model', sel));
-  const params = (format) => query({ format, name: model, from: range.from.toISOString(), to: range.to.toISOString() });
+  form.insertBefore(h('label', {}, 'CSV table', tables), form.querySelector('button'));
+  const params = (format) => query({ format, name: model, from: range.from.toISOString(), to: range.to.toISOString(),
+    table: format === 'csv' ? table : '' });
   clear(main, h('h1', {}, 'Compliance reports'),
     can('report') ? null : h('p', { class: 'notice' }, 'Your role may not get compliance reports; the collector will refuse them.'),
     h('p', {}, 'Choose a period, then open the report (ISO/IEC 42001 clauses 9.1, 9.3 and 10.2) or download it.'),
     form,
     h('div', { class: 'buttons' },
       h('a', { class: 'button primary', id: 'report-html', href: `/v1/report${params('html')}`, target: '_blank', rel: 'noopener' }, 'Open the HTML report'),
-      h('a', { class: 'button', id: 'report-csv', href: `/v1/report${params('csv')}`, download: 'aims-report.csv' }, 'Download CSV'),
+      h('a', { class: 'button', id: 'report-csv', href: `/v1/report${params('csv')}`, download: `aims-report-${table}.csv` }, `Download CSV (${table})`),
       h('a', { class: 'button', id: 'report-json', href: `/v1/report${params('json')}`, download: 'aims-report.json' }, 'Download JSON')));
 }
 
