@@ -21,13 +21,19 @@ absl::StatusOr<SessionInfo> SessionStore::Create(absl::string_view token,
   if (token.empty()) {
     return absl::UnauthenticatedError("paste your access token to sign in");
   }
+  // Authorize (not Authenticate) so that failed sign-ins are counted with
+  // the API's (aims_collector_auth_failures_total): guessing is visible.
+  const std::string bearer = absl::StrCat("Bearer ", token);
   absl::StatusOr<Principal> principal =
-      authorizer_->Authenticate(absl::StrCat("Bearer ", token));
-  if (!principal.ok()) return principal.status();
-  if (principal->role == Role::kAgent) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "'", principal->name,
-        "' is an agent token; agent tokens cannot sign in to the console"));
+      authorizer_->Authorize(bearer, Permission::kRead);
+  if (!principal.ok()) {
+    absl::StatusOr<Principal> who = authorizer_->Authenticate(bearer);
+    if (who.ok() && who->role == Role::kAgent) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "'", who->name,
+          "' is an agent token; agent tokens cannot sign in to the console"));
+    }
+    return principal.status();
   }
   absl::MutexLock lock(&mu_);
   if (sessions_.size() >= options_.max_sessions) DropExpiredLocked();

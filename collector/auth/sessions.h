@@ -3,10 +3,11 @@
 //
 // Contract:
 //  - A person signs in with a bearer token (viewer, compliance or admin;
-//    agent tokens may not). The session is a random id (the cookie's value,
-//    never stored: the store keys sessions by its SHA-256) and a random CSRF
-//    token that the console sends back in the X-AIMS-CSRF header on every
-//    request that changes something.
+//    agent tokens may not); a refused sign-in is counted with the API's
+//    refusals (aims_collector_auth_failures_total). The session is a random id
+//    (the cookie's value, never stored: the store keys sessions by its SHA-256)
+//    and a random CSRF token that the console sends back in the X-AIMS-CSRF
+//    header on every request that changes something.
 //  - The token itself stays in the session, server-side only, and every
 //    request is authorized with it again (Authorizer::Authorize): a token
 //    removed from the tokens file or given another role takes effect on the

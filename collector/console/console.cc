@@ -9,6 +9,7 @@
 #include "collector/console/assets.h"
 #include "common/base/hash.h"
 #include "common/base/proto_json.h"
+#include "common/net/bearer_token.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -166,26 +167,27 @@ void RegisterConsole(HttpServer& server, const Authorizer* authorizer,
         }
         ReplySession(*info, false, res);
       });
-  server.Handle("POST", "/v1/session/end", RouteBudget::kWork,
-                [sessions, https](const HttpRequest& req, HttpResponse& res) {
-                  const std::string id = CookieValue(req, kSessionCookie);
-                  // Ending needs the CSRF token too, so another site cannot
-                  // sign the person out.
-                  absl::StatusOr<SessionInfo> info = sessions->Find(id);
-                  if (info.ok() && req.Header(kCsrfHeader) != info->csrf) {
-                    ReplyError(absl::PermissionDeniedError(absl::StrCat(
-                                   "cross-site request refused: no valid ",
-                                   kCsrfHeader, " header")),
-                               res);
-                    return;
-                  }
-                  if (info.ok()) sessions->End(id);
-                  res.SetHeader("Set-Cookie",
-                                SessionCookie("", absl::ZeroDuration(), https));
-                  SecurityHeaders(res);
-                  res.SetHeader("Cache-Control", "no-store");
-                  res.SetJson("{\"ended\":true}");
-                });
+  server.Handle(
+      "POST", "/v1/session/end", RouteBudget::kWork,
+      [sessions, https](const HttpRequest& req, HttpResponse& res) {
+        const std::string id = CookieValue(req, kSessionCookie);
+        // Ending needs the CSRF token too, so another site cannot
+        // sign the person out.
+        absl::StatusOr<SessionInfo> info = sessions->Find(id);
+        if (info.ok() && !SameDigest(req.Header(kCsrfHeader), info->csrf)) {
+          ReplyError(absl::PermissionDeniedError(
+                         absl::StrCat("cross-site request refused: no valid ",
+                                      kCsrfHeader, " header")),
+                     res);
+          return;
+        }
+        if (info.ok()) sessions->End(id);
+        res.SetHeader("Set-Cookie",
+                      SessionCookie("", absl::ZeroDuration(), https));
+        SecurityHeaders(res);
+        res.SetHeader("Cache-Control", "no-store");
+        res.SetJson("{\"ended\":true}");
+      });
 }
 
 }  // namespace aims::collector

@@ -241,6 +241,23 @@ TEST(ConsoleHttpTest, SignInUseTheApiAndSignOut) {
                          "application/json");
   ASSERT_TRUE(agent);
   EXPECT_EQ(agent->status, 403);
+  auto guess = http.Post("/v1/session", "{\"token\":\"" + NewToken() + "\"}",
+                         "application/json");
+  ASSERT_TRUE(guess);
+  EXPECT_EQ(guess->status, 401);
+  EXPECT_TRUE(absl::StrContains(guess->body, "invalid token")) << guess->body;
+  // Failed sign-ins are counted with the API's refusals: /v1/models
+  // without a token and the guess; the agent's sign-in as denied.
+  const std::string metrics = http.Get("/metrics")->body;
+  EXPECT_EQ(
+      testing::MetricValue(
+          metrics,
+          "aims_collector_auth_failures_total{reason=\"unauthenticated\"}"),
+      2);
+  EXPECT_EQ(
+      testing::MetricValue(
+          metrics, "aims_collector_auth_failures_total{reason=\"denied\"}"),
+      1);
   auto signin =
       http.Post("/v1/session", "{\"token\":\"" + tokens.viewer + "\"}",
                 "application/json");
