@@ -7,7 +7,8 @@
 // the strings "NaN", "Infinity" and "-Infinity" (proto3's JSON spelling) are
 // read as that non-finite number. The field reference is docs/events.md.
 //
-// Thread-safety: stateless; safe from any thread.
+// Thread-safety: safe from any thread. Up to two simdjson parsers, each
+// sized for a body of at most 1 MiB, are kept between calls and shared.
 #ifndef AIMS_AGENT_EVENT_JSON_H_
 #define AIMS_AGENT_EVENT_JSON_H_
 

@@ -177,7 +177,7 @@ void Collector::CreateServices() {
       authorizer_.get());
   report_service_ = std::make_unique<ComplianceReportService>(
       options_.collector_id, evaluator_.get(), nonconformities_.get(),
-      audit_.get(), clock_, authorizer_.get());
+      audit_.get(), query_.get(), clock_, authorizer_.get());
 }
 
 absl::Status Collector::StartGrpc() {
@@ -499,12 +499,27 @@ void Collector::RefreshEvaluationMetrics() {
     m.objective_series.Add({{"state", name}}).Set(states[state]);
   }
   std::map<std::pair<std::string, std::string>, int> ncs;
+  // Overdue by model and severity; 0 for every model evaluated, so that the
+  // series exist before the first is overdue.
+  std::map<std::pair<std::string, std::string>, int> overdue;
+  for (const v1::ObjectiveStatus& s : evaluator_->States({})) {
+    for (const char* severity : {"info", "warning", "critical"})
+      overdue[{s.model().name(), severity}] += 0;
+  }
+  const absl::Time now = clock_->Now();
   for (const v1::Nonconformity& nc : nonconformities_->List({})) {
     ++ncs[{SeverityText(nc.severity()), StageName(nc.stage())}];
+    overdue[{nc.model().name(), SeverityText(nc.severity())}] +=
+        IsOverdue(nc, now) ? 1 : 0;
+  }
+  for (const auto& [key, n] : overdue) {
+    m.nonconformities_overdue
+        .Add({{"model", key.first}, {"severity", key.second}})
+        .Set(n);
   }
   for (const char* severity : {"info", "warning", "critical"}) {
     for (int stage = v1::NONCONFORMITY_STAGE_OPEN;
-         stage <= v1::NONCONFORMITY_STAGE_CLOSED; ++stage) {
+         stage <= v1::NONCONFORMITY_STAGE_RISK_ACCEPTED; ++stage) {
       const std::string stage_name =
           StageName(static_cast<v1::NonconformityStage>(stage));
       m.nonconformities.Add({{"severity", severity}, {"stage", stage_name}})

@@ -152,6 +152,10 @@ CollectorMetrics::Evaluation::Evaluation(prometheus::Registry& r)
       nonconformities(
           GaugeFamily(r, "aims_nonconformities",
                       "Nonconformities by severity and lifecycle stage.")),
+      nonconformities_overdue(GaugeFamily(
+          r, "aims_collector_nonconformities_overdue",
+          "Nonconformities past their due date without a corrective action "
+          "recorded, by model name and severity.")),
       evaluations(Counter(r, "aims_collector_evaluations_total",
                           "Objective series evaluations.")),
       evaluation_errors(Counter(

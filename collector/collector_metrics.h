@@ -64,6 +64,8 @@ struct CollectorMetrics {
     prometheus::Family<prometheus::Gauge>& objective_series;  // {state}
     prometheus::Family<prometheus::Gauge>&
         nonconformities;  // {severity, stage}
+    prometheus::Family<prometheus::Gauge>&
+        nonconformities_overdue;  // {model, severity}
     prometheus::Counter& evaluations;
     prometheus::Counter& evaluation_errors;
     prometheus::Gauge& audit_records;

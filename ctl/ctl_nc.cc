@@ -1,6 +1,7 @@
 // objectives and nc ...: the evaluation state of the monitoring plan's
 // objectives, and nonconformities worked through the ISO/IEC 42001 clause
-// 10.2 steps (ack, analyse, act, review, close).
+// 10.2 steps (ack, analyse, act, review, close) or ended as invalid or risk
+// accepted, with their owner, due date and ticket link.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -36,6 +37,7 @@ struct NcListOptions {
   std::string severity;  // this and above
   std::string owner;
   RangeOptions opened;  // when they were opened
+  bool overdue = false;
 };
 
 struct NcShowOptions {
@@ -49,13 +51,27 @@ struct NcStepOptions {
   std::string actor;  // empty: CallOptions::local_user
 };
 
+// accept-risk: a step with its date.
+struct NcAcceptOptions {
+  NcStepOptions step;
+  std::string until;
+};
+
+// assign, due, link: an update of one field.
+struct NcUpdateOptions {
+  std::string id;
+  std::string value;
+  std::string comment;
+  std::string actor;
+};
+
 struct Step {
   const char* verb;
   v1::NonconformityStage to;
   const char* description;
 };
 
-constexpr std::array<Step, 5> kSteps = {{
+constexpr std::array<Step, 6> kSteps = {{
     {"ack", v1::NONCONFORMITY_STAGE_ACKNOWLEDGED,
      "10.2 a) react: acknowledge the nonconformity."},
     {"analyse", v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED,
@@ -68,12 +84,15 @@ constexpr std::array<Step, 5> kSteps = {{
      "default 1h, since the action)."},
     {"close", v1::NONCONFORMITY_STAGE_CLOSED,
      "Close it (--comment required; not while the objective fails)."},
+    {"invalid", v1::NONCONFORMITY_STAGE_INVALID,
+     "End it as invalid, not a real breach, from any stage before closed "
+     "(--comment required: the reason; counted as a false alarm)."},
 }};
 
 std::vector<std::string> StageNames() {
   std::vector<std::string> names;
   for (int i = v1::NONCONFORMITY_STAGE_OPEN;
-       i <= v1::NONCONFORMITY_STAGE_CLOSED; ++i) {
+       i <= v1::NONCONFORMITY_STAGE_RISK_ACCEPTED; ++i) {
     names.push_back(
         collector::StageName(static_cast<v1::NonconformityStage>(i)));
   }
@@ -116,20 +135,13 @@ absl::Status Objectives(const CallOptions& call,
                      out);
 }
 
-// The request of `nc list`; `opened_before` gets --to, which the service
-// does not filter on (done here).
 absl::StatusOr<v1::ListNonconformitiesRequest> NcListRequest(
-    const NcListOptions& options, std::optional<absl::Time>* opened_before) {
+    const NcListOptions& options) {
   v1::ListNonconformitiesRequest request;
   *request.mutable_selector() = SelectorOf(options.filter);
   request.set_objective_id(options.objective);
-  for (const std::string& stage : options.stages) {
-    for (int i = v1::NONCONFORMITY_STAGE_OPEN;
-         i <= v1::NONCONFORMITY_STAGE_CLOSED; ++i) {
-      const auto s = static_cast<v1::NonconformityStage>(i);
-      if (StageText(s) == stage) request.add_stages(s);
-    }
-  }
+  for (const std::string& stage : options.stages)
+    request.add_stages(collector::StageFromName(stage));
   for (v1::Severity s :
        {v1::SEVERITY_INFO, v1::SEVERITY_WARNING, v1::SEVERITY_CRITICAL}) {
     if (collector::SeverityText(s) == options.severity) {
@@ -142,42 +154,55 @@ absl::StatusOr<v1::ListNonconformitiesRequest> NcListRequest(
   if (range->from.has_value()) {
     *request.mutable_opened_after() = ToProto(*range->from);
   }
-  *opened_before = range->to;
+  if (range->to.has_value())
+    *request.mutable_opened_before() = ToProto(*range->to);
   return request;
+}
+
+// The due date, marked when it has passed without a corrective action.
+std::string DueText(const v1::Nonconformity& nc, absl::Time now) {
+  if (!nc.has_due_at()) return "-";
+  return absl::StrCat(Time(nc.due_at()),
+                      collector::IsOverdue(nc, now) ? " OVERDUE" : "");
 }
 
 void PrintNonconformities(const v1::ListNonconformitiesResponse& response,
                           std::ostream& out) {
-  Table table({"ID", "OPENED", "SEVERITY", "STAGE", "OBJECTIVE", "SERIES",
-               "VALUE", "N", "OCCURRED", "RESOLVED"});
+  const absl::Time now = absl::Now();
+  Table table({"ID", "OPENED", "SEVERITY", "STAGE", "OWNER", "DUE", "OBJECTIVE",
+               "SERIES", "VALUE", "N", "OCCURRED", "RESOLVED"});
   for (const v1::Nonconformity& nc : response.nonconformities()) {
-    table.AddRow({nc.id(), Time(nc.opened_at()),
-                  collector::SeverityText(nc.severity()), StageText(nc.stage()),
-                  nc.objective_id(), nc.series(),
-                  MetricNumber(nc.evidence().value().metric(),
-                               nc.evidence().value().value()),
-                  absl::StrCat(nc.evidence().value().sample_size()),
-                  absl::StrCat(nc.occurrences()),
-                  nc.auto_resolved() ? Time(nc.resolved_at()) : "-"});
+    table.AddRow(
+        {nc.id(), Time(nc.opened_at()), collector::SeverityText(nc.severity()),
+         StageText(nc.stage()), nc.owner().empty() ? "-" : nc.owner(),
+         DueText(nc, now), nc.objective_id(),
+         nc.features().empty()
+             ? nc.series()
+             : absl::StrCat(nc.series(),
+                            " features=", absl::StrJoin(nc.features(), ",")),
+         MetricNumber(nc.evidence().value().metric(),
+                      nc.evidence().value().value()),
+         absl::StrCat(nc.evidence().value().sample_size()),
+         absl::StrCat(nc.occurrences()),
+         nc.auto_resolved() ? Time(nc.resolved_at()) : "-"});
   }
   table.Print(out);
 }
 
 absl::Status NcList(const CallOptions& call, const NcListOptions& options,
                     std::ostream& out) {
-  std::optional<absl::Time> opened_before;
   absl::StatusOr<v1::ListNonconformitiesRequest> request =
-      NcListRequest(options, &opened_before);
+      NcListRequest(options);
   if (!request.ok()) return request.status();
   absl::StatusOr<v1::ListNonconformitiesResponse> response =
       Call(call, &Nc::ListNonconformities, *request);
   if (!response.ok()) return response.status();
-  if (opened_before.has_value()) {
+  if (options.overdue) {
     auto* list = response->mutable_nonconformities();
+    const absl::Time now = absl::Now();
     list->erase(std::remove_if(list->begin(), list->end(),
                                [&](const v1::Nonconformity& nc) {
-                                 return FromProto(nc.opened_at()) >
-                                        *opened_before;
+                                 return !collector::IsOverdue(nc, now);
                                }),
                 list->end());
   }
@@ -196,6 +221,18 @@ void PrintNonconformity(const v1::Nonconformity& nc, std::ostream& out) {
       << "\n"
       << "  severity:     " << collector::SeverityText(nc.severity()) << "\n"
       << "  owner:        " << (nc.owner().empty() ? "-" : nc.owner()) << "\n"
+      << "  due:          " << DueText(nc, absl::Now()) << "\n"
+      << "  ticket:       " << (nc.ticket_url().empty() ? "-" : nc.ticket_url())
+      << "\n"
+      << (nc.has_risk_accepted_until()
+              ? absl::StrCat("  risk accepted: until ",
+                             Time(nc.risk_accepted_until()), " by ",
+                             nc.risk_accepted_by(), "\n")
+              : "")
+      << (nc.features().empty()
+              ? ""
+              : absl::StrCat("  features:     ",
+                             absl::StrJoin(nc.features(), ", "), "\n"))
       << "  objective:    " << nc.objective_id() << " (plan "
       << nc.plan_version().substr(0, 16) << ")\n"
       << "  model:        " << ModelText(nc.model()) << "\n"
@@ -224,7 +261,9 @@ void PrintNonconformity(const v1::Nonconformity& nc, std::ostream& out) {
       << "\n  history:\n";
   for (const v1::Transition& t : nc.history()) {
     out << "    " << Time(t.at()) << "  " << t.actor() << "  "
-        << StageText(t.from()) << " -> " << StageText(t.to())
+        << (t.change().empty()
+                ? absl::StrCat(StageText(t.from()), " -> ", StageText(t.to()))
+                : absl::StrCat("changed ", t.change()))
         << (t.comment().empty() ? "" : "  " + t.comment()) << "\n";
   }
 }
@@ -238,11 +277,18 @@ absl::Status NcShow(const CallOptions& call, const NcShowOptions& options,
 }
 
 absl::Status NcStep(const CallOptions& call, v1::NonconformityStage to,
-                    const NcStepOptions& options, std::ostream& out) {
+                    const NcStepOptions& options, std::ostream& out,
+                    const std::string& until = "") {
   v1::TransitionRequest request;
   request.set_id(options.id);
   request.set_to(to);
   request.set_comment(options.comment);
+  if (!until.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimeArg(until);
+    if (!t.ok())
+      return UsageError(absl::StrCat("--until: ", t.status().message()));
+    *request.mutable_accepted_until() = ToProto(*t);
+  }
   absl::StatusOr<std::string> actor = StepActor(options.actor, call);
   if (!actor.ok()) return actor.status();
   request.set_actor(*actor);
@@ -258,6 +304,108 @@ absl::Status NcStep(const CallOptions& call, v1::NonconformityStage to,
             << ")\n";
       },
       out);
+}
+
+// What `field` of an update request gets from the option's text.
+using UpdateField = absl::Status (*)(const std::string& value,
+                                     v1::UpdateNonconformityRequest* request);
+
+absl::Status NcUpdate(const CallOptions& call, UpdateField field,
+                      const NcUpdateOptions& options, std::ostream& out) {
+  v1::UpdateNonconformityRequest request;
+  request.set_id(options.id);
+  request.set_comment(options.comment);
+  if (absl::Status s = field(options.value, &request); !s.ok()) return s;
+  absl::StatusOr<std::string> actor = StepActor(options.actor, call);
+  if (!actor.ok()) return actor.status();
+  request.set_actor(*actor);
+  return CallAndShow(
+      call, &Nc::UpdateNonconformity, request,
+      [](const v1::Nonconformity& nc, std::ostream& out) {
+        const v1::Transition& t = *nc.history().rbegin();
+        out << nc.id() << ": " << t.comment() << " (by " << t.actor() << ")\n";
+      },
+      out);
+}
+
+void AddActorOptions(CLI::App* sub, std::string* id, std::string* comment,
+                     std::string* actor) {
+  sub->add_option("id", *id, "Nonconformity id, e.g. NC-000001.")
+      ->required()
+      ->type_name("ID");
+  sub->add_option("--comment", *comment, "Why (recorded with the change).")
+      ->type_name("TEXT");
+  sub->add_option("--actor", *actor,
+                  "The person making the change (default: $USER, else the "
+                  "OS account's name; with --token_file the collector "
+                  "records the token's name).")
+      ->type_name("NAME");
+}
+
+// assign, due, link: one field each, on the record's history and the audit
+// trail.
+void AddNcUpdateCommands(CLI::App* nc, CommandTable* table) {
+  struct Update {
+    const char* verb;
+    const char* option;
+    const char* type;
+    const char* description;
+    UpdateField field;
+  };
+  static const Update kUpdates[] = {
+      {"assign", "--owner", "NAME", "Reassign the nonconformity to an owner.",
+       [](const std::string& v, v1::UpdateNonconformityRequest* r) {
+         r->set_owner(v);
+         return absl::OkStatus();
+       }},
+      {"due", "--at", "TIME",
+       "Change when its corrective action is due (RFC 3339, a date or Unix "
+       "seconds).",
+       [](const std::string& v, v1::UpdateNonconformityRequest* r) {
+         absl::StatusOr<absl::Time> t = ParseTimeArg(v);
+         if (!t.ok())
+           return UsageError(absl::StrCat("--at: ", t.status().message()));
+         *r->mutable_due_at() = ToProto(*t);
+         return absl::OkStatus();
+       }},
+      {"link", "--ticket", "URL",
+       "Link the external ticket that follows it (an http(s) URL; empty "
+       "removes the link).",
+       [](const std::string& v, v1::UpdateNonconformityRequest* r) {
+         r->set_ticket_url(v);
+         return absl::OkStatus();
+       }},
+  };
+  for (const Update& u : kUpdates) {
+    auto options = std::make_shared<NcUpdateOptions>();
+    const UpdateField field = u.field;
+    CLI::App* sub =
+        table->Add(nc, u.verb, u.description,
+                   [options, field](const CallOptions& call, std::ostream& out,
+                                    std::ostream&) {
+                     return NcUpdate(call, field, *options, out);
+                   });
+    AddActorOptions(sub, &options->id, &options->comment, &options->actor);
+    sub->add_option(u.option, options->value, "(required).")
+        ->required()
+        ->type_name(u.type);
+  }
+  auto accept = std::make_shared<NcAcceptOptions>();
+  CLI::App* sub = table->Add(
+      nc, "accept-risk",
+      "End it as risk accepted until --until (a future time), when it "
+      "reopens by itself; needs the role risk_owner or admin (--comment "
+      "required: why the risk is accepted).",
+      [accept](const CallOptions& call, std::ostream& out, std::ostream&) {
+        return NcStep(call, v1::NONCONFORMITY_STAGE_RISK_ACCEPTED, accept->step,
+                      out, accept->until);
+      });
+  AddActorOptions(sub, &accept->step.id, &accept->step.comment,
+                  &accept->step.actor);
+  sub->add_option("--until", accept->until,
+                  "Until when the risk is accepted (required).")
+      ->required()
+      ->type_name("TIME");
 }
 
 void AddObjectivesCommand(CLI::App* app, CommandTable* table) {
@@ -295,6 +443,8 @@ void AddNcListCommand(CLI::App* nc, CommandTable* table) {
   sub->add_option("--owner", options->owner, "Only those of this owner.");
   AddRangeOptions(sub, &options->opened, "the opening times",
                   "Default: whenever opened.");
+  sub->add_flag("--overdue", options->overdue,
+                "Only those past their due date without a corrective action.");
 }
 
 }  // namespace
@@ -304,7 +454,7 @@ void AddNcCommands(CLI::App* app, CommandTable* table) {
   CLI::App* nc = table->AddGroup(
       app, "nc",
       "Nonconformities and their clause 10.2 steps, in the order ack, "
-      "analyse, act, review, close.");
+      "analyse, act, review, close; or ended as invalid or risk accepted.");
   AddNcListCommand(nc, table);
 
   auto show = std::make_shared<NcShowOptions>();
@@ -337,6 +487,7 @@ void AddNcCommands(CLI::App* app, CommandTable* table) {
                     "records the token's name).")
         ->type_name("NAME");
   }
+  AddNcUpdateCommands(nc, table);
 }
 
 }  // namespace aims::ctl

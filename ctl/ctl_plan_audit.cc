@@ -1,9 +1,13 @@
-// plan validate|reload and audit verify|list: the monitoring plan checked
-// offline or reloaded by the collector, and the hash-chained audit trail.
+// plan validate|reload|versions|diff and audit verify|list: the monitoring
+// plan checked offline, reloaded by the collector, its versions and their
+// differences, and the hash-chained audit trail.
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "aims/v1/nonconformity.grpc.pb.h"
 #include "collector/plan/names.h"
@@ -24,6 +28,13 @@ struct PlanValidateOptions {
 };
 
 struct PlanReloadOptions {};
+
+struct PlanVersionsOptions {};
+
+struct PlanDiffOptions {
+  std::string from;
+  std::string to;
+};
 
 struct AuditVerifyOptions {};
 
@@ -89,6 +100,96 @@ absl::Status PlanReload(const CallOptions& call, const PlanReloadOptions&,
       out);
 }
 
+absl::Status PlanVersions(const CallOptions& call, const PlanVersionsOptions&,
+                          std::ostream& out) {
+  return CallAndShow(
+      call, &Nc::ListPlanVersions, v1::ListPlanVersionsRequest(),
+      [](const v1::ListPlanVersionsResponse& response, std::ostream& out) {
+        Table table(
+            {"VERSION", "LOADED", "BY", "SOURCE", "OBJECTIVES", "IN_FORCE"});
+        for (const v1::PlanVersion& v : response.versions()) {
+          table.AddRow({v.version().substr(0, 16), Time(v.loaded_at()),
+                        v.actor(), v.source(), absl::StrCat(v.objectives()),
+                        v.in_force() ? "yes" : "-"});
+        }
+        table.Print(out);
+      },
+      out);
+}
+
+// The version whose hash starts with `prefix` (at least 4 hex digits).
+absl::StatusOr<const v1::PlanVersion*> FindVersion(
+    const v1::ListPlanVersionsResponse& versions, const std::string& prefix) {
+  const v1::PlanVersion* found = nullptr;
+  for (const v1::PlanVersion& v : versions.versions()) {
+    if (prefix.size() < 4 || v.version().compare(0, prefix.size(), prefix))
+      continue;
+    if (found != nullptr && found->version() != v.version()) {
+      return UsageError(
+          absl::StrCat("'", prefix, "' names more than one plan version"));
+    }
+    if (found == nullptr) found = &v;
+  }
+  if (found == nullptr) {
+    return UsageError(absl::StrCat(
+        "no plan version starts with '", prefix,
+        "' (at least 4 hex digits; aimsctl plan versions lists them)"));
+  }
+  return found;
+}
+
+// A line diff of `a` and `b` (longest common subsequence): "  " kept,
+// "- " only in a, "+ " only in b.
+void PrintLineDiff(const std::vector<std::string>& a,
+                   const std::vector<std::string>& b, std::ostream& out) {
+  std::vector<std::vector<int>> lcs(a.size() + 1,
+                                    std::vector<int>(b.size() + 1, 0));
+  for (size_t i = a.size(); i-- > 0;) {
+    for (size_t j = b.size(); j-- > 0;) {
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1
+                               : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      out << "  " << a[i++] << "\n";
+      ++j;
+    } else if (j < b.size() &&
+               (i == a.size() || lcs[i][j + 1] >= lcs[i + 1][j])) {
+      out << "+ " << b[j++] << "\n";
+    } else {
+      out << "- " << a[i++] << "\n";
+    }
+  }
+}
+
+absl::Status PlanDiff(const CallOptions& call, const PlanDiffOptions& options,
+                      std::ostream& out) {
+  absl::StatusOr<v1::ListPlanVersionsResponse> versions =
+      Call(call, &Nc::ListPlanVersions, v1::ListPlanVersionsRequest());
+  if (!versions.ok()) return versions.status();
+  absl::StatusOr<const v1::PlanVersion*> from =
+      FindVersion(*versions, options.from);
+  if (!from.ok()) return from.status();
+  absl::StatusOr<const v1::PlanVersion*> to =
+      FindVersion(*versions, options.to);
+  if (!to.ok()) return to.status();
+  constexpr size_t kMaxLines = 20000;
+  const std::vector<std::string> a = absl::StrSplit((*from)->text(), '\n');
+  const std::vector<std::string> b = absl::StrSplit((*to)->text(), '\n');
+  if (a.size() > kMaxLines || b.size() > kMaxLines) {
+    return UsageError(absl::StrCat("plans longer than ", kMaxLines,
+                                   " lines are not compared"));
+  }
+  out << "--- " << (*from)->version().substr(0, 16) << " loaded "
+      << Time((*from)->loaded_at()) << " by " << (*from)->actor() << "\n"
+      << "+++ " << (*to)->version().substr(0, 16) << " loaded "
+      << Time((*to)->loaded_at()) << " by " << (*to)->actor() << "\n";
+  PrintLineDiff(a, b, out);
+  return absl::OkStatus();
+}
+
 // Exit code 3 (AuditBrokenError) when the chain is broken, after printing
 // where.
 absl::Status AuditVerify(const CallOptions& call, const AuditVerifyOptions&,
@@ -145,8 +246,8 @@ CLI::App* AddSimple(CLI::App* parent, CommandTable* table,
 }  // namespace
 
 void AddPlanAuditCommands(CLI::App* app, CommandTable* table) {
-  CLI::App* plan =
-      table->AddGroup(app, "plan", "The monitoring plan: validate, reload.");
+  CLI::App* plan = table->AddGroup(
+      app, "plan", "The monitoring plan: validate, reload, its versions.");
   auto validate = std::make_shared<PlanValidateOptions>();
   CLI::App* sub = table->Add(
       plan, "validate",
@@ -162,6 +263,25 @@ void AddPlanAuditCommands(CLI::App* app, CommandTable* table) {
       plan, table, "reload",
       "Make the collector re-read its --plan file (as SIGHUP does).",
       PlanReload);
+  AddSimple<PlanVersionsOptions>(
+      plan, table, "versions",
+      "Every plan version the collector loaded, newest first, with who "
+      "loaded it and when.",
+      PlanVersions);
+  auto diff = std::make_shared<PlanDiffOptions>();
+  sub = table->Add(
+      plan, "diff",
+      "The lines that differ between two plan versions (hash prefixes of "
+      "at least 4 hex digits, as plan versions shows them).",
+      [diff](const CallOptions& call, std::ostream& out, std::ostream&) {
+        return PlanDiff(call, *diff, out);
+      });
+  sub->add_option("from", diff->from, "The earlier version.")
+      ->required()
+      ->type_name("VERSION");
+  sub->add_option("to", diff->to, "The later version.")
+      ->required()
+      ->type_name("VERSION");
 
   CLI::App* audit =
       table->AddGroup(app, "audit", "The hash-chained audit trail.");

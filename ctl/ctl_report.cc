@@ -1,15 +1,16 @@
 // report: the compliance evidence of a period (9.1 results, 9.3 trend, open
-// items) as Markdown, HTML, one CSV table or JSON.
+// items) as Markdown, HTML, one CSV table (all three rendered by the
+// collector) or JSON.
 #include <fstream>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "aims/v1/compliance_report.grpc.pb.h"
 #include "common/base/time_util.h"
 #include "ctl/arguments.h"
 #include "ctl/call.h"
 #include "ctl/commands.h"
-#include "ctl/report_render.h"
 
 namespace aims::ctl {
 namespace {
@@ -39,26 +40,51 @@ absl::StatusOr<v1::ComplianceReportRequest> ReportRequest(
   return request;
 }
 
-absl::StatusOr<std::string> Render(const CallOptions& call,
-                                   const ReportOptions& options,
-                                   const v1::ComplianceReport& report) {
-  if (call.json) return ProtoToJson(report) + "\n";
-  const ReportDocument doc = BuildReportDocument(report);
-  if (options.format == "markdown") return RenderMarkdown(doc);
-  if (options.format == "html") return RenderHtml(doc);
-  absl::StatusOr<std::string> csv = RenderCsv(doc, options.table);
-  if (!csv.ok()) return UsageError(csv.status().message());
-  return csv;
+// The report's text: JSON from the data, the other formats rendered by the
+// collector (collector/compliance/report_render.h), byte for byte as
+// GET /v1/report?format= serves them. Sets `objectives` and
+// `nonconformities` for the summary line.
+absl::StatusOr<std::string> Fetch(const CallOptions& call,
+                                  const ReportOptions& options,
+                                  const v1::ComplianceReportRequest& request,
+                                  uint32_t* objectives,
+                                  uint32_t* nonconformities) {
+  if (call.json) {
+    absl::StatusOr<v1::ComplianceReport> report = Call(
+        call, &v1::ComplianceReportService::Stub::GetComplianceReport, request);
+    if (!report.ok()) return report.status();
+    *objectives = report->objectives_size();
+    *nonconformities = report->nonconformities_size();
+    return ProtoToJson(*report) + "\n";
+  }
+  v1::RenderComplianceReportRequest render;
+  *render.mutable_report() = request;
+  render.set_format(options.format);
+  render.set_table(options.table);
+  absl::StatusOr<v1::RenderedComplianceReport> rendered = Call(
+      call, &v1::ComplianceReportService::Stub::RenderComplianceReport, render);
+  if (!rendered.ok()) {
+    // A wrong --table: the collector names the tables it has.
+    const absl::string_view message = rendered.status().message();
+    const size_t table = message.find(": table: '");
+    if (absl::IsInvalidArgument(rendered.status()) &&
+        table != absl::string_view::npos) {
+      return UsageError(absl::StrCat("--", message.substr(table + 2)));
+    }
+    return rendered.status();
+  }
+  *objectives = rendered->objectives();
+  *nonconformities = rendered->nonconformities();
+  return std::move(*rendered->mutable_body());
 }
 
 absl::Status Report(const CallOptions& call, const ReportOptions& options,
                     std::ostream& out) {
   absl::StatusOr<v1::ComplianceReportRequest> request = ReportRequest(options);
   if (!request.ok()) return request.status();
-  absl::StatusOr<v1::ComplianceReport> report = Call(
-      call, &v1::ComplianceReportService::Stub::GetComplianceReport, *request);
-  if (!report.ok()) return report.status();
-  absl::StatusOr<std::string> text = Render(call, options, *report);
+  uint32_t objectives = 0, nonconformities = 0;
+  absl::StatusOr<std::string> text =
+      Fetch(call, options, *request, &objectives, &nonconformities);
   if (!text.ok()) return text.status();
   if (options.output.empty()) {
     out << *text;
@@ -72,8 +98,8 @@ absl::Status Report(const CallOptions& call, const ReportOptions& options,
         absl::StrCat("--output: cannot write ", options.output));
   }
   out << "wrote " << options.output << " (" << text->size() << " bytes, "
-      << report->objectives_size() << " objectives, "
-      << report->nonconformities_size() << " nonconformities)\n";
+      << objectives << " objectives, " << nonconformities
+      << " nonconformities)\n";
   return absl::OkStatus();
 }
 

@@ -49,7 +49,8 @@ absl::Status TokenCreate(const CallOptions& call,
                                    "(required)"));
   }
   if (options.role.empty()) {
-    return UsageError("--role: required (agent, viewer, compliance or admin)");
+    return UsageError(
+        "--role: required (agent, viewer, compliance, risk_owner or admin)");
   }
   if (!options.models.empty() && options.role != "agent") {
     return UsageError("--models: only agent tokens name models");
@@ -91,9 +92,10 @@ void AddTokenCommand(CLI::App* app, CommandTable* table) {
       });
   sub->add_option("--name", options->name, "The token's name (required).");
   sub->add_option("--role", options->role,
-                  "agent, viewer, compliance or admin (required).")
-      ->check(OneOf({"agent", "viewer", "compliance", "admin"},
-                    "agent, viewer, compliance or admin"));
+                  "agent, viewer, compliance, risk_owner or admin "
+                  "(required).")
+      ->check(OneOf({"agent", "viewer", "compliance", "risk_owner", "admin"},
+                    "agent, viewer, compliance, risk_owner or admin"));
   sub->add_option("--models", options->models,
                   "Agent tokens: the models it may report, comma-separated "
                   "(default: *).")

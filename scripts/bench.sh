@@ -62,8 +62,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-targets=(aims-agent aims-collector window_accumulator_bench collector_bench metrics_bench
-         agent_load remote_write_bench verdict_simulator)
+targets=(aims-agent aims-collector window_accumulator_bench intake_bench collector_bench
+         metrics_bench agent_load remote_write_bench verdict_simulator)
 if [ "$skip_build" = 0 ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DAIMS_BUILD_TESTS=OFF -DAIMS_BUILD_BENCHMARKS=ON > /dev/null
@@ -130,10 +130,16 @@ if want update; then
   run update_path "$bin/tests/window_accumulator_bench" --benchmark_min_time="$gb_min_time" \
     --benchmark_repetitions="$gb_reps" --benchmark_report_aggregates_only=true \
     --benchmark_format=json
-  if [ -s "$results/update_path.jsonl" ]; then
-    $report gbench "$results/update_path.jsonl" > "$results/update_path.tmp" &&
-      mv "$results/update_path.tmp" "$results/update_path.jsonl"
-  fi
+  # The JSON intake's parse and fold without the network, CPU per event.
+  run intake_parse "$bin/tests/intake_bench" --benchmark_min_time="$gb_min_time" \
+    --benchmark_repetitions="$gb_reps" --benchmark_report_aggregates_only=true \
+    --benchmark_format=json
+  for g in update_path intake_parse; do
+    if [ -s "$results/$g.jsonl" ]; then
+      $report gbench "$results/$g.jsonl" > "$results/$g.tmp" &&
+        mv "$results/$g.tmp" "$results/$g.jsonl"
+    fi
+  done
 fi
 
 load=("$bin/tests/agent_load" --agent_bin="$bin/agent/aims-agent"

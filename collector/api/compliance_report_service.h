@@ -1,7 +1,12 @@
 // ComplianceReportService: serves compliance reports
-// (collector/compliance/compliance_report.h) over gRPC, and as GET /v1/report
-// on the HTTP/JSON API. It reads the whole audit trail for each report, which
-// is O(records); reports are rare, human-driven calls.
+// (collector/compliance/compliance_report.h) over gRPC, as data
+// (GetComplianceReport) and rendered by the collector's one renderer
+// (RenderComplianceReport: HTML with charts, Markdown, CSV;
+// collector/compliance/report_render.h), and as GET /v1/report on the
+// HTTP/JSON API. For each report it reads the whole audit trail, which is
+// O(records), and each objective's metric over the period for its charts
+// (one QueryMetrics per objective and model, at most about 120 steps);
+// reports are rare, human-driven calls.
 //
 // Thread-safety: safe; it reads thread-safe components.
 #ifndef AIMS_COLLECTOR_API_COMPLIANCE_REPORT_SERVICE_H_
@@ -11,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "aims/v1/compliance_report.grpc.pb.h"
+#include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/nonconformities.h"
@@ -22,25 +28,36 @@ namespace aims::collector {
 class ComplianceReportService final
     : public v1::ComplianceReportService::CallbackService {
  public:
+  // `queries` supplies the agents' names and the objectives' values over
+  // the period (for charts).
   ComplianceReportService(std::string collector_id, Evaluator* evaluator,
                           Nonconformities* nonconformities, AuditTrail* audit,
-                          const Clock* clock, const Authorizer* authorizer);
+                          const QueryService* queries, const Clock* clock,
+                          const Authorizer* authorizer);
 
   absl::Status Report(const v1::ComplianceReportRequest& request,
                       v1::ComplianceReport* response) const;
+  // The report rendered; INVALID_ARGUMENT names an unknown format or table.
+  absl::Status Render(const v1::RenderComplianceReportRequest& request,
+                      v1::RenderedComplianceReport* response) const;
 
   grpc::ServerUnaryReactor* GetComplianceReport(
       grpc::CallbackServerContext* context,
       const v1::ComplianceReportRequest* request,
       v1::ComplianceReport* response) override;
+  grpc::ServerUnaryReactor* RenderComplianceReport(
+      grpc::CallbackServerContext* context,
+      const v1::RenderComplianceReportRequest* request,
+      v1::RenderedComplianceReport* response) override;
 
  private:
   const std::string collector_id_;
   Evaluator* const evaluator_;
   Nonconformities* const nonconformities_;
   AuditTrail* const audit_;
+  const QueryService* const queries_;
   const Clock* const clock_;
-  const Authorizer* const authorizer_;  // GetComplianceReport needs kReport
+  const Authorizer* const authorizer_;  // both RPCs need kReport
 };
 
 }  // namespace aims::collector

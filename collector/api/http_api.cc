@@ -26,6 +26,9 @@ void ReplyError(const absl::Status& status, HttpResponse& res) {
     case absl::StatusCode::kPermissionDenied:
       res.status = 403;
       break;
+    case absl::StatusCode::kFailedPrecondition:
+      res.status = 409;  // the order of the record does not allow it
+      break;
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kResourceExhausted:
       res.status = 503;
@@ -53,6 +56,86 @@ v1::ModelSelector Selector(const HttpRequest& req) {
   return s;
 }
 
+// The actor of an action on the HTTP API: the authenticated name, else (an
+// open collector) the body's, else "anonymous".
+std::string HttpActor(const Principal& principal, const std::string& body) {
+  if (principal.authenticated || !body.empty()) return body;
+  return "anonymous";
+}
+
+// /v1/nonconformities, /v1/objectives, /v1/audit and /v1/plans.
+template <typename Get, typename Post>
+void RegisterNonconformityRoutes(Get& get, Post& post,
+                                 NonconformityService* service) {
+  get("/v1/nonconformities", Permission::kRead,
+      [service](const HttpRequest& req, HttpResponse& res) {
+        v1::ListNonconformitiesRequest request;
+        *request.mutable_selector() = Selector(req);
+        v1::ListNonconformitiesResponse response;
+        absl::Status s = ParseNonconformityFilters(req, &request);
+        if (s.ok()) s = service->List(request, &response);
+        Reply(s, response, res);
+      });
+  get("/v1/nonconformities/{id}", Permission::kRead,
+      [service](const HttpRequest& req, HttpResponse& res) {
+        v1::GetNonconformityRequest request;
+        request.set_id(req.path_parameter);
+        v1::Nonconformity response;
+        Reply(service->Get(request, &response), response, res);
+      });
+  post("/v1/nonconformities/{id}/transition", Permission::kWorkNonconformities,
+       [service](const Principal& principal, const HttpRequest& req,
+                 HttpResponse& res) {
+         v1::TransitionRequest request;
+         v1::Nonconformity response;
+         absl::Status s = ParseJsonBody(req, &request);
+         request.set_id(req.path_parameter);
+         request.set_actor(HttpActor(principal, request.actor()));
+         if (s.ok()) s = service->Transition(principal, request, &response);
+         Reply(s, response, res);
+       });
+  post("/v1/nonconformities/{id}/update", Permission::kWorkNonconformities,
+       [service](const Principal& principal, const HttpRequest& req,
+                 HttpResponse& res) {
+         v1::UpdateNonconformityRequest request;
+         v1::Nonconformity response;
+         absl::Status s = ParseJsonBody(req, &request);
+         request.set_id(req.path_parameter);
+         request.set_actor(HttpActor(principal, request.actor()));
+         if (s.ok()) s = service->Update(principal, request, &response);
+         Reply(s, response, res);
+       });
+  get("/v1/objectives", Permission::kRead,
+      [service](const HttpRequest& req, HttpResponse& res) {
+        v1::ListObjectiveStatesRequest request;
+        *request.mutable_selector() = Selector(req);
+        request.set_objective_id(req.Param("objective"));
+        v1::ListObjectiveStatesResponse response;
+        service->ObjectiveStates(request, &response);
+        Reply(absl::OkStatus(), response, res);
+      });
+  get("/v1/audit", Permission::kRead,
+      [service](const HttpRequest& req, HttpResponse& res) {
+        v1::ListAuditRequest request;
+        v1::ListAuditResponse response;
+        absl::Status s = ParseAuditParams(req, &request);
+        if (s.ok()) service->Audit(request, &response);
+        Reply(s, response, res);
+      });
+  get("/v1/audit/verify", Permission::kRead,
+      [service](const HttpRequest&, HttpResponse& res) {
+        v1::VerifyAuditResponse response;
+        service->Verify(&response);
+        Reply(absl::OkStatus(), response, res);
+      });
+  get("/v1/plans", Permission::kRead,
+      [service](const HttpRequest&, HttpResponse& res) {
+        v1::ListPlanVersionsResponse response;
+        service->PlanVersions(&response);
+        Reply(absl::OkStatus(), response, res);
+      });
+}
+
 }  // namespace
 
 void RegisterHttpApi(HttpServer& server, QueryService* queries,
@@ -77,29 +160,55 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
           handler(req, res);
         });
   };
+  // Actions: the handler gets the principal (the actor, and what else its
+  // role may do).
+  using Action =
+      std::function<void(const Principal&, const HttpRequest&, HttpResponse&)>;
+  auto post = [&server, authorizer, sessions](const std::string& pattern,
+                                              Permission permission,
+                                              Action handler) {
+    server.Handle(
+        "POST", pattern, RouteBudget::kWork,
+        [authorizer, sessions, permission, handler = std::move(handler)](
+            const HttpRequest& req, HttpResponse& res) {
+          absl::StatusOr<Principal> principal =
+              AuthorizeHttp(*authorizer, sessions, req, permission);
+          if (!principal.ok()) {
+            ReplyError(principal.status(), res);
+            return;
+          }
+          handler(*principal, req, res);
+        });
+  };
+  RegisterNonconformityRoutes(get, post, nonconformities);
   get("/v1/report", Permission::kReport,
       [reports](const HttpRequest& req, HttpResponse& res) {
-        v1::ComplianceReportRequest request;
-        *request.mutable_selector() = Selector(req);
-        v1::ComplianceReport response;
-        absl::Status s = ParseReportParams(req, &request);
-        if (s.ok()) s = reports->Report(request, &response);
-        Reply(s, response, res);
-      });
-  get("/v1/nonconformities", Permission::kRead,
-      [nonconformities](const HttpRequest& req, HttpResponse& res) {
-        v1::ListNonconformitiesRequest request;
-        *request.mutable_selector() = Selector(req);
-        request.set_objective_id(req.Param("objective"));
-        v1::ListNonconformitiesResponse response;
-        Reply(nonconformities->List(request, &response), response, res);
-      });
-  get("/v1/nonconformities/{id}", Permission::kRead,
-      [nonconformities](const HttpRequest& req, HttpResponse& res) {
-        v1::GetNonconformityRequest request;
-        request.set_id(req.path_parameter);
-        v1::Nonconformity response;
-        Reply(nonconformities->Get(request, &response), response, res);
+        v1::RenderComplianceReportRequest request;
+        *request.mutable_report()->mutable_selector() = Selector(req);
+        absl::Status s = ParseReportParams(req, request.mutable_report());
+        const std::string format = req.Param("format");
+        if (format.empty() || format == "json") {
+          v1::ComplianceReport response;
+          if (s.ok()) s = reports->Report(request.report(), &response);
+          Reply(s, response, res);
+          return;
+        }
+        request.set_format(format);
+        request.set_table(req.Param("table"));
+        v1::RenderedComplianceReport rendered;
+        if (s.ok()) s = reports->Render(request, &rendered);
+        if (!s.ok()) {
+          ReplyError(s, res);
+          return;
+        }
+        if (format == "csv") {
+          res.SetHeader("Content-Disposition",
+                        absl::StrCat("attachment; filename=\"aims-report-",
+                                     request.table().empty() ? "results"
+                                                             : request.table(),
+                                     ".csv\""));
+        }
+        res.SetContent(rendered.body(), rendered.content_type());
       });
   get("/v1/models", Permission::kRead,
       [queries](const HttpRequest& req, HttpResponse& res) {

@@ -9,21 +9,33 @@
 //       step: a duration such as 10s, 5m (default: one bucket)
 //   GET /v1/metrics?name=&version=&environment=&from=&to=&step=&metric=a,b
 //   GET /v1/profile?name=&version=
-//   GET /v1/nonconformities?name=&version=&environment=&objective=
+//   GET /v1/nonconformities?name=&version=&environment=&objective=&stage=
+//       &severity=&owner=&from=&to=   (http_params.h)
 //   GET /v1/nonconformities/<id>
-//   GET /v1/report?name=&version=&environment=&from=&to=&bucket=
-//       the compliance report (aims.v1.ComplianceReport); from/to as above
-//       (default: the last 30 days), bucket a duration (default: automatic)
+//   POST /v1/nonconformities/<id>/transition   TransitionRequest as JSON
+//   POST /v1/nonconformities/<id>/update       UpdateNonconformityRequest
+//   GET /v1/objectives?name=&version=&environment=&objective=
+//   GET /v1/audit?from_index=&limit=, GET /v1/audit/verify
+//   GET /v1/plans    every plan version loaded, newest first, with its text
+//   GET /v1/report?name=&version=&environment=&from=&to=&bucket=&format=
+//       the compliance report; from/to as above (default: the last 30
+//       days), bucket a duration (default: automatic); format json (the
+//       default: aims.v1.ComplianceReport), html (one page with charts),
+//       markdown or csv (&table=results|objectives|trend|open|
+//       nonconformities|plan|summary, sent as an attachment)
 //
 // Authorization: every route needs a token with role viewer or above
-// (/v1/report: compliance or admin) in "Authorization: Bearer <token>", or
-// the console's session cookie, when the collector has a tokens file
-// (collector/auth/authorizer.h, collector/auth/sessions.h; `sessions` may be
-// null: bearer tokens only).
+// (/v1/report: compliance or above; the POST actions: work nonconformities,
+// and a risk acceptance also accept risk) in "Authorization: Bearer
+// <token>", or the console's session cookie, when the collector has a
+// tokens file (collector/auth/authorizer.h, collector/auth/sessions.h;
+// `sessions` may be null: bearer tokens only). The actor of an action is the
+// token's name; without a tokens file the body's `actor`, else "anonymous".
 //
 // Errors: 400 with {"error": "<field>: <reason>"}, 401 without a valid
-// token, 403 when its role may not, 404 when a profile is missing, 500/503
-// for storage failures.
+// token, 403 when its role may not, 404 when a profile or record is
+// missing, 409 when the record's order does not allow the action, 500/503
+// for storage failures. docs/wire-api.md has the table.
 //
 // Thread-safety: handlers run on the HTTP server's workers; QueryService is
 // thread-safe.

@@ -2,7 +2,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "collector/plan/names.h"
 #include "common/base/time_util.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace aims::collector {
 
@@ -79,6 +82,76 @@ absl::Status ParseReportParams(const HttpRequest& req,
           "bucket: '", req.Param("bucket"), "' is not a duration such as 1h"));
     }
     *request->mutable_bucket() = ToProtoDuration(bucket);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseNonconformityFilters(
+    const HttpRequest& req, v1::ListNonconformitiesRequest* request) {
+  for (absl::string_view name :
+       absl::StrSplit(req.Param("stage"), ',', absl::SkipEmpty())) {
+    const v1::NonconformityStage stage = StageFromName(name);
+    if (stage == v1::NONCONFORMITY_STAGE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stage: '", name,
+          "' is not one of open, acknowledged, cause_analysed, "
+          "action_recorded, effectiveness_reviewed, closed, invalid, "
+          "risk_accepted"));
+    }
+    request->add_stages(stage);
+  }
+  if (req.HasParam("severity")) {
+    std::optional<v1::Severity> s = SeverityFromText(req.Param("severity"));
+    if (!s.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("severity: '", req.Param("severity"),
+                       "' is not one of info, warning, critical"));
+    }
+    request->set_min_severity(*s);
+  }
+  request->set_owner(req.Param("owner"));
+  request->set_objective_id(req.Param("objective"));
+  absl::Time t;
+  if (req.HasParam("from")) {
+    if (absl::Status s = ParseTimeParam(req, "from", absl::Now(), &t); !s.ok())
+      return s;
+    *request->mutable_opened_after() = ToProto(t);
+  }
+  if (req.HasParam("to")) {
+    if (absl::Status s = ParseTimeParam(req, "to", absl::Now(), &t); !s.ok())
+      return s;
+    *request->mutable_opened_before() = ToProto(t);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseAuditParams(const HttpRequest& req,
+                              v1::ListAuditRequest* request) {
+  uint64_t from = 0;
+  if (req.HasParam("from_index") &&
+      !absl::SimpleAtoi(req.Param("from_index"), &from)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "from_index: '", req.Param("from_index"), "' is not a record index"));
+  }
+  uint32_t limit = 1000;
+  if (req.HasParam("limit") && (!absl::SimpleAtoi(req.Param("limit"), &limit) ||
+                                limit == 0 || limit > 10000)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limit: '", req.Param("limit"), "' is not a number in 1..10000"));
+  }
+  request->set_from_index(from);
+  request->set_limit(limit);
+  return absl::OkStatus();
+}
+
+absl::Status ParseJsonBody(const HttpRequest& req,
+                           google::protobuf::Message* message) {
+  const auto parsed = google::protobuf::util::JsonStringToMessage(
+      req.body.empty() ? "{}" : req.body, message);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body: not a ", message->GetDescriptor()->name(),
+                     " in JSON: ", std::string(parsed.message())));
   }
   return absl::OkStatus();
 }

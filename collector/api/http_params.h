@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "aims/v1/compliance_report.pb.h"
 #include "aims/v1/identity.pb.h"
+#include "aims/v1/nonconformity.pb.h"
 #include "common/net/http_message.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -42,6 +43,23 @@ absl::Status ParseRange(const HttpRequest& req, v1::ModelRef* model,
 // request has it; the selector is the caller's).
 absl::Status ParseReportParams(const HttpRequest& req,
                                v1::ComplianceReportRequest* request);
+
+// /v1/nonconformities: `stage` (names, comma-separated: open,
+// acknowledged, ...), `severity` (this and above: info, warning,
+// critical), `owner`, `objective`, and `from` / `to` (the opening time)
+// into `request` (the selector is the caller's).
+absl::Status ParseNonconformityFilters(const HttpRequest& req,
+                                       v1::ListNonconformitiesRequest* request);
+
+// /v1/audit: `from_index` and `limit` (at most 10000; default 1000).
+absl::Status ParseAuditParams(const HttpRequest& req,
+                              v1::ListAuditRequest* request);
+
+// A request body as proto3 JSON into `message` (JSON or proto field names;
+// enums by name, e.g. "NONCONFORMITY_STAGE_ACKNOWLEDGED"); unknown fields
+// are refused: "body: ...".
+absl::Status ParseJsonBody(const HttpRequest& req,
+                           google::protobuf::Message* message);
 
 }  // namespace aims::collector
 

@@ -70,27 +70,106 @@ grpc::ServerUnaryReactor* NonconformityService::GetNonconformity(
   return Finish(context, Get(*request, response));
 }
 
+namespace {
+
+// The actor of `principal`'s action: its name when it authenticated (naming
+// someone else is refused, so the audit trail cannot be written in another
+// person's name), else the one the request names.
+absl::StatusOr<std::string> ActorOf(const Principal& principal,
+                                    const std::string& requested) {
+  if (!principal.authenticated) return requested;
+  if (!requested.empty() && requested != principal.name) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "actor: '", requested, "' is not the authenticated identity '",
+        principal.name, "' (omit --actor)"));
+  }
+  return principal.name;
+}
+
+}  // namespace
+
+absl::Status NonconformityService::Transition(const Principal& principal,
+                                              v1::TransitionRequest request,
+                                              v1::Nonconformity* response) {
+  absl::StatusOr<std::string> actor = ActorOf(principal, request.actor());
+  if (!actor.ok()) return actor.status();
+  request.set_actor(*actor);
+  if (request.to() == v1::NONCONFORMITY_STAGE_RISK_ACCEPTED &&
+      principal.authenticated &&
+      !RoleHas(principal.role, Permission::kAcceptRisk)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("'", principal.name, "' (role ", RoleName(principal.role),
+                     ") may not accept risk: ending ", request.id(),
+                     " as risk accepted needs the role risk_owner or admin"));
+  }
+  absl::StatusOr<v1::Nonconformity> nc = evaluator_->Transition(request);
+  if (!nc.ok()) return nc.status();
+  *response = std::move(*nc);
+  return absl::OkStatus();
+}
+
+absl::Status NonconformityService::Update(
+    const Principal& principal, v1::UpdateNonconformityRequest request,
+    v1::Nonconformity* response) {
+  absl::StatusOr<std::string> actor = ActorOf(principal, request.actor());
+  if (!actor.ok()) return actor.status();
+  request.set_actor(*actor);
+  absl::StatusOr<v1::Nonconformity> nc = evaluator_->Update(request);
+  if (!nc.ok()) return nc.status();
+  *response = std::move(*nc);
+  return absl::OkStatus();
+}
+
+void NonconformityService::Audit(const v1::ListAuditRequest& request,
+                                 v1::ListAuditResponse* response) const {
+  for (v1::AuditRecord& r : audit_->List(request.from_index(), request.limit()))
+    *response->add_records() = std::move(r);
+}
+
+void NonconformityService::Verify(v1::VerifyAuditResponse* response) const {
+  *response = audit_->Verify();
+}
+
+void NonconformityService::ObjectiveStates(
+    const v1::ListObjectiveStatesRequest& request,
+    v1::ListObjectiveStatesResponse* response) const {
+  response->set_plan_version(evaluator_->plan_info().version());
+  for (v1::ObjectiveStatus& s : evaluator_->States(request))
+    *response->add_states() = std::move(s);
+}
+
+void NonconformityService::PlanVersions(
+    v1::ListPlanVersionsResponse* response) const {
+  *response = evaluator_->PlanVersions();
+}
+
 grpc::ServerUnaryReactor* NonconformityService::TransitionNonconformity(
     grpc::CallbackServerContext* context, const v1::TransitionRequest* request,
     v1::Nonconformity* response) {
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kWorkNonconformities);
   if (!principal.ok()) return Finish(context, principal.status());
-  v1::TransitionRequest step = *request;
-  // An authenticated caller is the actor; naming someone else is refused,
-  // so the audit trail cannot be written in another person's name.
-  if (principal->authenticated) {
-    if (!step.actor().empty() && step.actor() != principal->name) {
-      return Finish(context, absl::PermissionDeniedError(absl::StrCat(
-                                 "actor: '", step.actor(),
-                                 "' is not the authenticated identity '",
-                                 principal->name, "' (omit --actor)")));
-    }
-    step.set_actor(principal->name);
-  }
-  absl::StatusOr<v1::Nonconformity> nc = evaluator_->Transition(step);
-  if (nc.ok()) *response = std::move(*nc);
-  return Finish(context, nc.status());
+  return Finish(context, Transition(*principal, *request, response));
+}
+
+grpc::ServerUnaryReactor* NonconformityService::UpdateNonconformity(
+    grpc::CallbackServerContext* context,
+    const v1::UpdateNonconformityRequest* request,
+    v1::Nonconformity* response) {
+  absl::StatusOr<Principal> principal =
+      AuthorizeCall(*authorizer_, *context, Permission::kWorkNonconformities);
+  if (!principal.ok()) return Finish(context, principal.status());
+  return Finish(context, Update(*principal, *request, response));
+}
+
+grpc::ServerUnaryReactor* NonconformityService::ListPlanVersions(
+    grpc::CallbackServerContext* context, const v1::ListPlanVersionsRequest*,
+    v1::ListPlanVersionsResponse* response) {
+  absl::StatusOr<Principal> principal =
+      AuthorizeCall(*authorizer_, *context, Permission::kRead);
+  if (!principal.ok()) return Finish(context, principal.status());
+  PlanVersions(response);
+  return Finish(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* NonconformityService::ListAudit(
@@ -99,10 +178,7 @@ grpc::ServerUnaryReactor* NonconformityService::ListAudit(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kRead);
   if (!principal.ok()) return Finish(context, principal.status());
-  for (v1::AuditRecord& r :
-       audit_->List(request->from_index(), request->limit())) {
-    *response->add_records() = std::move(r);
-  }
+  Audit(*request, response);
   return Finish(context, absl::OkStatus());
 }
 
@@ -112,7 +188,7 @@ grpc::ServerUnaryReactor* NonconformityService::VerifyAudit(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kRead);
   if (!principal.ok()) return Finish(context, principal.status());
-  *response = audit_->Verify();
+  Verify(response);
   return Finish(context, absl::OkStatus());
 }
 
@@ -123,10 +199,7 @@ grpc::ServerUnaryReactor* NonconformityService::ListObjectiveStates(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kRead);
   if (!principal.ok()) return Finish(context, principal.status());
-  response->set_plan_version(evaluator_->plan_info().version());
-  for (v1::ObjectiveStatus& s : evaluator_->States(*request)) {
-    *response->add_states() = std::move(s);
-  }
+  ObjectiveStates(*request, response);
   return Finish(context, absl::OkStatus());
 }
 

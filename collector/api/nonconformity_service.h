@@ -1,6 +1,7 @@
 // NonconformityService: gRPC access to nonconformities (list, show, the
-// 10.2 lifecycle steps), objective states, the audit trail and plan reload.
-// The plain methods are shared with the HTTP/JSON API.
+// 10.2 lifecycle steps and the endings beside closure, owner / due date /
+// ticket updates), objective states, the audit trail, plan versions and
+// plan reload. The plain methods are shared with the HTTP/JSON API.
 //
 // Thread-safety: safe; it forwards to thread-safe components.
 #ifndef AIMS_COLLECTOR_API_NONCONFORMITY_SERVICE_H_
@@ -23,9 +24,9 @@ class NonconformityService final
  public:
   // `reload` re-reads the plan file; it fails with FAILED_PRECONDITION when
   // the collector runs without --plan. Every RPC is authorized: reads need
-  // kRead, transitions kWorkNonconformities (the actor written to the audit
-  // trail is the token's name when callers authenticate), plan reload
-  // kAdminister.
+  // kRead, transitions and updates kWorkNonconformities (the actor written
+  // to the audit trail is the token's name when callers authenticate), a
+  // risk acceptance kAcceptRisk too, plan reload kAdminister.
   NonconformityService(
       std::string collector_id, Nonconformities* nonconformities,
       Evaluator* evaluator, AuditTrail* audit,
@@ -36,6 +37,20 @@ class NonconformityService final
                     v1::ListNonconformitiesResponse* response) const;
   absl::Status Get(const v1::GetNonconformityRequest& request,
                    v1::Nonconformity* response) const;
+  // `principal` is authorized for kWorkNonconformities already; the
+  // request's actor must be empty or its name when it authenticated.
+  absl::Status Transition(const Principal& principal,
+                          v1::TransitionRequest request,
+                          v1::Nonconformity* response);
+  absl::Status Update(const Principal& principal,
+                      v1::UpdateNonconformityRequest request,
+                      v1::Nonconformity* response);
+  void Audit(const v1::ListAuditRequest& request,
+             v1::ListAuditResponse* response) const;
+  void Verify(v1::VerifyAuditResponse* response) const;
+  void ObjectiveStates(const v1::ListObjectiveStatesRequest& request,
+                       v1::ListObjectiveStatesResponse* response) const;
+  void PlanVersions(v1::ListPlanVersionsResponse* response) const;
 
   grpc::ServerUnaryReactor* ListNonconformities(
       grpc::CallbackServerContext* context,
@@ -49,6 +64,14 @@ class NonconformityService final
       grpc::CallbackServerContext* context,
       const v1::TransitionRequest* request,
       v1::Nonconformity* response) override;
+  grpc::ServerUnaryReactor* UpdateNonconformity(
+      grpc::CallbackServerContext* context,
+      const v1::UpdateNonconformityRequest* request,
+      v1::Nonconformity* response) override;
+  grpc::ServerUnaryReactor* ListPlanVersions(
+      grpc::CallbackServerContext* context,
+      const v1::ListPlanVersionsRequest* request,
+      v1::ListPlanVersionsResponse* response) override;
   grpc::ServerUnaryReactor* ListAudit(grpc::CallbackServerContext* context,
                                       const v1::ListAuditRequest* request,
                                       v1::ListAuditResponse* response) override;

@@ -40,10 +40,11 @@ absl::StatusOr<Role> ParseRole(const std::string& text,
   if (text == "agent") return Role::kAgent;
   if (text == "viewer") return Role::kViewer;
   if (text == "compliance") return Role::kCompliance;
+  if (text == "risk_owner") return Role::kRiskOwner;
   if (text == "admin") return Role::kAdmin;
   return FieldError(field, absl::StrCat("'", text,
-                                        "' is not agent, viewer, compliance "
-                                        "or admin"));
+                                        "' is not agent, viewer, compliance, "
+                                        "risk_owner or admin"));
 }
 
 absl::StatusOr<std::vector<TokenEntry>> ParseTokensYaml(
@@ -143,6 +144,8 @@ absl::string_view RoleName(Role role) {
       return "viewer";
     case Role::kCompliance:
       return "compliance";
+    case Role::kRiskOwner:
+      return "risk_owner";
     case Role::kAdmin:
       return "admin";
   }
@@ -159,6 +162,8 @@ absl::string_view PermissionName(Permission permission) {
       return "work nonconformities";
     case Permission::kReport:
       return "get compliance reports";
+    case Permission::kAcceptRisk:
+      return "accept the risk of a nonconformity";
     case Permission::kAdminister:
       return "administer (plan, profiles)";
   }
@@ -173,7 +178,10 @@ bool RoleHas(Role role, Permission permission) {
       return role != Role::kAgent;
     case Permission::kWorkNonconformities:
     case Permission::kReport:
-      return role == Role::kCompliance || role == Role::kAdmin;
+      return role == Role::kCompliance || role == Role::kRiskOwner ||
+             role == Role::kAdmin;
+    case Permission::kAcceptRisk:
+      return role == Role::kRiskOwner || role == Role::kAdmin;
     case Permission::kAdminister:
       return role == Role::kAdmin;
   }

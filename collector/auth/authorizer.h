@@ -6,7 +6,8 @@
 //
 //   tokens:
 //     - name: alice                # written to the audit trail as the actor
-//       role: compliance           # agent | viewer | compliance | admin
+//       role: compliance           # agent | viewer | compliance |
+//                                  # risk_owner | admin
 //       sha256: 9f86d081884c7d65...  # aimsctl token create prints entries
 //     - name: fraud-agents
 //       role: agent
@@ -18,8 +19,11 @@
 //               first-events reference profile of those models)
 //   viewer      kRead: models, agents, summaries, metrics, profiles,
 //               objectives, nonconformities, the audit trail
-//   compliance  viewer + kWorkNonconformities (the 10.2 steps) + kReport
-//   admin       compliance + kAdminister (plan reload, reference profiles)
+//   compliance  viewer + kWorkNonconformities (the 10.2 steps, owner, due
+//               date, ticket link, marking invalid) + kReport
+//   risk_owner  compliance + kAcceptRisk (ending a nonconformity as risk
+//               accepted: a management decision kept apart from working it)
+//   admin       risk_owner + kAdminister (plan reload, reference profiles)
 // An agent token may do nothing but ingest; no other role may ingest, so
 // evidence can only come from agent identities.
 //
@@ -54,12 +58,13 @@ class ServerContextBase;
 
 namespace aims::collector {
 
-enum class Role { kAgent, kViewer, kCompliance, kAdmin };
+enum class Role { kAgent, kViewer, kCompliance, kRiskOwner, kAdmin };
 enum class Permission {
   kIngest,
   kRead,
   kWorkNonconformities,
   kReport,
+  kAcceptRisk,
   kAdminister
 };
 
@@ -87,7 +92,8 @@ struct TokenEntry {
 bool ValidTokenName(absl::string_view name);
 
 // Parses a tokens file's text; errors name the entry and field
-// ("tokens[2].role: 'root' is not agent, viewer, compliance or admin").
+// ("tokens[2].role: 'root' is not agent, viewer, compliance, risk_owner or
+// admin").
 absl::StatusOr<std::vector<TokenEntry>> ParseTokens(absl::string_view yaml);
 
 class Authorizer {

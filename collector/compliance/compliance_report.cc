@@ -99,14 +99,22 @@ v1::NonconformityStage StageBefore(const v1::Nonconformity& nc, absl::Time t) {
   return stage;
 }
 
-absl::Time ClosedAt(const v1::Nonconformity& nc) {
+// The endings: closed after an effective action, invalid (a false alarm)
+// and risk accepted (which reopens when its date passes).
+bool Ended(v1::NonconformityStage stage) {
+  return stage == v1::NONCONFORMITY_STAGE_CLOSED ||
+         stage == v1::NONCONFORMITY_STAGE_INVALID ||
+         stage == v1::NONCONFORMITY_STAGE_RISK_ACCEPTED;
+}
+
+// When `nc` reached the ending it is in now; never if it is in none.
+absl::Time EndedAt(const v1::Nonconformity& nc) {
+  absl::Time at = absl::InfiniteFuture();
   for (const v1::Transition& step : nc.history()) {
-    if (step.to() == v1::NONCONFORMITY_STAGE_CLOSED &&
-        step.from() != v1::NONCONFORMITY_STAGE_CLOSED) {
-      return FromProto(step.at());
-    }
+    if (step.from() == step.to()) continue;  // an update, not a step
+    at = Ended(step.to()) ? FromProto(step.at()) : absl::InfiniteFuture();
   }
-  return absl::InfiniteFuture();
+  return at;
 }
 
 // `nc` as it stood just before `t`: later history dropped.
@@ -258,7 +266,7 @@ void AddPlanVersions(const std::vector<v1::PlanVersionUse>& plans,
 }
 
 // Nonconformities of matching models that matter in the period: opened
-// before its end and not closed before its start.
+// before its end and not ended before its start.
 std::vector<const v1::Nonconformity*> RelevantNonconformities(
     const std::vector<v1::Nonconformity>& all,
     const v1::ModelSelector& selector, const ReportPeriod& period) {
@@ -266,7 +274,7 @@ std::vector<const v1::Nonconformity*> RelevantNonconformities(
   for (const v1::Nonconformity& nc : all) {
     if (!Matches(selector, nc.model())) continue;
     if (FromProto(nc.opened_at()) >= period.end) continue;
-    if (ClosedAt(nc) < period.from) continue;
+    if (EndedAt(nc) < period.from) continue;
     relevant.push_back(&nc);
   }
   return relevant;
@@ -329,6 +337,10 @@ void AddSeriesResults(const ResultsSources& in, const std::string& id,
         state->second->has_last_value()) {
       *result.mutable_last_value() = state->second->last_value();
     }
+    auto values = in.sources.values.find({id, series});
+    if (values != in.sources.values.end()) {
+      for (const v1::MetricPoint& p : values->second) *result.add_values() = p;
+    }
     auto ids = in.nc_ids_by_series.find({id, series});
     if (ids != in.nc_ids_by_series.end()) {
       for (const std::string& nc_id : ids->second)
@@ -345,6 +357,30 @@ void AddSeriesResults(const ResultsSources& in, const std::string& id,
     }
     *out->add_series() = std::move(result);
   }
+}
+
+// The "when analysed" text the plan parser writes for an objective that
+// gives none (collector/plan/plan_parser.cc, Describe): engineer's
+// shorthand ("nonconformity after breaching for 0") that the report words
+// for its readers; a text the plan's author wrote is kept as written.
+std::string GeneratedWhenAnalysed(const Objective& o) {
+  return absl::StrCat(
+      "every ", absl::FormatDuration(o.evaluation_interval),
+      o.decision == Decision::kSequential ? ", each complete step once" : "",
+      "; nonconformity after breaching for ",
+      absl::FormatDuration(o.for_duration));
+}
+
+std::string PlainWhenAnalysed(const Objective& o) {
+  return absl::StrCat(
+      "Judged every ", absl::FormatDuration(o.evaluation_interval),
+      o.decision == Decision::kSequential ? ", each complete step of data once"
+                                          : "",
+      "; a nonconformity is opened ",
+      o.for_duration <= absl::ZeroDuration()
+          ? "as soon as a breach is shown."
+          : absl::StrCat("once the breach has lasted ",
+                         absl::FormatDuration(o.for_duration), "."));
 }
 
 // `objectives` section: an objective of the plan in force as defined.
@@ -366,7 +402,9 @@ v1::ObjectiveResults ObjectiveDefinition(const Objective& o) {
   out.set_what(o.what);
   out.set_method(o.method);
   out.set_when_measured(o.when_measured);
-  out.set_when_analysed(o.when_analysed);
+  out.set_when_analysed(o.when_analysed == GeneratedWhenAnalysed(o)
+                            ? PlainWhenAnalysed(o)
+                            : o.when_analysed);
   out.set_builtin(o.builtin);
   out.set_in_current_plan(true);
   return out;
@@ -444,12 +482,17 @@ v1::TrendBucket TrendOf(const std::vector<const v1::Nonconformity*>& relevant,
           b.set_closed(b.closed() + 1);
           seconds->to_close += absl::ToDoubleSeconds(at - opened);
           break;
+        case v1::NONCONFORMITY_STAGE_INVALID:
+          b.set_invalid(b.invalid() + 1);
+          break;
+        case v1::NONCONFORMITY_STAGE_RISK_ACCEPTED:
+          b.set_risk_accepted(b.risk_accepted() + 1);
+          break;
         default:
           break;
       }
     }
-    if (opened < end &&
-        StageBefore(*nc, end) != v1::NONCONFORMITY_STAGE_CLOSED) {
+    if (opened < end && !Ended(StageBefore(*nc, end))) {
       b.set_open_at_end(b.open_at_end() + 1);
     }
   }
@@ -470,6 +513,8 @@ void AddTrend(const std::vector<const v1::Nonconformity*>& relevant,
     totals->set_opened(totals->opened() + b->opened());
     totals->set_acknowledged(totals->acknowledged() + b->acknowledged());
     totals->set_closed(totals->closed() + b->closed());
+    totals->set_false_alarms(totals->false_alarms() + b->invalid());
+    totals->set_risk_accepted(totals->risk_accepted() + b->risk_accepted());
   }
   if (totals->acknowledged() > 0) {
     totals->set_mean_seconds_to_acknowledge(seconds.to_acknowledge /
@@ -480,14 +525,13 @@ void AddTrend(const std::vector<const v1::Nonconformity*>& relevant,
 }
 
 // `nonconformities` and `open` sections: each as it stood at `end`; the
-// open ones oldest first.
+// open (not ended) ones oldest first.
 void AddNonconformities(const std::vector<const v1::Nonconformity*>& relevant,
                         absl::Time end, v1::ComplianceReport* report) {
   std::vector<v1::Nonconformity> open;
   for (const v1::Nonconformity* nc : relevant) {
     *report->add_nonconformities() = AsOf(*nc, end);
-    if (StageBefore(*nc, end) != v1::NONCONFORMITY_STAGE_CLOSED)
-      open.push_back(AsOf(*nc, end));
+    if (!Ended(StageBefore(*nc, end))) open.push_back(AsOf(*nc, end));
   }
   std::stable_sort(open.begin(), open.end(),
                    [](const v1::Nonconformity& a, const v1::Nonconformity& b) {
@@ -495,6 +539,54 @@ void AddNonconformities(const std::vector<const v1::Nonconformity*>& relevant,
                    });
   for (v1::Nonconformity& nc : open) *report->add_open_items() = std::move(nc);
   report->mutable_totals()->set_open_at_end(report->open_items_size());
+}
+
+std::string ModelText(const v1::ModelRef& m) {
+  return absl::StrCat(m.name(), "/", m.version(), "/", m.environment());
+}
+
+// The value of `key` ("agent=", "slot=") in a series name; empty if none.
+std::string SeriesPart(const std::string& series, absl::string_view key) {
+  const size_t at = series.find(absl::StrCat(" ", key));
+  if (at == std::string::npos) return "";
+  const size_t begin = at + 1 + key.size();
+  return series.substr(begin, series.find(' ', begin) - begin);
+}
+
+// `agents`: the known agents whose ids the report's series ("agent=<id>")
+// or evidence report ids ("<id>/<sequence>") name, and for each replica slot
+// a series names ("slot=<n>") the agent last seen in it.
+void AddAgents(const std::vector<v1::AgentInfo>& known,
+               v1::ComplianceReport* report) {
+  std::set<std::string> named;
+  std::set<std::pair<std::string, uint32_t>> slots;  // model, slot
+  for (const v1::ObjectiveResults& o : report->objectives()) {
+    for (const v1::SeriesResult& s : o.series()) {
+      const std::string id = SeriesPart(s.series(), "agent=");
+      if (!id.empty()) named.insert(id);
+      uint32_t slot = 0;
+      if (absl::SimpleAtoi(SeriesPart(s.series(), "slot="), &slot))
+        slots.insert({s.series().substr(0, s.series().find(' ')), slot});
+    }
+  }
+  for (const v1::Nonconformity& nc : report->nonconformities()) {
+    for (const std::string& id : nc.evidence().report_ids())
+      named.insert(id.substr(0, id.rfind('/')));
+  }
+  for (const auto& [model, slot] : slots) {
+    const v1::AgentInfo* last = nullptr;
+    for (const v1::AgentInfo& a : known) {
+      if (a.slot() != slot || ModelText(a.model()) != model) continue;
+      if (last == nullptr ||
+          FromProto(a.last_seen()) > FromProto(last->last_seen())) {
+        last = &a;
+      }
+    }
+    if (last != nullptr) named.insert(last->agent().agent_id());
+  }
+  for (const v1::AgentInfo& a : known) {
+    if (named.count(a.agent().agent_id())) *report->add_agents() = a;
+  }
 }
 
 }  // namespace
@@ -530,6 +622,7 @@ absl::StatusOr<v1::ComplianceReport> BuildComplianceReport(
 
   AddTrend(relevant, *period, &report);
   AddNonconformities(relevant, period->end, &report);
+  AddAgents(sources.agents, &report);
   return report;
 }
 

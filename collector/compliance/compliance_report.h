@@ -10,8 +10,12 @@
 // - 9.3 trends bucket the nonconformities' lifecycle steps (opened,
 //   recurred, acknowledged, action recorded, closed, auto-resolved) and count
 //   those still open at each bucket's end.
-// - Open items are the nonconformities not closed at the end of the period,
-//   with their stage and history as of then.
+// - Open items are the nonconformities not ended (closed, invalid or risk
+//   accepted) at the end of the period, with their stage and history as of
+//   then. Invalid ones count as false alarms.
+// - Each series carries its metric's values over the period (for charts)
+//   when the caller supplies them, and the report lists the agents its
+//   series and evidence name, so renderings show pod and host names.
 //
 // A period that reaches past `now` is accounted up to `now`.
 //
@@ -19,8 +23,10 @@
 #ifndef AIMS_COLLECTOR_COMPLIANCE_COMPLIANCE_REPORT_H_
 #define AIMS_COLLECTOR_COMPLIANCE_COMPLIANCE_REPORT_H_
 
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,6 +45,11 @@ struct ComplianceReportSources {
   // The whole audit trail in index order.
   std::vector<v1::AuditRecord> audit;
   v1::VerifyAuditResponse verify;
+  // Every agent known (for the names of those the report mentions).
+  std::vector<v1::AgentInfo> agents;
+  // (objective id, series) -> its metric over the period, oldest first.
+  std::map<std::pair<std::string, std::string>, std::vector<v1::MetricPoint>>
+      values;
 };
 
 // INVALID_ARGUMENT names the field: `from` not before `to`, a bucket under

@@ -5,13 +5,26 @@
 // Each step records actor, time and comment; only the next stage is
 // allowed, a person (not "aims") must make every step, and the review needs
 // the objective to have held for its effectiveness period after the action.
+// Two more endings are reachable from any stage before closed: invalid (not
+// a real breach; the reason is required) and risk accepted (until a future
+// date, with the rationale; the caller checks the actor's permission). A
+// risk acceptance reopens, to the stage it was accepted from, when
+// ReopenExpired() runs after its date. Closed and invalid records are final.
 // Auto-resolution (the objective holds again) is recorded but never closes.
-// A recurrence while a nonconformity is not closed is added to it (and
-// reopens its resolution); after a corrective action was recorded it also
-// sends the record back to acknowledged, since the action did not hold.
-// Closing is refused while the objective is breached. A recurrence after
-// closure within the plan's recurrence period opens a new record linked by
-// `recurrence_of`.
+// A recurrence while a nonconformity is not closed or invalid is added to
+// it (and reopens its resolution); after a corrective action was recorded
+// it also sends the record back to acknowledged, since the action did not
+// hold. Closing is refused while the objective is breached. A recurrence
+// after closure within the plan's recurrence period opens a new record
+// linked by `recurrence_of`.
+//
+// A new record is due (due_at) its plan's due period for its severity after
+// its opening (Plan::DueAfter); Update() changes owner, due date and ticket
+// link, each change on the record's history and the audit trail.
+//
+// Drift over every feature: the evaluator passes an `episode` series (the
+// model's), and the features that breach while its record is open join
+// that one record (Nonconformity.features) instead of one record each.
 //
 // Records live in Storage::Table::kNonconformities keyed by id; every change
 // is committed with its audit record (AuditTrail::Commit).
@@ -41,6 +54,12 @@ inline constexpr char kSystemActor[] = "aims";
 // Automatic history entries (recurrence, auto-resolution) start with these.
 inline constexpr char kRecurredComment[] = "recurred";
 inline constexpr char kAutoResolvedComment[] = "auto-resolved";
+// A feature joining an open drift episode's record.
+inline constexpr char kFeatureAddedComment[] = "also breached";
+
+// An external ticket's link: http:// or https://, a host, no spaces or
+// control characters, at most 2048 bytes.
+absl::Status CheckTicketUrl(absl::string_view url);
 
 // Changes to write with a nonconformity change (e.g. outbox entries).
 using ExtraMutations =
@@ -53,11 +72,14 @@ class Nonconformities {
 
   // The objective's series fired: opens a nonconformity or records the
   // recurrence. `mutations` (the series state) are committed with it.
+  // `episode` non-empty: the record's series when the objective's features
+  // share one record per breach episode; the series' feature joins it.
   absl::StatusOr<v1::Nonconformity> OnFiring(
       const Objective& objective, const Plan& plan,
       const v1::ObjectiveStatus& status, const v1::Evidence& evidence,
       absl::Time now, std::vector<Mutation> mutations,
-      std::vector<AuditEntry> audit, const ExtraMutations& extra);
+      std::vector<AuditEntry> audit, const ExtraMutations& extra,
+      const std::string& episode = "");
   // The series holds again: records auto-resolution.
   absl::StatusOr<v1::Nonconformity> OnResolved(const std::string& id,
                                                absl::Time now,
@@ -72,6 +94,16 @@ class Nonconformities {
       const v1::TransitionRequest& request, absl::Time now,
       const v1::ObjectiveStatus* series, absl::Duration effectiveness_period,
       const ExtraMutations& extra);
+
+  // A person changes owner, due date or ticket link (the fields set).
+  absl::StatusOr<v1::Nonconformity> Update(
+      const v1::UpdateNonconformityRequest& request, absl::Time now,
+      const ExtraMutations& extra);
+
+  // Reopens every risk acceptance whose date is at or before `now`, to the
+  // stage it was accepted from; returns those reopened.
+  std::vector<v1::Nonconformity> ReopenExpired(absl::Time now,
+                                               const ExtraMutations& extra);
 
   absl::StatusOr<v1::Nonconformity> Get(const std::string& id) const;
   std::vector<v1::Nonconformity> List(

@@ -271,6 +271,7 @@ int Evaluator::EvaluateDue() {
   }
   if (plan == nullptr) return 0;
   const absl::Time now = clock_->Now();
+  ReopenExpiredRiskAcceptances(now);
   PassCache cache;
   cache.now = now;
   const uint64_t before = counters_.evaluations.load();
@@ -582,74 +583,6 @@ Evaluator::Series Evaluator::SeriesInForce(
   return series;
 }
 
-absl::Status Evaluator::OpenNonconformity(const Plan& plan, const Objective& o,
-                                          const std::string& key,
-                                          const v1::MetricValue& value,
-                                          const Judged& judged,
-                                          std::vector<AuditEntry> audit,
-                                          Series* series) {
-  v1::ObjectiveStatus& st = series->status;
-  const absl::Time now = judged.now;
-  v1::Evidence evidence;
-  *evidence.mutable_value() = value;
-  evidence.set_comparator(ComparatorText(o.comparator));
-  evidence.set_threshold(o.threshold);
-  *evidence.mutable_window_start() = ToProto(judged.from);
-  *evidence.mutable_window_end() = ToProto(judged.to);
-  for (const std::string& id : *judged.report_ids) evidence.add_report_ids(id);
-  DescribeDecision(o, st, judged.series, &evidence);
-  absl::StatusOr<v1::Nonconformity> nc = nonconformities_->OnFiring(
-      o, plan, st, evidence, now, {}, std::move(audit),
-      [&](const v1::Nonconformity& nc) {
-        st.set_nonconformity_id(nc.id());
-        std::vector<Mutation> m = {
-            {Table::kEvaluation, key, st.SerializeAsString()}};
-        for (auto& x : notifier_->AlertMutations(nc, o, st, false, now))
-          m.push_back(x);
-        for (auto& x : notifier_->WebhookMutations(
-                 nc.occurrences() > 1 ? "nonconformity.recurred"
-                                      : "nonconformity.opened",
-                 nc, now)) {
-          m.push_back(x);
-        }
-        return m;
-      });
-  if (!nc.ok()) return nc.status();
-  series->last_sent = now;
-  if (nc->occurrences() == 1) counters_.nonconformities_opened.fetch_add(1);
-  LogInfo("nonconformity",
-          {{"id", nc->id()},
-           {"objective", o.id},
-           {"series", st.series()},
-           {"value", value.value()},
-           {"decision", DecisionName(o.decision)},
-           {"occurrences", static_cast<int64_t>(nc->occurrences())}});
-  return absl::OkStatus();
-}
-
-absl::Status Evaluator::ResolveNonconformity(const Objective& o,
-                                             const std::string& key,
-                                             absl::Time now,
-                                             std::vector<AuditEntry> audit,
-                                             Series* series) {
-  const v1::ObjectiveStatus& st = series->status;
-  return nonconformities_
-      ->OnResolved(
-          st.nonconformity_id(), now, {}, std::move(audit),
-          [&](const v1::Nonconformity& nc) {
-            std::vector<Mutation> m = {
-                {Table::kEvaluation, key, st.SerializeAsString()}};
-            for (auto& x : notifier_->AlertMutations(nc, o, st, true, now))
-              m.push_back(x);
-            for (auto& x : notifier_->WebhookMutations("nonconformity.resolved",
-                                                       nc, now)) {
-              m.push_back(x);
-            }
-            return m;
-          })
-      .status();
-}
-
 void Evaluator::QueueChange(const std::string& key, Series series,
                             std::vector<AuditEntry> audit) {
   pending_keys_.insert(key);
@@ -697,36 +630,6 @@ std::vector<v1::ObjectiveStatus> Evaluator::States(
     if (!Matches(request.selector(), s.status.model())) continue;
     out.push_back(s.status);
   }
-  return out;
-}
-
-absl::StatusOr<v1::Nonconformity> Evaluator::Transition(
-    const v1::TransitionRequest& request) {
-  // No evaluation may change the series between the check and the step
-  // (e.g. a recurrence just before a closure).
-  absl::MutexLock eval(&eval_mu_);
-  absl::StatusOr<v1::Nonconformity> nc = nonconformities_->Get(request.id());
-  if (!nc.ok()) return nc.status();
-  std::optional<v1::ObjectiveStatus> series;
-  absl::Duration period = absl::Hours(1);
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = series_.find(SeriesKey(nc->objective_id(), nc->series()));
-    if (it != series_.end()) series = it->second.status;
-    if (plan_ != nullptr) {
-      for (const Objective& o : plan_->objectives) {
-        if (o.id == nc->objective_id()) period = o.effectiveness_period;
-      }
-    }
-  }
-  const absl::Time now = clock_->Now();
-  absl::StatusOr<v1::Nonconformity> out = nonconformities_->Transition(
-      request, now, series ? &*series : nullptr, period,
-      [&](const v1::Nonconformity& nc) {
-        return notifier_->WebhookMutations(
-            absl::StrCat("nonconformity.", StageName(nc.stage())), nc, now);
-      });
-  if (out.ok()) notifier_->Wake();
   return out;
 }
 

@@ -21,7 +21,11 @@
 // the series so that a restart continues where it stopped.
 //
 // State changes are written (with their audit records and notifications)
-// atomically, so `for` progress and open alerts survive restarts; the
+// atomically, so `for` progress and open alerts survive restarts; a drift
+// objective over every feature raises one nonconformity per breach episode
+// (objective_series.h: EpisodeSeries), which auto-resolves when its last
+// feature holds again; each pass first reopens the risk acceptances whose
+// date has passed; the
 // changes of one pass that open or resolve no nonconformity are written
 // together (one durable write instead of one per series), and take effect
 // in memory only once written. A plan
@@ -97,6 +101,14 @@ class Evaluator {
   // against the objective's series state).
   absl::StatusOr<v1::Nonconformity> Transition(
       const v1::TransitionRequest& request);
+  // A person's change of owner, due date or ticket link.
+  absl::StatusOr<v1::Nonconformity> Update(
+      const v1::UpdateNonconformityRequest& request);
+
+  // Every plan version loaded, newest first: who loaded it and when from
+  // the audit trail's plan_version records, the text from Table::kPlans
+  // (where SetPlan keeps each version's text).
+  v1::ListPlanVersionsResponse PlanVersions() const;
 
   // Runs EvaluateDue() every `tick` on a thread until Stop().
   void Start(absl::Duration tick);
@@ -222,6 +234,14 @@ class Evaluator {
                                  const v1::MetricValue& value,
                                  const Judged& judged,
                                  std::vector<AuditEntry> audit, Series* series)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Whether a series other than `key` of `nonconformity_id` fires (a drift
+  // episode's record resolves with its last feature).
+  bool OthersFiring(const std::string& key,
+                    const std::string& nonconformity_id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Reopens the risk acceptances whose date has passed (every pass).
+  void ReopenExpiredRiskAcceptances(absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   absl::Status ResolveNonconformity(const Objective& o, const std::string& key,
                                     absl::Time now,

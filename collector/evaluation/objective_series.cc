@@ -7,6 +7,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "collector/plan/metric_catalog.h"
 #include "common/base/time_util.h"
 
 namespace aims::collector {
@@ -148,6 +149,17 @@ std::string SeriesName(const v1::ModelRef& m, MetricScope scope,
     if (scope == MetricScope::kGroup) absl::StrAppend(&s, " group=", v.group());
   }
   return s;
+}
+
+std::string EpisodeSeries(const Objective& objective,
+                          const v1::ModelRef& model) {
+  const MetricInfo* info = FindMetric(objective.metric);
+  if (info == nullptr || info->kind != MetricKind::kDrift ||
+      SeriesScope(objective) != MetricScope::kFeature ||
+      !objective.feature.empty()) {
+    return "";
+  }
+  return ModelName(model);
 }
 
 std::string SeriesKey(absl::string_view objective_id,

@@ -42,6 +42,13 @@ bool JudgedBy(const Objective& objective, MetricScope scope,
 std::string SeriesName(const v1::ModelRef& model, MetricScope scope,
                        const v1::MetricValue& value);
 
+// A drift objective over every feature raises one nonconformity per breach
+// episode, listing the features, instead of one per feature: the series of
+// that record, the model's name ("credit/v1/prod"); "" for any other
+// objective (one record per series).
+std::string EpisodeSeries(const Objective& objective,
+                          const v1::ModelRef& model);
+
 // The key of a series in the evaluator's state and Table::kEvaluation:
 // objective id, 0x1f, series name.
 std::string SeriesKey(absl::string_view objective_id, absl::string_view series);

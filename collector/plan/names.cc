@@ -119,9 +119,36 @@ std::string StageName(v1::NonconformityStage stage) {
       return "effectiveness_reviewed";
     case v1::NONCONFORMITY_STAGE_CLOSED:
       return "closed";
+    case v1::NONCONFORMITY_STAGE_INVALID:
+      return "invalid";
+    case v1::NONCONFORMITY_STAGE_RISK_ACCEPTED:
+      return "risk_accepted";
     default:
       return "unspecified";
   }
+}
+
+v1::NonconformityStage StageFromName(absl::string_view name) {
+  for (int i = v1::NONCONFORMITY_STAGE_OPEN;
+       i <= v1::NONCONFORMITY_STAGE_RISK_ACCEPTED; ++i) {
+    const auto stage = static_cast<v1::NonconformityStage>(i);
+    if (StageName(stage) == name) return stage;
+  }
+  return v1::NONCONFORMITY_STAGE_UNSPECIFIED;
+}
+
+bool IsOverdue(const v1::Nonconformity& nc, absl::Time now) {
+  return nc.has_due_at() &&
+         now >= absl::FromUnixSeconds(nc.due_at().seconds()) +
+                    absl::Nanoseconds(nc.due_at().nanos()) &&
+         nc.stage() >= v1::NONCONFORMITY_STAGE_OPEN &&
+         nc.stage() <= v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED;
+}
+
+bool IsEnding(v1::NonconformityStage stage) {
+  return stage == v1::NONCONFORMITY_STAGE_CLOSED ||
+         stage == v1::NONCONFORMITY_STAGE_INVALID ||
+         stage == v1::NONCONFORMITY_STAGE_RISK_ACCEPTED;
 }
 
 }  // namespace aims::collector

@@ -1,7 +1,8 @@
 // The names aims writes and reads for the enums of a plan and its
 // evaluation: comparators ("<="), decisions ("sequential"), severities
 // ("critical"), objective states ("firing") and nonconformity stages
-// ("cause_analysed"). They appear in plan
+// ("cause_analysed"), with what a stage means for a record (IsEnding,
+// IsOverdue). They appear in plan
 // files, audit records, Prometheus labels, aimsctl and the compliance report,
 // so each has exactly one spelling, defined here.
 //
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "aims/v1/nonconformity.pb.h"
 
 namespace aims::collector {
@@ -54,8 +56,17 @@ std::string ObjectiveStateName(v1::ObjectiveState state);
 v1::ObjectiveState ObjectiveStateFromName(absl::string_view name);
 
 // "open", "acknowledged", "cause_analysed", "action_recorded",
-// "effectiveness_reviewed", "closed"; "unspecified" for anything else.
+// "effectiveness_reviewed", "closed", "invalid", "risk_accepted";
+// "unspecified" for anything else.
 std::string StageName(v1::NonconformityStage stage);
+// The inverse; UNSPECIFIED for an unknown name.
+v1::NonconformityStage StageFromName(absl::string_view name);
+// Closed, invalid or risk accepted: no 10.2 step follows (a risk
+// acceptance reopens by itself when its date passes).
+bool IsEnding(v1::NonconformityStage stage);
+// Not yet past its corrective action (open, acknowledged, cause analysed)
+// and `now` at or after its due date.
+bool IsOverdue(const v1::Nonconformity& nc, absl::Time now);
 
 }  // namespace aims::collector
 

@@ -41,6 +41,17 @@ std::string Objective::FalseAlarmBudgetText() const {
   return absl::StrCat("1/", absl::FormatDuration(false_alarm_period));
 }
 
+absl::Duration Plan::DueAfter(v1::Severity severity) const {
+  switch (severity) {
+    case v1::SEVERITY_CRITICAL:
+      return due_critical;
+    case v1::SEVERITY_INFO:
+      return due_info;
+    default:
+      return due_warning;
+  }
+}
+
 absl::StatusOr<Plan> LoadPlanFile(const std::string& path,
                                   size_t max_objectives) {
   std::ifstream in(path, std::ios::binary);

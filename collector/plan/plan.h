@@ -103,7 +103,15 @@ struct Plan {
   // coverage.silent_after: an agent silent longer no longer holds back the
   // evaluation of its model's windows (the coverage objectives report it).
   absl::Duration silent_after = absl::Minutes(5);
+  // nonconformity_due: how long after its opening the corrective action of
+  // a nonconformity is due, by severity (Nonconformity.due_at).
+  absl::Duration due_critical = absl::Hours(24 * 3);
+  absl::Duration due_warning = absl::Hours(24 * 14);
+  absl::Duration due_info = absl::Hours(24 * 30);
   std::vector<Objective> objectives;
+
+  // The due period of `severity` (warning's for an unspecified one).
+  absl::Duration DueAfter(v1::Severity severity) const;
 };
 
 // The collector's --max_objectives_per_plan default.

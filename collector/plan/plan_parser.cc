@@ -385,7 +385,7 @@ void ParseTopLevel(const YAML::Node& root, Plan* plan) {
     Fail(root, "", "a plan is a mapping with an 'objectives' list");
   CheckKeys(root, "",
             {"apiVersion", "defaults", "recurrence_period", "agent_window",
-             "coverage", "objectives"});
+             "coverage", "nonconformity_due", "objectives"});
   if (root["apiVersion"] &&
       Scalar(root["apiVersion"], "apiVersion") != "aims/v1") {
     Fail(root["apiVersion"], "apiVersion", "must be aims/v1");
@@ -404,6 +404,23 @@ void ParseTopLevel(const YAML::Node& root, Plan* plan) {
       Fail(root["agent_window"], "agent_window",
            "must be whole seconds in 1s..1h, as the agents' --window");
     }
+  }
+}
+
+// `nonconformity_due: {critical: 3d, warning: 14d, info: 30d}`: each given
+// period replaces its default.
+void ParseDue(const YAML::Node& root, Plan* plan) {
+  const YAML::Node due = root["nonconformity_due"];
+  if (!due) return;
+  CheckKeys(due, "nonconformity_due", {"critical", "warning", "info"});
+  for (auto [key, out] : {std::pair{"critical", &plan->due_critical},
+                          std::pair{"warning", &plan->due_warning},
+                          std::pair{"info", &plan->due_info}}) {
+    if (!due[key]) continue;
+    const std::string field = absl::StrCat("nonconformity_due.", key);
+    *out = ParseDurationText(due[key], field);
+    if (*out < absl::Hours(1) || *out > absl::Hours(24 * 366))
+      Fail(due[key], field, "must be from 1h to 366d");
   }
 }
 
@@ -692,6 +709,7 @@ Plan ParseOrThrow(absl::string_view yaml, absl::string_view file_name,
   plan.version = Sha256Hex(yaml);
   plan.text = std::string(yaml);
   ParseTopLevel(root, &plan);
+  ParseDue(root, &plan);
   const Defaults defaults = ParseDefaults(root);
   const CoverageSettings coverage = ParseCoverage(root, defaults.objective);
   plan.silent_after = coverage.silent_after;

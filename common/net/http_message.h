@@ -25,7 +25,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // as sent
   std::string body;
   std::string remote_address;  // the client's IP address
-  // The value of the route pattern's trailing "{...}" segment, if any.
+  // The value of the route pattern's "{...}" segment, if any.
   std::string path_parameter;
 
   // The first value of query parameter `name`, or "".

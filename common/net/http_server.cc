@@ -111,7 +111,8 @@ class WorkPool {
 
 struct Route {
   std::string method;
-  std::string path;  // without the "{...}" segment when `parameter`
+  std::string path;    // up to the "{...}" segment when `parameter`
+  std::string suffix;  // what follows the "{...}" segment, e.g. "/update"
   bool parameter = false;
   RouteBudget budget = RouteBudget::kWork;
   HttpHandler handler;
@@ -119,9 +120,17 @@ struct Route {
   // Whether `path` (of a request) is this route's path.
   bool Matches(absl::string_view request_path) const {
     if (!parameter) return request_path == path;
-    return request_path.size() > path.size() &&
-           absl::StartsWith(request_path, path) &&
-           request_path.find('/', path.size()) == absl::string_view::npos;
+    if (request_path.size() <= path.size() + suffix.size() ||
+        !absl::StartsWith(request_path, path) ||
+        !absl::EndsWith(request_path, suffix)) {
+      return false;
+    }
+    return Parameter(request_path).find('/') == absl::string_view::npos;
+  }
+  // The "{...}" segment of a matching `request_path`.
+  absl::string_view Parameter(absl::string_view request_path) const {
+    return request_path.substr(
+        path.size(), request_path.size() - path.size() - suffix.size());
   }
 };
 
@@ -378,7 +387,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     request_.body = std::move(message.body());
     request_.remote_address = client_;
     request_.path_parameter =
-        route_->parameter ? request_.path.substr(route_->path.size()) : "";
+        route_->parameter ? std::string(route_->Parameter(request_.path)) : "";
     keep_alive_ = message.keep_alive();
     const RouteBudget budget = route_->budget;
     ++server_->in_flight;
@@ -688,8 +697,10 @@ void HttpServer::Handle(std::string method, std::string pattern,
   route.budget = budget;
   route.handler = std::move(handler);
   const size_t brace = pattern.rfind("/{");
-  if (brace != std::string::npos && absl::EndsWith(pattern, "}")) {
+  const size_t close = pattern.find('}', brace);
+  if (brace != std::string::npos && close != std::string::npos) {
     route.parameter = true;
+    route.suffix = pattern.substr(close + 1);
     pattern.resize(brace + 1);
   }
   route.path = std::move(pattern);

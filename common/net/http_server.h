@@ -116,8 +116,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // `pattern` is an exact path, or a path ending in "/{name}" whose last
-  // segment is passed as HttpRequest::path_parameter.
+  // `pattern` is an exact path, or a path with one "/{name}" segment (last,
+  // or followed by a fixed rest such as "/update") passed as
+  // HttpRequest::path_parameter.
   void Handle(std::string method, std::string pattern, RouteBudget budget,
               HttpHandler handler);
   // GET /metrics in the Prometheus text format 0.0.4 (control budget,

@@ -16,6 +16,7 @@
 #include "common/summary/sampling_error.h"
 #include "common/summary/statistics.h"
 #include "common/summary/wasserstein.h"
+#include "common/summary/window_accumulator.h"
 
 namespace aims {
 namespace {
@@ -203,6 +204,9 @@ std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
     // minimum effect: the interval's low end (bias accounted for) above it.
     const v1::MetricValue& psi = out[first];
     if (psi.state() != v1::EVIDENCE_STATE_OK) continue;
+    // The model's predictions (scores) are an output, not an input feature:
+    // their drift has its own per-feature metrics, not a share of inputs.
+    if (fp.name() == kPredictionFeature) continue;
     ++judged;
     if (psi.ci_low() > options.min_drift_effect_psi) ++drifted;
   }

@@ -74,12 +74,13 @@ std::vector<v1::MetricValue> PerformanceMetrics(
 // Per feature on the reference profile's bins: psi, js_distance, hellinger,
 // ks_statistic (numeric, with p_value), wasserstein_norm (numeric) - each
 // with a 95 % interval - and chi_squared (with p_value); then
-// drifted_feature_share: the share of the features with enough values whose
-// PSI is shown to exceed min_drift_effect_psi (the low end of its interval
-// above it), sample_size the number of features judged. A p-value says
-// whether there is any difference, which at production volumes there always
-// is; the effect size says whether it matters. Needs summary.profile_id ==
-// profile.profile_id.
+// drifted_feature_share: the share of the input features with enough values
+// whose PSI is shown to exceed min_drift_effect_psi (the low end of its
+// interval above it), sample_size the number of input features judged (the
+// predictions' pseudo-feature kPredictionFeature is not an input). A p-value
+// says whether there is any difference, which at production volumes there
+// always is; the effect size says whether it matters. Needs summary.profile_id
+// == profile.profile_id.
 std::vector<v1::MetricValue> DriftMetrics(const v1::WindowSummary& summary,
                                           const v1::ReferenceProfile& profile,
                                           const MetricOptions& options);

@@ -47,11 +47,13 @@ class QuantileSketch {
     const double magnitude = std::fabs(v);
     if (magnitude < kMinIndexable) {
       zero_count_ += weight;
-    } else if (v > 0) {
-      positive_.Add(Index(magnitude), weight, max_buckets_);
-    } else {
-      negative_.Add(Index(magnitude), weight, max_buckets_);
+      return;
     }
+    // A select, not a branch: feature values' signs are often random, and
+    // a mispredicted branch per value cost 3 ns of 12 (a loop of Add over
+    // normal values).
+    Store& store = v > 0 ? positive_ : negative_;
+    store.Add(Index(magnitude), weight, max_buckets_);
   }
   // Adds every value of `other`. Fails when the accuracies differ.
   absl::Status Merge(const QuantileSketch& other);
@@ -99,8 +101,13 @@ class QuantileSketch {
     uint64_t Total() const;
   };
 
+  // ceil(log(magnitude) / log_gamma) as an int32: truncation and a
+  // correction instead of std::ceil, whose SSE2 expansion costs more than
+  // the division (7.5 against 10.4 ns per index in a loop of normal values).
   int32_t Index(double magnitude) const {
-    return static_cast<int32_t>(std::ceil(std::log(magnitude) / log_gamma_));
+    const double x = std::log(magnitude) / log_gamma_;
+    const int32_t truncated = static_cast<int32_t>(x);
+    return truncated + (x > truncated);
   }
   double Value(int32_t index) const;
 

@@ -1,7 +1,11 @@
 #include "agent/event_json.h"
 
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/limit_error.h"
@@ -126,6 +130,62 @@ TEST(EventJsonTest, NonFiniteNumbers) {
   EXPECT_EQ(batch.errors[2].reason, "must be finite, got nan");
   EXPECT_EQ(batch.errors[3].field, "prediction");
   EXPECT_EQ(batch.errors[4].field, "probabilities.a");
+}
+
+// An array body of `n` events {"features": {"x": i}}.
+std::string Events(int n) {
+  std::string body = "[";
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&body, i ? "," : "", R"({"features":{"x":)", i, "}}");
+  }
+  return body + "]";
+}
+
+// Parsers and their buffers are kept between calls: a body parsed after a
+// longer one sees none of its bytes (a truncated prefix is refused, a short
+// body reads as itself), from one thread or four at once, with bodies over
+// the 1 MiB beyond which parsers are not kept.
+TEST(EventJsonTest, ReusedParsersSeeOnlyTheirOwnBody) {
+  const std::string full = Events(2000);
+  EventBatch batch;
+  for (size_t cut : {full.size() - 1, full.size() / 2, size_t{30}, size_t{2}}) {
+    ASSERT_TRUE(ParseEventBatch(full, JsonIntakeLimits(), &batch).ok());
+    ASSERT_EQ(batch.events.size(), 2000u);
+    EXPECT_EQ(
+        ParseEventBatch(full.substr(0, cut), JsonIntakeLimits(), &batch).code(),
+        absl::StatusCode::kInvalidArgument)
+        << cut;
+  }
+  ASSERT_TRUE(ParseEventBatch(full, JsonIntakeLimits(), &batch).ok());
+  ASSERT_TRUE(
+      ParseEventBatch(R"([{"features":{"x":7}}])", JsonIntakeLimits(), &batch)
+          .ok());
+  ASSERT_EQ(batch.events.size(), 1u);
+  EXPECT_EQ(batch.events[0].features[0].second.number, 7);
+
+  const std::string big = Events(70000);  // over 1 MiB
+  ASSERT_GT(big.size(), size_t{1} << 20);
+  JsonIntakeLimits limits;
+  limits.max_events_per_batch = 100000;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string small = Events(10 + t);
+      for (int r = 0; r < 12; ++r) {
+        const bool large = (t + r) % 3 == 0;
+        EventBatch b;
+        if (!ParseEventBatch(large ? big : small, limits, &b).ok() ||
+            b.events.size() != (large ? 70000u : 10u + t) ||
+            b.events.back().features[0].second.number !=
+                (large ? 69999 : 9 + t)) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(EventJsonTest, NumberBeyondADoubleAndTruncatedBodiesNameTheOffset) {

@@ -96,23 +96,35 @@ def render_table(r):
         state = "measured" if target == "-" and result != "-" else status(ok)
         rows.append("| %s | %s | %s | %s | %s |" % (area, what, result, target, state))
 
-    # Agent update path.
-    for name, label in (("BM_WindowAccumulatorAdd", "no profile"),
-                        ("BM_WindowAccumulatorAddWithProfile", "on a reference profile")):
+    # Agent update path (issue 27: 5 M events/s per core on a profile).
+    for name, label, target in (
+            ("BM_WindowAccumulatorAdd", "no profile", None),
+            ("BM_WindowAccumulatorAddWithProfile", "on a reference profile", 5e6)):
         b = r.get("update_path/" + name)
         eps = b.get("events_per_second") if b else None
         row("agent", "update path, events/s per core (25 features, 2 attributes, %s)" % label,
             "%s (%.0f ns/event)" % (fmt(eps), b["ns_per_event"]) if b else "-",
-            ">= 1,000,000", None if eps is None else eps >= 1e6)
-    for key, label, target in (("agent_http_throughput", "HTTP/JSON intake, batches of 500", 3e5),
+            ">= 5,000,000" if target else "-",
+            None if eps is None or not target else eps >= target)
+    # The JSON intake without the network (tests/bench/intake_bench.cc).
+    for name, label in (("BM_ParseEventBatch", "JSON parse"),
+                        ("BM_ParseAndFold", "JSON parse and fold")):
+        b = r.get("update_path/" + name)
+        eps = b.get("events_per_second") if b else None
+        row("agent", "%s of a batch of 500 (25 features), no network, events per CPU-second"
+            % label, "%s (%.0f ns/event)" % (fmt(eps), b["ns_per_event"]) if b else "-",
+            "-", None)
+    for key, label, target in (("agent_http_throughput", "HTTP/JSON intake, batches of 500", 1e6),
                                ("agent_grpc_throughput", "gRPC intake, batches of 500", None)):
         b = r.get(key)
         if b:
-            result = "%s events/s (agent %.2f cores, client %.2f cores)" % (
-                fmt(b["events_per_second"]), b["agent_cpu_cores"], b["client_cpu_cores"])
+            result = ("%s events/s, %s events per agent CPU-second (agent %.2f cores, "
+                      "client %.2f cores)" % (
+                          fmt(b["events_per_second"]), fmt(b["agent_events_per_cpu_second"]),
+                          b["agent_cpu_cores"], b["client_cpu_cores"]))
         row("agent", label + ", 2 cores shared with the client", result if b else "-",
-            ">= 300,000 events/s" if target else "-",
-            None if not b or not target else b["events_per_second"] >= target)
+            ">= 1,000,000 events per agent CPU-second" if target else "-",
+            None if not b or not target else b["agent_events_per_cpu_second"] >= target)
     for rate in (1000, 10000, 100000):
         b = r.get("agent_rate_%d" % rate)
         if b:
@@ -120,10 +132,13 @@ def render_table(r):
             result = "%s events/s%s: CPU %.1f %% of a core, RSS %.1f MiB (peak %.1f MiB = %.1f MB)" % (
                 count(b["events_per_second"]), asked, 100 * b["agent_cpu_cores"], b["agent_rss_mib"],
                 b["agent_peak_rss_mib"], b["agent_peak_rss_mib"] * 1.048576)
+        rss_ok = None if not b else b["agent_peak_rss_mib"] * 1.048576 <= 40
+        cpu_ok = None if not b or rate != 1000 else b["agent_cpu_cores"] <= 0.01
         row("agent", "%s events/s, 100 features, HTTP batches of %d" % (
             count(rate), b["batch"] if b else 100),
-            result if b else "-", "peak RSS <= 40 MB",
-            None if not b else b["agent_peak_rss_mib"] * 1.048576 <= 40)
+            result if b else "-",
+            "CPU <= 1 % of a core, peak RSS <= 40 MB" if rate == 1000 else "peak RSS <= 40 MB",
+            rss_ok if rate != 1000 or not b else rss_ok and cpu_ok)
 
     # Metrics.
     c, a, p = r.get("metrics_compare"), r.get("metrics_aims"), r.get("metrics_python")
@@ -145,8 +160,7 @@ def render_table(r):
     row("metrics", "%s rows (reference %s), 25 features, 2 attributes: compute time, "
         "one thread" % (count(a["rows"]) if a else "1,000,000",
                         count(a["reference_rows"]) if a else "100,000"),
-        result if a and p else "-", ">= 10x the Python baseline",
-        None if not (a and p) else p["compute_cpu_seconds"] / a["compute_cpu_seconds"] >= 10)
+        result if a and p else "-", "-", None)
     cp = r.get("metrics_compare_parallel")
     if c:
         worst = c.get("max_error", {})
@@ -169,8 +183,10 @@ def render_table(r):
                       n["fairness_cpu_seconds"],
                       n["compute_cpu_seconds"] / a["compute_cpu_seconds"],
                       "agree" if cn and cn["agree"] else "DISAGREE"))
-    row("metrics", "context: the same metrics hand-vectorized with NumPy (one confusion matrix, "
-        "AUC from ranks)", result if a and n else "-", "-", None)
+    row("metrics", "the same metrics hand-vectorized with NumPy (one confusion matrix, "
+        "AUC from ranks), one thread", result if a and n else "-",
+        ">= 10x the NumPy baseline",
+        None if not (a and n) else n["compute_cpu_seconds"] / a["compute_cpu_seconds"] >= 10)
 
     # Collector.
     b = r.get("collector_ingest")

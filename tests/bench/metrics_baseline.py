@@ -68,8 +68,9 @@ TOP_K = 20
 SCORE_BINS = 100
 PSI_EPSILON = 1e-4
 MIN_GROUP_SIZE = 30
-# drifted_feature_share counts features whose PSI is shown (low end of its
-# 95 % interval) above this minimum effect (MetricOptions).
+# drifted_feature_share counts the input features (not the predictions) whose
+# PSI is shown (low end of its 95 % interval) above this minimum effect
+# (MetricOptions).
 MIN_DRIFT_EFFECT_PSI = 0.1
 
 
@@ -295,7 +296,8 @@ def drift(meta, ref, cur):
             out.append(value("ks_statistic", d["ks_statistic"][0], n_cur, feature=name,
                              p=d["ks_statistic"][1]))
             out.append(value("wasserstein_norm", d["wasserstein_norm"], n_cur, feature=name))
-        drifted.append(d["psi_low"] > MIN_DRIFT_EFFECT_PSI)
+        if name != PREDICTION:  # an output, not an input feature
+            drifted.append(d["psi_low"] > MIN_DRIFT_EFFECT_PSI)
     out.append(value("drifted_feature_share", np.mean(drifted), len(drifted)))
     return out
 

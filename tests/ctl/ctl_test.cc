@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "collector/collector.h"
+#include "common/base/hash.h"
 #include "common/base/time_util.h"
 #include "common/summary/window_accumulator.h"
 #include "grpcpp/grpcpp.h"
@@ -274,7 +275,7 @@ TEST(CtlTest, MetricsFromMergedSummaries) {
 // A collector whose plan wants accuracy >= 0.95 for credit/v2/default, fed
 // one window of accuracy 0.9 and evaluated once: NC-000001 is open.
 std::unique_ptr<collector::Collector> StartWithFailingAccuracy(
-    const testing::TempDir& dir) {
+    const testing::TempDir& dir, const Clock* clock = &RealClock::Get()) {
   {
     std::ofstream plan(dir.File("plan.yaml"));
     plan << "coverage: {enabled: false}\nobjectives:\n"
@@ -288,7 +289,7 @@ std::unique_ptr<collector::Collector> StartWithFailingAccuracy(
   co.sync_writes = false;
   co.plan_file = dir.File("plan.yaml");
   co.evaluate_in_background = false;
-  auto collector = std::make_unique<collector::Collector>(co);
+  auto collector = std::make_unique<collector::Collector>(co, clock);
   EXPECT_TRUE(collector->Start().ok());
   WindowAccumulator accumulator(std::make_shared<SummaryConfig>());
   for (int i = 0; i < 100; ++i) {
@@ -366,6 +367,139 @@ TEST(CtlTest, NonconformityLifecycleAndAuditCommands) {
   ASSERT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("1 objectives, 1 unchanged"), std::string::npos)
       << out.str();
+}
+
+// Owner, due date and ticket link, overdue ones marked in nc list, and the
+// invalid ending; each refusal says why.
+TEST(CtlTest, NonconformityOwnerDueTicketAndInvalid) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string flag = CollectorFlag(*collector);
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({flag, "nc", "assign", "NC-000001", "--owner=bo",
+                        "--actor=ana", "--comment=on call"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(out.str(), "NC-000001: owner: - -> bo; on call (by ana)\n");
+  EXPECT_EQ(RunCommand({flag, "nc", "link", "NC-000001",
+                        "--ticket=tracker/AIMS-1", "--actor=ana"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("ticket_url: 'tracker/AIMS-1' is not an http(s) "
+                           "URL"),
+            std::string::npos)
+      << err.str();
+  ASSERT_EQ(
+      RunCommand({flag, "nc", "link", "NC-000001",
+                  "--ticket=https://tracker.example/AIMS-1", "--actor=ana"},
+                 out, err),
+      0)
+      << err.str();
+  // Not overdue with the plan's default (warning: 14d).
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--overdue"}, out, err), 0);
+  EXPECT_EQ(out.str().find("NC-000001"), std::string::npos) << out.str();
+  // Due at its opening: overdue now.
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "--json", "nc", "show", "NC-000001"}, out, err),
+            0);
+  const std::string json = out.str();
+  const size_t at = json.find("\"opened_at\":\"") + 13;
+  const std::string opened = json.substr(at, json.find('"', at) - at);
+  ASSERT_EQ(RunCommand({flag, "nc", "due", "NC-000001", "--at=" + opened,
+                        "--actor=ana"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(RunCommand({flag, "nc", "due", "NC-000001", "--at=2000-01-01",
+                        "--actor=ana"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("is before the opening"), std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--overdue"}, out, err), 0);
+  EXPECT_NE(out.str().find("OVERDUE"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find(" bo "), std::string::npos) << out.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "show", "NC-000001"}, out, err), 0);
+  EXPECT_NE(out.str().find("owner:        bo"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("ticket:       https://tracker.example/AIMS-1"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("ana  changed owner  owner: - -> bo; on call"),
+            std::string::npos)
+      << out.str();
+
+  EXPECT_EQ(
+      RunCommand({flag, "nc", "invalid", "NC-000001", "--actor=ana"}, out, err),
+      1);
+  EXPECT_NE(err.str().find("comment: required for invalid (why it is not a "
+                           "real breach)"),
+            std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "invalid", "NC-000001", "--actor=ana",
+                        "--comment=labels of a test tenant"},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(out.str(), "NC-000001 is now invalid (by ana)\n");
+  EXPECT_EQ(RunCommand({flag, "nc", "accept-risk", "NC-000001", "--actor=ana",
+                        "--comment=x", "--until=2999-01-01"},
+                       out, err),
+            1);
+  EXPECT_NE(err.str().find("NC-000001 was marked invalid (not a real "
+                           "breach); its record is final"),
+            std::string::npos)
+      << err.str();
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "nc", "list", "--stage=invalid"}, out, err), 0);
+  EXPECT_NE(out.str().find("NC-000001"), std::string::npos) << out.str();
+}
+
+// Every plan version the collector loaded, with its text: plan versions
+// lists them newest first, plan diff shows the changed lines.
+TEST(CtlTest, PlanVersionsAndDiff) {
+  testing::TempDir dir;
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir);
+  const std::string flag = CollectorFlag(*collector);
+  const std::string first = testing::ReadFile(dir.File("plan.yaml"));
+  std::string second = first;
+  second.replace(second.find("0.95"), 4, "0.85");
+  std::ofstream(dir.File("plan.yaml"), std::ios::trunc) << second;
+  std::ostringstream out, err;
+  ASSERT_EQ(RunCommand({flag, "plan", "reload"}, out, err), 0) << err.str();
+  const std::string v1 = Sha256Hex(first), v2 = Sha256Hex(second);
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "plan", "versions"}, out, err), 0) << err.str();
+  const std::string table = out.str();
+  ASSERT_NE(table.find(v2.substr(0, 16)), std::string::npos) << table;
+  EXPECT_LT(table.find(v2.substr(0, 16)), table.find(v1.substr(0, 16)))
+      << table;  // newest first
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3) << table;
+  EXPECT_NE(table.find("yes"), std::string::npos) << table;
+  out.str("");
+  ASSERT_EQ(RunCommand({flag, "plan", "diff", v1.substr(0, 8), v2.substr(0, 8)},
+                       out, err),
+            0)
+      << err.str();
+  EXPECT_NE(out.str().find("-   - {id: acc, metric: accuracy, comparator: "
+                           "'>=', threshold: 0.95"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("+   - {id: acc"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("0.85"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("  coverage: {enabled: false}"), std::string::npos)
+      << out.str();
+  EXPECT_EQ(
+      RunCommand({flag, "plan", "diff", "zzzz", v2.substr(0, 8)}, out, err), 2);
+  EXPECT_NE(err.str().find("no plan version starts with 'zzzz'"),
+            std::string::npos)
+      << err.str();
 }
 
 // Who takes an nc step without --actor and without a token: $USER, else
@@ -520,6 +654,71 @@ TEST(CtlTest, ReportRendersThePeriodInEveryFormat) {
       1);
   EXPECT_NE(err.str().find("from: 2020-01-03T00:00:00.000Z is not before to: "
                            "2020-01-02T00:00:00.000Z"),
+            std::string::npos)
+      << err.str();
+}
+
+// aimsctl report --format=html|csv|markdown prints the collector's bytes:
+// the same as GET /v1/report?format= (one renderer), with the objective's
+// stored value drawn against its threshold. The clock stands still so both
+// reports carry the same generation time.
+TEST(CtlTest, ReportFormatsAreTheCollectorsBytes) {
+  testing::TempDir dir;
+  FakeClock clock(absl::Now());
+  std::unique_ptr<collector::Collector> collector =
+      StartWithFailingAccuracy(dir, &clock);
+  clock.Advance(absl::Seconds(1));  // NC-000001 opened before the report
+  const std::string flag = CollectorFlag(*collector);
+  httplib::Client http("127.0.0.1", collector->http_port());
+  for (const auto& [format, content_type] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"html", "text/html; charset=utf-8"},
+           {"markdown", "text/markdown; charset=utf-8"},
+           {"csv", "text/csv; charset=utf-8"}}) {
+    const std::string file = dir.File("report." + format);
+    std::ostringstream out, err;
+    ASSERT_EQ(RunCommand({flag, "report", "--format=" + format, "--table=open",
+                          "--output=" + file},
+                         out, err),
+              0)
+        << err.str();
+    EXPECT_NE(out.str().find(" 1 objectives, 1 nonconformities)"),
+              std::string::npos)
+        << out.str();
+    auto res = http.Get("/v1/report?format=" + format + "&table=open");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(res->get_header_value("Content-Type"), content_type);
+    EXPECT_EQ(res->body, testing::ReadFile(file)) << format;
+  }
+  const std::string html = testing::ReadFile(dir.File("report.html"));
+  // The aimsctl binary prints the same page.
+  std::string printed, printed_err;
+  ASSERT_EQ(testing::RunCommand({AIMS_CTL_BIN, flag, "report", "--format=html"},
+                                &printed, &printed_err),
+            0)
+      << printed_err;
+  EXPECT_EQ(printed, html);
+  // The one stored window (accuracy 0.9) is a point below the dashed 0.95.
+  EXPECT_NE(html.find("<circle "), std::string::npos) << html;
+  EXPECT_NE(html.find("threshold: must be at least 0.95"), std::string::npos);
+  EXPECT_NE(html.find("The accuracy was 0.9; the plan requires at least "
+                      "0.95. Measured on 100 labelled predictions."),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(testing::ReadFile(dir.File("report.csv"))
+                .rfind("Id,Severity,Objective,Series,Opened,Age,Stage,Owner,"
+                       "Next step,Due,Ticket\r\nNC-000001,warning,acc,",
+                       0),
+            0u);
+  // An unknown table is a usage error naming the tables the collector has.
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCommand({flag, "report", "--format=csv", "--table=everything"},
+                       out, err),
+            2);
+  EXPECT_NE(err.str().find("--table: 'everything' is not one of plan, "
+                           "summary, objectives, results, trend, open, "
+                           "nonconformities"),
             std::string::npos)
       << err.str();
 }

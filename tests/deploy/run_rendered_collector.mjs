@@ -101,31 +101,41 @@ async function freePort() {
 const mounts = (container.volumeMounts || []).map((m) => m.mountPath);
 let httpPort = null;
 let grpcPort = null;
-const runArgs = [];
-for (const a of args) {
-  const m = a.match(/^(--(grpc|http)_listen)=(.+):(\d+)$/);
-  if (m) {
-    const port = await freePort();
-    if (m[2] === "http") httpPort = port;
-    else grpcPort = port;
-    runArgs.push(`${m[1]}=${m[3]}:${port}`);
-    continue;
+// The rendered args with free ports (chosen anew for each start attempt).
+async function runArgsWithFreePorts() {
+  const runArgs = [];
+  for (const a of args) {
+    const m = a.match(/^(--(grpc|http)_listen)=(.+):(\d+)$/);
+    if (m) {
+      const port = await freePort();
+      if (m[2] === "http") httpPort = port;
+      else grpcPort = port;
+      runArgs.push(`${m[1]}=${m[3]}:${port}`);
+      continue;
+    }
+    const v = a.match(/^(--\w+)=(\/.*)$/);
+    if (v && mounts.some((p) => v[2] === p || v[2].startsWith(p + "/"))) runArgs.push(`${v[1]}=${path.join(root, v[2])}`);
+    else runArgs.push(a);
   }
-  const v = a.match(/^(--\w+)=(\/.*)$/);
-  if (v && mounts.some((p) => v[2] === p || v[2].startsWith(p + "/"))) runArgs.push(`${v[1]}=${path.join(root, v[2])}`);
-  else runArgs.push(a);
+  return runArgs;
 }
 // The environment the manifests give (downward API values stubbed).
 const env = { ...process.env };
 for (const e of container.env || []) env[e.name] = e.value ?? "aims-collector-0";
 
-console.log(`running aims-collector ${runArgs.join(" ")}`);
-const proc = spawn(collectorBin, runArgs, { env, stdio: ["ignore", "pipe", "pipe"] });
+let proc = null;
 let log = "";
-proc.stdout.on("data", (d) => (log += d));
-proc.stderr.on("data", (d) => (log += d));
 let exited = null;
-const exitPromise = new Promise((resolve) => proc.on("exit", (code, signal) => resolve((exited = { code, signal }))));
+let exitPromise = null;
+function start(runArgs) {
+  console.log(`running aims-collector ${runArgs.join(" ")}`);
+  proc = spawn(collectorBin, runArgs, { env, stdio: ["ignore", "pipe", "pipe"] });
+  log = "";
+  exited = null;
+  proc.stdout.on("data", (d) => (log += d));
+  proc.stderr.on("data", (d) => (log += d));
+  exitPromise = new Promise((resolve) => proc.on("exit", (code, signal) => resolve((exited = { code, signal }))));
+}
 
 async function get(p, headers = {}) {
   try {
@@ -140,12 +150,19 @@ function ctl(extra) {
 }
 
 try {
-  const deadline = Date.now() + 30000;
   let health = null;
-  while (Date.now() < deadline && !exited) {
-    health = await get("/healthz");
-    if (health === 200) break;
-    await new Promise((r) => setTimeout(r, 100));
+  // A free port can be taken by another test between the probe and the
+  // collector's bind: start again on new ports (at most three times).
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    start(await runArgsWithFreePorts());
+    const deadline = Date.now() + 30000;
+    while (Date.now() < deadline && !exited) {
+      health = await get("/healthz");
+      if (health === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (health === 200 || !exited || !/address in use/.test(log)) break;
+    console.log(`a port was taken before the collector bound it; attempt ${attempt + 1}`);
   }
   check("the collector starts with the rendered args and /healthz answers 200", health === 200 && !exited,
     exited ? `exited ${JSON.stringify(exited)}:\n${log.slice(-2000)}` : `/healthz ${health}`);

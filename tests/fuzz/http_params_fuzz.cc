@@ -1,8 +1,9 @@
 // Fuzz target: the query parameters of the collector's HTTP API. The input
 // is a query string (what follows '?'), split and URL-decoded as the HTTP
 // server does (common/net/http_message.h), then parsed as /v1/summaries,
-// /v1/metrics and /v1/report parse it. Never a crash or a sanitizer report, and
-// what parses is a valid google.protobuf Timestamp / Duration.
+// /v1/metrics, /v1/report, /v1/nonconformities and /v1/audit parse it. Never a
+// crash or a sanitizer report, and what parses is a valid google.protobuf
+// Timestamp / Duration.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -54,6 +55,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckTimestamp(report.from(), "from");
     CheckTimestamp(report.to(), "to");
     CheckDuration(report.bucket(), "bucket");
+  }
+  aims::v1::ListNonconformitiesRequest list;
+  if (aims::collector::ParseNonconformityFilters(req, &list).ok()) {
+    if (list.has_opened_after()) CheckTimestamp(list.opened_after(), "from");
+    if (list.has_opened_before()) CheckTimestamp(list.opened_before(), "to");
+  }
+  aims::v1::ListAuditRequest audit;
+  if (aims::collector::ParseAuditParams(req, &audit).ok() &&
+      (audit.limit() == 0 || audit.limit() > 10000)) {
+    std::fprintf(stderr, "http_params_fuzz: limit %u accepted\n",
+                 audit.limit());
+    std::abort();
   }
   return 0;
 }

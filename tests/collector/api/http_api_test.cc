@@ -162,5 +162,78 @@ TEST(HttpApiTest, UnknownNamesPathsAndMethodsAreNamed) {
   collector.Stop();
 }
 
+// GET /v1/report in each format: JSON by default, the rendered HTML and
+// CSV with their content types, a CSV as a download; a wrong format or
+// table is a 400 naming what it may be.
+TEST(HttpApiTest, ReportAsJsonHtmlAndCsv) {
+  testing::TempDir dir;
+  CollectorOptions options;
+  options.data_dir = dir.File("data");
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.sync_writes = false;
+  options.collector_id = "audit-collector";
+  options.maintenance_interval = absl::ZeroDuration();
+  Collector collector(options);
+  ASSERT_TRUE(collector.Start().ok());
+  httplib::Client http("127.0.0.1", collector.http_port());
+
+  auto json = http.Get("/v1/report");
+  ASSERT_TRUE(json);
+  EXPECT_EQ(json->status, 200) << json->body;
+  EXPECT_EQ(json->get_header_value("Content-Type"), "application/json");
+  EXPECT_NE(json->body.find("\"collector_id\":\"audit-collector\""),
+            std::string::npos)
+      << json->body;
+
+  auto html = http.Get(
+      "/v1/report?format=html&from=2026-01-01T00:00:00Z"
+      "&to=2026-01-02T00:00:00Z&bucket=6h");
+  ASSERT_TRUE(html);
+  EXPECT_EQ(html->status, 200) << html->body;
+  EXPECT_EQ(html->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(html->body.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html->body.find("<li><b>Period:</b> 2026-01-01 00:00:00Z to "
+                            "2026-01-02 00:00:00Z</li>"),
+            std::string::npos)
+      << html->body;
+  EXPECT_NE(html->body.find("<li><b>Produced by:</b> the aims collector "
+                            "&quot;audit-collector&quot;</li>"),
+            std::string::npos);
+  // Four empty 6h buckets: the trend chart has no bars, the table 4 rows.
+  EXPECT_NE(html->body.find("<svg class=\"chart\""), std::string::npos);
+  EXPECT_EQ(html->body.find("<rect class=\"bar\""), std::string::npos);
+  EXPECT_NE(html->body.find("<td class=\"w\">2026-01-01 18:00:00Z</td>"),
+            std::string::npos);
+  EXPECT_NE(html->body.find("<h2 id=\"glossary\">Glossary</h2>"),
+            std::string::npos);
+
+  auto csv = http.Get(
+      "/v1/report?format=csv&table=trend&from=2026-01-01T00:00:00Z"
+      "&to=2026-01-02T00:00:00Z&bucket=12h");
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(csv->status, 200) << csv->body;
+  EXPECT_EQ(csv->get_header_value("Content-Type"), "text/csv; charset=utf-8");
+  EXPECT_EQ(csv->get_header_value("Content-Disposition"),
+            "attachment; filename=\"aims-report-trend.csv\"");
+  EXPECT_EQ(csv->body,
+            "Bucket start,Opened,Recurred,Acknowledged,Actions recorded,"
+            "Closed,Auto-resolved,Open,Invalid,Risk accepted\r\n"
+            "2026-01-01 00:00:00Z,0,0,0,0,0,0,0,0,0\r\n"
+            "2026-01-01 12:00:00Z,0,0,0,0,0,0,0,0,0\r\n");
+
+  auto pdf = http.Get("/v1/report?format=pdf");
+  ASSERT_TRUE(pdf);
+  EXPECT_EQ(pdf->status, 400);
+  EXPECT_EQ(pdf->body,
+            "{\"error\":\"format: 'pdf' is not html, markdown or csv\"}\n");
+  auto table = http.Get("/v1/report?format=csv&table=all");
+  ASSERT_TRUE(table);
+  EXPECT_EQ(table->status, 400);
+  EXPECT_NE(table->body.find("table: 'all' is not one of plan, summary"),
+            std::string::npos)
+      << table->body;
+}
+
 }  // namespace
 }  // namespace aims::collector

@@ -37,7 +37,9 @@ TEST(TokensFileTest, ErrorsNameTheEntryAndField) {
   const std::string e = std::string(64, 'b');
   for (const Case& c : std::vector<Case>{
            {"tokens:\n  - {name: a, role: root, sha256: " + d + "}",
-            "tokens[0].role: 'root' is not agent, viewer, compliance or admin"},
+            "tokens[0].role: 'root' is not agent, viewer, compliance, "
+            "risk_owner "
+            "or admin"},
            {"tokens:\n  - {name: a, role: viewer}",
             "tokens[0].sha256: required"},
            {"tokens:\n  - {name: a, role: viewer, sha256: ABC}",
@@ -69,14 +71,18 @@ TEST(TokensFileTest, ErrorsNameTheEntryAndField) {
 
 TEST(RolesTest, EachRoleHasExactlyItsPermissions) {
   using P = Permission;
-  const std::vector<P> all = {P::kIngest, P::kRead, P::kWorkNonconformities,
-                              P::kReport, P::kAdminister};
+  const std::vector<P> all = {
+      P::kIngest, P::kRead,       P::kWorkNonconformities,
+      P::kReport, P::kAcceptRisk, P::kAdminister};
   const std::map<Role, std::set<P>> expected = {
       {Role::kAgent, {P::kIngest}},
       {Role::kViewer, {P::kRead}},
       {Role::kCompliance, {P::kRead, P::kWorkNonconformities, P::kReport}},
+      {Role::kRiskOwner,
+       {P::kRead, P::kWorkNonconformities, P::kReport, P::kAcceptRisk}},
       {Role::kAdmin,
-       {P::kRead, P::kWorkNonconformities, P::kReport, P::kAdminister}}};
+       {P::kRead, P::kWorkNonconformities, P::kReport, P::kAcceptRisk,
+        P::kAdminister}}};
   for (const auto& [role, allowed] : expected) {
     for (P p : all) {
       EXPECT_EQ(RoleHas(role, p), allowed.count(p) > 0)
@@ -162,7 +168,9 @@ class AuthCollectorTest : public ::testing::Test {
     viewer_ = CreateToken("val", "viewer");
     compliance_ = CreateToken("carol", "compliance");
     admin_ = CreateToken("adam", "admin");
+    risk_owner_ = CreateToken("rita", "risk_owner");
     WriteTokens({{"credit-pods", "agent", pods_, "credit"},
+                 {"rita", "risk_owner", risk_owner_, ""},
                  {"fraud-pods", "agent", fraud_pods_, "fraud"},
                  {"val", "viewer", viewer_, ""},
                  {"carol", "compliance", compliance_, ""},
@@ -282,7 +290,7 @@ class AuthCollectorTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  Made pods_, fraud_pods_, viewer_, compliance_, admin_;
+  Made pods_, fraud_pods_, viewer_, compliance_, admin_, risk_owner_;
   std::unique_ptr<Collector> collector_;
   std::string address_;
 };
@@ -383,6 +391,58 @@ TEST_F(AuthCollectorTest, HttpApiNeedsATokenWithTheRole) {
   // Health and metrics stay open for probes and Prometheus.
   EXPECT_EQ(HttpStatus("", "/healthz"), 200);
   EXPECT_EQ(HttpStatus("", "/metrics"), 200);
+}
+
+// Accepting the risk of a nonconformity needs kAcceptRisk (risk_owner,
+// admin): refused for compliance over gRPC and HTTP with a readable reason;
+// a viewer may not act at all. The actor is the token's name.
+TEST_F(AuthCollectorTest, RiskAcceptanceNeedsItsRole) {
+  ASSERT_TRUE(Ingest(pods_.token, "credit").ok());
+  ASSERT_EQ(collector_->EvaluateNow(), 1);
+  std::string out;
+  const std::vector<std::string> accept = {"nc", "accept-risk", "NC-000001",
+                                           "--comment=retraining next quarter",
+                                           "--until=2099-01-01"};
+  EXPECT_EQ(Ctl(compliance_.token, accept, &out), 1);
+  EXPECT_NE(out.find("'carol' (role compliance) may not accept risk: ending "
+                     "NC-000001 as risk accepted needs the role risk_owner "
+                     "or admin"),
+            std::string::npos)
+      << out;
+  httplib::Client http("127.0.0.1", collector_->http_port());
+  auto post = [&](const Made& who, const std::string& body) {
+    return http.Post("/v1/nonconformities/NC-000001/transition",
+                     {{"Authorization", "Bearer " + who.token}}, body,
+                     "application/json");
+  };
+  const std::string body =
+      R"({"to": "NONCONFORMITY_STAGE_RISK_ACCEPTED", "comment": "low impact",
+          "acceptedUntil": "2099-01-01T00:00:00Z"})";
+  auto refused = post(compliance_, body);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_NE(refused->body.find("may not accept risk"), std::string::npos)
+      << refused->body;
+  auto viewer = post(viewer_, R"({"to": "NONCONFORMITY_STAGE_ACKNOWLEDGED"})");
+  EXPECT_EQ(viewer->status, 403);
+  EXPECT_NE(viewer->body.find("'val' (role viewer) may not work "
+                              "nonconformities"),
+            std::string::npos)
+      << viewer->body;
+  // Naming another actor is refused over HTTP too.
+  auto impostor =
+      post(compliance_,
+           R"({"to": "NONCONFORMITY_STAGE_ACKNOWLEDGED", "actor": "x"})");
+  EXPECT_EQ(impostor->status, 403);
+  ASSERT_EQ(Ctl(risk_owner_.token, accept, &out), 0) << out;
+  EXPECT_EQ(out, "NC-000001 is now risk_accepted (by rita)\n");
+  auto shown = http.Get("/v1/nonconformities/NC-000001",
+                        {{"Authorization", "Bearer " + viewer_.token}});
+  EXPECT_NE(shown->body.find(R"("risk_accepted_by":"rita")"), std::string::npos)
+      << shown->body;
+  EXPECT_NE(shown->body.find(R"("risk_accepted_until":"2099-01-01T00:00:00Z")"),
+            std::string::npos)
+      << shown->body;
 }
 
 TEST_F(AuthCollectorTest, TokenChangesTakeEffectWithoutRestart) {

@@ -2,6 +2,8 @@
 // items and plan versions are computed to the second and checked exactly.
 #include "collector/compliance/compliance_report.h"
 
+#include <tuple>
+
 #include "absl/strings/match.h"
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/canonical_json.h"
@@ -401,6 +403,114 @@ TEST(ReportTest, BadPeriodsAndBucketsNameTheField) {
   EXPECT_EQ(FromProto(report->to()) - FromProto(report->from()),
             absl::Hours(24 * 30));
   EXPECT_EQ(FromProtoDuration(report->bucket()), absl::Hours(24));
+}
+
+// Invalid and risk-accepted records have ended: counted per bucket and in
+// the totals (invalid as false alarms), never open items; one that ended
+// before the period is left out.
+TEST(ReportTest, InvalidAndRiskAcceptedEndings) {
+  ComplianceReportSources sources = Sources();
+  v1::Nonconformity invalid = Nc("NC-000006", absl::Minutes(10));
+  Advance(&invalid, absl::Minutes(15), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED,
+          "mine");
+  Advance(&invalid, absl::Minutes(20), v1::NONCONFORMITY_STAGE_INVALID,
+          "load test traffic");
+  v1::Nonconformity accepted = Nc("NC-000007", absl::Minutes(12));
+  Advance(&accepted, absl::Minutes(25), v1::NONCONFORMITY_STAGE_RISK_ACCEPTED,
+          "compensating control");
+  v1::Nonconformity before = Nc("NC-000008", -absl::Hours(3));
+  Advance(&before, -absl::Hours(2), v1::NONCONFORMITY_STAGE_INVALID, "noise");
+  sources.nonconformities.push_back(invalid);
+  sources.nonconformities.push_back(accepted);
+  sources.nonconformities.push_back(before);
+  v1::ComplianceReportRequest request = Period();
+  *request.mutable_bucket() = ToProtoDuration(absl::Hours(1));
+  absl::StatusOr<v1::ComplianceReport> report =
+      BuildComplianceReport(request, sources, kTo + absl::Hours(1));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->trend(0).opened(), 4u);  // 2, 4, 6 and 7
+  EXPECT_EQ(report->trend(0).invalid(), 1u);
+  EXPECT_EQ(report->trend(0).risk_accepted(), 1u);
+  EXPECT_EQ(report->trend(0).open_at_end(), 3u);  // 2, 3, 4
+  EXPECT_EQ(report->totals().false_alarms(), 1u);
+  EXPECT_EQ(report->totals().risk_accepted(), 1u);
+  EXPECT_EQ(report->totals().closed(), 1u);
+  EXPECT_EQ(report->totals().open_at_end(), 2u);
+  std::vector<std::string> ids;
+  for (const auto& nc : report->nonconformities()) ids.push_back(nc.id());
+  EXPECT_EQ(ids,
+            (std::vector<std::string>{"NC-000002", "NC-000003", "NC-000004",
+                                      "NC-000006", "NC-000007"}));
+  for (const auto& nc : report->open_items()) {
+    EXPECT_NE(nc.id(), "NC-000006");
+    EXPECT_NE(nc.id(), "NC-000007");
+  }
+}
+
+// The report carries each series' values for its chart, names the agents
+// its series mention (and only those), and words the plan's generated
+// "when analysed" for people while keeping an author's own text.
+TEST(ReportTest, ValuesAgentsAndPlainWhenAnalysed) {
+  ComplianceReportSources sources = Sources();
+  auto plan = std::make_shared<Plan>(*sources.plan);
+  Objective& o = plan->objectives[0];
+  o.evaluation_interval = absl::Seconds(5);
+  o.for_duration = absl::ZeroDuration();
+  o.when_analysed = "every 5s; nonconformity after breaching for 0";
+  Objective silent;
+  silent.id = "coverage.agent-silent";
+  silent.metric = "agent_silence_seconds";
+  silent.when_analysed = "by the SRE on duty";
+  plan->objectives.push_back(silent);
+  sources.plan = plan;
+  for (const char* series :
+       {"credit/v1/prod agent=a-1", "credit/v1/prod slot=2"}) {
+    sources.states.emplace_back();
+    sources.states.back().set_objective_id("coverage.agent-silent");
+    sources.states.back().set_series(series);
+  }
+  // a-1 by id; slot 2 held by a-2, then a-4 (last seen): a-4; a-3 holds
+  // slot 2 of another model.
+  for (const auto& [id, slot, seen, model] :
+       std::vector<std::tuple<std::string, uint32_t, int, std::string>>{
+           {"a-1", 1, 10, "credit"},
+           {"a-2", 2, 20, "credit"},
+           {"a-3", 2, 40, "fraud"},
+           {"a-4", 2, 30, "credit"}}) {
+    v1::AgentInfo& a = sources.agents.emplace_back();
+    a.mutable_agent()->set_agent_id(id);
+    a.mutable_agent()->set_pod("pod-" + id);
+    a.mutable_model()->set_name(model);
+    a.mutable_model()->set_version("v1");
+    a.mutable_model()->set_environment("prod");
+    a.set_slot(slot);
+    *a.mutable_last_seen() = ToProto(kFrom + absl::Minutes(seen));
+  }
+  v1::MetricPoint point;
+  *point.mutable_start() = ToProto(kFrom);
+  *point.mutable_end() = ToProto(kFrom + absl::Minutes(30));
+  point.add_values()->set_value(0.9);
+  sources.values[{"parity", "credit/v1/prod attribute=gender"}] = {point,
+                                                                   point};
+  absl::StatusOr<v1::ComplianceReport> report =
+      BuildComplianceReport(Period(), sources, kTo + absl::Hours(1));
+  ASSERT_TRUE(report.ok()) << report.status();
+  const v1::SeriesResult* s =
+      FindSeries(*report, "credit/v1/prod attribute=gender");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->values_size(), 2);
+  EXPECT_EQ(s->values(0).values(0).value(), 0.9);
+  EXPECT_EQ(
+      FindSeries(*report, "credit/v1/staging attribute=gender")->values_size(),
+      0);
+  std::vector<std::string> agents;
+  for (const v1::AgentInfo& a : report->agents())
+    agents.push_back(a.agent().pod());
+  EXPECT_EQ(agents, (std::vector<std::string>{"pod-a-1", "pod-a-4"}));
+  EXPECT_EQ(report->objectives(0).when_analysed(),
+            "Judged every 5s; a nonconformity is opened as soon as a breach "
+            "is shown.");
+  EXPECT_EQ(report->objectives(1).when_analysed(), "by the SRE on duty");
 }
 
 }  // namespace

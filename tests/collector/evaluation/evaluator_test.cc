@@ -490,7 +490,7 @@ TEST(EvaluatorTest, LifecycleStepsInOrderByPeopleWithEffectivenessReview) {
                 .status()
                 .message(),
             "NC-000001 is open; the next step is 'ack' (to acknowledged), not "
-            "cause_analysed");
+            "cause_analysed (or end it as invalid or risk_accepted)");
   ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED, "ana", "").ok());
   EXPECT_EQ(step(v1::NONCONFORMITY_STAGE_CAUSE_ANALYSED, "ana", "")
                 .status()
@@ -544,7 +544,7 @@ TEST(EvaluatorTest, LifecycleStepsInOrderByPeopleWithEffectivenessReview) {
   ASSERT_TRUE(step(v1::NONCONFORMITY_STAGE_CLOSED, "cy", "effective").ok());
   EXPECT_EQ(
       step(v1::NONCONFORMITY_STAGE_CLOSED, "cy", "again").status().message(),
-      "NC-000001 is closed");
+      "NC-000001 is closed; its record is final");
   absl::StatusOr<v1::Nonconformity> nc = s.ncs->Get("NC-000001");
   ASSERT_EQ(nc->stage(), v1::NONCONFORMITY_STAGE_CLOSED);
   std::vector<std::string> actors;

@@ -121,6 +121,38 @@ TEST(PlanTest, ErrorsNameFileLineColumnAndField) {
       absl::IsNotFound(LoadPlanFile("/nonexistent/plan.yaml").status()));
 }
 
+// nonconformity_due: documented defaults, each period replaceable, and
+// errors naming file, line, column and field.
+TEST(PlanTest, NonconformityDuePeriods) {
+  absl::StatusOr<Plan> defaults = ParsePlan(
+      "objectives:\n  - {id: a, metric: accuracy, comparator: '>', "
+      "threshold: 0.9}\n",
+      "plan.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->DueAfter(v1::SEVERITY_CRITICAL), absl::Hours(24 * 3));
+  EXPECT_EQ(defaults->DueAfter(v1::SEVERITY_WARNING), absl::Hours(24 * 14));
+  EXPECT_EQ(defaults->DueAfter(v1::SEVERITY_INFO), absl::Hours(24 * 30));
+  absl::StatusOr<Plan> set = ParsePlan(
+      "nonconformity_due: {critical: 12h, info: 60d}\n"
+      "objectives:\n  - {id: a, metric: accuracy, comparator: '>', "
+      "threshold: 0.9}\n",
+      "plan.yaml");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->DueAfter(v1::SEVERITY_CRITICAL), absl::Hours(12));
+  EXPECT_EQ(set->DueAfter(v1::SEVERITY_WARNING), absl::Hours(24 * 14));
+  EXPECT_EQ(set->DueAfter(v1::SEVERITY_INFO), absl::Hours(24 * 60));
+  EXPECT_EQ(Error("nonconformity_due:\n  critical: soon\n"),
+            "plan.yaml:2:13: nonconformity_due.critical: 'soon' is not a "
+            "duration such as 30s, 10m, 2h or 7d");
+  EXPECT_EQ(Error("nonconformity_due: {warning: 10m}\n"),
+            "plan.yaml:1:30: nonconformity_due.warning: must be from 1h to "
+            "366d");
+  EXPECT_EQ(Error("nonconformity_due: {major: 1d}\n").substr(0, 52),
+            "plan.yaml:1:21: nonconformity_due.major: unknown fie");
+  EXPECT_EQ(Error("nonconformity_due: 3d\n"),
+            "plan.yaml:1:20: nonconformity_due: must be a mapping");
+}
+
 // Decision, min_samples and false_alarm_budget defaults follow the metric.
 TEST(PlanTest, DecisionDefaultsFollowTheMetric) {
   absl::StatusOr<Plan> plan = ParsePlan(R"(

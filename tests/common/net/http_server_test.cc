@@ -166,6 +166,31 @@ TEST(HttpServerTest, BodiesWithoutContentLengthAreRefusedBeforeReading) {
   EXPECT_EQ(handled.load(), 1);
 }
 
+// A "{...}" segment followed by a fixed rest: the segment is the
+// parameter, and a path with more or fewer segments is not the route.
+TEST(HttpServerTest, ParameterSegmentBeforeAFixedRest) {
+  Server server(HttpServerOptions{});
+  server.http->Handle(
+      "POST", "/v1/items/{id}/update", RouteBudget::kWork,
+      [](const HttpRequest& req, HttpResponse& res) {
+        res.SetJson(absl::StrCat("\"", req.path_parameter, "\""));
+      });
+  const int port = server.Listen();
+  auto post = [&](const std::string& path) {
+    return RawHttp(port, "POST " + path +
+                             " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                             "Content-Length: 0\r\n\r\n");
+  };
+  std::string answer = post("/v1/items/NC-7/update");
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 200") << answer;
+  EXPECT_EQ(Body(answer), "\"NC-7\"\n");
+  for (const char* other : {"/v1/items//update", "/v1/items/a/b/update",
+                            "/v1/items/NC-7", "/v1/items/NC-7/updates"}) {
+    answer = post(other);
+    EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 404") << other << answer;
+  }
+}
+
 TEST(HttpServerTest, EveryErrorAnswerNamesItsProblemInJson) {
   HttpServerOptions options;
   options.max_header_bytes = 2048;

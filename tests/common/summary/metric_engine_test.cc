@@ -1,5 +1,6 @@
 #include "common/summary/metric_engine.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <functional>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/summary/statistics.h"
 #include "common/summary/wasserstein.h"
+#include "common/summary/window_accumulator.h"
 #include "gtest/gtest.h"
 
 namespace aims {
@@ -381,6 +383,19 @@ TEST(MetricEngineTest, DriftedFeatureShareCountsEffectsNotPValues) {
   share = Find(values, "drifted_feature_share");
   EXPECT_NEAR(share->value(), 1.0 / 25, 1e-12);
   EXPECT_EQ(share->sample_size(), 25u);
+  // The same drift in the model's predictions is no input feature: its PSI
+  // is computed, the share counts the 24 inputs, none drifted.
+  p2.mutable_features(7)->set_name(std::string(kPredictionFeature));
+  one.mutable_features(7)->set_name(std::string(kPredictionFeature));
+  values = DriftMetrics(one, p2, MetricOptions());
+  const auto psi = std::find_if(values.begin(), values.end(), [](auto& v) {
+    return v.metric() == "psi" && v.feature() == kPredictionFeature;
+  });
+  ASSERT_NE(psi, values.end());
+  EXPECT_GT(psi->ci_low(), 0.1);
+  share = Find(values, "drifted_feature_share");
+  EXPECT_EQ(share->value(), 0.0);
+  EXPECT_EQ(share->sample_size(), 24u);
 }
 
 TEST(StatisticsTest, KnownValues) {

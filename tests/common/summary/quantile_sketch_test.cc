@@ -48,6 +48,38 @@ TEST(QuantileSketchTest, QuantilesWithinRelativeAccuracy) {
                    *std::max_element(values.begin(), values.end()));
 }
 
+// A value lands in bucket ceil(log(|v|) / log(gamma)) (sketch.proto), for
+// magnitudes on both sides of 1, near bucket boundaries and of both signs.
+TEST(QuantileSketchTest, BucketIsCeilOfLogOverLogGamma) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> log10(-9, 12);
+  for (double accuracy : {0.01, 0.001, 0.2}) {
+    const double gamma = (1 + accuracy) / (1 - accuracy);
+    const double log_gamma = std::log(gamma);
+    std::vector<double> values = {1.0, 0.999, 1.001, 1e-9, 1e300};
+    for (int k = -50; k <= 50; ++k) {
+      const double boundary = std::pow(gamma, k);
+      values.push_back(boundary);
+      values.push_back(std::nextafter(boundary, 0.0));
+      values.push_back(std::nextafter(boundary, 1e308));
+    }
+    for (int i = 0; i < 2000; ++i) values.push_back(std::pow(10, log10(rng)));
+    for (double v : values) {
+      const int32_t expected =
+          static_cast<int32_t>(std::ceil(std::log(v) / log_gamma));
+      for (double sign : {1.0, -1.0}) {
+        QuantileSketch sketch(accuracy);
+        sketch.Add(sign * v);
+        v1::QuantileSketch proto;
+        sketch.ToProto(&proto);
+        EXPECT_EQ(sign > 0 ? proto.positive_offset() : proto.negative_offset(),
+                  expected)
+            << sign * v;
+      }
+    }
+  }
+}
+
 TEST(QuantileSketchTest, HandlesNegativeZeroAndNonFinite) {
   QuantileSketch sketch;
   for (double v : {-5.0, -1.0, 0.0, 0.0, 2.0, 10.0}) sketch.Add(v);
