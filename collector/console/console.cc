@@ -63,6 +63,7 @@ void ReplySession(const SessionInfo& info, bool open, HttpResponse& res) {
        {std::pair{Permission::kRead, "read"},
         std::pair{Permission::kWorkNonconformities, "work"},
         std::pair{Permission::kReport, "report"},
+        std::pair{Permission::kAcceptRisk, "accept-risk"},
         std::pair{Permission::kAdminister, "administer"}}) {
     if (open || RoleHas(info.role, p)) {
       permissions.add_values()->set_string_value(key);

@@ -244,7 +244,8 @@ function actions(nc, rerender) {
       h('label', {}, 'Accept the risk until ', until),
       h('button', { id: 'do-risk_accepted', onclick: () => run('transition', {
         to: 'NONCONFORMITY_STAGE_RISK_ACCEPTED', comment: comment.value,
-        acceptedUntil: until.value ? `${until.value}T23:59:59Z` : undefined }, 'Risk accepted.') }, 'Accept risk')),
+        acceptedUntil: until.value ? `${until.value}T23:59:59Z` : undefined }, 'Risk accepted.') }, 'Accept risk'),
+      can('accept-risk') ? null : h('span', { class: 'muted small' }, 'needs the risk_owner or admin role')),
     h('div', { class: 'inline-form' },
       h('label', {}, 'Owner ', owner), h('button', { id: 'do-owner', onclick: () => update({ owner: owner.value }, 'Owner set.') }, 'Reassign'),
       h('label', {}, 'Due ', due), h('button', { id: 'do-due', onclick: () => update({ dueAt: due.value ? `${due.value}T23:59:59Z` : undefined }, 'Due date set.') }, 'Set due date'),
