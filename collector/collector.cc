@@ -10,9 +10,11 @@
 #include "collector/api/nonconformity_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
+#include "collector/auth/sessions.h"
 #include "collector/collector_metrics.h"
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/nonconformities.h"
+#include "collector/console/console.h"
 #include "collector/evaluation/evaluator.h"
 #include "collector/evaluation/objective_metrics.h"
 #include "collector/evaluation/objective_series.h"
@@ -249,8 +251,29 @@ absl::Status Collector::StartHttp() {
         families.push_back(ProfileMismatchFamily());
         return families;
       });
+  if (options_.console) {
+    sessions_ = std::make_unique<SessionStore>(
+        SessionOptions{options_.console_session_ttl,
+                       options_.console_session_idle,
+                       options_.console_max_sessions},
+        authorizer_.get(), clock_);
+    sessions_->CountWith(
+        &prometheus::BuildGauge()
+             .Name("aims_collector_console_sessions")
+             .Help("Open sign-in sessions of the browser console.")
+             .Register(*metrics_->registry)
+             .Add({}),
+        &prometheus::BuildCounter()
+             .Name("aims_collector_console_sessions_refused_total")
+             .Help("Console sign-ins refused because "
+                   "--console_max_sessions sessions were open.")
+             .Register(*metrics_->registry)
+             .Add({}));
+    RegisterConsole(*http_, authorizer_.get(), sessions_.get(),
+                    options_.https());
+  }
   RegisterHttpApi(*http_, query_.get(), nc_service_.get(),
-                  report_service_.get(), authorizer_.get());
+                  report_service_.get(), authorizer_.get(), sessions_.get());
   http_->Handle("GET", "/healthz", RouteBudget::kControl,
                 [this](const HttpRequest&, HttpResponse& res) {
                   const absl::Status live = Liveness();

@@ -40,6 +40,7 @@ class IngestService;
 class QueryService;
 class ComplianceReportService;
 class RocksStorage;
+class SessionStore;
 
 class Collector {
  public:
@@ -102,6 +103,7 @@ class Collector {
   CollectorOptions options_;
   const Clock* clock_;
   std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<SessionStore> sessions_;  // null without the console
   std::unique_ptr<RocksStorage> storage_;
   std::unique_ptr<CollectorMetrics> metrics_;
   std::unique_ptr<DurableWriter> writer_;

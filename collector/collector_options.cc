@@ -101,6 +101,16 @@ absl::Status CheckStorage(const CollectorOptions& o) {
   });
 }
 
+absl::Status CheckConsole(const CollectorOptions& o) {
+  return FirstError({
+      CheckRange("--console_session_ttl", o.console_session_ttl,
+                 absl::Minutes(5), absl::Hours(24 * 7)),
+      CheckRange("--console_session_idle", o.console_session_idle,
+                 absl::Minutes(1), o.console_session_ttl),
+      CheckRange("--console_max_sessions", o.console_max_sessions, 1, 100'000),
+  });
+}
+
 absl::Status CheckListeners(const CollectorOptions& o) {
   if (o.http_tls == CollectorOptions::HttpTls::kOn && !o.tls.enabled()) {
     return absl::InvalidArgumentError(
@@ -129,8 +139,8 @@ absl::Status CheckListeners(const CollectorOptions& o) {
 absl::Status CollectorOptions::Validate() const {
   // Usage errors before the refusal of plaintext (see the header).
   return FirstError({CheckIngest(*this), CheckNotify(*this),
-                     CheckStorage(*this), ValidateHttpLimits(http),
-                     CheckListeners(*this)});
+                     CheckStorage(*this), CheckConsole(*this),
+                     ValidateHttpLimits(http), CheckListeners(*this)});
 }
 
 }  // namespace aims::collector

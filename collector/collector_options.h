@@ -49,6 +49,12 @@ struct CollectorOptions {
   bool allow_plaintext = true;
   // Tokens with roles (collector/auth/authorizer.h); empty: no authentication.
   std::string auth_tokens_file;
+  // The browser console at / on the HTTP listener and its sign-in sessions
+  // (docs/console.md, collector/auth/sessions.h).
+  bool console = true;
+  absl::Duration console_session_ttl = absl::Hours(8);
+  absl::Duration console_session_idle = absl::Hours(1);
+  size_t console_max_sessions = 1000;
   std::string data_dir = "./var/aims";
   std::string collector_id;  // default: host name
   bool sync_writes = true;

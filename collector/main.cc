@@ -164,6 +164,17 @@ ABSL_FLAG(absl::Duration, agent_expiry, absl::Hours(24),
           "is forgotten (audited as agent_expired): its coverage.agent-silent "
           "series resolves, so a crashed agent that is never replaced does "
           "not breach forever. 0: never. See docs/profiles.md.");
+ABSL_FLAG(bool, console, true,
+          "Serve the browser console at / on the HTTP listener "
+          "(docs/console.md).");
+ABSL_FLAG(absl::Duration, console_session_ttl, absl::Hours(8),
+          "A console sign-in lasts at most this long (5m..168h).");
+ABSL_FLAG(absl::Duration, console_session_idle, absl::Hours(1),
+          "A console session unused for this long ends (1m.."
+          "--console_session_ttl).");
+ABSL_FLAG(size_t, console_max_sessions, 1000,
+          "Console sessions open at once (1..100000); beyond, sign-in is "
+          "refused and counted.");
 
 namespace {
 
@@ -257,6 +268,10 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   o.storage_restart_after = absl::GetFlag(FLAGS_storage_restart_after);
   o.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
   o.agent_expiry = absl::GetFlag(FLAGS_agent_expiry);
+  o.console = absl::GetFlag(FLAGS_console);
+  o.console_session_ttl = absl::GetFlag(FLAGS_console_session_ttl);
+  o.console_session_idle = absl::GetFlag(FLAGS_console_session_idle);
+  o.console_max_sessions = absl::GetFlag(FLAGS_console_max_sessions);
   return o;
 }
 

@@ -13,12 +13,17 @@
 #   AIMS_DEMO_DIR=var/demo  data, logs and reports of the run (emptied first)
 #   AIMS_KEEP_UP=1 or --keep-up: after the tour keep everything running, the
 #                           model's traffic too, print what to try next, and
-#                           stop on Ctrl-C
+#                           stop on Ctrl-C. The default when the output is a
+#                           terminal; AIMS_KEEP_UP=0 ends after the tour.
+# Ends by printing the address of the browser console (docs/console.md).
 # Stops the model, then the agents (SIGTERM: each closes its last window and
 # drains its spool), then the collector and Alertmanager.
 set -euo pipefail
 
-keep_up="${AIMS_KEEP_UP:-0}"
+keep_up="${AIMS_KEEP_UP:-}"
+if [ -z "$keep_up" ]; then
+  if [ -t 1 ]; then keep_up=1; else keep_up=0; fi
+fi
 for arg in "$@"; do
   case "$arg" in
     --keep-up) keep_up=1 ;;
@@ -202,6 +207,11 @@ for a in json.load(sys.stdin):
 fi
 echo
 echo "Logs: $run/*.log. The collector's data stays in $run/collector."
+console="http://127.0.0.1:$metrics/"
+echo
+echo "== The console: $console"
+echo "   (an open collector, no tokens file: no sign-in; type your name at the top"
+echo "   right and it is written to the audit trail with each action)"
 if [ "$keep_up" != "1" ]; then
   exit 0
 fi
@@ -219,6 +229,7 @@ cat <<EOF
   $ctl_bin metrics --model=credit-scoring --version=v1 --environment=demo --since=10m --step=1m --metric=latency_p99,psi
   $ctl_bin windows --model=credit-scoring --version=v1 --environment=demo --since=10m --step=1m
   $ctl_bin audit verify
+  Console (browser): $console
   Collector metrics: http://127.0.0.1:$metrics/metrics
   Agents: ${urls[0]}/metrics, ${urls[1]}/metrics (intake: POST /v1/events)
 EOF

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # scripts/demo.sh on the suite's binaries (AIMS_SKIP_BUILD=1, a short run in
 # a temporary directory): missing binaries are named; a normal run tours the
-# stack and stops the agents before the collector; --keep-up leaves the
-# stack serving until SIGTERM, then stops the model, the agents and the
-# collector in that order.
+# stack, prints the console's address and stops the agents before the
+# collector; --keep-up leaves the stack (and the console) serving until
+# SIGTERM, then stops the model, the agents and the collector in that order.
 #   demo_test.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 source_dir="$1" build_dir="$2"
@@ -38,6 +38,8 @@ grep -qF "no aims-collector in $dir/none" <<<"$out" || fail "missing binaries: $
 grep -q "audit trail intact" "$dir/run1.out" || fail "run: no audit verification"
 [ -s "$dir/run1/report.md" ] || fail "run: no report"
 grep -q "try next" "$dir/run1.out" && fail "run: printed the keep-up hints"
+http1=$(awk '$1 == "http" {print $2}' "$dir/run1/collector.ports")
+grep -qF "== The console: http://127.0.0.1:$http1/" "$dir/run1.out" || fail "run: no console address"
 stopped_in_order "$dir/run1"
 
 # 3. --keep-up: serving after the tour, until SIGTERM.
@@ -54,6 +56,11 @@ grpc=$(awk '$1 == "grpc" {print $2}' "$dir/run2/collector.ports")
 grep -qF "export AIMS_COLLECTOR=127.0.0.1:$grpc" "$dir/run2.out" || fail "keep-up: no collector address"
 agents=$("$ctl" --collector="127.0.0.1:$grpc" agents) || fail "keep-up: collector down"
 [ "$(grep -c ' yes ' <<<"$agents")" = 2 ] || fail "keep-up: agents not connected: $agents"
+http=$(awk '$1 == "http" {print $2}' "$dir/run2/collector.ports")
+grep -qF "Console (browser): http://127.0.0.1:$http/" "$dir/run2.out" || fail "keep-up: no console address"
+page=$(curl -s -i "http://127.0.0.1:$http/") || fail "keep-up: the console does not answer"
+grep -q "^Content-Security-Policy: default-src 'none'" <<<"$page" || fail "keep-up: console without its CSP"
+grep -q '<script type="module" src="/console/app.js">' <<<"$page" || fail "keep-up: not the console page"
 kill -TERM "$demo"
 wait "$demo"
 code=$?

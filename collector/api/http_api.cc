@@ -141,39 +141,44 @@ void RegisterNonconformityRoutes(Get& get, Post& post,
 void RegisterHttpApi(HttpServer& server, QueryService* queries,
                      NonconformityService* nonconformities,
                      ComplianceReportService* reports,
-                     const Authorizer* authorizer) {
-  // Every route is authorized before its handler runs.
-  auto get = [&server, authorizer](const std::string& pattern,
-                                   Permission permission, HttpHandler handler) {
-    server.Handle("GET", pattern, RouteBudget::kWork,
-                  [authorizer, permission, handler = std::move(handler)](
-                      const HttpRequest& req, HttpResponse& res) {
-                    absl::StatusOr<Principal> principal = authorizer->Authorize(
-                        req.Header("Authorization"), permission);
-                    if (!principal.ok()) {
-                      ReplyError(principal.status(), res);
-                      return;
-                    }
-                    handler(req, res);
-                  });
+                     const Authorizer* authorizer, SessionStore* sessions) {
+  // Every route is authorized before its handler runs: by bearer token or
+  // the console's session cookie (collector/auth/sessions.h).
+  auto get = [&server, authorizer, sessions](const std::string& pattern,
+                                             Permission permission,
+                                             HttpHandler handler) {
+    server.Handle(
+        "GET", pattern, RouteBudget::kWork,
+        [authorizer, sessions, permission, handler = std::move(handler)](
+            const HttpRequest& req, HttpResponse& res) {
+          absl::StatusOr<Principal> principal =
+              AuthorizeHttp(*authorizer, sessions, req, permission);
+          if (!principal.ok()) {
+            ReplyError(principal.status(), res);
+            return;
+          }
+          handler(req, res);
+        });
   };
   // Actions: the handler gets the principal (the actor, and what else its
   // role may do).
   using Action =
       std::function<void(const Principal&, const HttpRequest&, HttpResponse&)>;
-  auto post = [&server, authorizer](const std::string& pattern,
-                                    Permission permission, Action handler) {
-    server.Handle("POST", pattern, RouteBudget::kWork,
-                  [authorizer, permission, handler = std::move(handler)](
-                      const HttpRequest& req, HttpResponse& res) {
-                    absl::StatusOr<Principal> principal = authorizer->Authorize(
-                        req.Header("Authorization"), permission);
-                    if (!principal.ok()) {
-                      ReplyError(principal.status(), res);
-                      return;
-                    }
-                    handler(*principal, req, res);
-                  });
+  auto post = [&server, authorizer, sessions](const std::string& pattern,
+                                              Permission permission,
+                                              Action handler) {
+    server.Handle(
+        "POST", pattern, RouteBudget::kWork,
+        [authorizer, sessions, permission, handler = std::move(handler)](
+            const HttpRequest& req, HttpResponse& res) {
+          absl::StatusOr<Principal> principal =
+              AuthorizeHttp(*authorizer, sessions, req, permission);
+          if (!principal.ok()) {
+            ReplyError(principal.status(), res);
+            return;
+          }
+          handler(*principal, req, res);
+        });
   };
   RegisterNonconformityRoutes(get, post, nonconformities);
   get("/v1/report", Permission::kReport,

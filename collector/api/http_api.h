@@ -27,9 +27,10 @@
 // Authorization: every route needs a token with role viewer or above
 // (/v1/report: compliance or above; the POST actions: work nonconformities,
 // and a risk acceptance also accept risk) in "Authorization: Bearer
-// <token>" when the collector has a tokens file
-// (collector/auth/authorizer.h). The actor of an action is the token's
-// name; without a tokens file the body's `actor`, else "anonymous".
+// <token>", or the console's session cookie, when the collector has a
+// tokens file (collector/auth/authorizer.h, collector/auth/sessions.h;
+// `sessions` may be null: bearer tokens only). The actor of an action is the
+// token's name; without a tokens file the body's `actor`, else "anonymous".
 //
 // Errors: 400 with {"error": "<field>: <reason>"}, 401 without a valid
 // token, 403 when its role may not, 404 when a profile or record is
@@ -45,6 +46,7 @@
 #include "collector/api/nonconformity_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
+#include "collector/auth/sessions.h"
 #include "common/net/http_server.h"
 
 namespace aims::collector {
@@ -52,7 +54,8 @@ namespace aims::collector {
 void RegisterHttpApi(HttpServer& server, QueryService* queries,
                      NonconformityService* nonconformities,
                      ComplianceReportService* reports,
-                     const Authorizer* authorizer);
+                     const Authorizer* authorizer,
+                     SessionStore* sessions = nullptr);
 
 }  // namespace aims::collector
 

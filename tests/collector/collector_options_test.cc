@@ -107,6 +107,19 @@ TEST(CollectorOptionsTest, DurationsNameFlagValueAndLimit) {
             "");
 }
 
+TEST(CollectorOptionsTest, ConsoleSessionsAreBounded) {
+  EXPECT_EQ(ErrorAfter([](CollectorOptions& o) {
+              o.console_session_ttl = absl::Minutes(1);
+            }),
+            "--console_session_ttl: 1m, must be 5m..168h");
+  EXPECT_EQ(ErrorAfter([](CollectorOptions& o) {
+              o.console_session_idle = absl::Hours(9);
+            }),
+            "--console_session_idle: 9h, must be 1m..8h");
+  EXPECT_EQ(ErrorAfter([](CollectorOptions& o) { o.console_max_sessions = 0; }),
+            "--console_max_sessions: 0, must be 1..100000");
+}
+
 TEST(CollectorOptionsTest, NotificationUrlsMustBeHttp) {
   EXPECT_EQ(ErrorAfter([](CollectorOptions& o) {
               o.alertmanager_urls = {"https://am:9093", "am:9093"};

@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/net/bearer_token.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "tests/testing/test_util.h"
@@ -245,6 +246,26 @@ TEST(TlsRefusalTest, PlaintextBeyondLoopbackMustBeAskedFor) {
                                 "loopback address and would be plaintext"))
       << err;
   EXPECT_TRUE(absl::StrContains(err, "--allow_plaintext=true")) << err;
+}
+
+// The console's session cookie on HTTPS is Secure: a browser never sends it
+// over plaintext.
+TEST_F(TlsTest, ConsoleSessionCookieIsSecureOnHttps) {
+  const std::string token = NewToken();
+  std::ofstream(F("tokens.yaml"))
+      << "tokens:\n  - {name: val, role: viewer, sha256: " << TokenSha256(token)
+      << "}\n";
+  StartCollector({"--auth_tokens_file=" + F("tokens.yaml")});
+  httplib::SSLClient https("127.0.0.1", http_port_);
+  https.set_ca_cert_path(F("ca.crt").c_str());
+  https.enable_server_certificate_verification(true);
+  auto res = https.Post("/v1/session", "{\"token\":\"" + token + "\"}",
+                        "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const std::string cookie = res->get_header_value("Set-Cookie");
+  EXPECT_TRUE(absl::StrContains(cookie, "; HttpOnly")) << cookie;
+  EXPECT_TRUE(absl::StrContains(cookie, "; Secure")) << cookie;
 }
 
 }  // namespace

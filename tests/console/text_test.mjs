@@ -1,0 +1,18 @@
+// The console's text helpers in Node (no browser): CSV quoting and the plan
+// diff. Usage: node text_test.mjs SOURCE_DIR
+import assert from 'node:assert/strict';
+import { pathToFileURL } from 'node:url';
+
+const { csvLine, diffLines } = await import(
+  pathToFileURL(`${process.argv[2]}/collector/console/web/text.js`).href);
+
+assert.equal(csvLine(['a', 1, null, undefined]), 'a,1,,');
+assert.equal(csvLine(['x,y', 'say "no"', 'two\nlines']), '"x,y","say ""no""","two\nlines"');
+
+const before = 'objectives:\n  - id: acc\n    threshold: 0.6\n  - id: drift';
+const after = 'objectives:\n  - id: acc\n    threshold: 0.7\n  - id: drift\n  - id: parity';
+assert.deepEqual(diffLines(before, after), [
+  [' ', 'objectives:'], [' ', '  - id: acc'], ['-', '    threshold: 0.6'],
+  ['+', '    threshold: 0.7'], [' ', '  - id: drift'], ['+', '  - id: parity']]);
+assert.deepEqual(diffLines('same', 'same'), [[' ', 'same']]);
+console.log('text helpers ok');

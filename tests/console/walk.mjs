@@ -1,0 +1,243 @@
+// Walks the aims console in headless chromium as a viewer and as a
+// compliance officer, asserting what each page shows, and keeps a PNG of
+// every page (laptop 1366x800, tablet 820x1180) in $AIMS_SHOTS.
+// Every step runs; each failure is printed and the walk exits 1 at the end.
+import puppeteer from 'puppeteer-core';
+
+const url = process.env.AIMS_URL;
+const shots = process.env.AIMS_SHOTS;
+const viewerToken = process.env.AIMS_VIEWER_TOKEN;
+const officerToken = process.env.AIMS_OFFICER_TOKEN;
+const LAPTOP = { width: 1366, height: 800 };
+const TABLET = { width: 820, height: 1180, isMobile: true, hasTouch: true };
+const failures = [];
+
+const browser = await puppeteer.launch({
+  executablePath: process.env.AIMS_CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+});
+const page = await browser.newPage();
+await page.setViewport(LAPTOP);
+const consoleErrors = [];
+// Refusals (401, 403, 409) are part of the walk; a missing file or a
+// server error is not. The browser's own "Failed to load resource" lines
+// carry no URL, so answers are checked here instead.
+page.on('console', (m) => {
+  if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
+});
+page.on('response', (r) => {
+  if (r.status() === 404 || r.status() >= 500) consoleErrors.push(`${r.status()} ${r.url()}`);
+});
+page.on('pageerror', (e) => consoleErrors.push(String(e)));
+
+async function step(name, fn) {
+  try {
+    await fn();
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failures.push(name);
+    console.log(`FAIL ${name}: ${e.message.split('\n')[0]}`);
+    await shot(`failed-${name.replace(/\W+/g, '-')}`).catch(() => {});
+  }
+}
+
+async function shot(name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${shots}/${name}.png` });
+}
+
+// Waits until `selector`'s text matches `re`; returns the text.
+async function textOf(selector, re, timeout = 15000) {
+  await page.waitForFunction((sel, src) => {
+    const el = document.querySelector(sel);
+    return el && new RegExp(src, 'i').test(el.textContent);
+  }, { timeout }, selector, re.source);
+  return page.$eval(selector, (el) => el.textContent);
+}
+
+async function go(hash, ready) {
+  await page.goto(`${url}/${hash}`);
+  await page.waitForSelector(ready, { timeout: 15000 });
+}
+
+async function signIn(token, who) {
+  await page.goto(`${url}/`);
+  await page.waitForSelector('#signin');
+  await page.type('#token', token);
+  await page.click('#signin button[type=submit]');
+  await textOf('#whoami', new RegExp(who));
+  // The token is never shown back nor kept in the page.
+  const html = await page.content();
+  if (html.includes(token)) throw new Error('the token appears in the page');
+}
+
+async function signOut() {
+  await page.click('#signout');
+  await textOf('#signin-status', /signed out/);
+}
+
+let first = '';
+let second = '';
+
+await step('unauthenticated: only the sign-in page', async () => {
+  await page.goto(`${url}/#/register`);
+  await page.waitForSelector('#signin');
+  if (await page.$eval('#nav', (n) => !n.hidden)) throw new Error('navigation shown before sign-in');
+  if (await page.$('#register')) throw new Error('the register is shown before sign-in');
+  await shot('signin');
+});
+
+await step('a wrong token is refused with a message', async () => {
+  await page.type('#token', 'aims_not-a-real-token-at-all-0000000000');
+  await page.click('#signin button[type=submit]');
+  await textOf('#signin-status', /invalid token/);
+});
+
+await step('viewer signs in and sees the overview', async () => {
+  await signIn(viewerToken, 'vera-viewer · viewer');
+  await page.waitForSelector('#open-by-age');
+  const open = Number(await page.$eval('#stat-open .big', (e) => e.textContent));
+  if (!(open >= 2)) throw new Error(`open nonconformities shown: ${open}`);
+  await textOf('main', /credit-scoring v1 \(demo\)/);
+  await shot('overview');
+});
+
+await step('viewer: the register lists the nonconformities', async () => {
+  await go('#/register', '#register');
+  const ids = await page.$$eval('#register tbody tr[data-id]', (rows) => rows.map((r) => r.dataset.id));
+  if (ids.length < 2) throw new Error(`${ids.length} rows`);
+  [first, second] = ids;
+  await textOf('#register-count', new RegExp(`^${ids.length} of ${ids.length}`));
+  await shot('register');
+});
+
+await step('viewer: acknowledging is refused with the server\'s message', async () => {
+  await go(`#/nc/${encodeURIComponent(first)}`, '#do-acknowledged');
+  await textOf('#evidence-text', /the objective requires/);
+  await page.type('#comment', 'trying as a viewer');
+  await page.click('#do-acknowledged');
+  const text = await textOf('#action-result', /Refused/);
+  if (!/viewer/.test(text)) throw new Error(`message does not name the role: ${text}`);
+  await textOf('#nc-stage', /^open$/);
+  await shot('detail-viewer-refused');
+});
+
+await step('viewer signs out; the session ends server-side', async () => {
+  await signOut();
+  const status = await page.evaluate(async () => (await fetch('/v1/models')).status);
+  if (status !== 401) throw new Error(`after sign-out /v1/models answered ${status}`);
+});
+
+await step('compliance officer signs in', async () => {
+  await signIn(officerToken, 'carla-compliance · compliance');
+});
+
+await step('officer finds the nonconformity with the register filters', async () => {
+  await go('#/register?stage=open&sort=severity', '#register');
+  await page.select('#severity', await page.$eval(`#register tr[data-id="${first}"] td:nth-child(2)`,
+    (td) => `SEVERITY_${td.textContent.trim().toUpperCase()}`));
+  await page.click('#filters button[type=submit]');
+  await page.waitForFunction(() => location.hash.includes('severity=SEVERITY_'));
+  await page.waitForSelector(`#register tr[data-id="${first}"]`);
+  await page.click(`#register tr[data-id="${first}"] a`);
+  await page.waitForSelector('#do-acknowledged');
+});
+
+for (const [button, stage, comment] of [
+  ['#do-acknowledged', 'acknowledged', 'contained: approvals go to manual review'],
+  ['#do-cause_analysed', 'cause analysed', 'income distribution shifted after a campaign'],
+  ['#do-action_recorded', 'action recorded', 'retrained on the last 30 days'],
+]) {
+  await step(`officer: ${stage}`, async () => {
+    await page.type('#comment', comment);
+    await page.click(button);
+    await textOf('#nc-stage', new RegExp(`^${stage}$`));
+    await textOf('#history', new RegExp(`carla-compliance.*${comment}`));
+  });
+}
+await step('detail page shows the evidence chart', async () => {
+  await page.waitForSelector('#evidence-text');
+  await page.waitForSelector('svg.chart rect.window', { timeout: 15000 });
+  await page.waitForSelector('svg.chart line.threshold');
+  await shot('detail');
+});
+
+await step('officer marks another one invalid', async () => {
+  await go(`#/nc/${encodeURIComponent(second)}`, '#do-invalid');
+  await page.type('#comment', 'a test campaign, not real applicants');
+  await page.click('#do-invalid');
+  await textOf('#nc-stage', /^invalid$/);
+});
+
+await step('an order the workflow forbids is refused with a message', async () => {
+  await page.type('#comment', 'closing an invalid one');
+  await page.click('#do-closed');
+  await textOf('#action-result', /Refused: .+/);
+  await textOf('#nc-stage', /^invalid$/);
+});
+
+await step('audit trail lists the actions and verifies', async () => {
+  await go('#/audit', '#audit');
+  await textOf('#audit', /carla-compliance/);
+  await page.click('#verify');
+  await textOf('#verify-result', /intact: \d+ records checked/);
+  await shot('audit');
+});
+
+await step('objectives page', async () => {
+  await go('#/objectives', '#objectives');
+  await textOf('#objectives', /credit-gender-parity/);
+  await shot('objectives');
+});
+
+await step('model page draws the metrics', async () => {
+  await go('#/models', 'main table');
+  await page.click('main table a');
+  await page.waitForSelector('#model-charts svg.chart polyline');
+  await textOf('main', /Drift per feature/);
+  await shot('model');
+});
+
+await step('monitoring plan shows the version in force', async () => {
+  await go('#/plan', '#plan-in-force');
+  await textOf('#plan-in-force', /In force: \S+/);
+  await shot('plan');
+});
+
+await step('reports: the CSV and HTML report download', async () => {
+  await go('#/reports', '#report-csv');
+  await shot('reports');
+  for (const [id, type] of [['#report-csv', 'text/csv'], ['#report-html', 'text/html']]) {
+    const href = await page.$eval(id, (a) => a.getAttribute('href'));
+    const got = await page.evaluate(async (h) => {
+      const r = await fetch(h);
+      return { status: r.status, type: r.headers.get('content-type') || '', size: (await r.text()).length };
+    }, href);
+    if (got.status !== 200 || !got.type.startsWith(type) || got.size < 100) {
+      throw new Error(`${href}: ${got.status} ${got.type} ${got.size} bytes`);
+    }
+  }
+});
+
+await step('tablet: overview and detail fit the screen', async () => {
+  await page.setViewport(TABLET);
+  await go('#/overview', '#open-by-age');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 1) throw new Error(`the page is ${overflow}px wider than the tablet`);
+  await shot('tablet-overview');
+  await go(`#/nc/${encodeURIComponent(first)}`, '#evidence-text');
+  await shot('tablet-detail');
+  await page.setViewport(LAPTOP);
+});
+
+await step('no script errors and no CSP violations', async () => {
+  if (consoleErrors.length) throw new Error(consoleErrors.join(' | '));
+});
+
+await browser.close();
+if (failures.length) {
+  console.log(`${failures.length} step(s) failed: ${failures.join('; ')}`);
+  process.exit(1);
+}
+console.log('all steps passed');
