@@ -14,6 +14,7 @@
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/nonconformities.h"
 #include "collector/evaluation/evaluator.h"
+#include "collector/fleet/fleet.h"
 #include "collector/evaluation/objective_metrics.h"
 #include "collector/evaluation/objective_series.h"
 #include "collector/ingest/durable_writer.h"
@@ -56,6 +57,10 @@ absl::Status Collector::Start() {
   if (absl::Status s = LoadEvaluation(); !s.ok()) return s;
   CreateServices();
   if (absl::Status s = StartGrpc(); !s.ok()) return s;
+  // Joins once agents can be served here, since others redirect them here.
+  if (fleet_ != nullptr) {
+    if (absl::Status s = fleet_->Start(); !s.ok()) return s;
+  }
   if (absl::Status s = StartHttp(); !s.ok()) return s;
   StartLoops();
   started_ = true;
@@ -157,6 +162,16 @@ void Collector::CreateServices() {
         evaluator->OnNewData(model);
       };
   ingest_options.authorizer = authorizer_.get();
+  if (options_.fleet()) {
+    fleet::FleetOptions fleet_options;
+    fleet_options.etcd = options_.fleet_etcd;
+    fleet_options.advertise = options_.fleet_advertise;
+    fleet_options.lease_ttl = options_.fleet_lease_ttl;
+    fleet_ = std::make_unique<fleet::Fleet>(fleet_options, *metrics_->registry);
+    ingest_options.redirect_for = [f = fleet_.get()](const v1::ModelRef& m) {
+      return f->RedirectFor(m.name());
+    };
+  }
   ingest_ = std::make_unique<IngestService>(ingest_options, writer_.get(),
                                             &metrics_->ingest_service);
   query_ = std::make_unique<QueryService>(
@@ -315,6 +330,9 @@ void Collector::Stop() {
     }
     maintenance_thread_.join();
   }
+  // Leaves the fleet first: the others take over this collector's models now
+  // rather than when its lease would expire.
+  if (fleet_) fleet_->Stop();
   if (http_) http_->Stop();
   if (evaluator_) evaluator_->Stop();
   if (notifier_) notifier_->Stop();
@@ -327,6 +345,7 @@ void Collector::Stop() {
   writer_.reset();  // drains what was accepted
   query_.reset();
   ingest_.reset();
+  fleet_.reset();
   report_service_.reset();
   nc_service_.reset();
   evaluator_.reset();

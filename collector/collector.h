@@ -40,6 +40,9 @@ class IngestService;
 class QueryService;
 class ComplianceReportService;
 class RocksStorage;
+namespace fleet {
+class Fleet;
+}  // namespace fleet
 
 class Collector {
  public:
@@ -113,6 +116,7 @@ class Collector {
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<NonconformityService> nc_service_;
   std::unique_ptr<ComplianceReportService> report_service_;
+  std::unique_ptr<fleet::Fleet> fleet_;  // fleet mode only
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::thread maintenance_thread_;

@@ -162,6 +162,15 @@ ABSL_FLAG(absl::Duration, agent_expiry, absl::Hours(24),
           "is forgotten (audited as agent_expired): its coverage.agent-silent "
           "series resolves, so a crashed agent that is never replaced does "
           "not breach forever. 0: never. See docs/profiles.md.");
+ABSL_FLAG(std::string, fleet_etcd, "",
+          "Fleet mode (docs/scale-out.md): host:port of etcd. With "
+          "--fleet_advertise; empty: a single collector.");
+ABSL_FLAG(std::string, fleet_advertise, "",
+          "Fleet mode: the host:port agents reach this collector's gRPC "
+          "listener at; other collectors redirect agents here.");
+ABSL_FLAG(absl::Duration, fleet_lease_ttl, absl::Seconds(10),
+          "Fleet mode: how long after this collector stops renewing its "
+          "lease (e.g. it died) the others take over its models.");
 
 namespace {
 
@@ -254,6 +263,9 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   o.storage_restart_after = absl::GetFlag(FLAGS_storage_restart_after);
   o.maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval);
   o.agent_expiry = absl::GetFlag(FLAGS_agent_expiry);
+  o.fleet_etcd = absl::GetFlag(FLAGS_fleet_etcd);
+  o.fleet_advertise = absl::GetFlag(FLAGS_fleet_advertise);
+  o.fleet_lease_ttl = absl::GetFlag(FLAGS_fleet_lease_ttl);
   return o;
 }
 

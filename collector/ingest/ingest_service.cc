@@ -246,6 +246,16 @@ class IngestService::Stream final
         return;
       }
       have_hello_ = true;
+      if (service_->options_.redirect_for) {
+        std::string owner = service_->options_.redirect_for(request.hello().model());
+        if (!owner.empty()) {
+          v1::IngestResponse redirect;
+          redirect.mutable_redirect()->set_target(std::move(owner));
+          outbox_.push_back(std::move(redirect));
+          final_status_ = grpc::Status::OK;  // ends once the outbox is sent
+          return;
+        }
+      }
       agent_id_ = request.hello().agent().agent_id();
       model_ = request.hello().model();
       ++outstanding_;
