@@ -35,10 +35,12 @@ ALLOWED = {
     "collector/api": ["common/base", "common/net", "common/summary",
                       "collector/storage", "collector/plan", "collector/auth",
                       "collector/compliance", "collector/evaluation"],
+    "collector/fleet": ["common/base"],
     "collector": ["common/base", "common/net", "common/summary",
                   "common/rocks", "collector/storage", "collector/plan", "collector/auth",
                   "collector/compliance", "collector/notify",
-                  "collector/evaluation", "collector/ingest", "collector/api"],
+                  "collector/evaluation", "collector/ingest", "collector/api",
+                  "collector/fleet"],
     "ctl": ["common/base", "common/net", "common/summary", "collector/plan",
             "collector/auth"],
 }

@@ -51,7 +51,8 @@ absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
     return s;
   }
   if (!response.error().empty()) {
-    return absl::UnavailableError(absl::StrCat("etcd grant: ", response.error()));
+    return absl::UnavailableError(
+        absl::StrCat("etcd grant: ", response.error()));
   }
   return response.id();
 }

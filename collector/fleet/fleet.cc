@@ -41,9 +41,8 @@ Fleet::~Fleet() { Stop(); }
 absl::Status Fleet::Register() {
   absl::StatusOr<int64_t> lease = etcd_.GrantLease(options_.lease_ttl);
   if (!lease.ok()) return lease.status();
-  if (absl::Status s =
-          etcd_.Put(options_.prefix + options_.advertise, options_.advertise,
-                    *lease);
+  if (absl::Status s = etcd_.Put(options_.prefix + options_.advertise,
+                                 options_.advertise, *lease);
       !s.ok()) {
     return s;
   }
@@ -113,7 +112,8 @@ void Fleet::Round(absl::Time* next_renewal) {
   auto listed = etcd_.List(options_.prefix);
   if (!listed.ok()) {
     etcd_errors_.Increment();
-    LogWarn("cannot read fleet members", {{"error", listed.status().message()}});
+    LogWarn("cannot read fleet members",
+            {{"error", listed.status().message()}});
     return;
   }
   std::vector<std::string> members;
@@ -127,8 +127,8 @@ void Fleet::SetMembers(std::vector<std::string> members) {
   members.erase(std::unique(members.begin(), members.end()), members.end());
   absl::MutexLock lock(&mu_);
   if (members == members_) return;
-  LogInfo("fleet members changed", {{"before", members_.size()},
-                                    {"after", members.size()}});
+  LogInfo("fleet members changed",
+          {{"before", members_.size()}, {"after", members.size()}});
   members_ = std::move(members);
   members_gauge_.Set(static_cast<double>(members_.size()));
   RecountLocked();

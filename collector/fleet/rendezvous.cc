@@ -33,8 +33,7 @@ std::string RendezvousOwner(absl::string_view key,
   uint64_t best_weight = 0;
   for (const std::string& m : members) {
     const uint64_t w = RendezvousWeight(m, key);
-    if (best == nullptr || w > best_weight ||
-        (w == best_weight && m < *best)) {
+    if (best == nullptr || w > best_weight || (w == best_weight && m < *best)) {
       best = &m;
       best_weight = w;
     }

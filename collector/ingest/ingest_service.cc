@@ -247,7 +247,8 @@ class IngestService::Stream final
       }
       have_hello_ = true;
       if (service_->options_.redirect_for) {
-        std::string owner = service_->options_.redirect_for(request.hello().model());
+        std::string owner =
+            service_->options_.redirect_for(request.hello().model());
         if (!owner.empty()) {
           v1::IngestResponse redirect;
           redirect.mutable_redirect()->set_target(std::move(owner));

@@ -7,12 +7,12 @@
 // invalid report is answered with a Rejection naming the field and the
 // stream stays open. A Hello whose caller may not ingest its model ends the
 // stream with UNAUTHENTICATED or PERMISSION_DENIED; an authorized Hello of a
-// model another collector owns (fleet mode) is answered with Redirect. At most `max_in_flight`
-// reports per stream wait for the writer before the stream stops reading
-// (backpressure); a full writer queue ends the stream with RESOURCE_EXHAUSTED
-// and the agent retries. A Goodbye marks the agent left (DurableWriter::
-// SubmitGoodbye) and ends the stream once durable; PushProfile sends a
-// replaced profile to the connected agents of its model version.
+// model another collector owns (fleet mode) is answered with Redirect. At most
+// `max_in_flight` reports per stream wait for the writer before the stream
+// stops reading (backpressure); a full writer queue ends the stream with
+// RESOURCE_EXHAUSTED and the agent retries. A Goodbye marks the agent left
+// (DurableWriter:: SubmitGoodbye) and ends the stream once durable; PushProfile
+// sends a replaced profile to the connected agents of its model version.
 //
 // Thread-safety: safe; reactors run on gRPC threads and writer completions.
 #ifndef AIMS_COLLECTOR_INGEST_INGEST_SERVICE_H_

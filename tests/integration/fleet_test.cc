@@ -50,7 +50,8 @@ class FleetProcessesTest : public ::testing::Test {
 
   void StartEtcd() {
     etcd_address_ = absl::StrCat("127.0.0.1:", testing::FreePort());
-    const std::string peer = absl::StrCat("http://127.0.0.1:", testing::FreePort());
+    const std::string peer =
+        absl::StrCat("http://127.0.0.1:", testing::FreePort());
     etcd_ = std::make_unique<Subprocess>(
         std::vector<std::string>{
             AIMS_ETCD_BIN, "--name=fleet-test",
@@ -84,8 +85,8 @@ class FleetProcessesTest : public ::testing::Test {
   }
 
   double Metric(int i, const std::string& series) {
-    auto page = httplib::Client("127.0.0.1", collectors_[i].http_port)
-                    .Get("/metrics");
+    auto page =
+        httplib::Client("127.0.0.1", collectors_[i].http_port).Get("/metrics");
     return page && page->status == 200 ? MetricValue(page->body, series) : -1;
   }
 
@@ -198,10 +199,11 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenACollectorDies) {
     for (int i = 0; posting_; ++i) {
       for (int port : ports) {
         (void)httplib::Client("127.0.0.1", port)
-            .Post("/v1/events",
-                  absl::StrCat(R"({"prediction":1,"score":0.7,"features":{"x":)",
-                               i % 50, "}}"),
-                  "application/json");
+            .Post(
+                "/v1/events",
+                absl::StrCat(R"({"prediction":1,"score":0.7,"features":{"x":)",
+                             i % 50, "}}"),
+                "application/json");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -209,8 +211,11 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenACollectorDies) {
 
   // Every agent reports to its model's owner, and nowhere else.
   std::map<std::string, uint64_t> reports;
-  ASSERT_TRUE(WaitFor([&] { return AllAtOwners({0, 1, 2}, &reports); },
-                      absl::Seconds(20)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return AllAtOwners({0, 1, 2}, &reports);
+      },
+      absl::Seconds(20)));
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(Metric(i, "aims_fleet_ownership_moves_total"), 0) << i;
   }
@@ -236,8 +241,11 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenACollectorDies) {
                 Metric(1, "aims_fleet_models_owned"),
             6);
   // Their agents followed the redirects and report to the new owners.
-  ASSERT_TRUE(WaitFor([&] { return AllAtOwners({0, 1}, &reports); },
-                      absl::Seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return AllAtOwners({0, 1}, &reports);
+      },
+      absl::Seconds(30)));
   std::cout << "agents of the lost collector's models report to new owners "
             << absl::FormatDuration(absl::Now() - killed) << " after SIGKILL\n";
 }

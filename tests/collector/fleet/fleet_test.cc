@@ -1,12 +1,13 @@
 // Rendezvous placement and the Fleet's ownership bookkeeping, with member
 // lists set by the test (no etcd), and the fleet flags' validation.
+#include "collector/fleet/fleet.h"
+
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "collector/collector_options.h"
-#include "collector/fleet/fleet.h"
 #include "collector/fleet/rendezvous.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
@@ -17,7 +18,8 @@ namespace {
 
 std::vector<std::string> Members(int n) {
   std::vector<std::string> out;
-  for (int i = 0; i < n; ++i) out.push_back(absl::StrCat("10.0.0.", i, ":4317"));
+  for (int i = 0; i < n; ++i)
+    out.push_back(absl::StrCat("10.0.0.", i, ":4317"));
   return out;
 }
 
