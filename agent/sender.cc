@@ -164,14 +164,14 @@ void Sender::Run() {
     if (!first) metrics_->reconnects.Increment();
     backoff.StreamStarted();
     const Outcome outcome = RunStream();
-    const absl::Duration pause = backoff.StreamEnded();
-    // Follow a redirect at once, unless collectors keep bouncing the agent
-    // (their member lists disagree for a moment): then back off as usual.
+    // Follow a redirect at once, and do not count it as a failure, unless
+    // collectors keep bouncing the agent (their member lists disagree for a
+    // moment): then back off as usual.
     if (outcome == Outcome::kRedirected && ++redirects_in_a_row_ <= 3) {
       continue;
     }
     if (outcome != Outcome::kRedirected) redirects_in_a_row_ = 0;
-    const absl::Time wake = clock_->Now() + pause;
+    const absl::Time wake = clock_->Now() + backoff.StreamEnded();
     absl::MutexLock lock(&mu_);
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_;
