@@ -174,6 +174,13 @@ void Collector::CreateServices() {
   }
   ingest_ = std::make_unique<IngestService>(ingest_options, writer_.get(),
                                             &metrics_->ingest_service);
+  if (fleet_ != nullptr) {
+    // Agents of a model that moved away reconnect and are redirected.
+    fleet_->OnMembersChanged([f = fleet_.get(), ingest = ingest_.get()] {
+      ingest->EndStreamsOfMovedModels(
+          [f](const v1::ModelRef& m) { return !f->Owns(m.name()); });
+    });
+  }
   query_ = std::make_unique<QueryService>(
       options_.collector_id, storage_.get(),
       [ingest = ingest_.get()](const std::string& id) {

@@ -125,13 +125,26 @@ void Fleet::Round(absl::Time* next_renewal) {
 void Fleet::SetMembers(std::vector<std::string> members) {
   std::sort(members.begin(), members.end());
   members.erase(std::unique(members.begin(), members.end()), members.end());
+  {
+    absl::MutexLock lock(&mu_);
+    if (members == members_) return;
+    LogInfo("fleet members changed",
+            {{"before", members_.size()}, {"after", members.size()}});
+    members_ = std::move(members);
+    members_gauge_.Set(static_cast<double>(members_.size()));
+    RecountLocked();
+  }
+  if (on_members_changed_) on_members_changed_();
+}
+
+void Fleet::OnMembersChanged(std::function<void()> callback) {
+  on_members_changed_ = std::move(callback);
+}
+
+bool Fleet::Owns(absl::string_view model) const {
   absl::MutexLock lock(&mu_);
-  if (members == members_) return;
-  LogInfo("fleet members changed",
-          {{"before", members_.size()}, {"after", members.size()}});
-  members_ = std::move(members);
-  members_gauge_.Set(static_cast<double>(members_.size()));
-  RecountLocked();
+  const std::string owner = RendezvousOwner(model, members_);
+  return owner.empty() || owner == options_.advertise;
 }
 
 void Fleet::RecountLocked() {
@@ -161,8 +174,9 @@ std::string Fleet::RedirectFor(absl::string_view model) {
   absl::MutexLock lock(&mu_);
   std::string owner = RendezvousOwner(model, members_);
   auto [it, inserted] = models_.try_emplace(model, owner);
-  if (inserted && owner == options_.advertise) {
-    owned_gauge_.Increment();
+  if (inserted) {
+    if (owner == options_.advertise) owned_gauge_.Increment();
+    LogInfo("fleet model seen", {{"model", model}, {"owner", owner}});
   }
   if (owner.empty() || owner == options_.advertise) return "";
   redirects_.Increment();

@@ -20,6 +20,7 @@
 #ifndef AIMS_COLLECTOR_FLEET_FLEET_H_
 #define AIMS_COLLECTOR_FLEET_FLEET_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -65,8 +66,17 @@ class Fleet {
   // the model for aims_fleet_models_owned and ownership moves.
   std::string RedirectFor(absl::string_view model);
 
+  // Whether this collector serves `model` now (owns it, or no member is
+  // known). Counts nothing.
+  bool Owns(absl::string_view model) const;
+
+  // Called (on the fleet's thread, no lock held) after the member list
+  // changed. Set before Start().
+  void OnMembersChanged(std::function<void()> callback);
+
   // Replaces the member list (sorted, deduplicated here) and recounts the
-  // known models' owners: each model whose owner changed is a move.
+  // known models' owners: each model whose owner changed is a move. Calls
+  // the OnMembersChanged callback when the list changed.
   void SetMembers(std::vector<std::string> members);
   std::vector<std::string> members() const;
   const std::string& advertise() const { return options_.advertise; }
@@ -93,6 +103,7 @@ class Fleet {
   absl::flat_hash_map<std::string, std::string> models_ ABSL_GUARDED_BY(mu_);
   int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> on_members_changed_;  // set before Start
   std::thread thread_;
 };
 

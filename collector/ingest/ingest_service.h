@@ -73,6 +73,13 @@ class IngestService final
   // Sends `profile` (ProfileUpdate) to every welcomed stream of its model
   // name and version; returns how many streams were looked at.
   int PushProfile(const v1::ReferenceProfile& profile);
+  // Fleet mode: ends each welcomed stream whose model `moved` says now
+  // belongs to another collector, with UNAVAILABLE after what it sent is
+  // acknowledged; the agent reconnects and is redirected. Returns how many
+  // streams were looked at. `moved` runs under stream locks: it must not
+  // call back into this service.
+  int EndStreamsOfMovedModels(
+      const std::function<bool(const v1::ModelRef&)>& moved);
 
  private:
   class Stream;

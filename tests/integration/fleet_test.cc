@@ -2,13 +2,15 @@
 // etcd, three collectors and six models of two agents each. Every model has
 // exactly one owner and its agents report there, whichever collector they
 // were configured with; after SIGKILL of a collector its lease expires, its
-// models get owners among the survivors and their agents follow.
+// models get owners among the survivors and their agents follow; a fourth
+// collector that joins takes over the models it wins, and only those.
 #include <signal.h>
 
 #include <atomic>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +48,15 @@ class FleetProcessesTest : public ::testing::Test {
   void TearDown() override {
     posting_ = false;
     if (traffic_.joinable()) traffic_.join();
+    if (!HasFailure()) return;
+    for (int i = 0; i < 4; ++i) {  // what each collector saw of the fleet
+      std::istringstream log(
+          testing::ReadFile(dir_.File(absl::StrCat("c", i, ".log"))));
+      for (std::string line; std::getline(log, line);) {
+        if (line.find("fleet") != std::string::npos)
+          std::cout << "c" << i << ": " << line << "\n";
+      }
+    }
   }
 
   void StartEtcd() {
@@ -67,9 +78,12 @@ class FleetProcessesTest : public ::testing::Test {
         << testing::ReadFile(dir_.File("etcd.log"));
   }
 
-  void StartCollector(int i) {
+  // `address`: its gRPC address; empty: a free port.
+  void StartCollector(int i, std::string address = "") {
     Collector& c = collectors_[i];
-    c.address = absl::StrCat("127.0.0.1:", testing::FreePort());
+    c.address = address.empty()
+                    ? absl::StrCat("127.0.0.1:", testing::FreePort())
+                    : std::move(address);
     const std::string name = absl::StrCat("c", i);
     c.process = std::make_unique<Subprocess>(
         std::vector<std::string>{
@@ -142,17 +156,17 @@ class FleetProcessesTest : public ::testing::Test {
   testing::TempDir dir_;
   std::string etcd_address_;
   std::unique_ptr<Subprocess> etcd_;
-  Collector collectors_[3];
+  Collector collectors_[4];
   std::vector<Agent> agents_;
   std::atomic<bool> posting_{true};
   std::thread traffic_;
 };
 
-TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenACollectorDies) {
+TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
   StartEtcd();
   for (int i = 0; i < 3; ++i) StartCollector(i);
   std::vector<std::string> all;
-  for (const Collector& c : collectors_) all.push_back(c.address);
+  for (int i = 0; i < 3; ++i) all.push_back(collectors_[i].address);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(WaitFor([&] { return Metric(i, "aims_fleet_members") == 3; },
                         absl::Seconds(10)))
@@ -248,6 +262,33 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenACollectorDies) {
       absl::Seconds(30)));
   std::cout << "agents of the lost collector's models report to new owners "
             << absl::FormatDuration(absl::Now() - killed) << " after SIGKILL\n";
+
+  // A fourth collector joins, on an address that wins some of the models
+  // (found by the test, placed by the collectors): those models, and only
+  // they, move to it; the agents connected to their old owners are sent on.
+  std::string fourth;
+  int moving = 0;
+  for (int tries = 0; moving == 0 && tries < 100; ++tries) {
+    fourth = absl::StrCat("127.0.0.1:", testing::FreePort());
+    for (const std::string& model : models) {
+      moving += RendezvousOwner(model, {all[0], all[1], fourth}) == fourth;
+    }
+  }
+  ASSERT_GT(moving, 0);
+  StartCollector(3, fourth);
+  for (int i : {0, 1, 3}) {
+    ASSERT_TRUE(WaitFor([&] { return Metric(i, "aims_fleet_members") == 3; },
+                        absl::Seconds(10)))
+        << "c" << i;
+  }
+  EXPECT_EQ(Metric(0, "aims_fleet_ownership_moves_total"), 2 + moving);
+  EXPECT_EQ(Metric(1, "aims_fleet_ownership_moves_total"), 2 + moving);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return AllAtOwners({0, 1, 3}, &reports);
+      },
+      absl::Seconds(30)));
+  EXPECT_EQ(Metric(3, "aims_fleet_models_owned"), moving);
 }
 
 }  // namespace
