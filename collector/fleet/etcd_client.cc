@@ -1,5 +1,7 @@
 #include "collector/fleet/etcd_client.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 
