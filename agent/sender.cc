@@ -15,6 +15,12 @@ Sender::Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics,
       spool_(spool),
       metrics_(metrics),
       clock_(clock) {
+  channel_ = NewChannel(options_.collector);
+  stub_ = v1::IngestService::NewStub(channel_);
+}
+
+std::shared_ptr<grpc::Channel> Sender::NewChannel(
+    const std::string& address) const {
   grpc::ChannelArguments args;
   // Sidecar keepalive: ping every 30 s so a dead collector is noticed within
   // a minute; the collector accepts pings 10 s apart.
@@ -29,12 +35,16 @@ Sender::Sender(SenderOptions options, Spool* spool, AgentMetrics* metrics,
   if (!options_.tls_server_name.empty()) {
     args.SetSslTargetNameOverride(options_.tls_server_name);
   }
-  channel_ = WithBearerToken(options_.collector,
-                             options_.credentials != nullptr
-                                 ? options_.credentials
-                                 : grpc::InsecureChannelCredentials(),
-                             args, options_.token);
-  stub_ = v1::IngestService::NewStub(channel_);
+  return WithBearerToken(address,
+                         options_.credentials != nullptr
+                             ? options_.credentials
+                             : grpc::InsecureChannelCredentials(),
+                         args, options_.token);
+}
+
+std::string Sender::target() const {
+  absl::MutexLock lock(&mu_);
+  return redirect_target_.empty() ? options_.collector : redirect_target_;
 }
 
 Sender::~Sender() { Stop(); }
@@ -153,7 +163,14 @@ void Sender::Run() {
     }
     if (!first) metrics_->reconnects.Increment();
     backoff.StreamStarted();
-    RunStream();
+    const Outcome outcome = RunStream();
+    // Follow a redirect at once, and do not count it as a failure, unless
+    // collectors keep bouncing the agent (their member lists disagree for a
+    // moment): then back off as usual.
+    if (outcome == Outcome::kRedirected && ++redirects_in_a_row_ <= 3) {
+      continue;
+    }
+    if (outcome != Outcome::kRedirected) redirects_in_a_row_ = 0;
     const absl::Time wake = clock_->Now() + backoff.StreamEnded();
     absl::MutexLock lock(&mu_);
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -163,17 +180,30 @@ void Sender::Run() {
   }
 }
 
-void Sender::RunStream() {
+Sender::Outcome Sender::RunStream() {
   grpc::ClientContext ctx;
+  std::string address;
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) return;
+    if (stopping_) return Outcome::kFailed;
     active_ = &ctx;
     stream_broken_ = false;
+    address = redirect_target_.empty() ? options_.collector : redirect_target_;
   }
-  std::unique_ptr<Stream> stream = stub_->Report(&ctx);
+  v1::IngestService::Stub* stub =
+      address == options_.collector ? stub_.get() : redirect_stub_.get();
+  std::unique_ptr<Stream> stream = stub->Report(&ctx);
   v1::Welcome welcome;
-  if (Handshake(&ctx, stream.get(), &welcome)) {
+  const Outcome outcome = Handshake(&ctx, stream.get(), &welcome);
+  if (outcome == Outcome::kFailed && address != options_.collector) {
+    // The owner we were sent to is gone: ask the configured collector who
+    // owns the model now.
+    LogWarn("redirect target not reachable; back to the configured collector",
+            {{"target", address}, {"collector", options_.collector}});
+    absl::MutexLock lock(&mu_);
+    redirect_target_.clear();
+  }
+  if (outcome == Outcome::kWelcomed) {
     Welcomed(welcome);
     std::thread reader([&] { ReadResponses(stream.get()); });
     WriteSpool(stream.get(), welcome.durable_sequence());
@@ -198,17 +228,30 @@ void Sender::RunStream() {
   active_ = nullptr;
   streaming_ = false;
   sent_at_.clear();
+  return outcome;
 }
 
-bool Sender::Handshake(grpc::ClientContext* ctx, Stream* stream,
-                       v1::Welcome* welcome) {
+Sender::Outcome Sender::Handshake(grpc::ClientContext* ctx, Stream* stream,
+                                  v1::Welcome* welcome) {
   v1::IngestRequest hello;
   *hello.mutable_hello() = options_.hello;
   v1::IngestResponse response;
   const bool answered = stream->Write(hello) && stream->Read(&response);
   if (answered && response.has_welcome()) {
     *welcome = std::move(*response.mutable_welcome());
-    return true;
+    return Outcome::kWelcomed;
+  }
+  if (answered && response.has_redirect() &&
+      !response.redirect().target().empty()) {
+    (void)stream->Finish();  // the collector ends the stream after Redirect
+    const std::string& target = response.redirect().target();
+    LogInfo("redirected to the model's collector", {{"target", target}});
+    if (target != options_.collector) {
+      redirect_stub_ = v1::IngestService::NewStub(NewChannel(target));
+    }
+    absl::MutexLock lock(&mu_);
+    redirect_target_ = target == options_.collector ? "" : target;
+    return Outcome::kRedirected;
   }
   // An answer other than a welcome: end the stream ourselves. Otherwise the
   // collector ended it, and Finish() gives its status and reason.
@@ -222,13 +265,13 @@ bool Sender::Handshake(grpc::ClientContext* ctx, Stream* stream,
               {"reason", status.error_message()}});
     absl::MutexLock lock(&mu_);
     refusal_ = status.error_message();
-    return false;
+    return Outcome::kFailed;
   }
   LogWarn("collector not reachable",
           {{"collector", options_.collector},
            {"code", static_cast<int>(status.error_code())},
            {"error", status.error_message()}});
-  return false;
+  return Outcome::kFailed;
 }
 
 void Sender::Leave() {
@@ -263,7 +306,7 @@ void Sender::Welcomed(const v1::Welcome& welcome) {
   connected_ = true;
   metrics_->connected.Set(1);
   LogInfo("connected to collector",
-          {{"collector", options_.collector},
+          {{"collector", target()},
            {"collector_id", welcome.collector_id()},
            {"slot", welcome.slot()},
            {"durable_seq", durable},

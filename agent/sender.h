@@ -10,6 +10,13 @@
 // a FakeClock); acknowledgement latency and WaitUntilDrained's deadline are
 // real time.
 //
+// Redirect (fleet mode, docs/scale-out.md): a collector that does not own
+// the model answers the Hello with Redirect{target}; the sender reconnects
+// to the target at once (after three redirects in a row, with backoff) and
+// stays with it across broken streams while it is reachable. When the target
+// cannot be reached or does not welcome, the next attempt goes back to the
+// configured collector, which redirects to the model's current owner.
+//
 // Thread-safety: Start/Stop from the owner; Notify() from any thread.
 #ifndef AIMS_AGENT_SENDER_H_
 #define AIMS_AGENT_SENDER_H_
@@ -77,17 +84,24 @@ class Sender {
   // UNAUTHENTICATED: a wrong token or an agent id of another model); empty
   // once a hello is welcomed. Such a refusal does not pass by retrying.
   std::string refusal() const;
+  // The address the next stream goes to: the redirect target, if any, else
+  // the configured collector.
+  std::string target() const;
 
  private:
   using Stream =
       grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>;
 
+  enum class Outcome { kWelcomed, kRedirected, kFailed };
+
+  std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) const;
   void Run();
   // One stream's life; returns when it breaks or the sender stops.
-  void RunStream();
-  // Hello -> Welcome; false (the stream finished) when not welcomed.
-  bool Handshake(grpc::ClientContext* ctx, Stream* stream,
-                 v1::Welcome* welcome);
+  Outcome RunStream();
+  // Hello -> Welcome (or Redirect: the stream is finished and the target
+  // kept for the next stream); kFailed: the stream finished otherwise.
+  Outcome Handshake(grpc::ClientContext* ctx, Stream* stream,
+                    v1::Welcome* welcome);
   // Takes the Welcome's profile and acknowledgement; the stream is up.
   void Welcomed(const v1::Welcome& welcome);
   // Reader thread: applies acks and rejections until the stream ends.
@@ -111,6 +125,9 @@ class Sender {
   const Clock* const clock_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::IngestService::Stub> stub_;
+  // The redirect target's stub; used by the sender thread only.
+  std::unique_ptr<v1::IngestService::Stub> redirect_stub_;
+  int redirects_in_a_row_ = 0;  // sender thread only
   std::thread thread_;
   std::atomic<bool> connected_{false};
 
@@ -120,6 +137,8 @@ class Sender {
   bool goodbye_sent_ ABSL_GUARDED_BY(mu_) = false;
   bool deregistered_ ABSL_GUARDED_BY(mu_) = false;
   std::string refusal_ ABSL_GUARDED_BY(mu_);
+  // Where the last Redirect sent us; empty: the configured collector.
+  std::string redirect_target_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by Notify
   uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
   bool stream_broken_ ABSL_GUARDED_BY(mu_) = false;

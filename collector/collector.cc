@@ -18,6 +18,7 @@
 #include "collector/evaluation/evaluator.h"
 #include "collector/evaluation/objective_metrics.h"
 #include "collector/evaluation/objective_series.h"
+#include "collector/fleet/fleet.h"
 #include "collector/ingest/durable_writer.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/notify/notifier.h"
@@ -58,6 +59,10 @@ absl::Status Collector::Start() {
   if (absl::Status s = LoadEvaluation(); !s.ok()) return s;
   CreateServices();
   if (absl::Status s = StartGrpc(); !s.ok()) return s;
+  // Joins once agents can be served here, since others redirect them here.
+  if (fleet_ != nullptr) {
+    if (absl::Status s = fleet_->Start(); !s.ok()) return s;
+  }
   if (absl::Status s = StartHttp(); !s.ok()) return s;
   StartLoops();
   started_ = true;
@@ -159,8 +164,25 @@ void Collector::CreateServices() {
         evaluator->OnNewData(model);
       };
   ingest_options.authorizer = authorizer_.get();
+  if (options_.fleet()) {
+    fleet::FleetOptions fleet_options;
+    fleet_options.etcd = options_.fleet_etcd;
+    fleet_options.advertise = options_.fleet_advertise;
+    fleet_options.lease_ttl = options_.fleet_lease_ttl;
+    fleet_ = std::make_unique<fleet::Fleet>(fleet_options, *metrics_->registry);
+    ingest_options.redirect_for = [f = fleet_.get()](const v1::ModelRef& m) {
+      return f->RedirectFor(m.name());
+    };
+  }
   ingest_ = std::make_unique<IngestService>(ingest_options, writer_.get(),
                                             &metrics_->ingest_service);
+  if (fleet_ != nullptr) {
+    // Agents of a model that moved away reconnect and are redirected.
+    fleet_->OnMembersChanged([f = fleet_.get(), ingest = ingest_.get()] {
+      ingest->EndStreamsOfMovedModels(
+          [f](const v1::ModelRef& m) { return !f->Owns(m.name()); });
+    });
+  }
   query_ = std::make_unique<QueryService>(
       options_.collector_id, storage_.get(),
       [ingest = ingest_.get()](const std::string& id) {
@@ -338,6 +360,9 @@ void Collector::Stop() {
     }
     maintenance_thread_.join();
   }
+  // Leaves the fleet first: the others take over this collector's models now
+  // rather than when its lease would expire.
+  if (fleet_) fleet_->Stop();
   if (http_) http_->Stop();
   if (evaluator_) evaluator_->Stop();
   if (notifier_) notifier_->Stop();
@@ -350,6 +375,7 @@ void Collector::Stop() {
   writer_.reset();  // drains what was accepted
   query_.reset();
   ingest_.reset();
+  fleet_.reset();
   report_service_.reset();
   nc_service_.reset();
   evaluator_.reset();

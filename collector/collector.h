@@ -41,6 +41,9 @@ class QueryService;
 class ComplianceReportService;
 class RocksStorage;
 class SessionStore;
+namespace fleet {
+class Fleet;
+}  // namespace fleet
 
 class Collector {
  public:
@@ -115,6 +118,7 @@ class Collector {
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<NonconformityService> nc_service_;
   std::unique_ptr<ComplianceReportService> report_service_;
+  std::unique_ptr<fleet::Fleet> fleet_;  // fleet mode only
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::thread maintenance_thread_;

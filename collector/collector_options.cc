@@ -134,13 +134,31 @@ absl::Status CheckListeners(const CollectorOptions& o) {
   return absl::OkStatus();
 }
 
+absl::Status CheckFleet(const CollectorOptions& o) {
+  if (o.fleet_etcd.empty() != o.fleet_advertise.empty()) {
+    return absl::InvalidArgumentError(
+        "--fleet_etcd and --fleet_advertise: set both (fleet mode) or "
+        "neither");
+  }
+  if (!o.fleet()) return absl::OkStatus();
+  std::string host;
+  int port = 0;
+  return FirstError({
+      ParseHostPort(o.fleet_etcd, "--fleet_etcd", &host, &port),
+      ParseHostPort(o.fleet_advertise, "--fleet_advertise", &host, &port),
+      CheckRange("--fleet_lease_ttl", o.fleet_lease_ttl, absl::Seconds(2),
+                 absl::Minutes(10)),
+  });
+}
+
 }  // namespace
 
 absl::Status CollectorOptions::Validate() const {
   // Usage errors before the refusal of plaintext (see the header).
   return FirstError({CheckIngest(*this), CheckNotify(*this),
                      CheckStorage(*this), CheckConsole(*this),
-                     ValidateHttpLimits(http), CheckListeners(*this)});
+                     ValidateHttpLimits(http), CheckFleet(*this),
+                     CheckListeners(*this)});
 }
 
 }  // namespace aims::collector

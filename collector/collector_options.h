@@ -106,6 +106,11 @@ struct CollectorOptions {
   // crashed agent that is never replaced does not breach forever. Zero:
   // never (docs/profiles.md).
   absl::Duration agent_expiry = absl::Hours(24);
+  // Fleet mode (docs/scale-out.md): both set, or neither (one collector).
+  std::string fleet_etcd;       // host:port of etcd
+  std::string fleet_advertise;  // host:port agents reach this collector at
+  absl::Duration fleet_lease_ttl = absl::Seconds(10);
+  bool fleet() const { return !fleet_etcd.empty(); }
 
   // HTTPS on the HTTP listener: kOn, or kAuto with `tls` enabled.
   bool https() const {

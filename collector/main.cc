@@ -175,6 +175,15 @@ ABSL_FLAG(absl::Duration, console_session_idle, absl::Hours(1),
 ABSL_FLAG(size_t, console_max_sessions, 1000,
           "Console sessions open at once (1..100000); beyond, sign-in is "
           "refused and counted.");
+ABSL_FLAG(std::string, fleet_etcd, "",
+          "Fleet mode (docs/scale-out.md): host:port of etcd. With "
+          "--fleet_advertise; empty: a single collector.");
+ABSL_FLAG(std::string, fleet_advertise, "",
+          "Fleet mode: the host:port agents reach this collector's gRPC "
+          "listener at; other collectors redirect agents here.");
+ABSL_FLAG(absl::Duration, fleet_lease_ttl, absl::Seconds(10),
+          "Fleet mode: how long after this collector stops renewing its "
+          "lease (e.g. it died) the others take over its models.");
 
 namespace {
 
@@ -272,6 +281,9 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   o.console_session_ttl = absl::GetFlag(FLAGS_console_session_ttl);
   o.console_session_idle = absl::GetFlag(FLAGS_console_session_idle);
   o.console_max_sessions = absl::GetFlag(FLAGS_console_max_sessions);
+  o.fleet_etcd = absl::GetFlag(FLAGS_fleet_etcd);
+  o.fleet_advertise = absl::GetFlag(FLAGS_fleet_advertise);
+  o.fleet_lease_ttl = absl::GetFlag(FLAGS_fleet_lease_ttl);
   return o;
 }
 

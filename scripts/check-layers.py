@@ -36,11 +36,12 @@ ALLOWED = {
                       "collector/storage", "collector/plan", "collector/auth",
                       "collector/compliance", "collector/evaluation"],
     "collector/console": ["common/base", "common/net", "collector/auth"],
+    "collector/fleet": ["common/base"],
     "collector": ["common/base", "common/net", "common/summary",
                   "common/rocks", "collector/storage", "collector/plan", "collector/auth",
                   "collector/compliance", "collector/notify",
                   "collector/evaluation", "collector/ingest", "collector/api",
-                  "collector/console"],
+                  "collector/console", "collector/fleet"],
     "ctl": ["common/base", "common/net", "common/summary", "collector/plan",
             "collector/auth"],
 }

@@ -117,6 +117,24 @@ class IngestService::Stream final
     Pump(/*completed=*/0, /*outside=*/true);
   }
 
+  // Ends the stream with UNAVAILABLE once what is in flight is durable and
+  // acknowledged, if welcomed and `moved(model)`: the agent reconnects and
+  // is redirected to the model's owner.
+  void EndIfMoved(const std::function<bool(const v1::ModelRef&)>& moved) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!welcomed_ || finished_ || broken_ || final_status_.has_value() ||
+          !moved(model_)) {
+        return;
+      }
+      LogInfo("model moved to another collector; ending its stream",
+              {{"agent", agent_id_}, {"model", model_.name()}});
+      FailLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "model moved to another collector; reconnect"));
+    }
+    Pump(/*completed=*/0, /*outside=*/true);
+  }
+
   void MarkDisconnected() {
     bool marked = false;
     std::string agent_id;
@@ -246,6 +264,17 @@ class IngestService::Stream final
         return;
       }
       have_hello_ = true;
+      if (service_->options_.redirect_for) {
+        std::string owner =
+            service_->options_.redirect_for(request.hello().model());
+        if (!owner.empty()) {
+          v1::IngestResponse redirect;
+          redirect.mutable_redirect()->set_target(std::move(owner));
+          outbox_.push_back(std::move(redirect));
+          final_status_ = grpc::Status::OK;  // ends once the outbox is sent
+          return;
+        }
+      }
       agent_id_ = request.hello().agent().agent_id();
       model_ = request.hello().model();
       ++outstanding_;
@@ -708,6 +737,13 @@ IngestService::Report(grpc::CallbackServerContext* context) {
 int IngestService::PushProfile(const v1::ReferenceProfile& profile) {
   absl::MutexLock lock(&streams_mu_);
   for (Stream* stream : streams_) stream->OfferProfile(profile);
+  return static_cast<int>(streams_.size());
+}
+
+int IngestService::EndStreamsOfMovedModels(
+    const std::function<bool(const v1::ModelRef&)>& moved) {
+  absl::MutexLock lock(&streams_mu_);
+  for (Stream* stream : streams_) stream->EndIfMoved(moved);
   return static_cast<int>(streams_.size());
 }
 

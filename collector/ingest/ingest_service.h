@@ -6,12 +6,13 @@
 // DurableWriter and is acknowledged (cumulative Ack) only once durable; an
 // invalid report is answered with a Rejection naming the field and the
 // stream stays open. A Hello whose caller may not ingest its model ends the
-// stream with UNAUTHENTICATED or PERMISSION_DENIED. At most `max_in_flight`
-// reports per stream wait for the writer before the stream stops reading
-// (backpressure); a full writer queue ends the stream with RESOURCE_EXHAUSTED
-// and the agent retries. A Goodbye marks the agent left (DurableWriter::
-// SubmitGoodbye) and ends the stream once durable; PushProfile sends a
-// replaced profile to the connected agents of its model version.
+// stream with UNAUTHENTICATED or PERMISSION_DENIED; an authorized Hello of a
+// model another collector owns (fleet mode) is answered with Redirect. At most
+// `max_in_flight` reports per stream wait for the writer before the stream
+// stops reading (backpressure); a full writer queue ends the stream with
+// RESOURCE_EXHAUSTED and the agent retries. A Goodbye marks the agent left
+// (DurableWriter:: SubmitGoodbye) and ends the stream once durable; PushProfile
+// sends a replaced profile to the connected agents of its model version.
 //
 // Thread-safety: safe; reactors run on gRPC threads and writer completions.
 #ifndef AIMS_COLLECTOR_INGEST_INGEST_SERVICE_H_
@@ -46,6 +47,10 @@ struct IngestOptions {
   // Streams need an agent token for the Hello's model
   // (collector/auth/authorizer.h); null: open.
   const Authorizer* authorizer = nullptr;
+  // Fleet mode: the owner's address when another collector owns the Hello's
+  // model ("" or unset: serve it here). Such a Hello is answered with
+  // Redirect{owner} and the stream ends OK, nothing registered.
+  std::function<std::string(const v1::ModelRef& model)> redirect_for;
 };
 
 // Registered as the raw (ByteBuffer) form of the method: the stream parses
@@ -68,6 +73,13 @@ class IngestService final
   // Sends `profile` (ProfileUpdate) to every welcomed stream of its model
   // name and version; returns how many streams were looked at.
   int PushProfile(const v1::ReferenceProfile& profile);
+  // Fleet mode: ends each welcomed stream whose model `moved` says now
+  // belongs to another collector, with UNAVAILABLE after what it sent is
+  // acknowledged; the agent reconnects and is redirected. Returns how many
+  // streams were looked at. `moved` runs under stream locks: it must not
+  // call back into this service.
+  int EndStreamsOfMovedModels(
+      const std::function<bool(const v1::ModelRef&)>& moved);
 
  private:
   class Stream;

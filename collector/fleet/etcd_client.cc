@@ -1,0 +1,121 @@
+#include "collector/fleet/etcd_client.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+
+namespace aims::collector::fleet {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat("etcd ", what, ": ", s.error_message()));
+}
+
+// The end of the range of every key starting with `prefix` (etcd's
+// clientv3.GetPrefixRangeEnd).
+std::string PrefixEnd(std::string prefix) {
+  for (size_t i = prefix.size(); i > 0; --i) {
+    if (static_cast<unsigned char>(prefix[i - 1]) < 0xff) {
+      ++prefix[i - 1];
+      prefix.resize(i);
+      return prefix;
+    }
+  }
+  return std::string(1, '\0');  // every key
+}
+
+}  // namespace
+
+EtcdClient::EtcdClient(const std::string& endpoint, absl::Duration timeout)
+    : endpoint_(endpoint), timeout_(timeout) {
+  auto channel =
+      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+  kv_ = etcdserverpb::KV::NewStub(channel);
+  lease_ = etcdserverpb::Lease::NewStub(channel);
+}
+
+void EtcdClient::Arm(grpc::ClientContext* ctx) const {
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+}
+
+absl::StatusOr<int64_t> EtcdClient::GrantLease(absl::Duration ttl) {
+  grpc::ClientContext ctx;
+  Arm(&ctx);
+  etcdserverpb::LeaseGrantRequest request;
+  request.set_ttl(std::max<int64_t>(1, absl::ToInt64Seconds(ttl)));
+  etcdserverpb::LeaseGrantResponse response;
+  if (absl::Status s =
+          FromGrpc(lease_->LeaseGrant(&ctx, request, &response), "grant");
+      !s.ok()) {
+    return s;
+  }
+  if (!response.error().empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("etcd grant: ", response.error()));
+  }
+  return response.id();
+}
+
+absl::Status EtcdClient::KeepAlive(int64_t id) {
+  grpc::ClientContext ctx;
+  Arm(&ctx);
+  auto stream = lease_->LeaseKeepAlive(&ctx);
+  etcdserverpb::LeaseKeepAliveRequest request;
+  request.set_id(id);
+  etcdserverpb::LeaseKeepAliveResponse response;
+  const bool answered = stream->Write(request) && stream->Read(&response);
+  stream->WritesDone();
+  ctx.TryCancel();  // one renewal per stream: simple, and cheap at ttl/3
+  (void)stream->Finish();
+  if (!answered) return absl::UnavailableError("etcd keepalive: no answer");
+  if (response.ttl() <= 0) {
+    return absl::NotFoundError(absl::StrCat("etcd lease ", id, " expired"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EtcdClient::RevokeLease(int64_t id) {
+  grpc::ClientContext ctx;
+  Arm(&ctx);
+  etcdserverpb::LeaseRevokeRequest request;
+  request.set_id(id);
+  etcdserverpb::LeaseRevokeResponse response;
+  return FromGrpc(lease_->LeaseRevoke(&ctx, request, &response), "revoke");
+}
+
+absl::Status EtcdClient::Put(const std::string& key, const std::string& value,
+                             int64_t lease) {
+  grpc::ClientContext ctx;
+  Arm(&ctx);
+  etcdserverpb::PutRequest request;
+  request.set_key(key);
+  request.set_value(value);
+  request.set_lease(lease);
+  etcdserverpb::PutResponse response;
+  return FromGrpc(kv_->Put(&ctx, request, &response), "put");
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+EtcdClient::List(const std::string& prefix) {
+  grpc::ClientContext ctx;
+  Arm(&ctx);
+  etcdserverpb::RangeRequest request;
+  request.set_key(prefix);
+  request.set_range_end(PrefixEnd(prefix));
+  etcdserverpb::RangeResponse response;
+  if (absl::Status s = FromGrpc(kv_->Range(&ctx, request, &response), "range");
+      !s.ok()) {
+    return s;
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(response.kvs_size());
+  for (const etcdserverpb::KeyValue& kv : response.kvs()) {
+    out.emplace_back(kv.key(), kv.value());
+  }
+  return out;
+}
+
+}  // namespace aims::collector::fleet

@@ -1,0 +1,53 @@
+// EtcdClient: the few etcd v3 calls the fleet mode needs, over etcd's own
+// gRPC API (proto/etcd/rpc.proto): grant, keep alive and revoke a lease,
+// put a key under a lease, list the keys under a prefix. Every call has a
+// deadline (`timeout`) and returns UNAVAILABLE or DEADLINE_EXCEEDED when
+// etcd cannot be reached; no call retries.
+//
+// Thread-safety: safe (gRPC stubs are).
+#ifndef AIMS_COLLECTOR_FLEET_ETCD_CLIENT_H_
+#define AIMS_COLLECTOR_FLEET_ETCD_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "etcd/rpc.grpc.pb.h"
+
+namespace aims::collector::fleet {
+
+class EtcdClient {
+ public:
+  // `endpoint`: host:port of etcd's client URL (plaintext).
+  explicit EtcdClient(const std::string& endpoint,
+                      absl::Duration timeout = absl::Seconds(2));
+
+  // A new lease of `ttl`; its id.
+  absl::StatusOr<int64_t> GrantLease(absl::Duration ttl);
+  // Renews lease `id` once; NOT_FOUND when it has expired or was revoked.
+  absl::Status KeepAlive(int64_t id);
+  absl::Status RevokeLease(int64_t id);
+  // Puts `key` = `value`, deleted by etcd when `lease` (0: none) ends.
+  absl::Status Put(const std::string& key, const std::string& value,
+                   int64_t lease);
+  // Every (key, value) whose key starts with `prefix`, in key order.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> List(
+      const std::string& prefix);
+
+ private:
+  void Arm(grpc::ClientContext* ctx) const;
+
+  const std::string endpoint_;
+  const absl::Duration timeout_;
+  std::unique_ptr<etcdserverpb::KV::Stub> kv_;
+  std::unique_ptr<etcdserverpb::Lease::Stub> lease_;
+};
+
+}  // namespace aims::collector::fleet
+
+#endif  // AIMS_COLLECTOR_FLEET_ETCD_CLIENT_H_

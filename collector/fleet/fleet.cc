@@ -1,0 +1,186 @@
+#include "collector/fleet/fleet.h"
+
+#include <algorithm>
+
+#include "collector/fleet/rendezvous.h"
+#include "common/base/log.h"
+#include "prometheus/family.h"
+
+namespace aims::collector::fleet {
+namespace {
+
+prometheus::Gauge& NewGauge(prometheus::Registry& r, const std::string& name,
+                            const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+prometheus::Counter& NewCounter(prometheus::Registry& r,
+                                const std::string& name,
+                                const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+
+}  // namespace
+
+Fleet::Fleet(FleetOptions options, prometheus::Registry& registry)
+    : options_(std::move(options)),
+      etcd_(options_.etcd),
+      members_gauge_(NewGauge(registry, "aims_fleet_members",
+                              "Collectors in the fleet's member list.")),
+      owned_gauge_(NewGauge(registry, "aims_fleet_models_owned",
+                            "Models seen here that this collector owns.")),
+      moves_(NewCounter(registry, "aims_fleet_ownership_moves_total",
+                        "Models seen here whose owner changed.")),
+      redirects_(NewCounter(registry, "aims_fleet_redirects_total",
+                            "Hellos answered with Redirect to the owner.")),
+      etcd_errors_(NewCounter(registry, "aims_fleet_etcd_errors_total",
+                              "Failed calls to etcd.")) {}
+
+Fleet::~Fleet() { Stop(); }
+
+absl::Status Fleet::Register() {
+  absl::StatusOr<int64_t> lease = etcd_.GrantLease(options_.lease_ttl);
+  if (!lease.ok()) return lease.status();
+  if (absl::Status s = etcd_.Put(options_.prefix + options_.advertise,
+                                 options_.advertise, *lease);
+      !s.ok()) {
+    return s;
+  }
+  absl::MutexLock lock(&mu_);
+  lease_ = *lease;
+  return absl::OkStatus();
+}
+
+absl::Status Fleet::Start() {
+  if (absl::Status s = Register(); !s.ok()) return s;
+  absl::Time next_renewal = absl::Now() + options_.lease_ttl / 3;
+  Round(&next_renewal);
+  LogInfo("joined fleet", {{"etcd", options_.etcd},
+                           {"advertise", options_.advertise},
+                           {"members", members().size()}});
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void Fleet::Stop() {
+  int64_t lease = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    lease = lease_;
+  }
+  if (thread_.joinable()) thread_.join();
+  if (lease != 0) (void)etcd_.RevokeLease(lease);
+}
+
+void Fleet::Run() {
+  absl::Time next_renewal = absl::Now() + options_.lease_ttl / 3;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_;
+      };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.refresh)) {
+        return;
+      }
+    }
+    Round(&next_renewal);
+  }
+}
+
+void Fleet::Round(absl::Time* next_renewal) {
+  if (absl::Now() >= *next_renewal) {
+    int64_t lease = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      lease = lease_;
+    }
+    absl::Status s = etcd_.KeepAlive(lease);
+    if (absl::IsNotFound(s)) {
+      LogWarn("fleet lease lost; registering again", {{"error", s.message()}});
+      s = Register();
+    }
+    if (s.ok()) {
+      *next_renewal = absl::Now() + options_.lease_ttl / 3;
+    } else {
+      etcd_errors_.Increment();
+      LogWarn("cannot renew fleet lease", {{"error", s.message()}});
+    }
+  }
+  auto listed = etcd_.List(options_.prefix);
+  if (!listed.ok()) {
+    etcd_errors_.Increment();
+    LogWarn("cannot read fleet members",
+            {{"error", listed.status().message()}});
+    return;
+  }
+  std::vector<std::string> members;
+  members.reserve(listed->size());
+  for (auto& [key, value] : *listed) members.push_back(std::move(value));
+  SetMembers(std::move(members));
+}
+
+void Fleet::SetMembers(std::vector<std::string> members) {
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  {
+    absl::MutexLock lock(&mu_);
+    if (members == members_) return;
+    LogInfo("fleet members changed",
+            {{"before", members_.size()}, {"after", members.size()}});
+    members_ = std::move(members);
+    members_gauge_.Set(static_cast<double>(members_.size()));
+    RecountLocked();
+  }
+  if (on_members_changed_) on_members_changed_();
+}
+
+void Fleet::OnMembersChanged(std::function<void()> callback) {
+  on_members_changed_ = std::move(callback);
+}
+
+bool Fleet::Owns(absl::string_view model) const {
+  absl::MutexLock lock(&mu_);
+  const std::string owner = RendezvousOwner(model, members_);
+  return owner.empty() || owner == options_.advertise;
+}
+
+void Fleet::RecountLocked() {
+  int owned = 0;
+  for (auto& [model, owner] : models_) {
+    std::string now = RendezvousOwner(model, members_);
+    if (now != owner) {
+      moves_.Increment();
+      owner = std::move(now);
+    }
+    if (owner == options_.advertise) ++owned;
+  }
+  owned_gauge_.Set(owned);
+}
+
+std::vector<std::string> Fleet::members() const {
+  absl::MutexLock lock(&mu_);
+  return members_;
+}
+
+std::string Fleet::OwnerOf(absl::string_view model) const {
+  absl::MutexLock lock(&mu_);
+  return RendezvousOwner(model, members_);
+}
+
+std::string Fleet::RedirectFor(absl::string_view model) {
+  absl::MutexLock lock(&mu_);
+  std::string owner = RendezvousOwner(model, members_);
+  auto [it, inserted] = models_.try_emplace(model, owner);
+  if (inserted) {
+    if (owner == options_.advertise) owned_gauge_.Increment();
+    LogInfo("fleet model seen", {{"model", model}, {"owner", owner}});
+  }
+  if (owner.empty() || owner == options_.advertise) return "";
+  redirects_.Increment();
+  return owner;
+}
+
+}  // namespace aims::collector::fleet

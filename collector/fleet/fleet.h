@@ -1,0 +1,112 @@
+// Fleet: this collector's membership in a fleet of collectors and the
+// ownership of models among them (docs/scale-out.md).
+//
+// Start() takes a lease of `lease_ttl` in etcd and puts
+// <prefix><advertise> = advertise under it; a thread renews the lease every
+// lease_ttl/3 and reads the member list every `refresh`. A collector that
+// dies stops renewing, etcd deletes its key when the lease expires, and the
+// survivors drop it from their lists at their next read. Each model (by
+// name: all versions and environments of a model stay together) belongs to
+// RendezvousOwner(name, members), so every collector that read the same list
+// names the same owner.
+//
+// When etcd cannot be reached the last list read stays in force (and
+// aims_fleet_etcd_errors_total counts); a lease found expired is taken
+// again. Known gap: a collector cut off from etcd keeps serving its models
+// while the others already gave them new owners (no fencing yet).
+//
+// Thread-safety: safe. SetMembers() is public so that tests can drive the
+// ownership bookkeeping without etcd.
+#ifndef AIMS_COLLECTOR_FLEET_FLEET_H_
+#define AIMS_COLLECTOR_FLEET_FLEET_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "collector/fleet/etcd_client.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace aims::collector::fleet {
+
+struct FleetOptions {
+  std::string etcd;       // host:port of etcd (--fleet_etcd)
+  std::string advertise;  // how agents reach this collector (--fleet_advertise)
+  absl::Duration lease_ttl = absl::Seconds(10);
+  absl::Duration refresh = absl::Seconds(1);
+  std::string prefix = "/aims/fleet/members/";
+};
+
+class Fleet {
+ public:
+  Fleet(FleetOptions options, prometheus::Registry& registry);
+  ~Fleet();  // Stop()
+
+  // Registers this collector and reads the member list once, then keeps
+  // both up to date on a thread. Fails when etcd cannot be reached.
+  absl::Status Start();
+  // Revokes the lease (the others see this collector gone at their next
+  // read) and stops the thread. Idempotent.
+  void Stop();
+
+  // The advertised address of `model`'s owner; empty with no members.
+  std::string OwnerOf(absl::string_view model) const;
+  // Empty when this collector serves `model` (it owns it, or no member is
+  // known); otherwise the owner's address, counted as a redirect. Remembers
+  // the model for aims_fleet_models_owned and ownership moves.
+  std::string RedirectFor(absl::string_view model);
+
+  // Whether this collector serves `model` now (owns it, or no member is
+  // known). Counts nothing.
+  bool Owns(absl::string_view model) const;
+
+  // Called (on the fleet's thread, no lock held) after the member list
+  // changed. Set before Start().
+  void OnMembersChanged(std::function<void()> callback);
+
+  // Replaces the member list (sorted, deduplicated here) and recounts the
+  // known models' owners: each model whose owner changed is a move. Calls
+  // the OnMembersChanged callback when the list changed.
+  void SetMembers(std::vector<std::string> members);
+  std::vector<std::string> members() const;
+  const std::string& advertise() const { return options_.advertise; }
+
+ private:
+  void Run();
+  // One round: renews the lease when due (retaking it when lost) and reads
+  // the member list.
+  void Round(absl::Time* next_renewal);
+  absl::Status Register();
+  void RecountLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const FleetOptions options_;
+  EtcdClient etcd_;
+  prometheus::Gauge& members_gauge_;
+  prometheus::Gauge& owned_gauge_;
+  prometheus::Counter& moves_;
+  prometheus::Counter& redirects_;
+  prometheus::Counter& etcd_errors_;
+
+  mutable absl::Mutex mu_;
+  std::vector<std::string> members_ ABSL_GUARDED_BY(mu_);
+  // Every model this collector was asked about -> its owner now.
+  absl::flat_hash_map<std::string, std::string> models_ ABSL_GUARDED_BY(mu_);
+  int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> on_members_changed_;  // set before Start
+  std::thread thread_;
+};
+
+}  // namespace aims::collector::fleet
+
+#endif  // AIMS_COLLECTOR_FLEET_FLEET_H_

@@ -1,0 +1,295 @@
+// Fleet mode with real processes on loopback (docs/scale-out.md): a real
+// etcd, three collectors and six models of two agents each. Every model has
+// exactly one owner and its agents report there, whichever collector they
+// were configured with; after SIGKILL of a collector its lease expires, its
+// models get owners among the survivors and their agents follow; a fourth
+// collector that joins takes over the models it wins, and only those.
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "aims/v1/query.pb.h"
+#include "collector/fleet/etcd_client.h"
+#include "collector/fleet/rendezvous.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "tests/testing/test_util.h"
+
+namespace aims {
+namespace {
+
+using collector::fleet::RendezvousOwner;
+using testing::MetricValue;
+using testing::Subprocess;
+using testing::WaitFor;
+using testing::WaitForPort;
+
+struct Collector {
+  std::string address;  // gRPC, advertised
+  int http_port = 0;
+  std::unique_ptr<Subprocess> process;
+};
+
+struct Agent {
+  std::string id, model, collector;  // configured collector
+  int http_port = 0;
+  std::unique_ptr<Subprocess> process;
+};
+
+class FleetProcessesTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    posting_ = false;
+    if (traffic_.joinable()) traffic_.join();
+    if (!HasFailure()) return;
+    for (int i = 0; i < 4; ++i) {  // what each collector saw of the fleet
+      std::istringstream log(
+          testing::ReadFile(dir_.File(absl::StrCat("c", i, ".log"))));
+      for (std::string line; std::getline(log, line);) {
+        if (line.find("fleet") != std::string::npos)
+          std::cout << "c" << i << ": " << line << "\n";
+      }
+    }
+  }
+
+  void StartEtcd() {
+    etcd_address_ = absl::StrCat("127.0.0.1:", testing::FreePort());
+    const std::string peer =
+        absl::StrCat("http://127.0.0.1:", testing::FreePort());
+    etcd_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{
+            AIMS_ETCD_BIN, "--name=fleet-test",
+            "--data-dir=" + dir_.File("etcd"),
+            "--listen-client-urls=http://" + etcd_address_,
+            "--advertise-client-urls=http://" + etcd_address_,
+            "--listen-peer-urls=" + peer,
+            "--initial-advertise-peer-urls=" + peer,
+            "--initial-cluster=fleet-test=" + peer},
+        dir_.File("etcd.log"));
+    collector::fleet::EtcdClient etcd(etcd_address_, absl::Seconds(1));
+    ASSERT_TRUE(WaitFor([&] { return etcd.List("/").ok(); }, absl::Seconds(20)))
+        << testing::ReadFile(dir_.File("etcd.log"));
+  }
+
+  // `address`: its gRPC address; empty: a free port.
+  void StartCollector(int i, std::string address = "") {
+    Collector& c = collectors_[i];
+    c.address = address.empty()
+                    ? absl::StrCat("127.0.0.1:", testing::FreePort())
+                    : std::move(address);
+    const std::string name = absl::StrCat("c", i);
+    c.process = std::make_unique<Subprocess>(
+        std::vector<std::string>{
+            AIMS_COLLECTOR_BIN, "--grpc_listen=" + c.address,
+            "--http_listen=127.0.0.1:0", "--collector_id=" + name,
+            "--data_dir=" + dir_.File(name),
+            "--ports_file=" + dir_.File(name + ".ports"),
+            "--fleet_etcd=" + etcd_address_, "--fleet_advertise=" + c.address,
+            "--fleet_lease_ttl=3s"},
+        dir_.File(name + ".log"));
+    c.http_port = WaitForPort(dir_.File(name + ".ports"), "http");
+    ASSERT_NE(c.http_port, 0) << testing::ReadFile(dir_.File(name + ".log"));
+  }
+
+  double Metric(int i, const std::string& series) {
+    auto page =
+        httplib::Client("127.0.0.1", collectors_[i].http_port).Get("/metrics");
+    return page && page->status == 200 ? MetricValue(page->body, series) : -1;
+  }
+
+  // The agents a collector lists, by id.
+  std::map<std::string, v1::AgentInfo> Agents(int i) {
+    std::map<std::string, v1::AgentInfo> out;
+    auto res = httplib::Client("127.0.0.1", collectors_[i].http_port)
+                   .Get("/v1/agents");
+    if (!res || res->status != 200) return out;
+    v1::ListAgentsResponse response;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    if (!google::protobuf::util::JsonStringToMessage(res->body, &response,
+                                                     options)
+             .ok()) {
+      return out;
+    }
+    for (const v1::AgentInfo& a : response.agents()) {
+      out[a.agent().agent_id()] = a;
+    }
+    return out;
+  }
+
+  // Whether every agent is connected to exactly one of the `live`
+  // collectors, its model's owner among them, which stored more of its
+  // reports than `reports` (by agent id) holds; then updates `reports`.
+  bool AllAtOwners(const std::vector<int>& live,
+                   std::map<std::string, uint64_t>* reports) {
+    std::vector<std::string> members;
+    for (int i : live) members.push_back(collectors_[i].address);
+    std::map<std::string, std::vector<int>> connected_at;
+    std::map<std::string, v1::AgentInfo> at_owner;
+    for (int i : live) {
+      for (auto& [id, info] : Agents(i)) {
+        if (!info.connected()) continue;
+        connected_at[id].push_back(i);
+        if (RendezvousOwner(info.model().name(), members) ==
+            collectors_[i].address) {
+          at_owner[id] = info;
+        }
+      }
+    }
+    for (const Agent& a : agents_) {
+      if (connected_at[a.id].size() != 1 || at_owner.count(a.id) == 0) {
+        return false;
+      }
+      if (at_owner[a.id].report_count() <= (*reports)[a.id]) return false;
+    }
+    for (auto& [id, info] : at_owner) (*reports)[id] = info.report_count();
+    return true;
+  }
+
+  testing::TempDir dir_;
+  std::string etcd_address_;
+  std::unique_ptr<Subprocess> etcd_;
+  Collector collectors_[4];
+  std::vector<Agent> agents_;
+  std::atomic<bool> posting_{true};
+  std::thread traffic_;
+};
+
+TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
+  StartEtcd();
+  for (int i = 0; i < 3; ++i) StartCollector(i);
+  std::vector<std::string> all;
+  for (int i = 0; i < 3; ++i) all.push_back(collectors_[i].address);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return Metric(i, "aims_fleet_members") == 3; },
+                        absl::Seconds(10)))
+        << "c" << i << " sees " << Metric(i, "aims_fleet_members");
+  }
+  // Six models, two owned by each collector (the test picks names so that
+  // every case is covered whatever the ports; the collectors place them on
+  // their own).
+  std::vector<std::string> models;
+  std::map<std::string, int> per_owner;
+  for (int n = 0; models.size() < 6; ++n) {
+    const std::string model = absl::StrCat("model-", n);
+    if (per_owner[RendezvousOwner(model, all)] < 2) {
+      ++per_owner[RendezvousOwner(model, all)];
+      models.push_back(model);
+    }
+  }
+  // Each model's agent "a" is configured with c0, "b" with c1: every model
+  // reaches both survivors-to-be, and none is configured with c2.
+  for (const std::string& model : models) {
+    for (int k = 0; k < 2; ++k) {
+      Agent a;
+      a.id = model + (k == 0 ? "-a" : "-b");
+      a.model = model;
+      a.collector = collectors_[k].address;
+      const std::string ports = dir_.File(a.id + ".ports");
+      a.process = std::make_unique<Subprocess>(
+          std::vector<std::string>{
+              AIMS_AGENT_BIN, "--model_name=" + model, "--model_version=v1",
+              "--environment=it", "--agent_id=" + a.id,
+              "--collector=" + a.collector, "--http_listen=127.0.0.1:0",
+              "--grpc_listen=127.0.0.1:0", "--window=1s",
+              "--reference_events=0", "--data_dir=" + dir_.File(a.id),
+              "--ports_file=" + ports},
+          dir_.File(a.id + ".log"));
+      a.http_port = WaitForPort(ports, "http");
+      ASSERT_NE(a.http_port, 0) << testing::ReadFile(dir_.File(a.id + ".log"));
+      agents_.push_back(std::move(a));
+    }
+  }
+  std::vector<int> ports;
+  for (const Agent& a : agents_) ports.push_back(a.http_port);
+  traffic_ = std::thread([this, ports] {
+    for (int i = 0; posting_; ++i) {
+      for (int port : ports) {
+        (void)httplib::Client("127.0.0.1", port)
+            .Post(
+                "/v1/events",
+                absl::StrCat(R"({"prediction":1,"score":0.7,"features":{"x":)",
+                             i % 50, "}}"),
+                "application/json");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+
+  // Every agent reports to its model's owner, and nowhere else.
+  std::map<std::string, uint64_t> reports;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return AllAtOwners({0, 1, 2}, &reports);
+      },
+      absl::Seconds(20)));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Metric(i, "aims_fleet_ownership_moves_total"), 0) << i;
+  }
+  // c0 and c1 each saw all six models (one agent of each was configured
+  // with them) and own two.
+  EXPECT_EQ(Metric(0, "aims_fleet_models_owned"), 2);
+  EXPECT_EQ(Metric(1, "aims_fleet_models_owned"), 2);
+  EXPECT_GE(Metric(0, "aims_fleet_redirects_total"), 4);
+
+  // SIGKILL c2: no clean leave, its lease (3 s) has to expire.
+  const absl::Time killed = absl::Now();
+  collectors_[2].process->Signal(SIGKILL);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return Metric(i, "aims_fleet_members") == 2; },
+                        absl::Seconds(15)))
+        << "c" << i;
+  }
+  // Its two models moved, and only they: c0 and c1 each saw all six, so
+  // each counts the same two moves.
+  EXPECT_EQ(Metric(0, "aims_fleet_ownership_moves_total"), 2);
+  EXPECT_EQ(Metric(1, "aims_fleet_ownership_moves_total"), 2);
+  EXPECT_EQ(Metric(0, "aims_fleet_models_owned") +
+                Metric(1, "aims_fleet_models_owned"),
+            6);
+  // Their agents followed the redirects and report to the new owners.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return AllAtOwners({0, 1}, &reports);
+      },
+      absl::Seconds(30)));
+  std::cout << "agents of the lost collector's models report to new owners "
+            << absl::FormatDuration(absl::Now() - killed) << " after SIGKILL\n";
+
+  // A fourth collector joins, on an address that wins some of the models
+  // (found by the test, placed by the collectors): those models, and only
+  // they, move to it; the agents connected to their old owners are sent on.
+  std::string fourth;
+  int moving = 0;
+  for (int tries = 0; moving == 0 && tries < 100; ++tries) {
+    fourth = absl::StrCat("127.0.0.1:", testing::FreePort());
+    for (const std::string& model : models) {
+      moving += RendezvousOwner(model, {all[0], all[1], fourth}) == fourth;
+    }
+  }
+  ASSERT_GT(moving, 0);
+  StartCollector(3, fourth);
+  for (int i : {0, 1, 3}) {
+    ASSERT_TRUE(WaitFor([&] { return Metric(i, "aims_fleet_members") == 3; },
+                        absl::Seconds(10)))
+        << "c" << i;
+  }
+  EXPECT_EQ(Metric(0, "aims_fleet_ownership_moves_total"), 2 + moving);
+  EXPECT_EQ(Metric(1, "aims_fleet_ownership_moves_total"), 2 + moving);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return AllAtOwners({0, 1, 3}, &reports);
+      },
+      absl::Seconds(30)));
+  EXPECT_EQ(Metric(3, "aims_fleet_models_owned"), moving);
+}
+
+}  // namespace
+}  // namespace aims
