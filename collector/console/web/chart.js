@@ -40,7 +40,7 @@ function legend(series) {
 }
 
 // opts: {series: [{label, points: [{t: Date, v, lo, hi}]}], threshold,
-// windows: [{from: Date, to: Date}], from: Date, to: Date, title}
+// windows: [{from: Date, to: Date, label}], from: Date, to: Date, title}
 export function lineChart(opts) {
   const series = opts.series.filter((ser) => ser.points.length);
   const all = series.flatMap((ser) => ser.points);
@@ -58,7 +58,7 @@ export function lineChart(opts) {
     const b = Math.min(x(w.to.getTime()), W - M.right);
     if (b > a) {
       svg.append(s('rect', { class: 'window', x: a, y: M.top, width: Math.max(2, b - a),
-        height: H - M.top - M.bottom }, s('title', {}, `judged window ${fmtTime(w.from)} – ${fmtTime(w.to)}`)));
+        height: H - M.top - M.bottom }, s('title', {}, `${w.label || 'judged window'} ${fmtTime(w.from)} – ${fmtTime(w.to)}`)));
     }
   }
   for (const v of ticks(y0, y1)) {
