@@ -70,7 +70,7 @@ export function lineChart(opts) {
     const t = t0 + (span * i) / 4;
     const d = new Date(t);
     const label = span > 2 * 86400e3 ? d.toISOString().slice(5, 16).replace('T', ' ')
-      : d.toISOString().slice(11, 16);
+      : d.toISOString().slice(11, span < 600e3 ? 19 : 16);
     svg.append(s('text', { class: 'tick', x: x(t), y: H - M.bottom + 18, 'text-anchor': 'middle' }, label));
   }
   svg.append(s('line', { class: 'axis', x1: M.left, x2: M.left, y1: M.top, y2: H - M.bottom }));

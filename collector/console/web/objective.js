@@ -49,7 +49,7 @@ function firingWindows(records, end) {
   return out;
 }
 
-const seriesLabel = (st) => [st.feature, st.attribute && `${st.attribute}=${st.group}`].filter(Boolean).join(' ') || 'whole model';
+const seriesLabel = (st) => [st.feature, st.attribute && (st.group ? `${st.attribute}=${st.group}` : st.attribute)].filter(Boolean).join(' ') || 'whole model';
 
 export async function objectivePage(main, route) {
   const id = route.args[0] || '';
@@ -61,9 +61,33 @@ export async function objectivePage(main, route) {
   const base = `#/objective/${encodeURIComponent(id)}`;
   const chosen = p.get('series');
   const shown = states.filter((st) => !chosen || st.series === chosen);
-  const step = `${Math.max(5, Math.round((to - from) / 1000 / 120))}s`;
+  // About 120 points per chart.
+  const fetchAll = async () => {
+    const step = `${Math.max(5, Math.round((to - from) / 1000 / 120))}s`;
+    const out = [];
+    for (const st of shown) {
+      const m = st.model || {};
+      const metric = (st.last_value && st.last_value.metric) || '';
+      out.push(metric ? await get(`/v1/metrics${query({ name: m.name, version: m.version, environment: m.environment,
+        from: from.toISOString(), to: to.toISOString(), step, metric })}`) : null);
+    }
+    return out;
+  };
+  let fetched = await fetchAll();
+  // Without a chosen start, the charts begin where the data does (read
+  // again in finer steps when that is much later).
+  const starts = fetched.flatMap((d) => ((d && d.points) || []).map((pt) => new Date(pt.start).getTime()));
+  if (!p.get('from') && starts.length) {
+    const first = Math.min(...starts) - 60e3;
+    if (first > from.getTime() + (to - from) / 2) {
+      from.setTime(first);
+      fetched = await fetchAll();
+    } else {
+      from.setTime(Math.max(from.getTime(), first));
+    }
+  }
   const charts = [];
-  for (const st of shown) {
+  for (const [i, st] of shown.entries()) {
     const m = st.model || {};
     const metric = (st.last_value && st.last_value.metric) || '';
     const own = history.filter((r) => r.series === st.series);
@@ -72,9 +96,7 @@ export async function objectivePage(main, route) {
       charts.push(h('p', { class: 'muted' }, `${seriesLabel(st)}: not evaluated yet.`));
       continue;
     }
-    const data = await get(`/v1/metrics${query({ name: m.name, version: m.version, environment: m.environment,
-      from: from.toISOString(), to: to.toISOString(), step, metric })}`);
-    const series = seriesFrom(data.points, metric, (v) => (v.feature || '') === (st.feature || '') &&
+    const series = seriesFrom(fetched[i].points, metric, (v) => (v.feature || '') === (st.feature || '') &&
       (v.attribute || '') === (st.attribute || '') && (!st.group || v.group === st.group));
     charts.push(lineChart({ title: `${metric} · ${seriesLabel(st)} · ${modelLabel(m)}${thr ? ` (must be ${thr.text})` : ''}`,
       series, threshold: thr ? thr.value : undefined, windows: firingWindows(own, to), from, to }));

@@ -194,12 +194,12 @@ async function evidenceChart(nc) {
   const ws = date(ev.window_start);
   const we = date(ev.window_end);
   if (!v.metric || !ws || !we || !nc.model) return h('p', { class: 'muted' }, 'No evidence window recorded.');
-  // Context: at least ten minutes either side, one point per window length
+  // Context: at least ten minutes either side, one point per quarter window
   // (at least 5 s), so the breach reads as part of a series.
   const span = Math.max(we - ws, 600e3 / 6);
   const from = new Date(ws.getTime() - 6 * span);
   const to = new Date(Math.min(Date.now(), we.getTime() + 6 * span));
-  const step = `${Math.max(5, Math.round((we - ws) / 1000))}s`;
+  const step = `${Math.max(5, Math.round((we - ws) / 4000))}s`;
   const m = nc.model;
   const data = await get(`/v1/metrics${query({ name: m.name, version: m.version, environment: m.environment,
     from: from.toISOString(), to: to.toISOString(), step, metric: v.metric })}`);
