@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The console in a real browser: a collector with a tokens file (a viewer,
-# a compliance officer, the agents), the demo's plan, two agents and the
-# demo's synthetic model until nonconformities are open; then walk.mjs
-# drives Debian's chromium (headless, puppeteer-core) through the console
-# and keeps a PNG of each page in OUT (laptop and tablet viewports).
-#   browser_test.sh SOURCE_DIR BUILD_DIR OUT
+# a compliance officer, a risk owner, the agents), a copy of the demo's plan,
+# two agents and the demo's synthetic model until nonconformities are open;
+# then a changed plan is loaded (SIGHUP) and walk.mjs drives Debian's
+# chromium or firefox-esr (headless, puppeteer-core) through the console and
+# keeps a PNG of each page in OUT (laptop and tablet viewports).
+#   browser_test.sh SOURCE_DIR BUILD_DIR OUT [chromium|firefox]
 set -uo pipefail
-source_dir="$1" build_dir="$2" out="$3"
-command -v chromium >/dev/null || { echo "chromium not found: run scripts/install-deps.sh"; exit 1; }
+source_dir="$1" build_dir="$2" out="$3" browser="${4:-chromium}"
+case "$browser" in
+  chromium) command -v chromium >/dev/null || { echo "chromium not found: run scripts/install-deps.sh"; exit 1; } ;;
+  firefox) command -v firefox-esr >/dev/null || { echo "firefox-esr not found: run scripts/install-deps.sh"; exit 1; } ;;
+  *) echo "unknown browser '$browser'"; exit 2 ;;
+esac
 bash "$source_dir/tests/console/prepare_node.sh" "$build_dir/tests/console/node" || exit 1
 dir=$(mktemp -d)
 pids=()
@@ -94,7 +99,7 @@ done
 
 cd "$build_dir/tests/console/node" || exit 1
 AIMS_URL="http://127.0.0.1:$http" AIMS_VIEWER_TOKEN="$viewer" AIMS_OFFICER_TOKEN="$officer" AIMS_RISK_TOKEN="$risk" \
-  AIMS_SHOTS="$out" node walk.mjs
+  AIMS_SHOTS="$out" AIMS_BROWSER="$browser" node walk.mjs
 code=$?
 [ "$code" = 0 ] || tail -20 "$dir/collector.log"
 exit "$code"

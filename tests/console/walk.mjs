@@ -16,11 +16,15 @@ const LAPTOP = { width: 1366, height: 800 };
 const TABLET = { width: 820, height: 1180, isMobile: true, hasTouch: true };
 const failures = [];
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.AIMS_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+// AIMS_BROWSER=firefox drives Debian's firefox-esr over WebDriver BiDi.
+const firefox = process.env.AIMS_BROWSER === 'firefox';
+const browser = await puppeteer.launch(firefox
+  ? { browser: 'firefox', executablePath: process.env.AIMS_FIREFOX || '/usr/bin/firefox-esr', headless: true }
+  : {
+    executablePath: process.env.AIMS_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
 const page = await browser.newPage();
 await page.setViewport(LAPTOP);
 const consoleErrors = [];
@@ -229,16 +233,41 @@ await step('register: sorting by a column and back', async () => {
 });
 
 await step('register: the CSV export has the rows shown', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aims-csv-'));
-  const cdp = await page.createCDPSession();
-  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir });
   await go('#/register?stage=NONCONFORMITY_STAGE_INVALID', '#register');
   const ids = await page.$$eval('#register tbody tr[data-id]', (rows) => rows.map((r) => r.dataset.id));
-  await page.click('#export-csv');
-  const file = path.join(dir, 'nonconformities.csv');
-  for (let i = 0; i < 100 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
-  const lines = fs.readFileSync(file, 'utf8').trim().split('\r\n');
-  fs.rmSync(dir, { recursive: true, force: true });
+  let text;
+  if (!firefox) {
+    // Chromium saves the download into a directory the test reads.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aims-csv-'));
+    const cdp = await page.createCDPSession();
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir });
+    await page.click('#export-csv');
+    const file = path.join(dir, 'nonconformities.csv');
+    for (let i = 0; i < 100 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+    text = fs.readFileSync(file, 'utf8');
+    fs.rmSync(dir, { recursive: true, force: true });
+  } else {
+    // WebDriver BiDi in puppeteer 24 sets no download directory: the test
+    // reads the file the page offers (its blob and name) instead of the
+    // saved copy. (The CSP rightly forbids fetching the blob: URL.)
+    await page.evaluate(() => {
+      const create = URL.createObjectURL;
+      let blob = null;
+      URL.createObjectURL = (b) => { blob = b; return create.call(URL, b); };
+      const click = HTMLAnchorElement.prototype.click;
+      HTMLAnchorElement.prototype.click = function () {
+        if (!this.download || !blob) return click.call(this);
+        const name = this.download;
+        blob.text().then((t) => { window.aimsDownload = [name, t]; });
+      };
+    });
+    await page.click('#export-csv');
+    await page.waitForFunction(() => window.aimsDownload, { timeout: 10000 });
+    const [name, body] = await page.evaluate(() => window.aimsDownload);
+    if (name !== 'nonconformities.csv') throw new Error(`file name ${name}`);
+    text = body;
+  }
+  const lines = text.trim().split('\r\n');
   if (!lines[0].startsWith('id,opened_at,severity,stage')) throw new Error(`header: ${lines[0]}`);
   const got = lines.slice(1).map((l) => l.split(',')[0]);
   if (got.join() !== ids.join() || !got.includes(second)) throw new Error(`CSV ids ${got} vs page ${ids}`);
