@@ -196,6 +196,22 @@ await step('detail page shows the evidence chart', async () => {
   await shot('detail');
 });
 
+await step('evidence charts shade every judged window', async () => {
+  const all = await page.evaluate(async () => (await (await fetch('/v1/nonconformities')).json()).nonconformities);
+  for (const nc of all) {
+    // Through another page, so that no chart of the last one is counted.
+    await go('#/plan', '#plan-in-force');
+    await go(`#/nc/${encodeURIComponent(nc.id)}`, 'svg.chart polyline');
+    const ev = nc.evidence || {};
+    const rects = await page.$$eval('svg.chart rect.window', (r) => r.length);
+    const points = await page.$$eval('svg.chart circle.dot', (c) => c.length);
+    const steps = Number(ev.steps || 0);
+    const ok = ev.decision === 'sequential' && steps > 1 ? rects > 1 && rects <= steps : rects === 1;
+    if (!ok) throw new Error(`${nc.id} (${ev.decision}, ${steps} steps): ${rects} shaded windows`);
+    if (points < 3) throw new Error(`${nc.id}: only ${points} points around the breach`);
+  }
+});
+
 await step('officer marks another one invalid', async () => {
   await go(`#/nc/${encodeURIComponent(second)}`, '#do-invalid');
   await page.type('#comment', 'a test campaign, not real applicants');
