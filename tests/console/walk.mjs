@@ -209,6 +209,7 @@ await step('evidence charts shade every judged window', async () => {
     const ok = ev.decision === 'sequential' && steps > 1 ? rects > 1 && rects <= steps : rects === 1;
     if (!ok) throw new Error(`${nc.id} (${ev.decision}, ${steps} steps): ${rects} shaded windows`);
     if (points < 3) throw new Error(`${nc.id}: only ${points} points around the breach`);
+    console.log(`     ${nc.id} ${ev.decision} (${steps} steps): ${rects} shaded windows, ${points} points`);
   }
 });
 
