@@ -17,6 +17,7 @@ packages=(
   curl procps openssl
   chromium  # tests/console drives it headless through the browser console
   etcd-server  # tests/integration/fleet_test.cc: the fleet mode's engine
+  firefox-esr  # tests/console: the same walk in Firefox (WebDriver BiDi)
   # tests/deploy renders the Helm chart with Go's text/template and sprig.
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
 )

@@ -50,7 +50,7 @@ TEST_ONLY = {"git", "clang", "clang-format", "libclang-rt-dev", "libgtest-dev", 
              "libbenchmark-dev", "prometheus", "prometheus-alertmanager", "python3-numpy",
              "python3-scipy", "python3-sklearn", "curl", "procps", "openssl",
              "golang-go", "golang-github-masterminds-sprig-dev", "golang-k8s-sigs-yaml-dev",
-             "python3-venv", "python3-pandas", "mypy", "chromium", "etcd-server"}
+             "python3-venv", "python3-pandas", "mypy", "chromium", "firefox-esr", "etcd-server"}
 
 passed = 0
 failed = 0

@@ -3,6 +3,7 @@
 import { get, post, setCsrf, setActor, ApiError } from './api.js';
 import { h, clear } from './dom.js';
 import { overviewPage, registerPage, detailPage } from './pages.js';
+import { objectivePage } from './objective.js';
 import { objectivesPage, modelsPage, modelPage, auditPage, planPage, reportsPage } from './pages2.js';
 
 const main = document.getElementById('main');
@@ -22,6 +23,7 @@ const routes = {
   register: registerPage,
   nc: detailPage,
   objectives: objectivesPage,
+  objective: objectivePage,
   models: modelsPage,
   model: modelPage,
   audit: auditPage,
@@ -43,7 +45,8 @@ async function render() {
   for (const a of nav.querySelectorAll('a')) {
     const target = a.getAttribute('href').slice(2);
     a.classList.toggle('active', target === route.page ||
-      (route.page === 'nc' && target === 'register') || (route.page === 'model' && target === 'models'));
+      (route.page === 'nc' && target === 'register') || (route.page === 'model' && target === 'models') ||
+      (route.page === 'objective' && target === 'objectives'));
   }
   clear(main, h('p', { class: 'muted' }, 'Loading…'));
   try {

@@ -40,7 +40,7 @@ function legend(series) {
 }
 
 // opts: {series: [{label, points: [{t: Date, v, lo, hi}]}], threshold,
-// windows: [{from: Date, to: Date}], from: Date, to: Date, title}
+// windows: [{from: Date, to: Date, label}], from: Date, to: Date, title}
 export function lineChart(opts) {
   const series = opts.series.filter((ser) => ser.points.length);
   const all = series.flatMap((ser) => ser.points);
@@ -58,7 +58,7 @@ export function lineChart(opts) {
     const b = Math.min(x(w.to.getTime()), W - M.right);
     if (b > a) {
       svg.append(s('rect', { class: 'window', x: a, y: M.top, width: Math.max(2, b - a),
-        height: H - M.top - M.bottom }, s('title', {}, `judged window ${fmtTime(w.from)} – ${fmtTime(w.to)}`)));
+        height: H - M.top - M.bottom }, s('title', {}, `${w.label || 'judged window'} ${fmtTime(w.from)} – ${fmtTime(w.to)}`)));
     }
   }
   for (const v of ticks(y0, y1)) {
@@ -70,7 +70,7 @@ export function lineChart(opts) {
     const t = t0 + (span * i) / 4;
     const d = new Date(t);
     const label = span > 2 * 86400e3 ? d.toISOString().slice(5, 16).replace('T', ' ')
-      : d.toISOString().slice(11, 16);
+      : d.toISOString().slice(11, span < 600e3 ? 19 : 16);
     svg.append(s('text', { class: 'tick', x: x(t), y: H - M.bottom + 18, 'text-anchor': 'middle' }, label));
   }
   svg.append(s('line', { class: 'axis', x1: M.left, x2: M.left, y1: M.top, y2: H - M.bottom }));

@@ -194,21 +194,31 @@ async function evidenceChart(nc) {
   const ws = date(ev.window_start);
   const we = date(ev.window_end);
   if (!v.metric || !ws || !we || !nc.model) return h('p', { class: 'muted' }, 'No evidence window recorded.');
-  const span = Math.max(we - ws, 60e3);
+  // Context: at least ten minutes either side, one point per quarter window
+  // (at least 5 s), so the breach reads as part of a series.
+  const span = Math.max(we - ws, 600e3 / 6);
   const from = new Date(ws.getTime() - 6 * span);
   const to = new Date(Math.min(Date.now(), we.getTime() + 6 * span));
-  const step = `${Math.max(10, Math.round(span / 1000 / 2))}s`;
+  const step = `${Math.max(5, Math.round((we - ws) / 4000))}s`;
   const m = nc.model;
   const data = await get(`/v1/metrics${query({ name: m.name, version: m.version, environment: m.environment,
     from: from.toISOString(), to: to.toISOString(), step, metric: v.metric })}`);
   // A young collector has no data that far back: begin where the data does.
   const starts = (data.points || []).map((pt) => new Date(pt.start).getTime());
-  if (starts.length) from.setTime(Math.max(from.getTime(), Math.min(...starts) - span));
+  if (starts.length) from.setTime(Math.max(from.getTime(), Math.min(...starts) - (we - ws)));
   const series = seriesFrom(data.points, v.metric, (x) =>
     (x.feature || '') === (v.feature || '') && (x.attribute || '') === (v.attribute || '') &&
     (!v.group || x.group === v.group));
+  // Sequential decisions judged `steps` windows of this length up to the
+  // breach; interval and point decisions judged the evidence window.
+  const win = Math.max(we - ws, 1e3);
+  const judged = [];
+  const n = ev.decision === 'sequential' ? Math.max(1, Number(ev.steps || 1)) : 1;
+  for (let i = 0; i < n && we.getTime() - (i + 1) * win >= from.getTime() - win; i++) {
+    judged.push({ from: new Date(ws.getTime() - i * win), to: new Date(we.getTime() - i * win) });
+  }
   return lineChart({ title: `${v.metric}${v.feature ? ` of ${v.feature}` : ''}${v.group ? ` for ${v.attribute}=${v.group}` : ''} around the breach (${ev.comparator || ''} ${fmtNum(ev.threshold)} required)`,
-    series, threshold: ev.threshold, windows: [{ from: ws, to: we }], from, to });
+    series, threshold: ev.threshold, windows: judged, from, to });
 }
 
 function actions(nc, rerender) {
@@ -271,12 +281,12 @@ export async function detailPage(main, route, notice) {
       h('dt', {}, 'Stage'), h('dd', { id: 'nc-stage' }, badge('stage', stageLabel(nc.stage).replace(/ /g, '-'), stageLabel(nc.stage))),
       h('dt', {}, 'Severity'), h('dd', {}, badge('sev', severityLabel(nc.severity), severityLabel(nc.severity))),
       h('dt', {}, 'Model'), h('dd', {}, modelLabel(nc.model)),
-      h('dt', {}, 'Objective'), h('dd', {}, nc.objective_id, nc.plan_version ? ` (plan ${nc.plan_version.slice(0, 12)})` : ''),
+      h('dt', {}, 'Objective'), h('dd', {}, h('a', { id: 'nc-objective', href: `#/objective/${encodeURIComponent(nc.objective_id)}${nc.series ? `?series=${encodeURIComponent(nc.series)}` : ''}` }, nc.objective_id), nc.plan_version ? ` (plan ${nc.plan_version.slice(0, 12)})` : ''),
       h('dt', {}, 'Opened'), h('dd', {}, `${fmtTime(nc.opened_at)} (${age(nc.opened_at)} ago)`),
       h('dt', {}, 'Owner'), h('dd', { id: 'nc-owner' }, nc.owner || '—'),
-      h('dt', {}, 'Due'), h('dd', {}, fmtTime(nc.due_at)),
-      h('dt', {}, 'Ticket'), h('dd', {}, ticket),
-      nc.risk_accepted_until ? [h('dt', {}, 'Risk accepted until'), h('dd', {}, `${fmtTime(nc.risk_accepted_until)} by ${nc.risk_accepted_by || '—'}`)] : null,
+      h('dt', {}, 'Due'), h('dd', { id: 'nc-due' }, fmtTime(nc.due_at)),
+      h('dt', {}, 'Ticket'), h('dd', { id: 'nc-ticket' }, ticket),
+      nc.risk_accepted_until ? [h('dt', {}, 'Risk accepted until'), h('dd', { id: 'nc-risk' }, `${fmtTime(nc.risk_accepted_until)} by ${nc.risk_accepted_by || '—'}`)] : null,
       (nc.features || []).length ? [h('dt', {}, 'Features'), h('dd', {}, nc.features.join(', '))] : null,
       h('dt', {}, 'ISO/IEC 42001'), h('dd', {}, (nc.iso_references || []).join(', ') || '—'),
       h('dt', {}, 'Occurrences'), h('dd', {}, nc.occurrences || 1)),

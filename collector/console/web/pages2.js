@@ -48,8 +48,8 @@ export async function objectivesPage(main, route) {
       const m = s.model || {};
       const metric = (s.last_value && s.last_value.metric) || '';
       return h('tr', {},
-        h('td', {}, h('a', { href: `#/model/${encodeURIComponent(m.name)}/${encodeURIComponent(m.version)}/${encodeURIComponent(m.environment)}?metric=${encodeURIComponent(metric)}` }, s.objective_id)),
-        h('td', {}, modelLabel(m)),
+        h('td', {}, h('a', { href: `#/objective/${encodeURIComponent(s.objective_id)}?series=${encodeURIComponent(s.series || '')}` }, s.objective_id)),
+        h('td', {}, h('a', { href: `#/model/${encodeURIComponent(m.name)}/${encodeURIComponent(m.version)}/${encodeURIComponent(m.environment)}?metric=${encodeURIComponent(metric)}` }, modelLabel(m))),
         h('td', {}, [s.feature, s.attribute && `${s.attribute}=${s.group}`].filter(Boolean).join(' ') || '—'),
         h('td', {}, badge('state', stateLabel(s.state).replace(/ /g, '-'), stateLabel(s.state))),
         h('td', { class: 'num' }, s.last_value ? `${metric} ${fmtNum(s.last_value.value)}` : '—'),
