@@ -24,7 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/agent_options.h"
-#include "agent/event_json.h"
+#include "common/intake/event_json.h"
 #include "agent/intake_log.h"
 #include "agent/windower.h"
 #include "aims/v1/identity.pb.h"

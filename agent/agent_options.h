@@ -20,7 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "agent/event_json.h"
+#include "common/intake/event_json.h"
 #include "aims/v1/identity.pb.h"
 #include "common/net/http_server.h"
 #include "common/net/tls.h"

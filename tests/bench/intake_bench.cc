@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/event_json.h"
+#include "common/intake/event_json.h"
 #include "benchmark/benchmark.h"
 #include "common/summary/window_accumulator.h"
 
