@@ -92,8 +92,11 @@ class Folder {
                  "required for backfill (windows are by event time)");
         continue;
       }
-      const int64_t index = absl::IDivDuration(ev.timestamp - absl::UnixEpoch(),
-                                               options_.window, nullptr);
+      // Floor division: windows are aligned to the epoch, as the agent's.
+      const int64_t ns =
+          absl::ToInt64Nanoseconds(ev.timestamp - absl::UnixEpoch());
+      const int64_t w = absl::ToInt64Nanoseconds(options_.window);
+      const int64_t index = ns / w - (ns % w < 0 ? 1 : 0);
       std::unique_ptr<WindowAccumulator>& acc = windows_[index];
       if (!acc) acc = std::make_unique<WindowAccumulator>(config_);
       acc->Add(ev);
