@@ -1,4 +1,4 @@
-// backfill: loads historical or batch-scored events (JSON lines, the
+// backfill: loads historical or batch-scored events (JSON lines or CSV, the
 // intake's fields) into their event-time windows and streams the windows to
 // the collector's ingest as one backfill agent.
 //
@@ -10,6 +10,8 @@
 // "departed" afterwards, not silent.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -18,7 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "aims/v1/ingest.grpc.pb.h"
@@ -29,6 +34,7 @@
 #include "ctl/arguments.h"
 #include "ctl/call.h"
 #include "ctl/commands.h"
+#include "ctl/csv.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace aims::ctl {
@@ -41,6 +47,7 @@ struct BackfillOptions {
   std::string version;
   std::string environment = "default";
   std::string input;
+  std::string format = "auto";  // jsonl, csv; auto: csv for *.csv
   std::string task = "binary";
   std::string positive_class = "1";
   absl::Duration window = absl::Seconds(10);
@@ -70,6 +77,23 @@ class Folder {
     limits_.max_events_per_batch = kChunkLines + 1;
     limits_.event.max_event_age = absl::InfiniteDuration();
     limits_.event.max_clock_skew = absl::InfiniteDuration();
+  }
+
+  // One row as a JSON object (no newline) from line `line` of the file;
+  // returns true when the rows so far were folded (a chunk is full).
+  bool Add(absl::string_view json, size_t line) {
+    chunk_.append(json.data(), json.size());
+    chunk_.push_back('\n');
+    lines_.push_back(line);
+    if (lines_.size() < kChunkLines) return false;
+    Flush();
+    return true;
+  }
+  void Flush() {
+    if (lines_.empty()) return;
+    Chunk(chunk_, lines_);
+    chunk_.clear();
+    lines_.clear();
   }
 
   // `lines[i]`: the 1-based line number of the chunk's i-th non-blank line.
@@ -122,9 +146,88 @@ class Folder {
   std::shared_ptr<const SummaryConfig> config_;
   std::ostream& err_;
   JsonIntakeLimits limits_;
+  std::string chunk_;
+  std::vector<size_t> lines_;
   std::map<int64_t, std::unique_ptr<WindowAccumulator>> windows_;
   Totals totals_;
 };
+
+bool IsCsv(const BackfillOptions& options) {
+  if (options.format != "auto") return options.format == "csv";
+  return absl::EndsWithIgnoreCase(options.input, ".csv");
+}
+
+void AppendJsonString(absl::string_view text, std::string* out) {
+  out->push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+// A number as itself, anything else as a string (the parser then names the
+// field of a wrong type).
+void AppendJsonValue(absl::string_view text, std::string* out) {
+  double number;
+  if (absl::SimpleAtod(text, &number) && std::isfinite(number) &&
+      text.find_first_of("xXiInN") == absl::string_view::npos) {
+    out->append(text.data(), text.size());
+  } else {
+    AppendJsonString(text, out);
+  }
+}
+
+// One CSV row as the intake's JSON object: the columns prediction_id,
+// timestamp, prediction, score, label, latency_seconds and error are the
+// event's fields, "attributes.NAME" its attributes and every other column a
+// feature. An empty cell is an absent field (a missing feature).
+std::string CsvRowToJson(const std::vector<std::string>& header,
+                         const std::vector<std::string>& row) {
+  static constexpr absl::string_view kTop[] = {
+      "prediction_id", "timestamp",       "prediction", "score",
+      "label",         "latency_seconds", "error"};
+  std::string top = "{", features, attributes;
+  for (size_t i = 0; i < header.size() && i < row.size(); ++i) {
+    if (row[i].empty()) continue;
+    const std::string& name = header[i];
+    std::string* target = &features;
+    absl::string_view key = name;
+    if (std::find(std::begin(kTop), std::end(kTop), name) != std::end(kTop)) {
+      target = &top;
+    } else if (absl::ConsumePrefix(&key, "attributes.")) {
+      target = &attributes;
+    }
+    if (target->size() > 1 || (target != &top && !target->empty())) {
+      target->push_back(',');
+    }
+    AppendJsonString(key, target);
+    target->push_back(':');
+    if (name == "prediction_id" || name == "timestamp" ||
+        target == &attributes) {
+      AppendJsonString(row[i], target);
+    } else if (name == "error" && (row[i] == "true" || row[i] == "false")) {
+      target->append(row[i]);
+    } else {
+      AppendJsonValue(row[i], target);
+    }
+  }
+  if (!features.empty()) {
+    absl::StrAppend(&top, top.size() > 1 ? "," : "", "\"features\":{", features,
+                    "}");
+  }
+  if (!attributes.empty()) {
+    absl::StrAppend(&top, top.size() > 1 ? "," : "", "\"attributes\":{",
+                    attributes, "}");
+  }
+  return top + "}";
+}
 
 // The reference profile of the model version, if the collector has one
 // (its bins give the windows histograms, as the live agent's do).
@@ -248,29 +351,34 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
   Folder folder(options, config, err);
 
   const bool tty = isatty(STDERR_FILENO) && !call.json;
-  std::string chunk;
-  std::vector<size_t> lines;
-  size_t pos = 0, line = 0;
-  auto flush = [&] {
-    if (lines.empty()) return;
-    folder.Chunk(chunk, lines);
-    chunk.clear();
-    lines.clear();
-    Progress(pos, body.size(), tty, err);
-  };
-  while (pos < body.size()) {
-    size_t end = body.find('\n', pos);
-    if (end == std::string::npos) end = body.size();
-    ++line;
-    absl::string_view text(body.data() + pos, end - pos);
-    pos = end + 1;
-    if (text.find_first_not_of(" \t\r") == absl::string_view::npos) continue;
-    chunk.append(text.data(), text.size());
-    chunk.push_back('\n');
-    lines.push_back(line);
-    if (lines.size() == kChunkLines) flush();
+  if (IsCsv(options)) {
+    std::istringstream in(body);
+    std::vector<std::string> header;
+    absl::Status read = ReadCsv(
+        in, &header, [&](const std::vector<std::string>& row, size_t line) {
+          if (folder.Add(CsvRowToJson(header, row), line)) {
+            Progress(static_cast<size_t>(in.tellg()), body.size(), tty, err);
+          }
+          return absl::OkStatus();
+        });
+    if (!read.ok()) {
+      return UsageError(absl::StrCat(options.input, ": ", read.message()));
+    }
+  } else {
+    size_t pos = 0, line = 0;
+    while (pos < body.size()) {
+      size_t end = body.find('\n', pos);
+      if (end == std::string::npos) end = body.size();
+      ++line;
+      absl::string_view text(body.data() + pos, end - pos);
+      pos = end + 1;
+      if (text.find_first_not_of(" \t\r") == absl::string_view::npos) {
+        continue;
+      }
+      if (folder.Add(text, line)) Progress(pos, body.size(), tty, err);
+    }
   }
-  flush();
+  folder.Flush();
   if (tty) err << "\n";
 
   size_t sent = 0, skipped = 0;
@@ -296,8 +404,8 @@ void AddBackfillCommand(CLI::App* app, CommandTable* table) {
   auto o = std::make_shared<BackfillOptions>();
   CLI::App* sub = table->Add(
       app, "backfill",
-      "Load historical or batch-scored events (JSON lines, the intake's "
-      "fields; each needs a timestamp) into their event-time windows. "
+      "Load historical or batch-scored events (JSON lines or CSV, the "
+      "intake's fields; each needs a timestamp) into their event-time windows. "
       "Loading the same file twice counts it once.",
       [o](const CallOptions& call, std::ostream& out, std::ostream& err) {
         return Backfill(call, *o, out, err);
@@ -307,7 +415,13 @@ void AddBackfillCommand(CLI::App* app, CommandTable* table) {
   sub->add_option("--environment", o->environment, "Deployment environment.")
       ->capture_default_str();
   sub->add_option("--input", o->input,
-                  "File of events, one JSON object per line (required).");
+                  "File of events: JSON lines, or CSV with a header row "
+                  "(columns prediction_id, timestamp, prediction, score, "
+                  "label, latency_seconds, error, attributes.NAME; every "
+                  "other column is a feature) (required).");
+  sub->add_option("--format", o->format, "auto (csv for *.csv), jsonl or csv.")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv"}))
+      ->capture_default_str();
   sub->add_option("--task", o->task, "binary, multiclass or regression.")
       ->capture_default_str();
   sub->add_option("--positive_class", o->positive_class,

@@ -41,6 +41,22 @@ std::string Events(int n, absl::Time t0) {
   return body;
 }
 
+// The same events as CSV: event fields, features, one attribute.
+std::string EventsCsv(int n, absl::Time t0) {
+  std::string body =
+      "prediction_id,timestamp,prediction,label,age,segment,attributes."
+      "region\n";
+  for (int i = 0; i < n; ++i) {
+    const int predicted = i % 2;
+    const int label = i % 20 < 17 ? predicted : 1 - predicted;
+    absl::StrAppend(&body, "p", i, ",",
+                    Rfc3339(t0 + absl::Milliseconds(60'000LL * i / n)), ",",
+                    predicted, ",", label, ",", 20 + i % 50, ",",
+                    (i % 3 == 0 ? "a" : "b"), ",", (i % 2 ? "eu" : "us"), "\n");
+  }
+  return body;
+}
+
 class BackfillTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -115,6 +131,54 @@ TEST_F(BackfillTest, RowErrorsNameLineAndField) {
   EXPECT_FALSE(absl::StrContains(err, file + ":1:")) << err;
   EXPECT_TRUE(absl::StrContains(out, "4 rows, 1 events loaded, 3 row errors"))
       << out;
+}
+
+TEST_F(BackfillTest, CsvRowErrorsNameLineAndField) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(30)) / 60 * 60);
+  const std::string file = dir_.File("rows.csv");
+  std::ofstream(file) << "timestamp,prediction,score,age\n"
+                      << Rfc3339(t0) << ",1,0.9,30\n"
+                      << Rfc3339(t0) << ",1,high,30\n"
+                      << ",1,0.2,40\n"
+                      << "yesterday,0,0.1,50\n";
+  std::string out, err;
+  ASSERT_EQ(Backfill("v1", file, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":3: score: ")) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":4: timestamp: required")) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":5: timestamp: ")) << err;
+  EXPECT_FALSE(absl::StrContains(err, file + ":2:")) << err;
+  EXPECT_TRUE(absl::StrContains(out, "4 rows, 1 events loaded, 3 row errors"))
+      << out;
+}
+
+TEST_F(BackfillTest, CsvAndJsonLinesGiveTheSameMetrics) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(50)) / 60 * 60);
+  constexpr int kEvents = 1000;
+  std::string jsonl;
+  for (int i = 0; i < kEvents; ++i) {
+    const int predicted = i % 2;
+    const int label = i % 20 < 17 ? predicted : 1 - predicted;
+    absl::StrAppend(&jsonl, R"({"prediction_id":"p)", i, R"(","timestamp":")",
+                    Rfc3339(t0 + absl::Milliseconds(60'000LL * i / kEvents)),
+                    R"(","prediction":)", predicted, R"(,"label":)", label,
+                    R"(,"features":{"age":)", 20 + i % 50, R"(,"segment":")",
+                    (i % 3 == 0 ? "a" : "b"), R"("},"attributes":{"region":")",
+                    (i % 2 ? "eu" : "us"), "\"}}\n");
+  }
+  std::ofstream(dir_.File("day.jsonl")) << jsonl;
+  std::ofstream(dir_.File("day.csv")) << EventsCsv(kEvents, t0);
+  std::string out, err;
+  ASSERT_EQ(Backfill("json", dir_.File("day.jsonl"), &out, &err), 0) << err;
+  ASSERT_EQ(Backfill("csv", dir_.File("day.csv"), &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "1000 events loaded, 0 row errors"))
+      << out << err;
+  const std::string json = Metrics("json", t0, t0 + absl::Minutes(1));
+  EXPECT_EQ(AccuracySampleSize(json), kEvents) << json;
+  EXPECT_EQ(absl::StrReplaceAll(Metrics("csv", t0, t0 + absl::Minutes(1)),
+                                {{"\"csv\"", "\"json\""}}),
+            json);
 }
 
 TEST_F(BackfillTest, SameFileTwiceCountsOnceAndMatchesLiveAgent) {
