@@ -6,8 +6,9 @@
 // SHA-256 and the windows are sent in time order with sequences 1..N, so a
 // second load of the same file finds them durable (Welcome's
 // durable_sequence) and sends nothing: the exactly-once ingest counts the
-// file once. The stream ends with a Goodbye, so the backfill agent is
-// "departed" afterwards, not silent.
+// file once. The Hello says backfill (it replaces no live agent) and the stream
+// ends with a Goodbye, so the backfill agent has left afterwards, not gone
+// silent.
 #include <unistd.h>
 
 #include <algorithm>
@@ -264,6 +265,7 @@ absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
   hello.mutable_hello()->mutable_agent()->set_agent_id(agent_id);
   *hello.mutable_hello()->mutable_model() = model;
   hello.mutable_hello()->set_protocol_version(1);
+  hello.mutable_hello()->set_backfill(true);
   v1::IngestResponse response;
   if (!stream->Write(hello) || !stream->Read(&response) ||
       !response.has_welcome()) {

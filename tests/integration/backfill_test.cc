@@ -233,6 +233,24 @@ TEST_F(BackfillTest, SameFileTwiceCountsOnceAndMatchesLiveAgent) {
   EXPECT_TRUE(absl::StrContains(out, "6 windows, 0 sent, 6 already loaded"))
       << out;
   EXPECT_EQ(AccuracySampleSize(Metrics("bf", from, to)), kEvents);
+
+  // The backfill agent has left (coverage stops expecting it); the live
+  // agent is untouched.
+  httplib::Client api("127.0.0.1", http_port_);
+  auto agents = api.Get("/v1/agents");
+  ASSERT_TRUE(agents && agents->status == 200);
+  const std::regex backfill_agent(
+      R"re(\{"agent":\{"agent_id":"backfill-[^}]*\}.*?"left_at")re");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(agents->body, m, backfill_agent))
+      << agents->body;
+  EXPECT_TRUE(absl::StrContains(m.str(), R"("left_reason":"deregistered")"))
+      << m.str();
+  EXPECT_TRUE(absl::StrContains(
+      agents->body, R"("agent_id":"pod-a","pod":"","namespace":"","host")"))
+      << agents->body;
+  EXPECT_FALSE(absl::StrContains(agents->body, R"("left_reason":"replaced")"))
+      << agents->body;
 }
 
 }  // namespace
