@@ -20,8 +20,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "agent/event_json.h"
 #include "aims/v1/identity.pb.h"
+#include "common/intake/event_json.h"
 #include "common/net/http_server.h"
 #include "common/net/tls.h"
 #include "common/summary/window_accumulator.h"

@@ -1,8 +1,8 @@
 // aimsctl's subcommands. Each group file (ctl_query.cc, ctl_profile.cc,
-// ctl_nc.cc, ctl_plan_audit.cc, ctl_report.cc, ctl_token.cc) adds its
-// subcommands to the CLI11 app, each with its own options struct (bound to
-// the subcommand's CLI11 options) and its own handler, which RunCommandLine
-// runs once the command line is parsed.
+// ctl_nc.cc, ctl_plan_audit.cc, ctl_report.cc, ctl_token.cc, ctl_backfill.cc)
+// adds its subcommands to the CLI11 app, each with its own options struct
+// (bound to the subcommand's CLI11 options) and its own handler, which
+// RunCommandLine runs once the command line is parsed.
 //
 // Thread-safety: built and used by one RunCommandLine call.
 #ifndef AIMS_CTL_COMMANDS_H_
@@ -49,6 +49,8 @@ void AddNcCommands(CLI::App* app, CommandTable* table);
 void AddPlanAuditCommands(CLI::App* app, CommandTable* table);
 // report.
 void AddReportCommand(CLI::App* app, CommandTable* table);
+// backfill.
+void AddBackfillCommand(CLI::App* app, CommandTable* table);
 // token create.
 void AddTokenCommand(CLI::App* app, CommandTable* table);
 

@@ -194,6 +194,7 @@ void BuildApp(CLI::App* app, GlobalOptions* global, CommandTable* commands) {
   AddReportCommand(app, commands);
   AddProfileCommands(app, commands);
   AddTokenCommand(app, commands);
+  AddBackfillCommand(app, commands);
 }
 
 // Parses `args` into `app`: nothing to run the command, else the exit code

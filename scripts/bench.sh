@@ -9,7 +9,8 @@
 # Options:
 #   --quick             short runs and small data (not figures to quote)
 #   --only a,b          run only these groups: update, agent, rate, metrics,
-#                       ingest, prometheus, query, evaluate, alert, verdicts
+#                       ingest, prometheus, query, evaluate, alert, backfill,
+#                       verdicts
 #                       (every group but verdicts by default: verdicts
 #                       simulates 30 days of traffic through the evaluator,
 #                       tests/bench/verdict_simulator.h, and takes longer than
@@ -62,7 +63,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-targets=(aims-agent aims-collector window_accumulator_bench intake_bench collector_bench
+targets=(aims-agent aims-collector aimsctl window_accumulator_bench intake_bench collector_bench
          metrics_bench agent_load remote_write_bench verdict_simulator)
 if [ "$skip_build" = 0 ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -83,14 +84,14 @@ if [ "$quick" = 1 ]; then
   gb_min_time=0.2; gb_reps=1
   agent_seconds=3; rate_seconds=5
   metrics_rows=100000; metrics_ref_rows=20000; metrics_repeat=1
-  ingest_seconds=5; compare_reports=50
+  ingest_seconds=5; compare_reports=50; backfill_rows=100000
   queries=20; trials=2
   verdict_days=1; verdict_shift_runs=1; verdict_shift_horizon=2h
 else
   gb_min_time=2; gb_reps=5
   agent_seconds=15; rate_seconds=30
   metrics_rows=1000000; metrics_ref_rows=100000; metrics_repeat=3
-  ingest_seconds=20; compare_reports=1000
+  ingest_seconds=20; compare_reports=1000; backfill_rows=1000000
   queries=100; trials=5
   verdict_days=30; verdict_shift_runs=3; verdict_shift_horizon=22h
 fi
@@ -183,6 +184,10 @@ if want metrics; then
   done
 fi
 
+if want backfill; then
+  # aimsctl backfill of a day of events (JSON lines) into a fresh collector.
+  run backfill bash tests/bench/backfill_bench.sh "$bin" "$data_dir" "$backfill_rows"
+fi
 if want ingest; then
   run collector_ingest "$bin/tests/collector_bench" --mode=ingest --agents=1000 --in_flight=4 \
     --seconds="$ingest_seconds"

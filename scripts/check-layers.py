@@ -18,7 +18,9 @@ ALLOWED = {
     "common/net": ["common/base"],
     "common/summary": ["common/base"],
     "common/rocks": ["common/base"],
-    "agent": ["common/base", "common/net", "common/summary", "common/rocks"],
+    "common/intake": ["common/base", "common/summary"],
+    "agent": ["common/base", "common/net", "common/summary", "common/rocks",
+              "common/intake"],
     "collector/storage": ["common/base", "common/summary", "common/rocks"],
     "collector/plan": ["common/base", "common/summary"],
     "collector/auth": ["common/base", "common/net"],
@@ -42,8 +44,8 @@ ALLOWED = {
                   "collector/compliance", "collector/notify",
                   "collector/evaluation", "collector/ingest", "collector/api",
                   "collector/console", "collector/fleet"],
-    "ctl": ["common/base", "common/net", "common/summary", "collector/plan",
-            "collector/auth"],
+    "ctl": ["common/base", "common/net", "common/summary", "common/intake",
+            "collector/plan", "collector/auth"],
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -92,8 +92,13 @@ WriteResult DurableWriter::WriteHello(const Item& item, absl::Time now) {
       h.model().name(), "/", h.model().version(), "/", h.model().environment());
   uint32_t slot = 0;
   std::vector<std::string> replaced;
+  // A backfill is no replica: without `connected` it takes only a slot that
+  // no agent which has not left holds, so it never replaces a live agent
+  // that is reconnecting.
   absl::StatusOr<uint64_t> seq =
-      storage_->RegisterAgentInSlot(h, now, item.connected, &slot, &replaced);
+      h.backfill() ? storage_->RegisterAgent(h, now)
+                   : storage_->RegisterAgentInSlot(h, now, item.connected,
+                                                   &slot, &replaced);
   WriteResult result;
   result.status = seq.status();
   if (seq.ok() && audit_ != nullptr) {

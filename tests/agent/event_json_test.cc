@@ -1,4 +1,4 @@
-#include "agent/event_json.h"
+#include "common/intake/event_json.h"
 
 #include <atomic>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "agent/json_syntax.h"
+#include "common/intake/json_syntax.h"
 
 #include "gtest/gtest.h"
 

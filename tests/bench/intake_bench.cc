@@ -9,8 +9,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/event_json.h"
 #include "benchmark/benchmark.h"
+#include "common/intake/event_json.h"
 #include "common/summary/window_accumulator.h"
 
 namespace aims {

@@ -60,6 +60,26 @@ TEST(CommandLineTest, HelpGoesToStandardOutputAndExitsZero) {
   }
 }
 
+TEST(CommandLineTest, BackfillHelpAndUsageErrors) {
+  Result help = Aimsctl({"backfill", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_EQ(help.err, "");
+  EXPECT_TRUE(Contains(help.out, "Usage: aimsctl backfill [OPTIONS]"))
+      << help.out;
+  for (const char* part : {"--model", "--version", "--input", "--window",
+                           "event-time windows", "counts it once"}) {
+    EXPECT_TRUE(Contains(help.out, part)) << part << "\n" << help.out;
+  }
+  // Checked before any file is read or the collector is asked.
+  Result no_input = Aimsctl({"backfill", "--model=m", "--version=v"});
+  EXPECT_EQ(no_input.code, 2);
+  EXPECT_TRUE(Contains(no_input.err, "--input")) << no_input.err;
+  Result missing = Aimsctl(
+      {"backfill", "--model=m", "--version=v", "--input=/nonexistent/x.jsonl"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_TRUE(Contains(missing.err, "/nonexistent/x.jsonl")) << missing.err;
+}
+
 TEST(CommandLineTest, UsageErrorsExitTwoNamingTheOption) {
   Result r = Aimsctl({"nc", "list", "--bogus"});
   EXPECT_EQ(r.code, 2);

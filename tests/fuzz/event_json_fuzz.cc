@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "agent/event_json.h"
+#include "common/intake/event_json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   aims::EventBatch batch;

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "agent/event_json.h"
+#include "common/intake/event_json.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "agent/event_json.h"
+#include "common/intake/event_json.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "agent/json_syntax.h"
 #include "common/base/limit_error.h"
 #include "common/base/utf8.h"
+#include "common/intake/json_syntax.h"
 #include "simdjson.h"
 
 namespace aims {

@@ -9,8 +9,8 @@
 //
 // Thread-safety: safe from any thread. Up to two simdjson parsers, each
 // sized for a body of at most 1 MiB, are kept between calls and shared.
-#ifndef AIMS_AGENT_EVENT_JSON_H_
-#define AIMS_AGENT_EVENT_JSON_H_
+#ifndef AIMS_COMMON_INTAKE_EVENT_JSON_H_
+#define AIMS_COMMON_INTAKE_EVENT_JSON_H_
 
 #include <string_view>
 #include <vector>
@@ -42,4 +42,4 @@ absl::Status ParseLabelBatch(absl::string_view body,
 
 }  // namespace aims
 
-#endif  // AIMS_AGENT_EVENT_JSON_H_
+#endif  // AIMS_COMMON_INTAKE_EVENT_JSON_H_

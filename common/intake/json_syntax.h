@@ -6,8 +6,8 @@
 // clarity over speed.
 //
 // Thread-safety: stateless.
-#ifndef AIMS_AGENT_JSON_SYNTAX_H_
-#define AIMS_AGENT_JSON_SYNTAX_H_
+#ifndef AIMS_COMMON_INTAKE_JSON_SYNTAX_H_
+#define AIMS_COMMON_INTAKE_JSON_SYNTAX_H_
 
 #include <cstddef>
 #include <optional>
@@ -30,4 +30,4 @@ std::optional<JsonSyntaxError> FindJsonSyntaxError(absl::string_view text);
 
 }  // namespace aims
 
-#endif  // AIMS_AGENT_JSON_SYNTAX_H_
+#endif  // AIMS_COMMON_INTAKE_JSON_SYNTAX_H_

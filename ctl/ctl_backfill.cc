@@ -1,0 +1,439 @@
+// backfill: loads historical or batch-scored events (JSON lines or CSV, the
+// intake's fields) into their event-time windows and streams the windows to
+// the collector's ingest as one backfill agent.
+//
+// The agent id is "backfill-" + the first 16 hex digits of the file's
+// SHA-256 and the windows are sent in time order with sequences 1..N, so a
+// second load of the same file finds them durable (Welcome's
+// durable_sequence) and sends nothing: the exactly-once ingest counts the
+// file once. The Hello says backfill (it replaces no live agent) and the stream
+// ends with a Goodbye, so the backfill agent has left afterwards, not gone
+// silent.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "aims/v1/ingest.grpc.pb.h"
+#include "aims/v1/query.grpc.pb.h"
+#include "common/base/hash.h"
+#include "common/intake/event_json.h"
+#include "common/summary/window_accumulator.h"
+#include "ctl/arguments.h"
+#include "ctl/call.h"
+#include "ctl/commands.h"
+#include "ctl/csv.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace aims::ctl {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+struct BackfillOptions {
+  std::string model;
+  std::string version;
+  std::string environment = "default";
+  std::string input;
+  std::string format = "auto";  // jsonl, csv; auto: csv for *.csv
+  std::string task = "binary";
+  std::string positive_class = "1";
+  absl::Duration window = absl::Seconds(10);
+  size_t max_errors_shown = 20;
+};
+
+// Non-blank lines parsed per ParseEventBatch call.
+constexpr size_t kChunkLines = 8192;
+
+v1::TaskType TaskOf(const std::string& task) {
+  if (task == "multiclass") return v1::TASK_TYPE_MULTICLASS;
+  if (task == "regression") return v1::TASK_TYPE_REGRESSION;
+  return v1::TASK_TYPE_BINARY;
+}
+
+struct Totals {
+  size_t rows = 0, loaded = 0, errors = 0;
+};
+
+// Folds the file's events into windows keyed by window index (start /
+// window); prints row errors as "FILE:LINE: FIELD: REASON".
+class Folder {
+ public:
+  Folder(const BackfillOptions& options,
+         std::shared_ptr<const SummaryConfig> config, std::ostream& err)
+      : options_(options), config_(std::move(config)), err_(err) {
+    limits_.max_events_per_batch = kChunkLines + 1;
+    limits_.event.max_event_age = absl::InfiniteDuration();
+    limits_.event.max_clock_skew = absl::InfiniteDuration();
+  }
+
+  // One row as a JSON object (no newline) from line `line` of the file;
+  // returns true when the rows so far were folded (a chunk is full).
+  bool Add(absl::string_view json, size_t line) {
+    chunk_.append(json.data(), json.size());
+    chunk_.push_back('\n');
+    lines_.push_back(line);
+    if (lines_.size() < kChunkLines) return false;
+    Flush();
+    return true;
+  }
+  void Flush() {
+    if (lines_.empty()) return;
+    Chunk(chunk_, lines_);
+    chunk_.clear();
+    lines_.clear();
+  }
+
+  // `lines[i]`: the 1-based line number of the chunk's i-th non-blank line.
+  void Chunk(absl::string_view body, const std::vector<size_t>& lines) {
+    EventBatch batch;
+    absl::Status st = ParseEventBatch(body, limits_, &batch);
+    totals_.rows += lines.size();
+    if (!st.ok()) {
+      RowError(lines.empty() ? 0 : lines[0], "", st.message());
+      totals_.errors += lines.size() - 1;
+      return;
+    }
+    for (const EventError& e : batch.errors) {
+      RowError(lines[e.index], e.field, e.reason);
+    }
+    for (size_t i = 0; i < batch.events.size(); ++i) {
+      const Event& ev = batch.events[i];
+      if (ev.timestamp == absl::InfinitePast()) {
+        RowError(lines[batch.indices[i]], "timestamp",
+                 "required for backfill (windows are by event time)");
+        continue;
+      }
+      // Floor division: windows are aligned to the epoch, as the agent's.
+      const int64_t ns =
+          absl::ToInt64Nanoseconds(ev.timestamp - absl::UnixEpoch());
+      const int64_t w = absl::ToInt64Nanoseconds(options_.window);
+      const int64_t index = ns / w - (ns % w < 0 ? 1 : 0);
+      std::unique_ptr<WindowAccumulator>& acc = windows_[index];
+      if (!acc) acc = std::make_unique<WindowAccumulator>(config_);
+      acc->Add(ev);
+      ++totals_.loaded;
+    }
+  }
+
+  std::map<int64_t, std::unique_ptr<WindowAccumulator>>& windows() {
+    return windows_;
+  }
+  const Totals& totals() const { return totals_; }
+
+ private:
+  void RowError(size_t line, absl::string_view field,
+                absl::string_view reason) {
+    ++totals_.errors;
+    if (totals_.errors > options_.max_errors_shown) return;
+    err_ << options_.input << ":" << line << ": "
+         << (field.empty() ? "" : absl::StrCat(field, ": ")) << reason << "\n";
+  }
+
+  const BackfillOptions& options_;
+  std::shared_ptr<const SummaryConfig> config_;
+  std::ostream& err_;
+  JsonIntakeLimits limits_;
+  std::string chunk_;
+  std::vector<size_t> lines_;
+  std::map<int64_t, std::unique_ptr<WindowAccumulator>> windows_;
+  Totals totals_;
+};
+
+bool IsCsv(const BackfillOptions& options) {
+  if (options.format != "auto") return options.format == "csv";
+  return absl::EndsWithIgnoreCase(options.input, ".csv");
+}
+
+void AppendJsonString(absl::string_view text, std::string* out) {
+  out->push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+// A number as itself, anything else as a string (the parser then names the
+// field of a wrong type).
+void AppendJsonValue(absl::string_view text, std::string* out) {
+  double number;
+  if (absl::SimpleAtod(text, &number) && std::isfinite(number) &&
+      text.find_first_of("xXiInN") == absl::string_view::npos) {
+    out->append(text.data(), text.size());
+  } else {
+    AppendJsonString(text, out);
+  }
+}
+
+// One CSV row as the intake's JSON object: the columns prediction_id,
+// timestamp, prediction, score, label, latency_seconds and error are the
+// event's fields, "attributes.NAME" its attributes and every other column a
+// feature. An empty cell is an absent field (a missing feature).
+std::string CsvRowToJson(const std::vector<std::string>& header,
+                         const std::vector<std::string>& row) {
+  static constexpr absl::string_view kTop[] = {
+      "prediction_id", "timestamp",       "prediction", "score",
+      "label",         "latency_seconds", "error"};
+  std::string top = "{", features, attributes;
+  for (size_t i = 0; i < header.size() && i < row.size(); ++i) {
+    if (row[i].empty()) continue;
+    const std::string& name = header[i];
+    std::string* target = &features;
+    absl::string_view key = name;
+    if (std::find(std::begin(kTop), std::end(kTop), name) != std::end(kTop)) {
+      target = &top;
+    } else if (absl::ConsumePrefix(&key, "attributes.")) {
+      target = &attributes;
+    }
+    if (target->size() > 1 || (target != &top && !target->empty())) {
+      target->push_back(',');
+    }
+    AppendJsonString(key, target);
+    target->push_back(':');
+    if (name == "prediction_id" || name == "timestamp" ||
+        target == &attributes) {
+      AppendJsonString(row[i], target);
+    } else if (name == "error" && (row[i] == "true" || row[i] == "false")) {
+      target->append(row[i]);
+    } else {
+      AppendJsonValue(row[i], target);
+    }
+  }
+  if (!features.empty()) {
+    absl::StrAppend(&top, top.size() > 1 ? "," : "", "\"features\":{", features,
+                    "}");
+  }
+  if (!attributes.empty()) {
+    absl::StrAppend(&top, top.size() > 1 ? "," : "", "\"attributes\":{",
+                    attributes, "}");
+  }
+  return top + "}";
+}
+
+// The reference profile of the model version, if the collector has one
+// (its bins give the windows histograms, as the live agent's do).
+std::shared_ptr<const v1::ReferenceProfile> FetchProfile(
+    const CallOptions& call, const v1::ModelRef& model) {
+  v1::GetProfileRequest request;
+  *request.mutable_model() = model;
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      Call(call, &v1::QueryService::Stub::GetProfile, request);
+  if (!profile.ok()) return nullptr;
+  return std::make_shared<const v1::ReferenceProfile>(*std::move(profile));
+}
+
+void Progress(size_t done, size_t total, bool tty, std::ostream& err) {
+  if (!tty || total == 0) return;
+  const int width = 40;
+  const int filled = static_cast<int>(width * done / total);
+  err << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ')
+      << "] " << (100 * done / total) << "%" << std::flush;
+}
+
+// Sends windows with sequence > the collector's durable sequence; returns
+// how many were sent and were already durable.
+absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
+                    const std::string& agent_id, absl::Duration window,
+                    Folder* folder, size_t* sent, size_t* skipped) {
+  v1::IngestService::Stub stub(call.channel);
+  grpc::ClientContext context;
+  // A large file takes longer than one --timeout.
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + call.timeout + absl::Minutes(30)));
+  auto stream = stub.Report(&context);
+  v1::IngestRequest hello;
+  hello.mutable_hello()->mutable_agent()->set_agent_id(agent_id);
+  *hello.mutable_hello()->mutable_model() = model;
+  hello.mutable_hello()->set_protocol_version(1);
+  hello.mutable_hello()->set_backfill(true);
+  v1::IngestResponse response;
+  if (!stream->Write(hello) || !stream->Read(&response) ||
+      !response.has_welcome()) {
+    stream->WritesDone();
+    return CollectorError(call, stream->Finish());
+  }
+  const uint64_t durable = response.welcome().durable_sequence();
+  uint64_t sequence = 0, last = 0;
+  for (auto& [index, acc] : folder->windows()) {
+    ++sequence;
+    if (sequence <= durable) {
+      ++*skipped;
+      continue;
+    }
+    v1::IngestRequest request;
+    v1::WindowReport* report = request.mutable_report();
+    report->set_agent_id(agent_id);
+    report->set_sequence(sequence);
+    *report->mutable_window_start() = TimeUtil::NanosecondsToTimestamp(
+        absl::ToInt64Nanoseconds(index * window));
+    *report->mutable_window_end() = TimeUtil::NanosecondsToTimestamp(
+        absl::ToInt64Nanoseconds((index + 1) * window));
+    *report->mutable_summary() = acc->Build();
+    acc.reset();  // memory: one built window at a time
+    if (!stream->Write(request)) break;
+    last = sequence;
+    ++*sent;
+  }
+  // Wait until everything sent is durable, then leave.
+  uint64_t acked = durable;
+  while (acked < last && stream->Read(&response)) {
+    if (response.has_ack()) acked = response.ack().durable_sequence();
+    if (response.has_rejection()) {
+      stream->WritesDone();
+      stream->Finish();
+      return absl::InvalidArgumentError(absl::StrCat(
+          "collector ", call.collector, " rejected window ",
+          response.rejection().sequence(), ": ", response.rejection().field(),
+          ": ", response.rejection().reason()));
+    }
+  }
+  v1::IngestRequest bye;
+  bye.mutable_goodbye()->set_reason("backfill done");
+  stream->Write(bye);
+  stream->WritesDone();
+  while (stream->Read(&response)) {
+  }
+  grpc::Status status = stream->Finish();
+  if (acked < last) {
+    return status.ok() ? absl::UnavailableError(absl::StrCat(
+                             "collector ", call.collector,
+                             ": stream ended before all windows were durable"))
+                       : CollectorError(call, status);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
+                      std::ostream& out, std::ostream& err) {
+  if (options.model.empty() || options.version.empty()) {
+    return UsageError("--model and --version: required");
+  }
+  if (options.input.empty()) return UsageError("--input: required");
+  if (options.window < absl::Seconds(1) || options.window > absl::Hours(1)) {
+    return UsageError("--window: 1s..1h");
+  }
+  std::ifstream file(options.input, std::ios::binary);
+  if (!file) {
+    return UsageError(absl::StrCat("--input: cannot read ", options.input));
+  }
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  const std::string body = std::move(buffer).str();
+  const std::string agent_id =
+      absl::StrCat("backfill-", Sha256Hex(body).substr(0, 16));
+
+  v1::ModelRef model;
+  model.set_name(options.model);
+  model.set_version(options.version);
+  model.set_environment(options.environment);
+  auto config = std::make_shared<SummaryConfig>();
+  config->task = TaskOf(options.task);
+  config->positive_class = options.positive_class;
+  config->profile = FetchProfile(call, model);
+  Folder folder(options, config, err);
+
+  const bool tty = isatty(STDERR_FILENO) && !call.json;
+  if (IsCsv(options)) {
+    std::istringstream in(body);
+    std::vector<std::string> header;
+    absl::Status read = ReadCsv(
+        in, &header, [&](const std::vector<std::string>& row, size_t line) {
+          if (folder.Add(CsvRowToJson(header, row), line)) {
+            Progress(static_cast<size_t>(in.tellg()), body.size(), tty, err);
+          }
+          return absl::OkStatus();
+        });
+    if (!read.ok()) {
+      return UsageError(absl::StrCat(options.input, ": ", read.message()));
+    }
+  } else {
+    size_t pos = 0, line = 0;
+    while (pos < body.size()) {
+      size_t end = body.find('\n', pos);
+      if (end == std::string::npos) end = body.size();
+      ++line;
+      absl::string_view text(body.data() + pos, end - pos);
+      pos = end + 1;
+      if (text.find_first_not_of(" \t\r") == absl::string_view::npos) {
+        continue;
+      }
+      if (folder.Add(text, line)) Progress(pos, body.size(), tty, err);
+    }
+  }
+  folder.Flush();
+  if (tty) err << "\n";
+
+  size_t sent = 0, skipped = 0;
+  const size_t windows = folder.windows().size();
+  absl::Status streamed = windows == 0
+                              ? absl::OkStatus()
+                              : Stream(call, model, agent_id, options.window,
+                                       &folder, &sent, &skipped);
+  const Totals& t = folder.totals();
+  if (t.errors > options.max_errors_shown) {
+    err << "... " << (t.errors - options.max_errors_shown)
+        << " more row errors\n";
+  }
+  out << "backfill " << agent_id << ": " << t.rows << " rows, " << t.loaded
+      << " events loaded, " << t.errors << " row errors; " << windows
+      << " windows, " << sent << " sent, " << skipped << " already loaded\n";
+  return streamed;
+}
+
+}  // namespace
+
+void AddBackfillCommand(CLI::App* app, CommandTable* table) {
+  auto o = std::make_shared<BackfillOptions>();
+  CLI::App* sub = table->Add(
+      app, "backfill",
+      "Load historical or batch-scored events (JSON lines or CSV, the "
+      "intake's fields; each needs a timestamp) into their event-time windows. "
+      "Loading the same file twice counts it once.",
+      [o](const CallOptions& call, std::ostream& out, std::ostream& err) {
+        return Backfill(call, *o, out, err);
+      });
+  sub->add_option("--model", o->model, "Model name (required).");
+  sub->add_option("--version", o->version, "Model version (required).");
+  sub->add_option("--environment", o->environment, "Deployment environment.")
+      ->capture_default_str();
+  sub->add_option("--input", o->input,
+                  "File of events: JSON lines, or CSV with a header row "
+                  "(columns prediction_id, timestamp, prediction, score, "
+                  "label, latency_seconds, error, attributes.NAME; every "
+                  "other column is a feature) (required).");
+  sub->add_option("--format", o->format, "auto (csv for *.csv), jsonl or csv.")
+      ->check(CLI::IsMember({"auto", "jsonl", "csv"}))
+      ->capture_default_str();
+  sub->add_option("--task", o->task, "binary, multiclass or regression.")
+      ->capture_default_str();
+  sub->add_option("--positive_class", o->positive_class,
+                  "Binary tasks: the positive class.")
+      ->capture_default_str();
+  AddDurationOption(sub, "--window", &o->window,
+                    "Window length, as the live agents' --window (1s..1h).");
+  sub->add_option("--max_errors_shown", o->max_errors_shown,
+                  "Row errors printed (all are counted).")
+      ->capture_default_str();
+}
+
+}  // namespace aims::ctl

@@ -1,0 +1,257 @@
+// aimsctl backfill with the real binaries on loopback: row errors name the
+// file's line and field, a file loaded twice counts once, and a backfilled
+// file gives the collector the same metrics as the same events sent live
+// through a real agent.
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "tests/testing/test_util.h"
+
+namespace aims {
+namespace {
+
+using testing::RunCommand;
+using testing::Subprocess;
+using testing::WaitFor;
+using testing::WaitForPort;
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+// `n` binary events over 60 s from `t0`, about 85 % right, as JSON lines.
+std::string Events(int n, absl::Time t0) {
+  std::string body;
+  for (int i = 0; i < n; ++i) {
+    const int predicted = i % 2;
+    const int label = i % 20 < 17 ? predicted : 1 - predicted;
+    absl::StrAppend(&body, R"({"prediction_id":"p)", i, R"(","timestamp":")",
+                    Rfc3339(t0 + absl::Milliseconds(60'000LL * i / n)),
+                    R"(","prediction":)", predicted, R"(,"label":)", label,
+                    R"(,"features":{"age":)", 20 + i % 50, R"(,"segment":")",
+                    (i % 3 == 0 ? "a" : "b"), "\"}}\n");
+  }
+  return body;
+}
+
+// The same events as CSV: event fields, features, one attribute.
+std::string EventsCsv(int n, absl::Time t0) {
+  std::string body =
+      "prediction_id,timestamp,prediction,label,age,segment,attributes."
+      "region\n";
+  for (int i = 0; i < n; ++i) {
+    const int predicted = i % 2;
+    const int label = i % 20 < 17 ? predicted : 1 - predicted;
+    absl::StrAppend(&body, "p", i, ",",
+                    Rfc3339(t0 + absl::Milliseconds(60'000LL * i / n)), ",",
+                    predicted, ",", label, ",", 20 + i % 50, ",",
+                    (i % 3 == 0 ? "a" : "b"), ",", (i % 2 ? "eu" : "us"), "\n");
+  }
+  return body;
+}
+
+class BackfillTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc_port_ = testing::FreePort();
+    std::ofstream(dir_.File("plan.yaml")) << R"(agent_window: 1s
+coverage: {enabled: false}
+defaults: {window: 5s, evaluation_interval: 1s, decision: interval}
+objectives:
+  - {id: accuracy, metric: accuracy, comparator: ">=", threshold: 0.5}
+)";
+    collector_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{
+            AIMS_COLLECTOR_BIN,
+            absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port_),
+            "--http_listen=127.0.0.1:0", "--data_dir=" + dir_.File("collector"),
+            "--plan=" + dir_.File("plan.yaml"),
+            "--ports_file=" + dir_.File("collector.ports")},
+        dir_.File("collector.log"));
+    http_port_ = WaitForPort(dir_.File("collector.ports"), "http");
+    ASSERT_NE(http_port_, 0) << testing::ReadFile(dir_.File("collector.log"));
+  }
+
+  int Backfill(const std::string& version, const std::string& file,
+               std::string* out, std::string* err) {
+    return RunCommand(
+        {AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+         "backfill", "--model=credit", "--version=" + version,
+         "--environment=it", "--input=" + file, "--window=10s"},
+        out, err);
+  }
+
+  // /v1/metrics of one version over [from, to), as one point.
+  std::string Metrics(const std::string& version, absl::Time from,
+                      absl::Time to) {
+    httplib::Client api("127.0.0.1", http_port_);
+    auto res = api.Get(
+        absl::StrCat("/v1/metrics?name=credit&environment=it&version=", version,
+                     "&from=", Rfc3339(from), "&to=", Rfc3339(to)));
+    return res && res->status == 200 ? res->body : "";
+  }
+
+  testing::TempDir dir_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::unique_ptr<Subprocess> collector_;
+};
+
+// The accuracy's sample size in a /v1/metrics answer; -1 when absent.
+long AccuracySampleSize(const std::string& body) {
+  std::smatch m;
+  static const std::regex re(
+      R"re("metric":"accuracy"[^}]*"sample_size":"?([0-9]+))re");
+  return std::regex_search(body, m, re) ? std::stol(m[1]) : -1;
+}
+
+TEST_F(BackfillTest, RowErrorsNameLineAndField) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(30)) / 60 * 60);
+  std::string body = Events(1, t0);
+  body += R"({"prediction":{"x":1},"timestamp":")" + Rfc3339(t0) + "\"}\n";
+  body += "\n";  // blank lines count as lines, not as rows
+  body += R"({"prediction":1})"
+          "\n";
+  body += "not json\n";
+  std::ofstream(dir_.File("rows.jsonl")) << body;
+  std::string out, err;
+  ASSERT_EQ(Backfill("v1", dir_.File("rows.jsonl"), &out, &err), 0) << err;
+  const std::string file = dir_.File("rows.jsonl");
+  EXPECT_TRUE(absl::StrContains(err, file + ":2: prediction: ")) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":4: timestamp: required")) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":5: ")) << err;
+  EXPECT_FALSE(absl::StrContains(err, file + ":1:")) << err;
+  EXPECT_TRUE(absl::StrContains(out, "4 rows, 1 events loaded, 3 row errors"))
+      << out;
+}
+
+TEST_F(BackfillTest, CsvRowErrorsNameLineAndField) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(30)) / 60 * 60);
+  const std::string file = dir_.File("rows.csv");
+  std::ofstream(file) << "timestamp,prediction,score,age\n"
+                      << Rfc3339(t0) << ",1,0.9,30\n"
+                      << Rfc3339(t0) << ",1,high,30\n"
+                      << ",1,0.2,40\n"
+                      << "yesterday,0,0.1,50\n";
+  std::string out, err;
+  ASSERT_EQ(Backfill("v1", file, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":3: score: ")) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":4: timestamp: required")) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":5: timestamp: ")) << err;
+  EXPECT_FALSE(absl::StrContains(err, file + ":2:")) << err;
+  EXPECT_TRUE(absl::StrContains(out, "4 rows, 1 events loaded, 3 row errors"))
+      << out;
+}
+
+TEST_F(BackfillTest, CsvAndJsonLinesGiveTheSameMetrics) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(50)) / 60 * 60);
+  constexpr int kEvents = 1000;
+  std::string jsonl;
+  for (int i = 0; i < kEvents; ++i) {
+    const int predicted = i % 2;
+    const int label = i % 20 < 17 ? predicted : 1 - predicted;
+    absl::StrAppend(&jsonl, R"({"prediction_id":"p)", i, R"(","timestamp":")",
+                    Rfc3339(t0 + absl::Milliseconds(60'000LL * i / kEvents)),
+                    R"(","prediction":)", predicted, R"(,"label":)", label,
+                    R"(,"features":{"age":)", 20 + i % 50, R"(,"segment":")",
+                    (i % 3 == 0 ? "a" : "b"), R"("},"attributes":{"region":")",
+                    (i % 2 ? "eu" : "us"), "\"}}\n");
+  }
+  std::ofstream(dir_.File("day.jsonl")) << jsonl;
+  std::ofstream(dir_.File("day.csv")) << EventsCsv(kEvents, t0);
+  std::string out, err;
+  ASSERT_EQ(Backfill("json", dir_.File("day.jsonl"), &out, &err), 0) << err;
+  ASSERT_EQ(Backfill("csv", dir_.File("day.csv"), &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "1000 events loaded, 0 row errors"))
+      << out << err;
+  const std::string json = Metrics("json", t0, t0 + absl::Minutes(1));
+  EXPECT_EQ(AccuracySampleSize(json), kEvents) << json;
+  EXPECT_EQ(absl::StrReplaceAll(Metrics("csv", t0, t0 + absl::Minutes(1)),
+                                {{"\"csv\"", "\"json\""}}),
+            json);
+}
+
+TEST_F(BackfillTest, SameFileTwiceCountsOnceAndMatchesLiveAgent) {
+  // A minute of traffic, 10 minutes ago (the agent accepts it: < 24 h old).
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Minutes(10)) / 60 * 60);
+  constexpr int kEvents = 3000;
+  const std::string events = Events(kEvents, t0);
+  std::ofstream(dir_.File("day.jsonl")) << events;
+
+  // Live: the same events through a real agent.
+  Subprocess agent(
+      {AIMS_AGENT_BIN, "--model_name=credit", "--model_version=live",
+       "--environment=it", "--agent_id=pod-a",
+       absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+       "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0", "--window=1s",
+       "--reference_events=0", "--data_dir=" + dir_.File("agent"),
+       "--ports_file=" + dir_.File("agent.ports")},
+      dir_.File("agent.log"));
+  const int agent_http = WaitForPort(dir_.File("agent.ports"), "http");
+  ASSERT_NE(agent_http, 0) << testing::ReadFile(dir_.File("agent.log"));
+  httplib::Client intake("127.0.0.1", agent_http);
+  auto posted = intake.Post("/v1/events", events, "application/x-ndjson");
+  ASSERT_TRUE(posted && posted->status == 200)
+      << (posted ? posted->body : "no answer");
+
+  std::string out, err;
+  ASSERT_EQ(Backfill("bf", dir_.File("day.jsonl"), &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "3000 events loaded, 0 row errors"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "6 windows, 6 sent, 0 already loaded"))
+      << out;
+
+  // One range covers the live windows (now) and the backfilled ones.
+  const absl::Time from = t0 - absl::Minutes(1);
+  const absl::Time to = absl::Now() + absl::Minutes(1);
+  std::string live;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        live = Metrics("live", from, to);
+        return AccuracySampleSize(live) == kEvents;
+      },
+      absl::Seconds(20)))
+      << live << testing::ReadFile(dir_.File("agent.log"));
+  const std::string backfilled = Metrics("bf", from, to);
+  EXPECT_EQ(AccuracySampleSize(backfilled), kEvents) << backfilled;
+  // Every metric, value, interval and sample size the same.
+  EXPECT_EQ(absl::StrReplaceAll(backfilled, {{"\"bf\"", "\"live\""}}), live);
+
+  // The second load finds every window durable and sends nothing.
+  ASSERT_EQ(Backfill("bf", dir_.File("day.jsonl"), &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "6 windows, 0 sent, 6 already loaded"))
+      << out;
+  EXPECT_EQ(AccuracySampleSize(Metrics("bf", from, to)), kEvents);
+
+  // The backfill agent has left (coverage stops expecting it); the live
+  // agent is untouched.
+  httplib::Client api("127.0.0.1", http_port_);
+  auto agents = api.Get("/v1/agents");
+  ASSERT_TRUE(agents && agents->status == 200);
+  const std::regex backfill_agent(
+      R"re(\{"agent":\{"agent_id":"backfill-[^}]*\}.*?"left_at")re");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(agents->body, m, backfill_agent))
+      << agents->body;
+  EXPECT_TRUE(absl::StrContains(m.str(), R"("left_reason":"deregistered")"))
+      << m.str();
+  EXPECT_TRUE(absl::StrContains(
+      agents->body, R"("agent_id":"pod-a","pod":"","namespace":"","host")"))
+      << agents->body;
+  EXPECT_FALSE(absl::StrContains(agents->body, R"("left_reason":"replaced")"))
+      << agents->body;
+}
+
+}  // namespace
+}  // namespace aims
