@@ -62,7 +62,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "collector/storage/storage.h"
-#include "collector/storage/task_pool.h"
+#include "common/base/task_pool.h"
 
 namespace rocksdb {
 class DB;

@@ -1,11 +1,8 @@
 #include "common/net/http_server.h"
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <fstream>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -24,6 +21,7 @@
 #include "boost/beast/ssl.hpp"
 #include "common/base/cli.h"
 #include "common/base/proto_json.h"
+#include "common/base/task_pool.h"
 #include "common/net/reloading_certificate.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -46,68 +44,6 @@ constexpr size_t kIdleBufferBytes = 4 << 10;
 std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
-
-// A fixed set of threads running tasks from a bounded queue; TryPost refuses
-// a task when the queue is full (the caller answers "overloaded").
-class WorkPool {
- public:
-  WorkPool(int threads, size_t max_queued) : max_queued_(max_queued) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
-  }
-  ~WorkPool() { Shutdown(); }
-
-  bool TryPost(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (shutdown_ || queue_.size() >= max_queued_) return false;
-      queue_.push_back(std::move(task));
-    }
-    ready_.notify_one();
-    return true;
-  }
-
-  size_t depth() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return queue_.size();
-  }
-
-  // Drops what is queued (after the server's drain, nobody waits for it)
-  // and joins the threads.
-  void Shutdown() {
-    std::deque<std::function<void()>> dropped;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      shutdown_ = true;
-      dropped.swap(queue_);
-    }
-    ready_.notify_all();
-    for (std::thread& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-
- private:
-  void Work() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        ready_.wait(lock, [this] { return shutdown_ || !queue_.empty(); });
-        if (shutdown_) return;
-        task = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      task();
-    }
-  }
-
-  const size_t max_queued_;
-  mutable std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> queue_;
-  bool shutdown_ = false;
-  std::vector<std::thread> threads_;
-};
 
 struct Route {
   std::string method;
@@ -162,10 +98,10 @@ class HttpServer::Impl {
   // 405 naming the path, or the method and the allowed ones).
   const Route* Find(absl::string_view method, absl::string_view path,
                     HttpResponse* error) const;
-  WorkPool& pool(RouteBudget b) {
+  TaskPool& pool(RouteBudget b) {
     return b == RouteBudget::kWork ? work : control;
   }
-  const WorkPool& pool(RouteBudget b) const {
+  const TaskPool& pool(RouteBudget b) const {
     return b == RouteBudget::kWork ? work : control;
   }
   void Overloaded(RouteBudget b, HttpResponse& res) {
@@ -203,8 +139,8 @@ class HttpServer::Impl {
   std::atomic<int> in_flight{0};
   bool stopped = false;
 
-  WorkPool work;
-  WorkPool control;
+  TaskPool work;
+  TaskPool control;
   // Destroyed by Stop() after the threads are joined (its pending handlers
   // hold the sessions, which close their sockets and Release() as they go).
   std::unique_ptr<net::io_context> ioc = std::make_unique<net::io_context>();
@@ -391,7 +327,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     keep_alive_ = message.keep_alive();
     const RouteBudget budget = route_->budget;
     ++server_->in_flight;
-    const bool queued = server_->pool(budget).TryPost(
+    const bool queued = server_->pool(budget).TrySchedule(
         [self = this->shared_from_this(), route = route_] {
           auto response = std::make_shared<HttpResponse>();
           route->handler(self->request_, *response);
@@ -786,8 +722,8 @@ void HttpServer::Stop() {
   impl_->ioc->stop();
   for (std::thread& t : impl_->io_threads) t.join();
   impl_->io_threads.clear();
-  impl_->work.Shutdown();
-  impl_->control.Shutdown();
+  impl_->work.Shutdown(TaskPool::Queued::kDrop);
+  impl_->control.Shutdown(TaskPool::Queued::kDrop);
   // Destroying the context destroys the sessions its handlers hold: every
   // connection is closed now, not when the server object goes.
   impl_->acceptor.reset();

@@ -3,14 +3,18 @@
 // Contract:
 //  - At most `max_queued` tasks wait; TrySchedule() refuses (returns false)
 //    beyond that, so a caller never blocks on a full queue: it does the work
-//    itself. Callers that wait for a task should be able to run it
-//    themselves when it has not started (see RocksStorage::MergeRecords), so
-//    that a busy pool only costs parallelism, never latency.
-//  - The destructor runs the tasks still queued, then joins the threads.
+//    itself or answers "overloaded". Callers that wait for a task should be
+//    able to run it themselves when it has not started (see
+//    RocksStorage::MergeRecords), so that a busy pool only costs
+//    parallelism, never latency.
+//  - Shutdown(kDrop) discards the tasks still queued and joins the threads
+//    (a server after its drain: nobody waits for them); Shutdown(kRun) and
+//    the destructor run them first. After a shutdown everything is refused.
 //
-// Thread-safety: safe for concurrent use.
-#ifndef AIMS_COLLECTOR_STORAGE_TASK_POOL_H_
-#define AIMS_COLLECTOR_STORAGE_TASK_POOL_H_
+// Thread-safety: safe for concurrent use; Shutdown() may be called more than
+// once, but not from one of the pool's own tasks.
+#ifndef AIMS_COMMON_BASE_TASK_POOL_H_
+#define AIMS_COMMON_BASE_TASK_POOL_H_
 
 #include <cstddef>
 #include <deque>
@@ -21,7 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
-namespace aims::collector {
+namespace aims {
 
 class TaskPool {
  public:
@@ -32,12 +36,16 @@ class TaskPool {
 
   size_t threads() const { return threads_.size(); }
 
-  // Queues `task`; false (and `task` dropped) when the queue is full or the
-  // pool has no threads.
+  // Queues `task`; false (and `task` dropped) when the queue is full, the
+  // pool has no threads or it was shut down.
   bool TrySchedule(std::function<void()> task);
 
   // Tasks waiting to start.
   size_t depth() const;
+
+  enum class Queued { kRun, kDrop };
+  // Stops taking tasks, runs or drops the queued ones, joins the threads.
+  void Shutdown(Queued queued);
 
  private:
   void Run();
@@ -50,6 +58,6 @@ class TaskPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace aims::collector
+}  // namespace aims
 
-#endif  // AIMS_COLLECTOR_STORAGE_TASK_POOL_H_
+#endif  // AIMS_COMMON_BASE_TASK_POOL_H_

@@ -1,8 +1,8 @@
-#include "collector/storage/task_pool.h"
+#include "common/base/task_pool.h"
 
 #include <utility>
 
-namespace aims::collector {
+namespace aims {
 
 TaskPool::TaskPool(size_t threads, size_t max_queued)
     : max_queued_(max_queued) {
@@ -10,12 +10,20 @@ TaskPool::TaskPool(size_t threads, size_t max_queued)
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 
-TaskPool::~TaskPool() {
+TaskPool::~TaskPool() { Shutdown(Queued::kRun); }
+
+void TaskPool::Shutdown(Queued queued) {
+  std::deque<std::function<void()>> dropped;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    if (queued == Queued::kDrop) dropped.swap(queue_);
   }
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  // `dropped` is destroyed here, outside the lock: its tasks' captures may
+  // take locks of their own.
 }
 
 bool TaskPool::TrySchedule(std::function<void()> task) {
@@ -49,4 +57,4 @@ void TaskPool::Run() {
   }
 }
 
-}  // namespace aims::collector
+}  // namespace aims
