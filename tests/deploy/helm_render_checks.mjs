@@ -185,6 +185,13 @@ const cases = {
         r.notes.includes("rollout status statefulset/aims-collector-etcd"), r.notes);
       expectTrue("fleet-etcd: NOTES says to scrape every collector pod, not the Service",
         r.notes.includes("each collector pod, aims-collector-N.aims-collector-headless:9464/metrics (N = 0..2)"), r.notes);
+      // Without NetworkPolicies the plaintext etcd is open: --secure says so.
+      const open = path.join(outDir, "helm-fleet-etcd-open.values.yaml");
+      writeFileSync(open, "networkPolicy: {enabled: false}\n");
+      const o = render("fleet-etcd-open", ["-f", path.join(valuesDir, "fleet-etcd.yaml"), "-f", open]);
+      const v = o.ok && validate(o.out, ["--secure"]);
+      expectTrue("fleet-etcd: validate_manifests.mjs --secure refuses an etcd without a NetworkPolicy",
+        v && !v.ok && v.output.includes("StatefulSet/aims-collector-etcd: no NetworkPolicy selects its pods"), v ? "it passed" : o.stderr);
     });
   },
 

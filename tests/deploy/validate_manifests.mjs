@@ -572,24 +572,22 @@ function checkSecure(all) {
 function policyErrors(sts, all) {
   const errors = [];
   const where = `StatefulSet/${sts.metadata.name}`;
-  {
-    const labels = sts.spec?.template?.metadata?.labels;
-    const policies = all.filter((o) => o.kind === "NetworkPolicy" && selects(o.spec?.podSelector?.matchLabels, labels) &&
-      (o.spec?.podSelector?.matchLabels && Object.keys(o.spec.podSelector.matchLabels).length > 0));
-    if (policies.length === 0) errors.push(`${where}: no NetworkPolicy selects its pods`);
-    for (const np of policies) {
-      if (!(np.spec.policyTypes || []).includes("Ingress")) errors.push(`NetworkPolicy/${np.metadata.name}: policyTypes lacks Ingress`);
-      (np.spec.ingress || []).forEach((rule, i) => {
-        if (!rule.from || rule.from.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every source`);
-        for (const peer of rule.from || []) {
-          const empty = (sel) => sel !== undefined && Object.keys(sel.matchLabels || {}).length === 0 && (sel.matchExpressions || []).length === 0;
-          if (empty(peer.namespaceSelector) && (peer.podSelector === undefined || empty(peer.podSelector))) {
-            errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every pod of every namespace`);
-          }
+  const labels = sts.spec?.template?.metadata?.labels;
+  const policies = all.filter((o) => o.kind === "NetworkPolicy" && selects(o.spec?.podSelector?.matchLabels, labels) &&
+    (o.spec?.podSelector?.matchLabels && Object.keys(o.spec.podSelector.matchLabels).length > 0));
+  if (policies.length === 0) errors.push(`${where}: no NetworkPolicy selects its pods`);
+  for (const np of policies) {
+    if (!(np.spec.policyTypes || []).includes("Ingress")) errors.push(`NetworkPolicy/${np.metadata.name}: policyTypes lacks Ingress`);
+    (np.spec.ingress || []).forEach((rule, i) => {
+      if (!rule.from || rule.from.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every source`);
+      for (const peer of rule.from || []) {
+        const empty = (sel) => sel !== undefined && Object.keys(sel.matchLabels || {}).length === 0 && (sel.matchExpressions || []).length === 0;
+        if (empty(peer.namespaceSelector) && (peer.podSelector === undefined || empty(peer.podSelector))) {
+          errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every pod of every namespace`);
         }
-        if (!rule.ports || rule.ports.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: no ports (admits all)`);
-      });
-    }
+      }
+      if (!rule.ports || rule.ports.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: no ports (admits all)`);
+    });
   }
   return errors;
 }
