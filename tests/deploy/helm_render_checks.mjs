@@ -147,8 +147,10 @@ const cases = {
       "PodDisruptionBudget/aims-collector", "StatefulSet/aims-collector-etcd", "Service/aims-collector-etcd",
       "Service/aims-collector-etcd-headless", "PodDisruptionBudget/aims-collector-etcd", "NetworkPolicy/aims-collector-etcd"], (r) => {
       const col = collector(r.objects);
-      expectTrue("fleet-etcd: three collectors started in parallel", col.sts.spec.replicas === 3 && col.sts.spec.podManagementPolicy === "Parallel",
-        JSON.stringify(col.sts.spec));
+      // podManagementPolicy is immutable: as the single collector's, so
+      // that `helm upgrade` to a fleet works.
+      expectTrue("fleet-etcd: three collectors, podManagementPolicy OrderedReady as with one", col.sts.spec.replicas === 3 &&
+        col.sts.spec.podManagementPolicy === "OrderedReady", JSON.stringify(col.sts.spec));
       for (const flag of ["--fleet_etcd=aims-collector-etcd.aims.svc:2379",
         "--fleet_advertise=$(AIMS_COLLECTOR_ID).aims-collector-headless.aims.svc:4317", "--fleet_lease_ttl=15s"]) {
         expectTrue(`fleet-etcd: collector args have ${flag}`, col.args.includes(flag), col.args.join(" "));
@@ -185,6 +187,13 @@ const cases = {
         r.notes.includes("rollout status statefulset/aims-collector-etcd"), r.notes);
       expectTrue("fleet-etcd: NOTES says to scrape every collector pod, not the Service",
         r.notes.includes("each collector pod, aims-collector-N.aims-collector-headless:9464/metrics (N = 0..2)"), r.notes);
+      // `helm upgrade` from the defaults: Kubernetes refuses changes to a
+      // StatefulSet's spec beyond these fields.
+      const single = render("fleet-etcd-upgrade-from", []);
+      const mutable = ["replicas", "template", "updateStrategy", "minReadySeconds", "persistentVolumeClaimRetentionPolicy", "ordinals"];
+      const frozen = (sts) => JSON.stringify(Object.fromEntries(Object.entries(sts.spec).filter(([k]) => !mutable.includes(k)).sort()));
+      expectTrue("fleet-etcd: the collectors' StatefulSet differs from the single one's only in fields an update may change",
+        single.ok && frozen(collector(single.objects).sts) === frozen(col.sts), single.ok ? `${frozen(collector(single.objects).sts)}\n${frozen(col.sts)}` : single.stderr);
       // Without NetworkPolicies the plaintext etcd is open: --secure says so.
       const open = path.join(outDir, "helm-fleet-etcd-open.values.yaml");
       writeFileSync(open, "networkPolicy: {enabled: false}\n");
