@@ -183,6 +183,8 @@ const cases = {
       expectTrue("fleet-etcd: etcd's Services select etcd only, the collector's Services the collectors only",
         ownSelectors && collectorSvcs.every((svc) => svc.spec.selector["app.kubernetes.io/component"] === "collector"),
         JSON.stringify(r.objects.filter((o) => o.kind === "Service").map((s) => s.spec.selector)));
+      expectTrue("fleet-etcd: no --fleet_token_file without fleet.tokenSecretName, and NOTES says replication needs it",
+        !col.args.some((a) => a.startsWith("--fleet_token_file")) && r.notes.includes("fleet.tokenSecretName is empty"), r.notes);
       expectTrue("fleet-etcd: NOTES says how to check the members", r.notes.includes("aims_fleet_members 3") &&
         r.notes.includes("rollout status statefulset/aims-collector-etcd"), r.notes);
       expectTrue("fleet-etcd: NOTES says to scrape every collector pod, not the Service",
@@ -211,6 +213,9 @@ const cases = {
         expectTrue("fleet-external: five collectors on the existing etcd, advertising their pods in namespace ml",
           col.sts.spec.replicas === 5 && col.args.includes("--fleet_etcd=etcd-client.etcd.svc:2379") &&
           col.args.includes("--fleet_advertise=$(AIMS_COLLECTOR_ID).prod-aims-collector-headless.ml.svc:4317"), col.args.join(" "));
+        expectTrue("fleet-external: --fleet_token_file from Secret aims-fleet-token", col.args.includes("--fleet_token_file=/etc/aims/fleet/token") &&
+          volumeAt(col, "/etc/aims/fleet")?.secret?.secretName === "aims-fleet-token", JSON.stringify(volumeAt(col, "/etc/aims/fleet")));
+        expectTrue("fleet-external: NOTES does not ask for a fleet token", !r.notes.includes("fleet.tokenSecretName is empty"), r.notes);
         expectTrue("fleet-external: no etcd of the chart", !r.objects.some((o) => o.metadata.name.includes("etcd")),
           r.objects.map((o) => o.metadata.name).join(" "));
       });
