@@ -9,7 +9,8 @@
 //  - the listen ports are swapped for free ones (hosts kept), and $(VAR)
 //    in args expanded from the container's env as the kubelet does;
 //  - with --fleet_etcd (fleet mode), a real etcd (Debian etcd-server) on
-//    free loopback ports takes the place of the rendered etcd address;
+//    free loopback ports takes the place of the rendered etcd address, and
+//    --fleet_token_file's Secret holds the admin token;
 // then asserts: /healthz and /readyz answer 200; with --auth_tokens_file,
 // /v1/models answers 401 without the token and aimsctl is refused without it
 // and served with it; with TLS, aimsctl needs the CA, and with
@@ -95,6 +96,12 @@ for (const m of container.volumeMounts || []) {
   } else if (v?.secret && flag("tls_cert_file")?.startsWith(m.mountPath + "/")) {
     makeTls(dir);
   }
+}
+
+// Fleet mode with tokens: the admin token for replication (--fleet_token_file).
+if (flag("fleet_token_file") && token) {
+  mkdirSync(path.dirname(path.join(root, flag("fleet_token_file"))), { recursive: true });
+  writeFileSync(path.join(root, flag("fleet_token_file")), token + "\n", { mode: 0o600 });
 }
 
 async function freePort() {
