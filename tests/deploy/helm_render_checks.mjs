@@ -9,7 +9,7 @@
 //
 // node helm_render_checks.mjs HELM_RENDER SOURCE_DIR OUT_DIR CASE
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Ajv from "ajv";
@@ -72,7 +72,7 @@ function schemaErrors(values) {
 
 const find = (objs, kind, name) => objs.find((o) => o.kind === kind && (name === undefined || o.metadata?.name === name));
 function collector(objs) {
-  const sts = objs.find((o) => o.kind === "StatefulSet");
+  const sts = objs.find((o) => o.kind === "StatefulSet" && o.spec.template.spec.containers.some((x) => x.name === "collector"));
   const spec = sts?.spec?.template?.spec || {};
   const c = (spec.containers || []).find((x) => x.name === "collector") || {};
   return { sts, spec, c, args: c.args || [], volumes: spec.volumes || [], mounts: c.volumeMounts || [] };
@@ -130,7 +130,125 @@ const cases = {
         peers[0].includes("aims.io/monitored") && peers[1].includes("prometheus") && peers[2].includes("aims.io/operator"), peers.join(" | "));
       const names = new Set(r.objects.map((o) => o.metadata?.labels?.["app.kubernetes.io/name"]));
       expectTrue("defaults: app.kubernetes.io/name is aims-collector, as in deploy/k8s/base", names.size === 1 && names.has("aims-collector"), [...names].join(","));
+      // The single collector of deploy/k8s/base: nothing of fleet mode.
+      const kinds = r.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+      expectTrue("defaults: exactly the single collector's five objects (no etcd, no PodDisruptionBudget)",
+        JSON.stringify(kinds) === JSON.stringify(["ConfigMap/aims-collector-plan", "NetworkPolicy/aims-collector", "Service/aims-collector",
+          "Service/aims-collector-headless", "StatefulSet/aims-collector"]), kinds.join(" "));
+      expectTrue("defaults: one replica, started OrderedReady, no --fleet_ flag, no affinity",
+        col.sts.spec.replicas === 1 && col.sts.spec.podManagementPolicy === "OrderedReady" && !col.args.some((a) => a.startsWith("--fleet_")) &&
+        col.spec.affinity === undefined, JSON.stringify({ replicas: col.sts.spec.replicas, policy: col.sts.spec.podManagementPolicy, args: col.args }));
+      expectTrue("defaults: NOTES says nothing of a fleet", !/fleet/i.test(r.notes), r.notes);
     });
+  },
+
+  "fleet-etcd"() {
+    chartCase("fleet-etcd", ["-f", path.join(valuesDir, "fleet-etcd.yaml")], [...base, "NetworkPolicy/aims-collector",
+      "PodDisruptionBudget/aims-collector", "StatefulSet/aims-collector-etcd", "Service/aims-collector-etcd",
+      "Service/aims-collector-etcd-headless", "PodDisruptionBudget/aims-collector-etcd", "NetworkPolicy/aims-collector-etcd"], (r) => {
+      const col = collector(r.objects);
+      // podManagementPolicy is immutable: as the single collector's, so
+      // that `helm upgrade` to a fleet works.
+      expectTrue("fleet-etcd: three collectors, podManagementPolicy OrderedReady as with one", col.sts.spec.replicas === 3 &&
+        col.sts.spec.podManagementPolicy === "OrderedReady", JSON.stringify(col.sts.spec));
+      for (const flag of ["--fleet_etcd=aims-collector-etcd.aims.svc:2379",
+        "--fleet_advertise=$(AIMS_COLLECTOR_ID).aims-collector-headless.aims.svc:4317", "--fleet_lease_ttl=15s"]) {
+        expectTrue(`fleet-etcd: collector args have ${flag}`, col.args.includes(flag), col.args.join(" "));
+      }
+      const anti = col.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm;
+      expectTrue("fleet-etcd: collectors prefer different nodes", anti?.topologyKey === "kubernetes.io/hostname" &&
+        anti.labelSelector.matchLabels["app.kubernetes.io/component"] === "collector", JSON.stringify(col.spec.affinity));
+      const etcd = find(r.objects, "StatefulSet", "aims-collector-etcd");
+      const eSpec = etcd.spec.template.spec;
+      const eAnti = eSpec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.[0];
+      expectTrue("fleet-etcd: three etcd members, one per node (required anti-affinity on their own labels)", etcd.spec.replicas === 3 &&
+        eAnti?.topologyKey === "kubernetes.io/hostname" && eAnti.labelSelector.matchLabels["app.kubernetes.io/component"] === "etcd",
+        JSON.stringify(eSpec.affinity));
+      expectTrue("fleet-etcd: etcd's PodDisruptionBudget keeps 2 of 3", find(r.objects, "PodDisruptionBudget", "aims-collector-etcd")?.spec?.minAvailable === 2,
+        JSON.stringify(find(r.objects, "PodDisruptionBudget", "aims-collector-etcd")?.spec));
+      expectTrue("fleet-etcd: at most one collector disrupted at once", find(r.objects, "PodDisruptionBudget", "aims-collector")?.spec?.maxUnavailable === 1,
+        JSON.stringify(find(r.objects, "PodDisruptionBudget", "aims-collector")?.spec));
+      // The collectors reach each other and etcd's client port, nothing else does.
+      const np = find(r.objects, "NetworkPolicy", "aims-collector");
+      expectTrue("fleet-etcd: the collectors' NetworkPolicy admits the other collectors on gRPC", (np.spec.ingress || []).some((rule) =>
+        rule.from?.[0]?.podSelector?.matchLabels?.["app.kubernetes.io/component"] === "collector" && !rule.from[0].namespaceSelector &&
+        rule.ports.map((p) => p.port).join() === "grpc"), JSON.stringify(np.spec.ingress));
+      const enp = find(r.objects, "NetworkPolicy", "aims-collector-etcd");
+      const clientFrom = (enp.spec.ingress || []).filter((rule) => rule.ports.some((p) => p.port === "client"))
+        .map((rule) => rule.from[0].podSelector.matchLabels["app.kubernetes.io/component"]).sort();
+      expectTrue("fleet-etcd: etcd's client port admits the collectors and etcd members only", clientFrom.join() === "collector,etcd", clientFrom.join());
+      const services = r.objects.filter((o) => o.kind === "Service" && o.metadata.name.startsWith("aims-collector-etcd"));
+      const ownSelectors = services.every((svc) => svc.spec.selector["app.kubernetes.io/component"] === "etcd");
+      const collectorSvcs = r.objects.filter((o) => o.kind === "Service" && !o.metadata.name.includes("etcd"));
+      expectTrue("fleet-etcd: etcd's Services select etcd only, the collector's Services the collectors only",
+        ownSelectors && collectorSvcs.every((svc) => svc.spec.selector["app.kubernetes.io/component"] === "collector"),
+        JSON.stringify(r.objects.filter((o) => o.kind === "Service").map((s) => s.spec.selector)));
+      expectTrue("fleet-etcd: no --fleet_token_file without fleet.tokenSecretName, and NOTES says replication needs it",
+        !col.args.some((a) => a.startsWith("--fleet_token_file")) && r.notes.includes("fleet.tokenSecretName is empty"), r.notes);
+      expectTrue("fleet-etcd: NOTES says how to check the members", r.notes.includes("aims_fleet_members 3") &&
+        r.notes.includes("rollout status statefulset/aims-collector-etcd"), r.notes);
+      expectTrue("fleet-etcd: NOTES says to scrape every collector pod, not the Service",
+        r.notes.includes("each collector pod, aims-collector-N.aims-collector-headless:9464/metrics (N = 0..2)"), r.notes);
+      // `helm upgrade` from the defaults: Kubernetes refuses changes to a
+      // StatefulSet's spec beyond these fields.
+      const single = render("fleet-etcd-upgrade-from", []);
+      const mutable = ["replicas", "template", "updateStrategy", "minReadySeconds", "persistentVolumeClaimRetentionPolicy", "ordinals"];
+      const frozen = (sts) => JSON.stringify(Object.fromEntries(Object.entries(sts.spec).filter(([k]) => !mutable.includes(k)).sort()));
+      expectTrue("fleet-etcd: the collectors' StatefulSet differs from the single one's only in fields an update may change",
+        single.ok && frozen(collector(single.objects).sts) === frozen(col.sts), single.ok ? `${frozen(collector(single.objects).sts)}\n${frozen(col.sts)}` : single.stderr);
+      // Without NetworkPolicies the plaintext etcd is open: --secure says so.
+      const open = path.join(outDir, "helm-fleet-etcd-open.values.yaml");
+      writeFileSync(open, "networkPolicy: {enabled: false}\n");
+      const o = render("fleet-etcd-open", ["-f", path.join(valuesDir, "fleet-etcd.yaml"), "-f", open]);
+      const v = o.ok && validate(o.out, ["--secure"]);
+      expectTrue("fleet-etcd: validate_manifests.mjs --secure refuses an etcd without a NetworkPolicy",
+        v && !v.ok && v.output.includes("StatefulSet/aims-collector-etcd: no NetworkPolicy selects its pods"), v ? "it passed" : o.stderr);
+    });
+  },
+
+  "fleet-external"() {
+    chartCase("fleet-external", ["-f", path.join(valuesDir, "fleet-external.yaml"), "--release", "prod", "--namespace", "ml"],
+      ["StatefulSet/prod-aims-collector", "PodDisruptionBudget/prod-aims-collector", "Service/prod-aims-collector-headless"], (r) => {
+        const col = collector(r.objects);
+        expectTrue("fleet-external: five collectors on the existing etcd, advertising their pods in namespace ml",
+          col.sts.spec.replicas === 5 && col.args.includes("--fleet_etcd=etcd-client.etcd.svc:2379") &&
+          col.args.includes("--fleet_advertise=$(AIMS_COLLECTOR_ID).prod-aims-collector-headless.ml.svc:4317"), col.args.join(" "));
+        expectTrue("fleet-external: --fleet_token_file from Secret aims-fleet-token", col.args.includes("--fleet_token_file=/etc/aims/fleet/token") &&
+          volumeAt(col, "/etc/aims/fleet")?.secret?.secretName === "aims-fleet-token", JSON.stringify(volumeAt(col, "/etc/aims/fleet")));
+        expectTrue("fleet-external: NOTES does not ask for a fleet token", !r.notes.includes("fleet.tokenSecretName is empty"), r.notes);
+        expectTrue("fleet-external: no etcd of the chart", !r.objects.some((o) => o.metadata.name.includes("etcd")),
+          r.objects.map((o) => o.metadata.name).join(" "));
+      });
+  },
+
+  "fleet-refused"() {
+    const defaults = parseAllDocuments(readFileSync(path.join(chart, "values.yaml"), "utf8"))[0].toJS();
+    let r = render("replicas-without-fleet", ["-f", path.join(valuesDir, "replicas-without-fleet.yaml")]);
+    expectTrue("fleet-refused: three collectors without fleet mode fail the render", !r.ok && r.stderr.includes("collector.replicas > 1 needs fleet.enabled"),
+      `ok=${r.ok} ${r.stderr}`);
+    const wrong = [
+      ["collector.replicas: 3 without fleet.enabled", (v) => (v.collector.replicas = 3), "collector.replicas > 1 needs fleet.enabled"],
+      ["fleet.enabled without etcd", (v) => (v.fleet.enabled = true), "needs fleet.etcd.endpoint"],
+      ["fleet.etcd.endpoint and deploy together", (v) => Object.assign(v.fleet, { enabled: true, etcd: { ...v.fleet.etcd, deploy: true, endpoint: "etcd:2379" } }), "not both"],
+      ["fleet.etcd.deploy without fleet.enabled", (v) => (v.fleet.etcd.deploy = true), "fleet.etcd.deploy needs fleet.enabled"],
+      ["4 etcd members", (v) => Object.assign(v.fleet, { enabled: true, etcd: { ...v.fleet.etcd, deploy: true, replicas: 4 } }), null],
+      ["fleet.leaseTtl: 1d", (v) => Object.assign(v.fleet, { enabled: true, leaseTtl: "1d", etcd: { ...v.fleet.etcd, deploy: true } }), null],
+    ];
+    for (const [what, mutate, message] of wrong) {
+      const v = structuredClone(defaults);
+      mutate(v);
+      expectTrue(`fleet-refused: values.schema.json refuses ${what}`, schemaErrors(v).length > 0, "accepted");
+      if (!message) continue;
+      // helm-render checks no schema: the templates refuse it themselves.
+      const file = path.join(outDir, `helm-fleet-refused-${what.replace(/\W+/g, "-")}.json`);
+      writeFileSync(file, JSON.stringify({ collector: v.collector, fleet: v.fleet }));
+      r = render(`fleet-refused-${what.replace(/\W+/g, "-")}`, ["-f", file]);
+      expectTrue(`fleet-refused: the templates refuse ${what}`, !r.ok && r.stderr.includes(message), `ok=${r.ok} ${r.stderr}`);
+    }
+    const v = structuredClone(defaults);
+    Object.assign(v.fleet, { enabled: true, etcd: { ...v.fleet.etcd, endpoint: "etcd:2379" } });
+    v.collector.replicas = 7;
+    expectTrue("fleet-refused: values.schema.json accepts seven collectors on an existing etcd", schemaErrors(v).length === 0, schemaErrors(v).join("; "));
   },
 
   mtls() {

@@ -6,11 +6,18 @@
 //    Secret with a fresh admin token (`aimsctl token create`), a TLS Secret
 //    with a CA, a server certificate for 127.0.0.1 and a client certificate
 //    (openssl), empty directories for the PVC and emptyDirs;
-//  - the listen ports are swapped for free ones (hosts kept);
+//  - the listen ports are swapped for free ones (hosts kept), and $(VAR)
+//    in args expanded from the container's env as the kubelet does;
+//  - with --fleet_etcd (fleet mode), a real etcd (Debian etcd-server) on
+//    free loopback ports takes the place of the rendered etcd address, and
+//    --fleet_token_file's Secret holds the admin token;
 // then asserts: /healthz and /readyz answer 200; with --auth_tokens_file,
 // /v1/models answers 401 without the token and aimsctl is refused without it
 // and served with it; with TLS, aimsctl needs the CA, and with
-// --tls_client_ca_file a client certificate; SIGTERM stops it with 0.
+// --tls_client_ca_file a client certificate; in fleet mode, the collector
+// is a member in etcd under its advertised pod DNS name and sees itself
+// (aims_fleet_members 1), and leaves etcd when stopped; SIGTERM stops it
+// with 0.
 //
 // node run_rendered_collector.mjs RENDERED.yaml AIMS_COLLECTOR AIMSCTL
 import { spawn, spawnSync } from "node:child_process";
@@ -38,7 +45,8 @@ function check(name, ok, why) {
 }
 
 const objects = parseAllDocuments(readFileSync(rendered, "utf8")).map((d) => d.toJS()).filter((o) => o);
-const sts = objects.find((o) => o.kind === "StatefulSet");
+const sts = objects.find((o) => o.kind === "StatefulSet" &&
+  o.spec.template.spec.containers.some((c) => (c.image || "").includes("aims-collector")));
 const spec = sts.spec.template.spec;
 const container = spec.containers.find((c) => (c.image || "").includes("aims-collector"));
 const root = mkdtempSync(path.join(os.tmpdir(), "aims-rendered-"));
@@ -90,6 +98,12 @@ for (const m of container.volumeMounts || []) {
   }
 }
 
+// Fleet mode with tokens: the admin token for replication (--fleet_token_file).
+if (flag("fleet_token_file") && token) {
+  mkdirSync(path.dirname(path.join(root, flag("fleet_token_file"))), { recursive: true });
+  writeFileSync(path.join(root, flag("fleet_token_file")), token + "\n", { mode: 0o600 });
+}
+
 async function freePort() {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, "127.0.0.1", () => {
@@ -113,15 +127,54 @@ async function runArgsWithFreePorts() {
       runArgs.push(`${m[1]}=${m[3]}:${port}`);
       continue;
     }
+    if (a.startsWith("--fleet_etcd=")) {
+      runArgs.push(`--fleet_etcd=127.0.0.1:${etcdPort}`);
+      continue;
+    }
     const v = a.match(/^(--\w+)=(\/.*)$/);
     if (v && mounts.some((p) => v[2] === p || v[2].startsWith(p + "/"))) runArgs.push(`${v[1]}=${path.join(root, v[2])}`);
-    else runArgs.push(a);
+    else runArgs.push(a.replace(/\$\((\w+)\)/g, (m, name) => env[name] ?? m));
   }
   return runArgs;
 }
 // The environment the manifests give (downward API values stubbed).
 const env = { ...process.env };
 for (const e of container.env || []) env[e.name] = e.value ?? "aims-collector-0";
+
+// Fleet mode: a one-member etcd on loopback, and its keys under a prefix
+// read through etcd's JSON gateway (/v3/kv/range; keys are base64).
+let etcd = null;
+let etcdPort = null;
+const b64 = (t) => Buffer.from(t).toString("base64");
+async function etcdKeys(prefix) {
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const r = await fetch(`http://127.0.0.1:${etcdPort}/v3/kv/range`, {
+    method: "POST", body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }), signal: AbortSignal.timeout(2000),
+  });
+  const body = await r.json();
+  return (body.kvs || []).map((kv) => Buffer.from(kv.key, "base64").toString());
+}
+async function startEtcd() {
+  etcdPort = await freePort();
+  const peer = await freePort();
+  const dir = at("etcd");
+  etcd = spawn("etcd", ["--name=test", `--data-dir=${dir}`, `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+    `--advertise-client-urls=http://127.0.0.1:${etcdPort}`, `--listen-peer-urls=http://127.0.0.1:${peer}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`, `--initial-cluster=test=http://127.0.0.1:${peer}`],
+  { stdio: ["ignore", "ignore", "pipe"] });
+  let etcdLog = "";
+  etcd.stderr.on("data", (d) => (etcdLog += d));
+  for (let i = 0; i < 100; i++) {
+    try {
+      await etcdKeys("/");
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`etcd did not start:\n${etcdLog.slice(-2000)}`);
+}
+const fleet = flag("fleet_etcd") !== undefined;
 
 let proc = null;
 let log = "";
@@ -150,6 +203,7 @@ function ctl(extra) {
 }
 
 try {
+  if (fleet) await startEtcd();
   let health = null;
   // A free port can be taken by another test between the probe and the
   // collector's bind: start again on new ports (at most three times).
@@ -187,6 +241,22 @@ try {
     } else {
       check("/v1/models needs no token (no --auth_tokens_file)", (await get("/v1/models")) === 200, "not 200");
     }
+    if (fleet) {
+      const advertised = flag("fleet_advertise").replace(/\$\((\w+)\)/g, (m, name) => env[name] ?? m);
+      let keys = [];
+      for (let i = 0; i < 50 && keys.length === 0; i++) {
+        keys = await etcdKeys("/aims/fleet/members/");
+        if (keys.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      check(`fleet: the collector is a member in etcd as ${advertised}`, keys.join() === `/aims/fleet/members/${advertised}`, keys.join() || "no member");
+      let members = null;
+      for (let i = 0; i < 50 && members !== "1"; i++) {
+        const page = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+        members = /^aims_fleet_members\S* (\S+)$/m.exec(page)?.[1];
+        if (members !== "1") await new Promise((r) => setTimeout(r, 200));
+      }
+      check("fleet: it sees itself (aims_fleet_members 1)", members === "1", `aims_fleet_members ${members}`);
+    }
     if (tls.length) {
       r = ctl([...cert, ...tok]);
       check("aimsctl in plaintext is refused by the TLS listener", r.status !== 0, "served");
@@ -197,12 +267,21 @@ try {
     }
   }
 } finally {
-  if (!exited) {
+  if (proc && !exited) {
     proc.kill("SIGTERM");
     const timer = setTimeout(() => proc.kill("SIGKILL"), 30000);
     const { code, signal } = await exitPromise;
     clearTimeout(timer);
     check("SIGTERM stops it with exit code 0", code === 0, `code ${code} signal ${signal}:\n${log.slice(-1000)}`);
+    if (fleet) {
+      const keys = await etcdKeys("/aims/fleet/members/");
+      check("fleet: a stopped collector leaves etcd at once (its lease revoked)", keys.length === 0, keys.join());
+    }
+  }
+  if (etcd && etcd.exitCode === null) {
+    const gone = new Promise((resolve) => etcd.on("exit", resolve));
+    etcd.kill("SIGTERM");
+    await gone;
   }
   rmSync(root, { recursive: true, force: true });
 }

@@ -5,8 +5,10 @@
 //  2. no unknown fields (what `kubectl apply --validate=strict` would refuse),
 //     read from the packages' TypeScript declarations;
 //  3. aims' own rules: hardened securityContext, probes, resources, the
-//     collector's flags, the agent as a native sidecar with its identity
-//     from the downward API, Services and monitors that select something.
+//     collector's flags (one replica, or a fleet: each collector advertising
+//     its pod's stable DNS name), the agent as a native sidecar with its
+//     identity from the downward API, etcd members that can form their
+//     cluster, Services, monitors and disruption budgets that select something.
 //
 // node validate_manifests.mjs [--expect KIND/NAME ...] [--secure|--insecure]
 //                             [--extract-plan OUT] [--expect-errors] FILE...
@@ -329,7 +331,11 @@ function checkCollector(obj, c, podSpec, all, errors) {
     if (!args.includes(want)) errors.push(`${where}.args: missing ${want}`);
   }
   if (obj.kind !== "StatefulSet") errors.push(`${where}: the collector must be a StatefulSet`);
-  if (obj.spec?.replicas !== 1) errors.push(`${obj.kind}/${obj.metadata.name}.spec.replicas: ${obj.spec?.replicas}, want 1`);
+  const fleet = args.some((a) => a.startsWith("--fleet_etcd="));
+  if (fleet) checkFleetCollector(obj, c, all, errors);
+  else if (obj.spec?.replicas !== 1) {
+    errors.push(`${obj.kind}/${obj.metadata.name}.spec.replicas: ${obj.spec?.replicas}, want 1 (more only in fleet mode, --fleet_etcd)`);
+  }
   const mounts = new Map((c.volumeMounts || []).map((m) => [m.mountPath, m.name]));
   const claims = (obj.spec?.volumeClaimTemplates || []).map((t) => t.metadata?.name);
   if (!claims.includes(mounts.get("/var/lib/aims"))) {
@@ -341,6 +347,76 @@ function checkCollector(obj, c, podSpec, all, errors) {
   if (!cm) errors.push(`${where}: /etc/aims must mount a ConfigMap of this set (found ${cmName})`);
   else if (typeof cm.data?.["plan.yaml"] !== "string") errors.push(`ConfigMap/${cmName}: no plan.yaml`);
 }
+
+const flagValue = (args, name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+// A pod's stable DNS name: $(VAR).<governing service>.<namespace>.svc, VAR
+// the pod's name from the downward API; null when `value` is not one.
+function podDnsName(obj, c, value, all, errors, what) {
+  const m = /^\$\((\w+)\)\.([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$/.exec(value || "");
+  if (!m) {
+    errors.push(`${what} ${value}: want $(POD_NAME_VAR).<spec.serviceName>.<namespace>.svc (the pod's stable DNS name)`);
+    return;
+  }
+  if (envFieldRef(c, m[1]) !== "metadata.name") errors.push(`${what}: $(${m[1]}) is not the pod's name (env fieldRef metadata.name)`);
+  if (m[2] !== obj.spec?.serviceName) errors.push(`${what}: ${m[2]} is not spec.serviceName ${obj.spec?.serviceName}`);
+  if (obj.metadata.namespace && m[3] !== obj.metadata.namespace) errors.push(`${what}: namespace ${m[3]}, the set's is ${obj.metadata.namespace}`);
+  const svc = all.find((o) => o.kind === "Service" && o.metadata?.name === obj.spec?.serviceName);
+  if (!svc || svc.spec?.clusterIP !== "None") errors.push(`${what}: spec.serviceName ${obj.spec?.serviceName} is no headless Service of this set`);
+  else if (!selects(svc.spec.selector, obj.spec?.template?.metadata?.labels)) errors.push(`${what}: Service/${svc.metadata.name} does not select these pods`);
+}
+
+// Fleet mode: every collector advertises its own pod's DNS name on the gRPC
+// port (agents are redirected there), and etcd is reachable: a Service of
+// the set with that port, or an address outside the set.
+function checkFleetCollector(obj, c, all, errors) {
+  const where = `${obj.kind}/${obj.metadata.name} container ${c.name}`;
+  const args = c.args || [];
+  const advertise = flagValue(args, "fleet_advertise");
+  if (!advertise) {
+    errors.push(`${where}: --fleet_etcd without --fleet_advertise`);
+    return;
+  }
+  const [host, port] = advertise.split(/:(?=\d+$)/);
+  if (port !== "4317") errors.push(`${where}: --fleet_advertise port ${port}, want the container's gRPC port 4317`);
+  podDnsName(obj, c, host, all, errors, `${where}: --fleet_advertise`);
+  const [etcdHost, etcdPort] = flagValue(args, "fleet_etcd").split(/:(?=\d+$)/);
+  const labels = etcdHost.split(".");
+  const svc = all.find((o) => o.kind === "Service" && o.metadata?.name === labels[0]);
+  if (svc) {
+    if (labels.length > 1 && obj.metadata.namespace && labels[1] !== obj.metadata.namespace) {
+      errors.push(`${where}: --fleet_etcd ${etcdHost} is in namespace ${labels[1]}, Service/${labels[0]} in ${obj.metadata.namespace}`);
+    }
+    if (!(svc.spec.ports || []).some((p) => String(p.port) === etcdPort)) errors.push(`${where}: --fleet_etcd port ${etcdPort} is not a port of Service/${labels[0]}`);
+  } else if (!etcdPort) errors.push(`${where}: --fleet_etcd ${etcdHost} has no port`);
+}
+
+// etcd members that can form their cluster: started in parallel (a member
+// waits for a quorum before it is ready), named by their pods, each in
+// --initial-cluster under its stable DNS name, data on a PVC.
+function checkEtcd(obj, c, podSpec, all, errors) {
+  const where = `${obj.kind}/${obj.metadata.name} container ${c.name}`;
+  const args = c.args || [];
+  if (obj.kind !== "StatefulSet") return errors.push(`${where}: etcd must be a StatefulSet`);
+  const n = obj.spec?.replicas ?? 1;
+  if (n % 2 !== 1) errors.push(`${obj.kind}/${obj.metadata.name}.spec.replicas: ${n}, want an odd number (a majority must survive)`);
+  if (obj.spec?.podManagementPolicy !== "Parallel") {
+    errors.push(`${obj.kind}/${obj.metadata.name}.spec.podManagementPolicy: ${obj.spec?.podManagementPolicy}, want Parallel (members wait for each other)`);
+  }
+  const name = flagValue(args, "name");
+  if (!/^\$\(\w+\)$/.test(name || "") || envFieldRef(c, name.slice(2, -1)) !== "metadata.name") errors.push(`${where}: --name ${name}: want $(VAR) of the pod's name`);
+  const peer = /^http:\/\/(.+):2380$/.exec(flagValue(args, "initial-advertise-peer-urls") || "");
+  if (!peer) errors.push(`${where}: --initial-advertise-peer-urls: want http://<pod DNS name>:2380`);
+  else podDnsName(obj, c, peer[1], all, errors, `${where}: --initial-advertise-peer-urls`);
+  const ns = obj.metadata.namespace;
+  const want = [...Array(n).keys()].map((i) => `${obj.metadata.name}-${i}=http://${obj.metadata.name}-${i}.${obj.spec.serviceName}.${ns}.svc:2380`).join(",");
+  if (flagValue(args, "initial-cluster") !== want) errors.push(`${where}: --initial-cluster ${flagValue(args, "initial-cluster")}, want ${want}`);
+  const mounts = new Map((c.volumeMounts || []).map((m) => [m.mountPath, m.name]));
+  const claims = (obj.spec?.volumeClaimTemplates || []).map((t) => t.metadata?.name);
+  if (!claims.includes(mounts.get(flagValue(args, "data-dir")))) errors.push(`${where}: --data-dir must be on a volumeClaimTemplate's PVC`);
+}
+
+const isEtcd = (o) => (podSpecOf(o)?.containers || []).some((c) => /(^|\/)etcd:/.test(c.image || ""));
 
 function checkAgent(obj, c, isInit, podSpec, errors) {
   const where = `${obj.kind}/${obj.metadata.name} container ${c.name}`;
@@ -391,6 +467,7 @@ function checkPolicy(obj, all, errors) {
         checkContainer(c, where, podSpec, errors);
         if ((c.image || "").includes("aims-collector")) checkCollector(obj, c, podSpec, all, errors);
         if ((c.image || "").includes("aims-agent")) checkAgent(obj, c, isInit, podSpec, errors);
+        if (/(^|\/)etcd:/.test(c.image || "")) checkEtcd(obj, c, podSpec, all, errors);
       }
     }
     const sel = obj.spec?.selector?.matchLabels;
@@ -401,6 +478,13 @@ function checkPolicy(obj, all, errors) {
   if (obj.kind === "Service") {
     const pods = all.filter((o) => podSpecOf(o) && selects(obj.spec?.selector, o.spec?.template?.metadata?.labels));
     if (pods.length === 0) errors.push(`selector matches no workload of this set`);
+  }
+  if (obj.kind === "PodDisruptionBudget") {
+    const pods = all.filter((o) => podSpecOf(o) && selects(obj.spec?.selector?.matchLabels, o.spec?.template?.metadata?.labels));
+    if (pods.length !== 1) errors.push(`selector matches ${pods.length} workloads, want exactly 1`);
+    else if (isEtcd(pods[0]) && !(obj.spec?.minAvailable > (pods[0].spec?.replicas ?? 1) / 2)) {
+      errors.push(`minAvailable ${obj.spec?.minAvailable} of ${pods[0].spec?.replicas} etcd members is no majority (a drain could break the quorum)`);
+    }
   }
   if (obj.kind === "ServiceMonitor") {
     const services = all.filter((o) => o.kind === "Service" && selects(obj.spec?.selector?.matchLabels, o.metadata?.labels));
@@ -476,23 +560,34 @@ function checkSecure(all) {
       if (!volume?.secret?.secretName) errors.push(`${where}: ${tokens} is not on a Secret volume`);
       else if (volume.secret.optional) errors.push(`${where}: the tokens Secret must not be optional`);
     }
-    const labels = sts.spec?.template?.metadata?.labels;
-    const policies = all.filter((o) => o.kind === "NetworkPolicy" && selects(o.spec?.podSelector?.matchLabels, labels) &&
-      (o.spec?.podSelector?.matchLabels && Object.keys(o.spec.podSelector.matchLabels).length > 0));
-    if (policies.length === 0) errors.push(`${where}: no NetworkPolicy selects its pods`);
-    for (const np of policies) {
-      if (!(np.spec.policyTypes || []).includes("Ingress")) errors.push(`NetworkPolicy/${np.metadata.name}: policyTypes lacks Ingress`);
-      (np.spec.ingress || []).forEach((rule, i) => {
-        if (!rule.from || rule.from.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every source`);
-        for (const peer of rule.from || []) {
-          const empty = (sel) => sel !== undefined && Object.keys(sel.matchLabels || {}).length === 0 && (sel.matchExpressions || []).length === 0;
-          if (empty(peer.namespaceSelector) && (peer.podSelector === undefined || empty(peer.podSelector))) {
-            errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every pod of every namespace`);
-          }
+    errors.push(...policyErrors(sts, all));
+  }
+  // etcd speaks plaintext without authentication: it needs a policy too.
+  for (const sts of all.filter((o) => o.kind === "StatefulSet" && isEtcd(o))) errors.push(...policyErrors(sts, all));
+  return errors;
+}
+
+// A NetworkPolicy of the set selects the workload's pods and admits only
+// named peers on named ports.
+function policyErrors(sts, all) {
+  const errors = [];
+  const where = `StatefulSet/${sts.metadata.name}`;
+  const labels = sts.spec?.template?.metadata?.labels;
+  const policies = all.filter((o) => o.kind === "NetworkPolicy" && selects(o.spec?.podSelector?.matchLabels, labels) &&
+    (o.spec?.podSelector?.matchLabels && Object.keys(o.spec.podSelector.matchLabels).length > 0));
+  if (policies.length === 0) errors.push(`${where}: no NetworkPolicy selects its pods`);
+  for (const np of policies) {
+    if (!(np.spec.policyTypes || []).includes("Ingress")) errors.push(`NetworkPolicy/${np.metadata.name}: policyTypes lacks Ingress`);
+    (np.spec.ingress || []).forEach((rule, i) => {
+      if (!rule.from || rule.from.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every source`);
+      for (const peer of rule.from || []) {
+        const empty = (sel) => sel !== undefined && Object.keys(sel.matchLabels || {}).length === 0 && (sel.matchExpressions || []).length === 0;
+        if (empty(peer.namespaceSelector) && (peer.podSelector === undefined || empty(peer.podSelector))) {
+          errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: admits every pod of every namespace`);
         }
-        if (!rule.ports || rule.ports.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: no ports (admits all)`);
-      });
-    }
+      }
+      if (!rule.ports || rule.ports.length === 0) errors.push(`NetworkPolicy/${np.metadata.name}.spec.ingress[${i}]: no ports (admits all)`);
+    });
   }
   return errors;
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""Checks deploy/prometheus/aims-rules.yml beyond what promtool does.
+"""Checks deploy/prometheus's rule files beyond what promtool does.
 
+The rule files are those aims-rules.test.yml tests (its rule_files:
+aims-rules.yml and aims-fleet-rules.yml); each passes `promtool check rules`.
 Every alert has a runbook_url naming a file of the source tree and a heading
 of that file (GitHub's anchor of it), and aims-rules.test.yml tests it at
 least once firing (exp_alerts not empty) and once not firing (empty).
@@ -9,6 +11,7 @@ Usage: check_rules.py SOURCE_DIR
 """
 import os
 import re
+import subprocess
 import sys
 
 import yaml
@@ -28,12 +31,25 @@ def anchors(markdown):
 
 def main(source_dir):
     rules_dir = os.path.join(source_dir, "deploy", "prometheus")
-    with open(os.path.join(rules_dir, "aims-rules.yml")) as f:
-        rules = yaml.safe_load(f)
     with open(os.path.join(rules_dir, "aims-rules.test.yml")) as f:
         tests = yaml.safe_load(f)
     errors = []
-    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    alerts = []
+    files = tests["rule_files"]
+    if "aims-rules.yml" not in files:
+        errors.append(f"aims-rules.test.yml tests {files}, not aims-rules.yml")
+    for name in files:
+        path = os.path.join(rules_dir, name)
+        check = subprocess.run(["promtool", "check", "rules", path],
+                               capture_output=True, text=True)
+        if check.returncode != 0:
+            errors.append(f"promtool check rules {name}: {check.stdout}{check.stderr}")
+        with open(path) as f:
+            rules = yaml.safe_load(f)
+        alerts += [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    names = [r["alert"] for r in alerts]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        errors.append(f"{name}: defined more than once")
     for rule in alerts:
         name = rule["alert"]
         url = rule.get("annotations", {}).get("runbook_url", "")
@@ -59,7 +75,7 @@ def main(source_dir):
         errors.append(f"{name}: tested but not a rule")
     for e in errors:
         print(e)
-    print(f"{len(alerts)} alerts, {len(errors)} problems")
+    print(f"{len(alerts)} alerts in {', '.join(files)}, {len(errors)} problems")
     return 1 if errors else 0
 
 

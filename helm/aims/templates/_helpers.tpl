@@ -84,3 +84,59 @@ seccompProfile:
 {{- define "aims.hasPrometheusOperator" -}}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" -}}true{{- end -}}
 {{- end -}}
+
+{{/*
+Fleet mode: the etcd client address the collectors use (--fleet_etcd): the
+chart's own etcd's Service, or fleet.etcd.endpoint. Fails on a fleet without
+exactly one of them, and on more than one collector without a fleet.
+*/}}
+{{- define "aims.fleetEtcd" -}}
+{{- $etcd := .Values.fleet.etcd -}}
+{{- if not .Values.fleet.enabled -}}
+{{- if gt (int .Values.collector.replicas) 1 -}}
+{{- fail "collector.replicas > 1 needs fleet.enabled (each collector has its own database; a fleet shares the models between them)" -}}
+{{- end -}}
+{{- if $etcd.deploy -}}
+{{- fail "fleet.etcd.deploy needs fleet.enabled" -}}
+{{- end -}}
+{{- else if and $etcd.deploy $etcd.endpoint -}}
+{{- fail "fleet.etcd: set endpoint (an existing etcd) or deploy: true, not both" -}}
+{{- else if $etcd.deploy -}}
+{{- printf "%s.%s.svc:2379" (include "aims.etcdFullname" .) .Release.Namespace -}}
+{{- else -}}
+{{- required "fleet.enabled needs fleet.etcd.endpoint (host:port of an existing etcd) or fleet.etcd.deploy: true" $etcd.endpoint -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the chart's etcd objects: <fullname>-etcd. */}}
+{{- define "aims.etcdFullname" -}}
+{{- printf "%s-etcd" (include "aims.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels of the chart's etcd objects (app.kubernetes.io/name <name>-etcd). */}}
+{{- define "aims.etcdLabels" -}}
+helm.sh/chart: {{ include "aims.chart" . }}
+{{ include "aims.etcdSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.fleet.etcd.image.tag | quote }}
+app.kubernetes.io/part-of: aims
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "aims.etcdSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-etcd" (include "aims.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: etcd
+{{- end -}}
+
+{{/*
+What Prometheus scrapes without a ServiceMonitor: the Service of the single
+collector; in fleet mode every collector pod (through the Service it would
+reach one of them at random).
+*/}}
+{{- define "aims.scrapeTarget" -}}
+{{- if .Values.fleet.enabled -}}
+each collector pod, {{ include "aims.fullname" . }}-N.{{ include "aims.fullname" . }}-headless:9464/metrics (N = 0..{{ sub (int .Values.collector.replicas) 1 }}),
+{{- else -}}
+{{ include "aims.fullname" . }}:{{ .Values.service.httpPort }}/metrics
+{{- end -}}
+{{- end -}}
