@@ -9,20 +9,14 @@ namespace aims::agent {
 
 Windower::Windower(std::shared_ptr<const SummaryConfig> config,
                    absl::Duration window, const Clock* clock,
-                   absl::Time not_before)
-    : window_(window), clock_(clock) {
+                   absl::Time not_before, JoinLimits limits)
+    : window_(window), clock_(clock), limits_(limits) {
   absl::MutexLock lock(&mu_);
   config_ = std::move(config);
   const absl::Time now = clock_->Now();
   open_.start = std::max(AlignedStart(now), std::min(not_before, now));
   open_.end = AlignedStart(now) + window_;
-  NewAccumulatorLocked(config_);
-}
-
-void Windower::NewAccumulatorLocked(
-    std::shared_ptr<const SummaryConfig> config) {
-  open_.config = config;
-  open_.acc = std::make_unique<WindowAccumulator>(std::move(config));
+  open_.state = std::make_unique<WindowState>(config_, &limits_);
 }
 
 absl::Time Windower::AlignedStart(absl::Time now) const {
@@ -31,49 +25,32 @@ absl::Time Windower::AlignedStart(absl::Time now) const {
 
 std::optional<ClosedWindow> Windower::TakeLocked(absl::Time end) {
   std::optional<ClosedWindow> out;
-  if (open_.acc->event_count() > 0 || open_.other_activity > 0 ||
-      open_.checkpoint.has_value()) {
-    v1::WindowSummary summary;
-    if (!open_.checkpoint.has_value()) {
-      summary = open_.acc->Build();
-    } else {
-      summary = std::move(*open_.checkpoint);
-      if (open_.acc->event_count() > 0 || open_.other_activity > 0) {
-        // Both parts come from this agent's accumulators of one config, so
-        // they merge (a failure would leave the checkpoint whole).
-        (void)MergeSummaries(&summary, open_.acc->Build());
-      }
-    }
-    out = ClosedWindow{open_.start, end, std::move(summary)};
+  overflows_ += open_.state->TakeOverflows();
+  unjoinable_ += open_.state->TakeUnjoinable();
+  if (!open_.state->empty()) {
+    v1::WindowReport report = open_.state->Take();
+    out = ClosedWindow{open_.start, end, std::move(*report.mutable_summary()),
+                       std::move(*report.mutable_predictions()),
+                       std::move(*report.mutable_labels())};
   }
-  NewAccumulatorLocked(config_);
-  open_.checkpoint.reset();
-  open_.other_activity = 0;
+  open_.state = std::make_unique<WindowState>(config_, &limits_);
+  open_.changed = false;
   return out;
 }
 
-absl::StatusOr<std::optional<v1::WindowSummary>> Windower::Checkpoint(
+absl::StatusOr<std::optional<v1::WindowReport>> Windower::Checkpoint(
     absl::Time window_start) {
   absl::MutexLock lock(&mu_);
-  if (open_.start != window_start ||
-      (open_.acc->event_count() == 0 && open_.other_activity == 0)) {
-    return std::nullopt;
-  }
-  if (!open_.checkpoint.has_value()) {
-    open_.checkpoint = open_.acc->Build();
-  } else if (absl::Status s =
-                 MergeSummaries(&*open_.checkpoint, open_.acc->Build());
-             !s.ok()) {
-    return s;
-  }
-  NewAccumulatorLocked(open_.config);
-  open_.other_activity = 0;
-  return *open_.checkpoint;
+  if (open_.start != window_start || !open_.changed) return std::nullopt;
+  absl::StatusOr<v1::WindowReport> report = open_.state->Checkpoint();
+  if (!report.ok()) return report.status();
+  open_.changed = false;
+  return std::move(*report);
 }
 
-void Windower::RestoreCheckpoint(v1::WindowSummary summary) {
+void Windower::RestoreCheckpoint(v1::WindowReport checkpoint) {
   absl::MutexLock lock(&mu_);
-  open_.checkpoint = std::move(summary);
+  open_.state->Restore(std::move(checkpoint));
 }
 
 void Windower::RollLocked(absl::Time now) {
@@ -88,52 +65,64 @@ void Windower::SetReplaying(bool replaying) {
   replaying_ = replaying;
 }
 
-absl::Time Windower::Add(const std::vector<Event>& events) {
+absl::Time Windower::Add(const std::vector<Event>& events,
+                         std::vector<size_t>* duplicates, absl::Time arrival) {
   absl::MutexLock lock(&mu_);
-  RollLocked(clock_->Now());
-  const LimitOverflows before = open_.acc->overflows();
-  for (const Event& e : events) open_.acc->Add(e);
-  overflows_ += open_.acc->overflows() - before;
+  const absl::Time now = clock_->Now();
+  RollLocked(now);
+  std::vector<size_t> resent =
+      open_.state->Add(events, arrival == absl::InfinitePast() ? now : arrival);
+  if (duplicates != nullptr) *duplicates = std::move(resent);
+  open_.changed = true;
   return open_.start;
 }
 
 LimitOverflows Windower::TakeOverflows() {
   absl::MutexLock lock(&mu_);
   LimitOverflows out = overflows_;
+  out += open_.state->TakeOverflows();
   overflows_ = LimitOverflows();
   return out;
+}
+
+uint64_t Windower::TakeUnjoinable() {
+  absl::MutexLock lock(&mu_);
+  const uint64_t out = unjoinable_ + open_.state->TakeUnjoinable();
+  unjoinable_ = 0;
+  return out;
+}
+
+size_t Windower::pending_predictions() const {
+  absl::MutexLock lock(&mu_);
+  return open_.state->pending_count();
+}
+
+uint64_t Windower::pending_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return open_.state->pending_bytes();
 }
 
 void Windower::CountRejected(absl::string_view reason, uint64_t n) {
   absl::MutexLock lock(&mu_);
   RollLocked(clock_->Now());
-  open_.acc->CountRejected(reason, n);
-  open_.other_activity += n;
+  open_.state->CountRejected(reason, n);
+  open_.changed = true;
 }
 
-size_t Windower::AddJoinedLabels(const std::vector<JoinedLabel>& labels,
-                                 absl::Time* window_start) {
+absl::Time Windower::AddLabels(const std::vector<LabelEvent>& labels,
+                               absl::Time arrival,
+                               std::vector<LabelOutcome>* outcomes) {
   absl::MutexLock lock(&mu_);
   RollLocked(clock_->Now());
-  if (window_start != nullptr) *window_start = open_.start;
-  size_t late = 0;
-  const LimitOverflows before = open_.acc->overflows();
-  for (const JoinedLabel& j : labels) {
-    const bool is_late = j.predicted_at < open_.start;
-    late += is_late;
-    open_.acc->AddJoinedLabel(j.event, j.labelled_at - j.predicted_at, is_late);
+  outcomes->clear();
+  outcomes->reserve(labels.size());
+  for (const LabelEvent& label : labels) {
+    LabelOutcome o;
+    o.fate = open_.state->AddLabel(label, arrival, &o.delay, &o.error);
+    outcomes->push_back(std::move(o));
   }
-  overflows_ += open_.acc->overflows() - before;
-  open_.other_activity += labels.size();
-  return late;
-}
-
-void Windower::CountLabelMisses(uint64_t unmatched, uint64_t evicted) {
-  if (unmatched + evicted == 0) return;
-  absl::MutexLock lock(&mu_);
-  RollLocked(clock_->Now());
-  open_.acc->CountLabelMisses(unmatched, evicted);
-  open_.other_activity += unmatched + evicted;
+  open_.changed = true;
+  return open_.start;
 }
 
 std::optional<ClosedWindow> Windower::CloseIfDue() {
@@ -164,10 +153,7 @@ void Windower::SetConfig(std::shared_ptr<const SummaryConfig> config) {
   absl::MutexLock lock(&mu_);
   config_ = std::move(config);
   // A window that holds nothing yet can start over with the new config.
-  if (open_.acc->event_count() == 0 && open_.other_activity == 0 &&
-      !open_.checkpoint.has_value()) {
-    NewAccumulatorLocked(config_);
-  }
+  open_.state->SetConfigIfEmpty(config_);
 }
 
 absl::Time Windower::current_start() const {

@@ -4,7 +4,9 @@
 //
 // Windows follow arrival time, not the event's own timestamp, so that a
 // window closes on time whatever clocks model servers have; only the open
-// window is held in memory (bounded by SummaryConfig limits).
+// window is held in memory (bounded by SummaryConfig limits and JoinLimits).
+// Delayed labels are joined in the open window or forwarded in its report
+// (agent/window_state.h).
 //
 // Thread-safety: safe for concurrent use.
 #ifndef AIMS_AGENT_WINDOWER_H_
@@ -19,7 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "agent/label_store.h"
+#include "agent/window_state.h"
 #include "common/base/clock.h"
 #include "common/summary/window_accumulator.h"
 
@@ -29,6 +31,17 @@ struct ClosedWindow {
   absl::Time start;
   absl::Time end;
   v1::WindowSummary summary;
+  // Join records of the predictions still awaiting a label, and the labels
+  // to forward (WindowReport.predictions and .labels).
+  google::protobuf::RepeatedPtrField<v1::PendingPrediction> predictions;
+  google::protobuf::RepeatedPtrField<v1::LabelEvent> labels;
+};
+
+// What became of one delayed label (Windower::AddLabels).
+struct LabelOutcome {
+  LabelFate fate = LabelFate::kForwarded;
+  absl::Duration delay;  // kJoined
+  EventError error;      // kDuplicate, kFull
 };
 
 class Windower {
@@ -36,25 +49,34 @@ class Windower {
   // The first window starts no earlier than `not_before` (the end of the
   // last window spooled by an earlier run), so that windows never overlap.
   Windower(std::shared_ptr<const SummaryConfig> config, absl::Duration window,
-           const Clock* clock, absl::Time not_before = absl::InfinitePast());
+           const Clock* clock, absl::Time not_before = absl::InfinitePast(),
+           JoinLimits limits = JoinLimits());
 
-  // Adds events to the window open now (closing an expired one first);
-  // returns that window's start.
-  absl::Time Add(const std::vector<Event>& events);
+  // Adds events that arrived at `arrival` to the window open now (closing
+  // an expired one first); returns that window's start. `duplicates`
+  // (optional) receives the positions of events not added because their
+  // prediction_id awaits its label in the open window (resends).
+  absl::Time Add(const std::vector<Event>& events,
+                 std::vector<size_t>* duplicates = nullptr,
+                 absl::Time arrival = absl::InfinitePast());
   void CountRejected(absl::string_view reason, uint64_t n);
-  // Folds delayed labels into the open window (late when their prediction
-  // arrived before it opened), and counts labels that found no prediction
-  // and predictions evicted unlabelled.
-  // Returns how many were late; `window_start` (optional) receives the start
-  // of the window they went to.
-  size_t AddJoinedLabels(const std::vector<JoinedLabel>& labels,
-                         absl::Time* window_start = nullptr);
+  // Joins delayed labels that arrived at `arrival` to predictions awaiting
+  // them in the open window, or keeps them to forward in its report (see
+  // agent/window_state.h); `outcomes` gets one per label. Returns the open
+  // window's start.
+  absl::Time AddLabels(const std::vector<LabelEvent>& labels,
+                       absl::Time arrival, std::vector<LabelOutcome>* outcomes);
   // Where the open window starts.
   absl::Time current_start() const;
-  void CountLabelMisses(uint64_t unmatched, uint64_t evicted);
   // Values beyond the summary limits (WindowAccumulator::overflows()) added
   // since the last call, across windows.
   LimitOverflows TakeOverflows();
+  // Predictions not joinable (beyond --max_pending_prediction_bytes) since
+  // the last call.
+  uint64_t TakeUnjoinable();
+  // Predictions awaiting a label in the open window, and their bytes.
+  size_t pending_predictions() const;
+  uint64_t pending_bytes() const;
 
   // Closes the open window if its end has passed; returns it unless it was
   // empty (no events, rejections or labels).
@@ -64,15 +86,17 @@ class Windower {
   // When the open window ends.
   absl::Time current_end() const;
 
-  // The open window's summary so far, when it starts at `window_start`
-  // (nullopt otherwise, or when it holds nothing): everything folded since
-  // it opened, merged with earlier checkpoints. The window goes on with an
-  // empty accumulator and closes with the checkpoint merged in, so its
-  // memory and the intake log's segment stay bounded however busy it is.
-  absl::StatusOr<std::optional<v1::WindowSummary>> Checkpoint(
+  // The open window so far, when it starts at `window_start` (nullopt
+  // otherwise, or when it holds nothing new): its summary (everything
+  // folded since it opened, merged with earlier checkpoints), the
+  // predictions awaiting a label and the labels to forward. The window goes
+  // on with an empty accumulator and closes with the checkpoint merged in,
+  // so its memory and the intake log's segment stay bounded however busy
+  // it is.
+  absl::StatusOr<std::optional<v1::WindowReport>> Checkpoint(
       absl::Time window_start);
-  // Replay: the open window continues from `summary` (a checkpoint of it).
-  void RestoreCheckpoint(v1::WindowSummary summary);
+  // Replay: the open window continues from `checkpoint` (a Checkpoint()).
+  void RestoreCheckpoint(v1::WindowReport checkpoint);
   // While replaying (the intake log at start), the open window does not
   // roll over: the events of its log segment must all land in it however
   // long the replay takes (a window that closed halfway would leave the
@@ -88,26 +112,23 @@ class Windower {
   struct Open {
     absl::Time start;
     absl::Time end;
-    std::unique_ptr<WindowAccumulator> acc;
-    std::shared_ptr<const SummaryConfig> config;  // acc's
-    // What Checkpoint() took out of acc, merged.
-    std::optional<v1::WindowSummary> checkpoint;
-    // Anything besides accepted events: rejections, labels, misses.
-    uint64_t other_activity = 0;
+    std::unique_ptr<WindowState> state;
+    // Whether Checkpoint() has anything new since the last one.
+    bool changed = false;
   };
   void RollLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<ClosedWindow> TakeLocked(absl::Time end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time AlignedStart(absl::Time now) const;
-  void NewAccumulatorLocked(std::shared_ptr<const SummaryConfig> config)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::shared_ptr<const SummaryConfig> config_ ABSL_GUARDED_BY(mu_);
   const absl::Duration window_;
   const Clock* const clock_;
+  const JoinLimits limits_;
   mutable absl::Mutex mu_;
   Open open_ ABSL_GUARDED_BY(mu_);
   LimitOverflows overflows_ ABSL_GUARDED_BY(mu_);
+  uint64_t unjoinable_ ABSL_GUARDED_BY(mu_) = 0;
   // Windows that expired while events kept arriving, not yet taken.
   std::vector<ClosedWindow> ready_ ABSL_GUARDED_BY(mu_);
   bool replaying_ ABSL_GUARDED_BY(mu_) = false;

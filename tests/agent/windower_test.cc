@@ -76,7 +76,7 @@ TEST(WindowerTest, CheckpointsMergeBackWhenTheWindowCloses) {
   auto first = windower.Checkpoint(start);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(first->has_value());
-  EXPECT_EQ((*first)->operational().event_count(), 3u);
+  EXPECT_EQ((*first)->summary().operational().event_count(), 3u);
   // Nothing new: no checkpoint; another window: none either.
   auto none = windower.Checkpoint(start);
   ASSERT_TRUE(none.ok());
@@ -87,7 +87,7 @@ TEST(WindowerTest, CheckpointsMergeBackWhenTheWindowCloses) {
   windower.Add(Events(4));
   auto second = windower.Checkpoint(start);
   ASSERT_TRUE(second.ok() && second->has_value());
-  EXPECT_EQ((*second)->operational().event_count(), 7u);
+  EXPECT_EQ((*second)->summary().operational().event_count(), 7u);
   windower.Add(Events(5));
   clock.Advance(absl::Seconds(10));
   auto closed = windower.CloseIfDue();
@@ -128,6 +128,103 @@ TEST(WindowerTest, ReplayingKeepsTheOpenWindowOpen) {
   EXPECT_EQ(closed->summary.operational().event_count(), 10u);
   // Events after the replay go to the window open now.
   EXPECT_EQ(windower.Add(Events(1)), absl::FromUnixSeconds(1010));
+}
+
+Event Prediction(const std::string& id, const std::string& cls) {
+  Event e;
+  e.prediction_id = id;
+  e.prediction.kind = Outcome::Kind::kClass;
+  e.prediction.class_label = cls;
+  return e;
+}
+
+LabelEvent Label(const std::string& id, const std::string& cls) {
+  LabelEvent l;
+  l.prediction_id = id;
+  l.label.kind = Outcome::Kind::kClass;
+  l.label.class_label = cls;
+  return l;
+}
+
+// A label joins its prediction while the prediction's window is open and is
+// credited to that window; once the window closed, its prediction travels
+// as a join record and the label is forwarded in the next window's report.
+TEST(WindowerTest, LabelsJoinInTheOpenWindowAndAreForwardedAfter) {
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
+  windower.Add({Prediction("a", "1"), Prediction("b", "0")});
+  clock.Advance(absl::Seconds(3));
+  std::vector<LabelOutcome> outcomes;
+  EXPECT_EQ(windower.AddLabels({Label("a", "1")}, clock.Now(), &outcomes),
+            absl::FromUnixSeconds(1000));
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].fate, LabelFate::kJoined);
+  EXPECT_EQ(outcomes[0].delay, absl::Seconds(3));
+  EXPECT_EQ(windower.pending_predictions(), 1u);
+  clock.Advance(absl::Seconds(7));
+  // "b" arrives after its window closed: forwarded in the next report.
+  windower.AddLabels({Label("b", "1")}, clock.Now(), &outcomes);
+  EXPECT_EQ(outcomes[0].fate, LabelFate::kForwarded);
+  auto first = windower.CloseIfDue();
+  ASSERT_TRUE(first.has_value());
+  const v1::OperationalSummary& op = first->summary.operational();
+  EXPECT_EQ(op.event_count(), 2u);
+  EXPECT_EQ(op.labels_matched(), 1u);
+  EXPECT_EQ(op.labels_awaited(), 1u);
+  EXPECT_EQ(op.label_delay_seconds().count(), 1u);
+  EXPECT_EQ(first->summary.performance().labelled_count(), 1u);
+  ASSERT_EQ(first->predictions.size(), 1u);
+  EXPECT_EQ(first->predictions[0].prediction_id(), "b");
+  EXPECT_EQ(first->predictions[0].prediction().class_label(), "0");
+  EXPECT_EQ(first->predictions[0].predicted_at().seconds(), 1000);
+  EXPECT_TRUE(first->labels.empty());
+  clock.Advance(absl::Seconds(10));
+  auto second = windower.CloseIfDue();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->summary.operational().event_count(), 0u);
+  EXPECT_EQ(second->summary.operational().labels_matched(), 0u);
+  ASSERT_EQ(second->labels.size(), 1u);
+  EXPECT_EQ(second->labels[0].prediction_id(), "b");
+  EXPECT_EQ(second->labels[0].label().class_label(), "1");
+  EXPECT_EQ(second->labels[0].timestamp().seconds(), 1010);
+}
+
+// A checkpoint carries the pending predictions and the labels to forward,
+// so a window restored from it (replay) joins and forwards as before.
+TEST(WindowerTest, CheckpointsKeepPendingPredictionsAndForwardedLabels) {
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
+  const absl::Time start =
+      windower.Add({Prediction("a", "1"), Prediction("b", "0")});
+  std::vector<LabelOutcome> outcomes;
+  windower.AddLabels({Label("elsewhere", "1")}, clock.Now(), &outcomes);
+  auto checkpoint = windower.Checkpoint(start);
+  ASSERT_TRUE(checkpoint.ok() && checkpoint->has_value());
+  EXPECT_EQ((*checkpoint)->predictions_size(), 2);
+  EXPECT_EQ((*checkpoint)->labels_size(), 1);
+
+  Windower restarted(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                     &clock);
+  restarted.RestoreCheckpoint(**checkpoint);
+  EXPECT_EQ(restarted.pending_predictions(), 2u);
+  // A resend of a waiting prediction is still refused after the restore.
+  std::vector<size_t> duplicates;
+  restarted.Add({Prediction("a", "1")}, &duplicates);
+  EXPECT_EQ(duplicates, std::vector<size_t>{0});
+  restarted.AddLabels({Label("a", "0")}, clock.Now(), &outcomes);
+  EXPECT_EQ(outcomes[0].fate, LabelFate::kJoined);
+  clock.Advance(absl::Seconds(10));
+  auto closed = restarted.CloseIfDue();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->summary.operational().event_count(), 2u);
+  EXPECT_EQ(closed->summary.operational().labels_matched(), 1u);
+  EXPECT_EQ(closed->summary.operational().labels_awaited(), 1u);
+  ASSERT_EQ(closed->predictions.size(), 1u);
+  EXPECT_EQ(closed->predictions[0].prediction_id(), "b");
+  ASSERT_EQ(closed->labels.size(), 1u);
+  EXPECT_EQ(closed->labels[0].prediction_id(), "elsewhere");
 }
 
 }  // namespace
