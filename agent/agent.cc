@@ -99,9 +99,15 @@ void Agent::CreateWindower() {
       static_cast<double>(options_.intake_queue_capacity));
   metrics_->intake_log.capacity_bytes.Set(
       static_cast<double>(options_.intake_log_max_bytes));
+  WindowerOptions windows;
+  windows.window = options_.window;
+  windows.event_time = options_.event_time;
+  windows.lateness = options_.allowed_lateness;
+  windows.max_open_windows = options_.max_open_windows;
+  windows.join = options_.join;
+  windows.not_before = spool_->last_window_end();
   windower_ = std::make_unique<Windower>(
-      std::make_shared<SummaryConfig>(options_.summary), options_.window,
-      clock_, spool_->last_window_end(), options_.join);
+      std::make_shared<SummaryConfig>(options_.summary), windows, clock_);
   // The profile kept from the last run, else the first events build one.
   if (absl::StatusOr<v1::ReferenceProfile> cached = spool_->LoadProfile();
       cached.ok()) {
@@ -453,6 +459,7 @@ void Agent::RefreshGauges() {
       static_cast<double>(windower_->pending_predictions()));
   metrics_->pending_prediction_bytes.Set(
       static_cast<double>(windower_->pending_bytes()));
+  metrics_->open_windows.Set(static_cast<double>(windower_->open_windows()));
 }
 
 void Agent::TickLoop() {

@@ -2,6 +2,8 @@
 // intake log record under intake_mu_, checkpoints of a busy window, closed
 // windows spooled in order (retried while the spool cannot write), and the
 // replay of the intake log at start (agent/intake_log.h).
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
 #include "agent/agent_metrics.h"
@@ -11,6 +13,7 @@
 #include "agent/window_state.h"
 #include "agent/windower.h"
 #include "aims/v1/event.pb.h"
+#include "common/base/limit_error.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
 #include "common/base/utf8.h"
@@ -21,16 +24,16 @@ namespace aims::agent {
 
 namespace {
 
-// An events record of the intake log: the positions (in the screened batch)
-// refused as repeated prediction ids, then the request as received. Replay
-// parses and screens the request again (the same result: screening depends
-// only on the request and its arrival) and refuses the same positions (the
-// resends of predictions that waited for their label in the window).
-std::string EventRecord(const std::vector<size_t>& duplicates,
+// An events record of the intake log: positions in the screened batch (of
+// the events taken into the segment's window; in records of earlier agents,
+// of those refused as resends), then the request as received. Replay parses
+// and screens the request again (the same result: screening depends only on
+// the request and its arrival) and takes the same events.
+std::string EventRecord(const std::vector<size_t>& positions,
                         absl::string_view request) {
   std::string out;
-  AppendUint64BigEndian(duplicates.size(), &out);
-  for (size_t position : duplicates) AppendUint64BigEndian(position, &out);
+  AppendUint64BigEndian(positions.size(), &out);
+  for (size_t position : positions) AppendUint64BigEndian(position, &out);
   out.append(request.data(), request.size());
   return out;
 }
@@ -105,33 +108,55 @@ absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
   }
   const absl::Time now = clock_->Now();
   ScreenEvents(batch, now, options_.intake.event);
-  // A prediction_id already waiting for its label in the open window is a
-  // resend and counts once (the windower does not fold it).
-  std::vector<size_t> duplicate_positions;
-  const absl::Time window =
-      windower_->Add(batch->events, &duplicate_positions, now);
-  std::vector<std::pair<size_t, EventError>> duplicates;
-  for (size_t position : duplicate_positions) {
+  Windower::Routes routes = windower_->AddEvents(batch->events, now);
+  // Each window instance's segment gets the request with the positions of
+  // its events (usually one segment, all of them), so that replay puts each
+  // event back where it went.
+  const IntakeRecord::Kind routed =
+      kind == IntakeRecord::Kind::kJsonEvents
+          ? IntakeRecord::Kind::kJsonEventsRouted
+          : IntakeRecord::Kind::kProtoEventsRouted;
+  uint64_t late = 0;
+  for (const auto& [key, positions] : routes.folded) {
+    if (absl::UnixEpoch() +
+            absl::Floor(key - absl::UnixEpoch(), options_.window) !=
+        key) {
+      late += positions.size();
+    }
+    if (absl::Status logged = intake_log_->Append(
+            key, routed, now, EventRecord(positions, request));
+        !logged.ok()) {
+      // Taken and counted, but not safe from a crash: say so.
+      metrics_->intake_log.errors.Increment();
+      LogError("intake log write failed", {{"error", logged.message()}});
+    }
+    CheckpointIfLarge(key, now);
+  }
+  std::vector<std::pair<size_t, EventError>> refused;
+  for (size_t position : routes.duplicates) {
     EventError e;
     e.field = "prediction_id";
     e.reason = absl::StrCat(
         "'", CutUtf8(batch->events[position].prediction_id, 64),
         "' was received before and waits for its label; counted once");
     e.duplicate = true;
-    duplicates.emplace_back(position, std::move(e));
+    refused.emplace_back(position, std::move(e));
   }
-  RejectEvents(batch, std::move(duplicates));
-  if (absl::Status logged = intake_log_->Append(
-          window, kind, now, EventRecord(duplicate_positions, request));
-      !logged.ok()) {
-    // Taken and counted, but not safe from a crash: say so.
-    metrics_->intake_log.errors.Increment();
-    LogError("intake log write failed", {{"error", logged.message()}});
+  for (size_t position : routes.refused) {
+    EventError e;
+    e.field = "timestamp";
+    e.reason = LimitReason(absl::StrCat("its window would be one more than ",
+                                        options_.max_open_windows, " open"),
+                           absl::StrCat(options_.max_open_windows),
+                           "--max_open_windows");
+    e.limit = LimitName("--max_open_windows");
+    refused.emplace_back(position, std::move(e));
   }
-  CheckpointIfLarge(window, now);
+  RejectEvents(batch, std::move(refused));
   const std::vector<Event>& events = batch->events;
   FeedReference(events);
   metrics_->events_accepted.Increment(static_cast<double>(events.size()));
+  metrics_->late_events.Increment(static_cast<double>(late));
   metrics_->unknown_fields.Increment(
       static_cast<double>(batch->unknown_fields));
   CountRefused(batch->errors, /*labels=*/false);
@@ -190,11 +215,12 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
     return room;
   }
   std::vector<LabelOutcome> outcomes;
-  const absl::Time window = windower_->AddLabels(batch->labels, now, &outcomes);
-  // Refused labels leave the batch (and the logged record: they were not
-  // taken, so replay must not take them).
+  windower_->AddLabels(batch->labels, now, &outcomes);
+  // Refused labels leave the batch (and the logged records: they were not
+  // taken, so replay must not take them). Each taken label is logged in the
+  // segment of the window instance it went to.
   LabelBatch taken;
-  v1::SubmitLabelsRequest logged;
+  std::map<absl::Time, v1::SubmitLabelsRequest> logged;
   uint64_t joined = 0, forwarded = 0;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     LabelOutcome& o = outcomes[i];
@@ -205,7 +231,7 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
     }
     taken.labels.push_back(std::move(batch->labels[i]));
     taken.indices.push_back(batch->indices[i]);
-    *logged.add_labels() = std::move(*record.mutable_labels(i));
+    *logged[o.key].add_labels() = std::move(*record.mutable_labels(i));
     if (o.fate == LabelFate::kJoined) {
       ++joined;
       metrics_->label_delay.Observe(absl::ToDoubleSeconds(o.delay));
@@ -219,15 +245,14 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
             [](const EventError& a, const EventError& b) {
               return a.index < b.index;
             });
-  if (logged.labels_size() > 0) {
-    if (absl::Status s =
-            intake_log_->Append(window, IntakeRecord::Kind::kLabels, now,
-                                logged.SerializeAsString());
+  for (const auto& [key, labels] : logged) {
+    if (absl::Status s = intake_log_->Append(key, IntakeRecord::Kind::kLabels,
+                                             now, labels.SerializeAsString());
         !s.ok()) {
       metrics_->intake_log.errors.Increment();
       LogError("intake log write failed", {{"error", s.message()}});
     }
-    CheckpointIfLarge(window, now);
+    CheckpointIfLarge(key, now);
   }
   CountRefused(batch->errors, /*labels=*/true);
   CountOverflows();
@@ -294,13 +319,13 @@ bool Agent::SpoolWindow(ClosedWindow& closed) {
   const uint64_t events = report.summary().operational().event_count();
   const int awaiting = report.predictions_size();
   absl::StatusOr<Spool::AppendResult> appended =
-      spool_->Append(std::move(report));
+      spool_->Append(std::move(report), closed.key);
   if (!appended.ok()) {
     LogError("window not spooled yet: spool write failed; retried every tick",
              {{"error", appended.status().message()}, {"events", events}});
     return false;
   }
-  intake_log_->Trim(closed.end);
+  intake_log_->Drop(closed.key);
   metrics_->windows_closed.Increment();
   metrics_->predictions_awaiting.Increment(static_cast<double>(awaiting));
   if (appended->dropped_windows > 0) {
@@ -320,13 +345,18 @@ bool Agent::SpoolWindow(ClosedWindow& closed) {
 
 absl::StatusOr<std::vector<Event>> Agent::ReplayedEvents(
     const IntakeRecord& record) const {
-  std::vector<size_t> duplicates;
+  // Routed records list the positions taken into this segment's window;
+  // earlier ones the positions refused as resends (all others taken).
+  std::vector<size_t> positions;
   absl::string_view request;
-  if (!ReadEventRecord(record.payload, &duplicates, &request)) {
+  if (!ReadEventRecord(record.payload, &positions, &request)) {
     return absl::DataLossError("intake log: unreadable events record");
   }
+  const bool routed = record.kind == IntakeRecord::Kind::kJsonEventsRouted ||
+                      record.kind == IntakeRecord::Kind::kProtoEventsRouted;
   EventBatch batch;
-  if (record.kind == IntakeRecord::Kind::kJsonEvents) {
+  if (record.kind == IntakeRecord::Kind::kJsonEvents ||
+      record.kind == IntakeRecord::Kind::kJsonEventsRouted) {
     if (absl::Status s = ParseEventBatch(request, options_.intake, &batch);
         !s.ok()) {
       return s;
@@ -340,8 +370,18 @@ absl::StatusOr<std::vector<Event>> Agent::ReplayedEvents(
     batch = EventBatchFromProto(proto, options_.intake.event);
   }
   ScreenEvents(&batch, record.arrival, options_.intake.event);
+  if (routed) {
+    std::vector<Event> out;
+    out.reserve(positions.size());
+    for (size_t position : positions) {
+      if (position < batch.events.size()) {
+        out.push_back(std::move(batch.events[position]));
+      }
+    }
+    return out;
+  }
   std::vector<std::pair<size_t, EventError>> refused;
-  for (size_t position : duplicates) {
+  for (size_t position : positions) {
     if (position < batch.events.size())
       refused.emplace_back(position, EventError());
   }
@@ -350,9 +390,6 @@ absl::StatusOr<std::vector<Event>> Agent::ReplayedEvents(
 }
 
 absl::Status Agent::ReplayIntakeLog() {
-  // Windows before the last one spooled were spooled (the run ended between
-  // spooling a window and dropping its log).
-  intake_log_->Trim(spool_->last_window_end());
   windower_->SetReplaying(true);
   absl::Status replayed = ReplaySegments();
   windower_->SetReplaying(false);
@@ -360,20 +397,25 @@ absl::Status Agent::ReplayIntakeLog() {
 }
 
 absl::Status Agent::ReplaySegments() {
-  const absl::Time current = windower_->current_start();
+  // Segments already in the spool: the newest one appended (the run may
+  // have ended before dropping it), and on-time windows that ended by the
+  // newest end spooled (they close in order).
+  const absl::Time last_segment = spool_->last_segment();
+  const absl::Time last_end = spool_->last_window_end();
   uint64_t replayed = 0;
-  for (absl::Time start : intake_log_->Segments()) {
-    absl::StatusOr<std::vector<IntakeRecord>> records =
-        intake_log_->Read(start);
-    if (!records.ok()) return records.status();
-    // A window at or after the open one continues in it; an earlier one is
-    // rebuilt and spooled (the earlier run never spooled it).
-    const bool open = start >= current;
-    std::optional<WindowState> past;
-    if (!open) {
-      past.emplace(std::make_shared<SummaryConfig>(options_.summary),
-                   &options_.join);
+  for (absl::Time key : intake_log_->Segments()) {
+    const absl::Time aligned =
+        absl::UnixEpoch() +
+        absl::Floor(key - absl::UnixEpoch(), options_.window);
+    if (key == last_segment ||
+        (key == aligned && aligned + options_.window <= last_end)) {
+      intake_log_->Drop(key);
+      continue;
     }
+    absl::StatusOr<std::vector<IntakeRecord>> records = intake_log_->Read(key);
+    if (!records.ok()) return records.status();
+    // Every segment continues in its window instance, which closes at the
+    // first tick after the replay when it is due.
     for (const IntakeRecord& record : *records) {
       switch (record.kind) {
         case IntakeRecord::Kind::kCheckpoint:
@@ -388,53 +430,27 @@ absl::Status Agent::ReplaySegments() {
           if (!parsed) {
             return absl::DataLossError("intake log: unreadable checkpoint");
           }
-          if (open) {
-            windower_->RestoreCheckpoint(std::move(checkpoint));
-          } else {
-            past->Restore(std::move(checkpoint));
-          }
+          windower_->RestoreCheckpoint(key, std::move(checkpoint));
           break;
         }
         case IntakeRecord::Kind::kLabels:
         case IntakeRecord::Kind::kJoinedLabels: {
           absl::StatusOr<std::vector<LabelEvent>> labels = LoggedLabels(record);
           if (!labels.ok()) return labels.status();
-          if (open) {
-            std::vector<LabelOutcome> outcomes;
-            windower_->AddLabels(*labels, record.arrival, &outcomes);
-          } else {
-            for (const LabelEvent& l : *labels) {
-              absl::Duration delay;
-              EventError error;
-              past->AddLabel(l, record.arrival, &delay, &error);
-            }
-          }
+          windower_->AddLabelsTo(key, *labels, record.arrival);
           break;
         }
         case IntakeRecord::Kind::kJsonEvents:
-        case IntakeRecord::Kind::kProtoEvents: {
+        case IntakeRecord::Kind::kProtoEvents:
+        case IntakeRecord::Kind::kJsonEventsRouted:
+        case IntakeRecord::Kind::kProtoEventsRouted: {
           absl::StatusOr<std::vector<Event>> events = ReplayedEvents(record);
           if (!events.ok()) return events.status();
           replayed += events->size();
-          if (open) {
-            windower_->Add(*events, nullptr, record.arrival);
-          } else {
-            past->Add(*events, record.arrival);
-          }
+          windower_->AddTo(key, *events, record.arrival);
           break;
         }
       }
-    }
-    if (!open) {
-      const absl::Time aligned =
-          absl::UnixEpoch() +
-          absl::Floor(start - absl::UnixEpoch(), options_.window);
-      v1::WindowReport report = past->Take();
-      SpoolInOrder(ClosedWindow{start,
-                                std::min(aligned + options_.window, current),
-                                std::move(*report.mutable_summary()),
-                                std::move(*report.mutable_predictions()),
-                                std::move(*report.mutable_labels())});
     }
   }
   if (replayed > 0) {

@@ -190,6 +190,13 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
       pending_predictions(Gauge(*reg, "aims_agent_pending_predictions",
                                 "Predictions awaiting their label in the "
                                 "open window.")),
+      open_windows(Gauge(*reg, "aims_agent_open_windows",
+                         "Window instances held open (on-time and late; "
+                         "--max_open_windows).")),
+      late_events(Counter(*reg, "aims_agent_late_events_total",
+                          "Events that arrived after their window's "
+                          "allowed lateness, sent in an extra report of "
+                          "that window (late_events).")),
       pending_prediction_bytes(
           Gauge(*reg, "aims_agent_pending_prediction_bytes",
                 "Bytes of the predictions awaiting their label in the open "

@@ -59,6 +59,8 @@ struct AgentMetrics {
   prometheus::Counter& predictions_awaiting;
   prometheus::Histogram& label_delay;
   prometheus::Gauge& pending_predictions;
+  prometheus::Gauge& open_windows;
+  prometheus::Counter& late_events;
   prometheus::Gauge& pending_prediction_bytes;
   prometheus::Gauge& pending_prediction_capacity_bytes;
   prometheus::Gauge& profile_loaded;
@@ -94,6 +96,7 @@ inline constexpr const char* kRejectingLimits[] = {"body_bytes",
                                                    "clock_skew",
                                                    "event_age",
                                                    "forwarded_labels",
+                                                   "open_windows",
                                                    "forwarded_label_bytes"};
 inline constexpr const char* kOverflowLimits[] = {
     "features_per_window", "attributes_per_window",  "groups_per_attribute",

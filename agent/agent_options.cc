@@ -98,6 +98,10 @@ absl::Status CheckWindows(const AgentOptions& o) {
   const SummaryConfig& w = o.summary;
   return FirstError({
       CheckRange("--window", o.window, absl::Seconds(1), absl::Hours(1)),
+      CheckRange("--allowed_lateness", o.allowed_lateness, absl::ZeroDuration(),
+                 absl::Hours(24)),
+      CheckRange("--max_open_windows", static_cast<int64_t>(o.max_open_windows),
+                 2, 100'000),
       CheckRange("--max_features_per_window", w.max_features, 1, 100'000),
       CheckRange("--max_attributes_per_window", w.max_attributes, 1, 10'000),
       CheckRange("--max_classes_per_window", w.max_classes, 2, 10'000),

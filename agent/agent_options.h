@@ -48,6 +48,12 @@ struct AgentOptions {
   v1::ModelRef model;
   v1::AgentRef agent;  // agent_id empty: generated once and kept
   absl::Duration window = absl::Seconds(10);
+  // Windows by the event's timestamp (--window_time=event) or by arrival;
+  // how long a window stays open past its end; the instances open at once
+  // (agent/windower.h).
+  bool event_time = true;
+  absl::Duration allowed_lateness = absl::Minutes(2);
+  size_t max_open_windows = 256;
   absl::Duration grace_period = absl::Seconds(10);
   // Per-window limits (max_features, max_attributes, max_classes,
   // max_groups_per_attribute) are SummaryConfig's.

@@ -234,13 +234,25 @@ absl::Status IntakeLog::Checkpoint(absl::Time window_start, absl::Time now,
 void IntakeLog::Trim(absl::Time end) {
   absl::MutexLock lock(&mu_);
   for (auto it = segments_.begin(); it != segments_.end() && it->first < end;) {
-    if (it->second.fd >= 0) close(it->second.fd);
-    for (const auto& [generation, bytes] : it->second.generations) {
-      unlink(PathOf(it->first, generation).c_str());
-    }
-    bytes_ -= it->second.bytes;
-    it = segments_.erase(it);
+    it = DeleteLocked(it);
   }
+}
+
+void IntakeLog::Drop(absl::Time window_start) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = segments_.find(window_start); it != segments_.end()) {
+    DeleteLocked(it);
+  }
+}
+
+std::map<absl::Time, IntakeLog::Segment>::iterator IntakeLog::DeleteLocked(
+    std::map<absl::Time, Segment>::iterator it) {
+  if (it->second.fd >= 0) close(it->second.fd);
+  for (const auto& [generation, bytes] : it->second.generations) {
+    unlink(PathOf(it->first, generation).c_str());
+  }
+  bytes_ -= it->second.bytes;
+  return segments_.erase(it);
 }
 
 std::vector<absl::Time> IntakeLog::Segments() const {

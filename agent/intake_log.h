@@ -13,8 +13,8 @@
 //    ms>.<generation>.log`), then deletes the older generations. Read() starts
 //    at the last whole checkpoint, so a crash at any point of a checkpoint
 //    replays each event exactly once.
-//  - Trim(end) deletes the segments of windows that start before `end`,
-//    called once those windows are in the spool.
+//  - Drop(start) deletes the segment of one window instance once it is in
+//    the spool; Trim(end) those of all windows that start before `end`.
 //  - Segments() and Read() give the records left after a crash, for replay
 //    at start. A record cut short by the crash (its length or checksum does
 //    not match) ends its generation: it was never answered.
@@ -61,6 +61,11 @@ struct IntakeRecord {
     // A serialized v1::WindowReport (summary, predictions, labels) of all
     // before it.
     kCheckpointReport = 6,
+    // As kJsonEvents / kProtoEvents, of which only some events belong to
+    // the segment's window: [u64 n][n u64 positions in the screened batch,
+    // big-endian][the request as received].
+    kJsonEventsRouted = 7,
+    kProtoEventsRouted = 8,
   };
   Kind kind = Kind::kJsonEvents;
   absl::Time arrival;
@@ -86,6 +91,8 @@ class IntakeLog {
   absl::Status Checkpoint(absl::Time window_start, absl::Time now,
                           absl::string_view report);
   void Trim(absl::Time end);
+  // Deletes the segment of `window_start` alone (an instance in the spool).
+  void Drop(absl::Time window_start);
 
   // Window starts of the segments on disk, oldest first.
   std::vector<absl::Time> Segments() const;
@@ -118,6 +125,9 @@ class IntakeLog {
   // use).
   absl::Status WriteLocked(absl::Time window_start, Segment& segment,
                            absl::string_view record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<absl::Time, Segment>::iterator DeleteLocked(
+      std::map<absl::Time, Segment>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<absl::Time, Segment> segments_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;

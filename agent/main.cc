@@ -123,9 +123,21 @@ ABSL_FLAG(int64_t, max_prediction_id_bytes, 128,
 ABSL_FLAG(absl::Duration, max_clock_skew, absl::Minutes(5),
           "An event or label whose timestamp is further ahead of the agent's "
           "clock is refused.");
-ABSL_FLAG(absl::Duration, max_event_age, absl::Hours(24),
+ABSL_FLAG(absl::Duration, max_event_age, absl::Hours(7 * 24),
           "An event whose timestamp is older by the agent's clock is refused "
-          "(windows use arrival time, so it would be counted as new).");
+          "(aimsctl backfill loads older history).");
+ABSL_FLAG(std::string, window_time, "event",
+          "event: an event goes to the window of its timestamp (of its "
+          "arrival when it has none); arrival: always to the window of its "
+          "arrival.");
+ABSL_FLAG(absl::Duration, allowed_lateness, absl::Minutes(2),
+          "How long past its end a window stays open for events of its time; "
+          "a later event still goes to its window, in an extra report, "
+          "counted in late_events.");
+ABSL_FLAG(int64_t, max_open_windows, 256,
+          "Windows (and late extra reports) held open at once; an event that "
+          "would open one more is refused (limit open_windows). Each is "
+          "bounded by the per-window limits.");
 ABSL_FLAG(int64_t, max_features_per_window, 512,
           "Distinct features in one window; values of further features are "
           "dropped (counted, and in the window's rejected_by_reason as "
@@ -249,6 +261,14 @@ absl::StatusOr<AgentOptions> OptionsFromFlags() {
   event.max_prediction_id_bytes = absl::GetFlag(FLAGS_max_prediction_id_bytes);
   event.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
   event.max_event_age = absl::GetFlag(FLAGS_max_event_age);
+  absl::StatusOr<bool> event_time =
+      aims::ParseChoice<bool>("--window_time", absl::GetFlag(FLAGS_window_time),
+                              {{"event", true}, {"arrival", false}});
+  if (!event_time.ok()) return event_time.status();
+  o.event_time = *event_time;
+  o.allowed_lateness = absl::GetFlag(FLAGS_allowed_lateness);
+  o.max_open_windows =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_open_windows));
   o.summary.max_features = absl::GetFlag(FLAGS_max_features_per_window);
   o.summary.max_attributes = absl::GetFlag(FLAGS_max_attributes_per_window);
   o.summary.max_classes = absl::GetFlag(FLAGS_max_classes_per_window);

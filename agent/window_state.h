@@ -97,6 +97,10 @@ class WindowState {
   // Starts over with `config` when empty (a new profile); false otherwise.
   bool SetConfigIfEmpty(std::shared_ptr<const SummaryConfig> config);
 
+  // Whether a prediction of this id awaits its label here.
+  bool Waiting(const std::string& prediction_id) const {
+    return pending_.contains(prediction_id);
+  }
   size_t pending_count() const { return pending_.size(); }
   uint64_t pending_bytes() const { return pending_bytes_; }
   size_t forwarded_count() const { return forwarded_.size(); }

@@ -73,6 +73,7 @@ class RecordingCollector final : public v1::IngestService::Service {
     std::map<uint64_t, v1::WindowReport> out;
     for (const auto& [key, part] : parts_) {
       v1::WindowReport& r = out[key.first];
+      *r.mutable_window_start() = part.window_start();
       r.mutable_summary()->mutable_operational()->MergeFrom(
           part.summary().operational());
       r.mutable_predictions()->MergeFrom(part.predictions());
@@ -264,6 +265,56 @@ TEST_F(AgentLabelsTest, KilledAgentKeepsPendingPredictionsAndForwardedLabels) {
   }
   EXPECT_EQ(awaited, 900u + own_forwarded + resent);
   EXPECT_EQ(records.size(), 900u + own_forwarded);
+}
+
+// Event time across kill -9: events of the window open now and of a window
+// three hours back (late: an extra report of that window, counted in
+// late_events) are each delivered once, whether the kill left them in the
+// intake log or in the spool.
+TEST_F(AgentLabelsTest, KilledAgentKeepsEventsOfSeveralWindows) {
+  const absl::Time now = absl::Now();
+  auto events = [](absl::Time at, int n) {
+    std::string body = "[";
+    for (int i = 0; i < n; ++i) {
+      absl::StrAppend(&body, i ? "," : "", R"({"prediction":1,"timestamp":)",
+                      absl::ToUnixSeconds(at), "}");
+    }
+    return body + "]";
+  };
+  StartAgent();
+  // One request for both windows: each window's log segment holds the
+  // events that went to it.
+  std::string both = events(now - absl::Hours(3), 100);
+  both.back() = ',';
+  both += events(now, 50).substr(1);
+  ASSERT_EQ(Post("/v1/events", both).substr(0, 3), "200");
+  ASSERT_EQ(Post("/v1/events", R"([{"prediction":0}])").substr(0, 3), "200");
+  EXPECT_EQ(Metric("aims_agent_late_events_total"), 100);
+  EXPECT_EQ(agent_->Signal(SIGKILL), 128 + SIGKILL);
+  StartAgent();
+  ASSERT_EQ(Post("/v1/events", events(now - absl::Hours(3), 20)).substr(0, 3),
+            "200");
+  EXPECT_EQ(agent_->Signal(SIGKILL), 128 + SIGKILL);
+  StartAgent();
+  EXPECT_EQ(agent_->Signal(SIGTERM), 0);
+
+  const absl::Time old_window =
+      absl::UnixEpoch() +
+      absl::Floor(now - absl::Hours(3) - absl::UnixEpoch(), absl::Hours(1));
+  uint64_t events_total = 0, late = 0, old = 0;
+  for (const auto& [seq, report] : collector_.Reports()) {
+    const v1::OperationalSummary& op = report.summary().operational();
+    events_total += op.event_count();
+    late += op.late_events();
+    if (report.window_start().seconds() == absl::ToUnixSeconds(old_window)) {
+      old += op.event_count();
+      EXPECT_EQ(op.late_events(), op.event_count());
+    }
+  }
+  EXPECT_EQ(collector_.gaps(), 0);
+  EXPECT_EQ(events_total, 171u);
+  EXPECT_EQ(late, 120u);
+  EXPECT_EQ(old, 120u);
 }
 
 }  // namespace

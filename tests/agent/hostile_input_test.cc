@@ -163,7 +163,8 @@ class HostileInputTest : public ::testing::Test {
     req.mutable_model()->set_name("credit");
     req.mutable_model()->set_version("v1");
     req.mutable_model()->set_environment("test");
-    *req.mutable_from() = ToProto(absl::Now() - absl::Hours(1));
+    // Event time: an event an hour old is in a window an hour back.
+    *req.mutable_from() = ToProto(absl::Now() - absl::Hours(2));
     *req.mutable_to() = ToProto(absl::Now() + absl::Hours(1));
     grpc::ClientContext ctx;
     v1::GetSummariesResponse resp;
@@ -356,8 +357,8 @@ TEST_F(HostileInputTest, HttpHostileValuesHaveTheirDefinedOutcome) {
           R"j({"index":0,"field":"featurez","reason":"unknown field, ignored (see docs/events.md)"}]})j"
           "\n"));
   EXPECT_EQ(Metric("aims_agent_unknown_fields_total"), 2);
-  // Timestamps far ahead or far back: refused (windows use arrival time,
-  // so such an event would be counted as happening now).
+  // Timestamps far ahead or far back: refused; one an hour back is taken
+  // into its own (event-time) window.
   const std::string answer =
       Post("/v1/events",
            absl::StrCat(R"([{"prediction":1,"timestamp":)",
