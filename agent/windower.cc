@@ -54,8 +54,8 @@ std::optional<absl::Time> Windower::KeyForLocked(absl::Time aligned,
                                                  absl::Time arrival) {
   const absl::Time end = aligned + options_.window;
   Kind kind = Kind::kOnTime;
-  if (end <= options_.not_before || arrival >= end + options_.lateness) {
-    kind = Kind::kLate;  // (or reported by an earlier run)
+  if (arrival >= end + options_.lateness) {
+    kind = Kind::kLate;
   } else if (arrival >= end) {
     kind = Kind::kStraggler;
   }

@@ -66,9 +66,9 @@ struct WindowerOptions {
   absl::Duration lateness = absl::ZeroDuration();
   size_t max_open_windows = 256;
   JoinLimits join;
-  // The first window starts no earlier than this (the end of the last
-  // window spooled by an earlier run), so that on-time windows never
-  // overlap.
+  // The window that holds this time (the end of the last window spooled by
+  // an earlier run, cut short at its stop) is reported from it on, so that
+  // the two reports of it do not overlap.
   absl::Time not_before = absl::InfinitePast();
 };
 

@@ -442,6 +442,42 @@ TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {
       << page->body.substr(at, 60);
 }
 
+// Join records and forwarded labels are spread over the parts of a report
+// too large for one message; the collector takes every part.
+TEST_F(AgentTest, JoinRecordsAndForwardedLabelsTravelInParts) {
+  StartCollector();
+  FakeClock clock(absl::Now());
+  AgentOptions options = Options();
+  options.window = absl::Minutes(10);
+  options.max_part_bytes = 4096;
+  Agent agent(options, &clock);
+  ASSERT_TRUE(agent.Start().ok());
+  httplib::Client http("127.0.0.1", agent.http_port());
+  std::string events = "[", labels = "[";
+  for (int i = 0; i < 500; ++i) {
+    absl::StrAppend(&events, i ? "," : "", R"({"prediction_id":"pending-)", i,
+                    R"(","prediction":1})");
+    absl::StrAppend(&labels, i ? "," : "", R"({"prediction_id":"elsewhere-)", i,
+                    R"(","label":0})");
+  }
+  ASSERT_EQ(http.Post("/v1/events", events + "]", "application/json")->status,
+            200);
+  ASSERT_EQ(http.Post("/v1/labels", labels + "]", "application/json")->status,
+            200);
+  clock.Advance(absl::Seconds(1));
+  EXPECT_TRUE(agent.Stop());
+  EXPECT_EQ(StoredEvents(), 500u);
+  // 500 join records and 500 labels, some 40 bytes each: at least 10 parts.
+  httplib::Client metrics("127.0.0.1", collector_->http_port());
+  auto page = metrics.Get("/metrics");
+  ASSERT_TRUE(page);
+  const std::string metric = "\naims_collector_report_parts_total ";
+  const size_t at = page->body.find(metric);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GE(std::stod(page->body.substr(at + metric.size())), 10.0)
+      << page->body.substr(at, 60);
+}
+
 TEST_F(AgentTest, CollectorDownAtStartThenUpDeliversEverything) {
   // Reserve a port for the collector by starting and stopping one.
   StartCollector();
