@@ -51,6 +51,11 @@ TEST(AgentOptionsTest, WindowAndTimesNameFlagValueAndLimit) {
       "--window: 0s, must be 1s..1h");
   EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.window = absl::Hours(2); }),
             "--window: 2h, must be 1s..1h");
+  EXPECT_EQ(
+      ErrorAfter([](AgentOptions& o) { o.allowed_lateness = absl::Hours(25); }),
+      "--allowed_lateness: 25h, must be 0s..24h");
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.max_open_windows = 1; }),
+            "--max_open_windows: 1, must be 2..100000");
   EXPECT_EQ(ErrorAfter([](AgentOptions& o) {
               o.intake.event.max_clock_skew = -absl::Seconds(1);
             }),
