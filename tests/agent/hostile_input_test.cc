@@ -451,7 +451,10 @@ TEST_F(HostileInputTest, GrpcIntakeHasTheSameOutcomes) {
   o.max_body_bytes = 64 << 10;
   o.intake.max_events_per_batch = 100;
   o.intake.event.max_features = 3;
-  StartAgent(o);
+  // One window throughout (a still clock): the label meets its prediction.
+  FakeClock clock(absl::Now());
+  o.window = absl::Minutes(10);
+  StartAgent(o, &clock);
   auto submit = [&](const v1::SubmitEventsRequest& req,
                     v1::SubmitResponse* resp) {
     grpc::ClientContext ctx;
@@ -598,6 +601,7 @@ TEST_F(HostileInputTest, GrpcIntakeHasTheSameOutcomes) {
   ASSERT_TRUE(submit(good, &resp).ok());
   EXPECT_EQ(resp.accepted(), 1u);
   EXPECT_EQ(Post("/v1/events", kGood).substr(0, 3), "200");
+  clock.Advance(absl::Seconds(1));  // the window closes at Stop
   const v1::WindowSummary summary = StopAndCollect();
   EXPECT_EQ(summary.operational().event_count(), accepted_);
   EXPECT_EQ(accepted_, 5u);
