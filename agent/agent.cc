@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "agent/agent_metrics.h"
 #include "agent/intake_service.h"
-#include "agent/label_store.h"
 #include "agent/sender.h"
 #include "agent/spool.h"
 #include "agent/windower.h"
@@ -24,7 +23,14 @@ constexpr char kAgentVersion[] = "0.1.0";
 }  // namespace
 
 Agent::Agent(AgentOptions options, const Clock* clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(std::move(options)), clock_(clock) {
+  // Pending predictions and forwarded labels go into intake log
+  // checkpoints: by default a sixteenth of the log each.
+  for (uint64_t* bytes :
+       {&options_.join.max_pending_bytes, &options_.join.max_forwarded_bytes}) {
+    if (*bytes == 0) *bytes = options_.intake_log_max_bytes / 16;
+  }
+}
 
 Agent::~Agent() { Stop(); }
 
@@ -75,15 +81,6 @@ absl::Status Agent::OpenStores() {
     return s;
   }
 
-  LabelStoreOptions label_options;
-  label_options.dir = options_.data_dir;
-  label_options.max_entries = options_.label_store_max_entries;
-  label_options.ttl = options_.label_ttl;
-  absl::StatusOr<std::unique_ptr<LabelStore>> labels =
-      LabelStore::Open(label_options);
-  if (!labels.ok()) return labels.status();
-  labels_ = std::move(*labels);
-
   absl::StatusOr<std::unique_ptr<IntakeLog>> intake_log = IntakeLog::Open(
       options_.data_dir + "/intake", options_.intake_log_max_bytes);
   if (!intake_log.ok()) return intake_log.status();
@@ -94,17 +91,23 @@ absl::Status Agent::OpenStores() {
 void Agent::CreateWindower() {
   metrics_ =
       std::make_unique<AgentMetrics>(std::make_shared<prometheus::Registry>());
-  metrics_->label_store_capacity.Set(
-      static_cast<double>(options_.label_store_max_entries));
+  metrics_->pending_prediction_capacity_bytes.Set(
+      static_cast<double>(options_.join.max_pending_bytes));
   metrics_->spool_capacity_bytes.Set(
       static_cast<double>(options_.spool_max_bytes));
   metrics_->intake_queue_capacity.Set(
       static_cast<double>(options_.intake_queue_capacity));
   metrics_->intake_log.capacity_bytes.Set(
       static_cast<double>(options_.intake_log_max_bytes));
+  WindowerOptions windows;
+  windows.window = options_.window;
+  windows.event_time = options_.event_time;
+  windows.lateness = options_.allowed_lateness;
+  windows.max_open_windows = options_.max_open_windows;
+  windows.join = options_.join;
+  windows.not_before = spool_->last_window_end();
   windower_ = std::make_unique<Windower>(
-      std::make_shared<SummaryConfig>(options_.summary), options_.window,
-      clock_, spool_->last_window_end());
+      std::make_shared<SummaryConfig>(options_.summary), windows, clock_);
   // The profile kept from the last run, else the first events build one.
   if (absl::StatusOr<v1::ReferenceProfile> cached = spool_->LoadProfile();
       cached.ok()) {
@@ -347,6 +350,10 @@ void Agent::CountOverflows() {
   metrics_->LimitOverflowed("classes_per_window",
                             static_cast<double>(o.classes));
   metrics_->LimitOverflowed("slice_values", static_cast<double>(o.slices));
+  const uint64_t unjoinable = windower_->TakeUnjoinable();
+  metrics_->LimitOverflowed("pending_prediction_bytes",
+                            static_cast<double>(unjoinable));
+  metrics_->labels_evicted.Increment(static_cast<double>(unjoinable));
 }
 
 void Agent::HandleLabels(const HttpRequest& req, HttpResponse& res) {
@@ -448,7 +455,11 @@ void Agent::RefreshGauges() {
   metrics_->spool_bytes.Set(static_cast<double>(spool_->pending_bytes()));
   metrics_->intake_queue_depth.Set(static_cast<double>(http_->queue_depth()));
   metrics_->intake_log.bytes.Set(static_cast<double>(intake_log_->bytes()));
-  metrics_->label_store_entries.Set(static_cast<double>(labels_->size()));
+  metrics_->pending_predictions.Set(
+      static_cast<double>(windower_->pending_predictions()));
+  metrics_->pending_prediction_bytes.Set(
+      static_cast<double>(windower_->pending_bytes()));
+  metrics_->open_windows.Set(static_cast<double>(windower_->open_windows()));
 }
 
 void Agent::TickLoop() {
@@ -466,12 +477,6 @@ void Agent::TickLoop() {
     }
     SpoolClosed(false);
     ProposeReference();
-    // Predictions past their TTL will not be labelled any more.
-    absl::StatusOr<uint64_t> expired = labels_->Expire(clock_->Now());
-    if (expired.ok() && *expired > 0) {
-      metrics_->labels_evicted.Increment(static_cast<double>(*expired));
-      windower_->CountLabelMisses(0, *expired);
-    }
   }
 }
 
@@ -505,7 +510,6 @@ bool Agent::Stop() {
   grpc_server_.reset();
   intake_.reset();
   windower_.reset();
-  labels_.reset();
   spool_.reset();
   return drained;
 }

@@ -42,7 +42,6 @@ namespace aims::agent {
 
 struct AgentMetrics;
 class IntakeService;
-class LabelStore;
 class Sender;
 class Spool;
 
@@ -62,7 +61,7 @@ class Agent {
 
  private:
   // The parts of Start(), in order.
-  // The spool (and the agent's identity kept in it) and the label store.
+  // The spool (and the agent's identity kept in it) and the intake log.
   absl::Status OpenStores();
   // The self-metrics, the windower and the reference profile in force (or
   // the builder of the first-events one).
@@ -78,7 +77,9 @@ class Agent {
   bool Admit(const HttpRequest& req, HttpResponse& res);
   // Shared by the HTTP and gRPC intakes: screens the parsed batch
   // (timestamps, duplicate prediction ids; refused items move to its
-  // errors), takes what is left and counts everything.
+  // errors), takes what is left and counts everything. Labels join a
+  // prediction of the open window or are forwarded in its report
+  // (agent/window_state.h).
   // Both fold the batch into the open window and write it to the intake log
   // (`record` of `kind`) as one step, so that what is answered "accepted"
   // survives a crash; a full intake log refuses the batch whole.
@@ -125,7 +126,6 @@ class Agent {
   const Clock* clock_;
   std::unique_ptr<AgentMetrics> metrics_;
   std::unique_ptr<Spool> spool_;
-  std::unique_ptr<LabelStore> labels_;
   std::unique_ptr<Windower> windower_;
   std::unique_ptr<IntakeLog> intake_log_;
   // Held while a batch is folded and logged, and while windows are taken

@@ -2,13 +2,18 @@
 // intake log record under intake_mu_, checkpoints of a busy window, closed
 // windows spooled in order (retried while the spool cannot write), and the
 // replay of the intake log at start (agent/intake_log.h).
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
 #include "agent/agent_metrics.h"
 #include "agent/intake_service.h"
 #include "agent/sender.h"
 #include "agent/spool.h"
+#include "agent/window_state.h"
 #include "agent/windower.h"
+#include "aims/v1/event.pb.h"
+#include "common/base/limit_error.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
 #include "common/base/utf8.h"
@@ -19,16 +24,16 @@ namespace aims::agent {
 
 namespace {
 
-// An events record of the intake log: the positions (in the screened batch)
-// refused as repeated prediction ids, then the request as received. Replay
-// parses and screens the request again (the same result: screening depends
-// only on the request and its arrival) and refuses the same positions, which
-// the label store can no longer tell.
-std::string EventRecord(const std::vector<size_t>& duplicates,
+// An events record of the intake log: positions in the screened batch (of
+// the events taken into the segment's window; in records of earlier agents,
+// of those refused as resends), then the request as received. Replay parses
+// and screens the request again (the same result: screening depends only on
+// the request and its arrival) and takes the same events.
+std::string EventRecord(const std::vector<size_t>& positions,
                         absl::string_view request) {
   std::string out;
-  AppendUint64BigEndian(duplicates.size(), &out);
-  for (size_t position : duplicates) AppendUint64BigEndian(position, &out);
+  AppendUint64BigEndian(positions.size(), &out);
+  for (size_t position : positions) AppendUint64BigEndian(position, &out);
   out.append(request.data(), request.size());
   return out;
 }
@@ -45,6 +50,53 @@ bool ReadEventRecord(absl::string_view record, std::vector<size_t>* duplicates,
   return true;
 }
 
+uint64_t BytesOf(const ClosedWindow& w) {
+  uint64_t bytes = w.summary.ByteSizeLong();
+  for (const auto& p : w.predictions) bytes += p.ByteSizeLong();
+  for (const auto& l : w.labels) bytes += l.ByteSizeLong();
+  return bytes;
+}
+
+// The labels of a kLabels record, or of a kJoinedLabels record of an
+// earlier agent (their predictions were in its label store, so they are
+// forwarded now unless their prediction is in the window).
+absl::StatusOr<std::vector<LabelEvent>> LoggedLabels(
+    const IntakeRecord& record) {
+  std::vector<LabelEvent> out;
+  auto add = [&](const std::string& id, const v1::Outcome& label,
+                 absl::Time at) {
+    LabelEvent l;
+    l.prediction_id = id;
+    if (label.value_case() == v1::Outcome::kClassLabel) {
+      l.label.kind = Outcome::Kind::kClass;
+      l.label.class_label = label.class_label();
+    } else if (label.value_case() == v1::Outcome::kNumber) {
+      l.label.kind = Outcome::Kind::kNumber;
+      l.label.number = label.number();
+    }
+    l.timestamp = at;
+    out.push_back(std::move(l));
+  };
+  if (record.kind == IntakeRecord::Kind::kLabels) {
+    v1::SubmitLabelsRequest in;
+    if (!in.ParseFromString(record.payload)) {
+      return absl::DataLossError("intake log: unreadable labels record");
+    }
+    for (const v1::LabelEvent& l : in.labels()) {
+      add(l.prediction_id(), l.label(), FromProto(l.timestamp()));
+    }
+    return out;
+  }
+  v1::SubmitEventsRequest in;
+  if (!in.ParseFromString(record.payload)) {
+    return absl::DataLossError("intake log: unreadable joined labels record");
+  }
+  for (const v1::InferenceEvent& e : in.events()) {
+    add(e.prediction_id(), e.label(), record.arrival);
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
@@ -56,42 +108,55 @@ absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
   }
   const absl::Time now = clock_->Now();
   ScreenEvents(batch, now, options_.intake.event);
-  // Remember predictions that wait for a delayed label; a prediction_id
-  // already waiting is a resend and counts once.
-  uint64_t evicted = 0;
-  std::vector<size_t> duplicate_positions;
-  absl::StatusOr<LabelStore::Remembered> remembered =
-      labels_->Remember(batch->events, now);
-  if (!remembered.ok()) {
-    LogError("label store write failed",
-             {{"error", remembered.status().message()}});
-  } else {
-    evicted = remembered->evicted;
-    duplicate_positions = remembered->duplicates;
-    std::vector<std::pair<size_t, EventError>> duplicates;
-    for (size_t position : remembered->duplicates) {
-      EventError e;
-      e.field = "prediction_id";
-      e.reason = absl::StrCat(
-          "'", CutUtf8(batch->events[position].prediction_id, 64),
-          "' was received before and waits for its label; counted once");
-      e.duplicate = true;
-      duplicates.emplace_back(position, std::move(e));
+  Windower::Routes routes = windower_->AddEvents(batch->events, now);
+  // Each window instance's segment gets the request with the positions of
+  // its events (usually one segment, all of them), so that replay puts each
+  // event back where it went.
+  const IntakeRecord::Kind routed =
+      kind == IntakeRecord::Kind::kJsonEvents
+          ? IntakeRecord::Kind::kJsonEventsRouted
+          : IntakeRecord::Kind::kProtoEventsRouted;
+  uint64_t late = 0;
+  for (const auto& [key, positions] : routes.folded) {
+    if (absl::UnixEpoch() +
+            absl::Floor(key - absl::UnixEpoch(), options_.window) !=
+        key) {
+      late += positions.size();
     }
-    RejectEvents(batch, std::move(duplicates));
+    if (absl::Status logged = intake_log_->Append(
+            key, routed, now, EventRecord(positions, request));
+        !logged.ok()) {
+      // Taken and counted, but not safe from a crash: say so.
+      metrics_->intake_log.errors.Increment();
+      LogError("intake log write failed", {{"error", logged.message()}});
+    }
+    CheckpointIfLarge(key, now);
   }
+  std::vector<std::pair<size_t, EventError>> refused;
+  for (size_t position : routes.duplicates) {
+    EventError e;
+    e.field = "prediction_id";
+    e.reason = absl::StrCat(
+        "'", CutUtf8(batch->events[position].prediction_id, 64),
+        "' was received before and waits for its label; counted once");
+    e.duplicate = true;
+    refused.emplace_back(position, std::move(e));
+  }
+  for (size_t position : routes.refused) {
+    EventError e;
+    e.field = "timestamp";
+    e.reason = LimitReason(absl::StrCat("its window would be one more than ",
+                                        options_.max_open_windows, " open"),
+                           absl::StrCat(options_.max_open_windows),
+                           "--max_open_windows");
+    e.limit = LimitName("--max_open_windows");
+    refused.emplace_back(position, std::move(e));
+  }
+  RejectEvents(batch, std::move(refused));
   const std::vector<Event>& events = batch->events;
-  const absl::Time window = windower_->Add(events);
-  if (absl::Status logged = intake_log_->Append(
-          window, kind, now, EventRecord(duplicate_positions, request));
-      !logged.ok()) {
-    // Taken and counted, but not safe from a crash: say so.
-    metrics_->intake_log.errors.Increment();
-    LogError("intake log write failed", {{"error", logged.message()}});
-  }
-  CheckpointIfLarge(window, now);
   FeedReference(events);
   metrics_->events_accepted.Increment(static_cast<double>(events.size()));
+  metrics_->late_events.Increment(static_cast<double>(late));
   metrics_->unknown_fields.Increment(
       static_cast<double>(batch->unknown_fields));
   CountRefused(batch->errors, /*labels=*/false);
@@ -100,30 +165,22 @@ absl::Status Agent::AcceptEvents(EventBatch* batch, IntakeRecord::Kind kind,
   for (const Event& e : events) {
     if (!e.prediction_id.empty() && !e.label.present()) ++awaiting;
   }
-  if (remembered.ok() && awaiting > 0) {
-    metrics_->predictions_unlabelled.Increment(static_cast<double>(awaiting));
-  }
-  if (evicted > 0) {
-    metrics_->labels_evicted.Increment(static_cast<double>(evicted));
-    metrics_->LimitOverflowed("label_store_max_entries",
-                              static_cast<double>(evicted));
-    windower_->CountLabelMisses(0, evicted);
-  }
+  metrics_->predictions_unlabelled.Increment(static_cast<double>(awaiting));
   return absl::OkStatus();
 }
 
 void Agent::CheckpointIfLarge(absl::Time window, absl::Time now) {
   if (intake_log_->SegmentBytes(window) < intake_log_->max_bytes() / 8) return;
-  absl::StatusOr<std::optional<v1::WindowSummary>> summary =
+  absl::StatusOr<std::optional<v1::WindowReport>> report =
       windower_->Checkpoint(window);
-  if (!summary.ok()) {
+  if (!report.ok()) {
     LogError("intake log checkpoint failed",
-             {{"error", summary.status().message()}});
+             {{"error", report.status().message()}});
     return;
   }
-  if (!summary->has_value()) return;
+  if (!report->has_value()) return;
   if (absl::Status s =
-          intake_log_->Checkpoint(window, now, (*summary)->SerializeAsString());
+          intake_log_->Checkpoint(window, now, (*report)->SerializeAsString());
       !s.ok()) {
     // The batches stay in the log: nothing is lost, the log just grows.
     metrics_->intake_log.errors.Increment();
@@ -137,41 +194,70 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
   absl::MutexLock intake(&intake_mu_);
   const absl::Time now = clock_->Now();
   ScreenLabels(batch, now, options_.intake.event);
-  CountRefused(batch->errors, /*labels=*/true);
   metrics_->unknown_fields.Increment(
       static_cast<double>(batch->unknown_fields));
-  std::vector<JoinedLabel> joined;
-  uint64_t unmatched = 0;
-  if (absl::Status room = intake_log_->CheckRoom(0); !room.ok()) {
+  v1::SubmitLabelsRequest record;
+  for (const LabelEvent& l : batch->labels) {
+    v1::LabelEvent* out = record.add_labels();
+    out->set_prediction_id(l.prediction_id);
+    if (l.label.kind == Outcome::Kind::kClass) {
+      out->mutable_label()->set_class_label(l.label.class_label);
+    } else if (l.label.kind == Outcome::Kind::kNumber) {
+      out->mutable_label()->set_number(l.label.number);
+    }
+    *out->mutable_timestamp() =
+        ToProto(l.timestamp == absl::InfinitePast() ? now : l.timestamp);
+  }
+  const std::string payload = record.SerializeAsString();
+  if (absl::Status room = intake_log_->CheckRoom(payload.size()); !room.ok()) {
     metrics_->requests_log_full.Increment();
+    CountRefused(batch->errors, /*labels=*/true);
     return room;
   }
-  if (absl::Status s = labels_->Join(batch->labels, now, &joined, &unmatched);
-      !s.ok()) {
-    LogError("label join failed", {{"error", s.message()}});
-    return absl::OkStatus();
-  }
-  absl::Time window;
-  const size_t late = windower_->AddJoinedLabels(joined, &window);
-  if (!joined.empty()) {
-    if (absl::Status logged =
-            intake_log_->Append(window, IntakeRecord::Kind::kJoinedLabels, now,
-                                EncodeJoinedLabels(joined));
-        !logged.ok()) {
-      metrics_->intake_log.errors.Increment();
-      LogError("intake log write failed", {{"error", logged.message()}});
+  std::vector<LabelOutcome> outcomes;
+  windower_->AddLabels(batch->labels, now, &outcomes);
+  // Refused labels leave the batch (and the logged records: they were not
+  // taken, so replay must not take them). Each taken label is logged in the
+  // segment of the window instance it went to.
+  LabelBatch taken;
+  std::map<absl::Time, v1::SubmitLabelsRequest> logged;
+  uint64_t joined = 0, forwarded = 0;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    LabelOutcome& o = outcomes[i];
+    if (o.fate == LabelFate::kDuplicate || o.fate == LabelFate::kFull) {
+      o.error.index = batch->indices[i];
+      batch->errors.push_back(std::move(o.error));
+      continue;
     }
-    CheckpointIfLarge(window, now);
+    taken.labels.push_back(std::move(batch->labels[i]));
+    taken.indices.push_back(batch->indices[i]);
+    *logged[o.key].add_labels() = std::move(*record.mutable_labels(i));
+    if (o.fate == LabelFate::kJoined) {
+      ++joined;
+      metrics_->label_delay.Observe(absl::ToDoubleSeconds(o.delay));
+    } else {
+      ++forwarded;
+    }
   }
-  windower_->CountLabelMisses(unmatched, 0);
+  batch->labels = std::move(taken.labels);
+  batch->indices = std::move(taken.indices);
+  std::sort(batch->errors.begin(), batch->errors.end(),
+            [](const EventError& a, const EventError& b) {
+              return a.index < b.index;
+            });
+  for (const auto& [key, labels] : logged) {
+    if (absl::Status s = intake_log_->Append(key, IntakeRecord::Kind::kLabels,
+                                             now, labels.SerializeAsString());
+        !s.ok()) {
+      metrics_->intake_log.errors.Increment();
+      LogError("intake log write failed", {{"error", s.message()}});
+    }
+    CheckpointIfLarge(key, now);
+  }
+  CountRefused(batch->errors, /*labels=*/true);
   CountOverflows();
-  for (const JoinedLabel& j : joined) {
-    metrics_->label_delay.Observe(
-        absl::ToDoubleSeconds(j.labelled_at - j.predicted_at));
-  }
-  metrics_->labels_matched.Increment(static_cast<double>(joined.size()));
-  metrics_->labels_late.Increment(static_cast<double>(late));
-  metrics_->labels_unmatched.Increment(static_cast<double>(unmatched));
+  metrics_->labels_matched.Increment(static_cast<double>(joined));
+  metrics_->labels_forwarded.Increment(static_cast<double>(forwarded));
   return absl::OkStatus();
 }
 
@@ -199,11 +285,11 @@ void Agent::SpoolClosed(bool close_open_window) {
 void Agent::SpoolInOrder(std::optional<ClosedWindow> closed) {
   absl::MutexLock lock(&unspooled_mu_);
   if (closed) {
-    unspooled_bytes_ += closed->summary.ByteSizeLong();
+    unspooled_bytes_ += BytesOf(*closed);
     unspooled_.push_back(std::move(*closed));
   }
   while (!unspooled_.empty()) {
-    const uint64_t bytes = unspooled_.front().summary.ByteSizeLong();
+    const uint64_t bytes = BytesOf(unspooled_.front());
     if (!SpoolWindow(unspooled_.front())) break;
     unspooled_bytes_ -= bytes;
     unspooled_.pop_front();
@@ -216,7 +302,7 @@ void Agent::SpoolInOrder(std::optional<ClosedWindow> closed) {
               {"waiting_bytes", unspooled_bytes_},
               {"limit", kMaxUnspooledBytes}});
     metrics_->windows_lost.Increment();
-    unspooled_bytes_ -= lost.summary.ByteSizeLong();
+    unspooled_bytes_ -= BytesOf(lost);
     unspooled_.pop_front();
   }
   metrics_->windows_unspooled.Set(static_cast<double>(unspooled_.size()));
@@ -228,16 +314,20 @@ bool Agent::SpoolWindow(ClosedWindow& closed) {
   *report.mutable_window_start() = ToProto(closed.start);
   *report.mutable_window_end() = ToProto(closed.end);
   *report.mutable_summary() = closed.summary;
+  *report.mutable_predictions() = closed.predictions;
+  *report.mutable_labels() = closed.labels;
   const uint64_t events = report.summary().operational().event_count();
+  const int awaiting = report.predictions_size();
   absl::StatusOr<Spool::AppendResult> appended =
-      spool_->Append(std::move(report));
+      spool_->Append(std::move(report), closed.key);
   if (!appended.ok()) {
     LogError("window not spooled yet: spool write failed; retried every tick",
              {{"error", appended.status().message()}, {"events", events}});
     return false;
   }
-  intake_log_->Trim(closed.end);
+  intake_log_->Drop(closed.key);
   metrics_->windows_closed.Increment();
+  metrics_->predictions_awaiting.Increment(static_cast<double>(awaiting));
   if (appended->dropped_windows > 0) {
     metrics_->windows_dropped.Increment(
         static_cast<double>(appended->dropped_windows));
@@ -255,13 +345,18 @@ bool Agent::SpoolWindow(ClosedWindow& closed) {
 
 absl::StatusOr<std::vector<Event>> Agent::ReplayedEvents(
     const IntakeRecord& record) const {
-  std::vector<size_t> duplicates;
+  // Routed records list the positions taken into this segment's window;
+  // earlier ones the positions refused as resends (all others taken).
+  std::vector<size_t> positions;
   absl::string_view request;
-  if (!ReadEventRecord(record.payload, &duplicates, &request)) {
+  if (!ReadEventRecord(record.payload, &positions, &request)) {
     return absl::DataLossError("intake log: unreadable events record");
   }
+  const bool routed = record.kind == IntakeRecord::Kind::kJsonEventsRouted ||
+                      record.kind == IntakeRecord::Kind::kProtoEventsRouted;
   EventBatch batch;
-  if (record.kind == IntakeRecord::Kind::kJsonEvents) {
+  if (record.kind == IntakeRecord::Kind::kJsonEvents ||
+      record.kind == IntakeRecord::Kind::kJsonEventsRouted) {
     if (absl::Status s = ParseEventBatch(request, options_.intake, &batch);
         !s.ok()) {
       return s;
@@ -275,8 +370,18 @@ absl::StatusOr<std::vector<Event>> Agent::ReplayedEvents(
     batch = EventBatchFromProto(proto, options_.intake.event);
   }
   ScreenEvents(&batch, record.arrival, options_.intake.event);
+  if (routed) {
+    std::vector<Event> out;
+    out.reserve(positions.size());
+    for (size_t position : positions) {
+      if (position < batch.events.size()) {
+        out.push_back(std::move(batch.events[position]));
+      }
+    }
+    return out;
+  }
   std::vector<std::pair<size_t, EventError>> refused;
-  for (size_t position : duplicates) {
+  for (size_t position : positions) {
     if (position < batch.events.size())
       refused.emplace_back(position, EventError());
   }
@@ -285,9 +390,6 @@ absl::StatusOr<std::vector<Event>> Agent::ReplayedEvents(
 }
 
 absl::Status Agent::ReplayIntakeLog() {
-  // Windows before the last one spooled were spooled (the run ended between
-  // spooling a window and dropping its log).
-  intake_log_->Trim(spool_->last_window_end());
   windower_->SetReplaying(true);
   absl::Status replayed = ReplaySegments();
   windower_->SetReplaying(false);
@@ -295,75 +397,60 @@ absl::Status Agent::ReplayIntakeLog() {
 }
 
 absl::Status Agent::ReplaySegments() {
-  const absl::Time current = windower_->current_start();
+  // Segments already in the spool: the newest one appended (the run may
+  // have ended before dropping it), and on-time windows that ended by the
+  // newest end spooled (they close in order).
+  const absl::Time last_segment = spool_->last_segment();
+  const absl::Time last_end = spool_->last_window_end();
   uint64_t replayed = 0;
-  for (absl::Time start : intake_log_->Segments()) {
-    absl::StatusOr<std::vector<IntakeRecord>> records =
-        intake_log_->Read(start);
-    if (!records.ok()) return records.status();
-    // A window at or after the open one continues in it; an earlier one is
-    // rebuilt and spooled (the earlier run never spooled it).
-    const bool open = start >= current;
-    WindowAccumulator past(std::make_shared<SummaryConfig>(options_.summary));
-    std::optional<v1::WindowSummary> past_checkpoint;
-    bool past_has_records = false;
-    for (const IntakeRecord& record : *records) {
-      if (record.kind == IntakeRecord::Kind::kCheckpoint) {
-        // Read() starts at the last checkpoint: it holds all before it.
-        v1::WindowSummary summary;
-        if (!summary.ParseFromString(record.payload)) {
-          return absl::DataLossError("intake log: unreadable checkpoint");
-        }
-        if (open) {
-          windower_->RestoreCheckpoint(std::move(summary));
-        } else {
-          past_checkpoint = std::move(summary);
-        }
-        continue;
-      }
-      past_has_records = true;
-      if (record.kind == IntakeRecord::Kind::kJoinedLabels) {
-        absl::StatusOr<std::vector<JoinedLabel>> joined =
-            DecodeJoinedLabels(record.payload, record.arrival);
-        if (!joined.ok()) return joined.status();
-        if (open) {
-          windower_->AddJoinedLabels(*joined);
-        } else {
-          for (const JoinedLabel& j : *joined) {
-            past.AddJoinedLabel(j.event, j.labelled_at - j.predicted_at,
-                                j.predicted_at < start);
-          }
-        }
-        continue;
-      }
-      absl::StatusOr<std::vector<Event>> events = ReplayedEvents(record);
-      if (!events.ok()) return events.status();
-      replayed += events->size();
-      if (open) {
-        windower_->Add(*events);
-      } else {
-        for (const Event& e : *events) past.Add(e);
-      }
+  for (absl::Time key : intake_log_->Segments()) {
+    const absl::Time aligned =
+        absl::UnixEpoch() +
+        absl::Floor(key - absl::UnixEpoch(), options_.window);
+    if (key == last_segment ||
+        (key == aligned && aligned + options_.window <= last_end)) {
+      intake_log_->Drop(key);
+      continue;
     }
-    if (!open) {
-      const absl::Time aligned =
-          absl::UnixEpoch() +
-          absl::Floor(start - absl::UnixEpoch(), options_.window);
-      v1::WindowSummary summary;
-      if (!past_checkpoint.has_value()) {
-        summary = past.Build();
-      } else {
-        summary = std::move(*past_checkpoint);
-        if (past_has_records) {
-          if (absl::Status s = MergeSummaries(&summary, past.Build());
-              !s.ok()) {
-            return s;
+    absl::StatusOr<std::vector<IntakeRecord>> records = intake_log_->Read(key);
+    if (!records.ok()) return records.status();
+    // Every segment continues in its window instance, which closes at the
+    // first tick after the replay when it is due.
+    for (const IntakeRecord& record : *records) {
+      switch (record.kind) {
+        case IntakeRecord::Kind::kCheckpoint:
+        case IntakeRecord::Kind::kCheckpointReport: {
+          // Read() starts at the last checkpoint: it holds all before it.
+          v1::WindowReport checkpoint;
+          const bool parsed =
+              record.kind == IntakeRecord::Kind::kCheckpoint
+                  ? checkpoint.mutable_summary()->ParseFromString(
+                        record.payload)
+                  : checkpoint.ParseFromString(record.payload);
+          if (!parsed) {
+            return absl::DataLossError("intake log: unreadable checkpoint");
           }
+          windower_->RestoreCheckpoint(key, std::move(checkpoint));
+          break;
+        }
+        case IntakeRecord::Kind::kLabels:
+        case IntakeRecord::Kind::kJoinedLabels: {
+          absl::StatusOr<std::vector<LabelEvent>> labels = LoggedLabels(record);
+          if (!labels.ok()) return labels.status();
+          windower_->AddLabelsTo(key, *labels, record.arrival);
+          break;
+        }
+        case IntakeRecord::Kind::kJsonEvents:
+        case IntakeRecord::Kind::kProtoEvents:
+        case IntakeRecord::Kind::kJsonEventsRouted:
+        case IntakeRecord::Kind::kProtoEventsRouted: {
+          absl::StatusOr<std::vector<Event>> events = ReplayedEvents(record);
+          if (!events.ok()) return events.status();
+          replayed += events->size();
+          windower_->AddTo(key, *events, record.arrival);
+          break;
         }
       }
-      SpoolInOrder(ClosedWindow{start,
-                                std::min(aligned + options_.window, current),
-                                std::move(summary)});
     }
   }
   if (replayed > 0) {

@@ -29,11 +29,12 @@ prometheus::Family<prometheus::Counter>& Labels(prometheus::Registry& r) {
   return prometheus::BuildCounter()
       .Name("aims_agent_labels_total")
       .Help(
-          "Delayed labels (POST /v1/labels) by outcome: matched (joined to "
-          "a stored prediction), late (matched, prediction in an earlier "
-          "window), unmatched (unknown or expired prediction id), evicted "
-          "(predictions dropped unlabelled by TTL or capacity), rejected "
-          "(malformed).")
+          "Delayed labels (POST /v1/labels, SubmitLabels) by outcome: "
+          "matched (joined to a prediction of the open window), forwarded "
+          "(sent on in the window's report to the collector's central "
+          "join), rejected (malformed, duplicate or beyond a bound); and "
+          "evicted: predictions beyond --max_pending_prediction_bytes, "
+          "which no label can join.")
       .Register(r);
 }
 
@@ -65,8 +66,9 @@ prometheus::Family<prometheus::Counter>& LimitOverflows(
           "Values beyond a limit that were kept in an overflow bucket or "
           "dropped, by limit: groups_per_attribute, classes_per_window and "
           "categories_per_feature fold into __other__; features_per_window "
-          "and attributes_per_window values are dropped; "
-          "label_store_max_entries evicts the oldest prediction.")
+          "and attributes_per_window values are dropped; beyond "
+          "pending_prediction_bytes a prediction is folded but cannot be "
+          "joined to a delayed label.")
       .Register(r);
 }
 
@@ -75,8 +77,9 @@ prometheus::Family<prometheus::Counter>& Duplicates(prometheus::Registry& r) {
       .Name("aims_agent_duplicate_ids_total")
       .Help(
           "Events and labels refused because their prediction_id repeats an "
-          "earlier item of the request or (events) a prediction waiting for "
-          "its label, by item.")
+          "earlier item of the request, (events) a prediction waiting for "
+          "its label in the open window or (labels) a prediction labelled "
+          "in the open window, by item.")
       .Register(r);
 }
 
@@ -163,30 +166,45 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
       spool_gaps(Gauge(*reg, "aims_agent_spool_gaps",
                        "Gap records in the spool, not yet acknowledged.")),
       labels_matched(Labels(*reg).Add({{"outcome", "matched"}})),
-      labels_late(Labels(*reg).Add({{"outcome", "late"}})),
-      labels_unmatched(Labels(*reg).Add({{"outcome", "unmatched"}})),
+      labels_forwarded(Labels(*reg).Add({{"outcome", "forwarded"}})),
       labels_evicted(Labels(*reg).Add({{"outcome", "evicted"}})),
       labels_rejected(Labels(*reg).Add({{"outcome", "rejected"}})),
       predictions_unlabelled(
           Counter(*reg, "aims_agent_predictions_unlabelled_total",
                   "Predictions with a prediction_id and no inline label, "
-                  "remembered for a delayed label. Label coverage = "
-                  "aims_agent_labels_total{outcome=\"matched\"} / this; "
-                  "those waiting now: aims_agent_label_store_entries.")),
+                  "kept in their window for a delayed label.")),
+      predictions_awaiting(
+          Counter(*reg, "aims_agent_predictions_forwarded_total",
+                  "Predictions still unlabelled when their window closed, "
+                  "sent on as join records to the collector's central "
+                  "join (labels_awaited).")),
       label_delay(prometheus::BuildHistogram()
                       .Name("aims_agent_label_delay_seconds")
-                      .Help("Time from a prediction to its delayed label, on "
-                            "the agent's clock.")
+                      .Help("Time from a prediction to its delayed label "
+                            "joined by the agent, on the agent's clock.")
                       .Register(*reg)
                       .Add({},
                            prometheus::Histogram::BucketBoundaries{
                                1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600,
                                86400, 7 * 86400})),
-      label_store_entries(Gauge(*reg, "aims_agent_label_store_entries",
-                                "Predictions waiting for their label.")),
-      label_store_capacity(Gauge(*reg, "aims_agent_label_store_capacity",
-                                 "Bound of the label join store "
-                                 "(--label_store_max_entries).")),
+      pending_predictions(Gauge(*reg, "aims_agent_pending_predictions",
+                                "Predictions awaiting their label in the "
+                                "open window.")),
+      open_windows(Gauge(*reg, "aims_agent_open_windows",
+                         "Window instances held open (on-time and late; "
+                         "--max_open_windows).")),
+      late_events(Counter(*reg, "aims_agent_late_events_total",
+                          "Events that arrived after their window's "
+                          "allowed lateness, sent in an extra report of "
+                          "that window (late_events).")),
+      pending_prediction_bytes(
+          Gauge(*reg, "aims_agent_pending_prediction_bytes",
+                "Bytes of the predictions awaiting their label in the open "
+                "window.")),
+      pending_prediction_capacity_bytes(
+          Gauge(*reg, "aims_agent_pending_prediction_capacity_bytes",
+                "Bound of the pending predictions of a window "
+                "(--max_pending_prediction_bytes).")),
       profile_loaded(Gauge(*reg, "aims_agent_profile_loaded",
                            "1 while a reference profile is in force (its bins "
                            "shape the histograms).")),

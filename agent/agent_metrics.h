@@ -52,14 +52,17 @@ struct AgentMetrics {
   prometheus::Gauge& spool_capacity_bytes;
   prometheus::Gauge& spool_gaps;
   prometheus::Counter& labels_matched;
-  prometheus::Counter& labels_late;
-  prometheus::Counter& labels_unmatched;
+  prometheus::Counter& labels_forwarded;
   prometheus::Counter& labels_evicted;
   prometheus::Counter& labels_rejected;
   prometheus::Counter& predictions_unlabelled;
+  prometheus::Counter& predictions_awaiting;
   prometheus::Histogram& label_delay;
-  prometheus::Gauge& label_store_entries;
-  prometheus::Gauge& label_store_capacity;
+  prometheus::Gauge& pending_predictions;
+  prometheus::Gauge& open_windows;
+  prometheus::Counter& late_events;
+  prometheus::Gauge& pending_prediction_bytes;
+  prometheus::Gauge& pending_prediction_capacity_bytes;
   prometheus::Gauge& profile_loaded;
   prometheus::Counter& reconnects;
   prometheus::Gauge& connected;
@@ -91,10 +94,13 @@ inline constexpr const char* kRejectingLimits[] = {"body_bytes",
                                                    "string_bytes",
                                                    "prediction_id_bytes",
                                                    "clock_skew",
-                                                   "event_age"};
+                                                   "event_age",
+                                                   "forwarded_labels",
+                                                   "open_windows",
+                                                   "forwarded_label_bytes"};
 inline constexpr const char* kOverflowLimits[] = {
     "features_per_window", "attributes_per_window",  "groups_per_attribute",
-    "classes_per_window",  "categories_per_feature", "label_store_max_entries",
+    "classes_per_window",  "categories_per_feature", "pending_prediction_bytes",
     "slice_values"};
 
 }  // namespace aims::agent

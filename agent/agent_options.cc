@@ -98,6 +98,10 @@ absl::Status CheckWindows(const AgentOptions& o) {
   const SummaryConfig& w = o.summary;
   return FirstError({
       CheckRange("--window", o.window, absl::Seconds(1), absl::Hours(1)),
+      CheckRange("--allowed_lateness", o.allowed_lateness, absl::ZeroDuration(),
+                 absl::Hours(24)),
+      CheckRange("--max_open_windows", static_cast<int64_t>(o.max_open_windows),
+                 2, 100'000),
       CheckRange("--max_features_per_window", w.max_features, 1, 100'000),
       CheckRange("--max_attributes_per_window", w.max_attributes, 1, 10'000),
       CheckRange("--max_classes_per_window", w.max_classes, 2, 10'000),
@@ -111,13 +115,25 @@ absl::Status CheckWindows(const AgentOptions& o) {
   });
 }
 
+// 0 (a sixteenth of the intake log) or 4 KiB up to that.
+absl::Status CheckJoinBytes(absl::string_view flag, int64_t value, int64_t min,
+                            int64_t max) {
+  return value == 0 ? absl::OkStatus() : CheckRange(flag, value, min, max);
+}
+
 absl::Status CheckStores(const AgentOptions& o) {
   return FirstError({
       CheckAtLeast("--spool_max_bytes", o.spool_max_bytes, 64 << 10),
       CheckAtLeast("--intake_log_max_bytes", o.intake_log_max_bytes, 1 << 20),
-      CheckRange("--label_store_max_entries", o.label_store_max_entries, 1,
-                 100'000'000),
-      CheckAtLeast("--label_ttl", o.label_ttl, absl::Seconds(1)),
+      CheckJoinBytes("--max_pending_prediction_bytes",
+                     static_cast<int64_t>(o.join.max_pending_bytes), 4 << 10,
+                     static_cast<int64_t>(o.intake_log_max_bytes / 16)),
+      CheckRange("--max_forwarded_labels",
+                 static_cast<int64_t>(o.join.max_forwarded_labels), 1,
+                 10'000'000),
+      CheckJoinBytes("--max_forwarded_label_bytes",
+                     static_cast<int64_t>(o.join.max_forwarded_bytes), 4 << 10,
+                     static_cast<int64_t>(o.intake_log_max_bytes / 16)),
   });
 }
 

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "agent/window_state.h"
 #include "aims/v1/identity.pb.h"
 #include "common/intake/event_json.h"
 #include "common/net/http_server.h"
@@ -47,6 +48,12 @@ struct AgentOptions {
   v1::ModelRef model;
   v1::AgentRef agent;  // agent_id empty: generated once and kept
   absl::Duration window = absl::Seconds(10);
+  // Windows by the event's timestamp (--window_time=event) or by arrival;
+  // how long a window stays open past its end; the instances open at once
+  // (agent/windower.h).
+  bool event_time = true;
+  absl::Duration allowed_lateness = absl::Minutes(2);
+  size_t max_open_windows = 256;
   absl::Duration grace_period = absl::Seconds(10);
   // Per-window limits (max_features, max_attributes, max_classes,
   // max_groups_per_attribute) are SummaryConfig's.
@@ -69,8 +76,12 @@ struct AgentOptions {
   uint64_t intake_log_max_bytes = 256ull << 20;
   bool spool_drop_newest = false;
   size_t max_part_bytes = 1 << 20;
-  size_t label_store_max_entries = 1'000'000;
-  absl::Duration label_ttl = absl::Hours(24);
+  // Bounds of the delayed-label join in the open window
+  // (agent/window_state.h). A byte bound of 0 is --intake_log_max_bytes / 16
+  // (Start() resolves it): both go into the log's checkpoints.
+  JoinLimits join = {.max_pending_bytes = 0,
+                     .max_forwarded_labels = 100'000,
+                     .max_forwarded_bytes = 0};
   // Without a reference profile, the first this-many events become the
   // reference (proposed to the collector, which keeps the first one it
   // gets for the model version). 0: wait for a profile from the collector.

@@ -100,7 +100,10 @@ void ParseRecords(absl::string_view bytes, std::vector<IntakeRecord>* records) {
     r.arrival = absl::FromUnixMicros(
         static_cast<int64_t>(GetLittle(body.data() + 1, 8)));
     r.payload = std::string(body.substr(9));
-    if (r.kind == IntakeRecord::Kind::kCheckpoint) records->clear();
+    if (r.kind == IntakeRecord::Kind::kCheckpoint ||
+        r.kind == IntakeRecord::Kind::kCheckpointReport) {
+      records->clear();
+    }
     records->push_back(std::move(r));
     at += 4 + length;
   }
@@ -199,9 +202,9 @@ absl::Status IntakeLog::Append(absl::Time window_start, IntakeRecord::Kind kind,
 }
 
 absl::Status IntakeLog::Checkpoint(absl::Time window_start, absl::Time now,
-                                   absl::string_view summary) {
+                                   absl::string_view report) {
   const std::string record =
-      EncodeRecord(IntakeRecord::Kind::kCheckpoint, now, summary);
+      EncodeRecord(IntakeRecord::Kind::kCheckpointReport, now, report);
   absl::MutexLock lock(&mu_);
   Segment& segment = segments_[window_start];
   const std::map<uint64_t, uint64_t> older = segment.generations;
@@ -231,13 +234,25 @@ absl::Status IntakeLog::Checkpoint(absl::Time window_start, absl::Time now,
 void IntakeLog::Trim(absl::Time end) {
   absl::MutexLock lock(&mu_);
   for (auto it = segments_.begin(); it != segments_.end() && it->first < end;) {
-    if (it->second.fd >= 0) close(it->second.fd);
-    for (const auto& [generation, bytes] : it->second.generations) {
-      unlink(PathOf(it->first, generation).c_str());
-    }
-    bytes_ -= it->second.bytes;
-    it = segments_.erase(it);
+    it = DeleteLocked(it);
   }
+}
+
+void IntakeLog::Drop(absl::Time window_start) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = segments_.find(window_start); it != segments_.end()) {
+    DeleteLocked(it);
+  }
+}
+
+std::map<absl::Time, IntakeLog::Segment>::iterator IntakeLog::DeleteLocked(
+    std::map<absl::Time, Segment>::iterator it) {
+  if (it->second.fd >= 0) close(it->second.fd);
+  for (const auto& [generation, bytes] : it->second.generations) {
+    unlink(PathOf(it->first, generation).c_str());
+  }
+  bytes_ -= it->second.bytes;
+  return segments_.erase(it);
 }
 
 std::vector<absl::Time> IntakeLog::Segments() const {

@@ -7,13 +7,14 @@
 //    write(2), not fsynced: a record survives a crash or SIGKILL of the
 //    process (the kernel holds it), not a power loss or a kernel crash of
 //    the node (docs/storage.md#agent).
-//  - Checkpoint() bounds a busy window's segment: it writes the window's
-//    summary so far as one record at the start of a new generation of the
-//    segment (`<dir>/<window start ms>.<generation>.log`), then deletes the
-//    older generations. Read() starts at the last whole checkpoint, so a
-//    crash at any point of a checkpoint replays each event exactly once.
-//  - Trim(end) deletes the segments of windows that start before `end`,
-//    called once those windows are in the spool.
+//  - Checkpoint() bounds a busy window's segment: it writes the window so
+//    far (summary, pending predictions, labels to forward) as one record at the
+//    start of a new generation of the segment (`<dir>/<window start
+//    ms>.<generation>.log`), then deletes the older generations. Read() starts
+//    at the last whole checkpoint, so a crash at any point of a checkpoint
+//    replays each event exactly once.
+//  - Drop(start) deletes the segment of one window instance once it is in
+//    the spool; Trim(end) those of all windows that start before `end`.
 //  - Segments() and Read() give the records left after a crash, for replay
 //    at start. A record cut short by the crash (its length or checksum does
 //    not match) ends its generation: it was never answered.
@@ -46,10 +47,25 @@ namespace aims::agent {
 
 struct IntakeRecord {
   enum class Kind : uint8_t {
-    kJsonEvents = 1,    // an HTTP body of events, as received
-    kProtoEvents = 2,   // a serialized v1::SubmitEventsRequest
-    kJoinedLabels = 3,  // serialized joined labels (agent.cc)
-    kCheckpoint = 4,    // a serialized v1::WindowSummary of all before it
+    kJsonEvents = 1,   // an HTTP body of events, as received
+    kProtoEvents = 2,  // a serialized v1::SubmitEventsRequest
+    // Labels joined by the label store of an earlier agent, as a
+    // serialized v1::SubmitEventsRequest; only replayed.
+    kJoinedLabels = 3,
+    // A serialized v1::WindowSummary of all before it, of an earlier agent;
+    // only replayed.
+    kCheckpoint = 4,
+    // Delayed labels taken (joined or to forward), as a serialized
+    // v1::SubmitLabelsRequest with each label's timestamp set.
+    kLabels = 5,
+    // A serialized v1::WindowReport (summary, predictions, labels) of all
+    // before it.
+    kCheckpointReport = 6,
+    // As kJsonEvents / kProtoEvents, of which only some events belong to
+    // the segment's window: [u64 n][n u64 positions in the screened batch,
+    // big-endian][the request as received].
+    kJsonEventsRouted = 7,
+    kProtoEventsRouted = 8,
   };
   Kind kind = Kind::kJsonEvents;
   absl::Time arrival;
@@ -69,12 +85,14 @@ class IntakeLog {
   absl::Status Append(absl::Time window_start, IntakeRecord::Kind kind,
                       absl::Time arrival, absl::string_view payload);
   // Starts a new generation of `window_start`'s segment with a checkpoint
-  // record holding `summary` (everything logged for the window so far) and
+  // record holding `report` (everything logged for the window so far) and
   // deletes the older generations. Not bounded by max_bytes (it shrinks
   // the log). On error the older generations stay and replay as before.
   absl::Status Checkpoint(absl::Time window_start, absl::Time now,
-                          absl::string_view summary);
+                          absl::string_view report);
   void Trim(absl::Time end);
+  // Deletes the segment of `window_start` alone (an instance in the spool).
+  void Drop(absl::Time window_start);
 
   // Window starts of the segments on disk, oldest first.
   std::vector<absl::Time> Segments() const;
@@ -107,6 +125,9 @@ class IntakeLog {
   // use).
   absl::Status WriteLocked(absl::Time window_start, Segment& segment,
                            absl::string_view record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<absl::Time, Segment>::iterator DeleteLocked(
+      std::map<absl::Time, Segment>::iterator it)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::map<absl::Time, Segment> segments_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;

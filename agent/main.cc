@@ -80,11 +80,20 @@ ABSL_FLAG(int, intake_queue_capacity, 256,
           "answers 429 with Retry-After (the gRPC intake answers "
           "RESOURCE_EXHAUSTED beyond --grpc_max_in_flight calls).");
 ABSL_FLAG(int, grpc_max_in_flight, 64, "gRPC intake calls processed at once.");
-ABSL_FLAG(int64_t, label_store_max_entries, 1'000'000,
-          "Predictions (with a prediction_id and no inline label) kept for a "
-          "delayed label (POST /v1/labels); beyond it the oldest are evicted "
-          "and counted (aims_agent_limit_overflows_total{limit="
-          "\"label_store_max_entries\"}).");
+ABSL_FLAG(int64_t, max_pending_prediction_bytes, 0,
+          "Bytes of the predictions (with a prediction_id and no inline "
+          "label) the open window keeps for a delayed label; beyond it a "
+          "prediction is counted but cannot be joined (aims_agent_limit_"
+          "overflows_total{limit=\"pending_prediction_bytes\"}). 0: "
+          "--intake_log_max_bytes / 16 (16 MiB by default), also the most.");
+ABSL_FLAG(int64_t, max_forwarded_labels, 100'000,
+          "Delayed labels one window forwards to the collector's central "
+          "join (labels whose prediction is not in the open window); beyond "
+          "it a label is refused with a per-item error.");
+ABSL_FLAG(int64_t, max_forwarded_label_bytes, 0,
+          "Bytes of the labels one window forwards; beyond it a label is "
+          "refused with a per-item error. 0: --intake_log_max_bytes / 16, "
+          "also the most.");
 // Limits on hostile and broken input (docs/events.md#limits). Each refusal
 // or overflow is counted in aims_agent_limit_rejections_total or
 // aims_agent_limit_overflows_total{limit=<flag without --max_>}.
@@ -114,9 +123,21 @@ ABSL_FLAG(int64_t, max_prediction_id_bytes, 128,
 ABSL_FLAG(absl::Duration, max_clock_skew, absl::Minutes(5),
           "An event or label whose timestamp is further ahead of the agent's "
           "clock is refused.");
-ABSL_FLAG(absl::Duration, max_event_age, absl::Hours(24),
+ABSL_FLAG(absl::Duration, max_event_age, absl::Hours(7 * 24),
           "An event whose timestamp is older by the agent's clock is refused "
-          "(windows use arrival time, so it would be counted as new).");
+          "(aimsctl backfill loads older history).");
+ABSL_FLAG(std::string, window_time, "event",
+          "event: an event goes to the window of its timestamp (of its "
+          "arrival when it has none); arrival: always to the window of its "
+          "arrival.");
+ABSL_FLAG(absl::Duration, allowed_lateness, absl::Minutes(2),
+          "How long past its end a window stays open for events of its time; "
+          "a later event still goes to its window, in an extra report, "
+          "counted in late_events.");
+ABSL_FLAG(int64_t, max_open_windows, 256,
+          "Windows (and late extra reports) held open at once; an event that "
+          "would open one more is refused (limit open_windows). Each is "
+          "bounded by the per-window limits.");
 ABSL_FLAG(int64_t, max_features_per_window, 512,
           "Distinct features in one window; values of further features are "
           "dropped (counted, and in the window's rejected_by_reason as "
@@ -145,8 +166,6 @@ ABSL_FLAG(int64_t, max_categories_per_feature, 1000,
           "Distinct categories per feature counted for the first-events "
           "reference profile; values of further categories count in its "
           "'other' bin.");
-ABSL_FLAG(absl::Duration, label_ttl, absl::Hours(24),
-          "How long a prediction waits for its label before it is evicted.");
 ABSL_FLAG(int64_t, reference_events, 1000,
           "Without a reference profile from the collector, the first this-many "
           "events become the reference (bins for drift), frozen and recorded "
@@ -223,8 +242,12 @@ absl::StatusOr<AgentOptions> OptionsFromFlags() {
   o.intake_threads = absl::GetFlag(FLAGS_intake_threads);
   o.intake_queue_capacity = absl::GetFlag(FLAGS_intake_queue_capacity);
   o.grpc_max_in_flight = absl::GetFlag(FLAGS_grpc_max_in_flight);
-  o.label_store_max_entries = absl::GetFlag(FLAGS_label_store_max_entries);
-  o.label_ttl = absl::GetFlag(FLAGS_label_ttl);
+  o.join.max_pending_bytes =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_max_pending_prediction_bytes));
+  o.join.max_forwarded_labels =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_max_forwarded_labels));
+  o.join.max_forwarded_bytes =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_max_forwarded_label_bytes));
   o.reference_events = absl::GetFlag(FLAGS_reference_events);
   o.require_profile = absl::GetFlag(FLAGS_require_profile);
   o.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
@@ -238,6 +261,14 @@ absl::StatusOr<AgentOptions> OptionsFromFlags() {
   event.max_prediction_id_bytes = absl::GetFlag(FLAGS_max_prediction_id_bytes);
   event.max_clock_skew = absl::GetFlag(FLAGS_max_clock_skew);
   event.max_event_age = absl::GetFlag(FLAGS_max_event_age);
+  absl::StatusOr<bool> event_time =
+      aims::ParseChoice<bool>("--window_time", absl::GetFlag(FLAGS_window_time),
+                              {{"event", true}, {"arrival", false}});
+  if (!event_time.ok()) return event_time.status();
+  o.event_time = *event_time;
+  o.allowed_lateness = absl::GetFlag(FLAGS_allowed_lateness);
+  o.max_open_windows =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_open_windows));
   o.summary.max_features = absl::GetFlag(FLAGS_max_features_per_window);
   o.summary.max_attributes = absl::GetFlag(FLAGS_max_attributes_per_window);
   o.summary.max_classes = absl::GetFlag(FLAGS_max_classes_per_window);

@@ -84,8 +84,8 @@ void Sender::Stop() {
 }
 
 // Splits `report` into parts of at most about `max_bytes` each: part 0 keeps
-// everything but features and attributes, which are spread over the parts in
-// their (sorted) order.
+// everything but features, attributes, join records and forwarded labels,
+// which are spread over the parts in their order.
 std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
                                           size_t max_bytes) {
   if (report.ByteSizeLong() <= max_bytes) return {report};
@@ -93,6 +93,8 @@ std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
   v1::WindowReport head = report;
   head.mutable_summary()->clear_features();
   head.mutable_summary()->clear_attributes();
+  head.clear_predictions();
+  head.clear_labels();
   v1::WindowReport shell;
   shell.set_agent_id(report.agent_id());
   shell.set_sequence(report.sequence());
@@ -115,6 +117,14 @@ std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
   for (const v1::AttributeSummary& a : report.summary().attributes()) {
     room_for(a.ByteSizeLong() + 8);
     *parts.back().mutable_summary()->add_attributes() = a;
+  }
+  for (const v1::PendingPrediction& p : report.predictions()) {
+    room_for(p.ByteSizeLong() + 4);
+    *parts.back().add_predictions() = p;
+  }
+  for (const v1::LabelEvent& l : report.labels()) {
+    room_for(l.ByteSizeLong() + 4);
+    *parts.back().add_labels() = l;
   }
   for (size_t i = 0; i < parts.size(); ++i) {
     parts[i].set_part_index(static_cast<uint32_t>(i));

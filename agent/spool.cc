@@ -27,6 +27,7 @@ constexpr char kLastSequenceKey[] = "m:last_sequence";
 // End of the newest window appended (sortable milliseconds), written with
 // it: the agent's intake log replays only windows after it.
 constexpr char kLastWindowEndKey[] = "m:last_window_end";
+constexpr char kLastSegmentKey[] = "m:last_segment";
 constexpr char kAgentIdKey[] = "m:agent_id";
 constexpr char kProfileKey[] = "m:profile";
 
@@ -121,6 +122,8 @@ absl::Status Spool::Load() {
   if (s.ok() && value.size() == 9) last_sequence_ = SeqOf(value);
   s = db_->Get(rocksdb::ReadOptions(), kLastWindowEndKey, &value);
   if (s.ok() && value.size() == 8) last_window_end_ = ReadSortableMillis(value);
+  s = db_->Get(rocksdb::ReadOptions(), kLastSegmentKey, &value);
+  if (s.ok() && value.size() == 8) last_segment_ = ReadSortableMillis(value);
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(ItemKey(0)); it->Valid() && IsItem(it->key()); it->Next()) {
@@ -242,7 +245,8 @@ absl::StatusOr<uint64_t> Spool::MakeRoomLocked(uint64_t needed) {
   return dropped;
 }
 
-absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report) {
+absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report,
+                                                  absl::Time segment) {
   absl::MutexLock lock(&mu_);
   AppendResult result;
   result.sequence = last_sequence_ + 1;
@@ -274,9 +278,15 @@ absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report) {
   batch.Put(ItemKey(result.sequence), bytes);
   batch.Put(kLastSequenceKey, ItemKey(result.sequence));
   const absl::Time window_end = FromProto(item.report().window_end());
+  // The newest end: a late report of an earlier window does not lower it.
   std::string end_key;
-  AppendSortableMillis(window_end, &end_key);
+  AppendSortableMillis(std::max(last_window_end_, window_end), &end_key);
   batch.Put(kLastWindowEndKey, end_key);
+  if (segment != absl::InfinitePast()) {
+    std::string segment_key;
+    AppendSortableMillis(segment, &segment_key);
+    batch.Put(kLastSegmentKey, segment_key);
+  }
   if (absl::Status s =
           WriteResuming(db_.get(), Durable(), &batch, "spool append");
       !s.ok()) {
@@ -284,6 +294,7 @@ absl::StatusOr<Spool::AppendResult> Spool::Append(v1::WindowReport report) {
   }
   last_sequence_ = result.sequence;
   last_window_end_ = std::max(last_window_end_, window_end);
+  if (segment != absl::InfinitePast()) last_segment_ = segment;
   if (store_report) {
     ++pending_reports_;
     pending_bytes_ += bytes.size();
@@ -382,6 +393,11 @@ size_t Spool::pending_gaps() const {
 uint64_t Spool::pending_bytes() const {
   absl::MutexLock lock(&mu_);
   return pending_bytes_;
+}
+
+absl::Time Spool::last_segment() const {
+  absl::MutexLock lock(&mu_);
+  return last_segment_;
 }
 
 absl::Time Spool::last_window_end() const {

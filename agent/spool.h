@@ -68,8 +68,11 @@ class Spool {
   absl::Status SaveProfile(const v1::ReferenceProfile& profile);
   absl::StatusOr<v1::ReferenceProfile> LoadProfile() const;
 
-  // Stores `report` with the next sequence (its agent_id must be set).
-  absl::StatusOr<AppendResult> Append(v1::WindowReport report);
+  // Stores `report` with the next sequence (its agent_id must be set), and
+  // with it (atomically) `segment`, the intake log segment it was built
+  // from (last_segment()).
+  absl::StatusOr<AppendResult> Append(
+      v1::WindowReport report, absl::Time segment = absl::InfinitePast());
   // Up to `max` items (reports and gaps) whose first sequence is > `after`,
   // in sequence order, each ready to send.
   absl::StatusOr<std::vector<v1::IngestRequest>> ReadAfter(uint64_t after,
@@ -87,6 +90,9 @@ class Spool {
   // End of the newest window appended (as a report or a gap), kept with it
   // atomically; InfinitePast when none.
   absl::Time last_window_end() const;
+  // The intake log segment of the newest report appended with one
+  // (InfinitePast: none): at start it may not have been dropped yet.
+  absl::Time last_segment() const;
   // Windows dropped by this process since Open().
   uint64_t dropped_windows() const;
   uint64_t max_bytes() const { return options_.max_bytes; }
@@ -104,6 +110,7 @@ class Spool {
   mutable absl::Mutex mu_;
   uint64_t last_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_window_end_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_segment_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   size_t pending_reports_ ABSL_GUARDED_BY(mu_) = 0;
   size_t pending_gaps_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -2,85 +2,116 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "common/summary/summary_merge.h"
 
 namespace aims::agent {
 
 Windower::Windower(std::shared_ptr<const SummaryConfig> config,
-                   absl::Duration window, const Clock* clock,
-                   absl::Time not_before)
-    : window_(window), clock_(clock) {
+                   WindowerOptions options, const Clock* clock)
+    : options_(std::move(options)), clock_(clock) {
   absl::MutexLock lock(&mu_);
   config_ = std::move(config);
-  const absl::Time now = clock_->Now();
-  open_.start = std::max(AlignedStart(now), std::min(not_before, now));
-  open_.end = AlignedStart(now) + window_;
-  NewAccumulatorLocked(config_);
 }
 
-void Windower::NewAccumulatorLocked(
-    std::shared_ptr<const SummaryConfig> config) {
-  open_.config = config;
-  open_.acc = std::make_unique<WindowAccumulator>(std::move(config));
+Windower::Windower(std::shared_ptr<const SummaryConfig> config,
+                   absl::Duration window, const Clock* clock,
+                   absl::Time not_before, JoinLimits limits)
+    : Windower(std::move(config),
+               WindowerOptions{
+                   .window = window, .join = limits, .not_before = not_before},
+               clock) {}
+
+absl::Time Windower::AlignedStart(absl::Time t) const {
+  return absl::UnixEpoch() +
+         absl::Floor(t - absl::UnixEpoch(), options_.window);
 }
 
-absl::Time Windower::AlignedStart(absl::Time now) const {
-  return absl::UnixEpoch() + absl::Floor(now - absl::UnixEpoch(), window_);
+Windower::Kind Windower::KindOf(absl::Time key, absl::Time aligned) {
+  const absl::Duration offset = key - aligned;
+  if (offset <= absl::ZeroDuration()) return Kind::kOnTime;
+  return offset < absl::Milliseconds(500) ? Kind::kStraggler : Kind::kLate;
 }
 
-std::optional<ClosedWindow> Windower::TakeLocked(absl::Time end) {
-  std::optional<ClosedWindow> out;
-  if (open_.acc->event_count() > 0 || open_.other_activity > 0 ||
-      open_.checkpoint.has_value()) {
-    v1::WindowSummary summary;
-    if (!open_.checkpoint.has_value()) {
-      summary = open_.acc->Build();
-    } else {
-      summary = std::move(*open_.checkpoint);
-      if (open_.acc->event_count() > 0 || open_.other_activity > 0) {
-        // Both parts come from this agent's accumulators of one config, so
-        // they merge (a failure would leave the checkpoint whole).
-        (void)MergeSummaries(&summary, open_.acc->Build());
-      }
-    }
-    out = ClosedWindow{open_.start, end, std::move(summary)};
+Windower::Open& Windower::InstanceLocked(absl::Time key) {
+  auto it = open_.find(key);
+  if (it != open_.end()) return it->second;
+  const absl::Time aligned = AlignedStart(key);
+  Open& open = open_[key];
+  open.kind = KindOf(key, aligned);
+  open.start = aligned;
+  open.end = aligned + options_.window;
+  // The window the last run cut short at its stop goes on from its cut.
+  if (open.kind == Kind::kOnTime && options_.not_before > aligned &&
+      options_.not_before < open.end) {
+    open.start = options_.not_before;
   }
-  NewAccumulatorLocked(config_);
-  open_.checkpoint.reset();
-  open_.other_activity = 0;
-  return out;
+  open.state = std::make_unique<WindowState>(config_, &options_.join);
+  return open;
 }
 
-absl::StatusOr<std::optional<v1::WindowSummary>> Windower::Checkpoint(
-    absl::Time window_start) {
-  absl::MutexLock lock(&mu_);
-  if (open_.start != window_start ||
-      (open_.acc->event_count() == 0 && open_.other_activity == 0)) {
-    return std::nullopt;
+std::optional<absl::Time> Windower::KeyForLocked(absl::Time aligned,
+                                                 absl::Time arrival) {
+  const absl::Time end = aligned + options_.window;
+  Kind kind = Kind::kOnTime;
+  if (arrival >= end + options_.lateness) {
+    kind = Kind::kLate;
+  } else if (arrival >= end) {
+    kind = Kind::kStraggler;
   }
-  if (!open_.checkpoint.has_value()) {
-    open_.checkpoint = open_.acc->Build();
-  } else if (absl::Status s =
-                 MergeSummaries(&*open_.checkpoint, open_.acc->Build());
-             !s.ok()) {
-    return s;
+  if (kind == Kind::kOnTime) {
+    if (open_.contains(aligned)) return aligned;
+    if (open_.size() >= options_.max_open_windows) return std::nullopt;
+    return aligned;
   }
-  NewAccumulatorLocked(open_.config);
-  open_.other_activity = 0;
-  return *open_.checkpoint;
+  const int first = kind == Kind::kStraggler ? 1 : 500;
+  const int count = kind == Kind::kStraggler ? 499 : 500;
+  // The instance of this kind open now, if any.
+  for (auto it = open_.lower_bound(aligned + absl::Milliseconds(first));
+       it != open_.end() &&
+       it->first < aligned + absl::Milliseconds(first + count);
+       ++it) {
+    if (it->second.kind == kind) return it->first;
+  }
+  if (open_.size() >= options_.max_open_windows) return std::nullopt;
+  for (int tries = 0; tries < count; ++tries) {
+    const absl::Time key =
+        aligned + absl::Milliseconds(first + extra_opened_++ % count);
+    if (!open_.contains(key)) return key;
+  }
+  return std::nullopt;
 }
 
-void Windower::RestoreCheckpoint(v1::WindowSummary summary) {
-  absl::MutexLock lock(&mu_);
-  open_.checkpoint = std::move(summary);
+void Windower::CloseLocked(std::map<absl::Time, Open>::iterator it,
+                           absl::Time end) {
+  Open& open = it->second;
+  overflows_ += open.state->TakeOverflows();
+  unjoinable_ += open.state->TakeUnjoinable();
+  if (!open.state->empty()) {
+    v1::WindowReport report = open.state->Take();
+    v1::OperationalSummary* op =
+        report.mutable_summary()->mutable_operational();
+    if (open.kind == Kind::kLate) op->set_late_events(op->event_count());
+    ready_.push_back(
+        ClosedWindow{open.start, end, std::move(*report.mutable_summary()),
+                     std::move(*report.mutable_predictions()),
+                     std::move(*report.mutable_labels()), it->first});
+  }
+  open_.erase(it);
 }
 
-void Windower::RollLocked(absl::Time now) {
-  if (replaying_ || now < open_.end) return;
-  if (auto closed = TakeLocked(open_.end)) ready_.push_back(std::move(*closed));
-  open_.start = AlignedStart(now);
-  open_.end = open_.start + window_;
+void Windower::RollLocked(absl::Time now, bool tick) {
+  if (replaying_) return;
+  for (auto it = open_.begin(); it != open_.end();) {
+    auto next = std::next(it);
+    const Open& open = it->second;
+    const bool due = open.kind == Kind::kOnTime ? now >= open.end
+                     : open.kind == Kind::kStraggler
+                         ? now >= open.end + options_.lateness
+                         : tick;
+    if (due) CloseLocked(it, open.end);
+    it = next;
+  }
 }
 
 void Windower::SetReplaying(bool replaying) {
@@ -88,57 +119,168 @@ void Windower::SetReplaying(bool replaying) {
   replaying_ = replaying;
 }
 
-absl::Time Windower::Add(const std::vector<Event>& events) {
+Windower::Routes Windower::AddEvents(const std::vector<Event>& events,
+                                     absl::Time arrival) {
   absl::MutexLock lock(&mu_);
-  RollLocked(clock_->Now());
-  const LimitOverflows before = open_.acc->overflows();
-  for (const Event& e : events) open_.acc->Add(e);
-  overflows_ += open_.acc->overflows() - before;
-  return open_.start;
+  const absl::Time now = clock_->Now();
+  if (arrival == absl::InfinitePast()) arrival = now;
+  RollLocked(now, /*tick=*/false);
+  Routes routes;
+  absl::flat_hash_map<absl::Time, std::optional<absl::Time>> keys;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    if (!e.prediction_id.empty()) {
+      bool waiting = false;
+      for (const auto& [key, open] : open_) {
+        waiting = waiting || open.state->Waiting(e.prediction_id);
+      }
+      if (waiting) {
+        routes.duplicates.push_back(i);
+        continue;
+      }
+    }
+    const absl::Time at =
+        options_.event_time && e.timestamp != absl::InfinitePast() ? e.timestamp
+                                                                   : arrival;
+    const absl::Time aligned = AlignedStart(at);
+    auto [it, inserted] = keys.try_emplace(aligned);
+    if (inserted) {
+      it->second = KeyForLocked(aligned, arrival);
+      // Opened now, so that the bound counts it for the next window.
+      if (it->second.has_value()) InstanceLocked(*it->second);
+    }
+    if (!it->second.has_value()) {
+      routes.refused.push_back(i);
+      continue;
+    }
+    routes.folded[*it->second].push_back(i);
+  }
+  for (auto& [key, positions] : routes.folded) {
+    Open& open = open_.at(key);
+    open.changed = true;
+    std::vector<size_t> resent;
+    if (positions.size() == events.size()) {
+      resent = open.state->Add(events, arrival);  // the usual case: no copy
+    } else {
+      std::vector<Event> share;
+      share.reserve(positions.size());
+      for (size_t i : positions) share.push_back(events[i]);
+      resent = open.state->Add(share, arrival);
+      for (size_t& r : resent) r = positions[r];
+    }
+    // Not expected (the open instances were checked above); kept exact.
+    for (size_t r : resent) {
+      positions.erase(std::find(positions.begin(), positions.end(), r));
+      routes.duplicates.push_back(r);
+    }
+  }
+  std::sort(routes.duplicates.begin(), routes.duplicates.end());
+  return routes;
+}
+
+absl::Time Windower::Add(const std::vector<Event>& events,
+                         std::vector<size_t>* duplicates, absl::Time arrival) {
+  Routes routes = AddEvents(events, arrival);
+  if (duplicates != nullptr) *duplicates = std::move(routes.duplicates);
+  if (!routes.folded.empty()) return routes.folded.begin()->first;
+  return AlignedStart(arrival == absl::InfinitePast() ? clock_->Now()
+                                                      : arrival);
+}
+
+void Windower::AddTo(absl::Time key, const std::vector<Event>& events,
+                     absl::Time arrival) {
+  absl::MutexLock lock(&mu_);
+  Open& open = InstanceLocked(key);
+  open.state->Add(events, arrival);
+  open.changed = true;
 }
 
 LimitOverflows Windower::TakeOverflows() {
   absl::MutexLock lock(&mu_);
   LimitOverflows out = overflows_;
+  for (auto& [key, open] : open_) out += open.state->TakeOverflows();
   overflows_ = LimitOverflows();
   return out;
 }
 
+uint64_t Windower::TakeUnjoinable() {
+  absl::MutexLock lock(&mu_);
+  uint64_t out = unjoinable_;
+  for (auto& [key, open] : open_) out += open.state->TakeUnjoinable();
+  unjoinable_ = 0;
+  return out;
+}
+
+size_t Windower::pending_predictions() const {
+  absl::MutexLock lock(&mu_);
+  size_t n = 0;
+  for (const auto& [key, open] : open_) n += open.state->pending_count();
+  return n;
+}
+
+uint64_t Windower::pending_bytes() const {
+  absl::MutexLock lock(&mu_);
+  uint64_t n = 0;
+  for (const auto& [key, open] : open_) n += open.state->pending_bytes();
+  return n;
+}
+
+size_t Windower::open_windows() const {
+  absl::MutexLock lock(&mu_);
+  return open_.size();
+}
+
 void Windower::CountRejected(absl::string_view reason, uint64_t n) {
   absl::MutexLock lock(&mu_);
-  RollLocked(clock_->Now());
-  open_.acc->CountRejected(reason, n);
-  open_.other_activity += n;
+  const absl::Time now = clock_->Now();
+  RollLocked(now, /*tick=*/false);
+  Open& open = InstanceLocked(AlignedStart(now));
+  open.state->CountRejected(reason, n);
+  open.changed = true;
 }
 
-size_t Windower::AddJoinedLabels(const std::vector<JoinedLabel>& labels,
-                                 absl::Time* window_start) {
+absl::Time Windower::AddLabels(const std::vector<LabelEvent>& labels,
+                               absl::Time arrival,
+                               std::vector<LabelOutcome>* outcomes) {
   absl::MutexLock lock(&mu_);
-  RollLocked(clock_->Now());
-  if (window_start != nullptr) *window_start = open_.start;
-  size_t late = 0;
-  const LimitOverflows before = open_.acc->overflows();
-  for (const JoinedLabel& j : labels) {
-    const bool is_late = j.predicted_at < open_.start;
-    late += is_late;
-    open_.acc->AddJoinedLabel(j.event, j.labelled_at - j.predicted_at, is_late);
+  RollLocked(clock_->Now(), /*tick=*/false);
+  const absl::Time here = AlignedStart(arrival);
+  InstanceLocked(here);
+  outcomes->clear();
+  outcomes->reserve(labels.size());
+  for (const LabelEvent& label : labels) {
+    LabelOutcome o;
+    o.key = here;
+    for (const auto& [key, open] : open_) {
+      if (open.state->Waiting(label.prediction_id)) {
+        o.key = key;
+        break;
+      }
+    }
+    Open& open = open_.at(o.key);
+    o.fate = open.state->AddLabel(label, arrival, &o.delay, &o.error);
+    open.changed = true;
+    outcomes->push_back(std::move(o));
   }
-  overflows_ += open_.acc->overflows() - before;
-  open_.other_activity += labels.size();
-  return late;
+  return here;
 }
 
-void Windower::CountLabelMisses(uint64_t unmatched, uint64_t evicted) {
-  if (unmatched + evicted == 0) return;
+void Windower::AddLabelsTo(absl::Time key,
+                           const std::vector<LabelEvent>& labels,
+                           absl::Time arrival) {
   absl::MutexLock lock(&mu_);
-  RollLocked(clock_->Now());
-  open_.acc->CountLabelMisses(unmatched, evicted);
-  open_.other_activity += unmatched + evicted;
+  Open& open = InstanceLocked(key);
+  for (const LabelEvent& label : labels) {
+    absl::Duration delay;
+    EventError error;
+    open.state->AddLabel(label, arrival, &delay, &error);
+  }
+  open.changed = true;
 }
 
 std::optional<ClosedWindow> Windower::CloseIfDue() {
   absl::MutexLock lock(&mu_);
-  RollLocked(clock_->Now());
+  RollLocked(clock_->Now(), /*tick=*/true);
   if (ready_.empty()) return std::nullopt;
   ClosedWindow w = std::move(ready_.front());
   ready_.erase(ready_.begin());
@@ -148,36 +290,63 @@ std::optional<ClosedWindow> Windower::CloseIfDue() {
 std::optional<ClosedWindow> Windower::CloseNow() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_->Now();
-  RollLocked(now);
-  if (!ready_.empty()) {
-    ClosedWindow w = std::move(ready_.front());
-    ready_.erase(ready_.begin());
-    return w;
+  RollLocked(now, /*tick=*/true);
+  while (ready_.empty() && !open_.empty()) {
+    auto it = open_.begin();
+    // An on-time window ends now; one ahead of the clock (event time) is
+    // reported whole.
+    const absl::Time end =
+        it->second.start < now ? std::min(it->second.end, now) : it->second.end;
+    CloseLocked(it, end);
   }
-  if (now <= open_.start) return std::nullopt;
-  auto closed = TakeLocked(now);
-  open_.start = now;
-  return closed;
+  if (ready_.empty()) return std::nullopt;
+  ClosedWindow w = std::move(ready_.front());
+  ready_.erase(ready_.begin());
+  return w;
+}
+
+absl::StatusOr<std::optional<v1::WindowReport>> Windower::Checkpoint(
+    absl::Time key) {
+  absl::MutexLock lock(&mu_);
+  auto it = open_.find(key);
+  if (it == open_.end() || !it->second.changed) return std::nullopt;
+  absl::StatusOr<v1::WindowReport> report = it->second.state->Checkpoint();
+  if (!report.ok()) return report.status();
+  it->second.changed = false;
+  return std::move(*report);
+}
+
+void Windower::RestoreCheckpoint(absl::Time key, v1::WindowReport checkpoint) {
+  absl::MutexLock lock(&mu_);
+  InstanceLocked(key).state->Restore(std::move(checkpoint));
+}
+
+void Windower::RestoreCheckpoint(v1::WindowReport checkpoint) {
+  RestoreCheckpoint(AlignedStart(clock_->Now()), std::move(checkpoint));
 }
 
 void Windower::SetConfig(std::shared_ptr<const SummaryConfig> config) {
   absl::MutexLock lock(&mu_);
   config_ = std::move(config);
   // A window that holds nothing yet can start over with the new config.
-  if (open_.acc->event_count() == 0 && open_.other_activity == 0 &&
-      !open_.checkpoint.has_value()) {
-    NewAccumulatorLocked(config_);
-  }
+  for (auto& [key, open] : open_) open.state->SetConfigIfEmpty(config_);
 }
 
 absl::Time Windower::current_start() const {
   absl::MutexLock lock(&mu_);
-  return open_.start;
+  const absl::Time aligned = AlignedStart(clock_->Now());
+  auto it = open_.find(aligned);
+  if (it != open_.end()) return it->second.start;
+  if (options_.not_before > aligned &&
+      options_.not_before < aligned + options_.window) {
+    return options_.not_before;
+  }
+  return aligned;
 }
 
 absl::Time Windower::current_end() const {
   absl::MutexLock lock(&mu_);
-  return open_.end;
+  return AlignedStart(clock_->Now()) + options_.window;
 }
 
 }  // namespace aims::agent

@@ -1,15 +1,29 @@
-// Windower: assigns accepted events to fixed, wall-clock-aligned windows of
-// the agent's clock ([k*w, (k+1)*w)) and hands over each window's summary
-// when it closes.
+// Windower: assigns accepted events to fixed, aligned windows
+// ([k*w, (k+1)*w)) and hands over each window's report when it closes.
 //
-// Windows follow arrival time, not the event's own timestamp, so that a
-// window closes on time whatever clocks model servers have; only the open
-// window is held in memory (bounded by SummaryConfig limits).
+// Event time (docs/events.md, "Event time"): an event goes to the window of
+// its `timestamp` when it has one and the windower is in event time (else
+// to the window of its arrival). A window is reported when it ends on the
+// agent's clock (so evidence is not held back), and stays open for events
+// of its time for `lateness` more: those arriving then go into a second
+// ("straggler") instance of the window, reported when the lateness has
+// passed. An event later than that is still taken, into an extra ("late")
+// instance that closes at the next tick, its events counted in late_events.
+// At most `max_open_windows` instances are open at once (each bounded by
+// SummaryConfig and JoinLimits); an event that would open one more is
+// refused (Routes::refused).
+//
+// Each open instance has a key, the name of its intake log segment: the
+// window's start; plus 1..499 ms for a straggler instance, 500..999 ms for
+// a late one. Delayed labels join a prediction waiting in any open
+// instance, else they are forwarded in the instance of their arrival's
+// window (agent/window_state.h).
 //
 // Thread-safety: safe for concurrent use.
 #ifndef AIMS_AGENT_WINDOWER_H_
 #define AIMS_AGENT_WINDOWER_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -19,7 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "agent/label_store.h"
+#include "agent/window_state.h"
 #include "common/base/clock.h"
 #include "common/summary/window_accumulator.h"
 
@@ -29,86 +43,153 @@ struct ClosedWindow {
   absl::Time start;
   absl::Time end;
   v1::WindowSummary summary;
+  // Join records of the predictions still awaiting a label, and the labels
+  // to forward (WindowReport.predictions and .labels).
+  google::protobuf::RepeatedPtrField<v1::PendingPrediction> predictions;
+  google::protobuf::RepeatedPtrField<v1::LabelEvent> labels;
+  // The instance's key: its intake log segment.
+  absl::Time key = absl::InfinitePast();
+};
+
+// What became of one delayed label (Windower::AddLabels).
+struct LabelOutcome {
+  LabelFate fate = LabelFate::kForwarded;
+  absl::Duration delay;  // kJoined
+  EventError error;      // kDuplicate, kFull
+  absl::Time key;        // the instance it went to (kJoined, kForwarded)
+};
+
+struct WindowerOptions {
+  absl::Duration window = absl::Seconds(10);
+  // Event time: windows by the event's timestamp (else by arrival).
+  bool event_time = false;
+  absl::Duration lateness = absl::ZeroDuration();
+  size_t max_open_windows = 256;
+  JoinLimits join;
+  // The window that holds this time (the end of the last window spooled by
+  // an earlier run, cut short at its stop) is reported from it on, so that
+  // the two reports of it do not overlap.
+  absl::Time not_before = absl::InfinitePast();
 };
 
 class Windower {
  public:
-  // The first window starts no earlier than `not_before` (the end of the
-  // last window spooled by an earlier run), so that windows never overlap.
+  Windower(std::shared_ptr<const SummaryConfig> config, WindowerOptions options,
+           const Clock* clock);
+  // Arrival time, no lateness (tests).
   Windower(std::shared_ptr<const SummaryConfig> config, absl::Duration window,
-           const Clock* clock, absl::Time not_before = absl::InfinitePast());
+           const Clock* clock, absl::Time not_before = absl::InfinitePast(),
+           JoinLimits limits = JoinLimits());
 
-  // Adds events to the window open now (closing an expired one first);
-  // returns that window's start.
-  absl::Time Add(const std::vector<Event>& events);
+  // Where the events of one Add went.
+  struct Routes {
+    // Instance key -> positions (in `events`) of the events folded in it.
+    std::map<absl::Time, std::vector<size_t>> folded;
+    // Positions of events not folded: their prediction_id awaits its label
+    // in an open instance (resends).
+    std::vector<size_t> duplicates;
+    // Positions of events refused: their window would be one more than
+    // max_open_windows.
+    std::vector<size_t> refused;
+  };
+  // Adds events that arrived at `arrival` (InfinitePast: now) to their
+  // windows (closing expired ones first).
+  Routes AddEvents(const std::vector<Event>& events,
+                   absl::Time arrival = absl::InfinitePast());
+  // AddEvents, returning the key of the first instance used (or of the
+  // arrival window); `duplicates` as Routes::duplicates.
+  absl::Time Add(const std::vector<Event>& events,
+                 std::vector<size_t>* duplicates = nullptr,
+                 absl::Time arrival = absl::InfinitePast());
+  // Replay: folds `events` into instance `key` (opening it), unbounded.
+  void AddTo(absl::Time key, const std::vector<Event>& events,
+             absl::Time arrival);
   void CountRejected(absl::string_view reason, uint64_t n);
-  // Folds delayed labels into the open window (late when their prediction
-  // arrived before it opened), and counts labels that found no prediction
-  // and predictions evicted unlabelled.
-  // Returns how many were late; `window_start` (optional) receives the start
-  // of the window they went to.
-  size_t AddJoinedLabels(const std::vector<JoinedLabel>& labels,
-                         absl::Time* window_start = nullptr);
-  // Where the open window starts.
+  // Joins delayed labels that arrived at `arrival` to predictions awaiting
+  // them in an open instance, or keeps them to forward in the instance of
+  // the arrival's window; `outcomes` gets one per label. Returns the key of
+  // the arrival's window.
+  absl::Time AddLabels(const std::vector<LabelEvent>& labels,
+                       absl::Time arrival, std::vector<LabelOutcome>* outcomes);
+  // Replay: the same within instance `key` only.
+  void AddLabelsTo(absl::Time key, const std::vector<LabelEvent>& labels,
+                   absl::Time arrival);
+  // Where the arrival window of now starts.
   absl::Time current_start() const;
-  void CountLabelMisses(uint64_t unmatched, uint64_t evicted);
+  // When the arrival window of now ends.
+  absl::Time current_end() const;
   // Values beyond the summary limits (WindowAccumulator::overflows()) added
   // since the last call, across windows.
   LimitOverflows TakeOverflows();
+  // Predictions not joinable (beyond --max_pending_prediction_bytes) since
+  // the last call.
+  uint64_t TakeUnjoinable();
+  // Predictions awaiting a label in the open instances, and their bytes.
+  size_t pending_predictions() const;
+  uint64_t pending_bytes() const;
+  size_t open_windows() const;
 
-  // Closes the open window if its end has passed; returns it unless it was
-  // empty (no events, rejections or labels).
+  // Closes the instances that are due (on-time ones whose end has passed,
+  // stragglers whose end + lateness has, late ones at once); returns one
+  // (oldest first) unless none.
   std::optional<ClosedWindow> CloseIfDue();
-  // Closes the open window now, whatever its end (shutdown); [start, now).
+  // Closes the instances one by one now, whatever their end (shutdown);
+  // on-time ones end now at the latest.
   std::optional<ClosedWindow> CloseNow();
-  // When the open window ends.
-  absl::Time current_end() const;
 
-  // The open window's summary so far, when it starts at `window_start`
-  // (nullopt otherwise, or when it holds nothing): everything folded since
-  // it opened, merged with earlier checkpoints. The window goes on with an
-  // empty accumulator and closes with the checkpoint merged in, so its
-  // memory and the intake log's segment stay bounded however busy it is.
-  absl::StatusOr<std::optional<v1::WindowSummary>> Checkpoint(
-      absl::Time window_start);
-  // Replay: the open window continues from `summary` (a checkpoint of it).
-  void RestoreCheckpoint(v1::WindowSummary summary);
-  // While replaying (the intake log at start), the open window does not
-  // roll over: the events of its log segment must all land in it however
-  // long the replay takes (a window that closed halfway would leave the
-  // rest in the next window, which no segment holds). The first tick after
-  // closes it.
+  // The open instance `key` so far (nullopt when there is none, or nothing
+  // new since the last checkpoint): its summary (merged with earlier
+  // checkpoints), the predictions awaiting a label and the labels to
+  // forward. The instance goes on with an empty accumulator and closes with
+  // the checkpoint merged in, so its memory and its intake log segment stay
+  // bounded however busy it is.
+  absl::StatusOr<std::optional<v1::WindowReport>> Checkpoint(absl::Time key);
+  // Replay: instance `key` continues from `checkpoint` (a Checkpoint()).
+  void RestoreCheckpoint(absl::Time key, v1::WindowReport checkpoint);
+  // The instance of the arrival window of now (tests).
+  void RestoreCheckpoint(v1::WindowReport checkpoint);
+  // While replaying (the intake log at start), no instance closes: the
+  // records of each segment must all land in its instance however long the
+  // replay takes. The first tick after closes what is due.
   void SetReplaying(bool replaying);
-  // Windows opened from now on summarise with `config` (e.g. a new
-  // reference profile); the open window keeps the one it started with
-  // unless it is still empty.
+  // Instances opened from now on summarise with `config` (e.g. a new
+  // reference profile); open ones keep theirs unless still empty.
   void SetConfig(std::shared_ptr<const SummaryConfig> config);
 
  private:
+  enum class Kind { kOnTime, kStraggler, kLate };
   struct Open {
-    absl::Time start;
+    absl::Time start;  // of its report
     absl::Time end;
-    std::unique_ptr<WindowAccumulator> acc;
-    std::shared_ptr<const SummaryConfig> config;  // acc's
-    // What Checkpoint() took out of acc, merged.
-    std::optional<v1::WindowSummary> checkpoint;
-    // Anything besides accepted events: rejections, labels, misses.
-    uint64_t other_activity = 0;
+    Kind kind = Kind::kOnTime;
+    std::unique_ptr<WindowState> state;
+    // Whether Checkpoint() has anything new since the last one.
+    bool changed = false;
   };
-  void RollLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<ClosedWindow> TakeLocked(absl::Time end)
+  absl::Time AlignedStart(absl::Time t) const;
+  // The kind of instance `key` names (see the file comment).
+  static Kind KindOf(absl::Time key, absl::Time aligned);
+  // Closes due instances into ready_ (late ones only when `tick`).
+  void RollLocked(absl::Time now, bool tick) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseLocked(std::map<absl::Time, Open>::iterator it, absl::Time end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Time AlignedStart(absl::Time now) const;
-  void NewAccumulatorLocked(std::shared_ptr<const SummaryConfig> config)
+  // The instance `key` (opened when missing).
+  Open& InstanceLocked(absl::Time key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The key of the instance an event of window `aligned` that arrives at
+  // `arrival` goes to; nullopt when it would exceed max_open_windows.
+  std::optional<absl::Time> KeyForLocked(absl::Time aligned, absl::Time arrival)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::shared_ptr<const SummaryConfig> config_ ABSL_GUARDED_BY(mu_);
-  const absl::Duration window_;
+  const WindowerOptions options_;
   const Clock* const clock_;
   mutable absl::Mutex mu_;
-  Open open_ ABSL_GUARDED_BY(mu_);
+  std::map<absl::Time, Open> open_ ABSL_GUARDED_BY(mu_);
   LimitOverflows overflows_ ABSL_GUARDED_BY(mu_);
-  // Windows that expired while events kept arriving, not yet taken.
+  uint64_t unjoinable_ ABSL_GUARDED_BY(mu_) = 0;
+  // Extra instances opened so far (their keys cycle through their range).
+  uint64_t extra_opened_ ABSL_GUARDED_BY(mu_) = 0;
+  // Closed instances not yet taken, oldest first.
   std::vector<ClosedWindow> ready_ ABSL_GUARDED_BY(mu_);
   bool replaying_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -51,9 +51,11 @@ TEST(AgentOptionsTest, WindowAndTimesNameFlagValueAndLimit) {
       "--window: 0s, must be 1s..1h");
   EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.window = absl::Hours(2); }),
             "--window: 2h, must be 1s..1h");
-  EXPECT_EQ(ErrorAfter(
-                [](AgentOptions& o) { o.label_ttl = absl::Milliseconds(500); }),
-            "--label_ttl: 500ms, must be at least 1s");
+  EXPECT_EQ(
+      ErrorAfter([](AgentOptions& o) { o.allowed_lateness = absl::Hours(25); }),
+      "--allowed_lateness: 25h, must be 0s..24h");
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.max_open_windows = 1; }),
+            "--max_open_windows: 1, must be 2..100000");
   EXPECT_EQ(ErrorAfter([](AgentOptions& o) {
               o.intake.event.max_clock_skew = -absl::Seconds(1);
             }),
@@ -93,8 +95,21 @@ TEST(AgentOptionsTest, CountsNameFlagValueAndRange) {
             "--intake_queue_capacity: 0, must be 1..100000");
   EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.grpc_max_in_flight = 10001; }),
             "--grpc_max_in_flight: 10001, must be 1..10000");
-  EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.label_store_max_entries = 0; }),
-            "--label_store_max_entries: 0, must be 1..100000000");
+  EXPECT_EQ(
+      ErrorAfter([](AgentOptions& o) { o.join.max_forwarded_labels = 0; }),
+      "--max_forwarded_labels: 0, must be 1..10000000");
+  // Pending predictions and forwarded labels go into intake log
+  // checkpoints: at most a sixteenth of the log each (256 MiB by default).
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) {
+              o.join.max_pending_bytes = (16 << 20) + 1;
+            }),
+            "--max_pending_prediction_bytes: 16777217, must be 4096..16777216");
+  EXPECT_EQ(ErrorAfter([](AgentOptions& o) {
+              o.intake_log_max_bytes = 64 << 20;
+              o.join.max_pending_bytes = 1 << 20;
+              o.join.max_forwarded_bytes = 8 << 20;
+            }),
+            "--max_forwarded_label_bytes: 8388608, must be 4096..4194304");
   EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.reference_events = 1000001; }),
             "--reference_events: 1000001, must be 0..1000000");
   EXPECT_EQ(ErrorAfter([](AgentOptions& o) { o.max_body_bytes = 100; }),

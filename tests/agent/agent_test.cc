@@ -164,9 +164,15 @@ TEST_F(AgentTest, TokensGuardTheIntakeAndReachTheCollector) {
   EXPECT_EQ(StoredEvents(), 0u);  // no token: the collector answers nothing
 }
 
+// Labels whose prediction is in the open window join there; others are
+// forwarded (AgentLabelsTest covers what the reports carry). A fake clock
+// keeps the window open between the posts.
 TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
   StartCollector();
-  Agent agent(Options());
+  FakeClock clock(absl::Now());
+  AgentOptions options = Options();
+  options.window = absl::Minutes(10);
+  Agent agent(options, &clock);
   ASSERT_TRUE(agent.Start().ok());
   httplib::Client http("127.0.0.1", agent.http_port());
   std::string events = "[";
@@ -203,12 +209,15 @@ TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
   EXPECT_EQ(testing::MetricValue(
                 metrics->body, R"(aims_agent_labels_total{outcome="matched"})"),
             6);
+  // "nope" is not a prediction of the open window: forwarded to the
+  // collector's central join.
   EXPECT_EQ(
       testing::MetricValue(metrics->body,
-                           R"(aims_agent_labels_total{outcome="unmatched"})"),
+                           R"(aims_agent_labels_total{outcome="forwarded"})"),
       1);
   EXPECT_EQ(
-      testing::MetricValue(metrics->body, "aims_agent_label_store_entries"), 4);
+      testing::MetricValue(metrics->body, "aims_agent_pending_predictions"), 4);
+  clock.Advance(absl::Seconds(1));
   EXPECT_TRUE(agent.Stop());
 
   auto stub = v1::QueryService::NewStub(grpc::CreateChannel(
@@ -226,7 +235,7 @@ TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
   const v1::WindowSummary& w = resp.buckets(0).summary();
   EXPECT_EQ(w.operational().event_count(), 10u);
   EXPECT_EQ(w.operational().labels_matched(), 6u);
-  EXPECT_EQ(w.operational().labels_unmatched(), 1u);
+  EXPECT_EQ(w.operational().labels_unmatched(), 0u);  // the collector's call
   EXPECT_EQ(w.operational().label_delay_seconds().count(), 6u);
   EXPECT_EQ(w.performance().labelled_count(), 6u);
   // p1, p3, p5 predicted 1 (TP); p0, p2, p4 predicted 0 (FN); f = p0..p4.
@@ -430,6 +439,42 @@ TEST_F(AgentTest, LargeReportsTravelInPartsAndArriveWhole) {
   const size_t at = page->body.find(metric);
   ASSERT_NE(at, std::string::npos);
   EXPECT_GE(std::stod(page->body.substr(at + metric.size())), 5.0)
+      << page->body.substr(at, 60);
+}
+
+// Join records and forwarded labels are spread over the parts of a report
+// too large for one message; the collector takes every part.
+TEST_F(AgentTest, JoinRecordsAndForwardedLabelsTravelInParts) {
+  StartCollector();
+  FakeClock clock(absl::Now());
+  AgentOptions options = Options();
+  options.window = absl::Minutes(10);
+  options.max_part_bytes = 4096;
+  Agent agent(options, &clock);
+  ASSERT_TRUE(agent.Start().ok());
+  httplib::Client http("127.0.0.1", agent.http_port());
+  std::string events = "[", labels = "[";
+  for (int i = 0; i < 500; ++i) {
+    absl::StrAppend(&events, i ? "," : "", R"({"prediction_id":"pending-)", i,
+                    R"(","prediction":1})");
+    absl::StrAppend(&labels, i ? "," : "", R"({"prediction_id":"elsewhere-)", i,
+                    R"(","label":0})");
+  }
+  ASSERT_EQ(http.Post("/v1/events", events + "]", "application/json")->status,
+            200);
+  ASSERT_EQ(http.Post("/v1/labels", labels + "]", "application/json")->status,
+            200);
+  clock.Advance(absl::Seconds(1));
+  EXPECT_TRUE(agent.Stop());
+  EXPECT_EQ(StoredEvents(), 500u);
+  // 500 join records and 500 labels, some 40 bytes each: at least 10 parts.
+  httplib::Client metrics("127.0.0.1", collector_->http_port());
+  auto page = metrics.Get("/metrics");
+  ASSERT_TRUE(page);
+  const std::string metric = "\naims_collector_report_parts_total ";
+  const size_t at = page->body.find(metric);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GE(std::stod(page->body.substr(at + metric.size())), 10.0)
       << page->body.substr(at, 60);
 }
 

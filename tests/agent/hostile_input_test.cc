@@ -94,8 +94,9 @@ class HostileInputTest : public ::testing::Test {
     return o;
   }
 
-  void StartAgent(AgentOptions options) {
-    agent_ = std::make_unique<Agent>(std::move(options));
+  void StartAgent(AgentOptions options,
+                  const Clock* clock = &RealClock::Get()) {
+    agent_ = std::make_unique<Agent>(std::move(options), clock);
     ASSERT_TRUE(agent_->Start().ok());
     http_ = std::make_unique<httplib::Client>("127.0.0.1", agent_->http_port());
     intake_ = v1::AgentIntakeService::NewStub(
@@ -162,7 +163,8 @@ class HostileInputTest : public ::testing::Test {
     req.mutable_model()->set_name("credit");
     req.mutable_model()->set_version("v1");
     req.mutable_model()->set_environment("test");
-    *req.mutable_from() = ToProto(absl::Now() - absl::Hours(1));
+    // Event time: an event an hour old is in a window an hour back.
+    *req.mutable_from() = ToProto(absl::Now() - absl::Hours(2));
     *req.mutable_to() = ToProto(absl::Now() + absl::Hours(1));
     grpc::ClientContext ctx;
     v1::GetSummariesResponse resp;
@@ -285,8 +287,13 @@ TEST_F(HostileInputTest, HttpLimitsRefuseNamingTheFlagAndAreCounted) {
 }
 
 TEST_F(HostileInputTest, HttpHostileValuesHaveTheirDefinedOutcome) {
-  StartAgent(Options());
+  // One window throughout (a still clock): labels meet their predictions in
+  // the open window.
   const absl::Time now = absl::Now();
+  FakeClock clock(now);
+  AgentOptions o = Options();
+  o.window = absl::Minutes(10);
+  StartAgent(o, &clock);
   // NaN and infinities: JSON has no literal, so "NaN"/"Infinity" stand for
   // them. In a feature: taken, counted non-finite in data quality. In score,
   // latency, prediction, label or a probability: the event is refused.
@@ -350,8 +357,8 @@ TEST_F(HostileInputTest, HttpHostileValuesHaveTheirDefinedOutcome) {
           R"j({"index":0,"field":"featurez","reason":"unknown field, ignored (see docs/events.md)"}]})j"
           "\n"));
   EXPECT_EQ(Metric("aims_agent_unknown_fields_total"), 2);
-  // Timestamps far ahead or far back: refused (windows use arrival time,
-  // so such an event would be counted as happening now).
+  // Timestamps far ahead or far back: refused; one an hour back is taken
+  // into its own (event-time) window.
   const std::string answer =
       Post("/v1/events",
            absl::StrCat(R"([{"prediction":1,"timestamp":)",
@@ -393,7 +400,7 @@ TEST_F(HostileInputTest, HttpHostileValuesHaveTheirDefinedOutcome) {
           "\n"));
   EXPECT_EQ(Metric(R"(aims_agent_duplicate_ids_total{item="event"})"), 2);
   // Labels: a repeat within a request is refused; across requests the label
-  // joins once (the second finds no prediction and counts as unmatched).
+  // joins once (the second finds its prediction labelled in the window).
   auto labels = http_->Post("/v1/labels",
                             R"([{"prediction_id":"p1","label":1},
                                 {"prediction_id":"p1","label":0},
@@ -411,10 +418,17 @@ TEST_F(HostileInputTest, HttpHostileValuesHaveTheirDefinedOutcome) {
   labels = http_->Post("/v1/labels", R"([{"prediction_id":"p1","label":1}])",
                        "application/json");
   ASSERT_TRUE(labels);
-  EXPECT_EQ(labels->status, 200);
+  EXPECT_EQ(
+      Normalized(absl::StrCat(labels->status, " ", labels->body)),
+      Normalized(
+          "400 "
+          R"({"accepted":0,"rejected":1,"errors":[)"
+          R"({"index":0,"field":"prediction_id","reason":"'p1' was labelled before in this window; counted once"}]})"
+          "\n"));
   EXPECT_EQ(Metric(R"(aims_agent_labels_total{outcome="matched"})"), 1);
-  EXPECT_EQ(Metric(R"(aims_agent_labels_total{outcome="unmatched"})"), 1);
-  EXPECT_EQ(Metric(R"(aims_agent_duplicate_ids_total{item="label"})"), 1);
+  EXPECT_EQ(Metric(R"(aims_agent_labels_total{outcome="forwarded"})"), 0);
+  EXPECT_EQ(Metric(R"(aims_agent_duplicate_ids_total{item="label"})"), 2);
+  clock.Advance(absl::Seconds(1));  // the window closes at Stop
 
   const v1::WindowSummary s = StopAndCollect();
   EXPECT_EQ(s.operational().event_count(), accepted_);
@@ -425,7 +439,7 @@ TEST_F(HostileInputTest, HttpHostileValuesHaveTheirDefinedOutcome) {
   EXPECT_EQ(x->quality().wrong_type(), 1u);
   EXPECT_EQ(x->n(), 2u);
   EXPECT_EQ(s.operational().labels_matched(), 1u);
-  EXPECT_EQ(s.operational().labels_unmatched(), 1u);
+  EXPECT_EQ(s.operational().labels_unmatched(), 0u);
   EXPECT_EQ(Rejected(s, "clock_skew"), 1u);
   EXPECT_EQ(Rejected(s, "event_age"), 1u);
   EXPECT_EQ(Rejected(s, "duplicate"), 2u);
@@ -437,7 +451,10 @@ TEST_F(HostileInputTest, GrpcIntakeHasTheSameOutcomes) {
   o.max_body_bytes = 64 << 10;
   o.intake.max_events_per_batch = 100;
   o.intake.event.max_features = 3;
-  StartAgent(o);
+  // One window throughout (a still clock): the label meets its prediction.
+  FakeClock clock(absl::Now());
+  o.window = absl::Minutes(10);
+  StartAgent(o, &clock);
   auto submit = [&](const v1::SubmitEventsRequest& req,
                     v1::SubmitResponse* resp) {
     grpc::ClientContext ctx;
@@ -584,6 +601,7 @@ TEST_F(HostileInputTest, GrpcIntakeHasTheSameOutcomes) {
   ASSERT_TRUE(submit(good, &resp).ok());
   EXPECT_EQ(resp.accepted(), 1u);
   EXPECT_EQ(Post("/v1/events", kGood).substr(0, 3), "200");
+  clock.Advance(absl::Seconds(1));  // the window closes at Stop
   const v1::WindowSummary summary = StopAndCollect();
   EXPECT_EQ(summary.operational().event_count(), accepted_);
   EXPECT_EQ(accepted_, 5u);
@@ -599,7 +617,8 @@ TEST_F(HostileInputTest, OverflowsFoldIntoOtherAndAreCounted) {
   o.summary.max_features = 2;
   o.summary.max_classes = 3;
   o.summary.max_attributes = 1;
-  o.label_store_max_entries = 2;
+  // Room for two waiting predictions of about 95 bytes each.
+  o.join.max_pending_bytes = 200;
   o.reference_events = 20;
   o.max_categories_per_feature = 5;
   o.summary.slice_keys = {"zip"};
@@ -620,8 +639,8 @@ TEST_F(HostileInputTest, OverflowsFoldIntoOtherAndAreCounted) {
   EXPECT_EQ(Overflow("groups_per_attribute"), 18);
   EXPECT_EQ(Overflow("features_per_window"), 40);
   EXPECT_EQ(Overflow("attributes_per_window"), 20);
-  // 20 predictions waiting, 2 kept: 18 evicted.
-  EXPECT_EQ(Overflow("label_store_max_entries"), 18);
+  // 20 predictions waiting, 2 kept: 18 not joinable here.
+  EXPECT_EQ(Overflow("pending_prediction_bytes"), 18);
   // The first-events reference counts 5 categories of c; 15 values go to
   // its "other" bin.
   EXPECT_EQ(Overflow("categories_per_feature"), 15);

@@ -76,7 +76,7 @@ TEST(WindowerTest, CheckpointsMergeBackWhenTheWindowCloses) {
   auto first = windower.Checkpoint(start);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE(first->has_value());
-  EXPECT_EQ((*first)->operational().event_count(), 3u);
+  EXPECT_EQ((*first)->summary().operational().event_count(), 3u);
   // Nothing new: no checkpoint; another window: none either.
   auto none = windower.Checkpoint(start);
   ASSERT_TRUE(none.ok());
@@ -87,7 +87,7 @@ TEST(WindowerTest, CheckpointsMergeBackWhenTheWindowCloses) {
   windower.Add(Events(4));
   auto second = windower.Checkpoint(start);
   ASSERT_TRUE(second.ok() && second->has_value());
-  EXPECT_EQ((*second)->operational().event_count(), 7u);
+  EXPECT_EQ((*second)->summary().operational().event_count(), 7u);
   windower.Add(Events(5));
   clock.Advance(absl::Seconds(10));
   auto closed = windower.CloseIfDue();
@@ -116,9 +116,10 @@ TEST(WindowerTest, ReplayingKeepsTheOpenWindowOpen) {
   Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
                     &clock);
   windower.SetReplaying(true);
-  windower.Add(Events(4));
+  const absl::Time segment = absl::FromUnixSeconds(1000);
+  windower.AddTo(segment, Events(4), clock.Now());
   clock.Advance(absl::Seconds(12));  // past the window's end
-  EXPECT_EQ(windower.Add(Events(6)), absl::FromUnixSeconds(1000));
+  windower.AddTo(segment, Events(6), clock.Now());
   EXPECT_FALSE(windower.CloseIfDue().has_value());
   windower.SetReplaying(false);
   auto closed = windower.CloseIfDue();
@@ -128,6 +129,219 @@ TEST(WindowerTest, ReplayingKeepsTheOpenWindowOpen) {
   EXPECT_EQ(closed->summary.operational().event_count(), 10u);
   // Events after the replay go to the window open now.
   EXPECT_EQ(windower.Add(Events(1)), absl::FromUnixSeconds(1010));
+}
+
+Event Prediction(const std::string& id, const std::string& cls) {
+  Event e;
+  e.prediction_id = id;
+  e.prediction.kind = Outcome::Kind::kClass;
+  e.prediction.class_label = cls;
+  return e;
+}
+
+LabelEvent Label(const std::string& id, const std::string& cls) {
+  LabelEvent l;
+  l.prediction_id = id;
+  l.label.kind = Outcome::Kind::kClass;
+  l.label.class_label = cls;
+  return l;
+}
+
+// A label joins its prediction while the prediction's window is open and is
+// credited to that window; once the window closed, its prediction travels
+// as a join record and the label is forwarded in the next window's report.
+TEST(WindowerTest, LabelsJoinInTheOpenWindowAndAreForwardedAfter) {
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
+  windower.Add({Prediction("a", "1"), Prediction("b", "0")});
+  clock.Advance(absl::Seconds(3));
+  std::vector<LabelOutcome> outcomes;
+  EXPECT_EQ(windower.AddLabels({Label("a", "1")}, clock.Now(), &outcomes),
+            absl::FromUnixSeconds(1000));
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].fate, LabelFate::kJoined);
+  EXPECT_EQ(outcomes[0].delay, absl::Seconds(3));
+  EXPECT_EQ(windower.pending_predictions(), 1u);
+  clock.Advance(absl::Seconds(7));
+  // "b" arrives after its window closed: forwarded in the next report.
+  windower.AddLabels({Label("b", "1")}, clock.Now(), &outcomes);
+  EXPECT_EQ(outcomes[0].fate, LabelFate::kForwarded);
+  auto first = windower.CloseIfDue();
+  ASSERT_TRUE(first.has_value());
+  const v1::OperationalSummary& op = first->summary.operational();
+  EXPECT_EQ(op.event_count(), 2u);
+  EXPECT_EQ(op.labels_matched(), 1u);
+  EXPECT_EQ(op.labels_awaited(), 1u);
+  EXPECT_EQ(op.label_delay_seconds().count(), 1u);
+  EXPECT_EQ(first->summary.performance().labelled_count(), 1u);
+  ASSERT_EQ(first->predictions.size(), 1u);
+  EXPECT_EQ(first->predictions[0].prediction_id(), "b");
+  EXPECT_EQ(first->predictions[0].prediction().class_label(), "0");
+  EXPECT_EQ(first->predictions[0].predicted_at().seconds(), 1000);
+  EXPECT_TRUE(first->labels.empty());
+  clock.Advance(absl::Seconds(10));
+  auto second = windower.CloseIfDue();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->summary.operational().event_count(), 0u);
+  EXPECT_EQ(second->summary.operational().labels_matched(), 0u);
+  ASSERT_EQ(second->labels.size(), 1u);
+  EXPECT_EQ(second->labels[0].prediction_id(), "b");
+  EXPECT_EQ(second->labels[0].label().class_label(), "1");
+  EXPECT_EQ(second->labels[0].timestamp().seconds(), 1010);
+}
+
+// A checkpoint carries the pending predictions and the labels to forward,
+// so a window restored from it (replay) joins and forwards as before.
+TEST(WindowerTest, CheckpointsKeepPendingPredictionsAndForwardedLabels) {
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                    &clock);
+  const absl::Time start =
+      windower.Add({Prediction("a", "1"), Prediction("b", "0")});
+  std::vector<LabelOutcome> outcomes;
+  windower.AddLabels({Label("elsewhere", "1")}, clock.Now(), &outcomes);
+  auto checkpoint = windower.Checkpoint(start);
+  ASSERT_TRUE(checkpoint.ok() && checkpoint->has_value());
+  EXPECT_EQ((*checkpoint)->predictions_size(), 2);
+  EXPECT_EQ((*checkpoint)->labels_size(), 1);
+
+  Windower restarted(std::make_shared<SummaryConfig>(), absl::Seconds(10),
+                     &clock);
+  restarted.RestoreCheckpoint(**checkpoint);
+  EXPECT_EQ(restarted.pending_predictions(), 2u);
+  // A resend of a waiting prediction is still refused after the restore.
+  std::vector<size_t> duplicates;
+  restarted.Add({Prediction("a", "1")}, &duplicates);
+  EXPECT_EQ(duplicates, std::vector<size_t>{0});
+  restarted.AddLabels({Label("a", "0")}, clock.Now(), &outcomes);
+  EXPECT_EQ(outcomes[0].fate, LabelFate::kJoined);
+  clock.Advance(absl::Seconds(10));
+  auto closed = restarted.CloseIfDue();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->summary.operational().event_count(), 2u);
+  EXPECT_EQ(closed->summary.operational().labels_matched(), 1u);
+  EXPECT_EQ(closed->summary.operational().labels_awaited(), 1u);
+  ASSERT_EQ(closed->predictions.size(), 1u);
+  EXPECT_EQ(closed->predictions[0].prediction_id(), "b");
+  ASSERT_EQ(closed->labels.size(), 1u);
+  EXPECT_EQ(closed->labels[0].prediction_id(), "elsewhere");
+}
+
+}  // namespace
+}  // namespace aims::agent
+
+namespace aims::agent {
+namespace {
+
+Event At(absl::Time t) {
+  Event e;
+  e.timestamp = t;
+  return e;
+}
+
+WindowerOptions EventTime(absl::Duration lateness) {
+  WindowerOptions o;
+  o.window = absl::Seconds(10);
+  o.event_time = true;
+  o.lateness = lateness;
+  return o;
+}
+
+// Event time: each event goes to the window of its timestamp; the window is
+// reported at its end, its stragglers (within the lateness) in a second
+// report at end + lateness, and later events in a late report at the next
+// tick, counted in late_events.
+TEST(WindowerEventTimeTest, EventsGoToTheirWindowLateOnesAreCounted) {
+  FakeClock clock(absl::FromUnixSeconds(1005));
+  Windower windower(std::make_shared<SummaryConfig>(),
+                    EventTime(absl::Seconds(30)), &clock);
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  Windower::Routes routes = windower.AddEvents(
+      {At(t + absl::Seconds(1)), At(t - absl::Seconds(3)), Event()});
+  // [1000, 1010) gets the first and the one without a timestamp (arrival
+  // 1005); [990, 1000) has ended: a straggler within the lateness.
+  ASSERT_EQ(routes.folded.size(), 2u);
+  EXPECT_EQ(routes.folded.at(t), (std::vector<size_t>{0, 2}));
+  EXPECT_EQ(routes.folded.begin()->first,
+            absl::FromUnixSeconds(990) + absl::Milliseconds(1));
+  EXPECT_EQ(windower.open_windows(), 2u);
+  EXPECT_FALSE(windower.CloseIfDue().has_value());
+  clock.Advance(absl::Seconds(5));  // 1010: [1000, 1010) ends
+  auto on_time = windower.CloseIfDue();
+  ASSERT_TRUE(on_time.has_value());
+  EXPECT_EQ(on_time->start, t);
+  EXPECT_EQ(on_time->summary.operational().event_count(), 2u);
+  EXPECT_EQ(on_time->summary.operational().late_events(), 0u);
+  EXPECT_EQ(on_time->key, t);
+  EXPECT_FALSE(windower.CloseIfDue().has_value());
+  clock.Advance(absl::Seconds(20));  // 1030: [990, 1000) + 30 s passed
+  auto straggler = windower.CloseIfDue();
+  ASSERT_TRUE(straggler.has_value());
+  EXPECT_EQ(straggler->start, absl::FromUnixSeconds(990));
+  EXPECT_EQ(straggler->end, t);
+  EXPECT_EQ(straggler->summary.operational().event_count(), 1u);
+  EXPECT_EQ(straggler->summary.operational().late_events(), 0u);
+  // Past [1000, 1010)'s lateness at 1040: late, in an extra report.
+  clock.Advance(absl::Seconds(15));
+  routes = windower.AddEvents(
+      {At(t + absl::Seconds(2)), At(t + absl::Seconds(3)), At(clock.Now())});
+  ASSERT_EQ(routes.folded.size(), 2u);
+  const absl::Time late_key = routes.folded.begin()->first;
+  EXPECT_GE(late_key - t, absl::Milliseconds(500));
+  EXPECT_EQ(routes.folded.begin()->second, (std::vector<size_t>{0, 1}));
+  auto late = windower.CloseIfDue();  // the next tick
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->start, t);
+  EXPECT_EQ(late->end, t + absl::Seconds(10));
+  EXPECT_EQ(late->summary.operational().event_count(), 2u);
+  EXPECT_EQ(late->summary.operational().late_events(), 2u);
+  EXPECT_EQ(late->key, late_key);
+}
+
+// The windows held open are bounded: an event that would open one more is
+// refused (the caller names --max_open_windows), the others are taken.
+TEST(WindowerEventTimeTest, OpenWindowsAreBounded) {
+  FakeClock clock(absl::FromUnixSeconds(1005));
+  WindowerOptions o = EventTime(absl::Minutes(2));
+  o.max_open_windows = 3;
+  Windower windower(std::make_shared<SummaryConfig>(), o, &clock);
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  Windower::Routes routes = windower.AddEvents(
+      {At(t), At(t - absl::Seconds(10)), At(t - absl::Seconds(20)),
+       At(t - absl::Seconds(30)), At(t - absl::Seconds(15))});
+  EXPECT_EQ(routes.folded.size(), 3u);
+  EXPECT_EQ(routes.refused, (std::vector<size_t>{3}));
+  EXPECT_EQ(windower.open_windows(), 3u);
+}
+
+// Replay puts each record back into the instance of its segment, several
+// open at once, and none closes before the replay ends.
+TEST(WindowerEventTimeTest, ReplayRestoresSeveralInstances) {
+  FakeClock clock(absl::FromUnixSeconds(1100));
+  Windower windower(std::make_shared<SummaryConfig>(),
+                    EventTime(absl::Seconds(30)), &clock);
+  const absl::Time straggler =
+      absl::FromUnixSeconds(1080) + absl::Milliseconds(3);
+  const absl::Time late = absl::FromUnixSeconds(1000) + absl::Milliseconds(700);
+  windower.SetReplaying(true);
+  windower.AddTo(absl::FromUnixSeconds(1090), {Event(), Event()}, clock.Now());
+  windower.AddTo(straggler, {Event()}, clock.Now());
+  windower.AddTo(late, {Event(), Event(), Event()}, clock.Now());
+  EXPECT_FALSE(windower.CloseIfDue().has_value());
+  windower.SetReplaying(false);
+  clock.Advance(absl::Seconds(30));  // 1130: all three are due
+  std::map<absl::Time, ClosedWindow> closed;
+  while (auto w = windower.CloseIfDue()) closed.emplace(w->key, *w);
+  ASSERT_EQ(closed.size(), 3u);
+  EXPECT_EQ(closed.at(late).summary.operational().late_events(), 3u);
+  EXPECT_EQ(closed.at(late).start, absl::FromUnixSeconds(1000));
+  EXPECT_EQ(closed.at(straggler).summary.operational().late_events(), 0u);
+  EXPECT_EQ(closed.at(straggler).start, absl::FromUnixSeconds(1080));
+  EXPECT_EQ(closed.at(absl::FromUnixSeconds(1090))
+                .summary.operational()
+                .event_count(),
+            2u);
 }
 
 }  // namespace

@@ -1,0 +1,145 @@
+// WindowState: one window the agent holds open - its accumulator, the
+// predictions of the window that wait for a delayed label, and the labels
+// the agent takes during the window without being able to join them.
+//
+// Delayed labels (docs/events.md, "Delayed labels"):
+//  - an event with a prediction_id and no inline label is remembered as a
+//    pending prediction (bounded by JoinLimits::max_pending_bytes; beyond
+//    it the prediction is folded but counted in labels_evicted, not
+//    joinable here);
+//  - a label whose prediction is pending here is joined: credited to this
+//    window (labels_matched, label_delay_seconds, performance, fairness and
+//    slice counts);
+//  - any other label is kept to be forwarded in this window's report
+//    (WindowReport.labels) to the collector's central join, bounded in
+//    count and bytes (beyond: refused with a per-item limit error);
+//  - at close, what is still pending goes into the report as join records
+//    (WindowReport.predictions, groups and slices as folded) and is counted
+//    in labels_awaited.
+// An event whose prediction_id is pending here already is a resend: it is
+// refused (counted once).
+//
+// Checkpoint() takes the summary so far out of the accumulator (bounding
+// it) and returns it with the pending predictions and forwarded labels, so
+// that Restore() of the intake log (agent/intake_log.h) rebuilds the window
+// exactly.
+//
+// Thread-safety: not thread-safe; the Windower serialises access.
+#ifndef AIMS_AGENT_WINDOW_STATE_H_
+#define AIMS_AGENT_WINDOW_STATE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "aims/v1/ingest.pb.h"
+#include "common/summary/event.h"
+#include "common/summary/window_accumulator.h"
+
+namespace aims::agent {
+
+struct JoinLimits {
+  // Bytes of pending predictions one window holds
+  // (--max_pending_prediction_bytes).
+  uint64_t max_pending_bytes = 16ull << 20;
+  // Labels one window forwards (--max_forwarded_labels) and their bytes
+  // (--max_forwarded_label_bytes).
+  uint64_t max_forwarded_labels = 100'000;
+  uint64_t max_forwarded_bytes = 8ull << 20;
+};
+
+// What became of a delayed label.
+enum class LabelFate {
+  kJoined,     // credited to this window
+  kForwarded,  // kept for the collector's central join
+  kDuplicate,  // its prediction was joined here already: counted once
+  kFull,       // refused: the window forwards no more labels
+};
+
+class WindowState {
+ public:
+  WindowState(std::shared_ptr<const SummaryConfig> config,
+              const JoinLimits* limits);
+
+  // Folds `events` (arrived at `arrival`) but those whose prediction_id is
+  // pending here; returns the positions of those (resends, not folded).
+  std::vector<size_t> Add(const std::vector<Event>& events, absl::Time arrival);
+  // Joins or forwards one label that arrived at `now` (its timestamp, when
+  // given, is when the truth became known). `delay` receives the delay of a
+  // joined label; `error` the reason of a refused one.
+  LabelFate AddLabel(const LabelEvent& label, absl::Time now,
+                     absl::Duration* delay, EventError* error);
+  void CountRejected(absl::string_view reason, uint64_t n);
+
+  // Nothing folded, rejected, pending or forwarded since it opened.
+  bool empty() const;
+  // Values beyond the summary limits since the last call.
+  LimitOverflows TakeOverflows();
+  // Predictions beyond max_pending_bytes since the last call.
+  uint64_t TakeUnjoinable();
+
+  // See the file comment: summary so far (merged with earlier checkpoints),
+  // pending predictions (as received) and forwarded labels.
+  absl::StatusOr<v1::WindowReport> Checkpoint();
+  // Continues from a Checkpoint() of this window.
+  void Restore(v1::WindowReport checkpoint);
+  // The window's report: summary (labels_awaited set), join records with
+  // groups and slices as folded, forwarded labels. Leaves the state empty.
+  v1::WindowReport Take();
+
+  // Starts over with `config` when empty (a new profile); false otherwise.
+  bool SetConfigIfEmpty(std::shared_ptr<const SummaryConfig> config);
+
+  // Whether a prediction of this id awaits its label here.
+  bool Waiting(const std::string& prediction_id) const {
+    return pending_.contains(prediction_id);
+  }
+  size_t pending_count() const { return pending_.size(); }
+  uint64_t pending_bytes() const { return pending_bytes_; }
+  size_t forwarded_count() const { return forwarded_.size(); }
+
+ private:
+  struct Pending {
+    absl::Time predicted_at;
+    Outcome prediction;
+    std::optional<double> score;
+    std::vector<std::pair<std::string, double>> probabilities;
+    std::vector<std::pair<std::string, std::string>> attributes;
+    // Slice key -> value, for keys that are not attributes (categorical
+    // features).
+    std::vector<std::pair<std::string, std::string>> slices;
+  };
+  static uint64_t BytesOf(const std::string& id, const Pending& p);
+  void Remember(const Event& e, absl::Time arrival);
+  // The event a joined label folds: the prediction with `label`.
+  Event JoinedEvent(const Pending& p, const Outcome& label) const;
+  v1::PendingPrediction RecordOf(const std::string& id, const Pending& p) const;
+
+  std::shared_ptr<const SummaryConfig> config_;
+  const JoinLimits* const limits_;
+  std::unique_ptr<WindowAccumulator> acc_;
+  // What Checkpoint() took out of acc_, merged.
+  std::optional<v1::WindowSummary> checkpoint_;
+  // Rejections and joined labels since the last checkpoint.
+  uint64_t other_activity_ = 0;
+  absl::flat_hash_map<std::string, Pending> pending_;
+  uint64_t pending_bytes_ = 0;
+  uint64_t unjoinable_ = 0;
+  // Prediction ids joined here (a second label is a duplicate); not kept
+  // across a checkpoint.
+  absl::flat_hash_set<std::string> joined_;
+  std::vector<v1::LabelEvent> forwarded_;
+  uint64_t forwarded_bytes_ = 0;
+  LimitOverflows overflows_;
+};
+
+}  // namespace aims::agent
+
+#endif  // AIMS_AGENT_WINDOW_STATE_H_
