@@ -99,7 +99,7 @@ def render_table(r):
     # Agent update path (issue 27: 5 M events/s per core on a profile).
     for name, label, target in (
             ("BM_WindowAccumulatorAdd", "no profile", None),
-            ("BM_WindowAccumulatorAddWithProfile", "on a reference profile", 5e6)):
+            ("BM_WindowAccumulatorAddWithProfile/0", "on a reference profile", 5e6)):
         b = r.get("update_path/" + name)
         eps = b.get("events_per_second") if b else None
         row("agent", "update path, events/s per core (25 features, 2 attributes, %s)" % label,
