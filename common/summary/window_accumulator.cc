@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "absl/strings/string_view.h"
 
@@ -9,18 +14,64 @@ namespace aims {
 namespace {
 
 // Index of `v` on numeric edges, with under- and overflow bins: the number
-// of edges <= v. Profiles have few edges (10 by default), so a branch-free
-// count beats a binary search whose branches mispredict on every value.
+// of edges <= v. Profiles have few edges (10 by default, 100 score bins), so
+// a branch-free count, two edges per SSE2 compare, beats a binary search
+// whose branches mispredict on every value (perf: a loop of comisd/sbb was
+// 12 % of the update path).
 size_t NumericBin(const google::protobuf::RepeatedField<double>& edges,
                   double v) {
   const int n = edges.size();
-  if (n > 64) {
+  if (n > 256) {
     return std::upper_bound(edges.begin(), edges.end(), v) - edges.begin();
   }
+  // upper_bound's answer for NaN, which no edge compares <= to.
+  if (n > 64 && std::isnan(v)) return n;
   const double* e = edges.data();
   size_t bin = 0;
-  for (int i = 0; i < n; ++i) bin += e[i] <= v;
+  int i = 0;
+#if defined(__SSE2__)
+  const __m128d value = _mm_set1_pd(v);
+  __m128i low = _mm_setzero_si128(), high = _mm_setzero_si128();
+  for (; i + 4 <= n; i += 4) {
+    // A true compare is all ones, -1 as an int64: subtracting counts it.
+    low = _mm_sub_epi64(
+        low, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(e + i), value)));
+    high = _mm_sub_epi64(
+        high, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(e + i + 2), value)));
+  }
+  low = _mm_add_epi64(low, high);
+  bin = static_cast<size_t>(_mm_cvtsi128_si64(low) +
+                            _mm_cvtsi128_si64(_mm_unpackhi_epi64(low, low)));
+#endif
+  for (; i < n; ++i) bin += e[i] <= v;
   return bin;
+}
+
+// a == b for feature names, which are short: two overlapping 8-byte (or
+// 4-byte) loads instead of a call to memcmp, which was 8 % of the update
+// path in the layout check.
+bool SameName(const std::string& a, const std::string& b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (n >= 8 && n <= 16) {
+    uint64_t x0, y0, x1, y1;
+    std::memcpy(&x0, x, 8);
+    std::memcpy(&y0, y, 8);
+    std::memcpy(&x1, x + n - 8, 8);
+    std::memcpy(&y1, y + n - 8, 8);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t x0, y0, x1, y1;
+    std::memcpy(&x0, x, 4);
+    std::memcpy(&y0, y, 4);
+    std::memcpy(&x1, x + n - 4, 4);
+    std::memcpy(&y1, y + n - 4, 4);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  }
+  return a == b;
 }
 
 }  // namespace
@@ -288,7 +339,7 @@ void WindowAccumulator::Add(const Event& event) {
   for (size_t i = 0; i < n; ++i) {
     const auto& [name, value] = event.features[i];
     FeatureState* f = nullptr;
-    if (layout_[i].first != nullptr && *layout_[i].first == name) {
+    if (layout_[i].first != nullptr && SameName(*layout_[i].first, name)) {
       f = layout_[i].second;
     } else {
       f = Feature(name);

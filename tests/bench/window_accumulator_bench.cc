@@ -93,6 +93,21 @@ void BM_WindowSummaryBuild(benchmark::State& state) {
 }
 BENCHMARK(BM_WindowSummaryBuild);
 
+// One numeric value into a feature's quantile sketch (normal values, random
+// signs): the share of the update path that the sketch costs.
+void BM_QuantileSketchAdd(benchmark::State& state) {
+  std::mt19937 rng(3);
+  std::normal_distribution<double> normal(0, 1);
+  std::vector<double> values(4096);
+  for (double& v : values) v = normal(rng);
+  QuantileSketch sketch;
+  size_t i = 0;
+  for (auto _ : state) sketch.Add(values[i++ & 4095]);
+  benchmark::DoNotOptimize(sketch.count());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_QuantileSketchAdd);
+
 }  // namespace
 }  // namespace aims
 

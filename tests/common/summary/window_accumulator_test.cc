@@ -1,7 +1,10 @@
 #include "common/summary/window_accumulator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -261,6 +264,85 @@ TEST(WindowAccumulatorTest, BinsOnTheReferenceProfile) {
   EXPECT_EQ(c->histogram().counts(1), 3u);
   EXPECT_EQ(c->histogram().counts(2), 2u);  // other
   EXPECT_EQ(c->quality().unseen_category(), 2u);
+}
+
+// The bin of every value is the number of edges <= it, for any number of
+// edges (the SSE2 count, its scalar tail and the binary search beyond 256
+// edges): values on, between and beyond the edges, and infinities, which
+// are counted as non-finite and never binned.
+TEST(WindowAccumulatorTest, NumericBinIsTheCountOfEdgesAtMost) {
+  for (int edges : {0, 1, 2, 3, 5, 10, 65, 100, 256, 300}) {
+    auto profile = std::make_shared<v1::ReferenceProfile>();
+    v1::FeatureProfile* x = profile->add_features();
+    x->set_name("x");
+    x->set_kind(v1::FeatureProfile::KIND_NUMERIC);
+    for (int i = 0; i < edges; ++i) x->add_edges(i * 0.5);
+    x->set_min(0);
+    x->set_max(edges * 0.5);
+    auto config = std::make_shared<SummaryConfig>();
+    config->profile = profile;
+    WindowAccumulator acc(config);
+    std::vector<uint64_t> expected(edges + 1, 0);
+    const double inf = std::numeric_limits<double>::infinity();
+    std::vector<double> values = {-1e300, -0.0, -inf, inf, 1e300, std::nan("")};
+    for (int i = -2; i <= 2 * edges + 2; ++i) {
+      values.push_back(i * 0.25);  // on an edge every other value
+      values.push_back(std::nextafter(i * 0.5, -1e9));
+    }
+    for (double v : values) {
+      Event e;
+      e.features.emplace_back("x",
+                              FeatureValue{FeatureValue::Kind::kNumber, v, ""});
+      acc.Add(e);
+      if (!std::isfinite(v)) continue;
+      size_t bin = 0;
+      for (int i = 0; i < edges; ++i) bin += i * 0.5 <= v;
+      ++expected[bin];
+    }
+    const v1::WindowSummary s = acc.Build();
+    const v1::FeatureSummary* f = FindFeature(s, "x");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->quality().non_finite(), 3u);
+    ASSERT_EQ(f->histogram().counts_size(), edges + 1);
+    for (int b = 0; b <= edges; ++b) {
+      EXPECT_EQ(f->histogram().counts(b), expected[b])
+          << edges << " edges, bin " << b;
+    }
+  }
+}
+
+// The layout cache must tell apart names of every length that differ in a
+// single byte (its short-name compare reads 4 or 8 bytes at a time).
+TEST(WindowAccumulatorTest, LayoutCacheTellsNamesApart) {
+  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  std::vector<std::string> names;
+  for (size_t n = 1; n <= 24; ++n) {
+    names.push_back(std::string(n, 'a'));
+    for (size_t at : {size_t{0}, n / 2, n - 1}) {
+      std::string other(n, 'a');
+      other[at] = 'b';
+      names.push_back(other);
+    }
+  }
+  // Each name in turn at position 0, so that every event misses the cache
+  // of the one before when the names differ.
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& name : names) {
+      Event e;
+      e.features.emplace_back(
+          name, FeatureValue{FeatureValue::Kind::kNumber, 1.0, ""});
+      acc.Add(e);
+    }
+  }
+  const v1::WindowSummary s = acc.Build();
+  std::set<std::string> distinct(names.begin(), names.end());
+  ASSERT_EQ(s.features_size(), static_cast<int>(distinct.size()));
+  for (const std::string& name : distinct) {
+    const v1::FeatureSummary* f = FindFeature(s, name);
+    ASSERT_NE(f, nullptr) << name;
+    EXPECT_EQ(f->n(), 2u * std::count(names.begin(), names.end(), name))
+        << name;
+  }
 }
 
 }  // namespace
