@@ -318,6 +318,16 @@ TEST_F(BackfillTest, BackfilledBreachRaisesANonconformity) {
   EXPECT_TRUE(absl::StrContains(metrics, R"("backfilled_events":"600")"))
       << metrics;
   EXPECT_TRUE(absl::StrContains(metrics, R"("event_count":"600")")) << metrics;
+  // aimsctl metrics: the BACKFILLED column.
+  ASSERT_EQ(RunCommand({AIMS_CTL_BIN,
+                        absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+                        "metrics", "--model=credit", "--version=batch",
+                        "--environment=it", "--since=2d", "--metric=accuracy"},
+                       &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "BACKFILLED")) << out;
+  EXPECT_TRUE(absl::StrContains(out, " yes\n")) << out;
 }
 
 }  // namespace
