@@ -163,6 +163,14 @@ void Collector::CreateServices() {
       [evaluator = evaluator_.get()](const v1::ModelRef& model) {
         evaluator->OnNewData(model);
       };
+  ingest_options.on_window_stored = [evaluator = evaluator_.get()](
+                                        const v1::ModelRef& model,
+                                        const StoredWindow& w) {
+    evaluator->OnWindowStored(model, w.start, w.end,
+                              w.backfill ? WindowOrigin::kBackfill
+                              : w.late   ? WindowOrigin::kLate
+                                         : WindowOrigin::kLive);
+  };
   ingest_options.authorizer = authorizer_.get();
   if (options_.fleet()) {
     fleet::FleetOptions fleet_options;

@@ -117,7 +117,11 @@ void PrintObjectives(const v1::ListObjectiveStatesResponse& response,
     const bool active = st.state() == v1::OBJECTIVE_STATE_PENDING ||
                         st.state() == v1::OBJECTIVE_STATE_FIRING;
     table.AddRow(
-        {st.objective_id(), st.series(), ObjectiveStateText(st.state()),
+        {st.objective_id(), st.series(),
+         st.waiting_for().empty()
+             ? ObjectiveStateText(st.state())
+             : absl::StrCat(ObjectiveStateText(st.state()), " (waiting for ",
+                            st.waiting_for(), ")"),
          MetricNumber(st.last_value().metric(), st.last_value().value()),
          absl::StrCat(st.last_value().sample_size()),
          active ? Time(st.active_since()) : "-",

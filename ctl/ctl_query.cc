@@ -152,9 +152,15 @@ absl::Status Windows(const CallOptions& call, const WindowsOptions& options,
 }
 
 void PrintMetrics(const v1::QueryMetricsResponse& response, std::ostream& out) {
-  Table table(
-      {"START", "METRIC", "SCOPE", "VALUE", "CI_95", "P_VALUE", "N", "STATE"});
+  Table table({"START", "METRIC", "SCOPE", "VALUE", "CI_95", "P_VALUE", "N",
+               "STATE", "BACKFILLED"});
   for (const v1::MetricPoint& point : response.points()) {
+    // Events loaded by aimsctl backfill: all of the point's, some, or none.
+    const std::string backfilled =
+        point.backfilled_events() == 0 ? "-"
+        : point.backfilled_events() >= point.event_count()
+            ? "yes"
+            : absl::StrCat(point.backfilled_events(), "/", point.event_count());
     for (const v1::MetricValue& v : point.values()) {
       std::string scope = v.feature();
       if (!v.attribute().empty()) {
@@ -176,7 +182,7 @@ void PrintMetrics(const v1::QueryMetricsResponse& response, std::ostream& out) {
                : absl::StrCat("[", MetricNumber(v.metric(), v.ci_low()), ", ",
                               MetricNumber(v.metric(), v.ci_high()), "]"),
            v.has_p_value() ? absl::StrFormat("%.3g", v.p_value()) : "-",
-           absl::StrCat(v.sample_size()), state});
+           absl::StrCat(v.sample_size()), state, backfilled});
     }
   }
   table.Print(out);

@@ -52,6 +52,8 @@ void AddValues(const Plan& plan, const v1::ComplianceReportRequest& request,
           v1::MetricPoint one;
           *one.mutable_start() = p.start();
           *one.mutable_end() = p.end();
+          one.set_backfilled_events(p.backfilled_events());
+          one.set_event_count(p.event_count());
           *one.add_values() = v;
           sources->values[{o.id, SeriesName(m.model(), scope, v)}].push_back(
               std::move(one));

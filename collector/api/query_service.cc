@@ -150,6 +150,9 @@ absl::Status QueryService::QueryMetrics(
     v1::MetricPoint* point = response->add_points();
     *point->mutable_start() = bucket.start();
     *point->mutable_end() = bucket.end();
+    const v1::OperationalSummary& op = bucket.summary().operational();
+    point->set_event_count(op.event_count());
+    point->set_backfilled_events(op.backfilled_events());
     for (v1::MetricValue& v : values) {
       if (request.metrics_size() > 0 &&
           std::find(request.metrics().begin(), request.metrics().end(),

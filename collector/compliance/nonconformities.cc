@@ -208,6 +208,21 @@ void AddDecision(const v1::Evidence& evidence,
         absl::StrCat(evidence.statistic_threshold());
     (*fields)["false_alarm_budget"] = evidence.false_alarm_budget();
   }
+  if (!evidence.found_by().empty()) {
+    (*fields)["found_by"] = evidence.found_by();
+    (*fields)["window"] =
+        absl::StrCat(UtcText(FromProto(evidence.window_start())), " .. ",
+                     UtcText(FromProto(evidence.window_end())));
+  }
+}
+
+// " (found by catch-up: backfilled data, window A .. B)" for a breach a
+// catch-up evaluation found in a past window; empty for a live one.
+std::string FoundByText(const v1::Evidence& evidence) {
+  if (evidence.found_by().empty()) return "";
+  return absl::StrCat(" (found by ", evidence.found_by(), ", window ",
+                      UtcText(FromProto(evidence.window_start())), " .. ",
+                      UtcText(FromProto(evidence.window_end())), ")");
 }
 
 // Another feature breaches during a drift episode: it joins the record.
@@ -433,7 +448,8 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
         objective.title, ": ", evidence.value().metric(), " = ",
         evidence.value().value(), ", must be ", evidence.comparator(), " ",
         evidence.threshold(),
-        episode.empty() ? "" : absl::StrCat(" (feature ", feature, ")")));
+        episode.empty() ? "" : absl::StrCat(" (feature ", feature, ")"),
+        FoundByText(evidence)));
     audit.push_back({"nc_opened",
                      kSystemActor,
                      {{"id", nc.id()},
@@ -453,6 +469,21 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
     return s;
   }
   return nc;
+}
+
+std::string Nonconformities::OpenRecordOf(const std::string& objective_id,
+                                          const std::string& series) const {
+  absl::MutexLock lock(&mu_);
+  const v1::Nonconformity* latest = nullptr;
+  for (const auto& [id, nc] : by_id_) {
+    if (nc.objective_id() == objective_id && nc.series() == series)
+      latest = &nc;
+  }
+  if (latest == nullptr || latest->stage() == v1::NONCONFORMITY_STAGE_CLOSED ||
+      latest->stage() == v1::NONCONFORMITY_STAGE_INVALID) {
+    return "";
+  }
+  return latest->id();
 }
 
 absl::StatusOr<v1::Nonconformity> Nonconformities::OnResolved(

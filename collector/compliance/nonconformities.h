@@ -80,6 +80,11 @@ class Nonconformities {
       absl::Time now, std::vector<Mutation> mutations,
       std::vector<AuditEntry> audit, const ExtraMutations& extra,
       const std::string& episode = "");
+  // The id of the series' latest nonconformity while it is not closed or
+  // invalid (a firing of the series would record a recurrence on it), else
+  // "". `series` is the record's series (the episode's for drift episodes).
+  std::string OpenRecordOf(const std::string& objective_id,
+                           const std::string& series) const;
   // The series holds again: records auto-resolution.
   absl::StatusOr<v1::Nonconformity> OnResolved(const std::string& id,
                                                absl::Time now,

@@ -274,6 +274,13 @@ std::string EvidenceSentence(const v1::Nonconformity& nc) {
     absl::StrAppend(&s, " Data from ", ReportTime(e.window_start()), " to ",
                     ReportTime(e.window_end()), ".");
   }
+  if (!e.found_by().empty()) {
+    absl::StrAppend(&s, " Found by catch-up evaluation (",
+                    e.found_by() == "catch-up: backfilled data"
+                        ? "the window was backfilled"
+                        : "the window's data arrived late",
+                    ").");
+  }
   if (v.has_p_value())
     absl::StrAppend(&s, absl::StrFormat(" p-value %.3g.", v.p_value()));
   const std::string decision = DecisionSentence(e);

@@ -190,7 +190,10 @@ std::map<std::string, std::string> ObjectiveCharts(
       spec.x_min = from;
       spec.x_max = to;
       const std::string metric = o.metric();
+      uint64_t backfilled = 0, events = 0;
       for (const v1::MetricPoint& p : s.values()) {
+        backfilled += p.backfilled_events();
+        events += p.event_count();
         if (p.values().empty()) continue;
         const v1::MetricValue& v = p.values(0);
         const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -217,6 +220,10 @@ std::map<std::string, std::string> ObjectiveCharts(
           StateBadge(ObjectiveStateName(s.state_at_end())),
           svg.empty() && !o.builtin() ? " (no values stored for the period)"
                                       : "",
+          backfilled > 0
+              ? absl::StrCat(" (backfilled: ", backfilled, " of ", events,
+                             " events were loaded by aimsctl backfill)")
+              : "",
           "</div>\n</div>\n");
     }
   }

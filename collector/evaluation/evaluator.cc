@@ -111,7 +111,8 @@ Evaluator::Evaluator(Storage* storage, AuditTrail* audit,
       nonconformities_(nonconformities),
       notifier_(notifier),
       clock_(clock),
-      watermarks_(storage) {}
+      watermarks_(storage),
+      catch_up_(storage) {}
 
 Evaluator::~Evaluator() { Stop(); }
 
@@ -132,6 +133,7 @@ absl::Status Evaluator::Load() {
       });
   if (!s.ok()) return s;
   if (!bad.ok()) return bad;
+  if (absl::Status q = catch_up_.Load(); !q.ok()) return q;
   absl::MutexLock lock(&mu_);
   series_ = std::move(loaded);
   return absl::OkStatus();
@@ -303,6 +305,7 @@ int Evaluator::EvaluateDue() {
     EvaluateObjective(*plan, o, now, &cache);
   }
   FlushPending();
+  CatchUp(*plan, &cache);
   NoteProfileMismatches(cache);
   if (!deferred.empty()) {
     absl::MutexLock lock(&mu_);
@@ -315,6 +318,13 @@ int Evaluator::EvaluateDue() {
 void Evaluator::OnNewData(const v1::ModelRef& model) {
   absl::MutexLock lock(&mu_);
   AddFreshLocked(model);
+}
+
+void Evaluator::OnWindowStored(const v1::ModelRef& model, absl::Time start,
+                               absl::Time end, WindowOrigin origin) {
+  if (origin != WindowOrigin::kLive || end <= watermarks_.Current(model))
+    catch_up_.Note(model, start, end, origin);
+  OnNewData(model);
 }
 
 void Evaluator::AddFreshLocked(const v1::ModelRef& model) {
@@ -438,12 +448,14 @@ void Evaluator::JudgeSeries(const Plan& plan, const Objective& o,
                             const Judged& judged) {
   const MetricScope scope = SeriesScope(o);
   std::set<std::string> seen;
+  Judged gated = judged;
+  gated.waiting_for_labels = WaitsForLabels(o, values);
   for (const v1::MetricValue& v : values) {
     if (!JudgedBy(o, scope, v)) continue;
-    v1::MetricValue scoped = v;
+    v1::MetricValue scoped = gated.waiting_for_labels ? Withheld(v) : v;
     if (scope == MetricScope::kAttribute) scoped.clear_group();
     seen.insert(SeriesName(model, scope, scoped));
-    Step(plan, o, model, scoped, judged);
+    Step(plan, o, model, scoped, gated);
   }
   // Series that reported before but have no value now lack evidence.
   Judged without = judged;
@@ -508,6 +520,7 @@ void Evaluator::Step(const Plan& plan, const Objective& o,
       NextSeriesState(SeriesStateOf(st), verdict,
                       {o.for_duration, o.keep_firing_for}, judged.at);
   st.set_plan_version(plan.version);
+  st.set_waiting_for(judged.waiting_for_labels ? "labels" : "");
   *st.mutable_last_evaluated() = ToProto(judged.now);
   *st.mutable_last_value() = value;
   SetSeriesState(step.next, &st);

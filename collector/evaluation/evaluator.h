@@ -20,6 +20,21 @@
 // watermark has passed its end, in order, and persist their statistic with
 // the series so that a restart continues where it stopped.
 //
+// Catch-up (docs/monitoring-plan.md, "Catch-up"): a window whose data
+// changes behind the watermark - a backfill, late events, labels credited
+// to a past window - is queued (catch_up.h) and judged again "as if live":
+// each pass judges, per model with queued spans, one chunk of them (the
+// objective windows, aligned to multiples of `window`, that overlap it and
+// end at or before the watermark, within the plan's catch_up_horizon). A
+// breach found so opens a nonconformity whose evidence is that past window
+// (Evidence.found_by), unless the series' record is still open (then only
+// an audit record); it raises no alert and leaves the live series' state
+// and value as they are (nothing fires now).
+//
+// min_label_coverage: a window whose label_coverage is below it is not
+// judged (insufficient evidence, ObjectiveStatus.waiting_for "labels"); its
+// labels, credited later, queue it for catch-up.
+//
 // State changes are written (with their audit records and notifications)
 // atomically, so `for` progress and open alerts survive restarts; a drift
 // objective over every feature raises one nonconformity per breach episode
@@ -51,6 +66,7 @@
 #include "aims/v1/nonconformity.pb.h"
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/nonconformities.h"
+#include "collector/evaluation/catch_up.h"
 #include "collector/evaluation/watermark.h"
 #include "collector/notify/notifier.h"
 #include "collector/plan/plan.h"
@@ -93,6 +109,16 @@ class Evaluator {
   // evaluations.
   void OnNewData(const v1::ModelRef& model);
   static constexpr absl::Duration kMinDataTriggeredInterval = absl::Seconds(1);
+  // A report of `model` for the window [start, end) is durable (called on
+  // the ingest's threads): OnNewData(model), and the window is queued for
+  // catch-up when it is a backfill or late, or ends at or before the
+  // model's watermark. The queue is persisted by the next pass.
+  void OnWindowStored(const v1::ModelRef& model, absl::Time start,
+                      absl::Time end, WindowOrigin origin);
+  // Objective windows judged per objective and model in one catch-up
+  // chunk: a chunk spans the longer of the model's longest objective window
+  // and this many of its shortest.
+  static constexpr int kMaxCatchUpWindows = 360;
 
   std::vector<v1::ObjectiveStatus> States(
       const v1::ListObjectiveStatesRequest& request) const;
@@ -139,6 +165,8 @@ class Evaluator {
     absl::Time at;   // the state change's time (a step's end, or now)
     absl::Time now;  // the pass
     const std::vector<std::string>* report_ids = nullptr;
+    // The window's label_coverage is below min_label_coverage.
+    bool waiting_for_labels = false;
     bool sequential = false;
     double h = 0;
     int series = 0;
@@ -186,6 +214,25 @@ class Evaluator {
   int SeriesCount(const Objective& o, const v1::ModelRef& model,
                   const std::vector<v1::MetricValue>& values) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Judges one chunk of every model's catch-up queue (evaluator_catch_up.cc).
+  void CatchUp(const Plan& plan, PassCache* cache)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // Judges the windows of `o` that overlap `span`, end at or before `mark`;
+  // false when the data could not be read (the span is kept).
+  bool CatchUpObjective(const Plan& plan, const Objective& o,
+                        const v1::ModelRef& model,
+                        const CatchUpQueue::Span& span, absl::Time mark,
+                        PassCache* cache)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
+  // A breach of `value` in the past window [from, to) established by
+  // catch-up: opens a nonconformity on that evidence, or records it on the
+  // series' open one.
+  void RecordPastBreach(const Plan& plan, const Objective& o,
+                        const v1::ModelRef& model, const v1::MetricValue& value,
+                        absl::Time from, absl::Time to,
+                        const std::vector<std::string>& report_ids,
+                        bool backfilled)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(eval_mu_);
   // Counts the pass' profile mismatches and logs each (model, windows'
   // profile, stored profile) once.
   void NoteProfileMismatches(const PassCache& cache)
@@ -278,6 +325,7 @@ class Evaluator {
   std::vector<PendingChange> pending_ ABSL_GUARDED_BY(eval_mu_);
   absl::flat_hash_set<std::string> pending_keys_ ABSL_GUARDED_BY(eval_mu_);
   Watermarks watermarks_;
+  CatchUpQueue catch_up_;
   // Objective and model pairs whose data could not be judged, logged once.
   std::set<std::string> warned_ ABSL_GUARDED_BY(eval_mu_);
   mutable absl::Mutex mu_;

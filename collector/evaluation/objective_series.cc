@@ -176,6 +176,29 @@ std::string SeriesKey(absl::string_view objective_id,
   return absl::StrCat(objective_id, "\x1f", series);
 }
 
+bool WaitsForLabels(const Objective& o,
+                    const std::vector<v1::MetricValue>& window_values) {
+  if (o.min_label_coverage <= 0) return false;
+  for (const v1::MetricValue& v : window_values) {
+    if (v.metric() != "label_coverage" || !v.slice().empty()) continue;
+    // No events: nothing to wait for (the value has no evidence anyway).
+    return v.state() == v1::EVIDENCE_STATE_OK &&
+           v.value() < o.min_label_coverage;
+  }
+  return false;
+}
+
+v1::MetricValue Withheld(const v1::MetricValue& value) {
+  v1::MetricValue v = value;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  v.set_value(nan);
+  v.set_ci_low(nan);
+  v.set_ci_high(nan);
+  v.clear_p_value();
+  v.set_state(v1::EVIDENCE_STATE_INSUFFICIENT);
+  return v;
+}
+
 v1::MetricValue NoEvidence(const std::string& metric) {
   v1::MetricValue v =
       Coverage(metric, std::numeric_limits<double>::quiet_NaN(), 0);

@@ -66,6 +66,16 @@ v1::MetricValue NoEvidence(const std::string& metric);
 std::optional<v1::MetricValue> NamedSeriesWithoutValue(
     const Objective& objective, MetricScope scope);
 
+// True when `objective` has a min_label_coverage that the window's
+// label_coverage (model-wide, among `window_values`) shows is not reached
+// yet: its values are withheld (waiting for labels).
+bool WaitsForLabels(const Objective& objective,
+                    const std::vector<v1::MetricValue>& window_values);
+
+// `value` not judged yet: insufficient evidence, no value or interval (its
+// scope and sample size kept).
+v1::MetricValue Withheld(const v1::MetricValue& value);
+
 // model_silence_seconds, agent_silence_seconds, missing_windows and
 // profile_present: computed by CoverageValues, not by the metric engines.
 bool IsCoverageMetric(absl::string_view metric);

@@ -25,8 +25,9 @@ bool FullWindow(absl::Time start, absl::Time end) {
 absl::StatusOr<Watermarks::Mark> Watermarks::Advance(
     const v1::ModelRef& model, absl::Time now, absl::Duration silent_after) {
   absl::MutexLock lock(&mu_);
-  Model& m = models_[absl::StrCat(model.name(), "/", model.version(), "/",
-                                  model.environment())];
+  const std::string key = absl::StrCat(model.name(), "/", model.version(), "/",
+                                       model.environment());
+  Model& m = models_[key];
   if (!m.scanned) m.cursor = now - silent_after - kLongestAgentWindow;
   absl::Status read = storage_->ScanReports(
       model, m.cursor, now + kLongestAgentWindow,
@@ -61,7 +62,18 @@ absl::StatusOr<Watermarks::Mark> Watermarks::Advance(
   // New reports of the live agents start at or after their progress.
   m.cursor = std::min(least, now);
   m.mark = std::max(m.mark, std::min(least, now));
+  {
+    absl::MutexLock marks(&marks_mu_);
+    marks_[key] = m.mark;
+  }
   return Mark{m.mark, longest};
+}
+
+absl::Time Watermarks::Current(const v1::ModelRef& model) const {
+  absl::MutexLock lock(&marks_mu_);
+  auto it = marks_.find(absl::StrCat(model.name(), "/", model.version(), "/",
+                                     model.environment()));
+  return it == marks_.end() ? absl::InfinitePast() : it->second;
 }
 
 }  // namespace aims::collector

@@ -8,8 +8,9 @@
 // `silent_after`. An agent silent for longer no longer holds the watermark
 // back (the coverage objectives report it), nor does one that has delivered
 // nothing yet; with no agent holding it, the watermark is `now`. It never
-// passes `now` and never moves back, so data delivered behind it (an agent
-// back from a long silence) is not judged again.
+// passes `now` and never moves back: data delivered behind it (an agent
+// back from a long silence, late events and labels, a backfill) is judged
+// by catch-up instead (catch_up.h).
 //
 // Agents do not send empty windows: an agent without traffic holds its
 // model's watermark back until it has been silent for `silent_after`.
@@ -52,6 +53,9 @@ class Watermarks {
   // since the last call.
   absl::StatusOr<Mark> Advance(const v1::ModelRef& model, absl::Time now,
                                absl::Duration silent_after);
+  // The watermark of `model` as the last Advance() left it (InfinitePast
+  // before the first); cheap, for the ingest's threads.
+  absl::Time Current(const v1::ModelRef& model) const;
 
  private:
   struct Agent {
@@ -70,6 +74,10 @@ class Watermarks {
   absl::Mutex mu_;
   // By "name/version/environment".
   std::map<std::string, Model> models_ ABSL_GUARDED_BY(mu_);
+  // Model::mark by the same key, under its own mutex so that Current()
+  // never waits for a scan.
+  mutable absl::Mutex marks_mu_;
+  std::map<std::string, absl::Time> marks_ ABSL_GUARDED_BY(marks_mu_);
 };
 
 }  // namespace aims::collector

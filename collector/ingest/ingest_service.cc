@@ -9,6 +9,7 @@
 #include "collector/storage/wire_filter.h"
 #include "common/base/limit_error.h"
 #include "common/base/log.h"
+#include "common/base/time_util.h"
 #include "common/base/utf8.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -277,6 +278,7 @@ class IngestService::Stream final
       }
       agent_id_ = request.hello().agent().agent_id();
       model_ = request.hello().model();
+      backfill_ = request.hello().backfill();
       ++outstanding_;
       const bool queued = service_->writer_->SubmitHello(
           request.hello(), [this](const WriteResult& r) { OnHelloDone(r); },
@@ -442,6 +444,15 @@ class IngestService::Stream final
       valid = ValidateReport(assembled, agent_id_, service_->options_.limits);
       if (valid.ok()) assembled.SerializeToString(&serialized);
     }
+    if (valid.ok() && backfill_) {
+      // Backfilled windows stay marked in merges and queries.
+      if (current != &assembled) assembled = *current;
+      current = &assembled;
+      v1::OperationalSummary* op =
+          assembled.mutable_summary()->mutable_operational();
+      op->set_backfilled_events(op->event_count());
+      assembled.SerializeToString(&serialized);
+    }
     const v1::WindowReport& report = *current;
     if (!valid.ok()) {
       service_->metrics_->reports_rejected.Increment();
@@ -479,9 +490,16 @@ class IngestService::Stream final
     }
     ++outstanding_;
     const uint64_t seq = report.sequence();
+    const StoredWindow stored{
+        FromProto(report.window_start()), FromProto(report.window_end()),
+        backfill_,
+        report.summary().operational().late_events() > 0 ||
+            report.summary().operational().labels_late() > 0};
     const bool queued = service_->writer_->SubmitReport(
         EncodeReport(report, std::move(serialized)),
-        [this, seq](const WriteResult& r) { OnReportDone(seq, r); });
+        [this, seq, stored](const WriteResult& r) {
+          OnReportDone(seq, stored, r);
+        });
     if (!queued) {
       --outstanding_;
       Busy();
@@ -569,7 +587,8 @@ class IngestService::Stream final
     Pump(/*completed=*/1);
   }
 
-  void OnReportDone(uint64_t seq, const WriteResult& result) {
+  void OnReportDone(uint64_t seq, const StoredWindow& stored,
+                    const WriteResult& result) {
     {
       absl::MutexLock lock(&mu_);
       if (!result.status.ok()) {
@@ -594,6 +613,8 @@ class IngestService::Stream final
           service_->metrics_->reports_stored.Increment();
           if (service_->options_.on_report_stored)
             service_->options_.on_report_stored(model_);
+          if (service_->options_.on_window_stored)
+            service_->options_.on_window_stored(model_, stored);
         }
         if (seq > durable_) durable_ = seq;
         ack_pending_ = true;
@@ -696,6 +717,7 @@ class IngestService::Stream final
   absl::Mutex mu_;
   bool have_hello_ ABSL_GUARDED_BY(mu_) = false;
   v1::ModelRef model_ ABSL_GUARDED_BY(mu_);
+  bool backfill_ ABSL_GUARDED_BY(mu_) = false;  // Hello.backfill
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   std::string agent_id_ ABSL_GUARDED_BY(mu_);
   bool marked_connected_ ABSL_GUARDED_BY(mu_) = false;

@@ -25,6 +25,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "collector/auth/authorizer.h"
 #include "collector/ingest/durable_writer.h"
@@ -32,6 +33,14 @@
 #include "common/summary/validation.h"
 
 namespace aims::collector {
+
+// A stored report's window and where it comes from.
+struct StoredWindow {
+  absl::Time start;
+  absl::Time end;
+  bool backfill = false;  // a backfill stream's (Hello.backfill)
+  bool late = false;      // holds late events or late labels
+};
 
 struct IngestOptions {
   std::string collector_id;
@@ -44,6 +53,10 @@ struct IngestOptions {
   // Called (on a writer thread) after a new report of `model` is durable;
   // the evaluator uses it to judge fresh data without waiting its interval.
   std::function<void(const v1::ModelRef& model)> on_report_stored;
+  // The same with the report's window, for catch-up evaluation of windows
+  // that change behind the watermark (collector/evaluation/catch_up.h).
+  std::function<void(const v1::ModelRef& model, const StoredWindow& window)>
+      on_window_stored;
   // Streams need an agent token for the Hello's model
   // (collector/auth/authorizer.h); null: open.
   const Authorizer* authorizer = nullptr;

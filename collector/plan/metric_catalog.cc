@@ -59,6 +59,13 @@ constexpr MetricInfo kMetrics[] = {
      "99th percentile latency (DDSketch)"},
     {"labels_matched", MetricKind::kOperational, MetricScope::kModel,
      "delayed labels joined to predictions"},
+    {"label_coverage", MetricKind::kOperational, MetricScope::kModel,
+     "labelled predictions / predictions of the window (labels credited to "
+     "the prediction's window), Wilson CI"},
+    {"label_delay_p50_seconds", MetricKind::kOperational, MetricScope::kModel,
+     "median delay from prediction to label (DDSketch)"},
+    {"label_delay_p90_seconds", MetricKind::kOperational, MetricScope::kModel,
+     "90th percentile delay from prediction to label (DDSketch)"},
     {"drifted_feature_share", MetricKind::kDrift, MetricScope::kModel,
      "share of features whose PSI is shown above the minimum effect (the "
      "low end of its 95 % interval above 0.1)"},

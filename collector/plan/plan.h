@@ -65,6 +65,10 @@ struct Objective {
   absl::Duration window = absl::Minutes(10);
   // Evidence needed besides the engine's own minimum (0: the engine's).
   uint64_t min_samples = 0;
+  // Performance metrics: a window whose label_coverage (labelled / events)
+  // is below it is not judged yet (insufficient evidence, waiting for
+  // labels); catch-up judges it once its labels arrive. 0: no wait.
+  double min_label_coverage = 0;
   Decision decision = Decision::kPoint;
   // Sequential decisions: at most one false alarm by chance per this period
   // (`false_alarm_budget: 1/30d`), across the objective's series of a model.
@@ -107,6 +111,11 @@ struct Plan {
   // coverage.silent_after: an agent silent longer no longer holds back the
   // evaluation of its model's windows (the coverage objectives report it).
   absl::Duration silent_after = absl::Minutes(5);
+  // catch_up_horizon: how far back (event time, from now) a window that
+  // changed behind the watermark - backfilled, late events, late labels -
+  // is still judged (docs/monitoring-plan.md, "Catch-up"); 0 disables
+  // catch-up.
+  absl::Duration catch_up_horizon = absl::Hours(24 * 30);
   // nonconformity_due: how long after its opening the corrective action of
   // a nonconformity is due, by severity (Nonconformity.due_at).
   absl::Duration due_critical = absl::Hours(24 * 3);

@@ -147,6 +147,7 @@ constexpr std::initializer_list<const char*> kObjectiveFields = {
     "threshold",
     "window",
     "min_samples",
+    "min_label_coverage",
     "decision",
     "false_alarm_budget",
     "for",
@@ -199,6 +200,15 @@ void ApplyFields(const YAML::Node& node, const std::string& field,
            "must be a whole number in 0..1e12");
     }
     o->min_samples = static_cast<uint64_t>(n);
+  }
+  if (node["min_label_coverage"]) {
+    const double c =
+        ParseNumber(node["min_label_coverage"], f("min_label_coverage"));
+    if (!(c >= 0 && c <= 1)) {
+      Fail(node["min_label_coverage"], f("min_label_coverage"),
+           absl::StrCat(c, " is not a share: must be in 0..1"));
+    }
+    o->min_label_coverage = c;
   }
   if (node["decision"])
     o->decision = ParseDecision(node["decision"], f("decision"));
@@ -298,6 +308,10 @@ std::string Canonical(const Objective& o) {
       std::string(1, '\x1f'));
   // Appended only when set: objectives without a slice keep their hash.
   if (!o.slice.empty()) absl::StrAppend(&canonical, "\x1fslice=", o.slice);
+  if (o.min_label_coverage > 0) {
+    absl::StrAppend(&canonical,
+                    "\x1fmin_label_coverage=", o.min_label_coverage);
+  }
   return canonical;
 }
 
@@ -341,6 +355,10 @@ void Describe(Objective* o) {
         ComparatorText(o->comparator), " ", o->threshold,
         o->min_samples > 0
             ? absl::StrCat(" with at least ", o->min_samples, " samples")
+            : "",
+        o->min_label_coverage > 0
+            ? absl::StrCat(", judged once label_coverage >= ",
+                           o->min_label_coverage)
             : "",
         "; ", DecisionText(*o));
   }
@@ -390,9 +408,10 @@ YAML::Node LoadYaml(absl::string_view yaml) {
 void ParseTopLevel(const YAML::Node& root, Plan* plan) {
   if (!root.IsMap())
     Fail(root, "", "a plan is a mapping with an 'objectives' list");
-  CheckKeys(root, "",
-            {"apiVersion", "defaults", "recurrence_period", "agent_window",
-             "coverage", "nonconformity_due", "objectives"});
+  CheckKeys(
+      root, "",
+      {"apiVersion", "defaults", "recurrence_period", "agent_window",
+       "catch_up_horizon", "coverage", "nonconformity_due", "objectives"});
   if (root["apiVersion"] &&
       Scalar(root["apiVersion"], "apiVersion") != "aims/v1") {
     Fail(root["apiVersion"], "apiVersion", "must be aims/v1");
@@ -410,6 +429,15 @@ void ParseTopLevel(const YAML::Node& root, Plan* plan) {
         plan->agent_window % absl::Seconds(1) != absl::ZeroDuration()) {
       Fail(root["agent_window"], "agent_window",
            "must be whole seconds in 1s..1h, as the agents' --window");
+    }
+  }
+  if (root["catch_up_horizon"]) {
+    plan->catch_up_horizon =
+        ParseDurationText(root["catch_up_horizon"], "catch_up_horizon");
+    if (plan->catch_up_horizon < absl::ZeroDuration() ||
+        plan->catch_up_horizon > absl::Hours(24 * 366)) {
+      Fail(root["catch_up_horizon"], "catch_up_horizon",
+           "must be from 0 (no catch-up) to 366d");
     }
   }
 }
@@ -606,6 +634,20 @@ void ResolveDecision(const YAML::Node& node, const std::string& field,
   }
 }
 
+// min_label_coverage applies to performance metrics: named on another
+// objective it is an error, from the defaults it is left out.
+void CheckLabelCoverage(const YAML::Node& node, const std::string& field,
+                        const MetricInfo& info, Objective* o) {
+  if (info.kind == MetricKind::kPerformance) return;
+  if (node["min_label_coverage"]) {
+    Fail(node["min_label_coverage"], field + ".min_label_coverage",
+         absl::StrCat("applies to performance metrics (computed from "
+                      "labels) only, not ",
+                      o->metric));
+  }
+  o->min_label_coverage = 0;
+}
+
 // A window the agents' windows can fill: as long as one of them, and made of
 // whole ones (Plan::agent_window).
 void CheckFillable(const YAML::Node& node, const std::string& field,
@@ -646,6 +688,7 @@ Objective ParseObjective(const YAML::Node& node, const std::string& field,
   CheckScope(node, field, o, info);
   CheckTiming(node, field, o);
   ResolveDecision(node, field, defaults, info, &o);
+  CheckLabelCoverage(node, field, info, &o);
   if (info.kind != MetricKind::kCoverage)
     CheckFillable(node, field, o, agent_window);
   if (o.title.empty()) o.title = o.id;
@@ -714,6 +757,7 @@ void AddCoverageObjectives(const CoverageSettings& coverage,
     o.comparator = b.comparator;
     o.threshold = b.threshold;
     o.min_samples = 0;
+    o.min_label_coverage = 0;
     o.decision = Decision::kPoint;
     o.window = std::max(o.window, coverage.silent_after * 2);
     o.what.clear();

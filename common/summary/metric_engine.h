@@ -64,9 +64,11 @@ struct MetricOptions {
 
 // Accuracy, precision/recall/F1 (binary for the positive class; macro, micro
 // and weighted), ROC AUC (binary, needs score histograms), log loss, Brier,
-// MAE/RMSE/MAPE/R^2 (regression), error rate, latency p50/p90/p99 and
-// throughput (events per second of `span`). Binary F1's count is TP + FP + FN,
-// MAPE's the labels that are not zero.
+// MAE/RMSE/MAPE/R^2 (regression), error rate, latency p50/p90/p99,
+// throughput (events per second of `span`), label_coverage (labelled /
+// events, Wilson) and label_delay_p50_seconds / p90 (of the labels joined
+// later). Binary F1's count is TP + FP + FN, MAPE's the labels that are not
+// zero.
 std::vector<v1::MetricValue> PerformanceMetrics(
     const v1::WindowSummary& summary, const MetricOptions& options,
     absl::Duration span);
@@ -110,11 +112,11 @@ std::vector<v1::MetricValue> DataQualityMetrics(
     const MetricOptions& options);
 
 // Per slice value of each slice key (WindowSummary.slices): the
-// performance metrics (not throughput, latency or labels_matched, which a
-// slice does not carry) and the data-quality metrics of that value's events
-// alone, each with `slice` = "key=value" and its own sample size, so the
-// minimums above apply to each value's own count. "__other__" (values
-// beyond the bound, together) is a value like the others.
+// performance metrics (not throughput, latency, labels_matched or label
+// delays, which a slice does not carry) and the data-quality metrics of that
+// value's events alone, each with `slice` = "key=value" and its own sample
+// size, so the minimums above apply to each value's own count. "__other__"
+// (values beyond the bound, together) is a value like the others.
 std::vector<v1::MetricValue> SliceMetrics(const v1::WindowSummary& summary,
                                           const v1::ReferenceProfile* profile,
                                           const MetricOptions& options);

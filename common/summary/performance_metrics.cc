@@ -214,6 +214,21 @@ std::vector<v1::MetricValue> PerformanceMetrics(
   }
   const uint64_t matched = op.labels_matched();
   out.push_back(Value("labels_matched", static_cast<double>(matched), matched));
+  // Share of the window's predictions labelled so far (inline or joined
+  // later): min_label_coverage waits for it. A label for a prediction
+  // counted in another window must not make it more than all.
+  out.push_back(Proportion(
+      "label_coverage",
+      std::min(summary.performance().labelled_count(), op.event_count()),
+      op.event_count()));
+  absl::StatusOr<QuantileSketch> delay =
+      QuantileSketch::FromProto(op.label_delay_seconds());
+  for (auto [name, q] : {std::pair{"label_delay_p50_seconds", 0.5},
+                         std::pair{"label_delay_p90_seconds", 0.9}}) {
+    const bool ok = delay.ok() && !delay->empty();
+    out.push_back(
+        Value(name, ok ? delay->Quantile(q) : kNaN, ok ? delay->count() : 0));
+  }
 
   const v1::PerformanceSummary& perf = summary.performance();
   if (options.task == v1::TASK_TYPE_REGRESSION) {

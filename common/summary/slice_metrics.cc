@@ -10,12 +10,14 @@
 namespace aims {
 namespace {
 
-// Operational values a slice summary does not carry (latency, labels) or
+// Operational values a slice summary does not carry (latency, label
+// matches and delays) or
 // that say nothing of a slice (throughput).
 bool SliceHasMetric(const std::string& metric) {
   return metric != "throughput" && metric != "latency_p50" &&
          metric != "latency_p90" && metric != "latency_p99" &&
-         metric != "labels_matched";
+         metric != "labels_matched" && metric != "label_delay_p50_seconds" &&
+         metric != "label_delay_p90_seconds";
 }
 
 }  // namespace

@@ -90,6 +90,7 @@ absl::Status MergeOperational(v1::OperationalSummary* op,
   op->set_labels_late(op->labels_late() + fop.labels_late());
   op->set_labels_unmatched(op->labels_unmatched() + fop.labels_unmatched());
   op->set_labels_evicted(op->labels_evicted() + fop.labels_evicted());
+  op->set_backfilled_events(op->backfilled_events() + fop.backfilled_events());
   if (absl::Status s = fop.has_latency_seconds()
                            ? MergeSketchProto(op->mutable_latency_seconds(),
                                               fop.latency_seconds())

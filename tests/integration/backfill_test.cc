@@ -225,8 +225,15 @@ TEST_F(BackfillTest, SameFileTwiceCountsOnceAndMatchesLiveAgent) {
       << live << testing::ReadFile(dir_.File("agent.log"));
   const std::string backfilled = Metrics("bf", from, to);
   EXPECT_EQ(AccuracySampleSize(backfilled), kEvents) << backfilled;
-  // Every metric, value, interval and sample size the same.
-  EXPECT_EQ(absl::StrReplaceAll(backfilled, {{"\"bf\"", "\"live\""}}), live);
+  // Every metric, value, interval and sample size the same; the backfilled
+  // point says its events were backfilled.
+  EXPECT_TRUE(absl::StrContains(backfilled, R"("backfilled_events":"3000")"))
+      << backfilled;
+  EXPECT_TRUE(absl::StrContains(live, R"("backfilled_events":"0")")) << live;
+  EXPECT_EQ(absl::StrReplaceAll(backfilled, {{"\"bf\"", "\"live\""},
+                                             {R"("backfilled_events":"3000")",
+                                              R"("backfilled_events":"0")"}}),
+            live);
 
   // The second load finds every window durable and sends nothing.
   ASSERT_EQ(Backfill("bf", dir_.File("day.jsonl"), &out, &err), 0) << err;
@@ -251,6 +258,76 @@ TEST_F(BackfillTest, SameFileTwiceCountsOnceAndMatchesLiveAgent) {
       << agents->body;
   EXPECT_FALSE(absl::StrContains(agents->body, R"("left_reason":"replaced")"))
       << agents->body;
+}
+
+// A batch model's day with a bad half-minute loaded by aimsctl backfill:
+// catch-up judges the backfilled windows as if live, so one nonconformity
+// exists whose evidence is the first bad window, found on backfilled data;
+// /v1/metrics marks the points backfilled.
+TEST_F(BackfillTest, BackfilledBreachRaisesANonconformity) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(30)) / 60 * 60);
+  constexpr int kEvents = 600;
+  std::string csv = "prediction_id,timestamp,prediction,label\n";
+  for (int i = 0; i < kEvents; ++i) {
+    const int predicted = i % 2;
+    // 90 % right in the first 30 s, 10 % in the last 30 s.
+    const bool right = i < kEvents / 2 ? i % 10 != 0 : i % 10 == 0;
+    absl::StrAppend(&csv, "p", i, ",",
+                    Rfc3339(t0 + absl::Milliseconds(60'000LL * i / kEvents)),
+                    ",", predicted, ",", right ? predicted : 1 - predicted,
+                    "\n");
+  }
+  const std::string file = dir_.File("batch.csv");
+  std::ofstream(file) << csv;
+  std::string out, err;
+  ASSERT_EQ(RunCommand({AIMS_CTL_BIN,
+                        absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+                        "backfill", "--model=credit", "--version=batch",
+                        "--environment=it", "--input=" + file, "--window=5s"},
+                       &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "600 events loaded, 0 row errors")) << out;
+
+  httplib::Client api("127.0.0.1", http_port_);
+  std::string ncs;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto res = api.Get("/v1/nonconformities");
+        ncs = res && res->status == 200 ? res->body : "";
+        return absl::StrContains(ncs, "\"objective_id\":\"accuracy\"");
+      },
+      absl::Seconds(20)))
+      << ncs << testing::ReadFile(dir_.File("collector.log"));
+  // Exactly one, on the first bad window, found by catch-up.
+  const std::regex id(R"re("id":"NC-[0-9]+")re");
+  EXPECT_EQ(std::distance(std::sregex_iterator(ncs.begin(), ncs.end(), id),
+                          std::sregex_iterator()),
+            1)
+      << ncs;
+  EXPECT_TRUE(
+      absl::StrContains(ncs, R"("found_by":"catch-up: backfilled data")"))
+      << ncs;
+  EXPECT_TRUE(absl::StrContains(
+      ncs,
+      absl::StrCat(R"("window_start":")", Rfc3339(t0 + absl::Seconds(30)))))
+      << ncs;
+
+  const std::string metrics = Metrics("batch", t0, t0 + absl::Minutes(1));
+  EXPECT_TRUE(absl::StrContains(metrics, R"("backfilled_events":"600")"))
+      << metrics;
+  EXPECT_TRUE(absl::StrContains(metrics, R"("event_count":"600")")) << metrics;
+  // aimsctl metrics: the BACKFILLED column.
+  ASSERT_EQ(RunCommand({AIMS_CTL_BIN,
+                        absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+                        "metrics", "--model=credit", "--version=batch",
+                        "--environment=it", "--since=2d", "--metric=accuracy"},
+                       &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "BACKFILLED")) << out;
+  EXPECT_TRUE(absl::StrContains(out, " yes\n")) << out;
 }
 
 }  // namespace

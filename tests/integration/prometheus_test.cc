@@ -652,6 +652,8 @@ objectives:
   - {id: latency, metric: latency_p99, comparator: "<=", threshold: 1}
   - {id: throughput, metric: throughput, comparator: ">=", threshold: 0}
   - {id: labels, metric: labels_matched, comparator: ">=", threshold: 0}
+  - {id: label-coverage, metric: label_coverage, comparator: ">=", threshold: 0}
+  - {id: label-delay, metric: label_delay_p90_seconds, comparator: "<=", threshold: 86400}
   - {id: inputs-present, metric: missing_rate, comparator: "<=", threshold: 0.5}
 )";
   collector::Collector collector(CollectorIn(dir));

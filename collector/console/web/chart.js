@@ -39,7 +39,7 @@ function legend(series) {
     h('span', { class: `key c${i % 6}` }, ser.label)));
 }
 
-// opts: {series: [{label, points: [{t: Date, v, lo, hi}]}], threshold,
+// opts: {series: [{label, points: [{t: Date, v, lo, hi, bf}]}], threshold,
 // windows: [{from: Date, to: Date, label}], from: Date, to: Date, title}
 export function lineChart(opts) {
   const series = opts.series.filter((ser) => ser.points.length);
@@ -85,9 +85,11 @@ export function lineChart(opts) {
     }
     svg.append(s('polyline', { class: `line c${i % 6}`, points: pts.map((p) => `${x(p.t)},${y(p.v)}`).join(' ') }));
     for (const p of pts) {
-      svg.append(s('circle', { class: `dot c${i % 6}`, cx: x(p.t), cy: y(p.v), r: 2.5 },
+      svg.append(s('circle', { class: `dot c${i % 6}${p.bf ? ' backfilled' : ''}`, cx: x(p.t), cy: y(p.v),
+        r: p.bf ? 3.5 : 2.5 },
         s('title', {}, `${ser.label} ${fmtTime(new Date(p.t))}: ${fmtNum(p.v)}` +
-          (isFinite(p.lo) && p.hi > p.lo ? ` [${fmtNum(p.lo)}, ${fmtNum(p.hi)}]` : ''))));
+          (isFinite(p.lo) && p.hi > p.lo ? ` [${fmtNum(p.lo)}, ${fmtNum(p.hi)}]` : '') +
+          (p.bf ? ' (backfilled)' : ''))));
     }
   });
   if (opts.threshold !== undefined && opts.threshold !== null) {
@@ -156,7 +158,9 @@ export function seriesFrom(points, metric, match) {
       if (v.state && v.state !== 'EVIDENCE_STATE_OK' && v.state !== 'EVIDENCE_STATE_UNSPECIFIED') continue;
       const key = seriesKey(v) || metric;
       if (!bySeries.has(key)) bySeries.set(key, { label: key, points: [] });
-      bySeries.get(key).points.push({ t, v: v.value, lo: v.ci_low, hi: v.ci_high });
+      // bf: some of the point's events were loaded by aimsctl backfill.
+      bySeries.get(key).points.push({ t, v: v.value, lo: v.ci_low, hi: v.ci_high,
+        bf: Number(p.backfilled_events || 0) > 0 });
     }
   }
   return [...bySeries.values()];

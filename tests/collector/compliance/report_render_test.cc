@@ -212,6 +212,15 @@ TEST(ReportRenderTest, EvidenceReadsAsSentences) {
   EXPECT_NE(EvidenceSentence(sliced).find("The accuracy for region=us was "),
             std::string::npos)
       << EvidenceSentence(sliced);
+  // A breach found by catch-up on backfilled data says so.
+  v1::Nonconformity backfilled = DriftShare();
+  backfilled.mutable_evidence()->set_found_by("catch-up: backfilled data");
+  EXPECT_NE(EvidenceSentence(backfilled)
+                .find("Found by catch-up evaluation (the window was "
+                      "backfilled)."),
+            std::string::npos)
+      << EvidenceSentence(backfilled);
+  EXPECT_EQ(EvidenceSentence(DriftShare()).find("catch-up"), std::string::npos);
   // Every rendering carries the sentence, none the engineer's shorthand.
   v1::ComplianceReport r = Sample();
   *r.add_nonconformities() = DriftShare();

@@ -349,5 +349,52 @@ objectives:
             "key (1..128 bytes), optionally with =value");
 }
 
+TEST(PlanTest, MinLabelCoverageAndCatchUpHorizon) {
+  absl::StatusOr<Plan> plan = ParsePlan(R"(
+catch_up_horizon: 7d
+defaults: {min_label_coverage: 0.8}
+objectives:
+  - {id: acc, metric: accuracy, comparator: '>=', threshold: 0.9}
+  - {id: acc-now, metric: accuracy, comparator: '>=', threshold: 0.9,
+     min_label_coverage: 0}
+  - {id: psi, metric: psi, feature: x, comparator: '<=', threshold: 0.2}
+)",
+                                        "plan.yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->catch_up_horizon, absl::Hours(24 * 7));
+  EXPECT_DOUBLE_EQ(plan->objectives[0].min_label_coverage, 0.8);
+  EXPECT_NE(plan->objectives[0].method.find("judged once label_coverage >= "
+                                            "0.8"),
+            std::string::npos)
+      << plan->objectives[0].method;
+  EXPECT_DOUBLE_EQ(plan->objectives[1].min_label_coverage, 0);
+  // From the defaults, it is left out where it does not apply.
+  EXPECT_DOUBLE_EQ(plan->objectives[2].min_label_coverage, 0);
+  // Part of the definition: a different coverage starts the state over.
+  EXPECT_NE(plan->objectives[0].hash, plan->objectives[1].hash);
+
+  absl::StatusOr<Plan> defaults = ParsePlan(
+      "objectives:\n  - {id: a, metric: accuracy, comparator: "
+      "'>=', threshold: 0.9}\n",
+      "plan.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->catch_up_horizon, absl::Hours(24 * 30));
+
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: accuracy, "
+                  "min_label_coverage: 1.5,\n     comparator: '<', "
+                  "threshold: 1}\n"),
+            "plan.yaml:2:51: objectives[0].min_label_coverage: 1.5 is not a "
+            "share: must be in 0..1");
+  EXPECT_EQ(Error("objectives:\n  - {id: a, metric: psi, feature: x, "
+                  "min_label_coverage: 0.5,\n     comparator: '<', "
+                  "threshold: 1}\n"),
+            "plan.yaml:2:58: objectives[0].min_label_coverage: applies to "
+            "performance metrics (computed from labels) only, not psi");
+  EXPECT_EQ(Error("catch_up_horizon: 400d\nobjectives:\n  - {id: a, "
+                  "metric: accuracy, comparator: '<', threshold: 1}\n"),
+            "plan.yaml:1:19: catch_up_horizon: must be from 0 (no catch-up) "
+            "to 366d");
+}
+
 }  // namespace
 }  // namespace aims::collector

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/summary/quantile_sketch.h"
 #include "common/summary/statistics.h"
 #include "common/summary/wasserstein.h"
 #include "common/summary/window_accumulator.h"
@@ -45,6 +46,40 @@ TEST(MetricEngineTest, TooFewLabelsIsInsufficientNotANumber) {
   EXPECT_NEAR(Find(enough, "throughput")->value(), 10.0, 1e-12);
   // No latency sketch: not applicable, not zero.
   EXPECT_EQ(Find(enough, "latency_p99")->state(),
+            v1::EVIDENCE_STATE_NOT_APPLICABLE);
+}
+
+// Coverage is labelled / events with its Wilson interval; the delays are
+// quantiles of the joined labels' delay sketch, absent without labels.
+TEST(MetricEngineTest, LabelCoverageAndDelay) {
+  v1::WindowSummary s;
+  s.mutable_operational()->set_event_count(200);
+  s.mutable_performance()->set_labelled_count(50);
+  std::vector<v1::MetricValue> values =
+      PerformanceMetrics(s, MetricOptions(), absl::Seconds(10));
+  const v1::MetricValue* coverage = Find(values, "label_coverage");
+  ASSERT_NE(coverage, nullptr);
+  EXPECT_DOUBLE_EQ(coverage->value(), 0.25);
+  EXPECT_EQ(coverage->sample_size(), 200u);
+  const Interval wilson = WilsonInterval(50, 200);
+  EXPECT_DOUBLE_EQ(coverage->ci_low(), wilson.low);
+  EXPECT_DOUBLE_EQ(coverage->ci_high(), wilson.high);
+  EXPECT_EQ(Find(values, "label_delay_p50_seconds")->state(),
+            v1::EVIDENCE_STATE_NOT_APPLICABLE);
+
+  QuantileSketch delay;
+  for (int i = 1; i <= 100; ++i) delay.Add(i * 60.0);  // 1..100 minutes
+  delay.ToProto(s.mutable_operational()->mutable_label_delay_seconds());
+  values = PerformanceMetrics(s, MetricOptions(), absl::Seconds(10));
+  // DDSketch: within 1 % of the exact quantiles (50 and 90 minutes).
+  EXPECT_NEAR(Find(values, "label_delay_p50_seconds")->value(), 3000, 30);
+  EXPECT_NEAR(Find(values, "label_delay_p90_seconds")->value(), 5400, 54);
+  EXPECT_EQ(Find(values, "label_delay_p90_seconds")->sample_size(), 100u);
+
+  // No events: not applicable, not zero.
+  s.mutable_operational()->set_event_count(0);
+  values = PerformanceMetrics(s, MetricOptions(), absl::Seconds(10));
+  EXPECT_EQ(Find(values, "label_coverage")->state(),
             v1::EVIDENCE_STATE_NOT_APPLICABLE);
 }
 
