@@ -206,12 +206,16 @@ void DurableWriter::Run() {
       batch.front().done(result);
       continue;
     }
-    std::vector<const EncodedReport*> reports;
+    std::vector<EncodedReport*> reports;
     reports.reserve(batch.size());
-    for (const Item& item : batch) reports.push_back(&item.report);
+    for (Item& item : batch) reports.push_back(&item.report);
     std::vector<WriteOutcome> outcomes;
     absl::Status status =
-        storage_->WriteEncodedReports(reports, now, &outcomes);
+        join_ != nullptr
+            ? join_->WriteReports(reports, now, &outcomes)
+            : storage_->WriteEncodedReports(std::vector<const EncodedReport*>(
+                                                reports.begin(), reports.end()),
+                                            now, &outcomes);
     for (size_t i = 0; i < batch.size(); ++i) {
       WriteResult result;
       result.status = status;
