@@ -500,8 +500,13 @@ absl::Status LabelJoin::FlushWindow(const std::string& window_key, bool evict) {
     dirty_.erase(window_key);
     return absl::OkStatus();
   }
+  const std::string model_key = ModelKey(model.name(), model.environment());
+  for (const v1::JoinRecord& r : records) {
+    bytes += model_key.size() + r.prediction().prediction_id().size();
+  }
   std::vector<const v1::JoinRecord*> labelled, fresh, all;
   uint64_t unlabelled = 0;
+  int64_t rewritten_bytes = 0;
   for (size_t i = 0; i < records.size(); ++i) {
     v1::JoinRecord& r = records[i];
     all.push_back(&r);
@@ -513,13 +518,15 @@ absl::Status LabelJoin::FlushWindow(const std::string& window_key, bool evict) {
     if (!r.has_credited()) fresh.push_back(&r);
     if (!evict &&
         !(r.has_credited() && SameOutcome(r.credited(), r.label().label()))) {
+      const int64_t old_size = static_cast<int64_t>(r.ByteSizeLong());
       *r.mutable_credited() = r.label().label();
       mutations.push_back(
           {Table::kLabelRecords, keys[i], r.SerializeAsString()});
+      rewritten_bytes +=
+          static_cast<int64_t>(mutations.back().value->size()) - old_size;
     }
   }
   if (evict) {
-    const std::string model_key = ModelKey(model.name(), model.environment());
     for (size_t i = 0; i < records.size(); ++i) {
       mutations.push_back({Table::kLabelRecords, keys[i], std::nullopt});
       mutations.push_back({Table::kLabelIds,
@@ -546,9 +553,11 @@ absl::Status LabelJoin::FlushWindow(const std::string& window_key, bool evict) {
   dirty_.erase(window_key);
   counts_.windows_written += 1;
   if (metrics_->reports != nullptr) metrics_->reports->Increment();
+  counts_.bytes = static_cast<uint64_t>(std::max<int64_t>(
+      0, static_cast<int64_t>(counts_.bytes) + rewritten_bytes));
   if (evict) {
     counts_.records -= std::min<uint64_t>(counts_.records, records.size());
-    counts_.bytes -= std::min(counts_.bytes, bytes + 0);
+    counts_.bytes -= std::min(counts_.bytes, bytes);
     counts_.evicted += evicted;
   }
   return absl::OkStatus();
