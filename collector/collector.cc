@@ -118,6 +118,10 @@ absl::Status Collector::OpenStorage() {
   label_options.ttl = options_.label_ttl;
   label_options.max_bytes = options_.label_join_max_bytes;
   label_options.flush_interval = options_.label_flush_interval;
+  // The evaluator exists by the first flush (StartLoops).
+  label_options.on_credit = [this](const v1::ModelRef& model) {
+    if (evaluator_ != nullptr) evaluator_->OnNewData(model);
+  };
   absl::StatusOr<std::unique_ptr<LabelJoin>> join = LabelJoin::Open(
       storage_.get(), clock_, label_options, metrics_->registry.get());
   if (!join.ok()) return join.status();

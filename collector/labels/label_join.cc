@@ -551,6 +551,7 @@ absl::Status LabelJoin::FlushWindow(const std::string& window_key, bool evict) {
       storage_->PutLabelReport(model, encoded, delta, mutations);
   if (!written.ok()) return written.status();
   dirty_.erase(window_key);
+  if (options_.on_credit) options_.on_credit(model);
   counts_.windows_written += 1;
   if (metrics_->reports != nullptr) metrics_->reports->Increment();
   counts_.bytes = static_cast<uint64_t>(std::max<int64_t>(

@@ -34,6 +34,7 @@
 #define AIMS_COLLECTOR_LABELS_LABEL_JOIN_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -69,6 +70,9 @@ struct LabelJoinOptions {
   absl::Duration flush_interval = absl::Seconds(1);
   // How often it applies the TTL and the byte bound.
   absl::Duration expire_interval = absl::Minutes(1);
+  // Called after a window's label report of `model` was written (the
+  // evaluator judges the changed past window); must not block.
+  std::function<void(const v1::ModelRef& model)> on_credit;
 };
 
 // What the join holds and has done since it opened (records, bytes and
