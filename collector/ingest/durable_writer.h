@@ -80,7 +80,7 @@ class DurableWriter {
 
   size_t depth() const;
   size_t capacity() const { return capacity_; }
-  // Report bytes waiting (EncodedReport::bytes).
+  // Report bytes waiting (EncodedReport::bytes and label_bytes).
   size_t queued_bytes() const;
 
  private:
