@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "collector/api/compliance_report_service.h"
 #include "collector/api/http_api.h"
+#include "collector/api/label_service.h"
 #include "collector/api/nonconformity_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
@@ -21,6 +22,7 @@
 #include "collector/fleet/fleet.h"
 #include "collector/ingest/durable_writer.h"
 #include "collector/ingest/ingest_service.h"
+#include "collector/labels/label_join.h"
 #include "collector/notify/notifier.h"
 #include "collector/storage/rocks_storage.h"
 #include "collector/storage/rocksdb_crc32c.h"
@@ -112,6 +114,22 @@ absl::Status Collector::OpenStorage() {
   authorizer_->CountFailures(
       &metrics_->auth_failures.Add({{"reason", "unauthenticated"}}),
       &metrics_->auth_failures.Add({{"reason", "denied"}}));
+  LabelJoinOptions label_options;
+  label_options.ttl = options_.label_ttl;
+  label_options.max_bytes = options_.label_join_max_bytes;
+  label_options.flush_interval = options_.label_flush_interval;
+  // The evaluator exists by the first flush (StartLoops).
+  label_options.on_credit = [this](const v1::ModelRef& model, absl::Time start,
+                                   absl::Time end) {
+    // Labels change a past window: catch-up judges it again (kLate).
+    if (evaluator_ != nullptr) {
+      evaluator_->OnWindowStored(model, start, end, WindowOrigin::kLate);
+    }
+  };
+  absl::StatusOr<std::unique_ptr<LabelJoin>> join = LabelJoin::Open(
+      storage_.get(), clock_, label_options, metrics_->registry.get());
+  if (!join.ok()) return join.status();
+  label_join_ = std::move(*join);
   audit_ = std::make_unique<AuditTrail>(storage_.get(), clock_);
   if (absl::Status s = audit_->Load(); !s.ok()) return s;
   nonconformities_ =
@@ -150,6 +168,9 @@ void Collector::CreateServices() {
   writer_ = std::make_unique<DurableWriter>(
       storage_.get(), clock_, options_.ingest_queue_capacity, 256, audit_.get(),
       options_.ingest_queue_max_bytes);
+  writer_->SetLabelJoin(label_join_.get());
+  label_service_ = std::make_unique<LabelService>(label_join_.get(),
+                                                  authorizer_.get(), clock_);
   metrics_->ingest.queue_capacity.Set(
       static_cast<double>(options_.ingest_queue_capacity));
   metrics_->ingest.queue_max_bytes.Set(
@@ -221,6 +242,7 @@ absl::Status Collector::StartGrpc() {
   builder.RegisterService(query_.get());
   builder.RegisterService(nc_service_.get());
   builder.RegisterService(report_service_.get());
+  builder.RegisterService(label_service_.get());
   builder.SetMaxReceiveMessageSize(
       TransportMessageCap(options_.max_message_bytes));
   // Agents ping every 30 s; accept pings down to 10 s apart, even on idle
@@ -304,6 +326,7 @@ absl::Status Collector::StartHttp() {
   }
   RegisterHttpApi(*http_, query_.get(), nc_service_.get(),
                   report_service_.get(), authorizer_.get(), sessions_.get());
+  label_service_->RegisterHttp(*http_, sessions_.get());
   http_->Handle("GET", "/healthz", RouteBudget::kControl,
                 [this](const HttpRequest&, HttpResponse& res) {
                   const absl::Status live = Liveness();
@@ -327,6 +350,7 @@ absl::Status Collector::StartHttp() {
 }
 
 void Collector::StartLoops() {
+  label_join_->Start();
   if (options_.evaluate_in_background) {
     evaluator_->Start(options_.evaluation_tick);
     notifier_->Start();
@@ -381,6 +405,8 @@ void Collector::Stop() {
     server_.reset();
   }
   writer_.reset();  // drains what was accepted
+  label_service_.reset();
+  label_join_.reset();  // stops its loop after a last flush
   query_.reset();
   ingest_.reset();
   fleet_.reset();

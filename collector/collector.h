@@ -32,6 +32,8 @@ struct CollectorMetrics;
 class AuditTrail;
 class Authorizer;
 class DurableWriter;
+class LabelJoin;
+class LabelService;
 class Evaluator;
 class NonconformityService;
 class Nonconformities;
@@ -109,6 +111,8 @@ class Collector {
   std::unique_ptr<SessionStore> sessions_;  // null without the console
   std::unique_ptr<RocksStorage> storage_;
   std::unique_ptr<CollectorMetrics> metrics_;
+  std::unique_ptr<LabelJoin> label_join_;
+  std::unique_ptr<LabelService> label_service_;
   std::unique_ptr<DurableWriter> writer_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<QueryService> query_;

@@ -81,6 +81,10 @@ struct CollectorOptions {
   size_t max_exported_series = 10000;
   // Run the evaluation loop on a thread (tests drive EvaluateNow()).
   bool evaluate_in_background = true;
+  // The central label join (collector/labels/label_join.h).
+  absl::Duration label_ttl = absl::Hours(24 * 30);
+  uint64_t label_join_max_bytes = uint64_t{1} << 30;
+  absl::Duration label_flush_interval = absl::Seconds(1);
   // Rollups and retention (docs/storage.md); zero keeps forever.
   absl::Duration raw_retention = absl::Hours(24 * 14);
   // Per resolution: 10 s, 1 min, 10 min, 1 h, 1 d.

@@ -125,6 +125,16 @@ ABSL_FLAG(absl::Duration, retention_raw, absl::Hours(24 * 14),
           "deleted once their 1-minute rollups exist; a window older than "
           "this arriving late is acknowledged but not stored (counted as "
           "outcome=\"expired\").");
+ABSL_FLAG(absl::Duration, label_ttl, absl::Hours(24 * 30),
+          "How long the central label join keeps a prediction's join record "
+          "waiting for its delayed label, and a label waiting for its "
+          "prediction (docs/events.md, \"Delayed labels\"). A window's "
+          "label report is final once the window is this old.");
+ABSL_FLAG(uint64_t, label_join_max_bytes, uint64_t{1} << 30,
+          "Bound on the label join's stored records; beyond it the oldest "
+          "windows' records are evicted (counted in "
+          "aims_collector_label_evictions_total{reason=\"bytes\"} and the "
+          "window's labels_evicted).");
 ABSL_FLAG(absl::Duration, retention_10s, absl::Hours(48),
           "How long 10-second rollups (a window's replicas merged, kept "
           "where a model has two or more agents) are kept (0: forever).");
@@ -265,6 +275,8 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   o.max_outbox = absl::GetFlag(FLAGS_max_outbox);
   o.max_exported_series = absl::GetFlag(FLAGS_max_exported_series);
   o.raw_retention = absl::GetFlag(FLAGS_retention_raw);
+  o.label_ttl = absl::GetFlag(FLAGS_label_ttl);
+  o.label_join_max_bytes = absl::GetFlag(FLAGS_label_join_max_bytes);
   o.rollup_retention[0] = absl::GetFlag(FLAGS_retention_10s);
   o.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1m);
   o.rollup_retention[2] = absl::GetFlag(FLAGS_retention_10m);

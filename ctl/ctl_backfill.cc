@@ -28,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "aims/v1/ingest.grpc.pb.h"
+#include "aims/v1/labels.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "common/base/hash.h"
 #include "common/intake/event_json.h"
@@ -66,7 +67,17 @@ v1::TaskType TaskOf(const std::string& task) {
 
 struct Totals {
   size_t rows = 0, loaded = 0, errors = 0;
+  size_t labels = 0;  // delayed-label rows (prediction_id and label only)
 };
+
+// A row that names an earlier prediction and its label and nothing else:
+// a delayed label, sent to the collector's label join, not a window event.
+bool IsLabelRow(const Event& e) {
+  return !e.prediction_id.empty() && e.label.present() &&
+         !e.prediction.present() && e.features.empty() && !e.score &&
+         e.probabilities.empty() && e.attributes.empty() &&
+         !e.latency_seconds && !e.error;
+}
 
 // Folds the file's events into windows keyed by window index (start /
 // window); prints row errors as "FILE:LINE: FIELD: REASON".
@@ -112,6 +123,22 @@ class Folder {
     }
     for (size_t i = 0; i < batch.events.size(); ++i) {
       const Event& ev = batch.events[i];
+      if (IsLabelRow(ev)) {
+        v1::LabelEvent* label = labels_.add_labels();
+        label->set_prediction_id(ev.prediction_id);
+        if (ev.label.kind == Outcome::Kind::kClass) {
+          label->mutable_label()->set_class_label(ev.label.class_label);
+        } else {
+          label->mutable_label()->set_number(ev.label.number);
+        }
+        if (ev.timestamp != absl::InfinitePast()) {
+          *label->mutable_timestamp() =
+              google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+                  absl::ToUnixNanos(ev.timestamp));
+        }
+        label_lines_.push_back(lines[batch.indices[i]]);
+        continue;
+      }
       if (ev.timestamp == absl::InfinitePast()) {
         RowError(lines[batch.indices[i]], "timestamp",
                  "required for backfill (windows are by event time)");
@@ -133,6 +160,16 @@ class Folder {
     return windows_;
   }
   const Totals& totals() const { return totals_; }
+  // The delayed-label rows so far (model and environment unset), and the
+  // file line of each.
+  v1::SubmitModelLabelsRequest& labels() { return labels_; }
+  const std::vector<size_t>& label_lines() const { return label_lines_; }
+  // A row refused by the collector (counted as a row error).
+  void LabelError(size_t index, absl::string_view field,
+                  absl::string_view reason) {
+    RowError(label_lines_[index], field, reason);
+  }
+  void CountLabels(size_t accepted) { totals_.labels += accepted; }
 
  private:
   void RowError(size_t line, absl::string_view field,
@@ -150,8 +187,33 @@ class Folder {
   std::string chunk_;
   std::vector<size_t> lines_;
   std::map<int64_t, std::unique_ptr<WindowAccumulator>> windows_;
+  v1::SubmitModelLabelsRequest labels_;
+  std::vector<size_t> label_lines_;
   Totals totals_;
 };
+
+// Sends the delayed-label rows to the collector's label join, 10,000 per
+// call; the collector's per-label errors become row errors.
+absl::Status SendLabels(const CallOptions& call, const v1::ModelRef& model,
+                        Folder* folder) {
+  constexpr int kPerCall = 10000;
+  const v1::SubmitModelLabelsRequest& all = folder->labels();
+  for (int begin = 0; begin < all.labels_size(); begin += kPerCall) {
+    v1::SubmitModelLabelsRequest request;
+    request.set_model(model.name());
+    request.set_environment(model.environment());
+    const int end = std::min(all.labels_size(), begin + kPerCall);
+    for (int i = begin; i < end; ++i) *request.add_labels() = all.labels(i);
+    absl::StatusOr<v1::SubmitResponse> response =
+        Call(call, &v1::LabelService::Stub::SubmitLabels, request);
+    if (!response.ok()) return response.status();
+    for (const v1::ItemError& e : response->errors()) {
+      folder->LabelError(begin + e.index(), e.field(), e.reason());
+    }
+    folder->CountLabels(response->accepted());
+  }
+  return absl::OkStatus();
+}
 
 bool IsCsv(const BackfillOptions& options) {
   if (options.format != "auto") return options.format == "csv";
@@ -389,6 +451,9 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
                               ? absl::OkStatus()
                               : Stream(call, model, agent_id, options.window,
                                        &folder, &sent, &skipped);
+  if (streamed.ok() && folder.labels().labels_size() > 0) {
+    streamed = SendLabels(call, model, &folder);
+  }
   const Totals& t = folder.totals();
   if (t.errors > options.max_errors_shown) {
     err << "... " << (t.errors - options.max_errors_shown)
@@ -396,7 +461,13 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
   }
   out << "backfill " << agent_id << ": " << t.rows << " rows, " << t.loaded
       << " events loaded, " << t.errors << " row errors; " << windows
-      << " windows, " << sent << " sent, " << skipped << " already loaded\n";
+      << " windows, " << sent << " sent, " << skipped << " already loaded; "
+      << t.labels << " delayed labels sent\n";
+  if (streamed.ok() && t.errors > 0) {
+    // The good rows are loaded; the exit code says some were not.
+    return absl::FailedPreconditionError(
+        absl::StrCat(t.errors, " rows rejected (see the row errors above)"));
+  }
   return streamed;
 }
 
@@ -408,7 +479,11 @@ void AddBackfillCommand(CLI::App* app, CommandTable* table) {
       app, "backfill",
       "Load historical or batch-scored events (JSON lines or CSV, the "
       "intake's fields; each needs a timestamp) into their event-time windows. "
-      "Loading the same file twice counts it once.",
+      "Loading the same file twice counts it once. A row with only "
+      "prediction_id and label (and optionally timestamp: when the truth "
+      "became known) is a delayed label for an earlier prediction, sent to "
+      "the collector's label join. Exits 1 when any row was rejected (the "
+      "good rows are loaded), 0 otherwise.",
       [o](const CallOptions& call, std::ostream& out, std::ostream& err) {
         return Backfill(call, *o, out, err);
       });

@@ -166,6 +166,8 @@ absl::string_view PermissionName(Permission permission) {
       return "accept the risk of a nonconformity";
     case Permission::kAdminister:
       return "administer (plan, profiles)";
+    case Permission::kLabel:
+      return "label";
   }
   return "?";
 }
@@ -184,6 +186,8 @@ bool RoleHas(Role role, Permission permission) {
       return role == Role::kRiskOwner || role == Role::kAdmin;
     case Permission::kAdminister:
       return role == Role::kAdmin;
+    case Permission::kLabel:
+      return role == Role::kAgent || role == Role::kAdmin;
   }
   return false;
 }

@@ -24,7 +24,10 @@
 //   risk_owner  compliance + kAcceptRisk (ending a nonconformity as risk
 //               accepted: a management decision kept apart from working it)
 //   admin       risk_owner + kAdminister (plan reload, reference profiles)
-// An agent token may do nothing but ingest; no other role may ingest, so
+//               + kLabel
+// kLabel (delayed labels posted to the collector's label join) belongs to
+// the agent role (for its models only) and admin. Apart from labels an
+// agent token may do nothing but ingest; no other role may ingest, so
 // evidence can only come from agent identities.
 //
 // Without a tokens file the authorizer is open: every caller is the
@@ -65,7 +68,8 @@ enum class Permission {
   kWorkNonconformities,
   kReport,
   kAcceptRisk,
-  kAdminister
+  kAdminister,
+  kLabel  // post delayed labels (agent tokens: for their models only)
 };
 
 absl::string_view RoleName(Role role);

@@ -6,6 +6,15 @@
 #include "collector/compliance/audit_trail.h"
 
 namespace aims::collector {
+namespace {
+
+// A report's share of the queue's byte bound: the report and the join
+// records and labels it carries.
+size_t QueuedBytes(const EncodedReport& report) {
+  return report.bytes.size() + report.label_bytes.size();
+}
+
+}  // namespace
 
 DurableWriter::DurableWriter(Storage* storage, const Clock* clock,
                              size_t capacity, size_t max_batch,
@@ -27,7 +36,7 @@ DurableWriter::~DurableWriter() {
 }
 
 bool DurableWriter::Submit(Item item) {
-  const size_t bytes = item.report.bytes.size();
+  const size_t bytes = QueuedBytes(item.report);
   absl::MutexLock lock(&mu_);
   if (stopping_ || queue_.size() >= capacity_) return false;
   // Over the byte bound (one item alone may exceed it).
@@ -170,7 +179,7 @@ void DurableWriter::Run() {
       } else {
         while (!queue_.empty() && queue_.front().kind == Item::Kind::kReport &&
                batch.size() < max_batch_) {
-          queued_bytes_ -= queue_.front().report.bytes.size();
+          queued_bytes_ -= QueuedBytes(queue_.front().report);
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -206,12 +215,16 @@ void DurableWriter::Run() {
       batch.front().done(result);
       continue;
     }
-    std::vector<const EncodedReport*> reports;
+    std::vector<EncodedReport*> reports;
     reports.reserve(batch.size());
-    for (const Item& item : batch) reports.push_back(&item.report);
+    for (Item& item : batch) reports.push_back(&item.report);
     std::vector<WriteOutcome> outcomes;
     absl::Status status =
-        storage_->WriteEncodedReports(reports, now, &outcomes);
+        join_ != nullptr
+            ? join_->WriteReports(reports, now, &outcomes)
+            : storage_->WriteEncodedReports(std::vector<const EncodedReport*>(
+                                                reports.begin(), reports.end()),
+                                            now, &outcomes);
     for (size_t i = 0; i < batch.size(); ++i) {
       WriteResult result;
       result.status = status;

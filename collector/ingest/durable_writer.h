@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "aims/v1/ingest.pb.h"
+#include "collector/labels/label_join.h"
 #include "collector/storage/storage.h"
 #include "common/base/clock.h"
 
@@ -72,9 +73,14 @@ class DurableWriter {
   // "agent_deregistered".
   bool SubmitGoodbye(std::string agent_id, std::string reason, Done done);
 
+  // Reports are written through `join` (null: straight to storage), which
+  // stores their join records and labels in the same batch. Set before the
+  // first report.
+  void SetLabelJoin(LabelJoin* join) { join_ = join; }
+
   size_t depth() const;
   size_t capacity() const { return capacity_; }
-  // Report bytes waiting (EncodedReport::bytes).
+  // Report bytes waiting (EncodedReport::bytes and label_bytes).
   size_t queued_bytes() const;
 
  private:
@@ -95,6 +101,7 @@ class DurableWriter {
   WriteResult WriteGoodbye(const Item& item, absl::Time now);
 
   Storage* const storage_;
+  LabelJoin* join_ = nullptr;
   AuditTrail* const audit_;
   const Clock* const clock_;
   const size_t capacity_;

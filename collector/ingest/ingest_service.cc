@@ -418,6 +418,13 @@ class IngestService::Stream final
       for (auto& attr : *a.parts[i]->mutable_summary()->mutable_attributes()) {
         *s->add_attributes() = std::move(attr);
       }
+      // Join records and forwarded labels are spread over the parts too.
+      for (auto& p : *a.parts[i]->mutable_predictions()) {
+        *whole.add_predictions() = std::move(p);
+      }
+      for (auto& l : *a.parts[i]->mutable_labels()) {
+        *whole.add_labels() = std::move(l);
+      }
     }
     whole.clear_part_index();
     whole.clear_part_count();

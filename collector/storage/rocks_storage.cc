@@ -39,7 +39,9 @@ namespace {
 // seven fixed ones.
 constexpr Table kTables[] = {Table::kPlans,           Table::kEvaluation,
                              Table::kNonconformities, Table::kAudit,
-                             Table::kOutbox,          Table::kMeta};
+                             Table::kOutbox,          Table::kMeta,
+                             Table::kLabelRecords,    Table::kLabelIds,
+                             Table::kLabelPending,    Table::kLabelDirty};
 constexpr size_t kFixedFamilies = 7;
 
 absl::Status CreateDataDirectory(const std::string& path) {
@@ -217,6 +219,14 @@ const char* RocksStorage::TableName(Table table) {
       return "outbox";
     case Table::kMeta:
       return "meta";
+    case Table::kLabelRecords:
+      return "label_records";
+    case Table::kLabelIds:
+      return "label_ids";
+    case Table::kLabelPending:
+      return "label_pending";
+    case Table::kLabelDirty:
+      return "label_dirty";
   }
   return "unknown";
 }

@@ -18,9 +18,13 @@
 //              merge of the model's reports whose window starts in the
 //              aligned bucket (10 s buckets only where two or more reports
 //              share it: they merge the replicas of a window)
+//              Label reports (PutLabelReport) are reports keys with agent
+//              number 0 and sequence 0 (agent numbers start at 1).
 //   rollup_dirty
 //              [level u8][model_id u64][bucket_start] -> "" (a bucket that
 //              received a late report and must be rebuilt)
+//   label_records, label_ids, label_pending, label_dirty
+//              the central label join's records (collector/labels)
 //   plans, evaluation, nonconformities, audit, outbox, meta
 //              keyed records of the evaluation side (Storage::Table); the
 //              key formats are their owners' (see docs/storage.md)
@@ -144,6 +148,12 @@ class RocksStorage final : public Storage {
       std::vector<WriteOutcome>* outcomes) override;
   absl::StatusOr<uint64_t> RecordGap(const v1::GapNotice& gap,
                                      absl::Time now) override;
+  std::optional<v1::ModelRef> AgentModel(
+      const std::string& agent_id) const override;
+  absl::StatusOr<WriteOutcome> PutLabelReport(
+      const v1::ModelRef& model, const EncodedReport& report,
+      const v1::WindowSummary& delta,
+      const std::vector<Mutation>& mutations) override;
   absl::StatusOr<v1::ReferenceProfile> PutProfile(
       const v1::ReferenceProfile& profile, bool if_absent,
       bool* created) override;
@@ -283,6 +293,15 @@ class RocksStorage final : public Storage {
                                                  StagedWrite* staged,
                                                  rocksdb::WriteBatch* batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(rollup_mu_, mu_);
+
+  // Merges `delta` into the rollup buckets of every level already built
+  // that hold `start` (PutLabelReport past raw retention).
+  absl::Status MergeIntoRollupsLocked(uint64_t model_id, absl::Time start,
+                                      const v1::WindowSummary& delta,
+                                      rocksdb::WriteBatch* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(rollup_mu_);
+  void AddMutations(const std::vector<Mutation>& mutations,
+                    rocksdb::WriteBatch* batch);
 
   // Reads (rocks_storage_read.cc).
   // The id of `model`; nullopt when it never registered.

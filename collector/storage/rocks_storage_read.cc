@@ -242,9 +242,11 @@ absl::Status RocksStorage::ReportIds(
     if (key.size() != kReportKeyBytes) {
       return absl::DataLossError("reports: key of unexpected length");
     }
-    auto agent =
-        agent_ids.find(ReadUint64BigEndian(key, kReportKeyAgentOffset));
-    out->emplace_back(agent == agent_ids.end() ? "?" : agent->second,
+    const uint64_t num = ReadUint64BigEndian(key, kReportKeyAgentOffset);
+    auto agent = agent_ids.find(num);
+    out->emplace_back(num == 0                   ? kLabelReportAgent
+                      : agent == agent_ids.end() ? "?"
+                                                 : agent->second,
                       ReadUint64BigEndian(key, kReportKeySequenceOffset));
   }
   return FromRocksDbStatus(it->status(), "scanning report keys");

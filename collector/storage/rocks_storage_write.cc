@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "aims/v1/storage.pb.h"
 #include "collector/storage/rocks_storage.h"
 #include "collector/storage/rocks_storage_internal.h"
 #include "common/base/time_util.h"
@@ -274,6 +275,7 @@ absl::StatusOr<WriteOutcome> RocksStorage::StageReportLocked(
   report_key += seq_key;  // [agent_num][seq]
   batch->Put(reports_cf_, report_key, r.bytes);
   batch->Put(sequences_cf_, seq_key, report_key);
+  AddMutations(r.on_store, batch);
   info.set_report_count(info.report_count() + 1);
   info.set_event_count(info.event_count() + r.event_count);
   info.set_durable_sequence(std::max(info.durable_sequence(), r.sequence));
@@ -371,18 +373,111 @@ absl::StatusOr<v1::ReferenceProfile> RocksStorage::PutProfile(
   return profile;
 }
 
-absl::Status RocksStorage::Apply(const std::vector<Mutation>& mutations) {
-  rocksdb::WriteBatch batch;
+void RocksStorage::AddMutations(const std::vector<Mutation>& mutations,
+                                rocksdb::WriteBatch* batch) {
   for (const Mutation& m : mutations) {
     rocksdb::ColumnFamilyHandle* cf =
         table_cfs_.at(static_cast<size_t>(m.table));
     if (m.value.has_value()) {
-      batch.Put(cf, m.key, *m.value);
+      batch->Put(cf, m.key, *m.value);
     } else {
-      batch.Delete(cf, m.key);
+      batch->Delete(cf, m.key);
     }
   }
+}
+
+absl::Status RocksStorage::Apply(const std::vector<Mutation>& mutations) {
+  rocksdb::WriteBatch batch;
+  AddMutations(mutations, &batch);
   return Write(&batch);
+}
+
+std::optional<v1::ModelRef> RocksStorage::AgentModel(
+    const std::string& agent_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end()) return std::nullopt;
+  return it->second.info.model();
+}
+
+absl::StatusOr<WriteOutcome> RocksStorage::PutLabelReport(
+    const v1::ModelRef& model, const EncodedReport& report,
+    const v1::WindowSummary& delta, const std::vector<Mutation>& mutations) {
+  if (absl::Status s = CheckDiskSpace(); !s.ok()) return s;
+  absl::MutexLock rollup_lock(&rollup_mu_);
+  rocksdb::WriteBatch batch;
+  uint64_t model_id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<uint64_t> id = ModelIdLocked(model, &batch);
+    if (!id.ok()) return id.status();
+    model_id = *id;
+  }
+  const absl::Time start = FromProto(report.window_start);
+  WriteOutcome outcome = WriteOutcome::kStored;
+  auto state = rollup_state_.find(model_id);
+  if (state != rollup_state_.end() && start < state->second.raw_horizon) {
+    // Raw reports of the window are gone: the rollups are its only record.
+    if (absl::Status s = MergeIntoRollupsLocked(model_id, start, delta, &batch);
+        !s.ok()) {
+      return s;
+    }
+    outcome = WriteOutcome::kExpired;
+  } else {
+    if (state != rollup_state_.end()) {
+      for (int l = 0; l < kRollupLevels; ++l) {
+        if (start >= state->second.cursor[l]) continue;
+        const absl::Time bucket = AlignDown(start, kRollupResolution[l]);
+        batch.Delete(rollup_cfs_[l], TimeKey(model_id, bucket));
+        batch.Put(dirty_cf_, DirtyKey(l, model_id, bucket), "");
+      }
+    }
+    std::string key = TimeKey(model_id, start);
+    key += SequenceKey(0, 0);  // the reserved label report agent
+    if (report.bytes.empty()) {
+      batch.Delete(reports_cf_, key);
+    } else {
+      batch.Put(reports_cf_, key, report.bytes);
+    }
+  }
+  AddMutations(mutations, &batch);
+  if (absl::Status s = Write(&batch); !s.ok()) return s;
+  return outcome;
+}
+
+absl::Status RocksStorage::MergeIntoRollupsLocked(
+    uint64_t model_id, absl::Time start, const v1::WindowSummary& delta,
+    rocksdb::WriteBatch* batch) {
+  const RollupState& state = rollup_state_[model_id];
+  for (int l = kFirstCompleteLevel; l < kRollupLevels; ++l) {
+    // Not built yet: it will be built from the finer level, which has it.
+    if (start >= state.cursor[l]) continue;
+    const absl::Time bucket_start = AlignDown(start, kRollupResolution[l]);
+    if (bucket_start < state.rollup_horizon[l]) continue;  // deleted
+    const std::string key = TimeKey(model_id, bucket_start);
+    std::string existing;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), rollup_cfs_[l], key, &existing);
+    if (!s.ok() && !s.IsNotFound()) {
+      return FromRocksDbStatus(s, "reading rollups");
+    }
+    SummaryMerger merger;
+    v1::RollupBucket bucket;
+    if (s.ok()) {
+      if (!bucket.ParseFromString(existing)) {
+        return absl::DataLossError("rollups: unparsable record");
+      }
+      if (absl::Status m = merger.Add(bucket.summary(), bucket.report_count());
+          !m.ok()) {
+        return m;
+      }
+    }
+    if (absl::Status m = merger.Add(delta); !m.ok()) return m;
+    bucket.set_report_count(merger.count());
+    *bucket.mutable_summary() = merger.result();
+    batch->Put(rollup_cfs_[l], key, bucket.SerializeAsString());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace aims::collector

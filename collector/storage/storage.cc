@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "collector/storage/wire_filter.h"
+
 namespace aims::collector {
 
 bool Matches(const v1::ModelSelector& selector, const v1::ModelRef& model) {
@@ -22,6 +24,21 @@ EncodedReport EncodeReport(const v1::WindowReport& report,
   e.event_count = report.summary().operational().event_count();
   e.bytes =
       serialized.empty() ? report.SerializeAsString() : std::move(serialized);
+  if (report.predictions_size() > 0 || report.labels_size() > 0) {
+    // The join keeps them; the stored report need not.
+    v1::WindowReport labels;
+    *labels.mutable_predictions() = report.predictions();
+    *labels.mutable_labels() = report.labels();
+    labels.SerializeToString(&e.label_bytes);
+    std::string without_predictions, without_both;
+    if (CopyWithoutField(e.bytes, {v1::WindowReport::kPredictionsFieldNumber},
+                         &without_predictions) &&
+        CopyWithoutField(without_predictions,
+                         {v1::WindowReport::kLabelsFieldNumber},
+                         &without_both)) {
+      e.bytes = std::move(without_both);
+    }
+  }
   return e;
 }
 

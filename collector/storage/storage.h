@@ -42,6 +42,11 @@ enum class Table {
   kAudit,            // hash-chained audit records by big-endian index
   kOutbox,           // notifications not yet delivered
   kMeta,             // counters such as the next nonconformity number
+  // The central label join (collector/labels/label_join.h owns the keys).
+  kLabelRecords,  // join records of predictions, by model and window
+  kLabelIds,      // (model name, environment, prediction_id) -> record key
+  kLabelPending,  // labels waiting for their prediction's record
+  kLabelDirty,    // windows whose label report must be recomputed
 };
 
 // One change of an atomic Apply(): a put, or a delete when `value` is empty.
@@ -73,12 +78,24 @@ struct EncodedReport {
   google::protobuf::Timestamp window_end;
   uint64_t event_count = 0;
   std::string bytes;  // the serialized v1::WindowReport
+  // The report's join records and forwarded labels
+  // (WindowReport.predictions and .labels) as a serialized WindowReport
+  // holding only those fields, taken out of `bytes` so that stored reports
+  // stay small; empty when it has none. The central label join stores them.
+  std::string label_bytes;
+  // Written in the same batch as the report when it is stored, not when it
+  // is a duplicate or expired (the label join's records).
+  std::vector<Mutation> on_store;
 };
 
 // `report`'s index fields; `bytes` is `serialized` (which must be `report`
 // serialized) or, when empty, `report` serialized here.
 EncodedReport EncodeReport(const v1::WindowReport& report,
                            std::string serialized = "");
+
+// The agent id of label reports (Storage::PutLabelReport), the central
+// label join's credit to a window.
+inline constexpr char kLabelReportAgent[] = "aims-label-join";
 
 // A stored report as a scan returns it.
 struct StoredReport {
@@ -133,6 +150,33 @@ class Storage {
   absl::Status WriteReports(absl::Span<const v1::WindowReport* const> reports,
                             absl::Time now,
                             std::vector<WriteOutcome>* outcomes);
+
+  // The model `agent_id` registered with; nullopt when unknown.
+  virtual std::optional<v1::ModelRef> AgentModel(
+      const std::string& agent_id) const {
+    (void)agent_id;
+    return std::nullopt;
+  }
+
+  // Stores or replaces the label report of `model`'s window
+  // [report.window_start, report.window_end): the delayed labels the central
+  // label join credited to it (collector/labels/label_join.h), kept beside
+  // the agents' reports of the window under a reserved agent number, so
+  // that queries and rollups of the window include it; the rollups it
+  // changes are rebuilt as for a late report. `mutations` go in the same
+  // batch. A window past raw retention (its reports and finer rollups may be
+  // gone) keeps no raw report: `delta`, the summary of the labels credited
+  // since the last call, is merged into the rollup buckets that hold the
+  // window instead, and kExpired is returned.
+  virtual absl::StatusOr<WriteOutcome> PutLabelReport(
+      const v1::ModelRef& model, const EncodedReport& report,
+      const v1::WindowSummary& delta, const std::vector<Mutation>& mutations) {
+    (void)model;
+    (void)report;
+    (void)delta;
+    (void)mutations;
+    return absl::UnimplementedError("this storage keeps no label reports");
+  }
 
   // Records windows an agent declared lost. Sequences of the range that are
   // stored anyway do not count; a gap resent with the same first sequence

@@ -91,6 +91,8 @@ absl::Status MergeOperational(v1::OperationalSummary* op,
   op->set_labels_unmatched(op->labels_unmatched() + fop.labels_unmatched());
   op->set_labels_evicted(op->labels_evicted() + fop.labels_evicted());
   op->set_backfilled_events(op->backfilled_events() + fop.backfilled_events());
+  op->set_labels_awaited(op->labels_awaited() + fop.labels_awaited());
+  op->set_late_events(op->late_events() + fop.late_events());
   if (absl::Status s = fop.has_latency_seconds()
                            ? MergeSketchProto(op->mutable_latency_seconds(),
                                               fop.latency_seconds())

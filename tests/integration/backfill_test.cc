@@ -123,7 +123,8 @@ TEST_F(BackfillTest, RowErrorsNameLineAndField) {
   body += "not json\n";
   std::ofstream(dir_.File("rows.jsonl")) << body;
   std::string out, err;
-  ASSERT_EQ(Backfill("v1", dir_.File("rows.jsonl"), &out, &err), 0) << err;
+  // Rejected rows: the good ones are loaded, the exit code is 1.
+  ASSERT_EQ(Backfill("v1", dir_.File("rows.jsonl"), &out, &err), 1) << err;
   const std::string file = dir_.File("rows.jsonl");
   EXPECT_TRUE(absl::StrContains(err, file + ":2: prediction: ")) << err;
   EXPECT_TRUE(absl::StrContains(err, file + ":4: timestamp: required")) << err;
@@ -143,13 +144,47 @@ TEST_F(BackfillTest, CsvRowErrorsNameLineAndField) {
                       << ",1,0.2,40\n"
                       << "yesterday,0,0.1,50\n";
   std::string out, err;
-  ASSERT_EQ(Backfill("v1", file, &out, &err), 0) << err;
+  ASSERT_EQ(Backfill("v1", file, &out, &err), 1) << err;
   EXPECT_TRUE(absl::StrContains(err, file + ":3: score: ")) << err;
   EXPECT_TRUE(absl::StrContains(err, file + ":4: timestamp: required")) << err;
   EXPECT_TRUE(absl::StrContains(err, file + ":5: timestamp: ")) << err;
   EXPECT_FALSE(absl::StrContains(err, file + ":2:")) << err;
   EXPECT_TRUE(absl::StrContains(out, "4 rows, 1 events loaded, 3 row errors"))
       << out;
+}
+
+TEST_F(BackfillTest, LabelRowsGoToTheLabelJoin) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(3)) / 60 * 60);
+  // One event, then delayed labels for two earlier predictions (one with
+  // the time its truth became known) and a label row with a prediction_id
+  // over the limit.
+  std::string body = Events(1, t0);
+  body += R"({"prediction_id":"old-1","label":1})"
+          "\n";
+  body += R"({"prediction_id":"old-2","label":"0","timestamp":")" +
+          Rfc3339(t0) + "\"}\n";
+  body += R"({"prediction_id":")" + std::string(200, 'x') +
+          R"(","label":1})"
+          "\n";
+  std::ofstream(dir_.File("labels.jsonl")) << body;
+  std::string out, err;
+  ASSERT_EQ(Backfill("v1", dir_.File("labels.jsonl"), &out, &err), 1) << err;
+  EXPECT_TRUE(absl::StrContains(out, "4 rows, 1 events loaded, 1 row errors"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "; 2 delayed labels sent")) << out;
+  EXPECT_TRUE(
+      absl::StrContains(err, dir_.File("labels.jsonl") + ":4: prediction_id"))
+      << err;
+  // Their predictions are not known to the collector: both wait.
+  httplib::Client api("127.0.0.1", http_port_);
+  auto metrics = api.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(testing::MetricValue(metrics->body, "aims_collector_label_pending"),
+            2);
+  // A file of good rows only exits 0.
+  std::ofstream(dir_.File("good.jsonl")) << Events(3, t0);
+  ASSERT_EQ(Backfill("v1", dir_.File("good.jsonl"), &out, &err), 0) << err;
 }
 
 TEST_F(BackfillTest, CsvAndJsonLinesGiveTheSameMetrics) {

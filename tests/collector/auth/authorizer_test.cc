@@ -73,16 +73,17 @@ TEST(RolesTest, EachRoleHasExactlyItsPermissions) {
   using P = Permission;
   const std::vector<P> all = {
       P::kIngest, P::kRead,       P::kWorkNonconformities,
-      P::kReport, P::kAcceptRisk, P::kAdminister};
+      P::kReport, P::kAcceptRisk, P::kAdminister,
+      P::kLabel};
   const std::map<Role, std::set<P>> expected = {
-      {Role::kAgent, {P::kIngest}},
+      {Role::kAgent, {P::kIngest, P::kLabel}},
       {Role::kViewer, {P::kRead}},
       {Role::kCompliance, {P::kRead, P::kWorkNonconformities, P::kReport}},
       {Role::kRiskOwner,
        {P::kRead, P::kWorkNonconformities, P::kReport, P::kAcceptRisk}},
       {Role::kAdmin,
        {P::kRead, P::kWorkNonconformities, P::kReport, P::kAcceptRisk,
-        P::kAdminister}}};
+        P::kAdminister, P::kLabel}}};
   for (const auto& [role, allowed] : expected) {
     for (P p : all) {
       EXPECT_EQ(RoleHas(role, p), allowed.count(p) > 0)

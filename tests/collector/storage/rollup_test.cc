@@ -530,5 +530,52 @@ TEST_F(RollupTest, RetentionGivesTheSpaceOfDeletedReportsBack) {
   EXPECT_EQ(raw_day1, 720 - 8);
 }
 
+// Label reports (the central label join's credit to a window): stored raw
+// beside the window's reports and replaced, with the window's rollups
+// rebuilt; past raw retention their delta is merged into the rollups that
+// still hold the window, so the credit is counted.
+TEST_F(RollupTest, LabelReportsReplaceWhileRawAndMergeIntoRollupsAfter) {
+  Open(/*raw_retention=*/absl::Hours(24));
+  WriteDays(2);
+  Maintain(kT0 + absl::Hours(24) + absl::Minutes(2));
+  const absl::Time window = kT0 + absl::Hours(30);  // raw still
+  auto labelled = [&](absl::Time from, absl::Time to) {
+    SummaryMerger merger;
+    EXPECT_TRUE(
+        storage_->MergeReports(Model(), from, to, &merger, nullptr).ok());
+    return merger.result().performance().labelled_count();
+  };
+  const absl::Time day = kT0 + absl::Hours(24);
+  const uint64_t day_before = labelled(day, day + absl::Hours(24));
+  auto put = [&](absl::Time start, uint64_t labels, uint64_t delta_labels) {
+    v1::WindowReport r;
+    r.set_agent_id(kLabelReportAgent);
+    *r.mutable_window_start() = ToProto(start);
+    *r.mutable_window_end() = ToProto(start + absl::Minutes(5));
+    r.mutable_summary()->mutable_performance()->set_labelled_count(labels);
+    v1::WindowSummary delta;
+    delta.mutable_performance()->set_labelled_count(delta_labels);
+    auto outcome =
+        storage_->PutLabelReport(Model(), EncodeReport(r), delta, {});
+    EXPECT_TRUE(outcome.ok()) << outcome.status();
+    return outcome.ok() ? *outcome : WriteOutcome::kDuplicate;
+  };
+  EXPECT_EQ(put(window, 5, 5), WriteOutcome::kStored);
+  EXPECT_EQ(put(window, 7, 2), WriteOutcome::kStored);  // replaces: 7, not 12
+  EXPECT_EQ(labelled(day, day + absl::Hours(24)), day_before + 7);
+  // Rollups of the window, rebuilt, hold it once.
+  Maintain(kT0 + absl::Hours(31));
+  EXPECT_EQ(labelled(day, day + absl::Hours(24)), day_before + 7);
+  // Days later the window's raw reports are gone: a new credit of 3 labels
+  // reaches the rollups holding the window (minute to day) once.
+  Maintain(kT0 + absl::Hours(24 * 3));
+  const uint64_t hour = labelled(window, window + absl::Hours(1));
+  const uint64_t minute = labelled(window, window + absl::Minutes(1));
+  EXPECT_EQ(put(window, 10, 3), WriteOutcome::kExpired);
+  EXPECT_EQ(labelled(day, day + absl::Hours(24)), day_before + 10);
+  EXPECT_EQ(labelled(window, window + absl::Hours(1)), hour + 3);
+  EXPECT_EQ(labelled(window, window + absl::Minutes(1)), minute + 3);
+}
+
 }  // namespace
 }  // namespace aims::collector

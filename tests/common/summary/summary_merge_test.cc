@@ -82,6 +82,38 @@ TEST(SummaryMergeTest, MergeIsAssociative) {
 
 // Without feature sketches (as metrics merge): the same summary less the
 // sketches, the latency sketch kept; inputs with or without them merge.
+// Every count of OperationalSummary adds up (found missing once: a new
+// count that merges forget is lost from every query and rollup).
+TEST(SummaryMergeTest, EveryOperationalCountAddsUp) {
+  const google::protobuf::Descriptor* d = v1::OperationalSummary::descriptor();
+  const google::protobuf::Reflection* r =
+      v1::OperationalSummary::GetReflection();
+  v1::WindowSummary a, b;
+  int counts = 0;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_UINT64 ||
+        f->is_repeated()) {
+      continue;
+    }
+    r->SetUInt64(a.mutable_operational(), f, 3 + i);
+    r->SetUInt64(b.mutable_operational(), f, 100 * (i + 1));
+    ++counts;
+  }
+  ASSERT_GE(counts, 9);
+  ASSERT_TRUE(MergeSummaries(&a, b).ok());
+  for (int i = 0; i < d->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_UINT64 ||
+        f->is_repeated()) {
+      continue;
+    }
+    EXPECT_EQ(r->GetUInt64(a.operational(), f),
+              uint64_t(3 + i) + uint64_t(100 * (i + 1)))
+        << f->name();
+  }
+}
+
 TEST(SummaryMergeTest, DroppingFeatureSketchesKeepsEverythingElse) {
   const auto events = RandomEvents(300, 4);
   const v1::WindowSummary a = Summarise(events, 0, 100);
