@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "collector/api/compliance_report_service.h"
 #include "collector/api/http_api.h"
 #include "collector/api/nonconformity_service.h"
@@ -19,6 +20,8 @@
 #include "collector/evaluation/objective_metrics.h"
 #include "collector/evaluation/objective_series.h"
 #include "collector/fleet/fleet.h"
+#include "collector/fleet/replication_service.h"
+#include "collector/fleet/replicator.h"
 #include "collector/ingest/durable_writer.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/notify/notifier.h"
@@ -27,6 +30,7 @@
 #include "common/base/limit_error.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
+#include "common/net/bearer_token.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
@@ -58,10 +62,14 @@ absl::Status Collector::Start() {
   if (absl::Status s = OpenStorage(); !s.ok()) return s;
   if (absl::Status s = LoadEvaluation(); !s.ok()) return s;
   CreateServices();
+  if (fleet_ != nullptr) {
+    if (absl::Status s = CreateReplication(); !s.ok()) return s;
+  }
   if (absl::Status s = StartGrpc(); !s.ok()) return s;
   // Joins once agents can be served here, since others redirect them here.
   if (fleet_ != nullptr) {
     if (absl::Status s = fleet_->Start(); !s.ok()) return s;
+    replicator_->Start();
   }
   if (absl::Status s = StartHttp(); !s.ok()) return s;
   StartLoops();
@@ -178,10 +186,7 @@ void Collector::CreateServices() {
                                             &metrics_->ingest_service);
   if (fleet_ != nullptr) {
     // Agents of a model that moved away reconnect and are redirected.
-    fleet_->OnMembersChanged([f = fleet_.get(), ingest = ingest_.get()] {
-      ingest->EndStreamsOfMovedModels(
-          [f](const v1::ModelRef& m) { return !f->Owns(m.name()); });
-    });
+    fleet_->OnMembersChanged([this] { OnFleetChanged(); });
   }
   query_ = std::make_unique<QueryService>(
       options_.collector_id, storage_.get(),
@@ -202,6 +207,94 @@ void Collector::CreateServices() {
       audit_.get(), query_.get(), clock_, authorizer_.get());
 }
 
+absl::Status Collector::CreateReplication() {
+  std::string token;
+  if (!options_.fleet_token_file.empty()) {
+    absl::StatusOr<std::string> read =
+        ReadTokenFile(options_.fleet_token_file, "--fleet_token_file");
+    if (!read.ok()) return read.status();
+    token = std::move(*read);
+  }
+  // Peers listen like this collector: TLS when it serves TLS (verified
+  // against the default roots, GRPC_DEFAULT_SSL_ROOTS_FILE_PATH).
+  peers_ = fleet::GrpcReplicationPeers(options_.tls.enabled()
+                                           ? grpc::SslCredentials({})
+                                           : grpc::InsecureChannelCredentials(),
+                                       std::move(token));
+  fleet::Fleet* f = fleet_.get();
+  auto owns = [f](const std::string& model) { return f->Owns(model); };
+  fleet::ReplicatorOptions replicator_options;
+  replicator_options.self = options_.fleet_advertise;
+  replicator_options.tick = absl::Milliseconds(500);
+  replicator_ = std::make_unique<fleet::Replicator>(
+      replicator_options, storage_.get(), peers_.get(),
+      [f](const std::string& model) { return f->PeerFor(model); }, owns,
+      *metrics_->registry);
+  writer_->OnStored([r = replicator_.get()](const EncodedReport& report) {
+    r->OnStored(report);
+  });
+  replication_service_ = std::make_unique<fleet::ReplicationService>(
+      storage_.get(), authorizer_.get(), clock_, owns);
+  // Only the owner evaluates a model and renews its alerts; a fenced
+  // collector owns nothing.
+  evaluator_->EvaluateOnly(
+      [f](const v1::ModelRef& m) { return f->Owns(m.name()); });
+  takeovers_ = &prometheus::BuildCounter()
+                    .Name("aims_fleet_takeovers_total")
+                    .Help(
+                        "Models with data here that this collector took "
+                        "over from a lost owner.")
+                    .Register(*metrics_->registry)
+                    .Add({});
+  return absl::OkStatus();
+}
+
+void Collector::OnFleetChanged() {
+  std::set<std::string> owned;
+  std::map<std::string, std::vector<v1::ModelRef>> refs;
+  for (const v1::ModelInfo& m : storage_->ListModels({})) {
+    if (!fleet_->Owns(m.model().name())) continue;
+    owned.insert(m.model().name());
+    refs[m.model().name()].push_back(m.model());
+  }
+  std::vector<std::string> taken;
+  {
+    absl::MutexLock lock(&fleet_mu_);
+    // The first list read at start is no takeover.
+    if (fleet_listed_) {
+      for (const std::string& model : owned)
+        if (!owned_.count(model)) taken.push_back(model);
+    }
+    owned_ = owned;
+    fleet_listed_ = true;
+  }
+  if (!taken.empty()) {
+    // The series state the previous owner replicated here takes effect.
+    if (absl::Status s = evaluator_->Load(); !s.ok()) {
+      LogError("cannot reload evaluation state for a takeover",
+               {{"error", s.message()}});
+    }
+    const std::string members = absl::StrJoin(fleet_->members(), ",");
+    for (const std::string& model : taken) {
+      if (absl::Status s =
+              audit_->Append({"fleet_takeover",
+                              "fleet",
+                              {{"model", model}, {"members", members}}});
+          !s.ok()) {
+        LogWarn("cannot record takeover",
+                {{"model", model}, {"error", s.message()}});
+      }
+      takeovers_->Increment();
+      LogInfo("fleet takeover", {{"model", model}, {"members", members}});
+      for (const v1::ModelRef& ref : refs[model]) evaluator_->OnNewData(ref);
+    }
+  }
+  if (replicator_ != nullptr) replicator_->CatchUpAll();
+  // Agents of a model that moved away reconnect and are redirected.
+  ingest_->EndStreamsOfMovedModels(
+      [f = fleet_.get()](const v1::ModelRef& m) { return !f->Owns(m.name()); });
+}
+
 absl::Status Collector::StartGrpc() {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFor(options_.tls);
@@ -213,6 +306,7 @@ absl::Status Collector::StartGrpc() {
   builder.RegisterService(query_.get());
   builder.RegisterService(nc_service_.get());
   builder.RegisterService(report_service_.get());
+  if (replication_service_) builder.RegisterService(replication_service_.get());
   builder.SetMaxReceiveMessageSize(
       TransportMessageCap(options_.max_message_bytes));
   // Agents ping every 30 s; accept pings down to 10 s apart, even on idle
@@ -363,6 +457,7 @@ void Collector::Stop() {
   // Leaves the fleet first: the others take over this collector's models now
   // rather than when its lease would expire.
   if (fleet_) fleet_->Stop();
+  if (replicator_) replicator_->Stop();
   if (http_) http_->Stop();
   if (evaluator_) evaluator_->Stop();
   if (notifier_) notifier_->Stop();
@@ -373,6 +468,9 @@ void Collector::Stop() {
     server_.reset();
   }
   writer_.reset();  // drains what was accepted
+  replicator_.reset();
+  replication_service_.reset();
+  peers_.reset();
   query_.reset();
   ingest_.reset();
   fleet_.reset();

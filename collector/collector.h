@@ -9,6 +9,7 @@
 #define AIMS_COLLECTOR_COLLECTOR_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "collector/collector_options.h"
 #include "common/base/clock.h"
 #include "common/net/http_server.h"
+#include "prometheus/counter.h"
 #include "prometheus/metric_family.h"
 
 namespace grpc {
@@ -43,6 +45,9 @@ class RocksStorage;
 class SessionStore;
 namespace fleet {
 class Fleet;
+class ReplicationPeers;
+class ReplicationService;
+class Replicator;
 }  // namespace fleet
 
 class Collector {
@@ -98,6 +103,14 @@ class Collector {
   // The evaluation, delivery and maintenance threads.
   void StartLoops();
 
+  // Fleet mode: the replication of owned models to their peer collectors.
+  absl::Status CreateReplication();
+  // Fleet mode, after the member list or the fence changed: takes over
+  // (audit record, series state reloaded, evaluated now) the models with
+  // data here that this collector owns now and did not before, catches up
+  // the peers, and ends the streams of models that moved away.
+  void OnFleetChanged();
+
   // Gauges that are read rather than counted, before each /metrics scrape.
   void RefreshGauges();
   void RefreshEvaluationMetrics();
@@ -119,6 +132,14 @@ class Collector {
   std::unique_ptr<NonconformityService> nc_service_;
   std::unique_ptr<ComplianceReportService> report_service_;
   std::unique_ptr<fleet::Fleet> fleet_;  // fleet mode only
+  std::unique_ptr<fleet::ReplicationPeers> peers_;
+  std::unique_ptr<fleet::Replicator> replicator_;
+  std::unique_ptr<fleet::ReplicationService> replication_service_;
+  prometheus::Counter* takeovers_ = nullptr;
+  absl::Mutex fleet_mu_;
+  // Model names with data here that this collector owned at the last change.
+  std::set<std::string> owned_ ABSL_GUARDED_BY(fleet_mu_);
+  bool fleet_listed_ ABSL_GUARDED_BY(fleet_mu_) = false;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::thread maintenance_thread_;

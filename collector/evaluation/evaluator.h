@@ -37,6 +37,7 @@
 #ifndef AIMS_COLLECTOR_EVALUATION_EVALUATOR_H_
 #define AIMS_COLLECTOR_EVALUATION_EVALUATOR_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -115,6 +116,13 @@ class Evaluator {
   void Stop();
 
   const EvaluatorCounters& counters() const { return counters_; }
+
+  // Fleet mode: only models `evaluates` accepts are evaluated and have
+  // their alerts renewed (the others belong to another collector). Set
+  // before Start(); unset: every model.
+  void EvaluateOnly(std::function<bool(const v1::ModelRef&)> evaluates) {
+    evaluates_ = std::move(evaluates);
+  }
 
   // Evaluation passes, per model name and version, in which the windows were
   // binned on another profile than the stored one, so that drift was not
@@ -264,6 +272,7 @@ class Evaluator {
   Notifier* const notifier_;
   const Clock* const clock_;
   EvaluatorCounters counters_;
+  std::function<bool(const v1::ModelRef&)> evaluates_;  // set before Start
 
   absl::Mutex eval_mu_;  // one evaluation pass at a time
   // State changes without a nonconformity step, written together by

@@ -217,6 +217,8 @@ void DurableWriter::Run() {
       result.status = status;
       result.duplicate = status.ok() && outcomes[i] == WriteOutcome::kDuplicate;
       result.expired = status.ok() && outcomes[i] == WriteOutcome::kExpired;
+      if (on_stored_ && status.ok() && outcomes[i] == WriteOutcome::kStored)
+        on_stored_(batch[i].report);
       batch[i].done(result);
     }
   }

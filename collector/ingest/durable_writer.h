@@ -72,6 +72,13 @@ class DurableWriter {
   // "agent_deregistered".
   bool SubmitGoodbye(std::string agent_id, std::string reason, Done done);
 
+  // Fleet mode: called on the writer thread with each report newly stored
+  // (not duplicates), after it is durable, before its completion. Set before
+  // the first Submit; it must not block.
+  void OnStored(std::function<void(const EncodedReport&)> hook) {
+    on_stored_ = std::move(hook);
+  }
+
   size_t depth() const;
   size_t capacity() const { return capacity_; }
   // Report bytes waiting (EncodedReport::bytes).
@@ -104,6 +111,7 @@ class DurableWriter {
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void(const EncodedReport&)> on_stored_;
   std::thread thread_;
 };
 
