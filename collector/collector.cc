@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,6 +21,7 @@
 #include "collector/evaluation/objective_metrics.h"
 #include "collector/evaluation/objective_series.h"
 #include "collector/fleet/fleet.h"
+#include "collector/fleet/rendezvous.h"
 #include "collector/fleet/replication_service.h"
 #include "collector/fleet/replicator.h"
 #include "collector/ingest/durable_writer.h"
@@ -230,9 +232,10 @@ absl::Status Collector::CreateReplication() {
       replicator_options, storage_.get(), peers_.get(),
       [f](const std::string& model) { return f->PeerFor(model); }, owns,
       *metrics_->registry);
-  writer_->OnStored([r = replicator_.get()](const EncodedReport& report) {
-    r->OnStored(report);
-  });
+  writer_->OnStored(
+      [r = replicator_.get()](const std::vector<const EncodedReport*>& batch) {
+        r->OnStoredBatch(batch);
+      });
   replication_service_ = std::make_unique<fleet::ReplicationService>(
       storage_.get(), authorizer_.get(), clock_, owns);
   // Only the owner evaluates a model and renews its alerts; a fenced
@@ -250,23 +253,31 @@ absl::Status Collector::CreateReplication() {
 }
 
 void Collector::OnFleetChanged() {
-  std::set<std::string> owned;
-  std::map<std::string, std::vector<v1::ModelRef>> refs;
-  for (const v1::ModelInfo& m : storage_->ListModels({})) {
-    if (!fleet_->Owns(m.model().name())) continue;
-    owned.insert(m.model().name());
-    refs[m.model().name()].push_back(m.model());
-  }
-  std::vector<std::string> taken;
+  const std::vector<std::string> members = fleet_->members();
+  const bool fenced = fleet_->fenced();
+  std::vector<std::string> before;
+  bool was_fenced = false;
   {
     absl::MutexLock lock(&fleet_mu_);
-    // The first list read at start is no takeover.
-    if (fleet_listed_) {
-      for (const std::string& model : owned)
-        if (!owned_.count(model)) taken.push_back(model);
+    before = std::exchange(fleet_members_, members);
+    was_fenced = std::exchange(fleet_fenced_, fenced);
+  }
+  // Taken over: a model with data here that is ours now and was another's
+  // under the previous list (or ours while fenced). The first list read at
+  // start takes nothing over.
+  std::vector<std::string> taken;
+  std::map<std::string, std::vector<v1::ModelRef>> refs;
+  if (!before.empty()) {
+    for (const v1::ModelInfo& m : storage_->ListModels({})) {
+      const std::string& name = m.model().name();
+      if (!fleet_->Owns(name)) continue;
+      if (!was_fenced &&
+          fleet::RendezvousOwner(name, before) == options_.fleet_advertise) {
+        continue;
+      }
+      if (refs[name].empty()) taken.push_back(name);
+      refs[name].push_back(m.model());
     }
-    owned_ = owned;
-    fleet_listed_ = true;
   }
   if (!taken.empty()) {
     // The series state the previous owner replicated here takes effect.

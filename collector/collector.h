@@ -9,9 +9,9 @@
 #define AIMS_COLLECTOR_COLLECTOR_H_
 
 #include <memory>
-#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -137,9 +137,9 @@ class Collector {
   std::unique_ptr<fleet::ReplicationService> replication_service_;
   prometheus::Counter* takeovers_ = nullptr;
   absl::Mutex fleet_mu_;
-  // Model names with data here that this collector owned at the last change.
-  std::set<std::string> owned_ ABSL_GUARDED_BY(fleet_mu_);
-  bool fleet_listed_ ABSL_GUARDED_BY(fleet_mu_) = false;
+  // The member list and fence at the last change (OnFleetChanged).
+  std::vector<std::string> fleet_members_ ABSL_GUARDED_BY(fleet_mu_);
+  bool fleet_fenced_ ABSL_GUARDED_BY(fleet_mu_) = false;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::thread maintenance_thread_;

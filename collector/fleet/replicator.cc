@@ -20,23 +20,22 @@ using aims::fleet::v1::ReplicateResponse;
 class GrpcPeers : public ReplicationPeers {
  public:
   GrpcPeers(std::shared_ptr<grpc::ChannelCredentials> credentials,
-            std::string token, absl::Duration timeout)
-      : credentials_(std::move(credentials)),
-        token_(std::move(token)),
-        timeout_(timeout) {}
+            std::string token)
+      : credentials_(std::move(credentials)), token_(std::move(token)) {}
 
   absl::StatusOr<PositionResponse> Position(
       const std::string& peer, const PositionRequest& request) override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     PositionResponse response;
     return Check(Stub(peer)->Position(&ctx, request, &response), response);
   }
 
-  absl::StatusOr<ReplicateResponse> Replicate(
-      const std::string& peer, const ReplicateRequest& request) override {
+  absl::StatusOr<ReplicateResponse> Replicate(const std::string& peer,
+                                              const ReplicateRequest& request,
+                                              absl::Duration timeout) override {
     grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     ReplicateResponse response;
     return Check(Stub(peer)->Replicate(&ctx, request, &response), response);
   }
@@ -50,6 +49,7 @@ class GrpcPeers : public ReplicationPeers {
   }
 
   aims::fleet::v1::Replication::Stub* Stub(const std::string& peer) {
+    absl::MutexLock lock(&mu_);
     auto& stub = stubs_[peer];
     if (stub == nullptr) {
       grpc::ChannelArguments args;
@@ -62,9 +62,10 @@ class GrpcPeers : public ReplicationPeers {
 
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   const std::string token_;
-  const absl::Duration timeout_;
+  absl::Mutex mu_;
+  // Stubs are never removed, so a pointer stays valid after the lock.
   std::map<std::string, std::unique_ptr<aims::fleet::v1::Replication::Stub>>
-      stubs_;
+      stubs_ ABSL_GUARDED_BY(mu_);
 };
 
 prometheus::Gauge& NewGauge(prometheus::Registry& r, const std::string& name,
@@ -85,10 +86,8 @@ absl::Time Latest() { return absl::Now() + absl::Hours(48); }
 }  // namespace
 
 std::unique_ptr<ReplicationPeers> GrpcReplicationPeers(
-    std::shared_ptr<grpc::ChannelCredentials> credentials, std::string token,
-    absl::Duration timeout) {
-  return std::make_unique<GrpcPeers>(std::move(credentials), std::move(token),
-                                     timeout);
+    std::shared_ptr<grpc::ChannelCredentials> credentials, std::string token) {
+  return std::make_unique<GrpcPeers>(std::move(credentials), std::move(token));
 }
 
 Replicator::Replicator(ReplicatorOptions options, Storage* storage,
@@ -143,6 +142,55 @@ void Replicator::OnStored(const EncodedReport& report) {
   queued_bytes_ += report.bytes.size();
   queue_.push_back({report.agent_id, report.sequence, report.bytes});
   queue_gauge_.Set(static_cast<double>(queue_.size()));
+}
+
+void Replicator::OnStoredBatch(
+    const std::vector<const EncodedReport*>& reports) {
+  bool sync = options_.sync_timeout > absl::ZeroDuration();
+  if (sync) {
+    absl::MutexLock lock(&mu_);
+    sync = absl::Now() >= sync_paused_until_;
+  }
+  if (!sync) {
+    for (const EncodedReport* r : reports) OnStored(*r);
+    return;
+  }
+  std::map<std::string,
+           std::pair<ReplicateRequest, std::vector<const EncodedReport*>>>
+      by_peer;
+  for (const EncodedReport* r : reports) {
+    const std::optional<v1::Hello> hello = HelloOf(r->agent_id);
+    if (!hello) continue;
+    const std::string peer = peer_for_(hello->model().name());
+    if (peer.empty()) continue;
+    auto& [request, sent] = by_peer[peer];
+    aims::fleet::v1::ReplicatedReport* copy = request.add_reports();
+    *copy->mutable_hello() = *hello;
+    copy->set_report(r->bytes);
+    sent.push_back(r);
+  }
+  for (auto& [peer, entry] : by_peer) {
+    auto& [request, sent] = entry;
+    request.set_from(options_.self);
+    absl::StatusOr<ReplicateResponse> r =
+        peers_->Replicate(peer, request, options_.sync_timeout);
+    if (r.ok()) {
+      replicated_.Increment(static_cast<double>(r->stored()));
+      continue;
+    }
+    failures_.Increment();
+    LogWarn(
+        "peer collector did not take a copy in time; asynchronous for a "
+        "while",
+        {{"peer", peer},
+         {"pause", absl::FormatDuration(options_.sync_pause)},
+         {"error", r.status().message()}});
+    {
+      absl::MutexLock lock(&mu_);
+      sync_paused_until_ = absl::Now() + options_.sync_pause;
+    }
+    for (const EncodedReport* report : sent) OnStored(*report);
+  }
 }
 
 void Replicator::CatchUpAll() {
@@ -204,9 +252,10 @@ absl::Status Replicator::RunOnce() {
   return result;
 }
 
-const v1::Hello* Replicator::HelloOf(const std::string& agent_id) {
+std::optional<v1::Hello> Replicator::HelloOf(const std::string& agent_id) {
+  absl::MutexLock lock(&hello_mu_);
   auto it = hellos_.find(agent_id);
-  if (it != hellos_.end()) return &it->second;
+  if (it != hellos_.end()) return it->second;
   for (const v1::AgentInfo& a : storage_->ListAgents({})) {
     v1::Hello& hello = hellos_[a.agent().agent_id()];
     *hello.mutable_agent() = a.agent();
@@ -214,7 +263,8 @@ const v1::Hello* Replicator::HelloOf(const std::string& agent_id) {
     hello.set_protocol_version(1);
   }
   it = hellos_.find(agent_id);
-  return it == hellos_.end() ? nullptr : &it->second;
+  if (it == hellos_.end()) return std::nullopt;
+  return it->second;
 }
 
 absl::Status Replicator::Flush(const std::string& peer, Outgoing* out,
@@ -225,7 +275,8 @@ absl::Status Replicator::Flush(const std::string& peer, Outgoing* out,
     return absl::OkStatus();
   }
   out->request.set_from(options_.self);
-  absl::StatusOr<ReplicateResponse> r = peers_->Replicate(peer, out->request);
+  absl::StatusOr<ReplicateResponse> r =
+      peers_->Replicate(peer, out->request, options_.timeout);
   absl::Status status = r.status();
   if (r.ok()) {
     replicated_.Increment(static_cast<double>(r->stored()));
@@ -253,15 +304,15 @@ absl::Status Replicator::SendQueue() {
   }
   std::set<std::string> lost;
   for (const std::string& agent : overflow) {
-    if (const v1::Hello* hello = HelloOf(agent))
+    if (const std::optional<v1::Hello> hello = HelloOf(agent))
       lost.insert(hello->model().name());
   }
   MarkForCatchUp(lost);
   absl::Status result;
   std::map<std::string, Outgoing> out;
   for (Queued& item : items) {
-    const v1::Hello* hello = HelloOf(item.agent_id);
-    if (hello == nullptr) continue;
+    const std::optional<v1::Hello> hello = HelloOf(item.agent_id);
+    if (!hello) continue;
     const std::string& model = hello->model().name();
     const std::string peer = peer_for_(model);
     if (peer.empty()) continue;
@@ -330,8 +381,8 @@ absl::Status Replicator::CatchUp(const std::string& model) {
               r.report.sequence() <= it->second.durable_sequence()) {
             return true;
           }
-          const v1::Hello* hello = HelloOf(agent);
-          if (hello == nullptr) return true;
+          const std::optional<v1::Hello> hello = HelloOf(agent);
+          if (!hello) return true;
           aims::fleet::v1::ReplicatedReport* copy = out.request.add_reports();
           *copy->mutable_hello() = *hello;
           copy->set_report(r.report.SerializeAsString());

@@ -3,12 +3,16 @@
 // (Fleet::PeerFor), so that the next owner by the same hash already holds
 // the history when the owner is lost (docs/scale-out.md).
 //
-// Two paths feed the peer:
-//  - The queue: OnStored() (the durable writer's hook, after a report is
-//    durable here) copies the report into a bounded queue; a thread sends it
-//    in batches (ReplicationService on the peer stores it exactly once by
-//    agent_id and sequence). A full queue drops the copy and a failed send
-//    loses the batch; both mark the model for catch-up.
+// Copies reach the peer three ways:
+//  - Semi-synchronously: OnStoredBatch() (the durable writer's hook, after a
+//    batch is durable here and before it is acknowledged) sends the batch's
+//    new reports to their peers and waits up to `sync_timeout`, so that an
+//    acknowledged window is normally on two collectors. A failed or slow
+//    send puts the batch on the queue instead and sends asynchronously for
+//    `sync_pause` (the owner keeps accepting while its peer is down).
+//  - The queue: a bounded queue a thread sends in batches. A full queue
+//    drops the copy and a failed send loses the batch; both mark the model
+//    for catch-up.
 //  - Catch-up, from persisted positions: the peer reports what its own
 //    storage holds of each agent (highest sequence, count), and the reports
 //    beyond it (all of an agent whose count shows holes) are read back
@@ -16,6 +20,7 @@
 //    member changes (CatchUpAll), and for the models of a dropped copy or a
 //    failed send, so nothing depends on memory surviving a crash. It reads
 //    the model's raw reports (one pass, two when a peer has holes).
+// The peer stores each report exactly once by (agent_id, sequence).
 // The series state of the models this collector owns (storage table
 // kEvaluation) is sent each round when it changed since last sent.
 //
@@ -34,9 +39,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -63,14 +70,13 @@ class ReplicationPeers {
       const std::string& peer,
       const aims::fleet::v1::PositionRequest& request) = 0;
   virtual absl::StatusOr<aims::fleet::v1::ReplicateResponse> Replicate(
-      const std::string& peer,
-      const aims::fleet::v1::ReplicateRequest& request) = 0;
+      const std::string& peer, const aims::fleet::v1::ReplicateRequest& request,
+      absl::Duration timeout) = 0;
 };
 
 // Over gRPC, with the collector's channel credentials and token.
 std::unique_ptr<ReplicationPeers> GrpcReplicationPeers(
-    std::shared_ptr<grpc::ChannelCredentials> credentials, std::string token,
-    absl::Duration timeout = absl::Seconds(5));
+    std::shared_ptr<grpc::ChannelCredentials> credentials, std::string token);
 
 struct ReplicatorOptions {
   std::string self;  // this collector's advertised address
@@ -78,6 +84,10 @@ struct ReplicatorOptions {
   size_t max_queue_bytes = size_t{64} << 20;
   size_t max_batch = 256;
   absl::Duration tick = absl::Seconds(1);
+  absl::Duration timeout = absl::Seconds(5);  // queue and catch-up calls
+  // Semi-synchronous copies (0: asynchronous only).
+  absl::Duration sync_timeout = absl::Milliseconds(500);
+  absl::Duration sync_pause = absl::Seconds(5);
 };
 
 class Replicator {
@@ -94,7 +104,10 @@ class Replicator {
   void Start();
   void Stop();
 
-  // A report is durable here. Never blocks.
+  // Reports newly durable here: copied to their peers before this returns
+  // (at most about sync_timeout), else queued.
+  void OnStoredBatch(const std::vector<const EncodedReport*>& reports);
+  // A report is durable here: queued. Never blocks.
   void OnStored(const EncodedReport& report);
   // Every model held here is caught up with its peer at the next round.
   void CatchUpAll();
@@ -122,9 +135,9 @@ class Replicator {
   // Sends `out` to `peer` when it holds max_batch reports (or `flush`);
   // on failure its models are marked for catch-up.
   absl::Status Flush(const std::string& peer, Outgoing* out, bool flush);
-  // The Hello (agent and model) of `agent_id`, from storage; null when
+  // The Hello (agent and model) of `agent_id`, from storage; nullopt when
   // unknown.
-  const v1::Hello* HelloOf(const std::string& agent_id);
+  std::optional<v1::Hello> HelloOf(const std::string& agent_id);
   void MarkForCatchUp(const std::set<std::string>& models);
 
   const ReplicatorOptions options_;
@@ -148,8 +161,12 @@ class Replicator {
   // Since when something has been waiting; InfiniteFuture when caught up.
   absl::Time behind_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 
+  absl::Time sync_paused_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+
+  absl::Mutex hello_mu_;
+  absl::flat_hash_map<std::string, v1::Hello> hellos_
+      ABSL_GUARDED_BY(hello_mu_);
   // The replicator's thread only.
-  absl::flat_hash_map<std::string, v1::Hello> hellos_;
   // State row key -> (peer, fingerprint of the value) last sent.
   std::map<std::string, std::pair<std::string, uint64_t>> sent_state_;
   std::thread thread_;

@@ -212,13 +212,18 @@ void DurableWriter::Run() {
     std::vector<WriteOutcome> outcomes;
     absl::Status status =
         storage_->WriteEncodedReports(reports, now, &outcomes);
+    if (on_stored_ && status.ok()) {
+      std::vector<const EncodedReport*> stored;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (outcomes[i] == WriteOutcome::kStored) stored.push_back(reports[i]);
+      }
+      if (!stored.empty()) on_stored_(stored);
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       WriteResult result;
       result.status = status;
       result.duplicate = status.ok() && outcomes[i] == WriteOutcome::kDuplicate;
       result.expired = status.ok() && outcomes[i] == WriteOutcome::kExpired;
-      if (on_stored_ && status.ok() && outcomes[i] == WriteOutcome::kStored)
-        on_stored_(batch[i].report);
       batch[i].done(result);
     }
   }
