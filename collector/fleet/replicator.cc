@@ -223,6 +223,8 @@ void Replicator::Run() {
 }
 
 absl::Status Replicator::RunOnce() {
+  // The queue first: the models of copies it dropped are caught up below.
+  absl::Status result = SendQueue();
   bool all = false;
   std::set<std::string> models;
   {
@@ -235,7 +237,6 @@ absl::Status Replicator::RunOnce() {
       models.insert(m.model().name());
     sent_state_.clear();
   }
-  absl::Status result = SendQueue();
   for (const std::string& model : models) {
     if (absl::Status s = CatchUp(model); !s.ok()) result = s;
   }
