@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/log.h"
 #include "common/net/bearer_token.h"
 
@@ -98,6 +99,17 @@ grpc::Status ReplicationService::Replicate(
     v1::ObjectiveStatus status;
     if (!status.ParseFromString(row.value()) || owns_(status.model().name())) {
       response->set_state_refused(response->state_refused() + 1);
+      continue;
+    }
+    // Nonconformity ids are numbered per collector: the record stays on
+    // the sender, named so that this collector never takes its own record
+    // of the same number for it.
+    if (!status.nonconformity_id().empty() &&
+        status.nonconformity_id().find('@') == std::string::npos) {
+      status.set_nonconformity_id(
+          absl::StrCat(status.nonconformity_id(), "@", request->from()));
+      state.push_back(
+          {Table::kEvaluation, row.key(), status.SerializeAsString()});
       continue;
     }
     state.push_back({Table::kEvaluation, row.key(), row.value()});

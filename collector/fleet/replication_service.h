@@ -4,7 +4,9 @@
 // report's agent if needed and stores the reports exactly once by
 // (agent_id, sequence), then applies the series state rows of models this
 // collector does not own (an owner's own state is never overwritten; a
-// new owner reloads the rows it received before, collector.cc).
+// new owner reloads the rows it received before, collector.cc). A row's
+// nonconformity id becomes "<id>@<sender>": records are numbered per
+// collector and are not replicated, so the id names where the record is.
 //
 // With tokens configured (Authorizer), callers need the admin permission.
 //

@@ -236,7 +236,11 @@ TEST_F(ReplicatorTest, SendsChangedSeriesStateOfOwnedModelsOnly) {
   absl::StatusOr<std::string> copy =
       replica_->Get(Table::kEvaluation, "busy/credit");
   ASSERT_TRUE(copy.ok());
-  EXPECT_EQ(*copy, firing.SerializeAsString());
+  v1::ObjectiveStatus copied;
+  ASSERT_TRUE(copied.ParseFromString(*copy));
+  EXPECT_EQ(copied.state(), v1::OBJECTIVE_STATE_FIRING);
+  // The record stays on the owner, named so.
+  EXPECT_EQ(copied.nonconformity_id(), "NC-000001@10.0.0.1:4317");
   EXPECT_FALSE(replica_->Get(Table::kEvaluation, "busy/fraud").ok());
   // Unchanged: not sent again.
   const int calls = peers_->calls;
