@@ -241,7 +241,7 @@ absl::Status Collector::CreateReplication() {
   // Only the owner evaluates a model and renews its alerts; a fenced
   // collector owns nothing.
   evaluator_->EvaluateOnly(
-      [f](const v1::ModelRef& m) { return f->Owns(m.name()); });
+      [this](const v1::ModelRef& m) { return EvaluatesHere(m.name()); });
   takeovers_ = &prometheus::BuildCounter()
                     .Name("aims_fleet_takeovers_total")
                     .Help(
@@ -252,6 +252,15 @@ absl::Status Collector::CreateReplication() {
   return absl::OkStatus();
 }
 
+bool Collector::EvaluatesHere(const std::string& model) {
+  if (!fleet_->Owns(model)) return false;
+  // Owned under the list the last takeover completed for too: a model just
+  // won waits for its replicated state to be loaded.
+  absl::MutexLock lock(&fleet_mu_);
+  return !fleet_fenced_ && fleet::RendezvousOwner(model, fleet_members_) ==
+                               options_.fleet_advertise;
+}
+
 void Collector::OnFleetChanged() {
   const std::vector<std::string> members = fleet_->members();
   const bool fenced = fleet_->fenced();
@@ -259,8 +268,8 @@ void Collector::OnFleetChanged() {
   bool was_fenced = false;
   {
     absl::MutexLock lock(&fleet_mu_);
-    before = std::exchange(fleet_members_, members);
-    was_fenced = std::exchange(fleet_fenced_, fenced);
+    before = fleet_members_;
+    was_fenced = fleet_fenced_;
   }
   // Taken over: a model with data here that is ours now and was another's
   // under the previous list (or ours while fenced). The first list read at
@@ -299,6 +308,12 @@ void Collector::OnFleetChanged() {
       LogInfo("fleet takeover", {{"model", model}, {"members", members}});
       for (const v1::ModelRef& ref : refs[model]) evaluator_->OnNewData(ref);
     }
+  }
+  {
+    // From now on the evaluator judges the models taken over (EvaluatesHere).
+    absl::MutexLock lock(&fleet_mu_);
+    fleet_members_ = members;
+    fleet_fenced_ = fenced;
   }
   if (replicator_ != nullptr) replicator_->CatchUpAll();
   // Agents of a model that moved away reconnect and are redirected.

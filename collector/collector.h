@@ -110,6 +110,10 @@ class Collector {
   // data here that this collector owns now and did not before, catches up
   // the peers, and ends the streams of models that moved away.
   void OnFleetChanged();
+  // Fleet mode: whether this collector evaluates `model` now - it owns it,
+  // and did under the member list OnFleetChanged last completed (so a model
+  // just taken over waits until its replicated state is loaded).
+  bool EvaluatesHere(const std::string& model);
 
   // Gauges that are read rather than counted, before each /metrics scrape.
   void RefreshGauges();
@@ -137,7 +141,7 @@ class Collector {
   std::unique_ptr<fleet::ReplicationService> replication_service_;
   prometheus::Counter* takeovers_ = nullptr;
   absl::Mutex fleet_mu_;
-  // The member list and fence at the last change (OnFleetChanged).
+  // The member list and fence OnFleetChanged last completed.
   std::vector<std::string> fleet_members_ ABSL_GUARDED_BY(fleet_mu_);
   bool fleet_fenced_ ABSL_GUARDED_BY(fleet_mu_) = false;
   std::unique_ptr<grpc::Server> server_;

@@ -116,6 +116,8 @@ Evaluator::Evaluator(Storage* storage, AuditTrail* audit,
 Evaluator::~Evaluator() { Stop(); }
 
 absl::Status Evaluator::Load() {
+  // Between passes, so that no pass' write lands after the scan.
+  absl::MutexLock eval(&eval_mu_);
   absl::Status bad;
   std::map<std::string, Series> loaded;
   absl::Status s = storage_->Scan(

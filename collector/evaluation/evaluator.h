@@ -73,7 +73,8 @@ class Evaluator {
             const Clock* clock);
   ~Evaluator();
 
-  // Loads persisted series state.
+  // Loads persisted series state (between passes; fleet mode calls it
+  // again when it takes over models with replicated state).
   absl::Status Load();
   // Installs `plan` (recording its version); returns how many objectives kept
   // their state.
