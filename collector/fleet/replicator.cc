@@ -113,7 +113,14 @@ Replicator::Replicator(ReplicatorOptions options, Storage* storage,
                           "Report copies dropped by a full queue (sent "
                           "again by catch-up).")),
       replicated_(NewCounter(registry, "aims_fleet_replicated_reports_total",
-                             "Reports the peer collectors stored.")) {}
+                             "Reports the peer collectors stored.")),
+      state_rows_(NewCounter(registry, "aims_fleet_replicated_state_rows_total",
+                             "Series state rows sent to the peer "
+                             "collectors.")),
+      state_synced_(NewGauge(
+          registry, "aims_fleet_replication_state_synced_timestamp_seconds",
+          "Start of the last round after which the state of every series "
+          "this collector owns was on its peer (Unix seconds).")) {}
 
 Replicator::~Replicator() { Stop(); }
 
@@ -408,6 +415,7 @@ absl::Status Replicator::CatchUp(const std::string& model) {
 }
 
 absl::Status Replicator::SendState() {
+  const absl::Time round = absl::Now();
   std::map<std::string, Outgoing> out;
   // peer -> (key, fingerprint) in its request
   std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> rows;
@@ -444,7 +452,9 @@ absl::Status Replicator::SendState() {
     }
     for (auto& [key, fingerprint] : rows[peer])
       sent_state_[key] = {peer, fingerprint};
+    state_rows_.Increment(static_cast<double>(rows[peer].size()));
   }
+  if (result.ok()) state_synced_.Set(absl::ToUnixMillis(round) / 1000.0);
   return result;
 }
 

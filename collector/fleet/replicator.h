@@ -28,7 +28,10 @@
 // aims_fleet_replication_lag_seconds (since when something is waiting to
 // be sent; 0 when caught up), aims_fleet_replication_failures_total (failed
 // sends), aims_fleet_replication_dropped_total (copies dropped by a full
-// queue), aims_fleet_replicated_reports_total (reports the peer stored).
+// queue), aims_fleet_replicated_reports_total (reports the peer stored),
+// aims_fleet_replicated_state_rows_total (series state rows sent),
+// aims_fleet_replication_state_synced_timestamp_seconds (the start of the
+// last round after which every owned series' state was on its peer).
 //
 // Thread-safety: safe. OnStored never blocks; RunOnce is for tests (do not
 // mix with Start).
@@ -150,6 +153,8 @@ class Replicator {
   prometheus::Counter& failures_;
   prometheus::Counter& dropped_;
   prometheus::Counter& replicated_;
+  prometheus::Counter& state_rows_;
+  prometheus::Gauge& state_synced_;
 
   mutable absl::Mutex mu_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
