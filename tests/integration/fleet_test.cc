@@ -493,7 +493,10 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
   EXPECT_TRUE(AuditVerifies(0));
   // The agents configured with c0 report there. (Those configured with c1
   // whose redirect target is gone too know no other collector: they spool.)
-  ASSERT_TRUE(WaitFor(
+  // One that reached c0 before c0 saw c1 gone was sent back to c1 and is in
+  // its reconnect backoff, hence the longer wait.
+  std::string missing;
+  EXPECT_TRUE(WaitFor(
       [&] {
         const std::map<std::string, v1::AgentInfo> at = Agents(0);
         for (const Agent& a : agents_) {
@@ -501,12 +504,14 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
           auto it = at.find(a.id);
           if (it == at.end() || !it->second.connected() ||
               it->second.report_count() <= reports[a.id]) {
+            missing = a.id;
             return false;
           }
         }
         return true;
       },
-      absl::Seconds(30)));
+      absl::Seconds(60)))
+      << missing << " does not report to c0";
   // Every window an agent's collectors acknowledged is stored exactly once
   // on c0: its count of reports equals its highest sequence, with no gap
   // declared (a window lost with a collector would be a hole).
