@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "collector/api/compliance_report_service.h"
 #include "collector/api/http_api.h"
 #include "collector/api/label_service.h"
@@ -20,6 +22,9 @@
 #include "collector/evaluation/objective_metrics.h"
 #include "collector/evaluation/objective_series.h"
 #include "collector/fleet/fleet.h"
+#include "collector/fleet/rendezvous.h"
+#include "collector/fleet/replication_service.h"
+#include "collector/fleet/replicator.h"
 #include "collector/ingest/durable_writer.h"
 #include "collector/ingest/ingest_service.h"
 #include "collector/labels/label_join.h"
@@ -29,6 +34,7 @@
 #include "common/base/limit_error.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
+#include "common/net/bearer_token.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
@@ -60,10 +66,14 @@ absl::Status Collector::Start() {
   if (absl::Status s = OpenStorage(); !s.ok()) return s;
   if (absl::Status s = LoadEvaluation(); !s.ok()) return s;
   CreateServices();
+  if (fleet_ != nullptr) {
+    if (absl::Status s = CreateReplication(); !s.ok()) return s;
+  }
   if (absl::Status s = StartGrpc(); !s.ok()) return s;
   // Joins once agents can be served here, since others redirect them here.
   if (fleet_ != nullptr) {
     if (absl::Status s = fleet_->Start(); !s.ok()) return s;
+    replicator_->Start();
   }
   if (absl::Status s = StartHttp(); !s.ok()) return s;
   StartLoops();
@@ -207,10 +217,7 @@ void Collector::CreateServices() {
                                             &metrics_->ingest_service);
   if (fleet_ != nullptr) {
     // Agents of a model that moved away reconnect and are redirected.
-    fleet_->OnMembersChanged([f = fleet_.get(), ingest = ingest_.get()] {
-      ingest->EndStreamsOfMovedModels(
-          [f](const v1::ModelRef& m) { return !f->Owns(m.name()); });
-    });
+    fleet_->OnMembersChanged([this] { OnFleetChanged(); });
   }
   query_ = std::make_unique<QueryService>(
       options_.collector_id, storage_.get(),
@@ -231,6 +238,118 @@ void Collector::CreateServices() {
       audit_.get(), query_.get(), clock_, authorizer_.get());
 }
 
+absl::Status Collector::CreateReplication() {
+  std::string token;
+  if (!options_.fleet_token_file.empty()) {
+    absl::StatusOr<std::string> read =
+        ReadTokenFile(options_.fleet_token_file, "--fleet_token_file");
+    if (!read.ok()) return read.status();
+    token = std::move(*read);
+  }
+  // Peers listen like this collector: TLS when it serves TLS (verified
+  // against the default roots, GRPC_DEFAULT_SSL_ROOTS_FILE_PATH).
+  peers_ = fleet::GrpcReplicationPeers(options_.tls.enabled()
+                                           ? grpc::SslCredentials({})
+                                           : grpc::InsecureChannelCredentials(),
+                                       std::move(token));
+  fleet::Fleet* f = fleet_.get();
+  auto owns = [f](const std::string& model) { return f->Owns(model); };
+  fleet::ReplicatorOptions replicator_options;
+  replicator_options.self = options_.fleet_advertise;
+  replicator_options.tick = absl::Milliseconds(500);
+  replicator_ = std::make_unique<fleet::Replicator>(
+      replicator_options, storage_.get(), peers_.get(),
+      [f](const std::string& model) { return f->PeerFor(model); }, owns,
+      *metrics_->registry);
+  writer_->OnStored(
+      [r = replicator_.get()](const std::vector<const EncodedReport*>& batch) {
+        r->OnStoredBatch(batch);
+      });
+  replication_service_ = std::make_unique<fleet::ReplicationService>(
+      storage_.get(), authorizer_.get(), clock_, owns);
+  // Only the owner evaluates a model and renews its alerts; a fenced
+  // collector owns nothing.
+  evaluator_->EvaluateOnly(
+      [this](const v1::ModelRef& m) { return EvaluatesHere(m.name()); });
+  takeovers_ = &prometheus::BuildCounter()
+                    .Name("aims_fleet_takeovers_total")
+                    .Help(
+                        "Models with data here that this collector took "
+                        "over from a lost owner.")
+                    .Register(*metrics_->registry)
+                    .Add({});
+  return absl::OkStatus();
+}
+
+bool Collector::EvaluatesHere(const std::string& model) {
+  if (!fleet_->Owns(model)) return false;
+  // Owned under the list the last takeover completed for too: a model just
+  // won waits for its replicated state to be loaded.
+  absl::MutexLock lock(&fleet_mu_);
+  return !fleet_fenced_ && fleet::RendezvousOwner(model, fleet_members_) ==
+                               options_.fleet_advertise;
+}
+
+void Collector::OnFleetChanged() {
+  const std::vector<std::string> members = fleet_->members();
+  const bool fenced = fleet_->fenced();
+  std::vector<std::string> before;
+  bool was_fenced = false;
+  {
+    absl::MutexLock lock(&fleet_mu_);
+    before = fleet_members_;
+    was_fenced = fleet_fenced_;
+  }
+  // Taken over: a model with data here that is ours now and was another's
+  // under the previous list (or ours while fenced). The first list read at
+  // start takes nothing over.
+  std::vector<std::string> taken;
+  std::map<std::string, std::vector<v1::ModelRef>> refs;
+  if (!before.empty()) {
+    for (const v1::ModelInfo& m : storage_->ListModels({})) {
+      const std::string& name = m.model().name();
+      if (!fleet_->Owns(name)) continue;
+      if (!was_fenced &&
+          fleet::RendezvousOwner(name, before) == options_.fleet_advertise) {
+        continue;
+      }
+      if (refs[name].empty()) taken.push_back(name);
+      refs[name].push_back(m.model());
+    }
+  }
+  if (!taken.empty()) {
+    // The series state the previous owner replicated here takes effect.
+    if (absl::Status s = evaluator_->Load(); !s.ok()) {
+      LogError("cannot reload evaluation state for a takeover",
+               {{"error", s.message()}});
+    }
+    const std::string members = absl::StrJoin(fleet_->members(), ",");
+    for (const std::string& model : taken) {
+      if (absl::Status s =
+              audit_->Append({"fleet_takeover",
+                              "fleet",
+                              {{"model", model}, {"members", members}}});
+          !s.ok()) {
+        LogWarn("cannot record takeover",
+                {{"model", model}, {"error", s.message()}});
+      }
+      takeovers_->Increment();
+      LogInfo("fleet takeover", {{"model", model}, {"members", members}});
+      for (const v1::ModelRef& ref : refs[model]) evaluator_->OnNewData(ref);
+    }
+  }
+  {
+    // From now on the evaluator judges the models taken over (EvaluatesHere).
+    absl::MutexLock lock(&fleet_mu_);
+    fleet_members_ = members;
+    fleet_fenced_ = fenced;
+  }
+  if (replicator_ != nullptr) replicator_->CatchUpAll();
+  // Agents of a model that moved away reconnect and are redirected.
+  ingest_->EndStreamsOfMovedModels(
+      [f = fleet_.get()](const v1::ModelRef& m) { return !f->Owns(m.name()); });
+}
+
 absl::Status Collector::StartGrpc() {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFor(options_.tls);
@@ -243,6 +362,7 @@ absl::Status Collector::StartGrpc() {
   builder.RegisterService(nc_service_.get());
   builder.RegisterService(report_service_.get());
   builder.RegisterService(label_service_.get());
+  if (replication_service_) builder.RegisterService(replication_service_.get());
   builder.SetMaxReceiveMessageSize(
       TransportMessageCap(options_.max_message_bytes));
   // Agents ping every 30 s; accept pings down to 10 s apart, even on idle
@@ -395,6 +515,7 @@ void Collector::Stop() {
   // Leaves the fleet first: the others take over this collector's models now
   // rather than when its lease would expire.
   if (fleet_) fleet_->Stop();
+  if (replicator_) replicator_->Stop();
   if (http_) http_->Stop();
   if (evaluator_) evaluator_->Stop();
   if (notifier_) notifier_->Stop();
@@ -407,6 +528,9 @@ void Collector::Stop() {
   writer_.reset();  // drains what was accepted
   label_service_.reset();
   label_join_.reset();  // stops its loop after a last flush
+  replicator_.reset();
+  replication_service_.reset();
+  peers_.reset();
   query_.reset();
   ingest_.reset();
   fleet_.reset();

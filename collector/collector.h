@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,6 +21,7 @@
 #include "collector/collector_options.h"
 #include "common/base/clock.h"
 #include "common/net/http_server.h"
+#include "prometheus/counter.h"
 #include "prometheus/metric_family.h"
 
 namespace grpc {
@@ -45,6 +47,9 @@ class RocksStorage;
 class SessionStore;
 namespace fleet {
 class Fleet;
+class ReplicationPeers;
+class ReplicationService;
+class Replicator;
 }  // namespace fleet
 
 class Collector {
@@ -100,6 +105,18 @@ class Collector {
   // The evaluation, delivery and maintenance threads.
   void StartLoops();
 
+  // Fleet mode: the replication of owned models to their peer collectors.
+  absl::Status CreateReplication();
+  // Fleet mode, after the member list or the fence changed: takes over
+  // (audit record, series state reloaded, evaluated now) the models with
+  // data here that this collector owns now and did not before, catches up
+  // the peers, and ends the streams of models that moved away.
+  void OnFleetChanged();
+  // Fleet mode: whether this collector evaluates `model` now - it owns it,
+  // and did under the member list OnFleetChanged last completed (so a model
+  // just taken over waits until its replicated state is loaded).
+  bool EvaluatesHere(const std::string& model);
+
   // Gauges that are read rather than counted, before each /metrics scrape.
   void RefreshGauges();
   void RefreshEvaluationMetrics();
@@ -123,6 +140,14 @@ class Collector {
   std::unique_ptr<NonconformityService> nc_service_;
   std::unique_ptr<ComplianceReportService> report_service_;
   std::unique_ptr<fleet::Fleet> fleet_;  // fleet mode only
+  std::unique_ptr<fleet::ReplicationPeers> peers_;
+  std::unique_ptr<fleet::Replicator> replicator_;
+  std::unique_ptr<fleet::ReplicationService> replication_service_;
+  prometheus::Counter* takeovers_ = nullptr;
+  absl::Mutex fleet_mu_;
+  // The member list and fence OnFleetChanged last completed.
+  std::vector<std::string> fleet_members_ ABSL_GUARDED_BY(fleet_mu_);
+  bool fleet_fenced_ ABSL_GUARDED_BY(fleet_mu_) = false;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::thread maintenance_thread_;

@@ -143,6 +143,10 @@ absl::Status CheckFleet(const CollectorOptions& o) {
         "--fleet_etcd and --fleet_advertise: set both (fleet mode) or "
         "neither");
   }
+  if (!o.fleet_token_file.empty() && !o.fleet()) {
+    return absl::InvalidArgumentError(
+        "--fleet_token_file needs fleet mode (--fleet_etcd)");
+  }
   if (!o.fleet()) return absl::OkStatus();
   std::string host;
   int port = 0;

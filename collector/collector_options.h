@@ -114,6 +114,8 @@ struct CollectorOptions {
   std::string fleet_etcd;       // host:port of etcd
   std::string fleet_advertise;  // host:port agents reach this collector at
   absl::Duration fleet_lease_ttl = absl::Seconds(10);
+  // Admin token sent to peer collectors when replicating (tokens on).
+  std::string fleet_token_file;
   bool fleet() const { return !fleet_etcd.empty(); }
 
   // HTTPS on the HTTP listener: kOn, or kAuto with `tls` enabled.

@@ -194,6 +194,10 @@ ABSL_FLAG(std::string, fleet_advertise, "",
 ABSL_FLAG(absl::Duration, fleet_lease_ttl, absl::Seconds(10),
           "Fleet mode: how long after this collector stops renewing its "
           "lease (e.g. it died) the others take over its models.");
+ABSL_FLAG(std::string, fleet_token_file, "",
+          "Fleet mode with --auth_tokens_file: a file holding a token of "
+          "the admin role, sent when this collector replicates a model's "
+          "data to its peer collector.");
 
 namespace {
 
@@ -296,6 +300,7 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   o.fleet_etcd = absl::GetFlag(FLAGS_fleet_etcd);
   o.fleet_advertise = absl::GetFlag(FLAGS_fleet_advertise);
   o.fleet_lease_ttl = absl::GetFlag(FLAGS_fleet_lease_ttl);
+  o.fleet_token_file = absl::GetFlag(FLAGS_fleet_token_file);
   return o;
 }
 

@@ -117,6 +117,8 @@ Evaluator::Evaluator(Storage* storage, AuditTrail* audit,
 Evaluator::~Evaluator() { Stop(); }
 
 absl::Status Evaluator::Load() {
+  // Between passes, so that no pass' write lands after the scan.
+  absl::MutexLock eval(&eval_mu_);
   absl::Status bad;
   std::map<std::string, Series> loaded;
   absl::Status s = storage_->Scan(
@@ -343,7 +345,8 @@ void Evaluator::RenewLeases(const Plan& plan, absl::Time now) {
     absl::MutexLock lock(&mu_);
     for (const auto& [key, series] : series_) {
       if (series.status.state() == v1::OBJECTIVE_STATE_FIRING &&
-          now - series.last_sent >= kResendInterval) {
+          now - series.last_sent >= kResendInterval &&
+          (!evaluates_ || evaluates_(series.status.model()))) {
         due.emplace_back(key, series.status);
       }
     }
@@ -379,6 +382,7 @@ void Evaluator::EvaluateObjective(const Plan& plan, const Objective& o,
                                   absl::Time now, PassCache* cache) {
   for (const v1::ModelInfo& info : cache->Models(o.model, *storage_)) {
     const v1::ModelRef& model = info.model();
+    if (evaluates_ && !evaluates_(model)) continue;  // another's (fleet)
     if (!IsCoverageMetric(o.metric)) {
       EvaluateOnData(plan, o, model, now, cache);
       continue;

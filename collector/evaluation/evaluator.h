@@ -52,6 +52,7 @@
 #ifndef AIMS_COLLECTOR_EVALUATION_EVALUATOR_H_
 #define AIMS_COLLECTOR_EVALUATION_EVALUATOR_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -88,7 +89,8 @@ class Evaluator {
             const Clock* clock);
   ~Evaluator();
 
-  // Loads persisted series state.
+  // Loads persisted series state (between passes; fleet mode calls it
+  // again when it takes over models with replicated state).
   absl::Status Load();
   // Installs `plan` (recording its version); returns how many objectives kept
   // their state.
@@ -141,6 +143,13 @@ class Evaluator {
   void Stop();
 
   const EvaluatorCounters& counters() const { return counters_; }
+
+  // Fleet mode: only models `evaluates` accepts are evaluated and have
+  // their alerts renewed (the others belong to another collector). Set
+  // before Start(); unset: every model.
+  void EvaluateOnly(std::function<bool(const v1::ModelRef&)> evaluates) {
+    evaluates_ = std::move(evaluates);
+  }
 
   // Evaluation passes, per model name and version, in which the windows were
   // binned on another profile than the stored one, so that drift was not
@@ -311,6 +320,7 @@ class Evaluator {
   Notifier* const notifier_;
   const Clock* const clock_;
   EvaluatorCounters counters_;
+  std::function<bool(const v1::ModelRef&)> evaluates_;  // set before Start
 
   absl::Mutex eval_mu_;  // one evaluation pass at a time
   // State changes without a nonconformity step, written together by

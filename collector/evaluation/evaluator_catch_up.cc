@@ -30,6 +30,9 @@ std::string FoundBy(bool backfilled) {
 
 void Evaluator::CatchUp(const Plan& plan, PassCache* cache) {
   for (const v1::ModelRef& model : catch_up_.Models()) {
+    // Fleet mode: another collector owns it (the queue waits; a takeover
+    // finds it there).
+    if (evaluates_ && !evaluates_(model)) continue;
     std::vector<const Objective*> objectives;
     absl::Duration shortest = absl::InfiniteDuration();
     absl::Duration longest = absl::ZeroDuration();

@@ -39,6 +39,7 @@ Fleet::Fleet(FleetOptions options, prometheus::Registry& registry)
 Fleet::~Fleet() { Stop(); }
 
 absl::Status Fleet::Register() {
+  const absl::Time sent = absl::Now();
   absl::StatusOr<int64_t> lease = etcd_.GrantLease(options_.lease_ttl);
   if (!lease.ok()) return lease.status();
   if (absl::Status s = etcd_.Put(options_.prefix + options_.advertise,
@@ -46,8 +47,11 @@ absl::Status Fleet::Register() {
       !s.ok()) {
     return s;
   }
-  absl::MutexLock lock(&mu_);
-  lease_ = *lease;
+  {
+    absl::MutexLock lock(&mu_);
+    lease_ = *lease;
+  }
+  NoteRenewal(sent);
   return absl::OkStatus();
 }
 
@@ -97,18 +101,21 @@ void Fleet::Round(absl::Time* next_renewal) {
       absl::MutexLock lock(&mu_);
       lease = lease_;
     }
+    const absl::Time sent = absl::Now();
     absl::Status s = etcd_.KeepAlive(lease);
     if (absl::IsNotFound(s)) {
       LogWarn("fleet lease lost; registering again", {{"error", s.message()}});
       s = Register();
     }
     if (s.ok()) {
+      NoteRenewal(sent);
       *next_renewal = absl::Now() + options_.lease_ttl / 3;
     } else {
       etcd_errors_.Increment();
       LogWarn("cannot renew fleet lease", {{"error", s.message()}});
     }
   }
+  UpdateFence(absl::Now());
   auto listed = etcd_.List(options_.prefix);
   if (!listed.ok()) {
     etcd_errors_.Increment();
@@ -143,6 +150,7 @@ void Fleet::OnMembersChanged(std::function<void()> callback) {
 
 bool Fleet::Owns(absl::string_view model) const {
   absl::MutexLock lock(&mu_);
+  if (fenced_) return false;
   const std::string owner = RendezvousOwner(model, members_);
   return owner.empty() || owner == options_.advertise;
 }
@@ -155,7 +163,7 @@ void Fleet::RecountLocked() {
       moves_.Increment();
       owner = std::move(now);
     }
-    if (owner == options_.advertise) ++owned;
+    if (owner == options_.advertise && !fenced_) ++owned;
   }
   owned_gauge_.Set(owned);
 }
@@ -170,9 +178,57 @@ std::string Fleet::OwnerOf(absl::string_view model) const {
   return RendezvousOwner(model, members_);
 }
 
+void Fleet::NoteRenewal(absl::Time sent) {
+  absl::MutexLock lock(&mu_);
+  // The lease runs from when etcd got the renewal, which is after `sent`.
+  if (renewed_at_ == absl::InfiniteFuture() || sent > renewed_at_)
+    renewed_at_ = sent;
+}
+
+void Fleet::UpdateFence(absl::Time now) {
+  {
+    absl::MutexLock lock(&mu_);
+    // Fenced a refresh before the lease may run out, so that the others,
+    // which need up to a refresh to see the lease gone, never overlap.
+    const bool fenced =
+        renewed_at_ != absl::InfiniteFuture() &&
+        now - renewed_at_ >= options_.lease_ttl - options_.refresh;
+    if (fenced == fenced_) return;
+    fenced_ = fenced;
+    LogWarn(fenced ? "fleet lease may have expired: fenced, serving no model"
+                   : "fleet lease renewed: fence lifted",
+            {{"renewed_at", absl::FormatTime(renewed_at_)}});
+    RecountLocked();
+  }
+  if (on_members_changed_) on_members_changed_();
+}
+
+bool Fleet::fenced() const {
+  absl::MutexLock lock(&mu_);
+  return fenced_;
+}
+
+std::string Fleet::PeerFor(absl::string_view model) const {
+  absl::MutexLock lock(&mu_);
+  if (fenced_ || members_.size() < 2) return "";
+  const std::vector<std::string> order = RendezvousOrder(model, members_);
+  if (order[0] == options_.advertise) return order[1];
+  if (order[1] == options_.advertise) return order[0];
+  return "";
+}
+
 std::string Fleet::RedirectFor(absl::string_view model) {
   absl::MutexLock lock(&mu_);
   std::string owner = RendezvousOwner(model, members_);
+  if (fenced_) {
+    // Whoever owns the model once this collector's lease is gone.
+    std::vector<std::string> others;
+    for (const std::string& m : members_)
+      if (m != options_.advertise) others.push_back(m);
+    owner = RendezvousOwner(model, others);
+    if (!owner.empty()) redirects_.Increment();
+    return owner;
+  }
   auto [it, inserted] = models_.try_emplace(model, owner);
   if (inserted) {
     if (owner == options_.advertise) owned_gauge_.Increment();

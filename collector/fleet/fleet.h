@@ -12,8 +12,12 @@
 //
 // When etcd cannot be reached the last list read stays in force (and
 // aims_fleet_etcd_errors_total counts); a lease found expired is taken
-// again. Known gap: a collector cut off from etcd keeps serving its models
-// while the others already gave them new owners (no fencing yet).
+// again. Fencing: once no renewal has succeeded for lease_ttl - refresh
+// after it was sent (the lease may have expired, so the others may have
+// moved this collector's models), the collector is fenced: it owns nothing
+// (Owns() is false, so it evaluates nothing), redirects every Hello to the
+// owner among the other members, and the OnMembersChanged callback runs so
+// that its streams end; the next successful renewal lifts the fence.
 //
 // Thread-safety: safe. SetMembers() is public so that tests can drive the
 // ownership bookkeeping without etcd.
@@ -67,8 +71,18 @@ class Fleet {
   std::string RedirectFor(absl::string_view model);
 
   // Whether this collector serves `model` now (owns it, or no member is
-  // known). Counts nothing.
+  // known) and is not fenced. Counts nothing.
   bool Owns(absl::string_view model) const;
+  // The collector this one exchanges `model`'s data with: the replica when
+  // this collector is the owner, the owner when it is the replica (so a
+  // returning owner catches up from the replica); empty otherwise, when
+  // fenced, or with fewer than two members.
+  std::string PeerFor(absl::string_view model) const;
+  bool fenced() const;
+  // Fencing bookkeeping, public for tests: a renewal sent at `sent`
+  // succeeded; the fence as of `now` (runs the callback when it changes).
+  void NoteRenewal(absl::Time sent);
+  void UpdateFence(absl::Time now);
 
   // Called (on the fleet's thread, no lock held) after the member list
   // changed. Set before Start().
@@ -102,6 +116,8 @@ class Fleet {
   // Every model this collector was asked about -> its owner now.
   absl::flat_hash_map<std::string, std::string> models_ ABSL_GUARDED_BY(mu_);
   int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time renewed_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  bool fenced_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> on_members_changed_;  // set before Start
   std::thread thread_;

@@ -1,5 +1,8 @@
 #include "collector/fleet/rendezvous.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace aims::collector::fleet {
 namespace {
 
@@ -39,6 +42,21 @@ std::string RendezvousOwner(absl::string_view key,
     }
   }
   return best == nullptr ? std::string() : *best;
+}
+
+std::vector<std::string> RendezvousOrder(
+    absl::string_view key, const std::vector<std::string>& members) {
+  std::vector<std::pair<uint64_t, std::string>> weighted;
+  weighted.reserve(members.size());
+  for (const std::string& m : members)
+    weighted.emplace_back(RendezvousWeight(m, key), m);
+  std::sort(weighted.begin(), weighted.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::string> out;
+  out.reserve(weighted.size());
+  for (auto& [w, m] : weighted) out.push_back(std::move(m));
+  return out;
 }
 
 }  // namespace aims::collector::fleet

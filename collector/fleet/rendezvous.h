@@ -28,6 +28,11 @@ uint64_t RendezvousWeight(absl::string_view member, absl::string_view key);
 std::string RendezvousOwner(absl::string_view key,
                             const std::vector<std::string>& members);
 
+// `members` from the highest weight for `key` to the lowest (the same tie
+// rule): [0] is the owner, [1] the replica that holds a copy of its data.
+std::vector<std::string> RendezvousOrder(
+    absl::string_view key, const std::vector<std::string>& members);
+
 }  // namespace aims::collector::fleet
 
 #endif  // AIMS_COLLECTOR_FLEET_RENDEZVOUS_H_

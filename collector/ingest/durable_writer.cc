@@ -225,6 +225,13 @@ void DurableWriter::Run() {
             : storage_->WriteEncodedReports(std::vector<const EncodedReport*>(
                                                 reports.begin(), reports.end()),
                                             now, &outcomes);
+    if (on_stored_ && status.ok()) {
+      std::vector<const EncodedReport*> stored;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (outcomes[i] == WriteOutcome::kStored) stored.push_back(reports[i]);
+      }
+      if (!stored.empty()) on_stored_(stored);
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       WriteResult result;
       result.status = status;

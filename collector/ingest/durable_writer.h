@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -78,6 +79,14 @@ class DurableWriter {
   // first report.
   void SetLabelJoin(LabelJoin* join) { join_ = join; }
 
+  // Fleet mode: called on the writer thread with the reports of a batch
+  // newly stored (not duplicates), after they are durable and before their
+  // completions run, so a hook that copies them elsewhere does so before
+  // they are acknowledged. Set before the first Submit.
+  using StoredHook =
+      std::function<void(const std::vector<const EncodedReport*>&)>;
+  void OnStored(StoredHook hook) { on_stored_ = std::move(hook); }
+
   size_t depth() const;
   size_t capacity() const { return capacity_; }
   // Report bytes waiting (EncodedReport::bytes and label_bytes).
@@ -111,6 +120,7 @@ class DurableWriter {
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  StoredHook on_stored_;
   std::thread thread_;
 };
 

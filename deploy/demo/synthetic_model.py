@@ -2,7 +2,10 @@
 
 Simulates a binary classifier served by several replicas and sends every
 inference to their aims agents (POST /v1/events, JSON arrays), with the true
-label inline for a share of events. On a schedule the traffic changes:
+label inline for a share of events and, with --late-labels, the label of a
+further share only later (written to a file that --send-labels posts to the
+collector's central label join, which credits each label to the window of
+its prediction). On a schedule the traffic changes:
 
   baseline  the model sees the population it was trained on;
   drifted   from --drift-at: applicants' income falls ~30 %, debt ratios rise
@@ -12,6 +15,8 @@ label inline for a share of events. On a schedule the traffic changes:
             its accuracy for them drops.
 
     python3 deploy/demo/synthetic_model.py --agents http://127.0.0.1:9465,http://127.0.0.1:9467
+    python3 deploy/demo/synthetic_model.py --send-labels late.jsonl \
+        --collector-http http://127.0.0.1:9464 --model credit-scoring --environment demo
 """
 
 import argparse
@@ -21,6 +26,7 @@ import random
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 REGIONS = ["north", "south", "east", "west"]
@@ -64,7 +70,7 @@ def sigmoid(x):
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def event(rng, n, phase, label_fraction):
+def event(rng, n, phase, label_fraction, late_fraction, late):
     f = applicant(rng, drifted=phase != "baseline")
     gender = rng.choice(["female", "male"])
     truth = 1 if rng.random() < sigmoid(true_logit(f)) else 0
@@ -83,15 +89,18 @@ def event(rng, n, phase, label_fraction):
         "latency_ms": round(rng.lognormvariate(math.log(20), 0.4), 2),
         "error": rng.random() < 0.01,
     }
-    if rng.random() < label_fraction:
+    draw = rng.random()  # one draw either way: the traffic stays the same
+    if draw < label_fraction:
         e["label"] = truth
+    elif draw < label_fraction + late_fraction:
+        late.append({"prediction_id": e["prediction_id"], "label": truth})
     return e
 
 
-def post(url, batch, counts):
+def post(url, batch, counts, path="/v1/events"):
     body = json.dumps(batch).encode()
     for attempt in range(5):
-        request = urllib.request.Request(url + "/v1/events", data=body, method="POST",
+        request = urllib.request.Request(url + path, data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=10) as resp:
@@ -111,6 +120,20 @@ def post(url, batch, counts):
     counts["http_errors"] += 1
 
 
+def send_labels(args):
+    """Posts the labels of a --late-labels file to the collector."""
+    with open(args.send_labels) as f:
+        labels = [json.loads(line) for line in f if line.strip()]
+    counts = {"accepted": 0, "rejected": 0, "http_errors": 0}
+    path = "/v1/labels?" + urllib.parse.urlencode({"model": args.model,
+                                                   "environment": args.environment})
+    for i in range(0, len(labels), 1000):
+        post(args.collector_http.rstrip("/"), labels[i:i + 1000], counts, path=path)
+    print("labels sent=%d accepted=%d rejected=%d http_errors=%d"
+          % (len(labels), counts["accepted"], counts["rejected"], counts["http_errors"]))
+    return 0 if counts["accepted"] == len(labels) else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,9 +147,23 @@ def main():
                         help="seconds after start when the model turns biased")
     parser.add_argument("--label-fraction", type=float, default=0.5,
                         help="share of events that carry their true label")
+    parser.add_argument("--late-label-fraction", type=float, default=0.0,
+                        help="share of events whose label comes later (see --late-labels)")
+    parser.add_argument("--late-labels", metavar="FILE",
+                        help="write the late labels here (JSON lines) instead of sending them")
+    parser.add_argument("--send-labels", metavar="FILE",
+                        help="post the labels of FILE to --collector-http, then exit")
+    parser.add_argument("--collector-http", default="http://127.0.0.1:9464",
+                        help="the collector's HTTP address, for --send-labels")
+    parser.add_argument("--model", default="credit-scoring", help="for --send-labels")
+    parser.add_argument("--environment", default="demo", help="for --send-labels")
     parser.add_argument("--batch", type=int, default=50, help="events per request")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.send_labels:
+        return send_labels(args)
+    if args.late_label_fraction and not args.late_labels:
+        parser.error("--late-label-fraction needs --late-labels FILE")
 
     rng = random.Random(args.seed)
     agents = [a.strip().rstrip("/") for a in args.agents.split(",") if a.strip()]
@@ -135,13 +172,15 @@ def main():
     next_report = start + 5
     n = 0
     replica = 0
+    late = []
     while True:
         elapsed = time.monotonic() - start
         if elapsed >= args.duration:
             break
         phase = ("biased" if elapsed >= args.bias_at else
                  "drifted" if elapsed >= args.drift_at else "baseline")
-        batch = [event(rng, n + i, phase, args.label_fraction) for i in range(args.batch)]
+        batch = [event(rng, n + i, phase, args.label_fraction, args.late_label_fraction, late)
+                 for i in range(args.batch)]
         n += len(batch)
         post(agents[replica % len(agents)], batch, counts)
         replica += 1
@@ -156,6 +195,11 @@ def main():
             time.sleep(sleep)
     print("sent=%d accepted=%d rejected=%d" % (counts["sent"], counts["accepted"],
                                                 counts["rejected"]))
+    if args.late_labels:
+        with open(args.late_labels, "w") as f:
+            for label in late:
+                f.write(json.dumps(label) + "\n")
+        print("late labels held back=%d (%s)" % (len(late), args.late_labels))
     return 0 if counts["accepted"] == counts["sent"] else 1
 
 

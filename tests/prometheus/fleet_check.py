@@ -17,10 +17,6 @@ Prometheus on free loopback ports, then:
    AimsCollectorsAllDown's empty; after SIGKILL of the other too,
    AimsCollectorsAllDown's is 2 (nonconformity alerts held) and
    AimsFleetCollectorLost's empty.
-Series named in PENDING are exported only with the replication of issue 28
-(branch issue28-failover): while a collector does not export them they are
-reported and skipped, once it does they are checked like the others.
-
 Usage: fleet_check.py SOURCE_DIR AIMS_COLLECTOR
 """
 import json
@@ -38,8 +34,6 @@ import urllib.request
 
 import yaml
 
-PENDING = {"aims_fleet_replication_queue", "aims_fleet_replication_failures_total",
-           "aims_fleet_takeovers_total"}
 TARGET_LABELS = {"job", "instance", "namespace"}
 
 failures = []
@@ -139,22 +133,17 @@ def check_dashboard_structure(dashboard):
 
 
 def check_names(where, expr, exported, labels):
-    """Every name and label of expr is exported; returns the pending names it uses."""
+    """Every name and label of expr is exported."""
     names, grouping = promql_use(expr)
     check(f"{where}: names a series", bool(names), expr)
-    pending = set()
     for name, selector_labels in names.items():
         if name not in exported:
-            if name in PENDING:
-                pending.add(name)
-                continue
             check(f"{where}: {name} is exported", False, "not in the collectors' /metrics")
             continue
         missing = selector_labels - exported[name] - TARGET_LABELS
         check(f"{where}: {name} has the labels {sorted(selector_labels)}", not missing, f"no {sorted(missing)}")
     missing = grouping - labels - TARGET_LABELS
     check(f"{where}: grouping labels {sorted(grouping)} exist", not missing, f"no series has {sorted(missing)}")
-    return pending
 
 
 def main(src, collector_bin):
@@ -223,27 +212,22 @@ def main(src, collector_bin):
 
         dashboard = json.load(open(os.path.join(src, "deploy/grafana/collectors.json")))
         check_dashboard_structure(dashboard)
-        skipped = set()
         for p in dashboard["panels"]:
             where = f"collectors.json: {p['title']}"
-            series, pending = 0, set()
+            series = 0
             for t in p["targets"]:
-                pending |= check_names(where, t["expr"], exported, labels)
+                check_names(where, t["expr"], exported, labels)
                 ok, result = query(prom, t["expr"])
                 check(f"{where}: {t['expr']} runs", ok, str(result))
                 series += len(result) if ok else 0
-            if pending:
-                skipped |= pending
-            check(f"{where}: shows data", series > 0 or pending, "no series")
+            check(f"{where}: shows data", series > 0, "no series")
         for g in rule_groups:
             for r in g["rules"]:
                 # aims-rules.yml's names: prometheus_test.cc, with an agent.
                 if r["alert"] in fleet_rules:
-                    skipped |= check_names(r["alert"], r["expr"], exported, labels)
+                    check_names(r["alert"], r["expr"], exported, labels)
                 ok, result = query(prom, r["expr"])
                 check(f"{r['alert']}: the expression runs", ok, str(result))
-        if skipped:
-            print(f"SKIPPED (not exported by this aims-collector; issue28-failover adds them): {sorted(skipped)}")
 
         expr = {r["alert"]: r["expr"] for g in rule_groups for r in g["rules"]}
         lost, all_down = expr["AimsFleetCollectorLost"], expr["AimsCollectorsAllDown"]

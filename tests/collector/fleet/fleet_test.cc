@@ -2,6 +2,7 @@
 // lists set by the test (no etcd), and the fleet flags' validation.
 #include "collector/fleet/fleet.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -143,6 +144,93 @@ TEST(FleetOptionsTest, BothFlagsOrNeither) {
   o.fleet_advertise = "127.0.0.1:4317";
   o.fleet_lease_ttl = absl::Seconds(1);
   EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RendezvousTest, OrderStartsWithTheOwnerAndHoldsEveryMember) {
+  const std::vector<std::string> members = Members(4);
+  for (int i = 0; i < 50; ++i) {
+    const std::string model = absl::StrCat("model-", i);
+    const std::vector<std::string> order = RendezvousOrder(model, members);
+    ASSERT_EQ(order.size(), members.size());
+    EXPECT_EQ(order[0], RendezvousOwner(model, members));
+    // The second is who owns the model once the first is gone.
+    std::vector<std::string> rest = members;
+    rest.erase(std::find(rest.begin(), rest.end(), order[0]));
+    EXPECT_EQ(order[1], RendezvousOwner(model, rest));
+  }
+}
+
+TEST(FleetTest, PeerIsTheOtherOfTheTopTwo) {
+  prometheus::Registry registry;
+  const std::vector<std::string> members = Members(3);
+  FleetOptions options;
+  options.etcd = "127.0.0.1:1";  // never called: Start() is not
+  options.advertise = members[0];
+  Fleet fleet(options, registry);
+  fleet.SetMembers({members[0]});
+  EXPECT_EQ(fleet.PeerFor("model-1"), "");  // alone: nobody to copy to
+  fleet.SetMembers(members);
+  int owned = 0, replicas = 0, neither = 0;
+  for (int i = 0; i < 60; ++i) {
+    const std::string model = absl::StrCat("model-", i);
+    const std::vector<std::string> order = RendezvousOrder(model, members);
+    const std::string peer = fleet.PeerFor(model);
+    if (order[0] == members[0]) {
+      EXPECT_EQ(peer, order[1]);
+      ++owned;
+    } else if (order[1] == members[0]) {
+      EXPECT_EQ(peer, order[0]);  // a returning owner catches up from here
+      ++replicas;
+    } else {
+      EXPECT_EQ(peer, "");
+      ++neither;
+    }
+  }
+  EXPECT_GT(owned, 0);
+  EXPECT_GT(replicas, 0);
+  EXPECT_GT(neither, 0);
+}
+
+TEST(FleetTest, FencedOnceTheLeaseMayHaveExpiredUntilRenewed) {
+  prometheus::Registry registry;
+  const std::vector<std::string> members = Members(2);
+  FleetOptions options;
+  options.etcd = "127.0.0.1:1";  // never called: Start() is not
+  options.advertise = members[0];
+  options.lease_ttl = absl::Seconds(10);
+  options.refresh = absl::Seconds(1);
+  Fleet fleet(options, registry);
+  int changes = 0;
+  fleet.OnMembersChanged([&] { ++changes; });
+  fleet.SetMembers(members);
+  ASSERT_EQ(changes, 1);
+  std::string mine;
+  for (int i = 0; mine.empty(); ++i) {
+    const std::string model = absl::StrCat("model-", i);
+    if (RendezvousOwner(model, members) == members[0]) mine = model;
+  }
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  fleet.NoteRenewal(t0);
+  // Up to lease_ttl - refresh after the last renewal was sent: serving.
+  fleet.UpdateFence(t0 + absl::Seconds(9) - absl::Milliseconds(1));
+  EXPECT_FALSE(fleet.fenced());
+  EXPECT_TRUE(fleet.Owns(mine));
+  EXPECT_EQ(fleet.RedirectFor(mine), "");
+  EXPECT_EQ(changes, 1);
+  // Then the lease may be gone and the other collector may own the model:
+  // this one owns nothing, evaluates nothing, sends Hellos there.
+  fleet.UpdateFence(t0 + absl::Seconds(9));
+  EXPECT_TRUE(fleet.fenced());
+  EXPECT_FALSE(fleet.Owns(mine));
+  EXPECT_EQ(fleet.RedirectFor(mine), members[1]);
+  EXPECT_EQ(fleet.PeerFor(mine), "");
+  EXPECT_EQ(changes, 2);  // its streams end
+  // A renewal lifts the fence.
+  fleet.NoteRenewal(t0 + absl::Seconds(12));
+  fleet.UpdateFence(t0 + absl::Seconds(12));
+  EXPECT_FALSE(fleet.fenced());
+  EXPECT_TRUE(fleet.Owns(mine));
+  EXPECT_EQ(changes, 3);
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+#include "collector/fleet/replication_service.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/log.h"
+#include "common/net/bearer_token.h"
+
+namespace aims::collector::fleet {
+
+ReplicationService::ReplicationService(
+    Storage* storage, const Authorizer* authorizer, const Clock* clock,
+    std::function<bool(const std::string&)> owns)
+    : storage_(storage),
+      authorizer_(authorizer),
+      clock_(clock),
+      owns_(std::move(owns)) {}
+
+grpc::Status ReplicationService::Authorize(
+    const grpc::ServerContext& context) const {
+  if (authorizer_ == nullptr) return grpc::Status::OK;
+  absl::Status s =
+      authorizer_->Authorize(AuthorizationOf(context), Permission::kAdminister)
+          .status();
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+grpc::Status ReplicationService::Position(
+    grpc::ServerContext* context,
+    const aims::fleet::v1::PositionRequest* request,
+    aims::fleet::v1::PositionResponse* response) {
+  if (grpc::Status s = Authorize(*context); !s.ok()) return s;
+  v1::ModelSelector selector;
+  selector.set_name(request->model_name());
+  for (const v1::AgentInfo& a : storage_->ListAgents(selector)) {
+    aims::fleet::v1::AgentPosition* p = response->add_agents();
+    p->set_agent_id(a.agent().agent_id());
+    p->set_durable_sequence(a.durable_sequence());
+    p->set_report_count(a.report_count());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicationService::Replicate(
+    grpc::ServerContext* context,
+    const aims::fleet::v1::ReplicateRequest* request,
+    aims::fleet::v1::ReplicateResponse* response) {
+  if (grpc::Status s = Authorize(*context); !s.ok()) return s;
+  const absl::Time now = clock_->Now();
+  std::vector<EncodedReport> encoded;
+  encoded.reserve(request->reports_size());
+  for (const aims::fleet::v1::ReplicatedReport& r : request->reports()) {
+    v1::WindowReport report;
+    if (!report.ParseFromString(r.report()) ||
+        report.agent_id() != r.hello().agent().agent_id()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "replicated report does not parse or names "
+                          "another agent than its hello");
+    }
+    const std::string& agent = report.agent_id();
+    bool known = false;
+    {
+      absl::MutexLock lock(&mu_);
+      known = registered_.contains(agent);
+    }
+    if (!known) {
+      absl::StatusOr<uint64_t> registered =
+          storage_->RegisterAgent(r.hello(), now);
+      if (!registered.ok()) {
+        return grpc::Status(
+            static_cast<grpc::StatusCode>(registered.status().code()),
+            std::string(registered.status().message()));
+      }
+      absl::MutexLock lock(&mu_);
+      registered_.insert(agent);
+    }
+    encoded.push_back(EncodeReport(report, r.report()));
+  }
+  if (!encoded.empty()) {
+    std::vector<const EncodedReport*> batch;
+    for (const EncodedReport& e : encoded) batch.push_back(&e);
+    std::vector<WriteOutcome> outcomes;
+    absl::Status s = storage_->WriteEncodedReports(batch, now, &outcomes);
+    if (!s.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          std::string(s.message()));
+    }
+    for (WriteOutcome o : outcomes) {
+      if (o == WriteOutcome::kStored)
+        response->set_stored(response->stored() + 1);
+      if (o == WriteOutcome::kDuplicate)
+        response->set_duplicates(response->duplicates() + 1);
+    }
+  }
+  std::vector<Mutation> state;
+  for (const aims::fleet::v1::StateRow& row : request->state()) {
+    v1::ObjectiveStatus status;
+    if (!status.ParseFromString(row.value()) || owns_(status.model().name())) {
+      response->set_state_refused(response->state_refused() + 1);
+      continue;
+    }
+    // Nonconformity ids are numbered per collector: the record stays on
+    // the sender, named so that this collector never takes its own record
+    // of the same number for it.
+    if (!status.nonconformity_id().empty() &&
+        status.nonconformity_id().find('@') == std::string::npos) {
+      status.set_nonconformity_id(
+          absl::StrCat(status.nonconformity_id(), "@", request->from()));
+      state.push_back(
+          {Table::kEvaluation, row.key(), status.SerializeAsString()});
+      continue;
+    }
+    state.push_back({Table::kEvaluation, row.key(), row.value()});
+  }
+  if (!state.empty()) {
+    if (absl::Status s = storage_->Apply(state); !s.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          std::string(s.message()));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace aims::collector::fleet

@@ -1,0 +1,59 @@
+// ReplicationService: the receiving side of replication (replicator.h), on
+// the collector's gRPC port in fleet mode. Position answers what this
+// collector's storage holds of a model's agents; Replicate registers each
+// report's agent if needed and stores the reports exactly once by
+// (agent_id, sequence), then applies the series state rows of models this
+// collector does not own (an owner's own state is never overwritten; a
+// new owner reloads the rows it received before, collector.cc). A row's
+// nonconformity id becomes "<id>@<sender>": records are numbered per
+// collector and are not replicated, so the id names where the record is.
+//
+// With tokens configured (Authorizer), callers need the admin permission.
+//
+// Thread-safety: safe (gRPC calls it from its threads).
+#ifndef AIMS_COLLECTOR_FLEET_REPLICATION_SERVICE_H_
+#define AIMS_COLLECTOR_FLEET_REPLICATION_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "aims/fleet/replication.grpc.pb.h"
+#include "aims/v1/nonconformity.pb.h"
+#include "collector/auth/authorizer.h"
+#include "collector/storage/storage.h"
+#include "common/base/clock.h"
+
+namespace aims::collector::fleet {
+
+class ReplicationService final : public aims::fleet::v1::Replication::Service {
+ public:
+  // `owns(model name)`: whether this collector owns the model now.
+  ReplicationService(Storage* storage, const Authorizer* authorizer,
+                     const Clock* clock,
+                     std::function<bool(const std::string&)> owns);
+
+  grpc::Status Position(grpc::ServerContext* context,
+                        const aims::fleet::v1::PositionRequest* request,
+                        aims::fleet::v1::PositionResponse* response) override;
+  grpc::Status Replicate(grpc::ServerContext* context,
+                         const aims::fleet::v1::ReplicateRequest* request,
+                         aims::fleet::v1::ReplicateResponse* response) override;
+
+ private:
+  grpc::Status Authorize(const grpc::ServerContext& context) const;
+
+  Storage* const storage_;
+  const Authorizer* const authorizer_;
+  const Clock* const clock_;
+  const std::function<bool(const std::string&)> owns_;
+  absl::Mutex mu_;
+  // Agents registered here (by a Hello or by replication).
+  absl::flat_hash_set<std::string> registered_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace aims::collector::fleet
+
+#endif  // AIMS_COLLECTOR_FLEET_REPLICATION_SERVICE_H_

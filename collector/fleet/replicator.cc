@@ -1,0 +1,461 @@
+#include "collector/fleet/replicator.h"
+
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/base/log.h"
+#include "common/net/bearer_token.h"
+#include "grpcpp/grpcpp.h"
+#include "prometheus/family.h"
+
+namespace aims::collector::fleet {
+namespace {
+
+using aims::fleet::v1::PositionRequest;
+using aims::fleet::v1::PositionResponse;
+using aims::fleet::v1::ReplicateRequest;
+using aims::fleet::v1::ReplicateResponse;
+
+class GrpcPeers : public ReplicationPeers {
+ public:
+  GrpcPeers(std::shared_ptr<grpc::ChannelCredentials> credentials,
+            std::string token)
+      : credentials_(std::move(credentials)), token_(std::move(token)) {}
+
+  absl::StatusOr<PositionResponse> Position(
+      const std::string& peer, const PositionRequest& request) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    PositionResponse response;
+    return Check(Stub(peer)->Position(&ctx, request, &response), response);
+  }
+
+  absl::StatusOr<ReplicateResponse> Replicate(const std::string& peer,
+                                              const ReplicateRequest& request,
+                                              absl::Duration timeout) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    ReplicateResponse response;
+    return Check(Stub(peer)->Replicate(&ctx, request, &response), response);
+  }
+
+ private:
+  template <typename T>
+  static absl::StatusOr<T> Check(const grpc::Status& s, T response) {
+    if (s.ok()) return response;
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        s.error_message());
+  }
+
+  aims::fleet::v1::Replication::Stub* Stub(const std::string& peer) {
+    absl::MutexLock lock(&mu_);
+    auto& stub = stubs_[peer];
+    if (stub == nullptr) {
+      grpc::ChannelArguments args;
+      args.SetMaxSendMessageSize(-1);
+      stub = aims::fleet::v1::Replication::NewStub(
+          WithBearerToken(peer, credentials_, args, token_));
+    }
+    return stub.get();
+  }
+
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  const std::string token_;
+  absl::Mutex mu_;
+  // Stubs are never removed, so a pointer stays valid after the lock.
+  std::map<std::string, std::unique_ptr<aims::fleet::v1::Replication::Stub>>
+      stubs_ ABSL_GUARDED_BY(mu_);
+};
+
+prometheus::Gauge& NewGauge(prometheus::Registry& r, const std::string& name,
+                            const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+prometheus::Counter& NewCounter(prometheus::Registry& r,
+                                const std::string& name,
+                                const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+
+// Every stored report starts in this span (windows are at most a day).
+absl::Time Earliest() { return absl::UnixEpoch(); }
+absl::Time Latest() { return absl::Now() + absl::Hours(48); }
+
+}  // namespace
+
+std::unique_ptr<ReplicationPeers> GrpcReplicationPeers(
+    std::shared_ptr<grpc::ChannelCredentials> credentials, std::string token) {
+  return std::make_unique<GrpcPeers>(std::move(credentials), std::move(token));
+}
+
+Replicator::Replicator(ReplicatorOptions options, Storage* storage,
+                       ReplicationPeers* peers,
+                       std::function<std::string(const std::string&)> peer_for,
+                       std::function<bool(const std::string&)> owns,
+                       prometheus::Registry& registry)
+    : options_(std::move(options)),
+      storage_(storage),
+      peers_(peers),
+      peer_for_(std::move(peer_for)),
+      owns_(std::move(owns)),
+      queue_gauge_(NewGauge(registry, "aims_fleet_replication_queue",
+                            "Stored reports waiting to be copied to their "
+                            "model's peer collector.")),
+      lag_gauge_(NewGauge(registry, "aims_fleet_replication_lag_seconds",
+                          "How long data has been waiting to reach the "
+                          "peer collectors (0: caught up).")),
+      failures_(NewCounter(registry, "aims_fleet_replication_failures_total",
+                           "Failed calls to a peer collector (the data is "
+                           "sent again by catch-up).")),
+      dropped_(NewCounter(registry, "aims_fleet_replication_dropped_total",
+                          "Report copies dropped by a full queue (sent "
+                          "again by catch-up).")),
+      replicated_(NewCounter(registry, "aims_fleet_replicated_reports_total",
+                             "Reports the peer collectors stored.")),
+      state_rows_(NewCounter(registry, "aims_fleet_replicated_state_rows_total",
+                             "Series state rows sent to the peer "
+                             "collectors.")),
+      state_synced_(NewGauge(
+          registry, "aims_fleet_replication_state_synced_timestamp_seconds",
+          "Start of the last round after which the state of every series "
+          "this collector owns was on its peer (Unix seconds).")) {}
+
+Replicator::~Replicator() { Stop(); }
+
+void Replicator::Start() {
+  CatchUpAll();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Replicator::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Replicator::OnStored(const EncodedReport& report) {
+  absl::MutexLock lock(&mu_);
+  if (behind_since_ == absl::InfiniteFuture()) behind_since_ = absl::Now();
+  if (queue_.size() >= options_.max_queue ||
+      queued_bytes_ + report.bytes.size() > options_.max_queue_bytes) {
+    dropped_.Increment();
+    overflow_agents_.insert(report.agent_id);
+    return;
+  }
+  queued_bytes_ += report.bytes.size();
+  queue_.push_back({report.agent_id, report.sequence, report.bytes});
+  queue_gauge_.Set(static_cast<double>(queue_.size()));
+}
+
+void Replicator::OnStoredBatch(
+    const std::vector<const EncodedReport*>& reports) {
+  bool sync = options_.sync_timeout > absl::ZeroDuration();
+  if (sync) {
+    absl::MutexLock lock(&mu_);
+    sync = absl::Now() >= sync_paused_until_;
+  }
+  if (!sync) {
+    for (const EncodedReport* r : reports) OnStored(*r);
+    return;
+  }
+  std::map<std::string,
+           std::pair<ReplicateRequest, std::vector<const EncodedReport*>>>
+      by_peer;
+  for (const EncodedReport* r : reports) {
+    const std::optional<v1::Hello> hello = HelloOf(r->agent_id);
+    if (!hello) continue;
+    const std::string peer = peer_for_(hello->model().name());
+    if (peer.empty()) continue;
+    auto& [request, sent] = by_peer[peer];
+    aims::fleet::v1::ReplicatedReport* copy = request.add_reports();
+    *copy->mutable_hello() = *hello;
+    copy->set_report(r->bytes);
+    sent.push_back(r);
+  }
+  for (auto& [peer, entry] : by_peer) {
+    auto& [request, sent] = entry;
+    request.set_from(options_.self);
+    absl::StatusOr<ReplicateResponse> r =
+        peers_->Replicate(peer, request, options_.sync_timeout);
+    if (r.ok()) {
+      replicated_.Increment(static_cast<double>(r->stored()));
+      continue;
+    }
+    failures_.Increment();
+    LogWarn(
+        "peer collector did not take a copy in time; asynchronous for a "
+        "while",
+        {{"peer", peer},
+         {"pause", absl::FormatDuration(options_.sync_pause)},
+         {"error", r.status().message()}});
+    {
+      absl::MutexLock lock(&mu_);
+      sync_paused_until_ = absl::Now() + options_.sync_pause;
+    }
+    for (const EncodedReport* report : sent) OnStored(*report);
+  }
+}
+
+void Replicator::CatchUpAll() {
+  absl::MutexLock lock(&mu_);
+  catch_up_all_ = true;
+  if (behind_since_ == absl::InfiniteFuture()) behind_since_ = absl::Now();
+}
+
+size_t Replicator::queued() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+void Replicator::MarkForCatchUp(const std::set<std::string>& models) {
+  if (models.empty()) return;
+  absl::MutexLock lock(&mu_);
+  catch_up_.insert(models.begin(), models.end());
+}
+
+void Replicator::Run() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.tick)) {
+        return;
+      }
+    }
+    (void)RunOnce();
+  }
+}
+
+absl::Status Replicator::RunOnce() {
+  // The queue first: the models of copies it dropped are caught up below.
+  absl::Status result = SendQueue();
+  bool all = false;
+  std::set<std::string> models;
+  {
+    absl::MutexLock lock(&mu_);
+    std::swap(all, catch_up_all_);
+    models.swap(catch_up_);
+  }
+  if (all) {
+    for (const v1::ModelInfo& m : storage_->ListModels({}))
+      models.insert(m.model().name());
+    sent_state_.clear();
+  }
+  for (const std::string& model : models) {
+    if (absl::Status s = CatchUp(model); !s.ok()) result = s;
+  }
+  if (absl::Status s = SendState(); !s.ok()) result = s;
+
+  absl::MutexLock lock(&mu_);
+  const bool behind = !queue_.empty() || !catch_up_.empty() || catch_up_all_ ||
+                      !overflow_agents_.empty() || !result.ok();
+  if (!behind) behind_since_ = absl::InfiniteFuture();
+  queue_gauge_.Set(static_cast<double>(queue_.size()));
+  lag_gauge_.Set(behind && behind_since_ != absl::InfiniteFuture()
+                     ? absl::ToDoubleSeconds(absl::Now() - behind_since_)
+                     : 0.0);
+  return result;
+}
+
+std::optional<v1::Hello> Replicator::HelloOf(const std::string& agent_id) {
+  absl::MutexLock lock(&hello_mu_);
+  auto it = hellos_.find(agent_id);
+  if (it != hellos_.end()) return it->second;
+  for (const v1::AgentInfo& a : storage_->ListAgents({})) {
+    v1::Hello& hello = hellos_[a.agent().agent_id()];
+    *hello.mutable_agent() = a.agent();
+    *hello.mutable_model() = a.model();
+    hello.set_protocol_version(1);
+  }
+  it = hellos_.find(agent_id);
+  if (it == hellos_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Status Replicator::Flush(const std::string& peer, Outgoing* out,
+                               bool flush) {
+  const int reports = out->request.reports_size();
+  if (reports == 0 && out->request.state_size() == 0) return absl::OkStatus();
+  if (!flush && reports < static_cast<int>(options_.max_batch)) {
+    return absl::OkStatus();
+  }
+  out->request.set_from(options_.self);
+  absl::StatusOr<ReplicateResponse> r =
+      peers_->Replicate(peer, out->request, options_.timeout);
+  absl::Status status = r.status();
+  if (r.ok()) {
+    replicated_.Increment(static_cast<double>(r->stored()));
+  } else {
+    failures_.Increment();
+    MarkForCatchUp(out->models);
+    LogWarn("cannot replicate to peer collector; catching up later",
+            {{"peer", peer},
+             {"reports", reports},
+             {"error", r.status().message()}});
+  }
+  out->request.Clear();
+  out->models.clear();
+  return status;
+}
+
+absl::Status Replicator::SendQueue() {
+  std::deque<Queued> items;
+  std::set<std::string> overflow;
+  {
+    absl::MutexLock lock(&mu_);
+    items.swap(queue_);
+    queued_bytes_ = 0;
+    overflow.swap(overflow_agents_);
+  }
+  std::set<std::string> lost;
+  for (const std::string& agent : overflow) {
+    if (const std::optional<v1::Hello> hello = HelloOf(agent))
+      lost.insert(hello->model().name());
+  }
+  MarkForCatchUp(lost);
+  absl::Status result;
+  std::map<std::string, Outgoing> out;
+  for (Queued& item : items) {
+    const std::optional<v1::Hello> hello = HelloOf(item.agent_id);
+    if (!hello) continue;
+    const std::string& model = hello->model().name();
+    const std::string peer = peer_for_(model);
+    if (peer.empty()) continue;
+    Outgoing& o = out[peer];
+    aims::fleet::v1::ReplicatedReport* r = o.request.add_reports();
+    *r->mutable_hello() = *hello;
+    r->set_report(std::move(item.bytes));
+    o.models.insert(model);
+    if (absl::Status s = Flush(peer, &o, false); !s.ok()) result = s;
+  }
+  for (auto& [peer, o] : out) {
+    if (absl::Status s = Flush(peer, &o, true); !s.ok()) result = s;
+  }
+  return result;
+}
+
+absl::Status Replicator::CatchUp(const std::string& model) {
+  const std::string peer = peer_for_(model);
+  if (peer.empty()) return absl::OkStatus();
+  PositionRequest request;
+  request.set_model_name(model);
+  absl::StatusOr<PositionResponse> position = peers_->Position(peer, request);
+  if (!position.ok()) {
+    failures_.Increment();
+    MarkForCatchUp({model});
+    return position.status();
+  }
+  std::map<std::string, aims::fleet::v1::AgentPosition> at_peer;
+  bool maybe_holes = false;
+  for (const auto& a : position->agents()) {
+    at_peer[a.agent_id()] = a;
+    maybe_holes |= a.report_count() < a.durable_sequence();
+  }
+  v1::ModelSelector selector;
+  selector.set_name(model);
+  const std::vector<v1::ModelInfo> refs = storage_->ListModels(selector);
+  // Agents whose copy lacks reports below its highest sequence that are
+  // stored here: all their reports are sent (the peer drops duplicates).
+  std::set<std::string> holes;
+  if (maybe_holes) {
+    std::map<std::string, uint64_t> below;
+    for (const v1::ModelInfo& ref : refs) {
+      (void)storage_->ScanReports(
+          ref.model(), Earliest(), Latest(), [&](const StoredReport& r) {
+            auto it = at_peer.find(r.report.agent_id());
+            if (it != at_peer.end() &&
+                r.report.sequence() <= it->second.durable_sequence()) {
+              ++below[r.report.agent_id()];
+            }
+            return true;
+          });
+    }
+    for (const auto& [agent, n] : below) {
+      if (n > at_peer[agent].report_count()) holes.insert(agent);
+    }
+  }
+  Outgoing out;
+  absl::Status result;
+  uint64_t sent = 0;
+  for (const v1::ModelInfo& ref : refs) {
+    absl::Status scan = storage_->ScanReports(
+        ref.model(), Earliest(), Latest(), [&](const StoredReport& r) {
+          const std::string& agent = r.report.agent_id();
+          auto it = at_peer.find(agent);
+          if (it != at_peer.end() && !holes.count(agent) &&
+              r.report.sequence() <= it->second.durable_sequence()) {
+            return true;
+          }
+          const std::optional<v1::Hello> hello = HelloOf(agent);
+          if (!hello) return true;
+          aims::fleet::v1::ReplicatedReport* copy = out.request.add_reports();
+          *copy->mutable_hello() = *hello;
+          copy->set_report(r.report.SerializeAsString());
+          out.models.insert(model);
+          ++sent;
+          result = Flush(peer, &out, false);
+          return result.ok();
+        });
+    if (!scan.ok()) result = scan;
+    if (!result.ok()) break;
+  }
+  if (result.ok()) result = Flush(peer, &out, true);
+  if (!result.ok()) {
+    MarkForCatchUp({model});
+    return result;
+  }
+  if (sent > 0) {
+    LogInfo("caught up peer collector",
+            {{"peer", peer}, {"model", model}, {"reports", sent}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Replicator::SendState() {
+  const absl::Time round = absl::Now();
+  std::map<std::string, Outgoing> out;
+  // peer -> (key, fingerprint) in its request
+  std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> rows;
+  absl::Status scan = storage_->Scan(
+      Table::kEvaluation, "",
+      [&](absl::string_view key, absl::string_view value) {
+        v1::ObjectiveStatus status;
+        if (!status.ParseFromArray(value.data(),
+                                   static_cast<int>(value.size()))) {
+          return true;
+        }
+        const std::string& model = status.model().name();
+        if (!owns_(model)) return true;
+        const std::string peer = peer_for_(model);
+        if (peer.empty()) return true;
+        const uint64_t fingerprint = std::hash<std::string_view>()(
+            std::string_view(value.data(), value.size()));
+        auto it = sent_state_.find(std::string(key));
+        if (it != sent_state_.end() && it->second.first == peer &&
+            it->second.second == fingerprint) {
+          return true;
+        }
+        aims::fleet::v1::StateRow* row = out[peer].request.add_state();
+        row->set_key(std::string(key));
+        row->set_value(std::string(value));
+        rows[peer].emplace_back(std::string(key), fingerprint);
+        return true;
+      });
+  absl::Status result = scan;
+  for (auto& [peer, o] : out) {
+    if (absl::Status s = Flush(peer, &o, true); !s.ok()) {
+      result = s;
+      continue;
+    }
+    for (auto& [key, fingerprint] : rows[peer])
+      sent_state_[key] = {peer, fingerprint};
+    state_rows_.Increment(static_cast<double>(rows[peer].size()));
+  }
+  if (result.ok()) state_synced_.Set(absl::ToUnixMillis(round) / 1000.0);
+  return result;
+}
+
+}  // namespace aims::collector::fleet

@@ -1,0 +1,182 @@
+// Replicator: keeps a copy of each model's window reports and objective
+// series state on a second collector, the model's peer in rendezvous order
+// (Fleet::PeerFor), so that the next owner by the same hash already holds
+// the history when the owner is lost (docs/scale-out.md).
+//
+// Copies reach the peer three ways:
+//  - Semi-synchronously: OnStoredBatch() (the durable writer's hook, after a
+//    batch is durable here and before it is acknowledged) sends the batch's
+//    new reports to their peers and waits up to `sync_timeout`, so that an
+//    acknowledged window is normally on two collectors. A failed or slow
+//    send puts the batch on the queue instead and sends asynchronously for
+//    `sync_pause` (the owner keeps accepting while its peer is down).
+//  - The queue: a bounded queue a thread sends in batches. A full queue
+//    drops the copy and a failed send loses the batch; both mark the model
+//    for catch-up.
+//  - Catch-up, from persisted positions: the peer reports what its own
+//    storage holds of each agent (highest sequence, count), and the reports
+//    beyond it (all of an agent whose count shows holes) are read back
+//    from storage here and sent. It runs for every model at start and on
+//    member changes (CatchUpAll), and for the models of a dropped copy or a
+//    failed send, so nothing depends on memory surviving a crash. It reads
+//    the model's raw reports (one pass, two when a peer has holes).
+// The peer stores each report exactly once by (agent_id, sequence).
+// The series state of the models this collector owns (storage table
+// kEvaluation) is sent each round when it changed since last sent.
+//
+// Metrics: aims_fleet_replication_queue (reports waiting),
+// aims_fleet_replication_lag_seconds (since when something is waiting to
+// be sent; 0 when caught up), aims_fleet_replication_failures_total (failed
+// sends), aims_fleet_replication_dropped_total (copies dropped by a full
+// queue), aims_fleet_replicated_reports_total (reports the peer stored),
+// aims_fleet_replicated_state_rows_total (series state rows sent),
+// aims_fleet_replication_state_synced_timestamp_seconds (the start of the
+// last round after which every owned series' state was on its peer).
+//
+// Thread-safety: safe. OnStored never blocks; RunOnce is for tests (do not
+// mix with Start).
+#ifndef AIMS_COLLECTOR_FLEET_REPLICATOR_H_
+#define AIMS_COLLECTOR_FLEET_REPLICATOR_H_
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "aims/fleet/replication.grpc.pb.h"
+#include "aims/v1/nonconformity.pb.h"
+#include "collector/storage/storage.h"
+#include "grpcpp/security/credentials.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace aims::collector::fleet {
+
+// The calls to a peer, by its address (gRPC in the collector, a fake in
+// tests). Thread-safety: called from the replicator's thread only.
+class ReplicationPeers {
+ public:
+  virtual ~ReplicationPeers() = default;
+  virtual absl::StatusOr<aims::fleet::v1::PositionResponse> Position(
+      const std::string& peer,
+      const aims::fleet::v1::PositionRequest& request) = 0;
+  virtual absl::StatusOr<aims::fleet::v1::ReplicateResponse> Replicate(
+      const std::string& peer, const aims::fleet::v1::ReplicateRequest& request,
+      absl::Duration timeout) = 0;
+};
+
+// Over gRPC, with the collector's channel credentials and token.
+std::unique_ptr<ReplicationPeers> GrpcReplicationPeers(
+    std::shared_ptr<grpc::ChannelCredentials> credentials, std::string token);
+
+struct ReplicatorOptions {
+  std::string self;  // this collector's advertised address
+  size_t max_queue = 10000;
+  size_t max_queue_bytes = size_t{64} << 20;
+  size_t max_batch = 256;
+  absl::Duration tick = absl::Seconds(1);
+  absl::Duration timeout = absl::Seconds(5);  // queue and catch-up calls
+  // Semi-synchronous copies (0: asynchronous only).
+  absl::Duration sync_timeout = absl::Milliseconds(500);
+  absl::Duration sync_pause = absl::Seconds(5);
+};
+
+class Replicator {
+ public:
+  // `peer_for(model name)`: the address to copy the model to, "" for none.
+  // `owns(model name)`: whether this collector owns it (sends its state).
+  Replicator(ReplicatorOptions options, Storage* storage,
+             ReplicationPeers* peers,
+             std::function<std::string(const std::string&)> peer_for,
+             std::function<bool(const std::string&)> owns,
+             prometheus::Registry& registry);
+  ~Replicator();  // Stop()
+
+  void Start();
+  void Stop();
+
+  // Reports newly durable here: copied to their peers before this returns
+  // (at most about sync_timeout), else queued.
+  void OnStoredBatch(const std::vector<const EncodedReport*>& reports);
+  // A report is durable here: queued. Never blocks.
+  void OnStored(const EncodedReport& report);
+  // Every model held here is caught up with its peer at the next round.
+  void CatchUpAll();
+  // One round now: the queue, the catch-ups, the state. OK when all sent.
+  absl::Status RunOnce();
+
+  size_t queued() const;
+
+ private:
+  struct Queued {
+    std::string agent_id;
+    uint64_t sequence = 0;
+    std::string bytes;
+  };
+  // Per peer, a request being filled, and the models it carries.
+  struct Outgoing {
+    aims::fleet::v1::ReplicateRequest request;
+    std::set<std::string> models;
+  };
+
+  void Run();
+  absl::Status SendQueue();
+  absl::Status CatchUp(const std::string& model);
+  absl::Status SendState();
+  // Sends `out` to `peer` when it holds max_batch reports (or `flush`);
+  // on failure its models are marked for catch-up.
+  absl::Status Flush(const std::string& peer, Outgoing* out, bool flush);
+  // The Hello (agent and model) of `agent_id`, from storage; nullopt when
+  // unknown.
+  std::optional<v1::Hello> HelloOf(const std::string& agent_id);
+  void MarkForCatchUp(const std::set<std::string>& models);
+
+  const ReplicatorOptions options_;
+  Storage* const storage_;
+  ReplicationPeers* const peers_;
+  const std::function<std::string(const std::string&)> peer_for_;
+  const std::function<bool(const std::string&)> owns_;
+  prometheus::Gauge& queue_gauge_;
+  prometheus::Gauge& lag_gauge_;
+  prometheus::Counter& failures_;
+  prometheus::Counter& dropped_;
+  prometheus::Counter& replicated_;
+  prometheus::Counter& state_rows_;
+  prometheus::Gauge& state_synced_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<std::string> overflow_agents_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> catch_up_ ABSL_GUARDED_BY(mu_);
+  bool catch_up_all_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Since when something has been waiting; InfiniteFuture when caught up.
+  absl::Time behind_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+
+  absl::Time sync_paused_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+
+  absl::Mutex hello_mu_;
+  absl::flat_hash_map<std::string, v1::Hello> hellos_
+      ABSL_GUARDED_BY(hello_mu_);
+  // The replicator's thread only.
+  // State row key -> (peer, fingerprint of the value) last sent.
+  std::map<std::string, std::pair<std::string, uint64_t>> sent_state_;
+  std::thread thread_;
+};
+
+}  // namespace aims::collector::fleet
+
+#endif  // AIMS_COLLECTOR_FLEET_REPLICATOR_H_
