@@ -142,8 +142,10 @@ agents=$(IFS=,; echo "${urls[*]}")
 drift=$((seconds / 3))
 bias=$((seconds / 2))
 echo "== synthetic model: ${seconds}s of traffic; input drift from ${drift}s, bias against women from ${bias}s"
+echo "   half the events carry their label; the labels of 40 % more come later"
 python3 deploy/demo/synthetic_model.py --agents "$agents" \
-  --duration "$seconds" --drift-at "$drift" --bias-at "$bias" --rate 200
+  --duration "$seconds" --drift-at "$drift" --bias-at "$bias" --rate 200 \
+  --late-label-fraction 0.4 --late-labels "$run/late-labels.jsonl"
 
 if [ "$keep_up" = "1" ]; then
   echo "== the model keeps sending (drifted and biased) traffic, 50 events/s (log $run/model.log)"
@@ -168,6 +170,21 @@ ctl agents
 echo
 echo "== aimsctl windows (both replicas merged, per 10 s)"
 ctl windows --model=credit-scoring --version=v1 --environment=demo --since=15m --step=10s
+echo
+echo "== aimsctl metrics: accuracy and label coverage per 20 s, before the late labels"
+labels_table() {
+  ctl metrics --model=credit-scoring --version=v1 --environment=demo --since=15m --step=20s \
+    --metric=accuracy,label_coverage | grep -v "slice" || true
+}
+labels_table
+echo
+echo "== the late labels arrive at the collector's label join (POST /v1/labels),"
+echo "   each credited to the window of its prediction, not to the window now"
+python3 deploy/demo/synthetic_model.py --send-labels "$run/late-labels.jsonl" \
+  --collector-http "http://127.0.0.1:$metrics" --model credit-scoring --environment demo
+sleep 3  # the join recomputes the changed windows every second
+echo "== the same windows now: more of them labelled, accuracy on all their labels"
+labels_table
 echo
 echo "== aimsctl metrics: drift of income and parity by gender, per 20 s"
 ctl metrics --model=credit-scoring --version=v1 --environment=demo --since=15m --step=20s \
