@@ -224,14 +224,17 @@ absl::Status LabelJoin::Load() {
                          return true;
                        });
   }
+  // Collected first: the scan's callback is not seen holding mu_.
+  std::vector<std::string> dirty;
   if (s.ok()) {
     s = storage_->Scan(Table::kLabelDirty, "",
                        [&](absl::string_view key, absl::string_view) {
-                         dirty_[std::string(key)] = ++generation_;
+                         dirty.emplace_back(key);
                          return true;
                        });
   }
   if (!s.ok()) return s;
+  for (std::string& key : dirty) dirty_[std::move(key)] = ++generation_;
   counts_.records = records;
   counts_.bytes = bytes;
   counts_.pending = pending;
