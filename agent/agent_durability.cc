@@ -67,13 +67,7 @@ absl::StatusOr<std::vector<LabelEvent>> LoggedLabels(
                  absl::Time at) {
     LabelEvent l;
     l.prediction_id = id;
-    if (label.value_case() == v1::Outcome::kClassLabel) {
-      l.label.kind = Outcome::Kind::kClass;
-      l.label.class_label = label.class_label();
-    } else if (label.value_case() == v1::Outcome::kNumber) {
-      l.label.kind = Outcome::Kind::kNumber;
-      l.label.number = label.number();
-    }
+    l.label = OutcomeFromProto(label);
     l.timestamp = at;
     out.push_back(std::move(l));
   };
@@ -200,11 +194,7 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
   for (const LabelEvent& l : batch->labels) {
     v1::LabelEvent* out = record.add_labels();
     out->set_prediction_id(l.prediction_id);
-    if (l.label.kind == Outcome::Kind::kClass) {
-      out->mutable_label()->set_class_label(l.label.class_label);
-    } else if (l.label.kind == Outcome::Kind::kNumber) {
-      out->mutable_label()->set_number(l.label.number);
-    }
+    OutcomeToProto(l.label, out->mutable_label());
     *out->mutable_timestamp() =
         ToProto(l.timestamp == absl::InfinitePast() ? now : l.timestamp);
   }

@@ -14,23 +14,6 @@ namespace {
 constexpr char kMaxForwardedLabels[] = "--max_forwarded_labels";
 constexpr char kMaxForwardedLabelBytes[] = "--max_forwarded_label_bytes";
 
-void ToOutcome(const Outcome& in, v1::Outcome* out) {
-  if (in.kind == Outcome::Kind::kClass) out->set_class_label(in.class_label);
-  if (in.kind == Outcome::Kind::kNumber) out->set_number(in.number);
-}
-
-Outcome FromOutcome(const v1::Outcome& in) {
-  Outcome out;
-  if (in.value_case() == v1::Outcome::kClassLabel) {
-    out.kind = Outcome::Kind::kClass;
-    out.class_label = in.class_label();
-  } else if (in.value_case() == v1::Outcome::kNumber) {
-    out.kind = Outcome::Kind::kNumber;
-    out.number = in.number();
-  }
-  return out;
-}
-
 const std::string* AttributeOf(const Event& e, const std::string& name) {
   for (const auto& [k, v] : e.attributes) {
     if (k == name) return &v;
@@ -150,7 +133,7 @@ LabelFate WindowState::AddLabel(const LabelEvent& label, absl::Time now,
   }
   v1::LabelEvent forwarded;
   forwarded.set_prediction_id(label.prediction_id);
-  ToOutcome(label.label, forwarded.mutable_label());
+  OutcomeToProto(label.label, forwarded.mutable_label());
   *forwarded.mutable_timestamp() = ToProto(labelled_at);
   const uint64_t bytes = forwarded.ByteSizeLong() + 4;
   if (forwarded_.size() >= limits_->max_forwarded_labels) {
@@ -204,7 +187,7 @@ v1::PendingPrediction WindowState::RecordOf(const std::string& id,
   v1::PendingPrediction out;
   out.set_prediction_id(id);
   *out.mutable_predicted_at() = ToProto(p.predicted_at);
-  ToOutcome(p.prediction, out.mutable_prediction());
+  OutcomeToProto(p.prediction, out.mutable_prediction());
   if (p.score) out.set_score(*p.score);
   for (const auto& [k, v] : p.probabilities)
     (*out.mutable_probabilities())[k] = v;
@@ -239,7 +222,7 @@ void WindowState::Restore(v1::WindowReport checkpoint) {
   for (const v1::PendingPrediction& in : checkpoint.predictions()) {
     Pending p;
     p.predicted_at = FromProto(in.predicted_at());
-    p.prediction = FromOutcome(in.prediction());
+    p.prediction = OutcomeFromProto(in.prediction());
     if (in.has_score()) p.score = in.score();
     for (const auto& [k, v] : in.probabilities())
       p.probabilities.emplace_back(k, v);

@@ -126,11 +126,7 @@ class Folder {
       if (IsLabelRow(ev)) {
         v1::LabelEvent* label = labels_.add_labels();
         label->set_prediction_id(ev.prediction_id);
-        if (ev.label.kind == Outcome::Kind::kClass) {
-          label->mutable_label()->set_class_label(ev.label.class_label);
-        } else {
-          label->mutable_label()->set_number(ev.label.number);
-        }
+        OutcomeToProto(ev.label, label->mutable_label());
         if (ev.timestamp != absl::InfinitePast()) {
           *label->mutable_timestamp() =
               google::protobuf::util::TimeUtil::NanosecondsToTimestamp(

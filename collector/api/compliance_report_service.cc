@@ -7,6 +7,7 @@
 #include "collector/compliance/compliance_report.h"
 #include "collector/compliance/report_render.h"
 #include "collector/evaluation/objective_series.h"
+#include "common/base/grpc_status.h"
 #include "common/base/time_util.h"
 
 namespace aims::collector {
@@ -66,9 +67,7 @@ void AddValues(const Plan& plan, const v1::ComplianceReportRequest& request,
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const absl::Status& s) {
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(s.ok() ? grpc::Status::OK
-                         : grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                                        std::string(s.message())));
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 

@@ -12,31 +12,8 @@ namespace {
 
 // An error answer: the HTTP status for `status`'s code and {"error": ...}.
 void ReplyError(const absl::Status& status, HttpResponse& res) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      res.status = 400;
-      break;
-    case absl::StatusCode::kNotFound:
-      res.status = 404;
-      break;
-    case absl::StatusCode::kUnauthenticated:
-      res.status = 401;
-      res.SetHeader("WWW-Authenticate", "Bearer");
-      break;
-    case absl::StatusCode::kPermissionDenied:
-      res.status = 403;
-      break;
-    case absl::StatusCode::kFailedPrecondition:
-      res.status = 409;  // the order of the record does not allow it
-      break;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kResourceExhausted:
-      res.status = 503;
-      break;
-    default:
-      res.status = 500;
-  }
-  res.SetContent(ErrorJson(status.message()) + "\n", "application/json");
+  res.SetError(status);
+  if (res.status == 401) res.SetHeader("WWW-Authenticate", "Bearer");
 }
 
 void Reply(const absl::Status& status, const google::protobuf::Message& message,

@@ -5,18 +5,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/grpc_status.h"
 #include "common/base/proto_json.h"
 #include "common/intake/event_json.h"
 #include "common/net/bearer_token.h"
 
 namespace aims::collector {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
 
 void AddItems(const std::vector<EventError>& from,
               google::protobuf::RepeatedPtrField<v1::ItemError>* to) {
@@ -38,22 +33,6 @@ absl::Status Allowed(const Authorizer& authorizer,
     return authorizer.CheckModel(*principal, model);
   }
   return absl::OkStatus();
-}
-
-int HttpStatusOf(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kResourceExhausted:
-      return 503;
-    default:
-      return 500;
-  }
 }
 
 }  // namespace
@@ -116,7 +95,7 @@ grpc::ServerUnaryReactor* LabelService::SubmitLabels(
     }
     s = Submit(model, &batch, response);
   }
-  reactor->Finish(ToGrpc(s));
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 
@@ -141,9 +120,8 @@ void LabelService::RegisterHttp(HttpServer& server, SessionStore* sessions) {
         v1::SubmitResponse response;
         if (s.ok()) s = Submit(model, &batch, &response);
         if (!s.ok()) {
-          res.status = HttpStatusOf(s);
+          res.SetError(s);
           if (res.status == 401) res.SetHeader("WWW-Authenticate", "Bearer");
-          res.SetContent(ErrorJson(s.message()) + "\n", "application/json");
           return;
         }
         res.status =

@@ -1,20 +1,15 @@
 #include "collector/api/nonconformity_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/base/grpc_status.h"
 
 namespace aims::collector {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
-
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const absl::Status& s) {
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpc(s));
+  reactor->Finish(ToGrpcStatus(s));
   return reactor;
 }
 

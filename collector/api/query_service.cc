@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "collector/evaluation/window_metrics.h"
 #include "collector/plan/metric_catalog.h"
+#include "common/base/grpc_status.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
 #include "common/base/utf8.h"
@@ -20,12 +21,6 @@ namespace {
 // Longest range one GetSummaries call may cover, and most buckets it returns.
 constexpr absl::Duration kMaxRange = absl::Hours(24 * 400);
 constexpr int64_t kMaxBuckets = 10000;
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
 
 }  // namespace
 
@@ -218,16 +213,16 @@ absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
 }
 
 // gRPC: each RPC runs the query inline (reads are short) and finishes.
-#define AIMS_UNARY(Method, Request, Response, Needs)                    \
-  grpc::ServerUnaryReactor* QueryService::Method(                       \
-      grpc::CallbackServerContext* context, const v1::Request* request, \
-      v1::Response* response) {                                         \
-    auto* reactor = context->DefaultReactor();                          \
-    absl::StatusOr<Principal> principal =                               \
-        AuthorizeCall(*authorizer_, *context, Permission::Needs);       \
-    reactor->Finish(ToGrpc(principal.ok() ? Method(*request, response)  \
-                                          : principal.status()));       \
-    return reactor;                                                     \
+#define AIMS_UNARY(Method, Request, Response, Needs)                         \
+  grpc::ServerUnaryReactor* QueryService::Method(                            \
+      grpc::CallbackServerContext* context, const v1::Request* request,      \
+      v1::Response* response) {                                              \
+    auto* reactor = context->DefaultReactor();                               \
+    absl::StatusOr<Principal> principal =                                    \
+        AuthorizeCall(*authorizer_, *context, Permission::Needs);            \
+    reactor->Finish(ToGrpcStatus(principal.ok() ? Method(*request, response) \
+                                                : principal.status()));      \
+    return reactor;                                                          \
   }
 
 AIMS_UNARY(ListModels, ListModelsRequest, ListModelsResponse, kRead)
@@ -256,7 +251,7 @@ grpc::ServerUnaryReactor* QueryService::PutProfile(
         authorizer_->Authorize(authorization, Permission::kAdminister).status();
   }
   reactor->Finish(
-      ToGrpc(allowed.ok() ? PutProfile(*request, response) : allowed));
+      ToGrpcStatus(allowed.ok() ? PutProfile(*request, response) : allowed));
   return reactor;
 }
 

@@ -23,27 +23,10 @@ void SecurityHeaders(HttpResponse& res) {
   res.SetHeader("X-Frame-Options", "DENY");
 }
 
-int HttpStatus(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kFailedPrecondition:
-      return 409;
-    case absl::StatusCode::kResourceExhausted:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 void ReplyError(const absl::Status& status, HttpResponse& res) {
   SecurityHeaders(res);
   res.SetHeader("Cache-Control", "no-store");
-  res.SetError(HttpStatus(status), status.message());
+  res.SetError(status);
 }
 
 void ReplySession(const SessionInfo& info, bool open, HttpResponse& res) {

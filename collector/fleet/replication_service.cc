@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/grpc_status.h"
 #include "common/base/log.h"
 #include "common/net/bearer_token.h"
 
@@ -22,9 +23,7 @@ grpc::Status ReplicationService::Authorize(
   absl::Status s =
       authorizer_->Authorize(AuthorizationOf(context), Permission::kAdminister)
           .status();
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
+  return ToGrpcStatus(s);
 }
 
 grpc::Status ReplicationService::Position(
@@ -69,9 +68,7 @@ grpc::Status ReplicationService::Replicate(
       absl::StatusOr<uint64_t> registered =
           storage_->RegisterAgent(r.hello(), now);
       if (!registered.ok()) {
-        return grpc::Status(
-            static_cast<grpc::StatusCode>(registered.status().code()),
-            std::string(registered.status().message()));
+        return ToGrpcStatus(registered.status());
       }
       absl::MutexLock lock(&mu_);
       registered_.insert(agent);

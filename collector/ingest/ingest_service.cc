@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "collector/storage/wire_filter.h"
+#include "common/base/grpc_status.h"
 #include "common/base/limit_error.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
@@ -260,8 +261,7 @@ class IngestService::Stream final
       }
       if (absl::Status allowed = AuthorizeLocked(request.hello().model());
           !allowed.ok()) {
-        FailLocked(grpc::Status(static_cast<grpc::StatusCode>(allowed.code()),
-                                std::string(allowed.message())));
+        FailLocked(ToGrpcStatus(allowed));
         return;
       }
       have_hello_ = true;

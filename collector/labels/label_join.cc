@@ -457,11 +457,7 @@ absl::Status LabelJoin::Submit(const v1::ModelRef& model,
   for (const LabelEvent& l : labels) {
     v1::LabelEvent label;
     label.set_prediction_id(l.prediction_id);
-    if (l.label.kind == Outcome::Kind::kClass) {
-      label.mutable_label()->set_class_label(l.label.class_label);
-    } else {
-      label.mutable_label()->set_number(l.label.number);
-    }
+    OutcomeToProto(l.label, label.mutable_label());
     if (l.timestamp != absl::InfinitePast()) {
       *label.mutable_timestamp() = ToProto(l.timestamp);
     }

@@ -13,18 +13,6 @@
 namespace aims::collector {
 namespace {
 
-Outcome ToOutcome(const v1::Outcome& in) {
-  Outcome out;
-  if (in.value_case() == v1::Outcome::kClassLabel) {
-    out.kind = Outcome::Kind::kClass;
-    out.class_label = in.class_label();
-  } else if (in.value_case() == v1::Outcome::kNumber) {
-    out.kind = Outcome::Kind::kNumber;
-    out.number = in.number();
-  }
-  return out;
-}
-
 // The task without a profile (see the header).
 v1::TaskType InferTask(const std::vector<const v1::JoinRecord*>& records) {
   bool binary = true;
@@ -35,7 +23,7 @@ v1::TaskType InferTask(const std::vector<const v1::JoinRecord*>& records) {
           o->number() != std::floor(o->number())) {
         return v1::TASK_TYPE_REGRESSION;
       }
-      const std::string c = ToOutcome(*o).AsClass();
+      const std::string c = OutcomeFromProto(*o).AsClass();
       if (o->value_case() != v1::Outcome::VALUE_NOT_SET && c != "0" &&
           c != "1") {
         binary = false;
@@ -89,13 +77,13 @@ v1::WindowSummary FoldLabelReport(
     Event e;
     e.prediction_id = p.prediction_id();
     e.timestamp = FromProto(p.predicted_at());
-    e.prediction = ToOutcome(p.prediction());
+    e.prediction = OutcomeFromProto(p.prediction());
     if (p.has_score()) e.score = p.score();
     for (const auto& [cls, prob] : p.probabilities()) {
       e.probabilities.emplace_back(cls, prob);
     }
     std::sort(e.probabilities.begin(), e.probabilities.end());
-    e.label = ToOutcome(r->label().label());
+    e.label = OutcomeFromProto(r->label().label());
     for (const auto& [attr, group] : p.groups()) {
       e.attributes.emplace_back(attr, group);
     }

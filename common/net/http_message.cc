@@ -85,6 +85,30 @@ void HttpResponse::SetError(int code, absl::string_view message) {
   SetJson(ErrorJson(message));
 }
 
+void HttpResponse::SetError(const absl::Status& status) {
+  SetError(HttpStatusFor(status.code()), status.message());
+}
+
+int HttpStatusFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kFailedPrecondition:
+      return 409;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kResourceExhausted:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
 void HttpResponse::SetContent(std::string b, std::string type) {
   body = std::move(b);
   content_type = std::move(type);

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace aims {
@@ -46,9 +47,17 @@ struct HttpResponse {
   void SetJson(absl::string_view json);
   // `status` and {"error": message}.
   void SetError(int status, absl::string_view message);
+  // HttpStatusFor(status) and {"error": status.message()}.
+  void SetError(const absl::Status& status);
   void SetContent(std::string body, std::string content_type);
   void SetHeader(std::string name, std::string value);
 };
+
+// The HTTP status that answers an error of `code`, the one mapping of every
+// route: 400 invalid argument, 401, 403, 404, 409 failed precondition (the
+// order of a record does not allow it), 503 unavailable or resource
+// exhausted (retry later), 500 otherwise.
+int HttpStatusFor(absl::StatusCode code);
 
 // Splits "a=1&b=x%20y" into decoded pairs.
 std::vector<std::pair<std::string, std::string>> ParseQuery(

@@ -118,9 +118,9 @@ std::vector<std::pair<size_t, EventError>> DuplicateIds(
     if (inserted) continue;
     EventError e;
     e.field = "prediction_id";
-    e.reason = absl::StrCat("'", CutUtf8(id, 64), "' repeats the ", item,
-                            " at index ", it->second,
-                            " of this request; counted once");
+    e.reason =
+        absl::StrCat("'", CutUtf8(id, 64), "' repeats the ", item, " at index ",
+                     it->second, " of this request; counted once");
     e.duplicate = true;
     out.emplace_back(i, std::move(e));
   }
@@ -155,23 +155,6 @@ void Reject(std::vector<Item>* items, std::vector<size_t>* indices,
                    [](const EventError& a, const EventError& b) {
                      return a.index < b.index;
                    });
-}
-
-bool OutcomeFromProto(const v1::Outcome& in, Outcome* out) {
-  switch (in.value_case()) {
-    case v1::Outcome::kClassLabel:
-      out->kind = Outcome::Kind::kClass;
-      out->class_label = in.class_label();
-      return true;
-    case v1::Outcome::kNumber:
-      out->kind = Outcome::Kind::kNumber;
-      out->number = in.number();
-      return true;
-    case v1::Outcome::VALUE_NOT_SET:
-      out->kind = Outcome::Kind::kNone;
-      return true;
-  }
-  return true;
 }
 
 }  // namespace
@@ -285,8 +268,8 @@ bool EventFromProto(const v1::InferenceEvent& in, const EventLimits& limits,
     }
     out->features.emplace_back(name, std::move(v));
   }
-  OutcomeFromProto(in.prediction(), &out->prediction);
-  OutcomeFromProto(in.label(), &out->label);
+  out->prediction = OutcomeFromProto(in.prediction());
+  out->label = OutcomeFromProto(in.label());
   if (in.has_score()) out->score = in.score();
   for (const auto& [name, p] : in.probabilities()) {
     out->probabilities.emplace_back(name, p);
@@ -303,7 +286,7 @@ bool LabelFromProto(const v1::LabelEvent& in, const EventLimits& limits,
                     LabelEvent* out, EventError* error) {
   *out = LabelEvent();
   out->prediction_id = in.prediction_id();
-  OutcomeFromProto(in.label(), &out->label);
+  out->label = OutcomeFromProto(in.label());
   if (in.has_timestamp()) {
     out->timestamp = absl::FromUnixSeconds(in.timestamp().seconds()) +
                      absl::Nanoseconds(in.timestamp().nanos());
@@ -350,6 +333,29 @@ void ScreenLabels(LabelBatch* batch, absl::Time now,
 void RejectEvents(EventBatch* batch,
                   std::vector<std::pair<size_t, EventError>> rejected) {
   Reject(&batch->events, &batch->indices, &batch->errors, std::move(rejected));
+}
+
+Outcome OutcomeFromProto(const v1::Outcome& in) {
+  Outcome out;
+  switch (in.value_case()) {
+    case v1::Outcome::kClassLabel:
+      out.kind = Outcome::Kind::kClass;
+      out.class_label = in.class_label();
+      break;
+    case v1::Outcome::kNumber:
+      out.kind = Outcome::Kind::kNumber;
+      out.number = in.number();
+      break;
+    case v1::Outcome::VALUE_NOT_SET:
+      out.kind = Outcome::Kind::kNone;
+      break;
+  }
+  return out;
+}
+
+void OutcomeToProto(const Outcome& in, v1::Outcome* out) {
+  if (in.kind == Outcome::Kind::kClass) out->set_class_label(in.class_label);
+  if (in.kind == Outcome::Kind::kNumber) out->set_number(in.number);
 }
 
 }  // namespace aims

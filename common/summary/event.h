@@ -119,6 +119,11 @@ bool EventFromProto(const v1::InferenceEvent& in, const EventLimits& limits,
 bool LabelFromProto(const v1::LabelEvent& in, const EventLimits& limits,
                     LabelEvent* out, EventError* error);
 
+// An outcome as a wire Outcome and back (kNone: no value set), unchecked:
+// for records the agent and collector wrote themselves.
+Outcome OutcomeFromProto(const v1::Outcome& in);
+void OutcomeToProto(const Outcome& in, v1::Outcome* out);
+
 // Checks values that both intakes share (ranges, lengths, counts).
 bool ValidateEvent(const Event& event, const EventLimits& limits,
                    EventError* error);

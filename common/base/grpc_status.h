@@ -1,0 +1,24 @@
+// ToGrpcStatus: an absl::Status as the grpc::Status of the same code and
+// message, the one conversion at every gRPC edge (absl's status codes and
+// gRPC's are the same numbers).
+//
+// Thread-safety: a pure function.
+#ifndef AIMS_COMMON_BASE_GRPC_STATUS_H_
+#define AIMS_COMMON_BASE_GRPC_STATUS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "grpcpp/support/status.h"
+
+namespace aims {
+
+inline grpc::Status ToGrpcStatus(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+}  // namespace aims
+
+#endif  // AIMS_COMMON_BASE_GRPC_STATUS_H_
