@@ -55,8 +55,10 @@ async function shot(name) {
   await page.screenshot({ path: `${shots}/${name}.png` });
 }
 
-// Waits until `selector`'s text matches `re`; returns the text.
-async function textOf(selector, re, timeout = 15000) {
+// Waits until `selector`'s text matches `re`; returns the text. 30 s: the
+// suite under ASan, beside the fleet tests, answers far slower than a person
+// would accept, but it answers.
+async function textOf(selector, re, timeout = 30000) {
   await page.waitForFunction((sel, src) => {
     const el = document.querySelector(sel);
     return el && new RegExp(src, 'i').test(el.textContent);
@@ -76,7 +78,7 @@ async function fill(selector, value) {
 
 async function go(hash, ready) {
   await page.goto(`${url}/${hash}`);
-  await page.waitForSelector(ready, { timeout: 15000 });
+  await page.waitForSelector(ready, { timeout: 30000 });
 }
 
 async function signIn(token, who) {
