@@ -78,6 +78,10 @@ async function fill(selector, value) {
 
 async function go(hash, ready) {
   await page.goto(`${url}/${hash}`);
+  // A hash change keeps the document: wait for the new page, not the old
+  // one's copy of `ready` (detail pages share their buttons' ids).
+  await page.waitForFunction((h) => document.getElementById('main').dataset.route === h,
+    { timeout: 30000 }, new URL(`${url}/${hash}`).hash);
   await page.waitForSelector(ready, { timeout: 30000 });
 }
 

@@ -38,6 +38,8 @@ function parseHash() {
   return { page: parts[0] || 'overview', args: parts.slice(1), params: new URLSearchParams(q || '') };
 }
 
+let renders = 0;
+
 async function render() {
   if (!session.current) return;
   const route = parseHash();
@@ -48,6 +50,12 @@ async function render() {
       (route.page === 'nc' && target === 'register') || (route.page === 'model' && target === 'models') ||
       (route.page === 'objective' && target === 'objectives'));
   }
+  // data-route names the page main shows once it is drawn, so that a reader
+  // (or a test) can tell the new page from the one it replaces.
+  const hash = location.hash;
+  const generation = ++renders;
+  main.removeAttribute('data-route');
+  main.setAttribute('aria-busy', 'true');
   clear(main, h('p', { class: 'muted' }, 'Loading…'));
   try {
     await page(main, route);
@@ -57,6 +65,10 @@ async function render() {
       return;
     }
     clear(main, h('div', { class: 'error', role: 'alert' }, e.message || String(e)));
+  }
+  if (generation === renders) {
+    main.dataset.route = hash;
+    main.removeAttribute('aria-busy');
   }
 }
 
