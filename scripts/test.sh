@@ -5,7 +5,8 @@
 #   sanitize  one clang build (DIR-san) with ASan+UBSan, -Werror=thread-safety
 #             (clang checks the ABSL_GUARDED_BY annotations) and the libFuzzer
 #             targets; the whole ctest suite again under ASan+UBSan (but
-#             the Firefox walk, which adds a browser, not server paths). Any
+#             the tests listed in asan_skip below, which run no C++ of ours
+#             or only statistics over code tested under ASan already). Any
 #             sanitizer report fails the run, also one written by a binary an
 #             integration test started (reports go to DIR-san/sanitizer-logs).
 #   fuzz      every target of tests/fuzz for AIMS_FUZZ_SECONDS on a copy of
@@ -113,15 +114,20 @@ if ! skip AIMS_SKIP_SANITIZE || ! skip AIMS_SKIP_FUZZ || ! skip AIMS_SKIP_TSA; t
   end "clang build (ASan+UBSan, TSA=$tsa, fuzzers)"
 fi
 
+asan_skip='^(deploy|promtool|amtool|layout|help)\.|^console\.(browser_walk_firefox|text_helpers)$'
+asan_skip+='|^python\.typecheck$|^VerdictSimulationTest\.'
 if ! skip AIMS_SKIP_SANITIZE; then
   begin "suite under ASan+UBSan"
   (
     sanitizer_env "$root/$san_dir/sanitizer-logs"
-    # The Firefox walk checks the console in a second browser; the server
-    # paths it drives under ASan are the Chromium walk's, so it runs in the
-    # Release suite only.
+    # Left to the Release suite: tests that run none of our C++ (deploy
+    # manifests, Prometheus rules, Alertmanager routes, layout and help
+    # checks, Python type checks), the Firefox walk (a second browser; the
+    # server paths it drives are the Chromium walk's) and the verdict
+    # simulations (statistics over simulated days; the evaluator code they
+    # run is the evaluator tests', which do run under ASan).
     ctest --test-dir "$san_dir" --output-on-failure -j "$jobs" --timeout 600 \
-      -E '^console\.browser_walk_firefox$'
+      -E "$asan_skip"
   ) || { check_sanitizer_logs "$san_dir/sanitizer-logs" || true; exit 1; }
   check_sanitizer_logs "$san_dir/sanitizer-logs"
   end "suite under ASan+UBSan"
