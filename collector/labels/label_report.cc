@@ -102,8 +102,8 @@ v1::WindowSummary FoldLabelReport(
         std::max(absl::ZeroDuration(), LabelTime(*r) - e.timestamp);
     // Late: known only after the window ended (a label that came while it
     // was open is joined here too, since agents join none).
-    const bool late = !r->has_window_end() ||
-                      LabelTime(*r) >= FromProto(r->window_end());
+    const bool late =
+        !r->has_window_end() || LabelTime(*r) >= FromProto(r->window_end());
     acc.AddJoinedLabel(e, delay, late);
   }
   acc.CountLabelMisses(0, evicted);

@@ -213,8 +213,8 @@ TEST_F(AgentTest, DelayedLabelsAreJoinedByTheCollector) {
       testing::MetricValue(metrics->body,
                            R"(aims_agent_labels_total{outcome="forwarded"})"),
       7);
-  EXPECT_EQ(testing::MetricValue(metrics->body,
-                                 R"(aims_agent_labels_total{outcome="matched"})"),
+  EXPECT_EQ(testing::MetricValue(
+                metrics->body, R"(aims_agent_labels_total{outcome="matched"})"),
             -1);  // no such series
   EXPECT_EQ(
       testing::MetricValue(metrics->body, "aims_agent_pending_predictions"),
