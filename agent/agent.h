@@ -77,8 +77,8 @@ class Agent {
   bool Admit(const HttpRequest& req, HttpResponse& res);
   // Shared by the HTTP and gRPC intakes: screens the parsed batch
   // (timestamps, duplicate prediction ids; refused items move to its
-  // errors), takes what is left and counts everything. Labels join a
-  // prediction of the open window or are forwarded in its report
+  // errors), takes what is left and counts everything. Delayed labels
+  // are forwarded in a window's report to the collector's central join
   // (agent/window_state.h).
   // Both fold the batch into the open window and write it to the intake log
   // (`record` of `kind`) as one step, so that what is answered "accepted"

@@ -58,8 +58,8 @@ uint64_t BytesOf(const ClosedWindow& w) {
 }
 
 // The labels of a kLabels record, or of a kJoinedLabels record of an
-// earlier agent (their predictions were in its label store, so they are
-// forwarded now unless their prediction is in the window).
+// earlier agent (their predictions were in its label store; they are
+// forwarded now).
 absl::StatusOr<std::vector<LabelEvent>> LoggedLabels(
     const IntakeRecord& record) {
   std::vector<LabelEvent> out;
@@ -211,10 +211,10 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
   // segment of the window instance it went to.
   LabelBatch taken;
   std::map<absl::Time, v1::SubmitLabelsRequest> logged;
-  uint64_t joined = 0, forwarded = 0;
+  uint64_t forwarded = 0;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     LabelOutcome& o = outcomes[i];
-    if (o.fate == LabelFate::kDuplicate || o.fate == LabelFate::kFull) {
+    if (o.fate == LabelFate::kFull) {
       o.error.index = batch->indices[i];
       batch->errors.push_back(std::move(o.error));
       continue;
@@ -222,12 +222,7 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
     taken.labels.push_back(std::move(batch->labels[i]));
     taken.indices.push_back(batch->indices[i]);
     *logged[o.key].add_labels() = std::move(*record.mutable_labels(i));
-    if (o.fate == LabelFate::kJoined) {
-      ++joined;
-      metrics_->label_delay.Observe(absl::ToDoubleSeconds(o.delay));
-    } else {
-      ++forwarded;
-    }
+    ++forwarded;
   }
   batch->labels = std::move(taken.labels);
   batch->indices = std::move(taken.indices);
@@ -246,7 +241,6 @@ absl::Status Agent::AcceptLabels(LabelBatch* batch) {
   }
   CountRefused(batch->errors, /*labels=*/true);
   CountOverflows();
-  metrics_->labels_matched.Increment(static_cast<double>(joined));
   metrics_->labels_forwarded.Increment(static_cast<double>(forwarded));
   return absl::OkStatus();
 }

@@ -30,9 +30,9 @@ prometheus::Family<prometheus::Counter>& Labels(prometheus::Registry& r) {
       .Name("aims_agent_labels_total")
       .Help(
           "Delayed labels (POST /v1/labels, SubmitLabels) by outcome: "
-          "matched (joined to a prediction of the open window), forwarded "
-          "(sent on in the window's report to the collector's central "
-          "join), rejected (malformed, duplicate or beyond a bound); and "
+          "forwarded (sent on in the window's report to the collector's "
+          "central join, which joins every delayed label), rejected "
+          "(malformed, duplicate in one request or beyond a bound); and "
           "evicted: predictions beyond --max_pending_prediction_bytes, "
           "which no label can join.")
       .Register(r);
@@ -77,9 +77,8 @@ prometheus::Family<prometheus::Counter>& Duplicates(prometheus::Registry& r) {
       .Name("aims_agent_duplicate_ids_total")
       .Help(
           "Events and labels refused because their prediction_id repeats an "
-          "earlier item of the request, (events) a prediction waiting for "
-          "its label in the open window or (labels) a prediction labelled "
-          "in the open window, by item.")
+          "earlier item of the request or (events) a prediction waiting for "
+          "its label in an open window, by item.")
       .Register(r);
 }
 
@@ -165,7 +164,6 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
                                  "Bound of the spool (--spool_max_bytes).")),
       spool_gaps(Gauge(*reg, "aims_agent_spool_gaps",
                        "Gap records in the spool, not yet acknowledged.")),
-      labels_matched(Labels(*reg).Add({{"outcome", "matched"}})),
       labels_forwarded(Labels(*reg).Add({{"outcome", "forwarded"}})),
       labels_evicted(Labels(*reg).Add({{"outcome", "evicted"}})),
       labels_rejected(Labels(*reg).Add({{"outcome", "rejected"}})),
@@ -175,18 +173,9 @@ AgentMetrics::AgentMetrics(std::shared_ptr<prometheus::Registry> reg)
                   "kept in their window for a delayed label.")),
       predictions_awaiting(
           Counter(*reg, "aims_agent_predictions_forwarded_total",
-                  "Predictions still unlabelled when their window closed, "
-                  "sent on as join records to the collector's central "
-                  "join (labels_awaited).")),
-      label_delay(prometheus::BuildHistogram()
-                      .Name("aims_agent_label_delay_seconds")
-                      .Help("Time from a prediction to its delayed label "
-                            "joined by the agent, on the agent's clock.")
-                      .Register(*reg)
-                      .Add({},
-                           prometheus::Histogram::BucketBoundaries{
-                               1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600,
-                               86400, 7 * 86400})),
+                  "Predictions with a prediction_id and no inline label "
+                  "whose window closed, sent on as join records to the "
+                  "collector's central join (labels_awaited).")),
       pending_predictions(Gauge(*reg, "aims_agent_pending_predictions",
                                 "Predictions awaiting their label in the "
                                 "open window.")),

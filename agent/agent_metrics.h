@@ -51,13 +51,11 @@ struct AgentMetrics {
   prometheus::Gauge& intake_queue_capacity;
   prometheus::Gauge& spool_capacity_bytes;
   prometheus::Gauge& spool_gaps;
-  prometheus::Counter& labels_matched;
   prometheus::Counter& labels_forwarded;
   prometheus::Counter& labels_evicted;
   prometheus::Counter& labels_rejected;
   prometheus::Counter& predictions_unlabelled;
   prometheus::Counter& predictions_awaiting;
-  prometheus::Histogram& label_delay;
   prometheus::Gauge& pending_predictions;
   prometheus::Gauge& open_windows;
   prometheus::Counter& late_events;

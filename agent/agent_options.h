@@ -76,7 +76,7 @@ struct AgentOptions {
   uint64_t intake_log_max_bytes = 256ull << 20;
   bool spool_drop_newest = false;
   size_t max_part_bytes = 1 << 20;
-  // Bounds of the delayed-label join in the open window
+  // Bounds of the pending predictions and forwarded labels of a window
   // (agent/window_state.h). A byte bound of 0 is --intake_log_max_bytes / 16
   // (Start() resolves it): both go into the log's checkpoints.
   JoinLimits join = {.max_pending_bytes = 0,

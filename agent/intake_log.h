@@ -55,7 +55,7 @@ struct IntakeRecord {
     // A serialized v1::WindowSummary of all before it, of an earlier agent;
     // only replayed.
     kCheckpoint = 4,
-    // Delayed labels taken (joined or to forward), as a serialized
+    // Delayed labels taken (to forward), as a serialized
     // v1::SubmitLabelsRequest with each label's timestamp set.
     kLabels = 5,
     // A serialized v1::WindowReport (summary, predictions, labels) of all

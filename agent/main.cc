@@ -88,8 +88,7 @@ ABSL_FLAG(int64_t, max_pending_prediction_bytes, 0,
           "--intake_log_max_bytes / 16 (16 MiB by default), also the most.");
 ABSL_FLAG(int64_t, max_forwarded_labels, 100'000,
           "Delayed labels one window forwards to the collector's central "
-          "join (labels whose prediction is not in the open window); beyond "
-          "it a label is refused with a per-item error.");
+          "join; beyond it a label is refused with a per-item error.");
 ABSL_FLAG(int64_t, max_forwarded_label_bytes, 0,
           "Bytes of the labels one window forwards; beyond it a label is "
           "refused with a per-item error. 0: --intake_log_max_bytes / 16, "

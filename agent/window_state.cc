@@ -89,48 +89,10 @@ std::vector<size_t> WindowState::Add(const std::vector<Event>& events,
   return duplicates;
 }
 
-Event WindowState::JoinedEvent(const Pending& p, const Outcome& label) const {
-  Event e;
-  e.prediction = p.prediction;
-  e.score = p.score;
-  e.probabilities = p.probabilities;
-  e.attributes = p.attributes;
-  for (const auto& [key, value] : p.slices) {
-    FeatureValue v;
-    v.kind = FeatureValue::Kind::kCategory;
-    v.category = value;
-    e.features.emplace_back(key, std::move(v));
-  }
-  e.label = label;
-  return e;
-}
-
 LabelFate WindowState::AddLabel(const LabelEvent& label, absl::Time now,
-                                absl::Duration* delay, EventError* error) {
+                                EventError* error) {
   const absl::Time labelled_at =
       label.timestamp == absl::InfinitePast() ? now : label.timestamp;
-  if (auto it = pending_.find(label.prediction_id); it != pending_.end()) {
-    *delay =
-        std::max(absl::ZeroDuration(), labelled_at - it->second.predicted_at);
-    const LimitOverflows before = acc_->overflows();
-    acc_->AddJoinedLabel(JoinedEvent(it->second, label.label), *delay,
-                         /*late=*/false);
-    overflows_ += acc_->overflows() - before;
-    ++other_activity_;
-    pending_bytes_ -= BytesOf(it->first, it->second);
-    pending_bytes_ += label.prediction_id.size() + 16;
-    joined_.insert(label.prediction_id);
-    pending_.erase(it);
-    return LabelFate::kJoined;
-  }
-  if (joined_.contains(label.prediction_id)) {
-    error->field = "prediction_id";
-    error->reason = absl::StrCat("'", CutUtf8(label.prediction_id, 64),
-                                 "' was labelled before in this window; "
-                                 "counted once");
-    error->duplicate = true;
-    return LabelFate::kDuplicate;
-  }
   v1::LabelEvent forwarded;
   forwarded.set_prediction_id(label.prediction_id);
   OutcomeToProto(label.label, forwarded.mutable_label());
@@ -166,8 +128,7 @@ void WindowState::CountRejected(absl::string_view reason, uint64_t n) {
 
 bool WindowState::empty() const {
   return acc_->event_count() == 0 && other_activity_ == 0 &&
-         !checkpoint_.has_value() && pending_.empty() && forwarded_.empty() &&
-         joined_.empty();
+         !checkpoint_.has_value() && pending_.empty() && forwarded_.empty();
 }
 
 LimitOverflows WindowState::TakeOverflows() {
@@ -306,7 +267,6 @@ v1::WindowReport WindowState::Take() {
   other_activity_ = 0;
   pending_.clear();
   pending_bytes_ = 0;
-  joined_.clear();
   forwarded_.clear();
   forwarded_bytes_ = 0;
   return out;

@@ -1,21 +1,21 @@
 // WindowState: one window the agent holds open - its accumulator, the
-// predictions of the window that wait for a delayed label, and the labels
-// the agent takes during the window without being able to join them.
+// predictions of the window that wait for a delayed label, and the delayed
+// labels the agent takes during the window.
 //
-// Delayed labels (docs/events.md, "Delayed labels"):
+// Delayed labels (docs/events.md, "Delayed labels"): the agent joins none;
+// the collector's central join is the one place a label meets its
+// prediction, so that a later label for it replaces an earlier one.
 //  - an event with a prediction_id and no inline label is remembered as a
 //    pending prediction (bounded by JoinLimits::max_pending_bytes; beyond
 //    it the prediction is folded but counted in labels_evicted, not
-//    joinable here);
-//  - a label whose prediction is pending here is joined: credited to this
-//    window (labels_matched, label_delay_seconds, performance, fairness and
-//    slice counts);
-//  - any other label is kept to be forwarded in this window's report
-//    (WindowReport.labels) to the collector's central join, bounded in
-//    count and bytes (beyond: refused with a per-item limit error);
-//  - at close, what is still pending goes into the report as join records
-//    (WindowReport.predictions, groups and slices as folded) and is counted
-//    in labels_awaited.
+//    joinable);
+//  - every delayed label is kept to be forwarded in this window's report
+//    (WindowReport.labels), bounded in count and bytes (beyond: refused
+//    with a per-item limit error); a label for a prediction pending here
+//    leaves it pending, so its record and the label go in the same report;
+//  - at close, every pending prediction goes into the report as a join
+//    record (WindowReport.predictions, groups and slices as folded) and is
+//    counted in labels_awaited.
 // An event whose prediction_id is pending here already is a resend: it is
 // refused (counted once).
 //
@@ -57,9 +57,7 @@ struct JoinLimits {
 
 // What became of a delayed label.
 enum class LabelFate {
-  kJoined,     // credited to this window
   kForwarded,  // kept for the collector's central join
-  kDuplicate,  // its prediction was joined here already: counted once
   kFull,       // refused: the window forwards no more labels
 };
 
@@ -71,11 +69,11 @@ class WindowState {
   // Folds `events` (arrived at `arrival`) but those whose prediction_id is
   // pending here; returns the positions of those (resends, not folded).
   std::vector<size_t> Add(const std::vector<Event>& events, absl::Time arrival);
-  // Joins or forwards one label that arrived at `now` (its timestamp, when
-  // given, is when the truth became known). `delay` receives the delay of a
-  // joined label; `error` the reason of a refused one.
+  // Keeps one label that arrived at `now` to forward (its timestamp, when
+  // not given, becomes `now`: when the truth became known); `error`
+  // receives the reason of a refused one.
   LabelFate AddLabel(const LabelEvent& label, absl::Time now,
-                     absl::Duration* delay, EventError* error);
+                     EventError* error);
   void CountRejected(absl::string_view reason, uint64_t n);
 
   // Nothing folded, rejected, pending or forwarded since it opened.
@@ -118,8 +116,6 @@ class WindowState {
   };
   static uint64_t BytesOf(const std::string& id, const Pending& p);
   void Remember(const Event& e, absl::Time arrival);
-  // The event a joined label folds: the prediction with `label`.
-  Event JoinedEvent(const Pending& p, const Outcome& label) const;
   v1::PendingPrediction RecordOf(const std::string& id, const Pending& p) const;
 
   std::shared_ptr<const SummaryConfig> config_;
@@ -127,14 +123,11 @@ class WindowState {
   std::unique_ptr<WindowAccumulator> acc_;
   // What Checkpoint() took out of acc_, merged.
   std::optional<v1::WindowSummary> checkpoint_;
-  // Rejections and joined labels since the last checkpoint.
+  // Rejections and unjoinable predictions since the last checkpoint.
   uint64_t other_activity_ = 0;
   absl::flat_hash_map<std::string, Pending> pending_;
   uint64_t pending_bytes_ = 0;
   uint64_t unjoinable_ = 0;
-  // Prediction ids joined here (a second label is a duplicate); not kept
-  // across a checkpoint.
-  absl::flat_hash_set<std::string> joined_;
   std::vector<v1::LabelEvent> forwarded_;
   uint64_t forwarded_bytes_ = 0;
   LimitOverflows overflows_;

@@ -258,7 +258,7 @@ absl::Time Windower::AddLabels(const std::vector<LabelEvent>& labels,
       }
     }
     Open& open = open_.at(o.key);
-    o.fate = open.state->AddLabel(label, arrival, &o.delay, &o.error);
+    o.fate = open.state->AddLabel(label, arrival, &o.error);
     open.changed = true;
     outcomes->push_back(std::move(o));
   }
@@ -271,9 +271,8 @@ void Windower::AddLabelsTo(absl::Time key,
   absl::MutexLock lock(&mu_);
   Open& open = InstanceLocked(key);
   for (const LabelEvent& label : labels) {
-    absl::Duration delay;
     EventError error;
-    open.state->AddLabel(label, arrival, &delay, &error);
+    open.state->AddLabel(label, arrival, &error);
   }
   open.changed = true;
 }

@@ -15,9 +15,9 @@
 //
 // Each open instance has a key, the name of its intake log segment: the
 // window's start; plus 1..499 ms for a straggler instance, 500..999 ms for
-// a late one. Delayed labels join a prediction waiting in any open
-// instance, else they are forwarded in the instance of their arrival's
-// window (agent/window_state.h).
+// a late one. A delayed label is forwarded in the instance where its
+// prediction waits (so that its join record goes in the same report), else
+// in the instance of its arrival's window (agent/window_state.h).
 //
 // Thread-safety: safe for concurrent use.
 #ifndef AIMS_AGENT_WINDOWER_H_
@@ -43,8 +43,8 @@ struct ClosedWindow {
   absl::Time start;
   absl::Time end;
   v1::WindowSummary summary;
-  // Join records of the predictions still awaiting a label, and the labels
-  // to forward (WindowReport.predictions and .labels).
+  // Join records of the predictions awaiting a delayed label, and the
+  // labels to forward (WindowReport.predictions and .labels).
   google::protobuf::RepeatedPtrField<v1::PendingPrediction> predictions;
   google::protobuf::RepeatedPtrField<v1::LabelEvent> labels;
   // The instance's key: its intake log segment.
@@ -54,9 +54,8 @@ struct ClosedWindow {
 // What became of one delayed label (Windower::AddLabels).
 struct LabelOutcome {
   LabelFate fate = LabelFate::kForwarded;
-  absl::Duration delay;  // kJoined
-  EventError error;      // kDuplicate, kFull
-  absl::Time key;        // the instance it went to (kJoined, kForwarded)
+  EventError error;  // kFull
+  absl::Time key;    // the instance it went to (kForwarded)
 };
 
 struct WindowerOptions {
@@ -105,8 +104,8 @@ class Windower {
   void AddTo(absl::Time key, const std::vector<Event>& events,
              absl::Time arrival);
   void CountRejected(absl::string_view reason, uint64_t n);
-  // Joins delayed labels that arrived at `arrival` to predictions awaiting
-  // them in an open instance, or keeps them to forward in the instance of
+  // Keeps delayed labels that arrived at `arrival` to forward in the open
+  // instance where their prediction awaits a label, else in the instance of
   // the arrival's window; `outcomes` gets one per label. Returns the key of
   // the arrival's window.
   absl::Time AddLabels(const std::vector<LabelEvent>& labels,

@@ -57,6 +57,13 @@ bool ParseWindowKey(absl::string_view key, v1::ModelRef* model,
   return true;
 }
 
+// Whether label `a` became known before `b` (both have a timestamp once
+// staged): an agent forwards a window's labels at its close, so a
+// correction posted meanwhile may reach the join first and must stay.
+bool Older(const v1::LabelEvent& a, const v1::LabelEvent& b) {
+  return FromProto(a.timestamp()) < FromProto(b.timestamp());
+}
+
 // A record's share of the join's bytes: its key and value, and its id
 // entry.
 uint64_t RecordBytes(size_t key_bytes, size_t value_bytes, size_t id_bytes) {
@@ -73,6 +80,7 @@ struct LabelJoin::Metrics {
   prometheus::Counter* joins = nullptr;
   prometheus::Counter* corrections = nullptr;
   prometheus::Counter* repeated = nullptr;
+  prometheus::Counter* stale = nullptr;
   prometheus::Counter* evicted_ttl = nullptr;
   prometheus::Counter* evicted_bytes = nullptr;
   prometheus::Counter* unmatched = nullptr;
@@ -169,6 +177,9 @@ absl::StatusOr<std::unique_ptr<LabelJoin>> LabelJoin::Open(
     m.repeated = counter("aims_collector_label_repeated_total",
                          "Labels received again with the same value "
                          "(counted once).");
+    m.stale = counter("aims_collector_label_stale_total",
+                      "Labels older (by their timestamp) than the label in "
+                      "force for their prediction: not applied.");
     auto& evictions =
         prometheus::BuildCounter()
             .Name("aims_collector_label_evictions_total")
@@ -262,6 +273,10 @@ absl::Status LabelJoin::StageLabel(const std::string& model_key,
         ++staged->delta.repeated;
         return absl::OkStatus();
       }
+      if (r.has_label() && Older(label, r.label())) {
+        ++staged->delta.stale;
+        return absl::OkStatus();
+      }
       ++(r.has_label() ? staged->delta.corrections : staged->delta.joins);
       const size_t old_bytes = r.ByteSizeLong();
       *r.mutable_label() = label;
@@ -291,6 +306,10 @@ absl::Status LabelJoin::StageLabel(const std::string& model_key,
   if (pending->has_value()) {
     if (SameOutcome((*pending)->label().label(), label.label())) {
       ++staged->delta.repeated;
+      return absl::OkStatus();
+    }
+    if (Older(label, (*pending)->label())) {
+      ++staged->delta.stale;
       return absl::OkStatus();
     }
     ++staged->delta.corrections;
@@ -392,6 +411,7 @@ void LabelJoin::Commit(const Staged& staged) {
   counts_.joins += staged.delta.joins;
   counts_.corrections += staged.delta.corrections;
   counts_.repeated += staged.delta.repeated;
+  counts_.stale += staged.delta.stale;
   counts_.records_ignored += staged.delta.records_ignored;
   for (const std::string& w : staged.dirty) dirty_[w] = ++generation_;
   Metrics& m = *metrics_;
@@ -399,6 +419,7 @@ void LabelJoin::Commit(const Staged& staged) {
     m.joins->Increment(static_cast<double>(staged.delta.joins));
     m.corrections->Increment(static_cast<double>(staged.delta.corrections));
     m.repeated->Increment(static_cast<double>(staged.delta.repeated));
+    m.stale->Increment(static_cast<double>(staged.delta.stale));
     m.ignored->Increment(static_cast<double>(staged.delta.records_ignored));
   }
   PublishLocked();

@@ -10,9 +10,12 @@
 //  - Labels (forwarded in WindowReport.labels, or posted: Submit) are
 //    durable before Submit or WriteReports returns. A label for a known
 //    record joins it; a second label for the same prediction replaces the
-//    first (a correction; the same value again changes nothing); a label
-//    whose record is unknown waits (pending) until the record arrives or
-//    the TTL ends (then it is counted unmatched).
+//    first (a correction; the same value again changes nothing) unless its
+//    timestamp (when the truth became known; its arrival when not given) is
+//    earlier than the first's; a label whose record is unknown waits
+//    (pending, with the same rule) until the record arrives or the TTL ends
+//    (then it is counted unmatched). A report's labels are staged after its
+//    records, so a label finds its record in the same report.
 //  - Credit: each window with joined labels has a label report
 //    (Storage::PutLabelReport), recomputed from the window's records by
 //    Flush() (batched: a label storm rewrites a window once per flush), so
@@ -88,6 +91,7 @@ struct LabelJoinCounts {
   uint64_t joins = 0;
   uint64_t corrections = 0;
   uint64_t repeated = 0;   // the same label again: counted once
+  uint64_t stale = 0;      // older than the label in force: not applied
   uint64_t evicted = 0;    // unlabelled predictions evicted (TTL or bytes)
   uint64_t unmatched = 0;  // pending labels that expired
   uint64_t windows_written = 0;

@@ -100,7 +100,11 @@ v1::WindowSummary FoldLabelReport(
               [](const auto& a, const auto& b) { return a.first < b.first; });
     const absl::Duration delay =
         std::max(absl::ZeroDuration(), LabelTime(*r) - e.timestamp);
-    acc.AddJoinedLabel(e, delay, /*late=*/true);
+    // Late: known only after the window ended (a label that came while it
+    // was open is joined here too, since agents join none).
+    const bool late =
+        !r->has_window_end() || LabelTime(*r) >= FromProto(r->window_end());
+    acc.AddJoinedLabel(e, delay, late);
   }
   acc.CountLabelMisses(0, evicted);
   v1::WindowSummary summary = acc.Build();

@@ -1,8 +1,9 @@
 // Label reports: the summary of the delayed labels the central join credited
 // to one window (collector/labels/label_join.h), folded from the window's
-// join records with the agent's own fold (WindowAccumulator::AddJoinedLabel),
-// so that it merges with the agents' reports of the window like one more
-// replica that counted only labels.
+// join records with the accumulator's fold (WindowAccumulator::
+// AddJoinedLabel), so that it merges with the agents' reports of the window
+// like one more replica that counted only labels. A label is late
+// (labels_late) when it became known after the window ended.
 //
 // The fold needs the task: the model version's reference profile gives it
 // (task, positive class, score bins). Without a profile it follows from the

@@ -164,10 +164,11 @@ TEST_F(AgentTest, TokensGuardTheIntakeAndReachTheCollector) {
   EXPECT_EQ(StoredEvents(), 0u);  // no token: the collector answers nothing
 }
 
-// Labels whose prediction is in the open window join there; others are
-// forwarded (AgentLabelsTest covers what the reports carry). A fake clock
-// keeps the window open between the posts.
-TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
+// Every delayed label is forwarded, those whose prediction is in the open
+// window beside its join record, and the collector's central join credits
+// them to the window (AgentLabelsTest covers what the reports carry). A
+// fake clock keeps the window open between the posts.
+TEST_F(AgentTest, DelayedLabelsAreJoinedByTheCollector) {
   StartCollector();
   FakeClock clock(absl::Now());
   AgentOptions options = Options();
@@ -206,17 +207,18 @@ TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
       << res->body;
   auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_EQ(testing::MetricValue(
-                metrics->body, R"(aims_agent_labels_total{outcome="matched"})"),
-            6);
-  // "nope" is not a prediction of the open window: forwarded to the
-  // collector's central join.
+  // The agent joins none: all seven go to the collector's central join,
+  // and p0..p5 stay pending for their join records.
   EXPECT_EQ(
       testing::MetricValue(metrics->body,
                            R"(aims_agent_labels_total{outcome="forwarded"})"),
-      1);
+      7);
+  EXPECT_EQ(testing::MetricValue(
+                metrics->body, R"(aims_agent_labels_total{outcome="matched"})"),
+            -1);  // no such series
   EXPECT_EQ(
-      testing::MetricValue(metrics->body, "aims_agent_pending_predictions"), 4);
+      testing::MetricValue(metrics->body, "aims_agent_pending_predictions"),
+      10);
   clock.Advance(absl::Seconds(1));
   EXPECT_TRUE(agent.Stop());
 
@@ -228,14 +230,23 @@ TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
   req.mutable_model()->set_environment("test");
   *req.mutable_from() = ToProto(absl::Now() - absl::Hours(1));
   *req.mutable_to() = ToProto(absl::Now() + absl::Hours(1));
-  grpc::ClientContext ctx;
+  // The collector credits the labels with its next flush of the window.
   v1::GetSummariesResponse resp;
-  ASSERT_TRUE(stub->GetSummaries(&ctx, req, &resp).ok());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        grpc::ClientContext ctx;
+        resp.Clear();
+        return stub->GetSummaries(&ctx, req, &resp).ok() &&
+               resp.buckets_size() == 1 &&
+               resp.buckets(0).summary().operational().labels_matched() >= 6;
+      },
+      absl::Seconds(30)));
   ASSERT_EQ(resp.buckets_size(), 1);
   const v1::WindowSummary& w = resp.buckets(0).summary();
   EXPECT_EQ(w.operational().event_count(), 10u);
   EXPECT_EQ(w.operational().labels_matched(), 6u);
   EXPECT_EQ(w.operational().labels_unmatched(), 0u);  // the collector's call
+  EXPECT_EQ(w.operational().labels_awaited(), 10u);
   EXPECT_EQ(w.operational().label_delay_seconds().count(), 6u);
   EXPECT_EQ(w.performance().labelled_count(), 6u);
   // p1, p3, p5 predicted 1 (TP); p0, p2, p4 predicted 0 (FN); f = p0..p4.

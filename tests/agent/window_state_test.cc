@@ -27,15 +27,15 @@ const absl::Time t0 = absl::FromUnixSeconds(1000);
 
 LabelFate Fate(WindowState& w, const LabelEvent& l, absl::Time now,
                EventError* error = nullptr) {
-  absl::Duration delay;
   EventError ignored;
-  return w.AddLabel(l, now, &delay, error ? error : &ignored);
+  return w.AddLabel(l, now, error ? error : &ignored);
 }
 
-// Was LabelStoreTest.JoinsOnceAndSurvivesRestart: the join now lives in the
-// window (its survival across restarts is the intake log's, see
-// AgentTest.KilledAgentKeepsPendingPredictionsAndForwardedLabels).
-TEST(WindowStateTest, JoinsOnceInItsWindowAndForwardsTheRest) {
+// The agent joins no delayed label (the collector's central join does): a
+// label for a prediction pending here is forwarded and the prediction stays
+// pending, so its join record and the label go in the same report; a second
+// label for it (a correction) is forwarded too.
+TEST(WindowStateTest, ForwardsEveryLabelAndKeepsItsPredictionPending) {
   JoinLimits limits;
   WindowState w(std::make_shared<SummaryConfig>(), &limits);
   Event labelled = Predicted("inline", "1", 0.9);
@@ -46,41 +46,51 @@ TEST(WindowStateTest, JoinsOnceInItsWindowAndForwardsTheRest) {
                     t0)
                   .empty());
   EXPECT_EQ(w.pending_count(), 2u);
-  absl::Duration delay;
   EventError error;
-  EXPECT_EQ(w.AddLabel(Label("a", "0"), t0 + absl::Minutes(5), &delay, &error),
-            LabelFate::kJoined);
-  EXPECT_EQ(delay, absl::Minutes(5));
+  EXPECT_EQ(w.AddLabel(Label("a", "0"), t0 + absl::Minutes(5), &error),
+            LabelFate::kForwarded);
+  EXPECT_EQ(w.pending_count(), 2u);
   EXPECT_EQ(Fate(w, Label("zzz", "1"), t0), LabelFate::kForwarded);
   EXPECT_EQ(Fate(w, Label("inline", "1"), t0), LabelFate::kForwarded);
-  EXPECT_EQ(Fate(w, Label("a", "1"), t0, &error), LabelFate::kDuplicate);
-  EXPECT_TRUE(error.duplicate);
-  EXPECT_EQ(error.reason,
-            "'a' was labelled before in this window; counted once");
+  EXPECT_EQ(Fate(w, Label("a", "1"), t0 + absl::Minutes(6), &error),
+            LabelFate::kForwarded);
+  EXPECT_EQ(w.forwarded_count(), 4u);
 
   v1::WindowReport report = w.Take();
   const v1::OperationalSummary& op = report.summary().operational();
   EXPECT_EQ(op.event_count(), 4u);
-  EXPECT_EQ(op.labels_matched(), 1u);
+  EXPECT_EQ(op.labels_matched(), 0u);  // the collector credits them
   EXPECT_EQ(op.labels_late(), 0u);
-  EXPECT_EQ(op.labels_unmatched(), 0u);  // the collector's to decide
-  EXPECT_EQ(op.labels_awaited(), 1u);
-  // Inline label of "inline" and the joined label of "a" (actual 0,
-  // predicted 1).
-  EXPECT_EQ(report.summary().performance().labelled_count(), 2u);
+  EXPECT_EQ(op.labels_unmatched(), 0u);
+  EXPECT_EQ(op.labels_awaited(), 2u);
+  EXPECT_FALSE(op.has_label_delay_seconds());
+  // Only the inline label of "inline".
+  EXPECT_EQ(report.summary().performance().labelled_count(), 1u);
   const v1::AttributeSummary& gender = report.summary().attributes(0);
-  EXPECT_EQ(gender.groups(0).labelled(), 2u);
-  EXPECT_EQ(gender.groups(0).false_positive(), 1u);
-  ASSERT_EQ(report.predictions_size(), 1);
-  const v1::PendingPrediction& b = report.predictions(0);
+  EXPECT_EQ(gender.groups(0).labelled(), 1u);
+  EXPECT_EQ(gender.groups(0).false_positive(), 0u);
+  ASSERT_EQ(report.predictions_size(), 2);
+  const v1::PendingPrediction& a = report.predictions(0);
+  EXPECT_EQ(a.prediction_id(), "a");
+  EXPECT_EQ(a.prediction().class_label(), "1");
+  EXPECT_DOUBLE_EQ(a.score(), 0.8);
+  const v1::PendingPrediction& b = report.predictions(1);
   EXPECT_EQ(b.prediction_id(), "b");
   EXPECT_EQ(b.prediction().class_label(), "0");
   EXPECT_DOUBLE_EQ(b.score(), 0.2);
   EXPECT_EQ(b.groups().at("gender"), "f");
   EXPECT_EQ(b.predicted_at().seconds(), 1000);
-  ASSERT_EQ(report.labels_size(), 2);
-  EXPECT_EQ(report.labels(0).prediction_id(), "zzz");
-  EXPECT_EQ(report.labels(0).timestamp().seconds(), 1000);
+  // In arrival order, each with the time its truth became known.
+  ASSERT_EQ(report.labels_size(), 4);
+  EXPECT_EQ(report.labels(0).prediction_id(), "a");
+  EXPECT_EQ(report.labels(0).label().class_label(), "0");
+  EXPECT_EQ(report.labels(0).timestamp().seconds(), 1000 + 300);
+  EXPECT_EQ(report.labels(1).prediction_id(), "zzz");
+  EXPECT_EQ(report.labels(1).timestamp().seconds(), 1000);
+  EXPECT_EQ(report.labels(2).prediction_id(), "inline");
+  EXPECT_EQ(report.labels(3).prediction_id(), "a");
+  EXPECT_EQ(report.labels(3).label().class_label(), "1");
+  EXPECT_EQ(report.labels(3).timestamp().seconds(), 1000 + 360);
   EXPECT_TRUE(w.empty());
 }
 
@@ -96,24 +106,49 @@ TEST(WindowStateTest, DuplicatePredictionIsRefusedAndTheFirstWaits) {
             t0 + absl::Seconds(1)),
       (std::vector<size_t>{1, 2}));
   EXPECT_EQ(w.pending_count(), 2u);
-  EXPECT_EQ(Fate(w, Label("dup", "1"), t0), LabelFate::kJoined);
-  // Once labelled the id is free again: a new prediction may use it.
-  EXPECT_TRUE(w.Add({Predicted("dup", "1", 0.7)}, t0).empty());
+  EXPECT_EQ(Fate(w, Label("dup", "1"), t0), LabelFate::kForwarded);
+  // Labelled, it still waits here (for its record to go out): a resend is
+  // refused still.
+  EXPECT_EQ(w.Add({Predicted("dup", "1", 0.7)}, t0), (std::vector<size_t>{0}));
   v1::WindowReport report = w.Take();
-  EXPECT_EQ(report.summary().operational().event_count(), 3u);
-  // The first copy joined: predicted 0, actual 1.
-  const v1::ConfusionMatrix& m = report.summary().performance().confusion();
-  auto index = [&](const std::string& c) {
-    for (int i = 0; i < m.classes_size(); ++i) {
-      if (m.classes(i) == c) return i;
-    }
-    return -1;
-  };
-  ASSERT_GE(index("0"), 0);
-  ASSERT_GE(index("1"), 0);
-  EXPECT_EQ(m.counts(index("1") * m.classes_size() + index("0")), 1u);
-  EXPECT_EQ(report.summary().performance().labelled_count(), 1u);
-  EXPECT_EQ(report.predictions_size(), 2);  // "dup" (again) and "new"
+  EXPECT_EQ(report.summary().operational().event_count(), 2u);
+  EXPECT_EQ(report.summary().performance().labelled_count(), 0u);
+  // The first copy's record, with its label beside it.
+  ASSERT_EQ(report.predictions_size(), 2);
+  EXPECT_EQ(report.predictions(0).prediction_id(), "dup");
+  EXPECT_EQ(report.predictions(0).prediction().class_label(), "0");
+  EXPECT_EQ(report.predictions(1).prediction_id(), "new");
+  ASSERT_EQ(report.labels_size(), 1);
+  EXPECT_EQ(report.labels(0).prediction_id(), "dup");
+}
+
+// A checkpoint keeps the pending predictions and the forwarded labels (a
+// prediction with a label among them), so that a restored window reports
+// both once.
+TEST(WindowStateTest, CheckpointKeepsLabelledPredictionsPending) {
+  JoinLimits limits;
+  WindowState w(std::make_shared<SummaryConfig>(), &limits);
+  w.Add({Predicted("a", "1", 0.8)}, t0);
+  EXPECT_EQ(Fate(w, Label("a", "0"), t0), LabelFate::kForwarded);
+  absl::StatusOr<v1::WindowReport> checkpoint = w.Checkpoint();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  ASSERT_EQ(checkpoint->predictions_size(), 1);
+  ASSERT_EQ(checkpoint->labels_size(), 1);
+
+  WindowState restored(std::make_shared<SummaryConfig>(), &limits);
+  restored.Restore(*checkpoint);
+  EXPECT_TRUE(restored.Waiting("a"));
+  EXPECT_EQ(restored.pending_bytes(), w.pending_bytes());
+  // A correction after the restart goes beside the first label.
+  EXPECT_EQ(Fate(restored, Label("a", "1"), t0), LabelFate::kForwarded);
+  v1::WindowReport report = restored.Take();
+  EXPECT_EQ(report.summary().operational().event_count(), 1u);
+  EXPECT_EQ(report.summary().operational().labels_awaited(), 1u);
+  ASSERT_EQ(report.predictions_size(), 1);
+  EXPECT_EQ(report.predictions(0).prediction_id(), "a");
+  ASSERT_EQ(report.labels_size(), 2);
+  EXPECT_EQ(report.labels(0).label().class_label(), "0");
+  EXPECT_EQ(report.labels(1).label().class_label(), "1");
 }
 
 // Beyond --max_pending_prediction_bytes a prediction is counted but no
@@ -133,11 +168,10 @@ TEST(WindowStateTest, PendingAndForwardedAreBounded) {
   EXPECT_LE(w.pending_bytes(), 300u);
   EXPECT_EQ(w.TakeUnjoinable(), 7u);
   EXPECT_EQ(w.TakeUnjoinable(), 0u);
-  EXPECT_EQ(Fate(w, Label("p0", "1"), t0), LabelFate::kJoined);
-  // p9 was not kept: its label is forwarded (the collector counts it
-  // unmatched), as is one for another agent's prediction.
+  // p0 is pending (its record goes beside the label), p9 was not kept (the
+  // collector counts its label unmatched): both labels are forwarded.
+  EXPECT_EQ(Fate(w, Label("p0", "1"), t0), LabelFate::kForwarded);
   EXPECT_EQ(Fate(w, Label("p9", "1"), t0), LabelFate::kForwarded);
-  EXPECT_EQ(Fate(w, Label("other", "1"), t0), LabelFate::kForwarded);
   EventError error;
   EXPECT_EQ(Fate(w, Label("third", "1"), t0, &error), LabelFate::kFull);
   EXPECT_EQ(error.limit, "forwarded_labels");
@@ -147,8 +181,11 @@ TEST(WindowStateTest, PendingAndForwardedAreBounded) {
   v1::WindowReport report = w.Take();
   EXPECT_EQ(report.summary().operational().event_count(), 10u);
   EXPECT_EQ(report.summary().operational().labels_evicted(), 7u);
-  EXPECT_EQ(report.summary().operational().labels_awaited(), 2u);
-  EXPECT_EQ(report.labels_size(), 2);
+  EXPECT_EQ(report.summary().operational().labels_awaited(), 3u);
+  EXPECT_EQ(report.predictions_size(), 3);
+  ASSERT_EQ(report.labels_size(), 2);
+  EXPECT_EQ(report.labels(0).prediction_id(), "p0");
+  EXPECT_EQ(report.labels(1).prediction_id(), "p9");
 
   limits.max_forwarded_labels = 100;
   limits.max_forwarded_bytes = 20;
@@ -179,20 +216,26 @@ TEST(WindowStateTest, JoinRecordsCarryFoldedGroupsAndSlices) {
     events.push_back(std::move(e));
   }
   w.Add(events, t0);
-  // A label joined here lands in its folded slice too.
-  EXPECT_EQ(Fate(w, Label("p2", "1"), t0), LabelFate::kJoined);
+  // A label in the window leaves its prediction's record in the report, in
+  // its folded group and slice, for the collector to credit there.
+  EXPECT_EQ(Fate(w, Label("p2", "1"), t0), LabelFate::kForwarded);
   v1::WindowReport report = w.Take();
-  ASSERT_EQ(report.predictions_size(), 3);
+  ASSERT_EQ(report.predictions_size(), 4);
   EXPECT_EQ(report.predictions(0).groups().at("gender"), "f");
   EXPECT_EQ(report.predictions(0).slices().at("region"), "eu");
   EXPECT_EQ(report.predictions(1).groups().at("gender"), "m");
   EXPECT_EQ(report.predictions(1).slices().at("region"), "__other__");
+  EXPECT_EQ(report.predictions(2).prediction_id(), "p2");
   EXPECT_EQ(report.predictions(2).groups().at("gender"), "__other__");
-  EXPECT_EQ(report.predictions(2).slices().at("region"), "eu");
+  EXPECT_EQ(report.predictions(2).slices().at("region"), "__other__");
+  EXPECT_EQ(report.predictions(3).groups().at("gender"), "__other__");
+  EXPECT_EQ(report.predictions(3).slices().at("region"), "eu");
+  ASSERT_EQ(report.labels_size(), 1);
+  EXPECT_EQ(report.labels(0).prediction_id(), "p2");
   const v1::SliceKeySummary& region = report.summary().slices(0);
   ASSERT_EQ(region.values_size(), 2);
   EXPECT_EQ(region.values(0).value(), "__other__");
-  EXPECT_EQ(region.values(0).summary().performance().labelled_count(), 1u);
+  EXPECT_EQ(region.values(0).summary().performance().labelled_count(), 0u);
 }
 
 }  // namespace

@@ -147,44 +147,55 @@ LabelEvent Label(const std::string& id, const std::string& cls) {
   return l;
 }
 
-// A label joins its prediction while the prediction's window is open and is
-// credited to that window; once the window closed, its prediction travels
-// as a join record and the label is forwarded in the next window's report.
-TEST(WindowerTest, LabelsJoinInTheOpenWindowAndAreForwardedAfter) {
+// The agent joins no label: one for a prediction waiting in an open window
+// is forwarded in that window's report, beside the prediction's join record
+// (the collector joins them); once the window closed, its prediction has
+// travelled as a join record and a label is forwarded in the next window's
+// report.
+TEST(WindowerTest, LabelsGoBesideTheirPendingPredictionOrAfter) {
   FakeClock clock(absl::FromUnixSeconds(1000));
   Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
                     &clock);
   windower.Add({Prediction("a", "1"), Prediction("b", "0")});
   clock.Advance(absl::Seconds(3));
   std::vector<LabelOutcome> outcomes;
-  EXPECT_EQ(windower.AddLabels({Label("a", "1")}, clock.Now(), &outcomes),
+  EXPECT_EQ(windower.AddLabels({Label("a", "1"), Label("a", "0")}, clock.Now(),
+                               &outcomes),
             absl::FromUnixSeconds(1000));
-  ASSERT_EQ(outcomes.size(), 1u);
-  EXPECT_EQ(outcomes[0].fate, LabelFate::kJoined);
-  EXPECT_EQ(outcomes[0].delay, absl::Seconds(3));
-  EXPECT_EQ(windower.pending_predictions(), 1u);
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[0].fate, LabelFate::kForwarded);
+  EXPECT_EQ(outcomes[0].key, absl::FromUnixSeconds(1000));
+  // A second label (a correction) is forwarded too, not refused.
+  EXPECT_EQ(outcomes[1].fate, LabelFate::kForwarded);
+  EXPECT_EQ(windower.pending_predictions(), 2u);
   clock.Advance(absl::Seconds(7));
-  // "b" arrives after its window closed: forwarded in the next report.
+  // "b" is labelled after its window closed: forwarded in the next report.
   windower.AddLabels({Label("b", "1")}, clock.Now(), &outcomes);
   EXPECT_EQ(outcomes[0].fate, LabelFate::kForwarded);
+  EXPECT_EQ(outcomes[0].key, absl::FromUnixSeconds(1010));
   auto first = windower.CloseIfDue();
   ASSERT_TRUE(first.has_value());
   const v1::OperationalSummary& op = first->summary.operational();
   EXPECT_EQ(op.event_count(), 2u);
-  EXPECT_EQ(op.labels_matched(), 1u);
-  EXPECT_EQ(op.labels_awaited(), 1u);
-  EXPECT_EQ(op.label_delay_seconds().count(), 1u);
-  EXPECT_EQ(first->summary.performance().labelled_count(), 1u);
-  ASSERT_EQ(first->predictions.size(), 1u);
-  EXPECT_EQ(first->predictions[0].prediction_id(), "b");
-  EXPECT_EQ(first->predictions[0].prediction().class_label(), "0");
-  EXPECT_EQ(first->predictions[0].predicted_at().seconds(), 1000);
-  EXPECT_TRUE(first->labels.empty());
+  EXPECT_EQ(op.labels_matched(), 0u);
+  EXPECT_EQ(op.labels_awaited(), 2u);
+  EXPECT_EQ(op.label_delay_seconds().count(), 0u);
+  EXPECT_EQ(first->summary.performance().labelled_count(), 0u);
+  ASSERT_EQ(first->predictions.size(), 2u);
+  EXPECT_EQ(first->predictions[0].prediction_id(), "a");
+  EXPECT_EQ(first->predictions[1].prediction_id(), "b");
+  EXPECT_EQ(first->predictions[1].prediction().class_label(), "0");
+  EXPECT_EQ(first->predictions[1].predicted_at().seconds(), 1000);
+  ASSERT_EQ(first->labels.size(), 2u);
+  EXPECT_EQ(first->labels[0].prediction_id(), "a");
+  EXPECT_EQ(first->labels[0].label().class_label(), "1");
+  EXPECT_EQ(first->labels[0].timestamp().seconds(), 1003);
+  EXPECT_EQ(first->labels[1].label().class_label(), "0");
   clock.Advance(absl::Seconds(10));
   auto second = windower.CloseIfDue();
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->summary.operational().event_count(), 0u);
-  EXPECT_EQ(second->summary.operational().labels_matched(), 0u);
+  EXPECT_TRUE(second->predictions.empty());
   ASSERT_EQ(second->labels.size(), 1u);
   EXPECT_EQ(second->labels[0].prediction_id(), "b");
   EXPECT_EQ(second->labels[0].label().class_label(), "1");
@@ -192,7 +203,7 @@ TEST(WindowerTest, LabelsJoinInTheOpenWindowAndAreForwardedAfter) {
 }
 
 // A checkpoint carries the pending predictions and the labels to forward,
-// so a window restored from it (replay) joins and forwards as before.
+// so a window restored from it (replay) forwards as before.
 TEST(WindowerTest, CheckpointsKeepPendingPredictionsAndForwardedLabels) {
   FakeClock clock(absl::FromUnixSeconds(1000));
   Windower windower(std::make_shared<SummaryConfig>(), absl::Seconds(10),
@@ -215,17 +226,20 @@ TEST(WindowerTest, CheckpointsKeepPendingPredictionsAndForwardedLabels) {
   restarted.Add({Prediction("a", "1")}, &duplicates);
   EXPECT_EQ(duplicates, std::vector<size_t>{0});
   restarted.AddLabels({Label("a", "0")}, clock.Now(), &outcomes);
-  EXPECT_EQ(outcomes[0].fate, LabelFate::kJoined);
+  EXPECT_EQ(outcomes[0].fate, LabelFate::kForwarded);
+  EXPECT_EQ(outcomes[0].key, start);
   clock.Advance(absl::Seconds(10));
   auto closed = restarted.CloseIfDue();
   ASSERT_TRUE(closed.has_value());
   EXPECT_EQ(closed->summary.operational().event_count(), 2u);
-  EXPECT_EQ(closed->summary.operational().labels_matched(), 1u);
-  EXPECT_EQ(closed->summary.operational().labels_awaited(), 1u);
-  ASSERT_EQ(closed->predictions.size(), 1u);
-  EXPECT_EQ(closed->predictions[0].prediction_id(), "b");
-  ASSERT_EQ(closed->labels.size(), 1u);
+  EXPECT_EQ(closed->summary.operational().labels_matched(), 0u);
+  EXPECT_EQ(closed->summary.operational().labels_awaited(), 2u);
+  ASSERT_EQ(closed->predictions.size(), 2u);
+  EXPECT_EQ(closed->predictions[0].prediction_id(), "a");
+  EXPECT_EQ(closed->predictions[1].prediction_id(), "b");
+  ASSERT_EQ(closed->labels.size(), 2u);
   EXPECT_EQ(closed->labels[0].prediction_id(), "elsewhere");
+  EXPECT_EQ(closed->labels[1].prediction_id(), "a");
 }
 
 }  // namespace

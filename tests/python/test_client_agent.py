@@ -100,9 +100,10 @@ class RealAgentTest(AgentTest):
         self.assertEqual(client.stats["accepted"], 3)
         self.assertEqual(client.label_stats["accepted"], 4)
         page = self.metrics()
-        self.assertEqual(metric(page, 'aims_agent_labels_total{outcome="matched"}'), 3)
-        # Not a prediction of the open window: forwarded to the collector.
-        self.assertEqual(metric(page, 'aims_agent_labels_total{outcome="forwarded"}'), 1)
+        # The agent joins none: all four go to the collector's central join,
+        # the three predictions stay pending for their join records.
+        self.assertEqual(metric(page, 'aims_agent_labels_total{outcome="forwarded"}'), 4)
+        self.assertEqual(metric(page, "aims_agent_pending_predictions"), 3)
 
 
 TOKEN = "aims_python-test-token"
@@ -131,7 +132,8 @@ class TokenAgentTest(AgentTest):
             client.record({"prediction_id": "p-1", "prediction": 1})
             client.label("p-1", 1)
         self.assertEqual((client.stats["accepted"], client.label_stats["accepted"]), (1, 1))
-        self.assertEqual(metric(self.metrics(), 'aims_agent_labels_total{outcome="matched"}'), 1)
+        self.assertEqual(
+            metric(self.metrics(), 'aims_agent_labels_total{outcome="forwarded"}'), 1)
 
 
 if __name__ == "__main__":

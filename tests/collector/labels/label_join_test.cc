@@ -24,11 +24,13 @@ v1::ModelRef Model() {
   return m;
 }
 
-LabelEvent Label(const std::string& id, const std::string& cls) {
+LabelEvent Label(const std::string& id, const std::string& cls,
+                 absl::Time at = absl::InfinitePast()) {
   LabelEvent l;
   l.prediction_id = id;
   l.label.kind = Outcome::Kind::kClass;
   l.label.class_label = cls;
+  l.timestamp = at;
   return l;
 }
 
@@ -55,6 +57,9 @@ v1::WindowReport Report(uint64_t seq, absl::Time start,
     v1::LabelEvent* e = r.add_labels();
     e->set_prediction_id(l.prediction_id);
     e->mutable_label()->set_class_label(l.label.class_label);
+    if (l.timestamp != absl::InfinitePast()) {
+      *e->mutable_timestamp() = ToProto(l.timestamp);
+    }
   }
   return r;
 }
@@ -196,6 +201,72 @@ TEST_F(LabelJoinTest, ForwardedLabelsJoinLikePostedOnes) {
   ASSERT_TRUE(LabelReport(kT0).has_value());
   EXPECT_EQ(LabelReport(kT0)->summary().performance().labelled_count(), 1u);
   EXPECT_FALSE(LabelReport(kT0 + absl::Minutes(1)).has_value());
+}
+
+// An agent forwards a label that came while its prediction's window was open
+// in the window's report, beside the prediction's join record (and a
+// correction in the window beside it): the join pairs them in the same
+// batch, whatever their order, counts each prediction once with its latest
+// label, not late; a correction after the window replaces it.
+TEST_F(LabelJoinTest, ReportCarriesRecordsAndTheirInWindowLabels) {
+  Write(Report(1, kT0, {{"p1", "1"}, {"p2", "0"}},
+               {Label("p1", "0", kT0 + absl::Seconds(10)),
+                Label("p2", "0", kT0 + absl::Seconds(15)),
+                Label("p1", "1", kT0 + absl::Seconds(20))}));
+  LabelJoinCounts c = join_->counts();
+  EXPECT_EQ(c.records, 2u);
+  EXPECT_EQ(c.pending, 0u);
+  EXPECT_EQ(c.joins, 2u);
+  EXPECT_EQ(c.corrections, 1u);
+  ASSERT_EQ(*join_->Flush(), 1);
+  v1::WindowSummary s = LabelReport(kT0)->summary();
+  EXPECT_EQ(s.performance().labelled_count(), 2u);
+  EXPECT_EQ(Correct(s), 2u);  // p1 with its corrected label
+  EXPECT_EQ(s.operational().labels_matched(), 2u);
+  EXPECT_EQ(s.operational().labels_late(), 0u);  // known in the window
+  // Merged as queries read it: two predictions, both awaited, both
+  // labelled once (coverage 1).
+  SummaryMerger merger;
+  ASSERT_TRUE(
+      storage_
+          ->MergeReports(Model(), kT0, kT0 + absl::Minutes(1), &merger, nullptr)
+          .ok());
+  EXPECT_EQ(merger.result().operational().event_count(), 2u);
+  EXPECT_EQ(merger.result().operational().labels_awaited(), 2u);
+  EXPECT_EQ(merger.result().performance().labelled_count(), 2u);
+
+  // A correction posted after the window (the clock is at t0 + 5 min).
+  Submit({Label("p2", "1")});
+  EXPECT_EQ(join_->counts().corrections, 2u);
+  ASSERT_EQ(*join_->Flush(), 1);
+  s = LabelReport(kT0)->summary();
+  EXPECT_EQ(s.performance().labelled_count(), 2u);
+  EXPECT_EQ(Correct(s), 1u);
+  EXPECT_EQ(s.operational().labels_matched(), 2u);
+  EXPECT_EQ(s.operational().labels_late(), 1u);
+}
+
+// A correction posted to the collector while the window is open reaches the
+// join before the agent's report with the earlier label: the earlier label
+// (by timestamp) does not replace it, pending or joined.
+TEST_F(LabelJoinTest, OlderLabelDoesNotReplaceANewerOne) {
+  Submit({Label("p1", "0", kT0 + absl::Seconds(40))});
+  Write(Report(1, kT0, {{"p1", "1"}},
+               {Label("p1", "1", kT0 + absl::Seconds(10))}));
+  EXPECT_EQ(join_->counts().stale, 1u);
+  const absl::Time w1 = kT0 + absl::Minutes(1);
+  Write(Report(2, w1, {{"p2", "1"}}));
+  Submit({Label("p2", "0", w1 + absl::Seconds(50))});
+  Write(Report(3, kT0 + absl::Minutes(2), {},
+               {Label("p2", "1", w1 + absl::Seconds(20))}));
+  EXPECT_EQ(join_->counts().stale, 2u);
+  EXPECT_EQ(join_->counts().corrections, 0u);
+  ASSERT_EQ(*join_->Flush(), 2);
+  for (absl::Time start : {kT0, w1}) {
+    const v1::WindowSummary s = LabelReport(start)->summary();
+    EXPECT_EQ(s.performance().labelled_count(), 1u);
+    EXPECT_EQ(Correct(s), 0u);  // predicted 1, truly 0 (the newer label)
+  }
 }
 
 TEST_F(LabelJoinTest, LabelPostedTwiceCountsOnce) {
