@@ -30,7 +30,11 @@ function(aims_reuse_pch dir)
     if(NOT sources)
       continue()
     endif()
-    if(dir MATCHES "/tests($|/)")
+    # GoogleTest's header only where GoogleTest is linked: its interface
+    # adds -DGTEST_HAS_PTHREAD=1, without which the header is not valid.
+    get_target_property(links ${target} LINK_LIBRARIES)
+    if(TARGET aims_test_pch AND
+       links MATCHES "(^|;)(GTest::|aims_testing|aims_verdict_simulator)")
       target_precompile_headers(${target} REUSE_FROM aims_test_pch)
     else()
       target_precompile_headers(${target} REUSE_FROM aims_pch)
