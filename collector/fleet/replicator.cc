@@ -153,12 +153,7 @@ void Replicator::OnStored(const EncodedReport& report) {
 
 void Replicator::OnStoredBatch(
     const std::vector<const EncodedReport*>& reports) {
-  bool sync = options_.sync_timeout > absl::ZeroDuration();
-  if (sync) {
-    absl::MutexLock lock(&mu_);
-    sync = absl::Now() >= sync_paused_until_;
-  }
-  if (!sync) {
+  if (options_.sync_timeout <= absl::ZeroDuration()) {
     for (const EncodedReport* r : reports) OnStored(*r);
     return;
   }
@@ -178,6 +173,16 @@ void Replicator::OnStoredBatch(
   }
   for (auto& [peer, entry] : by_peer) {
     auto& [request, sent] = entry;
+    bool paused;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = sync_paused_until_.find(peer);
+      paused = it != sync_paused_until_.end() && absl::Now() < it->second;
+    }
+    if (paused) {
+      for (const EncodedReport* report : sent) OnStored(*report);
+      continue;
+    }
     request.set_from(options_.self);
     absl::StatusOr<ReplicateResponse> r =
         peers_->Replicate(peer, request, options_.sync_timeout);
@@ -194,7 +199,7 @@ void Replicator::OnStoredBatch(
          {"error", r.status().message()}});
     {
       absl::MutexLock lock(&mu_);
-      sync_paused_until_ = absl::Now() + options_.sync_pause;
+      sync_paused_until_[peer] = absl::Now() + options_.sync_pause;
     }
     for (const EncodedReport* report : sent) OnStored(*report);
   }

@@ -8,8 +8,9 @@
 //    batch is durable here and before it is acknowledged) sends the batch's
 //    new reports to their peers and waits up to `sync_timeout`, so that an
 //    acknowledged window is normally on two collectors. A failed or slow
-//    send puts the batch on the queue instead and sends asynchronously for
-//    `sync_pause` (the owner keeps accepting while its peer is down).
+//    send puts the batch on the queue instead and sends to that peer
+//    asynchronously for `sync_pause` (the owner keeps accepting while its
+//    peer is down; copies to other peers stay synchronous).
 //  - The queue: a bounded queue a thread sends in batches. A full queue
 //    drops the copy and a failed send loses the batch; both mark the model
 //    for catch-up.
@@ -166,7 +167,11 @@ class Replicator {
   // Since when something has been waiting; InfiniteFuture when caught up.
   absl::Time behind_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 
-  absl::Time sync_paused_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Peer -> until when its copies are asynchronous (it failed a copy). Per
+  // peer: the loss of one collector must not make the copies to the others
+  // asynchronous, or a second loss soon after loses acknowledged windows.
+  absl::flat_hash_map<std::string, absl::Time> sync_paused_until_
+      ABSL_GUARDED_BY(mu_);
 
   absl::Mutex hello_mu_;
   absl::flat_hash_map<std::string, v1::Hello> hellos_

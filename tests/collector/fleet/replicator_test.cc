@@ -24,15 +24,19 @@ using aims::fleet::v1::ReplicateRequest;
 using aims::fleet::v1::ReplicateResponse;
 
 constexpr char kPeer[] = "10.0.0.2:4317";
+// The next collector by rendezvous once kPeer is lost (the same replica
+// storage stands for it).
+constexpr char kNextPeer[] = "10.0.0.3:4317";
 
-// Calls the peer's service in process; `down` fails every call.
+// Calls the peer's service in process; `down` fails every call,
+// `down_peer` the calls to that one.
 class FakePeers : public ReplicationPeers {
  public:
   explicit FakePeers(ReplicationService* service) : service_(service) {}
 
   absl::StatusOr<PositionResponse> Position(
       const std::string& peer, const PositionRequest& request) override {
-    if (down || peer != kPeer) return absl::UnavailableError("peer down");
+    if (!Up(peer)) return absl::UnavailableError("peer down");
     grpc::ServerContext ctx;
     PositionResponse response;
     grpc::Status s = service_->Position(&ctx, &request, &response);
@@ -43,7 +47,7 @@ class FakePeers : public ReplicationPeers {
                                               const ReplicateRequest& request,
                                               absl::Duration) override {
     ++calls;
-    if (down || peer != kPeer) return absl::UnavailableError("peer down");
+    if (!Up(peer)) return absl::UnavailableError("peer down");
     grpc::ServerContext ctx;
     ReplicateResponse response;
     grpc::Status s = service_->Replicate(&ctx, &request, &response);
@@ -52,9 +56,14 @@ class FakePeers : public ReplicationPeers {
   }
 
   bool down = false;
+  std::string down_peer;
   int calls = 0;
 
  private:
+  bool Up(const std::string& peer) const {
+    return !down && peer != down_peer && (peer == kPeer || peer == kNextPeer);
+  }
+
   ReplicationService* service_;
 };
 
@@ -102,8 +111,8 @@ class ReplicatorTest : public ::testing::Test {
     registry_ = std::make_unique<prometheus::Registry>();
     return std::make_unique<Replicator>(
         options, owner_.get(), peers_.get(),
-        [](const std::string& model) {
-          return model == "credit" ? std::string(kPeer) : std::string();
+        [this](const std::string& model) {
+          return model == "credit" ? peer_ : std::string();
         },
         [](const std::string& model) { return model == "credit"; }, *registry_);
   }
@@ -138,6 +147,7 @@ class ReplicatorTest : public ::testing::Test {
   std::unique_ptr<FakePeers> peers_;
   std::unique_ptr<prometheus::Registry> registry_;
   std::string replica_owns_;
+  std::string peer_ = kPeer;  // the model's peer by rendezvous
   v1::Hello hello_;
 };
 
@@ -179,6 +189,24 @@ TEST_F(ReplicatorTest, SemiSynchronousCopyIsOnThePeerWhenTheHookReturns) {
   peers_->down = false;
   ASSERT_TRUE(replicator->RunOnce().ok());
   EXPECT_EQ(AtReplica(), std::make_pair(uint64_t{4}, uint64_t{4}));
+}
+
+TEST_F(ReplicatorTest, PauseAfterAFailedCopyIsForThatPeerOnly) {
+  auto replicator = NewReplicator(100, /*sync=*/true);
+  // The model's peer is lost: its copy waits in the queue.
+  peers_->down_peer = kPeer;
+  const EncodedReport r1 = Store(1);
+  replicator->OnStoredBatch({&r1});
+  EXPECT_EQ(replicator->queued(), 1u);
+  EXPECT_EQ(AtReplica(), std::make_pair(uint64_t{0}, uint64_t{0}));
+  // The fleet moves the copies to the next collector: they are synchronous
+  // again at once, not after the lost peer's pause (a second loss soon
+  // after would lose the windows acknowledged meanwhile).
+  peer_ = kNextPeer;
+  const EncodedReport r2 = Store(2);
+  replicator->OnStoredBatch({&r2});
+  EXPECT_EQ(AtReplica(), std::make_pair(uint64_t{1}, uint64_t{2}));
+  EXPECT_EQ(replicator->queued(), 1u);
 }
 
 TEST_F(ReplicatorTest, FullQueueDropsCopiesAndCatchUpSendsThem) {
