@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/limit_error.h"
 #include "common/net/bearer_token.h"
-#include "google/protobuf/unknown_field_set.h"
 
 namespace aims::agent {
 
@@ -88,19 +87,15 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
                                  std::string(refused.message())));
     return reactor;
   }
-  if (items == 0) {
-    metrics_->requests_bad.Increment();
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat(what, ": an empty batch; send at least one item")));
-    return reactor;
-  }
-  if (static_cast<size_t>(items) > max_events_per_call_) {
-    const absl::Status refused = LimitError(what, absl::StrCat(items, " items"),
-                                            absl::StrCat(max_events_per_call_),
-                                            "--max_events_per_batch");
-    metrics_->LimitRejected(LimitOf(refused));
+  if (absl::Status refused =
+          CheckBatchSize(what, static_cast<size_t>(items), max_events_per_call_,
+                         "--max_events_per_batch");
+      !refused.ok()) {
+    if (const std::string limit = LimitOf(refused); !limit.empty()) {
+      metrics_->LimitRejected(limit);
+    } else {
+      metrics_->requests_bad.Increment();
+    }
     auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  std::string(refused.message())));
@@ -120,23 +115,6 @@ grpc::ServerUnaryReactor* IntakeService::Refuse(
 }
 
 namespace {
-
-// Fields the agent's proto does not know (a newer client's), ignored and
-// listed as warnings.
-void NoteUnknownFields(const google::protobuf::Message& item, size_t index,
-                       std::vector<EventError>* warnings, size_t* count) {
-  const google::protobuf::UnknownFieldSet& unknown =
-      item.GetReflection()->GetUnknownFields(item);
-  for (int k = 0; k < unknown.field_count(); ++k) {
-    ++*count;
-    if (warnings->size() >= kMaxWarnings) continue;
-    EventError w;
-    w.index = index;
-    w.field = absl::StrCat("#", unknown.field(k).number());
-    w.reason = "unknown field number, ignored (see docs/events.md)";
-    warnings->push_back(std::move(w));
-  }
-}
 
 template <typename Batch>
 void Respond(const Batch& batch, size_t accepted,
@@ -166,24 +144,6 @@ EventBatch EventBatchFromProto(const v1::SubmitEventsRequest& request,
   return batch;
 }
 
-void FillSubmitResponse(size_t accepted, const std::vector<EventError>& errors,
-                        const std::vector<EventError>& warnings,
-                        v1::SubmitResponse* response) {
-  response->set_accepted(static_cast<uint32_t>(accepted));
-  response->set_rejected(static_cast<uint32_t>(errors.size()));
-  const auto add = [](const std::vector<EventError>& items,
-                      google::protobuf::RepeatedPtrField<v1::ItemError>* out) {
-    for (size_t i = 0; i < items.size() && i < kMaxWarnings; ++i) {
-      v1::ItemError* item = out->Add();
-      item->set_index(static_cast<uint32_t>(items[i].index));
-      item->set_field(items[i].field);
-      item->set_reason(items[i].reason);
-    }
-  };
-  add(errors, response->mutable_errors());
-  add(warnings, response->mutable_warnings());
-}
-
 grpc::ServerUnaryReactor* IntakeService::SubmitEvents(
     grpc::CallbackServerContext* context,
     const v1::SubmitEventsRequest* request, v1::SubmitResponse* response) {
@@ -210,20 +170,7 @@ grpc::ServerUnaryReactor* IntakeService::SubmitLabels(
                              request->ByteSizeLong())) {
     return refused;
   }
-  LabelBatch batch;
-  for (int i = 0; i < request->labels_size(); ++i) {
-    LabelEvent label;
-    EventError error;
-    if (LabelFromProto(request->labels(i), limits_, &label, &error)) {
-      batch.labels.push_back(std::move(label));
-      batch.indices.push_back(i);
-    } else {
-      error.index = i;
-      batch.errors.push_back(std::move(error));
-    }
-    NoteUnknownFields(request->labels(i), i, &batch.warnings,
-                      &batch.unknown_fields);
-  }
+  LabelBatch batch = LabelBatchFromProto(request->labels(), limits_);
   const absl::Status kept = accept_labels_(&batch);
   if (kept.ok()) Respond(batch, batch.labels.size(), response);
   Release();

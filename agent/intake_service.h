@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "agent/agent_metrics.h"
 #include "aims/v1/event.grpc.pb.h"
+#include "common/intake/proto_intake.h"
 #include "common/summary/event.h"
 #include "grpcpp/support/message_allocator.h"
 
@@ -86,12 +87,6 @@ class IntakeService final : public v1::AgentIntakeService::CallbackService {
 // (refused ones in errors, unknown fields in warnings).
 EventBatch EventBatchFromProto(const v1::SubmitEventsRequest& request,
                                const EventLimits& limits);
-
-// The answer to a batch, over gRPC and (printed as JSON) over HTTP: counts
-// complete, at most kMaxWarnings errors and warnings listed.
-void FillSubmitResponse(size_t accepted, const std::vector<EventError>& errors,
-                        const std::vector<EventError>& warnings,
-                        v1::SubmitResponse* response);
 
 }  // namespace aims::agent
 

@@ -179,8 +179,11 @@ void Collector::CreateServices() {
       storage_.get(), clock_, options_.ingest_queue_capacity, 256, audit_.get(),
       options_.ingest_queue_max_bytes);
   writer_->SetLabelJoin(label_join_.get());
-  label_service_ = std::make_unique<LabelService>(label_join_.get(),
-                                                  authorizer_.get(), clock_);
+  label_service_ = std::make_unique<LabelService>(
+      label_join_.get(), authorizer_.get(), clock_,
+      options_.max_labels_per_batch, [this](const std::string& limit) {
+        metrics_->ingest.limit_rejections.Add({{"limit", limit}}).Increment();
+      });
   metrics_->ingest.queue_capacity.Set(
       static_cast<double>(options_.ingest_queue_capacity));
   metrics_->ingest.queue_max_bytes.Set(

@@ -60,7 +60,8 @@ CollectorMetrics::Ingest::Ingest(prometheus::Registry& r)
           "Inputs refused because they exceed a configured limit, "
           "by limit (its flag without --max_): report_* (a report, "
           "also counted in aims_collector_report_rejections_total), "
-          "objectives_per_plan (a plan load).")),
+          "objectives_per_plan (a plan load), labels_per_batch and the "
+          "label checks' limits (posted labels).")),
       streams_total(Counter(r, "aims_collector_ingest_streams_total",
                             "Ingest streams opened by agents.")),
       streams_refused_busy(
@@ -91,7 +92,8 @@ CollectorMetrics::Ingest::Ingest(prometheus::Registry& r)
   for (const char* limit :
        {"report_features", "report_attributes", "report_groups_per_attribute",
         "report_classes", "report_bins", "report_name_bytes",
-        "report_value_bytes", "report_window", "objectives_per_plan"}) {
+        "report_value_bytes", "report_window", "objectives_per_plan",
+        "labels_per_batch"}) {
     limit_rejections.Add({{"limit", limit}});
   }
 }

@@ -76,6 +76,8 @@ absl::Status CheckStorage(const CollectorOptions& o) {
           CheckAtLeast("--label_ttl", o.label_ttl, absl::Minutes(1)),
           CheckRange("--label_join_max_bytes", o.label_join_max_bytes,
                      uint64_t{1} << 20, uint64_t{1} << 50),
+          CheckRange("--max_labels_per_batch", o.max_labels_per_batch, 1,
+                     100000),
           CheckAtLeast("--retention_10s", rollups[0], absl::ZeroDuration()),
           CheckAtLeast("--retention_1m", rollups[1], absl::ZeroDuration()),
           CheckAtLeast("--retention_10m", rollups[2], absl::ZeroDuration()),

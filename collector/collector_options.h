@@ -84,6 +84,8 @@ struct CollectorOptions {
   // The central label join (collector/labels/label_join.h).
   absl::Duration label_ttl = absl::Hours(24 * 30);
   uint64_t label_join_max_bytes = uint64_t{1} << 30;
+  // Labels in one call to the label service (gRPC or POST /v1/labels).
+  size_t max_labels_per_batch = 10000;
   absl::Duration label_flush_interval = absl::Seconds(1);
   // Rollups and retention (docs/storage.md); zero keeps forever.
   absl::Duration raw_retention = absl::Hours(24 * 14);

@@ -131,10 +131,16 @@ ABSL_FLAG(absl::Duration, label_ttl, absl::Hours(24 * 30),
           "prediction (docs/events.md, \"Delayed labels\"). A window's "
           "label report is final once the window is this old.");
 ABSL_FLAG(uint64_t, label_join_max_bytes, uint64_t{1} << 30,
-          "Bound on the label join's stored records; beyond it the oldest "
-          "windows' records are evicted (counted in "
+          "Bound on the label join's stored records and pending labels; "
+          "beyond it the oldest pending labels are dropped first (counted in "
+          "aims_collector_label_unmatched_total{reason=\"bytes\"}), then "
+          "the oldest windows' records are evicted (counted in "
           "aims_collector_label_evictions_total{reason=\"bytes\"} and the "
           "window's labels_evicted).");
+ABSL_FLAG(size_t, max_labels_per_batch, 10000,
+          "Labels in one call to the collector's label service (gRPC "
+          "SubmitLabels or POST /v1/labels); a larger batch is refused "
+          "whole, naming this flag (1..100000).");
 ABSL_FLAG(absl::Duration, retention_10s, absl::Hours(48),
           "How long 10-second rollups (a window's replicas merged, kept "
           "where a model has two or more agents) are kept (0: forever).");
@@ -281,6 +287,7 @@ absl::StatusOr<CollectorOptions> OptionsFromFlags() {
   o.raw_retention = absl::GetFlag(FLAGS_retention_raw);
   o.label_ttl = absl::GetFlag(FLAGS_label_ttl);
   o.label_join_max_bytes = absl::GetFlag(FLAGS_label_join_max_bytes);
+  o.max_labels_per_batch = absl::GetFlag(FLAGS_max_labels_per_batch);
   o.rollup_retention[0] = absl::GetFlag(FLAGS_retention_10s);
   o.rollup_retention[1] = absl::GetFlag(FLAGS_retention_1m);
   o.rollup_retention[2] = absl::GetFlag(FLAGS_retention_10m);

@@ -182,7 +182,15 @@ echo "== the late labels arrive at the collector's label join (POST /v1/labels),
 echo "   each credited to the window of its prediction, not to the window now"
 python3 deploy/demo/synthetic_model.py --send-labels "$run/late-labels.jsonl" \
   --collector-http "http://127.0.0.1:$metrics" --model credit-scoring --environment demo
-sleep 3  # the join recomputes the changed windows every second
+# The labels are durable in the join when it answers; their windows are
+# recomputed about once a second: wait (at most 15 s) until none is left.
+for _ in $(seq 1 60); do
+  dirty=$(curl -s "http://127.0.0.1:$metrics/metrics" |
+    awk '$1 ~ /^aims_collector_label_windows_dirty/ {print $2 + 0}' || true)
+  [ "$dirty" = "0" ] && break
+  sleep 0.25
+done
+[ "$dirty" = "0" ] || echo "   (windows still being recomputed: $dirty)"
 echo "== the same windows now: more of them labelled, accuracy on all their labels"
 labels_table
 echo

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/demo.sh on the suite's binaries (AIMS_SKIP_BUILD=1, a short run in
 # a temporary directory): missing binaries are named; a normal run tours the
-# stack, prints the console's address and stops the agents before the
-# collector; --keep-up leaves the stack (and the console) serving until
+# stack, credits late labels to earlier windows (their label coverage rises),
+# prints the console's address and stops the agents before the collector; --keep-up leaves the stack (and the console) serving until
 # SIGTERM, then stops the model, the agents and the collector in that order.
 #   demo_test.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
@@ -41,6 +41,18 @@ grep -q "try next" "$dir/run1.out" && fail "run: printed the keep-up hints"
 http1=$(awk '$1 == "http" {print $2}' "$dir/run1/collector.ports")
 grep -qF "== The console: http://127.0.0.1:$http1/" "$dir/run1.out" || fail "run: no console address"
 stopped_in_order "$dir/run1"
+# The late labels are credited to earlier windows: a window listed before
+# them has a higher label coverage after them.
+rose=$(awk '
+  /before the late labels/ {part = 1; next}
+  /== the same windows now/ {part = 2; next}
+  /^== / {part = 0}
+  part && $2 == "label_coverage" && $4 != "-" {
+    if (part == 1) before[$1] = $4
+    else if (($1 in before) && $4 + 0 > before[$1] + 0) rose++
+  }
+  END {print rose + 0}' "$dir/run1.out")
+[ "$rose" -gt 0 ] || fail "run: no earlier window's label coverage rose with the late labels"
 
 # 3. --keep-up: serving after the tour, until SIGTERM.
 "${demo_env[@]}" AIMS_BIN_DIR="$build_dir" AIMS_DEMO_DIR="$dir/run2" \

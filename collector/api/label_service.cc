@@ -6,23 +6,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/grpc_status.h"
+#include "common/base/limit_error.h"
 #include "common/base/proto_json.h"
 #include "common/intake/event_json.h"
+#include "common/intake/proto_intake.h"
 #include "common/net/bearer_token.h"
 
 namespace aims::collector {
 namespace {
-
-void AddItems(const std::vector<EventError>& from,
-              google::protobuf::RepeatedPtrField<v1::ItemError>* to) {
-  for (const EventError& e : from) {
-    if (to->size() >= static_cast<int>(kMaxWarnings)) break;
-    v1::ItemError* item = to->Add();
-    item->set_index(static_cast<uint32_t>(e.index));
-    item->set_field(e.field);
-    item->set_reason(e.reason);
-  }
-}
 
 // An agent token labels only the models it may report.
 absl::Status Allowed(const Authorizer& authorizer,
@@ -35,11 +26,25 @@ absl::Status Allowed(const Authorizer& authorizer,
   return absl::OkStatus();
 }
 
+constexpr absl::string_view kMaxLabelsFlag = "--max_labels_per_batch";
+
 }  // namespace
 
 LabelService::LabelService(LabelJoin* join, const Authorizer* authorizer,
-                           const Clock* clock)
-    : join_(join), authorizer_(authorizer), clock_(clock) {}
+                           const Clock* clock, size_t max_labels_per_batch,
+                           OnLimit on_limit)
+    : join_(join),
+      authorizer_(authorizer),
+      clock_(clock),
+      max_labels_per_batch_(max_labels_per_batch),
+      on_limit_(std::move(on_limit)) {}
+
+absl::Status LabelService::Counted(absl::Status s) const {
+  if (const std::string limit = LimitOf(s); !limit.empty() && on_limit_) {
+    on_limit_(limit);
+  }
+  return s;
+}
 
 absl::Status LabelService::Submit(const v1::ModelRef& model, LabelBatch* batch,
                                   v1::SubmitResponse* response) {
@@ -50,15 +55,18 @@ absl::Status LabelService::Submit(const v1::ModelRef& model, LabelBatch* batch,
   }
   const absl::Time now = clock_->Now();
   ScreenLabels(batch, now, EventLimits());
+  if (on_limit_) {
+    for (const EventError& e : batch->errors) {
+      if (!e.limit.empty()) on_limit_(e.limit);
+    }
+  }
   if (!batch->labels.empty()) {
     if (absl::Status s = join_->Submit(model, batch->labels, now); !s.ok()) {
       return s;
     }
   }
-  response->set_accepted(static_cast<uint32_t>(batch->labels.size()));
-  response->set_rejected(static_cast<uint32_t>(batch->errors.size()));
-  AddItems(batch->errors, response->mutable_errors());
-  AddItems(batch->warnings, response->mutable_warnings());
+  FillSubmitResponse(batch->labels.size(), batch->errors, batch->warnings,
+                     response);
   return absl::OkStatus();
 }
 
@@ -73,26 +81,13 @@ grpc::ServerUnaryReactor* LabelService::SubmitLabels(
   absl::Status s =
       Allowed(*authorizer_,
               AuthorizeCall(*authorizer_, *context, Permission::kLabel), model);
-  if (s.ok() &&
-      static_cast<size_t>(request->labels_size()) > kMaxLabelsPerCall) {
-    s = absl::InvalidArgumentError(
-        absl::StrCat("labels: ", request->labels_size(), " labels, limit ",
-                     kMaxLabelsPerCall, " per call"));
+  if (s.ok()) {
+    s = Counted(CheckBatchSize("labels",
+                               static_cast<size_t>(request->labels_size()),
+                               max_labels_per_batch_, kMaxLabelsFlag));
   }
   if (s.ok()) {
-    LabelBatch batch;
-    const EventLimits limits;
-    for (int i = 0; i < request->labels_size(); ++i) {
-      LabelEvent label;
-      EventError error;
-      if (LabelFromProto(request->labels(i), limits, &label, &error)) {
-        batch.labels.push_back(std::move(label));
-        batch.indices.push_back(static_cast<size_t>(i));
-      } else {
-        error.index = static_cast<size_t>(i);
-        batch.errors.push_back(std::move(error));
-      }
-    }
+    LabelBatch batch = LabelBatchFromProto(request->labels(), EventLimits());
     s = Submit(model, &batch, response);
   }
   reactor->Finish(ToGrpcStatus(s));
@@ -114,14 +109,17 @@ void LabelService::RegisterHttp(HttpServer& server, SessionStore* sessions) {
         LabelBatch batch;
         if (s.ok()) {
           JsonIntakeLimits limits;
-          limits.max_events_per_batch = kMaxLabelsPerCall;
-          s = ParseLabelBatch(req.body, limits, &batch);
+          limits.max_events_per_batch = max_labels_per_batch_;
+          limits.max_batch_flag = kMaxLabelsFlag;
+          s = Counted(ParseLabelBatch(req.body, limits, &batch));
         }
         v1::SubmitResponse response;
         if (s.ok()) s = Submit(model, &batch, &response);
         if (!s.ok()) {
           res.SetError(s);
           if (res.status == 401) res.SetHeader("WWW-Authenticate", "Bearer");
+          // Storage busy or failing: the client retries, as at the agent.
+          if (res.status == 503) res.SetHeader("Retry-After", "1");
           return;
         }
         res.status =

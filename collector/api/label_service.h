@@ -4,17 +4,25 @@
 // the body of the agent's POST /v1/labels: a JSON array, one object, or
 // JSON lines of {"prediction_id", "label", optional "timestamp"}).
 //
-// Each label is checked as at the agent (common/intake, common/summary/
-// event.h: prediction_id 1..128 bytes, a finite label, a timestamp at most
-// 5 minutes ahead, a prediction_id repeated in one request refused); the
-// valid ones are durable in the join before the answer, which names each
-// refused item by index, field and reason (SubmitResponse; HTTP 400 when
-// none was accepted). At most 10,000 labels per call. Needs the "label"
-// permission (agent tokens for their own models, admin).
+// A batch is answered as the agent answers it, by the same code
+// (common/intake/proto_intake.h, event_json.h): an empty batch is refused
+// ("labels: an empty batch"), more than --max_labels_per_batch labels is a
+// LimitError naming that flag; each label is checked as at the agent
+// (prediction_id 1..128 bytes, a finite label, a timestamp at most 5
+// minutes ahead, a prediction_id repeated in one request refused) and
+// unknown fields are warnings. The valid labels are durable in the join
+// before the answer, which names each refused item by index, field and
+// reason (SubmitResponse; HTTP 400 when none was accepted). A storage
+// failure is UNAVAILABLE (HTTP 503 with Retry-After: 1). Refusals by a
+// limit are counted by name (OnLimit). Needs the "label" permission (agent
+// tokens for their own models, admin).
 //
 // Thread-safety: safe; LabelJoin serialises the writes.
 #ifndef AIMS_COLLECTOR_API_LABEL_SERVICE_H_
 #define AIMS_COLLECTOR_API_LABEL_SERVICE_H_
+
+#include <functional>
+#include <string>
 
 #include "aims/v1/labels.grpc.pb.h"
 #include "collector/auth/authorizer.h"
@@ -28,10 +36,14 @@ namespace aims::collector {
 
 class LabelService final : public v1::LabelService::CallbackService {
  public:
-  static constexpr size_t kMaxLabelsPerCall = 10000;
+  // Called with a limit's name (LimitName) for each refusal by a limit:
+  // aims_collector_limit_rejections_total{limit}.
+  using OnLimit = std::function<void(const std::string& limit)>;
 
+  // `max_labels_per_batch`: --max_labels_per_batch.
   LabelService(LabelJoin* join, const Authorizer* authorizer,
-               const Clock* clock);
+               const Clock* clock, size_t max_labels_per_batch,
+               OnLimit on_limit = nullptr);
 
   grpc::ServerUnaryReactor* SubmitLabels(
       grpc::CallbackServerContext* context,
@@ -48,9 +60,14 @@ class LabelService final : public v1::LabelService::CallbackService {
   void RegisterHttp(HttpServer& server, SessionStore* sessions);
 
  private:
+  // `s`, its limit (if any) counted.
+  absl::Status Counted(absl::Status s) const;
+
   LabelJoin* const join_;
   const Authorizer* const authorizer_;
   const Clock* const clock_;
+  const size_t max_labels_per_batch_;
+  const OnLimit on_limit_;
 };
 
 }  // namespace aims::collector

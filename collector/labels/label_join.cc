@@ -83,7 +83,8 @@ struct LabelJoin::Metrics {
   prometheus::Counter* stale = nullptr;
   prometheus::Counter* evicted_ttl = nullptr;
   prometheus::Counter* evicted_bytes = nullptr;
-  prometheus::Counter* unmatched = nullptr;
+  prometheus::Counter* unmatched_ttl = nullptr;
+  prometheus::Counter* unmatched_bytes = nullptr;
   prometheus::Counter* reports = nullptr;
   prometheus::Counter* ignored = nullptr;
 };
@@ -189,9 +190,16 @@ absl::StatusOr<std::unique_ptr<LabelJoin>> LabelJoin::Open(
             .Register(*registry);
     m.evicted_ttl = &evictions.Add({{"reason", "ttl"}});
     m.evicted_bytes = &evictions.Add({{"reason", "bytes"}});
-    m.unmatched = counter("aims_collector_label_unmatched_total",
-                          "Labels whose prediction never arrived within "
-                          "--label_ttl.");
+    auto& unmatched =
+        prometheus::BuildCounter()
+            .Name("aims_collector_label_unmatched_total")
+            .Help(
+                "Pending labels dropped before their prediction arrived, "
+                "by reason (ttl: not within --label_ttl, bytes: the "
+                "oldest, dropped to stay within --label_join_max_bytes).")
+            .Register(*registry);
+    m.unmatched_ttl = &unmatched.Add({{"reason", "ttl"}});
+    m.unmatched_bytes = &unmatched.Add({{"reason", "bytes"}});
     m.reports = counter("aims_collector_label_reports_written_total",
                         "Label reports (re)written for changed windows.");
     m.ignored = counter("aims_collector_label_records_ignored_total",
@@ -606,51 +614,100 @@ absl::StatusOr<int> LabelJoin::Flush(size_t max_windows) {
   return written;
 }
 
-absl::StatusOr<int> LabelJoin::Expire(absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  // Pending labels past the TTL: their prediction never came.
-  std::vector<Mutation> dropped;
-  uint64_t dropped_bytes = 0;
+absl::Status LabelJoin::ExpirePending(absl::Time now) {
+  struct Entry {
+    absl::Time received;
+    std::string key;
+    uint64_t bytes;
+  };
+  // The unexpired ones only when the bound may need them.
+  const bool over_bound = counts_.bytes > options_.max_bytes;
+  std::vector<Entry> kept;
+  std::vector<Mutation> expired;
+  uint64_t expired_bytes = 0;
   absl::Status s = storage_->Scan(
       Table::kLabelPending, "",
       [&](absl::string_view key, absl::string_view value) {
         v1::PendingLabel p;
-        if (p.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
-            FromProto(p.received_at()) + options_.ttl < now) {
-          dropped.push_back(
+        if (!p.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return true;
+        }
+        const absl::Time received = FromProto(p.received_at());
+        if (received + options_.ttl < now) {
+          expired.push_back(
               {Table::kLabelPending, std::string(key), std::nullopt});
-          dropped_bytes += key.size() + value.size();
+          expired_bytes += key.size() + value.size();
+        } else if (over_bound) {
+          kept.push_back(
+              {received, std::string(key), key.size() + value.size()});
         }
         return true;
       });
   if (!s.ok()) return s;
-  if (!dropped.empty()) {
-    if (absl::Status w = storage_->Apply(dropped); !w.ok()) return w;
-    counts_.pending -= std::min<uint64_t>(counts_.pending, dropped.size());
-    counts_.bytes -= std::min(counts_.bytes, dropped_bytes);
-    counts_.unmatched += dropped.size();
-    if (metrics_->unmatched != nullptr) {
-      metrics_->unmatched->Increment(static_cast<double>(dropped.size()));
+  // Over the bound after the TTL: the oldest pending labels go before any
+  // prediction's record (a label with no prediction yet is the cheaper
+  // loss, and a flood of them must not evict real predictions).
+  std::vector<Mutation> over;
+  uint64_t over_bytes = 0;
+  const uint64_t remaining =
+      counts_.bytes - std::min(counts_.bytes, expired_bytes);
+  if (remaining > options_.max_bytes) {
+    std::sort(kept.begin(), kept.end(), [](const Entry& a, const Entry& b) {
+      return a.received < b.received;
+    });
+    for (const Entry& e : kept) {
+      if (remaining - over_bytes <= options_.max_bytes) break;
+      over.push_back({Table::kLabelPending, e.key, std::nullopt});
+      over_bytes += e.bytes;
     }
+  }
+  // Each drop written, then counted (no lambda: the lock annotations must
+  // see counts_ written under mu_).
+  const struct {
+    const std::vector<Mutation>* dropped;
+    uint64_t bytes;
+    prometheus::Counter* counter;
+  } drops[] = {{&expired, expired_bytes, metrics_->unmatched_ttl},
+               {&over, over_bytes, metrics_->unmatched_bytes}};
+  for (const auto& d : drops) {
+    if (d.dropped->empty()) continue;
+    if (absl::Status w = storage_->Apply(*d.dropped); !w.ok()) return w;
+    const uint64_t n = d.dropped->size();
+    counts_.pending -= std::min<uint64_t>(counts_.pending, n);
+    counts_.bytes -= std::min(counts_.bytes, d.bytes);
+    counts_.unmatched += n;
+    if (d.dropped == &over) counts_.pending_evicted += n;
+    if (d.counter != nullptr) d.counter->Increment(static_cast<double>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> LabelJoin::Expire(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  // Pending labels past the TTL (their prediction never came), then the
+  // oldest while over the byte bound.
+  if (absl::Status s = ExpirePending(now); !s.ok()) {
+    PublishLocked();
+    return s;
   }
   // Windows by start: those past the TTL, then the oldest while over the
   // byte bound.
   std::vector<std::pair<absl::Time, std::string>> windows;
   std::string last;
-  s = storage_->Scan(Table::kLabelRecords, "",
-                     [&](absl::string_view key, absl::string_view) {
-                       v1::ModelRef model;
-                       absl::Time start;
-                       size_t n = 0;
-                       if (!ParseWindowKey(key, &model, &start, &n)) {
-                         return true;
-                       }
-                       if (key.substr(0, n) != last) {
-                         last = std::string(key.substr(0, n));
-                         windows.emplace_back(start, last);
-                       }
-                       return true;
-                     });
+  absl::Status s = storage_->Scan(
+      Table::kLabelRecords, "", [&](absl::string_view key, absl::string_view) {
+        v1::ModelRef model;
+        absl::Time start;
+        size_t n = 0;
+        if (!ParseWindowKey(key, &model, &start, &n)) {
+          return true;
+        }
+        if (key.substr(0, n) != last) {
+          last = std::string(key.substr(0, n));
+          windows.emplace_back(start, last);
+        }
+        return true;
+      });
   if (!s.ok()) return s;
   std::sort(windows.begin(), windows.end());
   int evicted_windows = 0;

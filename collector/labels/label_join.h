@@ -22,12 +22,17 @@
 //    it counts every joined label of the window exactly once, with its
 //    latest value. A window marked for recomputation stays marked durably
 //    until its report is written, so a crash loses no credit.
-//  - Bounds: a window's records are kept until the window is `ttl` old,
-//    and the oldest windows are evicted while the records exceed
-//    `max_bytes`; either way the window's label report is written one last
-//    time with labels_evicted = its unlabelled predictions, and its records
-//    are deleted in the same batch. Pending labels older than `ttl` are
-//    dropped and counted unmatched.
+//  - Bounds (applied by Expire): pending labels older than `ttl` are
+//    dropped and counted unmatched (reason "ttl"). `max_bytes` bounds
+//    records and pending labels together: while over it, the oldest
+//    pending labels (by arrival) are dropped first, counted unmatched
+//    (reason "bytes") and in pending_evicted, so that a flood of labels
+//    for unknown predictions never evicts a prediction's record; only then
+//    are windows of records evicted, oldest first. A window's records are
+//    kept until the window is `ttl` old or evicted by the bound; either way
+//    the window's label report is written one last time with
+//    labels_evicted = its unlabelled predictions, and its records are
+//    deleted in the same batch.
 //
 // Thread-safety: safe for concurrent use. One mutex serialises every write
 // of the join (report batches that carry join data, label submits,
@@ -93,7 +98,8 @@ struct LabelJoinCounts {
   uint64_t repeated = 0;   // the same label again: counted once
   uint64_t stale = 0;      // older than the label in force: not applied
   uint64_t evicted = 0;    // unlabelled predictions evicted (TTL or bytes)
-  uint64_t unmatched = 0;  // pending labels that expired
+  uint64_t unmatched = 0;  // pending labels dropped (TTL or bytes)
+  uint64_t pending_evicted = 0;  // of which dropped by the byte bound
   uint64_t windows_written = 0;
   uint64_t records_ignored = 0;  // invalid, or a prediction_id known already
 };
@@ -151,6 +157,9 @@ class LabelJoin {
   // last time, deleting its records.
   absl::Status FlushWindow(const std::string& window_key, bool evict)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the pending labels past the TTL, then the oldest while the join
+  // is over max_bytes.
+  absl::Status ExpirePending(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Loop();
 

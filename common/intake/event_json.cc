@@ -459,9 +459,9 @@ class PooledParser {
   std::unique_ptr<ParserPool::Entry> entry_;
 };
 
-absl::Status TooManyItems(std::string found, size_t max_items) {
-  return LimitError("body", found, absl::StrCat(max_items),
-                    "--max_events_per_batch");
+absl::Status TooManyItems(std::string found, size_t max_items,
+                          absl::string_view flag) {
+  return LimitError("body", found, absl::StrCat(max_items), flag);
 }
 
 // Calls `item` for each element of a JSON array, single object or JSON
@@ -469,7 +469,7 @@ absl::Status TooManyItems(std::string found, size_t max_items) {
 // `expect` first receives the number of items there are at most, so that
 // the caller reserves its vectors once (not grown and moved item by item).
 absl::Status ForEachItem(
-    absl::string_view body, size_t max_items,
+    absl::string_view body, size_t max_items, absl::string_view flag,
     const std::function<void(size_t)>& expect,
     const std::function<void(const element&, size_t)>& item,
     const std::function<void(size_t, std::string)>& broken) {
@@ -498,7 +498,8 @@ absl::Status ForEachItem(
           "body: an empty batch ([]); send at least one item");
     }
     if (array.size() > max_items) {
-      return TooManyItems(absl::StrCat(array.size(), " items"), max_items);
+      return TooManyItems(absl::StrCat(array.size(), " items"), max_items,
+                          flag);
     }
     expect(array.size());
     size_t index = 0;
@@ -525,7 +526,7 @@ absl::Status ForEachItem(
     if (first == line.size()) continue;
     if (index >= max_items) {
       return TooManyItems(absl::StrCat("more than ", max_items, " items"),
-                          max_items);
+                          max_items, flag);
     }
     element doc;
     if (auto err = parser.Parse(line).get(doc); err) {
@@ -551,7 +552,7 @@ absl::Status ParseEventBatch(absl::string_view body,
   *out = EventBatch();
   std::vector<std::string> unknown;
   return ForEachItem(
-      body, limits.max_events_per_batch,
+      body, limits.max_events_per_batch, limits.max_batch_flag,
       [&](size_t items) {
         out->events.reserve(items);
         out->indices.reserve(items);
@@ -579,7 +580,7 @@ absl::Status ParseLabelBatch(absl::string_view body,
   *out = LabelBatch();
   std::vector<std::string> unknown;
   return ForEachItem(
-      body, limits.max_events_per_batch,
+      body, limits.max_events_per_batch, limits.max_batch_flag,
       [&](size_t items) {
         out->labels.reserve(items);
         out->indices.reserve(items);

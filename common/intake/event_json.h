@@ -23,8 +23,10 @@ namespace aims {
 
 struct JsonIntakeLimits {
   EventLimits event;
-  // Events (valid or not) in one body: --max_events_per_batch.
+  // Events (valid or not) in one body, and the flag that sets it (named by
+  // the LimitError; the collector's label service has its own).
   size_t max_events_per_batch = 10000;
+  absl::string_view max_batch_flag = "--max_events_per_batch";
 };
 
 // Fails only when the body as a whole cannot be read (empty, not JSON, an

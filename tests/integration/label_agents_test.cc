@@ -6,16 +6,24 @@
 // window of its prediction, once. And corrections of labels that came while
 // the prediction's window was open (the agent forwards those too, beside
 // the prediction's join record): a corrected label posted to the collector,
-// or through the other replica, replaces the first one.
+// or through the other replica, replaces the first one. And the same bad
+// label batches get the same answers from an agent and from the collector.
 #include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "aims/v1/error.pb.h"
+#include "aims/v1/event.grpc.pb.h"
+#include "aims/v1/labels.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "common/base/time_util.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
@@ -38,23 +46,34 @@ int Truth(int i) { return i % 5 == 0 ? 1 - Predicted(i) : Predicted(i); }
 struct Agent {
   std::unique_ptr<Subprocess> process;
   int http = 0;
+  int grpc = 0;
 };
 
 Agent StartAgent(const testing::TempDir& dir, const std::string& id,
-                 int collector_grpc, const std::string& window = "1s") {
+                 int collector_grpc, const std::string& window = "1s",
+                 std::vector<std::string> flags = {}) {
   Agent a;
   const std::string ports = dir.File(id + ".ports");
   std::remove(ports.c_str());  // a restart must not read the old port
+  std::vector<std::string> args = {
+      AIMS_AGENT_BIN,
+      "--model_name=loans",
+      "--model_version=v2",
+      "--environment=it",
+      "--agent_id=" + id,
+      "--pod=" + id,
+      absl::StrCat("--collector=127.0.0.1:", collector_grpc),
+      "--http_listen=127.0.0.1:0",
+      "--grpc_listen=127.0.0.1:0",
+      "--window=" + window,
+      "--reference_events=0",
+      "--data_dir=" + dir.File(id),
+      "--ports_file=" + ports};
+  args.insert(args.end(), flags.begin(), flags.end());
   a.process = std::make_unique<Subprocess>(
-      std::vector<std::string>{
-          AIMS_AGENT_BIN, "--model_name=loans", "--model_version=v2",
-          "--environment=it", "--agent_id=" + id, "--pod=" + id,
-          absl::StrCat("--collector=127.0.0.1:", collector_grpc),
-          "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0",
-          "--window=" + window, "--reference_events=0",
-          "--data_dir=" + dir.File(id), "--ports_file=" + ports},
-      dir.File(id + ".log"));  // appended to across restarts
+      args, dir.File(id + ".log"));  // appended to across restarts
   a.http = WaitForPort(ports, "http");
+  a.grpc = WaitForPort(ports, "grpc");
   return a;
 }
 
@@ -320,6 +339,129 @@ TEST(LabelAgentsTest, CorrectedInWindowLabelsReplaceTheFirstOnes) {
             2);
   EXPECT_EQ(testing::MetricValue(metrics->body, "aims_collector_label_pending"),
             0);
+}
+
+// An HTTP answer: "<status> " and the SubmitResponse, or the error message.
+std::string HttpAnswer(int port, const std::string& path,
+                       const std::string& body) {
+  httplib::Client http("127.0.0.1", port);
+  auto res = http.Post(path, body, "application/json");
+  if (!res) return "no answer";
+  v1::SubmitResponse submit;
+  if (google::protobuf::util::JsonStringToMessage(res->body, &submit).ok()) {
+    return absl::StrCat(res->status, " ", submit.ShortDebugString());
+  }
+  v1::ErrorResponse error;
+  if (google::protobuf::util::JsonStringToMessage(res->body, &error).ok()) {
+    return absl::StrCat(res->status, " error: ", error.error());
+  }
+  return absl::StrCat(res->status, " ", res->body);
+}
+
+// A gRPC answer: the status code and message, and the SubmitResponse.
+template <typename Stub, typename Request>
+std::string GrpcAnswer(Stub& stub, const Request& request) {
+  grpc::ClientContext context;
+  v1::SubmitResponse response;
+  const grpc::Status status = stub.SubmitLabels(&context, request, &response);
+  return absl::StrCat(status.error_code(), " ", status.error_message(), " ",
+                      response.ShortDebugString());
+}
+
+// Issue 24: labels posted to the collector get the same per-item errors as
+// at the agent. The same bad batches go to a real agent and to the real
+// collector, over HTTP and gRPC; the answers (status, accepted, rejected,
+// errors and warnings by index, field and reason) are the same, but for
+// the flag a too large batch names (each process its own).
+TEST(LabelAgentsTest, BadBatchesGetTheSameErrorsFromAgentAndCollector) {
+  testing::TempDir dir;
+  const int grpc_port = testing::FreePort();
+  Subprocess collector(
+      {AIMS_COLLECTOR_BIN, absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port),
+       "--http_listen=127.0.0.1:0", "--data_dir=" + dir.File("collector"),
+       "--ports_file=" + dir.File("collector.ports"),
+       "--max_labels_per_batch=4"},
+      dir.File("collector.log"));
+  const int collector_http = WaitForPort(dir.File("collector.ports"), "http");
+  ASSERT_NE(collector_http, 0) << testing::ReadFile(dir.File("collector.log"));
+  Agent a =
+      StartAgent(dir, "pod-a", grpc_port, "1s", {"--max_events_per_batch=4"});
+  ASSERT_NE(a.http, 0) << testing::ReadFile(dir.File("pod-a.log"));
+  ASSERT_NE(a.grpc, 0) << testing::ReadFile(dir.File("pod-a.log"));
+  const std::string to_collector = "/v1/labels?model=loans&environment=it";
+
+  // HTTP: a missing field, a prediction_id over its limit, a repeated id,
+  // an unknown field.
+  const std::string bad =
+      absl::StrCat(R"([{"prediction_id":"h1","label":1,"colour":"red"},
+                       {"label":0},
+                       {"prediction_id":")",
+                   std::string(129, 'x'), R"(","label":1},
+                       {"prediction_id":"h1","label":0}])");
+  const std::string agent_bad = HttpAnswer(a.http, "/v1/labels", bad);
+  EXPECT_EQ(agent_bad, HttpAnswer(collector_http, to_collector, bad));
+  EXPECT_TRUE(absl::StrContains(agent_bad, "accepted: 1 rejected: 3"))
+      << agent_bad;
+  EXPECT_TRUE(absl::StrContains(agent_bad, "field: \"colour\"")) << agent_bad;
+  for (const std::string& body : {std::string("[]"), std::string("")}) {
+    const std::string agent_empty = HttpAnswer(a.http, "/v1/labels", body);
+    EXPECT_EQ(agent_empty, HttpAnswer(collector_http, to_collector, body));
+    EXPECT_TRUE(absl::StartsWith(agent_empty, "400 error: body: ")) << body;
+  }
+  const std::string too_many = Labels(0, 5);
+  EXPECT_EQ(HttpAnswer(a.http, "/v1/labels", too_many),
+            "400 error: body: 5 items, limit 4 (--max_events_per_batch)");
+  EXPECT_EQ(HttpAnswer(collector_http, to_collector, too_many),
+            "400 error: body: 5 items, limit 4 (--max_labels_per_batch)");
+
+  // gRPC: the same per item, an unknown field number among them.
+  auto agent_stub = v1::AgentIntakeService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", a.grpc), grpc::InsecureChannelCredentials()));
+  auto collector_stub = v1::LabelService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
+                          grpc::InsecureChannelCredentials()));
+  v1::SubmitLabelsRequest to_agent;
+  auto add = [&](const std::string& id, const std::string& label) {
+    v1::LabelEvent* l = to_agent.add_labels();
+    l->set_prediction_id(id);
+    if (!label.empty()) l->mutable_label()->set_class_label(label);
+    return l;
+  };
+  v1::LabelEvent* first = add("g1", "1");
+  first->GetReflection()->MutableUnknownFields(first)->AddVarint(99, 7);
+  add("", "0");
+  add("g2", "");
+  add("g1", "0");
+  v1::SubmitModelLabelsRequest to_central;
+  to_central.set_model("loans");
+  to_central.set_environment("it");
+  *to_central.mutable_labels() = to_agent.labels();
+  const std::string agent_grpc = GrpcAnswer(*agent_stub, to_agent);
+  EXPECT_EQ(agent_grpc, GrpcAnswer(*collector_stub, to_central));
+  EXPECT_TRUE(absl::StrContains(agent_grpc, "accepted: 1 rejected: 3"))
+      << agent_grpc;
+  EXPECT_TRUE(absl::StrContains(agent_grpc, "field: \"#99\"")) << agent_grpc;
+  to_agent.clear_labels();
+  to_central.clear_labels();
+  EXPECT_EQ(GrpcAnswer(*agent_stub, to_agent),
+            "3 labels: an empty batch; send at least one item ");
+  EXPECT_EQ(GrpcAnswer(*collector_stub, to_central),
+            "3 labels: an empty batch; send at least one item ");
+  for (int i = 0; i < 5; ++i) add(absl::StrCat("g", i), "1");
+  *to_central.mutable_labels() = to_agent.labels();
+  EXPECT_EQ(GrpcAnswer(*agent_stub, to_agent),
+            "3 labels: 5 items, limit 4 (--max_events_per_batch) ");
+  EXPECT_EQ(GrpcAnswer(*collector_stub, to_central),
+            "3 labels: 5 items, limit 4 (--max_labels_per_batch) ");
+  // Counted by limit, as at the agent.
+  httplib::Client http("127.0.0.1", collector_http);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(
+      testing::MetricValue(
+          metrics->body,
+          R"(aims_collector_limit_rejections_total{limit="labels_per_batch"})"),
+      2);
 }
 
 }  // namespace

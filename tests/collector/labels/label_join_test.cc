@@ -1,14 +1,18 @@
 #include "collector/labels/label_join.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "collector/storage/rocks_storage.h"
 #include "common/base/time_util.h"
 #include "common/summary/quantile_sketch.h"
 #include "common/summary/summary_merge.h"
 #include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 #include "tests/testing/test_util.h"
 
 namespace aims::collector {
@@ -80,7 +84,11 @@ class LabelJoinTest : public ::testing::Test {
     *hello.mutable_model() = Model();
     hello.set_protocol_version(1);
     ASSERT_TRUE(storage_->RegisterAgent(hello, clock_.Now()).ok());
-    auto join = LabelJoin::Open(storage_.get(), &clock_, options_, nullptr);
+    // A registry per join: a reopened join registers its families anew.
+    join_.reset();
+    registry_ = std::make_shared<prometheus::Registry>();
+    auto join =
+        LabelJoin::Open(storage_.get(), &clock_, options_, registry_.get());
     ASSERT_TRUE(join.ok()) << join.status();
     join_ = std::move(*join);
   }
@@ -121,6 +129,12 @@ class LabelJoinTest : public ::testing::Test {
     return found;
   }
 
+  // A series of the join's metrics, as /metrics exposes it.
+  double Metric(const std::string& series) {
+    return testing::MetricValue(
+        prometheus::TextSerializer().Serialize(registry_->Collect()), series);
+  }
+
   // Correct predictions of a confusion matrix.
   static uint64_t Correct(const v1::WindowSummary& s) {
     const auto& c = s.performance().confusion();
@@ -134,6 +148,7 @@ class LabelJoinTest : public ::testing::Test {
   FakeClock clock_{kT0 + absl::Minutes(5)};
   LabelJoinOptions options_;
   std::unique_ptr<RocksStorage> storage_;
+  std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<LabelJoin> join_;
 };
 
@@ -351,6 +366,47 @@ TEST_F(LabelJoinTest, ByteBoundEvictsTheOldestWindowFirst) {
   ASSERT_TRUE(LabelReport(kT0 + absl::Minutes(2)).has_value());
   EXPECT_FALSE(LabelReport(kT0 + absl::Minutes(3)).has_value());
   EXPECT_EQ(join_->counts().records, 1u);
+}
+
+TEST_F(LabelJoinTest, ByteBoundDropsTheOldestPendingLabelsBeforeRecords) {
+  Write(Report(1, kT0, {{"p1", "1"}, {"p2", "0"}}));
+  const uint64_t record_bytes = join_->counts().bytes;
+  ASSERT_GT(record_bytes, 0u);
+  // A flood of labels for predictions that never come, well over a bound
+  // that the records alone fit in.
+  std::vector<LabelEvent> flood;
+  for (int i = 0; i < 200; ++i)
+    flood.push_back(Label(absl::StrCat("x", i), "1"));
+  Submit(flood);
+  clock_.Advance(absl::Seconds(1));
+  Submit({Label("newest", "0")});
+  ASSERT_EQ(join_->counts().pending, 201u);
+  options_.max_bytes = record_bytes + join_->counts().bytes / 201 * 20;
+  Reopen();
+  EXPECT_EQ(*join_->Expire(clock_.Now()), 0);  // no window evicted
+  const LabelJoinCounts c = join_->counts();
+  EXPECT_EQ(c.records, 2u);
+  EXPECT_EQ(c.evicted, 0u);
+  EXPECT_LE(c.bytes, options_.max_bytes);
+  EXPECT_GT(c.pending, 0u);
+  EXPECT_LT(c.pending, 201u);
+  EXPECT_EQ(c.pending_evicted, 201u - c.pending);
+  EXPECT_EQ(c.unmatched, c.pending_evicted);
+  EXPECT_EQ(Metric("aims_collector_label_unmatched_total{reason=\"bytes\"}"),
+            static_cast<double>(c.pending_evicted));
+  EXPECT_EQ(Metric("aims_collector_label_unmatched_total{reason=\"ttl\"}"), 0);
+  EXPECT_EQ(Metric("aims_collector_label_evictions_total{reason=\"bytes\"}"),
+            0);
+  EXPECT_EQ(Metric("aims_collector_label_bytes"), static_cast<double>(c.bytes));
+  EXPECT_EQ(Metric("aims_collector_label_pending"),
+            static_cast<double>(c.pending));
+  // The newest pending label stayed (the oldest went first), and the
+  // records still join their labels.
+  Write(Report(2, kT0 + absl::Minutes(1), {{"newest", "0"}}));
+  Submit({Label("p1", "1")});
+  EXPECT_EQ(join_->counts().joins, 2u);
+  ASSERT_EQ(*join_->Flush(), 2);
+  EXPECT_EQ(LabelReport(kT0)->summary().performance().labelled_count(), 1u);
 }
 
 TEST_F(LabelJoinTest, RestartKeepsRecordsPendingLabelsAndUnflushedWindows) {
