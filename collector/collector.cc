@@ -406,7 +406,8 @@ absl::Status Collector::Liveness() const {
 
 absl::Status Collector::StartHttp() {
   HttpServerOptions http = options_.http;
-  http.max_body_bytes = 1 << 20;
+  http.max_body_bytes = 1 << 20;  // fixed: the collector has no such flag
+  http.max_body_flag.clear();
   http.work_threads = 2;
   http.registry = metrics_->registry;
   http.metrics_prefix = "aims_collector";

@@ -151,6 +151,14 @@ class HttpServer::Impl {
 
 namespace {
 
+// " (--max_body_bytes)" after a body limit, or nothing when the binary sets
+// the limit itself (max_body_flag empty).
+std::string FlagNote(const HttpServerOptions& options) {
+  return options.max_body_flag.empty()
+             ? std::string()
+             : absl::StrCat(" (", options.max_body_flag, ")");
+}
+
 // One connection: reads a request, runs its handler on a worker pool,
 // writes the answer, and repeats while the client keeps the connection.
 // `Stream` is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
@@ -221,8 +229,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
           413,
           absl::StrCat("body: ",
                        std::string(parser_->get()[http::field::content_length]),
-                       " bytes, limit ", server_->options.max_body_bytes, " (",
-                       server_->options.max_body_flag, ")"));
+                       " bytes, limit ", server_->options.max_body_bytes,
+                       FlagNote(server_->options)));
     }
     if (ec == http::error::header_limit) {
       server_->Limit("header_bytes");
@@ -255,8 +263,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Refuse(
           411, absl::StrCat("body: no Content-Length (chunked bodies are not "
                             "accepted); send Content-Length, at most ",
-                            server_->options.max_body_bytes, " bytes (",
-                            server_->options.max_body_flag, ")"));
+                            server_->options.max_body_bytes, " bytes",
+                            FlagNote(server_->options)));
     }
     HttpResponse error;
     route_ = server_->Find(request_.method, request_.path, &error);
@@ -265,8 +273,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         length && *length > server_->options.max_body_bytes) {
       server_->Limit("body_bytes");
       return Refuse(413, absl::StrCat("body: ", *length, " bytes, limit ",
-                                      server_->options.max_body_bytes, " (",
-                                      server_->options.max_body_flag, ")"));
+                                      server_->options.max_body_bytes,
+                                      FlagNote(server_->options)));
     }
     if (parser_->is_done()) return Dispatch();
     if (beast::iequals(head[http::field::expect], "100-continue")) {

@@ -87,7 +87,8 @@ struct HttpServerOptions {
   // no series without a registry.
   std::shared_ptr<prometheus::Registry> registry;
   std::string metrics_prefix;
-  // Flag names used in limit messages, e.g. "--max_body_bytes".
+  // Flag names used in limit messages, e.g. "--max_body_bytes"; empty when
+  // the binary fixes the limit (no flag to name).
   std::string max_body_flag = "--max_body_bytes";
 };
 

@@ -166,6 +166,26 @@ TEST(HttpServerTest, BodiesWithoutContentLengthAreRefusedBeforeReading) {
   EXPECT_EQ(handled.load(), 1);
 }
 
+// A binary that fixes the limit itself (the collector) names no flag.
+TEST(HttpServerTest, FixedBodyLimitNamesNoFlag) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  options.max_body_flag.clear();
+  Server server(options);
+  server.http->Handle("POST", "/in", RouteBudget::kWork,
+                      [](const HttpRequest&, HttpResponse& res) {
+                        res.SetContent("ok", "text/plain");
+                      });
+  const int port = server.Listen();
+  const std::string answer =
+      RawHttp(port,
+              "POST /in HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+              "Content-Length: 2000\r\n\r\n" +
+                  std::string(2000, 'b'));
+  EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 413") << answer;
+  EXPECT_EQ(Body(answer), "{\"error\":\"body: 2000 bytes, limit 1024\"}\n");
+}
+
 // A "{...}" segment followed by a fixed rest: the segment is the
 // parameter, and a path with more or fewer segments is not the route.
 TEST(HttpServerTest, ParameterSegmentBeforeAFixedRest) {
