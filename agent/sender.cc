@@ -3,9 +3,9 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "agent/report_parts.h"
 #include "common/base/log.h"
 #include "common/net/bearer_token.h"
+#include "common/summary/report_parts.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::agent {

@@ -11,8 +11,8 @@
 // silent.
 //
 // Each row with a prediction_id and no label leaves a join record in its
-// window's report (as the live agent's, agent/window_state.h), so labels
-// loaded or posted later join it in its window; a window holds at most
+// window's report (as the live agent's, common/summary/window_state.h), so
+// labels loaded or posted later join it in its window; a window holds at most
 // --max_pending_prediction_bytes of records.
 #include <unistd.h>
 
@@ -32,14 +32,14 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "agent/report_parts.h"
-#include "agent/window_state.h"
 #include "aims/v1/ingest.grpc.pb.h"
 #include "aims/v1/labels.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "common/base/hash.h"
 #include "common/intake/event_json.h"
+#include "common/summary/report_parts.h"
 #include "common/summary/window_accumulator.h"
+#include "common/summary/window_state.h"
 #include "ctl/arguments.h"
 #include "ctl/call.h"
 #include "ctl/commands.h"
@@ -61,7 +61,7 @@ struct BackfillOptions {
   std::string positive_class = "1";
   absl::Duration window = absl::Seconds(10);
   size_t max_errors_shown = 20;
-  uint64_t max_pending_prediction_bytes = agent::JoinLimits{}.max_pending_bytes;
+  uint64_t max_pending_prediction_bytes = JoinLimits{}.max_pending_bytes;
 };
 
 // Non-blank lines parsed per ParseEventBatch call.
@@ -169,7 +169,7 @@ class Folder {
     Fold(&run);
   }
 
-  std::map<int64_t, std::unique_ptr<agent::WindowState>>& windows() {
+  std::map<int64_t, std::unique_ptr<WindowState>>& windows() {
     return windows_;
   }
   const Totals& totals() const { return totals_; }
@@ -195,9 +195,9 @@ class Folder {
   // repeat: refused, as the agent refuses a resend) and empties it.
   void Fold(Run* run) {
     if (run->events.empty()) return;
-    std::unique_ptr<agent::WindowState>& state = windows_[run->index];
+    std::unique_ptr<WindowState>& state = windows_[run->index];
     if (!state) {
-      state = std::make_unique<agent::WindowState>(config_, &join_limits_);
+      state = std::make_unique<WindowState>(config_, &join_limits_);
     }
     // Every event has its timestamp: `arrival` is never used.
     const std::vector<size_t> repeats =
@@ -224,10 +224,10 @@ class Folder {
   std::shared_ptr<const SummaryConfig> config_;
   std::ostream& err_;
   JsonIntakeLimits limits_;
-  agent::JoinLimits join_limits_;
+  JoinLimits join_limits_;
   std::string chunk_;
   std::vector<size_t> lines_;
-  std::map<int64_t, std::unique_ptr<agent::WindowState>> windows_;
+  std::map<int64_t, std::unique_ptr<WindowState>> windows_;
   v1::SubmitModelLabelsRequest labels_;
   std::vector<size_t> label_lines_;
   Totals totals_;
@@ -398,7 +398,7 @@ absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
         absl::ToInt64Nanoseconds(index * window));
     *report.mutable_window_end() = TimeUtil::NanosecondsToTimestamp(
         absl::ToInt64Nanoseconds((index + 1) * window));
-    for (v1::WindowReport& part : agent::SplitReport(report, kMaxPartBytes)) {
+    for (v1::WindowReport& part : SplitReport(report, kMaxPartBytes)) {
       v1::IngestRequest request;
       *request.mutable_report() = std::move(part);
       if (!(written = stream->Write(request))) break;

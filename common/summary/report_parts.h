@@ -5,20 +5,20 @@
 // `max_bytes` at most. The agent's sender and aimsctl backfill use it.
 //
 // Thread-safety: a pure function.
-#ifndef AIMS_AGENT_REPORT_PARTS_H_
-#define AIMS_AGENT_REPORT_PARTS_H_
+#ifndef AIMS_COMMON_SUMMARY_REPORT_PARTS_H_
+#define AIMS_COMMON_SUMMARY_REPORT_PARTS_H_
 
 #include <cstddef>
 #include <vector>
 
 #include "aims/v1/ingest.pb.h"
 
-namespace aims::agent {
+namespace aims {
 
 // One element (the report itself) when it fits in `max_bytes`.
 std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
                                           size_t max_bytes);
 
-}  // namespace aims::agent
+}  // namespace aims
 
-#endif  // AIMS_AGENT_REPORT_PARTS_H_
+#endif  // AIMS_COMMON_SUMMARY_REPORT_PARTS_H_

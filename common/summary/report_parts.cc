@@ -1,8 +1,8 @@
-#include "agent/report_parts.h"
+#include "common/summary/report_parts.h"
 
 #include <utility>
 
-namespace aims::agent {
+namespace aims {
 
 std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
                                           size_t max_bytes) {
@@ -51,4 +51,4 @@ std::vector<v1::WindowReport> SplitReport(const v1::WindowReport& report,
   return parts;
 }
 
-}  // namespace aims::agent
+}  // namespace aims
