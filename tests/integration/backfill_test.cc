@@ -437,6 +437,37 @@ TEST_F(BackfillTest, ProgressBarOnATerminalOnly) {
       << tty;
 }
 
+// Join records beyond --max_pending_prediction_bytes in a window: the
+// events load, the run fails naming the flag; within it, all records go.
+TEST_F(BackfillTest, JoinRecordsBeyondTheLimitFailNamingTheFlag) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(2)) / 60 * 60);
+  std::string body;
+  for (int i = 0; i < 100; ++i) {
+    absl::StrAppend(&body, R"({"prediction_id":"q)", i, R"(","timestamp":")",
+                    Rfc3339(t0), R"(","prediction":1})", "\n");
+  }
+  const std::string file = dir_.File("unlabelled.jsonl");
+  std::ofstream(file) << body;
+  auto run = [&](const std::string& version, const std::string& limit,
+                 std::string* out, std::string* err) {
+    return RunCommand(
+        {AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+         "backfill", "--model=credit", "--version=" + version,
+         "--environment=it", "--input=" + file,
+         "--max_pending_prediction_bytes=" + limit},
+        out, err);
+  };
+  std::string out, err;
+  EXPECT_NE(run("small", "1024", &out, &err), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "100 events loaded, 0 row errors")) << out;
+  EXPECT_TRUE(absl::StrContains(err, "beyond --max_pending_prediction_bytes"))
+      << err;
+  std::ofstream(file, std::ios::app) << "\n";  // another file
+  EXPECT_EQ(run("large", "65536", &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, ", 100 join records;")) << out;
+}
+
 // A batch model's day with a bad half-minute loaded by aimsctl backfill:
 // catch-up judges the backfilled windows as if live, so one nonconformity
 // exists whose evidence is the first bad window, found on backfilled data;
