@@ -398,7 +398,14 @@ absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
         absl::ToInt64Nanoseconds(index * window));
     *report.mutable_window_end() = TimeUtil::NanosecondsToTimestamp(
         absl::ToInt64Nanoseconds((index + 1) * window));
-    for (v1::WindowReport& part : SplitReport(report, kMaxPartBytes)) {
+    const size_t records = report.predictions_size();
+    std::vector<v1::WindowReport> parts;
+    if (report.ByteSizeLong() > kMaxPartBytes) {
+      parts = SplitReport(report, kMaxPartBytes);
+    } else {
+      parts.push_back(std::move(report));  // most windows: no copy
+    }
+    for (v1::WindowReport& part : parts) {
       v1::IngestRequest request;
       *request.mutable_report() = std::move(part);
       if (!(written = stream->Write(request))) break;
@@ -406,7 +413,7 @@ absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
     if (!written) break;
     last = sequence;
     ++counts->sent;
-    counts->records += report.predictions_size();
+    counts->records += records;
   }
   // Wait until everything sent is durable, then leave.
   uint64_t acked = durable;

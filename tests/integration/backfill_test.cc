@@ -438,12 +438,14 @@ TEST_F(BackfillTest, ProgressBarOnATerminalOnly) {
 }
 
 // Join records beyond --max_pending_prediction_bytes in a window: the
-// events load, the run fails naming the flag; within it, all records go.
+// events load, the run fails naming the flag; within it, all records go
+// (a window of 50,000 is sent in parts) and the collector stores each once.
 TEST_F(BackfillTest, JoinRecordsBeyondTheLimitFailNamingTheFlag) {
   const absl::Time t0 = absl::FromUnixSeconds(
       absl::ToUnixSeconds(absl::Now() - absl::Hours(2)) / 60 * 60);
   std::string body;
-  for (int i = 0; i < 100; ++i) {
+  constexpr int kEvents = 50000;
+  for (int i = 0; i < kEvents; ++i) {
     absl::StrAppend(&body, R"({"prediction_id":"q)", i, R"(","timestamp":")",
                     Rfc3339(t0), R"(","prediction":1})", "\n");
   }
@@ -460,12 +462,23 @@ TEST_F(BackfillTest, JoinRecordsBeyondTheLimitFailNamingTheFlag) {
   };
   std::string out, err;
   EXPECT_NE(run("small", "1024", &out, &err), 0) << out;
-  EXPECT_TRUE(absl::StrContains(out, "100 events loaded, 0 row errors")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "50000 events loaded, 0 row errors"))
+      << out;
   EXPECT_TRUE(absl::StrContains(err, "beyond --max_pending_prediction_bytes"))
       << err;
   std::ofstream(file, std::ios::app) << "\n";  // another file
-  EXPECT_EQ(run("large", "65536", &out, &err), 0) << err;
-  EXPECT_TRUE(absl::StrContains(out, ", 100 join records;")) << out;
+  EXPECT_EQ(run("large", "16777216", &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(
+      out, "1 windows, 1 sent, 0 already loaded, 50000 join records;"))
+      << out;
+  httplib::Client api("127.0.0.1", http_port_);
+  auto metrics = api.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(testing::MetricValue(metrics->body, "aims_collector_label_records"),
+            kEvents);
+  EXPECT_GE(
+      testing::MetricValue(metrics->body, "aims_collector_report_parts_total"),
+      2);
 }
 
 // A batch model's day with a bad half-minute loaded by aimsctl backfill:
