@@ -79,7 +79,7 @@ class Agent {
   // (timestamps, duplicate prediction ids; refused items move to its
   // errors), takes what is left and counts everything. Delayed labels
   // are forwarded in a window's report to the collector's central join
-  // (agent/window_state.h).
+  // (common/summary/window_state.h).
   // Both fold the batch into the open window and write it to the intake log
   // (`record` of `kind`) as one step, so that what is answered "accepted"
   // survives a crash; a full intake log refuses the batch whole.

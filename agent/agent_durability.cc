@@ -10,7 +10,6 @@
 #include "agent/intake_service.h"
 #include "agent/sender.h"
 #include "agent/spool.h"
-#include "agent/window_state.h"
 #include "agent/windower.h"
 #include "aims/v1/event.pb.h"
 #include "common/base/limit_error.h"
@@ -19,6 +18,7 @@
 #include "common/base/utf8.h"
 #include "common/rocks/keys.h"
 #include "common/summary/summary_merge.h"
+#include "common/summary/window_state.h"
 
 namespace aims::agent {
 

@@ -20,12 +20,12 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "agent/window_state.h"
 #include "aims/v1/identity.pb.h"
 #include "common/intake/event_json.h"
 #include "common/net/http_server.h"
 #include "common/net/tls.h"
 #include "common/summary/window_accumulator.h"
+#include "common/summary/window_state.h"
 
 namespace aims::agent {
 
@@ -77,8 +77,9 @@ struct AgentOptions {
   bool spool_drop_newest = false;
   size_t max_part_bytes = 1 << 20;
   // Bounds of the pending predictions and forwarded labels of a window
-  // (agent/window_state.h). A byte bound of 0 is --intake_log_max_bytes / 16
-  // (Start() resolves it): both go into the log's checkpoints.
+  // (common/summary/window_state.h). A byte bound of 0 is
+  // --intake_log_max_bytes / 16 (Start() resolves it): both go into the log's
+  // checkpoints.
   JoinLimits join = {.max_pending_bytes = 0,
                      .max_forwarded_labels = 100'000,
                      .max_forwarded_bytes = 0};

@@ -17,7 +17,7 @@
 // window's start; plus 1..499 ms for a straggler instance, 500..999 ms for
 // a late one. A delayed label is forwarded in the instance where its
 // prediction waits (so that its join record goes in the same report), else
-// in the instance of its arrival's window (agent/window_state.h).
+// in the instance of its arrival's window (common/summary/window_state.h).
 //
 // Thread-safety: safe for concurrent use.
 #ifndef AIMS_AGENT_WINDOWER_H_
@@ -33,9 +33,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "agent/window_state.h"
 #include "common/base/clock.h"
 #include "common/summary/window_accumulator.h"
+#include "common/summary/window_state.h"
 
 namespace aims::agent {
 

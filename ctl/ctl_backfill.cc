@@ -9,6 +9,11 @@
 // file once. The Hello says backfill (it replaces no live agent) and the stream
 // ends with a Goodbye, so the backfill agent has left afterwards, not gone
 // silent.
+//
+// Each row with a prediction_id and no label leaves a join record in its
+// window's report (as the live agent's, common/summary/window_state.h), so
+// labels loaded or posted later join it in its window; a window holds at most
+// --max_pending_prediction_bytes of records.
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,7 +37,9 @@
 #include "aims/v1/query.grpc.pb.h"
 #include "common/base/hash.h"
 #include "common/intake/event_json.h"
+#include "common/summary/report_parts.h"
 #include "common/summary/window_accumulator.h"
+#include "common/summary/window_state.h"
 #include "ctl/arguments.h"
 #include "ctl/call.h"
 #include "ctl/commands.h"
@@ -54,10 +61,14 @@ struct BackfillOptions {
   std::string positive_class = "1";
   absl::Duration window = absl::Seconds(10);
   size_t max_errors_shown = 20;
+  uint64_t max_pending_prediction_bytes = JoinLimits{}.max_pending_bytes;
 };
 
 // Non-blank lines parsed per ParseEventBatch call.
 constexpr size_t kChunkLines = 8192;
+// Larger reports go in parts, as the agent's (--max_part_bytes default).
+constexpr size_t kMaxPartBytes = 1 << 20;
+constexpr char kMaxPendingFlag[] = "--max_pending_prediction_bytes";
 
 v1::TaskType TaskOf(const std::string& task) {
   if (task == "multiclass") return v1::TASK_TYPE_MULTICLASS;
@@ -68,6 +79,8 @@ v1::TaskType TaskOf(const std::string& task) {
 struct Totals {
   size_t rows = 0, loaded = 0, errors = 0;
   size_t labels = 0;  // delayed-label rows (prediction_id and label only)
+  // Predictions beyond --max_pending_prediction_bytes: loaded, no record.
+  uint64_t unjoinable = 0;
 };
 
 // A row that names an earlier prediction and its label and nothing else:
@@ -89,6 +102,7 @@ class Folder {
     limits_.max_events_per_batch = kChunkLines + 1;
     limits_.event.max_event_age = absl::InfiniteDuration();
     limits_.event.max_clock_skew = absl::InfiniteDuration();
+    join_limits_.max_pending_bytes = options.max_pending_prediction_bytes;
   }
 
   // One row as a JSON object (no newline) from line `line` of the file;
@@ -121,8 +135,10 @@ class Folder {
     for (const EventError& e : batch.errors) {
       RowError(lines[e.index], e.field, e.reason);
     }
+    // Consecutive events of one window are folded together.
+    Run run;
     for (size_t i = 0; i < batch.events.size(); ++i) {
-      const Event& ev = batch.events[i];
+      Event& ev = batch.events[i];
       if (IsLabelRow(ev)) {
         v1::LabelEvent* label = labels_.add_labels();
         label->set_prediction_id(ev.prediction_id);
@@ -145,14 +161,15 @@ class Folder {
           absl::ToInt64Nanoseconds(ev.timestamp - absl::UnixEpoch());
       const int64_t w = absl::ToInt64Nanoseconds(options_.window);
       const int64_t index = ns / w - (ns % w < 0 ? 1 : 0);
-      std::unique_ptr<WindowAccumulator>& acc = windows_[index];
-      if (!acc) acc = std::make_unique<WindowAccumulator>(config_);
-      acc->Add(ev);
-      ++totals_.loaded;
+      if (!run.events.empty() && run.index != index) Fold(&run);
+      run.index = index;
+      run.events.push_back(std::move(ev));
+      run.lines.push_back(lines[batch.indices[i]]);
     }
+    Fold(&run);
   }
 
-  std::map<int64_t, std::unique_ptr<WindowAccumulator>>& windows() {
+  std::map<int64_t, std::unique_ptr<WindowState>>& windows() {
     return windows_;
   }
   const Totals& totals() const { return totals_; }
@@ -168,6 +185,33 @@ class Folder {
   void CountLabels(size_t accepted) { totals_.labels += accepted; }
 
  private:
+  struct Run {
+    int64_t index = 0;
+    std::vector<Event> events;
+    std::vector<size_t> lines;
+  };
+
+  // Folds `run` into its window (a prediction_id waiting there already is a
+  // repeat: refused, as the agent refuses a resend) and empties it.
+  void Fold(Run* run) {
+    if (run->events.empty()) return;
+    std::unique_ptr<WindowState>& state = windows_[run->index];
+    if (!state) {
+      state = std::make_unique<WindowState>(config_, &join_limits_);
+    }
+    // Every event has its timestamp: `arrival` is never used.
+    const std::vector<size_t> repeats =
+        state->Add(run->events, run->events.front().timestamp);
+    for (size_t r : repeats) {
+      RowError(run->lines[r], "prediction_id",
+               "repeats an unlabelled prediction of its window (counted once)");
+    }
+    totals_.loaded += run->events.size() - repeats.size();
+    totals_.unjoinable += state->TakeUnjoinable();
+    run->events.clear();
+    run->lines.clear();
+  }
+
   void RowError(size_t line, absl::string_view field,
                 absl::string_view reason) {
     ++totals_.errors;
@@ -180,9 +224,10 @@ class Folder {
   std::shared_ptr<const SummaryConfig> config_;
   std::ostream& err_;
   JsonIntakeLimits limits_;
+  JoinLimits join_limits_;
   std::string chunk_;
   std::vector<size_t> lines_;
-  std::map<int64_t, std::unique_ptr<WindowAccumulator>> windows_;
+  std::map<int64_t, std::unique_ptr<WindowState>> windows_;
   v1::SubmitModelLabelsRequest labels_;
   std::vector<size_t> label_lines_;
   Totals totals_;
@@ -308,11 +353,16 @@ void Progress(size_t done, size_t total, bool tty, std::ostream& err) {
       << "] " << (100 * done / total) << "%" << std::flush;
 }
 
-// Sends windows with sequence > the collector's durable sequence; returns
-// how many were sent and were already durable.
+struct StreamCounts {
+  size_t sent = 0, skipped = 0;  // windows sent, already durable
+  size_t records = 0;            // join records sent
+};
+
+// Sends windows with sequence > the collector's durable sequence (in parts
+// when large).
 absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
                     const std::string& agent_id, absl::Duration window,
-                    Folder* folder, size_t* sent, size_t* skipped) {
+                    Folder* folder, StreamCounts* counts) {
   v1::IngestService::Stub stub(call.channel);
   grpc::ClientContext context;
   // A large file takes longer than one --timeout.
@@ -332,25 +382,38 @@ absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
   }
   const uint64_t durable = response.welcome().durable_sequence();
   uint64_t sequence = 0, last = 0;
-  for (auto& [index, acc] : folder->windows()) {
+  bool written = true;
+  for (auto& [index, state] : folder->windows()) {
     ++sequence;
     if (sequence <= durable) {
-      ++*skipped;
+      ++counts->skipped;
       continue;
     }
-    v1::IngestRequest request;
-    v1::WindowReport* report = request.mutable_report();
-    report->set_agent_id(agent_id);
-    report->set_sequence(sequence);
-    *report->mutable_window_start() = TimeUtil::NanosecondsToTimestamp(
+    // Summary (labels_awaited set) and join records, as the agent's.
+    v1::WindowReport report = state->Take();
+    state.reset();  // memory: one built window at a time
+    report.set_agent_id(agent_id);
+    report.set_sequence(sequence);
+    *report.mutable_window_start() = TimeUtil::NanosecondsToTimestamp(
         absl::ToInt64Nanoseconds(index * window));
-    *report->mutable_window_end() = TimeUtil::NanosecondsToTimestamp(
+    *report.mutable_window_end() = TimeUtil::NanosecondsToTimestamp(
         absl::ToInt64Nanoseconds((index + 1) * window));
-    *report->mutable_summary() = acc->Build();
-    acc.reset();  // memory: one built window at a time
-    if (!stream->Write(request)) break;
+    const size_t records = report.predictions_size();
+    std::vector<v1::WindowReport> parts;
+    if (report.ByteSizeLong() > kMaxPartBytes) {
+      parts = SplitReport(report, kMaxPartBytes);
+    } else {
+      parts.push_back(std::move(report));  // most windows: no copy
+    }
+    for (v1::WindowReport& part : parts) {
+      v1::IngestRequest request;
+      *request.mutable_report() = std::move(part);
+      if (!(written = stream->Write(request))) break;
+    }
+    if (!written) break;
     last = sequence;
-    ++*sent;
+    ++counts->sent;
+    counts->records += records;
   }
   // Wait until everything sent is durable, then leave.
   uint64_t acked = durable;
@@ -441,12 +504,12 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
   folder.Flush();
   if (tty) err << "\n";
 
-  size_t sent = 0, skipped = 0;
+  StreamCounts counts;
   const size_t windows = folder.windows().size();
-  absl::Status streamed = windows == 0
-                              ? absl::OkStatus()
-                              : Stream(call, model, agent_id, options.window,
-                                       &folder, &sent, &skipped);
+  absl::Status streamed =
+      windows == 0
+          ? absl::OkStatus()
+          : Stream(call, model, agent_id, options.window, &folder, &counts);
   if (streamed.ok() && folder.labels().labels_size() > 0) {
     streamed = SendLabels(call, model, &folder);
   }
@@ -457,8 +520,18 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
   }
   out << "backfill " << agent_id << ": " << t.rows << " rows, " << t.loaded
       << " events loaded, " << t.errors << " row errors; " << windows
-      << " windows, " << sent << " sent, " << skipped << " already loaded; "
-      << t.labels << " delayed labels sent\n";
+      << " windows, " << counts.sent << " sent, " << counts.skipped
+      << " already loaded, " << counts.records << " join records; " << t.labels
+      << " delayed labels sent\n";
+  if (streamed.ok() && t.unjoinable > 0) {
+    // Folded, but no label can join them: the limit, named, is the cause.
+    return absl::ResourceExhaustedError(absl::StrCat(
+        t.unjoinable, " unlabelled predictions beyond ", kMaxPendingFlag, " (",
+        options.max_pending_prediction_bytes,
+        " bytes of join records per window) were loaded without a join "
+        "record: no label can join them; raise ",
+        kMaxPendingFlag, " or use shorter windows"));
+  }
   if (streamed.ok() && t.errors > 0) {
     // The good rows are loaded; the exit code says some were not.
     return absl::FailedPreconditionError(
@@ -478,7 +551,9 @@ void AddBackfillCommand(CLI::App* app, CommandTable* table) {
       "Loading the same file twice counts it once. A row with only "
       "prediction_id and label (and optionally timestamp: when the truth "
       "became known) is a delayed label for an earlier prediction, sent to "
-      "the collector's label join. Exits 1 when any row was rejected (the "
+      "the collector's label join; a row with prediction_id and no label "
+      "leaves a join record in its window for such labels. Exits 1 when any "
+      "row was rejected (the "
       "good rows are loaded), 0 otherwise.",
       [o](const CallOptions& call, std::ostream& out, std::ostream& err) {
         return Backfill(call, *o, out, err);
@@ -502,6 +577,13 @@ void AddBackfillCommand(CLI::App* app, CommandTable* table) {
       ->capture_default_str();
   AddDurationOption(sub, "--window", &o->window,
                     "Window length, as the live agents' --window (1s..1h).");
+  sub->add_option(kMaxPendingFlag, o->max_pending_prediction_bytes,
+                  "Bytes of join records (rows with prediction_id and no "
+                  "label) one window holds, as the agent's flag; beyond it "
+                  "a prediction is loaded but no label can join it, and the "
+                  "command fails naming this flag.")
+      ->check(CLI::Range(uint64_t{1024}, uint64_t{64} << 20))
+      ->capture_default_str();
   sub->add_option("--max_errors_shown", o->max_errors_shown,
                   "Row errors printed (all are counted).")
       ->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -387,18 +388,25 @@ ReportTable ResultsTable(const v1::ComplianceReport& r,
       "but not yet long enough to raise a nonconformity (pending), firing, "
       "with too few samples to judge (insufficient), before its first "
       "evaluation (unevaluated), and beyond its threshold without the "
-      "evidence to show a breach (possible breach, never a nonconformity).",
+      "evidence to show a breach (possible breach, never a nonconformity). "
+      "Backfilled: events of the series loaded by aimsctl backfill (not "
+      "sent live), of all its events.",
       {"Objective", "Series", "Held %", "Pending %", "Firing %",
        "Insufficient %", "Unevaluated %", "Firings", "State at end",
-       "Last value", "Nonconformities", "Possible breach %"},
+       "Last value", "Nonconformities", "Possible breach %", "Backfilled"},
       {},
       8};
   for (const v1::ObjectiveResults& o : r.objectives()) {
     if (o.series().empty()) {
       results.rows.push_back({o.objective_id(), "(no data)", "-", "-", "-", "-",
-                              "-", "0", "-", "-", "-", "-"});
+                              "-", "0", "-", "-", "-", "-", "-"});
     }
     for (const v1::SeriesResult& s : o.series()) {
+      uint64_t backfilled = 0, events = 0;
+      for (const v1::MetricPoint& p : s.values()) {
+        backfilled += p.backfilled_events();
+        events += p.event_count();
+      }
       results.rows.push_back(
           {o.objective_id(), SeriesText(s.series(), agents),
            Percent(s.held_seconds(), period),
@@ -413,7 +421,9 @@ ReportTable ResultsTable(const v1::ComplianceReport& r,
            s.nonconformity_ids().empty()
                ? "-"
                : absl::StrJoin(s.nonconformity_ids(), " "),
-           Percent(s.possible_breach_seconds(), period)});
+           Percent(s.possible_breach_seconds(), period),
+           backfilled > 0 ? absl::StrCat(backfilled, " of ", events, " events")
+                          : "-"});
     }
   }
   return results;

@@ -232,7 +232,8 @@ std::map<std::string, std::string> ObjectiveCharts(
 
 // 9.1 results: per series a bar of how the period was spent, the shares in
 // words, then firings, state at the end, last value and nonconformities
-// (the 12 columns of the CSV would not fit a page).
+// (the 13 columns of the CSV would not fit a page; the chart captions say
+// what was backfilled).
 void Results(const v1::ComplianceReport& r,
              const std::map<std::string, std::string>& agents,
              std::string* out) {

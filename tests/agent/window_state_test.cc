@@ -1,4 +1,4 @@
-#include "agent/window_state.h"
+#include "common/summary/window_state.h"
 
 #include "gtest/gtest.h"
 

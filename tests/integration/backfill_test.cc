@@ -1,7 +1,9 @@
 // aimsctl backfill with the real binaries on loopback: row errors name the
-// file's line and field, a file loaded twice counts once, and a backfilled
-// file gives the collector the same metrics as the same events sent live
-// through a real agent.
+// file's line and field, a file loaded twice counts once, a backfilled file
+// (a minute, a day in 10-minute windows) gives the collector the same
+// metrics as the same events sent live through a real agent, backfilled
+// predictions join labels that come later, and a terminal gets a progress
+// bar.
 #include <fstream>
 #include <regex>
 #include <string>
@@ -26,17 +28,18 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
-// `n` binary events over 60 s from `t0`, about 85 % right, as JSON lines.
-std::string Events(int n, absl::Time t0) {
+// `n` binary events over `span` from `t0`, about 85 % right, as JSON lines.
+std::string Events(int n, absl::Time t0,
+                   absl::Duration span = absl::Minutes(1)) {
   std::string body;
   for (int i = 0; i < n; ++i) {
     const int predicted = i % 2;
     const int label = i % 20 < 17 ? predicted : 1 - predicted;
     absl::StrAppend(&body, R"({"prediction_id":"p)", i, R"(","timestamp":")",
-                    Rfc3339(t0 + absl::Milliseconds(60'000LL * i / n)),
-                    R"(","prediction":)", predicted, R"(,"label":)", label,
-                    R"(,"features":{"age":)", 20 + i % 50, R"(,"segment":")",
-                    (i % 3 == 0 ? "a" : "b"), "\"}}\n");
+                    Rfc3339(t0 + span * i / n), R"(","prediction":)", predicted,
+                    R"(,"label":)", label, R"(,"features":{"age":)",
+                    20 + i % 50, R"(,"segment":")", (i % 3 == 0 ? "a" : "b"),
+                    "\"}}\n");
   }
   return body;
 }
@@ -80,21 +83,24 @@ objectives:
   }
 
   int Backfill(const std::string& version, const std::string& file,
-               std::string* out, std::string* err) {
+               std::string* out, std::string* err,
+               const std::string& window = "10s") {
     return RunCommand(
         {AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port_),
          "backfill", "--model=credit", "--version=" + version,
-         "--environment=it", "--input=" + file, "--window=10s"},
+         "--environment=it", "--input=" + file, "--window=" + window},
         out, err);
   }
 
-  // /v1/metrics of one version over [from, to), as one point.
+  // /v1/metrics of one version over [from, to), as one point (or one per
+  // `step`).
   std::string Metrics(const std::string& version, absl::Time from,
-                      absl::Time to) {
+                      absl::Time to, const std::string& step = "") {
     httplib::Client api("127.0.0.1", http_port_);
     auto res = api.Get(
         absl::StrCat("/v1/metrics?name=credit&environment=it&version=", version,
-                     "&from=", Rfc3339(from), "&to=", Rfc3339(to)));
+                     "&from=", Rfc3339(from), "&to=", Rfc3339(to),
+                     step.empty() ? "" : "&step=", step));
     return res && res->status == 200 ? res->body : "";
   }
 
@@ -112,6 +118,14 @@ long AccuracySampleSize(const std::string& body) {
   return std::regex_search(body, m, re) ? std::stol(m[1]) : -1;
 }
 
+// The accuracy's value in a /v1/metrics answer; -1 when absent.
+double AccuracyValue(const std::string& body) {
+  std::smatch m;
+  static const std::regex re(
+      R"re("metric":"accuracy"[^}]*"value":"?([0-9.eE+-]+))re");
+  return std::regex_search(body, m, re) ? std::stod(m[1]) : -1;
+}
+
 TEST_F(BackfillTest, RowErrorsNameLineAndField) {
   const absl::Time t0 = absl::FromUnixSeconds(
       absl::ToUnixSeconds(absl::Now() - absl::Hours(30)) / 60 * 60);
@@ -121,6 +135,11 @@ TEST_F(BackfillTest, RowErrorsNameLineAndField) {
   body += R"({"prediction":1})"
           "\n";
   body += "not json\n";
+  // An unlabelled prediction twice in its window: the repeat is refused.
+  const std::string unlabelled =
+      R"({"prediction_id":"u1","prediction":1,"timestamp":")" + Rfc3339(t0) +
+      "\"}\n";
+  body += unlabelled + unlabelled;
   std::ofstream(dir_.File("rows.jsonl")) << body;
   std::string out, err;
   // Rejected rows: the good ones are loaded, the exit code is 1.
@@ -129,9 +148,13 @@ TEST_F(BackfillTest, RowErrorsNameLineAndField) {
   EXPECT_TRUE(absl::StrContains(err, file + ":2: prediction: ")) << err;
   EXPECT_TRUE(absl::StrContains(err, file + ":4: timestamp: required")) << err;
   EXPECT_TRUE(absl::StrContains(err, file + ":5: ")) << err;
+  EXPECT_TRUE(absl::StrContains(err, file + ":7: prediction_id: repeats"))
+      << err;
   EXPECT_FALSE(absl::StrContains(err, file + ":1:")) << err;
-  EXPECT_TRUE(absl::StrContains(out, "4 rows, 1 events loaded, 3 row errors"))
+  EXPECT_FALSE(absl::StrContains(err, file + ":6:")) << err;
+  EXPECT_TRUE(absl::StrContains(out, "6 rows, 2 events loaded, 4 row errors"))
       << out;
+  EXPECT_TRUE(absl::StrContains(out, ", 1 join records;")) << out;
 }
 
 TEST_F(BackfillTest, CsvRowErrorsNameLineAndField) {
@@ -295,6 +318,169 @@ TEST_F(BackfillTest, SameFileTwiceCountsOnceAndMatchesLiveAgent) {
       << agents->body;
 }
 
+// A day of traffic in 10-minute windows, sent at once through a real agent
+// in event time (each past window a late instance of it) and backfilled:
+// per window, every metric, value, interval and sample size is the same.
+TEST_F(BackfillTest, BackfilledDayMatchesLiveAgentPerWindow) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(25)) / 600 * 600);
+  constexpr int kEvents = 4320;  // 30 per window
+  const std::string events = Events(kEvents, t0, absl::Hours(24));
+  std::ofstream(dir_.File("day.jsonl")) << events;
+  Subprocess agent(
+      {AIMS_AGENT_BIN, "--model_name=credit", "--model_version=live",
+       "--environment=it", "--agent_id=pod-a",
+       absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+       "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0", "--window=10m",
+       "--window_time=event", "--reference_events=0",
+       "--data_dir=" + dir_.File("agent"),
+       "--ports_file=" + dir_.File("agent.ports")},
+      dir_.File("agent.log"));
+  const int agent_http = WaitForPort(dir_.File("agent.ports"), "http");
+  ASSERT_NE(agent_http, 0) << testing::ReadFile(dir_.File("agent.log"));
+  httplib::Client intake("127.0.0.1", agent_http);
+  auto posted = intake.Post("/v1/events", events, "application/x-ndjson");
+  ASSERT_TRUE(posted && posted->status == 200)
+      << (posted ? posted->body : "no answer");
+
+  std::string out, err;
+  ASSERT_EQ(Backfill("bf", dir_.File("day.jsonl"), &out, &err, "10m"), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(
+      out, "4320 events loaded, 0 row errors; 144 windows, 144 sent"))
+      << out;
+  const absl::Time to = t0 + absl::Hours(24);
+  std::string live;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        live = Metrics("live", t0, to);
+        return AccuracySampleSize(live) == kEvents;
+      },
+      absl::Seconds(30)))
+      << live << testing::ReadFile(dir_.File("agent.log"));
+  // One point per window; only the marks of how the data came differ.
+  auto per_window = [&](const std::string& version) {
+    static const std::regex marks(
+        R"re("(backfilled|late)_events":"?[0-9]+"?,?)re");
+    return std::regex_replace(
+        absl::StrReplaceAll(Metrics(version, t0, to, "10m"),
+                            {{absl::StrCat("\"", version, "\""), "\"v\""}}),
+        marks, "");
+  };
+  const std::string backfilled = per_window("bf");
+  live = per_window("live");
+  const std::regex point(R"re("start":)re");
+  EXPECT_EQ(std::distance(std::sregex_iterator(live.begin(), live.end(), point),
+                          std::sregex_iterator()),
+            144)
+      << live;
+  EXPECT_EQ(backfilled, live);
+}
+
+// A data-quality metric through the CLI: a backfilled file with `age`
+// missing from every fourth row shows missing_rate 25 % for age and 0 for
+// segment in aimsctl metrics, with its sample size, marked backfilled.
+TEST_F(BackfillTest, MissingRateThroughAimsctlMetrics) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(5)) / 60 * 60);
+  std::string csv = "timestamp,prediction,age,segment\n";
+  for (int i = 0; i < 200; ++i) {
+    absl::StrAppend(&csv, Rfc3339(t0 + absl::Milliseconds(100 * i)), ",", i % 2,
+                    ",", i % 4 == 0 ? "" : absl::StrCat(20 + i % 50), ",",
+                    i % 3 == 0 ? "a" : "b", "\n");
+  }
+  std::ofstream(dir_.File("dq.csv")) << csv;
+  std::string out, err;
+  ASSERT_EQ(Backfill("dq", dir_.File("dq.csv"), &out, &err, "1m"), 0) << err;
+  ASSERT_EQ(
+      RunCommand(
+          {AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+           "metrics", "--model=credit", "--version=dq", "--environment=it",
+           "--since=1d", "--metric=missing_rate"},
+          &out, &err),
+      0)
+      << err;
+  std::smatch m;
+  const std::regex age(
+      R"re(missing_rate +age +(\S+) +(\[[^\]]*\]) +- +200 +ok +yes)re");
+  ASSERT_TRUE(std::regex_search(out, m, age)) << out;
+  EXPECT_EQ(m[1], "0.25") << out;
+  const std::regex segment(R"re(missing_rate +segment +0 +\[)re");
+  EXPECT_TRUE(std::regex_search(out, segment)) << out;
+  EXPECT_FALSE(absl::StrContains(out, "accuracy")) << out;
+}
+
+// On a terminal (a pty from script(1)) backfill draws a progress bar on
+// stderr; piped, it draws none.
+TEST_F(BackfillTest, ProgressBarOnATerminalOnly) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(4)) / 60 * 60);
+  const std::string file = dir_.File("big.jsonl");
+  const std::string events = Events(20000, t0);  // two full chunks of rows
+  std::ofstream(file) << events;
+  std::string out, err;
+  ASSERT_EQ(Backfill("piped", file, &out, &err), 0) << err;
+  EXPECT_EQ(err, "");
+  // Another file (a file's backfill agent stays with its model version).
+  std::ofstream(dir_.File("big2.jsonl")) << events << "\n";
+  const std::string command = absl::StrCat(
+      AIMS_CTL_BIN, " --collector=127.0.0.1:", grpc_port_,
+      " backfill --model=credit --version=tty --environment=it --input=",
+      dir_.File("big2.jsonl"), " --window=10s");
+  std::string tty;
+  ASSERT_EQ(RunCommand({"/usr/bin/script", "-qec", command, "/dev/null"}, &tty),
+            0)
+      << tty;
+  static const std::regex bar(R"re(\r\[#+ *\] [0-9]+%)re");
+  EXPECT_TRUE(std::regex_search(tty, bar)) << tty;
+  EXPECT_TRUE(absl::StrContains(tty, "20000 events loaded, 0 row errors"))
+      << tty;
+}
+
+// Join records beyond --max_pending_prediction_bytes in a window: the
+// events load, the run fails naming the flag; within it, all records go
+// (a window of 50,000 is sent in parts) and the collector stores each once.
+TEST_F(BackfillTest, JoinRecordsBeyondTheLimitFailNamingTheFlag) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(2)) / 60 * 60);
+  std::string body;
+  constexpr int kEvents = 50000;
+  for (int i = 0; i < kEvents; ++i) {
+    absl::StrAppend(&body, R"({"prediction_id":"q)", i, R"(","timestamp":")",
+                    Rfc3339(t0), R"(","prediction":1})", "\n");
+  }
+  const std::string file = dir_.File("unlabelled.jsonl");
+  std::ofstream(file) << body;
+  auto run = [&](const std::string& version, const std::string& limit,
+                 std::string* out, std::string* err) {
+    return RunCommand(
+        {AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+         "backfill", "--model=credit", "--version=" + version,
+         "--environment=it", "--input=" + file,
+         "--max_pending_prediction_bytes=" + limit},
+        out, err);
+  };
+  std::string out, err;
+  EXPECT_NE(run("small", "1024", &out, &err), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "50000 events loaded, 0 row errors"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(err, "beyond --max_pending_prediction_bytes"))
+      << err;
+  std::ofstream(file, std::ios::app) << "\n";  // another file
+  EXPECT_EQ(run("large", "16777216", &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(
+      out, "1 windows, 1 sent, 0 already loaded, 50000 join records;"))
+      << out;
+  httplib::Client api("127.0.0.1", http_port_);
+  auto metrics = api.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(testing::MetricValue(metrics->body, "aims_collector_label_records"),
+            kEvents);
+  EXPECT_GE(
+      testing::MetricValue(metrics->body, "aims_collector_report_parts_total"),
+      2);
+}
+
 // A batch model's day with a bad half-minute loaded by aimsctl backfill:
 // catch-up judges the backfilled windows as if live, so one nonconformity
 // exists whose evidence is the first bad window, found on backfilled data;
@@ -363,6 +549,122 @@ TEST_F(BackfillTest, BackfilledBreachRaisesANonconformity) {
       << err;
   EXPECT_TRUE(absl::StrContains(out, "BACKFILLED")) << out;
   EXPECT_TRUE(absl::StrContains(out, " yes\n")) << out;
+}
+
+// A batch model backfills its predictions (prediction_id, no label), then
+// its labels: half as label rows in a second file, half posted to the
+// collector. Each label lands in its prediction's window, the accuracy
+// objective finds the bad half-minute, and the join keeps one record per
+// prediction however often the predictions are loaded.
+TEST_F(BackfillTest, BackfilledPredictionsJoinLaterLabels) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(3)) / 60 * 60);
+  constexpr int kEvents = 600;
+  std::string predictions = "prediction_id,timestamp,prediction\n";
+  std::string label_rows = "prediction_id,label\n";
+  std::string posted = "[";
+  for (int i = 0; i < kEvents; ++i) {
+    const int predicted = i % 2;
+    // 90 % right in the first 30 s, 10 % in the last 30 s.
+    const bool right = i < kEvents / 2 ? i % 10 != 0 : i % 10 == 0;
+    const int label = right ? predicted : 1 - predicted;
+    absl::StrAppend(&predictions, "p", i, ",",
+                    Rfc3339(t0 + absl::Milliseconds(60'000LL * i / kEvents)),
+                    ",", predicted, "\n");
+    if (i < kEvents / 2) {
+      absl::StrAppend(&label_rows, "p", i, ",", label, "\n");
+    } else {
+      absl::StrAppend(&posted, posted.size() > 1 ? "," : "",
+                      R"({"prediction_id":"p)", i, R"(","label":)", label, "}");
+    }
+  }
+  posted += "]";
+  const std::string file = dir_.File("predictions.csv");
+  std::ofstream(file) << predictions;
+  std::ofstream(dir_.File("labels.csv")) << label_rows;
+  auto backfill = [&](const std::string& version, const std::string& input,
+                      std::string* out) {
+    std::string err;
+    const int code = RunCommand(
+        {AIMS_CTL_BIN, absl::StrCat("--collector=127.0.0.1:", grpc_port_),
+         "backfill", "--model=credit", "--version=" + version,
+         "--environment=it", "--input=" + input, "--window=5s"},
+        out, &err);
+    EXPECT_EQ(code, 0) << err;
+  };
+  std::string out;
+  backfill("batch", file, &out);
+  EXPECT_TRUE(absl::StrContains(
+      out,
+      "600 events loaded, 0 row errors; 12 windows, 12 sent, 0 already "
+      "loaded, 600 join records; 0 delayed labels sent"))
+      << out;
+  httplib::Client api("127.0.0.1", http_port_);
+  auto metric = [&](const std::string& name) {
+    auto res = api.Get("/metrics");
+    return res ? testing::MetricValue(res->body, name) : -1;
+  };
+  EXPECT_EQ(metric("aims_collector_label_records"), kEvents);
+  // Loaded again: nothing sent. The same predictions in another file: their
+  // windows are new reports, but the join ignores the known records.
+  backfill("batch", file, &out);
+  EXPECT_TRUE(absl::StrContains(out, "0 sent, 12 already loaded, 0 join"))
+      << out;
+  std::ofstream(dir_.File("copy.csv")) << predictions << "\n";
+  backfill("copy", dir_.File("copy.csv"), &out);
+  EXPECT_TRUE(absl::StrContains(out, "12 sent, 0 already loaded, 600 join"))
+      << out;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return metric("aims_collector_label_records_ignored_total") == kEvents;
+      },
+      absl::Seconds(10)));
+  EXPECT_EQ(metric("aims_collector_label_records"), kEvents);
+
+  // The labels: rows of a file, and a post to the collector.
+  backfill("batch", dir_.File("labels.csv"), &out);
+  EXPECT_TRUE(absl::StrContains(out, "; 300 delayed labels sent")) << out;
+  auto res = api.Post("/v1/labels?model=credit&environment=it", posted,
+                      "application/json");
+  ASSERT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+
+  // Each half's labels in its half's windows.
+  const absl::Time half = t0 + absl::Seconds(30);
+  std::string first, second;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        first = Metrics("batch", t0, half);
+        second = Metrics("batch", half, t0 + absl::Minutes(1));
+        return AccuracySampleSize(first) == kEvents / 2 &&
+               AccuracySampleSize(second) == kEvents / 2;
+      },
+      absl::Seconds(20)))
+      << first << second << testing::ReadFile(dir_.File("collector.log"));
+  EXPECT_NEAR(AccuracyValue(first), 0.9, 1e-9) << first;
+  EXPECT_NEAR(AccuracyValue(second), 0.1, 1e-9) << second;
+  EXPECT_EQ(metric("aims_collector_label_pending"), 0);
+  EXPECT_EQ(metric("aims_collector_label_joins_total"), kEvents);
+
+  // Catch-up judges the windows again with their labels: one
+  // nonconformity, on the first bad window.
+  std::string ncs;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = api.Get("/v1/nonconformities");
+        ncs = r && r->status == 200 ? r->body : "";
+        return absl::StrContains(ncs, "\"objective_id\":\"accuracy\"");
+      },
+      absl::Seconds(20)))
+      << ncs << testing::ReadFile(dir_.File("collector.log"));
+  const std::regex id(R"re("id":"NC-[0-9]+")re");
+  EXPECT_EQ(std::distance(std::sregex_iterator(ncs.begin(), ncs.end(), id),
+                          std::sregex_iterator()),
+            1)
+      << ncs;
+  EXPECT_TRUE(absl::StrContains(ncs, R"("found_by":"catch-up: )")) << ncs;
+  EXPECT_TRUE(absl::StrContains(
+      ncs, absl::StrCat(R"("window_start":")", Rfc3339(half))))
+      << ncs;
 }
 
 }  // namespace

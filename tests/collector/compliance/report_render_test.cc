@@ -352,6 +352,49 @@ TEST(ReportRenderTest, ChartsDrawTheTrendAndEachValueAgainstTheThreshold) {
             std::string::npos);
 }
 
+// A series with backfilled windows says how many of its events were
+// backfilled in every rendering; one without says "-".
+TEST(ReportRenderTest, BackfilledEventsAreMarkedInEveryRendering) {
+  v1::ComplianceReport r = Sample();
+  v1::SeriesResult* s = r.mutable_objectives(0)->mutable_series(0);
+  const absl::Time from = FromProto(r.from());
+  for (int i = 0; i < 3; ++i) {
+    v1::MetricPoint* p = s->add_values();
+    *p->mutable_start() = ToProto(from + absl::Minutes(10 * i));
+    *p->mutable_end() = ToProto(from + absl::Minutes(10 * (i + 1)));
+    p->set_event_count(100);
+    p->set_backfilled_events(i == 0 ? 0 : 100);
+  }
+  v1::SeriesResult* live = r.mutable_objectives(0)->add_series();
+  live->set_series("credit/v1/prod attribute=region");
+  live->add_values()->set_event_count(50);
+  const ReportDocument doc = BuildReportDocument(r);
+  const std::string md = RenderMarkdown(doc);
+  EXPECT_NE(md.find("| NC-000007 | 0.0 | 200 of 300 events |\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| credit/v1/prod attribute=region |"), std::string::npos);
+  EXPECT_NE(md.find("| - | 0.0 | - |\n"), std::string::npos) << md;
+  absl::StatusOr<std::string> csv = RenderCsv(doc, "results");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_EQ(csv->substr(0, csv->find("\r\n")),
+            "Objective,Series,Held %,Pending %,Firing %,Insufficient %,"
+            "Unevaluated %,Firings,State at end,Last value,Nonconformities,"
+            "Possible breach %,Backfilled");
+  EXPECT_NE(csv->find(",NC-000007,0.0,200 of 300 events\r\n"),
+            std::string::npos)
+      << *csv;
+  EXPECT_NE(csv->find("attribute=region,"), std::string::npos) << *csv;
+  EXPECT_NE(csv->find(",-,0.0,-\r\n"), std::string::npos) << *csv;
+  EXPECT_NE(RenderHtml(r).find("(backfilled: 200 of 300 events were loaded "
+                               "by aimsctl backfill)"),
+            std::string::npos);
+  // Nothing backfilled: no mark anywhere.
+  s->clear_values();
+  const std::string none = RenderMarkdown(BuildReportDocument(r));
+  EXPECT_EQ(none.find(" events |"), std::string::npos) << none;
+}
+
 TEST(ReportRenderTest, EndingsInTheRegister) {
   v1::ComplianceReport r = Sample();
   v1::Nonconformity* invalid = r.mutable_nonconformities(0);

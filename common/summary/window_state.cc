@@ -1,4 +1,4 @@
-#include "agent/window_state.h"
+#include "common/summary/window_state.h"
 
 #include <algorithm>
 
@@ -8,7 +8,7 @@
 #include "common/base/utf8.h"
 #include "common/summary/summary_merge.h"
 
-namespace aims::agent {
+namespace aims {
 namespace {
 
 constexpr char kMaxForwardedLabels[] = "--max_forwarded_labels";
@@ -280,4 +280,4 @@ bool WindowState::SetConfigIfEmpty(
   return true;
 }
 
-}  // namespace aims::agent
+}  // namespace aims

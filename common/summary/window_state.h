@@ -1,6 +1,7 @@
 // WindowState: one window the agent holds open - its accumulator, the
 // predictions of the window that wait for a delayed label, and the delayed
-// labels the agent takes during the window.
+// labels the agent takes during the window. aimsctl backfill folds each of
+// its windows in one too, so its reports carry the same join records.
 //
 // Delayed labels (docs/events.md, "Delayed labels"): the agent joins none;
 // the collector's central join is the one place a label meets its
@@ -24,9 +25,9 @@
 // that Restore() of the intake log (agent/intake_log.h) rebuilds the window
 // exactly.
 //
-// Thread-safety: not thread-safe; the Windower serialises access.
-#ifndef AIMS_AGENT_WINDOW_STATE_H_
-#define AIMS_AGENT_WINDOW_STATE_H_
+// Thread-safety: not thread-safe; the agent's Windower serialises access.
+#ifndef AIMS_COMMON_SUMMARY_WINDOW_STATE_H_
+#define AIMS_COMMON_SUMMARY_WINDOW_STATE_H_
 
 #include <cstdint>
 #include <memory>
@@ -43,7 +44,7 @@
 #include "common/summary/event.h"
 #include "common/summary/window_accumulator.h"
 
-namespace aims::agent {
+namespace aims {
 
 struct JoinLimits {
   // Bytes of pending predictions one window holds
@@ -133,6 +134,6 @@ class WindowState {
   LimitOverflows overflows_;
 };
 
-}  // namespace aims::agent
+}  // namespace aims
 
-#endif  // AIMS_AGENT_WINDOW_STATE_H_
+#endif  // AIMS_COMMON_SUMMARY_WINDOW_STATE_H_
