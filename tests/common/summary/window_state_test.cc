@@ -2,7 +2,7 @@
 
 #include "gtest/gtest.h"
 
-namespace aims::agent {
+namespace aims {
 namespace {
 
 Event Predicted(const std::string& id, const std::string& cls, double score) {
@@ -239,4 +239,4 @@ TEST(WindowStateTest, JoinRecordsCarryFoldedGroupsAndSlices) {
 }
 
 }  // namespace
-}  // namespace aims::agent
+}  // namespace aims
