@@ -168,7 +168,7 @@ TEST_F(AgentTest, TokensGuardTheIntakeAndReachTheCollector) {
 // window beside its join record, and the collector's central join credits
 // them to the window (AgentLabelsTest covers what the reports carry). A
 // fake clock keeps the window open between the posts.
-TEST_F(AgentTest, DelayedLabelsAreJoinedByTheCollector) {
+TEST_F(AgentTest, DelayedLabelsJoinTheirPredictions) {
   StartCollector();
   FakeClock clock(absl::Now());
   AgentOptions options = Options();
