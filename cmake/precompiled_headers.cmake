@@ -1,9 +1,9 @@
 # Precompiled headers (AIMS_PCH, on by default): most of a translation unit's
 # compile time here is parsing the same Abseil, Protobuf, gRPC and
 # GoogleTest headers again. Two precompiled headers are built once - one for
-# the libraries and binaries, one with GoogleTest for tests/ - and every
-# target reuses one of them (REUSE_FROM), so that all of them are compiled
-# with the same flags and definitions as the header was.
+# the libraries and binaries, one that adds GoogleTest for the targets that
+# link it - and every target reuses one of them (REUSE_FROM), compiled with
+# the same flags and definitions as the header was.
 option(AIMS_PCH "Precompile the common third-party headers" ON)
 
 set(AIMS_PCH_HEADERS
@@ -15,11 +15,23 @@ set(AIMS_PCH_HEADERS
   <google/protobuf/message.h> <grpcpp/grpcpp.h>
   <aims/v1/summary.pb.h> <aims/v1/nonconformity.pb.h> <aims/v1/query.pb.h>)
 
-# Targets left out: generated code (its own -w flags), libFuzzer targets
-# (-fsanitize=fuzzer) and the precompiled headers' own targets.
-function(aims_reuse_pch dir)
-  get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
-  foreach(target ${targets})
+if(AIMS_PCH)
+  add_library(aims_pch STATIC ${CMAKE_SOURCE_DIR}/cmake/pch_stub.cc)
+  target_link_libraries(aims_pch PUBLIC aims_proto absl::strings absl::status
+                        absl::statusor absl::synchronization absl::time
+                        absl::flat_hash_map)
+  target_precompile_headers(aims_pch PRIVATE ${AIMS_PCH_HEADERS})
+  if(AIMS_BUILD_TESTS OR AIMS_BUILD_BENCHMARKS OR AIMS_BUILD_FUZZERS)
+    find_package(GTest CONFIG REQUIRED)  # tests/'s import is not seen here
+    add_library(aims_test_pch STATIC ${CMAKE_SOURCE_DIR}/cmake/pch_stub.cc)
+    target_link_libraries(aims_test_pch PUBLIC aims_pch GTest::gtest GTest::gmock)
+    target_precompile_headers(aims_test_pch PRIVATE ${AIMS_PCH_HEADERS}
+                              <gtest/gtest.h> <gmock/gmock.h>)
+  endif()
+  # Left out: generated code (its own -w flags), libFuzzer targets
+  # (-fsanitize=fuzzer) and the precompiled headers' own targets.
+  aims_targets(all_targets ${CMAKE_SOURCE_DIR})
+  foreach(target ${all_targets})
     get_target_property(type ${target} TYPE)
     if(NOT type MATCHES "^(EXECUTABLE|STATIC_LIBRARY|OBJECT_LIBRARY)$" OR
        target MATCHES "^(aims_proto|aims_pch|aims_test_pch)$" OR
@@ -40,24 +52,4 @@ function(aims_reuse_pch dir)
       target_precompile_headers(${target} REUSE_FROM aims_pch)
     endif()
   endforeach()
-  get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
-  foreach(subdir ${subdirs})
-    aims_reuse_pch(${subdir})
-  endforeach()
-endfunction()
-
-if(AIMS_PCH)
-  add_library(aims_pch STATIC ${CMAKE_SOURCE_DIR}/cmake/pch_stub.cc)
-  target_link_libraries(aims_pch PUBLIC aims_proto absl::strings absl::status
-                        absl::statusor absl::synchronization absl::time
-                        absl::flat_hash_map)
-  target_precompile_headers(aims_pch PRIVATE ${AIMS_PCH_HEADERS})
-  if(AIMS_BUILD_TESTS OR AIMS_BUILD_BENCHMARKS OR AIMS_BUILD_FUZZERS)
-    find_package(GTest CONFIG REQUIRED)  # tests/'s import is not seen here
-    add_library(aims_test_pch STATIC ${CMAKE_SOURCE_DIR}/cmake/pch_stub.cc)
-    target_link_libraries(aims_test_pch PUBLIC aims_pch GTest::gtest GTest::gmock)
-    target_precompile_headers(aims_test_pch PRIVATE ${AIMS_PCH_HEADERS}
-                              <gtest/gtest.h> <gmock/gmock.h>)
-  endif()
-  aims_reuse_pch(${CMAKE_SOURCE_DIR})
 endif()
