@@ -28,6 +28,14 @@ absl::Status Allowed(const Authorizer& authorizer,
 
 constexpr absl::string_view kMaxLabelsFlag = "--max_labels_per_batch";
 
+// The collector checks labels against the agent's default limits, which no
+// collector flag changes: its errors name no flag.
+EventLimits CollectorLimits() {
+  EventLimits limits;
+  limits.owner = EventLimits::Owner::kCollector;
+  return limits;
+}
+
 }  // namespace
 
 LabelService::LabelService(LabelJoin* join, const Authorizer* authorizer,
@@ -54,7 +62,7 @@ absl::Status LabelService::Submit(const v1::ModelRef& model, LabelBatch* batch,
         "to)");
   }
   const absl::Time now = clock_->Now();
-  ScreenLabels(batch, now, EventLimits());
+  ScreenLabels(batch, now, CollectorLimits());
   if (on_limit_) {
     for (const EventError& e : batch->errors) {
       if (!e.limit.empty()) on_limit_(e.limit);
@@ -87,7 +95,8 @@ grpc::ServerUnaryReactor* LabelService::SubmitLabels(
                                max_labels_per_batch_, kMaxLabelsFlag));
   }
   if (s.ok()) {
-    LabelBatch batch = LabelBatchFromProto(request->labels(), EventLimits());
+    LabelBatch batch =
+        LabelBatchFromProto(request->labels(), CollectorLimits());
     s = Submit(model, &batch, response);
   }
   reactor->Finish(ToGrpcStatus(s));
@@ -109,6 +118,7 @@ void LabelService::RegisterHttp(HttpServer& server, SessionStore* sessions) {
         LabelBatch batch;
         if (s.ok()) {
           JsonIntakeLimits limits;
+          limits.event = CollectorLimits();
           limits.max_events_per_batch = max_labels_per_batch_;
           limits.max_batch_flag = kMaxLabelsFlag;
           s = Counted(ParseLabelBatch(req.body, limits, &batch));

@@ -16,6 +16,7 @@ constexpr char kLimitPayload[] = "type.aims.dev/aims.limit";
 
 std::string LimitReason(absl::string_view found, absl::string_view limit,
                         absl::string_view flag) {
+  if (flag.empty()) return absl::StrCat(found, ", limit ", limit);
   return absl::StrCat(found, ", limit ", limit, " (", flag, ")");
 }
 

@@ -19,7 +19,8 @@
 namespace aims {
 
 // "<found>, limit <limit> (<flag>)", e.g. "1200 features, limit 1000
-// (--max_features_per_event)".
+// (--max_features_per_event)"; without " (<flag>)" when `flag` is empty (a
+// limit no flag sets).
 std::string LimitReason(absl::string_view found, absl::string_view limit,
                         absl::string_view flag);
 

@@ -27,10 +27,21 @@ bool Fail(EventError* error, std::string field, std::string reason) {
   return false;
 }
 
+// The flag to name for a limit of `limits` (none for the collector's).
+absl::string_view FlagOf(const EventLimits& limits, absl::string_view flag) {
+  return limits.owner == EventLimits::Owner::kAgent ? flag
+                                                    : absl::string_view();
+}
+
+const char* ClockOf(const EventLimits& limits) {
+  return limits.owner == EventLimits::Owner::kAgent ? "agent's" : "collector's";
+}
+
 bool FailLimit(EventError* error, std::string field, absl::string_view found,
-               size_t limit, absl::string_view flag) {
+               size_t limit, absl::string_view flag,
+               const EventLimits& limits) {
   error->field = std::move(field);
-  error->reason = LimitReason(found, absl::StrCat(limit), flag);
+  error->reason = LimitReason(found, absl::StrCat(limit), FlagOf(limits, flag));
   error->limit = LimitName(flag);
   return false;
 }
@@ -41,7 +52,7 @@ bool CheckName(absl::string_view what, const std::string& name,
   if (name.size() > limits.max_name_bytes) {
     return FailLimit(error, absl::StrCat(what, ".", CutUtf8(name, 32)),
                      absl::StrCat("name is ", name.size(), " bytes"),
-                     limits.max_name_bytes, kMaxNameBytes);
+                     limits.max_name_bytes, kMaxNameBytes, limits);
   }
   return true;
 }
@@ -50,7 +61,8 @@ bool CheckPredictionId(const std::string& id, const EventLimits& limits,
                        EventError* error) {
   if (id.size() > limits.max_prediction_id_bytes) {
     return FailLimit(error, "prediction_id", absl::StrCat(id.size(), " bytes"),
-                     limits.max_prediction_id_bytes, kMaxPredictionIdBytes);
+                     limits.max_prediction_id_bytes, kMaxPredictionIdBytes,
+                     limits);
   }
   return true;
 }
@@ -66,7 +78,7 @@ bool CheckOutcome(const char* field, const Outcome& o,
       return FailLimit(
           error, field,
           absl::StrCat("class is ", o.class_label.size(), " bytes"),
-          limits.max_name_bytes, kMaxNameBytes);
+          limits.max_name_bytes, kMaxNameBytes, limits);
     }
   }
   return true;
@@ -88,17 +100,18 @@ bool CheckTimestamp(absl::Time at, absl::Time now, const EventLimits& limits,
     flag = kMaxClockSkew;
     limit = limits.max_clock_skew;
     found = absl::StrCat(TimeText(at), " is ", absl::FormatDuration(at - now),
-                         " ahead of the agent's clock");
+                         " ahead of the ", ClockOf(limits), " clock");
   } else if (check_age && at < now - limits.max_event_age) {
     flag = kMaxEventAge;
     limit = limits.max_event_age;
     found = absl::StrCat(TimeText(at), " is ", absl::FormatDuration(now - at),
-                         " old by the agent's clock");
+                         " old by the ", ClockOf(limits), " clock");
   } else {
     return true;
   }
   error->field = "timestamp";
-  error->reason = LimitReason(found, absl::FormatDuration(limit), flag);
+  error->reason =
+      LimitReason(found, absl::FormatDuration(limit), FlagOf(limits, flag));
   error->limit = LimitName(flag);
   return false;
 }
@@ -176,7 +189,7 @@ bool ValidateEvent(const Event& event, const EventLimits& limits,
   if (event.features.size() > limits.max_features) {
     return FailLimit(error, "features",
                      absl::StrCat(event.features.size(), " features"),
-                     limits.max_features, kMaxFeatures);
+                     limits.max_features, kMaxFeatures, limits);
   }
   for (const auto& [name, value] : event.features) {
     if (!CheckName("features", name, limits, error)) return false;
@@ -185,26 +198,26 @@ bool ValidateEvent(const Event& event, const EventLimits& limits,
       return FailLimit(
           error, absl::StrCat("features.", name),
           absl::StrCat("string is ", value.category.size(), " bytes"),
-          limits.max_string_bytes, kMaxStringBytes);
+          limits.max_string_bytes, kMaxStringBytes, limits);
     }
   }
   if (event.attributes.size() > limits.max_attributes) {
     return FailLimit(error, "attributes",
                      absl::StrCat(event.attributes.size(), " attributes"),
-                     limits.max_attributes, kMaxAttributes);
+                     limits.max_attributes, kMaxAttributes, limits);
   }
   for (const auto& [name, group] : event.attributes) {
     if (!CheckName("attributes", name, limits, error)) return false;
     if (group.size() > limits.max_string_bytes) {
       return FailLimit(error, absl::StrCat("attributes.", name),
                        absl::StrCat("value is ", group.size(), " bytes"),
-                       limits.max_string_bytes, kMaxStringBytes);
+                       limits.max_string_bytes, kMaxStringBytes, limits);
     }
   }
   if (event.probabilities.size() > limits.max_probabilities) {
     return FailLimit(error, "probabilities",
                      absl::StrCat(event.probabilities.size(), " classes"),
-                     limits.max_probabilities, kMaxProbabilities);
+                     limits.max_probabilities, kMaxProbabilities, limits);
   }
   for (const auto& [name, p] : event.probabilities) {
     if (!CheckName("probabilities", name, limits, error)) return false;
@@ -249,7 +262,7 @@ bool EventFromProto(const v1::InferenceEvent& in, const EventLimits& limits,
   if (static_cast<size_t>(in.features_size()) > limits.max_features) {
     return FailLimit(error, "features",
                      absl::StrCat(in.features_size(), " features"),
-                     limits.max_features, kMaxFeatures);
+                     limits.max_features, kMaxFeatures, limits);
   }
   out->features.reserve(in.features_size());
   for (const auto& [name, value] : in.features()) {

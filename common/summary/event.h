@@ -63,6 +63,13 @@ struct LabelEvent {
 // Limits on one event; each is checked with an error naming the field, the
 // limit and the agent flag that sets it (common/base/limit_error.h).
 struct EventLimits {
+  // Whose limits these are: the agent's are its flags, named by each error;
+  // the collector's label intake uses the defaults, fixed, so its errors
+  // name no flag (the limit's name still counts them) and its clock is "the
+  // collector's".
+  enum class Owner { kAgent, kCollector };
+  Owner owner = Owner::kAgent;
+
   size_t max_features = 1000;            // --max_features_per_event
   size_t max_attributes = 32;            // --max_attributes_per_event
   size_t max_probabilities = 1000;       // --max_probabilities_per_event

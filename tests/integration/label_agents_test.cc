@@ -16,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "aims/v1/error.pb.h"
 #include "aims/v1/event.grpc.pb.h"
@@ -399,9 +400,33 @@ TEST(LabelAgentsTest, BadBatchesGetTheSameErrorsFromAgentAndCollector) {
                    std::string(129, 'x'), R"(","label":1},
                        {"prediction_id":"h1","label":0}])");
   const std::string agent_bad = HttpAnswer(a.http, "/v1/labels", bad);
-  EXPECT_EQ(agent_bad, HttpAnswer(collector_http, to_collector, bad));
+  const std::string collector_bad =
+      HttpAnswer(collector_http, to_collector, bad);
+  // The same but for the flag: the agent's limit is its flag, the
+  // collector's is fixed.
+  EXPECT_EQ(
+      absl::StrReplaceAll(agent_bad, {{" (--max_prediction_id_bytes)", ""}}),
+      collector_bad);
   EXPECT_TRUE(absl::StrContains(agent_bad, "accepted: 1 rejected: 3"))
       << agent_bad;
+  EXPECT_TRUE(absl::StrContains(
+      agent_bad, "129 bytes, limit 128 (--max_prediction_id_bytes)"))
+      << agent_bad;
+  EXPECT_TRUE(absl::StrContains(collector_bad, "129 bytes, limit 128\""))
+      << collector_bad;
+  // A timestamp ahead of the clock: each names its own clock.
+  const std::string ahead =
+      R"([{"prediction_id":"t1","label":1,"timestamp":"2999-01-01T00:00:00Z"}])";
+  const std::string agent_ahead = HttpAnswer(a.http, "/v1/labels", ahead);
+  const std::string collector_ahead =
+      HttpAnswer(collector_http, to_collector, ahead);
+  EXPECT_TRUE(absl::StrContains(agent_ahead, "ahead of the agent"))
+      << agent_ahead;
+  EXPECT_TRUE(absl::StrContains(agent_ahead, "(--max_clock_skew)"))
+      << agent_ahead;
+  EXPECT_TRUE(absl::StrContains(collector_ahead, "ahead of the collector"))
+      << collector_ahead;
+  EXPECT_FALSE(absl::StrContains(collector_ahead, "--")) << collector_ahead;
   EXPECT_TRUE(absl::StrContains(agent_bad, "field: \"colour\"")) << agent_bad;
   for (const std::string& body : {std::string("[]"), std::string("")}) {
     const std::string agent_empty = HttpAnswer(a.http, "/v1/labels", body);
