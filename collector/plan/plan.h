@@ -65,7 +65,7 @@ struct Objective {
   absl::Duration window = absl::Minutes(10);
   // Evidence needed besides the engine's own minimum (0: the engine's).
   uint64_t min_samples = 0;
-  // Performance metrics: a window whose label_coverage (labelled / events)
+  // Performance metrics: a window whose label_coverage (labelled / labelable)
   // is below it is not judged yet (insufficient evidence, waiting for
   // labels); catch-up judges it once its labels arrive. 0: no wait.
   double min_label_coverage = 0;

@@ -66,9 +66,9 @@ struct MetricOptions {
 // and weighted), ROC AUC (binary, needs score histograms), log loss, Brier,
 // MAE/RMSE/MAPE/R^2 (regression), error rate, latency p50/p90/p99,
 // throughput (events per second of `span`), label_coverage (labelled /
-// events, Wilson) and label_delay_p50_seconds / p90 (of the labels joined
-// later). Binary F1's count is TP + FP + FN, MAPE's the labels that are not
-// zero.
+// labelable events, Wilson) and label_delay_p50_seconds / p90 (of the labels
+// joined later). Binary F1's count is TP + FP + FN, MAPE's the labels that are
+// not zero.
 std::vector<v1::MetricValue> PerformanceMetrics(
     const v1::WindowSummary& summary, const MetricOptions& options,
     absl::Duration span);

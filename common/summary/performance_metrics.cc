@@ -214,13 +214,16 @@ std::vector<v1::MetricValue> PerformanceMetrics(
   }
   const uint64_t matched = op.labels_matched();
   out.push_back(Value("labels_matched", static_cast<double>(matched), matched));
-  // Share of the window's predictions labelled so far (inline or joined
-  // later): min_label_coverage waits for it. A label for a prediction
-  // counted in another window must not make it more than all.
+  // Share of the window's labelable predictions (an inline label or a
+  // prediction_id) labelled so far, inline or joined later:
+  // min_label_coverage waits for it. Summaries from before labelable_count
+  // count every event. A label for a prediction counted in another window
+  // must not make it more than all.
+  const uint64_t labelable =
+      op.labelable_count() > 0 ? op.labelable_count() : op.event_count();
   out.push_back(Proportion(
       "label_coverage",
-      std::min(summary.performance().labelled_count(), op.event_count()),
-      op.event_count()));
+      std::min(summary.performance().labelled_count(), labelable), labelable));
   absl::StatusOr<QuantileSketch> delay =
       QuantileSketch::FromProto(op.label_delay_seconds());
   for (auto [name, q] : {std::pair{"label_delay_p50_seconds", 0.5},

@@ -93,6 +93,7 @@ absl::Status MergeOperational(v1::OperationalSummary* op,
   op->set_backfilled_events(op->backfilled_events() + fop.backfilled_events());
   op->set_labels_awaited(op->labels_awaited() + fop.labels_awaited());
   op->set_late_events(op->late_events() + fop.late_events());
+  op->set_labelable_count(op->labelable_count() + fop.labelable_count());
   if (absl::Status s = fop.has_latency_seconds()
                            ? MergeSketchProto(op->mutable_latency_seconds(),
                                               fop.latency_seconds())

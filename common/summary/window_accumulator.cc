@@ -331,6 +331,7 @@ void WindowAccumulator::AddFairness(const Event& event,
 
 void WindowAccumulator::Add(const Event& event) {
   ++event_count_;
+  if (event.label.present() || !event.prediction_id.empty()) ++labelable_;
   if (event.error) ++error_count_;
   if (event.latency_seconds && !config_->counts_only)
     latency_.Add(*event.latency_seconds);
@@ -489,6 +490,7 @@ v1::WindowSummary WindowAccumulator::Build() const {
   if (config_->profile) out.set_profile_id(config_->profile->profile_id());
   v1::OperationalSummary* op = out.mutable_operational();
   op->set_event_count(event_count_);
+  op->set_labelable_count(labelable_);
   op->set_error_count(error_count_);
   if (!latency_.empty()) latency_.ToProto(op->mutable_latency_seconds());
   op->set_labels_matched(labels_matched_);

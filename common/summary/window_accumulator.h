@@ -143,6 +143,7 @@ class WindowAccumulator {
   std::shared_ptr<const SummaryConfig> config_;
   LimitOverflows overflows_;
   uint64_t event_count_ = 0;
+  uint64_t labelable_ = 0;  // events with an inline label or prediction_id
   uint64_t error_count_ = 0;
   QuantileSketch latency_;
   uint64_t labels_matched_ = 0, labels_late_ = 0;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "collector/evaluation/catch_up.h"
 #include "collector/evaluation/evaluator.h"
 #include "collector/evaluation/objective_metrics.h"
@@ -18,7 +19,8 @@ namespace aims::collector {
 namespace {
 
 // `n` events predicted "1"; the first `labelled` carry a label, the first
-// `correct` of those "1".
+// `correct` of those "1"; the others carry a prediction_id (they await a
+// delayed label).
 v1::WindowSummary Window(int n, int labelled, int correct) {
   WindowAccumulator acc(std::make_shared<SummaryConfig>());
   for (int i = 0; i < n; ++i) {
@@ -28,6 +30,8 @@ v1::WindowSummary Window(int n, int labelled, int correct) {
     if (i < labelled) {
       e.label.kind = Outcome::Kind::kClass;
       e.label.class_label = i < correct ? "1" : "0";
+    } else {
+      e.prediction_id = absl::StrCat("p", i);
     }
     acc.Add(e);
   }
@@ -39,6 +43,7 @@ v1::WindowSummary Window(int n, int labelled, int correct) {
 v1::WindowSummary Labels(int labelled, int correct) {
   v1::WindowSummary s = Window(labelled, labelled, correct);
   s.mutable_operational()->set_event_count(0);
+  s.mutable_operational()->set_labelable_count(0);
   s.mutable_operational()->set_labels_matched(labelled);
   s.mutable_operational()->set_labels_late(labelled);
   return s;

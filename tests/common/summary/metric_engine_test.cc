@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/summary/quantile_sketch.h"
 #include "common/summary/statistics.h"
+#include "common/summary/summary_merge.h"
 #include "common/summary/wasserstein.h"
 #include "common/summary/window_accumulator.h"
 #include "gtest/gtest.h"
@@ -81,6 +82,51 @@ TEST(MetricEngineTest, LabelCoverageAndDelay) {
   values = PerformanceMetrics(s, MetricOptions(), absl::Seconds(10));
   EXPECT_EQ(Find(values, "label_coverage")->state(),
             v1::EVIDENCE_STATE_NOT_APPLICABLE);
+}
+
+// Coverage's denominator is the events a label can reach: those with an
+// inline label or a prediction_id; joined labels (a label report merged
+// into the window) raise it.
+TEST(MetricEngineTest, LabelCoverageCountsOnlyLabelableEvents) {
+  auto config = std::make_shared<SummaryConfig>();
+  WindowAccumulator acc(config);
+  for (int i = 0; i < 10; ++i) {
+    Event e;
+    e.prediction.kind = Outcome::Kind::kClass;
+    e.prediction.class_label = "1";
+    if (i < 2) {
+      e.label = e.prediction;  // inline label
+    } else if (i < 6) {
+      e.prediction_id = absl::StrCat("p", i);  // awaits a delayed label
+    }  // else: no id, no label: never labelled
+    acc.Add(e);
+  }
+  v1::WindowSummary s = acc.Build();
+  EXPECT_EQ(s.operational().event_count(), 10u);
+  EXPECT_EQ(s.operational().labelable_count(), 6u);
+  const v1::MetricValue* coverage =
+      Find(PerformanceMetrics(s, MetricOptions(), absl::Seconds(10)),
+           "label_coverage");
+  ASSERT_NE(coverage, nullptr);
+  EXPECT_DOUBLE_EQ(coverage->value(), 2.0 / 6);
+  EXPECT_EQ(coverage->sample_size(), 6u);
+
+  v1::WindowSummary joined;  // a label report: three delayed labels
+  joined.mutable_performance()->set_labelled_count(3);
+  ASSERT_TRUE(MergeSummaries(&s, joined).ok());
+  EXPECT_DOUBLE_EQ(
+      Find(PerformanceMetrics(s, MetricOptions(), absl::Seconds(10)),
+           "label_coverage")
+          ->value(),
+      5.0 / 6);
+
+  // A summary stored before labelable_count: every event counts.
+  s.mutable_operational()->set_labelable_count(0);
+  EXPECT_DOUBLE_EQ(
+      Find(PerformanceMetrics(s, MetricOptions(), absl::Seconds(10)),
+           "label_coverage")
+          ->value(),
+      5.0 / 10);
 }
 
 TEST(MetricEngineTest, FairnessNeedsTwoGroupsOfMinimumSize) {
