@@ -271,8 +271,7 @@ void Windower::AddLabelsTo(absl::Time key,
   absl::MutexLock lock(&mu_);
   Open& open = InstanceLocked(key);
   for (const LabelEvent& label : labels) {
-    EventError error;
-    open.state->AddLabel(label, arrival, &error);
+    open.state->RestoreLabel(label, arrival);
   }
   open.changed = true;
 }

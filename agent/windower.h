@@ -110,7 +110,8 @@ class Windower {
   // the arrival's window.
   absl::Time AddLabels(const std::vector<LabelEvent>& labels,
                        absl::Time arrival, std::vector<LabelOutcome>* outcomes);
-  // Replay: the same within instance `key` only.
+  // Replay: the same within instance `key` only, beyond the window's label
+  // bounds (the labels were accepted before the restart).
   void AddLabelsTo(absl::Time key, const std::vector<LabelEvent>& labels,
                    absl::Time arrival);
   // Where the arrival window of now starts.

@@ -75,6 +75,11 @@ class WindowState {
   // receives the reason of a refused one.
   LabelFate AddLabel(const LabelEvent& label, absl::Time now,
                      EventError* error);
+  // Replay of the agent's intake log: keeps `label` to forward as AddLabel
+  // does, beyond the bounds: it was accepted before the restart (or joined
+  // by an agent of before the central join), and an accepted label is never
+  // lost.
+  void RestoreLabel(const LabelEvent& label, absl::Time now);
   void CountRejected(absl::string_view reason, uint64_t n);
 
   // Nothing folded, rejected, pending or forwarded since it opened.
@@ -118,6 +123,8 @@ class WindowState {
   static uint64_t BytesOf(const std::string& id, const Pending& p);
   void Remember(const Event& e, absl::Time arrival);
   v1::PendingPrediction RecordOf(const std::string& id, const Pending& p) const;
+  // `label` as forwarded: its timestamp, when not given, is `now`.
+  static v1::LabelEvent Forwarded(const LabelEvent& label, absl::Time now);
 
   std::shared_ptr<const SummaryConfig> config_;
   const JoinLimits* const limits_;

@@ -194,6 +194,25 @@ TEST(WindowStateTest, PendingAndForwardedAreBounded) {
   EXPECT_EQ(error.limit, "forwarded_label_bytes");
 }
 
+// The intake log's replay restores labels the window had accepted (or an
+// agent of before the central join had joined) beyond today's bounds: none
+// is lost.
+TEST(WindowStateTest, RestoredLabelsAreKeptBeyondTheBounds) {
+  JoinLimits limits;
+  limits.max_forwarded_labels = 2;
+  WindowState w(std::make_shared<SummaryConfig>(), &limits);
+  for (int i = 0; i < 5; ++i) {
+    w.RestoreLabel(Label("r" + std::to_string(i), "1"), t0);
+  }
+  EXPECT_EQ(w.forwarded_count(), 5u);
+  // New labels still meet the bound.
+  EXPECT_EQ(Fate(w, Label("new", "1"), t0), LabelFate::kFull);
+  const v1::WindowReport report = w.Take();
+  ASSERT_EQ(report.labels_size(), 5);
+  EXPECT_EQ(report.labels(4).prediction_id(), "r4");
+  EXPECT_EQ(report.labels(4).timestamp().seconds(), 1000);
+}
+
 // Join records carry groups and slice values as the summary folded them, so
 // that the collector credits a label to the same group and slice.
 TEST(WindowStateTest, JoinRecordsCarryFoldedGroupsAndSlices) {
