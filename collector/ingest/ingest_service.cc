@@ -452,13 +452,14 @@ class IngestService::Stream final
       if (valid.ok()) assembled.SerializeToString(&serialized);
     }
     if (valid.ok() && backfill_) {
-      // Backfilled windows stay marked in merges and queries.
-      if (current != &assembled) assembled = *current;
-      current = &assembled;
-      v1::OperationalSummary* op =
-          assembled.mutable_summary()->mutable_operational();
-      op->set_backfilled_events(op->event_count());
-      assembled.SerializeToString(&serialized);
+      // Backfilled windows stay marked in merges and queries. The mark is
+      // appended on the wire (a message followed by another parses as their
+      // merge) rather than copying the report and its join records.
+      v1::WindowReport mark;
+      mark.mutable_summary()->mutable_operational()->set_backfilled_events(
+          current->summary().operational().event_count());
+      if (serialized.empty()) current->SerializeToString(&serialized);
+      mark.AppendToString(&serialized);
     }
     const v1::WindowReport& report = *current;
     if (!valid.ok()) {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "collector/labels/label_report.h"
+#include "collector/storage/wire_filter.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
 #include "common/rocks/keys.h"
@@ -64,6 +65,36 @@ bool Older(const v1::LabelEvent& a, const v1::LabelEvent& b) {
   return FromProto(a.timestamp()) < FromProto(b.timestamp());
 }
 
+// Values staged for writing, by key (nullopt: deleted).
+using Overlay = absl::flat_hash_map<std::string, std::optional<std::string>>;
+
+// A report's join records (each as received, and its prediction_id) and
+// labels, read from WindowReport fields on the wire; false when unreadable.
+bool ReadCarried(absl::string_view label_bytes, LabelJoin::Carried* out) {
+  bool labels_ok = true;
+  const bool read = ForEachLengthDelimited(
+      label_bytes, [&](int number, absl::string_view payload) {
+        if (number == v1::WindowReport::kPredictionsFieldNumber) {
+          LabelJoin::CarriedPrediction& p = out->predictions.emplace_back();
+          p.bytes = payload;
+          // prediction_id: the last occurrence wins, as a parser's.
+          return ForEachLengthDelimited(
+              payload, [&p](int field, absl::string_view value) {
+                if (field == v1::PendingPrediction::kPredictionIdFieldNumber) {
+                  p.id = value;
+                }
+                return true;
+              });
+        }
+        if (number == v1::WindowReport::kLabelsFieldNumber) {
+          labels_ok &= out->labels.emplace_back().ParseFromArray(
+              payload.data(), static_cast<int>(payload.size()));
+        }
+        return labels_ok;
+      });
+  return read && labels_ok;
+}
+
 // A record's share of the join's bytes: its key and value, and its id
 // entry.
 uint64_t RecordBytes(size_t key_bytes, size_t value_bytes, size_t id_bytes) {
@@ -89,13 +120,12 @@ struct LabelJoin::Metrics {
   prometheus::Counter* ignored = nullptr;
 };
 
-// Changes of one report or submit, written together; the overlay lets a
-// later label of the same write see an earlier record.
+// Changes of one report or submit, written together; the overlay (values
+// as serialized: cheaper to keep than parsed records) lets a later label of
+// the same write see an earlier record.
 struct LabelJoin::Staged {
   std::vector<Mutation> mutations;
-  absl::flat_hash_map<std::string, std::optional<v1::JoinRecord>> records;
-  absl::flat_hash_map<std::string, std::optional<std::string>> ids;
-  absl::flat_hash_map<std::string, std::optional<v1::PendingLabel>> pending;
+  Overlay records, ids, pending;
   // Counted once the write is durable.
   LabelJoinCounts delta;
   int64_t bytes = 0, records_added = 0, pending_added = 0;
@@ -112,11 +142,16 @@ struct LabelJoin::Staged {
 namespace {
 
 template <typename T>
-absl::StatusOr<std::optional<T>> Lookup(
-    const Storage& storage, Table table, const std::string& key,
-    const absl::flat_hash_map<std::string, std::optional<T>>& overlay) {
-  if (auto it = overlay.find(key); it != overlay.end()) return it->second;
-  absl::StatusOr<std::string> value = storage.Get(table, key);
+absl::StatusOr<std::optional<T>> Lookup(const Storage& storage, Table table,
+                                        const std::string& key,
+                                        const Overlay& overlay) {
+  absl::StatusOr<std::string> value;
+  if (auto it = overlay.find(key); it != overlay.end()) {
+    if (!it->second.has_value()) return std::optional<T>();
+    value = *it->second;
+  } else {
+    value = storage.Get(table, key);
+  }
   if (absl::IsNotFound(value.status())) return std::optional<T>();
   if (!value.ok()) return value.status();
   if constexpr (std::is_same_v<T, std::string>) {
@@ -292,6 +327,7 @@ absl::Status LabelJoin::StageLabel(const std::string& model_key,
       std::string value = r.SerializeAsString();
       staged->bytes +=
           static_cast<int64_t>(value.size()) - static_cast<int64_t>(old_bytes);
+      staged->records[**record_key] = value;
       staged->mutations.push_back(
           {Table::kLabelRecords, **record_key, std::move(value)});
       v1::ModelRef model;
@@ -302,7 +338,6 @@ absl::Status LabelJoin::StageLabel(const std::string& model_key,
         staged->mutations.push_back({Table::kLabelDirty, window, ""});
         staged->dirty.push_back(std::move(window));
       }
-      staged->records[**record_key] = std::move(r);
       return absl::OkStatus();
     }
   }
@@ -331,51 +366,83 @@ absl::Status LabelJoin::StageLabel(const std::string& model_key,
   *p.mutable_received_at() = ToProto(now);
   std::string value = p.SerializeAsString();
   staged->bytes += static_cast<int64_t>(value.size());
+  staged->pending[id_key] = value;
   staged->mutations.push_back({Table::kLabelPending, id_key, std::move(value)});
-  staged->pending[id_key] = std::move(p);
   return absl::OkStatus();
 }
 
 absl::Status LabelJoin::StageReport(const EncodedReport& report,
+                                    const Carried& carried,
                                     const v1::ModelRef& model, absl::Time now,
-                                    Staged* staged) {
-  v1::WindowReport carried;
-  if (!carried.ParseFromString(report.label_bytes)) {
-    return absl::DataLossError("label join: unparsable report labels");
-  }
+                                    bool labels_follow, Staged* staged) {
   const std::string model_key = ModelKey(model.name(), model.environment());
   const absl::Time start = FromProto(report.window_start);
   const std::string window = WindowKey(model, start);
+  // Past the TTL the window's records are gone (its report final).
+  const bool expired = start + options_.ttl < now;
+  // The ids of the records, those not staged already read together.
+  std::vector<std::string> id_keys;
+  std::vector<std::string> to_read;
+  id_keys.reserve(carried.predictions.size());
+  for (const CarriedPrediction& p : carried.predictions) {
+    if (p.id.empty() || p.id.size() > kMaxPredictionIdBytes || expired) {
+      id_keys.emplace_back();
+      continue;
+    }
+    id_keys.push_back(absl::StrCat(model_key, p.id));
+    if (!staged->ids.contains(id_keys.back()))
+      to_read.push_back(id_keys.back());
+  }
+  absl::StatusOr<std::vector<std::optional<std::string>>> read =
+      storage_->GetMany(Table::kLabelIds, to_read);
+  if (!read.ok()) return read.status();
+  absl::flat_hash_set<absl::string_view> stored;
+  for (size_t i = 0; i < to_read.size(); ++i) {
+    if ((*read)[i].has_value()) stored.insert(to_read[i]);
+  }
+  // A record is stored as its prediction's bytes as received, followed by
+  // the report's version and window (and the label, if one waited): the
+  // wire form of a JoinRecord, without parsing and serializing each.
+  v1::JoinRecord suffix_fields;
+  suffix_fields.set_version(model.version());
+  *suffix_fields.mutable_window_start() = report.window_start;
+  *suffix_fields.mutable_window_end() = report.window_end;
+  const std::string suffix = suffix_fields.SerializeAsString();
+  // No label waits at all (a backfill of predictions): nothing to look up.
+  const bool none_pending = counts_.pending == 0 && staged->pending.empty();
   bool dirty = false;
-  for (v1::PendingPrediction& p : *carried.mutable_predictions()) {
-    const std::string& id = p.prediction_id();
-    // Past the TTL the window's records are gone (its report final).
-    if (id.empty() || id.size() > kMaxPredictionIdBytes ||
-        start + options_.ttl < now) {
+  for (size_t i = 0; i < carried.predictions.size(); ++i) {
+    const std::string& id_key = id_keys[i];
+    if (id_key.empty()) {
       ++staged->delta.records_ignored;
       continue;
     }
-    const std::string id_key = model_key + id;
-    absl::StatusOr<std::optional<std::string>> known =
-        Lookup<std::string>(*storage_, Table::kLabelIds, id_key, staged->ids);
-    if (!known.ok()) return known.status();
-    if (known->has_value()) {
+    auto known = staged->ids.find(id_key);
+    if ((known != staged->ids.end() && known->second.has_value()) ||
+        (known == staged->ids.end() && stored.contains(id_key))) {
       ++staged->delta.records_ignored;
       continue;
     }
-    const std::string record_key = window + id;
-    v1::JoinRecord r;
-    *r.mutable_prediction() = std::move(p);
-    r.set_version(model.version());
-    *r.mutable_window_start() = report.window_start;
-    *r.mutable_window_end() = report.window_end;
-    absl::StatusOr<std::optional<v1::PendingLabel>> pending =
-        Lookup<v1::PendingLabel>(*storage_, Table::kLabelPending, id_key,
-                                 staged->pending);
+    const CarriedPrediction& p = carried.predictions[i];
+    const std::string record_key = absl::StrCat(window, p.id);
+    std::string value;
+    value.reserve(p.bytes.size() + suffix.size() + 8);
+    AppendLengthDelimited(v1::JoinRecord::kPredictionFieldNumber, p.bytes,
+                          &value);
+    value += suffix;
+    absl::StatusOr<std::optional<v1::PendingLabel>> pending;
+    if (none_pending) {
+      pending = std::optional<v1::PendingLabel>();
+    } else {
+      pending = Lookup<v1::PendingLabel>(*storage_, Table::kLabelPending,
+                                         id_key, staged->pending);
+    }
     if (!pending.ok()) return pending.status();
     if (pending->has_value()) {
-      *r.mutable_label() = (*pending)->label();
-      *r.mutable_labelled_at() = (*pending)->received_at();
+      v1::JoinRecord joined;
+      *joined.mutable_label() = (*pending)->label();
+      *joined.mutable_labelled_at() = (*pending)->received_at();
+      joined.AppendToString(&value);
       ++staged->delta.joins;
       --staged->pending_added;
       staged->bytes -=
@@ -384,21 +451,21 @@ absl::Status LabelJoin::StageReport(const EncodedReport& report,
       staged->pending[id_key] = std::nullopt;
       dirty = true;
     }
-    std::string value = r.SerializeAsString();
     staged->bytes += static_cast<int64_t>(
         RecordBytes(record_key.size(), value.size(), id_key.size()));
     ++staged->records_added;
+    staged->ids[id_key] = record_key;
     staged->mutations.push_back({Table::kLabelIds, id_key, record_key});
+    // Only a label of this batch would look the record up.
+    if (labels_follow) staged->records[record_key] = value;
     staged->mutations.push_back(
         {Table::kLabelRecords, record_key, std::move(value)});
-    staged->ids[id_key] = record_key;
-    staged->records[record_key] = std::move(r);
   }
   if (dirty) {
     staged->mutations.push_back({Table::kLabelDirty, window, ""});
     staged->dirty.push_back(window);
   }
-  for (const v1::LabelEvent& label : carried.labels()) {
+  for (const v1::LabelEvent& label : carried.labels) {
     if (label.prediction_id().empty() ||
         label.prediction_id().size() > kMaxPredictionIdBytes ||
         label.label().value_case() == v1::Outcome::VALUE_NOT_SET) {
@@ -450,6 +517,14 @@ absl::Status LabelJoin::WriteReports(absl::Span<EncodedReport* const> reports,
   bool carries = false;
   for (const EncodedReport* r : reports) carries |= !r->label_bytes.empty();
   if (!carries) return storage_->WriteEncodedReports(view, now, outcomes);
+  std::vector<Carried> carried(reports.size());
+  bool labels_follow = false;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    if (!ReadCarried(reports[i]->label_bytes, &carried[i])) {
+      return absl::DataLossError("label join: unparsable report labels");
+    }
+    labels_follow |= !carried[i].labels.empty();
+  }
   absl::MutexLock lock(&mu_);
   Staged staged;
   std::vector<Staged> per_report(reports.size());
@@ -459,7 +534,9 @@ absl::Status LabelJoin::WriteReports(absl::Span<EncodedReport* const> reports,
     std::optional<v1::ModelRef> model = storage_->AgentModel(r.agent_id);
     if (!model.has_value()) continue;  // storage refuses the report
     staged.Reset();
-    if (absl::Status s = StageReport(r, *model, now, &staged); !s.ok()) {
+    if (absl::Status s =
+            StageReport(r, carried[i], *model, now, labels_follow, &staged);
+        !s.ok()) {
       return s;
     }
     r.on_store = std::move(staged.mutations);

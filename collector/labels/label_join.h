@@ -52,6 +52,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -138,16 +139,30 @@ class LabelJoin {
 
   LabelJoinCounts counts() const;
 
+  // What a report carries for the join (label_bytes read on the wire): its
+  // records as received, each with its prediction_id, and its labels.
+  struct CarriedPrediction {
+    absl::string_view bytes;  // a PendingPrediction
+    absl::string_view id;
+  };
+  struct Carried {
+    std::vector<CarriedPrediction> predictions;
+    std::vector<v1::LabelEvent> labels;
+  };
+
  private:
   struct Staged;
   struct Metrics;
 
   LabelJoin(Storage* storage, const Clock* clock, LabelJoinOptions options);
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stages the join records and labels of one report of `model`.
-  absl::Status StageReport(const EncodedReport& report,
+  // Stages the join records and labels `carried` by one report of `model`.
+  // `labels_follow`: a report of the batch carries labels, which may look
+  // the records up.
+  absl::Status StageReport(const EncodedReport& report, const Carried& carried,
                            const v1::ModelRef& model, absl::Time now,
-                           Staged* staged) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                           bool labels_follow, Staged* staged)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stages one label for (name, environment).
   absl::Status StageLabel(const std::string& model_key,
                           const v1::LabelEvent& label, absl::Time now,

@@ -191,6 +191,8 @@ class RocksStorage final : public Storage {
   absl::Status Apply(const std::vector<Mutation>& mutations) override;
   absl::StatusOr<std::string> Get(Table table,
                                   absl::string_view key) const override;
+  absl::StatusOr<std::vector<std::optional<std::string>>> GetMany(
+      Table table, absl::Span<const std::string> keys) const override;
   absl::Status Scan(
       Table table, absl::string_view from,
       const std::function<bool(absl::string_view key, absl::string_view value)>&

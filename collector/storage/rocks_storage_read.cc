@@ -411,6 +411,28 @@ absl::StatusOr<std::string> RocksStorage::Get(Table table,
   return value;
 }
 
+absl::StatusOr<std::vector<std::optional<std::string>>> RocksStorage::GetMany(
+    Table table, absl::Span<const std::string> keys) const {
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (const std::string& k : keys) slices.push_back(ToSlice(k));
+  std::vector<rocksdb::PinnableSlice> pinned(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(),
+                table_cfs_.at(static_cast<size_t>(table)), keys.size(),
+                slices.data(), pinned.data(), statuses.data());
+  std::vector<std::optional<std::string>> values(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) {
+      return FromRocksDbStatus(statuses[i],
+                               absl::StrCat("reading ", TableName(table)));
+    }
+    values[i].emplace(pinned[i].data(), pinned[i].size());
+  }
+  return values;
+}
+
 absl::Status RocksStorage::Scan(
     Table table, absl::string_view from,
     const std::function<bool(absl::string_view, absl::string_view)>& fn) const {

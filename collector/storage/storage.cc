@@ -25,21 +25,38 @@ EncodedReport EncodeReport(const v1::WindowReport& report,
   e.bytes =
       serialized.empty() ? report.SerializeAsString() : std::move(serialized);
   if (report.predictions_size() > 0 || report.labels_size() > 0) {
-    // The join keeps them; the stored report need not.
-    v1::WindowReport labels;
-    *labels.mutable_predictions() = report.predictions();
-    *labels.mutable_labels() = report.labels();
-    labels.SerializeToString(&e.label_bytes);
-    std::string without_predictions, without_both;
-    if (CopyWithoutField(e.bytes, {v1::WindowReport::kPredictionsFieldNumber},
-                         &without_predictions) &&
-        CopyWithoutField(without_predictions,
-                         {v1::WindowReport::kLabelsFieldNumber},
-                         &without_both)) {
-      e.bytes = std::move(without_both);
+    // The join keeps them; the stored report need not. Split on the wire:
+    // copying and serializing the records was a tenth of a backfill's
+    // collector CPU. `e.bytes` parsed as `report`, so it splits.
+    std::string kept;
+    e.label_bytes.clear();
+    if (SplitFields(e.bytes,
+                    {v1::WindowReport::kPredictionsFieldNumber,
+                     v1::WindowReport::kLabelsFieldNumber},
+                    &kept, &e.label_bytes)) {
+      e.bytes = std::move(kept);
+    } else {
+      v1::WindowReport labels;
+      *labels.mutable_predictions() = report.predictions();
+      *labels.mutable_labels() = report.labels();
+      e.label_bytes = labels.SerializeAsString();
     }
   }
   return e;
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> Storage::GetMany(
+    Table table, absl::Span<const std::string> keys) const {
+  std::vector<std::optional<std::string>> values(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    absl::StatusOr<std::string> value = Get(table, keys[i]);
+    if (value.ok()) {
+      values[i] = std::move(*value);
+    } else if (!absl::IsNotFound(value.status())) {
+      return value.status();
+    }
+  }
+  return values;
 }
 
 absl::Status Storage::WriteReports(

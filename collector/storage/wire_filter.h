@@ -11,6 +11,11 @@
 // (message) field; fields with the right number but another wire type are
 // copied as they are. Unknown fields are kept.
 //
+// SplitFields separates a message's top-level fields by number into two
+// messages, so that the ingest path takes a report's join records and
+// labels out without parsing and copying them; ForEachLengthDelimited and
+// AppendLengthDelimited let the label join store each record as received.
+//
 // SoleField finds a length-delimited field that is a message's only
 // content, so the ingest path can store a report as the bytes it received
 // instead of serializing the parsed copy again.
@@ -19,6 +24,7 @@
 #ifndef AIMS_COLLECTOR_STORAGE_WIRE_FILTER_H_
 #define AIMS_COLLECTOR_STORAGE_WIRE_FILTER_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,6 +37,25 @@ namespace aims::collector {
 // `out` partly written) when `message` is not valid wire format.
 bool CopyWithoutField(absl::string_view message, absl::Span<const int> path,
                       std::string* out);
+
+// Appends each top-level field of `message` whose number is in `fields` to
+// `taken` and every other field to `kept`, as they are on the wire and in
+// their order. False (both partly written) when `message` is not valid wire
+// format.
+bool SplitFields(absl::string_view message, absl::Span<const int> fields,
+                 std::string* kept, std::string* taken);
+
+// Calls `fn(number, payload)` for each length-delimited top-level field of
+// `message`, in order (fields of other wire types are skipped). False when
+// `message` is not valid wire format or `fn` returned false.
+bool ForEachLengthDelimited(
+    absl::string_view message,
+    const std::function<bool(int number, absl::string_view payload)>& fn);
+
+// Appends field `number` with `payload` as a length-delimited field (a
+// message or string field's wire form) to `out`.
+void AppendLengthDelimited(int number, absl::string_view payload,
+                           std::string* out);
 
 // The payload of top-level field `field` when `message` is exactly one
 // length-delimited field with that number, else nullopt: a repeated or

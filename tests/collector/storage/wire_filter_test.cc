@@ -1,7 +1,8 @@
 // CopyWithoutField against protobuf's own parser: the filtered bytes parse
 // to the message with the field cleared, everything else (other fields,
 // unknown fields, order) intact; broken input is refused. SoleField finds a
-// message's only field and nothing else.
+// message's only field and nothing else. SplitFields separates top-level
+// fields.
 #include "collector/storage/wire_filter.h"
 
 #include "aims/v1/ingest.pb.h"
@@ -101,6 +102,44 @@ TEST(WireFilterTest, EmptyPathCopiesAndBrokenInputIsRefused) {
   }
   out.clear();
   EXPECT_FALSE(CopyWithoutField(std::string("\x2a\x7f", 2), kSketchPath, &out));
+}
+
+// A report's join records and labels split from the rest: each part parses
+// to the report with the other's fields cleared; broken input is refused.
+TEST(WireFilterTest, SplitFieldsSeparatesTopLevelFields) {
+  v1::WindowReport report = Report();
+  for (int i = 0; i < 3; ++i) {
+    v1::PendingPrediction* p = report.add_predictions();
+    p->set_prediction_id("p" + std::to_string(i));
+    (*p->mutable_groups())["gender"] = "f";
+    report.add_labels()->set_prediction_id("l" + std::to_string(i));
+  }
+  report.mutable_window_end()->set_seconds(60);  // a field after them
+  const std::string bytes = report.SerializeAsString();
+  std::string kept, taken;
+  ASSERT_TRUE(SplitFields(bytes,
+                          {v1::WindowReport::kPredictionsFieldNumber,
+                           v1::WindowReport::kLabelsFieldNumber},
+                          &kept, &taken));
+  EXPECT_EQ(kept.size() + taken.size(), bytes.size());
+  v1::WindowReport without, only;
+  ASSERT_TRUE(without.ParseFromString(kept));
+  ASSERT_TRUE(only.ParseFromString(taken));
+  v1::WindowReport expected_without = report;
+  expected_without.clear_predictions();
+  expected_without.clear_labels();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      without, expected_without));
+  v1::WindowReport expected_only;
+  *expected_only.mutable_predictions() = report.predictions();
+  *expected_only.mutable_labels() = report.labels();
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(only, expected_only));
+  kept.clear();
+  taken.clear();
+  EXPECT_FALSE(SplitFields(bytes.substr(0, bytes.size() - 1),
+                           {v1::WindowReport::kPredictionsFieldNumber}, &kept,
+                           &taken));
 }
 
 TEST(WireFilterTest, SoleFieldIsTheOnlyFieldsPayload) {
