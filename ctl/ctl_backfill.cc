@@ -3,8 +3,11 @@
 // the collector's ingest as one backfill agent.
 //
 // The agent id is "backfill-" + the first 16 hex digits of the file's
-// SHA-256 and the windows are sent in time order with sequences 1..N, so a
-// second load of the same file finds them durable (Welcome's
+// SHA-256. A window is sent (sequences 1, 2, ...) once the file has an
+// event --lateness past its end, while the rest is read, so a file in time
+// order takes bounded memory; a window reopened by a later row goes again at
+// the end. The order depends only on the file and the options, so a second
+// load of the same file finds its reports durable (Welcome's
 // durable_sequence) and sends nothing: the exactly-once ingest counts the
 // file once. The Hello says backfill (it replaces no live agent) and the stream
 // ends with a Goodbye, so the backfill agent has left afterwards, not gone
@@ -20,12 +23,13 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -36,6 +40,7 @@
 #include "aims/v1/labels.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "common/base/hash.h"
+#include "common/base/mapped_file.h"
 #include "common/intake/event_json.h"
 #include "common/summary/report_parts.h"
 #include "common/summary/window_accumulator.h"
@@ -60,6 +65,8 @@ struct BackfillOptions {
   std::string task = "binary";
   std::string positive_class = "1";
   absl::Duration window = absl::Seconds(10);
+  // A window is sent once the file has an event this far past its end.
+  absl::Duration lateness = absl::Hours(1);
   size_t max_errors_shown = 20;
   uint64_t max_pending_prediction_bytes = JoinLimits{}.max_pending_bytes;
 };
@@ -169,18 +176,45 @@ class Folder {
     Fold(&run);
   }
 
-  std::map<int64_t, std::unique_ptr<WindowState>>& windows() {
-    return windows_;
+  // The windows the file has left behind, in time order, to send: those
+  // ending --lateness or more before the newest event folded so far (all
+  // with `at_end`). A window a late row reopened after it was sent stays to
+  // the end of the file, so that unsorted input sends it once more, not
+  // once per chunk.
+  std::vector<std::pair<int64_t, std::unique_ptr<WindowState>>> TakeReady(
+      bool at_end) {
+    std::vector<std::pair<int64_t, std::unique_ptr<WindowState>>> ready;
+    const int64_t behind =
+        absl::Ceil(options_.lateness, options_.window) / options_.window;
+    for (auto it = windows_.begin(); it != windows_.end();) {
+      const bool past = it->first + 1 + behind <= newest_;
+      if (!at_end && (!past || reopened_.contains(it->first))) {
+        if (!past) break;  // the rest are newer
+        ++it;
+        continue;
+      }
+      sent_.insert(it->first);
+      reopened_.erase(it->first);
+      ready.emplace_back(it->first, std::move(it->second));
+      it = windows_.erase(it);
+    }
+    return ready;
   }
   const Totals& totals() const { return totals_; }
-  // The delayed-label rows so far (model and environment unset), and the
-  // file line of each.
-  v1::SubmitModelLabelsRequest& labels() { return labels_; }
-  const std::vector<size_t>& label_lines() const { return label_lines_; }
+  // The delayed-label rows folded since the last TakeLabels() (model and
+  // environment unset), and the file line of each.
+  size_t pending_labels() const { return label_lines_.size(); }
+  void TakeLabels(v1::SubmitModelLabelsRequest* labels,
+                  std::vector<size_t>* lines) {
+    labels->Swap(&labels_);
+    labels_.Clear();
+    lines->swap(label_lines_);
+    label_lines_.clear();
+  }
   // A row refused by the collector (counted as a row error).
-  void LabelError(size_t index, absl::string_view field,
+  void LabelError(size_t line, absl::string_view field,
                   absl::string_view reason) {
-    RowError(label_lines_[index], field, reason);
+    RowError(line, field, reason);
   }
   void CountLabels(size_t accepted) { totals_.labels += accepted; }
 
@@ -198,7 +232,9 @@ class Folder {
     std::unique_ptr<WindowState>& state = windows_[run->index];
     if (!state) {
       state = std::make_unique<WindowState>(config_, &join_limits_);
+      if (sent_.contains(run->index)) reopened_.insert(run->index);
     }
+    newest_ = std::max(newest_, run->index);
     // Every event has its timestamp: `arrival` is never used.
     const std::vector<size_t> repeats =
         state->Add(run->events, run->events.front().timestamp);
@@ -228,17 +264,22 @@ class Folder {
   std::string chunk_;
   std::vector<size_t> lines_;
   std::map<int64_t, std::unique_ptr<WindowState>> windows_;
+  int64_t newest_ = std::numeric_limits<int64_t>::min();
+  absl::flat_hash_set<int64_t> sent_, reopened_;
   v1::SubmitModelLabelsRequest labels_;
   std::vector<size_t> label_lines_;
   Totals totals_;
 };
 
-// Sends the delayed-label rows to the collector's label join, 10,000 per
-// call; the collector's per-label errors become row errors.
+// Sends the delayed-label rows folded so far to the collector's label join,
+// 10,000 per call; the collector's per-label errors become row errors. A
+// label whose prediction's window is not sent yet waits for it there.
 absl::Status SendLabels(const CallOptions& call, const v1::ModelRef& model,
                         Folder* folder) {
   constexpr int kPerCall = 10000;
-  const v1::SubmitModelLabelsRequest& all = folder->labels();
+  v1::SubmitModelLabelsRequest all;
+  std::vector<size_t> lines;
+  folder->TakeLabels(&all, &lines);
   for (int begin = 0; begin < all.labels_size(); begin += kPerCall) {
     v1::SubmitModelLabelsRequest request;
     request.set_model(model.name());
@@ -249,7 +290,7 @@ absl::Status SendLabels(const CallOptions& call, const v1::ModelRef& model,
         Call(call, &v1::LabelService::Stub::SubmitLabels, request);
     if (!response.ok()) return response.status();
     for (const v1::ItemError& e : response->errors()) {
-      folder->LabelError(begin + e.index(), e.field(), e.reason());
+      folder->LabelError(lines[begin + e.index()], e.field(), e.reason());
     }
     folder->CountLabels(response->accepted());
   }
@@ -347,6 +388,7 @@ std::shared_ptr<const v1::ReferenceProfile> FetchProfile(
 
 void Progress(size_t done, size_t total, bool tty, std::ostream& err) {
   if (!tty || total == 0) return;
+  done = std::min(done, total);  // tellg() is -1 once a stream has failed
   const int width = 40;
   const int filled = static_cast<int>(width * done / total);
   err << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ')
@@ -354,50 +396,41 @@ void Progress(size_t done, size_t total, bool tty, std::ostream& err) {
 }
 
 struct StreamCounts {
-  size_t sent = 0, skipped = 0;  // windows sent, already durable
+  size_t sent = 0, skipped = 0;  // reports sent, already durable
   size_t records = 0;            // join records sent
 };
 
-// Sends windows with sequence > the collector's durable sequence (in parts
-// when large).
-absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
-                    const std::string& agent_id, absl::Duration window,
-                    Folder* folder, StreamCounts* counts) {
-  v1::IngestService::Stub stub(call.channel);
-  grpc::ClientContext context;
-  // A large file takes longer than one --timeout.
-  context.set_deadline(
-      absl::ToChronoTime(absl::Now() + call.timeout + absl::Minutes(30)));
-  auto stream = stub.Report(&context);
-  v1::IngestRequest hello;
-  hello.mutable_hello()->mutable_agent()->set_agent_id(agent_id);
-  *hello.mutable_hello()->mutable_model() = model;
-  hello.mutable_hello()->set_protocol_version(1);
-  hello.mutable_hello()->set_backfill(true);
-  v1::IngestResponse response;
-  if (!stream->Write(hello) || !stream->Read(&response) ||
-      !response.has_welcome()) {
-    stream->WritesDone();
-    return CollectorError(call, stream->Finish());
-  }
-  const uint64_t durable = response.welcome().durable_sequence();
-  uint64_t sequence = 0, last = 0;
-  bool written = true;
-  for (auto& [index, state] : folder->windows()) {
-    ++sequence;
-    if (sequence <= durable) {
-      ++counts->skipped;
-      continue;
+// The ingest stream of one backfill: reports get sequences 1, 2, ... in the
+// order Send() is called, which depends only on the file and the options,
+// so a second load finds the first's durable (Welcome's durable_sequence)
+// and sends only what was not.
+class WindowStream {
+ public:
+  WindowStream(const CallOptions& call, v1::ModelRef model,
+               std::string agent_id, absl::Duration window)
+      : call_(call),
+        model_(std::move(model)),
+        agent_id_(std::move(agent_id)),
+        window_(window),
+        stub_(call.channel) {}
+
+  // Sends the report of window `index` unless durable already.
+  absl::Status Send(int64_t index, WindowState* state) {
+    if (stream_ == nullptr) {
+      if (absl::Status s = Open(); !s.ok()) return s;
+    }
+    if (++sequence_ <= durable_) {
+      ++counts_.skipped;
+      return absl::OkStatus();
     }
     // Summary (labels_awaited set) and join records, as the agent's.
     v1::WindowReport report = state->Take();
-    state.reset();  // memory: one built window at a time
-    report.set_agent_id(agent_id);
-    report.set_sequence(sequence);
+    report.set_agent_id(agent_id_);
+    report.set_sequence(sequence_);
     *report.mutable_window_start() = TimeUtil::NanosecondsToTimestamp(
-        absl::ToInt64Nanoseconds(index * window));
+        absl::ToInt64Nanoseconds(index * window_));
     *report.mutable_window_end() = TimeUtil::NanosecondsToTimestamp(
-        absl::ToInt64Nanoseconds((index + 1) * window));
+        absl::ToInt64Nanoseconds((index + 1) * window_));
     const size_t records = report.predictions_size();
     std::vector<v1::WindowReport> parts;
     if (report.ByteSizeLong() > kMaxPartBytes) {
@@ -408,38 +441,96 @@ absl::Status Stream(const CallOptions& call, const v1::ModelRef& model,
     for (v1::WindowReport& part : parts) {
       v1::IngestRequest request;
       *request.mutable_report() = std::move(part);
-      if (!(written = stream->Write(request))) break;
+      if (!stream_->Write(request)) return Close();  // the stream's error
     }
-    if (!written) break;
-    last = sequence;
-    ++counts->sent;
-    counts->records += records;
+    last_ = sequence_;
+    ++counts_.sent;
+    counts_.records += records;
+    return absl::OkStatus();
   }
-  // Wait until everything sent is durable, then leave.
-  uint64_t acked = durable;
-  while (acked < last && stream->Read(&response)) {
-    if (response.has_ack()) acked = response.ack().durable_sequence();
-    if (response.has_rejection()) {
-      stream->WritesDone();
-      stream->Finish();
-      return absl::InvalidArgumentError(absl::StrCat(
-          "collector ", call.collector, " rejected window ",
-          response.rejection().sequence(), ": ", response.rejection().field(),
-          ": ", response.rejection().reason()));
+
+  // Waits until everything sent is durable, then leaves (Goodbye).
+  absl::Status Close() {
+    if (stream_ == nullptr || closed_) return absl::OkStatus();
+    closed_ = true;
+    v1::IngestResponse response;
+    uint64_t acked = durable_;
+    while (acked < last_ && stream_->Read(&response)) {
+      if (response.has_ack()) acked = response.ack().durable_sequence();
+      if (response.has_rejection()) {
+        stream_->WritesDone();
+        stream_->Finish();
+        return absl::InvalidArgumentError(absl::StrCat(
+            "collector ", call_.collector, " rejected window ",
+            response.rejection().sequence(), ": ", response.rejection().field(),
+            ": ", response.rejection().reason()));
+      }
     }
+    v1::IngestRequest bye;
+    bye.mutable_goodbye()->set_reason("backfill done");
+    stream_->Write(bye);
+    stream_->WritesDone();
+    while (stream_->Read(&response)) {
+    }
+    grpc::Status status = stream_->Finish();
+    if (acked < last_) {
+      return status.ok()
+                 ? absl::UnavailableError(absl::StrCat(
+                       "collector ", call_.collector,
+                       ": stream ended before all windows were durable"))
+                 : CollectorError(call_, status);
+    }
+    return absl::OkStatus();
   }
-  v1::IngestRequest bye;
-  bye.mutable_goodbye()->set_reason("backfill done");
-  stream->Write(bye);
-  stream->WritesDone();
-  while (stream->Read(&response)) {
+
+  const StreamCounts& counts() const { return counts_; }
+
+ private:
+  absl::Status Open() {
+    // A large file takes longer than one --timeout.
+    context_.set_deadline(
+        absl::ToChronoTime(absl::Now() + call_.timeout + absl::Minutes(30)));
+    stream_ = stub_.Report(&context_);
+    v1::IngestRequest hello;
+    hello.mutable_hello()->mutable_agent()->set_agent_id(agent_id_);
+    *hello.mutable_hello()->mutable_model() = model_;
+    hello.mutable_hello()->set_protocol_version(1);
+    hello.mutable_hello()->set_backfill(true);
+    v1::IngestResponse response;
+    if (!stream_->Write(hello) || !stream_->Read(&response) ||
+        !response.has_welcome()) {
+      closed_ = true;
+      stream_->WritesDone();
+      return CollectorError(call_, stream_->Finish());
+    }
+    durable_ = response.welcome().durable_sequence();
+    return absl::OkStatus();
   }
-  grpc::Status status = stream->Finish();
-  if (acked < last) {
-    return status.ok() ? absl::UnavailableError(absl::StrCat(
-                             "collector ", call.collector,
-                             ": stream ended before all windows were durable"))
-                       : CollectorError(call, status);
+
+  const CallOptions& call_;
+  const v1::ModelRef model_;
+  const std::string agent_id_;
+  const absl::Duration window_;
+  v1::IngestService::Stub stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::IngestRequest, v1::IngestResponse>>
+      stream_;
+  bool closed_ = false;
+  uint64_t durable_ = 0, sequence_ = 0, last_ = 0;
+  StreamCounts counts_;
+};
+
+// Sends the windows the folder has left behind (all with `at_end`), and
+// the delayed labels once 10,000 are waiting (all with `at_end`).
+absl::Status SendReady(const CallOptions& call, const v1::ModelRef& model,
+                       Folder* folder, WindowStream* stream, bool at_end) {
+  for (auto& [index, state] : folder->TakeReady(at_end)) {
+    if (absl::Status s = stream->Send(index, state.get()); !s.ok()) return s;
+  }
+  if (folder->pending_labels() >= 10000 ||
+      (at_end && folder->pending_labels() > 0)) {
+    return SendLabels(call, model, folder);
   }
   return absl::OkStatus();
 }
@@ -453,13 +544,15 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
   if (options.window < absl::Seconds(1) || options.window > absl::Hours(1)) {
     return UsageError("--window: 1s..1h");
   }
-  std::ifstream file(options.input, std::ios::binary);
-  if (!file) {
-    return UsageError(absl::StrCat("--input: cannot read ", options.input));
+  if (options.lateness < absl::ZeroDuration() ||
+      options.lateness > absl::Hours(24 * 7)) {
+    return UsageError("--lateness: 0s..7d");
   }
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  const std::string body = std::move(buffer).str();
+  absl::StatusOr<MappedFile> mapped = MappedFile::Open(options.input);
+  if (!mapped.ok()) {
+    return UsageError(absl::StrCat("--input: ", mapped.status().message()));
+  }
+  const absl::string_view body = mapped->data();
   const std::string agent_id =
       absl::StrCat("backfill-", Sha256Hex(body).substr(0, 16));
 
@@ -472,24 +565,34 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
   config->positive_class = options.positive_class;
   config->profile = FetchProfile(call, model);
   Folder folder(options, config, err);
+  WindowStream stream(call, model, agent_id, options.window);
 
+  // Windows go as soon as the file has left them behind, while the rest is
+  // read and folded.
   const bool tty = isatty(STDERR_FILENO) && !call.json;
+  absl::Status streamed;
+  auto folded = [&](size_t done) {
+    Progress(done, body.size(), tty, err);
+    if (streamed.ok()) {
+      streamed = SendReady(call, model, &folder, &stream, /*at_end=*/false);
+    }
+  };
   if (IsCsv(options)) {
-    std::istringstream in(body);
+    std::ifstream in(options.input, std::ios::binary);
     std::vector<std::string> header;
     absl::Status read = ReadCsv(
         in, &header, [&](const std::vector<std::string>& row, size_t line) {
           if (folder.Add(CsvRowToJson(header, row), line)) {
-            Progress(static_cast<size_t>(in.tellg()), body.size(), tty, err);
+            folded(static_cast<size_t>(in.tellg()));
           }
-          return absl::OkStatus();
+          return streamed;  // a failed stream ends the read
         });
-    if (!read.ok()) {
+    if (!read.ok() && streamed.ok()) {
       return UsageError(absl::StrCat(options.input, ": ", read.message()));
     }
   } else {
     size_t pos = 0, line = 0;
-    while (pos < body.size()) {
+    while (pos < body.size() && streamed.ok()) {
       size_t end = body.find('\n', pos);
       if (end == std::string::npos) end = body.size();
       ++line;
@@ -498,21 +601,17 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
       if (text.find_first_not_of(" \t\r") == absl::string_view::npos) {
         continue;
       }
-      if (folder.Add(text, line)) Progress(pos, body.size(), tty, err);
+      if (folder.Add(text, line)) folded(pos);
     }
   }
   folder.Flush();
   if (tty) err << "\n";
-
-  StreamCounts counts;
-  const size_t windows = folder.windows().size();
-  absl::Status streamed =
-      windows == 0
-          ? absl::OkStatus()
-          : Stream(call, model, agent_id, options.window, &folder, &counts);
-  if (streamed.ok() && folder.labels().labels_size() > 0) {
-    streamed = SendLabels(call, model, &folder);
+  if (streamed.ok()) {
+    streamed = SendReady(call, model, &folder, &stream, /*at_end=*/true);
   }
+  if (absl::Status closed = stream.Close(); streamed.ok()) streamed = closed;
+  const StreamCounts& counts = stream.counts();
+  const size_t windows = counts.sent + counts.skipped;
   const Totals& t = folder.totals();
   if (t.errors > options.max_errors_shown) {
     err << "... " << (t.errors - options.max_errors_shown)
@@ -577,6 +676,13 @@ void AddBackfillCommand(CLI::App* app, CommandTable* table) {
       ->capture_default_str();
   AddDurationOption(sub, "--window", &o->window,
                     "Window length, as the live agents' --window (1s..1h).");
+  AddDurationOption(
+      sub, "--lateness", &o->lateness,
+      "A window is sent once the file has an event this much past its "
+      "end, while the rest is read: a file in time order is loaded in "
+      "bounded memory. A row for a window already sent goes in a second "
+      "report of it at the end. Resuming an interrupted load needs the "
+      "same --window and --lateness (0s..7d).");
   sub->add_option(kMaxPendingFlag, o->max_pending_prediction_bytes,
                   "Bytes of join records (rows with prediction_id and no "
                   "label) one window holds, as the agent's flag; beyond it "

@@ -2,8 +2,8 @@
 // file's line and field, a file loaded twice counts once, a backfilled file
 // (a minute, a day in 10-minute windows) gives the collector the same
 // metrics as the same events sent live through a real agent, backfilled
-// predictions join labels that come later, and a terminal gets a progress
-// bar.
+// predictions join labels that come later, rows later than --lateness go
+// in one more report of their window, and a terminal gets a progress bar.
 #include <fstream>
 #include <regex>
 #include <string>
@@ -375,6 +375,51 @@ TEST_F(BackfillTest, BackfilledDayMatchesLiveAgentPerWindow) {
             144)
       << live;
   EXPECT_EQ(backfilled, live);
+}
+
+// Windows go while the file is read, once it is --lateness past them; rows
+// for a window already sent (here 50, two hours late) go in one more report
+// of it at the end: every event counts once, in its window, and a second
+// load sends nothing. An unreadable input names the flag and the file.
+TEST_F(BackfillTest, LateRowsGoInOneMoreReportOfTheirWindow) {
+  const absl::Time t0 = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(5)) / 600 * 600);
+  const std::string late = absl::StrReplaceAll(
+      Events(50, t0, absl::Minutes(10)),
+      {{R"("prediction_id":"p)", R"("prediction_id":"late)"}});
+  // More rows than aimsctl folds at once (8,192), 500 per window.
+  std::ofstream(dir_.File("late.jsonl"))
+      << Events(9000, t0, absl::Hours(3)) << late;
+  std::string out, err;
+  ASSERT_EQ(Backfill("bf", dir_.File("late.jsonl"), &out, &err, "10m"), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(
+      out, "9050 events loaded, 0 row errors; 19 windows, 19 sent"))
+      << out;
+  std::string all;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        all = Metrics("bf", t0, t0 + absl::Hours(3));
+        return AccuracySampleSize(all) == 9050;
+      },
+      absl::Seconds(20)))
+      << all;
+  EXPECT_EQ(AccuracySampleSize(Metrics("bf", t0, t0 + absl::Minutes(10))), 550);
+  EXPECT_EQ(AccuracySampleSize(
+                Metrics("bf", t0 + absl::Minutes(10), t0 + absl::Minutes(20))),
+            500);
+
+  ASSERT_EQ(Backfill("bf", dir_.File("late.jsonl"), &out, &err, "10m"), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "19 windows, 0 sent, 19 already loaded"))
+      << out;
+  EXPECT_EQ(AccuracySampleSize(Metrics("bf", t0, t0 + absl::Hours(3))), 9050);
+
+  EXPECT_NE(Backfill("bf", dir_.File("none.jsonl"), &out, &err), 0);
+  EXPECT_TRUE(absl::StrContains(
+      err, absl::StrCat("--input: ", dir_.File("none.jsonl"),
+                        ": cannot read: No such file or directory")))
+      << err;
 }
 
 // A data-quality metric through the CLI: a backfilled file with `age`
