@@ -185,8 +185,12 @@ if want metrics; then
 fi
 
 if want backfill; then
-  # aimsctl backfill of a day of events (JSON lines) into a fresh collector.
+  # aimsctl backfill of a day of events (JSON lines) into a fresh collector,
+  # labels inline.
   run backfill bash tests/bench/backfill_bench.sh "$bin" "$data_dir" "$backfill_rows"
+  # The same without labels: every row leaves a join record.
+  run backfill_delayed bash tests/bench/backfill_bench.sh "$bin" "$data_dir" \
+    "$backfill_rows" delayed
 fi
 if want ingest; then
   run collector_ingest "$bin/tests/collector_bench" --mode=ingest --agents=1000 --in_flight=4 \
