@@ -49,8 +49,14 @@ bool CopyWithoutField(absl::string_view message, absl::Span<const int> path,
   }
 }
 
-bool SplitFields(absl::string_view message, absl::Span<const int> fields,
-                 std::string* kept, std::string* taken) {
+namespace {
+
+// Calls `fn(tag, field, payload)` for each top-level field of `message`:
+// `field` its whole wire form, `payload` a length-delimited field's
+// contents (empty for other wire types). False when `message` is not valid
+// wire format or `fn` returned false.
+template <typename Fn>
+bool WalkFields(absl::string_view message, Fn fn) {
   if (message.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     return false;
   }
@@ -63,43 +69,47 @@ bool SplitFields(absl::string_view message, absl::Span<const int> fields,
     if (tag == 0) {
       return static_cast<size_t>(input.CurrentPosition()) == message.size();
     }
-    if (!WireFormatLite::SkipField(&input, tag)) return false;
+    absl::string_view payload;
+    if (WireFormatLite::GetTagWireType(tag) ==
+        WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t length = 0;
+      if (!input.ReadVarint32(&length)) return false;
+      const int at = input.CurrentPosition();
+      if (!input.Skip(static_cast<int>(length))) return false;
+      payload = message.substr(static_cast<size_t>(at), length);
+    } else if (!WireFormatLite::SkipField(&input, tag)) {
+      return false;
+    }
+    const absl::string_view field =
+        message.substr(start, input.CurrentPosition() - start);
+    if (!fn(tag, field, payload)) return false;
+  }
+}
+
+}  // namespace
+
+bool SplitFields(absl::string_view message, absl::Span<const int> fields,
+                 std::string* kept, std::string* taken) {
+  return WalkFields(message, [&](uint32_t tag, absl::string_view field,
+                                 absl::string_view) {
     const int number = WireFormatLite::GetTagFieldNumber(tag);
     std::string* out =
         std::find(fields.begin(), fields.end(), number) != fields.end() ? taken
                                                                         : kept;
-    out->append(message.data() + start, input.CurrentPosition() - start);
-  }
+    out->append(field.data(), field.size());
+    return true;
+  });
 }
 
 bool ForEachLengthDelimited(
     absl::string_view message,
     const std::function<bool(int number, absl::string_view payload)>& fn) {
-  if (message.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
-    return false;
-  }
-  google::protobuf::io::CodedInputStream input(
-      reinterpret_cast<const uint8_t*>(message.data()),
-      static_cast<int>(message.size()));
-  for (;;) {
-    const uint32_t tag = input.ReadTag();
-    if (tag == 0) {
-      return static_cast<size_t>(input.CurrentPosition()) == message.size();
-    }
-    if (WireFormatLite::GetTagWireType(tag) !=
-        WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (!WireFormatLite::SkipField(&input, tag)) return false;
-      continue;
-    }
-    uint32_t length = 0;
-    if (!input.ReadVarint32(&length)) return false;
-    const int payload = input.CurrentPosition();
-    if (!input.Skip(static_cast<int>(length))) return false;
-    if (!fn(WireFormatLite::GetTagFieldNumber(tag),
-            message.substr(static_cast<size_t>(payload), length))) {
-      return false;
-    }
-  }
+  return WalkFields(
+      message, [&](uint32_t tag, absl::string_view, absl::string_view payload) {
+        return WireFormatLite::GetTagWireType(tag) !=
+                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
+               fn(WireFormatLite::GetTagFieldNumber(tag), payload);
+      });
 }
 
 void AppendLengthDelimited(int number, absl::string_view payload,
