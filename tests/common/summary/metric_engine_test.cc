@@ -104,9 +104,9 @@ TEST(MetricEngineTest, LabelCoverageCountsOnlyLabelableEvents) {
   v1::WindowSummary s = acc.Build();
   EXPECT_EQ(s.operational().event_count(), 10u);
   EXPECT_EQ(s.operational().labelable_count(), 6u);
-  const v1::MetricValue* coverage =
-      Find(PerformanceMetrics(s, MetricOptions(), absl::Seconds(10)),
-           "label_coverage");
+  std::vector<v1::MetricValue> values =
+      PerformanceMetrics(s, MetricOptions(), absl::Seconds(10));
+  const v1::MetricValue* coverage = Find(values, "label_coverage");
   ASSERT_NE(coverage, nullptr);
   EXPECT_DOUBLE_EQ(coverage->value(), 2.0 / 6);
   EXPECT_EQ(coverage->sample_size(), 6u);
@@ -114,19 +114,13 @@ TEST(MetricEngineTest, LabelCoverageCountsOnlyLabelableEvents) {
   v1::WindowSummary joined;  // a label report: three delayed labels
   joined.mutable_performance()->set_labelled_count(3);
   ASSERT_TRUE(MergeSummaries(&s, joined).ok());
-  EXPECT_DOUBLE_EQ(
-      Find(PerformanceMetrics(s, MetricOptions(), absl::Seconds(10)),
-           "label_coverage")
-          ->value(),
-      5.0 / 6);
+  values = PerformanceMetrics(s, MetricOptions(), absl::Seconds(10));
+  EXPECT_DOUBLE_EQ(Find(values, "label_coverage")->value(), 5.0 / 6);
 
   // A summary stored before labelable_count: every event counts.
   s.mutable_operational()->set_labelable_count(0);
-  EXPECT_DOUBLE_EQ(
-      Find(PerformanceMetrics(s, MetricOptions(), absl::Seconds(10)),
-           "label_coverage")
-          ->value(),
-      5.0 / 10);
+  values = PerformanceMetrics(s, MetricOptions(), absl::Seconds(10));
+  EXPECT_DOUBLE_EQ(Find(values, "label_coverage")->value(), 5.0 / 10);
 }
 
 TEST(MetricEngineTest, FairnessNeedsTwoGroupsOfMinimumSize) {
