@@ -40,6 +40,7 @@
 #include "aims/v1/labels.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "common/base/hash.h"
+#include "common/base/json_string.h"
 #include "common/base/mapped_file.h"
 #include "common/intake/event_json.h"
 #include "common/summary/report_parts.h"
@@ -300,21 +301,6 @@ absl::Status SendLabels(const CallOptions& call, const v1::ModelRef& model,
 bool IsCsv(const BackfillOptions& options) {
   if (options.format != "auto") return options.format == "csv";
   return absl::EndsWithIgnoreCase(options.input, ".csv");
-}
-
-void AppendJsonString(absl::string_view text, std::string* out) {
-  out->push_back('"');
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
 }
 
 // A number as itself, anything else as a string (the parser then names the
