@@ -268,8 +268,15 @@ absl::Status Collector::CreateReplication() {
       [r = replicator_.get()](const std::vector<const EncodedReport*>& batch) {
         r->OnStoredBatch(batch);
       });
+  // Copies go through the label join, so that their join records and
+  // labels are kept here as on the owner.
   replication_service_ = std::make_unique<fleet::ReplicationService>(
-      storage_.get(), authorizer_.get(), clock_, owns);
+      storage_.get(), authorizer_.get(), clock_, owns,
+      [join = label_join_.get()](absl::Span<EncodedReport* const> reports,
+                                 absl::Time now,
+                                 std::vector<WriteOutcome>* outcomes) {
+        return join->WriteReports(reports, now, outcomes);
+      });
   // Only the owner evaluates a model and renews its alerts; a fenced
   // collector owns nothing.
   evaluator_->EvaluateOnly(

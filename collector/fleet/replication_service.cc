@@ -11,11 +11,12 @@ namespace aims::collector::fleet {
 
 ReplicationService::ReplicationService(
     Storage* storage, const Authorizer* authorizer, const Clock* clock,
-    std::function<bool(const std::string&)> owns)
+    std::function<bool(const std::string&)> owns, ReportWriter write)
     : storage_(storage),
       authorizer_(authorizer),
       clock_(clock),
-      owns_(std::move(owns)) {}
+      owns_(std::move(owns)),
+      write_(std::move(write)) {}
 
 grpc::Status ReplicationService::Authorize(
     const grpc::ServerContext& context) const {
@@ -76,10 +77,17 @@ grpc::Status ReplicationService::Replicate(
     encoded.push_back(EncodeReport(report, r.report()));
   }
   if (!encoded.empty()) {
-    std::vector<const EncodedReport*> batch;
-    for (const EncodedReport& e : encoded) batch.push_back(&e);
     std::vector<WriteOutcome> outcomes;
-    absl::Status s = storage_->WriteEncodedReports(batch, now, &outcomes);
+    absl::Status s;
+    if (write_) {
+      std::vector<EncodedReport*> batch;
+      for (EncodedReport& e : encoded) batch.push_back(&e);
+      s = write_(batch, now, &outcomes);
+    } else {
+      std::vector<const EncodedReport*> batch;
+      for (const EncodedReport& e : encoded) batch.push_back(&e);
+      s = storage_->WriteEncodedReports(batch, now, &outcomes);
+    }
     if (!s.ok()) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           std::string(s.message()));

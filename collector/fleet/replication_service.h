@@ -4,7 +4,9 @@
 // report's agent if needed and stores the reports exactly once by
 // (agent_id, sequence), then applies the series state rows of models this
 // collector does not own (an owner's own state is never overwritten; a
-// new owner reloads the rows it received before, collector.cc). A row's
+// new owner reloads the rows it received before, collector.cc). A report's
+// join records and forwarded labels (those copied with it) go through
+// `write`, the collector's label join, as on the owner. A row's
 // nonconformity id becomes "<id>@<sender>": records are numbered per
 // collector and are not replicated, so the id names where the record is.
 //
@@ -16,10 +18,12 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "aims/fleet/replication.grpc.pb.h"
 #include "aims/v1/nonconformity.pb.h"
 #include "collector/auth/authorizer.h"
@@ -30,10 +34,18 @@ namespace aims::collector::fleet {
 
 class ReplicationService final : public aims::fleet::v1::Replication::Service {
  public:
-  // `owns(model name)`: whether this collector owns the model now.
+  // Stores reports as Storage::WriteEncodedReports does (the label join's
+  // WriteReports, so that their join records and labels are kept).
+  using ReportWriter = std::function<absl::Status(
+      absl::Span<EncodedReport* const> reports, absl::Time now,
+      std::vector<WriteOutcome>* outcomes)>;
+
+  // `owns(model name)`: whether this collector owns the model now. Without
+  // `write`, reports go to `storage` and their join records are dropped.
   ReplicationService(Storage* storage, const Authorizer* authorizer,
                      const Clock* clock,
-                     std::function<bool(const std::string&)> owns);
+                     std::function<bool(const std::string&)> owns,
+                     ReportWriter write = nullptr);
 
   grpc::Status Position(grpc::ServerContext* context,
                         const aims::fleet::v1::PositionRequest* request,
@@ -49,6 +61,7 @@ class ReplicationService final : public aims::fleet::v1::Replication::Service {
   const Authorizer* const authorizer_;
   const Clock* const clock_;
   const std::function<bool(const std::string&)> owns_;
+  const ReportWriter write_;
   absl::Mutex mu_;
   // Agents registered here (by a Hello or by replication).
   absl::flat_hash_set<std::string> registered_ ABSL_GUARDED_BY(mu_);

@@ -17,6 +17,16 @@ using aims::fleet::v1::PositionResponse;
 using aims::fleet::v1::ReplicateRequest;
 using aims::fleet::v1::ReplicateResponse;
 
+// A stored report with the join records and labels the storage keeps apart
+// (EncodedReport::label_bytes): both are WindowReport fields, so their wire
+// forms concatenate into the whole report, which the peer's label join
+// splits again.
+std::string WholeReport(const EncodedReport& report) {
+  return report.label_bytes.empty()
+             ? report.bytes
+             : absl::StrCat(report.bytes, report.label_bytes);
+}
+
 class GrpcPeers : public ReplicationPeers {
  public:
   GrpcPeers(std::shared_ptr<grpc::ChannelCredentials> credentials,
@@ -140,14 +150,15 @@ void Replicator::Stop() {
 void Replicator::OnStored(const EncodedReport& report) {
   absl::MutexLock lock(&mu_);
   if (behind_since_ == absl::InfiniteFuture()) behind_since_ = absl::Now();
+  const size_t bytes = report.bytes.size() + report.label_bytes.size();
   if (queue_.size() >= options_.max_queue ||
-      queued_bytes_ + report.bytes.size() > options_.max_queue_bytes) {
+      queued_bytes_ + bytes > options_.max_queue_bytes) {
     dropped_.Increment();
     overflow_agents_.insert(report.agent_id);
     return;
   }
-  queued_bytes_ += report.bytes.size();
-  queue_.push_back({report.agent_id, report.sequence, report.bytes});
+  queued_bytes_ += bytes;
+  queue_.push_back({report.agent_id, report.sequence, WholeReport(report)});
   queue_gauge_.Set(static_cast<double>(queue_.size()));
 }
 
@@ -168,7 +179,7 @@ void Replicator::OnStoredBatch(
     auto& [request, sent] = by_peer[peer];
     aims::fleet::v1::ReplicatedReport* copy = request.add_reports();
     *copy->mutable_hello() = *hello;
-    copy->set_report(r->bytes);
+    copy->set_report(WholeReport(*r));
     sent.push_back(r);
   }
   for (auto& [peer, entry] : by_peer) {

@@ -1,6 +1,7 @@
 // The replicator (queue, semi-synchronous copies, catch-up from the peer's
-// persisted position, series state) against a real ReplicationService over
-// two real RocksDB storages; the network is a fake that can be cut.
+// persisted position, series state, join records and labels into the
+// peer's label join) against a real ReplicationService over two real
+// RocksDB storages; the network is a fake that can be cut.
 #include "collector/fleet/replicator.h"
 
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "collector/fleet/replication_service.h"
+#include "collector/labels/label_join.h"
 #include "collector/storage/rocks_storage.h"
 #include "common/base/time_util.h"
 #include "gtest/gtest.h"
@@ -167,6 +169,61 @@ TEST_F(ReplicatorTest, QueueCopiesEachStoredReportToThePeerExactlyOnce) {
   ASSERT_TRUE(replicator->RunOnce().ok());
   EXPECT_EQ(AtReplica(), std::make_pair(uint64_t{5}, uint64_t{5}));
   EXPECT_EQ(Value(*registry_, "aims_fleet_replicated_reports_total"), 5);
+}
+
+// A copied report keeps its join records and forwarded labels: the peer's
+// label join stores the records and joins a later report's label to one, as
+// the owner's does, so a takeover finds them.
+TEST_F(ReplicatorTest, JoinRecordsAndLabelsReachThePeersLabelJoin) {
+  absl::StatusOr<std::unique_ptr<LabelJoin>> join = LabelJoin::Open(
+      replica_.get(), &RealClock::Get(), LabelJoinOptions(), nullptr);
+  ASSERT_TRUE(join.ok()) << join.status();
+  service_ = std::make_unique<ReplicationService>(
+      replica_.get(), nullptr, &RealClock::Get(),
+      [](const std::string&) { return false; },
+      [j = join->get()](absl::Span<EncodedReport* const> reports,
+                        absl::Time now, std::vector<WriteOutcome>* outcomes) {
+        return j->WriteReports(reports, now, outcomes);
+      });
+  peers_ = std::make_unique<FakePeers>(service_.get());
+  auto replicator = NewReplicator(100, /*sync=*/true);
+  auto report = [](uint64_t sequence) {
+    v1::WindowReport r;
+    r.set_agent_id("agent-1");
+    r.set_sequence(sequence);
+    const absl::Time start = absl::Now() - absl::Minutes(30) +
+                             absl::Seconds(static_cast<int64_t>(sequence));
+    *r.mutable_window_start() = ToProto(start);
+    *r.mutable_window_end() = ToProto(start + absl::Seconds(1));
+    r.mutable_summary()->mutable_operational()->set_event_count(3);
+    return r;
+  };
+  v1::WindowReport first = report(1);
+  for (const char* id : {"a", "b", "c"}) {
+    v1::PendingPrediction* p = first.add_predictions();
+    p->set_prediction_id(id);
+    p->mutable_prediction()->set_class_label("1");
+  }
+  v1::WindowReport second = report(2);
+  v1::LabelEvent* label = second.add_labels();
+  label->set_prediction_id("b");
+  label->mutable_label()->set_class_label("0");
+  *label->mutable_timestamp() = ToProto(absl::Now());
+  std::vector<EncodedReport> stored;
+  stored.reserve(2);  // the replicator keeps no pointer, but keep them still
+  for (const v1::WindowReport* r : {&first, &second}) {
+    stored.push_back(EncodeReport(*r));
+    EncodedReport* e = &stored.back();
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE(owner_->WriteEncodedReports({e}, absl::Now(), &outcomes).ok());
+    ASSERT_FALSE(e->label_bytes.empty());
+    replicator->OnStoredBatch({e});
+  }
+  EXPECT_EQ(AtReplica(), std::make_pair(uint64_t{2}, uint64_t{2}));
+  const LabelJoinCounts counts = (*join)->counts();
+  EXPECT_EQ(counts.records, 3u);
+  EXPECT_EQ(counts.joins, 1u);
+  EXPECT_EQ(counts.pending, 0u);
 }
 
 TEST_F(ReplicatorTest, SemiSynchronousCopyIsOnThePeerWhenTheHookReturns) {
