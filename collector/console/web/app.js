@@ -39,8 +39,21 @@ function parseHash() {
 }
 
 let renders = 0;
+let drawing = Promise.resolve();
 
-async function render() {
+// Pages draw into <main> after their requests return, so two renders in
+// flight (a sign-in's overview, then a link followed at once) could finish
+// in the wrong order and leave the older page drawn. Renders run one after
+// the other, and one that a newer render has overtaken is skipped.
+function render() {
+  const generation = ++renders;
+  drawing = drawing
+    .then(() => (generation === renders ? draw() : undefined))
+    .catch((e) => console.error(e)); // a failed draw must not stop the next
+  return drawing;
+}
+
+async function draw() {
   if (!session.current) return;
   const route = parseHash();
   const page = routes[route.page] || overviewPage;
@@ -53,7 +66,6 @@ async function render() {
   // data-route names the page main shows once it is drawn, so that a reader
   // (or a test) can tell the new page from the one it replaces.
   const hash = location.hash;
-  const generation = ++renders;
   main.removeAttribute('data-route');
   main.setAttribute('aria-busy', 'true');
   clear(main, h('p', { class: 'muted' }, 'Loading…'));
@@ -66,10 +78,8 @@ async function render() {
     }
     clear(main, h('div', { class: 'error', role: 'alert' }, e.message || String(e)));
   }
-  if (generation === renders) {
-    main.dataset.route = hash;
-    main.removeAttribute('aria-busy');
-  }
+  main.dataset.route = hash;
+  main.removeAttribute('aria-busy');
 }
 
 function showWho() {
