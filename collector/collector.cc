@@ -264,6 +264,10 @@ absl::Status Collector::CreateReplication() {
       replicator_options, storage_.get(), peers_.get(),
       [f](const std::string& model) { return f->PeerFor(model); }, owns,
       *metrics_->registry);
+  replicator_->SetJoinRecords(
+      [join = label_join_.get()](const v1::ModelRef& model, absl::Time start) {
+        return join->CarriedBytes(model, start);
+      });
   writer_->OnStored(
       [r = replicator_.get()](const std::vector<const EncodedReport*>& batch) {
         r->OnStoredBatch(batch);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/log.h"
+#include "common/base/time_util.h"
 #include "common/net/bearer_token.h"
 #include "grpcpp/grpcpp.h"
 #include "prometheus/family.h"
@@ -397,6 +398,8 @@ absl::Status Replicator::CatchUp(const std::string& model) {
   absl::Status result;
   uint64_t sent = 0;
   for (const v1::ModelInfo& ref : refs) {
+    // Windows whose join records went with an earlier copy of this round.
+    std::set<absl::Time> carried;
     absl::Status scan = storage_->ScanReports(
         ref.model(), Earliest(), Latest(), [&](const StoredReport& r) {
           const std::string& agent = r.report.agent_id();
@@ -409,7 +412,17 @@ absl::Status Replicator::CatchUp(const std::string& model) {
           if (!hello) return true;
           aims::fleet::v1::ReplicatedReport* copy = out.request.add_reports();
           *copy->mutable_hello() = *hello;
-          copy->set_report(r.report.SerializeAsString());
+          std::string bytes = r.report.SerializeAsString();
+          const absl::Time start = FromProto(r.report.window_start());
+          if (carried_ && carried.insert(start).second) {
+            absl::StatusOr<std::string> records = carried_(ref.model(), start);
+            if (!records.ok()) {
+              result = records.status();
+              return false;
+            }
+            bytes += *records;  // WindowReport fields: they concatenate
+          }
+          copy->set_report(std::move(bytes));
           out.models.insert(model);
           ++sent;
           result = Flush(peer, &out, false);

@@ -115,6 +115,15 @@ class Replicator {
   void OnStored(const EncodedReport& report);
   // Every model held here is caught up with its peer at the next round.
   void CatchUpAll();
+  // Catch-up copies read reports back from storage, which keeps a report's
+  // join records apart: `carried(model, window start)` gives the window's
+  // (LabelJoin::CarriedBytes), sent with the first copy of each window.
+  // Call before Start().
+  void SetJoinRecords(std::function<absl::StatusOr<std::string>(
+                          const v1::ModelRef& model, absl::Time start)>
+                          carried) {
+    carried_ = std::move(carried);
+  }
   // One round now: the queue, the catch-ups, the state. OK when all sent.
   absl::Status RunOnce();
 
@@ -149,6 +158,8 @@ class Replicator {
   ReplicationPeers* const peers_;
   const std::function<std::string(const std::string&)> peer_for_;
   const std::function<bool(const std::string&)> owns_;
+  std::function<absl::StatusOr<std::string>(const v1::ModelRef&, absl::Time)>
+      carried_;
   prometheus::Gauge& queue_gauge_;
   prometheus::Gauge& lag_gauge_;
   prometheus::Counter& failures_;

@@ -836,6 +836,33 @@ void LabelJoin::Loop() {
   (void)Flush();
 }
 
+absl::StatusOr<std::string> LabelJoin::CarriedBytes(const v1::ModelRef& model,
+                                                    absl::Time start) const {
+  const std::string window = WindowKey(model, start);
+  std::string out;
+  bool parsed = true;
+  absl::Status scan = storage_->Scan(
+      Table::kLabelRecords, window,
+      [&](absl::string_view key, absl::string_view value) {
+        if (!absl::StartsWith(key, window)) return false;
+        v1::JoinRecord r;
+        parsed = r.ParseFromArray(value.data(), static_cast<int>(value.size()));
+        if (!parsed) return false;
+        AppendLengthDelimited(v1::WindowReport::kPredictionsFieldNumber,
+                              r.prediction().SerializeAsString(), &out);
+        if (r.has_label()) {
+          AppendLengthDelimited(v1::WindowReport::kLabelsFieldNumber,
+                                r.label().SerializeAsString(), &out);
+        }
+        return true;
+      });
+  if (!scan.ok()) return scan;
+  if (!parsed) {
+    return absl::DataLossError("label join: unparsable join record");
+  }
+  return out;
+}
+
 LabelJoinCounts LabelJoin::counts() const {
   absl::MutexLock lock(&mu_);
   LabelJoinCounts c = counts_;

@@ -139,6 +139,14 @@ class LabelJoin {
 
   LabelJoinCounts counts() const;
 
+  // The join records of `model`'s window starting at `start`, with the
+  // label in force of each, as the wire form of WindowReport fields
+  // (predictions, labels): what a report of the window carried, for a
+  // copy to a peer collector that is read back from storage (the stored
+  // report keeps none). Empty when the window has none.
+  absl::StatusOr<std::string> CarriedBytes(const v1::ModelRef& model,
+                                           absl::Time start) const;
+
   // What a report carries for the join (label_bytes read on the wire): its
   // records as received, each with its prediction_id, and its labels.
   struct CarriedPrediction {

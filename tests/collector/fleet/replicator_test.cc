@@ -171,46 +171,61 @@ TEST_F(ReplicatorTest, QueueCopiesEachStoredReportToThePeerExactlyOnce) {
   EXPECT_EQ(Value(*registry_, "aims_fleet_replicated_reports_total"), 5);
 }
 
+// A window report of agent-1 that carries join records or labels.
+v1::WindowReport Carrying(uint64_t sequence,
+                          std::vector<std::string> predictions,
+                          std::vector<std::string> labelled) {
+  v1::WindowReport r;
+  r.set_agent_id("agent-1");
+  r.set_sequence(sequence);
+  const absl::Time start = absl::Now() - absl::Minutes(30) +
+                           absl::Seconds(static_cast<int64_t>(sequence));
+  *r.mutable_window_start() = ToProto(start);
+  *r.mutable_window_end() = ToProto(start + absl::Seconds(1));
+  r.mutable_summary()->mutable_operational()->set_event_count(3);
+  for (const std::string& id : predictions) {
+    v1::PendingPrediction* p = r.add_predictions();
+    p->set_prediction_id(id);
+    p->mutable_prediction()->set_class_label("1");
+  }
+  for (const std::string& id : labelled) {
+    v1::LabelEvent* label = r.add_labels();
+    label->set_prediction_id(id);
+    label->mutable_label()->set_class_label("0");
+    *label->mutable_timestamp() = ToProto(absl::Now());
+  }
+  return r;
+}
+
+// A label join over `storage` and a writer into it.
+std::unique_ptr<LabelJoin> OpenJoin(Storage* storage) {
+  auto join =
+      LabelJoin::Open(storage, &RealClock::Get(), LabelJoinOptions(), nullptr);
+  EXPECT_TRUE(join.ok()) << join.status();
+  return std::move(*join);
+}
+
+ReplicationService::ReportWriter WriterOf(LabelJoin* join) {
+  return [join](absl::Span<EncodedReport* const> reports, absl::Time now,
+                std::vector<WriteOutcome>* outcomes) {
+    return join->WriteReports(reports, now, outcomes);
+  };
+}
+
 // A copied report keeps its join records and forwarded labels: the peer's
 // label join stores the records and joins a later report's label to one, as
 // the owner's does, so a takeover finds them.
 TEST_F(ReplicatorTest, JoinRecordsAndLabelsReachThePeersLabelJoin) {
-  absl::StatusOr<std::unique_ptr<LabelJoin>> join = LabelJoin::Open(
-      replica_.get(), &RealClock::Get(), LabelJoinOptions(), nullptr);
-  ASSERT_TRUE(join.ok()) << join.status();
+  std::unique_ptr<LabelJoin> join = OpenJoin(replica_.get());
   service_ = std::make_unique<ReplicationService>(
       replica_.get(), nullptr, &RealClock::Get(),
-      [](const std::string&) { return false; },
-      [j = join->get()](absl::Span<EncodedReport* const> reports,
-                        absl::Time now, std::vector<WriteOutcome>* outcomes) {
-        return j->WriteReports(reports, now, outcomes);
-      });
+      [](const std::string&) { return false; }, WriterOf(join.get()));
   peers_ = std::make_unique<FakePeers>(service_.get());
   auto replicator = NewReplicator(100, /*sync=*/true);
-  auto report = [](uint64_t sequence) {
-    v1::WindowReport r;
-    r.set_agent_id("agent-1");
-    r.set_sequence(sequence);
-    const absl::Time start = absl::Now() - absl::Minutes(30) +
-                             absl::Seconds(static_cast<int64_t>(sequence));
-    *r.mutable_window_start() = ToProto(start);
-    *r.mutable_window_end() = ToProto(start + absl::Seconds(1));
-    r.mutable_summary()->mutable_operational()->set_event_count(3);
-    return r;
-  };
-  v1::WindowReport first = report(1);
-  for (const char* id : {"a", "b", "c"}) {
-    v1::PendingPrediction* p = first.add_predictions();
-    p->set_prediction_id(id);
-    p->mutable_prediction()->set_class_label("1");
-  }
-  v1::WindowReport second = report(2);
-  v1::LabelEvent* label = second.add_labels();
-  label->set_prediction_id("b");
-  label->mutable_label()->set_class_label("0");
-  *label->mutable_timestamp() = ToProto(absl::Now());
+  const v1::WindowReport first = Carrying(1, {"a", "b", "c"}, {});
+  const v1::WindowReport second = Carrying(2, {}, {"b"});
   std::vector<EncodedReport> stored;
-  stored.reserve(2);  // the replicator keeps no pointer, but keep them still
+  stored.reserve(2);  // the pointers handed out stay valid
   for (const v1::WindowReport* r : {&first, &second}) {
     stored.push_back(EncodeReport(*r));
     EncodedReport* e = &stored.back();
@@ -220,9 +235,40 @@ TEST_F(ReplicatorTest, JoinRecordsAndLabelsReachThePeersLabelJoin) {
     replicator->OnStoredBatch({e});
   }
   EXPECT_EQ(AtReplica(), std::make_pair(uint64_t{2}, uint64_t{2}));
-  const LabelJoinCounts counts = (*join)->counts();
+  const LabelJoinCounts counts = join->counts();
   EXPECT_EQ(counts.records, 3u);
   EXPECT_EQ(counts.joins, 1u);
+  EXPECT_EQ(counts.pending, 0u);
+}
+
+// A catch-up copy is read back from storage, which keeps join records
+// apart: the window's records, with the label in force of each, go with the
+// first copy of the window.
+TEST_F(ReplicatorTest, CatchUpCopiesCarryTheirWindowsJoinRecords) {
+  std::unique_ptr<LabelJoin> owner_join = OpenJoin(owner_.get());
+  std::unique_ptr<LabelJoin> replica_join = OpenJoin(replica_.get());
+  service_ = std::make_unique<ReplicationService>(
+      replica_.get(), nullptr, &RealClock::Get(),
+      [](const std::string&) { return false; }, WriterOf(replica_join.get()));
+  peers_ = std::make_unique<FakePeers>(service_.get());
+  for (const v1::WindowReport& r :
+       {Carrying(1, {"a", "b", "c"}, {}), Carrying(2, {"d"}, {"b"})}) {
+    EncodedReport e = EncodeReport(r);
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE(owner_join->WriteReports({&e}, absl::Now(), &outcomes).ok());
+  }
+  ASSERT_EQ(owner_join->counts().joins, 1u);
+  auto replicator = NewReplicator();
+  replicator->SetJoinRecords(
+      [j = owner_join.get()](const v1::ModelRef& model, absl::Time start) {
+        return j->CarriedBytes(model, start);
+      });
+  replicator->CatchUpAll();
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(AtReplica(), std::make_pair(uint64_t{2}, uint64_t{2}));
+  const LabelJoinCounts counts = replica_join->counts();
+  EXPECT_EQ(counts.records, 4u);
+  EXPECT_EQ(counts.joins, 1u);  // b's label, in force on the owner
   EXPECT_EQ(counts.pending, 0u);
 }
 
