@@ -87,6 +87,33 @@ double Value(prometheus::Registry& registry, const std::string& name) {
   return -1;
 }
 
+// A window report of agent-1 (3 events), carrying join records of
+// `predictions` and labels for `labelled`.
+v1::WindowReport Carrying(uint64_t sequence,
+                          std::vector<std::string> predictions,
+                          std::vector<std::string> labelled) {
+  v1::WindowReport r;
+  r.set_agent_id("agent-1");
+  r.set_sequence(sequence);
+  const absl::Time start = absl::Now() - absl::Minutes(30) +
+                           absl::Seconds(static_cast<int64_t>(sequence));
+  *r.mutable_window_start() = ToProto(start);
+  *r.mutable_window_end() = ToProto(start + absl::Seconds(1));
+  r.mutable_summary()->mutable_operational()->set_event_count(3);
+  for (const std::string& id : predictions) {
+    v1::PendingPrediction* p = r.add_predictions();
+    p->set_prediction_id(id);
+    p->mutable_prediction()->set_class_label("1");
+  }
+  for (const std::string& id : labelled) {
+    v1::LabelEvent* label = r.add_labels();
+    label->set_prediction_id(id);
+    label->mutable_label()->set_class_label("0");
+    *label->mutable_timestamp() = ToProto(absl::Now());
+  }
+  return r;
+}
+
 class ReplicatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -121,14 +148,7 @@ class ReplicatorTest : public ::testing::Test {
 
   // Stores report `sequence` of agent-1 on the owner; its encoded form.
   EncodedReport Store(uint64_t sequence) {
-    v1::WindowReport report;
-    report.set_agent_id("agent-1");
-    report.set_sequence(sequence);
-    const absl::Time start = absl::Now() - absl::Minutes(30) +
-                             absl::Seconds(static_cast<int64_t>(sequence));
-    *report.mutable_window_start() = ToProto(start);
-    *report.mutable_window_end() = ToProto(start + absl::Seconds(1));
-    report.mutable_summary()->mutable_operational()->set_event_count(3);
+    const v1::WindowReport report = Carrying(sequence, {}, {});
     std::vector<WriteOutcome> outcomes;
     EXPECT_TRUE(owner_->WriteReports({&report}, absl::Now(), &outcomes).ok());
     return EncodeReport(report);
@@ -169,32 +189,6 @@ TEST_F(ReplicatorTest, QueueCopiesEachStoredReportToThePeerExactlyOnce) {
   ASSERT_TRUE(replicator->RunOnce().ok());
   EXPECT_EQ(AtReplica(), std::make_pair(uint64_t{5}, uint64_t{5}));
   EXPECT_EQ(Value(*registry_, "aims_fleet_replicated_reports_total"), 5);
-}
-
-// A window report of agent-1 that carries join records or labels.
-v1::WindowReport Carrying(uint64_t sequence,
-                          std::vector<std::string> predictions,
-                          std::vector<std::string> labelled) {
-  v1::WindowReport r;
-  r.set_agent_id("agent-1");
-  r.set_sequence(sequence);
-  const absl::Time start = absl::Now() - absl::Minutes(30) +
-                           absl::Seconds(static_cast<int64_t>(sequence));
-  *r.mutable_window_start() = ToProto(start);
-  *r.mutable_window_end() = ToProto(start + absl::Seconds(1));
-  r.mutable_summary()->mutable_operational()->set_event_count(3);
-  for (const std::string& id : predictions) {
-    v1::PendingPrediction* p = r.add_predictions();
-    p->set_prediction_id(id);
-    p->mutable_prediction()->set_class_label("1");
-  }
-  for (const std::string& id : labelled) {
-    v1::LabelEvent* label = r.add_labels();
-    label->set_prediction_id(id);
-    label->mutable_label()->set_class_label("0");
-    *label->mutable_timestamp() = ToProto(absl::Now());
-  }
-  return r;
 }
 
 // A label join over `storage` and a writer into it.
