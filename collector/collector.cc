@@ -251,11 +251,22 @@ absl::Status Collector::CreateReplication() {
   }
   // Peers listen like this collector: TLS when it serves TLS (verified
   // against the default roots, GRPC_DEFAULT_SSL_ROOTS_FILE_PATH).
-  peers_ = fleet::GrpcReplicationPeers(options_.tls.enabled()
-                                           ? grpc::SslCredentials({})
-                                           : grpc::InsecureChannelCredentials(),
-                                       std::move(token));
+  const std::shared_ptr<grpc::ChannelCredentials> credentials =
+      options_.tls.enabled() ? grpc::SslCredentials({})
+                             : grpc::InsecureChannelCredentials();
+  peers_ = fleet::GrpcReplicationPeers(credentials, token);
   fleet::Fleet* f = fleet_.get();
+  // Queries about a model are answered by its owner; listings merge every
+  // member's.
+  QueryRouter::Options router_options;
+  router_options.self = options_.fleet_advertise;
+  router_options.credentials = credentials;
+  router_options.token = std::move(token);
+  query_router_ = std::make_unique<QueryRouter>(
+      std::move(router_options),
+      [f](const std::string& model) { return f->OwnerOf(model); },
+      [f] { return f->members(); });
+  query_->SetRouter(query_router_.get());
   auto owns = [f](const std::string& model) { return f->Owns(model); };
   fleet::ReplicatorOptions replicator_options;
   replicator_options.self = options_.fleet_advertise;

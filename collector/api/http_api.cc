@@ -192,29 +192,38 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
         v1::ListModelsRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ListModelsResponse response;
-        Reply(queries->ListModels(request, &response), response, res);
+        QueryScope scope;
+        absl::Status s = ParseScope(req, &scope);
+        if (s.ok()) s = queries->ListModels(request, &response, scope);
+        Reply(s, response, res);
       });
   get("/v1/agents", Permission::kRead,
       [queries](const HttpRequest& req, HttpResponse& res) {
         v1::ListAgentsRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ListAgentsResponse response;
-        Reply(queries->ListAgents(request, &response), response, res);
+        QueryScope scope;
+        absl::Status s = ParseScope(req, &scope);
+        if (s.ok()) s = queries->ListAgents(request, &response, scope);
+        Reply(s, response, res);
       });
   get("/v1/summaries", Permission::kRead,
       [queries](const HttpRequest& req, HttpResponse& res) {
         v1::GetSummariesRequest request;
         v1::GetSummariesResponse response;
+        QueryScope scope;
         absl::Status s =
             ParseRange(req, request.mutable_model(), request.mutable_from(),
                        request.mutable_to(), request.mutable_step());
-        if (s.ok()) s = queries->GetSummaries(request, &response);
+        if (s.ok()) s = ParseScope(req, &scope);
+        if (s.ok()) s = queries->GetSummaries(request, &response, scope);
         Reply(s, response, res);
       });
   get("/v1/metrics", Permission::kRead,
       [queries](const HttpRequest& req, HttpResponse& res) {
         v1::QueryMetricsRequest request;
         v1::QueryMetricsResponse response;
+        QueryScope scope;
         absl::Status s =
             ParseRange(req, request.mutable_model(), request.mutable_from(),
                        request.mutable_to(), request.mutable_step());
@@ -224,7 +233,8 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
             request.add_metrics(std::string(m));
           }
         }
-        if (s.ok()) s = queries->QueryMetrics(request, &response);
+        if (s.ok()) s = ParseScope(req, &scope);
+        if (s.ok()) s = queries->QueryMetrics(request, &response, scope);
         Reply(s, response, res);
       });
   get("/v1/profile", Permission::kRead,
@@ -233,7 +243,10 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
         request.mutable_model()->set_name(req.Param("name"));
         request.mutable_model()->set_version(req.Param("version"));
         v1::ReferenceProfile response;
-        Reply(queries->GetProfile(request, &response), response, res);
+        QueryScope scope;
+        absl::Status s = ParseScope(req, &scope);
+        if (s.ok()) s = queries->GetProfile(request, &response, scope);
+        Reply(s, response, res);
       });
 }
 

@@ -9,6 +9,9 @@
 //       step: a duration such as 10s, 5m (default: one bucket)
 //   GET /v1/metrics?name=&version=&environment=&from=&to=&step=&metric=a,b
 //   GET /v1/profile?name=&version=
+//       These five take &scope=collector to answer from this collector's
+//       storage only; in fleet mode they are otherwise answered by the
+//       model's owner, or merged from every member (query_router.h).
 //   GET /v1/nonconformities?name=&version=&environment=&objective=&stage=
 //       &severity=&owner=&from=&to=   (http_params.h)
 //   GET /v1/nonconformities/<id>

@@ -5,6 +5,7 @@
 #include "absl/strings/str_split.h"
 #include "collector/plan/names.h"
 #include "common/base/time_util.h"
+#include "common/base/utf8.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace aims::collector {
@@ -35,6 +36,19 @@ absl::Status ParseTimeParam(const HttpRequest& req, const std::string& name,
     return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       name, ": '", text, "' is neither RFC 3339 nor Unix seconds"));
+}
+
+absl::Status ParseScope(const HttpRequest& req, QueryScope* scope) {
+  const std::string value = req.Param("scope");
+  if (value.empty() || value == "fleet") {
+    *scope = QueryScope::kFleet;
+  } else if (value == "collector") {
+    *scope = QueryScope::kCollector;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "scope: '", CutUtf8(value, 32), "' is not fleet or collector"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ParseRange(const HttpRequest& req, v1::ModelRef* model,

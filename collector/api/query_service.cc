@@ -14,6 +14,7 @@
 #include "common/summary/profile_builder.h"
 #include "common/summary/summary_merge.h"
 #include "common/summary/validation.h"
+#include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
 namespace {
@@ -21,6 +22,29 @@ namespace {
 // Longest range one GetSummaries call may cover, and most buckets it returns.
 constexpr absl::Duration kMaxRange = absl::Hours(24 * 400);
 constexpr int64_t kMaxBuckets = 10000;
+
+QueryScope ScopeOf(const grpc::ServerContextBase& context) {
+  return QueryRouter::CollectorScoped(context) ? QueryScope::kCollector
+                                               : QueryScope::kFleet;
+}
+
+std::string ModelKey(const v1::ModelInfo& m) {
+  return absl::StrCat(m.model().name(), "\x1f", m.model().version(), "\x1f",
+                      m.model().environment());
+}
+std::string AgentKey(const v1::AgentInfo& a) { return a.agent().agent_id(); }
+
+// An agent is connected when it is connected to any collector.
+bool MergeConnected(const v1::ModelInfo&, const v1::ModelInfo&) {
+  return false;
+}
+bool MergeConnected(const v1::AgentInfo& a, const v1::AgentInfo& b) {
+  return a.connected() || b.connected();
+}
+void SetConnected(v1::ModelInfo*, bool) {}
+void SetConnected(v1::AgentInfo* a, bool connected) {
+  a->set_connected(connected);
+}
 
 }  // namespace
 
@@ -35,32 +59,105 @@ QueryService::QueryService(
       authorizer_(authorizer),
       on_profile_replaced_(std::move(on_profile_replaced)) {}
 
+std::string QueryService::RouteTo(const v1::ModelRef& model,
+                                  QueryScope scope) const {
+  if (router_ == nullptr || scope == QueryScope::kCollector) return "";
+  return router_->OwnerElsewhere(model.name());
+}
+
+template <typename Request, typename Response>
+absl::Status QueryService::Forward(
+    const std::string& address,
+    grpc::Status (v1::QueryService::Stub::*call)(grpc::ClientContext*,
+                                                 const Request&, Response*),
+    const Request& request, Response* response) const {
+  grpc::ClientContext context;
+  router_->Prepare(&context);
+  const absl::Status s = FromGrpcStatus(
+      (router_->Stub(address)->*call)(&context, request, response));
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat("the model's owner, collector ",
+                                             address, ": ", s.message()));
+}
+
+template <typename Request, typename Response, typename Entry>
+void QueryService::MergeMembers(
+    grpc::Status (v1::QueryService::Stub::*call)(grpc::ClientContext*,
+                                                 const Request&, Response*),
+    const Request& request,
+    google::protobuf::RepeatedPtrField<Entry>* (Response::*entries)(),
+    std::string (*key)(const Entry&), Response* response) const {
+  if (router_ == nullptr) return;
+  // key -> entry; an entry from its model's owner replaces any other.
+  std::map<std::string, Entry> merged;
+  for (Entry& e : *(response->*entries)()) merged[key(e)] = std::move(e);
+  for (const std::string& member : router_->Others()) {
+    Response theirs;
+    grpc::ClientContext context;
+    router_->Prepare(&context);
+    const grpc::Status s =
+        (router_->Stub(member)->*call)(&context, request, &theirs);
+    if (!s.ok()) {
+      LogWarn("collector did not answer a fleet listing; listed without it",
+              {{"collector", member}, {"error", s.error_message()}});
+      continue;
+    }
+    for (Entry& e : *(theirs.*entries)()) {
+      auto [it, inserted] = merged.try_emplace(key(e), e);
+      if (inserted) continue;
+      const bool connected = MergeConnected(it->second, e);
+      if (router_->OwnerElsewhere(e.model().name()) == member) {
+        it->second = std::move(e);
+      }
+      SetConnected(&it->second, connected);
+    }
+  }
+  (response->*entries)()->Clear();
+  for (auto& [k, e] : merged) *(response->*entries)()->Add() = std::move(e);
+}
+
 absl::Status QueryService::ListModels(const v1::ListModelsRequest& request,
-                                      v1::ListModelsResponse* response) const {
+                                      v1::ListModelsResponse* response,
+                                      QueryScope scope) const {
   response->set_collector_id(collector_id_);
   for (v1::ModelInfo& m : storage_->ListModels(request.selector())) {
     *response->add_models() = std::move(m);
+  }
+  if (scope == QueryScope::kFleet) {
+    MergeMembers(&v1::QueryService::Stub::ListModels, request,
+                 &v1::ListModelsResponse::mutable_models, &ModelKey, response);
   }
   return absl::OkStatus();
 }
 
 absl::Status QueryService::ListAgents(const v1::ListAgentsRequest& request,
-                                      v1::ListAgentsResponse* response) const {
+                                      v1::ListAgentsResponse* response,
+                                      QueryScope scope) const {
   response->set_collector_id(collector_id_);
   for (v1::AgentInfo& a : storage_->ListAgents(request.selector())) {
     a.set_connected(is_connected_(a.agent().agent_id()));
     *response->add_agents() = std::move(a);
   }
+  if (scope == QueryScope::kFleet) {
+    MergeMembers(&v1::QueryService::Stub::ListAgents, request,
+                 &v1::ListAgentsResponse::mutable_agents, &AgentKey, response);
+  }
   return absl::OkStatus();
 }
 
-absl::Status QueryService::GetSummaries(
-    const v1::GetSummariesRequest& request,
-    v1::GetSummariesResponse* response) const {
-  return GetSummaries(request, SummaryMerger::FeatureSketches::kKeep, response);
+absl::Status QueryService::GetSummaries(const v1::GetSummariesRequest& request,
+                                        v1::GetSummariesResponse* response,
+                                        QueryScope scope) const {
+  if (const std::string owner = RouteTo(request.model(), scope);
+      !owner.empty()) {
+    return Forward(owner, &v1::QueryService::Stub::GetSummaries, request,
+                   response);
+  }
+  return MergeSummaries(request, SummaryMerger::FeatureSketches::kKeep,
+                        response);
 }
 
-absl::Status QueryService::GetSummaries(
+absl::Status QueryService::MergeSummaries(
     const v1::GetSummariesRequest& request,
     SummaryMerger::FeatureSketches sketches,
     v1::GetSummariesResponse* response) const {
@@ -113,9 +210,14 @@ absl::Status QueryService::GetSummaries(
   return absl::OkStatus();
 }
 
-absl::Status QueryService::QueryMetrics(
-    const v1::QueryMetricsRequest& request,
-    v1::QueryMetricsResponse* response) const {
+absl::Status QueryService::QueryMetrics(const v1::QueryMetricsRequest& request,
+                                        v1::QueryMetricsResponse* response,
+                                        QueryScope scope) const {
+  if (const std::string owner = RouteTo(request.model(), scope);
+      !owner.empty()) {
+    return Forward(owner, &v1::QueryService::Stub::QueryMetrics, request,
+                   response);
+  }
   for (const std::string& metric : request.metrics()) {
     if (FindMetric(metric) == nullptr) {
       return absl::InvalidArgumentError(
@@ -129,7 +231,7 @@ absl::Status QueryService::QueryMetrics(
   *summaries_request.mutable_to() = request.to();
   if (request.has_step()) *summaries_request.mutable_step() = request.step();
   v1::GetSummariesResponse summaries;
-  if (absl::Status s = GetSummaries(
+  if (absl::Status s = MergeSummaries(
           summaries_request, SummaryMerger::FeatureSketches::kDrop, &summaries);
       !s.ok()) {
     return s;
@@ -161,7 +263,13 @@ absl::Status QueryService::QueryMetrics(
 }
 
 absl::Status QueryService::GetProfile(const v1::GetProfileRequest& request,
-                                      v1::ReferenceProfile* response) const {
+                                      v1::ReferenceProfile* response,
+                                      QueryScope scope) const {
+  if (const std::string owner = RouteTo(request.model(), scope);
+      !owner.empty()) {
+    return Forward(owner, &v1::QueryService::Stub::GetProfile, request,
+                   response);
+  }
   absl::StatusOr<v1::ReferenceProfile> profile =
       storage_->GetProfile(request.model());
   if (!profile.ok()) return profile.status();
@@ -170,7 +278,15 @@ absl::Status QueryService::GetProfile(const v1::GetProfileRequest& request,
 }
 
 absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
-                                      v1::PutProfileResponse* response) {
+                                      v1::PutProfileResponse* response,
+                                      QueryScope scope) {
+  // The owner stores it (and copies it to its peer) and pushes it to the
+  // model's agents, which report there.
+  if (const std::string owner = RouteTo(request.profile().model(), scope);
+      !owner.empty()) {
+    return Forward(owner, &v1::QueryService::Stub::PutProfile, request,
+                   response);
+  }
   v1::ReferenceProfile profile = request.profile();
   // One profile per version serves every environment.
   if (profile.model().environment().empty()) {
@@ -213,16 +329,17 @@ absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
 }
 
 // gRPC: each RPC runs the query inline (reads are short) and finishes.
-#define AIMS_UNARY(Method, Request, Response, Needs)                         \
-  grpc::ServerUnaryReactor* QueryService::Method(                            \
-      grpc::CallbackServerContext* context, const v1::Request* request,      \
-      v1::Response* response) {                                              \
-    auto* reactor = context->DefaultReactor();                               \
-    absl::StatusOr<Principal> principal =                                    \
-        AuthorizeCall(*authorizer_, *context, Permission::Needs);            \
-    reactor->Finish(ToGrpcStatus(principal.ok() ? Method(*request, response) \
-                                                : principal.status()));      \
-    return reactor;                                                          \
+#define AIMS_UNARY(Method, Request, Response, Needs)                    \
+  grpc::ServerUnaryReactor* QueryService::Method(                       \
+      grpc::CallbackServerContext* context, const v1::Request* request, \
+      v1::Response* response) {                                         \
+    auto* reactor = context->DefaultReactor();                          \
+    absl::StatusOr<Principal> principal =                               \
+        AuthorizeCall(*authorizer_, *context, Permission::Needs);       \
+    reactor->Finish(ToGrpcStatus(                                       \
+        principal.ok() ? Method(*request, response, ScopeOf(*context))  \
+                       : principal.status()));                          \
+    return reactor;                                                     \
   }
 
 AIMS_UNARY(ListModels, ListModelsRequest, ListModelsResponse, kRead)
@@ -250,8 +367,9 @@ grpc::ServerUnaryReactor* QueryService::PutProfile(
     allowed =
         authorizer_->Authorize(authorization, Permission::kAdminister).status();
   }
-  reactor->Finish(
-      ToGrpcStatus(allowed.ok() ? PutProfile(*request, response) : allowed));
+  reactor->Finish(ToGrpcStatus(
+      allowed.ok() ? PutProfile(*request, response, ScopeOf(*context))
+                   : allowed));
   return reactor;
 }
 

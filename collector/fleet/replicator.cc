@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/grpc_status.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
 #include "common/net/bearer_token.h"
@@ -55,8 +56,7 @@ class GrpcPeers : public ReplicationPeers {
   template <typename T>
   static absl::StatusOr<T> Check(const grpc::Status& s, T response) {
     if (s.ok()) return response;
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        s.error_message());
+    return FromGrpcStatus(s);
   }
 
   aims::fleet::v1::Replication::Stub* Stub(const std::string& peer) {

@@ -121,7 +121,7 @@ class FleetProcessesTest : public ::testing::Test {
   std::map<std::string, v1::AgentInfo> Agents(int i) {
     std::map<std::string, v1::AgentInfo> out;
     auto res = httplib::Client("127.0.0.1", collectors_[i].http_port)
-                   .Get("/v1/agents");
+                   .Get("/v1/agents?scope=collector");
     if (!res || res->status != 200) return out;
     v1::ListAgentsResponse response;
     google::protobuf::util::JsonParseOptions options;
@@ -257,6 +257,26 @@ class FleetProcessesTest : public ::testing::Test {
     return out;
   }
 
+  // The whole-range summary (report and event counts) collector i answers
+  // for `model` over [from, to].
+  // `scope`: "fleet" (asked of the owner) or "collector" (its own).
+  std::pair<uint64_t, uint64_t> History(int i, const std::string& model,
+                                        absl::Time from, absl::Time to,
+                                        const std::string& scope = "fleet") {
+    v1::GetSummariesResponse response;
+    const std::string path = absl::StrCat(
+        "/v1/summaries?scope=", scope, "&name=", model,
+        "&version=v1&environment=it&from=",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", from, absl::UTCTimeZone()),
+        "&to=",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", to, absl::UTCTimeZone()));
+    if (!GetJson(i, path, &response) || response.buckets_size() != 1) {
+      return {0, 0};
+    }
+    return {response.buckets(0).report_count(),
+            response.buckets(0).summary().operational().event_count()};
+  }
+
   bool AuditVerifies(int i) {
     v1::VerifyAuditResponse verify;
     return GetJson(i, "/v1/audit/verify", &verify) && verify.intact() &&
@@ -338,6 +358,19 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
     }
   }
   ASSERT_GT(moving, 0);
+  // What the owners hold of the models that will move, up to a point all
+  // their windows before it were sent.
+  const absl::Time history_to = absl::Now() - absl::Seconds(3);
+  const absl::Time history_from = history_to - absl::Minutes(5);
+  std::map<std::string, std::pair<uint64_t, uint64_t>> history;
+  for (const std::string& model : models) {
+    if (RendezvousOwner(model, {all[0], all[1], fourth}) != fourth) continue;
+    const int owner =
+        RendezvousOwner(model, {all[0], all[1]}) == all[0] ? 0 : 1;
+    history[model] = History(owner, model, history_from, history_to);
+    EXPECT_GT(history[model].second, 0u) << model;
+  }
+  const absl::Time joined = absl::Now();
   StartCollector(3, fourth);
   for (int i : {0, 1, 3}) {
     ASSERT_TRUE(WaitFor([&] { return Metric(i, "aims_fleet_members") == 3; },
@@ -352,6 +385,58 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
       },
       absl::Seconds(30)));
   EXPECT_EQ(Metric(3, "aims_fleet_models_owned"), moving);
+  // The models' history moved with them: the new owner answers the same
+  // reports and events for the time before it joined, and so does every
+  // other collector asked for the model (they ask its owner).
+  for (const auto& [model, before] : history) {
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return History(3, model, history_from, history_to, "collector") ==
+                 before;
+        },
+        absl::Seconds(30)))
+        << model << ": c3 holds "
+        << History(3, model, history_from, history_to, "collector").first
+        << " of " << before.first << " reports";
+  }
+  std::cout << "the moved models' history is whole on the new owner "
+            << absl::FormatDuration(absl::Now() - joined)
+            << " after it started\n";
+  // Windows since the join are on the new owner and its peer (the old
+  // owner) only. The third collector, asked for the whole range, answers
+  // what the owner holds; its own storage lacks them.
+  const absl::Time recent_to = absl::Now() + absl::Seconds(4);
+  ASSERT_TRUE(
+      WaitFor([&] { return absl::Now() > recent_to + absl::Seconds(3); },
+              absl::Seconds(10)));
+  for (const auto& [model, before] : history) {
+    const int third =
+        RendezvousOwner(model, {all[0], all[1]}) == all[0] ? 1 : 0;
+    const auto at_owner =
+        History(3, model, history_from, recent_to, "collector");
+    EXPECT_GT(at_owner.first, before.first) << model;
+    EXPECT_EQ(History(third, model, history_from, recent_to), at_owner)
+        << model << " asked at c" << third;
+    EXPECT_LT(History(third, model, history_from, recent_to, "collector").first,
+              at_owner.first)
+        << model << " held by c" << third;
+  }
+  // Listings merge every member's: each collector lists all six models,
+  // and all twelve agents, connected.
+  for (int i : {0, 1, 3}) {
+    v1::ListModelsResponse listed;
+    ASSERT_TRUE(GetJson(i, "/v1/models", &listed));
+    std::set<std::string> names;
+    for (const v1::ModelInfo& m : listed.models())
+      names.insert(m.model().name());
+    EXPECT_EQ(names, std::set<std::string>(models.begin(), models.end())) << i;
+    v1::ListAgentsResponse agents;
+    ASSERT_TRUE(GetJson(i, "/v1/agents", &agents));
+    int connected = 0;
+    for (const v1::AgentInfo& a : agents.agents()) connected += a.connected();
+    EXPECT_EQ(agents.agents_size(), 12) << i;
+    EXPECT_EQ(connected, 12) << i;
+  }
 }
 
 // Every model breaches: its agents never serve 1000 events a second.

@@ -35,6 +35,19 @@ TEST(HttpParamsTest, TimesAreUnixSecondsOrRfc3339) {
             "from: 'yesterday' is neither RFC 3339 nor Unix seconds");
 }
 
+TEST(HttpParamsTest, ScopeIsFleetOrCollector) {
+  QueryScope scope = QueryScope::kCollector;
+  ASSERT_TRUE(ParseScope(Query(""), &scope).ok());
+  EXPECT_EQ(scope, QueryScope::kFleet);
+  ASSERT_TRUE(ParseScope(Query("scope=collector"), &scope).ok());
+  EXPECT_EQ(scope, QueryScope::kCollector);
+  ASSERT_TRUE(ParseScope(Query("scope=fleet"), &scope).ok());
+  EXPECT_EQ(scope, QueryScope::kFleet);
+  const absl::Status s = ParseScope(Query("scope=local"), &scope);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "scope: 'local' is not fleet or collector");
+}
+
 // Found by tests/fuzz/http_params_fuzz.cc: "inf" (and "nan", "1e300") parse
 // as numbers, and converting them to microseconds was undefined behaviour.
 TEST(HttpParamsTest, UnixSecondsOutsideTimestampRangeAreRefused) {

@@ -1,0 +1,76 @@
+// QueryRouter: in fleet mode (docs/scale-out.md), which collector answers
+// a query. A model's owner holds the model's whole history: its peer
+// caught it up when ownership moved, and it stores every new window. The
+// other collectors hold a replica's copy or nothing, and a copy may lag.
+// So a query about one model (summaries, metrics, its profile) is asked of
+// the model's owner, and a listing (models, agents) is asked of every
+// member and merged, each entry taken from its model's owner.
+// Summaries are not merged across collectors: every window is held by two
+// of them, and merging would count it twice.
+//
+// A forwarded call carries the metadata `aims-scope: collector`, which makes
+// the receiver answer from its own storage (so a call is forwarded at most
+// once, even while two collectors disagree about the member list). The
+// HTTP API's `scope=collector` parameter asks the same of one collector.
+//
+// Thread-safety: safe. Stubs are created on first use and kept.
+#ifndef AIMS_COLLECTOR_API_QUERY_ROUTER_H_
+#define AIMS_COLLECTOR_API_QUERY_ROUTER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "aims/v1/query.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace aims::collector {
+
+// Where a query is answered: across the fleet (routed), or from this
+// collector's storage only.
+enum class QueryScope { kFleet, kCollector };
+
+class QueryRouter {
+ public:
+  struct Options {
+    std::string self;  // this collector's advertised address
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    std::string token;  // sent with forwarded calls ("" for none)
+    absl::Duration timeout = absl::Seconds(10);
+  };
+  // `owner_of(model name)`: the owner's address, "" when no member is
+  // known. `members()`: every member's address, this one included.
+  QueryRouter(Options options,
+              std::function<std::string(const std::string&)> owner_of,
+              std::function<std::vector<std::string>()> members);
+
+  // The owner's address when another collector owns `model_name`; "" when
+  // this one does or none is known (then the query is answered here).
+  std::string OwnerElsewhere(const std::string& model_name) const;
+  // The other members' addresses.
+  std::vector<std::string> Others() const;
+  // A stub for `address`, valid for the router's life.
+  v1::QueryService::Stub* Stub(const std::string& address);
+  // Sets the deadline and the metadata of a forwarded call.
+  void Prepare(grpc::ClientContext* context) const;
+
+  // Whether a call asks for this collector's storage only.
+  static bool CollectorScoped(const grpc::ServerContextBase& context);
+
+ private:
+  const Options options_;
+  const std::function<std::string(const std::string&)> owner_of_;
+  const std::function<std::vector<std::string>()> members_;
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<v1::QueryService::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace aims::collector
+
+#endif  // AIMS_COLLECTOR_API_QUERY_ROUTER_H_

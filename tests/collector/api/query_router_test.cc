@@ -1,0 +1,205 @@
+// QueryService in fleet mode: two services over real gRPC on loopback, each
+// on its own RocksDB, with routers that name the other as the owner of a
+// model. A query about the model goes to its owner, once; a listing merges.
+#include "collector/api/query_router.h"
+
+#include "collector/api/query_service.h"
+#include "collector/auth/authorizer.h"
+#include "collector/storage/rocks_storage.h"
+#include "common/base/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_util.h"
+
+namespace aims::collector {
+namespace {
+
+// One collector's query service: storage, service, server, router.
+struct Node {
+  std::unique_ptr<RocksStorage> storage;
+  std::unique_ptr<QueryService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<QueryRouter> router;
+  std::string address;
+};
+
+class QueryRouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) {
+      Node& n = nodes_[i];
+      RocksStorageOptions options;
+      options.path = dir_.File(absl::StrCat("n", i));
+      options.sync_writes = false;
+      auto opened = RocksStorage::Open(options);
+      ASSERT_TRUE(opened.ok()) << opened.status();
+      n.storage = std::move(*opened);
+      n.service = std::make_unique<QueryService>(
+          absl::StrCat("n", i), n.storage.get(),
+          [](const std::string&) { return false; }, &authorizer_);
+      int port = 0;
+      grpc::ServerBuilder builder;
+      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                               &port);
+      builder.RegisterService(n.service.get());
+      n.server = builder.BuildAndStart();
+      ASSERT_NE(port, 0);
+      n.address = absl::StrCat("127.0.0.1:", port);
+    }
+    // Each names the other the owner of every model: without the scope
+    // marker a forwarded call would bounce between them.
+    for (int i = 0; i < 2; ++i) {
+      QueryRouter::Options options;
+      options.self = nodes_[i].address;
+      options.credentials = grpc::InsecureChannelCredentials();
+      options.timeout = absl::Seconds(5);
+      const std::string other = nodes_[1 - i].address;
+      std::vector<std::string> members = {nodes_[0].address, nodes_[1].address};
+      nodes_[i].router = std::make_unique<QueryRouter>(
+          options, [other](const std::string&) { return other; },
+          [members] { return members; });
+      nodes_[i].service->SetRouter(nodes_[i].router.get());
+    }
+  }
+
+  void TearDown() override {
+    for (Node& n : nodes_) n.server->Shutdown();
+  }
+
+  // Stores `count` one-second windows of agent `agent` of `model` on node i.
+  void Store(int i, const std::string& agent, const std::string& model,
+             int count) {
+    v1::Hello hello;
+    hello.mutable_agent()->set_agent_id(agent);
+    hello.mutable_model()->set_name(model);
+    hello.mutable_model()->set_version("v1");
+    hello.mutable_model()->set_environment("prod");
+    hello.set_protocol_version(1);
+    ASSERT_TRUE(nodes_[i].storage->RegisterAgent(hello, absl::Now()).ok());
+    std::vector<v1::WindowReport> reports(count);
+    std::vector<const v1::WindowReport*> pointers;
+    for (int s = 0; s < count; ++s) {
+      v1::WindowReport& r = reports[s];
+      r.set_agent_id(agent);
+      r.set_sequence(s + 1);
+      *r.mutable_window_start() = ToProto(kStart + absl::Seconds(s));
+      *r.mutable_window_end() = ToProto(kStart + absl::Seconds(s + 1));
+      r.mutable_summary()->mutable_operational()->set_event_count(10);
+      pointers.push_back(&r);
+    }
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE(
+        nodes_[i].storage->WriteReports(pointers, absl::Now(), &outcomes).ok());
+  }
+
+  v1::GetSummariesRequest Range(const std::string& model) const {
+    v1::GetSummariesRequest request;
+    request.mutable_model()->set_name(model);
+    request.mutable_model()->set_version("v1");
+    request.mutable_model()->set_environment("prod");
+    *request.mutable_from() = ToProto(kStart);
+    *request.mutable_to() = ToProto(kStart + absl::Hours(1));
+    return request;
+  }
+
+  const absl::Time kStart = absl::Now() - absl::Hours(2);
+  testing::TempDir dir_;
+  Authorizer authorizer_;  // open
+  Node nodes_[2];
+};
+
+TEST_F(QueryRouterTest, AModelsQueriesAreAnsweredByItsOwnerOnce) {
+  Store(1, "owner-agent", "credit", 5);  // node 1 owns "credit"
+  Store(0, "old-agent", "credit", 2);    // node 0 holds an older copy
+
+  v1::GetSummariesResponse routed;
+  ASSERT_TRUE(nodes_[0].service->GetSummaries(Range("credit"), &routed).ok());
+  ASSERT_EQ(routed.buckets_size(), 1);
+  EXPECT_EQ(routed.collector_id(), "n1");  // answered by the owner
+  EXPECT_EQ(routed.buckets(0).report_count(), 5u);
+  EXPECT_EQ(routed.buckets(0).summary().operational().event_count(), 50u);
+
+  v1::GetSummariesResponse own;
+  ASSERT_TRUE(
+      nodes_[0]
+          .service->GetSummaries(Range("credit"), &own, QueryScope::kCollector)
+          .ok());
+  EXPECT_EQ(own.collector_id(), "n0");
+  ASSERT_EQ(own.buckets_size(), 1);
+  EXPECT_EQ(own.buckets(0).report_count(), 2u);
+
+  // Metrics too, from the owner's summaries.
+  v1::QueryMetricsRequest metrics;
+  *metrics.mutable_model() = Range("credit").model();
+  *metrics.mutable_from() = Range("credit").from();
+  *metrics.mutable_to() = Range("credit").to();
+  v1::QueryMetricsResponse points;
+  ASSERT_TRUE(nodes_[0].service->QueryMetrics(metrics, &points).ok());
+  EXPECT_EQ(points.collector_id(), "n1");
+  ASSERT_EQ(points.points_size(), 1);
+  EXPECT_EQ(points.points(0).event_count(), 50u);
+}
+
+TEST_F(QueryRouterTest, ListingsMergeEveryMemberPreferringTheOwner) {
+  Store(1, "owner-agent", "credit", 5);
+  Store(0, "old-agent", "credit", 2);
+  Store(0, "fraud-agent", "fraud", 3);
+
+  v1::ListModelsResponse models;
+  ASSERT_TRUE(nodes_[0].service->ListModels({}, &models).ok());
+  ASSERT_EQ(models.models_size(), 2);
+  // Sorted by name; "credit" is the owner's entry (node 1: 5 reports), not
+  // node 0's copy (2 reports). "fraud" only node 0 holds.
+  EXPECT_EQ(models.models(0).model().name(), "credit");
+  EXPECT_EQ(models.models(0).report_count(), 5u);
+  EXPECT_EQ(models.models(1).model().name(), "fraud");
+  EXPECT_EQ(models.models(1).report_count(), 3u);
+
+  v1::ListAgentsResponse agents;
+  ASSERT_TRUE(nodes_[0].service->ListAgents({}, &agents).ok());
+  EXPECT_EQ(agents.agents_size(), 3);
+  v1::ListAgentsResponse own;
+  ASSERT_TRUE(
+      nodes_[0].service->ListAgents({}, &own, QueryScope::kCollector).ok());
+  EXPECT_EQ(own.agents_size(), 2);
+}
+
+TEST_F(QueryRouterTest, AProposedProfileIsStoredByTheOwner) {
+  v1::PutProfileRequest put;
+  v1::ReferenceProfile* profile = put.mutable_profile();
+  profile->mutable_model()->set_name("credit");
+  profile->mutable_model()->set_version("v1");
+  profile->set_row_count(100);
+  put.set_if_absent(true);
+  v1::PutProfileResponse stored;
+  absl::Status s = nodes_[0].service->PutProfile(put, &stored);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(stored.created());
+  v1::GetProfileRequest get;
+  *get.mutable_model() = profile->model();
+  EXPECT_TRUE(nodes_[1].storage->GetProfile(get.model()).ok());
+  EXPECT_FALSE(nodes_[0].storage->GetProfile(get.model()).ok());
+  v1::ReferenceProfile read;
+  EXPECT_TRUE(nodes_[0].service->GetProfile(get, &read).ok());
+  EXPECT_EQ(read.profile_id(), stored.profile_id());
+}
+
+TEST_F(QueryRouterTest, AnOwnerThatDoesNotAnswerIsNamed) {
+  nodes_[1].server->Shutdown();
+  v1::GetSummariesResponse response;
+  const absl::Status s =
+      nodes_[0].service->GetSummaries(Range("credit"), &response);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_NE(
+      s.message().find("the model's owner, collector " + nodes_[1].address),
+      std::string::npos)
+      << s;
+  // A listing goes on without it.
+  Store(0, "fraud-agent", "fraud", 1);
+  v1::ListModelsResponse models;
+  ASSERT_TRUE(nodes_[0].service->ListModels({}, &models).ok());
+  EXPECT_EQ(models.models_size(), 1);
+}
+
+}  // namespace
+}  // namespace aims::collector
