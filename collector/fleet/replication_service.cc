@@ -125,6 +125,20 @@ grpc::Status ReplicationService::Replicate(
                           std::string(s.message()));
     }
   }
+  for (const v1::ReferenceProfile& profile : request->profiles()) {
+    if (owns_(profile.model().name())) {
+      response->set_profiles_refused(response->profiles_refused() + 1);
+      continue;
+    }
+    bool created = false;
+    absl::StatusOr<v1::ReferenceProfile> stored =
+        storage_->PutProfile(profile, /*if_absent=*/false, &created);
+    if (!stored.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          std::string(stored.status().message()));
+    }
+    response->set_profiles_stored(response->profiles_stored() + 1);
+  }
   return grpc::Status::OK;
 }
 

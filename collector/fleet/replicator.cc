@@ -1,5 +1,6 @@
 #include "collector/fleet/replicator.h"
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -295,7 +296,10 @@ std::optional<v1::Hello> Replicator::HelloOf(const std::string& agent_id) {
 absl::Status Replicator::Flush(const std::string& peer, Outgoing* out,
                                bool flush) {
   const int reports = out->request.reports_size();
-  if (reports == 0 && out->request.state_size() == 0) return absl::OkStatus();
+  if (reports == 0 && out->request.state_size() == 0 &&
+      out->request.profiles_size() == 0) {
+    return absl::OkStatus();
+  }
   if (!flush && reports < static_cast<int>(options_.max_batch)) {
     return absl::OkStatus();
   }
@@ -473,15 +477,42 @@ absl::Status Replicator::SendState() {
         rows[peer].emplace_back(std::string(key), fingerprint);
         return true;
       });
+  // The profiles of the models owned here, by model name and version (the
+  // one in force; ListModels names its id).
+  for (const v1::ModelInfo& m : storage_->ListModels({})) {
+    const std::string& model = m.model().name();
+    if (m.profile_id().empty() || !owns_(model)) continue;
+    const std::string peer = peer_for_(model);
+    if (peer.empty()) continue;
+    const std::string key =
+        absl::StrCat("profile/", model, "/", m.model().version());
+    const uint64_t fingerprint = std::hash<std::string>()(m.profile_id());
+    auto it = sent_state_.find(key);
+    if (it != sent_state_.end() && it->second.first == peer &&
+        it->second.second == fingerprint) {
+      continue;
+    }
+    absl::StatusOr<v1::ReferenceProfile> profile =
+        storage_->GetProfile(m.model());
+    if (!profile.ok()) continue;
+    // One profile serves every environment of the version.
+    if (std::any_of(rows[peer].begin(), rows[peer].end(),
+                    [&](const auto& row) { return row.first == key; })) {
+      continue;
+    }
+    *out[peer].request.add_profiles() = std::move(*profile);
+    rows[peer].emplace_back(key, fingerprint);
+  }
   absl::Status result = scan;
   for (auto& [peer, o] : out) {
+    const int state_rows = o.request.state_size();
     if (absl::Status s = Flush(peer, &o, true); !s.ok()) {
       result = s;
       continue;
     }
     for (auto& [key, fingerprint] : rows[peer])
       sent_state_[key] = {peer, fingerprint};
-    state_rows_.Increment(static_cast<double>(rows[peer].size()));
+    state_rows_.Increment(static_cast<double>(state_rows));
   }
   if (result.ok()) state_synced_.Set(absl::ToUnixMillis(round) / 1000.0);
   return result;

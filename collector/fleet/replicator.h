@@ -23,7 +23,8 @@
 //    the model's raw reports (one pass, two when a peer has holes).
 // The peer stores each report exactly once by (agent_id, sequence).
 // The series state of the models this collector owns (storage table
-// kEvaluation) is sent each round when it changed since last sent.
+// kEvaluation) and their reference profiles are sent each round when they
+// changed since last sent.
 //
 // Metrics: aims_fleet_replication_queue (reports waiting),
 // aims_fleet_replication_lag_seconds (since when something is waiting to
@@ -188,7 +189,8 @@ class Replicator {
   absl::flat_hash_map<std::string, v1::Hello> hellos_
       ABSL_GUARDED_BY(hello_mu_);
   // The replicator's thread only.
-  // State row key -> (peer, fingerprint of the value) last sent.
+  // State row key (or "profile/<name>/<version>") -> (peer, fingerprint of
+  // the value or profile id) last sent.
   std::map<std::string, std::pair<std::string, uint64_t>> sent_state_;
   std::thread thread_;
 };

@@ -385,5 +385,46 @@ TEST_F(ReplicatorTest, SendsChangedSeriesStateOfOwnedModelsOnly) {
   EXPECT_EQ(kept.state(), v1::OBJECTIVE_STATE_FIRING);
 }
 
+TEST_F(ReplicatorTest, SendsTheProfilesOfOwnedModelsOnceEach) {
+  auto replicator = NewReplicator();
+  v1::ReferenceProfile profile;
+  profile.mutable_model()->set_name("credit");
+  profile.mutable_model()->set_version("v1");
+  profile.mutable_model()->set_environment("any");
+  profile.set_profile_id("p-first");
+  profile.set_row_count(100);
+  bool created = false;
+  ASSERT_TRUE(owner_->PutProfile(profile, false, &created).ok());
+  v1::ReferenceProfile fraud = profile;  // a model not owned here
+  fraud.mutable_model()->set_name("fraud");
+  ASSERT_TRUE(owner_->PutProfile(fraud, false, &created).ok());
+  v1::Hello fraud_hello = hello_;
+  fraud_hello.mutable_agent()->set_agent_id("agent-2");
+  fraud_hello.mutable_model()->set_name("fraud");
+  ASSERT_TRUE(owner_->RegisterAgent(fraud_hello, absl::Now()).ok());
+
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  absl::StatusOr<v1::ReferenceProfile> copy =
+      replica_->GetProfile(hello_.model());
+  ASSERT_TRUE(copy.ok()) << copy.status();
+  EXPECT_EQ(copy->profile_id(), "p-first");
+  EXPECT_FALSE(replica_->GetProfile(fraud_hello.model()).ok());
+  // Unchanged: not sent again.
+  const int calls = peers_->calls;
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(peers_->calls, calls);
+  // Replaced on the owner: the replica gets the new one.
+  profile.set_profile_id("p-second");
+  ASSERT_TRUE(owner_->PutProfile(profile, false, &created).ok());
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(replica_->GetProfile(hello_.model())->profile_id(), "p-second");
+  // A replica that owns the model now keeps its own.
+  replica_owns_ = "credit";
+  profile.set_profile_id("p-third");
+  ASSERT_TRUE(owner_->PutProfile(profile, false, &created).ok());
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(replica_->GetProfile(hello_.model())->profile_id(), "p-second");
+}
+
 }  // namespace
 }  // namespace aims::collector::fleet
