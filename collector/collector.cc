@@ -35,6 +35,7 @@
 #include "common/base/log.h"
 #include "common/base/time_util.h"
 #include "common/net/bearer_token.h"
+#include "common/summary/event.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
@@ -258,15 +259,15 @@ absl::Status Collector::CreateReplication() {
   fleet::Fleet* f = fleet_.get();
   // Queries about a model are answered by its owner; listings merge every
   // member's.
-  QueryRouter::Options router_options;
+  FleetRouter::Options router_options;
   router_options.self = options_.fleet_advertise;
   router_options.credentials = credentials;
   router_options.token = std::move(token);
-  query_router_ = std::make_unique<QueryRouter>(
+  fleet_router_ = std::make_unique<FleetRouter>(
       std::move(router_options),
       [f](const std::string& model) { return f->OwnerOf(model); },
       [f] { return f->members(); });
-  query_->SetRouter(query_router_.get());
+  query_->SetRouter(fleet_router_.get());
   auto owns = [f](const std::string& model) { return f->Owns(model); };
   fleet::ReplicatorOptions replicator_options;
   replicator_options.self = options_.fleet_advertise;
@@ -291,6 +292,23 @@ absl::Status Collector::CreateReplication() {
                                  absl::Time now,
                                  std::vector<WriteOutcome>* outcomes) {
         return join->WriteReports(reports, now, outcomes);
+      },
+      [labels = label_service_.get()](
+          const v1::ModelRef& model,
+          const google::protobuf::RepeatedPtrField<v1::LabelEvent>& copies,
+          absl::Time now) { return labels->StoreCopies(model, copies, now); });
+  // Labels posted for a model go to its owner, which copies them to the
+  // model's peer.
+  label_service_->SetRouter(
+      fleet_router_.get(),
+      [r = replicator_.get()](const v1::ModelRef& model,
+                              const std::vector<LabelEvent>& labels,
+                              absl::Time now) {
+        std::vector<v1::LabelEvent> copies;
+        copies.reserve(labels.size());
+        for (const LabelEvent& l : labels)
+          copies.push_back(LabelToProto(l, now));
+        r->OnLabels(model, std::move(copies));
       });
   // Only the owner evaluates a model and renews its alerts; a fenced
   // collector owns nothing.

@@ -36,7 +36,7 @@ class Authorizer;
 class DurableWriter;
 class LabelJoin;
 class LabelService;
-class QueryRouter;
+class FleetRouter;
 class Evaluator;
 class NonconformityService;
 class Nonconformities;
@@ -144,7 +144,7 @@ class Collector {
   std::unique_ptr<fleet::ReplicationPeers> peers_;
   std::unique_ptr<fleet::Replicator> replicator_;
   std::unique_ptr<fleet::ReplicationService> replication_service_;
-  std::unique_ptr<QueryRouter> query_router_;  // fleet mode only
+  std::unique_ptr<FleetRouter> fleet_router_;  // fleet mode only
   prometheus::Counter* takeovers_ = nullptr;
   absl::Mutex fleet_mu_;
   // The member list and fence OnFleetChanged last completed.

@@ -192,7 +192,7 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
         v1::ListModelsRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ListModelsResponse response;
-        QueryScope scope;
+        CallScope scope;
         absl::Status s = ParseScope(req, &scope);
         if (s.ok()) s = queries->ListModels(request, &response, scope);
         Reply(s, response, res);
@@ -202,7 +202,7 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
         v1::ListAgentsRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ListAgentsResponse response;
-        QueryScope scope;
+        CallScope scope;
         absl::Status s = ParseScope(req, &scope);
         if (s.ok()) s = queries->ListAgents(request, &response, scope);
         Reply(s, response, res);
@@ -211,7 +211,7 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
       [queries](const HttpRequest& req, HttpResponse& res) {
         v1::GetSummariesRequest request;
         v1::GetSummariesResponse response;
-        QueryScope scope;
+        CallScope scope;
         absl::Status s =
             ParseRange(req, request.mutable_model(), request.mutable_from(),
                        request.mutable_to(), request.mutable_step());
@@ -223,7 +223,7 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
       [queries](const HttpRequest& req, HttpResponse& res) {
         v1::QueryMetricsRequest request;
         v1::QueryMetricsResponse response;
-        QueryScope scope;
+        CallScope scope;
         absl::Status s =
             ParseRange(req, request.mutable_model(), request.mutable_from(),
                        request.mutable_to(), request.mutable_step());
@@ -243,7 +243,7 @@ void RegisterHttpApi(HttpServer& server, QueryService* queries,
         request.mutable_model()->set_name(req.Param("name"));
         request.mutable_model()->set_version(req.Param("version"));
         v1::ReferenceProfile response;
-        QueryScope scope;
+        CallScope scope;
         absl::Status s = ParseScope(req, &scope);
         if (s.ok()) s = queries->GetProfile(request, &response, scope);
         Reply(s, response, res);

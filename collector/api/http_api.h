@@ -11,7 +11,7 @@
 //   GET /v1/profile?name=&version=
 //       These five take &scope=collector to answer from this collector's
 //       storage only; in fleet mode they are otherwise answered by the
-//       model's owner, or merged from every member (query_router.h).
+//       model's owner, or merged from every member (fleet_router.h).
 //   GET /v1/nonconformities?name=&version=&environment=&objective=&stage=
 //       &severity=&owner=&from=&to=   (http_params.h)
 //   GET /v1/nonconformities/<id>

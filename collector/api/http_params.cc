@@ -38,12 +38,12 @@ absl::Status ParseTimeParam(const HttpRequest& req, const std::string& name,
       name, ": '", text, "' is neither RFC 3339 nor Unix seconds"));
 }
 
-absl::Status ParseScope(const HttpRequest& req, QueryScope* scope) {
+absl::Status ParseScope(const HttpRequest& req, CallScope* scope) {
   const std::string value = req.Param("scope");
   if (value.empty() || value == "fleet") {
-    *scope = QueryScope::kFleet;
+    *scope = CallScope::kFleet;
   } else if (value == "collector") {
-    *scope = QueryScope::kCollector;
+    *scope = CallScope::kCollector;
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
         "scope: '", CutUtf8(value, 32), "' is not fleet or collector"));

@@ -19,7 +19,7 @@
 #include "aims/v1/compliance_report.pb.h"
 #include "aims/v1/identity.pb.h"
 #include "aims/v1/nonconformity.pb.h"
-#include "collector/api/query_router.h"
+#include "collector/api/fleet_router.h"
 #include "common/net/http_message.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -36,8 +36,8 @@ absl::Status ParseTimeParam(const HttpRequest& req, const std::string& name,
 // range queries (/v1/summaries, /v1/metrics). `step_out` is set only when
 // the request has `step`.
 // `scope`: absent or "fleet" (routed in fleet mode), or "collector" (this
-// collector's storage only; query_router.h).
-absl::Status ParseScope(const HttpRequest& req, QueryScope* scope);
+// collector's storage only; fleet_router.h).
+absl::Status ParseScope(const HttpRequest& req, CallScope* scope);
 
 absl::Status ParseRange(const HttpRequest& req, v1::ModelRef* model,
                         google::protobuf::Timestamp* from_out,

@@ -54,8 +54,42 @@ absl::Status LabelService::Counted(absl::Status s) const {
   return s;
 }
 
+absl::Status LabelService::Forward(const std::string& owner,
+                                   const v1::ModelRef& model,
+                                   const LabelBatch& batch, absl::Time now,
+                                   v1::SubmitResponse* response) const {
+  v1::SubmitModelLabelsRequest request;
+  request.set_model(model.name());
+  request.set_environment(model.environment());
+  for (const LabelEvent& label : batch.labels) {
+    *request.add_labels() = LabelToProto(label, now);
+  }
+  v1::SubmitResponse theirs;
+  grpc::ClientContext context;
+  router_->Prepare(&context);
+  const absl::Status s = FromGrpcStatus(
+      router_->LabelStub(owner)->SubmitLabels(&context, request, &theirs));
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("the model's owner, collector ",
+                                               owner, ": ", s.message()));
+  }
+  // The owner's refusals name positions in what was sent.
+  std::vector<EventError> errors = batch.errors;
+  for (const v1::ItemError& e : theirs.errors()) {
+    EventError error;
+    error.index =
+        e.index() < batch.indices.size() ? batch.indices[e.index()] : e.index();
+    error.field = e.field();
+    error.reason = e.reason();
+    errors.push_back(std::move(error));
+  }
+  FillSubmitResponse(theirs.accepted(), errors, batch.warnings, response);
+  return absl::OkStatus();
+}
+
 absl::Status LabelService::Submit(const v1::ModelRef& model, LabelBatch* batch,
-                                  v1::SubmitResponse* response) {
+                                  v1::SubmitResponse* response,
+                                  CallScope scope) {
   if (model.name().empty()) {
     return absl::InvalidArgumentError(
         "model: required (the model name the labels' predictions belong "
@@ -68,14 +102,34 @@ absl::Status LabelService::Submit(const v1::ModelRef& model, LabelBatch* batch,
       if (!e.limit.empty()) on_limit_(e.limit);
     }
   }
+  if (router_ != nullptr && scope == CallScope::kFleet &&
+      !batch->labels.empty()) {
+    if (const std::string owner = router_->OwnerElsewhere(model.name());
+        !owner.empty()) {
+      return Forward(owner, model, *batch, now, response);
+    }
+  }
   if (!batch->labels.empty()) {
     if (absl::Status s = join_->Submit(model, batch->labels, now); !s.ok()) {
       return s;
     }
+    if (on_stored_) on_stored_(model, batch->labels, now);
   }
   FillSubmitResponse(batch->labels.size(), batch->errors, batch->warnings,
                      response);
   return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> LabelService::StoreCopies(
+    const v1::ModelRef& model,
+    const google::protobuf::RepeatedPtrField<v1::LabelEvent>& labels,
+    absl::Time now) {
+  LabelBatch batch = LabelBatchFromProto(labels, CollectorLimits());
+  if (batch.labels.empty()) return 0;
+  if (absl::Status s = join_->Submit(model, batch.labels, now); !s.ok()) {
+    return s;
+  }
+  return batch.labels.size();
 }
 
 grpc::ServerUnaryReactor* LabelService::SubmitLabels(
@@ -97,7 +151,9 @@ grpc::ServerUnaryReactor* LabelService::SubmitLabels(
   if (s.ok()) {
     LabelBatch batch =
         LabelBatchFromProto(request->labels(), CollectorLimits());
-    s = Submit(model, &batch, response);
+    s = Submit(model, &batch, response,
+               FleetRouter::CollectorScoped(*context) ? CallScope::kCollector
+                                                      : CallScope::kFleet);
   }
   reactor->Finish(ToGrpcStatus(s));
   return reactor;

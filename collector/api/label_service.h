@@ -17,14 +17,23 @@
 // limit are counted by name (OnLimit). Needs the "label" permission (agent
 // tokens for their own models, admin).
 //
+// Fleet mode (SetRouter): labels posted for a model another collector
+// owns are forwarded to the owner, which holds the model's join records
+// (fleet_router.h); the answer is the owner's, with this collector's
+// refusals. An owner that does not answer is UNAVAILABLE naming it (the
+// client retries). Labels stored here are passed to `on_stored`, which
+// copies them to the model's peer collector.
+//
 // Thread-safety: safe; LabelJoin serialises the writes.
 #ifndef AIMS_COLLECTOR_API_LABEL_SERVICE_H_
 #define AIMS_COLLECTOR_API_LABEL_SERVICE_H_
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "aims/v1/labels.grpc.pb.h"
+#include "collector/api/fleet_router.h"
 #include "collector/auth/authorizer.h"
 #include "collector/auth/sessions.h"
 #include "collector/labels/label_join.h"
@@ -45,6 +54,16 @@ class LabelService final : public v1::LabelService::CallbackService {
                const Clock* clock, size_t max_labels_per_batch,
                OnLimit on_limit = nullptr);
 
+  // Fleet mode: `router` (not owned) sends labels to their model's owner;
+  // `on_stored` receives the labels stored here. Call before serving.
+  using OnStored = std::function<void(const v1::ModelRef& model,
+                                      const std::vector<LabelEvent>& labels,
+                                      absl::Time now)>;
+  void SetRouter(FleetRouter* router, OnStored on_stored) {
+    router_ = router;
+    on_stored_ = std::move(on_stored);
+  }
+
   grpc::ServerUnaryReactor* SubmitLabels(
       grpc::CallbackServerContext* context,
       const v1::SubmitModelLabelsRequest* request,
@@ -54,7 +73,16 @@ class LabelService final : public v1::LabelService::CallbackService {
   // so far), stores the valid labels for `model` and fills `response`.
   // INVALID_ARGUMENT without a model name; storage errors as they are.
   absl::Status Submit(const v1::ModelRef& model, LabelBatch* batch,
-                      v1::SubmitResponse* response);
+                      v1::SubmitResponse* response,
+                      CallScope scope = CallScope::kFleet);
+
+  // Labels the model's owner stored, copied here (its peer): converted and
+  // stored in the join as they are, without the clock's screening and not
+  // copied on. Returns how many were valid and stored.
+  absl::StatusOr<size_t> StoreCopies(
+      const v1::ModelRef& model,
+      const google::protobuf::RepeatedPtrField<v1::LabelEvent>& labels,
+      absl::Time now);
 
   // POST /v1/labels.
   void RegisterHttp(HttpServer& server, SessionStore* sessions);
@@ -62,12 +90,19 @@ class LabelService final : public v1::LabelService::CallbackService {
  private:
   // `s`, its limit (if any) counted.
   absl::Status Counted(absl::Status s) const;
+  // Sends the screened `batch` to `owner`; its answer, with the refusals
+  // made here, in `response`.
+  absl::Status Forward(const std::string& owner, const v1::ModelRef& model,
+                       const LabelBatch& batch, absl::Time now,
+                       v1::SubmitResponse* response) const;
 
   LabelJoin* const join_;
   const Authorizer* const authorizer_;
   const Clock* const clock_;
   const size_t max_labels_per_batch_;
   const OnLimit on_limit_;
+  FleetRouter* router_ = nullptr;
+  OnStored on_stored_;
 };
 
 }  // namespace aims::collector

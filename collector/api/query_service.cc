@@ -23,9 +23,9 @@ namespace {
 constexpr absl::Duration kMaxRange = absl::Hours(24 * 400);
 constexpr int64_t kMaxBuckets = 10000;
 
-QueryScope ScopeOf(const grpc::ServerContextBase& context) {
-  return QueryRouter::CollectorScoped(context) ? QueryScope::kCollector
-                                               : QueryScope::kFleet;
+CallScope ScopeOf(const grpc::ServerContextBase& context) {
+  return FleetRouter::CollectorScoped(context) ? CallScope::kCollector
+                                               : CallScope::kFleet;
 }
 
 std::string ModelKey(const v1::ModelInfo& m) {
@@ -60,8 +60,8 @@ QueryService::QueryService(
       on_profile_replaced_(std::move(on_profile_replaced)) {}
 
 std::string QueryService::RouteTo(const v1::ModelRef& model,
-                                  QueryScope scope) const {
-  if (router_ == nullptr || scope == QueryScope::kCollector) return "";
+                                  CallScope scope) const {
+  if (router_ == nullptr || scope == CallScope::kCollector) return "";
   return router_->OwnerElsewhere(model.name());
 }
 
@@ -118,12 +118,12 @@ void QueryService::MergeMembers(
 
 absl::Status QueryService::ListModels(const v1::ListModelsRequest& request,
                                       v1::ListModelsResponse* response,
-                                      QueryScope scope) const {
+                                      CallScope scope) const {
   response->set_collector_id(collector_id_);
   for (v1::ModelInfo& m : storage_->ListModels(request.selector())) {
     *response->add_models() = std::move(m);
   }
-  if (scope == QueryScope::kFleet) {
+  if (scope == CallScope::kFleet) {
     MergeMembers(&v1::QueryService::Stub::ListModels, request,
                  &v1::ListModelsResponse::mutable_models, &ModelKey, response);
   }
@@ -132,13 +132,13 @@ absl::Status QueryService::ListModels(const v1::ListModelsRequest& request,
 
 absl::Status QueryService::ListAgents(const v1::ListAgentsRequest& request,
                                       v1::ListAgentsResponse* response,
-                                      QueryScope scope) const {
+                                      CallScope scope) const {
   response->set_collector_id(collector_id_);
   for (v1::AgentInfo& a : storage_->ListAgents(request.selector())) {
     a.set_connected(is_connected_(a.agent().agent_id()));
     *response->add_agents() = std::move(a);
   }
-  if (scope == QueryScope::kFleet) {
+  if (scope == CallScope::kFleet) {
     MergeMembers(&v1::QueryService::Stub::ListAgents, request,
                  &v1::ListAgentsResponse::mutable_agents, &AgentKey, response);
   }
@@ -147,7 +147,7 @@ absl::Status QueryService::ListAgents(const v1::ListAgentsRequest& request,
 
 absl::Status QueryService::GetSummaries(const v1::GetSummariesRequest& request,
                                         v1::GetSummariesResponse* response,
-                                        QueryScope scope) const {
+                                        CallScope scope) const {
   if (const std::string owner = RouteTo(request.model(), scope);
       !owner.empty()) {
     return Forward(owner, &v1::QueryService::Stub::GetSummaries, request,
@@ -212,7 +212,7 @@ absl::Status QueryService::MergeSummaries(
 
 absl::Status QueryService::QueryMetrics(const v1::QueryMetricsRequest& request,
                                         v1::QueryMetricsResponse* response,
-                                        QueryScope scope) const {
+                                        CallScope scope) const {
   if (const std::string owner = RouteTo(request.model(), scope);
       !owner.empty()) {
     return Forward(owner, &v1::QueryService::Stub::QueryMetrics, request,
@@ -264,7 +264,7 @@ absl::Status QueryService::QueryMetrics(const v1::QueryMetricsRequest& request,
 
 absl::Status QueryService::GetProfile(const v1::GetProfileRequest& request,
                                       v1::ReferenceProfile* response,
-                                      QueryScope scope) const {
+                                      CallScope scope) const {
   if (const std::string owner = RouteTo(request.model(), scope);
       !owner.empty()) {
     return Forward(owner, &v1::QueryService::Stub::GetProfile, request,
@@ -279,7 +279,7 @@ absl::Status QueryService::GetProfile(const v1::GetProfileRequest& request,
 
 absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
                                       v1::PutProfileResponse* response,
-                                      QueryScope scope) {
+                                      CallScope scope) {
   // The owner stores it (and copies it to its peer) and pushes it to the
   // model's agents, which report there.
   if (const std::string owner = RouteTo(request.profile().model(), scope);

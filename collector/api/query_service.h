@@ -3,7 +3,7 @@
 // Reference profiles are stored and served per model name and version;
 // metrics are computed from merged summaries by common/summary/metric_engine.h.
 // In fleet mode (SetRouter) a query about one model is answered by the
-// model's owner and a listing merges every member's (query_router.h),
+// model's owner and a listing merges every member's (fleet_router.h),
 // unless it is scoped to this collector.
 //
 // Thread-safety: safe; every RPC reads Storage, which is thread-safe.
@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "aims/v1/query.grpc.pb.h"
-#include "collector/api/query_router.h"
+#include "collector/api/fleet_router.h"
 #include "collector/auth/authorizer.h"
 #include "collector/storage/storage.h"
 #include "common/summary/summary_merge.h"
@@ -39,29 +39,29 @@ class QueryService final : public v1::QueryService::CallbackService {
 
   // Fleet mode: route queries with `router` (not owned; outlives this).
   // Call before serving.
-  void SetRouter(QueryRouter* router) { router_ = router; }
+  void SetRouter(FleetRouter* router) { router_ = router; }
 
   // The queries themselves, shared by gRPC and the HTTP/JSON API.
   absl::Status ListModels(const v1::ListModelsRequest& request,
                           v1::ListModelsResponse* response,
-                          QueryScope scope = QueryScope::kFleet) const;
+                          CallScope scope = CallScope::kFleet) const;
   absl::Status ListAgents(const v1::ListAgentsRequest& request,
                           v1::ListAgentsResponse* response,
-                          QueryScope scope = QueryScope::kFleet) const;
+                          CallScope scope = CallScope::kFleet) const;
   absl::Status GetSummaries(const v1::GetSummariesRequest& request,
                             v1::GetSummariesResponse* response,
-                            QueryScope scope = QueryScope::kFleet) const;
+                            CallScope scope = CallScope::kFleet) const;
   // Metrics per step, from the merged summaries: performance and fairness
   // always, drift when the model version has a reference profile.
   absl::Status QueryMetrics(const v1::QueryMetricsRequest& request,
                             v1::QueryMetricsResponse* response,
-                            QueryScope scope = QueryScope::kFleet) const;
+                            CallScope scope = CallScope::kFleet) const;
   absl::Status GetProfile(const v1::GetProfileRequest& request,
                           v1::ReferenceProfile* response,
-                          QueryScope scope = QueryScope::kFleet) const;
+                          CallScope scope = CallScope::kFleet) const;
   absl::Status PutProfile(const v1::PutProfileRequest& request,
                           v1::PutProfileResponse* response,
-                          QueryScope scope = QueryScope::kFleet);
+                          CallScope scope = CallScope::kFleet);
 
   grpc::ServerUnaryReactor* ListModels(
       grpc::CallbackServerContext* context,
@@ -96,14 +96,14 @@ class QueryService final : public v1::QueryService::CallbackService {
                               v1::GetSummariesResponse* response) const;
   // The owner's address when `scope` and the router send a query about
   // `model` elsewhere; "" to answer here.
-  std::string RouteTo(const v1::ModelRef& model, QueryScope scope) const;
-  // Asks the owner `address` by `call` (query_router.h).
+  std::string RouteTo(const v1::ModelRef& model, CallScope scope) const;
+  // Asks the owner `address` by `call` (fleet_router.h).
   template <typename Request, typename Response>
   absl::Status Forward(const std::string& address,
                        grpc::Status (v1::QueryService::Stub::*call)(
                            grpc::ClientContext*, const Request&, Response*),
                        const Request& request, Response* response) const;
-  // Adds the other members' listings to `local`'s (query_router.h).
+  // Adds the other members' listings to `local`'s (fleet_router.h).
   template <typename Request, typename Response, typename Entry>
   void MergeMembers(
       grpc::Status (v1::QueryService::Stub::*call)(grpc::ClientContext*,
@@ -117,7 +117,7 @@ class QueryService final : public v1::QueryService::CallbackService {
   const std::function<bool(const std::string&)> is_connected_;
   const Authorizer* const authorizer_;
   const std::function<void(const v1::ReferenceProfile&)> on_profile_replaced_;
-  QueryRouter* router_ = nullptr;
+  FleetRouter* router_ = nullptr;
 };
 
 }  // namespace aims::collector

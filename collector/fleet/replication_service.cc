@@ -11,12 +11,14 @@ namespace aims::collector::fleet {
 
 ReplicationService::ReplicationService(
     Storage* storage, const Authorizer* authorizer, const Clock* clock,
-    std::function<bool(const std::string&)> owns, ReportWriter write)
+    std::function<bool(const std::string&)> owns, ReportWriter write,
+    LabelWriter write_labels)
     : storage_(storage),
       authorizer_(authorizer),
       clock_(clock),
       owns_(std::move(owns)),
-      write_(std::move(write)) {}
+      write_(std::move(write)),
+      write_labels_(std::move(write_labels)) {}
 
 grpc::Status ReplicationService::Authorize(
     const grpc::ServerContext& context) const {
@@ -124,6 +126,21 @@ grpc::Status ReplicationService::Replicate(
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           std::string(s.message()));
     }
+  }
+  // Labels are facts about predictions: kept whoever owns the model now
+  // (the join keeps the one in force by its timestamp).
+  for (const aims::fleet::v1::LabelCopy& copy : request->labels()) {
+    if (!write_labels_) {
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                          "this collector keeps no label join");
+    }
+    absl::StatusOr<size_t> stored =
+        write_labels_(copy.model(), copy.labels(), now);
+    if (!stored.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          std::string(stored.status().message()));
+    }
+    response->set_labels_stored(response->labels_stored() + *stored);
   }
   for (const v1::ReferenceProfile& profile : request->profiles()) {
     if (owns_(profile.model().name())) {

@@ -6,7 +6,8 @@
 // collector does not own (an owner's own state is never overwritten; a
 // new owner reloads the rows it received before, collector.cc). A report's
 // join records and forwarded labels (those copied with it) go through
-// `write`, the collector's label join, as on the owner. A row's
+// `write`, the collector's label join, as on the owner; labels posted to
+// the owner (LabelCopy) go through `write_labels` into the same join. A row's
 // nonconformity id becomes "<id>@<sender>": records are numbered per
 // collector and are not replicated, so the id names where the record is.
 //
@@ -22,6 +23,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "aims/fleet/replication.grpc.pb.h"
@@ -40,12 +42,21 @@ class ReplicationService final : public aims::fleet::v1::Replication::Service {
       absl::Span<EncodedReport* const> reports, absl::Time now,
       std::vector<WriteOutcome>* outcomes)>;
 
+  // Stores labels posted for `model` (the label join's Submit); an
+  // invalid label is skipped, counted in the answer's labels_stored no more.
+  using LabelWriter = std::function<absl::StatusOr<size_t>(
+      const v1::ModelRef& model,
+      const google::protobuf::RepeatedPtrField<v1::LabelEvent>& labels,
+      absl::Time now)>;
+
   // `owns(model name)`: whether this collector owns the model now. Without
-  // `write`, reports go to `storage` and their join records are dropped.
+  // `write`, reports go to `storage` and their join records are dropped;
+  // without `write_labels`, label copies are refused.
   ReplicationService(Storage* storage, const Authorizer* authorizer,
                      const Clock* clock,
                      std::function<bool(const std::string&)> owns,
-                     ReportWriter write = nullptr);
+                     ReportWriter write = nullptr,
+                     LabelWriter write_labels = nullptr);
 
   grpc::Status Position(grpc::ServerContext* context,
                         const aims::fleet::v1::PositionRequest* request,
@@ -62,6 +73,7 @@ class ReplicationService final : public aims::fleet::v1::Replication::Service {
   const Clock* const clock_;
   const std::function<bool(const std::string&)> owns_;
   const ReportWriter write_;
+  const LabelWriter write_labels_;
   absl::Mutex mu_;
   // Agents registered here (by a Hello or by replication).
   absl::flat_hash_set<std::string> registered_ ABSL_GUARDED_BY(mu_);

@@ -122,8 +122,9 @@ Replicator::Replicator(ReplicatorOptions options, Storage* storage,
                            "Failed calls to a peer collector (the data is "
                            "sent again by catch-up).")),
       dropped_(NewCounter(registry, "aims_fleet_replication_dropped_total",
-                          "Report copies dropped by a full queue (sent "
-                          "again by catch-up).")),
+                          "Copies dropped by a full queue: reports (sent "
+                          "again by catch-up) and batches of posted labels "
+                          "(not resent).")),
       replicated_(NewCounter(registry, "aims_fleet_replicated_reports_total",
                              "Reports the peer collectors stored.")),
       state_rows_(NewCounter(registry, "aims_fleet_replicated_state_rows_total",
@@ -132,7 +133,15 @@ Replicator::Replicator(ReplicatorOptions options, Storage* storage,
       state_synced_(NewGauge(
           registry, "aims_fleet_replication_state_synced_timestamp_seconds",
           "Start of the last round after which the state of every series "
-          "this collector owns was on its peer (Unix seconds).")) {}
+          "this collector owns was on its peer (Unix seconds).")),
+      label_queue_gauge_(NewGauge(registry,
+                                  "aims_fleet_replication_label_queue",
+                                  "Labels posted here waiting to be copied "
+                                  "to their model's peer collector.")),
+      replicated_labels_(NewCounter(registry,
+                                    "aims_fleet_replicated_labels_total",
+                                    "Posted labels the peer collectors "
+                                    "stored.")) {}
 
 Replicator::~Replicator() { Stop(); }
 
@@ -224,6 +233,63 @@ void Replicator::CatchUpAll() {
   if (behind_since_ == absl::InfiniteFuture()) behind_since_ = absl::Now();
 }
 
+void Replicator::OnLabels(const v1::ModelRef& model,
+                          std::vector<v1::LabelEvent> labels) {
+  aims::fleet::v1::LabelCopy copy;
+  *copy.mutable_model() = model;
+  for (v1::LabelEvent& l : labels) *copy.add_labels() = std::move(l);
+  const size_t bytes = copy.ByteSizeLong();
+  absl::MutexLock lock(&mu_);
+  if (label_queue_bytes_ + bytes > options_.max_label_queue_bytes) {
+    dropped_.Increment();
+    LogWarn("label copy queue full; labels not copied to the peer",
+            {{"model", model.name()}, {"labels", copy.labels_size()}});
+    return;
+  }
+  if (behind_since_ == absl::InfiniteFuture()) behind_since_ = absl::Now();
+  label_queue_bytes_ += bytes;
+  label_queue_count_ += copy.labels_size();
+  label_queue_.push_back(std::move(copy));
+  label_queue_gauge_.Set(static_cast<double>(label_queue_count_));
+}
+
+absl::Status Replicator::SendLabels() {
+  std::deque<aims::fleet::v1::LabelCopy> copies;
+  {
+    absl::MutexLock lock(&mu_);
+    copies.swap(label_queue_);
+    label_queue_bytes_ = 0;
+    label_queue_count_ = 0;
+  }
+  std::map<std::string, ReplicateRequest> out;
+  for (aims::fleet::v1::LabelCopy& copy : copies) {
+    const std::string peer = peer_for_(copy.model().name());
+    if (peer.empty()) continue;  // no second collector to hold them
+    *out[peer].add_labels() = std::move(copy);
+  }
+  absl::Status result;
+  for (auto& [peer, request] : out) {
+    request.set_from(options_.self);
+    absl::StatusOr<ReplicateResponse> r =
+        peers_->Replicate(peer, request, options_.timeout);
+    if (r.ok()) {
+      replicated_labels_.Increment(static_cast<double>(r->labels_stored()));
+      continue;
+    }
+    failures_.Increment();
+    result = r.status();
+    // Kept for the next round (the peer may be back, or replaced).
+    for (aims::fleet::v1::LabelCopy& copy : *request.mutable_labels()) {
+      OnLabels(copy.model(),
+               {std::make_move_iterator(copy.mutable_labels()->begin()),
+                std::make_move_iterator(copy.mutable_labels()->end())});
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  label_queue_gauge_.Set(static_cast<double>(label_queue_count_));
+  return result;
+}
+
 size_t Replicator::queued() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();
@@ -250,6 +316,7 @@ void Replicator::Run() {
 absl::Status Replicator::RunOnce() {
   // The queue first: the models of copies it dropped are caught up below.
   absl::Status result = SendQueue();
+  if (absl::Status s = SendLabels(); !s.ok()) result = s;
   bool all = false;
   std::set<std::string> models;
   {
@@ -268,7 +335,8 @@ absl::Status Replicator::RunOnce() {
   if (absl::Status s = SendState(); !s.ok()) result = s;
 
   absl::MutexLock lock(&mu_);
-  const bool behind = !queue_.empty() || !catch_up_.empty() || catch_up_all_ ||
+  const bool behind = !queue_.empty() || !label_queue_.empty() ||
+                      !catch_up_.empty() || catch_up_all_ ||
                       !overflow_agents_.empty() || !result.ok();
   if (!behind) behind_since_ = absl::InfiniteFuture();
   queue_gauge_.Set(static_cast<double>(queue_.size()));

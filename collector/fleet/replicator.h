@@ -14,6 +14,11 @@
 //  - The queue: a bounded queue a thread sends in batches. A full queue
 //    drops the copy and a failed send loses the batch; both mark the model
 //    for catch-up.
+//  - Labels posted to this collector (the owner) are queued by OnLabels and
+//    sent each round through the peer's label join, so a label still
+//    waiting for its prediction is waiting on the peer too. A failed send
+//    keeps them queued; past `max_label_queue_bytes` a copy is dropped
+//    (counted): catch-up does not resend labels.
 //  - Catch-up, from persisted positions: the peer reports what its own
 //    storage holds of each agent (highest sequence, count), and the reports
 //    beyond it (all of an agent whose count shows holes) are read back
@@ -32,6 +37,8 @@
 // sends), aims_fleet_replication_dropped_total (copies dropped by a full
 // queue), aims_fleet_replicated_reports_total (reports the peer stored),
 // aims_fleet_replicated_state_rows_total (series state rows sent),
+// aims_fleet_replication_label_queue (posted labels waiting),
+// aims_fleet_replicated_labels_total (labels the peer stored),
 // aims_fleet_replication_state_synced_timestamp_seconds (the start of the
 // last round after which every owned series' state was on its peer).
 //
@@ -93,6 +100,8 @@ struct ReplicatorOptions {
   // Semi-synchronous copies (0: asynchronous only).
   absl::Duration sync_timeout = absl::Milliseconds(500);
   absl::Duration sync_pause = absl::Seconds(5);
+  // Posted labels waiting to be copied (their wire size).
+  size_t max_label_queue_bytes = size_t{16} << 20;
 };
 
 class Replicator {
@@ -114,6 +123,9 @@ class Replicator {
   void OnStoredBatch(const std::vector<const EncodedReport*>& reports);
   // A report is durable here: queued. Never blocks.
   void OnStored(const EncodedReport& report);
+  // Labels for `model` stored here (posted to this collector): queued for
+  // the model's peer. Never blocks.
+  void OnLabels(const v1::ModelRef& model, std::vector<v1::LabelEvent> labels);
   // Every model held here is caught up with its peer at the next round.
   void CatchUpAll();
   // Catch-up copies read reports back from storage, which keeps a report's
@@ -144,6 +156,7 @@ class Replicator {
 
   void Run();
   absl::Status SendQueue();
+  absl::Status SendLabels();
   absl::Status CatchUp(const std::string& model);
   absl::Status SendState();
   // Sends `out` to `peer` when it holds max_batch reports (or `flush`);
@@ -168,10 +181,15 @@ class Replicator {
   prometheus::Counter& replicated_;
   prometheus::Counter& state_rows_;
   prometheus::Gauge& state_synced_;
+  prometheus::Gauge& label_queue_gauge_;
+  prometheus::Counter& replicated_labels_;
 
   mutable absl::Mutex mu_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<aims::fleet::v1::LabelCopy> label_queue_ ABSL_GUARDED_BY(mu_);
+  size_t label_queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t label_queue_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> overflow_agents_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> catch_up_ ABSL_GUARDED_BY(mu_);
   bool catch_up_all_ ABSL_GUARDED_BY(mu_) = false;

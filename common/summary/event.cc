@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/limit_error.h"
+#include "common/base/time_util.h"
 #include "common/base/utf8.h"
 
 namespace aims {
@@ -369,6 +370,15 @@ Outcome OutcomeFromProto(const v1::Outcome& in) {
 void OutcomeToProto(const Outcome& in, v1::Outcome* out) {
   if (in.kind == Outcome::Kind::kClass) out->set_class_label(in.class_label);
   if (in.kind == Outcome::Kind::kNumber) out->set_number(in.number);
+}
+
+v1::LabelEvent LabelToProto(const LabelEvent& label, absl::Time now) {
+  v1::LabelEvent out;
+  out.set_prediction_id(label.prediction_id);
+  OutcomeToProto(label.label, out.mutable_label());
+  *out.mutable_timestamp() =
+      ToProto(label.timestamp == absl::InfinitePast() ? now : label.timestamp);
+  return out;
 }
 
 }  // namespace aims

@@ -130,6 +130,8 @@ bool LabelFromProto(const v1::LabelEvent& in, const EventLimits& limits,
 // for records the agent and collector wrote themselves.
 Outcome OutcomeFromProto(const v1::Outcome& in);
 void OutcomeToProto(const Outcome& in, v1::Outcome* out);
+// A label as forwarded on the wire: its timestamp, when not given, is `now`.
+v1::LabelEvent LabelToProto(const LabelEvent& label, absl::Time now);
 
 // Checks values that both intakes share (ranges, lengths, counts).
 bool ValidateEvent(const Event& event, const EventLimits& limits,

@@ -89,24 +89,15 @@ std::vector<size_t> WindowState::Add(const std::vector<Event>& events,
   return duplicates;
 }
 
-v1::LabelEvent WindowState::Forwarded(const LabelEvent& label, absl::Time now) {
-  v1::LabelEvent forwarded;
-  forwarded.set_prediction_id(label.prediction_id);
-  OutcomeToProto(label.label, forwarded.mutable_label());
-  *forwarded.mutable_timestamp() =
-      ToProto(label.timestamp == absl::InfinitePast() ? now : label.timestamp);
-  return forwarded;
-}
-
 void WindowState::RestoreLabel(const LabelEvent& label, absl::Time now) {
-  v1::LabelEvent forwarded = Forwarded(label, now);
+  v1::LabelEvent forwarded = LabelToProto(label, now);
   forwarded_bytes_ += forwarded.ByteSizeLong() + 4;
   forwarded_.push_back(std::move(forwarded));
 }
 
 LabelFate WindowState::AddLabel(const LabelEvent& label, absl::Time now,
                                 EventError* error) {
-  v1::LabelEvent forwarded = Forwarded(label, now);
+  v1::LabelEvent forwarded = LabelToProto(label, now);
   const uint64_t bytes = forwarded.ByteSizeLong() + 4;
   if (forwarded_.size() >= limits_->max_forwarded_labels) {
     error->field = "prediction_id";

@@ -123,8 +123,6 @@ class WindowState {
   static uint64_t BytesOf(const std::string& id, const Pending& p);
   void Remember(const Event& e, absl::Time arrival);
   v1::PendingPrediction RecordOf(const std::string& id, const Pending& p) const;
-  // `label` as forwarded: its timestamp, when not given, is `now`.
-  static v1::LabelEvent Forwarded(const LabelEvent& label, absl::Time now);
 
   std::shared_ptr<const SummaryConfig> config_;
   const JoinLimits* const limits_;

@@ -421,6 +421,31 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
               at_owner.first)
         << model << " held by c" << third;
   }
+  // Labels posted to the collector that neither owns nor holds a moved
+  // model go to its owner, and from there to its peer: they wait for
+  // their predictions on both, and nowhere else.
+  {
+    const std::string& model = history.begin()->first;
+    const int peer = RendezvousOwner(model, {all[0], all[1]}) == all[0] ? 0 : 1;
+    const int third = 1 - peer;
+    auto posted =
+        httplib::Client("127.0.0.1", collectors_[third].http_port)
+            .Post("/v1/labels?model=" + model + "&environment=it",
+                  R"([{"prediction_id":"late-1","label":1},)"
+                  R"({"prediction_id":"late-2","label":0},)"
+                  R"({"prediction_id":"late-3","label":1}])",
+                  "application/json");
+    ASSERT_TRUE(posted);
+    EXPECT_EQ(posted->status, 200) << posted->body;
+    EXPECT_NE(posted->body.find(R"("accepted":3)"), std::string::npos)
+        << posted->body;
+    EXPECT_EQ(Metric(3, "aims_collector_label_pending"), 3);
+    EXPECT_TRUE(WaitFor(
+        [&] { return Metric(peer, "aims_collector_label_pending") == 3; },
+        absl::Seconds(10)))
+        << Metric(peer, "aims_collector_label_pending");
+    EXPECT_EQ(Metric(third, "aims_collector_label_pending"), 0);
+  }
   // Listings merge every member's: each collector lists all six models,
   // and all twelve agents, connected.
   for (int i : {0, 1, 3}) {

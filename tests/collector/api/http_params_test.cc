@@ -36,13 +36,13 @@ TEST(HttpParamsTest, TimesAreUnixSecondsOrRfc3339) {
 }
 
 TEST(HttpParamsTest, ScopeIsFleetOrCollector) {
-  QueryScope scope = QueryScope::kCollector;
+  CallScope scope = CallScope::kCollector;
   ASSERT_TRUE(ParseScope(Query(""), &scope).ok());
-  EXPECT_EQ(scope, QueryScope::kFleet);
+  EXPECT_EQ(scope, CallScope::kFleet);
   ASSERT_TRUE(ParseScope(Query("scope=collector"), &scope).ok());
-  EXPECT_EQ(scope, QueryScope::kCollector);
+  EXPECT_EQ(scope, CallScope::kCollector);
   ASSERT_TRUE(ParseScope(Query("scope=fleet"), &scope).ok());
-  EXPECT_EQ(scope, QueryScope::kFleet);
+  EXPECT_EQ(scope, CallScope::kFleet);
   const absl::Status s = ParseScope(Query("scope=local"), &scope);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "scope: 'local' is not fleet or collector");

@@ -206,6 +206,66 @@ ReplicationService::ReportWriter WriterOf(LabelJoin* join) {
   };
 }
 
+// The label join's Submit, for copies of posted labels.
+ReplicationService::LabelWriter LabelWriterOf(LabelJoin* join) {
+  return [join](const v1::ModelRef& model,
+                const google::protobuf::RepeatedPtrField<v1::LabelEvent>& in,
+                absl::Time now) -> absl::StatusOr<size_t> {
+    std::vector<LabelEvent> labels;
+    for (const v1::LabelEvent& l : in) {
+      LabelEvent label;
+      EventError error;
+      if (LabelFromProto(l, EventLimits(), &label, &error))
+        labels.push_back(label);
+    }
+    if (absl::Status s = join->Submit(model, labels, now); !s.ok()) return s;
+    return labels.size();
+  };
+}
+
+v1::LabelEvent Label(const std::string& prediction_id) {
+  v1::LabelEvent label;
+  label.set_prediction_id(prediction_id);
+  label.mutable_label()->set_class_label("0");
+  *label.mutable_timestamp() = ToProto(absl::Now());
+  return label;
+}
+
+// Labels posted to the owner before their prediction arrived wait in the
+// peer's join too, and join the record when the report copy brings it; a
+// send that fails keeps them for the next round.
+TEST_F(ReplicatorTest, PostedLabelsWaitOnThePeerAndJoinTheirPrediction) {
+  std::unique_ptr<LabelJoin> join = OpenJoin(replica_.get());
+  service_ = std::make_unique<ReplicationService>(
+      replica_.get(), nullptr, &RealClock::Get(),
+      [](const std::string&) { return false; }, WriterOf(join.get()),
+      LabelWriterOf(join.get()));
+  peers_ = std::make_unique<FakePeers>(service_.get());
+  auto replicator = NewReplicator();
+  replicator->OnLabels(hello_.model(), {Label("a"), Label("b")});
+  peers_->down = true;
+  EXPECT_FALSE(replicator->RunOnce().ok());
+  EXPECT_EQ(join->counts().pending, 0u);
+  EXPECT_EQ(Value(*registry_, "aims_fleet_replication_label_queue"), 2);
+  peers_->down = false;
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(join->counts().pending, 2u);
+  EXPECT_EQ(Value(*registry_, "aims_fleet_replication_label_queue"), 0);
+  EXPECT_EQ(Value(*registry_, "aims_fleet_replicated_labels_total"), 2);
+
+  const v1::WindowReport report = Carrying(1, {"a", "c"}, {});
+  EncodedReport encoded = EncodeReport(report);
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(
+      owner_->WriteEncodedReports({&encoded}, absl::Now(), &outcomes).ok());
+  replicator->OnStored(encoded);
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  const LabelJoinCounts counts = join->counts();
+  EXPECT_EQ(counts.records, 2u);
+  EXPECT_EQ(counts.joins, 1u);
+  EXPECT_EQ(counts.pending, 1u);  // "b" still waits for its prediction
+}
+
 // A copied report keeps its join records and forwarded labels: the peer's
 // label join stores the records and joins a later report's label to one, as
 // the owner's does, so a takeover finds them.

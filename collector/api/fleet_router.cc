@@ -1,4 +1,4 @@
-#include "collector/api/query_router.h"
+#include "collector/api/fleet_router.h"
 
 #include <utility>
 
@@ -12,19 +12,19 @@ constexpr char kScopeCollector[] = "collector";
 
 }  // namespace
 
-QueryRouter::QueryRouter(
+FleetRouter::FleetRouter(
     Options options, std::function<std::string(const std::string&)> owner_of,
     std::function<std::vector<std::string>()> members)
     : options_(std::move(options)),
       owner_of_(std::move(owner_of)),
       members_(std::move(members)) {}
 
-std::string QueryRouter::OwnerElsewhere(const std::string& model_name) const {
+std::string FleetRouter::OwnerElsewhere(const std::string& model_name) const {
   std::string owner = owner_of_(model_name);
   return owner == options_.self ? "" : owner;
 }
 
-std::vector<std::string> QueryRouter::Others() const {
+std::vector<std::string> FleetRouter::Others() const {
   std::vector<std::string> others;
   for (std::string& m : members_()) {
     if (m != options_.self) others.push_back(std::move(m));
@@ -32,24 +32,38 @@ std::vector<std::string> QueryRouter::Others() const {
   return others;
 }
 
-v1::QueryService::Stub* QueryRouter::Stub(const std::string& address) {
-  absl::MutexLock lock(&mu_);
-  auto& stub = stubs_[address];
-  if (stub == nullptr) {
+std::shared_ptr<grpc::Channel> FleetRouter::Channel(
+    const std::string& address) {
+  auto& channel = channels_[address];
+  if (channel == nullptr) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);
-    stub = v1::QueryService::NewStub(
-        WithBearerToken(address, options_.credentials, args, options_.token));
+    channel =
+        WithBearerToken(address, options_.credentials, args, options_.token);
   }
+  return channel;
+}
+
+v1::QueryService::Stub* FleetRouter::Stub(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[address];
+  if (stub == nullptr) stub = v1::QueryService::NewStub(Channel(address));
   return stub.get();
 }
 
-void QueryRouter::Prepare(grpc::ClientContext* context) const {
+v1::LabelService::Stub* FleetRouter::LabelStub(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = label_stubs_[address];
+  if (stub == nullptr) stub = v1::LabelService::NewStub(Channel(address));
+  return stub.get();
+}
+
+void FleetRouter::Prepare(grpc::ClientContext* context) const {
   context->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
   context->AddMetadata(kScopeKey, kScopeCollector);
 }
 
-bool QueryRouter::CollectorScoped(const grpc::ServerContextBase& context) {
+bool FleetRouter::CollectorScoped(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find(kScopeKey);
   return it != metadata.end() &&

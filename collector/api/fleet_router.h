@@ -1,10 +1,11 @@
-// QueryRouter: in fleet mode (docs/scale-out.md), which collector answers
-// a query. A model's owner holds the model's whole history: its peer
-// caught it up when ownership moved, and it stores every new window. The
-// other collectors hold a replica's copy or nothing, and a copy may lag.
-// So a query about one model (summaries, metrics, its profile) is asked of
-// the model's owner, and a listing (models, agents) is asked of every
-// member and merged, each entry taken from its model's owner.
+// FleetRouter: in fleet mode (docs/scale-out.md), which collector answers
+// a call about a model. A model's owner holds the model's whole history
+// (its peer caught it up when ownership moved, and it stores every new
+// window) and its label join's records. The other collectors hold a
+// replica's copy or nothing, and a copy may lag. So a query about one model
+// (summaries, metrics, its profile), a proposed profile and posted labels
+// go to the model's owner, and a listing (models, agents) is asked of
+// every member and merged, each entry taken from its model's owner.
 // Summaries are not merged across collectors: every window is held by two
 // of them, and merging would count it twice.
 //
@@ -14,8 +15,8 @@
 // HTTP API's `scope=collector` parameter asks the same of one collector.
 //
 // Thread-safety: safe. Stubs are created on first use and kept.
-#ifndef AIMS_COLLECTOR_API_QUERY_ROUTER_H_
-#define AIMS_COLLECTOR_API_QUERY_ROUTER_H_
+#ifndef AIMS_COLLECTOR_API_FLEET_ROUTER_H_
+#define AIMS_COLLECTOR_API_FLEET_ROUTER_H_
 
 #include <functional>
 #include <map>
@@ -26,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "aims/v1/labels.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -33,9 +35,9 @@ namespace aims::collector {
 
 // Where a query is answered: across the fleet (routed), or from this
 // collector's storage only.
-enum class QueryScope { kFleet, kCollector };
+enum class CallScope { kFleet, kCollector };
 
-class QueryRouter {
+class FleetRouter {
  public:
   struct Options {
     std::string self;  // this collector's advertised address
@@ -45,7 +47,7 @@ class QueryRouter {
   };
   // `owner_of(model name)`: the owner's address, "" when no member is
   // known. `members()`: every member's address, this one included.
-  QueryRouter(Options options,
+  FleetRouter(Options options,
               std::function<std::string(const std::string&)> owner_of,
               std::function<std::vector<std::string>()> members);
 
@@ -54,8 +56,9 @@ class QueryRouter {
   std::string OwnerElsewhere(const std::string& model_name) const;
   // The other members' addresses.
   std::vector<std::string> Others() const;
-  // A stub for `address`, valid for the router's life.
+  // Stubs for `address`, valid for the router's life.
   v1::QueryService::Stub* Stub(const std::string& address);
+  v1::LabelService::Stub* LabelStub(const std::string& address);
   // Sets the deadline and the metadata of a forwarded call.
   void Prepare(grpc::ClientContext* context) const;
 
@@ -66,11 +69,18 @@ class QueryRouter {
   const Options options_;
   const std::function<std::string(const std::string&)> owner_of_;
   const std::function<std::vector<std::string>()> members_;
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
+  // Channels by address, and a stub of each service on it.
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_
+      ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<v1::QueryService::Stub>> stubs_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<v1::LabelService::Stub>> label_stubs_
       ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aims::collector
 
-#endif  // AIMS_COLLECTOR_API_QUERY_ROUTER_H_
+#endif  // AIMS_COLLECTOR_API_FLEET_ROUTER_H_

@@ -1,11 +1,15 @@
 // QueryService in fleet mode: two services over real gRPC on loopback, each
 // on its own RocksDB, with routers that name the other as the owner of a
-// model. A query about the model goes to its owner, once; a listing merges.
-#include "collector/api/query_router.h"
+// model. A query about the model, and labels posted for it, go to its
+// owner, once; a listing merges.
+#include "collector/api/fleet_router.h"
 
+#include "collector/api/label_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
+#include "collector/labels/label_join.h"
 #include "collector/storage/rocks_storage.h"
+#include "common/base/clock.h"
 #include "common/base/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -18,12 +22,16 @@ namespace {
 struct Node {
   std::unique_ptr<RocksStorage> storage;
   std::unique_ptr<QueryService> service;
+  std::unique_ptr<LabelJoin> join;
+  std::unique_ptr<LabelService> labels;
+  // What the label service passed on for copying to the peer.
+  std::vector<std::string> stored_labels;
   std::unique_ptr<grpc::Server> server;
-  std::unique_ptr<QueryRouter> router;
+  std::unique_ptr<FleetRouter> router;
   std::string address;
 };
 
-class QueryRouterTest : public ::testing::Test {
+class FleetRouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int i = 0; i < 2; ++i) {
@@ -41,7 +49,14 @@ class QueryRouterTest : public ::testing::Test {
       grpc::ServerBuilder builder;
       builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                                &port);
+      auto join = LabelJoin::Open(n.storage.get(), &RealClock::Get(),
+                                  LabelJoinOptions(), nullptr);
+      ASSERT_TRUE(join.ok()) << join.status();
+      n.join = std::move(*join);
+      n.labels = std::make_unique<LabelService>(n.join.get(), &authorizer_,
+                                                &RealClock::Get(), 1000);
       builder.RegisterService(n.service.get());
+      builder.RegisterService(n.labels.get());
       n.server = builder.BuildAndStart();
       ASSERT_NE(port, 0);
       n.address = absl::StrCat("127.0.0.1:", port);
@@ -49,16 +64,23 @@ class QueryRouterTest : public ::testing::Test {
     // Each names the other the owner of every model: without the scope
     // marker a forwarded call would bounce between them.
     for (int i = 0; i < 2; ++i) {
-      QueryRouter::Options options;
+      FleetRouter::Options options;
       options.self = nodes_[i].address;
       options.credentials = grpc::InsecureChannelCredentials();
       options.timeout = absl::Seconds(5);
       const std::string other = nodes_[1 - i].address;
       std::vector<std::string> members = {nodes_[0].address, nodes_[1].address};
-      nodes_[i].router = std::make_unique<QueryRouter>(
+      nodes_[i].router = std::make_unique<FleetRouter>(
           options, [other](const std::string&) { return other; },
           [members] { return members; });
       nodes_[i].service->SetRouter(nodes_[i].router.get());
+      nodes_[i].labels->SetRouter(
+          nodes_[i].router.get(),
+          [n = &nodes_[i]](const v1::ModelRef&,
+                           const std::vector<LabelEvent>& labels, absl::Time) {
+            for (const LabelEvent& l : labels)
+              n->stored_labels.push_back(l.prediction_id);
+          });
     }
   }
 
@@ -108,7 +130,7 @@ class QueryRouterTest : public ::testing::Test {
   Node nodes_[2];
 };
 
-TEST_F(QueryRouterTest, AModelsQueriesAreAnsweredByItsOwnerOnce) {
+TEST_F(FleetRouterTest, AModelsQueriesAreAnsweredByItsOwnerOnce) {
   Store(1, "owner-agent", "credit", 5);  // node 1 owns "credit"
   Store(0, "old-agent", "credit", 2);    // node 0 holds an older copy
 
@@ -122,7 +144,7 @@ TEST_F(QueryRouterTest, AModelsQueriesAreAnsweredByItsOwnerOnce) {
   v1::GetSummariesResponse own;
   ASSERT_TRUE(
       nodes_[0]
-          .service->GetSummaries(Range("credit"), &own, QueryScope::kCollector)
+          .service->GetSummaries(Range("credit"), &own, CallScope::kCollector)
           .ok());
   EXPECT_EQ(own.collector_id(), "n0");
   ASSERT_EQ(own.buckets_size(), 1);
@@ -140,7 +162,7 @@ TEST_F(QueryRouterTest, AModelsQueriesAreAnsweredByItsOwnerOnce) {
   EXPECT_EQ(points.points(0).event_count(), 50u);
 }
 
-TEST_F(QueryRouterTest, ListingsMergeEveryMemberPreferringTheOwner) {
+TEST_F(FleetRouterTest, ListingsMergeEveryMemberPreferringTheOwner) {
   Store(1, "owner-agent", "credit", 5);
   Store(0, "old-agent", "credit", 2);
   Store(0, "fraud-agent", "fraud", 3);
@@ -160,11 +182,11 @@ TEST_F(QueryRouterTest, ListingsMergeEveryMemberPreferringTheOwner) {
   EXPECT_EQ(agents.agents_size(), 3);
   v1::ListAgentsResponse own;
   ASSERT_TRUE(
-      nodes_[0].service->ListAgents({}, &own, QueryScope::kCollector).ok());
+      nodes_[0].service->ListAgents({}, &own, CallScope::kCollector).ok());
   EXPECT_EQ(own.agents_size(), 2);
 }
 
-TEST_F(QueryRouterTest, AProposedProfileIsStoredByTheOwner) {
+TEST_F(FleetRouterTest, AProposedProfileIsStoredByTheOwner) {
   v1::PutProfileRequest put;
   v1::ReferenceProfile* profile = put.mutable_profile();
   profile->mutable_model()->set_name("credit");
@@ -184,7 +206,51 @@ TEST_F(QueryRouterTest, AProposedProfileIsStoredByTheOwner) {
   EXPECT_EQ(read.profile_id(), stored.profile_id());
 }
 
-TEST_F(QueryRouterTest, AnOwnerThatDoesNotAnswerIsNamed) {
+TEST_F(FleetRouterTest, LabelsPostedAnywhereAreStoredByTheOwner) {
+  v1::ModelRef model;
+  model.set_name("credit");
+  model.set_environment("prod");
+  LabelBatch batch;
+  for (const char* id : {"p-1", "p-2"}) {
+    LabelEvent label;
+    label.prediction_id = id;
+    label.label.kind = Outcome::Kind::kClass;
+    label.label.class_label = "1";
+    batch.labels.push_back(label);
+    batch.indices.push_back(batch.indices.size());
+  }
+  EventError refused;  // found by this collector's parsing, at position 2
+  refused.index = 2;
+  refused.field = "label";
+  refused.reason = "required";
+  batch.errors.push_back(refused);
+  v1::SubmitResponse response;
+  const absl::Status s = nodes_[0].labels->Submit(model, &batch, &response);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(response.accepted(), 2u);
+  EXPECT_EQ(response.rejected(), 1u);
+  ASSERT_EQ(response.errors_size(), 1);
+  EXPECT_EQ(response.errors(0).index(), 2u);
+  // Waiting on the owner for their predictions, and passed on for its
+  // peer there; nothing here.
+  EXPECT_EQ(nodes_[1].join->counts().pending, 2u);
+  EXPECT_EQ(nodes_[0].join->counts().pending, 0u);
+  EXPECT_EQ(nodes_[1].stored_labels, (std::vector<std::string>{"p-1", "p-2"}));
+  EXPECT_TRUE(nodes_[0].stored_labels.empty());
+
+  nodes_[1].server->Shutdown();
+  LabelBatch again;
+  again.labels.push_back(batch.labels[0]);
+  again.indices.push_back(0);
+  const absl::Status down = nodes_[0].labels->Submit(model, &again, &response);
+  EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable) << down;
+  EXPECT_NE(
+      down.message().find("the model's owner, collector " + nodes_[1].address),
+      std::string::npos)
+      << down;
+}
+
+TEST_F(FleetRouterTest, AnOwnerThatDoesNotAnswerIsNamed) {
   nodes_[1].server->Shutdown();
   v1::GetSummariesResponse response;
   const absl::Status s =
