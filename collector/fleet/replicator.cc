@@ -41,7 +41,8 @@ class GrpcPeers : public ReplicationPeers {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     PositionResponse response;
-    return Check(Stub(peer)->Position(&ctx, request, &response), response);
+    const grpc::Status s = Stub(peer)->Position(&ctx, request, &response);
+    return Check(s, std::move(response));
   }
 
   absl::StatusOr<ReplicateResponse> Replicate(const std::string& peer,
@@ -50,10 +51,14 @@ class GrpcPeers : public ReplicationPeers {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     ReplicateResponse response;
-    return Check(Stub(peer)->Replicate(&ctx, request, &response), response);
+    const grpc::Status s = Stub(peer)->Replicate(&ctx, request, &response);
+    return Check(s, std::move(response));
   }
 
  private:
+  // The call must be made before `response` is passed: the order in which
+  // arguments are evaluated is unspecified, and GCC copied the empty
+  // response first (the peer's position and stored count read as none).
   template <typename T>
   static absl::StatusOr<T> Check(const grpc::Status& s, T response) {
     if (s.ok()) return response;

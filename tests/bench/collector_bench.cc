@@ -31,6 +31,19 @@
 //       with fsync; reports the CPU time (getrusage, the whole process) and
 //       wall time of the first evaluation pass (every series new: a state
 //       record and an audit entry each) and of a steady pass 30 s later.
+//   collector_bench --mode=fleet [--collectors=3] [--agents=1000]
+//       [--seconds=20] [--lease_ttl=10s] --collector_bin=PATH
+//       A real etcd (--etcd_bin) and `collectors` aims-collector processes
+//       in fleet mode (fsync before every acknowledgement), the simulated
+//       agents of --mode=ingest (100 models of 10 agents), each streaming
+//       to its model's owner (where a Redirect would send it). Measures the
+//       acknowledged reports per second and the collectors' CPU (/proc):
+//       with two or more, each report is also copied to its model's peer
+//       before it is acknowledged. All processes share this machine's
+//       cores. Then, with two or more, SIGKILLs the collector that owns
+//       the most models and measures the time until the survivors have
+//       taken all of them over (aims_fleet_takeovers_total), which the
+//       lease TTL bounds from below.
 //   collector_bench --mode=alert [--trials=5]
 //       The collector with its background loops (default 1 s evaluation
 //       tick) and the real Alertmanager (Debian's prometheus-alertmanager):
@@ -47,7 +60,7 @@ int main(int argc, char** argv) {
       argc, argv,
       "collector benchmarks for "
       "docs/performance.md.\n\nUsage: collector_bench "
-      "--mode=ingest|query|evaluate|alert [--flag=value ...]");
+      "--mode=ingest|query|evaluate|alert|fleet [--flag=value ...]");
   std::string dir = absl::GetFlag(FLAGS_dir);
   std::unique_ptr<aims::testing::TempDir> temp;
   if (dir.empty()) {
@@ -59,6 +72,7 @@ int main(int argc, char** argv) {
   if (mode == "query") return aims::bench::Query(dir);
   if (mode == "evaluate") return aims::bench::Evaluate(dir);
   if (mode == "alert") return aims::bench::Alert(dir);
-  absl::FPrintF(stderr, "--mode: ingest, query, evaluate or alert\n");
+  if (mode == "fleet") return aims::bench::Fleet(dir);
+  absl::FPrintF(stderr, "--mode: ingest, query, evaluate, alert or fleet\n");
   return 2;
 }

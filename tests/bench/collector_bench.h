@@ -14,6 +14,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <thread>
@@ -57,6 +58,10 @@ ABSL_DECLARE_FLAG(int, replicas);
 ABSL_DECLARE_FLAG(int, queries);
 ABSL_DECLARE_FLAG(int, query_threads);
 ABSL_DECLARE_FLAG(std::string, dir);
+ABSL_DECLARE_FLAG(int, collectors);
+ABSL_DECLARE_FLAG(std::string, etcd_bin);
+ABSL_DECLARE_FLAG(std::string, collector_bin);
+ABSL_DECLARE_FLAG(std::string, lease_ttl);
 
 namespace aims::bench {
 
@@ -74,7 +79,30 @@ grpc::ByteBuffer EncodedIngestRequest(const std::string& agent_id,
                                       uint64_t sequence, absl::Time start,
                                       const std::string& summary);
 
+// What DriveAgents measured.
+struct LoadResult {
+  uint64_t reports = 0;      // acknowledged while measuring
+  uint64_t acked_total = 0;  // acknowledged in all
+  double seconds = 0;
+  double process_cpu = 0;  // this process's CPU seconds while measuring
+  double client_cpu = 0;   // of which the simulated agents' threads
+  double rss_mib = 0;
+};
+// `agents` simulated agents on 16 threads, agent i of model Model(i / 10)
+// streaming to `target(i)` with up to `in_flight` reports unacknowledged,
+// windows from `base` on: warms up until every agent is acknowledged, then
+// measures for --seconds (or until --reports more are acknowledged).
+// Aborts on a rejection.
+LoadResult DriveAgents(int agents, int in_flight,
+                       const std::function<std::string(int)>& target,
+                       const std::vector<std::string>& encoded_pool,
+                       absl::Time base);
+// Whether the collector at `address` lists at least `acked` reports stored
+// and no duplicate (printed when not).
+bool StoredOnce(const std::string& address, uint64_t acked);
+
 int Ingest(const std::string& dir);
+int Fleet(const std::string& dir);
 int Query(const std::string& dir);
 int Evaluate(const std::string& dir);
 int Alert(const std::string& dir);

@@ -1,6 +1,7 @@
 #include "tests/bench/collector_bench.h"
 
-ABSL_FLAG(std::string, mode, "ingest", "ingest, query, evaluate or alert");
+ABSL_FLAG(std::string, mode, "ingest",
+          "ingest, query, evaluate, alert or fleet");
 ABSL_FLAG(int, agents, 1000, "ingest: simulated agents");
 ABSL_FLAG(int, in_flight, 4, "ingest: unacknowledged reports per agent");
 ABSL_FLAG(int, seconds, 20, "ingest: measured duration");
@@ -18,6 +19,12 @@ ABSL_FLAG(int, queries, 200, "query: queries per range");
 ABSL_FLAG(int, query_threads, 2,
           "query: the collector's --query_threads (threads per query)");
 ABSL_FLAG(std::string, dir, "", "data directory (default: a temporary one)");
+ABSL_FLAG(int, collectors, 3, "fleet: collector processes (1 to 5)");
+ABSL_FLAG(std::string, etcd_bin, "/usr/bin/etcd", "fleet: the etcd server");
+ABSL_FLAG(std::string, collector_bin, "aims-collector",
+          "fleet: the aims-collector binary");
+ABSL_FLAG(std::string, lease_ttl, "10s",
+          "fleet: --fleet_lease_ttl of the collectors");
 
 namespace aims::bench {
 

@@ -2,38 +2,21 @@
 
 namespace aims::bench {
 
-int Ingest(const std::string& dir) {
-  const int agents = absl::GetFlag(FLAGS_agents);
-  const int in_flight = absl::GetFlag(FLAGS_in_flight);
-  size_t summary_bytes = 0;
-  const std::vector<v1::WindowSummary> pool = SummaryPool(16, &summary_bytes);
-  std::vector<std::string> encoded_pool;
-  for (const v1::WindowSummary& s : pool)
-    encoded_pool.push_back(s.SerializeAsString());
-  collector::CollectorOptions options;
-  options.grpc_listen = "127.0.0.1:0";
-  options.http_listen = "127.0.0.1:0";
-  options.data_dir = dir;
-  options.sync_writes = true;
-  collector::Collector collector(options);
-  if (absl::Status s = collector.Start(); !s.ok()) {
-    absl::FPrintF(stderr, "collector: %s\n", s.ToString());
-    return 1;
-  }
+LoadResult DriveAgents(int agents, int in_flight,
+                       const std::function<std::string(int)>& target,
+                       const std::vector<std::string>& encoded_pool,
+                       absl::Time base) {
   auto channel_for = [&](int i) {
     grpc::ChannelArguments args;
     args.SetInt("aims_channel", i % 8);  // 8 connections, like 8 hosts
-    return grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", collector.grpc_port()),
-        grpc::InsecureChannelCredentials(), args);
+    return grpc::CreateCustomChannel(target(i),
+                                     grpc::InsecureChannelCredentials(), args);
   };
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> acked{0};
   std::atomic<int> flowing{0};  // agents with at least one acknowledgement
   constexpr int kThreads = 16;
   std::vector<std::thread> threads;
-  // Windows from now on: live traffic, no rollup is rebuilt for them.
-  const absl::Time base = absl::Now();
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       struct Agent {
@@ -129,36 +112,70 @@ int Ingest(const std::string& dir) {
   } else {
     absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_seconds)));
   }
-  const uint64_t end_acked = acked.load();
-  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-  const double cpu = ProcessCpuSeconds() - start_cpu;
-  const double client_cpu = ThreadsCpuSeconds(threads) - start_client_cpu;
-  const double rss = RssMiB();
+  LoadResult result;
+  result.reports = acked.load() - start_acked;
+  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  result.process_cpu = ProcessCpuSeconds() - start_cpu;
+  result.client_cpu = ThreadsCpuSeconds(threads) - start_client_cpu;
+  result.rss_mib = RssMiB();
   stop.store(true);
   for (auto& t : threads) t.join();
-  // Every acknowledged report must be stored, once: the collector's own
-  // count (duplicates and expired windows are acknowledged too).
-  {
-    auto stub = v1::QueryService::NewStub(channel_for(0));
-    grpc::ClientContext ctx;
-    v1::ListAgentsResponse resp;
-    if (grpc::Status s = stub->ListAgents(&ctx, v1::ListAgentsRequest(), &resp);
-        !s.ok()) {
-      absl::FPrintF(stderr, "ListAgents: %s\n", s.error_message());
-      std::abort();
-    }
-    uint64_t stored = 0, duplicates = 0;
-    for (const v1::AgentInfo& a : resp.agents()) {
-      stored += a.report_count();
-      duplicates += a.duplicate_count();
-    }
-    if (stored < acked.load() || duplicates > 0) {
-      absl::FPrintF(stderr,
-                    "%d reports acknowledged, %d stored, %d duplicates\n",
-                    acked.load(), stored, duplicates);
-      std::abort();
-    }
+  result.acked_total = acked.load();
+  return result;
+}
+
+bool StoredOnce(const std::string& address, uint64_t acked) {
+  auto stub = v1::QueryService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::ListAgentsResponse resp;
+  if (grpc::Status s = stub->ListAgents(&ctx, v1::ListAgentsRequest(), &resp);
+      !s.ok()) {
+    absl::FPrintF(stderr, "ListAgents: %s\n", s.error_message());
+    return false;
   }
+  uint64_t stored = 0, duplicates = 0;
+  for (const v1::AgentInfo& a : resp.agents()) {
+    stored += a.report_count();
+    duplicates += a.duplicate_count();
+  }
+  if (stored < acked || duplicates > 0) {
+    absl::FPrintF(stderr, "%d reports acknowledged, %d stored, %d duplicates\n",
+                  acked, stored, duplicates);
+    return false;
+  }
+  return true;
+}
+
+int Ingest(const std::string& dir) {
+  const int agents = absl::GetFlag(FLAGS_agents);
+  const int in_flight = absl::GetFlag(FLAGS_in_flight);
+  size_t summary_bytes = 0;
+  const std::vector<v1::WindowSummary> pool = SummaryPool(16, &summary_bytes);
+  std::vector<std::string> encoded_pool;
+  for (const v1::WindowSummary& s : pool)
+    encoded_pool.push_back(s.SerializeAsString());
+  collector::CollectorOptions options;
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.data_dir = dir;
+  options.sync_writes = true;
+  collector::Collector collector(options);
+  if (absl::Status s = collector.Start(); !s.ok()) {
+    absl::FPrintF(stderr, "collector: %s\n", s.ToString());
+    return 1;
+  }
+  const std::string address = absl::StrCat("127.0.0.1:", collector.grpc_port());
+  // Windows from now on: live traffic, no rollup is rebuilt for them.
+  const absl::Time base = absl::Now();
+  const LoadResult load = DriveAgents(
+      agents, in_flight, [&](int) { return address; }, encoded_pool, base);
+  const uint64_t end_acked = load.reports, start_acked = 0;
+  const double elapsed = load.seconds;
+  const double cpu = load.process_cpu;
+  const double client_cpu = load.client_cpu;
+  const double rss = load.rss_mib;
+  if (!StoredOnce(address, load.acked_total)) std::abort();
   collector.Stop();
   const double rate = (end_acked - start_acked) / elapsed;
   // A report as stored: the summary plus its window and sequence.

@@ -13,6 +13,7 @@
 #include "collector/labels/label_join.h"
 #include "collector/storage/rocks_storage.h"
 #include "common/base/time_util.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/testing/test_util.h"
@@ -484,6 +485,42 @@ TEST_F(ReplicatorTest, SendsTheProfilesOfOwnedModelsOnceEach) {
   ASSERT_TRUE(owner_->PutProfile(profile, false, &created).ok());
   ASSERT_TRUE(replicator->RunOnce().ok());
   EXPECT_EQ(replica_->GetProfile(hello_.model())->profile_id(), "p-second");
+}
+
+// Over real gRPC: the peer's answers reach the replicator (a response
+// copied before the call was made read as empty: no position, nothing
+// stored).
+TEST_F(ReplicatorTest, PeersAnswersArriveOverGrpc) {
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(service_.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  std::unique_ptr<ReplicationPeers> peers =
+      GrpcReplicationPeers(grpc::InsecureChannelCredentials(), "");
+  ReplicateRequest request;
+  request.set_from("10.0.0.1:4317");
+  for (uint64_t sequence : {1, 2, 3}) {
+    aims::fleet::v1::ReplicatedReport* r = request.add_reports();
+    *r->mutable_hello() = hello_;
+    r->set_report(Carrying(sequence, {}, {}).SerializeAsString());
+  }
+  absl::StatusOr<ReplicateResponse> replicated =
+      peers->Replicate(address, request, absl::Seconds(5));
+  ASSERT_TRUE(replicated.ok()) << replicated.status();
+  EXPECT_EQ(replicated->stored(), 3u);
+  PositionRequest position;
+  position.set_model_name("credit");
+  absl::StatusOr<PositionResponse> at = peers->Position(address, position);
+  ASSERT_TRUE(at.ok()) << at.status();
+  ASSERT_EQ(at->agents_size(), 1);
+  EXPECT_EQ(at->agents(0).agent_id(), "agent-1");
+  EXPECT_EQ(at->agents(0).durable_sequence(), 3u);
+  EXPECT_EQ(at->agents(0).report_count(), 3u);
+  server->Shutdown();
 }
 
 }  // namespace
