@@ -10,7 +10,7 @@
 #   --quick             short runs and small data (not figures to quote)
 #   --only a,b          run only these groups: update, agent, rate, metrics,
 #                       ingest, prometheus, query, evaluate, alert, backfill,
-#                       verdicts
+#                       fleet, verdicts
 #                       (every group but verdicts by default: verdicts
 #                       simulates 30 days of traffic through the evaluator,
 #                       tests/bench/verdict_simulator.h, and takes longer than
@@ -215,6 +215,16 @@ if want evaluate; then
 fi
 if want alert; then
   run collector_alert "$bin/tests/collector_bench" --mode=alert --trials="$trials"
+fi
+
+if want fleet; then
+  # etcd and 1, 2 and 3 collector processes in fleet mode (all on this
+  # machine's cores): ingest, then SIGKILL of one and the takeover time.
+  for n in 1 2 3; do
+    run "collector_fleet_$n" "$bin/tests/collector_bench" --mode=fleet --collectors="$n" \
+      --agents=1000 --in_flight=4 --seconds="$ingest_seconds" \
+      --collector_bin="$bin/collector/aims-collector"
+  done
 fi
 
 if want verdicts; then

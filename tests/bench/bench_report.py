@@ -242,6 +242,24 @@ def render_table(r):
         "for a later label",
         "%s events/s (%.1f s)" % (fmt(b["events_per_second"]), b["seconds"]) if b else "-",
         ">= 200,000 events/s", None if not b else b["events_per_second"] >= 200000)
+    # Fleet mode (issue 28): the same agents against 1, 2 and 3 collector
+    # processes sharing this machine's 2 cores, each report also copied to its
+    # model's peer; then the takeover after SIGKILL of one.
+    for n in (1, 2, 3):
+        b = r.get("collector_fleet_%d" % n)
+        row("fleet", "ingest with durable acks, %d collector%s and etcd on this machine%s" % (
+            n, "s" if n > 1 else "", ", every report copied to its model's peer" if n > 1 else ""),
+            "%s reports/s (collectors %.2f cores: %s reports per collector CPU-second)" % (
+                fmt(b["reports_per_second"]), b["collectors_cpu_cores"],
+                fmt(b["reports_per_collector_cpu_second"])) if b else "-", "-", None)
+    for n in (2, 3):
+        b = r.get("collector_fleet_%d" % n)
+        row("fleet", "takeover after SIGKILL of the collector owning the most models "
+            "(%d collectors, lease TTL %s s)" % (
+                n, "%g" % b["lease_ttl_seconds"] if b else "10"),
+            "%s models taken over %.1f s after the kill" % (
+                count(b["models_moved"]), b["takeover_seconds"]) if b else "-",
+            "<= 60 s", None if not b else b["takeover_seconds"] <= 60)
     return rows
 
 
