@@ -268,6 +268,9 @@ absl::Status Collector::CreateReplication() {
       [f](const std::string& model) { return f->OwnerOf(model); },
       [f] { return f->members(); });
   query_->SetRouter(fleet_router_.get());
+  // Records are kept where they were opened, under fleet-unique ids.
+  nonconformities_->SetIdPrefix(options_.collector_id);
+  nc_service_->SetRouter(fleet_router_.get());
   auto owns = [f](const std::string& model) { return f->Owns(model); };
   fleet::ReplicatorOptions replicator_options;
   replicator_options.self = options_.fleet_advertise;

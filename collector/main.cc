@@ -49,7 +49,8 @@ ABSL_FLAG(std::string, data_dir, "./var/aims",
           "Directory of the embedded RocksDB database; created if missing.");
 ABSL_FLAG(std::string, collector_id, "",
           "Stable name of this collector in answers and logs (default: host "
-          "name).");
+          "name). In fleet mode it prefixes the ids of the nonconformities "
+          "this collector opens, so it must differ between collectors.");
 ABSL_FLAG(bool, sync_writes, true,
           "fsync every write batch before acknowledging it. false survives a "
           "process crash but a machine crash may lose acknowledged reports.");

@@ -58,17 +58,28 @@ v1::LabelService::Stub* FleetRouter::LabelStub(const std::string& address) {
   return stub.get();
 }
 
+v1::NonconformityService::Stub* FleetRouter::NcStub(
+    const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = nc_stubs_[address];
+  if (stub == nullptr)
+    stub = v1::NonconformityService::NewStub(Channel(address));
+  return stub.get();
+}
+
 void FleetRouter::Prepare(grpc::ClientContext* context) const {
   context->set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
   context->AddMetadata(kScopeKey, kScopeCollector);
 }
 
-bool FleetRouter::CollectorScoped(const grpc::ServerContextBase& context) {
+CallScope FleetRouter::ScopeOf(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find(kScopeKey);
   return it != metadata.end() &&
-         std::string_view(it->second.data(), it->second.size()) ==
-             kScopeCollector;
+                 std::string_view(it->second.data(), it->second.size()) ==
+                     kScopeCollector
+             ? CallScope::kCollector
+             : CallScope::kFleet;
 }
 
 }  // namespace aims::collector

@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aims/v1/labels.grpc.pb.h"
+#include "aims/v1/nonconformity.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -59,11 +60,12 @@ class FleetRouter {
   // Stubs for `address`, valid for the router's life.
   v1::QueryService::Stub* Stub(const std::string& address);
   v1::LabelService::Stub* LabelStub(const std::string& address);
+  v1::NonconformityService::Stub* NcStub(const std::string& address);
   // Sets the deadline and the metadata of a forwarded call.
   void Prepare(grpc::ClientContext* context) const;
 
-  // Whether a call asks for this collector's storage only.
-  static bool CollectorScoped(const grpc::ServerContextBase& context);
+  // kCollector when a call asks for this collector's storage only.
+  static CallScope ScopeOf(const grpc::ServerContextBase& context);
 
  private:
   const Options options_;
@@ -79,6 +81,8 @@ class FleetRouter {
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<v1::LabelService::Stub>> label_stubs_
       ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<v1::NonconformityService::Stub>>
+      nc_stubs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aims::collector

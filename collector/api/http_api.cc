@@ -49,8 +49,10 @@ void RegisterNonconformityRoutes(Get& get, Post& post,
         v1::ListNonconformitiesRequest request;
         *request.mutable_selector() = Selector(req);
         v1::ListNonconformitiesResponse response;
+        CallScope scope;
         absl::Status s = ParseNonconformityFilters(req, &request);
-        if (s.ok()) s = service->List(request, &response);
+        if (s.ok()) s = ParseScope(req, &scope);
+        if (s.ok()) s = service->List(request, &response, scope);
         Reply(s, response, res);
       });
   get("/v1/nonconformities/{id}", Permission::kRead,

@@ -151,9 +151,7 @@ grpc::ServerUnaryReactor* LabelService::SubmitLabels(
   if (s.ok()) {
     LabelBatch batch =
         LabelBatchFromProto(request->labels(), CollectorLimits());
-    s = Submit(model, &batch, response,
-               FleetRouter::CollectorScoped(*context) ? CallScope::kCollector
-                                                      : CallScope::kFleet);
+    s = Submit(model, &batch, response, FleetRouter::ScopeOf(*context));
   }
   reactor->Finish(ToGrpcStatus(s));
   return reactor;

@@ -1,7 +1,13 @@
 #include "collector/api/nonconformity_service.h"
 
+#include <algorithm>
+#include <map>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/grpc_status.h"
+#include "common/base/log.h"
+#include "common/base/time_util.h"
 
 namespace aims::collector {
 namespace {
@@ -29,18 +35,69 @@ NonconformityService::NonconformityService(
 
 absl::Status NonconformityService::List(
     const v1::ListNonconformitiesRequest& request,
-    v1::ListNonconformitiesResponse* response) const {
+    v1::ListNonconformitiesResponse* response, CallScope scope) const {
   response->set_collector_id(collector_id_);
   for (v1::Nonconformity& nc : nonconformities_->List(request)) {
     *response->add_nonconformities() = std::move(nc);
   }
+  if (router_ == nullptr || scope == CallScope::kCollector) {
+    return absl::OkStatus();
+  }
+  std::map<std::string, v1::Nonconformity> merged;
+  for (v1::Nonconformity& nc : *response->mutable_nonconformities())
+    merged.emplace(nc.id(), std::move(nc));
+  for (const std::string& member : router_->Others()) {
+    v1::ListNonconformitiesResponse theirs;
+    grpc::ClientContext context;
+    router_->Prepare(&context);
+    const grpc::Status s = router_->NcStub(member)->ListNonconformities(
+        &context, request, &theirs);
+    if (!s.ok()) {
+      LogWarn("collector did not answer a fleet listing; listed without it",
+              {{"collector", member}, {"error", s.error_message()}});
+      continue;
+    }
+    for (v1::Nonconformity& nc : *theirs.mutable_nonconformities())
+      merged.emplace(nc.id(), std::move(nc));
+  }
+  std::vector<v1::Nonconformity> all;
+  all.reserve(merged.size());
+  for (auto& [id, nc] : merged) all.push_back(std::move(nc));
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return FromProto(a.opened_at()) < FromProto(b.opened_at());
+  });
+  response->clear_nonconformities();
+  for (v1::Nonconformity& nc : all)
+    *response->add_nonconformities() = std::move(nc);
   return absl::OkStatus();
 }
 
+std::string NonconformityService::HolderOf(const std::string& id) const {
+  v1::GetNonconformityRequest request;
+  request.set_id(id);
+  for (const std::string& member : router_->Others()) {
+    v1::Nonconformity nc;
+    grpc::ClientContext context;
+    router_->Prepare(&context);
+    if (router_->NcStub(member)->GetNonconformity(&context, request, &nc).ok())
+      return member;
+  }
+  return "";
+}
+
 absl::Status NonconformityService::Get(
-    const v1::GetNonconformityRequest& request,
-    v1::Nonconformity* response) const {
+    const v1::GetNonconformityRequest& request, v1::Nonconformity* response,
+    CallScope scope) const {
   absl::StatusOr<v1::Nonconformity> nc = nonconformities_->Get(request.id());
+  if (absl::IsNotFound(nc.status()) && router_ != nullptr &&
+      scope == CallScope::kFleet) {
+    if (const std::string holder = HolderOf(request.id()); !holder.empty()) {
+      grpc::ClientContext context;
+      router_->Prepare(&context);
+      return FromGrpcStatus(router_->NcStub(holder)->GetNonconformity(
+          &context, request, response));
+    }
+  }
   if (!nc.ok()) return nc.status();
   *response = std::move(*nc);
   return absl::OkStatus();
@@ -53,7 +110,8 @@ grpc::ServerUnaryReactor* NonconformityService::ListNonconformities(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kRead);
   if (!principal.ok()) return Finish(context, principal.status());
-  return Finish(context, List(*request, response));
+  return Finish(context,
+                List(*request, response, FleetRouter::ScopeOf(*context)));
 }
 
 grpc::ServerUnaryReactor* NonconformityService::GetNonconformity(
@@ -62,7 +120,8 @@ grpc::ServerUnaryReactor* NonconformityService::GetNonconformity(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kRead);
   if (!principal.ok()) return Finish(context, principal.status());
-  return Finish(context, Get(*request, response));
+  return Finish(context,
+                Get(*request, response, FleetRouter::ScopeOf(*context)));
 }
 
 namespace {
@@ -83,10 +142,20 @@ absl::StatusOr<std::string> ActorOf(const Principal& principal,
 
 }  // namespace
 
+absl::StatusOr<std::string> NonconformityService::Actor(
+    const Principal& principal, const std::string& requested, CallScope scope) {
+  if (scope == CallScope::kCollector && principal.authenticated &&
+      principal.role == Role::kAdmin && !requested.empty()) {
+    return requested;  // forwarded by a collector of the fleet
+  }
+  return ActorOf(principal, requested);
+}
+
 absl::Status NonconformityService::Transition(const Principal& principal,
                                               v1::TransitionRequest request,
-                                              v1::Nonconformity* response) {
-  absl::StatusOr<std::string> actor = ActorOf(principal, request.actor());
+                                              v1::Nonconformity* response,
+                                              CallScope scope) {
+  absl::StatusOr<std::string> actor = Actor(principal, request.actor(), scope);
   if (!actor.ok()) return actor.status();
   request.set_actor(*actor);
   if (request.to() == v1::NONCONFORMITY_STAGE_RISK_ACCEPTED &&
@@ -97,6 +166,15 @@ absl::Status NonconformityService::Transition(const Principal& principal,
                      ") may not accept risk: ending ", request.id(),
                      " as risk accepted needs the role risk_owner or admin"));
   }
+  if (router_ != nullptr && scope == CallScope::kFleet &&
+      absl::IsNotFound(nonconformities_->Get(request.id()).status())) {
+    if (const std::string holder = HolderOf(request.id()); !holder.empty()) {
+      grpc::ClientContext context;
+      router_->Prepare(&context);
+      return FromGrpcStatus(router_->NcStub(holder)->TransitionNonconformity(
+          &context, request, response));
+    }
+  }
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Transition(request);
   if (!nc.ok()) return nc.status();
   *response = std::move(*nc);
@@ -105,10 +183,19 @@ absl::Status NonconformityService::Transition(const Principal& principal,
 
 absl::Status NonconformityService::Update(
     const Principal& principal, v1::UpdateNonconformityRequest request,
-    v1::Nonconformity* response) {
-  absl::StatusOr<std::string> actor = ActorOf(principal, request.actor());
+    v1::Nonconformity* response, CallScope scope) {
+  absl::StatusOr<std::string> actor = Actor(principal, request.actor(), scope);
   if (!actor.ok()) return actor.status();
   request.set_actor(*actor);
+  if (router_ != nullptr && scope == CallScope::kFleet &&
+      absl::IsNotFound(nonconformities_->Get(request.id()).status())) {
+    if (const std::string holder = HolderOf(request.id()); !holder.empty()) {
+      grpc::ClientContext context;
+      router_->Prepare(&context);
+      return FromGrpcStatus(router_->NcStub(holder)->UpdateNonconformity(
+          &context, request, response));
+    }
+  }
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Update(request);
   if (!nc.ok()) return nc.status();
   *response = std::move(*nc);
@@ -144,7 +231,8 @@ grpc::ServerUnaryReactor* NonconformityService::TransitionNonconformity(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kWorkNonconformities);
   if (!principal.ok()) return Finish(context, principal.status());
-  return Finish(context, Transition(*principal, *request, response));
+  return Finish(context, Transition(*principal, *request, response,
+                                    FleetRouter::ScopeOf(*context)));
 }
 
 grpc::ServerUnaryReactor* NonconformityService::UpdateNonconformity(
@@ -154,7 +242,8 @@ grpc::ServerUnaryReactor* NonconformityService::UpdateNonconformity(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kWorkNonconformities);
   if (!principal.ok()) return Finish(context, principal.status());
-  return Finish(context, Update(*principal, *request, response));
+  return Finish(context, Update(*principal, *request, response,
+                                FleetRouter::ScopeOf(*context)));
 }
 
 grpc::ServerUnaryReactor* NonconformityService::ListPlanVersions(

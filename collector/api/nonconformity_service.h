@@ -3,6 +3,15 @@
 // ticket updates), objective states, the audit trail, plan versions and
 // plan reload. The plain methods are shared with the HTTP/JSON API.
 //
+// Fleet mode (SetRouter): each collector keeps the records it opened (ids
+// "NC-<collector id>-N"). A listing merges every member's (sorted by
+// opening time); a record held by another collector is read there, and a
+// step or update on it is forwarded there with the person's name as actor,
+// after this collector authorized the person. A forwarded call
+// (`aims-scope: collector`, fleet_router.h) is answered from this
+// collector's records; made with an admin token, its request's actor is
+// taken as given (the forwarding collector checked it).
+//
 // Thread-safety: safe; it forwards to thread-safe components.
 #ifndef AIMS_COLLECTOR_API_NONCONFORMITY_SERVICE_H_
 #define AIMS_COLLECTOR_API_NONCONFORMITY_SERVICE_H_
@@ -12,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "aims/v1/nonconformity.grpc.pb.h"
+#include "collector/api/fleet_router.h"
 #include "collector/auth/authorizer.h"
 #include "collector/compliance/audit_trail.h"
 #include "collector/compliance/nonconformities.h"
@@ -33,18 +43,25 @@ class NonconformityService final
       std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload,
       const Authorizer* authorizer);
 
+  // Fleet mode: `router` (not owned; outlives this). Call before serving.
+  void SetRouter(FleetRouter* router) { router_ = router; }
+
   absl::Status List(const v1::ListNonconformitiesRequest& request,
-                    v1::ListNonconformitiesResponse* response) const;
+                    v1::ListNonconformitiesResponse* response,
+                    CallScope scope = CallScope::kFleet) const;
   absl::Status Get(const v1::GetNonconformityRequest& request,
-                   v1::Nonconformity* response) const;
+                   v1::Nonconformity* response,
+                   CallScope scope = CallScope::kFleet) const;
   // `principal` is authorized for kWorkNonconformities already; the
   // request's actor must be empty or its name when it authenticated.
   absl::Status Transition(const Principal& principal,
                           v1::TransitionRequest request,
-                          v1::Nonconformity* response);
+                          v1::Nonconformity* response,
+                          CallScope scope = CallScope::kFleet);
   absl::Status Update(const Principal& principal,
                       v1::UpdateNonconformityRequest request,
-                      v1::Nonconformity* response);
+                      v1::Nonconformity* response,
+                      CallScope scope = CallScope::kFleet);
   void Audit(const v1::ListAuditRequest& request,
              v1::ListAuditResponse* response) const;
   void Verify(v1::VerifyAuditResponse* response) const;
@@ -88,12 +105,20 @@ class NonconformityService final
                                        v1::PlanInfo* response) override;
 
  private:
+  // The other member holding record `id`; "" when none answers that it does.
+  std::string HolderOf(const std::string& id) const;
+  // The actor of `principal`'s action on `requested`'s behalf (see above).
+  static absl::StatusOr<std::string> Actor(const Principal& principal,
+                                           const std::string& requested,
+                                           CallScope scope);
+
   const std::string collector_id_;
   Nonconformities* const nonconformities_;
   Evaluator* const evaluator_;
   AuditTrail* const audit_;
   const std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload_;
   const Authorizer* const authorizer_;
+  FleetRouter* router_ = nullptr;
 };
 
 }  // namespace aims::collector

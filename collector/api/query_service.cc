@@ -23,11 +23,6 @@ namespace {
 constexpr absl::Duration kMaxRange = absl::Hours(24 * 400);
 constexpr int64_t kMaxBuckets = 10000;
 
-CallScope ScopeOf(const grpc::ServerContextBase& context) {
-  return FleetRouter::CollectorScoped(context) ? CallScope::kCollector
-                                               : CallScope::kFleet;
-}
-
 std::string ModelKey(const v1::ModelInfo& m) {
   return absl::StrCat(m.model().name(), "\x1f", m.model().version(), "\x1f",
                       m.model().environment());
@@ -329,17 +324,18 @@ absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
 }
 
 // gRPC: each RPC runs the query inline (reads are short) and finishes.
-#define AIMS_UNARY(Method, Request, Response, Needs)                    \
-  grpc::ServerUnaryReactor* QueryService::Method(                       \
-      grpc::CallbackServerContext* context, const v1::Request* request, \
-      v1::Response* response) {                                         \
-    auto* reactor = context->DefaultReactor();                          \
-    absl::StatusOr<Principal> principal =                               \
-        AuthorizeCall(*authorizer_, *context, Permission::Needs);       \
-    reactor->Finish(ToGrpcStatus(                                       \
-        principal.ok() ? Method(*request, response, ScopeOf(*context))  \
-                       : principal.status()));                          \
-    return reactor;                                                     \
+#define AIMS_UNARY(Method, Request, Response, Needs)                     \
+  grpc::ServerUnaryReactor* QueryService::Method(                        \
+      grpc::CallbackServerContext* context, const v1::Request* request,  \
+      v1::Response* response) {                                          \
+    auto* reactor = context->DefaultReactor();                           \
+    absl::StatusOr<Principal> principal =                                \
+        AuthorizeCall(*authorizer_, *context, Permission::Needs);        \
+    reactor->Finish(ToGrpcStatus(                                        \
+        principal.ok()                                                   \
+            ? Method(*request, response, FleetRouter::ScopeOf(*context)) \
+            : principal.status()));                                      \
+    return reactor;                                                      \
   }
 
 AIMS_UNARY(ListModels, ListModelsRequest, ListModelsResponse, kRead)
@@ -368,8 +364,9 @@ grpc::ServerUnaryReactor* QueryService::PutProfile(
         authorizer_->Authorize(authorization, Permission::kAdminister).status();
   }
   reactor->Finish(ToGrpcStatus(
-      allowed.ok() ? PutProfile(*request, response, ScopeOf(*context))
-                   : allowed));
+      allowed.ok()
+          ? PutProfile(*request, response, FleetRouter::ScopeOf(*context))
+          : allowed));
   return reactor;
 }
 

@@ -418,7 +418,9 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
     if (!episode.empty() && !listed) nc.add_features(feature);
     AddRecurrence(objective, status, evidence, now, &nc, &audit);
   } else {
-    nc.set_id(absl::StrFormat("NC-%06d", next++));
+    nc.set_id(id_prefix_.empty()
+                  ? absl::StrFormat("NC-%06d", next++)
+                  : absl::StrFormat("NC-%s-%06d", id_prefix_, next++));
     nc.set_objective_id(objective.id);
     nc.set_title(objective.title);
     nc.set_plan_version(plan.version);

@@ -69,6 +69,10 @@ class Nonconformities {
  public:
   explicit Nonconformities(Storage* storage, AuditTrail* audit);
   absl::Status Load();
+  // Fleet mode: new ids are "NC-<prefix>-000001" (the collector's id), so
+  // that the records of every collector of a fleet have distinct ids. Call
+  // before the first record is opened.
+  void SetIdPrefix(std::string prefix) { id_prefix_ = std::move(prefix); }
 
   // The objective's series fired: opens a nonconformity or records the
   // recurrence. `mutations` (the series state) are committed with it.
@@ -115,6 +119,7 @@ class Nonconformities {
       const v1::ListNonconformitiesRequest& request) const;
 
  private:
+  std::string id_prefix_;
   absl::Status CommitLocked(const v1::Nonconformity& nc,
                             std::vector<Mutation> mutations,
                             std::vector<AuditEntry> audit,

@@ -251,7 +251,7 @@ class FleetProcessesTest : public ::testing::Test {
   std::map<std::string, int> Nonconformities(int i) {
     std::map<std::string, int> out;
     v1::ListNonconformitiesResponse list;
-    if (!GetJson(i, "/v1/nonconformities", &list)) return out;
+    if (!GetJson(i, "/v1/nonconformities?scope=collector", &list)) return out;
     for (const v1::Nonconformity& nc : list.nonconformities())
       ++out[nc.model().name()];
     return out;
@@ -524,6 +524,43 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
   for (int i = 0; i < 3; ++i) {
     for (auto [model, n] : Nonconformities(i))
       EXPECT_EQ(n, 1) << model << " on c" << i;
+  }
+  // Any collector lists the fleet's six records, each under an id naming
+  // the collector that opened it, and works a record another holds: the
+  // step is made on the holder, in the person's name.
+  for (int i = 0; i < 3; ++i) {
+    v1::ListNonconformitiesResponse list;
+    ASSERT_TRUE(GetJson(i, "/v1/nonconformities", &list));
+    std::set<std::string> ids;
+    for (const v1::Nonconformity& nc : list.nonconformities()) {
+      ids.insert(nc.id());
+      const int opener = index_of(first_owner[nc.model().name()]);
+      EXPECT_EQ(nc.id().rfind(absl::StrCat("NC-c", opener, "-"), 0), 0u)
+          << nc.id();
+    }
+    EXPECT_EQ(ids.size(), 6u) << "listed at c" << i;
+  }
+  {
+    const std::string& model = models.front();
+    const int holder = index_of(first_owner[model]);
+    const int other = (holder + 1) % 3;
+    v1::Nonconformity remote;
+    ASSERT_TRUE(GetJson(other, "/v1/nonconformities/" + record[model], &remote));
+    EXPECT_EQ(remote.model().name(), model);
+    auto stepped =
+        httplib::Client("127.0.0.1", collectors_[other].http_port)
+            .Post("/v1/nonconformities/" + record[model] + "/transition",
+                  R"({"to":"NONCONFORMITY_STAGE_ACKNOWLEDGED",)"
+                  R"("comment":"seen","actor":"alice"})",
+                  "application/json");
+    ASSERT_TRUE(stepped);
+    EXPECT_EQ(stepped->status, 200) << stepped->body;
+    v1::Nonconformity held;
+    ASSERT_TRUE(GetJson(holder, "/v1/nonconformities/" + record[model], &held));
+    EXPECT_EQ(held.stage(), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+    ASSERT_GT(held.history_size(), 0);
+    EXPECT_EQ(held.history(held.history_size() - 1).actor(), "alice");
+    EXPECT_TRUE(AuditVerifies(holder));
   }
   // The state is copied to the peers every round (0.5 s); a breach that
   // fired since the last round may be opened again by a new owner (a cost
