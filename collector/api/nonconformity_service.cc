@@ -143,9 +143,11 @@ absl::StatusOr<std::string> ActorOf(const Principal& principal,
 }  // namespace
 
 absl::StatusOr<std::string> NonconformityService::Actor(
-    const Principal& principal, const std::string& requested, CallScope scope) {
-  if (scope == CallScope::kCollector && principal.authenticated &&
-      principal.role == Role::kAdmin && !requested.empty()) {
+    const Principal& principal, const std::string& requested,
+    CallScope scope) const {
+  if (router_ != nullptr && scope == CallScope::kCollector &&
+      principal.authenticated && principal.role == Role::kAdmin &&
+      !requested.empty()) {
     return requested;  // forwarded by a collector of the fleet
   }
   return ActorOf(principal, requested);

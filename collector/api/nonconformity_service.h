@@ -9,8 +9,8 @@
 // step or update on it is forwarded there with the person's name as actor,
 // after this collector authorized the person. A forwarded call
 // (`aims-scope: collector`, fleet_router.h) is answered from this
-// collector's records; made with an admin token, its request's actor is
-// taken as given (the forwarding collector checked it).
+// collector's records; made with an admin token (the fleet's), its
+// request's actor is taken as given (the forwarding collector checked it).
 //
 // Thread-safety: safe; it forwards to thread-safe components.
 #ifndef AIMS_COLLECTOR_API_NONCONFORMITY_SERVICE_H_
@@ -107,10 +107,11 @@ class NonconformityService final
  private:
   // The other member holding record `id`; "" when none answers that it does.
   std::string HolderOf(const std::string& id) const;
-  // The actor of `principal`'s action on `requested`'s behalf (see above).
-  static absl::StatusOr<std::string> Actor(const Principal& principal,
-                                           const std::string& requested,
-                                           CallScope scope);
+  // The actor of `principal`'s action on `requested`'s behalf (see above;
+  // outside fleet mode a call's scope changes nothing).
+  absl::StatusOr<std::string> Actor(const Principal& principal,
+                                    const std::string& requested,
+                                    CallScope scope) const;
 
   const std::string collector_id_;
   Nonconformities* const nonconformities_;

@@ -381,6 +381,31 @@ TEST_F(AuthCollectorTest, RolesGateEveryCallAndTheActorIsTheToken) {
   ASSERT_EQ(Ctl(viewer_.token, {"audit", "verify"}, &verify), 0) << verify;
 }
 
+// A call forwarded by another collector of a fleet (aims-scope: collector)
+// carries the person's name as actor, taken as given from the fleet's admin
+// token in fleet mode only: outside it, the scope changes nothing and every
+// token, an admin's too, acts in its own name.
+TEST_F(AuthCollectorTest, OutsideAFleetNoTokenActsInAnotherPersonsName) {
+  ASSERT_TRUE(Ingest(pods_.token, "credit").ok());
+  ASSERT_EQ(collector_->EvaluateNow(), 1);
+  for (const Made* token : {&compliance_, &admin_}) {
+    auto stub = v1::NonconformityService::NewStub(Channel(token->token));
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("aims-scope", "collector");
+    v1::TransitionRequest request;
+    request.set_id("NC-000001");
+    request.set_to(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+    request.set_actor("alice");
+    v1::Nonconformity nc;
+    const grpc::Status s = stub->TransitionNonconformity(&ctx, request, &nc);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_NE(s.error_message().find("actor: 'alice' is not the authenticated "
+                                     "identity"),
+              std::string::npos)
+        << s.error_message();
+  }
+}
+
 TEST_F(AuthCollectorTest, HttpApiNeedsATokenWithTheRole) {
   EXPECT_EQ(HttpStatus("", "/v1/models"), 401);
   EXPECT_EQ(HttpStatus("not-a-token-at-all", "/v1/models"), 401);
