@@ -35,6 +35,7 @@ EtcdClient::EtcdClient(const std::string& endpoint, absl::Duration timeout)
       grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
   kv_ = etcdserverpb::KV::NewStub(channel);
   lease_ = etcdserverpb::Lease::NewStub(channel);
+  watch_ = etcdserverpb::Watch::NewStub(channel);
 }
 
 void EtcdClient::Arm(grpc::ClientContext* ctx) const {
@@ -116,6 +117,27 @@ EtcdClient::List(const std::string& prefix) {
     out.emplace_back(kv.key(), kv.value());
   }
   return out;
+}
+
+absl::Status EtcdClient::Watch(const std::string& prefix,
+                               grpc::ClientContext* context,
+                               const std::function<void()>& on_change) {
+  auto stream = watch_->Watch(context);
+  etcdserverpb::WatchRequest request;
+  request.mutable_create_request()->set_key(prefix);
+  request.mutable_create_request()->set_range_end(PrefixEnd(prefix));
+  if (!stream->Write(request)) return FromGrpc(stream->Finish(), "watch");
+  etcdserverpb::WatchResponse response;
+  while (stream->Read(&response)) {
+    if (response.canceled()) {
+      context->TryCancel();
+      (void)stream->Finish();
+      return absl::AbortedError(
+          absl::StrCat("etcd watch canceled: ", response.cancel_reason()));
+    }
+    if (response.events_size() > 0) on_change();
+  }
+  return FromGrpc(stream->Finish(), "watch");
 }
 
 }  // namespace aims::collector::fleet

@@ -1,14 +1,15 @@
 // EtcdClient: the few etcd v3 calls the fleet mode needs, over etcd's own
 // gRPC API (proto/etcd/rpc.proto): grant, keep alive and revoke a lease,
-// put a key under a lease, list the keys under a prefix. Every call has a
-// deadline (`timeout`) and returns UNAVAILABLE or DEADLINE_EXCEEDED when
-// etcd cannot be reached; no call retries.
+// put a key under a lease, list the keys under a prefix, watch a prefix.
+// Every call but Watch has a deadline (`timeout`) and returns UNAVAILABLE or
+// DEADLINE_EXCEEDED when etcd cannot be reached; no call retries.
 //
 // Thread-safety: safe (gRPC stubs are).
 #ifndef AIMS_COLLECTOR_FLEET_ETCD_CLIENT_H_
 #define AIMS_COLLECTOR_FLEET_ETCD_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -38,6 +39,11 @@ class EtcdClient {
   // Every (key, value) whose key starts with `prefix`, in key order.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& prefix);
+  // Watches the keys under `prefix` from now on: `on_change` runs after
+  // each batch of changes. Blocks until the stream ends (etcd lost, or
+  // `context`->TryCancel() from another thread); returns why.
+  absl::Status Watch(const std::string& prefix, grpc::ClientContext* context,
+                     const std::function<void()>& on_change);
 
  private:
   void Arm(grpc::ClientContext* ctx) const;
@@ -46,6 +52,7 @@ class EtcdClient {
   const absl::Duration timeout_;
   std::unique_ptr<etcdserverpb::KV::Stub> kv_;
   std::unique_ptr<etcdserverpb::Lease::Stub> lease_;
+  std::unique_ptr<etcdserverpb::Watch::Stub> watch_;
 };
 
 }  // namespace aims::collector::fleet

@@ -63,7 +63,36 @@ absl::Status Fleet::Start() {
                            {"advertise", options_.advertise},
                            {"members", members().size()}});
   thread_ = std::thread([this] { Run(); });
+  watcher_ = std::thread([this] { WatchMembers(); });
   return absl::OkStatus();
+}
+
+void Fleet::WatchMembers() {
+  for (;;) {
+    grpc::ClientContext context;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      watch_context_ = &context;
+    }
+    const absl::Status s = etcd_.Watch(options_.prefix, &context, [this] {
+      absl::MutexLock lock(&mu_);
+      changed_ = true;
+    });
+    absl::MutexLock lock(&mu_);
+    watch_context_ = nullptr;
+    if (stopping_) return;
+    etcd_errors_.Increment();
+    LogWarn(
+        "fleet member watch ended; reading the list every refresh until "
+        "it is back",
+        {{"error", s.message()}});
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_;
+    };
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(1)))
+      return;
+  }
 }
 
 void Fleet::Stop() {
@@ -73,8 +102,10 @@ void Fleet::Stop() {
     if (stopping_) return;
     stopping_ = true;
     lease = lease_;
+    if (watch_context_ != nullptr) watch_context_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
+  if (watcher_.joinable()) watcher_.join();
   if (lease != 0) (void)etcd_.RevokeLease(lease);
 }
 
@@ -83,12 +114,12 @@ void Fleet::Run() {
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
-      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_;
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || changed_;
       };
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.refresh)) {
-        return;
-      }
+      mu_.AwaitWithTimeout(absl::Condition(&woken), options_.refresh);
+      if (stopping_) return;
+      changed_ = false;
     }
     Round(&next_renewal);
   }

@@ -3,9 +3,12 @@
 //
 // Start() takes a lease of `lease_ttl` in etcd and puts
 // <prefix><advertise> = advertise under it; a thread renews the lease every
-// lease_ttl/3 and reads the member list every `refresh`. A collector that
-// dies stops renewing, etcd deletes its key when the lease expires, and the
-// survivors drop it from their lists at their next read. Each model (by
+// lease_ttl/3 and reads the member list every `refresh`, and at once when an
+// etcd Watch of the prefix (a second thread, re-established after a second
+// when it ends) reports a change. A collector that dies stops renewing, etcd
+// deletes its key when the lease expires, and the survivors drop it from
+// their lists as the watch reports the deletion (at their next read
+// without a watch). Each model (by
 // name: all versions and environments of a model stay together) belongs to
 // RendezvousOwner(name, members), so every collector that read the same list
 // names the same owner.
@@ -101,6 +104,9 @@ class Fleet {
   // the member list.
   void Round(absl::Time* next_renewal);
   absl::Status Register();
+  // The watch thread: keeps a Watch of the member prefix open, setting
+  // changed_ on each change.
+  void WatchMembers();
   void RecountLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const FleetOptions options_;
@@ -119,8 +125,13 @@ class Fleet {
   absl::Time renewed_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool fenced_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The watch reported a change not read yet.
+  bool changed_ ABSL_GUARDED_BY(mu_) = false;
+  // The open watch's call, cancelled by Stop().
+  grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::function<void()> on_members_changed_;  // set before Start
   std::thread thread_;
+  std::thread watcher_;
 };
 
 }  // namespace aims::collector::fleet

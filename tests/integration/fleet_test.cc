@@ -9,6 +9,8 @@
 // replicated history and series state (the breach stays firing on the
 // record opened before, none is opened again), every window is stored
 // exactly once on the last owner, and the audit trails verify.
+#include "collector/fleet/fleet.h"
+
 #include <signal.h>
 
 #include <atomic>
@@ -27,6 +29,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "prometheus/registry.h"
 #include "tests/testing/test_util.h"
 
 namespace aims {
@@ -428,13 +431,12 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
     const std::string& model = history.begin()->first;
     const int peer = RendezvousOwner(model, {all[0], all[1]}) == all[0] ? 0 : 1;
     const int third = 1 - peer;
-    auto posted =
-        httplib::Client("127.0.0.1", collectors_[third].http_port)
-            .Post("/v1/labels?model=" + model + "&environment=it",
-                  R"([{"prediction_id":"late-1","label":1},)"
-                  R"({"prediction_id":"late-2","label":0},)"
-                  R"({"prediction_id":"late-3","label":1}])",
-                  "application/json");
+    auto posted = httplib::Client("127.0.0.1", collectors_[third].http_port)
+                      .Post("/v1/labels?model=" + model + "&environment=it",
+                            R"([{"prediction_id":"late-1","label":1},)"
+                            R"({"prediction_id":"late-2","label":0},)"
+                            R"({"prediction_id":"late-3","label":1}])",
+                            "application/json");
     ASSERT_TRUE(posted);
     EXPECT_EQ(posted->status, 200) << posted->body;
     EXPECT_NE(posted->body.find(R"("accepted":3)"), std::string::npos)
@@ -462,6 +464,39 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
     EXPECT_EQ(agents.agents_size(), 12) << i;
     EXPECT_EQ(connected, 12) << i;
   }
+}
+
+// Member changes reach a collector through etcd's Watch: with the periodic
+// read of the list a minute apart, a member joining and one leaving are
+// seen within seconds.
+TEST_F(FleetProcessesTest, MemberChangesArriveThroughTheWatch) {
+  StartEtcd();
+  auto options = [&](const std::string& advertise) {
+    collector::fleet::FleetOptions o;
+    o.etcd = etcd_address_;
+    o.advertise = advertise;
+    o.lease_ttl = absl::Minutes(5);
+    o.refresh = absl::Minutes(1);
+    return o;
+  };
+  prometheus::Registry registry_a, registry_b;
+  collector::fleet::Fleet a(options("10.0.0.1:4317"), registry_a);
+  collector::fleet::Fleet b(options("10.0.0.2:4317"), registry_b);
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_EQ(a.members().size(), 1u);
+  const absl::Time joined = absl::Now();
+  ASSERT_TRUE(b.Start().ok());
+  ASSERT_TRUE(
+      WaitFor([&] { return a.members().size() == 2; }, absl::Seconds(10)));
+  std::cout << "a member that joined was seen "
+            << absl::FormatDuration(absl::Now() - joined) << " later\n";
+  const absl::Time left = absl::Now();
+  b.Stop();
+  ASSERT_TRUE(
+      WaitFor([&] { return a.members().size() == 1; }, absl::Seconds(10)));
+  std::cout << "a member that left was seen "
+            << absl::FormatDuration(absl::Now() - left) << " later\n";
+  a.Stop();
 }
 
 // Every model breaches: its agents never serve 1000 events a second.
@@ -545,7 +580,8 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
     const int holder = index_of(first_owner[model]);
     const int other = (holder + 1) % 3;
     v1::Nonconformity remote;
-    ASSERT_TRUE(GetJson(other, "/v1/nonconformities/" + record[model], &remote));
+    ASSERT_TRUE(
+        GetJson(other, "/v1/nonconformities/" + record[model], &remote));
     EXPECT_EQ(remote.model().name(), model);
     auto stepped =
         httplib::Client("127.0.0.1", collectors_[other].http_port)
