@@ -238,8 +238,8 @@ void Collector::CreateServices() {
       [this](const std::string& actor) { return ReloadPlan(actor); },
       authorizer_.get());
   report_service_ = std::make_unique<ComplianceReportService>(
-      options_.collector_id, evaluator_.get(), nonconformities_.get(),
-      audit_.get(), query_.get(), clock_, authorizer_.get());
+      options_.collector_id, evaluator_.get(), nc_service_.get(), audit_.get(),
+      query_.get(), clock_, authorizer_.get());
 }
 
 absl::Status Collector::CreateReplication() {

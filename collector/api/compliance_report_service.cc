@@ -75,12 +75,12 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
 
 ComplianceReportService::ComplianceReportService(
     std::string collector_id, Evaluator* evaluator,
-    Nonconformities* nonconformities, AuditTrail* audit,
+    const NonconformityService* records, AuditTrail* audit,
     const QueryService* queries, const Clock* clock,
     const Authorizer* authorizer)
     : collector_id_(std::move(collector_id)),
       evaluator_(evaluator),
-      nonconformities_(nonconformities),
+      records_(records),
       audit_(audit),
       queries_(queries),
       clock_(clock),
@@ -96,8 +96,13 @@ absl::Status ComplianceReportService::Report(
   // verification covers what an auditor can re-check.
   sources.verify = audit_->Verify();
   sources.plan = evaluator_->plan();
-  sources.states = evaluator_->States({});
-  sources.nonconformities = nonconformities_->List({});
+  v1::ListObjectiveStatesResponse states;
+  records_->ObjectiveStates({}, &states);
+  sources.states.assign(states.states().begin(), states.states().end());
+  v1::ListNonconformitiesResponse records;
+  if (absl::Status s = records_->List({}, &records); !s.ok()) return s;
+  sources.nonconformities.assign(records.nonconformities().begin(),
+                                 records.nonconformities().end());
   // Exactly the records verified above when the chain is intact (records
   // appended since are left to the next report); all of them when it is
   // broken, with the report's header saying where.

@@ -16,10 +16,10 @@
 
 #include "absl/status/status.h"
 #include "aims/v1/compliance_report.grpc.pb.h"
+#include "collector/api/nonconformity_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
 #include "collector/compliance/audit_trail.h"
-#include "collector/compliance/nonconformities.h"
 #include "collector/evaluation/evaluator.h"
 #include "common/base/clock.h"
 
@@ -29,11 +29,13 @@ class ComplianceReportService final
     : public v1::ComplianceReportService::CallbackService {
  public:
   // `queries` supplies the agents' names and the objectives' values over
-  // the period (for charts).
+  // the period (for charts), `records` the series' states and the
+  // nonconformities; in fleet mode both answer for the whole fleet, while
+  // the audit trail is this collector's chain.
   ComplianceReportService(std::string collector_id, Evaluator* evaluator,
-                          Nonconformities* nonconformities, AuditTrail* audit,
-                          const QueryService* queries, const Clock* clock,
-                          const Authorizer* authorizer);
+                          const NonconformityService* records,
+                          AuditTrail* audit, const QueryService* queries,
+                          const Clock* clock, const Authorizer* authorizer);
 
   absl::Status Report(const v1::ComplianceReportRequest& request,
                       v1::ComplianceReport* response) const;
@@ -53,7 +55,7 @@ class ComplianceReportService final
  private:
   const std::string collector_id_;
   Evaluator* const evaluator_;
-  Nonconformities* const nonconformities_;
+  const NonconformityService* const records_;
   AuditTrail* const audit_;
   const QueryService* const queries_;
   const Clock* const clock_;

@@ -90,8 +90,10 @@ void RegisterNonconformityRoutes(Get& get, Post& post,
         *request.mutable_selector() = Selector(req);
         request.set_objective_id(req.Param("objective"));
         v1::ListObjectiveStatesResponse response;
-        service->ObjectiveStates(request, &response);
-        Reply(absl::OkStatus(), response, res);
+        CallScope scope;
+        absl::Status s = ParseScope(req, &scope);
+        if (s.ok()) service->ObjectiveStates(request, &response, scope);
+        Reply(s, response, res);
       });
   get("/v1/audit", Permission::kRead,
       [service](const HttpRequest& req, HttpResponse& res) {

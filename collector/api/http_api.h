@@ -20,7 +20,8 @@
 //       the collector that holds it (nonconformity_service.h).
 //   POST /v1/nonconformities/<id>/transition   TransitionRequest as JSON
 //   POST /v1/nonconformities/<id>/update       UpdateNonconformityRequest
-//   GET /v1/objectives?name=&version=&environment=&objective=
+//   GET /v1/objectives?name=&version=&environment=&objective=&scope=
+//       in fleet mode every collector's series, unless scope=collector
 //   GET /v1/audit?from_index=&limit=, GET /v1/audit/verify
 //   GET /v1/plans    every plan version loaded, newest first, with its text
 //   GET /v1/report?name=&version=&environment=&from=&to=&bucket=&format=

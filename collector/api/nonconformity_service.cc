@@ -216,10 +216,37 @@ void NonconformityService::Verify(v1::VerifyAuditResponse* response) const {
 
 void NonconformityService::ObjectiveStates(
     const v1::ListObjectiveStatesRequest& request,
-    v1::ListObjectiveStatesResponse* response) const {
+    v1::ListObjectiveStatesResponse* response, CallScope scope) const {
   response->set_plan_version(evaluator_->plan_info().version());
   for (v1::ObjectiveStatus& s : evaluator_->States(request))
     *response->add_states() = std::move(s);
+  if (router_ == nullptr || scope == CallScope::kCollector) return;
+  // Series key -> status; the owner's replaces a replica's.
+  auto key = [](const v1::ObjectiveStatus& s) {
+    return absl::StrCat(s.objective_id(), "\x1f", s.series());
+  };
+  std::map<std::string, v1::ObjectiveStatus> merged;
+  for (v1::ObjectiveStatus& s : *response->mutable_states())
+    merged.emplace(key(s), std::move(s));
+  for (const std::string& member : router_->Others()) {
+    v1::ListObjectiveStatesResponse theirs;
+    grpc::ClientContext context;
+    router_->Prepare(&context);
+    const grpc::Status st = router_->NcStub(member)->ListObjectiveStates(
+        &context, request, &theirs);
+    if (!st.ok()) {
+      LogWarn("collector did not answer a fleet listing; listed without it",
+              {{"collector", member}, {"error", st.error_message()}});
+      continue;
+    }
+    for (v1::ObjectiveStatus& s : *theirs.mutable_states()) {
+      auto [it, inserted] = merged.try_emplace(key(s), s);
+      if (!inserted && router_->OwnerElsewhere(s.model().name()) == member)
+        it->second = std::move(s);
+    }
+  }
+  response->clear_states();
+  for (auto& [k, s] : merged) *response->add_states() = std::move(s);
 }
 
 void NonconformityService::PlanVersions(
@@ -285,7 +312,7 @@ grpc::ServerUnaryReactor* NonconformityService::ListObjectiveStates(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kRead);
   if (!principal.ok()) return Finish(context, principal.status());
-  ObjectiveStates(*request, response);
+  ObjectiveStates(*request, response, FleetRouter::ScopeOf(*context));
   return Finish(context, absl::OkStatus());
 }
 

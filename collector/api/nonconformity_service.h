@@ -4,8 +4,9 @@
 // plan reload. The plain methods are shared with the HTTP/JSON API.
 //
 // Fleet mode (SetRouter): each collector keeps the records it opened (ids
-// "NC-<collector id>-N"). A listing merges every member's (sorted by
-// opening time); a record held by another collector is read there, and a
+// "NC-<collector id>-N"). A listing merges every member's (records sorted
+// by opening time; objective states each from its model's owner, which
+// evaluates it); a record held by another collector is read there, and a
 // step or update on it is forwarded there with the person's name as actor,
 // after this collector authorized the person. A forwarded call
 // (`aims-scope: collector`, fleet_router.h) is answered from this
@@ -65,8 +66,10 @@ class NonconformityService final
   void Audit(const v1::ListAuditRequest& request,
              v1::ListAuditResponse* response) const;
   void Verify(v1::VerifyAuditResponse* response) const;
+  // Fleet mode: every member's series, each from its model's owner.
   void ObjectiveStates(const v1::ListObjectiveStatesRequest& request,
-                       v1::ListObjectiveStatesResponse* response) const;
+                       v1::ListObjectiveStatesResponse* response,
+                       CallScope scope = CallScope::kFleet) const;
   void PlanVersions(v1::ListPlanVersionsResponse* response) const;
 
   grpc::ServerUnaryReactor* ListNonconformities(

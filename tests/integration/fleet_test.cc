@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "aims/v1/compliance_report.pb.h"
 #include "aims/v1/nonconformity.pb.h"
 #include "aims/v1/query.pb.h"
 #include "collector/fleet/etcd_client.h"
@@ -244,7 +245,7 @@ class FleetProcessesTest : public ::testing::Test {
   std::map<std::string, v1::ObjectiveStatus> Series(int i) {
     std::map<std::string, v1::ObjectiveStatus> out;
     v1::ListObjectiveStatesResponse states;
-    if (!GetJson(i, "/v1/objectives", &states)) return out;
+    if (!GetJson(i, "/v1/objectives?scope=collector", &states)) return out;
     for (const v1::ObjectiveStatus& s : states.states())
       out[s.model().name()] = s;
     return out;
@@ -574,6 +575,19 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
           << nc.id();
     }
     EXPECT_EQ(ids.size(), 6u) << "listed at c" << i;
+    // The compliance report of any collector covers the fleet's records
+    // and every model's series.
+    v1::ComplianceReport report;
+    ASSERT_TRUE(GetJson(i, "/v1/report", &report)) << "c" << i;
+    EXPECT_EQ(report.nonconformities_size(), 6) << "report of c" << i;
+    v1::ListObjectiveStatesResponse states;
+    ASSERT_TRUE(GetJson(i, "/v1/objectives", &states));
+    std::set<std::string> firing;
+    for (const v1::ObjectiveStatus& st : states.states()) {
+      if (st.state() == v1::OBJECTIVE_STATE_FIRING)
+        firing.insert(st.model().name());
+    }
+    EXPECT_EQ(firing.size(), 6u) << "series listed at c" << i;
   }
   {
     const std::string& model = models.front();
