@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "common/base/log.h"
 #include "common/net/bearer_token.h"
 
 namespace aims::collector {
@@ -65,6 +66,11 @@ v1::NonconformityService::Stub* FleetRouter::NcStub(
   if (stub == nullptr)
     stub = v1::NonconformityService::NewStub(Channel(address));
   return stub.get();
+}
+
+void FleetRouter::NoteSilent(const std::string& member, const grpc::Status& s) {
+  LogWarn("collector did not answer a fleet listing; listed without it",
+          {{"collector", member}, {"error", s.error_message()}});
 }
 
 void FleetRouter::Prepare(grpc::ClientContext* context) const {

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -64,10 +65,38 @@ class FleetRouter {
   // Sets the deadline and the metadata of a forwarded call.
   void Prepare(grpc::ClientContext* context) const;
 
+  // Asks every other member by `call` on the stub `stub_of` gives, as a
+  // forwarded call; the answers by member, without the members that did
+  // not answer (each logged).
+  template <typename Stub, typename Request, typename Response>
+  std::vector<std::pair<std::string, Response>> AskOthers(
+      Stub* (FleetRouter::*stub_of)(const std::string&),
+      grpc::Status (Stub::*call)(grpc::ClientContext*, const Request&,
+                                 Response*),
+      const Request& request) {
+    std::vector<std::pair<std::string, Response>> answers;
+    for (const std::string& member : Others()) {
+      Response response;
+      grpc::ClientContext context;
+      Prepare(&context);
+      const grpc::Status s =
+          ((this->*stub_of)(member)->*call)(&context, request, &response);
+      if (!s.ok()) {
+        NoteSilent(member, s);
+        continue;
+      }
+      answers.emplace_back(member, std::move(response));
+    }
+    return answers;
+  }
+
   // kCollector when a call asks for this collector's storage only.
   static CallScope ScopeOf(const grpc::ServerContextBase& context);
 
  private:
+  // Logs that `member` did not answer a listing.
+  static void NoteSilent(const std::string& member, const grpc::Status& s);
+
   const Options options_;
   const std::function<std::string(const std::string&)> owner_of_;
   const std::function<std::vector<std::string>()> members_;

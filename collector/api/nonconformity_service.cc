@@ -46,17 +46,9 @@ absl::Status NonconformityService::List(
   std::map<std::string, v1::Nonconformity> merged;
   for (v1::Nonconformity& nc : *response->mutable_nonconformities())
     merged.emplace(nc.id(), std::move(nc));
-  for (const std::string& member : router_->Others()) {
-    v1::ListNonconformitiesResponse theirs;
-    grpc::ClientContext context;
-    router_->Prepare(&context);
-    const grpc::Status s = router_->NcStub(member)->ListNonconformities(
-        &context, request, &theirs);
-    if (!s.ok()) {
-      LogWarn("collector did not answer a fleet listing; listed without it",
-              {{"collector", member}, {"error", s.error_message()}});
-      continue;
-    }
+  for (auto& [member, theirs] : router_->AskOthers(
+           &FleetRouter::NcStub,
+           &v1::NonconformityService::Stub::ListNonconformities, request)) {
     for (v1::Nonconformity& nc : *theirs.mutable_nonconformities())
       merged.emplace(nc.id(), std::move(nc));
   }
@@ -72,15 +64,24 @@ absl::Status NonconformityService::List(
   return absl::OkStatus();
 }
 
-std::string NonconformityService::HolderOf(const std::string& id) const {
+std::string NonconformityService::HolderElsewhere(
+    const std::string& id, CallScope scope, v1::Nonconformity* held) const {
+  if (router_ == nullptr || scope == CallScope::kCollector ||
+      !absl::IsNotFound(nonconformities_->Get(id).status())) {
+    return "";
+  }
   v1::GetNonconformityRequest request;
   request.set_id(id);
   for (const std::string& member : router_->Others()) {
     v1::Nonconformity nc;
     grpc::ClientContext context;
     router_->Prepare(&context);
-    if (router_->NcStub(member)->GetNonconformity(&context, request, &nc).ok())
+    if (router_->NcStub(member)
+            ->GetNonconformity(&context, request, &nc)
+            .ok()) {
+      if (held != nullptr) *held = std::move(nc);
       return member;
+    }
   }
   return "";
 }
@@ -88,16 +89,9 @@ std::string NonconformityService::HolderOf(const std::string& id) const {
 absl::Status NonconformityService::Get(
     const v1::GetNonconformityRequest& request, v1::Nonconformity* response,
     CallScope scope) const {
+  if (!HolderElsewhere(request.id(), scope, response).empty())
+    return absl::OkStatus();
   absl::StatusOr<v1::Nonconformity> nc = nonconformities_->Get(request.id());
-  if (absl::IsNotFound(nc.status()) && router_ != nullptr &&
-      scope == CallScope::kFleet) {
-    if (const std::string holder = HolderOf(request.id()); !holder.empty()) {
-      grpc::ClientContext context;
-      router_->Prepare(&context);
-      return FromGrpcStatus(router_->NcStub(holder)->GetNonconformity(
-          &context, request, response));
-    }
-  }
   if (!nc.ok()) return nc.status();
   *response = std::move(*nc);
   return absl::OkStatus();
@@ -168,14 +162,12 @@ absl::Status NonconformityService::Transition(const Principal& principal,
                      ") may not accept risk: ending ", request.id(),
                      " as risk accepted needs the role risk_owner or admin"));
   }
-  if (router_ != nullptr && scope == CallScope::kFleet &&
-      absl::IsNotFound(nonconformities_->Get(request.id()).status())) {
-    if (const std::string holder = HolderOf(request.id()); !holder.empty()) {
-      grpc::ClientContext context;
-      router_->Prepare(&context);
-      return FromGrpcStatus(router_->NcStub(holder)->TransitionNonconformity(
-          &context, request, response));
-    }
+  if (const std::string holder = HolderElsewhere(request.id(), scope);
+      !holder.empty()) {
+    grpc::ClientContext context;
+    router_->Prepare(&context);
+    return FromGrpcStatus(router_->NcStub(holder)->TransitionNonconformity(
+        &context, request, response));
   }
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Transition(request);
   if (!nc.ok()) return nc.status();
@@ -189,14 +181,12 @@ absl::Status NonconformityService::Update(
   absl::StatusOr<std::string> actor = Actor(principal, request.actor(), scope);
   if (!actor.ok()) return actor.status();
   request.set_actor(*actor);
-  if (router_ != nullptr && scope == CallScope::kFleet &&
-      absl::IsNotFound(nonconformities_->Get(request.id()).status())) {
-    if (const std::string holder = HolderOf(request.id()); !holder.empty()) {
-      grpc::ClientContext context;
-      router_->Prepare(&context);
-      return FromGrpcStatus(router_->NcStub(holder)->UpdateNonconformity(
-          &context, request, response));
-    }
+  if (const std::string holder = HolderElsewhere(request.id(), scope);
+      !holder.empty()) {
+    grpc::ClientContext context;
+    router_->Prepare(&context);
+    return FromGrpcStatus(router_->NcStub(holder)->UpdateNonconformity(
+        &context, request, response));
   }
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Update(request);
   if (!nc.ok()) return nc.status();
@@ -228,17 +218,9 @@ void NonconformityService::ObjectiveStates(
   std::map<std::string, v1::ObjectiveStatus> merged;
   for (v1::ObjectiveStatus& s : *response->mutable_states())
     merged.emplace(key(s), std::move(s));
-  for (const std::string& member : router_->Others()) {
-    v1::ListObjectiveStatesResponse theirs;
-    grpc::ClientContext context;
-    router_->Prepare(&context);
-    const grpc::Status st = router_->NcStub(member)->ListObjectiveStates(
-        &context, request, &theirs);
-    if (!st.ok()) {
-      LogWarn("collector did not answer a fleet listing; listed without it",
-              {{"collector", member}, {"error", st.error_message()}});
-      continue;
-    }
+  for (auto& [member, theirs] : router_->AskOthers(
+           &FleetRouter::NcStub,
+           &v1::NonconformityService::Stub::ListObjectiveStates, request)) {
     for (v1::ObjectiveStatus& s : *theirs.mutable_states()) {
       auto [it, inserted] = merged.try_emplace(key(s), s);
       if (!inserted && router_->OwnerElsewhere(s.model().name()) == member)

@@ -108,8 +108,10 @@ class NonconformityService final
                                        v1::PlanInfo* response) override;
 
  private:
-  // The other member holding record `id`; "" when none answers that it does.
-  std::string HolderOf(const std::string& id) const;
+  // In fleet `scope`, when record `id` is not here: the other member that
+  // holds it, the record in `held` (optional); "" to answer here.
+  std::string HolderElsewhere(const std::string& id, CallScope scope,
+                              v1::Nonconformity* held = nullptr) const;
   // The actor of `principal`'s action on `requested`'s behalf (see above;
   // outside fleet mode a call's scope changes nothing).
   absl::StatusOr<std::string> Actor(const Principal& principal,

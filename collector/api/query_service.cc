@@ -86,17 +86,8 @@ void QueryService::MergeMembers(
   // key -> entry; an entry from its model's owner replaces any other.
   std::map<std::string, Entry> merged;
   for (Entry& e : *(response->*entries)()) merged[key(e)] = std::move(e);
-  for (const std::string& member : router_->Others()) {
-    Response theirs;
-    grpc::ClientContext context;
-    router_->Prepare(&context);
-    const grpc::Status s =
-        (router_->Stub(member)->*call)(&context, request, &theirs);
-    if (!s.ok()) {
-      LogWarn("collector did not answer a fleet listing; listed without it",
-              {{"collector", member}, {"error", s.error_message()}});
-      continue;
-    }
+  for (auto& [member, theirs] :
+       router_->AskOthers(&FleetRouter::Stub, call, request)) {
     for (Entry& e : *(theirs.*entries)()) {
       auto [it, inserted] = merged.try_emplace(key(e), e);
       if (inserted) continue;
