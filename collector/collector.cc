@@ -259,18 +259,26 @@ absl::Status Collector::CreateReplication() {
   fleet::Fleet* f = fleet_.get();
   // Queries about a model are answered by its owner; listings merge every
   // member's.
+  // The fleet token's name: forwarded steps on records made with it carry
+  // the person's name (nonconformity_service.h).
+  std::string fleet_principal;
+  if (!token.empty()) {
+    absl::StatusOr<Principal> p =
+        authorizer_->Authenticate(absl::StrCat("Bearer ", token));
+    if (p.ok() && p->authenticated) fleet_principal = p->name;
+  }
   FleetRouter::Options router_options;
   router_options.self = options_.fleet_advertise;
   router_options.credentials = credentials;
   router_options.token = std::move(token);
   fleet_router_ = std::make_unique<FleetRouter>(
       std::move(router_options),
-      [f](const std::string& model) { return f->OwnerOf(model); },
+      [f](const std::string& model) { return f->RouteFor(model); },
       [f] { return f->members(); });
   query_->SetRouter(fleet_router_.get());
   // Records are kept where they were opened, under fleet-unique ids.
   nonconformities_->SetIdPrefix(options_.collector_id);
-  nc_service_->SetRouter(fleet_router_.get());
+  nc_service_->SetRouter(fleet_router_.get(), fleet_principal);
   auto owns = [f](const std::string& model) { return f->Owns(model); };
   fleet::ReplicatorOptions replicator_options;
   replicator_options.self = options_.fleet_advertise;
@@ -313,6 +321,9 @@ absl::Status Collector::CreateReplication() {
           copies.push_back(LabelToProto(l, now));
         r->OnLabels(model, std::move(copies));
       });
+  // The series state a pass changed goes to the peers at once, so that a
+  // breach that fired is not opened again by a successor.
+  evaluator_->OnPassDone([r = replicator_.get()] { r->Wake(); });
   // Only the owner evaluates a model and renews its alerts; a fenced
   // collector owns nothing.
   evaluator_->EvaluateOnly(
@@ -562,7 +573,6 @@ void Collector::Stop() {
   // Leaves the fleet first: the others take over this collector's models now
   // rather than when its lease would expire.
   if (fleet_) fleet_->Stop();
-  if (replicator_) replicator_->Stop();
   if (http_) http_->Stop();
   if (evaluator_) evaluator_->Stop();
   if (notifier_) notifier_->Stop();
@@ -573,6 +583,8 @@ void Collector::Stop() {
     server_.reset();
   }
   writer_.reset();  // drains what was accepted
+  // After the drain: the last reports' and labels' copies go to the peers.
+  if (replicator_) replicator_->Stop();
   label_service_.reset();
   label_join_.reset();  // stops its loop after a last flush
   replicator_.reset();

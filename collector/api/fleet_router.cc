@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/log.h"
 #include "common/net/bearer_token.h"
 
@@ -71,6 +72,30 @@ v1::NonconformityService::Stub* FleetRouter::NcStub(
 void FleetRouter::NoteSilent(const std::string& member, const grpc::Status& s) {
   LogWarn("collector did not answer a fleet listing; listed without it",
           {{"collector", member}, {"error", s.error_message()}});
+}
+
+absl::Status FleetRouter::Answer(const grpc::Status& s, absl::string_view role,
+                                 const std::string& address) {
+  if (s.ok()) return absl::OkStatus();
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return absl::UnavailableError(absl::StrCat(
+          role, ", collector ", address,
+          ", refused this collector's fleet token (--fleet_token_file): ",
+          s.error_message()));
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::UNKNOWN:
+      return absl::UnavailableError(
+          absl::StrCat(role, ", collector ", address,
+                       ", did not answer: ", s.error_message()));
+    default:
+      return absl::Status(
+          static_cast<absl::StatusCode>(s.error_code()),
+          absl::StrCat(role, ", collector ", address, ": ", s.error_message()));
+  }
 }
 
 void FleetRouter::Prepare(grpc::ClientContext* context) const {

@@ -26,6 +26,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "aims/v1/labels.grpc.pb.h"
@@ -64,6 +66,13 @@ class FleetRouter {
   v1::NonconformityService::Stub* NcStub(const std::string& address);
   // Sets the deadline and the metadata of a forwarded call.
   void Prepare(grpc::ClientContext* context) const;
+  // The answer `s` of a call forwarded to `address` (`role`: "the model's
+  // owner", "the record's holder"), its message naming them. A collector
+  // that cannot be reached, times out or refuses this collector's fleet
+  // token is UNAVAILABLE (the caller retries); other codes are the
+  // answer's own (a bad field, a record's order).
+  static absl::Status Answer(const grpc::Status& s, absl::string_view role,
+                             const std::string& address);
 
   // Asks every other member by `call` on the stub `stub_of` gives, as a
   // forwarded call; the answers by member, without the members that did

@@ -67,11 +67,11 @@ absl::Status LabelService::Forward(const std::string& owner,
   v1::SubmitResponse theirs;
   grpc::ClientContext context;
   router_->Prepare(&context);
-  const absl::Status s = FromGrpcStatus(
-      router_->LabelStub(owner)->SubmitLabels(&context, request, &theirs));
-  if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("the model's owner, collector ",
-                                               owner, ": ", s.message()));
+  if (absl::Status s = FleetRouter::Answer(
+          router_->LabelStub(owner)->SubmitLabels(&context, request, &theirs),
+          "the model's owner", owner);
+      !s.ok()) {
+    return s;
   }
   // The owner's refusals name positions in what was sent.
   std::vector<EventError> errors = batch.errors;

@@ -136,13 +136,19 @@ absl::StatusOr<std::string> ActorOf(const Principal& principal,
 
 }  // namespace
 
+bool NonconformityService::ForwardedByFleet(
+    const Principal& principal, CallScope scope,
+    const std::string& fleet_principal) {
+  return scope == CallScope::kCollector && principal.authenticated &&
+         !fleet_principal.empty() && principal.name == fleet_principal;
+}
+
 absl::StatusOr<std::string> NonconformityService::Actor(
     const Principal& principal, const std::string& requested,
     CallScope scope) const {
-  if (router_ != nullptr && scope == CallScope::kCollector &&
-      principal.authenticated && principal.role == Role::kAdmin &&
-      !requested.empty()) {
-    return requested;  // forwarded by a collector of the fleet
+  if (router_ != nullptr && !requested.empty() &&
+      ForwardedByFleet(principal, scope, fleet_principal_)) {
+    return requested;
   }
   return ActorOf(principal, requested);
 }
@@ -166,8 +172,9 @@ absl::Status NonconformityService::Transition(const Principal& principal,
       !holder.empty()) {
     grpc::ClientContext context;
     router_->Prepare(&context);
-    return FromGrpcStatus(router_->NcStub(holder)->TransitionNonconformity(
-        &context, request, response));
+    return FleetRouter::Answer(router_->NcStub(holder)->TransitionNonconformity(
+                                   &context, request, response),
+                               "the record's holder", holder);
   }
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Transition(request);
   if (!nc.ok()) return nc.status();
@@ -185,8 +192,9 @@ absl::Status NonconformityService::Update(
       !holder.empty()) {
     grpc::ClientContext context;
     router_->Prepare(&context);
-    return FromGrpcStatus(router_->NcStub(holder)->UpdateNonconformity(
-        &context, request, response));
+    return FleetRouter::Answer(router_->NcStub(holder)->UpdateNonconformity(
+                                   &context, request, response),
+                               "the record's holder", holder);
   }
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Update(request);
   if (!nc.ok()) return nc.status();

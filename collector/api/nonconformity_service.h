@@ -10,8 +10,10 @@
 // step or update on it is forwarded there with the person's name as actor,
 // after this collector authorized the person. A forwarded call
 // (`aims-scope: collector`, fleet_router.h) is answered from this
-// collector's records; made with an admin token (the fleet's), its
-// request's actor is taken as given (the forwarding collector checked it).
+// collector's records; made with the fleet's own token (--fleet_token_file,
+// whose name SetRouter is given), its request's actor is taken as given
+// (the forwarding collector authorized that person). No other token, an
+// admin's neither, acts in another's name.
 //
 // Thread-safety: safe; it forwards to thread-safe components.
 #ifndef AIMS_COLLECTOR_API_NONCONFORMITY_SERVICE_H_
@@ -45,7 +47,16 @@ class NonconformityService final
       const Authorizer* authorizer);
 
   // Fleet mode: `router` (not owned; outlives this). Call before serving.
-  void SetRouter(FleetRouter* router) { router_ = router; }
+  // `fleet_principal`: the name of the fleet's token in the tokens file
+  // ("" when tokens are not required).
+  void SetRouter(FleetRouter* router, std::string fleet_principal) {
+    router_ = router;
+    fleet_principal_ = std::move(fleet_principal);
+  }
+  // Whether a step's requested actor is taken as given: `principal` is the
+  // fleet's token, `fleet_principal`, on a forwarded call.
+  static bool ForwardedByFleet(const Principal& principal, CallScope scope,
+                               const std::string& fleet_principal);
 
   absl::Status List(const v1::ListNonconformitiesRequest& request,
                     v1::ListNonconformitiesResponse* response,
@@ -125,6 +136,7 @@ class NonconformityService final
   const std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload_;
   const Authorizer* const authorizer_;
   FleetRouter* router_ = nullptr;
+  std::string fleet_principal_;
 };
 
 }  // namespace aims::collector

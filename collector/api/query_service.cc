@@ -68,11 +68,9 @@ absl::Status QueryService::Forward(
     const Request& request, Response* response) const {
   grpc::ClientContext context;
   router_->Prepare(&context);
-  const absl::Status s = FromGrpcStatus(
-      (router_->Stub(address)->*call)(&context, request, response));
-  if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat("the model's owner, collector ",
-                                             address, ": ", s.message()));
+  return FleetRouter::Answer(
+      (router_->Stub(address)->*call)(&context, request, response),
+      "the model's owner", address);
 }
 
 template <typename Request, typename Response, typename Entry>

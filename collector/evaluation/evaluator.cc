@@ -655,7 +655,7 @@ void Evaluator::Start(absl::Duration tick) {
   if (thread_.joinable()) return;
   thread_ = std::thread([this, tick] {
     for (;;) {
-      EvaluateDue();
+      if (EvaluateDue() > 0 && on_pass_done_) on_pass_done_();
       absl::MutexLock lock(&run_mu_);
       auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_) {
         return stop_;

@@ -140,6 +140,11 @@ class Evaluator {
 
   // Runs EvaluateDue() every `tick` on a thread until Stop().
   void Start(absl::Duration tick);
+  // Called on that thread after each pass that evaluated a series (fleet
+  // mode: the series state goes to the peer at once). Set before Start().
+  void OnPassDone(std::function<void()> hook) {
+    on_pass_done_ = std::move(hook);
+  }
   void Stop();
 
   const EvaluatorCounters& counters() const { return counters_; }
@@ -321,6 +326,7 @@ class Evaluator {
   const Clock* const clock_;
   EvaluatorCounters counters_;
   std::function<bool(const v1::ModelRef&)> evaluates_;  // set before Start
+  std::function<void()> on_pass_done_;                  // set before Start
 
   absl::Mutex eval_mu_;  // one evaluation pass at a time
   // State changes without a nonconformity step, written together by

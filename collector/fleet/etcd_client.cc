@@ -135,7 +135,8 @@ absl::Status EtcdClient::Watch(const std::string& prefix,
       return absl::AbortedError(
           absl::StrCat("etcd watch canceled: ", response.cancel_reason()));
     }
-    if (response.events_size() > 0) on_change();
+    // Once established too: a change may have come before the watch did.
+    if (response.created() || response.events_size() > 0) on_change();
   }
   return FromGrpc(stream->Finish(), "watch");
 }

@@ -39,7 +39,8 @@ class EtcdClient {
   // Every (key, value) whose key starts with `prefix`, in key order.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& prefix);
-  // Watches the keys under `prefix` from now on: `on_change` runs after
+  // Watches the keys under `prefix` from now on: `on_change` runs once the
+  // watch is established (a change may have come just before) and after
   // each batch of changes. Blocks until the stream ends (etcd lost, or
   // `context`->TryCancel() from another thread); returns why.
   absl::Status Watch(const std::string& prefix, grpc::ClientContext* context,

@@ -209,6 +209,19 @@ std::string Fleet::OwnerOf(absl::string_view model) const {
   return RendezvousOwner(model, members_);
 }
 
+std::string Fleet::RouteFor(absl::string_view model) const {
+  absl::MutexLock lock(&mu_);
+  return fenced_ ? OwnerAmongOthersLocked(model)
+                 : RendezvousOwner(model, members_);
+}
+
+std::string Fleet::OwnerAmongOthersLocked(absl::string_view model) const {
+  std::vector<std::string> others;
+  for (const std::string& m : members_)
+    if (m != options_.advertise) others.push_back(m);
+  return RendezvousOwner(model, others);
+}
+
 void Fleet::NoteRenewal(absl::Time sent) {
   absl::MutexLock lock(&mu_);
   // The lease runs from when etcd got the renewal, which is after `sent`.
@@ -253,10 +266,7 @@ std::string Fleet::RedirectFor(absl::string_view model) {
   std::string owner = RendezvousOwner(model, members_);
   if (fenced_) {
     // Whoever owns the model once this collector's lease is gone.
-    std::vector<std::string> others;
-    for (const std::string& m : members_)
-      if (m != options_.advertise) others.push_back(m);
-    owner = RendezvousOwner(model, others);
+    owner = OwnerAmongOthersLocked(model);
     if (!owner.empty()) redirects_.Increment();
     return owner;
   }

@@ -68,6 +68,10 @@ class Fleet {
 
   // The advertised address of `model`'s owner; empty with no members.
   std::string OwnerOf(absl::string_view model) const;
+  // Where calls about `model` go: its owner, or while this collector is
+  // fenced the owner among the other members (as RedirectFor, counting
+  // nothing); empty with no members.
+  std::string RouteFor(absl::string_view model) const;
   // Empty when this collector serves `model` (it owns it, or no member is
   // known); otherwise the owner's address, counted as a redirect. Remembers
   // the model for aims_fleet_models_owned and ownership moves.
@@ -108,6 +112,9 @@ class Fleet {
   // changed_ on each change.
   void WatchMembers();
   void RecountLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The owner of `model` were this collector gone.
+  std::string OwnerAmongOthersLocked(absl::string_view model) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const FleetOptions options_;
   EtcdClient etcd_;

@@ -158,9 +158,13 @@ void Replicator::Start() {
 void Replicator::Stop() {
   {
     absl::MutexLock lock(&mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // Labels are not resent by catch-up: the last ones go now.
+  (void)SendLabels();
 }
 
 void Replicator::OnStored(const EncodedReport& report) {
@@ -310,12 +314,20 @@ void Replicator::Run() {
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.tick)) {
-        return;
-      }
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || woken_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&woken), options_.tick);
+      if (stopping_) return;
+      woken_ = false;
     }
     (void)RunOnce();
   }
+}
+
+void Replicator::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
 }
 
 absl::Status Replicator::RunOnce() {

@@ -116,6 +116,7 @@ class Replicator {
   ~Replicator();  // Stop()
 
   void Start();
+  // Stops the thread, then sends the labels still queued. Idempotent.
   void Stop();
 
   // Reports newly durable here: copied to their peers before this returns
@@ -126,6 +127,9 @@ class Replicator {
   // Labels for `model` stored here (posted to this collector): queued for
   // the model's peer. Never blocks.
   void OnLabels(const v1::ModelRef& model, std::vector<v1::LabelEvent> labels);
+  // Starts a round now rather than at the next tick (an evaluation pass
+  // changed series state). Never blocks.
+  void Wake();
   // Every model held here is caught up with its peer at the next round.
   void CatchUpAll();
   // Catch-up copies read reports back from storage, which keeps a report's
@@ -194,6 +198,7 @@ class Replicator {
   std::set<std::string> catch_up_ ABSL_GUARDED_BY(mu_);
   bool catch_up_all_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
   // Since when something has been waiting; InfiniteFuture when caught up.
   absl::Time behind_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 

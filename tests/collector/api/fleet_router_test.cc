@@ -5,6 +5,7 @@
 #include "collector/api/fleet_router.h"
 
 #include "collector/api/label_service.h"
+#include "collector/api/nonconformity_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
 #include "collector/labels/label_join.h"
@@ -265,6 +266,48 @@ TEST_F(FleetRouterTest, AnOwnerThatDoesNotAnswerIsNamed) {
   v1::ListModelsResponse models;
   ASSERT_TRUE(nodes_[0].service->ListModels({}, &models).ok());
   EXPECT_EQ(models.models_size(), 1);
+}
+
+TEST(FleetRouterAnswerTest,
+     AnOwnerOutOfReachOrRefusingTheFleetTokenIsUnavailable) {
+  const absl::Status refused = FleetRouter::Answer(
+      grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid token"),
+      "the model's owner", "10.0.0.2:4317");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(refused.message(),
+            "the model's owner, collector 10.0.0.2:4317, refused this "
+            "collector's fleet token (--fleet_token_file): invalid token");
+  EXPECT_EQ(FleetRouter::Answer(
+                grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "late"),
+                "the record's holder", "10.0.0.3:4317")
+                .code(),
+            absl::StatusCode::kUnavailable);
+  const absl::Status bad =
+      FleetRouter::Answer(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                       "to: must be after from"),
+                          "the model's owner", "10.0.0.2:4317");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      bad.message(),
+      "the model's owner, collector 10.0.0.2:4317: to: must be after from");
+}
+
+// Only the fleet's own token, on a forwarded call, writes a step in another
+// person's name; an admin's token does not.
+TEST(FleetRouterAnswerTest, OnlyTheFleetTokenForwardsAPersonsStep) {
+  Principal fleet{"fleet", Role::kAdmin, {}, true};
+  Principal adam{"adam", Role::kAdmin, {}, true};
+  Principal open{"anonymous", Role::kAdmin, {}, false};
+  EXPECT_TRUE(NonconformityService::ForwardedByFleet(
+      fleet, CallScope::kCollector, "fleet"));
+  EXPECT_FALSE(NonconformityService::ForwardedByFleet(
+      adam, CallScope::kCollector, "fleet"));
+  EXPECT_FALSE(NonconformityService::ForwardedByFleet(fleet, CallScope::kFleet,
+                                                      "fleet"));
+  EXPECT_FALSE(NonconformityService::ForwardedByFleet(
+      open, CallScope::kCollector, "anonymous"));
+  EXPECT_FALSE(
+      NonconformityService::ForwardedByFleet(fleet, CallScope::kCollector, ""));
 }
 
 }  // namespace

@@ -523,5 +523,32 @@ TEST_F(ReplicatorTest, PeersAnswersArriveOverGrpc) {
   server->Shutdown();
 }
 
+// After an evaluation pass the state goes at once (Wake), not at the next
+// tick, so that a successor does not open a fired breach again.
+TEST_F(ReplicatorTest, WakeSendsTheStateBeforeTheNextTick) {
+  ReplicatorOptions options;
+  options.self = "10.0.0.1:4317";
+  options.tick = absl::Hours(1);
+  registry_ = std::make_unique<prometheus::Registry>();
+  Replicator replicator(
+      options, owner_.get(), peers_.get(),
+      [](const std::string&) { return std::string(kPeer); },
+      [](const std::string&) { return true; }, *registry_);
+  replicator.Start();  // no round for an hour unless woken
+  v1::ObjectiveStatus firing;
+  firing.set_objective_id("busy");
+  *firing.mutable_model() = hello_.model();
+  firing.set_state(v1::OBJECTIVE_STATE_FIRING);
+  ASSERT_TRUE(owner_
+                  ->Apply({{Table::kEvaluation, "busy/credit",
+                            firing.SerializeAsString()}})
+                  .ok());
+  replicator.Wake();
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return replica_->Get(Table::kEvaluation, "busy/credit").ok(); },
+      absl::Seconds(10)));
+  replicator.Stop();
+}
+
 }  // namespace
 }  // namespace aims::collector::fleet
