@@ -390,9 +390,10 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
       absl::Seconds(30)));
   EXPECT_EQ(Metric(3, "aims_fleet_models_owned"), moving);
   // The models' history moved with them: the new owner answers the same
-  // reports and events for the time before it joined, and so does every
-  // other collector asked for the model (they ask its owner).
-  for (const auto& [model, before] : history) {
+  // reports and events for the time before it joined.
+  for (const auto& entry : history) {
+    const std::string& model = entry.first;
+    const std::pair<uint64_t, uint64_t>& before = entry.second;
     ASSERT_TRUE(WaitFor(
         [&] {
           return History(3, model, history_from, history_to, "collector") ==
