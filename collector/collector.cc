@@ -73,6 +73,7 @@ absl::Status Collector::Start() {
   if (absl::Status s = StartGrpc(); !s.ok()) return s;
   // Joins once agents can be served here, since others redirect them here.
   if (fleet_ != nullptr) {
+    fleet_worker_ = std::thread([this] { RunFleetChanges(); });
     if (absl::Status s = fleet_->Start(); !s.ok()) return s;
     replicator_->Start();
   }
@@ -221,7 +222,7 @@ void Collector::CreateServices() {
                                             &metrics_->ingest_service);
   if (fleet_ != nullptr) {
     // Agents of a model that moved away reconnect and are redirected.
-    fleet_->OnMembersChanged([this] { OnFleetChanged(); });
+    fleet_->OnMembersChanged([this] { NoteFleetChanged(); });
   }
   query_ = std::make_unique<QueryService>(
       options_.collector_id, storage_.get(),
@@ -240,171 +241,6 @@ void Collector::CreateServices() {
   report_service_ = std::make_unique<ComplianceReportService>(
       options_.collector_id, evaluator_.get(), nc_service_.get(), audit_.get(),
       query_.get(), clock_, authorizer_.get());
-}
-
-absl::Status Collector::CreateReplication() {
-  std::string token;
-  if (!options_.fleet_token_file.empty()) {
-    absl::StatusOr<std::string> read =
-        ReadTokenFile(options_.fleet_token_file, "--fleet_token_file");
-    if (!read.ok()) return read.status();
-    token = std::move(*read);
-  }
-  // Peers listen like this collector: TLS when it serves TLS (verified
-  // against the default roots, GRPC_DEFAULT_SSL_ROOTS_FILE_PATH).
-  const std::shared_ptr<grpc::ChannelCredentials> credentials =
-      options_.tls.enabled() ? grpc::SslCredentials({})
-                             : grpc::InsecureChannelCredentials();
-  peers_ = fleet::GrpcReplicationPeers(credentials, token);
-  fleet::Fleet* f = fleet_.get();
-  // Queries about a model are answered by its owner; listings merge every
-  // member's.
-  // The fleet token's name: forwarded steps on records made with it carry
-  // the person's name (nonconformity_service.h).
-  std::string fleet_principal;
-  if (!token.empty()) {
-    absl::StatusOr<Principal> p =
-        authorizer_->Authenticate(absl::StrCat("Bearer ", token));
-    if (p.ok() && p->authenticated) fleet_principal = p->name;
-  }
-  FleetRouter::Options router_options;
-  router_options.self = options_.fleet_advertise;
-  router_options.credentials = credentials;
-  router_options.token = std::move(token);
-  fleet_router_ = std::make_unique<FleetRouter>(
-      std::move(router_options),
-      [f](const std::string& model) { return f->RouteFor(model); },
-      [f] { return f->members(); });
-  query_->SetRouter(fleet_router_.get());
-  // Records are kept where they were opened, under fleet-unique ids.
-  nonconformities_->SetIdPrefix(options_.collector_id);
-  nc_service_->SetRouter(fleet_router_.get(), fleet_principal);
-  auto owns = [f](const std::string& model) { return f->Owns(model); };
-  fleet::ReplicatorOptions replicator_options;
-  replicator_options.self = options_.fleet_advertise;
-  replicator_options.tick = absl::Milliseconds(500);
-  replicator_ = std::make_unique<fleet::Replicator>(
-      replicator_options, storage_.get(), peers_.get(),
-      [f](const std::string& model) { return f->PeerFor(model); }, owns,
-      *metrics_->registry);
-  replicator_->SetJoinRecords(
-      [join = label_join_.get()](const v1::ModelRef& model, absl::Time start) {
-        return join->CarriedBytes(model, start);
-      });
-  writer_->OnStored(
-      [r = replicator_.get()](const std::vector<const EncodedReport*>& batch) {
-        r->OnStoredBatch(batch);
-      });
-  // Copies go through the label join, so that their join records and
-  // labels are kept here as on the owner.
-  replication_service_ = std::make_unique<fleet::ReplicationService>(
-      storage_.get(), authorizer_.get(), clock_, owns,
-      [join = label_join_.get()](absl::Span<EncodedReport* const> reports,
-                                 absl::Time now,
-                                 std::vector<WriteOutcome>* outcomes) {
-        return join->WriteReports(reports, now, outcomes);
-      },
-      [labels = label_service_.get()](
-          const v1::ModelRef& model,
-          const google::protobuf::RepeatedPtrField<v1::LabelEvent>& copies,
-          absl::Time now) { return labels->StoreCopies(model, copies, now); });
-  // Labels posted for a model go to its owner, which copies them to the
-  // model's peer.
-  label_service_->SetRouter(
-      fleet_router_.get(),
-      [r = replicator_.get()](const v1::ModelRef& model,
-                              const std::vector<LabelEvent>& labels,
-                              absl::Time now) {
-        std::vector<v1::LabelEvent> copies;
-        copies.reserve(labels.size());
-        for (const LabelEvent& l : labels)
-          copies.push_back(LabelToProto(l, now));
-        r->OnLabels(model, std::move(copies));
-      });
-  // The series state a pass changed goes to the peers at once, so that a
-  // breach that fired is not opened again by a successor.
-  evaluator_->OnPassDone([r = replicator_.get()] { r->Wake(); });
-  // Only the owner evaluates a model and renews its alerts; a fenced
-  // collector owns nothing.
-  evaluator_->EvaluateOnly(
-      [this](const v1::ModelRef& m) { return EvaluatesHere(m.name()); });
-  takeovers_ = &prometheus::BuildCounter()
-                    .Name("aims_fleet_takeovers_total")
-                    .Help(
-                        "Models with data here that this collector took "
-                        "over from a lost owner.")
-                    .Register(*metrics_->registry)
-                    .Add({});
-  return absl::OkStatus();
-}
-
-bool Collector::EvaluatesHere(const std::string& model) {
-  if (!fleet_->Owns(model)) return false;
-  // Owned under the list the last takeover completed for too: a model just
-  // won waits for its replicated state to be loaded.
-  absl::MutexLock lock(&fleet_mu_);
-  return !fleet_fenced_ && fleet::RendezvousOwner(model, fleet_members_) ==
-                               options_.fleet_advertise;
-}
-
-void Collector::OnFleetChanged() {
-  const std::vector<std::string> members = fleet_->members();
-  const bool fenced = fleet_->fenced();
-  std::vector<std::string> before;
-  bool was_fenced = false;
-  {
-    absl::MutexLock lock(&fleet_mu_);
-    before = fleet_members_;
-    was_fenced = fleet_fenced_;
-  }
-  // Taken over: a model with data here that is ours now and was another's
-  // under the previous list (or ours while fenced). The first list read at
-  // start takes nothing over.
-  std::vector<std::string> taken;
-  std::map<std::string, std::vector<v1::ModelRef>> refs;
-  if (!before.empty()) {
-    for (const v1::ModelInfo& m : storage_->ListModels({})) {
-      const std::string& name = m.model().name();
-      if (!fleet_->Owns(name)) continue;
-      if (!was_fenced &&
-          fleet::RendezvousOwner(name, before) == options_.fleet_advertise) {
-        continue;
-      }
-      if (refs[name].empty()) taken.push_back(name);
-      refs[name].push_back(m.model());
-    }
-  }
-  if (!taken.empty()) {
-    // The series state the previous owner replicated here takes effect.
-    if (absl::Status s = evaluator_->Load(); !s.ok()) {
-      LogError("cannot reload evaluation state for a takeover",
-               {{"error", s.message()}});
-    }
-    const std::string members = absl::StrJoin(fleet_->members(), ",");
-    for (const std::string& model : taken) {
-      if (absl::Status s =
-              audit_->Append({"fleet_takeover",
-                              "fleet",
-                              {{"model", model}, {"members", members}}});
-          !s.ok()) {
-        LogWarn("cannot record takeover",
-                {{"model", model}, {"error", s.message()}});
-      }
-      takeovers_->Increment();
-      LogInfo("fleet takeover", {{"model", model}, {"members", members}});
-      for (const v1::ModelRef& ref : refs[model]) evaluator_->OnNewData(ref);
-    }
-  }
-  {
-    // From now on the evaluator judges the models taken over (EvaluatesHere).
-    absl::MutexLock lock(&fleet_mu_);
-    fleet_members_ = members;
-    fleet_fenced_ = fenced;
-  }
-  if (replicator_ != nullptr) replicator_->CatchUpAll();
-  // Agents of a model that moved away reconnect and are redirected.
-  ingest_->EndStreamsOfMovedModels(
-      [f = fleet_.get()](const v1::ModelRef& m) { return !f->Owns(m.name()); });
 }
 
 absl::Status Collector::StartGrpc() {
@@ -573,6 +409,7 @@ void Collector::Stop() {
   // Leaves the fleet first: the others take over this collector's models now
   // rather than when its lease would expire.
   if (fleet_) fleet_->Stop();
+  StopFleetChanges();
   if (http_) http_->Stop();
   if (evaluator_) evaluator_->Stop();
   if (notifier_) notifier_->Stop();
@@ -729,8 +566,13 @@ int Collector::DeliverNow() { return notifier_->DeliverDue(); }
 void Collector::RefreshEvaluationMetrics() {
   CollectorMetrics::Evaluation& m = metrics_->evaluation;
   std::map<v1::ObjectiveState, int> states;
+  // In a fleet, a series or record counts on its model's owner only (its
+  // peer keeps a copy, a former owner may too).
+  auto counted = [this](const v1::ModelRef& model) {
+    return fleet_ == nullptr || EvaluatesHere(model.name());
+  };
   for (const v1::ObjectiveStatus& s : evaluator_->States({}))
-    ++states[s.state()];
+    if (counted(s.model())) ++states[s.state()];
   for (auto [state, name] :
        {std::pair{v1::OBJECTIVE_STATE_INACTIVE, "inactive"},
         std::pair{v1::OBJECTIVE_STATE_PENDING, "pending"},
@@ -746,11 +588,13 @@ void Collector::RefreshEvaluationMetrics() {
   // series exist before the first is overdue.
   std::map<std::pair<std::string, std::string>, int> overdue;
   for (const v1::ObjectiveStatus& s : evaluator_->States({})) {
+    if (!counted(s.model())) continue;
     for (const char* severity : {"info", "warning", "critical"})
       overdue[{s.model().name(), severity}] += 0;
   }
   const absl::Time now = clock_->Now();
   for (const v1::Nonconformity& nc : nonconformities_->List({})) {
+    if (!counted(nc.model())) continue;
     ++ncs[{SeverityText(nc.severity()), StageName(nc.stage())}];
     overdue[{nc.model().name(), SeverityText(nc.severity())}] +=
         IsOverdue(nc, now) ? 1 : 0;

@@ -8,6 +8,7 @@
 #ifndef AIMS_COLLECTOR_COLLECTOR_H_
 #define AIMS_COLLECTOR_COLLECTOR_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "aims/fleet/replication.pb.h"
 #include "aims/v1/nonconformity.pb.h"
 #include "collector/collector_options.h"
 #include "common/base/clock.h"
@@ -108,14 +110,33 @@ class Collector {
 
   // Fleet mode: the replication of owned models to their peer collectors.
   absl::Status CreateReplication();
-  // Fleet mode, after the member list or the fence changed: takes over
-  // (audit record, series state reloaded, evaluated now) the models with
-  // data here that this collector owns now and did not before, catches up
-  // the peers, and ends the streams of models that moved away.
+  // Fleet mode, after the member list or the fence changed (on the fleet
+  // worker): ends the streams of models that moved away; takes over the
+  // models this collector owns now and did not before (TakeOverGained; an
+  // audit record for those with data here, series state reloaded, evaluated
+  // now); catches up the peers.
   void OnFleetChanged();
+  // The fleet's callback: OnFleetChanged runs on the worker (it asks the
+  // other members, which must not hold the fleet's lease renewal up).
+  void NoteFleetChanged();
+  void RunFleetChanges();
+  bool FleetWorkDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(fleet_mu_);
+  void StopFleetChanges();
+  // Asks every other member of `members` for its state and records of the
+  // models this collector owns under `members` (a member that has not read
+  // the same list yet is asked again, for up to 5 s).
+  std::vector<aims::fleet::v1::HandoverResponse> AskHandover(
+      const std::vector<std::string>& members);
+  // For the models `gained`: keeps the latest state row of each series
+  // (this collector's, the replica's or another member's) and adopts the
+  // latest version of each record (the copies kept here as the replica,
+  // then the others'). Returns the rows written plus the records adopted.
+  int TakeOverGained(const std::vector<std::string>& members,
+                     const std::function<bool(const std::string&)>& gained);
   // Fleet mode: whether this collector evaluates `model` now - it owns it,
   // and did under the member list OnFleetChanged last completed (so a model
-  // just taken over waits until its replicated state is loaded).
+  // just gained waits for its state and records). Always true outside
+  // fleet mode.
   bool EvaluatesHere(const std::string& model);
 
   // Gauges that are read rather than counted, before each /metrics scrape.
@@ -146,10 +167,14 @@ class Collector {
   std::unique_ptr<fleet::ReplicationService> replication_service_;
   std::unique_ptr<FleetRouter> fleet_router_;  // fleet mode only
   prometheus::Counter* takeovers_ = nullptr;
-  absl::Mutex fleet_mu_;
+  prometheus::Counter* adopted_ = nullptr;
+  mutable absl::Mutex fleet_mu_;
   // The member list and fence OnFleetChanged last completed.
   std::vector<std::string> fleet_members_ ABSL_GUARDED_BY(fleet_mu_);
   bool fleet_fenced_ ABSL_GUARDED_BY(fleet_mu_) = false;
+  bool fleet_change_pending_ ABSL_GUARDED_BY(fleet_mu_) = false;
+  bool fleet_stopping_ ABSL_GUARDED_BY(fleet_mu_) = false;
+  std::thread fleet_worker_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   std::thread maintenance_thread_;

@@ -60,7 +60,10 @@ void RegisterNonconformityRoutes(Get& get, Post& post,
         v1::GetNonconformityRequest request;
         request.set_id(req.path_parameter);
         v1::Nonconformity response;
-        Reply(service->Get(request, &response), response, res);
+        CallScope scope;
+        absl::Status s = ParseScope(req, &scope);
+        if (s.ok()) s = service->Get(request, &response, scope);
+        Reply(s, response, res);
       });
   post("/v1/nonconformities/{id}/transition", Permission::kWorkNonconformities,
        [service](const Principal& principal, const HttpRequest& req,

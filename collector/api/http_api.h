@@ -17,7 +17,8 @@
 //   GET /v1/nonconformities/<id>
 //       In fleet mode the list merges every collector's records (unless
 //       &scope=collector); a record, its steps and updates are worked on
-//       the collector that holds it (nonconformity_service.h).
+//       the collector that holds it, its model's owner (unless
+//       &scope=collector: this collector's copy; nonconformity_service.h).
 //   POST /v1/nonconformities/<id>/transition   TransitionRequest as JSON
 //   POST /v1/nonconformities/<id>/update       UpdateNonconformityRequest
 //   GET /v1/objectives?name=&version=&environment=&objective=&scope=

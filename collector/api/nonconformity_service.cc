@@ -43,14 +43,17 @@ absl::Status NonconformityService::List(
   if (router_ == nullptr || scope == CallScope::kCollector) {
     return absl::OkStatus();
   }
+  // A record's former holder may keep a copy; its holder's is the latest.
   std::map<std::string, v1::Nonconformity> merged;
-  for (v1::Nonconformity& nc : *response->mutable_nonconformities())
-    merged.emplace(nc.id(), std::move(nc));
+  auto merge = [&](v1::Nonconformity& nc) {
+    auto [it, added] = merged.try_emplace(nc.id(), nc);
+    if (!added && IsLaterVersion(nc, it->second)) it->second = std::move(nc);
+  };
+  for (v1::Nonconformity& nc : *response->mutable_nonconformities()) merge(nc);
   for (auto& [member, theirs] : router_->AskOthers(
            &FleetRouter::NcStub,
            &v1::NonconformityService::Stub::ListNonconformities, request)) {
-    for (v1::Nonconformity& nc : *theirs.mutable_nonconformities())
-      merged.emplace(nc.id(), std::move(nc));
+    for (v1::Nonconformity& nc : *theirs.mutable_nonconformities()) merge(nc);
   }
   std::vector<v1::Nonconformity> all;
   all.reserve(merged.size());
@@ -64,12 +67,11 @@ absl::Status NonconformityService::List(
   return absl::OkStatus();
 }
 
-std::string NonconformityService::HolderElsewhere(
-    const std::string& id, CallScope scope, v1::Nonconformity* held) const {
-  if (router_ == nullptr || scope == CallScope::kCollector ||
-      !absl::IsNotFound(nonconformities_->Get(id).status())) {
-    return "";
-  }
+std::string NonconformityService::HolderElsewhere(const std::string& id,
+                                                  CallScope scope) const {
+  if (router_ == nullptr || scope == CallScope::kCollector) return "";
+  absl::StatusOr<v1::Nonconformity> here = nonconformities_->Get(id);
+  if (here.ok()) return router_->OwnerElsewhere(here->model().name());
   v1::GetNonconformityRequest request;
   request.set_id(id);
   for (const std::string& member : router_->Others()) {
@@ -79,8 +81,8 @@ std::string NonconformityService::HolderElsewhere(
     if (router_->NcStub(member)
             ->GetNonconformity(&context, request, &nc)
             .ok()) {
-      if (held != nullptr) *held = std::move(nc);
-      return member;
+      const std::string owner = router_->OwnerElsewhere(nc.model().name());
+      return owner.empty() ? member : owner;
     }
   }
   return "";
@@ -89,8 +91,14 @@ std::string NonconformityService::HolderElsewhere(
 absl::Status NonconformityService::Get(
     const v1::GetNonconformityRequest& request, v1::Nonconformity* response,
     CallScope scope) const {
-  if (!HolderElsewhere(request.id(), scope, response).empty())
-    return absl::OkStatus();
+  if (const std::string holder = HolderElsewhere(request.id(), scope);
+      !holder.empty()) {
+    grpc::ClientContext context;
+    router_->Prepare(&context);
+    return FleetRouter::Answer(
+        router_->NcStub(holder)->GetNonconformity(&context, request, response),
+        "the record's holder", holder);
+  }
   absl::StatusOr<v1::Nonconformity> nc = nonconformities_->Get(request.id());
   if (!nc.ok()) return nc.status();
   *response = std::move(*nc);

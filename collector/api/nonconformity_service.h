@@ -3,12 +3,14 @@
 // ticket updates), objective states, the audit trail, plan versions and
 // plan reload. The plain methods are shared with the HTTP/JSON API.
 //
-// Fleet mode (SetRouter): each collector keeps the records it opened (ids
-// "NC-<collector id>-N"). A listing merges every member's (records sorted
-// by opening time; objective states each from its model's owner, which
-// evaluates it); a record held by another collector is read there, and a
-// step or update on it is forwarded there with the person's name as actor,
-// after this collector authorized the person. A forwarded call
+// Fleet mode (SetRouter): a record (id "NC-<id of the collector that
+// opened it>-N") is held by its model's owner, which adopts it when it
+// takes the model over (a copy may stay on its former holder). A listing
+// merges every member's (of each record its latest version, sorted by
+// opening time; objective states each from its model's owner, which
+// evaluates it); a record is read on its holder, and a step or update on it
+// is forwarded there with the person's name as actor, after this collector
+// authorized the person. A forwarded call
 // (`aims-scope: collector`, fleet_router.h) is answered from this
 // collector's records; made with the fleet's own token (--fleet_token_file,
 // whose name SetRouter is given), its request's actor is taken as given
@@ -119,10 +121,10 @@ class NonconformityService final
                                        v1::PlanInfo* response) override;
 
  private:
-  // In fleet `scope`, when record `id` is not here: the other member that
-  // holds it, the record in `held` (optional); "" to answer here.
-  std::string HolderElsewhere(const std::string& id, CallScope scope,
-                              v1::Nonconformity* held = nullptr) const;
+  // In fleet `scope`: the other member that holds record `id` (its model's
+  // owner; when this collector has no copy, the member that has one if the
+  // owner is this one); "" to answer here.
+  std::string HolderElsewhere(const std::string& id, CallScope scope) const;
   // The actor of `principal`'s action on `requested`'s behalf (see above;
   // outside fleet mode a call's scope changes nothing).
   absl::StatusOr<std::string> Actor(const Principal& principal,

@@ -385,6 +385,61 @@ absl::Status Nonconformities::CommitLocked(const v1::Nonconformity& nc,
   return absl::OkStatus();
 }
 
+const v1::Nonconformity* Nonconformities::LatestLocked(
+    const std::string& objective_id, const std::string& series) const {
+  // By opening time, then id: in a fleet, records opened by different
+  // collectors (taken over with their models) sit side by side, and their
+  // ids do not sort by age.
+  const v1::Nonconformity* latest = nullptr;
+  for (const auto& [id, nc] : by_id_) {
+    if (nc.objective_id() != objective_id || nc.series() != series) continue;
+    if (latest == nullptr ||
+        FromProto(nc.opened_at()) >= FromProto(latest->opened_at())) {
+      latest = &nc;
+    }
+  }
+  return latest;
+}
+
+bool IsLaterVersion(const v1::Nonconformity& a, const v1::Nonconformity& b) {
+  if (a.history_size() != b.history_size())
+    return a.history_size() > b.history_size();
+  if (a.history_size() == 0) return false;
+  return FromProto(a.history(a.history_size() - 1).at()) >
+         FromProto(b.history(b.history_size() - 1).at());
+}
+
+absl::StatusOr<bool> Nonconformities::Adopt(const v1::Nonconformity& record,
+                                            const std::string& from) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_id_.find(record.id());
+  if (it != by_id_.end()) {
+    const v1::Nonconformity& held = it->second;
+    if (held.objective_id() != record.objective_id() ||
+        held.series() != record.series() ||
+        FromProto(held.opened_at()) != FromProto(record.opened_at())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "nonconformity ", record.id(), " from ", from,
+          " is another record than the one held here under that id (are "
+          "two collectors' --collector_id equal?)"));
+    }
+    if (!IsLaterVersion(record, held)) return false;
+  }
+  std::vector<AuditEntry> audit = {
+      {"nc_adopted",
+       kSystemActor,
+       {{"id", record.id()},
+        {"from", from},
+        {"stage", StageName(record.stage())},
+        {"history", absl::StrCat(record.history_size())}}}};
+  if (absl::Status s =
+          CommitLocked(record, {}, std::move(audit), nullptr, next_number_);
+      !s.ok()) {
+    return s;
+  }
+  return true;
+}
+
 absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
     const Objective& objective, const Plan& plan,
     const v1::ObjectiveStatus& status, const v1::Evidence& evidence,
@@ -393,12 +448,7 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
     const std::string& episode) {
   absl::MutexLock lock(&mu_);
   const std::string& series = episode.empty() ? status.series() : episode;
-  // The latest nonconformity of this series.
-  const v1::Nonconformity* latest = nullptr;
-  for (const auto& [id, nc] : by_id_) {
-    if (nc.objective_id() == objective.id && nc.series() == series)
-      latest = &nc;
-  }
+  const v1::Nonconformity* latest = LatestLocked(objective.id, series);
   v1::Nonconformity nc;
   uint64_t next = next_number_;
   const bool final_record =
@@ -476,11 +526,7 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::OnFiring(
 std::string Nonconformities::OpenRecordOf(const std::string& objective_id,
                                           const std::string& series) const {
   absl::MutexLock lock(&mu_);
-  const v1::Nonconformity* latest = nullptr;
-  for (const auto& [id, nc] : by_id_) {
-    if (nc.objective_id() == objective_id && nc.series() == series)
-      latest = &nc;
-  }
+  const v1::Nonconformity* latest = LatestLocked(objective_id, series);
   if (latest == nullptr || latest->stage() == v1::NONCONFORMITY_STAGE_CLOSED ||
       latest->stage() == v1::NONCONFORMITY_STAGE_INVALID) {
     return "";

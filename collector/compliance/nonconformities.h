@@ -65,6 +65,11 @@ absl::Status CheckTicketUrl(absl::string_view url);
 using ExtraMutations =
     std::function<std::vector<Mutation>(const v1::Nonconformity&)>;
 
+// Whether `a` is a later version of the same record than `b`: every change
+// of a record appends to its history, so the one with more entries (or, as
+// many, the later last entry) is later.
+bool IsLaterVersion(const v1::Nonconformity& a, const v1::Nonconformity& b);
+
 class Nonconformities {
  public:
   explicit Nonconformities(Storage* storage, AuditTrail* audit);
@@ -114,11 +119,25 @@ class Nonconformities {
   std::vector<v1::Nonconformity> ReopenExpired(absl::Time now,
                                                const ExtraMutations& extra);
 
+  // Fleet: `record`, held until now by collector `from`, is this
+  // collector's (it owns the record's model now). Written, with an
+  // "nc_adopted" audit record, when no record of its id is held here or
+  // `record` is a later version of it (IsLaterVersion); false when the one
+  // held is as recent. FAILED_PRECONDITION when the id names another
+  // record here (another objective, series or opening time).
+  absl::StatusOr<bool> Adopt(const v1::Nonconformity& record,
+                             const std::string& from);
+
   absl::StatusOr<v1::Nonconformity> Get(const std::string& id) const;
   std::vector<v1::Nonconformity> List(
       const v1::ListNonconformitiesRequest& request) const;
 
  private:
+  // The series' latest record (by opening time), or null.
+  const v1::Nonconformity* LatestLocked(const std::string& objective_id,
+                                        const std::string& series) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   std::string id_prefix_;
   absl::Status CommitLocked(const v1::Nonconformity& nc,
                             std::vector<Mutation> mutations,

@@ -1,8 +1,10 @@
 #include "collector/fleet/replication_service.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "collector/fleet/rendezvous.h"
 #include "common/base/grpc_status.h"
 #include "common/base/log.h"
 #include "common/net/bearer_token.h"
@@ -108,18 +110,18 @@ grpc::Status ReplicationService::Replicate(
       response->set_state_refused(response->state_refused() + 1);
       continue;
     }
-    // Nonconformity ids are numbered per collector: the record stays on
-    // the sender, named so that this collector never takes its own record
-    // of the same number for it.
-    if (!status.nonconformity_id().empty() &&
-        status.nonconformity_id().find('@') == std::string::npos) {
-      status.set_nonconformity_id(
-          absl::StrCat(status.nonconformity_id(), "@", request->from()));
-      state.push_back(
-          {Table::kEvaluation, row.key(), status.SerializeAsString()});
+    state.push_back({Table::kEvaluation, row.key(), row.value()});
+  }
+  for (const v1::Nonconformity& nc : request->nonconformities()) {
+    if (owns_(nc.model().name())) {
+      response->set_nonconformities_refused(
+          response->nonconformities_refused() + 1);
       continue;
     }
-    state.push_back({Table::kEvaluation, row.key(), row.value()});
+    state.push_back(
+        {Table::kNonconformityCopies, nc.id(), nc.SerializeAsString()});
+    response->set_nonconformities_stored(response->nonconformities_stored() +
+                                         1);
   }
   if (!state.empty()) {
     if (absl::Status s = storage_->Apply(state); !s.ok()) {
@@ -155,6 +157,54 @@ grpc::Status ReplicationService::Replicate(
                           std::string(stored.status().message()));
     }
     response->set_profiles_stored(response->profiles_stored() + 1);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicationService::Handover(
+    grpc::ServerContext* context,
+    const aims::fleet::v1::HandoverRequest* request,
+    aims::fleet::v1::HandoverResponse* response) {
+  if (grpc::Status s = Authorize(*context); !s.ok()) return s;
+  std::vector<std::string> members(request->members().begin(),
+                                   request->members().end());
+  std::sort(members.begin(), members.end());
+  if (members_ && members_() != members) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("the member list here differs from ",
+                                     request->from(), "'s; ask again"));
+  }
+  auto theirs = [&](const v1::ModelRef& model) {
+    return RendezvousOwner(model.name(), members) == request->from();
+  };
+  absl::Status scan =
+      storage_->Scan(Table::kEvaluation, "",
+                     [&](absl::string_view key, absl::string_view value) {
+                       v1::ObjectiveStatus status;
+                       if (status.ParseFromArray(
+                               value.data(), static_cast<int>(value.size())) &&
+                           theirs(status.model())) {
+                         aims::fleet::v1::StateRow* row = response->add_state();
+                         row->set_key(std::string(key));
+                         row->set_value(std::string(value));
+                       }
+                       return true;
+                     });
+  for (Table table : {Table::kNonconformities, Table::kNonconformityCopies}) {
+    if (!scan.ok()) break;
+    scan = storage_->Scan(
+        table, "", [&](absl::string_view, absl::string_view value) {
+          v1::Nonconformity nc;
+          if (nc.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
+              theirs(nc.model())) {
+            *response->add_nonconformities() = std::move(nc);
+          }
+          return true;
+        });
+  }
+  if (!scan.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        std::string(scan.message()));
   }
   return grpc::Status::OK;
 }

@@ -7,9 +7,16 @@
 // new owner reloads the rows it received before, collector.cc). A report's
 // join records and forwarded labels (those copied with it) go through
 // `write`, the collector's label join, as on the owner; labels posted to
-// the owner (LabelCopy) go through `write_labels` into the same join. A row's
-// nonconformity id becomes "<id>@<sender>": records are numbered per
-// collector and are not replicated, so the id names where the record is.
+// the owner (LabelCopy) go through `write_labels` into the same join.
+// Nonconformity records of models this collector does not own are kept as
+// copies (storage table kNonconformityCopies), not as records of its own;
+// the collector adopts them when it takes the model over.
+//
+// Handover answers a collector that gains models: the series state rows
+// and records (its own, and the copies, both when both are held) of the
+// models the caller owns under the caller's member list, once this
+// collector's list (`members`, SetMembers) is the same, so that it no
+// longer evaluates them.
 //
 // With tokens configured (Authorizer), callers need the admin permission.
 //
@@ -64,6 +71,15 @@ class ReplicationService final : public aims::fleet::v1::Replication::Service {
   grpc::Status Replicate(grpc::ServerContext* context,
                          const aims::fleet::v1::ReplicateRequest* request,
                          aims::fleet::v1::ReplicateResponse* response) override;
+  grpc::Status Handover(grpc::ServerContext* context,
+                        const aims::fleet::v1::HandoverRequest* request,
+                        aims::fleet::v1::HandoverResponse* response) override;
+
+  // This collector's member list (sorted), which a Handover's must equal.
+  // Without it, Handover answers whatever the list. Call before serving.
+  void SetMembers(std::function<std::vector<std::string>()> members) {
+    members_ = std::move(members);
+  }
 
  private:
   grpc::Status Authorize(const grpc::ServerContext& context) const;
@@ -74,6 +90,7 @@ class ReplicationService final : public aims::fleet::v1::Replication::Service {
   const std::function<bool(const std::string&)> owns_;
   const ReportWriter write_;
   const LabelWriter write_labels_;
+  std::function<std::vector<std::string>()> members_;
   absl::Mutex mu_;
   // Agents registered here (by a Hello or by replication).
   absl::flat_hash_set<std::string> registered_ ABSL_GUARDED_BY(mu_);

@@ -15,6 +15,8 @@
 namespace aims::collector::fleet {
 namespace {
 
+using aims::fleet::v1::HandoverRequest;
+using aims::fleet::v1::HandoverResponse;
 using aims::fleet::v1::PositionRequest;
 using aims::fleet::v1::PositionResponse;
 using aims::fleet::v1::ReplicateRequest;
@@ -52,6 +54,16 @@ class GrpcPeers : public ReplicationPeers {
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     ReplicateResponse response;
     const grpc::Status s = Stub(peer)->Replicate(&ctx, request, &response);
+    return Check(s, std::move(response));
+  }
+
+  absl::StatusOr<HandoverResponse> Handover(const std::string& peer,
+                                            const HandoverRequest& request,
+                                            absl::Duration timeout) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    HandoverResponse response;
+    const grpc::Status s = Stub(peer)->Handover(&ctx, request, &response);
     return Check(s, std::move(response));
   }
 
@@ -382,7 +394,8 @@ absl::Status Replicator::Flush(const std::string& peer, Outgoing* out,
                                bool flush) {
   const int reports = out->request.reports_size();
   if (reports == 0 && out->request.state_size() == 0 &&
-      out->request.profiles_size() == 0) {
+      out->request.profiles_size() == 0 &&
+      out->request.nonconformities_size() == 0) {
     return absl::OkStatus();
   }
   if (!flush && reports < static_cast<int>(options_.max_batch)) {
@@ -562,6 +575,31 @@ absl::Status Replicator::SendState() {
         rows[peer].emplace_back(std::string(key), fingerprint);
         return true;
       });
+  // The records of the models owned here, so that a successor resolves
+  // and renews them.
+  absl::Status records = storage_->Scan(
+      Table::kNonconformities, "",
+      [&](absl::string_view key, absl::string_view value) {
+        v1::Nonconformity nc;
+        if (!nc.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+            !owns_(nc.model().name())) {
+          return true;
+        }
+        const std::string peer = peer_for_(nc.model().name());
+        if (peer.empty()) return true;
+        const std::string row_key = absl::StrCat("nc/", key);
+        const uint64_t fingerprint = std::hash<std::string_view>()(
+            std::string_view(value.data(), value.size()));
+        auto it = sent_state_.find(row_key);
+        if (it != sent_state_.end() && it->second.first == peer &&
+            it->second.second == fingerprint) {
+          return true;
+        }
+        *out[peer].request.add_nonconformities() = std::move(nc);
+        rows[peer].emplace_back(row_key, fingerprint);
+        return true;
+      });
+  if (scan.ok()) scan = records;
   // The profiles of the models owned here, by model name and version (the
   // one in force; ListModels names its id).
   for (const v1::ModelInfo& m : storage_->ListModels({})) {
@@ -590,7 +628,8 @@ absl::Status Replicator::SendState() {
   }
   absl::Status result = scan;
   for (auto& [peer, o] : out) {
-    const int state_rows = o.request.state_size();
+    const int state_rows =
+        o.request.state_size() + o.request.nonconformities_size();
     if (absl::Status s = Flush(peer, &o, true); !s.ok()) {
       result = s;
       continue;

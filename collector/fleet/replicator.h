@@ -28,15 +28,17 @@
 //    the model's raw reports (one pass, two when a peer has holes).
 // The peer stores each report exactly once by (agent_id, sequence).
 // The series state of the models this collector owns (storage table
-// kEvaluation) and their reference profiles are sent each round when they
-// changed since last sent.
+// kEvaluation), their nonconformity records (kNonconformities) and their
+// reference profiles are sent each round when they changed since last
+// sent.
 //
 // Metrics: aims_fleet_replication_queue (reports waiting),
 // aims_fleet_replication_lag_seconds (since when something is waiting to
 // be sent; 0 when caught up), aims_fleet_replication_failures_total (failed
 // sends), aims_fleet_replication_dropped_total (copies dropped by a full
 // queue), aims_fleet_replicated_reports_total (reports the peer stored),
-// aims_fleet_replicated_state_rows_total (series state rows sent),
+// aims_fleet_replicated_state_rows_total (series state rows and records
+// sent),
 // aims_fleet_replication_label_queue (posted labels waiting),
 // aims_fleet_replicated_labels_total (labels the peer stored),
 // aims_fleet_replication_state_synced_timestamp_seconds (the start of the
@@ -74,7 +76,8 @@
 namespace aims::collector::fleet {
 
 // The calls to a peer, by its address (gRPC in the collector, a fake in
-// tests). Thread-safety: called from the replicator's thread only.
+// tests). Thread-safety: safe (the replicator's thread, and the collector's
+// handover at member changes).
 class ReplicationPeers {
  public:
   virtual ~ReplicationPeers() = default;
@@ -83,6 +86,9 @@ class ReplicationPeers {
       const aims::fleet::v1::PositionRequest& request) = 0;
   virtual absl::StatusOr<aims::fleet::v1::ReplicateResponse> Replicate(
       const std::string& peer, const aims::fleet::v1::ReplicateRequest& request,
+      absl::Duration timeout) = 0;
+  virtual absl::StatusOr<aims::fleet::v1::HandoverResponse> Handover(
+      const std::string& peer, const aims::fleet::v1::HandoverRequest& request,
       absl::Duration timeout) = 0;
 };
 
@@ -107,7 +113,8 @@ struct ReplicatorOptions {
 class Replicator {
  public:
   // `peer_for(model name)`: the address to copy the model to, "" for none.
-  // `owns(model name)`: whether this collector owns it (sends its state).
+  // `owns(model name)`: whether this collector owns it and has taken it
+  // over (sends its state and records).
   Replicator(ReplicatorOptions options, Storage* storage,
              ReplicationPeers* peers,
              std::function<std::string(const std::string&)> peer_for,
@@ -212,8 +219,8 @@ class Replicator {
   absl::flat_hash_map<std::string, v1::Hello> hellos_
       ABSL_GUARDED_BY(hello_mu_);
   // The replicator's thread only.
-  // State row key (or "profile/<name>/<version>") -> (peer, fingerprint of
-  // the value or profile id) last sent.
+  // State row key (or "profile/<name>/<version>", "nc/<id>") -> (peer,
+  // fingerprint of the value or profile id) last sent.
   std::map<std::string, std::pair<std::string, uint64_t>> sent_state_;
   std::thread thread_;
 };

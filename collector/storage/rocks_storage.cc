@@ -38,11 +38,17 @@ namespace {
 
 // The keyed-record tables in Table order: their column families follow the
 // seven fixed ones.
-constexpr Table kTables[] = {Table::kPlans,           Table::kEvaluation,
-                             Table::kNonconformities, Table::kAudit,
-                             Table::kOutbox,          Table::kMeta,
-                             Table::kLabelRecords,    Table::kLabelIds,
-                             Table::kLabelPending,    Table::kLabelDirty};
+constexpr Table kTables[] = {Table::kPlans,
+                             Table::kEvaluation,
+                             Table::kNonconformities,
+                             Table::kAudit,
+                             Table::kOutbox,
+                             Table::kMeta,
+                             Table::kLabelRecords,
+                             Table::kLabelIds,
+                             Table::kLabelPending,
+                             Table::kLabelDirty,
+                             Table::kNonconformityCopies};
 constexpr size_t kFixedFamilies = 7;
 
 absl::Status CreateDataDirectory(const std::string& path) {
@@ -250,6 +256,8 @@ const char* RocksStorage::TableName(Table table) {
       return "label_pending";
     case Table::kLabelDirty:
       return "label_dirty";
+    case Table::kNonconformityCopies:
+      return "nonconformity_copies";
   }
   return "unknown";
 }

@@ -47,6 +47,9 @@ enum class Table {
   kLabelIds,      // (model name, environment, prediction_id) -> record key
   kLabelPending,  // labels waiting for their prediction's record
   kLabelDirty,    // windows whose label report must be recomputed
+  // Fleet: nonconformity records of models another collector owns, copied
+  // here as their replica (collector/fleet/replication_service.h), by id.
+  kNonconformityCopies,
 };
 
 // One change of an atomic Apply(): a put, or a delete when `value` is empty.

@@ -14,6 +14,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -173,11 +174,12 @@ class FleetProcessesTest : public ::testing::Test {
   // Six models, two owned by each of `members` (the test picks names so
   // that every case is covered whatever the ports; the collectors place
   // them on their own).
-  static std::vector<std::string> SixModels(
+  // Two models owned by each of `members`.
+  static std::vector<std::string> TwoModelsEach(
       const std::vector<std::string>& members) {
     std::vector<std::string> models;
     std::map<std::string, int> per_owner;
-    for (int n = 0; models.size() < 6; ++n) {
+    for (int n = 0; models.size() < 2 * members.size(); ++n) {
       const std::string model = absl::StrCat("model-", n);
       if (per_owner[RendezvousOwner(model, members)] < 2) {
         ++per_owner[RendezvousOwner(model, members)];
@@ -306,7 +308,7 @@ TEST_F(FleetProcessesTest, ModelsHaveOneOwnerAndMoveWhenCollectorsDieOrJoin) {
                         absl::Seconds(10)))
         << "c" << i << " sees " << Metric(i, "aims_fleet_members");
   }
-  const std::vector<std::string> models = SixModels(all);
+  const std::vector<std::string> models = TwoModelsEach(all);
   StartAgentsAndTraffic(models);
   ASSERT_EQ(agents_.size(), 12u);
 
@@ -532,7 +534,7 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
     ASSERT_TRUE(WaitFor([&] { return Metric(i, "aims_fleet_members") == 3; },
                         absl::Seconds(10)));
   }
-  const std::vector<std::string> models = SixModels(all);
+  const std::vector<std::string> models = TwoModelsEach(all);
   StartAgentsAndTraffic(models);
   auto index_of = [&](const std::string& address) {
     for (int i = 0; i < 4; ++i)
@@ -649,10 +651,8 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
                 absl::FromUnixSeconds(s.last_evaluated().seconds()) <= killed) {
               return false;
             }
-            // The record opened before, on the collector that opened it.
-            EXPECT_EQ(s.nonconformity_id(),
-                      absl::StrCat(record[model], "@", first_owner[model]))
-                << model;
+            // The record opened before, taken over with the model.
+            EXPECT_EQ(s.nonconformity_id(), record[model]) << model;
           }
           return true;
         },
@@ -663,10 +663,20 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
     std::cout << "evaluation of c" << victim << "'s " << moved.size()
               << " models resumed on a survivor " << absl::FormatDuration(took)
               << " after SIGKILL (lease 3 s)\n";
+    // The new owner holds the record (none opened again), with its
+    // history, and its audit trail names the record it adopted.
     for (const std::string& model : moved) {
       const int owner = index_of(RendezvousOwner(model, left));
-      EXPECT_EQ(Nonconformities(owner)[model], 0)
-          << model << " opened again on c" << owner;
+      EXPECT_EQ(Nonconformities(owner)[model], 1)
+          << model << ": c" << owner << " holds one record";
+      v1::Nonconformity held;
+      v1::ListNonconformitiesResponse mine;
+      EXPECT_TRUE(GetJson(owner, "/v1/nonconformities?scope=collector", &mine));
+      for (const v1::Nonconformity& nc : mine.nonconformities())
+        if (nc.model().name() == model) held = nc;
+      EXPECT_EQ(held.id(), record[model]) << model;
+      if (model == models.front())
+        EXPECT_EQ(held.stage(), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED) << model;
     }
     all = left;
     return took;
@@ -733,15 +743,119 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
     EXPECT_EQ(info.gap_count(), 0u) << a.id;
   }
   EXPECT_TRUE(whole);
-  // Six breaches, six records: c0 holds the two it opened, none again.
-  for (auto [model, n] : Nonconformities(0)) {
-    EXPECT_EQ(n, 1) << model;
-    EXPECT_EQ(
-        RendezvousOwner(model, {collectors_[0].address, collectors_[1].address,
-                                collectors_[2].address}),
-        collectors_[0].address)
-        << model;
+  // Six breaches, six records, all on c0 now: the ones it opened and the
+  // ones it took over with their models, none opened again.
+  v1::ListNonconformitiesResponse held;
+  ASSERT_TRUE(GetJson(0, "/v1/nonconformities?scope=collector", &held));
+  std::map<std::string, std::string> held_ids;
+  for (const v1::Nonconformity& nc : held.nonconformities())
+    held_ids[nc.model().name()] = nc.id();
+  EXPECT_EQ(held.nonconformities_size(), 6);
+  EXPECT_EQ(held_ids, record);
+  EXPECT_EQ(Metric(0, "aims_fleet_adopted_nonconformities_total"), 4);
+}
+
+// A collector that returns after a loss takes its models back with the
+// records (and series state) its stand-in kept meanwhile, not its own
+// older ones, and opens nothing again.
+TEST_F(FleetProcessesTest, AReturningOwnerTakesBackTheLatestRecords) {
+  StartEtcd();
+  {
+    std::ofstream plan(dir_.File("plan.yaml"));
+    plan << kBreachingPlan;
   }
+  for (int i = 0; i < 2; ++i) StartCollector(i, "", dir_.File("plan.yaml"));
+  if (HasFatalFailure()) return;
+  const std::vector<std::string> all = {collectors_[0].address,
+                                        collectors_[1].address};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(WaitFor([&] { return Metric(i, "aims_fleet_members") == 2; },
+                        absl::Seconds(10)));
+  }
+  const std::vector<std::string> models = TwoModelsEach(all);
+  StartAgentsAndTraffic(models);
+  // Every model fires on a record its owner opened.
+  std::map<std::string, std::string> record;  // model -> nonconformity id
+  std::vector<std::string> of_c1;
+  for (const std::string& model : models)
+    if (RendezvousOwner(model, all) == all[1]) of_c1.push_back(model);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& model : models) {
+          const int owner = RendezvousOwner(model, all) == all[0] ? 0 : 1;
+          const v1::ObjectiveStatus s = Series(owner)[model];
+          if (s.state() != v1::OBJECTIVE_STATE_FIRING ||
+              s.nonconformity_id().empty()) {
+            return false;
+          }
+          record[model] = s.nonconformity_id();
+        }
+        return true;
+      },
+      absl::Seconds(40)));
+  // c1 is lost: c0 takes its models over with their records, and a person
+  // acknowledges one of them there.
+  const double synced = absl::ToUnixMillis(absl::Now()) / 1000.0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Metric(1,
+                      "aims_fleet_replication_state_synced_timestamp_"
+                      "seconds") > synced;
+      },
+      absl::Seconds(10)));
+  collectors_[1].process->Signal(SIGKILL);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Nonconformities(0)[of_c1[0]] == 1 &&
+               Nonconformities(0)[of_c1[1]] == 1;
+      },
+      absl::Seconds(30)));
+  const std::string acknowledged = record[of_c1[0]];
+  auto stepped =
+      httplib::Client("127.0.0.1", collectors_[0].http_port)
+          .Post("/v1/nonconformities/" + acknowledged + "/transition",
+                R"({"to":"NONCONFORMITY_STAGE_ACKNOWLEDGED",)"
+                R"("comment":"seen","actor":"alice"})",
+                "application/json");
+  ASSERT_TRUE(stepped);
+  ASSERT_EQ(stepped->status, 200) << stepped->body;
+
+  // c1 returns at the same address: it evaluates its models again, on the
+  // same records, and holds the acknowledged version made on c0.
+  std::filesystem::remove(dir_.File("c1.ports"));
+  const absl::Time back = absl::Now();
+  StartCollector(1, all[1], dir_.File("plan.yaml"));
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& model : of_c1) {
+          const v1::ObjectiveStatus s = Series(1)[model];
+          if (s.state() != v1::OBJECTIVE_STATE_FIRING ||
+              absl::FromUnixSeconds(s.last_evaluated().seconds()) <= back) {
+            return false;
+          }
+          EXPECT_EQ(s.nonconformity_id(), record[model]) << model;
+        }
+        return true;
+      },
+      absl::Seconds(30)))
+      << "c1 does not evaluate its models again";
+  v1::Nonconformity held;
+  ASSERT_TRUE(GetJson(
+      1, "/v1/nonconformities/" + acknowledged + "?scope=collector", &held));
+  EXPECT_EQ(held.stage(), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+  ASSERT_GT(held.history_size(), 0);
+  EXPECT_EQ(held.history(held.history_size() - 1).actor(), "alice");
+  EXPECT_GE(Metric(1, "aims_fleet_adopted_nonconformities_total"), 1);
+  // Four breaches, four records across the fleet; both trails verify.
+  v1::ListNonconformitiesResponse list;
+  ASSERT_TRUE(GetJson(0, "/v1/nonconformities", &list));
+  std::map<std::string, std::string> listed;
+  for (const v1::Nonconformity& nc : list.nonconformities())
+    listed[nc.model().name()] = nc.id();
+  EXPECT_EQ(list.nonconformities_size(), 4);
+  EXPECT_EQ(listed, record);
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(AuditVerifies(i)) << "c" << i;
 }
 
 }  // namespace

@@ -5,13 +5,16 @@
 #include "collector/fleet/replicator.h"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "collector/fleet/rendezvous.h"
 #include "collector/fleet/replication_service.h"
 #include "collector/labels/label_join.h"
 #include "collector/storage/rocks_storage.h"
+#include "common/base/grpc_status.h"
 #include "common/base/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -55,6 +58,16 @@ class FakePeers : public ReplicationPeers {
     ReplicateResponse response;
     grpc::Status s = service_->Replicate(&ctx, &request, &response);
     if (!s.ok()) return absl::InternalError(s.error_message());
+    return response;
+  }
+  absl::StatusOr<aims::fleet::v1::HandoverResponse> Handover(
+      const std::string& peer, const aims::fleet::v1::HandoverRequest& request,
+      absl::Duration) override {
+    if (!Up(peer)) return absl::UnavailableError("peer down");
+    grpc::ServerContext ctx;
+    aims::fleet::v1::HandoverResponse response;
+    grpc::Status s = service_->Handover(&ctx, &request, &response);
+    if (!s.ok()) return FromGrpcStatus(s);
     return response;
   }
 
@@ -425,8 +438,8 @@ TEST_F(ReplicatorTest, SendsChangedSeriesStateOfOwnedModelsOnly) {
   v1::ObjectiveStatus copied;
   ASSERT_TRUE(copied.ParseFromString(*copy));
   EXPECT_EQ(copied.state(), v1::OBJECTIVE_STATE_FIRING);
-  // The record stays on the owner, named so.
-  EXPECT_EQ(copied.nonconformity_id(), "NC-000001@10.0.0.1:4317");
+  // The record's id as it is: the replica adopts the record with the model.
+  EXPECT_EQ(copied.nonconformity_id(), "NC-000001");
   EXPECT_FALSE(replica_->Get(Table::kEvaluation, "busy/fraud").ok());
   // Unchanged: not sent again.
   const int calls = peers_->calls;
@@ -444,6 +457,98 @@ TEST_F(ReplicatorTest, SendsChangedSeriesStateOfOwnedModelsOnly) {
   ASSERT_TRUE(
       kept.ParseFromString(*replica_->Get(Table::kEvaluation, "busy/credit")));
   EXPECT_EQ(kept.state(), v1::OBJECTIVE_STATE_FIRING);
+}
+
+TEST_F(ReplicatorTest, CopiesTheRecordsOfOwnedModelsAsTheyChange) {
+  auto replicator = NewReplicator();
+  v1::Nonconformity nc;
+  nc.set_id("NC-c1-000001");
+  nc.set_objective_id("busy");
+  *nc.mutable_model() = hello_.model();
+  nc.set_stage(v1::NONCONFORMITY_STAGE_OPEN);
+  nc.add_history()->set_to(v1::NONCONFORMITY_STAGE_OPEN);
+  v1::Nonconformity fraud = nc;  // a model not owned here
+  fraud.set_id("NC-c1-000002");
+  fraud.mutable_model()->set_name("fraud");
+  ASSERT_TRUE(
+      owner_
+          ->Apply({{Table::kNonconformities, nc.id(), nc.SerializeAsString()},
+                   {Table::kNonconformities, fraud.id(),
+                    fraud.SerializeAsString()}})
+          .ok());
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  v1::Nonconformity copy;
+  ASSERT_TRUE(copy.ParseFromString(
+      *replica_->Get(Table::kNonconformityCopies, nc.id())));
+  EXPECT_EQ(copy.stage(), v1::NONCONFORMITY_STAGE_OPEN);
+  // A copy, not a record of the replica's own.
+  EXPECT_FALSE(replica_->Get(Table::kNonconformities, nc.id()).ok());
+  EXPECT_FALSE(replica_->Get(Table::kNonconformityCopies, fraud.id()).ok());
+  // Unchanged: not sent again; a step: sent.
+  const int calls = peers_->calls;
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(peers_->calls, calls);
+  nc.set_stage(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+  nc.add_history()->set_to(v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+  ASSERT_TRUE(
+      owner_
+          ->Apply({{Table::kNonconformities, nc.id(), nc.SerializeAsString()}})
+          .ok());
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  ASSERT_TRUE(copy.ParseFromString(
+      *replica_->Get(Table::kNonconformityCopies, nc.id())));
+  EXPECT_EQ(copy.stage(), v1::NONCONFORMITY_STAGE_ACKNOWLEDGED);
+  EXPECT_EQ(copy.history_size(), 2);
+}
+
+// A collector that gains models asks the others for their state and
+// records of them: a member answers only those the asker owns under the
+// asker's list, and only once its own list is the same.
+TEST_F(ReplicatorTest, HandoverAnswersTheAskersModelsOnceTheListsAgree) {
+  const std::vector<std::string> members = {"10.0.0.1:4317", kPeer};
+  // Models by their owner under `members`.
+  std::string mine, theirs;
+  for (int i = 0; mine.empty() || theirs.empty(); ++i) {
+    const std::string model = absl::StrCat("model-", i);
+    (RendezvousOwner(model, members) == members[0] ? mine : theirs) = model;
+  }
+  std::vector<Mutation> rows;
+  int n = 0;
+  for (const std::string& model : {mine, theirs}) {
+    v1::ObjectiveStatus status;
+    status.set_objective_id("busy");
+    status.mutable_model()->set_name(model);
+    status.set_state(v1::OBJECTIVE_STATE_FIRING);
+    rows.push_back(
+        {Table::kEvaluation, "busy/" + model, status.SerializeAsString()});
+    v1::Nonconformity nc;
+    nc.set_id(absl::StrCat("NC-c2-00000", ++n));
+    *nc.mutable_model() = status.model();
+    rows.push_back({Table::kNonconformities, nc.id(), nc.SerializeAsString()});
+    nc.set_id(absl::StrCat("NC-c3-00000", n));  // a copy kept as replica
+    rows.push_back(
+        {Table::kNonconformityCopies, nc.id(), nc.SerializeAsString()});
+  }
+  ASSERT_TRUE(replica_->Apply(rows).ok());
+  std::vector<std::string> listed = {kPeer};  // not seen the asker yet
+  service_->SetMembers([&] { return listed; });
+  aims::fleet::v1::HandoverRequest request;
+  request.set_from(members[0]);
+  for (const std::string& m : members) request.add_members(m);
+  absl::StatusOr<aims::fleet::v1::HandoverResponse> answer =
+      peers_->Handover(kPeer, request, absl::Seconds(1));
+  EXPECT_TRUE(absl::IsFailedPrecondition(answer.status())) << answer.status();
+  listed = members;
+  answer = peers_->Handover(kPeer, request, absl::Seconds(1));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->state_size(), 1);
+  EXPECT_EQ(answer->state(0).key(), "busy/" + mine);
+  std::set<std::string> ids;
+  for (const v1::Nonconformity& nc : answer->nonconformities()) {
+    EXPECT_EQ(nc.model().name(), mine);
+    ids.insert(nc.id());
+  }
+  EXPECT_EQ(ids.size(), 2u);  // its own record and its copy
 }
 
 TEST_F(ReplicatorTest, SendsTheProfilesOfOwnedModelsOnceEach) {

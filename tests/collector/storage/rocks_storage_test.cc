@@ -191,14 +191,30 @@ TEST(RocksStorageTest, KeysAndFamiliesAreThoseEarlierVersionsWrote) {
       rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.path(), &names)
           .ok());
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names,
-            (std::vector<std::string>{
-                "agents",        "audit",        "default",   "evaluation",
-                "gaps",          "label_dirty",  "label_ids", "label_pending",
-                "label_records", "meta",         "models",    "nonconformities",
-                "outbox",        "plans",        "profiles",  "reports",
-                "rollup_10m",    "rollup_10s",   "rollup_1d", "rollup_1h",
-                "rollup_1m",     "rollup_dirty", "sequences"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"agents",
+                                             "audit",
+                                             "default",
+                                             "evaluation",
+                                             "gaps",
+                                             "label_dirty",
+                                             "label_ids",
+                                             "label_pending",
+                                             "label_records",
+                                             "meta",
+                                             "models",
+                                             "nonconformities",
+                                             "nonconformity_copies",
+                                             "outbox",
+                                             "plans",
+                                             "profiles",
+                                             "reports",
+                                             "rollup_10m",
+                                             "rollup_10s",
+                                             "rollup_1d",
+                                             "rollup_1h",
+                                             "rollup_1m",
+                                             "rollup_dirty",
+                                             "sequences"}));
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (const std::string& name : names) {
     cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
