@@ -212,6 +212,7 @@ void Collector::CreateServices() {
     fleet::FleetOptions fleet_options;
     fleet_options.etcd = options_.fleet_etcd;
     fleet_options.advertise = options_.fleet_advertise;
+    fleet_options.collector_id = options_.collector_id;
     fleet_options.lease_ttl = options_.fleet_lease_ttl;
     fleet_ = std::make_unique<fleet::Fleet>(fleet_options, *metrics_->registry);
     ingest_options.redirect_for = [f = fleet_.get()](const v1::ModelRef& m) {

@@ -99,6 +99,58 @@ absl::Status EtcdClient::Put(const std::string& key, const std::string& value,
   return FromGrpc(kv_->Put(&ctx, request, &response), "put");
 }
 
+absl::StatusOr<std::string> EtcdClient::PutIfAbsent(const std::string& key,
+                                                    const std::string& value,
+                                                    int64_t lease) {
+  // if create_revision(key) == 0: put
+  // else: if value(key) == value: put, else: range
+  // etcd's compares are a conjunction: the "or" is a transaction nested in
+  // the failure branch, so the whole claim is one atomic Txn.
+  auto compare = [&key](etcdserverpb::TxnRequest* txn) {
+    etcdserverpb::Compare* c = txn->add_compare();
+    c->set_result(etcdserverpb::Compare::EQUAL);
+    c->set_key(key);
+    return c;
+  };
+  auto put = [&](etcdserverpb::RequestOp* op) {
+    etcdserverpb::PutRequest* p = op->mutable_request_put();
+    p->set_key(key);
+    p->set_value(value);
+    p->set_lease(lease);
+  };
+  etcdserverpb::TxnRequest request;
+  etcdserverpb::Compare* absent = compare(&request);
+  absent->set_target(etcdserverpb::Compare::CREATE);
+  absent->set_create_revision(0);
+  put(request.add_success());
+  etcdserverpb::TxnRequest* same = request.add_failure()->mutable_request_txn();
+  etcdserverpb::Compare* equal = compare(same);
+  equal->set_target(etcdserverpb::Compare::VALUE);
+  equal->set_value(value);
+  put(same->add_success());
+  same->add_failure()->mutable_request_range()->set_key(key);
+
+  grpc::ClientContext ctx;
+  Arm(&ctx);
+  etcdserverpb::TxnResponse response;
+  if (absl::Status s = FromGrpc(kv_->Txn(&ctx, request, &response), "txn");
+      !s.ok()) {
+    return s;
+  }
+  if (response.succeeded()) return value;
+  if (response.responses_size() != 1 ||
+      !response.responses(0).has_response_txn()) {
+    return absl::InternalError("etcd txn: unexpected response");
+  }
+  const etcdserverpb::TxnResponse& inner = response.responses(0).response_txn();
+  if (inner.succeeded()) return value;
+  if (inner.responses_size() != 1 || !inner.responses(0).has_response_range() ||
+      inner.responses(0).response_range().kvs_size() != 1) {
+    return absl::InternalError("etcd txn: unexpected response");
+  }
+  return inner.responses(0).response_range().kvs(0).value();
+}
+
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
 EtcdClient::List(const std::string& prefix) {
   grpc::ClientContext ctx;

@@ -1,6 +1,7 @@
 // EtcdClient: the few etcd v3 calls the fleet mode needs, over etcd's own
 // gRPC API (proto/etcd/rpc.proto): grant, keep alive and revoke a lease,
-// put a key under a lease, list the keys under a prefix, watch a prefix.
+// put a key under a lease (or claim it in a transaction), list the keys
+// under a prefix, watch a prefix.
 // Every call but Watch has a deadline (`timeout`) and returns UNAVAILABLE or
 // DEADLINE_EXCEEDED when etcd cannot be reached; no call retries.
 //
@@ -36,6 +37,14 @@ class EtcdClient {
   // Puts `key` = `value`, deleted by etcd when `lease` (0: none) ends.
   absl::Status Put(const std::string& key, const std::string& value,
                    int64_t lease);
+  // Claims `key` for `value` in one etcd transaction (Txn): when `key` does
+  // not exist or already holds `value`, puts `key` = `value` under `lease`
+  // (0: none; an existing key moves to `lease`) and returns `value`;
+  // otherwise changes nothing and returns the value `key` holds (the
+  // holder). An error only when the call fails.
+  absl::StatusOr<std::string> PutIfAbsent(const std::string& key,
+                                          const std::string& value,
+                                          int64_t lease);
   // Every (key, value) whose key starts with `prefix`, in key order.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> List(
       const std::string& prefix);

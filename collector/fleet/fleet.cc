@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "collector/fleet/rendezvous.h"
 #include "common/base/log.h"
 #include "prometheus/family.h"
@@ -38,10 +39,28 @@ Fleet::Fleet(FleetOptions options, prometheus::Registry& registry)
 
 Fleet::~Fleet() { Stop(); }
 
+absl::Status Fleet::ClaimId(int64_t lease) {
+  if (options_.collector_id.empty()) return absl::OkStatus();
+  const std::string key = options_.id_prefix + options_.collector_id;
+  absl::StatusOr<std::string> holder =
+      etcd_.PutIfAbsent(key, options_.advertise, lease);
+  if (!holder.ok()) return holder.status();
+  if (*holder == options_.advertise) return absl::OkStatus();
+  return absl::AlreadyExistsError(absl::StrCat(
+      "collector id \"", options_.collector_id,
+      "\" is already used by the collector at ", *holder, " (etcd key ", key,
+      ", until that collector's lease ends): nonconformity record ids would "
+      "clash; give each collector of the fleet its own --collector_id"));
+}
+
 absl::Status Fleet::Register() {
   const absl::Time sent = absl::Now();
   absl::StatusOr<int64_t> lease = etcd_.GrantLease(options_.lease_ttl);
   if (!lease.ok()) return lease.status();
+  if (absl::Status s = ClaimId(*lease); !s.ok()) {
+    (void)etcd_.RevokeLease(*lease);  // nothing under it
+    return s;
+  }
   if (absl::Status s = etcd_.Put(options_.prefix + options_.advertise,
                                  options_.advertise, *lease);
       !s.ok()) {
@@ -141,6 +160,12 @@ void Fleet::Round(absl::Time* next_renewal) {
     if (s.ok()) {
       NoteRenewal(sent);
       *next_renewal = absl::Now() + options_.lease_ttl / 3;
+    } else if (absl::IsAlreadyExists(s)) {
+      // Not an etcd error: the id went to another collector while this one's
+      // lease was lost. Serving on would clash record ids: stay fenced.
+      LogError(
+          "fleet collector id taken by another collector; staying fenced",
+          {{"collector_id", options_.collector_id}, {"error", s.message()}});
     } else {
       etcd_errors_.Increment();
       LogWarn("cannot renew fleet lease", {{"error", s.message()}});

@@ -1,21 +1,34 @@
 // Fleet: this collector's membership in a fleet of collectors and the
 // ownership of models among them (docs/scale-out.md).
 //
-// Start() takes a lease of `lease_ttl` in etcd and puts
-// <prefix><advertise> = advertise under it; a thread renews the lease every
-// lease_ttl/3 and reads the member list every `refresh`, and at once when an
-// etcd Watch of the prefix (a second thread, re-established after a second
-// when it ends) reports a change. A collector that dies stops renewing, etcd
-// deletes its key when the lease expires, and the survivors drop it from
-// their lists as the watch reports the deletion (at their next read
-// without a watch). Each model (by
-// name: all versions and environments of a model stay together) belongs to
-// RendezvousOwner(name, members), so every collector that read the same list
-// names the same owner.
+// Start() takes a lease of `lease_ttl` in etcd, claims this collector's id
+// under it (below) and puts <prefix><advertise> = advertise under it; a
+// thread renews the lease every lease_ttl/3 and reads the member list every
+// `refresh`, and at once when an etcd Watch of the prefix (a second thread,
+// re-established after a second when it ends) reports a change. A collector
+// that dies stops renewing, etcd deletes its key when the lease expires, and
+// the survivors drop it from their lists as the watch reports the deletion (at
+// their next read without a watch). Each model (by name: all versions and
+// environments of a model stay together) belongs to RendezvousOwner(name,
+// members), so every collector that read the same list names the same owner.
+//
+// Collector ids: nonconformity record ids name the collector
+// (NC-<collector_id>-N), so no two live collectors may share an id. Each
+// claims <id_prefix><collector_id> = advertise in one etcd transaction
+// (EtcdClient::PutIfAbsent) before it puts its member key. Held by another
+// advertise address, Start() fails with ALREADY_EXISTS naming the id, the
+// holder's address and --collector_id, and puts no member key; held by the
+// same address (a restart, its key still there from its previous life), the
+// claim succeeds and the key moves to the new lease. An empty collector_id
+// claims nothing.
 //
 // When etcd cannot be reached the last list read stays in force (and
 // aims_fleet_etcd_errors_total counts); a lease found expired is taken
-// again. Fencing: once no renewal has succeeded for lease_ttl - refresh
+// again and the id claimed again under it: should another collector have
+// taken the id meanwhile, the renewal fails (logged as an error, not
+// counted as an etcd error) and is tried again each refresh, so the
+// collector stays fenced and out of the member list until the id is free.
+// Fencing: once no renewal has succeeded for lease_ttl - refresh
 // after it was sent (the lease may have expired, so the others may have
 // moved this collector's models), the collector is fenced: it owns nothing
 // (Owns() is false, so it evaluates nothing), redirects every Hello to the
@@ -49,9 +62,11 @@ namespace aims::collector::fleet {
 struct FleetOptions {
   std::string etcd;       // host:port of etcd (--fleet_etcd)
   std::string advertise;  // how agents reach this collector (--fleet_advertise)
+  std::string collector_id;  // --collector_id, unique in the fleet; empty: none
   absl::Duration lease_ttl = absl::Seconds(10);
   absl::Duration refresh = absl::Seconds(1);
   std::string prefix = "/aims/fleet/members/";
+  std::string id_prefix = "/aims/fleet/ids/";  // <id_prefix><collector_id>
 };
 
 class Fleet {
@@ -59,8 +74,9 @@ class Fleet {
   Fleet(FleetOptions options, prometheus::Registry& registry);
   ~Fleet();  // Stop()
 
-  // Registers this collector and reads the member list once, then keeps
-  // both up to date on a thread. Fails when etcd cannot be reached.
+  // Registers this collector (claiming its id) and reads the member list
+  // once, then keeps both up to date on a thread. Fails when etcd cannot be
+  // reached, and with ALREADY_EXISTS when another collector holds the id.
   absl::Status Start();
   // Revokes the lease (the others see this collector gone at their next
   // read) and stops the thread. Idempotent.
@@ -107,7 +123,11 @@ class Fleet {
   // One round: renews the lease when due (retaking it when lost) and reads
   // the member list.
   void Round(absl::Time* next_renewal);
+  // Takes a new lease, claims the id and puts the member key under it.
   absl::Status Register();
+  // Claims <id_prefix><collector_id> under `lease`: ALREADY_EXISTS when
+  // another address holds it.
+  absl::Status ClaimId(int64_t lease);
   // The watch thread: keeps a Watch of the member prefix open, setting
   // changed_ on each change.
   void WatchMembers();
