@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -425,6 +426,15 @@ absl::StatusOr<bool> Nonconformities::Adopt(const v1::Nonconformity& record,
     }
     if (!IsLaterVersion(record, held)) return false;
   }
+  uint64_t next = next_number_;
+  const std::string own = absl::StrCat("NC-", id_prefix_, "-");
+  uint64_t number = 0;
+  if (!id_prefix_.empty() && absl::StartsWith(record.id(), own) &&
+      absl::SimpleAtoi(absl::string_view(record.id()).substr(own.size()),
+                       &number) &&
+      number >= next) {
+    next = number + 1;
+  }
   std::vector<AuditEntry> audit = {
       {"nc_adopted",
        kSystemActor,
@@ -433,7 +443,7 @@ absl::StatusOr<bool> Nonconformities::Adopt(const v1::Nonconformity& record,
         {"stage", StageName(record.stage())},
         {"history", absl::StrCat(record.history_size())}}}};
   if (absl::Status s =
-          CommitLocked(record, {}, std::move(audit), nullptr, next_number_);
+          CommitLocked(record, {}, std::move(audit), nullptr, next);
       !s.ok()) {
     return s;
   }
@@ -678,10 +688,12 @@ absl::StatusOr<v1::Nonconformity> Nonconformities::Update(
 }
 
 std::vector<v1::Nonconformity> Nonconformities::ReopenExpired(
-    absl::Time now, const ExtraMutations& extra) {
+    absl::Time now, const ExtraMutations& extra,
+    const std::function<bool(const v1::ModelRef&)>& only) {
   absl::MutexLock lock(&mu_);
   std::vector<v1::Nonconformity> expired;
   for (const auto& [id, nc] : by_id_) {
+    if (only && !only(nc.model())) continue;
     if (nc.stage() == v1::NONCONFORMITY_STAGE_RISK_ACCEPTED &&
         FromProto(nc.risk_accepted_until()) <= now) {
       expired.push_back(nc);

@@ -33,6 +33,7 @@
 #ifndef AIMS_COLLECTOR_COMPLIANCE_NONCONFORMITIES_H_
 #define AIMS_COLLECTOR_COMPLIANCE_NONCONFORMITIES_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -116,15 +117,20 @@ class Nonconformities {
 
   // Reopens every risk acceptance whose date is at or before `now`, to the
   // stage it was accepted from; returns those reopened.
-  std::vector<v1::Nonconformity> ReopenExpired(absl::Time now,
-                                               const ExtraMutations& extra);
+  // `only` (when set): the records whose model it accepts (in a fleet, the
+  // models evaluated here; a former holder's copy is left as it was).
+  std::vector<v1::Nonconformity> ReopenExpired(
+      absl::Time now, const ExtraMutations& extra,
+      const std::function<bool(const v1::ModelRef&)>& only = nullptr);
 
   // Fleet: `record`, held until now by collector `from`, is this
   // collector's (it owns the record's model now). Written, with an
   // "nc_adopted" audit record, when no record of its id is held here or
   // `record` is a later version of it (IsLaterVersion); false when the one
   // held is as recent. FAILED_PRECONDITION when the id names another
-  // record here (another objective, series or opening time).
+  // record here (another objective, series or opening time). A record
+  // this collector numbered (its prefix) keeps new numbers beyond it, should
+  // this collector have lost its own storage.
   absl::StatusOr<bool> Adopt(const v1::Nonconformity& record,
                              const std::string& from);
 

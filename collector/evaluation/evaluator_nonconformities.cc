@@ -189,9 +189,13 @@ absl::StatusOr<v1::Nonconformity> Evaluator::Update(
 
 void Evaluator::ReopenExpiredRiskAcceptances(absl::Time now) {
   const std::vector<v1::Nonconformity> reopened =
-      nonconformities_->ReopenExpired(now, [&](const v1::Nonconformity& nc) {
-        return notifier_->WebhookMutations("nonconformity.reopened", nc, now);
-      });
+      nonconformities_->ReopenExpired(
+          now,
+          [&](const v1::Nonconformity& nc) {
+            return notifier_->WebhookMutations("nonconformity.reopened", nc,
+                                               now);
+          },
+          evaluates_);
   for (const v1::Nonconformity& nc : reopened) {
     LogInfo("risk acceptance ended; nonconformity reopened",
             {{"id", nc.id()}, {"stage", StageName(nc.stage())}});

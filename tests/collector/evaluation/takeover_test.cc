@@ -94,6 +94,25 @@ TEST(TakeoverTest, TheNewOwnerResolvesTheRecordItAdopted) {
   EXPECT_FALSE(*back);
 }
 
+// A collector that lost its storage numbers new records beyond the ones of
+// its own it takes back.
+TEST(TakeoverTest, NewRecordsAreNumberedBeyondAnAdoptedOwnRecord) {
+  testing::TempDir dir;
+  FakeClock clock;
+  Stack s(dir.File("c1"), &clock, kPlan);
+  s.ncs->SetIdPrefix("c1");
+  v1::Nonconformity earlier;
+  earlier.set_id("NC-c1-000007");
+  earlier.set_objective_id("retired");
+  *earlier.mutable_model() = Model();
+  *earlier.mutable_opened_at() = ToProto(clock.Now());
+  earlier.add_history()->set_to(v1::NONCONFORMITY_STAGE_OPEN);
+  ASSERT_TRUE(s.ncs->Adopt(earlier, "c2").ok());
+  RunUntil(s, clock, 0.3, v1::OBJECTIVE_STATE_FIRING);
+  EXPECT_EQ(s.State("parity").nonconformity_id(), "NC-c1-000008");
+  EXPECT_EQ(s.ncs->List({}).size(), 2u);
+}
+
 TEST(TakeoverTest, AdoptRefusesAnotherRecordUnderTheSameId) {
   testing::TempDir dir;
   FakeClock clock;
