@@ -93,6 +93,7 @@ absl::Status Collector::CreateReplication() {
       // returning owner's are stale until then.
       [this](const std::string& model) { return EvaluatesHere(model); },
       *metrics_->registry);
+  replicator_->HoldLabelsWhile([f] { return f->fenced(); });
   replicator_->SetJoinRecords(
       [join = label_join_.get()](const v1::ModelRef& model, absl::Time start) {
         return join->CarriedBytes(model, start);

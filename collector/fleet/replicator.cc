@@ -278,6 +278,7 @@ absl::Status Replicator::SendLabels() {
   std::deque<aims::fleet::v1::LabelCopy> copies;
   {
     absl::MutexLock lock(&mu_);
+    if (labels_held_ && labels_held_()) return absl::OkStatus();
     copies.swap(label_queue_);
     label_queue_bytes_ = 0;
     label_queue_count_ = 0;
@@ -285,7 +286,9 @@ absl::Status Replicator::SendLabels() {
   std::map<std::string, ReplicateRequest> out;
   for (aims::fleet::v1::LabelCopy& copy : copies) {
     const std::string peer = peer_for_(copy.model().name());
-    if (peer.empty()) continue;  // no second collector to hold them
+    // No second collector to hold them (a fleet of one, or the model's
+    // top two no longer include this collector).
+    if (peer.empty()) continue;
     *out[peer].add_labels() = std::move(copy);
   }
   absl::Status result;

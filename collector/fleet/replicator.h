@@ -16,9 +16,10 @@
 //    for catch-up.
 //  - Labels posted to this collector (the owner) are queued by OnLabels and
 //    sent each round through the peer's label join, so a label still
-//    waiting for its prediction is waiting on the peer too. A failed send
-//    keeps them queued; past `max_label_queue_bytes` a copy is dropped
-//    (counted): catch-up does not resend labels.
+//    waiting for its prediction is waiting on the peer too. A failed send,
+//    or a fence (HoldLabelsWhile), keeps them queued; past
+//    `max_label_queue_bytes` a copy is dropped (counted): catch-up does not
+//    resend labels.
 //  - Catch-up, from persisted positions: the peer reports what its own
 //    storage holds of each agent (highest sequence, count), and the reports
 //    beyond it (all of an agent whose count shows holes) are read back
@@ -148,6 +149,12 @@ class Replicator {
                           carried) {
     carried_ = std::move(carried);
   }
+  // While `held()` (this collector is fenced: it has no peer until the
+  // fence lifts), posted labels stay queued instead of being left uncopied
+  // for want of a peer. Call before Start().
+  void HoldLabelsWhile(std::function<bool()> held) {
+    labels_held_ = std::move(held);
+  }
   // One round now: the queue, the catch-ups, the state. OK when all sent.
   absl::Status RunOnce();
 
@@ -185,6 +192,7 @@ class Replicator {
   const std::function<bool(const std::string&)> owns_;
   std::function<absl::StatusOr<std::string>(const v1::ModelRef&, absl::Time)>
       carried_;
+  std::function<bool()> labels_held_;
   prometheus::Gauge& queue_gauge_;
   prometheus::Gauge& lag_gauge_;
   prometheus::Counter& failures_;

@@ -280,6 +280,30 @@ TEST_F(ReplicatorTest, PostedLabelsWaitOnThePeerAndJoinTheirPrediction) {
   EXPECT_EQ(counts.pending, 1u);  // "b" still waits for its prediction
 }
 
+// Labels posted while the owner is fenced (no peer) wait until the fence
+// lifts, then reach the peer.
+TEST_F(ReplicatorTest, LabelsPostedWhileFencedWaitForThePeer) {
+  std::unique_ptr<LabelJoin> join = OpenJoin(replica_.get());
+  service_ = std::make_unique<ReplicationService>(
+      replica_.get(), nullptr, &RealClock::Get(),
+      [](const std::string&) { return false; }, WriterOf(join.get()),
+      LabelWriterOf(join.get()));
+  peers_ = std::make_unique<FakePeers>(service_.get());
+  auto replicator = NewReplicator();
+  bool fenced = true;
+  replicator->HoldLabelsWhile([&] { return fenced; });
+  peer_ = "";  // a fenced collector has no peer
+  replicator->OnLabels(hello_.model(), {Label("a"), Label("b")});
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(join->counts().pending, 0u);
+  EXPECT_EQ(Value(*registry_, "aims_fleet_replication_label_queue"), 2);
+  fenced = false;
+  peer_ = kPeer;
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(join->counts().pending, 2u);
+  EXPECT_EQ(Value(*registry_, "aims_fleet_replication_label_queue"), 0);
+}
+
 // A copied report keeps its join records and forwarded labels: the peer's
 // label join stores the records and joins a later report's label to one, as
 // the owner's does, so a takeover finds them.
