@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "collector/api/compliance_report_service.h"
 #include "collector/api/fleet_router.h"
 #include "collector/api/label_service.h"
 #include "collector/api/nonconformity_service.h"
@@ -82,6 +83,7 @@ absl::Status Collector::CreateReplication() {
   // Records are kept where they were opened, under fleet-unique ids.
   nonconformities_->SetIdPrefix(options_.collector_id);
   nc_service_->SetRouter(fleet_router_.get(), fleet_principal);
+  report_service_->SetRouter(fleet_router_.get());
   auto owns = [f](const std::string& model) { return f->Owns(model); };
   fleet::ReplicatorOptions replicator_options;
   replicator_options.self = options_.fleet_advertise;

@@ -126,7 +126,7 @@ void AddReportCommand(CLI::App* app, CommandTable* table) {
       ->capture_default_str();
   sub->add_option("--table", options->table,
                   "With --format=csv: results, objectives, trend, open, "
-                  "nonconformities, plan or summary.")
+                  "nonconformities, plan, summary or (from a fleet) fleet.")
       ->capture_default_str();
   sub->add_option("--output", options->output,
                   "Write the report here instead of standard output.")

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "aims/v1/compliance_report.grpc.pb.h"
+#include "collector/api/fleet_router.h"
 #include "collector/api/nonconformity_service.h"
 #include "collector/api/query_service.h"
 #include "collector/auth/authorizer.h"
@@ -31,11 +32,16 @@ class ComplianceReportService final
   // `queries` supplies the agents' names and the objectives' values over
   // the period (for charts), `records` the series' states and the
   // nonconformities; in fleet mode both answer for the whole fleet, while
-  // the audit trail is this collector's chain.
+  // the audit trail is this collector's chain, and the report lists every
+  // member (SetRouter) with its audit trail's integrity, naming those that
+  // did not answer (the report lacks their entries).
   ComplianceReportService(std::string collector_id, Evaluator* evaluator,
                           const NonconformityService* records,
                           AuditTrail* audit, const QueryService* queries,
                           const Clock* clock, const Authorizer* authorizer);
+
+  // Fleet mode. Call before serving.
+  void SetRouter(FleetRouter* router) { router_ = router; }
 
   absl::Status Report(const v1::ComplianceReportRequest& request,
                       v1::ComplianceReport* response) const;
@@ -53,6 +59,11 @@ class ComplianceReportService final
       v1::RenderedComplianceReport* response) override;
 
  private:
+  // Fleet mode: every member and its audit trail's integrity (`verify`:
+  // this collector's).
+  void AddFleet(const v1::VerifyAuditResponse& verify,
+                v1::ComplianceReport* report) const;
+
   const std::string collector_id_;
   Evaluator* const evaluator_;
   const NonconformityService* const records_;
@@ -60,6 +71,7 @@ class ComplianceReportService final
   const QueryService* const queries_;
   const Clock* const clock_;
   const Authorizer* const authorizer_;  // both RPCs need kReport
+  FleetRouter* router_ = nullptr;
 };
 
 }  // namespace aims::collector

@@ -61,6 +61,7 @@ class FleetRouter {
   std::string OwnerElsewhere(const std::string& model_name) const;
   // The other members' addresses.
   std::vector<std::string> Others() const;
+  const std::string& self() const { return options_.self; }
   // Stubs for `address`, valid for the router's life.
   v1::QueryService::Stub* Stub(const std::string& address);
   v1::LabelService::Stub* LabelStub(const std::string& address);

@@ -294,23 +294,71 @@ std::string EvidenceSentence(const v1::Nonconformity& nc) {
 
 namespace {
 
-// Heading facts: period, generation time, collector, audit trail state.
+std::string AuditText(const v1::VerifyAuditResponse& audit) {
+  return audit.intact()
+             ? absl::StrCat("intact (hash chain verified over ",
+                            audit.records_checked(), " records)")
+             : absl::StrCat("BROKEN at record ", audit.first_broken_index(),
+                            ": ", audit.detail());
+}
+
+// Fleet mode: how many collectors, whose trails are intact, who was silent.
+std::string FleetText(const v1::ComplianceReport& r) {
+  std::vector<std::string> silent, broken;
+  for (const v1::FleetCollector& c : r.fleet()) {
+    if (!c.answered()) {
+      silent.push_back(c.address());
+    } else if (!c.audit().intact()) {
+      broken.push_back(c.address());
+    }
+  }
+  std::string s = absl::StrCat(r.fleet_size(), " collectors");
+  if (broken.empty() && silent.empty())
+    return absl::StrCat(s, ", every audit trail intact");
+  if (!broken.empty()) {
+    absl::StrAppend(&s, "; audit trail BROKEN on ",
+                    absl::StrJoin(broken, ", "));
+  }
+  if (!silent.empty()) {
+    absl::StrAppend(&s, "; INCOMPLETE: ", absl::StrJoin(silent, ", "),
+                    " did not answer, so the series of the models it owns, "
+                    "the records it holds and its agents are missing");
+  }
+  return s;
+}
+
+// Heading facts: period, generation time, collector, audit trail state
+// (and the fleet's, in fleet mode).
 std::vector<std::pair<std::string, std::string>> Facts(
     const v1::ComplianceReport& r) {
-  return {
+  std::vector<std::pair<std::string, std::string>> facts = {
       {"Period",
        absl::StrCat(ReportTime(r.from()), " to ", ReportTime(r.to()))},
       {"Generated", ReportTime(r.generated_at())},
       {"Produced by",
        absl::StrCat("the aims collector \"",
                     r.collector_id().empty() ? "-" : r.collector_id(), "\"")},
-      {"Audit trail",
-       r.audit().intact()
-           ? absl::StrCat("intact (hash chain verified over ",
-                          r.audit().records_checked(), " records)")
-           : absl::StrCat("BROKEN at record ", r.audit().first_broken_index(),
-                          ": ", r.audit().detail())},
+      {"Audit trail", AuditText(r.audit())},
   };
+  if (r.fleet_size() > 0) facts.push_back({"Fleet", FleetText(r)});
+  return facts;
+}
+
+ReportTable FleetTable(const v1::ComplianceReport& r) {
+  ReportTable fleet{"fleet",
+                    "Collectors of the fleet",
+                    "Each collector keeps its own audit trail, verified when "
+                    "the report was built; the report covers the collectors "
+                    "that answered.",
+                    {"Collector", "Answered", "Audit trail"},
+                    {}};
+  for (const v1::FleetCollector& c : r.fleet()) {
+    fleet.rows.push_back(
+        {c.self() ? absl::StrCat(c.address(), " (this report's)") : c.address(),
+         c.answered() ? "yes" : "no",
+         c.answered() ? AuditText(c.audit()) : c.error()});
+  }
+  return fleet;
 }
 
 // The end of what the report covers: the period's end, or the time it was
@@ -575,6 +623,7 @@ ReportDocument BuildReportDocument(const v1::ComplianceReport& r) {
   doc.tables.push_back(TrendTable(r));
   doc.tables.push_back(OpenTable(r, agents));
   doc.tables.push_back(NonconformitiesTable(r, agents));
+  if (r.fleet_size() > 0) doc.tables.push_back(FleetTable(r));
   doc.glossary = Glossary();
   return doc;
 }

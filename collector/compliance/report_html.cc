@@ -388,6 +388,10 @@ std::string RenderHtml(const v1::ComplianceReport& r) {
   const ReportTable* plan = Find(doc, "plan");
   Heading(*plan, &out);
   Table(*plan, &out);
+  if (const ReportTable* fleet = Find(doc, "fleet"); fleet != nullptr) {
+    Heading(*fleet, &out);
+    Table(*fleet, &out);
+  }
 
   absl::StrAppend(&out, "<h2 id=\"glossary\">Glossary</h2>\n<dl>\n");
   for (const auto& [term, meaning] : doc.glossary) {

@@ -767,6 +767,14 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
     v1::ComplianceReport report;
     ASSERT_TRUE(GetJson(i, "/v1/report", &report)) << "c" << i;
     EXPECT_EQ(report.nonconformities_size(), 6) << "report of c" << i;
+    // It names the three collectors, each audit trail verified.
+    ASSERT_EQ(report.fleet_size(), 3) << "report of c" << i;
+    EXPECT_EQ(report.fleet(0).address(), collectors_[i].address);
+    for (const v1::FleetCollector& c : report.fleet()) {
+      EXPECT_TRUE(c.answered()) << c.address();
+      EXPECT_TRUE(c.audit().intact()) << c.address();
+      EXPECT_GT(c.audit().records_checked(), 0u) << c.address();
+    }
     v1::ListObjectiveStatesResponse states;
     ASSERT_TRUE(GetJson(i, "/v1/objectives", &states));
     std::set<std::string> firing;

@@ -186,6 +186,51 @@ v1::Nonconformity DriftShare() {
   return nc;
 }
 
+// Fleet mode: the report names every collector, its audit trail, and the
+// ones that did not answer, whose entries it lacks; a single collector's
+// report has no fleet section.
+TEST(ReportRenderTest, FleetReportsNameSilentCollectorsAndEachAuditTrail) {
+  const std::string single = RenderMarkdown(BuildReportDocument(Sample()));
+  EXPECT_EQ(single.find("Fleet"), std::string::npos);
+  EXPECT_FALSE(RenderCsv(BuildReportDocument(Sample()), "fleet").ok());
+
+  v1::ComplianceReport r = Sample();
+  v1::FleetCollector* self = r.add_fleet();
+  self->set_address("10.0.0.1:4317");
+  self->set_self(true);
+  self->set_answered(true);
+  self->mutable_audit()->set_intact(true);
+  self->mutable_audit()->set_records_checked(40);
+  v1::FleetCollector* broken = r.add_fleet();
+  broken->set_address("10.0.0.2:4317");
+  broken->set_answered(true);
+  broken->mutable_audit()->set_first_broken_index(7);
+  broken->mutable_audit()->set_detail("hash mismatch");
+  v1::FleetCollector* silent = r.add_fleet();
+  silent->set_address("10.0.0.3:4317");
+  silent->set_error("did not answer");
+  const std::string md = RenderMarkdown(BuildReportDocument(r));
+  EXPECT_NE(md.find("- **Fleet:** 3 collectors; audit trail BROKEN on "
+                    "10.0.0.2:4317; INCOMPLETE: 10.0.0.3:4317 did not answer"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| 10.0.0.1:4317 (this report's) | yes | intact (hash "
+                    "chain verified over 40 records) |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| 10.0.0.3:4317 | no | did not answer |"),
+            std::string::npos)
+      << md;
+  absl::StatusOr<std::string> csv = RenderCsv(BuildReportDocument(r), "fleet");
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  EXPECT_NE(csv->find("10.0.0.2:4317,yes,BROKEN at record 7: hash mismatch"),
+            std::string::npos)
+      << *csv;
+  const std::string html = RenderHtml(r);
+  EXPECT_NE(html.find("<h2 id=\"fleet\">Collectors of the fleet</h2>"),
+            std::string::npos);
+}
+
 TEST(ReportRenderTest, EvidenceReadsAsSentences) {
   EXPECT_EQ(EvidenceSentence(DriftShare()),
             "4 of the 9 input features judged had drifted (44%); the plan "
