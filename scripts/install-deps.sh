@@ -16,7 +16,7 @@ packages=(
   python3-venv python3-pandas mypy  # tests/python: pip install into a venv, DataFrames, types
   curl procps openssl
   chromium  # tests/console drives it headless through the browser console
-  etcd-server  # tests/integration/fleet_test.cc: the fleet mode's engine
+  etcd-server  # tests/integration/fleet_*_test.cc: the fleet mode's engine
   firefox-esr  # tests/console: the same walk in Firefox (WebDriver BiDi)
   # tests/deploy renders the Helm chart with Go's text/template and sprig.
   golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev
