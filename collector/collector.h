@@ -128,11 +128,18 @@ class Collector {
   std::vector<aims::fleet::v1::HandoverResponse> AskHandover(
       const std::vector<std::string>& members);
   // For the models `gained`: keeps the latest state row of each series
-  // (this collector's, the replica's or another member's) and adopts the
+  // (this collector's, the replica's or another member's), adopts the
   // latest version of each record (the copies kept here as the replica,
-  // then the others'). Returns the rows written plus the records adopted.
+  // then the others') and takes later profiles (TakeProfiles). Returns how
+  // many rows, records and profiles it wrote.
   int TakeOverGained(const std::vector<std::string>& members,
                      const std::function<bool(const std::string&)>& gained);
+  // Stores the reference profiles of `answers` for the models `gained` that
+  // are later (created_at) than the one held, pushing each to the model's
+  // connected agents; returns how many.
+  int TakeProfiles(
+      const std::vector<aims::fleet::v1::HandoverResponse>& answers,
+      const std::function<bool(const std::string&)>& gained);
   // Fleet mode: whether this collector evaluates `model` now - it owns it,
   // and did under the member list OnFleetChanged last completed (so a model
   // just gained waits for its state and records). Always true outside

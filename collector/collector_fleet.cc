@@ -295,7 +295,43 @@ int Collector::TakeOverGained(
     }
   }
   if (!used_copies.empty()) (void)storage_->Apply(used_copies);
-  return static_cast<int>(state.size()) + adopted;
+  return static_cast<int>(state.size()) + adopted +
+         TakeProfiles(answers, gained);
+}
+
+int Collector::TakeProfiles(
+    const std::vector<aims::fleet::v1::HandoverResponse>& answers,
+    const std::function<bool(const std::string&)>& gained) {
+  int taken = 0;
+  for (const aims::fleet::v1::HandoverResponse& answer : answers) {
+    for (const v1::ReferenceProfile& profile : answer.profiles()) {
+      if (!gained(profile.model().name())) continue;
+      // A later one (replaced while this collector did not own the model).
+      absl::StatusOr<v1::ReferenceProfile> here =
+          storage_->GetProfile(profile.model());
+      if (here.ok() &&
+          (here->profile_id() == profile.profile_id() ||
+           FromProto(here->created_at()) >= FromProto(profile.created_at()))) {
+        continue;
+      }
+      bool created = false;
+      absl::StatusOr<v1::ReferenceProfile> stored =
+          storage_->PutProfile(profile, /*if_absent=*/false, &created);
+      if (!stored.ok()) {
+        LogError("cannot store a handed over reference profile",
+                 {{"model", profile.model().name()},
+                  {"error", stored.status().message()}});
+        continue;
+      }
+      ++taken;
+      ingest_->PushProfile(*stored);
+      LogInfo("reference profile handed over",
+              {{"model", profile.model().name()},
+               {"version", profile.model().version()},
+               {"profile_id", profile.profile_id()}});
+    }
+  }
+  return taken;
 }
 
 void Collector::OnFleetChanged() {

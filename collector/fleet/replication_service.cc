@@ -1,6 +1,8 @@
 #include "collector/fleet/replication_service.h"
 
 #include <algorithm>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -205,6 +207,17 @@ grpc::Status ReplicationService::Handover(
   if (!scan.ok()) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         std::string(scan.message()));
+  }
+  // One profile serves every environment of a version.
+  std::set<std::pair<std::string, std::string>> versions;
+  for (const v1::ModelInfo& m : storage_->ListModels({})) {
+    if (m.profile_id().empty() || !theirs(m.model()) ||
+        !versions.insert({m.model().name(), m.model().version()}).second) {
+      continue;
+    }
+    absl::StatusOr<v1::ReferenceProfile> profile =
+        storage_->GetProfile(m.model());
+    if (profile.ok()) *response->add_profiles() = std::move(*profile);
   }
   return grpc::Status::OK;
 }

@@ -12,9 +12,9 @@
 // copies (storage table kNonconformityCopies), not as records of its own;
 // the collector adopts them when it takes the model over.
 //
-// Handover answers a collector that gains models: the series state rows
-// and records (its own, and the copies, both when both are held) of the
-// models the caller owns under the caller's member list, once this
+// Handover answers a collector that gains models: the series state rows,
+// records (its own, and the copies, both when both are held) and reference
+// profiles of the models the caller owns under the caller's member list, once this
 // collector's list (`members`, SetMembers) is the same, so that it no
 // longer evaluates them.
 //

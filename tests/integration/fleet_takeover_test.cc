@@ -319,8 +319,8 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
 }
 
 // A collector that returns after a loss takes its models back with the
-// records (and series state) its stand-in kept meanwhile, not its own
-// older ones, and opens nothing again.
+// records, series state and profiles its stand-in kept meanwhile, not its
+// own older ones, and opens nothing again.
 TEST_F(FleetProcessesTest, AReturningOwnerTakesBackTheLatestRecords) {
   Takeover steps(this);
   std::vector<std::string> all = steps.StartFleet(2);
@@ -341,6 +341,19 @@ TEST_F(FleetProcessesTest, AReturningOwnerTakesBackTheLatestRecords) {
   EXPECT_LT(steps.KillAndTakeOver(1, {0}, record, &all), absl::Seconds(60));
   const std::string acknowledged = record.at(of_c1[0]);
   steps.AcknowledgeThrough(0, acknowledged, 0);
+  // And a reference profile is put there for one of them.
+  v1::PutProfileRequest put;
+  put.mutable_profile()->mutable_model()->set_name(of_c1[1]);
+  put.mutable_profile()->mutable_model()->set_version("v1");
+  put.mutable_profile()->set_row_count(100);
+  *put.mutable_profile()->mutable_created_at() = ToProto(absl::Now());
+  v1::PutProfileResponse profile;
+  grpc::ClientContext context;
+  ASSERT_TRUE(v1::QueryService::NewStub(
+                  grpc::CreateChannel(collectors_[0].address,
+                                      grpc::InsecureChannelCredentials()))
+                  ->PutProfile(&context, put, &profile)
+                  .ok());
   if (HasFailure()) return;
 
   // c1 returns at the same address: it evaluates its models again, on the
@@ -370,6 +383,11 @@ TEST_F(FleetProcessesTest, AReturningOwnerTakesBackTheLatestRecords) {
   ASSERT_GT(held.history_size(), 0);
   EXPECT_EQ(held.history(held.history_size() - 1).actor(), "alice");
   EXPECT_GE(Metric(1, "aims_fleet_adopted_nonconformities_total"), 1);
+  // The profile put on c0 meanwhile is c1's now.
+  v1::ReferenceProfile handed;
+  EXPECT_TRUE(GetJson(
+      1, "/v1/profile?scope=collector&version=v1&name=" + of_c1[1], &handed));
+  EXPECT_EQ(handed.profile_id(), profile.profile_id());
   // Four breaches, four records across the fleet; both trails verify.
   v1::ListNonconformitiesResponse list;
   ASSERT_TRUE(GetJson(0, "/v1/nonconformities", &list));

@@ -525,9 +525,9 @@ TEST_F(ReplicatorTest, CopiesTheRecordsOfOwnedModelsAsTheyChange) {
   EXPECT_EQ(copy.history_size(), 2);
 }
 
-// A collector that gains models asks the others for their state and
-// records of them: a member answers only those the asker owns under the
-// asker's list, and only once its own list is the same.
+// A collector that gains models asks the others for their state, records
+// and profiles of them: a member answers only those the asker owns under
+// the asker's list, and only once its own list is the same.
 TEST_F(ReplicatorTest, HandoverAnswersTheAskersModelsOnceTheListsAgree) {
   const std::vector<std::string> members = {"10.0.0.1:4317", kPeer};
   // Models by their owner under `members`.
@@ -554,6 +554,19 @@ TEST_F(ReplicatorTest, HandoverAnswersTheAskersModelsOnceTheListsAgree) {
         {Table::kNonconformityCopies, nc.id(), nc.SerializeAsString()});
   }
   ASSERT_TRUE(replica_->Apply(rows).ok());
+  for (const std::string& model : {mine, theirs}) {
+    v1::Hello hello = hello_;
+    hello.mutable_agent()->set_agent_id(model + "-agent");
+    hello.mutable_model()->set_name(model);
+    ASSERT_TRUE(replica_->RegisterAgent(hello, absl::Now()).ok());
+    v1::ReferenceProfile profile;
+    *profile.mutable_model() = hello.model();
+    profile.mutable_model()->set_environment("any");
+    profile.set_profile_id("p-" + model);
+    profile.set_row_count(100);
+    bool created = false;
+    ASSERT_TRUE(replica_->PutProfile(profile, false, &created).ok());
+  }
   std::vector<std::string> listed = {kPeer};  // not seen the asker yet
   service_->SetMembers([&] { return listed; });
   aims::fleet::v1::HandoverRequest request;
@@ -573,6 +586,8 @@ TEST_F(ReplicatorTest, HandoverAnswersTheAskersModelsOnceTheListsAgree) {
     ids.insert(nc.id());
   }
   EXPECT_EQ(ids.size(), 2u);  // its own record and its copy
+  ASSERT_EQ(answer->profiles_size(), 1);
+  EXPECT_EQ(answer->profiles(0).profile_id(), "p-" + mine);
 }
 
 TEST_F(ReplicatorTest, SendsTheProfilesOfOwnedModelsOnceEach) {
