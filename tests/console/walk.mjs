@@ -85,6 +85,15 @@ async function go(hash, ready) {
   await page.waitForSelector(ready, { timeout: 30000 });
 }
 
+// Waits until the page of the current hash is drawn: a page drawn from a
+// link (not go()) may still be loading, and its first nodes be replaced.
+async function settled() {
+  await page.waitForFunction(() => {
+    const main = document.getElementById('main');
+    return main.dataset.route === location.hash && !main.hasAttribute('aria-busy');
+  }, { timeout: 30000 });
+}
+
 async function signIn(token, who) {
   await page.goto(`${url}/`);
   await page.waitForSelector('#signin');
@@ -165,6 +174,8 @@ await step('officer finds the nonconformity with the register filters', async ()
   await page.waitForFunction(() => location.hash.includes('severity=SEVERITY_'));
   await page.waitForSelector(`#register tr[data-id="${first}"]`);
   await page.click(`#register tr[data-id="${first}"] a`);
+  await page.waitForFunction(() => location.hash.startsWith('#/nc/'), { timeout: 30000 });
+  await settled();
   await page.waitForSelector('#do-acknowledged');
 });
 
@@ -174,6 +185,7 @@ for (const [button, stage, comment] of [
   ['#do-action_recorded', 'action recorded', 'retrained on the last 30 days'],
 ]) {
   await step(`officer: ${stage}`, async () => {
+    await settled();
     await page.type('#comment', comment);
     await page.click(button);
     await textOf('#nc-stage', new RegExp(`^${stage}$`));
@@ -187,6 +199,7 @@ for (const [name, field, value, button, shown, change] of [
   ['links a ticket', '#ticket', 'https://tickets.example.com/AIMS-42', '#do-ticket', '#nc-ticket', 'ticket_url'],
 ]) {
   await step(`officer ${name}`, async () => {
+    await settled();
     await fill(field, value);
     await fill('#comment', `${change} by the walk`);
     await page.click(button);

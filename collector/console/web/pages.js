@@ -267,8 +267,15 @@ export async function detailPage(main, route, notice) {
   const nc = await get(`/v1/nonconformities/${encodeURIComponent(route.args[0] || '')}`);
   const ev = nc.evidence || {};
   const v = ev.value || {};
+  // Busy while redrawn (the evidence chart loads last and moves what is
+  // below it), as draw() marks a page it draws.
   const rerender = async (updated, done) => {
-    await detailPage(main, route, done);
+    main.setAttribute('aria-busy', 'true');
+    try {
+      await detailPage(main, route, done);
+    } finally {
+      main.removeAttribute('aria-busy');
+    }
   };
   const chart = h('div', { id: 'evidence-chart' }, h('p', { class: 'muted' }, 'Loading the evidence…'));
   const ticket = nc.ticket_url && /^https?:\/\//.test(nc.ticket_url)
