@@ -408,8 +408,12 @@ void Collector::Stop() {
     maintenance_thread_.join();
   }
   // Leaves the fleet first: the others take over this collector's models now
-  // rather than when its lease would expire.
-  if (fleet_) fleet_->Stop();
+  // rather than when its lease would expire, from the last state and
+  // records (it evaluates nothing once they may own them).
+  if (fleet_) {
+    LeaveFleetEvaluation();
+    fleet_->Stop();
+  }
   StopFleetChanges();
   if (http_) http_->Stop();
   if (evaluator_) evaluator_->Stop();

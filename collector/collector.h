@@ -124,16 +124,19 @@ class Collector {
   void StopFleetChanges();
   // Asks every other member of `members` for its state and records of the
   // models this collector owns under `members` (a member that has not read
-  // the same list yet is asked again, for up to 5 s).
-  std::vector<aims::fleet::v1::HandoverResponse> AskHandover(
+  // the same list yet is asked again, for up to 5 s). ABORTED when this
+  // collector's own list moved on meanwhile, CANCELLED when stopping: the
+  // run is redone (or dropped).
+  absl::StatusOr<std::vector<aims::fleet::v1::HandoverResponse>> AskHandover(
       const std::vector<std::string>& members);
   // For the models `gained`: keeps the latest state row of each series
   // (this collector's, the replica's or another member's), adopts the
   // latest version of each record (the copies kept here as the replica,
   // then the others') and takes later profiles (TakeProfiles). Returns how
   // many rows, records and profiles it wrote.
-  int TakeOverGained(const std::vector<std::string>& members,
-                     const std::function<bool(const std::string&)>& gained);
+  absl::StatusOr<int> TakeOverGained(
+      const std::vector<std::string>& members,
+      const std::function<bool(const std::string&)>& gained);
   // Stores the reference profiles of `answers` for the models `gained` that
   // are later (created_at) than the one held, pushing each to the model's
   // connected agents; returns how many.
@@ -145,6 +148,14 @@ class Collector {
   // just gained waits for its state and records). Always true outside
   // fleet mode.
   bool EvaluatesHere(const std::string& model);
+  // Fleet mode: owned, but its handover not done yet.
+  bool TakingOver(const std::string& model);
+  // The member list a Handover's must equal; empty while this collector
+  // evaluates nothing (fenced, or leaving), when it answers any.
+  std::vector<std::string> MembersForHandover();
+  // Stop(): evaluates nothing more before the lease is revoked, so that the
+  // next owners find the last state and records.
+  void LeaveFleetEvaluation();
 
   // Gauges that are read rather than counted, before each /metrics scrape.
   void RefreshGauges();
@@ -180,6 +191,15 @@ class Collector {
   std::vector<std::string> fleet_members_ ABSL_GUARDED_BY(fleet_mu_);
   bool fleet_fenced_ ABSL_GUARDED_BY(fleet_mu_) = false;
   bool fleet_change_pending_ ABSL_GUARDED_BY(fleet_mu_) = false;
+  bool fleet_leaving_ ABSL_GUARDED_BY(fleet_mu_) = false;
+  // The member lists (and fences) the fleet reported since the worker last
+  // ran; overflow: more than it keeps.
+  struct FleetView {
+    std::vector<std::string> members;
+    bool fenced = false;
+  };
+  std::vector<FleetView> fleet_seen_ ABSL_GUARDED_BY(fleet_mu_);
+  bool fleet_seen_overflow_ ABSL_GUARDED_BY(fleet_mu_) = false;
   bool fleet_stopping_ ABSL_GUARDED_BY(fleet_mu_) = false;
   std::thread fleet_worker_;
   std::unique_ptr<grpc::Server> server_;

@@ -38,6 +38,9 @@ namespace {
 // How long a member change waits for the others' handover answers.
 constexpr absl::Duration kHandoverCall = absl::Seconds(2);
 constexpr absl::Duration kHandoverPatience = absl::Seconds(5);
+// Member lists kept between two runs of the worker; past it every owned
+// model counts as gained.
+constexpr size_t kMaxFleetViews = 64;
 
 // Whether state row `a` was judged later than `b`.
 bool LaterState(const v1::ObjectiveStatus& a, const v1::ObjectiveStatus& b) {
@@ -117,7 +120,10 @@ absl::Status Collector::CreateReplication() {
           const v1::ModelRef& model,
           const google::protobuf::RepeatedPtrField<v1::LabelEvent>& copies,
           absl::Time now) { return labels->StoreCopies(model, copies, now); });
-  replication_service_->SetMembers([f] { return f->members(); });
+  replication_service_->SetMembers([this] { return MembersForHandover(); },
+                                   [e = evaluator_.get()] { e->AwaitPass(); });
+  nc_service_->SetTakingOver(
+      [this](const std::string& model) { return TakingOver(model); });
   // Labels posted for a model go to its owner, which copies them to the
   // model's peer.
   label_service_->SetRouter(
@@ -156,17 +162,49 @@ absl::Status Collector::CreateReplication() {
 }
 
 bool Collector::EvaluatesHere(const std::string& model) {
+  if (fleet_ == nullptr) return true;
   if (!fleet_->Owns(model)) return false;
   // Owned under the list the last handover completed for too: a model just
   // won waits for its state and records.
   absl::MutexLock lock(&fleet_mu_);
-  return !fleet_fenced_ && fleet::RendezvousOwner(model, fleet_members_) ==
-                               options_.fleet_advertise;
+  return !fleet_fenced_ && !fleet_leaving_ &&
+         fleet::RendezvousOwner(model, fleet_members_) ==
+             options_.fleet_advertise;
+}
+
+bool Collector::TakingOver(const std::string& model) {
+  return fleet_->Owns(model) && !EvaluatesHere(model);
+}
+
+std::vector<std::string> Collector::MembersForHandover() {
+  {
+    absl::MutexLock lock(&fleet_mu_);
+    if (fleet_leaving_) return {};
+  }
+  if (fleet_->fenced()) return {};
+  return fleet_->members();
 }
 
 void Collector::NoteFleetChanged() {
+  // Every list seen, not only the last: a model lost and won back between
+  // two runs of the worker was another's meanwhile.
+  FleetView seen{fleet_->members(), fleet_->fenced()};
   absl::MutexLock lock(&fleet_mu_);
+  if (fleet_seen_.size() < kMaxFleetViews) {
+    fleet_seen_.push_back(std::move(seen));
+  } else {
+    fleet_seen_overflow_ = true;
+  }
   fleet_change_pending_ = true;
+}
+
+void Collector::LeaveFleetEvaluation() {
+  {
+    absl::MutexLock lock(&fleet_mu_);
+    fleet_leaving_ = true;
+  }
+  // No pass writes once the others may own this collector's models.
+  if (evaluator_) evaluator_->Stop();
 }
 
 void Collector::RunFleetChanges() {
@@ -193,16 +231,20 @@ void Collector::StopFleetChanges() {
   if (fleet_worker_.joinable()) fleet_worker_.join();
 }
 
-std::vector<aims::fleet::v1::HandoverResponse> Collector::AskHandover(
-    const std::vector<std::string>& members) {
+absl::StatusOr<std::vector<aims::fleet::v1::HandoverResponse>>
+Collector::AskHandover(const std::vector<std::string>& members) {
   aims::fleet::v1::HandoverRequest request;
   request.set_from(options_.fleet_advertise);
   for (const std::string& m : members) request.add_members(m);
   std::vector<aims::fleet::v1::HandoverResponse> answers;
-  const absl::Time give_up = absl::Now() + kHandoverPatience;
   for (const std::string& member : members) {
     if (member == options_.fleet_advertise) continue;
+    const absl::Time give_up = absl::Now() + kHandoverPatience;
     while (true) {
+      {
+        absl::MutexLock lock(&fleet_mu_);
+        if (fleet_stopping_) return absl::CancelledError("stopping");
+      }
       absl::StatusOr<aims::fleet::v1::HandoverResponse> answer =
           peers_->Handover(member, request, kHandoverCall);
       if (answer.ok()) {
@@ -210,11 +252,16 @@ std::vector<aims::fleet::v1::HandoverResponse> Collector::AskHandover(
         break;
       }
       // A member that has not read the same list yet may still evaluate
-      // the models: ask again shortly.
-      if (absl::IsFailedPrecondition(answer.status()) &&
-          absl::Now() < give_up) {
-        absl::SleepFor(absl::Milliseconds(100));
-        continue;
+      // the models: ask again shortly. When this collector's list moved on
+      // meanwhile, the run is redone for the new one.
+      if (absl::IsFailedPrecondition(answer.status())) {
+        if (fleet_->members() != members) {
+          return absl::AbortedError("the member list changed");
+        }
+        if (absl::Now() < give_up) {
+          absl::SleepFor(absl::Milliseconds(100));
+          continue;
+        }
       }
       LogWarn(
           "no handover from a fleet member; its state and records of "
@@ -226,10 +273,13 @@ std::vector<aims::fleet::v1::HandoverResponse> Collector::AskHandover(
   return answers;
 }
 
-int Collector::TakeOverGained(
+absl::StatusOr<int> Collector::TakeOverGained(
     const std::vector<std::string>& members,
     const std::function<bool(const std::string&)>& gained) {
-  std::vector<aims::fleet::v1::HandoverResponse> answers = AskHandover(members);
+  absl::StatusOr<std::vector<aims::fleet::v1::HandoverResponse>> asked =
+      AskHandover(members);
+  if (!asked.ok()) return asked.status();
+  const std::vector<aims::fleet::v1::HandoverResponse>& answers = *asked;
   // The newest state row of each series of a gained model.
   std::map<std::string, std::pair<v1::ObjectiveStatus, std::string>> rows;
   for (const aims::fleet::v1::HandoverResponse& answer : answers) {
@@ -263,19 +313,18 @@ int Collector::TakeOverGained(
   // Records: the copies kept here as the replica, then the others' (the
   // latest version of each wins).
   std::vector<std::pair<v1::Nonconformity, std::string>> records;
-  std::vector<Mutation> used_copies;
   (void)storage_->Scan(
       Table::kNonconformityCopies, "",
-      [&](absl::string_view key, absl::string_view value) {
+      [&](absl::string_view, absl::string_view value) {
         v1::Nonconformity nc;
         if (nc.ParseFromArray(value.data(), static_cast<int>(value.size())) &&
             gained(nc.model().name())) {
           records.emplace_back(std::move(nc), "replica copy");
-          used_copies.push_back(
-              {Table::kNonconformityCopies, std::string(key), std::nullopt});
         }
         return true;
       });
+  // A copy is dropped once its record is held here (adopted, or as recent).
+  std::vector<Mutation> used_copies;
   for (const aims::fleet::v1::HandoverResponse& answer : answers) {
     for (const v1::Nonconformity& nc : answer.nonconformities()) {
       if (gained(nc.model().name())) records.emplace_back(nc, "handover");
@@ -288,6 +337,10 @@ int Collector::TakeOverGained(
       LogError("cannot take over a nonconformity record",
                {{"id", nc.id()}, {"error", took.status().message()}});
       continue;
+    }
+    if (from == "replica copy") {
+      used_copies.push_back(
+          {Table::kNonconformityCopies, nc.id(), std::nullopt});
     }
     if (*took) {
       ++adopted;
@@ -339,25 +392,52 @@ void Collector::OnFleetChanged() {
   const bool fenced = fleet_->fenced();
   std::vector<std::string> before;
   bool was_fenced = false;
+  std::vector<FleetView> seen;
+  bool lost_track = false;
   {
     absl::MutexLock lock(&fleet_mu_);
     before = fleet_members_;
     was_fenced = fleet_fenced_;
+    seen.swap(fleet_seen_);
+    std::swap(lost_track, fleet_seen_overflow_);
   }
   // Agents of a model that moved away reconnect and are redirected.
   ingest_->EndStreamsOfMovedModels(
       [f = fleet_.get()](const v1::ModelRef& m) { return !f->Owns(m.name()); });
   const std::string& self = options_.fleet_advertise;
-  // Gained: ours now and not under the list handled before (at start, or
-  // while fenced, every model is).
+  // Gained: ours now, and not under the list handled before or a list
+  // seen since (at start, or after a fence, every model is).
   auto gained = [&](const std::string& model) {
-    return !fenced && fleet::RendezvousOwner(model, members) == self &&
-           (before.empty() || was_fenced ||
-            fleet::RendezvousOwner(model, before) != self);
+    if (fenced || fleet::RendezvousOwner(model, members) != self) return false;
+    if (before.empty() || was_fenced || lost_track ||
+        fleet::RendezvousOwner(model, before) != self) {
+      return true;
+    }
+    for (const FleetView& view : seen) {
+      if (view.fenced || fleet::RendezvousOwner(model, view.members) != self)
+        return true;
+    }
+    return false;
   };
-  const bool changed =
-      !fenced && !members.empty() && (members != before || was_fenced);
-  const int handed = changed ? TakeOverGained(members, gained) : 0;
+  const bool changed = !fenced && !members.empty() &&
+                       (members != before || was_fenced || seen.size() > 1);
+  int handed = 0;
+  if (changed) {
+    absl::StatusOr<int> taken = TakeOverGained(members, gained);
+    if (!taken.ok()) {
+      // Redone for the newer list (or stopping): what was seen counts then.
+      LogInfo("fleet handover not finished; done again",
+              {{"reason", taken.status().message()}});
+      absl::MutexLock lock(&fleet_mu_);
+      seen.insert(seen.end(), std::make_move_iterator(fleet_seen_.begin()),
+                  std::make_move_iterator(fleet_seen_.end()));
+      fleet_seen_.swap(seen);
+      fleet_seen_overflow_ = fleet_seen_overflow_ || lost_track;
+      fleet_change_pending_ = true;
+      return;
+    }
+    handed = *taken;
+  }
   // Taken over: a model with data here that is ours now and was another's
   // under the previous list (or ours while fenced). The first list read at
   // start takes nothing over.

@@ -128,6 +128,7 @@ void PrintObjectives(const v1::ListObjectiveStatesResponse& response,
          st.nonconformity_id().empty() ? "-" : st.nonconformity_id()});
   }
   table.Print(out);
+  out << UnansweredText(response.unanswered_collectors());
 }
 
 absl::Status Objectives(const CallOptions& call,
@@ -191,6 +192,7 @@ void PrintNonconformities(const v1::ListNonconformitiesResponse& response,
          nc.auto_resolved() ? Time(nc.resolved_at()) : "-"});
   }
   table.Print(out);
+  out << UnansweredText(response.unanswered_collectors());
 }
 
 absl::Status NcList(const CallOptions& call, const NcListOptions& options,

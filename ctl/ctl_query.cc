@@ -85,6 +85,7 @@ absl::Status Models(const CallOptions& call, const ModelsOptions& options,
                         Time(m.last_window_end())});
         }
         table.Print(out);
+        out << UnansweredText(response.unanswered_collectors());
       },
       out);
 }
@@ -111,6 +112,7 @@ absl::Status Agents(const CallOptions& call, const AgentsOptions& options,
                         absl::StrCat(a.event_count()), Time(a.last_seen())});
         }
         table.Print(out);
+        out << UnansweredText(response.unanswered_collectors());
       },
       out);
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/base/time_util.h"
 
@@ -61,6 +62,14 @@ std::string DecisionText(const v1::Evidence& e) {
 std::string ModelText(const v1::ModelRef& model) {
   return absl::StrCat(model.name(), "/", model.version(), "/",
                       model.environment());
+}
+
+std::string UnansweredText(
+    const google::protobuf::RepeatedPtrField<std::string>& unanswered) {
+  if (unanswered.empty()) return "";
+  return absl::StrCat("INCOMPLETE: collector ", absl::StrJoin(unanswered, ", "),
+                      " did not answer; this list lacks the entries ",
+                      unanswered.size() == 1 ? "it holds" : "they hold", "\n");
 }
 
 }  // namespace aims::ctl

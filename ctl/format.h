@@ -1,5 +1,5 @@
-// How aimsctl's tables write times, numbers, models and the decision
-// behind a nonconformity's evidence.
+// How aimsctl's tables write times, numbers, models, the decision behind a
+// nonconformity's evidence, and a fleet listing that lacks a collector.
 //
 // Thread-safety: stateless.
 #ifndef AIMS_CTL_FORMAT_H_
@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "aims/v1/identity.pb.h"
 #include "aims/v1/nonconformity.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/timestamp.pb.h"
 
 namespace aims::ctl {
@@ -36,6 +37,11 @@ std::string ModelText(const v1::ModelRef& model);
 // steps (false-alarm budget 1/30d over 25 series)"; empty for evidence
 // recorded before decisions were named.
 std::string DecisionText(const v1::Evidence& evidence);
+
+// Fleet mode: after a listing's table, the line naming the collectors that
+// did not answer (the list lacks their entries); nothing when all did.
+std::string UnansweredText(
+    const google::protobuf::RepeatedPtrField<std::string>& unanswered);
 
 }  // namespace aims::ctl
 

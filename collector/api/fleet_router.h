@@ -34,6 +34,7 @@
 #include "aims/v1/labels.grpc.pb.h"
 #include "aims/v1/nonconformity.grpc.pb.h"
 #include "aims/v1/query.grpc.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
@@ -79,13 +80,14 @@ class FleetRouter {
   // Asks every other member at once (a thread each) by `call` on the stub
   // `stub_of` gives, as a forwarded call, so a silent member costs one
   // deadline; the answers by member, without the members that did not
-  // answer (each logged).
+  // answer (each logged, and added to `silent` when given).
   template <typename Stub, typename Request, typename Response>
   std::vector<std::pair<std::string, Response>> AskOthers(
       Stub* (FleetRouter::*stub_of)(const std::string&),
       grpc::Status (Stub::*call)(grpc::ClientContext*, const Request&,
                                  Response*),
-      const Request& request) {
+      const Request& request,
+      google::protobuf::RepeatedPtrField<std::string>* silent = nullptr) {
     const std::vector<std::string> others = Others();
     std::vector<Response> responses(others.size());
     std::vector<grpc::Status> statuses(others.size());
@@ -104,6 +106,7 @@ class FleetRouter {
     for (size_t i = 0; i < others.size(); ++i) {
       if (!statuses[i].ok()) {
         NoteSilent(others[i], statuses[i]);
+        if (silent != nullptr) silent->Add(std::string(others[i]));
         continue;
       }
       answers.emplace_back(others[i], std::move(responses[i]));

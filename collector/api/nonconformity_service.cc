@@ -50,9 +50,10 @@ absl::Status NonconformityService::List(
     if (!added && IsLaterVersion(nc, it->second)) it->second = std::move(nc);
   };
   for (v1::Nonconformity& nc : *response->mutable_nonconformities()) merge(nc);
-  for (auto& [member, theirs] : router_->AskOthers(
-           &FleetRouter::NcStub,
-           &v1::NonconformityService::Stub::ListNonconformities, request)) {
+  for (auto& [member, theirs] :
+       router_->AskOthers(&FleetRouter::NcStub,
+                          &v1::NonconformityService::Stub::ListNonconformities,
+                          request, response->mutable_unanswered_collectors())) {
     for (v1::Nonconformity& nc : *theirs.mutable_nonconformities()) merge(nc);
   }
   std::vector<v1::Nonconformity> all;
@@ -86,6 +87,18 @@ std::string NonconformityService::HolderElsewhere(const std::string& id,
     }
   }
   return "";
+}
+
+absl::Status NonconformityService::CheckNotTakingOver(
+    const std::string& id) const {
+  if (!taking_over_) return absl::OkStatus();
+  absl::StatusOr<v1::Nonconformity> here = nonconformities_->Get(id);
+  if (!here.ok() || !taking_over_(here->model().name()))
+    return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("this collector is taking over model ", here->model().name(),
+                   " and its records (", id,
+                   " among them) from another; retry in a few seconds"));
 }
 
 absl::Status NonconformityService::Get(
@@ -184,6 +197,7 @@ absl::Status NonconformityService::Transition(const Principal& principal,
                                    &context, request, response),
                                "the record's holder", holder);
   }
+  if (absl::Status s = CheckNotTakingOver(request.id()); !s.ok()) return s;
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Transition(request);
   if (!nc.ok()) return nc.status();
   *response = std::move(*nc);
@@ -204,6 +218,7 @@ absl::Status NonconformityService::Update(
                                    &context, request, response),
                                "the record's holder", holder);
   }
+  if (absl::Status s = CheckNotTakingOver(request.id()); !s.ok()) return s;
   absl::StatusOr<v1::Nonconformity> nc = evaluator_->Update(request);
   if (!nc.ok()) return nc.status();
   *response = std::move(*nc);
@@ -234,9 +249,10 @@ void NonconformityService::ObjectiveStates(
   std::map<std::string, v1::ObjectiveStatus> merged;
   for (v1::ObjectiveStatus& s : *response->mutable_states())
     merged.emplace(key(s), std::move(s));
-  for (auto& [member, theirs] : router_->AskOthers(
-           &FleetRouter::NcStub,
-           &v1::NonconformityService::Stub::ListObjectiveStates, request)) {
+  for (auto& [member, theirs] :
+       router_->AskOthers(&FleetRouter::NcStub,
+                          &v1::NonconformityService::Stub::ListObjectiveStates,
+                          request, response->mutable_unanswered_collectors())) {
     for (v1::ObjectiveStatus& s : *theirs.mutable_states()) {
       auto [it, inserted] = merged.try_emplace(key(s), s);
       if (!inserted && router_->OwnerElsewhere(s.model().name()) == member)

@@ -48,6 +48,13 @@ class NonconformityService final
       std::function<absl::StatusOr<v1::PlanInfo>(const std::string&)> reload,
       const Authorizer* authorizer);
 
+  // Fleet mode: `taking_over(model name)` is true while this collector
+  // owns the model but has not taken over its records yet; a step or
+  // update on one of them is refused (UNAVAILABLE, retry) meanwhile. Call
+  // before serving.
+  void SetTakingOver(std::function<bool(const std::string&)> taking_over) {
+    taking_over_ = std::move(taking_over);
+  }
   // Fleet mode: `router` (not owned; outlives this). Call before serving.
   // `fleet_principal`: the name of the fleet's token in the tokens file
   // ("" when tokens are not required).
@@ -121,6 +128,10 @@ class NonconformityService final
                                        v1::PlanInfo* response) override;
 
  private:
+  // UNAVAILABLE while this collector takes over the model of record `id`
+  // (SetTakingOver): a step made now on the copy it holds would be
+  // replaced by the version it is taking over.
+  absl::Status CheckNotTakingOver(const std::string& id) const;
   // In fleet `scope`: the other member that holds record `id` (its model's
   // owner; when this collector has no copy, the member that has one if the
   // owner is this one); "" to answer here.
@@ -139,6 +150,7 @@ class NonconformityService final
   const Authorizer* const authorizer_;
   FleetRouter* router_ = nullptr;
   std::string fleet_principal_;
+  std::function<bool(const std::string&)> taking_over_;
 };
 
 }  // namespace aims::collector

@@ -85,7 +85,8 @@ void QueryService::MergeMembers(
   std::map<std::string, Entry> merged;
   for (Entry& e : *(response->*entries)()) merged[key(e)] = std::move(e);
   for (auto& [member, theirs] :
-       router_->AskOthers(&FleetRouter::Stub, call, request)) {
+       router_->AskOthers(&FleetRouter::Stub, call, request,
+                          response->mutable_unanswered_collectors())) {
     for (Entry& e : *(theirs.*entries)()) {
       auto [it, inserted] = merged.try_emplace(key(e), e);
       if (inserted) continue;

@@ -266,6 +266,8 @@ v1::PlanInfo Evaluator::plan_info() const {
   return info;
 }
 
+void Evaluator::AwaitPass() { absl::MutexLock eval(&eval_mu_); }
+
 int Evaluator::EvaluateDue() {
   absl::MutexLock eval(&eval_mu_);
   std::shared_ptr<const Plan> plan;

@@ -92,6 +92,9 @@ class Evaluator {
   // Loads persisted series state (between passes; fleet mode calls it
   // again when it takes over models with replicated state).
   absl::Status Load();
+  // Returns once no evaluation pass is under way (a pass that began before
+  // the call has ended): what it wrote is in storage.
+  void AwaitPass() ABSL_LOCKS_EXCLUDED(eval_mu_);
   // Installs `plan` (recording its version); returns how many objectives kept
   // their state.
   absl::StatusOr<int> SetPlan(Plan plan, const std::string& actor);

@@ -171,11 +171,17 @@ grpc::Status ReplicationService::Handover(
   std::vector<std::string> members(request->members().begin(),
                                    request->members().end());
   std::sort(members.begin(), members.end());
-  if (members_ && members_() != members) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        absl::StrCat("the member list here differs from ",
-                                     request->from(), "'s; ask again"));
+  if (members_) {
+    const std::vector<std::string> here = members_();
+    if (!here.empty() && here != members) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("the member list here differs from ",
+                                       request->from(), "'s; ask again"));
+    }
   }
+  // It no longer evaluates the asker's models; a pass that began before
+  // may still write.
+  if (await_pass_) await_pass_();
   auto theirs = [&](const v1::ModelRef& model) {
     return RendezvousOwner(model.name(), members) == request->from();
   };

@@ -14,9 +14,10 @@
 //
 // Handover answers a collector that gains models: the series state rows,
 // records (its own, and the copies, both when both are held) and reference
-// profiles of the models the caller owns under the caller's member list, once this
-// collector's list (`members`, SetMembers) is the same, so that it no
-// longer evaluates them.
+// profiles of the models the caller owns under the caller's member list, once
+// this collector's list (`members`, SetMembers) is the same (or it evaluates
+// nothing), so that it no longer evaluates them, and after any evaluation
+// pass under way has ended.
 //
 // With tokens configured (Authorizer), callers need the admin permission.
 //
@@ -75,10 +76,15 @@ class ReplicationService final : public aims::fleet::v1::Replication::Service {
                         const aims::fleet::v1::HandoverRequest* request,
                         aims::fleet::v1::HandoverResponse* response) override;
 
-  // This collector's member list (sorted), which a Handover's must equal.
-  // Without it, Handover answers whatever the list. Call before serving.
-  void SetMembers(std::function<std::vector<std::string>()> members) {
+  // This collector's member list (sorted), which a Handover's must equal;
+  // an empty list when this collector evaluates nothing (fenced, leaving).
+  // `await_pass` returns once an evaluation pass under way has ended, so
+  // that the answer holds what it wrote. Without them, Handover answers
+  // whatever the list. Call before serving.
+  void SetMembers(std::function<std::vector<std::string>()> members,
+                  std::function<void()> await_pass) {
     members_ = std::move(members);
+    await_pass_ = std::move(await_pass);
   }
 
  private:
@@ -91,6 +97,7 @@ class ReplicationService final : public aims::fleet::v1::Replication::Service {
   const ReportWriter write_;
   const LabelWriter write_labels_;
   std::function<std::vector<std::string>()> members_;
+  std::function<void()> await_pass_;
   absl::Mutex mu_;
   // Agents registered here (by a Hello or by replication).
   absl::flat_hash_set<std::string> registered_ ABSL_GUARDED_BY(mu_);

@@ -83,6 +83,8 @@ class GrpcPeers : public ReplicationPeers {
     if (stub == nullptr) {
       grpc::ChannelArguments args;
       args.SetMaxSendMessageSize(-1);
+      // A handover's answer holds every record of the models asked for.
+      args.SetMaxReceiveMessageSize(-1);
       stub = aims::fleet::v1::Replication::NewStub(
           WithBearerToken(peer, credentials_, args, token_));
     }
@@ -550,9 +552,37 @@ absl::Status Replicator::CatchUp(const std::string& model) {
 
 absl::Status Replicator::SendState() {
   const absl::Time round = absl::Now();
-  std::map<std::string, Outgoing> out;
-  // peer -> (key, fingerprint) in its request
-  std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> rows;
+  // Per peer, requests of at most about kStateBatchBytes (the peer takes a
+  // message of --max_message_bytes at most), each with the keys and
+  // fingerprints it carries.
+  struct Batch {
+    Outgoing out;
+    std::vector<std::pair<std::string, uint64_t>> rows;
+    size_t bytes = 0;
+  };
+  constexpr size_t kStateBatchBytes = size_t{1} << 20;
+  std::map<std::string, std::vector<Batch>> out;
+  std::map<std::string, std::set<std::string>> keys;  // per peer
+  // The batch of `peer` with room for `bytes` more, noting `key` as sent.
+  auto room = [&](const std::string& peer, size_t bytes, std::string key,
+                  uint64_t fingerprint) -> ReplicateRequest& {
+    std::vector<Batch>& batches = out[peer];
+    if (batches.empty() || (batches.back().bytes > 0 &&
+                            batches.back().bytes + bytes > kStateBatchBytes)) {
+      batches.emplace_back();
+    }
+    batches.back().bytes += bytes;
+    keys[peer].insert(key);
+    batches.back().rows.emplace_back(std::move(key), fingerprint);
+    return batches.back().out.request;
+  };
+  // Whether `key` went to `peer` last with this fingerprint.
+  auto unchanged = [&](const std::string& key, const std::string& peer,
+                       uint64_t fingerprint) {
+    auto it = sent_state_.find(key);
+    return it != sent_state_.end() && it->second.first == peer &&
+           it->second.second == fingerprint;
+  };
   absl::Status scan = storage_->Scan(
       Table::kEvaluation, "",
       [&](absl::string_view key, absl::string_view value) {
@@ -567,15 +597,12 @@ absl::Status Replicator::SendState() {
         if (peer.empty()) return true;
         const uint64_t fingerprint = std::hash<std::string_view>()(
             std::string_view(value.data(), value.size()));
-        auto it = sent_state_.find(std::string(key));
-        if (it != sent_state_.end() && it->second.first == peer &&
-            it->second.second == fingerprint) {
-          return true;
-        }
-        aims::fleet::v1::StateRow* row = out[peer].request.add_state();
+        if (unchanged(std::string(key), peer, fingerprint)) return true;
+        aims::fleet::v1::StateRow* row =
+            room(peer, key.size() + value.size(), std::string(key), fingerprint)
+                .add_state();
         row->set_key(std::string(key));
         row->set_value(std::string(value));
-        rows[peer].emplace_back(std::string(key), fingerprint);
         return true;
       });
   // The records of the models owned here, so that a successor resolves
@@ -590,16 +617,12 @@ absl::Status Replicator::SendState() {
         }
         const std::string peer = peer_for_(nc.model().name());
         if (peer.empty()) return true;
-        const std::string row_key = absl::StrCat("nc/", key);
+        std::string row_key = absl::StrCat("nc/", key);
         const uint64_t fingerprint = std::hash<std::string_view>()(
             std::string_view(value.data(), value.size()));
-        auto it = sent_state_.find(row_key);
-        if (it != sent_state_.end() && it->second.first == peer &&
-            it->second.second == fingerprint) {
-          return true;
-        }
-        *out[peer].request.add_nonconformities() = std::move(nc);
-        rows[peer].emplace_back(row_key, fingerprint);
+        if (unchanged(row_key, peer, fingerprint)) return true;
+        *room(peer, value.size(), std::move(row_key), fingerprint)
+             .add_nonconformities() = std::move(nc);
         return true;
       });
   if (scan.ok()) scan = records;
@@ -610,36 +633,30 @@ absl::Status Replicator::SendState() {
     if (m.profile_id().empty() || !owns_(model)) continue;
     const std::string peer = peer_for_(model);
     if (peer.empty()) continue;
-    const std::string key =
-        absl::StrCat("profile/", model, "/", m.model().version());
+    std::string key = absl::StrCat("profile/", model, "/", m.model().version());
     const uint64_t fingerprint = std::hash<std::string>()(m.profile_id());
-    auto it = sent_state_.find(key);
-    if (it != sent_state_.end() && it->second.first == peer &&
-        it->second.second == fingerprint) {
-      continue;
-    }
+    // One profile serves every environment of the version.
+    if (unchanged(key, peer, fingerprint) || keys[peer].contains(key)) continue;
     absl::StatusOr<v1::ReferenceProfile> profile =
         storage_->GetProfile(m.model());
     if (!profile.ok()) continue;
-    // One profile serves every environment of the version.
-    if (std::any_of(rows[peer].begin(), rows[peer].end(),
-                    [&](const auto& row) { return row.first == key; })) {
-      continue;
-    }
-    *out[peer].request.add_profiles() = std::move(*profile);
-    rows[peer].emplace_back(key, fingerprint);
+    const size_t bytes = profile->ByteSizeLong();
+    *room(peer, bytes, std::move(key), fingerprint).add_profiles() =
+        std::move(*profile);
   }
   absl::Status result = scan;
-  for (auto& [peer, o] : out) {
-    const int state_rows =
-        o.request.state_size() + o.request.nonconformities_size();
-    if (absl::Status s = Flush(peer, &o, true); !s.ok()) {
-      result = s;
-      continue;
+  for (auto& [peer, batches] : out) {
+    for (Batch& batch : batches) {
+      const int state_rows = batch.out.request.state_size() +
+                             batch.out.request.nonconformities_size();
+      if (absl::Status s = Flush(peer, &batch.out, true); !s.ok()) {
+        result = s;
+        continue;
+      }
+      for (auto& [key, fingerprint] : batch.rows)
+        sent_state_[key] = {peer, fingerprint};
+      state_rows_.Increment(static_cast<double>(state_rows));
     }
-    for (auto& [key, fingerprint] : rows[peer])
-      sent_state_[key] = {peer, fingerprint};
-    state_rows_.Increment(static_cast<double>(state_rows));
   }
   if (result.ok()) state_synced_.Set(absl::ToUnixMillis(round) / 1000.0);
   return result;

@@ -7,6 +7,17 @@
 namespace aims::ctl {
 namespace {
 
+// A fleet listing that lacks a collector says so under its table.
+TEST(FormatTest, UnansweredCollectorsAreNamed) {
+  google::protobuf::RepeatedPtrField<std::string> none;
+  EXPECT_EQ(UnansweredText(none), "");
+  google::protobuf::RepeatedPtrField<std::string> one;
+  one.Add("10.0.0.3:4317");
+  EXPECT_EQ(UnansweredText(one),
+            "INCOMPLETE: collector 10.0.0.3:4317 did not answer; this list "
+            "lacks the entries it holds\n");
+}
+
 TEST(FormatTest, LatencyKeepsItsUnitAndThreeDigits) {
   EXPECT_EQ(Latency(2.96e-6), "2.96us");
   EXPECT_EQ(Latency(0.0204), "20.4ms");

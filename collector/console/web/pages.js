@@ -4,7 +4,7 @@ import {
   h, clear, date, fmtTime, fmtNum, age, stageLabel, severityLabel, stateLabel, modelLabel,
   badge, download, fromInput,
 } from './dom.js';
-import { csvLine } from './text.js';
+import { csvLine, unansweredText } from './text.js';
 import { lineChart, seriesFrom } from './chart.js';
 import { can } from './app.js';
 
@@ -37,6 +37,12 @@ export function ncLink(nc) {
   return h('a', { href: `#/nc/${encodeURIComponent(nc.id)}` }, nc.title || nc.objective_id || nc.id);
 }
 
+// Fleet mode: an alert naming the collectors a page's listings lack.
+function incomplete(...responses) {
+  const text = unansweredText(...responses);
+  return text ? h('p', { class: 'error', role: 'alert', id: 'incomplete' }, text) : null;
+}
+
 const AGE_BUCKETS = [['< 1 h', 3600e3], ['< 1 day', 86400e3], ['< 7 days', 7 * 86400e3], ['older', Infinity]];
 const SEVERITIES = ['SEVERITY_CRITICAL', 'SEVERITY_WARNING', 'SEVERITY_INFO'];
 
@@ -62,6 +68,7 @@ export async function overviewPage(main) {
   const lost = list.reduce((sum, a) => sum + Number(a.gap_count || 0), 0);
   clear(main,
     h('h1', {}, 'Overview'),
+    incomplete(models, agents, ncs),
     h('section', { class: 'cards' },
       h('div', { class: 'card stat', id: 'stat-open' }, h('div', { class: 'big' }, open.length), 'open nonconformities'),
       h('div', { class: 'card stat' }, h('div', { class: 'big' }, (models.models || []).length), 'models'),
@@ -110,7 +117,8 @@ function select(id, label, options, value) {
 
 export async function registerPage(main, route) {
   const p = route.params;
-  const all = (await get('/v1/nonconformities')).nonconformities || [];
+  const listed = await get('/v1/nonconformities');
+  const all = listed.nonconformities || [];
   const models = [...new Set(all.map((n) => modelLabel(n.model)))].sort();
   const objectives = [...new Set(all.map((n) => n.objective_id))].sort();
   const owners = [...new Set(all.map((n) => n.owner).filter(Boolean))].sort();
@@ -153,7 +161,7 @@ export async function registerPage(main, route) {
       c, c === sort ? (desc ? ' ▼' : ' ▲') : ''));
   });
   const now = new Date();
-  clear(main, h('h1', {}, 'Nonconformities'), form,
+  clear(main, h('h1', {}, 'Nonconformities'), incomplete(listed), form,
     h('p', { class: 'muted', id: 'register-count' }, `${rows.length} of ${all.length} nonconformities`),
     h('div', { class: 'table-wrap' }, h('table', { id: 'register' }, h('thead', {}, h('tr', {}, head)),
       h('tbody', {}, rows.map((n) => h('tr', { 'data-id': n.id },

@@ -1,5 +1,6 @@
 // Text helpers without the DOM (tests/console/text_test.mjs runs them in
-// Node): CSV lines and line diffs.
+// Node): CSV lines, line diffs, and the note on a fleet listing that lacks
+// a collector.
 
 // One CSV line (RFC 4180 quoting) of `cells`.
 export function csvLine(cells) {
@@ -29,4 +30,12 @@ export function diffLines(a, b) {
   while (i < n) out.push(['-', x[i++]]);
   while (j < m) out.push(['+', y[j++]]);
   return out;
+}
+
+// Fleet mode: the sentence naming the collectors that did not answer any of
+// `responses` (listings), whose entries a page lacks; '' when all answered.
+export function unansweredText(...responses) {
+  const names = [...new Set(responses.flatMap((r) => (r && r.unanswered_collectors) || []))];
+  if (!names.length) return '';
+  return `Collector ${names.join(', ')} did not answer: this page lacks the entries ${names.length > 1 ? 'they hold' : 'it holds'}.`;
 }

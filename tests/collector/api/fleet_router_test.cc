@@ -187,6 +187,22 @@ TEST_F(FleetRouterTest, ListingsMergeEveryMemberPreferringTheOwner) {
   EXPECT_EQ(own.agents_size(), 2);
 }
 
+// A member that does not answer is named in a listing, which keeps the
+// others' entries.
+TEST_F(FleetRouterTest, AListingNamesTheMembersThatDidNotAnswer) {
+  Store(0, "a", "credit", 1);
+  nodes_[1].server->Shutdown();
+  v1::ListModelsResponse models;
+  ASSERT_TRUE(nodes_[0].service->ListModels({}, &models).ok());
+  EXPECT_EQ(models.models_size(), 1);
+  ASSERT_EQ(models.unanswered_collectors_size(), 1);
+  EXPECT_EQ(models.unanswered_collectors(0), nodes_[1].address);
+  v1::ListAgentsResponse agents;
+  ASSERT_TRUE(nodes_[0].service->ListAgents({}, &agents).ok());
+  EXPECT_EQ(agents.agents_size(), 1);
+  EXPECT_EQ(agents.unanswered_collectors_size(), 1);
+}
+
 TEST_F(FleetRouterTest, AProposedProfileIsStoredByTheOwner) {
   v1::PutProfileRequest put;
   v1::ReferenceProfile* profile = put.mutable_profile();

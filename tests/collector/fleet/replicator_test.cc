@@ -4,6 +4,7 @@
 // RocksDB storages; the network is a fake that can be cut.
 #include "collector/fleet/replicator.h"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>
@@ -53,6 +54,7 @@ class FakePeers : public ReplicationPeers {
                                               const ReplicateRequest& request,
                                               absl::Duration) override {
     ++calls;
+    largest = std::max(largest, request.ByteSizeLong());
     if (!Up(peer)) return absl::UnavailableError("peer down");
     grpc::ServerContext ctx;
     ReplicateResponse response;
@@ -74,6 +76,7 @@ class FakePeers : public ReplicationPeers {
   bool down = false;
   std::string down_peer;
   int calls = 0;
+  size_t largest = 0;  // bytes of the largest Replicate request
 
  private:
   bool Up(const std::string& peer) const {
@@ -525,6 +528,33 @@ TEST_F(ReplicatorTest, CopiesTheRecordsOfOwnedModelsAsTheyChange) {
   EXPECT_EQ(copy.history_size(), 2);
 }
 
+// However many records there are (they are never deleted, and all go
+// again after a restart), they travel in requests the peer accepts.
+TEST_F(ReplicatorTest, ManyRecordsTravelInRequestsOfBoundedSize) {
+  auto replicator = NewReplicator();
+  std::vector<Mutation> rows;
+  for (int i = 0; i < 3000; ++i) {
+    v1::Nonconformity nc;
+    nc.set_id(absl::StrCat("NC-c1-", i));
+    *nc.mutable_model() = hello_.model();
+    nc.set_title(std::string(1000, 'x'));  // about 1 KB each
+    rows.push_back({Table::kNonconformities, nc.id(), nc.SerializeAsString()});
+  }
+  ASSERT_TRUE(owner_->Apply(rows).ok());
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_GE(peers_->calls, 3);
+  EXPECT_LE(peers_->largest, size_t{1100} << 10);
+  int copies = 0;
+  ASSERT_TRUE(replica_
+                  ->Scan(Table::kNonconformityCopies, "",
+                         [&](absl::string_view, absl::string_view) {
+                           ++copies;
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(copies, 3000);
+}
+
 // A collector that gains models asks the others for their state, records
 // and profiles of them: a member answers only those the asker owns under
 // the asker's list, and only once its own list is the same.
@@ -568,7 +598,8 @@ TEST_F(ReplicatorTest, HandoverAnswersTheAskersModelsOnceTheListsAgree) {
     ASSERT_TRUE(replica_->PutProfile(profile, false, &created).ok());
   }
   std::vector<std::string> listed = {kPeer};  // not seen the asker yet
-  service_->SetMembers([&] { return listed; });
+  int awaited = 0;
+  service_->SetMembers([&] { return listed; }, [&] { ++awaited; });
   aims::fleet::v1::HandoverRequest request;
   request.set_from(members[0]);
   for (const std::string& m : members) request.add_members(m);
@@ -586,8 +617,12 @@ TEST_F(ReplicatorTest, HandoverAnswersTheAskersModelsOnceTheListsAgree) {
     ids.insert(nc.id());
   }
   EXPECT_EQ(ids.size(), 2u);  // its own record and its copy
+  EXPECT_EQ(awaited, 1);      // the answer waited for a pass under way
   ASSERT_EQ(answer->profiles_size(), 1);
   EXPECT_EQ(answer->profiles(0).profile_id(), "p-" + mine);
+  // One that evaluates nothing (fenced, leaving) answers whatever the list.
+  listed.clear();
+  EXPECT_TRUE(peers_->Handover(kPeer, request, absl::Seconds(1)).ok());
 }
 
 TEST_F(ReplicatorTest, SendsTheProfilesOfOwnedModelsOnceEach) {
