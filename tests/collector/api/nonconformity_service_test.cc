@@ -14,23 +14,10 @@
 namespace aims::collector {
 namespace {
 
-constexpr char kPlan[] = R"(
-coverage: {enabled: false}
-defaults: {window: 30s, evaluation_interval: 10s, min_samples: 50,
-           decision: point}
-objectives:
-  - id: parity
-    metric: demographic_parity_ratio
-    attribute: gender
-    comparator: ">="
-    threshold: 0.8
-    for: 20s
-)";
-
 TEST(NonconformityServiceTest, AStepWaitsWhileItsModelIsTakenOver) {
   testing::TempDir dir;
   FakeClock clock;
-  Stack s(dir.path(), &clock, kPlan);
+  Stack s(dir.path(), &clock, kParityPlan);
   for (int i = 0; i < 6 && s.ncs->List({}).empty(); ++i) {
     clock.Advance(absl::Seconds(10));
     s.Report(&clock, 0.3);

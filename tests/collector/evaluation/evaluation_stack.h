@@ -19,6 +19,23 @@
 
 namespace aims::collector {
 
+// One objective decided on the point value: the demographic parity ratio
+// of gender (Stack::Report's f_rate against 0.6) at least 0.8, breached for
+// 20 s before it fires, holding for 10 s before it resolves.
+inline constexpr char kParityPlan[] = R"(
+coverage: {enabled: false}
+defaults: {window: 30s, evaluation_interval: 10s, min_samples: 50,
+           decision: point}
+objectives:
+  - id: parity
+    metric: demographic_parity_ratio
+    attribute: gender
+    comparator: ">="
+    threshold: 0.8
+    for: 20s
+    keep_firing_for: 10s
+)";
+
 inline v1::ModelRef Model() {
   v1::ModelRef m;
   m.set_name("credit");

@@ -15,20 +15,6 @@
 namespace aims::collector {
 namespace {
 
-constexpr char kPlan[] = R"(
-coverage: {enabled: false}
-defaults: {window: 30s, evaluation_interval: 10s, min_samples: 50,
-           decision: point}
-objectives:
-  - id: parity
-    metric: demographic_parity_ratio
-    attribute: gender
-    comparator: ">="
-    threshold: 0.8
-    for: 20s
-    keep_firing_for: 10s
-)";
-
 // Reports `f_rate` and evaluates every 10 s until `state` (1 to 12 times).
 void RunUntil(Stack& s, FakeClock& clock, double f_rate,
               v1::ObjectiveState state) {
@@ -44,14 +30,14 @@ void RunUntil(Stack& s, FakeClock& clock, double f_rate,
 TEST(TakeoverTest, TheNewOwnerResolvesTheRecordItAdopted) {
   testing::TempDir dir;
   FakeClock clock;
-  Stack first(dir.File("c1"), &clock, kPlan);
+  Stack first(dir.File("c1"), &clock, kParityPlan);
   first.ncs->SetIdPrefix("c1");
   RunUntil(first, clock, 0.3, v1::OBJECTIVE_STATE_FIRING);
   const std::string id = first.State("parity").nonconformity_id();
   ASSERT_EQ(id, "NC-c1-000001");
 
   // What replication carried to the peer: the series state and the record.
-  Stack second(dir.File("c2"), &clock, kPlan);
+  Stack second(dir.File("c2"), &clock, kParityPlan);
   second.ncs->SetIdPrefix("c2");
   const std::string key = SeriesKey("parity", first.State("parity").series());
   ASSERT_TRUE(second.storage
@@ -99,7 +85,7 @@ TEST(TakeoverTest, TheNewOwnerResolvesTheRecordItAdopted) {
 TEST(TakeoverTest, NewRecordsAreNumberedBeyondAnAdoptedOwnRecord) {
   testing::TempDir dir;
   FakeClock clock;
-  Stack s(dir.File("c1"), &clock, kPlan);
+  Stack s(dir.File("c1"), &clock, kParityPlan);
   s.ncs->SetIdPrefix("c1");
   v1::Nonconformity earlier;
   earlier.set_id("NC-c1-000007");
@@ -116,8 +102,8 @@ TEST(TakeoverTest, NewRecordsAreNumberedBeyondAnAdoptedOwnRecord) {
 TEST(TakeoverTest, AdoptRefusesAnotherRecordUnderTheSameId) {
   testing::TempDir dir;
   FakeClock clock;
-  Stack first(dir.File("c1"), &clock, kPlan);
-  Stack second(dir.File("c2"), &clock, kPlan);
+  Stack first(dir.File("c1"), &clock, kParityPlan);
+  Stack second(dir.File("c2"), &clock, kParityPlan);
   // Both opened NC-000001 (no fleet prefix: their ids clash).
   RunUntil(first, clock, 0.3, v1::OBJECTIVE_STATE_FIRING);
   clock.Advance(absl::Seconds(5));
