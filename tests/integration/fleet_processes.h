@@ -75,23 +75,31 @@ class FleetProcessesTest : public ::testing::Test {
     }
   }
 
+  // A real etcd on free loopback ports. A port chosen free can be taken
+  // by a test running beside this one before etcd binds it: then etcd
+  // exits, and it starts again on other ports.
   void StartEtcd() {
-    etcd_address_ = absl::StrCat("127.0.0.1:", testing::FreePort());
-    const std::string peer =
-        absl::StrCat("http://127.0.0.1:", testing::FreePort());
-    etcd_ = std::make_unique<Subprocess>(
-        std::vector<std::string>{
-            AIMS_ETCD_BIN, "--name=fleet-test",
-            "--data-dir=" + dir_.File("etcd"),
-            "--listen-client-urls=http://" + etcd_address_,
-            "--advertise-client-urls=http://" + etcd_address_,
-            "--listen-peer-urls=" + peer,
-            "--initial-advertise-peer-urls=" + peer,
-            "--initial-cluster=fleet-test=" + peer},
-        dir_.File("etcd.log"));
-    collector::fleet::EtcdClient etcd(etcd_address_, absl::Seconds(1));
-    ASSERT_TRUE(WaitFor([&] { return etcd.List("/").ok(); }, absl::Seconds(20)))
-        << testing::ReadFile(dir_.File("etcd.log"));
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      etcd_address_ = absl::StrCat("127.0.0.1:", testing::FreePort());
+      const std::string peer =
+          absl::StrCat("http://127.0.0.1:", testing::FreePort());
+      etcd_ = std::make_unique<Subprocess>(
+          std::vector<std::string>{
+              AIMS_ETCD_BIN, "--name=fleet-test",
+              "--data-dir=" + dir_.File(absl::StrCat("etcd", attempt)),
+              "--listen-client-urls=http://" + etcd_address_,
+              "--advertise-client-urls=http://" + etcd_address_,
+              "--listen-peer-urls=" + peer,
+              "--initial-advertise-peer-urls=" + peer,
+              "--initial-cluster=fleet-test=" + peer},
+          dir_.File("etcd.log"));
+      collector::fleet::EtcdClient etcd(etcd_address_, absl::Seconds(1));
+      WaitFor([&] { return !etcd_->running() || etcd.List("/").ok(); },
+              absl::Seconds(20));
+      if (etcd_->running() && etcd.List("/").ok()) return;
+    }
+    FAIL() << "etcd does not start: "
+           << testing::ReadFile(dir_.File("etcd.log"));
   }
 
   // `address`: its gRPC address; empty: a free port. `plan`: the monitoring
