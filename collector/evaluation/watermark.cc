@@ -29,7 +29,7 @@ absl::StatusOr<Watermarks::Mark> Watermarks::Advance(
                                        model.environment());
   Model& m = models_[key];
   if (!m.scanned) m.cursor = now - silent_after - kLongestAgentWindow;
-  absl::Status read = storage_->ScanReports(
+  absl::Status read = storage_->ScanReportHeaders(
       model, m.cursor, now + kLongestAgentWindow,
       [&](const StoredReport& stored) {
         const v1::WindowReport& r = stored.report;

@@ -487,7 +487,7 @@ absl::Status Replicator::CatchUp(const std::string& model) {
   if (maybe_holes) {
     std::map<std::string, uint64_t> below;
     for (const v1::ModelInfo& ref : refs) {
-      (void)storage_->ScanReports(
+      (void)storage_->ScanReportHeaders(
           ref.model(), Earliest(), Latest(), [&](const StoredReport& r) {
             auto it = at_peer.find(r.report.agent_id());
             if (it != at_peer.end() &&

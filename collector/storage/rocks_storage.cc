@@ -33,6 +33,7 @@ using rocks_storage_internal::kRollupLevelNames;
 using rocks_storage_internal::kRollupStatePrefix;
 using rocks_storage_internal::kSchemaKey;
 using rocks_storage_internal::ModelKey;
+using rocks_storage_internal::ReportHeader;
 
 namespace {
 
@@ -169,6 +170,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> ColumnFamilies() {
     cfs.push_back({absl::StrCat("rollup_", level), plain});
   }
   cfs.push_back({"rollup_dirty", plain});
+  cfs.push_back({"report_headers", sequence_options});
   return cfs;
 }
 
@@ -220,6 +222,7 @@ void RocksStorage::AdoptHandles(
     rollup_cfs_[l] = handles[tables_end + l];
   }
   dirty_cf_ = handles[tables_end + kRollupLevels];
+  headers_cf_ = handles[tables_end + kRollupLevels + 1];
 }
 
 RocksStorage::~RocksStorage() {
@@ -227,6 +230,7 @@ RocksStorage::~RocksStorage() {
   for (auto* cf : table_cfs_) db_->DestroyColumnFamilyHandle(cf);
   for (auto* cf : rollup_cfs_) db_->DestroyColumnFamilyHandle(cf);
   db_->DestroyColumnFamilyHandle(dirty_cf_);
+  db_->DestroyColumnFamilyHandle(headers_cf_);
   for (auto* cf : {reports_cf_, sequences_cf_, agents_cf_, models_cf_, gaps_cf_,
                    profiles_cf_, default_cf_}) {
     if (cf != nullptr) db_->DestroyColumnFamilyHandle(cf);
@@ -284,7 +288,10 @@ absl::Status RocksStorage::CheckSchemaVersion() {
         version, "; this aims-collector supports up to ", kSchemaVersion,
         ". Run a newer aims-collector or restore a backup."));
   }
-  if (version == 1) return UpgradeFromVersion1();
+  if (version == 1) {
+    if (absl::Status s = UpgradeFromVersion1(); !s.ok()) return s;
+  }
+  if (version <= 2) return UpgradeFromVersion2();
   return absl::OkStatus();
 }
 
@@ -384,6 +391,31 @@ absl::Status RocksStorage::UpgradeFromVersion1() {
       batch.Delete(dirty_cf_, key);
       batch.Put(dirty_cf_, moved, "");
     }
+  }
+  batch.Put(default_cf_, kSchemaKey, "2");
+  return Write(&batch);
+}
+
+absl::Status RocksStorage::UpgradeFromVersion2() {
+  // Interrupted, it runs again from the start at the next open (the
+  // version is written last, and the puts are idempotent).
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), reports_cf_));
+  rocksdb::WriteBatch batch;
+  std::string header;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    header.clear();
+    if (!ReportHeader(ToStringView(it->value()), &header)) {
+      return absl::DataLossError("reports: unparsable record");
+    }
+    batch.Put(headers_cf_, it->key(), header);
+    if (batch.Count() == 4096) {
+      if (absl::Status s = Write(&batch); !s.ok()) return s;
+      batch.Clear();
+    }
+  }
+  if (!it->status().ok()) {
+    return FromRocksDbStatus(it->status(), "reading reports to upgrade");
   }
   batch.Put(default_cf_, kSchemaKey, absl::StrCat(kSchemaVersion));
   return Write(&batch);

@@ -119,9 +119,10 @@ class RocksStorage final : public Storage {
  public:
   // Schema version this build writes; a directory with a newer one is
   // refused at open.
-  // Version 2 added the 10 s and 10 min levels (rollup_10s, rollup_10m); a
-  // version 1 directory is upgraded at open.
-  static constexpr int kSchemaVersion = 2;
+  // Version 2 added the 10 s and 10 min levels (rollup_10s, rollup_10m);
+  // version 3 the report headers (report_headers). An older directory is
+  // upgraded at open.
+  static constexpr int kSchemaVersion = 3;
   // Rollup resolutions, finest first.
   static constexpr int kRollupLevels = 5;
   static constexpr absl::Duration kRollupResolution[kRollupLevels] = {
@@ -164,6 +165,9 @@ class RocksStorage final : public Storage {
   std::vector<v1::AgentInfo> ListAgents(
       const v1::ModelSelector& selector) const override;
   absl::Status ScanReports(
+      const v1::ModelRef& model, absl::Time from, absl::Time to,
+      const std::function<bool(const StoredReport&)>& fn) const override;
+  absl::Status ScanReportHeaders(
       const v1::ModelRef& model, absl::Time from, absl::Time to,
       const std::function<bool(const StoredReport&)>& fn) const override;
   absl::Status MergeReports(const v1::ModelRef& model, absl::Time from,
@@ -276,6 +280,8 @@ class RocksStorage final : public Storage {
   absl::Status CheckSchemaVersion();
   // Schema 1 -> 2: dirty keys and rollup states gain the 10 s level.
   absl::Status UpgradeFromVersion1();
+  // Writes the header of every stored report (reading each report once).
+  absl::Status UpgradeFromVersion2();
   // Agents, models and the next id, into memory.
   absl::Status LoadRegistry();
   absl::Status LoadRollupState();
@@ -308,6 +314,11 @@ class RocksStorage final : public Storage {
   // Reads (rocks_storage_read.cc).
   // The id of `model`; nullopt when it never registered.
   std::optional<uint64_t> FindModelId(const v1::ModelRef& model) const;
+  // ScanReports, or ScanReportHeaders when not `with_summary`.
+  absl::Status ScanReportRecords(
+      const v1::ModelRef& model, absl::Time from, absl::Time to,
+      bool with_summary,
+      const std::function<bool(const StoredReport&)>& fn) const;
   // Merges [from, to) of `model_id` using rollups of levels <= max_level
   // (-1: raw only).
   absl::Status MergeRange(uint64_t model_id, absl::Time from, absl::Time to,
@@ -380,6 +391,10 @@ class RocksStorage final : public Storage {
   std::vector<rocksdb::ColumnFamilyHandle*> table_cfs_;  // by Table
   rocksdb::ColumnFamilyHandle* rollup_cfs_[kRollupLevels] = {};
   rocksdb::ColumnFamilyHandle* dirty_cf_ = nullptr;
+  // Each report's key with its header (the report without its summary):
+  // what scans for windows, agents and ids read, so that they do not load
+  // the reports' values from blob files.
+  rocksdb::ColumnFamilyHandle* headers_cf_ = nullptr;
   std::unique_ptr<TaskPool> merge_pool_;  // null with query_threads <= 1
 #ifdef ABSL_HAVE_THREAD_SANITIZER
   // TSan builds only: one Write() at a time. RocksDB's group commit (the

@@ -14,9 +14,11 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "aims/v1/ingest.pb.h"
 #include "collector/storage/rocks_storage.h"
+#include "collector/storage/wire_filter.h"
 #include "common/rocks/keys.h"
 
 namespace aims::collector::rocks_storage_internal {
@@ -42,6 +44,14 @@ inline constexpr size_t kReportKeySequenceOffset = 3 * kEncodedUint64Bytes;
 inline constexpr size_t kReportKeyBytes = 4 * kEncodedUint64Bytes;
 // A rollup_dirty key: [level u8][model_id][bucket_start].
 inline constexpr size_t kDirtyKeyBytes = 1 + 2 * kEncodedUint64Bytes;
+
+// Appends the header of a stored report (its record without the summary)
+// to `out`, as the report_headers column family keeps it. False when
+// `report` is not valid wire format.
+inline bool ReportHeader(absl::string_view report, std::string* out) {
+  static constexpr int kSummary[] = {v1::WindowReport::kSummaryFieldNumber};
+  return CopyWithoutField(report, kSummary, out);
+}
 
 // Start of the bucket of `resolution` (aligned to the Unix epoch) holding t.
 inline absl::Time AlignDown(absl::Time t, absl::Duration resolution) {

@@ -173,7 +173,7 @@ size_t RocksStorage::RawReportsIn(uint64_t model_id, absl::Time from,
   rocksdb::Slice upper(upper_key);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reports_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, headers_cf_));
   size_t n = 0;
   for (it->Seek(TimeKey(model_id, from)); it->Valid() && n < at_most;
        it->Next()) {
@@ -236,7 +236,7 @@ std::optional<absl::Time> RocksStorage::NextDataStart(uint64_t model_id,
         ReadSortableMillis(ToStringView(it->key()), kKeyTimeOffset);
     if (!next.has_value() || t < *next) next = t;
   };
-  probe(reports_cf_);
+  probe(headers_cf_);  // the reports' keys, without loading their values
   for (int l = 0; l < level; ++l) probe(rollup_cfs_[l]);
   return next;
 }
@@ -275,11 +275,13 @@ absl::Status RocksStorage::ApplyRetention(uint64_t model_id, absl::Time now,
     rollup_state_[model_id].rollup_horizon[l] = rollup_cutoff[l];
   }
   if (raw_cutoff == absl::InfinitePast()) return absl::OkStatus();
-  // Raw reports and their de-duplication entries.
+  // Raw reports, their headers and de-duplication entries (found by the
+  // headers' keys, which are the reports').
   return DeleteKeys(
-      reports_cf_, RetentionStart(model_id, raw_from),
+      headers_cf_, RetentionStart(model_id, raw_from),
       TimeKey(model_id, raw_cutoff),
       [&](rocksdb::Slice key, rocksdb::WriteBatch* batch) {
+        batch->Delete(reports_cf_, key);
         if (key.size() != kReportKeyBytes) return;
         batch->Delete(sequences_cf_,
                       rocksdb::Slice(key.data() + kReportKeyAgentOffset,

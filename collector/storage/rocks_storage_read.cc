@@ -182,6 +182,19 @@ std::optional<uint64_t> RocksStorage::FindModelId(
 absl::Status RocksStorage::ScanReports(
     const v1::ModelRef& model, absl::Time from, absl::Time to,
     const std::function<bool(const StoredReport&)>& fn) const {
+  return ScanReportRecords(model, from, to, /*with_summary=*/true, fn);
+}
+
+absl::Status RocksStorage::ScanReportHeaders(
+    const v1::ModelRef& model, absl::Time from, absl::Time to,
+    const std::function<bool(const StoredReport&)>& fn) const {
+  return ScanReportRecords(model, from, to, /*with_summary=*/false, fn);
+}
+
+absl::Status RocksStorage::ScanReportRecords(
+    const v1::ModelRef& model, absl::Time from, absl::Time to,
+    bool with_summary,
+    const std::function<bool(const StoredReport&)>& fn) const {
   const std::optional<uint64_t> model_id = FindModelId(model);
   if (!model_id.has_value()) return absl::OkStatus();
   const std::string start = TimeKey(*model_id, from);
@@ -189,12 +202,15 @@ absl::Status RocksStorage::ScanReports(
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(end);
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reports_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(ro, with_summary ? reports_cf_ : headers_cf_));
   StoredReport stored;
   stored.model = model;
   for (it->Seek(start); it->Valid(); it->Next()) {
     if (!stored.report.ParseFromArray(it->value().data(), it->value().size())) {
-      return absl::DataLossError("reports: unparsable record");
+      return absl::DataLossError(with_summary
+                                     ? "reports: unparsable record"
+                                     : "report_headers: unparsable record");
     }
     if (!fn(stored)) break;
   }
@@ -235,8 +251,9 @@ absl::Status RocksStorage::ReportIds(
   const std::string upper_key = TimeKey(model_id, to);
   rocksdb::Slice upper(upper_key);
   ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, reports_cf_));
-  // Keys only: model id, window start, agent number, sequence.
+  // Keys only: model id, window start, agent number, sequence (the
+  // headers' keys: the reports' would load each report from its blob file).
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, headers_cf_));
   for (it->Seek(TimeKey(model_id, from)); it->Valid(); it->Next()) {
     const absl::string_view key = ToStringView(it->key());
     if (key.size() != kReportKeyBytes) {

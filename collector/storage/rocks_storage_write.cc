@@ -23,6 +23,7 @@ using rocks_storage_internal::DirtyKey;
 using rocks_storage_internal::kNextIdKey;
 using rocks_storage_internal::ModelKey;
 using rocks_storage_internal::ProfileKey;
+using rocks_storage_internal::ReportHeader;
 using rocks_storage_internal::SequenceKey;
 using rocks_storage_internal::TimeKey;
 
@@ -273,7 +274,12 @@ absl::StatusOr<WriteOutcome> RocksStorage::StageReportLocked(
   staged->sequences.insert(seq_key);
   std::string report_key = TimeKey(a.model_id, start);
   report_key += seq_key;  // [agent_num][seq]
+  std::string header;
+  if (!ReportHeader(r.bytes, &header)) {
+    return absl::InvalidArgumentError("report: not valid wire format");
+  }
   batch->Put(reports_cf_, report_key, r.bytes);
+  batch->Put(headers_cf_, report_key, header);
   batch->Put(sequences_cf_, seq_key, report_key);
   AddMutations(r.on_store, batch);
   info.set_report_count(info.report_count() + 1);
@@ -436,8 +442,15 @@ absl::StatusOr<WriteOutcome> RocksStorage::PutLabelReport(
     key += SequenceKey(0, 0);  // the reserved label report agent
     if (report.bytes.empty()) {
       batch.Delete(reports_cf_, key);
+      batch.Delete(headers_cf_, key);
     } else {
+      std::string header;
+      if (!ReportHeader(report.bytes, &header)) {
+        return absl::InvalidArgumentError(
+            "label report: not valid wire format");
+      }
       batch.Put(reports_cf_, key, report.bytes);
+      batch.Put(headers_cf_, key, header);
     }
   }
   AddMutations(mutations, &batch);

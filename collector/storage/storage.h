@@ -230,6 +230,12 @@ class Storage {
   virtual absl::Status ScanReports(
       const v1::ModelRef& model, absl::Time from, absl::Time to,
       const std::function<bool(const StoredReport&)>& fn) const = 0;
+  // ScanReports without the reports' summaries (left empty, never parsed):
+  // for callers that need a report's agent, sequence and window only, at a
+  // small part of the cost.
+  virtual absl::Status ScanReportHeaders(
+      const v1::ModelRef& model, absl::Time from, absl::Time to,
+      const std::function<bool(const StoredReport&)>& fn) const = 0;
 
   // Merges every report of `model` whose window starts in [from, to) into
   // `merger`: the same result as merging the ScanReports() reports, but an

@@ -49,6 +49,11 @@ class GatedStorage : public Storage {
       const std::function<bool(const StoredReport&)>&) const override {
     return absl::OkStatus();
   }
+  absl::Status ScanReportHeaders(
+      const v1::ModelRef&, absl::Time, absl::Time,
+      const std::function<bool(const StoredReport&)>&) const override {
+    return absl::OkStatus();
+  }
   std::vector<v1::GapNotice> ListGaps(const v1::ModelSelector&) const override {
     return {};
   }

@@ -127,6 +127,48 @@ TEST(RocksStorageTest, ScanIsPerModelAndInTimeOrder) {
   ASSERT_EQ((*storage)->ListAgents(v2).size(), 1u);
 }
 
+TEST(RocksStorageTest, HeaderScanReadsTheSameReportsWithoutSummaries) {
+  testing::TempDir dir;
+  RocksStorageOptions options;
+  options.path = dir.path();
+  options.sync_writes = false;
+  auto storage = RocksStorage::Open(options);
+  ASSERT_TRUE(storage.ok());
+  for (const char* agent : {"a1", "a2"}) {
+    ASSERT_TRUE(
+        (*storage)->RegisterAgent(MakeHello(agent, "v1"), absl::Now()).ok());
+  }
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(Write(**storage,
+                    {MakeReport("a1", 1, 100, 1), MakeReport("a2", 1, 100, 2),
+                     MakeReport("a1", 2, 110, 3), MakeReport("a2", 2, 130, 4)},
+                    &outcomes)
+                  .ok());
+  const v1::ModelRef model = MakeHello("x", "v1").model();
+  std::vector<v1::WindowReport> whole, headers;
+  auto scan = [&](bool with_summary, std::vector<v1::WindowReport>* out) {
+    auto fn = [&](const StoredReport& r) {
+      out->push_back(r.report);
+      return true;
+    };
+    const absl::Time from = absl::FromUnixSeconds(0);
+    const absl::Time to = absl::FromUnixSeconds(130);
+    return with_summary ? (*storage)->ScanReports(model, from, to, fn)
+                        : (*storage)->ScanReportHeaders(model, from, to, fn);
+  };
+  ASSERT_TRUE(scan(true, &whole).ok());
+  ASSERT_TRUE(scan(false, &headers).ok());
+  ASSERT_EQ(headers.size(), 3u);  // [from, to): the window at 130 is out
+  ASSERT_EQ(whole.size(), headers.size());
+  for (size_t i = 0; i < whole.size(); ++i) {
+    EXPECT_TRUE(whole[i].has_summary());
+    EXPECT_FALSE(headers[i].has_summary()) << i;
+    v1::WindowReport without = whole[i];
+    without.clear_summary();
+    EXPECT_EQ(headers[i].SerializeAsString(), without.SerializeAsString()) << i;
+  }
+}
+
 TEST(RocksStorageTest, UnregisteredAgentIsAnError) {
   testing::TempDir dir;
   RocksStorageOptions options;
@@ -207,6 +249,7 @@ TEST(RocksStorageTest, KeysAndFamiliesAreThoseEarlierVersionsWrote) {
                                              "outbox",
                                              "plans",
                                              "profiles",
+                                             "report_headers",
                                              "reports",
                                              "rollup_10m",
                                              "rollup_10s",
@@ -247,6 +290,9 @@ TEST(RocksStorageTest, KeysAndFamiliesAreThoseEarlierVersionsWrote) {
   const std::map<std::string, std::string> reports = dump("reports");
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports.begin()->first, report_key);
+  const std::map<std::string, std::string> headers = dump("report_headers");
+  ASSERT_EQ(headers.size(), 1u);
+  EXPECT_EQ(headers.begin()->first, report_key);
   EXPECT_EQ(dump("sequences"),
             (std::map<std::string, std::string>{
                 {"00000000000000020000000000000001", report_key}}));

@@ -328,8 +328,58 @@ TEST_F(RollupTest, SchemaVersionOneIsUpgraded) {
   std::string version;
   ASSERT_TRUE(
       raw->Get(rocksdb::ReadOptions(), "schema_version", &version).ok());
-  EXPECT_EQ(version, "2");
+  EXPECT_EQ(version, "3");
   delete raw;
+}
+
+TEST_F(RollupTest, SchemaVersionTwoGainsTheReportHeaders) {
+  Open();
+  WriteDays(1);
+  const absl::Time from = kT0 - absl::Minutes(5);
+  const absl::Time to = kT0 + absl::Hours(24);
+  auto headers = [&] {
+    std::vector<std::string> out;
+    EXPECT_TRUE(storage_
+                    ->ScanReportHeaders(Model(), from, to,
+                                        [&](const StoredReport& r) {
+                                          out.push_back(absl::StrCat(
+                                              r.report.agent_id(), "/",
+                                              r.report.sequence()));
+                                          return true;
+                                        })
+                    .ok());
+    return out;
+  };
+  const std::vector<std::string> before = headers();
+  ASSERT_GT(before.size(), 100u);
+  storage_.reset();
+  {
+    // Turn the directory back into version 2: no report headers.
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
+                                                dir_.path(), &names)
+                    .ok());
+    for (const auto& n : names)
+      cfs.push_back({n, rocksdb::ColumnFamilyOptions()});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.path(), cfs,
+                                  &handles, &raw)
+                    .ok());
+    std::map<std::string, rocksdb::ColumnFamilyHandle*> cf;
+    for (auto* h : handles) cf[h->GetName()] = h;
+    rocksdb::WriteBatch batch;
+    batch.Put(cf["default"], "schema_version", "2");
+    batch.DeleteRange(cf["report_headers"], std::string(8, '\0'),
+                      std::string(8, '\xff'));
+    ASSERT_TRUE(raw->Write(rocksdb::WriteOptions(), &batch).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  Open();
+  EXPECT_EQ(headers(), before);
+  ExpectRollupEqualsRaw(from, to);  // report ids come from the headers
 }
 
 TEST_F(RollupTest, LateWindowInvalidatesItsBucketsUntilRebuilt) {
@@ -391,6 +441,18 @@ TEST_F(RollupTest, RetentionDeletesRawOnlyBehindRollupsAndExpiresLateWindows) {
                   .ok());
   EXPECT_EQ(old_raw, 0);
   EXPECT_GT(kept_raw, 0);
+  // Their headers went with them.
+  int headers = 0;
+  ASSERT_TRUE(storage_
+                  ->ScanReportHeaders(
+                      Model(), kT0 - absl::Hours(1), now,
+                      [&](const StoredReport& r) {
+                        EXPECT_GE(FromProto(r.report.window_start()), horizon);
+                        ++headers;
+                        return true;
+                      })
+                  .ok());
+  EXPECT_EQ(headers, kept_raw);
   uint64_t written = 0;
   for (const auto& [agent, seq] : sequences_) written += seq;
   EXPECT_EQ(deleted_ + kept_raw, written);
