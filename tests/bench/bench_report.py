@@ -252,6 +252,19 @@ def render_table(r):
             "%s reports/s (collectors %.2f cores: %s reports per collector CPU-second)" % (
                 fmt(b["reports_per_second"]), b["collectors_cpu_cores"],
                 fmt(b["reports_per_collector_cpu_second"])) if b else "-", "-", None)
+    for n in (1, 2, 3):
+        b = r.get("collector_fleet_%d" % n)
+        if b and "series" not in b:
+            b = None  # from before the evaluation phase
+        row("fleet", "evaluation, %d collector%s: 15 performance and fairness objectives "
+            "over 100 models (1 h of 10 s windows from 10 agents each)" % (
+                n, "s" if n > 1 else ""),
+            "first pass over %s series in %.2f s (collectors %.2f CPU-seconds, %s series "
+            "per collector CPU-second); then %s evaluations/s" % (
+                count(b["series"]), b["first_pass_seconds"],
+                b["first_pass_collectors_cpu_seconds"],
+                fmt(b["series"] / max(b["first_pass_collectors_cpu_seconds"], 1e-9)),
+                fmt(b["evaluations_per_second"])) if b else "-", "-", None)
     for n in (2, 3):
         b = r.get("collector_fleet_%d" % n)
         row("fleet", "takeover after SIGKILL of the collector owning the most models "

@@ -36,14 +36,20 @@
 //       A real etcd (--etcd_bin) and `collectors` aims-collector processes
 //       in fleet mode (fsync before every acknowledgement), the simulated
 //       agents of --mode=ingest (100 models of 10 agents), each streaming
-//       to its model's owner (where a Redirect would send it). Measures the
-//       acknowledged reports per second and the collectors' CPU (/proc):
-//       with two or more, each report is also copied to its model's peer
-//       before it is acknowledged. All processes share this machine's
-//       cores. Then, with two or more, SIGKILLs the collector that owns
-//       the most models and measures the time until the survivors have
-//       taken all of them over (aims_fleet_takeovers_total), which the
-//       lease TTL bounds from below.
+//       to its model's owner (where a Redirect would send it), windows from
+//       an hour ago on (the collectors roll them up meanwhile, as they do
+//       for agents that report in real time). Measures the acknowledged
+//       reports per second and the collectors' CPU (/proc): with two or
+//       more, each report is also copied to its model's peer before it is
+//       acknowledged. All processes share this machine's cores. Then waits
+//       for the rollups, loads a plan of 19 performance and fairness
+//       series per model over the last hour into every collector (SIGHUP),
+//       and measures the first pass over all of them (each series on its
+//       model's owner) and the evaluations of `--seconds` steady seconds.
+//       Then, with two or more, SIGKILLs the collector that owns the most
+//       models and measures the time until the survivors have taken all
+//       of them over (aims_fleet_takeovers_total), which the lease TTL
+//       bounds from below.
 //   collector_bench --mode=alert [--trials=5]
 //       The collector with its background loops (default 1 s evaluation
 //       tick) and the real Alertmanager (Debian's prometheus-alertmanager):

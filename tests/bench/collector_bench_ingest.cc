@@ -37,21 +37,30 @@ LoadResult DriveAgents(int agents, int in_flight,
             grpc::internal::RpcMethod::BIDI_STREAMING, channels.back());
         Agent a;
         a.id = absl::StrCat("agent-", i);
-        a.ctx = std::make_unique<grpc::ClientContext>();
-        a.stream.reset(grpc::internal::ClientReaderWriterFactory<
-                       grpc::ByteBuffer,
-                       v1::IngestResponse>::Create(channels.back().get(),
-                                                   method, a.ctx.get()));
         v1::IngestRequest hello;
         hello.mutable_hello()->mutable_agent()->set_agent_id(a.id);
         *hello.mutable_hello()->mutable_model() = Model(i / 10);
         hello.mutable_hello()->set_protocol_version(1);
         grpc::Slice hello_bytes(hello.SerializeAsString());
-        v1::IngestResponse resp;
-        if (!a.stream->Write(grpc::ByteBuffer(&hello_bytes, 1)) ||
-            !a.stream->Read(&resp)) {
-          absl::FPrintF(stderr, "agent %s: no welcome\n", a.id);
-          std::abort();
+        // A collector busy with a membership change may refuse a stream
+        // for a moment; a real agent reconnects with backoff.
+        constexpr int kAttempts = 5;
+        for (int attempt = 1;; ++attempt) {
+          a.ctx = std::make_unique<grpc::ClientContext>();
+          a.stream.reset(grpc::internal::ClientReaderWriterFactory<
+                         grpc::ByteBuffer,
+                         v1::IngestResponse>::Create(channels.back().get(),
+                                                     method, a.ctx.get()));
+          v1::IngestResponse resp;
+          if (a.stream->Write(grpc::ByteBuffer(&hello_bytes, 1)) &&
+              a.stream->Read(&resp)) {
+            break;
+          }
+          const grpc::Status status = a.stream->Finish();
+          absl::FPrintF(stderr, "agent %s: no welcome (%s), attempt %d of %d\n",
+                        a.id, status.error_message(), attempt, kAttempts);
+          if (attempt == kAttempts) std::abort();
+          absl::SleepFor(absl::Seconds(1));
         }
         mine.push_back(std::move(a));
       }

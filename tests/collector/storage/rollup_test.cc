@@ -3,6 +3,8 @@
 // the range, late windows included; retention deletes only what rollups
 // already hold.
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <random>
 
 #include "collector/storage/rocks_storage.h"
@@ -84,6 +86,35 @@ class RollupTest : public ::testing::Test {
       *hello.mutable_model() = Model();
       ASSERT_TRUE(storage_->RegisterAgent(hello, kT0).ok());
     }
+  }
+
+  // Opens the closed directory with RocksDB alone (every column family,
+  // by name) and writes what `edit` puts in the batch: turns it into what
+  // an older version wrote.
+  void RewriteDirectory(
+      const std::function<void(
+          rocksdb::DB*, std::map<std::string, rocksdb::ColumnFamilyHandle*>&,
+          rocksdb::WriteBatch*)>& edit) {
+    ASSERT_EQ(storage_, nullptr);
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
+                                                dir_.path(), &names)
+                    .ok());
+    for (const auto& n : names)
+      cfs.push_back({n, rocksdb::ColumnFamilyOptions()});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.path(), cfs,
+                                  &handles, &raw)
+                    .ok());
+    std::map<std::string, rocksdb::ColumnFamilyHandle*> cf;
+    for (auto* h : handles) cf[h->GetName()] = h;
+    rocksdb::WriteBatch batch;
+    edit(raw, cf, &batch);
+    EXPECT_TRUE(raw->Write(rocksdb::WriteOptions(), &batch).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
   }
 
   std::vector<WriteOutcome> Write(const std::string& agent, absl::Time start,
@@ -257,25 +288,11 @@ TEST_F(RollupTest, SchemaVersionOneIsUpgraded) {
                   absl::Seconds(10))[0],
             WriteOutcome::kStored);
   storage_.reset();
-  {
-    // Turn the directory back into version 1: no 10 s and 10 min rollups,
-    // rollup states of three cursors (1m, 1h, 1d), dirty keys of levels
-    // 0..2 for them.
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
-                                                dir_.path(), &names)
-                    .ok());
-    for (const auto& n : names)
-      cfs.push_back({n, rocksdb::ColumnFamilyOptions()});
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.path(), cfs,
-                                  &handles, &raw)
-                    .ok());
-    std::map<std::string, rocksdb::ColumnFamilyHandle*> cf;
-    for (auto* h : handles) cf[h->GetName()] = h;
-    rocksdb::WriteBatch batch;
+  // Turn the directory back into version 1: no 10 s and 10 min rollups,
+  // rollup states of three cursors (1m, 1h, 1d), dirty keys of levels 0..2
+  // for them.
+  RewriteDirectory([](rocksdb::DB* raw, auto& cf, rocksdb::WriteBatch* out) {
+    rocksdb::WriteBatch& batch = *out;
     batch.Put(cf["default"], "schema_version", "1");
     std::unique_ptr<rocksdb::Iterator> it(
         raw->NewIterator(rocksdb::ReadOptions(), cf["default"]));
@@ -304,11 +321,7 @@ TEST_F(RollupTest, SchemaVersionOneIsUpgraded) {
     for (const char* name : {"rollup_10s", "rollup_10m"}) {
       batch.DeleteRange(cf[name], std::string(8, '\0'), std::string(8, '\xff'));
     }
-    it.reset();
-    ASSERT_TRUE(raw->Write(rocksdb::WriteOptions(), &batch).ok());
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
-  }
+  });
   Open();  // asserts that it opens
   ExpectRollupEqualsRaw(kT0 - absl::Minutes(5), kT0 + absl::Hours(24));
   rebuilt_ = 0;
@@ -353,30 +366,12 @@ TEST_F(RollupTest, SchemaVersionTwoGainsTheReportHeaders) {
   const std::vector<std::string> before = headers();
   ASSERT_GT(before.size(), 100u);
   storage_.reset();
-  {
-    // Turn the directory back into version 2: no report headers.
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(),
-                                                dir_.path(), &names)
-                    .ok());
-    for (const auto& n : names)
-      cfs.push_back({n, rocksdb::ColumnFamilyOptions()});
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.path(), cfs,
-                                  &handles, &raw)
-                    .ok());
-    std::map<std::string, rocksdb::ColumnFamilyHandle*> cf;
-    for (auto* h : handles) cf[h->GetName()] = h;
-    rocksdb::WriteBatch batch;
-    batch.Put(cf["default"], "schema_version", "2");
-    batch.DeleteRange(cf["report_headers"], std::string(8, '\0'),
-                      std::string(8, '\xff'));
-    ASSERT_TRUE(raw->Write(rocksdb::WriteOptions(), &batch).ok());
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
-  }
+  // Turn the directory back into version 2: no report headers.
+  RewriteDirectory([](rocksdb::DB*, auto& cf, rocksdb::WriteBatch* batch) {
+    batch->Put(cf["default"], "schema_version", "2");
+    batch->DeleteRange(cf["report_headers"], std::string(8, '\0'),
+                       std::string(8, '\xff'));
+  });
   Open();
   EXPECT_EQ(headers(), before);
   ExpectRollupEqualsRaw(from, to);  // report ids come from the headers
