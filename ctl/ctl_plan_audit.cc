@@ -41,6 +41,7 @@ struct AuditVerifyOptions {};
 struct AuditListOptions {
   uint64_t from_index = 0;
   uint32_t limit = 100;
+  std::string member;  // a fleet member's address; "" for the one asked
 };
 
 void PrintPlan(const collector::Plan& plan, std::ostream& out) {
@@ -190,8 +191,24 @@ absl::Status PlanDiff(const CallOptions& call, const PlanDiffOptions& options,
   return absl::OkStatus();
 }
 
-// Exit code 3 (AuditBrokenError) when the chain is broken, after printing
-// where.
+// One trail's verification, as a line ("" for `who` outside fleet mode).
+void PrintVerification(const v1::VerifyAuditResponse& r, const std::string& who,
+                       std::ostream& out) {
+  const std::string trail =
+      who.empty() ? "audit trail" : absl::StrCat("audit trail of ", who);
+  if (r.intact()) {
+    out << trail << " intact: " << r.records_checked()
+        << " records, hash chain verified\n";
+  } else {
+    out << trail << " BROKEN at record " << r.first_broken_index() << ": "
+        << r.detail() << " (" << r.records_checked()
+        << " records before it verified)\n";
+  }
+}
+
+// Exit code 3 (AuditBrokenError) when a chain is broken, after printing
+// where; in fleet mode every member's chain is verified, and a member that
+// did not answer fails the command (UNAVAILABLE) after the others print.
 absl::Status AuditVerify(const CallOptions& call, const AuditVerifyOptions&,
                          std::ostream& out) {
   absl::StatusOr<v1::VerifyAuditResponse> response =
@@ -200,19 +217,38 @@ absl::Status AuditVerify(const CallOptions& call, const AuditVerifyOptions&,
   Show(
       call, *response,
       [](const v1::VerifyAuditResponse& r, std::ostream& out) {
-        if (r.intact()) {
-          out << "audit trail intact: " << r.records_checked()
-              << " records, hash chain verified\n";
-        } else {
-          out << "audit trail BROKEN at record " << r.first_broken_index()
-              << ": " << r.detail() << " (" << r.records_checked()
-              << " records before it verified)\n";
+        if (r.fleet().empty()) PrintVerification(r, "", out);
+        for (const v1::FleetCollector& c : r.fleet()) {
+          if (c.answered()) {
+            PrintVerification(c.audit(), c.address(), out);
+          } else {
+            out << "audit trail of " << c.address()
+                << " NOT VERIFIED: " << c.error() << "\n";
+          }
         }
       },
       out);
-  if (response->intact()) return absl::OkStatus();
-  return AuditBrokenError(absl::StrCat("the audit trail is broken at record ",
-                                       response->first_broken_index()));
+  if (response->fleet().empty() && !response->intact()) {
+    return AuditBrokenError(absl::StrCat("the audit trail is broken at record ",
+                                         response->first_broken_index()));
+  }
+  std::vector<std::string> broken, silent;
+  for (const v1::FleetCollector& c : response->fleet()) {
+    if (!c.answered()) {
+      silent.push_back(c.address());
+    } else if (!c.audit().intact()) {
+      broken.push_back(c.address());
+    }
+  }
+  if (!broken.empty()) {
+    return AuditBrokenError(
+        absl::StrCat("audit trails broken: ", absl::StrJoin(broken, ", ")));
+  }
+  if (!silent.empty()) {
+    return absl::UnavailableError(absl::StrCat(
+        "not verified (did not answer): ", absl::StrJoin(silent, ", ")));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status AuditList(const CallOptions& call, const AuditListOptions& options,
@@ -220,9 +256,15 @@ absl::Status AuditList(const CallOptions& call, const AuditListOptions& options,
   v1::ListAuditRequest request;
   request.set_from_index(options.from_index);
   request.set_limit(options.limit);
+  request.set_collector(options.member);
   return CallAndShow(
       call, &Nc::ListAudit, request,
       [](const v1::ListAuditResponse& response, std::ostream& out) {
+        if (!response.collector().empty()) {
+          out << "audit trail of " << response.collector()
+              << " (members: " << absl::StrJoin(response.collectors(), ", ")
+              << ")\n";
+        }
         Table table({"INDEX", "AT", "ACTOR", "KIND", "BODY", "HASH"});
         for (const v1::AuditRecord& r : response.records()) {
           table.AddRow({absl::StrCat(r.index()), Time(r.at()), r.actor(),
@@ -287,7 +329,8 @@ void AddPlanAuditCommands(CLI::App* app, CommandTable* table) {
       table->AddGroup(app, "audit", "The hash-chained audit trail.");
   AddSimple<AuditVerifyOptions>(
       audit, table, "verify",
-      "Check the audit trail's hash chain (exit code 3 if broken).",
+      "Check the audit trail's hash chain, in fleet mode every "
+      "collector's (exit code 3 if one is broken).",
       AuditVerify);
   auto list = std::make_shared<AuditListOptions>();
   sub =
@@ -298,6 +341,11 @@ void AddPlanAuditCommands(CLI::App* app, CommandTable* table) {
       ->capture_default_str();
   sub->add_option("--limit", list->limit, "Records to show.")
       ->capture_default_str();
+  sub->add_option("--member", list->member,
+                  "Fleet mode: the address of the collector whose trail to "
+                  "list (each keeps its own; the listing names the members). "
+                  "Default: the collector asked.")
+      ->type_name("HOST:PORT");
 }
 
 }  // namespace aims::ctl

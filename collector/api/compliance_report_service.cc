@@ -126,35 +126,9 @@ absl::Status ComplianceReportService::Report(
       BuildComplianceReport(request, sources, now);
   if (!report.ok()) return report.status();
   *response = std::move(*report);
-  if (router_ != nullptr) AddFleet(sources.verify, response);
+  if (router_ != nullptr)
+    records_->VerifyFleet(sources.verify, response->mutable_fleet());
   return absl::OkStatus();
-}
-
-void ComplianceReportService::AddFleet(const v1::VerifyAuditResponse& verify,
-                                       v1::ComplianceReport* report) const {
-  v1::FleetCollector* self = report->add_fleet();
-  self->set_address(router_->self());
-  self->set_self(true);
-  self->set_answered(true);
-  *self->mutable_audit() = verify;
-  const std::vector<std::string> others = router_->Others();
-  std::map<std::string, v1::VerifyAuditResponse> answered;
-  for (auto& [member, audit] : router_->AskOthers(
-           &FleetRouter::NcStub, &v1::NonconformityService::Stub::VerifyAudit,
-           v1::VerifyAuditRequest())) {
-    answered[member] = std::move(audit);
-  }
-  for (const std::string& member : others) {
-    v1::FleetCollector* c = report->add_fleet();
-    c->set_address(member);
-    auto it = answered.find(member);
-    c->set_answered(it != answered.end());
-    if (it != answered.end()) {
-      *c->mutable_audit() = std::move(it->second);
-    } else {
-      c->set_error("did not answer (see this collector's log)");
-    }
-  }
 }
 
 absl::Status ComplianceReportService::Render(

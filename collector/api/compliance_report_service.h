@@ -59,11 +59,6 @@ class ComplianceReportService final
       v1::RenderedComplianceReport* response) override;
 
  private:
-  // Fleet mode: every member and its audit trail's integrity (`verify`:
-  // this collector's).
-  void AddFleet(const v1::VerifyAuditResponse& verify,
-                v1::ComplianceReport* report) const;
-
   const std::string collector_id_;
   Evaluator* const evaluator_;
   const NonconformityService* const records_;

@@ -102,15 +102,19 @@ void RegisterNonconformityRoutes(Get& get, Post& post,
       [service](const HttpRequest& req, HttpResponse& res) {
         v1::ListAuditRequest request;
         v1::ListAuditResponse response;
+        CallScope scope;
         absl::Status s = ParseAuditParams(req, &request);
-        if (s.ok()) service->Audit(request, &response);
+        if (s.ok()) s = ParseScope(req, &scope);
+        if (s.ok()) s = service->Audit(request, &response, scope);
         Reply(s, response, res);
       });
   get("/v1/audit/verify", Permission::kRead,
-      [service](const HttpRequest&, HttpResponse& res) {
+      [service](const HttpRequest& req, HttpResponse& res) {
         v1::VerifyAuditResponse response;
-        service->Verify(&response);
-        Reply(absl::OkStatus(), response, res);
+        CallScope scope;
+        absl::Status s = ParseScope(req, &scope);
+        if (s.ok()) service->Verify(&response, scope);
+        Reply(s, response, res);
       });
   get("/v1/plans", Permission::kRead,
       [service](const HttpRequest&, HttpResponse& res) {

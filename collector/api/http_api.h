@@ -23,7 +23,10 @@
 //   POST /v1/nonconformities/<id>/update       UpdateNonconformityRequest
 //   GET /v1/objectives?name=&version=&environment=&objective=&scope=
 //       in fleet mode every collector's series, unless scope=collector
-//   GET /v1/audit?from_index=&limit=, GET /v1/audit/verify
+//   GET /v1/audit?from_index=&limit=&collector=&scope=
+//       this collector's trail; in fleet mode the member `collector` names
+//   GET /v1/audit/verify?scope=
+//       in fleet mode every member's trail too, unless scope=collector
 //   GET /v1/plans    every plan version loaded, newest first, with its text
 //   GET /v1/report?name=&version=&environment=&from=&to=&bucket=&format=
 //       the compliance report; from/to as above (default: the last 30

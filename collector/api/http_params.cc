@@ -155,6 +155,7 @@ absl::Status ParseAuditParams(const HttpRequest& req,
   }
   request->set_from_index(from);
   request->set_limit(limit);
+  request->set_collector(req.Param("collector"));
   return absl::OkStatus();
 }
 

@@ -56,7 +56,8 @@ absl::Status ParseReportParams(const HttpRequest& req,
 absl::Status ParseNonconformityFilters(const HttpRequest& req,
                                        v1::ListNonconformitiesRequest* request);
 
-// /v1/audit: `from_index` and `limit` (at most 10000; default 1000).
+// /v1/audit: `from_index`, `limit` (at most 10000; default 1000) and
+// `collector` (a fleet member's address).
 absl::Status ParseAuditParams(const HttpRequest& req,
                               v1::ListAuditRequest* request);
 

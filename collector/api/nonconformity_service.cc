@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/base/grpc_status.h"
 #include "common/base/log.h"
 #include "common/base/time_util.h"
@@ -225,14 +226,89 @@ absl::Status NonconformityService::Update(
   return absl::OkStatus();
 }
 
-void NonconformityService::Audit(const v1::ListAuditRequest& request,
-                                 v1::ListAuditResponse* response) const {
+absl::Status NonconformityService::Audit(const v1::ListAuditRequest& request,
+                                         v1::ListAuditResponse* response,
+                                         CallScope scope) const {
+  const std::string& member = request.collector();
+  if (router_ == nullptr || scope == CallScope::kCollector) {
+    if (!member.empty() && (router_ == nullptr || member != router_->self())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "collector: '", member, "' is not this collector",
+          router_ == nullptr ? " (it runs alone: list its trail without "
+                               "naming a collector)"
+                             : ""));
+    }
+  } else if (!member.empty() && member != router_->self()) {
+    std::vector<std::string> members = router_->Others();
+    if (std::find(members.begin(), members.end(), member) == members.end()) {
+      members.insert(members.begin(), router_->self());
+      return absl::InvalidArgumentError(absl::StrCat(
+          "collector: '", member, "' is not a member of the fleet (members: ",
+          absl::StrJoin(members, ", "), ")"));
+    }
+    grpc::ClientContext context;
+    router_->Prepare(&context);
+    v1::ListAuditRequest theirs = request;
+    theirs.clear_collector();
+    absl::Status s = FleetRouter::Answer(
+        router_->NcStub(member)->ListAudit(&context, theirs, response),
+        "the member asked for its audit trail", member);
+    if (!s.ok()) return s;
+    AddMembers(response);
+    return absl::OkStatus();
+  }
   for (v1::AuditRecord& r : audit_->List(request.from_index(), request.limit()))
     *response->add_records() = std::move(r);
+  if (router_ != nullptr) {
+    response->set_collector(router_->self());
+    AddMembers(response);
+  }
+  return absl::OkStatus();
 }
 
-void NonconformityService::Verify(v1::VerifyAuditResponse* response) const {
+void NonconformityService::AddMembers(v1::ListAuditResponse* response) const {
+  response->clear_collectors();
+  response->add_collectors(router_->self());
+  for (std::string& m : router_->Others())
+    response->add_collectors(std::move(m));
+}
+
+void NonconformityService::Verify(v1::VerifyAuditResponse* response,
+                                  CallScope scope) const {
   *response = audit_->Verify();
+  if (router_ == nullptr || scope == CallScope::kCollector) return;
+  const v1::VerifyAuditResponse own = *response;
+  VerifyFleet(own, response->mutable_fleet());
+}
+
+void NonconformityService::VerifyFleet(
+    const v1::VerifyAuditResponse& own,
+    google::protobuf::RepeatedPtrField<v1::FleetCollector>* fleet) const {
+  if (router_ == nullptr) return;
+  v1::FleetCollector* self = fleet->Add();
+  self->set_address(router_->self());
+  self->set_self(true);
+  self->set_answered(true);
+  *self->mutable_audit() = own;
+  self->mutable_audit()->clear_fleet();
+  const std::vector<std::string> others = router_->Others();
+  std::map<std::string, v1::VerifyAuditResponse> answered;
+  for (auto& [member, audit] : router_->AskOthers(
+           &FleetRouter::NcStub, &v1::NonconformityService::Stub::VerifyAudit,
+           v1::VerifyAuditRequest())) {
+    answered[member] = std::move(audit);
+  }
+  for (const std::string& member : others) {
+    v1::FleetCollector* c = fleet->Add();
+    c->set_address(member);
+    auto it = answered.find(member);
+    c->set_answered(it != answered.end());
+    if (it != answered.end()) {
+      *c->mutable_audit() = std::move(it->second);
+    } else {
+      c->set_error("did not answer (see this collector's log)");
+    }
+  }
 }
 
 void NonconformityService::ObjectiveStates(
@@ -305,8 +381,8 @@ grpc::ServerUnaryReactor* NonconformityService::ListAudit(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kRead);
   if (!principal.ok()) return Finish(context, principal.status());
-  Audit(*request, response);
-  return Finish(context, absl::OkStatus());
+  return Finish(context,
+                Audit(*request, response, FleetRouter::ScopeOf(*context)));
 }
 
 grpc::ServerUnaryReactor* NonconformityService::VerifyAudit(
@@ -315,7 +391,7 @@ grpc::ServerUnaryReactor* NonconformityService::VerifyAudit(
   absl::StatusOr<Principal> principal =
       AuthorizeCall(*authorizer_, *context, Permission::kRead);
   if (!principal.ok()) return Finish(context, principal.status());
-  Verify(response);
+  Verify(response, FleetRouter::ScopeOf(*context));
   return Finish(context, absl::OkStatus());
 }
 

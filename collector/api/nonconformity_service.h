@@ -10,7 +10,9 @@
 // opening time; objective states each from its model's owner, which
 // evaluates it); a record is read on its holder, and a step or update on it
 // is forwarded there with the person's name as actor, after this collector
-// authorized the person. A forwarded call
+// authorized the person. Each collector keeps its own audit trail: a
+// verification checks every member's, and a listing reads the member it
+// names. A forwarded call
 // (`aims-scope: collector`, fleet_router.h) is answered from this
 // collector's records; made with the fleet's own token (--fleet_token_file,
 // whose name SetRouter is given), its request's actor is taken as given
@@ -83,9 +85,24 @@ class NonconformityService final
                       v1::UpdateNonconformityRequest request,
                       v1::Nonconformity* response,
                       CallScope scope = CallScope::kFleet);
-  void Audit(const v1::ListAuditRequest& request,
-             v1::ListAuditResponse* response) const;
-  void Verify(v1::VerifyAuditResponse* response) const;
+  // This collector's audit records, or in fleet `scope` those of the member
+  // `request.collector()` names (asked for them); INVALID_ARGUMENT when it
+  // names no member (or outside fleet mode), UNAVAILABLE when it does not
+  // answer. In fleet mode the response names the trail's collector and
+  // every member.
+  absl::Status Audit(const v1::ListAuditRequest& request,
+                     v1::ListAuditResponse* response,
+                     CallScope scope = CallScope::kFleet) const;
+  // This collector's trail verified; in fleet `scope` also every member's
+  // (`fleet`, see VerifyFleet).
+  void Verify(v1::VerifyAuditResponse* response,
+              CallScope scope = CallScope::kFleet) const;
+  // Fleet mode: `own` (this collector's verification) and every other
+  // member's, asked now at once, into `fleet`, this collector first; a
+  // member that did not answer is listed with `answered` false.
+  void VerifyFleet(
+      const v1::VerifyAuditResponse& own,
+      google::protobuf::RepeatedPtrField<v1::FleetCollector>* fleet) const;
   // Fleet mode: every member's series, each from its model's owner.
   void ObjectiveStates(const v1::ListObjectiveStatesRequest& request,
                        v1::ListObjectiveStatesResponse* response,
@@ -136,6 +153,8 @@ class NonconformityService final
   // owner; when this collector has no copy, the member that has one if the
   // owner is this one); "" to answer here.
   std::string HolderElsewhere(const std::string& id, CallScope scope) const;
+  // Fleet mode: every member's address into `response->collectors()`.
+  void AddMembers(v1::ListAuditResponse* response) const;
   // The actor of `principal`'s action on `requested`'s behalf (see above;
   // outside fleet mode a call's scope changes nothing).
   absl::StatusOr<std::string> Actor(const Principal& principal,

@@ -294,10 +294,21 @@ class FleetProcessesTest : public ::testing::Test {
             response.buckets(0).summary().operational().event_count()};
   }
 
+  // Every member's audit trail, verified through collector i (the first
+  // listed is i's own): each answered, intact and not empty.
   bool AuditVerifies(int i) {
     v1::VerifyAuditResponse verify;
-    return GetJson(i, "/v1/audit/verify", &verify) && verify.intact() &&
-           verify.records_checked() > 0;
+    if (!GetJson(i, "/v1/audit/verify", &verify) || verify.fleet().empty() ||
+        verify.fleet(0).address() != collectors_[i].address) {
+      return false;
+    }
+    for (const v1::FleetCollector& c : verify.fleet()) {
+      if (!c.answered() || !c.audit().intact() ||
+          c.audit().records_checked() == 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   testing::TempDir dir_;

@@ -132,8 +132,11 @@ export async function auditPage(main, route) {
   const p = route.params;
   const from = Number(p.get('from_index') || 0);
   const limit = 200;
-  const data = await get(`/v1/audit${query({ from_index: from, limit })}`);
+  // In a fleet each collector keeps its own trail: `collector` picks one.
+  const member = p.get('collector') || '';
+  const data = await get(`/v1/audit${query({ from_index: from, limit, collector: member })}`);
   const records = data.records || [];
+  const members = data.collectors || [];
   const actor = p.get('actor') || '';
   const kind = p.get('kind') || '';
   const text = (p.get('text') || '').toLowerCase();
@@ -145,15 +148,26 @@ export async function auditPage(main, route) {
     result.textContent = 'Checking the hash chain…';
     try {
       const v = await get('/v1/audit/verify');
-      result.className = v.intact ? 'ok' : 'error';
-      result.textContent = v.intact ? `Audit trail intact: ${v.records_checked} records checked.`
-        : `Audit trail BROKEN at record ${v.first_broken_index}: ${v.detail}`;
+      const line = (a, who) => (a.intact ? `Audit trail${who} intact: ${a.records_checked || 0} records checked.`
+        : `Audit trail${who} BROKEN at record ${a.first_broken_index || 0}: ${a.detail}`);
+      const fleet = v.fleet || [];
+      if (!fleet.length) {
+        result.className = v.intact ? 'ok' : 'error';
+        result.textContent = line(v, '');
+        return;
+      }
+      const good = fleet.every((c) => c.answered && c.audit && c.audit.intact);
+      result.className = good ? 'ok' : 'error';
+      clear(result, h('ul', {}, fleet.map((c) => h('li', {}, c.answered ? line(c.audit || {}, ` of ${c.address}`)
+        : `Audit trail of ${c.address} NOT VERIFIED: ${c.error}`))));
     } catch (e) {
       result.className = 'error';
       result.textContent = e.message;
     }
   } }, 'Verify the hash chain');
   const form = h('form', { class: 'filters', id: 'audit-filters' },
+    members.length > 1 ? h('label', {}, 'Collector', h('select', { name: 'collector' },
+      members.map((m) => h('option', { value: m, selected: m === data.collector }, m)))) : null,
     h('label', {}, 'Actor', h('select', { name: 'actor' }, h('option', { value: '' }, 'any'),
       [...new Set(records.map((r) => r.actor))].sort().map((a) => h('option', { value: a, selected: a === actor }, a)))),
     h('label', {}, 'Kind', h('select', { name: 'kind' }, h('option', { value: '' }, 'any'),
@@ -167,8 +181,9 @@ export async function auditPage(main, route) {
     location.hash = `#/audit?${q}`;
   });
   const more = records.length === limit
-    ? h('a', { href: `#/audit?from_index=${Number(records[records.length - 1].index) + 1}` }, 'Next records →') : null;
-  clear(main, h('h1', {}, 'Audit trail'), h('div', { class: 'inline-form' }, verify, result), form,
+    ? h('a', { href: `#/audit${query({ from_index: Number(records[records.length - 1].index) + 1, collector: member })}` },
+      'Next records →') : null;
+  clear(main, h('h1', {}, data.collector ? `Audit trail of ${data.collector}` : 'Audit trail'), h('div', { class: 'inline-form' }, verify, result), form,
     table(['#', 'when', 'actor', 'kind', 'what'], rows.map((r) => h('tr', {},
       h('td', { class: 'num' }, r.index), h('td', {}, fmtTime(r.at)), h('td', {}, r.actor), h('td', {}, r.kind),
       h('td', { class: 'body' }, h('code', {}, r.body)))), { id: 'audit' }), more);
