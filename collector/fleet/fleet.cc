@@ -286,6 +286,15 @@ std::string Fleet::PeerFor(absl::string_view model) const {
   return "";
 }
 
+std::vector<std::string> Fleet::LabelHoldersFor(absl::string_view model) const {
+  absl::MutexLock lock(&mu_);
+  if (fenced_ || members_.size() < 2) return {};
+  const std::vector<std::string> order = RendezvousOrder(model, members_);
+  if (order[0] == options_.advertise) return {order[1]};
+  if (order[1] == options_.advertise) return {order[0]};
+  return {order[0], order[1]};
+}
+
 std::string Fleet::RedirectFor(absl::string_view model) {
   absl::MutexLock lock(&mu_);
   std::string owner = RendezvousOwner(model, members_);

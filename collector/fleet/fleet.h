@@ -101,6 +101,11 @@ class Fleet {
   // returning owner catches up from the replica); empty otherwise, when
   // fenced, or with fewer than two members.
   std::string PeerFor(absl::string_view model) const;
+  // Where labels posted here for `model` are copied: its peer (PeerFor)
+  // when this collector is one of the model's top two, else both of them
+  // (the model moved away for good while the labels waited); empty when
+  // fenced or with fewer than two members.
+  std::vector<std::string> LabelHoldersFor(absl::string_view model) const;
   bool fenced() const;
   // Fencing bookkeeping, public for tests: a renewal sent at `sent`
   // succeeded; the fence as of `now` (runs the callback when it changes).

@@ -1,8 +1,10 @@
 #include "collector/fleet/replicator.h"
 
 #include <algorithm>
+#include <map>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/grpc_status.h"
@@ -277,39 +279,52 @@ void Replicator::OnLabels(const v1::ModelRef& model,
 }
 
 absl::Status Replicator::SendLabels() {
-  std::deque<aims::fleet::v1::LabelCopy> copies;
+  std::vector<aims::fleet::v1::LabelCopy> copies;
   {
     absl::MutexLock lock(&mu_);
     if (labels_held_ && labels_held_()) return absl::OkStatus();
-    copies.swap(label_queue_);
+    copies.assign(std::make_move_iterator(label_queue_.begin()),
+                  std::make_move_iterator(label_queue_.end()));
+    label_queue_.clear();
     label_queue_bytes_ = 0;
     label_queue_count_ = 0;
   }
-  std::map<std::string, ReplicateRequest> out;
-  for (aims::fleet::v1::LabelCopy& copy : copies) {
-    const std::string peer = peer_for_(copy.model().name());
-    // No second collector to hold them (a fleet of one, or the model's
-    // top two no longer include this collector).
-    if (peer.empty()) continue;
-    *out[peer].add_labels() = std::move(copy);
+  // The copies (by index) each holder is sent. A copy with no holder is
+  // kept when the fence fell meanwhile, else (a fleet of one) left here.
+  std::map<std::string, std::vector<size_t>> by_holder;
+  std::vector<bool> failed(copies.size(), false);
+  for (size_t i = 0; i < copies.size(); ++i) {
+    const std::string& model = copies[i].model().name();
+    std::vector<std::string> holders;
+    if (label_holders_) {
+      holders = label_holders_(model);
+    } else if (std::string peer = peer_for_(model); !peer.empty()) {
+      holders.push_back(std::move(peer));
+    }
+    if (holders.empty()) failed[i] = labels_held_ && labels_held_();
+    for (const std::string& h : holders) by_holder[h].push_back(i);
   }
   absl::Status result;
-  for (auto& [peer, request] : out) {
+  for (const auto& [holder, indices] : by_holder) {
+    ReplicateRequest request;
     request.set_from(options_.self);
+    for (size_t i : indices) *request.add_labels() = copies[i];
     absl::StatusOr<ReplicateResponse> r =
-        peers_->Replicate(peer, request, options_.timeout);
+        peers_->Replicate(holder, request, options_.timeout);
     if (r.ok()) {
       replicated_labels_.Increment(static_cast<double>(r->labels_stored()));
       continue;
     }
     failures_.Increment();
     result = r.status();
-    // Kept for the next round (the peer may be back, or replaced).
-    for (aims::fleet::v1::LabelCopy& copy : *request.mutable_labels()) {
-      OnLabels(copy.model(),
-               {std::make_move_iterator(copy.mutable_labels()->begin()),
-                std::make_move_iterator(copy.mutable_labels()->end())});
-    }
+    for (size_t i : indices) failed[i] = true;
+  }
+  // Kept for the next round (the holder may be back, or replaced).
+  for (size_t i = 0; i < copies.size(); ++i) {
+    if (!failed[i]) continue;
+    OnLabels(copies[i].model(),
+             {std::make_move_iterator(copies[i].mutable_labels()->begin()),
+              std::make_move_iterator(copies[i].mutable_labels()->end())});
   }
   absl::MutexLock lock(&mu_);
   label_queue_gauge_.Set(static_cast<double>(label_queue_count_));

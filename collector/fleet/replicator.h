@@ -17,7 +17,9 @@
 //  - Labels posted to this collector (the owner) are queued by OnLabels and
 //    sent each round through the peer's label join, so a label still
 //    waiting for its prediction is waiting on the peer too. A failed send,
-//    or a fence (HoldLabelsWhile), keeps them queued; past
+//    or a fence (HoldLabelsWhile), keeps them queued; labels of a model
+//    that has moved away from this collector for good go to both of its
+//    holders (SetLabelHolders); past
 //    `max_label_queue_bytes` a copy is dropped (counted): catch-up does not
 //    resend labels.
 //  - Catch-up, from persisted positions: the peer reports what its own
@@ -155,6 +157,16 @@ class Replicator {
   void HoldLabelsWhile(std::function<bool()> held) {
     labels_held_ = std::move(held);
   }
+  // `holders(model name)`: where queued labels go (Fleet::LabelHoldersFor:
+  // the peer, or both holders of a model that moved away for good); empty
+  // for nowhere (a fleet of one; while fenced they wait). Without it, the
+  // peer (`peer_for`). A holder that fails gets the labels at the next
+  // round, and so does the other (a label sent again with the same value
+  // changes nothing). Call before Start().
+  void SetLabelHolders(
+      std::function<std::vector<std::string>(const std::string&)> holders) {
+    label_holders_ = std::move(holders);
+  }
   // One round now: the queue, the catch-ups, the state. OK when all sent.
   absl::Status RunOnce();
 
@@ -193,6 +205,7 @@ class Replicator {
   std::function<absl::StatusOr<std::string>(const v1::ModelRef&, absl::Time)>
       carried_;
   std::function<bool()> labels_held_;
+  std::function<std::vector<std::string>(const std::string&)> label_holders_;
   prometheus::Gauge& queue_gauge_;
   prometheus::Gauge& lag_gauge_;
   prometheus::Counter& failures_;

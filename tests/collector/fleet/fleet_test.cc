@@ -169,20 +169,26 @@ TEST(FleetTest, PeerIsTheOtherOfTheTopTwo) {
   Fleet fleet(options, registry);
   fleet.SetMembers({members[0]});
   EXPECT_EQ(fleet.PeerFor("model-1"), "");  // alone: nobody to copy to
+  EXPECT_TRUE(fleet.LabelHoldersFor("model-1").empty());
   fleet.SetMembers(members);
   int owned = 0, replicas = 0, neither = 0;
+  using Holders = std::vector<std::string>;
   for (int i = 0; i < 60; ++i) {
     const std::string model = absl::StrCat("model-", i);
     const std::vector<std::string> order = RendezvousOrder(model, members);
     const std::string peer = fleet.PeerFor(model);
     if (order[0] == members[0]) {
       EXPECT_EQ(peer, order[1]);
+      EXPECT_EQ(fleet.LabelHoldersFor(model), Holders{order[1]});
       ++owned;
     } else if (order[1] == members[0]) {
       EXPECT_EQ(peer, order[0]);  // a returning owner catches up from here
+      EXPECT_EQ(fleet.LabelHoldersFor(model), Holders{order[0]});
       ++replicas;
     } else {
       EXPECT_EQ(peer, "");
+      // Labels posted here before the model moved away go to both holders.
+      EXPECT_EQ(fleet.LabelHoldersFor(model), (Holders{order[0], order[1]}));
       ++neither;
     }
   }
@@ -224,6 +230,7 @@ TEST(FleetTest, FencedOnceTheLeaseMayHaveExpiredUntilRenewed) {
   EXPECT_FALSE(fleet.Owns(mine));
   EXPECT_EQ(fleet.RedirectFor(mine), members[1]);
   EXPECT_EQ(fleet.PeerFor(mine), "");
+  EXPECT_TRUE(fleet.LabelHoldersFor(mine).empty());
   EXPECT_EQ(changes, 2);  // its streams end
   // A renewal lifts the fence.
   fleet.NoteRenewal(t0 + absl::Seconds(12));

@@ -54,6 +54,7 @@ class FakePeers : public ReplicationPeers {
                                               const ReplicateRequest& request,
                                               absl::Duration) override {
     ++calls;
+    if (request.labels_size() > 0) label_calls.push_back(peer);
     largest = std::max(largest, request.ByteSizeLong());
     if (!Up(peer)) return absl::UnavailableError("peer down");
     grpc::ServerContext ctx;
@@ -76,6 +77,7 @@ class FakePeers : public ReplicationPeers {
   bool down = false;
   std::string down_peer;
   int calls = 0;
+  std::vector<std::string> label_calls;  // the peer of each label copy
   size_t largest = 0;  // bytes of the largest Replicate request
 
  private:
@@ -171,6 +173,10 @@ class ReplicatorTest : public ::testing::Test {
     return EncodeReport(report);
   }
 
+  // The replica's service stores copies through a label join on the
+  // replica's storage, posted labels too (defined below the helpers).
+  std::unique_ptr<LabelJoin> ServeThroughLabelJoin();
+
   // The replica's (report count, highest sequence) of agent-1.
   std::pair<uint64_t, uint64_t> AtReplica() {
     for (const v1::AgentInfo& a : replica_->ListAgents({})) {
@@ -240,6 +246,16 @@ ReplicationService::LabelWriter LabelWriterOf(LabelJoin* join) {
   };
 }
 
+std::unique_ptr<LabelJoin> ReplicatorTest::ServeThroughLabelJoin() {
+  std::unique_ptr<LabelJoin> join = OpenJoin(replica_.get());
+  service_ = std::make_unique<ReplicationService>(
+      replica_.get(), nullptr, &RealClock::Get(),
+      [](const std::string&) { return false; }, WriterOf(join.get()),
+      LabelWriterOf(join.get()));
+  peers_ = std::make_unique<FakePeers>(service_.get());
+  return join;
+}
+
 v1::LabelEvent Label(const std::string& prediction_id) {
   v1::LabelEvent label;
   label.set_prediction_id(prediction_id);
@@ -252,12 +268,7 @@ v1::LabelEvent Label(const std::string& prediction_id) {
 // peer's join too, and join the record when the report copy brings it; a
 // send that fails keeps them for the next round.
 TEST_F(ReplicatorTest, PostedLabelsWaitOnThePeerAndJoinTheirPrediction) {
-  std::unique_ptr<LabelJoin> join = OpenJoin(replica_.get());
-  service_ = std::make_unique<ReplicationService>(
-      replica_.get(), nullptr, &RealClock::Get(),
-      [](const std::string&) { return false; }, WriterOf(join.get()),
-      LabelWriterOf(join.get()));
-  peers_ = std::make_unique<FakePeers>(service_.get());
+  std::unique_ptr<LabelJoin> join = ServeThroughLabelJoin();
   auto replicator = NewReplicator();
   replicator->OnLabels(hello_.model(), {Label("a"), Label("b")});
   peers_->down = true;
@@ -286,12 +297,7 @@ TEST_F(ReplicatorTest, PostedLabelsWaitOnThePeerAndJoinTheirPrediction) {
 // Labels posted while the owner is fenced (no peer) wait until the fence
 // lifts, then reach the peer.
 TEST_F(ReplicatorTest, LabelsPostedWhileFencedWaitForThePeer) {
-  std::unique_ptr<LabelJoin> join = OpenJoin(replica_.get());
-  service_ = std::make_unique<ReplicationService>(
-      replica_.get(), nullptr, &RealClock::Get(),
-      [](const std::string&) { return false; }, WriterOf(join.get()),
-      LabelWriterOf(join.get()));
-  peers_ = std::make_unique<FakePeers>(service_.get());
+  std::unique_ptr<LabelJoin> join = ServeThroughLabelJoin();
   auto replicator = NewReplicator();
   bool fenced = true;
   replicator->HoldLabelsWhile([&] { return fenced; });
@@ -305,6 +311,33 @@ TEST_F(ReplicatorTest, LabelsPostedWhileFencedWaitForThePeer) {
   ASSERT_TRUE(replicator->RunOnce().ok());
   EXPECT_EQ(join->counts().pending, 2u);
   EXPECT_EQ(Value(*registry_, "aims_fleet_replication_label_queue"), 0);
+}
+
+// Labels that waited out a fence for a model that moved away for good
+// meanwhile go to both of its holders; one that fails gets them at the next
+// round (the other again, which changes nothing).
+TEST_F(ReplicatorTest, LabelsOfAModelThatMovedAwayGoToBothItsHolders) {
+  std::unique_ptr<LabelJoin> join = ServeThroughLabelJoin();
+  auto replicator = NewReplicator();
+  bool fenced = true;
+  replicator->HoldLabelsWhile([&] { return fenced; });
+  std::vector<std::string> holders;
+  replicator->SetLabelHolders([&](const std::string&) { return holders; });
+  replicator->OnLabels(hello_.model(), {Label("a"), Label("b")});
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_TRUE(peers_->label_calls.empty());
+  fenced = false;
+  holders = {kPeer, kNextPeer};  // neither is this collector
+  peers_->down_peer = kNextPeer;
+  EXPECT_FALSE(replicator->RunOnce().ok());
+  EXPECT_EQ(join->counts().pending, 2u);  // on kPeer
+  EXPECT_EQ(Value(*registry_, "aims_fleet_replication_label_queue"), 2);
+  peers_->down_peer.clear();
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(join->counts().pending, 2u);
+  EXPECT_EQ(Value(*registry_, "aims_fleet_replication_label_queue"), 0);
+  EXPECT_EQ(peers_->label_calls,
+            (std::vector<std::string>{kPeer, kNextPeer, kPeer, kNextPeer}));
 }
 
 // A copied report keeps its join records and forwarded labels: the peer's
