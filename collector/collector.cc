@@ -226,7 +226,7 @@ void Collector::CreateServices() {
     fleet_->OnMembersChanged([this] { NoteFleetChanged(); });
   }
   query_ = std::make_unique<QueryService>(
-      options_.collector_id, storage_.get(),
+      options_.collector_id, storage_.get(), clock_,
       [ingest = ingest_.get()](const std::string& id) {
         return ingest->IsConnected(id);
       },

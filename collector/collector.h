@@ -138,8 +138,8 @@ class Collector {
       const std::vector<std::string>& members,
       const std::function<bool(const std::string&)>& gained);
   // Stores the reference profiles of `answers` for the models `gained` that
-  // are later (created_at) than the one held, pushing each to the model's
-  // connected agents; returns how many.
+  // were stored later (StoredLater) than the one held, pushing each to the
+  // model's connected agents; returns how many.
   int TakeProfiles(
       const std::vector<aims::fleet::v1::HandoverResponse>& answers,
       const std::function<bool(const std::string&)>& gained);

@@ -30,6 +30,7 @@
 #include "common/base/time_util.h"
 #include "common/net/bearer_token.h"
 #include "common/summary/event.h"
+#include "common/summary/profile_builder.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aims::collector {
@@ -99,6 +100,8 @@ absl::Status Collector::CreateReplication() {
       [this](const std::string& model) { return EvaluatesHere(model); },
       *metrics_->registry);
   replicator_->HoldLabelsWhile([f] { return f->fenced(); });
+  replicator_->SetLabelHolders(
+      [f](const std::string& model) { return f->LabelHoldersFor(model); });
   replicator_->SetJoinRecords(
       [join = label_join_.get()](const v1::ModelRef& model, absl::Time start) {
         return join->CarriedBytes(model, start);
@@ -359,12 +362,12 @@ int Collector::TakeProfiles(
   for (const aims::fleet::v1::HandoverResponse& answer : answers) {
     for (const v1::ReferenceProfile& profile : answer.profiles()) {
       if (!gained(profile.model().name())) continue;
-      // A later one (replaced while this collector did not own the model).
+      // Only a later one (replaced while this collector did not own the
+      // model).
       absl::StatusOr<v1::ReferenceProfile> here =
           storage_->GetProfile(profile.model());
-      if (here.ok() &&
-          (here->profile_id() == profile.profile_id() ||
-           FromProto(here->created_at()) >= FromProto(profile.created_at()))) {
+      if (here.ok() && (here->profile_id() == profile.profile_id() ||
+                        !StoredLater(profile, *here))) {
         continue;
       }
       bool created = false;

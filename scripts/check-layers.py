@@ -41,7 +41,7 @@ ALLOWED = {
                       "common/intake", "collector/storage", "collector/labels", "collector/plan", "collector/auth",
                       "collector/compliance", "collector/evaluation"],
     "collector/console": ["common/base", "common/net", "collector/auth"],
-    "collector/fleet": ["common/base", "common/net", "collector/storage",
+    "collector/fleet": ["common/base", "common/net", "common/summary", "collector/storage",
                         "collector/auth"],
     "collector": ["common/base", "common/net", "common/summary",
                   "common/rocks", "collector/storage", "collector/plan", "collector/auth",

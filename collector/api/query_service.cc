@@ -44,12 +44,13 @@ void SetConnected(v1::AgentInfo* a, bool connected) {
 }  // namespace
 
 QueryService::QueryService(
-    std::string collector_id, Storage* storage,
+    std::string collector_id, Storage* storage, const Clock* clock,
     std::function<bool(const std::string&)> is_connected,
     const Authorizer* authorizer,
     std::function<void(const v1::ReferenceProfile&)> on_profile_replaced)
     : collector_id_(std::move(collector_id)),
       storage_(storage),
+      clock_(clock),
       is_connected_(std::move(is_connected)),
       authorizer_(authorizer),
       on_profile_replaced_(std::move(on_profile_replaced)) {}
@@ -279,6 +280,7 @@ absl::Status QueryService::PutProfile(const v1::PutProfileRequest& request,
   }
   if (absl::Status s = ValidateProfile(profile); !s.ok()) return s;
   profile.set_profile_id(ComputeProfileId(profile));
+  *profile.mutable_stored_at() = ToProto(clock_->Now());
   // A stored profile is kept unless replacing is asked for: agents bin
   // with it, and drift is judged against it.
   bool created = false;

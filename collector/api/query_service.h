@@ -18,6 +18,7 @@
 #include "collector/api/fleet_router.h"
 #include "collector/auth/authorizer.h"
 #include "collector/storage/storage.h"
+#include "common/base/clock.h"
 #include "common/summary/summary_merge.h"
 
 namespace aims::collector {
@@ -31,7 +32,8 @@ class QueryService final : public v1::QueryService::CallbackService {
   // `on_profile_replaced` (optional) receives every profile PutProfile
   // stores (a first one, or one that replaced a different one with
   // PutProfileRequest.replace), to push it to the connected agents.
-  QueryService(std::string collector_id, Storage* storage,
+  // `clock` stamps the profiles PutProfile stores (`stored_at`).
+  QueryService(std::string collector_id, Storage* storage, const Clock* clock,
                std::function<bool(const std::string&)> is_connected,
                const Authorizer* authorizer,
                std::function<void(const v1::ReferenceProfile&)>
@@ -114,6 +116,7 @@ class QueryService final : public v1::QueryService::CallbackService {
 
   const std::string collector_id_;
   Storage* const storage_;
+  const Clock* const clock_;
   const std::function<bool(const std::string&)> is_connected_;
   const Authorizer* const authorizer_;
   const std::function<void(const v1::ReferenceProfile&)> on_profile_replaced_;

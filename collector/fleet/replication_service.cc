@@ -10,6 +10,7 @@
 #include "common/base/grpc_status.h"
 #include "common/base/log.h"
 #include "common/net/bearer_token.h"
+#include "common/summary/profile_builder.h"
 
 namespace aims::collector::fleet {
 
@@ -148,6 +149,15 @@ grpc::Status ReplicationService::Replicate(
   }
   for (const v1::ReferenceProfile& profile : request->profiles()) {
     if (owns_(profile.model().name())) {
+      response->set_profiles_refused(response->profiles_refused() + 1);
+      continue;
+    }
+    // A copy from an owner that returned with an older profile (its
+    // handover missed the newer one stored here) does not replace it.
+    if (absl::StatusOr<v1::ReferenceProfile> held =
+            storage_->GetProfile(profile.model());
+        held.ok() && held->profile_id() != profile.profile_id() &&
+        StoredLater(*held, profile)) {
       response->set_profiles_refused(response->profiles_refused() + 1);
       continue;
     }

@@ -224,9 +224,16 @@ absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
 std::string ComputeProfileId(const v1::ReferenceProfile& profile) {
   v1::ReferenceProfile copy = profile;
   copy.clear_profile_id();
+  copy.clear_stored_at();
   std::string bytes;
   copy.SerializeToString(&bytes);
   return Sha256Hex(bytes);
+}
+
+bool StoredLater(const v1::ReferenceProfile& a, const v1::ReferenceProfile& b) {
+  if (a.has_stored_at() && b.has_stored_at())
+    return FromProto(a.stored_at()) > FromProto(b.stored_at());
+  return FromProto(a.created_at()) > FromProto(b.created_at());
 }
 
 absl::Status ValidateProfile(const v1::ReferenceProfile& profile) {

@@ -92,8 +92,14 @@ class ProfileBuilder {
   FeatureValues* prediction_ = nullptr;
 };
 
-// Hex SHA-256 of the profile's serialization with profile_id cleared.
+// Hex SHA-256 of the profile's serialization with profile_id and stored_at
+// cleared.
 std::string ComputeProfileId(const v1::ReferenceProfile& profile);
+
+// Whether `a` was stored later than `b`: by `stored_at` (collectors' clocks)
+// when both have it, else (one stored before collectors stamped profiles)
+// by the client's `created_at`.
+bool StoredLater(const v1::ReferenceProfile& a, const v1::ReferenceProfile& b);
 
 // Checks a profile from outside: names, strictly increasing finite edges,
 // bin and category limits, counts that match the bins. Errors name the field.

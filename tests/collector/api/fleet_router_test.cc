@@ -44,7 +44,7 @@ class FleetRouterTest : public ::testing::Test {
       ASSERT_TRUE(opened.ok()) << opened.status();
       n.storage = std::move(*opened);
       n.service = std::make_unique<QueryService>(
-          absl::StrCat("n", i), n.storage.get(),
+          absl::StrCat("n", i), n.storage.get(), &RealClock::Get(),
           [](const std::string&) { return false; }, &authorizer_);
       int port = 0;
       grpc::ServerBuilder builder;

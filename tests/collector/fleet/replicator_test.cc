@@ -691,12 +691,28 @@ TEST_F(ReplicatorTest, SendsTheProfilesOfOwnedModelsOnceEach) {
   ASSERT_TRUE(owner_->PutProfile(profile, false, &created).ok());
   ASSERT_TRUE(replicator->RunOnce().ok());
   EXPECT_EQ(replica_->GetProfile(hello_.model())->profile_id(), "p-second");
+  // One stored on the replica later than the owner's (the owner came back
+  // without it) is kept; a later one from the owner replaces it.
+  v1::ReferenceProfile later = profile;
+  later.set_profile_id("p-on-replica");
+  *later.mutable_stored_at() = ToProto(absl::Now());
+  ASSERT_TRUE(replica_->PutProfile(later, false, &created).ok());
+  profile.set_profile_id("p-older");
+  *profile.mutable_stored_at() = ToProto(absl::Now() - absl::Hours(1));
+  ASSERT_TRUE(owner_->PutProfile(profile, false, &created).ok());
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(replica_->GetProfile(hello_.model())->profile_id(), "p-on-replica");
+  profile.set_profile_id("p-newer");
+  *profile.mutable_stored_at() = ToProto(absl::Now() + absl::Seconds(1));
+  ASSERT_TRUE(owner_->PutProfile(profile, false, &created).ok());
+  ASSERT_TRUE(replicator->RunOnce().ok());
+  EXPECT_EQ(replica_->GetProfile(hello_.model())->profile_id(), "p-newer");
   // A replica that owns the model now keeps its own.
   replica_owns_ = "credit";
   profile.set_profile_id("p-third");
   ASSERT_TRUE(owner_->PutProfile(profile, false, &created).ok());
   ASSERT_TRUE(replicator->RunOnce().ok());
-  EXPECT_EQ(replica_->GetProfile(hello_.model())->profile_id(), "p-second");
+  EXPECT_EQ(replica_->GetProfile(hello_.model())->profile_id(), "p-newer");
 }
 
 // Over real gRPC: the peer's answers reach the replicator (a response

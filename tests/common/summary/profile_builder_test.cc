@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "common/base/time_util.h"
 #include "gtest/gtest.h"
 
 namespace aims {
@@ -122,6 +123,30 @@ TEST(ProfileBuilderTest, IdChangesWithContent) {
   auto pb = b.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "");
   ASSERT_TRUE(pa.ok() && pb.ok());
   EXPECT_NE(pa->profile_id(), pb->profile_id());
+}
+
+// The collector's stamp is not content: the id stays, and the later stamp
+// wins over an earlier client's `created_at`.
+TEST(ProfileBuilderTest, StoredAtIsNotContentAndOrdersProfiles) {
+  ProfileBuilder a((ProfileBuildOptions())), b((ProfileBuildOptions()));
+  a.Add(Row(1, "x", 1, 0.5, "f"));
+  b.Add(Row(2, "x", 1, 0.5, "f"));
+  auto older = a.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "");
+  auto newer = b.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "");
+  ASSERT_TRUE(older.ok() && newer.ok());
+  const absl::Time t = absl::FromUnixSeconds(1'800'000'000);
+  // Built later, stored first.
+  *older->mutable_created_at() = ToProto(t + absl::Hours(24));
+  *newer->mutable_created_at() = ToProto(t);
+  EXPECT_TRUE(StoredLater(*older, *newer));  // neither stamped: created_at
+  *older->mutable_stored_at() = ToProto(t + absl::Hours(25));
+  EXPECT_TRUE(StoredLater(*older, *newer));  // one stamped: created_at
+  const std::string id = ComputeProfileId(*newer);
+  *newer->mutable_stored_at() = ToProto(t + absl::Hours(26));
+  EXPECT_EQ(ComputeProfileId(*newer), id);
+  EXPECT_TRUE(StoredLater(*newer, *older));
+  EXPECT_FALSE(StoredLater(*older, *newer));
+  EXPECT_FALSE(StoredLater(*newer, *newer));
 }
 
 // Rows whose features come in another order, or without a feature,
