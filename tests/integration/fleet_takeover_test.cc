@@ -116,6 +116,17 @@ class Takeover {
         firing.insert(st.model().name());
     }
     EXPECT_EQ(firing.size(), 6u) << "series listed at c" << i;
+    // Another member's audit trail, read through this one.
+    const Collector& other = t_->collectors_[(i + 1) % 3];
+    v1::ListAuditResponse theirs, direct;
+    ASSERT_TRUE(t_->GetJson(i, "/v1/audit?limit=5&collector=" + other.address,
+                            &theirs));
+    ASSERT_TRUE(t_->GetJson((i + 1) % 3, "/v1/audit?limit=5", &direct));
+    EXPECT_EQ(theirs.collector(), other.address);
+    EXPECT_EQ(theirs.collectors_size(), 3);
+    ASSERT_GT(theirs.records_size(), 0);
+    ASSERT_GT(direct.records_size(), 0);
+    EXPECT_EQ(theirs.records(0).hash(), direct.records(0).hash());
   }
 
   // alice acknowledges record `id` through collector `via`; `holder`'s
@@ -318,6 +329,25 @@ TEST_F(FleetProcessesTest, SurvivorsTakeOverEvaluationWithHistoryAndState) {
   EXPECT_EQ(Metric(0, "aims_fleet_adopted_nonconformities_total"), 4);
 }
 
+// Puts (replacing) a reference profile of `model` v1 of `rows` rows built
+// at `built` on the collector at `address`.
+bool PutProfile(const std::string& address, const std::string& model, int rows,
+                absl::Time built, v1::PutProfileResponse* out) {
+  v1::PutProfileRequest put;
+  put.mutable_profile()->mutable_model()->set_name(model);
+  put.mutable_profile()->mutable_model()->set_version("v1");
+  put.mutable_profile()->set_row_count(rows);
+  *put.mutable_profile()->mutable_created_at() = ToProto(built);
+  put.set_replace(true);
+  grpc::ClientContext context;
+  const grpc::Status s =
+      v1::QueryService::NewStub(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))
+          ->PutProfile(&context, put, out);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return s.ok();
+}
+
 // A collector that returns after a loss takes its models back with the
 // records, series state and profiles its stand-in kept meanwhile, not its
 // own older ones, and opens nothing again.
@@ -334,6 +364,10 @@ TEST_F(FleetProcessesTest, AReturningOwnerTakesBackTheLatestRecords) {
   std::vector<std::string> of_c1;
   for (const std::string& model : models)
     if (RendezvousOwner(model, all) == all[1]) of_c1.push_back(model);
+  // c1 holds a reference profile of one of its models.
+  v1::PutProfileResponse first_profile;
+  ASSERT_TRUE(PutProfile(collectors_[1].address, of_c1[1], 50, absl::Now(),
+                         &first_profile));
   // c1 is lost: c0 takes its models over with their records, and a person
   // acknowledges one of them there.
   steps.WaitForStateRound({1});
@@ -341,19 +375,12 @@ TEST_F(FleetProcessesTest, AReturningOwnerTakesBackTheLatestRecords) {
   EXPECT_LT(steps.KillAndTakeOver(1, {0}, record, &all), absl::Seconds(60));
   const std::string acknowledged = record.at(of_c1[0]);
   steps.AcknowledgeThrough(0, acknowledged, 0);
-  // And a reference profile is put there for one of them.
-  v1::PutProfileRequest put;
-  put.mutable_profile()->mutable_model()->set_name(of_c1[1]);
-  put.mutable_profile()->mutable_model()->set_version("v1");
-  put.mutable_profile()->set_row_count(100);
-  *put.mutable_profile()->mutable_created_at() = ToProto(absl::Now());
+  // And a reference profile replaces c1's there for one of them: built a
+  // year before c1's, stored after it.
   v1::PutProfileResponse profile;
-  grpc::ClientContext context;
-  ASSERT_TRUE(v1::QueryService::NewStub(
-                  grpc::CreateChannel(collectors_[0].address,
-                                      grpc::InsecureChannelCredentials()))
-                  ->PutProfile(&context, put, &profile)
-                  .ok());
+  ASSERT_TRUE(PutProfile(collectors_[0].address, of_c1[1], 100,
+                         absl::Now() - absl::Hours(24 * 365), &profile));
+  ASSERT_NE(profile.profile_id(), first_profile.profile_id());
   if (HasFailure()) return;
 
   // c1 returns at the same address: it evaluates its models again, on the
@@ -383,7 +410,8 @@ TEST_F(FleetProcessesTest, AReturningOwnerTakesBackTheLatestRecords) {
   ASSERT_GT(held.history_size(), 0);
   EXPECT_EQ(held.history(held.history_size() - 1).actor(), "alice");
   EXPECT_GE(Metric(1, "aims_fleet_adopted_nonconformities_total"), 1);
-  // The profile put on c0 meanwhile is c1's now.
+  // The profile stored on c0 meanwhile is c1's now, though built earlier
+  // than c1's own.
   v1::ReferenceProfile handed;
   EXPECT_TRUE(GetJson(
       1, "/v1/profile?scope=collector&version=v1&name=" + of_c1[1], &handed));
@@ -397,6 +425,31 @@ TEST_F(FleetProcessesTest, AReturningOwnerTakesBackTheLatestRecords) {
   EXPECT_EQ(list.nonconformities_size(), 4);
   EXPECT_EQ(listed, record);
   for (int i = 0; i < 2; ++i) EXPECT_TRUE(AuditVerifies(i)) << "c" << i;
+  // aimsctl verifies both trails through one collector, and lists the
+  // other's.
+  std::string out, err;
+  EXPECT_EQ(testing::RunCommand(
+                {AIMS_CTL_BIN, "--collector=" + address, "audit", "verify"},
+                &out, &err),
+            0)
+      << out << err;
+  for (const std::string& member : {collectors_[0].address, address}) {
+    EXPECT_NE(out.find("audit trail of " + member + " intact: "),
+              std::string::npos)
+        << out;
+  }
+  out.clear();
+  EXPECT_EQ(testing::RunCommand(
+                {AIMS_CTL_BIN, "--collector=" + address, "audit", "list",
+                 "--limit=10000", "--member=" + collectors_[0].address},
+                &out, &err),
+            0)
+      << out << err;
+  EXPECT_NE(
+      out.find("audit trail of " + collectors_[0].address + " (members: "),
+      std::string::npos)
+      << out;
+  EXPECT_NE(out.find("nc_adopted"), std::string::npos) << out;
 }
 
 }  // namespace
