@@ -115,7 +115,10 @@ class Membership {
     EXPECT_EQ(t_->Metric(3, "aims_fleet_models_owned"), moving);
     // The new owner answers the same reports and events for the time
     // before it joined.
-    for (const auto& [model, before] : history) {
+    for (const auto& entry : history) {
+      // Named copies: a lambda cannot capture a structured binding (C++17).
+      const std::string& model = entry.first;
+      const Held& before = entry.second;
       ASSERT_TRUE(WaitFor(
           [&] {
             return t_->History(3, model, from, to, "collector") == before;
