@@ -1,81 +1,10 @@
 #include "common/summary/window_accumulator.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "absl/strings/string_view.h"
 
 namespace aims {
-namespace {
-
-// Index of `v` on numeric edges, with under- and overflow bins: the number
-// of edges <= v. Profiles have few edges (10 by default, 100 score bins), so
-// a branch-free count, two edges per SSE2 compare, beats a binary search
-// whose branches mispredict on every value (perf: a loop of comisd/sbb was
-// 12 % of the update path).
-size_t NumericBin(const google::protobuf::RepeatedField<double>& edges,
-                  double v) {
-  const int n = edges.size();
-  if (n > 256) {
-    return std::upper_bound(edges.begin(), edges.end(), v) - edges.begin();
-  }
-  // upper_bound's answer for NaN, which no edge compares <= to.
-  if (n > 64 && std::isnan(v)) return n;
-  const double* e = edges.data();
-  size_t bin = 0;
-  int i = 0;
-#if defined(__SSE2__)
-  const __m128d value = _mm_set1_pd(v);
-  __m128i low = _mm_setzero_si128(), high = _mm_setzero_si128();
-  for (; i + 4 <= n; i += 4) {
-    // A true compare is all ones, -1 as an int64: subtracting counts it.
-    low = _mm_sub_epi64(
-        low, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(e + i), value)));
-    high = _mm_sub_epi64(
-        high, _mm_castpd_si128(_mm_cmple_pd(_mm_loadu_pd(e + i + 2), value)));
-  }
-  low = _mm_add_epi64(low, high);
-  bin = static_cast<size_t>(_mm_cvtsi128_si64(low) +
-                            _mm_cvtsi128_si64(_mm_unpackhi_epi64(low, low)));
-#endif
-  for (; i < n; ++i) bin += e[i] <= v;
-  return bin;
-}
-
-// a == b for feature names, which are short: two overlapping 8-byte (or
-// 4-byte) loads instead of a call to memcmp, which was 8 % of the update
-// path in the layout check.
-bool SameName(const std::string& a, const std::string& b) {
-  const size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* x = a.data();
-  const char* y = b.data();
-  if (n >= 8 && n <= 16) {
-    uint64_t x0, y0, x1, y1;
-    std::memcpy(&x0, x, 8);
-    std::memcpy(&y0, y, 8);
-    std::memcpy(&x1, x + n - 8, 8);
-    std::memcpy(&y1, y + n - 8, 8);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-  }
-  if (n >= 4 && n < 8) {
-    uint32_t x0, y0, x1, y1;
-    std::memcpy(&x0, x, 4);
-    std::memcpy(&y0, y, 4);
-    std::memcpy(&x1, x + n - 4, 4);
-    std::memcpy(&y1, y + n - 4, 4);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-  }
-  return a == b;
-}
-
-}  // namespace
-
 LimitOverflows& LimitOverflows::operator+=(const LimitOverflows& o) {
   features += o.features;
   attributes += o.attributes;
@@ -123,6 +52,7 @@ WindowAccumulator::FeatureState* WindowAccumulator::Feature(
   if (features_.size() >= config_->max_features) return nullptr;
   FeatureState state;
   state.sketch = QuantileSketch(config_->sketch_relative_accuracy);
+  state.sketched = !config_->counts_only;
   if (config_->profile) {
     for (const v1::FeatureProfile& fp : config_->profile->features()) {
       if (fp.name() == name) {
@@ -137,59 +67,16 @@ WindowAccumulator::FeatureState* WindowAccumulator::Feature(
         for (int c = 0; c < fp.categories_size(); ++c) {
           state.category_bins.emplace(fp.categories(c), c);
         }
+        // The profile's bins answer drift; a sketch only on request.
+        if (state.numeric && config_->feature_sketches ==
+                                 SummaryConfig::FeatureSketches::kUnprofiled) {
+          state.sketched = false;
+        }
         break;
       }
     }
   }
   return &features_.emplace(std::string(name), std::move(state)).first->second;
-}
-
-void WindowAccumulator::AddFeatureValue(FeatureState* f,
-                                        const FeatureValue& v) {
-  if (v.kind == FeatureValue::Kind::kMissing) return;
-  const bool numeric = v.kind == FeatureValue::Kind::kNumber;
-  if (!f->kind_known) {
-    f->kind_known = true;
-    f->numeric = numeric;
-  }
-  ++f->present;
-  if (numeric != f->numeric) {
-    ++f->wrong_type;
-    return;
-  }
-  if (numeric) {
-    if (!std::isfinite(v.number)) {
-      ++f->non_finite;
-      return;
-    }
-    ++f->n;
-    if (config_->counts_only) {
-      if (f->profile != nullptr &&
-          (v.number < f->profile->min() || v.number > f->profile->max())) {
-        ++f->out_of_range;
-      }
-      return;
-    }
-    f->sum += v.number;
-    f->sum_squares += v.number * v.number;
-    f->sketch.Add(v.number);
-    if (f->profile != nullptr) {
-      ++f->histogram[NumericBin(f->profile->edges(), v.number)];
-      if (v.number < f->profile->min() || v.number > f->profile->max()) {
-        ++f->out_of_range;
-      }
-    }
-    return;
-  }
-  if (f->profile != nullptr) {
-    auto it = f->category_bins.find(v.category);
-    if (it == f->category_bins.end()) {
-      ++f->unseen_category;
-      if (!f->histogram.empty()) ++f->histogram.back();
-    } else if (!f->histogram.empty()) {
-      ++f->histogram[it->second];
-    }
-  }
 }
 
 size_t WindowAccumulator::ClassIndex(const std::string& label) {
@@ -208,229 +95,6 @@ size_t WindowAccumulator::ClassIndex(const std::string& label) {
   classes_.push_back(label);
   class_index_[label] = classes_.size() - 1;
   return classes_.size() - 1;
-}
-
-std::string WindowAccumulator::PredictedClass(const Event& event) const {
-  if (event.prediction.present()) return event.prediction.AsClass();
-  if (config_->task == v1::TASK_TYPE_BINARY && event.score) {
-    // A bare score predicts the positive class from 0.5 up.
-    return *event.score >= 0.5 ? config_->positive_class : "";
-  }
-  return "";
-}
-
-void WindowAccumulator::AddPerformance(const Event& event,
-                                       const std::string& predicted,
-                                       const std::string& actual) {
-  if (!event.label.present()) return;
-  ++labelled_;
-  if (config_->task == v1::TASK_TYPE_REGRESSION) {
-    if (event.prediction.kind != Outcome::Kind::kNumber ||
-        event.label.kind != Outcome::Kind::kNumber) {
-      return;
-    }
-    const double y = event.label.number;
-    const double e = event.prediction.number - y;
-    regression_.set_n(regression_.n() + 1);
-    regression_.set_sum_error(regression_.sum_error() + e);
-    regression_.set_sum_abs_error(regression_.sum_abs_error() + std::fabs(e));
-    regression_.set_sum_squared_error(regression_.sum_squared_error() + e * e);
-    regression_.set_sum_label(regression_.sum_label() + y);
-    regression_.set_sum_label_squared(regression_.sum_label_squared() + y * y);
-    if (y != 0) {
-      regression_.set_n_nonzero_label(regression_.n_nonzero_label() + 1);
-      regression_.set_sum_abs_percentage_error(
-          regression_.sum_abs_percentage_error() + std::fabs(e / y));
-    }
-    return;
-  }
-  if (!predicted.empty()) {
-    const size_t a = ClassIndex(actual);
-    const size_t p = ClassIndex(predicted);
-    if (confusion_.empty()) {
-      confusion_.assign(config_->max_classes * config_->max_classes, 0);
-    }
-    ++confusion_[a * config_->max_classes + p];
-  }
-  // Probability of the true class, from a score (binary) or probabilities.
-  const bool positive = actual == config_->positive_class;
-  if (config_->task == v1::TASK_TYPE_BINARY && event.score) {
-    const double s = *event.score;
-    const double p_true = positive ? s : 1 - s;
-    probability_.set_n(probability_.n() + 1);
-    probability_.set_sum_log_loss(probability_.sum_log_loss() -
-                                  std::log(std::max(p_true, 1e-15)));
-    // Both classes contribute: (s - y)^2 + ((1 - s) - (1 - y))^2.
-    const double y = positive ? 1.0 : 0.0;
-    probability_.set_sum_brier(probability_.sum_brier() +
-                               2 * (s - y) * (s - y));
-    if (!score_by_label_[0].empty()) {
-      ++score_by_label_[positive ? 1 : 0]
-                       [NumericBin(config_->profile->score_edges(), s)];
-    }
-  } else if (!event.probabilities.empty()) {
-    double p_true = 0;
-    double brier = 0;
-    bool found = false;
-    for (const auto& [cls, p] : event.probabilities) {
-      const bool is_true = cls == actual;
-      if (is_true) {
-        p_true = p;
-        found = true;
-      }
-      brier += (p - (is_true ? 1 : 0)) * (p - (is_true ? 1 : 0));
-    }
-    if (!found) brier += 1;  // the true class had probability 0
-    probability_.set_n(probability_.n() + 1);
-    probability_.set_sum_log_loss(probability_.sum_log_loss() -
-                                  std::log(std::max(p_true, 1e-15)));
-    probability_.set_sum_brier(probability_.sum_brier() + brier);
-  }
-}
-
-void WindowAccumulator::AddFairness(const Event& event,
-                                    const std::string& predicted,
-                                    const std::string& actual, bool selection,
-                                    bool outcome) {
-  if (event.attributes.empty() || config_->counts_only) return;
-  const bool predicted_positive = predicted == config_->positive_class;
-  const bool labelled = event.label.present();
-  const bool actual_positive = labelled && actual == config_->positive_class;
-  for (const auto& [attribute, group] : event.attributes) {
-    auto attr_it = attributes_.find(attribute);
-    if (attr_it == attributes_.end()) {
-      if (attributes_.size() >= config_->max_attributes) {
-        ++overflows_.attributes;
-        continue;
-      }
-      attr_it = attributes_.emplace(attribute, GroupMap()).first;
-    }
-    GroupMap& groups = attr_it->second;
-    auto it = groups.find(group);
-    if (it == groups.end()) {
-      const bool full = groups.size() + 1 >= config_->max_groups_per_attribute;
-      if (full) ++overflows_.groups;
-      it =
-          groups.emplace(full ? std::string(kOtherBucket) : group, GroupState())
-              .first;
-    }
-    GroupState& g = it->second;
-    if (selection) {
-      ++g.n;
-      if (predicted_positive) ++g.predicted_positive;
-    }
-    if (outcome && labelled && !predicted.empty()) {
-      ++g.labelled;
-      if (predicted_positive && actual_positive) ++g.tp;
-      if (predicted_positive && !actual_positive) ++g.fp;
-      if (!predicted_positive && !actual_positive) ++g.tn;
-      if (!predicted_positive && actual_positive) ++g.fn;
-    }
-  }
-}
-
-void WindowAccumulator::Add(const Event& event) {
-  ++event_count_;
-  if (event.label.present() || !event.prediction_id.empty()) ++labelable_;
-  if (event.error) ++error_count_;
-  if (event.latency_seconds && !config_->counts_only)
-    latency_.Add(*event.latency_seconds);
-  const size_t n = event.features.size();
-  if (layout_.size() < n) layout_.resize(n, {nullptr, nullptr});
-  for (size_t i = 0; i < n; ++i) {
-    const auto& [name, value] = event.features[i];
-    FeatureState* f = nullptr;
-    if (layout_[i].first != nullptr && SameName(*layout_[i].first, name)) {
-      f = layout_[i].second;
-    } else {
-      f = Feature(name);
-      if (f == nullptr) {
-        ++rejected_["feature_limit"];
-        ++overflows_.features;
-        continue;
-      }
-      layout_[i] = {&features_.find(name)->first, f};
-    }
-    AddFeatureValue(f, value);
-  }
-  // The prediction is summarised like a feature so that it can drift too.
-  FeatureValue prediction;
-  if (config_->task == v1::TASK_TYPE_REGRESSION &&
-      event.prediction.kind == Outcome::Kind::kNumber) {
-    prediction.kind = FeatureValue::Kind::kNumber;
-    prediction.number = event.prediction.number;
-  } else if (config_->task == v1::TASK_TYPE_BINARY && event.score) {
-    prediction.kind = FeatureValue::Kind::kNumber;
-    prediction.number = *event.score;
-  } else if (event.prediction.present()) {
-    prediction.kind = FeatureValue::Kind::kCategory;
-    prediction.category = event.prediction.AsClass();
-  }
-  if (prediction.kind != FeatureValue::Kind::kMissing) {
-    if (prediction_state_ == nullptr)
-      prediction_state_ = Feature(kPredictionFeature);
-    if (prediction_state_ != nullptr) {
-      AddFeatureValue(prediction_state_, prediction);
-    } else {
-      ++rejected_["feature_limit"];
-      ++overflows_.features;
-    }
-  }
-  const std::string predicted = PredictedClass(event);
-  const std::string actual = event.label.present() ? event.label.AsClass() : "";
-  AddPerformance(event, predicted, actual);
-  AddFairness(event, predicted, actual, /*selection=*/true, /*outcome=*/true);
-  if (!slices_.empty()) AddSlices(event, nullptr, false);
-}
-
-namespace {
-
-// The event's value for slice key `key`: an attribute of that name, else a
-// categorical feature; null when it has neither.
-const std::string* SliceValueOf(const Event& event, const std::string& key) {
-  for (const auto& [name, value] : event.attributes) {
-    if (name == key) return &value;
-  }
-  for (const auto& [name, value] : event.features) {
-    if (name == key && value.kind == FeatureValue::Kind::kCategory)
-      return &value.category;
-  }
-  return nullptr;
-}
-
-}  // namespace
-
-void WindowAccumulator::AddSlices(const Event& event,
-                                  const absl::Duration* joined_delay,
-                                  bool late) {
-  for (size_t k = 0; k < slices_.size(); ++k) {
-    SliceKey& slice = slices_[k];
-    const std::string* value = SliceValueOf(event, config_->slice_keys[k]);
-    if (value == nullptr) {
-      if (joined_delay == nullptr) ++slice.missing;
-      continue;
-    }
-    auto it = slice.values.find(*value);
-    if (it == slice.values.end()) {
-      const bool full = slice.values.size() >= config_->max_slice_values &&
-                        *value != kOtherBucket;
-      if (full) {
-        ++overflows_.slices;
-        it = slice.values.find(kOtherBucket);
-      }
-      if (it == slice.values.end()) {
-        it = slice.values
-                 .emplace(full ? std::string(kOtherBucket) : *value,
-                          std::make_unique<WindowAccumulator>(slice_config_))
-                 .first;
-      }
-    }
-    if (joined_delay == nullptr) {
-      it->second->Add(event);
-    } else {
-      it->second->AddJoinedLabel(event, *joined_delay, late);
-    }
-  }
 }
 
 void WindowAccumulator::BuildSlices(v1::WindowSummary* out) const {
@@ -462,18 +126,6 @@ void WindowAccumulator::BuildSlices(v1::WindowSummary* out) const {
             [](const v1::SliceKeySummary& a, const v1::SliceKeySummary& b) {
               return a.key() < b.key();
             });
-}
-
-void WindowAccumulator::AddJoinedLabel(const Event& joined,
-                                       absl::Duration delay, bool late) {
-  ++labels_matched_;
-  if (late) ++labels_late_;
-  label_delay_.Add(absl::ToDoubleSeconds(delay));
-  const std::string predicted = PredictedClass(joined);
-  const std::string actual = joined.label.AsClass();
-  AddPerformance(joined, predicted, actual);
-  AddFairness(joined, predicted, actual, /*selection=*/false, /*outcome=*/true);
-  if (!slices_.empty()) AddSlices(joined, &delay, late);
 }
 
 void WindowAccumulator::CountLabelMisses(uint64_t unmatched, uint64_t evicted) {
@@ -545,7 +197,7 @@ v1::WindowSummary WindowAccumulator::Build() const {
                                                      f.histogram.end());
     }
     if (f.n > 0) {
-      if (!config_->counts_only) f.sketch.ToProto(fs->mutable_sketch());
+      if (f.sketched) f.sketch.ToProto(fs->mutable_sketch());
       fs->set_n(f.n);
       fs->set_sum(f.sum);
       fs->set_sum_squares(f.sum_squares);

@@ -1,5 +1,5 @@
-// Event update path of the agent: folding one inference event into the open
-// window's summary. Shape from the metric-engines issue: 20 numeric and 5
+// Event update path of the agent: folding inference events into the open
+// window's summary, in batches of 500 as columns (EventColumns). Shape from the metric-engines issue: 20 numeric and 5
 // categorical features, 2 sensitive attributes, binary task with labels.
 #include <random>
 
@@ -39,22 +39,17 @@ std::vector<Event> MakeEvents(size_t n) {
   return events;
 }
 
-void BM_WindowAccumulatorAdd(benchmark::State& state) {
-  const std::vector<Event> events = MakeEvents(4096);
-  WindowAccumulator acc(std::make_shared<SummaryConfig>());
-  size_t i = 0;
-  for (auto _ : state) {
-    acc.Add(events[i++ & 4095]);
+// Events of `events` in batches of 500 columns, as the intake hands them to
+// the fold.
+std::vector<EventColumns> Batches(const std::vector<Event>& events) {
+  std::vector<EventColumns> batches(events.size() / 500);
+  for (size_t i = 0; i < batches.size() * 500; ++i) {
+    batches[i / 500].Append(events[i]);
   }
-  state.SetItemsProcessed(state.iterations());
+  return batches;
 }
-BENCHMARK(BM_WindowAccumulatorAdd);
 
-// The same with a reference profile: every feature is also binned; with
-// range(0) slice keys (age_band, an attribute, then cat_0, a categorical
-// feature), each value of which folds the event again, counts only.
-void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
-  const std::vector<Event> events = MakeEvents(4096);
+std::shared_ptr<SummaryConfig> ProfiledConfig(const std::vector<Event>& events) {
   ProfileBuildOptions build;
   ProfileBuilder builder(build);
   for (const Event& e : events) builder.Add(e);
@@ -66,23 +61,85 @@ void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
       builder.Build(model, v1::PROFILE_SOURCE_TRAINING_DATA, "bench");
   auto config = std::make_shared<SummaryConfig>();
   config->profile = std::make_shared<v1::ReferenceProfile>(*profile);
+  return config;
+}
+
+// The update path: batches of 500 events folded column by column, without
+// a profile (every numeric feature keeps a quantile sketch).
+void BM_WindowAccumulatorAdd(benchmark::State& state) {
+  const std::vector<EventColumns> batches = Batches(MakeEvents(4000));
+  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  size_t i = 0;
+  for (auto _ : state) {
+    acc.AddColumns(batches[i++ % batches.size()]);
+  }
+  state.SetItemsProcessed(state.iterations() * 500);
+}
+BENCHMARK(BM_WindowAccumulatorAdd);
+
+// The same on a reference profile: every feature is also binned, profiled
+// numeric features keep no sketch (the default, --feature_sketches=
+// unprofiled); with range(0) slice keys (age_band, an attribute, then
+// cat_0, a categorical feature), each value of which folds the rows again,
+// counts only; range(1) = 1: every numeric feature keeps a sketch too
+// (--feature_sketches=all).
+void BM_WindowAccumulatorAddWithProfile(benchmark::State& state) {
+  const std::vector<Event> events = MakeEvents(4000);
+  const std::vector<EventColumns> batches = Batches(events);
+  auto config = ProfiledConfig(events);
   const std::vector<std::string> keys = {"age_band", "cat_0"};
   config->slice_keys.assign(keys.begin(), keys.begin() + state.range(0));
+  if (state.range(1) == 1) {
+    config->feature_sketches = SummaryConfig::FeatureSketches::kAll;
+  }
   WindowAccumulator acc(config);
+  size_t i = 0;
+  for (auto _ : state) {
+    acc.AddColumns(batches[i++ % batches.size()]);
+  }
+  state.SetItemsProcessed(state.iterations() * 500);
+  state.counters["summary_bytes"] =
+      static_cast<double>(acc.Build().ByteSizeLong());
+}
+BENCHMARK(BM_WindowAccumulatorAddWithProfile)
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({0, 1});
+
+// One event at a time (WindowAccumulator::Add: a batch of one), on the
+// profile: what a caller without batches pays.
+void BM_WindowAccumulatorAddOneEvent(benchmark::State& state) {
+  const std::vector<Event> events = MakeEvents(4096);
+  WindowAccumulator acc(ProfiledConfig(events));
   size_t i = 0;
   for (auto _ : state) {
     acc.Add(events[i++ & 4095]);
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["summary_bytes"] =
-      static_cast<double>(acc.Build().ByteSizeLong());
 }
-BENCHMARK(BM_WindowAccumulatorAddWithProfile)->Arg(0)->Arg(1)->Arg(2);
+BENCHMARK(BM_WindowAccumulatorAddOneEvent);
+
+// Turning `Event` objects into columns (EventColumns::Append), 500 a batch:
+// the cost of an intake that parses into events first.
+void BM_EventColumnsAppend(benchmark::State& state) {
+  const std::vector<Event> events = MakeEvents(4000);
+  EventColumns batch;
+  size_t i = 0;
+  for (auto _ : state) {
+    batch.Clear();
+    const size_t from = (i++ % 8) * 500;
+    for (size_t k = 0; k < 500; ++k) batch.Append(events[from + k]);
+    benchmark::DoNotOptimize(batch.rows());
+  }
+  state.SetItemsProcessed(state.iterations() * 500);
+}
+BENCHMARK(BM_EventColumnsAppend);
 
 void BM_WindowSummaryBuild(benchmark::State& state) {
-  const std::vector<Event> events = MakeEvents(4096);
+  const std::vector<Event> events = MakeEvents(4000);
   WindowAccumulator acc(std::make_shared<SummaryConfig>());
-  for (const Event& e : events) acc.Add(e);
+  for (const EventColumns& batch : Batches(events)) acc.AddColumns(batch);
   size_t bytes = 0;
   for (auto _ : state) {
     v1::WindowSummary s = acc.Build();
