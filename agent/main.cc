@@ -157,6 +157,12 @@ ABSL_FLAG(std::vector<std::string>, slice_keys, {},
           "Slice keys, comma-separated (e.g. region,channel): attributes, "
           "else categorical features, whose values each get their own "
           "performance and data-quality counts (docs/metrics.md, Slices).");
+ABSL_FLAG(std::string, feature_sketches, "unprofiled",
+          "Which numeric features keep a quantile sketch (1 % relative "
+          "error, returned by GetSummaries with sketches): unprofiled (those "
+          "the reference profile does not bin; a binned feature's drift is "
+          "read from its bins) or all (about 10 ns more a value, and larger "
+          "reports).");
 ABSL_FLAG(int64_t, max_slice_values, 20,
           "Named values per slice key in one window; further values fold "
           "into __other__ (counted). Keep within the collector's "
@@ -231,6 +237,12 @@ absl::StatusOr<AgentOptions> OptionsFromFlags() {
   if (!task.ok()) return task.status();
   o.summary.task = *task;
   o.summary.positive_class = absl::GetFlag(FLAGS_positive_class);
+  using Sketches = aims::SummaryConfig::FeatureSketches;
+  absl::StatusOr<Sketches> sketches = aims::ParseChoice<Sketches>(
+      "--feature_sketches", absl::GetFlag(FLAGS_feature_sketches),
+      {{"unprofiled", Sketches::kUnprofiled}, {"all", Sketches::kAll}});
+  if (!sketches.ok()) return sketches.status();
+  o.summary.feature_sketches = *sketches;
   o.spool_max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
   o.intake_log_max_bytes = absl::GetFlag(FLAGS_intake_log_max_bytes);
   absl::StatusOr<bool> drop_newest = aims::ParseChoice<bool>(

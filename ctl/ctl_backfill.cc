@@ -65,6 +65,7 @@ struct BackfillOptions {
   std::string format = "auto";  // jsonl, csv; auto: csv for *.csv
   std::string task = "binary";
   std::string positive_class = "1";
+  std::string feature_sketches = "unprofiled";  // or "all"
   absl::Duration window = absl::Seconds(10);
   // A window is sent once the file has an event this far past its end.
   absl::Duration lateness = absl::Hours(1);
@@ -549,6 +550,9 @@ absl::Status Backfill(const CallOptions& call, const BackfillOptions& options,
   auto config = std::make_shared<SummaryConfig>();
   config->task = TaskOf(options.task);
   config->positive_class = options.positive_class;
+  if (options.feature_sketches == "all") {
+    config->feature_sketches = SummaryConfig::FeatureSketches::kAll;
+  }
   config->profile = FetchProfile(call, model);
   Folder folder(options, config, err);
   WindowStream stream(call, model, agent_id, options.window);
@@ -659,6 +663,11 @@ void AddBackfillCommand(CLI::App* app, CommandTable* table) {
       ->capture_default_str();
   sub->add_option("--positive_class", o->positive_class,
                   "Binary tasks: the positive class.")
+      ->capture_default_str();
+  sub->add_option("--feature_sketches", o->feature_sketches,
+                  "Which numeric features keep a quantile sketch, as the "
+                  "agents' --feature_sketches: unprofiled or all.")
+      ->check(CLI::IsMember({"unprofiled", "all"}))
       ->capture_default_str();
   AddDurationOption(sub, "--window", &o->window,
                     "Window length, as the live agents' --window (1s..1h).");

@@ -93,7 +93,7 @@ Column* ColumnFor(uint32_t row, size_t position, absl::string_view name,
 
 uint32_t CodeDictionary::Code(absl::string_view s) {
   if (last_ < strings_.size() && SameName(strings_[last_], s)) return last_;
-  if (strings_.size() <= 8) {
+  if (strings_.size() <= kScanned) {
     // Few values (classes, groups, small categories): a scan beats a hash.
     for (uint32_t i = 0; i < strings_.size(); ++i) {
       if (SameName(strings_[i], s)) return last_ = i;
@@ -103,9 +103,10 @@ uint32_t CodeDictionary::Code(absl::string_view s) {
   }
   const uint32_t code = static_cast<uint32_t>(strings_.size());
   strings_.emplace_back(s);
-  if (strings_.size() == 9) {
-    for (uint32_t i = 0; i < strings_.size(); ++i) codes_.emplace(strings_[i], i);
-  } else if (strings_.size() > 9) {
+  if (strings_.size() == kScanned + 1) {
+    for (uint32_t i = 0; i < strings_.size(); ++i)
+      codes_.emplace(strings_[i], i);
+  } else if (strings_.size() > kScanned + 1) {
     codes_.emplace(strings_.back(), code);
   }
   return last_ = code;
@@ -120,6 +121,12 @@ void CodeDictionary::Clear() {
 uint32_t EventColumns::ClassCode(const Outcome& o, Outcomes* out) {
   if (o.kind == Outcome::Kind::kClass) return out->classes.Code(o.class_label);
   if (o.kind != Outcome::Kind::kNumber) return 0;
+  if (o.number >= 0 && o.number < 16 &&
+      o.number == static_cast<double>(static_cast<int>(o.number))) {
+    uint32_t& code = out->small_integer_code[static_cast<int>(o.number)];
+    if (code == UINT32_MAX) code = out->classes.Code(o.AsClass());
+    return code;
+  }
   if (out->last_number_code != UINT32_MAX && o.number == out->last_number) {
     return out->last_number_code;
   }
@@ -218,7 +225,7 @@ void EventColumns::Clear() {
     o->number.clear();
     o->class_code.clear();
     o->classes.Clear();
-    o->last_number_code = UINT32_MAX;
+    o->ForgetNumbers();
   }
   flags_.clear();
   score_.clear();

@@ -20,7 +20,9 @@
 #ifndef AIMS_COMMON_SUMMARY_EVENT_COLUMNS_H_
 #define AIMS_COMMON_SUMMARY_EVENT_COLUMNS_H_
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +44,8 @@ class CodeDictionary {
   void Clear();
 
  private:
+  // Up to kScanned strings are compared in turn; beyond, hashed.
+  static constexpr size_t kScanned = 16;
   std::vector<std::string> strings_;
   absl::flat_hash_map<std::string, uint32_t> codes_;
   // Consecutive rows repeat their value often: checked before hashing.
@@ -84,10 +88,17 @@ class EventColumns {
     std::vector<double> number;
     std::vector<uint32_t> class_code;  // valid where kind is not kNone
     CodeDictionary classes;
-    // The last number's class code: numbers repeat (0 and 1), their text
-    // is made once.
+    // Class codes of the integers 0..15 (labels 0 and 1 alternate), and of
+    // the last other number: a number's text is made once.
+    uint32_t small_integer_code[16];
     double last_number = 0;
     uint32_t last_number_code = UINT32_MAX;
+    Outcomes() { ForgetNumbers(); }
+    void ForgetNumbers() {
+      std::fill(std::begin(small_integer_code), std::end(small_integer_code),
+                UINT32_MAX);
+      last_number_code = UINT32_MAX;
+    }
   };
   // Per-row flags.
   static constexpr uint8_t kLabelable = 1;  // a label or a prediction_id

@@ -8,29 +8,44 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/hash.h"
 #include "common/base/time_util.h"
+#include "common/summary/numeric_bins.h"
 #include "common/summary/validation.h"
 #include "common/summary/window_accumulator.h"
 
 namespace aims {
 namespace {
 
-std::vector<double> QuantileEdges(std::vector<double> values, int bins) {
+// Puts at each rank of `ranks` (increasing, within [from, to)) the element
+// that a sort would put there: the middle rank first, then each side
+// recursively, O(n log k) for k ranks instead of a selection per rank over
+// the rest of the values.
+void SelectRanks(std::vector<double>& values, size_t from, size_t to,
+                 const size_t* ranks, size_t k) {
+  if (k == 0 || to - from < 2) return;
+  const size_t mid = k / 2;
+  const auto begin = values.begin();
+  std::nth_element(begin + from, begin + ranks[mid], begin + to);
+  SelectRanks(values, from, ranks[mid], ranks, mid);
+  SelectRanks(values, ranks[mid] + 1, to, ranks + mid + 1, k - mid - 1);
+}
+
+std::vector<double> QuantileEdges(std::vector<double>& values, int bins) {
   // The lower-rank quantiles i/bins: each is the element of rank
-  // floor(q * (n - 1)), found by selection on the part right of the
-  // previous one instead of sorting every value.
-  std::vector<double> edges;
+  // floor(q * (n - 1)).
   const size_t n = values.size();
   const double max = *std::max_element(values.begin(), values.end());
-  auto from = values.begin();
+  std::vector<size_t> ranks;
   for (int i = 0; i < bins; ++i) {
     const double q = static_cast<double>(i) / bins;
-    const auto at = values.begin() + static_cast<size_t>(q * (n - 1));
-    if (at >= from) {
-      std::nth_element(from, at, values.end());
-      from = at + 1;
+    const size_t rank = static_cast<size_t>(q * (n - 1));
+    if (ranks.empty() || rank > ranks.back()) ranks.push_back(rank);
+  }
+  SelectRanks(values, 0, n, ranks.data(), ranks.size());
+  std::vector<double> edges;
+  for (size_t rank : ranks) {
+    if (edges.empty() || values[rank] > edges.back()) {
+      edges.push_back(values[rank]);
     }
-    const double edge = *at;
-    if (edges.empty() || edge > edges.back()) edges.push_back(edge);
   }
   const double above_max =
       std::nextafter(max, std::numeric_limits<double>::infinity());
@@ -38,93 +53,163 @@ std::vector<double> QuantileEdges(std::vector<double> values, int bins) {
   return edges;
 }
 
-// The number of edges <= v (the bin of v with under- and overflow bins);
-// branch-free for the few edges of a profile.
-size_t BinOf(const std::vector<double>& edges, double v) {
-  if (edges.size() > 64) {
-    return std::upper_bound(edges.begin(), edges.end(), v) - edges.begin();
-  }
-  size_t bin = 0;
-  for (double e : edges) bin += e <= v;
-  return bin;
-}
-
 }  // namespace
 
 ProfileBuilder::ProfileBuilder(ProfileBuildOptions options)
     : options_(std::move(options)) {}
 
-void ProfileBuilder::AddValue(FeatureValues* f, const FeatureValue& value) {
-  if (value.kind == FeatureValue::Kind::kNumber) {
-    if (std::isfinite(value.number)) f->numbers.push_back(value.number);
-  } else if (value.kind == FeatureValue::Kind::kCategory) {
-    auto it = f->categories.find(value.category);
-    if (it != f->categories.end()) {
-      ++it->second;
-    } else if (f->categories.size() < options_.max_categories_per_feature) {
-      f->categories.emplace(value.category, 1);
-    } else {
-      ++f->other;
-      ++categories_overflowed_;
-    }
+void ProfileBuilder::AddCategory(FeatureValues* f, const std::string& category,
+                                 uint64_t n) {
+  auto it = f->categories.find(category);
+  if (it != f->categories.end()) {
+    it->second += n;
+  } else if (f->categories.size() < options_.max_categories_per_feature) {
+    f->categories.emplace(category, n);
+  } else {
+    f->other += n;
+    categories_overflowed_ += n;
   }
 }
 
 void ProfileBuilder::Add(const Event& event) {
-  if (rows_ >= options_.max_rows) {
+  if (single_ == nullptr) single_ = std::make_unique<EventColumns>();
+  single_->Clear();
+  single_->Append(event);
+  AddColumns(*single_);
+}
+
+void ProfileBuilder::AddColumns(const EventColumns& b) {
+  size_t rows = b.rows();
+  if (rows_ + rows > options_.max_rows) {
+    rows = options_.max_rows - std::min(rows_, options_.max_rows);
     truncated_ = true;
-    return;
   }
-  ++rows_;
-  const size_t n = event.features.size();
-  if (layout_.size() < n) layout_.resize(n, {nullptr, nullptr});
-  for (size_t i = 0; i < n; ++i) {
-    const auto& [name, value] = event.features[i];
-    auto& [cached_name, values] = layout_[i];
-    if (cached_name == nullptr || *cached_name != name) {
-      auto it = features_.try_emplace(name).first;
+  if (rows == 0) return;
+  rows_ += rows;
+  if (layout_.size() < b.feature_count()) {
+    layout_.resize(b.feature_count(), {nullptr, nullptr});
+  }
+  for (size_t c = 0; c < b.feature_count(); ++c) {
+    const EventColumns::Feature& column = b.feature(c);
+    if (column.first_row >= rows) continue;
+    auto& [cached_name, values] = layout_[c];
+    if (cached_name == nullptr || *cached_name != column.name) {
+      auto it = features_.try_emplace(column.name).first;
       cached_name = &it->first;
       values = &it->second;
     }
-    AddValue(values, value);
+    AddColumn(values, column, rows);
   }
-  // The prediction is profiled like a feature, as the accumulator sees it
-  // (the feature exists even when no event has a prediction).
+  AddPredictions(b, rows);
+  AddClassesAndGroups(b, rows);
+}
+
+void ProfileBuilder::AddColumn(FeatureValues* f,
+                               const EventColumns::Feature& column,
+                               size_t rows) {
+  using Cell = EventColumns::Cell;
+  if (column.numbers == rows && column.cell.size() == rows) {
+    // Every row a number: appended at once, but the non-finite.
+    const size_t size = f->numbers.size();
+    if (f->numbers.capacity() < size + rows) {
+      f->numbers.reserve(std::max(2 * f->numbers.capacity(), size + rows));
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      if (std::isfinite(column.number[r]))
+        f->numbers.push_back(column.number[r]);
+    }
+    return;
+  }
+  code_counts_.assign(column.categories.size(), 0);
+  for (size_t r = 0; r < rows; ++r) {
+    if (column.cell[r] == Cell::kNumber) {
+      if (std::isfinite(column.number[r]))
+        f->numbers.push_back(column.number[r]);
+    } else if (column.cell[r] == Cell::kCategory) {
+      ++code_counts_[column.category[r]];
+    }
+  }
+  // Codes are in the order of first sight, as max_categories_per_feature
+  // counts them.
+  for (uint32_t code = 0; code < code_counts_.size(); ++code) {
+    if (code_counts_[code] > 0) {
+      AddCategory(f, column.categories[code], code_counts_[code]);
+    }
+  }
+}
+
+// The prediction is profiled like a feature, as the accumulator sees it (the
+// feature exists even when no event has a prediction).
+void ProfileBuilder::AddPredictions(const EventColumns& b, size_t rows) {
   if (prediction_ == nullptr) {
     prediction_ = &features_[std::string(kPredictionFeature)];
   }
-  FeatureValue prediction;
-  if (options_.task == v1::TASK_TYPE_BINARY && event.score) {
-    prediction = {FeatureValue::Kind::kNumber, *event.score, ""};
-  } else if (options_.task == v1::TASK_TYPE_REGRESSION &&
-             event.prediction.kind == Outcome::Kind::kNumber) {
-    prediction = {FeatureValue::Kind::kNumber, event.prediction.number, ""};
-  } else if (event.prediction.present()) {
-    prediction = {FeatureValue::Kind::kCategory, 0, event.prediction.AsClass()};
+  const EventColumns::Outcomes& p = b.predictions();
+  code_counts_.assign(p.classes.size(), 0);
+  for (size_t r = 0; r < rows; ++r) {
+    if (options_.task == v1::TASK_TYPE_BINARY &&
+        (b.flags(r) & EventColumns::kHasScore)) {
+      if (std::isfinite(b.score(r))) prediction_->numbers.push_back(b.score(r));
+    } else if (options_.task == v1::TASK_TYPE_REGRESSION &&
+               p.kind[r] == Outcome::Kind::kNumber) {
+      if (std::isfinite(p.number[r]))
+        prediction_->numbers.push_back(p.number[r]);
+    } else if (p.kind[r] != Outcome::Kind::kNone) {
+      ++code_counts_[p.class_code[r]];
+    }
   }
-  AddValue(prediction_, prediction);
-  const bool labelled = event.label.present();
-  const std::string label = labelled ? event.label.AsClass() : std::string();
+  for (uint32_t code = 0; code < code_counts_.size(); ++code) {
+    if (code_counts_[code] > 0) {
+      AddCategory(prediction_, p.classes[code], code_counts_[code]);
+    }
+  }
+}
+
+void ProfileBuilder::AddClassesAndGroups(const EventColumns& b, size_t rows) {
+  const EventColumns::Outcomes& p = b.predictions();
+  const EventColumns::Outcomes& l = b.labels();
   if (options_.task != v1::TASK_TYPE_REGRESSION) {
-    if (labelled) ++classes_[label];
-    if (event.prediction.present()) ++classes_[event.prediction.AsClass()];
+    for (const EventColumns::Outcomes* o : {&l, &p}) {
+      code_counts_.assign(o->classes.size(), 0);
+      for (size_t r = 0; r < rows; ++r) {
+        if (o->kind[r] != Outcome::Kind::kNone)
+          ++code_counts_[o->class_code[r]];
+      }
+      for (uint32_t code = 0; code < code_counts_.size(); ++code) {
+        if (code_counts_[code] > 0)
+          classes_[o->classes[code]] += code_counts_[code];
+      }
+    }
   }
-  const bool positive = labelled && label == options_.positive_class;
-  const size_t a = event.attributes.size();
-  if (attribute_layout_.size() < a)
-    attribute_layout_.resize(a, {nullptr, nullptr});
-  for (size_t i = 0; i < a; ++i) {
-    const auto& [attribute, group] = event.attributes[i];
-    auto& [cached_name, groups] = attribute_layout_[i];
-    if (cached_name == nullptr || *cached_name != attribute) {
-      auto it = groups_.try_emplace(attribute).first;
+  std::vector<GroupStats> stats;
+  if (attribute_layout_.size() < b.attribute_count()) {
+    attribute_layout_.resize(b.attribute_count(), {nullptr, nullptr});
+  }
+  for (size_t a = 0; a < b.attribute_count(); ++a) {
+    const EventColumns::Attribute& column = b.attribute(a);
+    if (column.first_row >= rows) continue;
+    auto& [cached_name, groups] = attribute_layout_[a];
+    if (cached_name == nullptr || *cached_name != column.name) {
+      auto it = groups_.try_emplace(column.name).first;
       cached_name = &it->first;
       groups = &it->second;
     }
-    GroupStats& g = (*groups)[group];
-    ++g.n;
-    if (labelled) ++g.labelled;
-    if (positive) ++g.positive;
+    stats.assign(column.groups.size(), GroupStats());
+    for (size_t r = 0; r < rows; ++r) {
+      if (column.group[r] == EventColumns::Attribute::kAbsent) continue;
+      GroupStats& g = stats[column.group[r]];
+      ++g.n;
+      if (l.kind[r] == Outcome::Kind::kNone) continue;
+      ++g.labelled;
+      if (l.classes[l.class_code[r]] == options_.positive_class) ++g.positive;
+    }
+    for (uint32_t code = 0; code < stats.size(); ++code) {
+      if (stats[code].n == 0) continue;
+      GroupStats& g = (*groups)[column.groups[code]];
+      g.n += stats[code].n;
+      g.labelled += stats[code].labelled;
+      g.positive += stats[code].positive;
+    }
   }
 }
 
@@ -166,13 +251,14 @@ absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
     for (const auto& [cat, n] : values.categories) text += n;
     if (numeric > 0 && numeric >= text) {
       f->set_kind(v1::FeatureProfile::KIND_NUMERIC);
-      std::vector<double> edges =
-          QuantileEdges(values.numbers, options_.numeric_bins);
+      std::vector<double> numbers = values.numbers;
+      std::vector<double> edges = QuantileEdges(numbers, options_.numeric_bins);
       for (double e : edges) f->add_edges(e);
       std::vector<uint64_t> counts(edges.size() + 1, 0);
+      CountBins(edges.data(), edges.size(), values.numbers.data(),
+                values.numbers.size(), counts.data());
       double sum = 0, sum_sq = 0;
       for (double v : values.numbers) {
-        ++counts[BinOf(edges, v)];
         sum += v;
         sum_sq += v * v;
       }

@@ -22,6 +22,7 @@
 #define AIMS_COMMON_SUMMARY_PROFILE_BUILDER_H_
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "aims/v1/profile.pb.h"
 #include "common/summary/event.h"
+#include "common/summary/event_columns.h"
 
 namespace aims {
 
@@ -52,7 +54,10 @@ class ProfileBuilder {
   ProfileBuilder(const ProfileBuilder&) = delete;
   ProfileBuilder& operator=(const ProfileBuilder&) = delete;
 
+  // Adds one event (a batch of one) or a batch's rows, in order: the same
+  // profile either way.
   void Add(const Event& event);
+  void AddColumns(const EventColumns& batch);
   size_t rows() const { return rows_; }
   bool truncated() const { return truncated_; }
   // Values of categories beyond max_categories_per_feature, counted in
@@ -70,7 +75,12 @@ class ProfileBuilder {
     absl::flat_hash_map<std::string, uint64_t> categories;
     uint64_t other = 0;  // values beyond max_categories_per_feature
   };
-  void AddValue(FeatureValues* f, const FeatureValue& value);
+  void AddColumn(FeatureValues* f, const EventColumns::Feature& column,
+                 size_t rows);
+  void AddPredictions(const EventColumns& b, size_t rows);
+  void AddClassesAndGroups(const EventColumns& b, size_t rows);
+  // Adds `n` values of category `category` (first seen in this order).
+  void AddCategory(FeatureValues* f, const std::string& category, uint64_t n);
 
   const ProfileBuildOptions options_;
   size_t rows_ = 0;
@@ -83,10 +93,11 @@ class ProfileBuilder {
     uint64_t n = 0, labelled = 0, positive = 0;
   };
   std::map<std::string, std::map<std::string, GroupStats>> groups_;
-  // Rows come with the same features and attributes in the same order: the
-  // last row's layout saves a map lookup per name (std::map entries do not
-  // move).
+  // Batches come with the same columns in the same order: the last batch's
+  // layout saves a map lookup per name (std::map entries do not move).
   std::vector<std::pair<const std::string*, FeatureValues*>> layout_;
+  std::vector<uint64_t> code_counts_;  // scratch: values per code
+  std::unique_ptr<EventColumns> single_;
   std::vector<std::pair<const std::string*, std::map<std::string, GroupStats>*>>
       attribute_layout_;
   FeatureValues* prediction_ = nullptr;

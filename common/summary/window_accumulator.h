@@ -40,9 +40,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "aims/v1/profile.pb.h"
 #include "aims/v1/summary.pb.h"
-#include "absl/types/span.h"
 #include "common/summary/event.h"
 #include "common/summary/event_columns.h"
 #include "common/summary/quantile_sketch.h"
@@ -161,8 +161,8 @@ class WindowAccumulator {
 
   // The fold of a batch's rows (window_accumulator_fold.cc), in this order.
   void FoldFeatures(const EventColumns& b, Rows rows);
-  void FoldColumn(FeatureState* f, const EventColumns::Feature& col,
-                  Rows rows, bool all);
+  void FoldColumn(FeatureState* f, const EventColumns::Feature& col, Rows rows,
+                  bool all);
   void FoldNumbers(FeatureState* f, const double* values, size_t n);
   void AddNumber(FeatureState* f, double v);
   // `bin`: the category's bin in the profile, -1 when unseen.
@@ -207,7 +207,8 @@ class WindowAccumulator {
   // (first row listed, place in that row, column) of a batch's columns.
   std::vector<std::tuple<size_t, size_t, size_t>> fold_order_;
   std::vector<RowClasses> row_classes_;
-  std::vector<int32_t> class_slots_[2];  // by prediction, label class code
+  std::vector<int32_t> class_slots_[2];     // by prediction, label class code
+  std::vector<uint8_t> positive_codes_[2];  // whether a code is positive
   int32_t positive_slot_ = -1;
   std::vector<int32_t> category_bins_;
   std::unique_ptr<EventColumns> single_;

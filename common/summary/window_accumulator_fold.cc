@@ -5,67 +5,13 @@
 #include <algorithm>
 #include <cmath>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
+#include "common/summary/numeric_bins.h"
 #include "common/summary/window_accumulator.h"
 
 namespace aims {
 namespace {
 
 using Cell = EventColumns::Cell;
-
-// Bins on numeric edges, with under- and overflow bins: a value's bin is
-// the number of edges <= it. Profiles have few edges (10 by default, 100
-// score bins); a binary search with branches mispredicts on every value
-// (perf: a loop of comisd/sbb was 12 % of the update path), so neither the
-// search here nor the count in CountBins branches on a comparison. The
-// search's loads and compares overlap those of the next value.
-size_t SearchedBin(const double* e, size_t n, double v) {
-  if (n == 0) return 0;
-  const double* base = e;
-  while (n > 1) {
-    const size_t half = n / 2;
-    base = base[half] <= v ? base + half : base;
-    n -= half;
-  }
-  return static_cast<size_t>(base - e) + (*base <= v);
-}
-
-// The bin of any `v` (NaN: past the last edge, as upper_bound).
-size_t NumericBin(const google::protobuf::RepeatedField<double>& edges,
-                  double v) {
-  if (std::isnan(v)) return edges.size();
-  return SearchedBin(edges.data(), edges.size(), v);
-}
-
-// Counts each of `values` (all finite) in its bin on `edges`:
-// histogram[i] counts the values with i edges <= them. Up to 16 edges, two
-// values at a time are compared with every edge (SSE2); beyond, each is
-// searched.
-void CountBins(const double* edges, int n, const double* values, size_t count,
-               uint64_t* histogram) {
-  size_t i = 0;
-#if defined(__SSE2__)
-  if (n <= 16) {
-    __m128d broadcast[16];
-    for (int k = 0; k < n; ++k) broadcast[k] = _mm_set1_pd(edges[k]);
-    for (; i + 2 <= count; i += 2) {
-      const __m128d v = _mm_loadu_pd(values + i);
-      __m128i bin = _mm_setzero_si128();
-      // A true compare is all ones, -1 as an int64: subtracting counts it.
-      for (int k = 0; k < n; ++k) {
-        bin = _mm_sub_epi64(bin,
-                            _mm_castpd_si128(_mm_cmple_pd(broadcast[k], v)));
-      }
-      ++histogram[_mm_cvtsi128_si64(bin)];
-      ++histogram[_mm_cvtsi128_si64(_mm_unpackhi_epi64(bin, bin))];
-    }
-  }
-#endif
-  for (; i < count; ++i) ++histogram[SearchedBin(edges, n, values[i])];
-}
 
 // The position in `rows` of the first row whose cell is listed; rows.size()
 // when none is.
@@ -145,9 +91,8 @@ void WindowAccumulator::FoldFeatures(const EventColumns& b, Rows rows) {
     const EventColumns::Feature& col = b.feature(c);
     const size_t first = all ? col.first_row : FirstListed(col, rows);
     if (first == rows.size()) continue;
-    const size_t place = all || col.position.empty()
-                             ? c
-                             : col.position[rows[first]];
+    const size_t place =
+        all || col.position.empty() ? c : col.position[rows[first]];
     fold_order_.push_back({first, place, c});
   }
   if (!all) std::sort(fold_order_.begin(), fold_order_.end());
@@ -326,28 +271,44 @@ void WindowAccumulator::ClassifyRows(const EventColumns& b, Rows rows) {
   class_slots_[1].assign(l.classes.size(), -1);
   const std::string& positive = config_->positive_class;
   const bool binary = config_->task == v1::TASK_TYPE_BINARY;
+  // Whether each class code names the positive class, once per batch.
+  for (int k = 0; k < 2; ++k) {
+    const CodeDictionary& classes = k == 0 ? p.classes : l.classes;
+    positive_codes_[k].resize(classes.size());
+    for (uint32_t code = 0; code < classes.size(); ++code) {
+      positive_codes_[k][code] = classes[code] == positive;
+    }
+  }
   row_classes_.resize(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     const uint32_t r = rows[i];
     RowClasses& c = row_classes_[i];
     c = RowClasses();
+    // The predicted class is "" when there is none; "" counts in no
+    // confusion matrix, but is "positive" when the positive class is "".
+    c.predicted_positive = positive.empty();
     if (p.kind[r] != Outcome::Kind::kNone) {
-      if (!p.classes[p.class_code[r]].empty()) {
-        c.predicted = &p.classes[p.class_code[r]];
-        c.predicted_slot = &class_slots_[0][p.class_code[r]];
+      const uint32_t code = p.class_code[r];
+      c.predicted_positive = positive_codes_[0][code];
+      if (!p.classes[code].empty()) {
+        c.predicted = &p.classes[code];
+        c.predicted_slot = &class_slots_[0][code];
       }
     } else if (binary && (b.flags(r) & EventColumns::kHasScore) &&
                b.score(r) >= 0.5) {
       // A bare score predicts the positive class from 0.5 up.
-      c.predicted = &positive;
-      c.predicted_slot = &positive_slot_;
+      c.predicted_positive = true;
+      if (!positive.empty()) {
+        c.predicted = &positive;
+        c.predicted_slot = &positive_slot_;
+      }
     }
     if (l.kind[r] != Outcome::Kind::kNone) {
-      c.actual = &l.classes[l.class_code[r]];
-      c.actual_slot = &class_slots_[1][l.class_code[r]];
+      const uint32_t code = l.class_code[r];
+      c.actual = &l.classes[code];
+      c.actual_slot = &class_slots_[1][code];
+      c.actual_positive = positive_codes_[1][code];
     }
-    c.predicted_positive = c.predicted != nullptr && *c.predicted == positive;
-    c.actual_positive = c.actual != nullptr && *c.actual == positive;
   }
 }
 
@@ -404,7 +365,8 @@ void WindowAccumulator::FoldPerformance(const EventColumns& b, Rows rows) {
                                  2 * (s - y) * (s - y));
       if (!score_by_label_[0].empty()) {
         ++score_by_label_[c.actual_positive ? 1 : 0]
-                         [NumericBin(config_->profile->score_edges(), s)];
+                         [NumericBin(config_->profile->score_edges().data(),
+                                     config_->profile->score_edges_size(), s)];
       }
     } else if (!b.probabilities(r).empty()) {
       double p_true = 0;

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "common/intake/event_json.h"
-#include "common/summary/window_accumulator.h"
+#include "common/summary/window_state.h"
 
 namespace aims {
 namespace {
@@ -65,18 +65,22 @@ void BM_ParseEventBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseEventBatch);
 
-// Parsed, then folded event by event as Windower::Add does (no profile).
+// Parsed, then folded into the open window as Windower::Add does
+// (WindowState::Add: the events as columns, then the column fold; no
+// profile).
 void BM_ParseAndFold(benchmark::State& state) {
   const std::string body = Body();
   const JsonIntakeLimits limits;
-  WindowAccumulator acc(std::make_shared<SummaryConfig>());
+  const JoinLimits join;
+  WindowState window(std::make_shared<SummaryConfig>(), &join);
+  const absl::Time arrival = absl::Now();
   while (state.KeepRunningBatch(kBatch)) {
     EventBatch batch;
     if (!ParseEventBatch(body, limits, &batch).ok()) {
       state.SkipWithError("the body did not parse");
       return;
     }
-    for (const Event& e : batch.events) acc.Add(e);
+    window.Add(batch.events, arrival);
   }
   state.SetItemsProcessed(state.iterations());
 }

@@ -1,6 +1,7 @@
 // Event update path of the agent: folding inference events into the open
-// window's summary, in batches of 500 as columns (EventColumns). Shape from the metric-engines issue: 20 numeric and 5
-// categorical features, 2 sensitive attributes, binary task with labels.
+// window's summary, in batches of 500 as columns (EventColumns). Shape from the
+// metric-engines issue: 20 numeric and 5 categorical features, 2 sensitive
+// attributes, binary task with labels.
 #include <random>
 
 #include "benchmark/benchmark.h"
@@ -49,7 +50,8 @@ std::vector<EventColumns> Batches(const std::vector<Event>& events) {
   return batches;
 }
 
-std::shared_ptr<SummaryConfig> ProfiledConfig(const std::vector<Event>& events) {
+std::shared_ptr<SummaryConfig> ProfiledConfig(
+    const std::vector<Event>& events) {
   ProfileBuildOptions build;
   ProfileBuilder builder(build);
   for (const Event& e : events) builder.Add(e);

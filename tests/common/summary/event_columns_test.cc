@@ -64,7 +64,9 @@ class RandomEvents {
 
  private:
   bool Chance(double p) { return Uniform() < p; }
-  double Uniform() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+  double Uniform() {
+    return std::uniform_real_distribution<double>(0, 1)(rng_);
+  }
   int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
   std::string Group(int n) { return "g" + std::to_string(Pick(n)); }
 
@@ -120,7 +122,8 @@ class RandomEvents {
       }
     }
     if (labelled) {
-      e->label.kind = Chance(0.2) ? Outcome::Kind::kNumber : Outcome::Kind::kClass;
+      e->label.kind =
+          Chance(0.2) ? Outcome::Kind::kNumber : Outcome::Kind::kClass;
       e->label.number = Pick(2);
       e->label.class_label = "k" + std::to_string(Pick(classes));
     }
@@ -164,8 +167,8 @@ TEST_P(ColumnFoldTest, ABatchFoldsAsItsEventsOneByOne) {
     config->task = c.task;
     config->feature_sketches = c.sketches;
     if (c.profile) {
-      config->profile = ProfileOf(std::vector<Event>(events.begin(),
-                                                     events.begin() + 300));
+      config->profile =
+          ProfileOf(std::vector<Event>(events.begin(), events.begin() + 300));
     }
     if (c.tight_limits) {
       config->max_features = 5;
@@ -220,30 +223,30 @@ TEST_P(ColumnFoldTest, ABatchFoldsAsItsEventsOneByOne) {
 
 INSTANTIATE_TEST_SUITE_P(
     Tasks, ColumnFoldTest,
-    ::testing::Values(
-        FoldCase{v1::TASK_TYPE_BINARY, false, false, false,
-                 SummaryConfig::FeatureSketches::kUnprofiled},
-        FoldCase{v1::TASK_TYPE_BINARY, true, false, false,
-                 SummaryConfig::FeatureSketches::kUnprofiled},
-        FoldCase{v1::TASK_TYPE_BINARY, true, false, true,
-                 SummaryConfig::FeatureSketches::kAll},
-        FoldCase{v1::TASK_TYPE_BINARY, true, true, true,
-                 SummaryConfig::FeatureSketches::kUnprofiled},
-        FoldCase{v1::TASK_TYPE_MULTICLASS, false, true, false,
-                 SummaryConfig::FeatureSketches::kAll},
-        FoldCase{v1::TASK_TYPE_MULTICLASS, true, false, true,
-                 SummaryConfig::FeatureSketches::kUnprofiled},
-        FoldCase{v1::TASK_TYPE_REGRESSION, true, false, false,
-                 SummaryConfig::FeatureSketches::kUnprofiled},
-        FoldCase{v1::TASK_TYPE_REGRESSION, false, true, true,
-                 SummaryConfig::FeatureSketches::kAll}));
+    ::testing::Values(FoldCase{v1::TASK_TYPE_BINARY, false, false, false,
+                               SummaryConfig::FeatureSketches::kUnprofiled},
+                      FoldCase{v1::TASK_TYPE_BINARY, true, false, false,
+                               SummaryConfig::FeatureSketches::kUnprofiled},
+                      FoldCase{v1::TASK_TYPE_BINARY, true, false, true,
+                               SummaryConfig::FeatureSketches::kAll},
+                      FoldCase{v1::TASK_TYPE_BINARY, true, true, true,
+                               SummaryConfig::FeatureSketches::kUnprofiled},
+                      FoldCase{v1::TASK_TYPE_MULTICLASS, false, true, false,
+                               SummaryConfig::FeatureSketches::kAll},
+                      FoldCase{v1::TASK_TYPE_MULTICLASS, true, false, true,
+                               SummaryConfig::FeatureSketches::kUnprofiled},
+                      FoldCase{v1::TASK_TYPE_REGRESSION, true, false, false,
+                               SummaryConfig::FeatureSketches::kUnprofiled},
+                      FoldCase{v1::TASK_TYPE_REGRESSION, false, true, true,
+                               SummaryConfig::FeatureSketches::kAll}));
 
 TEST(EventColumnsTest, ColumnsInOrderOfFirstAppearanceWithAbsentAndNull) {
   EventColumns b;
   Event first;
   first.features = {{"x", Number(1)}, {"y", FeatureValue()}};
   Event second;
-  second.features = {{"z", Category("red")}, {"x", Number(2)}, {"x", Number(3)}};
+  second.features = {
+      {"z", Category("red")}, {"x", Number(2)}, {"x", Number(3)}};
   second.attributes = {{"gender", "f"}};
   b.Append(first);
   b.Append(second);
@@ -260,7 +263,8 @@ TEST(EventColumnsTest, ColumnsInOrderOfFirstAppearanceWithAbsentAndNull) {
   EXPECT_EQ(b.feature(2).categories[b.feature(2).category[1]], "red");
   // The second "x" of an event: a column of its own, after the others.
   EXPECT_EQ(b.feature(3).name, "x");
-  EXPECT_EQ(b.feature(3).cell, (std::vector<Cell>{Cell::kAbsent, Cell::kNumber}));
+  EXPECT_EQ(b.feature(3).cell,
+            (std::vector<Cell>{Cell::kAbsent, Cell::kNumber}));
   EXPECT_EQ(b.feature(3).number[1], 3);
   ASSERT_EQ(b.attribute_count(), 1u);
   EXPECT_EQ(b.attribute(0).group[0], EventColumns::Attribute::kAbsent);
