@@ -98,8 +98,13 @@ def render_table(r):
 
     # Agent update path (issue 27: 5 M events/s per core on a profile).
     for name, label, target in (
-            ("BM_WindowAccumulatorAdd", "no profile", None),
-            ("BM_WindowAccumulatorAddWithProfile/0", "on a reference profile", 5e6)):
+            ("BM_WindowAccumulatorAdd", "batches of 500 as columns, no profile", None),
+            ("BM_WindowAccumulatorAddWithProfile/0/0",
+             "batches of 500 as columns, on a reference profile", 5e6),
+            ("BM_WindowAccumulatorAddWithProfile/0/1",
+             "batches of 500 as columns, on a reference profile, --feature_sketches=all", None),
+            ("BM_WindowAccumulatorAddOneEvent", "one event a call, on a reference profile",
+             None)):
         b = r.get("update_path/" + name)
         eps = b.get("events_per_second") if b else None
         row("agent", "update path, events/s per core (25 features, 2 attributes, %s)" % label,
