@@ -37,10 +37,14 @@ def gbench(args):
             runs[name] = b
     for name, b in runs.items():
         scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+        # An iteration folds a batch of events where items are counted.
+        events = 1.0
+        if "items_per_second" in b:
+            events = max(1.0, round(b["items_per_second"] * b["cpu_time"] * scale / 1e9))
         out = {"benchmark": "update_path", "name": name,
                "repetitions": b.get("repetitions", 1),
-               "ns_per_event": b["cpu_time"] * scale,
-               "real_ns_per_event": b["real_time"] * scale}
+               "ns_per_event": b["cpu_time"] * scale / events,
+               "real_ns_per_event": b["real_time"] * scale / events}
         if "items_per_second" in b:
             out["events_per_second"] = b["items_per_second"]
         if "summary_bytes" in b:

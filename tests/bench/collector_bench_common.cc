@@ -37,7 +37,9 @@ v1::ModelRef Model(int i) {
 }
 
 // 100 numeric features on an 18-quantile profile (20 bins with under- and
-// overflow), binary scores and labels, one sensitive attribute.
+// overflow), binary scores and labels, one sensitive attribute; every
+// numeric feature with a quantile sketch (--feature_sketches=all: the
+// largest reports an agent sends for this shape, as the targets were set).
 std::vector<v1::WindowSummary> SummaryPool(int n, size_t* bytes) {
   std::mt19937 rng(3);
   std::normal_distribution<double> normal(0, 1);
@@ -65,6 +67,7 @@ std::vector<v1::WindowSummary> SummaryPool(int n, size_t* bytes) {
   auto profile = builder.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "b");
   auto config = std::make_shared<SummaryConfig>();
   config->profile = std::make_shared<v1::ReferenceProfile>(*profile);
+  config->feature_sketches = SummaryConfig::FeatureSketches::kAll;
   std::vector<v1::WindowSummary> pool;
   for (int s = 0; s < n; ++s) {
     WindowAccumulator acc(config);
