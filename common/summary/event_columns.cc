@@ -36,7 +36,12 @@ bool SameName(absl::string_view a, absl::string_view b) {
 size_t Filled(const EventColumns::Feature& f) { return f.cell.size(); }
 size_t Filled(const EventColumns::Attribute& a) { return a.group.size(); }
 
-void Reset(uint32_t row, absl::string_view name, EventColumns::Feature* f) {
+void Reset(uint32_t row, size_t reserve, absl::string_view name,
+           EventColumns::Feature* f) {
+  f->cell.reserve(reserve);
+  f->number.reserve(reserve);
+  f->category.reserve(reserve);
+  f->position.reserve(reserve);
   f->name.assign(name.data(), name.size());
   f->first_row = row;
   f->cell.assign(row, EventColumns::Cell::kAbsent);
@@ -48,7 +53,9 @@ void Reset(uint32_t row, absl::string_view name, EventColumns::Feature* f) {
   f->next_same_name = 0;
 }
 
-void Reset(uint32_t row, absl::string_view name, EventColumns::Attribute* a) {
+void Reset(uint32_t row, size_t reserve, absl::string_view name,
+           EventColumns::Attribute* a) {
+  a->group.reserve(reserve);
   a->name.assign(name.data(), name.size());
   a->first_row = row;
   a->group.assign(row, EventColumns::Attribute::kAbsent);
@@ -61,8 +68,9 @@ void Reset(uint32_t row, absl::string_view name, EventColumns::Attribute* a) {
 // for the row yet, else the first of that name without one, else a new
 // column (reusing the buffers of one beyond `*count`).
 template <typename Column>
-Column* ColumnFor(uint32_t row, size_t position, absl::string_view name,
-                  std::vector<Column>* columns, size_t* count,
+Column* ColumnFor(uint32_t row, size_t reserve, size_t position,
+                  absl::string_view name, std::vector<Column>* columns,
+                  size_t* count,
                   absl::flat_hash_map<std::string, uint32_t>* index) {
   if (position < *count) {
     Column& c = (*columns)[position];
@@ -80,7 +88,7 @@ Column* ColumnFor(uint32_t row, size_t position, absl::string_view name,
   }
   const uint32_t i = static_cast<uint32_t>((*count)++);
   if (i == columns->size()) columns->emplace_back();
-  Reset(row, name, &(*columns)[i]);
+  Reset(row, reserve, name, &(*columns)[i]);
   if (named) {
     (*columns)[last].next_same_name = i;
   } else {
@@ -143,14 +151,27 @@ void EventColumns::AppendOutcome(const Outcome& o, Outcomes* out) {
 
 EventColumns::Feature* EventColumns::FeatureFor(size_t position,
                                                 const std::string& name) {
-  return ColumnFor(static_cast<uint32_t>(rows_), position, name, &features_,
-                   &feature_count_, &feature_index_);
+  return ColumnFor(static_cast<uint32_t>(rows_), reserved_rows_, position, name,
+                   &features_, &feature_count_, &feature_index_);
 }
 
 EventColumns::Attribute* EventColumns::AttributeFor(size_t position,
                                                     const std::string& name) {
-  return ColumnFor(static_cast<uint32_t>(rows_), position, name, &attributes_,
-                   &attribute_count_, &attribute_index_);
+  return ColumnFor(static_cast<uint32_t>(rows_), reserved_rows_, position, name,
+                   &attributes_, &attribute_count_, &attribute_index_);
+}
+
+void EventColumns::Reserve(size_t rows) {
+  reserved_rows_ = rows;
+  for (Outcomes* o : {&predictions_, &labels_}) {
+    o->kind.reserve(rows);
+    o->number.reserve(rows);
+    o->class_code.reserve(rows);
+  }
+  flags_.reserve(rows);
+  score_.reserve(rows);
+  latency_.reserve(rows);
+  probability_begin_.reserve(rows + 1);
 }
 
 void EventColumns::Append(const Event& event) {
@@ -249,8 +270,8 @@ void EventColumns::SetRows(size_t rows) {
 }
 
 EventColumns::Feature* EventColumns::AddFeature(absl::string_view name) {
-  Feature* f = ColumnFor(0, feature_count_, name, &features_, &feature_count_,
-                         &feature_index_);
+  Feature* f = ColumnFor(0, 0, feature_count_, name, &features_,
+                         &feature_count_, &feature_index_);
   f->cell.assign(rows_, Cell::kAbsent);
   f->number.assign(rows_, 0);
   f->category.assign(rows_, 0);
@@ -259,7 +280,7 @@ EventColumns::Feature* EventColumns::AddFeature(absl::string_view name) {
 }
 
 EventColumns::Attribute* EventColumns::AddAttribute(absl::string_view name) {
-  Attribute* a = ColumnFor(0, attribute_count_, name, &attributes_,
+  Attribute* a = ColumnFor(0, 0, attribute_count_, name, &attributes_,
                            &attribute_count_, &attribute_index_);
   a->group.assign(rows_, Attribute::kAbsent);
   return a;

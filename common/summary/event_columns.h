@@ -106,6 +106,9 @@ class EventColumns {
   static constexpr uint8_t kHasScore = 4;
   static constexpr uint8_t kHasLatency = 8;
 
+  // Room for `rows` rows in every column made from now on (a hint: appends
+  // beyond it still grow the columns).
+  void Reserve(size_t rows);
   // Appends one event as the next row.
   void Append(const Event& event);
   // Forgets every row and column, keeping their buffers.
@@ -153,6 +156,7 @@ class EventColumns {
   static void AppendOutcome(const Outcome& o, Outcomes* out);
 
   size_t rows_ = 0;
+  size_t reserved_rows_ = 0;
   // Columns in use are the first *_count_; the rest keep their buffers.
   std::vector<Feature> features_;
   size_t feature_count_ = 0;

@@ -169,11 +169,14 @@ class WindowAccumulator {
   void AddCategory(FeatureState* f, int32_t bin);
   int32_t CategoryBin(const FeatureState& f, const std::string& category);
   void FoldPrediction(const EventColumns& b, Rows rows);
-  void ClassifyRows(const EventColumns& b, Rows rows);
-  void FoldPerformance(const EventColumns& b, Rows rows);
+  // The classes of each of `rows`, in order.
+  std::vector<RowClasses> ClassifyRows(const EventColumns& b, Rows rows);
+  void FoldPerformance(const EventColumns& b, Rows rows,
+                       absl::Span<const RowClasses> classes);
   // `selection`: count the rows in n / predicted_positive; `outcome`:
   // count their labels in the confusion counts.
-  void FoldFairness(const EventColumns& b, Rows rows, bool selection,
+  void FoldFairness(const EventColumns& b, Rows rows,
+                    absl::Span<const RowClasses> classes, bool selection,
                     bool outcome);
   // Folds the rows (or, with `joined_delay`, their delayed labels) into the
   // child of each slice key's value.
@@ -202,11 +205,10 @@ class WindowAccumulator {
   // remembering each column's state saves a hash lookup per column.
   std::vector<std::pair<const std::string*, FeatureState*>> column_states_;
   FeatureState* prediction_state_ = nullptr;
-  // Scratch of one batch, kept to allocate nothing per batch.
-  std::vector<uint32_t> all_rows_;
+  // Scratch of a batch, sized by its columns and dictionaries, not its rows
+  // (positive_slot_ holds across batches: a class keeps its index).
   // (first row listed, place in that row, column) of a batch's columns.
   std::vector<std::tuple<size_t, size_t, size_t>> fold_order_;
-  std::vector<RowClasses> row_classes_;
   std::vector<int32_t> class_slots_[2];     // by prediction, label class code
   std::vector<uint8_t> positive_codes_[2];  // whether a code is positive
   int32_t positive_slot_ = -1;

@@ -35,14 +35,13 @@ const EventColumns& WindowAccumulator::Single(const Event& event) {
 }
 
 void WindowAccumulator::AddColumns(const EventColumns& batch) {
-  if (all_rows_.size() < batch.rows()) {
-    const size_t from = all_rows_.size();
-    all_rows_.resize(batch.rows());
-    for (size_t i = from; i < all_rows_.size(); ++i) {
-      all_rows_[i] = static_cast<uint32_t>(i);
-    }
+  // Scratch of one batch lives for the call: an accumulator (one per open
+  // window, and per slice value) keeps no buffer sized by its largest batch.
+  std::vector<uint32_t> all_rows(batch.rows());
+  for (size_t i = 0; i < all_rows.size(); ++i) {
+    all_rows[i] = static_cast<uint32_t>(i);
   }
-  AddRows(batch, absl::MakeConstSpan(all_rows_.data(), batch.rows()));
+  AddRows(batch, all_rows);
 }
 
 void WindowAccumulator::AddRows(const EventColumns& b, Rows rows) {
@@ -56,9 +55,9 @@ void WindowAccumulator::AddRows(const EventColumns& b, Rows rows) {
     }
   }
   FoldFeatures(b, rows);
-  ClassifyRows(b, rows);
-  FoldPerformance(b, rows);
-  FoldFairness(b, rows, /*selection=*/true, /*outcome=*/true);
+  const std::vector<RowClasses> classes = ClassifyRows(b, rows);
+  FoldPerformance(b, rows, classes);
+  FoldFairness(b, rows, classes, /*selection=*/true, /*outcome=*/true);
   if (!slices_.empty()) FoldSlices(b, rows, nullptr, false);
 }
 
@@ -264,7 +263,8 @@ size_t WindowAccumulator::CachedClassIndex(const std::string& label,
   return index;
 }
 
-void WindowAccumulator::ClassifyRows(const EventColumns& b, Rows rows) {
+std::vector<WindowAccumulator::RowClasses> WindowAccumulator::ClassifyRows(
+    const EventColumns& b, Rows rows) {
   const auto& p = b.predictions();
   const auto& l = b.labels();
   class_slots_[0].assign(p.classes.size(), -1);
@@ -279,11 +279,10 @@ void WindowAccumulator::ClassifyRows(const EventColumns& b, Rows rows) {
       positive_codes_[k][code] = classes[code] == positive;
     }
   }
-  row_classes_.resize(rows.size());
+  std::vector<RowClasses> row_classes(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     const uint32_t r = rows[i];
-    RowClasses& c = row_classes_[i];
-    c = RowClasses();
+    RowClasses& c = row_classes[i];
     // The predicted class is "" when there is none; "" counts in no
     // confusion matrix, but is "positive" when the positive class is "".
     c.predicted_positive = positive.empty();
@@ -310,9 +309,11 @@ void WindowAccumulator::ClassifyRows(const EventColumns& b, Rows rows) {
       c.actual_positive = positive_codes_[1][code];
     }
   }
+  return row_classes;
 }
 
-void WindowAccumulator::FoldPerformance(const EventColumns& b, Rows rows) {
+void WindowAccumulator::FoldPerformance(const EventColumns& b, Rows rows,
+                                        absl::Span<const RowClasses> classes) {
   const auto& p = b.predictions();
   const auto& l = b.labels();
   const bool binary = config_->task == v1::TASK_TYPE_BINARY;
@@ -343,7 +344,7 @@ void WindowAccumulator::FoldPerformance(const EventColumns& b, Rows rows) {
       }
       continue;
     }
-    const RowClasses& c = row_classes_[i];
+    const RowClasses& c = classes[i];
     if (c.predicted != nullptr) {
       const size_t a = CachedClassIndex(*c.actual, c.actual_slot);
       const size_t pi = CachedClassIndex(*c.predicted, c.predicted_slot);
@@ -390,6 +391,7 @@ void WindowAccumulator::FoldPerformance(const EventColumns& b, Rows rows) {
 }
 
 void WindowAccumulator::FoldFairness(const EventColumns& b, Rows rows,
+                                     absl::Span<const RowClasses> classes,
                                      bool selection, bool outcome) {
   if (config_->counts_only) return;
   std::vector<GroupState*> groups_of_code;
@@ -430,7 +432,7 @@ void WindowAccumulator::FoldFairness(const EventColumns& b, Rows rows,
         }
         g = &it->second;
       }
-      const RowClasses& c = row_classes_[i];
+      const RowClasses& c = classes[i];
       if (selection) {
         ++g->n;
         if (c.predicted_positive) ++g->predicted_positive;
@@ -530,9 +532,9 @@ void WindowAccumulator::AddJoinedRows(const EventColumns& b, Rows rows,
   for (size_t i = 0; i < rows.size(); ++i) {
     label_delay_.Add(absl::ToDoubleSeconds(delay));
   }
-  ClassifyRows(b, rows);
-  FoldPerformance(b, rows);
-  FoldFairness(b, rows, /*selection=*/false, /*outcome=*/true);
+  const std::vector<RowClasses> classes = ClassifyRows(b, rows);
+  FoldPerformance(b, rows, classes);
+  FoldFairness(b, rows, classes, /*selection=*/false, /*outcome=*/true);
   if (!slices_.empty()) FoldSlices(b, rows, &delay, late);
 }
 

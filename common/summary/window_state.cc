@@ -76,17 +76,20 @@ std::vector<size_t> WindowState::Add(const std::vector<Event>& events,
                                      absl::Time arrival) {
   std::vector<size_t> duplicates;
   const LimitOverflows before = acc_->overflows();
-  batch_.Clear();
+  // Columns for this call only: a window (aimsctl backfill holds many) keeps
+  // no buffer sized by its largest batch.
+  EventColumns batch;
+  batch.Reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
     if (!e.prediction_id.empty() && pending_.contains(e.prediction_id)) {
       duplicates.push_back(i);
       continue;
     }
-    batch_.Append(e);
+    batch.Append(e);
     if (!e.prediction_id.empty() && !e.label.present()) Remember(e, arrival);
   }
-  if (batch_.rows() > 0) acc_->AddColumns(batch_);
+  if (batch.rows() > 0) acc_->AddColumns(batch);
   overflows_ += acc_->overflows() - before;
   return duplicates;
 }

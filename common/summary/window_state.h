@@ -127,8 +127,6 @@ class WindowState {
   std::shared_ptr<const SummaryConfig> config_;
   const JoinLimits* const limits_;
   std::unique_ptr<WindowAccumulator> acc_;
-  // The events of one Add as columns, kept to allocate nothing per call.
-  EventColumns batch_;
   // What Checkpoint() took out of acc_, merged.
   std::optional<v1::WindowSummary> checkpoint_;
   // Rejections and unjoinable predictions since the last checkpoint.

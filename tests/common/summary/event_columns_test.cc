@@ -12,9 +12,8 @@
 
 #include "common/summary/profile_builder.h"
 #include "common/summary/window_accumulator.h"
-#include "google/protobuf/util/field_comparator.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/summary_compare.h"
 
 namespace aims {
 namespace {
@@ -196,18 +195,10 @@ TEST_P(ColumnFoldTest, ABatchFoldsAsItsEventsOneByOne) {
       batched.AddColumns(batch);
       i += n;
     }
-    std::string diff;
-    google::protobuf::util::MessageDifferencer differ;
     // A name twice in an event adds its values in another order: sums may
     // differ in their last bits.
-    google::protobuf::util::DefaultFieldComparator near;
-    near.set_float_comparison(
-        google::protobuf::util::DefaultFieldComparator::APPROXIMATE);
-    near.SetDefaultFractionAndMargin(1e-12, 1e-12);
-    differ.set_field_comparator(&near);
-    differ.ReportDifferencesToString(&diff);
-    EXPECT_TRUE(differ.Compare(one_by_one.Build(), batched.Build()))
-        << "seed " << seed << ": " << diff;
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    testing::ExpectSameSummary(one_by_one.Build(), batched.Build());
     EXPECT_EQ(one_by_one.overflows().features, batched.overflows().features);
     EXPECT_EQ(one_by_one.overflows().groups, batched.overflows().groups);
     EXPECT_EQ(one_by_one.overflows().classes, batched.overflows().classes);
