@@ -12,10 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "aims/v1/event.pb.h"
 
 namespace aims {
+
+// Name of the pseudo-feature that summarises the model's predictions.
+inline constexpr absl::string_view kPredictionFeature = "__prediction__";
 
 // A feature value: number, category or missing.
 struct FeatureValue {

@@ -51,6 +51,7 @@ void Reset(uint32_t row, size_t reserve, absl::string_view name,
   f->categories.Clear();
   f->numbers = 0;
   f->next_same_name = 0;
+  f->repeated = false;
 }
 
 void Reset(uint32_t row, size_t reserve, absl::string_view name,
@@ -61,26 +62,31 @@ void Reset(uint32_t row, size_t reserve, absl::string_view name,
   a->group.assign(row, EventColumns::Attribute::kAbsent);
   a->groups.Clear();
   a->next_same_name = 0;
+  a->repeated = false;
 }
 
 // The column of `columns` for the `position`-th item named `name` of row
-// `row`: the column at `position` when its name matches and it has no value
-// for the row yet, else the first of that name without one, else a new
-// column (reusing the buffers of one beyond `*count`).
+// `row`: the column at `position` when its name matches, is the name's only
+// column and has no value for the row yet; else the first of that name
+// without one (so the k-th occurrence in a row goes to the k-th column);
+// else a new column (reusing the buffers of one beyond `*count`), which
+// sets `*repeated` when the name had one already.
 template <typename Column>
 Column* ColumnFor(uint32_t row, size_t reserve, size_t position,
                   absl::string_view name, std::vector<Column>* columns,
                   size_t* count,
-                  absl::flat_hash_map<std::string, uint32_t>* index) {
+                  absl::flat_hash_map<std::string, uint32_t>* index,
+                  bool* repeated) {
   if (position < *count) {
     Column& c = (*columns)[position];
-    if (Filled(c) == row && SameName(c.name, name)) return &c;
+    if (!c.repeated && Filled(c) == row && SameName(c.name, name)) return &c;
   }
-  uint32_t last = 0;
+  uint32_t first = 0, last = 0;
   bool named = false;
   if (auto it = index->find(name); it != index->end()) {
     named = true;
-    for (uint32_t i = it->second;; i = (*columns)[i].next_same_name) {
+    first = it->second;
+    for (uint32_t i = first;; i = (*columns)[i].next_same_name) {
       if (Filled((*columns)[i]) == row) return &(*columns)[i];
       last = i;
       if ((*columns)[i].next_same_name == 0) break;
@@ -89,11 +95,16 @@ Column* ColumnFor(uint32_t row, size_t reserve, size_t position,
   const uint32_t i = static_cast<uint32_t>((*count)++);
   if (i == columns->size()) columns->emplace_back();
   Reset(row, reserve, name, &(*columns)[i]);
-  if (named) {
-    (*columns)[last].next_same_name = i;
-  } else {
+  if (!named) {
     index->emplace(std::string(name), i);
+    return &(*columns)[i];
   }
+  (*columns)[last].next_same_name = i;
+  for (uint32_t k = first;; k = (*columns)[k].next_same_name) {
+    (*columns)[k].repeated = true;
+    if ((*columns)[k].next_same_name == 0) break;
+  }
+  *repeated = true;
   return &(*columns)[i];
 }
 
@@ -152,13 +163,23 @@ void EventColumns::AppendOutcome(const Outcome& o, Outcomes* out) {
 EventColumns::Feature* EventColumns::FeatureFor(size_t position,
                                                 const std::string& name) {
   return ColumnFor(static_cast<uint32_t>(rows_), reserved_rows_, position, name,
-                   &features_, &feature_count_, &feature_index_);
+                   &features_, &feature_count_, &feature_index_,
+                   &repeated_names_);
 }
 
 EventColumns::Attribute* EventColumns::AttributeFor(size_t position,
                                                     const std::string& name) {
   return ColumnFor(static_cast<uint32_t>(rows_), reserved_rows_, position, name,
-                   &attributes_, &attribute_count_, &attribute_index_);
+                   &attributes_, &attribute_count_, &attribute_index_,
+                   &repeated_names_);
+}
+
+bool EventColumns::NeedsRowOrder() const {
+  if (repeated_names_) return true;
+  for (size_t c = 0; c < feature_count_; ++c) {
+    if (features_[c].name == kPredictionFeature) return true;
+  }
+  return false;
 }
 
 void EventColumns::Reserve(size_t rows) {
@@ -178,7 +199,7 @@ void EventColumns::Append(const Event& event) {
   for (size_t i = 0; i < event.features.size(); ++i) {
     const auto& [name, value] = event.features[i];
     Feature* f = FeatureFor(i, name);
-    f->position.push_back(static_cast<uint16_t>(std::min<size_t>(i, 65535)));
+    f->position.push_back(static_cast<uint32_t>(i));
     switch (value.kind) {
       case FeatureValue::Kind::kNumber:
         f->cell.push_back(Cell::kNumber);
@@ -237,6 +258,7 @@ void EventColumns::Append(const Event& event) {
 
 void EventColumns::Clear() {
   rows_ = 0;
+  repeated_names_ = false;
   feature_count_ = 0;
   feature_index_.clear();
   attribute_count_ = 0;
@@ -271,7 +293,7 @@ void EventColumns::SetRows(size_t rows) {
 
 EventColumns::Feature* EventColumns::AddFeature(absl::string_view name) {
   Feature* f = ColumnFor(0, 0, feature_count_, name, &features_,
-                         &feature_count_, &feature_index_);
+                         &feature_count_, &feature_index_, &repeated_names_);
   f->cell.assign(rows_, Cell::kAbsent);
   f->number.assign(rows_, 0);
   f->category.assign(rows_, 0);
@@ -280,8 +302,9 @@ EventColumns::Feature* EventColumns::AddFeature(absl::string_view name) {
 }
 
 EventColumns::Attribute* EventColumns::AddAttribute(absl::string_view name) {
-  Attribute* a = ColumnFor(0, 0, attribute_count_, name, &attributes_,
-                           &attribute_count_, &attribute_index_);
+  Attribute* a =
+      ColumnFor(0, 0, attribute_count_, name, &attributes_, &attribute_count_,
+                &attribute_index_, &repeated_names_);
   a->group.assign(rows_, Attribute::kAbsent);
   return a;
 }

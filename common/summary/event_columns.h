@@ -11,7 +11,8 @@
 // features and attributes in the order a fold of the events would (which
 // decides who falls beyond a limit). A name that occurs twice in one event
 // gets a second column of the same name; its values fold into the same
-// feature.
+// feature, and such a batch is folded row by row (NeedsRowOrder) so that
+// they meet in the events' order.
 //
 // Clear() keeps every buffer, so a batch object reused for the next batch of
 // a model with the same features allocates nothing.
@@ -66,12 +67,13 @@ class EventColumns {
     CodeDictionary categories;
     // The feature's position among the event's features, where listed
     // (Append fills it; empty: every event lists the columns in order).
-    std::vector<uint16_t> position;
+    std::vector<uint32_t> position;
     // Rows whose cell is kNumber; equal to rows(): the fast path.
     size_t numbers = 0;
     // Index of the next column of the same name (a name twice in an
-    // event), or 0: none.
+    // event), or 0: none; `repeated`: the name has more than one column.
     uint32_t next_same_name = 0;
+    bool repeated = false;
   };
   struct Attribute {
     std::string name;
@@ -80,6 +82,7 @@ class EventColumns {
     std::vector<uint32_t> group;  // code in `groups`; kAbsent: not given
     CodeDictionary groups;
     uint32_t next_same_name = 0;
+    bool repeated = false;
   };
   // A prediction or label per row: kind, number, and the class text's code
   // in `classes` (a number's class is its integer text, Outcome::AsClass).
@@ -117,6 +120,11 @@ class EventColumns {
   size_t rows() const { return rows_; }
   size_t feature_count() const { return feature_count_; }
   const Feature& feature(size_t i) const { return features_[i]; }
+  // Whether the batch's values meet in the order of its events only when
+  // folded row by row: an event lists a feature or attribute name twice
+  // (each occurrence has a column, folded one after the other), or a
+  // feature is named kPredictionFeature (folded before the predictions).
+  bool NeedsRowOrder() const;
   size_t attribute_count() const { return attribute_count_; }
   const Attribute& attribute(size_t i) const { return attributes_[i]; }
   const Outcomes& predictions() const { return predictions_; }
@@ -150,13 +158,16 @@ class EventColumns {
  private:
   // The column for the `position`-th feature of the row being appended,
   // named `name`: the same position's column when the names match (events
-  // of one model list features in one order), else found or added.
+  // of one model list features in one order) and the name has one column,
+  // else found or added; the k-th occurrence of a name in an event goes to
+  // its k-th column.
   Feature* FeatureFor(size_t position, const std::string& name);
   Attribute* AttributeFor(size_t position, const std::string& name);
   static void AppendOutcome(const Outcome& o, Outcomes* out);
 
   size_t rows_ = 0;
   size_t reserved_rows_ = 0;
+  bool repeated_names_ = false;
   // Columns in use are the first *_count_; the rest keep their buffers.
   std::vector<Feature> features_;
   size_t feature_count_ = 0;

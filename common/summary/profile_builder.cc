@@ -86,42 +86,52 @@ void ProfileBuilder::AddColumns(const EventColumns& b) {
   }
   if (rows == 0) return;
   rows_ += rows;
+  if (!b.NeedsRowOrder()) return AddRows(b, 0, rows);
+  for (size_t r = 0; r < rows; ++r) AddRows(b, r, r + 1);
+}
+
+void ProfileBuilder::AddRows(const EventColumns& b, size_t begin, size_t end) {
+  using Cell = EventColumns::Cell;
   if (layout_.size() < b.feature_count()) {
     layout_.resize(b.feature_count(), {nullptr, nullptr});
   }
   for (size_t c = 0; c < b.feature_count(); ++c) {
     const EventColumns::Feature& column = b.feature(c);
-    if (column.first_row >= rows) continue;
+    if (std::all_of(column.cell.begin() + begin, column.cell.begin() + end,
+                    [](Cell cell) { return cell == Cell::kAbsent; })) {
+      continue;  // not listed by these rows
+    }
     auto& [cached_name, values] = layout_[c];
     if (cached_name == nullptr || *cached_name != column.name) {
       auto it = features_.try_emplace(column.name).first;
       cached_name = &it->first;
       values = &it->second;
     }
-    AddColumn(values, column, rows);
+    AddColumn(values, column, begin, end);
   }
-  AddPredictions(b, rows);
-  AddClassesAndGroups(b, rows);
+  AddPredictions(b, begin, end);
+  AddClassesAndGroups(b, begin, end);
 }
 
 void ProfileBuilder::AddColumn(FeatureValues* f,
                                const EventColumns::Feature& column,
-                               size_t rows) {
+                               size_t begin, size_t end) {
   using Cell = EventColumns::Cell;
-  if (column.numbers == rows && column.cell.size() == rows) {
+  if (column.numbers == column.cell.size() && begin == 0 &&
+      end == column.cell.size()) {
     // Every row a number: appended at once, but the non-finite.
     const size_t size = f->numbers.size();
-    if (f->numbers.capacity() < size + rows) {
-      f->numbers.reserve(std::max(2 * f->numbers.capacity(), size + rows));
+    if (f->numbers.capacity() < size + end) {
+      f->numbers.reserve(std::max(2 * f->numbers.capacity(), size + end));
     }
-    for (size_t r = 0; r < rows; ++r) {
+    for (size_t r = 0; r < end; ++r) {
       if (std::isfinite(column.number[r]))
         f->numbers.push_back(column.number[r]);
     }
     return;
   }
   code_counts_.assign(column.categories.size(), 0);
-  for (size_t r = 0; r < rows; ++r) {
+  for (size_t r = begin; r < end; ++r) {
     if (column.cell[r] == Cell::kNumber) {
       if (std::isfinite(column.number[r]))
         f->numbers.push_back(column.number[r]);
@@ -140,13 +150,14 @@ void ProfileBuilder::AddColumn(FeatureValues* f,
 
 // The prediction is profiled like a feature, as the accumulator sees it (the
 // feature exists even when no event has a prediction).
-void ProfileBuilder::AddPredictions(const EventColumns& b, size_t rows) {
+void ProfileBuilder::AddPredictions(const EventColumns& b, size_t begin,
+                                    size_t end) {
   if (prediction_ == nullptr) {
     prediction_ = &features_[std::string(kPredictionFeature)];
   }
   const EventColumns::Outcomes& p = b.predictions();
   code_counts_.assign(p.classes.size(), 0);
-  for (size_t r = 0; r < rows; ++r) {
+  for (size_t r = begin; r < end; ++r) {
     if (options_.task == v1::TASK_TYPE_BINARY &&
         (b.flags(r) & EventColumns::kHasScore)) {
       if (std::isfinite(b.score(r))) prediction_->numbers.push_back(b.score(r));
@@ -165,13 +176,14 @@ void ProfileBuilder::AddPredictions(const EventColumns& b, size_t rows) {
   }
 }
 
-void ProfileBuilder::AddClassesAndGroups(const EventColumns& b, size_t rows) {
+void ProfileBuilder::AddClassesAndGroups(const EventColumns& b, size_t begin,
+                                         size_t end) {
   const EventColumns::Outcomes& p = b.predictions();
   const EventColumns::Outcomes& l = b.labels();
   if (options_.task != v1::TASK_TYPE_REGRESSION) {
     for (const EventColumns::Outcomes* o : {&l, &p}) {
       code_counts_.assign(o->classes.size(), 0);
-      for (size_t r = 0; r < rows; ++r) {
+      for (size_t r = begin; r < end; ++r) {
         if (o->kind[r] != Outcome::Kind::kNone)
           ++code_counts_[o->class_code[r]];
       }
@@ -187,7 +199,11 @@ void ProfileBuilder::AddClassesAndGroups(const EventColumns& b, size_t rows) {
   }
   for (size_t a = 0; a < b.attribute_count(); ++a) {
     const EventColumns::Attribute& column = b.attribute(a);
-    if (column.first_row >= rows) continue;
+    if (std::all_of(
+            column.group.begin() + begin, column.group.begin() + end,
+            [](uint32_t g) { return g == EventColumns::Attribute::kAbsent; })) {
+      continue;  // not listed by these rows
+    }
     auto& [cached_name, groups] = attribute_layout_[a];
     if (cached_name == nullptr || *cached_name != column.name) {
       auto it = groups_.try_emplace(column.name).first;
@@ -195,7 +211,7 @@ void ProfileBuilder::AddClassesAndGroups(const EventColumns& b, size_t rows) {
       groups = &it->second;
     }
     stats.assign(column.groups.size(), GroupStats());
-    for (size_t r = 0; r < rows; ++r) {
+    for (size_t r = begin; r < end; ++r) {
       if (column.group[r] == EventColumns::Attribute::kAbsent) continue;
       GroupStats& g = stats[column.group[r]];
       ++g.n;

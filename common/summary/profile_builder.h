@@ -75,10 +75,12 @@ class ProfileBuilder {
     absl::flat_hash_map<std::string, uint64_t> categories;
     uint64_t other = 0;  // values beyond max_categories_per_feature
   };
+  // Rows [begin, end) of a batch, column by column.
+  void AddRows(const EventColumns& b, size_t begin, size_t end);
   void AddColumn(FeatureValues* f, const EventColumns::Feature& column,
-                 size_t rows);
-  void AddPredictions(const EventColumns& b, size_t rows);
-  void AddClassesAndGroups(const EventColumns& b, size_t rows);
+                 size_t begin, size_t end);
+  void AddPredictions(const EventColumns& b, size_t begin, size_t end);
+  void AddClassesAndGroups(const EventColumns& b, size_t begin, size_t end);
   // Adds `n` values of category `category` (first seen in this order).
   void AddCategory(FeatureValues* f, const std::string& category, uint64_t n);
 

@@ -49,8 +49,6 @@
 
 namespace aims {
 
-// Name of the pseudo-feature that summarises the model's predictions.
-inline constexpr absl::string_view kPredictionFeature = "__prediction__";
 // Bucket for classes and groups beyond their limit.
 inline constexpr absl::string_view kOtherBucket = "__other__";
 

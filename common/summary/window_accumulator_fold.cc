@@ -35,6 +35,12 @@ const EventColumns& WindowAccumulator::Single(const Event& event) {
 }
 
 void WindowAccumulator::AddColumns(const EventColumns& batch) {
+  if (batch.NeedsRowOrder()) {
+    for (uint32_t r = 0; r < batch.rows(); ++r) {
+      AddRows(batch, absl::MakeConstSpan(&r, 1));
+    }
+    return;
+  }
   // Scratch of one batch lives for the call: an accumulator (one per open
   // window, and per slice value) keeps no buffer sized by its largest batch.
   std::vector<uint32_t> all_rows(batch.rows());
@@ -88,7 +94,10 @@ void WindowAccumulator::FoldFeatures(const EventColumns& b, Rows rows) {
   fold_order_.clear();
   for (size_t c = 0; c < b.feature_count(); ++c) {
     const EventColumns::Feature& col = b.feature(c);
-    const size_t first = all ? col.first_row : FirstListed(col, rows);
+    const size_t first = all && col.first_row < rows.size() &&
+                                 col.cell[col.first_row] != Cell::kAbsent
+                             ? col.first_row
+                             : FirstListed(col, rows);
     if (first == rows.size()) continue;
     const size_t place =
         all || col.position.empty() ? c : col.position[rows[first]];

@@ -42,7 +42,14 @@ class RandomEvents {
       if (Chance(0.05)) continue;
       features.emplace_back(name, CategoryValue());
     }
-    if (Chance(0.02)) features.emplace_back("num_1", NumberValue());  // twice
+    if (Chance(0.02)) {  // a name twice, anywhere in the event
+      features.insert(features.begin() + Pick(features.size() + 1),
+                      {"num_1", Chance(0.5) ? NumberValue() : CategoryValue()});
+    }
+    if (Chance(0.01)) {  // a feature named as the predictions' summary
+      features.insert(features.begin() + Pick(features.size() + 1),
+                      {std::string(kPredictionFeature), CategoryValue()});
+    }
     if (Chance(0.03)) {
       features.emplace_back("rare_" + std::to_string(Pick(5)), Number(1));
     }
@@ -50,7 +57,10 @@ class RandomEvents {
     e.features = std::move(features);
     if (!Chance(0.1)) e.attributes.emplace_back("gender", Group(4));
     if (!Chance(0.3)) e.attributes.emplace_back("region", Group(7));
-    if (Chance(0.02)) e.attributes.emplace_back("gender", Group(2));
+    if (Chance(0.02)) {
+      e.attributes.insert(e.attributes.begin() + Pick(e.attributes.size() + 1),
+                          {"gender", Group(5)});
+    }
     if (!e.attributes.empty() && Chance(0.1)) {
       std::swap(e.attributes.front(), e.attributes.back());
     }
@@ -270,6 +280,98 @@ TEST(EventColumnsTest, ColumnsInOrderOfFirstAppearanceWithAbsentAndNull) {
   EXPECT_EQ(b.feature(0).name, "w");
   EXPECT_EQ(b.feature(0).number, (std::vector<double>{4}));
   EXPECT_EQ(b.feature(0).numbers, 1u);
+}
+
+Event WithFeatures(std::vector<std::pair<std::string, FeatureValue>> f) {
+  Event e;
+  e.features = std::move(f);
+  return e;
+}
+
+Event WithAttributes(std::vector<std::pair<std::string, std::string>> a) {
+  Event e;
+  e.attributes = std::move(a);
+  return e;
+}
+
+v1::WindowSummary FoldAsOneBatch(std::shared_ptr<const SummaryConfig> config,
+                                 const std::vector<Event>& events) {
+  EventColumns batch;
+  for (const Event& e : events) batch.Append(e);
+  WindowAccumulator acc(std::move(config));
+  acc.AddColumns(batch);
+  return acc.Build();
+}
+
+// Values of a name an event lists twice, and of a feature named as the
+// predictions' summary, meet in the order of the events within one batch:
+// the first value seen fixes a feature's kind, groups are made in the
+// order met, a slice takes an event's first value of its key.
+TEST(EventColumnsTest, RepeatedNamesFoldInEventOrderWithinABatch) {
+  using Kind = FeatureValue::Kind;
+  const FeatureValue null_value{Kind::kMissing, 0, ""};
+  auto config = std::make_shared<SummaryConfig>();
+  v1::WindowSummary s = FoldAsOneBatch(
+      config, {WithFeatures({{"a", null_value}, {"a", Category("x")}}),
+               WithFeatures({{"a", Number(5)}})});
+  ASSERT_EQ(s.features_size(), 1);
+  EXPECT_EQ(s.features(0).quality().wrong_type(), 1u);  // the 5
+  EXPECT_EQ(s.features(0).n(), 0u);
+  EXPECT_FALSE(s.features(0).has_sketch());
+
+  auto groups = std::make_shared<SummaryConfig>();
+  groups->max_groups_per_attribute = 3;
+  s = FoldAsOneBatch(groups, {WithAttributes({{"g", "a"}, {"g", "b"}}),
+                              WithAttributes({{"g", "c"}})});
+  ASSERT_EQ(s.attributes_size(), 1);
+  std::vector<std::string> names;
+  for (const v1::GroupCounts& g : s.attributes(0).groups()) {
+    names.push_back(g.group());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"__other__", "a", "b"}));
+
+  auto slices = std::make_shared<SummaryConfig>();
+  slices->slice_keys = {"g"};
+  s = FoldAsOneBatch(slices,
+                     {WithAttributes({{"g", "a"}, {"g", "b"}}),
+                      WithAttributes({{"h", "1"}, {"g", "p"}, {"g", "q"}})});
+  ASSERT_EQ(s.slices_size(), 1);
+  names.clear();
+  for (const v1::SliceValueSummary& v : s.slices(0).values()) {
+    names.push_back(v.value());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "p"}));
+
+  // The score comes first: the summary is numeric, the text a wrong type.
+  Event scored;
+  scored.score = 0.7;
+  s = FoldAsOneBatch(
+      config,
+      {scored,
+       WithFeatures({{std::string(kPredictionFeature), Category("x")}})});
+  ASSERT_EQ(s.features_size(), 1);
+  EXPECT_EQ(s.features(0).n(), 1u);
+  EXPECT_DOUBLE_EQ(s.features(0).sum(), 0.7);
+  EXPECT_EQ(s.features(0).quality().wrong_type(), 1u);
+
+  // The profile keeps the category seen first, within its limit.
+  ProfileBuildOptions options;
+  options.max_categories_per_feature = 1;
+  ProfileBuilder builder(options);
+  EventColumns batch;
+  batch.Append(WithFeatures({{"a", null_value}, {"a", Category("x")}}));
+  batch.Append(WithFeatures({{"a", Category("y")}}));
+  builder.AddColumns(batch);
+  EXPECT_EQ(builder.categories_overflowed(), 1u);
+  absl::StatusOr<v1::ReferenceProfile> profile =
+      builder.Build(v1::ModelRef(), v1::PROFILE_SOURCE_TRAINING_DATA, "t");
+  ASSERT_TRUE(profile.ok()) << profile.status();
+  for (const v1::FeatureProfile& f : profile->features()) {
+    if (f.name() == "a") {
+      EXPECT_EQ(f.categories_size(), 1);
+      EXPECT_EQ(f.categories(0), "x");
+    }
+  }
 }
 
 TEST(EventColumnsTest, ClassCodesNameNumbersByTheirIntegerText) {
