@@ -161,7 +161,7 @@ ABSL_FLAG(std::string, feature_sketches, "unprofiled",
           "Which numeric features keep a quantile sketch (1 % relative "
           "error, returned by GetSummaries with sketches): unprofiled (those "
           "the reference profile does not bin; a binned feature's drift is "
-          "read from its bins) or all (about 10 ns more a value, and larger "
+          "read from its bins) or all (about 4 ns more a value, and larger "
           "reports).");
 ABSL_FLAG(int64_t, max_slice_values, 20,
           "Named values per slice key in one window; further values fold "
