@@ -314,9 +314,4 @@ void EventColumns::SetScore(size_t row, double score) {
   flags_[row] |= kHasScore;
 }
 
-void EventColumns::SetLatency(size_t row, double seconds) {
-  latency_[row] = seconds;
-  flags_[row] |= kHasLatency;
-}
-
 }  // namespace aims

@@ -150,7 +150,6 @@ class EventColumns {
   Outcomes* mutable_predictions() { return &predictions_; }
   Outcomes* mutable_labels() { return &labels_; }
   void SetScore(size_t row, double score);
-  void SetLatency(size_t row, double seconds);
   void SetFlag(size_t row, uint8_t flag) { flags_[row] |= flag; }
   // The code of an outcome's class text in `out`'s dictionary.
   static uint32_t ClassCode(const Outcome& o, Outcomes* out);

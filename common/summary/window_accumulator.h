@@ -162,6 +162,9 @@ class WindowAccumulator {
   void FoldColumn(FeatureState* f, const EventColumns::Feature& col, Rows rows,
                   bool all);
   void FoldNumbers(FeatureState* f, const double* values, size_t n);
+  // Counts a present value; false (counted as a wrong type) when its kind is
+  // not the feature's, which the first value fixes.
+  static bool OfItsKind(FeatureState* f, bool numeric);
   void AddNumber(FeatureState* f, double v);
   // `bin`: the category's bin in the profile, -1 when unseen.
   void AddCategory(FeatureState* f, int32_t bin);

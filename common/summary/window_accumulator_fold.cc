@@ -144,14 +144,8 @@ void WindowAccumulator::FoldColumn(FeatureState* f,
     const Cell cell = col.cell[r];
     if (cell == Cell::kAbsent || cell == Cell::kNull) continue;
     const bool numeric = cell == Cell::kNumber;
-    if (!f->kind_known) {
-      f->kind_known = true;
-      f->numeric = numeric;
-    }
-    ++f->present;
-    if (numeric != f->numeric) {
-      ++f->wrong_type;
-    } else if (numeric) {
+    if (!OfItsKind(f, numeric)) continue;
+    if (numeric) {
       AddNumber(f, col.number[r]);
     } else {
       int32_t& bin = category_bins_[col.category[r]];
@@ -209,6 +203,17 @@ void WindowAccumulator::FoldNumbers(FeatureState* f, const double* values,
   if (profile != nullptr) f->out_of_range += out_of_range;
 }
 
+bool WindowAccumulator::OfItsKind(FeatureState* f, bool numeric) {
+  if (!f->kind_known) {
+    f->kind_known = true;
+    f->numeric = numeric;
+  }
+  ++f->present;
+  if (numeric == f->numeric) return true;
+  ++f->wrong_type;
+  return false;
+}
+
 void WindowAccumulator::AddNumber(FeatureState* f, double v) {
   FoldNumbers(f, &v, 1);
 }
@@ -243,14 +248,8 @@ void WindowAccumulator::FoldPrediction(const EventColumns& b, Rows rows) {
       continue;
     }
     FeatureState* f = prediction_state_;
-    if (!f->kind_known) {
-      f->kind_known = true;
-      f->numeric = number;
-    }
-    ++f->present;
-    if (number != f->numeric) {
-      ++f->wrong_type;
-    } else if (number) {
+    if (!OfItsKind(f, number)) continue;
+    if (number) {
       AddNumber(f, regression && kind == Outcome::Kind::kNumber ? p.number[r]
                                                                 : b.score(r));
     } else {
