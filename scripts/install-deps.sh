@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  clang clang-format libclang-rt-dev
+  clang clang-format libclang-rt-dev lld
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev librocksdb-dev
   libgtest-dev libgmock-dev libbenchmark-dev

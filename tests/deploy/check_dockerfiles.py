@@ -45,8 +45,9 @@ EXPECT = {
                                       "--collector=127.0.0.1:{free}"]},
 }
 BASE_PACKAGES = {"libc6"}  # in every Debian image
-# install-deps.sh packages a build stage needs not: tests, tools, demo.
-TEST_ONLY = {"git", "clang", "clang-format", "libclang-rt-dev", "libgtest-dev", "libgmock-dev",
+# install-deps.sh packages a build stage needs not: tests, tools, demo, and
+# lld (CMake links with it when present, with ld otherwise).
+TEST_ONLY = {"git", "lld", "clang", "clang-format", "libclang-rt-dev", "libgtest-dev", "libgmock-dev",
              "libbenchmark-dev", "prometheus", "prometheus-alertmanager", "python3-numpy",
              "python3-scipy", "python3-sklearn", "curl", "procps", "openssl",
              "golang-go", "golang-github-masterminds-sprig-dev", "golang-k8s-sigs-yaml-dev",
