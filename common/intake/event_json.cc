@@ -226,6 +226,7 @@ bool ReadProbabilities(const element& v,
     *reject = WrongType("probabilities", "object", v);
     return false;
   }
+  out->reserve(probs.size());
   for (auto p : probs) {
     double probability = 0;
     if (!ReadNumber(p.value, &probability)) {
@@ -245,6 +246,7 @@ bool ReadAttributes(const element& v,
     *reject = WrongType("attributes", "object", v);
     return false;
   }
+  out->reserve(attrs.size());  // one allocation, not one per attribute
   for (auto a : attrs) {
     std::string group;
     if (a.value.type() == element_type::STRING) {

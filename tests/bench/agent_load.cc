@@ -66,7 +66,8 @@ using testing::Subprocess;
 using testing::TempDir;
 
 struct ProcStat {
-  double cpu_seconds = 0;
+  double cpu_seconds = 0;         // utime + stime
+  double system_cpu_seconds = 0;  // stime
   uint64_t rss = 0, hwm = 0;
 };
 
@@ -80,8 +81,9 @@ ProcStat ReadProc(pid_t pid) {
         absl::StrSplit(stat.substr(paren + 2), ' ', absl::SkipEmpty());
     // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after ')'.
     if (f.size() > 12) {
-      s.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) /
-                      static_cast<double>(sysconf(_SC_CLK_TCK));
+      const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+      s.system_cpu_seconds = std::stod(f[12]) / tick;
+      s.cpu_seconds = std::stod(f[11]) / tick + s.system_cpu_seconds;
     }
   }
   const std::string status =
@@ -371,6 +373,12 @@ int Main() {
       {"seconds", elapsed},
       {"events_per_second", events_per_second},
       {"agent_cpu_cores", agent_cores},
+      // The kernel's part of it (stime): sockets, the intake log's writes.
+      {"agent_system_cpu_share",
+       agent1.cpu_seconds > agent0.cpu_seconds
+           ? (agent1.system_cpu_seconds - agent0.system_cpu_seconds) /
+                 (agent1.cpu_seconds - agent0.cpu_seconds)
+           : 0},
       {"client_cpu_cores", (client1 - client0) / elapsed},
       {"agent_events_per_cpu_second",
        agent_cores > 0 ? events_per_second / agent_cores : 0},
