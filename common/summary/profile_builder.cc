@@ -29,31 +29,99 @@ void SelectRanks(std::vector<double>& values, size_t from, size_t to,
   SelectRanks(values, ranks[mid] + 1, to, ranks + mid + 1, k - mid - 1);
 }
 
-std::vector<double> QuantileEdges(std::vector<double>& values, int bins) {
-  // The lower-rank quantiles i/bins: each is the element of rank
-  // floor(q * (n - 1)).
+// The elements of `ranks` (increasing) that a sort of the finite `values`
+// would put there, in O(n) passes without sorting: the values are counted
+// into equal-width buckets between `lo` and `hi` (a monotone map, so the
+// element of a rank lies in the bucket where the running count passes
+// it), only the buckets that hold a rank are gathered, and SelectRanks
+// finds each rank there. Values crowded into a few buckets (an outlier
+// stretching the range) make the gathered part larger, never the answer
+// different.
+template <typename Values>
+std::vector<double> ValuesAtRanks(const Values& values, double lo, double hi,
+                                  const std::vector<size_t>& ranks) {
+  std::vector<double> out;
+  if (!(hi > lo)) return std::vector<double>(ranks.size(), lo);
+  constexpr size_t kBuckets = 4096;
+  const double scale = kBuckets / (hi - lo);
+  if (!std::isfinite(scale) || !std::isfinite(hi - lo)) {
+    std::vector<double> copy;
+    copy.reserve(values.size());
+    values.ForEachChunk(
+        [&](const double* v, size_t n) { copy.insert(copy.end(), v, v + n); });
+    std::vector<size_t> r = ranks;
+    SelectRanks(copy, 0, copy.size(), r.data(), r.size());
+    for (size_t rank : ranks) out.push_back(copy[rank]);
+    return out;
+  }
+  auto bucket = [lo, scale](double v) {
+    return std::min(kBuckets - 1, static_cast<size_t>((v - lo) * scale));
+  };
+  std::vector<uint64_t> counts(kBuckets, 0);
+  values.ForEachChunk([&](const double* v, size_t n) {
+    for (size_t i = 0; i < n; ++i) ++counts[bucket(v[i])];
+  });
+  // For each rank: its bucket and its rank within the bucket.
+  constexpr uint16_t kNone = 0xffff;
+  std::vector<uint16_t> slot(kBuckets, kNone);
+  std::vector<std::vector<double>> gathered;
+  std::vector<std::vector<size_t>> local_ranks;
+  std::vector<std::pair<uint16_t, size_t>> where;  // (slot, local rank)
+  uint64_t before = 0;
+  size_t b = 0;
+  for (size_t rank : ranks) {
+    while (before + counts[b] <= rank) before += counts[b++];
+    if (slot[b] == kNone) {
+      slot[b] = static_cast<uint16_t>(gathered.size());
+      gathered.emplace_back().reserve(counts[b]);
+      local_ranks.emplace_back();
+    }
+    local_ranks[slot[b]].push_back(rank - before);
+    where.emplace_back(slot[b], rank - before);
+  }
+  values.ForEachChunk([&](const double* v, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t s = slot[bucket(v[i])];
+      if (s != kNone) gathered[s].push_back(v[i]);
+    }
+  });
+  for (size_t s = 0; s < gathered.size(); ++s) {
+    SelectRanks(gathered[s], 0, gathered[s].size(), local_ranks[s].data(),
+                local_ranks[s].size());
+  }
+  for (const auto& [s, local] : where) out.push_back(gathered[s][local]);
+  return out;
+}
+
+// The lower-rank quantiles i/bins of values in [lo, hi]: each is the
+// element of rank floor(q * (n - 1)).
+template <typename Values>
+std::vector<double> QuantileEdges(const Values& values, double lo, double hi,
+                                  int bins) {
   const size_t n = values.size();
-  const double max = *std::max_element(values.begin(), values.end());
   std::vector<size_t> ranks;
   for (int i = 0; i < bins; ++i) {
     const double q = static_cast<double>(i) / bins;
     const size_t rank = static_cast<size_t>(q * (n - 1));
     if (ranks.empty() || rank > ranks.back()) ranks.push_back(rank);
   }
-  SelectRanks(values, 0, n, ranks.data(), ranks.size());
   std::vector<double> edges;
-  for (size_t rank : ranks) {
-    if (edges.empty() || values[rank] > edges.back()) {
-      edges.push_back(values[rank]);
-    }
+  for (double v : ValuesAtRanks(values, lo, hi, ranks)) {
+    if (edges.empty() || v > edges.back()) edges.push_back(v);
   }
   const double above_max =
-      std::nextafter(max, std::numeric_limits<double>::infinity());
+      std::nextafter(hi, std::numeric_limits<double>::infinity());
   if (above_max > edges.back()) edges.push_back(above_max);
   return edges;
 }
 
 }  // namespace
+
+void ProfileBuilder::Numbers::NewChunk() {
+  chunks_.push_back(std::make_unique_for_overwrite<double[]>(kChunk));
+  last_ = chunks_.back().get();
+  fill_ = 0;
+}
 
 ProfileBuilder::ProfileBuilder(ProfileBuildOptions options)
     : options_(std::move(options)) {}
@@ -119,11 +187,7 @@ void ProfileBuilder::AddColumn(FeatureValues* f,
   using Cell = EventColumns::Cell;
   if (column.numbers == column.cell.size() && begin == 0 &&
       end == column.cell.size()) {
-    // Every row a number: appended at once, but the non-finite.
-    const size_t size = f->numbers.size();
-    if (f->numbers.capacity() < size + end) {
-      f->numbers.reserve(std::max(2 * f->numbers.capacity(), size + end));
-    }
+    // Every row a number: no cell to look at; the non-finite are left out.
     for (size_t r = 0; r < end; ++r) {
       if (std::isfinite(column.number[r]))
         f->numbers.push_back(column.number[r]);
@@ -267,23 +331,27 @@ absl::StatusOr<v1::ReferenceProfile> ProfileBuilder::Build(
     for (const auto& [cat, n] : values.categories) text += n;
     if (numeric > 0 && numeric >= text) {
       f->set_kind(v1::FeatureProfile::KIND_NUMERIC);
-      std::vector<double> numbers = values.numbers;
-      std::vector<double> edges = QuantileEdges(numbers, options_.numeric_bins);
+      double sum = 0, sum_sq = 0;
+      double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+      values.numbers.ForEachChunk([&](const double* v, size_t n) {
+        for (size_t i = 0; i < n; ++i) {
+          sum += v[i];
+          sum_sq += v[i] * v[i];
+          lo = std::min(lo, v[i]);
+          hi = std::max(hi, v[i]);
+        }
+      });
+      std::vector<double> edges =
+          QuantileEdges(values.numbers, lo, hi, options_.numeric_bins);
       for (double e : edges) f->add_edges(e);
       std::vector<uint64_t> counts(edges.size() + 1, 0);
-      CountBins(edges.data(), edges.size(), values.numbers.data(),
-                values.numbers.size(), counts.data());
-      double sum = 0, sum_sq = 0;
-      for (double v : values.numbers) {
-        sum += v;
-        sum_sq += v * v;
-      }
+      values.numbers.ForEachChunk([&](const double* v, size_t n) {
+        CountBins(edges.data(), edges.size(), v, n, counts.data());
+      });
       f->mutable_reference_counts()->mutable_counts()->Add(counts.begin(),
                                                            counts.end());
-      const auto [lo, hi] =
-          std::minmax_element(values.numbers.begin(), values.numbers.end());
-      f->set_min(*lo);
-      f->set_max(*hi);
+      f->set_min(lo);
+      f->set_max(hi);
       const double n = static_cast<double>(numeric);
       f->set_mean(sum / n);
       f->set_stddev(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 
 #include "common/base/time_util.h"
@@ -229,6 +230,59 @@ TEST(ProfileBuilderTest, EdgesAreLowerRankQuantiles) {
     EXPECT_EQ(income.reference_counts().counts(b),
               static_cast<uint64_t>(in_bin))
         << "bin " << b;
+  }
+}
+
+// The edges are the sorted values' lower-rank quantiles whatever the
+// shape: values crowded into one bucket of the range by an outlier, ties,
+// a constant, magnitudes whose range overflows a double, few values, and
+// bin counts up to the limit.
+TEST(ProfileBuilderTest, EdgesAreExactForAnyDistribution) {
+  std::mt19937_64 rng(31);
+  std::normal_distribution<double> normal(0, 1);
+  std::lognormal_distribution<double> heavy(0, 3);
+  std::uniform_int_distribution<int> small(0, 5);
+  using Draw = std::function<double(int)>;
+  const std::vector<std::pair<const char*, Draw>> shapes = {
+      {"normal", [&](int) { return normal(rng); }},
+      {"heavy tail", [&](int) { return heavy(rng); }},
+      {"one outlier", [&](int i) { return i == 7 ? 1e300 : normal(rng); }},
+      {"ties", [&](int) { return static_cast<double>(small(rng)); }},
+      {"constant", [&](int) { return 42.0; }},
+      {"range overflows", [&](int i) { return i % 2 ? 1e308 : -1e308; }},
+      {"subnormal and huge",
+       [&](int i) { return i % 3 ? 4e-320 * small(rng) : -1e200; }}};
+  for (const auto& [shape, draw] : shapes) {
+    for (int rows : {1, 2, 3, 17, 5000}) {
+      for (int bins : {2, 10, 1000}) {
+        ProfileBuildOptions options;
+        options.numeric_bins = bins;
+        ProfileBuilder builder(options);
+        std::vector<double> values;
+        for (int i = 0; i < rows; ++i) {
+          values.push_back(draw(i));
+          builder.Add(Row(values.back(), "x", 1, 0.5, "f"));
+        }
+        auto profile =
+            builder.Build(Model(), v1::PROFILE_SOURCE_TRAINING_DATA, "");
+        ASSERT_TRUE(profile.ok()) << profile.status();
+        std::sort(values.begin(), values.end());
+        std::vector<double> expected;
+        for (int i = 0; i < bins; ++i) {
+          const double edge = values[static_cast<size_t>(
+              static_cast<double>(i) / bins * (values.size() - 1))];
+          if (expected.empty() || edge > expected.back())
+            expected.push_back(edge);
+        }
+        const double above = std::nextafter(values.back(), HUGE_VAL);
+        if (above > expected.back()) expected.push_back(above);
+        const v1::FeatureProfile& income = Feature(*profile, "income");
+        EXPECT_EQ(
+            std::vector<double>(income.edges().begin(), income.edges().end()),
+            expected)
+            << shape << ", " << rows << " rows, " << bins << " bins";
+      }
+    }
   }
 }
 
