@@ -118,8 +118,11 @@ std::vector<double> QuantileEdges(const Values& values, double lo, double hi,
 }  // namespace
 
 void ProfileBuilder::Numbers::NewChunk() {
-  chunks_.push_back(std::make_unique_for_overwrite<double[]>(kChunk));
-  last_ = chunks_.back().get();
+  capacity_ =
+      chunks_.empty() ? kFirstChunk : std::min(2 * capacity_, kLargestChunk);
+  chunks_.push_back(
+      {std::make_unique_for_overwrite<double[]>(capacity_), capacity_});
+  last_ = chunks_.back().values.get();
   fill_ = 0;
 }
 

@@ -70,32 +70,38 @@ class ProfileBuilder {
       const std::string& description) const;
 
  private:
-  // A feature's numbers in fixed chunks of 64 KB: growing never copies
-  // what is stored nor touches fresh pages twice (a doubling vector's
-  // copies and page faults were most of a large profile's time).
+  // A feature's numbers in chunks that double up to 64 KB: growing never
+  // copies what is stored nor touches fresh pages twice (a doubling
+  // vector's copies and page faults were most of a large profile's time),
+  // and a feature of few values holds little.
   class Numbers {
    public:
     void push_back(double v) {
-      if (fill_ == kChunk) NewChunk();
+      if (fill_ == capacity_) NewChunk();
       last_[fill_++] = v;
+      ++size_;
     }
-    size_t size() const {
-      return chunks_.empty() ? 0 : (chunks_.size() - 1) * kChunk + fill_;
-    }
+    size_t size() const { return size_; }
     // f(const double* values, size_t n) for each chunk, in order.
     template <typename F>
     void ForEachChunk(F&& f) const {
       for (size_t i = 0; i < chunks_.size(); ++i) {
-        f(chunks_[i].get(), i + 1 < chunks_.size() ? kChunk : fill_);
+        f(chunks_[i].values.get(),
+          i + 1 < chunks_.size() ? chunks_[i].capacity : fill_);
       }
     }
 
    private:
-    static constexpr size_t kChunk = 8192;
+    static constexpr size_t kFirstChunk = 64, kLargestChunk = 8192;
+    struct Chunk {
+      std::unique_ptr<double[]> values;
+      size_t capacity = 0;
+    };
     void NewChunk();
-    std::vector<std::unique_ptr<double[]>> chunks_;
+    std::vector<Chunk> chunks_;
     double* last_ = nullptr;
-    size_t fill_ = kChunk;  // of the last chunk
+    size_t fill_ = 0, capacity_ = 0;  // of the last chunk
+    size_t size_ = 0;
   };
   struct FeatureValues {
     Numbers numbers;
