@@ -40,8 +40,9 @@ void SelectRanks(std::vector<double>& values, size_t from, size_t to,
 template <typename Values>
 std::vector<double> ValuesAtRanks(const Values& values, double lo, double hi,
                                   const std::vector<size_t>& ranks) {
-  std::vector<double> out;
   if (!(hi > lo)) return std::vector<double>(ranks.size(), lo);
+  std::vector<double> out;
+  out.reserve(ranks.size());
   constexpr size_t kBuckets = 4096;
   const double scale = kBuckets / (hi - lo);
   if (!std::isfinite(scale) || !std::isfinite(hi - lo)) {
